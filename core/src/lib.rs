@@ -1,0 +1,1 @@
+//! molotov's engine: processes, glommio workers, shared-memory stats, load models and reports.

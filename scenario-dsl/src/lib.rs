@@ -1,0 +1,1 @@
+//! The .mol plan language: lexer, parser, resolver, compiler and interpreter.
