@@ -1,0 +1,147 @@
+//! Command-line flags (clap), with the original molotov's short flags.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::duration::parse_duration;
+
+fn duration(text: &str) -> Result<Duration, String> {
+    parse_duration(text)
+}
+
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if d.is_zero() { Err("must be more than 0".into()) } else { Ok(d) }
+}
+
+/// molotov: a fast, scriptable HTTP load tester.
+///
+/// Runs the scenarios of a `.mol` plan with `-w` workers in each of `-p` processes (one per
+/// CPU core, each with its own io_uring executor) and prints a report. Without a PLAN it runs a
+/// short demo against a built-in target server.
+#[derive(Debug, Parser)]
+#[command(name = "molotov", version, args_conflicts_with_subcommands = true, max_term_width = 100)]
+pub struct Cli {
+    /// Sub-commands (the default is to run PLAN).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// The plan to run (a `.mol` file). Without it: the built-in demo.
+    pub plan: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Sub-commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compile a plan and report errors without sending anything.
+    Check {
+        /// The plan to check.
+        plan: PathBuf,
+    },
+}
+
+/// Flags of a run.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Workers (concurrent users) per process [default: 1; the demo uses 20].
+    #[arg(short = 'w', long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub workers: Option<u32>,
+
+    /// Processes, each pinned to its own CPU (wrapping when there are more processes than CPUs).
+    #[arg(short = 'p', long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub processes: u32,
+
+    /// How long to send load: seconds, or a number with a unit (500ms, 30s, 5m, 1h, 1m30s).
+    /// Without it the run lasts until --max-runs or Ctrl-C (the demo: 10s).
+    #[arg(short = 'd', long, value_parser = positive_duration)]
+    pub duration: Option<Duration>,
+
+    /// Scenario runs per worker, then the worker stops.
+    #[arg(short = 'r', long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_runs: Option<u64>,
+
+    /// Stop the whole run (all processes) on the first failure, and show it.
+    #[arg(short = 'x', long)]
+    pub exception: bool,
+
+    /// No live output: only the final report.
+    #[arg(short = 'q', long, conflicts_with = "console")]
+    pub quiet: bool,
+
+    /// Plain console output: one line per interval (also when stdout is not a terminal).
+    #[arg(short = 'c', long)]
+    pub console: bool,
+
+    /// Seconds between console lines.
+    #[arg(long, default_value = "1s", value_parser = positive_duration)]
+    pub console_update: Duration,
+
+    /// More output: -v prints each distinct failure with the plan line that failed and `log`
+    /// lines; repeat for more.
+    #[arg(short = 'v', long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Internal diagnostics (process layout, limits, timings) on stderr.
+    #[arg(long)]
+    pub debug: bool,
+
+    /// Seed for every random choice (scenario picks, rand_int, think times): same seed, same
+    /// choices per worker. Random when not given.
+    #[arg(long)]
+    pub seed: Option<u64>,
+
+    /// Connect timeout for every connection.
+    #[arg(long, default_value = "10s", value_parser = positive_duration)]
+    pub connect_timeout: Duration,
+
+    /// After the end of the run (deadline, Ctrl-C, -x), how long in-flight requests may take
+    /// before their process is stopped.
+    #[arg(long, default_value = "30s", value_parser = duration)]
+    pub grace: Duration,
+
+    /// glommio knob: spin this long before parking an idle executor (costs CPU; can lower
+    /// latency at low concurrency). Off by default.
+    #[arg(long, value_parser = positive_duration, hide_short_help = true)]
+    pub spin_before_park: Option<Duration>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn bad_values_name_the_flag() {
+        for (args, flag) in [
+            (&["molotov", "-w", "0", "p.mol"][..], "--workers"),
+            (&["molotov", "-w", "-3", "p.mol"][..], "-w"),
+            (&["molotov", "-p", "0", "p.mol"][..], "--processes"),
+            (&["molotov", "-d", "10x", "p.mol"][..], "--duration"),
+            (&["molotov", "-d", "0", "p.mol"][..], "--duration"),
+            (&["molotov", "-r", "0", "p.mol"][..], "--max-runs"),
+        ] {
+            let err = Cli::try_parse_from(args).unwrap_err().to_string();
+            assert!(err.contains(flag), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn check_subcommand_and_plan() {
+        let cli = Cli::try_parse_from(["molotov", "check", "x.mol"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Check { .. })));
+        let cli = Cli::try_parse_from(["molotov", "-w", "5", "-p", "2", "-d", "1m", "x.mol"]).unwrap();
+        assert_eq!(cli.run.workers, Some(5));
+        assert_eq!(cli.run.duration, Some(Duration::from_secs(60)));
+        assert_eq!(cli.plan.as_deref(), Some(std::path::Path::new("x.mol")));
+    }
+}

@@ -1,0 +1,70 @@
+//! Parsing of human durations on the command line: `30` (seconds), `500ms`, `30s`, `5m`, `1h`,
+//! and sums such as `1m30s`.
+
+use std::time::Duration;
+
+/// Parses a duration; a bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("empty duration: give seconds (30) or a number with a unit (500ms, 30s, 5m, 1h)".into());
+    }
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(format!("invalid duration {text:?}: expected a number at {rest:?}"));
+        }
+        let number: f64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("invalid duration {text:?}: {:?} is not a number", &rest[..digits]))?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let scale = match unit {
+            "ms" => 1e-3,
+            "s" | "sec" => 1.0,
+            "m" | "min" => 60.0,
+            "h" => 3600.0,
+            "" => return Err(format!("invalid duration {text:?}: a unit is needed after {number} (ms, s, m, h)")),
+            other => return Err(format!("invalid duration {text:?}: unknown unit {other:?} (use ms, s, m or h)")),
+        };
+        let secs = number * scale;
+        if !secs.is_finite() || secs < 0.0 || secs > 1e9 {
+            return Err(format!("invalid duration {text:?}: out of range"));
+        }
+        total += Duration::from_secs_f64(secs);
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        let ok: &[(&str, u64)] = &[
+            ("30", 30_000),
+            ("0", 0),
+            ("500ms", 500),
+            ("30s", 30_000),
+            ("5m", 300_000),
+            ("1h", 3_600_000),
+            ("1m30s", 90_000),
+            ("1.5s", 1_500),
+            (" 2s ", 2_000),
+        ];
+        for &(text, ms) in ok {
+            assert_eq!(parse_duration(text), Ok(Duration::from_millis(ms)), "{text}");
+        }
+        for bad in ["", "-1", "s", "10x", "1.2.3s", "3 s", "ms10", "1e99h"] {
+            assert!(parse_duration(bad).is_err(), "{bad} should fail");
+        }
+    }
+}

@@ -1,0 +1,551 @@
+//! The child side of a run: one glommio executor pinned to the child's CPU, `-w` workers on it,
+//! each driving the plan interpreter (molotov-dsl) through molotov-http clients, and recording
+//! into the child's slot of the shared region.
+//!
+//! This is the only module that knows glommio; the rest of the engine sees a function that runs
+//! a child to completion and returns its exit code.
+
+use std::cell::Cell;
+use std::os::fd::OwnedFd;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use glommio::{LocalExecutorBuilder, Placement};
+use molotov_dsl::{
+    Driver, Failure, Globals, Program, Recorder, Request, ResponseView, RunOutcome, Worker,
+    WorkerContext,
+};
+use molotov_http::{
+    Client, ClientConfig, ClientCounters, HeaderNeeds, Origin, RequestMeta, Response, ResponseNeeds, Scheme,
+};
+
+use crate::process::monotonic_nanos;
+use crate::shm::{
+    HeaderWord, Histo, Meta, Region, RequestCounter, ScenarioCounter, Site, Slot, SlotState, StopRequest,
+    Total,
+};
+
+/// What a child needs to run its share of the load.
+#[derive(Clone)]
+pub struct ChildSpec {
+    /// The compiled plan.
+    pub program: Arc<Program>,
+    /// Captures of the plan's `setup`.
+    pub globals: Arc<Globals>,
+    /// The shared stats region (the child leaks one reference; it lives until `_exit`).
+    pub region: Arc<Region>,
+    /// This child's slot.
+    pub slot: usize,
+    /// This child's process index (0-based), for `process` in templates.
+    pub process: u32,
+    /// Workers in this child.
+    pub workers: usize,
+    /// Global id of this child's first worker.
+    pub first_worker: u64,
+    /// The CPU to pin the executor to (None: unpinned).
+    pub cpu: Option<usize>,
+    /// Behaviour shared by every child.
+    pub options: EngineOptions,
+}
+
+/// Knobs for the children.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Scenario runs per worker (None: until stopped).
+    pub max_runs: Option<u64>,
+    /// Stop the whole run on the first failure (`-x`).
+    pub exception: bool,
+    /// Run seed (per-worker RNGs derive from it).
+    pub seed: u64,
+    /// Print `log` statements (stderr).
+    pub print_logs: bool,
+    /// HTTP client settings.
+    pub client: ClientConfig,
+    /// glommio `spin_before_park` (None: off).
+    pub spin_before_park: Option<Duration>,
+}
+
+/// Exit code of a child whose executor could not start.
+pub const CHILD_RUNTIME_EXIT: i32 = 70;
+/// Exit code of a setup or teardown child whose plan block failed.
+pub const SETUP_FAILED_EXIT: i32 = 3;
+
+/// Builds this child's executor and runs `body` on it; returns the exit code.
+fn on_executor<F, Fut>(spec: &ChildSpec, body: F) -> i32
+where
+    F: FnOnce(&'static Region, Slot<'static>) -> Fut + 'static,
+    Fut: std::future::Future<Output = i32> + 'static,
+{
+    // The child never unmaps the region: keep one strong reference for ever.
+    let region: &'static Region = leak(Arc::clone(&spec.region));
+    let slot = region.slot(spec.slot);
+    slot.set_meta(Meta::Pid, u64::from(std::process::id()));
+    slot.set_state(SlotState::Starting);
+    let placement = match spec.cpu {
+        Some(cpu) => Placement::Fixed(cpu),
+        None => Placement::Unbound,
+    };
+    let mut builder = LocalExecutorBuilder::new(placement)
+        .name("molotov")
+        // TCP streams never use the io_memory pool: keep it small so the executor starts fast.
+        .io_memory(64 << 10);
+    if let Some(spin) = spec.options.spin_before_park {
+        builder = builder.spin_before_park(spin);
+    }
+    let executor = match builder.make() {
+        Ok(ex) => ex,
+        Err(e) => {
+            eprintln!("molotov: process {} cannot start its executor: {e}", spec.process);
+            return CHILD_RUNTIME_EXIT;
+        }
+    };
+    let code = executor.run(body(region, slot));
+    slot.set_state(SlotState::Finished);
+    code
+}
+
+impl ChildSpec {
+    fn driver(&self, slot: Slot<'static>, stop: &Rc<StopWatch>) -> EngineDriver {
+        EngineDriver::new(slot, Rc::clone(stop), self.options.client.clone())
+    }
+
+    fn recorder(&self, region: &'static Region, slot: Slot<'static>, stop: &Rc<StopWatch>) -> EngineRecorder {
+        EngineRecorder {
+            slot,
+            region,
+            slot_index: self.slot,
+            options: self.options.clone(),
+            stop: Rc::clone(stop),
+            reported_plain_failure: false,
+        }
+    }
+
+    fn worker(&self, local: usize) -> Worker {
+        let ctx = WorkerContext {
+            worker: self.first_worker + local as u64,
+            process: self.process,
+            seed: self.options.seed,
+            globals: Arc::clone(&self.globals),
+        };
+        Worker::new(Arc::clone(&self.program), ctx)
+    }
+}
+
+/// Runs a load child to completion: `workers` workers until stopped; returns the exit code.
+pub fn run_child(spec: ChildSpec) -> i32 {
+    let spec = Rc::new(spec);
+    let inner = Rc::clone(&spec);
+    on_executor(&spec, move |region, slot| async move {
+        let spec = inner;
+        let stop = Rc::new(StopWatch::new(region));
+        slot.set_state(SlotState::Running);
+        let mut tasks = Vec::with_capacity(spec.workers);
+        for local in 0..spec.workers {
+            let worker = spec.worker(local);
+            let driver = spec.driver(slot, &stop);
+            let recorder = spec.recorder(region, slot, &stop);
+            tasks.push(glommio::spawn_local(worker_loop(worker, driver, recorder, spec.options.max_runs)));
+        }
+        for task in tasks {
+            task.await;
+        }
+        0
+    })
+}
+
+/// Runs the plan's `setup` once and writes its captures to `out`; returns the exit code
+/// (non-zero when setup failed).
+pub fn run_setup_child(spec: ChildSpec, out: OwnedFd) -> i32 {
+    let spec = Rc::new(spec);
+    let inner = Rc::clone(&spec);
+    on_executor(&spec, move |region, slot| async move {
+        let spec = inner;
+        let stop = Rc::new(StopWatch::new(region));
+        let mut driver = spec.driver(slot, &stop);
+        let mut recorder = spec.recorder(region, slot, &stop);
+        let result = molotov_dsl::run_setup(&spec.program, &mut driver, &mut recorder).await;
+        driver.flush();
+        match result {
+            Ok(globals) => {
+                let mut file = std::fs::File::from(out);
+                match std::io::Write::write_all(&mut file, &globals.to_bytes()) {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        eprintln!("molotov: cannot hand setup captures to the master: {e}");
+                        CHILD_RUNTIME_EXIT
+                    }
+                }
+            }
+            Err(_) => SETUP_FAILED_EXIT,
+        }
+    })
+}
+
+/// Runs the plan's `teardown` once; returns the exit code.
+pub fn run_teardown_child(spec: ChildSpec) -> i32 {
+    let spec = Rc::new(spec);
+    let inner = Rc::clone(&spec);
+    on_executor(&spec, move |region, slot| async move {
+        let spec = inner;
+        let stop = Rc::new(StopWatch::new(region));
+        let mut driver = spec.driver(slot, &stop);
+        driver.in_teardown = true;
+        let mut recorder = spec.recorder(region, slot, &stop);
+        let outcome = molotov_dsl::run_teardown(&spec.program, &spec.globals, &mut driver, &mut recorder).await;
+        driver.flush();
+        if outcome == RunOutcome::Failure { SETUP_FAILED_EXIT } else { 0 }
+    })
+}
+
+/// Turns one strong reference into a `'static` borrow by never releasing it.
+fn leak(region: Arc<Region>) -> &'static Region {
+    // SAFETY: `Arc::into_raw` gives up this strong count without decrementing it, so the
+    // pointee is never dropped and the pointer stays valid for the rest of the process.
+    unsafe { &*Arc::into_raw(region) }
+}
+
+/// When workers must stop: the master's stop request, the deadline, or `-x` in this child.
+struct StopWatch {
+    region: &'static Region,
+    deadline: Option<Instant>,
+    local: Cell<bool>,
+}
+
+impl StopWatch {
+    fn new(region: &'static Region) -> StopWatch {
+        let deadline_nanos = region.get_header(HeaderWord::DeadlineNanos);
+        let deadline = (deadline_nanos != 0).then(|| {
+            let now_nanos = monotonic_nanos();
+            Instant::now() + Duration::from_nanos(deadline_nanos.saturating_sub(now_nanos))
+        });
+        StopWatch { region, deadline, local: Cell::new(false) }
+    }
+
+    /// No new request or scenario should start.
+    fn graceful(&self) -> bool {
+        self.local.get()
+            || self.region.stop_requested() != StopRequest::None
+            || self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// Even teardown work should not start.
+    fn immediate(&self) -> bool {
+        self.region.stop_requested() == StopRequest::Immediate
+    }
+
+    /// How long a sleep may last before the deadline.
+    fn clamp_sleep(&self, dur: Duration) -> Duration {
+        match self.deadline {
+            Some(d) => dur.min(d.saturating_duration_since(Instant::now())),
+            None => dur,
+        }
+    }
+}
+
+async fn worker_loop(
+    mut worker: Worker,
+    mut driver: EngineDriver,
+    mut rec: EngineRecorder,
+    max_runs: Option<u64>,
+) {
+    let slot = driver.slot;
+    slot.add_meta(Meta::WorkersStarted, 1);
+    slot.add_meta(Meta::WorkersAlive, 1);
+    let setup = worker.run_worker_setup(&mut driver, &mut rec).await;
+    if setup == RunOutcome::Success {
+        let mut runs = 0u64;
+        while max_runs.is_none_or(|max| runs < max) && !driver.stop.graceful() {
+            runs += 1;
+            let scenario = worker.pick_scenario();
+            slot.add_meta(Meta::RunsStarted, 1);
+            let counter = match worker.run_scenario(scenario, &mut driver, &mut rec).await {
+                RunOutcome::Success => ScenarioCounter::Successes,
+                RunOutcome::Failure => ScenarioCounter::Failures,
+                RunOutcome::Stopped => ScenarioCounter::Stopped,
+            };
+            slot.add_scenario(scenario.0, counter);
+        }
+    }
+    // Teardown runs after a graceful stop too (bounded by the request timeout), not after an
+    // immediate one.
+    driver.in_teardown = true;
+    let _ = worker.run_worker_teardown(&mut driver, &mut rec).await;
+    driver.flush();
+    slot.add_meta(Meta::WorkersAlive, 1u64.wrapping_neg());
+}
+
+/// One connection per origin a worker talks to.
+struct OriginClient {
+    scheme: Scheme,
+    authority: String,
+    client: Client,
+    /// The client's counters as last added to the slot.
+    accounted: ClientCounters,
+}
+
+/// Adds what the client counted since `accounted` to the slot.
+fn account(slot: Slot<'static>, now: ClientCounters, accounted: &mut ClientCounters) {
+    slot.add(Total::BytesSent, now.bytes_sent - accounted.bytes_sent);
+    slot.add(Total::BytesReceived, now.bytes_received - accounted.bytes_received);
+    slot.add(Total::Connects, now.connects - accounted.connects);
+    slot.add(Total::Retries, now.retries - accounted.retries);
+    *accounted = now;
+}
+
+/// The engine's side of the interpreter: sends through molotov-http and records into the slot.
+struct EngineDriver {
+    slot: Slot<'static>,
+    stop: Rc<StopWatch>,
+    config: ClientConfig,
+    clients: Vec<OriginClient>,
+    /// Reused buffer for requests rendered per call.
+    wire: Vec<u8>,
+    /// Pre-rendered wire bytes per request id, valid for the stored cache key.
+    rendered: Vec<Option<(u64, Vec<u8>)>>,
+    /// What each request id needs of its response, converted once.
+    needs: Vec<Option<ResponseNeeds>>,
+    in_teardown: bool,
+}
+
+impl EngineDriver {
+    /// Adds what the clients counted since the last send and closes them.
+    fn flush(&mut self) {
+        for origin in &mut self.clients {
+            account(self.slot, origin.client.counters(), &mut origin.accounted);
+            origin.client.close();
+        }
+    }
+
+    fn new(slot: Slot<'static>, stop: Rc<StopWatch>, config: ClientConfig) -> EngineDriver {
+        EngineDriver {
+            slot,
+            stop,
+            config,
+            clients: Vec::new(),
+            wire: Vec::with_capacity(512),
+            rendered: Vec::new(),
+            needs: Vec::new(),
+            in_teardown: false,
+        }
+    }
+}
+
+/// The response handed to the interpreter.
+struct EngineResponse<'a> {
+    inner: Response<'a>,
+}
+
+impl ResponseView for EngineResponse<'_> {
+    fn status(&self) -> u16 {
+        self.inner.status()
+    }
+    fn header(&self, lowercase_name: &str) -> Option<&[u8]> {
+        self.inner.header(lowercase_name)
+    }
+    fn body(&self) -> &[u8] {
+        self.inner.body()
+    }
+    fn duration(&self) -> Duration {
+        self.inner.timings().total
+    }
+}
+
+fn convert_needs(needs: &molotov_dsl::Needs) -> ResponseNeeds {
+    ResponseNeeds {
+        headers: if needs.headers.is_empty() {
+            HeaderNeeds::None
+        } else {
+            HeaderNeeds::Named(needs.headers.iter().map(|h| h.to_string()).collect())
+        },
+        body: needs.body,
+    }
+}
+
+fn scheme(scheme: molotov_dsl::Scheme) -> Scheme {
+    match scheme {
+        molotov_dsl::Scheme::Http => Scheme::Http,
+        molotov_dsl::Scheme::Https => Scheme::Https,
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    d.as_micros().min(u128::from(u64::MAX)) as u64
+}
+
+impl Driver for EngineDriver {
+    type Response<'a> = EngineResponse<'a>;
+    type Error = molotov_http::Error;
+
+    async fn send<'a>(&'a mut self, req: &Request<'_>) -> Result<EngineResponse<'a>, molotov_http::Error> {
+        let id = req.id.0 as usize;
+        if self.rendered.len() <= id {
+            self.rendered.resize_with(id + 1, || None);
+            self.needs.resize_with(id + 1, || None);
+        }
+        let needs = self.needs[id].get_or_insert_with(|| convert_needs(req.needs));
+        // Pre-rendered bytes for static requests; a reused buffer otherwise.
+        let bytes: &[u8] = match req.cache_key {
+            Some(key) => {
+                let entry = &mut self.rendered[id];
+                if entry.as_ref().is_none_or(|(k, _)| *k != key) {
+                    let mut buf = entry.take().map(|(_, b)| b).unwrap_or_default();
+                    buf.clear();
+                    render(&mut buf, req)?;
+                    *entry = Some((key, buf));
+                }
+                entry.as_ref().map(|(_, b)| b.as_slice()).unwrap_or(&[])
+            }
+            None => {
+                self.wire.clear();
+                render(&mut self.wire, req)?;
+                &self.wire
+            }
+        };
+        let index = match self
+            .clients
+            .iter()
+            .position(|c| c.scheme == scheme(req.scheme) && c.authority == req.authority)
+        {
+            Some(i) => i,
+            None => {
+                let origin = Origin { scheme: scheme(req.scheme), host: req.host.to_string(), port: req.port };
+                self.clients.push(OriginClient {
+                    scheme: scheme(req.scheme),
+                    authority: req.authority.to_string(),
+                    client: Client::new(origin, self.config.clone()),
+                    accounted: ClientCounters::default(),
+                });
+                self.clients.len() - 1
+            }
+        };
+        let origin = &mut self.clients[index];
+        let slot = self.slot;
+        // Bytes, connects and retries come from the client's cumulative counters, so what a
+        // failed request cost is counted too (at the next send or when the worker ends).
+        account(slot, origin.client.counters(), &mut origin.accounted);
+        slot.add(Total::Requests, 1);
+        slot.add_meta(Meta::InFlight, 1);
+        let result = origin
+            .client
+            .send(bytes, RequestMeta::for_method(req.method), needs, req.timeout)
+            .await;
+        slot.add_meta(Meta::InFlight, 1u64.wrapping_neg());
+        match result {
+            Ok(resp) => {
+                let t = resp.timings();
+                let total = micros(t.total);
+                slot.add(Total::Responses, 1);
+                slot.add_status(resp.status());
+                slot.record(Histo::Overall, total);
+                slot.record(Histo::Service, total);
+                slot.record(Histo::Request(req.id.0), total);
+                slot.add_request(req.id.0, RequestCounter::Responses, 1);
+                slot.add_request(req.id.0, RequestCounter::BytesReceived, resp.bytes_received());
+                slot.add(Total::TtfbMicros, micros(t.ttfb));
+                if let Some(c) = t.connect {
+                    slot.add(Total::ConnectMicros, micros(c));
+                }
+                Ok(EngineResponse { inner: resp })
+            }
+            Err(e) => {
+                slot.add(Total::Errors, 1);
+                slot.add_error_kind(e.kind().index());
+                slot.add_request(req.id.0, RequestCounter::Errors, 1);
+                Err(e)
+            }
+        }
+    }
+
+    async fn sleep(&mut self, dur: Duration) {
+        // Sleep in slices so a stop request cuts think time short.
+        let mut left = self.stop.clamp_sleep(dur);
+        while !left.is_zero() && !self.should_stop() {
+            let step = left.min(Duration::from_millis(100));
+            glommio::timer::sleep(step).await;
+            left -= step;
+            left = self.stop.clamp_sleep(left);
+        }
+    }
+
+    fn should_stop(&self) -> bool {
+        if self.in_teardown { self.stop.immediate() } else { self.stop.graceful() }
+    }
+}
+
+fn render(out: &mut Vec<u8>, req: &Request<'_>) -> Result<(), molotov_http::Error> {
+    molotov_http::render_request(out, req.method, req.authority, req.path, req.headers.iter(), req.body)
+}
+
+/// The engine's recorder: checks, failures and logs into the slot.
+struct EngineRecorder {
+    slot: Slot<'static>,
+    region: &'static Region,
+    slot_index: usize,
+    options: EngineOptions,
+    stop: Rc<StopWatch>,
+    reported_plain_failure: bool,
+}
+
+impl Recorder for EngineRecorder {
+    fn request_failed(&mut self, id: molotov_dsl::RequestId, status: u16) {
+        self.slot.add(Total::FailedByStatus, 1);
+        self.slot.add_request(id.0, RequestCounter::FailedByStatus, 1);
+        self.slot.offer_sample(Site::Request(id.0), status, &format!("status {status}"));
+    }
+
+    fn check(&mut self, id: molotov_dsl::CheckId, passed: bool) {
+        self.slot.add_check(id.0, passed);
+    }
+
+    fn failure(&mut self, f: &Failure<'_>) {
+        let site = match (f.check, f.request) {
+            (Some(check), _) => Some(Site::Check(check.0)),
+            (None, Some(request)) => Some(Site::Request(request.0)),
+            (None, None) => None,
+        };
+        match site {
+            Some(site) => {
+                self.slot.offer_sample(site, f.status.unwrap_or(0), f.message);
+                if self.slot.meta(Meta::FailedSite) == 0 {
+                    self.slot.set_meta(Meta::FailedSite, encode_site(site));
+                }
+            }
+            // A failure outside any request (a `let`, `header`, `log` or `for` that could not
+            // be evaluated) has no counter of its own: say it once per worker on stderr.
+            None if !self.reported_plain_failure => {
+                self.reported_plain_failure = true;
+                eprintln!("molotov: {}: {}", f.location, f.message);
+            }
+            None => {}
+        }
+        if self.options.exception {
+            self.region.claim_failed_slot(self.slot_index);
+            self.region.request_stop(StopRequest::Graceful);
+            self.stop.local.set(true);
+        }
+    }
+
+    fn log(&mut self, message: &str) {
+        if self.options.print_logs {
+            eprintln!("{message}");
+        }
+    }
+}
+
+/// Encodes a site into a non-zero word: kind in the top bit, id + 1 below.
+pub fn encode_site(site: Site) -> u64 {
+    match site {
+        Site::Check(id) => u64::from(id) + 1,
+        Site::Request(id) => (1 << 63) | (u64::from(id) + 1),
+    }
+}
+
+/// Decodes [`encode_site`] (None for 0).
+pub fn decode_site(word: u64) -> Option<Site> {
+    if word == 0 {
+        return None;
+    }
+    let id = ((word & !(1 << 63)) - 1) as u32;
+    Some(if word >> 63 == 1 { Site::Request(id) } else { Site::Check(id) })
+}

@@ -1,0 +1,118 @@
+//! The latency histogram layout shared by children and master.
+//!
+//! Children record latencies into flat `u64` count arrays in shared memory, laid out exactly
+//! like the counts array of an `hdrhistogram::Histogram` built with
+//! `new_with_bounds(1, 60_000_000, 3)` (microseconds, 1 µs to 60 s, 3 significant digits):
+//! 17,408 counters. The master turns such an array back into a real `Histogram` with
+//! `record_n(lowest_value_at(index), count)`, which gives the same percentiles, mean, min and
+//! max as recording the original values (hdrhistogram reports every value through the
+//! equivalence range of its bucket).
+
+use hdrhistogram::Histogram;
+
+/// Lowest discernible value: 1 µs.
+pub const LOWEST_US: u64 = 1;
+/// Highest trackable value: 60 s in µs; larger values are clamped to it.
+pub const HIGHEST_US: u64 = 60_000_000;
+/// Significant decimal digits kept.
+pub const SIGNIFICANT_DIGITS: u8 = 3;
+
+/// `sub_bucket_count` = next power of two above 2 × 10^3.
+const SUB_BUCKET_COUNT_MAGNITUDE: u32 = 11;
+const SUB_BUCKET_HALF_COUNT_MAGNITUDE: u32 = SUB_BUCKET_COUNT_MAGNITUDE - 1;
+const SUB_BUCKET_HALF_COUNT: u64 = 1 << SUB_BUCKET_HALF_COUNT_MAGNITUDE;
+const SUB_BUCKET_MASK: u64 = (1 << SUB_BUCKET_COUNT_MAGNITUDE) - 1;
+const LEADING_ZERO_COUNT_BASE: u32 = 64 - SUB_BUCKET_COUNT_MAGNITUDE;
+
+/// Number of counters: (buckets needed to cover 60 s + 1) × half the sub-bucket count.
+pub const COUNTS_LEN: usize = 17_408;
+
+/// The counts-array index for a latency in microseconds (clamped to `[0, HIGHEST_US]`).
+#[inline]
+pub fn index_of(value_us: u64) -> usize {
+    let value = value_us.min(HIGHEST_US);
+    let bucket = LEADING_ZERO_COUNT_BASE - (value | SUB_BUCKET_MASK).leading_zeros();
+    let sub_bucket = value >> bucket;
+    (((bucket as u64 + 1) << SUB_BUCKET_HALF_COUNT_MAGNITUDE) + sub_bucket - SUB_BUCKET_HALF_COUNT)
+        as usize
+}
+
+/// The lowest value (µs) that falls into `index`.
+pub fn lowest_value_at(index: usize) -> u64 {
+    let index = index as u64;
+    let bucket = (index >> SUB_BUCKET_HALF_COUNT_MAGNITUDE) as i64 - 1;
+    let mut sub_bucket = (index & (SUB_BUCKET_HALF_COUNT - 1)) + SUB_BUCKET_HALF_COUNT;
+    if bucket < 0 {
+        sub_bucket -= SUB_BUCKET_HALF_COUNT;
+        return sub_bucket;
+    }
+    sub_bucket << bucket
+}
+
+/// An empty histogram with the layout above.
+pub fn new_histogram() -> Histogram<u64> {
+    // The bounds are constants known to be valid.
+    Histogram::new_with_bounds(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+        .unwrap_or_else(|_| unreachable!("constant histogram bounds are valid"))
+}
+
+/// Adds a counts array (any iterator of `(index, count)`) into `hist`.
+pub fn add_counts(hist: &mut Histogram<u64>, counts: impl IntoIterator<Item = (usize, u64)>) {
+    for (index, count) in counts {
+        if count > 0 {
+            // Values come from our own index space, which the histogram covers.
+            let _ = hist.record_n(lowest_value_at(index), count);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng, rngs::SmallRng};
+
+    #[test]
+    fn counts_len_matches_hdrhistogram() {
+        let h = new_histogram();
+        assert_eq!(h.distinct_values(), COUNTS_LEN);
+        assert!(index_of(HIGHEST_US) < COUNTS_LEN);
+    }
+
+    #[test]
+    fn index_round_trips_through_lowest_value() {
+        for index in 0..COUNTS_LEN {
+            let low = lowest_value_at(index);
+            if low <= HIGHEST_US {
+                assert_eq!(index_of(low), index, "index {index} low {low}");
+            }
+        }
+    }
+
+    #[test]
+    fn rebuilt_histogram_is_identical_to_direct_recording() {
+        let mut rng = SmallRng::seed_from_u64(7);
+        let mut direct = new_histogram();
+        let mut counts = vec![0u64; COUNTS_LEN];
+        for _ in 0..200_000 {
+            // log-uniform over 1 µs .. 60 s, plus some out-of-range values that clamp
+            let exp: f64 = rng.random_range(0.0..17.95);
+            let value = (exp.exp() as u64).max(1);
+            let clamped = value.min(HIGHEST_US);
+            direct.record(clamped).unwrap();
+            counts[index_of(value)] += 1;
+        }
+        let mut rebuilt = new_histogram();
+        add_counts(&mut rebuilt, counts.iter().copied().enumerate());
+        assert_eq!(rebuilt.len(), direct.len());
+        assert_eq!(rebuilt.min(), direct.min());
+        assert_eq!(rebuilt.max(), direct.max());
+        assert_eq!(rebuilt.mean(), direct.mean());
+        for q in [0.0, 0.1, 0.5, 0.9, 0.99, 0.999, 0.9999, 1.0] {
+            assert_eq!(rebuilt.value_at_quantile(q), direct.value_at_quantile(q), "q {q}");
+        }
+        // And the counts arrays agree bucket by bucket.
+        for (index, &count) in counts.iter().enumerate() {
+            assert_eq!(direct.count_at(lowest_value_at(index)), count, "index {index}");
+        }
+    }
+}

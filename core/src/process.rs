@@ -1,0 +1,343 @@
+//! Process plumbing for the master and its children: CPU sets and pinning, resource limits,
+//! the io_uring probe, forking children that die with the master, the master's signal handling
+//! and reaping.
+//!
+//! The master stays single-threaded for the whole run (glommio, signal helpers and terminal
+//! libraries create threads; forking a threaded process is unsafe), so everything here is plain
+//! syscalls.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd};
+use std::time::Duration;
+
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::unistd::Pid;
+
+/// Errors of process setup.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// io_uring is not usable here.
+    #[error(
+        "io_uring is not available: {reason}. molotov runs its workers on io_uring (Linux 5.8+). \
+         Under Docker, the default seccomp profile blocks it: run with \
+         `--security-opt seccomp=unconfined` or a profile that allows io_uring_setup; check \
+         that /proc/sys/kernel/io_uring_disabled is 0"
+    )]
+    IoUringUnavailable {
+        /// What the probe saw.
+        reason: String,
+    },
+    /// Too few file descriptors allowed and the limit cannot be raised.
+    #[error(
+        "{needed} file descriptors are needed per process but the hard limit is {hard}: lower \
+         -w or raise the limit (ulimit -Hn / limits.conf)"
+    )]
+    TooFewFileDescriptors {
+        /// Estimated need.
+        needed: u64,
+        /// The hard limit.
+        hard: u64,
+    },
+    /// A syscall failed.
+    #[error("{what}: {source}")]
+    Os {
+        /// What was being done.
+        what: &'static str,
+        /// The OS error.
+        source: io::Error,
+    },
+}
+
+fn os(what: &'static str) -> impl FnOnce(nix::Error) -> ProcessError {
+    move |e| ProcessError::Os { what, source: io::Error::from(e) }
+}
+
+/// The CPUs this process may run on (honours cpusets and `taskset`), in ascending order.
+pub fn allowed_cpus() -> Result<Vec<usize>, ProcessError> {
+    let set = nix::sched::sched_getaffinity(Pid::from_raw(0)).map_err(os("sched_getaffinity"))?;
+    let cpus: Vec<usize> =
+        (0..nix::sched::CpuSet::count()).filter(|&c| set.is_set(c).unwrap_or(false)).collect();
+    if cpus.is_empty() {
+        return Err(ProcessError::Os {
+            what: "sched_getaffinity",
+            source: io::Error::other("no CPU allowed"),
+        });
+    }
+    Ok(cpus)
+}
+
+/// The CPU for child `index`: the allowed set in order, wrapping when there are more children.
+pub fn cpu_for_child(allowed: &[usize], index: usize) -> usize {
+    allowed[index % allowed.len()]
+}
+
+/// Pins the calling process (thread) to `cpu`.
+pub fn pin_current(cpu: usize) -> Result<(), ProcessError> {
+    let mut set = nix::sched::CpuSet::new();
+    set.set(cpu).map_err(os("CpuSet::set"))?;
+    nix::sched::sched_setaffinity(Pid::from_raw(0), &set).map_err(os("sched_setaffinity"))
+}
+
+/// Checks that io_uring can be set up here (seccomp and `io_uring_disabled` block it).
+pub fn probe_io_uring() -> Result<(), ProcessError> {
+    if let Ok(text) = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled") {
+        if text.trim() == "2" {
+            return Err(ProcessError::IoUringUnavailable {
+                reason: "/proc/sys/kernel/io_uring_disabled is 2".into(),
+            });
+        }
+    }
+    // struct io_uring_params is 120 bytes; zeroed means default setup.
+    let mut params = [0u8; 120];
+    // SAFETY: io_uring_setup(2) with a valid pointer to a zeroed params struct of the size the
+    // kernel expects; the returned fd (if any) is closed right away.
+    let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 4u32, params.as_mut_ptr()) };
+    if fd < 0 {
+        let err = io::Error::last_os_error();
+        return Err(ProcessError::IoUringUnavailable { reason: format!("io_uring_setup failed: {err}") });
+    }
+    // SAFETY: closing the fd io_uring_setup just returned to us.
+    unsafe { libc::close(fd as libc::c_int) };
+    Ok(())
+}
+
+/// Resource limits after [`raise_limits`].
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Soft RLIMIT_NOFILE now in force.
+    pub nofile: u64,
+    /// Soft RLIMIT_MEMLOCK now in force (bytes).
+    pub memlock: u64,
+}
+
+/// Raises the soft RLIMIT_MEMLOCK and RLIMIT_NOFILE to their hard limits and checks that
+/// `fds_needed` descriptors fit. Children inherit the limits.
+pub fn raise_limits(fds_needed: u64) -> Result<Limits, ProcessError> {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (_, hard_lock) = getrlimit(Resource::RLIMIT_MEMLOCK).map_err(os("getrlimit(MEMLOCK)"))?;
+    // Best effort: glommio needs 512 KiB; most systems already allow more.
+    let _ = setrlimit(Resource::RLIMIT_MEMLOCK, hard_lock, hard_lock);
+    let (soft_fd, hard_fd) = getrlimit(Resource::RLIMIT_NOFILE).map_err(os("getrlimit(NOFILE)"))?;
+    let mut soft = soft_fd;
+    if soft_fd < hard_fd {
+        // Children own the sockets; the raised soft limit is inherited.
+        if setrlimit(Resource::RLIMIT_NOFILE, hard_fd, hard_fd).is_ok() {
+            soft = hard_fd;
+        }
+    }
+    if fds_needed > soft {
+        return Err(ProcessError::TooFewFileDescriptors { needed: fds_needed, hard: hard_fd });
+    }
+    let (memlock, _) = getrlimit(Resource::RLIMIT_MEMLOCK).map_err(os("getrlimit(MEMLOCK)"))?;
+    Ok(Limits { nofile: soft, memlock })
+}
+
+/// Registers this process for expedited private membarriers before any thread exists, so
+/// glommio's first sleep in a fresh child is not delayed by a lazy registration. Children
+/// inherit the registration. Best effort.
+pub fn register_membarrier() {
+    const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_int = 1 << 4;
+    // SAFETY: membarrier(2) with a command and no pointers; failure is harmless.
+    unsafe {
+        libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0u32);
+    }
+}
+
+/// How a child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChildExit {
+    /// It called exit with this code.
+    Exited(i32),
+    /// A signal killed it.
+    Signaled(Signal),
+}
+
+impl ChildExit {
+    /// True for exit code 0.
+    pub fn is_success(self) -> bool {
+        self == ChildExit::Exited(0)
+    }
+}
+
+impl std::fmt::Display for ChildExit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChildExit::Exited(code) => write!(f, "exited with code {code}"),
+            ChildExit::Signaled(sig) => write!(f, "killed by {}", sig.as_str()),
+        }
+    }
+}
+
+/// Exit code of a child whose body panicked.
+pub const CHILD_PANIC_EXIT: i32 = 101;
+
+/// Forks a child that runs `body` and exits with its return value.
+///
+/// In the child: it dies with the master (`PR_SET_PDEATHSIG(SIGKILL)`, and exits at once if the
+/// master is already gone), ignores SIGINT (the master owns Ctrl-C and tells children to stop
+/// through shared memory), unblocks the signals the master blocked, is pinned to `cpu` when
+/// given, and never returns into the master's code: it leaves with `_exit`.
+///
+/// Call only while the process is single-threaded.
+pub fn spawn_child(cpu: Option<usize>, body: impl FnOnce() -> i32) -> Result<Pid, ProcessError> {
+    use std::io::Write;
+    let _ = io::stdout().flush();
+    let _ = io::stderr().flush();
+    let master = nix::unistd::getpid();
+    // SAFETY: the master is single-threaded (documented precondition), so the child may run
+    // arbitrary code; it never returns from this function (it `_exit`s).
+    match unsafe { nix::unistd::fork() }.map_err(os("fork"))? {
+        nix::unistd::ForkResult::Parent { child } => Ok(child),
+        nix::unistd::ForkResult::Child => {
+            let code = child_prologue(master, cpu)
+                .map(|()| {
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(body))
+                        .unwrap_or(CHILD_PANIC_EXIT)
+                })
+                .unwrap_or_else(|e| {
+                    eprintln!("molotov: child process setup failed: {e}");
+                    70
+                });
+            let _ = io::stdout().flush();
+            let _ = io::stderr().flush();
+            // SAFETY: leaving the child without running the master's atexit handlers.
+            unsafe { libc::_exit(code) }
+        }
+    }
+}
+
+fn child_prologue(master: Pid, cpu: Option<usize>) -> Result<(), ProcessError> {
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(os("prctl(PDEATHSIG)"))?;
+    if nix::unistd::getppid() != master {
+        // The master died before we could ask to die with it.
+        // SAFETY: exiting at once, nothing to clean up.
+        unsafe { libc::_exit(1) }
+    }
+    // SAFETY: setting SIGINT to SIG_IGN installs no handler code.
+    unsafe { nix::sys::signal::signal(Signal::SIGINT, nix::sys::signal::SigHandler::SigIgn) }
+        .map_err(os("signal(SIGINT)"))?;
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+        .map_err(os("sigprocmask"))?;
+    if let Some(cpu) = cpu {
+        pin_current(cpu)?;
+    }
+    Ok(())
+}
+
+/// What the master's signal wait saw.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Signals {
+    /// SIGINT or SIGTERM arrived (how many).
+    pub interrupts: u32,
+    /// SIGCHLD arrived: reap.
+    pub child: bool,
+    /// Input is readable on the extra descriptor passed to `wait`.
+    pub input: bool,
+}
+
+/// The master's signal handling: SIGINT, SIGTERM and SIGCHLD are blocked and read from a
+/// signalfd in the master's loop.
+#[derive(Debug)]
+pub struct MasterSignals {
+    fd: SignalFd,
+}
+
+impl MasterSignals {
+    /// Blocks the signals and opens the signalfd. Call before forking children (they unblock).
+    pub fn install() -> Result<MasterSignals, ProcessError> {
+        let mut set = SigSet::empty();
+        set.add(Signal::SIGINT);
+        set.add(Signal::SIGTERM);
+        set.add(Signal::SIGCHLD);
+        nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)
+            .map_err(os("sigprocmask"))?;
+        let fd = SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+            .map_err(os("signalfd"))?;
+        Ok(MasterSignals { fd })
+    }
+
+    /// Waits up to `timeout` for a signal (or for `input` to become readable).
+    pub fn wait(&self, timeout: Duration, input: Option<std::os::fd::BorrowedFd<'_>>) -> Signals {
+        use nix::poll::{PollFd, PollFlags, PollTimeout};
+        let mut fds = vec![PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+        if let Some(input) = input {
+            fds.push(PollFd::new(input, PollFlags::POLLIN));
+        }
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        let _ = nix::poll::poll(&mut fds, PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX));
+        let mut out = Signals {
+            input: fds
+                .get(1)
+                .and_then(|f| f.revents())
+                .is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP)),
+            ..Signals::default()
+        };
+        while let Ok(Some(info)) = self.fd.read_signal() {
+            match info.ssi_signo as i32 {
+                libc::SIGINT | libc::SIGTERM => out.interrupts += 1,
+                libc::SIGCHLD => out.child = true,
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// The raw descriptor (for tests).
+    pub fn raw_fd(&self) -> i32 {
+        self.fd.as_raw_fd()
+    }
+}
+
+/// Reaps every child that has ended, without blocking.
+pub fn reap_any() -> Vec<(Pid, ChildExit)> {
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+    let mut out = Vec::new();
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(pid, code)) => out.push((pid, ChildExit::Exited(code))),
+            Ok(WaitStatus::Signaled(pid, sig, _)) => out.push((pid, ChildExit::Signaled(sig))),
+            Ok(WaitStatus::StillAlive) | Err(_) => return out,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Sends `signal` to `pid`, ignoring a child that is already gone.
+pub fn kill(pid: Pid, signal: Signal) {
+    let _ = nix::sys::signal::kill(pid, signal);
+}
+
+/// `CLOCK_MONOTONIC` now, in nanoseconds: the same clock in every process of the run.
+pub fn monotonic_nanos() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowed_cpus_are_listed_and_wrap() {
+        let cpus = allowed_cpus().unwrap();
+        assert!(!cpus.is_empty());
+        assert_eq!(cpu_for_child(&cpus, cpus.len()), cpus[0]);
+        assert_eq!(cpu_for_child(&[3, 5], 3), 5);
+    }
+
+    #[test]
+    fn io_uring_probe_passes_on_this_machine() {
+        // The development and CI machines have io_uring enabled; the engine needs it.
+        probe_io_uring().unwrap();
+    }
+
+    #[test]
+    fn monotonic_clock_advances() {
+        let a = monotonic_nanos();
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(monotonic_nanos() >= a + 2_000_000);
+    }
+}

@@ -1,0 +1,272 @@
+//! The final report as text: the summary laid out in aligned tables, with units chosen per
+//! value (µs, ms, s; B, KiB, MiB; thousands separators for counts).
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use crate::summary::Summary;
+
+/// Formats a duration given in µs with a unit that suits its size.
+pub fn fmt_micros(us: u64) -> String {
+    if us < 1_000 {
+        format!("{us}µs")
+    } else if us < 1_000_000 {
+        format!("{:.2}ms", us as f64 / 1e3)
+    } else {
+        format!("{:.2}s", us as f64 / 1e6)
+    }
+}
+
+/// Formats a duration with a unit that suits its size.
+pub fn fmt_duration(d: Duration) -> String {
+    fmt_micros(d.as_micros().min(u128::from(u64::MAX)) as u64)
+}
+
+/// Formats a byte count with a binary unit.
+pub fn fmt_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.2} {}", UNITS[unit]) }
+}
+
+/// Formats a count with thousands separators.
+pub fn fmt_count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Formats a rate (per second) with one decimal.
+pub fn fmt_rate(rate: f64) -> String {
+    if rate >= 100.0 {
+        format!("{}/s", fmt_count(rate.round() as u64))
+    } else {
+        format!("{rate:.1}/s")
+    }
+}
+
+/// The latency columns every table shows.
+pub const LATENCY_COLUMNS: [&str; 7] = ["min", "mean", "p50", "p90", "p99", "p99.9", "max"];
+
+/// The latency columns for one histogram (dashes when empty).
+pub fn latency_cells(h: &Histogram<u64>) -> Vec<String> {
+    if h.is_empty() {
+        return vec!["-".into(); LATENCY_COLUMNS.len()];
+    }
+    vec![
+        fmt_micros(h.min()),
+        fmt_micros(h.mean().round() as u64),
+        fmt_micros(h.value_at_quantile(0.5)),
+        fmt_micros(h.value_at_quantile(0.9)),
+        fmt_micros(h.value_at_quantile(0.99)),
+        fmt_micros(h.value_at_quantile(0.999)),
+        fmt_micros(h.max()),
+    ]
+}
+
+/// A table of left-aligned first column and right-aligned others.
+#[derive(Debug, Default)]
+pub struct Table {
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// A table with a header row.
+    pub fn new(header: &[&str]) -> Table {
+        Table { rows: vec![header.iter().map(|s| s.to_string()).collect()] }
+    }
+
+    /// Adds a row.
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    /// Renders with two-space gutters and `indent` spaces in front.
+    pub fn render(&self, indent: usize) -> String {
+        let columns = self.rows.iter().map(Vec::len).max().unwrap_or(0);
+        let widths: Vec<usize> = (0..columns)
+            .map(|c| self.rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
+            .collect();
+        let mut out = String::new();
+        for row in &self.rows {
+            out.push_str(&" ".repeat(indent));
+            let mut line = String::new();
+            for (c, cell) in row.iter().enumerate() {
+                let pad = widths[c] - cell.chars().count();
+                if c == 0 {
+                    line.push_str(cell);
+                    line.push_str(&" ".repeat(pad));
+                } else {
+                    line.push_str("  ");
+                    line.push_str(&" ".repeat(pad));
+                    line.push_str(cell);
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// The final report.
+pub fn render(summary: &Summary) -> String {
+    let mut out = String::new();
+    let s = summary;
+    let _ = writeln!(out, "Duration: {:.2}s", s.elapsed.as_secs_f64());
+    let _ = writeln!(
+        out,
+        "Requests: {} ({}), {} responses, {} errors, {} failed by status",
+        fmt_count(s.counts.requests),
+        fmt_rate(s.rps()),
+        fmt_count(s.counts.responses),
+        fmt_count(s.counts.errors),
+        fmt_count(s.counts.failed_by_status),
+    );
+    let _ = writeln!(
+        out,
+        "Data: {} sent, {} received; {} connections{}{}",
+        fmt_bytes(s.bytes_sent),
+        fmt_bytes(s.bytes_received),
+        fmt_count(s.connects),
+        s.mean_connect.map(|d| format!(" (mean connect {})", fmt_duration(d))).unwrap_or_default(),
+        if s.retries > 0 { format!(", {} retried", fmt_count(s.retries)) } else { String::new() },
+    );
+    let unfinished = s.counts.requests.saturating_sub(s.counts.responses + s.counts.errors);
+    if unfinished > 0 {
+        let _ = writeln!(
+            out,
+            "Unfinished: {} requests were in flight when their process was stopped or died (sent, no outcome)",
+            fmt_count(unfinished)
+        );
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "SUCCESSES: {} | FAILURES: {}", fmt_count(s.successes()), fmt_count(s.failures()));
+    if !s.scenarios.is_empty() {
+        let mut t = Table::new(&["scenario", "successes", "failures", "stopped"]);
+        for sc in &s.scenarios {
+            t.row(vec![sc.name.clone(), fmt_count(sc.successes), fmt_count(sc.failures), fmt_count(sc.stopped)]);
+        }
+        out.push_str(&t.render(2));
+    }
+
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Latency");
+    let mut header = vec!["request", "count", "errors"];
+    header.extend(LATENCY_COLUMNS);
+    let mut t = Table::new(&header);
+    let mut all = vec!["all requests".to_string(), fmt_count(s.counts.requests), fmt_count(s.counts.errors)];
+    all.extend(latency_cells(&s.latency));
+    t.row(all);
+    if s.late_starts > 0 || s.dropped_starts > 0 || s.service != s.latency {
+        let mut row = vec!["  service time".to_string(), String::new(), String::new()];
+        row.extend(latency_cells(&s.service));
+        t.row(row);
+    }
+    for r in &s.requests {
+        let mut row = vec![r.name.clone(), fmt_count(r.counts.requests), fmt_count(r.counts.errors)];
+        row.extend(latency_cells(&r.latency));
+        t.row(row);
+    }
+    out.push_str(&t.render(2));
+
+    if s.late_starts > 0 || s.dropped_starts > 0 {
+        let mean = if s.late_starts > 0 { s.late_total / s.late_starts as u32 } else { Duration::ZERO };
+        let _ = writeln!(
+            out,
+            "  late starts: {} (mean {} late, max {}), dropped: {}",
+            fmt_count(s.late_starts),
+            fmt_duration(mean),
+            fmt_duration(s.late_max),
+            fmt_count(s.dropped_starts)
+        );
+    }
+
+    if !s.status_codes.is_empty() {
+        let _ = writeln!(out);
+        let codes: Vec<String> =
+            s.status_codes.iter().map(|(code, n)| format!("{code}: {}", fmt_count(*n))).collect();
+        let _ = writeln!(out, "Status codes: {}", codes.join(", "));
+    }
+    if !s.errors_by_kind.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "Errors");
+        let mut t = Table::new(&["kind", "count"]);
+        for (kind, n) in &s.errors_by_kind {
+            t.row(vec![kind.to_string(), fmt_count(*n)]);
+        }
+        out.push_str(&t.render(2));
+    }
+    if !s.checks.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "Checks");
+        let mut t = Table::new(&["check", "where", "passed", "failed"]);
+        for c in &s.checks {
+            let kind = if c.name.is_assert { "assert" } else { "check" };
+            t.row(vec![
+                format!("{kind} {}", c.name.text),
+                c.name.location.clone(),
+                fmt_count(c.passed),
+                fmt_count(c.failed),
+            ]);
+        }
+        out.push_str(&t.render(2));
+    }
+    let troubled: Vec<_> = s.processes.iter().filter(|p| p.exit.is_some_and(|e| !e.is_success())).collect();
+    if !troubled.is_empty() {
+        let _ = writeln!(out);
+        for p in troubled {
+            let _ = writeln!(
+                out,
+                "Process {} (pid {}) {}; what it recorded is included above",
+                p.role,
+                p.pid,
+                p.exit.map(|e| e.to_string()).unwrap_or_default()
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_are_chosen_per_value() {
+        let cases: &[(u64, &str)] = &[(0, "0µs"), (999, "999µs"), (1_000, "1.00ms"), (50_420, "50.42ms"), (2_500_000, "2.50s")];
+        for &(us, want) in cases {
+            assert_eq!(fmt_micros(us), want);
+        }
+        assert_eq!(fmt_bytes(512), "512 B");
+        assert_eq!(fmt_bytes(1536), "1.50 KiB");
+        assert_eq!(fmt_bytes(3 << 20), "3.00 MiB");
+        assert_eq!(fmt_count(0), "0");
+        assert_eq!(fmt_count(999), "999");
+        assert_eq!(fmt_count(1_000), "1,000");
+        assert_eq!(fmt_count(1_234_567), "1,234,567");
+        assert_eq!(fmt_rate(12.34), "12.3/s");
+        assert_eq!(fmt_rate(12_345.6), "12,346/s");
+    }
+
+    #[test]
+    fn tables_align_columns() {
+        let mut t = Table::new(&["name", "n"]);
+        t.row(vec!["a".into(), "1".into()]);
+        t.row(vec!["longer".into(), "1,000".into()]);
+        assert_eq!(t.render(0), "name        n\na           1\nlonger  1,000\n");
+    }
+}

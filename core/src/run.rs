@@ -1,0 +1,389 @@
+//! The master side of a run: checks the machine, maps the stats region, runs the plan's
+//! `setup` in a short-lived child, forks and supervises the load children (signals, deadline,
+//! grace period, reaping), runs `teardown`, and merges everything into a [`Summary`].
+//!
+//! The master never builds an executor nor starts a thread: every child is forked from a
+//! single-threaded process.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use molotov_dsl::{Globals, Program};
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+use crate::engine::{self, ChildSpec, EngineOptions};
+use crate::live::{Sample, Sampler};
+use crate::process::{self, ChildExit, MasterSignals, ProcessError};
+use crate::shm::{HeaderWord, Layout, Meta, Region, Shape, ShmError, Site, StopRequest};
+use crate::summary::{CheckName, Names, ProcessInfo, Summary};
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Workers per process (`-w`).
+    pub workers: usize,
+    /// Processes (`-p`).
+    pub processes: usize,
+    /// Length of the load phase (`-d`); None: until `max_runs` or Ctrl-C.
+    pub duration: Option<Duration>,
+    /// What every child does.
+    pub options: EngineOptions,
+    /// How often the observer is called.
+    pub tick: Duration,
+    /// After a stop, how long children get to finish in-flight requests before they are
+    /// killed.
+    pub grace: Duration,
+}
+
+/// Callbacks from the master's loop (live views, statsd).
+pub trait Observer {
+    /// The load phase starts.
+    fn started(&mut self, _processes: &[ProcessInfo]) {}
+    /// Called every tick with fresh numbers.
+    fn tick(&mut self, _sample: &Sample, _region: &Region) {}
+    /// A child ended before the run did (crash, kill).
+    fn child_ended(&mut self, _process: &ProcessInfo) {}
+    /// Ctrl-C or SIGTERM: the first asks for a graceful stop, the second for an immediate one.
+    fn interrupted(&mut self, _count: u32) {}
+    /// A descriptor to watch for input (a live view's keyboard).
+    fn input(&self) -> Option<BorrowedFd<'_>> {
+        None
+    }
+    /// Input is ready on [`Observer::input`]; return true to stop the run gracefully.
+    fn on_input(&mut self) -> bool {
+        false
+    }
+}
+
+/// An observer that does nothing.
+#[derive(Debug, Default)]
+pub struct Silent;
+impl Observer for Silent {}
+
+/// Errors that prevent a run (nothing was sent).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Machine checks or forking failed.
+    #[error(transparent)]
+    Process(#[from] ProcessError),
+    /// The stats region could not be mapped.
+    #[error(transparent)]
+    Shm(#[from] ShmError),
+    /// Bad configuration.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// Why the load phase ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Every worker finished (deadline or `--max-runs`).
+    Completed,
+    /// Ctrl-C or SIGTERM (count of interrupts).
+    Interrupted(u32),
+    /// A failure stopped the run (`-x`).
+    StoppedOnFailure,
+    /// The plan's `setup` failed: no load was sent.
+    SetupFailed,
+}
+
+/// The outcome of a run.
+#[derive(Debug)]
+pub struct RunResult {
+    /// Everything counted.
+    pub summary: Summary,
+    /// Why it ended.
+    pub ending: Ending,
+    /// With `-x`: where the failure that stopped the run happened, its status and message.
+    pub first_failure: Option<FailureReport>,
+    /// Processes that did not end cleanly.
+    pub failed_processes: Vec<ProcessInfo>,
+}
+
+/// A failure for the user: where and what.
+#[derive(Debug, Clone)]
+pub struct FailureReport {
+    /// What failed: the check text or the request name.
+    pub what: String,
+    /// `file:line` when known.
+    pub location: Option<String>,
+    /// The response status (0: none).
+    pub status: u16,
+    /// The message.
+    pub message: String,
+}
+
+
+/// The names the summary needs, from the compiled plan.
+pub fn names_of(program: &Program) -> Names {
+    Names {
+        requests: program.requests().iter().map(|r| r.name.clone()).collect(),
+        scenarios: program.scenarios().iter().map(|s| s.name.clone()).collect(),
+        checks: program
+            .checks()
+            .iter()
+            .map(|c| CheckName { text: c.text.clone(), location: c.location.to_string(), is_assert: c.is_assert })
+            .collect(),
+        error_kinds: molotov_http::ErrorKind::ALL.iter().map(|k| k.as_str()).collect(),
+    }
+}
+
+struct Child {
+    info: ProcessInfo,
+    pid: Pid,
+}
+
+/// Runs `program` with `config`, reporting progress to `observer`.
+pub fn run(program: Arc<Program>, config: &RunConfig, observer: &mut dyn Observer) -> Result<RunResult, RunError> {
+    if config.workers == 0 || config.processes == 0 {
+        return Err(RunError::Config("workers and processes must be at least 1".into()));
+    }
+    process::probe_io_uring()?;
+    // Per child: one socket per worker and origin, the rings, stdio and some slack.
+    process::raise_limits(config.workers as u64 * 2 + 64)?;
+    process::register_membarrier();
+    let cpus = process::allowed_cpus()?;
+    let names = names_of(&program);
+    let shape = Shape {
+        requests: names.requests.len(),
+        scenarios: names.scenarios.len(),
+        checks: names.checks.len(),
+        slots: config.processes + 2,
+    };
+    let region = Arc::new(Region::new(Layout::new(shape))?);
+    let setup_slot = config.processes;
+    let teardown_slot = config.processes + 1;
+    let signals = MasterSignals::install()?;
+    let mut processes: Vec<ProcessInfo> = Vec::new();
+    let spec = |slot: usize, process: u32, workers: usize, first_worker: u64, cpu: Option<usize>, globals: Arc<Globals>| ChildSpec {
+        program: Arc::clone(&program),
+        globals,
+        region: Arc::clone(&region),
+        slot,
+        process,
+        workers,
+        first_worker,
+        cpu,
+        options: config.options.clone(),
+    };
+
+    // The plan's setup, once, in its own process; its captures reach every worker.
+    let mut interrupts = 0u32;
+    let globals = if program.has_setup() {
+        let (read_end, write_end) = nix::unistd::pipe().map_err(|e| ProcessError::Os { what: "pipe", source: e.into() })?;
+        let child_spec = spec(setup_slot, 0, 1, 0, Some(cpus[0]), Arc::new(Globals::empty()));
+        let write_fd = write_end;
+        let pid = process::spawn_child(Some(cpus[0]), move || engine::run_setup_child(child_spec, write_fd))?;
+        let (bytes, exit, n) = collect_setup(pid, read_end, &signals, &region, config.grace);
+        interrupts += n;
+        let info = ProcessInfo { role: "setup".into(), slot: setup_slot, pid: pid.as_raw(), cpu: Some(cpus[0]), exit: Some(exit) };
+        processes.push(info.clone());
+        match (exit, Globals::from_bytes(&bytes)) {
+            (ChildExit::Exited(0), Ok(globals)) if interrupts == 0 => Arc::new(globals),
+            _ => {
+                let summary = Summary::merge(&region, &names, processes.clone(), Duration::ZERO);
+                let first_failure = failure_in(&region, setup_slot, &names);
+                let ending = if interrupts > 0 { Ending::Interrupted(interrupts) } else { Ending::SetupFailed };
+                let failed = if exit.is_success() { vec![] } else { vec![info] };
+                return Ok(RunResult { summary, ending, first_failure, failed_processes: failed });
+            }
+        }
+    } else {
+        Arc::new(Globals::empty())
+    };
+
+    // The load.
+    let start = Instant::now();
+    let start_nanos = process::monotonic_nanos();
+    region.set_header(HeaderWord::StartNanos, start_nanos);
+    if let Some(d) = config.duration {
+        region.set_header(HeaderWord::DeadlineNanos, start_nanos + d.as_nanos() as u64);
+    }
+    let mut children: Vec<Child> = Vec::new();
+    for i in 0..config.processes {
+        let cpu = process::cpu_for_child(&cpus, i);
+        let child_spec = spec(i, i as u32, config.workers, (i * config.workers) as u64, Some(cpu), Arc::clone(&globals));
+        match process::spawn_child(Some(cpu), move || engine::run_child(child_spec)) {
+            Ok(pid) => {
+                let info = ProcessInfo { role: format!("worker {i}"), slot: i, pid: pid.as_raw(), cpu: Some(cpu), exit: None };
+                children.push(Child { info, pid });
+            }
+            Err(e) => {
+                // Never half-start: stop what was started and fail.
+                region.request_stop(StopRequest::Immediate);
+                for c in &children {
+                    process::kill(c.pid, Signal::SIGKILL);
+                }
+                wait_all(&mut children, &signals, Duration::from_secs(5));
+                return Err(e.into());
+            }
+        }
+    }
+    let infos: Vec<ProcessInfo> = children.iter().map(|c| c.info.clone()).collect();
+    observer.started(&infos);
+
+    let mut sampler = Sampler::new(names.scenarios.len());
+    let deadline = config.duration.map(|d| start + d);
+    let mut kill_at: Option<Instant> = None;
+    let mut next_tick = start + config.tick;
+    let mut ending = Ending::Completed;
+    while children.iter().any(|c| c.info.exit.is_none()) {
+        let now = Instant::now();
+        let wait = next_tick.saturating_duration_since(now).min(config.tick);
+        let got = signals.wait(wait, observer.input());
+        if got.input && observer.on_input() && region.stop_requested() == StopRequest::None {
+            region.request_stop(StopRequest::Graceful);
+            interrupts += 1;
+            ending = Ending::Interrupted(interrupts);
+        }
+        if got.interrupts > 0 {
+            interrupts += got.interrupts;
+            ending = Ending::Interrupted(interrupts);
+            observer.interrupted(interrupts);
+            if interrupts == 1 {
+                region.request_stop(StopRequest::Graceful);
+            } else {
+                region.request_stop(StopRequest::Immediate);
+                for c in children.iter().filter(|c| c.info.exit.is_none()) {
+                    process::kill(c.pid, Signal::SIGKILL);
+                }
+            }
+        }
+        if got.child {
+            for (pid, exit) in process::reap_any() {
+                if let Some(c) = children.iter_mut().find(|c| c.pid == pid) {
+                    c.info.exit = Some(exit);
+                    if !exit.is_success() {
+                        observer.child_ended(&c.info);
+                    }
+                }
+            }
+        }
+        let now = Instant::now();
+        if region.failed_slot().is_some() && ending == Ending::Completed {
+            ending = Ending::StoppedOnFailure;
+        }
+        let stopping = region.stop_requested() != StopRequest::None || deadline.is_some_and(|d| now >= d);
+        if stopping && kill_at.is_none() {
+            kill_at = Some(deadline.filter(|d| now >= *d).unwrap_or(now).max(now) + config.grace);
+        }
+        if kill_at.is_some_and(|k| now >= k) {
+            // In-flight requests had their grace period; what they recorded stays counted.
+            for c in children.iter().filter(|c| c.info.exit.is_none()) {
+                process::kill(c.pid, Signal::SIGKILL);
+            }
+        }
+        if now >= next_tick {
+            let sample = sampler.sample(&region, now - start);
+            observer.tick(&sample, &region);
+            next_tick += config.tick;
+            if next_tick < now {
+                next_tick = now + config.tick;
+            }
+        }
+    }
+    let elapsed = start.elapsed();
+    processes.extend(children.iter().map(|c| c.info.clone()));
+
+    // The plan's teardown, once, unless the user asked to stop now.
+    if program.has_teardown() && region.stop_requested() != StopRequest::Immediate {
+        let cpu = cpus[0];
+        let child_spec = spec(teardown_slot, 0, 1, 0, Some(cpu), Arc::clone(&globals));
+        if let Ok(pid) = process::spawn_child(Some(cpu), move || engine::run_teardown_child(child_spec)) {
+            let mut c = vec![Child {
+                info: ProcessInfo { role: "teardown".into(), slot: teardown_slot, pid: pid.as_raw(), cpu: Some(cpu), exit: None },
+                pid,
+            }];
+            let n = wait_all(&mut c, &signals, config.grace.max(Duration::from_secs(5)) * 2);
+            if n > 0 {
+                ending = Ending::Interrupted(interrupts + n);
+            }
+            processes.push(c.remove(0).info);
+        }
+    }
+
+    let summary = Summary::merge(&region, &names, processes.clone(), elapsed);
+    let first_failure = region.failed_slot().and_then(|slot| failure_in(&region, slot, &names));
+    let failed_processes = processes.iter().filter(|p| p.exit.is_some_and(|e| !e.is_success())).cloned().collect();
+    Ok(RunResult { summary, ending, first_failure, failed_processes })
+}
+
+/// Reads the setup child's globals from the pipe while watching for Ctrl-C, then reaps it.
+fn collect_setup(pid: Pid, read_end: OwnedFd, signals: &MasterSignals, region: &Region, grace: Duration) -> (Vec<u8>, ChildExit, u32) {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    let mut interrupts = 0;
+    let mut file = std::fs::File::from(read_end);
+    let mut buf = [0u8; 8192];
+    let mut kill_at: Option<Instant> = None;
+    loop {
+        let got = signals.wait(Duration::from_millis(100), Some(file.as_fd()));
+        if got.interrupts > 0 {
+            interrupts += got.interrupts;
+            region.request_stop(if interrupts > 1 { StopRequest::Immediate } else { StopRequest::Graceful });
+            kill_at.get_or_insert(Instant::now() + grace);
+            if interrupts > 1 {
+                process::kill(pid, Signal::SIGKILL);
+            }
+        }
+        if kill_at.is_some_and(|k| Instant::now() >= k) {
+            process::kill(pid, Signal::SIGKILL);
+        }
+        if got.input {
+            match file.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => bytes.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+    let exit = match nix::sys::wait::waitpid(pid, None) {
+        Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => ChildExit::Exited(code),
+        Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, _)) => ChildExit::Signaled(sig),
+        _ => ChildExit::Exited(engine::SETUP_FAILED_EXIT),
+    };
+    (bytes, exit, interrupts)
+}
+
+/// Waits for `children` to end, killing them after `limit`; returns interrupts seen.
+fn wait_all(children: &mut [Child], signals: &MasterSignals, limit: Duration) -> u32 {
+    let until = Instant::now() + limit;
+    let mut interrupts = 0;
+    while children.iter().any(|c| c.info.exit.is_none()) {
+        let got = signals.wait(Duration::from_millis(50), None);
+        interrupts += got.interrupts;
+        for (pid, exit) in process::reap_any() {
+            if let Some(c) = children.iter_mut().find(|c| c.pid == pid) {
+                c.info.exit = Some(exit);
+            }
+        }
+        if Instant::now() >= until || interrupts > 1 {
+            for c in children.iter().filter(|c| c.info.exit.is_none()) {
+                process::kill(c.pid, Signal::SIGKILL);
+            }
+        }
+    }
+    interrupts
+}
+
+/// The failure a slot kept as its run-stopping one (`-x`), or its first one.
+fn failure_in(region: &Region, slot_index: usize, names: &Names) -> Option<FailureReport> {
+    let slot = region.slot(slot_index);
+    let sites = engine::decode_site(slot.meta(Meta::FailedSite)).into_iter().chain(
+        (0..names.checks.len() as u32).map(Site::Check).chain((0..names.requests.len() as u32).map(Site::Request)),
+    );
+    for site in sites {
+        if let Some((status, message)) = slot.sample(site) {
+            let (what, location) = match site {
+                Site::Check(id) => {
+                    let c = &names.checks[id as usize];
+                    (format!("{} {}", if c.is_assert { "assert" } else { "check" }, c.text), Some(c.location.clone()))
+                }
+                Site::Request(id) => (names.requests[id as usize].clone(), None),
+            };
+            return Some(FailureReport { what, location, status, message });
+        }
+    }
+    None
+}

@@ -1,0 +1,276 @@
+//! The merged results of a run: every slot of the shared region added up into plain numbers
+//! and real `hdrhistogram::Histogram`s, with names attached. Reporters (the text report, JSON,
+//! live views, statsd) read only this.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use crate::latency;
+use crate::process::ChildExit;
+use crate::shm::{Histo, RequestCounter, Region, ScenarioCounter, Site, Slot, Total};
+
+/// Names for the ids the slots count by.
+#[derive(Debug, Clone, Default)]
+pub struct Names {
+    /// Request display names by request id.
+    pub requests: Vec<String>,
+    /// Scenario names by scenario id.
+    pub scenarios: Vec<String>,
+    /// Checks by check id.
+    pub checks: Vec<CheckName>,
+    /// Transport error kind names by dense kind index.
+    pub error_kinds: Vec<&'static str>,
+}
+
+/// What identifies a check in a report.
+#[derive(Debug, Clone)]
+pub struct CheckName {
+    /// The predicate as written.
+    pub text: String,
+    /// `file:line`.
+    pub location: String,
+    /// An `assert` (ends the run when it fails) rather than a `check`.
+    pub is_assert: bool,
+}
+
+/// One process of the run as the master saw it.
+#[derive(Debug, Clone)]
+pub struct ProcessInfo {
+    /// What it did: `worker 0`, `setup`, `teardown`.
+    pub role: String,
+    /// Its slot in the region.
+    pub slot: usize,
+    /// Its pid.
+    pub pid: i32,
+    /// The CPU it was pinned to.
+    pub cpu: Option<usize>,
+    /// How it ended (None: still running when the report was made).
+    pub exit: Option<ChildExit>,
+}
+
+/// Counters of one request id or of the whole run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Requests sent.
+    pub requests: u64,
+    /// Complete responses.
+    pub responses: u64,
+    /// Transport errors.
+    pub errors: u64,
+    /// Responses >= 400 on requests with no status check.
+    pub failed_by_status: u64,
+}
+
+/// Per request id.
+#[derive(Debug, Clone)]
+pub struct RequestSummary {
+    /// Display name.
+    pub name: String,
+    /// Its counters.
+    pub counts: Counts,
+    /// Bytes received for it.
+    pub bytes_received: u64,
+    /// Its latency.
+    pub latency: Histogram<u64>,
+    /// The first failure of this request (transport error or status), if any.
+    pub sample: Option<(u16, String)>,
+}
+
+/// Per scenario.
+#[derive(Debug, Clone, Default)]
+pub struct ScenarioSummary {
+    /// Name.
+    pub name: String,
+    /// Runs that succeeded.
+    pub successes: u64,
+    /// Runs that failed.
+    pub failures: u64,
+    /// Runs cut short by the end of the run.
+    pub stopped: u64,
+}
+
+/// Per check or assert.
+#[derive(Debug, Clone)]
+pub struct CheckSummary {
+    /// Which.
+    pub name: CheckName,
+    /// Evaluations that passed.
+    pub passed: u64,
+    /// Evaluations that failed.
+    pub failed: u64,
+    /// The first failure: (status, message).
+    pub sample: Option<(u16, String)>,
+}
+
+/// Everything a report shows.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// Wall time from the start of the load to the end of the last child.
+    pub elapsed: Duration,
+    /// Totals over all processes.
+    pub counts: Counts,
+    /// Bytes written.
+    pub bytes_sent: u64,
+    /// Bytes read.
+    pub bytes_received: u64,
+    /// TCP connections opened.
+    pub connects: u64,
+    /// Mean connect time.
+    pub mean_connect: Option<Duration>,
+    /// Requests retried on a fresh connection.
+    pub retries: u64,
+    /// Latency of every response.
+    pub latency: Histogram<u64>,
+    /// Service time of every response (equals `latency` in the closed model).
+    pub service: Histogram<u64>,
+    /// Per request id, in plan order.
+    pub requests: Vec<RequestSummary>,
+    /// Per scenario, in plan order.
+    pub scenarios: Vec<ScenarioSummary>,
+    /// Per check, in plan order.
+    pub checks: Vec<CheckSummary>,
+    /// Responses by status code.
+    pub status_codes: BTreeMap<u16, u64>,
+    /// Transport errors by kind (only kinds seen).
+    pub errors_by_kind: Vec<(&'static str, u64)>,
+    /// Open model: starts later than scheduled, their total and worst lateness.
+    pub late_starts: u64,
+    /// Sum of lateness of late starts.
+    pub late_total: Duration,
+    /// Worst lateness.
+    pub late_max: Duration,
+    /// Open model: scheduled starts dropped.
+    pub dropped_starts: u64,
+    /// The processes.
+    pub processes: Vec<ProcessInfo>,
+    /// Per process (same order as `processes`): requests sent.
+    pub requests_per_process: Vec<u64>,
+}
+
+impl Summary {
+    /// Adds up every slot of `region`.
+    pub fn merge(region: &Region, names: &Names, processes: Vec<ProcessInfo>, elapsed: Duration) -> Summary {
+        let slots: Vec<Slot<'_>> = (0..region.slots()).map(|i| region.slot(i)).collect();
+        let sum = |f: &dyn Fn(&Slot<'_>) -> u64| slots.iter().map(f).sum::<u64>();
+        let hist = |which: Histo| {
+            let mut h = latency::new_histogram();
+            for s in &slots {
+                latency::add_counts(&mut h, s.histogram_counts(which));
+            }
+            h
+        };
+        let counts = Counts {
+            requests: sum(&|s| s.total(Total::Requests)),
+            responses: sum(&|s| s.total(Total::Responses)),
+            errors: sum(&|s| s.total(Total::Errors)),
+            failed_by_status: sum(&|s| s.total(Total::FailedByStatus)),
+        };
+        let connects = sum(&|s| s.total(Total::Connects));
+        let connect_micros = sum(&|s| s.total(Total::ConnectMicros));
+        let first_sample = |site: Site| slots.iter().find_map(|s| s.sample(site));
+        let requests = names
+            .requests
+            .iter()
+            .enumerate()
+            .map(|(id, name)| {
+                let c = |k: RequestCounter| sum(&|s| s.request(id, k));
+                let responses = c(RequestCounter::Responses);
+                let errors = c(RequestCounter::Errors);
+                RequestSummary {
+                    name: name.clone(),
+                    counts: Counts {
+                        requests: responses + errors,
+                        responses,
+                        errors,
+                        failed_by_status: c(RequestCounter::FailedByStatus),
+                    },
+                    bytes_received: c(RequestCounter::BytesReceived),
+                    latency: hist(Histo::Request(id as u32)),
+                    sample: first_sample(Site::Request(id as u32)),
+                }
+            })
+            .collect();
+        let scenarios = names
+            .scenarios
+            .iter()
+            .enumerate()
+            .map(|(id, name)| ScenarioSummary {
+                name: name.clone(),
+                successes: sum(&|s| s.scenario(id, ScenarioCounter::Successes)),
+                failures: sum(&|s| s.scenario(id, ScenarioCounter::Failures)),
+                stopped: sum(&|s| s.scenario(id, ScenarioCounter::Stopped)),
+            })
+            .collect();
+        let checks = names
+            .checks
+            .iter()
+            .enumerate()
+            .map(|(id, name)| CheckSummary {
+                name: name.clone(),
+                passed: sum(&|s| s.check(id).0),
+                failed: sum(&|s| s.check(id).1),
+                sample: first_sample(Site::Check(id as u32)),
+            })
+            .collect();
+        let mut status_codes = BTreeMap::new();
+        for code in 0..crate::shm::STATUS_WORDS {
+            let n = sum(&|s| s.status_count(code));
+            if n > 0 {
+                status_codes.insert(code as u16, n);
+            }
+        }
+        let errors_by_kind = names
+            .error_kinds
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &name)| {
+                let n = sum(&|s| s.error_kind_count(i));
+                (n > 0).then_some((name, n))
+            })
+            .collect();
+        let requests_per_process =
+            processes.iter().map(|p| slots[p.slot].total(Total::Requests)).collect();
+        Summary {
+            elapsed,
+            counts,
+            bytes_sent: sum(&|s| s.total(Total::BytesSent)),
+            bytes_received: sum(&|s| s.total(Total::BytesReceived)),
+            connects,
+            mean_connect: (connects > 0).then(|| Duration::from_micros(connect_micros / connects)),
+            retries: sum(&|s| s.total(Total::Retries)),
+            latency: hist(Histo::Overall),
+            service: hist(Histo::Service),
+            requests,
+            scenarios,
+            checks,
+            status_codes,
+            errors_by_kind,
+            late_starts: sum(&|s| s.total(Total::LateStarts)),
+            late_total: Duration::from_micros(sum(&|s| s.total(Total::LateMicros))),
+            late_max: Duration::from_micros(
+                slots.iter().map(|s| s.total(Total::MaxLateMicros)).max().unwrap_or(0),
+            ),
+            dropped_starts: sum(&|s| s.total(Total::DroppedStarts)),
+            processes,
+            requests_per_process,
+        }
+    }
+
+    /// Scenario runs that succeeded, over all scenarios.
+    pub fn successes(&self) -> u64 {
+        self.scenarios.iter().map(|s| s.successes).sum()
+    }
+
+    /// Scenario runs that failed, over all scenarios.
+    pub fn failures(&self) -> u64 {
+        self.scenarios.iter().map(|s| s.failures).sum()
+    }
+
+    /// Requests per second over the elapsed time (0 when no time passed).
+    pub fn rps(&self) -> f64 {
+        let secs = self.elapsed.as_secs_f64();
+        if secs > 0.0 { self.counts.requests as f64 / secs } else { 0.0 }
+    }
+}

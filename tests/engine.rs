@@ -1,0 +1,205 @@
+//! End-to-end tests of the engine: the real `molotov` binary, real forked processes, real
+//! sockets to the in-repo target server on loopback.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::*;
+
+#[test]
+fn reported_requests_equal_what_the_server_answered() {
+    let server = target();
+    let dir = TempDir::new("counts");
+    let plan = dir.write("get.mol", &get_plan(&format!("http://{}", server.addr()), "/"));
+    for (p, w) in [(1, 1), (1, 50), (2, 1), (2, 50)] {
+        server.reset_counters();
+        let out = run_bounded(
+            molotov().args(["-q", "-p", &p.to_string(), "-w", &w.to_string(), "-d", "1"]).arg(&plan),
+            Duration::from_secs(30),
+        );
+        let report = stdout(&out);
+        assert_eq!(out.status.code(), Some(0), "-p {p} -w {w}\n{report}\n{}", stderr(&out));
+        let reported = reported_requests(&report);
+        assert!(reported > 0, "-p {p} -w {w}: nothing sent\n{report}");
+        assert_eq!(reported, server.requests_answered(), "-p {p} -w {w}\n{report}");
+    }
+}
+
+#[test]
+fn max_runs_runs_exactly_p_times_w_times_r_scenarios() {
+    let server = target();
+    let dir = TempDir::new("max-runs");
+    let base = format!("http://{}", server.addr());
+    let plan = dir.write(
+        "two.mol",
+        &format!(
+            "defaults {{\n  base {base}\n}}\n\nscenario a weight 1 {{\n  GET /json\n  check status == 200\n  GET /json\n}}\n\nscenario b weight 1 {{\n  GET /json\n  GET /json\n}}\n"
+        ),
+    );
+    let out = run_bounded(molotov().args(["-q", "-p", "2", "-w", "3", "-r", "7"]).arg(&plan), Duration::from_secs(30));
+    let report = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
+    assert_eq!(reported_outcomes(&report), (2 * 3 * 7, 0), "{report}");
+    // Each scenario sends two requests.
+    assert_eq!(reported_requests(&report), 2 * 3 * 7 * 2);
+    assert_eq!(server.requests_answered(), 2 * 3 * 7 * 2);
+}
+
+#[test]
+fn duration_ends_the_run_on_time() {
+    let server = target();
+    let dir = TempDir::new("duration");
+    let plan = dir.write("get.mol", &get_plan(&format!("http://{}", server.addr()), "/"));
+    let started = Instant::now();
+    let out = run_bounded(molotov().args(["-q", "-w", "10", "-d", "3"]).arg(&plan), Duration::from_secs(20));
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(took >= Duration::from_secs(3), "ended early: {took:?}");
+    assert!(took <= Duration::from_millis(3500), "ended late: {took:?}");
+}
+
+#[test]
+fn exception_stops_every_process_on_the_first_failure() {
+    let server = target();
+    let dir = TempDir::new("exception");
+    let base = format!("http://{}", server.addr());
+    let plan = dir.write(
+        "fail.mol",
+        &format!(
+            "defaults {{\n  base {base}\n}}\n\nscenario ok weight 9 {{\n  GET /json\n  think 10ms\n}}\n\nscenario bad weight 1 {{\n  GET /status/503\n  assert status == 200\n}}\n"
+        ),
+    );
+    let started = Instant::now();
+    let out = run_bounded(molotov().args(["-q", "-x", "-p", "2", "-w", "5", "-d", "20"]).arg(&plan), Duration::from_secs(30));
+    let report = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{report}\n{}", stderr(&out));
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    assert!(report.contains("stopped on the first failure: assert status == 200"), "{report}");
+    assert!(report.contains("fail.mol:12"), "{report}");
+    assert!(report.contains("503"), "{report}");
+    assert!(reported_outcomes(&report).1 >= 1, "{report}");
+}
+
+#[test]
+fn each_child_is_pinned_to_its_own_cpu() {
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let server = target();
+    let dir = TempDir::new("pinning");
+    let plan = dir.write("get.mol", &get_plan(&format!("http://{}", server.addr()), "/delay/20"));
+    let p = cpus.min(4);
+    let child = molotov()
+        .args(["-q", "-p", &p.to_string(), "-w", "2", "-d", "3"])
+        .arg(&plan)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let master = child.id();
+    assert!(wait_until(Duration::from_secs(5), || children_of(master).len() == p), "children never appeared");
+    let mut seen = Vec::new();
+    for pid in children_of(master) {
+        let list = proc_status_field(pid, "Cpus_allowed_list").unwrap();
+        assert!(!list.contains(',') && !list.contains('-'), "child {pid} allowed on {list}");
+        seen.push(list);
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), p, "children share CPUs: {seen:?}");
+    let out = wait_bounded(child, Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn sigint_mid_run_gives_a_full_report_and_leaves_no_process() {
+    let server = target();
+    let dir = TempDir::new("sigint");
+    let plan = dir.write("get.mol", &get_plan(&format!("http://{}", server.addr()), "/"));
+    let child = molotov()
+        .args(["-q", "-p", "2", "-w", "5"])
+        .arg(&plan)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let master = child.id();
+    assert!(wait_until(Duration::from_secs(5), || children_of(master).len() == 2));
+    let kids = children_of(master);
+    std::thread::sleep(Duration::from_millis(800));
+    signal(master, libc::SIGINT);
+    let out = wait_bounded(child, Duration::from_secs(10));
+    let report = stdout(&out);
+    assert_eq!(out.status.code(), Some(130), "{report}\n{}", stderr(&out));
+    let reported = reported_requests(&report);
+    assert!(reported > 0);
+    assert_eq!(reported, server.requests_answered(), "{report}");
+    for pid in kids {
+        assert!(!alive(pid), "child {pid} left behind");
+    }
+}
+
+#[test]
+fn a_killed_child_is_named_and_the_others_counts_are_kept() {
+    let server = target();
+    let dir = TempDir::new("kill-child");
+    let plan = dir.write("get.mol", &get_plan(&format!("http://{}", server.addr()), "/"));
+    let child = molotov()
+        .args(["-q", "-p", "2", "-w", "2", "-d", "3"])
+        .arg(&plan)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let master = child.id();
+    assert!(wait_until(Duration::from_secs(5), || children_of(master).len() == 2));
+    std::thread::sleep(Duration::from_millis(500));
+    let victim = children_of(master)[1];
+    signal(victim, libc::SIGKILL);
+    let out = wait_bounded(child, Duration::from_secs(15));
+    let report = stdout(&out);
+    assert_eq!(out.status.code(), Some(4), "{report}\n{}", stderr(&out));
+    assert!(report.contains(&format!("(pid {victim}) killed by SIGKILL")), "{report}");
+    // Both children's counts are in the report: the survivor's and what the victim recorded.
+    let reported = reported_requests(&report);
+    let answered = server.requests_answered();
+    // The victim may have had requests in flight when it died (counted as sent, with no
+    // outcome; the server may or may not have answered them). With -w 2 that is at most 2.
+    assert!(reported.abs_diff(answered) <= 2, "reported {reported}, server answered {answered}\n{report}");
+    assert!(reported > 100, "{report}");
+}
+
+#[test]
+fn killing_the_master_leaves_no_child_behind() {
+    let server = target();
+    let dir = TempDir::new("kill-master");
+    let plan = dir.write("get.mol", &get_plan(&format!("http://{}", server.addr()), "/"));
+    let mut child = molotov()
+        .args(["-q", "-p", "2", "-w", "2", "-d", "20"])
+        .arg(&plan)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let master = child.id();
+    assert!(wait_until(Duration::from_secs(5), || children_of(master).len() == 2));
+    let kids = children_of(master);
+    signal(master, libc::SIGKILL);
+    let _ = child.wait();
+    for pid in kids {
+        assert!(wait_until(Duration::from_secs(2), || !alive(pid)), "child {pid} survived its master");
+    }
+}
+
+#[test]
+fn a_plan_error_exits_2_with_the_diagnostic_and_sends_nothing() {
+    let server = target();
+    let dir = TempDir::new("plan-error");
+    let plan = dir.write("bad.mol", &format!("defaults {{\n  base http://{}\n}}\n\nscenario s {{\n  thnik 1s\n}}\n", server.addr()));
+    let out = run_bounded(molotov().arg(&plan), Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("bad.mol:6:3"), "{err}");
+    assert_eq!(server.requests_answered(), 0);
+    let out = run_bounded(molotov().arg("check").arg(&plan), Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(2));
+}
