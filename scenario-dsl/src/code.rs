@@ -1,0 +1,287 @@
+//! The executable form of a plan: a flat list of ops plus compiled templates, expressions,
+//! queries and predicates. Built by [`crate::compile`], run by [`crate::interp`].
+//!
+//! Everything is resolved: variables are slot indices, header names are indices into the
+//! program's name table, regexes and JSONPaths are compiled, constant parts of templates are
+//! pre-rendered bytes.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::ast::CmpOp;
+use crate::program::{CheckId, Location, RequestId};
+
+/// Where a block's code starts and which local slots it clears before running.
+#[derive(Debug, Clone)]
+pub(crate) struct BlockCode {
+    pub(crate) entry: u32,
+    pub(crate) locals_start: u32,
+    pub(crate) locals_end: u32,
+}
+
+#[derive(Debug)]
+pub(crate) enum Op {
+    Send(RequestId),
+    Think {
+        min: Duration,
+        max: Duration,
+    },
+    Jump(u32),
+    /// Evaluate the condition; when false, jump to `otherwise`.
+    Branch {
+        cond: Box<PredCode>,
+        otherwise: u32,
+    },
+    RepeatStart {
+        counter: u32,
+        count: u64,
+    },
+    /// Decrement the counter; when it is not zero, jump back to `body`.
+    RepeatNext {
+        counter: u32,
+        body: u32,
+    },
+    /// Start a `for`: the first element goes to `var`, or jump to `exit` if the list is empty.
+    ForStart {
+        counter: u32,
+        list: ExprCode,
+        var: u32,
+        exit: u32,
+        location: Location,
+    },
+    /// Next element to `var` and jump to `body`, or fall through when done.
+    ForNext {
+        counter: u32,
+        list: ExprCode,
+        var: u32,
+        body: u32,
+        location: Location,
+    },
+    /// `header Name: value` (an empty value removes the sticky header).
+    Sticky {
+        name: u32,
+        value: TemplateCode,
+        location: Location,
+    },
+    Set {
+        slot: u32,
+        value: SetCode,
+        location: Location,
+    },
+    Log {
+        message: TemplateCode,
+        location: Location,
+    },
+    End,
+}
+
+/// The right-hand side of a block-level `let`.
+#[derive(Debug)]
+pub(crate) enum SetCode {
+    Const(Value),
+    Expr(ExprCode),
+    /// A string with templates.
+    Text(TemplateCode),
+}
+
+/// How an expression's value is written at its place in a template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Escape {
+    /// The start of a request target (a whole URL or its origin): written as is, except
+    /// bytes that are never valid in a URL, which are percent-encoded.
+    UrlStart,
+    /// In the path: percent-encoded as one path segment (`/` becomes `%2F`).
+    Path,
+    /// In the query string: percent-encoded as a query component (`&`, `=`, `+`, `#`...).
+    Query,
+    /// A header value: written as is; CR, LF and NUL are an error.
+    Header,
+    /// Inside a JSON string: JSON-escaped, without quotes.
+    JsonString,
+    /// In a JSON value position: written as a JSON literal.
+    JsonValue,
+    /// `application/x-www-form-urlencoded` (space is `+`).
+    Form,
+    /// Raw bodies and `log` messages: written as is.
+    Raw,
+}
+
+/// A text with holes, compiled.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TemplateCode {
+    pub(crate) pieces: Box<[Piece]>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Piece {
+    Lit(Box<[u8]>),
+    Expr(ExprCode, Escape),
+}
+
+impl TemplateCode {
+    /// The bytes when the template has no holes.
+    pub(crate) fn constant(&self) -> Option<&[u8]> {
+        match &*self.pieces {
+            [] => Some(&[]),
+            [Piece::Lit(b)] => Some(b),
+            _ => None,
+        }
+    }
+}
+
+/// How much of a request can change between sends (decides the cache key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Variability {
+    /// Identical for every worker and every send.
+    Constant,
+    /// Fixed for one worker (uses `worker`, `process` or setup globals).
+    PerWorker,
+    /// May change at every send.
+    Dynamic,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum ExprCode {
+    Const(Value),
+    /// A variable read: slot, then object keys / array indices.
+    Var {
+        slot: u32,
+        path: Box<[PathStep]>,
+        name: Box<str>,
+    },
+    /// Always undefined (an unset `env.X` on the left of `??`).
+    Undefined(Box<str>),
+    Worker,
+    Process,
+    Iter,
+    Uuid,
+    NowMs,
+    RandInt(Box<ExprCode>, Box<ExprCode>),
+    /// `rand_int` with constant bounds (checked at compile time: `lo <= hi`).
+    RandRange(i64, i64),
+    RandStr(Box<ExprCode>),
+    Pick(Box<ExprCode>),
+    List(Box<[ExprCode]>),
+    Default(Box<ExprCode>, Box<ExprCode>),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum PathStep {
+    Key(Box<str>),
+    Index(i64),
+}
+
+#[derive(Debug)]
+pub(crate) struct Origin {
+    pub(crate) https: bool,
+    pub(crate) authority: Box<str>,
+    pub(crate) host: Box<str>,
+    pub(crate) port: u16,
+}
+
+#[derive(Debug)]
+pub(crate) enum TargetCode {
+    /// Fully known at compile time.
+    Fixed { origin: u32, path: Box<str> },
+    /// A known origin; the path is `prefix` + the rendered template.
+    Path {
+        origin: u32,
+        prefix: Box<str>,
+        template: TemplateCode,
+    },
+    /// Rendered, then split into origin and path at run time.
+    Url { template: TemplateCode },
+}
+
+#[derive(Debug)]
+pub(crate) struct HeaderCode {
+    pub(crate) name: u32,
+    pub(crate) value: TemplateCode,
+}
+
+#[derive(Debug)]
+pub(crate) struct RequestCode {
+    pub(crate) method: http::Method,
+    pub(crate) target: TargetCode,
+    /// `defaults` headers and the implied `Content-Type`, minus those the request overrides.
+    pub(crate) base_headers: Box<[HeaderCode]>,
+    pub(crate) own_headers: Box<[HeaderCode]>,
+    pub(crate) body: TemplateCode,
+    pub(crate) clauses: Box<[ClauseCode]>,
+    /// A `check`/`assert` tests `status`: a status >= 400 is then not a request failure.
+    pub(crate) status_checked: bool,
+    pub(crate) variability: Variability,
+    pub(crate) location: Location,
+}
+
+#[derive(Debug)]
+pub(crate) enum ClauseCode {
+    Check {
+        id: CheckId,
+        pred: PredCode,
+    },
+    Assert {
+        id: CheckId,
+        pred: PredCode,
+    },
+    Capture {
+        slot: u32,
+        optional: bool,
+        query: QueryCode,
+        count: bool,
+        name: Box<str>,
+        location: Location,
+    },
+}
+
+#[derive(Debug)]
+pub(crate) struct PredCode {
+    pub(crate) query: QueryCode,
+    pub(crate) count: bool,
+    pub(crate) negate: bool,
+    pub(crate) op: OpCode,
+    /// The predicate's source text, for failure messages.
+    pub(crate) text: Box<str>,
+}
+
+#[derive(Debug)]
+pub(crate) enum QueryCode {
+    Status,
+    Duration,
+    Body,
+    /// Lowercase header name.
+    Header(Box<str>),
+    JsonPath {
+        path: serde_json_path::JsonPath,
+        /// RFC 9535 singular query: the result is one value, not a list.
+        singular: bool,
+        text: Box<str>,
+    },
+    Regex {
+        re: regex::bytes::Regex,
+        text: Box<str>,
+    },
+    Var(ExprCode),
+}
+
+#[derive(Debug)]
+pub(crate) enum OpCode {
+    Exists,
+    Cmp(CmpOp, Operand),
+    In(Operand),
+    Contains(Operand),
+    StartsWith(Operand),
+    EndsWith(Operand),
+    Matches(regex::bytes::Regex),
+}
+
+#[derive(Debug)]
+pub(crate) enum Operand {
+    Const(Value),
+    Duration(Duration),
+    /// A string with templates, rendered at evaluation.
+    Text(TemplateCode),
+    Expr(ExprCode),
+    List(Box<[Operand]>),
+}

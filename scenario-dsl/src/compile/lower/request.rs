@@ -1,0 +1,706 @@
+//! Lowering requests (targets, headers, bodies, clauses) and the queries and predicates
+//! of `check`, `assert`, `capture` and `if`.
+
+use super::*;
+
+impl Compiler<'_> {
+    // ----- requests ----------------------------------------------------------------------
+
+    pub(super) fn lower_request(&mut self, r: &RequestAst, scope: &Scope, flow: &mut Flow) {
+        let id = RequestId(self.requests.len() as u32);
+        let location = self.location(r.span);
+        let (target, mut var) = self.lower_target(&r.target, scope, flow).unwrap_or((
+            TargetCode::Url {
+                template: TemplateCode::default(),
+            },
+            Variability::Dynamic,
+        ));
+
+        let mut own = Vec::new();
+        let mut own_names: Vec<u32> = Vec::new();
+        for h in &r.headers {
+            let name = self.intern_header(&h.name);
+            if own_names.contains(&name) {
+                self.err(
+                    RawDiag::error(
+                        h.name_span,
+                        format!("header `{}` is set twice in this request", h.name),
+                    )
+                    .label("duplicate header")
+                    .help("combine the values with a comma"),
+                );
+                continue;
+            }
+            own_names.push(name);
+            if let Some((value, v)) = self.lower_header_value(&h.value, scope, flow) {
+                var = var.max(v);
+                own.push(HeaderCode { name, value });
+            }
+        }
+
+        let (body, content_type, body_var) = self.lower_body(r.body.as_ref(), scope, flow);
+        var = var.max(body_var);
+
+        let content_type_name = self.intern_header("Content-Type");
+        let mut base = Vec::new();
+        for (name, value, v, _) in &self.default_headers {
+            if !own_names.contains(name) {
+                base.push(HeaderCode {
+                    name: *name,
+                    value: value.clone(),
+                });
+                var = var.max(*v);
+            }
+        }
+        if let Some(ct) = content_type {
+            let defaulted = self
+                .default_headers
+                .iter()
+                .any(|(n, ..)| *n == content_type_name);
+            if !own_names.contains(&content_type_name) && !defaulted {
+                base.push(HeaderCode {
+                    name: content_type_name,
+                    value: TemplateCode {
+                        pieces: vec![Piece::Lit(ct.as_bytes().into())].into(),
+                    },
+                });
+            }
+        }
+
+        let mut clauses = Vec::new();
+        let mut needs = Needs::default();
+        let mut status_checked = false;
+        for c in &r.clauses {
+            match c {
+                ast::Clause::Check(p) | ast::Clause::Assert(p) => {
+                    let is_assert = matches!(c, ast::Clause::Assert(_));
+                    let Some(pred) = self.lower_pred(p, scope, flow, Some(&mut needs)) else {
+                        continue;
+                    };
+                    if matches!(pred.query, QueryCode::Status) {
+                        status_checked = true;
+                    }
+                    let cid = CheckId(self.checks.len() as u32);
+                    self.checks.push(CheckInfo {
+                        text: self.text(p.span).to_string(),
+                        location: self.location(p.span),
+                        is_assert,
+                        request: id,
+                    });
+                    clauses.push(if is_assert {
+                        ClauseCode::Assert { id: cid, pred }
+                    } else {
+                        ClauseCode::Check { id: cid, pred }
+                    });
+                }
+                ast::Clause::Capture {
+                    name,
+                    optional,
+                    query,
+                    count,
+                    span,
+                } => {
+                    let q =
+                        self.lower_query(query, scope, flow, *optional || *count, Some(&mut needs));
+                    let Some(q) = q else { continue };
+                    if *count && !self.count_allowed(&q, query.span()) {
+                        continue;
+                    }
+                    let Some(&slot) = scope.own.get(&name.name) else {
+                        continue;
+                    };
+                    if *optional {
+                        flow.set_maybe(slot);
+                    } else {
+                        flow.set(slot);
+                    }
+                    clauses.push(ClauseCode::Capture {
+                        slot,
+                        optional: *optional,
+                        query: q,
+                        count: *count,
+                        name: name.name.as_str().into(),
+                        location: self.location(*span),
+                    });
+                }
+            }
+        }
+
+        let (name, explicit) = match &r.name {
+            Some(n) => (n.name.clone(), true),
+            None => (format!("{} {}", r.method, self.text(r.target.span)), false),
+        };
+        self.requests.push(RequestInfo {
+            name,
+            explicit_name: explicit,
+            method: r.method.clone(),
+            location: location.clone(),
+            needs,
+            scenario: scope.scenario,
+        });
+        self.request_name_spans
+            .push(r.name.as_ref().map(|n| n.span));
+        self.request_code.push(RequestCode {
+            method: r.method.clone(),
+            target,
+            base_headers: base.into(),
+            own_headers: own.into(),
+            body,
+            clauses: clauses.into(),
+            status_checked,
+            variability: var,
+            location,
+        });
+        self.ops.push(Op::Send(id));
+    }
+
+    pub(super) fn lower_target(
+        &mut self,
+        t: &Template,
+        scope: &Scope,
+        flow: &Flow,
+    ) -> Option<(TargetCode, Variability)> {
+        let starts_with_path =
+            matches!(t.pieces.first(), Some(TPiece::Lit(s, _)) if s.starts_with('/'));
+        let mut part = if starts_with_path {
+            UrlPart::Path
+        } else {
+            UrlPart::Origin
+        };
+        let mut pieces = Vec::new();
+        let mut ok = true;
+        for (i, p) in t.pieces.iter().enumerate() {
+            match p {
+                TPiece::Lit(text, span) => {
+                    if let Some(pos) = text.find('#') {
+                        let at = span.start as usize + pos;
+                        self.err(
+                            RawDiag::error(
+                                Span::new(span.file, at, at + 1),
+                                "a request target cannot contain `#`",
+                            )
+                            .label("fragments are not sent to the server")
+                            .help("write `%23` for a literal `#`"),
+                        );
+                        ok = false;
+                    }
+                    let mut bytes = Vec::new();
+                    percent_encode(&mut bytes, text.as_bytes(), Escape::UrlStart);
+                    pieces.push(LPiece::Lit(bytes));
+                    part = part.after(text, i == 0);
+                }
+                TPiece::Expr(e, span) => pieces.push(LPiece::Expr(e, part.escape(), *span)),
+            }
+        }
+        let (template, var) = self.lower_pieces(pieces, scope, flow)?;
+        if !ok {
+            return None;
+        }
+        let target_text = self.text(t.span).to_string();
+        if let Some(bytes) = template.constant() {
+            let text = String::from_utf8_lossy(bytes).into_owned();
+            if text.starts_with('/') {
+                let (origin, prefix) = self.need_base(t.span, &target_text)?;
+                return Some((
+                    TargetCode::Fixed {
+                        origin,
+                        path: format!("{prefix}{text}").into(),
+                    },
+                    Variability::Constant,
+                ));
+            }
+            return match parse_origin(&text) {
+                Ok((o, rest)) => {
+                    let origin = self.intern_origin(o);
+                    Some((
+                        TargetCode::Fixed {
+                            origin,
+                            path: path_of(&text[rest..]).into(),
+                        },
+                        Variability::Constant,
+                    ))
+                }
+                Err(msg) => {
+                    self.bad_target(t.span, &text, &msg);
+                    None
+                }
+            };
+        }
+        let first = match template.pieces.first() {
+            Some(Piece::Lit(b)) => Some(String::from_utf8_lossy(b).into_owned()),
+            _ => None,
+        };
+        match first {
+            Some(lit) if lit.starts_with('/') => {
+                let (origin, prefix) = self.need_base(t.span, &target_text)?;
+                Some((
+                    TargetCode::Path {
+                        origin,
+                        prefix,
+                        template,
+                    },
+                    var,
+                ))
+            }
+            Some(lit)
+                if crate::compile::target::starts_with_ignore_case(&lit, "http://")
+                    || crate::compile::target::starts_with_ignore_case(&lit, "https://") =>
+            {
+                match parse_origin(&lit) {
+                    // The whole authority is literal: only the path is rendered.
+                    Ok((o, rest)) if rest < lit.len() => {
+                        let origin = self.intern_origin(o);
+                        let mut pieces: Vec<Piece> = template.pieces.into_vec();
+                        let remaining = &lit.as_bytes()[rest..];
+                        let prefix = if remaining.starts_with(b"?") { "/" } else { "" };
+                        pieces[0] = Piece::Lit(remaining.into());
+                        Some((
+                            TargetCode::Path {
+                                origin,
+                                prefix: prefix.into(),
+                                template: TemplateCode {
+                                    pieces: pieces.into(),
+                                },
+                            },
+                            var,
+                        ))
+                    }
+                    _ => Some((TargetCode::Url { template }, var)),
+                }
+            }
+            Some(lit) => {
+                self.bad_target(
+                    t.span,
+                    &lit,
+                    "expected a path starting with `/` or an absolute `http://` URL",
+                );
+                None
+            }
+            None => Some((TargetCode::Url { template }, var)),
+        }
+    }
+
+    pub(super) fn bad_target(&mut self, span: Span, text: &str, why: &str) {
+        self.err(
+            RawDiag::error(span, format!("invalid request target `{text}`"))
+                .label(why.to_string())
+                .help("a target is a path (`/items?page=2`) or an absolute URL (`http://host:8080/items`)"),
+        );
+    }
+
+    pub(super) fn need_base(&mut self, span: Span, target: &str) -> Option<(u32, Box<str>)> {
+        match &self.base {
+            Some((o, prefix)) => Some((*o, prefix.clone())),
+            // `base` itself is wrong and already reported.
+            None if self.base_failed => None,
+            None => {
+                self.err(
+                    RawDiag::error(span, format!("relative target `{target}` needs a `base`"))
+                        .label("no `base` URL to join this path to")
+                        .help("add `defaults { base http://host:port }`, or write an absolute URL"),
+                );
+                None
+            }
+        }
+    }
+
+    /// The body's bytes, the `Content-Type` it implies, and how it varies.
+    pub(super) fn lower_body(
+        &mut self,
+        body: Option<&BodyAst>,
+        scope: &Scope,
+        flow: &Flow,
+    ) -> (TemplateCode, Option<&'static str>, Variability) {
+        let Some(body) = body else {
+            return (TemplateCode::default(), None, Variability::Constant);
+        };
+        let (pieces, ct) = match body {
+            BodyAst::Json(pieces) => {
+                let ps = pieces
+                    .iter()
+                    .map(|p| match p {
+                        JsonPiece::Lit(s) => LPiece::Lit(s.as_bytes().to_vec()),
+                        JsonPiece::Expr {
+                            expr,
+                            in_string,
+                            span,
+                        } => LPiece::Expr(
+                            expr,
+                            if *in_string {
+                                Escape::JsonString
+                            } else {
+                                Escape::JsonValue
+                            },
+                            *span,
+                        ),
+                    })
+                    .collect();
+                (ps, Some("application/json"))
+            }
+            BodyAst::Raw(t) => (simple_pieces(t, Escape::Raw), None),
+            BodyAst::Form(fields) => {
+                let mut ps = Vec::new();
+                for (i, f) in fields.iter().enumerate() {
+                    let mut head = Vec::new();
+                    if i > 0 {
+                        head.push(b'&');
+                    }
+                    percent_encode(&mut head, f.name.as_bytes(), Escape::Form);
+                    head.push(b'=');
+                    ps.push(LPiece::Lit(head));
+                    for p in &f.value.pieces {
+                        ps.push(match p {
+                            TPiece::Lit(s, _) => {
+                                let mut b = Vec::new();
+                                percent_encode(&mut b, s.as_bytes(), Escape::Form);
+                                LPiece::Lit(b)
+                            }
+                            TPiece::Expr(e, span) => LPiece::Expr(e, Escape::Form, *span),
+                        });
+                    }
+                }
+                (ps, Some("application/x-www-form-urlencoded"))
+            }
+            BodyAst::File(path, span) => {
+                let dir = self.sources.file(span.file).dir.clone();
+                return match std::fs::read(dir.join(path)) {
+                    Ok(bytes) => (
+                        TemplateCode {
+                            pieces: vec![Piece::Lit(bytes.into())].into(),
+                        },
+                        None,
+                        Variability::Constant,
+                    ),
+                    Err(e) => {
+                        let why = match e.kind() {
+                            std::io::ErrorKind::NotFound => "no such file".to_string(),
+                            _ => e.to_string(),
+                        };
+                        self.err(
+                            RawDiag::error(*span, format!("cannot read body file `{path}`: {why}"))
+                                .label("read at compile time")
+                                .help("`file` paths are relative to the directory of the plan that names them"),
+                        );
+                        (TemplateCode::default(), None, Variability::Constant)
+                    }
+                };
+            }
+        };
+        match self.lower_pieces(pieces, scope, flow) {
+            Some((t, v)) => (t, ct, v),
+            None => (TemplateCode::default(), ct, Variability::Dynamic),
+        }
+    }
+
+    // ----- queries and predicates --------------------------------------------------------
+
+    pub(super) fn lower_query(
+        &mut self,
+        q: &QueryAst,
+        scope: &Scope,
+        flow: &Flow,
+        guarded: bool,
+        needs: Option<&mut Needs>,
+    ) -> Option<QueryCode> {
+        let mut needs = needs;
+        let need_body = |n: &mut Option<&mut Needs>| {
+            if let Some(n) = n {
+                n.body = true;
+            }
+        };
+        Some(match q {
+            QueryAst::Status(_) => QueryCode::Status,
+            QueryAst::Duration(_) => QueryCode::Duration,
+            QueryAst::Body(_) => {
+                need_body(&mut needs);
+                QueryCode::Body
+            }
+            QueryAst::Header(name, span) => {
+                if name.is_empty()
+                    || !name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+                {
+                    self.err(
+                        RawDiag::error(*span, format!("invalid header name `{name}`"))
+                            .label("not a header name"),
+                    );
+                    return None;
+                }
+                let lower = name.to_ascii_lowercase();
+                if let Some(n) = needs
+                    && !n.headers.iter().any(|h| **h == *lower)
+                {
+                    n.headers.push(lower.as_str().into());
+                }
+                QueryCode::Header(lower.into())
+            }
+            QueryAst::JsonPath(text, span) => {
+                need_body(&mut needs);
+                match serde_json_path::JsonPath::parse(text) {
+                    Ok(path) => QueryCode::JsonPath {
+                        path,
+                        singular: jsonpath_is_singular(text),
+                        text: text.as_str().into(),
+                    },
+                    Err(e) => {
+                        // Point at the error inside the string when the text maps 1:1.
+                        let raw = self.text(*span);
+                        let at = if raw.len() == text.len() + 2 {
+                            let pos = span.start as usize + 1 + e.position().min(text.len());
+                            Span::new(span.file, pos, pos + 1)
+                        } else {
+                            *span
+                        };
+                        let why = match e.message() {
+                            "parser error" => "not valid JSONPath from here",
+                            m => m,
+                        };
+                        self.err(
+                            RawDiag::error(at, format!("invalid JSONPath `{text}`"))
+                                .label(why.to_string())
+                                .help("JSONPath follows RFC 9535, like `$.items[0].id` or `$.items[*].id`"),
+                        );
+                        return None;
+                    }
+                }
+            }
+            QueryAst::Regex(text, span) => {
+                need_body(&mut needs);
+                QueryCode::Regex {
+                    re: self.regex(text, *span)?,
+                    text: text.as_str().into(),
+                }
+            }
+            QueryAst::Var(p) => QueryCode::Var(self.lower_path(p, scope, flow, guarded)?.0),
+        })
+    }
+
+    pub(super) fn regex(&mut self, text: &str, span: Span) -> Option<regex::bytes::Regex> {
+        match regex::bytes::Regex::new(text) {
+            Ok(re) => Some(re),
+            Err(e) => {
+                let msg = e.to_string();
+                let reason = msg
+                    .lines()
+                    .find_map(|l| l.strip_prefix("error: "))
+                    .unwrap_or_else(|| msg.lines().next().unwrap_or("invalid"))
+                    .to_string();
+                self.err(
+                    RawDiag::error(span, format!("invalid regex `{text}`"))
+                        .label(reason)
+                        .help("regexes use the syntax of the Rust `regex` crate"),
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn count_allowed(&mut self, q: &QueryCode, span: Span) -> bool {
+        if matches!(q, QueryCode::Status | QueryCode::Duration | QueryCode::Body) {
+            self.err(
+                RawDiag::error(span, "`count` cannot follow this query")
+                    .label("a single value has nothing to count")
+                    .help("`count` counts the matches of `jsonpath`, `regex` or `header`, or the items of a list variable"),
+            );
+            return false;
+        }
+        true
+    }
+
+    /// `needs` is `None` for `if` conditions, which cannot read a response.
+    pub(super) fn lower_pred(
+        &mut self,
+        p: &PredAst,
+        scope: &Scope,
+        flow: &Flow,
+        needs: Option<&mut Needs>,
+    ) -> Option<PredCode> {
+        if needs.is_none() && p.query.needs_response() {
+            let what = self.text(p.query.span()).to_string();
+            self.err(
+                RawDiag::error(p.query.span(), "an `if` condition can only test variables")
+                    .label(format!("`{what}` reads a response"))
+                    .help("capture the value after the request (`capture s = status`), then test it: `if s == 200 {`"),
+            );
+            return None;
+        }
+        // An unset variable fails the predicate (like a query that finds nothing), so a
+        // predicate may test a variable that is set on some paths only.
+        let query = self.lower_query(&p.query, scope, flow, true, needs)?;
+        if p.count && !self.count_allowed(&query, p.query.span()) {
+            return None;
+        }
+        let is_duration = matches!(query, QueryCode::Duration) && !p.count;
+        let operand = |this: &mut Self, v: &ValueAst| -> Option<Operand> {
+            let o = this.lower_operand(v, scope, flow, false)?;
+            match (&o, is_duration) {
+                (Operand::Duration(_), false) => {
+                    this.err(
+                        RawDiag::error(v.span(), "only `duration` compares with a duration")
+                            .label("unexpected duration")
+                            .help("write a number, or query `duration`"),
+                    );
+                    None
+                }
+                (Operand::Duration(_), true) => Some(o),
+                (_, true) => {
+                    this.err(
+                        RawDiag::error(v.span(), "`duration` compares with a duration")
+                            .label("expected a duration like `500ms`"),
+                    );
+                    None
+                }
+                _ => Some(o),
+            }
+        };
+        let op = match &p.op {
+            OpAst::Exists => OpCode::Exists,
+            OpAst::Cmp(c, v) => {
+                let o = operand(self, v)?;
+                if matches!(query, QueryCode::Status)
+                    && !p.count
+                    && matches!(o, Operand::Const(Value::String(_)) | Operand::Text(_))
+                {
+                    self.err(
+                        RawDiag::error(v.span(), "`status` is a number")
+                            .label("compare it with a number like `200`"),
+                    );
+                    return None;
+                }
+                OpCode::Cmp(*c, o)
+            }
+            OpAst::In(v) => {
+                let o = operand(self, v)?;
+                match &o {
+                    Operand::Const(Value::Array(_)) | Operand::List(_) | Operand::Expr(_) => {
+                        OpCode::In(o)
+                    }
+                    _ => {
+                        self.err(
+                            RawDiag::error(v.span(), "`in` needs a list")
+                                .label("not a list")
+                                .help("write `status in [200, 201]`"),
+                        );
+                        return None;
+                    }
+                }
+            }
+            OpAst::Contains(v) => OpCode::Contains(operand(self, v)?),
+            OpAst::StartsWith(v) => OpCode::StartsWith(operand(self, v)?),
+            OpAst::EndsWith(v) => OpCode::EndsWith(operand(self, v)?),
+            OpAst::Matches(re, span) => OpCode::Matches(self.regex(re, *span)?),
+        };
+        let _ = CmpOp::Eq;
+        Some(PredCode {
+            query,
+            count: p.count,
+            negate: p.negate,
+            op,
+            text: self.text(p.span).into(),
+        })
+    }
+}
+
+/// The path of a URL after its authority: `/` when empty, `/?q` for a bare query.
+pub(crate) fn path_of(rest: &str) -> String {
+    if rest.is_empty() {
+        "/".into()
+    } else if rest.starts_with('?') {
+        format!("/{rest}")
+    } else {
+        rest.into()
+    }
+}
+
+/// RFC 9535 singular query: only name and index selectors, one per segment, no `..`.
+/// (Called on paths that already parsed.)
+pub(crate) fn jsonpath_is_singular(text: &str) -> bool {
+    let b = text.as_bytes();
+    let mut i = 1; // after `$`
+    let skip_ws = |i: &mut usize| {
+        while *i < b.len() && matches!(b[*i], b' ' | b'\t' | b'\n' | b'\r') {
+            *i += 1;
+        }
+    };
+    loop {
+        skip_ws(&mut i);
+        if i >= b.len() {
+            return true;
+        }
+        match b[i] {
+            b'.' => {
+                if b.get(i + 1) == Some(&b'.') || b.get(i + 1) == Some(&b'*') {
+                    return false;
+                }
+                i += 1;
+                while i < b.len() && !matches!(b[i], b'.' | b'[' | b' ' | b'\t' | b'\n' | b'\r') {
+                    i += 1;
+                }
+            }
+            b'[' => {
+                i += 1;
+                skip_ws(&mut i);
+                match b.get(i) {
+                    Some(q @ (b'\'' | b'"')) => {
+                        let q = *q;
+                        i += 1;
+                        while i < b.len() && b[i] != q {
+                            if b[i] == b'\\' {
+                                i += 1;
+                            }
+                            i += 1;
+                        }
+                        i += 1;
+                    }
+                    Some(c) if c.is_ascii_digit() || *c == b'-' => {
+                        i += 1;
+                        while i < b.len() && b[i].is_ascii_digit() {
+                            i += 1;
+                        }
+                    }
+                    _ => return false,
+                }
+                skip_ws(&mut i);
+                if b.get(i) != Some(&b']') {
+                    return false;
+                }
+                i += 1;
+            }
+            _ => return false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn singular_jsonpaths() {
+        for (p, want) in [
+            ("$", true),
+            ("$.a.b", true),
+            ("$.items[0].id", true),
+            ("$['a'][\"b\"][-1]", true),
+            ("$[ 0 ]", true),
+            ("$.items[*]", false),
+            ("$..id", false),
+            ("$.*", false),
+            ("$[0,1]", false),
+            ("$[0:2]", false),
+            ("$[?@.a]", false),
+            ("$['a','b']", false),
+        ] {
+            assert!(serde_json_path::JsonPath::parse(p).is_ok(), "{p}");
+            assert_eq!(jsonpath_is_singular(p), want, "{p}");
+        }
+    }
+
+    #[test]
+    fn paths_after_authority() {
+        assert_eq!(path_of(""), "/");
+        assert_eq!(path_of("?a=1"), "/?a=1");
+        assert_eq!(path_of("/x"), "/x");
+    }
+}

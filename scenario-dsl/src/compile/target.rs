@@ -1,0 +1,172 @@
+//! URL handling shared by the compiler and the interpreter: splitting an absolute URL into
+//! its origin and path, and choosing the escaping of each template hole of a target.
+
+use crate::code::{Escape, Origin};
+
+/// Splits `http[s]://authority/rest` into an [`Origin`] and the byte index where the path
+/// (or query) starts in `url`.
+pub(crate) fn parse_origin(url: &str) -> Result<(Origin, usize), String> {
+    let (https, after) = if starts_with_ignore_case(url, "http://") {
+        (false, 7)
+    } else if starts_with_ignore_case(url, "https://") {
+        (true, 8)
+    } else {
+        return Err("expected `http://` or `https://`".into());
+    };
+    let rest = &url[after..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let (host, port) = split_authority(authority, https)?;
+    Ok((
+        Origin {
+            https,
+            authority: authority.into(),
+            host: host.into(),
+            port,
+        },
+        after + end,
+    ))
+}
+
+pub(crate) fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
+    s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
+/// `host[:port]` or `[v6]:port` into the host (brackets removed) and the port.
+pub(crate) fn split_authority(authority: &str, https: bool) -> Result<(&str, u16), String> {
+    let default_port = if https { 443 } else { 80 };
+    if authority.is_empty() {
+        return Err("missing host".into());
+    }
+    if authority.contains('@') {
+        return Err(
+            "user names and passwords in URLs are not supported (use an `Authorization` header)"
+                .into(),
+        );
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let Some(close) = v6.find(']') else {
+            return Err("unclosed `[` in an IPv6 host".into());
+        };
+        let host = &v6[..close];
+        match &v6[close + 1..] {
+            "" => (host, None),
+            p => match p.strip_prefix(':') {
+                Some(p) => (host, Some(p)),
+                None => return Err(format!("unexpected `{p}` after the IPv6 host")),
+            },
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("missing host".into());
+    }
+    if host
+        .bytes()
+        .any(|b| !(b.is_ascii_alphanumeric() || b"-._:~%".contains(&b)))
+    {
+        return Err(format!("invalid host `{host}`"));
+    }
+    let port = match port {
+        None | Some("") => default_port,
+        Some(p) => p
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| format!("invalid port `{p}`"))?,
+    };
+    Ok((host, port))
+}
+
+/// Where the next part of a target sits, while reading it left to right.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum UrlPart {
+    /// Scheme and authority (or a whole URL from a template at the start).
+    Origin,
+    Path,
+    Query,
+}
+
+impl UrlPart {
+    pub(crate) fn escape(self) -> Escape {
+        match self {
+            UrlPart::Origin => Escape::UrlStart,
+            UrlPart::Path => Escape::Path,
+            UrlPart::Query => Escape::Query,
+        }
+    }
+
+    /// The part after reading literal text `lit` (`first` when it starts the target).
+    pub(crate) fn after(self, lit: &str, first: bool) -> UrlPart {
+        let mut part = self;
+        let mut text = lit;
+        if first
+            && part == UrlPart::Origin
+            && let Some(i) = text.find("://")
+        {
+            text = &text[i + 3..];
+        }
+        for b in text.bytes() {
+            part = match (part, b) {
+                (UrlPart::Origin, b'/') => UrlPart::Path,
+                (UrlPart::Origin | UrlPart::Path, b'?') => UrlPart::Query,
+                (p, _) => p,
+            };
+        }
+        part
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_table() {
+        let ok = [
+            ("http://h", false, "h", "h", 80, 8),
+            ("https://h:8443/x", true, "h:8443", "h", 8443, 14),
+            (
+                "HTTP://127.0.0.1:8080?q",
+                false,
+                "127.0.0.1:8080",
+                "127.0.0.1",
+                8080,
+                21,
+            ),
+            ("http://[::1]:9/p", false, "[::1]:9", "::1", 9, 14),
+        ];
+        for (url, https, authority, host, port, rest) in ok {
+            let (o, r) = parse_origin(url).unwrap();
+            assert_eq!(
+                (o.https, &*o.authority, &*o.host, o.port, r),
+                (https, authority, host, port, rest),
+                "{url}"
+            );
+        }
+        for bad in [
+            "ftp://h",
+            "http://",
+            "http://h:x",
+            "http://h:0",
+            "http://u:p@h",
+            "http://[::1",
+            "http://a b",
+        ] {
+            assert!(parse_origin(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn url_parts_follow_the_text() {
+        assert_eq!(UrlPart::Origin.after("http://h", true), UrlPart::Origin);
+        assert_eq!(UrlPart::Origin.after("http://h/a", true), UrlPart::Path);
+        assert_eq!(UrlPart::Path.after("/a?b=", false), UrlPart::Query);
+        assert_eq!(UrlPart::Query.after("/x", false), UrlPart::Query);
+        assert_eq!(UrlPart::Origin.after("/users/", false), UrlPart::Path);
+    }
+}

@@ -1,0 +1,395 @@
+//! Compile diagnostics: what went wrong, where, and how to fix it.
+//!
+//! The compiler collects every problem it finds into a [`Diagnostics`] value (it never stops
+//! at the first one). Each [`Diagnostic`] is self-contained (it carries the source line it
+//! points at), so it can be displayed long after the source files are gone. The rendering
+//! follows rustc / hurl:
+//!
+//! ```text
+//! error: unknown statement `thnik`
+//!   --> shop.mol:14:3
+//!    |
+//! 14 |   thnik 200ms..1s
+//!    |   ^^^^^ did you mean `think`?
+//! ```
+
+use std::fmt;
+
+use crate::source::{SourceMap, Span};
+
+/// How serious a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// The plan cannot run.
+    Error,
+    /// The plan runs, but probably not as meant.
+    Warning,
+}
+
+/// Where a diagnostic points: `file:line:col` plus the line itself, for the code frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiagnosticLocation {
+    /// File name as shown to the user (relative to how the plan was named).
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+    /// The source line, without its line terminator.
+    pub line_text: String,
+    /// How many characters to underline (at least 1).
+    pub underline: usize,
+}
+
+/// One problem found in a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// The headline, after `error: `.
+    pub message: String,
+    /// `None` for problems without a place (an unreadable root file).
+    pub location: Option<DiagnosticLocation>,
+    /// Short text printed after the carets.
+    pub label: Option<String>,
+    /// A longer hint, printed as `= help: ...`.
+    pub help: Option<String>,
+}
+
+/// All problems found in one compilation, in source order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Diagnostics {
+    items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    /// Number of diagnostics (errors and warnings).
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, Diagnostic> {
+        self.items.iter()
+    }
+
+    /// Number of errors (warnings not counted).
+    pub fn error_count(&self) -> usize {
+        self.items
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.error_count() > 0
+    }
+
+    pub(crate) fn push(&mut self, d: Diagnostic) {
+        self.items.push(d);
+    }
+}
+
+impl<'a> IntoIterator for &'a Diagnostics {
+    type Item = &'a Diagnostic;
+    type IntoIter = std::slice::Iter<'a, Diagnostic>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.iter()
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        writeln!(f, "{kind}: {}", self.message)?;
+        let Some(loc) = &self.location else {
+            if let Some(label) = &self.label {
+                writeln!(f, "  = note: {label}")?;
+            }
+            if let Some(help) = &self.help {
+                writeln!(f, "  = help: {help}")?;
+            }
+            return Ok(());
+        };
+        let number = loc.line.to_string();
+        let w = number.len();
+        writeln!(f, "{:w$}--> {}:{}:{}", "", loc.file, loc.line, loc.column)?;
+        writeln!(f, "{:w$} |", "")?;
+        // Tabs become four spaces in the frame, and the caret line follows the same rule.
+        let shown: String = loc.line_text.replace('\t', "    ");
+        writeln!(f, "{number} | {shown}").map(|_| ())?;
+        let mut pad = String::new();
+        for ch in loc.line_text.chars().take(loc.column - 1) {
+            pad.push_str(if ch == '\t' { "    " } else { " " });
+        }
+        let carets = "^".repeat(loc.underline.max(1));
+        match &self.label {
+            Some(label) => writeln!(f, "{:w$} | {pad}{carets} {label}", "")?,
+            None => writeln!(f, "{:w$} | {pad}{carets}", "")?,
+        }
+        if let Some(help) = &self.help {
+            writeln!(f, "{:w$} = help: {help}", "")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.items.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+/// A diagnostic still expressed as a span; resolved against the [`SourceMap`] at the end.
+#[derive(Debug, Clone)]
+pub(crate) struct RawDiag {
+    pub(crate) severity: Severity,
+    pub(crate) message: String,
+    pub(crate) span: Option<Span>,
+    pub(crate) label: Option<String>,
+    pub(crate) help: Option<String>,
+    /// For diagnostics without a span: the file to name.
+    pub(crate) file_name: Option<String>,
+}
+
+impl RawDiag {
+    pub(crate) fn error(span: Span, message: impl Into<String>) -> RawDiag {
+        RawDiag {
+            severity: Severity::Error,
+            message: message.into(),
+            span: Some(span),
+            label: None,
+            help: None,
+            file_name: None,
+        }
+    }
+
+    pub(crate) fn label(mut self, label: impl Into<String>) -> RawDiag {
+        self.label = Some(label.into());
+        self
+    }
+
+    pub(crate) fn help(mut self, help: impl Into<String>) -> RawDiag {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+/// Collects diagnostics during a compilation.
+#[derive(Debug, Default)]
+pub(crate) struct DiagSink {
+    items: Vec<RawDiag>,
+}
+
+impl DiagSink {
+    pub(crate) fn push(&mut self, d: RawDiag) {
+        self.items.push(d);
+    }
+
+    pub(crate) fn has_errors(&self) -> bool {
+        self.items.iter().any(|d| d.severity == Severity::Error)
+    }
+
+    pub(crate) fn error_count(&self) -> usize {
+        self.items
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
+    }
+
+    /// Resolves every span and orders the diagnostics by file, then position.
+    pub(crate) fn finish(self, sources: &SourceMap) -> Diagnostics {
+        let mut items: Vec<RawDiag> = self.items;
+        // A stable sort keeps the discovery order for diagnostics at the same place.
+        items.sort_by_key(|d| match d.span {
+            Some(s) => (0, s.file.0, s.start),
+            None => (0, 0, 0),
+        });
+        let mut out = Diagnostics::default();
+        type Key = (String, Option<(u32, u32, u32)>);
+        let mut seen: Vec<Key> = Vec::new();
+        for d in items {
+            // The same problem found twice at the same place (e.g. through two code paths)
+            // is reported once.
+            let key = (
+                d.message.clone(),
+                d.span.map(|s| (s.file.0, s.start, s.end)),
+            );
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
+            let location = match d.span {
+                Some(span) => Some(locate(sources, span)),
+                None => d.file_name.map(|file| DiagnosticLocation {
+                    file,
+                    line: 0,
+                    column: 0,
+                    line_text: String::new(),
+                    underline: 0,
+                }),
+            };
+            // A file-only location has no frame: fold it into the message.
+            let (message, location) = match location {
+                Some(loc) if loc.line == 0 => (format!("{} ({})", d.message, loc.file), None),
+                other => (d.message, other),
+            };
+            out.push(Diagnostic {
+                severity: d.severity,
+                message,
+                location,
+                label: d.label,
+                help: d.help,
+            });
+        }
+        out
+    }
+}
+
+fn locate(sources: &SourceMap, span: Span) -> DiagnosticLocation {
+    let file = sources.file(span.file);
+    let (line, column) = file.line_col(span.start as usize);
+    let line_text = file.line_text(line).to_string();
+    let line_start = file.line_start(line);
+    let line_end = line_start + line_text.len();
+    let end = (span.end as usize).min(line_end).max(span.start as usize);
+    let underline = file
+        .text
+        .get(span.start as usize..end)
+        .map(|s| s.chars().count())
+        .unwrap_or(0)
+        .max(1);
+    DiagnosticLocation {
+        file: file.name.clone(),
+        line,
+        column,
+        line_text,
+        underline,
+    }
+}
+
+/// The candidate closest to `word` by edit distance, if it is close enough to be a typo.
+pub(crate) fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let limit = match word.chars().count() {
+        0..=2 => 1,
+        3..=5 => 2,
+        _ => 3,
+    };
+    candidates
+        .into_iter()
+        .filter(|c| *c != word)
+        .map(|c| {
+            (
+                edit_distance(&word.to_ascii_lowercase(), &c.to_ascii_lowercase()),
+                c,
+            )
+        })
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Optimal string alignment distance (Levenshtein plus adjacent transpositions), so that
+/// `thnik` is one edit from `think`.
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let (n, m) = (a.len(), b.len());
+    let mut d = vec![vec![0usize; m + 1]; n + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=n {
+        for j in 1..=m {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[n][m]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn edit_distance_table() {
+        for (a, b, want) in [
+            ("think", "think", 0),
+            ("thnik", "think", 1),
+            ("thin", "think", 1),
+            ("GTE", "GET", 1),
+            ("scenraio", "scenario", 1),
+            ("", "abc", 3),
+            ("capture", "assert", 5),
+        ] {
+            assert_eq!(edit_distance(a, b), want, "{a} -> {b}");
+        }
+    }
+
+    #[test]
+    fn did_you_mean_picks_closest_within_limit() {
+        let kw = ["think", "repeat", "if", "for"];
+        assert_eq!(did_you_mean("thnik", kw), Some("think"));
+        assert_eq!(did_you_mean("repaet", kw), Some("repeat"));
+        assert_eq!(did_you_mean("zzzzzz", kw), None);
+    }
+
+    #[test]
+    fn renders_the_design_frame() {
+        let mut map = SourceMap::default();
+        let text =
+            "scenario a {\n  GET /\n".to_string() + &"\n".repeat(11) + "  thnik 200ms..1s\n}\n";
+        let id = map.add("shop.mol".into(), PathBuf::new(), None, text.clone());
+        let start = text.find("thnik").unwrap();
+        let mut sink = DiagSink::default();
+        sink.push(
+            RawDiag::error(Span::new(id, start, start + 5), "unknown statement `thnik`")
+                .label("did you mean `think`?"),
+        );
+        let out = sink.finish(&map).to_string();
+        assert_eq!(
+            out,
+            "error: unknown statement `thnik`\n  --> shop.mol:14:3\n   |\n14 |   thnik 200ms..1s\n   |   ^^^^^ did you mean `think`?\n"
+        );
+    }
+
+    #[test]
+    fn tabs_keep_the_caret_aligned() {
+        let mut map = SourceMap::default();
+        let id = map.add("t.mol".into(), PathBuf::new(), None, "\tbad x\n".into());
+        let mut sink = DiagSink::default();
+        sink.push(RawDiag::error(Span::new(id, 1, 4), "m").help("h"));
+        let out = sink.finish(&map).to_string();
+        assert_eq!(
+            out,
+            "error: m\n --> t.mol:1:2\n  |\n1 |     bad x\n  |     ^^^\n  = help: h\n"
+        );
+    }
+}

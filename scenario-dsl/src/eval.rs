@@ -1,0 +1,539 @@
+//! Evaluating queries and predicates against a response (or variables, for `if`).
+//!
+//! A query yields a [`Datum`] that borrows from the response or the variables where it can;
+//! predicates compare it with an operand. Semantics (documented for users in
+//! `docs/plan-language.md`):
+//! - a query that finds nothing fails every predicate except `not exists`;
+//! - numbers compare numerically whatever their JSON spelling (`1 == 1.0`), text from the
+//!   response compares with numbers after parsing (`header "Content-Length" == 42`);
+//! - `count` counts list items, object members or regex matches; nothing counts 0, and any
+//!   other single value counts 1.
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::cmp::Ordering;
+use std::time::Duration;
+
+use rand::rngs::SmallRng;
+use serde_json::Value;
+
+use crate::ast::CmpOp;
+use crate::code::{ExprCode, OpCode, Operand, PredCode, QueryCode};
+use crate::interp::ResponseView;
+use crate::render::{EvalEnv, EvalError, Evaluated, eval, render_template, with_text};
+
+/// The value a query found.
+#[derive(Debug)]
+pub(crate) enum Datum<'a> {
+    Missing,
+    Int(i64),
+    Duration(Duration),
+    /// Response text (body, header value, regex match).
+    Bytes(&'a [u8]),
+    Json(&'a Value),
+    /// The nodes of a non-singular JSONPath query.
+    Nodes(Vec<&'a Value>),
+    Owned(Value),
+}
+
+/// Mutable buffers predicate evaluation may use.
+pub(crate) struct Scratch<'s> {
+    pub(crate) rng: &'s mut SmallRng,
+    pub(crate) text: &'s mut String,
+    pub(crate) buf: &'s mut Vec<u8>,
+}
+
+/// The response being tested, with its body parsed as JSON at most once.
+pub(crate) struct Resp<'r, V: ResponseView + ?Sized> {
+    pub(crate) view: &'r V,
+    pub(crate) json: OnceCell<Result<Value, String>>,
+}
+
+impl<'r, V: ResponseView + ?Sized> Resp<'r, V> {
+    pub(crate) fn new(view: &'r V) -> Self {
+        Resp {
+            view,
+            json: OnceCell::new(),
+        }
+    }
+
+    fn json(&self) -> Result<&Value, String> {
+        self.json
+            .get_or_init(|| {
+                serde_json::from_slice(self.view.body())
+                    .map_err(|e| format!("the response body is not JSON ({e})"))
+            })
+            .as_ref()
+            .map_err(|e| e.clone())
+    }
+}
+
+/// Runs a query. `Err` is an evaluation error (not JSON, bad variable use), reported as a
+/// failed predicate with that message.
+pub(crate) fn query<'a, V: ResponseView + ?Sized>(
+    q: &'a QueryCode,
+    count: bool,
+    resp: Option<&'a Resp<'a, V>>,
+    env: &EvalEnv<'a>,
+    s: &mut Scratch<'_>,
+) -> Result<Datum<'a>, String> {
+    let no_response = || "this query needs a response".to_string();
+    Ok(match q {
+        QueryCode::Status => Datum::Int(i64::from(resp.ok_or_else(no_response)?.view.status())),
+        QueryCode::Duration => Datum::Duration(resp.ok_or_else(no_response)?.view.duration()),
+        QueryCode::Body => Datum::Bytes(resp.ok_or_else(no_response)?.view.body()),
+        QueryCode::Header(name) => match resp.ok_or_else(no_response)?.view.header(name) {
+            Some(v) => Datum::Bytes(v),
+            None => Datum::Missing,
+        },
+        QueryCode::JsonPath { path, singular, .. } => {
+            let root = resp.ok_or_else(no_response)?.json()?;
+            let nodes = path.query(root);
+            if *singular {
+                match nodes.first() {
+                    Some(v) => Datum::Json(v),
+                    None => Datum::Missing,
+                }
+            } else if nodes.is_empty() {
+                Datum::Missing
+            } else {
+                Datum::Nodes(nodes.all())
+            }
+        }
+        QueryCode::Regex { re, .. } => {
+            let body = resp.ok_or_else(no_response)?.view.body();
+            if count {
+                return Ok(Datum::Int(re.find_iter(body).count() as i64));
+            }
+            match re.captures(body) {
+                Some(c) => {
+                    let m = c.get(1).or_else(|| c.get(0));
+                    match m {
+                        Some(m) => Datum::Bytes(m.as_bytes()),
+                        None => Datum::Missing,
+                    }
+                }
+                None => Datum::Missing,
+            }
+        }
+        QueryCode::Var(e) => var_datum(e, env, s)?,
+    })
+}
+
+fn var_datum<'a>(
+    e: &'a ExprCode,
+    env: &EvalEnv<'a>,
+    s: &mut Scratch<'_>,
+) -> Result<Datum<'a>, String> {
+    match eval(e, env, s.rng, s.text) {
+        Ok(Evaluated::Ref(v)) => Ok(Datum::Json(v)),
+        Ok(Evaluated::Owned(v)) => Ok(Datum::Owned(v)),
+        Ok(Evaluated::Int(i)) => Ok(Datum::Int(i)),
+        Ok(Evaluated::Scratch) => Ok(Datum::Owned(Value::String(s.text.clone()))),
+        Err(EvalError::Undefined(_)) => Ok(Datum::Missing),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// `count` of a datum.
+pub(crate) fn count(d: &Datum<'_>) -> i64 {
+    match d {
+        Datum::Missing => 0,
+        Datum::Nodes(n) => n.len() as i64,
+        Datum::Json(v) => json_count(v),
+        Datum::Owned(v) => json_count(v),
+        _ => 1,
+    }
+}
+
+fn json_count(v: &Value) -> i64 {
+    match v {
+        Value::Array(a) => a.len() as i64,
+        Value::Object(o) => o.len() as i64,
+        _ => 1,
+    }
+}
+
+/// The right-hand side of a predicate, evaluated.
+enum Rhs<'a> {
+    Value(Cow<'a, Value>),
+    Duration(Duration),
+    List(Vec<Rhs<'a>>),
+}
+
+fn operand<'a>(o: &'a Operand, env: &EvalEnv<'a>, s: &mut Scratch<'_>) -> Result<Rhs<'a>, String> {
+    Ok(match o {
+        Operand::Const(v) => Rhs::Value(Cow::Borrowed(v)),
+        Operand::Duration(d) => Rhs::Duration(*d),
+        Operand::Text(t) => {
+            s.buf.clear();
+            render_template(s.buf, t, env, s.rng, s.text).map_err(|e| e.to_string())?;
+            Rhs::Value(Cow::Owned(Value::String(
+                String::from_utf8_lossy(s.buf).into_owned(),
+            )))
+        }
+        Operand::Expr(e) => match eval(e, env, s.rng, s.text) {
+            Ok(Evaluated::Ref(v)) => Rhs::Value(Cow::Borrowed(v)),
+            Ok(other) => Rhs::Value(Cow::Owned(other.to_value(s.text))),
+            Err(e) => return Err(e.to_string()),
+        },
+        Operand::List(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for i in items.iter() {
+                out.push(operand(i, env, s)?);
+            }
+            Rhs::List(out)
+        }
+    })
+}
+
+/// The outcome of a predicate, with a description of what was found when asked for.
+pub(crate) struct Verdict {
+    pub(crate) passed: bool,
+    /// `got 503`, `got nothing`, or the evaluation error; only when requested.
+    pub(crate) got: Option<String>,
+}
+
+pub(crate) fn test_pred<V: ResponseView + ?Sized>(
+    p: &PredCode,
+    resp: Option<&Resp<'_, V>>,
+    env: &EvalEnv<'_>,
+    s: &mut Scratch<'_>,
+    describe_failure: bool,
+) -> Verdict {
+    let datum = match query(&p.query, p.count, resp, env, s) {
+        Ok(d) => d,
+        Err(msg) => {
+            return Verdict {
+                passed: false,
+                got: describe_failure.then_some(msg),
+            };
+        }
+    };
+    let datum = if p.count && !matches!(p.query, QueryCode::Regex { .. }) {
+        Datum::Int(count(&datum))
+    } else {
+        datum
+    };
+    let result = apply(&p.op, &datum, env, s);
+    let (passed, err) = match result {
+        Ok(r) => {
+            if matches!(datum, Datum::Missing) && !matches!(p.op, OpCode::Exists) {
+                (false, None)
+            } else {
+                (r != p.negate, None)
+            }
+        }
+        Err(e) => (false, Some(e)),
+    };
+    let got = if describe_failure && !passed {
+        Some(match err {
+            Some(e) => e,
+            None => format!("got {}", describe(&datum)),
+        })
+    } else {
+        None
+    };
+    Verdict { passed, got }
+}
+
+fn apply(
+    op: &OpCode,
+    d: &Datum<'_>,
+    env: &EvalEnv<'_>,
+    s: &mut Scratch<'_>,
+) -> Result<bool, String> {
+    Ok(match op {
+        OpCode::Exists => !matches!(d, Datum::Missing),
+        OpCode::Cmp(cmp, o) => {
+            let rhs = operand(o, env, s)?;
+            compare(d, *cmp, &rhs)
+        }
+        OpCode::In(o) => match operand(o, env, s)? {
+            Rhs::List(items) => items.iter().any(|r| compare(d, CmpOp::Eq, r)),
+            Rhs::Value(v) => match &*v {
+                Value::Array(items) => items.iter().any(|i| equals(d, i)),
+                other => {
+                    return Err(format!(
+                        "`in` needs a list, got {}",
+                        crate::render::json_kind(other)
+                    ));
+                }
+            },
+            Rhs::Duration(_) => false,
+        },
+        OpCode::Contains(o) => {
+            let rhs = operand(o, env, s)?;
+            let Rhs::Value(needle) = rhs else {
+                return Ok(false);
+            };
+            match d {
+                Datum::Nodes(n) => n.iter().any(|v| json_eq(v, &needle)),
+                Datum::Json(Value::Array(a)) => a.iter().any(|v| json_eq(v, &needle)),
+                Datum::Owned(Value::Array(a)) => a.iter().any(|v| json_eq(v, &needle)),
+                Datum::Json(Value::Object(m)) => needle.as_str().is_some_and(|k| m.contains_key(k)),
+                Datum::Owned(Value::Object(m)) => {
+                    needle.as_str().is_some_and(|k| m.contains_key(k))
+                }
+                _ => match (datum_text(d), value_text(&needle)) {
+                    (Some(h), Some(n)) => find(&h, &n),
+                    _ => false,
+                },
+            }
+        }
+        OpCode::StartsWith(o) | OpCode::EndsWith(o) => {
+            let rhs = operand(o, env, s)?;
+            let Rhs::Value(needle) = rhs else {
+                return Ok(false);
+            };
+            match (datum_text(d), value_text(&needle)) {
+                (Some(h), Some(n)) => {
+                    if matches!(op, OpCode::StartsWith(_)) {
+                        h.starts_with(&n)
+                    } else {
+                        h.ends_with(&n)
+                    }
+                }
+                _ => false,
+            }
+        }
+        OpCode::Matches(re) => match datum_text(d) {
+            Some(t) => re.is_match(&t),
+            None => false,
+        },
+    })
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The text form of a datum for string predicates; `None` for lists and objects.
+fn datum_text<'a>(d: &'a Datum<'_>) -> Option<Cow<'a, [u8]>> {
+    match d {
+        Datum::Bytes(b) => Some(Cow::Borrowed(b)),
+        Datum::Int(i) => Some(Cow::Owned(i.to_string().into_bytes())),
+        Datum::Json(v) => value_text(v),
+        Datum::Owned(v) => value_text(v),
+        Datum::Missing | Datum::Duration(_) | Datum::Nodes(_) => None,
+    }
+}
+
+fn value_text(v: &Value) -> Option<Cow<'_, [u8]>> {
+    match v {
+        Value::String(s) => Some(Cow::Borrowed(s.as_bytes())),
+        Value::Array(_) | Value::Object(_) => None,
+        other => Some(Cow::Owned(with_text(&Evaluated::Ref(other), "", |t| {
+            t.to_vec()
+        }))),
+    }
+}
+
+fn compare(d: &Datum<'_>, cmp: CmpOp, rhs: &Rhs<'_>) -> bool {
+    let ord = match rhs {
+        Rhs::Duration(limit) => match d {
+            Datum::Duration(got) => Some(got.cmp(limit)),
+            _ => None,
+        },
+        Rhs::Value(v) => {
+            if matches!(cmp, CmpOp::Eq | CmpOp::Ne) {
+                let eq = equals(d, v);
+                return if cmp == CmpOp::Eq { eq } else { !eq };
+            }
+            order(d, v)
+        }
+        Rhs::List(items) => {
+            if !matches!(cmp, CmpOp::Eq | CmpOp::Ne) {
+                return false;
+            }
+            let values: Vec<Value> = items
+                .iter()
+                .filter_map(|r| match r {
+                    Rhs::Value(v) => Some(v.clone().into_owned()),
+                    _ => None,
+                })
+                .collect();
+            let eq = equals(d, &Value::Array(values));
+            return if cmp == CmpOp::Eq { eq } else { !eq };
+        }
+    };
+    match ord {
+        None => false,
+        Some(o) => match cmp {
+            CmpOp::Eq => o == Ordering::Equal,
+            CmpOp::Ne => o != Ordering::Equal,
+            CmpOp::Lt => o == Ordering::Less,
+            CmpOp::Le => o != Ordering::Greater,
+            CmpOp::Gt => o == Ordering::Greater,
+            CmpOp::Ge => o != Ordering::Less,
+        },
+    }
+}
+
+fn number_of(d: &Datum<'_>) -> Option<f64> {
+    match d {
+        Datum::Int(i) => Some(*i as f64),
+        Datum::Json(Value::Number(n)) => n.as_f64(),
+        Datum::Owned(Value::Number(n)) => n.as_f64(),
+        Datum::Bytes(b) => std::str::from_utf8(b).ok()?.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn equals(d: &Datum<'_>, rhs: &Value) -> bool {
+    match (d, rhs) {
+        (Datum::Missing, _) | (Datum::Duration(_), _) => false,
+        (Datum::Json(v), r) => json_eq(v, r),
+        (Datum::Owned(v), r) => json_eq(v, r),
+        (Datum::Nodes(n), Value::Array(items)) => {
+            n.len() == items.len() && n.iter().zip(items).all(|(a, b)| json_eq(a, b))
+        }
+        (Datum::Nodes(_), _) => false,
+        (Datum::Int(_) | Datum::Bytes(_), Value::Number(n)) => {
+            number_of(d).zip(n.as_f64()).is_some_and(|(a, b)| a == b)
+        }
+        (Datum::Bytes(b), Value::String(s)) => *b == s.as_bytes(),
+        (Datum::Bytes(b), Value::Bool(x)) => *b == if *x { &b"true"[..] } else { &b"false"[..] },
+        _ => false,
+    }
+}
+
+fn order(d: &Datum<'_>, rhs: &Value) -> Option<Ordering> {
+    match rhs {
+        Value::Number(n) => number_of(d)?.partial_cmp(&n.as_f64()?),
+        Value::String(s) => {
+            let text = match d {
+                Datum::Bytes(b) => Cow::Borrowed(*b),
+                Datum::Json(Value::String(t)) => Cow::Borrowed(t.as_bytes()),
+                Datum::Owned(Value::String(t)) => Cow::Owned(t.as_bytes().to_vec()),
+                _ => return None,
+            };
+            Some(text.as_ref().cmp(s.as_bytes()))
+        }
+        _ => None,
+    }
+}
+
+/// JSON equality where numbers compare by value (`1 == 1.0`).
+pub(crate) fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(i), Some(j)) => i == j,
+            _ => x.as_f64() == y.as_f64(),
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// A short description of a datum for failure messages.
+pub(crate) fn describe(d: &Datum<'_>) -> String {
+    const MAX: usize = 120;
+    let text = match d {
+        Datum::Missing => return "nothing".into(),
+        Datum::Int(i) => return i.to_string(),
+        Datum::Duration(dur) => return format!("{}ms", dur.as_millis()),
+        Datum::Bytes(b) => {
+            let s = String::from_utf8_lossy(b);
+            format!("{:?}", truncate(&s, MAX))
+        }
+        Datum::Json(v) => serde_json::to_string(v).unwrap_or_default(),
+        Datum::Owned(v) => serde_json::to_string(v).unwrap_or_default(),
+        Datum::Nodes(n) => serde_json::to_string(n).unwrap_or_default(),
+    };
+    truncate(&text, MAX).into_owned()
+}
+
+fn truncate(s: &str, max: usize) -> Cow<'_, str> {
+    if s.chars().count() <= max {
+        return Cow::Borrowed(s);
+    }
+    let cut: String = s.chars().take(max).collect();
+    Cow::Owned(format!("{cut}..."))
+}
+
+/// The value a capture stores, or `None` when the query found nothing.
+pub(crate) fn capture_value(d: Datum<'_>, count_mode: bool, regex: bool) -> Option<Value> {
+    if count_mode {
+        let n = if regex {
+            match d {
+                Datum::Int(n) => n,
+                _ => 0,
+            }
+        } else {
+            count(&d)
+        };
+        return Some(Value::from(n));
+    }
+    Some(match d {
+        Datum::Missing => return None,
+        Datum::Int(i) => Value::from(i),
+        Datum::Duration(dur) => Value::from(dur.as_secs_f64() * 1000.0),
+        Datum::Bytes(b) => Value::String(String::from_utf8_lossy(b).into_owned()),
+        Datum::Json(v) => v.clone(),
+        Datum::Nodes(n) => Value::Array(n.into_iter().cloned().collect()),
+        Datum::Owned(v) => v,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn equality_table() {
+        let num = json!(200);
+        let cases: Vec<(Datum<'_>, Value, bool)> = vec![
+            (Datum::Int(200), json!(200), true),
+            (Datum::Int(200), json!(200.0), true),
+            (Datum::Bytes(b"42"), json!(42), true),
+            (Datum::Bytes(b"ok"), json!("ok"), true),
+            (Datum::Bytes(b"ok"), json!("no"), false),
+            (Datum::Json(&num), json!(200.0), true),
+            (Datum::Missing, json!(null), false),
+            (Datum::Nodes(vec![&num]), json!([200]), true),
+        ];
+        for (d, v, want) in cases {
+            assert_eq!(equals(&d, &v), want, "{d:?} == {v}");
+        }
+    }
+
+    #[test]
+    fn ordering_table() {
+        let s = json!("b");
+        assert_eq!(order(&Datum::Int(3), &json!(5)), Some(Ordering::Less));
+        assert_eq!(
+            order(&Datum::Json(&s), &json!("a")),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(order(&Datum::Bytes(b"x"), &json!(1)), None);
+    }
+
+    #[test]
+    fn count_table() {
+        let a = json!([1, 2, 3]);
+        let o = json!({"a": 1});
+        let s = json!("abc");
+        assert_eq!(count(&Datum::Json(&a)), 3);
+        assert_eq!(count(&Datum::Json(&o)), 1);
+        assert_eq!(count(&Datum::Json(&s)), 1);
+        assert_eq!(count(&Datum::Missing), 0);
+        assert_eq!(count(&Datum::Nodes(vec![&a, &o])), 2);
+    }
+
+    #[test]
+    fn describe_truncates() {
+        let long = "x".repeat(500);
+        let d = describe(&Datum::Bytes(long.as_bytes()));
+        assert!(d.len() < 140, "{d}");
+        assert_eq!(describe(&Datum::Missing), "nothing");
+    }
+}

@@ -1,0 +1,632 @@
+//! Running a block: the op loop, and rendering, sending and checking one request.
+
+use super::*;
+
+fn fail<R: Recorder>(
+    rec: &mut R,
+    kind: FailureKind,
+    request: Option<RequestId>,
+    location: &Location,
+    message: &str,
+) -> RunOutcome {
+    rec.failure(&Failure {
+        kind,
+        request,
+        check: None,
+        location,
+        status: None,
+        message,
+    });
+    RunOutcome::Failure
+}
+
+pub(super) async fn exec<D: Driver, R: Recorder>(
+    program: &Program,
+    st: &mut State,
+    block: &BlockCode,
+    driver: &mut D,
+    rec: &mut R,
+) -> RunOutcome {
+    for slot in &mut st.slots[block.locals_start as usize..block.locals_end as usize] {
+        *slot = None;
+    }
+    let mut pc = block.entry as usize;
+    loop {
+        let Some(op) = program.ops.get(pc) else {
+            return RunOutcome::Success;
+        };
+        pc += 1;
+        match op {
+            Op::End => return RunOutcome::Success,
+            Op::Send(id) => {
+                if driver.should_stop() {
+                    return RunOutcome::Stopped;
+                }
+                if send(program, st, *id, driver, rec).await.is_err() {
+                    return RunOutcome::Failure;
+                }
+            }
+            Op::Think { min, max } => {
+                if driver.should_stop() {
+                    return RunOutcome::Stopped;
+                }
+                let d = if min >= max {
+                    *min
+                } else {
+                    let lo = min.as_nanos().min(u64::MAX as u128) as u64;
+                    let hi = max.as_nanos().min(u64::MAX as u128) as u64;
+                    Duration::from_nanos(st.rng.random_range(lo..=hi))
+                };
+                driver.sleep(d).await;
+            }
+            Op::Jump(t) => pc = *t as usize,
+            Op::Branch { cond, otherwise } => {
+                let env = EvalEnv {
+                    slots: &st.slots,
+                    worker: st.worker,
+                    process: st.process,
+                    iter: st.iter,
+                };
+                let mut s = Scratch {
+                    rng: &mut st.rng,
+                    text: &mut st.scratch,
+                    buf: &mut st.text,
+                };
+                let v = test_pred::<NoResponse>(cond, None, &env, &mut s, false);
+                if !v.passed {
+                    pc = *otherwise as usize;
+                }
+            }
+            Op::RepeatStart { counter, count } => st.counters[*counter as usize] = *count,
+            Op::RepeatNext { counter, body } => {
+                let c = &mut st.counters[*counter as usize];
+                *c = c.saturating_sub(1);
+                if *c > 0 {
+                    pc = *body as usize;
+                }
+            }
+            Op::ForStart {
+                counter,
+                list,
+                var,
+                exit,
+                location,
+            }
+            | Op::ForNext {
+                counter,
+                list,
+                var,
+                body: exit,
+                location,
+            } => {
+                let start = matches!(op, Op::ForStart { .. });
+                if start {
+                    st.counters[*counter as usize] = 0;
+                }
+                let env = EvalEnv {
+                    slots: &st.slots,
+                    worker: st.worker,
+                    process: st.process,
+                    iter: st.iter,
+                };
+                let item = match eval(list, &env, &mut st.rng, &mut st.scratch) {
+                    Ok(Evaluated::Ref(Value::Array(items))) => {
+                        items.get(st.counters[*counter as usize] as usize).cloned()
+                    }
+                    Ok(Evaluated::Owned(Value::Array(items))) => {
+                        items.get(st.counters[*counter as usize] as usize).cloned()
+                    }
+                    Ok(other) => {
+                        let msg = format!("`for` needs a list, got {}", describe_eval(&other));
+                        return fail(rec, FailureKind::Render, None, location, &msg);
+                    }
+                    Err(e) => {
+                        return fail(rec, FailureKind::Render, None, location, &e.to_string());
+                    }
+                };
+                match item {
+                    Some(v) => {
+                        st.slots[*var as usize] = Some(v);
+                        st.counters[*counter as usize] += 1;
+                        if !start {
+                            pc = *exit as usize;
+                        }
+                    }
+                    None => {
+                        if start {
+                            pc = *exit as usize;
+                        }
+                    }
+                }
+            }
+            Op::Sticky {
+                name,
+                value,
+                location,
+            } => {
+                st.text.clear();
+                let env = EvalEnv {
+                    slots: &st.slots,
+                    worker: st.worker,
+                    process: st.process,
+                    iter: st.iter,
+                };
+                if let Err(e) =
+                    render_template(&mut st.text, value, &env, &mut st.rng, &mut st.scratch)
+                {
+                    return fail(
+                        rec,
+                        FailureKind::Render,
+                        None,
+                        location,
+                        &render_message(&e),
+                    );
+                }
+                let existing = st.sticky.iter().position(|(n, _)| n == name);
+                // The generation (part of `cache_key`) moves only when the headers change.
+                let changed = match (existing, st.text.is_empty()) {
+                    (Some(i), true) => {
+                        st.sticky.remove(i);
+                        true
+                    }
+                    (Some(i), false) if st.sticky[i].1 == st.text => false,
+                    (Some(i), false) => {
+                        let v = &mut st.sticky[i].1;
+                        v.clear();
+                        v.extend_from_slice(&st.text);
+                        true
+                    }
+                    (None, true) => false,
+                    (None, false) => {
+                        st.sticky.push((*name, st.text.clone()));
+                        true
+                    }
+                };
+                st.sticky_gen += u64::from(changed);
+            }
+            Op::Set {
+                slot,
+                value,
+                location,
+            } => {
+                let env = EvalEnv {
+                    slots: &st.slots,
+                    worker: st.worker,
+                    process: st.process,
+                    iter: st.iter,
+                };
+                let v = match value {
+                    SetCode::Const(v) => Ok(v.clone()),
+                    SetCode::Expr(e) => eval(e, &env, &mut st.rng, &mut st.scratch)
+                        .map(|v| v.to_value(&st.scratch))
+                        .map_err(|e| e.to_string()),
+                    SetCode::Text(t) => {
+                        st.text.clear();
+                        render_template(&mut st.text, t, &env, &mut st.rng, &mut st.scratch)
+                            .map(|_| Value::String(String::from_utf8_lossy(&st.text).into_owned()))
+                            .map_err(|e| render_message(&e))
+                    }
+                };
+                match v {
+                    Ok(v) => st.slots[*slot as usize] = Some(v),
+                    Err(msg) => return fail(rec, FailureKind::Render, None, location, &msg),
+                }
+            }
+            Op::Log { message, location } => {
+                st.text.clear();
+                let env = EvalEnv {
+                    slots: &st.slots,
+                    worker: st.worker,
+                    process: st.process,
+                    iter: st.iter,
+                };
+                if let Err(e) =
+                    render_template(&mut st.text, message, &env, &mut st.rng, &mut st.scratch)
+                {
+                    return fail(
+                        rec,
+                        FailureKind::Render,
+                        None,
+                        location,
+                        &render_message(&e),
+                    );
+                }
+                rec.log(&String::from_utf8_lossy(&st.text));
+            }
+        }
+    }
+}
+
+fn describe_eval(v: &Evaluated<'_>) -> &'static str {
+    match v {
+        Evaluated::Ref(v) => crate::render::json_kind(v),
+        Evaluated::Owned(v) => crate::render::json_kind(v),
+        Evaluated::Int(_) => "a number",
+        Evaluated::Scratch => "a string",
+    }
+}
+
+fn render_message(e: &RenderError) -> String {
+    e.to_string()
+}
+
+/// A response type for predicates that read no response (`if` conditions).
+struct NoResponse;
+
+impl ResponseView for NoResponse {
+    fn status(&self) -> u16 {
+        0
+    }
+    fn header(&self, _: &str) -> Option<&[u8]> {
+        None
+    }
+    fn body(&self) -> &[u8] {
+        &[]
+    }
+    fn duration(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+/// Renders, sends and evaluates one request. `Err` ends the run as a failure (already
+/// reported to the recorder).
+async fn send<D: Driver, R: Recorder>(
+    program: &Program,
+    st: &mut State,
+    id: RequestId,
+    driver: &mut D,
+    rec: &mut R,
+) -> Result<(), ()> {
+    let code = &program.request_code[id.index()];
+    if let Err(msg) = render_request(program, st, code) {
+        st.message = msg;
+        fail(
+            rec,
+            FailureKind::Render,
+            Some(id),
+            &code.location,
+            &st.message,
+        );
+        return Err(());
+    }
+    let result = {
+        let req = build_request(program, st, id, code);
+        driver.send(&req).await
+    };
+    let resp = match result {
+        Ok(r) => r,
+        Err(e) => {
+            st.message.clear();
+            use std::fmt::Write as _;
+            let _ = write!(st.message, "{e}");
+            fail(
+                rec,
+                FailureKind::Transport,
+                Some(id),
+                &code.location,
+                &st.message,
+            );
+            return Err(());
+        }
+    };
+    let status = resp.status();
+    if status >= 400 && !code.status_checked {
+        rec.request_failed(id, status);
+    }
+    if code.clauses.is_empty() {
+        return Ok(());
+    }
+    let resp = Resp::new(&resp);
+    for clause in code.clauses.iter() {
+        match clause {
+            ClauseCode::Check { id: cid, pred } | ClauseCode::Assert { id: cid, pred } => {
+                let is_assert = matches!(clause, ClauseCode::Assert { .. });
+                let env = EvalEnv {
+                    slots: &st.slots,
+                    worker: st.worker,
+                    process: st.process,
+                    iter: st.iter,
+                };
+                let mut s = Scratch {
+                    rng: &mut st.rng,
+                    text: &mut st.scratch,
+                    buf: &mut st.text,
+                };
+                let verdict = test_pred(pred, Some(&resp), &env, &mut s, is_assert);
+                rec.check(*cid, verdict.passed);
+                if !verdict.passed && is_assert {
+                    let location = &program.checks[cid.index()].location;
+                    st.message = format!(
+                        "expected `{}`, {}",
+                        pred.text,
+                        verdict.got.as_deref().unwrap_or("got something else")
+                    );
+                    rec.failure(&Failure {
+                        kind: FailureKind::Assert,
+                        request: Some(id),
+                        check: Some(*cid),
+                        location,
+                        status: Some(status),
+                        message: &st.message,
+                    });
+                    return Err(());
+                }
+            }
+            ClauseCode::Capture {
+                slot,
+                optional,
+                query: q,
+                count,
+                name,
+                location,
+            } => {
+                let env = EvalEnv {
+                    slots: &st.slots,
+                    worker: st.worker,
+                    process: st.process,
+                    iter: st.iter,
+                };
+                let mut s = Scratch {
+                    rng: &mut st.rng,
+                    text: &mut st.scratch2,
+                    buf: &mut st.text,
+                };
+                let found = match query(q, *count, Some(&resp), &env, &mut s) {
+                    Ok(d) => Ok(capture_value(
+                        d,
+                        *count,
+                        matches!(q, QueryCode::Regex { .. }),
+                    )),
+                    Err(e) => Err(e),
+                };
+                match found {
+                    Ok(Some(v)) => st.slots[*slot as usize] = Some(v),
+                    Ok(None) | Err(_) if *optional => st.slots[*slot as usize] = None,
+                    other => {
+                        st.message = match other {
+                            Err(e) => format!("capture `{name}`: {e}"),
+                            _ => format!("capture `{name}`: {} found nothing", query_text(q)),
+                        };
+                        rec.failure(&Failure {
+                            kind: FailureKind::Capture,
+                            request: Some(id),
+                            check: None,
+                            location,
+                            status: Some(status),
+                            message: &st.message,
+                        });
+                        return Err(());
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn query_text(q: &QueryCode) -> String {
+    match q {
+        QueryCode::Status => "status".into(),
+        QueryCode::Duration => "duration".into(),
+        QueryCode::Body => "body".into(),
+        QueryCode::Header(h) => format!("header {h:?}"),
+        QueryCode::JsonPath { text, .. } => format!("jsonpath {text:?}"),
+        QueryCode::Regex { text, .. } => format!("regex {text:?}"),
+        QueryCode::Var(_) => "the variable".into(),
+    }
+}
+
+/// Renders the target, headers and body of a request into the worker's buffers.
+fn render_request(program: &Program, st: &mut State, code: &RequestCode) -> Result<(), String> {
+    let env = EvalEnv {
+        slots: &st.slots,
+        worker: st.worker,
+        process: st.process,
+        iter: st.iter,
+    };
+    // Target.
+    match &code.target {
+        TargetCode::Fixed { origin, .. } => {
+            st.origin = OriginRef::Program(*origin);
+            st.path_at = Where::Program;
+            st.path_start = 0;
+        }
+        TargetCode::Path {
+            origin,
+            prefix,
+            template,
+        } => {
+            st.url.clear();
+            st.url.extend_from_slice(prefix.as_bytes());
+            render_template(&mut st.url, template, &env, &mut st.rng, &mut st.scratch)
+                .map_err(|e| render_message(&e))?;
+            st.origin = OriginRef::Program(*origin);
+            st.path_at = Where::Buf;
+            st.path_start = 0;
+        }
+        TargetCode::Url { template } => {
+            st.url.clear();
+            render_template(&mut st.url, template, &env, &mut st.rng, &mut st.scratch)
+                .map_err(|e| render_message(&e))?;
+            let text = std::str::from_utf8(&st.url)
+                .map_err(|_| "the URL is not valid UTF-8".to_string())?;
+            if starts_with_ignore_case(text, "http://") || starts_with_ignore_case(text, "https://")
+            {
+                let (o, rest) =
+                    parse_origin(text).map_err(|m| format!("invalid URL `{text}`: {m}"))?;
+                let scheme_len = if o.https { 8 } else { 7 };
+                let host_start = if text[scheme_len..].starts_with('[') {
+                    scheme_len + 1
+                } else {
+                    scheme_len
+                };
+                st.origin = OriginRef::Buf {
+                    https: o.https,
+                    authority: (scheme_len as u32, rest as u32),
+                    host: (host_start as u32, (host_start + o.host.len()) as u32),
+                    port: o.port,
+                };
+                // The path follows the authority; an empty one is `/`.
+                if rest == st.url.len() || st.url[rest] == b'?' {
+                    st.url.insert(rest, b'/');
+                }
+                st.path_at = Where::Buf;
+                st.path_start = rest;
+            } else if text.starts_with('/') {
+                let Some((origin, prefix)) = &program.base else {
+                    return Err(format!("`{text}` is a path but the plan has no `base` URL"));
+                };
+                st.url.splice(0..0, prefix.bytes());
+                st.origin = OriginRef::Program(*origin);
+                st.path_at = Where::Buf;
+                st.path_start = 0;
+            } else {
+                return Err(format!(
+                    "`{text}` is neither an absolute http(s) URL nor a path"
+                ));
+            }
+        }
+    }
+
+    // Headers: defaults (unless sticky or own replace them), sticky (unless own replace
+    // them), then the request's own.
+    st.headers.clear();
+    st.header_buf.clear();
+    for h in code.base_headers.iter() {
+        if st.sticky.iter().any(|(n, _)| *n == h.name) {
+            continue;
+        }
+        let start = st.header_buf.len() as u32;
+        render_header(
+            &mut st.header_buf,
+            &h.value,
+            &env,
+            &mut st.rng,
+            &mut st.scratch,
+        )?;
+        st.headers.push(HeaderEntry {
+            name: h.name,
+            start,
+            end: st.header_buf.len() as u32,
+        });
+    }
+    for (name, value) in &st.sticky {
+        if code.own_headers.iter().any(|h| h.name == *name) {
+            continue;
+        }
+        let start = st.header_buf.len() as u32;
+        st.header_buf.extend_from_slice(value);
+        st.headers.push(HeaderEntry {
+            name: *name,
+            start,
+            end: st.header_buf.len() as u32,
+        });
+    }
+    for h in code.own_headers.iter() {
+        let start = st.header_buf.len() as u32;
+        render_header(
+            &mut st.header_buf,
+            &h.value,
+            &env,
+            &mut st.rng,
+            &mut st.scratch,
+        )?;
+        st.headers.push(HeaderEntry {
+            name: h.name,
+            start,
+            end: st.header_buf.len() as u32,
+        });
+    }
+
+    // Body.
+    if code.body.constant().is_some() {
+        st.body_at = Where::Program;
+    } else {
+        st.body.clear();
+        render_template(&mut st.body, &code.body, &env, &mut st.rng, &mut st.scratch)
+            .map_err(|e| render_message(&e))?;
+        st.body_at = Where::Buf;
+    }
+    Ok(())
+}
+
+fn render_header(
+    out: &mut Vec<u8>,
+    t: &crate::code::TemplateCode,
+    env: &EvalEnv<'_>,
+    rng: &mut SmallRng,
+    scratch: &mut String,
+) -> Result<(), String> {
+    if let [Piece::Lit(b)] = &*t.pieces {
+        out.extend_from_slice(b);
+        return Ok(());
+    }
+    render_template(out, t, env, rng, scratch).map_err(|e| render_message(&e))
+}
+
+fn build_request<'a>(
+    program: &'a Program,
+    st: &'a State,
+    id: RequestId,
+    code: &'a RequestCode,
+) -> Request<'a> {
+    let url = std::str::from_utf8(&st.url).unwrap_or("/");
+    let (scheme, authority, host, port) = match st.origin {
+        OriginRef::Program(i) => {
+            let o = &program.origins[i as usize];
+            (
+                if o.https { Scheme::Https } else { Scheme::Http },
+                &*o.authority,
+                &*o.host,
+                o.port,
+            )
+        }
+        OriginRef::Buf {
+            https,
+            authority,
+            host,
+            port,
+        } => (
+            if https { Scheme::Https } else { Scheme::Http },
+            url.get(authority.0 as usize..authority.1 as usize)
+                .unwrap_or(""),
+            url.get(host.0 as usize..host.1 as usize).unwrap_or(""),
+            port,
+        ),
+    };
+    let path = match (&code.target, st.path_at) {
+        (TargetCode::Fixed { path, .. }, _) => &**path,
+        (_, Where::Program) => "/",
+        (_, Where::Buf) => url.get(st.path_start..).unwrap_or("/"),
+    };
+    let body: &[u8] = match st.body_at {
+        Where::Program => code.body.constant().unwrap_or(&[]),
+        Where::Buf => &st.body,
+    };
+    let cache_key = match code.variability {
+        Variability::Dynamic => None,
+        Variability::Constant if st.sticky.is_empty() => Some(0),
+        _ if st.worker < (1 << 31) && st.sticky_gen < (1 << 32) => {
+            Some(1 + ((st.worker << 32) | st.sticky_gen))
+        }
+        _ => None,
+    };
+    Request {
+        id,
+        method: &code.method,
+        scheme,
+        authority,
+        host,
+        port,
+        path,
+        headers: Headers {
+            names: &program.header_names,
+            entries: &st.headers,
+            buf: &st.header_buf,
+        },
+        body,
+        timeout: program.timeout,
+        needs: &program.requests[id.index()].needs,
+        cache_key,
+    }
+}

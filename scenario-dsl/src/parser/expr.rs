@@ -1,0 +1,380 @@
+//! Values in statement position (`let` values, predicate operands), variable paths and
+//! the expression language inside `{{ }}`.
+
+use super::*;
+
+impl Parser<'_, '_> {
+    // ----- values and expressions --------------------------------------------------------
+
+    pub(super) fn ident(&mut self, c: &mut Cursor, what: &str) -> Option<Ident> {
+        match c.next() {
+            Some(t) if t.is(&Tok::Ident) => Some(Ident {
+                name: self.text(t.span).to_string(),
+                span: t.span,
+            }),
+            Some(t) => {
+                self.unexpected(&t, what);
+                None
+            }
+            None => {
+                self.expected_at_end(c, what);
+                None
+            }
+        }
+    }
+
+    /// `name`, `a.b`, `a[0]`.
+    pub(super) fn path(&mut self, c: &mut Cursor) -> Option<PathExpr> {
+        let root = self.ident(c, "a name")?;
+        let mut span = root.span;
+        let mut segs = Vec::new();
+        loop {
+            if c.eat(&Tok::Dot).is_some() {
+                let k = self.ident(c, "a field name after `.`")?;
+                span = span.to(k.span);
+                segs.push(PathSeg::Key(k.name));
+            } else if c.peek().is_some_and(|t| t.is(&Tok::LBracket))
+                && c.peek().map(|t| t.span.start) == Some(span.end)
+            {
+                c.next();
+                match c.next() {
+                    Some(Token {
+                        tok: Tok::Int(n), ..
+                    }) => {
+                        let close = c.eat(&Tok::RBracket);
+                        let Some(close) = close else {
+                            let here = c.here();
+                            self.err(
+                                RawDiag::error(here, "expected `]`")
+                                    .label("expected `]` after the index"),
+                            );
+                            return None;
+                        };
+                        span = span.to(close);
+                        segs.push(PathSeg::Index(n));
+                    }
+                    Some(t) if t.is(&Tok::Str) => {
+                        let key = self.plain_str(t.span)?;
+                        let Some(close) = c.eat(&Tok::RBracket) else {
+                            let here = c.here();
+                            self.err(
+                                RawDiag::error(here, "expected `]`")
+                                    .label("expected `]` after the key"),
+                            );
+                            return None;
+                        };
+                        span = span.to(close);
+                        segs.push(PathSeg::Key(key));
+                    }
+                    Some(t) => {
+                        self.unexpected(&t, "an index like `[0]`");
+                        return None;
+                    }
+                    None => {
+                        self.expected_at_end(c, "an index like `[0]`");
+                        return None;
+                    }
+                }
+            } else {
+                break;
+            }
+        }
+        Some(PathExpr { root, segs, span })
+    }
+
+    /// A value in statement position.
+    pub(super) fn value(&mut self, c: &mut Cursor) -> Option<ValueAst> {
+        let Some(t) = c.peek().cloned() else {
+            self.expected_at_end(c, "a value");
+            return None;
+        };
+        Some(match t.tok {
+            Tok::Str => {
+                c.next();
+                ValueAst::Str(self.string_template(t.span)?)
+            }
+            Tok::Int(n) => {
+                c.next();
+                ValueAst::Int(n, t.span)
+            }
+            Tok::Float(f) => {
+                c.next();
+                ValueAst::Float(f, t.span)
+            }
+            Tok::Duration(d) => {
+                c.next();
+                ValueAst::Duration(d, t.span)
+            }
+            Tok::Percent(p) => {
+                c.next();
+                ValueAst::Percent(p, t.span)
+            }
+            Tok::Template => {
+                c.next();
+                let inner = Span::new(
+                    self.file,
+                    t.span.start as usize + 2,
+                    t.span.end as usize - 2,
+                );
+                ValueAst::Expr(parse_template_expr(self.src(), inner, self.diags)?, t.span)
+            }
+            Tok::Ident => match self.text(t.span) {
+                "true" | "false" => {
+                    c.next();
+                    ValueAst::Bool(self.text(t.span) == "true", t.span)
+                }
+                "null" => {
+                    c.next();
+                    ValueAst::Null(t.span)
+                }
+                _ => ValueAst::Var(self.path(c)?),
+            },
+            Tok::LBracket => {
+                c.next();
+                let mut items = Vec::new();
+                loop {
+                    if let Some(close) = c.eat(&Tok::RBracket) {
+                        return Some(ValueAst::List(items, t.span.to(close)));
+                    }
+                    items.push(self.value(c)?);
+                    if c.eat(&Tok::Comma).is_none() {
+                        match c.eat(&Tok::RBracket) {
+                            Some(close) => return Some(ValueAst::List(items, t.span.to(close))),
+                            None => {
+                                match c.peek().cloned() {
+                                    Some(n) => self.unexpected(&n, "`,` or `]`"),
+                                    None => self.err(
+                                        RawDiag::error(t.span, "unclosed list")
+                                            .label("this `[` is never closed"),
+                                    ),
+                                }
+                                return None;
+                            }
+                        }
+                    }
+                }
+            }
+            Tok::LBrace => {
+                c.next();
+                let mut fields = Vec::new();
+                loop {
+                    if let Some(close) = c.eat(&Tok::RBrace) {
+                        return Some(ValueAst::Object(fields, t.span.to(close)));
+                    }
+                    let (key, kspan) = match c.next() {
+                        Some(k) if k.is(&Tok::Str) => (self.plain_str(k.span)?, k.span),
+                        Some(k) if k.is(&Tok::Ident) => (self.text(k.span).to_string(), k.span),
+                        Some(k) => {
+                            self.unexpected(&k, "a field name");
+                            return None;
+                        }
+                        None => {
+                            self.err(
+                                RawDiag::error(t.span, "unclosed object")
+                                    .label("this `{` is never closed"),
+                            );
+                            return None;
+                        }
+                    };
+                    if c.eat(&Tok::Colon).is_none() {
+                        let here = c.here();
+                        self.err(
+                            RawDiag::error(here, "expected `:`")
+                                .label("expected `:` after the field name"),
+                        );
+                        return None;
+                    }
+                    let v = self.value(c)?;
+                    fields.push((key, kspan, v));
+                    if c.eat(&Tok::Comma).is_none() {
+                        match c.eat(&Tok::RBrace) {
+                            Some(close) => return Some(ValueAst::Object(fields, t.span.to(close))),
+                            None => {
+                                match c.peek().cloned() {
+                                    Some(n) => self.unexpected(&n, "`,` or `}`"),
+                                    None => self.err(
+                                        RawDiag::error(t.span, "unclosed object")
+                                            .label("this `{` is never closed"),
+                                    ),
+                                }
+                                return None;
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {
+                c.next();
+                self.unexpected(&t, "a value");
+                return None;
+            }
+        })
+    }
+
+    pub(super) fn expr(&mut self, c: &mut Cursor) -> Option<Expr> {
+        let value = self.primary(c)?;
+        if c.eat(&Tok::QQ).is_some() {
+            let fallback = self.expr(c)?;
+            let span = value.span().to(fallback.span());
+            return Some(Expr::Default {
+                value: Box::new(value),
+                fallback: Box::new(fallback),
+                span,
+            });
+        }
+        Some(value)
+    }
+
+    pub(super) fn primary(&mut self, c: &mut Cursor) -> Option<Expr> {
+        let Some(t) = c.peek().cloned() else {
+            self.expected_at_end(c, "an expression");
+            return None;
+        };
+        Some(match t.tok {
+            Tok::Str => {
+                c.next();
+                Expr::Str(self.plain_str(t.span)?, t.span)
+            }
+            Tok::Int(n) => {
+                c.next();
+                Expr::Int(n, t.span)
+            }
+            Tok::Float(f) => {
+                c.next();
+                Expr::Float(f, t.span)
+            }
+            Tok::LBracket => {
+                c.next();
+                let mut items = Vec::new();
+                loop {
+                    if let Some(close) = c.eat(&Tok::RBracket) {
+                        return Some(Expr::List(items, t.span.to(close)));
+                    }
+                    items.push(self.expr(c)?);
+                    if c.eat(&Tok::Comma).is_none() {
+                        let Some(close) = c.eat(&Tok::RBracket) else {
+                            match c.peek().cloned() {
+                                Some(n) => self.unexpected(&n, "`,` or `]`"),
+                                None => self.err(
+                                    RawDiag::error(t.span, "unclosed list")
+                                        .label("this `[` is never closed"),
+                                ),
+                            }
+                            return None;
+                        };
+                        return Some(Expr::List(items, t.span.to(close)));
+                    }
+                }
+            }
+            Tok::Ident => {
+                let word = self.text(t.span);
+                match word {
+                    "true" | "false" => {
+                        c.next();
+                        Expr::Bool(word == "true", t.span)
+                    }
+                    "null" => {
+                        c.next();
+                        Expr::Null(t.span)
+                    }
+                    _ if c.peek_at(1).is_some_and(|n| n.is(&Tok::LParen)) => {
+                        c.next();
+                        c.next();
+                        let name = Ident {
+                            name: word.to_string(),
+                            span: t.span,
+                        };
+                        let mut args = Vec::new();
+                        loop {
+                            if let Some(close) = c.eat(&Tok::RParen) {
+                                return Some(Expr::Call {
+                                    name,
+                                    args,
+                                    span: t.span.to(close),
+                                });
+                            }
+                            args.push(self.expr(c)?);
+                            if c.eat(&Tok::Comma).is_none() {
+                                let Some(close) = c.eat(&Tok::RParen) else {
+                                    match c.peek().cloned() {
+                                        Some(n) => self.unexpected(&n, "`,` or `)`"),
+                                        None => self.expected_at_end(c, "`)`"),
+                                    }
+                                    return None;
+                                };
+                                return Some(Expr::Call {
+                                    name,
+                                    args,
+                                    span: t.span.to(close),
+                                });
+                            }
+                        }
+                    }
+                    _ => Expr::Path(self.path(c)?),
+                }
+            }
+            _ => {
+                c.next();
+                self.unexpected(&t, "an expression");
+                return None;
+            }
+        })
+    }
+
+    pub(super) fn plain_str(&mut self, span: Span) -> Option<String> {
+        match plain_string(self.src(), span) {
+            Ok(s) => Some(s),
+            Err((s, msg)) => {
+                self.err(escape_error(s, msg));
+                None
+            }
+        }
+    }
+
+    /// A string literal with templates.
+    pub(super) fn string_template(&mut self, span: Span) -> Option<Template> {
+        match string_pieces(self.src(), span, true) {
+            Ok(pieces) => self.pieces_to_template(pieces, span),
+            Err((s, msg)) => {
+                self.err(escape_error(s, msg));
+                None
+            }
+        }
+    }
+
+    /// Raw text with templates.
+    pub(super) fn raw_template(&mut self, span: Span) -> Option<Template> {
+        match raw_pieces(self.src(), span) {
+            Ok(pieces) => self.pieces_to_template(pieces, span),
+            Err(s) => {
+                self.err(
+                    RawDiag::error(s, "unclosed template `{{`")
+                        .label("this template is never closed")
+                        .help("close it with `}}` on the same line"),
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn pieces_to_template(
+        &mut self,
+        pieces: Vec<RawPiece>,
+        span: Span,
+    ) -> Option<Template> {
+        let mut out = Vec::new();
+        let mut ok = true;
+        for p in pieces {
+            match p {
+                RawPiece::Lit(s, sp) => out.push(TPiece::Lit(s, sp)),
+                RawPiece::Expr { whole, inner } => {
+                    match parse_template_expr(self.src(), inner, self.diags) {
+                        Some(e) => out.push(TPiece::Expr(e, whole)),
+                        None => ok = false,
+                    }
+                }
+            }
+        }
+        ok.then_some(Template { pieces: out, span })
+    }
+}

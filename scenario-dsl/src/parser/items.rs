@@ -1,0 +1,827 @@
+//! Top-level items (`defaults`, `let`, `setup`/`teardown`, `scenario`, `threshold`,
+//! `include`) and block statements (`think`, `repeat`, `if`, `for`, `header`, `log`).
+
+use super::*;
+
+impl Parser<'_, '_> {
+    // ----- items -------------------------------------------------------------------------
+
+    pub(super) fn file_items(&mut self) -> File {
+        let mut items = Vec::new();
+        loop {
+            self.lx.skip_blank_lines();
+            match self.classify() {
+                LineKind::Eof => break,
+                LineKind::Close => {
+                    let span = Span::new(self.file, self.lx.pos, self.lx.pos + 1);
+                    self.err(
+                        RawDiag::error(span, "unexpected `}`").label("this `}` closes no block"),
+                    );
+                    self.lx.skip_line();
+                }
+                LineKind::Word(word, span) => self.item(&word, span, &mut items),
+                LineKind::Method(word, span) => {
+                    self.err(
+                        RawDiag::error(span, "a request must be inside a block")
+                            .label("this request is outside any block")
+                            .help("put requests in a `scenario NAME { }`, `setup { }` or `teardown { }` block"),
+                    );
+                    let _ = self.request(&word, span);
+                }
+                LineKind::Header => {
+                    let span = self.line_span();
+                    self.err(
+                        RawDiag::error(span, "a header must follow a request line")
+                            .help("put it under a request, or in `defaults { }` to send it with every request"),
+                    );
+                    self.lx.skip_line();
+                }
+                LineKind::JsonBody | LineKind::Fence => self.stray_body(),
+                LineKind::Other => self.unknown_line(ITEM_KEYWORDS),
+            }
+        }
+        File { items }
+    }
+
+    pub(super) fn line_span(&self) -> Span {
+        let rest = self.lx.line_rest();
+        Span::new(self.file, self.lx.pos, self.lx.pos + rest.trim_end().len())
+    }
+
+    pub(super) fn unknown_line(&mut self, _candidates: &[&str]) {
+        let rest = self.lx.line_rest();
+        let len = rest.chars().next().map(char::len_utf8).unwrap_or(1);
+        let span = Span::new(self.file, self.lx.pos, self.lx.pos + len);
+        let found: String = match rest.chars().next() {
+            Some(c) if c.is_control() => c.escape_debug().collect(),
+            Some(c) => c.to_string(),
+            None => String::new(),
+        };
+        self.err(
+            RawDiag::error(span, format!("unexpected `{found}`"))
+                .label("a line starts with a keyword, a method or a header name"),
+        );
+        self.lx.skip_line();
+    }
+
+    pub(super) fn item(&mut self, word: &str, span: Span, items: &mut Vec<Item>) {
+        match word {
+            "defaults" => {
+                if let Some(d) = self.defaults() {
+                    items.push(Item::Defaults(d));
+                }
+            }
+            "let" => {
+                if let Some(l) = self.let_stmt() {
+                    items.push(Item::Let(l));
+                }
+            }
+            "setup" | "teardown" => {
+                if let Some(b) = self.setup_block(word == "setup") {
+                    items.push(Item::Block(b));
+                }
+            }
+            "scenario" => {
+                if let Some(s) = self.scenario() {
+                    items.push(Item::Scenario(s));
+                }
+            }
+            "threshold" => {
+                if let Some(t) = self.threshold() {
+                    items.push(Item::Threshold(t));
+                }
+            }
+            "include" => {
+                if let Some(i) = self.include() {
+                    items.push(Item::Include(i));
+                }
+            }
+            w if STMT_KEYWORDS.contains(&w) => {
+                self.err(
+                    RawDiag::error(span, format!("`{w}` must be inside a block"))
+                        .label("this statement is outside any block")
+                        .help("statements go in a `scenario NAME { }`, `setup { }` or `teardown { }` block"),
+                );
+                let _ = self.stmt(w, span);
+            }
+            w => {
+                let mut d = RawDiag::error(span, format!("unknown keyword `{w}`"));
+                d = match did_you_mean(w, ITEM_KEYWORDS.iter().copied()) {
+                    Some(s) => d.label(format!("did you mean `{s}`?")),
+                    None => d
+                        .label("not a top-level keyword")
+                        .help("the top level holds `defaults`, `let`, `setup`, `teardown`, `scenario`, `threshold` and `include`"),
+                };
+                self.err(d);
+                self.skip_unknown_line();
+            }
+        }
+    }
+
+    /// Skips a line that could not be understood; when it ends with `{`, skips its block
+    /// too, so one typo does not cascade into errors about the block's `}`.
+    pub(super) fn skip_unknown_line(&mut self) {
+        let mut c = self.cursor_for_line();
+        if let Some(open) = c.pop_brace() {
+            // Errors inside a block whose header could not be read are still reported.
+            let _ = self.closed_block(open, "this block");
+        }
+    }
+
+    pub(super) fn defaults(&mut self) -> Option<Defaults> {
+        let mut c = self.cursor_for_line();
+        let kw = c.next()?.span;
+        let open = self.block_open(&mut c, "`defaults`");
+        self.end_of_line(&mut c, "before `{`");
+        let mut d = Defaults {
+            base: None,
+            timeout: None,
+            headers: Vec::new(),
+            span: kw,
+        };
+        loop {
+            self.lx.skip_blank_lines();
+            match self.classify() {
+                LineKind::Close => {
+                    self.lx.pos += 1;
+                    self.after_close();
+                    return Some(d);
+                }
+                LineKind::Eof => {
+                    self.unclosed(open.unwrap_or(kw), "`defaults`", None);
+                    return Some(d);
+                }
+                LineKind::Header => {
+                    if let Some(h) = self.header_line() {
+                        d.headers.push(h);
+                    }
+                }
+                LineKind::Word(w, span) if w == "base" => {
+                    self.lx.pos = span.end as usize;
+                    if let Some(t) = self.raw_value_template() {
+                        if d.base.is_some() {
+                            self.err(
+                                RawDiag::error(span, "`base` is set twice").label("second `base`"),
+                            );
+                        }
+                        d.base = Some(t);
+                    }
+                    self.finish_line();
+                }
+                LineKind::Word(w, span) if w == "timeout" => {
+                    let mut c = self.cursor_for_line();
+                    c.next();
+                    match c.next() {
+                        Some(Token {
+                            tok: Tok::Duration(v),
+                            span: ds,
+                        }) => {
+                            if d.timeout.is_some() {
+                                self.err(
+                                    RawDiag::error(span, "`timeout` is set twice")
+                                        .label("second `timeout`"),
+                                );
+                            }
+                            if v.is_zero() {
+                                self.err(
+                                    RawDiag::error(ds, "the timeout must be more than zero")
+                                        .label("zero timeout"),
+                                );
+                            }
+                            d.timeout = Some((v, ds));
+                            self.end_of_line(&mut c, "after the timeout");
+                        }
+                        Some(t) => self.unexpected(&t, "a duration like `2s`"),
+                        None => self.expected_at_end(&c, "a duration like `2s`"),
+                    }
+                }
+                LineKind::Word(w, span) if TOP_ONLY.contains(&w.as_str()) => {
+                    self.unclosed(open.unwrap_or(kw), "`defaults`", Some(span));
+                    return Some(d);
+                }
+                LineKind::Word(w, span) | LineKind::Method(w, span) => {
+                    let mut e =
+                        RawDiag::error(span, format!("unknown setting `{w}` in `defaults`"));
+                    e = match did_you_mean(&w, ["base", "timeout"]) {
+                        Some(s) => e.label(format!("did you mean `{s}`?")),
+                        None => e
+                            .label("not a setting")
+                            .help("`defaults` holds `base URL`, `timeout DURATION` and `Name: value` headers"),
+                    };
+                    self.err(e);
+                    self.lx.skip_line();
+                }
+                _ => {
+                    let span = self.line_span();
+                    self.err(RawDiag::error(span, "unexpected line in `defaults`").help(
+                        "`defaults` holds `base URL`, `timeout DURATION` and `Name: value` headers",
+                    ));
+                    self.lx.skip_line();
+                }
+            }
+        }
+    }
+
+    /// After a value read with `read_value`: the cursor is at the line end.
+    pub(super) fn finish_line(&mut self) {
+        self.lx.skip_line();
+    }
+
+    /// Handles the rest of a line after a closing `}` that has no `else`.
+    pub(super) fn after_close(&mut self) {
+        let mut c = self.cursor_for_line();
+        self.end_of_line(&mut c, "after `}`");
+    }
+
+    /// Checks that a block-opening line ends with `{`; returns the brace's span. A missing
+    /// brace is reported, and the block is parsed as if it were there.
+    pub(super) fn block_open(&mut self, c: &mut Cursor, what: &str) -> Option<Span> {
+        match c.pop_brace() {
+            Some(s) => Some(s),
+            None => {
+                self.err(
+                    RawDiag::error(c.end, format!("expected `{{` to open {what}"))
+                        .label("expected `{` at the end of the line"),
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn unclosed(&mut self, open: Span, what: &str, before: Option<Span>) {
+        if before.is_none() && self.eof_reported {
+            return;
+        }
+        let mut d = RawDiag::error(open, format!("unclosed block: {what} has no closing `}}`"))
+            .label("this block is never closed");
+        if let Some(b) = before {
+            let text = self.text(b).to_string();
+            let line = line_of(self.src(), b.start as usize);
+            d = d.help(format!("add `}}` before `{text}` on line {line}"));
+        } else {
+            d = d.help("add `}` at the end of the block");
+        }
+        self.err(d);
+    }
+
+    pub(super) fn let_stmt(&mut self) -> Option<Let> {
+        let mut c = self.cursor_with(true);
+        let kw = c.next()?.span;
+        if self.lex_error(&c) {
+            return None;
+        }
+        let name = self.ident(&mut c, "a variable name after `let`")?;
+        if c.eat(&Tok::Eq).is_none() {
+            let t = c.peek().cloned();
+            match t {
+                Some(t) => self.unexpected(&t, "`=`"),
+                None => self.expected_at_end(&c, "`=` and a value"),
+            }
+            return None;
+        }
+        let value = self.value(&mut c)?;
+        self.end_of_line(&mut c, "after the value");
+        let span = kw.to(value.span());
+        Some(Let { name, value, span })
+    }
+
+    pub(super) fn setup_block(&mut self, setup: bool) -> Option<BlockItem> {
+        let mut c = self.cursor_for_line();
+        let kw = c.next()?.span;
+        let open = self.block_open(&mut c, if setup { "`setup`" } else { "`teardown`" });
+        let worker = match c.next() {
+            None => false,
+            Some(t) if t.is(&Tok::Ident) && self.text(t.span) == "worker" => true,
+            Some(t) => {
+                let mut d = RawDiag::error(
+                    t.span,
+                    format!(
+                        "unexpected {} after `{}`",
+                        describe(&t.tok, self.text(t.span)),
+                        self.text(kw)
+                    ),
+                );
+                d = d.label("expected `worker` or `{`").help(format!(
+                    "write `{0} {{` (once per run) or `{0} worker {{` (once per worker)",
+                    self.text(kw)
+                ));
+                self.err(d);
+                false
+            }
+        };
+        self.end_of_line(&mut c, "before `{`");
+        let kind = match (setup, worker) {
+            (true, false) => BlockKind::Setup,
+            (true, true) => BlockKind::SetupWorker,
+            (false, true) => BlockKind::TeardownWorker,
+            (false, false) => BlockKind::Teardown,
+        };
+        let what = format!("`{}`", kind.keyword());
+        let body = self.closed_block(open.unwrap_or(kw), &what);
+        Some(BlockItem {
+            kind,
+            body,
+            span: kw,
+        })
+    }
+
+    pub(super) fn scenario(&mut self) -> Option<Scenario> {
+        let mut c = self.cursor_for_line();
+        let kw = c.next()?.span;
+        let open = self.block_open(&mut c, "the scenario");
+        let name = match c.peek() {
+            Some(t) if t.is(&Tok::Ident) => {
+                let t = c.next()?;
+                Some(Ident {
+                    name: self.text(t.span).to_string(),
+                    span: t.span,
+                })
+            }
+            Some(t) => {
+                let t = t.clone();
+                self.unexpected(&t, "a scenario name");
+                None
+            }
+            None => {
+                self.expected_at_end(&c, "a scenario name");
+                None
+            }
+        };
+        let mut weight = None;
+        let mut delay = None;
+        while let Some(t) = c.next() {
+            let word = self.text(t.span);
+            match (word, &t.tok) {
+                ("weight", Tok::Ident) => match c.next() {
+                    Some(Token {
+                        tok: Tok::Int(n),
+                        span,
+                    }) => {
+                        if weight.is_some() {
+                            self.err(
+                                RawDiag::error(t.span, "`weight` is given twice")
+                                    .label("second `weight`"),
+                            );
+                        }
+                        weight = Some((n, span));
+                    }
+                    Some(Token {
+                        tok: Tok::Float(_),
+                        span,
+                    }) => {
+                        self.err(RawDiag::error(span, "a weight must be a positive integer").label("not an integer").help("weights are relative: `weight 1` and `weight 3` run the second three times as often"));
+                        weight = Some((1, span));
+                    }
+                    Some(t) => self.unexpected(&t, "a weight (a positive integer)"),
+                    None => self.expected_at_end(&c, "a weight (a positive integer)"),
+                },
+                ("delay", Tok::Ident) => match c.next() {
+                    Some(Token {
+                        tok: Tok::Duration(d),
+                        span,
+                    }) => {
+                        if delay.is_some() {
+                            self.err(
+                                RawDiag::error(t.span, "`delay` is given twice")
+                                    .label("second `delay`"),
+                            );
+                        }
+                        delay = Some((d, span));
+                    }
+                    Some(t) => self.unexpected(&t, "a duration like `100ms`"),
+                    None => self.expected_at_end(&c, "a duration like `100ms`"),
+                },
+                _ => {
+                    if let Tok::Error(..) = t.tok {
+                        self.unexpected(&t, "");
+                    } else {
+                        let mut d = RawDiag::error(
+                            t.span,
+                            format!("unexpected {} in the scenario line", describe(&t.tok, word)),
+                        );
+                        d = match did_you_mean(word, ["weight", "delay"]) {
+                            Some(s) if t.is(&Tok::Ident) => d.label(format!("did you mean `{s}`?")),
+                            _ => d.label("expected `weight N`, `delay D` or `{`"),
+                        };
+                        self.err(d);
+                    }
+                }
+            }
+        }
+        let body = self.closed_block(
+            open.unwrap_or(kw),
+            &match &name {
+                Some(n) => format!("scenario `{}`", n.name),
+                None => "the scenario".to_string(),
+            },
+        );
+        let name = name?;
+        Some(Scenario {
+            name,
+            weight,
+            delay,
+            body,
+        })
+    }
+
+    pub(super) fn threshold(&mut self) -> Option<ThresholdAst> {
+        let mut c = self.cursor_for_line();
+        let kw = c.next()?.span;
+        if self.lex_error(&c) {
+            return None;
+        }
+        let first = self.ident(&mut c, "a metric like `p99` or `errors`")?;
+        let (scope, metric) = if c.peek().is_some_and(|t| t.is(&Tok::Ident)) {
+            let m = self.ident(&mut c, "a metric")?;
+            (Some(first), m)
+        } else {
+            (None, first)
+        };
+        let cmp = match c.next() {
+            Some(t) => match cmp_op(&t.tok) {
+                Some(op) => op,
+                None => {
+                    self.unexpected(&t, "a comparison (`<`, `<=`, `>`, `>=`)");
+                    return None;
+                }
+            },
+            None => {
+                self.expected_at_end(&c, "a comparison (`<`, `<=`, `>`, `>=`)");
+                return None;
+            }
+        };
+        let value = self.value(&mut c)?;
+        self.end_of_line(&mut c, "after the threshold");
+        Some(ThresholdAst {
+            span: kw.to(value.span()),
+            scope,
+            metric,
+            cmp,
+            value,
+        })
+    }
+
+    pub(super) fn include(&mut self) -> Option<Include> {
+        let mut c = self.cursor_for_line();
+        let kw = c.next()?.span;
+        match c.next() {
+            Some(t) if t.is(&Tok::Str) => {
+                let path = self.plain_str(t.span)?;
+                self.end_of_line(&mut c, "after the include path");
+                Some(Include {
+                    path,
+                    span: t.span.to(kw),
+                })
+            }
+            Some(t) => {
+                self.unexpected(&t, "a quoted path like \"common.mol\"");
+                None
+            }
+            None => {
+                self.expected_at_end(&c, "a quoted path like \"common.mol\"");
+                None
+            }
+        }
+    }
+
+    // ----- blocks and statements ---------------------------------------------------------
+
+    /// Parses statements until the `}` closing the block opened at `open`; the `}` is
+    /// consumed (the rest of its line is not).
+    pub(super) fn block(&mut self, open: Span, what: &str) -> (Vec<Stmt>, BlockEnd) {
+        let mut out = Vec::new();
+        loop {
+            self.lx.skip_blank_lines();
+            match self.classify() {
+                LineKind::Eof => {
+                    self.unclosed(open, what, None);
+                    return (out, BlockEnd::Unclosed);
+                }
+                LineKind::Close => {
+                    self.lx.pos += 1;
+                    return (out, BlockEnd::Closed);
+                }
+                LineKind::Word(w, span) if TOP_ONLY.contains(&w.as_str()) => {
+                    self.unclosed(open, what, Some(span));
+                    return (out, BlockEnd::Unclosed);
+                }
+                LineKind::Word(w, span) => {
+                    if let Some(s) = self.stmt(&w, span) {
+                        out.push(s);
+                    }
+                }
+                LineKind::Method(m, span) => {
+                    if let Some(r) = self.request(&m, span) {
+                        out.push(Stmt::Request(Box::new(r)));
+                    }
+                }
+                LineKind::Header => {
+                    let span = self.line_span();
+                    self.err(
+                        RawDiag::error(span, "a header must directly follow its request line")
+                            .label("no request right above this header")
+                            .help("use `header Name: value` to set a header for all later requests of this worker"),
+                    );
+                    self.lx.skip_line();
+                }
+                LineKind::JsonBody | LineKind::Fence => self.stray_body(),
+                LineKind::Other => self.unknown_line(STMT_KEYWORDS),
+            }
+        }
+    }
+
+    /// Parses a block statement and checks the rest of the closing line.
+    pub(super) fn closed_block(&mut self, open: Span, what: &str) -> Vec<Stmt> {
+        let (body, end) = self.block(open, what);
+        if let BlockEnd::Closed = end {
+            self.after_close();
+        }
+        body
+    }
+
+    pub(super) fn stray_body(&mut self) {
+        let start = self.lx.pos;
+        let span = Span::new(self.file, start, start + 1);
+        self.err(
+            RawDiag::error(span, "a body must directly follow its request")
+                .label("no request right above this body")
+                .help("the body goes after the request line and its headers, before `check`/`assert`/`capture`"),
+        );
+        // Consume the body so its lines do not cascade into more errors.
+        let mut sink = DiagSink::default();
+        std::mem::swap(self.diags, &mut sink);
+        let _ = self.body();
+        std::mem::swap(self.diags, &mut sink);
+    }
+
+    pub(super) fn stmt(&mut self, word: &str, span: Span) -> Option<Stmt> {
+        match word {
+            "think" => self.think(),
+            "repeat" => self.repeat(),
+            "if" => self.if_stmt(),
+            "for" => self.for_stmt(),
+            "header" => self.sticky_header(),
+            "let" => self.let_stmt().map(Stmt::Let),
+            "log" => self.log(),
+            "check" | "assert" | "capture" => {
+                self.err(
+                    RawDiag::error(span, format!("`{word}` must follow a request"))
+                        .label("no request right above this line")
+                        .help(format!("`{word}` lines go right after the request (and its headers and body) they test")),
+                );
+                self.lx.skip_line();
+                None
+            }
+            "form" | "file" => {
+                self.stray_body();
+                None
+            }
+            "else" => {
+                self.err(
+                    RawDiag::error(span, "`else` without `if`")
+                        .label("`else` goes on the `}` line of an `if`: `} else {`"),
+                );
+                self.skip_unknown_line();
+                None
+            }
+            w => {
+                let mut d = RawDiag::error(span, format!("unknown statement `{w}`"));
+                let upper = w.to_ascii_uppercase();
+                let all = STMT_KEYWORDS.iter().copied();
+                d = match did_you_mean(w, all) {
+                    _ if METHODS.contains(&upper.as_str()) => {
+                        d.label(format!("methods are uppercase: `{upper}`"))
+                    }
+                    Some(s) => d.label(format!("did you mean `{s}`?")),
+                    None => match did_you_mean(&w.to_ascii_uppercase(), METHODS.iter().copied()) {
+                        Some(m) if w.len() > 2 => d.label(format!("did you mean `{m}`? (methods are uppercase)")),
+                        _ => d
+                            .label("not a statement")
+                            .help("a block holds requests (`GET /path`) and `think`, `repeat`, `if`, `for`, `header`, `let`, `log`"),
+                    },
+                };
+                self.err(d);
+                self.skip_unknown_line();
+                None
+            }
+        }
+    }
+
+    pub(super) fn think(&mut self) -> Option<Stmt> {
+        let mut c = self.cursor_for_line();
+        let kw = c.next()?.span;
+        let min = match c.next() {
+            Some(Token {
+                tok: Tok::Duration(d),
+                span,
+            }) => (d, span),
+            Some(t) => {
+                self.unexpected(&t, "a duration like `1s` or `200ms..1s`");
+                return None;
+            }
+            None => {
+                self.expected_at_end(&c, "a duration like `1s` or `200ms..1s`");
+                return None;
+            }
+        };
+        let mut max = min;
+        if c.eat(&Tok::DotDot).is_some() {
+            match c.next() {
+                Some(Token {
+                    tok: Tok::Duration(d),
+                    span,
+                }) => max = (d, span),
+                Some(t) => {
+                    self.unexpected(&t, "the upper bound of the range, like `1s`");
+                    return None;
+                }
+                None => {
+                    self.expected_at_end(&c, "the upper bound of the range, like `1s`");
+                    return None;
+                }
+            }
+            if max.0 < min.0 {
+                self.err(
+                    RawDiag::error(min.1.to(max.1), "the think range is reversed")
+                        .label("the lower bound is larger than the upper bound")
+                        .help("write the smaller duration first, like `think 200ms..1s`"),
+                );
+            }
+        }
+        self.end_of_line(&mut c, "after the think time");
+        let _ = kw;
+        Some(Stmt::Think {
+            min: min.0,
+            max: max.0,
+        })
+    }
+
+    pub(super) fn repeat(&mut self) -> Option<Stmt> {
+        let mut c = self.cursor_for_line();
+        let kw = c.next()?.span;
+        let open = self.block_open(&mut c, "`repeat`");
+        let count = match c.next() {
+            Some(Token {
+                tok: Tok::Int(n),
+                span,
+            }) => {
+                if n < 1 {
+                    self.err(
+                        RawDiag::error(span, "the repeat count must be at least 1")
+                            .label("not a positive count"),
+                    );
+                }
+                Some((n, span))
+            }
+            Some(t) => {
+                self.unexpected(&t, "a repeat count (a positive integer)");
+                None
+            }
+            None => {
+                self.expected_at_end(&c, "a repeat count (a positive integer)");
+                None
+            }
+        };
+        if count.is_some() {
+            self.end_of_line(&mut c, "before `{`");
+        }
+        let body = self.closed_block(open.unwrap_or(kw), "`repeat`");
+        let (count, count_span) = count?;
+        let _ = count_span;
+        Some(Stmt::Repeat { count, body })
+    }
+
+    pub(super) fn if_stmt(&mut self) -> Option<Stmt> {
+        let mut c = self.cursor_for_line();
+        let kw = c.next()?.span;
+        self.if_rest(kw, &mut c)
+    }
+
+    /// Parses `PREDICATE {` (the cursor is after `if`), the block, and an `else` part.
+    pub(super) fn if_rest(&mut self, kw: Span, c: &mut Cursor) -> Option<Stmt> {
+        let open = self.block_open(c, "`if`");
+        let cond = if self.lex_error(c) {
+            None
+        } else {
+            let p = self.predicate(c);
+            if p.is_some() {
+                self.end_of_line(c, "after the condition");
+            }
+            p
+        };
+        let (then, end) = self.block(open.unwrap_or(kw), "`if`");
+        let mut otherwise = None;
+        if let BlockEnd::Closed = end {
+            let mut c = self.cursor_for_line();
+            if c.peek()
+                .is_some_and(|t| t.is(&Tok::Ident) && self.text(t.span) == "else")
+            {
+                let else_kw = c.next()?.span;
+                if c.peek()
+                    .is_some_and(|t| t.is(&Tok::Ident) && self.text(t.span) == "if")
+                {
+                    let if_kw = c.next()?.span;
+                    otherwise = self.if_rest(if_kw, &mut c).map(|s| vec![s]);
+                    if otherwise.is_none() {
+                        otherwise = Some(Vec::new());
+                    }
+                } else {
+                    let open = self.block_open(&mut c, "`else`");
+                    self.end_of_line(&mut c, "after `else`");
+                    otherwise = Some(self.closed_block(open.unwrap_or(else_kw), "`else`"));
+                }
+            } else {
+                self.end_of_line(&mut c, "after `}`");
+            }
+        }
+        Some(Stmt::If {
+            cond: cond?,
+            then,
+            otherwise,
+        })
+    }
+
+    pub(super) fn for_stmt(&mut self) -> Option<Stmt> {
+        let mut c = self.cursor_for_line();
+        let kw = c.next()?.span;
+        let open = self.block_open(&mut c, "`for`");
+        let head = (|| {
+            if self.lex_error(&c) {
+                return None;
+            }
+            let var = self.ident(&mut c, "a loop variable name")?;
+            match c.next() {
+                Some(t) if t.is(&Tok::Ident) && self.text(t.span) == "in" => {}
+                Some(t) => {
+                    self.unexpected(&t, "`in`");
+                    return None;
+                }
+                None => {
+                    self.expected_at_end(&c, "`in` and a list");
+                    return None;
+                }
+            }
+            let list = self.value(&mut c)?;
+            self.end_of_line(&mut c, "after the list");
+            Some((var, list))
+        })();
+        let body = self.closed_block(open.unwrap_or(kw), "`for`");
+        let (var, list) = head?;
+        Some(Stmt::For {
+            var,
+            list,
+            body,
+            span: kw,
+        })
+    }
+
+    pub(super) fn sticky_header(&mut self) -> Option<Stmt> {
+        let kw_start = self.lx.pos;
+        self.lx.pos += "header".len();
+        self.lx.skip_spaces();
+        let kw = Span::new(self.file, kw_start, kw_start + 6);
+        if !is_header_line(self.lx.line_rest()) {
+            let span = self.line_span();
+            let span = if span.end as usize > self.lx.pos {
+                Span::new(self.file, self.lx.pos, span.end as usize)
+            } else {
+                kw
+            };
+            self.err(
+                RawDiag::error(span, "expected `Name: value` after `header`")
+                    .label("expected a header name followed by `:`")
+                    .help("write `header Authorization: Bearer {{token}}`"),
+            );
+            self.lx.skip_line();
+            return None;
+        }
+        let header = self.header_line()?;
+        Some(Stmt::Header {
+            span: kw.to(header.value.span),
+            header,
+        })
+    }
+
+    pub(super) fn log(&mut self) -> Option<Stmt> {
+        let mut c = self.cursor_for_line();
+        let kw = c.next()?.span;
+        match c.next() {
+            Some(t) if t.is(&Tok::Str) => {
+                let message = self.string_template(t.span)?;
+                self.end_of_line(&mut c, "after the message");
+                Some(Stmt::Log {
+                    span: kw.to(t.span),
+                    message,
+                })
+            }
+            Some(t) => {
+                self.unexpected(&t, "a quoted message");
+                None
+            }
+            None => {
+                self.expected_at_end(&c, "a quoted message");
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,491 @@
+//! The recursive-descent parser: source text to [`ast::File`](crate::ast::File).
+//!
+//! It works line by line: the first word of a line decides what the line is (a request
+//! when it is an uppercase method, a header when a name is glued to a colon, a body when it
+//! starts with `{`, `[` or a fence, else a keyword statement). Statement lines are read as
+//! tokens; targets, header values and bodies as raw text with `{{ }}` holes.
+//!
+//! Errors never stop the parse: each is recorded in the [`DiagSink`] and the parser skips
+//! to the next line (keeping block structure where it can), so one run reports them all.
+
+use crate::ast::*;
+use crate::diag::{DiagSink, RawDiag, did_you_mean};
+use crate::lexer::{
+    Lexer, RawPiece, Tok, Token, describe, is_ident_char, plain_string, raw_pieces, regex_string,
+    scan_string, scan_template, string_pieces,
+};
+use crate::source::{FileId, Span};
+
+mod expr;
+mod items;
+mod request;
+
+/// Keywords that start a top-level item.
+const ITEM_KEYWORDS: &[&str] = &[
+    "defaults",
+    "let",
+    "setup",
+    "teardown",
+    "scenario",
+    "threshold",
+    "include",
+];
+/// Keywords that start a statement inside a block.
+const STMT_KEYWORDS: &[&str] = &[
+    "think", "repeat", "if", "for", "header", "let", "log", "check", "assert", "capture",
+];
+/// Items that cannot appear in a block: meeting one there means a `}` is missing.
+const TOP_ONLY: &[&str] = &[
+    "defaults",
+    "setup",
+    "teardown",
+    "scenario",
+    "threshold",
+    "include",
+];
+pub(crate) const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+pub(crate) fn parse_file(src: &str, file: FileId, diags: &mut DiagSink) -> File {
+    let mut p = Parser {
+        lx: Lexer::new(src, file),
+        file,
+        diags,
+        eof_reported: false,
+    };
+    p.file_items()
+}
+
+/// Parses the expression inside a `{{ }}` whose inner text is `inner`.
+pub(crate) fn parse_template_expr(src: &str, inner: Span, diags: &mut DiagSink) -> Option<Expr> {
+    let lx = Lexer::sub(src, inner.file, inner.start as usize, inner.end as usize);
+    let mut p = Parser {
+        lx,
+        file: inner.file,
+        diags,
+        eof_reported: false,
+    };
+    let mut toks = Vec::new();
+    loop {
+        let t = p.lx.next_token();
+        if matches!(t.tok, Tok::Eof) {
+            break;
+        }
+        if !matches!(t.tok, Tok::Newline) {
+            toks.push(t);
+        }
+    }
+    if toks.is_empty() {
+        p.err(
+            RawDiag::error(inner, "empty template")
+                .label("expected an expression inside `{{ }}`")
+                .help("write a variable (`{{token}}`), a call (`{{uuid()}}`) or a literal"),
+        );
+        return None;
+    }
+    let mut c = Cursor::new(toks, inner);
+    let e = p.expr(&mut c)?;
+    if let Some(t) = c.peek() {
+        let t = t.clone();
+        p.unexpected(&t, "the end of the template");
+        return None;
+    }
+    Some(e)
+}
+
+struct Parser<'s, 'd> {
+    lx: Lexer<'s>,
+    file: FileId,
+    diags: &'d mut DiagSink,
+    /// A body ran to the end of the file and was reported: blocks left open by it are not
+    /// reported again.
+    eof_reported: bool,
+}
+
+/// A cursor over the tokens of one statement line.
+struct Cursor {
+    toks: Vec<Token>,
+    i: usize,
+    /// Where the line ends, for "expected X at the end of the line".
+    end: Span,
+}
+
+impl Cursor {
+    fn new(toks: Vec<Token>, line: Span) -> Cursor {
+        let end = toks
+            .last()
+            .map(|t| Span::new(t.span.file, t.span.end as usize, t.span.end as usize))
+            .unwrap_or(Span::new(line.file, line.end as usize, line.end as usize));
+        Cursor { toks, i: 0, end }
+    }
+    fn peek(&self) -> Option<&Token> {
+        self.toks.get(self.i)
+    }
+    fn peek_at(&self, n: usize) -> Option<&Token> {
+        self.toks.get(self.i + n)
+    }
+    fn next(&mut self) -> Option<Token> {
+        let t = self.toks.get(self.i).cloned();
+        if t.is_some() {
+            self.i += 1;
+        }
+        t
+    }
+    fn eat(&mut self, tok: &Tok) -> Option<Span> {
+        if self.peek().is_some_and(|t| t.is(tok)) {
+            self.next().map(|t| t.span)
+        } else {
+            None
+        }
+    }
+    /// The span of the next token, or the end of the line.
+    fn here(&self) -> Span {
+        self.peek().map(|t| t.span).unwrap_or(self.end)
+    }
+    /// Removes a trailing `{` (a block opener) and returns its span.
+    fn pop_brace(&mut self) -> Option<Span> {
+        if self.toks.last().is_some_and(|t| t.is(&Tok::LBrace)) {
+            self.toks.pop().map(|t| t.span)
+        } else {
+            None
+        }
+    }
+}
+
+/// What a line is, judged from its first characters.
+enum LineKind {
+    Eof,
+    Close,
+    Fence,
+    JsonBody,
+    Header,
+    /// An all-uppercase word.
+    Method(String, Span),
+    Word(String, Span),
+    Other,
+}
+
+/// The reason a block stopped.
+enum BlockEnd {
+    Closed,
+    /// A top-level item started (or the file ended) before the `}`.
+    Unclosed,
+}
+
+impl<'s> Parser<'s, '_> {
+    fn err(&mut self, d: RawDiag) {
+        self.diags.push(d);
+    }
+
+    fn src(&self) -> &'s str {
+        self.lx.src()
+    }
+
+    fn text(&self, span: Span) -> &'s str {
+        &self.src()[span.start as usize..span.end as usize]
+    }
+
+    fn unexpected(&mut self, t: &Token, expected: &str) {
+        if let Tok::Error(msg, hint) = &t.tok {
+            let mut d = RawDiag::error(t.span, msg.clone());
+            if let Some(h) = hint {
+                d = d.help(h.clone());
+            }
+            self.err(d);
+            return;
+        }
+        let found = describe(&t.tok, self.text(t.span));
+        self.err(
+            RawDiag::error(t.span, format!("expected {expected}, found {found}"))
+                .label(format!("expected {expected}")),
+        );
+    }
+
+    fn expected_at_end(&mut self, c: &Cursor, expected: &str) {
+        self.err(
+            RawDiag::error(c.end, format!("expected {expected}, found end of line"))
+                .label(format!("expected {expected}")),
+        );
+    }
+
+    // ----- lines -------------------------------------------------------------------------
+
+    fn classify(&self) -> LineKind {
+        let rest = self.lx.line_rest();
+        let pos = self.lx.pos;
+        if self.lx.at_eof() {
+            return LineKind::Eof;
+        }
+        if rest.starts_with('}') {
+            return LineKind::Close;
+        }
+        if rest.starts_with("```") {
+            return LineKind::Fence;
+        }
+        if rest.starts_with('{') || rest.starts_with('[') {
+            return LineKind::JsonBody;
+        }
+        if is_header_line(rest) {
+            return LineKind::Header;
+        }
+        let word_len = rest
+            .char_indices()
+            .find(|(_, c)| !is_ident_char(*c))
+            .map(|(i, _)| i)
+            .unwrap_or(rest.len());
+        if word_len == 0 {
+            return LineKind::Other;
+        }
+        let word = &rest[..word_len];
+        let span = Span::new(self.file, pos, pos + word_len);
+        if word.len() >= 2 && word.chars().all(|c| c.is_ascii_uppercase()) {
+            return LineKind::Method(word.to_string(), span);
+        }
+        LineKind::Word(word.to_string(), span)
+    }
+
+    /// Reads the tokens of the rest of the line (newlines inside `( )` and `[ ]`, and with
+    /// `braces` inside `{ }`, are skipped) and consumes the line terminator.
+    fn line_tokens(&mut self, braces: bool) -> Vec<Token> {
+        let mut toks = Vec::new();
+        let mut depth = 0usize;
+        loop {
+            let t = self.lx.next_token();
+            match t.tok {
+                Tok::Eof => break,
+                Tok::Newline if depth == 0 => break,
+                Tok::Newline => continue,
+                Tok::LParen | Tok::LBracket => depth += 1,
+                Tok::RParen | Tok::RBracket => depth = depth.saturating_sub(1),
+                Tok::LBrace if braces => depth += 1,
+                Tok::RBrace if braces => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            toks.push(t);
+        }
+        toks
+    }
+
+    fn cursor_for_line(&mut self) -> Cursor {
+        self.cursor_with(false)
+    }
+
+    /// A cursor over a statement whose value may span lines inside `{ }` (`let`).
+    fn cursor_with(&mut self, braces: bool) -> Cursor {
+        let start = self.lx.pos;
+        let toks = self.line_tokens(braces);
+        let line = Span::new(
+            self.file,
+            start,
+            start
+                + self
+                    .text(Span::new(self.file, start, self.lx.pos))
+                    .trim_end()
+                    .len(),
+        );
+        Cursor::new(toks, line)
+    }
+
+    /// Reports the first error token of `c` if any; true when there was one.
+    fn lex_error(&mut self, c: &Cursor) -> bool {
+        if let Some(t) = c.toks[c.i..]
+            .iter()
+            .find(|t| matches!(t.tok, Tok::Error(..)))
+        {
+            let t = t.clone();
+            self.unexpected(&t, "");
+            return true;
+        }
+        false
+    }
+
+    /// Expects the cursor to be exhausted.
+    fn end_of_line(&mut self, c: &mut Cursor, what: &str) {
+        if let Some(t) = c.next() {
+            if let Tok::Error(..) = t.tok {
+                self.unexpected(&t, what);
+            } else {
+                let found = describe(&t.tok, self.text(t.span));
+                self.err(
+                    RawDiag::error(t.span, format!("unexpected {found} {what}"))
+                        .label("nothing more is expected on this line"),
+                );
+            }
+        }
+    }
+}
+
+fn escape_error(span: Span, msg: String) -> RawDiag {
+    RawDiag::error(span, msg).label("not a known escape").help(
+        "escapes are \\\" \\\\ \\/ \\n \\r \\t \\0 \\{ and \\uXXXX; write \\\\ for a backslash",
+    )
+}
+
+fn cmp_op(t: &Tok) -> Option<CmpOp> {
+    Some(match t {
+        Tok::EqEq => CmpOp::Eq,
+        Tok::Ne => CmpOp::Ne,
+        Tok::Lt => CmpOp::Lt,
+        Tok::Le => CmpOp::Le,
+        Tok::Gt => CmpOp::Gt,
+        Tok::Ge => CmpOp::Ge,
+        _ => return None,
+    })
+}
+
+/// `Name:` glued at the start of a line (after indentation): an HTTP token then a colon.
+fn is_header_line(rest: &str) -> bool {
+    let mut chars = rest.char_indices();
+    match chars.next() {
+        Some((_, c)) if c.is_ascii_alphanumeric() => {}
+        _ => return false,
+    }
+    for (_, c) in chars {
+        if c == ':' {
+            return true;
+        }
+        if !(c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)) {
+            return false;
+        }
+    }
+    false
+}
+
+/// True when a line starts like a statement of the language: used to stop scanning an
+/// unclosed body at the next statement instead of swallowing the rest of the file.
+fn starts_statement(rest: &str) -> bool {
+    let word: String = rest.chars().take_while(|c| is_ident_char(*c)).collect();
+    let after = rest[word.len()..].chars().next();
+    let spaced = matches!(after, None | Some(' ') | Some('\t') | Some('?'));
+    spaced
+        && (STMT_KEYWORDS.contains(&word.as_str())
+            || TOP_ONLY.contains(&word.as_str())
+            || METHODS.contains(&word.as_str()))
+}
+
+/// Position of `needle` in `src[start..end]` outside quotes and templates.
+fn find_unquoted(src: &str, start: usize, end: usize, needle: u8) -> Option<usize> {
+    let bytes = src.as_bytes();
+    let mut i = start;
+    while i < end {
+        match bytes[i] {
+            b'"' => i = scan_string(src, i, end).ok()?,
+            b'{' if bytes.get(i + 1) == Some(&b'{') => i = scan_template(src, i, end).ok()?,
+            b if b == needle => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+fn line_of(src: &str, pos: usize) -> usize {
+    src[..pos.min(src.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::SourceMap;
+    use std::path::PathBuf;
+
+    fn parse(src: &str) -> (File, String) {
+        let mut map = SourceMap::default();
+        let id = map.add("t.mol".into(), PathBuf::new(), None, src.to_string());
+        let mut sink = DiagSink::default();
+        let f = parse_file(src, id, &mut sink);
+        (f, sink.finish(&map).to_string())
+    }
+
+    #[test]
+    fn parses_a_scenario_with_a_request_and_clauses() {
+        let (f, errs) = parse(
+            "scenario a weight 3 delay 1s {\n  GET /x/{{id}} as x\n  Accept: a\n  check status == 200\n  capture? t = jsonpath \"$.t\"\n}\n",
+        );
+        assert_eq!(errs, "");
+        let Item::Scenario(s) = &f.items[0] else {
+            panic!("{:?}", f.items)
+        };
+        assert_eq!(s.name.name, "a");
+        assert_eq!(s.weight.map(|w| w.0), Some(3));
+        let Stmt::Request(r) = &s.body[0] else {
+            panic!()
+        };
+        assert_eq!(r.headers.len(), 1);
+        assert_eq!(r.clauses.len(), 2);
+        assert!(matches!(
+            &r.clauses[1],
+            Clause::Capture { optional: true, .. }
+        ));
+        assert_eq!(r.name.as_ref().map(|n| n.name.as_str()), Some("x"));
+    }
+
+    #[test]
+    fn json_body_with_templates_in_and_out_of_strings() {
+        let (f, errs) = parse(
+            "setup {\n  POST /login\n  {\"user\": \"bot{{worker}}\", \"pw\": \"{{env.P ?? \"s}}\"}}\",\n   \"n\": {{rand_int(1, 3)}}}\n}\n",
+        );
+        assert_eq!(errs, "");
+        let Item::Block(b) = &f.items[0] else {
+            panic!()
+        };
+        let Stmt::Request(r) = &b.body[0] else {
+            panic!()
+        };
+        let Some(BodyAst::Json(pieces)) = &r.body else {
+            panic!("{:?}", r.body)
+        };
+        let flags: Vec<bool> = pieces
+            .iter()
+            .filter_map(|p| match p {
+                JsonPiece::Expr { in_string, .. } => Some(*in_string),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(flags, [true, true, false]);
+    }
+
+    #[test]
+    fn else_if_chains() {
+        let (f, errs) = parse(
+            "scenario a {\n if x exists {\n  log \"a\"\n } else if y == 1 {\n  log \"b\"\n } else {\n  log \"c\"\n }\n}\n",
+        );
+        assert_eq!(errs, "");
+        let Item::Scenario(s) = &f.items[0] else {
+            panic!()
+        };
+        let Stmt::If {
+            otherwise: Some(o), ..
+        } = &s.body[0]
+        else {
+            panic!()
+        };
+        assert!(matches!(
+            &o[0],
+            Stmt::If {
+                otherwise: Some(_),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn multi_line_list_literal() {
+        let (f, errs) = parse("let xs = [\n  \"a\",\n  \"b\",\n]\n");
+        assert_eq!(errs, "");
+        let Item::Let(l) = &f.items[0] else { panic!() };
+        assert!(matches!(&l.value, ValueAst::List(v, _) if v.len() == 2));
+    }
+
+    #[test]
+    fn header_line_shapes() {
+        for (line, want) in [
+            ("Accept: x", true),
+            ("X-Req-Id:{{uuid()}}", true),
+            ("check status == 1", false),
+            ("capture? a = body", false),
+            ("{\"a\": 1}", false),
+            (": x", false),
+        ] {
+            assert_eq!(is_header_line(line), want, "{line}");
+        }
+    }
+}

@@ -1,0 +1,340 @@
+//! The compiled plan as the engine sees it: [`Program`] and its descriptive tables.
+//!
+//! Everything the engine needs to label statistics is here, indexed by dense ids assigned at
+//! compile time ([`RequestId`], [`ScenarioId`], [`CheckId`]): the engine keeps per-id
+//! counters in arrays and never hashes a name on the hot path. The executable part (ops,
+//! templates, compiled queries) lives in [`crate::code`] and is private.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::code::{BlockCode, Op, Origin, RequestCode};
+use crate::diag::Diagnostics;
+
+pub use crate::ast::CmpOp;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub u32);
+
+        impl $name {
+            /// The index into the matching [`Program`] table.
+            pub fn index(self) -> usize {
+                self.0 as usize
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A request site in the plan; index into [`Program::requests`].
+    RequestId
+);
+id_type!(
+    /// A scenario; index into [`Program::scenarios`].
+    ScenarioId
+);
+id_type!(
+    /// A `check` or `assert`; index into [`Program::checks`].
+    CheckId
+);
+
+/// A place in the plan's source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The file name as shown in diagnostics.
+    pub file: Arc<str>,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+}
+
+impl fmt::Display for Location {
+    /// `file:line`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+/// What the engine must read from a response for the plan's checks and captures.
+/// The status and the latency are always available.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// Header names (lowercase) queried by `header "Name"`.
+    pub headers: Vec<Box<str>>,
+    /// Whether `body`, `jsonpath` or `regex` reads the body.
+    pub body: bool,
+}
+
+/// A request site of the plan.
+#[derive(Debug, Clone)]
+pub struct RequestInfo {
+    /// `as NAME`, or `METHOD target-text` (`GET /products/{{pid}}`), with a `#2`, `#3` suffix
+    /// when the same automatic name appears in several places.
+    pub name: String,
+    /// Whether the name came from `as NAME`.
+    pub explicit_name: bool,
+    pub method: http::Method,
+    pub location: Location,
+    pub needs: Needs,
+    /// The scenario the request belongs to; `None` in setup and teardown blocks.
+    pub scenario: Option<ScenarioId>,
+}
+
+/// A scenario of the plan.
+#[derive(Debug, Clone)]
+pub struct ScenarioInfo {
+    pub name: String,
+    /// Relative weight, at least 1.
+    pub weight: u32,
+    /// Pause after each run of the scenario.
+    pub delay: Duration,
+    pub location: Location,
+}
+
+/// A `check` or `assert`.
+#[derive(Debug, Clone)]
+pub struct CheckInfo {
+    /// The predicate's source text, e.g. `status == 200`.
+    pub text: String,
+    pub location: Location,
+    /// `assert` (ends the scenario run when it fails) rather than `check`.
+    pub is_assert: bool,
+    /// The request whose response it tests.
+    pub request: RequestId,
+}
+
+/// The statistic a threshold limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    P50,
+    P90,
+    P95,
+    P99,
+    P999,
+    Max,
+    Mean,
+    /// Percentage of failed requests (transport errors and failed statuses).
+    Errors,
+    /// Percentage of check and assert evaluations that passed.
+    Checks,
+    /// Requests per second over the run.
+    Rps,
+}
+
+impl Metric {
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::P50 => "p50",
+            Metric::P90 => "p90",
+            Metric::P95 => "p95",
+            Metric::P99 => "p99",
+            Metric::P999 => "p999",
+            Metric::Max => "max",
+            Metric::Mean => "mean",
+            Metric::Errors => "errors",
+            Metric::Checks => "checks",
+            Metric::Rps => "rps",
+        }
+    }
+
+    pub(crate) const ALL: [Metric; 10] = [
+        Metric::P50,
+        Metric::P90,
+        Metric::P95,
+        Metric::P99,
+        Metric::P999,
+        Metric::Max,
+        Metric::Mean,
+        Metric::Errors,
+        Metric::Checks,
+        Metric::Rps,
+    ];
+
+    /// Whether the metric is a latency (its value is a duration).
+    pub fn is_latency(self) -> bool {
+        !matches!(self, Metric::Errors | Metric::Checks | Metric::Rps)
+    }
+}
+
+/// The limit of a threshold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ThresholdValue {
+    /// For latency metrics.
+    Duration(Duration),
+    /// For `errors` and `checks`, in percent (`1%` is `1.0`).
+    Percent(f64),
+    /// For `rps`.
+    Number(f64),
+}
+
+/// What a scoped threshold applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThresholdTarget {
+    Scenario(ScenarioId),
+    Request(RequestId),
+}
+
+/// `threshold [NAME] METRIC CMP VALUE`.
+#[derive(Debug, Clone)]
+pub struct Threshold {
+    /// The scenario or request name it is limited to, as written.
+    pub scope: Option<String>,
+    /// `scope`, resolved.
+    pub target: Option<ThresholdTarget>,
+    pub metric: Metric,
+    pub cmp: CmpOp,
+    pub value: ThresholdValue,
+    /// The source text after `threshold`, e.g. `buy p95 < 800ms`.
+    pub text: String,
+    pub location: Location,
+}
+
+impl Threshold {
+    /// Whether `observed` satisfies the threshold. Latencies are compared in seconds.
+    pub fn holds(&self, observed: f64) -> bool {
+        let limit = match self.value {
+            ThresholdValue::Duration(d) => d.as_secs_f64(),
+            ThresholdValue::Percent(p) | ThresholdValue::Number(p) => p,
+        };
+        match self.cmp {
+            CmpOp::Eq => observed == limit,
+            CmpOp::Ne => observed != limit,
+            CmpOp::Lt => observed < limit,
+            CmpOp::Le => observed <= limit,
+            CmpOp::Gt => observed > limit,
+            CmpOp::Ge => observed >= limit,
+        }
+    }
+}
+
+/// A compiled plan: immutable, `Send + Sync`, shared by every worker.
+#[derive(Debug)]
+pub struct Program {
+    pub(crate) requests: Vec<RequestInfo>,
+    pub(crate) request_code: Vec<RequestCode>,
+    pub(crate) scenarios: Vec<ScenarioInfo>,
+    pub(crate) scenario_code: Vec<BlockCode>,
+    pub(crate) checks: Vec<CheckInfo>,
+    pub(crate) thresholds: Vec<Threshold>,
+    pub(crate) ops: Vec<Op>,
+    pub(crate) setup: Option<BlockCode>,
+    pub(crate) worker_setup: Option<BlockCode>,
+    pub(crate) worker_teardown: Option<BlockCode>,
+    pub(crate) teardown: Option<BlockCode>,
+    /// Running sums of the scenario weights, for the weighted draw.
+    pub(crate) cumulative_weights: Vec<u64>,
+    /// Variable slots: globals are `0..global_slots`, then worker variables, then the
+    /// locals of the block being run.
+    pub(crate) slot_count: u32,
+    pub(crate) global_slots: u32,
+    pub(crate) slot_names: Vec<Box<str>>,
+    pub(crate) counters: u32,
+    pub(crate) header_names: Vec<Box<str>>,
+    pub(crate) origins: Vec<Origin>,
+    /// The `base` origin and path prefix, for relative targets computed at run time.
+    pub(crate) base: Option<(u32, Box<str>)>,
+    pub(crate) timeout: Duration,
+    pub(crate) warnings: Diagnostics,
+}
+
+impl Program {
+    pub fn requests(&self) -> &[RequestInfo] {
+        &self.requests
+    }
+
+    pub fn scenarios(&self) -> &[ScenarioInfo] {
+        &self.scenarios
+    }
+
+    pub fn checks(&self) -> &[CheckInfo] {
+        &self.checks
+    }
+
+    pub fn thresholds(&self) -> &[Threshold] {
+        &self.thresholds
+    }
+
+    pub fn has_setup(&self) -> bool {
+        self.setup.is_some()
+    }
+
+    pub fn has_teardown(&self) -> bool {
+        self.teardown.is_some()
+    }
+
+    pub fn has_worker_setup(&self) -> bool {
+        self.worker_setup.is_some()
+    }
+
+    pub fn has_worker_teardown(&self) -> bool {
+        self.worker_teardown.is_some()
+    }
+
+    /// The request timeout from `defaults { timeout }` (30 s when not set).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Warnings found while compiling (the plan still runs).
+    pub fn warnings(&self) -> &Diagnostics {
+        &self.warnings
+    }
+
+    /// Names of the variables captured by `setup` (the globals), in slot order.
+    pub fn global_names(&self) -> impl Iterator<Item = &str> {
+        self.slot_names[..self.global_slots as usize]
+            .iter()
+            .map(|s| &**s)
+    }
+
+    /// Finds a scenario by name.
+    pub fn scenario_id(&self, name: &str) -> Option<ScenarioId> {
+        self.scenarios
+            .iter()
+            .position(|s| s.name == name)
+            .map(|i| ScenarioId(i as u32))
+    }
+
+    /// Finds a request by its display name.
+    pub fn request_id(&self, name: &str) -> Option<RequestId> {
+        self.requests
+            .iter()
+            .position(|r| r.name == name)
+            .map(|i| RequestId(i as u32))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn program_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Program>();
+    }
+
+    #[test]
+    fn threshold_holds_compares_in_seconds() {
+        let t = Threshold {
+            scope: None,
+            target: None,
+            metric: Metric::P99,
+            cmp: CmpOp::Lt,
+            value: ThresholdValue::Duration(Duration::from_millis(250)),
+            text: "p99 < 250ms".into(),
+            location: Location {
+                file: "t.mol".into(),
+                line: 1,
+                column: 1,
+            },
+        };
+        assert!(t.holds(0.249));
+        assert!(!t.holds(0.25));
+    }
+}

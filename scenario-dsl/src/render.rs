@@ -1,0 +1,566 @@
+//! Evaluating template expressions and writing values with the right escaping.
+//!
+//! Used at run time by the interpreter (into a worker's reused buffers) and at compile time
+//! to pre-render constant pieces, so both agree byte for byte. The escaping rules per place
+//! are documented on [`Escape`].
+
+use std::io::Write as _;
+
+use rand::Rng;
+use rand::rngs::SmallRng;
+use serde_json::Value;
+
+use crate::code::{Escape, ExprCode, PathStep, Piece, TemplateCode};
+
+/// The result of evaluating an expression, borrowing where it can.
+#[derive(Debug)]
+pub(crate) enum Evaluated<'v> {
+    Ref(&'v Value),
+    Owned(Value),
+    Int(i64),
+    /// The text is in the scratch buffer passed to [`eval`].
+    Scratch,
+}
+
+impl Evaluated<'_> {
+    pub(crate) fn to_value(&self, scratch: &str) -> Value {
+        match self {
+            Evaluated::Ref(v) => (*v).clone(),
+            Evaluated::Owned(v) => v.clone(),
+            Evaluated::Int(i) => Value::from(*i),
+            Evaluated::Scratch => Value::String(scratch.to_string()),
+        }
+    }
+
+    pub(crate) fn as_i64(&self, scratch: &str) -> Option<i64> {
+        match self {
+            Evaluated::Int(i) => Some(*i),
+            Evaluated::Ref(v) => json_i64(v),
+            Evaluated::Owned(v) => json_i64(v),
+            Evaluated::Scratch => scratch.parse().ok(),
+        }
+    }
+}
+
+fn json_i64(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+/// Why an expression could not be evaluated at run time.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(crate) enum EvalError {
+    #[error("`{0}` is not set")]
+    Undefined(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The values an expression can read.
+pub(crate) struct EvalEnv<'v> {
+    pub(crate) slots: &'v [Option<Value>],
+    pub(crate) worker: u64,
+    pub(crate) process: u32,
+    pub(crate) iter: u64,
+}
+
+/// Largest `rand_str(n)`.
+pub(crate) const MAX_RAND_STR: i64 = 1 << 20;
+
+pub(crate) fn eval<'v>(
+    e: &'v ExprCode,
+    env: &EvalEnv<'v>,
+    rng: &mut SmallRng,
+    scratch: &mut String,
+) -> Result<Evaluated<'v>, EvalError> {
+    Ok(match e {
+        ExprCode::Const(v) => Evaluated::Ref(v),
+        ExprCode::Var { slot, path, name } => {
+            let Some(Some(root)) = env.slots.get(*slot as usize) else {
+                return Err(EvalError::Undefined(name.to_string()));
+            };
+            Evaluated::Ref(
+                walk(root, path).ok_or_else(|| EvalError::Undefined(path_text(name, path)))?,
+            )
+        }
+        ExprCode::Undefined(name) => return Err(EvalError::Undefined(name.to_string())),
+        ExprCode::Worker => Evaluated::Int(env.worker as i64),
+        ExprCode::Process => Evaluated::Int(env.process as i64),
+        ExprCode::Iter => Evaluated::Int(env.iter as i64),
+        ExprCode::NowMs => {
+            let ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0);
+            Evaluated::Int(ms)
+        }
+        ExprCode::Uuid => {
+            let bytes: [u8; 16] = rng.random();
+            scratch.clear();
+            write_uuid(scratch, bytes);
+            Evaluated::Scratch
+        }
+        ExprCode::RandInt(a, b) => {
+            let lo = int_arg(a, env, rng, scratch, "rand_int")?;
+            let hi = int_arg(b, env, rng, scratch, "rand_int")?;
+            if lo > hi {
+                return Err(EvalError::Invalid(format!(
+                    "rand_int({lo}, {hi}): the first bound is larger than the second"
+                )));
+            }
+            Evaluated::Int(rng.random_range(lo..=hi))
+        }
+        ExprCode::RandRange(lo, hi) => Evaluated::Int(rng.random_range(*lo..=*hi)),
+        ExprCode::RandStr(n) => {
+            let n = int_arg(n, env, rng, scratch, "rand_str")?;
+            if !(0..=MAX_RAND_STR).contains(&n) {
+                return Err(EvalError::Invalid(format!(
+                    "rand_str({n}): the length must be between 0 and {MAX_RAND_STR}"
+                )));
+            }
+            scratch.clear();
+            const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+            for _ in 0..n {
+                scratch.push(ALNUM[rng.random_range(0..ALNUM.len())] as char);
+            }
+            Evaluated::Scratch
+        }
+        ExprCode::Pick(list) => match eval(list, env, rng, scratch)? {
+            Evaluated::Ref(Value::Array(items)) if !items.is_empty() => {
+                Evaluated::Ref(&items[rng.random_range(0..items.len())])
+            }
+            Evaluated::Owned(Value::Array(mut items)) if !items.is_empty() => {
+                let i = rng.random_range(0..items.len());
+                Evaluated::Owned(items.swap_remove(i))
+            }
+            Evaluated::Ref(Value::Array(_)) | Evaluated::Owned(Value::Array(_)) => {
+                return Err(EvalError::Invalid("pick() of an empty list".into()));
+            }
+            other => {
+                return Err(EvalError::Invalid(format!(
+                    "pick() needs a list, got {}",
+                    kind_of(&other)
+                )));
+            }
+        },
+        ExprCode::List(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for item in items.iter() {
+                let v = eval(item, env, rng, scratch)?;
+                out.push(v.to_value(scratch));
+            }
+            Evaluated::Owned(Value::Array(out))
+        }
+        ExprCode::Default(value, fallback) => match eval(value, env, rng, scratch) {
+            Err(EvalError::Undefined(_)) => eval(fallback, env, rng, scratch)?,
+            other => other?,
+        },
+    })
+}
+
+fn int_arg(
+    e: &ExprCode,
+    env: &EvalEnv<'_>,
+    rng: &mut SmallRng,
+    scratch: &mut String,
+    func: &str,
+) -> Result<i64, EvalError> {
+    let v = eval(e, env, rng, scratch)?;
+    v.as_i64(scratch).ok_or_else(|| {
+        EvalError::Invalid(format!(
+            "{func}() needs integer arguments, got {}",
+            kind_of(&v)
+        ))
+    })
+}
+
+fn kind_of(v: &Evaluated<'_>) -> &'static str {
+    match v {
+        Evaluated::Int(_) => "a number",
+        Evaluated::Scratch => "a string",
+        Evaluated::Ref(v) => json_kind(v),
+        Evaluated::Owned(v) => json_kind(v),
+    }
+}
+
+pub(crate) fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Follows object keys and array indices (negative indices count from the end).
+pub(crate) fn walk<'v>(mut v: &'v Value, path: &[PathStep]) -> Option<&'v Value> {
+    for step in path {
+        v = match (step, v) {
+            (PathStep::Key(k), Value::Object(m)) => m.get(&**k)?,
+            (PathStep::Index(i), Value::Array(a)) => {
+                let idx = if *i < 0 { a.len() as i64 + i } else { *i };
+                a.get(usize::try_from(idx).ok()?)?
+            }
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
+pub(crate) fn path_text(name: &str, path: &[PathStep]) -> String {
+    let mut s = name.to_string();
+    for step in path {
+        match step {
+            PathStep::Key(k) => {
+                s.push('.');
+                s.push_str(k);
+            }
+            PathStep::Index(i) => {
+                s.push_str(&format!("[{i}]"));
+            }
+        }
+    }
+    s
+}
+
+fn write_uuid(out: &mut String, mut b: [u8; 16]) {
+    b[6] = (b[6] & 0x0f) | 0x40; // version 4
+    b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, byte) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push(HEX[(byte >> 4) as usize] as char);
+        out.push(HEX[(byte & 15) as usize] as char);
+    }
+}
+
+/// Why a value could not be written where it stands.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(crate) enum RenderError {
+    #[error(transparent)]
+    Eval(#[from] EvalError),
+    #[error("a header value cannot contain CR, LF or NUL (from `{0}`)")]
+    HeaderControl(String),
+}
+
+/// Calls `f` with the plain-text form of a value: strings as they are, numbers and booleans
+/// as written in JSON, `null` as `null`, lists and objects as compact JSON.
+pub(crate) fn with_text<R>(v: &Evaluated<'_>, scratch: &str, f: impl FnOnce(&[u8]) -> R) -> R {
+    let json = match v {
+        Evaluated::Scratch => return f(scratch.as_bytes()),
+        Evaluated::Int(i) => {
+            let mut buf = [0u8; 24];
+            let n = write_i64(&mut buf, *i);
+            return f(&buf[..n]);
+        }
+        Evaluated::Ref(v) => *v,
+        Evaluated::Owned(v) => v,
+    };
+    match json {
+        Value::String(s) => f(s.as_bytes()),
+        Value::Bool(true) => f(b"true"),
+        Value::Bool(false) => f(b"false"),
+        Value::Null => f(b"null"),
+        Value::Number(n) => {
+            let mut buf = [0u8; 40];
+            let mut cursor = std::io::Cursor::new(&mut buf[..]);
+            if write!(cursor, "{n}").is_ok() {
+                let len = cursor.position() as usize;
+                f(&buf[..len])
+            } else {
+                f(n.to_string().as_bytes())
+            }
+        }
+        other => f(&serde_json::to_vec(other).unwrap_or_default()),
+    }
+}
+
+fn write_i64(buf: &mut [u8; 24], v: i64) -> usize {
+    let mut tmp = [0u8; 24];
+    let mut n = v.unsigned_abs();
+    let mut i = tmp.len();
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        i -= 1;
+        tmp[i] = b'-';
+    }
+    let len = tmp.len() - i;
+    buf[..len].copy_from_slice(&tmp[i..]);
+    len
+}
+
+/// Writes an evaluated value at a place with escaping `esc`.
+pub(crate) fn write_value(
+    out: &mut Vec<u8>,
+    v: &Evaluated<'_>,
+    scratch: &str,
+    esc: Escape,
+    source: &str,
+) -> Result<(), RenderError> {
+    match esc {
+        Escape::JsonValue => {
+            match v {
+                Evaluated::Int(_) => with_text(v, scratch, |t| out.extend_from_slice(t)),
+                Evaluated::Scratch => write_json_string(out, scratch.as_bytes(), true),
+                Evaluated::Ref(j) => write_json(out, j),
+                Evaluated::Owned(j) => write_json(out, j),
+            }
+            Ok(())
+        }
+        Escape::JsonString => {
+            with_text(v, scratch, |t| write_json_string(out, t, false));
+            Ok(())
+        }
+        Escape::Header => with_text(v, scratch, |t| {
+            if t.iter().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+                return Err(RenderError::HeaderControl(source.to_string()));
+            }
+            out.extend_from_slice(t);
+            Ok(())
+        }),
+        Escape::Raw => {
+            with_text(v, scratch, |t| out.extend_from_slice(t));
+            Ok(())
+        }
+        Escape::UrlStart | Escape::Path | Escape::Query | Escape::Form => {
+            with_text(v, scratch, |t| percent_encode(out, t, esc));
+            Ok(())
+        }
+    }
+}
+
+fn write_json(out: &mut Vec<u8>, v: &Value) {
+    // Writing to a Vec cannot fail; serialization of a `Value` cannot either.
+    let _ = serde_json::to_writer(&mut *out, v);
+}
+
+/// JSON string escaping per RFC 8259 (quotes, backslash, control characters).
+pub(crate) fn write_json_string(out: &mut Vec<u8>, text: &[u8], quoted: bool) {
+    if quoted {
+        out.push(b'"');
+    }
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut start = 0;
+    for (i, &b) in text.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&text[start..i]);
+        if esc.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[(b >> 4) as usize]);
+            out.push(HEX[(b & 15) as usize]);
+        } else {
+            out.extend_from_slice(esc);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&text[start..]);
+    if quoted {
+        out.push(b'"');
+    }
+}
+
+/// Whether byte `b` is written as is at a place with escaping `esc`.
+fn url_keeps(b: u8, esc: Escape) -> bool {
+    let unreserved = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
+    match esc {
+        // Everything printable except what is never valid in a URL.
+        Escape::UrlStart => {
+            b.is_ascii_graphic()
+                && !matches!(
+                    b,
+                    b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}'
+                )
+        }
+        Escape::Path => {
+            unreserved
+                || matches!(
+                    b,
+                    b'!' | b'$'
+                        | b'&'
+                        | b'\''
+                        | b'('
+                        | b')'
+                        | b'*'
+                        | b'+'
+                        | b','
+                        | b';'
+                        | b'='
+                        | b':'
+                        | b'@'
+                )
+        }
+        Escape::Query => {
+            unreserved
+                || matches!(
+                    b,
+                    b'!' | b'$'
+                        | b'\''
+                        | b'('
+                        | b')'
+                        | b'*'
+                        | b','
+                        | b';'
+                        | b':'
+                        | b'@'
+                        | b'/'
+                        | b'?'
+                )
+        }
+        Escape::Form => unreserved,
+        _ => true,
+    }
+}
+
+pub(crate) fn percent_encode(out: &mut Vec<u8>, text: &[u8], esc: Escape) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in text {
+        if url_keeps(b, esc) {
+            out.push(b);
+        } else if b == b' ' && esc == Escape::Form {
+            out.push(b'+');
+        } else {
+            out.push(b'%');
+            out.push(HEX[(b >> 4) as usize]);
+            out.push(HEX[(b & 15) as usize]);
+        }
+    }
+}
+
+/// Renders a template into `out` (appending).
+pub(crate) fn render_template<'v>(
+    out: &mut Vec<u8>,
+    t: &'v TemplateCode,
+    env: &EvalEnv<'v>,
+    rng: &mut SmallRng,
+    scratch: &mut String,
+) -> Result<(), RenderError> {
+    for piece in t.pieces.iter() {
+        match piece {
+            Piece::Lit(bytes) => out.extend_from_slice(bytes),
+            Piece::Expr(e, esc) => {
+                let v = eval(e, env, rng, scratch)?;
+                write_value(out, &v, scratch, *esc, "template")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use serde_json::json;
+
+    fn w(v: Value, esc: Escape) -> String {
+        let mut out = Vec::new();
+        write_value(&mut out, &Evaluated::Ref(&v), "", esc, "x").unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn escaping_table() {
+        let s = || json!("a b/c?d&e=f#g\"h\n");
+        let cases = [
+            (Escape::Raw, s(), "a b/c?d&e=f#g\"h\n"),
+            (Escape::JsonString, s(), "a b/c?d&e=f#g\\\"h\\n"),
+            (Escape::JsonValue, s(), "\"a b/c?d&e=f#g\\\"h\\n\""),
+            (Escape::Path, s(), "a%20b%2Fc%3Fd&e=f%23g%22h%0A"),
+            (Escape::Query, s(), "a%20b/c?d%26e%3Df%23g%22h%0A"),
+            (Escape::Form, s(), "a+b%2Fc%3Fd%26e%3Df%23g%22h%0A"),
+            (Escape::UrlStart, s(), "a%20b/c?d&e=f#g%22h%0A"),
+            (Escape::JsonValue, json!(3), "3"),
+            (Escape::JsonValue, json!([1, "x"]), "[1,\"x\"]"),
+            (Escape::JsonString, json!(2.5), "2.5"),
+            (Escape::Path, json!("é"), "%C3%A9"),
+            (Escape::JsonValue, json!(null), "null"),
+            (Escape::Raw, json!({"a": true}), "{\"a\":true}"),
+        ];
+        for (esc, v, want) in cases {
+            assert_eq!(w(v.clone(), esc), want, "{esc:?} {v}");
+        }
+    }
+
+    #[test]
+    fn header_rejects_line_breaks() {
+        let mut out = Vec::new();
+        let v = json!("a\r\nX-Evil: 1");
+        let r = write_value(&mut out, &Evaluated::Ref(&v), "", Escape::Header, "{{x}}");
+        assert!(matches!(r, Err(RenderError::HeaderControl(_))));
+    }
+
+    #[test]
+    fn json_control_characters_use_unicode_escapes() {
+        let mut out = Vec::new();
+        write_json_string(&mut out, b"\x01\x1f", true);
+        assert_eq!(out, b"\"\\u0001\\u001f\"");
+    }
+
+    #[test]
+    fn ints_format_like_json() {
+        for v in [0i64, 7, -7, i64::MAX, i64::MIN] {
+            let mut buf = [0u8; 24];
+            let n = write_i64(&mut buf, v);
+            assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), v.to_string());
+        }
+    }
+
+    #[test]
+    fn uuid_is_version_4() {
+        let mut rng = SmallRng::seed_from_u64(1);
+        let env = EvalEnv {
+            slots: &[],
+            worker: 0,
+            process: 0,
+            iter: 0,
+        };
+        let mut scratch = String::new();
+        let e = ExprCode::Uuid;
+        eval(&e, &env, &mut rng, &mut scratch).unwrap();
+        assert_eq!(scratch.len(), 36);
+        assert_eq!(&scratch[14..15], "4");
+        assert!(matches!(&scratch[19..20], "8" | "9" | "a" | "b"));
+    }
+
+    #[test]
+    fn walk_keys_and_indices() {
+        let v = json!({"a": [1, {"b": 2}]});
+        let p = [
+            PathStep::Key("a".into()),
+            PathStep::Index(-1),
+            PathStep::Key("b".into()),
+        ];
+        assert_eq!(walk(&v, &p), Some(&json!(2)));
+        assert_eq!(walk(&v, &[PathStep::Key("z".into())]), None);
+        assert_eq!(
+            walk(&v, &[PathStep::Key("a".into()), PathStep::Index(5)]),
+            None
+        );
+    }
+}
