@@ -1,1 +1,29 @@
-//! Minimal HTTP/1.1 client for molotov: pre-rendered requests, httparse responses, keep-alive over glommio.
+//! Minimal HTTP/1.1 client for molotov: pre-rendered requests, httparse responses, keep-alive
+//! over glommio.
+//!
+//! - [`render_request`] turns a method, authority, path, headers and body into wire bytes
+//!   (validated: no CR/LF injection), once for static requests or into a reused buffer;
+//! - [`ResponseParser`] is a sans-io incremental response parser (status, headers on demand,
+//!   Content-Length, chunked with trailers, until-close, bodiless responses, caps);
+//! - [`Client`] owns one keep-alive connection to one [`Origin`] and sends requests with a
+//!   per-request deadline, reconnecting and retrying by the rules in [`client`];
+//! - every failure is an [`Error`] value with an [`ErrorKind`] for counting.
+//!
+//! See `docs/http-client.md` for the framing, retry and error rules in one place.
+
+pub mod client;
+pub mod deadline;
+pub mod error;
+pub mod request;
+pub mod response;
+pub mod url;
+
+pub use client::{Client, ClientConfig, ClientCounters, Response, Timings};
+pub use deadline::DeadlineTimer;
+pub use error::{Error, ErrorKind, Phase};
+pub use request::{DEFAULT_USER_AGENT, RequestMeta, render_request};
+pub use response::{HeaderNeeds, Limits, Progress, ResponseNeeds, ResponseParser};
+pub use url::{Origin, Scheme, split_url};
+
+/// Re-exported so callers name methods without depending on `http` themselves.
+pub use http::Method;

@@ -1,0 +1,521 @@
+//! The keep-alive client: [`Client`] owns one connection to one [`Origin`] and sends
+//! pre-rendered requests on it; [`Response`] borrows the parsed result from the client's
+//! reused buffers.
+//!
+//! Connection rules:
+//! - one connection at a time, kept alive while the server allows it (HTTP/1.1 without
+//!   `Connection: close`, HTTP/1.0 with `keep-alive`, a length-delimited body, no stray
+//!   bytes after the response);
+//! - before reusing a connection that sat idle (`ClientConfig::probe_idle_after`, default
+//!   1 ms) or for a non-idempotent request, the client checks without blocking whether the
+//!   server closed it or sent stray bytes (one `recv(MSG_PEEK|MSG_DONTWAIT)`); such a
+//!   connection is replaced by a fresh one transparently (a reconnect, not a retry, not an
+//!   error);
+//! - a request that fails on a *reused* connection before any response byte arrived (EOF,
+//!   reset or broken pipe while writing or at the first read) is sent once more on a fresh
+//!   connection if `RequestMeta::idempotent`; otherwise, or on a fresh connection, the error
+//!   is returned;
+//! - every error and every timeout closes the connection (its state is unknown).
+//!
+//! The per-request `timeout` is a deadline covering connect, write and read, enforced with
+//! one reused timer ([`crate::deadline`]); the connect itself is also bounded by
+//! `ClientConfig::connect_timeout` (io_uring's linked timeout).
+
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::TcpStream;
+
+use crate::deadline::DeadlineTimer;
+use crate::error::{Error, Phase};
+use crate::request::RequestMeta;
+use crate::response::{Limits, Progress, ResponseNeeds, ResponseParser};
+use crate::url::{Origin, Scheme};
+
+/// Settings of a [`Client`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// Bound on one TCP handshake (also bounded by the request's deadline). Default 5 s.
+    pub connect_timeout: Duration,
+    /// Cap on the response head and on the trailer section. Default 64 KiB.
+    pub max_header_bytes: usize,
+    /// Cap on a response body, kept or dropped. Default 16 MiB.
+    pub max_body_bytes: u64,
+    /// Set `TCP_NODELAY` on connections. Default true.
+    pub nodelay: bool,
+    /// Size of the reused read buffer. Default 16 KiB.
+    pub read_buffer_bytes: usize,
+    /// Before reusing a connection, check without blocking whether the server closed it or
+    /// sent stray bytes (one `recv(MSG_PEEK|MSG_DONTWAIT)`, about 0.7 µs here) when it has
+    /// been idle at least this long, and always for a non-idempotent request (which could
+    /// not be retried). Default 1 ms: back-to-back requests under load skip the syscall (a
+    /// close they run into is handled by the retry rule), a connection that sat idle (where
+    /// servers close) is checked. `None`: never check; a close between requests then
+    /// becomes a retry (idempotent) or a `closed_early`/`reset` error (others).
+    pub probe_idle_after: Option<Duration>,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        let limits = Limits::default();
+        ClientConfig {
+            connect_timeout: Duration::from_secs(5),
+            max_header_bytes: limits.max_header_bytes,
+            max_body_bytes: limits.max_body_bytes,
+            nodelay: true,
+            read_buffer_bytes: 16 << 10,
+            probe_idle_after: Some(Duration::from_millis(1)),
+        }
+    }
+}
+
+/// When the parts of one request happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Timings {
+    /// Time spent connecting during this request (all attempts), when it connected.
+    pub connect: Option<Duration>,
+    /// From the first byte written to the first response byte read (final attempt).
+    pub ttfb: Duration,
+    /// From the first byte written to the last response byte parsed (final attempt).
+    /// Connect time is not included: see `connect`.
+    pub total: Duration,
+}
+
+/// Cumulative counts of a client, kept up to date even when requests fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClientCounters {
+    /// Successful TCP connects.
+    pub connects: u64,
+    /// Connects that replaced an earlier connection (all connects but the first).
+    pub reconnects: u64,
+    /// Requests sent a second time after a reused connection failed.
+    pub retries: u64,
+    /// Request bytes written.
+    pub bytes_sent: u64,
+    /// Response bytes read.
+    pub bytes_received: u64,
+}
+
+/// A parsed response, borrowed from the client until the next request.
+#[derive(Debug)]
+pub struct Response<'a> {
+    parser: &'a ResponseParser,
+    timings: Timings,
+    bytes_sent: u64,
+    bytes_received: u64,
+    reused: bool,
+}
+
+impl<'a> Response<'a> {
+    /// The status code.
+    pub fn status(&self) -> u16 {
+        self.parser.status()
+    }
+
+    /// The first value of header `name` (case-insensitive). Promised for headers named in
+    /// `ResponseNeeds` (answers for any header when any were needed); `None` when no
+    /// headers were needed.
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        self.parser.header(name)
+    }
+
+    /// The kept headers, in order.
+    pub fn headers(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + 'a {
+        self.parser.headers()
+    }
+
+    /// The first value of trailer field `name` of a chunked body, when headers were needed.
+    pub fn trailer(&self, name: &str) -> Option<&'a [u8]> {
+        self.parser.trailer(name)
+    }
+
+    /// The kept trailer fields, in order.
+    pub fn trailers(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + 'a {
+        self.parser.trailers()
+    }
+
+    /// The body, empty unless it was needed.
+    pub fn body(&self) -> &'a [u8] {
+        self.parser.body()
+    }
+
+    /// Body length in bytes as received (kept or not).
+    pub fn body_len(&self) -> u64 {
+        self.parser.body_len()
+    }
+
+    /// Timings of this request.
+    pub fn timings(&self) -> Timings {
+        self.timings
+    }
+
+    /// Request bytes written for this request (all attempts).
+    pub fn bytes_sent(&self) -> u64 {
+        self.bytes_sent
+    }
+
+    /// Response bytes read for this request (all attempts).
+    pub fn bytes_received(&self) -> u64 {
+        self.bytes_received
+    }
+
+    /// Whether the final attempt ran on a connection that had served a request before.
+    pub fn reused_connection(&self) -> bool {
+        self.reused
+    }
+
+    /// Whether the connection stays open after this response.
+    pub fn keep_alive(&self) -> bool {
+        self.parser.keep_alive()
+    }
+}
+
+/// A keep-alive HTTP/1.1 client for one origin. Not `Send`: one per worker per origin.
+#[derive(Debug)]
+pub struct Client {
+    timer: DeadlineTimer,
+    core: Core,
+}
+
+/// Everything but the timer, so an exchange can borrow it while the timer races it.
+#[derive(Debug)]
+struct Core {
+    origin: Origin,
+    config: ClientConfig,
+    addrs: Vec<SocketAddr>,
+    conn: Option<TcpStream>,
+    /// The executor `conn` belongs to (a stream cannot move between executors).
+    conn_executor: usize,
+    /// Requests completed on `conn`.
+    served: u64,
+    /// When the last response on `conn` was complete.
+    idle_since: Instant,
+    ever_connected: bool,
+    read_buf: Vec<u8>,
+    parser: ResponseParser,
+    counters: ClientCounters,
+}
+
+/// What one successful exchange measured.
+#[derive(Debug, Default)]
+struct Exchange {
+    timings: Timings,
+    bytes_sent: u64,
+    bytes_received: u64,
+    reused: bool,
+}
+
+/// How an attempt failed: the error, and whether it may be retried on a fresh connection.
+struct Failure {
+    error: Error,
+    before_response: bool,
+}
+
+impl Client {
+    /// A client for `origin`; the host is resolved at the first connect and cached.
+    /// Creating it needs no executor and opens nothing.
+    pub fn new(origin: Origin, config: ClientConfig) -> Client {
+        Self::build(origin, Vec::new(), config)
+    }
+
+    /// A client for `origin` that connects to `addrs` (already resolved, e.g. once per
+    /// process) instead of resolving the host itself.
+    pub fn with_addresses(origin: Origin, addrs: Vec<SocketAddr>, config: ClientConfig) -> Client {
+        Self::build(origin, addrs, config)
+    }
+
+    fn build(origin: Origin, addrs: Vec<SocketAddr>, config: ClientConfig) -> Client {
+        let limits = Limits {
+            max_header_bytes: config.max_header_bytes,
+            max_body_bytes: config.max_body_bytes,
+        };
+        Client {
+            timer: DeadlineTimer::new(),
+            core: Core {
+                origin,
+                addrs,
+                conn: None,
+                conn_executor: 0,
+                served: 0,
+                idle_since: Instant::now(),
+                ever_connected: false,
+                read_buf: vec![0; config.read_buffer_bytes.max(1)],
+                parser: ResponseParser::new(limits),
+                counters: ClientCounters::default(),
+                config,
+            },
+        }
+    }
+
+    /// The origin this client talks to.
+    pub fn origin(&self) -> &Origin {
+        &self.core.origin
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.core.config
+    }
+
+    /// Cumulative counters (updated even by failed requests).
+    pub fn counters(&self) -> ClientCounters {
+        self.core.counters
+    }
+
+    /// Whether a connection is open.
+    pub fn is_connected(&self) -> bool {
+        self.core.conn.is_some()
+    }
+
+    /// Closes the connection, if any (the next request connects again).
+    pub fn close(&mut self) {
+        self.core.conn = None;
+    }
+
+    /// Sends `request` (complete wire bytes, e.g. from [`crate::render_request`]) and reads
+    /// its response, keeping what `needs` asks for.
+    ///
+    /// `meta` must describe the request's method (HEAD framing, retry rule). `timeout` is
+    /// the deadline for the whole exchange: connect, write and read.
+    pub async fn send(
+        &mut self,
+        request: &[u8],
+        meta: RequestMeta,
+        needs: &ResponseNeeds,
+        timeout: Duration,
+    ) -> Result<Response<'_>, Error> {
+        if self.core.origin.scheme == Scheme::Https {
+            return Err(Error::InvalidRequest(
+                "https is not supported yet".to_owned(),
+            ));
+        }
+        if request.is_empty() {
+            return Err(Error::InvalidRequest("empty request".to_owned()));
+        }
+        self.core.parser.reset(meta.head, needs);
+        let core = &mut self.core;
+        let outcome = self.timer.run(timeout, core.exchange(request, meta)).await;
+        match outcome {
+            Some(Ok(exchange)) => Ok(Response {
+                parser: &self.core.parser,
+                timings: exchange.timings,
+                bytes_sent: exchange.bytes_sent,
+                bytes_received: exchange.bytes_received,
+                reused: exchange.reused,
+            }),
+            Some(Err(error)) => {
+                self.core.conn = None;
+                Err(error)
+            }
+            None => {
+                self.core.conn = None;
+                Err(Error::RequestTimeout(timeout))
+            }
+        }
+    }
+}
+
+impl Core {
+    async fn exchange(&mut self, request: &[u8], meta: RequestMeta) -> Result<Exchange, Error> {
+        let mut exchange = Exchange::default();
+        let mut retried = false;
+        loop {
+            let reused = self.ready_connection(&mut exchange, meta).await?;
+            match self.attempt(request, &mut exchange).await {
+                Ok(()) => {
+                    exchange.reused = reused;
+                    return Ok(exchange);
+                }
+                Err(failure) => {
+                    self.conn = None;
+                    if reused && failure.before_response && meta.idempotent && !retried {
+                        retried = true;
+                        self.counters.retries += 1;
+                        continue;
+                    }
+                    return Err(failure.error);
+                }
+            }
+        }
+    }
+
+    /// Makes sure a usable connection is open; returns whether it is a reused one.
+    async fn ready_connection(
+        &mut self,
+        exchange: &mut Exchange,
+        meta: RequestMeta,
+    ) -> Result<bool, Error> {
+        if let Some(stream) = &self.conn {
+            let same_executor = self.conn_executor == glommio::executor().id();
+            let probe = match self.config.probe_idle_after {
+                None => false,
+                Some(idle) => !meta.idempotent || self.idle_since.elapsed() >= idle,
+            };
+            if same_executor && (!probe || idle_connection_is_clean(stream)) {
+                return Ok(true);
+            }
+            self.conn = None;
+        }
+        let started = Instant::now();
+        let stream = self.connect().await?;
+        let took = started.elapsed();
+        exchange.timings.connect = Some(exchange.timings.connect.unwrap_or_default() + took);
+        self.conn = Some(stream);
+        self.conn_executor = glommio::executor().id();
+        self.served = 0;
+        Ok(false)
+    }
+
+    async fn connect(&mut self) -> Result<TcpStream, Error> {
+        if self.addrs.is_empty() {
+            self.addrs = self.origin.resolve()?;
+        }
+        let timeout = self.config.connect_timeout;
+        let mut last_error = None;
+        for &addr in &self.addrs {
+            let connected = if timeout.is_zero() {
+                TcpStream::connect(addr).await
+            } else {
+                TcpStream::connect_timeout(addr, timeout).await
+            };
+            match connected {
+                Ok(stream) => {
+                    if self.config.nodelay {
+                        stream
+                            .set_nodelay(true)
+                            .map_err(|e| Error::from_connect(addr, timeout, e.into()))?;
+                    }
+                    self.counters.connects += 1;
+                    if self.ever_connected {
+                        self.counters.reconnects += 1;
+                    }
+                    self.ever_connected = true;
+                    return Ok(stream);
+                }
+                Err(e) => last_error = Some(Error::from_connect(addr, timeout, e.into())),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| Error::Resolve {
+            host: self.origin.host.clone(),
+            reason: "no addresses".to_owned(),
+        }))
+    }
+
+    /// One write and read of the request on the open connection.
+    async fn attempt(&mut self, request: &[u8], exchange: &mut Exchange) -> Result<(), Failure> {
+        let Some(stream) = self.conn.as_mut() else {
+            return Err(Failure {
+                error: Error::ClosedEarly { received: 0 },
+                before_response: true,
+            });
+        };
+        let write_started = Instant::now();
+        let mut written = 0;
+        while written < request.len() {
+            match stream.write(&request[written..]).await {
+                Ok(0) => {
+                    return Err(Failure {
+                        error: Error::Reset {
+                            during: Phase::Write,
+                        },
+                        before_response: true,
+                    });
+                }
+                Ok(n) => {
+                    written += n;
+                    exchange.bytes_sent += n as u64;
+                    self.counters.bytes_sent += n as u64;
+                }
+                Err(e) => {
+                    let error = Error::from_io(Phase::Write, e);
+                    let before_response = error.kind() == crate::ErrorKind::Reset;
+                    return Err(Failure {
+                        error,
+                        before_response,
+                    });
+                }
+            }
+        }
+        let mut first_byte: Option<Instant> = None;
+        loop {
+            let read = stream.read(&mut self.read_buf).await;
+            let n = match read {
+                Ok(n) => n,
+                Err(e) => {
+                    let error = Error::from_io(Phase::Read, e);
+                    let before_response =
+                        first_byte.is_none() && error.kind() == crate::ErrorKind::Reset;
+                    return Err(Failure {
+                        error,
+                        before_response,
+                    });
+                }
+            };
+            if n == 0 {
+                let before_response = first_byte.is_none();
+                self.parser.feed_eof().map_err(|error| Failure {
+                    error,
+                    before_response,
+                })?;
+                // The body ran until close: complete, and the connection is gone.
+                self.conn = None;
+                break;
+            }
+            if first_byte.is_none() {
+                first_byte = Some(Instant::now());
+            }
+            exchange.bytes_received += n as u64;
+            self.counters.bytes_received += n as u64;
+            match self.parser.feed(&self.read_buf[..n]) {
+                Ok(Progress::Partial) => {
+                    // A body that keeps arriving never makes a read wait: give the other
+                    // tasks (and the deadline sweeper) their turn when the slice is up.
+                    glommio::yield_if_needed().await;
+                }
+                Ok(Progress::Complete { consumed }) => {
+                    self.served += 1;
+                    if consumed < n || !self.parser.keep_alive() {
+                        // Stray bytes after the response, or the server said it closes.
+                        self.conn = None;
+                    }
+                    break;
+                }
+                Err(error) => {
+                    return Err(Failure {
+                        error,
+                        before_response: false,
+                    });
+                }
+            }
+        }
+        let done = Instant::now();
+        self.idle_since = done;
+        exchange.timings.ttfb = first_byte.unwrap_or(done) - write_started;
+        exchange.timings.total = done - write_started;
+        Ok(())
+    }
+}
+
+/// Whether an idle keep-alive connection can carry a request: no EOF, no error and no
+/// stray bytes waiting. One non-blocking `recv(MSG_PEEK)`.
+fn idle_connection_is_clean(stream: &TcpStream) -> bool {
+    let mut byte = 0u8;
+    // SAFETY: the descriptor is owned by `stream`, which outlives this call; the buffer is a
+    // valid, writable one-byte local; MSG_DONTWAIT makes the call non-blocking.
+    let result = unsafe {
+        libc::recv(
+            stream.as_raw_fd(),
+            (&raw mut byte).cast::<libc::c_void>(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    if result < 0 {
+        let errno = std::io::Error::last_os_error().raw_os_error();
+        return matches!(errno, Some(libc::EAGAIN) | Some(libc::EINTR));
+    }
+    // 0: the server closed; > 0: bytes nobody asked for.
+    false
+}

@@ -1,0 +1,245 @@
+//! Rendering a request into its wire bytes ([`render_request`]) and the facts about a
+//! rendered request the client needs for framing and retries ([`RequestMeta`]).
+//!
+//! A request is rendered once when it is static, or into a reused buffer each time when it
+//! is templated; either way the client sends the bytes as they are. Rendering validates
+//! everything that could break the framing of the message (CR, LF, NUL, spaces where they
+//! do not belong) and fails with [`Error::InvalidRequest`] instead of sending it.
+
+use http::Method;
+
+use crate::error::Error;
+
+/// The `User-Agent` sent when the caller gives none.
+pub const DEFAULT_USER_AGENT: &str = concat!("molotov/", env!("CARGO_PKG_VERSION"));
+
+/// What the client must know about rendered request bytes it did not render itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RequestMeta {
+    /// The method is HEAD: the response has no body whatever its headers say.
+    pub head: bool,
+    /// The method is idempotent (GET, HEAD, PUT, DELETE, OPTIONS, TRACE): a request that died
+    /// on a reused connection before any response byte may be sent again once.
+    pub idempotent: bool,
+}
+
+impl RequestMeta {
+    /// The meta for a method.
+    pub fn for_method(method: &Method) -> RequestMeta {
+        RequestMeta {
+            head: *method == Method::HEAD,
+            idempotent: matches!(
+                *method,
+                Method::GET
+                    | Method::HEAD
+                    | Method::PUT
+                    | Method::DELETE
+                    | Method::OPTIONS
+                    | Method::TRACE
+            ),
+        }
+    }
+}
+
+/// Appends the complete wire bytes of a request to `out`.
+///
+/// The message is: the request line `METHOD path_and_query HTTP/1.1`, a `Host` header
+/// (`authority`) unless `headers` has one, the caller's headers in order, `User-Agent:
+/// molotov/<version>` unless `headers` has one, `Content-Length` when the body is non-empty
+/// or the method is POST, PUT or PATCH, the blank line, then `body`.
+///
+/// Rejected with [`Error::InvalidRequest`] (and `out` left as it was):
+/// - a path that does not start with `/` (or is not exactly `*`), or holds a space,
+///   control character or DEL;
+/// - an authority that is empty or holds a space, control character or DEL;
+/// - a header name that is empty or not made of token characters;
+/// - a header value holding CR, LF or NUL;
+/// - a `Content-Length` or `Transfer-Encoding` header from the caller: the length is always
+///   computed from `body`, and chunked request bodies are not supported.
+pub fn render_request<'h>(
+    out: &mut Vec<u8>,
+    method: &Method,
+    authority: &str,
+    path_and_query: &str,
+    headers: impl IntoIterator<Item = (&'h str, &'h [u8])>,
+    body: &[u8],
+) -> Result<(), Error> {
+    let start = out.len();
+    let result = render_into(out, method, authority, path_and_query, headers, body);
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
+fn render_into<'h>(
+    out: &mut Vec<u8>,
+    method: &Method,
+    authority: &str,
+    path_and_query: &str,
+    headers: impl IntoIterator<Item = (&'h str, &'h [u8])>,
+    body: &[u8],
+) -> Result<(), Error> {
+    validate_path(path_and_query)?;
+    if authority.is_empty() || !authority.bytes().all(is_visible) {
+        return Err(invalid(format!("invalid authority {authority:?}")));
+    }
+    out.extend_from_slice(method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(path_and_query.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    let host_at = out.len();
+
+    let mut has_host = false;
+    let mut has_user_agent = false;
+    for (name, value) in headers {
+        if name.is_empty() || !name.bytes().all(is_token) {
+            return Err(invalid(format!("invalid header name {name:?}")));
+        }
+        if let Some(bad) = value.iter().find(|&&b| matches!(b, b'\r' | b'\n' | 0)) {
+            return Err(invalid(format!(
+                "header {name:?} value holds a forbidden byte 0x{bad:02x} (CR, LF or NUL)"
+            )));
+        }
+        if name.eq_ignore_ascii_case("content-length") {
+            return Err(invalid(
+                "Content-Length is computed from the body; do not set it".to_owned(),
+            ));
+        }
+        if name.eq_ignore_ascii_case("transfer-encoding") {
+            return Err(invalid(
+                "Transfer-Encoding is not supported in requests".to_owned(),
+            ));
+        }
+        has_host |= name.eq_ignore_ascii_case("host");
+        has_user_agent |= name.eq_ignore_ascii_case("user-agent");
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
+    }
+    if !has_host {
+        // Host goes first (RFC 9112 section 3.2); we only know it is missing once the
+        // caller's headers are seen, so it is inserted in front of them.
+        out.splice(
+            host_at..host_at,
+            b"Host: "
+                .iter()
+                .chain(authority.as_bytes())
+                .chain(b"\r\n")
+                .copied(),
+        );
+    }
+    if !has_user_agent {
+        out.extend_from_slice(b"User-Agent: ");
+        out.extend_from_slice(DEFAULT_USER_AGENT.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    let needs_length =
+        !body.is_empty() || matches!(*method, Method::POST | Method::PUT | Method::PATCH);
+    if needs_length {
+        out.extend_from_slice(b"Content-Length: ");
+        push_decimal(out, body.len() as u64);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+    Ok(())
+}
+
+fn validate_path(path: &str) -> Result<(), Error> {
+    if path == "*" {
+        return Ok(());
+    }
+    if !path.starts_with('/') {
+        return Err(invalid(format!("the path {path:?} must start with '/'")));
+    }
+    if let Some(bad) = path.bytes().find(|&b| !is_visible(b)) {
+        return Err(invalid(format!(
+            "the path {path:?} holds a forbidden byte 0x{bad:02x} (space, control or DEL)"
+        )));
+    }
+    Ok(())
+}
+
+/// Visible characters allowed in a request target or authority: anything but space,
+/// controls and DEL (non-ASCII bytes pass through; servers decide what to make of them).
+fn is_visible(byte: u8) -> bool {
+    byte > b' ' && byte != 0x7f
+}
+
+/// RFC 9110 `tchar`.
+pub(crate) fn is_token(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric()
+        || matches!(
+            byte,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
+        )
+}
+
+fn push_decimal(out: &mut Vec<u8>, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+fn invalid(message: String) -> Error {
+    Error::InvalidRequest(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals() {
+        for value in [0u64, 7, 10, 12345, u64::MAX] {
+            let mut out = Vec::new();
+            push_decimal(&mut out, value);
+            assert_eq!(out, value.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn meta_for_methods() {
+        let cases = [
+            (Method::GET, false, true),
+            (Method::HEAD, true, true),
+            (Method::PUT, false, true),
+            (Method::DELETE, false, true),
+            (Method::OPTIONS, false, true),
+            (Method::TRACE, false, true),
+            (Method::POST, false, false),
+            (Method::PATCH, false, false),
+            (Method::CONNECT, false, false),
+        ];
+        for (method, head, idempotent) in cases {
+            assert_eq!(
+                RequestMeta::for_method(&method),
+                RequestMeta { head, idempotent },
+                "{method}"
+            );
+        }
+    }
+}

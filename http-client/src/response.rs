@@ -1,0 +1,830 @@
+//! A sans-io, incremental HTTP/1.x response parser ([`ResponseParser`]) and the description
+//! of what a caller needs from a response ([`ResponseNeeds`]).
+//!
+//! No sockets here: bytes go in with [`ResponseParser::feed`] in whatever pieces they
+//! arrived, and the end of the stream with [`ResponseParser::feed_eof`]. That makes it
+//! fuzzable and benchmarkable on its own.
+//!
+//! Framing (RFC 9112 section 6.3), in order:
+//! 1. interim `1xx` responses (except `101`) are skipped (at most [`MAX_INTERIM`] of them);
+//! 2. a response to HEAD, and any `101`, `204` or `304`, has no body whatever its headers say;
+//! 3. `Transfer-Encoding` together with `Content-Length` is malformed; with `chunked` as its
+//!    last coding the body is chunked (chunk extensions skipped, trailers parsed); with any
+//!    other last coding the body runs until the server closes;
+//! 4. `Content-Length` (repeated or comma-listed values must all be equal, digits only)
+//!    gives the length;
+//! 5. otherwise the body runs until the server closes.
+//!
+//! Memory is bounded by the caps in [`Limits`]: the head (and separately the trailer
+//! section) never holds more than `max_header_bytes`, a kept body never more than
+//! `max_body_bytes`, and a body nobody asked for is counted and dropped, never buffered.
+//! The body cap applies to dropped bodies too (a declared length over it fails at once), so a
+//! hostile server cannot keep a request busy with an endless body.
+
+use std::mem::MaybeUninit;
+
+use crate::error::Error;
+
+/// The most header fields accepted in one head (or one trailer section).
+pub const MAX_HEADERS: usize = 128;
+
+/// The most interim (1xx) responses skipped before the final one.
+pub const MAX_INTERIM: usize = 8;
+
+/// The longest chunk-size line accepted (size, extensions and CRLF).
+pub const MAX_CHUNK_LINE: usize = 4096;
+
+/// The most reserved up front for a kept body of declared length.
+const INITIAL_BODY_RESERVE: usize = 64 << 10;
+
+/// Kept buffers larger than this are released when the parser is reset, so one huge
+/// response does not pin its memory for the life of the connection.
+const RETAINED_CAPACITY: usize = 256 << 10;
+
+/// Size caps protecting the client from hostile servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest response head (status line + headers + blank line), and separately the
+    /// largest chunked trailer section. Default 64 KiB.
+    pub max_header_bytes: usize,
+    /// Largest response body, kept or dropped. Default 16 MiB.
+    pub max_body_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_header_bytes: 64 << 10,
+            max_body_bytes: 16 << 20,
+        }
+    }
+}
+
+/// Which response headers the caller wants to read.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum HeaderNeeds {
+    /// None: the head is parsed for framing and dropped.
+    #[default]
+    None,
+    /// These names (lowercase); the head is kept.
+    Named(Vec<String>),
+    /// All headers; the head is kept.
+    All,
+}
+
+impl HeaderNeeds {
+    /// Whether any header must be readable after the response.
+    pub fn any(&self) -> bool {
+        match self {
+            HeaderNeeds::None => false,
+            HeaderNeeds::Named(names) => !names.is_empty(),
+            HeaderNeeds::All => true,
+        }
+    }
+}
+
+/// What the caller needs from a response; the client keeps nothing more.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ResponseNeeds {
+    /// Which headers to keep.
+    pub headers: HeaderNeeds,
+    /// Whether to keep the body.
+    pub body: bool,
+}
+
+impl ResponseNeeds {
+    /// Status only: headers and body are parsed for framing and dropped.
+    pub const STATUS_ONLY: ResponseNeeds = ResponseNeeds {
+        headers: HeaderNeeds::None,
+        body: false,
+    };
+
+    /// Everything: all headers and the body.
+    pub const EVERYTHING: ResponseNeeds = ResponseNeeds {
+        headers: HeaderNeeds::All,
+        body: true,
+    };
+
+    /// Status only (same as [`ResponseNeeds::STATUS_ONLY`]).
+    pub const fn status_only() -> ResponseNeeds {
+        Self::STATUS_ONLY
+    }
+}
+
+/// The result of feeding bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// All bytes were consumed and the response is not complete yet.
+    Partial,
+    /// The response is complete after `consumed` bytes of this input; the rest (if any)
+    /// does not belong to it.
+    Complete {
+        /// Bytes of the input that belong to this response.
+        consumed: usize,
+    },
+}
+
+/// A header field stored as ranges into the parser's head or trailer buffer.
+#[derive(Debug, Clone, Copy)]
+struct Field {
+    name: (u32, u32),
+    value: (u32, u32),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Head,
+    Length {
+        remaining: u64,
+    },
+    ChunkSize {
+        size: u64,
+        digits: u8,
+        line: usize,
+        after_space: bool,
+    },
+    ChunkExtension {
+        size: u64,
+        line: usize,
+    },
+    ChunkSizeLf {
+        size: u64,
+    },
+    ChunkData {
+        remaining: u64,
+    },
+    ChunkDataCr,
+    ChunkDataLf,
+    Trailers,
+    UntilClose,
+    Done,
+}
+
+/// What the framing headers of one head said.
+#[derive(Debug, Default)]
+struct Framing {
+    content_length: Option<u64>,
+    transfer_encoding: bool,
+    chunked: bool,
+    connection_close: bool,
+    connection_keep_alive: bool,
+}
+
+/// An incremental HTTP/1.x response parser with reused buffers.
+#[derive(Debug)]
+pub struct ResponseParser {
+    limits: Limits,
+    head_request: bool,
+    keep_headers: bool,
+    keep_body: bool,
+    state: State,
+    /// A partial head being assembled, or the kept head of the final response.
+    head: Vec<u8>,
+    fields: Vec<Field>,
+    trailer: Vec<u8>,
+    trailer_fields: Vec<Field>,
+    body: Vec<u8>,
+    status: u16,
+    minor_version: u8,
+    keep_alive: bool,
+    interim: usize,
+    body_bytes: u64,
+    received: u64,
+}
+
+impl ResponseParser {
+    /// A parser with these caps, ready for a response with no special needs.
+    pub fn new(limits: Limits) -> ResponseParser {
+        ResponseParser {
+            limits,
+            head_request: false,
+            keep_headers: false,
+            keep_body: false,
+            state: State::Head,
+            head: Vec::new(),
+            fields: Vec::new(),
+            trailer: Vec::new(),
+            trailer_fields: Vec::new(),
+            body: Vec::new(),
+            status: 0,
+            minor_version: 1,
+            keep_alive: false,
+            interim: 0,
+            body_bytes: 0,
+            received: 0,
+        }
+    }
+
+    /// The caps in force.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Prepares for the next response: `head_request` when the request was HEAD; the needs
+    /// say what to keep. Buffers keep their capacity (up to a bound).
+    pub fn reset(&mut self, head_request: bool, needs: &ResponseNeeds) {
+        self.head_request = head_request;
+        self.keep_headers = needs.headers.any();
+        self.keep_body = needs.body;
+        self.state = State::Head;
+        clear_bounded(&mut self.head);
+        clear_bounded(&mut self.trailer);
+        clear_bounded(&mut self.body);
+        self.fields.clear();
+        self.trailer_fields.clear();
+        self.status = 0;
+        self.minor_version = 1;
+        self.keep_alive = false;
+        self.interim = 0;
+        self.body_bytes = 0;
+        self.received = 0;
+    }
+
+    /// Feeds the next bytes of the stream.
+    ///
+    /// After `Complete` or an error, call [`reset`](Self::reset) before the next response.
+    pub fn feed(&mut self, input: &[u8]) -> Result<Progress, Error> {
+        let mut at = 0;
+        while at < input.len() || self.state == State::Done {
+            if self.state == State::Done {
+                return Ok(Progress::Complete { consumed: at });
+            }
+            let used = self.step(&input[at..])?;
+            at += used;
+            self.received += used as u64;
+        }
+        if self.state == State::Done {
+            return Ok(Progress::Complete { consumed: at });
+        }
+        Ok(Progress::Partial)
+    }
+
+    /// Tells the parser the server closed the stream. Completes a body that runs until
+    /// close; anything else unfinished is [`Error::ClosedEarly`].
+    pub fn feed_eof(&mut self) -> Result<(), Error> {
+        match self.state {
+            State::Done => Ok(()),
+            State::UntilClose => {
+                self.state = State::Done;
+                Ok(())
+            }
+            _ => Err(Error::ClosedEarly {
+                received: self.received,
+            }),
+        }
+    }
+
+    /// Whether a complete response has been parsed.
+    pub fn is_complete(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// Whether the final response's head has been parsed (the status is known).
+    pub fn head_complete(&self) -> bool {
+        self.state != State::Head
+    }
+
+    /// Bytes fed since the last reset (including interim responses).
+    pub fn received_bytes(&self) -> u64 {
+        self.received
+    }
+
+    /// The final status code (0 before the head is complete).
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The minor HTTP version of the response (`1` for HTTP/1.1, `0` for HTTP/1.0).
+    pub fn minor_version(&self) -> u8 {
+        self.minor_version
+    }
+
+    /// Whether the connection may carry another request after this response: HTTP/1.1
+    /// without `Connection: close`, or HTTP/1.0 with `Connection: keep-alive`, and a body
+    /// that does not run until close. Meaningful once complete.
+    pub fn keep_alive(&self) -> bool {
+        self.keep_alive
+    }
+
+    /// Body bytes received (kept or dropped).
+    pub fn body_len(&self) -> u64 {
+        self.body_bytes
+    }
+
+    /// The kept body (empty unless the body was needed).
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The first value of header `name` (ASCII case-insensitive), when headers were kept.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers()
+            .find(|(field, _)| field.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value)
+    }
+
+    /// The kept header fields of the final head, in order.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
+        fields_of(&self.head, &self.fields)
+    }
+
+    /// The kept trailer fields of a chunked body, in order.
+    pub fn trailers(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
+        fields_of(&self.trailer, &self.trailer_fields)
+    }
+
+    /// The first value of trailer field `name` (ASCII case-insensitive), when kept.
+    pub fn trailer(&self, name: &str) -> Option<&[u8]> {
+        self.trailers()
+            .find(|(field, _)| field.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value)
+    }
+
+    /// Bytes currently held in the parser's buffers (head, trailer, body): bounded by
+    /// `2 * max_header_bytes + max_body_bytes`.
+    pub fn buffered_bytes(&self) -> usize {
+        self.head.len() + self.trailer.len() + self.body.len()
+    }
+
+    /// Advances by one step on `input` (non-empty), returning how many bytes it used.
+    fn step(&mut self, input: &[u8]) -> Result<usize, Error> {
+        match self.state {
+            State::Head => self.feed_head(input),
+            State::Length { remaining } => {
+                let take = clamp(remaining, input.len());
+                self.sink(&input[..take])?;
+                let remaining = remaining - take as u64;
+                self.state = if remaining == 0 {
+                    State::Done
+                } else {
+                    State::Length { remaining }
+                };
+                Ok(take)
+            }
+            State::UntilClose => {
+                self.sink(input)?;
+                Ok(input.len())
+            }
+            State::ChunkData { remaining } => {
+                let take = clamp(remaining, input.len());
+                self.sink(&input[..take])?;
+                let remaining = remaining - take as u64;
+                self.state = if remaining == 0 {
+                    State::ChunkDataCr
+                } else {
+                    State::ChunkData { remaining }
+                };
+                Ok(take)
+            }
+            State::Trailers => self.feed_trailers(input),
+            State::Done => Ok(0),
+            _ => self.feed_chunk_byte(input[0]).map(|()| 1),
+        }
+    }
+
+    /// The control bytes of chunked framing, one at a time.
+    fn feed_chunk_byte(&mut self, byte: u8) -> Result<(), Error> {
+        self.state = match self.state {
+            State::ChunkSize {
+                size,
+                digits,
+                line,
+                after_space,
+            } => {
+                let line = line + 1;
+                if line > MAX_CHUNK_LINE {
+                    return Err(malformed("chunk size line too long"));
+                }
+                match byte {
+                    b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' if !after_space => {
+                        if digits == 16 {
+                            return Err(malformed("chunk size does not fit in 64 bits"));
+                        }
+                        State::ChunkSize {
+                            size: size << 4 | hex_value(byte),
+                            digits: digits + 1,
+                            line,
+                            after_space,
+                        }
+                    }
+                    b' ' | b'\t' if digits > 0 => State::ChunkSize {
+                        size,
+                        digits,
+                        line,
+                        after_space: true,
+                    },
+                    b';' if digits > 0 => State::ChunkExtension { size, line },
+                    b'\r' if digits > 0 => State::ChunkSizeLf { size },
+                    _ => return Err(malformed("invalid chunk size line")),
+                }
+            }
+            State::ChunkExtension { size, line } => {
+                let line = line + 1;
+                if line > MAX_CHUNK_LINE {
+                    return Err(malformed("chunk size line too long"));
+                }
+                match byte {
+                    b'\r' => State::ChunkSizeLf { size },
+                    b'\n' | 0 => return Err(malformed("invalid byte in chunk extension")),
+                    _ => State::ChunkExtension { size, line },
+                }
+            }
+            State::ChunkSizeLf { size } => {
+                if byte != b'\n' {
+                    return Err(malformed("chunk size line not ended by CRLF"));
+                }
+                if size == 0 {
+                    State::Trailers
+                } else {
+                    if self.body_bytes.saturating_add(size) > self.limits.max_body_bytes {
+                        return Err(Error::BodyTooLarge {
+                            limit: self.limits.max_body_bytes,
+                        });
+                    }
+                    State::ChunkData { remaining: size }
+                }
+            }
+            State::ChunkDataCr => {
+                if byte != b'\r' {
+                    return Err(malformed("chunk data not followed by CRLF"));
+                }
+                State::ChunkDataLf
+            }
+            State::ChunkDataLf => {
+                if byte != b'\n' {
+                    return Err(malformed("chunk data not followed by CRLF"));
+                }
+                first_chunk_size()
+            }
+            other => other,
+        };
+        Ok(())
+    }
+
+    /// Collects the trailer section up to its blank line, then validates it.
+    fn feed_trailers(&mut self, input: &[u8]) -> Result<usize, Error> {
+        let old_len = self.trailer.len();
+        let room = self.limits.max_header_bytes.saturating_sub(old_len);
+        let take = room.min(input.len());
+        self.trailer.extend_from_slice(&input[..take]);
+        let end = if self.trailer.starts_with(b"\r\n") {
+            Some(2)
+        } else {
+            let from = old_len.saturating_sub(3);
+            find(&self.trailer[from..], b"\r\n\r\n").map(|at| from + at + 4)
+        };
+        let Some(end) = end else {
+            if self.trailer.len() >= self.limits.max_header_bytes {
+                return Err(Error::HeaderTooLarge {
+                    limit: self.limits.max_header_bytes,
+                });
+            }
+            return Ok(take);
+        };
+        self.trailer.truncate(end);
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let parsed = httparse::parse_headers(&self.trailer, &mut headers)
+            .map_err(|e| malformed_trailer(&e))?;
+        match parsed {
+            httparse::Status::Complete((used, fields)) if used == end => {
+                if self.keep_headers {
+                    let base = self.trailer.as_ptr();
+                    self.trailer_fields
+                        .extend(fields.iter().map(|h| field_of(base, h)));
+                } else {
+                    self.trailer.clear();
+                }
+            }
+            _ => return Err(malformed("invalid trailer section")),
+        }
+        self.state = State::Done;
+        Ok(end - old_len)
+    }
+
+    /// Collects and parses a head; returns bytes used of `input`.
+    fn feed_head(&mut self, input: &[u8]) -> Result<usize, Error> {
+        let max = self.limits.max_header_bytes;
+        if self.head.is_empty() {
+            // Fast path: the whole head is in this input and nothing is buffered; the head
+            // is copied only when its headers are wanted.
+            let parsed = parse_head(input, self.keep_headers, &mut self.fields)?;
+            match parsed {
+                Some(head) if head.len > max => Err(Error::HeaderTooLarge { limit: max }),
+                Some(head) => {
+                    if self.keep_headers && !is_interim(head.status) {
+                        self.head.extend_from_slice(&input[..head.len]);
+                    }
+                    let len = head.len;
+                    self.finish_head(head)?;
+                    Ok(len)
+                }
+                None if input.len() >= max => Err(Error::HeaderTooLarge { limit: max }),
+                None => {
+                    self.head.extend_from_slice(input);
+                    Ok(input.len())
+                }
+            }
+        } else {
+            let old_len = self.head.len();
+            let take = max.saturating_sub(old_len).min(input.len());
+            let added = &input[..take];
+            self.head.extend_from_slice(added);
+            // A head can only end at a line feed: skip re-parsing until one arrives.
+            let parsed = if added.contains(&b'\n') {
+                parse_head(&self.head, self.keep_headers, &mut self.fields)?
+            } else {
+                None
+            };
+            match parsed {
+                Some(head) => {
+                    let len = head.len;
+                    self.head.truncate(len);
+                    if !self.keep_headers || is_interim(head.status) {
+                        self.head.clear();
+                    }
+                    self.finish_head(head)?;
+                    Ok(len - old_len)
+                }
+                None if self.head.len() >= max => Err(Error::HeaderTooLarge { limit: max }),
+                None => Ok(take),
+            }
+        }
+    }
+
+    /// Decides the framing of the response whose head was just parsed.
+    fn finish_head(&mut self, head: ParsedHead) -> Result<(), Error> {
+        let ParsedHead {
+            status,
+            minor_version,
+            framing,
+            ..
+        } = head;
+        self.status = status;
+        self.minor_version = minor_version;
+        if is_interim(status) {
+            self.interim += 1;
+            if self.interim > MAX_INTERIM {
+                return Err(malformed("too many interim (1xx) responses"));
+            }
+            self.fields.clear();
+            self.state = State::Head;
+            return Ok(());
+        }
+        self.keep_alive = if self.minor_version >= 1 {
+            !framing.connection_close
+        } else {
+            framing.connection_keep_alive && !framing.connection_close
+        };
+        if self.head_request || matches!(status, 101 | 204 | 304) {
+            if status == 101 {
+                self.keep_alive = false;
+            }
+            self.state = State::Done;
+            return Ok(());
+        }
+        if framing.transfer_encoding {
+            if framing.content_length.is_some() {
+                return Err(malformed(
+                    "both Content-Length and Transfer-Encoding in a response",
+                ));
+            }
+            if framing.chunked {
+                self.state = first_chunk_size();
+            } else {
+                self.keep_alive = false;
+                self.state = State::UntilClose;
+            }
+            return Ok(());
+        }
+        match framing.content_length {
+            Some(length) if length > self.limits.max_body_bytes => Err(Error::BodyTooLarge {
+                limit: self.limits.max_body_bytes,
+            }),
+            Some(0) => {
+                self.state = State::Done;
+                Ok(())
+            }
+            Some(length) => {
+                if self.keep_body {
+                    // A declared length is only a claim: reserve a bounded amount up front
+                    // and let the buffer grow with the bytes that really arrive.
+                    self.body.reserve(clamp(length, INITIAL_BODY_RESERVE));
+                }
+                self.state = State::Length { remaining: length };
+                Ok(())
+            }
+            None => {
+                self.keep_alive = false;
+                self.state = State::UntilClose;
+                Ok(())
+            }
+        }
+    }
+
+    /// Takes body bytes: counts them, keeps them when asked, enforces the cap.
+    fn sink(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        self.body_bytes += bytes.len() as u64;
+        if self.body_bytes > self.limits.max_body_bytes {
+            return Err(Error::BodyTooLarge {
+                limit: self.limits.max_body_bytes,
+            });
+        }
+        if self.keep_body {
+            self.body.extend_from_slice(bytes);
+        }
+        Ok(())
+    }
+}
+
+/// A parsed head: its length in bytes, status, version and framing headers.
+#[derive(Debug)]
+struct ParsedHead {
+    len: usize,
+    status: u16,
+    minor_version: u8,
+    framing: Framing,
+}
+
+/// Parses a head from `bytes` with httparse. `Ok(None)` means more bytes are needed.
+/// When `keep`, the fields are stored as ranges relative to the start of `bytes`.
+fn parse_head(
+    bytes: &[u8],
+    keep: bool,
+    fields: &mut Vec<Field>,
+) -> Result<Option<ParsedHead>, Error> {
+    let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut []);
+    let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut response,
+        bytes,
+        &mut headers,
+    ) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(malformed_head(&e)),
+    };
+    let mut framing = Framing::default();
+    let status = response.code.unwrap_or(0);
+    if !(100..=999).contains(&status) {
+        return Err(malformed("status code out of range"));
+    }
+    fields.clear();
+    let base = bytes.as_ptr();
+    for header in response.headers.iter() {
+        let name = header.name.as_bytes();
+        if name.eq_ignore_ascii_case(b"content-length") {
+            let length = parse_content_length(header.value)?;
+            match framing.content_length {
+                Some(previous) if previous != length => {
+                    return Err(malformed("conflicting Content-Length values"));
+                }
+                _ => framing.content_length = Some(length),
+            }
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            framing.transfer_encoding = true;
+            // Only the last coding of the last field decides whether the body is chunked.
+            if let Some(last) = header
+                .value
+                .split(|&b| b == b',')
+                .map(trim)
+                .rfind(|coding| !coding.is_empty())
+            {
+                framing.chunked = last.eq_ignore_ascii_case(b"chunked");
+            }
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            for token in header.value.split(|&b| b == b',').map(trim) {
+                if token.eq_ignore_ascii_case(b"close") {
+                    framing.connection_close = true;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                    framing.connection_keep_alive = true;
+                }
+            }
+        }
+        if keep {
+            fields.push(field_of(base, header));
+        }
+    }
+    Ok(Some(ParsedHead {
+        len,
+        status,
+        minor_version: response.version.unwrap_or(1),
+        framing,
+    }))
+}
+
+fn is_interim(status: u16) -> bool {
+    (100..200).contains(&status) && status != 101
+}
+
+fn first_chunk_size() -> State {
+    State::ChunkSize {
+        size: 0,
+        digits: 0,
+        line: 0,
+        after_space: false,
+    }
+}
+
+fn field_of(base: *const u8, header: &httparse::Header<'_>) -> Field {
+    let offset = |p: *const u8| (p as usize - base as usize) as u32;
+    let name_start = offset(header.name.as_ptr());
+    let value_start = offset(header.value.as_ptr());
+    Field {
+        name: (name_start, name_start + header.name.len() as u32),
+        value: (value_start, value_start + header.value.len() as u32),
+    }
+}
+
+fn fields_of<'a>(
+    buffer: &'a [u8],
+    fields: &'a [Field],
+) -> impl Iterator<Item = (&'a str, &'a [u8])> + 'a {
+    fields.iter().filter_map(move |field| {
+        let name = buffer.get(field.name.0 as usize..field.name.1 as usize)?;
+        let value = buffer.get(field.value.0 as usize..field.value.1 as usize)?;
+        // httparse only accepts token characters in names, so this always succeeds.
+        Some((std::str::from_utf8(name).ok()?, value))
+    })
+}
+
+/// Parses a Content-Length value: digits, or a comma list of equal digit strings.
+fn parse_content_length(value: &[u8]) -> Result<u64, Error> {
+    let mut result: Option<u64> = None;
+    for part in value.split(|&b| b == b',').map(trim) {
+        if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
+            return Err(malformed("invalid Content-Length"));
+        }
+        let mut length: u64 = 0;
+        for &digit in part {
+            length = length
+                .checked_mul(10)
+                .and_then(|l| l.checked_add(u64::from(digit - b'0')))
+                .ok_or_else(|| malformed("Content-Length does not fit in 64 bits"))?;
+        }
+        match result {
+            Some(previous) if previous != length => {
+                return Err(malformed("conflicting Content-Length values"));
+            }
+            _ => result = Some(length),
+        }
+    }
+    result.ok_or_else(|| malformed("invalid Content-Length"))
+}
+
+fn trim(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t'))
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !matches!(b, b' ' | b'\t'))
+        .map_or(start, |p| p + 1);
+    &bytes[start..end]
+}
+
+fn hex_value(byte: u8) -> u64 {
+    match byte {
+        b'0'..=b'9' => u64::from(byte - b'0'),
+        b'a'..=b'f' => u64::from(byte - b'a' + 10),
+        _ => u64::from(byte - b'A' + 10),
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn clamp(remaining: u64, available: usize) -> usize {
+    usize::try_from(remaining).map_or(available, |r| r.min(available))
+}
+
+fn clear_bounded(buffer: &mut Vec<u8>) {
+    buffer.clear();
+    if buffer.capacity() > RETAINED_CAPACITY {
+        buffer.shrink_to(RETAINED_CAPACITY);
+    }
+}
+
+fn malformed(what: &'static str) -> Error {
+    Error::MalformedResponse(what)
+}
+
+fn malformed_head(error: &httparse::Error) -> Error {
+    malformed(match error {
+        httparse::Error::HeaderName => "invalid header name",
+        httparse::Error::HeaderValue => "invalid header value",
+        httparse::Error::NewLine => "invalid line ending in the head",
+        httparse::Error::Status => "invalid status line",
+        httparse::Error::Token => "invalid token in the head",
+        httparse::Error::TooManyHeaders => "too many header fields",
+        httparse::Error::Version => "invalid HTTP version (not an HTTP/1.x response)",
+    })
+}
+
+fn malformed_trailer(error: &httparse::Error) -> Error {
+    malformed(match error {
+        httparse::Error::TooManyHeaders => "too many trailer fields",
+        _ => "invalid trailer field",
+    })
+}

@@ -1,0 +1,782 @@
+//! The client against the in-repo target server over real loopback sockets: keep-alive
+//! reuse, reconnects, retries, framing (chunked, HEAD, 204, 304, 1xx), deadlines, caps, and
+//! every error kind a server (or its absence) can produce.
+
+mod common;
+
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use common::*;
+use molotov_http::{
+    Client, ClientConfig, ErrorKind, HeaderNeeds, Method, Origin, RequestMeta, ResponseNeeds,
+};
+use molotov_target::ServerConfig;
+use molotov_target::replies::FIXED_JSON;
+
+const SETTLE: Duration = Duration::from_secs(2);
+
+#[test]
+fn keep_alive_reuses_one_connection() {
+    let server = server();
+    let mut client = client(&server);
+    let requests = 200u64;
+    run(async {
+        for i in 0..requests {
+            let got = get_ok(&mut client, "/json").await;
+            assert_eq!(got.status, 200);
+            assert_eq!(got.body, FIXED_JSON);
+            assert_eq!(got.reused, i > 0, "request {i}");
+            assert_eq!(got.connect.is_some(), i == 0, "request {i}");
+        }
+    });
+    let counters = client.counters();
+    assert_eq!(counters.connects, 1);
+    assert_eq!(counters.reconnects, 0);
+    assert_eq!(counters.retries, 0);
+    assert_eq!(server.wait_answered(requests, SETTLE), requests);
+    let stats = server.stop();
+    assert_eq!(stats.requests_answered, requests);
+    assert_eq!(stats.connections_accepted, 1);
+}
+
+#[test]
+fn many_clients_on_one_executor_are_counted_exactly() {
+    let server = server();
+    let clients = 20;
+    let per_client = 50;
+    let origin = origin(&server);
+    let statuses = run(async {
+        let tasks: Vec<_> = (0..clients)
+            .map(|_| {
+                let origin = origin.clone();
+                glommio::spawn_local(async move {
+                    let mut client = Client::new(origin, ClientConfig::default());
+                    let mut ok = 0u64;
+                    for _ in 0..per_client {
+                        if get_ok(&mut client, "/").await.status == 200 {
+                            ok += 1;
+                        }
+                    }
+                    (ok, client.counters().connects)
+                })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for task in tasks {
+            results.push(task.await);
+        }
+        results
+    });
+    let ok: u64 = statuses.iter().map(|(ok, _)| ok).sum();
+    let connects: u64 = statuses.iter().map(|(_, c)| c).sum();
+    assert_eq!(ok, clients * per_client);
+    assert_eq!(connects, clients);
+    let stats = server.stop();
+    assert_eq!(stats.requests_answered, clients * per_client);
+    assert_eq!(stats.connections_accepted, clients);
+}
+
+#[test]
+fn connection_close_reply_means_a_transparent_reconnect() {
+    let server = server();
+    let mut client = client(&server);
+    run(async {
+        for path in ["/close", "/json", "/close", "/json"] {
+            assert_eq!(get_ok(&mut client, path).await.status, 200, "{path}");
+        }
+    });
+    let counters = client.counters();
+    assert_eq!(counters.connects, 3, "{counters:?}");
+    assert_eq!(counters.reconnects, 2);
+    assert_eq!(counters.retries, 0);
+    let stats = server.stop();
+    assert_eq!(stats.requests_answered, 4);
+    assert_eq!(stats.connections_accepted, 3);
+}
+
+#[test]
+fn server_closing_an_idle_connection_is_a_transparent_reconnect() {
+    let server = server();
+    let mut client = client(&server);
+    run(async {
+        // The server answers without announcing anything, then closes the connection.
+        let got = get_ok(&mut client, "/close/silent").await;
+        assert_eq!(got.status, 200);
+        glommio::timer::sleep(Duration::from_millis(50)).await;
+        // Not idempotent, so only the idle probe (not a retry) can make this succeed.
+        let got = send(
+            &mut client,
+            Method::POST,
+            "/echo",
+            b"after close",
+            &ResponseNeeds::EVERYTHING,
+            OK_TIMEOUT,
+        )
+        .await
+        .expect("POST after an idle close succeeds");
+        assert_eq!(got.body, b"after close");
+        assert!(!got.reused);
+    });
+    let counters = client.counters();
+    assert_eq!(
+        (counters.connects, counters.reconnects, counters.retries),
+        (2, 1, 0)
+    );
+    assert_eq!(server.stop().requests_answered, 2);
+}
+
+#[test]
+fn idle_timeout_of_the_server_is_a_transparent_reconnect() {
+    let server = server_with(ServerConfig {
+        idle_timeout: Some(Duration::from_millis(30)),
+        ..ServerConfig::default()
+    });
+    let mut client = client(&server);
+    run(async {
+        for _ in 0..3 {
+            assert_eq!(get_ok(&mut client, "/json").await.status, 200);
+            glommio::timer::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let counters = client.counters();
+    assert_eq!(
+        (counters.connects, counters.retries),
+        (3, 0),
+        "{counters:?}"
+    );
+    assert_eq!(server.stop().connections_accepted, 3);
+}
+
+#[test]
+fn without_the_idle_probe_a_close_between_requests_retries_idempotent_requests() {
+    let server = server();
+    let config = ClientConfig {
+        probe_idle_after: None,
+        ..ClientConfig::default()
+    };
+    let mut client = client_with(&server, config);
+    run(async {
+        get_ok(&mut client, "/close/silent").await;
+        glommio::timer::sleep(Duration::from_millis(50)).await;
+        let got = get_ok(&mut client, "/json").await;
+        assert_eq!(got.status, 200);
+        assert!(!got.reused);
+        assert_eq!(client.counters().retries, 1);
+
+        get_ok(&mut client, "/close/silent").await;
+        glommio::timer::sleep(Duration::from_millis(50)).await;
+        let error = send(
+            &mut client,
+            Method::POST,
+            "/echo",
+            b"x",
+            &ResponseNeeds::STATUS_ONLY,
+            OK_TIMEOUT,
+        )
+        .await
+        .expect_err("a POST on a connection the server closed is not retried");
+        assert!(
+            matches!(error.kind(), ErrorKind::ClosedEarly | ErrorKind::Reset),
+            "{error}"
+        );
+        assert_eq!(client.counters().retries, 1);
+    });
+}
+
+#[test]
+fn a_reused_connection_dying_before_the_response_is_retried_once_for_idempotent_requests() {
+    let server = server();
+    let mut client = client(&server);
+    run(async {
+        get_ok(&mut client, "/json").await;
+        let error = get_err(&mut client, "/hostile/close-before-response", OK_TIMEOUT).await;
+        assert_eq!(error.kind(), ErrorKind::ClosedEarly, "{error}");
+    });
+    let counters = client.counters();
+    assert_eq!(counters.retries, 1, "{counters:?}");
+    assert_eq!(counters.connects, 2);
+    // /json once, the misbehaving route twice (the first try and the one retry).
+    assert_eq!(server.wait_answered(3, SETTLE), 3);
+    assert_eq!(server.stop().connections_accepted, 2);
+}
+
+#[test]
+fn a_non_idempotent_request_is_never_retried() {
+    let server = server();
+    let mut client = client(&server);
+    run(async {
+        get_ok(&mut client, "/json").await;
+        let error = send(
+            &mut client,
+            Method::POST,
+            "/hostile/close-before-response",
+            b"{}",
+            &ResponseNeeds::STATUS_ONLY,
+            OK_TIMEOUT,
+        )
+        .await
+        .expect_err("closed before the response");
+        assert_eq!(error.kind(), ErrorKind::ClosedEarly, "{error}");
+    });
+    assert_eq!(client.counters().retries, 0);
+    assert_eq!(server.wait_answered(2, SETTLE), 2);
+    assert_eq!(server.stop().connections_accepted, 1);
+}
+
+#[test]
+fn a_fresh_connection_dying_is_not_retried() {
+    let server = server();
+    let mut client = client(&server);
+    run(async {
+        let error = get_err(&mut client, "/hostile/close-before-response", OK_TIMEOUT).await;
+        assert_eq!(error.kind(), ErrorKind::ClosedEarly);
+    });
+    assert_eq!(client.counters().retries, 0);
+    assert_eq!(server.stop().connections_accepted, 1);
+}
+
+#[test]
+fn chunked_bodies_with_extensions_and_trailers() {
+    let server = server();
+    let mut client = client(&server);
+    run(async {
+        let got = get_ok(&mut client, "/chunked").await;
+        assert_eq!(got.status, 200);
+        assert_eq!(got.body, b"hello chunked world");
+        assert_eq!(got.body_len, 19);
+        assert_eq!(
+            got.trailers,
+            vec![("X-Trailer".to_owned(), b"done".to_vec())]
+        );
+        // The connection stays usable after a chunked body.
+        let again = get_ok(&mut client, "/json").await;
+        assert!(again.reused);
+    });
+    assert_eq!(client.counters().connects, 1);
+}
+
+#[test]
+fn bodiless_responses_keep_the_connection_in_sync() {
+    let server = server();
+    let mut client = client(&server);
+    run(async {
+        let got = send(
+            &mut client,
+            Method::HEAD,
+            "/json",
+            b"",
+            &ResponseNeeds::EVERYTHING,
+            OK_TIMEOUT,
+        )
+        .await
+        .unwrap();
+        assert_eq!(got.status, 200);
+        assert!(got.body.is_empty());
+        let length = got.headers.iter().find(|(n, _)| n == "Content-Length");
+        assert_eq!(length.map(|(_, v)| v.as_slice()), Some(&b"11"[..]));
+
+        let got = send(
+            &mut client,
+            Method::HEAD,
+            "/chunked",
+            b"",
+            &ResponseNeeds::EVERYTHING,
+            OK_TIMEOUT,
+        )
+        .await
+        .unwrap();
+        assert_eq!((got.status, got.body_len), (200, 0));
+
+        for (path, status) in [("/status/204", 204), ("/status/304", 304)] {
+            let got = get_ok(&mut client, path).await;
+            assert_eq!((got.status, got.body_len), (status, 0), "{path}");
+        }
+        // Every one of them was framed right: the same connection still works.
+        let got = get_ok(&mut client, "/json").await;
+        assert_eq!(got.body, FIXED_JSON);
+        assert!(got.reused);
+    });
+    assert_eq!(client.counters().connects, 1);
+}
+
+#[test]
+fn interim_responses_are_skipped() {
+    let server = server();
+    let mut client = client(&server);
+    run(async {
+        let got = get_ok(&mut client, "/interim").await;
+        assert_eq!(got.status, 200);
+        assert_eq!(got.body, FIXED_JSON);
+        assert!(get_ok(&mut client, "/json").await.reused);
+    });
+}
+
+#[test]
+fn status_codes_are_reported_not_treated_as_errors() {
+    let server = server();
+    let mut client = client(&server);
+    run(async {
+        for status in [200u16, 201, 302, 400, 404, 418, 500, 503, 599] {
+            let got = get_ok(&mut client, &format!("/status/{status}")).await;
+            assert_eq!(got.status, status);
+        }
+    });
+    assert_eq!(client.counters().connects, 1);
+}
+
+#[test]
+fn only_needed_parts_are_kept() {
+    let server = server();
+    let mut client = client(&server);
+    run(async {
+        let got = send(
+            &mut client,
+            Method::GET,
+            "/json",
+            b"",
+            &ResponseNeeds::STATUS_ONLY,
+            OK_TIMEOUT,
+        )
+        .await
+        .unwrap();
+        assert_eq!(got.status, 200);
+        assert!(got.body.is_empty());
+        assert!(got.headers.is_empty());
+        assert_eq!(got.body_len, FIXED_JSON.len() as u64);
+
+        let needs = ResponseNeeds {
+            headers: HeaderNeeds::Named(vec!["content-type".to_owned()]),
+            body: false,
+        };
+        let bytes = request(&client, &Method::GET, "/json", b"");
+        let response = client
+            .send(
+                &bytes,
+                RequestMeta::for_method(&Method::GET),
+                &needs,
+                OK_TIMEOUT,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            response.header("Content-Type"),
+            Some(&b"application/json"[..])
+        );
+        assert!(response.body().is_empty());
+    });
+}
+
+#[test]
+fn echo_round_trips_the_body_and_counts_bytes() {
+    let server = server();
+    let mut client = client(&server);
+    let body: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    run(async {
+        let bytes = request(&client, &Method::POST, "/echo", &body);
+        let got = send(
+            &mut client,
+            Method::POST,
+            "/echo",
+            &body,
+            &ResponseNeeds::EVERYTHING,
+            OK_TIMEOUT,
+        )
+        .await
+        .unwrap();
+        assert_eq!(got.status, 200);
+        assert_eq!(got.body, body);
+        assert_eq!(got.bytes_sent, bytes.len() as u64);
+        assert!(got.bytes_received > body.len() as u64);
+        assert!(got.ttfb <= got.total);
+        let counters = client.counters();
+        assert_eq!(counters.bytes_sent, got.bytes_sent);
+        assert_eq!(counters.bytes_received, got.bytes_received);
+    });
+}
+
+#[test]
+fn large_bodies_within_the_cap_arrive_whole() {
+    let server = server();
+    let mut client = client(&server);
+    run(async {
+        let got = get_ok(&mut client, "/bytes/3000000").await;
+        assert_eq!(got.body.len(), 3_000_000);
+        assert!(
+            got.body
+                .iter()
+                .enumerate()
+                .all(|(i, &b)| b == b'a' + (i % 65536 % 26) as u8)
+        );
+    });
+}
+
+#[test]
+fn delays_are_measured_and_deadlines_enforced() {
+    let server = server();
+    let mut client = client(&server);
+    run(async {
+        let got = get_ok(&mut client, "/delay/60").await;
+        assert_eq!(got.status, 200);
+        assert!(got.total >= Duration::from_millis(60), "{:?}", got.total);
+        assert!(got.ttfb >= Duration::from_millis(60));
+
+        let started = Instant::now();
+        let error = get_err(&mut client, "/delay/2000", Duration::from_millis(100)).await;
+        let took = started.elapsed();
+        assert_eq!(error.kind(), ErrorKind::RequestTimeout, "{error}");
+        assert!(took >= Duration::from_millis(100), "{took:?}");
+        assert!(took < Duration::from_millis(1500), "{took:?}");
+        assert!(!client.is_connected());
+
+        // The next request works on a fresh connection.
+        let got = get_ok(&mut client, "/json").await;
+        assert!(!got.reused);
+    });
+}
+
+#[test]
+fn the_deadline_bounds_a_body_that_keeps_arriving() {
+    let server = server();
+    let config = ClientConfig {
+        max_body_bytes: 1 << 30,
+        ..ClientConfig::default()
+    };
+    let mut client = client_with(&server, config);
+    run(async {
+        let started = Instant::now();
+        let error = send(
+            &mut client,
+            Method::GET,
+            "/bytes/1073741824",
+            b"",
+            &ResponseNeeds::STATUS_ONLY,
+            Duration::from_millis(200),
+        )
+        .await
+        .expect_err("1 GiB does not arrive in 200 ms");
+        assert_eq!(error.kind(), ErrorKind::RequestTimeout, "{error}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(client.counters().bytes_received > 0);
+    });
+    // The server notices the closed connection and stops streaming.
+    server.stop();
+}
+
+#[test]
+fn a_server_that_never_answers_times_out() {
+    let server = server();
+    let mut client = client(&server);
+    run(async {
+        let error = get_err(&mut client, "/hostile/never", Duration::from_millis(150)).await;
+        assert_eq!(error.kind(), ErrorKind::RequestTimeout);
+    });
+    assert_eq!(server.stop().requests_answered, 0);
+}
+
+#[test]
+fn a_slowloris_server_times_out() {
+    let server = server();
+    let mut client = client(&server);
+    run(async {
+        let started = Instant::now();
+        let error = get_err(
+            &mut client,
+            "/hostile/slowloris",
+            Duration::from_millis(300),
+        )
+        .await;
+        assert_eq!(error.kind(), ErrorKind::RequestTimeout);
+        assert!(started.elapsed() < Duration::from_secs(2));
+    });
+}
+
+#[test]
+fn garbage_is_a_malformed_response() {
+    let server = server();
+    let mut client = client(&server);
+    run(async {
+        let error = get_err(&mut client, "/hostile/garbage", OK_TIMEOUT).await;
+        assert_eq!(error.kind(), ErrorKind::MalformedResponse, "{error}");
+        assert!(error.to_string().contains("HTTP version"), "{error}");
+    });
+}
+
+#[test]
+fn a_truncated_body_is_closed_early() {
+    let server = server();
+    let mut client = client(&server);
+    run(async {
+        let error = get_err(&mut client, "/hostile/truncated", OK_TIMEOUT).await;
+        assert_eq!(error.kind(), ErrorKind::ClosedEarly, "{error}");
+        match error {
+            molotov_http::Error::ClosedEarly { received } => assert!(received > 10),
+            other => panic!("{other}"),
+        }
+    });
+}
+
+#[test]
+fn a_reset_in_the_middle_of_the_body_is_a_reset() {
+    let server = server();
+    let mut client = client(&server);
+    run(async {
+        let error = get_err(&mut client, "/hostile/reset", OK_TIMEOUT).await;
+        assert_eq!(error.kind(), ErrorKind::Reset, "{error}");
+    });
+}
+
+#[test]
+fn huge_headers_are_refused_at_the_cap() {
+    let server = server();
+    let mut client = client(&server);
+    run(async {
+        let error = get_err(&mut client, "/hostile/huge-headers", OK_TIMEOUT).await;
+        assert_eq!(error.kind(), ErrorKind::HeaderTooLarge, "{error}");
+    });
+}
+
+#[test]
+fn a_short_content_length_does_not_poison_the_next_request() {
+    let server = server();
+    let mut client = client(&server);
+    run(async {
+        let got = get_ok(&mut client, "/hostile/wrong-length").await;
+        assert_eq!(got.body, b"hello");
+        // The stray bytes made the connection unusable; the next request gets a new one.
+        let got = get_ok(&mut client, "/json").await;
+        assert_eq!(got.body, FIXED_JSON);
+        assert!(!got.reused);
+    });
+    assert_eq!(client.counters().connects, 2);
+}
+
+#[test]
+fn endless_chunked_bodies_stop_at_the_body_cap() {
+    let server = server();
+    let config = ClientConfig {
+        max_body_bytes: 1 << 20,
+        ..ClientConfig::default()
+    };
+    let mut client = client_with(&server, config);
+    run(async {
+        let error = get_err(&mut client, "/hostile/infinite-chunked", OK_TIMEOUT).await;
+        assert_eq!(error.kind(), ErrorKind::BodyTooLarge, "{error}");
+        // Dropped bodies are capped too.
+        let error = send(
+            &mut client,
+            Method::GET,
+            "/hostile/infinite-chunked",
+            b"",
+            &ResponseNeeds::STATUS_ONLY,
+            OK_TIMEOUT,
+        )
+        .await
+        .expect_err("capped");
+        assert_eq!(error.kind(), ErrorKind::BodyTooLarge);
+    });
+}
+
+#[test]
+fn a_declared_length_over_the_cap_fails_at_once() {
+    let server = server();
+    let config = ClientConfig {
+        max_body_bytes: 1000,
+        ..ClientConfig::default()
+    };
+    let mut client = client_with(&server, config);
+    run(async {
+        let error = get_err(&mut client, "/bytes/1001", OK_TIMEOUT).await;
+        assert_eq!(error.kind(), ErrorKind::BodyTooLarge);
+        let got = get_ok(&mut client, "/bytes/1000").await;
+        assert_eq!(got.body.len(), 1000);
+    });
+}
+
+#[test]
+fn max_concurrency_answers_503() {
+    let server = server_with(ServerConfig {
+        max_concurrency: Some(1),
+        ..ServerConfig::default()
+    });
+    let origin = origin(&server);
+    run(async {
+        let slow_origin = origin.clone();
+        let slow = glommio::spawn_local(async move {
+            let mut client = Client::new(slow_origin, ClientConfig::default());
+            get_ok(&mut client, "/delay/400").await.status
+        });
+        glommio::timer::sleep(Duration::from_millis(100)).await;
+        let mut client = Client::new(origin, ClientConfig::default());
+        assert_eq!(get_ok(&mut client, "/json").await.status, 503);
+        assert_eq!(slow.await, 200);
+        // The slot is free again.
+        assert_eq!(get_ok(&mut client, "/json").await.status, 200);
+    });
+    assert_eq!(server.stop().requests_answered, 3);
+}
+
+#[test]
+fn connect_refused_when_nothing_listens() {
+    let server = server();
+    let origin = origin(&server);
+    server.stop();
+    let mut client = Client::new(origin, ClientConfig::default());
+    run(async {
+        let error = get_err(&mut client, "/", OK_TIMEOUT).await;
+        assert_eq!(error.kind(), ErrorKind::ConnectRefused, "{error}");
+    });
+    assert_eq!(client.counters().connects, 0);
+}
+
+#[test]
+fn connect_timeout_when_the_accept_queue_is_full() {
+    // A listener with a backlog of 0 and one unaccepted connection: the kernel drops
+    // further SYNs, so a connect hangs until its timeout.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // SAFETY: the descriptor belongs to `listener`, alive for the whole test.
+    assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+    let addr = listener.local_addr().unwrap();
+    let _filler = std::net::TcpStream::connect(addr).unwrap();
+    let config = ClientConfig {
+        connect_timeout: Duration::from_millis(200),
+        ..ClientConfig::default()
+    };
+    let mut client = Client::new(Origin::parse(&format!("http://{addr}")).unwrap(), config);
+    run(async {
+        let started = Instant::now();
+        let error = get_err(&mut client, "/", OK_TIMEOUT).await;
+        assert_eq!(error.kind(), ErrorKind::ConnectTimeout, "{error}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+        // With a request deadline shorter than the connect timeout, the deadline wins.
+        let short = ClientConfig {
+            connect_timeout: Duration::from_secs(3),
+            ..ClientConfig::default()
+        };
+        let mut client = Client::new(Origin::parse(&format!("http://{addr}")).unwrap(), short);
+        let error = get_err(&mut client, "/", Duration::from_millis(150)).await;
+        assert_eq!(error.kind(), ErrorKind::RequestTimeout, "{error}");
+    });
+}
+
+#[test]
+fn unresolvable_hosts_are_resolve_errors() {
+    let mut client = Client::new(
+        Origin::parse("http://no-such-host.invalid:8080").unwrap(),
+        ClientConfig::default(),
+    );
+    run(async {
+        let error = get_err(&mut client, "/", OK_TIMEOUT).await;
+        assert_eq!(error.kind(), ErrorKind::Resolve, "{error}");
+    });
+}
+
+#[test]
+fn invalid_requests_are_refused_before_sending() {
+    let mut https = Client::new(
+        Origin::parse("https://127.0.0.1:1").unwrap(),
+        ClientConfig::default(),
+    );
+    run(async {
+        let error = get_err(&mut https, "/", OK_TIMEOUT).await;
+        assert_eq!(error.kind(), ErrorKind::InvalidRequest);
+        let meta = RequestMeta::for_method(&Method::GET);
+        let error = https
+            .send(b"", meta, &ResponseNeeds::STATUS_ONLY, OK_TIMEOUT)
+            .await
+            .expect_err("empty request");
+        assert_eq!(error.kind(), ErrorKind::InvalidRequest);
+    });
+}
+
+#[test]
+fn a_server_that_dies_and_comes_back_is_reconnected_to() {
+    let server = server();
+    let addr = server.addr();
+    let mut client = client(&server);
+    run(async {
+        assert_eq!(get_ok(&mut client, "/json").await.status, 200);
+    });
+    server.stop();
+    run(async {
+        let error = get_err(&mut client, "/json", OK_TIMEOUT).await;
+        assert!(
+            matches!(
+                error.kind(),
+                ErrorKind::ConnectRefused | ErrorKind::ClosedEarly | ErrorKind::Reset
+            ),
+            "{error}"
+        );
+    });
+    let server = server_with(ServerConfig {
+        addr,
+        ..ServerConfig::default()
+    });
+    assert_eq!(server.addr(), addr);
+    run(async {
+        let got = get_ok(&mut client, "/json").await;
+        assert_eq!(got.status, 200);
+        assert!(!got.reused);
+    });
+    assert_eq!(server.stop().requests_answered, 1);
+}
+
+#[test]
+fn the_demo_api_works_end_to_end() {
+    let server = server();
+    let mut client = client(&server);
+    run(async {
+        let login = send(
+            &mut client,
+            Method::POST,
+            "/login",
+            br#"{"user":"ada","password":"pw"}"#,
+            &ResponseNeeds::EVERYTHING,
+            OK_TIMEOUT,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (login.status, login.body.as_slice()),
+            (200, &br#"{"token":"tok-ada"}"#[..])
+        );
+        let products = get_ok(&mut client, "/products?page=2").await;
+        let text = String::from_utf8(products.body).unwrap();
+        assert!(text.contains(r#"{"id":11,"name":"Product 11"}"#), "{text}");
+        assert_eq!(get_ok(&mut client, "/products/7").await.status, 200);
+        assert_eq!(get_ok(&mut client, "/products/0").await.status, 404);
+        let cart = send(
+            &mut client,
+            Method::POST,
+            "/cart",
+            b"{}",
+            &ResponseNeeds::EVERYTHING,
+            OK_TIMEOUT,
+        )
+        .await
+        .unwrap();
+        assert_eq!(cart.status, 201);
+        let location = cart.headers.iter().find(|(n, _)| n == "Location").unwrap();
+        assert_eq!(location.1, b"/cart/1");
+        assert_eq!(get_ok(&mut client, "/cart/1").await.status, 200);
+        assert_eq!(get_ok(&mut client, "/cart/2").await.status, 404);
+        for path in ["/logout", "/admin/reset"] {
+            let got = send(
+                &mut client,
+                Method::POST,
+                path,
+                b"",
+                &ResponseNeeds::STATUS_ONLY,
+                OK_TIMEOUT,
+            )
+            .await
+            .unwrap();
+            assert_eq!(got.status, 204, "{path}");
+        }
+        assert_eq!(get_ok(&mut client, "/cart/1").await.status, 404);
+    });
+}

@@ -1,0 +1,137 @@
+//! Helpers shared by the integration tests: running a future on a glommio executor,
+//! starting the in-repo target server, and sending one request with a client.
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::time::Duration;
+
+use glommio::{LocalExecutorBuilder, Placement};
+use molotov_http::{
+    Client, ClientConfig, Error, Method, Origin, RequestMeta, ResponseNeeds, render_request,
+};
+use molotov_target::{ServerConfig, ServerHandle};
+
+/// Generous deadline for requests that must succeed.
+pub const OK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Runs `future` to completion on a fresh glommio executor on this thread.
+pub fn run<T>(future: impl Future<Output = T>) -> T {
+    LocalExecutorBuilder::new(Placement::Unbound)
+        .io_memory(64 << 10)
+        .make()
+        .expect("glommio executor (io_uring) must start")
+        .run(future)
+}
+
+/// Starts a target server with the default config.
+pub fn server() -> ServerHandle {
+    server_with(ServerConfig::default())
+}
+
+pub fn server_with(config: ServerConfig) -> ServerHandle {
+    molotov_target::start(config).expect("target server starts")
+}
+
+pub fn origin(server: &ServerHandle) -> Origin {
+    Origin::parse(&format!("http://{}", server.addr())).unwrap()
+}
+
+pub fn client(server: &ServerHandle) -> Client {
+    Client::new(origin(server), ClientConfig::default())
+}
+
+pub fn client_with(server: &ServerHandle, config: ClientConfig) -> Client {
+    Client::new(origin(server), config)
+}
+
+/// Renders a request for `client`'s origin.
+pub fn request(client: &Client, method: &Method, path: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let headers: [(&str, &[u8]); 0] = [];
+    render_request(
+        &mut out,
+        method,
+        &client.origin().authority(),
+        path,
+        headers,
+        body,
+    )
+    .unwrap();
+    out
+}
+
+/// What a test usually looks at in a response, copied out of the client's buffers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Got {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub body_len: u64,
+    pub reused: bool,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub trailers: Vec<(String, Vec<u8>)>,
+    pub connect: Option<Duration>,
+    pub ttfb: Duration,
+    pub total: Duration,
+}
+
+/// Sends one request and copies out the response.
+pub async fn send(
+    client: &mut Client,
+    method: Method,
+    path: &str,
+    body: &[u8],
+    needs: &ResponseNeeds,
+    timeout: Duration,
+) -> Result<Got, Error> {
+    let bytes = request(client, &method, path, body);
+    let meta = RequestMeta::for_method(&method);
+    let response = client.send(&bytes, meta, needs, timeout).await?;
+    let own = |(name, value): (&str, &[u8])| (name.to_owned(), value.to_vec());
+    Ok(Got {
+        status: response.status(),
+        body: response.body().to_vec(),
+        body_len: response.body_len(),
+        reused: response.reused_connection(),
+        bytes_sent: response.bytes_sent(),
+        bytes_received: response.bytes_received(),
+        headers: response.headers().map(own).collect(),
+        trailers: response.trailers().map(own).collect(),
+        connect: response.timings().connect,
+        ttfb: response.timings().ttfb,
+        total: response.timings().total,
+    })
+}
+
+/// GET `path` keeping everything, with the generous deadline; panics on error.
+pub async fn get_ok(client: &mut Client, path: &str) -> Got {
+    send(
+        client,
+        Method::GET,
+        path,
+        b"",
+        &ResponseNeeds::EVERYTHING,
+        OK_TIMEOUT,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+}
+
+/// GET `path` with a deadline, expecting an error.
+pub async fn get_err(client: &mut Client, path: &str, timeout: Duration) -> Error {
+    match send(
+        client,
+        Method::GET,
+        path,
+        b"",
+        &ResponseNeeds::EVERYTHING,
+        timeout,
+    )
+    .await
+    {
+        Ok(got) => panic!("GET {path}: expected an error, got status {}", got.status),
+        Err(e) => e,
+    }
+}

@@ -1,0 +1,479 @@
+//! Response parsing, table-driven: every case is parsed in one piece, split in two at every
+//! byte, and fed one byte at a time; all must agree (same result or same error kind).
+
+use molotov_http::{
+    Error, ErrorKind, HeaderNeeds, Limits, Progress, ResponseNeeds, ResponseParser,
+};
+
+/// What a successful parse produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Parsed {
+    status: u16,
+    body: Vec<u8>,
+    body_len: u64,
+    keep_alive: bool,
+    /// Input bytes that belonged to the response.
+    consumed: usize,
+    headers: Vec<(String, Vec<u8>)>,
+    trailers: Vec<(String, Vec<u8>)>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Setup {
+    head_request: bool,
+    eof: bool,
+    limits: Limits,
+}
+
+const PLAIN: Setup = Setup {
+    head_request: false,
+    eof: false,
+    limits: Limits {
+        max_header_bytes: 64 << 10,
+        max_body_bytes: 16 << 20,
+    },
+};
+
+/// Feeds `input` cut at `cuts`, then EOF if the setup says so.
+fn drive(input: &[u8], cuts: &[usize], setup: Setup) -> Result<Parsed, Error> {
+    let mut parser = ResponseParser::new(setup.limits);
+    parser.reset(setup.head_request, &ResponseNeeds::EVERYTHING);
+    let mut offset = 0;
+    let mut consumed = None;
+    let mut bounds: Vec<usize> = cuts.to_vec();
+    bounds.push(input.len());
+    for &end in &bounds {
+        let piece = &input[offset..end];
+        match parser.feed(piece)? {
+            Progress::Complete { consumed: used } => {
+                consumed = Some(offset + used);
+                break;
+            }
+            Progress::Partial => offset = end,
+        }
+    }
+    let consumed = match consumed {
+        Some(consumed) => consumed,
+        None if setup.eof => {
+            parser.feed_eof()?;
+            input.len()
+        }
+        None => panic!(
+            "incomplete without EOF: {:?}",
+            String::from_utf8_lossy(input)
+        ),
+    };
+    let own = |(name, value): (&str, &[u8])| (name.to_owned(), value.to_vec());
+    Ok(Parsed {
+        status: parser.status(),
+        body: parser.body().to_vec(),
+        body_len: parser.body_len(),
+        keep_alive: parser.keep_alive(),
+        consumed,
+        headers: parser.headers().map(own).collect(),
+        trailers: parser.trailers().map(own).collect(),
+    })
+}
+
+/// Runs `input` whole, at every two-way split and byte by byte; all must agree.
+fn parse_all_ways(input: &[u8], setup: Setup) -> Result<Parsed, ErrorKind> {
+    let whole = drive(input, &[], setup).map_err(|e| e.kind());
+    for cut in 1..input.len() {
+        let split = drive(input, &[cut], setup).map_err(|e| e.kind());
+        assert_eq!(
+            split,
+            whole,
+            "split at {cut}: {:?}",
+            String::from_utf8_lossy(input)
+        );
+    }
+    let bytes: Vec<usize> = (1..input.len()).collect();
+    let one_by_one = drive(input, &bytes, setup).map_err(|e| e.kind());
+    assert_eq!(
+        one_by_one,
+        whole,
+        "byte by byte: {:?}",
+        String::from_utf8_lossy(input)
+    );
+    whole
+}
+
+struct Good {
+    input: &'static [u8],
+    setup: Setup,
+    status: u16,
+    body: &'static [u8],
+    keep_alive: bool,
+    /// Bytes of the input that belong to the response (`None`: all of them).
+    consumed: Option<usize>,
+}
+
+fn good(input: &'static [u8], status: u16, body: &'static [u8], keep_alive: bool) -> Good {
+    Good {
+        input,
+        setup: PLAIN,
+        status,
+        body,
+        keep_alive,
+        consumed: None,
+    }
+}
+
+#[test]
+fn well_formed_responses() {
+    let head = Setup {
+        head_request: true,
+        ..PLAIN
+    };
+    let eof = Setup { eof: true, ..PLAIN };
+    let cases = vec![
+        good(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 200, b"hello", true),
+        good(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 200, b"", true),
+        good(b"HTTP/1.1 404 Not Found\r\ncontent-length:  3 \r\n\r\nnot", 404, b"not", true),
+        good(b"HTTP/1.1 200\r\nContent-Length: 1\r\n\r\nx", 200, b"x", true),
+        good(b"\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx", 200, b"x", true),
+        good(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;a=b;c=\"d\"\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+            200,
+            b"hello world",
+            true,
+        ),
+        good(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nA \r\n0123456789\r\n0\r\nX-Sum: 45\r\nX-Two: 2\r\n\r\n",
+            200,
+            b"0123456789",
+            true,
+        ),
+        good(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            200,
+            b"abc",
+            true,
+        ),
+        good(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n000\r\n\r\n",
+            200,
+            b"",
+            true,
+        ),
+        Good {
+            setup: eof,
+            ..good(b"HTTP/1.1 200 OK\r\n\r\nuntil close", 200, b"until close", false)
+        },
+        Good {
+            setup: eof,
+            ..good(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nraw",
+                200,
+                b"raw",
+                false,
+            )
+        },
+        good(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", 200, b"ok", false),
+        good(
+            b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 2\r\n\r\nok",
+            200,
+            b"ok",
+            true,
+        ),
+        good(
+            b"HTTP/1.1 200 OK\r\nConnection: keep-alive, close\r\nContent-Length: 2\r\n\r\nok",
+            200,
+            b"ok",
+            false,
+        ),
+        good(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\ncontent-length: 5\r\n\r\nhello",
+            200,
+            b"hello",
+            true,
+        ),
+        // Bodiless by status or by request method, whatever the headers say.
+        Good {
+            setup: head,
+            ..good(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", 200, b"", true)
+        },
+        Good {
+            setup: head,
+            ..good(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+                200,
+                b"",
+                true,
+            )
+        },
+        good(b"HTTP/1.1 204 No Content\r\nContent-Length: 9\r\n\r\n", 204, b"", true),
+        good(b"HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n", 304, b"", true),
+        good(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n", 101, b"", false),
+        // Interim responses are skipped.
+        good(
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+            200,
+            b"ok",
+            true,
+        ),
+        good(
+            b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n",
+            201,
+            b"",
+            true,
+        ),
+        // Bytes after the response are not consumed.
+        Good {
+            consumed: Some(39),
+            ..good(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nxHTTP/1.1 200 OK\r\n",
+                200,
+                b"x",
+                true,
+            )
+        },
+        Good {
+            consumed: Some(43),
+            ..good(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello, world",
+                200,
+                b"hello",
+                true,
+            )
+        },
+    ];
+    for case in cases {
+        let name = String::from_utf8_lossy(case.input).into_owned();
+        let parsed = parse_all_ways(case.input, case.setup)
+            .unwrap_or_else(|kind| panic!("{name:?}: {kind}"));
+        assert_eq!(parsed.status, case.status, "{name:?}");
+        assert_eq!(parsed.body, case.body, "{name:?}");
+        assert_eq!(parsed.body_len, case.body.len() as u64, "{name:?}");
+        assert_eq!(parsed.keep_alive, case.keep_alive, "{name:?}");
+        assert_eq!(
+            parsed.consumed,
+            case.consumed.unwrap_or(case.input.len()),
+            "{name:?}"
+        );
+    }
+}
+
+#[test]
+fn headers_and_trailers_are_kept_when_needed() {
+    let input: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Dup: 1\r\nx-dup: 2\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nX-Trailer: done\r\n\r\n";
+    let parsed = parse_all_ways(input, PLAIN).unwrap();
+    let names: Vec<&str> = parsed.headers.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["Content-Type", "X-Dup", "x-dup", "Transfer-Encoding"]
+    );
+    assert_eq!(
+        parsed.trailers,
+        [("X-Trailer".to_owned(), b"done".to_vec())]
+    );
+
+    let mut parser = ResponseParser::new(Limits::default());
+    parser.reset(false, &ResponseNeeds::EVERYTHING);
+    assert!(matches!(
+        parser.feed(input).unwrap(),
+        Progress::Complete { .. }
+    ));
+    assert_eq!(parser.header("content-type"), Some(&b"text/plain"[..]));
+    assert_eq!(parser.header("X-DUP"), Some(&b"1"[..]));
+    assert_eq!(parser.header("missing"), None);
+    assert_eq!(parser.trailer("x-trailer"), Some(&b"done"[..]));
+
+    // Not needed: nothing kept, the same framing.
+    parser.reset(false, &ResponseNeeds::STATUS_ONLY);
+    assert!(matches!(
+        parser.feed(input).unwrap(),
+        Progress::Complete { .. }
+    ));
+    assert_eq!(parser.status(), 200);
+    assert_eq!(parser.header("content-type"), None);
+    assert_eq!(parser.trailer("x-trailer"), None);
+    assert!(parser.body().is_empty());
+    assert_eq!(parser.body_len(), 1);
+    assert_eq!(parser.buffered_bytes(), 0);
+
+    // Named headers keep the head.
+    let named = ResponseNeeds {
+        headers: HeaderNeeds::Named(vec!["content-type".to_owned()]),
+        body: false,
+    };
+    parser.reset(false, &named);
+    assert!(matches!(
+        parser.feed(input).unwrap(),
+        Progress::Complete { .. }
+    ));
+    assert_eq!(parser.header("Content-Type"), Some(&b"text/plain"[..]));
+}
+
+#[test]
+fn malformed_and_oversized_responses() {
+    let eof = Setup { eof: true, ..PLAIN };
+    let small = Setup {
+        limits: Limits {
+            max_header_bytes: 64,
+            max_body_bytes: 8,
+        },
+        ..PLAIN
+    };
+    let small_eof = Setup { eof: true, ..small };
+    let interim_flood: &'static [u8] = Box::leak(
+        b"HTTP/1.1 100 Continue\r\n\r\n"
+            .repeat(9)
+            .into_boxed_slice(),
+    );
+    let many_headers: &'static [u8] = Box::leak({
+        let mut head = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for i in 0..129 {
+            head.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
+        }
+        head.extend_from_slice(b"\r\n");
+        head.into_boxed_slice()
+    });
+    let cases: Vec<(&[u8], Setup, ErrorKind, &str)> = vec![
+        (b"SSH-2.0-OpenSSH_9.6\r\n\r\n", PLAIN, ErrorKind::MalformedResponse, "HTTP version"),
+        (b"HTTP/2 200 OK\r\n\r\n", PLAIN, ErrorKind::MalformedResponse, "HTTP version"),
+        (b"HTTP/1.1 2000 OK\r\n\r\n", PLAIN, ErrorKind::MalformedResponse, "status"),
+        (b"HTTP/1.1 099 Low\r\n\r\n", PLAIN, ErrorKind::MalformedResponse, "status"),
+        (b"HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n", PLAIN, ErrorKind::MalformedResponse, "header name"),
+        (many_headers, PLAIN, ErrorKind::MalformedResponse, "too many header"),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            PLAIN,
+            ErrorKind::MalformedResponse,
+            "both Content-Length and Transfer-Encoding",
+        ),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n", PLAIN, ErrorKind::MalformedResponse, "invalid Content-Length"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", PLAIN, ErrorKind::MalformedResponse, "invalid Content-Length"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: +1\r\n\r\n", PLAIN, ErrorKind::MalformedResponse, "invalid Content-Length"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: \r\n\r\n", PLAIN, ErrorKind::MalformedResponse, "invalid Content-Length"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\n", PLAIN, ErrorKind::MalformedResponse, "conflicting"),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+            PLAIN,
+            ErrorKind::MalformedResponse,
+            "conflicting",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+            PLAIN,
+            ErrorKind::MalformedResponse,
+            "64 bits",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            PLAIN,
+            ErrorKind::MalformedResponse,
+            "chunk size",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n",
+            PLAIN,
+            ErrorKind::MalformedResponse,
+            "chunk size",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1 2\r\n",
+            PLAIN,
+            ErrorKind::MalformedResponse,
+            "chunk size",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n11111111111111111\r\n",
+            PLAIN,
+            ErrorKind::MalformedResponse,
+            "64 bits",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX",
+            PLAIN,
+            ErrorKind::MalformedResponse,
+            "CRLF",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello",
+            PLAIN,
+            ErrorKind::MalformedResponse,
+            "chunk size",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nBad Trailer\r\n\r\n",
+            PLAIN,
+            ErrorKind::MalformedResponse,
+            "trailer",
+        ),
+        (interim_flood, PLAIN, ErrorKind::MalformedResponse, "interim"),
+        // Closed before the end.
+        (b"HTTP/1.1 200 OK\r\nContent-", eof, ErrorKind::ClosedEarly, "closed"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", eof, ErrorKind::ClosedEarly, "closed"),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel",
+            eof,
+            ErrorKind::ClosedEarly,
+            "closed",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: 1\r\n",
+            eof,
+            ErrorKind::ClosedEarly,
+            "closed",
+        ),
+        // Caps.
+        (
+            b"HTTP/1.1 200 OK\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n",
+            small,
+            ErrorKind::HeaderTooLarge,
+            "64 bytes",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            small,
+            ErrorKind::HeaderTooLarge,
+            "64 bytes",
+        ),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", small, ErrorKind::BodyTooLarge, "8 bytes"),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n4\r\n",
+            small,
+            ErrorKind::BodyTooLarge,
+            "8 bytes",
+        ),
+        (b"HTTP/1.1 200 OK\r\n\r\n123456789", small_eof, ErrorKind::BodyTooLarge, "8 bytes"),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n",
+            small,
+            ErrorKind::HeaderTooLarge,
+            "64 bytes",
+        ),
+    ];
+    for (input, setup, kind, message) in cases {
+        let name = String::from_utf8_lossy(input).into_owned();
+        assert_eq!(parse_all_ways(input, setup), Err(kind), "{name:?}");
+        let error = drive(input, &[], setup).unwrap_err();
+        assert!(error.to_string().contains(message), "{name:?}: {error}");
+    }
+}
+
+#[test]
+fn a_parser_is_reusable_after_errors_and_responses() {
+    let mut parser = ResponseParser::new(Limits::default());
+    parser.reset(false, &ResponseNeeds::EVERYTHING);
+    assert!(parser.feed(b"garbage\r\n\r\n").is_err());
+    for _ in 0..3 {
+        parser.reset(false, &ResponseNeeds::EVERYTHING);
+        let progress = parser
+            .feed(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .unwrap();
+        assert_eq!(progress, Progress::Complete { consumed: 40 });
+        assert_eq!(parser.body(), b"ok");
+    }
+}
+
+#[test]
+fn eof_before_any_byte_reports_nothing_received() {
+    let mut parser = ResponseParser::new(Limits::default());
+    parser.reset(false, &ResponseNeeds::STATUS_ONLY);
+    match parser.feed_eof() {
+        Err(Error::ClosedEarly { received }) => assert_eq!(received, 0),
+        other => panic!("{other:?}"),
+    }
+}

@@ -1,0 +1,66 @@
+//! The `molotov-target` binary: runs the target server until SIGINT or SIGTERM, then
+//! prints how many requests it answered.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::Parser;
+use nix::sys::signal::{SigSet, Signal};
+
+/// A small fast HTTP target server for molotov (routes: see docs/target-server.md).
+#[derive(Debug, Parser)]
+#[command(name = "molotov-target", version)]
+struct Args {
+    /// Address to listen on (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Executor threads.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Answer 503 beyond this many requests in flight.
+    #[arg(long)]
+    max_concurrency: Option<usize>,
+    /// Answer every request with `Connection: close`.
+    #[arg(long)]
+    close: bool,
+    /// Pin thread i to CPU cpus[i % len] (comma-separated list).
+    #[arg(long, value_delimiter = ',')]
+    cpus: Vec<usize>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    // Block the stop signals before any thread exists so that every thread inherits the
+    // mask and only the `wait` below receives them.
+    let mut signals = SigSet::empty();
+    signals.add(Signal::SIGINT);
+    signals.add(Signal::SIGTERM);
+    if let Err(e) = signals.thread_block() {
+        eprintln!("molotov-target: cannot block signals: {e}");
+        return ExitCode::FAILURE;
+    }
+    let config = molotov_target::ServerConfig {
+        addr: args.addr,
+        threads: args.threads,
+        max_concurrency: args.max_concurrency,
+        close_every_response: args.close,
+        cpus: args.cpus,
+        ..Default::default()
+    };
+    let server = match molotov_target::start(config) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("molotov-target: cannot listen on {}: {e}", args.addr);
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("listening on http://{}", server.addr());
+    let received = signals.wait();
+    // The counts returned by `stop` are final: every thread has finished.
+    let answered = server.stop().requests_answered;
+    match received {
+        Ok(signal) => println!("stopped by {signal}: answered {answered} requests"),
+        Err(e) => println!("stopped ({e}): answered {answered} requests"),
+    }
+    ExitCode::SUCCESS
+}
