@@ -8,3 +8,4 @@ pub mod report;
 pub mod live;
 pub mod engine;
 pub mod run;
+pub mod series;

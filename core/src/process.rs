@@ -289,18 +289,72 @@ impl MasterSignals {
     }
 }
 
-/// Reaps every child that has ended, without blocking.
-pub fn reap_any() -> Vec<(Pid, ChildExit)> {
-    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-    let mut out = Vec::new();
-    loop {
-        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(pid, code)) => out.push((pid, ChildExit::Exited(code))),
-            Ok(WaitStatus::Signaled(pid, sig, _)) => out.push((pid, ChildExit::Signaled(sig))),
-            Ok(WaitStatus::StillAlive) | Err(_) => return out,
-            Ok(_) => {}
-        }
+/// What the kernel accounted for a child that ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Usage {
+    /// User CPU time.
+    pub user: Duration,
+    /// System CPU time.
+    pub system: Duration,
+    /// Peak resident set size in bytes.
+    pub max_rss: u64,
+}
+
+impl Usage {
+    /// User + system CPU time.
+    pub fn cpu(&self) -> Duration {
+        self.user + self.system
     }
+}
+
+fn usage_of(ru: &libc::rusage) -> Usage {
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, (t.tv_usec as u32) * 1000);
+    Usage { user: tv(ru.ru_utime), system: tv(ru.ru_stime), max_rss: ru.ru_maxrss as u64 * 1024 }
+}
+
+/// This process's own usage so far.
+pub fn self_usage() -> Usage {
+    // SAFETY: an all-zero rusage is a valid value to be overwritten.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the struct we own.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    usage_of(&ru)
+}
+
+/// Waits for one child: `pid` (or any child for -1), blocking or not. Returns how it ended
+/// and what it used, or None when nothing (more) can be reaped now.
+pub fn reap(pid: i32, block: bool) -> Option<(Pid, ChildExit, Usage)> {
+    loop {
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is a valid value to be overwritten.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        let flags = if block { 0 } else { libc::WNOHANG };
+        // SAFETY: wait4 writes the status and usage into values we own.
+        let got = unsafe { libc::wait4(pid, &mut status, flags, &mut ru) };
+        if got <= 0 {
+            if got < 0 && std::io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return None;
+        }
+        let exit = if libc::WIFEXITED(status) {
+            ChildExit::Exited(libc::WEXITSTATUS(status))
+        } else if libc::WIFSIGNALED(status) {
+            match Signal::try_from(libc::WTERMSIG(status)) {
+                Ok(sig) => ChildExit::Signaled(sig),
+                Err(_) => ChildExit::Exited(128 + libc::WTERMSIG(status)),
+            }
+        } else {
+            // Stopped or continued: not an end; look again.
+            continue;
+        };
+        return Some((Pid::from_raw(got), exit, usage_of(&ru)));
+    }
+}
+
+/// Reaps every child that has ended, without blocking.
+pub fn reap_any() -> Vec<(Pid, ChildExit, Usage)> {
+    std::iter::from_fn(|| reap(-1, false)).collect()
 }
 
 /// Sends `signal` to `pid`, ignoring a child that is already gone.

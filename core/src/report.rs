@@ -225,6 +225,37 @@ pub fn render(summary: &Summary) -> String {
         }
         out.push_str(&t.render(2));
     }
+    if !s.processes.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "Processes");
+        let mut t = Table::new(&["process", "pid", "cpu", "requests", "cpu time", "peak rss", "exit"]);
+        for (p, requests) in s.processes.iter().zip(&s.requests_per_process) {
+            let (cpu_time, rss) = match p.usage {
+                Some(u) => (format!("{:.2}s", u.cpu().as_secs_f64()), fmt_bytes(u.max_rss)),
+                None => ("-".into(), "-".into()),
+            };
+            t.row(vec![
+                p.role.clone(),
+                p.pid.to_string(),
+                p.cpu.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
+                fmt_count(*requests),
+                cpu_time,
+                rss,
+                p.exit.map(|e| if e.is_success() { "ok".to_string() } else { e.to_string() }).unwrap_or_else(|| "-".into()),
+            ]);
+        }
+        let m = s.master_usage;
+        t.row(vec![
+            "master".into(),
+            std::process::id().to_string(),
+            "-".into(),
+            "-".into(),
+            format!("{:.2}s", m.cpu().as_secs_f64()),
+            fmt_bytes(m.max_rss),
+            "-".into(),
+        ]);
+        out.push_str(&t.render(2));
+    }
     let troubled: Vec<_> = s.processes.iter().filter(|p| p.exit.is_some_and(|e| !e.is_success())).collect();
     if !troubled.is_empty() {
         let _ = writeln!(out);

@@ -15,6 +15,7 @@ use nix::unistd::Pid;
 
 use crate::engine::{self, ChildSpec, EngineOptions};
 use crate::live::{Sample, Sampler};
+use crate::series::Point;
 use crate::process::{self, ChildExit, MasterSignals, ProcessError};
 use crate::shm::{HeaderWord, Layout, Meta, Region, Shape, ShmError, Site, StopRequest};
 use crate::summary::{CheckName, Names, ProcessInfo, Summary};
@@ -62,6 +63,44 @@ pub trait Observer {
 pub struct Silent;
 impl Observer for Silent {}
 
+/// Several observers as one (a view and statsd, say). Input goes to the first that has any.
+#[derive(Default)]
+pub struct Observers<'a> {
+    /// The observers, called in order.
+    pub list: Vec<Box<dyn Observer + 'a>>,
+}
+
+impl<'a> Observers<'a> {
+    /// Adds one.
+    pub fn push(&mut self, observer: impl Observer + 'a) {
+        self.list.push(Box::new(observer));
+    }
+}
+
+impl Observer for Observers<'_> {
+    fn started(&mut self, processes: &[ProcessInfo]) {
+        self.list.iter_mut().for_each(|o| o.started(processes));
+    }
+    fn tick(&mut self, sample: &Sample, region: &Region) {
+        self.list.iter_mut().for_each(|o| o.tick(sample, region));
+    }
+    fn child_ended(&mut self, process: &ProcessInfo) {
+        self.list.iter_mut().for_each(|o| o.child_ended(process));
+    }
+    fn interrupted(&mut self, count: u32) {
+        self.list.iter_mut().for_each(|o| o.interrupted(count));
+    }
+    fn input(&self) -> Option<BorrowedFd<'_>> {
+        self.list.iter().find_map(|o| o.input())
+    }
+    fn on_input(&mut self) -> bool {
+        match self.list.iter_mut().find(|o| o.input().is_some()) {
+            Some(o) => o.on_input(),
+            None => false,
+        }
+    }
+}
+
 /// Errors that prevent a run (nothing was sent).
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -100,6 +139,8 @@ pub struct RunResult {
     pub first_failure: Option<FailureReport>,
     /// Processes that did not end cleanly.
     pub failed_processes: Vec<ProcessInfo>,
+    /// One point per second of the load phase.
+    pub series: Vec<Point>,
 }
 
 /// A failure for the user: where and what.
@@ -176,9 +217,9 @@ pub fn run(program: Arc<Program>, config: &RunConfig, observer: &mut dyn Observe
         let child_spec = spec(setup_slot, 0, 1, 0, Some(cpus[0]), Arc::new(Globals::empty()));
         let write_fd = write_end;
         let pid = process::spawn_child(Some(cpus[0]), move || engine::run_setup_child(child_spec, write_fd))?;
-        let (bytes, exit, n) = collect_setup(pid, read_end, &signals, &region, config.grace);
+        let (bytes, exit, usage, n) = collect_setup(pid, read_end, &signals, &region, config.grace);
         interrupts += n;
-        let info = ProcessInfo { role: "setup".into(), slot: setup_slot, pid: pid.as_raw(), cpu: Some(cpus[0]), exit: Some(exit) };
+        let info = ProcessInfo { role: "setup".into(), slot: setup_slot, pid: pid.as_raw(), cpu: Some(cpus[0]), exit: Some(exit), usage };
         processes.push(info.clone());
         match (exit, Globals::from_bytes(&bytes)) {
             (ChildExit::Exited(0), Ok(globals)) if interrupts == 0 => Arc::new(globals),
@@ -187,7 +228,7 @@ pub fn run(program: Arc<Program>, config: &RunConfig, observer: &mut dyn Observe
                 let first_failure = failure_in(&region, setup_slot, &names);
                 let ending = if interrupts > 0 { Ending::Interrupted(interrupts) } else { Ending::SetupFailed };
                 let failed = if exit.is_success() { vec![] } else { vec![info] };
-                return Ok(RunResult { summary, ending, first_failure, failed_processes: failed });
+                return Ok(RunResult { summary, ending, first_failure, failed_processes: failed, series: Vec::new() });
             }
         }
     } else {
@@ -207,7 +248,14 @@ pub fn run(program: Arc<Program>, config: &RunConfig, observer: &mut dyn Observe
         let child_spec = spec(i, i as u32, config.workers, (i * config.workers) as u64, Some(cpu), Arc::clone(&globals));
         match process::spawn_child(Some(cpu), move || engine::run_child(child_spec)) {
             Ok(pid) => {
-                let info = ProcessInfo { role: format!("worker {i}"), slot: i, pid: pid.as_raw(), cpu: Some(cpu), exit: None };
+                let info = ProcessInfo {
+                    role: format!("worker {i}"),
+                    slot: i,
+                    pid: pid.as_raw(),
+                    cpu: Some(cpu),
+                    exit: None,
+                    usage: None,
+                };
                 children.push(Child { info, pid });
             }
             Err(e) => {
@@ -225,13 +273,16 @@ pub fn run(program: Arc<Program>, config: &RunConfig, observer: &mut dyn Observe
     observer.started(&infos);
 
     let mut sampler = Sampler::new(names.scenarios.len());
+    let mut series_sampler = Sampler::new(names.scenarios.len());
+    let mut series = Vec::new();
+    let mut next_second = start + Duration::from_secs(1);
     let deadline = config.duration.map(|d| start + d);
     let mut kill_at: Option<Instant> = None;
     let mut next_tick = start + config.tick;
     let mut ending = Ending::Completed;
     while children.iter().any(|c| c.info.exit.is_none()) {
         let now = Instant::now();
-        let wait = next_tick.saturating_duration_since(now).min(config.tick);
+        let wait = next_tick.min(next_second).saturating_duration_since(now).min(config.tick);
         let got = signals.wait(wait, observer.input());
         if got.input && observer.on_input() && region.stop_requested() == StopRequest::None {
             region.request_stop(StopRequest::Graceful);
@@ -252,9 +303,10 @@ pub fn run(program: Arc<Program>, config: &RunConfig, observer: &mut dyn Observe
             }
         }
         if got.child {
-            for (pid, exit) in process::reap_any() {
+            for (pid, exit, usage) in process::reap_any() {
                 if let Some(c) = children.iter_mut().find(|c| c.pid == pid) {
                     c.info.exit = Some(exit);
+                    c.info.usage = Some(usage);
                     if !exit.is_success() {
                         observer.child_ended(&c.info);
                     }
@@ -275,6 +327,10 @@ pub fn run(program: Arc<Program>, config: &RunConfig, observer: &mut dyn Observe
                 process::kill(c.pid, Signal::SIGKILL);
             }
         }
+        if now >= next_second {
+            series.push(Point::of(&series_sampler.sample(&region, now - start)));
+            next_second += Duration::from_secs(1);
+        }
         if now >= next_tick {
             let sample = sampler.sample(&region, now - start);
             observer.tick(&sample, &region);
@@ -285,6 +341,11 @@ pub fn run(program: Arc<Program>, config: &RunConfig, observer: &mut dyn Observe
         }
     }
     let elapsed = start.elapsed();
+    // The last, partial second.
+    let last = series_sampler.sample(&region, elapsed);
+    if last.interval > Duration::from_millis(50) || series.is_empty() {
+        series.push(Point::of(&last));
+    }
     processes.extend(children.iter().map(|c| c.info.clone()));
 
     // The plan's teardown, once, unless the user asked to stop now.
@@ -293,7 +354,14 @@ pub fn run(program: Arc<Program>, config: &RunConfig, observer: &mut dyn Observe
         let child_spec = spec(teardown_slot, 0, 1, 0, Some(cpu), Arc::clone(&globals));
         if let Ok(pid) = process::spawn_child(Some(cpu), move || engine::run_teardown_child(child_spec)) {
             let mut c = vec![Child {
-                info: ProcessInfo { role: "teardown".into(), slot: teardown_slot, pid: pid.as_raw(), cpu: Some(cpu), exit: None },
+                info: ProcessInfo {
+                    role: "teardown".into(),
+                    slot: teardown_slot,
+                    pid: pid.as_raw(),
+                    cpu: Some(cpu),
+                    exit: None,
+                    usage: None,
+                },
                 pid,
             }];
             let n = wait_all(&mut c, &signals, config.grace.max(Duration::from_secs(5)) * 2);
@@ -307,11 +375,17 @@ pub fn run(program: Arc<Program>, config: &RunConfig, observer: &mut dyn Observe
     let summary = Summary::merge(&region, &names, processes.clone(), elapsed);
     let first_failure = region.failed_slot().and_then(|slot| failure_in(&region, slot, &names));
     let failed_processes = processes.iter().filter(|p| p.exit.is_some_and(|e| !e.is_success())).cloned().collect();
-    Ok(RunResult { summary, ending, first_failure, failed_processes })
+    Ok(RunResult { summary, ending, first_failure, failed_processes, series })
 }
 
 /// Reads the setup child's globals from the pipe while watching for Ctrl-C, then reaps it.
-fn collect_setup(pid: Pid, read_end: OwnedFd, signals: &MasterSignals, region: &Region, grace: Duration) -> (Vec<u8>, ChildExit, u32) {
+fn collect_setup(
+    pid: Pid,
+    read_end: OwnedFd,
+    signals: &MasterSignals,
+    region: &Region,
+    grace: Duration,
+) -> (Vec<u8>, ChildExit, Option<process::Usage>, u32) {
     use std::io::Read;
     let mut bytes = Vec::new();
     let mut interrupts = 0;
@@ -338,12 +412,11 @@ fn collect_setup(pid: Pid, read_end: OwnedFd, signals: &MasterSignals, region: &
             }
         }
     }
-    let exit = match nix::sys::wait::waitpid(pid, None) {
-        Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => ChildExit::Exited(code),
-        Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, _)) => ChildExit::Signaled(sig),
-        _ => ChildExit::Exited(engine::SETUP_FAILED_EXIT),
+    let (exit, usage) = match process::reap(pid.as_raw(), true) {
+        Some((_, exit, usage)) => (exit, Some(usage)),
+        None => (ChildExit::Exited(engine::SETUP_FAILED_EXIT), None),
     };
-    (bytes, exit, interrupts)
+    (bytes, exit, usage, interrupts)
 }
 
 /// Waits for `children` to end, killing them after `limit`; returns interrupts seen.
@@ -353,9 +426,10 @@ fn wait_all(children: &mut [Child], signals: &MasterSignals, limit: Duration) ->
     while children.iter().any(|c| c.info.exit.is_none()) {
         let got = signals.wait(Duration::from_millis(50), None);
         interrupts += got.interrupts;
-        for (pid, exit) in process::reap_any() {
+        for (pid, exit, usage) in process::reap_any() {
             if let Some(c) = children.iter_mut().find(|c| c.pid == pid) {
                 c.info.exit = Some(exit);
+                c.info.usage = Some(usage);
             }
         }
         if Instant::now() >= until || interrupts > 1 {

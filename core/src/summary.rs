@@ -8,7 +8,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use crate::latency;
-use crate::process::ChildExit;
+use crate::process::{ChildExit, Usage};
 use crate::shm::{Histo, RequestCounter, Region, ScenarioCounter, Site, Slot, Total};
 
 /// Names for the ids the slots count by.
@@ -48,6 +48,8 @@ pub struct ProcessInfo {
     pub cpu: Option<usize>,
     /// How it ended (None: still running when the report was made).
     pub exit: Option<ChildExit>,
+    /// CPU time and peak memory, once it ended.
+    pub usage: Option<Usage>,
 }
 
 /// Counters of one request id or of the whole run.
@@ -147,6 +149,8 @@ pub struct Summary {
     pub processes: Vec<ProcessInfo>,
     /// Per process (same order as `processes`): requests sent.
     pub requests_per_process: Vec<u64>,
+    /// The master's own CPU time and peak memory.
+    pub master_usage: Usage,
 }
 
 impl Summary {
@@ -255,6 +259,7 @@ impl Summary {
             dropped_starts: sum(&|s| s.total(Total::DroppedStarts)),
             processes,
             requests_per_process,
+            master_usage: crate::process::self_usage(),
         }
     }
 
