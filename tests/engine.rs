@@ -11,18 +11,32 @@ use support::*;
 fn reported_requests_equal_what_the_server_answered() {
     let server = target();
     let dir = TempDir::new("counts");
-    let plan = dir.write("get.mol", &get_plan(&format!("http://{}", server.addr()), "/"));
+    let plan = dir.write(
+        "get.mol",
+        &get_plan(&format!("http://{}", server.addr()), "/"),
+    );
     for (p, w) in [(1, 1), (1, 50), (2, 1), (2, 50)] {
         server.reset_counters();
         let out = run_bounded(
-            molotov().args(["-q", "-p", &p.to_string(), "-w", &w.to_string(), "-d", "1"]).arg(&plan),
+            molotov()
+                .args(["-q", "-p", &p.to_string(), "-w", &w.to_string(), "-d", "1"])
+                .arg(&plan),
             Duration::from_secs(30),
         );
         let report = stdout(&out);
-        assert_eq!(out.status.code(), Some(0), "-p {p} -w {w}\n{report}\n{}", stderr(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "-p {p} -w {w}\n{report}\n{}",
+            stderr(&out)
+        );
         let reported = reported_requests(&report);
         assert!(reported > 0, "-p {p} -w {w}: nothing sent\n{report}");
-        assert_eq!(reported, server.requests_answered(), "-p {p} -w {w}\n{report}");
+        assert_eq!(
+            reported,
+            server.wait_answered(reported, Duration::from_secs(2)),
+            "-p {p} -w {w}\n{report}"
+        );
     }
 }
 
@@ -37,22 +51,36 @@ fn max_runs_runs_exactly_p_times_w_times_r_scenarios() {
             "defaults {{\n  base {base}\n}}\n\nscenario a weight 1 {{\n  GET /json\n  check status == 200\n  GET /json\n}}\n\nscenario b weight 1 {{\n  GET /json\n  GET /json\n}}\n"
         ),
     );
-    let out = run_bounded(molotov().args(["-q", "-p", "2", "-w", "3", "-r", "7"]).arg(&plan), Duration::from_secs(30));
+    let out = run_bounded(
+        molotov()
+            .args(["-q", "-p", "2", "-w", "3", "-r", "7"])
+            .arg(&plan),
+        Duration::from_secs(30),
+    );
     let report = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
     assert_eq!(reported_outcomes(&report), (2 * 3 * 7, 0), "{report}");
     // Each scenario sends two requests.
     assert_eq!(reported_requests(&report), 2 * 3 * 7 * 2);
-    assert_eq!(server.requests_answered(), 2 * 3 * 7 * 2);
+    assert_eq!(
+        server.wait_answered(2 * 3 * 7 * 2, Duration::from_secs(2)),
+        2 * 3 * 7 * 2
+    );
 }
 
 #[test]
 fn duration_ends_the_run_on_time() {
     let server = target();
     let dir = TempDir::new("duration");
-    let plan = dir.write("get.mol", &get_plan(&format!("http://{}", server.addr()), "/"));
+    let plan = dir.write(
+        "get.mol",
+        &get_plan(&format!("http://{}", server.addr()), "/"),
+    );
     let started = Instant::now();
-    let out = run_bounded(molotov().args(["-q", "-w", "10", "-d", "3"]).arg(&plan), Duration::from_secs(20));
+    let out = run_bounded(
+        molotov().args(["-q", "-w", "10", "-d", "3"]).arg(&plan),
+        Duration::from_secs(20),
+    );
     let took = started.elapsed();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(took >= Duration::from_secs(3), "ended early: {took:?}");
@@ -71,11 +99,23 @@ fn exception_stops_every_process_on_the_first_failure() {
         ),
     );
     let started = Instant::now();
-    let out = run_bounded(molotov().args(["-q", "-x", "-p", "2", "-w", "5", "-d", "20"]).arg(&plan), Duration::from_secs(30));
+    let out = run_bounded(
+        molotov()
+            .args(["-q", "-x", "-p", "2", "-w", "5", "-d", "20"])
+            .arg(&plan),
+        Duration::from_secs(30),
+    );
     let report = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{report}\n{}", stderr(&out));
-    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
-    assert!(report.contains("stopped on the first failure: assert status == 200"), "{report}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        report.contains("stopped on the first failure: assert status == 200"),
+        "{report}"
+    );
     assert!(report.contains("fail.mol:12"), "{report}");
     assert!(report.contains("503"), "{report}");
     assert!(reported_outcomes(&report).1 >= 1, "{report}");
@@ -83,10 +123,15 @@ fn exception_stops_every_process_on_the_first_failure() {
 
 #[test]
 fn each_child_is_pinned_to_its_own_cpu() {
-    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let server = target();
     let dir = TempDir::new("pinning");
-    let plan = dir.write("get.mol", &get_plan(&format!("http://{}", server.addr()), "/delay/20"));
+    let plan = dir.write(
+        "get.mol",
+        &get_plan(&format!("http://{}", server.addr()), "/delay/20"),
+    );
     let p = cpus.min(4);
     let child = molotov()
         .args(["-q", "-p", &p.to_string(), "-w", "2", "-d", "3"])
@@ -96,11 +141,17 @@ fn each_child_is_pinned_to_its_own_cpu() {
         .spawn()
         .unwrap();
     let master = child.id();
-    assert!(wait_until(Duration::from_secs(5), || children_of(master).len() == p), "children never appeared");
+    assert!(
+        wait_until(Duration::from_secs(5), || children_of(master).len() == p),
+        "children never appeared"
+    );
     let mut seen = Vec::new();
     for pid in children_of(master) {
         let list = proc_status_field(pid, "Cpus_allowed_list").unwrap();
-        assert!(!list.contains(',') && !list.contains('-'), "child {pid} allowed on {list}");
+        assert!(
+            !list.contains(',') && !list.contains('-'),
+            "child {pid} allowed on {list}"
+        );
         seen.push(list);
     }
     seen.sort();
@@ -114,7 +165,10 @@ fn each_child_is_pinned_to_its_own_cpu() {
 fn sigint_mid_run_gives_a_full_report_and_leaves_no_process() {
     let server = target();
     let dir = TempDir::new("sigint");
-    let plan = dir.write("get.mol", &get_plan(&format!("http://{}", server.addr()), "/"));
+    let plan = dir.write(
+        "get.mol",
+        &get_plan(&format!("http://{}", server.addr()), "/"),
+    );
     let child = molotov()
         .args(["-q", "-p", "2", "-w", "5"])
         .arg(&plan)
@@ -123,7 +177,9 @@ fn sigint_mid_run_gives_a_full_report_and_leaves_no_process() {
         .spawn()
         .unwrap();
     let master = child.id();
-    assert!(wait_until(Duration::from_secs(5), || children_of(master).len() == 2));
+    assert!(wait_until(Duration::from_secs(5), || children_of(master)
+        .len()
+        == 2));
     let kids = children_of(master);
     std::thread::sleep(Duration::from_millis(800));
     signal(master, libc::SIGINT);
@@ -132,7 +188,11 @@ fn sigint_mid_run_gives_a_full_report_and_leaves_no_process() {
     assert_eq!(out.status.code(), Some(130), "{report}\n{}", stderr(&out));
     let reported = reported_requests(&report);
     assert!(reported > 0);
-    assert_eq!(reported, server.requests_answered(), "{report}");
+    assert_eq!(
+        reported,
+        server.wait_answered(reported, Duration::from_secs(2)),
+        "{report}"
+    );
     for pid in kids {
         assert!(!alive(pid), "child {pid} left behind");
     }
@@ -142,7 +202,10 @@ fn sigint_mid_run_gives_a_full_report_and_leaves_no_process() {
 fn a_killed_child_is_named_and_the_others_counts_are_kept() {
     let server = target();
     let dir = TempDir::new("kill-child");
-    let plan = dir.write("get.mol", &get_plan(&format!("http://{}", server.addr()), "/"));
+    let plan = dir.write(
+        "get.mol",
+        &get_plan(&format!("http://{}", server.addr()), "/"),
+    );
     let child = molotov()
         .args(["-q", "-p", "2", "-w", "2", "-d", "3"])
         .arg(&plan)
@@ -151,20 +214,28 @@ fn a_killed_child_is_named_and_the_others_counts_are_kept() {
         .spawn()
         .unwrap();
     let master = child.id();
-    assert!(wait_until(Duration::from_secs(5), || children_of(master).len() == 2));
+    assert!(wait_until(Duration::from_secs(5), || children_of(master)
+        .len()
+        == 2));
     std::thread::sleep(Duration::from_millis(500));
     let victim = children_of(master)[1];
     signal(victim, libc::SIGKILL);
     let out = wait_bounded(child, Duration::from_secs(15));
     let report = stdout(&out);
     assert_eq!(out.status.code(), Some(4), "{report}\n{}", stderr(&out));
-    assert!(report.contains(&format!("(pid {victim}) killed by SIGKILL")), "{report}");
+    assert!(
+        report.contains(&format!("(pid {victim}) killed by SIGKILL")),
+        "{report}"
+    );
     // Both children's counts are in the report: the survivor's and what the victim recorded.
     let reported = reported_requests(&report);
     let answered = server.requests_answered();
     // The victim may have had requests in flight when it died (counted as sent, with no
     // outcome; the server may or may not have answered them). With -w 2 that is at most 2.
-    assert!(reported.abs_diff(answered) <= 2, "reported {reported}, server answered {answered}\n{report}");
+    assert!(
+        reported.abs_diff(answered) <= 2,
+        "reported {reported}, server answered {answered}\n{report}"
+    );
     assert!(reported > 100, "{report}");
 }
 
@@ -172,7 +243,10 @@ fn a_killed_child_is_named_and_the_others_counts_are_kept() {
 fn killing_the_master_leaves_no_child_behind() {
     let server = target();
     let dir = TempDir::new("kill-master");
-    let plan = dir.write("get.mol", &get_plan(&format!("http://{}", server.addr()), "/"));
+    let plan = dir.write(
+        "get.mol",
+        &get_plan(&format!("http://{}", server.addr()), "/"),
+    );
     let mut child = molotov()
         .args(["-q", "-p", "2", "-w", "2", "-d", "20"])
         .arg(&plan)
@@ -181,12 +255,17 @@ fn killing_the_master_leaves_no_child_behind() {
         .spawn()
         .unwrap();
     let master = child.id();
-    assert!(wait_until(Duration::from_secs(5), || children_of(master).len() == 2));
+    assert!(wait_until(Duration::from_secs(5), || children_of(master)
+        .len()
+        == 2));
     let kids = children_of(master);
     signal(master, libc::SIGKILL);
     let _ = child.wait();
     for pid in kids {
-        assert!(wait_until(Duration::from_secs(2), || !alive(pid)), "child {pid} survived its master");
+        assert!(
+            wait_until(Duration::from_secs(2), || !alive(pid)),
+            "child {pid} survived its master"
+        );
     }
 }
 
@@ -194,7 +273,13 @@ fn killing_the_master_leaves_no_child_behind() {
 fn a_plan_error_exits_2_with_the_diagnostic_and_sends_nothing() {
     let server = target();
     let dir = TempDir::new("plan-error");
-    let plan = dir.write("bad.mol", &format!("defaults {{\n  base http://{}\n}}\n\nscenario s {{\n  thnik 1s\n}}\n", server.addr()));
+    let plan = dir.write(
+        "bad.mol",
+        &format!(
+            "defaults {{\n  base http://{}\n}}\n\nscenario s {{\n  thnik 1s\n}}\n",
+            server.addr()
+        ),
+    );
     let out = run_bounded(molotov().arg(&plan), Duration::from_secs(10));
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);

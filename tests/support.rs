@@ -91,21 +91,44 @@ pub fn stderr(out: &Output) -> String {
 }
 
 fn number(text: &str) -> u64 {
-    text.replace(',', "").parse().unwrap_or_else(|_| panic!("not a number: {text:?}"))
+    text.replace(',', "")
+        .parse()
+        .unwrap_or_else(|_| panic!("not a number: {text:?}"))
 }
 
 /// The request count of the text report (`Requests: N (...)`).
 pub fn reported_requests(report: &str) -> u64 {
-    let line = report.lines().find(|l| l.starts_with("Requests: ")).unwrap_or_else(|| panic!("no Requests line in:\n{report}"));
-    number(line["Requests: ".len()..].split_whitespace().next().unwrap())
+    let line = report
+        .lines()
+        .find(|l| l.starts_with("Requests: "))
+        .unwrap_or_else(|| panic!("no Requests line in:\n{report}"));
+    number(
+        line["Requests: ".len()..]
+            .split_whitespace()
+            .next()
+            .unwrap(),
+    )
 }
 
 /// (successes, failures) of the report's `SUCCESSES: N | FAILURES: M` line.
 pub fn reported_outcomes(report: &str) -> (u64, u64) {
-    let line = report.lines().find(|l| l.starts_with("SUCCESSES: ")).unwrap_or_else(|| panic!("no SUCCESSES line in:\n{report}"));
+    let line = report
+        .lines()
+        .find(|l| l.starts_with("SUCCESSES: "))
+        .unwrap_or_else(|| panic!("no SUCCESSES line in:\n{report}"));
     let mut parts = line.split('|');
-    let s = parts.next().unwrap().trim().trim_start_matches("SUCCESSES:").trim();
-    let f = parts.next().unwrap().trim().trim_start_matches("FAILURES:").trim();
+    let s = parts
+        .next()
+        .unwrap()
+        .trim()
+        .trim_start_matches("SUCCESSES:")
+        .trim();
+    let f = parts
+        .next()
+        .unwrap()
+        .trim()
+        .trim_start_matches("FAILURES:")
+        .trim();
     (number(s), number(f))
 }
 
@@ -113,9 +136,16 @@ pub fn reported_outcomes(report: &str) -> (u64, u64) {
 pub fn children_of(pid: u32) -> Vec<u32> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else { continue };
-        let ppid = status.lines().find_map(|l| l.strip_prefix("PPid:")).map(|v| v.trim().parse::<u32>().unwrap_or(0));
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else {
+            continue;
+        };
+        let ppid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("PPid:"))
+            .map(|v| v.trim().parse::<u32>().unwrap_or(0));
         if ppid == Some(pid) {
             out.push(child);
         }
@@ -127,7 +157,9 @@ pub fn children_of(pid: u32) -> Vec<u32> {
 /// Whether `pid` exists and is not a zombie.
 pub fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/status")) {
-        Ok(status) => !status.lines().any(|l| l.starts_with("State:") && l.contains('Z')),
+        Ok(status) => !status
+            .lines()
+            .any(|l| l.starts_with("State:") && l.contains('Z')),
         Err(_) => false,
     }
 }
@@ -135,7 +167,10 @@ pub fn alive(pid: u32) -> bool {
 /// A /proc status field of `pid`.
 pub fn proc_status_field(pid: u32, field: &str) -> Option<String> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix(&format!("{field}:")).map(|v| v.trim().to_string()))
+    status.lines().find_map(|l| {
+        l.strip_prefix(&format!("{field}:"))
+            .map(|v| v.trim().to_string())
+    })
 }
 
 /// Polls `cond` every 10 ms until it holds or `limit` passes.

@@ -13,7 +13,11 @@ fn duration(text: &str) -> Result<Duration, String> {
 
 fn positive_duration(text: &str) -> Result<Duration, String> {
     let d = parse_duration(text)?;
-    if d.is_zero() { Err("must be more than 0".into()) } else { Ok(d) }
+    if d.is_zero() {
+        Err("must be more than 0".into())
+    } else {
+        Ok(d)
+    }
 }
 
 /// molotov: a fast, scriptable HTTP load tester.
@@ -22,7 +26,12 @@ fn positive_duration(text: &str) -> Result<Duration, String> {
 /// CPU core, each with its own io_uring executor) and prints a report. Without a PLAN it runs a
 /// short demo against a built-in target server.
 #[derive(Debug, Parser)]
-#[command(name = "molotov", version, args_conflicts_with_subcommands = true, max_term_width = 100)]
+#[command(
+    name = "molotov",
+    version,
+    args_conflicts_with_subcommands = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// Sub-commands (the default is to run PLAN).
     #[command(subcommand)]
@@ -49,20 +58,20 @@ pub enum Command {
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Workers (concurrent users) per process [default: 1; the demo uses 20].
-    #[arg(short = 'w', long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    #[arg(short = 'w', long, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub workers: Option<u32>,
 
     /// Processes, each pinned to its own CPU (wrapping when there are more processes than CPUs).
-    #[arg(short = 'p', long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    #[arg(short = 'p', long, default_value_t = 1, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub processes: u32,
 
     /// How long to send load: seconds, or a number with a unit (500ms, 30s, 5m, 1h, 1m30s).
     /// Without it the run lasts until --max-runs or Ctrl-C (the demo: 10s).
-    #[arg(short = 'd', long, value_parser = positive_duration)]
+    #[arg(short = 'd', long, allow_hyphen_values = true, value_parser = positive_duration)]
     pub duration: Option<Duration>,
 
     /// Scenario runs per worker, then the worker stops.
-    #[arg(short = 'r', long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(short = 'r', long, allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_runs: Option<u64>,
 
     /// Stop the whole run (all processes) on the first failure, and show it.
@@ -124,11 +133,13 @@ mod tests {
     fn bad_values_name_the_flag() {
         for (args, flag) in [
             (&["molotov", "-w", "0", "p.mol"][..], "--workers"),
-            (&["molotov", "-w", "-3", "p.mol"][..], "-w"),
+            (&["molotov", "-w", "-3", "p.mol"][..], "--workers"),
             (&["molotov", "-p", "0", "p.mol"][..], "--processes"),
             (&["molotov", "-d", "10x", "p.mol"][..], "--duration"),
             (&["molotov", "-d", "0", "p.mol"][..], "--duration"),
             (&["molotov", "-r", "0", "p.mol"][..], "--max-runs"),
+            (&["molotov", "-p", "-1", "p.mol"][..], "--processes"),
+            (&["molotov", "-d", "-5s", "p.mol"][..], "--duration"),
         ] {
             let err = Cli::try_parse_from(args).unwrap_err().to_string();
             assert!(err.contains(flag), "{args:?}: {err}");
@@ -139,7 +150,8 @@ mod tests {
     fn check_subcommand_and_plan() {
         let cli = Cli::try_parse_from(["molotov", "check", "x.mol"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Check { .. })));
-        let cli = Cli::try_parse_from(["molotov", "-w", "5", "-p", "2", "-d", "1m", "x.mol"]).unwrap();
+        let cli =
+            Cli::try_parse_from(["molotov", "-w", "5", "-p", "2", "-d", "1m", "x.mol"]).unwrap();
         assert_eq!(cli.run.workers, Some(5));
         assert_eq!(cli.run.duration, Some(Duration::from_secs(60)));
         assert_eq!(cli.plan.as_deref(), Some(std::path::Path::new("x.mol")));

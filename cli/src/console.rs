@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use molotov_core::live::Sample;
 use molotov_core::report::{fmt_count, fmt_micros, fmt_rate};
-use molotov_core::shm::{Region, Site};
 use molotov_core::run::Observer;
+use molotov_core::shm::{Region, Site};
 use molotov_core::summary::{Names, ProcessInfo};
 
 /// Prints progress lines to stdout and failures to stderr.
@@ -24,7 +24,12 @@ pub struct Console {
 impl Console {
     /// A console view; `lines` false keeps it quiet except for failures when `failures`.
     pub fn new(names: Names, lines: bool, failures: bool) -> Console {
-        Console { names, lines, failures, seen: HashSet::new() }
+        Console {
+            names,
+            lines,
+            failures,
+            seen: HashSet::new(),
+        }
     }
 
     fn print_new_failures(&mut self, region: &Region) {
@@ -33,7 +38,9 @@ impl Console {
             .chain((0..self.names.requests.len() as u32).map(Site::Request));
         let sites: Vec<Site> = sites.filter(|s| !self.seen.contains(s)).collect();
         for site in sites {
-            if let Some((status, message)) = (0..region.slots()).find_map(|i| region.slot(i).sample(site)) {
+            if let Some((status, message)) =
+                (0..region.slots()).find_map(|i| region.slot(i).sample(site))
+            {
                 self.seen.insert(site);
                 eprintln!("{}", describe_failure(&self.names, site, status, &message));
             }
@@ -43,14 +50,24 @@ impl Console {
 
 /// One line describing a failure site and its first failure.
 pub fn describe_failure(names: &Names, site: Site, status: u16, message: &str) -> String {
-    let status = if status > 0 { format!(" (status {status})") } else { String::new() };
+    let status = if status > 0 {
+        format!(" (status {status})")
+    } else {
+        String::new()
+    };
     match site {
         Site::Check(id) => {
             let c = &names.checks[id as usize];
             let kind = if c.is_assert { "assert" } else { "check" };
-            format!("FAILED {kind} {} at {}{status}: {message}", c.text, c.location)
+            format!(
+                "FAILED {kind} {} at {}{status}: {message}",
+                c.text, c.location
+            )
         }
-        Site::Request(id) => format!("FAILED request {}{status}: {message}", names.requests[id as usize]),
+        Site::Request(id) => format!(
+            "FAILED request {}{status}: {message}",
+            names.requests[id as usize]
+        ),
     }
 }
 
@@ -88,13 +105,18 @@ impl Observer for Console {
 
     fn child_ended(&mut self, p: &ProcessInfo) {
         if let Some(exit) = p.exit {
-            eprintln!("molotov: process {} (pid {}) {exit}; the run goes on without it", p.role, p.pid);
+            eprintln!(
+                "molotov: process {} (pid {}) {exit}; the run goes on without it",
+                p.role, p.pid
+            );
         }
     }
 
     fn interrupted(&mut self, count: u32) {
         if count == 1 {
-            eprintln!("molotov: stopping (in-flight requests finish); press Ctrl-C again to stop now");
+            eprintln!(
+                "molotov: stopping (in-flight requests finish); press Ctrl-C again to stop now"
+            );
         } else {
             eprintln!("molotov: stopping now");
         }

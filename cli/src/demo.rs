@@ -64,7 +64,10 @@ fn serve(out: OwnedFd) -> i32 {
         let _ = std::io::Write::write_all(&mut file, handle.addr().to_string().as_bytes());
     }
     let _ = term.wait();
-    eprintln!("demo target server: answered {} requests", handle.requests_answered());
+    eprintln!(
+        "demo target server: answered {} requests",
+        handle.requests_answered()
+    );
     handle.stop();
     0
 }

@@ -81,16 +81,27 @@ fn run_plan(cli: &Cli) -> u8 {
     let config = RunConfig {
         workers: a.workers.unwrap_or(if is_demo { 20 } else { 1 }) as usize,
         processes: a.processes as usize,
-        duration: a.duration.or(if is_demo && a.max_runs.is_none() { Some(Duration::from_secs(10)) } else { None }),
+        duration: a.duration.or(if is_demo && a.max_runs.is_none() {
+            Some(Duration::from_secs(10))
+        } else {
+            None
+        }),
         options: EngineOptions {
             max_runs: a.max_runs,
             exception: a.exception,
             seed,
             print_logs: a.verbose > 0,
-            client: molotov_http::ClientConfig { connect_timeout: a.connect_timeout, ..Default::default() },
+            client: molotov_http::ClientConfig {
+                connect_timeout: a.connect_timeout,
+                ..Default::default()
+            },
             spin_before_park: a.spin_before_park,
         },
-        tick: if a.quiet { console::QUIET_TICK } else { a.console_update },
+        tick: if a.quiet {
+            console::QUIET_TICK
+        } else {
+            a.console_update
+        },
         grace: a.grace,
     };
     if a.debug {
@@ -106,7 +117,10 @@ fn run_plan(cli: &Cli) -> u8 {
     let names = run::names_of(&program);
     let mut view = console::Console::new(names.clone(), !a.quiet, a.verbose > 0);
     if let Some(d) = &demo {
-        eprintln!("molotov: demo: built-in target server on http://{}; press Ctrl-C to stop early", d.addr);
+        eprintln!(
+            "molotov: demo: built-in target server on http://{}; press Ctrl-C to stop early",
+            d.addr
+        );
     }
     let result = run::run(Arc::new(program), &config, &mut view);
     if let Some(d) = demo {
@@ -120,11 +134,28 @@ fn run_plan(cli: &Cli) -> u8 {
         }
     };
     print!("{}", molotov_core::report::render(&result.summary));
-    if let Some(f) = &result.first_failure {
-        if matches!(result.ending, Ending::StoppedOnFailure | Ending::SetupFailed) {
-            let label = if result.ending == Ending::SetupFailed { "setup failed" } else { "stopped on the first failure" };
-            let at = f.location.as_deref().map(|l| format!(" at {l}")).unwrap_or_default();
-            let status = if f.status > 0 { format!(" (status {})", f.status) } else { String::new() };
+    if let Some(f) = &result.first_failure
+        && matches!(
+            result.ending,
+            Ending::StoppedOnFailure | Ending::SetupFailed
+        )
+    {
+        {
+            let label = if result.ending == Ending::SetupFailed {
+                "setup failed"
+            } else {
+                "stopped on the first failure"
+            };
+            let at = f
+                .location
+                .as_deref()
+                .map(|l| format!(" at {l}"))
+                .unwrap_or_default();
+            let status = if f.status > 0 {
+                format!(" (status {})", f.status)
+            } else {
+                String::new()
+            };
             println!("\n{label}: {}{at}{status}: {}", f.what, f.message);
         }
     }
@@ -144,14 +175,21 @@ fn start_demo() -> anyhow::Result<(Program, Option<demo::DemoTarget>)> {
     let target = demo::DemoTarget::start()?;
     let base = format!("http://{}", target.addr);
     let options = CompileOptions {
-        env: Box::new(move |name: &str| if name == "TARGET" { Some(base.clone()) } else { std::env::var(name).ok() }),
-        ..CompileOptions::default()
+        env: Box::new(move |name: &str| {
+            if name == "TARGET" {
+                Some(base.clone())
+            } else {
+                std::env::var(name).ok()
+            }
+        }),
     };
     match molotov_dsl::compile_source("demo.mol", demo::PLAN, Path::new("."), &options) {
         Ok(program) => Ok((program, Some(target))),
         Err(diagnostics) => {
             target.stop();
-            Err(anyhow::anyhow!("the built-in demo plan does not compile:\n{diagnostics}"))
+            Err(anyhow::anyhow!(
+                "the built-in demo plan does not compile:\n{diagnostics}"
+            ))
         }
     }
 }

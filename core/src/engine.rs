@@ -17,13 +17,14 @@ use molotov_dsl::{
     WorkerContext,
 };
 use molotov_http::{
-    Client, ClientConfig, ClientCounters, HeaderNeeds, Origin, RequestMeta, Response, ResponseNeeds, Scheme,
+    Client, ClientConfig, ClientCounters, HeaderNeeds, Origin, RequestMeta, Response,
+    ResponseNeeds, Scheme,
 };
 
 use crate::process::monotonic_nanos;
 use crate::shm::{
-    HeaderWord, Histo, Meta, Region, RequestCounter, ScenarioCounter, Site, Slot, SlotState, StopRequest,
-    Total,
+    HeaderWord, Histo, Meta, Region, RequestCounter, ScenarioCounter, Site, Slot, SlotState,
+    StopRequest, Total,
 };
 
 /// What a child needs to run its share of the load.
@@ -96,7 +97,10 @@ where
     let executor = match builder.make() {
         Ok(ex) => ex,
         Err(e) => {
-            eprintln!("molotov: process {} cannot start its executor: {e}", spec.process);
+            eprintln!(
+                "molotov: process {} cannot start its executor: {e}",
+                spec.process
+            );
             return CHILD_RUNTIME_EXIT;
         }
     };
@@ -110,7 +114,12 @@ impl ChildSpec {
         EngineDriver::new(slot, Rc::clone(stop), self.options.client.clone())
     }
 
-    fn recorder(&self, region: &'static Region, slot: Slot<'static>, stop: &Rc<StopWatch>) -> EngineRecorder {
+    fn recorder(
+        &self,
+        region: &'static Region,
+        slot: Slot<'static>,
+        stop: &Rc<StopWatch>,
+    ) -> EngineRecorder {
         EngineRecorder {
             slot,
             region,
@@ -145,7 +154,12 @@ pub fn run_child(spec: ChildSpec) -> i32 {
             let worker = spec.worker(local);
             let driver = spec.driver(slot, &stop);
             let recorder = spec.recorder(region, slot, &stop);
-            tasks.push(glommio::spawn_local(worker_loop(worker, driver, recorder, spec.options.max_runs)));
+            tasks.push(glommio::spawn_local(worker_loop(
+                worker,
+                driver,
+                recorder,
+                spec.options.max_runs,
+            )));
         }
         for task in tasks {
             task.await;
@@ -192,9 +206,15 @@ pub fn run_teardown_child(spec: ChildSpec) -> i32 {
         let mut driver = spec.driver(slot, &stop);
         driver.in_teardown = true;
         let mut recorder = spec.recorder(region, slot, &stop);
-        let outcome = molotov_dsl::run_teardown(&spec.program, &spec.globals, &mut driver, &mut recorder).await;
+        let outcome =
+            molotov_dsl::run_teardown(&spec.program, &spec.globals, &mut driver, &mut recorder)
+                .await;
         driver.flush();
-        if outcome == RunOutcome::Failure { SETUP_FAILED_EXIT } else { 0 }
+        if outcome == RunOutcome::Failure {
+            SETUP_FAILED_EXIT
+        } else {
+            0
+        }
     })
 }
 
@@ -219,7 +239,11 @@ impl StopWatch {
             let now_nanos = monotonic_nanos();
             Instant::now() + Duration::from_nanos(deadline_nanos.saturating_sub(now_nanos))
         });
-        StopWatch { region, deadline, local: Cell::new(false) }
+        StopWatch {
+            region,
+            deadline,
+            local: Cell::new(false),
+        }
     }
 
     /// No new request or scenario should start.
@@ -287,7 +311,10 @@ struct OriginClient {
 /// Adds what the client counted since `accounted` to the slot.
 fn account(slot: Slot<'static>, now: ClientCounters, accounted: &mut ClientCounters) {
     slot.add(Total::BytesSent, now.bytes_sent - accounted.bytes_sent);
-    slot.add(Total::BytesReceived, now.bytes_received - accounted.bytes_received);
+    slot.add(
+        Total::BytesReceived,
+        now.bytes_received - accounted.bytes_received,
+    );
     slot.add(Total::Connects, now.connects - accounted.connects);
     slot.add(Total::Retries, now.retries - accounted.retries);
     *accounted = now;
@@ -377,7 +404,10 @@ impl Driver for EngineDriver {
     type Response<'a> = EngineResponse<'a>;
     type Error = molotov_http::Error;
 
-    async fn send<'a>(&'a mut self, req: &Request<'_>) -> Result<EngineResponse<'a>, molotov_http::Error> {
+    async fn send<'a>(
+        &'a mut self,
+        req: &Request<'_>,
+    ) -> Result<EngineResponse<'a>, molotov_http::Error> {
         let id = req.id.0 as usize;
         if self.rendered.len() <= id {
             self.rendered.resize_with(id + 1, || None);
@@ -409,7 +439,11 @@ impl Driver for EngineDriver {
         {
             Some(i) => i,
             None => {
-                let origin = Origin { scheme: scheme(req.scheme), host: req.host.to_string(), port: req.port };
+                let origin = Origin {
+                    scheme: scheme(req.scheme),
+                    host: req.host.to_string(),
+                    port: req.port,
+                };
                 self.clients.push(OriginClient {
                     scheme: scheme(req.scheme),
                     authority: req.authority.to_string(),
@@ -428,7 +462,12 @@ impl Driver for EngineDriver {
         slot.add_meta(Meta::InFlight, 1);
         let result = origin
             .client
-            .send(bytes, RequestMeta::for_method(req.method), needs, req.timeout)
+            .send(
+                bytes,
+                RequestMeta::for_method(req.method),
+                needs,
+                req.timeout,
+            )
             .await;
         slot.add_meta(Meta::InFlight, 1u64.wrapping_neg());
         match result {
@@ -441,7 +480,11 @@ impl Driver for EngineDriver {
                 slot.record(Histo::Service, total);
                 slot.record(Histo::Request(req.id.0), total);
                 slot.add_request(req.id.0, RequestCounter::Responses, 1);
-                slot.add_request(req.id.0, RequestCounter::BytesReceived, resp.bytes_received());
+                slot.add_request(
+                    req.id.0,
+                    RequestCounter::BytesReceived,
+                    resp.bytes_received(),
+                );
                 slot.add(Total::TtfbMicros, micros(t.ttfb));
                 if let Some(c) = t.connect {
                     slot.add(Total::ConnectMicros, micros(c));
@@ -469,12 +512,23 @@ impl Driver for EngineDriver {
     }
 
     fn should_stop(&self) -> bool {
-        if self.in_teardown { self.stop.immediate() } else { self.stop.graceful() }
+        if self.in_teardown {
+            self.stop.immediate()
+        } else {
+            self.stop.graceful()
+        }
     }
 }
 
 fn render(out: &mut Vec<u8>, req: &Request<'_>) -> Result<(), molotov_http::Error> {
-    molotov_http::render_request(out, req.method, req.authority, req.path, req.headers.iter(), req.body)
+    molotov_http::render_request(
+        out,
+        req.method,
+        req.authority,
+        req.path,
+        req.headers.iter(),
+        req.body,
+    )
 }
 
 /// The engine's recorder: checks, failures and logs into the slot.
@@ -490,8 +544,10 @@ struct EngineRecorder {
 impl Recorder for EngineRecorder {
     fn request_failed(&mut self, id: molotov_dsl::RequestId, status: u16) {
         self.slot.add(Total::FailedByStatus, 1);
-        self.slot.add_request(id.0, RequestCounter::FailedByStatus, 1);
-        self.slot.offer_sample(Site::Request(id.0), status, &format!("status {status}"));
+        self.slot
+            .add_request(id.0, RequestCounter::FailedByStatus, 1);
+        self.slot
+            .offer_sample(Site::Request(id.0), status, &format!("status {status}"));
     }
 
     fn check(&mut self, id: molotov_dsl::CheckId, passed: bool) {
@@ -506,7 +562,8 @@ impl Recorder for EngineRecorder {
         };
         match site {
             Some(site) => {
-                self.slot.offer_sample(site, f.status.unwrap_or(0), f.message);
+                self.slot
+                    .offer_sample(site, f.status.unwrap_or(0), f.message);
                 if self.slot.meta(Meta::FailedSite) == 0 {
                     self.slot.set_meta(Meta::FailedSite, encode_site(site));
                 }
@@ -547,5 +604,9 @@ pub fn decode_site(word: u64) -> Option<Site> {
         return None;
     }
     let id = ((word & !(1 << 63)) - 1) as u32;
-    Some(if word >> 63 == 1 { Site::Request(id) } else { Site::Check(id) })
+    Some(if word >> 63 == 1 {
+        Site::Request(id)
+    } else {
+        Site::Check(id)
+    })
 }

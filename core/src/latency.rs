@@ -108,11 +108,19 @@ mod tests {
         assert_eq!(rebuilt.max(), direct.max());
         assert_eq!(rebuilt.mean(), direct.mean());
         for q in [0.0, 0.1, 0.5, 0.9, 0.99, 0.999, 0.9999, 1.0] {
-            assert_eq!(rebuilt.value_at_quantile(q), direct.value_at_quantile(q), "q {q}");
+            assert_eq!(
+                rebuilt.value_at_quantile(q),
+                direct.value_at_quantile(q),
+                "q {q}"
+            );
         }
         // And the counts arrays agree bucket by bucket.
         for (index, &count) in counts.iter().enumerate() {
-            assert_eq!(direct.count_at(lowest_value_at(index)), count, "index {index}");
+            assert_eq!(
+                direct.count_at(lowest_value_at(index)),
+                count,
+                "index {index}"
+            );
         }
     }
 }

@@ -44,7 +44,11 @@ impl Sample {
     /// Requests per second over this interval.
     pub fn rps(&self) -> f64 {
         let secs = self.interval.as_secs_f64();
-        if secs > 0.0 { self.interval_requests as f64 / secs } else { 0.0 }
+        if secs > 0.0 {
+            self.interval_requests as f64 / secs
+        } else {
+            0.0
+        }
     }
 }
 
@@ -59,7 +63,11 @@ pub struct Sampler {
 impl Sampler {
     /// A sampler for a plan with `scenarios` scenarios.
     pub fn new(scenarios: usize) -> Sampler {
-        Sampler { previous_counts: vec![0; COUNTS_LEN], previous: None, scenarios }
+        Sampler {
+            previous_counts: vec![0; COUNTS_LEN],
+            previous: None,
+            scenarios,
+        }
     }
 
     /// Reads every slot now; `elapsed` is the time since the start of the load.
@@ -93,7 +101,11 @@ impl Sampler {
             let alive = slot.meta(Meta::WorkersAlive);
             s.workers_alive += if alive > u32::MAX as u64 { 0 } else { alive };
             let in_flight = slot.meta(Meta::InFlight);
-            s.in_flight += if in_flight > u32::MAX as u64 { 0 } else { in_flight };
+            s.in_flight += if in_flight > u32::MAX as u64 {
+                0
+            } else {
+                in_flight
+            };
             for (index, c) in slot.histogram_counts(Histo::Overall) {
                 counts[index] += c;
             }

@@ -50,14 +50,18 @@ pub enum ProcessError {
 }
 
 fn os(what: &'static str) -> impl FnOnce(nix::Error) -> ProcessError {
-    move |e| ProcessError::Os { what, source: io::Error::from(e) }
+    move |e| ProcessError::Os {
+        what,
+        source: io::Error::from(e),
+    }
 }
 
 /// The CPUs this process may run on (honours cpusets and `taskset`), in ascending order.
 pub fn allowed_cpus() -> Result<Vec<usize>, ProcessError> {
     let set = nix::sched::sched_getaffinity(Pid::from_raw(0)).map_err(os("sched_getaffinity"))?;
-    let cpus: Vec<usize> =
-        (0..nix::sched::CpuSet::count()).filter(|&c| set.is_set(c).unwrap_or(false)).collect();
+    let cpus: Vec<usize> = (0..nix::sched::CpuSet::count())
+        .filter(|&c| set.is_set(c).unwrap_or(false))
+        .collect();
     if cpus.is_empty() {
         return Err(ProcessError::Os {
             what: "sched_getaffinity",
@@ -81,12 +85,12 @@ pub fn pin_current(cpu: usize) -> Result<(), ProcessError> {
 
 /// Checks that io_uring can be set up here (seccomp and `io_uring_disabled` block it).
 pub fn probe_io_uring() -> Result<(), ProcessError> {
-    if let Ok(text) = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled") {
-        if text.trim() == "2" {
-            return Err(ProcessError::IoUringUnavailable {
-                reason: "/proc/sys/kernel/io_uring_disabled is 2".into(),
-            });
-        }
+    if let Ok(text) = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
+        && text.trim() == "2"
+    {
+        return Err(ProcessError::IoUringUnavailable {
+            reason: "/proc/sys/kernel/io_uring_disabled is 2".into(),
+        });
     }
     // struct io_uring_params is 120 bytes; zeroed means default setup.
     let mut params = [0u8; 120];
@@ -95,7 +99,9 @@ pub fn probe_io_uring() -> Result<(), ProcessError> {
     let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 4u32, params.as_mut_ptr()) };
     if fd < 0 {
         let err = io::Error::last_os_error();
-        return Err(ProcessError::IoUringUnavailable { reason: format!("io_uring_setup failed: {err}") });
+        return Err(ProcessError::IoUringUnavailable {
+            reason: format!("io_uring_setup failed: {err}"),
+        });
     }
     // SAFETY: closing the fd io_uring_setup just returned to us.
     unsafe { libc::close(fd as libc::c_int) };
@@ -127,10 +133,16 @@ pub fn raise_limits(fds_needed: u64) -> Result<Limits, ProcessError> {
         }
     }
     if fds_needed > soft {
-        return Err(ProcessError::TooFewFileDescriptors { needed: fds_needed, hard: hard_fd });
+        return Err(ProcessError::TooFewFileDescriptors {
+            needed: fds_needed,
+            hard: hard_fd,
+        });
     }
     let (memlock, _) = getrlimit(Resource::RLIMIT_MEMLOCK).map_err(os("getrlimit(MEMLOCK)"))?;
-    Ok(Limits { nofile: soft, memlock })
+    Ok(Limits {
+        nofile: soft,
+        memlock,
+    })
 }
 
 /// Registers this process for expedited private membarriers before any thread exists, so
@@ -140,7 +152,11 @@ pub fn register_membarrier() {
     const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_int = 1 << 4;
     // SAFETY: membarrier(2) with a command and no pointers; failure is harmless.
     unsafe {
-        libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0u32);
+        libc::syscall(
+            libc::SYS_membarrier,
+            MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+            0u32,
+        );
     }
 }
 
@@ -265,7 +281,10 @@ impl MasterSignals {
             fds.push(PollFd::new(input, PollFlags::POLLIN));
         }
         let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        let _ = nix::poll::poll(&mut fds, PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX));
+        let _ = nix::poll::poll(
+            &mut fds,
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+        );
         let mut out = Signals {
             input: fds
                 .get(1)
@@ -309,7 +328,11 @@ impl Usage {
 
 fn usage_of(ru: &libc::rusage) -> Usage {
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, (t.tv_usec as u32) * 1000);
-    Usage { user: tv(ru.ru_utime), system: tv(ru.ru_stime), max_rss: ru.ru_maxrss as u64 * 1024 }
+    Usage {
+        user: tv(ru.ru_utime),
+        system: tv(ru.ru_stime),
+        max_rss: ru.ru_maxrss as u64 * 1024,
+    }
 }
 
 /// This process's own usage so far.
@@ -364,7 +387,10 @@ pub fn kill(pid: Pid, signal: Signal) {
 
 /// `CLOCK_MONOTONIC` now, in nanoseconds: the same clock in every process of the run.
 pub fn monotonic_nanos() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime writes into the timespec we own.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64

@@ -33,7 +33,11 @@ pub fn fmt_bytes(bytes: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 { format!("{bytes} B") } else { format!("{value:.2} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.2} {}", UNITS[unit])
+    }
 }
 
 /// Formats a count with thousands separators.
@@ -41,7 +45,7 @@ pub fn fmt_count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -86,7 +90,9 @@ pub struct Table {
 impl Table {
     /// A table with a header row.
     pub fn new(header: &[&str]) -> Table {
-        Table { rows: vec![header.iter().map(|s| s.to_string()).collect()] }
+        Table {
+            rows: vec![header.iter().map(|s| s.to_string()).collect()],
+        }
     }
 
     /// Adds a row.
@@ -98,7 +104,14 @@ impl Table {
     pub fn render(&self, indent: usize) -> String {
         let columns = self.rows.iter().map(Vec::len).max().unwrap_or(0);
         let widths: Vec<usize> = (0..columns)
-            .map(|c| self.rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
+            .map(|c| {
+                self.rows
+                    .iter()
+                    .filter_map(|r| r.get(c))
+                    .map(|s| s.chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
             .collect();
         let mut out = String::new();
         for row in &self.rows {
@@ -142,10 +155,19 @@ pub fn render(summary: &Summary) -> String {
         fmt_bytes(s.bytes_sent),
         fmt_bytes(s.bytes_received),
         fmt_count(s.connects),
-        s.mean_connect.map(|d| format!(" (mean connect {})", fmt_duration(d))).unwrap_or_default(),
-        if s.retries > 0 { format!(", {} retried", fmt_count(s.retries)) } else { String::new() },
+        s.mean_connect
+            .map(|d| format!(" (mean connect {})", fmt_duration(d)))
+            .unwrap_or_default(),
+        if s.retries > 0 {
+            format!(", {} retried", fmt_count(s.retries))
+        } else {
+            String::new()
+        },
     );
-    let unfinished = s.counts.requests.saturating_sub(s.counts.responses + s.counts.errors);
+    let unfinished = s
+        .counts
+        .requests
+        .saturating_sub(s.counts.responses + s.counts.errors);
     if unfinished > 0 {
         let _ = writeln!(
             out,
@@ -154,11 +176,21 @@ pub fn render(summary: &Summary) -> String {
         );
     }
     let _ = writeln!(out);
-    let _ = writeln!(out, "SUCCESSES: {} | FAILURES: {}", fmt_count(s.successes()), fmt_count(s.failures()));
+    let _ = writeln!(
+        out,
+        "SUCCESSES: {} | FAILURES: {}",
+        fmt_count(s.successes()),
+        fmt_count(s.failures())
+    );
     if !s.scenarios.is_empty() {
         let mut t = Table::new(&["scenario", "successes", "failures", "stopped"]);
         for sc in &s.scenarios {
-            t.row(vec![sc.name.clone(), fmt_count(sc.successes), fmt_count(sc.failures), fmt_count(sc.stopped)]);
+            t.row(vec![
+                sc.name.clone(),
+                fmt_count(sc.successes),
+                fmt_count(sc.failures),
+                fmt_count(sc.stopped),
+            ]);
         }
         out.push_str(&t.render(2));
     }
@@ -168,7 +200,11 @@ pub fn render(summary: &Summary) -> String {
     let mut header = vec!["request", "count", "errors"];
     header.extend(LATENCY_COLUMNS);
     let mut t = Table::new(&header);
-    let mut all = vec!["all requests".to_string(), fmt_count(s.counts.requests), fmt_count(s.counts.errors)];
+    let mut all = vec![
+        "all requests".to_string(),
+        fmt_count(s.counts.requests),
+        fmt_count(s.counts.errors),
+    ];
     all.extend(latency_cells(&s.latency));
     t.row(all);
     if s.late_starts > 0 || s.dropped_starts > 0 || s.service != s.latency {
@@ -177,14 +213,22 @@ pub fn render(summary: &Summary) -> String {
         t.row(row);
     }
     for r in &s.requests {
-        let mut row = vec![r.name.clone(), fmt_count(r.counts.requests), fmt_count(r.counts.errors)];
+        let mut row = vec![
+            r.name.clone(),
+            fmt_count(r.counts.requests),
+            fmt_count(r.counts.errors),
+        ];
         row.extend(latency_cells(&r.latency));
         t.row(row);
     }
     out.push_str(&t.render(2));
 
     if s.late_starts > 0 || s.dropped_starts > 0 {
-        let mean = if s.late_starts > 0 { s.late_total / s.late_starts as u32 } else { Duration::ZERO };
+        let mean = if s.late_starts > 0 {
+            s.late_total / s.late_starts as u32
+        } else {
+            Duration::ZERO
+        };
         let _ = writeln!(
             out,
             "  late starts: {} (mean {} late, max {}), dropped: {}",
@@ -197,8 +241,11 @@ pub fn render(summary: &Summary) -> String {
 
     if !s.status_codes.is_empty() {
         let _ = writeln!(out);
-        let codes: Vec<String> =
-            s.status_codes.iter().map(|(code, n)| format!("{code}: {}", fmt_count(*n))).collect();
+        let codes: Vec<String> = s
+            .status_codes
+            .iter()
+            .map(|(code, n)| format!("{code}: {}", fmt_count(*n)))
+            .collect();
         let _ = writeln!(out, "Status codes: {}", codes.join(", "));
     }
     if !s.errors_by_kind.is_empty() {
@@ -228,10 +275,15 @@ pub fn render(summary: &Summary) -> String {
     if !s.processes.is_empty() {
         let _ = writeln!(out);
         let _ = writeln!(out, "Processes");
-        let mut t = Table::new(&["process", "pid", "cpu", "requests", "cpu time", "peak rss", "exit"]);
+        let mut t = Table::new(&[
+            "process", "pid", "cpu", "requests", "cpu time", "peak rss", "exit",
+        ]);
         for (p, requests) in s.processes.iter().zip(&s.requests_per_process) {
             let (cpu_time, rss) = match p.usage {
-                Some(u) => (format!("{:.2}s", u.cpu().as_secs_f64()), fmt_bytes(u.max_rss)),
+                Some(u) => (
+                    format!("{:.2}s", u.cpu().as_secs_f64()),
+                    fmt_bytes(u.max_rss),
+                ),
                 None => ("-".into(), "-".into()),
             };
             t.row(vec![
@@ -241,7 +293,15 @@ pub fn render(summary: &Summary) -> String {
                 fmt_count(*requests),
                 cpu_time,
                 rss,
-                p.exit.map(|e| if e.is_success() { "ok".to_string() } else { e.to_string() }).unwrap_or_else(|| "-".into()),
+                p.exit
+                    .map(|e| {
+                        if e.is_success() {
+                            "ok".to_string()
+                        } else {
+                            e.to_string()
+                        }
+                    })
+                    .unwrap_or_else(|| "-".into()),
             ]);
         }
         let m = s.master_usage;
@@ -256,7 +316,11 @@ pub fn render(summary: &Summary) -> String {
         ]);
         out.push_str(&t.render(2));
     }
-    let troubled: Vec<_> = s.processes.iter().filter(|p| p.exit.is_some_and(|e| !e.is_success())).collect();
+    let troubled: Vec<_> = s
+        .processes
+        .iter()
+        .filter(|p| p.exit.is_some_and(|e| !e.is_success()))
+        .collect();
     if !troubled.is_empty() {
         let _ = writeln!(out);
         for p in troubled {
@@ -278,7 +342,13 @@ mod tests {
 
     #[test]
     fn units_are_chosen_per_value() {
-        let cases: &[(u64, &str)] = &[(0, "0µs"), (999, "999µs"), (1_000, "1.00ms"), (50_420, "50.42ms"), (2_500_000, "2.50s")];
+        let cases: &[(u64, &str)] = &[
+            (0, "0µs"),
+            (999, "999µs"),
+            (1_000, "1.00ms"),
+            (50_420, "50.42ms"),
+            (2_500_000, "2.50s"),
+        ];
         for &(us, want) in cases {
             assert_eq!(fmt_micros(us), want);
         }

@@ -15,8 +15,8 @@ use nix::unistd::Pid;
 
 use crate::engine::{self, ChildSpec, EngineOptions};
 use crate::live::{Sample, Sampler};
-use crate::series::Point;
 use crate::process::{self, ChildExit, MasterSignals, ProcessError};
+use crate::series::Point;
 use crate::shm::{HeaderWord, Layout, Meta, Region, Shape, ShmError, Site, StopRequest};
 use crate::summary::{CheckName, Names, ProcessInfo, Summary};
 
@@ -156,7 +156,6 @@ pub struct FailureReport {
     pub message: String,
 }
 
-
 /// The names the summary needs, from the compiled plan.
 pub fn names_of(program: &Program) -> Names {
     Names {
@@ -165,9 +164,16 @@ pub fn names_of(program: &Program) -> Names {
         checks: program
             .checks()
             .iter()
-            .map(|c| CheckName { text: c.text.clone(), location: c.location.to_string(), is_assert: c.is_assert })
+            .map(|c| CheckName {
+                text: c.text.clone(),
+                location: c.location.to_string(),
+                is_assert: c.is_assert,
+            })
             .collect(),
-        error_kinds: molotov_http::ErrorKind::ALL.iter().map(|k| k.as_str()).collect(),
+        error_kinds: molotov_http::ErrorKind::ALL
+            .iter()
+            .map(|k| k.as_str())
+            .collect(),
     }
 }
 
@@ -177,9 +183,15 @@ struct Child {
 }
 
 /// Runs `program` with `config`, reporting progress to `observer`.
-pub fn run(program: Arc<Program>, config: &RunConfig, observer: &mut dyn Observer) -> Result<RunResult, RunError> {
+pub fn run(
+    program: Arc<Program>,
+    config: &RunConfig,
+    observer: &mut dyn Observer,
+) -> Result<RunResult, RunError> {
     if config.workers == 0 || config.processes == 0 {
-        return Err(RunError::Config("workers and processes must be at least 1".into()));
+        return Err(RunError::Config(
+            "workers and processes must be at least 1".into(),
+        ));
     }
     process::probe_io_uring()?;
     // Per child: one socket per worker and origin, the rings, stdio and some slack.
@@ -198,7 +210,12 @@ pub fn run(program: Arc<Program>, config: &RunConfig, observer: &mut dyn Observe
     let teardown_slot = config.processes + 1;
     let signals = MasterSignals::install()?;
     let mut processes: Vec<ProcessInfo> = Vec::new();
-    let spec = |slot: usize, process: u32, workers: usize, first_worker: u64, cpu: Option<usize>, globals: Arc<Globals>| ChildSpec {
+    let spec = |slot: usize,
+                process: u32,
+                workers: usize,
+                first_worker: u64,
+                cpu: Option<usize>,
+                globals: Arc<Globals>| ChildSpec {
         program: Arc::clone(&program),
         globals,
         region: Arc::clone(&region),
@@ -213,22 +230,55 @@ pub fn run(program: Arc<Program>, config: &RunConfig, observer: &mut dyn Observe
     // The plan's setup, once, in its own process; its captures reach every worker.
     let mut interrupts = 0u32;
     let globals = if program.has_setup() {
-        let (read_end, write_end) = nix::unistd::pipe().map_err(|e| ProcessError::Os { what: "pipe", source: e.into() })?;
-        let child_spec = spec(setup_slot, 0, 1, 0, Some(cpus[0]), Arc::new(Globals::empty()));
+        let (read_end, write_end) = nix::unistd::pipe().map_err(|e| ProcessError::Os {
+            what: "pipe",
+            source: e.into(),
+        })?;
+        let child_spec = spec(
+            setup_slot,
+            0,
+            1,
+            0,
+            Some(cpus[0]),
+            Arc::new(Globals::empty()),
+        );
         let write_fd = write_end;
-        let pid = process::spawn_child(Some(cpus[0]), move || engine::run_setup_child(child_spec, write_fd))?;
+        let pid = process::spawn_child(Some(cpus[0]), move || {
+            engine::run_setup_child(child_spec, write_fd)
+        })?;
         let (bytes, exit, usage, n) = collect_setup(pid, read_end, &signals, &region, config.grace);
         interrupts += n;
-        let info = ProcessInfo { role: "setup".into(), slot: setup_slot, pid: pid.as_raw(), cpu: Some(cpus[0]), exit: Some(exit), usage };
+        let info = ProcessInfo {
+            role: "setup".into(),
+            slot: setup_slot,
+            pid: pid.as_raw(),
+            cpu: Some(cpus[0]),
+            exit: Some(exit),
+            usage,
+        };
         processes.push(info.clone());
         match (exit, Globals::from_bytes(&bytes)) {
             (ChildExit::Exited(0), Ok(globals)) if interrupts == 0 => Arc::new(globals),
             _ => {
                 let summary = Summary::merge(&region, &names, processes.clone(), Duration::ZERO);
                 let first_failure = failure_in(&region, setup_slot, &names);
-                let ending = if interrupts > 0 { Ending::Interrupted(interrupts) } else { Ending::SetupFailed };
-                let failed = if exit.is_success() { vec![] } else { vec![info] };
-                return Ok(RunResult { summary, ending, first_failure, failed_processes: failed, series: Vec::new() });
+                let ending = if interrupts > 0 {
+                    Ending::Interrupted(interrupts)
+                } else {
+                    Ending::SetupFailed
+                };
+                let failed = if exit.is_success() {
+                    vec![]
+                } else {
+                    vec![info]
+                };
+                return Ok(RunResult {
+                    summary,
+                    ending,
+                    first_failure,
+                    failed_processes: failed,
+                    series: Vec::new(),
+                });
             }
         }
     } else {
@@ -245,7 +295,14 @@ pub fn run(program: Arc<Program>, config: &RunConfig, observer: &mut dyn Observe
     let mut children: Vec<Child> = Vec::new();
     for i in 0..config.processes {
         let cpu = process::cpu_for_child(&cpus, i);
-        let child_spec = spec(i, i as u32, config.workers, (i * config.workers) as u64, Some(cpu), Arc::clone(&globals));
+        let child_spec = spec(
+            i,
+            i as u32,
+            config.workers,
+            (i * config.workers) as u64,
+            Some(cpu),
+            Arc::clone(&globals),
+        );
         match process::spawn_child(Some(cpu), move || engine::run_child(child_spec)) {
             Ok(pid) => {
                 let info = ProcessInfo {
@@ -282,7 +339,10 @@ pub fn run(program: Arc<Program>, config: &RunConfig, observer: &mut dyn Observe
     let mut ending = Ending::Completed;
     while children.iter().any(|c| c.info.exit.is_none()) {
         let now = Instant::now();
-        let wait = next_tick.min(next_second).saturating_duration_since(now).min(config.tick);
+        let wait = next_tick
+            .min(next_second)
+            .saturating_duration_since(now)
+            .min(config.tick);
         let got = signals.wait(wait, observer.input());
         if got.input && observer.on_input() && region.stop_requested() == StopRequest::None {
             region.request_stop(StopRequest::Graceful);
@@ -317,7 +377,8 @@ pub fn run(program: Arc<Program>, config: &RunConfig, observer: &mut dyn Observe
         if region.failed_slot().is_some() && ending == Ending::Completed {
             ending = Ending::StoppedOnFailure;
         }
-        let stopping = region.stop_requested() != StopRequest::None || deadline.is_some_and(|d| now >= d);
+        let stopping =
+            region.stop_requested() != StopRequest::None || deadline.is_some_and(|d| now >= d);
         if stopping && kill_at.is_none() {
             kill_at = Some(deadline.filter(|d| now >= *d).unwrap_or(now).max(now) + config.grace);
         }
@@ -352,7 +413,9 @@ pub fn run(program: Arc<Program>, config: &RunConfig, observer: &mut dyn Observe
     if program.has_teardown() && region.stop_requested() != StopRequest::Immediate {
         let cpu = cpus[0];
         let child_spec = spec(teardown_slot, 0, 1, 0, Some(cpu), Arc::clone(&globals));
-        if let Ok(pid) = process::spawn_child(Some(cpu), move || engine::run_teardown_child(child_spec)) {
+        if let Ok(pid) =
+            process::spawn_child(Some(cpu), move || engine::run_teardown_child(child_spec))
+        {
             let mut c = vec![Child {
                 info: ProcessInfo {
                     role: "teardown".into(),
@@ -364,7 +427,11 @@ pub fn run(program: Arc<Program>, config: &RunConfig, observer: &mut dyn Observe
                 },
                 pid,
             }];
-            let n = wait_all(&mut c, &signals, config.grace.max(Duration::from_secs(5)) * 2);
+            let n = wait_all(
+                &mut c,
+                &signals,
+                config.grace.max(Duration::from_secs(5)) * 2,
+            );
             if n > 0 {
                 ending = Ending::Interrupted(interrupts + n);
             }
@@ -373,9 +440,21 @@ pub fn run(program: Arc<Program>, config: &RunConfig, observer: &mut dyn Observe
     }
 
     let summary = Summary::merge(&region, &names, processes.clone(), elapsed);
-    let first_failure = region.failed_slot().and_then(|slot| failure_in(&region, slot, &names));
-    let failed_processes = processes.iter().filter(|p| p.exit.is_some_and(|e| !e.is_success())).cloned().collect();
-    Ok(RunResult { summary, ending, first_failure, failed_processes, series })
+    let first_failure = region
+        .failed_slot()
+        .and_then(|slot| failure_in(&region, slot, &names));
+    let failed_processes = processes
+        .iter()
+        .filter(|p| p.exit.is_some_and(|e| !e.is_success()))
+        .cloned()
+        .collect();
+    Ok(RunResult {
+        summary,
+        ending,
+        first_failure,
+        failed_processes,
+        series,
+    })
 }
 
 /// Reads the setup child's globals from the pipe while watching for Ctrl-C, then reaps it.
@@ -396,7 +475,11 @@ fn collect_setup(
         let got = signals.wait(Duration::from_millis(100), Some(file.as_fd()));
         if got.interrupts > 0 {
             interrupts += got.interrupts;
-            region.request_stop(if interrupts > 1 { StopRequest::Immediate } else { StopRequest::Graceful });
+            region.request_stop(if interrupts > 1 {
+                StopRequest::Immediate
+            } else {
+                StopRequest::Graceful
+            });
             kill_at.get_or_insert(Instant::now() + grace);
             if interrupts > 1 {
                 process::kill(pid, Signal::SIGKILL);
@@ -444,19 +527,35 @@ fn wait_all(children: &mut [Child], signals: &MasterSignals, limit: Duration) ->
 /// The failure a slot kept as its run-stopping one (`-x`), or its first one.
 fn failure_in(region: &Region, slot_index: usize, names: &Names) -> Option<FailureReport> {
     let slot = region.slot(slot_index);
-    let sites = engine::decode_site(slot.meta(Meta::FailedSite)).into_iter().chain(
-        (0..names.checks.len() as u32).map(Site::Check).chain((0..names.requests.len() as u32).map(Site::Request)),
-    );
+    let sites = engine::decode_site(slot.meta(Meta::FailedSite))
+        .into_iter()
+        .chain(
+            (0..names.checks.len() as u32)
+                .map(Site::Check)
+                .chain((0..names.requests.len() as u32).map(Site::Request)),
+        );
     for site in sites {
         if let Some((status, message)) = slot.sample(site) {
             let (what, location) = match site {
                 Site::Check(id) => {
                     let c = &names.checks[id as usize];
-                    (format!("{} {}", if c.is_assert { "assert" } else { "check" }, c.text), Some(c.location.clone()))
+                    (
+                        format!(
+                            "{} {}",
+                            if c.is_assert { "assert" } else { "check" },
+                            c.text
+                        ),
+                        Some(c.location.clone()),
+                    )
                 }
                 Site::Request(id) => (names.requests[id as usize].clone(), None),
             };
-            return Some(FailureReport { what, location, status, message });
+            return Some(FailureReport {
+                what,
+                location,
+                status,
+                message,
+            });
         }
     }
     None

@@ -31,7 +31,9 @@ pub struct Point {
 impl Point {
     /// The point of a sample.
     pub fn of(s: &Sample) -> Point {
-        let q = |q: f64| (!s.interval_latency.is_empty()).then(|| s.interval_latency.value_at_quantile(q));
+        let q = |q: f64| {
+            (!s.interval_latency.is_empty()).then(|| s.interval_latency.value_at_quantile(q))
+        };
         Point {
             elapsed: s.elapsed,
             requests: s.interval_requests,

@@ -21,7 +21,7 @@
 //! ```
 
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed, Ordering::Release, Ordering::Acquire};
+use std::sync::atomic::{AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
 
 use crate::latency::{self, COUNTS_LEN};
 
@@ -213,7 +213,18 @@ impl Layout {
         // Round each slot to whole pages so two children never write the same page.
         let words = histograms + COUNTS_LEN * (2 + shape.requests);
         let slot_words = words.div_ceil(512) * 512;
-        Layout { shape, totals, status, errors, scenarios, checks, requests, samples, histograms, slot_words }
+        Layout {
+            shape,
+            totals,
+            status,
+            errors,
+            scenarios,
+            checks,
+            requests,
+            samples,
+            histograms,
+            slot_words,
+        }
     }
 
     /// The shape this layout was made for.
@@ -278,11 +289,20 @@ impl Region {
             )
         };
         if ptr == libc::MAP_FAILED {
-            return Err(ShmError::Map { bytes, source: std::io::Error::last_os_error() });
+            return Err(ShmError::Map {
+                bytes,
+                source: std::io::Error::last_os_error(),
+            });
         }
-        let base = NonNull::new(ptr.cast::<AtomicU64>())
-            .ok_or_else(|| ShmError::Map { bytes, source: std::io::Error::other("null mapping") })?;
-        Ok(Region { base, words: bytes / 8, layout })
+        let base = NonNull::new(ptr.cast::<AtomicU64>()).ok_or_else(|| ShmError::Map {
+            bytes,
+            source: std::io::Error::other("null mapping"),
+        })?;
+        Ok(Region {
+            base,
+            words: bytes / 8,
+            layout,
+        })
     }
 
     /// The layout of the slots.
@@ -302,7 +322,8 @@ impl Region {
 
     /// Asks every child to stop (never lowers an earlier, stronger request).
     pub fn request_stop(&self, stop: StopRequest) {
-        self.header(HeaderWord::Stop).fetch_max(stop as u64, Relaxed);
+        self.header(HeaderWord::Stop)
+            .fetch_max(stop as u64, Relaxed);
     }
 
     /// The current stop request.
@@ -347,7 +368,10 @@ impl Region {
     pub fn slot(&self, index: usize) -> Slot<'_> {
         assert!(index < self.layout.shape.slots, "slot {index} out of range");
         let start = HEADER_WORDS + index * self.layout.slot_words;
-        Slot { words: &self.words()[start..start + self.layout.slot_words], layout: &self.layout }
+        Slot {
+            words: &self.words()[start..start + self.layout.slot_words],
+            layout: &self.layout,
+        }
     }
 
     /// Number of slots.
@@ -438,7 +462,11 @@ impl<'r> Slot<'r> {
     /// Counts one response with `status` (values above 999 count under 0).
     #[inline]
     pub fn add_status(&self, status: u16) {
-        let index = if (status as usize) < STATUS_WORDS { status as usize } else { 0 };
+        let index = if (status as usize) < STATUS_WORDS {
+            status as usize
+        } else {
+            0
+        };
         self.add_at(self.layout.status + index, 1);
     }
 
@@ -462,7 +490,10 @@ impl<'r> Slot<'r> {
     /// Adds to a scenario counter.
     #[inline]
     pub fn add_scenario(&self, scenario: u32, counter: ScenarioCounter) {
-        self.add_at(self.layout.scenarios + 3 * scenario as usize + counter as usize, 1);
+        self.add_at(
+            self.layout.scenarios + 3 * scenario as usize + counter as usize,
+            1,
+        );
     }
 
     /// Reads a scenario counter.
@@ -473,7 +504,10 @@ impl<'r> Slot<'r> {
     /// Counts one evaluation of check `check`.
     #[inline]
     pub fn add_check(&self, check: u32, passed: bool) {
-        self.add_at(self.layout.checks + 2 * check as usize + usize::from(!passed), 1);
+        self.add_at(
+            self.layout.checks + 2 * check as usize + usize::from(!passed),
+            1,
+        );
     }
 
     /// (passed, failed) of check `check`.
@@ -485,7 +519,10 @@ impl<'r> Slot<'r> {
     /// Adds to a per-request counter.
     #[inline]
     pub fn add_request(&self, request: u32, counter: RequestCounter, n: u64) {
-        self.add_at(self.layout.requests + REQUEST_WORDS * request as usize + counter as usize, n);
+        self.add_at(
+            self.layout.requests + REQUEST_WORDS * request as usize + counter as usize,
+            n,
+        );
     }
 
     /// Reads a per-request counter.
@@ -502,7 +539,10 @@ impl<'r> Slot<'r> {
     /// The counts array of a histogram, read now.
     pub fn histogram_counts(&self, which: Histo) -> impl Iterator<Item = (usize, u64)> + 'r {
         let start = self.layout.histogram(which);
-        self.words[start..start + COUNTS_LEN].iter().map(|w| w.load(Relaxed)).enumerate()
+        self.words[start..start + COUNTS_LEN]
+            .iter()
+            .map(|w| w.load(Relaxed))
+            .enumerate()
     }
 
     fn sample_offset(&self, site: Site) -> usize {
@@ -543,7 +583,9 @@ impl<'r> Slot<'r> {
             bytes.extend_from_slice(&self.words[at + 2 + i].load(Relaxed).to_le_bytes());
         }
         bytes.truncate(len);
-        let text = String::from_utf8_lossy(&bytes).trim_end_matches('\0').to_string();
+        let text = String::from_utf8_lossy(&bytes)
+            .trim_end_matches('\0')
+            .to_string();
         Some((self.words[at].load(Relaxed) as u16, text))
     }
 }
@@ -573,7 +615,13 @@ mod tests {
     use super::*;
 
     fn region(slots: usize) -> Region {
-        Region::new(Layout::new(Shape { requests: 3, scenarios: 2, checks: 4, slots })).unwrap()
+        Region::new(Layout::new(Shape {
+            requests: 3,
+            scenarios: 2,
+            checks: 4,
+            slots,
+        }))
+        .unwrap()
     }
 
     #[test]
@@ -612,7 +660,10 @@ mod tests {
         assert_eq!(s.sample(Site::Check(1)), None);
         s.offer_sample(Site::Check(1), 503, "expected status == 200, got 503");
         s.offer_sample(Site::Check(1), 500, "second");
-        assert_eq!(s.sample(Site::Check(1)), Some((503, "expected status == 200, got 503".into())));
+        assert_eq!(
+            s.sample(Site::Check(1)),
+            Some((503, "expected status == 200, got 503".into()))
+        );
         let long = "é".repeat(SAMPLE_TEXT_BYTES);
         s.offer_sample(Site::Request(0), 0, &long);
         let (_, text) = s.sample(Site::Request(0)).unwrap();

@@ -9,7 +9,7 @@ use hdrhistogram::Histogram;
 
 use crate::latency;
 use crate::process::{ChildExit, Usage};
-use crate::shm::{Histo, RequestCounter, Region, ScenarioCounter, Site, Slot, Total};
+use crate::shm::{Histo, Region, RequestCounter, ScenarioCounter, Site, Slot, Total};
 
 /// Names for the ids the slots count by.
 #[derive(Debug, Clone, Default)]
@@ -155,7 +155,12 @@ pub struct Summary {
 
 impl Summary {
     /// Adds up every slot of `region`.
-    pub fn merge(region: &Region, names: &Names, processes: Vec<ProcessInfo>, elapsed: Duration) -> Summary {
+    pub fn merge(
+        region: &Region,
+        names: &Names,
+        processes: Vec<ProcessInfo>,
+        elapsed: Duration,
+    ) -> Summary {
         let slots: Vec<Slot<'_>> = (0..region.slots()).map(|i| region.slot(i)).collect();
         let sum = |f: &dyn Fn(&Slot<'_>) -> u64| slots.iter().map(f).sum::<u64>();
         let hist = |which: Histo| {
@@ -234,8 +239,10 @@ impl Summary {
                 (n > 0).then_some((name, n))
             })
             .collect();
-        let requests_per_process =
-            processes.iter().map(|p| slots[p.slot].total(Total::Requests)).collect();
+        let requests_per_process = processes
+            .iter()
+            .map(|p| slots[p.slot].total(Total::Requests))
+            .collect();
         Summary {
             elapsed,
             counts,
@@ -254,7 +261,11 @@ impl Summary {
             late_starts: sum(&|s| s.total(Total::LateStarts)),
             late_total: Duration::from_micros(sum(&|s| s.total(Total::LateMicros))),
             late_max: Duration::from_micros(
-                slots.iter().map(|s| s.total(Total::MaxLateMicros)).max().unwrap_or(0),
+                slots
+                    .iter()
+                    .map(|s| s.total(Total::MaxLateMicros))
+                    .max()
+                    .unwrap_or(0),
             ),
             dropped_starts: sum(&|s| s.total(Total::DroppedStarts)),
             processes,
@@ -276,6 +287,10 @@ impl Summary {
     /// Requests per second over the elapsed time (0 when no time passed).
     pub fn rps(&self) -> f64 {
         let secs = self.elapsed.as_secs_f64();
-        if secs > 0.0 { self.counts.requests as f64 / secs } else { 0.0 }
+        if secs > 0.0 {
+            self.counts.requests as f64 / secs
+        } else {
+            0.0
+        }
     }
 }
