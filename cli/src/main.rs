@@ -96,6 +96,7 @@ fn run_plan(cli: &Cli) -> u8 {
                 ..Default::default()
             },
             spin_before_park: a.spin_before_park,
+            dump: a.verbose >= 2,
         },
         tick: if a.quiet {
             console::QUIET_TICK

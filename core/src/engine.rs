@@ -65,6 +65,8 @@ pub struct EngineOptions {
     pub client: ClientConfig,
     /// glommio `spin_before_park` (None: off).
     pub spin_before_park: Option<Duration>,
+    /// Print requests and responses (`-vv`): rate-limited, bodies truncated, on stderr.
+    pub dump: bool,
 }
 
 /// Exit code of a child whose executor could not start.
@@ -111,7 +113,11 @@ where
 
 impl ChildSpec {
     fn driver(&self, slot: Slot<'static>, stop: &Rc<StopWatch>) -> EngineDriver {
-        EngineDriver::new(slot, Rc::clone(stop), self.options.client.clone())
+        let mut driver = EngineDriver::new(slot, Rc::clone(stop), self.options.client.clone());
+        if self.options.dump {
+            driver.dump = Some(DUMPER.with(Rc::clone));
+        }
+        driver
     }
 
     fn recorder(
@@ -216,6 +222,11 @@ pub fn run_teardown_child(spec: ChildSpec) -> i32 {
             0
         }
     })
+}
+
+thread_local! {
+    /// One dump limiter per child process (its executor runs on one thread).
+    static DUMPER: Rc<crate::dump::Dumper> = Rc::new(crate::dump::Dumper::new());
 }
 
 /// Turns one strong reference into a `'static` borrow by never releasing it.
@@ -333,6 +344,8 @@ struct EngineDriver {
     /// What each request id needs of its response, converted once.
     needs: Vec<Option<ResponseNeeds>>,
     in_teardown: bool,
+    /// `-vv`: the process's dump limiter.
+    dump: Option<Rc<crate::dump::Dumper>>,
 }
 
 impl EngineDriver {
@@ -354,6 +367,7 @@ impl EngineDriver {
             rendered: Vec::new(),
             needs: Vec::new(),
             in_teardown: false,
+            dump: None,
         }
     }
 }
@@ -413,7 +427,14 @@ impl Driver for EngineDriver {
             self.rendered.resize_with(id + 1, || None);
             self.needs.resize_with(id + 1, || None);
         }
-        let needs = self.needs[id].get_or_insert_with(|| convert_needs(req.needs));
+        let dump = self.dump.is_some();
+        let needs = self.needs[id].get_or_insert_with(|| {
+            if dump {
+                ResponseNeeds::EVERYTHING
+            } else {
+                convert_needs(req.needs)
+            }
+        });
         // Pre-rendered bytes for static requests; a reused buffer otherwise.
         let bytes: &[u8] = match req.cache_key {
             Some(key) => {
@@ -470,6 +491,9 @@ impl Driver for EngineDriver {
             )
             .await;
         slot.add_meta(Meta::InFlight, 1u64.wrapping_neg());
+        if let Some(dumper) = &self.dump {
+            dumper.exchange(bytes, &result);
+        }
         match result {
             Ok(resp) => {
                 let t = resp.timings();

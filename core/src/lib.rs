@@ -1,5 +1,6 @@
 //! molotov's engine: processes, glommio workers, shared-memory stats, load models and reports.
 
+pub mod dump;
 pub mod engine;
 pub mod latency;
 pub mod live;

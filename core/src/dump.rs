@@ -1,0 +1,137 @@
+//! `-vv`: request and response dumps from the children, on stderr, rate-limited per process
+//! and with bodies truncated, so a fast run cannot flood the terminal.
+
+use std::cell::Cell;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::time::Instant;
+
+use molotov_http::{Error, Response};
+
+/// Exchanges printed per second and process at most.
+pub const PER_SECOND: u32 = 5;
+/// Bytes of a body shown at most.
+pub const BODY_BYTES: usize = 1024;
+
+/// The per-process limiter.
+#[derive(Debug)]
+pub struct Dumper {
+    window: Cell<Instant>,
+    printed: Cell<u32>,
+    skipped: Cell<u64>,
+}
+
+impl Default for Dumper {
+    fn default() -> Self {
+        Dumper::new()
+    }
+}
+
+impl Dumper {
+    /// A limiter with an empty window.
+    pub fn new() -> Dumper {
+        Dumper {
+            window: Cell::new(Instant::now()),
+            printed: Cell::new(0),
+            skipped: Cell::new(0),
+        }
+    }
+
+    fn admit(&self) -> bool {
+        let now = Instant::now();
+        if now.duration_since(self.window.get()).as_secs() >= 1 {
+            self.window.set(now);
+            self.printed.set(0);
+        }
+        if self.printed.get() >= PER_SECOND {
+            self.skipped.set(self.skipped.get() + 1);
+            return false;
+        }
+        self.printed.set(self.printed.get() + 1);
+        true
+    }
+
+    /// Prints one exchange if the rate allows.
+    pub fn exchange(&self, request: &[u8], result: &Result<Response<'_>, Error>) {
+        if !self.admit() {
+            return;
+        }
+        let mut out = String::new();
+        let skipped = self.skipped.replace(0);
+        if skipped > 0 {
+            let _ = writeln!(
+                out,
+                "... {skipped} exchanges not shown (at most {PER_SECOND}/s per process)"
+            );
+        }
+        let (head, body) = split_head(request);
+        for line in String::from_utf8_lossy(head).lines() {
+            let _ = writeln!(out, "> {line}");
+        }
+        push_body(&mut out, "> ", body);
+        match result {
+            Ok(resp) => {
+                let _ = writeln!(out, "< HTTP/1.1 {}", resp.status());
+                for (name, value) in resp.headers() {
+                    let _ = writeln!(out, "< {name}: {}", String::from_utf8_lossy(value));
+                }
+                let _ = writeln!(out, "<");
+                push_body(&mut out, "< ", resp.body());
+                let _ = writeln!(out, "({:?})", resp.timings().total);
+            }
+            Err(e) => {
+                let _ = writeln!(out, "! {} ({})", e, e.kind().as_str());
+            }
+        }
+        let _ = std::io::stderr().lock().write_all(out.as_bytes());
+    }
+}
+
+fn split_head(request: &[u8]) -> (&[u8], &[u8]) {
+    match request.windows(4).position(|w| w == b"\r\n\r\n") {
+        Some(at) => (&request[..at], &request[at + 4..]),
+        None => (request, &[]),
+    }
+}
+
+fn push_body(out: &mut String, prefix: &str, body: &[u8]) {
+    if body.is_empty() {
+        return;
+    }
+    let shown = &body[..body.len().min(BODY_BYTES)];
+    for line in String::from_utf8_lossy(shown).lines() {
+        let _ = writeln!(out, "{prefix}{line}");
+    }
+    if body.len() > BODY_BYTES {
+        let _ = writeln!(out, "{prefix}... ({} more bytes)", body.len() - BODY_BYTES);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heads_and_bodies_split_at_the_blank_line() {
+        assert_eq!(
+            split_head(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nbody"),
+            (&b"GET / HTTP/1.1\r\nHost: a"[..], &b"body"[..])
+        );
+        assert_eq!(split_head(b"GET /"), (&b"GET /"[..], &b""[..]));
+    }
+
+    #[test]
+    fn rate_is_limited_per_window() {
+        let d = Dumper::new();
+        let admitted = (0..20).filter(|_| d.admit()).count();
+        assert_eq!(admitted, PER_SECOND as usize);
+        assert_eq!(d.skipped.get(), 20 - u64::from(PER_SECOND));
+    }
+
+    #[test]
+    fn long_bodies_are_truncated() {
+        let mut out = String::new();
+        push_body(&mut out, "< ", &vec![b'a'; BODY_BYTES + 10]);
+        assert!(out.ends_with("< ... (10 more bytes)\n"), "{out}");
+    }
+}
