@@ -52,6 +52,12 @@ pub enum Command {
         /// The plan to check.
         plan: PathBuf,
     },
+    /// Run the built-in demo: a target server on loopback and a small shop plan against it,
+    /// with the live view (the same as `molotov` without a PLAN).
+    Demo {
+        #[command(flatten)]
+        run: Box<RunArgs>,
+    },
 }
 
 /// Flags of a run.
@@ -78,11 +84,26 @@ pub struct RunArgs {
     #[arg(short = 'x', long)]
     pub exception: bool,
 
+    /// Exit with status 1 when N or more scenario runs failed (checked at the end).
+    #[arg(short = 'f', long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub fail: Option<u64>,
+
+    /// Write the JSON report (docs/report-format.md) to FILE; `-` writes it to stdout and moves
+    /// the text report and live lines to stderr.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// Write a self-contained HTML report (charts and tables, readable offline) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
     /// No live output: only the final report.
     #[arg(short = 'q', long, conflicts_with = "console")]
     pub quiet: bool,
 
-    /// Plain console output: one line per interval (also when stdout is not a terminal).
+    /// Plain console output: one line per interval (also when stdout is not a terminal, and
+    /// with -v). Without -c, -q or -v, a terminal gets the full-screen live view (q or Ctrl-C
+    /// stops the run).
     #[arg(short = 'c', long)]
     pub console: bool,
 
@@ -90,8 +111,9 @@ pub struct RunArgs {
     #[arg(long, default_value = "1s", value_parser = positive_duration)]
     pub console_update: Duration,
 
-    /// More output: -v prints each distinct failure with the plan line that failed and `log`
-    /// lines; repeat for more.
+    /// More output (uses the console view): -v prints each distinct failure once, with the
+    /// plan line that failed and the status, and `log` lines; -vv also dumps requests and
+    /// responses (rate-limited, bodies truncated).
     #[arg(short = 'v', long, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
@@ -108,6 +130,18 @@ pub struct RunArgs {
     #[arg(long, default_value = "10s", value_parser = positive_duration)]
     pub connect_timeout: Duration,
 
+    /// HTTPS: accept any server certificate (no issuer, name or date checks).
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+
+    /// HTTPS: also trust the certificates of this PEM file (e.g. a private CA).
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+
+    /// HTTPS: the lowest TLS version to offer.
+    #[arg(long, value_name = "1.2|1.3", default_value = "1.2")]
+    pub tls_min: molotov_http::TlsVersion,
+
     /// After the end of the run (deadline, Ctrl-C, -x), how long in-flight requests may take
     /// before their process is stopped.
     #[arg(long, default_value = "30s", value_parser = duration)]
@@ -117,6 +151,10 @@ pub struct RunArgs {
     /// latency at low concurrency). Off by default.
     #[arg(long, value_parser = positive_duration, hide_short_help = true)]
     pub spin_before_park: Option<Duration>,
+
+    /// Load models.
+    #[command(flatten)]
+    pub load: crate::load_args::LoadArgs,
 }
 
 #[cfg(test)]
@@ -140,10 +178,36 @@ mod tests {
             (&["molotov", "-r", "0", "p.mol"][..], "--max-runs"),
             (&["molotov", "-p", "-1", "p.mol"][..], "--processes"),
             (&["molotov", "-d", "-5s", "p.mol"][..], "--duration"),
+            (&["molotov", "-f", "0", "p.mol"][..], "--fail"),
+            (&["molotov", "-f", "-2", "p.mol"][..], "--fail"),
+            (&["molotov", "-q", "-c", "p.mol"][..], "--console"),
         ] {
             let err = Cli::try_parse_from(args).unwrap_err().to_string();
             assert!(err.contains(flag), "{args:?}: {err}");
         }
+    }
+
+    #[test]
+    fn report_flags_and_the_demo_subcommand() {
+        let cli = Cli::try_parse_from([
+            "molotov", "-f", "3", "--json", "-", "--html", "r.html", "x.mol",
+        ])
+        .unwrap();
+        assert_eq!(cli.run.fail, Some(3));
+        assert_eq!(cli.run.json.as_deref(), Some(std::path::Path::new("-")));
+        assert_eq!(
+            cli.run.html.as_deref(),
+            Some(std::path::Path::new("r.html"))
+        );
+        let cli = Cli::try_parse_from(["molotov", "demo", "-d", "5", "-c"]).unwrap();
+        match cli.command {
+            Some(Command::Demo { run }) => {
+                assert_eq!(run.duration, Some(Duration::from_secs(5)));
+                assert!(run.console);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(cli.plan.is_none());
     }
 
     #[test]

@@ -1,49 +1,121 @@
 //! The plain console view (`-c`, and the default when stdout is not a terminal): one compact
-//! line per interval, plus each distinct failure once under `-v`.
+//! line per interval, plus each distinct failure once under `-v` (as it happens, and at the
+//! end for those the run's last moments saw: see [`FailureLog`]).
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::io::Write;
+use std::rc::Rc;
 use std::time::Duration;
 
 use molotov_core::live::Sample;
 use molotov_core::report::{fmt_count, fmt_micros, fmt_rate};
 use molotov_core::run::Observer;
 use molotov_core::shm::{Region, Site};
-use molotov_core::summary::{Names, ProcessInfo};
+use molotov_core::summary::{Names, ProcessInfo, Summary};
 
-/// Prints progress lines to stdout and failures to stderr.
-pub struct Console {
+/// Where the progress lines go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// Standard output (the default).
+    Stdout,
+    /// Standard error (when stdout carries the JSON report: `--json -`).
+    Stderr,
+}
+
+/// Prints each distinct failure (a check, assert or request that failed) once, on stderr:
+/// while the run goes on from the live region, and at the end from the final summary for
+/// the sites the last ticks did not see (a short run may end before its first tick).
+#[derive(Debug)]
+pub struct FailureLog {
     names: Names,
-    /// Print a line per interval.
-    lines: bool,
-    /// Print each distinct failure once.
-    failures: bool,
     seen: HashSet<Site>,
 }
 
-impl Console {
-    /// A console view; `lines` false keeps it quiet except for failures when `failures`.
-    pub fn new(names: Names, lines: bool, failures: bool) -> Console {
-        Console {
+impl FailureLog {
+    /// A log with nothing printed yet, shared by the console and the end of the run.
+    pub fn shared(names: Names) -> Rc<RefCell<FailureLog>> {
+        Rc::new(RefCell::new(FailureLog {
             names,
-            lines,
-            failures,
             seen: HashSet::new(),
-        }
+        }))
     }
 
-    fn print_new_failures(&mut self, region: &Region) {
-        let sites = (0..self.names.checks.len() as u32)
+    fn sites(&self) -> Vec<Site> {
+        (0..self.names.checks.len() as u32)
             .map(Site::Check)
-            .chain((0..self.names.requests.len() as u32).map(Site::Request));
-        let sites: Vec<Site> = sites.filter(|s| !self.seen.contains(s)).collect();
-        for site in sites {
+            .chain((0..self.names.requests.len() as u32).map(Site::Request))
+            .filter(|s| !self.seen.contains(s))
+            .collect()
+    }
+
+    fn print(&mut self, site: Site, status: u16, message: &str) {
+        self.seen.insert(site);
+        eprintln!("{}", describe_failure(&self.names, site, status, message));
+    }
+
+    /// Prints the failures that appeared in the region since the last call.
+    pub fn print_new(&mut self, region: &Region) {
+        for site in self.sites() {
             if let Some((status, message)) =
                 (0..region.slots()).find_map(|i| region.slot(i).sample(site))
             {
-                self.seen.insert(site);
-                eprintln!("{}", describe_failure(&self.names, site, status, &message));
+                self.print(site, status, &message);
+            } else if let Site::Check(id) = site
+                && (0..region.slots()).any(|i| region.slot(i).check(id as usize).1 > 0)
+            {
+                self.print(site, 0, UNSAMPLED_CHECK);
             }
+        }
+    }
+
+    /// Prints the failures of the final summary not printed yet.
+    pub fn print_remaining(&mut self, summary: &Summary) {
+        for site in self.sites() {
+            let sample = match site {
+                Site::Check(id) => summary
+                    .checks
+                    .get(id as usize)
+                    .and_then(|c| c.sample.clone()),
+                Site::Request(id) => summary
+                    .requests
+                    .get(id as usize)
+                    .and_then(|r| r.sample.clone()),
+            };
+            if let Some((status, message)) = sample {
+                self.print(site, status, &message);
+            } else if let Site::Check(id) = site
+                && summary
+                    .checks
+                    .get(id as usize)
+                    .is_some_and(|c| c.failed > 0)
+            {
+                self.print(site, 0, UNSAMPLED_CHECK);
+            }
+        }
+    }
+}
+
+/// What `-v` says of a failed `check` (not an `assert`): the engine counts its evaluations but
+/// keeps no sample of the response that failed it.
+const UNSAMPLED_CHECK: &str = "failed";
+
+/// Prints progress lines (to stdout, or stderr) and failures (to stderr).
+pub struct Console {
+    /// Print a line per interval.
+    lines: bool,
+    /// Print each distinct failure once.
+    failures: Option<Rc<RefCell<FailureLog>>>,
+    stream: Stream,
+}
+
+impl Console {
+    /// A console view; `lines` false keeps it quiet except for the failures of `failures`.
+    pub fn new(lines: bool, failures: Option<Rc<RefCell<FailureLog>>>, stream: Stream) -> Console {
+        Console {
+            lines,
+            failures,
+            stream,
         }
     }
 }
@@ -73,34 +145,21 @@ pub fn describe_failure(names: &Names, site: Site, status: u16, message: &str) -
 
 impl Observer for Console {
     fn tick(&mut self, s: &Sample, region: &Region) {
-        if self.failures {
-            self.print_new_failures(region);
+        if let Some(log) = &self.failures {
+            log.borrow_mut().print_new(region);
         }
         if !self.lines {
             return;
         }
-        let (p50, p99) = if s.interval_latency.is_empty() {
-            ("-".to_string(), "-".to_string())
-        } else {
-            (
-                fmt_micros(s.interval_latency.value_at_quantile(0.5)),
-                fmt_micros(s.interval_latency.value_at_quantile(0.99)),
-            )
-        };
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(
-            out,
-            "[{:>7.1}s] requests {:>10}  rps {:>10}  p50 {:>8}  p99 {:>8}  errors {}  failures {}  workers {}",
-            s.elapsed.as_secs_f64(),
-            fmt_count(s.requests),
-            fmt_rate(s.rps()),
-            p50,
-            p99,
-            fmt_count(s.errors + s.failed_by_status),
-            fmt_count(s.failures),
-            s.workers_alive,
-        );
-        let _ = out.flush();
+        let line = progress_line(s);
+        match self.stream {
+            Stream::Stdout => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            }
+            Stream::Stderr => eprintln!("{line}"),
+        }
     }
 
     fn child_ended(&mut self, p: &ProcessInfo) {
@@ -121,6 +180,30 @@ impl Observer for Console {
             eprintln!("molotov: stopping now");
         }
     }
+}
+
+/// One progress line: elapsed, requests so far, the interval's rate and p50/p99, failed
+/// requests and failed scenario runs so far, workers running.
+pub fn progress_line(s: &Sample) -> String {
+    let (p50, p99) = if s.interval_latency.is_empty() {
+        ("-".to_string(), "-".to_string())
+    } else {
+        (
+            fmt_micros(s.interval_latency.value_at_quantile(0.5)),
+            fmt_micros(s.interval_latency.value_at_quantile(0.99)),
+        )
+    };
+    format!(
+        "[{:>7.1}s] requests {:>10}  rps {:>10}  p50 {:>8}  p99 {:>8}  errors {}  failures {}  workers {}",
+        s.elapsed.as_secs_f64(),
+        fmt_count(s.requests),
+        fmt_rate(s.rps()),
+        p50,
+        p99,
+        fmt_count(s.errors + s.failed_by_status),
+        fmt_count(s.failures),
+        s.workers_alive,
+    )
 }
 
 /// How often the master samples when nothing is printed.

@@ -1,16 +1,262 @@
-//! The exit codes of `molotov` (documented in the README).
+//! The exit codes of `molotov` (documented in the README) and the rule that picks one when
+//! several apply.
+
+use molotov_core::report::plan_block_failed;
+use molotov_core::run::{Ending, RunResult};
 
 /// The run completed and nothing asked for a failing status.
 pub const OK: u8 = 0;
-/// Failures stopped the run (`-x`) or reached `--fail`.
+/// Failures stopped the run (`-x`), reached `-f/--fail`, or the plan's setup or teardown
+/// failed.
 pub const FAILURES: u8 = 1;
 /// The plan has errors, or a flag is invalid (clap also uses 2).
 pub const PLAN_ERROR: u8 = 2;
 /// A threshold of the plan failed.
-#[allow(dead_code)] // thresholds are evaluated by the reporting work (issue 5)
 pub const THRESHOLDS: u8 = 3;
-/// molotov could not run (machine checks, fork, the plan's setup failed) or one of its
-/// processes died during the run.
+/// molotov could not run (machine checks, fork) or one of its processes died during the run.
 pub const RUNTIME: u8 = 4;
-/// Ctrl-C or SIGTERM stopped the run (the report is still printed).
+/// Ctrl-C, `q` in the live view, or SIGTERM stopped the run (the report is still printed).
 pub const INTERRUPTED: u8 = 130;
+
+/// What decides the exit code of a run that produced a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    /// Why the load ended.
+    pub ending: Ending,
+    /// A process crashed or was killed (not a plan block that failed as designed).
+    pub process_died: bool,
+    /// Scenario runs that failed.
+    pub failures: u64,
+    /// `-f/--fail N`.
+    pub fail_at: Option<u64>,
+    /// Every threshold of the plan held.
+    pub thresholds_passed: bool,
+    /// The plan's `teardown` failed.
+    pub teardown_failed: bool,
+}
+
+impl Verdict {
+    /// The verdict of `result` with `-f` and the threshold results.
+    pub fn of(result: &RunResult, fail_at: Option<u64>, thresholds_passed: bool) -> Verdict {
+        Verdict {
+            ending: result.ending,
+            process_died: result
+                .failed_processes
+                .iter()
+                .any(|p| !plan_block_failed(p)),
+            failures: result.summary.failures(),
+            fail_at,
+            thresholds_passed,
+            teardown_failed: result
+                .failed_processes
+                .iter()
+                .any(|p| p.role == "teardown" && plan_block_failed(p)),
+        }
+    }
+
+    /// The exit code. When several apply, the first of this list wins:
+    /// interrupted (130) > a process died (4) > failures (1: `-x`, `-f`, setup or teardown
+    /// failed) > thresholds (3) > 0.
+    ///
+    /// An interrupted run is incomplete whatever else happened, and a run with a dead process
+    /// has numbers that miss that process's in-flight work; both make the other verdicts
+    /// unreliable, so they come first. Failures come before thresholds because they are the
+    /// user's explicit stop conditions (and Python molotov's `-f` exits 1).
+    pub fn code(&self) -> u8 {
+        if matches!(self.ending, Ending::Interrupted(_)) {
+            return INTERRUPTED;
+        }
+        if self.process_died {
+            return RUNTIME;
+        }
+        let failed_by_count = self.fail_at.is_some_and(|n| self.failures >= n);
+        if matches!(self.ending, Ending::StoppedOnFailure | Ending::SetupFailed)
+            || failed_by_count
+            || self.teardown_failed
+        {
+            return FAILURES;
+        }
+        // `--sizing` ends by pushing the load past the failure tolerance on purpose: the
+        // thresholds are reported but do not fail a run that found its knee.
+        if !self.thresholds_passed && self.ending != Ending::SizingKnee {
+            return THRESHOLDS;
+        }
+        OK
+    }
+
+    /// One line saying what the exit code is and why, for the end of the text report.
+    pub fn explain(&self) -> String {
+        let code = self.code();
+        let why = match code {
+            INTERRUPTED => "interrupted".to_string(),
+            RUNTIME => "a molotov process died during the run".to_string(),
+            FAILURES => {
+                let mut reasons = Vec::new();
+                match self.ending {
+                    Ending::StoppedOnFailure => {
+                        reasons.push("a failure stopped the run (-x)".into())
+                    }
+                    Ending::SetupFailed => reasons.push("the plan's setup failed".into()),
+                    _ => {}
+                }
+                if let Some(n) = self.fail_at
+                    && self.failures >= n
+                {
+                    reasons.push(format!(
+                        "{} scenario runs failed (--fail {n})",
+                        self.failures
+                    ));
+                }
+                if self.teardown_failed {
+                    reasons.push("the plan's teardown failed".into());
+                }
+                reasons.join("; ")
+            }
+            THRESHOLDS => "a threshold failed".to_string(),
+            _ if !self.thresholds_passed => {
+                return "OK (exit 0): --sizing found its limit; a failed threshold does not \
+                        fail a sizing run"
+                    .to_string();
+            }
+            _ => {
+                return "OK (exit 0)".to_string();
+            }
+        };
+        format!("FAILED: {why} (exit {code})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(ending: Ending) -> Verdict {
+        Verdict {
+            ending,
+            process_died: false,
+            failures: 0,
+            fail_at: None,
+            thresholds_passed: true,
+            teardown_failed: false,
+        }
+    }
+
+    #[test]
+    fn precedence_is_interrupted_runtime_failures_thresholds() {
+        let all_bad = |ending| Verdict {
+            process_died: true,
+            failures: 10,
+            fail_at: Some(1),
+            thresholds_passed: false,
+            teardown_failed: true,
+            ..verdict(ending)
+        };
+        let cases: &[(Verdict, u8)] = &[
+            (verdict(Ending::Completed), OK),
+            (verdict(Ending::SizingKnee), OK),
+            (
+                Verdict {
+                    thresholds_passed: false,
+                    ..verdict(Ending::SizingKnee)
+                },
+                OK,
+            ),
+            (all_bad(Ending::Interrupted(1)), INTERRUPTED),
+            (all_bad(Ending::Completed), RUNTIME),
+            (
+                Verdict {
+                    process_died: false,
+                    ..all_bad(Ending::Completed)
+                },
+                FAILURES,
+            ),
+            (
+                Verdict {
+                    thresholds_passed: false,
+                    ..verdict(Ending::StoppedOnFailure)
+                },
+                FAILURES,
+            ),
+            (verdict(Ending::SetupFailed), FAILURES),
+            (
+                Verdict {
+                    teardown_failed: true,
+                    ..verdict(Ending::Completed)
+                },
+                FAILURES,
+            ),
+            (
+                Verdict {
+                    thresholds_passed: false,
+                    ..verdict(Ending::Completed)
+                },
+                THRESHOLDS,
+            ),
+        ];
+        for (v, want) in cases {
+            assert_eq!(v.code(), *want, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn the_result_line_names_the_reason() {
+        let cases: &[(Verdict, &str)] = &[
+            (verdict(Ending::Completed), "OK (exit 0)"),
+            (
+                verdict(Ending::Interrupted(1)),
+                "FAILED: interrupted (exit 130)",
+            ),
+            (
+                Verdict {
+                    thresholds_passed: false,
+                    ..verdict(Ending::Completed)
+                },
+                "FAILED: a threshold failed (exit 3)",
+            ),
+            (
+                Verdict {
+                    failures: 7,
+                    fail_at: Some(5),
+                    ..verdict(Ending::Completed)
+                },
+                "FAILED: 7 scenario runs failed (--fail 5) (exit 1)",
+            ),
+            (
+                verdict(Ending::StoppedOnFailure),
+                "FAILED: a failure stopped the run (-x) (exit 1)",
+            ),
+            (
+                Verdict {
+                    process_died: true,
+                    ..verdict(Ending::Completed)
+                },
+                "FAILED: a molotov process died during the run (exit 4)",
+            ),
+        ];
+        for (v, want) in cases {
+            assert_eq!(v.explain(), *want);
+        }
+    }
+
+    #[test]
+    fn fail_counts_failures_at_or_above_n() {
+        // (failures, -f, code)
+        let cases: &[(u64, Option<u64>, u8)] = &[
+            (0, None, OK),
+            (5, None, OK),
+            (0, Some(1), OK),
+            (4, Some(5), OK),
+            (5, Some(5), FAILURES),
+            (6, Some(5), FAILURES),
+            (0, Some(0), FAILURES),
+        ];
+        for &(failures, fail_at, want) in cases {
+            let v = Verdict {
+                failures,
+                fail_at,
+                ..verdict(Ending::Completed)
+            };
+            assert_eq!(v.code(), want, "{failures} failures, -f {fail_at:?}");
+        }
+    }
+}

@@ -6,6 +6,10 @@ mod console;
 mod demo;
 mod duration;
 mod exit;
+mod finish;
+mod load_args;
+mod tui;
+mod view;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -14,16 +18,17 @@ use std::time::Duration;
 
 use clap::Parser;
 use molotov_core::engine::EngineOptions;
-use molotov_core::run::{self, Ending, RunConfig};
+use molotov_core::run::{self, RunConfig};
 use molotov_dsl::{CompileOptions, Program};
 
-use args::{Cli, Command};
+use args::{Cli, Command, RunArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match &cli.command {
         Some(Command::Check { plan }) => check(plan),
-        None => run_plan(&cli),
+        Some(Command::Demo { run }) => run_plan(None, run),
+        None => run_plan(cli.plan.as_deref(), &cli.run),
     };
     ExitCode::from(code)
 }
@@ -57,10 +62,18 @@ fn random_seed() -> u64 {
     nanos ^ (u64::from(std::process::id()) << 32)
 }
 
-fn run_plan(cli: &Cli) -> u8 {
-    let a = &cli.run;
+fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
+    let json_to_stdout = a.json.as_deref() == Some(Path::new("-"));
+    let view_kind = view::choose(&view::Context {
+        quiet: a.quiet,
+        console: a.console,
+        verbose: a.verbose,
+        stdout_is_terminal: std::io::IsTerminal::is_terminal(&std::io::stdout()),
+        dumb_terminal: std::env::var("TERM").map_or(true, |t| t.is_empty() || t == "dumb"),
+        json_to_stdout,
+    });
     // The plan, or the demo target and its plan.
-    let (program, demo) = match &cli.plan {
+    let (program, demo) = match plan {
         Some(path) => match molotov_dsl::compile(path, &CompileOptions::default()) {
             Ok(program) => (program, None),
             Err(diagnostics) => {
@@ -77,15 +90,49 @@ fn run_plan(cli: &Cli) -> u8 {
         },
     };
     let is_demo = demo.is_some();
+    let load = match load_args::resolve(&a.load, &program) {
+        Ok(load) => load,
+        Err(e) => {
+            eprintln!("molotov: error: {e}");
+            return exit::PLAN_ERROR;
+        }
+    };
     let seed = a.seed.unwrap_or_else(random_seed);
+    // HTTPS settings: checked here (an unreadable --cacert is reported before any load).
+    let tls = molotov_http::TlsOptions {
+        insecure: a.insecure,
+        ca_file: a.cacert.clone(),
+        min_version: a.tls_min,
+    };
+    if let Err(e) = molotov_http::TlsConnector::new(&tls) {
+        eprintln!("molotov: error: {e}");
+        return exit::PLAN_ERROR;
+    }
+    // The report files before the run: a wrong path fails now, not after a long run.
+    let files = match finish::ReportFiles::create(a.json.as_deref(), a.html.as_deref()) {
+        Ok(files) => files,
+        Err(e) => {
+            eprintln!("molotov: error: {e}");
+            if let Some(d) = demo {
+                d.stop();
+            }
+            return exit::PLAN_ERROR;
+        }
+    };
     let config = RunConfig {
-        workers: a.workers.unwrap_or(if is_demo { 20 } else { 1 }) as usize,
+        workers: a
+            .workers
+            .or(load.default_workers)
+            .unwrap_or(if is_demo { 20 } else { 1 }) as usize,
         processes: a.processes as usize,
-        duration: a.duration.or(if is_demo && a.max_runs.is_none() {
-            Some(Duration::from_secs(10))
-        } else {
-            None
-        }),
+        duration: a
+            .duration
+            .or(load.default_duration)
+            .or(if is_demo && a.max_runs.is_none() {
+                Some(Duration::from_secs(10))
+            } else {
+                None
+            }),
         options: EngineOptions {
             max_runs: a.max_runs,
             exception: a.exception,
@@ -93,17 +140,16 @@ fn run_plan(cli: &Cli) -> u8 {
             print_logs: a.verbose > 0,
             client: molotov_http::ClientConfig {
                 connect_timeout: a.connect_timeout,
+                tls,
                 ..Default::default()
             },
             spin_before_park: a.spin_before_park,
             dump: a.verbose >= 2,
+            load: load.load.clone(),
         },
-        tick: if a.quiet {
-            console::QUIET_TICK
-        } else {
-            a.console_update
-        },
+        tick: view::tick(view_kind, a.console_update),
         grace: a.grace,
+        sizing: load.sizing,
     };
     if a.debug {
         eprintln!(
@@ -115,15 +161,49 @@ fn run_plan(cli: &Cli) -> u8 {
             molotov_core::process::allowed_cpus().unwrap_or_default()
         );
     }
+    if a.debug {
+        eprintln!(
+            "molotov: debug: live view {view_kind:?}, tick {:?}",
+            config.tick
+        );
+    }
     let names = run::names_of(&program);
-    let mut view = console::Console::new(names.clone(), !a.quiet, a.verbose > 0);
+    let plan_label = plan.map_or_else(|| "demo".to_string(), |p| p.display().to_string());
+    let program = Arc::new(program);
+    let clock = view::StartClock::default();
+    let failure_log = (a.verbose > 0).then(|| console::FailureLog::shared(names.clone()));
+    let mut observers = run::Observers::default();
+    observers.list.push(view::make(
+        view_kind,
+        names,
+        tui::RunShape {
+            plan: plan_label.clone(),
+            processes: config.processes,
+            workers: config.workers,
+            duration: config.duration,
+            total_runs: config
+                .options
+                .max_runs
+                .map(|r| r * (config.processes * config.workers) as u64),
+        },
+        failure_log.clone(),
+        if json_to_stdout {
+            console::Stream::Stderr
+        } else {
+            console::Stream::Stdout
+        },
+    ));
+    observers.push(clock.clone());
     if let Some(d) = &demo {
         eprintln!(
             "molotov: demo: built-in target server on http://{}; press Ctrl-C to stop early",
             d.addr
         );
     }
-    let result = run::run(Arc::new(program), &config, &mut view);
+    let run_started = std::time::SystemTime::now();
+    let result = run::run(Arc::clone(&program), &config, &mut observers);
+    // Closes the live view (restores the terminal) before anything is printed.
+    drop(observers);
     if let Some(d) = demo {
         d.stop();
     }
@@ -134,42 +214,40 @@ fn run_plan(cli: &Cli) -> u8 {
             return exit::RUNTIME;
         }
     };
-    print!("{}", molotov_core::report::render(&result.summary));
-    if let Some(f) = &result.first_failure
-        && matches!(
-            result.ending,
-            Ending::StoppedOnFailure | Ending::SetupFailed
-        )
-    {
-        {
-            let label = if result.ending == Ending::SetupFailed {
-                "setup failed"
-            } else {
-                "stopped on the first failure"
-            };
-            let at = f
-                .location
-                .as_deref()
-                .map(|l| format!(" at {l}"))
-                .unwrap_or_default();
-            let status = if f.status > 0 {
-                format!(" (status {})", f.status)
-            } else {
-                String::new()
-            };
-            println!("\n{label}: {}{at}{status}: {}", f.what, f.message);
-        }
+    if let Some(log) = &failure_log {
+        log.borrow_mut().print_remaining(&result.summary);
     }
-    if a.verbose > 0 || a.debug {
-        println!("seed: {seed}");
+    // The load models' own sections, after the main report.
+    let mut extra = String::new();
+    if let Some(rate) = &config.options.load.rate {
+        let target = match rate.schedule.length() {
+            Some(_) => format!(
+                "{} (--stages)",
+                a.load.rate.map_or("0/s".into(), |r| format!("{r}/s"))
+            ),
+            None => format!("{}/s", a.load.rate.unwrap_or(0.0)),
+        };
+        extra.push_str(&format!(
+            "\n{}",
+            molotov_core::models_report::render_open_model(&result.summary, &target)
+        ));
     }
-    match result.ending {
-        Ending::Interrupted(_) => exit::INTERRUPTED,
-        Ending::SetupFailed => exit::FAILURES,
-        Ending::StoppedOnFailure => exit::FAILURES,
-        Ending::Completed if !result.failed_processes.is_empty() => exit::RUNTIME,
-        Ending::Completed => exit::OK,
+    if let Some(sizing) = &result.sizing {
+        extra.push_str(&format!(
+            "\n{}",
+            molotov_core::models_report::render_sizing(sizing)
+        ));
     }
+    let ending = finish::Finish {
+        plan: &plan_label,
+        program: &program,
+        config: &config,
+        fail: a.fail,
+        show_seed: a.verbose > 0 || a.debug,
+        started_at: clock.0.get().unwrap_or(run_started),
+        extra,
+    };
+    finish::finish(&ending, &result, files)
 }
 
 fn start_demo() -> anyhow::Result<(Program, Option<demo::DemoTarget>)> {

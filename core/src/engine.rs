@@ -21,6 +21,7 @@ use molotov_http::{
     ResponseNeeds, Scheme,
 };
 
+use crate::load::{RateSchedule, ramp_offset};
 use crate::process::monotonic_nanos;
 use crate::shm::{
     HeaderWord, Histo, Meta, Region, RequestCounter, ScenarioCounter, Site, Slot, SlotState,
@@ -44,6 +45,8 @@ pub struct ChildSpec {
     pub workers: usize,
     /// Global id of this child's first worker.
     pub first_worker: u64,
+    /// Load processes in the run (for ramp-up offsets and the rate split).
+    pub processes: usize,
     /// The CPU to pin the executor to (None: unpinned).
     pub cpu: Option<usize>,
     /// Behaviour shared by every child.
@@ -67,7 +70,38 @@ pub struct EngineOptions {
     pub spin_before_park: Option<Duration>,
     /// Print requests and responses (`-vv`): rate-limited, bodies truncated, on stderr.
     pub dump: bool,
+    /// How workers start and what they run.
+    pub load: LoadOptions,
 }
+
+/// The load model of the children.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Spread worker starts over this long (`--ramp-up`).
+    pub ramp_up: Option<Duration>,
+    /// Pause after every scenario run, on top of the scenario's own `delay` (`--delay`).
+    pub delay: Duration,
+    /// Each worker runs every scenario once, in plan order (`--single-run`).
+    pub single_run: bool,
+    /// Run only this scenario (`--single-mode`), by index.
+    pub single_mode: Option<u32>,
+    /// The open model (`--rate`): scenario starts follow this schedule.
+    pub rate: Option<RateOptions>,
+}
+
+/// The open model's settings.
+#[derive(Debug, Clone)]
+pub struct RateOptions {
+    /// Scenario starts per second over the whole run, as a function of time.
+    pub schedule: RateSchedule,
+    /// Starts later than this are dropped (counted, not run). None: never dropped.
+    pub max_late: Option<Duration>,
+}
+
+/// A start is counted late when it begins more than this after its intended time (timer
+/// wake-ups alone are 35-100 µs late on an idle executor). Its whole lateness counts in the
+/// latency either way.
+pub const LATE_AFTER: Duration = Duration::from_millis(1);
 
 /// Exit code of a child whose executor could not start.
 pub const CHILD_RUNTIME_EXIT: i32 = 70;
@@ -156,15 +190,31 @@ pub fn run_child(spec: ChildSpec) -> i32 {
         let stop = Rc::new(StopWatch::new(region));
         slot.set_state(SlotState::Running);
         let mut tasks = Vec::with_capacity(spec.workers);
+        let arrivals = spec.options.load.rate.as_ref().map(|rate| {
+            Rc::new(Arrivals {
+                schedule: rate.schedule.clone(),
+                max_late: rate.max_late,
+                process: u64::from(spec.process),
+                processes: spec.processes.max(1) as u64,
+                next: Cell::new(0),
+            })
+        });
         for local in 0..spec.workers {
             let worker = spec.worker(local);
             let driver = spec.driver(slot, &stop);
             let recorder = spec.recorder(region, slot, &stop);
+            let plan = WorkerPlan {
+                local,
+                process: spec.process as usize,
+                processes: spec.processes.max(1),
+                workers: spec.workers,
+                max_runs: spec.options.max_runs,
+                load: spec.options.load.clone(),
+                scenarios: spec.program.scenarios().len() as u32,
+                arrivals: arrivals.clone(),
+            };
             tasks.push(glommio::spawn_local(worker_loop(
-                worker,
-                driver,
-                recorder,
-                spec.options.max_runs,
+                worker, driver, recorder, plan,
             )));
         }
         for task in tasks {
@@ -229,6 +279,32 @@ thread_local! {
     static DUMPER: Rc<crate::dump::Dumper> = Rc::new(crate::dump::Dumper::new());
 }
 
+thread_local! {
+    /// Host names resolved once per process: every worker of a child talks to the same few
+    /// origins. A name that does not resolve is left to the client, which reports it as a
+    /// `resolve` error on each request.
+    static RESOLVED: std::cell::RefCell<ResolveCache> = std::cell::RefCell::default();
+}
+
+/// Addresses by (host, port); None when the name did not resolve.
+type ResolveCache = std::collections::HashMap<(String, u16), Option<Vec<std::net::SocketAddr>>>;
+
+/// A client for `origin`, with its addresses resolved once per process.
+fn new_client(origin: Origin, config: ClientConfig) -> Client {
+    let key = (origin.host.clone(), origin.port);
+    let addrs = RESOLVED.with(|cache| {
+        cache
+            .borrow_mut()
+            .entry(key)
+            .or_insert_with(|| origin.resolve().ok())
+            .clone()
+    });
+    match addrs {
+        Some(addrs) => Client::with_addresses(origin, addrs, config),
+        None => Client::new(origin, config),
+    }
+}
+
 /// Turns one strong reference into a `'static` borrow by never releasing it.
 fn leak(region: Arc<Region>) -> &'static Region {
     // SAFETY: `Arc::into_raw` gives up this strong count without decrementing it, so the
@@ -239,20 +315,36 @@ fn leak(region: Arc<Region>) -> &'static Region {
 /// When workers must stop: the master's stop request, the deadline, or `-x` in this child.
 struct StopWatch {
     region: &'static Region,
+    /// When the load started (the master's clock, as an `Instant` of this process).
+    start: Instant,
     deadline: Option<Instant>,
     local: Cell<bool>,
+}
+
+/// The `Instant` of a `CLOCK_MONOTONIC` reading taken by any process of the run.
+fn instant_of(mono_nanos: u64) -> Instant {
+    let now = Instant::now();
+    let now_nanos = monotonic_nanos();
+    if mono_nanos >= now_nanos {
+        now + Duration::from_nanos(mono_nanos - now_nanos)
+    } else {
+        now.checked_sub(Duration::from_nanos(now_nanos - mono_nanos))
+            .unwrap_or(now)
+    }
 }
 
 impl StopWatch {
     fn new(region: &'static Region) -> StopWatch {
         let deadline_nanos = region.get_header(HeaderWord::DeadlineNanos);
-        let deadline = (deadline_nanos != 0).then(|| {
-            let now_nanos = monotonic_nanos();
-            Instant::now() + Duration::from_nanos(deadline_nanos.saturating_sub(now_nanos))
-        });
+        let start_nanos = region.get_header(HeaderWord::StartNanos);
         StopWatch {
             region,
-            deadline,
+            start: if start_nanos == 0 {
+                Instant::now()
+            } else {
+                instant_of(start_nanos)
+            },
+            deadline: (deadline_nanos != 0).then(|| instant_of(deadline_nanos)),
             local: Cell::new(false),
         }
     }
@@ -278,28 +370,108 @@ impl StopWatch {
     }
 }
 
+/// The open model's arrivals for one process: arrival `n` of the run belongs to process
+/// `n mod processes`; workers claim them in order.
+struct Arrivals {
+    schedule: RateSchedule,
+    max_late: Option<Duration>,
+    process: u64,
+    processes: u64,
+    next: Cell<u64>,
+}
+
+impl Arrivals {
+    /// The intended time (since the start) of this process's next arrival; None when the
+    /// schedule has ended.
+    fn claim(&self) -> Option<Duration> {
+        let k = self.next.get();
+        self.next.set(k + 1);
+        self.schedule.time_of(k * self.processes + self.process)
+    }
+}
+
+/// What a worker loop needs besides its interpreter, driver and recorder.
+struct WorkerPlan {
+    local: usize,
+    process: usize,
+    processes: usize,
+    workers: usize,
+    max_runs: Option<u64>,
+    load: LoadOptions,
+    scenarios: u32,
+    arrivals: Option<Rc<Arrivals>>,
+}
+
 async fn worker_loop(
     mut worker: Worker,
     mut driver: EngineDriver,
     mut rec: EngineRecorder,
-    max_runs: Option<u64>,
+    plan: WorkerPlan,
 ) {
     let slot = driver.slot;
+    if let Some(ramp) = plan.load.ramp_up {
+        let at = driver.stop.start
+            + ramp_offset(ramp, plan.process, plan.processes, plan.local, plan.workers);
+        driver
+            .sleep(at.saturating_duration_since(Instant::now()))
+            .await;
+        if driver.stop.graceful() {
+            return;
+        }
+    }
     slot.add_meta(Meta::WorkersStarted, 1);
     slot.add_meta(Meta::WorkersAlive, 1);
     let setup = worker.run_worker_setup(&mut driver, &mut rec).await;
     if setup == RunOutcome::Success {
         let mut runs = 0u64;
-        while max_runs.is_none_or(|max| runs < max) && !driver.stop.graceful() {
+        loop {
+            if driver.stop.graceful() || plan.max_runs.is_some_and(|max| runs >= max) {
+                break;
+            }
+            let scenario = if plan.load.single_run {
+                if runs >= u64::from(plan.scenarios) {
+                    break;
+                }
+                molotov_dsl::ScenarioId(runs as u32)
+            } else if let Some(only) = plan.load.single_mode {
+                molotov_dsl::ScenarioId(only)
+            } else {
+                worker.pick_scenario()
+            };
             runs += 1;
-            let scenario = worker.pick_scenario();
+            if let Some(arrivals) = &plan.arrivals {
+                let Some(at) = arrivals.claim() else { break };
+                let intended = driver.stop.start + at;
+                let now = Instant::now();
+                if now < intended {
+                    driver.sleep(intended - now).await;
+                    if driver.stop.graceful() {
+                        break;
+                    }
+                }
+                let late = Instant::now().saturating_duration_since(intended);
+                if late > LATE_AFTER {
+                    slot.add(Total::LateStarts, 1);
+                    slot.add(Total::LateMicros, micros(late));
+                    slot.raise(Total::MaxLateMicros, micros(late));
+                }
+                if arrivals.max_late.is_some_and(|max| late > max) {
+                    slot.add(Total::DroppedStarts, 1);
+                    continue;
+                }
+                driver.intended = Some(intended);
+            }
             slot.add_meta(Meta::RunsStarted, 1);
             let counter = match worker.run_scenario(scenario, &mut driver, &mut rec).await {
                 RunOutcome::Success => ScenarioCounter::Successes,
                 RunOutcome::Failure => ScenarioCounter::Failures,
                 RunOutcome::Stopped => ScenarioCounter::Stopped,
             };
+            driver.intended = None;
             slot.add_scenario(scenario.0, counter);
+            if !plan.load.delay.is_zero() {
+                driver.sleep(plan.load.delay).await;
+            }
         }
     }
     // Teardown runs after a graceful stop too (bounded by the request timeout), not after an
@@ -346,6 +518,9 @@ struct EngineDriver {
     in_teardown: bool,
     /// `-vv`: the process's dump limiter.
     dump: Option<Rc<crate::dump::Dumper>>,
+    /// Open model: the intended start of the current scenario run, consumed by its first
+    /// request, whose latency is measured from it.
+    intended: Option<Instant>,
 }
 
 impl EngineDriver {
@@ -368,6 +543,7 @@ impl EngineDriver {
             needs: Vec::new(),
             in_teardown: false,
             dump: None,
+            intended: None,
         }
     }
 }
@@ -468,7 +644,7 @@ impl Driver for EngineDriver {
                 self.clients.push(OriginClient {
                     scheme: scheme(req.scheme),
                     authority: req.authority.to_string(),
-                    client: Client::new(origin, self.config.clone()),
+                    client: new_client(origin, self.config.clone()),
                     accounted: ClientCounters::default(),
                 });
                 self.clients.len() - 1
@@ -481,6 +657,7 @@ impl Driver for EngineDriver {
         account(slot, origin.client.counters(), &mut origin.accounted);
         slot.add(Total::Requests, 1);
         slot.add_meta(Meta::InFlight, 1);
+        let intended = self.intended.take();
         let result = origin
             .client
             .send(
@@ -497,12 +674,14 @@ impl Driver for EngineDriver {
         match result {
             Ok(resp) => {
                 let t = resp.timings();
-                let total = micros(t.total);
+                let service = micros(t.total);
+                // Open model: from the intended start (lateness and connect included).
+                let latency = intended.map_or(service, |at| micros(at.elapsed()));
                 slot.add(Total::Responses, 1);
                 slot.add_status(resp.status());
-                slot.record(Histo::Overall, total);
-                slot.record(Histo::Service, total);
-                slot.record(Histo::Request(req.id.0), total);
+                slot.record(Histo::Overall, latency);
+                slot.record(Histo::Service, service);
+                slot.record(Histo::Request(req.id.0), latency);
                 slot.add_request(req.id.0, RequestCounter::Responses, 1);
                 slot.add_request(
                     req.id.0,

@@ -2,11 +2,17 @@
 
 pub mod dump;
 pub mod engine;
+pub mod html_report;
+pub mod json_report;
 pub mod latency;
 pub mod live;
+pub mod load;
+pub mod models_report;
 pub mod process;
 pub mod report;
 pub mod run;
 pub mod series;
 pub mod shm;
+pub mod sizing;
 pub mod summary;
+pub mod thresholds;

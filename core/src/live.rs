@@ -1,6 +1,7 @@
 //! Live numbers read from the shared region while the run goes on: the master samples every
-//! slot each tick and diffs against the previous sample, which gives per-interval rates and
-//! latency percentiles for the live views and the per-second time series.
+//! slot and diffs against the previous sample of the same [`Sampler`], which gives
+//! per-interval rates and latency percentiles for the live views, the per-second time series
+//! and the sizing mode.
 
 use std::time::Duration;
 
@@ -8,6 +9,49 @@ use hdrhistogram::Histogram;
 
 use crate::latency::{self, COUNTS_LEN};
 use crate::shm::{Histo, Meta, Region, ScenarioCounter, Total};
+
+/// Cumulative counters over all slots.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Requests sent.
+    pub requests: u64,
+    /// Transport errors.
+    pub errors: u64,
+    /// Responses >= 400 on requests without status checks.
+    pub failed_by_status: u64,
+    /// Scenario runs that succeeded.
+    pub successes: u64,
+    /// Scenario runs that failed.
+    pub failures: u64,
+    /// Scenario runs started.
+    pub runs_started: u64,
+    /// Open model: starts later than scheduled.
+    pub late_starts: u64,
+    /// Open model: scheduled starts dropped.
+    pub dropped_starts: u64,
+}
+
+impl Totals {
+    fn minus(self, before: Totals) -> Totals {
+        Totals {
+            requests: self.requests.saturating_sub(before.requests),
+            errors: self.errors.saturating_sub(before.errors),
+            failed_by_status: self
+                .failed_by_status
+                .saturating_sub(before.failed_by_status),
+            successes: self.successes.saturating_sub(before.successes),
+            failures: self.failures.saturating_sub(before.failures),
+            runs_started: self.runs_started.saturating_sub(before.runs_started),
+            late_starts: self.late_starts.saturating_sub(before.late_starts),
+            dropped_starts: self.dropped_starts.saturating_sub(before.dropped_starts),
+        }
+    }
+
+    /// Failed requests: transport errors and responses failed by status.
+    pub fn failed_requests(&self) -> u64 {
+        self.errors + self.failed_by_status
+    }
+}
 
 /// One interval's numbers.
 #[derive(Debug, Clone)]
@@ -32,6 +76,10 @@ pub struct Sample {
     pub interval_errors: u64,
     /// Scenario failures in this interval.
     pub interval_failures: u64,
+    /// Every cumulative counter.
+    pub totals: Totals,
+    /// Every counter, over this interval.
+    pub delta: Totals,
     /// Latency of the responses completed in this interval.
     pub interval_latency: Histogram<u64>,
     /// Workers running now.
@@ -43,21 +91,38 @@ pub struct Sample {
 impl Sample {
     /// Requests per second over this interval.
     pub fn rps(&self) -> f64 {
-        let secs = self.interval.as_secs_f64();
-        if secs > 0.0 {
-            self.interval_requests as f64 / secs
-        } else {
-            0.0
-        }
+        per_second(self.interval_requests, self.interval)
     }
+
+    /// Scenario starts per second over this interval.
+    pub fn starts_per_second(&self) -> f64 {
+        per_second(self.delta.runs_started, self.interval)
+    }
+}
+
+/// `count / interval`, 0 for an empty interval.
+pub fn per_second(count: u64, interval: Duration) -> f64 {
+    let secs = interval.as_secs_f64();
+    if secs > 0.0 { count as f64 / secs } else { 0.0 }
 }
 
 /// Diffs successive readings of the region.
 #[derive(Debug)]
 pub struct Sampler {
     previous_counts: Vec<u64>,
-    previous: Option<Sample>,
+    previous: Totals,
+    previous_elapsed: Duration,
     scenarios: usize,
+}
+
+/// A gauge word written by one process may be read mid-update (a decrement wraps for an
+/// instant): treat implausible values as 0.
+fn gauge(value: u64) -> u64 {
+    if value > u64::from(u32::MAX) {
+        0
+    } else {
+        value
+    }
 }
 
 impl Sampler {
@@ -65,7 +130,8 @@ impl Sampler {
     pub fn new(scenarios: usize) -> Sampler {
         Sampler {
             previous_counts: vec![0; COUNTS_LEN],
-            previous: None,
+            previous: Totals::default(),
+            previous_elapsed: Duration::ZERO,
             scenarios,
         }
     }
@@ -73,61 +139,55 @@ impl Sampler {
     /// Reads every slot now; `elapsed` is the time since the start of the load.
     pub fn sample(&mut self, region: &Region, elapsed: Duration) -> Sample {
         let mut counts = vec![0u64; COUNTS_LEN];
-        let mut s = Sample {
-            elapsed,
-            interval: elapsed,
-            requests: 0,
-            errors: 0,
-            failed_by_status: 0,
-            successes: 0,
-            failures: 0,
-            interval_requests: 0,
-            interval_errors: 0,
-            interval_failures: 0,
-            interval_latency: latency::new_histogram(),
-            workers_alive: 0,
-            in_flight: 0,
-        };
+        let mut t = Totals::default();
+        let mut workers_alive = 0;
+        let mut in_flight = 0;
         for i in 0..region.slots() {
             let slot = region.slot(i);
-            s.requests += slot.total(Total::Requests);
-            s.errors += slot.total(Total::Errors);
-            s.failed_by_status += slot.total(Total::FailedByStatus);
+            t.requests += slot.total(Total::Requests);
+            t.errors += slot.total(Total::Errors);
+            t.failed_by_status += slot.total(Total::FailedByStatus);
+            t.late_starts += slot.total(Total::LateStarts);
+            t.dropped_starts += slot.total(Total::DroppedStarts);
+            t.runs_started += slot.meta(Meta::RunsStarted);
             for sc in 0..self.scenarios {
-                s.successes += slot.scenario(sc, ScenarioCounter::Successes);
-                s.failures += slot.scenario(sc, ScenarioCounter::Failures);
+                t.successes += slot.scenario(sc, ScenarioCounter::Successes);
+                t.failures += slot.scenario(sc, ScenarioCounter::Failures);
             }
-            // Gauges are written by one process and may be read mid-update; clamp wraps.
-            let alive = slot.meta(Meta::WorkersAlive);
-            s.workers_alive += if alive > u32::MAX as u64 { 0 } else { alive };
-            let in_flight = slot.meta(Meta::InFlight);
-            s.in_flight += if in_flight > u32::MAX as u64 {
-                0
-            } else {
-                in_flight
-            };
+            workers_alive += gauge(slot.meta(Meta::WorkersAlive));
+            in_flight += gauge(slot.meta(Meta::InFlight));
             for (index, c) in slot.histogram_counts(Histo::Overall) {
                 counts[index] += c;
             }
         }
+        let mut interval_latency = latency::new_histogram();
         let diff = counts
             .iter()
             .zip(&self.previous_counts)
             .map(|(now, before)| now.saturating_sub(*before))
             .enumerate();
-        latency::add_counts(&mut s.interval_latency, diff);
+        latency::add_counts(&mut interval_latency, diff);
         self.previous_counts = counts;
-        if let Some(prev) = &self.previous {
-            s.interval = elapsed.saturating_sub(prev.elapsed);
-            s.interval_requests = s.requests.saturating_sub(prev.requests);
-            s.interval_errors = s.errors.saturating_sub(prev.errors);
-            s.interval_failures = s.failures.saturating_sub(prev.failures);
-        } else {
-            s.interval_requests = s.requests;
-            s.interval_errors = s.errors;
-            s.interval_failures = s.failures;
+        let delta = t.minus(self.previous);
+        let interval = elapsed.saturating_sub(self.previous_elapsed);
+        self.previous = t;
+        self.previous_elapsed = elapsed;
+        Sample {
+            elapsed,
+            interval,
+            requests: t.requests,
+            errors: t.errors,
+            failed_by_status: t.failed_by_status,
+            successes: t.successes,
+            failures: t.failures,
+            interval_requests: delta.requests,
+            interval_errors: delta.errors,
+            interval_failures: delta.failures,
+            totals: t,
+            delta,
+            interval_latency,
+            workers_alive,
+            in_flight,
         }
-        self.previous = Some(s.clone());
-        s
     }
 }

@@ -280,7 +280,8 @@ impl MasterSignals {
         if let Some(input) = input {
             fds.push(PollFd::new(input, PollFlags::POLLIN));
         }
-        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // Round up: a sub-millisecond wait must not become a busy loop.
+        let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
         let _ = nix::poll::poll(
             &mut fds,
             PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use crate::summary::Summary;
+use crate::process::ChildExit;
+use crate::summary::{ProcessInfo, Summary};
+use crate::thresholds::ThresholdOutcome;
 
 /// Formats a duration given in µs with a unit that suits its size.
 pub fn fmt_micros(us: u64) -> String {
@@ -324,14 +326,70 @@ pub fn render(summary: &Summary) -> String {
     if !troubled.is_empty() {
         let _ = writeln!(out);
         for p in troubled {
-            let _ = writeln!(
-                out,
-                "Process {} (pid {}) {}; what it recorded is included above",
-                p.role,
-                p.pid,
-                p.exit.map(|e| e.to_string()).unwrap_or_default()
-            );
+            if plan_block_failed(p) {
+                let _ = writeln!(
+                    out,
+                    "The plan's {} failed (pid {}); see the checks and requests above",
+                    p.role, p.pid
+                );
+            } else {
+                let _ = writeln!(
+                    out,
+                    "Process {} (pid {}) {}; what it recorded is included above",
+                    p.role,
+                    p.pid,
+                    p.exit.map(|e| e.to_string()).unwrap_or_default()
+                );
+            }
         }
+    }
+    out
+}
+
+/// Whether `p` is the `setup` or `teardown` process and it ended because that block of the
+/// plan failed (an assert, a capture, a transport error), not because the process broke.
+pub fn plan_block_failed(p: &ProcessInfo) -> bool {
+    matches!(p.role.as_str(), "setup" | "teardown")
+        && p.exit == Some(ChildExit::Exited(crate::engine::SETUP_FAILED_EXIT))
+}
+
+/// The thresholds section of the report: a headline, then one line per threshold with
+/// PASS or FAIL, the threshold as written, the observed value and where it is written. Empty
+/// when the plan has no thresholds.
+pub fn render_thresholds(outcomes: &[ThresholdOutcome]) -> String {
+    if outcomes.is_empty() {
+        return String::new();
+    }
+    let failed = outcomes.iter().filter(|o| !o.passed).count();
+    let mut out = String::new();
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "Thresholds: {} passed, {} failed",
+        outcomes.len() - failed,
+        failed
+    );
+    // PASS/FAIL, the threshold as written (left), the observed value (right), where.
+    let text_width = outcomes
+        .iter()
+        .map(|o| o.text.chars().count())
+        .max()
+        .unwrap_or(0);
+    let observed: Vec<String> = outcomes.iter().map(|o| o.observed_text()).collect();
+    let observed_width = observed
+        .iter()
+        .map(|v| v.chars().count())
+        .max()
+        .unwrap_or(0);
+    for (o, value) in outcomes.iter().zip(&observed) {
+        let _ = writeln!(
+            out,
+            "  {}  {:<text_width$}  {:>observed_width$}  {}",
+            if o.passed { "PASS" } else { "FAIL" },
+            o.text,
+            value,
+            o.location
+        );
     }
     out
 }
@@ -361,6 +419,34 @@ mod tests {
         assert_eq!(fmt_count(1_234_567), "1,234,567");
         assert_eq!(fmt_rate(12.34), "12.3/s");
         assert_eq!(fmt_rate(12_345.6), "12,346/s");
+    }
+
+    #[test]
+    fn thresholds_section_aligns_pass_and_fail_lines() {
+        use crate::thresholds::Unit;
+        let outcome = |text: &str, observed: Option<f64>, passed: bool| ThresholdOutcome {
+            text: text.into(),
+            location: "p.mol:9".into(),
+            scope: None,
+            scope_kind: None,
+            metric: "p99".into(),
+            op: "<".into(),
+            limit: 250_000.0,
+            unit: Unit::Micros,
+            observed,
+            passed,
+        };
+        assert_eq!(render_thresholds(&[]), "");
+        let text = render_thresholds(&[
+            outcome("p99 < 250ms", Some(3_210.0), true),
+            outcome("buy p95 < 800ms", None, false),
+        ]);
+        assert_eq!(
+            text,
+            "\nThresholds: 1 passed, 1 failed\n  \
+             PASS  p99 < 250ms       3.21ms  p.mol:9\n  \
+             FAIL  buy p95 < 800ms  no data  p.mol:9\n"
+        );
     }
 
     #[test]

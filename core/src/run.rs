@@ -18,6 +18,7 @@ use crate::live::{Sample, Sampler};
 use crate::process::{self, ChildExit, MasterSignals, ProcessError};
 use crate::series::Point;
 use crate::shm::{HeaderWord, Layout, Meta, Region, Shape, ShmError, Site, StopRequest};
+use crate::sizing::{SizingConfig, SizingReport, SizingTracker};
 use crate::summary::{CheckName, Names, ProcessInfo, Summary};
 
 /// How to run.
@@ -36,6 +37,8 @@ pub struct RunConfig {
     /// After a stop, how long children get to finish in-flight requests before they are
     /// killed.
     pub grace: Duration,
+    /// Sizing mode: stop when the failure ratio exceeds the tolerance.
+    pub sizing: Option<SizingConfig>,
 }
 
 /// Callbacks from the master's loop (live views, statsd).
@@ -126,6 +129,8 @@ pub enum Ending {
     StoppedOnFailure,
     /// The plan's `setup` failed: no load was sent.
     SetupFailed,
+    /// Sizing mode stopped the run: the failure ratio exceeded the tolerance.
+    SizingKnee,
 }
 
 /// The outcome of a run.
@@ -141,6 +146,8 @@ pub struct RunResult {
     pub failed_processes: Vec<ProcessInfo>,
     /// One point per second of the load phase.
     pub series: Vec<Point>,
+    /// Sizing mode's verdict.
+    pub sizing: Option<SizingReport>,
 }
 
 /// A failure for the user: where and what.
@@ -224,6 +231,7 @@ pub fn run(
         workers,
         first_worker,
         cpu,
+        processes: config.processes,
         options: config.options.clone(),
     };
 
@@ -278,6 +286,7 @@ pub fn run(
                     first_failure,
                     failed_processes: failed,
                     series: Vec::new(),
+                    sizing: None,
                 });
             }
         }
@@ -333,6 +342,18 @@ pub fn run(
     let mut series_sampler = Sampler::new(names.scenarios.len());
     let mut series = Vec::new();
     let mut next_second = start + Duration::from_secs(1);
+    let target_rate = |elapsed: Duration| {
+        config
+            .options
+            .load
+            .rate
+            .as_ref()
+            .map(|r| r.schedule.rate_at(elapsed))
+    };
+    let mut sizing = config.sizing.map(SizingTracker::new);
+    let mut sizing_sampler = Sampler::new(names.scenarios.len());
+    let step = config.sizing.map_or(Duration::from_secs(3600), |c| c.step);
+    let mut next_step = start + step;
     let deadline = config.duration.map(|d| start + d);
     let mut kill_at: Option<Instant> = None;
     let mut next_tick = start + config.tick;
@@ -341,6 +362,7 @@ pub fn run(
         let now = Instant::now();
         let wait = next_tick
             .min(next_second)
+            .min(next_step)
             .saturating_duration_since(now)
             .min(config.tick);
         let got = signals.wait(wait, observer.input());
@@ -389,8 +411,26 @@ pub fn run(
             }
         }
         if now >= next_second {
-            series.push(Point::of(&series_sampler.sample(&region, now - start)));
+            let elapsed = now - start;
+            series.push(Point::of(
+                &series_sampler.sample(&region, elapsed),
+                target_rate(elapsed),
+            ));
             next_second += Duration::from_secs(1);
+        }
+        if let Some(tracker) = &mut sizing
+            && now >= next_step
+        {
+            let elapsed = now - start;
+            let sample = sizing_sampler.sample(&region, elapsed);
+            if tracker.observe(&sample, target_rate(elapsed)) && ending == Ending::Completed {
+                ending = Ending::SizingKnee;
+                region.request_stop(StopRequest::Graceful);
+            }
+            next_step += step;
+            if next_step < now {
+                next_step = now + step;
+            }
         }
         if now >= next_tick {
             let sample = sampler.sample(&region, now - start);
@@ -405,7 +445,7 @@ pub fn run(
     // The last, partial second.
     let last = series_sampler.sample(&region, elapsed);
     if last.interval > Duration::from_millis(50) || series.is_empty() {
-        series.push(Point::of(&last));
+        series.push(Point::of(&last, target_rate(elapsed)));
     }
     processes.extend(children.iter().map(|c| c.info.clone()));
 
@@ -448,12 +488,14 @@ pub fn run(
         .filter(|p| p.exit.is_some_and(|e| !e.is_success()))
         .cloned()
         .collect();
+    let sizing = sizing.map(SizingTracker::into_report);
     Ok(RunResult {
         summary,
         ending,
         first_failure,
         failed_processes,
         series,
+        sizing,
     })
 }
 

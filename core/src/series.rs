@@ -26,11 +26,23 @@ pub struct Point {
     pub workers: u64,
     /// Requests in flight at the end of the interval.
     pub in_flight: u64,
+    /// Responses >= 400 on requests without status checks, in the interval.
+    pub failed_by_status: u64,
+    /// Scenario runs started in the interval.
+    pub starts: u64,
+    /// Scenario starts per second over the interval (the achieved rate in the open model).
+    pub starts_per_second: f64,
+    /// Open model: the rate the schedule asked for at the end of the interval.
+    pub target_rate: Option<f64>,
+    /// Open model: starts that began late in the interval.
+    pub late_starts: u64,
+    /// Open model: starts dropped in the interval.
+    pub dropped_starts: u64,
 }
 
 impl Point {
-    /// The point of a sample.
-    pub fn of(s: &Sample) -> Point {
+    /// The point of a sample; `target_rate` is the open model's intended rate then.
+    pub fn of(s: &Sample, target_rate: Option<f64>) -> Point {
         let q = |q: f64| {
             (!s.interval_latency.is_empty()).then(|| s.interval_latency.value_at_quantile(q))
         };
@@ -44,6 +56,12 @@ impl Point {
             p99_us: q(0.99),
             workers: s.workers_alive,
             in_flight: s.in_flight,
+            failed_by_status: s.delta.failed_by_status,
+            starts: s.delta.runs_started,
+            starts_per_second: s.starts_per_second(),
+            target_rate,
+            late_starts: s.delta.late_starts,
+            dropped_starts: s.delta.dropped_starts,
         }
     }
 }

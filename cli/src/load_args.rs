@@ -1,0 +1,157 @@
+//! Flags of the load models (`--ramp-up`, `--delay`, `--single-run`, `--single-mode`,
+//! `--rate`, `--stages`, `--max-late`, `--sizing`, `--sizing-tolerance`) and how they turn into
+//! the engine's settings.
+
+use std::time::Duration;
+
+use molotov_core::engine::{LoadOptions, RateOptions};
+use molotov_core::load::{RateSchedule, Stage, parse_stages};
+use molotov_core::sizing::SizingConfig;
+use molotov_dsl::Program;
+
+use crate::duration::parse_duration;
+
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if d.is_zero() { Err("must be more than 0".into()) } else { Ok(d) }
+}
+
+fn rate(text: &str) -> Result<f64, String> {
+    let r: f64 = text.trim().parse().map_err(|_| format!("{text:?} is not a number"))?;
+    if !r.is_finite() || r <= 0.0 {
+        return Err("a rate is a number of scenario starts per second, more than 0".into());
+    }
+    Ok(r)
+}
+
+fn percent(text: &str) -> Result<f64, String> {
+    let p: f64 = text.trim().trim_end_matches('%').parse().map_err(|_| format!("{text:?} is not a percentage"))?;
+    if !p.is_finite() || p <= 0.0 || p >= 100.0 {
+        return Err("a tolerance is a percentage between 0 and 100 (exclusive)".into());
+    }
+    Ok(p)
+}
+
+/// The parsed `--stages` list (a newtype, so clap takes it as one value).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stages(pub Vec<Stage>);
+
+fn stages(text: &str) -> Result<Stages, String> {
+    parse_stages(text, parse_duration).map(Stages).map_err(|e| e.to_string())
+}
+
+/// Load-model flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LoadArgs {
+    /// Start the workers of all processes evenly spread over this long (sizing: default 5m).
+    #[arg(long, value_parser = positive_duration)]
+    pub ramp_up: Option<Duration>,
+
+    /// Pause after every scenario run (added to the scenario's own `delay`).
+    #[arg(long, value_parser = parse_duration)]
+    pub delay: Option<Duration>,
+
+    /// Each worker runs every scenario once, in plan order, then stops.
+    #[arg(long, conflicts_with_all = ["max_runs", "single_mode", "rate", "stages", "sizing"])]
+    pub single_run: bool,
+
+    /// Run only the scenario NAME.
+    #[arg(long, value_name = "NAME")]
+    pub single_mode: Option<String>,
+
+    /// Open model: start R scenario runs per second over the whole run (split evenly across
+    /// processes), whatever the responses take. -w is then the most runs in flight per
+    /// process (default 50). Latency is measured from each run's intended start
+    /// (coordinated-omission correct); the pure service time is reported too.
+    #[arg(long, value_name = "R", value_parser = rate, conflicts_with = "max_runs")]
+    pub rate: Option<f64>,
+
+    /// Open model: shape the rate with stages DURATION:RATE,... ; the rate moves linearly
+    /// from --rate (or 0) to each target over each stage, and the run ends with the last.
+    #[arg(long, value_name = "STAGES", value_parser = stages)]
+    pub stages: Option<Stages>,
+
+    /// Open model: drop (count, do not run) starts that are later than this.
+    #[arg(long, value_parser = positive_duration, value_name = "D")]
+    pub max_late: Option<Duration>,
+
+    /// Sizing mode: ramp the workers (or, with --rate, the rate) up over --ramp-up to -w
+    /// (default 500 per process) and stop when the failure ratio exceeds the tolerance; report
+    /// the last load below it.
+    #[arg(long)]
+    pub sizing: bool,
+
+    /// Sizing mode: the failure ratio (percent) that is too much.
+    #[arg(long, default_value = "5", value_parser = percent, value_name = "PCT")]
+    pub sizing_tolerance: f64,
+}
+
+/// What the load flags decide.
+#[derive(Debug, Clone)]
+pub struct LoadPlan {
+    /// The engine's load options.
+    pub load: LoadOptions,
+    /// Sizing, when asked.
+    pub sizing: Option<SizingConfig>,
+    /// Workers per process when -w is not given.
+    pub default_workers: Option<u32>,
+    /// Duration when -d is not given.
+    pub default_duration: Option<Duration>,
+}
+
+/// Default ramp of the sizing mode.
+pub const SIZING_RAMP: Duration = Duration::from_secs(300);
+
+/// Turns the flags into settings; errors name the flag.
+pub fn resolve(args: &LoadArgs, program: &Program) -> Result<LoadPlan, String> {
+    let single_mode = match &args.single_mode {
+        None => None,
+        Some(name) => match program.scenario_id(name) {
+            Some(id) => Some(id.0),
+            None => {
+                let names: Vec<&str> = program.scenarios().iter().map(|s| s.name.as_str()).collect();
+                return Err(format!(
+                    "--single-mode: the plan has no scenario {name:?}; its scenarios are: {}",
+                    names.join(", ")
+                ));
+            }
+        },
+    };
+    if args.max_late.is_some() && args.rate.is_none() && args.stages.is_none() {
+        return Err("--max-late applies to the open model: give --rate or --stages".into());
+    }
+    let ramp_up = if args.sizing { Some(args.ramp_up.unwrap_or(SIZING_RAMP)) } else { args.ramp_up };
+    let schedule = match (args.rate, &args.stages) {
+        (None, None) => None,
+        // Sizing with a rate ramps the rate itself from 0 to R.
+        (Some(r), None) if args.sizing => {
+            let ramp = ramp_up.unwrap_or(SIZING_RAMP);
+            Some(RateSchedule::staged(0.0, vec![Stage { duration: ramp, target: r }]))
+        }
+        (Some(r), None) => Some(RateSchedule::constant(r)),
+        (initial, Some(stages)) => Some(RateSchedule::staged(initial.unwrap_or(0.0), stages.0.clone())),
+    };
+    let schedule = schedule.transpose().map_err(|e| format!("--rate: {e}"))?;
+    let open = schedule.is_some();
+    let sizing = args.sizing.then(|| SizingConfig::for_ramp(args.sizing_tolerance / 100.0, ramp_up.unwrap_or(SIZING_RAMP)));
+    let default_duration = match (&sizing, &schedule) {
+        // Sizing: the ramp, then one more window at full load.
+        (Some(s), _) => Some(ramp_up.unwrap_or(SIZING_RAMP) + s.window),
+        (None, Some(sch)) => sch.length(),
+        _ => None,
+    };
+    let load = LoadOptions {
+        // With a rate, the schedule ramps; workers all start at once.
+        ramp_up: if open { None } else { ramp_up },
+        delay: args.delay.unwrap_or(Duration::ZERO),
+        single_run: args.single_run,
+        single_mode,
+        rate: schedule.map(|schedule| RateOptions { schedule, max_late: args.max_late }),
+    };
+    Ok(LoadPlan {
+        load,
+        sizing,
+        default_workers: if args.sizing { Some(500) } else if open { Some(50) } else { None },
+        default_duration,
+    })
+}

@@ -1,0 +1,154 @@
+//! Which live view a run gets, and the small observers `main` adds beside it.
+//!
+//! - `-q`: no live lines (failures still go to stderr under `-v`);
+//! - `-c`, `-v`/`-vv` (children print `log` lines and dumps to stderr, which would tear a
+//!   full-screen view), stdout not a terminal, `TERM=dumb`, or `--json -`: the console, one
+//!   line per `--console-update` interval;
+//! - otherwise, a terminal: the full-screen view.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::{Duration, SystemTime};
+
+use molotov_core::run::Observer;
+use molotov_core::summary::{Names, ProcessInfo};
+
+use crate::console::{self, Console, FailureLog, Stream};
+use crate::tui::{self, RunShape, Tui};
+
+/// The live views.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewKind {
+    /// The full-screen view.
+    FullScreen,
+    /// One line per interval.
+    Console,
+    /// Nothing live.
+    Quiet,
+}
+
+/// What decides the view.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Context {
+    /// `-q`.
+    pub quiet: bool,
+    /// `-c`.
+    pub console: bool,
+    /// `-v` count.
+    pub verbose: u8,
+    /// stdout is a terminal.
+    pub stdout_is_terminal: bool,
+    /// `TERM` is `dumb` or unset.
+    pub dumb_terminal: bool,
+    /// `--json -`: stdout carries the JSON report.
+    pub json_to_stdout: bool,
+}
+
+/// Picks the view.
+pub fn choose(c: &Context) -> ViewKind {
+    if c.quiet {
+        ViewKind::Quiet
+    } else if c.console
+        || c.verbose > 0
+        || !c.stdout_is_terminal
+        || c.dumb_terminal
+        || c.json_to_stdout
+    {
+        ViewKind::Console
+    } else {
+        ViewKind::FullScreen
+    }
+}
+
+/// How often the master calls the view.
+pub fn tick(kind: ViewKind, console_update: Duration) -> Duration {
+    match kind {
+        ViewKind::FullScreen => tui::TICK,
+        ViewKind::Console => console_update,
+        ViewKind::Quiet => console::QUIET_TICK,
+    }
+}
+
+/// Builds the view; `failures` (under `-v`) prints each distinct failure once.
+pub fn make(
+    kind: ViewKind,
+    names: Names,
+    shape: RunShape,
+    failures: Option<Rc<RefCell<FailureLog>>>,
+    stream: Stream,
+) -> Box<dyn Observer> {
+    match kind {
+        ViewKind::FullScreen => Box::new(Tui::new(names, shape)),
+        ViewKind::Console => Box::new(Console::new(true, failures, stream)),
+        ViewKind::Quiet => Box::new(Console::new(false, failures, stream)),
+    }
+}
+
+/// Records the wall-clock time at which the load started (for the JSON report).
+#[derive(Debug, Clone, Default)]
+pub struct StartClock(pub Rc<Cell<Option<SystemTime>>>);
+
+impl Observer for StartClock {
+    fn started(&mut self, _processes: &[ProcessInfo]) {
+        self.0.set(Some(SystemTime::now()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_view_follows_flags_and_terminal() {
+        let tty = Context {
+            stdout_is_terminal: true,
+            ..Context::default()
+        };
+        let cases: &[(Context, ViewKind)] = &[
+            (tty, ViewKind::FullScreen),
+            (Context::default(), ViewKind::Console),
+            (
+                Context {
+                    console: true,
+                    ..tty
+                },
+                ViewKind::Console,
+            ),
+            (Context { quiet: true, ..tty }, ViewKind::Quiet),
+            (
+                Context {
+                    quiet: true,
+                    ..Context::default()
+                },
+                ViewKind::Quiet,
+            ),
+            (Context { verbose: 1, ..tty }, ViewKind::Console),
+            (Context { verbose: 2, ..tty }, ViewKind::Console),
+            (
+                Context {
+                    dumb_terminal: true,
+                    ..tty
+                },
+                ViewKind::Console,
+            ),
+            (
+                Context {
+                    json_to_stdout: true,
+                    ..tty
+                },
+                ViewKind::Console,
+            ),
+        ];
+        for (context, want) in cases {
+            assert_eq!(choose(context), *want, "{context:?}");
+        }
+        assert_eq!(
+            tick(ViewKind::Console, Duration::from_millis(500)),
+            Duration::from_millis(500)
+        );
+        assert_eq!(
+            tick(ViewKind::FullScreen, Duration::from_secs(5)),
+            tui::TICK
+        );
+    }
+}

@@ -1,0 +1,280 @@
+//! Load models: when each worker starts (ramp-up), and the open model's arrival schedule
+//! (`--rate`, optionally shaped by `--stages`).
+//!
+//! The open model is driven by a cumulative arrival function: with a rate `r(t)` (arrivals per
+//! second, piecewise linear over the stages) the `n`-th arrival of the whole run is intended
+//! at the time `t` where `∫₀ᵗ r = n`. Arrival `n` belongs to process `n mod p`, so processes
+//! interleave evenly and together follow the schedule exactly. A worker claims the next
+//! arrival of its process when it is free; when every worker is busy, arrivals wait and start
+//! late: that lateness is part of the latency (coordinated-omission correct, like wrk2).
+
+use std::time::Duration;
+
+/// One stage of a rate schedule: over `duration`, the rate moves linearly to `target`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stage {
+    /// How long the stage lasts.
+    pub duration: Duration,
+    /// The rate (arrivals per second, whole run) at the end of the stage.
+    pub target: f64,
+}
+
+/// Errors in `--stages` and `--rate` values.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ScheduleError {
+    /// A stage is not `DURATION:RATE`.
+    #[error("invalid stage {stage:?}: {reason} (expected DURATION:RATE, e.g. 30s:100)")]
+    Stage {
+        /// The stage text.
+        stage: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A rate is negative or not finite.
+    #[error("invalid rate {0}: a rate is a number of arrivals per second, 0 or more")]
+    Rate(f64),
+}
+
+/// Parses `30s:100,1m:1000,30s:0`, with `parse_duration` for the durations.
+pub fn parse_stages(
+    text: &str,
+    parse_duration: impl Fn(&str) -> Result<Duration, String>,
+) -> Result<Vec<Stage>, ScheduleError> {
+    let mut stages = Vec::new();
+    for part in text.split(',') {
+        let part = part.trim();
+        let err = |reason: &str| ScheduleError::Stage {
+            stage: part.to_string(),
+            reason: reason.to_string(),
+        };
+        let (d, r) = part.split_once(':').ok_or_else(|| err("no `:`"))?;
+        let duration = parse_duration(d.trim()).map_err(|e| err(&e))?;
+        if duration.is_zero() {
+            return Err(err("a stage lasts more than 0"));
+        }
+        let target: f64 = r
+            .trim()
+            .parse()
+            .map_err(|_| err("the rate is not a number"))?;
+        if !target.is_finite() || target < 0.0 {
+            return Err(err("the rate must be 0 or more"));
+        }
+        stages.push(Stage { duration, target });
+    }
+    Ok(stages)
+}
+
+/// A piecewise-linear rate over time, starting at `initial`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateSchedule {
+    initial: f64,
+    stages: Vec<Stage>,
+}
+
+impl RateSchedule {
+    /// A constant rate for ever.
+    pub fn constant(rate: f64) -> Result<RateSchedule, ScheduleError> {
+        RateSchedule::staged(rate, Vec::new())
+    }
+
+    /// Starts at `initial` and follows `stages`; after the last stage the schedule ends
+    /// (no more arrivals). With no stages the rate stays at `initial` for ever.
+    pub fn staged(initial: f64, stages: Vec<Stage>) -> Result<RateSchedule, ScheduleError> {
+        if !initial.is_finite() || initial < 0.0 {
+            return Err(ScheduleError::Rate(initial));
+        }
+        Ok(RateSchedule { initial, stages })
+    }
+
+    /// Total length, when stages bound it.
+    pub fn length(&self) -> Option<Duration> {
+        (!self.stages.is_empty()).then(|| self.stages.iter().map(|s| s.duration).sum())
+    }
+
+    /// The intended rate at `t` (arrivals per second, whole run).
+    pub fn rate_at(&self, t: Duration) -> f64 {
+        if self.stages.is_empty() {
+            return self.initial;
+        }
+        let mut from = self.initial;
+        let mut start = Duration::ZERO;
+        for s in &self.stages {
+            if t < start + s.duration {
+                let f = (t - start).as_secs_f64() / s.duration.as_secs_f64();
+                return from + (s.target - from) * f;
+            }
+            from = s.target;
+            start += s.duration;
+        }
+        0.0
+    }
+
+    /// Arrivals intended in `[0, t]` (the cumulative arrival function).
+    pub fn arrivals_until(&self, t: Duration) -> f64 {
+        if self.stages.is_empty() {
+            return self.initial * t.as_secs_f64();
+        }
+        let mut total = 0.0;
+        let mut from = self.initial;
+        let mut start = Duration::ZERO;
+        for s in &self.stages {
+            let d = s.duration.as_secs_f64();
+            let tau = (t.saturating_sub(start)).as_secs_f64().min(d);
+            total += from * tau + (s.target - from) * tau * tau / (2.0 * d);
+            if t < start + s.duration {
+                return total;
+            }
+            from = s.target;
+            start += s.duration;
+        }
+        total
+    }
+
+    /// When arrival number `n` (0-based, whole run) is intended, or None if the schedule ends
+    /// before it.
+    pub fn time_of(&self, n: u64) -> Option<Duration> {
+        let mut left = n as f64;
+        if self.stages.is_empty() {
+            return (self.initial > 0.0).then(|| Duration::from_secs_f64(left / self.initial));
+        }
+        let mut from = self.initial;
+        let mut start = Duration::ZERO;
+        for s in &self.stages {
+            let d = s.duration.as_secs_f64();
+            let a = from;
+            let slope = (s.target - from) / d;
+            let in_stage = a * d + slope * d * d / 2.0;
+            if left < in_stage {
+                // Solve a·τ + slope·τ²/2 = left for the smallest τ >= 0.
+                let tau = if slope.abs() < 1e-12 {
+                    left / a
+                } else {
+                    let disc = (a * a + 2.0 * slope * left).max(0.0);
+                    (disc.sqrt() - a) / slope
+                };
+                let tau = tau.clamp(0.0, d);
+                return Some(start + Duration::from_secs_f64(tau));
+            }
+            left -= in_stage;
+            from = s.target;
+            start += s.duration;
+        }
+        None
+    }
+}
+
+/// When a worker should start under `--ramp-up`: workers of all processes are spread evenly
+/// over `ramp_up`, interleaved across processes so each process ramps at the same pace.
+pub fn ramp_offset(
+    ramp_up: Duration,
+    process: usize,
+    processes: usize,
+    local: usize,
+    workers: usize,
+) -> Duration {
+    let total = (processes * workers).max(1) as u64;
+    let rank = (local * processes + process) as u64;
+    Duration::from_nanos((ramp_up.as_nanos() as u64).saturating_mul(rank) / total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dur(text: &str) -> Result<Duration, String> {
+        let (n, unit) = text.split_at(
+            text.find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(text.len()),
+        );
+        let n: u64 = n.parse().map_err(|_| format!("bad {text}"))?;
+        match unit {
+            "s" => Ok(Duration::from_secs(n)),
+            "m" => Ok(Duration::from_secs(60 * n)),
+            _ => Err(format!("bad unit in {text}")),
+        }
+    }
+
+    #[test]
+    fn stages_parse_and_reject() {
+        let s = parse_stages("30s:100, 1m:1000,30s:0", dur).unwrap();
+        assert_eq!(s.len(), 3);
+        assert_eq!(
+            s[1],
+            Stage {
+                duration: Duration::from_secs(60),
+                target: 1000.0
+            }
+        );
+        for bad in ["30s", "30s:", "x:10", "0s:10", "10s:-1", "10s:abc", ""] {
+            assert!(parse_stages(bad, dur).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn constant_rate_spaces_arrivals_evenly() {
+        let s = RateSchedule::constant(500.0).unwrap();
+        assert_eq!(s.time_of(0), Some(Duration::ZERO));
+        assert_eq!(s.time_of(500), Some(Duration::from_secs(1)));
+        assert_eq!(
+            s.time_of(1999).map(|d| d < Duration::from_secs(4)),
+            Some(true)
+        );
+        assert!((s.arrivals_until(Duration::from_secs(4)) - 2000.0).abs() < 1e-9);
+        assert_eq!(RateSchedule::constant(0.0).unwrap().time_of(0), None);
+        assert!(RateSchedule::constant(-1.0).is_err());
+        assert!(RateSchedule::constant(f64::NAN).is_err());
+    }
+
+    #[test]
+    fn staged_schedule_inverts_its_cumulative_function() {
+        let s = RateSchedule::staged(
+            0.0,
+            vec![
+                Stage {
+                    duration: Duration::from_secs(10),
+                    target: 100.0,
+                },
+                Stage {
+                    duration: Duration::from_secs(5),
+                    target: 100.0,
+                },
+                Stage {
+                    duration: Duration::from_secs(10),
+                    target: 0.0,
+                },
+            ],
+        )
+        .unwrap();
+        // Ramp 0 -> 100 over 10 s: 500 arrivals; hold 5 s: 500; ramp down: 500.
+        assert!((s.arrivals_until(Duration::from_secs(10)) - 500.0).abs() < 1e-9);
+        assert!((s.arrivals_until(Duration::from_secs(15)) - 1000.0).abs() < 1e-9);
+        assert!((s.arrivals_until(Duration::from_secs(25)) - 1500.0).abs() < 1e-9);
+        assert_eq!(s.length(), Some(Duration::from_secs(25)));
+        assert_eq!(s.rate_at(Duration::from_secs(5)), 50.0);
+        assert_eq!(s.rate_at(Duration::from_secs(30)), 0.0);
+        for n in [0u64, 1, 10, 499, 500, 750, 1000, 1200, 1499] {
+            let t = s.time_of(n).unwrap();
+            let back = s.arrivals_until(t);
+            assert!(
+                (back - n as f64).abs() < 1e-6,
+                "n {n}: t {t:?} gives {back}"
+            );
+        }
+        assert_eq!(s.time_of(1500), None);
+        assert_eq!(s.time_of(10_000), None);
+    }
+
+    #[test]
+    fn ramp_offsets_interleave_processes() {
+        let ramp = Duration::from_secs(10);
+        // 2 processes x 5 workers: ranks 0..10 spread over 10 s.
+        let mut all: Vec<Duration> = (0..2)
+            .flat_map(|p| (0..5).map(move |w| ramp_offset(ramp, p, 2, w, 5)))
+            .collect();
+        all.sort();
+        let want: Vec<Duration> = (0..10).map(Duration::from_secs).collect();
+        assert_eq!(all, want);
+        assert_eq!(ramp_offset(ramp, 1, 2, 0, 5), Duration::from_secs(1));
+        assert_eq!(ramp_offset(Duration::ZERO, 1, 2, 3, 5), Duration::ZERO);
+    }
+}

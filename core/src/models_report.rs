@@ -1,0 +1,111 @@
+//! The parts of the text report that belong to the load models: the open model's achieved
+//! rate and lateness, and sizing mode's verdict.
+
+use std::fmt::Write as _;
+
+use crate::report::{fmt_count, fmt_duration, fmt_micros, fmt_rate};
+use crate::sizing::{SizingPoint, SizingReport};
+use crate::summary::Summary;
+
+/// The open model's section: target and achieved start rates, late and dropped starts.
+pub fn render_open_model(summary: &Summary, target: &str) -> String {
+    let runs: u64 = summary
+        .scenarios
+        .iter()
+        .map(|s| s.successes + s.failures + s.stopped)
+        .sum();
+    let secs = summary.elapsed.as_secs_f64();
+    let achieved = if secs > 0.0 { runs as f64 / secs } else { 0.0 };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Open model: target {target}, achieved {} scenario starts ({})",
+        fmt_count(runs),
+        fmt_rate(achieved)
+    );
+    let mean = if summary.late_starts > 0 {
+        summary.late_total / summary.late_starts.min(u64::from(u32::MAX)) as u32
+    } else {
+        std::time::Duration::ZERO
+    };
+    let _ = writeln!(
+        out,
+        "  late starts: {} (mean {} late, max {}); dropped: {}; latency is measured from the intended start, service time from the first byte sent",
+        fmt_count(summary.late_starts),
+        fmt_duration(mean),
+        fmt_duration(summary.late_max),
+        fmt_count(summary.dropped_starts)
+    );
+    out
+}
+
+fn describe(p: &SizingPoint) -> String {
+    let load = match p.target_rate {
+        Some(rate) => format!(
+            "{} target rate, {} workers",
+            fmt_rate(rate),
+            fmt_count(p.workers)
+        ),
+        None => format!("{} workers", fmt_count(p.workers)),
+    };
+    let lat = if p.latency.is_empty() {
+        "no responses".to_string()
+    } else {
+        format!(
+            "p50 {}  p90 {}  p99 {}",
+            fmt_micros(p.latency.value_at_quantile(0.5)),
+            fmt_micros(p.latency.value_at_quantile(0.9)),
+            fmt_micros(p.latency.value_at_quantile(0.99))
+        )
+    };
+    format!(
+        "{load} at {:.1}s: {} requests, {:.2}% failed, {lat}",
+        p.elapsed.as_secs_f64(),
+        fmt_rate(p.rps),
+        p.failure_ratio * 100.0
+    )
+}
+
+/// Sizing mode's verdict.
+pub fn render_sizing(report: &SizingReport) -> String {
+    let mut out = String::new();
+    let tol = report.config.tolerance * 100.0;
+    let _ = writeln!(
+        out,
+        "Sizing (tolerance {tol}% failures over a {} window):",
+        fmt_duration(report.config.window)
+    );
+    match (&report.exceeded, &report.last_good) {
+        (Some(bad), Some(good)) => {
+            let _ = writeln!(out, "  last load below tolerance: {}", describe(good));
+            let _ = writeln!(out, "  tolerance exceeded:        {}", describe(bad));
+        }
+        (Some(bad), None) => {
+            let _ = writeln!(
+                out,
+                "  the tolerance was exceeded from the first judged window: {}",
+                describe(bad)
+            );
+            let _ = writeln!(
+                out,
+                "  no load was below it; start lower (fewer workers, a lower rate or a longer --ramp-up)"
+            );
+        }
+        (None, Some(good)) => {
+            let _ = writeln!(
+                out,
+                "  the failure ratio never exceeded {tol}% (highest {:.2}%); the highest load reached: {}",
+                report.max_ratio * 100.0,
+                describe(good)
+            );
+        }
+        (None, None) => {
+            let _ = writeln!(
+                out,
+                "  no window held the {} requests needed to judge it: the run was too short or too slow",
+                report.config.min_samples
+            );
+        }
+    }
+    out
+}

@@ -1,0 +1,272 @@
+//! Sizing mode (`--sizing`): while the load ramps up, the master watches the failure ratio
+//! over a sliding window and stops the run when it exceeds the tolerance, keeping the last
+//! point that was still below it (the knee).
+//!
+//! The failure ratio of a window is the larger of the request failure ratio (transport errors
+//! plus responses failed by status, over requests) and the scenario failure ratio (failed runs
+//! over finished runs). A window is judged only once it holds at least `min_samples` requests,
+//! so an empty or thin window never divides by zero nor stops a run on three requests.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use crate::latency;
+use crate::live::{Sample, Totals, per_second};
+
+/// How sizing judges the load.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SizingConfig {
+    /// Failure ratio (0..1) above which the load is too much (`--sizing-tolerance`, 5%).
+    pub tolerance: f64,
+    /// Length of the sliding window.
+    pub window: Duration,
+    /// How often the window is judged (and samples taken).
+    pub step: Duration,
+    /// Fewest requests in a window for it to be judged.
+    pub min_samples: u64,
+}
+
+impl SizingConfig {
+    /// The defaults for a ramp of `ramp_up`: a window of 1/60 of the ramp, between 500 ms and
+    /// 5 s, judged every 100 ms, at least 50 requests.
+    pub fn for_ramp(tolerance: f64, ramp_up: Duration) -> SizingConfig {
+        SizingConfig {
+            tolerance,
+            window: (ramp_up / 60).clamp(Duration::from_millis(500), Duration::from_secs(5)),
+            step: Duration::from_millis(100),
+            min_samples: 50,
+        }
+    }
+}
+
+/// The load and what it got at one point of the ramp.
+#[derive(Debug, Clone)]
+pub struct SizingPoint {
+    /// Time since the start of the load.
+    pub elapsed: Duration,
+    /// Workers running (all processes).
+    pub workers: u64,
+    /// Open model: the rate the schedule asked for.
+    pub target_rate: Option<f64>,
+    /// Requests per second over the window.
+    pub rps: f64,
+    /// The window's failure ratio (0..1).
+    pub failure_ratio: f64,
+    /// Latency of the window's responses.
+    pub latency: Histogram<u64>,
+}
+
+/// The verdict of a sizing run.
+#[derive(Debug, Clone)]
+pub struct SizingReport {
+    /// The settings it ran with.
+    pub config: SizingConfig,
+    /// The last judged point at or below the tolerance (None: no window was ever judged
+    /// good).
+    pub last_good: Option<SizingPoint>,
+    /// The first point above the tolerance (None: never exceeded).
+    pub exceeded: Option<SizingPoint>,
+    /// The highest failure ratio of any judged window.
+    pub max_ratio: f64,
+    /// Windows judged.
+    pub judged: u64,
+}
+
+struct Step {
+    elapsed: Duration,
+    delta: Totals,
+    latency: Histogram<u64>,
+}
+
+/// Follows the run step by step and says when to stop.
+pub struct SizingTracker {
+    config: SizingConfig,
+    steps: VecDeque<Step>,
+    report: SizingReport,
+}
+
+impl SizingTracker {
+    /// A tracker with `config`.
+    pub fn new(config: SizingConfig) -> SizingTracker {
+        SizingTracker {
+            config,
+            steps: VecDeque::new(),
+            report: SizingReport {
+                config,
+                last_good: None,
+                exceeded: None,
+                max_ratio: 0.0,
+                judged: 0,
+            },
+        }
+    }
+
+    /// Adds one step's sample; returns true when the tolerance was exceeded (stop the run).
+    pub fn observe(&mut self, sample: &Sample, target_rate: Option<f64>) -> bool {
+        if self.report.exceeded.is_some() {
+            return true;
+        }
+        self.steps.push_back(Step {
+            elapsed: sample.elapsed,
+            delta: sample.delta,
+            latency: sample.interval_latency.clone(),
+        });
+        while self
+            .steps
+            .front()
+            .is_some_and(|s| sample.elapsed.saturating_sub(s.elapsed) >= self.config.window)
+        {
+            self.steps.pop_front();
+        }
+        let mut window = Totals::default();
+        let mut latency = latency::new_histogram();
+        for s in &self.steps {
+            window.requests += s.delta.requests;
+            window.errors += s.delta.errors;
+            window.failed_by_status += s.delta.failed_by_status;
+            window.successes += s.delta.successes;
+            window.failures += s.delta.failures;
+            let _ = latency.add(&s.latency);
+        }
+        if window.requests < self.config.min_samples {
+            return false;
+        }
+        let ratio = failure_ratio(&window);
+        self.report.judged += 1;
+        self.report.max_ratio = self.report.max_ratio.max(ratio);
+        let span = self
+            .steps
+            .front()
+            .map_or(Duration::ZERO, |f| sample.elapsed - f.elapsed)
+            + self.config.step;
+        let point = SizingPoint {
+            elapsed: sample.elapsed,
+            workers: sample.workers_alive,
+            target_rate,
+            rps: per_second(window.requests, span.min(self.config.window)),
+            failure_ratio: ratio,
+            latency,
+        };
+        if ratio > self.config.tolerance {
+            self.report.exceeded = Some(point);
+            true
+        } else {
+            self.report.last_good = Some(point);
+            false
+        }
+    }
+
+    /// The verdict so far.
+    pub fn report(&self) -> &SizingReport {
+        &self.report
+    }
+
+    /// The verdict.
+    pub fn into_report(self) -> SizingReport {
+        self.report
+    }
+}
+
+/// The larger of the request and the scenario failure ratios; 0 when nothing happened.
+pub fn failure_ratio(t: &Totals) -> f64 {
+    let request = if t.requests > 0 {
+        t.failed_requests() as f64 / t.requests as f64
+    } else {
+        0.0
+    };
+    let runs = t.successes + t.failures;
+    let scenario = if runs > 0 {
+        t.failures as f64 / runs as f64
+    } else {
+        0.0
+    };
+    request.max(scenario)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(elapsed_ms: u64, requests: u64, failed: u64, workers: u64) -> Sample {
+        let delta = Totals {
+            requests,
+            failed_by_status: failed,
+            ..Totals::default()
+        };
+        Sample {
+            elapsed: Duration::from_millis(elapsed_ms),
+            interval: Duration::from_millis(100),
+            requests: 0,
+            errors: 0,
+            failed_by_status: 0,
+            successes: 0,
+            failures: 0,
+            interval_requests: requests,
+            interval_errors: 0,
+            interval_failures: 0,
+            totals: Totals::default(),
+            delta,
+            interval_latency: latency::new_histogram(),
+            workers_alive: workers,
+            in_flight: 0,
+        }
+    }
+
+    #[test]
+    fn ratio_never_divides_by_zero() {
+        assert_eq!(failure_ratio(&Totals::default()), 0.0);
+        let t = Totals {
+            requests: 10,
+            errors: 1,
+            failed_by_status: 1,
+            successes: 1,
+            failures: 3,
+            ..Totals::default()
+        };
+        assert_eq!(failure_ratio(&t), 0.75);
+    }
+
+    #[test]
+    fn thin_windows_are_not_judged() {
+        let mut tr = SizingTracker::new(SizingConfig {
+            tolerance: 0.05,
+            window: Duration::from_millis(500),
+            step: Duration::from_millis(100),
+            min_samples: 50,
+        });
+        // 10 requests per step, all failing: 5 steps fill the window with 50 samples.
+        for i in 1..=4 {
+            assert!(!tr.observe(&sample(i * 100, 10, 10, 1), None));
+        }
+        assert_eq!(tr.report().judged, 0);
+        assert!(tr.observe(&sample(500, 10, 10, 1), None));
+        assert!(tr.report().last_good.is_none());
+    }
+
+    #[test]
+    fn the_knee_is_the_last_good_window() {
+        let mut tr = SizingTracker::new(SizingConfig {
+            tolerance: 0.05,
+            window: Duration::from_millis(300),
+            step: Duration::from_millis(100),
+            min_samples: 50,
+        });
+        // Workers rise by one per step; failures start above 20 workers.
+        let mut stopped_at = None;
+        for step in 1..100u64 {
+            let workers = step;
+            let failed = if workers > 20 { 30 } else { 0 };
+            if tr.observe(&sample(step * 100, 100, failed, workers), None) {
+                stopped_at = Some(workers);
+                break;
+            }
+        }
+        let r = tr.into_report();
+        assert_eq!(stopped_at, Some(21));
+        assert_eq!(r.last_good.as_ref().map(|p| p.workers), Some(20));
+        assert!(r.exceeded.as_ref().unwrap().failure_ratio > 0.05);
+        assert!((r.last_good.unwrap().rps - 1000.0).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,483 @@
+//! The plan's `threshold` lines evaluated against the final [`Summary`]: one
+//! [`ThresholdOutcome`] per threshold, with the observed value and pass/fail, for the text
+//! report, the JSON report and the exit code.
+//!
+//! Scopes: a threshold without a name applies to the whole run; `threshold buy p95 < 800ms`
+//! applies to the scenario `buy` (the per-request histograms and counters of the requests that
+//! belong to it, merged) or to the request named `buy` (`as buy`).
+//!
+//! Metrics, as documented in docs/plan-language.md:
+//! - latencies (`p50 p90 p95 p99 p999 max mean`) from the latency histogram, in µs here and
+//!   compared in seconds by [`Threshold::holds`];
+//! - `errors`: transport errors plus failed statuses, in percent of the requests sent;
+//! - `checks`: check and assert evaluations that passed, in percent of all evaluations;
+//! - `rps`: requests sent per second of the run.
+//!
+//! A threshold whose scope measured nothing (no response for a latency, no request for
+//! `errors` or `rps`... no check for `checks`) fails with no observed value: a gate must not
+//! pass on a run that did not measure what it promises.
+
+use std::borrow::Cow;
+
+use hdrhistogram::Histogram;
+use molotov_dsl::{Metric, Program, Threshold, ThresholdTarget, ThresholdValue};
+use serde::{Deserialize, Serialize};
+
+use crate::latency;
+use crate::summary::Summary;
+
+/// What a scoped threshold is limited to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScopeKind {
+    /// A scenario.
+    Scenario,
+    /// A request (`as NAME`).
+    Request,
+}
+
+/// The unit of a threshold's limit and observed value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Unit {
+    /// Microseconds (latency metrics).
+    #[serde(rename = "us")]
+    Micros,
+    /// Percent (`errors`, `checks`).
+    #[serde(rename = "%")]
+    Percent,
+    /// Per second (`rps`).
+    #[serde(rename = "1/s")]
+    PerSecond,
+}
+
+/// One threshold, evaluated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdOutcome {
+    /// The threshold as written after `threshold`, e.g. `buy p95 < 800ms`.
+    pub text: String,
+    /// Where it is written (`file:line`).
+    pub location: String,
+    /// The scenario or request it is limited to (None: the whole run).
+    pub scope: Option<String>,
+    /// Whether `scope` names a scenario or a request.
+    pub scope_kind: Option<ScopeKind>,
+    /// The metric: `p50`, `p90`, `p95`, `p99`, `p999`, `max`, `mean`, `errors`, `checks`, `rps`.
+    pub metric: String,
+    /// The comparison: `<`, `<=`, `>`, `>=`, `==`, `!=`.
+    pub op: String,
+    /// The limit, in `unit`.
+    pub limit: f64,
+    /// The unit of `limit` and `observed`.
+    pub unit: Unit,
+    /// What the run measured, in `unit` (None: nothing was measured in the scope).
+    pub observed: Option<f64>,
+    /// Whether the threshold holds.
+    pub passed: bool,
+}
+
+impl ThresholdOutcome {
+    /// The observed value for people: `3.21ms`, `0.53%`, `1,234/s`, or `no data`.
+    pub fn observed_text(&self) -> String {
+        match self.observed {
+            None => "no data".into(),
+            Some(v) => format_value(v, self.unit),
+        }
+    }
+
+    /// The limit for people, in the same style as [`ThresholdOutcome::observed_text`].
+    pub fn limit_text(&self) -> String {
+        format_value(self.limit, self.unit)
+    }
+}
+
+fn format_value(v: f64, unit: Unit) -> String {
+    match unit {
+        Unit::Micros => crate::report::fmt_micros(v.round().max(0.0) as u64),
+        Unit::Percent => format!("{v:.2}%"),
+        Unit::PerSecond => crate::report::fmt_rate(v),
+    }
+}
+
+/// Whether every outcome passed (true when there are none).
+pub fn all_passed(outcomes: &[ThresholdOutcome]) -> bool {
+    outcomes.iter().all(|o| o.passed)
+}
+
+/// Evaluates every threshold of `program` against `summary`, in plan order.
+pub fn evaluate(program: &Program, summary: &Summary) -> Vec<ThresholdOutcome> {
+    program
+        .thresholds()
+        .iter()
+        .map(|t| evaluate_one(program, summary, t))
+        .collect()
+}
+
+/// What a scope measured.
+struct ScopeData<'a> {
+    latency: Cow<'a, Histogram<u64>>,
+    requests: u64,
+    failed_requests: u64,
+    checks_passed: u64,
+    checks_failed: u64,
+}
+
+fn scope_data<'a>(
+    program: &Program,
+    summary: &'a Summary,
+    target: Option<ThresholdTarget>,
+) -> ScopeData<'a> {
+    // Which request ids and check ids fall in the scope.
+    let in_scope_request = |id: usize| -> bool {
+        match target {
+            None => true,
+            Some(ThresholdTarget::Request(r)) => r.index() == id,
+            Some(ThresholdTarget::Scenario(s)) => program
+                .requests()
+                .get(id)
+                .is_some_and(|info| info.scenario == Some(s)),
+        }
+    };
+    let (checks_passed, checks_failed) = summary
+        .checks
+        .iter()
+        .zip(program.checks())
+        .filter(|(_, info)| in_scope_request(info.request.index()))
+        .fold((0, 0), |(p, f), (c, _)| (p + c.passed, f + c.failed));
+    match target {
+        None => ScopeData {
+            latency: Cow::Borrowed(&summary.latency),
+            requests: summary.counts.requests,
+            failed_requests: summary.counts.errors + summary.counts.failed_by_status,
+            checks_passed,
+            checks_failed,
+        },
+        Some(ThresholdTarget::Request(r)) => match summary.requests.get(r.index()) {
+            Some(req) => ScopeData {
+                latency: Cow::Borrowed(&req.latency),
+                requests: req.counts.requests,
+                failed_requests: req.counts.errors + req.counts.failed_by_status,
+                checks_passed,
+                checks_failed,
+            },
+            None => ScopeData {
+                latency: Cow::Owned(latency::new_histogram()),
+                requests: 0,
+                failed_requests: 0,
+                checks_passed,
+                checks_failed,
+            },
+        },
+        Some(ThresholdTarget::Scenario(_)) => {
+            let mut merged = latency::new_histogram();
+            let mut requests = 0;
+            let mut failed_requests = 0;
+            for (id, req) in summary.requests.iter().enumerate() {
+                if in_scope_request(id) {
+                    // Same bounds on both sides: adding cannot fail.
+                    let _ = merged.add(&req.latency);
+                    requests += req.counts.requests;
+                    failed_requests += req.counts.errors + req.counts.failed_by_status;
+                }
+            }
+            ScopeData {
+                latency: Cow::Owned(merged),
+                requests,
+                failed_requests,
+                checks_passed,
+                checks_failed,
+            }
+        }
+    }
+}
+
+/// The observed value of `metric` in `data`, in the metric's unit (µs for latencies).
+fn observe(metric: Metric, data: &ScopeData<'_>, elapsed_secs: f64) -> Option<f64> {
+    let h = &data.latency;
+    let quantile = |q: f64| (!h.is_empty()).then(|| h.value_at_quantile(q) as f64);
+    match metric {
+        Metric::P50 => quantile(0.5),
+        Metric::P90 => quantile(0.9),
+        Metric::P95 => quantile(0.95),
+        Metric::P99 => quantile(0.99),
+        Metric::P999 => quantile(0.999),
+        Metric::Max => (!h.is_empty()).then(|| h.max() as f64),
+        Metric::Mean => (!h.is_empty()).then(|| h.mean()),
+        Metric::Errors => {
+            (data.requests > 0).then(|| data.failed_requests as f64 * 100.0 / data.requests as f64)
+        }
+        Metric::Checks => {
+            let total = data.checks_passed + data.checks_failed;
+            (total > 0).then(|| data.checks_passed as f64 * 100.0 / total as f64)
+        }
+        Metric::Rps => {
+            (data.requests > 0 && elapsed_secs > 0.0).then(|| data.requests as f64 / elapsed_secs)
+        }
+    }
+}
+
+fn evaluate_one(program: &Program, summary: &Summary, t: &Threshold) -> ThresholdOutcome {
+    let data = scope_data(program, summary, t.target);
+    let observed = observe(t.metric, &data, summary.elapsed.as_secs_f64());
+    let (limit, unit) = match t.value {
+        ThresholdValue::Duration(d) => (d.as_secs_f64() * 1e6, Unit::Micros),
+        ThresholdValue::Percent(p) => (p, Unit::Percent),
+        ThresholdValue::Number(n) => (n, Unit::PerSecond),
+    };
+    // `holds` compares latencies in seconds.
+    let passed = observed.is_some_and(|v| t.holds(if unit == Unit::Micros { v / 1e6 } else { v }));
+    ThresholdOutcome {
+        text: t.text.clone(),
+        location: t.location.to_string(),
+        scope: t.scope.clone(),
+        scope_kind: t.target.map(|target| match target {
+            ThresholdTarget::Scenario(_) => ScopeKind::Scenario,
+            ThresholdTarget::Request(_) => ScopeKind::Request,
+        }),
+        metric: t.metric.name().to_string(),
+        op: t.cmp.symbol().to_string(),
+        limit,
+        unit,
+        observed,
+        passed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::summary::{CheckName, CheckSummary, Counts, RequestSummary, ScenarioSummary};
+    use molotov_dsl::{CompileOptions, compile_source};
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    const PLAN: &str = "\
+defaults {
+  base http://127.0.0.1:1
+}
+
+scenario browse weight 3 {
+  GET /a as page
+  check status == 200
+  GET /b as item
+}
+
+scenario buy {
+  POST /cart as add
+  check status == 201
+}
+";
+
+    fn program(thresholds: &str) -> Program {
+        let source = format!("{PLAN}\n{thresholds}\n");
+        compile_source(
+            "t.mol",
+            &source,
+            std::path::Path::new("."),
+            &CompileOptions::default(),
+        )
+        .unwrap_or_else(|d| panic!("{d}"))
+    }
+
+    fn histogram(values_us: &[u64]) -> Histogram<u64> {
+        let mut h = latency::new_histogram();
+        for &v in values_us {
+            h.record(v).unwrap();
+        }
+        h
+    }
+
+    fn request(name: &str, requests: u64, errors: u64, failed: u64, lat: &[u64]) -> RequestSummary {
+        RequestSummary {
+            name: name.into(),
+            counts: Counts {
+                requests,
+                responses: requests - errors,
+                errors,
+                failed_by_status: failed,
+            },
+            bytes_received: 0,
+            latency: histogram(lat),
+            sample: None,
+        }
+    }
+
+    fn check(passed: u64, failed: u64) -> CheckSummary {
+        CheckSummary {
+            name: CheckName {
+                text: "status == 200".into(),
+                location: "t.mol:1".into(),
+                is_assert: false,
+            },
+            passed,
+            failed,
+            sample: None,
+        }
+    }
+
+    /// page: 100 requests at 10 ms, 2 errors; item: 100 at 20 ms, 3 failed by status;
+    /// add: 50 at 300 ms. Checks: page 98/2, add 40/10. 10 s run.
+    fn summary() -> Summary {
+        let requests = vec![
+            request("page", 100, 2, 0, &[10_000; 98]),
+            request("item", 100, 0, 3, &[20_000; 100]),
+            request("add", 50, 0, 0, &[300_000; 50]),
+        ];
+        let mut overall = latency::new_histogram();
+        for r in &requests {
+            overall.add(&r.latency).unwrap();
+        }
+        Summary {
+            elapsed: Duration::from_secs(10),
+            counts: Counts {
+                requests: 250,
+                responses: 248,
+                errors: 2,
+                failed_by_status: 3,
+            },
+            bytes_sent: 0,
+            bytes_received: 0,
+            connects: 0,
+            mean_connect: None,
+            retries: 0,
+            service: overall.clone(),
+            latency: overall,
+            requests,
+            scenarios: vec![
+                ScenarioSummary {
+                    name: "browse".into(),
+                    successes: 98,
+                    failures: 2,
+                    stopped: 0,
+                },
+                ScenarioSummary {
+                    name: "buy".into(),
+                    successes: 50,
+                    failures: 0,
+                    stopped: 0,
+                },
+            ],
+            checks: vec![check(98, 2), check(40, 10)],
+            status_codes: BTreeMap::new(),
+            errors_by_kind: vec![],
+            late_starts: 0,
+            late_total: Duration::ZERO,
+            late_max: Duration::ZERO,
+            dropped_starts: 0,
+            processes: vec![],
+            requests_per_process: vec![],
+            master_usage: Default::default(),
+        }
+    }
+
+    fn one(threshold: &str, s: &Summary) -> ThresholdOutcome {
+        let p = program(&format!("threshold {threshold}"));
+        let mut out = evaluate(&p, s);
+        assert_eq!(out.len(), 1);
+        out.remove(0)
+    }
+
+    #[test]
+    fn thresholds_pass_and_fail_as_written() {
+        let s = summary();
+        // (threshold, observed, passed)
+        let cases: &[(&str, Option<f64>, bool)] = &[
+            // Overall: 98 at 10 ms, 100 at 20 ms, 50 at 300 ms.
+            ("p50 < 25ms", Some(20_000.0), true),
+            ("p50 < 20ms", Some(20_000.0), false),
+            // Percentiles are the top of the value's histogram bucket (3 significant
+            // digits): 20 ms reads as 20.015 ms, as the report prints it.
+            ("p50 <= 20ms", Some(20_015.0), false),
+            ("p50 <= 20.1ms", Some(20_015.0), true),
+            ("p99 < 250ms", Some(300_000.0), false),
+            ("max <= 301ms", Some(300_000.0), true),
+            ("errors < 1%", Some(2.0), false),
+            ("errors < 3%", Some(2.0), true),
+            ("checks > 99%", Some(92.0), false),
+            ("checks >= 92%", Some(92.0), true),
+            ("rps > 20", Some(25.0), true),
+            ("rps > 30", Some(25.0), false),
+            // Scenario browse: page + item merged, 198 latencies, 5 failed of 200, checks 98/100.
+            ("browse p99 < 25ms", Some(20_000.0), true),
+            ("browse errors < 2%", Some(2.5), false),
+            ("browse checks >= 98%", Some(98.0), true),
+            ("browse rps == 20", Some(20.0), true),
+            // Scenario buy: only add.
+            ("buy p50 < 250ms", Some(300_000.0), false),
+            ("buy errors == 0%", Some(0.0), true),
+            ("buy checks > 79%", Some(80.0), true),
+            // Requests by name.
+            ("page p50 < 15ms", Some(10_000.0), true),
+            ("item errors < 5%", Some(3.0), true),
+            ("add mean > 299ms", Some(300_000.0), true),
+        ];
+        for &(text, observed, passed) in cases {
+            let o = one(text, &s);
+            match (o.observed, observed) {
+                (Some(got), Some(want)) => {
+                    // Latencies come back at the histogram's precision (3 digits).
+                    assert!(
+                        (got - want).abs() <= want * 0.001 + 1e-9,
+                        "{text}: observed {got}, want {want}"
+                    );
+                }
+                (got, want) => assert_eq!(got, want, "{text}"),
+            }
+            assert_eq!(o.passed, passed, "{text}: {o:?}");
+            assert_eq!(o.text, text);
+        }
+    }
+
+    #[test]
+    fn scopes_and_units_are_reported() {
+        let s = summary();
+        let o = one("buy p95 < 800ms", &s);
+        assert_eq!(o.scope.as_deref(), Some("buy"));
+        assert_eq!(o.scope_kind, Some(ScopeKind::Scenario));
+        assert_eq!(o.metric, "p95");
+        assert_eq!(o.op, "<");
+        assert_eq!(o.limit, 800_000.0);
+        assert_eq!(o.unit, Unit::Micros);
+        assert_eq!(o.location, "t.mol:16");
+        let o = one("page errors < 1%", &s);
+        assert_eq!(o.scope_kind, Some(ScopeKind::Request));
+        assert_eq!(o.unit, Unit::Percent);
+        assert_eq!(o.observed_text(), "2.00%");
+        assert_eq!(o.limit_text(), "1.00%");
+        let o = one("rps > 1000", &s);
+        assert_eq!((o.scope.as_deref(), o.unit), (None, Unit::PerSecond));
+        assert_eq!(o.observed_text(), "25.0/s");
+    }
+
+    #[test]
+    fn a_scope_that_measured_nothing_fails_with_no_data() {
+        let mut s = summary();
+        // Nothing at all for `add`.
+        s.requests[2] = request("add", 0, 0, 0, &[]);
+        s.checks[1] = check(0, 0);
+        for text in [
+            "add p99 < 1s",
+            "add errors < 50%",
+            "add checks > 1%",
+            "add rps > 0",
+        ] {
+            let o = one(text, &s);
+            assert_eq!(o.observed, None, "{text}");
+            assert!(!o.passed, "{text}");
+            assert_eq!(o.observed_text(), "no data");
+        }
+    }
+
+    #[test]
+    fn all_passed_needs_every_outcome() {
+        let s = summary();
+        let p = program("threshold p50 < 1s\nthreshold errors < 1%");
+        let outcomes = evaluate(&p, &s);
+        assert_eq!(
+            outcomes.iter().map(|o| o.passed).collect::<Vec<_>>(),
+            [true, false]
+        );
+        assert!(!all_passed(&outcomes));
+        assert!(all_passed(&outcomes[..1]));
+        assert!(all_passed(&[]));
+    }
+}

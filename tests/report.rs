@@ -1,0 +1,372 @@
+//! End-to-end tests of what a run reports: the JSON report against the text report and the
+//! target server's own counts, thresholds and their exit codes, `-f`, the HTML report, and
+//! report paths that cannot be written. Real `molotov` binary, real target server on loopback.
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+use support::*;
+
+fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
+}
+
+fn u(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a u64: {v}"))
+}
+
+/// Every scenario run sends both requests: `fast` (checked) and `slow` (30 ms).
+fn two_request_plan(base: &str, thresholds: &str) -> String {
+    format!(
+        "defaults {{\n  base {base}\n  timeout 5s\n}}\n\n\
+         scenario s {{\n  GET /json as fast\n  check status == 200\n  GET /delay/30 as slow\n}}\n\n\
+         {thresholds}\n"
+    )
+}
+
+#[test]
+fn json_totals_equal_the_text_report_and_the_server() {
+    let server = target();
+    let dir = TempDir::new("json-totals");
+    let base = format!("http://{}", server.addr());
+    let plan = dir.write(
+        "shop.mol",
+        &format!(
+            "defaults {{\n  base {base}\n}}\n\n\
+             scenario browse weight 3 {{\n  GET /products?page={{{{rand_int(1, 5)}}}} as list\n  \
+             check status == 200\n  GET /json as ping\n}}\n\n\
+             scenario missing weight 1 {{\n  GET /status/404 as gone\n}}\n"
+        ),
+    );
+    let json = dir.0.join("report.json");
+    let out = run_bounded(
+        molotov()
+            .args(["-q", "-p", "2", "-w", "4", "-d", "2", "--json"])
+            .arg(&json)
+            .arg(&plan),
+        Duration::from_secs(30),
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
+    let r = read_json(&json);
+    assert_eq!(r["format"], "molotov-report");
+    assert_eq!(r["version"], 1);
+    assert_eq!(r["ending"], "completed");
+    assert_eq!(r["exit_code"], 0);
+    assert_eq!(r["config"]["processes"], 2);
+    assert_eq!(r["config"]["workers"], 4);
+    let totals = &r["totals"];
+    let requests = u(&totals["requests"]);
+    assert!(requests > 0, "{text}");
+    // The text report and the JSON report count the same requests and runs...
+    assert_eq!(requests, reported_requests(&text), "{text}");
+    assert_eq!(
+        (u(&totals["successes"]), u(&totals["failures"])),
+        reported_outcomes(&text)
+    );
+    // ...and so does the server.
+    assert_eq!(
+        requests,
+        server.wait_answered(requests, Duration::from_secs(2))
+    );
+    // The parts add up to the totals.
+    let sum = |list: &Value, field: &str| -> u64 {
+        list.as_array().unwrap().iter().map(|x| u(&x[field])).sum()
+    };
+    assert_eq!(
+        sum(&r["requests"], "requests") + u(&totals["unfinished"]),
+        requests
+    );
+    assert_eq!(sum(&r["processes"], "requests"), requests);
+    assert_eq!(
+        sum(&r["series"], "requests"),
+        requests,
+        "series: {}",
+        r["series"]
+    );
+    let codes: u64 = r["status_codes"].as_object().unwrap().values().map(u).sum();
+    assert_eq!(codes, u(&totals["responses"]));
+    // Every 404 is a request failed by status (no status check on `gone`).
+    assert_eq!(u(&r["status_codes"]["404"]), u(&totals["failed_by_status"]));
+    let gone = r["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == "gone")
+        .unwrap();
+    assert_eq!(gone["scenario"], "missing");
+    assert_eq!(gone["method"], "GET");
+    assert_eq!(gone["first_failure"]["status"], 404);
+    assert_eq!(u(&gone["failed_by_status"]), u(&gone["requests"]));
+    // The series covers the run, one point a second.
+    let series = r["series"].as_array().unwrap();
+    assert!((2..=4).contains(&series.len()), "{}", series.len());
+    let latency = &r["latency_us"];
+    assert!(u(&latency["p50"]) <= u(&latency["p99"]));
+    assert!(u(&latency["min"]) <= u(&latency["max"]));
+    assert!(r["started_at"].as_str().unwrap().ends_with('Z'));
+}
+
+#[test]
+fn thresholds_pass_and_fail_as_written_with_exit_codes() {
+    let server = target();
+    let dir = TempDir::new("thresholds");
+    let base = format!("http://{}", server.addr());
+
+    // All hold: exit 0.
+    let plan = dir.write(
+        "pass.mol",
+        &two_request_plan(
+            &base,
+            "threshold fast p99 < 1s\nthreshold slow p50 >= 30ms\nthreshold s errors == 0%\n\
+             threshold checks > 99%\nthreshold rps > 1",
+        ),
+    );
+    let json = dir.0.join("pass.json");
+    let out = run_bounded(
+        molotov()
+            .args(["-q", "-w", "2", "-r", "10", "--json"])
+            .arg(&json)
+            .arg(&plan),
+        Duration::from_secs(30),
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
+    assert!(text.contains("Thresholds: 5 passed, 0 failed"), "{text}");
+    assert!(text.contains("PASS  slow p50 >= 30ms"), "{text}");
+    assert!(text.contains("Result: OK (exit 0)"), "{text}");
+    let r = read_json(&json);
+    let t = r["thresholds"].as_array().unwrap();
+    assert_eq!(t.len(), 5);
+    assert!(t.iter().all(|x| x["passed"] == true), "{t:?}");
+    assert_eq!(t[1]["scope"], "slow");
+    assert_eq!(t[1]["scope_kind"], "request");
+    assert_eq!(t[1]["unit"], "us");
+    assert!(t[1]["observed"].as_f64().unwrap() >= 30_000.0);
+    assert_eq!(t[2]["scope_kind"], "scenario");
+    assert_eq!(t[2]["observed"], 0.0);
+
+    // One fails: exit 3, and the report says which, with the observed value.
+    let plan = dir.write(
+        "fail.mol",
+        &two_request_plan(&base, "threshold fast p99 < 1s\nthreshold slow p50 < 20ms"),
+    );
+    let json = dir.0.join("fail.json");
+    let out = run_bounded(
+        molotov()
+            .args(["-q", "-w", "2", "-r", "10", "--json"])
+            .arg(&json)
+            .arg(&plan),
+        Duration::from_secs(30),
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}\n{}", stderr(&out));
+    assert!(text.contains("Thresholds: 1 passed, 1 failed"), "{text}");
+    assert!(text.contains("PASS  fast p99 < 1s"), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.contains("FAIL  slow p50 < 20ms"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        line.contains("ms") && line.ends_with("fail.mol:13"),
+        "{line}"
+    );
+    assert!(
+        text.contains("Result: FAILED: a threshold failed (exit 3)"),
+        "{text}"
+    );
+    let r = read_json(&json);
+    assert_eq!(r["exit_code"], 3);
+    assert_eq!(r["thresholds"][0]["passed"], true);
+    assert_eq!(r["thresholds"][1]["passed"], false);
+    assert_eq!(r["thresholds"][1]["limit"], 20_000.0);
+}
+
+#[test]
+fn fail_exits_1_at_n_failed_runs_and_wins_over_thresholds() {
+    let server = target();
+    let dir = TempDir::new("fail-flag");
+    let base = format!("http://{}", server.addr());
+    // Every run fails its assert; the threshold fails too.
+    let plan = dir.write(
+        "fail.mol",
+        &format!(
+            "defaults {{\n  base {base}\n}}\n\nscenario s {{\n  GET /status/503\n  \
+             assert status == 200\n}}\n\nthreshold checks > 50%\n"
+        ),
+    );
+    // (flags, exit code): 1 worker × 5 runs = exactly 5 failed runs.
+    let cases: &[(&[&str], i32)] = &[
+        (&[], 3),          // failures alone do not fail the run; the threshold does
+        (&["-f", "6"], 3), // 5 < 6
+        (&["-f", "5"], 1), // 5 >= 5: failures come before thresholds
+        (&["--fail", "1"], 1),
+    ];
+    for (flags, code) in cases {
+        let out = run_bounded(
+            molotov()
+                .args(["-q", "-w", "1", "-r", "5"])
+                .args(*flags)
+                .arg(&plan),
+            Duration::from_secs(30),
+        );
+        let text = stdout(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(*code),
+            "{flags:?}\n{text}\n{}",
+            stderr(&out)
+        );
+        assert_eq!(reported_outcomes(&text), (0, 5), "{text}");
+        if *code == 1 {
+            assert!(text.contains("5 scenario runs failed (--fail"), "{text}");
+        }
+    }
+}
+
+#[test]
+fn json_to_stdout_keeps_stdout_pure_and_html_is_self_contained() {
+    let server = target();
+    let dir = TempDir::new("json-stdout");
+    let plan = dir.write(
+        "get.mol",
+        &format!(
+            "{}\nthreshold p99 < 5s\n",
+            get_plan(&format!("http://{}", server.addr()), "/json")
+        ),
+    );
+    let html = dir.0.join("report.html");
+    let out = run_bounded(
+        molotov()
+            .args(["-c", "-w", "2", "-d", "2", "--json", "-", "--html"])
+            .arg(&html)
+            .arg(&plan),
+        Duration::from_secs(30),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    // stdout is the JSON report and nothing else; the text report and the live lines went
+    // to stderr.
+    let r: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", stdout(&out)));
+    assert_eq!(r["format"], "molotov-report");
+    assert_eq!(u(&r["totals"]["requests"]), reported_requests(&err));
+    assert!(err.lines().any(|l| l.starts_with("[")), "{err}");
+
+    // The HTML report: one file with the charts, the tables and the same JSON, fetching
+    // nothing.
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert!(page.trim_end().ends_with("</html>"));
+    for needle in [
+        "<svg",
+        "Requests per second",
+        "Latency by request",
+        "Thresholds",
+        "GET /json",
+    ] {
+        assert!(page.contains(needle), "no {needle:?} in the page");
+    }
+    for external in ["src=", "<link", "@import", "url(", "http://", "https://"] {
+        assert!(!page.contains(external), "the page refers to {external:?}");
+    }
+    let start = page.find("id=\"molotov-report\">").unwrap() + "id=\"molotov-report\">".len();
+    let end = start + page[start..].find("</script>").unwrap();
+    let embedded: Value = serde_json::from_str(&page[start..end]).unwrap();
+    assert_eq!(embedded, r);
+}
+
+#[test]
+fn a_report_path_that_cannot_be_written_fails_before_sending() {
+    let server = target();
+    let dir = TempDir::new("bad-path");
+    let plan = dir.write(
+        "get.mol",
+        &get_plan(&format!("http://{}", server.addr()), "/"),
+    );
+    for flag in ["--json", "--html"] {
+        let out = run_bounded(
+            molotov()
+                .args(["-q", "-d", "5", flag, "/nonexistent-dir/report"])
+                .arg(&plan),
+            Duration::from_secs(10),
+        );
+        assert_eq!(out.status.code(), Some(2), "{flag}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("/nonexistent-dir/report"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(server.requests_answered(), 0);
+}
+
+#[test]
+fn failed_runs_still_write_their_reports() {
+    let server = target();
+    let dir = TempDir::new("failed-runs");
+    let base = format!("http://{}", server.addr());
+
+    // The plan's setup fails: no load, exit 1, the JSON says why.
+    let plan = dir.write(
+        "setup.mol",
+        &format!(
+            "defaults {{\n  base {base}\n}}\n\nsetup {{\n  GET /status/500\n  \
+             assert status == 200\n}}\n\nscenario s {{\n  GET /json\n}}\n"
+        ),
+    );
+    let json = dir.0.join("setup.json");
+    let out = run_bounded(
+        molotov()
+            .args(["-q", "-d", "5", "--json"])
+            .arg(&json)
+            .arg(&plan),
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let r = read_json(&json);
+    assert_eq!(r["ending"], "setup_failed");
+    assert_eq!(r["exit_code"], 1);
+    assert_eq!(r["failure"]["what"], "assert status == 200");
+    assert_eq!(r["failure"]["status"], 500);
+    assert!(
+        r["failure"]["location"]
+            .as_str()
+            .unwrap()
+            .ends_with("setup.mol:7")
+    );
+    assert_eq!(u(&r["totals"]["successes"]), 0);
+    assert_eq!(r["processes"][0]["role"], "setup");
+    assert!(
+        stdout(&out).contains("Result: FAILED: the plan's setup failed (exit 1)"),
+        "{}",
+        stdout(&out)
+    );
+
+    // -x stops the run on the first failure: exit 1, `stopped_on_failure`.
+    let plan = dir.write(
+        "x.mol",
+        &format!(
+            "defaults {{\n  base {base}\n}}\n\nscenario s {{\n  GET /status/503\n  \
+             assert status == 200\n}}\n"
+        ),
+    );
+    let json = dir.0.join("x.json");
+    let out = run_bounded(
+        molotov()
+            .args(["-q", "-x", "-w", "2", "-d", "10", "--json"])
+            .arg(&json)
+            .arg(&plan),
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let r = read_json(&json);
+    assert_eq!(r["ending"], "stopped_on_failure");
+    assert_eq!(r["failure"]["status"], 503);
+    assert!(u(&r["totals"]["failures"]) >= 1);
+    assert!(r["duration_s"].as_f64().unwrap() < 5.0);
+}

@@ -1,0 +1,542 @@
+//! End-to-end tests of what a user watches: the console lines (`-c`, and stdout not a
+//! terminal), `-q`, `-v` failures, `-vv` dumps, the full-screen view driven in a real terminal
+//! (tmux), the built-in demo, and the example plans. Real `molotov` binary, real target server
+//! on loopback.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::*;
+
+/// The elapsed seconds of the console's progress lines (`[    1.0s] requests ...`).
+fn progress_lines(text: &str) -> Vec<f64> {
+    text.lines()
+        .filter(|l| l.starts_with('[') && l.contains("s] requests"))
+        .map(|l| {
+            let inner = &l[1..l.find("s]").unwrap()];
+            inner.trim().parse::<f64>().unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn console_prints_one_line_per_interval_into_a_pipe() {
+    let server = target();
+    let dir = TempDir::new("console");
+    let plan = dir.write(
+        "get.mol",
+        &get_plan(&format!("http://{}", server.addr()), "/json"),
+    );
+    // `-c` explicitly, and no flag at all (stdout is a pipe here, so it behaves as -c).
+    for flags in [&["-c"][..], &[][..]] {
+        let out = run_bounded(
+            molotov()
+                .args(flags)
+                .args(["-w", "2", "-d", "3", "--console-update", "500ms"])
+                .arg(&plan),
+            Duration::from_secs(30),
+        );
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
+        let times = progress_lines(&text);
+        // 3 s at one line per 0.5 s: 6 lines (the last may fall just after the end).
+        assert!(
+            (5..=7).contains(&times.len()),
+            "{flags:?}: {times:?}\n{text}"
+        );
+        for pair in times.windows(2) {
+            let step = pair[1] - pair[0];
+            assert!((0.35..=0.75).contains(&step), "{flags:?}: steps {times:?}");
+        }
+        // Each line carries the figures, and the report follows the lines.
+        let first = text.lines().find(|l| l.starts_with('[')).unwrap();
+        for field in [
+            "requests", "rps", "p50", "p99", "errors", "failures", "workers",
+        ] {
+            assert!(first.contains(field), "{first}");
+        }
+        let report_at = text.find("Duration:").unwrap();
+        assert!(text.rfind("s] requests").unwrap() < report_at);
+    }
+}
+
+#[test]
+fn quiet_prints_no_live_line() {
+    let server = target();
+    let dir = TempDir::new("quiet");
+    let plan = dir.write(
+        "get.mol",
+        &get_plan(&format!("http://{}", server.addr()), "/json"),
+    );
+    let out = run_bounded(
+        molotov()
+            .args(["-q", "-w", "2", "-d", "2", "--console-update", "200ms"])
+            .arg(&plan),
+        Duration::from_secs(30),
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(progress_lines(&text).is_empty(), "{text}");
+    assert!(text.starts_with("Duration:"), "{text}");
+    assert!(reported_requests(&text) > 0);
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn verbose_prints_each_distinct_failure_once_with_its_plan_line() {
+    let server = target();
+    let dir = TempDir::new("verbose");
+    let base = format!("http://{}", server.addr());
+    let plan = dir.write(
+        "v.mol",
+        &format!(
+            "defaults {{\n  base {base}\n}}\n\n\
+             scenario s {{\n  GET /status/503 as flaky\n  check status == 200\n  \
+             GET /status/404 as missing\n}}\n\n\
+             scenario t {{\n  GET /status/500 as broken\n  assert status == 200\n}}\n"
+        ),
+    );
+    // 2 workers x 40 runs: each scenario fails many times, each site is printed once.
+    let out = run_bounded(
+        molotov().args(["-v", "-w", "2", "-r", "40"]).arg(&plan),
+        Duration::from_secs(30),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    // The lines that start with `prefix` and contain `then`: exactly one.
+    let once = |prefix: &str, then: &str| {
+        let lines: Vec<&str> = err
+            .lines()
+            .filter(|l| l.starts_with(prefix) && l.contains(then))
+            .collect();
+        assert_eq!(lines.len(), 1, "{prefix:?} ... {then:?} in:\n{err}");
+        lines[0].to_string()
+    };
+    // An assert: the plan line, the status and the message.
+    let assert_line = once("FAILED assert status == 200 at ", "v.mol:13 (status 500): ");
+    let message = assert_line.rsplit("): ").next().unwrap();
+    assert!(message.contains("500"), "{assert_line}");
+    // A check (the engine keeps no sample of its response): the plan line.
+    once("FAILED check status == 200 at ", "v.mol:7: failed");
+    // A 404 without a status check fails the request.
+    once("FAILED request missing (status 404)", "");
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("FAILED")).count(),
+        3,
+        "{err}"
+    );
+    // And the seed is shown for a re-run.
+    assert!(stdout(&out).contains("seed: "), "{}", stdout(&out));
+}
+
+#[test]
+fn very_verbose_dumps_exchanges_rate_limited() {
+    let server = target();
+    let dir = TempDir::new("dump");
+    let plan = dir.write(
+        "get.mol",
+        &get_plan(&format!("http://{}", server.addr()), "/json"),
+    );
+    let out = run_bounded(
+        molotov().args(["-vv", "-w", "1", "-r", "200"]).arg(&plan),
+        Duration::from_secs(30),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let requests = err.lines().filter(|l| *l == "> GET /json HTTP/1.1").count();
+    let responses = err.lines().filter(|l| *l == "< HTTP/1.1 200").count();
+    assert!(requests >= 1, "{err}");
+    assert_eq!(requests, responses, "{err}");
+    assert!(err.contains("< {\"ok\":true}"), "{err}");
+    // 200 exchanges, at most 5 a second shown.
+    assert!(requests < 50, "{requests} dumps: not rate-limited");
+    // -vv uses the console view: progress lines on stdout.
+    assert!(stdout(&out).contains("Duration:"));
+}
+
+#[test]
+fn the_demo_runs_against_its_own_target_server() {
+    let out = run_bounded(
+        molotov().args(["demo", "-c", "-w", "5", "-d", "2"]),
+        Duration::from_secs(40),
+    );
+    let text = stdout(&out);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{err}");
+    assert!(err.contains("molotov: demo: built-in target server on http://127.0.0.1:"));
+    let answered: u64 = err
+        .lines()
+        .find_map(|l| l.strip_prefix("demo target server: answered "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count from the demo server in:\n{err}"));
+    assert_eq!(reported_requests(&text), answered, "{text}");
+    assert!(!progress_lines(&text).is_empty());
+    assert!(text.contains("Thresholds: 2 passed, 0 failed"), "{text}");
+}
+
+fn examples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
+#[test]
+fn every_example_plan_compiles_and_runs_against_the_target_server() {
+    let server = target();
+    let mut plans: Vec<PathBuf> = std::fs::read_dir(examples_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "mol"))
+        .collect();
+    plans.sort();
+    assert!(plans.len() >= 3, "{plans:?}");
+    for plan in &plans {
+        let out = run_bounded(molotov().arg("check").arg(plan), Duration::from_secs(10));
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let out = run_bounded(
+            molotov()
+                .env("TARGET", format!("http://{}", server.addr()))
+                .args(["-q", "-w", "4", "-r", "20"])
+                .arg(plan),
+            Duration::from_secs(40),
+        );
+        let text = stdout(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}:\n{text}\n{}",
+            plan.display(),
+            stderr(&out)
+        );
+        assert_eq!(reported_outcomes(&text).1, 0, "{}:\n{text}", plan.display());
+    }
+}
+
+/// A tmux server of its own (`-L`), killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn available() -> bool {
+        Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }
+
+    fn start(name: &str, width: u16, height: u16, shell_command: &str) -> Tmux {
+        let t = Tmux {
+            socket: format!("molotov-{name}-{}", std::process::id()),
+        };
+        let status = t
+            .cmd()
+            .args(["new-session", "-d", "-s", "t", "-x"])
+            .arg(width.to_string())
+            .arg("-y")
+            .arg(height.to_string())
+            .arg(shell_command)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        t
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket, "-f", "/dev/null"])
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = self.cmd().args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "t"])
+    }
+
+    fn show(&self, format: &str) -> String {
+        self.run(&["display-message", "-p", "-t", "t", format])
+            .trim()
+            .to_string()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "t"];
+        args.extend(keys);
+        self.run(&args);
+    }
+
+    fn wait_for(&self, limit: Duration, what: &str, cond: impl Fn(&str) -> bool) -> String {
+        let until = Instant::now() + limit;
+        loop {
+            let screen = self.screen();
+            if cond(&screen) {
+                return screen;
+            }
+            if Instant::now() > until {
+                panic!("{what} never showed; the screen:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").output();
+    }
+}
+
+/// The number after `requests ` on the view's "Now" line.
+fn live_requests(screen: &str) -> Option<u64> {
+    let line = screen
+        .lines()
+        .find(|l| l.contains("requests ") && l.contains("rps"))?;
+    let after = &line[line.find("requests ")? + "requests ".len()..];
+    after
+        .split_whitespace()
+        .next()?
+        .replace(',', "")
+        .parse()
+        .ok()
+}
+
+fn exit_code_in(file: &Path, limit: Duration) -> Option<i32> {
+    let until = Instant::now() + limit;
+    while Instant::now() < until {
+        if let Ok(text) = std::fs::read_to_string(file)
+            && let Some(code) = text.trim().strip_prefix("EXIT=")
+        {
+            return code.parse().ok();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+#[test]
+fn the_full_screen_view_in_a_real_terminal() {
+    if !Tmux::available() {
+        eprintln!("SKIPPED the_full_screen_view_in_a_real_terminal: tmux is not installed");
+        return;
+    }
+    let server = target();
+    let dir = TempDir::new("tmux");
+    let plan = dir.write(
+        "get.mol",
+        &get_plan(&format!("http://{}", server.addr()), "/json"),
+    );
+    let exit_file = dir.0.join("exit");
+    let command = format!(
+        "{} -w 4 -d 60 {}; echo EXIT=$? > {}; sleep 60",
+        env!("CARGO_BIN_EXE_molotov"),
+        plan.display(),
+        exit_file.display()
+    );
+    let tmux = Tmux::start("view", 120, 40, &command);
+
+    // The view comes up and its numbers move.
+    let first = tmux.wait_for(Duration::from_secs(10), "the live view", |s| {
+        s.contains("Requests per second") && live_requests(s).is_some_and(|n| n > 0)
+    });
+    assert_eq!(tmux.show("#{alternate_on}"), "1", "{first}");
+    for needle in [
+        "molotov",
+        "get.mol",
+        "Latency",
+        "Requests",
+        "Scenarios",
+        "q / Ctrl-C: stop",
+    ] {
+        assert!(first.contains(needle), "no {needle:?} in\n{first}");
+    }
+    std::thread::sleep(Duration::from_millis(1200));
+    let second = tmux.screen();
+    assert!(
+        live_requests(&second) > live_requests(&first),
+        "the numbers did not move:\n{first}\n{second}"
+    );
+    eprintln!("the live view, captured with tmux capture-pane:\n{second}");
+
+    // The master stays single-threaded with the view up.
+    let shell: u32 = tmux.show("#{pane_pid}").parse().unwrap();
+    let master = *children_of(shell)
+        .first()
+        .expect("molotov under the pane's shell");
+    assert_eq!(proc_status_field(master, "Threads").as_deref(), Some("1"));
+
+    // Resizes: smaller, tiny (key figures only), and back.
+    tmux.run(&["resize-window", "-t", "t", "-x", "80", "-y", "24"]);
+    tmux.wait_for(Duration::from_secs(5), "the view at 80x24", |s| {
+        s.lines().count() <= 24 && s.contains("Requests per second")
+    });
+    tmux.run(&["resize-window", "-t", "t", "-x", "50", "-y", "12"]);
+    tmux.wait_for(Duration::from_secs(5), "the compact view", |s| {
+        s.contains("enlarge")
+    });
+    tmux.run(&["resize-window", "-t", "t", "-x", "120", "-y", "40"]);
+    tmux.wait_for(Duration::from_secs(5), "the view at 120x40", |s| {
+        s.contains("Latency (ms)")
+    });
+
+    // `q` stops the run gracefully: exit 130, the terminal restored, the report printed.
+    tmux.keys(&["q"]);
+    assert_eq!(exit_code_in(&exit_file, Duration::from_secs(15)), Some(130));
+    let after = tmux.wait_for(Duration::from_secs(5), "the final report", |s| {
+        s.contains("Result: FAILED: interrupted (exit 130)")
+    });
+    assert_eq!(tmux.show("#{alternate_on}"), "0", "{after}");
+    let tty = tmux.show("#{pane_tty}");
+    let stty = Command::new("stty")
+        .args(["-a", "-F", &tty])
+        .output()
+        .unwrap();
+    let modes = String::from_utf8_lossy(&stty.stdout).into_owned();
+    let words: Vec<&str> = modes.split_whitespace().collect();
+    for mode in ["icanon", "echo", "isig", "opost", "icrnl"] {
+        assert!(
+            words.contains(&mode),
+            "terminal not restored ({mode}):\n{modes}"
+        );
+    }
+    assert!(!alive(master), "the master is still running");
+    let reported = after
+        .lines()
+        .find(|l| l.starts_with("Requests: "))
+        .map(reported_requests);
+    if let Some(reported) = reported {
+        assert_eq!(
+            reported,
+            server.wait_answered(reported, Duration::from_secs(2))
+        );
+    }
+}
+
+#[test]
+fn ctrl_c_twice_in_the_full_screen_view_stops_at_once() {
+    if !Tmux::available() {
+        eprintln!(
+            "SKIPPED ctrl_c_twice_in_the_full_screen_view_stops_at_once: tmux is not installed"
+        );
+        return;
+    }
+    let server = target();
+    let dir = TempDir::new("tmux-ctrl-c");
+    // Every request takes 3 s: a graceful stop has to wait for them.
+    let plan = dir.write(
+        "slow.mol",
+        &get_plan(&format!("http://{}", server.addr()), "/delay/3000"),
+    );
+    let exit_file = dir.0.join("exit");
+    let command = format!(
+        "{} -w 2 -d 60 {}; echo EXIT=$? > {}; sleep 60",
+        env!("CARGO_BIN_EXE_molotov"),
+        plan.display(),
+        exit_file.display()
+    );
+    let tmux = Tmux::start("ctrl-c", 100, 30, &command);
+    tmux.wait_for(Duration::from_secs(10), "the live view", |s| {
+        s.contains("Requests per second")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    // In raw mode Ctrl-C is a key: the view turns it into a graceful stop...
+    tmux.keys(&["C-c"]);
+    tmux.wait_for(Duration::from_secs(5), "the stopping notice", |s| {
+        s.contains("stopping")
+    });
+    // ...and the second into an immediate one, well before the 3 s requests end.
+    let second = Instant::now();
+    tmux.keys(&["C-c"]);
+    assert_eq!(exit_code_in(&exit_file, Duration::from_secs(10)), Some(130));
+    assert!(
+        second.elapsed() < Duration::from_millis(2500),
+        "the second Ctrl-C took {:?}",
+        second.elapsed()
+    );
+    assert_eq!(tmux.show("#{alternate_on}"), "0");
+}
+
+#[test]
+fn sigterm_and_a_panic_in_the_view_restore_the_terminal() {
+    if !Tmux::available() {
+        eprintln!(
+            "SKIPPED sigterm_and_a_panic_in_the_view_restore_the_terminal: tmux is not installed"
+        );
+        return;
+    }
+    let server = target();
+    let dir = TempDir::new("tmux-restore");
+    let plan = dir.write(
+        "get.mol",
+        &get_plan(&format!("http://{}", server.addr()), "/json"),
+    );
+    let sane = |tmux: &Tmux| {
+        let tty = tmux.show("#{pane_tty}");
+        let stty = Command::new("stty")
+            .args(["-a", "-F", &tty])
+            .output()
+            .unwrap();
+        let modes = String::from_utf8_lossy(&stty.stdout).into_owned();
+        let words: Vec<&str> = modes.split_whitespace().collect();
+        for mode in ["icanon", "echo", "isig", "opost"] {
+            assert!(
+                words.contains(&mode),
+                "terminal not restored ({mode}):\n{modes}"
+            );
+        }
+        assert_eq!(tmux.show("#{alternate_on}"), "0");
+    };
+    for (name, env, code) in [
+        ("sigterm", "", 130),
+        ("panic", "MOLOTOV_TEST_VIEW_PANIC=6 ", 101),
+    ] {
+        let exit_file = dir.0.join(format!("exit-{name}"));
+        let command = format!(
+            "{env}{} -w 2 -d 60 {}; echo EXIT=$? > {}; sleep 60",
+            env!("CARGO_BIN_EXE_molotov"),
+            plan.display(),
+            exit_file.display()
+        );
+        let tmux = Tmux::start(name, 100, 30, &command);
+        tmux.wait_for(Duration::from_secs(10), "the live view", |s| {
+            s.contains("Requests per second")
+        });
+        let shell: u32 = tmux.show("#{pane_pid}").parse().unwrap();
+        let master = *children_of(shell)
+            .first()
+            .expect("molotov under the pane's shell");
+        let children = children_of(master);
+        assert!(!children.is_empty());
+        if name == "sigterm" {
+            signal(master, libc::SIGTERM);
+        }
+        assert_eq!(
+            exit_code_in(&exit_file, Duration::from_secs(15)),
+            Some(code),
+            "{name}: {}",
+            tmux.screen()
+        );
+        sane(&tmux);
+        let screen = tmux.screen();
+        if name == "panic" {
+            assert!(screen.contains("MOLOTOV_TEST_VIEW_PANIC"), "{screen}");
+        } else {
+            assert!(
+                screen.contains("Result: FAILED: interrupted (exit 130)"),
+                "{screen}"
+            );
+        }
+        for pid in children {
+            assert!(
+                wait_until(Duration::from_secs(3), || !alive(pid)),
+                "{name}: child {pid} left behind"
+            );
+        }
+    }
+}
