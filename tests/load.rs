@@ -39,14 +39,28 @@ fn plan(base: &str, body: &str) -> String {
 fn rate_sends_the_scheduled_number_of_requests() {
     let server = target();
     let dir = TempDir::new("rate");
-    let plan = dir.write("get.mol", &plan(&format!("http://{}", server.addr()), "scenario get {\n  GET /\n}\n"));
+    let plan = dir.write(
+        "get.mol",
+        &plan(
+            &format!("http://{}", server.addr()),
+            "scenario get {\n  GET /\n}\n",
+        ),
+    );
     for p in ["1", "2"] {
         server.reset_counters();
-        let out = run_bounded(molotov().args(["-q", "-p", p, "--rate", "500", "-d", "4"]).arg(&plan), Duration::from_secs(30));
+        let out = run_bounded(
+            molotov()
+                .args(["-q", "-p", p, "--rate", "500", "-d", "4"])
+                .arg(&plan),
+            Duration::from_secs(30),
+        );
         let report = stdout(&out);
         assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
         let sent = reported_requests(&report);
-        assert!((1960..=2040).contains(&sent), "-p {p}: {sent} requests for --rate 500 -d 4\n{report}");
+        assert!(
+            (1960..=2040).contains(&sent),
+            "-p {p}: {sent} requests for --rate 500 -d 4\n{report}"
+        );
         assert_eq!(server.wait_answered(sent, Duration::from_secs(2)), sent);
         assert!(report.contains("Open model: target 500/s"), "{report}");
     }
@@ -56,17 +70,43 @@ fn rate_sends_the_scheduled_number_of_requests() {
 fn a_backlog_shows_in_latency_but_not_in_service_time() {
     let server = target();
     let dir = TempDir::new("backlog");
-    let plan = dir.write("slow.mol", &plan(&format!("http://{}", server.addr()), "scenario slow {\n  GET /delay/50\n}\n"));
+    let plan = dir.write(
+        "slow.mol",
+        &plan(
+            &format!("http://{}", server.addr()),
+            "scenario slow {\n  GET /delay/50\n}\n",
+        ),
+    );
     // 2 workers can do 40 runs/s at 50 ms each; ask for 100/s.
-    let out = run_bounded(molotov().args(["-q", "--rate", "100", "-w", "2", "-d", "3"]).arg(&plan), Duration::from_secs(30));
+    let out = run_bounded(
+        molotov()
+            .args(["-q", "--rate", "100", "-w", "2", "-d", "3"])
+            .arg(&plan),
+        Duration::from_secs(30),
+    );
     let report = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
     let latency = p50_of_row(&report, "all requests");
     let service = p50_of_row(&report, "service time");
-    assert!((50_000.0..60_000.0).contains(&service), "service p50 {service}µs\n{report}");
-    assert!(latency > 300_000.0, "corrected p50 {latency}µs should carry the backlog\n{report}");
+    assert!(
+        (50_000.0..60_000.0).contains(&service),
+        "service p50 {service}µs\n{report}"
+    );
+    assert!(
+        latency > 300_000.0,
+        "corrected p50 {latency}µs should carry the backlog\n{report}"
+    );
     let late_line = report.lines().find(|l| l.contains("late starts:")).unwrap();
-    let late: u64 = late_line.split("late starts:").nth(1).unwrap().split_whitespace().next().unwrap().replace(',', "").parse().unwrap();
+    let late: u64 = late_line
+        .split("late starts:")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .replace(',', "")
+        .parse()
+        .unwrap();
     assert!(late > 50, "{report}");
     // About 40 runs/s were possible: the achieved count is bounded by capacity, not the rate.
     let sent = reported_requests(&report);
@@ -77,13 +117,28 @@ fn a_backlog_shows_in_latency_but_not_in_service_time() {
 fn stages_shape_the_rate_and_end_the_run() {
     let server = target();
     let dir = TempDir::new("stages");
-    let plan = dir.write("get.mol", &plan(&format!("http://{}", server.addr()), "scenario get {\n  GET /\n}\n"));
+    let plan = dir.write(
+        "get.mol",
+        &plan(
+            &format!("http://{}", server.addr()),
+            "scenario get {\n  GET /\n}\n",
+        ),
+    );
     // 0 -> 200/s over 2 s (200 starts), then 200/s for 1 s (200): 400 in 3 s.
     let started = Instant::now();
-    let out = run_bounded(molotov().args(["-q", "--stages", "2s:200,1s:200"]).arg(&plan), Duration::from_secs(30));
+    let out = run_bounded(
+        molotov()
+            .args(["-q", "--stages", "2s:200,1s:200"])
+            .arg(&plan),
+        Duration::from_secs(30),
+    );
     let report = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
-    assert!(started.elapsed() < Duration::from_secs(6), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
     let sent = reported_requests(&report);
     assert!((392..=408).contains(&sent), "{sent}\n{report}");
 }
@@ -99,11 +154,25 @@ fn single_run_runs_each_scenario_once_per_worker() {
             "scenario a weight 100 {\n  GET /json\n}\n\nscenario b weight 1 {\n  GET /json\n  GET /json\n}\n",
         ),
     );
-    let out = run_bounded(molotov().args(["-q", "-p", "2", "-w", "3", "--single-run"]).arg(&plan), Duration::from_secs(30));
+    let out = run_bounded(
+        molotov()
+            .args(["-q", "-p", "2", "-w", "3", "--single-run"])
+            .arg(&plan),
+        Duration::from_secs(30),
+    );
     let report = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
     assert_eq!(reported_outcomes(&report), (12, 0), "{report}");
-    let row = |name: &str| report.lines().find(|l| l.trim_start().starts_with(&format!("{name} "))).unwrap().split_whitespace().nth(1).unwrap().to_string();
+    let row = |name: &str| {
+        report
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+            .unwrap()
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
     assert_eq!(row("a"), "6", "{report}");
     assert_eq!(row("b"), "6", "{report}");
     assert_eq!(server.wait_answered(18, Duration::from_secs(2)), 18);
@@ -115,27 +184,57 @@ fn single_mode_runs_only_that_scenario_and_rejects_unknown_names() {
     let dir = TempDir::new("single-mode");
     let plan = dir.write(
         "two.mol",
-        &plan(&format!("http://{}", server.addr()), "scenario a {\n  GET /json\n}\n\nscenario b {\n  GET /status/201\n}\n"),
+        &plan(
+            &format!("http://{}", server.addr()),
+            "scenario a {\n  GET /json\n}\n\nscenario b {\n  GET /status/201\n}\n",
+        ),
     );
-    let out = run_bounded(molotov().args(["-q", "-w", "2", "-r", "5", "--single-mode", "b"]).arg(&plan), Duration::from_secs(30));
+    let out = run_bounded(
+        molotov()
+            .args(["-q", "-w", "2", "-r", "5", "--single-mode", "b"])
+            .arg(&plan),
+        Duration::from_secs(30),
+    );
     let report = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
     assert!(report.contains("Status codes: 201: 10"), "{report}");
-    let out = run_bounded(molotov().args(["-q", "--single-mode", "nope"]).arg(&plan), Duration::from_secs(10));
+    let out = run_bounded(
+        molotov().args(["-q", "--single-mode", "nope"]).arg(&plan),
+        Duration::from_secs(10),
+    );
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("its scenarios are: a, b"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("its scenarios are: a, b"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn delay_pauses_after_every_run() {
     let server = target();
     let dir = TempDir::new("delay");
-    let plan = dir.write("get.mol", &plan(&format!("http://{}", server.addr()), "scenario get {\n  GET /\n}\n"));
+    let plan = dir.write(
+        "get.mol",
+        &plan(
+            &format!("http://{}", server.addr()),
+            "scenario get {\n  GET /\n}\n",
+        ),
+    );
     let started = Instant::now();
-    let out = run_bounded(molotov().args(["-q", "-w", "1", "-r", "5", "--delay", "200ms"]).arg(&plan), Duration::from_secs(30));
+    let out = run_bounded(
+        molotov()
+            .args(["-q", "-w", "1", "-r", "5", "--delay", "200ms"])
+            .arg(&plan),
+        Duration::from_secs(30),
+    );
     assert_eq!(out.status.code(), Some(0));
     // 5 runs, each followed by 200 ms.
-    assert!(started.elapsed() >= Duration::from_millis(1000), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(1000),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(reported_requests(&stdout(&out)), 5);
 }
 
@@ -148,9 +247,17 @@ fn sizing_finds_the_knee_of_a_server_that_fails_above_n_concurrent_requests() {
     })
     .unwrap();
     let dir = TempDir::new("sizing");
-    let plan = dir.write("slow.mol", &plan(&format!("http://{}", server.addr()), "scenario slow {\n  GET /delay/50\n}\n"));
+    let plan = dir.write(
+        "slow.mol",
+        &plan(
+            &format!("http://{}", server.addr()),
+            "scenario slow {\n  GET /delay/50\n}\n",
+        ),
+    );
     let out = run_bounded(
-        molotov().args(["-q", "--sizing", "--ramp-up", "8s", "-w", "60"]).arg(&plan),
+        molotov()
+            .args(["-q", "--sizing", "--ramp-up", "8s", "-w", "60"])
+            .arg(&plan),
         Duration::from_secs(40),
     );
     let report = stdout(&out);
@@ -159,8 +266,19 @@ fn sizing_finds_the_knee_of_a_server_that_fails_above_n_concurrent_requests() {
         .lines()
         .find(|l| l.contains("last load below tolerance:"))
         .unwrap_or_else(|| panic!("no knee in:\n{report}"));
-    let workers: usize = line.split("tolerance:").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
-    assert!((N * 9 / 10..=N * 11 / 10).contains(&workers), "knee at {workers} workers, server limit {N}\n{report}");
+    let workers: usize = line
+        .split("tolerance:")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (N * 9 / 10..=N * 11 / 10).contains(&workers),
+        "knee at {workers} workers, server limit {N}\n{report}"
+    );
     assert!(report.contains("tolerance exceeded:"), "{report}");
 }
 
@@ -168,12 +286,81 @@ fn sizing_finds_the_knee_of_a_server_that_fails_above_n_concurrent_requests() {
 fn sizing_that_never_reaches_the_tolerance_says_so() {
     let server = target();
     let dir = TempDir::new("sizing-ok");
-    let plan = dir.write("get.mol", &plan(&format!("http://{}", server.addr()), "scenario get {\n  GET /delay/5\n}\n"));
+    let plan = dir.write(
+        "get.mol",
+        &plan(
+            &format!("http://{}", server.addr()),
+            "scenario get {\n  GET /delay/5\n}\n",
+        ),
+    );
     let out = run_bounded(
-        molotov().args(["-q", "--sizing", "--ramp-up", "2s", "-w", "10"]).arg(&plan),
+        molotov()
+            .args(["-q", "--sizing", "--ramp-up", "2s", "-w", "10"])
+            .arg(&plan),
         Duration::from_secs(30),
     );
     let report = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
     assert!(report.contains("never exceeded 5%"), "{report}");
+}
+
+#[test]
+fn ramp_up_raises_active_workers_linearly_in_the_series() {
+    let server = target();
+    let dir = TempDir::new("ramp");
+    let plan = dir.write(
+        "slow.mol",
+        &plan(
+            &format!("http://{}", server.addr()),
+            "scenario slow {\n  GET /delay/20\n}\n",
+        ),
+    );
+    let json = dir.0.join("report.json");
+    let out = run_bounded(
+        molotov()
+            .args([
+                "-q",
+                "-p",
+                "2",
+                "-w",
+                "10",
+                "--ramp-up",
+                "4s",
+                "-d",
+                "5",
+                "--json",
+            ])
+            .arg(&json)
+            .arg(&plan),
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["config"]["load"]["ramp_up_s"], 4.0);
+    let series = report["series"].as_array().unwrap();
+    // 20 workers over 4 s: 5 more each second; at t seconds about 5t (+1: the first starts at 0).
+    let workers: Vec<(f64, u64)> = series
+        .iter()
+        .map(|p| (p["t_s"].as_f64().unwrap(), p["workers"].as_u64().unwrap()))
+        .collect();
+    for &(t, w) in workers.iter().filter(|(t, _)| *t <= 3.9) {
+        let expected = 5.0 * t;
+        assert!(
+            (w as f64 - expected).abs() <= 2.5,
+            "at {t:.1}s {w} workers, expected about {expected}: {workers:?}"
+        );
+    }
+    assert!(
+        workers.iter().any(|&(t, w)| t > 4.0 && w == 20),
+        "{workers:?}"
+    );
+    let mut previous = 0;
+    for &(_, w) in workers.iter().take_while(|(t, _)| *t <= 4.5) {
+        assert!(
+            w >= previous,
+            "workers went down during the ramp: {workers:?}"
+        );
+        previous = w;
+    }
 }

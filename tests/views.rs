@@ -118,9 +118,15 @@ fn verbose_prints_each_distinct_failure_once_with_its_plan_line() {
     // An assert: the plan line, the status and the message.
     let assert_line = once("FAILED assert status == 200 at ", "v.mol:13 (status 500): ");
     let message = assert_line.rsplit("): ").next().unwrap();
-    assert!(message.contains("500"), "{assert_line}");
-    // A check (the engine keeps no sample of its response): the plan line.
-    once("FAILED check status == 200 at ", "v.mol:7: failed");
+    assert!(
+        message.contains("expected `status == 200`, got 500"),
+        "{assert_line}"
+    );
+    // A check: the plan line and the status of the response it failed on.
+    once(
+        "FAILED check status == 200 at ",
+        "v.mol:7 (status 503): failed on a response with status 503",
+    );
     // A 404 without a status check fails the request.
     once("FAILED request missing (status 404)", "");
     assert_eq!(

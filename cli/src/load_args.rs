@@ -13,11 +13,18 @@ use crate::duration::parse_duration;
 
 fn positive_duration(text: &str) -> Result<Duration, String> {
     let d = parse_duration(text)?;
-    if d.is_zero() { Err("must be more than 0".into()) } else { Ok(d) }
+    if d.is_zero() {
+        Err("must be more than 0".into())
+    } else {
+        Ok(d)
+    }
 }
 
 fn rate(text: &str) -> Result<f64, String> {
-    let r: f64 = text.trim().parse().map_err(|_| format!("{text:?} is not a number"))?;
+    let r: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
     if !r.is_finite() || r <= 0.0 {
         return Err("a rate is a number of scenario starts per second, more than 0".into());
     }
@@ -25,7 +32,11 @@ fn rate(text: &str) -> Result<f64, String> {
 }
 
 fn percent(text: &str) -> Result<f64, String> {
-    let p: f64 = text.trim().trim_end_matches('%').parse().map_err(|_| format!("{text:?} is not a percentage"))?;
+    let p: f64 = text
+        .trim()
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("{text:?} is not a percentage"))?;
     if !p.is_finite() || p <= 0.0 || p >= 100.0 {
         return Err("a tolerance is a percentage between 0 and 100 (exclusive)".into());
     }
@@ -37,7 +48,9 @@ fn percent(text: &str) -> Result<f64, String> {
 pub struct Stages(pub Vec<Stage>);
 
 fn stages(text: &str) -> Result<Stages, String> {
-    parse_stages(text, parse_duration).map(Stages).map_err(|e| e.to_string())
+    parse_stages(text, parse_duration)
+        .map(Stages)
+        .map_err(|e| e.to_string())
 }
 
 /// Load-model flags.
@@ -109,7 +122,11 @@ pub fn resolve(args: &LoadArgs, program: &Program) -> Result<LoadPlan, String> {
         Some(name) => match program.scenario_id(name) {
             Some(id) => Some(id.0),
             None => {
-                let names: Vec<&str> = program.scenarios().iter().map(|s| s.name.as_str()).collect();
+                let names: Vec<&str> = program
+                    .scenarios()
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect();
                 return Err(format!(
                     "--single-mode: the plan has no scenario {name:?}; its scenarios are: {}",
                     names.join(", ")
@@ -120,20 +137,38 @@ pub fn resolve(args: &LoadArgs, program: &Program) -> Result<LoadPlan, String> {
     if args.max_late.is_some() && args.rate.is_none() && args.stages.is_none() {
         return Err("--max-late applies to the open model: give --rate or --stages".into());
     }
-    let ramp_up = if args.sizing { Some(args.ramp_up.unwrap_or(SIZING_RAMP)) } else { args.ramp_up };
+    let ramp_up = if args.sizing {
+        Some(args.ramp_up.unwrap_or(SIZING_RAMP))
+    } else {
+        args.ramp_up
+    };
     let schedule = match (args.rate, &args.stages) {
         (None, None) => None,
         // Sizing with a rate ramps the rate itself from 0 to R.
         (Some(r), None) if args.sizing => {
             let ramp = ramp_up.unwrap_or(SIZING_RAMP);
-            Some(RateSchedule::staged(0.0, vec![Stage { duration: ramp, target: r }]))
+            Some(RateSchedule::staged(
+                0.0,
+                vec![Stage {
+                    duration: ramp,
+                    target: r,
+                }],
+            ))
         }
         (Some(r), None) => Some(RateSchedule::constant(r)),
-        (initial, Some(stages)) => Some(RateSchedule::staged(initial.unwrap_or(0.0), stages.0.clone())),
+        (initial, Some(stages)) => Some(RateSchedule::staged(
+            initial.unwrap_or(0.0),
+            stages.0.clone(),
+        )),
     };
     let schedule = schedule.transpose().map_err(|e| format!("--rate: {e}"))?;
     let open = schedule.is_some();
-    let sizing = args.sizing.then(|| SizingConfig::for_ramp(args.sizing_tolerance / 100.0, ramp_up.unwrap_or(SIZING_RAMP)));
+    let sizing = args.sizing.then(|| {
+        SizingConfig::for_ramp(
+            args.sizing_tolerance / 100.0,
+            ramp_up.unwrap_or(SIZING_RAMP),
+        )
+    });
     let default_duration = match (&sizing, &schedule) {
         // Sizing: the ramp, then one more window at full load.
         (Some(s), _) => Some(ramp_up.unwrap_or(SIZING_RAMP) + s.window),
@@ -146,12 +181,21 @@ pub fn resolve(args: &LoadArgs, program: &Program) -> Result<LoadPlan, String> {
         delay: args.delay.unwrap_or(Duration::ZERO),
         single_run: args.single_run,
         single_mode,
-        rate: schedule.map(|schedule| RateOptions { schedule, max_late: args.max_late }),
+        rate: schedule.map(|schedule| RateOptions {
+            schedule,
+            max_late: args.max_late,
+        }),
     };
     Ok(LoadPlan {
         load,
         sizing,
-        default_workers: if args.sizing { Some(500) } else if open { Some(50) } else { None },
+        default_workers: if args.sizing {
+            Some(500)
+        } else if open {
+            Some(50)
+        } else {
+            None
+        },
         default_duration,
     })
 }

@@ -167,6 +167,8 @@ impl ChildSpec {
             options: self.options.clone(),
             stop: Rc::clone(stop),
             reported_plain_failure: false,
+            last_status: Rc::new(Cell::new(0)),
+            asserts: self.program.checks().iter().map(|c| c.is_assert).collect(),
         }
     }
 
@@ -202,7 +204,8 @@ pub fn run_child(spec: ChildSpec) -> i32 {
         for local in 0..spec.workers {
             let worker = spec.worker(local);
             let driver = spec.driver(slot, &stop);
-            let recorder = spec.recorder(region, slot, &stop);
+            let mut recorder = spec.recorder(region, slot, &stop);
+            recorder.last_status = Rc::clone(&driver.last_status);
             let plan = WorkerPlan {
                 local,
                 process: spec.process as usize,
@@ -234,6 +237,7 @@ pub fn run_setup_child(spec: ChildSpec, out: OwnedFd) -> i32 {
         let stop = Rc::new(StopWatch::new(region));
         let mut driver = spec.driver(slot, &stop);
         let mut recorder = spec.recorder(region, slot, &stop);
+        recorder.last_status = Rc::clone(&driver.last_status);
         let result = molotov_dsl::run_setup(&spec.program, &mut driver, &mut recorder).await;
         driver.flush();
         match result {
@@ -262,6 +266,7 @@ pub fn run_teardown_child(spec: ChildSpec) -> i32 {
         let mut driver = spec.driver(slot, &stop);
         driver.in_teardown = true;
         let mut recorder = spec.recorder(region, slot, &stop);
+        recorder.last_status = Rc::clone(&driver.last_status);
         let outcome =
             molotov_dsl::run_teardown(&spec.program, &spec.globals, &mut driver, &mut recorder)
                 .await;
@@ -521,6 +526,8 @@ struct EngineDriver {
     /// Open model: the intended start of the current scenario run, consumed by its first
     /// request, whose latency is measured from it.
     intended: Option<Instant>,
+    /// The status of the last response (shared with the recorder for check samples).
+    last_status: Rc<Cell<u16>>,
 }
 
 impl EngineDriver {
@@ -544,6 +551,7 @@ impl EngineDriver {
             in_teardown: false,
             dump: None,
             intended: None,
+            last_status: Rc::new(Cell::new(0)),
         }
     }
 }
@@ -650,6 +658,7 @@ impl Driver for EngineDriver {
                 self.clients.len() - 1
             }
         };
+        let last_status = &self.last_status;
         let origin = &mut self.clients[index];
         let slot = self.slot;
         // Bytes, connects and retries come from the client's cumulative counters, so what a
@@ -679,6 +688,7 @@ impl Driver for EngineDriver {
                 let latency = intended.map_or(service, |at| micros(at.elapsed()));
                 slot.add(Total::Responses, 1);
                 slot.add_status(resp.status());
+                last_status.set(resp.status());
                 slot.record(Histo::Overall, latency);
                 slot.record(Histo::Service, service);
                 slot.record(Histo::Request(req.id.0), latency);
@@ -742,6 +752,11 @@ struct EngineRecorder {
     options: EngineOptions,
     stop: Rc<StopWatch>,
     reported_plain_failure: bool,
+    /// The status of the last response of this worker (shared with its driver), for the
+    /// failure samples of checks.
+    last_status: Rc<Cell<u16>>,
+    /// Which check ids are asserts.
+    asserts: Rc<[bool]>,
 }
 
 impl Recorder for EngineRecorder {
@@ -755,6 +770,15 @@ impl Recorder for EngineRecorder {
 
     fn check(&mut self, id: molotov_dsl::CheckId, passed: bool) {
         self.slot.add_check(id.0, passed);
+        // An assert's failure comes with its own message through `failure`.
+        if !passed && !self.asserts.get(id.index()).copied().unwrap_or(false) {
+            let status = self.last_status.get();
+            self.slot.offer_sample(
+                Site::Check(id.0),
+                status,
+                &format!("failed on a response with status {status}"),
+            );
+        }
     }
 
     fn failure(&mut self, f: &Failure<'_>) {

@@ -158,6 +158,31 @@ pub struct Config {
     pub grace_s: f64,
     /// `--connect-timeout` in seconds.
     pub connect_timeout_s: f64,
+    /// The load model.
+    pub load: LoadConfig,
+}
+
+/// The load model's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadConfig {
+    /// `closed` (workers loop), `open` (`--rate`/`--stages`).
+    pub model: String,
+    /// `--ramp-up` in seconds (closed model).
+    pub ramp_up_s: Option<f64>,
+    /// `--delay` in seconds.
+    pub delay_s: f64,
+    /// `--single-run`.
+    pub single_run: bool,
+    /// `--single-mode`: the scenario run alone.
+    pub single_mode: Option<String>,
+    /// Open model: the stages as `[seconds, target rate]` after the initial rate.
+    pub rate_initial: Option<f64>,
+    /// Open model: `(duration_s, target)` stages; empty for a constant rate.
+    pub stages: Vec<(f64, f64)>,
+    /// `--max-late` in seconds.
+    pub max_late_s: Option<f64>,
+    /// `--sizing`: the tolerance in percent.
+    pub sizing_tolerance_pct: Option<f64>,
 }
 
 /// Counters over the whole run.
@@ -259,6 +284,43 @@ pub struct Schedule {
     pub late_max_us: u64,
     /// Scheduled starts dropped (`--max-late`).
     pub dropped_starts: u64,
+}
+
+fn load_config(config: &RunConfig, program: &molotov_dsl::Program) -> LoadConfig {
+    let load = &config.options.load;
+    LoadConfig {
+        model: if load.rate.is_some() {
+            "open"
+        } else {
+            "closed"
+        }
+        .into(),
+        ramp_up_s: load.ramp_up.map(|d| d.as_secs_f64()),
+        delay_s: load.delay.as_secs_f64(),
+        single_run: load.single_run,
+        single_mode: load
+            .single_mode
+            .and_then(|id| program.scenarios().get(id as usize))
+            .map(|s| s.name.clone()),
+        rate_initial: load.rate.as_ref().map(|r| r.schedule.initial()),
+        stages: load
+            .rate
+            .as_ref()
+            .map(|r| {
+                r.schedule
+                    .stages()
+                    .iter()
+                    .map(|s| (s.duration.as_secs_f64(), s.target))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        max_late_s: load
+            .rate
+            .as_ref()
+            .and_then(|r| r.max_late)
+            .map(|d| d.as_secs_f64()),
+        sizing_tolerance_pct: config.sizing.map(|s| s.tolerance * 100.0),
+    }
 }
 
 /// The first failure of a request or check: its status (0: none) and message.
@@ -573,6 +635,7 @@ pub fn build(ctx: &Context<'_>) -> Report {
             seed: config.options.seed,
             grace_s: config.grace.as_secs_f64(),
             connect_timeout_s: config.options.client.connect_timeout.as_secs_f64(),
+            load: load_config(config, ctx.program),
         },
         started_at: rfc3339(ctx.started_at),
         ended_at: rfc3339(ended_at),

@@ -86,6 +86,16 @@ impl RateSchedule {
         Ok(RateSchedule { initial, stages })
     }
 
+    /// The rate at the start.
+    pub fn initial(&self) -> f64 {
+        self.initial
+    }
+
+    /// The stages (empty: a constant rate).
+    pub fn stages(&self) -> &[Stage] {
+        &self.stages
+    }
+
     /// Total length, when stages bound it.
     pub fn length(&self) -> Option<Duration> {
         (!self.stages.is_empty()).then(|| self.stages.iter().map(|s| s.duration).sum())

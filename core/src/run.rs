@@ -47,6 +47,8 @@ pub trait Observer {
     fn started(&mut self, _processes: &[ProcessInfo]) {}
     /// Called every tick with fresh numbers.
     fn tick(&mut self, _sample: &Sample, _region: &Region) {}
+    /// The load phase is over (every load process ended); the plan's teardown may follow.
+    fn finished(&mut self, _sample: &Sample, _region: &Region) {}
     /// A child ended before the run did (crash, kill).
     fn child_ended(&mut self, _process: &ProcessInfo) {}
     /// Ctrl-C or SIGTERM: the first asks for a graceful stop, the second for an immediate one.
@@ -86,6 +88,11 @@ impl Observer for Observers<'_> {
     }
     fn tick(&mut self, sample: &Sample, region: &Region) {
         self.list.iter_mut().for_each(|o| o.tick(sample, region));
+    }
+    fn finished(&mut self, sample: &Sample, region: &Region) {
+        self.list
+            .iter_mut()
+            .for_each(|o| o.finished(sample, region));
     }
     fn child_ended(&mut self, process: &ProcessInfo) {
         self.list.iter_mut().for_each(|o| o.child_ended(process));
@@ -442,6 +449,7 @@ pub fn run(
         }
     }
     let elapsed = start.elapsed();
+    observer.finished(&sampler.sample(&region, elapsed), &region);
     // The last, partial second.
     let last = series_sampler.sample(&region, elapsed);
     if last.interval > Duration::from_millis(50) || series.is_empty() {

@@ -158,6 +158,13 @@ impl Observer for Tui {
         self.redraw();
     }
 
+    fn finished(&mut self, sample: &Sample, region: &Region) {
+        // The load is over: show the last numbers, then give the terminal back before the
+        // plan's teardown runs (Ctrl-C must reach the master as a signal again).
+        self.tick(sample, region);
+        self.screen = None;
+    }
+
     fn child_ended(&mut self, p: &ProcessInfo) {
         self.ended.insert(p.slot);
         // A dying process may have written to the terminal: repaint everything.
