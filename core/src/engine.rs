@@ -505,6 +505,11 @@ fn account(slot: Slot<'static>, now: ClientCounters, accounted: &mut ClientCount
     );
     slot.add(Total::Connects, now.connects - accounted.connects);
     slot.add(Total::Retries, now.retries - accounted.retries);
+    slot.add(
+        Total::TlsHandshakes,
+        now.tls_handshakes - accounted.tls_handshakes,
+    );
+    slot.add(Total::TlsResumed, now.tls_resumed - accounted.tls_resumed);
     *accounted = now;
 }
 
@@ -701,6 +706,9 @@ impl Driver for EngineDriver {
                 slot.add(Total::TtfbMicros, micros(t.ttfb));
                 if let Some(c) = t.connect {
                     slot.add(Total::ConnectMicros, micros(c));
+                }
+                if let Some(h) = t.tls_handshake {
+                    slot.add(Total::TlsHandshakeMicros, micros(h));
                 }
                 Ok(EngineResponse { inner: resp })
             }

@@ -218,6 +218,12 @@ pub struct Totals {
     pub mean_connect_us: Option<u64>,
     /// Requests retried on a fresh connection.
     pub retries: u64,
+    /// TLS handshakes completed.
+    pub tls_handshakes: u64,
+    /// TLS handshakes that resumed a session.
+    pub tls_resumed: u64,
+    /// Mean TLS handshake time (None: no handshake).
+    pub mean_tls_handshake_us: Option<u64>,
 }
 
 /// Per-second rates over the whole run.
@@ -661,6 +667,9 @@ pub fn build(ctx: &Context<'_>) -> Report {
             connections: s.connects,
             mean_connect_us: s.mean_connect.map(|d| d.as_micros() as u64),
             retries: s.retries,
+            tls_handshakes: s.tls_handshakes,
+            tls_resumed: s.tls_resumed,
+            mean_tls_handshake_us: s.mean_tls_handshake.map(|d| d.as_micros() as u64),
         },
         rates: Rates {
             requests_per_s: per_second(s.counts.requests, elapsed),

@@ -166,6 +166,17 @@ pub fn render(summary: &Summary) -> String {
             String::new()
         },
     );
+    if s.tls_handshakes > 0 {
+        let _ = writeln!(
+            out,
+            "TLS: {} handshakes ({:.1}% resumed){}",
+            fmt_count(s.tls_handshakes),
+            100.0 * s.tls_resumed as f64 / s.tls_handshakes as f64,
+            s.mean_tls_handshake
+                .map(|d| format!(", mean handshake {}", fmt_duration(d)))
+                .unwrap_or_default(),
+        );
+    }
     let unfinished = s
         .counts
         .requests

@@ -132,6 +132,12 @@ pub enum Total {
     DroppedStarts = 12,
     /// Worst lateness seen, in µs.
     MaxLateMicros = 13,
+    /// TLS handshakes completed.
+    TlsHandshakes = 14,
+    /// TLS handshakes that resumed a session.
+    TlsResumed = 15,
+    /// Sum of TLS handshake times in µs (for the mean).
+    TlsHandshakeMicros = 16,
 }
 
 /// Counters per request id.

@@ -123,6 +123,12 @@ pub struct Summary {
     pub mean_connect: Option<Duration>,
     /// Requests retried on a fresh connection.
     pub retries: u64,
+    /// TLS handshakes completed.
+    pub tls_handshakes: u64,
+    /// TLS handshakes that resumed a session.
+    pub tls_resumed: u64,
+    /// Mean TLS handshake time.
+    pub mean_tls_handshake: Option<Duration>,
     /// Latency of every response.
     pub latency: Histogram<u64>,
     /// Service time of every response (equals `latency` in the closed model).
@@ -239,6 +245,7 @@ impl Summary {
                 (n > 0).then_some((name, n))
             })
             .collect();
+        let tls_handshakes = sum(&|s| s.total(Total::TlsHandshakes));
         let requests_per_process = processes
             .iter()
             .map(|p| slots[p.slot].total(Total::Requests))
@@ -251,6 +258,11 @@ impl Summary {
             connects,
             mean_connect: (connects > 0).then(|| Duration::from_micros(connect_micros / connects)),
             retries: sum(&|s| s.total(Total::Retries)),
+            tls_handshakes,
+            tls_resumed: sum(&|s| s.total(Total::TlsResumed)),
+            mean_tls_handshake: (tls_handshakes > 0).then(|| {
+                Duration::from_micros(sum(&|s| s.total(Total::TlsHandshakeMicros)) / tls_handshakes)
+            }),
             latency: hist(Histo::Overall),
             service: hist(Histo::Service),
             requests,

@@ -17,21 +17,30 @@
 //!   is returned;
 //! - every error and every timeout closes the connection (its state is unknown).
 //!
-//! The per-request `timeout` is a deadline covering connect, write and read, enforced with
-//! one reused timer ([`crate::deadline`]); the connect itself is also bounded by
-//! `ClientConfig::connect_timeout` (io_uring's linked timeout).
+//! The per-request `timeout` is a deadline covering connect, TLS handshake, write and read,
+//! enforced with one reused timer ([`crate::deadline`]); the TCP connect itself is also
+//! bounded by `ClientConfig::connect_timeout` (io_uring's linked timeout).
+//!
+//! `https` origins: after the TCP connect the client runs a TLS handshake (rustls, through
+//! [`crate::tls::TlsConnector`]: the one given with [`Client::with_tls`], or the process's
+//! shared one for `ClientConfig::tls`), timed apart from the connect. Everything above then
+//! works the same over the encrypted stream (the private `transport` module): keep-alive,
+//! the idle check, reconnects (which resume the TLS session when the server allows it) and
+//! retries.
 
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
+use rustls::pki_types::ServerName;
 
 use crate::deadline::DeadlineTimer;
 use crate::error::{Error, Phase};
 use crate::request::RequestMeta;
 use crate::response::{Limits, Progress, ResponseNeeds, ResponseParser};
+use crate::tls::{self, TlsConnector, TlsInfo, TlsOptions};
+use crate::transport::Transport;
 use crate::url::{Origin, Scheme};
 
 /// Settings of a [`Client`].
@@ -55,6 +64,10 @@ pub struct ClientConfig {
     /// servers close) is checked. `None`: never check; a close between requests then
     /// becomes a retry (idempotent) or a `closed_early`/`reset` error (others).
     pub probe_idle_after: Option<Duration>,
+    /// How `https` connections are verified (`--insecure`, `--cacert`, `--tls-min`). Used to
+    /// pick the process's shared [`TlsConnector`] unless the client was given one with
+    /// [`Client::with_tls`]. Default: verify against the compiled-in roots, TLS 1.2 or 1.3.
+    pub tls: TlsOptions,
 }
 
 impl Default for ClientConfig {
@@ -67,6 +80,7 @@ impl Default for ClientConfig {
             nodelay: true,
             read_buffer_bytes: 16 << 10,
             probe_idle_after: Some(Duration::from_millis(1)),
+            tls: TlsOptions::default(),
         }
     }
 }
@@ -74,8 +88,11 @@ impl Default for ClientConfig {
 /// When the parts of one request happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Timings {
-    /// Time spent connecting during this request (all attempts), when it connected.
+    /// Time spent in TCP connects during this request (all attempts), when it connected.
     pub connect: Option<Duration>,
+    /// Time spent in TLS handshakes during this request (all attempts), when it connected
+    /// to an `https` origin. Counted neither in `connect` nor in `ttfb`/`total`.
+    pub tls_handshake: Option<Duration>,
     /// From the first byte written to the first response byte read (final attempt).
     pub ttfb: Duration,
     /// From the first byte written to the last response byte parsed (final attempt).
@@ -90,6 +107,10 @@ pub struct ClientCounters {
     pub connects: u64,
     /// Connects that replaced an earlier connection (all connects but the first).
     pub reconnects: u64,
+    /// Completed TLS handshakes (`https`).
+    pub tls_handshakes: u64,
+    /// TLS handshakes that resumed an earlier session (included in `tls_handshakes`).
+    pub tls_resumed: u64,
     /// Requests sent a second time after a reused connection failed.
     pub retries: u64,
     /// Request bytes written.
@@ -185,7 +206,11 @@ struct Core {
     origin: Origin,
     config: ClientConfig,
     addrs: Vec<SocketAddr>,
-    conn: Option<TcpStream>,
+    conn: Option<Transport>,
+    /// For `https`: the connector, given or taken from the shared one at the first connect.
+    tls: Option<TlsConnector>,
+    /// For `https`: the name the certificate must match (and the SNI), from the host.
+    server_name: Option<ServerName<'static>>,
     /// The executor `conn` belongs to (a stream cannot move between executors).
     conn_executor: usize,
     /// Requests completed on `conn`.
@@ -237,6 +262,8 @@ impl Client {
                 origin,
                 addrs,
                 conn: None,
+                tls: None,
+                server_name: None,
                 conn_executor: 0,
                 served: 0,
                 idle_since: Instant::now(),
@@ -247,6 +274,21 @@ impl Client {
                 config,
             },
         }
+    }
+
+    /// Uses `connector` for `https` connections instead of the process's shared one for
+    /// `ClientConfig::tls` (whose TLS settings are then ignored). Give every client of a
+    /// process the same connector (clones share it): its session cache is what lets
+    /// reconnects resume.
+    pub fn with_tls(mut self, connector: TlsConnector) -> Client {
+        self.core.tls = Some(connector);
+        self
+    }
+
+    /// What the open `https` connection negotiated (version, cipher suite, ALPN, resumed);
+    /// `None` without a connection or for `http`.
+    pub fn tls_info(&self) -> Option<TlsInfo> {
+        self.core.conn.as_ref()?.tls().and_then(tls::info)
     }
 
     /// The origin this client talks to.
@@ -278,7 +320,7 @@ impl Client {
     /// its response, keeping what `needs` asks for.
     ///
     /// `meta` must describe the request's method (HEAD framing, retry rule). `timeout` is
-    /// the deadline for the whole exchange: connect, write and read.
+    /// the deadline for the whole exchange: connect, TLS handshake, write and read.
     pub async fn send(
         &mut self,
         request: &[u8],
@@ -286,11 +328,6 @@ impl Client {
         needs: &ResponseNeeds,
         timeout: Duration,
     ) -> Result<Response<'_>, Error> {
-        if self.core.origin.scheme == Scheme::Https {
-            return Err(Error::InvalidRequest(
-                "https is not supported yet".to_owned(),
-            ));
-        }
         if request.is_empty() {
             return Err(Error::InvalidRequest("empty request".to_owned()));
         }
@@ -347,13 +384,13 @@ impl Core {
         exchange: &mut Exchange,
         meta: RequestMeta,
     ) -> Result<bool, Error> {
-        if let Some(stream) = &self.conn {
+        if let Some(stream) = &mut self.conn {
             let same_executor = self.conn_executor == glommio::executor().id();
             let probe = match self.config.probe_idle_after {
                 None => false,
                 Some(idle) => !meta.idempotent || self.idle_since.elapsed() >= idle,
             };
-            if same_executor && (!probe || idle_connection_is_clean(stream)) {
+            if same_executor && (!probe || stream.idle_is_clean()) {
                 return Ok(true);
             }
             self.conn = None;
@@ -362,10 +399,49 @@ impl Core {
         let stream = self.connect().await?;
         let took = started.elapsed();
         exchange.timings.connect = Some(exchange.timings.connect.unwrap_or_default() + took);
-        self.conn = Some(stream);
+        let transport = match self.origin.scheme {
+            Scheme::Http => Transport::Plain(stream),
+            Scheme::Https => {
+                let started = Instant::now();
+                let tls = self.tls_handshake(stream).await?;
+                let took = started.elapsed();
+                exchange.timings.tls_handshake =
+                    Some(exchange.timings.tls_handshake.unwrap_or_default() + took);
+                Transport::Tls(Box::new(tls))
+            }
+        };
+        self.conn = Some(transport);
         self.conn_executor = glommio::executor().id();
         self.served = 0;
         Ok(false)
+    }
+
+    /// The TLS handshake on a fresh TCP connection.
+    async fn tls_handshake(
+        &mut self,
+        stream: TcpStream,
+    ) -> Result<futures_rustls::client::TlsStream<TcpStream>, Error> {
+        let connector = match &self.tls {
+            Some(connector) => connector,
+            None => self.tls.insert(TlsConnector::shared(&self.config.tls)?),
+        };
+        let server_name = match &self.server_name {
+            Some(name) => name.clone(),
+            None => self
+                .server_name
+                .insert(tls::server_name(&self.origin.host)?)
+                .clone(),
+        };
+        match connector.handshake(server_name, stream).await {
+            Ok(tls) => {
+                self.counters.tls_handshakes += 1;
+                if tls.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed) {
+                    self.counters.tls_resumed += 1;
+                }
+                Ok(tls)
+            }
+            Err(e) => Err(io_error(&self.origin, Phase::TlsHandshake, e)),
+        }
     }
 
     async fn connect(&mut self) -> Result<TcpStream, Error> {
@@ -429,7 +505,7 @@ impl Core {
                     self.counters.bytes_sent += n as u64;
                 }
                 Err(e) => {
-                    let error = Error::from_io(Phase::Write, e);
+                    let error = io_error(&self.origin, Phase::Write, e);
                     let before_response = error.kind() == crate::ErrorKind::Reset;
                     return Err(Failure {
                         error,
@@ -438,13 +514,22 @@ impl Core {
                 }
             }
         }
+        // TLS: push out what rustls still holds (a no-op for plain TCP).
+        if let Err(e) = stream.flush().await {
+            let error = io_error(&self.origin, Phase::Write, e);
+            let before_response = error.kind() == crate::ErrorKind::Reset;
+            return Err(Failure {
+                error,
+                before_response,
+            });
+        }
         let mut first_byte: Option<Instant> = None;
         loop {
             let read = stream.read(&mut self.read_buf).await;
             let n = match read {
                 Ok(n) => n,
                 Err(e) => {
-                    let error = Error::from_io(Phase::Read, e);
+                    let error = io_error(&self.origin, Phase::Read, e);
                     let before_response =
                         first_byte.is_none() && error.kind() == crate::ErrorKind::Reset;
                     return Err(Failure {
@@ -476,8 +561,10 @@ impl Core {
                 }
                 Ok(Progress::Complete { consumed }) => {
                     self.served += 1;
-                    if consumed < n || !self.parser.keep_alive() {
-                        // Stray bytes after the response, or the server said it closes.
+                    if consumed < n || !self.parser.keep_alive() || stream.has_buffered_plaintext()
+                    {
+                        // Stray bytes after the response (or decrypted ones left in rustls),
+                        // or the server said it closes (or sent close_notify).
                         self.conn = None;
                     }
                     break;
@@ -498,24 +585,10 @@ impl Core {
     }
 }
 
-/// Whether an idle keep-alive connection can carry a request: no EOF, no error and no
-/// stray bytes waiting. One non-blocking `recv(MSG_PEEK)`.
-fn idle_connection_is_clean(stream: &TcpStream) -> bool {
-    let mut byte = 0u8;
-    // SAFETY: the descriptor is owned by `stream`, which outlives this call; the buffer is a
-    // valid, writable one-byte local; MSG_DONTWAIT makes the call non-blocking.
-    let result = unsafe {
-        libc::recv(
-            stream.as_raw_fd(),
-            (&raw mut byte).cast::<libc::c_void>(),
-            1,
-            libc::MSG_PEEK | libc::MSG_DONTWAIT,
-        )
-    };
-    if result < 0 {
-        let errno = std::io::Error::last_os_error().raw_os_error();
-        return matches!(errno, Some(libc::EAGAIN) | Some(libc::EINTR));
+/// Classifies an I/O error on a connection to `origin` (TLS failures by their own kinds).
+fn io_error(origin: &Origin, phase: Phase, error: std::io::Error) -> Error {
+    match origin.scheme {
+        Scheme::Http => Error::from_io(phase, error),
+        Scheme::Https => tls::classify(&origin.host_port(), phase, error),
     }
-    // 0: the server closed; > 0: bytes nobody asked for.
-    false
 }

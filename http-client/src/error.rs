@@ -4,7 +4,8 @@
 //! Every failure of a request is one of these values; nothing in this crate panics on bad
 //! input from a server or a caller. `ErrorKind` has a dense, stable [`ErrorKind::index`] so a
 //! counter array of [`ErrorKind::COUNT`] entries can be indexed without a map; new kinds
-//! (TLS, later) are appended at the end, which keeps every existing index.
+//! are appended at the end, which keeps every existing index (the TLS kinds came after the
+//! first twelve). How rustls failures map to the TLS kinds is in [`crate::tls`].
 
 use std::io;
 use std::net::SocketAddr;
@@ -17,6 +18,8 @@ pub enum Phase {
     Write,
     /// While reading the response.
     Read,
+    /// During the TLS handshake of a new `https` connection.
+    TlsHandshake,
 }
 
 impl Phase {
@@ -25,6 +28,7 @@ impl Phase {
         match self {
             Phase::Write => "writing the request",
             Phase::Read => "reading the response",
+            Phase::TlsHandshake => "in the TLS handshake",
         }
     }
 }
@@ -119,6 +123,60 @@ pub enum Error {
         /// The operating system's error.
         source: io::Error,
     },
+    /// The server's certificate chain does not lead to a trusted root (a self-signed
+    /// certificate, or one issued by a private CA that was not given with `--cacert`).
+    #[error(
+        "TLS: the certificate of {server} is not issued by a trusted certificate authority \
+         ({reason}); trust its CA with --cacert FILE, or skip verification with --insecure"
+    )]
+    TlsUnknownIssuer {
+        /// The server, as `host:port`.
+        server: String,
+        /// What the verifier said.
+        reason: String,
+    },
+    /// The server's certificate is valid but not for the host name (or IP address) the
+    /// request was sent to.
+    #[error("TLS: the certificate of {server} does not match its name: {reason}")]
+    TlsNameMismatch {
+        /// The server, as `host:port`.
+        server: String,
+        /// Which name was expected and which names the certificate holds.
+        reason: String,
+    },
+    /// Any other certificate problem: expired, not valid yet, revoked, badly encoded, not
+    /// meant for a server, none presented.
+    #[error("TLS: the certificate of {server} was rejected: {reason}")]
+    TlsBadCertificate {
+        /// The server, as `host:port`.
+        server: String,
+        /// What the verifier said.
+        reason: String,
+    },
+    /// The handshake failed: the server refused it with an alert (its reason), the two
+    /// sides share no protocol version, cipher suite or application protocol, or the server
+    /// closed the connection in the middle of it.
+    #[error("TLS handshake with {server} failed: {reason}")]
+    TlsHandshake {
+        /// The server, as `host:port`.
+        server: String,
+        /// The server's alert, or what was incompatible.
+        reason: String,
+    },
+    /// The server broke the TLS protocol: corrupt or unexpected records (for instance a
+    /// plain-HTTP server on an `https` port), a record that does not decrypt, or a fatal
+    /// alert on an established connection.
+    #[error("TLS protocol error with {server}: {reason}")]
+    TlsProtocol {
+        /// The server, as `host:port`.
+        server: String,
+        /// What was wrong, or the server's alert.
+        reason: String,
+    },
+    /// The TLS settings cannot be used (an unreadable `--cacert` file, no certificate in it,
+    /// a host that is not a valid TLS server name). Counted as `invalid_request`.
+    #[error("TLS configuration: {0}")]
+    TlsConfig(String),
 }
 
 impl Error {
@@ -135,8 +193,15 @@ impl Error {
             Error::MalformedResponse(_) => ErrorKind::MalformedResponse,
             Error::HeaderTooLarge { .. } => ErrorKind::HeaderTooLarge,
             Error::BodyTooLarge { .. } => ErrorKind::BodyTooLarge,
-            Error::InvalidRequest(_) | Error::InvalidUrl { .. } => ErrorKind::InvalidRequest,
+            Error::InvalidRequest(_) | Error::InvalidUrl { .. } | Error::TlsConfig(_) => {
+                ErrorKind::InvalidRequest
+            }
             Error::Io { .. } => ErrorKind::Io,
+            Error::TlsUnknownIssuer { .. } => ErrorKind::TlsUnknownIssuer,
+            Error::TlsNameMismatch { .. } => ErrorKind::TlsNameMismatch,
+            Error::TlsBadCertificate { .. } => ErrorKind::TlsBadCertificate,
+            Error::TlsHandshake { .. } => ErrorKind::TlsHandshake,
+            Error::TlsProtocol { .. } => ErrorKind::TlsProtocol,
         }
     }
 
@@ -187,11 +252,22 @@ pub enum ErrorKind {
     InvalidRequest,
     /// `io`: any other I/O error.
     Io,
+    /// `tls_unknown_issuer`: the server's certificate is not issued by a trusted authority.
+    TlsUnknownIssuer,
+    /// `tls_name_mismatch`: the server's certificate is not valid for the host.
+    TlsNameMismatch,
+    /// `tls_bad_certificate`: any other certificate problem (expired, not yet valid...).
+    TlsBadCertificate,
+    /// `tls_handshake`: the TLS handshake failed (an alert from the server, nothing in common,
+    /// closed mid-handshake).
+    TlsHandshake,
+    /// `tls_protocol`: the server broke the TLS protocol (corrupt records, not TLS at all).
+    TlsProtocol,
 }
 
 impl ErrorKind {
     /// Every kind, in [`index`](Self::index) order.
-    pub const ALL: [ErrorKind; 12] = [
+    pub const ALL: [ErrorKind; 17] = [
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
         ErrorKind::ConnectFailed,
@@ -204,6 +280,11 @@ impl ErrorKind {
         ErrorKind::BodyTooLarge,
         ErrorKind::InvalidRequest,
         ErrorKind::Io,
+        ErrorKind::TlsUnknownIssuer,
+        ErrorKind::TlsNameMismatch,
+        ErrorKind::TlsBadCertificate,
+        ErrorKind::TlsHandshake,
+        ErrorKind::TlsProtocol,
     ];
 
     /// How many kinds there are (the length of a counter array).
@@ -229,6 +310,11 @@ impl ErrorKind {
             ErrorKind::BodyTooLarge => "body_too_large",
             ErrorKind::InvalidRequest => "invalid_request",
             ErrorKind::Io => "io",
+            ErrorKind::TlsUnknownIssuer => "tls_unknown_issuer",
+            ErrorKind::TlsNameMismatch => "tls_name_mismatch",
+            ErrorKind::TlsBadCertificate => "tls_bad_certificate",
+            ErrorKind::TlsHandshake => "tls_handshake",
+            ErrorKind::TlsProtocol => "tls_protocol",
         }
     }
 }
@@ -248,7 +334,24 @@ mod tests {
         for (position, kind) in ErrorKind::ALL.iter().enumerate() {
             assert_eq!(kind.index(), position, "{kind}");
         }
-        assert_eq!(ErrorKind::COUNT, 12);
+        assert_eq!(ErrorKind::COUNT, 17);
+    }
+
+    #[test]
+    fn first_indexes_never_move() {
+        // The engine's counters and saved reports rely on these positions.
+        let fixed = [
+            (ErrorKind::ConnectRefused, 0),
+            (ErrorKind::Io, 11),
+            (ErrorKind::TlsUnknownIssuer, 12),
+            (ErrorKind::TlsNameMismatch, 13),
+            (ErrorKind::TlsBadCertificate, 14),
+            (ErrorKind::TlsHandshake, 15),
+            (ErrorKind::TlsProtocol, 16),
+        ];
+        for (kind, index) in fixed {
+            assert_eq!(kind.index(), index, "{kind}");
+        }
     }
 
     #[test]

@@ -7,6 +7,9 @@
 //!   Content-Length, chunked with trailers, until-close, bodiless responses, caps);
 //! - [`Client`] owns one keep-alive connection to one [`Origin`] and sends requests with a
 //!   per-request deadline, reconnecting and retrying by the rules in [`client`];
+//! - `https` origins go through TLS ([`tls`]: rustls with ALPN `http/1.1`, SNI, session
+//!   resumption through a per-process [`TlsConnector`], `--insecure`/`--cacert`/`--tls-min`
+//!   as [`TlsOptions`]);
 //! - every failure is an [`Error`] value with an [`ErrorKind`] for counting.
 //!
 //! See `docs/http-client.md` for the framing, retry and error rules in one place.
@@ -16,6 +19,8 @@ pub mod deadline;
 pub mod error;
 pub mod request;
 pub mod response;
+pub mod tls;
+mod transport;
 pub mod url;
 
 pub use client::{Client, ClientConfig, ClientCounters, Response, Timings};
@@ -23,6 +28,7 @@ pub use deadline::DeadlineTimer;
 pub use error::{Error, ErrorKind, Phase};
 pub use request::{DEFAULT_USER_AGENT, RequestMeta, render_request};
 pub use response::{HeaderNeeds, Limits, Progress, ResponseNeeds, ResponseParser};
+pub use tls::{TlsConnector, TlsInfo, TlsOptions, TlsVersion};
 pub use url::{Origin, Scheme, split_url};
 
 /// Re-exported so callers name methods without depending on `http` themselves.

@@ -15,7 +15,7 @@ use crate::error::Error;
 pub enum Scheme {
     /// `http`, default port 80.
     Http,
-    /// `https`, default port 443 (parsed, not yet supported by the client).
+    /// `https`, default port 443 (TLS: see [`crate::tls`]).
     Https,
 }
 
@@ -68,6 +68,11 @@ impl Origin {
         } else {
             format!("{host}:{}", self.port)
         }
+    }
+
+    /// `host:port` with the port always written (IPv6 literals in brackets), for messages.
+    pub fn host_port(&self) -> String {
+        format!("{}:{}", self.bracketed_host(), self.port)
     }
 
     /// The host as written in a URL (IPv6 literals in brackets).

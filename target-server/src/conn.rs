@@ -5,16 +5,22 @@
 //! Limits: a request head over [`MAX_HEAD_BYTES`] gets 431, a body over [`MAX_BODY_BYTES`]
 //! gets 413, a chunked request body gets 501, a malformed request 400; each of these closes
 //! the connection. The buffers are bounded by those limits whatever a client sends.
+//!
+//! On a TLS server the connection starts with the handshake (counted, with whether it
+//! resumed, once it succeeds; a failed one just closes), then runs the same loop over the
+//! encrypted stream; closes the server decides on end with `close_notify`.
 
 use std::mem::MaybeUninit;
 use std::rc::Rc;
 
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::AsyncReadExt;
 use glommio::net::TcpStream;
 
 use crate::hostile;
 use crate::routes::{self, Action, After, Request};
 use crate::server::ThreadContext;
+use crate::stream::ServerStream;
+use crate::tls::TlsFacts;
 use crate::wire::{self, FIXED_JSON, Persist, Reply};
 
 /// Largest request head accepted.
@@ -53,7 +59,12 @@ enum Step {
 
 /// A connection's state.
 struct Connection {
-    stream: TcpStream,
+    stream: ServerStream,
+    /// What the TLS handshake negotiated (`None` on a plain server).
+    tls: Option<TlsFacts>,
+    /// The server chose to close (send `close_notify` on TLS), rather than the client
+    /// leaving or a misbehaviour.
+    graceful_close: bool,
     context: Rc<ThreadContext>,
     input: Vec<u8>,
     start: usize,
@@ -69,8 +80,29 @@ struct Connection {
 
 /// Serves one accepted connection until it closes.
 pub(crate) async fn serve(stream: TcpStream, context: Rc<ThreadContext>) {
+    let (stream, tls) = match &context.tls {
+        None => (ServerStream::Plain(stream), None),
+        Some(config) => {
+            let accepted = futures_rustls::TlsAcceptor::from(std::sync::Arc::clone(config))
+                .accept(stream)
+                .await;
+            match accepted {
+                Ok(stream) => {
+                    let facts = TlsFacts::of(stream.get_ref().1);
+                    context
+                        .shared
+                        .add_tls_handshake(context.index, facts.resumed);
+                    (ServerStream::Tls(Box::new(stream)), Some(facts))
+                }
+                // The client gave up or rejected the certificate: nothing to serve.
+                Err(_) => return,
+            }
+        }
+    };
     let mut connection = Connection {
         stream,
+        tls,
+        graceful_close: false,
         context,
         input: vec![0; BUFFER_BYTES],
         start: 0,
@@ -82,6 +114,9 @@ pub(crate) async fn serve(stream: TcpStream, context: Rc<ThreadContext>) {
     };
     connection.run().await;
     connection.release();
+    if connection.graceful_close {
+        connection.stream.close_notify().await;
+    }
 }
 
 impl Connection {
@@ -98,7 +133,7 @@ impl Connection {
                     }
                 }
                 Step::Close => {
-                    self.flush().await;
+                    self.graceful_close = self.flush().await;
                     return;
                 }
                 Step::Act {
@@ -136,7 +171,7 @@ impl Connection {
                 let mut left = n;
                 while left > 0 {
                     let take = left.min(PATTERN.len() as u64) as usize;
-                    if self.stream.write_all(&PATTERN[..take]).await.is_err() {
+                    if self.stream.send_all(&PATTERN[..take]).await.is_err() {
                         return false;
                     }
                     left -= take as u64;
@@ -164,7 +199,7 @@ impl Connection {
 
     /// Writes the output and reports `false` so the caller closes.
     async fn flush_then_close(&mut self) -> bool {
-        self.flush().await;
+        self.graceful_close = self.flush().await;
         false
     }
 
@@ -247,6 +282,7 @@ impl Connection {
                 target: request.path.unwrap_or("/"),
                 headers: request.headers,
                 body: &buffered[head_len..total],
+                tls: self.tls.as_ref(),
             };
             let head = parsed.is_head();
             self.start += total;
@@ -357,7 +393,11 @@ impl Connection {
                 .await
                 {
                     Ok(read) => read,
-                    Err(_) => return false,
+                    Err(_) => {
+                        // The server closes an idle connection: politely, on TLS.
+                        self.graceful_close = true;
+                        return false;
+                    }
                 }
             }
             _ => self.stream.read(&mut self.input[self.end..]).await,
@@ -373,7 +413,7 @@ impl Connection {
 
     /// Writes the buffered output and counts its replies; `false` on a write error.
     async fn flush(&mut self) -> bool {
-        let ok = self.output.is_empty() || self.stream.write_all(&self.output).await.is_ok();
+        let ok = self.output.is_empty() || self.stream.send_all(&self.output).await.is_ok();
         if ok {
             self.context
                 .shared

@@ -1,14 +1,15 @@
 //! The misbehaviours behind `/hostile/...`: each takes over the connection and does one
 //! thing a broken or hostile server does, so the client's error handling can be tested
-//! against real sockets.
+//! against real sockets. On a TLS server they misbehave inside the encrypted stream (the
+//! bytes are the same HTTP-level garbage, truncation or reset).
 
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use glommio::net::TcpStream;
+use futures_lite::AsyncReadExt;
 
 use crate::routes::Hostile;
+use crate::stream::ServerStream;
 
 /// What happened, for counting and for the connection loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +46,7 @@ pub const RESET_HEAD: &[u8] =
 pub const HUGE_HEADER_FIELDS: usize = 1024;
 
 /// Carries out `hostile` on `stream`.
-pub async fn misbehave(hostile: Hostile, stream: &mut TcpStream) -> Outcome {
+pub async fn misbehave(hostile: Hostile, stream: &mut ServerStream) -> Outcome {
     match hostile {
         Hostile::Never => {
             // Never answer, but notice when the client gives up (bounded: a 4 KiB buffer
@@ -60,22 +61,22 @@ pub async fn misbehave(hostile: Hostile, stream: &mut TcpStream) -> Outcome {
         }
         Hostile::Slowloris => {
             for byte in SLOWLORIS_RESPONSE.chunks(1) {
-                if stream.write_all(byte).await.is_err() {
+                if stream.send_all(byte).await.is_err() {
                     return CLOSED_UNCOUNTED;
                 }
                 glommio::timer::sleep(Duration::from_secs(1)).await;
             }
             CLOSED_COUNTED
         }
-        Hostile::Garbage => written(stream.write_all(GARBAGE).await.is_ok(), false),
+        Hostile::Garbage => written(stream.send_all(GARBAGE).await.is_ok(), false),
         Hostile::Truncated => {
-            let ok = stream.write_all(TRUNCATED_HEAD).await.is_ok()
-                && stream.write_all(&[b't'; 10]).await.is_ok();
+            let ok = stream.send_all(TRUNCATED_HEAD).await.is_ok()
+                && stream.send_all(&[b't'; 10]).await.is_ok();
             written(ok, false)
         }
         Hostile::InfiniteChunked => {
             let head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n";
-            if stream.write_all(head).await.is_err() {
+            if stream.send_all(head).await.is_err() {
                 return CLOSED_UNCOUNTED;
             }
             let mut chunk = Vec::with_capacity(16 << 10);
@@ -83,7 +84,7 @@ pub async fn misbehave(hostile: Hostile, stream: &mut TcpStream) -> Outcome {
             chunk.resize(6 + (16 << 10), b'c');
             chunk.extend_from_slice(b"\r\n");
             // Until the client goes away (or the server stops): never counted.
-            while stream.write_all(&chunk).await.is_ok() {
+            while stream.send_all(&chunk).await.is_ok() {
                 glommio::yield_if_needed().await;
             }
             CLOSED_UNCOUNTED
@@ -96,7 +97,7 @@ pub async fn misbehave(hostile: Hostile, stream: &mut TcpStream) -> Outcome {
                 block.resize(block.len() + 1000, b'f');
                 block.extend_from_slice(b"\r\n");
                 if block.len() >= 60 << 10 {
-                    if stream.write_all(&block).await.is_err() {
+                    if stream.send_all(&block).await.is_err() {
                         return CLOSED_UNCOUNTED;
                     }
                     block.clear();
@@ -104,12 +105,12 @@ pub async fn misbehave(hostile: Hostile, stream: &mut TcpStream) -> Outcome {
                 }
             }
             block.extend_from_slice(b"Content-Length: 0\r\n\r\n");
-            written(stream.write_all(&block).await.is_ok(), false)
+            written(stream.send_all(&block).await.is_ok(), false)
         }
-        Hostile::WrongLength => written(stream.write_all(WRONG_LENGTH).await.is_ok(), true),
+        Hostile::WrongLength => written(stream.send_all(WRONG_LENGTH).await.is_ok(), true),
         Hostile::Reset => {
-            let ok = stream.write_all(RESET_HEAD).await.is_ok()
-                && stream.write_all(&[b'r'; 100]).await.is_ok();
+            let ok = stream.send_all(RESET_HEAD).await.is_ok()
+                && stream.send_all(&[b'r'; 100]).await.is_ok();
             if !ok {
                 return CLOSED_UNCOUNTED;
             }
@@ -131,7 +132,7 @@ fn written(ok: bool, keep_open: bool) -> Outcome {
 }
 
 /// Sets `SO_LINGER {on, 0}` so that closing the socket resets the connection.
-pub fn set_linger_zero(stream: &TcpStream) {
+pub fn set_linger_zero(stream: &impl AsRawFd) {
     let linger = libc::linger {
         l_onoff: 1,
         l_linger: 0,

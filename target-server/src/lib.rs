@@ -6,15 +6,22 @@
 //! and connections accepted, and [`ServerHandle::stop`] closes everything. Routes
 //! (fixed JSON, echo, delays, status codes, chunked replies, `Connection: close`, a small
 //! demo API and `/hostile/...` misbehaviours) are listed in docs/target-server.md.
+//!
+//! With `ServerConfig::tls` ([`ServerTls`]) it serves HTTPS instead, with a certificate
+//! authority and server certificate generated at start ([`TlsIdentity`], rcgen); the handle
+//! gives the CA's PEM for clients to trust and counts handshakes and resumptions.
 
 mod conn;
 mod hostile;
 mod routes;
 mod server;
 mod stats;
+mod stream;
+mod tls;
 mod wire;
 
 pub use server::{ServerConfig, ServerHandle, ServerStats, start};
+pub use tls::{LOCALHOST_NAMES, ServerTls, TlsIdentity};
 
 /// Constants tests use to check replies byte for byte.
 pub mod replies {

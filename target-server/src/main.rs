@@ -1,7 +1,8 @@
-//! The `molotov-target` binary: runs the target server until SIGINT or SIGTERM, then
-//! prints how many requests it answered.
+//! The `molotov-target` binary: runs the target server (HTTP, or HTTPS with `--tls`) until
+//! SIGINT or SIGTERM, then prints how many requests it answered.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -26,6 +27,23 @@ struct Args {
     /// Pin thread i to CPU cpus[i % len] (comma-separated list).
     #[arg(long, value_delimiter = ',')]
     cpus: Vec<usize>,
+    /// Serve HTTPS with a certificate authority and server certificate generated at start.
+    #[arg(long)]
+    tls: bool,
+    /// Write the generated CA certificate (PEM) to FILE, for clients' `--cacert FILE`.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    cert_out: Option<PathBuf>,
+    /// Names the server certificate is valid for (comma-separated DNS names or IPs).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        requires = "tls",
+        default_value = "localhost,127.0.0.1,::1"
+    )]
+    tls_names: Vec<String>,
+    /// Offer TLS 1.2 only (default: 1.2 and 1.3).
+    #[arg(long, requires = "tls")]
+    tls12_only: bool,
 }
 
 fn main() -> ExitCode {
@@ -39,12 +57,35 @@ fn main() -> ExitCode {
         eprintln!("molotov-target: cannot block signals: {e}");
         return ExitCode::FAILURE;
     }
+    let tls = if args.tls {
+        let names: Vec<&str> = args.tls_names.iter().map(String::as_str).collect();
+        let identity = match molotov_target::TlsIdentity::for_names(&names) {
+            Ok(identity) => identity,
+            Err(e) => {
+                eprintln!("molotov-target: cannot generate the TLS certificates: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        if let Some(path) = &args.cert_out
+            && let Err(e) = std::fs::write(path, identity.ca_pem())
+        {
+            eprintln!("molotov-target: cannot write {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+        Some(molotov_target::ServerTls {
+            identity,
+            tls12_only: args.tls12_only,
+        })
+    } else {
+        None
+    };
     let config = molotov_target::ServerConfig {
         addr: args.addr,
         threads: args.threads,
         max_concurrency: args.max_concurrency,
         close_every_response: args.close,
         cpus: args.cpus,
+        tls,
         ..Default::default()
     };
     let server = match molotov_target::start(config) {
@@ -54,7 +95,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("listening on http://{}", server.addr());
+    println!("listening on {}://{}", server.scheme(), server.addr());
+    if let Some(path) = &args.cert_out {
+        println!("CA certificate written to {}", path.display());
+    }
     let received = signals.wait();
     // The counts returned by `stop` are final: every thread has finished.
     let answered = server.stop().requests_answered;

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::stats::Shared;
+use crate::tls::TlsFacts;
 use crate::wire::{self, FIXED_JSON, Persist, Reply};
 
 /// Longest `/delay/{ms}` accepted.
@@ -38,6 +39,8 @@ pub struct Request<'a> {
     pub target: &'a str,
     pub headers: &'a [httparse::Header<'a>],
     pub body: &'a [u8],
+    /// What the connection's TLS handshake negotiated (`None` on plain HTTP).
+    pub tls: Option<&'a TlsFacts>,
 }
 
 impl Request<'_> {
@@ -212,6 +215,13 @@ pub fn route(
                 b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n",
             );
             reply(out, Reply::json(200, FIXED_JSON))
+        }
+        (_, ["tls"]) => {
+            let body = match request.tls {
+                Some(facts) => facts.to_json(),
+                None => r#"{"tls":false}"#.to_owned(),
+            };
+            reply(out, Reply::json(200, body.as_bytes()))
         }
         (_, ["stats"]) => {
             let body = format!(

@@ -5,6 +5,9 @@
 //! and accepting from a duplicate of the same listening socket. `stop` sets a flag and
 //! shuts the listening socket down, which wakes every pending accept; each thread then
 //! cancels its connection tasks (closing their sockets) and ends, and `stop` joins them.
+//!
+//! With `ServerConfig::tls` the rustls configuration is built once in `start` and shared by
+//! every thread (so TLS 1.2 sessions and 1.3 tickets resume on any thread).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -21,6 +24,7 @@ use glommio::{ExecutorJoinHandle, LocalExecutorBuilder, Placement};
 
 use crate::conn;
 use crate::stats::Shared;
+use crate::tls::{ServerTls, TlsIdentity};
 
 /// Backlog of the listening socket (the kernel caps it at `net.core.somaxconn`).
 const BACKLOG: libc::c_int = 4096;
@@ -40,6 +44,8 @@ pub struct ServerConfig {
     pub idle_timeout: Option<Duration>,
     /// Pin thread `i` to CPU `cpus[i % cpus.len()]`; empty: not pinned. Default empty.
     pub cpus: Vec<usize>,
+    /// Serve HTTPS with these certificates and versions. Default: plain HTTP.
+    pub tls: Option<ServerTls>,
 }
 
 impl Default for ServerConfig {
@@ -51,6 +57,7 @@ impl Default for ServerConfig {
             close_every_response: false,
             idle_timeout: None,
             cpus: Vec::new(),
+            tls: None,
         }
     }
 }
@@ -61,6 +68,8 @@ pub(crate) struct ThreadContext {
     pub(crate) index: usize,
     pub(crate) config: ServerConfig,
     pub(crate) shared: Arc<Shared>,
+    /// The TLS configuration shared by all threads, on a TLS server.
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// The counts of a stopped server.
@@ -70,6 +79,10 @@ pub struct ServerStats {
     pub requests_answered: u64,
     /// Connections accepted.
     pub connections_accepted: u64,
+    /// TLS handshakes completed (0 on a plain server).
+    pub tls_handshakes: u64,
+    /// Of those, handshakes that resumed an earlier session.
+    pub tls_resumed: u64,
 }
 
 /// A running server. Dropping it stops it too.
@@ -80,6 +93,7 @@ pub struct ServerHandle {
     stopping: Arc<AtomicBool>,
     listener: Option<StdListener>,
     threads: Vec<ExecutorJoinHandle<()>>,
+    tls_identity: Option<TlsIdentity>,
 }
 
 /// Starts the server and returns once it is listening.
@@ -97,6 +111,11 @@ pub fn start(config: ServerConfig) -> io::Result<ServerHandle> {
         return Err(io::Error::last_os_error());
     }
     let addr = listener.local_addr()?;
+    let tls = config
+        .tls
+        .as_ref()
+        .map(ServerTls::rustls_config)
+        .transpose()?;
     let shared = Arc::new(Shared::new(config.threads));
     let stopping = Arc::new(AtomicBool::new(false));
     let mut handle = ServerHandle {
@@ -105,6 +124,7 @@ pub fn start(config: ServerConfig) -> io::Result<ServerHandle> {
         stopping: Arc::clone(&stopping),
         listener: Some(listener),
         threads: Vec::with_capacity(config.threads),
+        tls_identity: config.tls.as_ref().map(|t| t.identity.clone()),
     };
     for index in 0..config.threads {
         let Some(listener) = handle.listener.as_ref() else {
@@ -119,6 +139,7 @@ pub fn start(config: ServerConfig) -> io::Result<ServerHandle> {
             index,
             config: config.clone(),
             shared: Arc::clone(&shared),
+            tls: tls.clone(),
         };
         let stopping = Arc::clone(&stopping);
         let spawned = LocalExecutorBuilder::new(placement)
@@ -195,7 +216,31 @@ impl ServerHandle {
         self.shared.accepted()
     }
 
-    /// Sets both counters to zero.
+    /// The certificates served, on a TLS server (`ca_pem()` is what clients must trust).
+    pub fn tls_identity(&self) -> Option<&TlsIdentity> {
+        self.tls_identity.as_ref()
+    }
+
+    /// `"https"` on a TLS server, `"http"` otherwise.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls_identity.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// TLS handshakes completed since start (or the last reset).
+    pub fn tls_handshakes(&self) -> u64 {
+        self.shared.tls_handshakes()
+    }
+
+    /// TLS handshakes that resumed a session, since start (or the last reset).
+    pub fn tls_resumed(&self) -> u64 {
+        self.shared.tls_resumed()
+    }
+
+    /// Sets every counter to zero.
     pub fn reset_counters(&self) {
         self.shared.reset();
     }
@@ -222,6 +267,8 @@ impl ServerHandle {
         ServerStats {
             requests_answered: self.shared.answered(),
             connections_accepted: self.shared.accepted(),
+            tls_handshakes: self.shared.tls_handshakes(),
+            tls_resumed: self.shared.tls_resumed(),
         }
     }
 

@@ -1,5 +1,6 @@
-//! Counters shared between the server's threads and its handle: requests answered and
-//! connections accepted (one cache-line-padded slot per thread, summed on read), requests
+//! Counters shared between the server's threads and its handle: requests answered,
+//! connections accepted and TLS handshakes (one cache-line-padded slot per thread, summed on
+//! read), requests
 //! in flight (for `max_concurrency`), and the demo API's cart counter.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -10,6 +11,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 pub(crate) struct Slot {
     answered: AtomicU64,
     accepted: AtomicU64,
+    tls_handshakes: AtomicU64,
+    tls_resumed: AtomicU64,
 }
 
 /// Everything the threads and the handle share.
@@ -41,6 +44,29 @@ impl Shared {
         self.slots[thread].accepted.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A completed TLS handshake, `resumed` or full.
+    pub(crate) fn add_tls_handshake(&self, thread: usize, resumed: bool) {
+        let slot = &self.slots[thread];
+        slot.tls_handshakes.fetch_add(1, Ordering::Relaxed);
+        if resumed {
+            slot.tls_resumed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn tls_handshakes(&self) -> u64 {
+        self.slots
+            .iter()
+            .map(|s| s.tls_handshakes.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    pub(crate) fn tls_resumed(&self) -> u64 {
+        self.slots
+            .iter()
+            .map(|s| s.tls_resumed.load(Ordering::Relaxed))
+            .sum()
+    }
+
     pub(crate) fn answered(&self) -> u64 {
         self.slots
             .iter()
@@ -59,6 +85,8 @@ impl Shared {
         for slot in self.slots.iter() {
             slot.answered.store(0, Ordering::Relaxed);
             slot.accepted.store(0, Ordering::Relaxed);
+            slot.tls_handshakes.store(0, Ordering::Relaxed);
+            slot.tls_resumed.store(0, Ordering::Relaxed);
         }
     }
 

@@ -1,0 +1,644 @@
+//! TLS for `https` origins: what the user asks for ([`TlsOptions`]: verify or not, a private
+//! CA, the lowest protocol version), the rustls client configuration built from it
+//! ([`TlsConnector`], one per process and shared by every client, so that sessions resume
+//! across connections and across clients), what a connection negotiated ([`TlsInfo`]), and
+//! how rustls failures become [`Error`] values with their own [`crate::ErrorKind`]s.
+//!
+//! Choices:
+//! - rustls 0.23 with the `ring` provider (pure Rust and C/asm that `cc` builds; the default
+//!   aws-lc-rs provider needs cmake and a longer build), TLS 1.2 and 1.3, ALPN `http/1.1`,
+//!   SNI from the host (rustls sends none for IP addresses, as RFC 6066 requires).
+//! - Trusted roots: Mozilla's set compiled in (`webpki-roots`), plus the certificates of
+//!   `--cacert`. Compiled-in roots behave the same on every machine and in minimal
+//!   containers without `/etc/ssl` (where load generators often run), and cost no file
+//!   reads in the forked children; a private or corporate CA is added with `--cacert`.
+//! - Session resumption: rustls' in-memory client session cache (256 servers, up to 8 TLS
+//!   1.3 tickets per server), which lives in the `rustls::ClientConfig`; sharing one
+//!   configuration per process is what lets a reconnecting client resume.
+//! - The stream is futures-rustls' `TlsStream` over glommio's `TcpStream` (glommio
+//!   implements the futures-io traits futures-rustls needs); see [`crate::client`] for how a
+//!   client drives it.
+//!
+//! Error mapping (handshake and established connections alike):
+//!
+//! | rustls says | error kind |
+//! | --- | --- |
+//! | certificate `UnknownIssuer` | `tls_unknown_issuer` |
+//! | certificate `NotValidForName` | `tls_name_mismatch` |
+//! | any other certificate error, no certificate | `tls_bad_certificate` |
+//! | a fatal alert during the handshake, incompatible peer, no ALPN protocol in common, EOF mid-handshake | `tls_handshake` |
+//! | corrupt or unexpected messages, decryption failures, a fatal alert later on | `tls_protocol` |
+//!
+//! Resets and other socket errors keep their usual kinds (`reset`, `io`).
+
+use std::io;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use glommio::net::TcpStream;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{AlertDescription, CertificateError, DigitallySignedStruct, RootCertStore};
+
+use crate::error::{Error, Phase};
+
+/// The ALPN protocol offered (and the only one accepted): HTTP/1.1.
+pub const ALPN_HTTP11: &[u8] = b"http/1.1";
+
+/// A TLS protocol version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum TlsVersion {
+    /// TLS 1.2.
+    #[default]
+    Tls12,
+    /// TLS 1.3.
+    Tls13,
+}
+
+impl TlsVersion {
+    /// `"1.2"` or `"1.3"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TlsVersion::Tls12 => "1.2",
+            TlsVersion::Tls13 => "1.3",
+        }
+    }
+
+    fn from_rustls(version: rustls::ProtocolVersion) -> Option<TlsVersion> {
+        match version {
+            rustls::ProtocolVersion::TLSv1_2 => Some(TlsVersion::Tls12),
+            rustls::ProtocolVersion::TLSv1_3 => Some(TlsVersion::Tls13),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for TlsVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TLS {}", self.as_str())
+    }
+}
+
+/// The text of a version that is not `1.2` or `1.3`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown TLS version {0:?}: expected 1.2 or 1.3")]
+pub struct UnknownTlsVersion(pub String);
+
+impl FromStr for TlsVersion {
+    type Err = UnknownTlsVersion;
+
+    /// Accepts `1.2`, `1.3`, and the same with a `tls`, `tlsv` or `TLSv` prefix.
+    fn from_str(text: &str) -> Result<TlsVersion, UnknownTlsVersion> {
+        let lower = text.trim().to_ascii_lowercase();
+        let bare = lower
+            .strip_prefix("tlsv")
+            .or_else(|| lower.strip_prefix("tls"))
+            .unwrap_or(&lower);
+        match bare {
+            "1.2" => Ok(TlsVersion::Tls12),
+            "1.3" => Ok(TlsVersion::Tls13),
+            _ => Err(UnknownTlsVersion(text.to_owned())),
+        }
+    }
+}
+
+/// How `https` connections are made and verified. Plain data: cheap to clone and compare.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct TlsOptions {
+    /// Accept any server certificate (`--insecure`): no chain, name or date checks. The
+    /// handshake signatures are still checked, so the server must hold the key of the
+    /// certificate it sends. `ca_file` is then not read. Default false.
+    pub insecure: bool,
+    /// A PEM file of certificates to trust in addition to the compiled-in roots
+    /// (`--cacert`), e.g. a private CA. Default none.
+    pub ca_file: Option<PathBuf>,
+    /// The lowest protocol version offered (`--tls-min`). Default TLS 1.2.
+    pub min_version: TlsVersion,
+}
+
+/// What an established TLS connection negotiated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsInfo {
+    /// The protocol version.
+    pub version: TlsVersion,
+    /// The cipher suite, as IANA names it (e.g. `TLS13_AES_256_GCM_SHA384`).
+    pub cipher_suite: &'static str,
+    /// The application protocol the server chose (`http/1.1`), if it took part in ALPN.
+    pub alpn: Option<Vec<u8>>,
+    /// Whether the handshake resumed an earlier session.
+    pub resumed: bool,
+}
+
+/// The TLS client configuration of a process: trusted roots (or none checked), versions,
+/// ALPN and the session cache. Cloning shares it (an `Arc`).
+///
+/// Build one per process and give it to every [`crate::Client`] of that process
+/// ([`Client::with_tls`](crate::Client::with_tls)); a client that was given none uses
+/// [`TlsConnector::shared`] for its `ClientConfig::tls` at its first `https` connect, which
+/// is also one per process.
+#[derive(Clone)]
+pub struct TlsConnector {
+    config: Arc<rustls::ClientConfig>,
+}
+
+impl std::fmt::Debug for TlsConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsConnector")
+            .field("alpn", &self.config.alpn_protocols)
+            .field("resumption", &self.config.resumption)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The process-wide connectors of [`TlsConnector::shared`], one per distinct options.
+static SHARED: Mutex<Vec<(TlsOptions, TlsConnector)>> = Mutex::new(Vec::new());
+
+impl TlsConnector {
+    /// Builds a configuration from `options`: reads and checks the CA file, if any. Fails
+    /// with [`Error::TlsConfig`] when the file cannot be read or holds no usable
+    /// certificate. Call it once (a process, or the master before forking, to report a bad
+    /// file early) and share the result.
+    pub fn new(options: &TlsOptions) -> Result<TlsConnector, Error> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let versions: &[&'static rustls::SupportedProtocolVersion] = match options.min_version {
+            TlsVersion::Tls12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
+            TlsVersion::Tls13 => &[&rustls::version::TLS13],
+        };
+        let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+            .with_protocol_versions(versions)
+            .map_err(|e| Error::TlsConfig(e.to_string()))?;
+        let mut config = if options.insecure {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(NoVerification {
+                    algorithms: provider.signature_verification_algorithms,
+                }))
+                .with_no_client_auth()
+        } else {
+            let mut roots = RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            };
+            if let Some(path) = &options.ca_file {
+                add_ca_file(&mut roots, path)?;
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        };
+        config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
+        Ok(TlsConnector {
+            config: Arc::new(config),
+        })
+    }
+
+    /// The connector of this process for `options`: built at the first call, the same one
+    /// (same session cache) for every later call with equal options. This is what a
+    /// [`crate::Client`] without [`with_tls`](crate::Client::with_tls) uses. A failure is not
+    /// remembered: the next call tries again.
+    pub fn shared(options: &TlsOptions) -> Result<TlsConnector, Error> {
+        let mut shared = SHARED
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((_, connector)) = shared.iter().find(|(o, _)| o == options) {
+            return Ok(connector.clone());
+        }
+        let connector = TlsConnector::new(options)?;
+        shared.push((options.clone(), connector.clone()));
+        Ok(connector)
+    }
+
+    /// Uses a rustls configuration built elsewhere (its ALPN, roots and session cache are
+    /// taken as they are).
+    pub fn from_rustls(config: Arc<rustls::ClientConfig>) -> TlsConnector {
+        TlsConnector { config }
+    }
+
+    /// The rustls configuration.
+    pub fn rustls_config(&self) -> &Arc<rustls::ClientConfig> {
+        &self.config
+    }
+
+    /// Runs the client handshake on a connected stream.
+    pub(crate) async fn handshake(
+        &self,
+        server_name: ServerName<'static>,
+        stream: TcpStream,
+    ) -> io::Result<futures_rustls::client::TlsStream<TcpStream>> {
+        futures_rustls::TlsConnector::from(Arc::clone(&self.config))
+            .connect(server_name, stream)
+            .await
+    }
+}
+
+/// The name a certificate must match for `host` (an IP literal or a DNS name).
+pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>, Error> {
+    ServerName::try_from(host.to_owned()).map_err(|_| {
+        Error::TlsConfig(format!(
+            "host {host:?} is not a valid TLS server name (DNS name or IP address)"
+        ))
+    })
+}
+
+/// Adds every certificate of the PEM file at `path` to `roots`.
+fn add_ca_file(roots: &mut RootCertStore, path: &std::path::Path) -> Result<(), Error> {
+    let shown = path.display();
+    let pem = std::fs::read(path)
+        .map_err(|e| Error::TlsConfig(format!("cannot read the CA file {shown}: {e}")))?;
+    let mut added = 0;
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert
+            .map_err(|e| Error::TlsConfig(format!("the CA file {shown} is not valid PEM: {e}")))?;
+        roots.add(cert).map_err(|e| {
+            Error::TlsConfig(format!(
+                "the CA file {shown} holds a certificate that cannot be a trust anchor: {e}"
+            ))
+        })?;
+        added += 1;
+    }
+    if added == 0 {
+        return Err(Error::TlsConfig(format!(
+            "the CA file {shown} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+        )));
+    }
+    Ok(())
+}
+
+/// What `--insecure` installs: every certificate is accepted, handshake signatures are
+/// still verified (with the provider's algorithms).
+#[derive(Debug)]
+struct NoVerification {
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for NoVerification {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// What an established connection negotiated.
+pub(crate) fn info(connection: &rustls::ClientConnection) -> Option<TlsInfo> {
+    let version = TlsVersion::from_rustls(connection.protocol_version()?)?;
+    let cipher_suite = connection
+        .negotiated_cipher_suite()
+        .and_then(|suite| suite.suite().as_str())
+        .unwrap_or("unknown");
+    Some(TlsInfo {
+        version,
+        cipher_suite,
+        alpn: connection.alpn_protocol().map(<[u8]>::to_vec),
+        resumed: connection.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
+    })
+}
+
+/// Classifies an I/O error from the TLS stream (handshake or established connection):
+/// rustls failures become the TLS kinds, an EOF in the handshake is `tls_handshake`,
+/// anything else is classified like a plain socket error.
+pub(crate) fn classify(server: &str, phase: Phase, error: io::Error) -> Error {
+    if let Some(tls) = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        return from_rustls(server, phase == Phase::TlsHandshake, tls);
+    }
+    if phase == Phase::TlsHandshake && error.kind() == io::ErrorKind::UnexpectedEof {
+        return Error::TlsHandshake {
+            server: server.to_owned(),
+            reason: "the server closed the connection in the middle of the handshake".to_owned(),
+        };
+    }
+    Error::from_io(phase, error)
+}
+
+/// Maps one rustls error (see the module table).
+pub(crate) fn from_rustls(server: &str, in_handshake: bool, error: &rustls::Error) -> Error {
+    let server = server.to_owned();
+    match error {
+        rustls::Error::InvalidCertificate(certificate) => match certificate {
+            CertificateError::UnknownIssuer => Error::TlsUnknownIssuer {
+                server,
+                reason: "its chain ends at an unknown issuer".to_owned(),
+            },
+            CertificateError::BadSignature => Error::TlsUnknownIssuer {
+                server,
+                reason: "it is not signed by the key of the issuer it names".to_owned(),
+            },
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                Error::TlsNameMismatch {
+                    server,
+                    reason: certificate.to_string(),
+                }
+            }
+            other => Error::TlsBadCertificate {
+                server,
+                reason: other.to_string(),
+            },
+        },
+        rustls::Error::NoCertificatesPresented => Error::TlsBadCertificate {
+            server,
+            reason: "the server presented no certificate".to_owned(),
+        },
+        rustls::Error::AlertReceived(alert) if in_handshake => Error::TlsHandshake {
+            server,
+            reason: format!(
+                "the server refused it with the alert {}",
+                alert_name(*alert)
+            ),
+        },
+        rustls::Error::AlertReceived(alert) => Error::TlsProtocol {
+            server,
+            reason: format!("the server sent the fatal alert {}", alert_name(*alert)),
+        },
+        rustls::Error::PeerIncompatible(_)
+        | rustls::Error::NoApplicationProtocol
+        | rustls::Error::UnsupportedNameType => Error::TlsHandshake {
+            server,
+            reason: error.to_string(),
+        },
+        rustls::Error::InvalidMessage(_) if in_handshake => Error::TlsProtocol {
+            server,
+            reason: format!("{error} (is the server speaking TLS on this port?)"),
+        },
+        _ => Error::TlsProtocol {
+            server,
+            reason: error.to_string(),
+        },
+    }
+}
+
+/// The RFC 8446 name of an alert (`handshake_failure`, `unknown_ca`...).
+pub fn alert_name(alert: AlertDescription) -> String {
+    let name = match alert {
+        AlertDescription::CloseNotify => "close_notify",
+        AlertDescription::UnexpectedMessage => "unexpected_message",
+        AlertDescription::BadRecordMac => "bad_record_mac",
+        AlertDescription::DecryptionFailed => "decryption_failed",
+        AlertDescription::RecordOverflow => "record_overflow",
+        AlertDescription::DecompressionFailure => "decompression_failure",
+        AlertDescription::HandshakeFailure => "handshake_failure",
+        AlertDescription::NoCertificate => "no_certificate",
+        AlertDescription::BadCertificate => "bad_certificate",
+        AlertDescription::UnsupportedCertificate => "unsupported_certificate",
+        AlertDescription::CertificateRevoked => "certificate_revoked",
+        AlertDescription::CertificateExpired => "certificate_expired",
+        AlertDescription::CertificateUnknown => "certificate_unknown",
+        AlertDescription::IllegalParameter => "illegal_parameter",
+        AlertDescription::UnknownCA => "unknown_ca",
+        AlertDescription::AccessDenied => "access_denied",
+        AlertDescription::DecodeError => "decode_error",
+        AlertDescription::DecryptError => "decrypt_error",
+        AlertDescription::ExportRestriction => "export_restriction",
+        AlertDescription::ProtocolVersion => "protocol_version",
+        AlertDescription::InsufficientSecurity => "insufficient_security",
+        AlertDescription::InternalError => "internal_error",
+        AlertDescription::InappropriateFallback => "inappropriate_fallback",
+        AlertDescription::UserCanceled => "user_canceled",
+        AlertDescription::NoRenegotiation => "no_renegotiation",
+        AlertDescription::MissingExtension => "missing_extension",
+        AlertDescription::UnsupportedExtension => "unsupported_extension",
+        AlertDescription::CertificateUnobtainable => "certificate_unobtainable",
+        AlertDescription::UnrecognisedName => "unrecognized_name",
+        AlertDescription::BadCertificateStatusResponse => "bad_certificate_status_response",
+        AlertDescription::BadCertificateHashValue => "bad_certificate_hash_value",
+        AlertDescription::UnknownPSKIdentity => "unknown_psk_identity",
+        AlertDescription::CertificateRequired => "certificate_required",
+        AlertDescription::NoApplicationProtocol => "no_application_protocol",
+        AlertDescription::EncryptedClientHelloRequired => "encrypted_client_hello_required",
+        other => return format!("{}", u8::from(other)),
+    };
+    name.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    #[test]
+    fn versions_parse() {
+        for (text, expected) in [
+            ("1.2", TlsVersion::Tls12),
+            ("1.3", TlsVersion::Tls13),
+            ("TLSv1.3", TlsVersion::Tls13),
+            ("tls1.2", TlsVersion::Tls12),
+            (" 1.3 ", TlsVersion::Tls13),
+        ] {
+            assert_eq!(text.parse::<TlsVersion>(), Ok(expected), "{text}");
+        }
+        for bad in ["", "1.1", "1.0", "3", "tls", "1.3.0", "ssl3"] {
+            let err = bad.parse::<TlsVersion>().unwrap_err();
+            assert!(
+                err.to_string().contains("expected 1.2 or 1.3"),
+                "{bad}: {err}"
+            );
+        }
+        assert!(TlsVersion::Tls12 < TlsVersion::Tls13);
+        assert_eq!(TlsVersion::Tls13.to_string(), "TLS 1.3");
+    }
+
+    #[test]
+    fn rustls_errors_map_to_kinds() {
+        use rustls::{InvalidMessage, PeerIncompatible, PeerMisbehaved};
+        let cases: Vec<(rustls::Error, bool, ErrorKind)> = vec![
+            (
+                CertificateError::UnknownIssuer.into(),
+                true,
+                ErrorKind::TlsUnknownIssuer,
+            ),
+            (
+                CertificateError::BadSignature.into(),
+                true,
+                ErrorKind::TlsUnknownIssuer,
+            ),
+            (
+                CertificateError::NotValidForName.into(),
+                true,
+                ErrorKind::TlsNameMismatch,
+            ),
+            (
+                CertificateError::Expired.into(),
+                true,
+                ErrorKind::TlsBadCertificate,
+            ),
+            (
+                CertificateError::NotValidYet.into(),
+                true,
+                ErrorKind::TlsBadCertificate,
+            ),
+            (
+                CertificateError::Revoked.into(),
+                true,
+                ErrorKind::TlsBadCertificate,
+            ),
+            (
+                rustls::Error::NoCertificatesPresented,
+                true,
+                ErrorKind::TlsBadCertificate,
+            ),
+            (
+                rustls::Error::AlertReceived(AlertDescription::HandshakeFailure),
+                true,
+                ErrorKind::TlsHandshake,
+            ),
+            (
+                rustls::Error::AlertReceived(AlertDescription::InternalError),
+                false,
+                ErrorKind::TlsProtocol,
+            ),
+            (
+                rustls::Error::PeerIncompatible(PeerIncompatible::Tls12NotOffered),
+                true,
+                ErrorKind::TlsHandshake,
+            ),
+            (
+                rustls::Error::NoApplicationProtocol,
+                true,
+                ErrorKind::TlsHandshake,
+            ),
+            (
+                rustls::Error::InvalidMessage(InvalidMessage::InvalidContentType),
+                true,
+                ErrorKind::TlsProtocol,
+            ),
+            (rustls::Error::DecryptError, false, ErrorKind::TlsProtocol),
+            (
+                rustls::Error::PeerMisbehaved(PeerMisbehaved::TooManyKeyUpdateRequests),
+                false,
+                ErrorKind::TlsProtocol,
+            ),
+        ];
+        for (error, in_handshake, kind) in cases {
+            let mapped = from_rustls("h:443", in_handshake, &error);
+            assert_eq!(mapped.kind(), kind, "{error:?} -> {mapped}");
+            assert!(mapped.to_string().contains("h:443"), "{mapped}");
+        }
+    }
+
+    #[test]
+    fn alerts_are_named_as_the_rfc_does() {
+        let error = from_rustls(
+            "h:443",
+            true,
+            &rustls::Error::AlertReceived(AlertDescription::ProtocolVersion),
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("the server refused it with the alert protocol_version"),
+            "{error}"
+        );
+        assert_eq!(alert_name(AlertDescription::UnknownCA), "unknown_ca");
+        assert_eq!(alert_name(AlertDescription::Unknown(200)), "200");
+    }
+
+    #[test]
+    fn io_errors_are_classified_by_what_they_carry() {
+        let wrapped = io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::from(CertificateError::UnknownIssuer),
+        );
+        assert_eq!(
+            classify("h:443", Phase::TlsHandshake, wrapped).kind(),
+            ErrorKind::TlsUnknownIssuer
+        );
+        let eof = io::Error::new(io::ErrorKind::UnexpectedEof, "tls handshake eof");
+        assert_eq!(
+            classify("h:443", Phase::TlsHandshake, eof).kind(),
+            ErrorKind::TlsHandshake
+        );
+        let reset = io::Error::from(io::ErrorKind::ConnectionReset);
+        assert_eq!(
+            classify("h:443", Phase::TlsHandshake, reset).kind(),
+            ErrorKind::Reset
+        );
+        let other = io::Error::from(io::ErrorKind::PermissionDenied);
+        assert_eq!(classify("h:443", Phase::Read, other).kind(), ErrorKind::Io);
+    }
+
+    #[test]
+    fn bad_ca_files_are_config_errors() {
+        let dir = std::env::temp_dir().join(format!("molotov-http-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let garbage = dir.join("garbage.pem");
+        std::fs::write(
+            &garbage,
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        for (path, needle) in [
+            (dir.join("missing.pem"), "cannot read the CA file"),
+            (empty, "holds no PEM certificate"),
+            (garbage, "cannot be a trust anchor"),
+        ] {
+            let options = TlsOptions {
+                ca_file: Some(path.clone()),
+                ..TlsOptions::default()
+            };
+            let error = TlsConnector::new(&options).unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::InvalidRequest, "{error}");
+            assert!(error.to_string().contains(needle), "{path:?}: {error}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn shared_connectors_are_one_per_options() {
+        let a = TlsConnector::shared(&TlsOptions::default()).unwrap();
+        let b = TlsConnector::shared(&TlsOptions::default()).unwrap();
+        assert!(Arc::ptr_eq(a.rustls_config(), b.rustls_config()));
+        let insecure = TlsOptions {
+            insecure: true,
+            ..TlsOptions::default()
+        };
+        let c = TlsConnector::shared(&insecure).unwrap();
+        assert!(!Arc::ptr_eq(a.rustls_config(), c.rustls_config()));
+        assert_eq!(a.rustls_config().alpn_protocols, vec![b"http/1.1".to_vec()]);
+    }
+
+    #[test]
+    fn server_names_from_hosts() {
+        assert!(matches!(
+            server_name("127.0.0.1"),
+            Ok(ServerName::IpAddress(_))
+        ));
+        assert!(matches!(server_name("::1"), Ok(ServerName::IpAddress(_))));
+        assert!(matches!(
+            server_name("example.com"),
+            Ok(ServerName::DnsName(_))
+        ));
+        let error = server_name("bad host").unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidRequest);
+    }
+}

@@ -1,0 +1,595 @@
+//! The client over TLS against the in-repo target server serving HTTPS on loopback:
+//! verification with a private CA (`cacert`), the unknown-issuer, name-mismatch,
+//! bad-certificate, handshake and protocol error kinds, `insecure`, `tls_min`, keep-alive
+//! over TLS (one connection, one handshake), exact counts, session resumption on reconnect
+//! (within a client and across clients sharing a connector), ALPN and SNI as the server saw
+//! them, and the HTTP behaviours that depend on reading the encrypted stream right (idle
+//! check, server closes, stray bytes, large bodies).
+//!
+//! Every client gets its own `TlsConnector` (own session cache) unless a test is about the
+//! process-wide shared one, so tests running in parallel never resume each other's sessions.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::*;
+use molotov_http::{
+    Client, ClientConfig, Error, ErrorKind, Method, Origin, ResponseNeeds, TlsConnector,
+    TlsOptions, TlsVersion,
+};
+use molotov_target::replies::FIXED_JSON;
+use molotov_target::{ServerConfig, ServerHandle, ServerTls, TlsIdentity};
+
+const SETTLE: Duration = Duration::from_secs(2);
+
+/// A temporary directory for CA files, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!(
+            "molotov-http-tls-{name}-{}-{:?}",
+            std::process::id(),
+            std::time::SystemTime::now()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn write(&self, file: &str, text: &str) -> PathBuf {
+        let path = self.0.join(file);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tls_server(tls: ServerTls) -> ServerHandle {
+    server_with(ServerConfig {
+        tls: Some(tls),
+        ..ServerConfig::default()
+    })
+}
+
+fn localhost_server() -> ServerHandle {
+    tls_server(ServerTls::localhost().unwrap())
+}
+
+/// Writes the server's CA to a file in `dir` and returns options trusting it.
+fn trusting(server: &ServerHandle, dir: &TempDir) -> TlsOptions {
+    let identity = server.tls_identity().expect("a TLS server");
+    TlsOptions {
+        ca_file: Some(dir.write("ca.pem", identity.ca_pem())),
+        ..TlsOptions::default()
+    }
+}
+
+fn https_origin(addr: SocketAddr) -> Origin {
+    Origin::parse(&format!("https://{addr}")).unwrap()
+}
+
+/// A client for `https://<server addr>` with its own connector built from `options`.
+fn tls_client(server: &ServerHandle, options: TlsOptions) -> Client {
+    let connector = TlsConnector::new(&options).unwrap();
+    let config = ClientConfig {
+        tls: options,
+        ..ClientConfig::default()
+    };
+    Client::new(https_origin(server.addr()), config).with_tls(connector)
+}
+
+async fn get(client: &mut Client, path: &str) -> Result<Got, Error> {
+    send(
+        client,
+        Method::GET,
+        path,
+        b"",
+        &ResponseNeeds::EVERYTHING,
+        OK_TIMEOUT,
+    )
+    .await
+}
+
+fn json(got: &Got) -> serde_json::Value {
+    serde_json::from_slice(&got.body).unwrap()
+}
+
+#[test]
+fn cacert_verifies_and_keep_alive_reuses_one_connection_and_one_handshake() {
+    let server = localhost_server();
+    let dir = TempDir::new("keepalive");
+    let mut client = tls_client(&server, trusting(&server, &dir));
+    let requests = 200u64;
+    run(async {
+        for i in 0..requests {
+            let bytes = request(&client, &Method::GET, "/json", b"");
+            let response = client
+                .send(
+                    &bytes,
+                    molotov_http::RequestMeta::for_method(&Method::GET),
+                    &ResponseNeeds::EVERYTHING,
+                    OK_TIMEOUT,
+                )
+                .await
+                .unwrap_or_else(|e| panic!("request {i}: {e}"));
+            assert_eq!(response.status(), 200);
+            assert_eq!(response.body(), FIXED_JSON);
+            assert_eq!(response.reused_connection(), i > 0, "request {i}");
+            let timings = response.timings();
+            assert_eq!(timings.connect.is_some(), i == 0, "request {i}");
+            assert_eq!(timings.tls_handshake.is_some(), i == 0, "request {i}");
+            if let Some(handshake) = timings.tls_handshake {
+                assert!(handshake > Duration::ZERO);
+            }
+        }
+        let info = client.tls_info().expect("an open TLS connection");
+        assert_eq!(info.version, TlsVersion::Tls13);
+        assert_eq!(info.alpn.as_deref(), Some(&b"http/1.1"[..]));
+        assert!(!info.resumed);
+        assert!(info.cipher_suite.starts_with("TLS13_"), "{info:?}");
+    });
+    let counters = client.counters();
+    assert_eq!(
+        (counters.connects, counters.reconnects, counters.retries),
+        (1, 0, 0)
+    );
+    assert_eq!((counters.tls_handshakes, counters.tls_resumed), (1, 0));
+    assert_eq!(server.wait_answered(requests, SETTLE), requests);
+    let stats = server.stop();
+    assert_eq!(stats.requests_answered, requests);
+    assert_eq!(stats.connections_accepted, 1);
+    assert_eq!((stats.tls_handshakes, stats.tls_resumed), (1, 0));
+}
+
+#[test]
+fn many_clients_over_tls_are_counted_exactly() {
+    let server = localhost_server();
+    let dir = TempDir::new("many");
+    let options = trusting(&server, &dir);
+    let connector = TlsConnector::new(&options).unwrap();
+    let origin = https_origin(server.addr());
+    let clients = 20u64;
+    let per_client = 50u64;
+    let results = run(async {
+        let tasks: Vec<_> = (0..clients)
+            .map(|_| {
+                let origin = origin.clone();
+                let connector = connector.clone();
+                glommio::spawn_local(async move {
+                    let mut client =
+                        Client::new(origin, ClientConfig::default()).with_tls(connector);
+                    let mut ok = 0u64;
+                    for _ in 0..per_client {
+                        if get(&mut client, "/").await.unwrap().status == 200 {
+                            ok += 1;
+                        }
+                    }
+                    (ok, client.counters())
+                })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for task in tasks {
+            results.push(task.await);
+        }
+        results
+    });
+    let ok: u64 = results.iter().map(|(ok, _)| ok).sum();
+    let handshakes: u64 = results.iter().map(|(_, c)| c.tls_handshakes).sum();
+    let connects: u64 = results.iter().map(|(_, c)| c.connects).sum();
+    assert_eq!(ok, clients * per_client);
+    assert_eq!((connects, handshakes), (clients, clients));
+    let stats = server.stop();
+    assert_eq!(stats.requests_answered, clients * per_client);
+    assert_eq!(stats.connections_accepted, clients);
+    assert_eq!(stats.tls_handshakes, clients);
+}
+
+#[test]
+fn without_the_ca_the_certificate_is_an_unknown_issuer() {
+    let server = localhost_server();
+    let mut client = tls_client(&server, TlsOptions::default());
+    run(async {
+        for attempt in 0..2 {
+            let error = get(&mut client, "/json").await.unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::TlsUnknownIssuer, "{error}");
+            let message = error.to_string();
+            assert!(
+                message.contains(&server.addr().to_string()),
+                "attempt {attempt}: {message}"
+            );
+            assert!(message.contains("not issued by a trusted"), "{message}");
+            assert!(message.contains("--cacert"), "{message}");
+            assert!(!client.is_connected());
+        }
+    });
+    let counters = client.counters();
+    assert_eq!((counters.connects, counters.tls_handshakes), (2, 0));
+    let stats = server.stop();
+    assert_eq!(stats.requests_answered, 0);
+    assert_eq!(stats.tls_handshakes, 0);
+}
+
+#[test]
+fn insecure_accepts_an_untrusted_certificate_and_any_name() {
+    for identity in [
+        TlsIdentity::localhost().unwrap(),
+        TlsIdentity::for_names(&["wrong.example"]).unwrap(),
+    ] {
+        let server = tls_server(ServerTls::new(identity));
+        let mut client = tls_client(
+            &server,
+            TlsOptions {
+                insecure: true,
+                ..TlsOptions::default()
+            },
+        );
+        run(async {
+            let got = get(&mut client, "/json").await.unwrap();
+            assert_eq!((got.status, got.body.as_slice()), (200, FIXED_JSON));
+        });
+        assert_eq!(server.stop().requests_answered, 1);
+    }
+}
+
+#[test]
+fn a_certificate_for_another_name_is_a_name_mismatch() {
+    let server = tls_server(ServerTls::new(
+        TlsIdentity::for_names(&["wrong.example"]).unwrap(),
+    ));
+    let dir = TempDir::new("mismatch");
+    let mut client = tls_client(&server, trusting(&server, &dir));
+    run(async {
+        let error = get(&mut client, "/json").await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::TlsNameMismatch, "{error}");
+        let message = error.to_string();
+        assert!(message.contains("127.0.0.1"), "{message}");
+        assert!(message.contains("wrong.example"), "{message}");
+    });
+    assert_eq!(server.stop().requests_answered, 0);
+}
+
+#[test]
+fn an_expired_certificate_is_a_bad_certificate() {
+    let server = tls_server(ServerTls::new(
+        TlsIdentity::expired(&["127.0.0.1"]).unwrap(),
+    ));
+    let dir = TempDir::new("expired");
+    let mut client = tls_client(&server, trusting(&server, &dir));
+    run(async {
+        let error = get(&mut client, "/json").await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::TlsBadCertificate, "{error}");
+        assert!(error.to_string().contains("expired"), "{error}");
+    });
+    assert_eq!(server.stop().requests_answered, 0);
+}
+
+#[test]
+fn tls_min_decides_which_servers_are_acceptable() {
+    let server = tls_server(ServerTls {
+        identity: TlsIdentity::localhost().unwrap(),
+        tls12_only: true,
+    });
+    let dir = TempDir::new("tlsmin");
+    let mut options = trusting(&server, &dir);
+    // 1.2 allowed: works, over TLS 1.2, with ALPN.
+    let mut client = tls_client(&server, options.clone());
+    run(async {
+        let got = get(&mut client, "/tls").await.unwrap();
+        assert_eq!(json(&got)["version"], "1.2");
+        assert_eq!(json(&got)["alpn"], "http/1.1");
+        assert_eq!(client.tls_info().unwrap().version, TlsVersion::Tls12);
+    });
+    // 1.3 required: the server refuses with its reason (the protocol_version alert).
+    options.min_version = TlsVersion::Tls13;
+    let mut client = tls_client(&server, options);
+    run(async {
+        let error = get(&mut client, "/json").await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::TlsHandshake, "{error}");
+        assert!(error.to_string().contains("protocol_version"), "{error}");
+    });
+    assert_eq!(server.stop().requests_answered, 1);
+}
+
+#[test]
+fn https_to_a_plain_http_server_is_a_protocol_error() {
+    let server = server();
+    let mut client = tls_client(&server, TlsOptions::default());
+    run(async {
+        let error = get(&mut client, "/json").await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::TlsProtocol, "{error}");
+        assert!(
+            error.to_string().contains("is the server speaking TLS"),
+            "{error}"
+        );
+    });
+}
+
+#[test]
+fn a_server_closing_mid_handshake_is_a_handshake_failure() {
+    // A TCP server that reads the ClientHello and closes (FIN, nothing unread: no RST).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let closer = std::thread::spawn(move || {
+        use std::io::Read;
+        let (mut socket, _) = listener.accept().unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut hello = [0u8; 4096];
+        let n = socket.read(&mut hello).unwrap_or(0);
+        drop(socket);
+        n
+    });
+    let mut client = Client::new(https_origin(addr), ClientConfig::default())
+        .with_tls(TlsConnector::new(&TlsOptions::default()).unwrap());
+    run(async {
+        let error = get(&mut client, "/").await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::TlsHandshake, "{error}");
+        assert!(
+            error.to_string().contains("closed the connection"),
+            "{error}"
+        );
+    });
+    let hello_bytes = closer.join().unwrap();
+    assert!(hello_bytes > 0, "the client sent a ClientHello");
+}
+
+#[test]
+fn reconnects_resume_the_session() {
+    let server = localhost_server();
+    let dir = TempDir::new("resume");
+    let mut client = tls_client(&server, trusting(&server, &dir));
+    let closes = 5u64;
+    run(async {
+        for i in 0..closes {
+            // Each reply closes the connection: the next request reconnects.
+            let got = get(&mut client, "/close").await.unwrap();
+            assert_eq!(got.status, 200);
+            assert!(got.connect.is_some(), "request {i}");
+        }
+        // A last request on a fresh connection, kept open to read what it negotiated.
+        let got = get(&mut client, "/tls").await.unwrap();
+        assert_eq!(json(&got)["resumed"], true);
+        assert!(client.tls_info().unwrap().resumed);
+    });
+    let counters = client.counters();
+    assert_eq!(counters.connects, closes + 1);
+    assert_eq!(counters.tls_handshakes, closes + 1);
+    assert_eq!(counters.tls_resumed, closes, "all but the first resumed");
+    let stats = server.stop();
+    assert_eq!(stats.requests_answered, closes + 1);
+    assert_eq!(
+        (stats.tls_handshakes, stats.tls_resumed),
+        (closes + 1, closes)
+    );
+}
+
+#[test]
+fn resumption_works_over_tls12_too() {
+    let server = tls_server(ServerTls {
+        identity: TlsIdentity::localhost().unwrap(),
+        tls12_only: true,
+    });
+    let dir = TempDir::new("resume12");
+    let mut client = tls_client(&server, trusting(&server, &dir));
+    run(async {
+        for _ in 0..3 {
+            assert_eq!(get(&mut client, "/close").await.unwrap().status, 200);
+        }
+    });
+    let counters = client.counters();
+    assert_eq!((counters.tls_handshakes, counters.tls_resumed), (3, 2));
+    assert_eq!(server.stop().tls_resumed, 2);
+}
+
+#[test]
+fn clients_sharing_the_process_connector_resume_each_others_sessions() {
+    let server = localhost_server();
+    let dir = TempDir::new("shared");
+    // A CA path unique to this test: its own entry in the process-wide cache.
+    let options = trusting(&server, &dir);
+    let config = ClientConfig {
+        tls: options,
+        ..ClientConfig::default()
+    };
+    let origin = https_origin(server.addr());
+    run(async {
+        // Without `with_tls`: both clients take the shared connector for these options.
+        let mut first = Client::new(origin.clone(), config.clone());
+        assert_eq!(get(&mut first, "/").await.unwrap().status, 200);
+        assert!(!first.tls_info().unwrap().resumed);
+        let mut second = Client::new(origin.clone(), config.clone());
+        assert_eq!(get(&mut second, "/").await.unwrap().status, 200);
+        assert!(
+            second.tls_info().unwrap().resumed,
+            "the second client resumed the first one's session"
+        );
+        // A client with a connector of its own has an empty cache: a full handshake.
+        let own = TlsConnector::new(&config.tls).unwrap();
+        let mut third = Client::new(origin.clone(), config.clone()).with_tls(own);
+        assert_eq!(get(&mut third, "/").await.unwrap().status, 200);
+        assert!(!third.tls_info().unwrap().resumed);
+    });
+    let stats = server.stop();
+    assert_eq!((stats.tls_handshakes, stats.tls_resumed), (3, 1));
+}
+
+#[test]
+fn sni_is_the_host_name_and_absent_for_ip_addresses() {
+    let server = localhost_server();
+    let dir = TempDir::new("sni");
+    let options = trusting(&server, &dir);
+    let connector = TlsConnector::new(&options).unwrap();
+    // By name (connecting to the loopback address without resolving): SNI "localhost",
+    // and the certificate is checked against "localhost".
+    let by_name = Origin::parse(&format!("https://localhost:{}", server.addr().port())).unwrap();
+    let mut named = Client::with_addresses(by_name, vec![server.addr()], ClientConfig::default())
+        .with_tls(connector.clone());
+    let mut by_ip =
+        Client::new(https_origin(server.addr()), ClientConfig::default()).with_tls(connector);
+    run(async {
+        let got = get(&mut named, "/tls").await.unwrap();
+        assert_eq!(json(&got)["sni"], "localhost", "{:?}", json(&got));
+        let got = get(&mut by_ip, "/tls").await.unwrap();
+        assert_eq!(json(&got)["sni"], serde_json::Value::Null);
+    });
+}
+
+#[test]
+fn an_idle_tls_connection_is_checked_and_kept_when_clean() {
+    let server = localhost_server();
+    let dir = TempDir::new("idle");
+    let mut client = tls_client(&server, trusting(&server, &dir));
+    run(async {
+        for i in 0..5 {
+            // Idle longer than `probe_idle_after` (1 ms): each request runs the idle check,
+            // which must read the TLS 1.3 session tickets as harmless.
+            glommio::timer::sleep(Duration::from_millis(5)).await;
+            let got = get(&mut client, "/json").await.unwrap();
+            assert_eq!(got.reused, i > 0, "request {i}");
+        }
+    });
+    let counters = client.counters();
+    assert_eq!((counters.connects, counters.reconnects), (1, 0));
+    assert_eq!(server.stop().requests_answered, 5);
+}
+
+#[test]
+fn a_server_closing_an_idle_tls_connection_is_a_transparent_reconnect() {
+    // The server closes connections idle for 50 ms, with close_notify.
+    let server = server_with(ServerConfig {
+        tls: Some(ServerTls::localhost().unwrap()),
+        idle_timeout: Some(Duration::from_millis(50)),
+        ..ServerConfig::default()
+    });
+    let dir = TempDir::new("idleclose");
+    let mut client = tls_client(&server, trusting(&server, &dir));
+    run(async {
+        assert_eq!(get(&mut client, "/json").await.unwrap().status, 200);
+        glommio::timer::sleep(Duration::from_millis(200)).await;
+        // A POST is never retried: only the idle check (which must see the close_notify
+        // and the end of stream through rustls) can make it succeed.
+        let got = send(
+            &mut client,
+            Method::POST,
+            "/echo",
+            b"after close",
+            &ResponseNeeds::EVERYTHING,
+            OK_TIMEOUT,
+        )
+        .await
+        .expect("POST after an idle close succeeds");
+        assert_eq!(got.body, b"after close");
+        assert!(!got.reused);
+    });
+    let counters = client.counters();
+    assert_eq!(
+        (counters.connects, counters.reconnects, counters.retries),
+        (2, 1, 0)
+    );
+    let stats = server.stop();
+    assert_eq!(stats.requests_answered, 2);
+    assert_eq!((stats.tls_handshakes, stats.tls_resumed), (2, 1));
+}
+
+#[test]
+fn a_reply_followed_by_close_notify_drops_the_connection_at_once() {
+    let server = localhost_server();
+    let dir = TempDir::new("silent");
+    let mut client = tls_client(&server, trusting(&server, &dir));
+    run(async {
+        // The server answers without announcing a close, then closes (close_notify).
+        assert_eq!(get(&mut client, "/close/silent").await.unwrap().status, 200);
+        glommio::timer::sleep(Duration::from_millis(50)).await;
+        let got = send(
+            &mut client,
+            Method::POST,
+            "/echo",
+            b"after close",
+            &ResponseNeeds::EVERYTHING,
+            OK_TIMEOUT,
+        )
+        .await
+        .expect("POST after a silent close succeeds");
+        assert!(!got.reused);
+    });
+    assert_eq!(client.counters().retries, 0);
+    assert_eq!(server.stop().requests_answered, 2);
+}
+
+#[test]
+fn http_failures_keep_their_kinds_over_tls() {
+    let server = localhost_server();
+    let dir = TempDir::new("failures");
+    let mut client = tls_client(&server, trusting(&server, &dir));
+    run(async {
+        // Truncated body, then the server drops the connection (no close_notify).
+        let error = get(&mut client, "/hostile/truncated").await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::ClosedEarly, "{error}");
+        // Not HTTP inside the TLS stream.
+        let error = get(&mut client, "/hostile/garbage").await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::MalformedResponse, "{error}");
+        // RST in the middle of the body.
+        let error = get(&mut client, "/hostile/reset").await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Reset, "{error}");
+        // Deadline.
+        let error = send(
+            &mut client,
+            Method::GET,
+            "/delay/2000",
+            b"",
+            &ResponseNeeds::STATUS_ONLY,
+            Duration::from_millis(100),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::RequestTimeout, "{error}");
+        // Stray bytes after a response: the connection is dropped, the next one is fresh.
+        let got = get(&mut client, "/hostile/wrong-length").await.unwrap();
+        assert_eq!(got.body, b"hello");
+        let got = get(&mut client, "/json").await.unwrap();
+        assert!(!got.reused);
+        // A large body through rustls' 4 KiB reads.
+        let got = get(&mut client, "/bytes/3000000").await.unwrap();
+        assert_eq!(got.body_len, 3_000_000);
+        assert_eq!(&got.body[..3], b"abc");
+        // Chunked with a trailer.
+        let got = get(&mut client, "/chunked").await.unwrap();
+        assert_eq!(got.body, b"hello chunked world");
+        assert_eq!(got.trailers[0].1, b"done");
+    });
+}
+
+#[test]
+fn a_bad_ca_file_fails_every_request_as_invalid_request() {
+    let server = localhost_server();
+    let dir = TempDir::new("badca");
+    let options = TlsOptions {
+        ca_file: Some(dir.write("not-a-cert.pem", "hello\n")),
+        ..TlsOptions::default()
+    };
+    let config = ClientConfig {
+        tls: options,
+        ..ClientConfig::default()
+    };
+    // Lazily built shared connector: the error surfaces at the first connect.
+    let mut client = Client::new(https_origin(server.addr()), config);
+    run(async {
+        let error = get(&mut client, "/").await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidRequest, "{error}");
+        assert!(
+            error.to_string().contains("holds no PEM certificate"),
+            "{error}"
+        );
+    });
+    assert_eq!(server.stop().tls_handshakes, 0);
+}
