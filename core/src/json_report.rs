@@ -95,6 +95,8 @@ pub struct Sizing {
     pub last_good: Option<SizingPoint>,
     /// The first point above the tolerance (None: never exceeded).
     pub exceeded: Option<SizingPoint>,
+    /// The judged point at or below the tolerance with the highest load.
+    pub peak: Option<SizingPoint>,
     /// The highest failure ratio of any judged window, in percent.
     pub max_failure_pct: f64,
     /// Windows judged.
@@ -132,6 +134,7 @@ fn sizing(r: &crate::sizing::SizingReport) -> Sizing {
         window_s: r.config.window.as_secs_f64(),
         last_good: r.last_good.as_ref().map(point),
         exceeded: r.exceeded.as_ref().map(point),
+        peak: r.peak.as_ref().map(point),
         max_failure_pct: r.max_ratio * 100.0,
         judged: r.judged,
     }

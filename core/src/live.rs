@@ -29,6 +29,10 @@ pub struct Totals {
     pub late_starts: u64,
     /// Open model: scheduled starts dropped.
     pub dropped_starts: u64,
+    /// Check and assert evaluations that passed.
+    pub checks_passed: u64,
+    /// Check and assert evaluations that failed.
+    pub checks_failed: u64,
 }
 
 impl Totals {
@@ -44,6 +48,8 @@ impl Totals {
             runs_started: self.runs_started.saturating_sub(before.runs_started),
             late_starts: self.late_starts.saturating_sub(before.late_starts),
             dropped_starts: self.dropped_starts.saturating_sub(before.dropped_starts),
+            checks_passed: self.checks_passed.saturating_sub(before.checks_passed),
+            checks_failed: self.checks_failed.saturating_sub(before.checks_failed),
         }
     }
 
@@ -113,6 +119,7 @@ pub struct Sampler {
     previous: Totals,
     previous_elapsed: Duration,
     scenarios: usize,
+    checks: usize,
 }
 
 /// A gauge word written by one process may be read mid-update (a decrement wraps for an
@@ -126,13 +133,14 @@ fn gauge(value: u64) -> u64 {
 }
 
 impl Sampler {
-    /// A sampler for a plan with `scenarios` scenarios.
-    pub fn new(scenarios: usize) -> Sampler {
+    /// A sampler for a plan with `scenarios` scenarios and `checks` checks and asserts.
+    pub fn new(scenarios: usize, checks: usize) -> Sampler {
         Sampler {
             previous_counts: vec![0; COUNTS_LEN],
             previous: Totals::default(),
             previous_elapsed: Duration::ZERO,
             scenarios,
+            checks,
         }
     }
 
@@ -150,6 +158,11 @@ impl Sampler {
             t.late_starts += slot.total(Total::LateStarts);
             t.dropped_starts += slot.total(Total::DroppedStarts);
             t.runs_started += slot.meta(Meta::RunsStarted);
+            for check in 0..self.checks {
+                let (passed, failed) = slot.check(check);
+                t.checks_passed += passed;
+                t.checks_failed += failed;
+            }
             for sc in 0..self.scenarios {
                 t.successes += slot.scenario(sc, ScenarioCounter::Successes);
                 t.failures += slot.scenario(sc, ScenarioCounter::Failures);

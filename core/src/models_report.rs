@@ -96,7 +96,7 @@ pub fn render_sizing(report: &SizingReport) -> String {
                 out,
                 "  the failure ratio never exceeded {tol}% (highest {:.2}%); the highest load reached: {}",
                 report.max_ratio * 100.0,
-                describe(good)
+                describe(report.peak.as_ref().unwrap_or(good))
             );
         }
         (None, None) => {

@@ -345,8 +345,8 @@ pub fn run(
     let infos: Vec<ProcessInfo> = children.iter().map(|c| c.info.clone()).collect();
     observer.started(&infos);
 
-    let mut sampler = Sampler::new(names.scenarios.len());
-    let mut series_sampler = Sampler::new(names.scenarios.len());
+    let mut sampler = Sampler::new(names.scenarios.len(), names.checks.len());
+    let mut series_sampler = Sampler::new(names.scenarios.len(), names.checks.len());
     let mut series = Vec::new();
     let mut next_second = start + Duration::from_secs(1);
     let target_rate = |elapsed: Duration| {
@@ -358,7 +358,7 @@ pub fn run(
             .map(|r| r.schedule.rate_at(elapsed))
     };
     let mut sizing = config.sizing.map(SizingTracker::new);
-    let mut sizing_sampler = Sampler::new(names.scenarios.len());
+    let mut sizing_sampler = Sampler::new(names.scenarios.len(), names.checks.len());
     let step = config.sizing.map_or(Duration::from_secs(3600), |c| c.step);
     let mut next_step = start + step;
     let deadline = config.duration.map(|d| start + d);

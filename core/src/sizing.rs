@@ -2,9 +2,9 @@
 //! over a sliding window and stops the run when it exceeds the tolerance, keeping the last
 //! point that was still below it (the knee).
 //!
-//! The failure ratio of a window is the larger of the request failure ratio (transport errors
-//! plus responses failed by status, over requests) and the scenario failure ratio (failed runs
-//! over finished runs). A window is judged only once it holds at least `min_samples` requests,
+//! The failure ratio of a window is the largest of the request failure ratio (transport errors
+//! plus responses failed by status, over requests), the scenario failure ratio (failed runs
+//! over finished runs) and the check failure ratio (failed over evaluated checks and asserts). A window is judged only once it holds at least `min_samples` requests,
 //! so an empty or thin window never divides by zero nor stops a run on three requests.
 
 use std::collections::VecDeque;
@@ -68,6 +68,9 @@ pub struct SizingReport {
     pub last_good: Option<SizingPoint>,
     /// The first point above the tolerance (None: never exceeded).
     pub exceeded: Option<SizingPoint>,
+    /// The judged point at or below the tolerance with the highest load (workers, or the
+    /// target rate in the open model).
+    pub peak: Option<SizingPoint>,
     /// The highest failure ratio of any judged window.
     pub max_ratio: f64,
     /// Windows judged.
@@ -97,6 +100,7 @@ impl SizingTracker {
                 config,
                 last_good: None,
                 exceeded: None,
+                peak: None,
                 max_ratio: 0.0,
                 judged: 0,
             },
@@ -128,6 +132,8 @@ impl SizingTracker {
             window.failed_by_status += s.delta.failed_by_status;
             window.successes += s.delta.successes;
             window.failures += s.delta.failures;
+            window.checks_passed += s.delta.checks_passed;
+            window.checks_failed += s.delta.checks_failed;
             let _ = latency.add(&s.latency);
         }
         if window.requests < self.config.min_samples {
@@ -153,6 +159,9 @@ impl SizingTracker {
             self.report.exceeded = Some(point);
             true
         } else {
+            if self.report.peak.as_ref().is_none_or(|p| load_of(&point) >= load_of(p)) {
+                self.report.peak = Some(point.clone());
+            }
             self.report.last_good = Some(point);
             false
         }
@@ -169,20 +178,18 @@ impl SizingTracker {
     }
 }
 
-/// The larger of the request and the scenario failure ratios; 0 when nothing happened.
+/// The load at a point: the target rate in the open model, the workers otherwise.
+fn load_of(p: &SizingPoint) -> f64 {
+    p.target_rate.unwrap_or(p.workers as f64)
+}
+
+/// The largest of the request, scenario and check failure ratios; 0 when nothing happened.
 pub fn failure_ratio(t: &Totals) -> f64 {
-    let request = if t.requests > 0 {
-        t.failed_requests() as f64 / t.requests as f64
-    } else {
-        0.0
-    };
-    let runs = t.successes + t.failures;
-    let scenario = if runs > 0 {
-        t.failures as f64 / runs as f64
-    } else {
-        0.0
-    };
-    request.max(scenario)
+    let ratio = |part: u64, all: u64| if all > 0 { part as f64 / all as f64 } else { 0.0 };
+    let request = ratio(t.failed_requests(), t.requests);
+    let scenario = ratio(t.failures, t.successes + t.failures);
+    let checks = ratio(t.checks_failed, t.checks_passed + t.checks_failed);
+    request.max(scenario).max(checks)
 }
 
 #[cfg(test)]
@@ -226,6 +233,8 @@ mod tests {
             ..Totals::default()
         };
         assert_eq!(failure_ratio(&t), 0.75);
+        let checks = Totals { requests: 10, checks_passed: 1, checks_failed: 9, ..Totals::default() };
+        assert_eq!(failure_ratio(&checks), 0.9);
     }
 
     #[test]
