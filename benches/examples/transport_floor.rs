@@ -1,0 +1,163 @@
+//! The transport floor: what glommio alone costs per keep-alive request, without molotov's
+//! HTTP client, interpreter or stats. C connections on one executor pinned to a CPU, each
+//! looping `write(GET)` / read until the response (head + `Content-Length`) is complete; CPU
+//! from `getrusage` of the whole process. Compare with molotov's and wrk's CPU per request
+//! against the same nginx to see how much of molotov's cost is glommio's.
+//!
+//! ```text
+//! cargo build --release -p molotov-benches --example transport_floor
+//! taskset -c 0 target/release/examples/transport_floor 127.0.0.1:8081 50 5 unbuffered 0
+//! ```
+//! Modes: `unbuffered` (glommio's readiness path, as molotov-http reads: recv, then an early
+//! POLL_ADD for the next read) or `buffered` (`buffered_with(Preallocated)`: a completion
+//! RECV with the buffer lent to the kernel).
+//!
+//! The figures in `benches/RESULTS.md` also ran this against a glommio-ng whose rings are
+//! built with `IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG` (the patch is quoted
+//! there).
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use futures_lite::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use glommio::net::{Preallocated, TcpStream};
+use glommio::{LocalExecutorBuilder, Placement};
+
+/// Reads one response into `buf`; returns false on EOF, an error or a head that does not fit.
+async fn read_response<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut [u8]) -> bool {
+    let mut have = 0;
+    loop {
+        if have == buf.len() {
+            return false;
+        }
+        match stream.read(&mut buf[have..]).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => have += n,
+        }
+        let data = &buf[..have];
+        let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let length = std::str::from_utf8(&data[..end])
+            .ok()
+            .and_then(|head| {
+                head.lines().find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                })
+            })
+            .unwrap_or(0);
+        if have >= end + 4 + length {
+            return true;
+        }
+    }
+}
+
+async fn connection(
+    addr: SocketAddr,
+    request: &[u8],
+    buffered: bool,
+    deadline: Instant,
+) -> (u64, u64) {
+    let Ok(stream) = TcpStream::connect(addr).await else {
+        return (0, 1);
+    };
+    if stream.set_nodelay(true).is_err() {
+        return (0, 1);
+    }
+    let mut buf = vec![0u8; 4096];
+    let mut done = 0u64;
+    if buffered {
+        let mut stream = stream.buffered_with(Preallocated::new(4096));
+        while Instant::now() < deadline {
+            if stream.write_all(request).await.is_err()
+                || !read_response(&mut stream, &mut buf).await
+            {
+                return (done, 1);
+            }
+            done += 1;
+        }
+    } else {
+        let mut stream = stream;
+        while Instant::now() < deadline {
+            if stream.write_all(request).await.is_err()
+                || !read_response(&mut stream, &mut buf).await
+            {
+                return (done, 1);
+            }
+            done += 1;
+        }
+    }
+    (done, 0)
+}
+
+fn seconds(tv: libc::timeval) -> f64 {
+    tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let usage = "usage: transport_floor ADDR CONNECTIONS SECONDS unbuffered|buffered CPU";
+    let parsed = (|| {
+        let addr: SocketAddr = args.get(1)?.parse().ok()?;
+        let connections: usize = args.get(2)?.parse().ok()?;
+        let secs: u64 = args.get(3)?.parse().ok()?;
+        let buffered = match args.get(4)?.as_str() {
+            "buffered" => true,
+            "unbuffered" => false,
+            _ => return None,
+        };
+        let cpu: usize = args.get(5)?.parse().ok()?;
+        Some((addr, connections, secs, buffered, cpu))
+    })();
+    let Some((addr, connections, secs, buffered, cpu)) = parsed else {
+        eprintln!("{usage}");
+        return ExitCode::from(2);
+    };
+    let request = format!("GET / HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: transport-floor\r\n\r\n");
+    let executor = match LocalExecutorBuilder::new(Placement::Fixed(cpu))
+        .io_memory(64 << 10)
+        .make()
+    {
+        Ok(ex) => ex,
+        Err(e) => {
+            eprintln!("cannot start the executor: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let started = Instant::now();
+    let (requests, failed) = executor.run(async move {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let request: &'static [u8] = Box::leak(request.into_bytes().into_boxed_slice());
+        let tasks: Vec<_> = (0..connections)
+            .map(|_| glommio::spawn_local(connection(addr, request, buffered, deadline)))
+            .collect();
+        let mut totals = (0, 0);
+        for task in tasks {
+            let (done, failed) = task.await;
+            totals.0 += done;
+            totals.1 += failed;
+        }
+        totals
+    });
+    let wall = started.elapsed().as_secs_f64();
+    // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the valid, exclusively borrowed struct.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let (user, sys) = (seconds(usage.ru_utime), seconds(usage.ru_stime));
+    println!(
+        "mode={} connections={connections} requests={requests} failed_connections={failed} req/s={:.0} cpu={:.2}s user={user:.2}s cpu_us_per_req={:.2}",
+        if buffered { "buffered" } else { "unbuffered" },
+        requests as f64 / wall,
+        user + sys,
+        (user + sys) * 1e6 / requests.max(1) as f64
+    );
+    if requests == 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
