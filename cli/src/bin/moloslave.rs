@@ -1,5 +1,427 @@
-//! The `moloslave` binary: runs a test described by a repository's `molotov.json`.
+//! The `moloslave` binary: `moloslave REPO TEST` clones REPO (any URL or path `git clone`
+//! accepts) into a fresh temporary directory, reads the `molotov.json` at its top, and runs its
+//! test TEST by executing the `molotov` binary that sits next to this one, from that directory,
+//! with the test's `env`. molotov's output streams through; its exit code is moloslave's. The
+//! directory is removed afterwards, also when something fails or the run is interrupted.
+//!
+//! git is run without a shell, with the repository after `--`. Ctrl-C reaches molotov
+//! directly (the terminal signals the whole foreground process group), so moloslave only
+//! waits for it to print its report; SIGTERM and SIGHUP sent to moloslave alone are passed on
+//! to git or molotov. Exit codes: molotov's own when it ran; 2 when the repository, its
+//! `molotov.json` or the test is wrong (clone failed, no file, unknown test, bad revision); 4
+//! when this machine lacks something (git, the molotov binary, a temporary directory); 128+N
+//! when signal N stopped moloslave before molotov ran.
 
-fn main() {
-    println!("moloslave {}", env!("CARGO_PKG_VERSION"));
+// The file format is shared with `molotov --config`; moloslave uses part of it.
+#[allow(dead_code)]
+#[path = "../molotov_json.rs"]
+mod molotov_json;
+
+use std::ffi::{OsStr, OsString};
+use std::io::ErrorKind;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use clap::Parser;
+use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};
+
+use molotov_json::{FileError, MolotovJson};
+
+/// Exit code: the repository, its molotov.json or the test is wrong.
+const BAD_INPUT: u8 = 2;
+/// Exit code: this machine lacks something moloslave needs.
+const MISSING: u8 = 4;
+
+/// moloslave: run a load test described by a repository's molotov.json.
+///
+/// Clones REPO into a temporary directory, reads the molotov.json at its top (Python
+/// molotov's format), sets its `env`, runs its test TEST with the `molotov` next to this
+/// program, from the clone, and removes the clone afterwards. Exits with molotov's exit code.
+#[derive(Debug, Parser)]
+#[command(name = "moloslave", version, max_term_width = 100)]
+struct Args {
+    /// The repository: any URL or path `git clone` accepts.
+    repo: OsString,
+
+    /// The test of its molotov.json to run.
+    test: String,
+
+    /// Clone this branch (or tag) instead of the repository's default branch.
+    #[arg(long, value_name = "BRANCH")]
+    branch: Option<String>,
+
+    /// After cloning, check out this revision: a commit, a tag or a branch.
+    #[arg(long = "ref", value_name = "REV")]
+    reference: Option<String>,
+
+    /// More molotov flags, after `--` (they win over the test's options; relative paths are
+    /// relative to the clone, which is removed at the end: give absolute ones).
+    #[arg(last = true, value_name = "MOLOTOV FLAGS")]
+    molotov: Vec<OsString>,
+}
+
+/// What stops moloslave before molotov runs.
+#[derive(Debug, thiserror::Error)]
+enum SlaveError {
+    #[error("git is not installed (or not on PATH); moloslave needs it to clone the repository")]
+    GitMissing,
+    #[error("cannot run git: {0}")]
+    Git(std::io::Error),
+    #[error("git clone of {repo} failed ({status})")]
+    Clone { repo: String, status: ExitStatus },
+    #[error("git checkout of {reference:?} failed ({status}): no such commit, tag or branch?")]
+    Checkout {
+        reference: String,
+        status: ExitStatus,
+    },
+    #[error("--{flag} {value:?}: a revision name cannot start with '-'")]
+    BadRevision { flag: &'static str, value: String },
+    #[error("the repository {repo} has no molotov.json at its top")]
+    NoConfig { repo: String },
+    #[error("{0}")]
+    Config(FileError),
+    #[error("cannot create a temporary directory in {}: {source}", dir.display())]
+    TempDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot find the molotov binary next to moloslave (looked for {}){}", path.display(), why)]
+    NoMolotov { path: PathBuf, why: String },
+    #[error("cannot start {}: {source}", path.display())]
+    Spawn {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("interrupted by signal {0}")]
+    Interrupted(i32),
+}
+
+impl SlaveError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            SlaveError::Clone { .. }
+            | SlaveError::Checkout { .. }
+            | SlaveError::BadRevision { .. }
+            | SlaveError::NoConfig { .. }
+            | SlaveError::Config(_) => BAD_INPUT,
+            SlaveError::Interrupted(sig) => (128 + sig).clamp(0, 255) as u8,
+            _ => MISSING,
+        }
+    }
+}
+
+/// The pid of the child running now (git or molotov), 0 when none.
+static CHILD: AtomicI32 = AtomicI32::new(0);
+/// The last signal received, 0 when none.
+static SIGNALED: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    SIGNALED.store(sig, Ordering::SeqCst);
+    forward(sig);
+}
+
+/// Passes `sig` on to the running child, except SIGINT: Ctrl-C already reached it (the
+/// terminal signals the whole foreground group) and a second one would mean "stop now".
+fn forward(sig: libc::c_int) {
+    if sig == libc::SIGINT {
+        return;
+    }
+    let pid = CHILD.load(Ordering::SeqCst);
+    if pid > 0 {
+        // SAFETY: kill(2) is async-signal-safe and touches no memory of ours.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+fn install_signal_handlers() {
+    let action = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        // SAFETY: the handler only stores into an atomic and calls kill(2), both
+        // async-signal-safe; no other code installs handlers for these signals.
+        if let Err(e) = unsafe { signal::sigaction(sig, &action) } {
+            eprintln!("moloslave: warning: cannot handle {sig}: {e}");
+        }
+    }
+}
+
+fn interrupted() -> Option<i32> {
+    match SIGNALED.load(Ordering::SeqCst) {
+        0 => None,
+        sig => Some(sig),
+    }
+}
+
+/// A temporary directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn create() -> Result<TempDir, SlaveError> {
+        let base = std::env::temp_dir();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let mut last_error = None;
+        for attempt in 0..16u32 {
+            let dir = base.join(format!(
+                "moloslave-{}-{nanos:08x}-{attempt}",
+                std::process::id()
+            ));
+            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => return Ok(TempDir(dir)),
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => last_error = Some(e),
+                Err(source) => return Err(SlaveError::TempDir { dir: base, source }),
+            }
+        }
+        Err(SlaveError::TempDir {
+            dir: base,
+            source: last_error.unwrap_or_else(|| std::io::Error::other("no free name")),
+        })
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.0)
+            && e.kind() != ErrorKind::NotFound
+        {
+            eprintln!(
+                "moloslave: warning: cannot remove {}: {e}",
+                self.0.display()
+            );
+        }
+    }
+}
+
+/// Runs `cmd` as the current child (signals other than SIGINT are passed on to it).
+fn run_child(cmd: &mut Command, path: &Path) -> Result<ExitStatus, SlaveError> {
+    let mut child = cmd.spawn().map_err(|source| {
+        if source.kind() == ErrorKind::NotFound && path == Path::new("git") {
+            SlaveError::GitMissing
+        } else {
+            SlaveError::Spawn {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    })?;
+    CHILD.store(child.id() as i32, Ordering::SeqCst);
+    // A signal that came before the pid was known.
+    if let Some(sig) = interrupted() {
+        forward(sig);
+    }
+    let status = child.wait();
+    CHILD.store(0, Ordering::SeqCst);
+    status.map_err(|source| SlaveError::Spawn {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn git() -> Command {
+    let mut cmd = Command::new("git");
+    // No transport that runs commands (`ext::`), whatever the user's git config says.
+    cmd.args(["-c", "protocol.ext.allow=never"]);
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+/// The commit `name` names in the clone at `dir`, if any.
+fn resolve(dir: &Path, name: &str) -> Option<String> {
+    let out = git()
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "--verify", "--quiet"])
+        .arg(format!("{name}^{{commit}}"))
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let sha = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && !sha.is_empty()).then_some(sha)
+}
+
+fn check_revision(flag: &'static str, value: &Option<String>) -> Result<(), SlaveError> {
+    match value {
+        Some(v) if v.starts_with('-') || v.is_empty() => Err(SlaveError::BadRevision {
+            flag,
+            value: v.clone(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The exit code molotov's status maps to (128+N for a signal, as a shell does).
+fn exit_code_of(status: ExitStatus) -> u8 {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => code.clamp(0, 255) as u8,
+        (None, Some(sig)) => (128 + sig).clamp(0, 255) as u8,
+        _ => MISSING,
+    }
+}
+
+fn run(args: &Args) -> Result<u8, SlaveError> {
+    check_revision("branch", &args.branch)?;
+    check_revision("ref", &args.reference)?;
+    let molotov = std::env::current_exe()
+        .map(|exe| exe.with_file_name("molotov"))
+        .map_err(|e| SlaveError::NoMolotov {
+            path: PathBuf::from("molotov"),
+            why: format!(": {e}"),
+        })?;
+    if !molotov.is_file() {
+        return Err(SlaveError::NoMolotov {
+            path: molotov,
+            why: "; install both binaries together (cargo install --path cli)".into(),
+        });
+    }
+    // git first: a missing git is reported before anything is created.
+    match git()
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == ErrorKind::NotFound => return Err(SlaveError::GitMissing),
+        Err(e) => return Err(SlaveError::Git(e)),
+    }
+    let dir = TempDir::create()?;
+    eprintln!("moloslave: working directory is {}", dir.0.display());
+    let repo = args.repo.to_string_lossy().into_owned();
+
+    let mut clone = git();
+    clone.arg("clone").arg("--quiet");
+    if let Some(branch) = &args.branch {
+        clone.arg("--branch").arg(branch);
+    }
+    clone.arg("--").arg(&args.repo).arg(&dir.0);
+    let status = run_child(&mut clone, Path::new("git"))?;
+    if let Some(sig) = interrupted() {
+        return Err(SlaveError::Interrupted(sig));
+    }
+    if !status.success() {
+        return Err(SlaveError::Clone { repo, status });
+    }
+    if let Some(reference) = &args.reference {
+        // A commit, a tag, a local branch, or a branch of the origin (a clone has only the
+        // default branch locally).
+        let commit = [reference.clone(), format!("origin/{reference}")]
+            .iter()
+            .find_map(|name| resolve(&dir.0, name))
+            .unwrap_or_else(|| reference.clone());
+        let mut checkout = git();
+        checkout
+            .arg("-C")
+            .arg(&dir.0)
+            .args([
+                "-c",
+                "advice.detachedHead=false",
+                "checkout",
+                "--quiet",
+                "--detach",
+            ])
+            .arg(&commit)
+            .arg("--");
+        let status = run_child(&mut checkout, Path::new("git"))?;
+        if let Some(sig) = interrupted() {
+            return Err(SlaveError::Interrupted(sig));
+        }
+        if !status.success() {
+            return Err(SlaveError::Checkout {
+                reference: reference.clone(),
+                status,
+            });
+        }
+    }
+
+    let config = dir.0.join("molotov.json");
+    let file = match MolotovJson::read(&config) {
+        Ok(file) => file,
+        Err(FileError::Read { source, .. }) if source.kind() == ErrorKind::NotFound => {
+            return Err(SlaveError::NoConfig { repo });
+        }
+        Err(e) => return Err(SlaveError::Config(e)),
+    };
+    let test = file.test(&args.test).map_err(SlaveError::Config)?;
+
+    let mut cmd = Command::new(&molotov);
+    cmd.arg("--config")
+        .arg(&config)
+        .arg("--test")
+        .arg(&args.test)
+        .args(&args.molotov)
+        .current_dir(&dir.0)
+        .envs(test.env.iter().map(|(k, v)| (OsStr::new(k), OsStr::new(v))));
+    let status = run_child(&mut cmd, &molotov)?;
+    Ok(exit_code_of(status))
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    install_signal_handlers();
+    let code = match run(&args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("moloslave: error: {e}");
+            e.exit_code()
+        }
+    };
+    ExitCode::from(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn arguments() {
+        let a = Args::try_parse_from([
+            "moloslave",
+            "--branch",
+            "b",
+            "--ref",
+            "abc",
+            "repo",
+            "t",
+            "--",
+            "-q",
+            "--json",
+            "/x",
+        ])
+        .unwrap();
+        assert_eq!(a.repo, "repo");
+        assert_eq!(a.test, "t");
+        assert_eq!(a.branch.as_deref(), Some("b"));
+        assert_eq!(a.reference.as_deref(), Some("abc"));
+        assert_eq!(a.molotov, ["-q", "--json", "/x"]);
+        assert!(Args::try_parse_from(["moloslave", "repo"]).is_err());
+        assert!(check_revision("ref", &Some("--upload-pack=x".into())).is_err());
+        assert!(check_revision("ref", &Some("v1.0".into())).is_ok());
+    }
+
+    #[test]
+    fn exit_codes() {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(exit_code_of(ExitStatus::from_raw(3 << 8)), 3);
+        assert_eq!(exit_code_of(ExitStatus::from_raw(9)), 137);
+        assert_eq!(SlaveError::Interrupted(15).exit_code(), 143);
+        assert_eq!(
+            SlaveError::NoConfig { repo: "r".into() }.exit_code(),
+            BAD_INPUT
+        );
+        assert_eq!(SlaveError::GitMissing.exit_code(), MISSING);
+    }
 }

@@ -1,0 +1,316 @@
+//! End-to-end tests of `moloslave REPO TEST`: a local git repository made by the test, with a
+//! plan and a `molotov.json` whose `env` the plan uses, run against the in-repo target server;
+//! the exit code, the counts, `--branch`/`--ref`, every error, Ctrl-C and SIGTERM, and that
+//! the temporary clone is gone afterwards every time. moloslave's `TMPDIR` is a directory of
+//! the test, so "gone" is checked exactly.
+
+mod support;
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use support::*;
+
+fn moloslave(tmp: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_moloslave"));
+    cmd.stdin(Stdio::null()).env("TMPDIR", tmp);
+    cmd
+}
+
+/// Runs git in `dir` with a fixed identity and no user or system configuration.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .args([
+            "-c",
+            "user.name=molotov tests",
+            "-c",
+            "user.email=tests@molotov.invalid",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+const PLAN: &str = "defaults {\n  base {{env.SHOP_URL}}\n  timeout 5s\n}\n\n\
+                    scenario get {\n  GET /json as ping\n  check status == 200\n}\n";
+
+const FAILING_PLAN: &str = "defaults {\n  base {{env.SHOP_URL}}\n  timeout 5s\n}\n\n\
+                            scenario bad {\n  GET /status/500\n  assert status == 200\n}\n";
+
+fn molotov_json(url: &str, smoke_runs: u32) -> String {
+    format!(
+        r#"{{"molotov": {{
+  "env": {{"SHOP_URL": "{url}"}},
+  "requirements": "requirements.txt",
+  "tests": {{
+    "smoke": {{"workers": 2, "max_runs": {smoke_runs}, "quiet": true, "plan": "plans/get.mol"}},
+    "failing": {{"workers": 1, "max_runs": 2, "quiet": true, "fail": 1, "scenario": "plans/bad.mol"}},
+    "long": {{"workers": 2, "duration": 30, "quiet": true, "plan": "plans/get.mol"}}
+  }}
+}}}}"#
+    )
+}
+
+/// A repository: `main` with two commits (smoke: 3 runs, then 5), `other` with 1 run.
+struct Repo {
+    dir: TempDir,
+    first_commit: String,
+}
+
+/// `tag` keeps the directories of tests running at once apart (support's `TempDir` names
+/// depend on the tag and the process only).
+fn repo(tag: &str, url: &str) -> Repo {
+    let dir = TempDir::new(&format!("slave-repo-{tag}"));
+    git(&dir.0, &["init", "-q"]);
+    std::fs::create_dir_all(dir.0.join("plans")).unwrap();
+    dir.write("plans/get.mol", PLAN);
+    dir.write("plans/bad.mol", FAILING_PLAN);
+    dir.write("molotov.json", &molotov_json(url, 3));
+    git(&dir.0, &["add", "."]);
+    git(&dir.0, &["commit", "-q", "-m", "first"]);
+    let first_commit = git(&dir.0, &["rev-parse", "HEAD"]);
+    git(&dir.0, &["checkout", "-q", "-b", "other"]);
+    dir.write("molotov.json", &molotov_json(url, 1));
+    git(&dir.0, &["commit", "-q", "-am", "other"]);
+    git(&dir.0, &["checkout", "-q", "main"]);
+    dir.write("molotov.json", &molotov_json(url, 5));
+    git(&dir.0, &["commit", "-q", "-am", "second"]);
+    Repo { dir, first_commit }
+}
+
+/// The clones moloslave left in `tmp`.
+fn leftovers(tmp: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(tmp)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect()
+}
+
+/// The working directory moloslave announced.
+fn working_dir(out: &Output) -> PathBuf {
+    let err = stderr(out);
+    err.lines()
+        .find_map(|l| l.strip_prefix("moloslave: working directory is "))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| panic!("no working directory in:\n{err}"))
+}
+
+fn scratch(tag: &str) -> TempDir {
+    TempDir::new(tag)
+}
+
+#[test]
+fn runs_a_test_of_a_repository_and_removes_the_clone() {
+    let server = target();
+    let repo = repo("run", &format!("http://{}", server.addr()));
+    let tmp = scratch("slave-tmp");
+    let out = run_bounded(
+        moloslave(&tmp.0).arg(&repo.dir.0).arg("smoke"),
+        Duration::from_secs(60),
+    );
+    let report = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
+    // main's latest molotov.json: 2 workers x 5 runs, against the URL from its env.
+    assert_eq!(reported_outcomes(&report), (10, 0), "{report}");
+    assert_eq!(server.wait_answered(10, Duration::from_secs(2)), 10);
+    assert!(stderr(&out).contains("is not needed"), "{}", stderr(&out));
+    let clone = working_dir(&out);
+    assert!(clone.starts_with(&tmp.0), "{clone:?}");
+    assert!(!clone.exists(), "{clone:?} is still there");
+    assert!(leftovers(&tmp.0).is_empty(), "{:?}", leftovers(&tmp.0));
+}
+
+#[test]
+fn branch_and_ref_pick_the_revision() {
+    let server = target();
+    let repo = repo("rev", &format!("http://{}", server.addr()));
+    let tmp = scratch("slave-rev");
+    for (flag, value, runs) in [
+        ("--branch", "other".to_string(), 2),
+        ("--ref", repo.first_commit.clone(), 6),
+        ("--ref", "other".to_string(), 2),
+    ] {
+        let out = run_bounded(
+            moloslave(&tmp.0)
+                .args([flag, &value])
+                .arg(&repo.dir.0)
+                .arg("smoke"),
+            Duration::from_secs(60),
+        );
+        let report = stdout(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{flag} {value}\n{report}\n{}",
+            stderr(&out)
+        );
+        assert_eq!(reported_outcomes(&report), (runs, 0), "{flag} {value}");
+        assert!(leftovers(&tmp.0).is_empty());
+    }
+}
+
+#[test]
+fn the_exit_code_is_molotovs() {
+    let server = target();
+    let repo = repo("exit", &format!("http://{}", server.addr()));
+    let tmp = scratch("slave-exit");
+    let out = run_bounded(
+        moloslave(&tmp.0).arg(&repo.dir.0).arg("failing"),
+        Duration::from_secs(60),
+    );
+    let report = stdout(&out);
+    // 2 failed runs with "fail": 1: molotov exits 1.
+    assert_eq!(out.status.code(), Some(1), "{report}\n{}", stderr(&out));
+    assert_eq!(reported_outcomes(&report), (0, 2), "{report}");
+    assert!(report.contains("--fail 1"), "{report}");
+    assert!(leftovers(&tmp.0).is_empty());
+    // Flags after `--` go to molotov and win over the test's.
+    let out = run_bounded(
+        moloslave(&tmp.0)
+            .arg(&repo.dir.0)
+            .args(["smoke", "--", "-r", "1", "-w", "1"]),
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(reported_outcomes(&stdout(&out)), (1, 0));
+}
+
+#[test]
+fn errors_are_clear_and_leave_nothing_behind() {
+    let repo = repo("errors", "http://127.0.0.1:1");
+    let bare = TempDir::new("slave-no-config");
+    git(&bare.0, &["init", "-q"]);
+    bare.write("README", "no molotov.json here\n");
+    git(&bare.0, &["add", "."]);
+    git(&bare.0, &["commit", "-q", "-m", "readme"]);
+    let tmp = scratch("slave-errors");
+    let no_git = TempDir::new("slave-no-git");
+    let missing = repo.dir.0.join("does-not-exist");
+    let cases: Vec<(Vec<std::ffi::OsString>, Option<&Path>, i32, &str)> = vec![
+        (
+            vec![missing.clone().into(), "smoke".into()],
+            None,
+            2,
+            "git clone of",
+        ),
+        (
+            vec![bare.0.clone().into(), "smoke".into()],
+            None,
+            2,
+            "has no molotov.json at its top",
+        ),
+        (
+            vec![repo.dir.0.clone().into(), "nope".into()],
+            None,
+            2,
+            "there is no test \"nope\"; its tests are: failing, long, smoke",
+        ),
+        (
+            vec![
+                "--ref".into(),
+                "no-such-rev".into(),
+                repo.dir.0.clone().into(),
+                "smoke".into(),
+            ],
+            None,
+            2,
+            "git checkout of \"no-such-rev\" failed",
+        ),
+        (
+            vec![
+                "--ref=--upload-pack=x".into(),
+                repo.dir.0.clone().into(),
+                "smoke".into(),
+            ],
+            None,
+            2,
+            "cannot start with '-'",
+        ),
+        (
+            vec![repo.dir.0.clone().into(), "smoke".into()],
+            Some(&no_git.0),
+            4,
+            "git is not installed",
+        ),
+    ];
+    for (args, path, code, want) in cases {
+        let mut cmd = moloslave(&tmp.0);
+        cmd.args(&args);
+        if let Some(p) = path {
+            cmd.env("PATH", p);
+        }
+        let out = run_bounded(&mut cmd, Duration::from_secs(60));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(code), "{args:?}\n{err}");
+        assert!(err.contains(want), "{args:?}: want {want:?} in\n{err}");
+        assert!(
+            leftovers(&tmp.0).is_empty(),
+            "{args:?}: {:?}",
+            leftovers(&tmp.0)
+        );
+    }
+}
+
+/// The molotov run by moloslave `pid`, once its load processes exist.
+fn running_molotov(pid: u32) -> Option<u32> {
+    children_of(pid).into_iter().find(|&c| {
+        std::fs::read_to_string(format!("/proc/{c}/comm")).is_ok_and(|n| n.trim() == "molotov")
+            && !children_of(c).is_empty()
+    })
+}
+
+#[test]
+fn ctrl_c_and_sigterm_stop_the_run_and_remove_the_clone() {
+    let server = target();
+    let repo = repo("signals", &format!("http://{}", server.addr()));
+    let tmp = scratch("slave-signals");
+    // Ctrl-C: the terminal signals the whole foreground group (here: moloslave's own group).
+    // SIGTERM: sent to moloslave alone, which passes it on.
+    for (to_group, sig) in [(true, libc::SIGINT), (false, libc::SIGTERM)] {
+        let mut cmd = moloslave(&tmp.0);
+        cmd.arg(&repo.dir.0)
+            .arg("long")
+            .process_group(0)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let child = cmd.spawn().unwrap();
+        let pid = child.id();
+        assert!(
+            wait_until(Duration::from_secs(30), || running_molotov(pid).is_some()),
+            "molotov did not start"
+        );
+        let started = Instant::now();
+        let target = if to_group { -(pid as i32) } else { pid as i32 };
+        // SAFETY: kill(2) on the process (group) this test started; no memory is involved.
+        unsafe { libc::kill(target, sig) };
+        let out = wait_bounded(child, Duration::from_secs(30));
+        let report = stdout(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(130),
+            "{sig}\n{report}\n{}",
+            stderr(&out)
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(report.contains("Result: FAILED: interrupted"), "{report}");
+        assert!(!working_dir(&out).exists());
+        assert!(leftovers(&tmp.0).is_empty(), "{:?}", leftovers(&tmp.0));
+    }
+}
