@@ -106,36 +106,119 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        writeln!(f, "{kind}: {}", self.message)?;
+        writeln!(f, "{kind}: {}", printable(&self.message))?;
+        let label = self.label.as_deref().map(printable);
+        let help = self.help.as_deref().map(printable);
         let Some(loc) = &self.location else {
-            if let Some(label) = &self.label {
+            if let Some(label) = &label {
                 writeln!(f, "  = note: {label}")?;
             }
-            if let Some(help) = &self.help {
+            if let Some(help) = &help {
                 writeln!(f, "  = help: {help}")?;
             }
             return Ok(());
         };
         let number = loc.line.to_string();
         let w = number.len();
-        writeln!(f, "{:w$}--> {}:{}:{}", "", loc.file, loc.line, loc.column)?;
+        writeln!(
+            f,
+            "{:w$}--> {}:{}:{}",
+            "",
+            printable(&loc.file),
+            loc.line,
+            loc.column
+        )?;
         writeln!(f, "{:w$} |", "")?;
-        // Tabs become four spaces in the frame, and the caret line follows the same rule.
-        let shown: String = loc.line_text.replace('\t', "    ");
-        writeln!(f, "{number} | {shown}").map(|_| ())?;
-        let mut pad = String::new();
-        for ch in loc.line_text.chars().take(loc.column - 1) {
-            pad.push_str(if ch == '\t' { "    " } else { " " });
-        }
-        let carets = "^".repeat(loc.underline.max(1));
-        match &self.label {
+        let frame = Frame::of(&loc.line_text, loc.column, loc.underline);
+        writeln!(f, "{number} | {}", frame.shown).map(|_| ())?;
+        let (pad, carets) = (frame.pad, "^".repeat(frame.carets));
+        match &label {
             Some(label) => writeln!(f, "{:w$} | {pad}{carets} {label}", "")?,
             None => writeln!(f, "{:w$} | {pad}{carets}", "")?,
         }
-        if let Some(help) = &self.help {
+        if let Some(help) = &help {
             writeln!(f, "{:w$} = help: {help}", "")?;
         }
         Ok(())
+    }
+}
+
+/// At most this many characters of a source line are shown in a code frame; a longer line
+/// (minified JSON, or a binary file given as a plan) is cut around the caret.
+const FRAME_CHARS: usize = 160;
+/// Characters kept before the caret when a long line is cut.
+const FRAME_CONTEXT: usize = 40;
+
+/// `text` with control characters (escape sequences, NUL, CR...) shown as U+FFFD, so that a
+/// diagnostic about a binary or corrupt file cannot drive the terminal. Newlines and tabs
+/// stay.
+fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// The source line of a code frame as printed, with the caret line's padding.
+struct Frame {
+    shown: String,
+    pad: String,
+    carets: usize,
+}
+
+impl Frame {
+    /// Tabs become four spaces (and the caret line follows), control characters U+FFFD, and
+    /// a line over [`FRAME_CHARS`] is cut around `column` (1-based) with `…` at the cuts.
+    fn of(line: &str, column: usize, underline: usize) -> Frame {
+        let chars: Vec<char> = line.chars().collect();
+        let caret = column.saturating_sub(1).min(chars.len());
+        let (start, end) = if chars.len() <= FRAME_CHARS {
+            (0, chars.len())
+        } else {
+            let start = caret.saturating_sub(FRAME_CONTEXT);
+            (start, (start + FRAME_CHARS).min(chars.len()))
+        };
+        let mut shown = String::new();
+        let mut pad = String::new();
+        if start > 0 {
+            shown.push('…');
+            pad.push(' ');
+        }
+        for (i, &c) in chars[start..end].iter().enumerate() {
+            let text = match c {
+                '\t' => "    ",
+                c if c.is_control() => "\u{FFFD}",
+                _ => "",
+            };
+            if text.is_empty() {
+                shown.push(c);
+            } else {
+                shown.push_str(text);
+            }
+            if start + i < caret {
+                pad.push_str(if c == '\t' { "    " } else { " " });
+            }
+        }
+        if end < chars.len() {
+            shown.push('…');
+        }
+        let room = end.saturating_sub(caret).max(1);
+        Frame {
+            shown,
+            pad,
+            carets: underline.max(1).min(room),
+        }
     }
 }
 
@@ -391,5 +474,45 @@ mod tests {
             out,
             "error: m\n --> t.mol:1:2\n  |\n1 |     bad x\n  |     ^^^\n  = help: h\n"
         );
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_terminal() {
+        let mut map = SourceMap::default();
+        let id = map.add(
+            "bin.mol".into(),
+            PathBuf::new(),
+            None,
+            "\u{1b}[2J\0x\rbad\n".into(),
+        );
+        let mut sink = DiagSink::default();
+        sink.push(
+            RawDiag::error(Span::new(id, 7, 10), "unknown statement `\u{1b}[31m`").label("\u{7}"),
+        );
+        let out = sink.finish(&map).to_string();
+        assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+        assert_eq!(
+            out,
+            "error: unknown statement `\u{FFFD}[31m`\n --> bin.mol:1:8\n  |\n1 | \u{FFFD}[2J\u{FFFD}x\u{FFFD}bad\n  |        ^^^ \u{FFFD}\n"
+        );
+    }
+
+    #[test]
+    fn a_long_line_is_cut_around_the_caret() {
+        let line = format!("{}BAD{}", "a".repeat(5000), "z".repeat(5000));
+        let mut map = SourceMap::default();
+        let id = map.add("long.mol".into(), PathBuf::new(), None, line.clone() + "\n");
+        let mut sink = DiagSink::default();
+        sink.push(RawDiag::error(Span::new(id, 5000, 5003), "here"));
+        let out = sink.finish(&map).to_string();
+        let lines: Vec<&str> = out.lines().collect();
+        let shown = lines[3].trim_start_matches("1 | ");
+        assert_eq!(shown.chars().count(), FRAME_CHARS + 2, "{shown}");
+        assert!(shown.starts_with('…') && shown.ends_with('…'));
+        // The caret still points at BAD.
+        let caret_at = lines[4].find('^').unwrap() - "  | ".len();
+        let bad_at = shown.char_indices().position(|(_, c)| c == 'B').unwrap();
+        assert_eq!(caret_at, bad_at, "{out}");
+        assert_eq!(lines[4].matches('^').count(), 3);
     }
 }

@@ -41,6 +41,6 @@ pub use interp::{
     Worker, WorkerContext, run_setup, run_teardown,
 };
 pub use program::{
-    CheckId, CheckInfo, CmpOp, Location, Metric, Needs, Program, RequestId, RequestInfo,
-    ScenarioId, ScenarioInfo, Threshold, ThresholdTarget, ThresholdValue,
+    CheckId, CheckInfo, CmpOp, Location, Metric, Needs, PlanOrigin, Program, RequestId,
+    RequestInfo, ScenarioId, ScenarioInfo, Threshold, ThresholdTarget, ThresholdValue,
 };

@@ -212,6 +212,19 @@ impl Threshold {
     }
 }
 
+/// An origin named in the plan: where its requests connect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanOrigin<'a> {
+    /// `https` rather than `http`.
+    pub https: bool,
+    /// `host[:port]` as written.
+    pub authority: &'a str,
+    /// The host, without the brackets of an IPv6 address.
+    pub host: &'a str,
+    /// The port (the scheme's default when not written).
+    pub port: u16,
+}
+
 /// A compiled plan: immutable, `Send + Sync`, shared by every worker.
 #[derive(Debug)]
 pub struct Program {
@@ -298,6 +311,27 @@ impl Program {
             .iter()
             .position(|s| s.name == name)
             .map(|i| ScenarioId(i as u32))
+    }
+
+    /// The origins the plan names when it is compiled (`base` and every absolute target
+    /// whose scheme and authority are written out), each once, in order of first mention.
+    /// Requests whose whole URL comes from a variable are not here: see
+    /// [`Program::has_run_time_origins`].
+    pub fn origins(&self) -> impl Iterator<Item = PlanOrigin<'_>> {
+        self.origins.iter().map(|o| PlanOrigin {
+            https: o.https,
+            authority: &o.authority,
+            host: &o.host,
+            port: o.port,
+        })
+    }
+
+    /// Whether some request takes its origin from a value known only at run time
+    /// (`GET {{url}}` with an absolute URL in `url`).
+    pub fn has_run_time_origins(&self) -> bool {
+        self.request_code
+            .iter()
+            .any(|r| matches!(r.target, crate::code::TargetCode::Url { .. }))
     }
 
     /// Finds a request by its display name.

@@ -73,11 +73,11 @@ pub fn compile(path: &Path, opts: &CompileOptions) -> Result<Program, Diagnostic
     let mut c = Compiler::new(opts);
     let name = path.display().to_string();
     let dir = parent_dir(path);
-    match std::fs::read(path) {
-        Err(e) => {
+    match read_limited(path, MAX_PLAN_BYTES) {
+        Err(reason) => {
             let mut d = RawDiag::error(
                 Span::new(FileId(0), 0, 0),
-                format!("cannot read the plan: {}", io_reason(&e)),
+                format!("cannot read the plan: {reason}"),
             );
             d.span = None;
             d.file_name = Some(name);
@@ -254,7 +254,18 @@ impl<'o> Compiler<'o> {
         bytes: Vec<u8>,
     ) -> FileId {
         match String::from_utf8(bytes) {
-            Ok(text) => self.sources.add(name, dir, canonical, text),
+            Ok(text) => {
+                let nul = text.find('\0');
+                let id = self.sources.add(name, dir, canonical, text);
+                if let Some(at) = nul {
+                    self.diags.push(
+                        RawDiag::error(Span::new(id, at, at + 1), "the file contains a NUL byte")
+                            .label("NUL byte here")
+                            .help("a plan is UTF-8 text; this looks like a binary or UTF-16 file"),
+                    );
+                }
+                id
+            }
             Err(e) => {
                 let at = e.utf8_error().valid_up_to();
                 let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
@@ -359,17 +370,13 @@ impl<'o> Compiler<'o> {
                 // Included twice (not a cycle): its items are already in the plan.
                 continue;
             }
-            let bytes = match std::fs::read(&canonical) {
+            let bytes = match read_limited(&canonical, MAX_PLAN_BYTES) {
                 Ok(b) => b,
-                Err(e) => {
+                Err(reason) => {
                     self.err(
                         RawDiag::error(
                             inc.span,
-                            format!(
-                                "cannot read included file `{}`: {}",
-                                inc.path,
-                                io_reason(&e)
-                            ),
+                            format!("cannot read included file `{}`: {reason}", inc.path),
                         )
                         .label("included here"),
                     );
@@ -795,8 +802,32 @@ fn io_reason(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound => "no such file".into(),
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        std::io::ErrorKind::IsADirectory => "it is a directory, not a file".into(),
         _ => e.to_string(),
     }
+}
+
+/// Plans and included files larger than this are refused: a plan is text written by people
+/// or tools, and a bigger file (or an endless one such as `/dev/zero`) is the wrong file.
+pub(crate) const MAX_PLAN_BYTES: u64 = 16 << 20;
+
+/// `file` request bodies larger than this are refused: every worker keeps its own rendered
+/// copy of a request, body included.
+pub(crate) const MAX_BODY_FILE_BYTES: u64 = 64 << 20;
+
+/// Reads at most `limit` bytes of `path`; a longer file (or device, or pipe) is an error,
+/// found without reading more than `limit + 1` bytes. The error is the reason, for a message.
+pub(crate) fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| io_reason(&e))?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_reason(&e))?;
+    if bytes.len() as u64 > limit {
+        return Err(format!("it is larger than {} MiB", limit >> 20));
+    }
+    Ok(bytes)
 }
 
 /// Statements of a block, recursively: the names it assigns, in order of first assignment.

@@ -363,7 +363,10 @@ impl Compiler<'_> {
             }
             BodyAst::File(path, span) => {
                 let dir = self.sources.file(span.file).dir.clone();
-                return match std::fs::read(dir.join(path)) {
+                return match crate::compile::read_limited(
+                    &dir.join(path),
+                    crate::compile::MAX_BODY_FILE_BYTES,
+                ) {
                     Ok(bytes) => (
                         TemplateCode {
                             pieces: vec![Piece::Lit(bytes.into())].into(),
@@ -371,11 +374,7 @@ impl Compiler<'_> {
                         None,
                         Variability::Constant,
                     ),
-                    Err(e) => {
-                        let why = match e.kind() {
-                            std::io::ErrorKind::NotFound => "no such file".to_string(),
-                            _ => e.to_string(),
-                        };
+                    Err(why) => {
                         self.err(
                             RawDiag::error(*span, format!("cannot read body file `{path}`: {why}"))
                                 .label("read at compile time")

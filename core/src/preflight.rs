@@ -1,0 +1,293 @@
+//! Checks the master makes before it forks anything, so that a run that cannot work fails up
+//! front with a clear message instead of half-starting: every host the plan names resolves,
+//! each load process has the file descriptors its workers' sockets need, and the stats region
+//! fits in the memory available.
+//!
+//! The file-descriptor need of a load process is counted, not guessed: what the master has
+//! open when the run starts (the children inherit it: stdio, a statsd socket, the signalfd...),
+//! the executor's own descriptors (three io_uring rings and an eventfd, measured), room for a
+//! name lookup and the setup pipe, and one socket per worker for each origin the plan can talk
+//! to. A plan whose URLs are built at run time may reach more origins than it names; one more
+//! socket per worker is counted for those.
+
+use std::net::{IpAddr, ToSocketAddrs};
+
+use molotov_dsl::Program;
+
+use crate::latency::COUNTS_LEN;
+use crate::process::{self, Limits, ProcessError};
+use crate::shm::Layout;
+
+/// Descriptors a load process has besides its sockets and what the master had open before the
+/// run: io_uring rings (3) and an eventfd (measured on a child), the master's signalfd and
+/// setup pipe (2), a name lookup's socket, and slack.
+pub const PROCESS_OWN_FDS: u64 = 12;
+
+/// Why a run cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum PreflightError {
+    /// A host of the plan does not resolve.
+    #[error("cannot resolve `{host}` (from {origin} in the plan): {reason}; nothing was sent")]
+    Resolve {
+        /// `scheme://authority` as the plan names it.
+        origin: String,
+        /// The host looked up.
+        host: String,
+        /// What the resolver said.
+        reason: String,
+    },
+    /// `-w` does not fit in the file-descriptor limit.
+    #[error(
+        "-w {workers} needs {needed} file descriptors per process ({per_worker} per worker for \
+         the plan's origins, plus {base} for the process itself) but the limit is {hard}: lower \
+         -w, or raise the hard limit (ulimit -Hn, /etc/security/limits.conf, LimitNOFILE= for a \
+         systemd service)"
+    )]
+    TooFewFileDescriptors {
+        /// Workers per process.
+        workers: u64,
+        /// Sockets per worker.
+        per_worker: u64,
+        /// The process's own descriptors, inherited ones included.
+        base: u64,
+        /// The total.
+        needed: u64,
+        /// The hard limit.
+        hard: u64,
+    },
+    /// The stats region and the master's histograms would not fit in memory.
+    #[error(
+        "the stats for {requests} requests in {slots} processes need up to {} of memory \
+         ({} per request line per process), but only {} is available: run fewer processes (-p), \
+         or write fewer request lines (a request in a `for` or `repeat` loop is one line)",
+        size(*needed), size(COUNTS_LEN as u64 * 8), size(*available)
+    )]
+    StatsTooLarge {
+        /// Request sites in the plan.
+        requests: usize,
+        /// Stats slots (load processes, setup and teardown).
+        slots: usize,
+        /// Bytes needed at most.
+        needed: u64,
+        /// Bytes available.
+        available: u64,
+    },
+    /// Raising the limits failed otherwise.
+    #[error(transparent)]
+    Process(#[from] ProcessError),
+}
+
+/// A byte count for people: KiB, MiB, GiB or TiB with one decimal.
+fn size(bytes: u64) -> String {
+    let units = ["KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < units.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", units[unit])
+}
+
+/// Looks up every host the plan names (IP addresses need no lookup). The first that does not
+/// resolve is the error.
+pub fn resolve_origins(program: &Program) -> Result<(), PreflightError> {
+    let mut done: Vec<&str> = Vec::new();
+    for origin in program.origins() {
+        if origin.host.parse::<IpAddr>().is_ok() || done.contains(&origin.host) {
+            continue;
+        }
+        done.push(origin.host);
+        let scheme = if origin.https { "https" } else { "http" };
+        let fail = |reason: String| PreflightError::Resolve {
+            origin: format!("{scheme}://{}", origin.authority),
+            host: origin.host.to_string(),
+            reason,
+        };
+        match (origin.host, origin.port).to_socket_addrs() {
+            Ok(mut addrs) => {
+                if addrs.next().is_none() {
+                    return Err(fail("no addresses".into()));
+                }
+            }
+            Err(e) => return Err(fail(e.to_string())),
+        }
+    }
+    Ok(())
+}
+
+/// Sockets one worker may hold at once: one per origin it can talk to.
+pub fn sockets_per_worker(program: &Program) -> u64 {
+    let named = program.origins().count() as u64;
+    (named + u64::from(program.has_run_time_origins())).max(1)
+}
+
+/// Descriptors open in this process now.
+pub fn open_fds() -> u64 {
+    match std::fs::read_dir("/proc/self/fd") {
+        // The directory's own descriptor is listed too.
+        Ok(dir) => (dir.count() as u64).saturating_sub(1),
+        Err(_) => 3,
+    }
+}
+
+/// Raises the soft limits (file descriptors, locked memory) and checks that `workers`
+/// workers of `program` fit in the file-descriptor limit of each load process.
+pub fn check_fds(program: &Program, workers: usize) -> Result<Limits, PreflightError> {
+    let per_worker = sockets_per_worker(program);
+    let base = open_fds() + PROCESS_OWN_FDS;
+    let needed = base + workers as u64 * per_worker;
+    process::raise_limits(needed).map_err(|e| match e {
+        ProcessError::TooFewFileDescriptors { needed, hard } => {
+            PreflightError::TooFewFileDescriptors {
+                workers: workers as u64,
+                per_worker,
+                base,
+                needed,
+                hard,
+            }
+        }
+        other => PreflightError::Process(other),
+    })
+}
+
+/// Memory available to this process: `MemAvailable`, lowered by a cgroup v2 memory limit.
+/// None when it cannot be read.
+pub fn available_memory() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let mut available = meminfo.lines().find_map(|l| {
+        let kib = l.strip_prefix("MemAvailable:")?.trim().strip_suffix("kB")?;
+        kib.trim().parse::<u64>().ok().map(|k| k * 1024)
+    })?;
+    if let Some(room) = cgroup_room() {
+        available = available.min(room);
+    }
+    Some(available)
+}
+
+/// `memory.max - memory.current` of this process's cgroup (v2), when it has a limit.
+fn cgroup_room() -> Option<u64> {
+    let line = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let path = line.lines().find_map(|l| l.strip_prefix("0::"))?.trim();
+    let dir = std::path::Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/'));
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
+    let max = read("memory.max")?.trim().parse::<u64>().ok()?;
+    let current = read("memory.current")?.trim().parse::<u64>().unwrap_or(0);
+    Some(max.saturating_sub(current))
+}
+
+/// The most memory the stats can take: the whole region (each page a process touches is
+/// real memory, and the master reads every histogram a process used), plus the histograms
+/// the master builds for the report.
+pub fn stats_memory(layout: &Layout) -> u64 {
+    let shape = layout.shape();
+    layout.region_bytes() as u64 + (shape.requests as u64 + 2) * COUNTS_LEN as u64 * 8
+}
+
+/// Fails when the stats of this run could take more memory than is available.
+pub fn check_stats_memory(layout: &Layout) -> Result<(), PreflightError> {
+    let needed = stats_memory(layout);
+    match available_memory() {
+        Some(available) if needed > available => Err(PreflightError::StatsTooLarge {
+            requests: layout.shape().requests,
+            slots: layout.shape().slots,
+            needed,
+            available,
+        }),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shm::Shape;
+    use molotov_dsl::{CompileOptions, compile_source};
+
+    fn program(text: &str) -> Program {
+        compile_source(
+            "p.mol",
+            text,
+            std::path::Path::new("."),
+            &CompileOptions::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn sockets_per_worker_counts_origins() {
+        let one = program("defaults {\n  base http://127.0.0.1:1\n}\nscenario s {\n  GET /\n}\n");
+        assert_eq!(sockets_per_worker(&one), 1);
+        let three = program(
+            "scenario s {\n  GET http://127.0.0.1:1/\n  GET http://localhost:1/\n  GET https://127.0.0.1:2/\n  GET http://127.0.0.1:1/again\n}\n",
+        );
+        assert_eq!(sockets_per_worker(&three), 3);
+        let run_time = program(
+            "defaults {\n  base http://127.0.0.1:1\n}\nscenario s {\n  GET /\n  capture u = jsonpath \"$.u\"\n  GET {{u}}\n}\n",
+        );
+        assert_eq!(sockets_per_worker(&run_time), 2);
+    }
+
+    #[test]
+    fn names_resolve_and_ip_addresses_need_no_lookup() {
+        let ok = program(
+            "scenario s {\n  GET http://localhost:1/\n  GET http://[::1]:1/\n  GET http://10.0.0.1/\n}\n",
+        );
+        resolve_origins(&ok).unwrap();
+        let bad = program(
+            "defaults {\n  base http://127.0.0.1:1\n}\nscenario s {\n  GET /\n  GET https://no-such-host.invalid:8443/x\n}\n",
+        );
+        let err = resolve_origins(&bad).unwrap_err().to_string();
+        assert!(
+            err.starts_with(
+                "cannot resolve `no-such-host.invalid` (from https://no-such-host.invalid:8443 in the plan): "
+            ),
+            "{err}"
+        );
+        assert!(err.ends_with("; nothing was sent"), "{err}");
+    }
+
+    #[test]
+    fn open_fds_counts_at_least_stdio() {
+        assert!(open_fds() >= 3);
+    }
+
+    #[test]
+    fn stats_memory_grows_with_requests_and_processes() {
+        let layout = |requests, slots| {
+            Layout::new(Shape {
+                requests,
+                scenarios: 1,
+                checks: 0,
+                slots,
+            })
+        };
+        let small = stats_memory(&layout(10, 3));
+        assert!(small < 64 << 20, "{small}");
+        let per_request = COUNTS_LEN as u64 * 8;
+        let big = stats_memory(&layout(20_000, 4098));
+        assert!(big > 20_000 * 4098 * per_request, "{big}");
+        // 20,000 requests in 4,096 processes: 10 TiB, more than any machine has.
+        let err = check_stats_memory(&layout(20_000, 4098))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("the stats for 20000 requests in 4098 processes need up to "),
+            "{err}"
+        );
+        check_stats_memory(&layout(10, 3)).unwrap();
+    }
+
+    #[test]
+    fn sizes_read_well() {
+        assert_eq!(size(COUNTS_LEN as u64 * 8), "136.0 KiB");
+        assert_eq!(size(3 << 20), "3.0 MiB");
+        assert_eq!(size(1_147_000_000_000), "1.0 TiB");
+    }
+
+    #[test]
+    fn available_memory_is_read() {
+        let available = available_memory().unwrap();
+        assert!(available > 16 << 20, "{available}");
+    }
+}

@@ -1,0 +1,406 @@
+//! Bad input to the real `molotov` binary: a plan that is missing, unreadable, a directory,
+//! binary, huge, endless or not UTF-8; every kind of bad flag value; a host that does not
+//! resolve; an invalid URL in a plan; a plan too large for the memory its stats need. Each
+//! must end with a clear error and its exit code (2: the plan or a flag; 4: molotov cannot run
+//! here; 5: a host does not resolve) before anything is sent; the target server, when there
+//! is one, sees no connection at all.
+
+mod harness;
+mod support;
+
+use std::os::unix::process::CommandExt;
+use std::time::Duration;
+
+use harness::{Finished, molotov, plan, run};
+use support::{TempDir, target};
+
+fn base(server: &molotov_target::ServerHandle) -> String {
+    format!("http://{}", server.addr())
+}
+
+/// Runs `args` (ending with the plan), at most 20 s.
+fn molotov_with(args: &[&str], dir: &TempDir) -> Finished {
+    run(molotov().args(args), dir, Duration::from_secs(20))
+}
+
+/// The run failed with `code` before doing anything: a message on stderr, no report, no
+/// panic, quickly.
+fn assert_refused(finished: &Finished, code: i32, message: &str) {
+    assert_eq!(finished.code(), Some(code), "{}", finished.dump());
+    let err = finished.stderr();
+    assert!(
+        err.contains(message),
+        "expected {message:?}\n{}",
+        finished.dump()
+    );
+    assert!(!err.contains("panicked"), "{}", finished.dump());
+    assert!(
+        !finished.stdout().contains("Requests:"),
+        "{}",
+        finished.dump()
+    );
+    assert!(finished.report.is_none(), "{}", finished.dump());
+    assert!(
+        finished.elapsed < Duration::from_secs(5),
+        "{}",
+        finished.dump()
+    );
+}
+
+#[test]
+fn a_missing_plan() {
+    let dir = TempDir::new("missing");
+    let missing = dir.0.join("nope.mol");
+    let finished = molotov_with(&[missing.to_str().unwrap()], &dir);
+    assert_refused(&finished, 2, "cannot read the plan: no such file");
+    assert!(
+        finished.stderr().contains("nope.mol"),
+        "{}",
+        finished.dump()
+    );
+    // `check` says the same.
+    let out = support::run_bounded(
+        support::molotov().arg("check").arg(&missing),
+        Duration::from_secs(10),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(support::stderr(&out).contains("cannot read the plan: no such file"));
+}
+
+#[test]
+fn an_unreadable_plan() {
+    let server = target();
+    let dir = TempDir::new("unreadable");
+    let file = dir.write("secret.mol", &plan(&base(&server), "5s", "  GET /json"));
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
+    let mut cmd = molotov();
+    cmd.arg(&file);
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        // root reads any file: run as `nobody`, who cannot read a mode 000 file, when
+        // `nobody` can run the binary at all (a build under a private home cannot).
+        let nobody_can_run = support::molotov()
+            .arg("--version")
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !nobody_can_run {
+            eprintln!(
+                "skipped: running as root and `nobody` cannot run {}",
+                env!("CARGO_BIN_EXE_molotov")
+            );
+            return;
+        }
+        cmd.uid(65534).gid(65534);
+        // The report goes where nobody may write.
+        std::fs::set_permissions(&dir.0, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+            .unwrap();
+    }
+    let finished = run(&mut cmd, &dir, Duration::from_secs(20));
+    assert_refused(&finished, 2, "cannot read the plan: permission denied");
+    assert_eq!(server.connections_accepted(), 0);
+}
+
+#[test]
+fn a_directory_as_plan() {
+    let dir = TempDir::new("directory");
+    let sub = dir.0.join("plans.mol");
+    std::fs::create_dir(&sub).unwrap();
+    let finished = molotov_with(&[sub.to_str().unwrap()], &dir);
+    assert_refused(
+        &finished,
+        2,
+        "cannot read the plan: it is a directory, not a file",
+    );
+}
+
+#[test]
+fn a_binary_file_as_plan() {
+    let dir = TempDir::new("binary");
+    // The start of an ELF file, then bytes that are not UTF-8, an escape sequence that
+    // would clear a terminal, and no line break for 20 kB.
+    let mut bytes = b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\0>\0".to_vec();
+    bytes.extend_from_slice(b"\x1b[2J\x1b]0;pwned\x07");
+    bytes.extend((0..20_000u32).map(|i| (i % 251) as u8 | 0x80));
+    let file = dir.0.join("a.out");
+    std::fs::write(&file, &bytes).unwrap();
+    let finished = molotov_with(&[file.to_str().unwrap()], &dir);
+    assert_refused(&finished, 2, "error: the file is not valid UTF-8");
+    let err = finished.stderr();
+    assert!(
+        !err.chars().any(|c| c.is_control() && c != '\n'),
+        "control characters reach the terminal: {err:?}"
+    );
+    assert!(
+        err.len() < 1_000,
+        "{} bytes of diagnostics:\n{err}",
+        err.len()
+    );
+    // UTF-16 text is valid UTF-8 (NUL bytes): it gets its own clear message.
+    let utf16: Vec<u8> = "scenario s {\n  GET /\n}\n"
+        .encode_utf16()
+        .flat_map(|u| u.to_le_bytes())
+        .collect();
+    let file = dir.0.join("utf16.mol");
+    std::fs::write(&file, utf16).unwrap();
+    let finished = molotov_with(&[file.to_str().unwrap()], &dir);
+    assert_refused(&finished, 2, "error: the file contains a NUL byte");
+}
+
+#[test]
+fn invalid_utf8_in_a_plan_is_located() {
+    let server = target();
+    let dir = TempDir::new("utf8");
+    let mut text = plan(&base(&server), "5s", "  GET /json").into_bytes();
+    text.extend_from_slice(b"# caf\xe9 (Latin-1)\n");
+    let file = dir.0.join("latin1.mol");
+    std::fs::write(&file, text).unwrap();
+    let finished = molotov_with(&[file.to_str().unwrap()], &dir);
+    assert_refused(&finished, 2, "error: the file is not valid UTF-8");
+    assert!(
+        finished.stderr().contains("latin1.mol:9:6"),
+        "{}",
+        finished.dump()
+    );
+    assert_eq!(server.connections_accepted(), 0);
+}
+
+#[test]
+fn a_huge_or_endless_plan_is_refused_without_reading_it_all() {
+    let dir = TempDir::new("huge");
+    let server = target();
+    let mut text = plan(&base(&server), "5s", "  GET /json");
+    let comment = format!("# {}\n", "x".repeat(1021));
+    text.push_str(&comment.repeat((17 << 20) / comment.len()));
+    let file = dir.write("huge.mol", &text);
+    let finished = molotov_with(&[file.to_str().unwrap()], &dir);
+    assert_refused(
+        &finished,
+        2,
+        "cannot read the plan: it is larger than 16 MiB",
+    );
+    let finished = molotov_with(&["/dev/zero"], &dir);
+    assert_refused(
+        &finished,
+        2,
+        "cannot read the plan: it is larger than 16 MiB",
+    );
+    assert_eq!(server.connections_accepted(), 0);
+}
+
+#[test]
+fn a_plan_whose_stats_cannot_fit_in_memory_is_refused_before_forking() {
+    // 2,000 request lines in 4,096 processes: over a terabyte of latency histograms.
+    let server = target();
+    let dir = TempDir::new("stats-memory");
+    let body: String = (0..2000)
+        .map(|i| format!("  GET /json?line={i}\n"))
+        .collect();
+    let file = dir.write("many.mol", &plan(&base(&server), "5s", &body));
+    let finished = molotov_with(
+        &["-q", "-p", "4096", "-d", "1", file.to_str().unwrap()],
+        &dir,
+    );
+    assert_refused(
+        &finished,
+        4,
+        "molotov: error: the stats for 2000 requests in 4098 processes need up to ",
+    );
+    assert_eq!(server.connections_accepted(), 0);
+}
+
+/// Every bad flag value: exit 2, the flag named, nothing sent.
+#[test]
+fn every_bad_flag_value_names_the_flag_and_sends_nothing() {
+    let server = target();
+    let dir = TempDir::new("flags");
+    let file = dir.write("plan.mol", &plan(&base(&server), "5s", "  GET /json"));
+    let file = file.to_str().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["-w", "0"], "--workers"),
+        (&["-w", "-1"], "--workers"),
+        (&["-w", "abc"], "--workers"),
+        (&["-w", "1.5"], "--workers"),
+        (&["-w", "1000001"], "--workers"),
+        (&["-p", "0"], "--processes"),
+        (&["-p", "-2"], "--processes"),
+        (&["-p", "4097"], "--processes"),
+        (&["-d", "0"], "--duration"),
+        (
+            &["-d", "-5s"],
+            "--duration <DURATION>': invalid duration \"-5s\": a duration cannot be negative",
+        ),
+        (&["-d", "10x"], "unknown unit \"x\" (use ms, s, m or h)"),
+        (&["-d", "1y"], "--duration"),
+        (&["-d", ""], "--duration"),
+        (&["-d", "5 m"], "--duration"),
+        (&["-d", "1e3"], "--duration"),
+        (&["-d", "99999999999h"], "--duration"),
+        (&["-r", "0"], "--max-runs"),
+        (&["-r", "-1"], "--max-runs"),
+        (&["-f", "0"], "--fail"),
+        (&["-f", "-2"], "--fail"),
+        (&["--grace", "abc"], "--grace"),
+        (
+            &["--grace", "-1s"],
+            "--grace <GRACE>': invalid duration \"-1s\": a duration cannot be negative",
+        ),
+        (&["--connect-timeout", "0"], "--connect-timeout"),
+        (&["--connect-timeout", "-1"], "--connect-timeout"),
+        (&["--console-update", "0"], "--console-update"),
+        (&["--tls-min", "1.1"], "--tls-min"),
+        (&["--seed", "-1"], "--seed"),
+        (&["--seed", "x"], "--seed"),
+        (&["--rate", "0"], "--rate"),
+        (&["--rate", "-5"], "--rate"),
+        (&["--rate", "abc"], "--rate"),
+        (&["--stages", "10s:x"], "--stages"),
+        (&["--stages", "garbage"], "--stages"),
+        (&["--ramp-up", "0"], "--ramp-up"),
+        (&["--ramp-up", "-2s"], "--ramp-up"),
+        (&["--delay", "-1"], "--delay"),
+        (&["--max-late", "0"], "--max-late"),
+        (&["--sizing-tolerance", "150"], "--sizing-tolerance"),
+        (&["--sizing-tolerance", "-1"], "--sizing-tolerance"),
+        (
+            &["--single-mode", "nosuch"],
+            "--single-mode: the plan has no scenario \"nosuch\"",
+        ),
+        (
+            &["--json", "/nonexistent/dir/r.json"],
+            "cannot write the JSON report",
+        ),
+        (
+            &["--html", "/nonexistent/dir/r.html"],
+            "cannot write the HTML report",
+        ),
+        (
+            &["--cacert", "/nonexistent/ca.pem"],
+            "cannot read the CA file /nonexistent/ca.pem",
+        ),
+        (&["--frobnicate"], "unexpected argument '--frobnicate'"),
+        (&["-q", "-c"], "'--quiet' cannot be used with '--console'"),
+        (&["--statsd", "--statsd-port", "0"], "--statsd-port"),
+        (
+            &["--config", "/nonexistent.json", "--test", "x"],
+            "/nonexistent.json",
+        ),
+    ];
+    for (args, message) in cases {
+        let out = support::run_bounded(
+            support::molotov().args(*args).arg(file),
+            Duration::from_secs(10),
+        );
+        let err = support::stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}\n{err}");
+        assert!(
+            err.contains(message),
+            "{args:?}: expected {message:?} in\n{err}"
+        );
+        assert!(!err.contains("panicked"), "{args:?}\n{err}");
+        assert!(!support::stdout(&out).contains("Requests:"), "{args:?} ran");
+    }
+    assert_eq!(server.connections_accepted(), 0);
+}
+
+#[test]
+fn an_unresolvable_host_exits_5_before_sending() {
+    let server = target();
+    let dir = TempDir::new("unresolvable");
+    // Named directly, and through the environment.
+    let file = dir.write(
+        "plan.mol",
+        &format!(
+            "defaults {{\n  base {}\n  timeout 5s\n}}\n\nscenario s {{\n  GET /json\n  GET http://no-such-host.invalid:8080/x\n}}\n",
+            base(&server)
+        ),
+    );
+    let finished = molotov_with(&["-q", "-w", "2", "-d", "1", file.to_str().unwrap()], &dir);
+    assert_refused(
+        &finished,
+        5,
+        "molotov: error: cannot resolve `no-such-host.invalid` (from http://no-such-host.invalid:8080 in the plan): ",
+    );
+    assert!(finished.stderr().contains("nothing was sent"));
+    let file = dir.write(
+        "env.mol",
+        "defaults {\n  base {{env.TARGET}}\n}\n\nscenario s {\n  GET /\n}\n",
+    );
+    let finished = run(
+        molotov()
+            .env("TARGET", "https://also-not-a-host.invalid")
+            .args(["-q", "-d", "1"])
+            .arg(&file),
+        &dir,
+        Duration::from_secs(20),
+    );
+    assert_refused(&finished, 5, "cannot resolve `also-not-a-host.invalid`");
+    // The good origin of the first plan was never contacted either.
+    assert_eq!(server.connections_accepted(), 0);
+}
+
+#[test]
+fn a_host_known_only_at_run_time_fails_its_requests_fast() {
+    // The host comes from a response: it cannot be checked before the run. Its requests
+    // fail as `resolve` errors, each process looks the name up once, and the run ends on
+    // time however slow the resolver is.
+    let server = target();
+    let dir = TempDir::new("run-time-host");
+    let file = dir.write(
+        "plan.mol",
+        &plan(
+            &base(&server),
+            "2s",
+            "  POST /echo\n  {\"host\": \"no-such-host.invalid\"}\n  capture host = jsonpath \"$.host\"\n  GET http://{{host}}:8080/x",
+        ),
+    );
+    let finished = molotov_with(&["-q", "-w", "4", "-d", "2", file.to_str().unwrap()], &dir);
+    finished.assert_sound();
+    assert_eq!(finished.code(), Some(0), "{}", finished.dump());
+    assert!(
+        finished.elapsed < Duration::from_secs(2) + Duration::from_secs(3),
+        "{}",
+        finished.dump()
+    );
+    let errors = finished.errors();
+    let resolve = errors.get("resolve").copied().unwrap_or(0);
+    // A lookup per request would block the executor each time (NXDOMAIN takes 14 ms from
+    // the resolver of the development machine, seconds from a slow one): a few hundred at
+    // most in 2 s. Failing at once, the workers do thousands.
+    assert!(resolve > 500, "{}", finished.dump());
+    assert_eq!(errors.len(), 1, "{}", finished.dump());
+    assert_eq!(finished.total("failures"), resolve, "{}", finished.dump());
+    let message = finished.json()["requests"][1]["first_failure"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(message.contains("no-such-host.invalid"), "{message}");
+}
+
+#[test]
+fn an_invalid_url_in_a_plan_is_a_plan_error() {
+    let server = target();
+    let dir = TempDir::new("bad-url");
+    let file = dir.write(
+        "plan.mol",
+        &format!(
+            "defaults {{\n  base {}\n}}\n\nscenario s {{\n  GET /json\n  GET http://[::1/x\n  GET htp://example.com/\n  GET http://a:99999/\n}}\n",
+            base(&server)
+        ),
+    );
+    let finished = molotov_with(&[file.to_str().unwrap()], &dir);
+    assert_refused(&finished, 2, "plan.mol:7:7");
+    let err = finished.stderr();
+    assert!(
+        err.contains("plan.mol:8:7") && err.contains("plan.mol:9:7"),
+        "{err}"
+    );
+    let file = dir.write(
+        "base.mol",
+        "defaults {\n  base ftp://example.com\n}\n\nscenario s {\n  GET /\n}\n",
+    );
+    let finished = molotov_with(&[file.to_str().unwrap()], &dir);
+    assert_refused(&finished, 2, "base.mol:2:");
+    assert_eq!(server.connections_accepted(), 0);
+}

@@ -1,0 +1,548 @@
+//! Faults of molotov's own processes, with the real binary: a load process crashing
+//! (SIGSEGV, SIGABRT), SIGINT and SIGTERM at start-up, mid-run (once and twice), during the
+//! plan's `setup` and `teardown`, the master killed in every phase, and limits that cannot
+//! hold the run (`-w` beyond the file-descriptor limit, too little locked memory), which must
+//! fail before anything starts.
+//!
+//! Every molotov here runs in its own process group, so a process left behind is found even
+//! after its parent is gone. `tests/engine.rs` has the plain cases these extend (a child
+//! killed by SIGKILL, one SIGINT mid-run, the master killed mid-run).
+
+mod harness;
+mod support;
+
+use std::collections::BTreeMap;
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use harness::{
+    Finished, assert_group_gone, limit_locked_memory, limit_open_files, molotov, plan, run,
+    wait_children,
+};
+use support::{TempDir, alive, children_of, signal, target, wait_until};
+
+fn base(server: &molotov_target::ServerHandle) -> String {
+    format!("http://{}", server.addr())
+}
+
+/// Kills the second load process with `sig` mid-run; the run goes on and reports it.
+fn crash_a_child_with(sig: i32, name: &str) {
+    let server = target();
+    let dir = TempDir::new(name);
+    let file = dir.write("plan.mol", &plan(&base(&server), "5s", "  GET /json"));
+    let (child, started) = harness::spawn(
+        molotov()
+            .args(["-q", "-p", "2", "-w", "2", "-d", "2"])
+            .arg(&file),
+        &dir,
+    );
+    let master = child.id();
+    let kids = wait_children(master, 2);
+    std::thread::sleep(Duration::from_millis(500));
+    signal(kids[1], sig);
+    if sig == libc::SIGSEGV {
+        // Rust's runtime handles SIGSEGV (to report stack overflows): on a fault that is not
+        // one, it restores the default action and returns, so a real fault strikes again and
+        // kills. A SIGSEGV sent with kill(2) has no faulting instruction to strike again:
+        // the second one plays that part.
+        std::thread::sleep(Duration::from_millis(50));
+        signal(kids[1], sig);
+    }
+    let finished = harness::finish(child, started, &dir, Duration::from_secs(20));
+    finished.assert_sound();
+    assert_eq!(finished.code(), Some(4), "{}", finished.dump());
+    let signal_name = if sig == libc::SIGSEGV {
+        "SIGSEGV"
+    } else {
+        "SIGABRT"
+    };
+    assert_eq!(
+        finished.exits(),
+        BTreeMap::from([
+            ("worker 0".to_string(), "ok".to_string()),
+            ("worker 1".to_string(), format!("killed by {signal_name}")),
+        ]),
+        "{}",
+        finished.dump()
+    );
+    assert!(
+        finished
+            .stdout()
+            .contains(&format!("(pid {}) killed by {signal_name}", kids[1])),
+        "{}",
+        finished.dump()
+    );
+    // The crashed process's in-flight requests (at most its 2 workers') have no outcome;
+    // everything else matches the server.
+    let unfinished = finished.total("unfinished");
+    assert!(unfinished <= 2, "{}", finished.dump());
+    let answered = server.wait_answered(finished.total("responses"), Duration::from_secs(2));
+    assert!(
+        answered >= finished.total("responses") && answered <= finished.total("requests"),
+        "server answered {answered}\n{}",
+        finished.dump()
+    );
+    assert!(finished.total("responses") > 100, "{}", finished.dump());
+    assert!(finished.elapsed < Duration::from_secs(2) + Duration::from_secs(4));
+    assert_group_gone(master, Duration::from_secs(2));
+}
+
+#[test]
+fn a_child_crashing_with_sigsegv_is_named_and_the_rest_counted() {
+    crash_a_child_with(libc::SIGSEGV, "segv");
+}
+
+#[test]
+fn a_child_aborting_is_named_and_the_rest_counted() {
+    crash_a_child_with(libc::SIGABRT, "abrt");
+}
+
+#[test]
+fn sigint_and_sigterm_at_start_up_leave_nothing_behind() {
+    // At several moments of the start-up: before the master blocks the signals (it dies of
+    // them: nothing was started), while it forks, as the children build their executors. In
+    // every case: no process left, no panic, and a report whenever it exits 130.
+    let server = target();
+    let dir = TempDir::new("start-up");
+    let file = dir.write("plan.mol", &plan(&base(&server), "5s", "  GET /json"));
+    for (i, delay_ms) in [0u64, 2, 5, 10, 20, 40, 80].into_iter().enumerate() {
+        let sig = if i % 2 == 0 {
+            libc::SIGINT
+        } else {
+            libc::SIGTERM
+        };
+        server.reset_counters();
+        let run_dir = TempDir::new(&format!("start-up-{i}"));
+        let (child, started) = harness::spawn(
+            molotov()
+                .args(["-q", "-p", "2", "-w", "2", "-d", "10"])
+                .arg(&file),
+            &run_dir,
+        );
+        let master = child.id();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        signal(master, sig);
+        let finished = harness::finish(child, started, &run_dir, Duration::from_secs(15));
+        let all = format!("{}{}", finished.stdout(), finished.stderr());
+        assert!(!all.contains("panicked"), "{}", finished.dump());
+        match (finished.code(), finished.out.status.signal()) {
+            (Some(130), _) => {
+                finished.assert_sound();
+                assert_eq!(finished.json()["ending"], "interrupted");
+                assert!(
+                    finished
+                        .stdout()
+                        .contains("Result: FAILED: interrupted (exit 130)"),
+                    "{}",
+                    finished.dump()
+                );
+                let requests = finished.total("requests");
+                assert_eq!(
+                    server.wait_answered(requests, Duration::from_secs(2)),
+                    requests,
+                    "{}",
+                    finished.dump()
+                );
+            }
+            (None, Some(s)) if s == sig => {
+                // Killed before it took the signals over: nothing was sent.
+                assert_eq!(server.requests_answered(), 0);
+            }
+            _ => panic!("delay {delay_ms} ms: {}", finished.dump()),
+        }
+        assert!(
+            finished.elapsed < Duration::from_secs(5),
+            "{}",
+            finished.dump()
+        );
+        assert_group_gone(master, Duration::from_secs(2));
+    }
+}
+
+#[test]
+fn sigterm_mid_run_stops_gracefully_with_exact_counts() {
+    let server = target();
+    let dir = TempDir::new("sigterm");
+    let file = dir.write("plan.mol", &plan(&base(&server), "5s", "  GET /json"));
+    let (child, started) = harness::spawn(
+        molotov().args(["-q", "-p", "2", "-w", "5"]).arg(&file),
+        &dir,
+    );
+    let master = child.id();
+    wait_children(master, 2);
+    std::thread::sleep(Duration::from_millis(800));
+    signal(master, libc::SIGTERM);
+    let finished = harness::finish(child, started, &dir, Duration::from_secs(15));
+    finished.assert_sound();
+    assert_eq!(finished.code(), Some(130), "{}", finished.dump());
+    assert_eq!(finished.json()["ending"], "interrupted");
+    assert_eq!(finished.total("unfinished"), 0, "{}", finished.dump());
+    assert!(finished.errors().is_empty(), "{}", finished.dump());
+    let requests = finished.total("requests");
+    assert!(requests > 0);
+    assert_eq!(
+        server.wait_answered(requests, Duration::from_secs(2)),
+        requests
+    );
+    assert_group_gone(master, Duration::from_secs(2));
+}
+
+/// Starts a run whose 3 workers each wait on `/delay/5000`, and waits until they do.
+fn start_with_requests_in_flight(
+    server: &molotov_target::ServerHandle,
+    dir: &TempDir,
+    extra: &[&str],
+) -> (std::process::Child, Instant) {
+    let file = dir.write("plan.mol", &plan(&base(server), "10s", "  GET /delay/5000"));
+    let (child, started) = harness::spawn(
+        molotov().args(["-q", "-w", "3"]).args(extra).arg(&file),
+        dir,
+    );
+    wait_children(child.id(), 1);
+    // The three requests reach the server (it counts them only when it answers).
+    assert!(wait_until(Duration::from_secs(5), || {
+        server.connections_accepted() >= 3
+    }));
+    std::thread::sleep(Duration::from_millis(200));
+    (child, started)
+}
+
+#[test]
+fn a_second_sigint_stops_at_once_even_with_requests_in_flight() {
+    let server = target();
+    let dir = TempDir::new("twice");
+    let (child, started) = start_with_requests_in_flight(&server, &dir, &[]);
+    let master = child.id();
+    signal(master, libc::SIGINT);
+    std::thread::sleep(Duration::from_millis(300));
+    let second = Instant::now();
+    signal(master, libc::SIGINT);
+    let finished = harness::finish(child, started, &dir, Duration::from_secs(15));
+    // The grace period (30 s) and the requests (5 s) are not waited for.
+    assert!(
+        second.elapsed() < Duration::from_secs(2),
+        "{:?}\n{}",
+        second.elapsed(),
+        finished.dump()
+    );
+    finished.assert_sound();
+    assert_eq!(finished.code(), Some(130), "{}", finished.dump());
+    assert_eq!(finished.total("requests"), 3, "{}", finished.dump());
+    assert_eq!(finished.total("unfinished"), 3, "{}", finished.dump());
+    assert!(
+        finished.stdout().contains("Unfinished"),
+        "{}",
+        finished.dump()
+    );
+    assert_eq!(
+        finished.exits(),
+        BTreeMap::from([("worker 0".to_string(), "killed by SIGKILL".to_string())]),
+        "{}",
+        finished.dump()
+    );
+    assert_group_gone(master, Duration::from_secs(2));
+}
+
+#[test]
+fn the_grace_period_bounds_a_graceful_stop() {
+    let server = target();
+    let dir = TempDir::new("grace");
+    let (child, started) = start_with_requests_in_flight(&server, &dir, &["--grace", "1s"]);
+    let master = child.id();
+    let first = Instant::now();
+    signal(master, libc::SIGINT);
+    let finished = harness::finish(child, started, &dir, Duration::from_secs(15));
+    let took = first.elapsed();
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(3),
+        "{took:?}\n{}",
+        finished.dump()
+    );
+    finished.assert_sound();
+    assert_eq!(finished.code(), Some(130), "{}", finished.dump());
+    assert_eq!(finished.total("unfinished"), 3, "{}", finished.dump());
+    assert_group_gone(master, Duration::from_secs(2));
+}
+
+/// A plan whose `setup` or `teardown` takes 1.5 s.
+fn plan_with_slow(block: &str, server: &molotov_target::ServerHandle) -> String {
+    format!(
+        "defaults {{\n  base {}\n  timeout 10s\n}}\n\n{block} {{\n  GET /delay/1500\n}}\n\nscenario s {{\n  GET /json\n}}\n",
+        base(server)
+    )
+}
+
+#[test]
+fn sigterm_or_sigint_during_setup_sends_no_load() {
+    for twice in [false, true] {
+        let server = target();
+        let dir = TempDir::new(if twice { "setup-2" } else { "setup-1" });
+        let file = dir.write("plan.mol", &plan_with_slow("setup", &server));
+        let (child, started) = harness::spawn(
+            molotov().args(["-q", "-w", "2", "-d", "5"]).arg(&file),
+            &dir,
+        );
+        let master = child.id();
+        let setup = wait_children(master, 1)[0];
+        std::thread::sleep(Duration::from_millis(300));
+        let at = Instant::now();
+        // SIGTERM and SIGINT are the same to the master: once SIGTERM, twice SIGINT.
+        signal(master, if twice { libc::SIGINT } else { libc::SIGTERM });
+        if twice {
+            std::thread::sleep(Duration::from_millis(100));
+            signal(master, libc::SIGINT);
+        }
+        let finished = harness::finish(child, started, &dir, Duration::from_secs(15));
+        finished.assert_sound();
+        assert_eq!(finished.code(), Some(130), "{}", finished.dump());
+        // No load process was started: the only process is the setup's.
+        let exits = finished.exits();
+        assert_eq!(exits.len(), 1, "{}", finished.dump());
+        if twice {
+            assert_eq!(exits["setup"], "killed by SIGKILL", "{}", finished.dump());
+            assert!(at.elapsed() < Duration::from_secs(1), "{}", finished.dump());
+            assert_eq!(finished.total("unfinished"), 1, "{}", finished.dump());
+        } else {
+            // Once: the setup's request finishes (graceful), then nothing else.
+            assert_eq!(exits["setup"], "ok", "{}", finished.dump());
+            assert_eq!(finished.total("responses"), 1, "{}", finished.dump());
+            assert_eq!(server.wait_answered(1, Duration::from_secs(2)), 1);
+        }
+        assert_eq!(finished.total("requests"), 1, "{}", finished.dump());
+        assert!(!alive(setup));
+        assert_group_gone(master, Duration::from_secs(2));
+    }
+}
+
+#[test]
+fn sigterm_during_teardown_finishes_it_and_sigint_twice_stops_it() {
+    for twice in [false, true] {
+        let server = target();
+        let dir = TempDir::new(if twice { "teardown-2" } else { "teardown-1" });
+        let file = dir.write("plan.mol", &plan_with_slow("teardown", &server));
+        let (child, started) = harness::spawn(
+            molotov().args(["-q", "-w", "2", "-d", "1"]).arg(&file),
+            &dir,
+        );
+        let master = child.id();
+        let load = wait_children(master, 1);
+        // The teardown process is the child that comes after the load process.
+        let mut teardown = None;
+        assert!(wait_until(Duration::from_secs(10), || {
+            teardown = children_of(master).into_iter().find(|p| !load.contains(p));
+            teardown.is_some()
+        }));
+        std::thread::sleep(Duration::from_millis(300));
+        let at = Instant::now();
+        signal(master, if twice { libc::SIGINT } else { libc::SIGTERM });
+        if twice {
+            std::thread::sleep(Duration::from_millis(100));
+            signal(master, libc::SIGINT);
+        }
+        let finished = harness::finish(child, started, &dir, Duration::from_secs(20));
+        finished.assert_sound();
+        assert_eq!(finished.code(), Some(130), "{}", finished.dump());
+        let exits = finished.exits();
+        assert_eq!(exits["worker 0"], "ok", "{}", finished.dump());
+        if twice {
+            assert_eq!(
+                exits["teardown"],
+                "killed by SIGKILL",
+                "{}",
+                finished.dump()
+            );
+            assert!(at.elapsed() < Duration::from_secs(1), "{}", finished.dump());
+            assert_eq!(finished.total("unfinished"), 1, "{}", finished.dump());
+        } else {
+            assert_eq!(exits["teardown"], "ok", "{}", finished.dump());
+            let requests = finished.total("requests");
+            assert_eq!(
+                server.wait_answered(requests, Duration::from_secs(2)),
+                requests,
+                "{}",
+                finished.dump()
+            );
+        }
+        assert!(!alive(teardown.unwrap()));
+        assert_group_gone(master, Duration::from_secs(2));
+    }
+}
+
+#[test]
+fn killing_the_master_in_any_phase_leaves_no_process() {
+    let server = target();
+    // (phase, plan, flags, how to know the phase has begun)
+    let dir = TempDir::new("kill-master-phases");
+    let setup = dir.write("setup.mol", &plan_with_slow("setup", &server));
+    let teardown = dir.write("teardown.mol", &plan_with_slow("teardown", &server));
+    let slow = dir.write(
+        "slow.mol",
+        &plan(&base(&server), "10s", "  GET /delay/3000"),
+    );
+    for (phase, file, flags) in [
+        ("setup", &setup, &["-w", "2", "-d", "5"][..]),
+        ("teardown", &teardown, &["-w", "2", "-d", "1"][..]),
+        ("grace", &slow, &["-p", "2", "-w", "2", "-d", "1"][..]),
+    ] {
+        let mut child = molotov()
+            .arg("-q")
+            .args(flags)
+            .arg(file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let master = child.id();
+        match phase {
+            "setup" => {
+                wait_children(master, 1);
+            }
+            "teardown" => {
+                let load = wait_children(master, 1);
+                assert!(wait_until(Duration::from_secs(10), || {
+                    children_of(master).iter().any(|p| !load.contains(p))
+                }));
+            }
+            _ => {
+                // Past the deadline, with requests still in flight.
+                wait_children(master, 2);
+                std::thread::sleep(Duration::from_millis(1500));
+                assert_eq!(children_of(master).len(), 2, "{phase}");
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(harness::group_members(master).len() >= 2, "{phase}");
+        signal(master, libc::SIGKILL);
+        let _ = child.wait();
+        assert_group_gone(master, Duration::from_secs(3));
+    }
+}
+
+fn refused_up_front(finished: &Finished, server: &molotov_target::ServerHandle) {
+    assert_eq!(finished.code(), Some(4), "{}", finished.dump());
+    assert!(finished.report.is_none(), "{}", finished.dump());
+    assert!(
+        !finished.stdout().contains("Requests:"),
+        "{}",
+        finished.dump()
+    );
+    assert_eq!(server.connections_accepted(), 0, "{}", finished.dump());
+    assert!(
+        finished.elapsed < Duration::from_secs(3),
+        "{}",
+        finished.dump()
+    );
+}
+
+#[test]
+fn workers_beyond_the_file_descriptor_limit_fail_up_front() {
+    let server = target();
+    let dir = TempDir::new("fd-limit");
+    let file = dir.write("plan.mol", &plan(&base(&server), "5s", "  GET /json"));
+    let mut cmd = molotov();
+    cmd.args(["-q", "-w", "200", "-d", "1"]).arg(&file);
+    limit_open_files(&mut cmd, 128);
+    let finished = run(&mut cmd, &dir, Duration::from_secs(15));
+    refused_up_front(&finished, &server);
+    let err = finished.stderr();
+    assert!(
+        err.contains("molotov: error: -w 200 needs ")
+            && err.contains("file descriptors per process (1 per worker")
+            && err.contains("but the limit is 128"),
+        "{err}"
+    );
+    // Up to the limit, every worker gets its socket: no half-start, no error.
+    let mut cmd = molotov();
+    cmd.args(["-q", "-w", "100", "-d", "1"]).arg(&file);
+    limit_open_files(&mut cmd, 128);
+    let finished = run(&mut cmd, &dir, Duration::from_secs(15));
+    finished.assert_sound();
+    assert_eq!(finished.code(), Some(0), "{}", finished.dump());
+    assert!(finished.errors().is_empty(), "{}", finished.dump());
+    assert_eq!(finished.total("connections"), 100, "{}", finished.dump());
+}
+
+#[test]
+fn each_origin_of_the_plan_counts_a_socket_per_worker() {
+    // Four origins (two servers, each by address and by name): a socket per worker each.
+    let one = target();
+    let two = target();
+    let (p1, p2) = (one.addr().port(), two.addr().port());
+    let dir = TempDir::new("fd-origins");
+    let file = dir.write(
+        "plan.mol",
+        &format!(
+            "defaults {{\n  timeout 5s\n}}\n\nscenario s {{\n  GET http://127.0.0.1:{p1}/json\n  GET http://localhost:{p1}/json\n  GET http://127.0.0.1:{p2}/json\n  GET http://localhost:{p2}/json\n}}\n"
+        ),
+    );
+    let mut cmd = molotov();
+    cmd.args(["-q", "-w", "30", "-d", "1"]).arg(&file);
+    limit_open_files(&mut cmd, 128);
+    let finished = run(&mut cmd, &dir, Duration::from_secs(15));
+    refused_up_front(&finished, &one);
+    assert!(
+        finished
+            .stderr()
+            .contains("(4 per worker for the plan's origins"),
+        "{}",
+        finished.dump()
+    );
+    let mut cmd = molotov();
+    cmd.args(["-q", "-w", "25", "-d", "1"]).arg(&file);
+    limit_open_files(&mut cmd, 128);
+    let finished = run(&mut cmd, &dir, Duration::from_secs(15));
+    finished.assert_sound();
+    assert_eq!(finished.code(), Some(0), "{}", finished.dump());
+    assert!(finished.errors().is_empty(), "{}", finished.dump());
+    assert_eq!(finished.total("connections"), 100, "{}", finished.dump());
+}
+
+#[test]
+fn too_little_locked_memory_fails_up_front() {
+    let server = target();
+    let dir = TempDir::new("memlock");
+    let file = dir.write("plan.mol", &plan(&base(&server), "5s", "  GET /json"));
+    let mut cmd = molotov();
+    cmd.args(["-q", "-w", "2", "-d", "1"]).arg(&file);
+    limit_locked_memory(&mut cmd, 64 << 10);
+    let finished = run(&mut cmd, &dir, Duration::from_secs(15));
+    refused_up_front(&finished, &server);
+    assert!(
+        finished
+            .stderr()
+            .contains("the locked-memory limit (RLIMIT_MEMLOCK) is 65536 bytes"),
+        "{}",
+        finished.dump()
+    );
+}
+
+#[test]
+fn a_reader_that_goes_away_does_not_stop_the_run() {
+    // `molotov ... | head -1`: stdout becomes a pipe nobody reads. The console lines and the
+    // text report are lost, the run and the report files are not.
+    let server = target();
+    let dir = TempDir::new("closed-stdout");
+    let file = dir.write("plan.mol", &plan(&base(&server), "5s", "  GET /json"));
+    let (mut child, started) = harness::spawn(
+        molotov()
+            .args(["-c", "--console-update", "200ms", "-w", "2", "-d", "1"])
+            .arg(&file),
+        &dir,
+    );
+    drop(child.stdout.take());
+    let finished = harness::finish(child, started, &dir, Duration::from_secs(15));
+    assert!(
+        !finished.stderr().contains("panicked"),
+        "{}",
+        finished.dump()
+    );
+    assert_eq!(finished.code(), Some(0), "{}", finished.dump());
+    finished.assert_sound();
+    let requests = finished.total("requests");
+    assert!(requests > 0);
+    assert_eq!(
+        server.wait_answered(requests, Duration::from_secs(2)),
+        requests
+    );
+}

@@ -1,0 +1,448 @@
+//! The real `molotov` binary against servers that misbehave on purpose (the target server's
+//! `/hostile/*` routes and modes, on loopback): a server that never answers, slowloris,
+//! garbage, a truncated body, an endless chunked body, 1 MB of headers, a wrong
+//! Content-Length, a reset mid-response, a close before any response, `Connection: close` on
+//! every response, refused connections, a server that dies mid-run and comes back, and one
+//! that sheds load with 503s.
+//!
+//! Each run asserts on the JSON report: every failure counted under the right error kind and
+//! nowhere else, every request with exactly one outcome, counts equal to the server's where
+//! the server can count, the run over by the deadline plus the request timeout, bounded
+//! memory (peak RSS from the report's processes), and no panic.
+
+mod harness;
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use harness::{Finished, molotov, plan, run};
+use molotov_target::{ServerConfig, ServerHandle};
+use support::{TempDir, target, wait_until};
+
+/// Workers of every run (one process).
+const WORKERS: u64 = 4;
+/// `-d`.
+const DURATION: Duration = Duration::from_secs(2);
+/// The request timeout of the plans whose requests must time out (`never`, slowloris).
+const TIMEOUT: Duration = Duration::from_secs(1);
+/// The request timeout of the other plans. Not 1 s: a loopback connect whose SYN is lost
+/// (a listener's queue full for a moment, a port still in TIME_WAIT on a loaded machine)
+/// is retried after TCP's initial 1 s retransmission timeout, and such a request must not
+/// time out in a test that expects another outcome.
+const LONG_TIMEOUT: Duration = Duration::from_secs(3);
+/// Start-up, report and a loaded machine, on top of the deadline and the request timeout.
+const SLACK: Duration = Duration::from_secs(3);
+/// Peak RSS allowed to any process of a run that keeps no bodies.
+const RSS_BOUND: u64 = 64 << 20;
+
+/// Runs `-w 4 -d 2` with the scenario `body` against `server`, with the request timeout
+/// `timeout`.
+fn run_against(server: &ServerHandle, name: &str, body: &str, timeout: Duration) -> Finished {
+    let dir = TempDir::new(name);
+    let base = format!("http://{}", server.addr());
+    let file = dir.write(
+        "plan.mol",
+        &plan(&base, &format!("{}ms", timeout.as_millis()), body),
+    );
+    let finished = run(
+        molotov()
+            .args(["-q", "-w", &WORKERS.to_string(), "-d", "2"])
+            .arg(&file),
+        &dir,
+        Duration::from_secs(30),
+    );
+    finished.assert_sound();
+    assert_eq!(finished.code(), Some(0), "{}", finished.dump());
+    assert!(
+        finished.elapsed <= DURATION + timeout + SLACK,
+        "not over in time\n{}",
+        finished.dump()
+    );
+    finished
+}
+
+/// Every request failed, all of them with `kind`.
+fn assert_all_failed_as(finished: &Finished, kind: &str) {
+    let requests = finished.total("requests");
+    assert!(requests >= WORKERS, "{}", finished.dump());
+    assert_eq!(finished.total("responses"), 0, "{}", finished.dump());
+    assert_eq!(finished.total("unfinished"), 0, "{}", finished.dump());
+    assert_eq!(
+        finished.errors(),
+        BTreeMap::from([(kind.to_string(), requests)]),
+        "{}",
+        finished.dump()
+    );
+    // A transport error fails its scenario run.
+    assert_eq!(finished.total("failures"), requests, "{}", finished.dump());
+}
+
+/// The server accepted exactly the connections molotov opened (it may accept the last ones
+/// a moment after molotov counted them as connected).
+fn assert_connections_match(server: &ServerHandle, finished: &Finished) {
+    let connections = finished.total("connections");
+    wait_until(Duration::from_secs(2), || {
+        server.connections_accepted() >= connections
+    });
+    assert_eq!(
+        server.connections_accepted(),
+        connections,
+        "{}",
+        finished.dump()
+    );
+}
+
+/// The server answered (by its own count) exactly what molotov sent.
+fn assert_server_answered_all(server: &ServerHandle, finished: &Finished) {
+    let requests = finished.total("requests");
+    assert_eq!(
+        server.wait_answered(requests, Duration::from_secs(2)),
+        requests,
+        "{}",
+        finished.dump()
+    );
+}
+
+fn assert_memory_bounded(finished: &Finished, bound: u64) {
+    let peak = finished.peak_rss();
+    assert!(peak > 0, "{}", finished.dump());
+    assert!(
+        peak <= bound,
+        "peak RSS {peak} over {bound}\n{}",
+        finished.dump()
+    );
+}
+
+#[test]
+fn a_server_that_never_answers_times_out_every_request() {
+    let server = target();
+    let finished = run_against(&server, "never", "  GET /hostile/never", TIMEOUT);
+    assert_all_failed_as(&finished, "request_timeout");
+    // Requests start until the deadline and each waits its whole timeout: two rounds.
+    assert!(
+        finished.total("requests") <= 2 * WORKERS,
+        "{}",
+        finished.dump()
+    );
+    assert!(finished.elapsed >= DURATION, "{}", finished.dump());
+    assert_connections_match(&server, &finished);
+    assert_eq!(server.requests_answered(), 0);
+    assert_memory_bounded(&finished, RSS_BOUND);
+}
+
+#[test]
+fn slowloris_is_cut_at_the_request_timeout() {
+    // One byte per second: the 40-second response never beats the 1-second timeout.
+    let server = target();
+    let finished = run_against(&server, "slowloris", "  GET /hostile/slowloris", TIMEOUT);
+    assert_all_failed_as(&finished, "request_timeout");
+    assert!(
+        finished.total("requests") <= 2 * WORKERS,
+        "{}",
+        finished.dump()
+    );
+    assert_connections_match(&server, &finished);
+    assert_eq!(server.requests_answered(), 0);
+    assert_memory_bounded(&finished, RSS_BOUND);
+}
+
+#[test]
+fn garbage_is_a_malformed_response() {
+    let server = target();
+    let finished = run_against(&server, "garbage", "  GET /hostile/garbage", LONG_TIMEOUT);
+    assert_all_failed_as(&finished, "malformed_response");
+    assert_server_answered_all(&server, &finished);
+    // The server closes after its garbage: one connection per request.
+    assert_eq!(finished.total("connections"), finished.total("requests"));
+    assert_connections_match(&server, &finished);
+    assert_memory_bounded(&finished, RSS_BOUND);
+}
+
+#[test]
+fn a_truncated_body_closes_early() {
+    let server = target();
+    let finished = run_against(
+        &server,
+        "truncated",
+        "  GET /hostile/truncated",
+        LONG_TIMEOUT,
+    );
+    assert_all_failed_as(&finished, "closed_early");
+    assert_server_answered_all(&server, &finished);
+    assert_connections_match(&server, &finished);
+    assert_memory_bounded(&finished, RSS_BOUND);
+}
+
+#[test]
+fn an_endless_chunked_body_stops_at_the_body_cap() {
+    let server = target();
+    let finished = run_against(
+        &server,
+        "infinite",
+        "  GET /hostile/infinite-chunked",
+        LONG_TIMEOUT,
+    );
+    assert_all_failed_as(&finished, "body_too_large");
+    assert_connections_match(&server, &finished);
+    assert_eq!(server.requests_answered(), 0);
+    // The body is counted and dropped, never buffered.
+    assert_memory_bounded(&finished, RSS_BOUND);
+}
+
+#[test]
+fn an_endless_body_that_a_check_reads_is_bounded_by_the_body_cap() {
+    // `check body` keeps the body: each worker may hold up to the 16 MiB cap, no more.
+    let server = target();
+    let finished = run_against(
+        &server,
+        "infinite-kept",
+        "  GET /hostile/infinite-chunked\n  check body contains \"zzz\"",
+        LONG_TIMEOUT,
+    );
+    assert_all_failed_as(&finished, "body_too_large");
+    assert_connections_match(&server, &finished);
+    assert_memory_bounded(&finished, WORKERS * (16 << 20) + (32 << 20));
+}
+
+#[test]
+fn a_megabyte_of_headers_is_refused_at_the_header_cap() {
+    let server = target();
+    let finished = run_against(
+        &server,
+        "huge-headers",
+        "  GET /hostile/huge-headers",
+        LONG_TIMEOUT,
+    );
+    assert_all_failed_as(&finished, "header_too_large");
+    assert_connections_match(&server, &finished);
+    assert_memory_bounded(&finished, RSS_BOUND);
+}
+
+#[test]
+fn a_short_content_length_gives_the_response_and_drops_the_connection() {
+    // `Content-Length: 5` with 12 bytes: the response is what the length says; the bytes
+    // after it make the connection unusable, so each request gets a fresh one.
+    let server = target();
+    let finished = run_against(
+        &server,
+        "wrong-length",
+        "  GET /hostile/wrong-length\n  check status == 200",
+        LONG_TIMEOUT,
+    );
+    let requests = finished.total("requests");
+    assert!(requests >= WORKERS, "{}", finished.dump());
+    assert!(finished.errors().is_empty(), "{}", finished.dump());
+    assert_eq!(
+        finished.statuses(),
+        BTreeMap::from([(200, requests)]),
+        "{}",
+        finished.dump()
+    );
+    assert_eq!(
+        finished.total("connections"),
+        requests,
+        "{}",
+        finished.dump()
+    );
+    assert_eq!(finished.total("failures"), 0, "{}", finished.dump());
+    assert_server_answered_all(&server, &finished);
+    assert_connections_match(&server, &finished);
+    assert_memory_bounded(&finished, RSS_BOUND);
+}
+
+#[test]
+fn a_reset_mid_response_is_a_reset() {
+    let server = target();
+    let finished = run_against(&server, "reset", "  GET /hostile/reset", LONG_TIMEOUT);
+    assert_all_failed_as(&finished, "reset");
+    assert_server_answered_all(&server, &finished);
+    assert_connections_match(&server, &finished);
+    assert_memory_bounded(&finished, RSS_BOUND);
+}
+
+#[test]
+fn a_close_before_any_response_closes_early() {
+    let server = target();
+    let finished = run_against(
+        &server,
+        "close-before",
+        "  GET /hostile/close-before-response",
+        LONG_TIMEOUT,
+    );
+    assert_all_failed_as(&finished, "closed_early");
+    assert_server_answered_all(&server, &finished);
+    assert_connections_match(&server, &finished);
+    assert_memory_bounded(&finished, RSS_BOUND);
+}
+
+#[test]
+fn connection_close_on_every_response_reconnects_without_errors() {
+    let server = molotov_target::start(ServerConfig {
+        close_every_response: true,
+        ..ServerConfig::default()
+    })
+    .unwrap();
+    let finished = run_against(
+        &server,
+        "close-every",
+        "  GET /json\n  check status == 200",
+        LONG_TIMEOUT,
+    );
+    let requests = finished.total("requests");
+    assert!(requests >= WORKERS, "{}", finished.dump());
+    assert!(finished.errors().is_empty(), "{}", finished.dump());
+    assert_eq!(finished.total("responses"), requests);
+    assert_eq!(finished.total("failures"), 0, "{}", finished.dump());
+    // One connection per request, no retry needed: the close was announced.
+    assert_eq!(
+        finished.total("connections"),
+        requests,
+        "{}",
+        finished.dump()
+    );
+    assert_eq!(finished.total("retries"), 0, "{}", finished.dump());
+    assert_server_answered_all(&server, &finished);
+    assert_connections_match(&server, &finished);
+    assert_memory_bounded(&finished, RSS_BOUND);
+}
+
+#[test]
+fn refused_connections_for_the_whole_run_are_counted() {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = TempDir::new("refused");
+    let file = dir.write(
+        "plan.mol",
+        &plan(&format!("http://127.0.0.1:{port}"), "3s", "  GET /"),
+    );
+    let finished = run(
+        molotov().args(["-q", "-w", "4", "-d", "2"]).arg(&file),
+        &dir,
+        Duration::from_secs(30),
+    );
+    finished.assert_sound();
+    assert_eq!(finished.code(), Some(0), "{}", finished.dump());
+    assert!(finished.elapsed <= DURATION + SLACK, "{}", finished.dump());
+    assert_all_failed_as(&finished, "connect_refused");
+    // Refusals are immediate: the workers go on for the whole run.
+    assert!(finished.total("requests") > 100, "{}", finished.dump());
+    assert_eq!(finished.total("connections"), 0, "{}", finished.dump());
+    assert_memory_bounded(&finished, RSS_BOUND);
+}
+
+#[test]
+fn a_server_that_dies_mid_run_and_comes_back_is_counted_exactly() {
+    let first = target();
+    let addr = first.addr();
+    let dir = TempDir::new("dies");
+    let file = dir.write(
+        "plan.mol",
+        &plan(&format!("http://{addr}"), "3s", "  GET /json"),
+    );
+    let (child, started) = harness::spawn(
+        molotov().args(["-q", "-w", "4", "-d", "4"]).arg(&file),
+        &dir,
+    );
+    // Up for a second, down for a second, up again until the end.
+    assert!(wait_until(Duration::from_secs(5), || first
+        .requests_answered()
+        > 0));
+    std::thread::sleep(Duration::from_millis(800));
+    let before = first.stop();
+    std::thread::sleep(Duration::from_secs(1));
+    let second = molotov_target::start(ServerConfig {
+        addr,
+        ..ServerConfig::default()
+    })
+    .expect("the port is free again");
+    let finished = harness::finish(child, started, &dir, Duration::from_secs(30));
+    finished.assert_sound();
+    assert_eq!(finished.code(), Some(0), "{}", finished.dump());
+    assert!(
+        finished.elapsed <= Duration::from_secs(4) + LONG_TIMEOUT + SLACK,
+        "{}",
+        finished.dump()
+    );
+    let responses = finished.total("responses");
+    let after = second.wait_answered(
+        responses.saturating_sub(before.requests_answered),
+        Duration::from_secs(2),
+    );
+    // Every response molotov counted is one the servers counted, and the other way round.
+    assert_eq!(
+        responses,
+        before.requests_answered + after,
+        "{}",
+        finished.dump()
+    );
+    assert!(
+        before.requests_answered > 0 && after > 0,
+        "{}",
+        finished.dump()
+    );
+    // While it was down: refusals (and at the moment it died, connections cut short).
+    let errors = finished.errors();
+    assert!(
+        errors.get("connect_refused").copied().unwrap_or(0) > 0,
+        "{}",
+        finished.dump()
+    );
+    for kind in errors.keys() {
+        assert!(
+            ["connect_refused", "closed_early", "reset"].contains(&kind.as_str()),
+            "unexpected error kind {kind}\n{}",
+            finished.dump()
+        );
+    }
+    assert_eq!(
+        finished.statuses().keys().copied().collect::<Vec<_>>(),
+        vec![200]
+    );
+    assert_memory_bounded(&finished, RSS_BOUND);
+}
+
+#[test]
+fn a_server_shedding_load_with_503_is_counted_as_failed_by_status() {
+    let server = molotov_target::start(ServerConfig {
+        max_concurrency: Some(2),
+        ..ServerConfig::default()
+    })
+    .unwrap();
+    // 16 workers on a server that serves 2 at a time (each waits 20 ms): most get 503.
+    let dir = TempDir::new("shed");
+    let file = dir.write(
+        "plan.mol",
+        &plan(
+            &format!("http://{}", server.addr()),
+            "3s",
+            "  GET /delay/20",
+        ),
+    );
+    let finished = run(
+        molotov().args(["-q", "-w", "16", "-d", "2"]).arg(&file),
+        &dir,
+        Duration::from_secs(30),
+    );
+    finished.assert_sound();
+    assert_eq!(finished.code(), Some(0), "{}", finished.dump());
+    let statuses = finished.statuses();
+    let shed = statuses.get(&503).copied().unwrap_or(0);
+    assert!(
+        shed > 0 && statuses.get(&200).copied().unwrap_or(0) > 0,
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.len(), 2, "{statuses:?}");
+    assert!(finished.errors().is_empty(), "{}", finished.dump());
+    assert_eq!(
+        finished.total("failed_by_status"),
+        shed,
+        "{}",
+        finished.dump()
+    );
+    assert_server_answered_all(&server, &finished);
+}
