@@ -43,6 +43,32 @@ use crate::tls::{self, TlsConnector, TlsInfo, TlsOptions};
 use crate::transport::Transport;
 use crate::url::{Origin, Scheme};
 
+thread_local! {
+    /// The connect gate of the executor running on this thread (see
+    /// [`ClientConfig::max_parallel_connects`]), with that executor's id.
+    static CONNECT_GATE: std::cell::RefCell<Option<(usize, std::rc::Rc<glommio::sync::Semaphore>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The current executor's connect gate, created on first use with `limit` turns.
+fn connect_gate(limit: usize) -> std::rc::Rc<glommio::sync::Semaphore> {
+    let executor = glommio::executor().id();
+    CONNECT_GATE.with(|cell| {
+        let mut current = cell.borrow_mut();
+        match current.as_ref() {
+            Some((id, gate)) if *id == executor => std::rc::Rc::clone(gate),
+            _ => {
+                let gate = std::rc::Rc::new(glommio::sync::Semaphore::new(limit.max(1) as u64));
+                *current = Some((executor, std::rc::Rc::clone(&gate)));
+                gate
+            }
+        }
+    })
+}
+
+/// Initial size of a client's read buffer (see [`ClientConfig::read_buffer_bytes`]).
+pub const INITIAL_READ_BUFFER: usize = 1 << 10;
+
 /// Settings of a [`Client`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientConfig {
@@ -54,7 +80,9 @@ pub struct ClientConfig {
     pub max_body_bytes: u64,
     /// Set `TCP_NODELAY` on connections. Default true.
     pub nodelay: bool,
-    /// Size of the reused read buffer. Default 16 KiB.
+    /// Largest size of the reused read buffer. It starts at 1 KiB (or this, if smaller) and
+    /// doubles up to this size whenever a read fills it, so thousands of idle or small-response
+    /// connections stay cheap while large bodies are still read in big chunks. Default 16 KiB.
     pub read_buffer_bytes: usize,
     /// Before reusing a connection, check without blocking whether the server closed it or
     /// sent stray bytes (one `recv(MSG_PEEK|MSG_DONTWAIT)`, about 0.7 µs here) when it has
@@ -64,6 +92,11 @@ pub struct ClientConfig {
     /// servers close) is checked. `None`: never check; a close between requests then
     /// becomes a retry (idempotent) or a `closed_early`/`reset` error (others).
     pub probe_idle_after: Option<Duration>,
+    /// Connections being opened at once by the clients of one executor; more wait their
+    /// turn. Opening one costs a few KiB of transient state (the connect and handshake
+    /// futures), so ten thousand workers all connecting at once would leave that much
+    /// resident for good. Default 128.
+    pub max_parallel_connects: usize,
     /// How `https` connections are verified (`--insecure`, `--cacert`, `--tls-min`). Used to
     /// pick the process's shared [`TlsConnector`] unless the client was given one with
     /// [`Client::with_tls`]. Default: verify against the compiled-in roots, TLS 1.2 or 1.3.
@@ -78,8 +111,9 @@ impl Default for ClientConfig {
             max_header_bytes: limits.max_header_bytes,
             max_body_bytes: limits.max_body_bytes,
             nodelay: true,
-            read_buffer_bytes: 16 << 10,
+            read_buffer_bytes: 2 << 10,
             probe_idle_after: Some(Duration::from_millis(1)),
+            max_parallel_connects: 128,
             tls: TlsOptions::default(),
         }
     }
@@ -206,6 +240,9 @@ struct Core {
     origin: Origin,
     config: ClientConfig,
     addrs: Vec<SocketAddr>,
+    /// Set by [`Client::unresolved`]: why the host did not resolve; every connect fails with
+    /// it without looking the name up again.
+    unresolved: Option<String>,
     conn: Option<Transport>,
     /// For `https`: the connector, given or taken from the shared one at the first connect.
     tls: Option<TlsConnector>,
@@ -251,6 +288,17 @@ impl Client {
         Self::build(origin, addrs, config)
     }
 
+    /// A client for `origin` whose host is known not to resolve (`reason`, e.g. from a lookup
+    /// made once per process): every `send` fails at once with a `resolve` error, without
+    /// another lookup. A name lookup blocks the executor (the system resolver is
+    /// synchronous, and a slow DNS server can take seconds), so it must not be repeated for
+    /// every request to a name that does not exist.
+    pub fn unresolved(origin: Origin, reason: String, config: ClientConfig) -> Client {
+        let mut client = Self::build(origin, Vec::new(), config);
+        client.core.unresolved = Some(reason);
+        client
+    }
+
     fn build(origin: Origin, addrs: Vec<SocketAddr>, config: ClientConfig) -> Client {
         let limits = Limits {
             max_header_bytes: config.max_header_bytes,
@@ -261,6 +309,7 @@ impl Client {
             core: Core {
                 origin,
                 addrs,
+                unresolved: None,
                 conn: None,
                 tls: None,
                 server_name: None,
@@ -268,7 +317,7 @@ impl Client {
                 served: 0,
                 idle_since: Instant::now(),
                 ever_connected: false,
-                read_buf: vec![0; config.read_buffer_bytes.max(1)],
+                read_buf: vec![0; INITIAL_READ_BUFFER.min(config.read_buffer_bytes).max(1)],
                 parser: ResponseParser::new(limits),
                 counters: ClientCounters::default(),
                 config,
@@ -395,6 +444,17 @@ impl Core {
             }
             self.conn = None;
         }
+        // The cold path (connect, TLS handshake) is boxed: its futures are large, and inline
+        // they would make every request's future (and every worker's task) as large.
+        let gate = connect_gate(self.config.max_parallel_connects);
+        // A closed gate cannot happen (nobody closes it); connect without a turn if it did.
+        let _turn = gate.acquire_static_permit(1).await.ok();
+        Box::pin(self.open_connection(exchange)).await?;
+        Ok(false)
+    }
+
+    /// Opens a fresh connection (TCP, then TLS for https) and records its timings.
+    async fn open_connection(&mut self, exchange: &mut Exchange) -> Result<(), Error> {
         let started = Instant::now();
         let stream = self.connect().await?;
         let took = started.elapsed();
@@ -413,7 +473,7 @@ impl Core {
         self.conn = Some(transport);
         self.conn_executor = glommio::executor().id();
         self.served = 0;
-        Ok(false)
+        Ok(())
     }
 
     /// The TLS handshake on a fresh TCP connection.
@@ -446,6 +506,12 @@ impl Core {
 
     async fn connect(&mut self) -> Result<TcpStream, Error> {
         if self.addrs.is_empty() {
+            if let Some(reason) = &self.unresolved {
+                return Err(Error::Resolve {
+                    host: self.origin.host.clone(),
+                    reason: reason.clone(),
+                });
+            }
             self.addrs = self.origin.resolve()?;
         }
         let timeout = self.config.connect_timeout;
@@ -553,7 +619,14 @@ impl Core {
             }
             exchange.bytes_received += n as u64;
             self.counters.bytes_received += n as u64;
-            match self.parser.feed(&self.read_buf[..n]) {
+            let filled = n == self.read_buf.len();
+            let fed = self.parser.feed(&self.read_buf[..n]);
+            if filled && self.read_buf.len() < self.config.read_buffer_bytes {
+                // A read filled the buffer: the response is large, read bigger chunks.
+                let grown = (self.read_buf.len() * 2).min(self.config.read_buffer_bytes);
+                self.read_buf.resize(grown, 0);
+            }
+            match fed {
                 Ok(Progress::Partial) => {
                     // A body that keeps arriving never makes a read wait: give the other
                     // tasks (and the deadline sweeper) their turn when the slice is up.

@@ -24,9 +24,9 @@
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
-use std::pin::pin;
+use std::pin::Pin;
 use std::rc::{Rc, Weak};
-use std::task::{Poll, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use futures_lite::future::poll_fn;
@@ -127,17 +127,59 @@ async fn sweep(registry: Weak<Registry>) {
 }
 
 /// Disarms a slot when the raced future finishes or is dropped.
-struct Armed<'a> {
-    slot: &'a Slot,
-    registry: &'a Registry,
+#[derive(Debug)]
+struct Armed {
+    slot: Rc<Slot>,
+    registry: Rc<Registry>,
 }
 
-impl Drop for Armed<'_> {
+impl Drop for Armed {
     fn drop(&mut self) {
         self.slot.deadline.set(None);
         self.registry
             .armed
             .set(self.registry.armed.get().saturating_sub(1));
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A future raced against a deadline, from [`DeadlineTimer::run`]: `Some(output)` when the
+    /// future finished first, `None` when the deadline passed (the future is then dropped).
+    ///
+    /// The raced future is stored inline once (a named future rather than an `async fn`,
+    /// which would hold both its argument and a pinned copy of it).
+    #[derive(Debug)]
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Deadline<F> {
+        #[pin]
+        future: F,
+        // None: no deadline (a timeout above MAX_TIMEOUT), or already disarmed.
+        armed: Option<Armed>,
+    }
+}
+
+impl<F: Future> Future for Deadline<F> {
+    type Output = Option<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(output) = this.future.poll(cx) {
+            *this.armed = None;
+            return Poll::Ready(Some(output));
+        }
+        let Some(armed) = this.armed.as_ref() else {
+            return Poll::Pending;
+        };
+        if armed.slot.expired.get() {
+            *this.armed = None;
+            return Poll::Ready(None);
+        }
+        let mut waker = armed.slot.waker.borrow_mut();
+        match waker.as_ref() {
+            Some(current) if current.will_wake(cx.waker()) => {}
+            _ => *waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
     }
 }
 
@@ -156,10 +198,14 @@ impl DeadlineTimer {
     }
 
     /// Runs `future` until it finishes (`Some(output)`) or `timeout` passes (`None`, and the
-    /// future is dropped). A timeout above [`MAX_TIMEOUT`] means no deadline.
-    pub async fn run<F: Future>(&mut self, timeout: Duration, future: F) -> Option<F::Output> {
+    /// future is dropped). A timeout above [`MAX_TIMEOUT`] means no deadline. The deadline is
+    /// armed now (call it right where the result is awaited).
+    pub fn run<F: Future>(&mut self, timeout: Duration, future: F) -> Deadline<F> {
         if timeout > MAX_TIMEOUT {
-            return Some(future.await);
+            return Deadline {
+                future,
+                armed: None,
+            };
         }
         let deadline = Instant::now() + timeout;
         let executor = glommio::executor().id();
@@ -180,25 +226,15 @@ impl DeadlineTimer {
         slot.deadline.set(Some(deadline));
         slot.expired.set(false);
         registry.armed.set(registry.armed.get() + 1);
-        let _armed = Armed { slot, registry };
         if let Some(sweeper) = registry.parked.borrow_mut().take() {
             sweeper.wake();
         }
-        let mut future = pin!(future);
-        poll_fn(move |cx| {
-            if let Poll::Ready(output) = future.as_mut().poll(cx) {
-                return Poll::Ready(Some(output));
-            }
-            if slot.expired.get() {
-                return Poll::Ready(None);
-            }
-            let mut waker = slot.waker.borrow_mut();
-            match waker.as_ref() {
-                Some(current) if current.will_wake(cx.waker()) => {}
-                _ => *waker = Some(cx.waker().clone()),
-            }
-            Poll::Pending
-        })
-        .await
+        Deadline {
+            future,
+            armed: Some(Armed {
+                slot: Rc::clone(slot),
+                registry: Rc::clone(registry),
+            }),
+        }
     }
 }

@@ -24,7 +24,7 @@ mod transport;
 pub mod url;
 
 pub use client::{Client, ClientConfig, ClientCounters, Response, Timings};
-pub use deadline::DeadlineTimer;
+pub use deadline::{Deadline, DeadlineTimer};
 pub use error::{Error, ErrorKind, Phase};
 pub use request::{DEFAULT_USER_AGENT, RequestMeta, render_request};
 pub use response::{HeaderNeeds, Limits, Progress, ResponseNeeds, ResponseParser};

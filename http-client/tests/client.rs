@@ -78,6 +78,48 @@ fn many_clients_on_one_executor_are_counted_exactly() {
 }
 
 #[test]
+fn connects_beyond_the_gate_wait_their_turn_and_all_succeed() {
+    let server = server();
+    let clients = 40;
+    let origin = origin(&server);
+    let config = ClientConfig {
+        max_parallel_connects: 1,
+        ..ClientConfig::default()
+    };
+    let results = run(async {
+        let tasks: Vec<_> = (0..clients)
+            .map(|_| {
+                let (origin, config) = (origin.clone(), config.clone());
+                glommio::spawn_local(async move {
+                    let mut client = Client::new(origin, config);
+                    let first = get_ok(&mut client, "/").await.status;
+                    let second = get_ok(&mut client, "/").await.status;
+                    (first, second, client.counters().connects)
+                })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for task in tasks {
+            results.push(task.await);
+        }
+        results
+    });
+    assert!(results.iter().all(|&r| r == (200, 200, 1)), "{results:?}");
+    let stats = server.stop();
+    assert_eq!(stats.requests_answered, clients * 2);
+    assert_eq!(stats.connections_accepted, clients);
+}
+
+#[test]
+fn a_large_body_grows_the_read_buffer_and_arrives_whole() {
+    let server = server();
+    let mut client = client(&server);
+    let got = run(async { get_ok(&mut client, "/bytes/300000").await });
+    assert_eq!((got.status, got.body.len()), (200, 300_000));
+    assert_eq!(got.body_len, 300_000);
+}
+
+#[test]
 fn connection_close_reply_means_a_transparent_reconnect() {
     let server = server();
     let mut client = client(&server);
@@ -673,6 +715,28 @@ fn unresolvable_hosts_are_resolve_errors() {
         let error = get_err(&mut client, "/", OK_TIMEOUT).await;
         assert_eq!(error.kind(), ErrorKind::Resolve, "{error}");
     });
+}
+
+#[test]
+fn an_unresolved_client_fails_at_once_without_a_lookup() {
+    // `localhost` would resolve (and nothing listens on port 1): a lookup or a connect would
+    // give another error than the one the client was built with.
+    let mut client = Client::unresolved(
+        Origin::parse("http://localhost:1").unwrap(),
+        "Name or service not known".into(),
+        ClientConfig::default(),
+    );
+    run(async {
+        for _ in 0..3 {
+            let error = get_err(&mut client, "/", OK_TIMEOUT).await;
+            assert_eq!(error.kind(), ErrorKind::Resolve, "{error}");
+            assert!(
+                error.to_string().contains("Name or service not known"),
+                "{error}"
+            );
+        }
+    });
+    assert_eq!(client.counters().connects, 0);
 }
 
 #[test]
