@@ -288,3 +288,47 @@ fn a_plan_error_exits_2_with_the_diagnostic_and_sends_nothing() {
     let out = run_bounded(molotov().arg("check").arg(&plan), Duration::from_secs(10));
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn load_processes_build_their_rings_with_coop_taskrun_unless_told_not_to() {
+    let server = target();
+    let dir = TempDir::new("coop");
+    let plan = dir.write(
+        "get.mol",
+        &get_plan(&format!("http://{}", server.addr()), "/"),
+    );
+    let rings = |extra: &[&str]| {
+        let out = run_bounded(
+            molotov()
+                .args(["-q", "--debug", "-p", "2", "-r", "3"])
+                .args(extra)
+                .arg(&plan),
+            Duration::from_secs(30),
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let err = stderr(&out);
+        let line = err
+            .lines()
+            .find(|l| l.contains("io_uring rings with COOP_TASKRUN:"))
+            .unwrap_or_else(|| panic!("no ring line in:\n{err}"))
+            .to_string();
+        let number = |after: &str| -> u64 {
+            line.split(after)
+                .nth(1)
+                .unwrap()
+                .trim()
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        (number("COOP_TASKRUN:"), number("kernel:"))
+    };
+    // Each load process builds at least its main and latency rings with the flag (this
+    // kernel supports it); none is refused.
+    let (coop, refused) = rings(&[]);
+    assert!(coop >= 4, "{coop} rings");
+    assert_eq!(refused, 0);
+    assert_eq!(rings(&["--no-coop-taskrun"]), (0, 0));
+}

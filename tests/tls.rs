@@ -207,7 +207,10 @@ fn connection_close_reconnects_resume_the_tls_session() {
     assert_eq!(stats.tls_handshakes, runs);
     assert_eq!(stats.tls_resumed, runs - 1, "every reconnect resumed");
     // The report counts the same handshakes.
-    assert!(report.contains("TLS: 10 handshakes (90.0% resumed), mean handshake "), "{report}");
+    assert!(
+        report.contains("TLS: 10 handshakes (90.0% resumed), mean handshake "),
+        "{report}"
+    );
 }
 
 #[test]

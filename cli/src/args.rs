@@ -42,6 +42,10 @@ pub struct Cli {
 
     #[command(flatten)]
     pub run: RunArgs,
+
+    /// `--config molotov.json --test NAME`.
+    #[command(flatten)]
+    pub config: crate::config::ConfigArgs,
 }
 
 /// Sub-commands.
@@ -108,7 +112,7 @@ pub struct RunArgs {
     pub console: bool,
 
     /// Seconds between console lines.
-    #[arg(long, default_value = "1s", value_parser = positive_duration)]
+    #[arg(long, default_value = "1s", allow_hyphen_values = true, value_parser = positive_duration)]
     pub console_update: Duration,
 
     /// More output (uses the console view): -v prints each distinct failure once, with the
@@ -123,11 +127,11 @@ pub struct RunArgs {
 
     /// Seed for every random choice (scenario picks, rand_int, think times): same seed, same
     /// choices per worker. Random when not given.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub seed: Option<u64>,
 
     /// Connect timeout for every connection.
-    #[arg(long, default_value = "10s", value_parser = positive_duration)]
+    #[arg(long, default_value = "10s", allow_hyphen_values = true, value_parser = positive_duration)]
     pub connect_timeout: Duration,
 
     /// HTTPS: accept any server certificate (no issuer, name or date checks).
@@ -144,7 +148,7 @@ pub struct RunArgs {
 
     /// After the end of the run (deadline, Ctrl-C, -x), how long in-flight requests may take
     /// before their process is stopped.
-    #[arg(long, default_value = "30s", value_parser = duration)]
+    #[arg(long, default_value = "30s", allow_hyphen_values = true, value_parser = duration)]
     pub grace: Duration,
 
     /// glommio knob: spin this long before parking an idle executor (costs CPU; can lower
@@ -152,9 +156,18 @@ pub struct RunArgs {
     #[arg(long, value_parser = positive_duration, hide_short_help = true)]
     pub spin_before_park: Option<Duration>,
 
+    /// Build io_uring rings without IORING_SETUP_COOP_TASKRUN (which molotov adds by default
+    /// to spare the load processes an interrupt per completion; see docs/engine.md).
+    #[arg(long, hide_short_help = true)]
+    pub no_coop_taskrun: bool,
+
     /// Load models.
     #[command(flatten)]
     pub load: crate::load_args::LoadArgs,
+
+    /// statsd.
+    #[command(flatten)]
+    pub statsd: crate::statsd_args::StatsdArgs,
 }
 
 #[cfg(test)]

@@ -11,6 +11,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "empty duration: give seconds (30) or a number with a unit (500ms, 30s, 5m, 1h)".into(),
         );
     }
+    if text.starts_with('-') {
+        return Err(format!(
+            "invalid duration {text:?}: a duration cannot be negative"
+        ));
+    }
     if let Ok(secs) = text.parse::<u64>() {
         return Ok(Duration::from_secs(secs));
     }
@@ -89,5 +94,9 @@ mod tests {
         for bad in ["", "-1", "s", "10x", "1.2.3s", "3 s", "ms10", "1e99h"] {
             assert!(parse_duration(bad).is_err(), "{bad} should fail");
         }
+        assert_eq!(
+            parse_duration("-5s"),
+            Err("invalid duration \"-5s\": a duration cannot be negative".into())
+        );
     }
 }

@@ -15,8 +15,20 @@ pub const PLAN_ERROR: u8 = 2;
 pub const THRESHOLDS: u8 = 3;
 /// molotov could not run (machine checks, fork) or one of its processes died during the run.
 pub const RUNTIME: u8 = 4;
+/// A host the plan names does not resolve: checked before the run, nothing was sent.
+pub const UNRESOLVED_HOST: u8 = 5;
 /// Ctrl-C, `q` in the live view, or SIGTERM stopped the run (the report is still printed).
 pub const INTERRUPTED: u8 = 130;
+
+/// The exit code of a run that could not start (nothing was sent).
+pub fn of_run_error(error: &molotov_core::run::RunError) -> u8 {
+    use molotov_core::preflight::PreflightError;
+    use molotov_core::run::RunError;
+    match error {
+        RunError::Preflight(PreflightError::Resolve { .. }) => UNRESOLVED_HOST,
+        _ => RUNTIME,
+    }
+}
 
 /// What decides the exit code of a run that produced a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -128,8 +128,10 @@ pub fn finish(f: &Finish<'_>, result: &RunResult, files: ReportFiles) -> u8 {
     if json_to_stdout {
         eprint!("{text}");
     } else {
-        print!("{text}");
-        let _ = std::io::stdout().flush();
+        // Not `print!`: a reader that went away (`molotov ... | head -1`) must not make the
+        // master panic before the report files are written.
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
     }
     let mut write_failed = false;
     match files.json {

@@ -57,11 +57,11 @@ fn stages(text: &str) -> Result<Stages, String> {
 #[derive(Debug, Clone, clap::Args)]
 pub struct LoadArgs {
     /// Start the workers of all processes evenly spread over this long (sizing: default 5m).
-    #[arg(long, value_parser = positive_duration)]
+    #[arg(long, allow_hyphen_values = true, value_parser = positive_duration)]
     pub ramp_up: Option<Duration>,
 
     /// Pause after every scenario run (added to the scenario's own `delay`).
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_duration)]
     pub delay: Option<Duration>,
 
     /// Each worker runs every scenario once, in plan order, then stops.
@@ -76,7 +76,7 @@ pub struct LoadArgs {
     /// processes), whatever the responses take. -w is then the most runs in flight per
     /// process (default 50). Latency is measured from each run's intended start
     /// (coordinated-omission correct); the pure service time is reported too.
-    #[arg(long, value_name = "R", value_parser = rate, conflicts_with = "max_runs")]
+    #[arg(long, value_name = "R", allow_negative_numbers = true, value_parser = rate, conflicts_with = "max_runs")]
     pub rate: Option<f64>,
 
     /// Open model: shape the rate with stages DURATION:RATE,... ; the rate moves linearly
@@ -85,7 +85,7 @@ pub struct LoadArgs {
     pub stages: Option<Stages>,
 
     /// Open model: drop (count, do not run) starts that are later than this.
-    #[arg(long, value_parser = positive_duration, value_name = "D")]
+    #[arg(long, allow_hyphen_values = true, value_parser = positive_duration, value_name = "D")]
     pub max_late: Option<Duration>,
 
     /// Sizing mode: ramp the workers (or, with --rate, the rate) up over --ramp-up to -w
@@ -95,7 +95,7 @@ pub struct LoadArgs {
     pub sizing: bool,
 
     /// Sizing mode: the failure ratio (percent) that is too much.
-    #[arg(long, default_value = "5", value_parser = percent, value_name = "PCT")]
+    #[arg(long, default_value = "5", allow_negative_numbers = true, value_parser = percent, value_name = "PCT")]
     pub sizing_tolerance: f64,
 }
 

@@ -2,12 +2,15 @@
 //! the report and maps the outcome to an exit code. Thin by design.
 
 mod args;
+mod config;
 mod console;
 mod demo;
 mod duration;
 mod exit;
 mod finish;
 mod load_args;
+mod molotov_json;
+mod statsd_args;
 mod tui;
 mod view;
 
@@ -16,15 +19,18 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Parser;
 use molotov_core::engine::EngineOptions;
 use molotov_core::run::{self, RunConfig};
 use molotov_dsl::{CompileOptions, Program};
 
-use args::{Cli, Command, RunArgs};
+use args::{Command, RunArgs};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // The flags, with `--config FILE --test NAME` applied (and its `env` set).
+    let cli = match config::parse() {
+        Ok(cli) => cli,
+        Err(code) => return ExitCode::from(code),
+    };
     let code = match &cli.command {
         Some(Command::Check { plan }) => check(plan),
         Some(Command::Demo { run }) => run_plan(None, run),
@@ -144,6 +150,7 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
                 ..Default::default()
             },
             spin_before_park: a.spin_before_park,
+            coop_taskrun: !a.no_coop_taskrun,
             dump: a.verbose >= 2,
             load: load.load.clone(),
         },
@@ -172,6 +179,8 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
     let program = Arc::new(program);
     let clock = view::StartClock::default();
     let failure_log = (a.verbose > 0).then(|| console::FailureLog::shared(names.clone()));
+    let mut statsd =
+        statsd_args::connect(&a.statsd, &names, view_kind != view::ViewKind::FullScreen);
     let mut observers = run::Observers::default();
     observers.list.push(view::make(
         view_kind,
@@ -194,6 +203,9 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
         },
     ));
     observers.push(clock.clone());
+    if let Some(s) = statsd.as_mut() {
+        observers.push(s);
+    }
     if let Some(d) = &demo {
         eprintln!(
             "molotov: demo: built-in target server on http://{}; press Ctrl-C to stop early",
@@ -211,9 +223,22 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
         Ok(r) => r,
         Err(e) => {
             eprintln!("molotov: error: {e}");
-            return exit::RUNTIME;
+            return exit::of_run_error(&e);
         }
     };
+    if a.debug {
+        let (coop, refused) = result.summary.rings_coop;
+        eprintln!(
+            "molotov: debug: io_uring rings with COOP_TASKRUN: {coop}, refused by the kernel: {refused}"
+        );
+    }
+    // The last statsd flush: the final totals (the teardown's included).
+    if let Some(s) = &mut statsd {
+        s.finish(&result.summary);
+        if a.debug {
+            eprintln!("molotov: debug: statsd at {}: {:?}", s.addr(), s.stats());
+        }
+    }
     if let Some(log) = &failure_log {
         log.borrow_mut().print_remaining(&result.summary);
     }

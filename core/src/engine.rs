@@ -68,6 +68,8 @@ pub struct EngineOptions {
     pub client: ClientConfig,
     /// glommio `spin_before_park` (None: off).
     pub spin_before_park: Option<Duration>,
+    /// Build the executor's rings with `IORING_SETUP_COOP_TASKRUN` (see `uring_setup`).
+    pub coop_taskrun: bool,
     /// Print requests and responses (`-vv`): rate-limited, bodies truncated, on stderr.
     pub dump: bool,
     /// How workers start and what they run.
@@ -130,7 +132,18 @@ where
     if let Some(spin) = spec.options.spin_before_park {
         builder = builder.spin_before_park(spin);
     }
-    let executor = match builder.make() {
+    crate::uring_setup::set_extra_flags(if spec.options.coop_taskrun {
+        crate::uring_setup::COOP_TASKRUN
+    } else {
+        0
+    });
+    let made = builder.make();
+    slot.set_meta(Meta::RingsCoop, u64::from(crate::uring_setup::applied()));
+    slot.set_meta(
+        Meta::RingsCoopRefused,
+        u64::from(crate::uring_setup::refused()),
+    );
+    let executor = match made {
         Ok(ex) => ex,
         Err(e) => {
             eprintln!(
@@ -286,13 +299,15 @@ thread_local! {
 
 thread_local! {
     /// Host names resolved once per process: every worker of a child talks to the same few
-    /// origins. A name that does not resolve is left to the client, which reports it as a
-    /// `resolve` error on each request.
+    /// origins. A name that does not resolve is remembered too: its requests fail at once as
+    /// `resolve` errors instead of blocking the executor in a lookup each time (the system
+    /// resolver is synchronous, and a slow DNS server can take seconds per lookup).
     static RESOLVED: std::cell::RefCell<ResolveCache> = std::cell::RefCell::default();
 }
 
-/// Addresses by (host, port); None when the name did not resolve.
-type ResolveCache = std::collections::HashMap<(String, u16), Option<Vec<std::net::SocketAddr>>>;
+/// Addresses by (host, port), or why the name did not resolve.
+type ResolveCache =
+    std::collections::HashMap<(String, u16), Result<Vec<std::net::SocketAddr>, String>>;
 
 /// A client for `origin`, with its addresses resolved once per process.
 fn new_client(origin: Origin, config: ClientConfig) -> Client {
@@ -301,12 +316,17 @@ fn new_client(origin: Origin, config: ClientConfig) -> Client {
         cache
             .borrow_mut()
             .entry(key)
-            .or_insert_with(|| origin.resolve().ok())
+            .or_insert_with(|| {
+                origin.resolve().map_err(|e| match e {
+                    molotov_http::Error::Resolve { reason, .. } => reason,
+                    other => other.to_string(),
+                })
+            })
             .clone()
     });
     match addrs {
-        Some(addrs) => Client::with_addresses(origin, addrs, config),
-        None => Client::new(origin, config),
+        Ok(addrs) => Client::with_addresses(origin, addrs, config),
+        Err(reason) => Client::unresolved(origin, reason, config),
     }
 }
 
@@ -550,7 +570,7 @@ impl EngineDriver {
             stop,
             config,
             clients: Vec::new(),
-            wire: Vec::with_capacity(512),
+            wire: Vec::new(),
             rendered: Vec::new(),
             needs: Vec::new(),
             in_teardown: false,

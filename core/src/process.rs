@@ -39,6 +39,18 @@ pub enum ProcessError {
         /// The hard limit.
         hard: u64,
     },
+    /// Too little memory may be locked for io_uring and the limit cannot be raised.
+    #[error(
+        "the locked-memory limit (RLIMIT_MEMLOCK) is {have} bytes; each molotov process needs \
+         {need} for its io_uring executor: raise it (ulimit -l, /etc/security/limits.conf, \
+         LimitMEMLOCK= for a systemd service, --ulimit memlock=-1 for Docker)"
+    )]
+    TooLittleLockedMemory {
+        /// The soft limit after trying to raise it.
+        have: u64,
+        /// What glommio requires.
+        need: u64,
+    },
     /// A syscall failed.
     #[error("{what}: {source}")]
     Os {
@@ -117,8 +129,13 @@ pub struct Limits {
     pub memlock: u64,
 }
 
+/// The locked memory glommio requires of a process before it builds an executor (its
+/// `Reactor::new` refuses to start below 512 KiB).
+pub const MIN_MEMLOCK: u64 = 512 * 1024;
+
 /// Raises the soft RLIMIT_MEMLOCK and RLIMIT_NOFILE to their hard limits and checks that
-/// `fds_needed` descriptors fit. Children inherit the limits.
+/// `fds_needed` descriptors fit and that an executor can start ([`MIN_MEMLOCK`]). Children
+/// inherit the limits.
 pub fn raise_limits(fds_needed: u64) -> Result<Limits, ProcessError> {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
     let (_, hard_lock) = getrlimit(Resource::RLIMIT_MEMLOCK).map_err(os("getrlimit(MEMLOCK)"))?;
@@ -139,6 +156,13 @@ pub fn raise_limits(fds_needed: u64) -> Result<Limits, ProcessError> {
         });
     }
     let (memlock, _) = getrlimit(Resource::RLIMIT_MEMLOCK).map_err(os("getrlimit(MEMLOCK)"))?;
+    if memlock < MIN_MEMLOCK {
+        // Every executor would fail to start: say so before forking anything.
+        return Err(ProcessError::TooLittleLockedMemory {
+            have: memlock,
+            need: MIN_MEMLOCK,
+        });
+    }
     Ok(Limits {
         nofile: soft,
         memlock,

@@ -120,6 +120,10 @@ pub enum RunError {
     /// The stats region could not be mapped.
     #[error(transparent)]
     Shm(#[from] ShmError),
+    /// The run cannot work here (a host does not resolve, too few file descriptors, too
+    /// little memory for the stats): found before anything was started.
+    #[error(transparent)]
+    Preflight(#[from] crate::preflight::PreflightError),
     /// Bad configuration.
     #[error("{0}")]
     Config(String),
@@ -208,8 +212,10 @@ pub fn run(
         ));
     }
     process::probe_io_uring()?;
-    // Per child: one socket per worker and origin, the rings, stdio and some slack.
-    process::raise_limits(config.workers as u64 * 2 + 64)?;
+    // Before forking: every named host resolves; per child, one socket per worker and
+    // origin plus the process's own descriptors fit in the limit (docs/engine.md).
+    crate::preflight::resolve_origins(&program)?;
+    crate::preflight::check_fds(&program, config.workers)?;
     process::register_membarrier();
     let cpus = process::allowed_cpus()?;
     let names = names_of(&program);
@@ -219,7 +225,9 @@ pub fn run(
         checks: names.checks.len(),
         slots: config.processes + 2,
     };
-    let region = Arc::new(Region::new(Layout::new(shape))?);
+    let layout = Layout::new(shape);
+    crate::preflight::check_stats_memory(&layout)?;
+    let region = Arc::new(Region::new(layout)?);
     let setup_slot = config.processes;
     let teardown_slot = config.processes + 1;
     let signals = MasterSignals::install()?;

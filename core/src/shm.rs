@@ -85,6 +85,10 @@ pub enum Meta {
     InFlight = 5,
     /// The site of the failure that stopped the run (`-x`), encoded, 0 if none.
     FailedSite = 6,
+    /// io_uring rings this child set up with `COOP_TASKRUN` (see `uring_setup`).
+    RingsCoop = 7,
+    /// io_uring rings whose `COOP_TASKRUN` the kernel refused.
+    RingsCoopRefused = 8,
 }
 
 /// Lifecycle of a slot's owner, as stored in [`Meta::State`].

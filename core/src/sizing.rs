@@ -159,7 +159,12 @@ impl SizingTracker {
             self.report.exceeded = Some(point);
             true
         } else {
-            if self.report.peak.as_ref().is_none_or(|p| load_of(&point) >= load_of(p)) {
+            if self
+                .report
+                .peak
+                .as_ref()
+                .is_none_or(|p| load_of(&point) >= load_of(p))
+            {
                 self.report.peak = Some(point.clone());
             }
             self.report.last_good = Some(point);
@@ -185,7 +190,13 @@ fn load_of(p: &SizingPoint) -> f64 {
 
 /// The largest of the request, scenario and check failure ratios; 0 when nothing happened.
 pub fn failure_ratio(t: &Totals) -> f64 {
-    let ratio = |part: u64, all: u64| if all > 0 { part as f64 / all as f64 } else { 0.0 };
+    let ratio = |part: u64, all: u64| {
+        if all > 0 {
+            part as f64 / all as f64
+        } else {
+            0.0
+        }
+    };
     let request = ratio(t.failed_requests(), t.requests);
     let scenario = ratio(t.failures, t.successes + t.failures);
     let checks = ratio(t.checks_failed, t.checks_passed + t.checks_failed);
@@ -233,7 +244,12 @@ mod tests {
             ..Totals::default()
         };
         assert_eq!(failure_ratio(&t), 0.75);
-        let checks = Totals { requests: 10, checks_passed: 1, checks_failed: 9, ..Totals::default() };
+        let checks = Totals {
+            requests: 10,
+            checks_passed: 1,
+            checks_failed: 9,
+            ..Totals::default()
+        };
         assert_eq!(failure_ratio(&checks), 0.9);
     }
 

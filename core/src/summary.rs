@@ -157,6 +157,8 @@ pub struct Summary {
     pub requests_per_process: Vec<u64>,
     /// The master's own CPU time and peak memory.
     pub master_usage: Usage,
+    /// io_uring rings built with `COOP_TASKRUN`, and those whose flag the kernel refused.
+    pub rings_coop: (u64, u64),
 }
 
 impl Summary {
@@ -172,7 +174,17 @@ impl Summary {
         let hist = |which: Histo| {
             let mut h = latency::new_histogram();
             for s in &slots {
-                latency::add_counts(&mut h, s.histogram_counts(which));
+                // Latencies are recorded with responses only: a histogram without any is
+                // skipped unread (reading a page of the shared region that no process wrote
+                // would allocate it: a plan with many requests would cost the master
+                // 136 KiB per request and process).
+                let used = match which {
+                    Histo::Request(id) => s.request(id as usize, RequestCounter::Responses) > 0,
+                    Histo::Overall | Histo::Service => s.total(Total::Responses) > 0,
+                };
+                if used {
+                    latency::add_counts(&mut h, s.histogram_counts(which));
+                }
             }
             h
         };
@@ -283,6 +295,10 @@ impl Summary {
             processes,
             requests_per_process,
             master_usage: crate::process::self_usage(),
+            rings_coop: (
+                sum(&|s| s.meta(crate::shm::Meta::RingsCoop)),
+                sum(&|s| s.meta(crate::shm::Meta::RingsCoopRefused)),
+            ),
         }
     }
 

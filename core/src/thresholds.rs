@@ -369,6 +369,7 @@ scenario buy {
             processes: vec![],
             requests_per_process: vec![],
             master_usage: Default::default(),
+            rings_coop: (0, 0),
         }
     }
 
