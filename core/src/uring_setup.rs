@@ -6,9 +6,11 @@
 //! interrupts it with an inter-processor interrupt to run io_uring's task work. With the flag
 //! the kernel runs that work at the child's next kernel entry instead, which a load generator
 //! makes constantly (every send and recv), or while it waits in `io_uring_enter`. Measured on
-//! the static GET benchmark (benches/RESULTS.md), the flag removes the interrupts and a large
-//! share of the CPU per request. glommio-ng has no option for it and its rings are built by
-//! the `io-uring` crate through the C library's `syscall(SYS_io_uring_setup, ..)`.
+//! the static GET benchmark (benches/RESULTS.md): the reschedule interrupts on the load CPU go
+//! from 0.07-0.14 per request to none; the CPU per request moves by less than the run-to-run
+//! noise of the shared machines (a few percent at most). glommio-ng has no option for it and
+//! its rings are built by the `io-uring` crate through the C library's
+//! `syscall(SYS_io_uring_setup, ..)`.
 //!
 //! How: this module defines `syscall` itself, so the executable's own definition is the one
 //! every caller in the process links to. It forwards every call unchanged to the kernel (the

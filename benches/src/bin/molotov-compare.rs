@@ -98,15 +98,16 @@ fn which(name: &str, extra: &[PathBuf]) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// molotov refuses to start unless the open-file limit covers 2 descriptors per worker plus
-/// 64 (molotov-core's `raise_limits`); where the limit cannot be raised to that (no
-/// CAP_SYS_RESOURCE), the memory scenario's large run uses the most workers it allows.
+/// molotov refuses to start unless the open-file limit covers one socket per worker and
+/// origin plus its own few descriptors (molotov-core's `preflight::check_fds`: the static plan
+/// has one origin); where the limit cannot be raised to that (no CAP_SYS_RESOURCE), the
+/// memory scenario's large run uses the most workers it allows, with 64 to spare.
 fn memory_large_workers(open_files: u64) -> usize {
     const WANTED: u64 = 10_000;
-    if open_files >= WANTED * 2 + 64 {
+    if open_files >= WANTED + 64 {
         WANTED as usize
     } else {
-        (open_files.saturating_sub(64) / 2).max(100) as usize
+        open_files.saturating_sub(64).max(100) as usize
     }
 }
 
@@ -247,7 +248,7 @@ fn main() -> ExitCode {
     header.push_str(&format!("versions: {}\n", versions.join("; ")));
     if settings.memory_workers[1] < 10_000 {
         header.push_str(&format!(
-            "warning: the open-file limit ({open_files}) cannot be raised here, and molotov asks for 2 per worker + 64: the memory scenario uses -w {} instead of -w 10000\n",
+            "warning: the open-file limit ({open_files}) cannot be raised here, and molotov needs one per worker + its own: the memory scenario uses -w {} instead of -w 10000\n",
             settings.memory_workers[1]
         ));
     }
@@ -307,9 +308,10 @@ mod tests {
     #[test]
     fn memory_run_fits_the_open_file_limit() {
         assert_eq!(memory_large_workers(65_536), 10_000);
-        assert_eq!(memory_large_workers(20_064), 10_000);
-        assert_eq!(memory_large_workers(20_000), 9_968);
-        assert_eq!(memory_large_workers(1_024), 480);
+        assert_eq!(memory_large_workers(20_000), 10_000);
+        assert_eq!(memory_large_workers(10_064), 10_000);
+        assert_eq!(memory_large_workers(10_000), 9_936);
+        assert_eq!(memory_large_workers(1_024), 960);
     }
 
     #[test]
