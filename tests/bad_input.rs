@@ -257,6 +257,13 @@ fn every_bad_flag_value_names_the_flag_and_sends_nothing() {
         (&["--rate", "abc"], "--rate"),
         (&["--stages", "10s:x"], "--stages"),
         (&["--stages", "garbage"], "--stages"),
+        (&["--stages", "-5"], "--stages"),
+        (&["--spin-before-park", "-1ms"], "--spin-before-park"),
+        (
+            &["--statsd", "--statsd-interval", "-5"],
+            "--statsd-interval",
+        ),
+        (&["--statsd", "--statsd-port", "-1"], "--statsd-port"),
         (&["--ramp-up", "0"], "--ramp-up"),
         (&["--ramp-up", "-2s"], "--ramp-up"),
         (&["--delay", "-1"], "--delay"),
@@ -403,4 +410,42 @@ fn an_invalid_url_in_a_plan_is_a_plan_error() {
     let finished = molotov_with(&[file.to_str().unwrap()], &dir);
     assert_refused(&finished, 2, "base.mol:2:");
     assert_eq!(server.connections_accepted(), 0);
+}
+
+/// With stderr full (`2>/dev/full`) every warning and error write fails: molotov must still
+/// exit with its own code (2 for a plan error; 1 for failures under `-f`, whose report still
+/// reaches stdout), never with a panic's 101.
+#[test]
+fn a_full_stderr_does_not_turn_errors_into_panics() {
+    let dir = TempDir::new("stderr-full");
+    let run_with_full_stderr = |args: &[&str], plan: &std::path::Path| {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let child = support::molotov()
+            .args(args)
+            .arg(plan)
+            .stdout(std::process::Stdio::piped())
+            .stderr(full)
+            .spawn()
+            .unwrap();
+        support::wait_bounded(child, Duration::from_secs(20))
+    };
+
+    let broken = dir.write("broken.mol", "scenario s\n  GET /x\n");
+    let out = run_with_full_stderr(&[], &broken);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+
+    // Port 1 on loopback refuses: every request fails, and -v writes each distinct failure
+    // to stderr.
+    let refused = dir.write(
+        "refused.mol",
+        "defaults {\n  base http://127.0.0.1:1\n  timeout 2s\n}\n\nscenario s {\n  GET /x\n}\n",
+    );
+    let out = run_with_full_stderr(&["-q", "-v", "-f", "1", "-w", "2", "-r", "3"], &refused);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let report = support::stdout(&out);
+    assert_eq!(support::reported_requests(&report), 6, "{report}");
+    assert!(report.contains("connect_refused      6"), "{report}");
 }

@@ -546,3 +546,51 @@ fn sigterm_and_a_panic_in_the_view_restore_the_terminal() {
         }
     }
 }
+
+/// What the load processes write to stderr (here: a `let` that cannot be evaluated, said once
+/// per worker) shows in the view's events panel, equal lines collapsed, instead of being
+/// written over the screen; once the view closes the lines are printed to the terminal.
+#[test]
+fn the_load_processes_stderr_shows_in_the_view_not_over_it() {
+    if !Tmux::available() {
+        eprintln!(
+            "SKIPPED the_load_processes_stderr_shows_in_the_view_not_over_it: tmux is not installed"
+        );
+        return;
+    }
+    let server = target();
+    let dir = TempDir::new("tmux-stderr");
+    let plan = dir.write(
+        "let.mol",
+        &format!(
+            "defaults {{\n  base http://{}\n}}\n\nscenario s {{\n  GET /json\n  capture data = jsonpath \"$\"\n  let y = \"{{{{ data.nope }}}}\"\n}}\n",
+            server.addr()
+        ),
+    );
+    let exit_file = dir.0.join("exit");
+    let command = format!(
+        "{} -p 2 -w 3 -d 4 {}; echo EXIT=$? > {}; sleep 60",
+        env!("CARGO_BIN_EXE_molotov"),
+        plan.display(),
+        exit_file.display()
+    );
+    let tmux = Tmux::start("stderr", 120, 40, &command);
+    let message = "let.mol:8: `data.nope` is not set";
+    let screen = tmux.wait_for(Duration::from_secs(10), "the collapsed stderr line", |s| {
+        s.contains("Requests per second") && s.contains(&format!("{message} (x6)"))
+    });
+    assert_eq!(screen.matches(message).count(), 1, "{screen}");
+    let line = screen.lines().find(|l| l.contains(message)).unwrap();
+    assert!(
+        line.trim_start().starts_with('│'),
+        "not in the panel: {line}\n{screen}"
+    );
+
+    assert_eq!(exit_code_in(&exit_file, Duration::from_secs(15)), Some(0));
+    let history = tmux.run(&["capture-pane", "-p", "-t", "t", "-S", "-"]);
+    assert_eq!(
+        history.matches(message).count(),
+        6,
+        "the held lines, once each after the view closed:\n{history}"
+    );
+}

@@ -153,7 +153,7 @@ pub struct RunArgs {
 
     /// glommio knob: spin this long before parking an idle executor (costs CPU; can lower
     /// latency at low concurrency). Off by default.
-    #[arg(long, value_parser = positive_duration, hide_short_help = true)]
+    #[arg(long, allow_hyphen_values = true, value_parser = positive_duration, hide_short_help = true)]
     pub spin_before_park: Option<Duration>,
 
     /// Build io_uring rings without IORING_SETUP_COOP_TASKRUN (which molotov adds by default

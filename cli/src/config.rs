@@ -149,7 +149,7 @@ pub fn parse() -> Result<Cli, u8> {
     match load(&args) {
         Ok(loaded) => {
             for note in &loaded.notes {
-                eprintln!("{note}");
+                molotov_core::errln!("{note}");
             }
             for (name, value) in &loaded.env {
                 // SAFETY: `main` calls `parse` before anything else: the process has one
@@ -161,7 +161,7 @@ pub fn parse() -> Result<Cli, u8> {
         }
         Err(Failure::Clap(e)) => e.exit(),
         Err(Failure::Config(e)) => {
-            eprintln!("molotov: error: {e}");
+            molotov_core::errln!("molotov: error: {e}");
             Err(exit::PLAN_ERROR)
         }
     }

@@ -51,7 +51,7 @@ impl FailureLog {
 
     fn print(&mut self, site: Site, status: u16, message: &str) {
         self.seen.insert(site);
-        eprintln!("{}", describe_failure(&self.names, site, status, message));
+        molotov_core::errln!("{}", describe_failure(&self.names, site, status, message));
     }
 
     /// Prints the failures that appeared in the region since the last call.
@@ -158,26 +158,27 @@ impl Observer for Console {
                 let _ = writeln!(out, "{line}");
                 let _ = out.flush();
             }
-            Stream::Stderr => eprintln!("{line}"),
+            Stream::Stderr => molotov_core::errln!("{line}"),
         }
     }
 
     fn child_ended(&mut self, p: &ProcessInfo) {
         if let Some(exit) = p.exit {
-            eprintln!(
+            molotov_core::errln!(
                 "molotov: process {} (pid {}) {exit}; the run goes on without it",
-                p.role, p.pid
+                p.role,
+                p.pid
             );
         }
     }
 
     fn interrupted(&mut self, count: u32) {
         if count == 1 {
-            eprintln!(
+            molotov_core::errln!(
                 "molotov: stopping (in-flight requests finish); press Ctrl-C again to stop now"
             );
         } else {
-            eprintln!("molotov: stopping now");
+            molotov_core::errln!("molotov: stopping now");
         }
     }
 }

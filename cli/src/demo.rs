@@ -55,7 +55,7 @@ fn serve(out: OwnedFd) -> i32 {
     let handle = match molotov_target::start(config) {
         Ok(handle) => handle,
         Err(e) => {
-            eprintln!("molotov: demo target server: {e}");
+            molotov_core::errln!("molotov: demo target server: {e}");
             return 1;
         }
     };
@@ -64,7 +64,7 @@ fn serve(out: OwnedFd) -> i32 {
         let _ = std::io::Write::write_all(&mut file, handle.addr().to_string().as_bytes());
     }
     let _ = term.wait();
-    eprintln!(
+    molotov_core::errln!(
         "demo target server: answered {} requests",
         handle.requests_answered()
     );

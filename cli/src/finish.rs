@@ -126,7 +126,7 @@ pub fn finish(f: &Finish<'_>, result: &RunResult, files: ReportFiles) -> u8 {
     let built: Report = json_report::build(&json_ctx);
     let json_to_stdout = files.json_to_stdout();
     if json_to_stdout {
-        eprint!("{text}");
+        molotov_core::err!("{text}");
     } else {
         // Not `print!`: a reader that went away (`molotov ... | head -1`) must not make the
         // master panic before the report files are written.
@@ -143,13 +143,13 @@ pub fn finish(f: &Finish<'_>, result: &RunResult, files: ReportFiles) -> u8 {
                 .and_then(|()| out.flush())
                 .is_err()
             {
-                eprintln!("molotov: error: cannot write the JSON report to stdout");
+                molotov_core::errln!("molotov: error: cannot write the JSON report to stdout");
                 write_failed = true;
             }
         }
         Some(JsonSink::File(path, mut file)) => {
             if let Err(e) = file.write_all(built.to_json().as_bytes()) {
-                eprintln!(
+                molotov_core::errln!(
                     "molotov: error: cannot write the JSON report to {}: {e}",
                     path.display()
                 );
@@ -160,7 +160,7 @@ pub fn finish(f: &Finish<'_>, result: &RunResult, files: ReportFiles) -> u8 {
     if let Some((path, mut file)) = files.html
         && let Err(e) = file.write_all(html_report::render(&built).as_bytes())
     {
-        eprintln!(
+        molotov_core::errln!(
             "molotov: error: cannot write the HTML report to {}: {e}",
             path.display()
         );

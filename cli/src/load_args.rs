@@ -81,7 +81,7 @@ pub struct LoadArgs {
 
     /// Open model: shape the rate with stages DURATION:RATE,... ; the rate moves linearly
     /// from --rate (or 0) to each target over each stage, and the run ends with the last.
-    #[arg(long, value_name = "STAGES", value_parser = stages)]
+    #[arg(long, value_name = "STAGES", allow_hyphen_values = true, value_parser = stages)]
     pub stages: Option<Stages>,
 
     /// Open model: drop (count, do not run) starts that are later than this.

@@ -54,7 +54,7 @@ fn check(path: &Path) -> u8 {
             exit::OK
         }
         Err(diagnostics) => {
-            eprint!("{diagnostics}");
+            molotov_core::err!("{diagnostics}");
             exit::PLAN_ERROR
         }
     }
@@ -83,14 +83,14 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
         Some(path) => match molotov_dsl::compile(path, &CompileOptions::default()) {
             Ok(program) => (program, None),
             Err(diagnostics) => {
-                eprint!("{diagnostics}");
+                molotov_core::err!("{diagnostics}");
                 return exit::PLAN_ERROR;
             }
         },
         None => match start_demo() {
             Ok(pair) => pair,
             Err(e) => {
-                eprintln!("molotov: error: {e:#}");
+                molotov_core::errln!("molotov: error: {e:#}");
                 return exit::RUNTIME;
             }
         },
@@ -99,7 +99,7 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
     let load = match load_args::resolve(&a.load, &program) {
         Ok(load) => load,
         Err(e) => {
-            eprintln!("molotov: error: {e}");
+            molotov_core::errln!("molotov: error: {e}");
             return exit::PLAN_ERROR;
         }
     };
@@ -111,14 +111,14 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
         min_version: a.tls_min,
     };
     if let Err(e) = molotov_http::TlsConnector::new(&tls) {
-        eprintln!("molotov: error: {e}");
+        molotov_core::errln!("molotov: error: {e}");
         return exit::PLAN_ERROR;
     }
     // The report files before the run: a wrong path fails now, not after a long run.
     let files = match finish::ReportFiles::create(a.json.as_deref(), a.html.as_deref()) {
         Ok(files) => files,
         Err(e) => {
-            eprintln!("molotov: error: {e}");
+            molotov_core::errln!("molotov: error: {e}");
             if let Some(d) = demo {
                 d.stop();
             }
@@ -157,9 +157,13 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
         tick: view::tick(view_kind, a.console_update),
         grace: a.grace,
         sizing: load.sizing,
+        // The full-screen view owns the terminal: what children write to stderr (a `let`
+        // that failed, say) is shown in the view and printed when it closes.
+        capture_child_stderr: view_kind == view::ViewKind::FullScreen
+            && std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };
     if a.debug {
-        eprintln!(
+        molotov_core::errln!(
             "molotov: debug: {} process(es) x {} worker(s), seed {seed}, duration {:?}, max runs {:?}, allowed CPUs {:?}",
             config.processes,
             config.workers,
@@ -169,7 +173,7 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
         );
     }
     if a.debug {
-        eprintln!(
+        molotov_core::errln!(
             "molotov: debug: live view {view_kind:?}, tick {:?}",
             config.tick
         );
@@ -207,7 +211,7 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
         observers.push(s);
     }
     if let Some(d) = &demo {
-        eprintln!(
+        molotov_core::errln!(
             "molotov: demo: built-in target server on http://{}; press Ctrl-C to stop early",
             d.addr
         );
@@ -222,13 +226,13 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
     let result = match result {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("molotov: error: {e}");
+            molotov_core::errln!("molotov: error: {e}");
             return exit::of_run_error(&e);
         }
     };
     if a.debug {
         let (coop, refused) = result.summary.rings_coop;
-        eprintln!(
+        molotov_core::errln!(
             "molotov: debug: io_uring rings with COOP_TASKRUN: {coop}, refused by the kernel: {refused}"
         );
     }
@@ -236,7 +240,7 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
     if let Some(s) = &mut statsd {
         s.finish(&result.summary);
         if a.debug {
-            eprintln!("molotov: debug: statsd at {}: {:?}", s.addr(), s.stats());
+            molotov_core::errln!("molotov: debug: statsd at {}: {:?}", s.addr(), s.stats());
         }
     }
     if let Some(log) = &failure_log {

@@ -39,7 +39,7 @@ pub struct StatsdArgs {
     pub statsd_host: String,
 
     /// statsd: the daemon's UDP port.
-    #[arg(long, value_name = "PORT", default_value_t = statsd::DEFAULT_PORT, value_parser = clap::value_parser!(u16).range(1..), requires = "statsd", conflicts_with = "statsd_address")]
+    #[arg(long, value_name = "PORT", default_value_t = statsd::DEFAULT_PORT, allow_negative_numbers = true, value_parser = clap::value_parser!(u16).range(1..), requires = "statsd", conflicts_with = "statsd_address")]
     pub statsd_port: u16,
 
     /// statsd: the daemon as udp://HOST:PORT (instead of --statsd-host and --statsd-port).
@@ -51,7 +51,7 @@ pub struct StatsdArgs {
     pub statsd_prefix: String,
 
     /// statsd: time between two sends (at most as often as the live view's updates).
-    #[arg(long, value_name = "D", default_value = "10s", value_parser = interval, requires = "statsd")]
+    #[arg(long, value_name = "D", default_value = "10s", allow_hyphen_values = true, value_parser = interval, requires = "statsd")]
     pub statsd_interval: Duration,
 }
 
@@ -81,7 +81,7 @@ pub fn connect(args: &StatsdArgs, names: &Names, warn_during_run: bool) -> Optio
     match Statsd::connect(&config, names) {
         Ok(s) => Some(s),
         Err(e) => {
-            eprintln!("molotov: warning: {e}; the run goes on without statsd");
+            molotov_core::errln!("molotov: warning: {e}; the run goes on without statsd");
             None
         }
     }
@@ -162,6 +162,14 @@ mod tests {
             (
                 &["molotov", "--statsd", "--statsd-interval", "1ms", "p.mol"][..],
                 "at least 10ms",
+            ),
+            (
+                &["molotov", "--statsd", "--statsd-interval", "-5", "p.mol"][..],
+                "'--statsd-interval <D>'",
+            ),
+            (
+                &["molotov", "--statsd", "--statsd-port", "-1", "p.mol"][..],
+                "'--statsd-port <PORT>'",
             ),
             (
                 &["molotov", "--statsd", "--statsd-prefix", "//", "p.mol"][..],

@@ -4,7 +4,8 @@
 //! - `-c`, `-v`/`-vv` (children print `log` lines and dumps to stderr, which would tear a
 //!   full-screen view), stdout not a terminal, `TERM=dumb`, or `--json -`: the console, one
 //!   line per `--console-update` interval;
-//! - otherwise, a terminal: the full-screen view.
+//! - otherwise, a terminal: the full-screen view (the load processes' stderr then reaches it
+//!   through the master, see `molotov_core::child_output`).
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;

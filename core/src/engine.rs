@@ -146,7 +146,7 @@ where
     let executor = match made {
         Ok(ex) => ex,
         Err(e) => {
-            eprintln!(
+            crate::errln!(
                 "molotov: process {} cannot start its executor: {e}",
                 spec.process
             );
@@ -259,7 +259,7 @@ pub fn run_setup_child(spec: ChildSpec, out: OwnedFd) -> i32 {
                 match std::io::Write::write_all(&mut file, &globals.to_bytes()) {
                     Ok(()) => 0,
                     Err(e) => {
-                        eprintln!("molotov: cannot hand setup captures to the master: {e}");
+                        crate::errln!("molotov: cannot hand setup captures to the master: {e}");
                         CHILD_RUNTIME_EXIT
                     }
                 }
@@ -827,7 +827,7 @@ impl Recorder for EngineRecorder {
             // be evaluated) has no counter of its own: say it once per worker on stderr.
             None if !self.reported_plain_failure => {
                 self.reported_plain_failure = true;
-                eprintln!("molotov: {}: {}", f.location, f.message);
+                crate::errln!("molotov: {}: {}", f.location, f.message);
             }
             None => {}
         }
@@ -840,7 +840,7 @@ impl Recorder for EngineRecorder {
 
     fn log(&mut self, message: &str) {
         if self.options.print_logs {
-            eprintln!("{message}");
+            crate::errln!("{message}");
         }
     }
 }

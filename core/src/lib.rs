@@ -1,5 +1,6 @@
 //! molotov's engine: processes, glommio workers, shared-memory stats, load models and reports.
 
+pub mod child_output;
 pub mod dump;
 pub mod engine;
 pub mod html_report;
@@ -16,6 +17,7 @@ pub mod series;
 pub mod shm;
 pub mod sizing;
 pub mod statsd;
+pub mod stderr;
 pub mod summary;
 pub mod thresholds;
 pub mod uring_setup;

@@ -236,7 +236,7 @@ pub fn spawn_child(cpu: Option<usize>, body: impl FnOnce() -> i32) -> Result<Pid
                         .unwrap_or(CHILD_PANIC_EXIT)
                 })
                 .unwrap_or_else(|e| {
-                    eprintln!("molotov: child process setup failed: {e}");
+                    crate::errln!("molotov: child process setup failed: {e}");
                     70
                 });
             let _ = io::stdout().flush();
@@ -274,6 +274,8 @@ pub struct Signals {
     pub child: bool,
     /// Input is readable on the extra descriptor passed to `wait`.
     pub input: bool,
+    /// The load children's captured stderr (the second extra descriptor) is readable.
+    pub output: bool,
 }
 
 /// The master's signal handling: SIGINT, SIGTERM and SIGCHLD are blocked and read from a
@@ -299,22 +301,40 @@ impl MasterSignals {
 
     /// Waits up to `timeout` for a signal (or for `input` to become readable).
     pub fn wait(&self, timeout: Duration, input: Option<std::os::fd::BorrowedFd<'_>>) -> Signals {
+        self.wait_with_output(timeout, input, None)
+    }
+
+    /// [`MasterSignals::wait`], also watching `output` (the read end of the pipe that carries
+    /// the load children's stderr).
+    pub fn wait_with_output(
+        &self,
+        timeout: Duration,
+        input: Option<std::os::fd::BorrowedFd<'_>>,
+        output: Option<std::os::fd::BorrowedFd<'_>>,
+    ) -> Signals {
         use nix::poll::{PollFd, PollFlags, PollTimeout};
         let mut fds = vec![PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
-        if let Some(input) = input {
-            fds.push(PollFd::new(input, PollFlags::POLLIN));
-        }
+        let input_at = input.map(|fd| {
+            fds.push(PollFd::new(fd, PollFlags::POLLIN));
+            fds.len() - 1
+        });
+        let output_at = output.map(|fd| {
+            fds.push(PollFd::new(fd, PollFlags::POLLIN));
+            fds.len() - 1
+        });
         // Round up: a sub-millisecond wait must not become a busy loop.
         let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
         let _ = nix::poll::poll(
             &mut fds,
             PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
         );
+        let ready = |at: Option<usize>| {
+            at.and_then(|i| fds[i].revents())
+                .is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP))
+        };
         let mut out = Signals {
-            input: fds
-                .get(1)
-                .and_then(|f| f.revents())
-                .is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP)),
+            input: ready(input_at),
+            output: ready(output_at),
             ..Signals::default()
         };
         while let Ok(Some(info)) = self.fd.read_signal() {

@@ -13,6 +13,7 @@ use molotov_dsl::{Globals, Program};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
+use crate::child_output::ChildOutput;
 use crate::engine::{self, ChildSpec, EngineOptions};
 use crate::live::{Sample, Sampler};
 use crate::process::{self, ChildExit, MasterSignals, ProcessError};
@@ -39,6 +40,10 @@ pub struct RunConfig {
     pub grace: Duration,
     /// Sizing mode: stop when the failure ratio exceeds the tolerance.
     pub sizing: Option<SizingConfig>,
+    /// The load children's stderr goes through a pipe to the master, which hands each line
+    /// to [`Observer::child_output`] (a full-screen view shows them instead of letting the
+    /// children write over it). False: children write to the master's stderr directly.
+    pub capture_child_stderr: bool,
 }
 
 /// Callbacks from the master's loop (live views, statsd).
@@ -60,6 +65,11 @@ pub trait Observer {
     /// Input is ready on [`Observer::input`]; return true to stop the run gracefully.
     fn on_input(&mut self) -> bool {
         false
+    }
+    /// A line a load child wrote to its stderr, when [`RunConfig::capture_child_stderr`] is
+    /// set. By default it goes to the master's stderr.
+    fn child_output(&mut self, line: &str) {
+        crate::errln!("{line}");
     }
 }
 
@@ -107,6 +117,13 @@ impl Observer for Observers<'_> {
         match self.list.iter_mut().find(|o| o.input().is_some()) {
             Some(o) => o.on_input(),
             None => false,
+        }
+    }
+    /// To the observer that owns the terminal (the one with input), else to stderr.
+    fn child_output(&mut self, line: &str) {
+        match self.list.iter_mut().find(|o| o.input().is_some()) {
+            Some(o) => o.child_output(line),
+            None => crate::errln!("{line}"),
         }
     }
 }
@@ -317,6 +334,15 @@ pub fn run(
         region.set_header(HeaderWord::DeadlineNanos, start_nanos + d.as_nanos() as u64);
     }
     let mut children: Vec<Child> = Vec::new();
+    let mut child_output = if config.capture_child_stderr {
+        Some(ChildOutput::open().map_err(|e| ProcessError::Os {
+            what: "pipe",
+            source: e,
+        })?)
+    } else {
+        None
+    };
+    let output_fd = child_output.as_ref().and_then(|o| o.write_fd());
     for i in 0..config.processes {
         let cpu = process::cpu_for_child(&cpus, i);
         let child_spec = spec(
@@ -327,7 +353,15 @@ pub fn run(
             Some(cpu),
             Arc::clone(&globals),
         );
-        match process::spawn_child(Some(cpu), move || engine::run_child(child_spec)) {
+        let body = move || {
+            if let Some(fd) = output_fd
+                && let Err(e) = crate::child_output::redirect_stderr(fd)
+            {
+                crate::errln!("molotov: process {i} cannot send its stderr to the master: {e}");
+            }
+            engine::run_child(child_spec)
+        };
+        match process::spawn_child(Some(cpu), body) {
             Ok(pid) => {
                 let info = ProcessInfo {
                     role: format!("worker {i}"),
@@ -349,6 +383,9 @@ pub fn run(
                 return Err(e.into());
             }
         }
+    }
+    if let Some(output) = &mut child_output {
+        output.close_write_end();
     }
     let infos: Vec<ProcessInfo> = children.iter().map(|c| c.info.clone()).collect();
     observer.started(&infos);
@@ -380,7 +417,16 @@ pub fn run(
             .min(next_step)
             .saturating_duration_since(now)
             .min(config.tick);
-        let got = signals.wait(wait, observer.input());
+        let got = signals.wait_with_output(
+            wait,
+            observer.input(),
+            child_output.as_ref().and_then(|o| o.poll_fd()),
+        );
+        if got.output
+            && let Some(output) = &mut child_output
+        {
+            output.drain(&mut |line| observer.child_output(line));
+        }
         if got.input && observer.on_input() && region.stop_requested() == StopRequest::None {
             region.request_stop(StopRequest::Graceful);
             interrupts += 1;
@@ -455,6 +501,10 @@ pub fn run(
                 next_tick = now + config.tick;
             }
         }
+    }
+    if let Some(output) = &mut child_output {
+        // Every load child is gone: what they wrote last is in the pipe, up to its end.
+        output.drain(&mut |line| observer.child_output(line));
     }
     let elapsed = start.elapsed();
     observer.finished(&sampler.sample(&region, elapsed), &region);

@@ -622,7 +622,7 @@ impl Statsd {
         self.send(packer);
         self.sent = now;
         if let Some(warning) = self.warning.take() {
-            eprintln!("{warning}");
+            crate::errln!("{warning}");
         }
     }
 
@@ -862,7 +862,7 @@ impl Statsd {
             self.addr
         );
         if self.warn_during_run {
-            eprintln!("{text}");
+            crate::errln!("{text}");
         } else {
             self.warning = Some(text);
         }
@@ -1447,7 +1447,7 @@ mod measure {
                 total += t.elapsed();
             }
             assert_eq!(statsd.stats().datagrams_dropped, 0);
-            eprintln!(
+            crate::errln!(
                 "{slots} slots x {requests} requests: {:?} per flush ({:?})",
                 total / rounds as u32,
                 statsd.stats()

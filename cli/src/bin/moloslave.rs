@@ -145,7 +145,7 @@ fn install_signal_handlers() {
         // SAFETY: the handler only stores into an atomic and calls kill(2), both
         // async-signal-safe; no other code installs handlers for these signals.
         if let Err(e) = unsafe { signal::sigaction(sig, &action) } {
-            eprintln!("moloslave: warning: cannot handle {sig}: {e}");
+            molotov_core::errln!("moloslave: warning: cannot handle {sig}: {e}");
         }
     }
 }
@@ -191,7 +191,7 @@ impl Drop for TempDir {
         if let Err(e) = std::fs::remove_dir_all(&self.0)
             && e.kind() != ErrorKind::NotFound
         {
-            eprintln!(
+            molotov_core::errln!(
                 "moloslave: warning: cannot remove {}: {e}",
                 self.0.display()
             );
@@ -293,7 +293,7 @@ fn run(args: &Args) -> Result<u8, SlaveError> {
         Err(e) => return Err(SlaveError::Git(e)),
     }
     let dir = TempDir::create()?;
-    eprintln!("moloslave: working directory is {}", dir.0.display());
+    molotov_core::errln!("moloslave: working directory is {}", dir.0.display());
     let repo = args.repo.to_string_lossy().into_owned();
 
     let mut clone = git();
@@ -369,7 +369,7 @@ fn main() -> ExitCode {
     let code = match run(&args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("moloslave: error: {e}");
+            molotov_core::errln!("moloslave: error: {e}");
             e.exit_code()
         }
     };

@@ -70,7 +70,8 @@ pub fn draw(frame: &mut Frame<'_>, state: &LiveState) {
         return;
     }
     let max_events = if area.height < 30 { 2 } else { 5 };
-    let events = (state.failure_lines.len() + state.notices.len()).min(max_events) as u16;
+    let events = (state.failure_lines.len() + state.notices.len() + state.output_lines.len())
+        .min(max_events) as u16;
     let figures_h = 2 + figures_rows(state, area.width);
     let events_h = if events > 0 { events + 2 } else { 0 };
     // What is left goes to the charts and the tables: the tables get the rows they need
@@ -482,6 +483,14 @@ fn events_panel(frame: &mut Frame<'_>, area: Rect, state: &LiveState, lines: usi
         .notices
         .iter()
         .map(|n| Line::styled(n.clone(), Style::new().fg(Color::Yellow)))
+        .chain(state.output_lines.iter().map(|(line, count)| {
+            let text = if *count > 1 {
+                format!("{line} (x{count})")
+            } else {
+                line.clone()
+            };
+            Line::raw(text)
+        }))
         .chain(
             state
                 .failure_lines

@@ -52,7 +52,14 @@ pub struct Tui {
     queued_stops: u32,
     ticks: u64,
     panic_at_tick: Option<u64>,
+    /// What the load processes wrote to stderr while the screen was up, printed to stderr
+    /// when it closes (at most [`HELD_LINES`], then a count).
+    held_output: Vec<String>,
+    dropped_output: u64,
 }
+
+/// Lines of the load processes' stderr kept for after the screen closes.
+const HELD_LINES: usize = 10_000;
 
 impl Tui {
     /// A view for a run shaped like `shape`; the screen comes up at [`Observer::started`].
@@ -71,6 +78,8 @@ impl Tui {
             panic_at_tick: std::env::var("MOLOTOV_TEST_VIEW_PANIC")
                 .ok()
                 .and_then(|n| n.parse().ok()),
+            held_output: Vec::new(),
+            dropped_output: 0,
         }
     }
 
@@ -108,10 +117,33 @@ impl Tui {
         }
     }
 
+    /// Gives the terminal back and prints what the load processes wrote meanwhile.
+    fn close_screen(&mut self) {
+        self.screen = None;
+        for line in self.held_output.drain(..) {
+            molotov_core::errln!("{line}");
+        }
+        if self.dropped_output > 0 {
+            molotov_core::errln!(
+                "molotov: {} more lines of the load processes' stderr were not kept",
+                self.dropped_output
+            );
+            self.dropped_output = 0;
+        }
+    }
+
     fn raise_stop() {
         // SIGINT is blocked in the master and read from its signalfd: raising it makes the
         // master's loop handle the key exactly like a Ctrl-C from a cooked terminal.
         let _ = nix::sys::signal::raise(Signal::SIGINT);
+    }
+}
+
+impl Drop for Tui {
+    fn drop(&mut self) {
+        // A run that ended without `finished` (an error): still restore the terminal first and
+        // print what the load processes wrote.
+        self.close_screen();
     }
 }
 
@@ -121,7 +153,9 @@ impl Observer for Tui {
         match Screen::enter() {
             Ok(screen) => self.screen = Some(screen),
             Err(e) => {
-                eprintln!("molotov: cannot use the full-screen view ({e}); using the console");
+                molotov_core::errln!(
+                    "molotov: cannot use the full-screen view ({e}); using the console"
+                );
                 self.fallback = Some(Console::new(true, None, Stream::Stdout));
             }
         }
@@ -162,7 +196,7 @@ impl Observer for Tui {
         // The load is over: show the last numbers, then give the terminal back before the
         // plan's teardown runs (Ctrl-C must reach the master as a signal again).
         self.tick(sample, region);
-        self.screen = None;
+        self.close_screen();
     }
 
     fn child_ended(&mut self, p: &ProcessInfo) {
@@ -196,6 +230,19 @@ impl Observer for Tui {
 
     fn input(&self) -> Option<BorrowedFd<'_>> {
         self.screen.as_ref().and_then(|s| s.input())
+    }
+
+    fn child_output(&mut self, line: &str) {
+        if self.screen.is_none() {
+            molotov_core::errln!("{line}");
+            return;
+        }
+        self.state.on_child_output(line);
+        if self.held_output.len() < HELD_LINES {
+            self.held_output.push(line.to_string());
+        } else {
+            self.dropped_output += 1;
+        }
     }
 
     fn on_input(&mut self) -> bool {
@@ -339,5 +386,21 @@ mod tests {
         let mut s = fed_state();
         s.stops = 1;
         assert!(render(&s, 120, 40).contains("stopping"));
+    }
+
+    #[test]
+    fn lines_of_the_load_processes_are_shown_with_repeats_collapsed() {
+        let mut s = fed_state();
+        for _ in 0..3 {
+            s.on_child_output("molotov: plan.mol:7: `data.nope` is not set");
+        }
+        s.on_child_output("another line");
+        assert_eq!(s.output_lines.len(), 2);
+        let screen = render(&s, 120, 40);
+        assert!(
+            screen.contains("molotov: plan.mol:7: `data.nope` is not set (x3)"),
+            "{screen}"
+        );
+        assert!(screen.contains("another line"), "{screen}");
     }
 }

@@ -120,6 +120,9 @@ pub struct LiveState {
     pub failure_lines: Vec<String>,
     /// Things that happened (a process died, a stop was asked), oldest first.
     pub notices: Vec<String>,
+    /// Lines the load processes wrote to stderr, oldest first, a run of equal lines as one
+    /// with its count.
+    pub output_lines: Vec<(String, u64)>,
     /// Stop requests so far (q, Ctrl-C, SIGINT, SIGTERM).
     pub stops: u32,
 }
@@ -155,6 +158,7 @@ impl LiveState {
             errors_by_kind: Vec::new(),
             table_time: Duration::ZERO,
             failure_lines: Vec::new(),
+            output_lines: Vec::new(),
             notices: Vec::new(),
             stops: 0,
         }
@@ -302,6 +306,20 @@ impl LiveState {
             self.failure_lines.remove(0);
         }
         self.failure_lines.push(line);
+    }
+
+    /// Adds a line a load process wrote to stderr (shown in the events panel).
+    pub fn on_child_output(&mut self, line: &str) {
+        if let Some((last, count)) = self.output_lines.last_mut()
+            && last == line
+        {
+            *count += 1;
+            return;
+        }
+        if self.output_lines.len() == FAILURE_LINES {
+            self.output_lines.remove(0);
+        }
+        self.output_lines.push((line.to_string(), 1));
     }
 
     /// The progress of the run in 0..=1 and its label, when the end is known.
