@@ -259,6 +259,9 @@ fn every_bad_flag_value_names_the_flag_and_sends_nothing() {
         (&["--stages", "garbage"], "--stages"),
         (&["--stages", "-5"], "--stages"),
         (&["--spin-before-park", "-1ms"], "--spin-before-park"),
+        (&["--ring-depth", "0"], "--ring-depth"),
+        (&["--ring-depth", "-4"], "--ring-depth"),
+        (&["--ring-depth", "65536"], "--ring-depth"),
         (
             &["--statsd", "--statsd-interval", "-5"],
             "--statsd-interval",

@@ -332,3 +332,28 @@ fn load_processes_build_their_rings_with_coop_taskrun_unless_told_not_to() {
     assert_eq!(refused, 0);
     assert_eq!(rings(&["--no-coop-taskrun"]), (0, 0));
 }
+
+/// A ring much shallower than the number of workers (glommio then queues what does not fit
+/// in the submission queue) still sends and counts every request exactly.
+#[test]
+fn a_shallow_ring_depth_still_counts_every_request() {
+    let server = target();
+    let dir = TempDir::new("ring-depth");
+    let plan = dir.write(
+        "get.mol",
+        &get_plan(&format!("http://{}", server.addr()), "/json"),
+    );
+    let out = run_bounded(
+        molotov()
+            .args(["-q", "-p", "1", "-w", "64", "-r", "20", "--ring-depth", "4"])
+            .arg(&plan),
+        Duration::from_secs(30),
+    );
+    let report = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
+    assert_eq!(reported_outcomes(&report), (64 * 20, 0), "{report}");
+    assert_eq!(
+        server.wait_answered(64 * 20, Duration::from_secs(2)),
+        64 * 20
+    );
+}

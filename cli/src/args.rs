@@ -156,6 +156,11 @@ pub struct RunArgs {
     #[arg(long, allow_hyphen_values = true, value_parser = positive_duration, hide_short_help = true)]
     pub spin_before_park: Option<Duration>,
 
+    /// glommio knob: depth of each executor's io_uring rings (submission entries; the kernel
+    /// rounds up to a power of two). glommio's default: 128.
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=32768), hide_short_help = true)]
+    pub ring_depth: Option<u32>,
+
     /// Build io_uring rings without IORING_SETUP_COOP_TASKRUN (which molotov adds by default
     /// to spare the load processes an interrupt per completion; see docs/engine.md).
     #[arg(long, hide_short_help = true)]

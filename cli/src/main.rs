@@ -150,6 +150,7 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
                 ..Default::default()
             },
             spin_before_park: a.spin_before_park,
+            ring_depth: a.ring_depth.map(|n| n as usize),
             coop_taskrun: !a.no_coop_taskrun,
             dump: a.verbose >= 2,
             load: load.load.clone(),

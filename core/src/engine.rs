@@ -68,6 +68,8 @@ pub struct EngineOptions {
     pub client: ClientConfig,
     /// glommio `spin_before_park` (None: off).
     pub spin_before_park: Option<Duration>,
+    /// glommio `ring_depth` (None: glommio's default, 128).
+    pub ring_depth: Option<usize>,
     /// Build the executor's rings with `IORING_SETUP_COOP_TASKRUN` (see `uring_setup`).
     pub coop_taskrun: bool,
     /// Print requests and responses (`-vv`): rate-limited, bodies truncated, on stderr.
@@ -131,6 +133,9 @@ where
         .io_memory(64 << 10);
     if let Some(spin) = spec.options.spin_before_park {
         builder = builder.spin_before_park(spin);
+    }
+    if let Some(depth) = spec.options.ring_depth {
+        builder = builder.ring_depth(depth);
     }
     crate::uring_setup::set_extra_flags(if spec.options.coop_taskrun {
         crate::uring_setup::COOP_TASKRUN
