@@ -12,7 +12,7 @@ mod harness;
 mod support;
 
 use std::collections::BTreeMap;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -98,29 +98,66 @@ fn a_child_aborting_is_named_and_the_rest_counted() {
     crash_a_child_with(libc::SIGABRT, "abrt");
 }
 
+/// Whether `pid` ignores SIGINT or SIGTERM (its SigIgn mask in /proc); None once it is gone.
+fn interrupts_ignored(pid: u32) -> Option<bool> {
+    let mask = u64::from_str_radix(&support::proc_status_field(pid, "SigIgn")?, 16).ok()?;
+    let bit = |sig: i32| 1u64 << (sig - 1);
+    Some(mask & (bit(libc::SIGINT) | bit(libc::SIGTERM)) != 0)
+}
+
 #[test]
 fn sigint_and_sigterm_at_start_up_leave_nothing_behind() {
     // At several moments of the start-up: before the master blocks the signals (it dies of
     // them: nothing was started), while it forks, as the children build their executors. In
-    // every case: no process left, no panic, and a report whenever it exits 130.
+    // every case: no process left, no panic, and a report whenever it exits 130. Each moment
+    // twice: started normally, and started with both signals ignored (as a background job of
+    // a non-interactive shell starts), which must make no difference.
     let server = target();
     let dir = TempDir::new("start-up");
     let file = dir.write("plan.mol", &plan(&base(&server), "5s", "  GET /json"));
-    for (i, delay_ms) in [0u64, 2, 5, 10, 20, 40, 80].into_iter().enumerate() {
-        let sig = if i % 2 == 0 {
+    let moments = [0u64, 2, 5, 10, 20, 40, 80];
+    for (i, (delay_ms, inherit_ignored)) in moments
+        .iter()
+        .flat_map(|&d| [(d, false), (d, true)])
+        .enumerate()
+    {
+        let sig = if i % 4 < 2 {
             libc::SIGINT
         } else {
             libc::SIGTERM
         };
         server.reset_counters();
         let run_dir = TempDir::new(&format!("start-up-{i}"));
-        let (child, started) = harness::spawn(
-            molotov()
-                .args(["-q", "-p", "2", "-w", "2", "-d", "10"])
-                .arg(&file),
-            &run_dir,
-        );
+        let mut cmd = molotov();
+        cmd.args(["-q", "-p", "2", "-w", "2", "-d", "10"])
+            .arg(&file);
+        // Set both ways explicitly: the test runner itself may have been started with SIGINT
+        // ignored (a background job of a script), and molotov would inherit that.
+        let action = if inherit_ignored {
+            libc::SIG_IGN
+        } else {
+            libc::SIG_DFL
+        };
+        // SAFETY: signal(2) is async-signal-safe, as pre_exec requires.
+        unsafe {
+            cmd.pre_exec(move || {
+                libc::signal(libc::SIGINT, action);
+                libc::signal(libc::SIGTERM, action);
+                Ok(())
+            });
+        }
+        let (child, started) = harness::spawn(&mut cmd, &run_dir);
         let master = child.id();
+        if inherit_ignored {
+            // A signal that arrives before molotov's `main` runs is discarded by the kernel
+            // (ignored): nothing can obey it. From `main` on, molotov has given both signals
+            // their default action back; wait for that, then signal as usual.
+            assert!(
+                wait_until(Duration::from_secs(5), || interrupts_ignored(master)
+                    == Some(false)),
+                "molotov kept SIGINT/SIGTERM ignored"
+            );
+        }
         std::thread::sleep(Duration::from_millis(delay_ms));
         signal(master, sig);
         let finished = harness::finish(child, started, &run_dir, Duration::from_secs(15));
@@ -149,7 +186,10 @@ fn sigint_and_sigterm_at_start_up_leave_nothing_behind() {
                 // Killed before it took the signals over: nothing was sent.
                 assert_eq!(server.requests_answered(), 0);
             }
-            _ => panic!("delay {delay_ms} ms: {}", finished.dump()),
+            _ => panic!(
+                "delay {delay_ms} ms, signals inherited ignored: {inherit_ignored}: {}",
+                finished.dump()
+            ),
         }
         assert!(
             finished.elapsed < Duration::from_secs(5),

@@ -26,6 +26,10 @@ use molotov_dsl::{CompileOptions, Program};
 use args::{Command, RunArgs};
 
 fn main() -> ExitCode {
+    // Ctrl-C and SIGTERM stop a run the same way however molotov was started (docs/engine.md).
+    if let Err(e) = molotov_core::process::obey_interrupt_signals() {
+        molotov_core::errln!("molotov: warning: {e}");
+    }
     // The flags, with `--config FILE --test NAME` applied (and its `env` set).
     let cli = match config::parse() {
         Ok(cli) => cli,

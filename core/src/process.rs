@@ -169,6 +169,20 @@ pub fn raise_limits(fds_needed: u64) -> Result<Limits, ProcessError> {
     })
 }
 
+/// Gives SIGINT and SIGTERM their default action, whatever this process inherited. A
+/// background job of a non-interactive shell starts with SIGINT ignored; the master blocks
+/// the signals and reads them from a signalfd once the load starts, which obeys them even
+/// then, so an inherited "ignore" would only hold during start-up: a `kill -INT` would be lost
+/// or obeyed depending on timing. Call first thing in `main`, before any thread exists.
+pub fn obey_interrupt_signals() -> Result<(), ProcessError> {
+    for sig in [Signal::SIGINT, Signal::SIGTERM] {
+        // SAFETY: SIG_DFL installs no handler code; no other thread exists yet.
+        unsafe { nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigDfl) }
+            .map_err(os("signal"))?;
+    }
+    Ok(())
+}
+
 /// Registers this process for expedited private membarriers before any thread exists, so
 /// glommio's first sleep in a fresh child is not delayed by a lazy registration. Children
 /// inherit the registration. Best effort.
