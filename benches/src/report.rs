@@ -5,6 +5,9 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use molotov_core::json_report::civil_from_days;
+use molotov_core::report::{Table, fmt_count};
+
 use crate::scenario::{Outcome, Sample, Scenario};
 use crate::stats::{Spread, ratios};
 
@@ -13,14 +16,7 @@ pub fn thousands(value: f64) -> String {
     if !value.is_finite() {
         return "-".into();
     }
-    let digits = (value.round() as i128).abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
+    let out = fmt_count(value.round().abs() as u64);
     if value < -0.5 { format!("-{out}") } else { out }
 }
 
@@ -61,16 +57,7 @@ impl Machine {
 pub fn utc_date(unix_seconds: u64) -> String {
     let days = (unix_seconds / 86_400) as i64;
     let secs = unix_seconds % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = civil_from_days(days);
     format!(
         "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
         secs / 3600,
@@ -305,34 +292,11 @@ fn memory_details(outcome: &Outcome) -> String {
 }
 
 fn render_table(rows: &[Vec<String>]) -> String {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
-        .map(|c| {
-            rows.iter()
-                .filter_map(|r| r.get(c))
-                .map(|s| s.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
+    let mut table = Table::default();
     for row in rows {
-        let mut line = String::from("  ");
-        for (c, cell) in row.iter().enumerate() {
-            let pad = widths[c] - cell.chars().count();
-            if c == 0 {
-                line.push_str(cell);
-                line.push_str(&" ".repeat(pad));
-            } else {
-                line.push_str("  ");
-                line.push_str(&" ".repeat(pad));
-                line.push_str(cell);
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
+        table.row(row.clone());
     }
-    out
+    table.render(2)
 }
 
 /// One of issue 9's targets, as measured.
