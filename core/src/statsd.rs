@@ -1128,7 +1128,7 @@ mod tests {
         s.record(Histo::Request(request), micros);
     }
 
-    fn sample(elapsed: Duration, workers: u64) -> Sample {
+    pub(super) fn sample(elapsed: Duration, workers: u64) -> Sample {
         Sample {
             elapsed,
             interval: elapsed,
@@ -1426,21 +1426,8 @@ mod measure {
                     }
                 }
                 let sample = Sample {
-                    elapsed: Duration::from_millis(round + 1),
                     interval: Duration::from_millis(1),
-                    requests: 0,
-                    errors: 0,
-                    failed_by_status: 0,
-                    successes: 0,
-                    failures: 0,
-                    interval_requests: 0,
-                    interval_errors: 0,
-                    interval_failures: 0,
-                    totals: Default::default(),
-                    delta: Default::default(),
-                    interval_latency: latency::new_histogram(),
-                    workers_alive: 1,
-                    in_flight: 0,
+                    ..super::tests::sample(Duration::from_millis(round + 1), 1)
                 };
                 let t = std::time::Instant::now();
                 statsd.tick(&sample, &region);
