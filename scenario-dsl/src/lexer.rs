@@ -217,22 +217,13 @@ impl<'s> Lexer<'s> {
                 self.tok(Tok::Newline, start)
             }
             '"' => self.string(start),
-            '{' if self.peek_at(1) == Some('{') => match scan_template(self.src, start, self.end) {
-                Ok(end) => {
-                    self.pos = end;
-                    self.tok(Tok::Template, start)
-                }
-                Err(end) => {
-                    self.pos = end;
-                    self.tok(
-                        Tok::Error(
-                            "unclosed template `{{`".into(),
-                            Some("close it with `}}` on the same line".into()),
-                        ),
-                        start,
-                    )
-                }
-            },
+            '{' if self.peek_at(1) == Some('{') => self.scanned(
+                start,
+                scan_template(self.src, start, self.end),
+                Tok::Template,
+                "unclosed template `{{`",
+                "close it with `}}` on the same line",
+            ),
             c if c.is_ascii_digit() => self.number(start),
             '-' if self.peek_at(1).is_some_and(|c| c.is_ascii_digit()) => {
                 self.pos += 1;
@@ -292,22 +283,31 @@ impl<'s> Lexer<'s> {
     }
 
     fn string(&mut self, start: usize) -> Token {
-        match scan_string(self.src, start, self.end) {
-            Ok(end) => {
-                self.pos = end;
-                self.tok(Tok::Str, start)
-            }
-            Err(end) => {
-                self.pos = end;
-                self.tok(
-                    Tok::Error(
-                        "unclosed string".into(),
-                        Some("strings end with `\"` on the same line".into()),
-                    ),
-                    start,
-                )
-            }
-        }
+        self.scanned(
+            start,
+            scan_string(self.src, start, self.end),
+            Tok::Str,
+            "unclosed string",
+            "strings end with `\"` on the same line",
+        )
+    }
+
+    /// The token of a scan from `start` that ended at `Ok(end)`, or an error token up to
+    /// `Err(end)` where it ran out of line.
+    fn scanned(
+        &mut self,
+        start: usize,
+        scan: Result<usize, usize>,
+        ok: Tok,
+        unclosed: &str,
+        hint: &str,
+    ) -> Token {
+        let (end, tok) = match scan {
+            Ok(end) => (end, ok),
+            Err(end) => (end, Tok::Error(unclosed.into(), Some(hint.into()))),
+        };
+        self.pos = end;
+        self.tok(tok, start)
     }
 
     fn number(&mut self, start: usize) -> Token {
