@@ -61,12 +61,19 @@ pub(crate) enum EvalError {
     Invalid(String),
 }
 
+/// The values of the built-ins `worker`, `process` and `iter` for one worker.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Ids {
+    pub(crate) worker: u64,
+    pub(crate) process: u32,
+    /// Scenario runs this worker started before the current one.
+    pub(crate) iter: u64,
+}
+
 /// The values an expression can read.
 pub(crate) struct EvalEnv<'v> {
     pub(crate) slots: &'v [Option<Value>],
-    pub(crate) worker: u64,
-    pub(crate) process: u32,
-    pub(crate) iter: u64,
+    pub(crate) ids: Ids,
 }
 
 /// Largest `rand_str(n)`.
@@ -89,9 +96,9 @@ pub(crate) fn eval<'v>(
             )
         }
         ExprCode::Undefined(name) => return Err(EvalError::Undefined(name.to_string())),
-        ExprCode::Worker => Evaluated::Int(env.worker as i64),
-        ExprCode::Process => Evaluated::Int(env.process as i64),
-        ExprCode::Iter => Evaluated::Int(env.iter as i64),
+        ExprCode::Worker => Evaluated::Int(env.ids.worker as i64),
+        ExprCode::Process => Evaluated::Int(env.ids.process as i64),
+        ExprCode::Iter => Evaluated::Int(env.ids.iter as i64),
         ExprCode::NowMs => {
             let ms = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -536,9 +543,7 @@ mod tests {
         let mut rng = SmallRng::seed_from_u64(1);
         let env = EvalEnv {
             slots: &[],
-            worker: 0,
-            process: 0,
-            iter: 0,
+            ids: Ids::default(),
         };
         let mut scratch = String::new();
         let e = ExprCode::Uuid;

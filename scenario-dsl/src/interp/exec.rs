@@ -63,9 +63,7 @@ pub(super) async fn exec<D: Driver, R: Recorder>(
             Op::Branch { cond, otherwise } => {
                 let env = EvalEnv {
                     slots: &st.slots,
-                    worker: st.worker,
-                    process: st.process,
-                    iter: st.iter,
+                    ids: st.ids,
                 };
                 let mut s = Scratch {
                     rng: &mut st.rng,
@@ -105,9 +103,7 @@ pub(super) async fn exec<D: Driver, R: Recorder>(
                 }
                 let env = EvalEnv {
                     slots: &st.slots,
-                    worker: st.worker,
-                    process: st.process,
-                    iter: st.iter,
+                    ids: st.ids,
                 };
                 let item = match eval(list, &env, &mut st.rng, &mut st.scratch) {
                     Ok(Evaluated::Ref(Value::Array(items))) => {
@@ -147,9 +143,7 @@ pub(super) async fn exec<D: Driver, R: Recorder>(
                 st.text.clear();
                 let env = EvalEnv {
                     slots: &st.slots,
-                    worker: st.worker,
-                    process: st.process,
-                    iter: st.iter,
+                    ids: st.ids,
                 };
                 if let Err(e) =
                     render_template(&mut st.text, value, &env, &mut st.rng, &mut st.scratch)
@@ -191,9 +185,7 @@ pub(super) async fn exec<D: Driver, R: Recorder>(
             } => {
                 let env = EvalEnv {
                     slots: &st.slots,
-                    worker: st.worker,
-                    process: st.process,
-                    iter: st.iter,
+                    ids: st.ids,
                 };
                 let v = match value {
                     SetCode::Const(v) => Ok(v.clone()),
@@ -216,9 +208,7 @@ pub(super) async fn exec<D: Driver, R: Recorder>(
                 st.text.clear();
                 let env = EvalEnv {
                     slots: &st.slots,
-                    worker: st.worker,
-                    process: st.process,
-                    iter: st.iter,
+                    ids: st.ids,
                 };
                 if let Err(e) =
                     render_template(&mut st.text, message, &env, &mut st.rng, &mut st.scratch)
@@ -323,9 +313,7 @@ async fn send<D: Driver, R: Recorder>(
                 let is_assert = matches!(clause, ClauseCode::Assert { .. });
                 let env = EvalEnv {
                     slots: &st.slots,
-                    worker: st.worker,
-                    process: st.process,
-                    iter: st.iter,
+                    ids: st.ids,
                 };
                 let mut s = Scratch {
                     rng: &mut st.rng,
@@ -362,9 +350,7 @@ async fn send<D: Driver, R: Recorder>(
             } => {
                 let env = EvalEnv {
                     slots: &st.slots,
-                    worker: st.worker,
-                    process: st.process,
-                    iter: st.iter,
+                    ids: st.ids,
                 };
                 let mut s = Scratch {
                     rng: &mut st.rng,
@@ -420,9 +406,7 @@ fn query_text(q: &QueryCode) -> String {
 fn render_request(program: &Program, st: &mut State, code: &RequestCode) -> Result<(), String> {
     let env = EvalEnv {
         slots: &st.slots,
-        worker: st.worker,
-        process: st.process,
-        iter: st.iter,
+        ids: st.ids,
     };
     // Target.
     match &code.target {
@@ -606,8 +590,8 @@ fn build_request<'a>(
     let cache_key = match code.variability {
         Variability::Dynamic => None,
         Variability::Constant if st.sticky.is_empty() => Some(0),
-        _ if st.worker < (1 << 31) && st.sticky_gen < (1 << 32) => {
-            Some(1 + ((st.worker << 32) | st.sticky_gen))
+        _ if st.ids.worker < (1 << 31) && st.sticky_gen < (1 << 32) => {
+            Some(1 + ((st.ids.worker << 32) | st.sticky_gen))
         }
         _ => None,
     };

@@ -20,7 +20,7 @@ use crate::compile::target::{parse_origin, starts_with_ignore_case};
 use crate::eval::{Resp, Scratch, capture_value, query, test_pred};
 use crate::globals::Globals;
 use crate::program::{CheckId, Location, Needs, Program, RequestId, ScenarioId};
-use crate::render::{EvalEnv, Evaluated, RenderError, eval, render_template};
+use crate::render::{EvalEnv, Evaluated, Ids, RenderError, eval, render_template};
 
 mod exec;
 
@@ -202,7 +202,7 @@ pub struct Worker {
 impl std::fmt::Debug for Worker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Worker")
-            .field("worker", &self.state.worker)
+            .field("worker", &self.state.ids.worker)
             .field("runs", &self.state.runs)
             .finish_non_exhaustive()
     }
@@ -230,10 +230,8 @@ struct State {
     slots: Vec<Option<Value>>,
     counters: Vec<u64>,
     rng: SmallRng,
-    worker: u64,
-    process: u32,
-    /// `iter`: scenario runs this worker started before the current one.
-    iter: u64,
+    /// `worker`, `process` and `iter` of the plan.
+    ids: Ids,
     runs: u64,
     sticky: Vec<(u32, Vec<u8>)>,
     sticky_gen: u64,
@@ -276,9 +274,11 @@ impl State {
             slots,
             counters: vec![0; program.counters as usize],
             rng: SmallRng::seed_from_u64(worker_seed(ctx.seed, ctx.worker)),
-            worker: ctx.worker,
-            process: ctx.process,
-            iter: 0,
+            ids: Ids {
+                worker: ctx.worker,
+                process: ctx.process,
+                iter: 0,
+            },
             runs: 0,
             sticky: Vec::new(),
             sticky_gen: 0,
@@ -326,7 +326,7 @@ impl Worker {
         let Some(block) = program.scenario_code.get(id.index()) else {
             return RunOutcome::Failure;
         };
-        self.state.iter = self.state.runs;
+        self.state.ids.iter = self.state.runs;
         self.state.runs += 1;
         let outcome = exec(program, &mut self.state, block, driver, rec).await;
         let delay = program.scenarios[id.index()].delay;
