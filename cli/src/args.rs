@@ -5,20 +5,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use crate::duration::parse_duration;
-
-fn duration(text: &str) -> Result<Duration, String> {
-    parse_duration(text)
-}
-
-fn positive_duration(text: &str) -> Result<Duration, String> {
-    let d = parse_duration(text)?;
-    if d.is_zero() {
-        Err("must be more than 0".into())
-    } else {
-        Ok(d)
-    }
-}
+use crate::duration::{parse_duration, parse_positive_duration};
 
 /// molotov: a fast, scriptable HTTP load tester.
 ///
@@ -77,7 +64,7 @@ pub struct RunArgs {
 
     /// How long to send load: seconds, or a number with a unit (500ms, 30s, 5m, 1h, 1m30s).
     /// Without it the run lasts until --max-runs or Ctrl-C (the demo: 10s).
-    #[arg(short = 'd', long, allow_hyphen_values = true, value_parser = positive_duration)]
+    #[arg(short = 'd', long, allow_hyphen_values = true, value_parser = parse_positive_duration)]
     pub duration: Option<Duration>,
 
     /// Scenario runs per worker, then the worker stops.
@@ -112,7 +99,7 @@ pub struct RunArgs {
     pub console: bool,
 
     /// Seconds between console lines.
-    #[arg(long, default_value = "1s", allow_hyphen_values = true, value_parser = positive_duration)]
+    #[arg(long, default_value = "1s", allow_hyphen_values = true, value_parser = parse_positive_duration)]
     pub console_update: Duration,
 
     /// More output (uses the console view): -v prints each distinct failure once, with the
@@ -131,7 +118,7 @@ pub struct RunArgs {
     pub seed: Option<u64>,
 
     /// Connect timeout for every connection.
-    #[arg(long, default_value = "10s", allow_hyphen_values = true, value_parser = positive_duration)]
+    #[arg(long, default_value = "10s", allow_hyphen_values = true, value_parser = parse_positive_duration)]
     pub connect_timeout: Duration,
 
     /// HTTPS: accept any server certificate (no issuer, name or date checks).
@@ -148,12 +135,12 @@ pub struct RunArgs {
 
     /// After the end of the run (deadline, Ctrl-C, -x), how long in-flight requests may take
     /// before their process is stopped.
-    #[arg(long, default_value = "30s", allow_hyphen_values = true, value_parser = duration)]
+    #[arg(long, default_value = "30s", allow_hyphen_values = true, value_parser = parse_duration)]
     pub grace: Duration,
 
     /// glommio knob: spin this long before parking an idle executor (costs CPU; can lower
     /// latency at low concurrency). Off by default.
-    #[arg(long, allow_hyphen_values = true, value_parser = positive_duration, hide_short_help = true)]
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_positive_duration, hide_short_help = true)]
     pub spin_before_park: Option<Duration>,
 
     /// glommio knob: depth of each executor's io_uring rings (submission entries; the kernel

@@ -3,6 +3,16 @@
 
 use std::time::Duration;
 
+/// [`parse_duration`], refusing zero (for flags where zero means nothing sensible).
+pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if d.is_zero() {
+        Err("must be more than 0".into())
+    } else {
+        Ok(d)
+    }
+}
+
 /// Parses a duration; a bare number is seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();

@@ -9,16 +9,7 @@ use molotov_core::load::{RateSchedule, Stage, parse_stages};
 use molotov_core::sizing::SizingConfig;
 use molotov_dsl::Program;
 
-use crate::duration::parse_duration;
-
-fn positive_duration(text: &str) -> Result<Duration, String> {
-    let d = parse_duration(text)?;
-    if d.is_zero() {
-        Err("must be more than 0".into())
-    } else {
-        Ok(d)
-    }
-}
+use crate::duration::{parse_duration, parse_positive_duration};
 
 fn rate(text: &str) -> Result<f64, String> {
     let r: f64 = text
@@ -57,7 +48,7 @@ fn stages(text: &str) -> Result<Stages, String> {
 #[derive(Debug, Clone, clap::Args)]
 pub struct LoadArgs {
     /// Start the workers of all processes evenly spread over this long (sizing: default 5m).
-    #[arg(long, allow_hyphen_values = true, value_parser = positive_duration)]
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_positive_duration)]
     pub ramp_up: Option<Duration>,
 
     /// Pause after every scenario run (added to the scenario's own `delay`).
@@ -85,7 +76,7 @@ pub struct LoadArgs {
     pub stages: Option<Stages>,
 
     /// Open model: drop (count, do not run) starts that are later than this.
-    #[arg(long, allow_hyphen_values = true, value_parser = positive_duration, value_name = "D")]
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_positive_duration, value_name = "D")]
     pub max_late: Option<Duration>,
 
     /// Sizing mode: ramp the workers (or, with --rate, the rate) up over --ramp-up to -w
