@@ -326,10 +326,46 @@ fn exit_code_in(file: &Path, limit: Duration) -> Option<i32> {
     None
 }
 
+/// True (and says so) when tmux is missing: the caller returns, skipped.
+fn skipped_without_tmux(test: &str) -> bool {
+    if Tmux::available() {
+        return false;
+    }
+    eprintln!("SKIPPED {test}: tmux is not installed");
+    true
+}
+
+/// The pane's shell command: molotov with `args` on `plan` (with `env` assignments in front),
+/// then its exit code written to `exit_file`, then a pause that keeps the pane readable.
+fn molotov_in_pane(env: &str, args: &str, plan: &Path, exit_file: &Path) -> String {
+    format!(
+        "{env}{} {args} {}; echo EXIT=$? > {}; sleep 60",
+        env!("CARGO_BIN_EXE_molotov"),
+        plan.display(),
+        exit_file.display()
+    )
+}
+
+/// Asserts the pane's terminal has `modes` on again (`stty -a`): the view gave it back.
+fn assert_terminal_restored(tmux: &Tmux, modes: &[&str]) {
+    let tty = tmux.show("#{pane_tty}");
+    let stty = Command::new("stty")
+        .args(["-a", "-F", &tty])
+        .output()
+        .unwrap();
+    let all = String::from_utf8_lossy(&stty.stdout).into_owned();
+    let words: Vec<&str> = all.split_whitespace().collect();
+    for mode in modes {
+        assert!(
+            words.contains(mode),
+            "terminal not restored ({mode}):\n{all}"
+        );
+    }
+}
+
 #[test]
 fn the_full_screen_view_in_a_real_terminal() {
-    if !Tmux::available() {
-        eprintln!("SKIPPED the_full_screen_view_in_a_real_terminal: tmux is not installed");
+    if skipped_without_tmux("the_full_screen_view_in_a_real_terminal") {
         return;
     }
     let server = target();
@@ -339,12 +375,7 @@ fn the_full_screen_view_in_a_real_terminal() {
         &get_plan(&format!("http://{}", server.addr()), "/json"),
     );
     let exit_file = dir.0.join("exit");
-    let command = format!(
-        "{} -w 4 -d 60 {}; echo EXIT=$? > {}; sleep 60",
-        env!("CARGO_BIN_EXE_molotov"),
-        plan.display(),
-        exit_file.display()
-    );
+    let command = molotov_in_pane("", "-w 4 -d 60", &plan, &exit_file);
     let tmux = Tmux::start("view", 120, 40, &command);
 
     // The view comes up and its numbers move.
@@ -398,19 +429,7 @@ fn the_full_screen_view_in_a_real_terminal() {
         s.contains("Result: FAILED: interrupted (exit 130)")
     });
     assert_eq!(tmux.show("#{alternate_on}"), "0", "{after}");
-    let tty = tmux.show("#{pane_tty}");
-    let stty = Command::new("stty")
-        .args(["-a", "-F", &tty])
-        .output()
-        .unwrap();
-    let modes = String::from_utf8_lossy(&stty.stdout).into_owned();
-    let words: Vec<&str> = modes.split_whitespace().collect();
-    for mode in ["icanon", "echo", "isig", "opost", "icrnl"] {
-        assert!(
-            words.contains(&mode),
-            "terminal not restored ({mode}):\n{modes}"
-        );
-    }
+    assert_terminal_restored(&tmux, &["icanon", "echo", "isig", "opost", "icrnl"]);
     assert!(!alive(master), "the master is still running");
     let reported = after
         .lines()
@@ -426,10 +445,7 @@ fn the_full_screen_view_in_a_real_terminal() {
 
 #[test]
 fn ctrl_c_twice_in_the_full_screen_view_stops_at_once() {
-    if !Tmux::available() {
-        eprintln!(
-            "SKIPPED ctrl_c_twice_in_the_full_screen_view_stops_at_once: tmux is not installed"
-        );
+    if skipped_without_tmux("ctrl_c_twice_in_the_full_screen_view_stops_at_once") {
         return;
     }
     let server = target();
@@ -440,12 +456,7 @@ fn ctrl_c_twice_in_the_full_screen_view_stops_at_once() {
         &get_plan(&format!("http://{}", server.addr()), "/delay/3000"),
     );
     let exit_file = dir.0.join("exit");
-    let command = format!(
-        "{} -w 2 -d 60 {}; echo EXIT=$? > {}; sleep 60",
-        env!("CARGO_BIN_EXE_molotov"),
-        plan.display(),
-        exit_file.display()
-    );
+    let command = molotov_in_pane("", "-w 2 -d 60", &plan, &exit_file);
     let tmux = Tmux::start("ctrl-c", 100, 30, &command);
     tmux.wait_for(Duration::from_secs(10), "the live view", |s| {
         s.contains("Requests per second")
@@ -470,10 +481,7 @@ fn ctrl_c_twice_in_the_full_screen_view_stops_at_once() {
 
 #[test]
 fn sigterm_and_a_panic_in_the_view_restore_the_terminal() {
-    if !Tmux::available() {
-        eprintln!(
-            "SKIPPED sigterm_and_a_panic_in_the_view_restore_the_terminal: tmux is not installed"
-        );
+    if skipped_without_tmux("sigterm_and_a_panic_in_the_view_restore_the_terminal") {
         return;
     }
     let server = target();
@@ -483,19 +491,7 @@ fn sigterm_and_a_panic_in_the_view_restore_the_terminal() {
         &get_plan(&format!("http://{}", server.addr()), "/json"),
     );
     let sane = |tmux: &Tmux| {
-        let tty = tmux.show("#{pane_tty}");
-        let stty = Command::new("stty")
-            .args(["-a", "-F", &tty])
-            .output()
-            .unwrap();
-        let modes = String::from_utf8_lossy(&stty.stdout).into_owned();
-        let words: Vec<&str> = modes.split_whitespace().collect();
-        for mode in ["icanon", "echo", "isig", "opost"] {
-            assert!(
-                words.contains(&mode),
-                "terminal not restored ({mode}):\n{modes}"
-            );
-        }
+        assert_terminal_restored(tmux, &["icanon", "echo", "isig", "opost"]);
         assert_eq!(tmux.show("#{alternate_on}"), "0");
     };
     for (name, env, code) in [
@@ -503,12 +499,7 @@ fn sigterm_and_a_panic_in_the_view_restore_the_terminal() {
         ("panic", "MOLOTOV_TEST_VIEW_PANIC=6 ", 101),
     ] {
         let exit_file = dir.0.join(format!("exit-{name}"));
-        let command = format!(
-            "{env}{} -w 2 -d 60 {}; echo EXIT=$? > {}; sleep 60",
-            env!("CARGO_BIN_EXE_molotov"),
-            plan.display(),
-            exit_file.display()
-        );
+        let command = molotov_in_pane(env, "-w 2 -d 60", &plan, &exit_file);
         let tmux = Tmux::start(name, 100, 30, &command);
         tmux.wait_for(Duration::from_secs(10), "the live view", |s| {
             s.contains("Requests per second")
@@ -552,10 +543,7 @@ fn sigterm_and_a_panic_in_the_view_restore_the_terminal() {
 /// written over the screen; once the view closes the lines are printed to the terminal.
 #[test]
 fn the_load_processes_stderr_shows_in_the_view_not_over_it() {
-    if !Tmux::available() {
-        eprintln!(
-            "SKIPPED the_load_processes_stderr_shows_in_the_view_not_over_it: tmux is not installed"
-        );
+    if skipped_without_tmux("the_load_processes_stderr_shows_in_the_view_not_over_it") {
         return;
     }
     let server = target();
@@ -568,12 +556,7 @@ fn the_load_processes_stderr_shows_in_the_view_not_over_it() {
         ),
     );
     let exit_file = dir.0.join("exit");
-    let command = format!(
-        "{} -p 2 -w 3 -d 4 {}; echo EXIT=$? > {}; sleep 60",
-        env!("CARGO_BIN_EXE_molotov"),
-        plan.display(),
-        exit_file.display()
-    );
+    let command = molotov_in_pane("", "-p 2 -w 3 -d 4", &plan, &exit_file);
     let tmux = Tmux::start("stderr", 120, 40, &command);
     let message = "let.mol:8: `data.nope` is not set";
     let screen = tmux.wait_for(Duration::from_secs(10), "the collapsed stderr line", |s| {
