@@ -127,7 +127,9 @@ pub struct Timings {
     /// Time spent in TLS handshakes during this request (all attempts), when it connected
     /// to an `https` origin. Counted neither in `connect` nor in `ttfb`/`total`.
     pub tls_handshake: Option<Duration>,
-    /// From the first byte written to the first response byte read (final attempt).
+    /// From the first byte written to the first response bytes read (final attempt): when
+    /// the read that brought them was parsed. Equal to `total` when one read held the whole
+    /// response.
     pub ttfb: Duration,
     /// From the first byte written to the last response byte parsed (final attempt).
     /// Connect time is not included: see `connect`.
@@ -161,6 +163,7 @@ pub struct Response<'a> {
     bytes_sent: u64,
     bytes_received: u64,
     reused: bool,
+    finished_at: Instant,
 }
 
 impl<'a> Response<'a> {
@@ -202,6 +205,12 @@ impl<'a> Response<'a> {
     }
 
     /// Timings of this request.
+    /// When the last byte of the response was parsed (the end of [`Timings::total`]): a
+    /// clock reading the caller can reuse instead of taking its own.
+    pub fn finished_at(&self) -> Instant {
+        self.finished_at
+    }
+
     pub fn timings(&self) -> Timings {
         self.timings
     }
@@ -267,6 +276,8 @@ struct Exchange {
     bytes_sent: u64,
     bytes_received: u64,
     reused: bool,
+    /// When the response was complete (set by a successful attempt).
+    finished_at: Option<Instant>,
 }
 
 /// How an attempt failed: the error, and whether it may be retried on a fresh connection.
@@ -381,8 +392,14 @@ impl Client {
             return Err(Error::InvalidRequest("empty request".to_owned()));
         }
         self.core.parser.reset(meta.head, needs);
+        // One clock reading arms the deadline, decides the idle probe and, on a kept-alive
+        // connection, starts the latency.
+        let started = Instant::now();
         let core = &mut self.core;
-        let outcome = self.timer.run(timeout, core.exchange(request, meta)).await;
+        let outcome = self
+            .timer
+            .run_from(started, timeout, core.exchange(request, meta, started))
+            .await;
         match outcome {
             Some(Ok(exchange)) => Ok(Response {
                 parser: &self.core.parser,
@@ -390,6 +407,7 @@ impl Client {
                 bytes_sent: exchange.bytes_sent,
                 bytes_received: exchange.bytes_received,
                 reused: exchange.reused,
+                finished_at: exchange.finished_at.unwrap_or(started),
             }),
             Some(Err(error)) => {
                 self.core.conn = None;
@@ -404,12 +422,27 @@ impl Client {
 }
 
 impl Core {
-    async fn exchange(&mut self, request: &[u8], meta: RequestMeta) -> Result<Exchange, Error> {
+    /// The request on a ready connection, retried once on a fresh one when a kept-alive
+    /// connection turns out dead; `started` is when `send` was called.
+    async fn exchange(
+        &mut self,
+        request: &[u8],
+        meta: RequestMeta,
+        started: Instant,
+    ) -> Result<Exchange, Error> {
         let mut exchange = Exchange::default();
         let mut retried = false;
         loop {
-            let reused = self.ready_connection(&mut exchange, meta).await?;
-            match self.attempt(request, &mut exchange).await {
+            let (reused, fresh) = self.ready_connection(&mut exchange, meta, started).await?;
+            // The write starts now: `started` is still now when nothing happened since (a
+            // kept-alive connection, first attempt, no probe); after a connect, a probe or a
+            // failed attempt the clock is read again.
+            let write_start = if fresh && !retried {
+                started
+            } else {
+                Instant::now()
+            };
+            match self.attempt(request, &mut exchange, write_start).await {
                 Ok(()) => {
                     exchange.reused = reused;
                     return Ok(exchange);
@@ -427,20 +460,28 @@ impl Core {
         }
     }
 
-    /// Makes sure a usable connection is open; returns whether it is a reused one.
+    /// Makes sure a usable connection is open; returns whether it is a reused one, and
+    /// whether `now` is still the current time (nothing was waited for: a kept-alive
+    /// connection taken without a probe).
     async fn ready_connection(
         &mut self,
         exchange: &mut Exchange,
         meta: RequestMeta,
-    ) -> Result<bool, Error> {
+        now: Instant,
+    ) -> Result<(bool, bool), Error> {
         if let Some(stream) = &mut self.conn {
             let same_executor = self.conn_executor == glommio::executor().id();
             let probe = match self.config.probe_idle_after {
                 None => false,
-                Some(idle) => !meta.idempotent || self.idle_since.elapsed() >= idle,
+                Some(idle) => {
+                    !meta.idempotent || now.saturating_duration_since(self.idle_since) >= idle
+                }
             };
-            if same_executor && (!probe || stream.idle_is_clean()) {
-                return Ok(true);
+            if same_executor && !probe {
+                return Ok((true, true));
+            }
+            if same_executor && stream.idle_is_clean() {
+                return Ok((true, false));
             }
             self.conn = None;
         }
@@ -450,7 +491,7 @@ impl Core {
         // A closed gate cannot happen (nobody closes it); connect without a turn if it did.
         let _turn = gate.acquire_static_permit(1).await.ok();
         Box::pin(self.open_connection(exchange)).await?;
-        Ok(false)
+        Ok((false, false))
     }
 
     /// Opens a fresh connection (TCP, then TLS for https) and records its timings.
@@ -545,15 +586,20 @@ impl Core {
         }))
     }
 
-    /// One write and read of the request on the open connection.
-    async fn attempt(&mut self, request: &[u8], exchange: &mut Exchange) -> Result<(), Failure> {
+    /// One write and read of the request on the open connection; the latency counts from
+    /// `write_started` (the current time, read by the caller).
+    async fn attempt(
+        &mut self,
+        request: &[u8],
+        exchange: &mut Exchange,
+        write_started: Instant,
+    ) -> Result<(), Failure> {
         let Some(stream) = self.conn.as_mut() else {
             return Err(Failure {
                 error: Error::ClosedEarly { received: 0 },
                 before_response: true,
             });
         };
-        let write_started = Instant::now();
         let mut written = 0;
         while written < request.len() {
             match stream.write(&request[written..]).await {
@@ -614,9 +660,6 @@ impl Core {
                 self.conn = None;
                 break;
             }
-            if first_byte.is_none() {
-                first_byte = Some(Instant::now());
-            }
             exchange.bytes_received += n as u64;
             self.counters.bytes_received += n as u64;
             let filled = n == self.read_buf.len();
@@ -628,6 +671,12 @@ impl Core {
             }
             match fed {
                 Ok(Progress::Partial) => {
+                    // The first byte came with this read. When the first read holds the whole
+                    // response (the usual case) no clock is read here: first byte and last
+                    // are the same reading, `done` below.
+                    if first_byte.is_none() {
+                        first_byte = Some(Instant::now());
+                    }
                     // A body that keeps arriving never makes a read wait: give the other
                     // tasks (and the deadline sweeper) their turn when the slice is up.
                     glommio::yield_if_needed().await;
@@ -654,6 +703,7 @@ impl Core {
         self.idle_since = done;
         exchange.timings.ttfb = first_byte.unwrap_or(done) - write_started;
         exchange.timings.total = done - write_started;
+        exchange.finished_at = Some(done);
         Ok(())
     }
 }

@@ -13,11 +13,12 @@
 //! 0.95-1.25 µs with one re-armed timer per client; this module is the cheapest of them.
 //!
 //! How: each `DeadlineTimer` owns a slot (deadline, expired flag, waker) registered once with
-//! its executor's registry. Arming a request writes the slot (one clock read); a poll of
-//! the raced future checks the flag. A sweeper task (one per executor, started on first
-//! use) wakes every [`RESOLUTION`] while any slot is armed, flags the slots whose deadline
-//! passed and wakes their tasks; with nothing armed it parks without a timer. So a deadline
-//! fires at most about `RESOLUTION` late (plus whatever a busy executor adds), never early.
+//! its executor's registry. Arming a request writes the slot (one clock read, or none with
+//! [`DeadlineTimer::run_from`]); a poll of the raced future checks the flag. A sweeper task
+//! (one per executor, started on first use) wakes every [`RESOLUTION`] while any slot is
+//! armed, flags the slots whose deadline passed and wakes their tasks; with nothing armed it
+//! parks without a timer. So a deadline fires at most about `RESOLUTION` late (plus whatever
+//! a busy executor adds), never early.
 //!
 //! Never the stream-level `set_read_timeout`: it keeps state on the stream and a dropped
 //! in-flight read leaves it armed (see the design notes).
@@ -201,13 +202,24 @@ impl DeadlineTimer {
     /// future is dropped). A timeout above [`MAX_TIMEOUT`] means no deadline. The deadline is
     /// armed now (call it right where the result is awaited).
     pub fn run<F: Future>(&mut self, timeout: Duration, future: F) -> Deadline<F> {
+        self.run_from(Instant::now(), timeout, future)
+    }
+
+    /// [`run`](Self::run) with the deadline counted from `start`, a clock reading the caller
+    /// already took (it should be now, or the deadline comes early by the difference).
+    pub fn run_from<F: Future>(
+        &mut self,
+        start: Instant,
+        timeout: Duration,
+        future: F,
+    ) -> Deadline<F> {
         if timeout > MAX_TIMEOUT {
             return Deadline {
                 future,
                 armed: None,
             };
         }
-        let deadline = Instant::now() + timeout;
+        let deadline = start + timeout;
         let executor = glommio::executor().id();
         if self
             .slot

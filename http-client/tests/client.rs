@@ -454,6 +454,39 @@ fn large_bodies_within_the_cap_arrive_whole() {
 }
 
 #[test]
+fn timings_end_at_the_last_byte_and_ttfb_marks_the_first_read() {
+    let server = server();
+    let mut client = client(&server);
+    run(async {
+        // Warm the connection: the next requests reuse it, so their clock starts at `send`.
+        get_ok(&mut client, "/json").await;
+
+        // A small response comes in one read: its first byte and its last were read at once.
+        let before = Instant::now();
+        let small = get_ok(&mut client, "/json").await;
+        let after = Instant::now();
+        assert!(small.reused);
+        assert_eq!(small.ttfb, small.total);
+        assert!(small.finished_at >= before + small.total, "{small:?}");
+        assert!(small.finished_at <= after);
+
+        // Three megabytes take many reads: the first byte comes before the last.
+        let before = Instant::now();
+        let large = get_ok(&mut client, "/bytes/3000000").await;
+        let after = Instant::now();
+        assert_eq!(large.body.len(), 3_000_000);
+        assert!(
+            large.ttfb < large.total,
+            "{:?} {:?}",
+            large.ttfb,
+            large.total
+        );
+        assert!(large.finished_at >= before + large.total);
+        assert!(large.finished_at <= after);
+    });
+}
+
+#[test]
 fn delays_are_measured_and_deadlines_enforced() {
     let server = server();
     let mut client = client(&server);

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use glommio::{LocalExecutorBuilder, Placement};
 use molotov_http::{
@@ -75,6 +75,7 @@ pub struct Got {
     pub connect: Option<Duration>,
     pub ttfb: Duration,
     pub total: Duration,
+    pub finished_at: Instant,
 }
 
 /// Sends one request and copies out the response.
@@ -102,6 +103,7 @@ pub async fn send(
         connect: response.timings().connect,
         ttfb: response.timings().ttfb,
         total: response.timings().total,
+        finished_at: response.finished_at(),
     })
 }
 
