@@ -21,15 +21,8 @@ load_cpu=${LOAD_CPU:-0}
 target_cpu=${TARGET_CPU:-1}
 workers=${WORKERS:-50}
 port=${PORT:-18093}
-dir=$(mktemp -d /tmp/knob-ab.XXXXXX)
-mkdir -p "$dir/body" "$dir/proxy" "$dir/fastcgi" "$dir/uwsgi" "$dir/scgi"
-# One worker bound to the target CPU: nginx's mask is a 1 followed by one 0 per lower CPU.
-affinity="1$(printf '%*s' "$target_cpu" '' | tr ' ' 0)"
-sed -e "s|@WORKERS@|1|; s|@AFFINITY@|$affinity|; s|@DIR@|$dir|g; s|@PORT@|$port|" \
-  "$(dirname "$0")/nginx.conf" > "$dir/nginx.conf"
-taskset -c "$target_cpu" nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf"
-trap 'kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true; rm -rf "$dir"' EXIT
-sleep 0.3
+# shellcheck source=benches/one-nginx.sh
+source "$(dirname "$0")/one-nginx.sh"
 printf 'defaults {\n  base http://127.0.0.1:%s\n}\n\nscenario get {\n  GET /\n}\n' "$port" > "$dir/plan.mol"
 
 results="$dir/results"

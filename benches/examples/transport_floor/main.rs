@@ -9,18 +9,22 @@
 //! taskset -c 0 target/release/examples/transport_floor 127.0.0.1:8081 50 5 unbuffered 0
 //! ```
 //! Modes: `unbuffered` (glommio's readiness path, as molotov-http reads: recv, then an early
-//! POLL_ADD for the next read) or `buffered` (`buffered_with(Preallocated)`: a completion
-//! RECV with the buffer lent to the kernel).
+//! POLL_ADD for the next read), `buffered` (`buffered_with(Preallocated)`: a completion
+//! RECV with the buffer lent to the kernel) or `epoll` (one edge-triggered epoll instance
+//! per executor, each socket registered once, plain `send`/`recv`: `edge_ready.rs`). A last
+//! argument `coop` builds the rings with `IORING_SETUP_COOP_TASKRUN`, as molotov does
+//! (`molotov_core::uring_setup`).
 //!
-//! The figures in `benches/RESULTS.md` also ran this against a glommio-ng whose rings are
-//! built with `IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG` (the patch is quoted
-//! there).
+//! `examples/uring_floor.rs` is the same loop with no runtime at all (one raw io_uring).
+
+mod edge_ready;
 
 use std::net::SocketAddr;
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use futures_lite::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use glommio::net::{Preallocated, TcpStream};
 use glommio::{LocalExecutorBuilder, Placement};
 
@@ -55,42 +59,76 @@ async fn read_response<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut [u8]) -> 
     }
 }
 
-async fn connection(
-    addr: SocketAddr,
+/// Requests on one connection until the deadline: (responses, 1 if the connection failed).
+async fn exchange_loop<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
     request: &[u8],
-    buffered: bool,
     deadline: Instant,
 ) -> (u64, u64) {
+    let mut buf = vec![0u8; 4096];
+    let mut done = 0u64;
+    while Instant::now() < deadline {
+        if stream.write_all(request).await.is_err() || !read_response(&mut stream, &mut buf).await {
+            return (done, 1);
+        }
+        done += 1;
+    }
+    (done, 0)
+}
+
+async fn connection(addr: SocketAddr, request: &[u8], mode: Mode, deadline: Instant) -> (u64, u64) {
     let Ok(stream) = TcpStream::connect(addr).await else {
         return (0, 1);
     };
     if stream.set_nodelay(true).is_err() {
         return (0, 1);
     }
-    let mut buf = vec![0u8; 4096];
-    let mut done = 0u64;
-    if buffered {
-        let mut stream = stream.buffered_with(Preallocated::new(4096));
-        while Instant::now() < deadline {
-            if stream.write_all(request).await.is_err()
-                || !read_response(&mut stream, &mut buf).await
-            {
-                return (done, 1);
-            }
-            done += 1;
+    match mode {
+        Mode::Unbuffered => exchange_loop(stream, request, deadline).await,
+        Mode::Buffered => {
+            exchange_loop(
+                stream.buffered_with(Preallocated::new(4096)),
+                request,
+                deadline,
+            )
+            .await
         }
-    } else {
-        let mut stream = stream;
-        while Instant::now() < deadline {
-            if stream.write_all(request).await.is_err()
-                || !read_response(&mut stream, &mut buf).await
-            {
-                return (done, 1);
+        Mode::Epoll => {
+            // SAFETY: `into_raw_fd` hands over the only owner of the descriptor.
+            let fd = unsafe { OwnedFd::from_raw_fd(stream.into_raw_fd()) };
+            match edge_ready::EdgeStream::new(fd) {
+                Ok(stream) => exchange_loop(stream, request, deadline).await,
+                Err(_) => (0, 1),
             }
-            done += 1;
         }
     }
-    (done, 0)
+}
+
+/// How the connections read and wait.
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    Unbuffered,
+    Buffered,
+    Epoll,
+}
+
+impl Mode {
+    fn parse(text: &str) -> Option<Mode> {
+        match text {
+            "unbuffered" => Some(Mode::Unbuffered),
+            "buffered" => Some(Mode::Buffered),
+            "epoll" => Some(Mode::Epoll),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Unbuffered => "unbuffered",
+            Mode::Buffered => "buffered",
+            Mode::Epoll => "epoll",
+        }
+    }
 }
 
 fn seconds(tv: libc::timeval) -> f64 {
@@ -99,23 +137,28 @@ fn seconds(tv: libc::timeval) -> f64 {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: transport_floor ADDR CONNECTIONS SECONDS unbuffered|buffered CPU";
+    let usage =
+        "usage: transport_floor ADDR CONNECTIONS SECONDS unbuffered|buffered|epoll CPU [coop]";
     let parsed = (|| {
         let addr: SocketAddr = args.get(1)?.parse().ok()?;
         let connections: usize = args.get(2)?.parse().ok()?;
         let secs: u64 = args.get(3)?.parse().ok()?;
-        let buffered = match args.get(4)?.as_str() {
-            "buffered" => true,
-            "unbuffered" => false,
-            _ => return None,
-        };
+        let mode = Mode::parse(args.get(4)?)?;
         let cpu: usize = args.get(5)?.parse().ok()?;
-        Some((addr, connections, secs, buffered, cpu))
+        let coop = match args.get(6).map(String::as_str) {
+            None => false,
+            Some("coop") => true,
+            Some(_) => return None,
+        };
+        Some((addr, connections, secs, mode, cpu, coop))
     })();
-    let Some((addr, connections, secs, buffered, cpu)) = parsed else {
+    let Some((addr, connections, secs, mode, cpu, coop)) = parsed else {
         eprintln!("{usage}");
         return ExitCode::from(2);
     };
+    if coop {
+        molotov_core::uring_setup::set_extra_flags(molotov_core::uring_setup::COOP_TASKRUN);
+    }
     let request = format!("GET / HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: transport-floor\r\n\r\n");
     let executor = match LocalExecutorBuilder::new(Placement::Fixed(cpu))
         .io_memory(64 << 10)
@@ -132,7 +175,7 @@ fn main() -> ExitCode {
         let deadline = Instant::now() + Duration::from_secs(secs);
         let request: &'static [u8] = Box::leak(request.into_bytes().into_boxed_slice());
         let tasks: Vec<_> = (0..connections)
-            .map(|_| glommio::spawn_local(connection(addr, request, buffered, deadline)))
+            .map(|_| glommio::spawn_local(connection(addr, request, mode, deadline)))
             .collect();
         let mut totals = (0, 0);
         for task in tasks {
@@ -149,8 +192,9 @@ fn main() -> ExitCode {
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
     let (user, sys) = (seconds(usage.ru_utime), seconds(usage.ru_stime));
     println!(
-        "mode={} connections={connections} requests={requests} failed_connections={failed} req/s={:.0} cpu={:.2}s user={user:.2}s cpu_us_per_req={:.2}",
-        if buffered { "buffered" } else { "unbuffered" },
+        "mode={}{} connections={connections} requests={requests} failed_connections={failed} req/s={:.0} cpu={:.2}s user={user:.2}s cpu_us_per_req={:.2}",
+        mode.name(),
+        if coop { "+coop" } else { "" },
         requests as f64 / wall,
         user + sys,
         (user + sys) * 1e6 / requests.max(1) as f64
