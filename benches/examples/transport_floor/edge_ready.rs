@@ -187,72 +187,72 @@ impl EdgeStream {
 
     /// Reads what is there, or waits for the next edge.
     fn poll_read_edge(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        {
-            let mut slots = self.registry.slots.borrow_mut();
-            let slot = &mut slots.list[self.index as usize];
-            loop {
-                if !slot.readable {
-                    slot.reader = Some(cx.waker().clone());
-                    return Poll::Pending;
-                }
-                // SAFETY: `buf` is a valid, writable slice of `buf.len()` bytes and the
-                // descriptor is owned by `self`; MSG_DONTWAIT never blocks.
-                let n = unsafe {
-                    libc::recv(
-                        self.fd.as_raw_fd(),
-                        buf.as_mut_ptr().cast(),
-                        buf.len(),
-                        libc::MSG_DONTWAIT,
-                    )
-                };
-                if n >= 0 {
-                    // A short read took everything that had arrived: wait for the next edge
-                    // instead of trying a recv that would find nothing.
-                    if n > 0 && (n as usize) < buf.len() {
-                        slot.readable = false;
-                    }
-                    return Poll::Ready(Ok(n as usize));
-                }
-                let error = io::Error::last_os_error();
-                match error.raw_os_error() {
-                    Some(libc::EAGAIN) => slot.readable = false,
-                    Some(libc::EINTR) => {}
-                    _ => return Poll::Ready(Err(error)),
-                }
+        let mut slots = self.registry.slots.borrow_mut();
+        let slot = &mut slots.list[self.index as usize];
+        let read = poll_io(cx, &mut slot.readable, &mut slot.reader, || {
+            // SAFETY: `buf` is a valid, writable slice of `buf.len()` bytes and the
+            // descriptor is owned by `self`; MSG_DONTWAIT never blocks.
+            unsafe {
+                libc::recv(
+                    self.fd.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT,
+                )
             }
+        });
+        // A short read took everything that had arrived: wait for the next edge instead of
+        // trying a recv that would find nothing.
+        if let Poll::Ready(Ok(n)) = read
+            && n > 0
+            && n < buf.len()
+        {
+            slot.readable = false;
         }
+        read
     }
 
     /// Writes what the socket takes, or waits until it takes more.
     fn poll_write_edge(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        {
-            let mut slots = self.registry.slots.borrow_mut();
-            let slot = &mut slots.list[self.index as usize];
-            loop {
-                if !slot.writable {
-                    slot.writer = Some(cx.waker().clone());
-                    return Poll::Pending;
-                }
-                // SAFETY: `buf` is a valid slice of `buf.len()` bytes and the descriptor is
-                // owned by `self`; MSG_DONTWAIT never blocks, MSG_NOSIGNAL never raises.
-                let n = unsafe {
-                    libc::send(
-                        self.fd.as_raw_fd(),
-                        buf.as_ptr().cast(),
-                        buf.len(),
-                        libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-                    )
-                };
-                if n >= 0 {
-                    return Poll::Ready(Ok(n as usize));
-                }
-                let error = io::Error::last_os_error();
-                match error.raw_os_error() {
-                    Some(libc::EAGAIN) => slot.writable = false,
-                    Some(libc::EINTR) => {}
-                    _ => return Poll::Ready(Err(error)),
-                }
+        let mut slots = self.registry.slots.borrow_mut();
+        let slot = &mut slots.list[self.index as usize];
+        poll_io(cx, &mut slot.writable, &mut slot.writer, || {
+            // SAFETY: `buf` is a valid slice of `buf.len()` bytes and the descriptor is owned
+            // by `self`; MSG_DONTWAIT never blocks, MSG_NOSIGNAL never raises.
+            unsafe {
+                libc::send(
+                    self.fd.as_raw_fd(),
+                    buf.as_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                )
             }
+        })
+    }
+}
+
+/// One non-blocking system call (`syscall`) while the socket is marked `ready`; on `EAGAIN` the
+/// mark is cleared and the task waits (`waiter`) for the driver to set it at the next edge.
+fn poll_io(
+    cx: &mut Context<'_>,
+    ready: &mut bool,
+    waiter: &mut Option<Waker>,
+    mut syscall: impl FnMut() -> isize,
+) -> Poll<io::Result<usize>> {
+    loop {
+        if !*ready {
+            *waiter = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        let n = syscall();
+        if n >= 0 {
+            return Poll::Ready(Ok(n as usize));
+        }
+        let error = io::Error::last_os_error();
+        match error.raw_os_error() {
+            Some(libc::EAGAIN) => *ready = false,
+            Some(libc::EINTR) => {}
+            _ => return Poll::Ready(Err(error)),
         }
     }
 }
