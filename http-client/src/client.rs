@@ -204,13 +204,13 @@ impl<'a> Response<'a> {
         self.parser.body_len()
     }
 
-    /// Timings of this request.
     /// When the last byte of the response was parsed (the end of [`Timings::total`]): a
     /// clock reading the caller can reuse instead of taking its own.
     pub fn finished_at(&self) -> Instant {
         self.finished_at
     }
 
+    /// Timings of this request.
     pub fn timings(&self) -> Timings {
         self.timings
     }
