@@ -19,24 +19,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use io_uring::{IoUring, opcode, squeue, types};
+use molotov_benches::floor::response_complete;
 
 const POLL_FIRST: u16 = 1;
-
-fn complete(data: &[u8]) -> bool {
-    let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return false;
-    };
-    let head = std::str::from_utf8(&data[..end]).unwrap_or("");
-    let length = head
-        .lines()
-        .find_map(|l| {
-            l.to_ascii_lowercase()
-                .strip_prefix("content-length:")
-                .and_then(|v| v.trim().parse::<usize>().ok())
-        })
-        .unwrap_or(0);
-    data.len() >= end + 4 + length
-}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -164,7 +149,7 @@ fn run(addr: SocketAddr, conns: usize, secs: u64, defer: bool, link: bool) -> st
                 continue;
             }
             have[c] += res as usize;
-            if complete(&bufs[c][..have[c]]) {
+            if response_complete(&bufs[c][..have[c]]) {
                 done += 1;
                 have[c] = 0;
                 if stopping {

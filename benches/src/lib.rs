@@ -4,6 +4,7 @@
 //!
 //! - [`fake`]: the engine's per-request path (render, parse, record into a shared-memory
 //!   slot) behind the plan interpreter, with a canned response instead of a socket;
+//! - [`floor`]: what the transport-floor examples share (when a response is complete);
 //! - [`measure`]: runs a command pinned to CPUs and returns the CPU time of its whole process
 //!   tree (`wait4`), its peak RSS, its output, and how busy the CPUs were meanwhile;
 //! - [`parse`]: reads the figures out of molotov's, wrk's, h2load's and oha's outputs;
@@ -17,6 +18,7 @@
 //! How to run everything: `docs/benchmarks.md`.
 
 pub mod fake;
+pub mod floor;
 pub mod measure;
 pub mod nginx;
 pub mod parse;

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use glommio::net::{Preallocated, TcpStream};
 use glommio::{LocalExecutorBuilder, Placement};
+use molotov_benches::floor::response_complete;
 
 /// Reads one response into `buf`; returns false on EOF, an error or a head that does not fit.
 async fn read_response<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut [u8]) -> bool {
@@ -39,21 +40,7 @@ async fn read_response<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut [u8]) -> 
             Ok(0) | Err(_) => return false,
             Ok(n) => have += n,
         }
-        let data = &buf[..have];
-        let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") else {
-            continue;
-        };
-        let length = std::str::from_utf8(&data[..end])
-            .ok()
-            .and_then(|head| {
-                head.lines().find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .and_then(|v| v.trim().parse::<usize>().ok())
-                })
-            })
-            .unwrap_or(0);
-        if have >= end + 4 + length {
+        if response_complete(&buf[..have]) {
             return true;
         }
     }
