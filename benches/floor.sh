@@ -30,7 +30,6 @@ for tool in wrk nginx /usr/bin/time "$bin/molotov" "$bin/examples/transport_floo
 done
 # shellcheck source=benches/one-nginx.sh
 source "$(dirname "$0")/one-nginx.sh"
-printf 'defaults {\n  base http://127.0.0.1:%s\n}\n\nscenario get {\n  GET /\n}\n' "$port" > "$dir/plan.mol"
 addr=127.0.0.1:$port
 tools=(wrk molotov glommio epoll uring)
 
@@ -48,14 +47,14 @@ run() {
   esac
 }
 
+# The child shell that GNU time starts runs `run` with these.
+export -f run
+export bin dir addr seconds load_cpu
 results="$dir/results"
 : > "$results"
 for round in $(seq 1 "$rounds"); do
   for i in "${!tools[@]}"; do
     tool=${tools[$i]}
-    # Export the function's inputs to the child shell that GNU time starts.
-    export -f run
-    export bin dir addr seconds load_cpu
     requests=$(/usr/bin/time -f "%U %S" -o "$dir/time" taskset -c "$load_cpu" bash -c "run $tool")
     read -r user sys < "$dir/time"
     [ -n "$requests" ] && [ "$requests" -gt 0 ] || { echo "floor.sh: $tool made no request" >&2; exit 1; }

@@ -23,7 +23,6 @@ workers=${WORKERS:-50}
 port=${PORT:-18093}
 # shellcheck source=benches/one-nginx.sh
 source "$(dirname "$0")/one-nginx.sh"
-printf 'defaults {\n  base http://127.0.0.1:%s\n}\n\nscenario get {\n  GET /\n}\n' "$port" > "$dir/plan.mol"
 
 results="$dir/results"
 : > "$results"
