@@ -15,10 +15,16 @@
 //! How: each `DeadlineTimer` owns a slot (deadline, expired flag, waker) registered once with
 //! its executor's registry. Arming a request writes the slot (one clock read, or none with
 //! [`DeadlineTimer::run_from`]); a poll of the raced future checks the flag. A sweeper task
-//! (one per executor, started on first use) wakes every [`RESOLUTION`] while any slot is
-//! armed, flags the slots whose deadline passed and wakes their tasks; with nothing armed it
-//! parks without a timer. So a deadline fires at most about `RESOLUTION` late (plus whatever
-//! a busy executor adds), never early.
+//! (one per executor, started on first use) sleeps on one glommio timer until the earliest
+//! armed deadline, flags the slots whose deadline passed, wakes their tasks and sleeps until
+//! the next earliest; with nothing armed it parks without a timer. Arming a deadline earlier
+//! than the one the sweeper sleeps until wakes it to plan again (with one timeout for all
+//! requests, as in most plans, that never happens: a new deadline is later than every armed
+//! one). So a deadline fires when it passes (plus the timer's and a busy executor's delay),
+//! never early, and the sweeper wakes about once per timeout instead of on a fixed tick: a
+//! 5 ms tick was 200 executor wake-ups a second, which at low load (each response wakes the
+//! executor anyway, and every wake-up costs glommio timer re-arms) was ~30% of the load
+//! process's CPU (see docs/http-client.md).
 //!
 //! Never the stream-level `set_read_timeout`: it keeps state on the stream and a dropped
 //! in-flight read leaves it armed (see the design notes).
@@ -35,10 +41,6 @@ use futures_lite::future::poll_fn;
 /// Timeouts longer than this are treated as "no deadline" (and never overflow `Instant`).
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
 
-/// How often the sweeper checks armed deadlines: the most a timeout can fire late on an
-/// idle executor.
-pub const RESOLUTION: Duration = Duration::from_millis(5);
-
 /// One client's deadline: when, and whom to wake.
 #[derive(Debug, Default)]
 struct Slot {
@@ -53,9 +55,56 @@ struct Slot {
 struct Registry {
     executor: usize,
     slots: RefCell<Vec<Weak<Slot>>>,
-    armed: Cell<usize>,
-    /// The sweeper's waker while it is parked (nothing armed).
-    parked: RefCell<Option<Waker>>,
+    /// When the sweeper wakes next: the earliest deadline it saw armed, or one armed since
+    /// that is earlier still. `None`: parked without a timer (nothing was armed).
+    next_wake: Cell<Option<Instant>>,
+    /// A deadline earlier than the sweeper's timer was armed: plan again.
+    replan: Cell<bool>,
+    /// The sweeper's waker while it sleeps.
+    sleeping: RefCell<Option<Waker>>,
+    /// How many times the sweeper looked at the slots (for tests and measurements).
+    sweeps: Cell<u64>,
+}
+
+impl Registry {
+    /// A deadline was armed: wake the sweeper if it sleeps past it.
+    fn armed(&self, deadline: Instant) {
+        if self.next_wake.get().is_some_and(|next| next <= deadline) {
+            return;
+        }
+        self.next_wake.set(Some(deadline));
+        self.replan.set(true);
+        if let Some(sweeper) = self.sleeping.borrow_mut().take() {
+            sweeper.wake();
+        }
+    }
+
+    /// Flags the slots whose deadline is at or before `now` and wakes their tasks; returns
+    /// the earliest deadline still to come. Forgets the slots of dropped timers.
+    fn sweep(&self, now: Instant) -> Option<Instant> {
+        self.sweeps.set(self.sweeps.get() + 1);
+        let mut earliest: Option<Instant> = None;
+        self.slots.borrow_mut().retain(|weak| {
+            let Some(slot) = weak.upgrade() else {
+                return false;
+            };
+            match slot.deadline.get() {
+                Some(deadline) if deadline <= now => {
+                    if !slot.expired.replace(true)
+                        && let Some(waker) = slot.waker.borrow().as_ref()
+                    {
+                        waker.wake_by_ref();
+                    }
+                }
+                Some(deadline) => {
+                    earliest = Some(earliest.map_or(deadline, |e| e.min(deadline)));
+                }
+                None => {}
+            }
+            true
+        });
+        earliest
+    }
 }
 
 thread_local! {
@@ -77,8 +126,10 @@ fn registry() -> Rc<Registry> {
         let registry = Rc::new(Registry {
             executor,
             slots: RefCell::new(Vec::new()),
-            armed: Cell::new(0),
-            parked: RefCell::new(None),
+            next_wake: Cell::new(None),
+            replan: Cell::new(false),
+            sleeping: RefCell::new(None),
+            sweeps: Cell::new(0),
         });
         glommio::spawn_local(sweep(Rc::downgrade(&registry))).detach();
         *current = Some(Rc::clone(&registry));
@@ -86,60 +137,53 @@ fn registry() -> Rc<Registry> {
     })
 }
 
-/// The sweeper: while any slot is armed, every `RESOLUTION` wake the expired ones.
+/// The sweeper: sleep until the earliest armed deadline (or until one earlier is armed),
+/// flag what passed, repeat. Holds the registry only weakly, so it ends with it.
 async fn sweep(registry: Weak<Registry>) {
     loop {
         let Some(current) = registry.upgrade() else {
             return;
         };
-        if current.armed.get() == 0 {
-            // Park until a deadline is armed; no timer while idle.
-            let mut parked = false;
-            poll_fn(|cx| {
-                if parked || current.armed.get() > 0 {
-                    return Poll::Ready(());
-                }
-                parked = true;
-                *current.parked.borrow_mut() = Some(cx.waker().clone());
-                Poll::Pending
-            })
-            .await;
-            continue;
-        }
+        current.replan.set(false);
+        let next = current.sweep(Instant::now());
+        current.next_wake.set(next);
         drop(current);
-        glommio::timer::sleep(RESOLUTION).await;
-        let Some(current) = registry.upgrade() else {
-            return;
-        };
-        let now = Instant::now();
-        current.slots.borrow_mut().retain(|weak| {
-            let Some(slot) = weak.upgrade() else {
-                return false;
-            };
-            if slot.deadline.get().is_some_and(|deadline| deadline <= now) {
-                slot.expired.set(true);
-                if let Some(waker) = slot.waker.borrow().as_ref() {
-                    waker.wake_by_ref();
-                }
-            }
-            true
+        // With a deadline to come, one glommio timer until then (dropped, and so removed
+        // from the wheel, when a replan cuts the sleep short); without, no timer at all.
+        let mut timer = next.map(|at| {
+            Box::pin(glommio::timer::Timer::new(
+                at.saturating_duration_since(Instant::now()),
+            ))
         });
+        poll_fn(|cx| {
+            let Some(current) = registry.upgrade() else {
+                return Poll::Ready(());
+            };
+            if current.replan.get() {
+                return Poll::Ready(());
+            }
+            if let Some(timer) = timer.as_mut()
+                && timer.as_mut().poll(cx).is_ready()
+            {
+                return Poll::Ready(());
+            }
+            *current.sleeping.borrow_mut() = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await;
     }
 }
 
-/// Disarms a slot when the raced future finishes or is dropped.
+/// Disarms a slot when the raced future finishes or is dropped (the sweeper may still wake
+/// for it once, and finds nothing to do).
 #[derive(Debug)]
 struct Armed {
     slot: Rc<Slot>,
-    registry: Rc<Registry>,
 }
 
 impl Drop for Armed {
     fn drop(&mut self) {
         self.slot.deadline.set(None);
-        self.registry
-            .armed
-            .set(self.registry.armed.get().saturating_sub(1));
     }
 }
 
@@ -237,16 +281,144 @@ impl DeadlineTimer {
         });
         slot.deadline.set(Some(deadline));
         slot.expired.set(false);
-        registry.armed.set(registry.armed.get() + 1);
-        if let Some(sweeper) = registry.parked.borrow_mut().take() {
-            sweeper.wake();
-        }
+        registry.armed(deadline);
         Deadline {
             future,
             armed: Some(Armed {
                 slot: Rc::clone(slot),
-                registry: Rc::clone(registry),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use glommio::{LocalExecutorBuilder, Placement};
+
+    fn run<T>(future: impl Future<Output = T>) -> T {
+        LocalExecutorBuilder::new(Placement::Unbound)
+            .io_memory(64 << 10)
+            .make()
+            .expect("glommio executor (io_uring) must start")
+            .run(future)
+    }
+
+    fn sweeps() -> u64 {
+        registry().sweeps.get()
+    }
+
+    #[test]
+    fn a_deadline_fires_once_it_passed_never_before() {
+        run(async {
+            let mut timer = DeadlineTimer::new();
+            let start = Instant::now();
+            let out = timer
+                .run(
+                    Duration::from_millis(40),
+                    futures_lite::future::pending::<()>(),
+                )
+                .await;
+            let took = start.elapsed();
+            assert_eq!(out, None);
+            assert!(took >= Duration::from_millis(40), "{took:?}");
+            assert!(took < Duration::from_millis(1000), "{took:?}");
+            // A future that finishes first keeps its output.
+            let out = timer.run(Duration::from_millis(40), async { 7 }).await;
+            assert_eq!(out, Some(7));
+        });
+    }
+
+    #[test]
+    fn an_earlier_deadline_armed_later_wakes_the_sweeper_to_plan_again() {
+        run(async {
+            // A long deadline first: the sweeper plans to sleep a minute...
+            let long = glommio::spawn_local(async {
+                let mut timer = DeadlineTimer::new();
+                timer
+                    .run(
+                        Duration::from_secs(60),
+                        glommio::timer::sleep(Duration::from_millis(300)),
+                    )
+                    .await
+            });
+            glommio::timer::sleep(Duration::from_millis(20)).await;
+            assert_eq!(
+                registry()
+                    .next_wake
+                    .get()
+                    .map(|at| at > Instant::now() + Duration::from_secs(50)),
+                Some(true)
+            );
+            // ...and a short one armed after it must still fire on time.
+            let mut timer = DeadlineTimer::new();
+            let start = Instant::now();
+            let out = timer
+                .run(
+                    Duration::from_millis(30),
+                    futures_lite::future::pending::<()>(),
+                )
+                .await;
+            let took = start.elapsed();
+            assert_eq!(out, None);
+            assert!(took >= Duration::from_millis(30), "{took:?}");
+            assert!(took < Duration::from_millis(250), "{took:?}");
+            assert_eq!(long.await, Some(()));
+        });
+    }
+
+    #[test]
+    fn the_sweeper_does_not_wake_while_deadlines_keep_moving_later() {
+        run(async {
+            // 50 clients re-arm a 10 s deadline around 2 ms exchanges for 300 ms: a fixed
+            // 5 ms tick would have swept 60 times; planning by the earliest deadline sweeps
+            // once (the first arm) and sleeps past the end.
+            let end = Instant::now() + Duration::from_millis(300);
+            let mut tasks = Vec::new();
+            for _ in 0..50 {
+                tasks.push(glommio::spawn_local(async move {
+                    let mut timer = DeadlineTimer::new();
+                    let mut exchanges = 0u32;
+                    while Instant::now() < end {
+                        let out = timer
+                            .run(
+                                Duration::from_secs(10),
+                                glommio::timer::sleep(Duration::from_millis(2)),
+                            )
+                            .await;
+                        assert_eq!(out, Some(()));
+                        exchanges += 1;
+                    }
+                    exchanges
+                }));
+            }
+            let mut exchanges = 0;
+            for task in tasks {
+                exchanges += task.await;
+            }
+            assert!(exchanges >= 50 * 10, "{exchanges}");
+            let swept = sweeps();
+            assert!(swept <= 3, "the sweeper woke {swept} times");
+        });
+    }
+
+    #[test]
+    fn an_expired_deadline_not_yet_polled_does_not_keep_the_sweeper_busy() {
+        run(async {
+            let mut timer = DeadlineTimer::new();
+            // Armed now, polled only after the deadline passed.
+            let late = timer.run(
+                Duration::from_millis(20),
+                futures_lite::future::pending::<()>(),
+            );
+            glommio::timer::sleep(Duration::from_millis(150)).await;
+            let swept = sweeps();
+            // First arm, then the deadline; nothing is armed after that.
+            assert!(swept <= 3, "the sweeper woke {swept} times");
+            assert_eq!(registry().next_wake.get(), None);
+            let start = Instant::now();
+            assert_eq!(late.await, None);
+            assert!(start.elapsed() < Duration::from_millis(50));
+        });
     }
 }
