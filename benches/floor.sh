@@ -66,16 +66,5 @@ for round in $(seq 1 "$rounds"); do
 done
 echo "per tool: CPU-µs per request, median; req/CPU-s relative to wrk's in the same round (min / median / max):"
 for i in "${!tools[@]}"; do
-  awk -v i="$i" -v name="${tools[$i]}" '
-    function median(a, n,   k, j, t) {
-      for (k = 2; k <= n; k++) { t = a[k]; for (j = k - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-    }
-    { cost[$1, $2] = ($4 + $5) * 1e6 / $3; user[$1, $2] = $4 * 1e6 / $3; if ($1 > n) n = $1 }
-    END {
-      for (r = 1; r <= n; r++) { c[r] = cost[r, i]; u[r] = user[r, i]; q[r] = cost[r, 0] / cost[r, i] }
-      mc = median(c, n); mu = median(u, n); mq = median(q, n)
-      lo = q[1]; hi = q[n]
-      printf "  %-8s %5.2f CPU-µs/req (user %4.2f)   x wrk: %.2f / %.2f / %.2f\n", name, mc, mu, lo, mq, hi
-    }' "$results"
+  awk -v i="$i" -v name="${tools[$i]}" -v refname=wrk -f "$(dirname "$0")/per-round-summary.awk" "$results"
 done
