@@ -50,20 +50,9 @@ run() {
 # The child shell that GNU time starts runs `run` with these.
 export -f run
 export bin dir addr seconds load_cpu
-results="$dir/results"
-: > "$results"
-for round in $(seq 1 "$rounds"); do
-  for i in "${!tools[@]}"; do
-    tool=${tools[$i]}
-    requests=$(/usr/bin/time -f "%U %S" -o "$dir/time" taskset -c "$load_cpu" bash -c "run $tool")
-    read -r user sys < "$dir/time"
-    [ -n "$requests" ] && [ "$requests" -gt 0 ] || { echo "floor.sh: $tool made no request" >&2; exit 1; }
-    awk -v r="$round" -v t="$tool" -v n="$requests" -v u="$user" -v s="$sys" 'BEGIN {
-      printf "round %d  %-8s %9d requests  cpu %5.2fu+%5.2fs  %5.2f CPU-µs/req (user %4.2f)\n",
-        r, t, n, u, s, (u + s) * 1e6 / n, u * 1e6 / n }'
-    echo "$round $i $requests $user $sys" >> "$results"
-  done
-done
+# shellcheck source=benches/alternate.sh
+source "$(dirname "$0")/alternate.sh"
+alternate_rounds floor.sh
 echo "per tool: CPU-µs per request, median; req/CPU-s relative to wrk's in the same round (min / median / max):"
 for i in "${!tools[@]}"; do
   awk -v i="$i" -v name="${tools[$i]}" -v refname=wrk -f "$(dirname "$0")/per-round-summary.awk" "$results"

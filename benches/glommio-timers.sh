@@ -81,21 +81,9 @@ run() {
 }
 export -f run
 export bin patched dir port slow_port seconds
-results="$dir/results"
-: > "$results"
-for round in $(seq 1 "$rounds"); do
-  for i in "${!tools[@]}"; do
-    tool=${tools[$i]}
-    requests=$(/usr/bin/time -f "%U %S" -o "$dir/time" taskset -c "$load_cpu" bash -c "run $tool")
-    read -r user sys < "$dir/time"
-    [ -n "$requests" ] && [ "$requests" -gt 0 ] || { echo "glommio-timers.sh: $tool made no request" >&2; exit 1; }
-    awk -v r="$round" -v t="$tool" -v n="$requests" -v u="$user" -v s="$sys" 'BEGIN {
-      printf "round %d  %-12s %9d requests  cpu %5.2fu+%5.2fs  %6.2f CPU-µs/req (user %5.2f)\n",
-        r, t, n, u, s, (u + s) * 1e6 / n, u * 1e6 / n }'
-    echo "$round $i $requests $user $sys" >> "$results"
-    sleep 0.3
-  done
-done
+# shellcheck source=benches/alternate.sh
+source "$here/alternate.sh"
+alternate_rounds glommio-timers.sh 0.3
 echo "per tool: CPU-µs per request, median; req/CPU-s relative to wrk's in the same round and set-up (min / median / max):"
 for i in "${!tools[@]}"; do
   awk -v i="$i" -v ref=$((i / 3 * 3)) -v name="${tools[$i]}" -v refname=wrk \
