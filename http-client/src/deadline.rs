@@ -150,11 +150,8 @@ async fn sweep(registry: Weak<Registry>) {
         drop(current);
         // With a deadline to come, one glommio timer until then (dropped, and so removed
         // from the wheel, when a replan cuts the sleep short); without, no timer at all.
-        let mut timer = next.map(|at| {
-            Box::pin(glommio::timer::Timer::new(
-                at.saturating_duration_since(Instant::now()),
-            ))
-        });
+        let mut timer =
+            next.map(|at| glommio::timer::Timer::new(at.saturating_duration_since(Instant::now())));
         poll_fn(|cx| {
             let Some(current) = registry.upgrade() else {
                 return Poll::Ready(());
@@ -163,7 +160,7 @@ async fn sweep(registry: Weak<Registry>) {
                 return Poll::Ready(());
             }
             if let Some(timer) = timer.as_mut()
-                && timer.as_mut().poll(cx).is_ready()
+                && Pin::new(timer).poll(cx).is_ready()
             {
                 return Poll::Ready(());
             }
