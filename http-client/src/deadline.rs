@@ -400,6 +400,38 @@ mod tests {
     }
 
     #[test]
+    fn short_timeouts_among_long_ones_replan_once_not_per_request() {
+        run(async {
+            // One request holds a 60 s deadline while 100 short ones (1 s timeout, 1 ms
+            // each) run one after another: the first short one replans (its deadline is
+            // earlier than the sweeper's), the next ones are later than that and do not.
+            let long = glommio::spawn_local(async {
+                let mut timer = DeadlineTimer::new();
+                timer
+                    .run(
+                        Duration::from_secs(60),
+                        glommio::timer::sleep(Duration::from_millis(300)),
+                    )
+                    .await
+            });
+            glommio::timer::sleep(Duration::from_millis(10)).await;
+            let mut timer = DeadlineTimer::new();
+            for _ in 0..100 {
+                let out = timer
+                    .run(
+                        Duration::from_secs(1),
+                        glommio::timer::sleep(Duration::from_millis(1)),
+                    )
+                    .await;
+                assert_eq!(out, Some(()));
+            }
+            let swept = sweeps();
+            assert!(swept <= 3, "the sweeper woke {swept} times");
+            assert_eq!(long.await, Some(()));
+        });
+    }
+
+    #[test]
     fn an_expired_deadline_not_yet_polled_does_not_keep_the_sweeper_busy() {
         run(async {
             let mut timer = DeadlineTimer::new();
