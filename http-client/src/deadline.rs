@@ -319,7 +319,8 @@ mod tests {
             let took = start.elapsed();
             assert_eq!(out, None);
             assert!(took >= Duration::from_millis(40), "{took:?}");
-            assert!(took < Duration::from_millis(1000), "{took:?}");
+            // Late only by scheduling (generous: CI machines are shared).
+            assert!(took < Duration::from_secs(2), "{took:?}");
             // A future that finishes first keeps its output.
             let out = timer.run(Duration::from_millis(40), async { 7 }).await;
             assert_eq!(out, Some(7));
@@ -359,7 +360,8 @@ mod tests {
             let took = start.elapsed();
             assert_eq!(out, None);
             assert!(took >= Duration::from_millis(30), "{took:?}");
-            assert!(took < Duration::from_millis(250), "{took:?}");
+            // Without the replan it would take the long deadline's 60 s.
+            assert!(took < Duration::from_secs(5), "{took:?}");
             assert_eq!(long.await, Some(()));
         });
     }
@@ -402,7 +404,7 @@ mod tests {
     #[test]
     fn short_timeouts_among_long_ones_replan_once_not_per_request() {
         run(async {
-            // One request holds a 60 s deadline while 100 short ones (1 s timeout, 1 ms
+            // One request holds a 60 s deadline while 100 short ones (5 s timeout, 1 ms
             // each) run one after another: the first short one replans (its deadline is
             // earlier than the sweeper's), the next ones are later than that and do not.
             let long = glommio::spawn_local(async {
@@ -419,7 +421,7 @@ mod tests {
             for _ in 0..100 {
                 let out = timer
                     .run(
-                        Duration::from_secs(1),
+                        Duration::from_secs(5),
                         glommio::timer::sleep(Duration::from_millis(1)),
                     )
                     .await;
@@ -447,7 +449,7 @@ mod tests {
             assert_eq!(registry().next_wake.get(), None);
             let start = Instant::now();
             assert_eq!(late.await, None);
-            assert!(start.elapsed() < Duration::from_millis(50));
+            assert!(start.elapsed() < Duration::from_secs(1));
         });
     }
 }
