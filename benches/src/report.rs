@@ -102,7 +102,7 @@ fn ratio_pairs(outcome: &Outcome) -> Vec<(String, String)> {
         .map(|c| c.label.as_str())
         .collect();
     match outcome.scenario {
-        Scenario::Static50 | Scenario::Static200 | Scenario::Slow => labels
+        Scenario::Static50 | Scenario::Static200 | Scenario::Static1 | Scenario::Slow => labels
             .iter()
             .skip(1)
             .map(|peer| ("molotov".to_string(), peer.to_string()))
@@ -438,8 +438,11 @@ pub fn verdicts(outcomes: &[Outcome]) -> Vec<Verdict> {
     out
 }
 
-/// The verdicts as text.
+/// The verdicts as text (nothing when no scenario of a target ran, e.g. `static-1` alone).
 pub fn verdict_table(verdicts: &[Verdict]) -> String {
+    if verdicts.is_empty() {
+        return String::new();
+    }
     let mut rows = vec![vec![
         "target".to_string(),
         "measured".into(),
@@ -533,6 +536,27 @@ mod tests {
         assert_eq!(utc_date(0), "1970-01-01 00:00 UTC");
         assert_eq!(utc_date(951_782_400), "2000-02-29 00:00 UTC");
         assert_eq!(utc_date(1_798_286_534), "2026-12-26 12:02 UTC");
+    }
+
+    #[test]
+    fn a_scenario_without_targets_prints_no_target_table() {
+        let o = outcome(
+            Scenario::Static1,
+            &["molotov", "wrk"],
+            vec![
+                vec![sample(1000, 100, 0, 0, 0)],
+                vec![sample(1000, 50, 0, 0, 0)],
+            ],
+        );
+        let v = verdicts(std::slice::from_ref(&o));
+        assert!(v.is_empty(), "{v:?}");
+        assert_eq!(verdict_table(&v), "");
+        // Its ratios are still reported.
+        assert!(
+            scenario_table(&o).contains("molotov / wrk"),
+            "{}",
+            scenario_table(&o)
+        );
     }
 
     #[test]

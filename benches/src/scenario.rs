@@ -5,7 +5,7 @@
 //!
 //! | scenario | target | contestants |
 //! | --- | --- | --- |
-//! | `static-50`, `static-200` | nginx | molotov `static.mol`, wrk, h2load `--h1`, oha |
+//! | `static-50`, `static-200`, `static-1` | nginx | molotov `static.mol`, wrk, h2load `--h1`, oha |
 //! | `plan` | nginx | molotov `static.mol` and `plan.mol` (template + JSON check + capture) |
 //! | `slow` | molotov-target `/slow` (50 ms) | molotov `-w 100`, wrk `-c100 --latency` |
 //! | `memory` | nginx | molotov `-w 100` and `-w 10000`, one process |
@@ -28,6 +28,9 @@ pub enum Scenario {
     Static50,
     /// Static GET, 200 connections, every tool.
     Static200,
+    /// Static GET, 1 connection, every tool: each response wakes the generator on its own,
+    /// so this measures what one pass of its event loop costs.
+    Static1,
     /// molotov's templated plan against its static plan, 50 workers.
     Plan,
     /// Latency accuracy on a fixed 50 ms endpoint, 100 connections, molotov and wrk.
@@ -40,9 +43,10 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario, in the order they run.
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 7] = [
         Scenario::Static50,
         Scenario::Static200,
+        Scenario::Static1,
         Scenario::Plan,
         Scenario::Slow,
         Scenario::Memory,
@@ -50,9 +54,10 @@ impl Scenario {
     ];
 
     /// What runs when no scenario is named (scaling needs a bigger machine).
-    pub const DEFAULT: [Scenario; 5] = [
+    pub const DEFAULT: [Scenario; 6] = [
         Scenario::Static50,
         Scenario::Static200,
+        Scenario::Static1,
         Scenario::Plan,
         Scenario::Slow,
         Scenario::Memory,
@@ -63,6 +68,7 @@ impl Scenario {
         match self {
             Scenario::Static50 => "static-50",
             Scenario::Static200 => "static-200",
+            Scenario::Static1 => "static-1",
             Scenario::Plan => "plan",
             Scenario::Slow => "slow",
             Scenario::Memory => "memory",
@@ -417,11 +423,11 @@ pub fn run(
     };
     let w = 50;
     let (title, contestants, target) = match scenario {
-        Scenario::Static50 | Scenario::Static200 => {
-            let c = if scenario == Scenario::Static50 {
-                50
-            } else {
-                200
+        Scenario::Static50 | Scenario::Static200 | Scenario::Static1 => {
+            let c = match scenario {
+                Scenario::Static50 => 50,
+                Scenario::Static200 => 200,
+                _ => 1,
             };
             let mut list = vec![s.molotov("molotov", &static_plan, 1, c, &nginx_url)];
             list.extend(peers(vec![
@@ -430,7 +436,10 @@ pub fn run(
                 ("oha", s.oha(c, &root)),
             ]));
             (
-                format!("static GET, {c} connections, nginx `return 200` (11-byte JSON body)"),
+                format!(
+                    "static GET, {c} connection{}, nginx `return 200` (11-byte JSON body)",
+                    if c == 1 { "" } else { "s" }
+                ),
                 list,
                 Target::Nginx(s.start_nginx(scenario)?),
             )

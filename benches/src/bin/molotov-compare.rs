@@ -26,7 +26,7 @@ struct Args {
     /// Length of each run: 5, 5s, 2500ms [default: 5s].
     #[arg(long, value_parser = parse_duration)]
     duration: Option<Duration>,
-    /// Comma-separated scenarios: static-50, static-200, plan, slow, memory, scaling
+    /// Comma-separated scenarios: static-50, static-200, static-1, plan, slow, memory, scaling
     /// [default: all but scaling].
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<String>,
