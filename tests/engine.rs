@@ -357,3 +357,32 @@ fn a_shallow_ring_depth_still_counts_every_request() {
         64 * 20
     );
 }
+
+#[test]
+fn check_counts_what_the_plan_holds_and_sends_nothing() {
+    let server = target();
+    let dir = TempDir::new("check-counts");
+    let base = format!("http://{}", server.addr());
+    let one = dir.write("one.mol", &get_plan(&base, "/"));
+    let out = run_bounded(molotov().arg("check").arg(&one), Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).ends_with("one.mol: ok (1 scenario, 1 request, 0 checks, 0 thresholds)\n"),
+        "{}",
+        stdout(&out)
+    );
+    let two = dir.write(
+        "two.mol",
+        &format!(
+            "defaults {{\n  base {base}\n}}\n\nscenario a {{\n  GET /json\n  check status == 200\n  GET /\n}}\n\nscenario b {{\n  GET /\n  check status == 200\n}}\n\nthreshold p99 < 1s\n"
+        ),
+    );
+    let out = run_bounded(molotov().arg("check").arg(&two), Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).ends_with("two.mol: ok (2 scenarios, 3 requests, 2 checks, 1 threshold)\n"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(server.requests_answered(), 0);
+}

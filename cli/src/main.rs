@@ -43,17 +43,26 @@ fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
+/// "1 scenario", "2 scenarios".
+fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// `molotov check PLAN`: compile only.
 fn check(path: &Path) -> u8 {
     match molotov_dsl::compile(path, &CompileOptions::default()) {
         Ok(program) => {
             println!(
-                "{}: ok ({} scenarios, {} requests, {} checks, {} thresholds)",
+                "{}: ok ({}, {}, {}, {})",
                 path.display(),
-                program.scenarios().len(),
-                program.requests().len(),
-                program.checks().len(),
-                program.thresholds().len()
+                counted(program.scenarios().len(), "scenario"),
+                counted(program.requests().len(), "request"),
+                counted(program.checks().len(), "check"),
+                counted(program.thresholds().len(), "threshold")
             );
             exit::OK
         }
