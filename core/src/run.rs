@@ -15,7 +15,7 @@ use nix::unistd::Pid;
 
 use crate::child_output::ChildOutput;
 use crate::engine::{self, ChildSpec, EngineOptions};
-use crate::live::{Sample, Sampler};
+use crate::live::{Sample, Sampler, Totals};
 use crate::process::{self, ChildExit, MasterSignals, ProcessError};
 use crate::series::Point;
 use crate::shm::{HeaderWord, Layout, Meta, Region, Shape, ShmError, Site, StopRequest};
@@ -510,7 +510,7 @@ pub fn run(
     observer.finished(&sampler.sample(&region, elapsed), &region);
     // The last, partial second.
     let last = series_sampler.sample(&region, elapsed);
-    if last.interval > Duration::from_millis(50) || series.is_empty() {
+    if keeps_last_point(&last, series.is_empty()) {
         series.push(Point::of(&last, target_rate(elapsed)));
     }
     processes.extend(children.iter().map(|c| c.info.clone()));
@@ -667,4 +667,53 @@ fn failure_in(region: &Region, slot_index: usize, names: &Names) -> Option<Failu
         }
     }
     None
+}
+
+/// Whether the series gets a point for the final, partial second: not when it is a sliver
+/// (50 ms or less, as when the load ends right after a whole second) in which nothing
+/// happened; always when something did, since the series' requests must add up to the totals
+/// (a request that finished in the last few milliseconds was once dropped from the series).
+fn keeps_last_point(last: &Sample, series_is_empty: bool) -> bool {
+    series_is_empty || last.interval > Duration::from_millis(50) || last.delta != Totals::default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tail(interval_ms: u64, requests: u64) -> Sample {
+        let delta = Totals {
+            requests,
+            ..Totals::default()
+        };
+        Sample {
+            elapsed: Duration::from_secs(4) + Duration::from_millis(interval_ms),
+            interval: Duration::from_millis(interval_ms),
+            requests: 1000 + requests,
+            errors: 0,
+            failed_by_status: 0,
+            successes: 0,
+            failures: 0,
+            interval_requests: requests,
+            interval_errors: 0,
+            interval_failures: 0,
+            totals: Totals::default(),
+            delta,
+            interval_latency: crate::latency::new_histogram(),
+            workers_alive: 0,
+            in_flight: 0,
+        }
+    }
+
+    #[test]
+    fn the_last_partial_second_keeps_whatever_happened_in_it() {
+        // A sliver with a request in it: kept, or the series loses that request.
+        assert!(keeps_last_point(&tail(10, 1), false));
+        // A sliver in which nothing happened: left out.
+        assert!(!keeps_last_point(&tail(10, 0), false));
+        // A real partial second, even an idle one: kept.
+        assert!(keeps_last_point(&tail(400, 0), false));
+        // The only point of a short run: kept.
+        assert!(keeps_last_point(&tail(10, 0), true));
+    }
 }
