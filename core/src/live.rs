@@ -106,6 +106,36 @@ impl Sample {
     }
 }
 
+#[cfg(test)]
+impl Sample {
+    /// For tests: the sample of one interval ending at `elapsed`, in which `delta` happened
+    /// (the cumulative figures are that interval's; no latency recorded).
+    pub(crate) fn of_interval(
+        elapsed: Duration,
+        interval: Duration,
+        delta: Totals,
+        workers_alive: u64,
+    ) -> Sample {
+        Sample {
+            elapsed,
+            interval,
+            requests: delta.requests,
+            errors: delta.errors,
+            failed_by_status: delta.failed_by_status,
+            successes: delta.successes,
+            failures: delta.failures,
+            interval_requests: delta.requests,
+            interval_errors: delta.errors,
+            interval_failures: delta.failures,
+            totals: delta,
+            delta,
+            interval_latency: latency::new_histogram(),
+            workers_alive,
+            in_flight: 0,
+        }
+    }
+}
+
 /// `count / interval`, 0 for an empty interval.
 pub fn per_second(count: u64, interval: Duration) -> f64 {
     let secs = interval.as_secs_f64();

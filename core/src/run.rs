@@ -686,23 +686,8 @@ mod tests {
             requests,
             ..Totals::default()
         };
-        Sample {
-            elapsed: Duration::from_secs(4) + Duration::from_millis(interval_ms),
-            interval: Duration::from_millis(interval_ms),
-            requests: 1000 + requests,
-            errors: 0,
-            failed_by_status: 0,
-            successes: 0,
-            failures: 0,
-            interval_requests: requests,
-            interval_errors: 0,
-            interval_failures: 0,
-            totals: Totals::default(),
-            delta,
-            interval_latency: crate::latency::new_histogram(),
-            workers_alive: 0,
-            in_flight: 0,
-        }
+        let interval = Duration::from_millis(interval_ms);
+        Sample::of_interval(Duration::from_secs(4) + interval, interval, delta, 0)
     }
 
     #[test]

@@ -213,23 +213,12 @@ mod tests {
             failed_by_status: failed,
             ..Totals::default()
         };
-        Sample {
-            elapsed: Duration::from_millis(elapsed_ms),
-            interval: Duration::from_millis(100),
-            requests: 0,
-            errors: 0,
-            failed_by_status: 0,
-            successes: 0,
-            failures: 0,
-            interval_requests: requests,
-            interval_errors: 0,
-            interval_failures: 0,
-            totals: Totals::default(),
+        Sample::of_interval(
+            Duration::from_millis(elapsed_ms),
+            Duration::from_millis(100),
             delta,
-            interval_latency: latency::new_histogram(),
-            workers_alive: workers,
-            in_flight: 0,
-        }
+            workers,
+        )
     }
 
     #[test]

@@ -305,6 +305,19 @@ mod tests {
         registry().sweeps.get()
     }
 
+    /// A task holding a 60 s deadline around a 300 ms wait (its output: `Some(())`).
+    fn hold_a_long_deadline() -> glommio::Task<Option<()>> {
+        glommio::spawn_local(async {
+            let mut timer = DeadlineTimer::new();
+            timer
+                .run(
+                    Duration::from_secs(60),
+                    glommio::timer::sleep(Duration::from_millis(300)),
+                )
+                .await
+        })
+    }
+
     #[test]
     fn a_deadline_fires_once_it_passed_never_before() {
         run(async {
@@ -331,15 +344,7 @@ mod tests {
     fn an_earlier_deadline_armed_later_wakes_the_sweeper_to_plan_again() {
         run(async {
             // A long deadline first: the sweeper plans to sleep a minute...
-            let long = glommio::spawn_local(async {
-                let mut timer = DeadlineTimer::new();
-                timer
-                    .run(
-                        Duration::from_secs(60),
-                        glommio::timer::sleep(Duration::from_millis(300)),
-                    )
-                    .await
-            });
+            let long = hold_a_long_deadline();
             glommio::timer::sleep(Duration::from_millis(20)).await;
             assert_eq!(
                 registry()
@@ -407,15 +412,7 @@ mod tests {
             // One request holds a 60 s deadline while 100 short ones (5 s timeout, 1 ms
             // each) run one after another: the first short one replans (its deadline is
             // earlier than the sweeper's), the next ones are later than that and do not.
-            let long = glommio::spawn_local(async {
-                let mut timer = DeadlineTimer::new();
-                timer
-                    .run(
-                        Duration::from_secs(60),
-                        glommio::timer::sleep(Duration::from_millis(300)),
-                    )
-                    .await
-            });
+            let long = hold_a_long_deadline();
             glommio::timer::sleep(Duration::from_millis(10)).await;
             let mut timer = DeadlineTimer::new();
             for _ in 0..100 {
