@@ -362,10 +362,34 @@ impl<'s> Lexer<'s> {
             "s" => 1.0,
             "m" => 60.0,
             "h" => 3600.0,
-            _ => {
+            _ if looks_like_a_time_unit(unit) => {
                 let hint = "a duration is a number followed by `ms`, `s`, `m` or `h`, like `250ms`";
                 return self.tok(
                     Tok::Error(format!("invalid duration `{text}`"), Some(hint.into())),
+                    start,
+                );
+            }
+            // `2OO`, `1e3`, `0x10`: a mistyped number, not a duration with an odd unit.
+            _ => {
+                while self
+                    .peek_char()
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+                {
+                    self.pos += 1;
+                }
+                let text = &self.src[start..self.pos];
+                let hint = match status_class(text) {
+                    Some(class) => format!(
+                        "there are no status classes: for any {class}xx status, check \
+                         `status >= {class}00` and `status < {next}00`",
+                        next = class + 1
+                    ),
+                    None => "numbers are plain decimal digits (`200`, `0.5`); a duration adds \
+                             `ms`, `s`, `m` or `h`, like `250ms`"
+                        .into(),
+                };
+                return self.tok(
+                    Tok::Error(format!("invalid number `{text}`"), Some(hint)),
                     start,
                 );
             }
@@ -658,6 +682,29 @@ pub(crate) fn plain_string(src: &str, span: Span) -> Result<String, (Span, Strin
     Ok(out)
 }
 
+/// The class digit of a status class written the way HTTP texts do (`2xx`, `5XX`).
+fn status_class(text: &str) -> Option<u32> {
+    match text.as_bytes() {
+        [d @ b'1'..=b'5', x, y]
+            if x.eq_ignore_ascii_case(&b'x') && y.eq_ignore_ascii_case(&b'x') =>
+        {
+            Some(u32::from(d - b'0'))
+        }
+        _ => None,
+    }
+}
+
+/// Whether the letters after a number read as an attempt at a time unit (`sec`, `min`, `hr`,
+/// `us`, `ns`, `d`), so that `10sec` is called an invalid duration and `2OO` an invalid number.
+fn looks_like_a_time_unit(unit: &str) -> bool {
+    unit.chars().next().is_some_and(|c| {
+        matches!(
+            c.to_ascii_lowercase(),
+            's' | 'm' | 'h' | 'u' | 'n' | 'd' | 'w'
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -718,6 +765,39 @@ mod tests {
         for src in ["10sec", "-1s", "\"open", "{{ x", "@", "!x"] {
             let t = toks(src);
             assert!(matches!(t[0], Tok::Error(..)), "{src}: {t:?}");
+        }
+    }
+
+    #[test]
+    fn a_mistyped_number_is_not_called_a_duration() {
+        for (src, message) in [
+            ("10sec", "invalid duration `10sec`"),
+            ("5min", "invalid duration `5min`"),
+            ("2d", "invalid duration `2d`"),
+            ("2OO", "invalid number `2OO`"),
+            ("1e3", "invalid number `1e3`"),
+            ("0x10", "invalid number `0x10`"),
+            ("2xx", "invalid number `2xx`"),
+        ] {
+            match &toks(src)[0] {
+                Tok::Error(m, Some(_)) => assert_eq!(m, message, "{src}"),
+                other => panic!("{src}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_status_class_gets_the_two_comparisons_as_hint() {
+        match &toks("5XX")[0] {
+            Tok::Error(_, Some(hint)) => assert!(
+                hint.contains("`status >= 500` and `status < 600`"),
+                "{hint}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        match &toks("6xx")[0] {
+            Tok::Error(_, Some(hint)) => assert!(hint.starts_with("numbers are"), "{hint}"),
+            other => panic!("{other:?}"),
         }
     }
 
