@@ -107,6 +107,15 @@ pub struct RateOptions {
 /// latency either way.
 pub const LATE_AFTER: Duration = Duration::from_millis(1);
 
+/// The longest single timer a sleeping worker waits on before checking for a stop request.
+const SLEEP_SLICE: Duration = Duration::from_millis(100);
+
+/// How often a ready load child looks for the master's start.
+const START_POLL: Duration = Duration::from_micros(100);
+/// How long before the start a ready load child stops sleeping and spins (a thread's sleep
+/// ends up to ~100 µs late).
+const START_SPIN: Duration = Duration::from_micros(300);
+
 /// Exit code of a child whose executor could not start.
 pub const CHILD_RUNTIME_EXIT: i32 = 70;
 /// Exit code of a setup or teardown child whose plan block failed.
@@ -208,16 +217,14 @@ pub fn run_child(spec: ChildSpec) -> i32 {
     on_executor(&spec, move |region, slot| async move {
         let spec = inner;
         let stop = Rc::new(StopWatch::new(region));
-        slot.set_state(SlotState::Running);
-        let mut tasks = Vec::with_capacity(spec.workers);
+        let mut workers = Vec::with_capacity(spec.workers);
         let arrivals = spec.options.load.rate.as_ref().map(|rate| {
-            Rc::new(Arrivals {
-                schedule: rate.schedule.clone(),
-                max_late: rate.max_late,
-                process: u64::from(spec.process),
-                processes: spec.processes.max(1) as u64,
-                next: Cell::new(0),
-            })
+            Rc::new(Arrivals::new(
+                rate.schedule.clone(),
+                rate.max_late,
+                u64::from(spec.process),
+                spec.processes.max(1) as u64,
+            ))
         });
         for local in 0..spec.workers {
             let worker = spec.worker(local);
@@ -234,15 +241,54 @@ pub fn run_child(spec: ChildSpec) -> i32 {
                 scenarios: spec.program.scenarios().len() as u32,
                 arrivals: arrivals.clone(),
             };
-            tasks.push(glommio::spawn_local(worker_loop(
-                worker, driver, recorder, plan,
-            )));
+            workers.push((worker, driver, recorder, plan));
         }
+        let spawn = |(worker, driver, recorder, plan)| {
+            glommio::spawn_local(worker_loop(worker, driver, recorder, plan))
+        };
+        let mut tasks = Vec::with_capacity(spec.workers);
+        // The open model: every worker's first steps (thousands of task polls) happen before
+        // the start, so that they do not delay the first arrivals; the workers then wait for
+        // the turn, which nobody has until the start. Not with a `setup worker` block: its
+        // requests would wait for the start with their clocks running.
+        let early = arrivals
+            .as_ref()
+            .filter(|_| !spec.program.has_worker_setup());
+        if let Some(arrivals) = early {
+            tasks.extend(workers.drain(..).map(spawn));
+            while arrivals.entered.get() < spec.workers {
+                yield_now().await;
+            }
+        }
+        // Every worker is built: tell the master, and start with the other processes (the
+        // open model's schedule and the duration count from that start, not from the fork).
+        slot.set_state(SlotState::Ready);
+        stop.wait_for_start();
+        slot.set_state(SlotState::Running);
+        if let Some(arrivals) = &arrivals {
+            arrivals.pass_turn();
+        }
+        tasks.extend(workers.drain(..).map(spawn));
         for task in tasks {
             task.await;
         }
         0
     })
+}
+
+/// Lets every other task that is ready run once before this one goes on.
+async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            std::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await;
 }
 
 /// Runs the plan's `setup` once and writes its captures to `out`; returns the exit code
@@ -345,9 +391,10 @@ fn leak(region: Arc<Region>) -> &'static Region {
 /// When workers must stop: the master's stop request, the deadline, or `-x` in this child.
 struct StopWatch {
     region: &'static Region,
-    /// When the load started (the master's clock, as an `Instant` of this process).
-    start: Instant,
-    deadline: Option<Instant>,
+    /// When the load started (the master's clock, as an `Instant` of this process). A load
+    /// child learns it only once every child is ready ([`StopWatch::begin`]).
+    start: Cell<Instant>,
+    deadline: Cell<Option<Instant>>,
     local: Cell<bool>,
 }
 
@@ -365,17 +412,53 @@ fn instant_of(mono_nanos: u64) -> Instant {
 
 impl StopWatch {
     fn new(region: &'static Region) -> StopWatch {
-        let deadline_nanos = region.get_header(HeaderWord::DeadlineNanos);
-        let start_nanos = region.get_header(HeaderWord::StartNanos);
-        StopWatch {
+        let stop = StopWatch {
             region,
-            start: if start_nanos == 0 {
-                Instant::now()
-            } else {
-                instant_of(start_nanos)
-            },
-            deadline: (deadline_nanos != 0).then(|| instant_of(deadline_nanos)),
+            start: Cell::new(Instant::now()),
+            deadline: Cell::new(None),
             local: Cell::new(false),
+        };
+        stop.begin();
+        stop
+    }
+
+    /// Reads the run's start and deadline from the region (the start is now if the master
+    /// has not set one: setup, or a stop before the start).
+    fn begin(&self) {
+        let start_nanos = self.region.get_header(HeaderWord::StartNanos);
+        let deadline_nanos = self.region.get_header(HeaderWord::DeadlineNanos);
+        self.start.set(if start_nanos == 0 {
+            Instant::now()
+        } else {
+            instant_of(start_nanos)
+        });
+        self.deadline
+            .set((deadline_nanos != 0).then(|| instant_of(deadline_nanos)));
+    }
+
+    /// Blocks this (load) child until the master gives the start, which it does once every
+    /// load child is ready, then until the start time itself; returns early on a stop
+    /// request. Nothing else runs on this thread yet, so blocking is what it should do.
+    fn wait_for_start(&self) {
+        loop {
+            if self.region.get_header(HeaderWord::StartNanos) != 0 {
+                break;
+            }
+            if self.region.stop_requested() != StopRequest::None {
+                return;
+            }
+            std::thread::sleep(START_POLL);
+        }
+        self.begin();
+        let start = self.start.get();
+        // Sleep to just before the start, then spin the rest: the first arrivals of an open
+        // model are due at the start itself.
+        let left = start.saturating_duration_since(Instant::now());
+        if left > START_SPIN {
+            std::thread::sleep(left - START_SPIN);
+        }
+        while Instant::now() < start {
+            std::hint::spin_loop();
         }
     }
 
@@ -387,6 +470,7 @@ impl StopWatch {
             || self.region.stop_requested() != StopRequest::None
             || self
                 .deadline
+                .get()
                 .is_some_and(|d| now.unwrap_or_else(Instant::now) >= d)
     }
 
@@ -394,33 +478,103 @@ impl StopWatch {
     fn immediate(&self) -> bool {
         self.region.stop_requested() == StopRequest::Immediate
     }
-
-    /// How long a sleep may last before the deadline.
-    fn clamp_sleep(&self, dur: Duration) -> Duration {
-        match self.deadline {
-            Some(d) => dur.min(d.saturating_duration_since(Instant::now())),
-            None => dur,
-        }
-    }
 }
 
 /// The open model's arrivals for one process: arrival `n` of the run belongs to process
-/// `n mod processes`; workers claim them in order.
+/// `n mod processes`, and goes to whichever worker is free when it is due.
+///
+/// Free workers queue for the *turn*: the worker holding it takes the next arrival, sleeps
+/// until it is due, passes the turn to the free worker that freed up last and runs the
+/// scenario. Last-in first-out keeps the fewest workers (and so connections) busy that the
+/// load needs, as a connection pool does: `-w` is a cap, not the number of connections the
+/// server sees (first-in first-out would cycle through all of them, each with its own
+/// keep-alive connection left idle in between).
+/// So a process has one timer armed for its arrivals however many workers it has (a worker
+/// per arrival would keep `-w` timers armed), and an arrival that finds no free worker waits
+/// for the first one that frees up, and starts late.
 struct Arrivals {
     schedule: RateSchedule,
     max_late: Option<Duration>,
     process: u64,
     processes: u64,
     next: Cell<u64>,
+    /// Whether a worker holds the turn (the start holds it until the load starts).
+    turn_taken: Cell<bool>,
+    /// Free workers waiting for the turn, the one that freed up last at the back.
+    waiting: std::cell::RefCell<std::collections::VecDeque<std::task::Waker>>,
+    /// Workers that began (counted once each, before the start).
+    entered: Cell<usize>,
 }
 
 impl Arrivals {
+    fn new(
+        schedule: RateSchedule,
+        max_late: Option<Duration>,
+        process: u64,
+        processes: u64,
+    ) -> Arrivals {
+        Arrivals {
+            schedule,
+            max_late,
+            process,
+            processes,
+            next: Cell::new(0),
+            turn_taken: Cell::new(true),
+            waiting: Default::default(),
+            entered: Cell::new(0),
+        }
+    }
+
     /// The intended time (since the start) of this process's next arrival; None when the
     /// schedule has ended.
     fn claim(&self) -> Option<Duration> {
         let k = self.next.get();
         self.next.set(k + 1);
         self.schedule.time_of(k * self.processes + self.process)
+    }
+
+    /// Waits until this worker holds the turn.
+    async fn take_turn(&self) {
+        std::future::poll_fn(|cx| {
+            if self.turn_taken.get() {
+                self.waiting.borrow_mut().push_back(cx.waker().clone());
+                std::task::Poll::Pending
+            } else {
+                self.turn_taken.set(true);
+                std::task::Poll::Ready(())
+            }
+        })
+        .await;
+    }
+
+    /// Gives up the turn and wakes the free worker that freed up last for it.
+    fn pass_turn(&self) {
+        self.turn_taken.set(false);
+        // Bind first: the waker must not run with the queue borrowed.
+        let next = self.waiting.borrow_mut().pop_back();
+        if let Some(waker) = next {
+            waker.wake();
+        }
+    }
+
+    /// The intended start of this worker's next scenario run: waits for the turn, takes the
+    /// next arrival, sleeps until it is due and passes the turn on. None when the schedule
+    /// ended or the run is stopping (the turn is passed on then too, so every waiting worker
+    /// wakes in turn and sees it).
+    async fn next_start(&self, driver: &mut EngineDriver) -> Option<Instant> {
+        self.take_turn().await;
+        // Whatever reading of the clock the driver kept is from before the wait.
+        driver.now_hint = None;
+        let intended = if driver.graceful() {
+            None
+        } else {
+            self.claim().map(|at| driver.stop.start.get() + at)
+        };
+        if let Some(intended) = intended {
+            driver.sleep_until(intended).await;
+        }
+        self.pass_turn();
+        intended.filter(|_| !driver.graceful())
     }
 }
 
@@ -443,12 +597,13 @@ async fn worker_loop(
     plan: WorkerPlan,
 ) {
     let slot = driver.slot;
+    if let Some(arrivals) = &plan.arrivals {
+        arrivals.entered.set(arrivals.entered.get() + 1);
+    }
     if let Some(ramp) = plan.load.ramp_up {
-        let at = driver.stop.start
+        let at = driver.stop.start.get()
             + ramp_offset(ramp, plan.process, plan.processes, plan.local, plan.workers);
-        driver
-            .sleep(at.saturating_duration_since(Instant::now()))
-            .await;
+        driver.sleep_until(at).await;
         if driver.graceful() {
             return;
         }
@@ -474,15 +629,9 @@ async fn worker_loop(
             };
             runs += 1;
             if let Some(arrivals) = &plan.arrivals {
-                let Some(at) = arrivals.claim() else { break };
-                let intended = driver.stop.start + at;
-                let now = Instant::now();
-                if now < intended {
-                    driver.sleep(intended - now).await;
-                    if driver.graceful() {
-                        break;
-                    }
-                }
+                let Some(intended) = arrivals.next_start(&mut driver).await else {
+                    break;
+                };
                 let late = Instant::now().saturating_duration_since(intended);
                 if late > LATE_AFTER {
                     slot.add(Total::LateStarts, 1);
@@ -570,6 +719,24 @@ struct EngineDriver {
 }
 
 impl EngineDriver {
+    /// Sleeps until `at` (or the deadline, or a stop request, whichever comes first). The
+    /// sleep is cut in slices of at most 100 ms so that a stop request cuts it short; each
+    /// slice aims at `at` again from the clock, so the timer's own lateness (tens of µs per
+    /// wake-up, more on a busy executor) never adds up across slices.
+    async fn sleep_until(&mut self, at: Instant) {
+        self.now_hint = None;
+        let at = match self.stop.deadline.get() {
+            Some(d) => at.min(d),
+            None => at,
+        };
+        while !self.should_stop() {
+            let left = at.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            glommio::timer::sleep(left.min(SLEEP_SLICE)).await;
+        }
+    }
     /// No new request or scenario should start (see [`StopWatch::graceful`]).
     fn graceful(&self) -> bool {
         self.stop.graceful(self.now_hint)
@@ -766,15 +933,7 @@ impl Driver for EngineDriver {
     }
 
     async fn sleep(&mut self, dur: Duration) {
-        self.now_hint = None;
-        // Sleep in slices so a stop request cuts think time short.
-        let mut left = self.stop.clamp_sleep(dur);
-        while !left.is_zero() && !self.should_stop() {
-            let step = left.min(Duration::from_millis(100));
-            glommio::timer::sleep(step).await;
-            left -= step;
-            left = self.stop.clamp_sleep(left);
-        }
+        self.sleep_until(Instant::now() + dur).await;
     }
 
     fn should_stop(&self) -> bool {

@@ -16,9 +16,9 @@ use nix::unistd::Pid;
 use crate::child_output::ChildOutput;
 use crate::engine::{self, ChildSpec, EngineOptions};
 use crate::live::{Sample, Sampler, Totals};
-use crate::process::{self, ChildExit, MasterSignals, ProcessError};
+use crate::process::{self, ChildExit, MasterSignals, ProcessError, Signals};
 use crate::series::Point;
-use crate::shm::{HeaderWord, Layout, Meta, Region, Shape, ShmError, Site, StopRequest};
+use crate::shm::{HeaderWord, Layout, Meta, Region, Shape, ShmError, Site, SlotState, StopRequest};
 use crate::sizing::{SizingConfig, SizingReport, SizingTracker};
 use crate::summary::{CheckName, Names, ProcessInfo, Summary};
 
@@ -212,6 +212,72 @@ pub fn names_of(program: &Program) -> Names {
     }
 }
 
+/// How long the master waits for every load child to be ready before it starts the load
+/// anyway (a child still building its workers then starts late, and its open-model arrivals
+/// count as late).
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How far ahead of the moment every child is ready the master puts the start.
+const START_MARGIN: Duration = Duration::from_millis(2);
+
+/// Whether every load child that is still alive built its workers and waits for the start.
+fn all_ready(region: &Region, children: &[Child]) -> bool {
+    children.iter().all(|c| {
+        c.info.exit.is_some()
+            || matches!(
+                region.slot(c.info.slot).state(),
+                SlotState::Ready | SlotState::Running | SlotState::Finished
+            )
+    })
+}
+
+/// What the master does with one wake-up's events, before the start and during the load:
+/// children's output, the live view's stop key, interrupts, ended children.
+fn on_events(
+    got: &Signals,
+    region: &Region,
+    observer: &mut dyn Observer,
+    child_output: &mut Option<ChildOutput>,
+    children: &mut [Child],
+    interrupts: &mut u32,
+    ending: &mut Ending,
+) {
+    if got.output
+        && let Some(output) = child_output
+    {
+        output.drain(&mut |line| observer.child_output(line));
+    }
+    if got.input && observer.on_input() && region.stop_requested() == StopRequest::None {
+        region.request_stop(StopRequest::Graceful);
+        *interrupts += 1;
+        *ending = Ending::Interrupted(*interrupts);
+    }
+    if got.interrupts > 0 {
+        *interrupts += got.interrupts;
+        *ending = Ending::Interrupted(*interrupts);
+        observer.interrupted(*interrupts);
+        if *interrupts == 1 {
+            region.request_stop(StopRequest::Graceful);
+        } else {
+            region.request_stop(StopRequest::Immediate);
+            for c in children.iter().filter(|c| c.info.exit.is_none()) {
+                process::kill(c.pid, Signal::SIGKILL);
+            }
+        }
+    }
+    if got.child {
+        for (pid, exit, usage) in process::reap_any() {
+            if let Some(c) = children.iter_mut().find(|c| c.pid == pid) {
+                c.info.exit = Some(exit);
+                c.info.usage = Some(usage);
+                if !exit.is_success() {
+                    observer.child_ended(&c.info);
+                }
+            }
+        }
+    }
+}
+
 struct Child {
     info: ProcessInfo,
     pid: Pid,
@@ -326,13 +392,8 @@ pub fn run(
         Arc::new(Globals::empty())
     };
 
-    // The load.
-    let start = Instant::now();
-    let start_nanos = process::monotonic_nanos();
-    region.set_header(HeaderWord::StartNanos, start_nanos);
-    if let Some(d) = config.duration {
-        region.set_header(HeaderWord::DeadlineNanos, start_nanos + d.as_nanos() as u64);
-    }
+    // The load: every load child builds its executor and workers, says it is ready and waits
+    // for the start, which the master gives once all are ready (below).
     let mut children: Vec<Child> = Vec::new();
     let mut child_output = if config.capture_child_stderr {
         Some(ChildOutput::open().map_err(|e| ProcessError::Os {
@@ -390,6 +451,42 @@ pub fn run(
     let infos: Vec<ProcessInfo> = children.iter().map(|c| c.info.clone()).collect();
     observer.started(&infos);
 
+    let mut ending = Ending::Completed;
+    let ready_by = Instant::now() + READY_TIMEOUT;
+    while !all_ready(&region, &children)
+        && region.stop_requested() == StopRequest::None
+        && Instant::now() < ready_by
+    {
+        let got = signals.wait_with_output(
+            Duration::from_millis(1),
+            observer.input(),
+            child_output.as_ref().and_then(|o| o.poll_fd()),
+        );
+        on_events(
+            &got,
+            &region,
+            observer,
+            &mut child_output,
+            &mut children,
+            &mut interrupts,
+            &mut ending,
+        );
+    }
+    // The start is a little ahead, so that every child sees it before it comes: the open
+    // model's first arrivals are due at the start itself.
+    let margin = if region.stop_requested() == StopRequest::None {
+        START_MARGIN
+    } else {
+        Duration::ZERO
+    };
+    let start = Instant::now() + margin;
+    let start_nanos = process::monotonic_nanos() + margin.as_nanos() as u64;
+    if let Some(d) = config.duration {
+        region.set_header(HeaderWord::DeadlineNanos, start_nanos + d.as_nanos() as u64);
+    }
+    // Last: a child reads the deadline after it sees the start.
+    region.set_header(HeaderWord::StartNanos, start_nanos);
+
     let mut sampler = Sampler::new(names.scenarios.len(), names.checks.len());
     let mut series_sampler = Sampler::new(names.scenarios.len(), names.checks.len());
     let mut series = Vec::new();
@@ -409,7 +506,6 @@ pub fn run(
     let deadline = config.duration.map(|d| start + d);
     let mut kill_at: Option<Instant> = None;
     let mut next_tick = start + config.tick;
-    let mut ending = Ending::Completed;
     while children.iter().any(|c| c.info.exit.is_none()) {
         let now = Instant::now();
         let wait = next_tick
@@ -422,40 +518,15 @@ pub fn run(
             observer.input(),
             child_output.as_ref().and_then(|o| o.poll_fd()),
         );
-        if got.output
-            && let Some(output) = &mut child_output
-        {
-            output.drain(&mut |line| observer.child_output(line));
-        }
-        if got.input && observer.on_input() && region.stop_requested() == StopRequest::None {
-            region.request_stop(StopRequest::Graceful);
-            interrupts += 1;
-            ending = Ending::Interrupted(interrupts);
-        }
-        if got.interrupts > 0 {
-            interrupts += got.interrupts;
-            ending = Ending::Interrupted(interrupts);
-            observer.interrupted(interrupts);
-            if interrupts == 1 {
-                region.request_stop(StopRequest::Graceful);
-            } else {
-                region.request_stop(StopRequest::Immediate);
-                for c in children.iter().filter(|c| c.info.exit.is_none()) {
-                    process::kill(c.pid, Signal::SIGKILL);
-                }
-            }
-        }
-        if got.child {
-            for (pid, exit, usage) in process::reap_any() {
-                if let Some(c) = children.iter_mut().find(|c| c.pid == pid) {
-                    c.info.exit = Some(exit);
-                    c.info.usage = Some(usage);
-                    if !exit.is_success() {
-                        observer.child_ended(&c.info);
-                    }
-                }
-            }
-        }
+        on_events(
+            &got,
+            &region,
+            observer,
+            &mut child_output,
+            &mut children,
+            &mut interrupts,
+            &mut ending,
+        );
         let now = Instant::now();
         if region.failed_slot().is_some() && ending == Ending::Completed {
             ending = Ending::StoppedOnFailure;

@@ -98,6 +98,8 @@ pub enum SlotState {
     Unused = 0,
     /// The child is building its executor and workers.
     Starting = 1,
+    /// A load child built its executor and workers and waits for the master's start.
+    Ready = 4,
     /// Workers are running.
     Running = 2,
     /// The child finished cleanly and wrote its last counts.
@@ -347,12 +349,12 @@ impl Region {
 
     /// Sets a header word.
     pub fn set_header(&self, word: HeaderWord, value: u64) {
-        self.header(word).store(value, Relaxed);
+        self.header(word).store(value, Release);
     }
 
     /// Reads a header word.
     pub fn get_header(&self, word: HeaderWord) -> u64 {
-        self.header(word).load(Relaxed)
+        self.header(word).load(Acquire)
     }
 
     /// Records that slot `index` stopped the run on a failure, unless another did first.
@@ -445,6 +447,7 @@ impl<'r> Slot<'r> {
             1 => SlotState::Starting,
             2 => SlotState::Running,
             3 => SlotState::Finished,
+            4 => SlotState::Ready,
             _ => SlotState::Unused,
         }
     }

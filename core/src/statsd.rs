@@ -654,7 +654,7 @@ impl Statsd {
             .filter(|&&slot| {
                 matches!(
                     region.slot(slot).state(),
-                    SlotState::Starting | SlotState::Running
+                    SlotState::Starting | SlotState::Ready | SlotState::Running
                 )
             })
             .count() as u64
