@@ -44,6 +44,35 @@ fn cpus_shared() -> std::sync::RwLockReadGuard<'static, ()> {
     CPUS.read().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Runs `molotov -q ARGS --json FILE` with a plan of one `GET /json` against a fresh target
+/// server; asserts it exits 0; returns the text report and the JSON report.
+fn run_json_get(name: &str, args: &[&str]) -> (String, serde_json::Value) {
+    let server = target();
+    let dir = TempDir::new(name);
+    let plan = dir.write(
+        "get.mol",
+        &plan(
+            &format!("http://{}", server.addr()),
+            "scenario get {\n  GET /json\n}\n",
+        ),
+    );
+    let json = dir.0.join("report.json");
+    let out = run_bounded(
+        molotov()
+            .arg("-q")
+            .args(args)
+            .arg("--json")
+            .arg(&json)
+            .arg(&plan),
+        Duration::from_secs(60),
+    );
+    let report = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
+    let text = std::fs::read_to_string(&json).unwrap();
+    let r = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"));
+    (report, r)
+}
+
 fn plan(base: &str, body: &str) -> String {
     format!("defaults {{\n  base {base}\n  timeout 10s\n}}\n\n{body}")
 }
@@ -87,28 +116,10 @@ fn many_idle_workers_keep_the_schedule_and_the_connections_few() {
     // what a fast server needs. Those idle workers must cost the schedule nothing: every
     // start on time, so the latency is the server's (~0.2 ms here, not the generator's), and
     // only as many connections as runs are in flight at once.
-    let server = target();
-    let dir = TempDir::new("idle-workers");
-    let plan = dir.write(
-        "get.mol",
-        &plan(
-            &format!("http://{}", server.addr()),
-            "scenario get {\n  GET /json\n}\n",
-        ),
+    let (report, r) = run_json_get(
+        "idle-workers",
+        &["-p", "2", "-w", "3000", "--rate", "200", "-d", "2"],
     );
-    let json = dir.0.join("report.json");
-    let out = run_bounded(
-        molotov()
-            .args(["-q", "-p", "2", "-w", "3000", "--rate", "200", "-d", "2"])
-            .arg("--json")
-            .arg(&json)
-            .arg(&plan),
-        Duration::from_secs(60),
-    );
-    let report = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let totals = &r["totals"];
     // The schedule holds 400 starts in 2 s; a start that a slow timer pushes past the
     // deadline is lost (the load drifted by tens of ms per second before).
@@ -138,30 +149,10 @@ fn processes_start_the_schedule_together_once_all_are_ready() {
     // schedule (and the duration) starts once every process is ready, so the first
     // arrivals are not already late when a process begins. 80 arrivals in 20 ms all fall
     // where that start-up was (about half of them were late by 5-12 ms before).
-    let server = target();
-    let dir = TempDir::new("start-together");
-    let plan = dir.write(
-        "get.mol",
-        &plan(
-            &format!("http://{}", server.addr()),
-            "scenario get {\n  GET /json\n}\n",
-        ),
+    let (report, r) = run_json_get(
+        "start-together",
+        &["-p", "2", "-w", "3000", "--rate", "4000", "-d", "20ms"],
     );
-    let json = dir.0.join("report.json");
-    let out = run_bounded(
-        molotov()
-            .args([
-                "-q", "-p", "2", "-w", "3000", "--rate", "4000", "-d", "20ms",
-            ])
-            .arg("--json")
-            .arg(&json)
-            .arg(&plan),
-        Duration::from_secs(60),
-    );
-    let report = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let requests = r["totals"]["requests"].as_u64().unwrap();
     // Arrivals still due when the deadline passes are not started: when the other tests
     // of this binary load both CPUs at the same moment, the last few may be lost that way.

@@ -16,7 +16,7 @@ use nix::unistd::Pid;
 use crate::child_output::ChildOutput;
 use crate::engine::{self, ChildSpec, EngineOptions};
 use crate::live::{Sample, Sampler, Totals};
-use crate::process::{self, ChildExit, MasterSignals, ProcessError, Signals};
+use crate::process::{self, ChildExit, MasterSignals, ProcessError};
 use crate::series::Point;
 use crate::shm::{HeaderWord, Layout, Meta, Region, Shape, ShmError, Site, SlotState, StopRequest};
 use crate::sizing::{SizingConfig, SizingReport, SizingTracker};
@@ -231,10 +231,12 @@ fn all_ready(region: &Region, children: &[Child]) -> bool {
     })
 }
 
-/// What the master does with one wake-up's events, before the start and during the load:
-/// children's output, the live view's stop key, interrupts, ended children.
-fn on_events(
-    got: &Signals,
+/// Waits up to `timeout` for the master's events and handles them, before the start and
+/// during the load: children's output, the live view's stop key, interrupts, ended children.
+#[allow(clippy::too_many_arguments)]
+fn wait_and_handle(
+    signals: &MasterSignals,
+    timeout: Duration,
     region: &Region,
     observer: &mut dyn Observer,
     child_output: &mut Option<ChildOutput>,
@@ -242,6 +244,12 @@ fn on_events(
     interrupts: &mut u32,
     ending: &mut Ending,
 ) {
+    let got = signals.wait_with_output(
+        timeout,
+        observer.input(),
+        child_output.as_ref().and_then(|o| o.poll_fd()),
+    );
+    let got = &got;
     if got.output
         && let Some(output) = child_output
     {
@@ -457,13 +465,9 @@ pub fn run(
         && region.stop_requested() == StopRequest::None
         && Instant::now() < ready_by
     {
-        let got = signals.wait_with_output(
+        wait_and_handle(
+            &signals,
             Duration::from_millis(1),
-            observer.input(),
-            child_output.as_ref().and_then(|o| o.poll_fd()),
-        );
-        on_events(
-            &got,
             &region,
             observer,
             &mut child_output,
@@ -513,13 +517,9 @@ pub fn run(
             .min(next_step)
             .saturating_duration_since(now)
             .min(config.tick);
-        let got = signals.wait_with_output(
+        wait_and_handle(
+            &signals,
             wait,
-            observer.input(),
-            child_output.as_ref().and_then(|o| o.poll_fd()),
-        );
-        on_events(
-            &got,
             &region,
             observer,
             &mut child_output,
