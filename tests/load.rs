@@ -122,12 +122,15 @@ fn many_idle_workers_keep_the_schedule_and_the_connections_few() {
     );
     let totals = &r["totals"];
     // The schedule holds 400 starts in 2 s; a start that a slow timer pushes past the
-    // deadline is lost (the load drifted by tens of ms per second before).
+    // deadline is not started (the load drifted by tens of ms per second before), and is
+    // counted as missed.
     let requests = totals["requests"].as_u64().unwrap();
     assert!(
         (398..=400).contains(&requests),
         "{requests} requests for --rate 200 -d 2\n{report}"
     );
+    let missed = r["schedule"]["missed_starts"].as_u64().unwrap();
+    assert_eq!(requests + missed, 400, "{report}");
     let p50 = r["latency_us"]["p50"].as_u64().unwrap();
     assert!(
         p50 < 5_000,
@@ -154,12 +157,15 @@ fn processes_start_the_schedule_together_once_all_are_ready() {
         &["-p", "2", "-w", "3000", "--rate", "4000", "-d", "20ms"],
     );
     let requests = r["totals"]["requests"].as_u64().unwrap();
-    // Arrivals still due when the deadline passes are not started: when the other tests
-    // of this binary load both CPUs at the same moment, the last few may be lost that way.
+    // Arrivals still due when the deadline passes are not started (and counted as missed):
+    // when the other tests of this binary load both CPUs at the same moment, the last few
+    // may end that way.
     assert!(
         (72..=80).contains(&requests),
         "{requests} requests for --rate 4000 -d 20ms\n{report}"
     );
+    let missed = r["schedule"]["missed_starts"].as_u64().unwrap();
+    assert_eq!(requests + missed, 80, "{report}");
     let late = r["schedule"]["late_starts"].as_u64().unwrap();
     assert!(late <= 10, "{late} of {requests} starts late\n{report}");
 }
@@ -210,6 +216,123 @@ fn a_backlog_shows_in_latency_but_not_in_service_time() {
     // About 40 runs/s were possible: the achieved count is bounded by capacity, not the rate.
     let sent = reported_requests(&report);
     assert!((100..=140).contains(&sent), "{sent}\n{report}");
+}
+
+/// Scenario runs started, dropped (`--max-late`) and missed arrivals of a JSON report.
+fn arrivals_accounted(r: &serde_json::Value) -> (u64, u64, u64) {
+    let started = r["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            ["successes", "failures", "stopped"]
+                .iter()
+                .map(|k| s[k].as_u64().unwrap())
+                .sum::<u64>()
+        })
+        .sum();
+    let schedule = &r["schedule"];
+    (
+        started,
+        schedule["dropped_starts"].as_u64().unwrap(),
+        schedule["missed_starts"].as_u64().unwrap(),
+    )
+}
+
+/// A plan of one `GET /delay/MS` against `server`, in `dir`.
+fn delay_plan(dir: &TempDir, server: &molotov_target::ServerHandle, ms: u32) -> std::path::PathBuf {
+    dir.write(
+        "delay.mol",
+        &plan(
+            &format!("http://{}", server.addr()),
+            &format!("scenario slow {{\n  GET /delay/{ms}\n}}\n"),
+        ),
+    )
+}
+
+#[test]
+fn an_overloaded_schedule_counts_every_arrival_once() {
+    let _shared = cpus_shared();
+    let server = target();
+    let dir = TempDir::new("overloaded");
+    let plan = delay_plan(&dir, &server, 50);
+    // 4 workers of 50 ms can start ~160 of the 400 arrivals due in 2 s; the rest are missed
+    // (no worker was free before the end) or, with `--max-late`, dropped. Either way each
+    // arrival due is counted exactly once.
+    for max_late in [None, Some("100ms")] {
+        let json = dir.0.join("report.json");
+        let mut cmd = molotov();
+        cmd.args(["-q", "-p", "2", "-w", "2", "--rate", "200", "-d", "2"]);
+        if let Some(max_late) = max_late {
+            cmd.args(["--max-late", max_late]);
+        }
+        let out = run_bounded(
+            cmd.arg("--json").arg(&json).arg(&plan),
+            Duration::from_secs(30),
+        );
+        let report = stdout(&out);
+        assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
+        let r: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let (started, dropped, missed) = arrivals_accounted(&r);
+        assert_eq!(
+            started + dropped + missed,
+            400,
+            "--max-late {max_late:?}: {started} started + {dropped} dropped + {missed} missed\n{report}"
+        );
+        assert!((100..=170).contains(&started), "{started} started\n{report}");
+        if max_late.is_some() {
+            assert!(dropped > 100, "{dropped} dropped\n{report}");
+        } else {
+            assert_eq!(dropped, 0, "{report}");
+            assert!(missed > 200, "{missed} missed\n{report}");
+            assert!(
+                report.contains(&format!(
+                    "{missed} starts were due before the end but never started"
+                )),
+                "{report}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_stop_counts_the_arrivals_missed_until_the_stop_not_until_the_drain() {
+    let _shared = cpus_shared();
+    let server = target();
+    let dir = TempDir::new("missed-stop");
+    // Runs of 1 s: after Ctrl-C the run drains for up to a second, and the arrivals of that
+    // second are not missed (nothing was to start after the stop).
+    let plan = delay_plan(&dir, &server, 1000);
+    let json = dir.0.join("report.json");
+    let child = molotov()
+        .args(["-q", "-p", "2", "-w", "2", "--rate", "200", "-d", "20"])
+        .arg("--json")
+        .arg(&json)
+        .arg(&plan)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let spawned = Instant::now();
+    std::thread::sleep(Duration::from_millis(700));
+    let signalled = spawned.elapsed();
+    signal(child.id(), libc::SIGINT);
+    let out = wait_bounded(child, Duration::from_secs(20));
+    let report = stdout(&out);
+    assert_eq!(out.status.code(), Some(130), "{report}\n{}", stderr(&out));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let (started, dropped, missed) = arrivals_accounted(&r);
+    let accounted = started + dropped + missed;
+    // The schedule began after the fork (less than the 700 ms the test waited) and ended at
+    // the stop: at most 200/s x the time to the signal.
+    let most = (200.0 * signalled.as_secs_f64()).ceil() as u64 + 2;
+    assert!(
+        (20..=most).contains(&accounted),
+        "{started} started + {dropped} dropped + {missed} missed, at most {most} due by the stop\n{report}"
+    );
+    assert!(missed > 0, "{report}");
 }
 
 #[test]

@@ -293,6 +293,11 @@ pub struct Schedule {
     pub late_max_us: u64,
     /// Scheduled starts dropped (`--max-late`).
     pub dropped_starts: u64,
+    /// Arrivals due before the end of the load that no worker started: the schedule ran
+    /// ahead of `-w` (with `late_starts` and `dropped_starts`, every arrival due is counted
+    /// once: started + dropped + missed). Absent in reports of older versions.
+    #[serde(default)]
+    pub missed_starts: u64,
 }
 
 fn load_config(config: &RunConfig, program: &molotov_dsl::Program) -> LoadConfig {
@@ -688,6 +693,7 @@ pub fn build(ctx: &Context<'_>) -> Report {
                 .then(|| (s.late_total.as_micros() / u128::from(s.late_starts)) as u64),
             late_max_us: s.late_max.as_micros() as u64,
             dropped_starts: s.dropped_starts,
+            missed_starts: s.missed_starts,
         },
         requests,
         scenarios,

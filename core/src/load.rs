@@ -171,6 +171,34 @@ impl RateSchedule {
         }
         None
     }
+
+    /// How many arrivals of process `process` (of `processes`) are intended strictly before
+    /// `t`: arrivals `n = k·processes + process` with `time_of(n) < t`. The estimate from the
+    /// cumulative function is corrected against [`RateSchedule::time_of`] itself, so the count
+    /// agrees with the times the workers are given, rounding included.
+    pub fn due_before(&self, t: Duration, process: u64, processes: u64) -> u64 {
+        let processes = processes.max(1);
+        let is_due = |k: u64| {
+            k.checked_mul(processes)
+                .and_then(|n| n.checked_add(process))
+                .and_then(|n| self.time_of(n))
+                .is_some_and(|at| at < t)
+        };
+        let whole_run = self.arrivals_until(t).ceil().max(0.0);
+        let estimate = if whole_run > process as f64 {
+            ((whole_run - process as f64) / processes as f64).ceil() as u64
+        } else {
+            0
+        };
+        let mut due = estimate;
+        while due > 0 && !is_due(due - 1) {
+            due -= 1;
+        }
+        while is_due(due) {
+            due += 1;
+        }
+        due
+    }
 }
 
 /// When a worker should start under `--ramp-up`: workers of all processes are spread evenly
@@ -272,6 +300,57 @@ mod tests {
         }
         assert_eq!(s.time_of(1500), None);
         assert_eq!(s.time_of(10_000), None);
+    }
+
+    #[test]
+    fn due_before_counts_each_process_share_of_the_schedule() {
+        let constant = RateSchedule::constant(2000.0).unwrap();
+        let second = Duration::from_secs(1);
+        // Arrivals at 0, 0.5 ms, ..., 999.5 ms: 2,000 before 1 s, the one at 1 s is not.
+        assert_eq!(constant.due_before(second, 0, 1), 2000);
+        let shares: Vec<u64> = (0..3).map(|p| constant.due_before(second, p, 3)).collect();
+        assert_eq!(shares, [667, 667, 666]);
+        assert_eq!(constant.due_before(Duration::ZERO, 0, 1), 0);
+        // Just after arrival 0 (due at 0).
+        assert_eq!(constant.due_before(Duration::from_nanos(1), 0, 1), 1);
+        assert_eq!(constant.due_before(Duration::from_nanos(1), 1, 2), 0);
+        assert_eq!(
+            RateSchedule::constant(0.0)
+                .unwrap()
+                .due_before(second, 0, 1),
+            0
+        );
+
+        // 0 -> 100/s over 10 s, then 100/s for 10 s: 500 + 1,000 arrivals, then the end.
+        let staged = RateSchedule::staged(
+            0.0,
+            vec![
+                Stage {
+                    duration: Duration::from_secs(10),
+                    target: 100.0,
+                },
+                Stage {
+                    duration: Duration::from_secs(10),
+                    target: 100.0,
+                },
+            ],
+        )
+        .unwrap();
+        for t in [0.3, 1.0, 4.99, 5.0, 10.0, 12.345, 19.99, 20.0, 25.0] {
+            let t = Duration::from_secs_f64(t);
+            for processes in [1u64, 2, 7] {
+                let by_time_of = (0..)
+                    .take_while(|&n| staged.time_of(n).is_some_and(|at| at < t))
+                    .filter(|n| n % processes == 1 % processes)
+                    .count() as u64;
+                assert_eq!(
+                    staged.due_before(t, 1 % processes, processes),
+                    by_time_of,
+                    "t {t:?}, {processes} processes"
+                );
+            }
+        }
+        assert_eq!(staged.due_before(Duration::from_secs(25), 0, 1), 1500);
     }
 
     #[test]

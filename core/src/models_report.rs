@@ -7,7 +7,8 @@ use crate::report::{fmt_count, fmt_duration, fmt_micros, fmt_rate};
 use crate::sizing::{SizingPoint, SizingReport};
 use crate::summary::Summary;
 
-/// The open model's section: target and achieved start rates, late and dropped starts.
+/// The open model's section: target and achieved start rates, late, dropped and missed
+/// starts.
 pub fn render_open_model(summary: &Summary, target: &str) -> String {
     let runs: u64 = summary
         .scenarios
@@ -30,12 +31,20 @@ pub fn render_open_model(summary: &Summary, target: &str) -> String {
     };
     let _ = writeln!(
         out,
-        "  late starts: {} (mean {} late, max {}); dropped: {}; latency is measured from the intended start, service time from the first byte sent",
+        "  late starts: {} (mean {} late, max {}); dropped: {}; missed: {}; latency is measured from the intended start, service time from the first byte sent",
         fmt_count(summary.late_starts),
         fmt_duration(mean),
         fmt_duration(summary.late_max),
-        fmt_count(summary.dropped_starts)
+        fmt_count(summary.dropped_starts),
+        fmt_count(summary.missed_starts)
     );
+    if summary.missed_starts > 0 {
+        let _ = writeln!(
+            out,
+            "  {} starts were due before the end but never started: every worker was busy (raise -w, or -p if the load processes' CPUs are full)",
+            fmt_count(summary.missed_starts)
+        );
+    }
     out
 }
 

@@ -220,7 +220,7 @@ pub fn render(summary: &Summary) -> String {
     ];
     all.extend(latency_cells(&s.latency));
     t.row(all);
-    if s.late_starts > 0 || s.dropped_starts > 0 || s.service != s.latency {
+    if s.late_starts > 0 || s.dropped_starts > 0 || s.missed_starts > 0 || s.service != s.latency {
         let mut row = vec!["  service time".to_string(), String::new(), String::new()];
         row.extend(latency_cells(&s.service));
         t.row(row);
@@ -236,7 +236,7 @@ pub fn render(summary: &Summary) -> String {
     }
     out.push_str(&t.render(2));
 
-    if s.late_starts > 0 || s.dropped_starts > 0 {
+    if s.late_starts > 0 || s.dropped_starts > 0 || s.missed_starts > 0 {
         let mean = if s.late_starts > 0 {
             s.late_total / s.late_starts as u32
         } else {
@@ -244,11 +244,12 @@ pub fn render(summary: &Summary) -> String {
         };
         let _ = writeln!(
             out,
-            "  late starts: {} (mean {} late, max {}), dropped: {}",
+            "  late starts: {} (mean {} late, max {}), dropped: {}, missed: {}",
             fmt_count(s.late_starts),
             fmt_duration(mean),
             fmt_duration(s.late_max),
-            fmt_count(s.dropped_starts)
+            fmt_count(s.dropped_starts),
+            fmt_count(s.missed_starts)
         );
     }
 

@@ -54,6 +54,8 @@ pub enum HeaderWord {
     DeadlineNanos = 2,
     /// Slot index + 1 of the child that first stopped the run on a failure (`-x`), 0 if none.
     FailedSlot = 3,
+    /// `CLOCK_MONOTONIC` nanoseconds of the first stop request (0: none yet).
+    StopNanos = 4,
 }
 
 /// Why the run should stop, as stored in [`HeaderWord::Stop`].
@@ -144,6 +146,9 @@ pub enum Total {
     TlsResumed = 15,
     /// Sum of TLS handshake times in µs (for the mean).
     TlsHandshakeMicros = 16,
+    /// Open model: arrivals due before the end of the load that no worker started (written
+    /// once, when the child's workers are done).
+    MissedStarts = 17,
 }
 
 /// Counters per request id.
@@ -332,10 +337,19 @@ impl Region {
         &self.words()[word as usize]
     }
 
-    /// Asks every child to stop (never lowers an earlier, stronger request).
+    /// Asks every child to stop (never lowers an earlier, stronger request); the first
+    /// request's time is kept in [`HeaderWord::StopNanos`].
     pub fn request_stop(&self, stop: StopRequest) {
+        if stop != StopRequest::None {
+            let _ = self.header(HeaderWord::StopNanos).compare_exchange(
+                0,
+                crate::process::monotonic_nanos(),
+                Release,
+                Relaxed,
+            );
+        }
         self.header(HeaderWord::Stop)
-            .fetch_max(stop as u64, Relaxed);
+            .fetch_max(stop as u64, Release);
     }
 
     /// The current stop request.
@@ -684,6 +698,20 @@ mod tests {
     }
 
     #[test]
+    fn the_first_stop_request_keeps_its_time() {
+        let r = region(1);
+        assert_eq!(r.get_header(HeaderWord::StopNanos), 0);
+        let before = crate::process::monotonic_nanos();
+        r.request_stop(StopRequest::Graceful);
+        let first = r.get_header(HeaderWord::StopNanos);
+        assert!(first >= before, "{first} < {before}");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        r.request_stop(StopRequest::Immediate);
+        assert_eq!(r.get_header(HeaderWord::StopNanos), first);
+        assert_eq!(r.stop_requested(), StopRequest::Immediate);
+    }
+
+    #[test]
     fn writes_in_a_forked_child_are_seen_by_the_parent() {
         let r = region(2);
         // SAFETY: the test's child only touches the shared mapping and exits with _exit.
@@ -700,6 +728,7 @@ mod tests {
                 unsafe { libc::waitpid(pid, &mut status, 0) };
                 assert_eq!(r.slot(1).total(Total::Responses), 42);
                 assert_eq!(r.stop_requested(), StopRequest::Graceful);
+                assert_ne!(r.get_header(HeaderWord::StopNanos), 0);
             }
             _ => panic!("fork failed"),
         }

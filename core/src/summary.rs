@@ -151,6 +151,8 @@ pub struct Summary {
     pub late_max: Duration,
     /// Open model: scheduled starts dropped.
     pub dropped_starts: u64,
+    /// Open model: arrivals due before the end that were never started (no free worker).
+    pub missed_starts: u64,
     /// The processes.
     pub processes: Vec<ProcessInfo>,
     /// Per process (same order as `processes`): requests sent.
@@ -292,6 +294,7 @@ impl Summary {
                     .unwrap_or(0),
             ),
             dropped_starts: sum(&|s| s.total(Total::DroppedStarts)),
+            missed_starts: sum(&|s| s.total(Total::MissedStarts)),
             processes,
             requests_per_process,
             master_usage: crate::process::self_usage(),

@@ -366,6 +366,7 @@ scenario buy {
             late_total: Duration::ZERO,
             late_max: Duration::ZERO,
             dropped_starts: 0,
+            missed_starts: 0,
             processes: vec![],
             requests_per_process: vec![],
             master_usage: Default::default(),
