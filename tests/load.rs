@@ -280,7 +280,10 @@ fn an_overloaded_schedule_counts_every_arrival_once() {
             400,
             "--max-late {max_late:?}: {started} started + {dropped} dropped + {missed} missed\n{report}"
         );
-        assert!((100..=170).contains(&started), "{started} started\n{report}");
+        assert!(
+            (100..=170).contains(&started),
+            "{started} started\n{report}"
+        );
         if max_late.is_some() {
             assert!(dropped > 100, "{dropped} dropped\n{report}");
         } else {

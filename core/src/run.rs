@@ -231,55 +231,63 @@ fn all_ready(region: &Region, children: &[Child]) -> bool {
     })
 }
 
-/// Waits up to `timeout` for the master's events and handles them, before the start and
-/// during the load: children's output, the live view's stop key, interrupts, ended children.
-#[allow(clippy::too_many_arguments)]
-fn wait_and_handle(
-    signals: &MasterSignals,
-    timeout: Duration,
-    region: &Region,
-    observer: &mut dyn Observer,
-    child_output: &mut Option<ChildOutput>,
-    children: &mut [Child],
-    interrupts: &mut u32,
-    ending: &mut Ending,
-) {
-    let got = signals.wait_with_output(
-        timeout,
-        observer.input(),
-        child_output.as_ref().and_then(|o| o.poll_fd()),
-    );
-    let got = &got;
-    if got.output
-        && let Some(output) = child_output
-    {
-        output.drain(&mut |line| observer.child_output(line));
-    }
-    if got.input && observer.on_input() && region.stop_requested() == StopRequest::None {
-        region.request_stop(StopRequest::Graceful);
-        *interrupts += 1;
-        *ending = Ending::Interrupted(*interrupts);
-    }
-    if got.interrupts > 0 {
-        *interrupts += got.interrupts;
-        *ending = Ending::Interrupted(*interrupts);
-        observer.interrupted(*interrupts);
-        if *interrupts == 1 {
+/// The load children and what the master learns of them while they run.
+struct LoadChildren {
+    children: Vec<Child>,
+    /// The read end of the children's stderr pipe (when the view captures it).
+    output: Option<ChildOutput>,
+    /// Ctrl-Cs (and the view's stop key) so far, the setup's included.
+    interrupts: u32,
+    ending: Ending,
+}
+
+impl LoadChildren {
+    /// Waits up to `timeout` for the master's events and handles them, before the start and
+    /// during the load: children's output, the live view's stop key, interrupts, ended
+    /// children.
+    fn wait_and_handle(
+        &mut self,
+        signals: &MasterSignals,
+        timeout: Duration,
+        region: &Region,
+        observer: &mut dyn Observer,
+    ) {
+        let got = signals.wait_with_output(
+            timeout,
+            observer.input(),
+            self.output.as_ref().and_then(|o| o.poll_fd()),
+        );
+        if got.output
+            && let Some(output) = &mut self.output
+        {
+            output.drain(&mut |line| observer.child_output(line));
+        }
+        if got.input && observer.on_input() && region.stop_requested() == StopRequest::None {
             region.request_stop(StopRequest::Graceful);
-        } else {
-            region.request_stop(StopRequest::Immediate);
-            for c in children.iter().filter(|c| c.info.exit.is_none()) {
-                process::kill(c.pid, Signal::SIGKILL);
+            self.interrupts += 1;
+            self.ending = Ending::Interrupted(self.interrupts);
+        }
+        if got.interrupts > 0 {
+            self.interrupts += got.interrupts;
+            self.ending = Ending::Interrupted(self.interrupts);
+            observer.interrupted(self.interrupts);
+            if self.interrupts == 1 {
+                region.request_stop(StopRequest::Graceful);
+            } else {
+                region.request_stop(StopRequest::Immediate);
+                for c in self.children.iter().filter(|c| c.info.exit.is_none()) {
+                    process::kill(c.pid, Signal::SIGKILL);
+                }
             }
         }
-    }
-    if got.child {
-        for (pid, exit, usage) in process::reap_any() {
-            if let Some(c) = children.iter_mut().find(|c| c.pid == pid) {
-                c.info.exit = Some(exit);
-                c.info.usage = Some(usage);
-                if !exit.is_success() {
-                    observer.child_ended(&c.info);
+        if got.child {
+            for (pid, exit, usage) in process::reap_any() {
+                if let Some(c) = self.children.iter_mut().find(|c| c.pid == pid) {
+                    c.info.exit = Some(exit);
+                    c.info.usage = Some(usage);
+                    if !exit.is_success() {
+                        observer.child_ended(&c.info);
+                    }
                 }
             }
         }
@@ -402,16 +410,20 @@ pub fn run(
 
     // The load: every load child builds its executor and workers, says it is ready and waits
     // for the start, which the master gives once all are ready (below).
-    let mut children: Vec<Child> = Vec::new();
-    let mut child_output = if config.capture_child_stderr {
-        Some(ChildOutput::open().map_err(|e| ProcessError::Os {
-            what: "pipe",
-            source: e,
-        })?)
-    } else {
-        None
+    let mut load = LoadChildren {
+        children: Vec::new(),
+        output: if config.capture_child_stderr {
+            Some(ChildOutput::open().map_err(|e| ProcessError::Os {
+                what: "pipe",
+                source: e,
+            })?)
+        } else {
+            None
+        },
+        interrupts,
+        ending: Ending::Completed,
     };
-    let output_fd = child_output.as_ref().and_then(|o| o.write_fd());
+    let output_fd = load.output.as_ref().and_then(|o| o.write_fd());
     for i in 0..config.processes {
         let cpu = process::cpu_for_child(&cpus, i);
         let child_spec = spec(
@@ -440,41 +452,31 @@ pub fn run(
                     exit: None,
                     usage: None,
                 };
-                children.push(Child { info, pid });
+                load.children.push(Child { info, pid });
             }
             Err(e) => {
                 // Never half-start: stop what was started and fail.
                 region.request_stop(StopRequest::Immediate);
-                for c in &children {
+                for c in &load.children {
                     process::kill(c.pid, Signal::SIGKILL);
                 }
-                wait_all(&mut children, &signals, Duration::from_secs(5));
+                wait_all(&mut load.children, &signals, Duration::from_secs(5));
                 return Err(e.into());
             }
         }
     }
-    if let Some(output) = &mut child_output {
+    if let Some(output) = &mut load.output {
         output.close_write_end();
     }
-    let infos: Vec<ProcessInfo> = children.iter().map(|c| c.info.clone()).collect();
+    let infos: Vec<ProcessInfo> = load.children.iter().map(|c| c.info.clone()).collect();
     observer.started(&infos);
 
-    let mut ending = Ending::Completed;
     let ready_by = Instant::now() + READY_TIMEOUT;
-    while !all_ready(&region, &children)
+    while !all_ready(&region, &load.children)
         && region.stop_requested() == StopRequest::None
         && Instant::now() < ready_by
     {
-        wait_and_handle(
-            &signals,
-            Duration::from_millis(1),
-            &region,
-            observer,
-            &mut child_output,
-            &mut children,
-            &mut interrupts,
-            &mut ending,
-        );
+        load.wait_and_handle(&signals, Duration::from_millis(1), &region, observer);
     }
     // The start is a little ahead, so that every child sees it before it comes: the open
     // model's first arrivals are due at the start itself.
@@ -510,26 +512,17 @@ pub fn run(
     let deadline = config.duration.map(|d| start + d);
     let mut kill_at: Option<Instant> = None;
     let mut next_tick = start + config.tick;
-    while children.iter().any(|c| c.info.exit.is_none()) {
+    while load.children.iter().any(|c| c.info.exit.is_none()) {
         let now = Instant::now();
         let wait = next_tick
             .min(next_second)
             .min(next_step)
             .saturating_duration_since(now)
             .min(config.tick);
-        wait_and_handle(
-            &signals,
-            wait,
-            &region,
-            observer,
-            &mut child_output,
-            &mut children,
-            &mut interrupts,
-            &mut ending,
-        );
+        load.wait_and_handle(&signals, wait, &region, observer);
         let now = Instant::now();
-        if region.failed_slot().is_some() && ending == Ending::Completed {
-            ending = Ending::StoppedOnFailure;
+        if region.failed_slot().is_some() && load.ending == Ending::Completed {
+            load.ending = Ending::StoppedOnFailure;
         }
         let stopping =
             region.stop_requested() != StopRequest::None || deadline.is_some_and(|d| now >= d);
@@ -538,7 +531,7 @@ pub fn run(
         }
         if kill_at.is_some_and(|k| now >= k) {
             // In-flight requests had their grace period; what they recorded stays counted.
-            for c in children.iter().filter(|c| c.info.exit.is_none()) {
+            for c in load.children.iter().filter(|c| c.info.exit.is_none()) {
                 process::kill(c.pid, Signal::SIGKILL);
             }
         }
@@ -555,8 +548,8 @@ pub fn run(
         {
             let elapsed = now - start;
             let sample = sizing_sampler.sample(&region, elapsed);
-            if tracker.observe(&sample, target_rate(elapsed)) && ending == Ending::Completed {
-                ending = Ending::SizingKnee;
+            if tracker.observe(&sample, target_rate(elapsed)) && load.ending == Ending::Completed {
+                load.ending = Ending::SizingKnee;
                 region.request_stop(StopRequest::Graceful);
             }
             next_step += step;
@@ -573,7 +566,7 @@ pub fn run(
             }
         }
     }
-    if let Some(output) = &mut child_output {
+    if let Some(output) = &mut load.output {
         // Every load child is gone: what they wrote last is in the pipe, up to its end.
         output.drain(&mut |line| observer.child_output(line));
     }
@@ -584,7 +577,7 @@ pub fn run(
     if keeps_last_point(&last, series.is_empty()) {
         series.push(Point::of(&last, target_rate(elapsed)));
     }
-    processes.extend(children.iter().map(|c| c.info.clone()));
+    processes.extend(load.children.iter().map(|c| c.info.clone()));
 
     // The plan's teardown, once, unless the user asked to stop now.
     if program.has_teardown() && region.stop_requested() != StopRequest::Immediate {
@@ -610,7 +603,7 @@ pub fn run(
                 config.grace.max(Duration::from_secs(5)) * 2,
             );
             if n > 0 {
-                ending = Ending::Interrupted(interrupts + n);
+                load.ending = Ending::Interrupted(load.interrupts + n);
             }
             processes.push(c.remove(0).info);
         }
@@ -628,7 +621,7 @@ pub fn run(
     let sizing = sizing.map(SizingTracker::into_report);
     Ok(RunResult {
         summary,
-        ending,
+        ending: load.ending,
         first_failure,
         failed_processes,
         series,
