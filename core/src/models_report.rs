@@ -41,7 +41,7 @@ pub fn render_open_model(summary: &Summary, target: &str) -> String {
     if summary.missed_starts > 0 {
         let _ = writeln!(
             out,
-            "  {} starts were due before the end but never started: every worker was busy (raise -w, or -p if the load processes' CPUs are full)",
+            "  {} starts were due before the end but not started by then: every worker was busy, or the process fell behind (raise -w, or -p if the load processes' CPUs are full)",
             fmt_count(summary.missed_starts)
         );
     }
