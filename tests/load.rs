@@ -284,6 +284,12 @@ fn an_overloaded_schedule_counts_every_arrival_once() {
             (100..=170).contains(&started),
             "{started} started\n{report}"
         );
+        assert!(
+            report.contains(&format!(
+                "Open model: target 200/s, achieved {started} scenario starts of 400 due"
+            )),
+            "{report}"
+        );
         if max_late.is_some() {
             assert!(dropped > 100, "{dropped} dropped\n{report}");
         } else {

@@ -263,16 +263,9 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
     // The load models' own sections, after the main report.
     let mut extra = String::new();
     if let Some(rate) = &config.options.load.rate {
-        let target = match rate.schedule.length() {
-            Some(_) => format!(
-                "{} (--stages)",
-                a.load.rate.map_or("0/s".into(), |r| format!("{r}/s"))
-            ),
-            None => format!("{}/s", a.load.rate.unwrap_or(0.0)),
-        };
         extra.push_str(&format!(
             "\n{}",
-            molotov_core::models_report::render_open_model(&result.summary, &target)
+            molotov_core::models_report::render_open_model(&result.summary, &rate.schedule)
         ));
     }
     if let Some(sizing) = &result.sizing {

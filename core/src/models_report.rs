@@ -3,25 +3,47 @@
 
 use std::fmt::Write as _;
 
+use crate::load::RateSchedule;
 use crate::report::{fmt_count, fmt_duration, fmt_micros, fmt_rate};
 use crate::sizing::{SizingPoint, SizingReport};
 use crate::summary::Summary;
 
-/// The open model's section: target and achieved start rates, late, dropped and missed
-/// starts.
-pub fn render_open_model(summary: &Summary, target: &str) -> String {
+/// The schedule in words: `200/s`, or `0/s, then 1,000/s over 30s, then 0/s over 10s`.
+pub fn describe_schedule(schedule: &RateSchedule) -> String {
+    let rate = |r: f64| {
+        if r == 0.0 {
+            "0/s".to_string()
+        } else {
+            fmt_rate(r)
+        }
+    };
+    let mut text = rate(schedule.initial());
+    for stage in schedule.stages() {
+        let secs = format!("{:.3}", stage.duration.as_secs_f64());
+        let secs = secs.trim_end_matches('0').trim_end_matches('.');
+        let _ = write!(text, ", then {} over {secs}s", rate(stage.target));
+    }
+    text
+}
+
+/// The open model's section: target and achieved start rates, and what became of every
+/// arrival due before the end: started (on time or late), dropped or missed.
+pub fn render_open_model(summary: &Summary, schedule: &RateSchedule) -> String {
     let runs: u64 = summary
         .scenarios
         .iter()
         .map(|s| s.successes + s.failures + s.stopped)
         .sum();
+    let due = runs + summary.dropped_starts + summary.missed_starts;
     let secs = summary.elapsed.as_secs_f64();
     let achieved = if secs > 0.0 { runs as f64 / secs } else { 0.0 };
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Open model: target {target}, achieved {} scenario starts ({})",
+        "Open model: target {}, achieved {} scenario starts of {} due ({})",
+        describe_schedule(schedule),
         fmt_count(runs),
+        fmt_count(due),
         fmt_rate(achieved)
     );
     let mean = if summary.late_starts > 0 {
@@ -117,4 +139,35 @@ pub fn render_sizing(report: &SizingReport) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::load::Stage;
+
+    #[test]
+    fn schedules_read_as_written() {
+        let stage = |ms: u64, target: f64| Stage {
+            duration: Duration::from_millis(ms),
+            target,
+        };
+        let cases = [
+            (RateSchedule::constant(200.0).unwrap(), "200/s"),
+            (RateSchedule::constant(2.5).unwrap(), "2.5/s"),
+            (
+                RateSchedule::staged(0.0, vec![stage(30_000, 1000.0), stage(500, 0.0)]).unwrap(),
+                "0/s, then 1,000/s over 30s, then 0/s over 0.5s",
+            ),
+            (
+                RateSchedule::staged(100.0, vec![stage(90_250, 100.0)]).unwrap(),
+                "100/s, then 100/s over 90.25s",
+            ),
+        ];
+        for (schedule, text) in cases {
+            assert_eq!(describe_schedule(&schedule), text);
+        }
+    }
 }
