@@ -345,6 +345,50 @@ fn a_stop_counts_the_arrivals_missed_until_the_stop_not_until_the_drain() {
 }
 
 #[test]
+fn a_killed_child_s_arrivals_are_counted_missed_not_lost() {
+    let _shared = cpus_shared();
+    let server = target();
+    let dir = TempDir::new("missed-killed");
+    let plan = dir.write(
+        "get.mol",
+        &plan(
+            &format!("http://{}", server.addr()),
+            "scenario get {\n  GET /json\n}\n",
+        ),
+    );
+    let json = dir.0.join("report.json");
+    let child = molotov()
+        .args(["-q", "-p", "2", "-w", "5", "--rate", "200", "-d", "2"])
+        .arg("--json")
+        .arg(&json)
+        .arg(&plan)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let master = child.id();
+    assert!(wait_until(Duration::from_secs(5), || children_of(master)
+        .len()
+        == 2));
+    std::thread::sleep(Duration::from_millis(500));
+    signal(children_of(master)[1], libc::SIGKILL);
+    let out = wait_bounded(child, Duration::from_secs(15));
+    let report = stdout(&out);
+    assert_eq!(out.status.code(), Some(4), "{report}\n{}", stderr(&out));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    // The survivor keeps its 200 to the deadline; the victim's arrivals after its death
+    // were due and never started: missed, so the 400 of the schedule are all accounted for.
+    let (started, dropped, missed) = arrivals_accounted(&r);
+    assert_eq!(
+        started + dropped + missed,
+        400,
+        "{started} started + {dropped} dropped + {missed} missed\n{report}"
+    );
+    assert!((50..=190).contains(&missed), "{missed} missed\n{report}");
+}
+
+#[test]
 fn stages_shape_the_rate_and_end_the_run() {
     let _shared = cpus_shared();
     let server = target();

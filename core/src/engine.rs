@@ -278,27 +278,8 @@ pub fn run_child(spec: ChildSpec) -> i32 {
         for task in tasks {
             task.await;
         }
-        if let Some(arrivals) = &arrivals {
-            slot.add(Total::MissedStarts, arrivals.missed(load_length(region)));
-        }
         0
     })
-}
-
-/// How long the load lasted, from the start to the deadline, the first stop request or now,
-/// whichever came first (zero when it never started). Read from the region's clock words, so
-/// every process counts its arrivals against the same end.
-fn load_length(region: &Region) -> Duration {
-    let start = region.get_header(HeaderWord::StartNanos);
-    if start == 0 {
-        return Duration::ZERO;
-    }
-    let end = [HeaderWord::DeadlineNanos, HeaderWord::StopNanos]
-        .into_iter()
-        .map(|word| region.get_header(word))
-        .filter(|&nanos| nanos != 0)
-        .fold(monotonic_nanos(), u64::min);
-    Duration::from_nanos(end.saturating_sub(start))
 }
 
 /// Lets every other task that is ready run once before this one goes on.
@@ -529,8 +510,6 @@ struct Arrivals {
     waiting: std::cell::RefCell<Vec<std::task::Waker>>,
     /// Workers that began (counted once each, before the start).
     entered: Cell<usize>,
-    /// Arrivals handed to a worker (started, or dropped by `--max-late`).
-    handed: Cell<u64>,
 }
 
 impl Arrivals {
@@ -549,7 +528,6 @@ impl Arrivals {
             turn_taken: Cell::new(true),
             waiting: Default::default(),
             entered: Cell::new(0),
-            handed: Cell::new(0),
         }
     }
 
@@ -602,19 +580,7 @@ impl Arrivals {
             driver.sleep_until(intended).await;
         }
         self.pass_turn();
-        let intended = intended.filter(|_| !driver.graceful());
-        if intended.is_some() {
-            self.handed.set(self.handed.get() + 1);
-        }
-        intended
-    }
-
-    /// This process's arrivals due before `end` (since the start) that no worker took:
-    /// every worker was busy until the end came (or the executor could not keep up).
-    fn missed(&self, end: Duration) -> u64 {
-        self.schedule
-            .due_before(end, self.process, self.processes)
-            .saturating_sub(self.handed.get())
+        intended.filter(|_| !driver.graceful())
     }
 }
 

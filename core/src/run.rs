@@ -16,9 +16,12 @@ use nix::unistd::Pid;
 use crate::child_output::ChildOutput;
 use crate::engine::{self, ChildSpec, EngineOptions};
 use crate::live::{Sample, Sampler, Totals};
+use crate::load::RateSchedule;
 use crate::process::{self, ChildExit, MasterSignals, ProcessError};
 use crate::series::Point;
-use crate::shm::{HeaderWord, Layout, Meta, Region, Shape, ShmError, Site, SlotState, StopRequest};
+use crate::shm::{
+    HeaderWord, Layout, Meta, Region, Shape, ShmError, Site, SlotState, StopRequest, Total,
+};
 use crate::sizing::{SizingConfig, SizingReport, SizingTracker};
 use crate::summary::{CheckName, Names, ProcessInfo, Summary};
 
@@ -566,6 +569,7 @@ pub fn run(
             }
         }
     }
+    let load_ended = process::monotonic_nanos();
     if let Some(output) = &mut load.output {
         // Every load child is gone: what they wrote last is in the pipe, up to its end.
         output.drain(&mut |line| observer.child_output(line));
@@ -609,7 +613,11 @@ pub fn run(
         }
     }
 
-    let summary = Summary::merge(&region, &names, processes.clone(), elapsed);
+    let mut summary = Summary::merge(&region, &names, processes.clone(), elapsed);
+    if let Some(rate) = &config.options.load.rate {
+        summary.missed_starts =
+            missed_starts(&region, &rate.schedule, config.processes, load_ended);
+    }
     let first_failure = region
         .failed_slot()
         .and_then(|slot| failure_in(&region, slot, &names));
@@ -627,6 +635,39 @@ pub fn run(
         series,
         sizing,
     })
+}
+
+/// Open model: the arrivals due before the end of the load that no worker took (neither
+/// started nor dropped), over the load processes (slot `i` is process `i`). The end is the
+/// deadline, the first stop request (Ctrl-C, `-x`, a threshold, sizing's knee) or when the
+/// last load child ended, whichever came first: a run draining after a stop misses nothing,
+/// and a child that died early misses every arrival of its share after its death. Counted
+/// here, not by the children, so that a killed child's share is counted too.
+fn missed_starts(
+    region: &Region,
+    schedule: &RateSchedule,
+    processes: usize,
+    load_ended_nanos: u64,
+) -> u64 {
+    let start = region.get_header(HeaderWord::StartNanos);
+    if start == 0 {
+        return 0;
+    }
+    let end = [HeaderWord::DeadlineNanos, HeaderWord::StopNanos]
+        .into_iter()
+        .map(|word| region.get_header(word))
+        .filter(|&nanos| nanos != 0)
+        .fold(load_ended_nanos, u64::min);
+    let length = Duration::from_nanos(end.saturating_sub(start));
+    (0..processes)
+        .map(|i| {
+            let slot = region.slot(i);
+            let taken = slot.meta(Meta::RunsStarted) + slot.total(Total::DroppedStarts);
+            schedule
+                .due_before(length, i as u64, processes as u64)
+                .saturating_sub(taken)
+        })
+        .sum()
 }
 
 /// Reads the setup child's globals from the pipe while watching for Ctrl-C, then reaps it.

@@ -146,9 +146,6 @@ pub enum Total {
     TlsResumed = 15,
     /// Sum of TLS handshake times in µs (for the mean).
     TlsHandshakeMicros = 16,
-    /// Open model: arrivals due before the end of the load that no worker started (written
-    /// once, when the child's workers are done).
-    MissedStarts = 17,
 }
 
 /// Counters per request id.
