@@ -261,8 +261,12 @@ fn an_overloaded_schedule_counts_every_arrival_once() {
     // arrival due is counted exactly once.
     for max_late in [None, Some("100ms")] {
         let json = dir.0.join("report.json");
+        let html = dir.0.join("report.html");
         let mut cmd = molotov();
-        cmd.args(["-q", "-p", "2", "-w", "2", "--rate", "200", "-d", "2"]);
+        cmd.args([
+            "-q", "-p", "2", "-w", "2", "--rate", "200", "-d", "2", "--html",
+        ])
+        .arg(&html);
         if let Some(max_late) = max_late {
             cmd.args(["--max-late", max_late]);
         }
@@ -289,6 +293,15 @@ fn an_overloaded_schedule_counts_every_arrival_once() {
                 "Open model: target 200/s, achieved {started} scenario starts of 400 due"
             )),
             "{report}"
+        );
+        let page = std::fs::read_to_string(&html).unwrap();
+        assert!(
+            page.contains(&format!(
+                "Scheduled starts</div><div class=\"v bad\">{started} of 400</div>\
+                 <div class=\"n\">{} late, {dropped} dropped, {missed} missed",
+                r["schedule"]["late_starts"]
+            )),
+            "{page}"
         );
         if max_late.is_some() {
             assert!(dropped > 100, "{dropped} dropped\n{report}");

@@ -211,6 +211,23 @@ fn cards(out: &mut String, r: &Report) {
         &format!("{} failed", fmt_count(t.failures)),
         if t.failures > 0 { "bad" } else { "ok" },
     );
+    if r.config.load.model == "open" {
+        let s = &r.schedule;
+        let started = t.successes + t.failures + t.stopped;
+        let due = started + s.dropped_starts + s.missed_starts;
+        card(
+            out,
+            "Scheduled starts",
+            &format!("{} of {}", fmt_count(started), fmt_count(due)),
+            &format!(
+                "{} late, {} dropped, {} missed",
+                fmt_count(s.late_starts),
+                fmt_count(s.dropped_starts),
+                fmt_count(s.missed_starts)
+            ),
+            if started < due { "bad" } else { "ok" },
+        );
+    }
     if !r.thresholds.is_empty() {
         let failed = r.thresholds.iter().filter(|o| !o.passed).count();
         card(
