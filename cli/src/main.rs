@@ -212,6 +212,12 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
                 .options
                 .max_runs
                 .map(|r| r * (config.processes * config.workers) as u64),
+            schedule: config
+                .options
+                .load
+                .rate
+                .as_ref()
+                .map(|r| r.schedule.clone()),
         },
         failure_log.clone(),
         if json_to_stdout {

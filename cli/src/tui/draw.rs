@@ -212,6 +212,27 @@ fn figures_line(state: &LiveState) -> Line<'static> {
         ),
         if state.failures > 0 { BAD } else { GOOD },
     ));
+    if let Some((due, behind)) = state.starts_due_and_behind() {
+        // A start waits for the turn holder's timer (tens of µs) and a sample is taken at
+        // any moment: call it a backlog past 10 ms of the schedule, plus one per process.
+        let rate = state
+            .shape
+            .schedule
+            .as_ref()
+            .map_or(0.0, |s| s.rate_at(state.elapsed));
+        let slack = (rate * 0.01) as u64 + state.shape.processes as u64;
+        spans.extend(figure(
+            "starts",
+            format!(
+                "{} of {} due ({} late, {} behind)",
+                fmt_count(state.starts_taken),
+                fmt_count(due),
+                fmt_count(state.late_starts),
+                fmt_count(behind)
+            ),
+            if behind > slack { BAD } else { GOOD },
+        ));
+    }
     spans.extend(figure(
         "workers",
         format!(

@@ -301,6 +301,7 @@ mod tests {
             workers: 10,
             duration: Some(Duration::from_secs(30)),
             total_runs: None,
+            schedule: None,
         });
         let mut requests = 0;
         for i in 1..=20u64 {
@@ -379,6 +380,38 @@ mod tests {
         let screen = render(&s, 40, 10);
         assert!(screen.contains("requests 5,000"), "{screen}");
         assert!(screen.contains("enlarge"), "{screen}");
+    }
+
+    #[test]
+    fn the_open_model_shows_its_starts_and_backlog() {
+        let mut s = fed_state();
+        assert!(!render(&s, 200, 40).contains("starts "));
+        // 5 s into 200 starts/s: 1,000 due.
+        s.shape.schedule = Some(molotov_core::load::RateSchedule::constant(200.0).unwrap());
+        for (started, dropped, text) in [
+            (985, 5, "starts 990 of 1,000 due (12 late, 10 behind)"),
+            (998, 0, "starts 998 of 1,000 due (12 late, 2 behind)"),
+        ] {
+            let mut last = sample(5_000, 5_000, 250, &[1_000]);
+            last.totals = molotov_core::live::Totals {
+                runs_started: started,
+                dropped_starts: dropped,
+                late_starts: 12,
+                ..Default::default()
+            };
+            s.on_sample(&last);
+            assert_eq!(
+                s.starts_due_and_behind(),
+                Some((1000, 1000 - started - dropped))
+            );
+            let screen = render(&s, 200, 40);
+            assert!(screen.contains(text), "{screen}");
+        }
+        // At 80 columns the figures wrap, all of them kept.
+        let screen = render(&s, 80, 24);
+        for needle in ["2 behind)", "workers 20 / 20", "in flight 7"] {
+            assert!(screen.contains(needle), "no {needle:?} in\n{screen}");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use molotov_core::latency;
 use molotov_core::live::Sample;
+use molotov_core::load::RateSchedule;
 use molotov_core::summary::Summary;
 
 /// The "now" figures cover at least this much recent time.
@@ -29,6 +30,8 @@ pub struct RunShape {
     pub duration: Option<Duration>,
     /// `-r` × workers × processes, when `-r` is given.
     pub total_runs: Option<u64>,
+    /// The open model's schedule (`--rate`, `--stages`).
+    pub schedule: Option<RateSchedule>,
 }
 
 /// One tick's numbers, kept for the "now" window.
@@ -89,6 +92,10 @@ pub struct LiveState {
     pub workers_alive: u64,
     /// Requests in flight now.
     pub in_flight: u64,
+    /// Open model: arrivals taken so far (scenario runs started, and starts dropped).
+    pub starts_taken: u64,
+    /// Open model: starts that began late so far.
+    pub late_starts: u64,
     /// Load processes running now.
     pub processes_alive: usize,
     last_failed_total: u64,
@@ -141,6 +148,8 @@ impl LiveState {
             failures: 0,
             workers_alive: 0,
             in_flight: 0,
+            starts_taken: 0,
+            late_starts: 0,
             last_failed_total: 0,
             overall: latency::new_histogram(),
             window: VecDeque::new(),
@@ -174,6 +183,8 @@ impl LiveState {
         self.failures = s.failures;
         self.workers_alive = s.workers_alive;
         self.in_flight = s.in_flight;
+        self.starts_taken = s.totals.runs_started + s.totals.dropped_starts;
+        self.late_starts = s.totals.late_starts;
         // Both histograms have the same bounds: adding cannot fail.
         let _ = self.overall.add(&s.interval_latency);
         let failed_now = s.errors + s.failed_by_status;
@@ -246,6 +257,13 @@ impl LiveState {
             let _ = h.add(&t.latency);
         }
         h
+    }
+
+    /// Open model: arrivals due so far, and how many of them no worker has taken yet (a
+    /// backlog: every worker is busy, or the processes fall behind).
+    pub fn starts_due_and_behind(&self) -> Option<(u64, u64)> {
+        let due = self.shape.schedule.as_ref()?.due_before(self.elapsed, 0, 1);
+        Some((due, due.saturating_sub(self.starts_taken)))
     }
 
     /// Requests per second over the whole run so far.
