@@ -64,6 +64,47 @@ fn console_prints_one_line_per_interval_into_a_pipe() {
 }
 
 #[test]
+fn console_lines_show_the_open_model_backlog() {
+    let server = target();
+    let dir = TempDir::new("console-rate");
+    let plan = dir.write(
+        "slow.mol",
+        &get_plan(&format!("http://{}", server.addr()), "/delay/50"),
+    );
+    // Two workers of 50 ms can start 40 of the 100 runs due each second: the backlog grows
+    // by ~60 a second, and the starts due stop at the deadline's 200.
+    let out = run_bounded(
+        molotov()
+            .args(["-c", "-w", "2", "--rate", "100", "-d", "2"])
+            .args(["--console-update", "500ms"])
+            .arg(&plan),
+        Duration::from_secs(30),
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
+    let figures: Vec<(f64, u64, u64)> = text
+        .lines()
+        .filter(|l| l.starts_with('[') && l.contains("s] requests"))
+        .map(|l| {
+            let elapsed: f64 = l[1..l.find("s]").unwrap()].trim().parse().unwrap();
+            let after = |label: &str| -> u64 {
+                let rest = &l[l.find(label).unwrap_or_else(|| panic!("{l}")) + label.len()..];
+                rest.split_whitespace().next().unwrap().parse().unwrap()
+            };
+            (elapsed, after("starts due "), after("behind "))
+        })
+        .collect();
+    assert!(figures.len() >= 3, "{text}");
+    for &(elapsed, due, behind) in &figures {
+        let expected = (100.0 * elapsed.min(2.0)).ceil() as u64;
+        assert!(due.abs_diff(expected) <= 10, "{figures:?}\n{text}");
+        if elapsed >= 1.0 {
+            assert!(behind >= 30 && behind < due, "{figures:?}\n{text}");
+        }
+    }
+}
+
+#[test]
 fn quiet_prints_no_live_line() {
     let server = target();
     let dir = TempDir::new("quiet");

@@ -9,6 +9,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use molotov_core::live::Sample;
+use molotov_core::load::RateSchedule;
 use molotov_core::report::{fmt_count, fmt_micros, fmt_rate};
 use molotov_core::run::Observer;
 use molotov_core::shm::{Region, Site};
@@ -107,15 +108,23 @@ pub struct Console {
     /// Print each distinct failure once.
     failures: Option<Rc<RefCell<FailureLog>>>,
     stream: Stream,
+    /// The open model's schedule and the run's `-d`, for the starts due.
+    schedule: Option<(RateSchedule, Option<Duration>)>,
 }
 
 impl Console {
     /// A console view; `lines` false keeps it quiet except for the failures of `failures`.
-    pub fn new(lines: bool, failures: Option<Rc<RefCell<FailureLog>>>, stream: Stream) -> Console {
+    pub fn new(
+        lines: bool,
+        failures: Option<Rc<RefCell<FailureLog>>>,
+        stream: Stream,
+        schedule: Option<(RateSchedule, Option<Duration>)>,
+    ) -> Console {
         Console {
             lines,
             failures,
             stream,
+            schedule,
         }
     }
 }
@@ -151,7 +160,7 @@ impl Observer for Console {
         if !self.lines {
             return;
         }
-        let line = progress_line(s);
+        let line = progress_line(s, self.schedule.as_ref().map(|(s, d)| (s, *d)));
         match self.stream {
             Stream::Stdout => {
                 let mut out = std::io::stdout().lock();
@@ -184,8 +193,9 @@ impl Observer for Console {
 }
 
 /// One progress line: elapsed, requests so far, the interval's rate and p50/p99, failed
-/// requests and failed scenario runs so far, workers running.
-pub fn progress_line(s: &Sample) -> String {
+/// requests and failed scenario runs so far, workers running; in the open model also the
+/// starts due so far and how many of them no worker has taken yet.
+pub fn progress_line(s: &Sample, schedule: Option<(&RateSchedule, Option<Duration>)>) -> String {
     let (p50, p99) = if s.interval_latency.is_empty() {
         ("-".to_string(), "-".to_string())
     } else {
@@ -194,7 +204,7 @@ pub fn progress_line(s: &Sample) -> String {
             fmt_micros(s.interval_latency.value_at_quantile(0.99)),
         )
     };
-    format!(
+    let mut line = format!(
         "[{:>7.1}s] requests {:>10}  rps {:>10}  p50 {:>8}  p99 {:>8}  errors {}  failures {}  workers {}",
         s.elapsed.as_secs_f64(),
         fmt_count(s.requests),
@@ -204,7 +214,17 @@ pub fn progress_line(s: &Sample) -> String {
         fmt_count(s.errors + s.failed_by_status),
         fmt_count(s.failures),
         s.workers_alive,
-    )
+    );
+    if let Some((schedule, length)) = schedule {
+        let due = schedule.due_by(s.elapsed, length);
+        let taken = s.totals.runs_started + s.totals.dropped_starts;
+        line.push_str(&format!(
+            "  starts due {}  behind {}",
+            fmt_count(due),
+            fmt_count(due.saturating_sub(taken))
+        ));
+    }
+    line
 }
 
 /// How often the master samples when nothing is printed.

@@ -79,9 +79,14 @@ pub fn make(
     stream: Stream,
 ) -> Box<dyn Observer> {
     match kind {
+        ViewKind::Console => Box::new(Console::new(
+            true,
+            failures,
+            stream,
+            shape.schedule.map(|s| (s, shape.duration)),
+        )),
+        ViewKind::Quiet => Box::new(Console::new(false, failures, stream, None)),
         ViewKind::FullScreen => Box::new(Tui::new(names, shape)),
-        ViewKind::Console => Box::new(Console::new(true, failures, stream)),
-        ViewKind::Quiet => Box::new(Console::new(false, failures, stream)),
     }
 }
 

@@ -172,6 +172,12 @@ impl RateSchedule {
         None
     }
 
+    /// Arrivals of the whole run due `elapsed` into a run lasting `length` (`-d`; None: until
+    /// stopped): the live views' count, which stops growing at the deadline.
+    pub fn due_by(&self, elapsed: Duration, length: Option<Duration>) -> u64 {
+        self.due_before(length.map_or(elapsed, |l| elapsed.min(l)), 0, 1)
+    }
+
     /// How many arrivals of process `process` (of `processes`) are intended strictly before
     /// `t`: arrivals `n = k·processes + process` with `time_of(n) < t`. The estimate from the
     /// cumulative function is corrected against [`RateSchedule::time_of`] itself, so the count
@@ -351,6 +357,12 @@ mod tests {
             }
         }
         assert_eq!(staged.due_before(Duration::from_secs(25), 0, 1), 1500);
+
+        // The live count stops at the deadline.
+        let s = |secs: f64| Duration::from_secs_f64(secs);
+        assert_eq!(constant.due_by(s(0.5), Some(s(1.0))), 1000);
+        assert_eq!(constant.due_by(s(1.5), Some(s(1.0))), 2000);
+        assert_eq!(constant.due_by(s(1.5), None), 3000);
     }
 
     #[test]

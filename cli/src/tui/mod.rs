@@ -156,7 +156,16 @@ impl Observer for Tui {
                 molotov_core::errln!(
                     "molotov: cannot use the full-screen view ({e}); using the console"
                 );
-                self.fallback = Some(Console::new(true, None, Stream::Stdout));
+                self.fallback = Some(Console::new(
+                    true,
+                    None,
+                    Stream::Stdout,
+                    self.state
+                        .shape
+                        .schedule
+                        .clone()
+                        .map(|s| (s, self.state.shape.duration)),
+                ));
             }
         }
         self.redraw();

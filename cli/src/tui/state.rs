@@ -262,7 +262,11 @@ impl LiveState {
     /// Open model: arrivals due so far, and how many of them no worker has taken yet (a
     /// backlog: every worker is busy, or the processes fall behind).
     pub fn starts_due_and_behind(&self) -> Option<(u64, u64)> {
-        let due = self.shape.schedule.as_ref()?.due_before(self.elapsed, 0, 1);
+        let due = self
+            .shape
+            .schedule
+            .as_ref()?
+            .due_by(self.elapsed, self.shape.duration);
         Some((due, due.saturating_sub(self.starts_taken)))
     }
 
