@@ -294,6 +294,14 @@ fn an_overloaded_schedule_counts_every_arrival_once() {
             )),
             "{report}"
         );
+        // The series' backlog at the end is what was missed.
+        let series = r["series"].as_array().unwrap();
+        assert_eq!(
+            series.last().unwrap()["behind"].as_u64(),
+            Some(missed),
+            "{series:?}"
+        );
+        assert!(series.iter().all(|p| p["behind"].is_u64()), "{series:?}");
         let page = std::fs::read_to_string(&html).unwrap();
         assert!(
             page.contains(&format!(

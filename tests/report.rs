@@ -105,6 +105,9 @@ fn json_totals_equal_the_text_report_and_the_server() {
     // The series covers the run, one point a second.
     let series = r["series"].as_array().unwrap();
     assert!((2..=4).contains(&series.len()), "{}", series.len());
+    // A closed-model run has no schedule to be behind on.
+    assert!(series.iter().all(|p| p["behind"].is_null()), "{series:?}");
+    assert_eq!(r["schedule"]["missed_starts"], 0);
     let latency = &r["latency_us"];
     assert!(u(&latency["p50"]) <= u(&latency["p99"]));
     assert!(u(&latency["min"]) <= u(&latency["max"]));

@@ -487,6 +487,10 @@ pub struct SeriesPoint {
     pub late_starts: u64,
     /// Open model: dropped starts in the interval.
     pub dropped_starts: u64,
+    /// Open model: arrivals due by the end of the interval that no worker had taken yet
+    /// (None in the closed model, and in reports of older versions).
+    #[serde(default)]
+    pub behind: Option<u64>,
 }
 
 /// Everything a report is built from.
@@ -735,6 +739,7 @@ pub fn build(ctx: &Context<'_>) -> Report {
                 target_rate: p.target_rate,
                 late_starts: p.late_starts,
                 dropped_starts: p.dropped_starts,
+                behind: p.behind,
             })
             .collect(),
         sizing: ctx.result.sizing.as_ref().map(sizing),

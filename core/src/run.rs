@@ -508,6 +508,14 @@ pub fn run(
             .as_ref()
             .map(|r| r.schedule.rate_at(elapsed))
     };
+    let starts_due = |elapsed: Duration| {
+        config
+            .options
+            .load
+            .rate
+            .as_ref()
+            .map(|r| r.schedule.due_by(elapsed, config.duration))
+    };
     let mut sizing = config.sizing.map(SizingTracker::new);
     let mut sizing_sampler = Sampler::new(names.scenarios.len(), names.checks.len());
     let step = config.sizing.map_or(Duration::from_secs(3600), |c| c.step);
@@ -543,6 +551,7 @@ pub fn run(
             series.push(Point::of(
                 &series_sampler.sample(&region, elapsed),
                 target_rate(elapsed),
+                starts_due(elapsed),
             ));
             next_second += Duration::from_secs(1);
         }
@@ -579,7 +588,7 @@ pub fn run(
     // The last, partial second.
     let last = series_sampler.sample(&region, elapsed);
     if keeps_last_point(&last, series.is_empty()) {
-        series.push(Point::of(&last, target_rate(elapsed)));
+        series.push(Point::of(&last, target_rate(elapsed), starts_due(elapsed)));
     }
     processes.extend(load.children.iter().map(|c| c.info.clone()));
 

@@ -38,11 +38,14 @@ pub struct Point {
     pub late_starts: u64,
     /// Open model: starts dropped in the interval.
     pub dropped_starts: u64,
+    /// Open model: arrivals due by the end of the interval that no worker had taken yet.
+    pub behind: Option<u64>,
 }
 
 impl Point {
-    /// The point of a sample; `target_rate` is the open model's intended rate then.
-    pub fn of(s: &Sample, target_rate: Option<f64>) -> Point {
+    /// The point of a sample; in the open model `target_rate` is the intended rate then and
+    /// `starts_due` the arrivals due so far.
+    pub fn of(s: &Sample, target_rate: Option<f64>, starts_due: Option<u64>) -> Point {
         let q = |q: f64| {
             (!s.interval_latency.is_empty()).then(|| s.interval_latency.value_at_quantile(q))
         };
@@ -62,6 +65,8 @@ impl Point {
             target_rate,
             late_starts: s.delta.late_starts,
             dropped_starts: s.delta.dropped_starts,
+            behind: starts_due
+                .map(|due| due.saturating_sub(s.totals.runs_started + s.totals.dropped_starts)),
         }
     }
 }
