@@ -363,6 +363,9 @@ fn a_stop_counts_the_arrivals_missed_until_the_stop_not_until_the_drain() {
         "{started} started + {dropped} dropped + {missed} missed, at most {most} due by the stop\n{report}"
     );
     assert!(missed > 0, "{report}");
+    // The per-second backlog stops growing at the stop too: the last point's is the missed.
+    let last = r["series"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["behind"].as_u64(), Some(missed), "{last}");
 }
 
 #[test]

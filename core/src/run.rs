@@ -508,13 +508,22 @@ pub fn run(
             .as_ref()
             .map(|r| r.schedule.rate_at(elapsed))
     };
+    // Arrivals due so far: none after the deadline or a stop (a run draining is not behind).
     let starts_due = |elapsed: Duration| {
+        let stopped = match region.get_header(HeaderWord::StopNanos) {
+            0 => None,
+            at => Some(Duration::from_nanos(at.saturating_sub(start_nanos))),
+        };
+        let end = match (config.duration, stopped) {
+            (Some(d), Some(s)) => Some(d.min(s)),
+            (d, s) => d.or(s),
+        };
         config
             .options
             .load
             .rate
             .as_ref()
-            .map(|r| r.schedule.due_by(elapsed, config.duration))
+            .map(|r| r.schedule.due_by(elapsed, end))
     };
     let mut sizing = config.sizing.map(SizingTracker::new);
     let mut sizing_sampler = Sampler::new(names.scenarios.len(), names.checks.len());

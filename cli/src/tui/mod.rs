@@ -225,6 +225,7 @@ impl Observer for Tui {
 
     fn interrupted(&mut self, count: u32) {
         self.state.stops = count;
+        self.state.stopped_at.get_or_insert(self.state.elapsed);
         self.state.notices.push(if count == 1 {
             "stopping: in-flight requests finish; press q or Ctrl-C again to stop now".into()
         } else {
@@ -421,6 +422,9 @@ mod tests {
         for needle in ["2 behind)", "workers 20 / 20", "in flight 7"] {
             assert!(screen.contains(needle), "no {needle:?} in\n{screen}");
         }
+        // After a stop at 4 s, 800 were due, whatever the time now.
+        s.stopped_at = Some(Duration::from_secs(4));
+        assert_eq!(s.starts_due_and_behind(), Some((800, 0)));
     }
 
     #[test]

@@ -132,6 +132,8 @@ pub struct LiveState {
     pub output_lines: Vec<(String, u64)>,
     /// Stop requests so far (q, Ctrl-C, SIGINT, SIGTERM).
     pub stops: u32,
+    /// When the first of them came (since the start).
+    pub stopped_at: Option<Duration>,
 }
 
 impl LiveState {
@@ -170,6 +172,7 @@ impl LiveState {
             output_lines: Vec::new(),
             notices: Vec::new(),
             stops: 0,
+            stopped_at: None,
         }
     }
 
@@ -262,11 +265,12 @@ impl LiveState {
     /// Open model: arrivals due so far, and how many of them no worker has taken yet (a
     /// backlog: every worker is busy, or the processes fall behind).
     pub fn starts_due_and_behind(&self) -> Option<(u64, u64)> {
-        let due = self
-            .shape
-            .schedule
-            .as_ref()?
-            .due_by(self.elapsed, self.shape.duration);
+        // Nothing is due after the deadline or a stop: a run draining is not behind.
+        let end = match (self.shape.duration, self.stopped_at) {
+            (Some(d), Some(s)) => Some(d.min(s)),
+            (d, s) => d.or(s),
+        };
+        let due = self.shape.schedule.as_ref()?.due_by(self.elapsed, end);
         Some((due, due.saturating_sub(self.starts_taken)))
     }
 
