@@ -68,9 +68,7 @@ fn run_json_get(name: &str, args: &[&str]) -> (String, serde_json::Value) {
     );
     let report = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
-    let text = std::fs::read_to_string(&json).unwrap();
-    let r = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"));
-    (report, r)
+    (report, read_json(&json))
 }
 
 fn plan(base: &str, body: &str) -> String {
@@ -239,6 +237,30 @@ fn arrivals_accounted(r: &serde_json::Value) -> (u64, u64, u64) {
     )
 }
 
+/// Starts `molotov -q ARGS --json JSON PLAN` with its output piped.
+fn spawn_with_json(
+    args: &[&str],
+    json: &std::path::Path,
+    plan: &std::path::Path,
+) -> std::process::Child {
+    molotov()
+        .arg("-q")
+        .args(args)
+        .arg("--json")
+        .arg(json)
+        .arg(plan)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// A JSON report.
+fn read_json(path: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
+}
+
 /// A plan of one `GET /delay/MS` against `server`, in `dir`.
 fn delay_plan(dir: &TempDir, server: &molotov_target::ServerHandle, ms: u32) -> std::path::PathBuf {
     dir.write(
@@ -276,8 +298,7 @@ fn an_overloaded_schedule_counts_every_arrival_once() {
         );
         let report = stdout(&out);
         assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
-        let r: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let r = read_json(&json);
         let (started, dropped, missed) = arrivals_accounted(&r);
         assert_eq!(
             started + dropped + missed,
@@ -335,15 +356,11 @@ fn a_stop_counts_the_arrivals_missed_until_the_stop_not_until_the_drain() {
     // second are not missed (nothing was to start after the stop).
     let plan = delay_plan(&dir, &server, 1000);
     let json = dir.0.join("report.json");
-    let child = molotov()
-        .args(["-q", "-p", "2", "-w", "2", "--rate", "200", "-d", "20"])
-        .arg("--json")
-        .arg(&json)
-        .arg(&plan)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_with_json(
+        &["-p", "2", "-w", "2", "--rate", "200", "-d", "20"],
+        &json,
+        &plan,
+    );
     let spawned = Instant::now();
     std::thread::sleep(Duration::from_millis(700));
     let signalled = spawned.elapsed();
@@ -351,8 +368,7 @@ fn a_stop_counts_the_arrivals_missed_until_the_stop_not_until_the_drain() {
     let out = wait_bounded(child, Duration::from_secs(20));
     let report = stdout(&out);
     assert_eq!(out.status.code(), Some(130), "{report}\n{}", stderr(&out));
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let r = read_json(&json);
     let (started, dropped, missed) = arrivals_accounted(&r);
     let accounted = started + dropped + missed;
     // The schedule began after the fork (less than the 700 ms the test waited) and ended at
@@ -381,15 +397,11 @@ fn a_killed_child_s_arrivals_are_counted_missed_not_lost() {
         ),
     );
     let json = dir.0.join("report.json");
-    let child = molotov()
-        .args(["-q", "-p", "2", "-w", "5", "--rate", "200", "-d", "2"])
-        .arg("--json")
-        .arg(&json)
-        .arg(&plan)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_with_json(
+        &["-p", "2", "-w", "5", "--rate", "200", "-d", "2"],
+        &json,
+        &plan,
+    );
     let master = child.id();
     assert!(wait_until(Duration::from_secs(5), || children_of(master)
         .len()
@@ -399,8 +411,7 @@ fn a_killed_child_s_arrivals_are_counted_missed_not_lost() {
     let out = wait_bounded(child, Duration::from_secs(15));
     let report = stdout(&out);
     assert_eq!(out.status.code(), Some(4), "{report}\n{}", stderr(&out));
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let r = read_json(&json);
     // The survivor keeps its 200 to the deadline; the victim's arrivals after its death
     // were due and never started: missed, so the 400 of the schedule are all accounted for.
     let (started, dropped, missed) = arrivals_accounted(&r);
@@ -641,8 +652,7 @@ fn ramp_up_raises_active_workers_linearly_in_the_series() {
         Duration::from_secs(30),
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let report = read_json(&json);
     assert_eq!(report["config"]["load"]["ramp_up_s"], 4.0);
     let series = report["series"].as_array().unwrap();
     // 20 workers over 4 s: 5 more each second; at t seconds about 5t (+1: the first starts at 0).

@@ -238,6 +238,18 @@ mod tests {
         }
     }
 
+    /// A schedule from 0/s through `(seconds, target)` stages.
+    fn staged_secs(stages: &[(u64, f64)]) -> Result<RateSchedule, ScheduleError> {
+        let stages = stages
+            .iter()
+            .map(|&(secs, target)| Stage {
+                duration: Duration::from_secs(secs),
+                target,
+            })
+            .collect();
+        RateSchedule::staged(0.0, stages)
+    }
+
     #[test]
     fn stages_parse_and_reject() {
         let s = parse_stages("30s:100, 1m:1000,30s:0", dur).unwrap();
@@ -271,24 +283,7 @@ mod tests {
 
     #[test]
     fn staged_schedule_inverts_its_cumulative_function() {
-        let s = RateSchedule::staged(
-            0.0,
-            vec![
-                Stage {
-                    duration: Duration::from_secs(10),
-                    target: 100.0,
-                },
-                Stage {
-                    duration: Duration::from_secs(5),
-                    target: 100.0,
-                },
-                Stage {
-                    duration: Duration::from_secs(10),
-                    target: 0.0,
-                },
-            ],
-        )
-        .unwrap();
+        let s = staged_secs(&[(10, 100.0), (5, 100.0), (10, 0.0)]).unwrap();
         // Ramp 0 -> 100 over 10 s: 500 arrivals; hold 5 s: 500; ramp down: 500.
         assert!((s.arrivals_until(Duration::from_secs(10)) - 500.0).abs() < 1e-9);
         assert!((s.arrivals_until(Duration::from_secs(15)) - 1000.0).abs() < 1e-9);
@@ -328,20 +323,7 @@ mod tests {
         );
 
         // 0 -> 100/s over 10 s, then 100/s for 10 s: 500 + 1,000 arrivals, then the end.
-        let staged = RateSchedule::staged(
-            0.0,
-            vec![
-                Stage {
-                    duration: Duration::from_secs(10),
-                    target: 100.0,
-                },
-                Stage {
-                    duration: Duration::from_secs(10),
-                    target: 100.0,
-                },
-            ],
-        )
-        .unwrap();
+        let staged = staged_secs(&[(10, 100.0), (10, 100.0)]).unwrap();
         for t in [0.3, 1.0, 4.99, 5.0, 10.0, 12.345, 19.99, 20.0, 25.0] {
             let t = Duration::from_secs_f64(t);
             for processes in [1u64, 2, 7] {
