@@ -49,13 +49,7 @@ fn cpus_shared() -> std::sync::RwLockReadGuard<'static, ()> {
 fn run_json_get(name: &str, args: &[&str]) -> (String, serde_json::Value) {
     let server = target();
     let dir = TempDir::new(name);
-    let plan = dir.write(
-        "get.mol",
-        &plan(
-            &format!("http://{}", server.addr()),
-            "scenario get {\n  GET /json\n}\n",
-        ),
-    );
+    let plan = one_get_plan(&dir, &server, "/json");
     let json = dir.0.join("report.json");
     let out = run_bounded(
         molotov()
@@ -80,13 +74,7 @@ fn rate_sends_the_scheduled_number_of_requests() {
     let _shared = cpus_shared();
     let server = target();
     let dir = TempDir::new("rate");
-    let plan = dir.write(
-        "get.mol",
-        &plan(
-            &format!("http://{}", server.addr()),
-            "scenario get {\n  GET /\n}\n",
-        ),
-    );
+    let plan = one_get_plan(&dir, &server, "/");
     for p in ["1", "2"] {
         server.reset_counters();
         let out = run_bounded(
@@ -173,13 +161,7 @@ fn a_backlog_shows_in_latency_but_not_in_service_time() {
     let _shared = cpus_shared();
     let server = target();
     let dir = TempDir::new("backlog");
-    let plan = dir.write(
-        "slow.mol",
-        &plan(
-            &format!("http://{}", server.addr()),
-            "scenario slow {\n  GET /delay/50\n}\n",
-        ),
-    );
+    let plan = one_get_plan(&dir, &server, "/delay/50");
     // 2 workers can do 40 runs/s at 50 ms each; ask for 100/s.
     let out = run_bounded(
         molotov()
@@ -261,13 +243,17 @@ fn read_json(path: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
 }
 
-/// A plan of one `GET /delay/MS` against `server`, in `dir`.
-fn delay_plan(dir: &TempDir, server: &molotov_target::ServerHandle, ms: u32) -> std::path::PathBuf {
+/// A plan of one scenario, one `GET PATH` against `server`, in `dir`.
+fn one_get_plan(
+    dir: &TempDir,
+    server: &molotov_target::ServerHandle,
+    path: &str,
+) -> std::path::PathBuf {
     dir.write(
-        "delay.mol",
+        "get.mol",
         &plan(
             &format!("http://{}", server.addr()),
-            &format!("scenario slow {{\n  GET /delay/{ms}\n}}\n"),
+            &format!("scenario get {{\n  GET {path}\n}}\n"),
         ),
     )
 }
@@ -277,7 +263,7 @@ fn an_overloaded_schedule_counts_every_arrival_once() {
     let _shared = cpus_shared();
     let server = target();
     let dir = TempDir::new("overloaded");
-    let plan = delay_plan(&dir, &server, 50);
+    let plan = one_get_plan(&dir, &server, "/delay/50");
     // 4 workers of 50 ms can start ~160 of the 400 arrivals due in 2 s; the rest are missed
     // (no worker was free before the end) or, with `--max-late`, dropped. Either way each
     // arrival due is counted exactly once.
@@ -354,7 +340,7 @@ fn a_stop_counts_the_arrivals_missed_until_the_stop_not_until_the_drain() {
     let dir = TempDir::new("missed-stop");
     // Runs of 1 s: after Ctrl-C the run drains for up to a second, and the arrivals of that
     // second are not missed (nothing was to start after the stop).
-    let plan = delay_plan(&dir, &server, 1000);
+    let plan = one_get_plan(&dir, &server, "/delay/1000");
     let json = dir.0.join("report.json");
     let child = spawn_with_json(
         &["-p", "2", "-w", "2", "--rate", "200", "-d", "20"],
@@ -389,13 +375,7 @@ fn a_killed_child_s_arrivals_are_counted_missed_not_lost() {
     let _shared = cpus_shared();
     let server = target();
     let dir = TempDir::new("missed-killed");
-    let plan = dir.write(
-        "get.mol",
-        &plan(
-            &format!("http://{}", server.addr()),
-            "scenario get {\n  GET /json\n}\n",
-        ),
-    );
+    let plan = one_get_plan(&dir, &server, "/json");
     let json = dir.0.join("report.json");
     let child = spawn_with_json(
         &["-p", "2", "-w", "5", "--rate", "200", "-d", "2"],
@@ -428,13 +408,7 @@ fn stages_shape_the_rate_and_end_the_run() {
     let _shared = cpus_shared();
     let server = target();
     let dir = TempDir::new("stages");
-    let plan = dir.write(
-        "get.mol",
-        &plan(
-            &format!("http://{}", server.addr()),
-            "scenario get {\n  GET /\n}\n",
-        ),
-    );
+    let plan = one_get_plan(&dir, &server, "/");
     // 0 -> 200/s over 2 s (200 starts), then 200/s for 1 s (200): 400 in 3 s.
     let started = Instant::now();
     let out = run_bounded(
@@ -528,13 +502,7 @@ fn delay_pauses_after_every_run() {
     let _shared = cpus_shared();
     let server = target();
     let dir = TempDir::new("delay");
-    let plan = dir.write(
-        "get.mol",
-        &plan(
-            &format!("http://{}", server.addr()),
-            "scenario get {\n  GET /\n}\n",
-        ),
-    );
+    let plan = one_get_plan(&dir, &server, "/");
     let started = Instant::now();
     let out = run_bounded(
         molotov()
@@ -562,13 +530,7 @@ fn sizing_finds_the_knee_of_a_server_that_fails_above_n_concurrent_requests() {
     })
     .unwrap();
     let dir = TempDir::new("sizing");
-    let plan = dir.write(
-        "slow.mol",
-        &plan(
-            &format!("http://{}", server.addr()),
-            "scenario slow {\n  GET /delay/50\n}\n",
-        ),
-    );
+    let plan = one_get_plan(&dir, &server, "/delay/50");
     let out = run_bounded(
         molotov()
             .args(["-q", "--sizing", "--ramp-up", "8s", "-w", "60"])
@@ -602,13 +564,7 @@ fn sizing_that_never_reaches_the_tolerance_says_so() {
     let _shared = cpus_shared();
     let server = target();
     let dir = TempDir::new("sizing-ok");
-    let plan = dir.write(
-        "get.mol",
-        &plan(
-            &format!("http://{}", server.addr()),
-            "scenario get {\n  GET /delay/5\n}\n",
-        ),
-    );
+    let plan = one_get_plan(&dir, &server, "/delay/5");
     let out = run_bounded(
         molotov()
             .args(["-q", "--sizing", "--ramp-up", "2s", "-w", "10"])
@@ -625,13 +581,7 @@ fn ramp_up_raises_active_workers_linearly_in_the_series() {
     let _shared = cpus_shared();
     let server = target();
     let dir = TempDir::new("ramp");
-    let plan = dir.write(
-        "slow.mol",
-        &plan(
-            &format!("http://{}", server.addr()),
-            "scenario slow {\n  GET /delay/20\n}\n",
-        ),
-    );
+    let plan = one_get_plan(&dir, &server, "/delay/20");
     let json = dir.0.join("report.json");
     let out = run_bounded(
         molotov()
