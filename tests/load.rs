@@ -157,6 +157,59 @@ fn processes_start_the_schedule_together_once_all_are_ready() {
 }
 
 #[test]
+fn the_open_model_logs_workers_in_before_the_schedule_starts() {
+    let _alone = cpus_alone();
+    // Each worker's login takes 100 ms. Had the schedule started before the logins, the
+    // arrivals of the first 100 ms (20 of them) would wait for a logged-in worker and show
+    // the login as their latency; the workers log in first, then the schedule starts.
+    let server = target();
+    let dir = TempDir::new("login-first");
+    let plan = dir.write(
+        "login.mol",
+        &plan(
+            &format!("http://{}", server.addr()),
+            "setup worker {\n  GET /delay/100 as login\n}\n\n\
+             scenario get {\n  GET /json as work\n}\n",
+        ),
+    );
+    let json = dir.0.join("report.json");
+    let out = run_bounded(
+        molotov()
+            .args([
+                "-q", "-p", "2", "-w", "5", "--rate", "200", "-d", "1", "--json",
+            ])
+            .arg(&json)
+            .arg(&plan),
+        Duration::from_secs(30),
+    );
+    let report = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
+    let r = read_json(&json);
+    let request = |name: &str| {
+        r["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {}", r["requests"]))
+            .clone()
+    };
+    assert_eq!(request("login")["requests"], 10, "{report}");
+    let work = request("work");
+    assert_eq!(work["requests"], 200, "{report}");
+    let p99 = work["latency_us"]["p99"].as_u64().unwrap();
+    assert!(
+        p99 < 50_000,
+        "work p99 {p99} µs from the intended start\n{report}"
+    );
+    let late = r["schedule"]["late_starts"].as_u64().unwrap();
+    assert!(late <= 10, "{late} late starts\n{report}");
+    // The run's duration is the schedule's, the logins before it.
+    let duration = r["duration_s"].as_f64().unwrap();
+    assert!(duration < 1.09, "{duration} s\n{report}");
+}
+
+#[test]
 fn a_backlog_shows_in_latency_but_not_in_service_time() {
     let _shared = cpus_shared();
     let server = target();

@@ -223,6 +223,7 @@ pub fn run_child(spec: ChildSpec) -> i32 {
                 rate.max_late,
                 u64::from(spec.process),
                 spec.processes.max(1) as u64,
+                spec.workers,
             ))
         });
         // Each worker is built and spawned in one step: holding all of them built before
@@ -249,20 +250,15 @@ pub fn run_child(spec: ChildSpec) -> i32 {
                 })
                 .collect::<Vec<_>>()
         };
-        // The open model: every worker's first steps (thousands of task polls) happen before
-        // the start, so that they do not delay the first arrivals; the workers then wait for
-        // the turn, which nobody has until the start. Not with a `setup worker` block: its
-        // requests would wait for the start with their clocks running. The closed model
-        // builds its workers after the start, as it always did.
-        let early = arrivals
-            .as_ref()
-            .filter(|_| !spec.program.has_worker_setup());
+        // The open model: every worker's first steps (thousands of task polls) and its
+        // `setup worker` block (a login) happen before the start, so that they do not delay
+        // the first arrivals nor show in their latency; the workers then wait for the turn,
+        // which nobody has until the start. The closed model builds its workers after the
+        // start, as it always did (its logins are part of the run).
         let mut tasks = Vec::new();
-        if let Some(arrivals) = early {
+        if let Some(arrivals) = &arrivals {
             tasks = spawn_all();
-            while arrivals.entered.get() < spec.workers {
-                yield_now().await;
-            }
+            arrivals.wait_all_ready().await;
         }
         // Tell the master this process is ready, and start with the other processes (the
         // open model's schedule and the duration count from that start, not from the fork).
@@ -272,7 +268,7 @@ pub fn run_child(spec: ChildSpec) -> i32 {
         if let Some(arrivals) = &arrivals {
             arrivals.pass_turn();
         }
-        if early.is_none() {
+        if arrivals.is_none() {
             tasks = spawn_all();
         }
         for task in tasks {
@@ -280,21 +276,6 @@ pub fn run_child(spec: ChildSpec) -> i32 {
         }
         0
     })
-}
-
-/// Lets every other task that is ready run once before this one goes on.
-async fn yield_now() {
-    let mut yielded = false;
-    std::future::poll_fn(|cx| {
-        if yielded {
-            std::task::Poll::Ready(())
-        } else {
-            yielded = true;
-            cx.waker().wake_by_ref();
-            std::task::Poll::Pending
-        }
-    })
-    .await;
 }
 
 /// Runs the plan's `setup` once and writes its captures to `out`; returns the exit code
@@ -508,8 +489,12 @@ struct Arrivals {
     turn_taken: Cell<bool>,
     /// Free workers waiting for the turn, a stack: the one that freed up last on top.
     waiting: std::cell::RefCell<Vec<std::task::Waker>>,
-    /// Workers that began (counted once each, before the start).
-    entered: Cell<usize>,
+    /// Workers ready for arrivals (their `setup worker` done), or gone; counted once each.
+    ready: Cell<usize>,
+    /// How many workers the process has.
+    workers: usize,
+    /// The process's main task, waiting for every worker to be ready.
+    all_ready: std::cell::RefCell<Option<std::task::Waker>>,
 }
 
 impl Arrivals {
@@ -518,6 +503,7 @@ impl Arrivals {
         max_late: Option<Duration>,
         process: u64,
         processes: u64,
+        workers: usize,
     ) -> Arrivals {
         Arrivals {
             schedule,
@@ -527,8 +513,35 @@ impl Arrivals {
             next: Cell::new(0),
             turn_taken: Cell::new(true),
             waiting: Default::default(),
-            entered: Cell::new(0),
+            ready: Cell::new(0),
+            workers,
+            all_ready: Default::default(),
         }
+    }
+
+    /// Counts a worker ready for arrivals (or gone), waking the main task with the last one.
+    fn mark_ready(&self) {
+        self.ready.set(self.ready.get() + 1);
+        if self.ready.get() >= self.workers {
+            // Bind first: the waker must not run with the slot borrowed.
+            let waker = self.all_ready.borrow_mut().take();
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        }
+    }
+
+    /// Waits until every worker of the process is ready for arrivals.
+    async fn wait_all_ready(&self) {
+        std::future::poll_fn(|cx| {
+            if self.ready.get() >= self.workers {
+                std::task::Poll::Ready(())
+            } else {
+                *self.all_ready.borrow_mut() = Some(cx.waker().clone());
+                std::task::Poll::Pending
+            }
+        })
+        .await;
     }
 
     /// The intended time (since the start) of this process's next arrival; None when the
@@ -603,9 +616,9 @@ async fn worker_loop(
     plan: WorkerPlan,
 ) {
     let slot = driver.slot;
-    if let Some(arrivals) = &plan.arrivals {
-        arrivals.entered.set(arrivals.entered.get() + 1);
-    }
+    // Open model: ready for arrivals once `setup worker` is done (counted just before the
+    // worker first queues for the turn, or when it leaves without ever doing so).
+    let mut ready = false;
     if let Some(ramp) = plan.load.ramp_up {
         let at = driver.stop.start.get()
             + ramp_offset(ramp, plan.process, plan.processes, plan.local, plan.workers);
@@ -635,6 +648,10 @@ async fn worker_loop(
             };
             runs += 1;
             if let Some(arrivals) = &plan.arrivals {
+                if !ready {
+                    ready = true;
+                    arrivals.mark_ready();
+                }
                 let Some(intended) = arrivals.next_start(&mut driver).await else {
                     break;
                 };
@@ -662,6 +679,9 @@ async fn worker_loop(
                 driver.sleep(plan.load.delay).await;
             }
         }
+    }
+    if let Some(arrivals) = plan.arrivals.as_ref().filter(|_| !ready) {
+        arrivals.mark_ready();
     }
     // Teardown runs after a graceful stop too (bounded by the request timeout), not after an
     // immediate one.
