@@ -328,6 +328,12 @@ pub struct Counters {
     pub checks_passed: u64,
     /// Check and assert evaluations that failed.
     pub checks_failed: u64,
+    /// Open model: starts that began late.
+    pub late_starts: u64,
+    /// Open model: starts dropped by `--max-late`.
+    pub dropped_starts: u64,
+    /// Open model: arrivals due that no worker started (known at the end only).
+    pub missed_starts: u64,
 }
 
 impl Counters {
@@ -345,6 +351,8 @@ impl Counters {
             c.responses += slot.total(Total::Responses);
             c.errors += slot.total(Total::Errors);
             c.failed_by_status += slot.total(Total::FailedByStatus);
+            c.late_starts += slot.total(Total::LateStarts);
+            c.dropped_starts += slot.total(Total::DroppedStarts);
             for code in 0..STATUS_WORDS {
                 c.status_classes[status_class(code)] += slot.status_count(code);
             }
@@ -393,6 +401,9 @@ impl Counters {
             scenario_failures: summary.scenarios.iter().map(|s| s.failures).collect(),
             checks_passed: summary.checks.iter().map(|c| c.passed).sum(),
             checks_failed: summary.checks.iter().map(|c| c.failed).sum(),
+            late_starts: summary.late_starts,
+            dropped_starts: summary.dropped_starts,
+            missed_starts: summary.missed_starts,
         }
     }
 }
@@ -726,6 +737,18 @@ impl Statsd {
         lines.push((
             "checks.failed".into(),
             delta(now.checks_failed, before.checks_failed),
+        ));
+        lines.push((
+            "starts.late".into(),
+            delta(now.late_starts, before.late_starts),
+        ));
+        lines.push((
+            "starts.dropped".into(),
+            delta(now.dropped_starts, before.dropped_starts),
+        ));
+        lines.push((
+            "starts.missed".into(),
+            delta(now.missed_starts, before.missed_starts),
         ));
         for (name, n) in lines {
             if n > 0 {
@@ -1239,6 +1262,8 @@ mod tests {
         region.slot(0).add_scenario(1, ScenarioCounter::Failures);
         region.slot(0).add_check(0, true);
         region.slot(0).add_check(0, false);
+        region.slot(0).add(Total::LateStarts, 3);
+        region.slot(1).add(Total::DroppedStarts, 2);
         statsd.tick(&sample(Duration::from_millis(1000), 4), &region);
         let lines = wait_received(&socket);
         let v = |name: &str| value_of(&lines, name);
@@ -1256,6 +1281,9 @@ mod tests {
         assert_eq!(v("t.scenario.buy_now.failures").as_deref(), Some("1|c"));
         assert_eq!(v("t.checks.passed").as_deref(), Some("1|c"));
         assert_eq!(v("t.checks.failed").as_deref(), Some("1|c"));
+        assert_eq!(v("t.starts.late").as_deref(), Some("3|c"));
+        assert_eq!(v("t.starts.dropped").as_deref(), Some("2|c"));
+        assert_eq!(v("t.starts.missed"), None);
         assert_eq!(v("t.workers").as_deref(), Some("4|g"));
         assert_eq!(v("t.processes").as_deref(), Some("1|g"));
         assert_eq!(v("t.rps").as_deref(), Some("12|g"));
@@ -1289,12 +1317,17 @@ mod tests {
         // The final flush from the summary sends what the region flushes missed (here the
         // teardown's request in slot 2) and zero gauges.
         respond(&region, 2, 1, 204, 1_000);
-        let summary = Summary::merge(&region, &names, Vec::new(), Duration::from_secs(3));
+        let mut summary = Summary::merge(&region, &names, Vec::new(), Duration::from_secs(3));
+        // Counted by the master once the load is over: only the summary has it.
+        summary.missed_starts = 7;
         statsd.finish(&summary);
         let lines = wait_received(&socket);
         let v = |name: &str| value_of(&lines, name);
         assert_eq!(v("t.requests").as_deref(), Some("1|c"), "{lines:?}");
         assert_eq!(v("t.status.2xx").as_deref(), Some("1|c"));
+        assert_eq!(v("t.starts.missed").as_deref(), Some("7|c"));
+        assert_eq!(v("t.starts.late"), None);
+        summary.missed_starts = 0;
         assert_eq!(v("t.workers").as_deref(), Some("0|g"));
         assert_eq!(v("t.processes").as_deref(), Some("0|g"));
         assert_eq!(statsd.stats().datagrams_dropped, 0);
