@@ -210,6 +210,41 @@ fn the_open_model_logs_workers_in_before_the_schedule_starts() {
 }
 
 #[test]
+fn one_slow_login_does_not_hold_back_the_workers_ready() {
+    let _shared = cpus_shared();
+    // Worker 0's login takes 11 s, past the 10 s the master waits for every process to be
+    // ready: the schedule then starts without it, and the two workers logged in take the
+    // arrivals at once (not after worker 0's login, in a burst of starts 1 s late).
+    let server = target();
+    let dir = TempDir::new("slow-login");
+    let plan = dir.write(
+        "login.mol",
+        &plan(
+            &format!("http://{}", server.addr()),
+            "setup worker {\n  if worker == 0 {\n    think 11s\n  }\n  GET /json as login\n}\n\n\
+             scenario get {\n  GET /json as work\n}\n",
+        ),
+    );
+    let json = dir.0.join("report.json");
+    let out = run_bounded(
+        molotov()
+            .args(["-q", "-w", "3", "--rate", "20", "-d", "2", "--json"])
+            .arg(&json)
+            .arg(&plan),
+        Duration::from_secs(40),
+    );
+    let report = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
+    let r = read_json(&json);
+    assert_eq!(arrivals_accounted(&r), (40, 0, 0), "{report}");
+    let late_max = r["schedule"]["late_max_us"].as_u64().unwrap();
+    assert!(
+        late_max < 200_000,
+        "worst start {late_max} µs late\n{report}"
+    );
+}
+
+#[test]
 fn a_backlog_shows_in_latency_but_not_in_service_time() {
     let _shared = cpus_shared();
     let server = target();
@@ -253,18 +288,19 @@ fn a_backlog_shows_in_latency_but_not_in_service_time() {
 
 /// Scenario runs started, dropped (`--max-late`) and missed arrivals of a JSON report.
 fn arrivals_accounted(r: &serde_json::Value) -> (u64, u64, u64) {
-    let started = r["scenarios"]
+    let schedule = &r["schedule"];
+    let started = schedule["started_runs"].as_u64().unwrap();
+    // Every run with an outcome was started (a run cut by its process's death has none).
+    let finished: u64 = r["scenarios"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| {
-            ["successes", "failures", "stopped"]
-                .iter()
-                .map(|k| s[k].as_u64().unwrap())
-                .sum::<u64>()
-        })
+        .flat_map(|s| ["successes", "failures", "stopped"].map(|k| s[k].as_u64().unwrap()))
         .sum();
-    let schedule = &r["schedule"];
+    assert!(
+        finished <= started,
+        "{finished} runs ended of {started} started"
+    );
     (
         started,
         schedule["dropped_starts"].as_u64().unwrap(),
@@ -454,6 +490,36 @@ fn a_killed_child_s_arrivals_are_counted_missed_not_lost() {
         "{started} started + {dropped} dropped + {missed} missed\n{report}"
     );
     assert!((50..=190).contains(&missed), "{missed} missed\n{report}");
+}
+
+#[test]
+fn runs_killed_in_flight_still_count_as_started() {
+    let _shared = cpus_shared();
+    let server = target();
+    let dir = TempDir::new("killed-in-flight");
+    let plan = one_get_plan(&dir, &server, "/delay/3000");
+    // 50 runs of 3 s start in the first second; the grace period ends 0.5 s after the
+    // deadline and the process is killed with all 50 in flight: no scenario outcome, but
+    // started, so the 50 arrivals due are all accounted for.
+    let json = dir.0.join("report.json");
+    let out = run_bounded(
+        molotov()
+            .args([
+                "-q", "-w", "50", "--rate", "50", "-d", "1", "--grace", "500ms",
+            ])
+            .arg("--json")
+            .arg(&json)
+            .arg(&plan),
+        Duration::from_secs(30),
+    );
+    let report = stdout(&out);
+    assert_eq!(out.status.code(), Some(4), "{report}\n{}", stderr(&out));
+    let r = read_json(&json);
+    assert_eq!(arrivals_accounted(&r), (50, 0, 0), "{report}");
+    assert!(
+        report.contains("achieved 50 scenario starts of 50 due"),
+        "{report}"
+    );
 }
 
 #[test]

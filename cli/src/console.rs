@@ -108,10 +108,8 @@ pub struct Console {
     /// Print each distinct failure once.
     failures: Option<Rc<RefCell<FailureLog>>>,
     stream: Stream,
-    /// The open model's schedule and when it ends (`-d`, or a stop), for the starts due.
+    /// The open model's schedule and the run's `-d`, for the starts due.
     schedule: Option<(RateSchedule, Option<Duration>)>,
-    /// The last sample's time since the start.
-    elapsed: Duration,
 }
 
 impl Console {
@@ -127,7 +125,6 @@ impl Console {
             failures,
             stream,
             schedule,
-            elapsed: Duration::ZERO,
         }
     }
 }
@@ -160,11 +157,12 @@ impl Observer for Console {
         if let Some(log) = &self.failures {
             log.borrow_mut().print_new(region);
         }
-        self.elapsed = s.elapsed;
         if !self.lines {
             return;
         }
-        let line = progress_line(s, self.schedule.as_ref().map(|(s, d)| (s, *d)));
+        // Nothing is due after the deadline or a stop: a run draining is not behind.
+        let end = |duration| molotov_core::load::load_end(duration, region.stopped_after_start());
+        let line = progress_line(s, self.schedule.as_ref().map(|(s, d)| (s, end(*d))));
         match self.stream {
             Stream::Stdout => {
                 let mut out = std::io::stdout().lock();
@@ -186,10 +184,6 @@ impl Observer for Console {
     }
 
     fn interrupted(&mut self, count: u32) {
-        // Nothing is due after the stop: a run draining is not behind.
-        if let Some((_, end)) = &mut self.schedule {
-            *end = Some(end.map_or(self.elapsed, |d| d.min(self.elapsed)));
-        }
         if count == 1 {
             molotov_core::errln!(
                 "molotov: stopping (in-flight requests finish); press Ctrl-C again to stop now"

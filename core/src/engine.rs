@@ -115,6 +115,9 @@ const START_POLL: Duration = Duration::from_micros(100);
 /// How long before the start a ready load child stops sleeping and spins (a thread's sleep
 /// ends up to ~100 µs late).
 const START_SPIN: Duration = Duration::from_micros(300);
+/// How often a load child waiting for its workers' logins checks whether the master gave the
+/// start without it.
+const READY_POLL: Duration = Duration::from_millis(10);
 
 /// Exit code of a child whose executor could not start.
 pub const CHILD_RUNTIME_EXIT: i32 = 70;
@@ -255,10 +258,27 @@ pub fn run_child(spec: ChildSpec) -> i32 {
         // the first arrivals nor show in their latency; the workers then wait for the turn,
         // which nobody has until the start. The closed model builds its workers after the
         // start, as it always did (its logins are part of the run).
+        // The wait ends early if the master gave the start without this process (one of its
+        // logins outlasted the master's wait): the workers ready by then take the arrivals,
+        // the others join them as they log in.
         let mut tasks = Vec::new();
         if let Some(arrivals) = &arrivals {
             tasks = spawn_all();
-            arrivals.wait_all_ready().await;
+            while !arrivals.all_ready()
+                && region.get_header(HeaderWord::StartNanos) == 0
+                && region.stop_requested() == StopRequest::None
+            {
+                let mut all = std::pin::pin!(arrivals.wait_all_ready());
+                let mut poll = std::pin::pin!(glommio::timer::sleep(READY_POLL));
+                std::future::poll_fn(|cx| {
+                    if all.as_mut().poll(cx).is_ready() || poll.as_mut().poll(cx).is_ready() {
+                        std::task::Poll::Ready(())
+                    } else {
+                        std::task::Poll::Pending
+                    }
+                })
+                .await;
+            }
         }
         // Tell the master this process is ready, and start with the other processes (the
         // open model's schedule and the duration count from that start, not from the fork).
@@ -425,7 +445,10 @@ impl StopWatch {
 
     /// Blocks this (load) child until the master gives the start, which it does once every
     /// load child is ready, then until the start time itself; returns early on a stop
-    /// request. Nothing else runs on this thread yet, so blocking is what it should do.
+    /// request. Nothing on this thread has work to do meanwhile (in the open model every
+    /// worker waits for the turn; only the teardown of a worker whose `setup worker` failed
+    /// would wait through the block too), so blocking, with no executor pass, is what keeps
+    /// the start sharp.
     fn wait_for_start(&self) {
         loop {
             if self.region.get_header(HeaderWord::StartNanos) != 0 {
@@ -531,10 +554,15 @@ impl Arrivals {
         }
     }
 
+    /// Whether every worker of the process is ready for arrivals.
+    fn all_ready(&self) -> bool {
+        self.ready.get() >= self.workers
+    }
+
     /// Waits until every worker of the process is ready for arrivals.
     async fn wait_all_ready(&self) {
         std::future::poll_fn(|cx| {
-            if self.ready.get() >= self.workers {
+            if self.all_ready() {
                 std::task::Poll::Ready(())
             } else {
                 *self.all_ready.borrow_mut() = Some(cx.waker().clone());
@@ -624,6 +652,9 @@ async fn worker_loop(
             + ramp_offset(ramp, plan.process, plan.processes, plan.local, plan.workers);
         driver.sleep_until(at).await;
         if driver.graceful() {
+            if let Some(arrivals) = &plan.arrivals {
+                arrivals.mark_ready();
+            }
             return;
         }
     }

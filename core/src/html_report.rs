@@ -213,7 +213,7 @@ fn cards(out: &mut String, r: &Report) {
     );
     if r.config.load.model == "open" {
         let s = &r.schedule;
-        let started = t.successes + t.failures + t.stopped;
+        let started = s.started_runs;
         let due = started + s.dropped_starts + s.missed_starts;
         card(
             out,

@@ -291,6 +291,10 @@ pub struct Schedule {
     pub late_mean_us: Option<u64>,
     /// Worst lateness.
     pub late_max_us: u64,
+    /// Scenario runs started (with those cut by their process's death, which have no
+    /// outcome in `scenarios[]`).
+    #[serde(default)]
+    pub started_runs: u64,
     /// Scheduled starts dropped (`--max-late`).
     pub dropped_starts: u64,
     /// Arrivals due before the end of the load that no worker started: the schedule ran
@@ -696,6 +700,7 @@ pub fn build(ctx: &Context<'_>) -> Report {
             late_mean_us: (s.late_starts > 0)
                 .then(|| (s.late_total.as_micros() / u128::from(s.late_starts)) as u64),
             late_max_us: s.late_max.as_micros() as u64,
+            started_runs: s.runs_started,
             dropped_starts: s.dropped_starts,
             missed_starts: s.missed_starts,
         },

@@ -207,6 +207,15 @@ impl RateSchedule {
     }
 }
 
+/// When the load ends, since its start: at the deadline (`-d`) or the first stop request,
+/// whichever comes first; None while neither is known.
+pub fn load_end(duration: Option<Duration>, stopped: Option<Duration>) -> Option<Duration> {
+    match (duration, stopped) {
+        (Some(d), Some(s)) => Some(d.min(s)),
+        (d, s) => d.or(s),
+    }
+}
+
 /// When a worker should start under `--ramp-up`: workers of all processes are spread evenly
 /// over `ramp_up`, interleaved across processes so each process ramps at the same pace.
 pub fn ramp_offset(

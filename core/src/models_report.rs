@@ -29,11 +29,8 @@ pub fn describe_schedule(schedule: &RateSchedule) -> String {
 /// The open model's section: target and achieved start rates, and what became of every
 /// arrival due before the end: started (on time or late), dropped or missed.
 pub fn render_open_model(summary: &Summary, schedule: &RateSchedule) -> String {
-    let runs: u64 = summary
-        .scenarios
-        .iter()
-        .map(|s| s.successes + s.failures + s.stopped)
-        .sum();
+    // Started, not finished: a run cut by its process's death has no scenario outcome.
+    let runs = summary.runs_started;
     let due = runs + summary.dropped_starts + summary.missed_starts;
     let secs = summary.elapsed.as_secs_f64();
     let achieved = if secs > 0.0 { runs as f64 / secs } else { 0.0 };
@@ -63,7 +60,7 @@ pub fn render_open_model(summary: &Summary, schedule: &RateSchedule) -> String {
     if summary.missed_starts > 0 {
         let _ = writeln!(
             out,
-            "  {} starts were due before the end but not started by then: every worker was busy, or the process fell behind (raise -w, or -p if the load processes' CPUs are full)",
+            "  {} starts were due before the end but not started by then: every worker was busy (or had failed its `setup worker`), or the process fell behind (raise -w, or -p if the load processes' CPUs are full)",
             fmt_count(summary.missed_starts)
         );
     }

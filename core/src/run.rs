@@ -510,14 +510,7 @@ pub fn run(
     };
     // Arrivals due so far: none after the deadline or a stop (a run draining is not behind).
     let starts_due = |elapsed: Duration| {
-        let stopped = match region.get_header(HeaderWord::StopNanos) {
-            0 => None,
-            at => Some(Duration::from_nanos(at.saturating_sub(start_nanos))),
-        };
-        let end = match (config.duration, stopped) {
-            (Some(d), Some(s)) => Some(d.min(s)),
-            (d, s) => d.or(s),
-        };
+        let end = crate::load::load_end(config.duration, region.stopped_after_start());
         config
             .options
             .load

@@ -358,6 +358,15 @@ impl Region {
         }
     }
 
+    /// How long after the start of the load the first stop request came (zero when it came
+    /// before); None while there is no stop request, or no start.
+    pub fn stopped_after_start(&self) -> Option<std::time::Duration> {
+        let start = self.get_header(HeaderWord::StartNanos);
+        let stop = self.get_header(HeaderWord::StopNanos);
+        (start != 0 && stop != 0)
+            .then(|| std::time::Duration::from_nanos(stop.saturating_sub(start)))
+    }
+
     /// Sets a header word.
     pub fn set_header(&self, word: HeaderWord, value: u64) {
         self.header(word).store(value, Release);
@@ -706,6 +715,15 @@ mod tests {
         r.request_stop(StopRequest::Immediate);
         assert_eq!(r.get_header(HeaderWord::StopNanos), first);
         assert_eq!(r.stop_requested(), StopRequest::Immediate);
+        // Measured from the start; a stop before the start is at zero; no start, no answer.
+        assert_eq!(r.stopped_after_start(), None);
+        r.set_header(HeaderWord::StartNanos, first - 5_000);
+        assert_eq!(
+            r.stopped_after_start(),
+            Some(std::time::Duration::from_micros(5))
+        );
+        r.set_header(HeaderWord::StartNanos, first + 5_000);
+        assert_eq!(r.stopped_after_start(), Some(std::time::Duration::ZERO));
     }
 
     #[test]

@@ -153,6 +153,9 @@ pub struct Summary {
     pub dropped_starts: u64,
     /// Open model: arrivals due before the end that were never started (no free worker).
     pub missed_starts: u64,
+    /// Scenario runs started (also those whose process was killed before they ended, which
+    /// have no scenario outcome).
+    pub runs_started: u64,
     /// The processes.
     pub processes: Vec<ProcessInfo>,
     /// Per process (same order as `processes`): requests sent.
@@ -296,6 +299,7 @@ impl Summary {
             dropped_starts: sum(&|s| s.total(Total::DroppedStarts)),
             // Counted by the master once the load is over (`run::missed_starts`).
             missed_starts: 0,
+            runs_started: sum(&|s| s.meta(crate::shm::Meta::RunsStarted)),
             processes,
             requests_per_process,
             master_usage: crate::process::self_usage(),

@@ -367,6 +367,7 @@ scenario buy {
             late_max: Duration::ZERO,
             dropped_starts: 0,
             missed_starts: 0,
+            runs_started: 0,
             processes: vec![],
             requests_per_process: vec![],
             master_usage: Default::default(),

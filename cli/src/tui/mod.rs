@@ -181,6 +181,7 @@ impl Observer for Tui {
             panic!("MOLOTOV_TEST_VIEW_PANIC: a panic in the live view, on purpose");
         }
         self.state.on_sample(sample);
+        self.state.stopped_at = region.stopped_after_start();
         self.collect_failures(region);
         if self
             .last_tables
@@ -225,7 +226,6 @@ impl Observer for Tui {
 
     fn interrupted(&mut self, count: u32) {
         self.state.stops = count;
-        self.state.stopped_at.get_or_insert(self.state.elapsed);
         self.state.notices.push(if count == 1 {
             "stopping: in-flight requests finish; press q or Ctrl-C again to stop now".into()
         } else {

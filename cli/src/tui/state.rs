@@ -132,7 +132,7 @@ pub struct LiveState {
     pub output_lines: Vec<(String, u64)>,
     /// Stop requests so far (q, Ctrl-C, SIGINT, SIGTERM).
     pub stops: u32,
-    /// When the first of them came (since the start).
+    /// When the first stop request of any kind came (since the start; from the region).
     pub stopped_at: Option<Duration>,
 }
 
@@ -266,10 +266,7 @@ impl LiveState {
     /// backlog: every worker is busy, or the processes fall behind).
     pub fn starts_due_and_behind(&self) -> Option<(u64, u64)> {
         // Nothing is due after the deadline or a stop: a run draining is not behind.
-        let end = match (self.shape.duration, self.stopped_at) {
-            (Some(d), Some(s)) => Some(d.min(s)),
-            (d, s) => d.or(s),
-        };
+        let end = molotov_core::load::load_end(self.shape.duration, self.stopped_at);
         let due = self.shape.schedule.as_ref()?.due_by(self.elapsed, end);
         Some((due, due.saturating_sub(self.starts_taken)))
     }
