@@ -730,26 +730,15 @@ impl Statsd {
                 delta(get(&now.scenario_failures), get(&before.scenario_failures)),
             ));
         }
-        lines.push((
-            "checks.passed".into(),
-            delta(now.checks_passed, before.checks_passed),
-        ));
-        lines.push((
-            "checks.failed".into(),
-            delta(now.checks_failed, before.checks_failed),
-        ));
-        lines.push((
-            "starts.late".into(),
-            delta(now.late_starts, before.late_starts),
-        ));
-        lines.push((
-            "starts.dropped".into(),
-            delta(now.dropped_starts, before.dropped_starts),
-        ));
-        lines.push((
-            "starts.missed".into(),
-            delta(now.missed_starts, before.missed_starts),
-        ));
+        for (name, now, before) in [
+            ("checks.passed", now.checks_passed, before.checks_passed),
+            ("checks.failed", now.checks_failed, before.checks_failed),
+            ("starts.late", now.late_starts, before.late_starts),
+            ("starts.dropped", now.dropped_starts, before.dropped_starts),
+            ("starts.missed", now.missed_starts, before.missed_starts),
+        ] {
+            lines.push((name.into(), delta(now, before)));
+        }
         for (name, n) in lines {
             if n > 0 {
                 self.push(packer, &name, Value::Count(n));
