@@ -499,10 +499,12 @@ fn ctrl_c_twice_in_the_full_screen_view_stops_at_once() {
     let exit_file = dir.0.join("exit");
     let command = molotov_in_pane("", "-w 2 -d 60", &plan, &exit_file);
     let tmux = Tmux::start("ctrl-c", 100, 30, &command);
-    tmux.wait_for(Duration::from_secs(10), "the live view", |s| {
-        s.contains("Requests per second")
+    // The view is up before the load starts (the processes may still be getting ready on a
+    // busy machine): wait for both requests to be in flight, so that there is something to
+    // wait for.
+    tmux.wait_for(Duration::from_secs(10), "both requests in flight", |s| {
+        s.contains("Requests per second") && s.contains("in flight 2")
     });
-    std::thread::sleep(Duration::from_millis(500));
     // In raw mode Ctrl-C is a key: the view turns it into a graceful stop...
     tmux.keys(&["C-c"]);
     tmux.wait_for(Duration::from_secs(5), "the stopping notice", |s| {
