@@ -219,7 +219,7 @@ pub fn progress_line(s: &Sample, schedule: Option<(&RateSchedule, Option<Duratio
     );
     if let Some((schedule, length)) = schedule {
         let due = schedule.due_by(s.elapsed, length);
-        let taken = s.totals.runs_started + s.totals.dropped_starts;
+        let taken = s.totals.starts_taken();
         line.push_str(&format!(
             "  starts due {}  behind {}",
             fmt_count(due),

@@ -36,6 +36,12 @@ pub struct Totals {
 }
 
 impl Totals {
+    /// Open model: the arrivals workers took so far (scenario runs started, and starts
+    /// dropped by `--max-late`).
+    pub fn starts_taken(&self) -> u64 {
+        self.runs_started + self.dropped_starts
+    }
+
     fn minus(self, before: Totals) -> Totals {
         Totals {
             requests: self.requests.saturating_sub(before.requests),

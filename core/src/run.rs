@@ -580,7 +580,7 @@ pub fn run(
             }
         }
     }
-    let load_ended = process::monotonic_nanos();
+    let load_ended = start.elapsed();
     if let Some(output) = &mut load.output {
         // Every load child is gone: what they wrote last is in the pipe, up to its end.
         output.drain(&mut |line| observer.child_output(line));
@@ -626,8 +626,11 @@ pub fn run(
 
     let mut summary = Summary::merge(&region, &names, processes.clone(), elapsed);
     if let Some(rate) = &config.options.load.rate {
-        summary.missed_starts =
-            missed_starts(&region, &rate.schedule, config.processes, load_ended);
+        // The load ended at the deadline, the first stop request (Ctrl-C, `-x`, a threshold,
+        // sizing's knee) or when the last load child ended, whichever came first.
+        let length = crate::load::load_end(config.duration, region.stopped_after_start())
+            .map_or(load_ended, |end| end.min(load_ended));
+        summary.missed_starts = missed_starts(&region, &rate.schedule, config.processes, length);
     }
     let first_failure = region
         .failed_slot()
@@ -648,28 +651,17 @@ pub fn run(
     })
 }
 
-/// Open model: the arrivals due before the end of the load that no worker took (neither
-/// started nor dropped), over the load processes (slot `i` is process `i`). The end is the
-/// deadline, the first stop request (Ctrl-C, `-x`, a threshold, sizing's knee) or when the
-/// last load child ended, whichever came first: a run draining after a stop misses nothing,
-/// and a child that died early misses every arrival of its share after its death. Counted
-/// here, not by the children, so that a killed child's share is counted too.
+/// Open model: the arrivals due in the load's first `length` that no worker took (neither
+/// started nor dropped), over the load processes (slot `i` is process `i`). With the load's
+/// end as `length`, a run draining after a stop misses nothing, and a child that died early
+/// misses every arrival of its share after its death. Counted here, not by the children, so
+/// that a killed child's share is counted too.
 fn missed_starts(
     region: &Region,
     schedule: &RateSchedule,
     processes: usize,
-    load_ended_nanos: u64,
+    length: Duration,
 ) -> u64 {
-    let start = region.get_header(HeaderWord::StartNanos);
-    if start == 0 {
-        return 0;
-    }
-    let end = [HeaderWord::DeadlineNanos, HeaderWord::StopNanos]
-        .into_iter()
-        .map(|word| region.get_header(word))
-        .filter(|&nanos| nanos != 0)
-        .fold(load_ended_nanos, u64::min);
-    let length = Duration::from_nanos(end.saturating_sub(start));
     (0..processes)
         .map(|i| {
             let slot = region.slot(i);

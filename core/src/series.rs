@@ -65,8 +65,7 @@ impl Point {
             target_rate,
             late_starts: s.delta.late_starts,
             dropped_starts: s.delta.dropped_starts,
-            behind: starts_due
-                .map(|due| due.saturating_sub(s.totals.runs_started + s.totals.dropped_starts)),
+            behind: starts_due.map(|due| due.saturating_sub(s.totals.starts_taken())),
         }
     }
 }

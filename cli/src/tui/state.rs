@@ -186,7 +186,7 @@ impl LiveState {
         self.failures = s.failures;
         self.workers_alive = s.workers_alive;
         self.in_flight = s.in_flight;
-        self.starts_taken = s.totals.runs_started + s.totals.dropped_starts;
+        self.starts_taken = s.totals.starts_taken();
         self.late_starts = s.totals.late_starts;
         // Both histograms have the same bounds: adding cannot fail.
         let _ = self.overall.add(&s.interval_latency);
