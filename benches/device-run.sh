@@ -1,21 +1,46 @@
 #!/bin/bash
 # Runs on the 16-core device machine from the folder benches/pack-device lays out: the scaling
 # scenario (load on CPUs 0-7, nginx with 8 workers on CPUs 8-15, molotov -p 1 and -p 8 at
-# -w 50 each, wrk -t1 and -t8 as references), the same at -p 4 on CPUs 0-3 against 12 nginx
-# workers on CPUs 4-15 (a target with room), then static-50 and memory with nginx on CPU 8.
-# About 160 s; outputs (tables and raw outputs) go to $OUT.
+# -w 50 each, wrk -t1 and -t8 as references), the same at -p 6 on CPUs 0-5 against 10 nginx
+# workers on CPUs 6-15 (a target with room), then static-50 and memory with nginx on CPU 8.
+# Then the open model at -p 8 (load on CPUs 0-7, nginx with 8 workers on 8-15): a rate the
+# processes can keep and one past what the target answers, with the schedule's accounting
+# (started + dropped + missed = due) from the JSON report.
+# About 200 s; outputs (tables and raw outputs) go to $OUT.
 set -u
 D=$(cd "$(dirname "$0")" && pwd)
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
 echo "nproc=$(nproc) $(grep -m1 'model name' /proc/cpuinfo) kernel=$(uname -r) nofile=$(ulimit -n)/$(ulimit -Hn) memlock=$(ulimit -l) io_uring_disabled=$(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null)"
+# Which CPUs share a core: scaling across 0-7 means 8 cores only if no two of them are siblings.
+for c in 0 1 7 8 15; do printf 'cpu%s siblings %s  ' "$c" "$(cat /sys/devices/system/cpu/cpu$c/topology/thread_siblings_list 2>/dev/null)"; done; echo
 C="$D/molotov-compare --molotov $D/molotov --target-server $D/molotov-target --nginx $D/nginx --wrk $D/wrk --h2load none --oha none --pause 300ms"
 timeout 150 $C --scenarios scaling --load-cpus 0-7 --target-cpus 8-15 --scaling-processes 8 --rounds 3 --duration 4s --work-dir /tmp/mc-scaling > "$OUT/scaling.txt" 2>&1
 echo "scaling rc=$?"; tail -25 "$OUT/scaling.txt"
-# molotov's own scaling with a target that has room (12 nginx workers for 4 load CPUs): the run
-# above is bounded by nginx's 8 workers at -p 8 (they were 99-100% busy).
-timeout 120 $C --scenarios scaling --load-cpus 0-3 --target-cpus 4-15 --scaling-processes 4 --rounds 3 --duration 4s --work-dir /tmp/mc-scaling4 > "$OUT/scaling4.txt" 2>&1
-echo "scaling4 rc=$?"; tail -25 "$OUT/scaling4.txt"
+# molotov's own scaling with a target that has room (10 nginx workers for 6 load CPUs): the run
+# above is bounded by nginx's 8 workers at -p 8 (all 8 at 98-99% busy).
+timeout 120 $C --scenarios scaling --load-cpus 0-5 --target-cpus 6-15 --scaling-processes 6 --rounds 3 --duration 4s --work-dir /tmp/mc-scaling6 > "$OUT/scaling6.txt" 2>&1
+echo "scaling6 rc=$?"; tail -25 "$OUT/scaling6.txt"
 timeout 80 $C --scenarios static-50,memory --load-cpus 0 --target-cpus 8 --rounds 3 --duration 3s --work-dir /tmp/mc-static > "$OUT/static.txt" 2>&1
 echo "static rc=$?"; tail -30 "$OUT/static.txt"
-tar czf "$OUT/raw.tgz" -C /tmp mc-scaling/raw mc-scaling4/raw mc-static/raw 2>/dev/null
+tar czf "$OUT/raw.tgz" -C /tmp mc-scaling/raw mc-scaling6/raw mc-static/raw 2>/dev/null
+
+# The open model at -p 8 against nginx with 8 workers on CPUs 8-15.
+om=/tmp/mc-open && rm -rf "$om" && mkdir -p "$om/body" "$om/proxy" "$om/fastcgi" "$om/uwsgi" "$om/scgi"
+sed -e "s|@WORKERS@|8|; s|@AFFINITY@|1111111100000000|; s|@DIR@|$om|g; s|@PORT@|18097|" "$D/nginx.conf" > "$om/nginx.conf"
+taskset -c 8-15 "$D/nginx" -p "$om" -e "$om/error.log" -c "$om/nginx.conf"; sleep 0.5
+printf 'defaults {\n  base http://127.0.0.1:18097\n}\n\nscenario get {\n  GET /\n}\n' > "$om/plan.mol"
+for args in "-p 8 -w 100 --rate 200000 -d 3" "-p 8 -w 100 --rate 400000 -d 3" "-p 8 -w 100 --rate 800000 -d 3"; do
+  # shellcheck disable=SC2086 # the set-up's flags are meant to split
+  timeout 30 taskset -c 0-7 "$D/molotov" -q $args --json "$om/r.json" "$om/plan.mol" > /dev/null 2>"$om/err"
+  echo "open model $args: rc=$?" | tee -a "$OUT/open-model.txt"
+  python3 - "$om/r.json" <<'PY' | tee -a "$OUT/open-model.txt"
+import json, sys
+r = json.load(open(sys.argv[1]))
+t, s, l = r["totals"], r["schedule"], r["latency_us"]
+due = s["started_runs"] + s["dropped_starts"] + s["missed_starts"]
+print(f"  requests {t['requests']} started {s['started_runs']} dropped {s['dropped_starts']} missed {s['missed_starts']} due {due} "
+      f"late {s['late_starts']} late_max_ms {s['late_max_us'] / 1000:.2f} p50_ms {l['p50'] / 1000:.3f} p99_ms {l['p99'] / 1000:.3f}")
+PY
+done
+kill "$(cat "$om/nginx.pid")" 2>/dev/null

@@ -137,6 +137,17 @@ pub fn scenario_table(outcome: &Outcome) -> String {
         "errors".into(),
         "target CPU busy".into(),
     ]];
+    // With several target CPUs, "target CPU busy" is the busiest one; their mean beside it
+    // shows whether the target's workers shared the load.
+    let several_target_cpus = outcome
+        .samples
+        .iter()
+        .flatten()
+        .flatten()
+        .any(|s| s.measured.busy.len() > 1);
+    if several_target_cpus {
+        t[0].push("target mean busy".into());
+    }
     match outcome.scenario {
         Scenario::Slow => {
             t[0].extend(["p50 ms".to_string(), "p99 ms".into()]);
@@ -165,6 +176,10 @@ pub fn scenario_table(outcome: &Outcome) -> String {
             thousands(errors as f64),
             spread_text(Spread::of(&busy), |v| format!("{v:.0}%")),
         ];
+        if several_target_cpus {
+            let mean = present(&column(samples, |s| s.target_busy_mean() * 100.0));
+            row.push(spread_text(Spread::of(&mean), |v| format!("{v:.0}%")));
+        }
         match outcome.scenario {
             Scenario::Slow => {
                 let p50 = present(&column(samples, |s| s.report.p50.map_or(f64::NAN, millis)));
@@ -585,6 +600,27 @@ mod tests {
         let table = scenario_table(&o);
         assert!(table.contains("molotov / wrk"), "{table}");
         assert!(table.contains("0.80 / 1.00 / 1.25"), "{table}");
+    }
+
+    #[test]
+    fn several_target_cpus_add_their_mean_busy_share() {
+        let one = outcome(
+            Scenario::Static50,
+            &["molotov"],
+            vec![vec![sample(1000, 100, 0, 0, 0)]],
+        );
+        assert!(!scenario_table(&one).contains("target mean busy"));
+        let mut s = sample(1000, 100, 0, 0, 0);
+        s.as_mut().unwrap().measured.busy = vec![(8, 1.0), (9, 0.5), (10, 0.0)];
+        let several = outcome(
+            Scenario::Scaling,
+            &["molotov -p 1", "molotov -p 8"],
+            vec![vec![s.clone()], vec![s]],
+        );
+        let table = scenario_table(&several);
+        assert!(table.contains("target mean busy"), "{table}");
+        // The busiest CPU, then the mean of the three.
+        assert!(table.contains("100%") && table.contains("50%"), "{table}");
     }
 
     #[test]

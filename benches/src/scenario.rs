@@ -192,6 +192,13 @@ impl Sample {
             .map(|(_, b)| *b)
             .fold(f64::NAN, f64::max)
     }
+
+    /// The mean busy share of the target's CPUs during the run: with several target workers,
+    /// a busiest CPU near 100% beside a low mean says the load was spread unevenly.
+    pub fn target_busy_mean(&self) -> f64 {
+        let busy = &self.measured.busy;
+        busy.iter().map(|(_, b)| *b).sum::<f64>() / busy.len() as f64
+    }
 }
 
 /// Everything one scenario measured.
