@@ -423,6 +423,30 @@ fn an_overloaded_schedule_counts_every_arrival_once() {
 }
 
 #[test]
+fn a_start_due_just_before_the_deadline_is_started_not_missed() {
+    let _shared = cpus_shared();
+    // At 1000.001/s arrival 1000 is due at 0.999999 s, 1 µs before the deadline: its timer
+    // wakes after the deadline, and the run must start anyway (late), since it was due.
+    for p in ["1", "2"] {
+        let (report, r) = run_json_get(
+            "due-edge",
+            &["-p", p, "-w", "4", "--rate", "1000.001", "-d", "1"],
+        );
+        let (started, dropped, missed) = arrivals_accounted(&r);
+        assert_eq!(
+            (started, dropped, missed),
+            (1001, 0, 0),
+            "-p {p}: started, dropped, missed\n{report}"
+        );
+        assert_eq!(r["totals"]["requests"].as_u64(), Some(1001), "{report}");
+        assert!(
+            report.contains("achieved 1,001 scenario starts of 1,001 due"),
+            "{report}"
+        );
+    }
+}
+
+#[test]
 fn a_stop_counts_the_arrivals_missed_until_the_stop_not_until_the_drain() {
     let _shared = cpus_shared();
     let server = target();

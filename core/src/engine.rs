@@ -402,6 +402,9 @@ struct StopWatch {
     /// child learns it only once every child is ready ([`StopWatch::begin`]).
     start: Cell<Instant>,
     deadline: Cell<Option<Instant>>,
+    /// The deadline as an offset from the start, exact (from the header's nanoseconds), as
+    /// the master counts the arrivals due: an arrival at offset `t` is due when `t < length`.
+    length: Cell<Option<Duration>>,
     local: Cell<bool>,
 }
 
@@ -423,6 +426,7 @@ impl StopWatch {
             region,
             start: Cell::new(Instant::now()),
             deadline: Cell::new(None),
+            length: Cell::new(None),
             local: Cell::new(false),
         };
         stop.begin();
@@ -441,6 +445,10 @@ impl StopWatch {
         });
         self.deadline
             .set((deadline_nanos != 0).then(|| instant_of(deadline_nanos)));
+        self.length.set(
+            (start_nanos != 0 && deadline_nanos != 0)
+                .then(|| Duration::from_nanos(deadline_nanos.saturating_sub(start_nanos))),
+        );
     }
 
     /// Blocks this (load) child until the master gives the start, which it does once every
@@ -482,6 +490,23 @@ impl StopWatch {
                 .deadline
                 .get()
                 .is_some_and(|d| now.unwrap_or_else(Instant::now) >= d)
+    }
+
+    /// An open-model run due at offset `at` from the start should not start: a stop was
+    /// requested, or `at` is not before the deadline. Unlike [`StopWatch::graceful`], the
+    /// deadline is compared with when the run was due, not with the clock, so a run due
+    /// before the deadline starts even when its timer woke just after it (a late start): the
+    /// master counts it due, and would count it missed otherwise.
+    fn graceful_for_due(&self, at: Duration) -> bool {
+        self.local.get()
+            || self.region.stop_requested() != StopRequest::None
+            || match self.length.get() {
+                Some(length) => at >= length,
+                None => self
+                    .deadline
+                    .get()
+                    .is_some_and(|d| self.start.get() + at >= d),
+            }
     }
 
     /// Even teardown work should not start.
@@ -604,24 +629,27 @@ impl Arrivals {
         }
     }
 
-    /// The intended start of this worker's next scenario run: waits for the turn, takes the
-    /// next arrival, sleeps until it is due and passes the turn on. None when the schedule
-    /// ended or the run is stopping (the turn is passed on then too, so every waiting worker
-    /// wakes in turn and sees it).
-    async fn next_start(&self, driver: &mut EngineDriver) -> Option<Instant> {
+    /// When this worker's next scenario run is due (an offset from the start): waits for the
+    /// turn, takes the next arrival, sleeps until it is due and passes the turn on. None when
+    /// the schedule ended or the run is stopping (the turn is passed on then too, so every
+    /// waiting worker wakes in turn and sees it).
+    async fn next_start(&self, driver: &mut EngineDriver) -> Option<Duration> {
         self.take_turn().await;
         // Whatever reading of the clock the driver kept is from before the wait.
         driver.now_hint = None;
-        let intended = if driver.graceful() {
+        let due = if driver.graceful() {
             None
         } else {
-            self.claim().map(|at| driver.stop.start.get() + at)
+            self.claim()
         };
-        if let Some(intended) = intended {
-            driver.sleep_until(intended).await;
+        if let Some(at) = due {
+            driver.sleep_until(driver.stop.start.get() + at).await;
         }
         self.pass_turn();
-        intended.filter(|_| !driver.graceful())
+        // An arrival claimed before the deadline and due before it starts even when the
+        // timer woke just after the deadline (a late start, not a missed one). A stop
+        // request still ends it.
+        due.filter(|&at| !driver.stop.graceful_for_due(at))
     }
 }
 
@@ -683,9 +711,10 @@ async fn worker_loop(
                     ready = true;
                     arrivals.mark_ready();
                 }
-                let Some(intended) = arrivals.next_start(&mut driver).await else {
+                let Some(due) = arrivals.next_start(&mut driver).await else {
                     break;
                 };
+                let intended = driver.stop.start.get() + due;
                 let late = Instant::now().saturating_duration_since(intended);
                 if late > LATE_AFTER {
                     slot.add(Total::LateStarts, 1);
@@ -697,6 +726,7 @@ async fn worker_loop(
                     continue;
                 }
                 driver.intended = Some(intended);
+                driver.started_due = Some(due);
             }
             slot.add_meta(Meta::RunsStarted, 1);
             let counter = match worker.run_scenario(scenario, &mut driver, &mut rec).await {
@@ -705,6 +735,7 @@ async fn worker_loop(
                 RunOutcome::Stopped => ScenarioCounter::Stopped,
             };
             driver.intended = None;
+            driver.started_due = None;
             slot.add_scenario(scenario.0, counter);
             if !plan.load.delay.is_zero() {
                 driver.sleep(plan.load.delay).await;
@@ -766,6 +797,11 @@ struct EngineDriver {
     /// Open model: the intended start of the current scenario run, consumed by its first
     /// request, whose latency is measured from it.
     intended: Option<Instant>,
+    /// Open model: when a run that has neither sent nor slept yet was due (offset from the
+    /// start). Until then its stop checks compare the deadline with this instead of the
+    /// clock, so a run due before the deadline sends its first request even if the timer
+    /// woke just after it.
+    started_due: Option<Duration>,
     /// The status of the last response (shared with the recorder for check samples).
     last_status: Rc<Cell<u16>>,
     /// When the last response ended, while nothing has been awaited since (cleared when a
@@ -782,6 +818,7 @@ impl EngineDriver {
     /// wake-up, more on a busy executor) never adds up across slices.
     async fn sleep_until(&mut self, at: Instant) {
         self.now_hint = None;
+        self.started_due = None;
         let at = match self.stop.deadline.get() {
             Some(d) => at.min(d),
             None => at,
@@ -820,6 +857,7 @@ impl EngineDriver {
             dump: None,
             intended: None,
             now_hint: None,
+            started_due: None,
             last_status: Rc::new(Cell::new(0)),
         }
     }
@@ -936,6 +974,7 @@ impl Driver for EngineDriver {
         slot.add(Total::Requests, 1);
         slot.add_meta(Meta::InFlight, 1);
         let intended = self.intended.take();
+        self.started_due = None;
         self.now_hint = None;
         let result = origin
             .client
@@ -996,6 +1035,10 @@ impl Driver for EngineDriver {
     fn should_stop(&self) -> bool {
         if self.in_teardown {
             self.stop.immediate()
+        } else if let Some(due) = self.started_due {
+            // The first request of an open-model run goes if the run was due before the
+            // deadline (see `Arrivals::next_start`), even when it is sent just after it.
+            self.stop.graceful_for_due(due)
         } else {
             self.graceful()
         }
