@@ -283,6 +283,18 @@ pub fn run_child(spec: ChildSpec) -> i32 {
         // Tell the master this process is ready, and start with the other processes (the
         // open model's schedule and the duration count from that start, not from the fork).
         slot.set_state(SlotState::Ready);
+        if arrivals.is_some() {
+            // Until the master gives the start (other processes may still be logging in),
+            // wait with the executor running: a worker whose `setup worker` failed runs its
+            // `teardown worker` meanwhile instead of after the start. The start itself is
+            // 2 ms ahead of when the master gives it; `wait_for_start` then waits for it
+            // without an executor pass, to keep it sharp.
+            while region.get_header(HeaderWord::StartNanos) == 0
+                && region.stop_requested() == StopRequest::None
+            {
+                glommio::timer::sleep(START_POLL).await;
+            }
+        }
         stop.wait_for_start();
         slot.set_state(SlotState::Running);
         if let Some(arrivals) = &arrivals {
@@ -454,9 +466,9 @@ impl StopWatch {
     /// Blocks this (load) child until the master gives the start, which it does once every
     /// load child is ready, then until the start time itself; returns early on a stop
     /// request. Nothing on this thread has work to do meanwhile (in the open model every
-    /// worker waits for the turn; only the teardown of a worker whose `setup worker` failed
-    /// would wait through the block too), so blocking, with no executor pass, is what keeps
-    /// the start sharp.
+    /// worker waits for the turn, and the child has waited for the master's word with its
+    /// executor running before it blocks here), so blocking, with no executor pass, is what
+    /// keeps the start sharp.
     fn wait_for_start(&self) {
         loop {
             if self.region.get_header(HeaderWord::StartNanos) != 0 {
