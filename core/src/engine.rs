@@ -283,13 +283,14 @@ pub fn run_child(spec: ChildSpec) -> i32 {
         // Tell the master this process is ready, and start with the other processes (the
         // open model's schedule and the duration count from that start, not from the fork).
         slot.set_state(SlotState::Ready);
-        if arrivals.is_some() {
-            // Until the master gives the start (other processes may still be logging in),
-            // wait with the executor running: a worker whose `setup worker` failed runs its
-            // `teardown worker` meanwhile instead of after the start. The start itself is
-            // 2 ms ahead of when the master gives it; `wait_for_start` then waits for it
-            // without an executor pass, to keep it sharp.
-            while region.get_header(HeaderWord::StartNanos) == 0
+        if let Some(arrivals) = &arrivals {
+            // While a worker whose `setup worker` failed runs its `teardown worker`, wait for
+            // the master's start (other processes may still be logging in) with the executor
+            // running, so that the teardown goes on meanwhile instead of after the start.
+            // The start itself is 2 ms ahead of when the master gives it; `wait_for_start`
+            // then waits for it without an executor pass, to keep it sharp.
+            while arrivals.teardowns.get() > 0
+                && region.get_header(HeaderWord::StartNanos) == 0
                 && region.stop_requested() == StopRequest::None
             {
                 glommio::timer::sleep(START_POLL).await;
@@ -466,9 +467,9 @@ impl StopWatch {
     /// Blocks this (load) child until the master gives the start, which it does once every
     /// load child is ready, then until the start time itself; returns early on a stop
     /// request. Nothing on this thread has work to do meanwhile (in the open model every
-    /// worker waits for the turn, and the child has waited for the master's word with its
-    /// executor running before it blocks here), so blocking, with no executor pass, is what
-    /// keeps the start sharp.
+    /// worker waits for the turn, and a child with a teardown in progress has waited for the
+    /// master's word with its executor running before it blocks here), so blocking, with no
+    /// executor pass, is what keeps the start sharp.
     fn wait_for_start(&self) {
         loop {
             if self.region.get_header(HeaderWord::StartNanos) != 0 {
@@ -555,6 +556,10 @@ struct Arrivals {
     workers: usize,
     /// The process's main task, waiting for every worker to be ready.
     all_ready: std::cell::RefCell<Option<std::task::Waker>>,
+    /// Workers running their `teardown worker` (before the start: those whose `setup
+    /// worker` failed); while any does, the process waits for the start with its executor
+    /// running.
+    teardowns: Cell<usize>,
 }
 
 impl Arrivals {
@@ -576,6 +581,7 @@ impl Arrivals {
             ready: Cell::new(0),
             workers,
             all_ready: Default::default(),
+            teardowns: Cell::new(0),
         }
     }
 
@@ -754,6 +760,11 @@ async fn worker_loop(
             }
         }
     }
+    // Counted before the worker is marked ready, so that the process's main task, which
+    // waits for every worker to be ready, sees this teardown as soon as it looks.
+    if let Some(arrivals) = &plan.arrivals {
+        arrivals.teardowns.set(arrivals.teardowns.get() + 1);
+    }
     if let Some(arrivals) = plan.arrivals.as_ref().filter(|_| !ready) {
         arrivals.mark_ready();
     }
@@ -761,6 +772,9 @@ async fn worker_loop(
     // immediate one.
     driver.in_teardown = true;
     let _ = worker.run_worker_teardown(&mut driver, &mut rec).await;
+    if let Some(arrivals) = &plan.arrivals {
+        arrivals.teardowns.set(arrivals.teardowns.get() - 1);
+    }
     driver.flush();
     slot.add_meta(Meta::WorkersAlive, 1u64.wrapping_neg());
 }
