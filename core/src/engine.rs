@@ -509,17 +509,13 @@ impl StopWatch {
     /// requested, or `at` is not before the deadline. Unlike [`StopWatch::graceful`], the
     /// deadline is compared with when the run was due, not with the clock, so a run due
     /// before the deadline starts even when its timer woke just after it (a late start): the
-    /// master counts it due, and would count it missed otherwise.
+    /// master counts it due, and would count it missed otherwise. (Runs are due only after
+    /// the start, once [`StopWatch::begin`] has read the start and the deadline together, so
+    /// `length` is known whenever there is a deadline.)
     fn graceful_for_due(&self, at: Duration) -> bool {
         self.local.get()
             || self.region.stop_requested() != StopRequest::None
-            || match self.length.get() {
-                Some(length) => at >= length,
-                None => self
-                    .deadline
-                    .get()
-                    .is_some_and(|d| self.start.get() + at >= d),
-            }
+            || self.length.get().is_some_and(|length| at >= length)
     }
 
     /// Even teardown work should not start.
