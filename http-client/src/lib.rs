@@ -1,5 +1,5 @@
-//! Minimal HTTP/1.1 client for molotov: pre-rendered requests, httparse responses, keep-alive
-//! over glommio.
+//! Minimal HTTP/1.1 client for molotov: pre-rendered requests, responses parsed by a fast path
+//! for common heads or httparse, keep-alive over glommio.
 //!
 //! - [`render_request`] turns a method, authority, path, headers and body into wire bytes
 //!   (validated: no CR/LF injection), once for static requests or into a reused buffer;
@@ -17,6 +17,7 @@
 pub mod client;
 pub mod deadline;
 pub mod error;
+mod head;
 pub mod request;
 pub mod response;
 pub mod tls;

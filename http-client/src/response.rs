@@ -24,6 +24,7 @@
 use std::mem::MaybeUninit;
 
 use crate::error::Error;
+use crate::head;
 
 /// The most header fields accepted in one head (or one trailer section).
 pub const MAX_HEADERS: usize = 128;
@@ -645,9 +646,52 @@ struct ParsedHead {
     framing: Framing,
 }
 
-/// Parses a head from `bytes` with httparse. `Ok(None)` means more bytes are needed.
-/// When `keep`, the fields are stored as ranges relative to the start of `bytes`.
+/// Parses a head from `bytes`: the fast path ([`crate::head`]) when the head has the common
+/// shape, httparse otherwise. `Ok(None)` means more bytes are needed. When `keep`, the fields
+/// are stored as ranges relative to the start of `bytes`.
+///
+/// Both paths report the same errors in the same order: the head's syntax, then the status
+/// code's range, then the first framing field (in order) with a bad value.
 fn parse_head(
+    bytes: &[u8],
+    keep: bool,
+    fields: &mut Vec<Field>,
+) -> Result<Option<ParsedHead>, Error> {
+    fields.clear();
+    let mut framing = Framing::default();
+    let mut framing_error = None;
+    let base = bytes.as_ptr();
+    let fast = head::parse(bytes, MAX_HEADERS, |name, value| {
+        if framing_error.is_none()
+            && let Err(e) = framing.observe(name, value)
+        {
+            framing_error = Some(e);
+        }
+        if keep {
+            fields.push(Field {
+                name: range_of(base, name),
+                value: range_of(base, value),
+            });
+        }
+    });
+    if let Some(head) = fast {
+        check_status(head.status)?;
+        if let Some(e) = framing_error {
+            return Err(e);
+        }
+        return Ok(Some(ParsedHead {
+            len: head.len,
+            status: head.status,
+            minor_version: head.minor_version,
+            framing,
+        }));
+    }
+    fields.clear();
+    parse_head_with_httparse(bytes, keep, fields)
+}
+
+/// [`parse_head`] by httparse, for the heads the fast path declines.
+fn parse_head_with_httparse(
     bytes: &[u8],
     keep: bool,
     fields: &mut Vec<Field>,
@@ -665,41 +709,10 @@ fn parse_head(
     };
     let mut framing = Framing::default();
     let status = response.code.unwrap_or(0);
-    if !(100..=999).contains(&status) {
-        return Err(malformed("status code out of range"));
-    }
-    fields.clear();
+    check_status(status)?;
     let base = bytes.as_ptr();
     for header in response.headers.iter() {
-        let name = header.name.as_bytes();
-        if name.eq_ignore_ascii_case(b"content-length") {
-            let length = parse_content_length(header.value)?;
-            match framing.content_length {
-                Some(previous) if previous != length => {
-                    return Err(malformed("conflicting Content-Length values"));
-                }
-                _ => framing.content_length = Some(length),
-            }
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            framing.transfer_encoding = true;
-            // Only the last coding of the last field decides whether the body is chunked.
-            if let Some(last) = header
-                .value
-                .split(|&b| b == b',')
-                .map(trim)
-                .rfind(|coding| !coding.is_empty())
-            {
-                framing.chunked = last.eq_ignore_ascii_case(b"chunked");
-            }
-        } else if name.eq_ignore_ascii_case(b"connection") {
-            for token in header.value.split(|&b| b == b',').map(trim) {
-                if token.eq_ignore_ascii_case(b"close") {
-                    framing.connection_close = true;
-                } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                    framing.connection_keep_alive = true;
-                }
-            }
-        }
+        framing.observe(header.name.as_bytes(), header.value)?;
         if keep {
             fields.push(field_of(base, header));
         }
@@ -710,6 +723,85 @@ fn parse_head(
         minor_version: response.version.unwrap_or(1),
         framing,
     }))
+}
+
+fn check_status(status: u16) -> Result<(), Error> {
+    if (100..=999).contains(&status) {
+        Ok(())
+    } else {
+        Err(malformed("status code out of range"))
+    }
+}
+
+impl Framing {
+    /// Takes note of one header field, if it is one of the framing fields. `name` is a token
+    /// and `value` holds no CR or LF (as in any parsed head).
+    #[inline]
+    fn observe(&mut self, name: &[u8], value: &[u8]) -> Result<(), Error> {
+        // Most fields are told apart by their length alone.
+        if matches!(name.len(), 10 | 14 | 17) {
+            self.observe_framing(name, value)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn observe_framing(&mut self, name: &[u8], value: &[u8]) -> Result<(), Error> {
+        match name.len() {
+            14 if eq_folded(name, b"content-length") => {
+                let length = parse_content_length(value)?;
+                match self.content_length {
+                    Some(previous) if previous != length => {
+                        return Err(malformed("conflicting Content-Length values"));
+                    }
+                    _ => self.content_length = Some(length),
+                }
+            }
+            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+                self.transfer_encoding = true;
+                // Only the last coding of the last field decides whether the body is chunked.
+                if let Some(last) = value
+                    .split(|&b| b == b',')
+                    .map(trim)
+                    .rfind(|coding| !coding.is_empty())
+                {
+                    self.chunked = last.eq_ignore_ascii_case(b"chunked");
+                }
+            }
+            10 if eq_folded(name, b"connection") => {
+                if eq_folded(value, b"keep-alive") {
+                    self.connection_keep_alive = true;
+                    return Ok(());
+                }
+                for token in value.split(|&b| b == b',').map(trim) {
+                    if token.eq_ignore_ascii_case(b"close") {
+                        self.connection_close = true;
+                    } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                        self.connection_keep_alive = true;
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Whether `bytes` is `lower` (lowercase letters and `-`, 8 to 16 bytes) in any case, for
+/// `bytes` without a CR: setting bit 0x20 of each byte maps only `A`-`Z` onto `a`-`z`, and
+/// only CR onto `-`. Two overlapping words instead of a loop over the bytes.
+fn eq_folded(bytes: &[u8], lower: &[u8]) -> bool {
+    const CASE: u64 = u64::from_ne_bytes([0x20; 8]);
+    let word = |b: &[u8], at: usize| {
+        b.get(at..at + 8)
+            .and_then(|w| w.try_into().ok())
+            .map(u64::from_ne_bytes)
+    };
+    let n = lower.len();
+    debug_assert!((8..=16).contains(&n));
+    bytes.len() == n
+        && word(bytes, 0).map(|w| w | CASE) == word(lower, 0)
+        && word(bytes, n - 8).map(|w| w | CASE) == word(lower, n - 8)
 }
 
 fn is_interim(status: u16) -> bool {
@@ -726,13 +818,16 @@ fn first_chunk_size() -> State {
 }
 
 fn field_of(base: *const u8, header: &httparse::Header<'_>) -> Field {
-    let offset = |p: *const u8| (p as usize - base as usize) as u32;
-    let name_start = offset(header.name.as_ptr());
-    let value_start = offset(header.value.as_ptr());
     Field {
-        name: (name_start, name_start + header.name.len() as u32),
-        value: (value_start, value_start + header.value.len() as u32),
+        name: range_of(base, header.name.as_bytes()),
+        value: range_of(base, header.value),
     }
+}
+
+/// Where `part`, a subslice of the buffer starting at `base`, lies in it.
+fn range_of(base: *const u8, part: &[u8]) -> (u32, u32) {
+    let start = (part.as_ptr() as usize - base as usize) as u32;
+    (start, start + part.len() as u32)
 }
 
 fn fields_of<'a>(
@@ -749,6 +844,12 @@ fn fields_of<'a>(
 
 /// Parses a Content-Length value: digits, or a comma list of equal digit strings.
 fn parse_content_length(value: &[u8]) -> Result<u64, Error> {
+    // The common case: one value of up to 19 digits, which cannot overflow.
+    if (1..=19).contains(&value.len()) && value.iter().all(u8::is_ascii_digit) {
+        return Ok(value
+            .iter()
+            .fold(0, |length, &digit| length * 10 + u64::from(digit - b'0')));
+    }
     let mut result: Option<u64> = None;
     for part in value.split(|&b| b == b',').map(trim) {
         if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
@@ -827,4 +928,61 @@ fn malformed_trailer(error: &httparse::Error) -> Error {
         httparse::Error::TooManyHeaders => "too many trailer fields",
         _ => "invalid trailer field",
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `parse_head` (fast path first) and httparse alone, on the same bytes: the same result,
+    /// the same error, and the same kept fields. Returns whether the head parsed.
+    fn both_agree(head: &[u8]) -> bool {
+        let mut parsed = false;
+        for keep in [false, true] {
+            let (mut fast_fields, mut slow_fields) = (Vec::new(), Vec::new());
+            let fast = parse_head(head, keep, &mut fast_fields);
+            let slow = parse_head_with_httparse(head, keep, &mut slow_fields);
+            let text = String::from_utf8_lossy(head);
+            assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "on {text:?}");
+            if let Ok(Some(_)) = fast {
+                assert_eq!(format!("{fast_fields:?}"), format!("{slow_fields:?}"), "on {text:?}");
+                parsed = true;
+            }
+        }
+        parsed
+    }
+
+    #[test]
+    fn errors_come_in_httparse_s_order() {
+        let cases: &[&[u8]] = &[
+            // The status range before any framing field.
+            b"HTTP/1.1 099 Low\r\nContent-Length: x\r\n\r\n",
+            // The head's syntax before any framing field.
+            b"HTTP/1.1 200 OK\r\nContent-Length: x\r\nBad Name: y\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\nX: \x7f\r\n\r\n",
+            // The first bad framing field, in order.
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\nContent-Length: x\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1, 1\r\nContent-Length: 99999999999999999999\r\n\r\n",
+        ];
+        for case in cases {
+            assert!(!both_agree(case));
+        }
+    }
+
+    #[test]
+    fn every_byte_in_every_position_of_a_framing_head_agrees() {
+        let base = b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\nTransfer-Encoding: gzip, chunked\r\nConnection: Keep-Alive, close\r\nCONNECTION: keep-alive\r\n\r\n";
+        let mut parsed = 0;
+        for position in 0..base.len() {
+            for byte in 0..=255u8 {
+                let mut head = base.to_vec();
+                head[position] = byte;
+                parsed += usize::from(both_agree(&head));
+            }
+        }
+        assert!(parsed > 0, "no variant parsed");
+        // The plain head parses (it has both framings, so it is malformed as a whole only in
+        // finish_head, not here).
+        assert!(both_agree(base));
+    }
 }
