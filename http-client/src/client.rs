@@ -396,10 +396,12 @@ impl Client {
         // connection, starts the latency.
         let started = Instant::now();
         let core = &mut self.core;
-        let outcome = self
-            .timer
-            .run_from(started, timeout, core.exchange(request, meta, started))
-            .await;
+        // Pinned where it is built: the deadline then holds a pointer, and the exchange's
+        // state is not copied into it (a memcpy of a few hundred bytes per request).
+        let outcome = {
+            let exchange = std::pin::pin!(core.exchange(request, meta, started));
+            self.timer.run_from(started, timeout, exchange).await
+        };
         match outcome {
             Some(Ok(exchange)) => Ok(Response {
                 parser: &self.core.parser,
