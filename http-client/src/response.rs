@@ -945,7 +945,11 @@ mod tests {
             let text = String::from_utf8_lossy(head);
             assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "on {text:?}");
             if let Ok(Some(_)) = fast {
-                assert_eq!(format!("{fast_fields:?}"), format!("{slow_fields:?}"), "on {text:?}");
+                assert_eq!(
+                    format!("{fast_fields:?}"),
+                    format!("{slow_fields:?}"),
+                    "on {text:?}"
+                );
                 parsed = true;
             }
         }
