@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Two molotov builds side by side, with wrk as the yardstick: static GET on 50 connections,
+# Two molotov builds side by side, with wrk as the yardstick: static GET on CONNS connections,
 # one nginx worker pinned to the target CPU, every load pinned to the load CPU; wrk, build A
 # and build B run alternately, round after round. CPU is user+sys of each process tree (GNU
 # time). Prints each run, per tool the CPU-µs per request (median, and its user part) and
@@ -8,7 +8,9 @@
 #   benches/build-ab.sh ROUNDS SECONDS BIN_A BIN_B
 #
 # BIN_A and BIN_B are molotov binaries (e.g. target/release/molotov copied aside before and
-# after a change). Environment: LOAD_CPU (0), TARGET_CPU (1), PORT (18096).
+# after a change; the same binary twice measures molotov against wrk at CONNS connections,
+# with A against B as the noise floor). Environment: CONNS (50), LOAD_CPU (0), TARGET_CPU (1),
+# PORT (18096).
 set -euo pipefail
 [ $# -eq 4 ] || { echo "usage: $0 ROUNDS SECONDS BIN_A BIN_B" >&2; exit 2; }
 rounds=$1
@@ -18,6 +20,7 @@ bin_b=$(realpath "$4")
 load_cpu=${LOAD_CPU:-0}
 target_cpu=${TARGET_CPU:-1}
 port=${PORT:-18096}
+conns=${CONNS:-50}
 for tool in wrk nginx /usr/bin/time "$bin_a" "$bin_b"; do
   command -v "$tool" > /dev/null || { echo "build-ab.sh: $tool is missing" >&2; exit 2; }
 done
@@ -28,20 +31,20 @@ tools=(wrk A B)
 
 run() {
   case $1 in
-    wrk) wrk -t1 -c50 -d"${seconds}s" "http://$addr/" | sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' ;;
+    wrk) wrk -t1 -c"$conns" -d"${seconds}s" "http://$addr/" | sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' ;;
     A | B)
       local bin=$bin_a
       [ "$1" = B ] && bin=$bin_b
-      "$bin" -q -p 1 -w 50 -d "${seconds}s" "$dir/plan.mol" |
+      "$bin" -q -p 1 -w "$conns" -d "${seconds}s" "$dir/plan.mol" |
         sed -n 's/^Requests: \([0-9,]*\) .*/\1/p' | tr -d , ;;
   esac
 }
 
 export -f run
-export bin_a bin_b dir addr seconds load_cpu
+export bin_a bin_b dir addr seconds load_cpu conns
 # shellcheck source=benches/alternate.sh
 source "$(dirname "$0")/alternate.sh"
-echo "A = $bin_a, B = $bin_b"
+echo "A = $bin_a, B = $bin_b, $conns connections"
 alternate_rounds build-ab.sh
 echo "per tool: CPU-µs per request, median; req/CPU-s relative to wrk's in the same round (min / median / max):"
 for i in "${!tools[@]}"; do
