@@ -17,6 +17,8 @@
 //! elsewhere) for the common name and value bytes, takes the rare ones byte by byte, and
 //! hands each field to the caller as it goes (benches/RESULTS.md has the counts).
 
+use crate::request::is_token;
+
 /// Bit of [`CLASS`]: a token character (RFC 9110 `tchar`), as httparse's name table.
 const TOKEN: u8 = 1;
 /// Bit of [`CLASS`]: a byte httparse accepts in a field value and in a reason phrase: HTAB,
@@ -32,25 +34,7 @@ const fn classes() -> [u8; 256] {
     while i < 256 {
         let b = i as u8;
         let mut class = 0;
-        if b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'!' | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'*'
-                    | b'+'
-                    | b'-'
-                    | b'.'
-                    | b'^'
-                    | b'_'
-                    | b'`'
-                    | b'|'
-                    | b'~'
-            )
-        {
+        if is_token(b) {
             class |= TOKEN;
         }
         if b == b'\t' || (b >= 0x20 && b != 0x7f) {

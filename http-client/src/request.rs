@@ -169,7 +169,7 @@ fn is_visible(byte: u8) -> bool {
 }
 
 /// RFC 9110 `tchar`.
-pub(crate) fn is_token(byte: u8) -> bool {
+pub(crate) const fn is_token(byte: u8) -> bool {
     byte.is_ascii_alphanumeric()
         || matches!(
             byte,
