@@ -181,8 +181,8 @@ fn rest_of_scan<const CLASS_BIT: u8>(bytes: &[u8], at: usize) -> usize {
 }
 
 /// Sixteen bytes at a time: a bit per byte, set for the misfits. SSE2, which every x86-64
-/// processor has.
-#[cfg(target_arch = "x86_64")]
+/// processor has (and every x86-64 build enables, unless told otherwise).
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod block {
     use std::arch::x86_64::{
         __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_loadu_si128,
@@ -191,7 +191,8 @@ mod block {
 
     /// Bytes other than SP to `~` and 0x80 up (HTAB, a misfit here, is taken byte by byte).
     pub(super) fn value_misfits(block: &[u8; 16]) -> u32 {
-        // SAFETY: SSE2 is part of x86-64 itself: every x86-64 processor has it.
+        // SAFETY: this module is built only where the target enables SSE2 (every x86-64
+        // processor has it).
         unsafe { sse2_value_misfits(block) }
     }
 
@@ -224,7 +225,8 @@ mod block {
         unsafe { _mm_loadu_si128(block.as_ptr().cast()) }
     }
 
-    /// Lanes holding `lo..=hi`, both ASCII (signed compares: 0x80 up is never inside).
+    /// Lanes holding `lo..=hi`, with 0 < `lo` and `hi` < 0x7f (signed compares: 0x80 up is
+    /// never inside).
     #[target_feature(enable = "sse2")]
     fn within(v: __m128i, lo: u8, hi: u8) -> __m128i {
         _mm_and_si128(
@@ -242,7 +244,7 @@ mod block {
 
 /// Sixteen bytes at a time as two words, where there is no SSE2 (and in tests, to check one
 /// against the other).
-#[cfg(any(test, not(target_arch = "x86_64")))]
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
 mod portable_block {
     /// The misfit bits of the two halves of `block`, one bit per byte.
     fn halves(block: &[u8; 16], misfits: fn(u64) -> u64) -> u32 {
@@ -268,7 +270,7 @@ mod portable_block {
     }
 }
 
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
 use portable_block as block;
 
 /// Eight bytes at a time in a `u64` (byte `i` in bits `8i..8i+8`): the high bit of each
@@ -311,13 +313,21 @@ mod tests {
 
     const CAP: usize = 128;
 
-    /// What a parse found: the head and each field's name and value.
-    type Found = (Head, Vec<(Vec<u8>, Vec<u8>)>);
+    /// What a parse found: the head and each field's name and value, as their positions in
+    /// the input (so equal positions mean the same bytes, and the same offsets for the
+    /// fields that `response.rs` keeps as ranges).
+    type Found = (Head, Vec<((usize, usize), (usize, usize))>);
+
+    /// Where `part`, a subslice of `bytes`, lies in it.
+    fn span(bytes: &[u8], part: &[u8]) -> (usize, usize) {
+        let start = part.as_ptr() as usize - bytes.as_ptr() as usize;
+        (start, start + part.len())
+    }
 
     fn fast(bytes: &[u8], cap: usize) -> Option<Found> {
         let mut fields = Vec::new();
         let head = parse(bytes, cap, |name, value| {
-            fields.push((name.to_vec(), value.to_vec()));
+            fields.push((span(bytes, name), span(bytes, value)));
         })?;
         Some((head, fields))
     }
@@ -342,7 +352,7 @@ mod tests {
                 response
                     .headers
                     .iter()
-                    .map(|h| (h.name.as_bytes().to_vec(), h.value.to_vec()))
+                    .map(|h| (span(bytes, h.name.as_bytes()), span(bytes, h.value)))
                     .collect(),
             ))),
         }
@@ -392,7 +402,8 @@ mod tests {
         assert_eq!((head.status, head.minor_version), (200, 1));
         assert_eq!(head.len, NGINX.len() - 11);
         assert_eq!(fields.len(), 5);
-        assert_eq!(fields[1].1, b"Fri, 27 Nov 2026 01:20:53 GMT");
+        let (start, end) = fields[1].1;
+        assert_eq!(&NGINX[start..end], b"Fri, 27 Nov 2026 01:20:53 GMT");
     }
 
     #[test]
@@ -437,6 +448,16 @@ mod tests {
         assert!(agrees(&head, 4));
         assert_eq!(fast(&head, 3), None);
         assert!(reference(&head, 3).is_err());
+        // And at the real cap: 128 fields pass, 129 go to httparse (TooManyHeaders).
+        for (fields, fast_path) in [(CAP, true), (CAP + 1, false)] {
+            let mut head = b"HTTP/1.1 200 OK\r\n".to_vec();
+            for i in 0..fields {
+                head.extend_from_slice(format!("X-{i}: {i}\r\n").as_bytes());
+            }
+            head.extend_from_slice(b"\r\n");
+            assert_eq!(agrees(&head, CAP), fast_path, "{fields} fields");
+            assert_eq!(reference(&head, CAP).is_ok(), fast_path, "{fields} fields");
+        }
     }
 
     #[test]
@@ -470,7 +491,7 @@ mod tests {
     }
 
     #[test]
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     fn the_sse2_and_portable_blocks_flag_the_same_bytes() {
         for filler in [b'a', b'Z', b'5', b'-', b' ', b'~', 0x80, 0xff] {
             for position in 0..16 {
@@ -489,6 +510,25 @@ mod tests {
                     );
                 }
             }
+        }
+        // Blocks with several misfits at once (a fixed sequence of pseudo-random blocks).
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..100_000 {
+            let mut bytes = [0u8; 16];
+            for byte in bytes.iter_mut() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *byte = (x >> 24) as u8;
+            }
+            assert_eq!(
+                block::value_misfits(&bytes),
+                portable_block::value_misfits(&bytes)
+            );
+            assert_eq!(
+                block::name_misfits(&bytes),
+                portable_block::name_misfits(&bytes)
+            );
         }
         // And they flag what the classes say, for every byte value.
         for byte in 0..=255u8 {

@@ -957,6 +957,45 @@ mod tests {
     }
 
     #[test]
+    fn content_lengths_at_the_edge_of_the_quick_case_agree() {
+        for (value, length) in [
+            ("9999999999999999999", Some(9_999_999_999_999_999_999)),
+            ("18446744073709551615", Some(u64::MAX)),
+            ("18446744073709551616", None),
+            ("00000000000000000000012", Some(12)),
+            ("12, 12", Some(12)),
+            ("", None),
+        ] {
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {value}\r\n\r\n");
+            let mut fields = Vec::new();
+            let found = parse_head(head.as_bytes(), false, &mut fields)
+                .ok()
+                .flatten()
+                .and_then(|head| head.framing.content_length);
+            assert_eq!(found, length, "{value:?}");
+            both_agree(head.as_bytes());
+        }
+    }
+
+    #[test]
+    fn eq_folded_is_eq_ignore_ascii_case_for_names_and_values() {
+        for lower in [&b"content-length"[..], b"connection", b"keep-alive"] {
+            for position in 0..lower.len() {
+                for byte in (0..=255u8).filter(|&b| b != b'\r') {
+                    let mut bytes = lower.to_vec();
+                    bytes[position] = byte;
+                    assert_eq!(
+                        eq_folded(&bytes, lower),
+                        bytes.eq_ignore_ascii_case(lower),
+                        "{bytes:?}"
+                    );
+                }
+            }
+            assert!(!eq_folded(&lower[1..], lower));
+        }
+    }
+
+    #[test]
     fn errors_come_in_httparse_s_order() {
         let cases: &[&[u8]] = &[
             // The status range before any framing field.
@@ -976,15 +1015,22 @@ mod tests {
     #[test]
     fn every_byte_in_every_position_of_a_framing_head_agrees() {
         let base = b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\nTransfer-Encoding: gzip, chunked\r\nConnection: Keep-Alive, close\r\nCONNECTION: keep-alive\r\n\r\n";
-        let mut parsed = 0;
+        let (mut parsed, mut fast) = (0, 0);
         for position in 0..base.len() {
             for byte in 0..=255u8 {
                 let mut head = base.to_vec();
                 head[position] = byte;
                 parsed += usize::from(both_agree(&head));
+                fast += usize::from(head::parse(&head, MAX_HEADERS, |_, _| {}).is_some());
             }
         }
-        assert!(parsed > 0, "no variant parsed");
+        // Most variants that parse at all take the fast path (the rest are the ones with
+        // bytes it leaves to httparse); it is the fast path that is under test here.
+        assert!(parsed > 10_000, "only {parsed} variants parsed");
+        assert!(
+            fast * 10 > parsed * 9,
+            "{fast} of {parsed} parsed on the fast path"
+        );
         // The plain head parses (it has both framings, so it is malformed as a whole only in
         // finish_head, not here).
         assert!(both_agree(base));
