@@ -88,9 +88,6 @@ pub(crate) fn parse<'a>(
             return None;
         }
         let mut value_start = name_end + 1;
-        if bytes.get(value_start) == Some(&b' ') {
-            value_start += 1;
-        }
         while let Some(b' ' | b'\t') = bytes.get(value_start) {
             value_start += 1;
         }
