@@ -31,7 +31,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::{AsyncRead, AsyncWriteExt};
 use glommio::net::TcpStream;
 use rustls::pki_types::ServerName;
 
@@ -66,8 +66,60 @@ fn connect_gate(limit: usize) -> std::rc::Rc<glommio::sync::Semaphore> {
     })
 }
 
-/// Initial size of a client's read buffer (see [`ClientConfig::read_buffer_bytes`]).
-pub const INITIAL_READ_BUFFER: usize = 1 << 10;
+thread_local! {
+    /// The read buffer of every client on this thread (see [`read_into`]).
+    static READ_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// What one read brought: the bytes read and what the parser made of them, or the end of
+/// the stream.
+enum Read {
+    Fed(usize, Result<Progress, Error>),
+    End,
+}
+
+/// Reads what `stream` has into this thread's shared read buffer (at most `size` bytes) and
+/// feeds it to `parser` in the same poll.
+///
+/// A read is a `recv` made once the socket is readable (glommio polls for readiness, then
+/// copies): nothing is in flight into the buffer while the task waits, and the parser keeps a
+/// copy of whatever it needs. So one buffer serves every client of the thread. A buffer per
+/// client was a line or more of cache per request to fetch back among hundreds of workers,
+/// and memory per worker for nothing.
+fn read_into(
+    stream: &mut Transport,
+    parser: &mut ResponseParser,
+    size: usize,
+) -> impl std::future::Future<Output = std::io::Result<Read>> {
+    std::future::poll_fn(move |cx| poll_read_into(stream, cx, parser, size))
+}
+
+/// One poll of [`read_into`]: kept out of line, so that the request's future stays as the
+/// compiler laid it out before (the buffer's thread-local access inlined into it cost more
+/// instructions around it than it saved).
+#[inline(never)]
+fn poll_read_into(
+    stream: &mut Transport,
+    cx: &mut std::task::Context<'_>,
+    parser: &mut ResponseParser,
+    size: usize,
+) -> std::task::Poll<std::io::Result<Read>> {
+    use std::task::Poll;
+    READ_BUFFER.with(|cell| {
+        // Borrowed only within this poll, which never re-enters a read: no other borrow can
+        // be live.
+        let mut buf = cell.borrow_mut();
+        if buf.len() < size {
+            buf.resize(size, 0);
+        }
+        match std::pin::Pin::new(&mut *stream).poll_read(cx, &mut buf[..size]) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Ready(Ok(0)) => Poll::Ready(Ok(Read::End)),
+            Poll::Ready(Ok(n)) => Poll::Ready(Ok(Read::Fed(n, parser.feed(&buf[..n])))),
+        }
+    })
+}
 
 /// Settings of a [`Client`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,9 +132,9 @@ pub struct ClientConfig {
     pub max_body_bytes: u64,
     /// Set `TCP_NODELAY` on connections. Default true.
     pub nodelay: bool,
-    /// Largest size of the reused read buffer. It starts at 1 KiB (or this, if smaller) and
-    /// doubles up to this size whenever a read fills it, so thousands of idle or small-response
-    /// connections stay cheap while large bodies are still read in big chunks. Default 16 KiB.
+    /// Most bytes one read takes from the socket. Every client of a thread reads into the
+    /// thread's one buffer (as large as the largest of these), so this costs no memory per
+    /// connection. Default 16 KiB.
     pub read_buffer_bytes: usize,
     /// Before reusing a connection, check without blocking whether the server closed it or
     /// sent stray bytes (one `recv(MSG_PEEK|MSG_DONTWAIT)`, about 0.7 µs here) when it has
@@ -111,7 +163,7 @@ impl Default for ClientConfig {
             max_header_bytes: limits.max_header_bytes,
             max_body_bytes: limits.max_body_bytes,
             nodelay: true,
-            read_buffer_bytes: 2 << 10,
+            read_buffer_bytes: 16 << 10,
             probe_idle_after: Some(Duration::from_millis(1)),
             max_parallel_connects: 128,
             tls: TlsOptions::default(),
@@ -264,7 +316,6 @@ struct Core {
     /// When the last response on `conn` was complete.
     idle_since: Instant,
     ever_connected: bool,
-    read_buf: Vec<u8>,
     parser: ResponseParser,
     counters: ClientCounters,
 }
@@ -328,7 +379,6 @@ impl Client {
                 served: 0,
                 idle_since: Instant::now(),
                 ever_connected: false,
-                read_buf: vec![0; INITIAL_READ_BUFFER.min(config.read_buffer_bytes).max(1)],
                 parser: ResponseParser::new(limits),
                 counters: ClientCounters::default(),
                 config,
@@ -639,9 +689,24 @@ impl Core {
         }
         let mut first_byte: Option<Instant> = None;
         loop {
-            let read = stream.read(&mut self.read_buf).await;
-            let n = match read {
-                Ok(n) => n,
+            let read = read_into(
+                stream,
+                &mut self.parser,
+                self.config.read_buffer_bytes.max(1),
+            )
+            .await;
+            let (n, fed) = match read {
+                Ok(Read::Fed(n, fed)) => (n, fed),
+                Ok(Read::End) => {
+                    let before_response = first_byte.is_none();
+                    self.parser.feed_eof().map_err(|error| Failure {
+                        error,
+                        before_response,
+                    })?;
+                    // The body ran until close: complete, and the connection is gone.
+                    self.conn = None;
+                    break;
+                }
                 Err(e) => {
                     let error = io_error(&self.origin, Phase::Read, e);
                     let before_response =
@@ -652,25 +717,8 @@ impl Core {
                     });
                 }
             };
-            if n == 0 {
-                let before_response = first_byte.is_none();
-                self.parser.feed_eof().map_err(|error| Failure {
-                    error,
-                    before_response,
-                })?;
-                // The body ran until close: complete, and the connection is gone.
-                self.conn = None;
-                break;
-            }
             exchange.bytes_received += n as u64;
             self.counters.bytes_received += n as u64;
-            let filled = n == self.read_buf.len();
-            let fed = self.parser.feed(&self.read_buf[..n]);
-            if filled && self.read_buf.len() < self.config.read_buffer_bytes {
-                // A read filled the buffer: the response is large, read bigger chunks.
-                let grown = (self.read_buf.len() * 2).min(self.config.read_buffer_bytes);
-                self.read_buf.resize(grown, 0);
-            }
             match fed {
                 Ok(Progress::Partial) => {
                     // The first byte came with this read. When the first read holds the whole

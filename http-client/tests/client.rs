@@ -110,12 +110,71 @@ fn connects_beyond_the_gate_wait_their_turn_and_all_succeed() {
     assert_eq!(stats.connections_accepted, clients);
 }
 
+/// What the target server sends for `/bytes/{n}`: its 64 KiB pattern chunk over and over.
+fn pattern_body(n: usize) -> Vec<u8> {
+    (0..n)
+        .map(|i| b'a' + ((i % (64 << 10)) % 26) as u8)
+        .collect()
+}
+
 #[test]
-fn a_large_body_grows_the_read_buffer_and_arrives_whole() {
+fn clients_reading_at_once_through_the_shared_buffer_keep_their_own_bytes() {
+    // Every client of a thread reads into one buffer: eight clients on one executor fetch
+    // bodies of different lengths at once, in small reads that interleave, and each body
+    // must arrive exactly as sent.
+    let server = server();
+    let origin = origin(&server);
+    let sizes = [
+        100_000usize,
+        150_001,
+        200_003,
+        65_537,
+        300_007,
+        1,
+        17_000,
+        250_000,
+    ];
+    let config = ClientConfig {
+        read_buffer_bytes: 4096,
+        ..ClientConfig::default()
+    };
+    let bodies = run(async {
+        let tasks: Vec<_> = sizes
+            .iter()
+            .map(|&n| {
+                let (origin, config) = (origin.clone(), config.clone());
+                glommio::spawn_local(async move {
+                    let mut client = Client::new(origin, config);
+                    let mut bodies = Vec::new();
+                    for _ in 0..3 {
+                        bodies.push(get_ok(&mut client, &format!("/bytes/{n}")).await.body);
+                    }
+                    bodies
+                })
+            })
+            .collect();
+        let mut bodies = Vec::new();
+        for task in tasks {
+            bodies.push(task.await);
+        }
+        bodies
+    });
+    for (n, bodies) in sizes.iter().zip(bodies) {
+        let expected = pattern_body(*n);
+        for body in bodies {
+            assert!(body == expected, "a /bytes/{n} body came back altered");
+        }
+    }
+    assert_eq!(server.stop().requests_answered, 3 * sizes.len() as u64);
+}
+
+#[test]
+fn a_large_body_arrives_whole() {
     let server = server();
     let mut client = client(&server);
     let got = run(async { get_ok(&mut client, "/bytes/300000").await });
     assert_eq!((got.status, got.body.len()), (200, 300_000));
+    assert!(got.body == pattern_body(300_000));
     assert_eq!(got.body_len, 300_000);
 }
 
