@@ -386,3 +386,41 @@ fn check_counts_what_the_plan_holds_and_sends_nothing() {
     );
     assert_eq!(server.requests_answered(), 0);
 }
+
+#[test]
+fn a_worker_keeps_one_connection_per_origin_however_the_plan_names_it() {
+    // Origin A is the base; origin B is named by a literal URL and by a URL rendered at run
+    // time. The engine finds a plan origin's connection by its index and a rendered one by
+    // scheme and authority: both must land on the same connection to B.
+    let (a, b) = (target(), target());
+    let dir = TempDir::new("origins");
+    let plan = dir.write(
+        "origins.mol",
+        &format!(
+            "let hosts = [\"http://{b}\"]\n\ndefaults {{\n  base http://{a}\n}}\n\nscenario s {{\n  GET /json\n  GET http://{b}/json\n  GET {{{{pick(hosts)}}}}/json\n}}\n",
+            a = a.addr(),
+            b = b.addr()
+        ),
+    );
+    let (workers, runs) = (3u64, 5u64);
+    let out = run_bounded(
+        molotov()
+            .args(["-q", "-p", "1", "-w", &workers.to_string()])
+            .args(["-r", &runs.to_string()])
+            .arg(&plan),
+        Duration::from_secs(30),
+    );
+    let report = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
+    assert_eq!(reported_requests(&report), workers * runs * 3, "{report}");
+    assert_eq!(
+        a.wait_answered(workers * runs, Duration::from_secs(2)),
+        workers * runs
+    );
+    assert_eq!(
+        b.wait_answered(2 * workers * runs, Duration::from_secs(2)),
+        2 * workers * runs
+    );
+    assert_eq!(a.connections_accepted(), workers, "{report}");
+    assert_eq!(b.connections_accepted(), workers, "{report}");
+}

@@ -176,8 +176,43 @@ where
 }
 
 impl ChildSpec {
-    fn driver(&self, slot: Slot<'static>, stop: &Rc<StopWatch>) -> EngineDriver {
-        let mut driver = EngineDriver::new(slot, Rc::clone(stop), self.options.client.clone());
+    /// The request tables the workers of this child share.
+    fn tables(&self) -> Rc<RequestTables> {
+        let needs = self
+            .program
+            .requests()
+            .iter()
+            .map(|r| {
+                if self.options.dump {
+                    ResponseNeeds::EVERYTHING
+                } else {
+                    convert_needs(&r.needs)
+                }
+            })
+            .collect();
+        Rc::new(RequestTables {
+            needs,
+            constant: self
+                .program
+                .requests()
+                .iter()
+                .map(|_| std::cell::OnceCell::new())
+                .collect(),
+        })
+    }
+
+    fn driver(
+        &self,
+        slot: Slot<'static>,
+        stop: &Rc<StopWatch>,
+        tables: &Rc<RequestTables>,
+    ) -> EngineDriver {
+        let mut driver = EngineDriver::new(
+            slot,
+            Rc::clone(stop),
+            Rc::clone(tables),
+            self.options.client.clone(),
+        );
         if self.options.dump {
             driver.dump = Some(DUMPER.with(Rc::clone));
         }
@@ -220,6 +255,7 @@ pub fn run_child(spec: ChildSpec) -> i32 {
     on_executor(&spec, move |region, slot| async move {
         let spec = inner;
         let stop = Rc::new(StopWatch::new(region));
+        let tables = spec.tables();
         let arrivals = spec.options.load.rate.as_ref().map(|rate| {
             Rc::new(Arrivals::new(
                 rate.schedule.clone(),
@@ -236,7 +272,7 @@ pub fn run_child(spec: ChildSpec) -> i32 {
             (0..spec.workers)
                 .map(|local| {
                     let worker = spec.worker(local);
-                    let driver = spec.driver(slot, &stop);
+                    let driver = spec.driver(slot, &stop, &tables);
                     let mut recorder = spec.recorder(region, slot, &stop);
                     recorder.last_status = Rc::clone(&driver.last_status);
                     let plan = WorkerPlan {
@@ -319,7 +355,7 @@ pub fn run_setup_child(spec: ChildSpec, out: OwnedFd) -> i32 {
     on_executor(&spec, move |region, slot| async move {
         let spec = inner;
         let stop = Rc::new(StopWatch::new(region));
-        let mut driver = spec.driver(slot, &stop);
+        let mut driver = spec.driver(slot, &stop, &spec.tables());
         let mut recorder = spec.recorder(region, slot, &stop);
         recorder.last_status = Rc::clone(&driver.last_status);
         let result = molotov_dsl::run_setup(&spec.program, &mut driver, &mut recorder).await;
@@ -347,7 +383,7 @@ pub fn run_teardown_child(spec: ChildSpec) -> i32 {
     on_executor(&spec, move |region, slot| async move {
         let spec = inner;
         let stop = Rc::new(StopWatch::new(region));
-        let mut driver = spec.driver(slot, &stop);
+        let mut driver = spec.driver(slot, &stop, &spec.tables());
         driver.in_teardown = true;
         let mut recorder = spec.recorder(region, slot, &stop);
         recorder.last_status = Rc::clone(&driver.last_status);
@@ -679,109 +715,165 @@ struct WorkerPlan {
     arrivals: Option<Rc<Arrivals>>,
 }
 
-async fn worker_loop(
+/// One worker's task. A plain function returning an `async move` block rather than an
+/// `async fn`: an `async fn` keeps its arguments twice in its state, as captured values and
+/// as the locals they are moved into (rust-lang/rust#62958), which at ~1.2 KB per worker is
+/// 12 MB of a `-w 10000` process.
+#[allow(clippy::manual_async_fn)] // on purpose: see above
+fn worker_loop(
     mut worker: Worker,
     mut driver: EngineDriver,
     mut rec: EngineRecorder,
     plan: WorkerPlan,
-) {
-    let slot = driver.slot;
-    // Open model: ready for arrivals once `setup worker` is done (counted just before the
-    // worker first queues for the turn, or when it leaves without ever doing so).
-    let mut ready = false;
-    if let Some(ramp) = plan.load.ramp_up {
-        let at = driver.stop.start.get()
-            + ramp_offset(ramp, plan.process, plan.processes, plan.local, plan.workers);
-        driver.sleep_until(at).await;
-        if driver.graceful() {
-            if let Some(arrivals) = &plan.arrivals {
-                arrivals.mark_ready();
-            }
-            return;
-        }
-    }
-    slot.add_meta(Meta::WorkersStarted, 1);
-    slot.add_meta(Meta::WorkersAlive, 1);
-    let setup = worker.run_worker_setup(&mut driver, &mut rec).await;
-    if setup == RunOutcome::Success {
-        let mut runs = 0u64;
-        loop {
-            if driver.graceful() || plan.max_runs.is_some_and(|max| runs >= max) {
-                break;
-            }
-            let scenario = if plan.load.single_run {
-                if runs >= u64::from(plan.scenarios) {
-                    break;
-                }
-                molotov_dsl::ScenarioId(runs as u32)
-            } else if let Some(only) = plan.load.single_mode {
-                molotov_dsl::ScenarioId(only)
-            } else {
-                worker.pick_scenario()
-            };
-            runs += 1;
-            if let Some(arrivals) = &plan.arrivals {
-                if !ready {
-                    ready = true;
+) -> impl std::future::Future<Output = ()> {
+    async move {
+        let slot = driver.slot;
+        // Open model: ready for arrivals once `setup worker` is done (counted just before the
+        // worker first queues for the turn, or when it leaves without ever doing so).
+        let mut ready = false;
+        if let Some(ramp) = plan.load.ramp_up {
+            let at = driver.stop.start.get()
+                + ramp_offset(ramp, plan.process, plan.processes, plan.local, plan.workers);
+            driver.sleep_until(at).await;
+            if driver.graceful() {
+                if let Some(arrivals) = &plan.arrivals {
                     arrivals.mark_ready();
                 }
-                let Some(due) = arrivals.next_start(&mut driver).await else {
-                    break;
-                };
-                let intended = driver.stop.start.get() + due;
-                let late = Instant::now().saturating_duration_since(intended);
-                if late > LATE_AFTER {
-                    slot.add(Total::LateStarts, 1);
-                    slot.add(Total::LateMicros, micros(late));
-                    slot.raise(Total::MaxLateMicros, micros(late));
-                }
-                if arrivals.max_late.is_some_and(|max| late > max) {
-                    slot.add(Total::DroppedStarts, 1);
-                    continue;
-                }
-                driver.intended = Some(intended);
-                driver.started_due = Some(due);
-            }
-            slot.add_meta(Meta::RunsStarted, 1);
-            let counter = match worker.run_scenario(scenario, &mut driver, &mut rec).await {
-                RunOutcome::Success => ScenarioCounter::Successes,
-                RunOutcome::Failure => ScenarioCounter::Failures,
-                RunOutcome::Stopped => ScenarioCounter::Stopped,
-            };
-            driver.intended = None;
-            driver.started_due = None;
-            slot.add_scenario(scenario.0, counter);
-            if !plan.load.delay.is_zero() {
-                driver.sleep(plan.load.delay).await;
+                return;
             }
         }
+        slot.add_meta(Meta::WorkersStarted, 1);
+        slot.add_meta(Meta::WorkersAlive, 1);
+        let setup = worker.run_worker_setup(&mut driver, &mut rec).await;
+        if setup == RunOutcome::Success {
+            let mut runs = 0u64;
+            loop {
+                if driver.graceful() || plan.max_runs.is_some_and(|max| runs >= max) {
+                    break;
+                }
+                let scenario = if plan.load.single_run {
+                    if runs >= u64::from(plan.scenarios) {
+                        break;
+                    }
+                    molotov_dsl::ScenarioId(runs as u32)
+                } else if let Some(only) = plan.load.single_mode {
+                    molotov_dsl::ScenarioId(only)
+                } else {
+                    worker.pick_scenario()
+                };
+                runs += 1;
+                if let Some(arrivals) = &plan.arrivals {
+                    if !ready {
+                        ready = true;
+                        arrivals.mark_ready();
+                    }
+                    let Some(due) = arrivals.next_start(&mut driver).await else {
+                        break;
+                    };
+                    let intended = driver.stop.start.get() + due;
+                    let late = Instant::now().saturating_duration_since(intended);
+                    if late > LATE_AFTER {
+                        slot.add(Total::LateStarts, 1);
+                        slot.add(Total::LateMicros, micros(late));
+                        slot.raise(Total::MaxLateMicros, micros(late));
+                    }
+                    if arrivals.max_late.is_some_and(|max| late > max) {
+                        slot.add(Total::DroppedStarts, 1);
+                        continue;
+                    }
+                    driver.intended = Some(intended);
+                    driver.started_due = Some(due);
+                }
+                slot.add_meta(Meta::RunsStarted, 1);
+                let counter = match worker.run_scenario(scenario, &mut driver, &mut rec).await {
+                    RunOutcome::Success => ScenarioCounter::Successes,
+                    RunOutcome::Failure => ScenarioCounter::Failures,
+                    RunOutcome::Stopped => ScenarioCounter::Stopped,
+                };
+                driver.intended = None;
+                driver.started_due = None;
+                slot.add_scenario(scenario.0, counter);
+                if !plan.load.delay.is_zero() {
+                    driver.sleep(plan.load.delay).await;
+                }
+            }
+        }
+        // Counted before the worker is marked ready, so that the process's main task, which
+        // waits for every worker to be ready, sees this teardown as soon as it looks.
+        if let Some(arrivals) = &plan.arrivals {
+            arrivals.teardowns.set(arrivals.teardowns.get() + 1);
+        }
+        if let Some(arrivals) = plan.arrivals.as_ref().filter(|_| !ready) {
+            arrivals.mark_ready();
+        }
+        // Teardown runs after a graceful stop too (bounded by the request timeout), not after an
+        // immediate one.
+        driver.in_teardown = true;
+        let _ = worker.run_worker_teardown(&mut driver, &mut rec).await;
+        if let Some(arrivals) = &plan.arrivals {
+            arrivals.teardowns.set(arrivals.teardowns.get() - 1);
+        }
+        driver.flush();
+        slot.add_meta(Meta::WorkersAlive, 1u64.wrapping_neg());
     }
-    // Counted before the worker is marked ready, so that the process's main task, which
-    // waits for every worker to be ready, sees this teardown as soon as it looks.
-    if let Some(arrivals) = &plan.arrivals {
-        arrivals.teardowns.set(arrivals.teardowns.get() + 1);
-    }
-    if let Some(arrivals) = plan.arrivals.as_ref().filter(|_| !ready) {
-        arrivals.mark_ready();
-    }
-    // Teardown runs after a graceful stop too (bounded by the request timeout), not after an
-    // immediate one.
-    driver.in_teardown = true;
-    let _ = worker.run_worker_teardown(&mut driver, &mut rec).await;
-    if let Some(arrivals) = &plan.arrivals {
-        arrivals.teardowns.set(arrivals.teardowns.get() - 1);
-    }
-    driver.flush();
-    slot.add_meta(Meta::WorkersAlive, 1u64.wrapping_neg());
 }
 
 /// One connection per origin a worker talks to.
 struct OriginClient {
+    /// The plan origin's index, when the client was opened for one (see `Request::origin`).
+    origin: Option<u32>,
     scheme: Scheme,
     authority: String,
     client: Client,
     /// The client's counters as last added to the slot.
     accounted: ClientCounters,
+}
+
+impl OriginClient {
+    /// Whether this client's connection is the one for `req`: by the plan origin's index
+    /// when both have one (equal indexes are equal origins), by scheme and authority
+    /// otherwise.
+    fn serves(&self, req: &Request<'_>) -> bool {
+        match (self.origin, req.origin) {
+            (Some(mine), Some(wanted)) => mine == wanted,
+            _ => self.scheme == scheme(req.scheme) && self.authority == req.authority,
+        }
+    }
+}
+
+/// What the workers of one process share about the plan's requests, by request id.
+struct RequestTables {
+    /// What each request needs of its response (everything under `-vv`), converted once.
+    needs: Box<[ResponseNeeds]>,
+    /// Wire bytes of the requests that are the same for every worker (`cache_key` 0),
+    /// rendered by the first worker that sends each. One copy per process rather than one
+    /// per worker: with hundreds of workers, per-worker copies were lines of cache to
+    /// fetch back for every request.
+    constant: Box<[std::cell::OnceCell<Box<[u8]>>]>,
+}
+
+/// What a request id outside the tables needs (none is: every id is the plan's): all of it,
+/// which is never wrong.
+static NEEDS_EVERYTHING: ResponseNeeds = ResponseNeeds::EVERYTHING;
+
+impl RequestTables {
+    /// The shared wire bytes of constant request `id`, rendered on first use; `None` for an
+    /// id outside the table.
+    fn constant_bytes(
+        &self,
+        id: usize,
+        req: &Request<'_>,
+    ) -> Result<Option<&[u8]>, molotov_http::Error> {
+        let Some(cell) = self.constant.get(id) else {
+            return Ok(None);
+        };
+        if cell.get().is_none() {
+            let mut buf = Vec::new();
+            render(&mut buf, req)?;
+            let _ = cell.set(buf.into_boxed_slice());
+        }
+        Ok(cell.get().map(|bytes| &bytes[..]))
+    }
 }
 
 /// Adds what the client counted since `accounted` to the slot.
@@ -809,10 +901,11 @@ struct EngineDriver {
     clients: Vec<OriginClient>,
     /// Reused buffer for requests rendered per call.
     wire: Vec<u8>,
-    /// Pre-rendered wire bytes per request id, valid for the stored cache key.
+    /// This worker's pre-rendered wire bytes per request id, valid for the stored cache key
+    /// (requests whose bytes depend on the worker: sticky headers, worker-level values).
     rendered: Vec<Option<(u64, Vec<u8>)>>,
-    /// What each request id needs of its response, converted once.
-    needs: Vec<Option<ResponseNeeds>>,
+    /// The process's shared tables: needs, and the bytes of constant requests.
+    tables: Rc<RequestTables>,
     in_teardown: bool,
     /// `-vv`: the process's dump limiter.
     dump: Option<Rc<crate::dump::Dumper>>,
@@ -866,7 +959,12 @@ impl EngineDriver {
         }
     }
 
-    fn new(slot: Slot<'static>, stop: Rc<StopWatch>, config: ClientConfig) -> EngineDriver {
+    fn new(
+        slot: Slot<'static>,
+        stop: Rc<StopWatch>,
+        tables: Rc<RequestTables>,
+        config: ClientConfig,
+    ) -> EngineDriver {
         EngineDriver {
             slot,
             stop,
@@ -874,7 +972,7 @@ impl EngineDriver {
             clients: Vec::new(),
             wire: Vec::new(),
             rendered: Vec::new(),
-            needs: Vec::new(),
+            tables,
             in_teardown: false,
             dump: None,
             intended: None,
@@ -936,21 +1034,19 @@ impl Driver for EngineDriver {
         req: &Request<'_>,
     ) -> Result<EngineResponse<'a>, molotov_http::Error> {
         let id = req.id.0 as usize;
-        if self.rendered.len() <= id {
-            self.rendered.resize_with(id + 1, || None);
-            self.needs.resize_with(id + 1, || None);
-        }
-        let dump = self.dump.is_some();
-        let needs = self.needs[id].get_or_insert_with(|| {
-            if dump {
-                ResponseNeeds::EVERYTHING
-            } else {
-                convert_needs(req.needs)
-            }
-        });
-        // Pre-rendered bytes for static requests; a reused buffer otherwise.
-        let bytes: &[u8] = match req.cache_key {
-            Some(key) => {
+        let needs = self.tables.needs.get(id).unwrap_or(&NEEDS_EVERYTHING);
+        // Pre-rendered bytes for static requests (shared by the process's workers when they
+        // are the same for all); a reused buffer otherwise.
+        let shared = match req.cache_key {
+            Some(0) => self.tables.constant_bytes(id, req)?,
+            _ => None,
+        };
+        let bytes: &[u8] = match (shared, req.cache_key) {
+            (Some(bytes), _) => bytes,
+            (None, Some(key)) => {
+                if self.rendered.len() <= id {
+                    self.rendered.resize_with(id + 1, || None);
+                }
                 let entry = &mut self.rendered[id];
                 if entry.as_ref().is_none_or(|(k, _)| *k != key) {
                     let mut buf = entry.take().map(|(_, b)| b).unwrap_or_default();
@@ -960,17 +1056,13 @@ impl Driver for EngineDriver {
                 }
                 entry.as_ref().map(|(_, b)| b.as_slice()).unwrap_or(&[])
             }
-            None => {
+            (None, None) => {
                 self.wire.clear();
                 render(&mut self.wire, req)?;
                 &self.wire
             }
         };
-        let index = match self
-            .clients
-            .iter()
-            .position(|c| c.scheme == scheme(req.scheme) && c.authority == req.authority)
-        {
+        let index = match self.clients.iter().position(|c| c.serves(req)) {
             Some(i) => i,
             None => {
                 let origin = Origin {
@@ -978,7 +1070,13 @@ impl Driver for EngineDriver {
                     host: req.host.to_string(),
                     port: req.port,
                 };
+                // Most workers talk to one origin: room for exactly one at first (a `Vec`
+                // would start with room for four, ~2.4 KB per worker never used).
+                if self.clients.capacity() == 0 {
+                    self.clients.reserve_exact(1);
+                }
                 self.clients.push(OriginClient {
+                    origin: req.origin,
                     scheme: scheme(req.scheme),
                     authority: req.authority.to_string(),
                     client: new_client(origin, self.config.clone()),

@@ -555,7 +555,7 @@ fn build_request<'a>(
     code: &'a RequestCode,
 ) -> Request<'a> {
     let url = std::str::from_utf8(&st.url).unwrap_or("/");
-    let (scheme, authority, host, port) = match st.origin {
+    let (scheme, authority, host, port, origin) = match st.origin {
         OriginRef::Program(i) => {
             let o = &program.origins[i as usize];
             (
@@ -563,6 +563,7 @@ fn build_request<'a>(
                 &*o.authority,
                 &*o.host,
                 o.port,
+                Some(i),
             )
         }
         OriginRef::Buf {
@@ -576,6 +577,7 @@ fn build_request<'a>(
                 .unwrap_or(""),
             url.get(host.0 as usize..host.1 as usize).unwrap_or(""),
             port,
+            None,
         ),
     };
     let path = match (&code.target, st.path_at) {
@@ -601,6 +603,7 @@ fn build_request<'a>(
         scheme,
         authority,
         host,
+        origin,
         port,
         path,
         headers: Headers {

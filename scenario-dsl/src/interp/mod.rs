@@ -125,6 +125,10 @@ pub struct Request<'a> {
     pub authority: &'a str,
     /// The host without brackets (`::1` for `[::1]`).
     pub host: &'a str,
+    /// When the target is one of the plan's own origins (a `base` or a literal URL): its
+    /// index. Equal indexes mean the same scheme and authority, so a driver can find the
+    /// connection without comparing names. `None` for a URL rendered at run time.
+    pub origin: Option<u32>,
     pub port: u16,
     /// Path and query, percent-encoded, starting with `/`.
     pub path: &'a str,
