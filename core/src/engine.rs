@@ -78,17 +78,19 @@ pub struct EngineOptions {
     pub load: LoadOptions,
 }
 
-/// The load model of the children.
+/// The load model of the children. (`repr(C)`: what a worker reads at every scenario run
+/// first, in one cache line.)
 #[derive(Debug, Clone, Default)]
+#[repr(C)]
 pub struct LoadOptions {
-    /// Spread worker starts over this long (`--ramp-up`).
-    pub ramp_up: Option<Duration>,
     /// Pause after every scenario run, on top of the scenario's own `delay` (`--delay`).
     pub delay: Duration,
-    /// Each worker runs every scenario once, in plan order (`--single-run`).
-    pub single_run: bool,
     /// Run only this scenario (`--single-mode`), by index.
     pub single_mode: Option<u32>,
+    /// Each worker runs every scenario once, in plan order (`--single-run`).
+    pub single_run: bool,
+    /// Spread worker starts over this long (`--ramp-up`).
+    pub ramp_up: Option<Duration>,
     /// The open model (`--rate`): scenario starts follow this schedule.
     pub rate: Option<RateOptions>,
 }
@@ -703,16 +705,18 @@ impl Arrivals {
     }
 }
 
-/// What a worker loop needs besides its interpreter, driver and recorder.
+/// What a worker loop needs besides its interpreter, driver and recorder. (`repr(C)`: what
+/// every scenario run reads first.)
+#[repr(C)]
 struct WorkerPlan {
+    max_runs: Option<u64>,
+    arrivals: Option<Rc<Arrivals>>,
+    scenarios: u32,
+    load: LoadOptions,
     local: usize,
     process: usize,
     processes: usize,
     workers: usize,
-    max_runs: Option<u64>,
-    load: LoadOptions,
-    scenarios: u32,
-    arrivals: Option<Rc<Arrivals>>,
 }
 
 /// One worker's task. A plain function returning an `async move` block rather than an
@@ -818,15 +822,18 @@ fn worker_loop(
     }
 }
 
-/// One connection per origin a worker talks to.
+/// One connection per origin a worker talks to. In `repr(C)` order: what every request reads
+/// first (the counters, the origin's index, then the client, whose hot part leads), the
+/// authority (read only for URLs built at run time) last.
+#[repr(C)]
 struct OriginClient {
+    /// The client's counters as last added to the slot.
+    accounted: ClientCounters,
     /// The plan origin's index, when the client was opened for one (see `Request::origin`).
     origin: Option<u32>,
     scheme: Scheme,
-    authority: String,
     client: Client,
-    /// The client's counters as last added to the slot.
-    accounted: ClientCounters,
+    authority: String,
 }
 
 impl OriginClient {
@@ -894,21 +901,19 @@ fn account(slot: Slot<'static>, now: ClientCounters, accounted: &mut ClientCount
 }
 
 /// The engine's side of the interpreter: sends through molotov-http and records into the slot.
+/// In `repr(C)` order: what every request reads or writes first, the buffers and settings only
+/// a rendered request or a connect reads last.
+#[repr(C)]
 struct EngineDriver {
     slot: Slot<'static>,
     stop: Rc<StopWatch>,
-    config: ClientConfig,
     clients: Vec<OriginClient>,
-    /// Reused buffer for requests rendered per call.
-    wire: Vec<u8>,
-    /// This worker's pre-rendered wire bytes per request id, valid for the stored cache key
-    /// (requests whose bytes depend on the worker: sticky headers, worker-level values).
-    rendered: Vec<Option<(u64, Vec<u8>)>>,
     /// The process's shared tables: needs, and the bytes of constant requests.
     tables: Rc<RequestTables>,
-    in_teardown: bool,
     /// `-vv`: the process's dump limiter.
     dump: Option<Rc<crate::dump::Dumper>>,
+    /// The status of the last response (shared with the recorder for check samples).
+    last_status: Rc<Cell<u16>>,
     /// Open model: the intended start of the current scenario run, consumed by its first
     /// request, whose latency is measured from it.
     intended: Option<Instant>,
@@ -917,13 +922,18 @@ struct EngineDriver {
     /// clock, so a run due before the deadline sends its first request even if the timer
     /// woke just after it.
     started_due: Option<Duration>,
-    /// The status of the last response (shared with the recorder for check samples).
-    last_status: Rc<Cell<u16>>,
     /// When the last response ended, while nothing has been awaited since (cleared when a
     /// send or a sleep starts): the stop checks that follow a response compare the deadline
     /// with it instead of reading the clock (two readings per request saved). It is at most
     /// the interpreter's work on that response old, so a stop is never early.
     now_hint: Option<Instant>,
+    in_teardown: bool,
+    /// Reused buffer for requests rendered per call.
+    wire: Vec<u8>,
+    /// This worker's pre-rendered wire bytes per request id, valid for the stored cache key
+    /// (requests whose bytes depend on the worker: sticky headers, worker-level values).
+    rendered: Vec<Option<(u64, Vec<u8>)>>,
+    config: ClientConfig,
 }
 
 impl EngineDriver {

@@ -290,34 +290,46 @@ impl<'a> Response<'a> {
 
 /// A keep-alive HTTP/1.1 client for one origin. Not `Send`: one per worker per origin.
 #[derive(Debug)]
+// Fields in this order (and `Core`'s, and `Core` last) so that what every request touches
+// comes first: among hundreds of workers, each cache line of it is fetched back per request.
+#[repr(C)]
 pub struct Client {
     timer: DeadlineTimer,
     core: Core,
 }
 
 /// Everything but the timer, so an exchange can borrow it while the timer races it.
+///
+/// In `repr(C)` order: first what every request reads or writes (the connection, the parser,
+/// the counters, the idle clock, the two settings a request reads), then what only a connect
+/// or an error reads.
 #[derive(Debug)]
+#[repr(C)]
 struct Core {
+    conn: Option<Transport>,
+    parser: ResponseParser,
+    counters: ClientCounters,
+    /// When the last response on `conn` was complete.
+    idle_since: Instant,
+    /// Requests completed on `conn`.
+    served: u64,
+    /// The executor `conn` belongs to (a stream cannot move between executors).
+    conn_executor: usize,
+    /// `config.probe_idle_after`, here with the rest of what a request reads.
+    probe_idle_after: Option<Duration>,
+    /// `config.read_buffer_bytes` (at least 1).
+    read_size: usize,
+    ever_connected: bool,
     origin: Origin,
     config: ClientConfig,
     addrs: Vec<SocketAddr>,
     /// Set by [`Client::unresolved`]: why the host did not resolve; every connect fails with
     /// it without looking the name up again.
     unresolved: Option<String>,
-    conn: Option<Transport>,
     /// For `https`: the connector, given or taken from the shared one at the first connect.
     tls: Option<TlsConnector>,
     /// For `https`: the name the certificate must match (and the SNI), from the host.
     server_name: Option<ServerName<'static>>,
-    /// The executor `conn` belongs to (a stream cannot move between executors).
-    conn_executor: usize,
-    /// Requests completed on `conn`.
-    served: u64,
-    /// When the last response on `conn` was complete.
-    idle_since: Instant,
-    ever_connected: bool,
-    parser: ResponseParser,
-    counters: ClientCounters,
 }
 
 /// What one successful exchange measured.
@@ -379,6 +391,8 @@ impl Client {
                 served: 0,
                 idle_since: Instant::now(),
                 ever_connected: false,
+                probe_idle_after: config.probe_idle_after,
+                read_size: config.read_buffer_bytes.max(1),
                 parser: ResponseParser::new(limits),
                 counters: ClientCounters::default(),
                 config,
@@ -523,7 +537,7 @@ impl Core {
     ) -> Result<(bool, bool), Error> {
         if let Some(stream) = &mut self.conn {
             let same_executor = self.conn_executor == glommio::executor().id();
-            let probe = match self.config.probe_idle_after {
+            let probe = match self.probe_idle_after {
                 None => false,
                 Some(idle) => {
                     !meta.idempotent || now.saturating_duration_since(self.idle_since) >= idle
@@ -689,12 +703,7 @@ impl Core {
         }
         let mut first_byte: Option<Instant> = None;
         loop {
-            let read = read_into(
-                stream,
-                &mut self.parser,
-                self.config.read_buffer_bytes.max(1),
-            )
-            .await;
+            let read = read_into(stream, &mut self.parser, self.read_size).await;
             let (n, fed) = match read {
                 Ok(Read::Fed(n, fed)) => (n, fed),
                 Ok(Read::End) => {
