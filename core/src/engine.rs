@@ -194,6 +194,8 @@ impl ChildSpec {
             .collect();
         Rc::new(RequestTables {
             needs,
+            asserts: self.program.checks().iter().map(|c| c.is_assert).collect(),
+            last_status: Cell::new(0),
             constant: self
                 .program
                 .requests()
@@ -226,6 +228,7 @@ impl ChildSpec {
         region: &'static Region,
         slot: Slot<'static>,
         stop: &Rc<StopWatch>,
+        tables: &Rc<RequestTables>,
     ) -> EngineRecorder {
         EngineRecorder {
             slot,
@@ -234,8 +237,7 @@ impl ChildSpec {
             options: self.options.clone(),
             stop: Rc::clone(stop),
             reported_plain_failure: false,
-            last_status: Rc::new(Cell::new(0)),
-            asserts: self.program.checks().iter().map(|c| c.is_assert).collect(),
+            tables: Rc::clone(tables),
         }
     }
 
@@ -275,8 +277,7 @@ pub fn run_child(spec: ChildSpec) -> i32 {
                 .map(|local| {
                     let worker = spec.worker(local);
                     let driver = spec.driver(slot, &stop, &tables);
-                    let mut recorder = spec.recorder(region, slot, &stop);
-                    recorder.last_status = Rc::clone(&driver.last_status);
+                    let recorder = spec.recorder(region, slot, &stop, &tables);
                     let plan = WorkerPlan {
                         local,
                         process: spec.process as usize,
@@ -357,9 +358,9 @@ pub fn run_setup_child(spec: ChildSpec, out: OwnedFd) -> i32 {
     on_executor(&spec, move |region, slot| async move {
         let spec = inner;
         let stop = Rc::new(StopWatch::new(region));
-        let mut driver = spec.driver(slot, &stop, &spec.tables());
-        let mut recorder = spec.recorder(region, slot, &stop);
-        recorder.last_status = Rc::clone(&driver.last_status);
+        let tables = spec.tables();
+        let mut driver = spec.driver(slot, &stop, &tables);
+        let mut recorder = spec.recorder(region, slot, &stop, &tables);
         let result = molotov_dsl::run_setup(&spec.program, &mut driver, &mut recorder).await;
         driver.flush();
         match result {
@@ -385,10 +386,10 @@ pub fn run_teardown_child(spec: ChildSpec) -> i32 {
     on_executor(&spec, move |region, slot| async move {
         let spec = inner;
         let stop = Rc::new(StopWatch::new(region));
-        let mut driver = spec.driver(slot, &stop, &spec.tables());
+        let tables = spec.tables();
+        let mut driver = spec.driver(slot, &stop, &tables);
         driver.in_teardown = true;
-        let mut recorder = spec.recorder(region, slot, &stop);
-        recorder.last_status = Rc::clone(&driver.last_status);
+        let mut recorder = spec.recorder(region, slot, &stop, &tables);
         let outcome =
             molotov_dsl::run_teardown(&spec.program, &spec.globals, &mut driver, &mut recorder)
                 .await;
@@ -857,6 +858,13 @@ struct RequestTables {
     /// per worker: with hundreds of workers, per-worker copies were lines of cache to
     /// fetch back for every request.
     constant: Box<[std::cell::OnceCell<Box<[u8]>>]>,
+    /// Which check ids are asserts.
+    asserts: Box<[bool]>,
+    /// The status of the last response any worker of the process received, for the failure
+    /// samples of checks. One cell for the process is exact: a response's checks run right
+    /// after it arrives, with nothing awaited in between, so no other worker's response can
+    /// come between them (and one cell per worker was one more cache line per request).
+    last_status: Cell<u16>,
 }
 
 /// What a request id outside the tables needs (none is: every id is the plan's): all of it,
@@ -912,8 +920,6 @@ struct EngineDriver {
     tables: Rc<RequestTables>,
     /// `-vv`: the process's dump limiter.
     dump: Option<Rc<crate::dump::Dumper>>,
-    /// The status of the last response (shared with the recorder for check samples).
-    last_status: Rc<Cell<u16>>,
     /// Open model: the intended start of the current scenario run, consumed by its first
     /// request, whose latency is measured from it.
     intended: Option<Instant>,
@@ -988,7 +994,6 @@ impl EngineDriver {
             intended: None,
             now_hint: None,
             started_due: None,
-            last_status: Rc::new(Cell::new(0)),
         }
     }
 }
@@ -1095,7 +1100,7 @@ impl Driver for EngineDriver {
                 self.clients.len() - 1
             }
         };
-        let last_status = &self.last_status;
+        let last_status = &self.tables.last_status;
         let origin = &mut self.clients[index];
         let slot = self.slot;
         // Bytes, connects and retries come from the client's cumulative counters, so what a
@@ -1194,11 +1199,8 @@ struct EngineRecorder {
     options: EngineOptions,
     stop: Rc<StopWatch>,
     reported_plain_failure: bool,
-    /// The status of the last response of this worker (shared with its driver), for the
-    /// failure samples of checks.
-    last_status: Rc<Cell<u16>>,
-    /// Which check ids are asserts.
-    asserts: Rc<[bool]>,
+    /// The process's shared tables (which checks are asserts, the last response's status).
+    tables: Rc<RequestTables>,
 }
 
 impl Recorder for EngineRecorder {
@@ -1213,8 +1215,15 @@ impl Recorder for EngineRecorder {
     fn check(&mut self, id: molotov_dsl::CheckId, passed: bool) {
         self.slot.add_check(id.0, passed);
         // An assert's failure comes with its own message through `failure`.
-        if !passed && !self.asserts.get(id.index()).copied().unwrap_or(false) {
-            let status = self.last_status.get();
+        if !passed
+            && !self
+                .tables
+                .asserts
+                .get(id.index())
+                .copied()
+                .unwrap_or(false)
+        {
+            let status = self.tables.last_status.get();
             self.slot.offer_sample(
                 Site::Check(id.0),
                 status,
