@@ -71,15 +71,9 @@ thread_local! {
     static READ_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// What one read brought: the bytes read and what the parser made of them, or the end of
-/// the stream.
-enum Read {
-    Fed(usize, Result<Progress, Error>),
-    End,
-}
-
-/// Reads what `stream` has into this thread's shared read buffer (at most `size` bytes) and
-/// feeds it to `parser` in the same poll.
+/// Reads what `stream` has into this thread's shared read buffer (at most `size` bytes);
+/// `Ok(0)` at the end of the stream. The bytes are in the buffer until the next read on this
+/// thread: the caller hands them to [`with_read_buffer`] before it awaits anything.
 ///
 /// A read is a `recv` made once the socket is readable (glommio polls for readiness, then
 /// copies): nothing is in flight into the buffer while the task waits, and the parser keeps a
@@ -88,37 +82,25 @@ enum Read {
 /// and memory per worker for nothing.
 fn read_into(
     stream: &mut Transport,
-    parser: &mut ResponseParser,
     size: usize,
-) -> impl std::future::Future<Output = std::io::Result<Read>> {
-    std::future::poll_fn(move |cx| poll_read_into(stream, cx, parser, size))
+) -> impl std::future::Future<Output = std::io::Result<usize>> {
+    std::future::poll_fn(move |cx| {
+        READ_BUFFER.with(|cell| {
+            // Borrowed only within this poll, which never re-enters a read: no other borrow
+            // can be live.
+            let mut buf = cell.borrow_mut();
+            if buf.len() < size {
+                buf.resize(size, 0);
+            }
+            std::pin::Pin::new(&mut *stream).poll_read(cx, &mut buf[..size])
+        })
+    })
 }
 
-/// One poll of [`read_into`]: kept out of line, so that the request's future stays as the
-/// compiler laid it out before (the buffer's thread-local access inlined into it cost more
-/// instructions around it than it saved).
-#[inline(never)]
-fn poll_read_into(
-    stream: &mut Transport,
-    cx: &mut std::task::Context<'_>,
-    parser: &mut ResponseParser,
-    size: usize,
-) -> std::task::Poll<std::io::Result<Read>> {
-    use std::task::Poll;
-    READ_BUFFER.with(|cell| {
-        // Borrowed only within this poll, which never re-enters a read: no other borrow can
-        // be live.
-        let mut buf = cell.borrow_mut();
-        if buf.len() < size {
-            buf.resize(size, 0);
-        }
-        match std::pin::Pin::new(&mut *stream).poll_read(cx, &mut buf[..size]) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Ready(Ok(0)) => Poll::Ready(Ok(Read::End)),
-            Poll::Ready(Ok(n)) => Poll::Ready(Ok(Read::Fed(n, parser.feed(&buf[..n])))),
-        }
-    })
+/// Runs `f` on the first `n` bytes of this thread's read buffer (what the last read put
+/// there).
+fn with_read_buffer<T>(n: usize, f: impl FnOnce(&[u8]) -> T) -> T {
+    READ_BUFFER.with(|cell| f(&cell.borrow()[..n]))
 }
 
 /// Settings of a [`Client`].
@@ -703,10 +685,9 @@ impl Core {
         }
         let mut first_byte: Option<Instant> = None;
         loop {
-            let read = read_into(stream, &mut self.parser, self.read_size).await;
-            let (n, fed) = match read {
-                Ok(Read::Fed(n, fed)) => (n, fed),
-                Ok(Read::End) => {
+            let read = read_into(stream, self.read_size).await;
+            let n = match read {
+                Ok(0) => {
                     let before_response = first_byte.is_none();
                     self.parser.feed_eof().map_err(|error| Failure {
                         error,
@@ -716,6 +697,7 @@ impl Core {
                     self.conn = None;
                     break;
                 }
+                Ok(n) => n,
                 Err(e) => {
                     let error = io_error(&self.origin, Phase::Read, e);
                     let before_response =
@@ -726,6 +708,8 @@ impl Core {
                     });
                 }
             };
+            // Nothing awaited since the read: the bytes are still in the thread's buffer.
+            let fed = with_read_buffer(n, |bytes| self.parser.feed(bytes));
             exchange.bytes_received += n as u64;
             self.counters.bytes_received += n as u64;
             match fed {
