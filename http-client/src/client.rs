@@ -481,7 +481,13 @@ impl Core {
         let mut exchange = Exchange::default();
         let mut retried = false;
         loop {
-            let (reused, fresh) = self.ready_connection(&mut exchange, meta, started).await?;
+            // The usual case, a kept-alive connection taken without a probe, is decided here
+            // without building and polling `ready_connection`'s future.
+            let (reused, fresh) = if self.reusable_as_is(meta, started) {
+                (true, true)
+            } else {
+                self.ready_connection(&mut exchange, meta, started).await?
+            };
             // The write starts now: `started` is still now when nothing happened since (a
             // kept-alive connection, first attempt, no probe); after a connect, a probe or a
             // failed attempt the clock is read again.
@@ -490,7 +496,124 @@ impl Core {
             } else {
                 Instant::now()
             };
-            match self.attempt(request, &mut exchange, write_start).await {
+            // One write and read of the request on the open connection; the latency counts
+            // from `write_start`. (Inline rather than an `async fn` of its own: one state
+            // machine less to enter and leave twice per request.)
+            let attempt: Result<(), Failure> = 'attempt: {
+                let Some(stream) = self.conn.as_mut() else {
+                    break 'attempt Err(Failure {
+                        error: Error::ClosedEarly { received: 0 },
+                        before_response: true,
+                    });
+                };
+                let mut written = 0;
+                while written < request.len() {
+                    match stream.write(&request[written..]).await {
+                        Ok(0) => {
+                            break 'attempt Err(Failure {
+                                error: Error::Reset {
+                                    during: Phase::Write,
+                                },
+                                before_response: true,
+                            });
+                        }
+                        Ok(n) => {
+                            written += n;
+                            exchange.bytes_sent += n as u64;
+                            self.counters.bytes_sent += n as u64;
+                        }
+                        Err(e) => {
+                            let error = io_error(&self.origin, Phase::Write, e);
+                            let before_response = error.kind() == crate::ErrorKind::Reset;
+                            break 'attempt Err(Failure {
+                                error,
+                                before_response,
+                            });
+                        }
+                    }
+                }
+                // TLS: push out what rustls still holds (a no-op for plain TCP).
+                if let Err(e) = stream.flush().await {
+                    let error = io_error(&self.origin, Phase::Write, e);
+                    let before_response = error.kind() == crate::ErrorKind::Reset;
+                    break 'attempt Err(Failure {
+                        error,
+                        before_response,
+                    });
+                }
+                let mut first_byte: Option<Instant> = None;
+                loop {
+                    let read = read_into(stream, self.read_size).await;
+                    let n = match read {
+                        Ok(0) => {
+                            let before_response = first_byte.is_none();
+                            if let Err(error) = self.parser.feed_eof() {
+                                break 'attempt Err(Failure {
+                                    error,
+                                    before_response,
+                                });
+                            }
+                            // The body ran until close: complete, and the connection is gone.
+                            self.conn = None;
+                            break;
+                        }
+                        Ok(n) => n,
+                        Err(e) => {
+                            let error = io_error(&self.origin, Phase::Read, e);
+                            let before_response =
+                                first_byte.is_none() && error.kind() == crate::ErrorKind::Reset;
+                            break 'attempt Err(Failure {
+                                error,
+                                before_response,
+                            });
+                        }
+                    };
+                    // Nothing awaited since the read: the bytes are still in the thread's
+                    // buffer.
+                    let fed = with_read_buffer(n, |bytes| self.parser.feed(bytes));
+                    exchange.bytes_received += n as u64;
+                    self.counters.bytes_received += n as u64;
+                    match fed {
+                        Ok(Progress::Partial) => {
+                            // The first byte came with this read. When the first read holds
+                            // the whole response (the usual case) no clock is read here: first
+                            // byte and last are the same reading, `done` below.
+                            if first_byte.is_none() {
+                                first_byte = Some(Instant::now());
+                            }
+                            // A body that keeps arriving never makes a read wait: give the
+                            // other tasks (and the deadline sweeper) their turn when the slice
+                            // is up.
+                            glommio::yield_if_needed().await;
+                        }
+                        Ok(Progress::Complete { consumed }) => {
+                            self.served += 1;
+                            if consumed < n
+                                || !self.parser.keep_alive()
+                                || stream.has_buffered_plaintext()
+                            {
+                                // Stray bytes after the response (or decrypted ones left in
+                                // rustls), or the server said it closes (or sent close_notify).
+                                self.conn = None;
+                            }
+                            break;
+                        }
+                        Err(error) => {
+                            break 'attempt Err(Failure {
+                                error,
+                                before_response: false,
+                            });
+                        }
+                    }
+                }
+                let done = Instant::now();
+                self.idle_since = done;
+                exchange.timings.ttfb = first_byte.unwrap_or(done) - write_start;
+                exchange.timings.total = done - write_start;
+                exchange.finished_at = Some(done);
+                Ok(())
+            };
+            match attempt {
                 Ok(()) => {
                     exchange.reused = reused;
                     return Ok(exchange);
@@ -506,6 +629,20 @@ impl Core {
                 }
             }
         }
+    }
+
+    /// Whether the open connection can carry the request without a probe: it belongs to this
+    /// executor, and the request is idempotent and the connection was idle for less than
+    /// `probe_idle_after` (see [`Core::ready_connection`], which decides every other case).
+    fn reusable_as_is(&self, meta: RequestMeta, now: Instant) -> bool {
+        self.conn.is_some()
+            && self.conn_executor == glommio::executor().id()
+            && match self.probe_idle_after {
+                None => true,
+                Some(idle) => {
+                    meta.idempotent && now.saturating_duration_since(self.idle_since) < idle
+                }
+            }
     }
 
     /// Makes sure a usable connection is open; returns whether it is a reused one, and
@@ -632,122 +769,6 @@ impl Core {
             host: self.origin.host.clone(),
             reason: "no addresses".to_owned(),
         }))
-    }
-
-    /// One write and read of the request on the open connection; the latency counts from
-    /// `write_started` (the current time, read by the caller).
-    async fn attempt(
-        &mut self,
-        request: &[u8],
-        exchange: &mut Exchange,
-        write_started: Instant,
-    ) -> Result<(), Failure> {
-        let Some(stream) = self.conn.as_mut() else {
-            return Err(Failure {
-                error: Error::ClosedEarly { received: 0 },
-                before_response: true,
-            });
-        };
-        let mut written = 0;
-        while written < request.len() {
-            match stream.write(&request[written..]).await {
-                Ok(0) => {
-                    return Err(Failure {
-                        error: Error::Reset {
-                            during: Phase::Write,
-                        },
-                        before_response: true,
-                    });
-                }
-                Ok(n) => {
-                    written += n;
-                    exchange.bytes_sent += n as u64;
-                    self.counters.bytes_sent += n as u64;
-                }
-                Err(e) => {
-                    let error = io_error(&self.origin, Phase::Write, e);
-                    let before_response = error.kind() == crate::ErrorKind::Reset;
-                    return Err(Failure {
-                        error,
-                        before_response,
-                    });
-                }
-            }
-        }
-        // TLS: push out what rustls still holds (a no-op for plain TCP).
-        if let Err(e) = stream.flush().await {
-            let error = io_error(&self.origin, Phase::Write, e);
-            let before_response = error.kind() == crate::ErrorKind::Reset;
-            return Err(Failure {
-                error,
-                before_response,
-            });
-        }
-        let mut first_byte: Option<Instant> = None;
-        loop {
-            let read = read_into(stream, self.read_size).await;
-            let n = match read {
-                Ok(0) => {
-                    let before_response = first_byte.is_none();
-                    self.parser.feed_eof().map_err(|error| Failure {
-                        error,
-                        before_response,
-                    })?;
-                    // The body ran until close: complete, and the connection is gone.
-                    self.conn = None;
-                    break;
-                }
-                Ok(n) => n,
-                Err(e) => {
-                    let error = io_error(&self.origin, Phase::Read, e);
-                    let before_response =
-                        first_byte.is_none() && error.kind() == crate::ErrorKind::Reset;
-                    return Err(Failure {
-                        error,
-                        before_response,
-                    });
-                }
-            };
-            // Nothing awaited since the read: the bytes are still in the thread's buffer.
-            let fed = with_read_buffer(n, |bytes| self.parser.feed(bytes));
-            exchange.bytes_received += n as u64;
-            self.counters.bytes_received += n as u64;
-            match fed {
-                Ok(Progress::Partial) => {
-                    // The first byte came with this read. When the first read holds the whole
-                    // response (the usual case) no clock is read here: first byte and last
-                    // are the same reading, `done` below.
-                    if first_byte.is_none() {
-                        first_byte = Some(Instant::now());
-                    }
-                    // A body that keeps arriving never makes a read wait: give the other
-                    // tasks (and the deadline sweeper) their turn when the slice is up.
-                    glommio::yield_if_needed().await;
-                }
-                Ok(Progress::Complete { consumed }) => {
-                    self.served += 1;
-                    if consumed < n || !self.parser.keep_alive() || stream.has_buffered_plaintext()
-                    {
-                        // Stray bytes after the response (or decrypted ones left in rustls),
-                        // or the server said it closes (or sent close_notify).
-                        self.conn = None;
-                    }
-                    break;
-                }
-                Err(error) => {
-                    return Err(Failure {
-                        error,
-                        before_response: false,
-                    });
-                }
-            }
-        }
-        let done = Instant::now();
-        self.idle_since = done;
-        exchange.timings.ttfb = first_byte.unwrap_or(done) - write_started;
-        exchange.timings.total = done - write_started;
-        exchange.finished_at = Some(done);
-        Ok(())
     }
 }
 
