@@ -424,3 +424,61 @@ fn a_worker_keeps_one_connection_per_origin_however_the_plan_names_it() {
     assert_eq!(a.connections_accepted(), workers, "{report}");
     assert_eq!(b.connections_accepted(), workers, "{report}");
 }
+
+/// One request sent by workers with and without a sticky header in one process: the bytes a
+/// process shares for requests that are the same for every worker must never carry one
+/// worker's sticky header, nor lose it.
+#[test]
+fn a_sticky_header_of_one_worker_never_leaks_into_the_shared_request_bytes() {
+    let server = target();
+    let dir = TempDir::new("sticky-shared");
+    let plan = dir.write(
+        "sticky.mol",
+        &format!(
+            "defaults {{\n  base http://{a}\n}}\n\nscenario s {{\n  let w = {{{{worker}}}}\n  if w == 0 {{\n    header X-W: zero\n    let good = \"zero\"\n    let bad = \"zzznever\"\n  }} else {{\n    let good = \"host\"\n    let bad = \"x-w\"\n  }}\n  GET /headers as h\n  check body contains \"{{{{good}}}}\"\n  check body not contains \"{{{{bad}}}}\"\n}}\n",
+            a = server.addr()
+        ),
+    );
+    for _ in 0..3 {
+        let out = run_bounded(
+            molotov()
+                .args(["-v", "-p", "1", "-w", "6", "-r", "20"])
+                .arg(&plan),
+            Duration::from_secs(30),
+        );
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{}\n{err}", stdout(&out));
+        assert!(!err.contains("FAILED"), "{err}\n{}", stdout(&out));
+        assert_eq!(reported_requests(&stdout(&out)), 120, "{}", stdout(&out));
+    }
+}
+
+/// A failed check's sample names the status of the response it checked, while 50 workers of
+/// one process get other statuses meanwhile.
+#[test]
+fn a_check_failure_sample_names_the_status_of_the_checked_response() {
+    let server = target();
+    let dir = TempDir::new("check-status");
+    let plan = dir.write(
+        "st.mol",
+        &format!(
+            "defaults {{\n  base http://{a}\n}}\n\nscenario s weight 1 {{\n  GET /status/503 as a\n  check status == 200\n}}\n\nscenario t weight 4 {{\n  GET /json as b\n  check status == 200\n  GET /status/404 as c\n  check status == 201\n}}\n",
+            a = server.addr()
+        ),
+    );
+    let out = run_bounded(
+        molotov()
+            .args(["-v", "-p", "1", "-w", "50", "-r", "20"])
+            .arg(&plan),
+        Duration::from_secs(60),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("FAILED check"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(lines.iter().any(|l| l.contains("(status 503)")), "{err}");
+    assert!(lines.iter().any(|l| l.contains("(status 404)")), "{err}");
+}

@@ -286,7 +286,7 @@ impl Recorder for FakeRecorder<'_> {
             .offer_sample(Site::Request(id.0), status, &format!("status {status}"));
     }
 
-    fn check(&mut self, id: molotov_dsl::CheckId, passed: bool) {
+    fn check(&mut self, id: molotov_dsl::CheckId, passed: bool, _status: u16) {
         self.slot.add_check(id.0, passed);
     }
 

@@ -195,7 +195,6 @@ impl ChildSpec {
         Rc::new(RequestTables {
             needs,
             asserts: self.program.checks().iter().map(|c| c.is_assert).collect(),
-            last_status: Cell::new(0),
             constant: self
                 .program
                 .requests()
@@ -860,11 +859,6 @@ struct RequestTables {
     constant: Box<[std::cell::OnceCell<Box<[u8]>>]>,
     /// Which check ids are asserts.
     asserts: Box<[bool]>,
-    /// The status of the last response any worker of the process received, for the failure
-    /// samples of checks. One cell for the process is exact: a response's checks run right
-    /// after it arrives, with nothing awaited in between, so no other worker's response can
-    /// come between them (and one cell per worker was one more cache line per request).
-    last_status: Cell<u16>,
 }
 
 /// What a request id outside the tables needs (none is: every id is the plan's): all of it,
@@ -1100,7 +1094,6 @@ impl Driver for EngineDriver {
                 self.clients.len() - 1
             }
         };
-        let last_status = &self.tables.last_status;
         let origin = &mut self.clients[index];
         let slot = self.slot;
         // Bytes, connects and retries come from the client's cumulative counters, so what a
@@ -1135,7 +1128,6 @@ impl Driver for EngineDriver {
                 self.now_hint = Some(finished);
                 slot.add(Total::Responses, 1);
                 slot.add_status(resp.status());
-                last_status.set(resp.status());
                 slot.record(Histo::Overall, latency);
                 slot.record(Histo::Service, service);
                 slot.record(Histo::Request(req.id.0), latency);
@@ -1199,7 +1191,7 @@ struct EngineRecorder {
     options: EngineOptions,
     stop: Rc<StopWatch>,
     reported_plain_failure: bool,
-    /// The process's shared tables (which checks are asserts, the last response's status).
+    /// The process's shared tables (which checks are asserts).
     tables: Rc<RequestTables>,
 }
 
@@ -1212,7 +1204,7 @@ impl Recorder for EngineRecorder {
             .offer_sample(Site::Request(id.0), status, &format!("status {status}"));
     }
 
-    fn check(&mut self, id: molotov_dsl::CheckId, passed: bool) {
+    fn check(&mut self, id: molotov_dsl::CheckId, passed: bool, status: u16) {
         self.slot.add_check(id.0, passed);
         // An assert's failure comes with its own message through `failure`.
         if !passed
@@ -1223,7 +1215,6 @@ impl Recorder for EngineRecorder {
                 .copied()
                 .unwrap_or(false)
         {
-            let status = self.tables.last_status.get();
             self.slot.offer_sample(
                 Site::Check(id.0),
                 status,

@@ -69,6 +69,10 @@ fn connect_gate(limit: usize) -> std::rc::Rc<glommio::sync::Semaphore> {
 thread_local! {
     /// The read buffer of every client on this thread (see [`read_into`]).
     static READ_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Debug builds: the address of the stream whose read last filled [`READ_BUFFER`], so
+    /// that [`with_read_buffer`] can check no other read came in between.
+    #[cfg(debug_assertions)]
+    static READ_OWNER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// Reads what `stream` has into this thread's shared read buffer (at most `size` bytes);
@@ -92,15 +96,37 @@ fn read_into(
             if buf.len() < size {
                 buf.resize(size, 0);
             }
-            std::pin::Pin::new(&mut *stream).poll_read(cx, &mut buf[..size])
+            let read = std::pin::Pin::new(&mut *stream).poll_read(cx, &mut buf[..size]);
+            #[cfg(debug_assertions)]
+            if read.is_ready() {
+                READ_OWNER.with(|owner| owner.set(stream_address(stream)));
+            }
+            read
         })
     })
 }
 
-/// Runs `f` on the first `n` bytes of this thread's read buffer (what the last read put
-/// there).
-fn with_read_buffer<T>(n: usize, f: impl FnOnce(&[u8]) -> T) -> T {
+/// Runs `f` on the first `n` bytes of this thread's read buffer, which the last read, on
+/// `stream`, put there. Debug builds check that it was that stream's read: an `await` slipped
+/// in between the read and this call would let another task's read overwrite the bytes.
+fn with_read_buffer<T>(stream: &Transport, n: usize, f: impl FnOnce(&[u8]) -> T) -> T {
+    #[cfg(debug_assertions)]
+    READ_OWNER.with(|owner| {
+        assert_eq!(
+            owner.get(),
+            stream_address(stream),
+            "the thread's read buffer was refilled by another stream before it was parsed"
+        );
+    });
+    #[cfg(not(debug_assertions))]
+    let _ = stream;
     READ_BUFFER.with(|cell| f(&cell.borrow()[..n]))
+}
+
+/// A stream's address, to tell streams apart (debug checks of the shared read buffer).
+#[cfg(debug_assertions)]
+fn stream_address(stream: &Transport) -> usize {
+    std::ptr::from_ref(stream) as usize
 }
 
 /// Settings of a [`Client`].
@@ -570,7 +596,7 @@ impl Core {
                     };
                     // Nothing awaited since the read: the bytes are still in the thread's
                     // buffer.
-                    let fed = with_read_buffer(n, |bytes| self.parser.feed(bytes));
+                    let fed = with_read_buffer(stream, n, |bytes| self.parser.feed(bytes));
                     exchange.bytes_received += n as u64;
                     self.counters.bytes_received += n as u64;
                     match fed {

@@ -593,3 +593,65 @@ fn a_bad_ca_file_fails_every_request_as_invalid_request() {
     });
     assert_eq!(server.stop().tls_handshakes, 0);
 }
+
+/// TLS and plain clients, each with its own read size (1 byte to 100 KB), reading large bodies
+/// at once on one executor: all read into the thread's one buffer, and every body must arrive
+/// exactly as sent.
+#[test]
+fn tls_and_plain_clients_with_mixed_read_sizes_share_the_read_buffer() {
+    let tls_srv = localhost_server();
+    let plain_srv = server();
+    let dir = TempDir::new("mixed-reads");
+    let options = trusting(&tls_srv, &dir);
+    let pattern = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|i| b'a' + ((i % (64 << 10)) % 26) as u8)
+            .collect()
+    };
+    let sizes = [100_000usize, 150_001, 65_537, 300_007, 1, 17_000];
+    let reads = [1usize, 7, 4096, 16 << 10, 100_000, 3];
+    let bodies = run(async {
+        let mut tasks = Vec::new();
+        for (k, (&n, &rb)) in sizes.iter().zip(reads.iter()).enumerate() {
+            let tls = k % 2 == 0;
+            let options = options.clone();
+            let plain_addr = plain_srv.addr();
+            let tls_addr = tls_srv.addr();
+            tasks.push(glommio::spawn_local(async move {
+                let mut client = if tls {
+                    let connector = TlsConnector::new(&options).unwrap();
+                    let config = ClientConfig {
+                        tls: options,
+                        read_buffer_bytes: rb,
+                        ..ClientConfig::default()
+                    };
+                    Client::new(https_origin(tls_addr), config).with_tls(connector)
+                } else {
+                    let config = ClientConfig {
+                        read_buffer_bytes: rb,
+                        ..ClientConfig::default()
+                    };
+                    Client::new(
+                        Origin::parse(&format!("http://{plain_addr}")).unwrap(),
+                        config,
+                    )
+                };
+                let n = if rb == 1 { n.min(20_000) } else { n };
+                let mut out = Vec::new();
+                for _ in 0..3 {
+                    let got = get(&mut client, &format!("/bytes/{n}")).await.unwrap();
+                    out.push((n, got.body));
+                }
+                out
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await);
+        }
+        all
+    });
+    for (n, body) in bodies {
+        assert!(body == pattern(n), "/bytes/{n} altered");
+    }
+}

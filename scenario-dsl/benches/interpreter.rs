@@ -82,7 +82,7 @@ impl Recorder for Counters {
     fn request_failed(&mut self, _: RequestId, _: u16) {
         self.failed += 1;
     }
-    fn check(&mut self, _: CheckId, passed: bool) {
+    fn check(&mut self, _: CheckId, passed: bool, _: u16) {
         self.checks += u64::from(passed);
     }
     fn failure(&mut self, _: &Failure<'_>) {

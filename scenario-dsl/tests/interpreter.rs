@@ -801,6 +801,49 @@ scenario s {
 }
 
 #[test]
+fn the_origin_index_names_the_plan_origin_and_only_it() {
+    // The base and a literal URL with the same scheme and authority are one origin; another
+    // authority or scheme is another; a URL built at run time has no index (the engine then
+    // compares scheme and authority).
+    let p = program(&plan(
+        r#"
+let hosts = ["http://other:81"]
+
+scenario s {
+  GET /a
+  GET http://127.0.0.1:8080/b
+  GET http://other:81/c
+  GET https://127.0.0.1:8080/d
+  GET {{pick(hosts)}}/e
+  GET http://127.0.0.1:8080/f/{{iter}}
+}
+"#,
+    ));
+    let mut ev = Events::default();
+    let mut w = worker(&p, 1);
+    let mut d = FakeDriver::ok();
+    block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev));
+    let origins: Vec<_> = d.sent.iter().map(|s| s.origin).collect();
+    assert!(origins[0].is_some(), "{origins:?}");
+    assert_eq!(
+        origins[1], origins[0],
+        "base and literal URL, same authority"
+    );
+    assert_eq!(origins[5], origins[0], "literal authority, templated path");
+    assert!(
+        origins[2].is_some() && origins[2] != origins[0],
+        "{origins:?}"
+    );
+    assert!(
+        origins[3].is_some() && origins[3] != origins[0],
+        "{origins:?}"
+    );
+    assert_ne!(origins[3], origins[2]);
+    assert_eq!(origins[4], None, "a URL built at run time");
+    assert_eq!(d.sent[4].authority, "other:81");
+}
+
+#[test]
 fn request_fields_come_from_the_plan() {
     let p = program(
         "defaults {\n  base https://api.example:8443/v1/\n  timeout 1500ms\n}\nscenario s {\n  DELETE /items/3 as del\n}\n",

@@ -109,7 +109,7 @@ struct NullRecorder;
 
 impl Recorder for NullRecorder {
     fn request_failed(&mut self, _id: molotov_dsl::RequestId, _status: u16) {}
-    fn check(&mut self, _id: molotov_dsl::CheckId, _passed: bool) {}
+    fn check(&mut self, _id: molotov_dsl::CheckId, _passed: bool, _status: u16) {}
     fn failure(&mut self, f: &Failure<'_>) {
         let _ = f.location.to_string();
     }

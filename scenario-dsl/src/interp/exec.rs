@@ -321,7 +321,7 @@ async fn send<D: Driver, R: Recorder>(
                     buf: &mut st.text,
                 };
                 let verdict = test_pred(pred, Some(&resp), &env, &mut s, is_assert);
-                rec.check(*cid, verdict.passed);
+                rec.check(*cid, verdict.passed, status);
                 if !verdict.passed && is_assert {
                     let location = &program.checks[cid.index()].location;
                     st.message = format!(

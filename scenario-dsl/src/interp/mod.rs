@@ -61,8 +61,8 @@ pub trait ResponseView {
 pub trait Recorder {
     /// A response with status >= 400 on a request without a `status` check or assert.
     fn request_failed(&mut self, id: RequestId, status: u16);
-    /// Every `check` and `assert` evaluation.
-    fn check(&mut self, id: CheckId, passed: bool);
+    /// Every `check` and `assert` evaluation, with the status of the response it read.
+    fn check(&mut self, id: CheckId, passed: bool, status: u16);
     /// A failure that ends the scenario run.
     fn failure(&mut self, f: &Failure<'_>);
     /// A `log "..."` statement, rendered.

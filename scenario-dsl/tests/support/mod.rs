@@ -39,6 +39,7 @@ pub struct Sent {
     pub scheme: Scheme,
     pub authority: String,
     pub host: String,
+    pub origin: Option<u32>,
     pub port: u16,
     pub path: String,
     pub headers: Vec<(String, String)>,
@@ -162,6 +163,7 @@ impl Driver for FakeDriver {
             scheme: req.scheme,
             authority: req.authority.to_string(),
             host: req.host.to_string(),
+            origin: req.origin,
             port: req.port,
             path: req.path.to_string(),
             headers: req
@@ -215,7 +217,7 @@ impl Recorder for Events {
     fn request_failed(&mut self, id: RequestId, status: u16) {
         self.0.push(Event::RequestFailed(id, status));
     }
-    fn check(&mut self, id: CheckId, passed: bool) {
+    fn check(&mut self, id: CheckId, passed: bool, _status: u16) {
         self.0.push(Event::Check(id, passed));
     }
     fn failure(&mut self, f: &Failure<'_>) {
