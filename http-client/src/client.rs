@@ -512,7 +512,7 @@ impl Core {
             let (reused, fresh) = if self.reusable_as_is(meta, started) {
                 (true, true)
             } else {
-                self.ready_connection(&mut exchange, meta, started).await?
+                (self.ready_connection(&mut exchange).await?, false)
             };
             // The write starts now: `started` is still now when nothing happened since (a
             // kept-alive connection, first attempt, no probe); after a connect, a probe or a
@@ -659,7 +659,7 @@ impl Core {
 
     /// Whether the open connection can carry the request without a probe: it belongs to this
     /// executor, and the request is idempotent and the connection was idle for less than
-    /// `probe_idle_after` (see [`Core::ready_connection`], which decides every other case).
+    /// `probe_idle_after`. Every other case goes to [`Core::ready_connection`].
     fn reusable_as_is(&self, meta: RequestMeta, now: Instant) -> bool {
         self.conn.is_some()
             && self.conn_executor == glommio::executor().id()
@@ -671,28 +671,14 @@ impl Core {
             }
     }
 
-    /// Makes sure a usable connection is open; returns whether it is a reused one, and
-    /// whether `now` is still the current time (nothing was waited for: a kept-alive
-    /// connection taken without a probe).
-    async fn ready_connection(
-        &mut self,
-        exchange: &mut Exchange,
-        meta: RequestMeta,
-        now: Instant,
-    ) -> Result<(bool, bool), Error> {
+    /// Makes sure a usable connection is open when the open one, if any, cannot be taken as
+    /// is ([`Core::reusable_as_is`] said no): a connection of this executor is probed (it
+    /// sat idle, or the request is not idempotent) and kept if clean; anything else is
+    /// replaced by a fresh one. Returns whether the connection is a reused one.
+    async fn ready_connection(&mut self, exchange: &mut Exchange) -> Result<bool, Error> {
         if let Some(stream) = &mut self.conn {
-            let same_executor = self.conn_executor == glommio::executor().id();
-            let probe = match self.probe_idle_after {
-                None => false,
-                Some(idle) => {
-                    !meta.idempotent || now.saturating_duration_since(self.idle_since) >= idle
-                }
-            };
-            if same_executor && !probe {
-                return Ok((true, true));
-            }
-            if same_executor && stream.idle_is_clean() {
-                return Ok((true, false));
+            if self.conn_executor == glommio::executor().id() && stream.idle_is_clean() {
+                return Ok(true);
             }
             self.conn = None;
         }
@@ -702,7 +688,7 @@ impl Core {
         // A closed gate cannot happen (nobody closes it); connect without a turn if it did.
         let _turn = gate.acquire_static_permit(1).await.ok();
         Box::pin(self.open_connection(exchange)).await?;
-        Ok((false, false))
+        Ok(false)
     }
 
     /// Opens a fresh connection (TCP, then TLS for https) and records its timings.
