@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # What glommio's per-pass timer churn costs molotov, measured against a glommio with the
-# change proposed upstream (benches/glommio-timers/keep-throughput-timer.patch).
+# change proposed upstream (PATCH, default benches/glommio-timers/keep-timers.patch).
 #
 # glommio-ng 0.12, on every pass of its executor loop (`Reactor::wait`, called by `poll_io`
 # before each run of the task queues and again by `park`), cancels its latency preemption
 # timer and arms a new one (TIMEOUT + ASYNC_CANCEL on the latency ring) and replaces its
 # throughput timer (TIMEOUT linked to an eventfd WRITE, + ASYNC_CANCEL on the main ring), then
 # enters each ring to submit them. When every response wakes the executor on its own (few
-# connections, or a slow server) that is paid per request. The patch re-arms the throughput
-# timer only after it fired (it counts completions, so keeping it changes nothing else).
-# An earlier version also kept an unfired latency timer across passes; it stalled the executor
-# in the open model (`molotov -w 50 --rate 20000` slept through its arrival timers and was
-# killed after the grace period), so it was dropped (benches/RESULTS.md, "Low load").
+# connections, or a slow server) that is paid per request.
+#
+# keep-timers.patch keeps every one of those timers until it fires: the throughput timer (it
+# counts completions, so keeping it changes nothing else), the preemption timer, and the timer
+# a sleep arms for a user timer (kept by the next sleep only when it is for the same user
+# timer). It also fixes what stalled an earlier attempt at the latency half: glommio's loop
+# parked, with tasks ready, when a preemption was pending before the first task ran
+# (benches/RESULTS.md, "glommio's timers kept until they fire"). keep-throughput-timer.patch is
+# the throughput half alone, the proposal before it.
 #
 # The script copies glommio-ng 0.12.0 from cargo's registry, applies the patch, builds molotov
 # against it (a `--config patch` build into its own target folder: nothing in the repository
@@ -26,8 +30,9 @@
 #   cargo build --release
 #   benches/glommio-timers.sh [ROUNDS] [SECONDS]
 #
-# Environment: BIN (default target/release), PATCHED_TARGET (/tmp/molotov-glommio-patched),
-# LOAD_CPU (0), TARGET_CPU (1), PORT (18095), SLOW_PORT (18096).
+# Environment: PATCH (default benches/glommio-timers/keep-timers.patch), BIN (default
+# target/release), PATCHED_TARGET (/tmp/molotov-glommio-patched), LOAD_CPU (0), TARGET_CPU (1),
+# PORT (18095), SLOW_PORT (18096).
 set -euo pipefail
 rounds=${1:-5}
 seconds=${2:-4}
@@ -35,6 +40,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 bin=${BIN:-$root/target/release}
 patched_target=${PATCHED_TARGET:-/tmp/molotov-glommio-patched}
+patch_file=$(realpath "${PATCH:-$here/glommio-timers/keep-timers.patch}")
 load_cpu=${LOAD_CPU:-0}
 target_cpu=${TARGET_CPU:-1}
 port=${PORT:-18095}
@@ -50,7 +56,7 @@ patched_src="$patched_target/glommio-ng"
 rm -rf "$patched_src"
 mkdir -p "$patched_target"
 cp -r "$registry_copy" "$patched_src"
-patch -s -p1 -d "$patched_src" < "$here/glommio-timers/keep-throughput-timer.patch"
+patch -s -p1 -d "$patched_src" < "$patch_file"
 # A copy of the workspace, so that the patched build's Cargo.lock stays out of the checkout.
 workspace="$patched_target/workspace"
 rm -rf "$workspace"
