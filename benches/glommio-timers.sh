@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What glommio's per-pass timer churn costs molotov, measured against a glommio with the
-# change proposed upstream (PATCH, default benches/glommio-timers/keep-timers.patch).
+# change proposed upstream (PATCH, default benches/glommio-patches/keep-timers.patch).
 #
 # glommio-ng 0.12, on every pass of its executor loop (`Reactor::wait`, called by `poll_io`
 # before each run of the task queues and again by `park`), cancels its latency preemption
@@ -30,7 +30,7 @@
 #   cargo build --release
 #   benches/glommio-timers.sh [ROUNDS] [SECONDS]
 #
-# Environment: PATCH (default benches/glommio-timers/keep-timers.patch), BIN (default
+# Environment: PATCH (default benches/glommio-patches/keep-timers.patch), BIN (default
 # target/release), PATCHED_TARGET (/tmp/molotov-glommio-patched), LOAD_CPU (0), TARGET_CPU (1),
 # PORT (18095), SLOW_PORT (18096).
 set -euo pipefail
@@ -40,7 +40,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 bin=${BIN:-$root/target/release}
 patched_target=${PATCHED_TARGET:-/tmp/molotov-glommio-patched}
-patch_file=$(realpath "${PATCH:-$here/glommio-timers/keep-timers.patch}")
+patch_file=$(realpath "${PATCH:-$here/glommio-patches/keep-timers.patch}")
 load_cpu=${LOAD_CPU:-0}
 target_cpu=${TARGET_CPU:-1}
 port=${PORT:-18095}
