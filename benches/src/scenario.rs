@@ -9,7 +9,7 @@
 //! | `plan` | nginx | molotov `static.mol` and `plan.mol` (template + JSON check + capture) |
 //! | `slow` | molotov-target `/slow` (50 ms) | molotov `-w 100`, wrk `-c100 --latency` |
 //! | `memory` | nginx | molotov `-w 100` and `-w 10000`, one process |
-//! | `scaling` | nginx, one worker per target CPU | molotov `-p 1` and `-p N` (`-w 50` each), wrk `-t1 -c50` and `-tN -c50N` |
+//! | `scaling` | nginx, one worker per target CPU | molotov `-p 1` and `-p N` (`-w 50` each, `--scaling-workers`), wrk `-t1 -c50` and `-tN -c50N` |
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -145,6 +145,8 @@ pub struct Settings {
     pub work_dir: PathBuf,
     /// `-p` of the scaling scenario's large run.
     pub scaling_processes: usize,
+    /// `-w` per process (and wrk's connections per thread) of the scaling scenario.
+    pub scaling_workers: usize,
     /// `-w` of the memory scenario's two runs.
     pub memory_workers: [usize; 2],
     /// Pause between two runs (lets the target drain closed connections).
@@ -386,6 +388,30 @@ impl Settings {
         Ok(path)
     }
 
+    /// The scaling scenario's contestants: molotov `-p 1` and `-p N` at `scaling_workers`
+    /// per process, and (when installed) wrk `-t1` and `-tN` with as many connections.
+    #[allow(clippy::type_complexity)]
+    fn scaling_contestants(
+        &self,
+        static_plan: &Path,
+        nginx_url: &str,
+    ) -> (Vec<Contestant>, Vec<(&'static str, Option<Contestant>)>) {
+        let (n, w) = (self.scaling_processes, self.scaling_workers);
+        let root = format!("{nginx_url}/");
+        let molotov = vec![
+            self.molotov("molotov -p 1", static_plan, 1, w, nginx_url),
+            self.molotov(&format!("molotov -p {n}"), static_plan, n, w, nginx_url),
+        ];
+        let wrk = vec![
+            ("wrk", self.wrk("wrk -t1", 1, w, &root, false)),
+            (
+                "wrk",
+                self.wrk(&format!("wrk -t{n}"), n, w * n, &root, false),
+            ),
+        ];
+        (molotov, wrk)
+    }
+
     fn start_nginx(&self, scenario: Scenario) -> Result<Nginx, CompareError> {
         let binary = self.programs.nginx.clone().ok_or(CompareError::Missing {
             scenario: scenario.name(),
@@ -509,15 +535,9 @@ pub fn run(
             )
         }
         Scenario::Scaling => {
-            let n = s.scaling_processes;
-            let mut list = vec![
-                s.molotov("molotov -p 1", &static_plan, 1, w, &nginx_url),
-                s.molotov(&format!("molotov -p {n}"), &static_plan, n, w, &nginx_url),
-            ];
-            list.extend(peers(vec![
-                ("wrk", s.wrk("wrk -t1", 1, w, &root, false)),
-                ("wrk", s.wrk(&format!("wrk -t{n}"), n, w * n, &root, false)),
-            ]));
+            let (n, w) = (s.scaling_processes, s.scaling_workers);
+            let (mut list, wrk) = s.scaling_contestants(&static_plan, &nginx_url);
+            list.extend(peers(wrk));
             (
                 format!(
                     "scaling: -p 1 against -p {n} (-w {w} per process) on CPUs {}, nginx with {} workers on CPUs {}",
@@ -673,6 +693,7 @@ mod tests {
             slow_port: 18082,
             work_dir: "/tmp/w".into(),
             scaling_processes: 8,
+            scaling_workers: 50,
             memory_workers: [100, 10_000],
             pause: Duration::ZERO,
         }
@@ -718,6 +739,32 @@ mod tests {
         assert_eq!(
             s.h2load(50, url).unwrap().spec.command_line(),
             "taskset -c 0 h2load --h1 -t1 -c50 -D 5s http://127.0.0.1:18081/"
+        );
+    }
+
+    #[test]
+    fn scaling_gives_each_process_and_wrk_thread_the_same_connections() {
+        let mut s = settings();
+        s.load_cpus = (0..8).collect();
+        s.scaling_processes = 8;
+        s.scaling_workers = 200;
+        let (molotov, wrk) = s.scaling_contestants(
+            Path::new("/tmp/w/plans/static.mol"),
+            "http://127.0.0.1:18081",
+        );
+        let lines: Vec<String> = molotov
+            .iter()
+            .chain(wrk.iter().filter_map(|(_, c)| c.as_ref()))
+            .map(|c| format!("{}: {}", c.label, c.spec.command_line()))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "molotov -p 1: TARGET=http://127.0.0.1:18081 taskset -c 0-7 molotov -p 1 -w 200 -d 2500ms -q --seed 1 /tmp/w/plans/static.mol",
+                "molotov -p 8: TARGET=http://127.0.0.1:18081 taskset -c 0-7 molotov -p 8 -w 200 -d 2500ms -q --seed 1 /tmp/w/plans/static.mol",
+                "wrk -t1: taskset -c 0-7 wrk -t1 -c200 -d2500ms http://127.0.0.1:18081/",
+                "wrk -t8: taskset -c 0-7 wrk -t8 -c1600 -d2500ms http://127.0.0.1:18081/",
+            ]
         );
     }
 

@@ -48,6 +48,9 @@ struct Args {
     /// -p of the scaling scenario's large run.
     #[arg(long, default_value_t = 8)]
     scaling_processes: usize,
+    /// -w per process of the scaling scenario (wrk: connections per thread).
+    #[arg(long, default_value_t = 50)]
+    scaling_workers: usize,
     /// Pause between runs.
     #[arg(long, default_value = "500ms", value_parser = parse_duration)]
     pause: Duration,
@@ -210,6 +213,7 @@ fn main() -> ExitCode {
         slow_port: args.slow_port.or_else(free_port).unwrap_or(18082),
         work_dir: args.work_dir,
         scaling_processes: args.scaling_processes.max(1),
+        scaling_workers: args.scaling_workers.max(1),
         memory_workers: [100, memory_large_workers(open_files)],
         pause: args.pause,
     };
