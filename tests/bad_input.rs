@@ -231,7 +231,7 @@ fn every_bad_flag_value_names_the_flag_and_sends_nothing() {
             &["-d", "-5s"],
             "--duration <DURATION>': invalid duration \"-5s\": a duration cannot be negative",
         ),
-        (&["-d", "10x"], "unknown unit \"x\" (use ms, s, m or h)"),
+        (&["-d", "10x"], "unknown unit \"x\" (use us, ms, s, m or h)"),
         (&["-d", "1y"], "--duration"),
         (&["-d", ""], "--duration"),
         (&["-d", "5 m"], "--duration"),

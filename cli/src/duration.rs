@@ -1,5 +1,5 @@
-//! Parsing of human durations on the command line: `30` (seconds), `500ms`, `30s`, `5m`, `1h`,
-//! and sums such as `1m30s`.
+//! Parsing of human durations on the command line: `30` (seconds), `20us`, `500ms`, `30s`, `5m`,
+//! `1h`, and sums such as `1m30s`.
 
 use std::time::Duration;
 
@@ -53,18 +53,19 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         let scale = match unit {
+            "us" | "µs" => 1e-6,
             "ms" => 1e-3,
             "s" | "sec" => 1.0,
             "m" | "min" => 60.0,
             "h" => 3600.0,
             "" => {
                 return Err(format!(
-                    "invalid duration {text:?}: a unit is needed after {number} (ms, s, m, h)"
+                    "invalid duration {text:?}: a unit is needed after {number} (us, ms, s, m, h)"
                 ));
             }
             other => {
                 return Err(format!(
-                    "invalid duration {text:?}: unknown unit {other:?} (use ms, s, m or h)"
+                    "invalid duration {text:?}: unknown unit {other:?} (use us, ms, s, m or h)"
                 ));
             }
         };
@@ -103,6 +104,19 @@ mod tests {
         }
         for bad in ["", "-1", "s", "10x", "1.2.3s", "3 s", "ms10", "1e99h"] {
             assert!(parse_duration(bad).is_err(), "{bad} should fail");
+        }
+        // Microseconds, for the knobs that live there (`--spin-before-park 20us`).
+        for (text, us) in [
+            ("20us", 20),
+            ("20µs", 20),
+            ("1ms500us", 1_500),
+            ("0.5us", 0),
+        ] {
+            assert_eq!(
+                parse_duration(text).map(|d| d.as_micros()),
+                Ok(us),
+                "{text}"
+            );
         }
         assert_eq!(
             parse_duration("-5s"),
