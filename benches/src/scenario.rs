@@ -390,12 +390,11 @@ impl Settings {
 
     /// The scaling scenario's contestants: molotov `-p 1` and `-p N` at `scaling_workers`
     /// per process, and (when installed) wrk `-t1` and `-tN` with as many connections.
-    #[allow(clippy::type_complexity)]
     fn scaling_contestants(
         &self,
         static_plan: &Path,
         nginx_url: &str,
-    ) -> (Vec<Contestant>, Vec<(&'static str, Option<Contestant>)>) {
+    ) -> (Vec<Contestant>, Vec<Peer>) {
         let (n, w) = (self.scaling_processes, self.scaling_workers);
         let root = format!("{nginx_url}/");
         let molotov = vec![
@@ -426,6 +425,9 @@ impl Settings {
         })?)
     }
 }
+
+/// A peer's contestant by the peer's name; None when the peer is not installed.
+type Peer = (&'static str, Option<Contestant>);
 
 /// The target a scenario runs against, kept alive while it runs.
 enum Target {
