@@ -5,8 +5,9 @@
 # `oha -q R -c 800 -z 3s --latency-correction` (tokio, one thread per allowed CPU) when oha was
 # laid out, alternated, ROUNDS rounds over RATES. Per run: requests, the rate achieved,
 # CPU (user + sys of the process tree, bash's `time`) per request, latency p50/p99 from the
-# intended start (both tools correct for coordinated omission), and molotov's late and missed
-# starts. Output: $OUT/open-model-peers.txt.
+# intended start (both tools correct for coordinated omission), and molotov's schedule: late
+# starts (and the worst), started, dropped, missed and due (started + dropped + missed).
+# Output: $OUT/open-model-peers.txt.
 set -u
 D=$(cd "$(dirname "$0")" && pwd)
 OUT=${OUT:-/tmp/out}
@@ -52,7 +53,9 @@ else:
     t, s, l = r["totals"], r["schedule"], r["latency_us"]
     n, secs = t["requests"], 3.0
     p50, p99 = l["p50"] / 1e3, l["p99"] / 1e3
-    extra = f"late {s['late_starts']} missed {s['missed_starts']}"
+    due = s["started_runs"] + s["dropped_starts"] + s["missed_starts"]
+    extra = (f"late {s['late_starts']} (worst {s['late_max_us'] / 1e3:.2f} ms) started {s['started_runs']} "
+             f"dropped {s['dropped_starts']} missed {s['missed_starts']} due {due}")
 print(f"round {rnd} {tool:9} rate {rate:>7}: requests {n:8} ({n / secs:9.0f}/s) cpu {u + k:6.2f} s "
       f"({(u + k) * 1e6 / max(n, 1):6.2f} CPU-µs/req) p50 {p50:7.3f} ms p99 {p99:8.3f} ms {extra}")
 PY

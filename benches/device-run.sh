@@ -4,9 +4,9 @@
 # -w 50 each, wrk -t1 and -t8 as references), the same at -p 6 on CPUs 0-5 against 10 nginx
 # workers on CPUs 6-15 (a target with room), then static-50 and memory with nginx on CPU 8.
 # Then the open model at -p 8 (load on CPUs 0-7, nginx with 8 workers on 8-15): a rate the
-# processes can keep and one past what the target answers, with the schedule's accounting
-# (started + dropped + missed = due) from the JSON report.
-# About 200 s; outputs (tables and raw outputs) go to $OUT.
+# processes keep and up to what the target answers, with the schedule's accounting
+# (started + dropped + missed = due) from the JSON report: benches/device-open-model.sh.
+# About 230 s; outputs (tables and raw outputs) go to $OUT.
 set -u
 D=$(cd "$(dirname "$0")" && pwd)
 OUT=${OUT:-/tmp/out}
@@ -25,22 +25,7 @@ timeout 80 $C --scenarios static-50,memory --load-cpus 0 --target-cpus 8 --round
 echo "static rc=$?"; tail -30 "$OUT/static.txt"
 tar czf "$OUT/raw.tgz" -C /tmp mc-scaling/raw mc-scaling6/raw mc-static/raw 2>/dev/null
 
-# The open model at -p 8 against nginx with 8 workers on CPUs 8-15.
-om=/tmp/mc-open && rm -rf "$om" && mkdir -p "$om/body" "$om/proxy" "$om/fastcgi" "$om/uwsgi" "$om/scgi"
-sed -e "s|@WORKERS@|8|; s|@AFFINITY@|1111111100000000|; s|@DIR@|$om|g; s|@PORT@|18097|" "$D/nginx.conf" > "$om/nginx.conf"
-taskset -c 8-15 "$D/nginx" -p "$om" -e "$om/error.log" -c "$om/nginx.conf"; sleep 0.5
-printf 'defaults {\n  base http://127.0.0.1:18097\n}\n\nscenario get {\n  GET /\n}\n' > "$om/plan.mol"
-for args in "-p 8 -w 100 --rate 200000 -d 3" "-p 8 -w 100 --rate 400000 -d 3" "-p 8 -w 100 --rate 800000 -d 3"; do
-  # shellcheck disable=SC2086 # the set-up's flags are meant to split
-  timeout 30 taskset -c 0-7 "$D/molotov" -q $args --json "$om/r.json" "$om/plan.mol" > /dev/null 2>"$om/err"
-  echo "open model $args: rc=$?" | tee -a "$OUT/open-model.txt"
-  python3 - "$om/r.json" <<'PY' | tee -a "$OUT/open-model.txt"
-import json, sys
-r = json.load(open(sys.argv[1]))
-t, s, l = r["totals"], r["schedule"], r["latency_us"]
-due = s["started_runs"] + s["dropped_starts"] + s["missed_starts"]
-print(f"  requests {t['requests']} started {s['started_runs']} dropped {s['dropped_starts']} missed {s['missed_starts']} due {due} "
-      f"late {s['late_starts']} late_max_ms {s['late_max_us'] / 1000:.2f} p50_ms {l['p50'] / 1000:.3f} p99_ms {l['p99'] / 1000:.3f}")
-PY
-done
-kill "$(cat "$om/nginx.pid")" 2>/dev/null
+# The open model at -p 8 against nginx with 8 workers on CPUs 8-15 (and oha, and molotov-b,
+# when pack-device laid them out): open-model.sh, one round at 200,000, 400,000 and 800,000/s
+# (the last about what the 8 nginx workers answer at most).
+ROUNDS=1 RATES="200000 400000 800000" OUT="$OUT" bash "$D/open-model.sh"
