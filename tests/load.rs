@@ -153,7 +153,28 @@ fn processes_start_the_schedule_together_once_all_are_ready() {
     let missed = r["schedule"]["missed_starts"].as_u64().unwrap();
     assert_eq!(requests + missed, 80, "{report}");
     let late = r["schedule"]["late_starts"].as_u64().unwrap();
-    assert!(late <= 10, "{late} of {requests} starts late\n{report}");
+    if late > 10 {
+        // Outside CPU load (another program on these 2 CPUs) makes starts late by up to a
+        // scheduler slice (~2-5 ms here) whatever the start-up costs. A control run with 4
+        // workers per process, which start in no time, shows how late starts are just now;
+        // compare the total lateness (late starts x their mean). Before the fix about half
+        // the arrivals waited for the start-up (42-59 of 80, ~350 ms in all); under a busy
+        // loop on one CPU both runs come to 15-100 ms.
+        let total_ms = |r: &serde_json::Value| {
+            let s = &r["schedule"];
+            s["late_starts"].as_u64().unwrap() * s["late_mean_us"].as_u64().unwrap() / 1000
+        };
+        let (control_report, control) = run_json_get(
+            "start-together-control",
+            &["-p", "2", "-w", "4", "--rate", "4000", "-d", "20ms"],
+        );
+        let (ours, theirs) = (total_ms(&r), total_ms(&control));
+        assert!(
+            ours <= theirs + 100,
+            "{late} of {requests} starts late, {ours} ms in all; {theirs} ms with 4 workers \
+             per process\n{report}\n{control_report}"
+        );
+    }
 }
 
 #[test]
