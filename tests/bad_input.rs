@@ -271,6 +271,21 @@ fn every_bad_flag_value_names_the_flag_and_sends_nothing() {
         (&["--ramp-up", "-2s"], "--ramp-up"),
         (&["--delay", "-1"], "--delay"),
         (&["--max-late", "0"], "--max-late"),
+        (
+            &["--max-early", "1ms"],
+            "--max-early applies to the open model: give --rate or --stages",
+        ),
+        (
+            &["--rate", "10", "--max-early", "2s"],
+            "--max-early: at most 1s",
+        ),
+        (&["--rate", "10", "--max-early", "-1ms"], "--max-early"),
+        (
+            &["--early-batch", "4"],
+            "--early-batch applies to the open model: give --rate or --stages",
+        ),
+        (&["--rate", "10", "--early-batch", "-1"], "--early-batch"),
+        (&["--rate", "10", "--early-batch", "x"], "--early-batch"),
         (&["--sizing-tolerance", "150"], "--sizing-tolerance"),
         (&["--sizing-tolerance", "-1"], "--sizing-tolerance"),
         (

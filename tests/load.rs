@@ -410,6 +410,71 @@ fn one_get_plan(
 }
 
 #[test]
+fn arrivals_due_close_together_start_early_and_are_measured_from_their_start() {
+    let _shared = cpus_shared();
+    let server = target();
+    let dir = TempDir::new("max-early");
+    let plan = one_get_plan(&dir, &server, "/delay/50");
+    // `molotov --rate 1000 -d 1 EARLY...` (arrivals 1 ms apart, each response 50 ms late):
+    // the text and JSON reports, with the arrivals all accounted for.
+    let run = |early: &[&str]| {
+        let json = dir.0.join("early.json");
+        let out = run_bounded(
+            molotov()
+                .args(["-q", "-w", "100", "--rate", "1000", "-d", "1"])
+                .args(early)
+                .arg("--json")
+                .arg(&json)
+                .arg(&plan),
+            Duration::from_secs(30),
+        );
+        let report = stdout(&out);
+        assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
+        let r = read_json(&json);
+        let (started, dropped, missed) = arrivals_accounted(&r);
+        // None due after the deadline starts, early or not.
+        assert_eq!(started + dropped + missed, 1000, "{early:?}\n{report}");
+        assert!(started >= 990, "{early:?}: {started} started\n{report}");
+        let schedule = &r["schedule"];
+        let early_starts = schedule["early_starts"].as_u64().unwrap();
+        let early_max = schedule["early_max_us"].as_u64().unwrap();
+        (report, r, started, early_starts, early_max)
+    };
+
+    // A 20 ms window and no bound on the batch: a wake-up starts the ~20 arrivals due within
+    // 20 ms of it. No latency can be below the server's 50 ms: one measured from an early
+    // start's intended time (still to come when it was sent) would be, by up to 20 ms.
+    let (report, r, started, early, early_max) =
+        run(&["--max-early", "20ms", "--early-batch", "1000"]);
+    assert!(early >= started / 2, "{early} of {started} early\n{report}");
+    assert!(
+        (2_500..=20_000).contains(&early_max),
+        "the earliest start was {early_max} µs early\n{report}"
+    );
+    let min = r["latency_us"]["min"].as_u64().unwrap();
+    assert!(min >= 50_000, "latency min {min} µs\n{report}");
+    assert_eq!(r["config"]["load"]["max_early_s"].as_f64(), Some(0.02));
+    assert_eq!(r["config"]["load"]["early_batch"].as_u64(), Some(1000));
+    assert!(report.contains("early starts: "), "{report}");
+
+    // `--early-batch 2`: a wake-up starts its own arrival and the next two, ~2 ms early at
+    // most, then sleeps for the third: two starts of three are early.
+    let (report, _, started, early, early_max) =
+        run(&["--max-early", "20ms", "--early-batch", "2"]);
+    assert!(early >= started / 2, "{early} of {started} early\n{report}");
+    assert!(
+        (1..=2_500).contains(&early_max),
+        "the earliest start was {early_max} µs early\n{report}"
+    );
+
+    // `--max-early 0`: every start waits for its time.
+    let (report, r, _, early, early_max) = run(&["--max-early", "0"]);
+    assert_eq!((early, early_max), (0, 0), "{report}");
+    assert!(!report.contains("early starts: "), "{report}");
+    assert_eq!(r["config"]["load"]["max_early_s"].as_f64(), Some(0.0));
+}
+
+#[test]
 fn an_overloaded_schedule_counts_every_arrival_once() {
     let _shared = cpus_shared();
     let server = target();

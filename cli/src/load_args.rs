@@ -1,10 +1,10 @@
 //! Flags of the load models (`--ramp-up`, `--delay`, `--single-run`, `--single-mode`,
-//! `--rate`, `--stages`, `--max-late`, `--sizing`, `--sizing-tolerance`) and how they turn into
-//! the engine's settings.
+//! `--rate`, `--stages`, `--max-late`, `--max-early`, `--early-batch`, `--sizing`,
+//! `--sizing-tolerance`) and how they turn into the engine's settings.
 
 use std::time::Duration;
 
-use molotov_core::engine::{LoadOptions, RateOptions};
+use molotov_core::engine::{DEFAULT_EARLY_BATCH, DEFAULT_MAX_EARLY, LoadOptions, RateOptions};
 use molotov_core::load::{RateSchedule, Stage, parse_stages};
 use molotov_core::sizing::SizingConfig;
 use molotov_dsl::Program;
@@ -79,6 +79,17 @@ pub struct LoadArgs {
     #[arg(long, allow_hyphen_values = true, value_parser = parse_positive_duration, value_name = "D")]
     pub max_late: Option<Duration>,
 
+    /// Open model: an arrival due within this of a wake-up starts in it, early, instead of
+    /// waking the process again at its time; its latency is then measured from its actual
+    /// start. 0 starts every run at its time, at more CPU per start [default: 1ms].
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_duration, value_name = "D")]
+    pub max_early: Option<Duration>,
+
+    /// Open model: the most runs that start early in one wake-up (--max-early), so the server
+    /// sees at most N + 1 starts at once from a process. 0: none early [default: 8].
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub early_batch: Option<u32>,
+
     /// Sizing mode: ramp the workers (or, with --rate, the rate) up over --ramp-up to -w
     /// (default 500 per process) and stop when the failure ratio exceeds the tolerance; report
     /// the last load below it.
@@ -102,6 +113,10 @@ pub struct LoadPlan {
     /// Duration when -d is not given.
     pub default_duration: Option<Duration>,
 }
+
+/// The most `--max-early` takes: beyond it the schedule would be bunched into bursts, not
+/// followed.
+pub const MAX_EARLY_LIMIT: Duration = Duration::from_secs(1);
 
 /// Default ramp of the sizing mode.
 pub const SIZING_RAMP: Duration = Duration::from_secs(300);
@@ -127,6 +142,22 @@ pub fn resolve(args: &LoadArgs, program: &Program) -> Result<LoadPlan, String> {
     };
     if args.max_late.is_some() && args.rate.is_none() && args.stages.is_none() {
         return Err("--max-late applies to the open model: give --rate or --stages".into());
+    }
+    for (flag, given) in [
+        ("--max-early", args.max_early.is_some()),
+        ("--early-batch", args.early_batch.is_some()),
+    ] {
+        if given && args.rate.is_none() && args.stages.is_none() {
+            return Err(format!(
+                "{flag} applies to the open model: give --rate or --stages"
+            ));
+        }
+    }
+    if args.max_early.is_some_and(|d| d > MAX_EARLY_LIMIT) {
+        return Err(format!(
+            "--max-early: at most 1s (starts due within it are bunched together; the default is {}ms)",
+            DEFAULT_MAX_EARLY.as_millis()
+        ));
     }
     let ramp_up = if args.sizing {
         Some(args.ramp_up.unwrap_or(SIZING_RAMP))
@@ -175,6 +206,8 @@ pub fn resolve(args: &LoadArgs, program: &Program) -> Result<LoadPlan, String> {
         rate: schedule.map(|schedule| RateOptions {
             schedule,
             max_late: args.max_late,
+            max_early: args.max_early.unwrap_or(DEFAULT_MAX_EARLY),
+            early_batch: args.early_batch.unwrap_or(DEFAULT_EARLY_BATCH),
         }),
     };
     Ok(LoadPlan {

@@ -102,7 +102,25 @@ pub struct RateOptions {
     pub schedule: RateSchedule,
     /// Starts later than this are dropped (counted, not run). None: never dropped.
     pub max_late: Option<Duration>,
+    /// An arrival due within this of the clock when a worker takes it starts at once, early,
+    /// instead of on a timer of its own (`--max-early`): runs due close together start in one
+    /// wake-up of the executor. Zero: every start waits for its time.
+    pub max_early: Duration,
+    /// The most runs that start early in one wake-up (`--early-batch`): what bounds the
+    /// bursts the server sees (at most this + 1 starts at once per process). Zero: none early.
+    pub early_batch: u32,
 }
+
+/// `--max-early`'s default: a start within 1 ms of its time is on time either way (after
+/// 1 ms it is counted late, [`LATE_AFTER`]).
+pub const DEFAULT_MAX_EARLY: Duration = Duration::from_millis(1);
+
+/// `--early-batch`'s default. On the 2-CPU dev machine a wake-up per arrival cost 30-100
+/// CPU-µs (`benches/open-model.sh window`); batches of up to 9 starts brought molotov to oha's
+/// CPU per request or below at 5,000-60,000/s per process (121 -> 35, 42 -> 23 and 16.4 ->
+/// 15.6 µs) with the p50 of exact starts, where an unbounded 250 µs window bunched 15
+/// requests at 60,000/s and raised the p50 from 0.08 to 0.21-0.30 ms.
+pub const DEFAULT_EARLY_BATCH: u32 = 8;
 
 /// A start is counted late when it begins more than this after its intended time (timer
 /// wake-ups alone are 35-100 µs late on an idle executor). Its whole lateness counts in the
@@ -263,6 +281,8 @@ pub fn run_child(spec: ChildSpec) -> i32 {
             Rc::new(Arrivals::new(
                 rate.schedule.clone(),
                 rate.max_late,
+                rate.max_early,
+                rate.early_batch,
                 u64::from(spec.process),
                 spec.processes.max(1) as u64,
                 spec.workers,
@@ -566,17 +586,22 @@ impl StopWatch {
 /// `n mod processes`, and goes to whichever worker is free when it is due.
 ///
 /// Free workers queue for the *turn*: the worker holding it takes the next arrival, sleeps
-/// until it is due, passes the turn to the free worker that freed up last and runs the
-/// scenario. Last-in first-out keeps the fewest workers (and so connections) busy that the
-/// load needs, as a connection pool does: `-w` is a cap, not the number of connections the
-/// server sees (first-in first-out would cycle through all of them, each with its own
-/// keep-alive connection left idle in between).
+/// until it is due (or not at all: an early start, see [`RateOptions::max_early`]), passes
+/// the turn to the free worker that freed up last and runs the scenario. Last-in first-out
+/// keeps the fewest workers (and so connections) busy that the load needs, as a connection
+/// pool does: `-w` is a cap, not the number of connections the server sees (first-in
+/// first-out would cycle through all of them, each with its own keep-alive connection left
+/// idle in between).
 /// So a process has one timer armed for its arrivals however many workers it has (a worker
 /// per arrival would keep `-w` timers armed), and an arrival that finds no free worker waits
 /// for the first one that frees up, and starts late.
 struct Arrivals {
     schedule: RateSchedule,
     max_late: Option<Duration>,
+    max_early: Duration,
+    early_batch: u32,
+    /// Early starts since the last sleep for an arrival.
+    early_run: Cell<u32>,
     process: u64,
     processes: u64,
     next: Cell<u64>,
@@ -600,6 +625,8 @@ impl Arrivals {
     fn new(
         schedule: RateSchedule,
         max_late: Option<Duration>,
+        max_early: Duration,
+        early_batch: u32,
         process: u64,
         processes: u64,
         workers: usize,
@@ -607,6 +634,9 @@ impl Arrivals {
         Arrivals {
             schedule,
             max_late,
+            max_early,
+            early_batch,
+            early_run: Cell::new(0),
             process,
             processes,
             next: Cell::new(0),
@@ -682,9 +712,10 @@ impl Arrivals {
     }
 
     /// When this worker's next scenario run is due (an offset from the start): waits for the
-    /// turn, takes the next arrival, sleeps until it is due and passes the turn on. None when
-    /// the schedule ended or the run is stopping (the turn is passed on then too, so every
-    /// waiting worker wakes in turn and sees it).
+    /// turn, takes the next arrival, sleeps until it is due (unless it is due within
+    /// `max_early` of now and the batch has room: it then starts at once) and passes the turn
+    /// on. None when the schedule ended or the run is stopping (the turn is passed on then
+    /// too, so every waiting worker wakes in turn and sees it).
     async fn next_start(&self, driver: &mut EngineDriver) -> Option<Duration> {
         self.take_turn().await;
         // Whatever reading of the clock the driver kept is from before the wait.
@@ -695,7 +726,19 @@ impl Arrivals {
             self.claim()
         };
         if let Some(at) = due {
-            driver.sleep_until(driver.stop.start.get() + at).await;
+            let at = driver.stop.start.get() + at;
+            // Up to `early_batch` arrivals due within `max_early` start in this wake-up, one
+            // after the other as the turn passes; the next one sleeps for its own time (and
+            // starts the next batch). A start already due counts in no batch.
+            let now = Instant::now();
+            if at > now {
+                if at <= now + self.max_early && self.early_run.get() < self.early_batch {
+                    self.early_run.set(self.early_run.get() + 1);
+                } else {
+                    self.early_run.set(0);
+                    driver.sleep_until(at).await;
+                }
+            }
         }
         self.pass_turn();
         // An arrival claimed before the deadline and due before it starts even when the
@@ -775,7 +818,13 @@ fn worker_loop(
                         break;
                     };
                     let intended = driver.stop.start.get() + due;
-                    let late = Instant::now().saturating_duration_since(intended);
+                    let now = Instant::now();
+                    let late = now.saturating_duration_since(intended);
+                    let early = intended.saturating_duration_since(now);
+                    if !early.is_zero() {
+                        slot.add(Total::EarlyStarts, 1);
+                        slot.raise(Total::MaxEarlyMicros, micros(early));
+                    }
                     if late > LATE_AFTER {
                         slot.add(Total::LateStarts, 1);
                         slot.add(Total::LateMicros, micros(late));
@@ -785,7 +834,9 @@ fn worker_loop(
                         slot.add(Total::DroppedStarts, 1);
                         continue;
                     }
-                    driver.intended = Some(intended);
+                    // Latency runs from the intended start, or from the actual one when
+                    // that came first (an early start): never from a time still to come.
+                    driver.intended = Some(intended.min(now));
                     driver.started_due = Some(due);
                 }
                 slot.add_meta(Meta::RunsStarted, 1);
@@ -914,8 +965,9 @@ struct EngineDriver {
     tables: Rc<RequestTables>,
     /// `-vv`: the process's dump limiter.
     dump: Option<Rc<crate::dump::Dumper>>,
-    /// Open model: the intended start of the current scenario run, consumed by its first
-    /// request, whose latency is measured from it.
+    /// Open model: the intended start of the current scenario run (its actual start when
+    /// that came first: an early start), consumed by its first request, whose latency is
+    /// measured from it.
     intended: Option<Instant>,
     /// Open model: when a run that has neither sent nor slept yet was due (offset from the
     /// start). Until then its stop checks compare the deadline with this instead of the

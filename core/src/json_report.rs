@@ -184,6 +184,12 @@ pub struct LoadConfig {
     pub stages: Vec<(f64, f64)>,
     /// `--max-late` in seconds.
     pub max_late_s: Option<f64>,
+    /// `--max-early` in seconds (open model only). Absent in reports of older versions.
+    #[serde(default)]
+    pub max_early_s: Option<f64>,
+    /// `--early-batch` (open model only). Absent in reports of older versions.
+    #[serde(default)]
+    pub early_batch: Option<u32>,
     /// `--sizing`: the tolerance in percent.
     pub sizing_tolerance_pct: Option<f64>,
 }
@@ -291,6 +297,13 @@ pub struct Schedule {
     pub late_mean_us: Option<u64>,
     /// Worst lateness.
     pub late_max_us: u64,
+    /// Runs started before their intended time, by at most `--max-early` (their latency is
+    /// measured from their actual start). Absent in reports of older versions.
+    #[serde(default)]
+    pub early_starts: u64,
+    /// How far before its intended time the earliest of them started.
+    #[serde(default)]
+    pub early_max_us: u64,
     /// Scenario runs started (with those cut by their process's death, which have no
     /// outcome in `scenarios[]`).
     #[serde(default)]
@@ -337,6 +350,8 @@ fn load_config(config: &RunConfig, program: &molotov_dsl::Program) -> LoadConfig
             .as_ref()
             .and_then(|r| r.max_late)
             .map(|d| d.as_secs_f64()),
+        max_early_s: load.rate.as_ref().map(|r| r.max_early.as_secs_f64()),
+        early_batch: load.rate.as_ref().map(|r| r.early_batch),
         sizing_tolerance_pct: config.sizing.map(|s| s.tolerance * 100.0),
     }
 }
@@ -700,6 +715,8 @@ pub fn build(ctx: &Context<'_>) -> Report {
             late_mean_us: (s.late_starts > 0)
                 .then(|| (s.late_total.as_micros() / u128::from(s.late_starts)) as u64),
             late_max_us: s.late_max.as_micros() as u64,
+            early_starts: s.early_starts,
+            early_max_us: s.early_max.as_micros() as u64,
             started_runs: s.runs_started,
             dropped_starts: s.dropped_starts,
             missed_starts: s.missed_starts,

@@ -48,9 +48,19 @@ pub fn render_open_model(summary: &Summary, schedule: &RateSchedule) -> String {
     } else {
         std::time::Duration::ZERO
     };
+    // Runs due close together start in one wake-up, the later ones early (`--max-early`).
+    let early = if summary.early_starts > 0 {
+        format!(
+            "; early starts: {} (max {} early)",
+            fmt_count(summary.early_starts),
+            fmt_duration(summary.early_max)
+        )
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "  late starts: {} (mean {} late, max {}); dropped: {}; missed: {}; latency is measured from the intended start, service time from the first byte sent",
+        "  late starts: {} (mean {} late, max {}){early}; dropped: {}; missed: {}; latency is measured from the intended start (from the actual start of an early one), service time from the first byte sent",
         fmt_count(summary.late_starts),
         fmt_duration(mean),
         fmt_duration(summary.late_max),

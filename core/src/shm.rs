@@ -146,6 +146,10 @@ pub enum Total {
     TlsResumed = 15,
     /// Sum of TLS handshake times in µs (for the mean).
     TlsHandshakeMicros = 16,
+    /// Open model: runs started before their intended time (`--max-early`).
+    EarlyStarts = 17,
+    /// Earliest start seen, in µs before its intended time.
+    MaxEarlyMicros = 18,
 }
 
 /// Counters per request id.

@@ -149,6 +149,10 @@ pub struct Summary {
     pub late_total: Duration,
     /// Worst lateness.
     pub late_max: Duration,
+    /// Open model: runs started before they were due (`--max-early`), and the most early.
+    pub early_starts: u64,
+    /// How far before its intended time the earliest start began.
+    pub early_max: Duration,
     /// Open model: scheduled starts dropped.
     pub dropped_starts: u64,
     /// Open model: arrivals due before the end that were never started (no free worker).
@@ -293,6 +297,14 @@ impl Summary {
                 slots
                     .iter()
                     .map(|s| s.total(Total::MaxLateMicros))
+                    .max()
+                    .unwrap_or(0),
+            ),
+            early_starts: sum(&|s| s.total(Total::EarlyStarts)),
+            early_max: Duration::from_micros(
+                slots
+                    .iter()
+                    .map(|s| s.total(Total::MaxEarlyMicros))
                     .max()
                     .unwrap_or(0),
             ),

@@ -365,6 +365,8 @@ scenario buy {
             late_starts: 0,
             late_total: Duration::ZERO,
             late_max: Duration::ZERO,
+            early_starts: 0,
+            early_max: Duration::ZERO,
             dropped_starts: 0,
             missed_starts: 0,
             runs_started: 0,
