@@ -417,6 +417,7 @@ fn arrivals_due_close_together_start_early_and_are_measured_from_their_start() {
     let plan = one_get_plan(&dir, &server, "/delay/50");
     // `molotov --rate 1000 -d 1 EARLY...` (arrivals 1 ms apart, each response 50 ms late):
     // the text and JSON reports, with the arrivals all accounted for.
+    let html = dir.0.join("early.html");
     let run = |early: &[&str]| {
         let json = dir.0.join("early.json");
         let out = run_bounded(
@@ -425,6 +426,8 @@ fn arrivals_due_close_together_start_early_and_are_measured_from_their_start() {
                 .args(early)
                 .arg("--json")
                 .arg(&json)
+                .arg("--html")
+                .arg(&html)
                 .arg(&plan),
             Duration::from_secs(30),
         );
@@ -456,6 +459,11 @@ fn arrivals_due_close_together_start_early_and_are_measured_from_their_start() {
     assert_eq!(r["config"]["load"]["max_early_s"].as_f64(), Some(0.02));
     assert_eq!(r["config"]["load"]["early_batch"].as_u64(), Some(1000));
     assert!(report.contains("early starts: "), "{report}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains(&format!("{early} early (--max-early)")),
+        "{page}"
+    );
 
     // `--early-batch 2`: a wake-up starts its own arrival and the next two, ~2 ms early at
     // most, then sleeps for the third: two starts of three are early.
@@ -472,6 +480,8 @@ fn arrivals_due_close_together_start_early_and_are_measured_from_their_start() {
     assert_eq!((early, early_max), (0, 0), "{report}");
     assert!(!report.contains("early starts: "), "{report}");
     assert_eq!(r["config"]["load"]["max_early_s"].as_f64(), Some(0.0));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(!page.contains("early (--max-early)"), "{page}");
 }
 
 #[test]

@@ -220,8 +220,13 @@ fn cards(out: &mut String, r: &Report) {
             "Scheduled starts",
             &format!("{} of {}", fmt_count(started), fmt_count(due)),
             &format!(
-                "{} late, {} dropped, {} missed",
+                "{} late, {}{} dropped, {} missed",
                 fmt_count(s.late_starts),
+                if s.early_starts > 0 {
+                    format!("{} early (--max-early), ", fmt_count(s.early_starts))
+                } else {
+                    String::new()
+                },
                 fmt_count(s.dropped_starts),
                 fmt_count(s.missed_starts)
             ),
