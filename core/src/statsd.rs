@@ -330,6 +330,8 @@ pub struct Counters {
     pub checks_failed: u64,
     /// Open model: starts that began late.
     pub late_starts: u64,
+    /// Open model: starts that began early (`--max-early`).
+    pub early_starts: u64,
     /// Open model: starts dropped by `--max-late`.
     pub dropped_starts: u64,
     /// Open model: arrivals due that no worker started (known at the end only).
@@ -352,6 +354,7 @@ impl Counters {
             c.errors += slot.total(Total::Errors);
             c.failed_by_status += slot.total(Total::FailedByStatus);
             c.late_starts += slot.total(Total::LateStarts);
+            c.early_starts += slot.total(Total::EarlyStarts);
             c.dropped_starts += slot.total(Total::DroppedStarts);
             for code in 0..STATUS_WORDS {
                 c.status_classes[status_class(code)] += slot.status_count(code);
@@ -402,6 +405,7 @@ impl Counters {
             checks_passed: summary.checks.iter().map(|c| c.passed).sum(),
             checks_failed: summary.checks.iter().map(|c| c.failed).sum(),
             late_starts: summary.late_starts,
+            early_starts: summary.early_starts,
             dropped_starts: summary.dropped_starts,
             missed_starts: summary.missed_starts,
         }
@@ -734,6 +738,7 @@ impl Statsd {
             ("checks.passed", now.checks_passed, before.checks_passed),
             ("checks.failed", now.checks_failed, before.checks_failed),
             ("starts.late", now.late_starts, before.late_starts),
+            ("starts.early", now.early_starts, before.early_starts),
             ("starts.dropped", now.dropped_starts, before.dropped_starts),
             ("starts.missed", now.missed_starts, before.missed_starts),
         ] {
@@ -1252,6 +1257,7 @@ mod tests {
         region.slot(0).add_check(0, true);
         region.slot(0).add_check(0, false);
         region.slot(0).add(Total::LateStarts, 3);
+        region.slot(1).add(Total::EarlyStarts, 5);
         region.slot(1).add(Total::DroppedStarts, 2);
         statsd.tick(&sample(Duration::from_millis(1000), 4), &region);
         let lines = wait_received(&socket);
@@ -1271,6 +1277,7 @@ mod tests {
         assert_eq!(v("t.checks.passed").as_deref(), Some("1|c"));
         assert_eq!(v("t.checks.failed").as_deref(), Some("1|c"));
         assert_eq!(v("t.starts.late").as_deref(), Some("3|c"));
+        assert_eq!(v("t.starts.early").as_deref(), Some("5|c"));
         assert_eq!(v("t.starts.dropped").as_deref(), Some("2|c"));
         assert_eq!(v("t.starts.missed"), None);
         assert_eq!(v("t.workers").as_deref(), Some("4|g"));
