@@ -66,7 +66,8 @@ pub struct LoadArgs {
     /// Open model: start R scenario runs per second over the whole run (split evenly across
     /// processes), whatever the responses take. -w is then the most runs in flight per
     /// process (default 50). Latency is measured from each run's intended start
-    /// (coordinated-omission correct); the pure service time is reported too.
+    /// (coordinated-omission correct), or from its actual start when that came first
+    /// (--max-early); the pure service time is reported too.
     #[arg(long, value_name = "R", allow_negative_numbers = true, value_parser = rate, conflicts_with = "max_runs")]
     pub rate: Option<f64>,
 
