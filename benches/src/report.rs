@@ -109,6 +109,21 @@ fn ratio_pairs(outcome: &Outcome) -> Vec<(String, String)> {
             .collect(),
         Scenario::Plan => vec![("molotov plan".into(), "molotov static".into())],
         Scenario::Memory => Vec::new(),
+        // Each molotov form against oha (when it ran), then early starts against exact ones.
+        Scenario::Open => {
+            let mut pairs: Vec<(String, String)> = labels
+                .iter()
+                .filter(|l| l.starts_with("molotov"))
+                .flat_map(|m| {
+                    labels
+                        .iter()
+                        .filter(|l| !l.starts_with("molotov"))
+                        .map(|peer| (m.to_string(), peer.to_string()))
+                })
+                .collect();
+            pairs.push(("molotov".into(), "molotov exact".into()));
+            pairs
+        }
         Scenario::Scaling => {
             let mut pairs = vec![(labels[1].to_string(), labels[0].to_string())];
             if labels.len() >= 4 {
@@ -149,7 +164,7 @@ pub fn scenario_table(outcome: &Outcome) -> String {
         t[0].push("target mean busy".into());
     }
     match outcome.scenario {
-        Scenario::Slow => {
+        Scenario::Slow | Scenario::Open => {
             t[0].extend(["p50 ms".to_string(), "p99 ms".into()]);
         }
         Scenario::Memory => {
@@ -181,7 +196,7 @@ pub fn scenario_table(outcome: &Outcome) -> String {
             row.push(spread_text(Spread::of(&mean), |v| format!("{v:.0}%")));
         }
         match outcome.scenario {
-            Scenario::Slow => {
+            Scenario::Slow | Scenario::Open => {
                 let p50 = present(&column(samples, |s| s.report.p50.map_or(f64::NAN, millis)));
                 let p99 = present(&column(samples, |s| s.report.p99.map_or(f64::NAN, millis)));
                 row.push(spread_text(Spread::of(&p50), |v| format!("{v:.2}")));
@@ -572,6 +587,37 @@ mod tests {
             "{}",
             scenario_table(&o)
         );
+    }
+
+    #[test]
+    fn the_open_scenario_sets_each_molotov_form_against_oha_and_each_other() {
+        // 20,000 requests each; CPU 400, 800 and 500 ms: molotov 1.25 x oha per CPU-second,
+        // exact starts 0.62 x, early starts 2.00 x exact ones.
+        let o = outcome(
+            Scenario::Open,
+            &["molotov", "molotov exact", "oha"],
+            vec![
+                vec![sample(20_000, 400, 90, 1_000, 0)],
+                vec![sample(20_000, 800, 110, 2_000, 0)],
+                vec![sample(20_000, 500, 310, 3_000, 0)],
+            ],
+        );
+        let table = scenario_table(&o);
+        for line in [
+            "molotov / oha            1.25 / 1.25 / 1.25",
+            "molotov exact / oha      0.62 / 0.62 / 0.62",
+            "molotov / molotov exact  2.00 / 2.00 / 2.00",
+        ] {
+            assert!(table.contains(line), "{line:?} in\n{table}");
+        }
+        assert!(table.contains("p50 ms"), "{table}");
+        let oha = table
+            .lines()
+            .find(|l| l.trim_start().starts_with("oha "))
+            .unwrap();
+        let cells: Vec<&str> = oha.split_whitespace().collect();
+        assert_eq!(cells[cells.len() - 2..], ["0.31", "3.00"], "{table}");
+        assert!(verdicts(std::slice::from_ref(&o)).is_empty());
     }
 
     #[test]

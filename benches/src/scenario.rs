@@ -10,6 +10,7 @@
 //! | `slow` | molotov-target `/slow` (50 ms) | molotov `-w 100`, wrk `-c100 --latency` |
 //! | `memory` | nginx | molotov `-w 100` and `-w 10000`, one process |
 //! | `scaling` | nginx, one worker per target CPU | molotov `-p 1` and `-p N` (`-w 50` each, `--scaling-workers`), wrk `-t1 -c50` and `-tN -c50N` |
+//! | `open` | nginx | molotov `--rate R -w 50` (early starts, the default) and with `--max-early 0`, `oha -q R -c 50 --latency-correction` (`--open-rate`, 20,000) |
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -39,28 +40,33 @@ pub enum Scenario {
     Memory,
     /// `-p 1` against `-p N` (for a machine with 2N cores or more).
     Scaling,
+    /// The open model at a fixed rate below saturation: molotov (early starts, and exact
+    /// starts) against `oha -q`, CPU per request and latency from the intended start.
+    Open,
 }
 
 impl Scenario {
     /// Every scenario, in the order they run.
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 8] = [
         Scenario::Static50,
         Scenario::Static200,
         Scenario::Static1,
         Scenario::Plan,
         Scenario::Slow,
         Scenario::Memory,
+        Scenario::Open,
         Scenario::Scaling,
     ];
 
     /// What runs when no scenario is named (scaling needs a bigger machine).
-    pub const DEFAULT: [Scenario; 6] = [
+    pub const DEFAULT: [Scenario; 7] = [
         Scenario::Static50,
         Scenario::Static200,
         Scenario::Static1,
         Scenario::Plan,
         Scenario::Slow,
         Scenario::Memory,
+        Scenario::Open,
     ];
 
     /// The name used on the command line.
@@ -73,6 +79,7 @@ impl Scenario {
             Scenario::Slow => "slow",
             Scenario::Memory => "memory",
             Scenario::Scaling => "scaling",
+            Scenario::Open => "open",
         }
     }
 
@@ -149,6 +156,8 @@ pub struct Settings {
     pub scaling_workers: usize,
     /// `-w` of the memory scenario's two runs.
     pub memory_workers: [usize; 2],
+    /// Starts (requests) per second of the open scenario.
+    pub open_rate: u32,
     /// Pause between two runs (lets the target drain closed connections).
     pub pause: Duration,
 }
@@ -376,6 +385,44 @@ impl Settings {
         })
     }
 
+    /// The open scenario's contestants: molotov `--rate R` with its default early starts and
+    /// with `--max-early 0` (a wake-up per arrival), and `oha -q R --latency-correction`, all
+    /// on `connections` connections (molotov's `-w`).
+    fn open_contestants(
+        &self,
+        static_plan: &Path,
+        nginx_url: &str,
+        connections: usize,
+    ) -> (Vec<Contestant>, Peer) {
+        let rate = self.open_rate.to_string();
+        let with_rate = |label: &str, extra: &[&str]| {
+            let mut c = self.molotov(label, static_plan, 1, connections, nginx_url);
+            // Before the plan, the last argument.
+            let plan = c.spec.args.pop();
+            c.spec.args.extend(["--rate".to_string(), rate.clone()]);
+            c.spec.args.extend(extra.iter().map(|a| a.to_string()));
+            c.spec.args.extend(plan);
+            c
+        };
+        let molotov = vec![
+            with_rate("molotov", &[]),
+            with_rate("molotov exact", &["--max-early", "0"]),
+        ];
+        let oha = self
+            .oha(connections, &format!("{nginx_url}/"))
+            .map(|mut c| {
+                let url = c.spec.args.pop();
+                c.spec.args.extend([
+                    "-q".to_string(),
+                    rate.clone(),
+                    "--latency-correction".into(),
+                ]);
+                c.spec.args.extend(url);
+                c
+            });
+        (molotov, ("oha", oha))
+    }
+
     fn write_plan(&self, name: &str, source: &str) -> Result<PathBuf, CompareError> {
         let dir = self.work_dir.join("plans");
         let path = dir.join(name);
@@ -533,6 +580,18 @@ pub fn run(
                         &nginx_url,
                     ),
                 ],
+                Target::Nginx(s.start_nginx(scenario)?),
+            )
+        }
+        Scenario::Open => {
+            let (mut list, oha) = s.open_contestants(&static_plan, &nginx_url, w);
+            list.extend(peers(vec![oha]));
+            (
+                format!(
+                    "open model: {} starts/s, {w} connections, nginx `return 200`; latency from the intended start",
+                    crate::report::thousands(f64::from(s.open_rate))
+                ),
+                list,
                 Target::Nginx(s.start_nginx(scenario)?),
             )
         }
@@ -697,6 +756,7 @@ mod tests {
             scaling_processes: 8,
             scaling_workers: 50,
             memory_workers: [100, 10_000],
+            open_rate: 20_000,
             pause: Duration::ZERO,
         }
     }
@@ -766,6 +826,29 @@ mod tests {
                 "molotov -p 8: TARGET=http://127.0.0.1:18081 taskset -c 0-7 molotov -p 8 -w 200 -d 2500ms -q --seed 1 /tmp/w/plans/static.mol",
                 "wrk -t1: taskset -c 0-7 wrk -t1 -c200 -d2500ms http://127.0.0.1:18081/",
                 "wrk -t8: taskset -c 0-7 wrk -t8 -c1600 -d2500ms http://127.0.0.1:18081/",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_open_scenario_gives_molotov_and_oha_the_same_rate_and_connections() {
+        let s = settings();
+        let (molotov, oha) = s.open_contestants(
+            Path::new("/tmp/w/plans/static.mol"),
+            "http://127.0.0.1:18081",
+            50,
+        );
+        let lines: Vec<String> = molotov
+            .iter()
+            .chain(oha.1.as_ref())
+            .map(|c| format!("{}: {}", c.label, c.spec.command_line()))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "molotov: TARGET=http://127.0.0.1:18081 taskset -c 0 molotov -p 1 -w 50 -d 2500ms -q --seed 1 --rate 20000 /tmp/w/plans/static.mol",
+                "molotov exact: TARGET=http://127.0.0.1:18081 taskset -c 0 molotov -p 1 -w 50 -d 2500ms -q --seed 1 --rate 20000 --max-early 0 /tmp/w/plans/static.mol",
+                "oha: taskset -c 0 oha --no-tui --output-format json -c 50 -z 2500ms -q 20000 --latency-correction http://127.0.0.1:18081/",
             ]
         );
     }

@@ -26,8 +26,8 @@ struct Args {
     /// Length of each run: 5, 5s, 2500ms [default: 5s].
     #[arg(long, value_parser = parse_duration)]
     duration: Option<Duration>,
-    /// Comma-separated scenarios: static-50, static-200, static-1, plan, slow, memory, scaling
-    /// [default: all but scaling].
+    /// Comma-separated scenarios: static-50, static-200, static-1, plan, slow, memory, open,
+    /// scaling [default: all but scaling].
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<String>,
     /// CPUs of the load generators (taskset syntax).
@@ -51,6 +51,9 @@ struct Args {
     /// -w per process of the scaling scenario (wrk: connections per thread).
     #[arg(long, default_value_t = 50)]
     scaling_workers: usize,
+    /// Starts per second of the open scenario (molotov --rate, oha -q).
+    #[arg(long, default_value_t = 20_000)]
+    open_rate: u32,
     /// Pause between runs.
     #[arg(long, default_value = "500ms", value_parser = parse_duration)]
     pause: Duration,
@@ -215,6 +218,7 @@ fn main() -> ExitCode {
         scaling_processes: args.scaling_processes.max(1),
         scaling_workers: args.scaling_workers.max(1),
         memory_workers: [100, memory_large_workers(open_files)],
+        open_rate: args.open_rate.max(1),
         pause: args.pause,
     };
     let machine = Machine::detect();
