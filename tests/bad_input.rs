@@ -272,6 +272,10 @@ fn every_bad_flag_value_names_the_flag_and_sends_nothing() {
         (&["--delay", "-1"], "--delay"),
         (&["--max-late", "0"], "--max-late"),
         (
+            &["--max-late", "1s"],
+            "--max-late applies to the open model: give --rate or --stages",
+        ),
+        (
             &["--max-early", "1ms"],
             "--max-early applies to the open model: give --rate or --stages",
         ),

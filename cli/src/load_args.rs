@@ -141,10 +141,8 @@ pub fn resolve(args: &LoadArgs, program: &Program) -> Result<LoadPlan, String> {
             }
         },
     };
-    if args.max_late.is_some() && args.rate.is_none() && args.stages.is_none() {
-        return Err("--max-late applies to the open model: give --rate or --stages".into());
-    }
     for (flag, given) in [
+        ("--max-late", args.max_late.is_some()),
         ("--max-early", args.max_early.is_some()),
         ("--early-batch", args.early_batch.is_some()),
     ] {

@@ -180,6 +180,7 @@ impl Summary {
     ) -> Summary {
         let slots: Vec<Slot<'_>> = (0..region.slots()).map(|i| region.slot(i)).collect();
         let sum = |f: &dyn Fn(&Slot<'_>) -> u64| slots.iter().map(f).sum::<u64>();
+        let most = |counter: Total| slots.iter().map(|s| s.total(counter)).max().unwrap_or(0);
         let hist = |which: Histo| {
             let mut h = latency::new_histogram();
             for s in &slots {
@@ -293,21 +294,9 @@ impl Summary {
             errors_by_kind,
             late_starts: sum(&|s| s.total(Total::LateStarts)),
             late_total: Duration::from_micros(sum(&|s| s.total(Total::LateMicros))),
-            late_max: Duration::from_micros(
-                slots
-                    .iter()
-                    .map(|s| s.total(Total::MaxLateMicros))
-                    .max()
-                    .unwrap_or(0),
-            ),
+            late_max: Duration::from_micros(most(Total::MaxLateMicros)),
             early_starts: sum(&|s| s.total(Total::EarlyStarts)),
-            early_max: Duration::from_micros(
-                slots
-                    .iter()
-                    .map(|s| s.total(Total::MaxEarlyMicros))
-                    .max()
-                    .unwrap_or(0),
-            ),
+            early_max: Duration::from_micros(most(Total::MaxEarlyMicros)),
             dropped_starts: sum(&|s| s.total(Total::DroppedStarts)),
             // Counted by the master once the load is over (`run::missed_starts`).
             missed_starts: 0,
