@@ -116,10 +116,10 @@ pub struct RateOptions {
 pub const DEFAULT_MAX_EARLY: Duration = Duration::from_millis(1);
 
 /// `--early-batch`'s default. On the 2-CPU dev machine a wake-up per arrival cost 30-100
-/// CPU-µs (`benches/open-model.sh window`); batches of up to 9 starts brought molotov to oha's
-/// CPU per request or below at 5,000-60,000/s per process (121 -> 35, 42 -> 23 and 16.4 ->
-/// 15.6 µs) with the p50 of exact starts, where an unbounded 250 µs window bunched 15
-/// requests at 60,000/s and raised the p50 from 0.08 to 0.21-0.30 ms.
+/// CPU-µs (`benches/open-model.sh window`); batches of up to 9 starts brought molotov to about
+/// oha's CPU per request or below at 5,000-60,000/s per process (121 -> 35, 42 -> 23 and
+/// 16.4 -> 15.6 µs) with about the p50 of exact starts, where an unbounded 250 µs window
+/// bunched 15 requests at 60,000/s and raised the p50 from 0.08 to 0.21-0.30 ms.
 pub const DEFAULT_EARLY_BATCH: u32 = 8;
 
 /// A start is counted late when it begins more than this after its intended time (timer
