@@ -396,13 +396,8 @@ impl Settings {
     ) -> (Vec<Contestant>, Peer) {
         let rate = self.open_rate.to_string();
         let with_rate = |label: &str, extra: &[&str]| {
-            let mut c = self.molotov(label, static_plan, 1, connections, nginx_url);
-            // Before the plan, the last argument.
-            let plan = c.spec.args.pop();
-            c.spec.args.extend(["--rate".to_string(), rate.clone()]);
-            c.spec.args.extend(extra.iter().map(|a| a.to_string()));
-            c.spec.args.extend(plan);
-            c
+            let c = self.molotov(label, static_plan, 1, connections, nginx_url);
+            with_args_before_last(c, [&["--rate", rate.as_str()], extra].concat())
         };
         let molotov = vec![
             with_rate("molotov", &[]),
@@ -410,16 +405,7 @@ impl Settings {
         ];
         let oha = self
             .oha(connections, &format!("{nginx_url}/"))
-            .map(|mut c| {
-                let url = c.spec.args.pop();
-                c.spec.args.extend([
-                    "-q".to_string(),
-                    rate.clone(),
-                    "--latency-correction".into(),
-                ]);
-                c.spec.args.extend(url);
-                c
-            });
+            .map(|c| with_args_before_last(c, vec!["-q", &rate, "--latency-correction"]));
         (molotov, ("oha", oha))
     }
 
@@ -471,6 +457,14 @@ impl Settings {
             cpus: self.target_cpus.clone(),
         })?)
     }
+}
+
+/// `c` with `extra` inserted before its last argument (the plan, or the URL).
+fn with_args_before_last(mut c: Contestant, extra: Vec<&str>) -> Contestant {
+    let last = c.spec.args.pop();
+    c.spec.args.extend(extra.into_iter().map(str::to_string));
+    c.spec.args.extend(last);
+    c
 }
 
 /// A peer's contestant by the peer's name; None when the peer is not installed.

@@ -279,10 +279,7 @@ pub fn run_child(spec: ChildSpec) -> i32 {
         let tables = spec.tables();
         let arrivals = spec.options.load.rate.as_ref().map(|rate| {
             Rc::new(Arrivals::new(
-                rate.schedule.clone(),
-                rate.max_late,
-                rate.max_early,
-                rate.early_batch,
+                rate.clone(),
                 u64::from(spec.process),
                 spec.processes.max(1) as u64,
                 spec.workers,
@@ -596,10 +593,8 @@ impl StopWatch {
 /// per arrival would keep `-w` timers armed), and an arrival that finds no free worker waits
 /// for the first one that frees up, and starts late.
 struct Arrivals {
-    schedule: RateSchedule,
-    max_late: Option<Duration>,
-    max_early: Duration,
-    early_batch: u32,
+    /// The schedule, `--max-late`, `--max-early` and `--early-batch`.
+    options: RateOptions,
     /// Early starts since the last sleep for an arrival.
     early_run: Cell<u32>,
     process: u64,
@@ -622,20 +617,9 @@ struct Arrivals {
 }
 
 impl Arrivals {
-    fn new(
-        schedule: RateSchedule,
-        max_late: Option<Duration>,
-        max_early: Duration,
-        early_batch: u32,
-        process: u64,
-        processes: u64,
-        workers: usize,
-    ) -> Arrivals {
+    fn new(options: RateOptions, process: u64, processes: u64, workers: usize) -> Arrivals {
         Arrivals {
-            schedule,
-            max_late,
-            max_early,
-            early_batch,
+            options,
             early_run: Cell::new(0),
             process,
             processes,
@@ -684,7 +668,9 @@ impl Arrivals {
     fn claim(&self) -> Option<Duration> {
         let k = self.next.get();
         self.next.set(k + 1);
-        self.schedule.time_of(k * self.processes + self.process)
+        self.options
+            .schedule
+            .time_of(k * self.processes + self.process)
     }
 
     /// Waits until this worker holds the turn.
@@ -732,7 +718,8 @@ impl Arrivals {
             // starts the next batch). A start already due counts in no batch.
             let now = Instant::now();
             if at > now {
-                if at <= now + self.max_early && self.early_run.get() < self.early_batch {
+                let options = &self.options;
+                if at <= now + options.max_early && self.early_run.get() < options.early_batch {
                     self.early_run.set(self.early_run.get() + 1);
                 } else {
                     self.early_run.set(0);
@@ -830,7 +817,7 @@ fn worker_loop(
                         slot.add(Total::LateMicros, micros(late));
                         slot.raise(Total::MaxLateMicros, micros(late));
                     }
-                    if arrivals.max_late.is_some_and(|max| late > max) {
+                    if arrivals.options.max_late.is_some_and(|max| late > max) {
                         slot.add(Total::DroppedStarts, 1);
                         continue;
                     }
