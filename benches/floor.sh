@@ -10,14 +10,23 @@
 #                 from one edge-triggered epoll per executor instead of a POLL_ADD per read)
 #   uring         examples/uring_floor defer (no runtime: one raw io_uring, SEND linked to
 #                 RECV with POLL_FIRST, fixed files, DEFER_TASKRUN)
+#   ms-recv       examples/uring_multishot recv (one raw io_uring: a SEND per request, one
+#                 multishot RECV per connection with provided buffers)
+#   ms-recv-sys   examples/uring_multishot recv-sys (the same receives, send(2) for the request)
+#   ms-poll       examples/uring_multishot poll (one multishot POLL_ADD per connection, send(2)
+#                 and recv(2) as molotov does)
+#   (the three ms- modes and uring build their ring with DEFER_TASKRUN; with a -coop suffix,
+#   e.g. ms-poll-coop or uring-coop, with COOP_TASKRUN as molotov's rings are built)
 # CPU is user+sys of each tool's whole process tree (GNU time). Prints each run, then per tool
 # the CPU-µs per request (median) and req/CPU-s relative to wrk's in the same round
 # (min / median / max).
 #
-#   cargo build --release && cargo build --release -p molotov-benches --example transport_floor --example uring_floor
+#   cargo build --release && cargo build --release -p molotov-benches --example transport_floor --example uring_floor --example uring_multishot
 #   benches/floor.sh [ROUNDS] [SECONDS]
 #
-# Environment: BIN (default target/release), LOAD_CPU (0), TARGET_CPU (1), PORT (18094).
+# Environment: BIN (default target/release), LOAD_CPU (0), TARGET_CPU (1), PORT (18094),
+# TOOLS (the tools to run, in order, space-separated; default all of the above; wrk first, as
+# the others are compared with it).
 set -euo pipefail
 rounds=${1:-7}
 seconds=${2:-3}
@@ -25,13 +34,14 @@ bin=${BIN:-target/release}
 load_cpu=${LOAD_CPU:-0}
 target_cpu=${TARGET_CPU:-1}
 port=${PORT:-18094}
-for tool in wrk nginx /usr/bin/time "$bin/molotov" "$bin/examples/transport_floor" "$bin/examples/uring_floor"; do
+for tool in wrk nginx /usr/bin/time "$bin/molotov" "$bin/examples/transport_floor" "$bin/examples/uring_floor" "$bin/examples/uring_multishot"; do
   command -v "$tool" > /dev/null || { echo "floor.sh: $tool is missing" >&2; exit 2; }
 done
 # shellcheck source=benches/one-nginx.sh
 source "$(dirname "$0")/one-nginx.sh"
 addr=127.0.0.1:$port
-tools=(wrk molotov glommio epoll uring)
+read -r -a tools <<< "${TOOLS:-wrk molotov glommio epoll uring ms-recv ms-recv-sys ms-poll}"
+[ "${tools[0]}" = wrk ] || { echo "floor.sh: TOOLS must start with wrk" >&2; exit 2; }
 
 run() {
   case $1 in
@@ -42,8 +52,17 @@ run() {
       sed -n 's/.* requests=\([0-9]*\) .*/\1/p' ;;
     epoll) "$bin/examples/transport_floor" "$addr" 50 "$seconds" epoll "$load_cpu" coop |
       sed -n 's/.* requests=\([0-9]*\) .*/\1/p' ;;
-    uring) "$bin/examples/uring_floor" "$addr" 50 "$seconds" defer |
-      sed -n 's/.* requests=\([0-9]*\) .*/\1/p' ;;
+    uring | uring-coop)
+      local setup=defer
+      [ "$1" = uring-coop ] && setup=coop
+      "$bin/examples/uring_floor" "$addr" 50 "$seconds" "$setup" |
+        sed -n 's/.* requests=\([0-9]*\) .*/\1/p' ;;
+    ms-recv | ms-recv-sys | ms-poll | ms-recv-coop | ms-recv-sys-coop | ms-poll-coop)
+      local mode=${1#ms-} setup=defer
+      [ "${mode%-coop}" != "$mode" ] && { mode=${mode%-coop}; setup=coop; }
+      "$bin/examples/uring_multishot" "$addr" 50 "$seconds" "$mode" "$setup" |
+        sed -n 's/.* requests=\([0-9]*\) .*/\1/p' ;;
+    *) echo "floor.sh: unknown tool $1" >&2; exit 2 ;;
   esac
 }
 
