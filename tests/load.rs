@@ -441,6 +441,16 @@ fn arrivals_due_close_together_start_early_and_are_measured_from_their_start() {
         let schedule = &r["schedule"];
         let early_starts = schedule["early_starts"].as_u64().unwrap();
         let early_max = schedule["early_max_us"].as_u64().unwrap();
+        // The per-interval series counts the same early starts, each in its interval.
+        let series = r["series"].as_array().unwrap();
+        let in_series: u64 = series
+            .iter()
+            .map(|p| p["early_starts"].as_u64().unwrap())
+            .sum();
+        assert_eq!(
+            in_series, early_starts,
+            "{early:?}: series {series:?}\n{report}"
+        );
         (report, r, started, early_starts, early_max)
     };
 

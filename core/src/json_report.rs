@@ -504,6 +504,10 @@ pub struct SeriesPoint {
     pub target_rate: Option<f64>,
     /// Open model: late starts in the interval.
     pub late_starts: u64,
+    /// Open model: starts made ahead of schedule in the interval (`--max-early`; 0 in
+    /// reports of older versions).
+    #[serde(default)]
+    pub early_starts: u64,
     /// Open model: dropped starts in the interval.
     pub dropped_starts: u64,
     /// Open model: arrivals due by the end of the interval that no worker had taken yet
@@ -760,6 +764,7 @@ pub fn build(ctx: &Context<'_>) -> Report {
                 starts: p.starts,
                 target_rate: p.target_rate,
                 late_starts: p.late_starts,
+                early_starts: p.early_starts,
                 dropped_starts: p.dropped_starts,
                 behind: p.behind,
             })

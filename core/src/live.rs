@@ -27,6 +27,8 @@ pub struct Totals {
     pub runs_started: u64,
     /// Open model: starts later than scheduled.
     pub late_starts: u64,
+    /// Open model: starts made ahead of schedule (within `--max-early`).
+    pub early_starts: u64,
     /// Open model: scheduled starts dropped.
     pub dropped_starts: u64,
     /// Check and assert evaluations that passed.
@@ -53,6 +55,7 @@ impl Totals {
             failures: self.failures.saturating_sub(before.failures),
             runs_started: self.runs_started.saturating_sub(before.runs_started),
             late_starts: self.late_starts.saturating_sub(before.late_starts),
+            early_starts: self.early_starts.saturating_sub(before.early_starts),
             dropped_starts: self.dropped_starts.saturating_sub(before.dropped_starts),
             checks_passed: self.checks_passed.saturating_sub(before.checks_passed),
             checks_failed: self.checks_failed.saturating_sub(before.checks_failed),
@@ -192,6 +195,7 @@ impl Sampler {
             t.errors += slot.total(Total::Errors);
             t.failed_by_status += slot.total(Total::FailedByStatus);
             t.late_starts += slot.total(Total::LateStarts);
+            t.early_starts += slot.total(Total::EarlyStarts);
             t.dropped_starts += slot.total(Total::DroppedStarts);
             t.runs_started += slot.meta(Meta::RunsStarted);
             for check in 0..self.checks {

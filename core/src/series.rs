@@ -36,6 +36,8 @@ pub struct Point {
     pub target_rate: Option<f64>,
     /// Open model: starts that began late in the interval.
     pub late_starts: u64,
+    /// Open model: starts made ahead of schedule in the interval.
+    pub early_starts: u64,
     /// Open model: starts dropped in the interval.
     pub dropped_starts: u64,
     /// Open model: arrivals due by the end of the interval that no worker had taken yet.
@@ -64,6 +66,7 @@ impl Point {
             starts_per_second: s.starts_per_second(),
             target_rate,
             late_starts: s.delta.late_starts,
+            early_starts: s.delta.early_starts,
             dropped_starts: s.delta.dropped_starts,
             behind: starts_due.map(|due| due.saturating_sub(s.totals.starts_taken())),
         }

@@ -221,10 +221,16 @@ fn figures_line(state: &LiveState) -> Line<'static> {
             .as_ref()
             .map_or(0.0, |s| s.rate_at(state.elapsed));
         let slack = (rate * 0.01) as u64 + state.shape.processes as u64;
+        // Early starts (`--max-early`) are on schedule by design: shown only when there are.
+        let early = if state.early_starts > 0 {
+            format!(", {} early", fmt_count(state.early_starts))
+        } else {
+            String::new()
+        };
         spans.extend(figure(
             "starts",
             format!(
-                "{} of {} due ({} late, {} behind)",
+                "{} of {} due ({} late{early}, {} behind)",
                 fmt_count(state.starts_taken),
                 fmt_count(due),
                 fmt_count(state.late_starts),

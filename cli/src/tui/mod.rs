@@ -398,15 +398,22 @@ mod tests {
         assert!(!render(&s, 200, 40).contains("starts "));
         // 5 s into 200 starts/s: 1,000 due.
         s.shape.schedule = Some(molotov_core::load::RateSchedule::constant(200.0).unwrap());
-        for (started, dropped, text) in [
-            (985, 5, "starts 990 of 1,000 due (12 late, 10 behind)"),
-            (998, 0, "starts 998 of 1,000 due (12 late, 2 behind)"),
+        for (started, dropped, early, text) in [
+            (985, 5, 0, "starts 990 of 1,000 due (12 late, 10 behind)"),
+            (998, 0, 0, "starts 998 of 1,000 due (12 late, 2 behind)"),
+            (
+                998,
+                0,
+                1_234,
+                "starts 998 of 1,000 due (12 late, 1,234 early, 2 behind)",
+            ),
         ] {
             let mut last = sample(5_000, 5_000, 250, &[1_000]);
             last.totals = molotov_core::live::Totals {
                 runs_started: started,
                 dropped_starts: dropped,
                 late_starts: 12,
+                early_starts: early,
                 ..Default::default()
             };
             s.on_sample(&last);
@@ -419,7 +426,7 @@ mod tests {
         }
         // At 80 columns the figures wrap, all of them kept.
         let screen = render(&s, 80, 24);
-        for needle in ["2 behind)", "workers 20 / 20", "in flight 7"] {
+        for needle in ["1,234 early", "behind)", "workers 20 / 20", "in flight 7"] {
             assert!(screen.contains(needle), "no {needle:?} in\n{screen}");
         }
         // After a stop at 4 s, 800 were due, whatever the time now.

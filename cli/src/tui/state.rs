@@ -96,6 +96,8 @@ pub struct LiveState {
     pub starts_taken: u64,
     /// Open model: starts that began late so far.
     pub late_starts: u64,
+    /// Open model: starts made ahead of schedule so far (`--max-early`).
+    pub early_starts: u64,
     /// Load processes running now.
     pub processes_alive: usize,
     last_failed_total: u64,
@@ -152,6 +154,7 @@ impl LiveState {
             in_flight: 0,
             starts_taken: 0,
             late_starts: 0,
+            early_starts: 0,
             last_failed_total: 0,
             overall: latency::new_histogram(),
             window: VecDeque::new(),
@@ -188,6 +191,7 @@ impl LiveState {
         self.in_flight = s.in_flight;
         self.starts_taken = s.totals.starts_taken();
         self.late_starts = s.totals.late_starts;
+        self.early_starts = s.totals.early_starts;
         // Both histograms have the same bounds: adding cannot fail.
         let _ = self.overall.add(&s.interval_latency);
         let failed_now = s.errors + s.failed_by_status;
