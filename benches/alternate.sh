@@ -15,7 +15,7 @@ alternate_rounds() {
       read -r user sys < "$dir/time"
       [ -n "$requests" ] && [ "$requests" -gt 0 ] || { echo "$script: $tool made no request" >&2; exit 1; }
       awk -v r="$round" -v t="$tool" -v n="$requests" -v u="$user" -v s="$sys" 'BEGIN {
-        printf "round %d  %-12s %9d requests  cpu %5.2fu+%5.2fs  %6.2f CPU-µs/req (user %5.2f)\n",
+        printf "round %d  %-16s %9d requests  cpu %5.2fu+%5.2fs  %6.2f CPU-µs/req (user %5.2f)\n",
           r, t, n, u, s, (u + s) * 1e6 / n, u * 1e6 / n }'
       echo "$round $i $requests $user $sys" >> "$results"
       sleep "$pause"

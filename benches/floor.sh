@@ -42,6 +42,13 @@ source "$(dirname "$0")/one-nginx.sh"
 addr=127.0.0.1:$port
 read -r -a tools <<< "${TOOLS:-wrk molotov glommio epoll uring ms-recv ms-recv-sys ms-poll}"
 [ "${tools[0]}" = wrk ] || { echo "floor.sh: TOOLS must start with wrk" >&2; exit 2; }
+for tool in "${tools[@]}"; do
+  case $tool in
+    wrk | molotov | glommio | epoll | uring | uring-coop | ms-recv | ms-recv-sys | ms-poll | \
+      ms-recv-coop | ms-recv-sys-coop | ms-poll-coop) ;;
+    *) echo "floor.sh: unknown tool $tool in TOOLS" >&2; exit 2 ;;
+  esac
+done
 
 run() {
   case $1 in

@@ -13,5 +13,5 @@ END {
   for (r = 1; r <= n; r++) { c[r] = cost[r, i]; u[r] = user[r, i]; q[r] = cost[r, ref] / cost[r, i] }
   mc = median(c, n); mu = median(u, n); mq = median(q, n)
   lo = q[1]; hi = q[n]
-  printf "  %-12s %6.2f CPU-µs/req (user %5.2f)   x %s: %.2f / %.2f / %.2f\n", name, mc, mu, refname, lo, mq, hi
+  printf "  %-16s %6.2f CPU-µs/req (user %5.2f)   x %s: %.2f / %.2f / %.2f\n", name, mc, mu, refname, lo, mq, hi
 }
