@@ -13,13 +13,13 @@
 //! `defer` builds the ring with `SINGLE_ISSUER | DEFER_TASKRUN` (Linux 6.1), `coop` with
 //! `COOP_TASKRUN | TASKRUN_FLAG`; a last argument `nolink` submits the send and the recv
 //! unlinked. CPU from `getrusage`, as the transport floor.
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use io_uring::{IoUring, opcode, squeue, types};
-use molotov_benches::floor::response_complete;
+use molotov_benches::floor::{self, response_complete};
 
 const POLL_FIRST: u16 = 1;
 
@@ -62,16 +62,10 @@ fn run(addr: SocketAddr, conns: usize, secs: u64, defer: bool, link: bool) -> st
         builder.setup_coop_taskrun().setup_taskrun_flag();
     }
     let mut ring: IoUring = builder.build(256)?;
-    let mut streams = Vec::with_capacity(conns);
-    for _ in 0..conns {
-        let stream = TcpStream::connect(addr)?;
-        stream.set_nodelay(true)?;
-        streams.push(stream);
-    }
+    let streams = floor::connect_all(addr, conns)?;
     let fds: Vec<i32> = streams.iter().map(|s| s.as_raw_fd()).collect();
     ring.submitter().register_files(&fds)?;
-    let request =
-        format!("GET / HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: uring-floor\r\n\r\n").into_bytes();
+    let request = floor::request(addr, "uring-floor");
     let mut bufs: Vec<Vec<u8>> = vec![vec![0u8; 4096]; conns];
     let mut have = vec![0usize; conns];
     let mut done = 0u64;
@@ -179,12 +173,7 @@ fn run(addr: SocketAddr, conns: usize, secs: u64, defer: bool, link: bool) -> st
         }
     }
     let wall = started.elapsed().as_secs_f64();
-    // SAFETY: zeroed rusage is valid.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: valid pointer.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    let s = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
-    let (user, sys) = (s(usage.ru_utime), s(usage.ru_stime));
+    let (user, sys) = floor::cpu_seconds();
     println!(
         "mode=uring-{}{} connections={conns} requests={done} req/s={:.0} cpu={:.2}s user={user:.2}s cpu_us_per_req={:.2}",
         if defer { "defer" } else { "coop" },

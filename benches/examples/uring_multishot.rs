@@ -19,14 +19,14 @@
 //! A last argument `coop` builds the ring with `COOP_TASKRUN | TASKRUN_FLAG` (as molotov's
 //! rings are built) instead of `SINGLE_ISSUER | DEFER_TASKRUN`. CPU from `getrusage`, as the
 //! other floors.
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
 use io_uring::{IoUring, cqueue, opcode, squeue, types};
-use molotov_benches::floor::response_complete;
+use molotov_benches::floor::{self, response_complete};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -154,16 +154,10 @@ fn run(addr: SocketAddr, conns: usize, secs: u64, mode: Mode, defer: bool) -> st
         builder.setup_coop_taskrun().setup_taskrun_flag();
     }
     let mut ring: IoUring = builder.setup_cqsize(8192).build(1024)?;
-    let mut streams = Vec::with_capacity(conns);
-    for _ in 0..conns {
-        let stream = TcpStream::connect(addr)?;
-        stream.set_nodelay(true)?;
-        streams.push(stream);
-    }
+    let streams = floor::connect_all(addr, conns)?;
     let fds: Vec<i32> = streams.iter().map(|s| s.as_raw_fd()).collect();
     ring.submitter().register_files(&fds)?;
-    let request =
-        format!("GET / HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: uring-floor\r\n\r\n").into_bytes();
+    let request = floor::request(addr, "uring-floor");
     let mut bufring = match mode {
         Mode::Poll => None,
         Mode::Recv | Mode::RecvSys => Some(BufRing::register(&ring, 256, 2048)?),
@@ -316,12 +310,7 @@ fn run(addr: SocketAddr, conns: usize, secs: u64, mode: Mode, defer: bool) -> st
         }
     }
     let wall = started.elapsed().as_secs_f64();
-    // SAFETY: zeroed rusage is valid.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: valid pointer.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    let s = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
-    let (user, sys) = (s(usage.ru_utime), s(usage.ru_stime));
+    let (user, sys) = floor::cpu_seconds();
     println!(
         "mode=multishot-{}-{} connections={conns} requests={done} req/s={:.0} cpu={:.2}s user={user:.2}s cpu_us_per_req={:.2}",
         mode.name(),

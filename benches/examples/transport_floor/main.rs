@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use glommio::net::{Preallocated, TcpStream};
 use glommio::{LocalExecutorBuilder, Placement};
-use molotov_benches::floor::response_complete;
+use molotov_benches::floor::{self, response_complete};
 
 /// Reads one response into `buf`; returns false on EOF, an error or a head that does not fit.
 async fn read_response<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut [u8]) -> bool {
@@ -118,10 +118,6 @@ impl Mode {
     }
 }
 
-fn seconds(tv: libc::timeval) -> f64 {
-    tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6
-}
-
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let usage =
@@ -146,7 +142,7 @@ fn main() -> ExitCode {
     if coop {
         molotov_core::uring_setup::set_extra_flags(molotov_core::uring_setup::COOP_TASKRUN);
     }
-    let request = format!("GET / HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: transport-floor\r\n\r\n");
+    let request = floor::request(addr, "transport-floor");
     let executor = match LocalExecutorBuilder::new(Placement::Fixed(cpu))
         .io_memory(64 << 10)
         .make()
@@ -160,7 +156,7 @@ fn main() -> ExitCode {
     let started = Instant::now();
     let (requests, failed) = executor.run(async move {
         let deadline = Instant::now() + Duration::from_secs(secs);
-        let request: &'static [u8] = Box::leak(request.into_bytes().into_boxed_slice());
+        let request: &'static [u8] = Box::leak(request.into_boxed_slice());
         let tasks: Vec<_> = (0..connections)
             .map(|_| glommio::spawn_local(connection(addr, request, mode, deadline)))
             .collect();
@@ -173,11 +169,7 @@ fn main() -> ExitCode {
         totals
     });
     let wall = started.elapsed().as_secs_f64();
-    // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage writes into the valid, exclusively borrowed struct.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    let (user, sys) = (seconds(usage.ru_utime), seconds(usage.ru_stime));
+    let (user, sys) = floor::cpu_seconds();
     println!(
         "mode={}{} connections={connections} requests={requests} failed_connections={failed} req/s={:.0} cpu={:.2}s user={user:.2}s cpu_us_per_req={:.2}",
         mode.name(),
