@@ -172,16 +172,12 @@ fn run(addr: SocketAddr, conns: usize, secs: u64, defer: bool, link: bool) -> st
             }
         }
     }
-    let wall = started.elapsed().as_secs_f64();
-    let (user, sys) = floor::cpu_seconds();
-    println!(
-        "mode=uring-{}{} connections={conns} requests={done} req/s={:.0} cpu={:.2}s user={user:.2}s cpu_us_per_req={:.2}",
+    let mode = format!(
+        "uring-{}{}",
         if defer { "defer" } else { "coop" },
-        if link { "" } else { "-nolink" },
-        done as f64 / wall,
-        user + sys,
-        (user + sys) * 1e6 / done.max(1) as f64
+        if link { "" } else { "-nolink" }
     );
+    floor::print_result(&mode, conns, done, "", started.elapsed().as_secs_f64());
     if done == 0 {
         return Err(std::io::Error::other("no request completed"));
     }

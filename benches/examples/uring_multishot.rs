@@ -309,16 +309,9 @@ fn run(addr: SocketAddr, conns: usize, secs: u64, mode: Mode, defer: bool) -> st
             }
         }
     }
-    let wall = started.elapsed().as_secs_f64();
-    let (user, sys) = floor::cpu_seconds();
-    println!(
-        "mode=multishot-{}-{} connections={conns} requests={done} req/s={:.0} cpu={:.2}s user={user:.2}s cpu_us_per_req={:.2}",
-        mode.name(),
-        if defer { "defer" } else { "coop" },
-        done as f64 / wall,
-        user + sys,
-        (user + sys) * 1e6 / done.max(1) as f64
-    );
+    let setup = if defer { "defer" } else { "coop" };
+    let mode = format!("multishot-{}-{setup}", mode.name());
+    floor::print_result(&mode, conns, done, "", started.elapsed().as_secs_f64());
     if done == 0 {
         return Err(std::io::Error::other("no request completed"));
     }

@@ -21,6 +21,25 @@ pub fn connect_all(addr: SocketAddr, count: usize) -> std::io::Result<Vec<TcpStr
         .collect()
 }
 
+/// Prints a floor's result line, the one `benches/floor.sh` reads: `mode=MODE
+/// connections=N requests=N EXTRA req/s=R cpu=Ss user=Us cpu_us_per_req=C`, with the
+/// process's CPU time so far; `wall` is how long the requests took, in seconds. `extra` (may
+/// be empty) is more `key=value` fields.
+pub fn print_result(mode: &str, connections: usize, requests: u64, extra: &str, wall: f64) {
+    let (user, sys) = cpu_seconds();
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!(" {extra}")
+    };
+    println!(
+        "mode={mode} connections={connections} requests={requests}{extra} req/s={:.0} cpu={:.2}s user={user:.2}s cpu_us_per_req={:.2}",
+        requests as f64 / wall,
+        user + sys,
+        (user + sys) * 1e6 / requests.max(1) as f64
+    );
+}
+
 /// This process's CPU time so far: (user, system) seconds, from `getrusage`.
 pub fn cpu_seconds() -> (f64, f64) {
     // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
@@ -53,7 +72,16 @@ pub fn response_complete(data: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::response_complete;
+    use super::{request, response_complete};
+
+    #[test]
+    fn the_floors_request_is_a_keep_alive_get_of_the_address() {
+        let addr = "127.0.0.1:8081".parse().unwrap();
+        assert_eq!(
+            request(addr, "uring-floor"),
+            b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8081\r\nUser-Agent: uring-floor\r\n\r\n"
+        );
+    }
 
     #[test]
     fn a_response_is_complete_once_its_head_and_declared_body_are_in() {

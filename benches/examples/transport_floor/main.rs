@@ -168,15 +168,13 @@ fn main() -> ExitCode {
         }
         totals
     });
-    let wall = started.elapsed().as_secs_f64();
-    let (user, sys) = floor::cpu_seconds();
-    println!(
-        "mode={}{} connections={connections} requests={requests} failed_connections={failed} req/s={:.0} cpu={:.2}s user={user:.2}s cpu_us_per_req={:.2}",
-        mode.name(),
-        if coop { "+coop" } else { "" },
-        requests as f64 / wall,
-        user + sys,
-        (user + sys) * 1e6 / requests.max(1) as f64
+    let mode = format!("{}{}", mode.name(), if coop { "+coop" } else { "" });
+    floor::print_result(
+        &mode,
+        connections,
+        requests,
+        &format!("failed_connections={failed}"),
+        started.elapsed().as_secs_f64(),
     );
     if requests == 0 {
         ExitCode::FAILURE
