@@ -48,9 +48,7 @@ impl Mode {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let parsed = (|| {
-        let addr: SocketAddr = args.get(1)?.parse().ok()?;
-        let conns: usize = args.get(2)?.parse().ok().filter(|&c| c > 0 && c < 4096)?;
-        let secs: u64 = args.get(3)?.parse().ok()?;
+        let (addr, conns, secs) = floor::address_connections_seconds(&args)?;
         let mode = match args.get(4)?.as_str() {
             "recv" => Mode::Recv,
             "recv-sys" => Mode::RecvSys,

@@ -9,6 +9,15 @@ pub fn request(addr: SocketAddr, agent: &str) -> Vec<u8> {
     format!("GET / HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: {agent}\r\n\r\n").into_bytes()
 }
 
+/// The arguments the raw io_uring floors start with, `ADDR CONNECTIONS(1-4095) SECONDS`
+/// (`args[1..=3]`): None when one is missing or out of range.
+pub fn address_connections_seconds(args: &[String]) -> Option<(SocketAddr, usize, u64)> {
+    let addr: SocketAddr = args.get(1)?.parse().ok()?;
+    let conns: usize = args.get(2)?.parse().ok().filter(|&c| c > 0 && c < 4096)?;
+    let secs: u64 = args.get(3)?.parse().ok()?;
+    Some((addr, conns, secs))
+}
+
 /// `count` connections to `addr` with `TCP_NODELAY`, as the raw io_uring floors open them
 /// (blocking connects; the loops then use the descriptors).
 pub fn connect_all(addr: SocketAddr, count: usize) -> std::io::Result<Vec<TcpStream>> {
@@ -72,7 +81,22 @@ pub fn response_complete(data: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{request, response_complete};
+    use super::{address_connections_seconds, request, response_complete};
+
+    #[test]
+    fn the_raw_floors_take_an_address_a_connection_count_and_seconds() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let ok = address_connections_seconds(&args(&["x", "127.0.0.1:80", "50", "3", "recv"]));
+        assert_eq!(ok, Some(("127.0.0.1:80".parse().unwrap(), 50, 3)));
+        for bad in [
+            &["x", "127.0.0.1:80", "0", "3"][..],
+            &["x", "127.0.0.1:80", "4096", "3"],
+            &["x", "localhost:80", "50", "3"],
+            &["x", "127.0.0.1:80", "50"],
+        ] {
+            assert_eq!(address_connections_seconds(&args(bad)), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn the_floors_request_is_a_keep_alive_get_of_the_address() {
