@@ -249,24 +249,18 @@ fn run(addr: SocketAddr, conns: usize, secs: u64, mode: Mode, defer: bool) -> st
             if !cqueue::more(flags) {
                 arm(&mut ring, c)?;
             }
-            let complete = match (&mut bufring, mode) {
-                (Some(br), _) => {
-                    let bid = cqueue::buffer_select(flags)
-                        .ok_or_else(|| std::io::Error::other("a receive without a buffer"))?;
+            let complete = match bufring.as_mut() {
+                Some(br) => {
                     if res == 0 {
                         return Err(std::io::Error::other("the server closed a connection"));
                     }
-                    let bytes = br.bytes(bid, res as usize);
-                    let complete = if partial[c].is_empty() && response_complete(bytes) {
-                        true
-                    } else {
-                        partial[c].extend_from_slice(bytes);
-                        response_complete(&partial[c])
-                    };
+                    let bid = cqueue::buffer_select(flags)
+                        .ok_or_else(|| std::io::Error::other("a receive without a buffer"))?;
+                    let complete = response_in(&mut partial[c], br.bytes(bid, res as usize));
                     br.give_back(bid);
                     complete
                 }
-                (None, _) => {
+                None => {
                     // SAFETY: a valid socket and buffer.
                     let n = unsafe {
                         libc::recv(
@@ -286,13 +280,7 @@ fn run(addr: SocketAddr, conns: usize, secs: u64, mode: Mode, defer: bool) -> st
                         }
                         return Err(e);
                     }
-                    let bytes = &read_buf[..n as usize];
-                    if partial[c].is_empty() && response_complete(bytes) {
-                        true
-                    } else {
-                        partial[c].extend_from_slice(bytes);
-                        response_complete(&partial[c])
-                    }
+                    response_in(&mut partial[c], &read_buf[..n as usize])
                 }
             };
             if complete {
@@ -314,6 +302,17 @@ fn run(addr: SocketAddr, conns: usize, secs: u64, mode: Mode, defer: bool) -> st
         return Err(std::io::Error::other("no request completed"));
     }
     Ok(())
+}
+
+/// Whether `bytes`, read on a connection after what `partial` gathered of its response so far,
+/// complete that response; an incomplete one is kept in `partial` (the caller clears it once
+/// complete).
+fn response_in(partial: &mut Vec<u8>, bytes: &[u8]) -> bool {
+    if partial.is_empty() && response_complete(bytes) {
+        return true;
+    }
+    partial.extend_from_slice(bytes);
+    response_complete(partial)
 }
 
 /// Queues `entry`, submitting what is queued first when the submission queue is full.
