@@ -15,18 +15,25 @@
 #   ms-recv-sys   examples/uring_multishot recv-sys (the same receives, send(2) for the request)
 #   ms-poll       examples/uring_multishot poll (one multishot POLL_ADD per connection, send(2)
 #                 and recv(2) as molotov does)
-#   (the three ms- modes and uring build their ring with DEFER_TASKRUN; with a -coop suffix,
-#   e.g. ms-poll-coop or uring-coop, with COOP_TASKRUN as molotov's rings are built)
+#   async-poll    examples/async_floor poll (the glommio floor's loop, the same code, on the
+#                 smallest async runtime over one raw io_uring: a one-shot POLL_ADD, then
+#                 recv(2); send(2) for the request)
+#   async-mspoll  examples/async_floor mspoll (one multishot POLL_ADD per connection instead)
+#   async-recv    examples/async_floor recv (a RECV with POLL_FIRST into the connection's
+#                 buffer)
+#   (the ms- and async- modes and uring build their ring with DEFER_TASKRUN; with a -coop
+#   suffix, e.g. ms-poll-coop, async-poll-coop or uring-coop, with COOP_TASKRUN as molotov's
+#   rings are built)
 # CPU is user+sys of each tool's whole process tree (GNU time). Prints each run, then per tool
 # the CPU-µs per request (median) and req/CPU-s relative to wrk's in the same round
 # (min / median / max).
 #
-#   cargo build --release && cargo build --release -p molotov-benches --example transport_floor --example uring_floor --example uring_multishot
+#   cargo build --release && cargo build --release -p molotov-benches --example transport_floor --example uring_floor --example uring_multishot --example async_floor
 #   benches/floor.sh [ROUNDS] [SECONDS]
 #
 # Environment: BIN (default target/release), LOAD_CPU (0), TARGET_CPU (1), PORT (18094),
-# TOOLS (the tools to run, in order, space-separated; default all of the above; wrk first, as
-# the others are compared with it).
+# TOOLS (the tools to run, in order, space-separated; default all of the above but the -coop
+# variants; wrk first, as the others are compared with it).
 set -euo pipefail
 rounds=${1:-7}
 seconds=${2:-3}
@@ -34,18 +41,19 @@ bin=${BIN:-target/release}
 load_cpu=${LOAD_CPU:-0}
 target_cpu=${TARGET_CPU:-1}
 port=${PORT:-18094}
-for tool in wrk nginx /usr/bin/time "$bin/molotov" "$bin/examples/transport_floor" "$bin/examples/uring_floor" "$bin/examples/uring_multishot"; do
+for tool in wrk nginx /usr/bin/time "$bin/molotov" "$bin/examples/transport_floor" "$bin/examples/uring_floor" "$bin/examples/uring_multishot" "$bin/examples/async_floor"; do
   command -v "$tool" > /dev/null || { echo "floor.sh: $tool is missing" >&2; exit 2; }
 done
 # shellcheck source=benches/one-nginx.sh
 source "$(dirname "$0")/one-nginx.sh"
 addr=127.0.0.1:$port
-read -r -a tools <<< "${TOOLS:-wrk molotov glommio epoll uring ms-recv ms-recv-sys ms-poll}"
+read -r -a tools <<< "${TOOLS:-wrk molotov glommio epoll uring ms-recv ms-recv-sys ms-poll async-poll async-mspoll async-recv}"
 [ "${tools[0]}" = wrk ] || { echo "floor.sh: TOOLS must start with wrk" >&2; exit 2; }
 for tool in "${tools[@]}"; do
   case $tool in
     wrk | molotov | glommio | epoll | uring | uring-coop | ms-recv | ms-recv-sys | ms-poll | \
-      ms-recv-coop | ms-recv-sys-coop | ms-poll-coop) ;;
+      ms-recv-coop | ms-recv-sys-coop | ms-poll-coop | async-poll | async-mspoll | async-recv | \
+      async-poll-coop | async-mspoll-coop | async-recv-coop) ;;
     *) echo "floor.sh: unknown tool $tool in TOOLS" >&2; exit 2 ;;
   esac
 done
@@ -68,6 +76,11 @@ run() {
       local mode=${1#ms-} setup=defer
       [ "${mode%-coop}" != "$mode" ] && { mode=${mode%-coop}; setup=coop; }
       "$bin/examples/uring_multishot" "$addr" 50 "$seconds" "$mode" "$setup" |
+        sed -n 's/.* requests=\([0-9]*\) .*/\1/p' ;;
+    async-*)
+      local mode=${1#async-} setup=defer
+      [ "${mode%-coop}" != "$mode" ] && { mode=${mode%-coop}; setup=coop; }
+      "$bin/examples/async_floor" "$addr" 50 "$seconds" "$mode" "$setup" |
         sed -n 's/.* requests=\([0-9]*\) .*/\1/p' ;;
     *) echo "floor.sh: unknown tool $1" >&2; exit 2 ;;
   esac

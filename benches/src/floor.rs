@@ -1,8 +1,12 @@
 //! What the transport-floor examples (`examples/transport_floor`, `examples/uring_floor`,
-//! `examples/uring_multishot`) share: the request they send, their blocking connections,
-//! when the bytes read so far hold one whole response, and the process's CPU time.
+//! `examples/uring_multishot`, `examples/async_floor`) share: the request they send, their
+//! blocking connections, when the bytes read so far hold one whole response, the keep-alive
+//! loop of the two that run on an async runtime, and the process's CPU time.
 
 use std::net::{SocketAddr, TcpStream};
+use std::time::Instant;
+
+use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// The GET every floor sends to `addr`, naming itself in `User-Agent`.
 pub fn request(addr: SocketAddr, agent: &str) -> Vec<u8> {
@@ -57,6 +61,42 @@ pub fn cpu_seconds() -> (f64, f64) {
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
     let seconds = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
     (seconds(usage.ru_utime), seconds(usage.ru_stime))
+}
+
+/// Reads one response into `buf`; false on end of stream, an error or a response that does
+/// not fit.
+pub async fn read_response<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut [u8]) -> bool {
+    let mut have = 0;
+    loop {
+        if have == buf.len() {
+            return false;
+        }
+        match stream.read(&mut buf[have..]).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => have += n,
+        }
+        if response_complete(&buf[..have]) {
+            return true;
+        }
+    }
+}
+
+/// The async floors' keep-alive loop: `request` written, one response read, until
+/// `deadline`. Returns (responses, 1 if the connection failed, else 0).
+pub async fn exchange_loop<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    request: &[u8],
+    deadline: Instant,
+) -> (u64, u64) {
+    let mut buf = vec![0u8; 4096];
+    let mut done = 0u64;
+    while Instant::now() < deadline {
+        if stream.write_all(request).await.is_err() || !read_response(&mut stream, &mut buf).await {
+            return (done, 1);
+        }
+        done += 1;
+    }
+    (done, 0)
 }
 
 /// Whether `data` holds a complete response: a head (up to the blank line) and as many body

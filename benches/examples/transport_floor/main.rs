@@ -24,44 +24,9 @@ use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use glommio::net::{Preallocated, TcpStream};
 use glommio::{LocalExecutorBuilder, Placement};
-use molotov_benches::floor::{self, response_complete};
-
-/// Reads one response into `buf`; returns false on EOF, an error or a head that does not fit.
-async fn read_response<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut [u8]) -> bool {
-    let mut have = 0;
-    loop {
-        if have == buf.len() {
-            return false;
-        }
-        match stream.read(&mut buf[have..]).await {
-            Ok(0) | Err(_) => return false,
-            Ok(n) => have += n,
-        }
-        if response_complete(&buf[..have]) {
-            return true;
-        }
-    }
-}
-
-/// Requests on one connection until the deadline: (responses, 1 if the connection failed).
-async fn exchange_loop<S: AsyncRead + AsyncWrite + Unpin>(
-    mut stream: S,
-    request: &[u8],
-    deadline: Instant,
-) -> (u64, u64) {
-    let mut buf = vec![0u8; 4096];
-    let mut done = 0u64;
-    while Instant::now() < deadline {
-        if stream.write_all(request).await.is_err() || !read_response(&mut stream, &mut buf).await {
-            return (done, 1);
-        }
-        done += 1;
-    }
-    (done, 0)
-}
+use molotov_benches::floor::{self, exchange_loop};
 
 async fn connection(addr: SocketAddr, request: &[u8], mode: Mode, deadline: Instant) -> (u64, u64) {
     let Ok(stream) = TcpStream::connect(addr).await else {
