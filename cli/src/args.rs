@@ -138,18 +138,19 @@ pub struct RunArgs {
     #[arg(long, default_value = "30s", allow_hyphen_values = true, value_parser = parse_duration)]
     pub grace: Duration,
 
-    /// glommio knob: spin this long before parking an idle executor (costs CPU; can lower
+    /// Executor knob: spin this long before parking an idle executor (costs CPU; can lower
     /// latency at low concurrency). Off by default.
     #[arg(long, allow_hyphen_values = true, value_parser = parse_positive_duration, hide_short_help = true)]
     pub spin_before_park: Option<Duration>,
 
-    /// glommio knob: depth of each executor's io_uring rings (submission entries; the kernel
-    /// rounds up to a power of two). glommio's default: 128.
+    /// Executor knob: depth of each executor's io_uring ring (submission entries; the kernel
+    /// rounds up to a power of two). Default: 128.
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=32768), hide_short_help = true)]
     pub ring_depth: Option<u32>,
 
-    /// Build io_uring rings without IORING_SETUP_COOP_TASKRUN (which molotov adds by default
-    /// to spare the load processes an interrupt per completion; see docs/engine.md).
+    /// Build io_uring rings without a task-work flag (molotov asks for DEFER_TASKRUN, else
+    /// COOP_TASKRUN, by default, to spare the load processes an interrupt per completion;
+    /// see docs/engine.md).
     #[arg(long, hide_short_help = true)]
     pub no_coop_taskrun: bool,
 

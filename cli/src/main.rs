@@ -253,7 +253,7 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
     if a.debug {
         let (coop, refused) = result.summary.rings_coop;
         molotov_core::errln!(
-            "molotov: debug: io_uring rings with COOP_TASKRUN: {coop}, refused by the kernel: {refused}"
+            "molotov: debug: io_uring rings with a task-work flag (DEFER_TASKRUN or COOP_TASKRUN): {coop}, refused by the kernel: {refused}"
         );
     }
     // The last statsd flush: the final totals (the teardown's included).

@@ -1,9 +1,10 @@
-//! The child side of a run: one glommio executor pinned to the child's CPU, `-w` workers on it,
+//! The child side of a run: one molotov-runtime executor pinned to the child's CPU, `-w`
+//! workers on it,
 //! each driving the plan interpreter (molotov-dsl) through molotov-http clients, and recording
 //! into the child's slot of the shared region.
 //!
-//! This is the only module that knows glommio; the rest of the engine sees a function that runs
-//! a child to completion and returns its exit code.
+//! This is the only module of the engine that knows the runtime; the rest sees a function that
+//! runs a child to completion and returns its exit code.
 
 use std::cell::Cell;
 use std::os::fd::OwnedFd;
@@ -11,7 +12,6 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use glommio::{LocalExecutorBuilder, Placement};
 use molotov_dsl::{
     Driver, Failure, Globals, Program, Recorder, Request, ResponseView, RunOutcome, Worker,
     WorkerContext,
@@ -20,6 +20,7 @@ use molotov_http::{
     Client, ClientConfig, ClientCounters, HeaderNeeds, Origin, RequestMeta, Response,
     ResponseNeeds, Scheme,
 };
+use molotov_runtime::{Executor, RingSetup};
 
 use crate::load::{RateSchedule, ramp_offset};
 use crate::process::monotonic_nanos;
@@ -66,11 +67,12 @@ pub struct EngineOptions {
     pub print_logs: bool,
     /// HTTP client settings.
     pub client: ClientConfig,
-    /// glommio `spin_before_park` (None: off).
+    /// The executor's `spin_before_park` (None: off).
     pub spin_before_park: Option<Duration>,
-    /// glommio `ring_depth` (None: glommio's default, 128).
+    /// Submission entries of the executor's ring (None: the runtime's default, 128).
     pub ring_depth: Option<usize>,
-    /// Build the executor's rings with `IORING_SETUP_COOP_TASKRUN` (see `uring_setup`).
+    /// Build the executor's ring with a task-work flag: `DEFER_TASKRUN`, or `COOP_TASKRUN`
+    /// where the kernel refuses it (see molotov-runtime).
     pub coop_taskrun: bool,
     /// Print requests and responses (`-vv`): rate-limited, bodies truncated, on stderr.
     pub dump: bool,
@@ -155,31 +157,25 @@ where
     let slot = region.slot(spec.slot);
     slot.set_meta(Meta::Pid, u64::from(std::process::id()));
     slot.set_state(SlotState::Starting);
-    let placement = match spec.cpu {
-        Some(cpu) => Placement::Fixed(cpu),
-        None => Placement::Unbound,
-    };
-    let mut builder = LocalExecutorBuilder::new(placement)
-        .name("molotov")
-        // TCP streams never use the io_memory pool: keep it small so the executor starts fast.
-        .io_memory(64 << 10);
+    let mut builder = Executor::new().taskrun_flags(spec.options.coop_taskrun);
+    if let Some(cpu) = spec.cpu {
+        builder = builder.pin_to_cpu(cpu);
+    }
     if let Some(spin) = spec.options.spin_before_park {
         builder = builder.spin_before_park(spin);
     }
     if let Some(depth) = spec.options.ring_depth {
-        builder = builder.ring_depth(depth);
+        builder = builder.ring_depth(depth.min(u32::MAX as usize) as u32);
     }
-    crate::uring_setup::set_extra_flags(if spec.options.coop_taskrun {
-        crate::uring_setup::COOP_TASKRUN
-    } else {
-        0
-    });
     let made = builder.make();
-    slot.set_meta(Meta::RingsCoop, u64::from(crate::uring_setup::applied()));
-    slot.set_meta(
-        Meta::RingsCoopRefused,
-        u64::from(crate::uring_setup::refused()),
-    );
+    if let Ok(executor) = &made {
+        let flagged = executor.ring_setup() != RingSetup::Plain;
+        slot.set_meta(Meta::RingsCoop, u64::from(flagged));
+        slot.set_meta(
+            Meta::RingsCoopRefused,
+            u64::from(spec.options.coop_taskrun && !flagged),
+        );
+    }
     let executor = match made {
         Ok(ex) => ex,
         Err(e) => {
@@ -190,7 +186,13 @@ where
             return CHILD_RUNTIME_EXIT;
         }
     };
-    let code = executor.run(body(region, slot));
+    let code = match executor.run(body(region, slot)) {
+        Ok(code) => code,
+        Err(e) => {
+            crate::errln!("molotov: process {} lost its io_uring: {e}", spec.process);
+            CHILD_RUNTIME_EXIT
+        }
+    };
     slot.set_state(SlotState::Finished);
     code
 }
@@ -304,7 +306,7 @@ pub fn run_child(spec: ChildSpec) -> i32 {
                         scenarios: spec.program.scenarios().len() as u32,
                         arrivals: arrivals.clone(),
                     };
-                    glommio::spawn_local(worker_loop(worker, driver, recorder, plan))
+                    molotov_runtime::spawn_local(worker_loop(worker, driver, recorder, plan))
                 })
                 .collect::<Vec<_>>()
         };
@@ -324,7 +326,7 @@ pub fn run_child(spec: ChildSpec) -> i32 {
                 && region.stop_requested() == StopRequest::None
             {
                 let mut all = std::pin::pin!(arrivals.wait_all_ready());
-                let mut poll = std::pin::pin!(glommio::timer::sleep(READY_POLL));
+                let mut poll = std::pin::pin!(molotov_runtime::timer::sleep(READY_POLL));
                 std::future::poll_fn(|cx| {
                     if all.as_mut().poll(cx).is_ready() || poll.as_mut().poll(cx).is_ready() {
                         std::task::Poll::Ready(())
@@ -348,7 +350,7 @@ pub fn run_child(spec: ChildSpec) -> i32 {
                 && region.get_header(HeaderWord::StartNanos) == 0
                 && region.stop_requested() == StopRequest::None
             {
-                glommio::timer::sleep(START_POLL).await;
+                molotov_runtime::timer::sleep(START_POLL).await;
             }
         }
         stop.wait_for_start();
@@ -992,7 +994,7 @@ impl EngineDriver {
             if left.is_zero() {
                 break;
             }
-            glommio::timer::sleep(left.min(SLEEP_SLICE)).await;
+            molotov_runtime::timer::sleep(left.min(SLEEP_SLICE)).await;
         }
     }
     /// No new request or scenario should start (see [`StopWatch::graceful`]).

@@ -1,4 +1,4 @@
-//! molotov's engine: processes, glommio workers, shared-memory stats, load models and reports.
+//! molotov's engine: processes, workers on molotov-runtime, shared-memory stats, load models and reports.
 
 pub mod child_output;
 pub mod dump;

@@ -1,13 +1,16 @@
-//! What a per-request deadline costs on a glommio executor, four ways:
-//! `None` (no deadline), `Glommio` (`glommio::future::timeout`, a new timer per request),
-//! `Rearmed` (one glommio `Timer` per client, re-armed with `reset` per request and polled
-//! once) and `Swept` (`molotov_http::DeadlineTimer`: clock checks plus one sweeper task per
-//! executor, what the client uses).
+//! What a per-request deadline costs on a molotov-runtime executor, three ways:
+//! `None` (no deadline), `Timer` (a fresh `molotov_runtime::timer::Timer` per request raced
+//! against the future, the naive design) and `Swept` (`molotov_http::DeadlineTimer`: clock
+//! checks plus one sweeper task per executor, what the client uses).
 //!
 //! Two workloads: `yield` (a future that yields 3 times, i.e. is polled 4 times, like a
 //! request that waits on write, read and read) measures the bare mechanism; `http` runs C
 //! keep-alive raw exchanges (write a GET, read the fixed-size response) against a server and
 //! reports CPU microseconds per request. Rounds alternate the modes.
+//!
+//! The designs rejected earlier (`glommio::future::timeout` per request, and one glommio
+//! `Timer` per client re-armed with `reset`) were measured when the engine ran on glommio;
+//! those numbers are recorded in docs/http-client.md and these modes are no longer here.
 //!
 //! ```text
 //! cargo run --release -p molotov-http --example deadline_cost -- yield
@@ -20,66 +23,20 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use glommio::net::TcpStream;
-use glommio::{LocalExecutorBuilder, Placement};
 use molotov_http::DeadlineTimer;
+use molotov_runtime::net::TcpStream;
+use molotov_runtime::timer::Timer;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     None,
-    Glommio,
-    Rearmed,
+    Timer,
     Swept,
 }
 
-const MODES: [Mode; 4] = [Mode::None, Mode::Glommio, Mode::Rearmed, Mode::Swept];
-
-/// The rejected design, kept here to measure it: one glommio timer per client, re-armed per
-/// request, polled only when the task's waker is new.
-#[derive(Default)]
-struct RearmedTimer {
-    timer: Option<glommio::timer::Timer>,
-}
-
-impl RearmedTimer {
-    async fn run<F: Future>(&mut self, timeout: Duration, future: F) -> Option<F::Output> {
-        let deadline = Instant::now() + timeout;
-        let timer = match &mut self.timer {
-            Some(timer) => {
-                timer.reset(timeout);
-                timer
-            }
-            slot => slot.insert(glommio::timer::Timer::new(timeout)),
-        };
-        let mut future = std::pin::pin!(future);
-        let mut registered: Option<std::task::Waker> = None;
-        futures_lite::future::poll_fn(move |cx| {
-            if let std::task::Poll::Ready(output) = future.as_mut().poll(cx) {
-                return std::task::Poll::Ready(Some(output));
-            }
-            if Instant::now() >= deadline {
-                return std::task::Poll::Ready(None);
-            }
-            if !registered.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                if std::pin::Pin::new(&mut *timer).poll(cx).is_ready() {
-                    return std::task::Poll::Ready(None);
-                }
-                registered = Some(cx.waker().clone());
-            }
-            std::task::Poll::Pending
-        })
-        .await
-    }
-}
-
-/// Both per-client timers, so every mode runs through the same code.
-#[derive(Default)]
-struct Timers {
-    rearmed: RearmedTimer,
-    swept: DeadlineTimer,
-}
+const MODES: [Mode; 3] = [Mode::None, Mode::Timer, Mode::Swept];
 
 fn cpu_time() -> Duration {
     // SAFETY: an all-zero `rusage` is valid; getrusage only writes into it.
@@ -91,12 +48,23 @@ fn cpu_time() -> Duration {
 }
 
 /// Runs `future` under the deadline mechanism of `mode`.
-async fn guarded<F: Future>(mode: Mode, timers: &mut Timers, future: F) -> Option<F::Output> {
+async fn guarded<F: Future>(
+    mode: Mode,
+    deadline: &mut DeadlineTimer,
+    future: F,
+) -> Option<F::Output> {
     match mode {
         Mode::None => Some(future.await),
-        Mode::Glommio => glommio::future::timeout(TIMEOUT, future).await.ok(),
-        Mode::Rearmed => timers.rearmed.run(TIMEOUT, future).await,
-        Mode::Swept => timers.swept.run(TIMEOUT, future).await,
+        Mode::Timer => {
+            // A timer armed (and dropped, i.e. removed) per request, polled alongside.
+            let timer = Timer::new(TIMEOUT);
+            futures_lite::future::or(async { Some(future.await) }, async {
+                timer.await;
+                None
+            })
+            .await
+        }
+        Mode::Swept => deadline.run(TIMEOUT, future).await,
     }
 }
 
@@ -117,35 +85,36 @@ fn main() {
         .map_or(Ok(50), |s| s.parse())
         .expect("connections");
     let seconds: f64 = args.get(3).map_or(Ok(3.0), |s| s.parse()).expect("seconds");
-    // Each measurement runs on a fresh executor, so timers left behind by one mode (stale
-    // `glommio::future::timeout` entries live until their deadline) cannot slow the next.
+    // Each measurement runs on a fresh executor (its own ring, timers and deadline sweeper),
+    // so nothing one mode leaves behind can slow the next.
     for round in 0..3 {
         for mode in MODES {
             let workload = workload.clone();
-            let handle = LocalExecutorBuilder::new(Placement::Fixed(0))
-                .io_memory(64 << 10)
-                .spawn(move || async move {
-                    match workload.as_str() {
-                        "yield" => yield_workload(round, mode).await,
-                        "http" => http_workload(round, mode, addr, conns, seconds).await,
-                        other => eprintln!("unknown workload {other}: use yield or http"),
-                    }
-                })
-                .expect("executor");
-            handle.join().expect("join");
+            let handle = std::thread::spawn(move || {
+                molotov_runtime::Executor::new()
+                    .pin_to_cpu(0)
+                    .run(async move {
+                        match workload.as_str() {
+                            "yield" => yield_workload(round, mode).await,
+                            "http" => http_workload(round, mode, addr, conns, seconds).await,
+                            other => eprintln!("unknown workload {other}: use yield or http"),
+                        }
+                    })
+            });
+            handle.join().expect("join").expect("executor");
         }
     }
 }
 
 async fn yield_workload(round: usize, mode: Mode) {
     let iterations = 2_000_000u32;
-    let mut timers = Timers::default();
+    let mut deadline = DeadlineTimer::new();
     let cpu = cpu_time();
     let wall = Instant::now();
     for _ in 0..iterations {
-        guarded(mode, &mut timers, async {
+        guarded(mode, &mut deadline, async {
             for _ in 0..3 {
-                glommio::executor().yield_now().await;
+                molotov_runtime::yield_now().await;
             }
         })
         .await;
@@ -188,10 +157,10 @@ async fn http_workload(round: usize, mode: Mode, addr: SocketAddr, conns: usize,
             let workers: Vec<_> = (0..conns)
                 .map(|_| {
                     let request = Rc::clone(&request);
-                    glommio::spawn_local(async move {
+                    molotov_runtime::spawn_local(async move {
                         let mut stream = TcpStream::connect(addr).await.expect("connect");
                         stream.set_nodelay(true).expect("nodelay");
-                        let mut timers = Timers::default();
+                        let mut deadline = DeadlineTimer::new();
                         let mut buf = vec![0u8; 16 << 10];
                         let mut done = 0u64;
                         while Instant::now() < end {
@@ -207,7 +176,7 @@ async fn http_workload(round: usize, mode: Mode, addr: SocketAddr, conns: usize,
                                 }
                                 Ok::<(), std::io::Error>(())
                             };
-                            match guarded(mode, &mut timers, exchange).await {
+                            match guarded(mode, &mut deadline, exchange).await {
                                 Some(Ok(())) => done += 1,
                                 _ => break,
                             }

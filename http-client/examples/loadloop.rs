@@ -1,4 +1,4 @@
-//! Loopback load loop: one glommio executor pinned to a CPU drives C keep-alive clients,
+//! Loopback load loop: one molotov-runtime executor pinned to a CPU drives C keep-alive clients,
 //! each sending GETs back to back for D seconds; prints requests, req/s, the process's CPU
 //! time (getrusage: user + sys, helper threads included) and requests per CPU-second.
 //! With an `https` URL it also prints what TLS negotiated and the handshakes (full and
@@ -14,7 +14,6 @@
 
 use std::time::{Duration, Instant};
 
-use glommio::{LocalExecutorBuilder, Placement};
 use molotov_http::{
     Client, ClientConfig, ErrorKind, Method, RequestMeta, ResponseNeeds, TlsConnector, TlsInfo,
     TlsOptions, render_request, split_url,
@@ -117,22 +116,24 @@ fn main() {
         }
     };
     let run_args = args.clone();
-    let mut builder = LocalExecutorBuilder::new(Placement::Fixed(args.cpu)).io_memory(64 << 10);
+    let mut executor = molotov_runtime::Executor::new().pin_to_cpu(args.cpu);
     if args.spin_us > 0 {
-        builder = builder.spin_before_park(Duration::from_micros(args.spin_us));
+        executor = executor.spin_before_park(Duration::from_micros(args.spin_us));
     }
     let cpu_before = cpu_time();
     let started = Instant::now();
-    let handle = builder
-        .spawn(move || async move { drive(run_args).await })
-        .expect("executor starts");
+    let handle = std::thread::spawn(move || executor.run(drive(run_args)));
     let tally = handle.join().expect("executor thread");
     let elapsed = started.elapsed();
     let cpu = cpu_time() - cpu_before;
     let Outcome { tally, tls } = match tally {
-        Ok(outcome) => outcome,
-        Err(e) => {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(e)) => {
             eprintln!("loadloop: {e}");
+            std::process::exit(1);
+        }
+        Err(e) => {
+            eprintln!("loadloop: the executor failed: {e}");
             std::process::exit(1);
         }
     };
@@ -225,7 +226,7 @@ async fn drive(args: Args) -> Result<Outcome, String> {
                 .with_tls(connector.clone());
             let request = std::rc::Rc::clone(&request);
             let timeout = args.timeout;
-            glommio::spawn_local(async move {
+            molotov_runtime::spawn_local(async move {
                 let mut tally = Tally::default();
                 while Instant::now() < end {
                     match client

@@ -32,7 +32,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use futures_lite::{AsyncRead, AsyncWriteExt};
-use glommio::net::TcpStream;
+use molotov_runtime::net::TcpStream;
 use rustls::pki_types::ServerName;
 
 use crate::deadline::DeadlineTimer;
@@ -46,19 +46,19 @@ use crate::url::{Origin, Scheme};
 thread_local! {
     /// The connect gate of the executor running on this thread (see
     /// [`ClientConfig::max_parallel_connects`]), with that executor's id.
-    static CONNECT_GATE: std::cell::RefCell<Option<(usize, std::rc::Rc<glommio::sync::Semaphore>)>> =
+    static CONNECT_GATE: std::cell::RefCell<Option<(usize, std::rc::Rc<molotov_runtime::sync::Semaphore>)>> =
         const { std::cell::RefCell::new(None) };
 }
 
 /// The current executor's connect gate, created on first use with `limit` turns.
-fn connect_gate(limit: usize) -> std::rc::Rc<glommio::sync::Semaphore> {
-    let executor = glommio::executor().id();
+fn connect_gate(limit: usize) -> std::rc::Rc<molotov_runtime::sync::Semaphore> {
+    let executor = molotov_runtime::executor_id();
     CONNECT_GATE.with(|cell| {
         let mut current = cell.borrow_mut();
         match current.as_ref() {
             Some((id, gate)) if *id == executor => std::rc::Rc::clone(gate),
             _ => {
-                let gate = std::rc::Rc::new(glommio::sync::Semaphore::new(limit.max(1) as u64));
+                let gate = std::rc::Rc::new(molotov_runtime::sync::Semaphore::new(limit.max(1)));
                 *current = Some((executor, std::rc::Rc::clone(&gate)));
                 gate
             }
@@ -79,8 +79,8 @@ thread_local! {
 /// `Ok(0)` at the end of the stream. The bytes are in the buffer until the next read on this
 /// thread: the caller hands them to [`with_read_buffer`] before it awaits anything.
 ///
-/// A read is a `recv` made once the socket is readable (glommio polls for readiness, then
-/// copies): nothing is in flight into the buffer while the task waits, and the parser keeps a
+/// A read is a `recv` made once the socket is readable (the runtime polls for readiness,
+/// then copies): nothing is in flight into the buffer while the task waits, and the parser keeps a
 /// copy of whatever it needs. So one buffer serves every client of the thread. A buffer per
 /// client was a line or more of cache per request to fetch back among hundreds of workers,
 /// and memory per worker for nothing.
@@ -610,7 +610,7 @@ impl Core {
                             // A body that keeps arriving never makes a read wait: give the
                             // other tasks (and the deadline sweeper) their turn when the slice
                             // is up.
-                            glommio::yield_if_needed().await;
+                            molotov_runtime::yield_if_needed().await;
                         }
                         Ok(Progress::Complete { consumed }) => {
                             self.served += 1;
@@ -662,7 +662,7 @@ impl Core {
     /// `probe_idle_after`. Every other case goes to [`Core::ready_connection`].
     fn reusable_as_is(&self, meta: RequestMeta, now: Instant) -> bool {
         self.conn.is_some()
-            && self.conn_executor == glommio::executor().id()
+            && self.conn_executor == molotov_runtime::executor_id()
             && match self.probe_idle_after {
                 None => true,
                 Some(idle) => {
@@ -677,7 +677,7 @@ impl Core {
     /// replaced by a fresh one. Returns whether the connection is a reused one.
     async fn ready_connection(&mut self, exchange: &mut Exchange) -> Result<bool, Error> {
         if let Some(stream) = &mut self.conn {
-            if self.conn_executor == glommio::executor().id() && stream.idle_is_clean() {
+            if self.conn_executor == molotov_runtime::executor_id() && stream.idle_is_clean() {
                 return Ok(true);
             }
             self.conn = None;
@@ -685,8 +685,7 @@ impl Core {
         // The cold path (connect, TLS handshake) is boxed: its futures are large, and inline
         // they would make every request's future (and every worker's task) as large.
         let gate = connect_gate(self.config.max_parallel_connects);
-        // A closed gate cannot happen (nobody closes it); connect without a turn if it did.
-        let _turn = gate.acquire_static_permit(1).await.ok();
+        let _turn = gate.acquire().await;
         Box::pin(self.open_connection(exchange)).await?;
         Ok(false)
     }
@@ -709,7 +708,7 @@ impl Core {
             }
         };
         self.conn = Some(transport);
-        self.conn_executor = glommio::executor().id();
+        self.conn_executor = molotov_runtime::executor_id();
         self.served = 0;
         Ok(())
     }
@@ -765,7 +764,7 @@ impl Core {
                     if self.config.nodelay {
                         stream
                             .set_nodelay(true)
-                            .map_err(|e| Error::from_connect(addr, timeout, e.into()))?;
+                            .map_err(|e| Error::from_connect(addr, timeout, e))?;
                     }
                     self.counters.connects += 1;
                     if self.ever_connected {
@@ -774,7 +773,7 @@ impl Core {
                     self.ever_connected = true;
                     return Ok(stream);
                 }
-                Err(e) => last_error = Some(Error::from_connect(addr, timeout, e.into())),
+                Err(e) => last_error = Some(Error::from_connect(addr, timeout, e)),
             }
         }
         Err(last_error.unwrap_or_else(|| Error::Resolve {

@@ -1,8 +1,10 @@
-//! Per-request deadlines without a glommio timer per request: [`DeadlineTimer`] races a
+//! Per-request deadlines without a timer per request: [`DeadlineTimer`] races a
 //! future against a deadline checked on every poll and enforced by one sweeper task per
 //! executor.
 //!
-//! Why not glommio's timers: in glommio-ng 0.12 every timer insert and removal also updates
+//! Why not a timer per request (measured when the engine ran on glommio, before
+//! molotov-runtime; the runtime's timers are cheaper, but one timer per executor still beats
+//! one per request): in glommio-ng 0.12 every timer insert and removal also updates
 //! a hash map, and every reactor pass computes the earliest expiry by scanning *all* live
 //! timers (`id_to_expiry.values().min()`), so one timer per in-flight request makes every
 //! scheduler pass O(in-flight requests). `glommio::future::timeout` is worse still: it makes
@@ -15,7 +17,7 @@
 //! How: each `DeadlineTimer` owns a slot (deadline, expired flag, waker) registered once with
 //! its executor's registry. Arming a request writes the slot (one clock read, or none with
 //! [`DeadlineTimer::run_from`]); a poll of the raced future checks the flag. A sweeper task
-//! (one per executor, started on first use) sleeps on one glommio timer until the earliest
+//! (one per executor, started on first use) sleeps on one timer until the earliest
 //! armed deadline, flags the slots whose deadline passed, wakes their tasks and sleeps until
 //! the next earliest; with nothing armed it parks without a timer. Arming a deadline earlier
 //! than the one the sweeper sleeps until wakes it to plan again (with one timeout for all
@@ -23,7 +25,7 @@
 //! one). So a deadline fires when it passes (plus the timer's and a busy executor's delay),
 //! never early, and the sweeper wakes about once per timeout instead of on a fixed tick: a
 //! 5 ms tick was 200 executor wake-ups a second, which at low load (each response wakes the
-//! executor anyway, and every wake-up costs glommio timer re-arms) was ~30% of the load
+//! executor anyway, and every wake-up cost glommio timer re-arms) was ~30% of the load
 //! process's CPU (see docs/http-client.md).
 //!
 //! Never the stream-level `set_read_timeout`: it keeps state on the stream and a dropped
@@ -115,7 +117,7 @@ thread_local! {
 
 /// The current executor's registry, created (with its sweeper task) on first use.
 fn registry() -> Rc<Registry> {
-    let executor = glommio::executor().id();
+    let executor = molotov_runtime::executor_id();
     REGISTRY.with(|cell| {
         let mut current = cell.borrow_mut();
         if let Some(registry) = current.as_ref()
@@ -131,7 +133,7 @@ fn registry() -> Rc<Registry> {
             sleeping: RefCell::new(None),
             sweeps: Cell::new(0),
         });
-        glommio::spawn_local(sweep(Rc::downgrade(&registry))).detach();
+        molotov_runtime::spawn_local(sweep(Rc::downgrade(&registry))).detach();
         *current = Some(Rc::clone(&registry));
         registry
     })
@@ -148,10 +150,8 @@ async fn sweep(registry: Weak<Registry>) {
         let next = current.sweep(Instant::now());
         current.next_wake.set(next);
         drop(current);
-        // With a deadline to come, one glommio timer until then (dropped, and so removed
-        // from the wheel, when a replan cuts the sleep short); without, no timer at all.
-        let mut timer =
-            next.map(|at| glommio::timer::Timer::new(at.saturating_duration_since(Instant::now())));
+        // With a deadline to come, one timer until then (dropped, and so disarmed, when a replan cuts the sleep short); without, no timer at all.
+        let mut timer = next.map(molotov_runtime::timer::Timer::at);
         poll_fn(|cx| {
             let Some(current) = registry.upgrade() else {
                 return Poll::Ready(());
@@ -225,7 +225,7 @@ impl<F: Future> Future for Deadline<F> {
     }
 }
 
-/// A reusable per-client deadline for futures run on a glommio executor.
+/// A reusable per-client deadline for futures run on a molotov-runtime executor.
 ///
 /// Creating it needs no executor; [`run`](Self::run) must be called inside one.
 #[derive(Debug, Default)]
@@ -261,7 +261,7 @@ impl DeadlineTimer {
             };
         }
         let deadline = start + timeout;
-        let executor = glommio::executor().id();
+        let executor = molotov_runtime::executor_id();
         if self
             .slot
             .as_ref()
@@ -291,14 +291,11 @@ impl DeadlineTimer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use glommio::{LocalExecutorBuilder, Placement};
 
     fn run<T>(future: impl Future<Output = T>) -> T {
-        LocalExecutorBuilder::new(Placement::Unbound)
-            .io_memory(64 << 10)
-            .make()
-            .expect("glommio executor (io_uring) must start")
+        molotov_runtime::Executor::new()
             .run(future)
+            .expect("the executor (io_uring) runs")
     }
 
     fn sweeps() -> u64 {
@@ -306,13 +303,13 @@ mod tests {
     }
 
     /// A task holding a 60 s deadline around a 300 ms wait (its output: `Some(())`).
-    fn hold_a_long_deadline() -> glommio::Task<Option<()>> {
-        glommio::spawn_local(async {
+    fn hold_a_long_deadline() -> molotov_runtime::Task<Option<()>> {
+        molotov_runtime::spawn_local(async {
             let mut timer = DeadlineTimer::new();
             timer
                 .run(
                     Duration::from_secs(60),
-                    glommio::timer::sleep(Duration::from_millis(300)),
+                    molotov_runtime::timer::sleep(Duration::from_millis(300)),
                 )
                 .await
         })
@@ -345,7 +342,7 @@ mod tests {
         run(async {
             // A long deadline first: the sweeper plans to sleep a minute...
             let long = hold_a_long_deadline();
-            glommio::timer::sleep(Duration::from_millis(20)).await;
+            molotov_runtime::timer::sleep(Duration::from_millis(20)).await;
             assert_eq!(
                 registry()
                     .next_wake
@@ -380,14 +377,14 @@ mod tests {
             let end = Instant::now() + Duration::from_millis(300);
             let mut tasks = Vec::new();
             for _ in 0..50 {
-                tasks.push(glommio::spawn_local(async move {
+                tasks.push(molotov_runtime::spawn_local(async move {
                     let mut timer = DeadlineTimer::new();
                     let mut exchanges = 0u32;
                     while Instant::now() < end {
                         let out = timer
                             .run(
                                 Duration::from_secs(10),
-                                glommio::timer::sleep(Duration::from_millis(2)),
+                                molotov_runtime::timer::sleep(Duration::from_millis(2)),
                             )
                             .await;
                         assert_eq!(out, Some(()));
@@ -413,13 +410,13 @@ mod tests {
             // each) run one after another: the first short one replans (its deadline is
             // earlier than the sweeper's), the next ones are later than that and do not.
             let long = hold_a_long_deadline();
-            glommio::timer::sleep(Duration::from_millis(10)).await;
+            molotov_runtime::timer::sleep(Duration::from_millis(10)).await;
             let mut timer = DeadlineTimer::new();
             for _ in 0..100 {
                 let out = timer
                     .run(
                         Duration::from_secs(5),
-                        glommio::timer::sleep(Duration::from_millis(1)),
+                        molotov_runtime::timer::sleep(Duration::from_millis(1)),
                     )
                     .await;
                 assert_eq!(out, Some(()));
@@ -439,7 +436,7 @@ mod tests {
                 Duration::from_millis(20),
                 futures_lite::future::pending::<()>(),
             );
-            glommio::timer::sleep(Duration::from_millis(150)).await;
+            molotov_runtime::timer::sleep(Duration::from_millis(150)).await;
             let swept = sweeps();
             // First arm, then the deadline; nothing is armed after that.
             assert!(swept <= 3, "the sweeper woke {swept} times");

@@ -1,5 +1,5 @@
 //! Minimal HTTP/1.1 client for molotov: pre-rendered requests, responses parsed by a fast path
-//! for common heads or httparse, keep-alive over glommio.
+//! for common heads or httparse, keep-alive over molotov-runtime.
 //!
 //! - [`render_request`] turns a method, authority, path, headers and body into wire bytes
 //!   (validated: no CR/LF injection), once for static requests or into a reused buffer;

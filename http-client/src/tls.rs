@@ -15,7 +15,7 @@
 //! - Session resumption: rustls' in-memory client session cache (256 servers, up to 8 TLS
 //!   1.3 tickets per server), which lives in the `rustls::ClientConfig`; sharing one
 //!   configuration per process is what lets a reconnecting client resume.
-//! - The stream is futures-rustls' `TlsStream` over glommio's `TcpStream` (glommio
+//! - The stream is futures-rustls' `TlsStream` over molotov-runtime's `TcpStream` (which
 //!   implements the futures-io traits futures-rustls needs); see [`crate::client`] for how a
 //!   client drives it.
 //!
@@ -36,7 +36,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
-use glommio::net::TcpStream;
+use molotov_runtime::net::TcpStream;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::pem::PemObject;

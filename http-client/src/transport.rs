@@ -1,5 +1,5 @@
 //! The byte stream under a [`crate::Client`]'s connection: plain TCP ([`Transport::Plain`])
-//! or TLS over TCP ([`Transport::Tls`], futures-rustls over glommio's `TcpStream`), one type
+//! or TLS over TCP ([`Transport::Tls`], futures-rustls over molotov-runtime's `TcpStream`), one type
 //! so the exchange reads and writes without caring which, plus the idle check that decides
 //! whether a kept-alive connection can carry the next request.
 //!
@@ -21,7 +21,7 @@ use std::task::{Context, Poll};
 
 use futures_lite::{AsyncRead, AsyncWrite};
 use futures_rustls::client::TlsStream;
-use glommio::net::TcpStream;
+use molotov_runtime::net::TcpStream;
 
 /// Most TLS records the idle check processes before it gives up on a connection.
 const IDLE_CHECK_MAX_READS: usize = 8;

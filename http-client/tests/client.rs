@@ -50,7 +50,7 @@ fn many_clients_on_one_executor_are_counted_exactly() {
         let tasks: Vec<_> = (0..clients)
             .map(|_| {
                 let origin = origin.clone();
-                glommio::spawn_local(async move {
+                molotov_runtime::spawn_local(async move {
                     let mut client = Client::new(origin, ClientConfig::default());
                     let mut ok = 0u64;
                     for _ in 0..per_client {
@@ -90,7 +90,7 @@ fn connects_beyond_the_gate_wait_their_turn_and_all_succeed() {
         let tasks: Vec<_> = (0..clients)
             .map(|_| {
                 let (origin, config) = (origin.clone(), config.clone());
-                glommio::spawn_local(async move {
+                molotov_runtime::spawn_local(async move {
                     let mut client = Client::new(origin, config);
                     let first = get_ok(&mut client, "/").await.status;
                     let second = get_ok(&mut client, "/").await.status;
@@ -143,7 +143,7 @@ fn clients_reading_at_once_through_the_shared_buffer_keep_their_own_bytes() {
             .iter()
             .map(|&n| {
                 let (origin, config) = (origin.clone(), config.clone());
-                glommio::spawn_local(async move {
+                molotov_runtime::spawn_local(async move {
                     let mut client = Client::new(origin, config);
                     let mut bodies = Vec::new();
                     for _ in 0..3 {
@@ -204,7 +204,7 @@ fn server_closing_an_idle_connection_is_a_transparent_reconnect() {
         // The server answers without announcing anything, then closes the connection.
         let got = get_ok(&mut client, "/close/silent").await;
         assert_eq!(got.status, 200);
-        glommio::timer::sleep(Duration::from_millis(50)).await;
+        molotov_runtime::timer::sleep(Duration::from_millis(50)).await;
         // Not idempotent, so only the idle probe (not a retry) can make this succeed.
         let got = send(
             &mut client,
@@ -237,7 +237,7 @@ fn idle_timeout_of_the_server_is_a_transparent_reconnect() {
     run(async {
         for _ in 0..3 {
             assert_eq!(get_ok(&mut client, "/json").await.status, 200);
-            glommio::timer::sleep(Duration::from_millis(100)).await;
+            molotov_runtime::timer::sleep(Duration::from_millis(100)).await;
         }
     });
     let counters = client.counters();
@@ -259,14 +259,14 @@ fn without_the_idle_probe_a_close_between_requests_retries_idempotent_requests()
     let mut client = client_with(&server, config);
     run(async {
         get_ok(&mut client, "/close/silent").await;
-        glommio::timer::sleep(Duration::from_millis(50)).await;
+        molotov_runtime::timer::sleep(Duration::from_millis(50)).await;
         let got = get_ok(&mut client, "/json").await;
         assert_eq!(got.status, 200);
         assert!(!got.reused);
         assert_eq!(client.counters().retries, 1);
 
         get_ok(&mut client, "/close/silent").await;
-        glommio::timer::sleep(Duration::from_millis(50)).await;
+        molotov_runtime::timer::sleep(Duration::from_millis(50)).await;
         let error = send(
             &mut client,
             Method::POST,
@@ -740,11 +740,11 @@ fn max_concurrency_answers_503() {
     let origin = origin(&server);
     run(async {
         let slow_origin = origin.clone();
-        let slow = glommio::spawn_local(async move {
+        let slow = molotov_runtime::spawn_local(async move {
             let mut client = Client::new(slow_origin, ClientConfig::default());
             get_ok(&mut client, "/delay/400").await.status
         });
-        glommio::timer::sleep(Duration::from_millis(100)).await;
+        molotov_runtime::timer::sleep(Duration::from_millis(100)).await;
         let mut client = Client::new(origin, ClientConfig::default());
         assert_eq!(get_ok(&mut client, "/json").await.status, 503);
         assert_eq!(slow.await, 200);

@@ -163,7 +163,7 @@ fn many_clients_over_tls_are_counted_exactly() {
             .map(|_| {
                 let origin = origin.clone();
                 let connector = connector.clone();
-                glommio::spawn_local(async move {
+                molotov_runtime::spawn_local(async move {
                     let mut client =
                         Client::new(origin, ClientConfig::default()).with_tls(connector);
                     let mut ok = 0u64;
@@ -453,7 +453,7 @@ fn an_idle_tls_connection_is_checked_and_kept_when_clean() {
         for i in 0..5 {
             // Idle longer than `probe_idle_after` (1 ms): each request runs the idle check,
             // which must read the TLS 1.3 session tickets as harmless.
-            glommio::timer::sleep(Duration::from_millis(5)).await;
+            molotov_runtime::timer::sleep(Duration::from_millis(5)).await;
             let got = get(&mut client, "/json").await.unwrap();
             assert_eq!(got.reused, i > 0, "request {i}");
         }
@@ -475,7 +475,7 @@ fn a_server_closing_an_idle_tls_connection_is_a_transparent_reconnect() {
     let mut client = tls_client(&server, trusting(&server, &dir));
     run(async {
         assert_eq!(get(&mut client, "/json").await.unwrap().status, 200);
-        glommio::timer::sleep(Duration::from_millis(200)).await;
+        molotov_runtime::timer::sleep(Duration::from_millis(200)).await;
         // A POST is never retried: only the idle check (which must see the close_notify
         // and the end of stream through rustls) can make it succeed.
         let got = send(
@@ -509,7 +509,7 @@ fn a_reply_followed_by_close_notify_drops_the_connection_at_once() {
     run(async {
         // The server answers without announcing a close, then closes (close_notify).
         assert_eq!(get(&mut client, "/close/silent").await.unwrap().status, 200);
-        glommio::timer::sleep(Duration::from_millis(50)).await;
+        molotov_runtime::timer::sleep(Duration::from_millis(50)).await;
         let got = send(
             &mut client,
             Method::POST,
@@ -617,7 +617,7 @@ fn tls_and_plain_clients_with_mixed_read_sizes_share_the_read_buffer() {
             let options = options.clone();
             let plain_addr = plain_srv.addr();
             let tls_addr = tls_srv.addr();
-            tasks.push(glommio::spawn_local(async move {
+            tasks.push(molotov_runtime::spawn_local(async move {
                 let mut client = if tls {
                     let connector = TlsConnector::new(&options).unwrap();
                     let config = ClientConfig {

@@ -1,4 +1,4 @@
-//! Helpers shared by the integration tests: running a future on a glommio executor,
+//! Helpers shared by the integration tests: running a future on a molotov-runtime executor,
 //! starting the in-repo target server, and sending one request with a client.
 
 #![allow(dead_code)]
@@ -6,7 +6,6 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use glommio::{LocalExecutorBuilder, Placement};
 use molotov_http::{
     Client, ClientConfig, Error, Method, Origin, RequestMeta, ResponseNeeds, render_request,
 };
@@ -15,13 +14,11 @@ use molotov_target::{ServerConfig, ServerHandle};
 /// Generous deadline for requests that must succeed.
 pub const OK_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Runs `future` to completion on a fresh glommio executor on this thread.
+/// Runs `future` to completion on a fresh executor on this thread.
 pub fn run<T>(future: impl Future<Output = T>) -> T {
-    LocalExecutorBuilder::new(Placement::Unbound)
-        .io_memory(64 << 10)
-        .make()
-        .expect("glommio executor (io_uring) must start")
+    molotov_runtime::Executor::new()
         .run(future)
+        .expect("the executor (io_uring) runs")
 }
 
 /// Starts a target server with the default config.

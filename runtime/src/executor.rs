@@ -1,0 +1,553 @@
+//! The executor: the task slab, the run queue and the loop that polls tasks, fires timers and
+//! enters the ring; [`spawn_local`] and its [`Task`] handle, [`yield_now`] and
+//! [`yield_if_needed`], and the thread's current runtime that every other module reaches
+//! through [`with_runtime`].
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+use std::time::{Duration, Instant};
+
+use crate::reactor::Reactor;
+use crate::timer::Timers;
+
+// A waker packs a task's index and generation into one pointer-sized word.
+const _: () = assert!(usize::BITS == 64, "molotov-runtime needs a 64-bit target");
+
+/// How long a task may keep its executor busy before [`yield_if_needed`] yields.
+const TIME_SLICE: Duration = Duration::from_millis(5);
+
+/// The waker index of the future given to [`ReadyExecutor::run`] (not in the slab).
+const MAIN_TASK: usize = 0xffff_ffff;
+
+/// Default submission-queue depth of the ring.
+const DEFAULT_RING_DEPTH: u32 = 128;
+
+static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
+
+thread_local! {
+    /// The runtime of the executor running on this thread, null outside [`Executor::run`].
+    static CURRENT: Cell<*const Runtime> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Runs `f` on this thread's runtime; None outside an executor.
+pub(crate) fn with_runtime<R>(f: impl FnOnce(&Runtime) -> R) -> Option<R> {
+    let current = CURRENT.with(Cell::get);
+    if current.is_null() {
+        return None;
+    }
+    // SAFETY: `CURRENT` is non-null only while `Executor::run` is on this thread's stack,
+    // and it points at the runtime that `run` borrows for that whole time; the runtime is
+    // only ever used through shared references (its state is in cells).
+    Some(f(unsafe { &*current }))
+}
+
+/// Runs `f` on this thread's runtime; panics outside an executor (a programming error:
+/// tasks, timers and streams only exist inside [`Executor::run`]).
+pub(crate) fn runtime<R>(f: impl FnOnce(&Runtime) -> R) -> R {
+    with_runtime(f).expect("molotov-runtime: used outside Executor::run")
+}
+
+/// Which of the kernel's task-work modes the ring was built with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RingSetup {
+    /// `IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN` (Linux 6.1): completion work
+    /// runs in one batch when the executor enters the ring to wait.
+    DeferTaskrun,
+    /// `IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG` (Linux 5.19): completion work
+    /// is not forced on the executor by an interrupt, it runs at the next system call.
+    CoopTaskrun,
+    /// No task-work flag: asked for ([`Executor::taskrun_flags`] off), or refused by the
+    /// kernel.
+    Plain,
+}
+
+/// An executor for one thread: built with [`Executor::new`] and the setters, started with
+/// [`Executor::run`].
+#[derive(Debug, Clone)]
+pub struct Executor {
+    cpu: Option<usize>,
+    ring_depth: u32,
+    spin_before_park: Option<Duration>,
+    taskrun_flags: bool,
+}
+
+impl Default for Executor {
+    fn default() -> Executor {
+        Executor::new()
+    }
+}
+
+impl Executor {
+    /// No CPU pinning, a ring of 128 entries, no spinning, task-work flags on.
+    pub fn new() -> Executor {
+        Executor {
+            cpu: None,
+            ring_depth: DEFAULT_RING_DEPTH,
+            spin_before_park: None,
+            taskrun_flags: true,
+        }
+    }
+
+    /// Pins the thread that runs the executor to `cpu`.
+    pub fn pin_to_cpu(mut self, cpu: usize) -> Executor {
+        self.cpu = Some(cpu);
+        self
+    }
+
+    /// Submission-queue entries of the ring (the kernel rounds up to a power of two).
+    pub fn ring_depth(mut self, entries: u32) -> Executor {
+        self.ring_depth = entries.max(1);
+        self
+    }
+
+    /// With nothing to run, keep collecting completions without sleeping for this long
+    /// before blocking in the kernel (costs CPU; can lower latency at low load).
+    pub fn spin_before_park(mut self, spin: Duration) -> Executor {
+        self.spin_before_park = Some(spin);
+        self
+    }
+
+    /// Whether to build the ring with a task-work flag (`DEFER_TASKRUN`, else
+    /// `COOP_TASKRUN`, whichever the kernel takes first); on by default.
+    pub fn taskrun_flags(mut self, on: bool) -> Executor {
+        self.taskrun_flags = on;
+        self
+    }
+
+    /// Pins the thread (if asked) and builds the ring: the executor, ready to run.
+    pub fn make(self) -> io::Result<ReadyExecutor> {
+        if let Some(cpu) = self.cpu {
+            pin_thread(cpu)?;
+        }
+        let reactor = Reactor::new(self.ring_depth, self.taskrun_flags)?;
+        Ok(ReadyExecutor {
+            runtime: Runtime {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                reactor,
+                timers: Timers::default(),
+                tasks: RefCell::new(Vec::new()),
+                free_tasks: RefCell::new(Vec::new()),
+                queue: RefCell::new(VecDeque::new()),
+                pass_started: Cell::new(Instant::now()),
+                main_woken: Cell::new(true),
+                spin_before_park: self.spin_before_park,
+            },
+        })
+    }
+
+    /// [`Executor::make`], then [`ReadyExecutor::run`].
+    pub fn run<T>(self, future: impl Future<Output = T>) -> io::Result<T> {
+        self.make()?.run(future)
+    }
+}
+
+/// An executor whose ring is built ([`Executor::make`]).
+pub struct ReadyExecutor {
+    runtime: Runtime,
+}
+
+impl std::fmt::Debug for ReadyExecutor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadyExecutor")
+            .field("id", &self.runtime.id)
+            .field("ring_setup", &self.ring_setup())
+            .finish()
+    }
+}
+
+impl ReadyExecutor {
+    /// How the ring was built.
+    pub fn ring_setup(&self) -> RingSetup {
+        self.runtime.reactor.setup()
+    }
+
+    /// Runs `future` and the tasks it spawns until `future` is done; tasks still pending then
+    /// are dropped. Errors only if the ring fails.
+    pub fn run<T>(self, future: impl Future<Output = T>) -> io::Result<T> {
+        let runtime = &self.runtime;
+        let previous = CURRENT.with(|current| current.replace(runtime));
+        // Restores the thread's previous runtime (null, or an outer executor's) however
+        // `run` ends, after the tasks left are dropped (their streams and timers reach the
+        // runtime as they go).
+        struct Restore<'a>(&'a Runtime, *const Runtime);
+        impl Drop for Restore<'_> {
+            fn drop(&mut self) {
+                self.0.drop_all_tasks();
+                CURRENT.with(|current| current.set(self.1));
+            }
+        }
+        let _restore = Restore(runtime, previous);
+        // Declared after the guard, so dropped before it, with the runtime still current.
+        let mut main = std::pin::pin!(future);
+        let main_waker = waker_for(MAIN_TASK, 0);
+        loop {
+            let now = Instant::now();
+            runtime.pass_started.set(now);
+            runtime.timers.fire(now);
+            if runtime.main_woken.replace(false)
+                && let Poll::Ready(output) =
+                    main.as_mut().poll(&mut Context::from_waker(&main_waker))
+            {
+                return Ok(output);
+            }
+            let mut batch = runtime.queue.borrow().len();
+            while batch > 0 {
+                batch -= 1;
+                let Some(task) = runtime.queue.borrow_mut().pop_front() else {
+                    break;
+                };
+                runtime.poll_task(task);
+            }
+            if runtime.queue.borrow().is_empty() && !runtime.main_woken.get() {
+                runtime.park()?;
+            } else {
+                runtime.reactor.enter(false, None)?;
+            }
+            runtime.reactor.complete();
+        }
+    }
+}
+
+fn pin_thread(cpu: usize) -> io::Result<()> {
+    if cpu >= libc::CPU_SETSIZE as usize {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("CPU {cpu} is out of range"),
+        ));
+    }
+    // SAFETY: an all-zero `cpu_set_t` is the empty set, a valid value of this plain C
+    // struct; CPU_SET writes inside it (the index was checked against CPU_SETSIZE).
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: `set` is a valid, initialised set of the size passed; pid 0 is this thread.
+    let result = unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) };
+    if result != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A task's place in the slab.
+struct TaskSlot {
+    /// Taken out while the task is polled, None once it is done.
+    future: Option<Pin<Box<dyn Future<Output = ()>>>>,
+    /// Bumped each time the slot is reused: a waker of an earlier task wakes nothing.
+    generation: u32,
+    live: bool,
+    queued: bool,
+    running: bool,
+    /// Its handle was dropped while it ran: drop it when the poll returns.
+    cancelled: bool,
+}
+
+/// The state of one executor, reached from tasks through [`with_runtime`].
+pub(crate) struct Runtime {
+    pub(crate) id: usize,
+    pub(crate) reactor: Reactor,
+    pub(crate) timers: Timers,
+    tasks: RefCell<Vec<TaskSlot>>,
+    free_tasks: RefCell<Vec<usize>>,
+    queue: RefCell<VecDeque<usize>>,
+    pass_started: Cell<Instant>,
+    /// The future given to `run` was woken.
+    main_woken: Cell<bool>,
+    spin_before_park: Option<Duration>,
+}
+
+impl Runtime {
+    fn insert(&self, future: Pin<Box<dyn Future<Output = ()>>>) -> (usize, u32) {
+        let mut tasks = self.tasks.borrow_mut();
+        let index = match self.free_tasks.borrow_mut().pop() {
+            Some(index) => index,
+            None => {
+                tasks.push(TaskSlot {
+                    future: None,
+                    generation: 0,
+                    live: false,
+                    queued: false,
+                    running: false,
+                    cancelled: false,
+                });
+                tasks.len() - 1
+            }
+        };
+        let slot = &mut tasks[index];
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.future = Some(future);
+        slot.live = true;
+        slot.queued = true;
+        slot.cancelled = false;
+        self.queue.borrow_mut().push_back(index);
+        (index, slot.generation)
+    }
+
+    fn schedule(&self, index: usize, generation: u32) {
+        if index == MAIN_TASK {
+            self.main_woken.set(true);
+            return;
+        }
+        let mut tasks = self.tasks.borrow_mut();
+        if let Some(slot) = tasks.get_mut(index)
+            && slot.live
+            && slot.generation == generation
+            && !slot.queued
+        {
+            slot.queued = true;
+            self.queue.borrow_mut().push_back(index);
+        }
+    }
+
+    fn poll_task(&self, index: usize) {
+        let (mut future, generation) = {
+            let mut tasks = self.tasks.borrow_mut();
+            let slot = &mut tasks[index];
+            // A stale entry: the task was polled through a later entry, or is gone.
+            if !slot.live || !slot.queued {
+                return;
+            }
+            slot.queued = false;
+            slot.running = true;
+            let future = slot
+                .future
+                .take()
+                .expect("a live task that is not running has its future");
+            (future, slot.generation)
+        };
+        let waker = waker_for(index, generation);
+        let mut cx = Context::from_waker(&waker);
+        let done = future.as_mut().poll(&mut cx).is_ready();
+        let finished = {
+            let mut tasks = self.tasks.borrow_mut();
+            let slot = &mut tasks[index];
+            slot.running = false;
+            if done || slot.cancelled {
+                slot.live = false;
+                slot.queued = false;
+                slot.cancelled = false;
+                self.free_tasks.borrow_mut().push(index);
+                Some(future)
+            } else {
+                slot.future = Some(future);
+                None
+            }
+        };
+        // Dropped outside the borrow: a future's drop may drop other tasks' handles.
+        drop(finished);
+    }
+
+    fn cancel(&self, index: usize, generation: u32) {
+        let future = {
+            let mut tasks = self.tasks.borrow_mut();
+            let slot = &mut tasks[index];
+            if !slot.live || slot.generation != generation {
+                return;
+            }
+            if slot.running {
+                slot.cancelled = true;
+                return;
+            }
+            slot.live = false;
+            slot.queued = false;
+            self.free_tasks.borrow_mut().push(index);
+            slot.future.take()
+        };
+        drop(future);
+    }
+
+    /// Drops every task left (their drops may cancel others: repeat until none is left).
+    fn drop_all_tasks(&self) {
+        loop {
+            let futures: Vec<_> = {
+                let mut tasks = self.tasks.borrow_mut();
+                let mut free = self.free_tasks.borrow_mut();
+                tasks
+                    .iter_mut()
+                    .enumerate()
+                    .filter(|(_, slot)| slot.live && !slot.running)
+                    .filter_map(|(index, slot)| {
+                        slot.live = false;
+                        slot.queued = false;
+                        free.push(index);
+                        slot.future.take()
+                    })
+                    .collect()
+            };
+            if futures.is_empty() {
+                break;
+            }
+            drop(futures);
+        }
+        self.queue.borrow_mut().clear();
+    }
+
+    /// Nothing runnable: spin if asked, then wait in the ring for a completion or the next
+    /// timer.
+    fn park(&self) -> io::Result<()> {
+        if let Some(spin) = self.spin_before_park {
+            let until = Instant::now() + spin;
+            loop {
+                self.reactor.enter(false, None)?;
+                if self.reactor.has_completions() {
+                    return Ok(());
+                }
+                let now = Instant::now();
+                if self.timers.next().is_some_and(|at| at <= now) || now >= until {
+                    break;
+                }
+                std::hint::spin_loop();
+            }
+        }
+        let timeout = self
+            .timers
+            .next()
+            .map(|at| at.saturating_duration_since(Instant::now()));
+        if timeout.is_some_and(|t| t.is_zero()) {
+            return self.reactor.enter(false, None);
+        }
+        self.reactor.enter(true, timeout)
+    }
+}
+
+static WAKER_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(clone_waker, wake_task, wake_task, drop_waker);
+
+fn clone_waker(data: *const ()) -> RawWaker {
+    RawWaker::new(data, &WAKER_VTABLE)
+}
+
+fn wake_task(data: *const ()) {
+    let word = data as usize;
+    with_runtime(|runtime| runtime.schedule(word & 0xffff_ffff, (word >> 32) as u32));
+}
+
+fn drop_waker(_: *const ()) {}
+
+fn waker_for(index: usize, generation: u32) -> Waker {
+    let word = index | (generation as usize) << 32;
+    // SAFETY: the data is a plain word that the vtable's functions never dereference;
+    // cloning copies it, dropping does nothing, waking looks the task up in this thread's
+    // runtime (and does nothing when there is none or the task is gone), so the waker is
+    // sound wherever it is used; it only wakes anything on its executor's thread.
+    unsafe { Waker::from_raw(RawWaker::new(word as *const (), &WAKER_VTABLE)) }
+}
+
+/// Where a task's output waits for its handle.
+struct JoinState<T> {
+    output: RefCell<Option<T>>,
+    waiter: RefCell<Option<Waker>>,
+    finished: Cell<bool>,
+}
+
+/// The handle of a spawned task: a future of its output. Dropping it cancels the task (its
+/// future is dropped); [`Task::detach`] lets it run to its end instead.
+#[must_use = "dropping a Task cancels it; detach() it to let it run"]
+pub struct Task<T> {
+    index: usize,
+    generation: u32,
+    state: Rc<JoinState<T>>,
+    detached: bool,
+}
+
+impl<T> std::fmt::Debug for Task<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Task")
+            .field("index", &self.index)
+            .field("finished", &self.state.finished.get())
+            .finish()
+    }
+}
+
+impl<T> Task<T> {
+    /// Lets the task run to its end without a handle.
+    pub fn detach(mut self) {
+        self.detached = true;
+    }
+}
+
+impl<T> Future for Task<T> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        if let Some(output) = self.state.output.borrow_mut().take() {
+            return Poll::Ready(output);
+        }
+        assert!(
+            !self.state.finished.get(),
+            "a task's output was already taken"
+        );
+        let mut waiter = self.state.waiter.borrow_mut();
+        match waiter.as_ref() {
+            Some(parked) if parked.will_wake(cx.waker()) => {}
+            _ => *waiter = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+impl<T> Drop for Task<T> {
+    fn drop(&mut self) {
+        if !self.detached && !self.state.finished.get() {
+            with_runtime(|runtime| runtime.cancel(self.index, self.generation));
+        }
+    }
+}
+
+/// Spawns `future` on this thread's executor; panics outside one.
+pub fn spawn_local<T: 'static>(future: impl Future<Output = T> + 'static) -> Task<T> {
+    let state = Rc::new(JoinState {
+        output: RefCell::new(None),
+        waiter: RefCell::new(None),
+        finished: Cell::new(false),
+    });
+    let inner = Rc::clone(&state);
+    let task = async move {
+        let output = future.await;
+        *inner.output.borrow_mut() = Some(output);
+        inner.finished.set(true);
+        let waiter = inner.waiter.borrow_mut().take();
+        if let Some(waiter) = waiter {
+            waiter.wake();
+        }
+    };
+    let (index, generation) = runtime(|runtime| runtime.insert(Box::pin(task)));
+    Task {
+        index,
+        generation,
+        state,
+        detached: false,
+    }
+}
+
+/// The id of this thread's executor (unique in the process); panics outside one.
+pub fn executor_id() -> usize {
+    runtime(|runtime| runtime.id)
+}
+
+/// Lets every other runnable task, the timers and the ring have a turn.
+pub async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            return Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await;
+}
+
+/// [`yield_now`] once the current pass of the executor has run for longer than its time
+/// slice (5 ms); otherwise returns at once.
+pub async fn yield_if_needed() {
+    if runtime(|runtime| runtime.pass_started.get().elapsed() >= TIME_SLICE) {
+        yield_now().await;
+    }
+}

@@ -1,0 +1,336 @@
+//! [`TcpStream`]: a non-blocking TCP connection read with `recv(2)` and written with
+//! `send(2)`, the ring telling only when it is readable or writable (a one-shot `POLL_ADD`
+//! per wait). A read after a short read waits for readiness first (what was there was
+//! taken), a read after a readiness event or a full read tries `recv` first: a request and
+//! its response cost one `send`, one `POLL_ADD` completion and one `recv`.
+
+use std::future::{Future, poll_fn};
+use std::io;
+use std::mem::size_of;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_lite::{AsyncRead, AsyncWrite};
+use io_uring::{opcode, types};
+
+use crate::executor::{runtime, with_runtime};
+use crate::reactor::OpId;
+use crate::timer::Timer;
+
+/// A connected TCP stream of one executor.
+#[derive(Debug)]
+pub struct TcpStream {
+    fd: OwnedFd,
+    /// The executor whose ring holds `read_wait` and `write_wait`.
+    executor: usize,
+    read_wait: Option<OpId>,
+    write_wait: Option<OpId>,
+    /// Try `recv` before waiting for readiness.
+    read_first: bool,
+}
+
+/// Which readiness a stream waits for.
+#[derive(Clone, Copy)]
+enum Direction {
+    Read,
+    Write,
+}
+
+impl TcpStream {
+    /// Connects to `addr`.
+    pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+        let domain = match addr {
+            SocketAddr::V4(_) => libc::AF_INET,
+            SocketAddr::V6(_) => libc::AF_INET6,
+        };
+        // SAFETY: plain socket(2) with constant arguments.
+        let fd = unsafe {
+            libc::socket(
+                domain,
+                libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                libc::IPPROTO_TCP,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just returned by socket(2) and nothing else owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let mut stream = TcpStream {
+            fd,
+            executor: runtime(|runtime| runtime.id),
+            read_wait: None,
+            write_wait: None,
+            read_first: true,
+        };
+        let (address, length) = socket_address(addr);
+        // SAFETY: `address` is a valid socket address of `length` bytes for the socket's
+        // family; the socket is non-blocking, so this returns at once.
+        let result =
+            unsafe { libc::connect(stream.fd.as_raw_fd(), (&raw const address).cast(), length) };
+        if result == 0 {
+            return Ok(stream);
+        }
+        let error = io::Error::last_os_error();
+        if error.raw_os_error() != Some(libc::EINPROGRESS) {
+            return Err(error);
+        }
+        poll_fn(|cx| stream.poll_ready(Direction::Write, cx)).await?;
+        match stream.take_error()? {
+            None => Ok(stream),
+            Some(error) => Err(error),
+        }
+    }
+
+    /// [`TcpStream::connect`] bounded by `timeout` (an error of kind `TimedOut` past it).
+    pub async fn connect_timeout(addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+        let mut connect = std::pin::pin!(TcpStream::connect(addr));
+        let mut timer = Timer::new(timeout);
+        poll_fn(|cx| {
+            if let Poll::Ready(result) = connect.as_mut().poll(cx) {
+                return Poll::Ready(result);
+            }
+            if Pin::new(&mut timer).poll(cx).is_ready() {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("connecting to {addr} took longer than {timeout:?}"),
+                )));
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Sets `TCP_NODELAY`.
+    pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        let value = libc::c_int::from(on);
+        // SAFETY: `value` is a valid c_int of the size passed, read by the call only.
+        let result = unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_NODELAY,
+                (&raw const value).cast(),
+                size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if result != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// The socket's pending error (`SO_ERROR`), cleared by reading it.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        let mut value: libc::c_int = 0;
+        let mut length = size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: `value` and `length` are valid, writable, and `length` holds the size of
+        // `value`.
+        let result = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_ERROR,
+                (&raw mut value).cast(),
+                &mut length,
+            )
+        };
+        if result != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok((value != 0).then(|| io::Error::from_raw_os_error(value)))
+    }
+
+    /// Ready once the socket is readable or writable (or has an error or hung up), after a
+    /// one-shot poll in the ring.
+    fn poll_ready(&mut self, direction: Direction, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let fd = self.fd.as_raw_fd();
+        runtime(|runtime| {
+            if runtime.id != self.executor {
+                // Moved to another executor: the first one's ring, and its polls, are gone
+                // or not ours to reap.
+                self.executor = runtime.id;
+                self.read_wait = None;
+                self.write_wait = None;
+            }
+            let (wait, events) = match direction {
+                Direction::Read => (&mut self.read_wait, libc::POLLIN),
+                Direction::Write => (&mut self.write_wait, libc::POLLOUT),
+            };
+            match wait {
+                Some(id) => match runtime.reactor.poll(id, cx.waker()) {
+                    None => Poll::Pending,
+                    Some(result) => {
+                        *wait = None;
+                        if result < 0 {
+                            return Poll::Ready(Err(io::Error::from_raw_os_error(-result)));
+                        }
+                        Poll::Ready(Ok(()))
+                    }
+                },
+                None => {
+                    let entry = opcode::PollAdd::new(types::Fd(fd), events as u32).build();
+                    // SAFETY: a poll points at no memory.
+                    *wait = Some(unsafe { runtime.reactor.start(entry, cx.waker()) }?);
+                    Poll::Pending
+                }
+            }
+        })
+    }
+}
+
+impl Drop for TcpStream {
+    fn drop(&mut self) {
+        let (read, write) = (self.read_wait.take(), self.write_wait.take());
+        if read.is_none() && write.is_none() {
+            return;
+        }
+        let executor = self.executor;
+        with_runtime(|runtime| {
+            if runtime.id == executor {
+                for id in [read, write].into_iter().flatten() {
+                    runtime.reactor.cancel(id);
+                }
+            }
+        });
+    }
+}
+
+impl AsRawFd for TcpStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl AsyncRead for TcpStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        loop {
+            if this.read_first {
+                // SAFETY: `buf` is a valid, exclusively borrowed buffer of `buf.len()` bytes;
+                // MSG_DONTWAIT makes the call non-blocking.
+                let n = unsafe {
+                    libc::recv(
+                        this.fd.as_raw_fd(),
+                        buf.as_mut_ptr().cast(),
+                        buf.len(),
+                        libc::MSG_DONTWAIT,
+                    )
+                };
+                if n >= 0 {
+                    this.read_first = n as usize == buf.len();
+                    return Poll::Ready(Ok(n as usize));
+                }
+                let error = io::Error::last_os_error();
+                match error.kind() {
+                    io::ErrorKind::WouldBlock => this.read_first = false,
+                    io::ErrorKind::Interrupted => continue,
+                    _ => return Poll::Ready(Err(error)),
+                }
+            }
+            match this.poll_ready(Direction::Read, cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                Poll::Ready(Ok(())) => this.read_first = true,
+            }
+        }
+    }
+}
+
+impl AsyncWrite for TcpStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        loop {
+            // SAFETY: `buf` is a valid buffer of `buf.len()` bytes; MSG_DONTWAIT makes the
+            // call non-blocking, MSG_NOSIGNAL turns a broken pipe into EPIPE.
+            let n = unsafe {
+                libc::send(
+                    this.fd.as_raw_fd(),
+                    buf.as_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                )
+            };
+            if n >= 0 {
+                return Poll::Ready(Ok(n as usize));
+            }
+            let error = io::Error::last_os_error();
+            match error.kind() {
+                io::ErrorKind::WouldBlock => match this.poll_ready(Direction::Write, cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                    Poll::Ready(Ok(())) => {}
+                },
+                io::ErrorKind::Interrupted => {}
+                _ => return Poll::Ready(Err(error)),
+            }
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// Shuts the sending side down (the peer reads an end of stream).
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // SAFETY: shutdown(2) on the stream's own descriptor.
+        let result = unsafe { libc::shutdown(self.fd.as_raw_fd(), libc::SHUT_WR) };
+        if result != 0 {
+            let error = io::Error::last_os_error();
+            if error.raw_os_error() != Some(libc::ENOTCONN) {
+                return Poll::Ready(Err(error));
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// `addr` as a C socket address, and its length.
+fn socket_address(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: an all-zero `sockaddr_storage` is a valid value of this plain C struct.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let length = match addr {
+        SocketAddr::V4(v4) => {
+            let address = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: v4.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(v4.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: `sockaddr_storage` is larger than and aligned for `sockaddr_in`.
+            unsafe { std::ptr::write((&raw mut storage).cast(), address) };
+            size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(v6) => {
+            let address = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: v6.port().to_be(),
+                sin6_flowinfo: v6.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: v6.ip().octets(),
+                },
+                sin6_scope_id: v6.scope_id(),
+            };
+            // SAFETY: `sockaddr_storage` is larger than and aligned for `sockaddr_in6`.
+            unsafe { std::ptr::write((&raw mut storage).cast(), address) };
+            size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, length as libc::socklen_t)
+}

@@ -1,0 +1,295 @@
+//! The reactor: the executor's io_uring and the operations in flight in it. An operation is
+//! a slot (index and generation, which make its `user_data`) holding the waker of the task
+//! that waits and, once the kernel is done, the result. The streams in [`crate::net`] only
+//! ever submit readiness polls, which point at no memory, so a dropped stream cancels its
+//! poll and forgets it.
+
+use std::cell::RefCell;
+use std::io;
+use std::task::Waker;
+use std::time::Duration;
+
+use io_uring::{EnterFlags, IoUring, cqueue, opcode, squeue, types};
+
+use crate::executor::RingSetup;
+
+/// `user_data` of the cancellations (their completions are not looked at).
+const CANCEL_USER_DATA: u64 = u64::MAX;
+
+/// One operation submitted to the ring.
+#[derive(Default)]
+struct Op {
+    generation: u32,
+    live: bool,
+    /// Its owner is gone: free the slot when the completion comes.
+    orphaned: bool,
+    result: Option<i32>,
+    waker: Option<Waker>,
+}
+
+/// An operation in flight, as its owner knows it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct OpId {
+    index: u32,
+    generation: u32,
+}
+
+impl OpId {
+    fn user_data(&self) -> u64 {
+        u64::from(self.index) | u64::from(self.generation) << 32
+    }
+}
+
+pub(crate) struct Reactor {
+    ring: RefCell<IoUring>,
+    ops: RefCell<Vec<Op>>,
+    free_ops: RefCell<Vec<u32>>,
+    setup: RingSetup,
+}
+
+impl Reactor {
+    /// Builds the ring: `DEFER_TASKRUN` if the kernel takes it, else `COOP_TASKRUN`, else
+    /// no flag (always no flag when `taskrun_flags` is false). The completion queue is made
+    /// 8 times the submission queue (at least 4096): a completion per connection may come
+    /// in one pass.
+    pub(crate) fn new(depth: u32, taskrun_flags: bool) -> io::Result<Reactor> {
+        let cq = depth.saturating_mul(8).max(4096);
+        let build = |setup: RingSetup| {
+            let mut builder = IoUring::builder();
+            builder.setup_cqsize(cq);
+            match setup {
+                RingSetup::DeferTaskrun => {
+                    builder.setup_single_issuer().setup_defer_taskrun();
+                }
+                RingSetup::CoopTaskrun => {
+                    builder.setup_coop_taskrun().setup_taskrun_flag();
+                }
+                RingSetup::Plain => {}
+            }
+            builder.build(depth)
+        };
+        let mut tried = if taskrun_flags {
+            vec![
+                RingSetup::DeferTaskrun,
+                RingSetup::CoopTaskrun,
+                RingSetup::Plain,
+            ]
+        } else {
+            vec![RingSetup::Plain]
+        };
+        tried.reverse();
+        loop {
+            let setup = tried.pop().expect("Plain is always tried last");
+            match build(setup) {
+                Ok(ring) => {
+                    return Ok(Reactor {
+                        ring: RefCell::new(ring),
+                        ops: RefCell::new(Vec::new()),
+                        free_ops: RefCell::new(Vec::new()),
+                        setup,
+                    });
+                }
+                // A flag this kernel does not know: try the next.
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) && !tried.is_empty() => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    pub(crate) fn setup(&self) -> RingSetup {
+        self.setup
+    }
+
+    /// Queues `entry` for the next entry into the ring, waited on by `waker`.
+    ///
+    /// # Safety
+    /// Whatever memory `entry` points at must stay valid until its completion (the streams
+    /// submit polls, which point at none).
+    pub(crate) unsafe fn start(&self, entry: squeue::Entry, waker: &Waker) -> io::Result<OpId> {
+        let id = {
+            let mut ops = self.ops.borrow_mut();
+            let index = match self.free_ops.borrow_mut().pop() {
+                Some(index) => index,
+                None => {
+                    ops.push(Op::default());
+                    (ops.len() - 1) as u32
+                }
+            };
+            let op = &mut ops[index as usize];
+            op.generation = op.generation.wrapping_add(1);
+            op.live = true;
+            op.orphaned = false;
+            op.result = None;
+            op.waker = Some(waker.clone());
+            OpId {
+                index,
+                generation: op.generation,
+            }
+        };
+        // SAFETY: the caller's contract.
+        if let Err(e) = unsafe { self.push(&entry.user_data(id.user_data())) } {
+            self.free(id.index);
+            return Err(e);
+        }
+        Ok(id)
+    }
+
+    /// The result of `id` once the kernel is done with it (the slot is then free), else None
+    /// with `waker` parked to be woken then.
+    pub(crate) fn poll(&self, id: &OpId, waker: &Waker) -> Option<i32> {
+        let result = {
+            let mut ops = self.ops.borrow_mut();
+            let op = &mut ops[id.index as usize];
+            debug_assert!(op.live && op.generation == id.generation);
+            match op.result {
+                Some(result) => result,
+                None => {
+                    match &op.waker {
+                        Some(parked) if parked.will_wake(waker) => {}
+                        _ => op.waker = Some(waker.clone()),
+                    }
+                    return None;
+                }
+            }
+        };
+        self.free(id.index);
+        Some(result)
+    }
+
+    /// The owner of `id` is gone: cancel it if it is still in flight.
+    pub(crate) fn cancel(&self, id: OpId) {
+        let in_flight = {
+            let mut ops = self.ops.borrow_mut();
+            let op = &mut ops[id.index as usize];
+            if !op.live || op.generation != id.generation {
+                return;
+            }
+            op.waker = None;
+            if op.result.is_none() {
+                op.orphaned = true;
+            }
+            op.result.is_none()
+        };
+        if !in_flight {
+            self.free(id.index);
+            return;
+        }
+        let cancel = opcode::AsyncCancel::new(id.user_data())
+            .build()
+            .user_data(CANCEL_USER_DATA);
+        // SAFETY: a cancellation points at no memory. If it cannot be queued (the ring
+        // failed), the poll completes when its descriptor's file is released; the slot is
+        // freed then.
+        let _ = unsafe { self.push(&cancel) };
+    }
+
+    fn free(&self, index: u32) {
+        let mut ops = self.ops.borrow_mut();
+        let op = &mut ops[index as usize];
+        op.live = false;
+        op.orphaned = false;
+        op.result = None;
+        op.waker = None;
+        self.free_ops.borrow_mut().push(index);
+    }
+
+    /// Queues `entry`, submitting what is queued first if the submission queue is full.
+    ///
+    /// # Safety
+    /// As [`Reactor::start`].
+    unsafe fn push(&self, entry: &squeue::Entry) -> io::Result<()> {
+        let mut ring = self.ring.borrow_mut();
+        // SAFETY: the caller's contract.
+        if unsafe { ring.submission().push(entry) }.is_ok() {
+            return Ok(());
+        }
+        ring.submit()?;
+        // SAFETY: as above.
+        unsafe { ring.submission().push(entry) }
+            .map_err(|_| io::Error::other("the io_uring submission queue is full after a submit"))
+    }
+
+    /// Enters the ring once: submits what is queued and collects completions; with `wait`,
+    /// first waits for one completion, or until `timeout` passes.
+    pub(crate) fn enter(&self, wait: bool, timeout: Option<Duration>) -> io::Result<()> {
+        let mut ring = self.ring.borrow_mut();
+        let queued = ring.submission().len() as u32;
+        let submitter = ring.submitter();
+        let result = match (wait, timeout) {
+            (true, Some(timeout)) => {
+                let spec = types::Timespec::from(timeout);
+                let args = types::SubmitArgs::new().timespec(&spec);
+                submitter.submit_with_args(1, &args)
+            }
+            (true, None) => submitter.submit_and_wait(1),
+            // Always with GETEVENTS, which runs deferred task work (`submit` adds it only
+            // when the kernel flags that work).
+            (false, _) => {
+                // SAFETY: a plain `io_uring_enter` with no argument: it submits the entries
+                // already queued (which the pushes checked) and collects completions.
+                unsafe {
+                    submitter.enter::<libc::sigset_t>(queued, 0, EnterFlags::GETEVENTS.bits(), None)
+                }
+            }
+        };
+        match result {
+            Ok(_) => Ok(()),
+            // The timeout passed, a signal came, or the completion queue overflowed (the
+            // backlog is flushed as completions are read): none is a failure.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ETIME) | Some(libc::EINTR) | Some(libc::EBUSY) | Some(libc::EAGAIN)
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether completions are waiting to be read.
+    pub(crate) fn has_completions(&self) -> bool {
+        let ring = self.ring.borrow();
+        // SAFETY: a shared view of the completion queue, only read here, while the ring is
+        // borrowed (no other view of it can be live).
+        let completions = unsafe { ring.completion_shared() };
+        !completions.is_empty()
+    }
+
+    /// Reads every completion posted and wakes the task waiting on each.
+    pub(crate) fn complete(&self) {
+        let mut ring = self.ring.borrow_mut();
+        let mut ops = self.ops.borrow_mut();
+        let mut freed = Vec::new();
+        for cqe in ring.completion() {
+            let user_data = cqe.user_data();
+            if user_data == CANCEL_USER_DATA {
+                continue;
+            }
+            let (index, generation) = (user_data as u32, (user_data >> 32) as u32);
+            let Some(op) = ops.get_mut(index as usize) else {
+                continue;
+            };
+            if !op.live || op.generation != generation {
+                continue;
+            }
+            if op.orphaned {
+                freed.push(index);
+                continue;
+            }
+            // A multishot request stays in flight while the kernel flags more to come; the
+            // streams submit none, so every completion is final.
+            debug_assert!(!cqueue::more(cqe.flags()));
+            op.result = Some(cqe.result());
+            if let Some(waker) = op.waker.take() {
+                waker.wake();
+            }
+        }
+        drop(ops);
+        drop(ring);
+        for index in freed {
+            self.free(index);
+        }
+    }
+}

@@ -1,0 +1,398 @@
+//! The runtime end to end: tasks, timers, the semaphore and TCP streams over real loopback
+//! sockets (a plain `std` listener on another thread is the peer).
+
+use std::cell::{Cell, RefCell};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use molotov_runtime::net::TcpStream;
+use molotov_runtime::sync::Semaphore;
+use molotov_runtime::timer::{Timer, sleep};
+use molotov_runtime::{Executor, RingSetup, executor_id, spawn_local, yield_now};
+
+fn run<T: 'static>(future: impl Future<Output = T> + 'static) -> T {
+    Executor::new().run(future).expect("the executor runs")
+}
+
+/// Sets a flag when dropped.
+struct DropFlag(Rc<Cell<bool>>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.set(true);
+    }
+}
+
+#[test]
+fn spawned_tasks_give_their_outputs_to_their_handles() {
+    let sum = run(async {
+        let tasks: Vec<_> = (1..=10u64)
+            .map(|n| {
+                spawn_local(async move {
+                    yield_now().await;
+                    n * n
+                })
+            })
+            .collect();
+        let mut sum = 0;
+        for task in tasks {
+            sum += task.await;
+        }
+        sum
+    });
+    assert_eq!(sum, 385);
+}
+
+#[test]
+fn dropping_a_handle_cancels_its_task_and_detaching_lets_it_finish() {
+    let (cancelled_dropped, cancelled_ran, detached_ran) = run(async {
+        let dropped = Rc::new(Cell::new(false));
+        let cancelled_ran = Rc::new(Cell::new(false));
+        let (flag, ran) = (DropFlag(Rc::clone(&dropped)), Rc::clone(&cancelled_ran));
+        let cancelled = spawn_local(async move {
+            let _flag = flag;
+            sleep(Duration::from_millis(20)).await;
+            ran.set(true);
+        });
+        let detached_ran = Rc::new(Cell::new(false));
+        let ran = Rc::clone(&detached_ran);
+        spawn_local(async move {
+            sleep(Duration::from_millis(20)).await;
+            ran.set(true);
+        })
+        .detach();
+        yield_now().await;
+        drop(cancelled);
+        let dropped_at_once = dropped.get();
+        sleep(Duration::from_millis(60)).await;
+        (dropped_at_once, cancelled_ran.get(), detached_ran.get())
+    });
+    assert!(
+        cancelled_dropped,
+        "the cancelled task's future was not dropped"
+    );
+    assert!(!cancelled_ran, "a cancelled task went on");
+    assert!(detached_ran, "a detached task did not finish");
+}
+
+#[test]
+fn tasks_left_when_the_main_future_ends_are_dropped() {
+    let dropped = Rc::new(Cell::new(false));
+    let flag = DropFlag(Rc::clone(&dropped));
+    run(async move {
+        spawn_local(async move {
+            let _flag = flag;
+            sleep(Duration::from_secs(3600)).await;
+        })
+        .detach();
+        yield_now().await;
+    });
+    assert!(dropped.get());
+}
+
+#[test]
+fn timers_fire_in_deadline_order_and_not_before() {
+    let (order, took) = run(async {
+        let order = Rc::new(RefCell::new(Vec::new()));
+        let started = Instant::now();
+        let tasks: Vec<_> = [30u64, 10, 20]
+            .into_iter()
+            .map(|ms| {
+                let order = Rc::clone(&order);
+                spawn_local(async move {
+                    sleep(Duration::from_millis(ms)).await;
+                    order.borrow_mut().push(ms);
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await;
+        }
+        let order = order.borrow().clone();
+        (order, started.elapsed())
+    });
+    assert_eq!(order, vec![10, 20, 30]);
+    assert!(took >= Duration::from_millis(30), "{took:?}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+}
+
+#[test]
+fn a_dropped_timer_never_fires_and_does_not_hold_the_executor() {
+    let took = run(async {
+        let started = Instant::now();
+        let mut long = Timer::new(Duration::from_secs(3600));
+        // Armed by a first poll, then dropped.
+        std::future::poll_fn(|cx| {
+            assert!(std::pin::Pin::new(&mut long).poll(cx).is_pending());
+            std::task::Poll::Ready(())
+        })
+        .await;
+        drop(long);
+        sleep(Duration::from_millis(5)).await;
+        started.elapsed()
+    });
+    assert!(took < Duration::from_secs(2), "{took:?}");
+}
+
+#[test]
+fn the_semaphore_admits_at_most_its_permits_and_serves_everyone() {
+    let (peak, served) = run(async {
+        let gate = Rc::new(Semaphore::new(2));
+        let inside = Rc::new(Cell::new(0usize));
+        let peak = Rc::new(Cell::new(0usize));
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (gate, inside, peak) = (Rc::clone(&gate), Rc::clone(&inside), Rc::clone(&peak));
+                spawn_local(async move {
+                    let _permit = gate.acquire().await;
+                    inside.set(inside.get() + 1);
+                    peak.set(peak.get().max(inside.get()));
+                    sleep(Duration::from_millis(2)).await;
+                    inside.set(inside.get() - 1);
+                })
+            })
+            .collect();
+        let mut served = 0;
+        for task in tasks {
+            task.await;
+            served += 1;
+        }
+        assert_eq!(gate.available(), 2);
+        (peak.get(), served)
+    });
+    assert_eq!(peak, 2);
+    assert_eq!(served, 8);
+}
+
+#[test]
+fn a_waiter_that_gives_up_passes_its_turn_on() {
+    let got = run(async {
+        let gate = Rc::new(Semaphore::new(1));
+        let held = gate.acquire().await;
+        // Queued first, then dropped after the permit came back.
+        let quitter = {
+            let gate = Rc::clone(&gate);
+            spawn_local(async move {
+                let _permit = gate.acquire().await;
+                sleep(Duration::from_secs(3600)).await;
+            })
+        };
+        let patient = {
+            let gate = Rc::clone(&gate);
+            spawn_local(async move {
+                let _permit = gate.acquire().await;
+                true
+            })
+        };
+        yield_now().await;
+        drop(held);
+        drop(quitter);
+        let timeout = sleep(Duration::from_secs(2));
+        futures_lite::future::or(patient, async {
+            timeout.await;
+            false
+        })
+        .await
+    });
+    assert!(got, "the next waiter never got the permit");
+}
+
+/// A peer that answers every chunk it reads with the same bytes, on its own thread, until
+/// the client closes.
+fn echo_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                loop {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            if stream.write_all(&buf[..n]).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_stream_writes_and_reads_back_over_many_exchanges() {
+    let addr = echo_server();
+    let exchanged = run(async move {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        let mut buf = [0u8; 64];
+        for i in 0..1000u32 {
+            let message = format!("ping {i}");
+            stream.write_all(message.as_bytes()).await.unwrap();
+            let mut have = 0;
+            while have < message.len() {
+                let n = stream.read(&mut buf[have..]).await.unwrap();
+                assert_ne!(n, 0, "the echo server closed");
+                have += n;
+            }
+            assert_eq!(&buf[..have], message.as_bytes());
+        }
+        1000
+    });
+    assert_eq!(exchanged, 1000);
+}
+
+#[test]
+fn many_streams_on_one_executor_each_get_their_own_answers() {
+    let addr = echo_server();
+    let total = run(async move {
+        let tasks: Vec<_> = (0..50u32)
+            .map(|c| {
+                spawn_local(async move {
+                    let mut stream = TcpStream::connect(addr).await.unwrap();
+                    let mut buf = [0u8; 32];
+                    for i in 0..100u32 {
+                        let message = format!("{c}:{i};");
+                        stream.write_all(message.as_bytes()).await.unwrap();
+                        stream.read_exact(&mut buf[..message.len()]).await.unwrap();
+                        assert_eq!(&buf[..message.len()], message.as_bytes());
+                    }
+                    100u32
+                })
+            })
+            .collect();
+        let mut total = 0;
+        for task in tasks {
+            total += task.await;
+        }
+        total
+    });
+    assert_eq!(total, 5000);
+}
+
+#[test]
+fn a_closed_peer_reads_as_end_of_stream_and_a_refused_connect_says_so() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let closer = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.write_all(b"bye").unwrap();
+    });
+    let refused_addr = {
+        let free = TcpListener::bind("127.0.0.1:0").unwrap();
+        free.local_addr().unwrap()
+    };
+    let (read, end, refused) = run(async move {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let mut buf = Vec::new();
+        stream.read_to_end(&mut buf).await.unwrap();
+        let end = stream.read(&mut [0u8; 8]).await.unwrap();
+        let refused = TcpStream::connect(refused_addr).await.unwrap_err();
+        (buf, end, refused.kind())
+    });
+    closer.join().unwrap();
+    assert_eq!(read, b"bye");
+    assert_eq!(end, 0);
+    assert_eq!(refused, std::io::ErrorKind::ConnectionRefused);
+}
+
+#[test]
+fn dropping_a_stream_that_waits_to_read_closes_the_connection() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (saw_end, peer_saw_end) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        // The client never writes: this read ends with the connection (or the timeout).
+        let mut buf = [0u8; 8];
+        let _ = saw_end.send(stream.read(&mut buf).map_err(|e| e.kind()));
+    });
+    // The ring holds a polled socket's file until the poll ends: without the cancellation,
+    // the connection would stay open as long as the executor runs.
+    let seen = run(async move {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let reader = spawn_local(async move {
+            let mut stream = stream;
+            let mut buf = [0u8; 8];
+            let _ = stream.read(&mut buf).await;
+        });
+        // Let the read arm its poll, then drop the task (and the stream) while it waits.
+        sleep(Duration::from_millis(20)).await;
+        drop(reader);
+        let until = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < until {
+            if let Ok(seen) = peer_saw_end.try_recv() {
+                return Some(seen);
+            }
+            sleep(Duration::from_millis(5)).await;
+        }
+        None
+    });
+    assert_eq!(
+        seen,
+        Some(Ok(0)),
+        "the peer did not see the end of the stream in time"
+    );
+}
+
+#[test]
+fn a_connect_that_gets_no_answer_times_out() {
+    // A listener with a backlog of 0 that never accepts: once the queue is full, the kernel
+    // drops further SYNs and a connect waits.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    // SAFETY: listen(2) on the listener's own descriptor, changing its backlog.
+    assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+    let addr = listener.local_addr().unwrap();
+    let filled: Vec<_> = (0..4)
+        .filter_map(|_| {
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()
+        })
+        .collect();
+    let (result, took) = run(async move {
+        let started = Instant::now();
+        let result = TcpStream::connect_timeout(addr, Duration::from_millis(100)).await;
+        (result.map(|_| ()).map_err(|e| e.kind()), started.elapsed())
+    });
+    drop(filled);
+    assert_eq!(result, Err(std::io::ErrorKind::TimedOut));
+    assert!(took >= Duration::from_millis(100), "{took:?}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+}
+
+#[test]
+fn executors_have_their_own_ids_rings_and_cpu() {
+    let first = Executor::new().make().unwrap();
+    assert_ne!(
+        first.ring_setup(),
+        RingSetup::Plain,
+        "no task-work flag taken"
+    );
+    let first = first.run(async { executor_id() }).unwrap();
+    let plain = Executor::new().taskrun_flags(false).make().unwrap();
+    assert_eq!(plain.ring_setup(), RingSetup::Plain);
+    let second = plain.run(async { executor_id() }).unwrap();
+    assert_ne!(first, second);
+    let cpu = std::thread::spawn(|| {
+        Executor::new()
+            .pin_to_cpu(0)
+            .run(async {
+                // SAFETY: sched_getcpu takes no argument.
+                unsafe { libc::sched_getcpu() }
+            })
+            .unwrap()
+    })
+    .join()
+    .unwrap();
+    assert_eq!(cpu, 0);
+}
