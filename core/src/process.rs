@@ -2,7 +2,7 @@
 //! the io_uring probe, forking children that die with the master, the master's signal handling
 //! and reaping.
 //!
-//! The master stays single-threaded for the whole run (glommio, signal helpers and terminal
+//! The master stays single-threaded for the whole run (executors, signal helpers and terminal
 //! libraries create threads; forking a threaded process is unsafe), so everything here is plain
 //! syscalls.
 
@@ -48,7 +48,7 @@ pub enum ProcessError {
     TooLittleLockedMemory {
         /// The soft limit after trying to raise it.
         have: u64,
-        /// What glommio requires.
+        /// What an executor may need.
         need: u64,
     },
     /// A syscall failed.
@@ -129,8 +129,9 @@ pub struct Limits {
     pub memlock: u64,
 }
 
-/// The locked memory glommio requires of a process before it builds an executor (its
-/// `Reactor::new` refuses to start below 512 KiB).
+/// The locked memory a process must be allowed before it builds an executor: on kernels
+/// before 5.12 an io_uring ring counts against RLIMIT_MEMLOCK. 512 KiB (what glommio, the
+/// engine's runtime before molotov-runtime, refused to start below) is well above one ring.
 pub const MIN_MEMLOCK: u64 = 512 * 1024;
 
 /// Raises the soft RLIMIT_MEMLOCK and RLIMIT_NOFILE to their hard limits and checks that
@@ -139,7 +140,7 @@ pub const MIN_MEMLOCK: u64 = 512 * 1024;
 pub fn raise_limits(fds_needed: u64) -> Result<Limits, ProcessError> {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
     let (_, hard_lock) = getrlimit(Resource::RLIMIT_MEMLOCK).map_err(os("getrlimit(MEMLOCK)"))?;
-    // Best effort: glommio needs 512 KiB; most systems already allow more.
+    // Best effort: most systems already allow more than MIN_MEMLOCK.
     let _ = setrlimit(Resource::RLIMIT_MEMLOCK, hard_lock, hard_lock);
     let (soft_fd, hard_fd) = getrlimit(Resource::RLIMIT_NOFILE).map_err(os("getrlimit(NOFILE)"))?;
     let mut soft = soft_fd;
@@ -184,7 +185,9 @@ pub fn obey_interrupt_signals() -> Result<(), ProcessError> {
 }
 
 /// Registers this process for expedited private membarriers before any thread exists, so
-/// glommio's first sleep in a fresh child is not delayed by a lazy registration. Children
+/// that the first sleep of a glommio executor in a fresh child (the demo target server runs on
+/// glommio; load processes do not since molotov-runtime) is not delayed by a lazy
+/// registration. Children
 /// inherit the registration. Best effort.
 pub fn register_membarrier() {
     const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_int = 1 << 4;

@@ -499,6 +499,36 @@ impl<T> Drop for Task<T> {
     }
 }
 
+pin_project_lite::pin_project! {
+    /// A spawned future and where its output goes: the task the executor polls. A named
+    /// future rather than an `async` block, which would hold the spawned future twice (as
+    /// the block's capture, and pinned in its awaiting state): at `-w 10000` that was 1.4 KB
+    /// more per worker.
+    struct Spawned<F: Future> {
+        #[pin]
+        future: F,
+        state: Rc<JoinState<F::Output>>,
+    }
+}
+
+impl<F: Future> Future for Spawned<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        let Poll::Ready(output) = this.future.poll(cx) else {
+            return Poll::Pending;
+        };
+        *this.state.output.borrow_mut() = Some(output);
+        this.state.finished.set(true);
+        let waiter = this.state.waiter.borrow_mut().take();
+        if let Some(waiter) = waiter {
+            waiter.wake();
+        }
+        Poll::Ready(())
+    }
+}
+
 /// Spawns `future` on this thread's executor; panics outside one.
 pub fn spawn_local<T: 'static>(future: impl Future<Output = T> + 'static) -> Task<T> {
     let state = Rc::new(JoinState {
@@ -506,15 +536,9 @@ pub fn spawn_local<T: 'static>(future: impl Future<Output = T> + 'static) -> Tas
         waiter: RefCell::new(None),
         finished: Cell::new(false),
     });
-    let inner = Rc::clone(&state);
-    let task = async move {
-        let output = future.await;
-        *inner.output.borrow_mut() = Some(output);
-        inner.finished.set(true);
-        let waiter = inner.waiter.borrow_mut().take();
-        if let Some(waiter) = waiter {
-            waiter.wake();
-        }
+    let task = Spawned {
+        future,
+        state: Rc::clone(&state),
     };
     let (index, generation) = runtime(|runtime| runtime.insert(Box::pin(task)));
     Task {
