@@ -13,7 +13,9 @@
 //! - [`scenario`]: the comparison's scenarios, run in alternating rounds, and [`report`]: the
 //!   tables and verdicts they print;
 //! - [`plans`]: the plans molotov runs (compiled in);
-//! - [`stats`]: min, median and max over rounds.
+//! - [`stats`]: min, median and max over rounds;
+//! - [`uring_setup`]: `COOP_TASKRUN` added to glommio's rings by interposing `syscall` (the
+//!   glommio floor's `coop`; molotov's engine used it while it ran on glommio).
 //!
 //! How to run everything: `docs/benchmarks.md`.
 
@@ -27,3 +29,4 @@ pub mod report;
 pub mod scenario;
 pub mod stats;
 pub mod target;
+pub mod uring_setup;

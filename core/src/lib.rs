@@ -20,4 +20,3 @@ pub mod statsd;
 pub mod stderr;
 pub mod summary;
 pub mod thresholds;
-pub mod uring_setup;

@@ -87,9 +87,10 @@ pub enum Meta {
     InFlight = 5,
     /// The site of the failure that stopped the run (`-x`), encoded, 0 if none.
     FailedSite = 6,
-    /// io_uring rings this child set up with `COOP_TASKRUN` (see `uring_setup`).
+    /// io_uring rings this child set up with a task-work flag (`DEFER_TASKRUN` or
+    /// `COOP_TASKRUN`, see molotov-runtime).
     RingsCoop = 7,
-    /// io_uring rings whose `COOP_TASKRUN` the kernel refused.
+    /// io_uring rings built without the task-work flag asked for (the kernel refused both).
     RingsCoopRefused = 8,
 }
 

@@ -13,7 +13,7 @@
 //! RECV with the buffer lent to the kernel) or `epoll` (one edge-triggered epoll instance
 //! per executor, each socket registered once, plain `send`/`recv`: `edge_ready.rs`). A last
 //! argument `coop` builds the rings with `IORING_SETUP_COOP_TASKRUN`, as molotov does
-//! (`molotov_core::uring_setup`).
+//! (`molotov_benches::uring_setup`).
 //!
 //! `examples/uring_floor.rs` is the same loop with no runtime at all (one raw io_uring).
 
@@ -105,7 +105,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     if coop {
-        molotov_core::uring_setup::set_extra_flags(molotov_core::uring_setup::COOP_TASKRUN);
+        molotov_benches::uring_setup::set_extra_flags(molotov_benches::uring_setup::COOP_TASKRUN);
     }
     let request = floor::request(addr, "transport-floor");
     let executor = match LocalExecutorBuilder::new(Placement::Fixed(cpu))

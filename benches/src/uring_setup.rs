@@ -1,5 +1,6 @@
 //! io_uring setup flags that glommio does not expose, added by interposing the C library's
-//! `syscall` function.
+//! `syscall` function. Used by the glommio floor (`examples/transport_floor`, `coop`); molotov's
+//! engine used it (as `molotov_core::uring_setup`) while its load processes ran on glommio.
 //!
 //! Why: glommio-ng builds its rings without `IORING_SETUP_COOP_TASKRUN`, so every completion
 //! that arrives while a child runs (a socket became readable because the server answered)
