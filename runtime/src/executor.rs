@@ -75,6 +75,7 @@ pub struct Executor {
     ring_depth: u32,
     spin_before_park: Option<Duration>,
     taskrun_flags: bool,
+    timeout_argument: bool,
 }
 
 impl Default for Executor {
@@ -91,6 +92,7 @@ impl Executor {
             ring_depth: DEFAULT_RING_DEPTH,
             spin_before_park: None,
             taskrun_flags: true,
+            timeout_argument: true,
         }
     }
 
@@ -120,12 +122,21 @@ impl Executor {
         self
     }
 
+    /// Bound timed waits with a `TIMEOUT` submission, as on kernels older than 5.11 (which
+    /// lack the timeout argument of `io_uring_enter`), even where the kernel has the
+    /// argument: for the tests of that path.
+    #[doc(hidden)]
+    pub fn without_timeout_argument(mut self) -> Executor {
+        self.timeout_argument = false;
+        self
+    }
+
     /// Pins the thread (if asked) and builds the ring: the executor, ready to run.
     pub fn make(self) -> io::Result<ReadyExecutor> {
         if let Some(cpu) = self.cpu {
             pin_thread(cpu)?;
         }
-        let reactor = Reactor::new(self.ring_depth, self.taskrun_flags)?;
+        let reactor = Reactor::new(self.ring_depth, self.taskrun_flags, self.timeout_argument)?;
         Ok(ReadyExecutor {
             runtime: Runtime {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),

@@ -13,7 +13,8 @@ use io_uring::{EnterFlags, IoUring, cqueue, opcode, squeue, types};
 
 use crate::executor::RingSetup;
 
-/// `user_data` of the cancellations (their completions are not looked at).
+/// `user_data` of the cancellations and of the waits' timeouts (their completions are not
+/// looked at).
 const CANCEL_USER_DATA: u64 = u64::MAX;
 
 /// One operation submitted to the ring.
@@ -45,6 +46,9 @@ pub(crate) struct Reactor {
     ops: RefCell<Vec<Op>>,
     free_ops: RefCell<Vec<u32>>,
     setup: RingSetup,
+    /// The kernel takes a wait's timeout as an argument of `io_uring_enter` (Linux 5.11);
+    /// without, a wait with a timeout submits a `TIMEOUT` first.
+    timeout_argument: bool,
 }
 
 impl Reactor {
@@ -52,7 +56,11 @@ impl Reactor {
     /// no flag (always no flag when `taskrun_flags` is false). The completion queue is made
     /// 8 times the submission queue (at least 4096): a completion per connection may come
     /// in one pass.
-    pub(crate) fn new(depth: u32, taskrun_flags: bool) -> io::Result<Reactor> {
+    pub(crate) fn new(
+        depth: u32,
+        taskrun_flags: bool,
+        timeout_argument: bool,
+    ) -> io::Result<Reactor> {
         let cq = depth.saturating_mul(8).max(4096);
         let build = |setup: RingSetup| {
             let mut builder = IoUring::builder();
@@ -82,7 +90,9 @@ impl Reactor {
             let setup = tried.pop().expect("Plain is always tried last");
             match build(setup) {
                 Ok(ring) => {
+                    let timeout_argument = timeout_argument && ring.params().is_feature_ext_arg();
                     return Ok(Reactor {
+                        timeout_argument,
                         ring: RefCell::new(ring),
                         ops: RefCell::new(Vec::new()),
                         free_ops: RefCell::new(Vec::new()),
@@ -216,10 +226,30 @@ impl Reactor {
         let queued = ring.submission().len() as u32;
         let submitter = ring.submitter();
         let result = match (wait, timeout) {
-            (true, Some(timeout)) => {
+            (true, Some(timeout)) if self.timeout_argument => {
                 let spec = types::Timespec::from(timeout);
                 let args = types::SubmitArgs::new().timespec(&spec);
                 submitter.submit_with_args(1, &args)
+            }
+            (true, Some(timeout)) => {
+                // A `TIMEOUT` that also completes once one other completion is posted
+                // (`count` 1), so that it never outlives the wait it bounds.
+                let spec = types::Timespec::from(timeout);
+                let entry = opcode::Timeout::new(&spec)
+                    .count(1)
+                    .build()
+                    .user_data(CANCEL_USER_DATA);
+                // SAFETY: the kernel reads the timespec when it takes the entry, which the
+                // submission below does before `spec` goes out of scope (no SQPOLL thread
+                // takes entries on its own here).
+                if unsafe { ring.submission().push(&entry) }.is_err() {
+                    ring.submit()?;
+                    // SAFETY: as above.
+                    unsafe { ring.submission().push(&entry) }.map_err(|_| {
+                        io::Error::other("the io_uring submission queue is full after a submit")
+                    })?;
+                }
+                ring.submit_and_wait(1)
             }
             (true, None) => submitter.submit_and_wait(1),
             // Always with GETEVENTS, which runs deferred task work (`submit` adds it only

@@ -396,3 +396,57 @@ fn executors_have_their_own_ids_rings_and_cpu() {
     .unwrap();
     assert_eq!(cpu, 0);
 }
+
+#[test]
+fn without_the_timeout_argument_waits_are_bounded_by_a_timeout_submission() {
+    // The path of kernels before 5.11: a timed wait submits a `TIMEOUT` (count 1) first.
+    let addr = echo_server();
+    // On its own thread, so that a wait the timeout fails to bound fails the test instead of
+    // hanging it.
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let outcome = Executor::new()
+            .without_timeout_argument()
+            .run(async move {
+                let started = Instant::now();
+                // Armed for the whole run: every wait below is a timed one.
+                let sleeper = spawn_local(sleep(Duration::from_secs(3600)));
+                let order = Rc::new(RefCell::new(Vec::new()));
+                let timers: Vec<_> = [20u64, 5, 10]
+                    .into_iter()
+                    .map(|ms| {
+                        let order = Rc::clone(&order);
+                        spawn_local(async move {
+                            sleep(Duration::from_millis(ms)).await;
+                            order.borrow_mut().push(ms);
+                        })
+                    })
+                    .collect();
+                // Nothing else in flight: waits that only the timeout can end.
+                for timer in timers {
+                    timer.await;
+                }
+                // Timed waits (the sleeper) that completions end.
+                let mut stream = TcpStream::connect(addr).await.unwrap();
+                let mut buf = [0u8; 16];
+                let mut exchanged = 0;
+                for i in 0..300u32 {
+                    let message = format!("t{i};");
+                    stream.write_all(message.as_bytes()).await.unwrap();
+                    stream.read_exact(&mut buf[..message.len()]).await.unwrap();
+                    exchanged += 1;
+                }
+                drop(sleeper);
+                let order = order.borrow().clone();
+                (order, exchanged, started.elapsed())
+            })
+            .unwrap();
+        let _ = done.send(outcome);
+    });
+    let (order, exchanged, took) = result
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the executor hung in a timed wait");
+    assert_eq!(order, vec![5, 10, 20]);
+    assert_eq!(exchanged, 300);
+    assert!(took < Duration::from_secs(5), "{took:?}");
+}
