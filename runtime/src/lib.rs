@@ -6,21 +6,24 @@
 //! Why not glommio (which the engine ran on before): the same keep-alive loop costs about
 //! half the user-space time per request here (`benches/examples/async_floor.rs` against
 //! `examples/transport_floor`, `benches/RESULTS.md`), and the ring can be built with
-//! `IORING_SETUP_DEFER_TASKRUN`, which glommio's design cannot use. What the engine gives
+//! `IORING_SETUP_DEFER_TASKRUN`, which stock glommio cannot use (its loop re-arms timers on
+//! every pass and learns of its second ring's completions by polling it;
+//! `benches/glommio-patches/defer-taskrun.patch`). What the engine gives
 //! up is glommio's task queues, shares, latency ring and storage I/O, none of which it used.
 //!
 //! The design, in short:
 //! - An executor ([`Executor::run`]) owns the ring, a slab of tasks, a run queue of task
 //!   indices, the in-flight operations and the timers. A waker is a task's index and
 //!   generation in one word: cloning and waking touch no reference count.
-//! - A pass polls every task queued when it began, fires the timers that are due, then
-//!   enters the ring once: to submit what the tasks queued and wait for a completion (until
+//! - A pass fires the timers that are due, polls every task queued by then, then enters the
+//!   ring once: to submit what the tasks queued and wait for a completion (until
 //!   the next timer) when nothing is runnable, or just to collect completions otherwise.
 //! - Sockets are read and written with plain `recv`/`send`; the ring only tells readiness
 //!   (a one-shot `POLL_ADD` per wait), so nothing is ever lent to the kernel and a stream
 //!   can be dropped at any time (an armed poll is cancelled).
 //! - Everything is single-threaded: tasks, wakers and streams belong to the executor of the
-//!   thread that made them; a waker used on another thread wakes nothing there.
+//!   thread that made them; a waker used on another thread does not wake its task (at most
+//!   a task of that thread's executor is polled once for nothing).
 
 mod executor;
 pub mod net;
