@@ -334,28 +334,42 @@ fn load_processes_build_their_rings_with_a_taskrun_flag_unless_told_not_to() {
 }
 
 /// A ring much shallower than the number of workers (the executor then submits what it
-/// queued to make room) still sends and counts every request exactly.
+/// queued to make room) still sends and counts every request exactly, with a multishot
+/// read poll per connection (the default) and with a one-shot poll per wait.
 #[test]
 fn a_shallow_ring_depth_still_counts_every_request() {
-    let server = target();
-    let dir = TempDir::new("ring-depth");
-    let plan = dir.write(
-        "get.mol",
-        &get_plan(&format!("http://{}", server.addr()), "/json"),
-    );
-    let out = run_bounded(
-        molotov()
-            .args(["-q", "-p", "1", "-w", "64", "-r", "20", "--ring-depth", "4"])
-            .arg(&plan),
-        Duration::from_secs(30),
-    );
-    let report = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
-    assert_eq!(reported_outcomes(&report), (64 * 20, 0), "{report}");
-    assert_eq!(
-        server.wait_answered(64 * 20, Duration::from_secs(2)),
-        64 * 20
-    );
+    for extra in [&[][..], &["--no-multishot-poll"][..]] {
+        let server = target();
+        let dir = TempDir::new("ring-depth");
+        let plan = dir.write(
+            "get.mol",
+            &get_plan(&format!("http://{}", server.addr()), "/json"),
+        );
+        let out = run_bounded(
+            molotov()
+                .args(["-q", "-p", "1", "-w", "64", "-r", "20", "--ring-depth", "4"])
+                .args(extra)
+                .arg(&plan),
+            Duration::from_secs(30),
+        );
+        let report = stdout(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{extra:?}: {report}\n{}",
+            stderr(&out)
+        );
+        assert_eq!(
+            reported_outcomes(&report),
+            (64 * 20, 0),
+            "{extra:?}: {report}"
+        );
+        assert_eq!(
+            server.wait_answered(64 * 20, Duration::from_secs(2)),
+            64 * 20,
+            "{extra:?}"
+        );
+    }
 }
 
 #[test]

@@ -154,6 +154,12 @@ pub struct RunArgs {
     #[arg(long, hide_short_help = true)]
     pub no_coop_taskrun: bool,
 
+    /// Executor knob: wait for a connection's responses with a one-shot io_uring poll per
+    /// wait instead of one multishot poll per connection (the default, on Linux 5.13 and
+    /// later; see docs/engine.md).
+    #[arg(long, hide_short_help = true)]
+    pub no_multishot_poll: bool,
+
     /// Load models.
     #[command(flatten)]
     pub load: crate::load_args::LoadArgs,

@@ -165,6 +165,7 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
             spin_before_park: a.spin_before_park,
             ring_depth: a.ring_depth.map(|n| n as usize),
             coop_taskrun: !a.no_coop_taskrun,
+            multishot_poll: !a.no_multishot_poll,
             dump: a.verbose >= 2,
             load: load.load.clone(),
         },

@@ -74,6 +74,9 @@ pub struct EngineOptions {
     /// Build the executor's ring with a task-work flag: `DEFER_TASKRUN`, or `COOP_TASKRUN`
     /// where the kernel refuses it (see molotov-runtime).
     pub coop_taskrun: bool,
+    /// Wait for read readiness with one multishot poll per connection (see
+    /// molotov-runtime's `Executor::multishot_poll`).
+    pub multishot_poll: bool,
     /// Print requests and responses (`-vv`): rate-limited, bodies truncated, on stderr.
     pub dump: bool,
     /// How workers start and what they run.
@@ -157,7 +160,9 @@ where
     let slot = region.slot(spec.slot);
     slot.set_meta(Meta::Pid, u64::from(std::process::id()));
     slot.set_state(SlotState::Starting);
-    let mut builder = Executor::new().taskrun_flags(spec.options.coop_taskrun);
+    let mut builder = Executor::new()
+        .taskrun_flags(spec.options.coop_taskrun)
+        .multishot_poll(spec.options.multishot_poll);
     if let Some(cpu) = spec.cpu {
         builder = builder.pin_to_cpu(cpu);
     }

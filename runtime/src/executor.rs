@@ -75,6 +75,7 @@ pub struct Executor {
     ring_depth: u32,
     spin_before_park: Option<Duration>,
     taskrun_flags: bool,
+    multishot_poll: bool,
     timeout_argument: bool,
 }
 
@@ -85,13 +86,15 @@ impl Default for Executor {
 }
 
 impl Executor {
-    /// No CPU pinning, a ring of 128 entries, no spinning, task-work flags on.
+    /// No CPU pinning, a ring of 128 entries, no spinning, task-work flags and multishot
+    /// read polls on.
     pub fn new() -> Executor {
         Executor {
             cpu: None,
             ring_depth: DEFAULT_RING_DEPTH,
             spin_before_park: None,
             taskrun_flags: true,
+            multishot_poll: true,
             timeout_argument: true,
         }
     }
@@ -122,6 +125,15 @@ impl Executor {
         self
     }
 
+    /// Whether a stream waits for read readiness with one multishot `POLL_ADD`, armed at
+    /// its first wait and kept until it is dropped (on by default; kernels before 5.13
+    /// refuse it, and the executor then falls back to one-shot polls by itself), rather than
+    /// a one-shot `POLL_ADD` per wait.
+    pub fn multishot_poll(mut self, on: bool) -> Executor {
+        self.multishot_poll = on;
+        self
+    }
+
     /// Bound timed waits with a `TIMEOUT` submission, as on kernels older than 5.11 (which
     /// lack the timeout argument of `io_uring_enter`), even where the kernel has the
     /// argument: for the tests of that path.
@@ -136,7 +148,12 @@ impl Executor {
         if let Some(cpu) = self.cpu {
             pin_thread(cpu)?;
         }
-        let reactor = Reactor::new(self.ring_depth, self.taskrun_flags, self.timeout_argument)?;
+        let reactor = Reactor::new(
+            self.ring_depth,
+            self.taskrun_flags,
+            self.timeout_argument,
+            self.multishot_poll,
+        )?;
         Ok(ReadyExecutor {
             runtime: Runtime {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -563,6 +580,15 @@ pub fn spawn_local<T: 'static>(future: impl Future<Output = T> + 'static) -> Tas
 /// The id of this thread's executor (unique in the process); panics outside one.
 pub fn executor_id() -> usize {
     runtime(|runtime| runtime.id)
+}
+
+/// How many operations this thread's executor has submitted to its ring so far (polls,
+/// cancellations not counted); panics outside one. For tests and benchmarks: with multishot
+/// read polls a kept-alive connection submits one read poll in its life, not one per
+/// response.
+#[doc(hidden)]
+pub fn operations_started() -> u64 {
+    runtime(|runtime| runtime.reactor.started())
 }
 
 /// Lets every other runnable task, the timers and the ring have a turn.

@@ -19,8 +19,10 @@
 //!   ring once: to submit what the tasks queued and wait for a completion (until
 //!   the next timer) when nothing is runnable, or just to collect completions otherwise.
 //! - Sockets are read and written with plain `recv`/`send`; the ring only tells readiness
-//!   (a one-shot `POLL_ADD` per wait), so nothing is ever lent to the kernel and a stream
-//!   can be dropped at any time (an armed poll is cancelled).
+//!   (one multishot `POLL_ADD` per stream for reading, armed at its first wait and kept;
+//!   a one-shot `POLL_ADD` per wait for writing, and for reading where the kernel lacks
+//!   multishot polls), so nothing is ever lent to the kernel and a stream can be dropped
+//!   at any time (an armed poll is cancelled).
 //! - Everything is single-threaded: tasks, wakers and streams belong to the executor of the
 //!   thread that made them; a waker used on another thread does not wake its task (at most
 //!   a task of that thread's executor is polled once for nothing).
@@ -32,5 +34,6 @@ pub mod sync;
 pub mod timer;
 
 pub use executor::{
-    Executor, ReadyExecutor, RingSetup, Task, executor_id, spawn_local, yield_if_needed, yield_now,
+    Executor, ReadyExecutor, RingSetup, Task, executor_id, operations_started, spawn_local,
+    yield_if_needed, yield_now,
 };

@@ -1,8 +1,13 @@
 //! [`TcpStream`]: a non-blocking TCP connection read with `recv(2)` and written with
-//! `send(2)`, the ring telling only when it is readable or writable (a one-shot `POLL_ADD`
-//! per wait). A read after a short read waits for readiness first (what was there was
-//! taken), a read after a readiness event or a full read tries `recv` first: a request and
-//! its response cost one `send`, one `POLL_ADD` completion and one `recv`.
+//! `send(2)`, the ring telling only when it is readable or writable. Read readiness comes
+//! from one multishot `POLL_ADD` per stream, armed at the first wait and kept for the
+//! stream's life: each time data arrives the kernel posts a completion, which marks the
+//! stream readable and wakes its reader; nothing is submitted per response (where the kernel
+//! lacks multishot polls, or [`crate::Executor::multishot_poll`] is off, a one-shot
+//! `POLL_ADD` per wait). Write readiness, rarely needed, is a one-shot `POLL_ADD` per wait.
+//! A read after a short read waits for readiness first (what was there was taken), a read
+//! after a readiness event or a full read tries `recv` first: a request and its response
+//! cost one `send`, one poll completion and one `recv`.
 
 use std::future::{Future, poll_fn};
 use std::io;
@@ -17,7 +22,7 @@ use futures_lite::{AsyncRead, AsyncWrite};
 use io_uring::{opcode, types};
 
 use crate::executor::{runtime, with_runtime};
-use crate::reactor::OpId;
+use crate::reactor::{Fired, OpId};
 use crate::timer::Timer;
 
 /// A connected TCP stream of one executor.
@@ -27,10 +32,19 @@ pub struct TcpStream {
     /// The executor whose ring holds `read_wait` and `write_wait`.
     executor: usize,
     read_wait: Option<OpId>,
+    /// `read_wait` is a multishot poll (kept across waits).
+    read_multishot: bool,
     write_wait: Option<OpId>,
     /// Try `recv` before waiting for readiness.
     read_first: bool,
+    /// The read poll saw the peer's end of stream, or an error: whatever a read leaves,
+    /// the next read tries `recv` first (the multishot poll will not tell it again).
+    hung_up: bool,
 }
+
+/// Poll events after which a read may find an end of stream or an error that no later
+/// event will announce.
+const HANG_UP_EVENTS: i32 = (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) as i32;
 
 /// Which readiness a stream waits for.
 #[derive(Clone, Copy)]
@@ -63,8 +77,10 @@ impl TcpStream {
             fd,
             executor: runtime(|runtime| runtime.id),
             read_wait: None,
+            read_multishot: false,
             write_wait: None,
             read_first: true,
+            hung_up: false,
         };
         let (address, length) = socket_address(addr);
         // SAFETY: `address` is a valid socket address of `length` bytes for the socket's
@@ -144,8 +160,9 @@ impl TcpStream {
         Ok((value != 0).then(|| io::Error::from_raw_os_error(value)))
     }
 
-    /// Ready once the socket is readable or writable (or has an error or hung up), after a
-    /// one-shot poll in the ring.
+    /// Ready once the socket is readable or writable (or has an error or hung up), as a
+    /// poll in the ring tells: the stream's multishot read poll (armed at the first read
+    /// wait), or a one-shot poll per wait.
     fn poll_ready(&mut self, direction: Direction, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let fd = self.fd.as_raw_fd();
         runtime(|runtime| {
@@ -156,11 +173,40 @@ impl TcpStream {
                 self.read_wait = None;
                 self.write_wait = None;
             }
+            let multishot = matches!(direction, Direction::Read) && self.read_multishot;
             let (wait, events) = match direction {
                 Direction::Read => (&mut self.read_wait, libc::POLLIN),
                 Direction::Write => (&mut self.write_wait, libc::POLLOUT),
             };
             match wait {
+                Some(id) if multishot => match runtime.reactor.poll_multishot(id, cx.waker()) {
+                    Fired::No => Poll::Pending,
+                    Fired::Yes(events) => {
+                        // A multishot poll is edge-triggered: a completion comes when
+                        // something arrives, and what came together (the last data and the
+                        // end of stream) comes in one. A short read takes the data, not
+                        // the end, which must then be read without waiting for news.
+                        if events & HANG_UP_EVENTS != 0 {
+                            self.hung_up = true;
+                        }
+                        Poll::Ready(Ok(()))
+                    }
+                    // The kernel ended the poll (the completion queue was full, or it
+                    // failed): the next wait arms a new one.
+                    Fired::Ended(result) => {
+                        *wait = None;
+                        if result == -libc::EINVAL {
+                            // A kernel without multishot polls (before 5.13): one-shot
+                            // polls from now on. The socket may be readable: look.
+                            runtime.reactor.refuse_multishot_poll();
+                            return Poll::Ready(Ok(()));
+                        }
+                        if result < 0 {
+                            return Poll::Ready(Err(io::Error::from_raw_os_error(-result)));
+                        }
+                        Poll::Ready(Ok(()))
+                    }
+                },
                 Some(id) => match runtime.reactor.poll(id, cx.waker()) {
                     None => Poll::Pending,
                     Some(result) => {
@@ -171,10 +217,25 @@ impl TcpStream {
                         Poll::Ready(Ok(()))
                     }
                 },
+                None if matches!(direction, Direction::Read)
+                    && runtime.reactor.multishot_poll() =>
+                {
+                    let entry =
+                        opcode::PollAdd::new(types::Fd(fd), (events | libc::POLLRDHUP) as u32)
+                            .multi(true)
+                            .build();
+                    // SAFETY: a poll points at no memory.
+                    *wait = Some(unsafe { runtime.reactor.start_multishot(entry, cx.waker()) }?);
+                    self.read_multishot = true;
+                    Poll::Pending
+                }
                 None => {
                     let entry = opcode::PollAdd::new(types::Fd(fd), events as u32).build();
                     // SAFETY: a poll points at no memory.
                     *wait = Some(unsafe { runtime.reactor.start(entry, cx.waker()) }?);
+                    if matches!(direction, Direction::Read) {
+                        self.read_multishot = false;
+                    }
                     Poll::Pending
                 }
             }
@@ -228,7 +289,7 @@ impl AsyncRead for TcpStream {
                     )
                 };
                 if n >= 0 {
-                    this.read_first = n as usize == buf.len();
+                    this.read_first = n as usize == buf.len() || this.hung_up;
                     return Poll::Ready(Ok(n as usize));
                 }
                 let error = io::Error::last_os_error();

@@ -2,9 +2,11 @@
 //! a slot (index and generation, which make its `user_data`) holding the waker of the task
 //! that waits and, once the kernel is done, the result. The streams in [`crate::net`] only
 //! ever submit readiness polls, which point at no memory, so a dropped stream cancels its
-//! poll and forgets it.
+//! poll and forgets it. A multishot operation (a stream's read readiness) stays in flight
+//! across completions: each one the kernel flags "more to come" only marks it fired and
+//! wakes its waiter; the last one (cancelled, failed, or ended by the kernel) is its result.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::task::Waker;
 use std::time::Duration;
@@ -22,10 +24,29 @@ const CANCEL_USER_DATA: u64 = u64::MAX;
 struct Op {
     generation: u32,
     live: bool,
-    /// Its owner is gone: free the slot when the completion comes.
+    /// Its owner is gone: free the slot when the (last) completion comes.
     orphaned: bool,
+    /// Stays in flight while the kernel flags more completions to come.
+    multishot: bool,
+    /// A multishot operation completed (with more to come) since its owner last looked.
+    fired: bool,
+    /// The results of those completions, or-ed (a poll's: the events it saw).
+    fired_results: i32,
+    /// The final completion's result.
     result: Option<i32>,
     waker: Option<Waker>,
+}
+
+/// What a multishot operation did since its owner last looked.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Fired {
+    /// Nothing: the waker is parked.
+    No,
+    /// At least one completion (their results or-ed: a poll's events), and it is still in
+    /// flight.
+    Yes(i32),
+    /// It ended with this result (its slot is free).
+    Ended(i32),
 }
 
 /// An operation in flight, as its owner knows it.
@@ -49,6 +70,12 @@ pub(crate) struct Reactor {
     /// The kernel takes a wait's timeout as an argument of `io_uring_enter` (Linux 5.11);
     /// without, a wait with a timeout submits a `TIMEOUT` first.
     timeout_argument: bool,
+    /// Streams wait for read readiness with one multishot `POLL_ADD` per stream (Linux 5.13)
+    /// rather than a one-shot poll per wait. Turned off for good the first time the kernel
+    /// refuses one.
+    multishot_poll: Cell<bool>,
+    /// Operations started, ever (the tests count polls with it).
+    started: Cell<u64>,
 }
 
 impl Reactor {
@@ -60,6 +87,7 @@ impl Reactor {
         depth: u32,
         taskrun_flags: bool,
         timeout_argument: bool,
+        multishot_poll: bool,
     ) -> io::Result<Reactor> {
         let cq = depth.saturating_mul(8).max(4096);
         let build = |setup: RingSetup| {
@@ -97,6 +125,8 @@ impl Reactor {
                         ops: RefCell::new(Vec::new()),
                         free_ops: RefCell::new(Vec::new()),
                         setup,
+                        multishot_poll: Cell::new(multishot_poll),
+                        started: Cell::new(0),
                     });
                 }
                 // A flag this kernel does not know: try the next.
@@ -110,12 +140,54 @@ impl Reactor {
         self.setup
     }
 
+    /// Whether streams should wait for read readiness with a multishot poll.
+    pub(crate) fn multishot_poll(&self) -> bool {
+        self.multishot_poll.get()
+    }
+
+    /// The kernel refused a multishot poll (before Linux 5.13): one-shot polls from now on.
+    pub(crate) fn refuse_multishot_poll(&self) {
+        self.multishot_poll.set(false);
+    }
+
+    /// Operations started on this ring so far.
+    pub(crate) fn started(&self) -> u64 {
+        self.started.get()
+    }
+
     /// Queues `entry` for the next entry into the ring, waited on by `waker`.
     ///
     /// # Safety
     /// Whatever memory `entry` points at must stay valid until its completion (the streams
     /// submit polls, which point at none).
     pub(crate) unsafe fn start(&self, entry: squeue::Entry, waker: &Waker) -> io::Result<OpId> {
+        // SAFETY: the caller's contract.
+        unsafe { self.start_op(entry, waker, false) }
+    }
+
+    /// As [`Reactor::start`], for an operation the kernel may complete many times
+    /// (`entry` asks for it); its owner looks with [`Reactor::poll_multishot`].
+    ///
+    /// # Safety
+    /// As [`Reactor::start`], until its final completion.
+    pub(crate) unsafe fn start_multishot(
+        &self,
+        entry: squeue::Entry,
+        waker: &Waker,
+    ) -> io::Result<OpId> {
+        // SAFETY: the caller's contract.
+        unsafe { self.start_op(entry, waker, true) }
+    }
+
+    /// # Safety
+    /// As [`Reactor::start`].
+    unsafe fn start_op(
+        &self,
+        entry: squeue::Entry,
+        waker: &Waker,
+        multishot: bool,
+    ) -> io::Result<OpId> {
+        self.started.set(self.started.get() + 1);
         let id = {
             let mut ops = self.ops.borrow_mut();
             let index = match self.free_ops.borrow_mut().pop() {
@@ -129,6 +201,9 @@ impl Reactor {
             op.generation = op.generation.wrapping_add(1);
             op.live = true;
             op.orphaned = false;
+            op.multishot = multishot;
+            op.fired = false;
+            op.fired_results = 0;
             op.result = None;
             op.waker = Some(waker.clone());
             OpId {
@@ -166,6 +241,32 @@ impl Reactor {
         Some(result)
     }
 
+    /// What the multishot operation `id` did since the last look (clearing it); with
+    /// nothing, `waker` is parked to be woken at its next completion. Its final result
+    /// comes before any completion still unseen (the owner re-arms after it).
+    pub(crate) fn poll_multishot(&self, id: &OpId, waker: &Waker) -> Fired {
+        let result = {
+            let mut ops = self.ops.borrow_mut();
+            let op = &mut ops[id.index as usize];
+            debug_assert!(op.live && op.generation == id.generation && op.multishot);
+            match op.result {
+                Some(result) => result,
+                None if std::mem::replace(&mut op.fired, false) => {
+                    return Fired::Yes(std::mem::take(&mut op.fired_results));
+                }
+                None => {
+                    match &op.waker {
+                        Some(parked) if parked.will_wake(waker) => {}
+                        _ => op.waker = Some(waker.clone()),
+                    }
+                    return Fired::No;
+                }
+            }
+        };
+        self.free(id.index);
+        Fired::Ended(result)
+    }
+
     /// The owner of `id` is gone: cancel it if it is still in flight.
     pub(crate) fn cancel(&self, id: OpId) {
         let in_flight = {
@@ -198,6 +299,9 @@ impl Reactor {
         let op = &mut ops[index as usize];
         op.live = false;
         op.orphaned = false;
+        op.multishot = false;
+        op.fired = false;
+        op.fired_results = 0;
         op.result = None;
         op.waker = None;
         self.free_ops.borrow_mut().push(index);
@@ -304,14 +408,21 @@ impl Reactor {
             if !op.live || op.generation != generation {
                 continue;
             }
+            // A multishot operation stays in flight while the kernel flags more to come.
+            let more = cqueue::more(cqe.flags());
+            debug_assert!(op.multishot || !more);
             if op.orphaned {
-                freed.push(index);
+                if !more {
+                    freed.push(index);
+                }
                 continue;
             }
-            // A multishot request stays in flight while the kernel flags more to come; the
-            // streams submit none, so every completion is final.
-            debug_assert!(!cqueue::more(cqe.flags()));
-            op.result = Some(cqe.result());
+            if more {
+                op.fired = true;
+                op.fired_results |= cqe.result();
+            } else {
+                op.result = Some(cqe.result());
+            }
             if let Some(waker) = op.waker.take() {
                 waker.wake();
             }

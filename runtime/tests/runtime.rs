@@ -12,7 +12,9 @@ use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use molotov_runtime::net::TcpStream;
 use molotov_runtime::sync::Semaphore;
 use molotov_runtime::timer::{Timer, sleep};
-use molotov_runtime::{Executor, RingSetup, executor_id, spawn_local, yield_now};
+use molotov_runtime::{
+    Executor, RingSetup, executor_id, operations_started, spawn_local, yield_now,
+};
 
 fn run<T: 'static>(future: impl Future<Output = T> + 'static) -> T {
     Executor::new().run(future).expect("the executor runs")
@@ -250,6 +252,52 @@ fn a_stream_writes_and_reads_back_over_many_exchanges() {
     assert_eq!(exchanged, 1000);
 }
 
+/// Operations a stream submits to the ring over `exchanges` echoes of a short message, with
+/// multishot read polls on or off.
+fn operations_for_exchanges(multishot: bool, exchanges: u32) -> u64 {
+    let addr = echo_server();
+    Executor::new()
+        .multishot_poll(multishot)
+        .run(async move {
+            let mut stream = TcpStream::connect(addr).await.unwrap();
+            stream.set_nodelay(true).unwrap();
+            let mut buf = [0u8; 16];
+            let before = operations_started();
+            for i in 0..exchanges {
+                let message = format!("{i:08}");
+                stream.write_all(message.as_bytes()).await.unwrap();
+                // Reads into more room than the answer needs: every read is short, and the
+                // next one waits for readiness (a full read would try `recv` first, and
+                // find the answer there or not, as the peer's thread was quick or not).
+                let mut have = 0;
+                while have < 8 {
+                    let n = stream.read(&mut buf[have..]).await.unwrap();
+                    assert_ne!(n, 0, "the echo server closed");
+                    have += n;
+                }
+                assert_eq!(&buf[..have], message.as_bytes());
+            }
+            operations_started() - before
+        })
+        .expect("the executor runs")
+}
+
+#[test]
+fn a_kept_alive_stream_arms_one_multishot_read_poll_for_all_its_answers() {
+    // Each answer is awaited (the echo comes after the write): one poll per wait without
+    // multishot, one poll for the stream's life with it.
+    let one_shot = operations_for_exchanges(false, 200);
+    assert!(
+        one_shot >= 200,
+        "one-shot polls: {one_shot} operations for 200 waits"
+    );
+    let multishot = operations_for_exchanges(true, 200);
+    assert!(
+        multishot <= 2,
+        "multishot poll: {multishot} operations for 200 answers"
+    );
+}
+
 #[test]
 fn many_streams_on_one_executor_each_get_their_own_answers() {
     let addr = echo_server();
@@ -302,6 +350,51 @@ fn a_closed_peer_reads_as_end_of_stream_and_a_refused_connect_says_so() {
     assert_eq!(read, b"bye");
     assert_eq!(end, 0);
     assert_eq!(refused, std::io::ErrorKind::ConnectionRefused);
+}
+
+#[test]
+fn the_end_of_stream_that_comes_with_the_last_data_is_read_without_waiting() {
+    // A multishot poll is edge-triggered: data and the peer's FIN that arrive while the
+    // executor is busy come as one completion. The read that takes the data is short, and
+    // the next one must find the end of stream rather than wait for news that never come.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (go, peer_go) = std::sync::mpsc::channel::<()>();
+    let peer = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        peer_go.recv_timeout(Duration::from_secs(5)).unwrap();
+        stream.write_all(b"last words").unwrap();
+    });
+    let read = run(async move {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let got = Rc::new(RefCell::new(None));
+        let reader = spawn_local({
+            let got = Rc::clone(&got);
+            async move {
+                let mut stream = stream;
+                let mut buf = Vec::new();
+                let result = stream.read_to_end(&mut buf).await.map(|_| buf);
+                *got.borrow_mut() = Some(result.map_err(|e| e.kind()));
+            }
+        });
+        // The reader finds nothing and arms its poll; then the peer writes and closes while
+        // this thread is kept out of the ring.
+        sleep(Duration::from_millis(20)).await;
+        go.send(()).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let until = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < until && got.borrow().is_none() {
+            sleep(Duration::from_millis(5)).await;
+        }
+        drop(reader);
+        got.take()
+    });
+    peer.join().unwrap();
+    assert_eq!(
+        read,
+        Some(Ok(b"last words".to_vec())),
+        "the reader did not see the end of the stream in time"
+    );
 }
 
 #[test]
