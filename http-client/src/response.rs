@@ -21,6 +21,7 @@
 //! The body cap applies to dropped bodies too (a declared length over it fails at once), so a
 //! hostile server cannot keep a request busy with an endless body.
 
+use std::cell::RefCell;
 use std::mem::MaybeUninit;
 
 use crate::error::Error;
@@ -162,7 +163,7 @@ enum State {
 }
 
 /// What the framing headers of one head said.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Framing {
     content_length: Option<u64>,
     transfer_encoding: bool,
@@ -508,7 +509,7 @@ impl ResponseParser {
         if self.head.is_empty() {
             // Fast path: the whole head is in this input and nothing is buffered; the head
             // is copied only when its headers are wanted.
-            let parsed = parse_head(input, self.keep_headers, &mut self.fields)?;
+            let parsed = parse_head_memo(input, self.keep_headers, &mut self.fields)?;
             match parsed {
                 Some(head) if head.len > max => Err(Error::HeaderTooLarge { limit: max }),
                 Some(head) => {
@@ -532,7 +533,7 @@ impl ResponseParser {
             self.head.extend_from_slice(added);
             // A head can only end at a line feed: skip re-parsing until one arrives.
             let parsed = if added.contains(&b'\n') {
-                parse_head(&self.head, self.keep_headers, &mut self.fields)?
+                parse_head_memo(&self.head, self.keep_headers, &mut self.fields)?
             } else {
                 None
             };
@@ -638,12 +639,114 @@ impl ResponseParser {
 }
 
 /// A parsed head: its length in bytes, status, version and framing headers.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct ParsedHead {
     len: usize,
     status: u16,
     minor_version: u8,
     framing: Framing,
+}
+
+/// Heads a thread's parsers met lately. A server answers with the same head again and again,
+/// byte for byte (until its `Date` field changes, once a second), and what [`parse_head`]
+/// makes of a head depends on its bytes alone: input that starts with a head met before (up
+/// to and including its empty line) takes that head's parse without parsing it again.
+struct HeadMemo {
+    entries: Vec<MemoEntry>,
+    /// Where the last hit was (looked at first), and where the next miss goes.
+    last_hit: usize,
+    next: usize,
+}
+
+struct MemoEntry {
+    bytes: Vec<u8>,
+    head: ParsedHead,
+    /// The fields, when the parse that filled the entry kept them.
+    fields: Option<Vec<Field>>,
+}
+
+/// Heads remembered per thread (distinct heads a plan's requests get in turn).
+const MEMO_ENTRIES: usize = 4;
+/// Longer heads are not remembered.
+const MEMO_MAX_HEAD: usize = 512;
+
+thread_local! {
+    static HEAD_MEMO: RefCell<HeadMemo> = const {
+        RefCell::new(HeadMemo {
+            entries: Vec::new(),
+            last_hit: 0,
+            next: 0,
+        })
+    };
+}
+
+/// [`parse_head`], answered from the thread's [`HeadMemo`] when `bytes` starts with a head
+/// it holds, and remembered there otherwise (complete heads up to [`MEMO_MAX_HEAD`] bytes).
+fn parse_head_memo(
+    bytes: &[u8],
+    keep: bool,
+    fields: &mut Vec<Field>,
+) -> Result<Option<ParsedHead>, Error> {
+    let hit = HEAD_MEMO.with(|memo| {
+        let mut memo = memo.borrow_mut();
+        let count = memo.entries.len();
+        for i in 0..count {
+            let index = (memo.last_hit + i) % count;
+            let entry = &memo.entries[index];
+            if !bytes.starts_with(&entry.bytes) {
+                continue;
+            }
+            if keep {
+                let Some(kept) = &entry.fields else {
+                    // Met without its fields: parse it again, keeping them.
+                    return None;
+                };
+                fields.clear();
+                fields.extend_from_slice(kept);
+            }
+            let head = entry.head.clone();
+            memo.last_hit = index;
+            return Some(head);
+        }
+        None
+    });
+    if let Some(head) = hit {
+        return Ok(Some(head));
+    }
+    let parsed = parse_head(bytes, keep, fields)?;
+    if let Some(head) = &parsed
+        && head.len <= MEMO_MAX_HEAD
+    {
+        HEAD_MEMO.with(|memo| {
+            let mut memo = memo.borrow_mut();
+            let head_bytes = &bytes[..head.len];
+            // The same head met before without its fields: this entry gets them.
+            let same = memo.entries.iter().position(|e| e.bytes == head_bytes);
+            let index = match same {
+                Some(index) => index,
+                None if memo.entries.len() < MEMO_ENTRIES => {
+                    memo.entries.push(MemoEntry {
+                        bytes: Vec::with_capacity(MEMO_MAX_HEAD),
+                        head: head.clone(),
+                        fields: None,
+                    });
+                    memo.entries.len() - 1
+                }
+                None => {
+                    let index = memo.next;
+                    memo.next = (memo.next + 1) % MEMO_ENTRIES;
+                    index
+                }
+            };
+            let entry = &mut memo.entries[index];
+            entry.bytes.clear();
+            entry.bytes.extend_from_slice(head_bytes);
+            entry.head = head.clone();
+            entry.fields = keep.then(|| fields.clone());
+            memo.last_hit = index;
+        });
+    }
+    Ok(parsed)
 }
 
 /// Parses a head from `bytes`: the fast path ([`crate::head`]) when the head has the common

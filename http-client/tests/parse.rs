@@ -477,3 +477,58 @@ fn eof_before_any_byte_reports_nothing_received() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A thread's parsers remember the heads they met and take a head that comes again, byte
+/// for byte, from that memory: heads that differ in a single byte (a length digit, a header
+/// value), more of them than the memory holds, fed in turn, with and without their headers
+/// kept, whole and cut, each parse as if it were the first.
+#[test]
+fn heads_that_differ_in_one_byte_are_never_taken_for_each_other() {
+    let responses: Vec<(Vec<u8>, u64, &str)> = (0..7u8)
+        .map(|i| {
+            let tag = ["a", "b", "c", "d", "e", "f", "g"][usize::from(i)];
+            let length = u64::from(i % 3) + 1;
+            let body = "x".repeat(length as usize);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nServer: memo\r\nX-Tag: {tag}\r\nContent-Length: {length}\r\n\r\n"
+            );
+            ((head + &body).into_bytes(), length, tag)
+        })
+        .collect();
+    let status_only = ResponseNeeds::STATUS_ONLY;
+    let everything = ResponseNeeds::EVERYTHING;
+    let mut parser = ResponseParser::new(Limits::default());
+    // Three heads fit the memory (met again, they are remembered, once with their headers
+    // kept and once not); seven do not (each is forgotten before it comes again).
+    for (set, round) in [3, 7].into_iter().flat_map(|n| (0..6).map(move |r| (n, r))) {
+        for (i, (bytes, length, tag)) in responses[..set].iter().enumerate() {
+            let keep = (round + i) % 2 == 0;
+            parser.reset(false, if keep { &everything } else { &status_only });
+            // Every other round the response comes in two pieces, cut inside the head.
+            let progress = if round % 2 == 1 {
+                assert!(matches!(parser.feed(&bytes[..20]), Ok(Progress::Partial)));
+                parser.feed(&bytes[20..]).map(|p| (p, 20))
+            } else {
+                parser.feed(bytes).map(|p| (p, 0))
+            };
+            let (Progress::Complete { consumed }, before) = progress.unwrap() else {
+                panic!("round {round}, response {i}: incomplete");
+            };
+            assert_eq!(
+                before + consumed,
+                bytes.len(),
+                "round {round}, response {i}"
+            );
+            assert_eq!(parser.status(), 200);
+            assert_eq!(parser.body_len(), *length, "round {round}, response {i}");
+            if keep {
+                assert_eq!(
+                    parser.header("x-tag"),
+                    Some(tag.as_bytes()),
+                    "round {round}, response {i}"
+                );
+                assert_eq!(parser.body(), "x".repeat(*length as usize).as_bytes());
+            }
+        }
+    }
+}
