@@ -143,6 +143,12 @@ pub struct RunArgs {
     #[arg(long, allow_hyphen_values = true, value_parser = parse_positive_duration, hide_short_help = true)]
     pub spin_before_park: Option<Duration>,
 
+    /// Executor knob: with nothing to run, wait up to D for responses to pile up before
+    /// handling the first (Linux 6.12; ignored before). Fewer wake-ups, but up to D is added
+    /// to the latency of a response that comes alone. Off by default.
+    #[arg(long, value_name = "D", allow_hyphen_values = true, value_parser = parse_positive_duration, hide_short_help = true)]
+    pub batch_wait: Option<Duration>,
+
     /// Executor knob: depth of each executor's io_uring ring (submission entries; the kernel
     /// rounds up to a power of two). Default: 128.
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=32768), hide_short_help = true)]

@@ -163,6 +163,7 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
                 ..Default::default()
             },
             spin_before_park: a.spin_before_park,
+            batch_wait: a.batch_wait,
             ring_depth: a.ring_depth.map(|n| n as usize),
             coop_taskrun: !a.no_coop_taskrun,
             multishot_poll: !a.no_multishot_poll,

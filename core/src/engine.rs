@@ -69,6 +69,8 @@ pub struct EngineOptions {
     pub client: ClientConfig,
     /// The executor's `spin_before_park` (None: off).
     pub spin_before_park: Option<Duration>,
+    /// The executor's `batch_wait` (None: off).
+    pub batch_wait: Option<Duration>,
     /// Submission entries of the executor's ring (None: the runtime's default, 128).
     pub ring_depth: Option<usize>,
     /// Build the executor's ring with a task-work flag: `DEFER_TASKRUN`, or `COOP_TASKRUN`
@@ -168,6 +170,9 @@ where
     }
     if let Some(spin) = spec.options.spin_before_park {
         builder = builder.spin_before_park(spin);
+    }
+    if let Some(wait) = spec.options.batch_wait {
+        builder = builder.batch_wait(wait);
     }
     if let Some(depth) = spec.options.ring_depth {
         builder = builder.ring_depth(depth.min(u32::MAX as usize) as u32);

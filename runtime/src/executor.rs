@@ -74,6 +74,7 @@ pub struct Executor {
     cpu: Option<usize>,
     ring_depth: u32,
     spin_before_park: Option<Duration>,
+    batch_wait: Option<Duration>,
     taskrun_flags: bool,
     multishot_poll: bool,
     timeout_argument: bool,
@@ -93,6 +94,7 @@ impl Executor {
             cpu: None,
             ring_depth: DEFAULT_RING_DEPTH,
             spin_before_park: None,
+            batch_wait: None,
             taskrun_flags: true,
             multishot_poll: true,
             timeout_argument: true,
@@ -115,6 +117,16 @@ impl Executor {
     /// before blocking in the kernel (costs CPU; can lower latency at low load).
     pub fn spin_before_park(mut self, spin: Duration) -> Executor {
         self.spin_before_park = Some(spin);
+        self
+    }
+
+    /// When nothing is runnable, wait up to this long for completions to pile up before
+    /// running the first (the kernel's minimum wait, Linux 6.12; ignored by older kernels):
+    /// fewer, fuller passes, at the price of up to that much delay on a completion that
+    /// comes alone. Off by default: a load generator would add that delay to the latencies
+    /// it measures.
+    pub fn batch_wait(mut self, wait: Duration) -> Executor {
+        self.batch_wait = Some(wait);
         self
     }
 
@@ -153,6 +165,7 @@ impl Executor {
             self.taskrun_flags,
             self.timeout_argument,
             self.multishot_poll,
+            self.batch_wait,
         )?;
         Ok(ReadyExecutor {
             runtime: Runtime {
@@ -193,6 +206,12 @@ impl ReadyExecutor {
     /// How the ring was built.
     pub fn ring_setup(&self) -> RingSetup {
         self.runtime.reactor.setup()
+    }
+
+    /// Whether waits batch completions ([`Executor::batch_wait`] asked, and the kernel
+    /// has the minimum wait).
+    pub fn batches_waits(&self) -> bool {
+        self.runtime.reactor.batches_waits()
     }
 
     /// Runs `future` and the tasks it spawns until `future` is done; tasks still pending then

@@ -76,6 +76,11 @@ pub(crate) struct Reactor {
     multishot_poll: Cell<bool>,
     /// Operations started, ever (the tests count polls with it).
     started: Cell<u64>,
+    /// A wait first waits this long (µs) for a full completion queue, then returns at the
+    /// first completion (0: returns at the first completion at once).
+    batch_wait_usec: u32,
+    /// What a batching wait waits for: as many completions as the queue holds.
+    cq_entries: u32,
 }
 
 impl Reactor {
@@ -88,6 +93,7 @@ impl Reactor {
         taskrun_flags: bool,
         timeout_argument: bool,
         multishot_poll: bool,
+        batch_wait: Option<Duration>,
     ) -> io::Result<Reactor> {
         let cq = depth.saturating_mul(8).max(4096);
         let build = |setup: RingSetup| {
@@ -119,7 +125,19 @@ impl Reactor {
             match build(setup) {
                 Ok(ring) => {
                     let timeout_argument = timeout_argument && ring.params().is_feature_ext_arg();
+                    // The minimum wait needs the kernel's support (6.12).
+                    let batch_wait_usec = match batch_wait {
+                        Some(wait)
+                            if timeout_argument && ring.params().is_feature_min_timeout() =>
+                        {
+                            wait.as_micros().clamp(1, u128::from(u32::MAX)) as u32
+                        }
+                        _ => 0,
+                    };
+                    let cq_entries = ring.params().cq_entries();
                     return Ok(Reactor {
+                        batch_wait_usec,
+                        cq_entries,
                         timeout_argument,
                         ring: RefCell::new(ring),
                         ops: RefCell::new(Vec::new()),
@@ -138,6 +156,11 @@ impl Reactor {
 
     pub(crate) fn setup(&self) -> RingSetup {
         self.setup
+    }
+
+    /// Whether a wait first waits for completions to pile up.
+    pub(crate) fn batches_waits(&self) -> bool {
+        self.batch_wait_usec > 0
     }
 
     /// Whether streams should wait for read readiness with a multishot poll.
@@ -330,6 +353,21 @@ impl Reactor {
         let queued = ring.submission().len() as u32;
         let submitter = ring.submitter();
         let result = match (wait, timeout) {
+            // The kernel does not end a minimum wait at an earlier timeout: a timer due
+            // sooner than the minimum wait ends gets a plain timed wait.
+            (true, timeout)
+                if self.batch_wait_usec > 0
+                    && timeout.is_none_or(|t| t.as_micros() > u128::from(self.batch_wait_usec)) =>
+            {
+                let args = types::SubmitArgs::new().min_wait_usec(self.batch_wait_usec);
+                match timeout {
+                    Some(timeout) => {
+                        let spec = types::Timespec::from(timeout);
+                        submitter.submit_with_args(self.cq_entries as usize, &args.timespec(&spec))
+                    }
+                    None => submitter.submit_with_args(self.cq_entries as usize, &args),
+                }
+            }
             (true, Some(timeout)) if self.timeout_argument => {
                 let spec = types::Timespec::from(timeout);
                 let args = types::SubmitArgs::new().timespec(&spec);

@@ -543,3 +543,38 @@ fn without_the_timeout_argument_waits_are_bounded_by_a_timeout_submission() {
     assert_eq!(exchanged, 300);
     assert!(took < Duration::from_secs(5), "{took:?}");
 }
+
+#[test]
+fn a_batching_wait_holds_a_lone_completion_but_not_a_timer() {
+    let addr = echo_server();
+    let executor = Executor::new()
+        .batch_wait(Duration::from_millis(60))
+        .make()
+        .unwrap();
+    if !executor.batches_waits() {
+        eprintln!("this kernel has no minimum wait (Linux 6.12): nothing to test");
+        return;
+    }
+    let (echo, timer) = executor
+        .run(async move {
+            let mut stream = TcpStream::connect(addr).await.unwrap();
+            // Let the connection settle: what is measured below is one echo.
+            sleep(Duration::from_millis(5)).await;
+            let started = Instant::now();
+            stream.write_all(b"ping").await.unwrap();
+            let mut buf = [0u8; 4];
+            stream.read_exact(&mut buf).await.unwrap();
+            let echo = started.elapsed();
+            let started = Instant::now();
+            sleep(Duration::from_millis(10)).await;
+            (echo, started.elapsed())
+        })
+        .unwrap();
+    // The echo is the only completion: the wait holds it for the minimum wait.
+    assert!(echo >= Duration::from_millis(50), "echo after {echo:?}");
+    // A timer due before the minimum wait ends still bounds the wait.
+    assert!(
+        timer < Duration::from_millis(50),
+        "10 ms timer after {timer:?}"
+    );
+}
