@@ -203,7 +203,7 @@ fn errors_name_what_is_valid() {
                 "--test".into(),
                 "t".into(),
             ],
-            "unknown option \"wrokers\"; the valid options are: cacert,",
+            "unknown option \"wrokers\"; the valid options are: batch_wait, cacert,",
         ),
         (
             vec![
