@@ -661,8 +661,9 @@ struct HeadMemo {
 struct MemoEntry {
     bytes: Vec<u8>,
     head: ParsedHead,
-    /// The fields, when the parse that filled the entry kept them.
-    fields: Option<Vec<Field>>,
+    /// The fields, when the parse that filled the entry kept them (`has_fields`).
+    fields: Vec<Field>,
+    has_fields: bool,
 }
 
 /// Heads remembered per thread (distinct heads a plan's requests get in turn).
@@ -697,12 +698,12 @@ fn parse_head_memo(
                 continue;
             }
             if keep {
-                let Some(kept) = &entry.fields else {
+                if !entry.has_fields {
                     // Met without its fields: parse it again, keeping them.
                     return None;
-                };
+                }
                 fields.clear();
-                fields.extend_from_slice(kept);
+                fields.extend_from_slice(&entry.fields);
             }
             let head = entry.head.clone();
             memo.last_hit = index;
@@ -728,7 +729,8 @@ fn parse_head_memo(
                     memo.entries.push(MemoEntry {
                         bytes: Vec::with_capacity(MEMO_MAX_HEAD),
                         head: head.clone(),
-                        fields: None,
+                        fields: Vec::new(),
+                        has_fields: false,
                     });
                     memo.entries.len() - 1
                 }
@@ -742,7 +744,13 @@ fn parse_head_memo(
             entry.bytes.clear();
             entry.bytes.extend_from_slice(head_bytes);
             entry.head = head.clone();
-            entry.fields = keep.then(|| fields.clone());
+            // Refilled in place: a server whose every head differs (a request id, say)
+            // costs a copy per response, not an allocation.
+            entry.fields.clear();
+            if keep {
+                entry.fields.extend_from_slice(fields);
+            }
+            entry.has_fields = keep;
             memo.last_hit = index;
         });
     }
