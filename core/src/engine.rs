@@ -1,7 +1,6 @@
 //! The child side of a run: one molotov-runtime executor pinned to the child's CPU, `-w`
-//! workers on it,
-//! each driving the plan interpreter (molotov-dsl) through molotov-http clients, and recording
-//! into the child's slot of the shared region.
+//! workers on it, each driving the plan interpreter (molotov-dsl) through molotov-http
+//! clients, and recording into the child's slot of the shared region.
 //!
 //! This is the only module of the engine that knows the runtime; the rest sees a function that
 //! runs a child to completion and returns its exit code.

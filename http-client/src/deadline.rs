@@ -150,7 +150,8 @@ async fn sweep(registry: Weak<Registry>) {
         let next = current.sweep(Instant::now());
         current.next_wake.set(next);
         drop(current);
-        // With a deadline to come, one timer until then (dropped, and so disarmed, when a replan cuts the sleep short); without, no timer at all.
+        // With a deadline to come, one timer until then (dropped, and so disarmed, when a
+        // replan cuts the sleep short); without, no timer at all.
         let mut timer = next.map(molotov_runtime::timer::Timer::at);
         poll_fn(|cx| {
             let Some(current) = registry.upgrade() else {

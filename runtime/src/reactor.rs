@@ -245,33 +245,22 @@ impl Reactor {
     /// The result of `id` once the kernel is done with it (the slot is then free), else None
     /// with `waker` parked to be woken then.
     pub(crate) fn poll(&self, id: &OpId, waker: &Waker) -> Option<i32> {
-        let result = {
-            let mut ops = self.ops.borrow_mut();
-            let op = &mut ops[id.index as usize];
-            debug_assert!(op.live && op.generation == id.generation);
-            match op.result {
-                Some(result) => result,
-                None => {
-                    match &op.waker {
-                        Some(parked) if parked.will_wake(waker) => {}
-                        _ => op.waker = Some(waker.clone()),
-                    }
-                    return None;
-                }
-            }
-        };
-        self.free(id.index);
-        Some(result)
+        match self.poll_multishot(id, waker) {
+            Fired::Ended(result) => Some(result),
+            Fired::No => None,
+            Fired::Yes(_) => unreachable!("a one-shot operation completes once"),
+        }
     }
 
     /// What the multishot operation `id` did since the last look (clearing it); with
     /// nothing, `waker` is parked to be woken at its next completion. Its final result
-    /// comes before any completion still unseen (the owner re-arms after it).
+    /// comes before any completion still unseen (the owner re-arms after it). A one-shot
+    /// operation never fires: only its end shows ([`Reactor::poll`] is this).
     pub(crate) fn poll_multishot(&self, id: &OpId, waker: &Waker) -> Fired {
         let result = {
             let mut ops = self.ops.borrow_mut();
             let op = &mut ops[id.index as usize];
-            debug_assert!(op.live && op.generation == id.generation && op.multishot);
+            debug_assert!(op.live && op.generation == id.generation);
             match op.result {
                 Some(result) => result,
                 None if std::mem::replace(&mut op.fired, false) => {
