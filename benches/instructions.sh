@@ -7,7 +7,8 @@
 #
 #   cargo build --release -p molotov && benches/instructions.sh [R1] [R2]
 #
-# Environment: BIN (default target/release), TARGET_CPU (1), PORT (18098), WORKERS (50).
+# Environment: BIN (default target/release), TARGET_CPU (1), PORT (18098), WORKERS (50),
+# NGINX_EXTRA (nginx directives for the location, see one-nginx.sh).
 set -euo pipefail
 short=${1:-200}
 long=${2:-600}
