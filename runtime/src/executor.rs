@@ -73,6 +73,7 @@ pub enum RingSetup {
 pub struct Executor {
     cpu: Option<usize>,
     ring_depth: u32,
+    completion_queue: Option<u32>,
     spin_before_park: Option<Duration>,
     batch_wait: Option<Duration>,
     taskrun_flags: bool,
@@ -93,6 +94,7 @@ impl Executor {
         Executor {
             cpu: None,
             ring_depth: DEFAULT_RING_DEPTH,
+            completion_queue: None,
             spin_before_park: None,
             batch_wait: None,
             taskrun_flags: true,
@@ -110,6 +112,15 @@ impl Executor {
     /// Submission-queue entries of the ring (the kernel rounds up to a power of two).
     pub fn ring_depth(mut self, entries: u32) -> Executor {
         self.ring_depth = entries.max(1);
+        self
+    }
+
+    /// Completion-queue entries of the ring (the kernel rounds up to a power of two, and
+    /// wants at least the submission queue's), instead of 8 times the submission queue and
+    /// at least 4096: for the tests of a queue that overflows.
+    #[doc(hidden)]
+    pub fn completion_queue(mut self, entries: u32) -> Executor {
+        self.completion_queue = Some(entries.max(1));
         self
     }
 
@@ -162,6 +173,7 @@ impl Executor {
         }
         let reactor = Reactor::new(
             self.ring_depth,
+            self.completion_queue,
             self.taskrun_flags,
             self.timeout_argument,
             self.multishot_poll,
@@ -608,6 +620,13 @@ pub fn executor_id() -> usize {
 #[doc(hidden)]
 pub fn operations_started() -> u64 {
     runtime(|runtime| runtime.reactor.started())
+}
+
+/// How many times this thread's executor found completions waiting in the kernel's overflow
+/// list (its completion queue was full when they came); panics outside one. For tests.
+#[doc(hidden)]
+pub fn completion_overflows() -> u64 {
+    runtime(|runtime| runtime.reactor.overflows())
 }
 
 /// Lets every other runnable task, the timers and the ring have a turn.

@@ -34,6 +34,6 @@ pub mod sync;
 pub mod timer;
 
 pub use executor::{
-    Executor, ReadyExecutor, RingSetup, Task, executor_id, operations_started, spawn_local,
-    yield_if_needed, yield_now,
+    Executor, ReadyExecutor, RingSetup, Task, completion_overflows, executor_id,
+    operations_started, spawn_local, yield_if_needed, yield_now,
 };

@@ -76,6 +76,8 @@ pub(crate) struct Reactor {
     multishot_poll: Cell<bool>,
     /// Operations started, ever (the tests count polls with it).
     started: Cell<u64>,
+    /// Times [`Reactor::complete`] found completions waiting in the kernel's overflow list.
+    overflows: Cell<u64>,
     /// A wait first waits this long (µs) for a full completion queue, then returns at the
     /// first completion (0: returns at the first completion at once).
     batch_wait_usec: u32,
@@ -87,15 +89,16 @@ impl Reactor {
     /// Builds the ring: `DEFER_TASKRUN` if the kernel takes it, else `COOP_TASKRUN`, else
     /// no flag (always no flag when `taskrun_flags` is false). The completion queue is made
     /// 8 times the submission queue (at least 4096): a completion per connection may come
-    /// in one pass.
+    /// in one pass. `completion_queue` overrides that (tests of an overflowing queue).
     pub(crate) fn new(
         depth: u32,
+        completion_queue: Option<u32>,
         taskrun_flags: bool,
         timeout_argument: bool,
         multishot_poll: bool,
         batch_wait: Option<Duration>,
     ) -> io::Result<Reactor> {
-        let cq = depth.saturating_mul(8).max(4096);
+        let cq = completion_queue.unwrap_or_else(|| depth.saturating_mul(8).max(4096));
         let build = |setup: RingSetup| {
             let mut builder = IoUring::builder();
             builder.setup_cqsize(cq);
@@ -145,6 +148,7 @@ impl Reactor {
                         setup,
                         multishot_poll: Cell::new(multishot_poll),
                         started: Cell::new(0),
+                        overflows: Cell::new(0),
                     });
                 }
                 // A flag this kernel does not know: try the next.
@@ -176,6 +180,12 @@ impl Reactor {
     /// Operations started on this ring so far.
     pub(crate) fn started(&self) -> u64 {
         self.started.get()
+    }
+
+    /// Times completions were found waiting in the kernel's overflow list (the completion
+    /// queue was full when they came; the next `io_uring_enter` moves them in).
+    pub(crate) fn overflows(&self) -> u64 {
+        self.overflows.get()
     }
 
     /// Queues `entry` for the next entry into the ring, waited on by `waker`.
@@ -421,6 +431,9 @@ impl Reactor {
     /// Reads every completion posted and wakes the task waiting on each.
     pub(crate) fn complete(&self) {
         let mut ring = self.ring.borrow_mut();
+        if ring.submission().cq_overflow() {
+            self.overflows.set(self.overflows.get() + 1);
+        }
         let mut ops = self.ops.borrow_mut();
         let mut freed = Vec::new();
         for cqe in ring.completion() {

@@ -13,7 +13,8 @@ use molotov_runtime::net::TcpStream;
 use molotov_runtime::sync::Semaphore;
 use molotov_runtime::timer::{Timer, sleep};
 use molotov_runtime::{
-    Executor, RingSetup, executor_id, operations_started, spawn_local, yield_now,
+    Executor, RingSetup, completion_overflows, executor_id, operations_started, spawn_local,
+    yield_now,
 };
 
 fn run<T: 'static>(future: impl Future<Output = T> + 'static) -> T {
@@ -324,6 +325,48 @@ fn many_streams_on_one_executor_each_get_their_own_answers() {
         total
     });
     assert_eq!(total, 5000);
+}
+
+/// A completion queue of 4 entries under 50 streams whose answers come together: the kernel
+/// keeps what does not fit in its overflow list (and ends a multishot poll whose completion
+/// did not fit), and every stream still gets every answer, with multishot read polls and
+/// with one-shot polls.
+#[test]
+fn an_overflowing_completion_queue_loses_no_answer() {
+    for multishot in [true, false] {
+        let addr = echo_server();
+        let (total, overflows) = Executor::new()
+            .ring_depth(2)
+            .completion_queue(4)
+            .multishot_poll(multishot)
+            .run(async move {
+                let tasks: Vec<_> = (0..50u32)
+                    .map(|c| {
+                        spawn_local(async move {
+                            let mut stream = TcpStream::connect(addr).await.unwrap();
+                            stream.set_nodelay(true).unwrap();
+                            let mut buf = [0u8; 32];
+                            for i in 0..100u32 {
+                                let message = format!("{c}:{i};");
+                                stream.write_all(message.as_bytes()).await.unwrap();
+                                stream.read_exact(&mut buf[..message.len()]).await.unwrap();
+                                assert_eq!(&buf[..message.len()], message.as_bytes());
+                            }
+                            100u32
+                        })
+                    })
+                    .collect();
+                let mut total = 0;
+                for task in tasks {
+                    total += task.await;
+                }
+                (total, completion_overflows())
+            })
+            .expect("the executor runs");
+        assert_eq!(total, 5000, "multishot {multishot}");
+        // The point of the test: the queue did overflow.
+        assert!(overflows > 0, "multishot {multishot}: no overflow seen");
+    }
 }
 
 #[test]
