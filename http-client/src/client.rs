@@ -634,8 +634,9 @@ impl Core {
                 }
                 let done = Instant::now();
                 self.idle_since = done;
-                exchange.timings.ttfb = first_byte.unwrap_or(done) - write_start;
-                exchange.timings.total = done - write_start;
+                let total = done - write_start;
+                exchange.timings.ttfb = first_byte.map_or(total, |at| at - write_start);
+                exchange.timings.total = total;
                 exchange.finished_at = Some(done);
                 Ok(())
             };
