@@ -179,8 +179,9 @@ impl TcpStream {
                 Direction::Write => (&mut self.write_wait, libc::POLLOUT),
             };
             match wait {
-                Some(id) if multishot => match runtime.reactor.poll_multishot(id, cx.waker()) {
+                Some(id) => match runtime.reactor.poll(id, cx.waker()) {
                     Fired::No => Poll::Pending,
+                    // Only a multishot poll fires and stays in flight.
                     Fired::Yes(events) => {
                         // A multishot poll is edge-triggered: a completion comes when
                         // something arrives, and what came together (the last data and the
@@ -191,26 +192,16 @@ impl TcpStream {
                         }
                         Poll::Ready(Ok(()))
                     }
-                    // The kernel ended the poll (the completion queue was full, or it
-                    // failed): the next wait arms a new one.
+                    // A one-shot poll's answer, or the end of a multishot poll (the
+                    // completion queue was full, or it failed): the next wait arms a new one.
                     Fired::Ended(result) => {
                         *wait = None;
-                        if result == -libc::EINVAL {
+                        if multishot && result == -libc::EINVAL {
                             // A kernel without multishot polls (before 5.13): one-shot
                             // polls from now on. The socket may be readable: look.
                             runtime.reactor.refuse_multishot_poll();
                             return Poll::Ready(Ok(()));
                         }
-                        if result < 0 {
-                            return Poll::Ready(Err(io::Error::from_raw_os_error(-result)));
-                        }
-                        Poll::Ready(Ok(()))
-                    }
-                },
-                Some(id) => match runtime.reactor.poll(id, cx.waker()) {
-                    None => Poll::Pending,
-                    Some(result) => {
-                        *wait = None;
                         if result < 0 {
                             return Poll::Ready(Err(io::Error::from_raw_os_error(-result)));
                         }

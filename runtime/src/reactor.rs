@@ -199,7 +199,7 @@ impl Reactor {
     }
 
     /// As [`Reactor::start`], for an operation the kernel may complete many times
-    /// (`entry` asks for it); its owner looks with [`Reactor::poll_multishot`].
+    /// (`entry` asks for it); its owner looks with [`Reactor::poll`].
     ///
     /// # Safety
     /// As [`Reactor::start`], until its final completion.
@@ -252,25 +252,12 @@ impl Reactor {
         Ok(id)
     }
 
-    /// The result of `id` once the kernel is done with it (the slot is then free), else None
-    /// with `waker` parked to be woken then.
-    pub(crate) fn poll(&self, id: &OpId, waker: &Waker) -> Option<i32> {
-        match self.poll_multishot(id, waker) {
-            Fired::Ended(result) => Some(result),
-            Fired::No => None,
-            Fired::Yes(_) => unreachable!("a one-shot operation completes once"),
-        }
-    }
-
-    /// What the multishot operation `id` did since the last look (clearing it); with
-    /// nothing, `waker` is parked to be woken at its next completion. Its final result
-    /// comes before any completion still unseen (the owner re-arms after it). A one-shot
-    /// operation never fires: only its end shows ([`Reactor::poll`] is this).
-    // Always inlined: with two callers (this and `poll`) the compiler stopped inlining it
-    // into the stream's read wait, which cost 42 instructions per request (callgrind,
-    // benches/instructions.sh: 2,889 -> 2,847).
-    #[inline(always)]
-    pub(crate) fn poll_multishot(&self, id: &OpId, waker: &Waker) -> Fired {
+    /// What the operation `id` did since the last look (clearing it); with nothing, `waker`
+    /// is parked to be woken at its next completion. A multishot operation fires at each
+    /// completion with more to come; its final result comes before any completion still
+    /// unseen (the owner re-arms after it). A one-shot operation never fires: only its end
+    /// shows.
+    pub(crate) fn poll(&self, id: &OpId, waker: &Waker) -> Fired {
         let result = {
             let mut ops = self.ops.borrow_mut();
             let op = &mut ops[id.index as usize];
