@@ -1086,6 +1086,9 @@ fn malformed_trailer(error: &httparse::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::collection::vec;
+    use proptest::option;
+    use proptest::prelude::{any, prop_assert_eq, proptest};
 
     /// `parse_head` (fast path first) and httparse alone, on the same bytes: the same result,
     /// the same error, and the same kept fields. Returns whether the head parsed.
@@ -1253,6 +1256,88 @@ mod tests {
             // The last head is still remembered: a hit, which clears the misses.
             memo_agrees(&last);
             assert_eq!(memo_state(), (MEMO_ENTRIES, 0, 0), "round {round}");
+        }
+    }
+
+    /// A head built from parts that the memo's keys could confuse: heads that share a
+    /// prefix, end with CRLF or bare LF, stop short of their empty line, or differ in one
+    /// byte.
+    fn memo_head(parts: &[u8], mutate: Option<(usize, u8)>, cut: Option<usize>) -> Vec<u8> {
+        const LINES: [&str; 8] = [
+            "Content-Length: 2",
+            "Content-Length: 12",
+            "Transfer-Encoding: chunked",
+            "Connection: close",
+            "Connection: keep-alive",
+            "X-A: b",
+            "Content-Type: text/plain",
+            "Content-Length: x",
+        ];
+        let (status, rest) = parts.split_first().unwrap_or((&0, &[]));
+        let mut head = match status % 4 {
+            0 => "HTTP/1.1 200 OK".to_owned(),
+            1 => "HTTP/1.0 204 No Content".to_owned(),
+            2 => "HTTP/1.1 100 Continue".to_owned(),
+            _ => "HTTP/1.1 404 Not Found".to_owned(),
+        };
+        let eol = if status & 4 == 0 { "\r\n" } else { "\n" };
+        for part in rest {
+            head.push_str(eol);
+            head.push_str(LINES[usize::from(*part) % LINES.len()]);
+        }
+        head.push_str(eol);
+        head.push_str(eol);
+        let mut bytes = head.into_bytes();
+        if let Some((at, byte)) = mutate {
+            let at = at % bytes.len();
+            bytes[at] = byte;
+        }
+        if let Some(cut) = cut {
+            bytes.truncate(cut % (bytes.len() + 1));
+        }
+        bytes
+    }
+
+    proptest! {
+        /// The memo never answers other than the parser: a sequence of heads from a small
+        /// pool (so that the memo hits, misses, fills, evicts and rests), each with what
+        /// follows it, asked with and without the fields.
+        #[test]
+        fn the_memo_answers_as_the_parser_does(
+            pool in vec(
+                (
+                    vec(any::<u8>(), 1..6),
+                    option::of((any::<usize>(), any::<u8>())),
+                    option::weighted(0.2, any::<usize>()),
+                ),
+                1..8,
+            ),
+            picks in vec(
+                (any::<usize>(), any::<bool>(), 0..3usize),
+                1..200,
+            ),
+        ) {
+            let heads: Vec<Vec<u8>> = pool
+                .iter()
+                .map(|(parts, mutate, cut)| memo_head(parts, *mutate, *cut))
+                .collect();
+            const TAILS: [&[u8]; 3] = [b"", b"ok", b"HTTP/1.1 200 OK\r\n\r\n"];
+            for (pick, keep, tail) in picks {
+                let mut input = heads[pick % heads.len()].clone();
+                input.extend_from_slice(TAILS[tail]);
+                let (mut memo_fields, mut fields) = (Vec::new(), Vec::new());
+                let memo = parse_head_memo(&input, keep, &mut memo_fields);
+                let plain = parse_head(&input, keep, &mut fields);
+                let text = String::from_utf8_lossy(&input);
+                prop_assert_eq!(format!("{memo:?}"), format!("{plain:?}"), "on {:?}", text);
+                if let Ok(Some(_)) = plain {
+                    prop_assert_eq!(
+                        format!("{memo_fields:?}"),
+                        format!("{fields:?}"),
+                        "on {:?} (keep {})", text, keep
+                    );
+                }
+            }
         }
     }
 }
