@@ -200,6 +200,36 @@ pub(crate) struct HeaderCode {
     pub(crate) value: TemplateCode,
 }
 
+/// Headers rendered at compile time (see [`RequestCode::literal_headers`]), laid out as a
+/// worker's rendered headers are.
+#[derive(Debug)]
+pub(crate) struct LiteralHeaders {
+    pub(crate) entries: Box<[crate::interp::HeaderEntry]>,
+    pub(crate) buf: Box<[u8]>,
+}
+
+impl LiteralHeaders {
+    /// `base` then `own`, as a worker with no sticky header renders them; `None` when one of
+    /// them has a template hole.
+    pub(crate) fn of(base: &[HeaderCode], own: &[HeaderCode]) -> Option<LiteralHeaders> {
+        let mut entries = Vec::with_capacity(base.len() + own.len());
+        let mut buf = Vec::new();
+        for h in base.iter().chain(own) {
+            let start = buf.len() as u32;
+            buf.extend_from_slice(h.value.constant()?);
+            entries.push(crate::interp::HeaderEntry {
+                name: h.name,
+                start,
+                end: buf.len() as u32,
+            });
+        }
+        Some(LiteralHeaders {
+            entries: entries.into(),
+            buf: buf.into(),
+        })
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct RequestCode {
     pub(crate) method: http::Method,
@@ -207,6 +237,10 @@ pub(crate) struct RequestCode {
     /// `defaults` headers and the implied `Content-Type`, minus those the request overrides.
     pub(crate) base_headers: Box<[HeaderCode]>,
     pub(crate) own_headers: Box<[HeaderCode]>,
+    /// The headers rendered once, at compile time, when every one of them (`defaults` and
+    /// own) is a literal: what a worker with no sticky header sends. Such a worker's requests
+    /// then render no header per send.
+    pub(crate) literal_headers: Option<LiteralHeaders>,
     pub(crate) body: TemplateCode,
     pub(crate) clauses: Box<[ClauseCode]>,
     /// A `check`/`assert` tests `status`: a status >= 400 is then not a request failure.

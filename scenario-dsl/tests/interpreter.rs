@@ -279,6 +279,83 @@ scenario s {
     );
 }
 
+/// Requests whose headers are all literals take them as the compiler rendered them, unless
+/// the worker has sticky headers; the headers sent are those a rendering sends, in the same
+/// order, whichever way they were made.
+#[test]
+fn literal_headers_are_the_rendered_ones_with_or_without_sticky_headers() {
+    let p = program(
+        r#"
+defaults {
+  base http://127.0.0.1:8080
+  Accept: application/json
+  X-Team: load
+}
+scenario s {
+  GET /literal
+  GET /template
+  X-Worker: w{{worker}}
+  header X-Sticky: on
+  GET /sticky
+  header X-Sticky:
+  GET /literal-again
+  GET /own
+  Accept: text/plain
+  X-Empty:
+}
+"#,
+    );
+    let mut w = worker(&p, 3);
+    let mut d = FakeDriver::new(|_| Ok(FakeResponse::status(200)));
+    let mut ev = Events::default();
+    assert_eq!(
+        block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev)),
+        RunOutcome::Success
+    );
+    let sent: Vec<(String, Vec<(String, String)>)> = d
+        .sent
+        .iter()
+        .map(|s| (s.path.clone(), s.headers.clone()))
+        .collect();
+    let pairs = |v: &[(&str, &str)]| {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect::<Vec<_>>()
+    };
+    let defaults = pairs(&[("Accept", "application/json"), ("X-Team", "load")]);
+    assert_eq!(
+        sent,
+        vec![
+            ("/literal".to_string(), defaults.clone()),
+            (
+                "/template".to_string(),
+                pairs(&[
+                    ("Accept", "application/json"),
+                    ("X-Team", "load"),
+                    ("X-Worker", "w3")
+                ])
+            ),
+            (
+                "/sticky".to_string(),
+                pairs(&[
+                    ("Accept", "application/json"),
+                    ("X-Team", "load"),
+                    ("X-Sticky", "on")
+                ])
+            ),
+            ("/literal-again".to_string(), defaults),
+            (
+                "/own".to_string(),
+                pairs(&[
+                    ("X-Team", "load"),
+                    ("Accept", "text/plain"),
+                    ("X-Empty", "")
+                ])
+            ),
+        ]
+    );
+}
+
 #[test]
 fn loops_repeat_and_for() {
     let p = program(&plan(

@@ -472,54 +472,18 @@ fn render_request(program: &Program, st: &mut State, code: &RequestCode) -> Resu
         }
     }
 
-    // Headers: defaults (unless sticky or own replace them), sticky (unless own replace
-    // them), then the request's own.
-    st.headers.clear();
-    st.header_buf.clear();
-    for h in code.base_headers.iter() {
-        if st.sticky.iter().any(|(n, _)| *n == h.name) {
-            continue;
-        }
-        let start = st.header_buf.len() as u32;
-        render_header(
-            &mut st.header_buf,
-            &h.value,
+    // Headers: none to render when they are all literals and the worker has no sticky
+    // header (`build_request` takes the program's).
+    if !(st.sticky.is_empty() && code.literal_headers.is_some()) {
+        render_headers(
+            code,
             &env,
+            &st.sticky,
+            &mut st.headers,
+            &mut st.header_buf,
             &mut st.rng,
             &mut st.scratch,
         )?;
-        st.headers.push(HeaderEntry {
-            name: h.name,
-            start,
-            end: st.header_buf.len() as u32,
-        });
-    }
-    for (name, value) in &st.sticky {
-        if code.own_headers.iter().any(|h| h.name == *name) {
-            continue;
-        }
-        let start = st.header_buf.len() as u32;
-        st.header_buf.extend_from_slice(value);
-        st.headers.push(HeaderEntry {
-            name: *name,
-            start,
-            end: st.header_buf.len() as u32,
-        });
-    }
-    for h in code.own_headers.iter() {
-        let start = st.header_buf.len() as u32;
-        render_header(
-            &mut st.header_buf,
-            &h.value,
-            &env,
-            &mut st.rng,
-            &mut st.scratch,
-        )?;
-        st.headers.push(HeaderEntry {
-            name: h.name,
-            start,
-            end: st.header_buf.len() as u32,
-        });
     }
 
     // Body.
@@ -530,6 +494,55 @@ fn render_request(program: &Program, st: &mut State, code: &RequestCode) -> Resu
         render_template(&mut st.body, &code.body, &env, &mut st.rng, &mut st.scratch)
             .map_err(|e| render_message(&e))?;
         st.body_at = Where::Buf;
+    }
+    Ok(())
+}
+
+/// Renders a request's headers into the worker's buffers: defaults (unless sticky or own
+/// replace them), sticky (unless own replace them), then the request's own.
+fn render_headers(
+    code: &RequestCode,
+    env: &EvalEnv<'_>,
+    sticky: &[(u32, Vec<u8>)],
+    headers: &mut Vec<HeaderEntry>,
+    header_buf: &mut Vec<u8>,
+    rng: &mut SmallRng,
+    scratch: &mut String,
+) -> Result<(), String> {
+    headers.clear();
+    header_buf.clear();
+    for h in code.base_headers.iter() {
+        if sticky.iter().any(|(n, _)| *n == h.name) {
+            continue;
+        }
+        let start = header_buf.len() as u32;
+        render_header(header_buf, &h.value, env, rng, scratch)?;
+        headers.push(HeaderEntry {
+            name: h.name,
+            start,
+            end: header_buf.len() as u32,
+        });
+    }
+    for (name, value) in sticky {
+        if code.own_headers.iter().any(|h| h.name == *name) {
+            continue;
+        }
+        let start = header_buf.len() as u32;
+        header_buf.extend_from_slice(value);
+        headers.push(HeaderEntry {
+            name: *name,
+            start,
+            end: header_buf.len() as u32,
+        });
+    }
+    for h in code.own_headers.iter() {
+        let start = header_buf.len() as u32;
+        render_header(header_buf, &h.value, env, rng, scratch)?;
+        headers.push(HeaderEntry {
+            name: h.name,
+            start,
+            end: header_buf.len() as u32,
+        });
     }
     Ok(())
 }
@@ -606,10 +619,17 @@ fn build_request<'a>(
         origin,
         port,
         path,
-        headers: Headers {
-            names: &program.header_names,
-            entries: &st.headers,
-            buf: &st.header_buf,
+        headers: match &code.literal_headers {
+            Some(literal) if st.sticky.is_empty() => Headers {
+                names: &program.header_names,
+                entries: &literal.entries,
+                buf: &literal.buf,
+            },
+            _ => Headers {
+                names: &program.header_names,
+                entries: &st.headers,
+                buf: &st.header_buf,
+            },
         },
         body,
         timeout: program.timeout,

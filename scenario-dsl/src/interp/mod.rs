@@ -144,9 +144,9 @@ pub struct Request<'a> {
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct HeaderEntry {
-    name: u32,
-    start: u32,
-    end: u32,
+    pub(crate) name: u32,
+    pub(crate) start: u32,
+    pub(crate) end: u32,
 }
 
 /// The headers of a [`Request`]: `defaults`, then sticky headers, then the request's own;

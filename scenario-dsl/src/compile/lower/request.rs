@@ -140,11 +140,13 @@ impl Compiler<'_> {
         });
         self.request_name_spans
             .push(r.name.as_ref().map(|n| n.span));
+        let literal_headers = LiteralHeaders::of(&base, &own);
         self.request_code.push(RequestCode {
             method: r.method.clone(),
             target,
             base_headers: base.into(),
             own_headers: own.into(),
+            literal_headers,
             body,
             clauses: clauses.into(),
             status_checked,
