@@ -567,7 +567,11 @@ fn build_request<'a>(
     id: RequestId,
     code: &'a RequestCode,
 ) -> Request<'a> {
-    let url = std::str::from_utf8(&st.url).unwrap_or("/");
+    // The URL rendered at run time; a fixed target (the common case) has none.
+    let url = match code.target {
+        TargetCode::Fixed { .. } => "",
+        _ => std::str::from_utf8(&st.url).unwrap_or("/"),
+    };
     let (scheme, authority, host, port, origin) = match st.origin {
         OriginRef::Program(i) => {
             let o = &program.origins[i as usize];
