@@ -8,7 +8,9 @@
 #   cargo build --release -p molotov && benches/instructions.sh [R1] [R2]
 #
 # Environment: BIN (default target/release), TARGET_CPU (1), PORT (18098), WORKERS (50),
-# NGINX_EXTRA (nginx directives for the location, see one-nginx.sh).
+# NGINX_EXTRA (nginx directives for the location) and PLAN_DEFAULTS (lines of the generated
+# plan's `defaults` block), see one-nginx.sh; PLAN (a plan file instead of the generated
+# static GET, e.g. benches/plans/plan.mol: it is given the nginx as TARGET).
 set -euo pipefail
 short=${1:-200}
 long=${2:-600}
@@ -23,10 +25,15 @@ done
 molotov=$(realpath "$bin/molotov")
 # shellcheck source=benches/one-nginx.sh
 source "$(dirname "$0")/one-nginx.sh"
+plan=$dir/plan.mol
+if [ -n "${PLAN:-}" ]; then
+  plan=$(realpath "$PLAN")
+  export TARGET=http://127.0.0.1:$port
+fi
 # The instructions of the load process (the child molotov forks, the one with most).
 count() {
   valgrind --tool=callgrind --trace-children=yes --callgrind-out-file="$dir/cg.$1.%p" \
-    "$molotov" -p 1 -w "$workers" -r "$1" -q "$dir/plan.mol" > /dev/null 2>&1
+    "$molotov" -p 1 -w "$workers" -r "$1" -q "$plan" > /dev/null 2>&1
   for file in "$dir"/cg."$1".*; do
     awk '/^(summary|totals):/ {print $2; exit}' "$file"
   done | sort -n | tail -1

@@ -290,6 +290,9 @@ pub(crate) enum QueryCode {
         path: serde_json_path::JsonPath,
         /// RFC 9535 singular query: the result is one value, not a list.
         singular: bool,
+        /// The path's keys and indices when it is singular and spelled simply (`$.a.b[0]`,
+        /// `$['a'][-1]`): walked directly, without building the query's node list.
+        steps: Option<Box<[PathStep]>>,
         text: Box<str>,
     },
     Regex {

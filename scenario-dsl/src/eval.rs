@@ -86,8 +86,19 @@ pub(crate) fn query<'a, V: ResponseView + ?Sized>(
             Some(v) => Datum::Bytes(v),
             None => Datum::Missing,
         },
-        QueryCode::JsonPath { path, singular, .. } => {
+        QueryCode::JsonPath {
+            path,
+            singular,
+            steps,
+            ..
+        } => {
             let root = resp.ok_or_else(no_response)?.json()?;
+            if let Some(steps) = steps {
+                return Ok(match crate::render::walk(root, steps) {
+                    Some(v) => Datum::Json(v),
+                    None => Datum::Missing,
+                });
+            }
             let nodes = path.query(root);
             if *singular {
                 match nodes.first() {

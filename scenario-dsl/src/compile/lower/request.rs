@@ -442,6 +442,7 @@ impl Compiler<'_> {
                     Ok(path) => QueryCode::JsonPath {
                         path,
                         singular: jsonpath_is_singular(text),
+                        steps: jsonpath_steps(text).map(Into::into),
                         text: text.as_str().into(),
                     },
                     Err(e) => {
@@ -614,6 +615,70 @@ pub(crate) fn path_of(rest: &str) -> String {
     }
 }
 
+/// The steps of a singular query spelled in the simple forms, `None` for any other path
+/// (which serde_json_path then evaluates): `$`, then segments that are each `.name` (an
+/// ASCII letter or `_`, then ASCII letters, digits or `_`), `['name']` or `["name"]` (no
+/// backslash escape, no whitespace in the brackets) or `[index]` (RFC 9535's `int`: `0`, or
+/// an optional `-` then digits without a leading zero). Those are the paths whose meaning
+/// [`crate::render::walk`] has exactly: a name selects an object's member, an index an
+/// array's element (a negative one from the end), anything else selects nothing.
+/// (Called on paths that already parsed.)
+pub(crate) fn jsonpath_steps(text: &str) -> Option<Vec<PathStep>> {
+    let b = text.as_bytes();
+    if b.first() != Some(&b'$') {
+        return None;
+    }
+    let mut steps = Vec::new();
+    let mut i = 1;
+    while i < b.len() {
+        match b[i] {
+            b'.' => {
+                let start = i + 1;
+                let first = *b.get(start)?;
+                if !(first.is_ascii_alphabetic() || first == b'_') {
+                    return None;
+                }
+                i = start + 1;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                    i += 1;
+                }
+                if i < b.len() && !matches!(b[i], b'.' | b'[') {
+                    return None;
+                }
+                steps.push(PathStep::Key(text[start..i].into()));
+            }
+            b'[' => {
+                let close = i + b[i..].iter().position(|&c| c == b']')?;
+                let inner = &text[i + 1..close];
+                let bytes = inner.as_bytes();
+                match bytes.first()? {
+                    q @ (b'\'' | b'"') => {
+                        let name = inner.strip_prefix(*q as char)?.strip_suffix(*q as char)?;
+                        if name.contains(['\\', '\'', '"']) || name.chars().any(char::is_control) {
+                            return None;
+                        }
+                        steps.push(PathStep::Key(name.into()));
+                    }
+                    _ => {
+                        let digits = inner.strip_prefix('-').unwrap_or(inner);
+                        let valid = !digits.is_empty()
+                            && digits.bytes().all(|c| c.is_ascii_digit())
+                            && (digits == "0" || !digits.starts_with('0'))
+                            && inner != "-0";
+                        if !valid {
+                            return None;
+                        }
+                        steps.push(PathStep::Index(inner.parse().ok()?));
+                    }
+                }
+                i = close + 1;
+            }
+            _ => return None,
+        }
+    }
+    Some(steps)
+}
+
 /// RFC 9535 singular query: only name and index selectors, one per segment, no `..`.
 /// (Called on paths that already parsed.)
 pub(crate) fn jsonpath_is_singular(text: &str) -> bool {
@@ -676,6 +741,54 @@ pub(crate) fn jsonpath_is_singular(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every path the direct walk takes selects what serde_json_path selects, on documents
+    /// where each step can hit, miss, or meet the wrong type; the others are left to it.
+    #[test]
+    fn simple_singular_jsonpaths_walk_as_serde_json_path_queries() {
+        let docs: Vec<serde_json::Value> = [
+            r#"{"ok": true, "a": {"b": [10, {"c": "x"}, null], "": 1, "_k9": 2}, "items": [{"id": 7}, {"id": 8}]}"#,
+            r#"[1, [2, 3], {"a": 4}]"#,
+            r#"{"a": [], "b": {}, "items": "not a list"}"#,
+            r#""text""#,
+            r#"null"#,
+        ]
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+        let walked = [
+            "$", "$.ok", "$.a", "$.a.b", "$.a.b[0]", "$.a.b[1].c", "$.a.b[2]", "$.a.b[3]",
+            "$.a.b[-1]", "$.a.b[-3]", "$.a.b[-4]", "$.a['']", "$.a._k9", "$['a'][\"b\"][1]['c']",
+            "$.items[0].id", "$.items[1].id", "$.items[2].id", "$.missing", "$.missing.deeper",
+            "$[0]", "$[1][1]", "$[2].a", "$[-1]", "$[3]", "$.ok.not_an_object", "$.a[0]",
+            "$['items'][0]", "$.items.id", "$[0].a", "$['a b']", "$['ok']",
+        ];
+        for path in walked {
+            let steps = jsonpath_steps(path).unwrap_or_else(|| panic!("{path} is walked"));
+            let query = serde_json_path::JsonPath::parse(path).unwrap();
+            assert!(jsonpath_is_singular(path), "{path}");
+            for doc in &docs {
+                let expected = query.query(doc).first();
+                assert_eq!(
+                    crate::render::walk(doc, &steps),
+                    expected,
+                    "{path} on {doc}"
+                );
+            }
+        }
+        // Singular in the RFC's sense, but spelled in ways the walk leaves to serde_json_path.
+        for path in [
+            "$[ 0 ]", "$ .a", "$['a\\'b']", "$['\\u0061']", "$.é", "$['a]b']", "$.a .b",
+        ] {
+            assert!(serde_json_path::JsonPath::parse(path).is_ok(), "{path}");
+            assert!(jsonpath_steps(path).is_none(), "{path}");
+        }
+        // Not singular: never walked.
+        for path in ["$.*", "$..a", "$[*]", "$[0,1]", "$[0:2]", "$[?@.a]", "$.a[*].b"] {
+            assert!(serde_json_path::JsonPath::parse(path).is_ok(), "{path}");
+            assert!(jsonpath_steps(path).is_none(), "{path}");
+        }
+    }
 
     #[test]
     fn singular_jsonpaths() {
