@@ -292,24 +292,10 @@ pub(crate) fn with_text<R>(v: &Evaluated<'_>, scratch: &str, f: impl FnOnce(&[u8
 }
 
 fn write_i64(buf: &mut [u8; 24], v: i64) -> usize {
-    let mut tmp = [0u8; 24];
-    let mut n = v.unsigned_abs();
-    let mut i = tmp.len();
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if v < 0 {
-        i -= 1;
-        tmp[i] = b'-';
-    }
-    let len = tmp.len() - i;
-    buf[..len].copy_from_slice(&tmp[i..]);
-    len
+    let mut digits = itoa::Buffer::new();
+    let text = digits.format(v).as_bytes();
+    buf[..text.len()].copy_from_slice(text);
+    text.len()
 }
 
 /// Writes an evaluated value at a place with escaping `esc`.
@@ -320,6 +306,12 @@ pub(crate) fn write_value(
     esc: Escape,
     source: &str,
 ) -> Result<(), RenderError> {
+    // An integer is its digits under every escaping: digits and `-` need none (they are
+    // unreserved in URLs and forms, and plain in JSON and headers).
+    if let Evaluated::Int(i) = v {
+        out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes());
+        return Ok(());
+    }
     match esc {
         Escape::JsonValue => {
             match v {
@@ -484,6 +476,41 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
     use serde_json::json;
+
+    /// `write_value` writes an integer's digits under every escaping without escaping them:
+    /// what each escaping would have made of those digits is the digits themselves.
+    #[test]
+    fn integers_need_no_escaping_anywhere() {
+        let escapes = [
+            Escape::UrlStart,
+            Escape::Path,
+            Escape::Query,
+            Escape::Header,
+            Escape::JsonString,
+            Escape::JsonValue,
+            Escape::Form,
+            Escape::Raw,
+        ];
+        for i in [0, 7, -1, 42, -987_654_321, i64::MAX, i64::MIN] {
+            let digits = i.to_string();
+            for esc in escapes {
+                let mut written = Vec::new();
+                write_value(&mut written, &Evaluated::Int(i), "", esc, "test").unwrap();
+                assert_eq!(written, digits.as_bytes(), "{i} under {esc:?}");
+                // The escaping applied to the digits as text changes nothing.
+                let mut escaped = Vec::new();
+                match esc {
+                    Escape::UrlStart | Escape::Path | Escape::Query | Escape::Form => {
+                        percent_encode(&mut escaped, digits.as_bytes(), esc)
+                    }
+                    Escape::JsonString => write_json_string(&mut escaped, digits.as_bytes(), false),
+                    Escape::JsonValue => write_json(&mut escaped, &json!(i)),
+                    Escape::Header | Escape::Raw => escaped.extend_from_slice(digits.as_bytes()),
+                }
+                assert_eq!(escaped, digits.as_bytes(), "{i} under {esc:?}");
+            }
+        }
+    }
 
     fn w(v: Value, esc: Escape) -> String {
         let mut out = Vec::new();

@@ -757,11 +757,37 @@ mod tests {
         .map(|d| serde_json::from_str(d).unwrap())
         .collect();
         let walked = [
-            "$", "$.ok", "$.a", "$.a.b", "$.a.b[0]", "$.a.b[1].c", "$.a.b[2]", "$.a.b[3]",
-            "$.a.b[-1]", "$.a.b[-3]", "$.a.b[-4]", "$.a['']", "$.a._k9", "$['a'][\"b\"][1]['c']",
-            "$.items[0].id", "$.items[1].id", "$.items[2].id", "$.missing", "$.missing.deeper",
-            "$[0]", "$[1][1]", "$[2].a", "$[-1]", "$[3]", "$.ok.not_an_object", "$.a[0]",
-            "$['items'][0]", "$.items.id", "$[0].a", "$['a b']", "$['ok']",
+            "$",
+            "$.ok",
+            "$.a",
+            "$.a.b",
+            "$.a.b[0]",
+            "$.a.b[1].c",
+            "$.a.b[2]",
+            "$.a.b[3]",
+            "$.a.b[-1]",
+            "$.a.b[-3]",
+            "$.a.b[-4]",
+            "$.a['']",
+            "$.a._k9",
+            "$['a'][\"b\"][1]['c']",
+            "$.items[0].id",
+            "$.items[1].id",
+            "$.items[2].id",
+            "$.missing",
+            "$.missing.deeper",
+            "$[0]",
+            "$[1][1]",
+            "$[2].a",
+            "$[-1]",
+            "$[3]",
+            "$.ok.not_an_object",
+            "$.a[0]",
+            "$['items'][0]",
+            "$.items.id",
+            "$[0].a",
+            "$['a b']",
+            "$['ok']",
         ];
         for path in walked {
             let steps = jsonpath_steps(path).unwrap_or_else(|| panic!("{path} is walked"));
@@ -778,13 +804,21 @@ mod tests {
         }
         // Singular in the RFC's sense, but spelled in ways the walk leaves to serde_json_path.
         for path in [
-            "$[ 0 ]", "$ .a", "$['a\\'b']", "$['\\u0061']", "$.é", "$['a]b']", "$.a .b",
+            "$[ 0 ]",
+            "$ .a",
+            "$['a\\'b']",
+            "$['\\u0061']",
+            "$.é",
+            "$['a]b']",
+            "$.a .b",
         ] {
             assert!(serde_json_path::JsonPath::parse(path).is_ok(), "{path}");
             assert!(jsonpath_steps(path).is_none(), "{path}");
         }
         // Not singular: never walked.
-        for path in ["$.*", "$..a", "$[*]", "$[0,1]", "$[0:2]", "$[?@.a]", "$.a[*].b"] {
+        for path in [
+            "$.*", "$..a", "$[*]", "$[0,1]", "$[0:2]", "$[?@.a]", "$.a[*].b",
+        ] {
             assert!(serde_json_path::JsonPath::parse(path).is_ok(), "{path}");
             assert!(jsonpath_steps(path).is_none(), "{path}");
         }
