@@ -788,6 +788,7 @@ mod tests {
             "$[0].a",
             "$['a b']",
             "$['ok']",
+            "$['é']",
         ];
         for path in walked {
             let steps = jsonpath_steps(path).unwrap_or_else(|| panic!("{path} is walked"));
