@@ -264,11 +264,7 @@ pub(crate) enum RenderError {
 pub(crate) fn with_text<R>(v: &Evaluated<'_>, scratch: &str, f: impl FnOnce(&[u8]) -> R) -> R {
     let json = match v {
         Evaluated::Scratch => return f(scratch.as_bytes()),
-        Evaluated::Int(i) => {
-            let mut buf = [0u8; 24];
-            let n = write_i64(&mut buf, *i);
-            return f(&buf[..n]);
-        }
+        Evaluated::Int(i) => return f(itoa::Buffer::new().format(*i).as_bytes()),
         Evaluated::Ref(v) => *v,
         Evaluated::Owned(v) => v,
     };
@@ -291,13 +287,6 @@ pub(crate) fn with_text<R>(v: &Evaluated<'_>, scratch: &str, f: impl FnOnce(&[u8
     }
 }
 
-fn write_i64(buf: &mut [u8; 24], v: i64) -> usize {
-    let mut digits = itoa::Buffer::new();
-    let text = digits.format(v).as_bytes();
-    buf[..text.len()].copy_from_slice(text);
-    text.len()
-}
-
 /// Writes an evaluated value at a place with escaping `esc`.
 pub(crate) fn write_value(
     out: &mut Vec<u8>,
@@ -306,12 +295,6 @@ pub(crate) fn write_value(
     esc: Escape,
     source: &str,
 ) -> Result<(), RenderError> {
-    // An integer is its digits under every escaping: digits and `-` need none (they are
-    // unreserved in URLs and forms, and plain in JSON and headers).
-    if let Evaluated::Int(i) = v {
-        out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes());
-        return Ok(());
-    }
     match esc {
         Escape::JsonValue => {
             match v {
@@ -338,7 +321,12 @@ pub(crate) fn write_value(
             Ok(())
         }
         Escape::UrlStart | Escape::Path | Escape::Query | Escape::Form => {
-            with_text(v, scratch, |t| percent_encode(out, t, esc));
+            // An integer's digits and `-` are unreserved: no pass to percent-encode them.
+            if let Evaluated::Int(_) = v {
+                with_text(v, scratch, |t| out.extend_from_slice(t));
+            } else {
+                with_text(v, scratch, |t| percent_encode(out, t, esc));
+            }
             Ok(())
         }
     }
@@ -559,9 +547,9 @@ mod tests {
     #[test]
     fn ints_format_like_json() {
         for v in [0i64, 7, -7, i64::MAX, i64::MIN] {
-            let mut buf = [0u8; 24];
-            let n = write_i64(&mut buf, v);
-            assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), v.to_string());
+            with_text(&Evaluated::Int(v), "", |t| {
+                assert_eq!(std::str::from_utf8(t).unwrap(), v.to_string())
+            });
         }
     }
 

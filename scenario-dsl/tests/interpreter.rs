@@ -197,6 +197,13 @@ fn capture_failure_and_optional_capture() {
     );
 }
 
+/// Header pairs as the fake driver records them.
+fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
 #[test]
 fn sticky_headers_layer_over_defaults_and_under_the_request() {
     let p = program(
@@ -240,11 +247,6 @@ scenario s {
         RunOutcome::Success
     );
     let h = |i: usize| d.sent[i].headers.clone();
-    let pairs = |v: &[(&str, &str)]| {
-        v.iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect::<Vec<_>>()
-    };
     // The login request only has the defaults (sticky headers are set after it).
     assert_eq!(
         h(0),
@@ -317,11 +319,6 @@ scenario s {
         .iter()
         .map(|s| (s.path.clone(), s.headers.clone()))
         .collect();
-    let pairs = |v: &[(&str, &str)]| {
-        v.iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect::<Vec<_>>()
-    };
     let defaults = pairs(&[("Accept", "application/json"), ("X-Team", "load")]);
     assert_eq!(
         sent,
