@@ -10,7 +10,9 @@
 # BIN_A and BIN_B are molotov binaries (e.g. target/release/molotov copied aside before and
 # after a change; the same binary twice measures molotov against wrk at CONNS connections,
 # with A against B as the noise floor). Environment: CONNS (50), LOAD_CPU (0), TARGET_CPU (1),
-# PORT (18096).
+# PORT (18096); PLAN=file runs that plan through both builds instead of the static GET (it is
+# given the nginx as TARGET; wrk still sends its plain GET), and NGINX_EXTRA (see
+# one-nginx.sh) changes what nginx answers.
 set -euo pipefail
 [ $# -eq 4 ] || { echo "usage: $0 ROUNDS SECONDS BIN_A BIN_B" >&2; exit 2; }
 rounds=$1
@@ -27,6 +29,11 @@ done
 # shellcheck source=benches/one-nginx.sh
 source "$(dirname "$0")/one-nginx.sh"
 addr=127.0.0.1:$port
+plan=$dir/plan.mol
+if [ -n "${PLAN:-}" ]; then
+  plan=$(realpath "$PLAN")
+  export TARGET=http://$addr
+fi
 tools=(wrk A B)
 
 run() {
@@ -35,13 +42,13 @@ run() {
     A | B)
       local bin=$bin_a
       [ "$1" = B ] && bin=$bin_b
-      "$bin" -q -p 1 -w "$conns" -d "${seconds}s" "$dir/plan.mol" |
+      "$bin" -q -p 1 -w "$conns" -d "${seconds}s" "$plan" |
         sed -n 's/^Requests: \([0-9,]*\) .*/\1/p' | tr -d , ;;
   esac
 }
 
 export -f run
-export bin_a bin_b dir addr seconds load_cpu conns
+export bin_a bin_b dir addr seconds load_cpu conns plan
 # shellcheck source=benches/alternate.sh
 source "$(dirname "$0")/alternate.sh"
 echo "A = $bin_a, B = $bin_b, $conns connections"

@@ -10,7 +10,7 @@
 //!   other single value counts 1.
 
 use std::borrow::Cow;
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::cmp::Ordering;
 use std::time::Duration;
 
@@ -18,8 +18,9 @@ use rand::rngs::SmallRng;
 use serde_json::Value;
 
 use crate::ast::CmpOp;
-use crate::code::{ExprCode, OpCode, Operand, PredCode, QueryCode};
+use crate::code::{ClauseCode, ExprCode, OpCode, Operand, PredCode, QueryCode};
 use crate::interp::ResponseView;
+use crate::json_extract;
 use crate::render::{EvalEnv, EvalError, Evaluated, eval, render_template, with_text};
 
 /// The value a query found.
@@ -43,29 +44,99 @@ pub(crate) struct Scratch<'s> {
     pub(crate) buf: &'s mut Vec<u8>,
 }
 
-/// The response being tested, with its body parsed as JSON at most once.
+/// The response being tested by a request's clauses, with its body read as JSON at most
+/// once: the values at the clauses' JSON paths only, in one pass, when every one of them is
+/// simple ([`json_extract`]); else the whole body, parsed into a `Value`.
 pub(crate) struct Resp<'r, V: ResponseView + ?Sized> {
     pub(crate) view: &'r V,
-    pub(crate) json: OnceCell<Result<Value, String>>,
+    clauses: &'r [ClauseCode],
+    json: OnceCell<Result<Value, String>>,
+    /// The values at the clauses' JSON paths, in the clauses' order; None: a path is not
+    /// simple, so the whole body is parsed.
+    extracted: OnceCell<Option<Result<Vec<Option<Value>>, String>>>,
+    /// Where those values go (the worker's, kept between responses for its room).
+    buffer: Cell<Vec<Option<Value>>>,
 }
 
 impl<'r, V: ResponseView + ?Sized> Resp<'r, V> {
-    pub(crate) fn new(view: &'r V) -> Self {
+    /// The response `view` to `clauses`; the values at their JSON paths go in `buffer`.
+    pub(crate) fn new(view: &'r V, clauses: &'r [ClauseCode], buffer: Vec<Option<Value>>) -> Self {
         Resp {
             view,
+            clauses,
             json: OnceCell::new(),
+            extracted: OnceCell::new(),
+            buffer: Cell::new(buffer),
+        }
+    }
+
+    /// The buffer given to [`Resp::new`], emptied, for the next response.
+    pub(crate) fn into_buffer(self) -> Vec<Option<Value>> {
+        let mut buffer = match self.extracted.into_inner() {
+            Some(Some(Ok(found))) => found,
+            _ => self.buffer.take(),
+        };
+        buffer.clear();
+        buffer
+    }
+
+    /// The JSONPath queries of the clauses, in order.
+    fn json_queries(&self) -> impl Iterator<Item = &'r QueryCode> + use<'r, V> {
+        self.clauses
+            .iter()
+            .map(|clause| match clause {
+                ClauseCode::Check { pred, .. } | ClauseCode::Assert { pred, .. } => &pred.query,
+                ClauseCode::Capture { query, .. } => query,
+            })
+            .filter(|query| matches!(query, QueryCode::JsonPath { .. }))
+    }
+
+    /// The value at the simple path of `q`, one of the clauses' queries, read with all the
+    /// others in one pass; None when some JSON path of the clauses is not simple.
+    fn extracted(&self, q: &QueryCode) -> Option<Result<Option<&Value>, String>> {
+        let extracted = self.extracted.get_or_init(|| {
+            let mut paths = Vec::new();
+            for query in self.json_queries() {
+                match query {
+                    QueryCode::JsonPath {
+                        steps: Some(steps), ..
+                    } if json_extract::extractable(steps)
+                        && paths.len() < json_extract::MAX_PATHS =>
+                    {
+                        paths.push(&**steps)
+                    }
+                    _ => return None,
+                }
+            }
+            let mut found = self.buffer.take();
+            Some(
+                json_extract::extract(self.view.body(), &paths, &mut found)
+                    .map(|()| found)
+                    .map_err(|e| not_json(&e)),
+            )
+        });
+        match extracted.as_ref()? {
+            Ok(found) => {
+                let index = self
+                    .json_queries()
+                    .position(|query| std::ptr::eq(query, q))?;
+                Some(Ok(found[index].as_ref()))
+            }
+            Err(e) => Some(Err(e.clone())),
         }
     }
 
     fn json(&self) -> Result<&Value, String> {
         self.json
-            .get_or_init(|| {
-                serde_json::from_slice(self.view.body())
-                    .map_err(|e| format!("the response body is not JSON ({e})"))
-            })
+            .get_or_init(|| serde_json::from_slice(self.view.body()).map_err(|e| not_json(&e)))
             .as_ref()
             .map_err(|e| e.clone())
     }
+}
+
+/// The evaluation error of a body that is not JSON.
+fn not_json(e: &serde_json::Error) -> String {
+    format!("the response body is not JSON ({e})")
 }
 
 /// Runs a query. `Err` is an evaluation error (not JSON, bad variable use), reported as a
@@ -92,7 +163,14 @@ pub(crate) fn query<'a, V: ResponseView + ?Sized>(
             steps,
             ..
         } => {
-            let root = resp.ok_or_else(no_response)?.json()?;
+            let resp = resp.ok_or_else(no_response)?;
+            if let Some(found) = resp.extracted(q) {
+                return Ok(match found? {
+                    Some(v) => Datum::Json(v),
+                    None => Datum::Missing,
+                });
+            }
+            let root = resp.json()?;
             if let Some(steps) = steps {
                 return Ok(match crate::render::walk(root, steps) {
                     Some(v) => Datum::Json(v),

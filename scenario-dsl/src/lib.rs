@@ -27,6 +27,7 @@ mod diag;
 mod eval;
 mod globals;
 mod interp;
+mod json_extract;
 mod lexer;
 mod parser;
 mod program;

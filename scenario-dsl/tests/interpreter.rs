@@ -197,6 +197,63 @@ fn capture_failure_and_optional_capture() {
     );
 }
 
+/// A request's JSON queries read the body once: the values at their paths alone when every
+/// path is simple, else the whole body. Both ways give the same answers, to checks (with
+/// `count`, on lists and objects, on a key given twice, where the last one counts) and to
+/// captures, and a body that is not JSON fails both ways.
+#[test]
+fn json_queries_answer_alike_whether_their_paths_are_read_alone_or_in_a_whole_body() {
+    let body = r#"{"items":[{"id":1,"name":"a"},{"id":2,"name":"b"},{"id":3,"name":"c"}],
+                   "meta":{"n":1},"meta":{"n":3,"tag":"x"},"ok":true}"#;
+    let clauses = r#"
+  check jsonpath "$.items[1].id" == 2
+  check jsonpath "$.items" count == 3
+  check jsonpath "$.meta" count == 2
+  check jsonpath "$.meta.n" == 3
+  check jsonpath "$.meta" exists
+  check jsonpath "$.items[0].nope" not exists
+  check jsonpath "$.ok" == true
+  capture name = jsonpath "$.items[2].name"
+  capture n = jsonpath "$.meta.n""#;
+    // The second request adds a path that is not simple (a negative index): the whole body
+    // is parsed for all of its queries.
+    let p = program(&plan(&format!(
+        "scenario s {{\n  GET /simple{clauses}\n  GET /whole/{{{{name}}}}/{{{{n}}}}{clauses}\n  check jsonpath \"$.items[-1].id\" == 3\n  GET /last/{{{{name}}}}/{{{{n}}}}\n}}\n"
+    )));
+    let mut w = worker(&p, 0);
+    let mut d = FakeDriver::new(move |_| Ok(FakeResponse::json(200, body)));
+    let mut ev = Events::default();
+    let out = block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev));
+    assert_eq!(out, RunOutcome::Success, "{:?}", ev.0);
+    assert_eq!(d.paths(), ["/simple", "/whole/c/3", "/last/c/3"]);
+    let checks = ev.checks();
+    assert_eq!(checks.len(), 7 + 8, "{checks:?}");
+    assert!(checks.iter().all(|(_, passed)| *passed), "{checks:?}");
+
+    // A body that is not JSON (a trailing comma, in a member no path goes into): every JSON
+    // check fails, and the first capture says why, at the place a full parse would.
+    let bad = r#"{"items":[],"junk":[1,2,],"ok":true}"#;
+    let column = serde_json::from_str::<serde_json::Value>(bad)
+        .unwrap_err()
+        .column();
+    let mut d = FakeDriver::new(move |_| Ok(FakeResponse::json(200, bad)));
+    let mut ev = Events::default();
+    let out = block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev));
+    assert_eq!(out, RunOutcome::Failure);
+    assert_eq!(d.paths(), ["/simple"]);
+    let checks = ev.checks();
+    assert_eq!(checks.len(), 7, "{checks:?}");
+    assert!(checks.iter().all(|(_, passed)| !passed), "{checks:?}");
+    let Event::Failure { message, .. } = ev.failures()[0] else {
+        unreachable!()
+    };
+    assert!(
+        message.starts_with("capture `name`: the response body is not JSON (")
+            && message.ends_with(&format!(" at line 1 column {column})")),
+        "{message}"
+    );
+}
+
 /// Header pairs as the fake driver records them.
 fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
     v.iter()

@@ -306,7 +306,9 @@ async fn send<D: Driver, R: Recorder>(
     if code.clauses.is_empty() {
         return Ok(());
     }
-    let resp = Resp::new(&resp);
+    // (A run that ends in a failed assert or capture drops the buffer; the next response
+    // starts a new one.)
+    let resp = Resp::new(&resp, &code.clauses, std::mem::take(&mut st.json_found));
     for clause in code.clauses.iter() {
         match clause {
             ClauseCode::Check { id: cid, pred } | ClauseCode::Assert { id: cid, pred } => {
@@ -387,6 +389,7 @@ async fn send<D: Driver, R: Recorder>(
             }
         }
     }
+    st.json_found = resp.into_buffer();
     Ok(())
 }
 

@@ -251,6 +251,8 @@ struct State {
     scratch: String,
     scratch2: String,
     text: Vec<u8>,
+    /// The values at a response's JSON paths (kept between responses for its room).
+    json_found: Vec<Option<Value>>,
     message: String,
 }
 
@@ -299,6 +301,7 @@ impl State {
             scratch: String::new(),
             scratch2: String::new(),
             text: Vec::new(),
+            json_found: Vec::new(),
             message: String::new(),
         }
     }
