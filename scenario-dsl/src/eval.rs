@@ -95,24 +95,33 @@ impl<'r, V: ResponseView + ?Sized> Resp<'r, V> {
     /// others in one pass; None when some JSON path of the clauses is not simple.
     fn extracted(&self, q: &QueryCode) -> Option<Result<Option<&Value>, String>> {
         let extracted = self.extracted.get_or_init(|| {
-            let mut paths = Vec::new();
+            // On the stack: reading a response allocates nothing for its paths.
+            let mut paths: [&[crate::code::PathStep]; json_extract::MAX_PATHS] =
+                [&[]; json_extract::MAX_PATHS];
+            let mut n = 0;
             for query in self.json_queries() {
                 match query {
                     QueryCode::JsonPath {
                         steps: Some(steps), ..
-                    } if json_extract::extractable(steps)
-                        && paths.len() < json_extract::MAX_PATHS =>
-                    {
-                        paths.push(&**steps)
+                    } if json_extract::extractable(steps) && n < json_extract::MAX_PATHS => {
+                        paths[n] = steps;
+                        n += 1;
                     }
                     _ => return None,
                 }
             }
+            let paths = &paths[..n];
             let mut found = self.buffer.take();
             Some(
-                json_extract::extract(self.view.body(), &paths, &mut found)
-                    .map(|()| found)
-                    .map_err(|e| not_json(&e)),
+                match json_extract::extract(self.view.body(), paths, &mut found) {
+                    Ok(()) => Ok(found),
+                    Err(e) => {
+                        // Kept for the next response (a body that is not JSON, such as an
+                        // overloaded server's error page, should not cost it its room).
+                        self.buffer.set(found);
+                        Err(not_json(&e))
+                    }
+                },
             )
         });
         match extracted.as_ref()? {

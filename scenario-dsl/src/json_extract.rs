@@ -65,6 +65,11 @@ impl Active {
         self.0 == 0
     }
 
+    /// The one path, if there is exactly one.
+    fn only(self) -> Option<usize> {
+        (self.0.count_ones() == 1).then(|| self.0.trailing_zeros() as usize)
+    }
+
     fn iter(self) -> impl Iterator<Item = usize> {
         let mut bits = self.0;
         std::iter::from_fn(move || {
@@ -152,6 +157,11 @@ impl<'de> DeserializeSeed<'de> for AtPaths<'_, '_> {
             // A path ends here: this value is kept whole, and the paths that go on into it
             // are walked in it.
             let value: Value = serde::Deserialize::deserialize(de)?;
+            if let Some(only) = self.active.only() {
+                // The one path ends here: the value is its, not a copy.
+                self.found[only] = Some(value);
+                return Ok(());
+            }
             for i in self.active.iter() {
                 self.found[i] = crate::render::walk(&value, &self.paths[i][depth..]).cloned();
             }

@@ -1,6 +1,7 @@
 //! The hot path allocates nothing once warm: a counting global allocator watches runs of a
-//! static request and of a templated one (target, sticky header, JSON body) through a
-//! driver and recorder that allocate nothing themselves.
+//! static request, of a templated one (target, sticky header, JSON body) and of one whose
+//! checks read a JSON response, through a driver and recorder that allocate nothing
+//! themselves.
 //!
 //! This binary holds a single test, and only the allocations of the thread that runs it are
 //! counted (libtest's main thread may allocate meanwhile: a clean CI run once read 4
@@ -81,7 +82,7 @@ impl ResponseView for Resp {
         None
     }
     fn body(&self) -> &[u8] {
-        b"ok"
+        br#"{"ok":true,"n":[1,2],"name":"x"}"#
     }
     fn duration(&self) -> Duration {
         Duration::from_micros(50)
@@ -154,6 +155,11 @@ scenario templated {
   check status in [200, 201]
   think 1ms..2ms
 }
+scenario json_checks {
+  GET /status
+  check jsonpath "$.ok" == true
+  check jsonpath "$.n[1]" == 2
+}
 "#;
     // The counter sees allocations (so a zero below means something).
     COUNTING.set(true);
@@ -179,7 +185,7 @@ scenario templated {
         block_on(worker.run_worker_setup(&mut driver, &mut rec)),
         RunOutcome::Success
     );
-    for scenario in [ScenarioId(0), ScenarioId(1)] {
+    for scenario in [ScenarioId(0), ScenarioId(1), ScenarioId(2)] {
         // Warm up: buffers grow to their working size.
         for _ in 0..50 {
             assert_eq!(
@@ -200,6 +206,10 @@ scenario templated {
         );
     }
     assert_eq!(rec.failures, 0);
-    assert_eq!(rec.checks, 2 * 1_050 + 1_050, "every check ran and passed");
+    assert_eq!(
+        rec.checks,
+        2 * 1_050 + 1_050 + 2 * 1_050,
+        "every check ran and passed"
+    );
     assert_ne!(driver.checksum, 0);
 }

@@ -306,91 +306,94 @@ async fn send<D: Driver, R: Recorder>(
     if code.clauses.is_empty() {
         return Ok(());
     }
-    // (A run that ends in a failed assert or capture drops the buffer; the next response
-    // starts a new one.)
+    // The buffer of the values found at JSON paths goes back to the worker however the
+    // clauses end: a failed assert or capture does not make the next response allocate.
     let resp = Resp::new(&resp, &code.clauses, std::mem::take(&mut st.json_found));
-    for clause in code.clauses.iter() {
-        match clause {
-            ClauseCode::Check { id: cid, pred } | ClauseCode::Assert { id: cid, pred } => {
-                let is_assert = matches!(clause, ClauseCode::Assert { .. });
-                let env = EvalEnv {
-                    slots: &st.slots,
-                    ids: st.ids,
-                };
-                let mut s = Scratch {
-                    rng: &mut st.rng,
-                    text: &mut st.scratch,
-                    buf: &mut st.text,
-                };
-                let verdict = test_pred(pred, Some(&resp), &env, &mut s, is_assert);
-                rec.check(*cid, verdict.passed, status);
-                if !verdict.passed && is_assert {
-                    let location = &program.checks[cid.index()].location;
-                    st.message = format!(
-                        "expected `{}`, {}",
-                        pred.text,
-                        verdict.got.as_deref().unwrap_or("got something else")
-                    );
-                    rec.failure(&Failure {
-                        kind: FailureKind::Assert,
-                        request: Some(id),
-                        check: Some(*cid),
-                        location,
-                        status: Some(status),
-                        message: &st.message,
-                    });
-                    return Err(());
-                }
-            }
-            ClauseCode::Capture {
-                slot,
-                optional,
-                query: q,
-                count,
-                name,
-                location,
-            } => {
-                let env = EvalEnv {
-                    slots: &st.slots,
-                    ids: st.ids,
-                };
-                let mut s = Scratch {
-                    rng: &mut st.rng,
-                    text: &mut st.scratch2,
-                    buf: &mut st.text,
-                };
-                let found = match query(q, *count, Some(&resp), &env, &mut s) {
-                    Ok(d) => Ok(capture_value(
-                        d,
-                        *count,
-                        matches!(q, QueryCode::Regex { .. }),
-                    )),
-                    Err(e) => Err(e),
-                };
-                match found {
-                    Ok(Some(v)) => st.slots[*slot as usize] = Some(v),
-                    Ok(None) | Err(_) if *optional => st.slots[*slot as usize] = None,
-                    other => {
-                        st.message = match other {
-                            Err(e) => format!("capture `{name}`: {e}"),
-                            _ => format!("capture `{name}`: {} found nothing", query_text(q)),
-                        };
+    let outcome = 'clauses: {
+        for clause in code.clauses.iter() {
+            match clause {
+                ClauseCode::Check { id: cid, pred } | ClauseCode::Assert { id: cid, pred } => {
+                    let is_assert = matches!(clause, ClauseCode::Assert { .. });
+                    let env = EvalEnv {
+                        slots: &st.slots,
+                        ids: st.ids,
+                    };
+                    let mut s = Scratch {
+                        rng: &mut st.rng,
+                        text: &mut st.scratch,
+                        buf: &mut st.text,
+                    };
+                    let verdict = test_pred(pred, Some(&resp), &env, &mut s, is_assert);
+                    rec.check(*cid, verdict.passed, status);
+                    if !verdict.passed && is_assert {
+                        let location = &program.checks[cid.index()].location;
+                        st.message = format!(
+                            "expected `{}`, {}",
+                            pred.text,
+                            verdict.got.as_deref().unwrap_or("got something else")
+                        );
                         rec.failure(&Failure {
-                            kind: FailureKind::Capture,
+                            kind: FailureKind::Assert,
                             request: Some(id),
-                            check: None,
+                            check: Some(*cid),
                             location,
                             status: Some(status),
                             message: &st.message,
                         });
-                        return Err(());
+                        break 'clauses Err(());
+                    }
+                }
+                ClauseCode::Capture {
+                    slot,
+                    optional,
+                    query: q,
+                    count,
+                    name,
+                    location,
+                } => {
+                    let env = EvalEnv {
+                        slots: &st.slots,
+                        ids: st.ids,
+                    };
+                    let mut s = Scratch {
+                        rng: &mut st.rng,
+                        text: &mut st.scratch2,
+                        buf: &mut st.text,
+                    };
+                    let found = match query(q, *count, Some(&resp), &env, &mut s) {
+                        Ok(d) => Ok(capture_value(
+                            d,
+                            *count,
+                            matches!(q, QueryCode::Regex { .. }),
+                        )),
+                        Err(e) => Err(e),
+                    };
+                    match found {
+                        Ok(Some(v)) => st.slots[*slot as usize] = Some(v),
+                        Ok(None) | Err(_) if *optional => st.slots[*slot as usize] = None,
+                        other => {
+                            st.message = match other {
+                                Err(e) => format!("capture `{name}`: {e}"),
+                                _ => format!("capture `{name}`: {} found nothing", query_text(q)),
+                            };
+                            rec.failure(&Failure {
+                                kind: FailureKind::Capture,
+                                request: Some(id),
+                                check: None,
+                                location,
+                                status: Some(status),
+                                message: &st.message,
+                            });
+                            break 'clauses Err(());
+                        }
                     }
                 }
             }
         }
-    }
+        Ok(())
+    };
     st.json_found = resp.into_buffer();
-    Ok(())
+    outcome
 }
 
 fn query_text(q: &QueryCode) -> String {
