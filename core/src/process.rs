@@ -258,9 +258,27 @@ pub fn spawn_child(cpu: Option<usize>, body: impl FnOnce() -> i32) -> Result<Pid
                 });
             let _ = io::stdout().flush();
             let _ = io::stderr().flush();
+            write_pgo_profile();
             // SAFETY: leaving the child without running the master's atexit handlers.
             unsafe { libc::_exit(code) }
         }
+    }
+}
+
+/// In the instrumented build of `scripts/build-pgo` only: writes the child's profile counters
+/// (LLVM's runtime writes them from an `atexit` handler, which `_exit` skips). Elsewhere a no-op.
+#[inline(never)]
+fn write_pgo_profile() {
+    #[cfg(molotov_pgo_generate)]
+    {
+        unsafe extern "C" {
+            /// LLVM's profile runtime, linked in by `-Cprofile-generate`.
+            fn __llvm_profile_write_file() -> i32;
+        }
+        // SAFETY: the profile runtime is linked into every `-Cprofile-generate` build (the only
+        // one that sets this cfg); the call takes no arguments and only writes the counters to
+        // the file named at start-up (`LLVM_PROFILE_FILE`), merging under a file lock.
+        unsafe { __llvm_profile_write_file() };
     }
 }
 
