@@ -439,9 +439,10 @@ impl Reactor {
             if !op.live || op.generation != generation {
                 continue;
             }
-            // A multishot operation stays in flight while the kernel flags more to come.
-            let more = cqueue::more(cqe.flags());
-            debug_assert!(op.multishot || !more);
+            // A multishot operation stays in flight while the kernel flags more to come; a
+            // one-shot operation's completion is its end, whatever the flags say (so its
+            // slot is always freed).
+            let more = op.multishot && cqueue::more(cqe.flags());
             if op.orphaned {
                 if !more {
                     freed.push(index);

@@ -215,13 +215,12 @@ impl LiteralHeaders {
         let mut entries = Vec::with_capacity(base.len() + own.len());
         let mut buf = Vec::new();
         for h in base.iter().chain(own) {
-            let start = buf.len() as u32;
-            buf.extend_from_slice(h.value.constant()?);
-            entries.push(crate::interp::HeaderEntry {
-                name: h.name,
-                start,
-                end: buf.len() as u32,
-            });
+            crate::interp::HeaderEntry::append(&mut entries, &mut buf, h.name, |buf| {
+                let value = h.value.constant().ok_or(())?;
+                buf.extend_from_slice(value);
+                Ok::<(), ()>(())
+            })
+            .ok()?;
         }
         Some(LiteralHeaders {
             entries: entries.into(),
@@ -243,10 +242,44 @@ pub(crate) struct RequestCode {
     pub(crate) literal_headers: Option<LiteralHeaders>,
     pub(crate) body: TemplateCode,
     pub(crate) clauses: Box<[ClauseCode]>,
+    /// How the clauses read the response body as JSON.
+    pub(crate) json_reading: JsonReading,
     /// A `check`/`assert` tests `status`: a status >= 400 is then not a request failure.
     pub(crate) status_checked: bool,
     pub(crate) variability: Variability,
     pub(crate) location: Location,
+}
+
+/// How a response body is read as JSON for a request's clauses, decided at compile time.
+#[derive(Debug)]
+pub(crate) enum JsonReading {
+    /// Every JSONPath of the clauses is simple and counts no list from its end: the values
+    /// at these paths (the clauses' JSONPath queries, in order; none when no clause reads
+    /// JSON) are read in one pass, without building the document ([`crate::json_extract`]).
+    Extract(Box<[Box<[PathStep]>]>),
+    /// Some path is not simple: the body is parsed into a `Value`.
+    Parse,
+}
+
+impl JsonReading {
+    /// How `clauses` read a body.
+    pub(crate) fn of(clauses: &[ClauseCode]) -> JsonReading {
+        let mut paths = Vec::new();
+        for query in clauses.iter().map(ClauseCode::query) {
+            if let QueryCode::JsonPath { steps, .. } = query {
+                match steps {
+                    Some(steps)
+                        if crate::json_extract::extractable(steps)
+                            && paths.len() < crate::json_extract::MAX_PATHS =>
+                    {
+                        paths.push(steps.clone());
+                    }
+                    _ => return JsonReading::Parse,
+                }
+            }
+        }
+        JsonReading::Extract(paths.into())
+    }
 }
 
 #[derive(Debug)]
@@ -267,6 +300,16 @@ pub(crate) enum ClauseCode {
         name: Box<str>,
         location: Location,
     },
+}
+
+impl ClauseCode {
+    /// What the clause reads.
+    pub(crate) fn query(&self) -> &QueryCode {
+        match self {
+            ClauseCode::Check { pred, .. } | ClauseCode::Assert { pred, .. } => &pred.query,
+            ClauseCode::Capture { query, .. } => query,
+        }
+    }
 }
 
 #[derive(Debug)]

@@ -18,7 +18,7 @@ use rand::rngs::SmallRng;
 use serde_json::Value;
 
 use crate::ast::CmpOp;
-use crate::code::{ClauseCode, ExprCode, OpCode, Operand, PredCode, QueryCode};
+use crate::code::{ClauseCode, ExprCode, JsonReading, OpCode, Operand, PredCode, QueryCode};
 use crate::interp::ResponseView;
 use crate::json_extract;
 use crate::render::{EvalEnv, EvalError, Evaluated, eval, render_template, with_text};
@@ -45,25 +45,32 @@ pub(crate) struct Scratch<'s> {
 }
 
 /// The response being tested by a request's clauses, with its body read as JSON at most
-/// once: the values at the clauses' JSON paths only, in one pass, when every one of them is
-/// simple ([`json_extract`]); else the whole body, parsed into a `Value`.
+/// once, as the request's [`JsonReading`] says: the values at the clauses' JSON paths only,
+/// in one pass ([`json_extract`]), or the whole body, parsed into a `Value`.
 pub(crate) struct Resp<'r, V: ResponseView + ?Sized> {
     pub(crate) view: &'r V,
     clauses: &'r [ClauseCode],
+    reading: &'r JsonReading,
     json: OnceCell<Result<Value, String>>,
-    /// The values at the clauses' JSON paths, in the clauses' order; None: a path is not
-    /// simple, so the whole body is parsed.
-    extracted: OnceCell<Option<Result<Vec<Option<Value>>, String>>>,
+    /// The values at the paths of a [`JsonReading::Extract`], in its order.
+    extracted: OnceCell<Result<Vec<Option<Value>>, String>>,
     /// Where those values go (the worker's, kept between responses for its room).
     buffer: Cell<Vec<Option<Value>>>,
 }
 
 impl<'r, V: ResponseView + ?Sized> Resp<'r, V> {
-    /// The response `view` to `clauses`; the values at their JSON paths go in `buffer`.
-    pub(crate) fn new(view: &'r V, clauses: &'r [ClauseCode], buffer: Vec<Option<Value>>) -> Self {
+    /// The response `view` to `clauses`, read as `reading` says; the values at their JSON
+    /// paths go in `buffer`.
+    pub(crate) fn new(
+        view: &'r V,
+        clauses: &'r [ClauseCode],
+        reading: &'r JsonReading,
+        buffer: Vec<Option<Value>>,
+    ) -> Self {
         Resp {
             view,
             clauses,
+            reading,
             json: OnceCell::new(),
             extracted: OnceCell::new(),
             buffer: Cell::new(buffer),
@@ -73,61 +80,39 @@ impl<'r, V: ResponseView + ?Sized> Resp<'r, V> {
     /// The buffer given to [`Resp::new`], emptied, for the next response.
     pub(crate) fn into_buffer(self) -> Vec<Option<Value>> {
         let mut buffer = match self.extracted.into_inner() {
-            Some(Some(Ok(found))) => found,
+            Some(Ok(found)) => found,
             _ => self.buffer.take(),
         };
         buffer.clear();
         buffer
     }
 
-    /// The JSONPath queries of the clauses, in order.
-    fn json_queries(&self) -> impl Iterator<Item = &'r QueryCode> + use<'r, V> {
-        self.clauses
-            .iter()
-            .map(|clause| match clause {
-                ClauseCode::Check { pred, .. } | ClauseCode::Assert { pred, .. } => &pred.query,
-                ClauseCode::Capture { query, .. } => query,
-            })
-            .filter(|query| matches!(query, QueryCode::JsonPath { .. }))
-    }
-
-    /// The value at the simple path of `q`, one of the clauses' queries, read with all the
-    /// others in one pass; None when some JSON path of the clauses is not simple.
+    /// The value at the path of `q`, one of the clauses' JSONPath queries, read with all the
+    /// others in one pass; None when the request's body is parsed whole instead.
     fn extracted(&self, q: &QueryCode) -> Option<Result<Option<&Value>, String>> {
+        let JsonReading::Extract(paths) = self.reading else {
+            return None;
+        };
         let extracted = self.extracted.get_or_init(|| {
-            // On the stack: reading a response allocates nothing for its paths.
-            let mut paths: [&[crate::code::PathStep]; json_extract::MAX_PATHS] =
-                [&[]; json_extract::MAX_PATHS];
-            let mut n = 0;
-            for query in self.json_queries() {
-                match query {
-                    QueryCode::JsonPath {
-                        steps: Some(steps), ..
-                    } if json_extract::extractable(steps) && n < json_extract::MAX_PATHS => {
-                        paths[n] = steps;
-                        n += 1;
-                    }
-                    _ => return None,
+            let mut found = self.buffer.take();
+            match json_extract::extract(self.view.body(), paths, &mut found) {
+                Ok(()) => Ok(found),
+                Err(e) => {
+                    // Kept for the next response (a body that is not JSON, such as an
+                    // overloaded server's error page, should not cost it its room).
+                    self.buffer.set(found);
+                    Err(not_json(&e))
                 }
             }
-            let paths = &paths[..n];
-            let mut found = self.buffer.take();
-            Some(
-                match json_extract::extract(self.view.body(), paths, &mut found) {
-                    Ok(()) => Ok(found),
-                    Err(e) => {
-                        // Kept for the next response (a body that is not JSON, such as an
-                        // overloaded server's error page, should not cost it its room).
-                        self.buffer.set(found);
-                        Err(not_json(&e))
-                    }
-                },
-            )
         });
-        match extracted.as_ref()? {
+        match extracted {
             Ok(found) => {
+                // The paths are the clauses' JSONPath queries, in order.
                 let index = self
-                    .json_queries()
+                    .clauses
+                    .iter()
+                    .map(ClauseCode::query)
+                    .filter(|query| matches!(query, QueryCode::JsonPath { .. }))
                     .position(|query| std::ptr::eq(query, q))?;
                 Some(Ok(found[index].as_ref()))
             }

@@ -34,7 +34,7 @@ pub(crate) const MAX_PATHS: usize = 64;
 /// [`MAX_PATHS`]. (`found` is the caller's, so that its room is kept between responses.)
 pub(crate) fn extract(
     body: &[u8],
-    paths: &[&[PathStep]],
+    paths: &[Box<[PathStep]>],
     found: &mut Vec<Option<Value>>,
 ) -> Result<(), serde_json::Error> {
     debug_assert!(paths.len() <= MAX_PATHS && paths.iter().all(|steps| extractable(steps)));
@@ -84,7 +84,7 @@ impl Active {
     /// Those whose step at `depth` is `take`.
     fn taking(
         self,
-        paths: &[&[PathStep]],
+        paths: &[Box<[PathStep]>],
         depth: usize,
         take: impl Fn(&PathStep) -> bool,
     ) -> Active {
@@ -129,16 +129,16 @@ macro_rules! scalars_hold_nothing {
 }
 
 /// Reads a value `depth` deep and keeps, in `found`, what is at the `active` paths in it.
-struct AtPaths<'a, 'p> {
-    paths: &'a [&'p [PathStep]],
+struct AtPaths<'a> {
+    paths: &'a [Box<[PathStep]>],
     active: Active,
     depth: usize,
     found: &'a mut [Option<Value>],
 }
 
-impl AtPaths<'_, '_> {
+impl AtPaths<'_> {
     /// The same paths, for a value one deeper.
-    fn inner(&mut self, active: Active) -> AtPaths<'_, '_> {
+    fn inner(&mut self, active: Active) -> AtPaths<'_> {
         AtPaths {
             paths: self.paths,
             active,
@@ -148,7 +148,7 @@ impl AtPaths<'_, '_> {
     }
 }
 
-impl<'de> DeserializeSeed<'de> for AtPaths<'_, '_> {
+impl<'de> DeserializeSeed<'de> for AtPaths<'_> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
@@ -171,7 +171,7 @@ impl<'de> DeserializeSeed<'de> for AtPaths<'_, '_> {
     }
 }
 
-impl<'de> Visitor<'de> for AtPaths<'_, '_> {
+impl<'de> Visitor<'de> for AtPaths<'_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -260,13 +260,13 @@ impl<'de> Visitor<'de> for Skip {
 }
 
 /// Reads an object's key `depth` deep: the active paths whose next step it is.
-struct KeyedBy<'a, 'p> {
-    paths: &'a [&'p [PathStep]],
+struct KeyedBy<'a> {
+    paths: &'a [Box<[PathStep]>],
     active: Active,
     depth: usize,
 }
 
-impl<'de> DeserializeSeed<'de> for KeyedBy<'_, '_> {
+impl<'de> DeserializeSeed<'de> for KeyedBy<'_> {
     type Value = Active;
 
     fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Active, D::Error> {
@@ -274,7 +274,7 @@ impl<'de> DeserializeSeed<'de> for KeyedBy<'_, '_> {
     }
 }
 
-impl<'de> Visitor<'de> for KeyedBy<'_, '_> {
+impl<'de> Visitor<'de> for KeyedBy<'_> {
     type Value = Active;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -294,7 +294,7 @@ impl<'de> Visitor<'de> for KeyedBy<'_, '_> {
 mod tests {
     use super::*;
 
-    fn steps(path: &[&str]) -> Vec<PathStep> {
+    fn steps(path: &[&str]) -> Box<[PathStep]> {
         path.iter()
             .map(|s| match s.parse::<i64>() {
                 Ok(i) => PathStep::Index(i),
@@ -306,7 +306,7 @@ mod tests {
     /// `extract`, returning what it found.
     fn extract(
         body: &[u8],
-        paths: &[&[PathStep]],
+        paths: &[Box<[PathStep]>],
     ) -> Result<Vec<Option<Value>>, serde_json::Error> {
         let mut found = vec![Some(Value::from("left over"))];
         super::extract(body, paths, &mut found).map(|()| found)
@@ -391,21 +391,20 @@ mod tests {
             &["neg"],
             &["missing"],
         ];
-        let paths: Vec<Vec<PathStep>> = paths.iter().map(|p| steps(p)).collect();
+        let paths: Vec<Box<[PathStep]>> = paths.iter().map(|p| steps(p)).collect();
         let mut compared = 0;
         for &doc in docs {
             let text = String::from_utf8_lossy(doc);
             // Each path alone, then all of them in one pass.
             for path in &paths {
                 let want = by_value(doc, path);
-                let got = extract(doc, &[path])
+                let got = extract(doc, std::slice::from_ref(path))
                     .map(|mut found| found.remove(0))
                     .map_err(|e| e.to_string());
                 assert_eq!(got, want, "{text} at {path:?}");
                 compared += 1;
             }
-            let all: Vec<&[PathStep]> = paths.iter().map(|p| p.as_slice()).collect();
-            let found = extract(doc, &all).map_err(|e| e.to_string());
+            let found = extract(doc, &paths).map_err(|e| e.to_string());
             for (i, path) in paths.iter().enumerate() {
                 let want = by_value(doc, path);
                 let got = found.clone().map(|found| found[i].clone());
@@ -432,15 +431,15 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join(",")
         );
-        let paths: Vec<Vec<PathStep>> = (0..MAX_PATHS)
+        let paths: Vec<Box<[PathStep]>> = (0..MAX_PATHS)
             .map(|i| {
-                vec![
+                [
                     PathStep::Key(format!("k{}", i + 6).into()),
                     PathStep::Index(0),
                 ]
+                .into()
             })
             .collect();
-        let paths: Vec<&[PathStep]> = paths.iter().map(|p| p.as_slice()).collect();
         let found = extract(doc.as_bytes(), &paths).unwrap();
         let want: Vec<Option<Value>> = (0..MAX_PATHS).map(|i| Some(Value::from(i + 6))).collect();
         assert_eq!(found, want);

@@ -20,6 +20,29 @@ fn fail<R: Recorder>(
     RunOutcome::Failure
 }
 
+impl State {
+    /// The variables to evaluate with, and the buffers evaluation may use.
+    fn eval_parts(&mut self) -> (EvalEnv<'_>, Scratch<'_>) {
+        let env = EvalEnv {
+            slots: &self.slots,
+            ids: self.ids,
+        };
+        let scratch = Scratch {
+            rng: &mut self.rng,
+            text: &mut self.scratch,
+            buf: &mut self.text,
+        };
+        (env, scratch)
+    }
+
+    /// Renders `template` into `self.text`; `Err` is the message of a render failure.
+    fn render_text(&mut self, template: &crate::code::TemplateCode) -> Result<(), String> {
+        self.text.clear();
+        let (env, s) = self.eval_parts();
+        render_template(s.buf, template, &env, s.rng, s.text).map_err(|e| render_message(&e))
+    }
+}
+
 pub(super) async fn exec<D: Driver, R: Recorder>(
     program: &Program,
     st: &mut State,
@@ -61,15 +84,7 @@ pub(super) async fn exec<D: Driver, R: Recorder>(
             }
             Op::Jump(t) => pc = *t as usize,
             Op::Branch { cond, otherwise } => {
-                let env = EvalEnv {
-                    slots: &st.slots,
-                    ids: st.ids,
-                };
-                let mut s = Scratch {
-                    rng: &mut st.rng,
-                    text: &mut st.scratch,
-                    buf: &mut st.text,
-                };
+                let (env, mut s) = st.eval_parts();
                 let v = test_pred::<NoResponse>(cond, None, &env, &mut s, false);
                 if !v.passed {
                     pc = *otherwise as usize;
@@ -101,17 +116,11 @@ pub(super) async fn exec<D: Driver, R: Recorder>(
                 if start {
                     st.counters[*counter as usize] = 0;
                 }
-                let env = EvalEnv {
-                    slots: &st.slots,
-                    ids: st.ids,
-                };
-                let item = match eval(list, &env, &mut st.rng, &mut st.scratch) {
-                    Ok(Evaluated::Ref(Value::Array(items))) => {
-                        items.get(st.counters[*counter as usize] as usize).cloned()
-                    }
-                    Ok(Evaluated::Owned(Value::Array(items))) => {
-                        items.get(st.counters[*counter as usize] as usize).cloned()
-                    }
+                let index = st.counters[*counter as usize] as usize;
+                let (env, s) = st.eval_parts();
+                let item = match eval(list, &env, s.rng, s.text) {
+                    Ok(Evaluated::Ref(Value::Array(items))) => items.get(index).cloned(),
+                    Ok(Evaluated::Owned(Value::Array(items))) => items.get(index).cloned(),
                     Ok(other) => {
                         let msg = format!("`for` needs a list, got {}", describe_eval(&other));
                         return fail(rec, FailureKind::Render, None, location, &msg);
@@ -140,21 +149,8 @@ pub(super) async fn exec<D: Driver, R: Recorder>(
                 value,
                 location,
             } => {
-                st.text.clear();
-                let env = EvalEnv {
-                    slots: &st.slots,
-                    ids: st.ids,
-                };
-                if let Err(e) =
-                    render_template(&mut st.text, value, &env, &mut st.rng, &mut st.scratch)
-                {
-                    return fail(
-                        rec,
-                        FailureKind::Render,
-                        None,
-                        location,
-                        &render_message(&e),
-                    );
+                if let Err(e) = st.render_text(value) {
+                    return fail(rec, FailureKind::Render, None, location, &e);
                 }
                 let existing = st.sticky.iter().position(|(n, _)| n == name);
                 // The generation (part of `cache_key`) moves only when the headers change.
@@ -183,21 +179,17 @@ pub(super) async fn exec<D: Driver, R: Recorder>(
                 value,
                 location,
             } => {
-                let env = EvalEnv {
-                    slots: &st.slots,
-                    ids: st.ids,
-                };
                 let v = match value {
                     SetCode::Const(v) => Ok(v.clone()),
-                    SetCode::Expr(e) => eval(e, &env, &mut st.rng, &mut st.scratch)
-                        .map(|v| v.to_value(&st.scratch))
-                        .map_err(|e| e.to_string()),
-                    SetCode::Text(t) => {
-                        st.text.clear();
-                        render_template(&mut st.text, t, &env, &mut st.rng, &mut st.scratch)
-                            .map(|_| Value::String(String::from_utf8_lossy(&st.text).into_owned()))
-                            .map_err(|e| render_message(&e))
+                    SetCode::Expr(e) => {
+                        let (env, s) = st.eval_parts();
+                        eval(e, &env, s.rng, s.text)
+                            .map(|v| v.to_value(s.text))
+                            .map_err(|e| e.to_string())
                     }
+                    SetCode::Text(t) => st
+                        .render_text(t)
+                        .map(|()| Value::String(String::from_utf8_lossy(&st.text).into_owned())),
                 };
                 match v {
                     Ok(v) => st.slots[*slot as usize] = Some(v),
@@ -205,21 +197,8 @@ pub(super) async fn exec<D: Driver, R: Recorder>(
                 }
             }
             Op::Log { message, location } => {
-                st.text.clear();
-                let env = EvalEnv {
-                    slots: &st.slots,
-                    ids: st.ids,
-                };
-                if let Err(e) =
-                    render_template(&mut st.text, message, &env, &mut st.rng, &mut st.scratch)
-                {
-                    return fail(
-                        rec,
-                        FailureKind::Render,
-                        None,
-                        location,
-                        &render_message(&e),
-                    );
+                if let Err(e) = st.render_text(message) {
+                    return fail(rec, FailureKind::Render, None, location, &e);
                 }
                 rec.log(&String::from_utf8_lossy(&st.text));
             }
@@ -308,21 +287,18 @@ async fn send<D: Driver, R: Recorder>(
     }
     // The buffer of the values found at JSON paths goes back to the worker however the
     // clauses end: a failed assert or capture does not make the next response allocate.
-    let resp = Resp::new(&resp, &code.clauses, std::mem::take(&mut st.json_found));
+    let resp = Resp::new(
+        &resp,
+        &code.clauses,
+        &code.json_reading,
+        std::mem::take(&mut st.json_found),
+    );
     let outcome = 'clauses: {
         for clause in code.clauses.iter() {
             match clause {
                 ClauseCode::Check { id: cid, pred } | ClauseCode::Assert { id: cid, pred } => {
                     let is_assert = matches!(clause, ClauseCode::Assert { .. });
-                    let env = EvalEnv {
-                        slots: &st.slots,
-                        ids: st.ids,
-                    };
-                    let mut s = Scratch {
-                        rng: &mut st.rng,
-                        text: &mut st.scratch,
-                        buf: &mut st.text,
-                    };
+                    let (env, mut s) = st.eval_parts();
                     let verdict = test_pred(pred, Some(&resp), &env, &mut s, is_assert);
                     rec.check(*cid, verdict.passed, status);
                     if !verdict.passed && is_assert {
@@ -351,15 +327,7 @@ async fn send<D: Driver, R: Recorder>(
                     name,
                     location,
                 } => {
-                    let env = EvalEnv {
-                        slots: &st.slots,
-                        ids: st.ids,
-                    };
-                    let mut s = Scratch {
-                        rng: &mut st.rng,
-                        text: &mut st.scratch2,
-                        buf: &mut st.text,
-                    };
+                    let (env, mut s) = st.eval_parts();
                     let found = match query(q, *count, Some(&resp), &env, &mut s) {
                         Ok(d) => Ok(capture_value(
                             d,
@@ -517,38 +485,27 @@ fn render_headers(
 ) -> Result<(), String> {
     headers.clear();
     header_buf.clear();
+    let mut render =
+        |h: &crate::code::HeaderCode, headers: &mut Vec<HeaderEntry>, buf: &mut Vec<u8>| {
+            HeaderEntry::append(headers, buf, h.name, |buf| {
+                render_header(buf, &h.value, env, rng, scratch)
+            })
+        };
     for h in code.base_headers.iter() {
-        if sticky.iter().any(|(n, _)| *n == h.name) {
-            continue;
+        if !sticky.iter().any(|(n, _)| *n == h.name) {
+            render(h, headers, header_buf)?;
         }
-        let start = header_buf.len() as u32;
-        render_header(header_buf, &h.value, env, rng, scratch)?;
-        headers.push(HeaderEntry {
-            name: h.name,
-            start,
-            end: header_buf.len() as u32,
-        });
     }
     for (name, value) in sticky {
-        if code.own_headers.iter().any(|h| h.name == *name) {
-            continue;
+        if !code.own_headers.iter().any(|h| h.name == *name) {
+            HeaderEntry::append(headers, header_buf, *name, |buf| {
+                buf.extend_from_slice(value);
+                Ok::<(), String>(())
+            })?;
         }
-        let start = header_buf.len() as u32;
-        header_buf.extend_from_slice(value);
-        headers.push(HeaderEntry {
-            name: *name,
-            start,
-            end: header_buf.len() as u32,
-        });
     }
     for h in code.own_headers.iter() {
-        let start = header_buf.len() as u32;
-        render_header(header_buf, &h.value, env, rng, scratch)?;
-        headers.push(HeaderEntry {
-            name: h.name,
-            start,
-            end: header_buf.len() as u32,
-        });
+        render(h, headers, header_buf)?;
     }
     Ok(())
 }

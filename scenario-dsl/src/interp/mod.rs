@@ -142,11 +142,32 @@ pub struct Request<'a> {
     pub cache_key: Option<u64>,
 }
 
+/// A rendered header: its name (an index into the program's header names) and where its
+/// value lies in the buffer of rendered values.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct HeaderEntry {
     pub(crate) name: u32,
     pub(crate) start: u32,
     pub(crate) end: u32,
+}
+
+impl HeaderEntry {
+    /// Appends the value of header `name` to `buf` with `write`, and lists it in `entries`.
+    pub(crate) fn append<E>(
+        entries: &mut Vec<HeaderEntry>,
+        buf: &mut Vec<u8>,
+        name: u32,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let start = buf.len() as u32;
+        write(buf)?;
+        entries.push(HeaderEntry {
+            name,
+            start,
+            end: buf.len() as u32,
+        });
+        Ok(())
+    }
 }
 
 /// The headers of a [`Request`]: `defaults`, then sticky headers, then the request's own;
@@ -249,7 +270,6 @@ struct State {
     body: Vec<u8>,
     body_at: Where,
     scratch: String,
-    scratch2: String,
     text: Vec<u8>,
     /// The values at a response's JSON paths (kept between responses for its room).
     json_found: Vec<Option<Value>>,
@@ -299,7 +319,6 @@ impl State {
             body: Vec::new(),
             body_at: Where::Buf,
             scratch: String::new(),
-            scratch2: String::new(),
             text: Vec::new(),
             json_found: Vec::new(),
             message: String::new(),
@@ -378,9 +397,13 @@ impl Worker {
     }
 }
 
+/// A scenario drawn by weight (`cumulative`: the running sums of the weights). One
+/// scenario, the most common plan, takes no draw from `rng`.
 pub(crate) fn pick(cumulative: &[u64], rng: &mut SmallRng) -> ScenarioId {
-    let total = cumulative.last().copied().unwrap_or(0);
-    if total == 0 {
+    let &[.., total] = cumulative else {
+        return ScenarioId(0);
+    };
+    if cumulative.len() == 1 || total == 0 {
         return ScenarioId(0);
     }
     let draw = rng.random_range(0..total);
@@ -451,5 +474,16 @@ mod tests {
         for _ in 0..1000 {
             assert!(pick(&cum, &mut rng).0 < 3);
         }
+    }
+
+    #[test]
+    fn one_scenario_takes_no_draw() {
+        let mut rng = SmallRng::seed_from_u64(7);
+        let mut untouched = rng.clone();
+        assert_eq!(pick(&[5], &mut rng).0, 0);
+        assert_eq!(rng.random::<u64>(), untouched.random::<u64>());
+        // Two scenarios do draw.
+        pick(&[1, 2], &mut rng);
+        assert_ne!(rng.random::<u64>(), untouched.random::<u64>());
     }
 }

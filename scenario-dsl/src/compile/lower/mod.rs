@@ -16,8 +16,8 @@ use crate::ast::{
     Stmt, TPiece, Template, ValueAst,
 };
 use crate::code::{
-    BlockCode, ClauseCode, Escape, ExprCode, HeaderCode, LiteralHeaders, Op, OpCode, Operand,
-    PathStep, Piece, PredCode, QueryCode, RequestCode, SetCode, TargetCode, TemplateCode,
+    BlockCode, ClauseCode, Escape, ExprCode, HeaderCode, JsonReading, LiteralHeaders, Op, OpCode,
+    Operand, PathStep, Piece, PredCode, QueryCode, RequestCode, SetCode, TargetCode, TemplateCode,
     Variability,
 };
 use crate::diag::{RawDiag, did_you_mean};

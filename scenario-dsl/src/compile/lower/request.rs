@@ -141,6 +141,7 @@ impl Compiler<'_> {
         self.request_name_spans
             .push(r.name.as_ref().map(|n| n.span));
         let literal_headers = LiteralHeaders::of(&base, &own);
+        let json_reading = JsonReading::of(&clauses);
         self.request_code.push(RequestCode {
             method: r.method.clone(),
             target,
@@ -149,6 +150,7 @@ impl Compiler<'_> {
             literal_headers,
             body,
             clauses: clauses.into(),
+            json_reading,
             status_checked,
             variability: var,
             location,
