@@ -12,11 +12,7 @@ use std::os::unix::process::CommandExt;
 use std::time::Duration;
 
 use harness::{Finished, molotov, plan, run};
-use support::{TempDir, target};
-
-fn base(server: &molotov_target::ServerHandle) -> String {
-    format!("http://{}", server.addr())
-}
+use support::{TempDir, assert_exit, assert_exit_for, base_url, target};
 
 /// Runs `args` (ending with the plan), at most 20 s.
 fn molotov_with(args: &[&str], dir: &TempDir) -> Finished {
@@ -26,7 +22,7 @@ fn molotov_with(args: &[&str], dir: &TempDir) -> Finished {
 /// The run failed with `code` before doing anything: a message on stderr, no report, no
 /// panic, quickly.
 fn assert_refused(finished: &Finished, code: i32, message: &str) {
-    assert_eq!(finished.code(), Some(code), "{}", finished.dump());
+    finished.assert_refused_up_front(code, Duration::from_secs(5));
     let err = finished.stderr();
     assert!(
         err.contains(message),
@@ -34,17 +30,6 @@ fn assert_refused(finished: &Finished, code: i32, message: &str) {
         finished.dump()
     );
     assert!(!err.contains("panicked"), "{}", finished.dump());
-    assert!(
-        !finished.stdout().contains("Requests:"),
-        "{}",
-        finished.dump()
-    );
-    assert!(finished.report.is_none(), "{}", finished.dump());
-    assert!(
-        finished.elapsed < Duration::from_secs(5),
-        "{}",
-        finished.dump()
-    );
 }
 
 #[test]
@@ -63,7 +48,7 @@ fn a_missing_plan() {
         support::molotov().arg("check").arg(&missing),
         Duration::from_secs(10),
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert!(support::stderr(&out).contains("cannot read the plan: no such file"));
 }
 
@@ -71,7 +56,7 @@ fn a_missing_plan() {
 fn an_unreadable_plan() {
     let server = target();
     let dir = TempDir::new("unreadable");
-    let file = dir.write("secret.mol", &plan(&base(&server), "5s", "  GET /json"));
+    let file = dir.write("secret.mol", &plan(&base_url(&server), "5s", "  GET /json"));
     std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
     let mut cmd = molotov();
     cmd.arg(&file);
@@ -152,7 +137,7 @@ fn a_binary_file_as_plan() {
 fn invalid_utf8_in_a_plan_is_located() {
     let server = target();
     let dir = TempDir::new("utf8");
-    let mut text = plan(&base(&server), "5s", "  GET /json").into_bytes();
+    let mut text = plan(&base_url(&server), "5s", "  GET /json").into_bytes();
     text.extend_from_slice(b"# caf\xe9 (Latin-1)\n");
     let file = dir.0.join("latin1.mol");
     std::fs::write(&file, text).unwrap();
@@ -170,7 +155,7 @@ fn invalid_utf8_in_a_plan_is_located() {
 fn a_huge_or_endless_plan_is_refused_without_reading_it_all() {
     let dir = TempDir::new("huge");
     let server = target();
-    let mut text = plan(&base(&server), "5s", "  GET /json");
+    let mut text = plan(&base_url(&server), "5s", "  GET /json");
     let comment = format!("# {}\n", "x".repeat(1021));
     text.push_str(&comment.repeat((17 << 20) / comment.len()));
     let file = dir.write("huge.mol", &text);
@@ -197,7 +182,7 @@ fn a_plan_whose_stats_cannot_fit_in_memory_is_refused_before_forking() {
     let body: String = (0..2000)
         .map(|i| format!("  GET /json?line={i}\n"))
         .collect();
-    let file = dir.write("many.mol", &plan(&base(&server), "5s", &body));
+    let file = dir.write("many.mol", &plan(&base_url(&server), "5s", &body));
     let finished = molotov_with(
         &["-q", "-p", "4096", "-d", "1", file.to_str().unwrap()],
         &dir,
@@ -215,7 +200,7 @@ fn a_plan_whose_stats_cannot_fit_in_memory_is_refused_before_forking() {
 fn every_bad_flag_value_names_the_flag_and_sends_nothing() {
     let server = target();
     let dir = TempDir::new("flags");
-    let file = dir.write("plan.mol", &plan(&base(&server), "5s", "  GET /json"));
+    let file = dir.write("plan.mol", &plan(&base_url(&server), "5s", "  GET /json"));
     let file = file.to_str().unwrap();
     let cases: &[(&[&str], &str)] = &[
         (&["-w", "0"], "--workers"),
@@ -322,7 +307,7 @@ fn every_bad_flag_value_names_the_flag_and_sends_nothing() {
             Duration::from_secs(10),
         );
         let err = support::stderr(&out);
-        assert_eq!(out.status.code(), Some(2), "{args:?}\n{err}");
+        assert_exit_for(&out, 2, &format!("{args:?}"));
         assert!(
             err.contains(message),
             "{args:?}: expected {message:?} in\n{err}"
@@ -342,7 +327,7 @@ fn an_unresolvable_host_exits_5_before_sending() {
         "plan.mol",
         &format!(
             "defaults {{\n  base {}\n  timeout 5s\n}}\n\nscenario s {{\n  GET /json\n  GET http://no-such-host.invalid:8080/x\n}}\n",
-            base(&server)
+            base_url(&server)
         ),
     );
     let finished = molotov_with(&["-q", "-w", "2", "-d", "1", file.to_str().unwrap()], &dir);
@@ -379,14 +364,14 @@ fn a_host_known_only_at_run_time_fails_its_requests_fast() {
     let file = dir.write(
         "plan.mol",
         &plan(
-            &base(&server),
+            &base_url(&server),
             "2s",
             "  POST /echo\n  {\"host\": \"no-such-host.invalid\"}\n  capture host = jsonpath \"$.host\"\n  GET http://{{host}}:8080/x",
         ),
     );
     let finished = molotov_with(&["-q", "-w", "4", "-d", "2", file.to_str().unwrap()], &dir);
     finished.assert_sound();
-    assert_eq!(finished.code(), Some(0), "{}", finished.dump());
+    finished.assert_exit(0);
     assert!(
         finished.elapsed < Duration::from_secs(2) + Duration::from_secs(3),
         "{}",
@@ -415,7 +400,7 @@ fn an_invalid_url_in_a_plan_is_a_plan_error() {
         "plan.mol",
         &format!(
             "defaults {{\n  base {}\n}}\n\nscenario s {{\n  GET /json\n  GET http://[::1/x\n  GET htp://example.com/\n  GET http://a:99999/\n}}\n",
-            base(&server)
+            base_url(&server)
         ),
     );
     let finished = molotov_with(&[file.to_str().unwrap()], &dir);
@@ -457,7 +442,7 @@ fn a_full_stderr_does_not_turn_errors_into_panics() {
 
     let broken = dir.write("broken.mol", "scenario s\n  GET /x\n");
     let out = run_with_full_stderr(&[], &broken);
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_exit(&out, 2);
 
     // Port 1 on loopback refuses: every request fails, and -v writes each distinct failure
     // to stderr.
@@ -466,7 +451,7 @@ fn a_full_stderr_does_not_turn_errors_into_panics() {
         "defaults {\n  base http://127.0.0.1:1\n  timeout 2s\n}\n\nscenario s {\n  GET /x\n}\n",
     );
     let out = run_with_full_stderr(&["-q", "-v", "-f", "1", "-w", "2", "-r", "3"], &refused);
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_exit(&out, 1);
     let report = support::stdout(&out);
     assert_eq!(support::reported_requests(&report), 6, "{report}");
     assert!(report.contains("connect_refused      6"), "{report}");

@@ -5,10 +5,8 @@
 
 mod support;
 
-use std::path::Path;
 use std::time::Duration;
 
-use serde_json::Value;
 use support::*;
 
 /// A plan whose base comes from the environment, so only the config's `env` makes it run.
@@ -27,10 +25,6 @@ fn config(url: &str, run_options: &str) -> String {
   }}
 }}}}"#
     )
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 /// Dumped exchanges (`-vv`) in stderr.
@@ -65,7 +59,7 @@ fn a_test_runs_with_its_options_and_env() {
     );
     let report = stdout(&out);
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(0), "{report}\n{err}");
+    assert_exit(&out, 0);
     // 2 processes x 3 workers x 4 runs, one request each; the file's env won over the
     // process environment (which points at a closed port).
     assert_eq!(reported_outcomes(&report), (24, 0), "{report}");
@@ -108,7 +102,7 @@ fn flags_on_the_command_line_win() {
 
     // The file alone: 3 x 4 runs, and -vv dumps exchanges.
     let out = run_bounded(&mut base(), Duration::from_secs(30));
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     assert_eq!(reported_outcomes(&stdout(&out)), (12, 0));
     assert!(dumps(&stderr(&out)) > 0, "{}", stderr(&out));
 
@@ -119,7 +113,7 @@ fn flags_on_the_command_line_win() {
     );
     let report = stdout(&out);
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(0), "{report}\n{err}");
+    assert_exit(&out, 0);
     assert_eq!(reported_outcomes(&report), (2, 0), "{report}");
     // -v replaced the file's -vv: no dumps, but -v's seed line.
     assert_eq!(dumps(&err), 0, "{err}");
@@ -128,7 +122,7 @@ fn flags_on_the_command_line_win() {
     // The plan on the command line wins over the file's.
     let out = run_bounded(base().arg(&other), Duration::from_secs(30));
     let report = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
+    assert_exit(&out, 0);
     assert!(report.contains("201: 12"), "{report}");
 
     // -c instead of the file's -q: progress lines.
@@ -146,7 +140,7 @@ fn flags_on_the_command_line_win() {
         ]),
         Duration::from_secs(30),
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     assert!(
         stdout(&out).contains("] requests"),
         "no progress lines:\n{}",
@@ -236,12 +230,12 @@ fn errors_name_what_is_valid() {
     for (args, want) in cases {
         let out = run_bounded(molotov().args(&args), Duration::from_secs(10));
         let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(2), "{args:?}\n{err}");
+        assert_exit_for(&out, 2, &format!("{args:?}"));
         assert!(err.contains(want), "{args:?}: want {want:?} in\n{err}");
         assert!(stdout(&out).is_empty(), "nothing ran: {}", stdout(&out));
     }
     // --test needs --config (clap's own error).
     let out = run_bounded(molotov().args(["--test", "x"]), Duration::from_secs(10));
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert!(stderr(&out).contains("--config"), "{}", stderr(&out));
 }

@@ -3,18 +3,33 @@
 
 mod support;
 
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::*;
+
+/// Spawns `cmd` with its output piped and waits up to 5 s for its master to have exactly
+/// `children` children; returns the child and the master's pid.
+fn spawn_with_children(cmd: &mut Command, children: usize) -> (Child, u32) {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let master = child.id();
+    assert!(
+        wait_until(Duration::from_secs(5), || children_of(master).len()
+            == children),
+        "children never appeared"
+    );
+    (child, master)
+}
 
 #[test]
 fn reported_requests_equal_what_the_server_answered() {
     let server = target();
     let dir = TempDir::new("counts");
-    let plan = dir.write(
-        "get.mol",
-        &get_plan(&format!("http://{}", server.addr()), "/"),
-    );
+    let plan = write_get_plan(&dir, &server, "/");
     for (p, w) in [(1, 1), (1, 50), (2, 1), (2, 50)] {
         server.reset_counters();
         let out = run_bounded(
@@ -24,19 +39,10 @@ fn reported_requests_equal_what_the_server_answered() {
             Duration::from_secs(30),
         );
         let report = stdout(&out);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "-p {p} -w {w}\n{report}\n{}",
-            stderr(&out)
-        );
+        assert_exit_for(&out, 0, &format!("-p {p} -w {w}"));
         let reported = reported_requests(&report);
         assert!(reported > 0, "-p {p} -w {w}: nothing sent\n{report}");
-        assert_eq!(
-            reported,
-            server.wait_answered(reported, Duration::from_secs(2)),
-            "-p {p} -w {w}\n{report}"
-        );
+        assert_answered(&server, reported, &format!("-p {p} -w {w}\n{report}"));
     }
 }
 
@@ -44,7 +50,7 @@ fn reported_requests_equal_what_the_server_answered() {
 fn max_runs_runs_exactly_p_times_w_times_r_scenarios() {
     let server = target();
     let dir = TempDir::new("max-runs");
-    let base = format!("http://{}", server.addr());
+    let base = base_url(&server);
     let plan = dir.write(
         "two.mol",
         &format!(
@@ -58,31 +64,25 @@ fn max_runs_runs_exactly_p_times_w_times_r_scenarios() {
         Duration::from_secs(30),
     );
     let report = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
+    assert_exit(&out, 0);
     assert_eq!(reported_outcomes(&report), (2 * 3 * 7, 0), "{report}");
     // Each scenario sends two requests.
     assert_eq!(reported_requests(&report), 2 * 3 * 7 * 2);
-    assert_eq!(
-        server.wait_answered(2 * 3 * 7 * 2, Duration::from_secs(2)),
-        2 * 3 * 7 * 2
-    );
+    assert_answered(&server, 2 * 3 * 7 * 2, &report);
 }
 
 #[test]
 fn duration_ends_the_run_on_time() {
     let server = target();
     let dir = TempDir::new("duration");
-    let plan = dir.write(
-        "get.mol",
-        &get_plan(&format!("http://{}", server.addr()), "/"),
-    );
+    let plan = write_get_plan(&dir, &server, "/");
     let started = Instant::now();
     let out = run_bounded(
         molotov().args(["-q", "-w", "10", "-d", "3"]).arg(&plan),
         Duration::from_secs(20),
     );
     let took = started.elapsed();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     assert!(took >= Duration::from_secs(3), "ended early: {took:?}");
     assert!(took <= Duration::from_millis(3500), "ended late: {took:?}");
 }
@@ -91,7 +91,7 @@ fn duration_ends_the_run_on_time() {
 fn exception_stops_every_process_on_the_first_failure() {
     let server = target();
     let dir = TempDir::new("exception");
-    let base = format!("http://{}", server.addr());
+    let base = base_url(&server);
     let plan = dir.write(
         "fail.mol",
         &format!(
@@ -106,7 +106,7 @@ fn exception_stops_every_process_on_the_first_failure() {
         Duration::from_secs(30),
     );
     let report = stdout(&out);
-    assert_eq!(out.status.code(), Some(1), "{report}\n{}", stderr(&out));
+    assert_exit(&out, 1);
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "took {:?}",
@@ -128,22 +128,13 @@ fn each_child_is_pinned_to_its_own_cpu() {
         .unwrap_or(1);
     let server = target();
     let dir = TempDir::new("pinning");
-    let plan = dir.write(
-        "get.mol",
-        &get_plan(&format!("http://{}", server.addr()), "/delay/20"),
-    );
+    let plan = write_get_plan(&dir, &server, "/delay/20");
     let p = cpus.min(4);
-    let child = molotov()
-        .args(["-q", "-p", &p.to_string(), "-w", "2", "-d", "3"])
-        .arg(&plan)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let master = child.id();
-    assert!(
-        wait_until(Duration::from_secs(5), || children_of(master).len() == p),
-        "children never appeared"
+    let (child, master) = spawn_with_children(
+        molotov()
+            .args(["-q", "-p", &p.to_string(), "-w", "2", "-d", "3"])
+            .arg(&plan),
+        p,
     );
     let mut seen = Vec::new();
     for pid in children_of(master) {
@@ -158,41 +149,25 @@ fn each_child_is_pinned_to_its_own_cpu() {
     seen.dedup();
     assert_eq!(seen.len(), p, "children share CPUs: {seen:?}");
     let out = wait_bounded(child, Duration::from_secs(20));
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
 }
 
 #[test]
 fn sigint_mid_run_gives_a_full_report_and_leaves_no_process() {
     let server = target();
     let dir = TempDir::new("sigint");
-    let plan = dir.write(
-        "get.mol",
-        &get_plan(&format!("http://{}", server.addr()), "/"),
-    );
-    let child = molotov()
-        .args(["-q", "-p", "2", "-w", "5"])
-        .arg(&plan)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let master = child.id();
-    assert!(wait_until(Duration::from_secs(5), || children_of(master)
-        .len()
-        == 2));
+    let plan = write_get_plan(&dir, &server, "/");
+    let (child, master) =
+        spawn_with_children(molotov().args(["-q", "-p", "2", "-w", "5"]).arg(&plan), 2);
     let kids = children_of(master);
     std::thread::sleep(Duration::from_millis(800));
     signal(master, libc::SIGINT);
     let out = wait_bounded(child, Duration::from_secs(10));
     let report = stdout(&out);
-    assert_eq!(out.status.code(), Some(130), "{report}\n{}", stderr(&out));
+    assert_exit(&out, 130);
     let reported = reported_requests(&report);
     assert!(reported > 0);
-    assert_eq!(
-        reported,
-        server.wait_answered(reported, Duration::from_secs(2)),
-        "{report}"
-    );
+    assert_answered(&server, reported, &report);
     for pid in kids {
         assert!(!alive(pid), "child {pid} left behind");
     }
@@ -202,27 +177,19 @@ fn sigint_mid_run_gives_a_full_report_and_leaves_no_process() {
 fn a_killed_child_is_named_and_the_others_counts_are_kept() {
     let server = target();
     let dir = TempDir::new("kill-child");
-    let plan = dir.write(
-        "get.mol",
-        &get_plan(&format!("http://{}", server.addr()), "/"),
+    let plan = write_get_plan(&dir, &server, "/");
+    let (child, master) = spawn_with_children(
+        molotov()
+            .args(["-q", "-p", "2", "-w", "2", "-d", "3"])
+            .arg(&plan),
+        2,
     );
-    let child = molotov()
-        .args(["-q", "-p", "2", "-w", "2", "-d", "3"])
-        .arg(&plan)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let master = child.id();
-    assert!(wait_until(Duration::from_secs(5), || children_of(master)
-        .len()
-        == 2));
     std::thread::sleep(Duration::from_millis(500));
     let victim = children_of(master)[1];
     signal(victim, libc::SIGKILL);
     let out = wait_bounded(child, Duration::from_secs(15));
     let report = stdout(&out);
-    assert_eq!(out.status.code(), Some(4), "{report}\n{}", stderr(&out));
+    assert_exit(&out, 4);
     assert!(
         report.contains(&format!("(pid {victim}) killed by SIGKILL")),
         "{report}"
@@ -243,21 +210,13 @@ fn a_killed_child_is_named_and_the_others_counts_are_kept() {
 fn killing_the_master_leaves_no_child_behind() {
     let server = target();
     let dir = TempDir::new("kill-master");
-    let plan = dir.write(
-        "get.mol",
-        &get_plan(&format!("http://{}", server.addr()), "/"),
+    let plan = write_get_plan(&dir, &server, "/");
+    let (mut child, master) = spawn_with_children(
+        molotov()
+            .args(["-q", "-p", "2", "-w", "2", "-d", "20"])
+            .arg(&plan),
+        2,
     );
-    let mut child = molotov()
-        .args(["-q", "-p", "2", "-w", "2", "-d", "20"])
-        .arg(&plan)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let master = child.id();
-    assert!(wait_until(Duration::from_secs(5), || children_of(master)
-        .len()
-        == 2));
     let kids = children_of(master);
     signal(master, libc::SIGKILL);
     let _ = child.wait();
@@ -281,22 +240,19 @@ fn a_plan_error_exits_2_with_the_diagnostic_and_sends_nothing() {
         ),
     );
     let out = run_bounded(molotov().arg(&plan), Duration::from_secs(10));
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     let err = stderr(&out);
     assert!(err.contains("bad.mol:6:3"), "{err}");
     assert_eq!(server.requests_answered(), 0);
     let out = run_bounded(molotov().arg("check").arg(&plan), Duration::from_secs(10));
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
 }
 
 #[test]
 fn load_processes_build_their_rings_with_a_taskrun_flag_unless_told_not_to() {
     let server = target();
     let dir = TempDir::new("coop");
-    let plan = dir.write(
-        "get.mol",
-        &get_plan(&format!("http://{}", server.addr()), "/"),
-    );
+    let plan = write_get_plan(&dir, &server, "/");
     let rings = |extra: &[&str]| {
         let out = run_bounded(
             molotov()
@@ -305,7 +261,7 @@ fn load_processes_build_their_rings_with_a_taskrun_flag_unless_told_not_to() {
                 .arg(&plan),
             Duration::from_secs(30),
         );
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_exit(&out, 0);
         let err = stderr(&out);
         let line = err
             .lines()
@@ -346,10 +302,7 @@ fn a_shallow_ring_depth_still_counts_every_request() {
     ] {
         let server = target();
         let dir = TempDir::new("ring-depth");
-        let plan = dir.write(
-            "get.mol",
-            &get_plan(&format!("http://{}", server.addr()), "/json"),
-        );
+        let plan = write_get_plan(&dir, &server, "/json");
         let out = run_bounded(
             molotov()
                 .args(["-q", "-p", "1", "-w", "64", "-r", "20", "--ring-depth", "4"])
@@ -358,22 +311,13 @@ fn a_shallow_ring_depth_still_counts_every_request() {
             Duration::from_secs(30),
         );
         let report = stdout(&out);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{extra:?}: {report}\n{}",
-            stderr(&out)
-        );
+        assert_exit_for(&out, 0, &format!("{extra:?}"));
         assert_eq!(
             reported_outcomes(&report),
             (64 * 20, 0),
             "{extra:?}: {report}"
         );
-        assert_eq!(
-            server.wait_answered(64 * 20, Duration::from_secs(2)),
-            64 * 20,
-            "{extra:?}"
-        );
+        assert_answered(&server, 64 * 20, &format!("{extra:?}"));
     }
 }
 
@@ -381,28 +325,32 @@ fn a_shallow_ring_depth_still_counts_every_request() {
 fn check_counts_what_the_plan_holds_and_sends_nothing() {
     let server = target();
     let dir = TempDir::new("check-counts");
-    let base = format!("http://{}", server.addr());
+    let base = base_url(&server);
     let one = dir.write("one.mol", &get_plan(&base, "/"));
-    let out = run_bounded(molotov().arg("check").arg(&one), Duration::from_secs(10));
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(
-        stdout(&out).ends_with("one.mol: ok (1 scenario, 1 request, 0 checks, 0 thresholds)\n"),
-        "{}",
-        stdout(&out)
-    );
     let two = dir.write(
         "two.mol",
         &format!(
             "defaults {{\n  base {base}\n}}\n\nscenario a {{\n  GET /json\n  check status == 200\n  GET /\n}}\n\nscenario b {{\n  GET /\n  check status == 200\n}}\n\nthreshold p99 < 1s\n"
         ),
     );
-    let out = run_bounded(molotov().arg("check").arg(&two), Duration::from_secs(10));
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(
-        stdout(&out).ends_with("two.mol: ok (2 scenarios, 3 requests, 2 checks, 1 threshold)\n"),
-        "{}",
-        stdout(&out)
-    );
+    for (plan, summary) in [
+        (
+            &one,
+            "one.mol: ok (1 scenario, 1 request, 0 checks, 0 thresholds)\n",
+        ),
+        (
+            &two,
+            "two.mol: ok (2 scenarios, 3 requests, 2 checks, 1 threshold)\n",
+        ),
+    ] {
+        let out = run_bounded(molotov().arg("check").arg(plan), Duration::from_secs(10));
+        assert_exit_for(&out, 0, &plan.display().to_string());
+        assert!(
+            stdout(&out).ends_with(summary),
+            "want {summary:?} last in\n{}",
+            stdout(&out)
+        );
+    }
     assert_eq!(server.requests_answered(), 0);
 }
 
@@ -430,16 +378,10 @@ fn a_worker_keeps_one_connection_per_origin_however_the_plan_names_it() {
         Duration::from_secs(30),
     );
     let report = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
+    assert_exit(&out, 0);
     assert_eq!(reported_requests(&report), workers * runs * 3, "{report}");
-    assert_eq!(
-        a.wait_answered(workers * runs, Duration::from_secs(2)),
-        workers * runs
-    );
-    assert_eq!(
-        b.wait_answered(2 * workers * runs, Duration::from_secs(2)),
-        2 * workers * runs
-    );
+    assert_answered(&a, workers * runs, &report);
+    assert_answered(&b, 2 * workers * runs, &report);
     assert_eq!(a.connections_accepted(), workers, "{report}");
     assert_eq!(b.connections_accepted(), workers, "{report}");
 }
@@ -466,7 +408,7 @@ fn a_sticky_header_of_one_worker_never_leaks_into_the_shared_request_bytes() {
             Duration::from_secs(30),
         );
         let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(0), "{}\n{err}", stdout(&out));
+        assert_exit(&out, 0);
         assert!(!err.contains("FAILED"), "{err}\n{}", stdout(&out));
         assert_eq!(reported_requests(&stdout(&out)), 120, "{}", stdout(&out));
     }
@@ -492,7 +434,7 @@ fn a_check_failure_sample_names_the_status_of_the_checked_response() {
         Duration::from_secs(60),
     );
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_exit(&out, 0);
     let lines: Vec<&str> = err
         .lines()
         .filter(|l| l.starts_with("FAILED check"))

@@ -13,24 +13,29 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::Stdio;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use harness::{
-    Finished, assert_group_gone, limit_locked_memory, limit_open_files, molotov, plan, run,
-    wait_children,
+    Finished, assert_group_gone, assert_server_answered_all, limit_locked_memory, limit_open_files,
+    molotov, plan, run, wait_children,
 };
-use support::{TempDir, alive, children_of, signal, target, wait_until};
+use molotov_target::ServerHandle;
+use support::{TempDir, alive, base_url, children_of, signal, target, wait_until};
 
-fn base(server: &molotov_target::ServerHandle) -> String {
-    format!("http://{}", server.addr())
+/// A fresh target server, a temporary directory `name`, and in it a plan of `GET /json`
+/// against the server (5 s timeout).
+fn json_plan(name: &str) -> (ServerHandle, TempDir, PathBuf) {
+    let server = target();
+    let dir = TempDir::new(name);
+    let file = dir.write("plan.mol", &plan(&base_url(&server), "5s", "  GET /json"));
+    (server, dir, file)
 }
 
 /// Kills the second load process with `sig` mid-run; the run goes on and reports it.
 fn crash_a_child_with(sig: i32, name: &str) {
-    let server = target();
-    let dir = TempDir::new(name);
-    let file = dir.write("plan.mol", &plan(&base(&server), "5s", "  GET /json"));
+    let (server, dir, file) = json_plan(name);
     let (child, started) = harness::spawn(
         molotov()
             .args(["-q", "-p", "2", "-w", "2", "-d", "2"])
@@ -51,7 +56,7 @@ fn crash_a_child_with(sig: i32, name: &str) {
     }
     let finished = harness::finish(child, started, &dir, Duration::from_secs(20));
     finished.assert_sound();
-    assert_eq!(finished.code(), Some(4), "{}", finished.dump());
+    finished.assert_exit(4);
     let signal_name = if sig == libc::SIGSEGV {
         "SIGSEGV"
     } else {
@@ -112,9 +117,7 @@ fn sigint_and_sigterm_at_start_up_leave_nothing_behind() {
     // every case: no process left, no panic, and a report whenever it exits 130. Each moment
     // twice: started normally, and started with both signals ignored (as a background job of
     // a non-interactive shell starts), which must make no difference.
-    let server = target();
-    let dir = TempDir::new("start-up");
-    let file = dir.write("plan.mol", &plan(&base(&server), "5s", "  GET /json"));
+    let (server, _dir, file) = json_plan("start-up");
     let moments = [0u64, 2, 5, 10, 20, 40, 80];
     for (i, (delay_ms, inherit_ignored)) in moments
         .iter()
@@ -174,13 +177,7 @@ fn sigint_and_sigterm_at_start_up_leave_nothing_behind() {
                     "{}",
                     finished.dump()
                 );
-                let requests = finished.total("requests");
-                assert_eq!(
-                    server.wait_answered(requests, Duration::from_secs(2)),
-                    requests,
-                    "{}",
-                    finished.dump()
-                );
+                assert_server_answered_all(&server, &finished);
             }
             (None, Some(s)) if s == sig => {
                 // Killed before it took the signals over: nothing was sent.
@@ -202,9 +199,7 @@ fn sigint_and_sigterm_at_start_up_leave_nothing_behind() {
 
 #[test]
 fn sigterm_mid_run_stops_gracefully_with_exact_counts() {
-    let server = target();
-    let dir = TempDir::new("sigterm");
-    let file = dir.write("plan.mol", &plan(&base(&server), "5s", "  GET /json"));
+    let (server, dir, file) = json_plan("sigterm");
     let (child, started) = harness::spawn(
         molotov().args(["-q", "-p", "2", "-w", "5"]).arg(&file),
         &dir,
@@ -215,26 +210,25 @@ fn sigterm_mid_run_stops_gracefully_with_exact_counts() {
     signal(master, libc::SIGTERM);
     let finished = harness::finish(child, started, &dir, Duration::from_secs(15));
     finished.assert_sound();
-    assert_eq!(finished.code(), Some(130), "{}", finished.dump());
+    finished.assert_exit(130);
     assert_eq!(finished.json()["ending"], "interrupted");
     assert_eq!(finished.total("unfinished"), 0, "{}", finished.dump());
     assert!(finished.errors().is_empty(), "{}", finished.dump());
-    let requests = finished.total("requests");
-    assert!(requests > 0);
-    assert_eq!(
-        server.wait_answered(requests, Duration::from_secs(2)),
-        requests
-    );
+    assert!(finished.total("requests") > 0);
+    assert_server_answered_all(&server, &finished);
     assert_group_gone(master, Duration::from_secs(2));
 }
 
 /// Starts a run whose 3 workers each wait on `/delay/5000`, and waits until they do.
 fn start_with_requests_in_flight(
-    server: &molotov_target::ServerHandle,
+    server: &ServerHandle,
     dir: &TempDir,
     extra: &[&str],
 ) -> (std::process::Child, Instant) {
-    let file = dir.write("plan.mol", &plan(&base(server), "10s", "  GET /delay/5000"));
+    let file = dir.write(
+        "plan.mol",
+        &plan(&base_url(server), "10s", "  GET /delay/5000"),
+    );
     let (child, started) = harness::spawn(
         molotov().args(["-q", "-w", "3"]).args(extra).arg(&file),
         dir,
@@ -267,7 +261,7 @@ fn a_second_sigint_stops_at_once_even_with_requests_in_flight() {
         finished.dump()
     );
     finished.assert_sound();
-    assert_eq!(finished.code(), Some(130), "{}", finished.dump());
+    finished.assert_exit(130);
     assert_eq!(finished.total("requests"), 3, "{}", finished.dump());
     assert_eq!(finished.total("unfinished"), 3, "{}", finished.dump());
     assert!(
@@ -300,49 +294,84 @@ fn the_grace_period_bounds_a_graceful_stop() {
         finished.dump()
     );
     finished.assert_sound();
-    assert_eq!(finished.code(), Some(130), "{}", finished.dump());
+    finished.assert_exit(130);
     assert_eq!(finished.total("unfinished"), 3, "{}", finished.dump());
     assert_group_gone(master, Duration::from_secs(2));
 }
 
 /// A plan whose `setup` or `teardown` takes 1.5 s.
-fn plan_with_slow(block: &str, server: &molotov_target::ServerHandle) -> String {
+fn plan_with_slow(block: &str, server: &ServerHandle) -> String {
     format!(
         "defaults {{\n  base {}\n  timeout 10s\n}}\n\n{block} {{\n  GET /delay/1500\n}}\n\nscenario s {{\n  GET /json\n}}\n",
-        base(server)
+        base_url(server)
     )
+}
+
+/// A fresh target server and directory, and in it a run (`-q -w 2 -d DURATION`) of a plan
+/// whose `block` (`setup` or `teardown`) takes 1.5 s.
+fn start_with_slow(
+    block: &str,
+    duration: &str,
+    twice: bool,
+) -> (ServerHandle, TempDir, (std::process::Child, Instant)) {
+    let server = target();
+    let dir = TempDir::new(&format!("{block}-{}", if twice { 2 } else { 1 }));
+    let file = dir.write("plan.mol", &plan_with_slow(block, &server));
+    let run = harness::spawn(
+        molotov().args(["-q", "-w", "2", "-d", duration]).arg(&file),
+        &dir,
+    );
+    (server, dir, run)
+}
+
+/// Stops the run started in `dir`: SIGTERM to its master once, or (`twice`) SIGINT twice
+/// 100 ms apart (the two are the same to the master). Returns when the first signal went
+/// and the run as it finished (within `limit`), sound and interrupted (exit 130).
+fn interrupt(
+    (child, started): (std::process::Child, Instant),
+    twice: bool,
+    dir: &TempDir,
+    limit: Duration,
+) -> (Instant, Finished) {
+    let master = child.id();
+    let at = Instant::now();
+    signal(master, if twice { libc::SIGINT } else { libc::SIGTERM });
+    if twice {
+        std::thread::sleep(Duration::from_millis(100));
+        signal(master, libc::SIGINT);
+    }
+    let finished = harness::finish(child, started, dir, limit);
+    finished.assert_sound();
+    finished.assert_exit(130);
+    (at, finished)
+}
+
+/// The second SIGINT killed the process `role` at once (within 1 s of the first signal),
+/// its one request unfinished.
+fn assert_killed_at_once(finished: &Finished, role: &str, at: Instant) {
+    assert_eq!(
+        finished.exits()[role],
+        "killed by SIGKILL",
+        "{}",
+        finished.dump()
+    );
+    assert!(at.elapsed() < Duration::from_secs(1), "{}", finished.dump());
+    assert_eq!(finished.total("unfinished"), 1, "{}", finished.dump());
 }
 
 #[test]
 fn sigterm_or_sigint_during_setup_sends_no_load() {
     for twice in [false, true] {
-        let server = target();
-        let dir = TempDir::new(if twice { "setup-2" } else { "setup-1" });
-        let file = dir.write("plan.mol", &plan_with_slow("setup", &server));
-        let (child, started) = harness::spawn(
-            molotov().args(["-q", "-w", "2", "-d", "5"]).arg(&file),
-            &dir,
-        );
-        let master = child.id();
+        let (server, dir, run) = start_with_slow("setup", "5", twice);
+        let master = run.0.id();
         let setup = wait_children(master, 1)[0];
         std::thread::sleep(Duration::from_millis(300));
-        let at = Instant::now();
-        // SIGTERM and SIGINT are the same to the master: once SIGTERM, twice SIGINT.
-        signal(master, if twice { libc::SIGINT } else { libc::SIGTERM });
-        if twice {
-            std::thread::sleep(Duration::from_millis(100));
-            signal(master, libc::SIGINT);
-        }
-        let finished = harness::finish(child, started, &dir, Duration::from_secs(15));
-        finished.assert_sound();
-        assert_eq!(finished.code(), Some(130), "{}", finished.dump());
+        let (at, finished) = interrupt(run, twice, &dir, Duration::from_secs(15));
         // No load process was started: the only process is the setup's.
         let exits = finished.exits();
         assert_eq!(exits.len(), 1, "{}", finished.dump());
         if twice {
-            assert_eq!(exits["setup"], "killed by SIGKILL", "{}", finished.dump());
-            assert!(at.elapsed() < Duration::from_secs(1), "{}", finished.dump());
-            assert_eq!(finished.total("unfinished"), 1, "{}", finished.dump());
+            assert_killed_at_once(&finished, "setup", at);
         } else {
             // Once: the setup's request finishes (graceful), then nothing else.
             assert_eq!(exits["setup"], "ok", "{}", finished.dump());
@@ -358,14 +387,8 @@ fn sigterm_or_sigint_during_setup_sends_no_load() {
 #[test]
 fn sigterm_during_teardown_finishes_it_and_sigint_twice_stops_it() {
     for twice in [false, true] {
-        let server = target();
-        let dir = TempDir::new(if twice { "teardown-2" } else { "teardown-1" });
-        let file = dir.write("plan.mol", &plan_with_slow("teardown", &server));
-        let (child, started) = harness::spawn(
-            molotov().args(["-q", "-w", "2", "-d", "1"]).arg(&file),
-            &dir,
-        );
-        let master = child.id();
+        let (server, dir, run) = start_with_slow("teardown", "1", twice);
+        let master = run.0.id();
         let load = wait_children(master, 1);
         // The teardown process is the child that comes after the load process.
         let mut teardown = None;
@@ -374,35 +397,14 @@ fn sigterm_during_teardown_finishes_it_and_sigint_twice_stops_it() {
             teardown.is_some()
         }));
         std::thread::sleep(Duration::from_millis(300));
-        let at = Instant::now();
-        signal(master, if twice { libc::SIGINT } else { libc::SIGTERM });
-        if twice {
-            std::thread::sleep(Duration::from_millis(100));
-            signal(master, libc::SIGINT);
-        }
-        let finished = harness::finish(child, started, &dir, Duration::from_secs(20));
-        finished.assert_sound();
-        assert_eq!(finished.code(), Some(130), "{}", finished.dump());
+        let (at, finished) = interrupt(run, twice, &dir, Duration::from_secs(20));
         let exits = finished.exits();
         assert_eq!(exits["worker 0"], "ok", "{}", finished.dump());
         if twice {
-            assert_eq!(
-                exits["teardown"],
-                "killed by SIGKILL",
-                "{}",
-                finished.dump()
-            );
-            assert!(at.elapsed() < Duration::from_secs(1), "{}", finished.dump());
-            assert_eq!(finished.total("unfinished"), 1, "{}", finished.dump());
+            assert_killed_at_once(&finished, "teardown", at);
         } else {
             assert_eq!(exits["teardown"], "ok", "{}", finished.dump());
-            let requests = finished.total("requests");
-            assert_eq!(
-                server.wait_answered(requests, Duration::from_secs(2)),
-                requests,
-                "{}",
-                finished.dump()
-            );
+            assert_server_answered_all(&server, &finished);
         }
         assert!(!alive(teardown.unwrap()));
         assert_group_gone(master, Duration::from_secs(2));
@@ -418,7 +420,7 @@ fn killing_the_master_in_any_phase_leaves_no_process() {
     let teardown = dir.write("teardown.mol", &plan_with_slow("teardown", &server));
     let slow = dir.write(
         "slow.mol",
-        &plan(&base(&server), "10s", "  GET /delay/3000"),
+        &plan(&base_url(&server), "10s", "  GET /delay/3000"),
     );
     for (phase, file, flags) in [
         ("setup", &setup, &["-w", "2", "-d", "5"][..]),
@@ -459,31 +461,48 @@ fn killing_the_master_in_any_phase_leaves_no_process() {
     }
 }
 
-fn refused_up_front(finished: &Finished, server: &molotov_target::ServerHandle) {
-    assert_eq!(finished.code(), Some(4), "{}", finished.dump());
-    assert!(finished.report.is_none(), "{}", finished.dump());
-    assert!(
-        !finished.stdout().contains("Requests:"),
-        "{}",
-        finished.dump()
-    );
+/// The run exited 4 before anything started: no report, no connection, within 3 s.
+fn refused_up_front(finished: &Finished, server: &ServerHandle) {
+    finished.assert_refused_up_front(4, Duration::from_secs(3));
     assert_eq!(server.connections_accepted(), 0, "{}", finished.dump());
-    assert!(
-        finished.elapsed < Duration::from_secs(3),
+}
+
+/// Runs `-q -w WORKERS -d 1 FILE` in `dir` with the process limit that `limit` sets.
+fn run_limited(
+    dir: &TempDir,
+    file: &Path,
+    workers: u32,
+    limit: impl FnOnce(&mut Command),
+) -> Finished {
+    let mut cmd = molotov();
+    cmd.args(["-q", "-w", &workers.to_string(), "-d", "1"])
+        .arg(file);
+    limit(&mut cmd);
+    run(&mut cmd, dir, Duration::from_secs(15))
+}
+
+/// The run went through without a transport error on exactly `connections` connections.
+fn assert_clean_with_connections(finished: &Finished, connections: u64) {
+    finished.assert_sound();
+    finished.assert_exit(0);
+    assert!(finished.errors().is_empty(), "{}", finished.dump());
+    assert_eq!(
+        finished.total("connections"),
+        connections,
         "{}",
         finished.dump()
     );
 }
 
+/// 128 open files at most.
+fn fd_limit(cmd: &mut Command) {
+    limit_open_files(cmd, 128);
+}
+
 #[test]
 fn workers_beyond_the_file_descriptor_limit_fail_up_front() {
-    let server = target();
-    let dir = TempDir::new("fd-limit");
-    let file = dir.write("plan.mol", &plan(&base(&server), "5s", "  GET /json"));
-    let mut cmd = molotov();
-    cmd.args(["-q", "-w", "200", "-d", "1"]).arg(&file);
-    limit_open_files(&mut cmd, 128);
-    let finished = run(&mut cmd, &dir, Duration::from_secs(15));
+    let (server, dir, file) = json_plan("fd-limit");
+    let finished = run_limited(&dir, &file, 200, fd_limit);
     refused_up_front(&finished, &server);
     let err = finished.stderr();
     assert!(
@@ -493,14 +512,8 @@ fn workers_beyond_the_file_descriptor_limit_fail_up_front() {
         "{err}"
     );
     // Up to the limit, every worker gets its socket: no half-start, no error.
-    let mut cmd = molotov();
-    cmd.args(["-q", "-w", "100", "-d", "1"]).arg(&file);
-    limit_open_files(&mut cmd, 128);
-    let finished = run(&mut cmd, &dir, Duration::from_secs(15));
-    finished.assert_sound();
-    assert_eq!(finished.code(), Some(0), "{}", finished.dump());
-    assert!(finished.errors().is_empty(), "{}", finished.dump());
-    assert_eq!(finished.total("connections"), 100, "{}", finished.dump());
+    let finished = run_limited(&dir, &file, 100, fd_limit);
+    assert_clean_with_connections(&finished, 100);
 }
 
 #[test]
@@ -516,10 +529,7 @@ fn each_origin_of_the_plan_counts_a_socket_per_worker() {
             "defaults {{\n  timeout 5s\n}}\n\nscenario s {{\n  GET http://127.0.0.1:{p1}/json\n  GET http://localhost:{p1}/json\n  GET http://127.0.0.1:{p2}/json\n  GET http://localhost:{p2}/json\n}}\n"
         ),
     );
-    let mut cmd = molotov();
-    cmd.args(["-q", "-w", "30", "-d", "1"]).arg(&file);
-    limit_open_files(&mut cmd, 128);
-    let finished = run(&mut cmd, &dir, Duration::from_secs(15));
+    let finished = run_limited(&dir, &file, 30, fd_limit);
     refused_up_front(&finished, &one);
     assert!(
         finished
@@ -528,25 +538,14 @@ fn each_origin_of_the_plan_counts_a_socket_per_worker() {
         "{}",
         finished.dump()
     );
-    let mut cmd = molotov();
-    cmd.args(["-q", "-w", "25", "-d", "1"]).arg(&file);
-    limit_open_files(&mut cmd, 128);
-    let finished = run(&mut cmd, &dir, Duration::from_secs(15));
-    finished.assert_sound();
-    assert_eq!(finished.code(), Some(0), "{}", finished.dump());
-    assert!(finished.errors().is_empty(), "{}", finished.dump());
-    assert_eq!(finished.total("connections"), 100, "{}", finished.dump());
+    let finished = run_limited(&dir, &file, 25, fd_limit);
+    assert_clean_with_connections(&finished, 100);
 }
 
 #[test]
 fn too_little_locked_memory_fails_up_front() {
-    let server = target();
-    let dir = TempDir::new("memlock");
-    let file = dir.write("plan.mol", &plan(&base(&server), "5s", "  GET /json"));
-    let mut cmd = molotov();
-    cmd.args(["-q", "-w", "2", "-d", "1"]).arg(&file);
-    limit_locked_memory(&mut cmd, 64 << 10);
-    let finished = run(&mut cmd, &dir, Duration::from_secs(15));
+    let (server, dir, file) = json_plan("memlock");
+    let finished = run_limited(&dir, &file, 2, |cmd| limit_locked_memory(cmd, 64 << 10));
     refused_up_front(&finished, &server);
     assert!(
         finished
@@ -561,9 +560,7 @@ fn too_little_locked_memory_fails_up_front() {
 fn a_reader_that_goes_away_does_not_stop_the_run() {
     // `molotov ... | head -1`: stdout becomes a pipe nobody reads. The console lines and the
     // text report are lost, the run and the report files are not.
-    let server = target();
-    let dir = TempDir::new("closed-stdout");
-    let file = dir.write("plan.mol", &plan(&base(&server), "5s", "  GET /json"));
+    let (server, dir, file) = json_plan("closed-stdout");
     let (mut child, started) = harness::spawn(
         molotov()
             .args(["-c", "--console-update", "200ms", "-w", "2", "-d", "1"])
@@ -577,12 +574,8 @@ fn a_reader_that_goes_away_does_not_stop_the_run() {
         "{}",
         finished.dump()
     );
-    assert_eq!(finished.code(), Some(0), "{}", finished.dump());
+    finished.assert_exit(0);
     finished.assert_sound();
-    let requests = finished.total("requests");
-    assert!(requests > 0);
-    assert_eq!(
-        server.wait_answered(requests, Duration::from_secs(2)),
-        requests
-    );
+    assert!(finished.total("requests") > 0);
+    assert_server_answered_all(&server, &finished);
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use nix::sys::resource::{Resource, setrlimit};
 use serde_json::Value;
 
 use crate::support::{self, TempDir};
@@ -25,6 +26,22 @@ pub struct Finished {
 impl Finished {
     pub fn code(&self) -> Option<i32> {
         self.out.status.code()
+    }
+
+    /// Fails unless the run exited with `code`, showing everything.
+    #[track_caller]
+    pub fn assert_exit(&self, code: i32) {
+        assert_eq!(self.code(), Some(code), "{}", self.dump());
+    }
+
+    /// The run exited with `code` before sending anything, within `limit`: no report, no
+    /// text report.
+    #[track_caller]
+    pub fn assert_refused_up_front(&self, code: i32, limit: Duration) {
+        self.assert_exit(code);
+        assert!(self.report.is_none(), "{}", self.dump());
+        assert!(!self.stdout().contains("Requests:"), "{}", self.dump());
+        assert!(self.elapsed < limit, "{}", self.dump());
     }
 
     pub fn stdout(&self) -> String {
@@ -178,38 +195,22 @@ pub fn molotov() -> Command {
     cmd
 }
 
-/// Limits the open files of the command (soft and hard), like `prlimit --nofile=N:N`.
-pub fn limit_open_files(cmd: &mut Command, limit: u64) {
+/// Sets `resource` of the command to `value` (soft and hard), like `prlimit`.
+fn limit_resource(cmd: &mut Command, resource: Resource, value: u64) {
     // SAFETY: setrlimit is async-signal-safe and touches no memory of the parent.
     unsafe {
-        cmd.pre_exec(move || {
-            let l = libc::rlimit {
-                rlim_cur: limit,
-                rlim_max: limit,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &l) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
+        cmd.pre_exec(move || Ok(setrlimit(resource, value, value)?));
     }
+}
+
+/// Limits the open files of the command (soft and hard), like `prlimit --nofile=N:N`.
+pub fn limit_open_files(cmd: &mut Command, limit: u64) {
+    limit_resource(cmd, Resource::RLIMIT_NOFILE, limit);
 }
 
 /// Limits the locked memory of the command (soft and hard), like `prlimit --memlock=N:N`.
 pub fn limit_locked_memory(cmd: &mut Command, bytes: u64) {
-    // SAFETY: setrlimit is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        cmd.pre_exec(move || {
-            let l = libc::rlimit {
-                rlim_cur: bytes,
-                rlim_max: bytes,
-            };
-            if libc::setrlimit(libc::RLIMIT_MEMLOCK, &l) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    limit_resource(cmd, Resource::RLIMIT_MEMLOCK, bytes);
 }
 
 /// Where a test's report goes.
@@ -250,25 +251,23 @@ pub fn run(cmd: &mut Command, dir: &TempDir, limit: Duration) -> Finished {
 
 /// Every live (not zombie) process of process group `pgid`.
 pub fn group_members(pgid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
+    support::pids_where(|proc_dir| {
+        let Ok(stat) = std::fs::read_to_string(proc_dir.join("stat")) else {
+            return false;
         };
         // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses.
         let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-            continue;
+            return false;
         };
         let fields: Vec<&str> = after.split_whitespace().collect();
-        if fields.len() > 2 && fields[0] != "Z" && fields[2] == pgid.to_string() {
-            out.push(pid);
-        }
-    }
-    out.sort();
-    out
+        fields.len() > 2 && fields[0] != "Z" && fields[2] == pgid.to_string()
+    })
+}
+
+/// The server answered (by its own count) exactly the requests the run sent.
+#[track_caller]
+pub fn assert_server_answered_all(server: &molotov_target::ServerHandle, finished: &Finished) {
+    support::assert_answered(server, finished.total("requests"), &finished.dump());
 }
 
 /// Fails unless every process of the group is gone within `limit`.

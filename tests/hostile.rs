@@ -16,9 +16,9 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use harness::{Finished, molotov, plan, run};
+use harness::{Finished, assert_server_answered_all, molotov, plan, run};
 use molotov_target::{ServerConfig, ServerHandle};
-use support::{TempDir, target, wait_until};
+use support::{TempDir, base_url, target, wait_until};
 
 /// Workers of every run (one process).
 const WORKERS: u64 = 4;
@@ -36,24 +36,30 @@ const SLACK: Duration = Duration::from_secs(3);
 /// Peak RSS allowed to any process of a run that keeps no bodies.
 const RSS_BOUND: u64 = 64 << 20;
 
-/// Runs `-w 4 -d 2` with the scenario `body` against `server`, with the request timeout
-/// `timeout`.
-fn run_against(server: &ServerHandle, name: &str, body: &str, timeout: Duration) -> Finished {
+/// Runs `-q -w WORKERS -d 2` with the scenario `body` against `base`, with the request
+/// timeout `timeout`; the run must be sound and exit 0.
+fn run_plan(base: &str, name: &str, body: &str, timeout: Duration, workers: u64) -> Finished {
     let dir = TempDir::new(name);
-    let base = format!("http://{}", server.addr());
     let file = dir.write(
         "plan.mol",
-        &plan(&base, &format!("{}ms", timeout.as_millis()), body),
+        &plan(base, &format!("{}ms", timeout.as_millis()), body),
     );
     let finished = run(
         molotov()
-            .args(["-q", "-w", &WORKERS.to_string(), "-d", "2"])
+            .args(["-q", "-w", &workers.to_string(), "-d", "2"])
             .arg(&file),
         &dir,
         Duration::from_secs(30),
     );
     finished.assert_sound();
-    assert_eq!(finished.code(), Some(0), "{}", finished.dump());
+    finished.assert_exit(0);
+    finished
+}
+
+/// Runs `-w 4 -d 2` with the scenario `body` against `server`, with the request timeout
+/// `timeout`; the run must be over by the deadline plus the timeout.
+fn run_against(server: &ServerHandle, name: &str, body: &str, timeout: Duration) -> Finished {
+    let finished = run_plan(&base_url(server), name, body, timeout, WORKERS);
     assert!(
         finished.elapsed <= DURATION + timeout + SLACK,
         "not over in time\n{}",
@@ -78,6 +84,23 @@ fn assert_all_failed_as(finished: &Finished, kind: &str) {
     assert_eq!(finished.total("failures"), requests, "{}", finished.dump());
 }
 
+/// Every request succeeded, each on a connection of its own, and the server counts match.
+fn assert_all_succeeded_one_connection_each(server: &ServerHandle, finished: &Finished) {
+    let requests = finished.total("requests");
+    assert!(requests >= WORKERS, "{}", finished.dump());
+    assert!(finished.errors().is_empty(), "{}", finished.dump());
+    assert_eq!(finished.total("failures"), 0, "{}", finished.dump());
+    assert_eq!(
+        finished.total("connections"),
+        requests,
+        "{}",
+        finished.dump()
+    );
+    assert_server_answered_all(server, finished);
+    assert_connections_match(server, finished);
+    assert_memory_bounded(finished, RSS_BOUND);
+}
+
 /// The server accepted exactly the connections molotov opened (it may accept the last ones
 /// a moment after molotov counted them as connected).
 fn assert_connections_match(server: &ServerHandle, finished: &Finished) {
@@ -93,17 +116,7 @@ fn assert_connections_match(server: &ServerHandle, finished: &Finished) {
     );
 }
 
-/// The server answered (by its own count) exactly what molotov sent.
-fn assert_server_answered_all(server: &ServerHandle, finished: &Finished) {
-    let requests = finished.total("requests");
-    assert_eq!(
-        server.wait_answered(requests, Duration::from_secs(2)),
-        requests,
-        "{}",
-        finished.dump()
-    );
-}
-
+/// No process of the run went over `bound` bytes of peak RSS (and one was measured).
 fn assert_memory_bounded(finished: &Finished, bound: u64) {
     let peak = finished.peak_rss();
     assert!(peak > 0, "{}", finished.dump());
@@ -114,108 +127,110 @@ fn assert_memory_bounded(finished: &Finished, bound: u64) {
     );
 }
 
-#[test]
-fn a_server_that_never_answers_times_out_every_request() {
+/// Runs `body` against a fresh target server: every request fails as `kind`, and the server
+/// accepted exactly the connections molotov opened.
+fn run_failing_as(
+    name: &str,
+    body: &str,
+    timeout: Duration,
+    kind: &str,
+) -> (ServerHandle, Finished) {
     let server = target();
-    let finished = run_against(&server, "never", "  GET /hostile/never", TIMEOUT);
-    assert_all_failed_as(&finished, "request_timeout");
-    // Requests start until the deadline and each waits its whole timeout: two rounds.
+    let finished = run_against(&server, name, body, timeout);
+    assert_all_failed_as(&finished, kind);
+    assert_connections_match(&server, &finished);
+    (server, finished)
+}
+
+/// [`run_failing_as`] with `GET route`, a route the server never answers: memory stays
+/// bounded.
+fn run_unanswered(name: &str, route: &str, timeout: Duration, kind: &str) -> Finished {
+    let (server, finished) = run_failing_as(name, &format!("  GET {route}"), timeout, kind);
+    assert_eq!(server.requests_answered(), 0, "{}", finished.dump());
+    assert_memory_bounded(&finished, RSS_BOUND);
+    finished
+}
+
+/// [`run_failing_as`] with `GET route`, a route the server answers (wrongly): it counts every
+/// request, and memory stays bounded.
+fn run_answered_wrongly(name: &str, route: &str, kind: &str) -> Finished {
+    let (server, finished) = run_failing_as(name, &format!("  GET {route}"), LONG_TIMEOUT, kind);
+    assert_server_answered_all(&server, &finished);
+    assert_memory_bounded(&finished, RSS_BOUND);
+    finished
+}
+
+/// Requests start until the deadline and each waits its whole timeout: two rounds at most.
+fn assert_at_most_two_rounds(finished: &Finished) {
     assert!(
         finished.total("requests") <= 2 * WORKERS,
         "{}",
         finished.dump()
     );
+}
+
+#[test]
+fn a_server_that_never_answers_times_out_every_request() {
+    let finished = run_unanswered("never", "/hostile/never", TIMEOUT, "request_timeout");
+    assert_at_most_two_rounds(&finished);
     assert!(finished.elapsed >= DURATION, "{}", finished.dump());
-    assert_connections_match(&server, &finished);
-    assert_eq!(server.requests_answered(), 0);
-    assert_memory_bounded(&finished, RSS_BOUND);
 }
 
 #[test]
 fn slowloris_is_cut_at_the_request_timeout() {
     // One byte per second: the 40-second response never beats the 1-second timeout.
-    let server = target();
-    let finished = run_against(&server, "slowloris", "  GET /hostile/slowloris", TIMEOUT);
-    assert_all_failed_as(&finished, "request_timeout");
-    assert!(
-        finished.total("requests") <= 2 * WORKERS,
-        "{}",
-        finished.dump()
+    let finished = run_unanswered(
+        "slowloris",
+        "/hostile/slowloris",
+        TIMEOUT,
+        "request_timeout",
     );
-    assert_connections_match(&server, &finished);
-    assert_eq!(server.requests_answered(), 0);
-    assert_memory_bounded(&finished, RSS_BOUND);
+    assert_at_most_two_rounds(&finished);
 }
 
 #[test]
 fn garbage_is_a_malformed_response() {
-    let server = target();
-    let finished = run_against(&server, "garbage", "  GET /hostile/garbage", LONG_TIMEOUT);
-    assert_all_failed_as(&finished, "malformed_response");
-    assert_server_answered_all(&server, &finished);
+    let finished = run_answered_wrongly("garbage", "/hostile/garbage", "malformed_response");
     // The server closes after its garbage: one connection per request.
     assert_eq!(finished.total("connections"), finished.total("requests"));
-    assert_connections_match(&server, &finished);
-    assert_memory_bounded(&finished, RSS_BOUND);
 }
 
 #[test]
 fn a_truncated_body_closes_early() {
-    let server = target();
-    let finished = run_against(
-        &server,
-        "truncated",
-        "  GET /hostile/truncated",
-        LONG_TIMEOUT,
-    );
-    assert_all_failed_as(&finished, "closed_early");
-    assert_server_answered_all(&server, &finished);
-    assert_connections_match(&server, &finished);
-    assert_memory_bounded(&finished, RSS_BOUND);
+    run_answered_wrongly("truncated", "/hostile/truncated", "closed_early");
 }
 
 #[test]
 fn an_endless_chunked_body_stops_at_the_body_cap() {
-    let server = target();
-    let finished = run_against(
-        &server,
+    // The body is counted and dropped, never buffered: memory stays bounded.
+    run_unanswered(
         "infinite",
-        "  GET /hostile/infinite-chunked",
+        "/hostile/infinite-chunked",
         LONG_TIMEOUT,
+        "body_too_large",
     );
-    assert_all_failed_as(&finished, "body_too_large");
-    assert_connections_match(&server, &finished);
-    assert_eq!(server.requests_answered(), 0);
-    // The body is counted and dropped, never buffered.
-    assert_memory_bounded(&finished, RSS_BOUND);
 }
 
 #[test]
 fn an_endless_body_that_a_check_reads_is_bounded_by_the_body_cap() {
     // `check body` keeps the body: each worker may hold up to the 16 MiB cap, no more.
-    let server = target();
-    let finished = run_against(
-        &server,
+    let (_server, finished) = run_failing_as(
         "infinite-kept",
         "  GET /hostile/infinite-chunked\n  check body contains \"zzz\"",
         LONG_TIMEOUT,
+        "body_too_large",
     );
-    assert_all_failed_as(&finished, "body_too_large");
-    assert_connections_match(&server, &finished);
     assert_memory_bounded(&finished, WORKERS * (16 << 20) + (32 << 20));
 }
 
 #[test]
 fn a_megabyte_of_headers_is_refused_at_the_header_cap() {
-    let server = target();
-    let finished = run_against(
-        &server,
+    let (_server, finished) = run_failing_as(
         "huge-headers",
         "  GET /hostile/huge-headers",
         LONG_TIMEOUT,
+        "header_too_large",
     );
-    assert_all_failed_as(&finished, "header_too_large");
-    assert_connections_match(&server, &finished);
     assert_memory_bounded(&finished, RSS_BOUND);
 }
 
@@ -230,50 +245,27 @@ fn a_short_content_length_gives_the_response_and_drops_the_connection() {
         "  GET /hostile/wrong-length\n  check status == 200",
         LONG_TIMEOUT,
     );
-    let requests = finished.total("requests");
-    assert!(requests >= WORKERS, "{}", finished.dump());
-    assert!(finished.errors().is_empty(), "{}", finished.dump());
     assert_eq!(
         finished.statuses(),
-        BTreeMap::from([(200, requests)]),
+        BTreeMap::from([(200, finished.total("requests"))]),
         "{}",
         finished.dump()
     );
-    assert_eq!(
-        finished.total("connections"),
-        requests,
-        "{}",
-        finished.dump()
-    );
-    assert_eq!(finished.total("failures"), 0, "{}", finished.dump());
-    assert_server_answered_all(&server, &finished);
-    assert_connections_match(&server, &finished);
-    assert_memory_bounded(&finished, RSS_BOUND);
+    assert_all_succeeded_one_connection_each(&server, &finished);
 }
 
 #[test]
 fn a_reset_mid_response_is_a_reset() {
-    let server = target();
-    let finished = run_against(&server, "reset", "  GET /hostile/reset", LONG_TIMEOUT);
-    assert_all_failed_as(&finished, "reset");
-    assert_server_answered_all(&server, &finished);
-    assert_connections_match(&server, &finished);
-    assert_memory_bounded(&finished, RSS_BOUND);
+    run_answered_wrongly("reset", "/hostile/reset", "reset");
 }
 
 #[test]
 fn a_close_before_any_response_closes_early() {
-    let server = target();
-    let finished = run_against(
-        &server,
+    run_answered_wrongly(
         "close-before",
-        "  GET /hostile/close-before-response",
-        LONG_TIMEOUT,
+        "/hostile/close-before-response",
+        "closed_early",
     );
-    assert_all_failed_as(&finished, "closed_early");
-    assert_server_answered_all(&server, &finished);
-    assert_connections_match(&server, &finished);
-    assert_memory_bounded(&finished, RSS_BOUND);
 }
 
 #[test]
@@ -289,22 +281,10 @@ fn connection_close_on_every_response_reconnects_without_errors() {
         "  GET /json\n  check status == 200",
         LONG_TIMEOUT,
     );
-    let requests = finished.total("requests");
-    assert!(requests >= WORKERS, "{}", finished.dump());
-    assert!(finished.errors().is_empty(), "{}", finished.dump());
-    assert_eq!(finished.total("responses"), requests);
-    assert_eq!(finished.total("failures"), 0, "{}", finished.dump());
+    assert_eq!(finished.total("responses"), finished.total("requests"));
     // One connection per request, no retry needed: the close was announced.
-    assert_eq!(
-        finished.total("connections"),
-        requests,
-        "{}",
-        finished.dump()
-    );
+    assert_all_succeeded_one_connection_each(&server, &finished);
     assert_eq!(finished.total("retries"), 0, "{}", finished.dump());
-    assert_server_answered_all(&server, &finished);
-    assert_connections_match(&server, &finished);
-    assert_memory_bounded(&finished, RSS_BOUND);
 }
 
 #[test]
@@ -315,18 +295,13 @@ fn refused_connections_for_the_whole_run_are_counted() {
         .local_addr()
         .unwrap()
         .port();
-    let dir = TempDir::new("refused");
-    let file = dir.write(
-        "plan.mol",
-        &plan(&format!("http://127.0.0.1:{port}"), "3s", "  GET /"),
+    let finished = run_plan(
+        &format!("http://127.0.0.1:{port}"),
+        "refused",
+        "  GET /",
+        LONG_TIMEOUT,
+        WORKERS,
     );
-    let finished = run(
-        molotov().args(["-q", "-w", "4", "-d", "2"]).arg(&file),
-        &dir,
-        Duration::from_secs(30),
-    );
-    finished.assert_sound();
-    assert_eq!(finished.code(), Some(0), "{}", finished.dump());
     assert!(finished.elapsed <= DURATION + SLACK, "{}", finished.dump());
     assert_all_failed_as(&finished, "connect_refused");
     // Refusals are immediate: the workers go on for the whole run.
@@ -362,7 +337,7 @@ fn a_server_that_dies_mid_run_and_comes_back_is_counted_exactly() {
     .expect("the port is free again");
     let finished = harness::finish(child, started, &dir, Duration::from_secs(30));
     finished.assert_sound();
-    assert_eq!(finished.code(), Some(0), "{}", finished.dump());
+    finished.assert_exit(0);
     assert!(
         finished.elapsed <= Duration::from_secs(4) + LONG_TIMEOUT + SLACK,
         "{}",
@@ -414,22 +389,13 @@ fn a_server_shedding_load_with_503_is_counted_as_failed_by_status() {
     })
     .unwrap();
     // 16 workers on a server that serves 2 at a time (each waits 20 ms): most get 503.
-    let dir = TempDir::new("shed");
-    let file = dir.write(
-        "plan.mol",
-        &plan(
-            &format!("http://{}", server.addr()),
-            "3s",
-            "  GET /delay/20",
-        ),
+    let finished = run_plan(
+        &base_url(&server),
+        "shed",
+        "  GET /delay/20",
+        LONG_TIMEOUT,
+        16,
     );
-    let finished = run(
-        molotov().args(["-q", "-w", "16", "-d", "2"]).arg(&file),
-        &dir,
-        Duration::from_secs(30),
-    );
-    finished.assert_sound();
-    assert_eq!(finished.code(), Some(0), "{}", finished.dump());
     let statuses = finished.statuses();
     let shed = statuses.get(&503).copied().unwrap_or(0);
     assert!(

@@ -61,7 +61,7 @@ fn run_json_get(name: &str, args: &[&str]) -> (String, serde_json::Value) {
         Duration::from_secs(60),
     );
     let report = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
+    assert_exit(&out, 0);
     (report, read_json(&json))
 }
 
@@ -84,7 +84,7 @@ fn rate_sends_the_scheduled_number_of_requests() {
             Duration::from_secs(30),
         );
         let report = stdout(&out);
-        assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
+        assert_exit(&out, 0);
         let sent = reported_requests(&report);
         assert!(
             (1960..=2040).contains(&sent),
@@ -204,7 +204,7 @@ fn the_open_model_logs_workers_in_before_the_schedule_starts() {
         Duration::from_secs(30),
     );
     let report = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
+    assert_exit(&out, 0);
     let r = read_json(&json);
     let request = |name: &str| {
         r["requests"]
@@ -255,7 +255,7 @@ fn one_slow_login_does_not_hold_back_the_workers_ready() {
         Duration::from_secs(40),
     );
     let report = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
+    assert_exit(&out, 0);
     let r = read_json(&json);
     assert_eq!(arrivals_accounted(&r), (40, 0, 0), "{report}");
     let late_max = r["schedule"]["late_max_us"].as_u64().unwrap();
@@ -320,7 +320,7 @@ fn a_backlog_shows_in_latency_but_not_in_service_time() {
         Duration::from_secs(30),
     );
     let report = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
+    assert_exit(&out, 0);
     let latency = p50_of_row(&report, "all requests");
     let service = p50_of_row(&report, "service time");
     assert!(
@@ -388,12 +388,6 @@ fn spawn_with_json(
         .unwrap()
 }
 
-/// A JSON report.
-fn read_json(path: &std::path::Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(path).unwrap();
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
-}
-
 /// A plan of one scenario, one `GET PATH` against `server`, in `dir`.
 fn one_get_plan(
     dir: &TempDir,
@@ -432,7 +426,7 @@ fn arrivals_due_close_together_start_early_and_are_measured_from_their_start() {
             Duration::from_secs(30),
         );
         let report = stdout(&out);
-        assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
+        assert_exit(&out, 0);
         let r = read_json(&json);
         let (started, dropped, missed) = arrivals_accounted(&r);
         // None due after the deadline starts, early or not.
@@ -519,7 +513,7 @@ fn an_overloaded_schedule_counts_every_arrival_once() {
             Duration::from_secs(30),
         );
         let report = stdout(&out);
-        assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
+        assert_exit(&out, 0);
         let r = read_json(&json);
         let (started, dropped, missed) = arrivals_accounted(&r);
         assert_eq!(
@@ -614,7 +608,7 @@ fn a_stop_counts_the_arrivals_missed_until_the_stop_not_until_the_drain() {
     signal(child.id(), libc::SIGINT);
     let out = wait_bounded(child, Duration::from_secs(20));
     let report = stdout(&out);
-    assert_eq!(out.status.code(), Some(130), "{report}\n{}", stderr(&out));
+    assert_exit(&out, 130);
     let r = read_json(&json);
     let (started, dropped, missed) = arrivals_accounted(&r);
     let accounted = started + dropped + missed;
@@ -651,7 +645,7 @@ fn a_killed_child_s_arrivals_are_counted_missed_not_lost() {
     signal(children_of(master)[1], libc::SIGKILL);
     let out = wait_bounded(child, Duration::from_secs(15));
     let report = stdout(&out);
-    assert_eq!(out.status.code(), Some(4), "{report}\n{}", stderr(&out));
+    assert_exit(&out, 4);
     let r = read_json(&json);
     // The survivor keeps its 200 to the deadline; the victim's arrivals after its death
     // were due and never started: missed, so the 400 of the schedule are all accounted for.
@@ -685,7 +679,7 @@ fn runs_killed_in_flight_still_count_as_started() {
         Duration::from_secs(30),
     );
     let report = stdout(&out);
-    assert_eq!(out.status.code(), Some(4), "{report}\n{}", stderr(&out));
+    assert_exit(&out, 4);
     let r = read_json(&json);
     assert_eq!(arrivals_accounted(&r), (50, 0, 0), "{report}");
     assert!(
@@ -709,7 +703,7 @@ fn stages_shape_the_rate_and_end_the_run() {
         Duration::from_secs(30),
     );
     let report = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
+    assert_exit(&out, 0);
     assert!(
         started.elapsed() < Duration::from_secs(6),
         "{:?}",
@@ -738,7 +732,7 @@ fn single_run_runs_each_scenario_once_per_worker() {
         Duration::from_secs(30),
     );
     let report = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
+    assert_exit(&out, 0);
     assert_eq!(reported_outcomes(&report), (12, 0), "{report}");
     let row = |name: &str| {
         report
@@ -774,13 +768,13 @@ fn single_mode_runs_only_that_scenario_and_rejects_unknown_names() {
         Duration::from_secs(30),
     );
     let report = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
+    assert_exit(&out, 0);
     assert!(report.contains("Status codes: 201: 10"), "{report}");
     let out = run_bounded(
         molotov().args(["-q", "--single-mode", "nope"]).arg(&plan),
         Duration::from_secs(10),
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert!(
         stderr(&out).contains("its scenarios are: a, b"),
         "{}",
@@ -801,7 +795,7 @@ fn delay_pauses_after_every_run() {
             .arg(&plan),
         Duration::from_secs(30),
     );
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
     // 5 runs, each followed by 200 ms.
     assert!(
         started.elapsed() >= Duration::from_millis(1000),
@@ -829,7 +823,7 @@ fn sizing_finds_the_knee_of_a_server_that_fails_above_n_concurrent_requests() {
         Duration::from_secs(40),
     );
     let report = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
+    assert_exit(&out, 0);
     let line = report
         .lines()
         .find(|l| l.contains("last load below tolerance:"))
@@ -863,7 +857,7 @@ fn sizing_that_never_reaches_the_tolerance_says_so() {
         Duration::from_secs(30),
     );
     let report = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
+    assert_exit(&out, 0);
     assert!(report.contains("never exceeded 5%"), "{report}");
 }
 
@@ -892,7 +886,7 @@ fn ramp_up_raises_active_workers_linearly_in_the_series() {
             .arg(&plan),
         Duration::from_secs(30),
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     let report = read_json(&json);
     assert_eq!(report["config"]["load"]["ramp_up_s"], 4.0);
     let series = report["series"].as_array().unwrap();

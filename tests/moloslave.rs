@@ -122,7 +122,7 @@ fn runs_a_test_of_a_repository_and_removes_the_clone() {
         Duration::from_secs(60),
     );
     let report = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
+    assert_exit(&out, 0);
     // main's latest molotov.json: 2 workers x 5 runs, against the URL from its env.
     assert_eq!(reported_outcomes(&report), (10, 0), "{report}");
     assert_eq!(server.wait_answered(10, Duration::from_secs(2)), 10);
@@ -151,12 +151,7 @@ fn branch_and_ref_pick_the_revision() {
             Duration::from_secs(60),
         );
         let report = stdout(&out);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{flag} {value}\n{report}\n{}",
-            stderr(&out)
-        );
+        assert_exit_for(&out, 0, &format!("{flag} {value}"));
         assert_eq!(reported_outcomes(&report), (runs, 0), "{flag} {value}");
         assert!(leftovers(&tmp.0).is_empty());
     }
@@ -173,7 +168,7 @@ fn the_exit_code_is_molotovs() {
     );
     let report = stdout(&out);
     // 2 failed runs with "fail": 1: molotov exits 1.
-    assert_eq!(out.status.code(), Some(1), "{report}\n{}", stderr(&out));
+    assert_exit(&out, 1);
     assert_eq!(reported_outcomes(&report), (0, 2), "{report}");
     assert!(report.contains("--fail 1"), "{report}");
     assert!(leftovers(&tmp.0).is_empty());
@@ -184,7 +179,7 @@ fn the_exit_code_is_molotovs() {
             .args(["smoke", "--", "-r", "1", "-w", "1"]),
         Duration::from_secs(60),
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     assert_eq!(reported_outcomes(&stdout(&out)), (1, 0));
 }
 
@@ -254,7 +249,7 @@ fn errors_are_clear_and_leave_nothing_behind() {
         }
         let out = run_bounded(&mut cmd, Duration::from_secs(60));
         let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(code), "{args:?}\n{err}");
+        assert_exit_for(&out, code, &format!("{args:?}"));
         assert!(err.contains(want), "{args:?}: want {want:?} in\n{err}");
         assert!(
             leftovers(&tmp.0).is_empty(),
@@ -298,12 +293,7 @@ fn ctrl_c_and_sigterm_stop_the_run_and_remove_the_clone() {
         unsafe { libc::kill(target, sig) };
         let out = wait_bounded(child, Duration::from_secs(30));
         let report = stdout(&out);
-        assert_eq!(
-            out.status.code(),
-            Some(130),
-            "{sig}\n{report}\n{}",
-            stderr(&out)
-        );
+        assert_exit_for(&out, 130, &format!("{sig}"));
         assert!(
             started.elapsed() < Duration::from_secs(15),
             "{:?}",

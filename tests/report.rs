@@ -4,17 +4,31 @@
 
 mod support;
 
-use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
 use support::*;
 
-fn read_json(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path).unwrap();
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
+/// Writes `plan` to `NAME.mol` in `dir`, runs `molotov ARGS --json NAME.json NAME.mol` (at
+/// most 30 s) and checks that it exited with `code`; returns the text and the JSON report.
+fn run_with_json(
+    dir: &TempDir,
+    name: &str,
+    plan: &str,
+    args: &[&str],
+    code: i32,
+) -> (String, Value) {
+    let file = dir.write(&format!("{name}.mol"), plan);
+    let json = dir.0.join(format!("{name}.json"));
+    let out = run_bounded(
+        molotov().args(args).arg("--json").arg(&json).arg(&file),
+        Duration::from_secs(30),
+    );
+    assert_exit(&out, code);
+    (stdout(&out), read_json(&json))
 }
 
+/// A JSON number as a u64.
 fn u(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a u64: {v}"))
 }
@@ -32,27 +46,19 @@ fn two_request_plan(base: &str, thresholds: &str) -> String {
 fn json_totals_equal_the_text_report_and_the_server() {
     let server = target();
     let dir = TempDir::new("json-totals");
-    let base = format!("http://{}", server.addr());
-    let plan = dir.write(
-        "shop.mol",
+    let base = base_url(&server);
+    let (text, r) = run_with_json(
+        &dir,
+        "shop",
         &format!(
             "defaults {{\n  base {base}\n}}\n\n\
              scenario browse weight 3 {{\n  GET /products?page={{{{rand_int(1, 5)}}}} as list\n  \
              check status == 200\n  GET /json as ping\n}}\n\n\
              scenario missing weight 1 {{\n  GET /status/404 as gone\n}}\n"
         ),
+        &["-q", "-p", "2", "-w", "4", "-d", "2"],
+        0,
     );
-    let json = dir.0.join("report.json");
-    let out = run_bounded(
-        molotov()
-            .args(["-q", "-p", "2", "-w", "4", "-d", "2", "--json"])
-            .arg(&json)
-            .arg(&plan),
-        Duration::from_secs(30),
-    );
-    let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
-    let r = read_json(&json);
     assert_eq!(r["format"], "molotov-report");
     assert_eq!(r["version"], 1);
     assert_eq!(r["ending"], "completed");
@@ -69,10 +75,7 @@ fn json_totals_equal_the_text_report_and_the_server() {
         reported_outcomes(&text)
     );
     // ...and so does the server.
-    assert_eq!(
-        requests,
-        server.wait_answered(requests, Duration::from_secs(2))
-    );
+    assert_answered(&server, requests, &text);
     // The parts add up to the totals.
     let sum = |list: &Value, field: &str| -> u64 {
         list.as_array().unwrap().iter().map(|x| u(&x[field])).sum()
@@ -118,31 +121,24 @@ fn json_totals_equal_the_text_report_and_the_server() {
 fn thresholds_pass_and_fail_as_written_with_exit_codes() {
     let server = target();
     let dir = TempDir::new("thresholds");
-    let base = format!("http://{}", server.addr());
+    let base = base_url(&server);
+    let args = ["-q", "-w", "2", "-r", "10"];
 
     // All hold: exit 0.
-    let plan = dir.write(
-        "pass.mol",
+    let (text, r) = run_with_json(
+        &dir,
+        "pass",
         &two_request_plan(
             &base,
             "threshold fast p99 < 1s\nthreshold slow p50 >= 30ms\nthreshold s errors == 0%\n\
              threshold checks > 99%\nthreshold rps > 1",
         ),
+        &args,
+        0,
     );
-    let json = dir.0.join("pass.json");
-    let out = run_bounded(
-        molotov()
-            .args(["-q", "-w", "2", "-r", "10", "--json"])
-            .arg(&json)
-            .arg(&plan),
-        Duration::from_secs(30),
-    );
-    let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
     assert!(text.contains("Thresholds: 5 passed, 0 failed"), "{text}");
     assert!(text.contains("PASS  slow p50 >= 30ms"), "{text}");
     assert!(text.contains("Result: OK (exit 0)"), "{text}");
-    let r = read_json(&json);
     let t = r["thresholds"].as_array().unwrap();
     assert_eq!(t.len(), 5);
     assert!(t.iter().all(|x| x["passed"] == true), "{t:?}");
@@ -154,20 +150,13 @@ fn thresholds_pass_and_fail_as_written_with_exit_codes() {
     assert_eq!(t[2]["observed"], 0.0);
 
     // One fails: exit 3, and the report says which, with the observed value.
-    let plan = dir.write(
-        "fail.mol",
+    let (text, r) = run_with_json(
+        &dir,
+        "fail",
         &two_request_plan(&base, "threshold fast p99 < 1s\nthreshold slow p50 < 20ms"),
+        &args,
+        3,
     );
-    let json = dir.0.join("fail.json");
-    let out = run_bounded(
-        molotov()
-            .args(["-q", "-w", "2", "-r", "10", "--json"])
-            .arg(&json)
-            .arg(&plan),
-        Duration::from_secs(30),
-    );
-    let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(3), "{text}\n{}", stderr(&out));
     assert!(text.contains("Thresholds: 1 passed, 1 failed"), "{text}");
     assert!(text.contains("PASS  fast p99 < 1s"), "{text}");
     let line = text
@@ -182,7 +171,6 @@ fn thresholds_pass_and_fail_as_written_with_exit_codes() {
         text.contains("Result: FAILED: a threshold failed (exit 3)"),
         "{text}"
     );
-    let r = read_json(&json);
     assert_eq!(r["exit_code"], 3);
     assert_eq!(r["thresholds"][0]["passed"], true);
     assert_eq!(r["thresholds"][1]["passed"], false);
@@ -193,7 +181,7 @@ fn thresholds_pass_and_fail_as_written_with_exit_codes() {
 fn fail_exits_1_at_n_failed_runs_and_wins_over_thresholds() {
     let server = target();
     let dir = TempDir::new("fail-flag");
-    let base = format!("http://{}", server.addr());
+    let base = base_url(&server);
     // Every run fails its assert; the threshold fails too.
     let plan = dir.write(
         "fail.mol",
@@ -218,12 +206,7 @@ fn fail_exits_1_at_n_failed_runs_and_wins_over_thresholds() {
             Duration::from_secs(30),
         );
         let text = stdout(&out);
-        assert_eq!(
-            out.status.code(),
-            Some(*code),
-            "{flags:?}\n{text}\n{}",
-            stderr(&out)
-        );
+        assert_exit_for(&out, *code, &format!("{flags:?}"));
         assert_eq!(reported_outcomes(&text), (0, 5), "{text}");
         if *code == 1 {
             assert!(text.contains("5 scenario runs failed (--fail"), "{text}");
@@ -239,7 +222,7 @@ fn json_to_stdout_keeps_stdout_pure_and_html_is_self_contained() {
         "get.mol",
         &format!(
             "{}\nthreshold p99 < 5s\n",
-            get_plan(&format!("http://{}", server.addr()), "/json")
+            get_plan(&base_url(&server), "/json")
         ),
     );
     let html = dir.0.join("report.html");
@@ -251,7 +234,7 @@ fn json_to_stdout_keeps_stdout_pure_and_html_is_self_contained() {
         Duration::from_secs(30),
     );
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_exit(&out, 0);
     // stdout is the JSON report and nothing else; the text report and the live lines went
     // to stderr.
     let r: Value = serde_json::from_slice(&out.stdout)
@@ -287,10 +270,7 @@ fn json_to_stdout_keeps_stdout_pure_and_html_is_self_contained() {
 fn a_report_path_that_cannot_be_written_fails_before_sending() {
     let server = target();
     let dir = TempDir::new("bad-path");
-    let plan = dir.write(
-        "get.mol",
-        &get_plan(&format!("http://{}", server.addr()), "/"),
-    );
+    let plan = write_get_plan(&dir, &server, "/");
     for flag in ["--json", "--html"] {
         let out = run_bounded(
             molotov()
@@ -298,7 +278,7 @@ fn a_report_path_that_cannot_be_written_fails_before_sending() {
                 .arg(&plan),
             Duration::from_secs(10),
         );
-        assert_eq!(out.status.code(), Some(2), "{flag}: {}", stderr(&out));
+        assert_exit_for(&out, 2, flag);
         assert!(
             stderr(&out).contains("/nonexistent-dir/report"),
             "{}",
@@ -312,26 +292,19 @@ fn a_report_path_that_cannot_be_written_fails_before_sending() {
 fn failed_runs_still_write_their_reports() {
     let server = target();
     let dir = TempDir::new("failed-runs");
-    let base = format!("http://{}", server.addr());
+    let base = base_url(&server);
 
     // The plan's setup fails: no load, exit 1, the JSON says why.
-    let plan = dir.write(
-        "setup.mol",
+    let (text, r) = run_with_json(
+        &dir,
+        "setup",
         &format!(
             "defaults {{\n  base {base}\n}}\n\nsetup {{\n  GET /status/500\n  \
              assert status == 200\n}}\n\nscenario s {{\n  GET /json\n}}\n"
         ),
+        &["-q", "-d", "5"],
+        1,
     );
-    let json = dir.0.join("setup.json");
-    let out = run_bounded(
-        molotov()
-            .args(["-q", "-d", "5", "--json"])
-            .arg(&json)
-            .arg(&plan),
-        Duration::from_secs(30),
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
-    let r = read_json(&json);
     assert_eq!(r["ending"], "setup_failed");
     assert_eq!(r["exit_code"], 1);
     assert_eq!(r["failure"]["what"], "assert status == 200");
@@ -345,29 +318,21 @@ fn failed_runs_still_write_their_reports() {
     assert_eq!(u(&r["totals"]["successes"]), 0);
     assert_eq!(r["processes"][0]["role"], "setup");
     assert!(
-        stdout(&out).contains("Result: FAILED: the plan's setup failed (exit 1)"),
-        "{}",
-        stdout(&out)
+        text.contains("Result: FAILED: the plan's setup failed (exit 1)"),
+        "{text}"
     );
 
     // -x stops the run on the first failure: exit 1, `stopped_on_failure`.
-    let plan = dir.write(
-        "x.mol",
+    let (_, r) = run_with_json(
+        &dir,
+        "x",
         &format!(
             "defaults {{\n  base {base}\n}}\n\nscenario s {{\n  GET /status/503\n  \
              assert status == 200\n}}\n"
         ),
+        &["-q", "-x", "-w", "2", "-d", "10"],
+        1,
     );
-    let json = dir.0.join("x.json");
-    let out = run_bounded(
-        molotov()
-            .args(["-q", "-x", "-w", "2", "-d", "10", "--json"])
-            .arg(&json)
-            .arg(&plan),
-        Duration::from_secs(30),
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
-    let r = read_json(&json);
     assert_eq!(r["ending"], "stopped_on_failure");
     assert_eq!(r["failure"]["status"], 503);
     assert!(u(&r["totals"]["failures"]) >= 1);

@@ -231,13 +231,7 @@ fn the_daemon_receives_the_reports_totals() {
             .arg(&plan),
         Duration::from_secs(30),
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 0);
     assert!(
         !stderr(&out).contains("statsd"),
         "no statsd warning expected:\n{}",
@@ -392,7 +386,7 @@ fn an_unreachable_daemon_costs_one_warning_and_not_the_run() {
     );
     let took = started.elapsed();
     let report = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
+    assert_exit(&out, 0);
     let warnings = stderr(&out)
         .matches("cannot send metrics to statsd")
         .count();
@@ -416,7 +410,7 @@ fn statsd_flags_are_checked() {
         (&["--statsd", "--statsd-port", "70000"][..], "--statsd-port"),
     ] {
         let out = run_bounded(molotov().args(args).arg(&plan), Duration::from_secs(10));
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_exit_for(&out, 2, &format!("{args:?}"));
         assert!(stderr(&out).contains(want), "{args:?}: {}", stderr(&out));
     }
 }

@@ -80,6 +80,51 @@ pub fn wait_bounded(mut child: Child, limit: Duration) -> Output {
     }
 }
 
+/// The `http://host:port` base URL of `server`.
+pub fn base_url(server: &molotov_target::ServerHandle) -> String {
+    format!("http://{}", server.addr())
+}
+
+/// Writes `get.mol` into `dir`: the plan of [`get_plan`] against `server`.
+pub fn write_get_plan(dir: &TempDir, server: &molotov_target::ServerHandle, path: &str) -> PathBuf {
+    dir.write("get.mol", &get_plan(&base_url(server), path))
+}
+
+/// Fails unless `out` exited with `code`, showing its stdout and stderr.
+#[track_caller]
+pub fn assert_exit(out: &Output, code: i32) {
+    assert_exit_for(out, code, "molotov");
+}
+
+/// Like [`assert_exit`], naming `case` (what this run of several differs by) first.
+#[track_caller]
+pub fn assert_exit_for(out: &Output, code: i32, case: &str) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{case}: expected exit {code}, got {}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        stdout(out),
+        stderr(out)
+    );
+}
+
+/// Fails unless `server` answers `requests` requests (waiting up to 2 s for the last ones).
+#[track_caller]
+pub fn assert_answered(server: &molotov_target::ServerHandle, requests: u64, context: &str) {
+    let answered = server.wait_answered(requests, Duration::from_secs(2));
+    assert_eq!(
+        answered, requests,
+        "the server answered {answered} of {requests} requests\n{context}"
+    );
+}
+
+/// Reads and parses a JSON report.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
+}
+
 /// stdout as text.
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -132,26 +177,33 @@ pub fn reported_outcomes(report: &str) -> (u64, u64) {
     (number(s), number(f))
 }
 
-/// Children of `pid` (from /proc).
-pub fn children_of(pid: u32) -> Vec<u32> {
+/// The pids in /proc whose directory satisfies `keep`, sorted.
+pub fn pids_where(mut keep: impl FnMut(&Path) -> bool) -> Vec<u32> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
             continue;
         };
-        let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else {
-            continue;
+        if keep(&entry.path()) {
+            out.push(pid);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Children of `pid` (from /proc).
+pub fn children_of(pid: u32) -> Vec<u32> {
+    pids_where(|proc_dir| {
+        let Ok(status) = std::fs::read_to_string(proc_dir.join("status")) else {
+            return false;
         };
         let ppid = status
             .lines()
             .find_map(|l| l.strip_prefix("PPid:"))
             .map(|v| v.trim().parse::<u32>().unwrap_or(0));
-        if ppid == Some(pid) {
-            out.push(child);
-        }
-    }
-    out.sort();
-    out
+        ppid == Some(pid)
+    })
 }
 
 /// Whether `pid` exists and is not a zombie.

@@ -76,7 +76,7 @@ fn cacert_run_succeeds_with_one_connection_per_worker_and_exact_counts() {
         LIMIT,
     );
     let report = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
+    assert_exit(&out, 0);
     let expected = processes * workers * runs;
     assert_eq!(reported_requests(&report), expected, "{report}");
     assert_eq!(reported_outcomes(&report), (expected, 0), "{report}");
@@ -110,7 +110,7 @@ fn without_cacert_requests_fail_as_unknown_issuer_with_a_clear_message() {
     let plan = dir.write("get2.mol", &https_plan(&server, ""));
     let out = run_bounded(molotov().args(["-q", "-x", "-w", "1"]).arg(&plan), LIMIT);
     let report = stdout(&out);
-    assert_eq!(out.status.code(), Some(1), "{report}\n{}", stderr(&out));
+    assert_exit(&out, 1);
     assert!(
         report.contains("is not issued by a trusted certificate authority"),
         "{report}"
@@ -130,7 +130,7 @@ fn insecure_run_succeeds_without_the_ca() {
         LIMIT,
     );
     let report = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
+    assert_exit(&out, 0);
     assert_eq!(reported_outcomes(&report), (12, 0), "{report}");
     assert_eq!(server.wait_answered(12, Duration::from_secs(2)), 12);
 }
@@ -171,7 +171,7 @@ fn tls_min_1_3_refuses_a_tls12_only_server() {
             .arg(&plan),
         LIMIT,
     );
-    assert_eq!(ok.status.code(), Some(0), "{}", stdout(&ok));
+    assert_exit(&ok, 0);
     let refused = run_bounded(
         molotov()
             .args(["-q", "-w", "1", "-r", "2", "--tls-min", "1.3", "--cacert"])
@@ -199,7 +199,7 @@ fn connection_close_reconnects_resume_the_tls_session() {
         LIMIT,
     );
     let report = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
+    assert_exit(&out, 0);
     assert_eq!(reported_outcomes(&report), (runs, 0), "{report}");
     assert_eq!(server.wait_answered(runs, Duration::from_secs(2)), runs);
     let stats = server.stop();
@@ -225,7 +225,7 @@ fn bad_tls_flags_are_reported_before_any_load() {
             .arg(&plan),
         LIMIT,
     );
-    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert_exit(&out, 2);
     assert!(
         stderr(&out).contains("cannot read the CA file"),
         "{}",
@@ -237,7 +237,7 @@ fn bad_tls_flags_are_reported_before_any_load() {
             .arg(&plan),
         LIMIT,
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert!(stderr(&out).contains("--tls-min"), "{}", stderr(&out));
     assert_eq!(server.stop().connections_accepted, 0);
 }

@@ -40,7 +40,7 @@ fn console_prints_one_line_per_interval_into_a_pipe() {
             Duration::from_secs(30),
         );
         let text = stdout(&out);
-        assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
+        assert_exit(&out, 0);
         let times = progress_lines(&text);
         // 3 s at one line per 0.5 s: 6 lines (the last may fall just after the end).
         assert!(
@@ -81,7 +81,7 @@ fn console_lines_show_the_open_model_backlog() {
         Duration::from_secs(30),
     );
     let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
+    assert_exit(&out, 0);
     let figures: Vec<(f64, u64, u64)> = text
         .lines()
         .filter(|l| l.starts_with('[') && l.contains("s] requests"))
@@ -119,7 +119,7 @@ fn quiet_prints_no_live_line() {
         Duration::from_secs(30),
     );
     let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_exit(&out, 0);
     assert!(progress_lines(&text).is_empty(), "{text}");
     assert!(text.starts_with("Duration:"), "{text}");
     assert!(reported_requests(&text) > 0);
@@ -146,7 +146,7 @@ fn verbose_prints_each_distinct_failure_once_with_its_plan_line() {
         Duration::from_secs(30),
     );
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_exit(&out, 0);
     // The lines that start with `prefix` and contain `then`: exactly one.
     let once = |prefix: &str, then: &str| {
         let lines: Vec<&str> = err
@@ -192,7 +192,7 @@ fn very_verbose_dumps_exchanges_rate_limited() {
         Duration::from_secs(30),
     );
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_exit(&out, 0);
     let requests = err.lines().filter(|l| *l == "> GET /json HTTP/1.1").count();
     let responses = err.lines().filter(|l| *l == "< HTTP/1.1 200").count();
     assert!(requests >= 1, "{err}");
@@ -212,7 +212,7 @@ fn the_demo_runs_against_its_own_target_server() {
     );
     let text = stdout(&out);
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(0), "{text}\n{err}");
+    assert_exit(&out, 0);
     assert!(err.contains("molotov: demo: built-in target server on http://127.0.0.1:"));
     let answered: u64 = err
         .lines()
@@ -241,7 +241,7 @@ fn every_example_plan_compiles_and_runs_against_the_target_server() {
     assert!(plans.len() >= 3, "{plans:?}");
     for plan in &plans {
         let out = run_bounded(molotov().arg("check").arg(plan), Duration::from_secs(10));
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_exit_for(&out, 0, &format!("check {}", plan.display()));
         let out = run_bounded(
             molotov()
                 .env("TARGET", format!("http://{}", server.addr()))
@@ -250,13 +250,7 @@ fn every_example_plan_compiles_and_runs_against_the_target_server() {
             Duration::from_secs(40),
         );
         let text = stdout(&out);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}:\n{text}\n{}",
-            plan.display(),
-            stderr(&out)
-        );
+        assert_exit_for(&out, 0, &plan.display().to_string());
         assert_eq!(reported_outcomes(&text).1, 0, "{}:\n{text}", plan.display());
     }
 }

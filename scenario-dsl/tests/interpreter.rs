@@ -5,13 +5,63 @@ mod support;
 
 use std::time::Duration;
 
-use molotov_dsl::{FailureKind, Globals, RunOutcome, ScenarioId, run_setup, run_teardown};
+use molotov_dsl::{FailureKind, Globals, RunOutcome, ScenarioId, Worker, run_setup, run_teardown};
 use support::*;
 
 const BASE: &str = "defaults {\n  base http://127.0.0.1:8080\n}\n";
 
+/// A plan of `body` under [`BASE`]'s defaults.
 fn plan(body: &str) -> String {
     format!("{BASE}{body}")
+}
+
+/// Runs scenario `s` (the plan's first) once on `w` through `d`; returns the outcome and the
+/// events recorded.
+fn run(w: &mut Worker, d: &mut FakeDriver) -> (RunOutcome, Events) {
+    let mut ev = Events::default();
+    let out = block_on(w.run_scenario(ScenarioId(0), d, &mut ev));
+    (out, ev)
+}
+
+/// [`run`], failing (with the events) unless the run ends with `want`; returns the events.
+#[track_caller]
+fn run_expecting(w: &mut Worker, d: &mut FakeDriver, want: RunOutcome) -> Events {
+    let (out, ev) = run(w, d);
+    assert_eq!(out, want, "{:?}", ev.0);
+    ev
+}
+
+/// A driver answering every request with `status` and no body.
+fn answering(status: u16) -> FakeDriver {
+    FakeDriver::new(move |_| Ok(FakeResponse::status(status)))
+}
+
+/// A driver answering every request with 200 and the JSON `body`.
+fn answering_json(body: &'static str) -> FakeDriver {
+    FakeDriver::new(move |_| Ok(FakeResponse::json(200, body)))
+}
+
+/// A driver answering `path` with `status` and the JSON `body`, any other path with an empty
+/// 200.
+fn json_at(path: &'static str, status: u16, body: &'static str) -> FakeDriver {
+    FakeDriver::new(move |s| {
+        Ok(if s.path == path {
+            FakeResponse::json(status, body)
+        } else {
+            FakeResponse::status(200)
+        })
+    })
+}
+
+/// A driver answering `path` with 200 and the raw `body`, any other path with an empty 200.
+fn body_at(path: &'static str, body: &'static [u8]) -> FakeDriver {
+    FakeDriver::new(move |s| {
+        let mut r = FakeResponse::status(200);
+        if s.path == path {
+            r.body = body.to_vec();
+        }
+        Ok(r)
+    })
 }
 
 #[test]
@@ -45,9 +95,7 @@ scenario s {
             r
         })
     });
-    let mut ev = Events::default();
-    let out = block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev));
-    assert_eq!(out, RunOutcome::Success, "{:?}", ev.0);
+    run_expecting(&mut w, &mut d, RunOutcome::Success);
     assert_eq!(
         d.paths(),
         ["/items", "/items/17?from=/items/17&code=201", "/items/17"]
@@ -66,10 +114,8 @@ fn assert_ends_the_run_and_is_counted_as_failure() {
         "scenario s {\n  GET /a\n  assert status == 200\n  check body contains \"x\"\n  GET /b\n}\n",
     ));
     let mut w = worker(&p, 0);
-    let mut d = FakeDriver::new(|_| Ok(FakeResponse::status(503)));
-    let mut ev = Events::default();
-    let out = block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev));
-    assert_eq!(out, RunOutcome::Failure);
+    let mut d = answering(503);
+    let ev = run_expecting(&mut w, &mut d, RunOutcome::Failure);
     assert_eq!(d.paths(), ["/a"], "nothing runs after a failed assert");
     // The assert itself is counted (failed); the check after it never ran.
     assert_eq!(ev.checks(), [(molotov_dsl::CheckId(0), false)]);
@@ -102,16 +148,8 @@ fn check_is_counted_and_the_run_goes_on() {
         "scenario s {\n  GET /a\n  check status == 200\n  check jsonpath \"$.ok\" == true\n  GET /b\n  check status == 200\n}\n",
     ));
     let mut w = worker(&p, 0);
-    let mut d = FakeDriver::new(|s| {
-        Ok(if s.path == "/a" {
-            FakeResponse::json(500, r#"{"ok": false}"#)
-        } else {
-            FakeResponse::status(200)
-        })
-    });
-    let mut ev = Events::default();
-    let out = block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev));
-    assert_eq!(out, RunOutcome::Success);
+    let mut d = json_at("/a", 500, r#"{"ok": false}"#);
+    let ev = run_expecting(&mut w, &mut d, RunOutcome::Success);
     assert_eq!(d.paths(), ["/a", "/b"]);
     use molotov_dsl::CheckId as C;
     assert_eq!(ev.checks(), [(C(0), false), (C(1), false), (C(2), true)]);
@@ -124,9 +162,8 @@ fn status_400_without_status_check_is_a_failed_request() {
         "scenario s {\n  GET /a\n  GET /b\n  check body contains \"x\"\n  GET /c\n  check status == 404\n}\n",
     ));
     let mut w = worker(&p, 0);
-    let mut d = FakeDriver::new(|_| Ok(FakeResponse::status(404)));
-    let mut ev = Events::default();
-    block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev));
+    let mut d = answering(404);
+    let (_, ev) = run(&mut w, &mut d);
     let failed: Vec<_> =
         ev.0.iter()
             .filter_map(|e| match e {
@@ -143,9 +180,7 @@ fn transport_error_fails_the_run_with_its_text() {
     let p = program(&plan("scenario s {\n  GET /a\n  GET /b\n}\n"));
     let mut w = worker(&p, 0);
     let mut d = FakeDriver::new(|_| Err("connection refused".to_string()));
-    let mut ev = Events::default();
-    let out = block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev));
-    assert_eq!(out, RunOutcome::Failure);
+    let ev = run_expecting(&mut w, &mut d, RunOutcome::Failure);
     assert_eq!(d.sent.len(), 1, "a request is never sent twice");
     assert_eq!(
         ev.0,
@@ -166,10 +201,8 @@ fn capture_failure_and_optional_capture() {
         "scenario s {\n  GET /a\n  capture? maybe = jsonpath \"$.nope\"\n  capture must = jsonpath \"$.nope\"\n  GET /b\n}\n",
     ));
     let mut w = worker(&p, 0);
-    let mut d = FakeDriver::new(|_| Ok(FakeResponse::json(200, "{}")));
-    let mut ev = Events::default();
-    let out = block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev));
-    assert_eq!(out, RunOutcome::Failure);
+    let mut d = answering_json("{}");
+    let ev = run_expecting(&mut w, &mut d, RunOutcome::Failure);
     let Event::Failure {
         kind,
         message,
@@ -184,10 +217,8 @@ fn capture_failure_and_optional_capture() {
     assert_eq!(message, "capture `must`: jsonpath \"$.nope\" found nothing");
 
     // A body that is not JSON: the optional capture is unset, the required one fails.
-    let mut d = FakeDriver::new(|_| Ok(FakeResponse::status(200)));
-    let mut ev = Events::default();
-    let out = block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev));
-    assert_eq!(out, RunOutcome::Failure);
+    let mut d = FakeDriver::ok();
+    let ev = run_expecting(&mut w, &mut d, RunOutcome::Failure);
     let Event::Failure { message, .. } = ev.failures()[0] else {
         unreachable!()
     };
@@ -221,10 +252,8 @@ fn json_queries_answer_alike_whether_their_paths_are_read_alone_or_in_a_whole_bo
         "scenario s {{\n  GET /simple{clauses}\n  GET /whole/{{{{name}}}}/{{{{n}}}}{clauses}\n  check jsonpath \"$.items[-1].id\" == 3\n  GET /last/{{{{name}}}}/{{{{n}}}}\n}}\n"
     )));
     let mut w = worker(&p, 0);
-    let mut d = FakeDriver::new(move |_| Ok(FakeResponse::json(200, body)));
-    let mut ev = Events::default();
-    let out = block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev));
-    assert_eq!(out, RunOutcome::Success, "{:?}", ev.0);
+    let mut d = answering_json(body);
+    let ev = run_expecting(&mut w, &mut d, RunOutcome::Success);
     assert_eq!(d.paths(), ["/simple", "/whole/c/3", "/last/c/3"]);
     let checks = ev.checks();
     assert_eq!(checks.len(), 7 + 8, "{checks:?}");
@@ -234,10 +263,8 @@ fn json_queries_answer_alike_whether_their_paths_are_read_alone_or_in_a_whole_bo
     // check fails, and the first capture says why, as a full parse would.
     let bad = r#"{"items":[],"junk":[1,2,],"ok":true}"#;
     let error = serde_json::from_str::<serde_json::Value>(bad).unwrap_err();
-    let mut d = FakeDriver::new(move |_| Ok(FakeResponse::json(200, bad)));
-    let mut ev = Events::default();
-    let out = block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev));
-    assert_eq!(out, RunOutcome::Failure);
+    let mut d = answering_json(bad);
+    let ev = run_expecting(&mut w, &mut d, RunOutcome::Failure);
     assert_eq!(d.paths(), ["/simple"]);
     let checks = ev.checks();
     assert_eq!(checks.len(), 7, "{checks:?}");
@@ -284,22 +311,13 @@ scenario s {
 "#,
     );
     let mut w = worker(&p, 0);
-    let mut d = FakeDriver::new(|s| {
-        Ok(if s.path == "/login" {
-            FakeResponse::json(200, r#"{"token": "t0k"}"#)
-        } else {
-            FakeResponse::status(200)
-        })
-    });
+    let mut d = json_at("/login", 200, r#"{"token": "t0k"}"#);
     let mut ev = Events::default();
     assert_eq!(
         block_on(w.run_worker_setup(&mut d, &mut ev)),
         RunOutcome::Success
     );
-    assert_eq!(
-        block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev)),
-        RunOutcome::Success
-    );
+    run_expecting(&mut w, &mut d, RunOutcome::Success);
     let h = |i: usize| d.sent[i].headers.clone();
     // The login request only has the defaults (sticky headers are set after it).
     assert_eq!(
@@ -363,11 +381,7 @@ scenario s {
     );
     let mut w = worker(&p, 3);
     let mut d = FakeDriver::new(|_| Ok(FakeResponse::status(200)));
-    let mut ev = Events::default();
-    assert_eq!(
-        block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev)),
-        RunOutcome::Success
-    );
+    run_expecting(&mut w, &mut d, RunOutcome::Success);
     let sent: Vec<(String, Vec<(String, String)>)> = d
         .sent
         .iter()
@@ -434,18 +448,8 @@ scenario s {
 "#,
     ));
     let mut w = worker(&p, 0);
-    let mut d = FakeDriver::new(|s| {
-        Ok(if s.path == "/list" {
-            FakeResponse::json(200, r#"{"ids": [7, 8, 9]}"#)
-        } else {
-            FakeResponse::status(200)
-        })
-    });
-    let mut ev = Events::default();
-    assert_eq!(
-        block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev)),
-        RunOutcome::Success
-    );
+    let mut d = json_at("/list", 200, r#"{"ids": [7, 8, 9]}"#);
+    let ev = run_expecting(&mut w, &mut d, RunOutcome::Success);
     assert_eq!(
         d.paths(),
         [
@@ -467,18 +471,8 @@ scenario s {
     assert_eq!(ev.logs(), ["x=1", "x=2"]);
 
     // An empty captured list runs the body zero times.
-    let mut d = FakeDriver::new(|s| {
-        Ok(if s.path == "/list" {
-            FakeResponse::json(200, r#"{"ids": []}"#)
-        } else {
-            FakeResponse::status(200)
-        })
-    });
-    let mut ev = Events::default();
-    assert_eq!(
-        block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev)),
-        RunOutcome::Success
-    );
+    let mut d = json_at("/list", 200, r#"{"ids": []}"#);
+    run_expecting(&mut w, &mut d, RunOutcome::Success);
     assert_eq!(
         d.paths().iter().filter(|p| p.starts_with("/id/")).count(),
         0
@@ -517,15 +511,10 @@ scenario s {
         (r#"{"n": 6}"#, "/none", vec!["medium", "no pid"]),
         (r#"{"n": 5}"#, "/none", vec!["small", "no pid"]),
     ] {
-        let body = body.to_string();
-        let mut d = FakeDriver::new(move |_| Ok(FakeResponse::json(200, &body)));
-        let mut ev = Events::default();
-        assert_eq!(
-            block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev)),
-            RunOutcome::Success
-        );
-        assert_eq!(d.paths()[1], want_path);
-        assert_eq!(ev.logs(), want_logs);
+        let mut d = answering_json(body);
+        let ev = run_expecting(&mut w, &mut d, RunOutcome::Success);
+        assert_eq!(d.paths()[1], want_path, "{body}");
+        assert_eq!(ev.logs(), want_logs, "{body}");
     }
 }
 
@@ -547,12 +536,7 @@ teardown {
 }
 "#,
     ));
-    let mut d = FakeDriver::new(|_| {
-        Ok(FakeResponse::json(
-            200,
-            r#"{"token": "adm", "ids": [1, 2]}"#,
-        ))
-    });
+    let mut d = answering_json(r#"{"token": "adm", "ids": [1, 2]}"#);
     let mut ev = Events::default();
     let globals = block_on(run_setup(&p, &mut d, &mut ev)).expect("setup succeeds");
     assert_eq!(p.global_names().collect::<Vec<_>>(), ["admin", "ids"]);
@@ -560,10 +544,7 @@ teardown {
     let globals = Globals::from_bytes(&globals.to_bytes()).unwrap();
     let mut w = worker_with(&p, 9, 1, globals.clone());
     let mut d = FakeDriver::ok();
-    assert_eq!(
-        block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev)),
-        RunOutcome::Success
-    );
+    run_expecting(&mut w, &mut d, RunOutcome::Success);
     assert_eq!(d.paths(), ["/items/2"]);
     assert_eq!(d.sent[0].header("Authorization"), Some("adm"));
     let mut d = FakeDriver::ok();
@@ -574,7 +555,7 @@ teardown {
     assert_eq!(d.paths(), ["/admin/adm"]);
 
     // A failing setup reports its failure and returns no globals.
-    let mut d = FakeDriver::new(|_| Ok(FakeResponse::json(200, "{}")));
+    let mut d = answering_json("{}");
     let mut ev = Events::default();
     assert_eq!(
         block_on(run_setup(&p, &mut d, &mut ev)),
@@ -597,8 +578,7 @@ scenario s {
     ));
     let mut w = worker(&p, 12);
     let mut d = FakeDriver::ok();
-    let mut ev = Events::default();
-    block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev));
+    run(&mut w, &mut d);
     let body = d.sent[0].body_str();
     assert_eq!(
         body,
@@ -625,11 +605,7 @@ scenario s {
     ));
     let mut w = worker(&p, 0);
     let mut d = FakeDriver::ok();
-    let mut ev = Events::default();
-    assert_eq!(
-        block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev)),
-        RunOutcome::Success
-    );
+    run_expecting(&mut w, &mut d, RunOutcome::Success);
     // In the path a value is one segment (`/` is encoded); in the query `&`, `=`, `#` are.
     assert_eq!(
         d.sent[0].path,
@@ -659,18 +635,8 @@ scenario s {
 "#,
     ));
     let mut w = worker(&p, 0);
-    let mut d = FakeDriver::new(|s| {
-        let mut r = FakeResponse::status(200);
-        if s.path == "/a" {
-            r.body = b"evil\r\nX-Injected: 1".to_vec();
-        }
-        Ok(r)
-    });
-    let mut ev = Events::default();
-    assert_eq!(
-        block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev)),
-        RunOutcome::Failure
-    );
+    let mut d = body_at("/a", b"evil\r\nX-Injected: 1");
+    let ev = run_expecting(&mut w, &mut d, RunOutcome::Failure);
     assert_eq!(
         d.sent.len(),
         1,
@@ -683,18 +649,8 @@ scenario s {
     assert!(message.contains("CR, LF or NUL"), "{message}");
 
     // A clean value goes through verbatim.
-    let mut d = FakeDriver::new(|s| {
-        let mut r = FakeResponse::status(200);
-        if s.path == "/a" {
-            r.body = b"fine; \"quoted\"".to_vec();
-        }
-        Ok(r)
-    });
-    let mut ev = Events::default();
-    assert_eq!(
-        block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev)),
-        RunOutcome::Success
-    );
+    let mut d = body_at("/a", b"fine; \"quoted\"");
+    run_expecting(&mut w, &mut d, RunOutcome::Success);
     assert_eq!(d.sent[1].header("X-Echo"), Some("[fine; \"quoted\"]"));
 }
 
@@ -716,11 +672,7 @@ fn form_raw_and_file_bodies() {
     let p = std::sync::Arc::new(prog);
     let mut w = worker(&p, 0);
     let mut d = FakeDriver::ok();
-    let mut ev = Events::default();
-    assert_eq!(
-        block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev)),
-        RunOutcome::Success
-    );
+    run_expecting(&mut w, &mut d, RunOutcome::Success);
     assert_eq!(d.sent[0].body_str(), "user=a+b%26c&note=x%3Dy+z");
     assert_eq!(
         d.sent[0].header("Content-Type"),
@@ -740,48 +692,32 @@ fn should_stop_before_a_request_or_sleep_stops_the_run() {
         "scenario s delay 1s {\n  GET /a\n  think 10ms\n  GET /b\n}\n",
     ));
     let mut w = worker(&p, 0);
-    let mut ev = Events::default();
 
     let mut d = FakeDriver::ok();
     d.stop_after_sends = Some(1);
-    assert_eq!(
-        block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev)),
-        RunOutcome::Stopped
-    );
+    run_expecting(&mut w, &mut d, RunOutcome::Stopped);
     assert_eq!(d.paths(), ["/a"]);
     assert!(d.slept.is_empty(), "no think and no delay after a stop");
 
     let mut d = FakeDriver::ok();
     d.stop_after_sleeps = Some(1);
-    assert_eq!(
-        block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev)),
-        RunOutcome::Stopped
-    );
+    run_expecting(&mut w, &mut d, RunOutcome::Stopped);
     assert_eq!(d.paths(), ["/a"]);
 
     // A full run sleeps its think time, then the scenario delay.
     let mut d = FakeDriver::ok();
-    assert_eq!(
-        block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev)),
-        RunOutcome::Success
-    );
+    run_expecting(&mut w, &mut d, RunOutcome::Success);
     assert_eq!(d.slept, [Duration::from_millis(10), Duration::from_secs(1)]);
 
     // Stopping right after the last request: the outcome stays Success, the delay is skipped.
     let mut d = FakeDriver::ok();
     d.stop_after_sends = Some(2);
-    assert_eq!(
-        block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev)),
-        RunOutcome::Success
-    );
+    run_expecting(&mut w, &mut d, RunOutcome::Success);
     assert_eq!(d.slept, [Duration::from_millis(10)]);
 
     // A failed run still sleeps its delay.
     let mut d = FakeDriver::new(|_| Err("reset".into()));
-    assert_eq!(
-        block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev)),
-        RunOutcome::Failure
-    );
+    run_expecting(&mut w, &mut d, RunOutcome::Failure);
     assert_eq!(d.slept, [Duration::from_secs(1)]);
 }
 
@@ -792,8 +728,7 @@ fn think_ranges_stay_in_bounds() {
     ));
     let mut w = worker(&p, 5);
     let mut d = FakeDriver::ok();
-    let mut ev = Events::default();
-    block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev));
+    run(&mut w, &mut d);
     assert_eq!(d.slept.len(), 200);
     assert!(
         d.slept
@@ -818,15 +753,9 @@ scenario s {
 "#,
     ));
     let mut w = worker(&p, 77);
-    let mut ev = Events::default();
     for iter in 0..3 {
         let mut d = FakeDriver::ok();
-        assert_eq!(
-            block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev)),
-            RunOutcome::Success,
-            "{:?}",
-            ev.0
-        );
+        run_expecting(&mut w, &mut d, RunOutcome::Success);
         let parts: Vec<&str> = d.sent[0].path.split('/').collect();
         assert_eq!(
             &parts[..7],
@@ -858,12 +787,8 @@ scenario s {
 "#,
     ));
     let mut w = worker(&p, 4);
-    let mut d = FakeDriver::new(|_| Ok(FakeResponse::json(200, r#"{"n": 3.0, "s": "hi 4"}"#)));
-    let mut ev = Events::default();
-    assert_eq!(
-        block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev)),
-        RunOutcome::Success
-    );
+    let mut d = answering_json(r#"{"n": 3.0, "s": "hi 4"}"#);
+    let ev = run_expecting(&mut w, &mut d, RunOutcome::Success);
     assert_eq!(ev.logs(), ["hi 4 n=3"]);
     assert!(ev.checks().iter().all(|(_, p)| *p), "{:?}", ev.0);
 }
@@ -883,10 +808,9 @@ scenario s {
 }
 "#,
     ));
-    let mut ev = Events::default();
     let mut w = worker(&p, 1);
     let mut d = FakeDriver::ok();
-    block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev));
+    run(&mut w, &mut d);
     let keys: Vec<_> = d.sent.iter().map(|s| s.cache_key).collect();
     assert_eq!(
         keys[0],
@@ -906,13 +830,13 @@ scenario s {
     // Another worker never shares a per-worker key.
     let mut w2 = worker(&p, 2);
     let mut d2 = FakeDriver::ok();
-    block_on(w2.run_scenario(ScenarioId(0), &mut d2, &mut ev));
+    run(&mut w2, &mut d2);
     assert_eq!(d2.sent[0].cache_key, Some(0));
     assert_ne!(d2.sent[1].cache_key, keys[1]);
     // The same worker runs the scenario again: it ends with `X-Session: def` from the last
     // run, so `/static` now carries that header: its key is the one of that state.
     let mut d3 = FakeDriver::ok();
-    block_on(w.run_scenario(ScenarioId(0), &mut d3, &mut ev));
+    run(&mut w, &mut d3);
     assert_eq!(
         d3.sent[0].cache_key, keys[4],
         "same sticky headers => same key"
@@ -924,7 +848,7 @@ scenario s {
     ));
     let mut w = worker(&p, 1);
     let mut d = FakeDriver::ok();
-    block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev));
+    run(&mut w, &mut d);
     assert_eq!(d.sent[0].cache_key, d.sent[1].cache_key);
 }
 
@@ -947,10 +871,9 @@ scenario s {
 }
 "#,
     ));
-    let mut ev = Events::default();
     let mut w = worker(&p, 1);
     let mut d = FakeDriver::ok();
-    block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev));
+    run(&mut w, &mut d);
     let origins: Vec<_> = d.sent.iter().map(|s| s.origin).collect();
     assert!(origins[0].is_some(), "{origins:?}");
     assert_eq!(
@@ -978,8 +901,7 @@ fn request_fields_come_from_the_plan() {
     );
     let mut w = worker(&p, 0);
     let mut d = FakeDriver::ok();
-    let mut ev = Events::default();
-    block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev));
+    run(&mut w, &mut d);
     let s = &d.sent[0];
     assert_eq!(s.method, "DELETE");
     assert_eq!(s.scheme, molotov_dsl::Scheme::Https);
@@ -999,7 +921,7 @@ fn worker_setup_failure_and_teardown() {
         "setup worker {\n  POST /login\n  assert status == 200\n}\nteardown worker {\n  POST /logout\n}\nscenario s {\n  GET /\n}\n",
     ));
     let mut w = worker(&p, 0);
-    let mut d = FakeDriver::new(|_| Ok(FakeResponse::status(401)));
+    let mut d = answering(401);
     let mut ev = Events::default();
     assert_eq!(
         block_on(w.run_worker_setup(&mut d, &mut ev)),
@@ -1083,8 +1005,7 @@ fn predicates_table() {
     let body = r#"{"n": 3, "s": "hello", "items": [{"id": 1}, {"id": 2}, {"id": 3}], "obj": {"k": 1}, "nil": null, "flag": true}"#;
     let mut d =
         FakeDriver::new(move |_| Ok(FakeResponse::json(200, body).with_header("X-Len", "42")));
-    let mut ev = Events::default();
-    block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev));
+    let (_, ev) = run(&mut w, &mut d);
     let got: Vec<bool> = ev.checks().into_iter().map(|(_, p)| p).collect();
     for (i, (c, want)) in checks.iter().enumerate() {
         assert_eq!(got[i], *want, "check {c}");
