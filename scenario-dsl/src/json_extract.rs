@@ -5,10 +5,16 @@
 //! [`PathStep`]s) needs one value of the document. Parsing the whole body into a
 //! `serde_json::Value` allocates a node for every member, string and list of it: 227,000
 //! user-space instructions per request for a 2.5 KB body of 20 items, against ~3,000 for the
-//! request itself. [`extract`] reads the document once, with the same parser and the same
-//! checks, and keeps only the values at the paths asked for: every other member is read by
-//! [`Skip`], which builds nothing. So a malformed body fails with the same error at the same
-//! place, and the last of duplicate keys wins, as in a `Value`.
+//! request itself. [`extract`] reads the document once and keeps only the values at the
+//! paths asked for, the last of duplicate keys winning, as in a `Value`.
+//!
+//! It first asks [`crate::json_scan`], a table-driven scanner that builds nothing and says
+//! where the values are, then parses only those bytes: ~8 user-space instructions per byte
+//! where serde's reading below costs ~37. The scanner answers only for a body it is certain
+//! serde_json reads as a `Value`. Any other body (not JSON, or one the scanner is unsure of)
+//! is read again with serde_json's own parser, with the same checks as a full parse: every
+//! member but the values at the paths is read by [`Skip`], which builds nothing, so a
+//! malformed body fails with the same error at the same place.
 
 use std::fmt;
 
@@ -16,6 +22,7 @@ use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use crate::code::PathStep;
+use crate::json_scan::{self, Ranges, Scan};
 
 /// Whether [`extract`] can answer for `steps`: a negative index counts from the end of a
 /// list, which a single pass only knows at its end (those paths walk a parsed `Value`).
@@ -40,6 +47,35 @@ pub(crate) fn extract(
     debug_assert!(paths.len() <= MAX_PATHS && paths.iter().all(|steps| extractable(steps)));
     found.clear();
     found.resize(paths.len(), None);
+    if let Scan::Valid(ranges) = json_scan::scan(body, paths, &mut Ranges::new()) {
+        // Each value found is JSON on its own (the scanner read it as such).
+        let built = found.iter_mut().enumerate().try_for_each(|(i, slot)| {
+            if let Some(range) = ranges.get(i) {
+                *slot = Some(json_scan::build(&body[range])?);
+            }
+            Ok::<(), serde_json::Error>(())
+        });
+        if built.is_ok() {
+            #[cfg(test)]
+            tests::READ_BY.set(Some(tests::ReadBy::Scanner));
+            return Ok(());
+        }
+        debug_assert!(false, "a value the scanner found does not parse");
+        found.clear();
+        found.resize(paths.len(), None);
+    }
+    #[cfg(test)]
+    tests::READ_BY.set(Some(tests::ReadBy::Serde));
+    extract_by_serde(body, paths, found)
+}
+
+/// [`extract`] by serde_json's parser alone (`found` holds None for each path): the values,
+/// or the error a full parse gives.
+fn extract_by_serde(
+    body: &[u8],
+    paths: &[Box<[PathStep]>],
+    found: &mut [Option<Value>],
+) -> Result<(), serde_json::Error> {
     let mut de = serde_json::Deserializer::from_slice(body);
     AtPaths {
         paths,
@@ -291,25 +327,35 @@ impl<'de> Visitor<'de> for KeyedBy<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod tests {
+    use std::cell::Cell;
 
-    fn steps(path: &[&str]) -> Box<[PathStep]> {
-        path.iter()
-            .map(|s| match s.parse::<i64>() {
-                Ok(i) => PathStep::Index(i),
-                Err(_) => PathStep::Key((*s).into()),
-            })
-            .collect()
+    use super::*;
+    use crate::json_scan::tests::{Rng, steps};
+
+    /// How [`extract`](super::extract) read a body.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(crate) enum ReadBy {
+        /// The scanner answered: the body is JSON.
+        Scanner,
+        /// serde_json's parser read it (the scanner was not sure, or the body is not JSON).
+        Serde,
     }
 
-    /// `extract`, returning what it found.
-    fn extract(
+    thread_local! {
+        /// How this thread's last [`extract`](super::extract) read its body.
+        pub(crate) static READ_BY: Cell<Option<ReadBy>> = const { Cell::new(None) };
+    }
+
+    /// `extract`, returning what it found, and how it read the body.
+    fn extract_by(
         body: &[u8],
         paths: &[Box<[PathStep]>],
-    ) -> Result<Vec<Option<Value>>, serde_json::Error> {
+    ) -> (Result<Vec<Option<Value>>, serde_json::Error>, ReadBy) {
         let mut found = vec![Some(Value::from("left over"))];
-        super::extract(body, paths, &mut found).map(|()| found)
+        READ_BY.set(None);
+        let got = super::extract(body, paths, &mut found).map(|()| found);
+        (got, READ_BY.take().expect("extract says how it read"))
     }
 
     type Answer = Result<Option<Value>, String>;
@@ -393,18 +439,37 @@ mod tests {
         ];
         let paths: Vec<Box<[PathStep]>> = paths.iter().map(|p| steps(p)).collect();
         let mut compared = 0;
+        // Valid documents the scanner leaves to serde: surrogate escapes, an exponent
+        // beyond its bounds (serde reads them; the scanner does not reproduce its rules).
+        let unsure: &[&[u8]] = &[
+            br#"{"s":"a\nb\u0041\ud83d\ude00"}"#,
+            br#"{"a":-0.0e-999999,"ok":true}"#,
+        ];
+        let mut scanned = 0;
         for &doc in docs {
             let text = String::from_utf8_lossy(doc);
+            // Every valid document is read by the scanner (but the 2 above); the others
+            // by serde, which gives the error.
+            let way = if by_value(doc, &[]).is_ok() && !unsure.contains(&doc) {
+                ReadBy::Scanner
+            } else {
+                ReadBy::Serde
+            };
             // Each path alone, then all of them in one pass.
             for path in &paths {
                 let want = by_value(doc, path);
-                let got = extract(doc, std::slice::from_ref(path))
+                let (got, by) = extract_by(doc, std::slice::from_ref(path));
+                let got = got
                     .map(|mut found| found.remove(0))
                     .map_err(|e| e.to_string());
                 assert_eq!(got, want, "{text} at {path:?}");
+                assert_eq!(by, way, "{text} at {path:?}");
                 compared += 1;
             }
-            let found = extract(doc, &paths).map_err(|e| e.to_string());
+            let (found, by) = extract_by(doc, &paths);
+            let found = found.map_err(|e| e.to_string());
+            assert_eq!(by, way, "{text} at all paths");
+            scanned += usize::from(by == ReadBy::Scanner);
             for (i, path) in paths.iter().enumerate() {
                 let want = by_value(doc, path);
                 let got = found.clone().map(|found| found[i].clone());
@@ -412,6 +477,7 @@ mod tests {
             }
         }
         assert_eq!(compared, docs.len() * paths.len());
+        assert_eq!(scanned, docs.len() - 16 - unsure.len());
         // The last documents are refused, not read both ways alike by chance.
         for doc in &docs[docs.len() - 16..] {
             assert!(
@@ -419,6 +485,337 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(doc)
             );
+        }
+    }
+
+    /// The shape of a generated document: what paths can find in it.
+    enum Shape {
+        Scalar,
+        List(Vec<Shape>),
+        /// The members' keys (decoded) and values.
+        Object(Vec<(String, Shape)>),
+    }
+
+    /// Writes random JSON documents: nested lists and objects (keys repeated, escaped or
+    /// not), strings with escapes and multibyte UTF-8, numbers of every form (some beyond
+    /// what the scanner reads), now and then whitespace, or a nesting too deep.
+    struct Generator {
+        rng: Rng,
+        text: String,
+        /// Values still to write in this document (then only scalars).
+        budget: usize,
+    }
+
+    impl Generator {
+        const KEYS: &[&str] = &[
+            "a", "b", "id", "items", "x", "é", "a\"b", "", "k\\", "ключ", "😀", "a/b", "t\tb",
+            "n\0",
+        ];
+        const CHARS: &[char] = &[
+            'a', 'b', 'z', ' ', '"', '\\', '/', '\n', '\t', '\u{1}', '\u{1f}', '\u{7f}', 'é', '€',
+            '😀', 'ж',
+        ];
+
+        fn below(&mut self, n: usize) -> usize {
+            self.rng.below(n)
+        }
+
+        fn ws(&mut self) {
+            let ws = match self.below(16) {
+                0 => " ",
+                1 => "\n  ",
+                2 => "\t",
+                3 => "\r\n",
+                _ => "",
+            };
+            self.text.push_str(ws);
+        }
+
+        /// `s` as a JSON string, some characters escaped that need not be.
+        fn string(&mut self, s: &str) {
+            self.text.push('"');
+            for c in s.chars() {
+                let escape = self.below(8) == 0;
+                match c {
+                    '"' => self.text.push_str("\\\""),
+                    '\\' => self.text.push_str("\\\\"),
+                    '\n' if !escape => self.text.push_str("\\n"),
+                    '\t' if !escape => self.text.push_str("\\t"),
+                    '/' if escape => self.text.push_str("\\/"),
+                    c if c < ' ' || escape => {
+                        let mut units = [0; 2];
+                        for unit in c.encode_utf16(&mut units) {
+                            let hex = format!("\\u{unit:04x}");
+                            if self.below(2) == 0 {
+                                self.text
+                                    .push_str(&hex.to_uppercase().replace("\\U", "\\u"));
+                            } else {
+                                self.text.push_str(&hex);
+                            }
+                        }
+                    }
+                    c => self.text.push(c),
+                }
+            }
+            self.text.push('"');
+        }
+
+        fn number(&mut self) {
+            let n = match self.below(14) {
+                0 | 1 => self.below(1000).to_string(),
+                2 => format!("-{}", self.below(100_000)),
+                3 => "0".into(),
+                4 => "-0".into(),
+                5 => format!("{}.{}", self.below(100), self.below(1000)),
+                6 => format!("{}e{}", 1 + self.below(9), self.below(700) as i64 - 350),
+                7 => format!(
+                    "-{}.{}E+{}",
+                    self.below(10),
+                    self.below(100),
+                    self.below(300)
+                ),
+                8 => [
+                    "18446744073709551615",
+                    "-9223372036854775808",
+                    "18446744073709551616",
+                ][self.below(3)]
+                .into(),
+                9 => format!("1{}", "0".repeat(self.below(330))),
+                10 => ["1e281", "1e309", "-0.0e-999999", "1e-400", "0.5e0", "2E-2"][self.below(6)]
+                    .into(),
+                _ => (self.below(20)).to_string(),
+            };
+            self.text.push_str(&n);
+        }
+
+        fn value(&mut self, depth: usize) -> Shape {
+            self.ws();
+            let container = self.budget > 0 && depth < 6;
+            self.budget = self.budget.saturating_sub(1);
+            let shape = match self.below(if container { 8 } else { 4 }) {
+                0 => {
+                    let len = if self.below(4) == 0 {
+                        16 + self.below(40)
+                    } else {
+                        self.below(12)
+                    };
+                    let s: String = (0..len)
+                        .map(|_| Self::CHARS[self.below(Self::CHARS.len())])
+                        .collect();
+                    self.string(&s);
+                    Shape::Scalar
+                }
+                1 => {
+                    self.number();
+                    Shape::Scalar
+                }
+                2 => {
+                    let literal = ["true", "false", "null"][self.below(3)];
+                    self.text.push_str(literal);
+                    Shape::Scalar
+                }
+                3 if self.below(50) == 0 => {
+                    // Nested around the scanner's limit (100) and serde's (128).
+                    let n = 90 + self.below(45);
+                    let object = self.below(2) == 0;
+                    let (open, close) = if object { ("{\"a\":", "}") } else { ("[", "]") };
+                    self.text.push_str(&open.repeat(n));
+                    self.number();
+                    self.text.push_str(&close.repeat(n));
+                    Shape::Scalar
+                }
+                3 => {
+                    let key = Self::KEYS[self.below(Self::KEYS.len())];
+                    self.string(key);
+                    Shape::Scalar
+                }
+                4..=5 => {
+                    self.text.push('{');
+                    let mut members = Vec::new();
+                    for i in 0..self.below(6) {
+                        if i > 0 {
+                            self.ws();
+                            self.text.push(',');
+                        }
+                        self.ws();
+                        // Mostly the first few keys, so that some repeat.
+                        let among = 6 + self.below(Self::KEYS.len() - 5);
+                        let key = Self::KEYS[self.below(among)];
+                        self.string(key);
+                        self.ws();
+                        self.text.push(':');
+                        let value = self.value(depth + 1);
+                        members.push((key.to_string(), value));
+                    }
+                    self.ws();
+                    self.text.push('}');
+                    Shape::Object(members)
+                }
+                _ => {
+                    self.text.push('[');
+                    let mut elements = Vec::new();
+                    for i in 0..self.below(6) {
+                        if i > 0 {
+                            self.text.push(',');
+                        }
+                        elements.push(self.value(depth + 1));
+                    }
+                    self.ws();
+                    self.text.push(']');
+                    Shape::List(elements)
+                }
+            };
+            self.ws();
+            shape
+        }
+
+        /// A path through `shape`: mostly to what is there, now and then to what is not.
+        fn path(&mut self, mut shape: &Shape) -> Box<[PathStep]> {
+            let mut steps = Vec::new();
+            while steps.len() < 6 && self.below(5) != 0 {
+                match shape {
+                    Shape::Object(members) if !members.is_empty() && self.below(8) != 0 => {
+                        let (key, value) = &members[self.below(members.len())];
+                        steps.push(PathStep::Key(key.as_str().into()));
+                        shape = value;
+                    }
+                    Shape::List(elements) => {
+                        let index = self.below(elements.len() + 1);
+                        steps.push(PathStep::Index(index as i64));
+                        match elements.get(index) {
+                            Some(element) => shape = element,
+                            None => break,
+                        }
+                    }
+                    _ => {
+                        // Into a scalar, or a key or index that is not there.
+                        steps.push(if self.below(2) == 0 {
+                            PathStep::Key("a".into())
+                        } else {
+                            PathStep::Index(0)
+                        });
+                        break;
+                    }
+                }
+            }
+            steps.into()
+        }
+
+        /// Changes a few bytes of `doc`: most changes make it invalid, some do not.
+        fn mutate(&mut self, doc: &mut Vec<u8>) {
+            const BYTES: &[u8] = b"\"\\{}[],:0-.e u\na\x00\x1f\x80\xff\xc3";
+            for _ in 0..1 + self.below(3) {
+                if doc.is_empty() {
+                    return;
+                }
+                let at = self.below(doc.len());
+                let byte = if self.below(4) == 0 {
+                    self.rng.next() as u8
+                } else {
+                    BYTES[self.below(BYTES.len())]
+                };
+                match self.below(5) {
+                    0 | 1 => doc[at] = byte,
+                    2 => {
+                        doc.remove(at);
+                    }
+                    3 => doc.insert(at, byte),
+                    _ => doc.truncate(at),
+                }
+            }
+        }
+    }
+
+    /// Random documents, and random changes of them, read at random paths drawn from their
+    /// keys and indexes: `extract` answers as a full parse and a walk do, errors included;
+    /// and wherever the scanner answers, serde reads the document.
+    #[test]
+    fn random_documents_read_as_a_full_parse_does() {
+        let mut generator = Generator {
+            rng: Rng(0x9e37_79b9_7f4a_7c15),
+            text: String::new(),
+            budget: 0,
+        };
+        // (read by the scanner, by serde) for documents as written, then changed.
+        let mut counts = [[0usize; 2]; 2];
+        for case in 0..10_000 {
+            generator.text.clear();
+            generator.budget = generator.below(40);
+            let shape = generator.value(0);
+            let paths: Vec<Box<[PathStep]>> = (0..generator.below(5))
+                .map(|_| generator.path(&shape))
+                .collect();
+            let written = generator.text.clone().into_bytes();
+            let mut changed = written.clone();
+            generator.mutate(&mut changed);
+            for (changes, doc) in [written, changed].iter().enumerate() {
+                let text = String::from_utf8_lossy(doc);
+                let parsed = serde_json::from_slice::<Value>(doc);
+                let want = parsed
+                    .as_ref()
+                    .map(|root| {
+                        paths
+                            .iter()
+                            .map(|path| crate::render::walk(root, path).cloned())
+                            .collect::<Vec<_>>()
+                    })
+                    .map_err(|e| e.to_string());
+                let (got, by) = extract_by(doc, &paths);
+                let got = got.map_err(|e| e.to_string());
+                assert_eq!(got, want, "case {case}: {text:?} at {paths:?}");
+                // The scanner's answer: `Valid` only where serde reads the document.
+                let mut ranges = Ranges::new();
+                let valid = matches!(json_scan::scan(doc, &paths, &mut ranges), Scan::Valid(_));
+                assert!(
+                    !valid || parsed.is_ok(),
+                    "case {case}: {text:?}: {parsed:?}"
+                );
+                assert_eq!(by == ReadBy::Scanner, valid, "case {case}: {text:?}");
+                counts[changes][usize::from(!valid)] += 1;
+            }
+        }
+        // Both ways were taken, for the documents as written and as changed.
+        let [
+            [written_scanned, written_left],
+            [changed_scanned, changed_left],
+        ] = counts;
+        assert!(written_scanned > 8_000, "{counts:?}");
+        assert!(written_left > 100, "{counts:?}");
+        assert!(changed_scanned > 300, "{counts:?}");
+        assert!(changed_left > 5_000, "{counts:?}");
+    }
+
+    /// Reads a body many times, for callgrind (`SCAN_RUNS=n`, `SCAN_BODY=items` or `ok`,
+    /// `SCAN_WAY=scanner` or `serde`; `cargo test --release -p molotov-dsl --lib
+    /// extract_cost -- --ignored`, then the difference of two counts over the difference
+    /// of runs): the bodies and paths of `benches/plans/json-items.mol` and `plan.mol`.
+    #[test]
+    #[ignore = "a measurement, not a test"]
+    fn extract_cost() {
+        let var = |name: &str| std::env::var(name).unwrap_or_default();
+        let (body, paths): (&[u8], Vec<Box<[PathStep]>>) = match var("SCAN_BODY").as_str() {
+            "ok" => (br#"{"ok":true}"#, vec![steps(&["ok"]), steps(&["ok"])]),
+            _ => (
+                include_bytes!("../../benches/plans/items.json"),
+                vec![
+                    steps(&["items", "3", "stock", "count"]),
+                    steps(&["items", "0", "id"]),
+                ],
+            ),
+        };
+        let serde = var("SCAN_WAY") == "serde";
+        let runs: usize = var("SCAN_RUNS").parse().unwrap_or(1000);
+        let mut found = Vec::with_capacity(paths.len());
+        for _ in 0..runs {
+            let body = std::hint::black_box(body);
+            if serde {
+                found.clear();
+                found.resize(paths.len(), None);
+                extract_by_serde(body, &paths, &mut found).unwrap();
+            } else {
+                super::extract(body, &paths, &mut found).unwrap();
+            }
+            std::hint::black_box(&found);
         }
     }
 
@@ -440,9 +837,10 @@ mod tests {
                 .into()
             })
             .collect();
-        let found = extract(doc.as_bytes(), &paths).unwrap();
+        let (found, by) = extract_by(doc.as_bytes(), &paths);
         let want: Vec<Option<Value>> = (0..MAX_PATHS).map(|i| Some(Value::from(i + 6))).collect();
-        assert_eq!(found, want);
+        assert_eq!(found.unwrap(), want);
+        assert_eq!(by, ReadBy::Scanner);
     }
 
     #[test]

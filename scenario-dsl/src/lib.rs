@@ -28,6 +28,7 @@ mod eval;
 mod globals;
 mod interp;
 mod json_extract;
+mod json_scan;
 mod lexer;
 mod parser;
 mod program;
