@@ -198,6 +198,18 @@ impl Scanner<'_> {
         c
     }
 
+    /// After a member or an element: takes the `,` before the next one (false), or the
+    /// `close` of the object or list (true); anything else stops.
+    #[inline(always)]
+    fn end_of(&mut self, close: u8) -> Scanned<bool> {
+        let c = self.next();
+        if c != b',' && c != close {
+            return Err(Unsure);
+        }
+        self.at += 1;
+        Ok(c == close)
+    }
+
     /// Takes `c`, the next byte after whitespace, or stops.
     fn expect(&mut self, c: u8) -> Scanned {
         self.at = expect(self.body, self.at, c)?;
@@ -294,13 +306,8 @@ impl Scanner<'_> {
                 }
                 self.value(next, depth + 1)?;
             }
-            match self.next() {
-                b',' => self.at += 1,
-                b'}' => {
-                    self.at += 1;
-                    return Ok(());
-                }
-                _ => return Err(Unsure),
+            if self.end_of(b'}')? {
+                return Ok(());
             }
         }
     }
@@ -339,13 +346,8 @@ impl Scanner<'_> {
             } else {
                 self.value(next, depth + 1)?;
             }
-            match self.next() {
-                b',' => self.at += 1,
-                b']' => {
-                    self.at += 1;
-                    return Ok(());
-                }
-                _ => return Err(Unsure),
+            if self.end_of(b']')? {
+                return Ok(());
             }
             index += 1;
         }
