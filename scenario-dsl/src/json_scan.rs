@@ -198,6 +198,19 @@ impl Scanner<'_> {
         c
     }
 
+    /// Takes the `{` or `[` of an object or list inside `depth` others, and its `close` at
+    /// once when it is empty (true); too deep stops.
+    #[inline(always)]
+    fn open(&mut self, close: u8, depth: usize) -> Scanned<bool> {
+        if depth + 1 >= MAX_DEPTH {
+            return Err(Unsure);
+        }
+        self.at += 1;
+        let empty = self.next() == close;
+        self.at += usize::from(empty);
+        Ok(empty)
+    }
+
     /// After a member or an element: takes the `,` before the next one (false), or the
     /// `close` of the object or list (true); anything else stops.
     #[inline(always)]
@@ -267,12 +280,7 @@ impl Scanner<'_> {
 
     /// Reads an object (at its `{`) that the paths of `into` go into.
     fn object(&mut self, into: u64, depth: usize) -> Scanned {
-        if depth + 1 >= MAX_DEPTH {
-            return Err(Unsure);
-        }
-        self.at += 1;
-        if self.next() == b'}' {
-            self.at += 1;
+        if self.open(b'}', depth)? {
             return Ok(());
         }
         loop {
@@ -314,12 +322,7 @@ impl Scanner<'_> {
 
     /// Reads a list (at its `[`) that the paths of `into` go into.
     fn list(&mut self, into: u64, depth: usize) -> Scanned {
-        if depth + 1 >= MAX_DEPTH {
-            return Err(Unsure);
-        }
-        self.at += 1;
-        if self.next() == b']' {
-            self.at += 1;
+        if self.open(b']', depth)? {
             return Ok(());
         }
         // The last index a path takes: the elements after it are read in one go.
