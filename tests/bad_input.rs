@@ -247,6 +247,9 @@ fn every_bad_flag_value_names_the_flag_and_sends_nothing() {
         (&["--ring-depth", "0"], "--ring-depth"),
         (&["--ring-depth", "-4"], "--ring-depth"),
         (&["--ring-depth", "65536"], "--ring-depth"),
+        (&["--prefetch-from", "-1"], "--prefetch-from"),
+        (&["--prefetch-from", "12G"], "--prefetch-from"),
+        (&["--prefetch-from", "always"], "--prefetch-from"),
         (
             &["--statsd", "--statsd-interval", "-5"],
             "--statsd-interval",

@@ -166,6 +166,12 @@ pub struct RunArgs {
     #[arg(long, hide_short_help = true)]
     pub no_multishot_poll: bool,
 
+    /// Executor knob: prefetch a woken worker's state into the CPU's cache once all workers'
+    /// states of a process reach SIZE (bytes, or with K or M: 256K; 0: always; never).
+    /// Default: half the L2 cache (see docs/engine.md).
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true, value_parser = crate::byte_size::parse_byte_size, hide_short_help = true)]
+    pub prefetch_from: Option<usize>,
+
     /// Load models.
     #[command(flatten)]
     pub load: crate::load_args::LoadArgs,

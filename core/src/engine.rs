@@ -78,6 +78,10 @@ pub struct EngineOptions {
     /// Wait for read readiness with one multishot poll per connection (see
     /// molotov-runtime's `Executor::multishot_poll`).
     pub multishot_poll: bool,
+    /// Prefetch a woken worker's state from this many bytes of live task state on (None:
+    /// the runtime's default, half the L2 cache; see molotov-runtime's
+    /// `Executor::prefetch_task_state_from`).
+    pub prefetch_from: Option<usize>,
     /// Print requests and responses (`-vv`): rate-limited, bodies truncated, on stderr.
     pub dump: bool,
     /// How workers start and what they run.
@@ -166,6 +170,9 @@ where
         .multishot_poll(spec.options.multishot_poll);
     if let Some(cpu) = spec.cpu {
         builder = builder.pin_to_cpu(cpu);
+    }
+    if let Some(bytes) = spec.options.prefetch_from {
+        builder = builder.prefetch_task_state_from(bytes);
     }
     if let Some(spin) = spec.options.spin_before_park {
         builder = builder.spin_before_park(spin);

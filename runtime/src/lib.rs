@@ -29,6 +29,7 @@
 
 mod executor;
 pub mod net;
+mod prefetch;
 mod reactor;
 pub mod sync;
 pub mod timer;

@@ -331,6 +331,35 @@ fn many_streams_on_one_executor_each_get_their_own_answers() {
     assert_eq!(run(fifty_echo_streams(addr)), 5000);
 }
 
+/// Prefetching a woken task's state is a hint only: with it at every wake-up (threshold 0)
+/// and never, fifty streams get all their answers and spawned tasks their outputs.
+#[test]
+fn prefetching_task_state_at_every_wake_up_changes_no_outcome() {
+    for from in [0, usize::MAX] {
+        let addr = echo_server();
+        let (total, sum) = Executor::new()
+            .prefetch_task_state_from(from)
+            .run(async move {
+                let total = fifty_echo_streams(addr).await;
+                let tasks: Vec<_> = (0..100u64)
+                    .map(|i| {
+                        spawn_local(async move {
+                            yield_now().await;
+                            i * 2
+                        })
+                    })
+                    .collect();
+                let mut sum = 0;
+                for task in tasks {
+                    sum += task.await;
+                }
+                (total, sum)
+            })
+            .expect("the executor runs");
+        assert_eq!((total, sum), (5000, 9900), "prefetch from {from} bytes");
+    }
+}
+
 /// A completion queue of 4 entries under 50 streams whose answers come together: the kernel
 /// keeps what does not fit in its overflow list (and ends a multishot poll whose completion
 /// did not fit), and every stream still gets every answer, with multishot read polls and
