@@ -369,7 +369,7 @@ impl Runtime {
             return;
         }
         let mut tasks = self.tasks.borrow_mut();
-        let live = tasks.len() - self.free_tasks.borrow().len();
+        let slots = tasks.len();
         if let Some(slot) = tasks.get_mut(index)
             && slot.live
             && slot.generation == generation
@@ -381,6 +381,7 @@ impl Runtime {
                 // tasks' states no longer stay in the cache (see `prefetch`).
                 let state: &dyn Future<Output = ()> = future.as_ref().get_ref();
                 let state_bytes = std::mem::size_of_val(state);
+                let live = slots - self.free_tasks.borrow().len();
                 if prefetch::worth_it(state_bytes, live, self.prefetch_from) {
                     prefetch::bytes(std::ptr::from_ref(state).cast::<u8>(), state_bytes);
                 }

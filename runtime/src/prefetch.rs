@@ -28,7 +28,13 @@ pub(crate) fn threshold() -> usize {
 
 /// The size of CPU 0's level-2 data or unified cache, from sysfs.
 fn l2_bytes() -> Option<usize> {
-    let dir = std::fs::read_dir("/sys/devices/system/cpu/cpu0/cache").ok()?;
+    l2_bytes_in(std::path::Path::new("/sys/devices/system/cpu/cpu0/cache"))
+}
+
+/// The size of the level-2 data or unified cache described in `cache_dir` (sysfs layout:
+/// one `indexN` folder per cache, with `level`, `type` and `size`).
+fn l2_bytes_in(cache_dir: &std::path::Path) -> Option<usize> {
+    let dir = std::fs::read_dir(cache_dir).ok()?;
     dir.flatten().find_map(|entry| {
         let path = entry.path();
         let read = |name: &str| std::fs::read_to_string(path.join(name)).ok();
@@ -99,6 +105,31 @@ mod tests {
         ] {
             assert_eq!(parse_cache_size(text), bytes, "{text:?}");
         }
+    }
+
+    #[test]
+    fn the_l2_is_the_level_2_cache_that_holds_data() {
+        let root = std::env::temp_dir().join(format!("molotov-cache-{}", std::process::id()));
+        let caches = [
+            ("index0", "1", "Data", "32K"),
+            ("index1", "1", "Instruction", "32K"),
+            ("index2", "2", "Instruction", "64K"),
+            ("index3", "2", "Unified", "1024K"),
+            ("index4", "3", "Unified", "32768K"),
+        ];
+        for (name, level, kind, size) in caches {
+            let dir = root.join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("level"), format!("{level}\n")).unwrap();
+            std::fs::write(dir.join("type"), format!("{kind}\n")).unwrap();
+            std::fs::write(dir.join("size"), format!("{size}\n")).unwrap();
+        }
+        assert_eq!(l2_bytes_in(&root), Some(1024 * 1024));
+        // No level-2 data cache, or no folder at all: nothing said.
+        std::fs::remove_dir_all(root.join("index3")).unwrap();
+        assert_eq!(l2_bytes_in(&root), None);
+        std::fs::remove_dir_all(&root).unwrap();
+        assert_eq!(l2_bytes_in(&root), None);
     }
 
     #[test]
