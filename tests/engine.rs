@@ -292,7 +292,8 @@ fn load_processes_build_their_rings_with_a_taskrun_flag_unless_told_not_to() {
 /// A ring much shallower than the number of workers (the executor then submits what it
 /// queued to make room) still sends and counts every request exactly, with a multishot
 /// read poll per connection (the default), with a one-shot poll per wait, with waits
-/// that batch completions, and with every woken worker's state prefetched.
+/// that batch completions, with every woken worker's state prefetched, and with a
+/// multishot receive per connection.
 #[test]
 fn a_shallow_ring_depth_still_counts_every_request() {
     for extra in [
@@ -300,6 +301,7 @@ fn a_shallow_ring_depth_still_counts_every_request() {
         &["--no-multishot-poll"][..],
         &["--batch-wait", "50us"][..],
         &["--prefetch-from", "0"][..],
+        &["--multishot-recv"][..],
     ] {
         let server = target();
         let dir = TempDir::new("ring-depth");

@@ -36,6 +36,16 @@ const SLACK: Duration = Duration::from_secs(3);
 /// Peak RSS allowed to any process of a run that keeps no bodies.
 const RSS_BOUND: u64 = 64 << 20;
 
+/// The `molotov` command of a run; with `MOLOTOV_TEST_MULTISHOT_RECV=1` in the environment,
+/// with `--multishot-recv` (`scripts/test` runs these tests both ways).
+fn load_command() -> std::process::Command {
+    let mut command = molotov();
+    if std::env::var_os("MOLOTOV_TEST_MULTISHOT_RECV").is_some_and(|v| v == "1") {
+        command.arg("--multishot-recv");
+    }
+    command
+}
+
 /// Runs `-q -w WORKERS -d 2` with the scenario `body` against `base`, with the request
 /// timeout `timeout`; the run must be sound and exit 0.
 fn run_plan(base: &str, name: &str, body: &str, timeout: Duration, workers: u64) -> Finished {
@@ -45,7 +55,7 @@ fn run_plan(base: &str, name: &str, body: &str, timeout: Duration, workers: u64)
         &plan(base, &format!("{}ms", timeout.as_millis()), body),
     );
     let finished = run(
-        molotov()
+        load_command()
             .args(["-q", "-w", &workers.to_string(), "-d", "2"])
             .arg(&file),
         &dir,
@@ -320,7 +330,7 @@ fn a_server_that_dies_mid_run_and_comes_back_is_counted_exactly() {
         &plan(&format!("http://{addr}"), "3s", "  GET /json"),
     );
     let (child, started) = harness::spawn(
-        molotov().args(["-q", "-w", "4", "-d", "4"]).arg(&file),
+        load_command().args(["-q", "-w", "4", "-d", "4"]).arg(&file),
         &dir,
     );
     // Up for a second, down for a second, up again until the end.

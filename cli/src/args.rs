@@ -166,6 +166,13 @@ pub struct RunArgs {
     #[arg(long, hide_short_help = true)]
     pub no_multishot_poll: bool,
 
+    /// Executor knob: read responses with one multishot io_uring receive per connection,
+    /// into buffers each load process lends the kernel (Linux 6.0), instead of recv(2)
+    /// once a poll says the connection is readable: one system call less per response,
+    /// 1-8 MiB more per process (see docs/engine.md).
+    #[arg(long, hide_short_help = true)]
+    pub multishot_recv: bool,
+
     /// Executor knob: prefetch a woken worker's state into the CPU's cache once all workers'
     /// states of a process reach SIZE (bytes, or with K or M: 256K; 0: always; never).
     /// Default: half the L2 cache (see docs/engine.md).

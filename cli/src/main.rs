@@ -168,6 +168,7 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
             ring_depth: a.ring_depth.map(|n| n as usize),
             coop_taskrun: !a.no_coop_taskrun,
             multishot_poll: !a.no_multishot_poll,
+            multishot_recv: a.multishot_recv,
             prefetch_from: a.prefetch_from,
             dump: a.verbose >= 2,
             load: load.load.clone(),

@@ -78,6 +78,9 @@ pub struct EngineOptions {
     /// Wait for read readiness with one multishot poll per connection (see
     /// molotov-runtime's `Executor::multishot_poll`).
     pub multishot_poll: bool,
+    /// Read each connection with one multishot receive into buffers the process lends the
+    /// kernel (see molotov-runtime's `Executor::multishot_recv`).
+    pub multishot_recv: bool,
     /// Prefetch a woken worker's state from this many bytes of live task state on (None:
     /// the runtime's default, half the L2 cache; see molotov-runtime's
     /// `Executor::prefetch_task_state_from`).
@@ -154,6 +157,18 @@ pub const CHILD_RUNTIME_EXIT: i32 = 70;
 /// Exit code of a setup or teardown child whose plan block failed.
 pub const SETUP_FAILED_EXIT: i32 = 3;
 
+/// Bytes of one receive buffer: a response head and a small body fit in one.
+const RECV_BUFFER_BYTES: usize = 4096;
+
+/// Receive buffers of a load process of `workers` workers: one per worker (a worker has one
+/// response in flight, whose bytes it reads in the pass they come), at least 256 and at
+/// most 2,048 (8 MiB). More than that many responses arriving within one pass of the
+/// executor run it short, which costs the streams concerned a poll and a `recv(2)`, not a
+/// byte.
+fn recv_buffers_for(workers: usize) -> usize {
+    workers.next_power_of_two().clamp(256, 2048)
+}
+
 /// Builds this child's executor and runs `body` on it; returns the exit code.
 fn on_executor<F, Fut>(spec: &ChildSpec, body: F) -> i32
 where
@@ -167,7 +182,9 @@ where
     slot.set_state(SlotState::Starting);
     let mut builder = Executor::new()
         .taskrun_flags(spec.options.coop_taskrun)
-        .multishot_poll(spec.options.multishot_poll);
+        .multishot_poll(spec.options.multishot_poll)
+        .multishot_recv(spec.options.multishot_recv)
+        .recv_buffers(recv_buffers_for(spec.workers), RECV_BUFFER_BYTES);
     if let Some(cpu) = spec.cpu {
         builder = builder.pin_to_cpu(cpu);
     }

@@ -68,41 +68,19 @@ impl Transport {
     /// stray bytes (and for TLS no `close_notify` and no stray plaintext). Never blocks.
     pub(crate) fn idle_is_clean(&mut self) -> bool {
         match self {
-            Transport::Plain(stream) => peek_is_clean(stream.as_raw_fd()),
+            Transport::Plain(stream) => stream.nothing_to_read(),
             Transport::Tls(stream) => {
                 let (tcp, connection) = stream.get_mut();
-                tls_idle_is_clean(tcp.as_raw_fd(), connection)
+                tls_idle_is_clean(tcp, connection)
             }
         }
     }
 }
 
-/// One non-blocking `recv(MSG_PEEK)`: nothing waiting (EAGAIN) means clean.
-fn peek_is_clean(fd: RawFd) -> bool {
-    let mut byte = 0u8;
-    // SAFETY: `fd` is the descriptor of a stream the caller borrows, so it is open for this
-    // call; the buffer is a valid, writable one-byte local; MSG_DONTWAIT makes the call
-    // non-blocking.
-    let result = unsafe {
-        libc::recv(
-            fd,
-            (&raw mut byte).cast::<libc::c_void>(),
-            1,
-            libc::MSG_PEEK | libc::MSG_DONTWAIT,
-        )
-    };
-    if result < 0 {
-        let errno = io::Error::last_os_error().raw_os_error();
-        return matches!(errno, Some(libc::EAGAIN) | Some(libc::EINTR));
-    }
-    // 0: the server closed; > 0: bytes nobody asked for.
-    false
-}
-
 /// The TLS idle check: feed rustls whatever arrived (non-blocking reads of the socket) and
 /// look at what it was.
-fn tls_idle_is_clean(fd: RawFd, connection: &mut rustls::ClientConnection) -> bool {
-    let mut reader = NonBlockingFd(fd);
+fn tls_idle_is_clean(tcp: &mut TcpStream, connection: &mut rustls::ClientConnection) -> bool {
+    let mut reader = NonBlockingStream(tcp);
     for _ in 0..IDLE_CHECK_MAX_READS {
         match connection.read_tls(&mut reader) {
             Ok(0) => return false,
@@ -128,27 +106,12 @@ fn tls_idle_is_clean(fd: RawFd, connection: &mut rustls::ClientConnection) -> bo
     false
 }
 
-/// `std::io::Read` over a socket with `recv(MSG_DONTWAIT)`: `WouldBlock` when empty.
-struct NonBlockingFd(RawFd);
+/// `std::io::Read` over a stream's reads that never wait: `WouldBlock` when empty.
+struct NonBlockingStream<'a>(&'a mut TcpStream);
 
-impl io::Read for NonBlockingFd {
+impl io::Read for NonBlockingStream<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        // SAFETY: the descriptor belongs to a stream borrowed by the caller for the whole
-        // idle check, so it is open; `buf` is a valid writable slice of `buf.len()` bytes;
-        // MSG_DONTWAIT makes the call non-blocking.
-        let result = unsafe {
-            libc::recv(
-                self.0,
-                buf.as_mut_ptr().cast::<libc::c_void>(),
-                buf.len(),
-                libc::MSG_DONTWAIT,
-            )
-        };
-        if result < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(result as usize)
-        }
+        self.0.try_read(buf)
     }
 }
 

@@ -14,7 +14,7 @@ use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use std::time::{Duration, Instant};
 
 use crate::prefetch;
-use crate::reactor::Reactor;
+use crate::reactor::{Reactor, ReceiveSetup};
 use crate::timer::Timers;
 
 // A waker packs a task's index and generation into one pointer-sized word.
@@ -28,6 +28,10 @@ const MAIN_TASK: usize = 0xffff_ffff;
 
 /// Default submission-queue depth of the ring.
 const DEFAULT_RING_DEPTH: u32 = 128;
+
+/// Buffers of the multishot receives, by default: 256 of 4 KiB (1 MiB, touched as used).
+const DEFAULT_RECV_BUFFERS: u16 = 256;
+const DEFAULT_RECV_BUFFER_SIZE: usize = 4096;
 
 static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 
@@ -79,6 +83,9 @@ pub struct Executor {
     batch_wait: Option<Duration>,
     taskrun_flags: bool,
     multishot_poll: bool,
+    multishot_recv: bool,
+    recv_buffers: u16,
+    recv_buffer_size: usize,
     timeout_argument: bool,
     prefetch_from: Option<usize>,
 }
@@ -91,7 +98,7 @@ impl Default for Executor {
 
 impl Executor {
     /// No CPU pinning, a ring of 128 entries, no spinning, task-work flags and multishot
-    /// read polls on.
+    /// read polls on, multishot receives off.
     pub fn new() -> Executor {
         Executor {
             cpu: None,
@@ -101,6 +108,9 @@ impl Executor {
             batch_wait: None,
             taskrun_flags: true,
             multishot_poll: true,
+            multishot_recv: false,
+            recv_buffers: DEFAULT_RECV_BUFFERS,
+            recv_buffer_size: DEFAULT_RECV_BUFFER_SIZE,
             timeout_argument: true,
             prefetch_from: None,
         }
@@ -160,6 +170,28 @@ impl Executor {
         self
     }
 
+    /// Whether a stream reads with one multishot receive, armed at its first wait and kept
+    /// until it is dropped, into buffers the executor lends the kernel (kernels before 6.0
+    /// refuse it, and the executor then falls back to readiness polls and `recv(2)` by
+    /// itself): a response then costs one completion and no system call. Off by default: on
+    /// the machine it was measured on it saved a `recv(2)` per response but no CPU time
+    /// (`benches/RESULTS.md`), and it costs the buffers' memory.
+    pub fn multishot_recv(mut self, on: bool) -> Executor {
+        self.multishot_recv = on;
+        self
+    }
+
+    /// The buffers of the multishot receives: `count` (rounded up to a power of two, at
+    /// most 32,768) of `size` bytes each (default 256 of 4 KiB). They are mapped at the
+    /// first receive, and touched as they are used. When every one holds bytes not yet
+    /// read, a stream's receive ends and that stream waits with a poll and reads with
+    /// `recv(2)` until its next read.
+    pub fn recv_buffers(mut self, count: usize, size: usize) -> Executor {
+        self.recv_buffers = count.clamp(1, 1 << 15).next_power_of_two() as u16;
+        self.recv_buffer_size = size.clamp(1, u32::MAX as usize);
+        self
+    }
+
     /// Prefetch a woken task's state (at most 4 KiB) when the states of all live tasks
     /// together reach `bytes`: 0 prefetches at every wake-up, `usize::MAX` never. By
     /// default, half the second-level cache of CPU 0 (sysfs; 256 KiB where it does not
@@ -191,6 +223,11 @@ impl Executor {
             self.timeout_argument,
             self.multishot_poll,
             self.batch_wait,
+            ReceiveSetup {
+                multishot: self.multishot_recv,
+                buffers: self.recv_buffers,
+                buffer_size: self.recv_buffer_size,
+            },
         )?;
         Ok(ReadyExecutor {
             runtime: Runtime {
@@ -647,6 +684,13 @@ pub fn executor_id() -> usize {
 #[doc(hidden)]
 pub fn operations_started() -> u64 {
     runtime(|runtime| runtime.reactor.started())
+}
+
+/// How many times a stream's receive on this thread's executor ended because every receive
+/// buffer held unread bytes; panics outside one. For tests.
+#[doc(hidden)]
+pub fn recv_buffer_shortages() -> u64 {
+    runtime(|runtime| runtime.reactor.shortages())
 }
 
 /// How many times this thread's executor found completions waiting in the kernel's overflow

@@ -23,6 +23,10 @@
 //!   a one-shot `POLL_ADD` per wait for writing, and for reading where the kernel lacks
 //!   multishot polls), so nothing is ever lent to the kernel and a stream can be dropped
 //!   at any time (an armed poll is cancelled).
+//! - Or, with [`Executor::multishot_recv`] (off by default), a stream reads through one
+//!   multishot receive into buffers the executor lends the kernel (`recv_buffers`): no
+//!   `recv(2)` per response. The buffers are the executor's, never a stream's, so a
+//!   stream can still be dropped at any time.
 //! - A woken task's state is prefetched (every cache line of its future, at most 4 KiB)
 //!   when the live tasks' states together outgrow half the L2 cache: with hundreds of load
 //!   workers, their states no longer stay in the cache between two polls (`prefetch`).
@@ -34,10 +38,11 @@ mod executor;
 pub mod net;
 mod prefetch;
 mod reactor;
+mod recv_buffers;
 pub mod sync;
 pub mod timer;
 
 pub use executor::{
     Executor, ReadyExecutor, RingSetup, Task, completion_overflows, executor_id,
-    operations_started, spawn_local, yield_if_needed, yield_now,
+    operations_started, recv_buffer_shortages, spawn_local, yield_if_needed, yield_now,
 };

@@ -1,13 +1,19 @@
-//! [`TcpStream`]: a non-blocking TCP connection read with `recv(2)` and written with
-//! `send(2)`, the ring telling only when it is readable or writable. Read readiness comes
-//! from one multishot `POLL_ADD` per stream, armed at the first wait and kept for the
-//! stream's life: each time data arrives the kernel posts a completion, which marks the
-//! stream readable and wakes its reader; nothing is submitted per response (where the kernel
-//! lacks multishot polls, or [`crate::Executor::multishot_poll`] is off, a one-shot
-//! `POLL_ADD` per wait). Write readiness, rarely needed, is a one-shot `POLL_ADD` per wait.
-//! A read after a short read waits for readiness first (what was there was taken), a read
-//! after a readiness event or a full read tries `recv` first: a request and its response
-//! cost one `send`, one poll completion and one `recv`.
+//! [`TcpStream`]: a non-blocking TCP connection of one executor, written with `send(2)`
+//! and read through one multishot receive armed at its first wait and kept for its life
+//! (Linux 6.0): each time data arrives the kernel copies it into one of the executor's
+//! buffers and posts a completion naming it; the read copies the bytes out and gives the
+//! buffer back. So a request and its response cost one `send`, one completion and no other
+//! system call, and nothing is submitted per response.
+//!
+//! Where the kernel lacks multishot receives (or [`crate::Executor::multishot_recv`] is
+//! off), a stream reads with `recv(2)` once the ring says it is readable: one multishot
+//! `POLL_ADD` per stream, armed at the first wait and kept (a one-shot `POLL_ADD` per wait
+//! where the kernel lacks those too, or [`crate::Executor::multishot_poll`] is off). A read
+//! after a short read waits for readiness first (what was there was taken), a read after a
+//! readiness event or a full read tries `recv` first. When the executor's buffers run out
+//! (every one holds bytes not yet read), a stream's receive ends: it reads what is left
+//! with `recv(2)`, waits once with a one-shot poll, and arms a receive again after that.
+//! Write readiness, rarely needed, is a one-shot `POLL_ADD` per wait.
 
 use std::future::{Future, poll_fn};
 use std::io;
@@ -22,7 +28,7 @@ use futures_lite::{AsyncRead, AsyncWrite};
 use io_uring::{opcode, types};
 
 use crate::executor::{runtime, with_runtime};
-use crate::reactor::{Fired, OpId};
+use crate::reactor::{Chunk, ENDED_AFTER_DATA, Fired, OpId, ReceiveState, Received};
 use crate::timer::Timer;
 
 /// A connected TCP stream of one executor.
@@ -34,6 +40,19 @@ pub struct TcpStream {
     read_wait: Option<OpId>,
     /// `read_wait` is a multishot poll (kept across waits).
     read_multishot: bool,
+    /// The stream reads through multishot receives (it armed one).
+    receives: bool,
+    /// The executor offered no receive at the stream's first wait: it reads with polls.
+    receive_refused: bool,
+    /// `read_wait` is a multishot receive (kept across reads).
+    receiving: bool,
+    /// Received bytes being read: the chunk, and how many of its bytes were read.
+    chunk: Option<(Chunk, usize)>,
+    /// The receive ended with this error after the bytes that a read returned: the next
+    /// read reports it.
+    read_error: Option<i32>,
+    /// The receive ran out of buffers: the next wait for data is a one-shot poll.
+    poll_next_wait: bool,
     write_wait: Option<OpId>,
     /// Try `recv` before waiting for readiness.
     read_first: bool,
@@ -78,6 +97,12 @@ impl TcpStream {
             executor: runtime(|runtime| runtime.id),
             read_wait: None,
             read_multishot: false,
+            receives: false,
+            receive_refused: false,
+            receiving: false,
+            chunk: None,
+            read_error: None,
+            poll_next_wait: false,
             write_wait: None,
             read_first: true,
             hung_up: false,
@@ -171,6 +196,7 @@ impl TcpStream {
                 // or not ours to reap.
                 self.executor = runtime.id;
                 self.read_wait = None;
+                self.receiving = false;
                 self.write_wait = None;
             }
             let multishot = matches!(direction, Direction::Read) && self.read_multishot;
@@ -208,8 +234,11 @@ impl TcpStream {
                         Poll::Ready(Ok(()))
                     }
                 },
+                // A stream that receives waits with a poll only when the buffers ran out:
+                // a one-shot poll, which cannot outlive the wait.
                 None if matches!(direction, Direction::Read)
-                    && runtime.reactor.multishot_poll() =>
+                    && runtime.reactor.multishot_poll()
+                    && !runtime.reactor.multishot_recv() =>
                 {
                     let entry =
                         opcode::PollAdd::new(types::Fd(fd), (events | libc::POLLRDHUP) as u32)
@@ -236,13 +265,21 @@ impl TcpStream {
 
 impl Drop for TcpStream {
     fn drop(&mut self) {
-        let (read, write) = (self.read_wait.take(), self.write_wait.take());
-        if read.is_none() && write.is_none() {
+        let (read, write, chunk) = (
+            self.read_wait.take(),
+            self.write_wait.take(),
+            self.chunk.take(),
+        );
+        if read.is_none() && write.is_none() && chunk.is_none() {
             return;
         }
         let executor = self.executor;
         with_runtime(|runtime| {
             if runtime.id == executor {
+                if let Some((chunk, _)) = chunk {
+                    runtime.reactor.give_back(chunk);
+                }
+                // A receive's chunks not yet taken go back when its slot is freed.
                 for id in [read, write].into_iter().flatten() {
                     runtime.reactor.cancel(id);
                 }
@@ -267,27 +304,22 @@ impl AsyncRead for TcpStream {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
+        if this.receives {
+            return this.poll_read_receiving(cx, buf);
+        }
         loop {
-            if this.read_first {
-                // SAFETY: `buf` is a valid, exclusively borrowed buffer of `buf.len()` bytes;
-                // MSG_DONTWAIT makes the call non-blocking.
-                let n = unsafe {
-                    libc::recv(
-                        this.fd.as_raw_fd(),
-                        buf.as_mut_ptr().cast(),
-                        buf.len(),
-                        libc::MSG_DONTWAIT,
-                    )
-                };
-                if n >= 0 {
-                    this.read_first = n as usize == buf.len() || this.hung_up;
-                    return Poll::Ready(Ok(n as usize));
-                }
-                let error = io::Error::last_os_error();
-                match error.kind() {
-                    io::ErrorKind::WouldBlock => this.read_first = false,
-                    io::ErrorKind::Interrupted => continue,
-                    _ => return Poll::Ready(Err(error)),
+            if this.read_first
+                && let Some(read) = this.recv_now(buf)
+            {
+                return read;
+            }
+            // The first wait of a stream arms a receive if the executor offers them (the
+            // stream then reads through `poll_read_receiving`); otherwise polls, for good.
+            if this.read_wait.is_none() && !this.receive_refused {
+                match this.start_receive(cx) {
+                    Ok(true) => return Poll::Pending,
+                    Ok(false) => this.receive_refused = true,
+                    Err(error) => return Poll::Ready(Err(error)),
                 }
             }
             match this.poll_ready(Direction::Read, cx) {
@@ -296,6 +328,263 @@ impl AsyncRead for TcpStream {
                 Poll::Ready(Ok(())) => this.read_first = true,
             }
         }
+    }
+}
+
+impl TcpStream {
+    /// A non-blocking `recv(2)` into `buf`: the bytes, the end of the stream or an error;
+    /// `None` when there is nothing (the next read then waits first).
+    #[inline(always)]
+    fn recv_now(&mut self, buf: &mut [u8]) -> Option<Poll<io::Result<usize>>> {
+        loop {
+            // SAFETY: `buf` is a valid, exclusively borrowed buffer of `buf.len()` bytes;
+            // MSG_DONTWAIT makes the call non-blocking.
+            let n = unsafe {
+                libc::recv(
+                    self.fd.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if n >= 0 {
+                self.read_first = n as usize == buf.len() || self.hung_up;
+                return Some(Poll::Ready(Ok(n as usize)));
+            }
+            let error = io::Error::last_os_error();
+            match error.kind() {
+                io::ErrorKind::WouldBlock => {
+                    self.read_first = false;
+                    return None;
+                }
+                io::ErrorKind::Interrupted => {}
+                _ => return Some(Poll::Ready(Err(error))),
+            }
+        }
+    }
+
+    /// A read of a stream that receives: the receive's chunks, and when it ended short of
+    /// buffers, `recv(2)` and a one-shot poll until the next receive is armed. Not inlined:
+    /// the default read path only tests `receives`.
+    #[inline(never)]
+    fn poll_read_receiving(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        if let Some(errno) = self.read_error.take() {
+            return Poll::Ready(Err(io::Error::from_raw_os_error(errno)));
+        }
+        loop {
+            if (self.receiving || self.chunk.is_some())
+                && let Some(read) = self.poll_received(cx, buf)
+            {
+                return read;
+            }
+            if self.read_first
+                && let Some(read) = self.recv_now(buf)
+            {
+                return read;
+            }
+            if !self.poll_next_wait && self.read_wait.is_none() {
+                match self.start_receive(cx) {
+                    Ok(true) => return Poll::Pending,
+                    // The kernel refused one: wait with a poll.
+                    Ok(false) => {}
+                    Err(error) => return Poll::Ready(Err(error)),
+                }
+            }
+            match self.poll_ready(Direction::Read, cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                Poll::Ready(Ok(())) => {
+                    self.read_first = true;
+                    self.poll_next_wait = false;
+                }
+            }
+        }
+    }
+
+    /// Arms the stream's multishot receive, if its executor offers them; `Ok(false)` where
+    /// it does not (the caller waits with a poll).
+    fn start_receive(&mut self, cx: &mut Context<'_>) -> io::Result<bool> {
+        let fd = self.fd.as_raw_fd();
+        runtime(|runtime| {
+            if runtime.id != self.executor || !runtime.reactor.multishot_recv() {
+                return Ok(false);
+            }
+            match runtime.reactor.start_receive(fd, cx.waker())? {
+                Some(id) => {
+                    self.read_wait = Some(id);
+                    self.receiving = true;
+                    self.receives = true;
+                    Ok(true)
+                }
+                None => Ok(false),
+            }
+        })
+    }
+
+    /// A read served by the receive: the bytes of the chunks received (as many as `buf`
+    /// holds), the end of the stream, an error, or `Pending`; `None` when the receive ended
+    /// with nothing to say (the caller reads with `recv(2)` or arms another).
+    fn poll_received(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Option<Poll<io::Result<usize>>> {
+        runtime(|runtime| {
+            if runtime.id != self.executor {
+                // The chunk and the receive belong to the other executor's reactor.
+                self.chunk = None;
+                self.receiving = false;
+                self.read_wait = None;
+                return Some(Poll::Ready(Err(io::Error::other(
+                    "a stream that receives was read from another executor",
+                ))));
+            }
+            let reactor = &runtime.reactor;
+            let mut filled = 0;
+            // Whether more chunks may wait behind the one being read.
+            let mut more = true;
+            loop {
+                if let Some((chunk, offset)) = self.chunk {
+                    let n = reactor.take(chunk, offset, &mut buf[filled..]);
+                    filled += n;
+                    self.chunk = (offset + n < chunk.len as usize).then_some((chunk, offset + n));
+                    // The usual case: one chunk, read whole. Nothing more to ask the reactor
+                    // (the next read parks the waker if nothing came).
+                    if filled == buf.len() || !more {
+                        return Some(Poll::Ready(Ok(filled)));
+                    }
+                }
+                let id = match &self.read_wait {
+                    Some(id) if self.receiving => id,
+                    _ => return (filled > 0).then_some(Poll::Ready(Ok(filled))),
+                };
+                let result = match reactor.receive(id, cx.waker()) {
+                    Received::Chunk(chunk, behind) => {
+                        self.chunk = Some((chunk, 0));
+                        more = behind;
+                        continue;
+                    }
+                    Received::Pending if filled > 0 => return Some(Poll::Ready(Ok(filled))),
+                    Received::Pending => return Some(Poll::Pending),
+                    Received::Ended(result) => result,
+                };
+                self.read_wait = None;
+                self.receiving = false;
+                match result {
+                    // The end of the stream: the socket says so again to `recv(2)`.
+                    0 => {
+                        self.hung_up = true;
+                        self.read_first = true;
+                    }
+                    ENDED_AFTER_DATA => {}
+                    // Every buffer holds unread bytes: what is left is read with `recv(2)`.
+                    errno if errno == -libc::ENOBUFS => {
+                        self.read_first = true;
+                        self.poll_next_wait = true;
+                    }
+                    // A kernel without multishot receives (before 6.0).
+                    errno if errno == -libc::EINVAL => {
+                        reactor.refuse_multishot_recv();
+                        self.read_first = true;
+                    }
+                    errno => self.read_error = Some(-errno),
+                }
+                if filled > 0 {
+                    return Some(Poll::Ready(Ok(filled)));
+                }
+                if let Some(errno) = self.read_error.take() {
+                    return Some(Poll::Ready(Err(io::Error::from_raw_os_error(errno))));
+                }
+                return (result == 0).then_some(Poll::Ready(Ok(0)));
+            }
+        })
+    }
+
+    /// A read that never waits: the bytes, end of stream or error the stream's receive
+    /// holds, else a non-blocking `recv(2)`; `WouldBlock` when there is nothing. Arms
+    /// nothing.
+    pub fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(errno) = self.read_error.take() {
+            return Err(io::Error::from_raw_os_error(errno));
+        }
+        if self.receiving || self.chunk.is_some() {
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            match self.poll_received(&mut cx, buf) {
+                Some(Poll::Ready(read)) => return read,
+                Some(Poll::Pending) => return Err(io::ErrorKind::WouldBlock.into()),
+                // The receive ended: what is left is in the socket.
+                None => {}
+            }
+        }
+        loop {
+            // SAFETY: `buf` is a valid, exclusively borrowed buffer of `buf.len()` bytes;
+            // MSG_DONTWAIT makes the call non-blocking.
+            let n = unsafe {
+                libc::recv(
+                    self.fd.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if n >= 0 {
+                return Ok(n as usize);
+            }
+            let error = io::Error::last_os_error();
+            if error.kind() != io::ErrorKind::Interrupted {
+                return Err(error);
+            }
+        }
+    }
+
+    /// Whether a read now would find nothing: no bytes, no end of stream, no error. Never
+    /// waits and takes nothing (bytes the stream's receive holds stay for the next read;
+    /// the socket is looked at with `MSG_PEEK`).
+    pub fn nothing_to_read(&mut self) -> bool {
+        if self.chunk.is_some() || self.read_error.is_some() {
+            return false;
+        }
+        if let (Some(id), true) = (&self.read_wait, self.receiving) {
+            let state = with_runtime(|runtime| {
+                (runtime.id == self.executor).then(|| runtime.reactor.receive_state(id))
+            })
+            .flatten();
+            match state {
+                Some(ReceiveState::Data) => return false,
+                // The end of the stream or an error; or another executor's receive.
+                Some(ReceiveState::Ended(result))
+                    if result != ENDED_AFTER_DATA
+                        && result != -libc::ENOBUFS
+                        && result != -libc::EINVAL =>
+                {
+                    return false;
+                }
+                None => return false,
+                // What arrived since the ring was last entered is still in the socket.
+                Some(ReceiveState::Waiting | ReceiveState::Ended(_)) => {}
+            }
+        }
+        let mut byte = 0u8;
+        // SAFETY: the stream's own descriptor; the buffer is a valid, writable one-byte
+        // local; MSG_DONTWAIT makes the call non-blocking.
+        let result = unsafe {
+            libc::recv(
+                self.fd.as_raw_fd(),
+                (&raw mut byte).cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        if result < 0 {
+            let errno = io::Error::last_os_error().raw_os_error();
+            return matches!(errno, Some(libc::EAGAIN) | Some(libc::EINTR));
+        }
+        // 0: the peer closed; > 0: bytes.
+        false
     }
 }
 

@@ -5,15 +5,22 @@
 //! poll and forgets it. A multishot operation (a stream's read readiness) stays in flight
 //! across completions: each one the kernel flags "more to come" only marks it fired and
 //! wakes its waiter; the last one (cancelled, failed, or ended by the kernel) is its result.
+//! A multishot receive (a stream's reads, Linux 6.0) is the one operation that lends memory
+//! to the kernel: the reactor's own provided buffers ([`RecvBuffers`]), never a stream's.
+//! Its completions queue the buffers they filled on the operation, in order, until the
+//! stream takes them; a buffer nobody will read (its stream is gone) goes back at once.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::io;
+use std::os::fd::RawFd;
 use std::task::Waker;
 use std::time::Duration;
 
 use io_uring::{EnterFlags, IoUring, cqueue, opcode, squeue, types};
 
 use crate::executor::RingSetup;
+use crate::recv_buffers::{self, RecvBuffers};
 
 /// `user_data` of the cancellations and of the waits' timeouts (their completions are not
 /// looked at).
@@ -28,6 +35,10 @@ struct Op {
     orphaned: bool,
     /// Stays in flight while the kernel flags more completions to come.
     multishot: bool,
+    /// A multishot receive: its completions fill `chunks`.
+    receive: bool,
+    /// A receive's filled buffers, oldest first, not yet taken by its owner.
+    chunks: VecDeque<Chunk>,
     /// A multishot operation completed (with more to come) since its owner last looked.
     fired: bool,
     /// The results of those completions, or-ed (a poll's: the events it saw).
@@ -49,6 +60,42 @@ pub(crate) enum Fired {
     Ended(i32),
 }
 
+/// Bytes a receive put in one of the reactor's buffers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Chunk {
+    pub(crate) buffer: u16,
+    pub(crate) len: u32,
+}
+
+/// What a multishot receive has for its owner.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Received {
+    /// Nothing yet: the waker is parked.
+    Pending,
+    /// The oldest bytes not yet taken (read them with [`Reactor::take`]), and whether more
+    /// chunks wait behind it.
+    Chunk(Chunk, bool),
+    /// Every chunk was taken and the receive ended (its slot is free): 0 at the end of the
+    /// stream, an error as `-errno` (`-ENOBUFS`: the reactor's buffers ran out), or
+    /// [`ENDED_AFTER_DATA`].
+    Ended(i32),
+}
+
+/// The end of a receive whose last completion carried data (the kernel ends a multishot
+/// receive when its completion does not fit the queue): nothing went wrong, arm another.
+pub(crate) const ENDED_AFTER_DATA: i32 = 1;
+
+/// Whether a receive, looked at without taking anything, has something for its owner.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ReceiveState {
+    /// In flight, nothing received.
+    Waiting,
+    /// Bytes are waiting to be taken.
+    Data,
+    /// Ended, with this result (see [`Received::Ended`]).
+    Ended(i32),
+}
+
 /// An operation in flight, as its owner knows it.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct OpId {
@@ -63,6 +110,7 @@ impl OpId {
 }
 
 pub(crate) struct Reactor {
+    /// Declared first, dropped first: before the buffers it was lent.
     ring: RefCell<IoUring>,
     ops: RefCell<Vec<Op>>,
     free_ops: RefCell<Vec<u32>>,
@@ -83,6 +131,39 @@ pub(crate) struct Reactor {
     batch_wait_usec: u32,
     /// What a batching wait waits for: as many completions as the queue holds.
     cq_entries: u32,
+    /// Streams read with one multishot receive each (Linux 6.0). Turned off for good the
+    /// first time the kernel refuses one, or the buffers cannot be registered.
+    multishot_recv: Cell<bool>,
+    /// How many buffers, of how many bytes, the receives are given.
+    recv_buffer_shape: (u16, usize),
+    /// The receives' buffers, registered at the first receive.
+    recv_buffers: RefCell<Option<RecvBuffers>>,
+    /// Receives that ended because every buffer held unread bytes.
+    shortages: Cell<u64>,
+}
+
+impl Drop for Reactor {
+    fn drop(&mut self) {
+        if self.recv_buffers.get_mut().is_some() {
+            // No receive can take a buffer once the group is gone. The ring is dropped (and
+            // closed) next, the buffers after it.
+            let _ = self
+                .ring
+                .get_mut()
+                .submitter()
+                .unregister_buf_ring(recv_buffers::GROUP);
+        }
+    }
+}
+
+/// How a reactor's streams read: [`Reactor::new`]'s receive settings.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReceiveSetup {
+    /// One multishot receive per stream, else readiness polls and `recv(2)`.
+    pub(crate) multishot: bool,
+    /// The receives' buffers: how many (a power of two) and how large.
+    pub(crate) buffers: u16,
+    pub(crate) buffer_size: usize,
 }
 
 impl Reactor {
@@ -97,6 +178,7 @@ impl Reactor {
         timeout_argument: bool,
         multishot_poll: bool,
         batch_wait: Option<Duration>,
+        receive: ReceiveSetup,
     ) -> io::Result<Reactor> {
         let cq = completion_queue.unwrap_or_else(|| depth.saturating_mul(8).max(4096));
         let build = |setup: RingSetup| {
@@ -149,6 +231,10 @@ impl Reactor {
                         multishot_poll: Cell::new(multishot_poll),
                         started: Cell::new(0),
                         overflows: Cell::new(0),
+                        multishot_recv: Cell::new(receive.multishot),
+                        recv_buffer_shape: (receive.buffers, receive.buffer_size),
+                        recv_buffers: RefCell::new(None),
+                        shortages: Cell::new(0),
                     });
                 }
                 // A flag this kernel does not know: try the next.
@@ -175,6 +261,106 @@ impl Reactor {
     /// The kernel refused a multishot poll (before Linux 5.13): one-shot polls from now on.
     pub(crate) fn refuse_multishot_poll(&self) {
         self.multishot_poll.set(false);
+    }
+
+    /// Whether streams read with a multishot receive.
+    pub(crate) fn multishot_recv(&self) -> bool {
+        self.multishot_recv.get()
+    }
+
+    /// The kernel refused a multishot receive (before Linux 6.0), or its buffers: streams
+    /// read with polls and `recv(2)` from now on.
+    pub(crate) fn refuse_multishot_recv(&self) {
+        self.multishot_recv.set(false);
+    }
+
+    /// Queues a multishot receive of `fd` into the reactor's buffers (registered at the
+    /// first), waited on by `waker`; `None` where the buffers cannot be registered (the
+    /// reactor then stops offering receives).
+    pub(crate) fn start_receive(&self, fd: RawFd, waker: &Waker) -> io::Result<Option<OpId>> {
+        {
+            let mut buffers = self.recv_buffers.borrow_mut();
+            if buffers.is_none() {
+                let (count, size) = self.recv_buffer_shape;
+                match RecvBuffers::register(&self.ring.borrow(), count, size) {
+                    Ok(registered) => *buffers = Some(registered),
+                    Err(_) => {
+                        self.refuse_multishot_recv();
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+        let entry = opcode::RecvMulti::new(types::Fd(fd), recv_buffers::GROUP).build();
+        // SAFETY: the receive writes only into the reactor's registered buffers, which live
+        // as long as the ring (`Reactor`'s fields drop the ring first, and its `Drop`
+        // unregisters them before).
+        let id = unsafe { self.start_op(entry, waker, true) }?;
+        self.ops.borrow_mut()[id.index as usize].receive = true;
+        Ok(Some(id))
+    }
+
+    /// Takes the oldest chunk the receive `id` got, or its end once every chunk is taken;
+    /// with neither, parks `waker`.
+    pub(crate) fn receive(&self, id: &OpId, waker: &Waker) -> Received {
+        let result = {
+            let mut ops = self.ops.borrow_mut();
+            let op = &mut ops[id.index as usize];
+            debug_assert!(op.live && op.receive && op.generation == id.generation);
+            op.fired = false;
+            if let Some(chunk) = op.chunks.pop_front() {
+                return Received::Chunk(chunk, !op.chunks.is_empty());
+            }
+            match op.result {
+                Some(result) => result,
+                None => {
+                    match &op.waker {
+                        Some(parked) if parked.will_wake(waker) => {}
+                        _ => op.waker = Some(waker.clone()),
+                    }
+                    return Received::Pending;
+                }
+            }
+        };
+        self.free(id.index);
+        Received::Ended(result)
+    }
+
+    /// What the receive `id` has, taking nothing.
+    pub(crate) fn receive_state(&self, id: &OpId) -> ReceiveState {
+        let ops = self.ops.borrow();
+        let op = &ops[id.index as usize];
+        match op.result {
+            _ if !op.chunks.is_empty() => ReceiveState::Data,
+            Some(result) => ReceiveState::Ended(result),
+            None => ReceiveState::Waiting,
+        }
+    }
+
+    /// Copies bytes `offset..` of `chunk` into `to`, and gives its buffer back to the kernel
+    /// once they are all copied; returns how many.
+    pub(crate) fn take(&self, chunk: Chunk, offset: usize, to: &mut [u8]) -> usize {
+        let mut buffers = self.recv_buffers.borrow_mut();
+        let buffers = buffers
+            .as_mut()
+            .expect("a chunk comes from registered buffers");
+        let n = buffers.copy_out(chunk.buffer, offset, chunk.len as usize, to);
+        if offset + n == chunk.len as usize {
+            buffers.give_back(chunk.buffer);
+        }
+        n
+    }
+
+    /// Gives a chunk's buffer back to the kernel.
+    pub(crate) fn give_back(&self, chunk: Chunk) {
+        if let Some(buffers) = self.recv_buffers.borrow_mut().as_mut() {
+            buffers.give_back(chunk.buffer);
+        }
+    }
+
+    /// Receives ended so far because every buffer held unread bytes.
+    pub(crate) fn shortages(&self) -> u64 {
+        self.shortages.get()
     }
 
     /// Operations started on this ring so far.
@@ -235,6 +421,7 @@ impl Reactor {
             op.live = true;
             op.orphaned = false;
             op.multishot = multishot;
+            op.receive = false;
             op.fired = false;
             op.fired_results = 0;
             op.result = None;
@@ -310,9 +497,19 @@ impl Reactor {
     fn free(&self, index: u32) {
         let mut ops = self.ops.borrow_mut();
         let op = &mut ops[index as usize];
+        if !op.chunks.is_empty() {
+            // Bytes nobody will read.
+            let mut buffers = self.recv_buffers.borrow_mut();
+            for chunk in op.chunks.drain(..) {
+                if let Some(buffers) = buffers.as_mut() {
+                    buffers.give_back(chunk.buffer);
+                }
+            }
+        }
         op.live = false;
         op.orphaned = false;
         op.multishot = false;
+        op.receive = false;
         op.fired = false;
         op.fired_results = 0;
         op.result = None;
@@ -426,6 +623,7 @@ impl Reactor {
             self.overflows.set(self.overflows.get() + 1);
         }
         let mut ops = self.ops.borrow_mut();
+        let mut buffers = self.recv_buffers.borrow_mut();
         let mut freed = Vec::new();
         for cqe in ring.completion() {
             let user_data = cqe.user_data();
@@ -433,16 +631,34 @@ impl Reactor {
                 continue;
             }
             let (index, generation) = (user_data as u32, (user_data >> 32) as u32);
-            let Some(op) = ops.get_mut(index as usize) else {
+            let filled = cqueue::buffer_select(cqe.flags());
+            let Some(op) = ops
+                .get_mut(index as usize)
+                .filter(|op| op.live && op.generation == generation)
+            else {
+                // No operation waits for it (cannot be for a receive: its slot is freed
+                // only at its last completion); a buffer it filled goes back.
+                if let (Some(buffer), Some(buffers)) = (filled, buffers.as_mut()) {
+                    buffers.give_back(buffer);
+                }
                 continue;
             };
-            if !op.live || op.generation != generation {
-                continue;
-            }
             // A multishot operation stays in flight while the kernel flags more to come; a
             // one-shot operation's completion is its end, whatever the flags say (so its
             // slot is always freed).
             let more = op.multishot && cqueue::more(cqe.flags());
+            let mut result = cqe.result();
+            if let Some(buffer) = filled {
+                if op.receive && !op.orphaned && result > 0 {
+                    op.chunks.push_back(Chunk {
+                        buffer,
+                        len: result as u32,
+                    });
+                    result = ENDED_AFTER_DATA;
+                } else if let Some(buffers) = buffers.as_mut() {
+                    buffers.give_back(buffer);
+                }
+            }
             if op.orphaned {
                 if !more {
                     freed.push(index);
@@ -451,14 +667,18 @@ impl Reactor {
             }
             if more {
                 op.fired = true;
-                op.fired_results |= cqe.result();
+                op.fired_results |= result;
             } else {
-                op.result = Some(cqe.result());
+                if op.receive && result == -libc::ENOBUFS {
+                    self.shortages.set(self.shortages.get() + 1);
+                }
+                op.result = Some(result);
             }
             if let Some(waker) = op.waker.take() {
                 waker.wake();
             }
         }
+        drop(buffers);
         drop(ops);
         drop(ring);
         for index in freed {

@@ -13,8 +13,8 @@ use molotov_runtime::net::TcpStream;
 use molotov_runtime::sync::Semaphore;
 use molotov_runtime::timer::{Timer, sleep};
 use molotov_runtime::{
-    Executor, RingSetup, completion_overflows, executor_id, operations_started, spawn_local,
-    yield_now,
+    Executor, RingSetup, completion_overflows, executor_id, operations_started,
+    recv_buffer_shortages, spawn_local, yield_now,
 };
 
 fn run<T: 'static>(future: impl Future<Output = T> + 'static) -> T {
@@ -253,12 +253,36 @@ fn a_stream_writes_and_reads_back_over_many_exchanges() {
     assert_eq!(exchanged, 1000);
 }
 
-/// Operations a stream submits to the ring over `exchanges` echoes of a short message, with
-/// multishot read polls on or off.
-fn operations_for_exchanges(multishot: bool, exchanges: u32) -> u64 {
+/// How a stream reads: the executor's settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum ReadMode {
+    /// One multishot receive (the default).
+    Receive,
+    /// A multishot poll and `recv(2)`.
+    MultishotPoll,
+    /// A one-shot poll per wait and `recv(2)`.
+    OneShotPoll,
+}
+
+const READ_MODES: [ReadMode; 3] = [
+    ReadMode::Receive,
+    ReadMode::MultishotPoll,
+    ReadMode::OneShotPoll,
+];
+
+impl ReadMode {
+    fn executor(self) -> Executor {
+        Executor::new()
+            .multishot_recv(self == ReadMode::Receive)
+            .multishot_poll(self == ReadMode::MultishotPoll)
+    }
+}
+
+/// Operations a stream submits to the ring over `exchanges` echoes of a short message, read
+/// as `mode` says.
+fn operations_for_exchanges(mode: ReadMode, exchanges: u32) -> u64 {
     let addr = echo_server();
-    Executor::new()
-        .multishot_poll(multishot)
+    mode.executor()
         .run(async move {
             let mut stream = TcpStream::connect(addr).await.unwrap();
             stream.set_nodelay(true).unwrap();
@@ -284,19 +308,21 @@ fn operations_for_exchanges(multishot: bool, exchanges: u32) -> u64 {
 }
 
 #[test]
-fn a_kept_alive_stream_arms_one_multishot_read_poll_for_all_its_answers() {
-    // Each answer is awaited (the echo comes after the write): one poll per wait without
-    // multishot, one poll for the stream's life with it.
-    let one_shot = operations_for_exchanges(false, 200);
+fn a_kept_alive_stream_arms_one_multishot_read_for_all_its_answers() {
+    // Each answer is awaited (the echo comes after the write): one poll per wait with
+    // one-shot polls, one receive or one poll for the stream's life with multishot ones.
+    let one_shot = operations_for_exchanges(ReadMode::OneShotPoll, 200);
     assert!(
         one_shot >= 200,
         "one-shot polls: {one_shot} operations for 200 waits"
     );
-    let multishot = operations_for_exchanges(true, 200);
-    assert!(
-        multishot <= 2,
-        "multishot poll: {multishot} operations for 200 answers"
-    );
+    for mode in [ReadMode::MultishotPoll, ReadMode::Receive] {
+        let multishot = operations_for_exchanges(mode, 200);
+        assert!(
+            multishot <= 2,
+            "{mode:?}: {multishot} operations for 200 answers"
+        );
+    }
 }
 
 /// 50 streams on the current executor, each sending 100 messages to the echo server at
@@ -361,17 +387,16 @@ fn prefetching_task_state_at_every_wake_up_changes_no_outcome() {
 }
 
 /// A completion queue of 4 entries under 50 streams whose answers come together: the kernel
-/// keeps what does not fit in its overflow list (and ends a multishot poll whose completion
-/// did not fit), and every stream still gets every answer, with multishot read polls and
-/// with one-shot polls.
+/// keeps what does not fit in its overflow list (and ends a multishot receive or poll whose
+/// completion did not fit), and every stream still gets every answer, in every read mode.
 #[test]
 fn an_overflowing_completion_queue_loses_no_answer() {
-    for multishot in [true, false] {
+    for mode in READ_MODES {
         let addr = echo_server();
-        let (total, overflows) = Executor::new()
+        let (total, overflows) = mode
+            .executor()
             .ring_depth(2)
             .completion_queue(4)
-            .multishot_poll(multishot)
             .run(async move {
                 // Bounded: an overflow list never flushed would leave streams waiting.
                 let total = futures_lite::future::or(fifty_echo_streams(addr), async {
@@ -382,9 +407,127 @@ fn an_overflowing_completion_queue_loses_no_answer() {
                 (total, completion_overflows())
             })
             .expect("the executor runs");
-        assert_eq!(total, 5000, "multishot {multishot}");
+        assert_eq!(total, 5000, "{mode:?}");
         // The point of the test: the queue did overflow.
-        assert!(overflows > 0, "multishot {multishot}: no overflow seen");
+        assert!(overflows > 0, "{mode:?}: no overflow seen");
+    }
+}
+
+/// Streams that receive more than the executor's buffers hold: 4 buffers of 16 bytes for
+/// 20 streams echoing 100-byte messages. An answer spans chunks, a read takes several, and
+/// the buffers run out again and again (a receive then ends, and its stream reads with
+/// `recv(2)` and waits with a poll until its next read): every stream still gets every
+/// answer, in order.
+#[test]
+fn streams_get_every_answer_when_the_receive_buffers_run_out() {
+    let addr = echo_server();
+    let (total, shortages) = Executor::new()
+        .multishot_recv(true)
+        .recv_buffers(4, 16)
+        .run(async move {
+            let tasks: Vec<_> = (0..20u32)
+                .map(|c| {
+                    spawn_local(async move {
+                        let mut stream = TcpStream::connect(addr).await.unwrap();
+                        stream.set_nodelay(true).unwrap();
+                        let mut buf = [0u8; 100];
+                        for i in 0..50u32 {
+                            let message = format!("{c:03}:{i:03};{}", "x".repeat(92));
+                            stream.write_all(message.as_bytes()).await.unwrap();
+                            stream.read_exact(&mut buf).await.unwrap();
+                            assert_eq!(&buf[..], message.as_bytes());
+                        }
+                        50u32
+                    })
+                })
+                .collect();
+            let all = async {
+                let mut total = 0;
+                for task in tasks {
+                    total += task.await;
+                }
+                total
+            };
+            let total = futures_lite::future::or(all, async {
+                sleep(Duration::from_secs(20)).await;
+                panic!("the streams were still waiting after 20 s");
+            })
+            .await;
+            (total, recv_buffer_shortages())
+        })
+        .expect("the executor runs");
+    assert_eq!(total, 1000);
+    // The point of the test: the buffers did run out.
+    assert!(shortages > 0, "no receive ran out of buffers");
+}
+
+/// What arrived on an idle stream (after an exchange: a receive or a poll is armed) is seen,
+/// not taken, by `nothing_to_read`, and read by `try_read`, in every read mode; the peer's
+/// end of stream too.
+#[test]
+fn an_idle_stream_tells_what_arrived_without_taking_it() {
+    for mode in READ_MODES {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (go, peer_go) = std::sync::mpsc::channel::<()>();
+        let peer = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut hello = [0u8; 2];
+            stream.read_exact(&mut hello).unwrap();
+            stream.write_all(&hello).unwrap();
+            peer_go.recv_timeout(Duration::from_secs(5)).unwrap();
+            stream.write_all(b"stray").unwrap();
+            peer_go.recv_timeout(Duration::from_secs(5)).unwrap();
+        });
+        let seen = mode
+            .executor()
+            .run(async move {
+                let mut stream = TcpStream::connect(addr).await.unwrap();
+                let mut buf = [0u8; 16];
+                let mut seen = Vec::new();
+                stream.write_all(b"hi").await.unwrap();
+                stream.read_exact(&mut buf[..2]).await.unwrap();
+                seen.push(String::from_utf8_lossy(&buf[..2]).into_owned());
+                seen.push(format!("clean {}", stream.nothing_to_read()));
+                go.send(()).unwrap();
+                sleep(Duration::from_millis(50)).await;
+                seen.push(format!("clean {}", stream.nothing_to_read()));
+                seen.push(format!("clean {}", stream.nothing_to_read()));
+                let n = stream.try_read(&mut buf[..3]).unwrap();
+                seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                seen.push(format!("clean {}", stream.nothing_to_read()));
+                let n = stream.try_read(&mut buf).unwrap();
+                seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                seen.push(format!("clean {}", stream.nothing_to_read()));
+                seen.push(format!(
+                    "{:?}",
+                    stream.try_read(&mut buf).map_err(|e| e.kind())
+                ));
+                go.send(()).unwrap();
+                sleep(Duration::from_millis(50)).await;
+                seen.push(format!("clean {}", stream.nothing_to_read()));
+                seen.push(format!("{:?}", stream.try_read(&mut buf)));
+                seen
+            })
+            .expect("the executor runs");
+        peer.join().unwrap();
+        assert_eq!(
+            seen,
+            [
+                "hi",
+                "clean true",
+                "clean false",
+                "clean false",
+                "str",
+                "clean false",
+                "ay",
+                "clean true",
+                "Err(WouldBlock)",
+                "clean false",
+                "Ok(0)",
+            ],
+            "{mode:?}"
+        );
     }
 }
 

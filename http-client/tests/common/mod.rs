@@ -14,9 +14,12 @@ use molotov_target::{ServerConfig, ServerHandle};
 /// Generous deadline for requests that must succeed.
 pub const OK_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Runs `future` to completion on a fresh executor on this thread.
+/// Runs `future` to completion on a fresh executor on this thread. With
+/// `MOLOTOV_TEST_MULTISHOT_RECV=1` in the environment, the executor's streams read with
+/// multishot receives (`scripts/test` runs the client's tests both ways).
 pub fn run<T>(future: impl Future<Output = T>) -> T {
     molotov_runtime::Executor::new()
+        .multishot_recv(std::env::var_os("MOLOTOV_TEST_MULTISHOT_RECV").is_some_and(|v| v == "1"))
         .run(future)
         .expect("the executor (io_uring) runs")
 }
