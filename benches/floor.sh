@@ -4,6 +4,7 @@
 # round after round:
 #   wrk           wrk -t1 -c50 (the peer of target 1)
 #   molotov       molotov -p 1 -w 50 (the product, defaults)
+#   molotov-recv  molotov -p 1 -w 50 --multishot-recv (reads through multishot receives)
 #   glommio       examples/transport_floor unbuffered + COOP_TASKRUN (glommio alone, molotov's
 #                 read path, no HTTP client, interpreter or stats)
 #   epoll         examples/transport_floor epoll + COOP_TASKRUN (glommio's executor, readiness
@@ -47,11 +48,11 @@ done
 # shellcheck source=benches/one-nginx.sh
 source "$(dirname "$0")/one-nginx.sh"
 addr=127.0.0.1:$port
-read -r -a tools <<< "${TOOLS:-wrk molotov glommio epoll uring ms-recv ms-recv-sys ms-poll async-poll async-mspoll async-recv}"
+read -r -a tools <<< "${TOOLS:-wrk molotov molotov-recv glommio epoll uring ms-recv ms-recv-sys ms-poll async-poll async-mspoll async-recv}"
 [ "${tools[0]}" = wrk ] || { echo "floor.sh: TOOLS must start with wrk" >&2; exit 2; }
 for tool in "${tools[@]}"; do
   case $tool in
-    wrk | molotov | glommio | epoll | uring | uring-coop | ms-recv | ms-recv-sys | ms-poll | \
+    wrk | molotov | molotov-recv | glommio | epoll | uring | uring-coop | ms-recv | ms-recv-sys | ms-poll | \
       ms-recv-coop | ms-recv-sys-coop | ms-poll-coop | async-poll | async-mspoll | async-recv | \
       async-poll-coop | async-mspoll-coop | async-recv-coop) ;;
     *) echo "floor.sh: unknown tool $tool in TOOLS" >&2; exit 2 ;;
@@ -62,6 +63,8 @@ run() {
   case $1 in
     wrk) wrk -t1 -c50 -d"${seconds}s" "http://$addr/" | sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' ;;
     molotov) "$bin/molotov" -q -p 1 -w 50 -d "${seconds}s" "$dir/plan.mol" |
+      sed -n 's/^Requests: \([0-9,]*\) .*/\1/p' | tr -d , ;;
+    molotov-recv) "$bin/molotov" -q -p 1 -w 50 -d "${seconds}s" --multishot-recv "$dir/plan.mol" |
       sed -n 's/^Requests: \([0-9,]*\) .*/\1/p' | tr -d , ;;
     glommio) "$bin/examples/transport_floor" "$addr" 50 "$seconds" unbuffered "$load_cpu" coop |
       sed -n 's/.* requests=\([0-9]*\) .*/\1/p' ;;
