@@ -520,24 +520,9 @@ impl TcpStream {
                 None => {}
             }
         }
-        loop {
-            // SAFETY: `buf` is a valid, exclusively borrowed buffer of `buf.len()` bytes;
-            // MSG_DONTWAIT makes the call non-blocking.
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            if n >= 0 {
-                return Ok(n as usize);
-            }
-            let error = io::Error::last_os_error();
-            if error.kind() != io::ErrorKind::Interrupted {
-                return Err(error);
-            }
+        match self.recv_now(buf) {
+            Some(Poll::Ready(read)) => read,
+            _ => Err(io::ErrorKind::WouldBlock.into()),
         }
     }
 

@@ -60,6 +60,17 @@ pub(crate) enum Fired {
     Ended(i32),
 }
 
+impl Op {
+    /// Keeps `waker` to wake at the next completion (unless the one kept already wakes the
+    /// same task).
+    fn park(&mut self, waker: &Waker) {
+        match &self.waker {
+            Some(parked) if parked.will_wake(waker) => {}
+            _ => self.waker = Some(waker.clone()),
+        }
+    }
+}
+
 /// Bytes a receive put in one of the reactor's buffers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Chunk {
@@ -314,10 +325,7 @@ impl Reactor {
             match op.result {
                 Some(result) => result,
                 None => {
-                    match &op.waker {
-                        Some(parked) if parked.will_wake(waker) => {}
-                        _ => op.waker = Some(waker.clone()),
-                    }
+                    op.park(waker);
                     return Received::Pending;
                 }
             }
@@ -455,10 +463,7 @@ impl Reactor {
                     return Fired::Yes(std::mem::take(&mut op.fired_results));
                 }
                 None => {
-                    match &op.waker {
-                        Some(parked) if parked.will_wake(waker) => {}
-                        _ => op.waker = Some(waker.clone()),
-                    }
+                    op.park(waker);
                     return Fired::No;
                 }
             }
@@ -648,16 +653,25 @@ impl Reactor {
             // slot is always freed).
             let more = op.multishot && cqueue::more(cqe.flags());
             let mut result = cqe.result();
-            if let Some(buffer) = filled {
-                if op.receive && !op.orphaned && result > 0 {
+            match filled {
+                // Bytes for the owner, in order.
+                Some(buffer) if op.receive && !op.orphaned && result > 0 => {
                     op.chunks.push_back(Chunk {
                         buffer,
                         len: result as u32,
                     });
-                    result = ENDED_AFTER_DATA;
-                } else if let Some(buffers) = buffers.as_mut() {
-                    buffers.give_back(buffer);
                 }
+                Some(buffer) => {
+                    if let Some(buffers) = buffers.as_mut() {
+                        buffers.give_back(buffer);
+                    }
+                }
+                None => {}
+            }
+            if op.receive && result > 0 {
+                // A receive's count of bytes is in its chunk; as an end, it says only that
+                // the receive ended after data.
+                result = ENDED_AFTER_DATA;
             }
             if op.orphaned {
                 if !more {

@@ -461,6 +461,64 @@ fn streams_get_every_answer_when_the_receive_buffers_run_out() {
     assert!(shortages > 0, "no receive ran out of buffers");
 }
 
+/// A stream dropped while it holds received bytes (one buffer half read, one queued behind
+/// it) gives both buffers back: on an executor of 2 buffers of 16 bytes, another stream then
+/// exchanges 50 answers of 32 bytes (both buffers each) without the buffers running out.
+#[test]
+fn a_dropped_stream_gives_its_receive_buffers_back() {
+    let addr = echo_server();
+    let (first_bytes, shortages_before, answers, shortages_after) = Executor::new()
+        .multishot_recv(true)
+        .recv_buffers(2, 16)
+        .run(async move {
+            let mut first = TcpStream::connect(addr).await.unwrap();
+            first.set_nodelay(true).unwrap();
+            // A read that finds nothing arms the stream's receive (were the echo already
+            // there, `recv(2)` would read it).
+            let mut nothing = [0u8; 1];
+            assert!(
+                futures_lite::future::poll_once(first.read(&mut nothing))
+                    .await
+                    .is_none()
+            );
+            // 32 bytes: both buffers, 16 each (a receive holds them until they are read).
+            first.write_all(&[b'a'; 32]).await.unwrap();
+            let mut five = [0u8; 5];
+            first.read_exact(&mut five).await.unwrap();
+            // Let the second buffer's completion come in too.
+            sleep(Duration::from_millis(50)).await;
+            drop(first);
+            let before = recv_buffer_shortages();
+            let mut second = TcpStream::connect(addr).await.unwrap();
+            second.set_nodelay(true).unwrap();
+            let mut answers = 0;
+            let mut buf = [0u8; 64];
+            for i in 0..50u32 {
+                let message = format!("{i:032}");
+                second.write_all(message.as_bytes()).await.unwrap();
+                // Reads into more room than the answer needs: a short read, after which the
+                // stream waits on its receive (a full read would try `recv(2)` first).
+                let mut have = 0;
+                while have < 32 {
+                    let n = second.read(&mut buf[have..]).await.unwrap();
+                    assert_ne!(n, 0, "the echo server closed");
+                    have += n;
+                }
+                if &buf[..have] == message.as_bytes() {
+                    answers += 1;
+                }
+            }
+            (five, before, answers, recv_buffer_shortages())
+        })
+        .expect("the executor runs");
+    assert_eq!(&first_bytes, b"aaaaa");
+    assert_eq!(answers, 50);
+    assert_eq!(
+        shortages_after, shortages_before,
+        "the second stream ran out of buffers: the first kept some"
+    );
+}
+
 /// What arrived on an idle stream (after an exchange: a receive or a poll is armed) is seen,
 /// not taken, by `nothing_to_read`, and read by `try_read`, in every read mode; the peer's
 /// end of stream too.
