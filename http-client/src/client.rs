@@ -80,7 +80,8 @@ thread_local! {
 /// thread: the caller hands them to [`with_read_buffer`] before it awaits anything.
 ///
 /// A read is a `recv` made once the socket is readable (the runtime polls for readiness,
-/// then copies): nothing is in flight into the buffer while the task waits, and the parser keeps a
+/// then copies), or with multishot receives a copy out of the executor's own buffers:
+/// nothing is in flight into this buffer while the task waits, and the parser keeps a
 /// copy of whatever it needs. So one buffer serves every client of the thread. A buffer per
 /// client was a line or more of cache per request to fetch back among hundreds of workers,
 /// and memory per worker for nothing.

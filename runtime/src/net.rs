@@ -1,18 +1,20 @@
-//! [`TcpStream`]: a non-blocking TCP connection of one executor, written with `send(2)`
-//! and read through one multishot receive armed at its first wait and kept for its life
-//! (Linux 6.0): each time data arrives the kernel copies it into one of the executor's
-//! buffers and posts a completion naming it; the read copies the bytes out and gives the
-//! buffer back. So a request and its response cost one `send`, one completion and no other
-//! system call, and nothing is submitted per response.
+//! [`TcpStream`]: a non-blocking TCP connection of one executor, written with `send(2)`.
 //!
-//! Where the kernel lacks multishot receives (or [`crate::Executor::multishot_recv`] is
-//! off), a stream reads with `recv(2)` once the ring says it is readable: one multishot
+//! By default it is read with `recv(2)` once the ring says it is readable: one multishot
 //! `POLL_ADD` per stream, armed at the first wait and kept (a one-shot `POLL_ADD` per wait
-//! where the kernel lacks those too, or [`crate::Executor::multishot_poll`] is off). A read
+//! where the kernel lacks those, or [`crate::Executor::multishot_poll`] is off). A read
 //! after a short read waits for readiness first (what was there was taken), a read after a
-//! readiness event or a full read tries `recv` first. When the executor's buffers run out
-//! (every one holds bytes not yet read), a stream's receive ends: it reads what is left
-//! with `recv(2)`, waits once with a one-shot poll, and arms a receive again after that.
+//! readiness event or a full read tries `recv` first: a request and its response cost one
+//! `send`, one poll completion and one `recv`.
+//!
+//! With [`crate::Executor::multishot_recv`] (off by default; Linux 6.0), it is read
+//! through one multishot receive armed at its first wait and kept for its life: each time
+//! data arrives the kernel copies it into one of the executor's buffers and posts a
+//! completion naming it; the read copies the bytes out and gives the buffer back, and no
+//! `recv(2)` is made. When the executor's buffers run out (every one holds bytes not yet
+//! read), a stream's receive ends: it reads what is left with `recv(2)`, waits once with a
+//! one-shot poll, and arms a receive again after that.
+//!
 //! Write readiness, rarely needed, is a one-shot `POLL_ADD` per wait.
 
 use std::future::{Future, poll_fn};
