@@ -29,7 +29,7 @@ use std::time::Duration;
 use futures_lite::{AsyncRead, AsyncWrite};
 use io_uring::{opcode, types};
 
-use crate::executor::{runtime, with_runtime};
+use crate::executor::{Runtime, runtime, with_runtime};
 use crate::reactor::{Chunk, ENDED_AFTER_DATA, Fired, OpId, ReceiveState, Received};
 use crate::timer::Timer;
 
@@ -39,15 +39,10 @@ pub struct TcpStream {
     fd: OwnedFd,
     /// The executor whose ring holds `read_wait` and `write_wait`.
     executor: usize,
-    read_wait: Option<OpId>,
-    /// `read_wait` is a multishot poll (kept across waits).
-    read_multishot: bool,
-    /// The stream reads through multishot receives (it armed one).
-    receives: bool,
-    /// The executor offered no receive at the stream's first wait: it reads with polls.
-    receive_refused: bool,
-    /// `read_wait` is a multishot receive (kept across reads).
-    receiving: bool,
+    /// What the reads wait on in the ring.
+    read_wait: ReadWait,
+    /// How the stream reads, decided at its first wait.
+    read_path: ReadPath,
     /// Received bytes being read: the chunk, and how many of its bytes were read.
     chunk: Option<(Chunk, usize)>,
     /// The receive ended with this error after the bytes that a read returned: the next
@@ -66,6 +61,41 @@ pub struct TcpStream {
 /// Poll events after which a read may find an end of stream or an error that no later
 /// event will announce.
 const HANG_UP_EVENTS: i32 = (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) as i32;
+
+/// What a stream's reads wait on in the ring: nothing, or one operation in flight.
+#[derive(Debug)]
+enum ReadWait {
+    /// Nothing in flight: the next wait arms something.
+    Idle,
+    /// A one-shot poll: its answer ends it.
+    Poll(OpId),
+    /// A multishot poll: kept across waits until it ends.
+    MultishotPoll(OpId),
+    /// A multishot receive: kept across reads until it ends.
+    Receive(OpId),
+}
+
+impl ReadWait {
+    /// The operation in flight, if any, leaving `Idle`.
+    fn take(&mut self) -> Option<OpId> {
+        match std::mem::replace(self, ReadWait::Idle) {
+            ReadWait::Idle => None,
+            ReadWait::Poll(id) | ReadWait::MultishotPoll(id) | ReadWait::Receive(id) => Some(id),
+        }
+    }
+}
+
+/// How a stream reads, for its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadPath {
+    /// It has not waited yet: its first wait arms a receive if the executor offers them.
+    Undecided,
+    /// Readiness polls, then `recv(2)`.
+    Polls,
+    /// Multishot receives (and, when the executor's buffers ran out, `recv(2)` and a
+    /// one-shot poll until the next receive).
+    Receives,
+}
 
 /// Which readiness a stream waits for.
 #[derive(Clone, Copy)]
@@ -97,11 +127,8 @@ impl TcpStream {
         let mut stream = TcpStream {
             fd,
             executor: runtime(|runtime| runtime.id),
-            read_wait: None,
-            read_multishot: false,
-            receives: false,
-            receive_refused: false,
-            receiving: false,
+            read_wait: ReadWait::Idle,
+            read_path: ReadPath::Undecided,
             chunk: None,
             read_error: None,
             poll_next_wait: false,
@@ -197,71 +224,96 @@ impl TcpStream {
                 // Moved to another executor: the first one's ring, and its polls, are gone
                 // or not ours to reap.
                 self.executor = runtime.id;
-                self.read_wait = None;
-                self.receiving = false;
+                self.read_wait = ReadWait::Idle;
                 self.write_wait = None;
             }
-            let multishot = matches!(direction, Direction::Read) && self.read_multishot;
-            let (wait, events) = match direction {
-                Direction::Read => (&mut self.read_wait, libc::POLLIN),
-                Direction::Write => (&mut self.write_wait, libc::POLLOUT),
-            };
-            match wait {
-                Some(id) => match runtime.reactor.poll(id, cx.waker()) {
-                    Fired::No => Poll::Pending,
-                    // Only a multishot poll fires and stays in flight.
-                    Fired::Yes(events) => {
-                        // A multishot poll is edge-triggered: a completion comes when
-                        // something arrives, and what came together (the last data and the
-                        // end of stream) comes in one. A short read takes the data, not
-                        // the end, which must then be read without waiting for news.
-                        if events & HANG_UP_EVENTS != 0 {
-                            self.hung_up = true;
-                        }
-                        Poll::Ready(Ok(()))
-                    }
-                    // A one-shot poll's answer, or the end of a multishot poll (the
-                    // completion queue was full, or it failed): the next wait arms a new one.
-                    Fired::Ended(result) => {
-                        *wait = None;
-                        if multishot && result == -libc::EINVAL {
-                            // A kernel without multishot polls (before 5.13): one-shot
-                            // polls from now on. The socket may be readable: look.
-                            runtime.reactor.refuse_multishot_poll();
-                            return Poll::Ready(Ok(()));
-                        }
-                        if result < 0 {
-                            return Poll::Ready(Err(io::Error::from_raw_os_error(-result)));
-                        }
-                        Poll::Ready(Ok(()))
+            let (wait, multishot) = match direction {
+                Direction::Read => match &self.read_wait {
+                    ReadWait::Idle => (None, false),
+                    ReadWait::Poll(id) => (Some(id), false),
+                    ReadWait::MultishotPoll(id) => (Some(id), true),
+                    // A stream that receives waits with a poll only once its receive ended.
+                    ReadWait::Receive(_) => {
+                        return Poll::Ready(Err(io::Error::other(
+                            "a stream waited for readiness while its receive was in flight",
+                        )));
                     }
                 },
-                // A stream that receives waits with a poll only when the buffers ran out:
-                // a one-shot poll, which cannot outlive the wait.
-                None if matches!(direction, Direction::Read)
-                    && runtime.reactor.multishot_poll()
-                    && !runtime.reactor.multishot_recv() =>
-                {
-                    let entry =
-                        opcode::PollAdd::new(types::Fd(fd), (events | libc::POLLRDHUP) as u32)
-                            .multi(true)
-                            .build();
-                    // SAFETY: a poll points at no memory.
-                    *wait = Some(unsafe { runtime.reactor.start_multishot(entry, cx.waker()) }?);
-                    self.read_multishot = true;
-                    Poll::Pending
-                }
-                None => {
-                    let entry = opcode::PollAdd::new(types::Fd(fd), events as u32).build();
-                    // SAFETY: a poll points at no memory.
-                    *wait = Some(unsafe { runtime.reactor.start(entry, cx.waker()) }?);
-                    if matches!(direction, Direction::Read) {
-                        self.read_multishot = false;
+                Direction::Write => (self.write_wait.as_ref(), false),
+            };
+            let Some(id) = wait else {
+                return self.arm_poll(direction, fd, runtime, cx);
+            };
+            let result = match runtime.reactor.poll(id, cx.waker()) {
+                Fired::No => return Poll::Pending,
+                // Only a multishot poll fires and stays in flight.
+                Fired::Yes(events) => {
+                    // A multishot poll is edge-triggered: a completion comes when something
+                    // arrives, and what came together (the last data and the end of stream)
+                    // comes in one. A short read takes the data, not the end, which must
+                    // then be read without waiting for news.
+                    if events & HANG_UP_EVENTS != 0 {
+                        self.hung_up = true;
                     }
-                    Poll::Pending
+                    return Poll::Ready(Ok(()));
                 }
+                // A one-shot poll's answer, or the end of a multishot poll (the completion
+                // queue was full, or it failed): the next wait arms a new one.
+                Fired::Ended(result) => result,
+            };
+            match direction {
+                Direction::Read => self.read_wait = ReadWait::Idle,
+                Direction::Write => self.write_wait = None,
             }
+            if multishot && result == -libc::EINVAL {
+                // A kernel without multishot polls (before 5.13): one-shot polls from now
+                // on. The socket may be readable: look.
+                runtime.reactor.refuse_multishot_poll();
+                return Poll::Ready(Ok(()));
+            }
+            if result < 0 {
+                return Poll::Ready(Err(io::Error::from_raw_os_error(-result)));
+            }
+            Poll::Ready(Ok(()))
         })
+    }
+
+    /// Arms the poll of a wait for `direction`: for reads a multishot poll kept across
+    /// waits where the executor offers them (and no receives: a stream that receives waits
+    /// with a poll only when the buffers ran out, a one-shot poll that cannot outlive the
+    /// wait), else a one-shot poll.
+    fn arm_poll(
+        &mut self,
+        direction: Direction,
+        fd: RawFd,
+        runtime: &Runtime,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        match direction {
+            Direction::Read
+                if runtime.reactor.multishot_poll() && !runtime.reactor.multishot_recv() =>
+            {
+                let entry =
+                    opcode::PollAdd::new(types::Fd(fd), (libc::POLLIN | libc::POLLRDHUP) as u32)
+                        .multi(true)
+                        .build();
+                // SAFETY: a poll points at no memory.
+                let id = unsafe { runtime.reactor.start_multishot(entry, cx.waker()) }?;
+                self.read_wait = ReadWait::MultishotPoll(id);
+            }
+            Direction::Read => {
+                let entry = opcode::PollAdd::new(types::Fd(fd), libc::POLLIN as u32).build();
+                // SAFETY: a poll points at no memory.
+                let id = unsafe { runtime.reactor.start(entry, cx.waker()) }?;
+                self.read_wait = ReadWait::Poll(id);
+            }
+            Direction::Write => {
+                let entry = opcode::PollAdd::new(types::Fd(fd), libc::POLLOUT as u32).build();
+                // SAFETY: a poll points at no memory.
+                self.write_wait = Some(unsafe { runtime.reactor.start(entry, cx.waker()) }?);
+            }
+        }
+        Poll::Pending
     }
 }
 
@@ -306,7 +358,7 @@ impl AsyncRead for TcpStream {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        if this.receives {
+        if this.read_path == ReadPath::Receives {
             return this.poll_read_receiving(cx, buf);
         }
         loop {
@@ -317,10 +369,10 @@ impl AsyncRead for TcpStream {
             }
             // The first wait of a stream arms a receive if the executor offers them (the
             // stream then reads through `poll_read_receiving`); otherwise polls, for good.
-            if this.read_wait.is_none() && !this.receive_refused {
+            if this.read_path == ReadPath::Undecided && matches!(this.read_wait, ReadWait::Idle) {
                 match this.start_receive(cx) {
                     Ok(true) => return Poll::Pending,
-                    Ok(false) => this.receive_refused = true,
+                    Ok(false) => this.read_path = ReadPath::Polls,
                     Err(error) => return Poll::Ready(Err(error)),
                 }
             }
@@ -365,9 +417,14 @@ impl TcpStream {
         }
     }
 
+    /// Whether a multishot receive is in flight.
+    fn is_receiving(&self) -> bool {
+        matches!(self.read_wait, ReadWait::Receive(_))
+    }
+
     /// A read of a stream that receives: the receive's chunks, and when it ended short of
     /// buffers, `recv(2)` and a one-shot poll until the next receive is armed. Not inlined:
-    /// the default read path only tests `receives`.
+    /// the default read path only tests the read path.
     #[inline(never)]
     fn poll_read_receiving(
         &mut self,
@@ -378,7 +435,7 @@ impl TcpStream {
             return Poll::Ready(Err(io::Error::from_raw_os_error(errno)));
         }
         loop {
-            if (self.receiving || self.chunk.is_some())
+            if (self.is_receiving() || self.chunk.is_some())
                 && let Some(read) = self.poll_received(cx, buf)
             {
                 return read;
@@ -388,7 +445,7 @@ impl TcpStream {
             {
                 return read;
             }
-            if !self.poll_next_wait && self.read_wait.is_none() {
+            if !self.poll_next_wait && matches!(self.read_wait, ReadWait::Idle) {
                 match self.start_receive(cx) {
                     Ok(true) => return Poll::Pending,
                     // The kernel refused one: wait with a poll.
@@ -417,9 +474,8 @@ impl TcpStream {
             }
             match runtime.reactor.start_receive(fd, cx.waker())? {
                 Some(id) => {
-                    self.read_wait = Some(id);
-                    self.receiving = true;
-                    self.receives = true;
+                    self.read_wait = ReadWait::Receive(id);
+                    self.read_path = ReadPath::Receives;
                     Ok(true)
                 }
                 None => Ok(false),
@@ -439,8 +495,7 @@ impl TcpStream {
             if runtime.id != self.executor {
                 // The chunk and the receive belong to the other executor's reactor.
                 self.chunk = None;
-                self.receiving = false;
-                self.read_wait = None;
+                self.read_wait = ReadWait::Idle;
                 return Some(Poll::Ready(Err(io::Error::other(
                     "a stream that receives was read from another executor",
                 ))));
@@ -461,7 +516,7 @@ impl TcpStream {
                     }
                 }
                 let id = match &self.read_wait {
-                    Some(id) if self.receiving => id,
+                    ReadWait::Receive(id) => id,
                     _ => return (filled > 0).then_some(Poll::Ready(Ok(filled))),
                 };
                 let result = match reactor.receive(id, cx.waker()) {
@@ -474,8 +529,7 @@ impl TcpStream {
                     Received::Pending => return Some(Poll::Pending),
                     Received::Ended(result) => result,
                 };
-                self.read_wait = None;
-                self.receiving = false;
+                self.read_wait = ReadWait::Idle;
                 match result {
                     // The end of the stream: the socket says so again to `recv(2)`.
                     0 => {
@@ -513,7 +567,7 @@ impl TcpStream {
         if let Some(errno) = self.read_error.take() {
             return Err(io::Error::from_raw_os_error(errno));
         }
-        if self.receiving || self.chunk.is_some() {
+        if self.is_receiving() || self.chunk.is_some() {
             let mut cx = Context::from_waker(std::task::Waker::noop());
             match self.poll_received(&mut cx, buf) {
                 Some(Poll::Ready(read)) => return read,
@@ -535,7 +589,7 @@ impl TcpStream {
         if self.chunk.is_some() || self.read_error.is_some() {
             return false;
         }
-        if let (Some(id), true) = (&self.read_wait, self.receiving) {
+        if let ReadWait::Receive(id) = &self.read_wait {
             let state = with_runtime(|runtime| {
                 (runtime.id == self.executor).then(|| runtime.reactor.receive_state(id))
             })
