@@ -194,9 +194,9 @@ impl Executor {
 
     /// Prefetch a woken task's state (at most 4 KiB) when the states of all live tasks
     /// together reach `bytes`: 0 prefetches at every wake-up, `usize::MAX` never. By
-    /// default, half the second-level cache of CPU 0 (sysfs; 256 KiB where it does not
-    /// say): below that the states stay in the cache and a prefetch only costs its
-    /// instructions.
+    /// default, half the second-level cache of the CPU the executor runs on (sysfs, read
+    /// when it is made, after pinning; 256 KiB where sysfs does not say): below that the
+    /// states stay in the cache and a prefetch only costs its instructions.
     pub fn prefetch_task_state_from(mut self, bytes: usize) -> Executor {
         self.prefetch_from = Some(bytes);
         self

@@ -11,7 +11,7 @@
 //! whole state at the wake-up took the 500-worker figure to ~3 µs (docs/engine.md). Below
 //! the threshold the prefetch is skipped: there it would only cost its instructions.
 
-use std::sync::OnceLock;
+use std::path::Path;
 
 /// The most bytes of one task's state prefetched at a wake-up (64 lines).
 pub(crate) const MAX_BYTES: usize = 4096;
@@ -19,21 +19,35 @@ pub(crate) const MAX_BYTES: usize = 4096;
 /// The L2 size assumed where the system does not say.
 const DEFAULT_L2_BYTES: usize = 512 * 1024;
 
-/// Prefetch from this many bytes of live task state on: half the L2 cache of CPU 0 (the
-/// rest is for the kernel's socket state and the read buffers), read once per process.
+/// Prefetch from this many bytes of live task state on: half the L2 cache of the CPU the
+/// calling thread runs on (the rest is for the kernel's socket state and the read buffers).
+/// An executor asks once, when it is made, after pinning its thread: on a machine whose
+/// cores differ (performance and efficiency cores), each executor gets its own core's.
 pub(crate) fn threshold() -> usize {
-    static THRESHOLD: OnceLock<usize> = OnceLock::new();
-    *THRESHOLD.get_or_init(|| l2_bytes().unwrap_or(DEFAULT_L2_BYTES) / 2)
+    l2_bytes(current_cpu()).unwrap_or(DEFAULT_L2_BYTES) / 2
 }
 
-/// The size of CPU 0's level-2 data or unified cache, from sysfs.
-fn l2_bytes() -> Option<usize> {
-    l2_bytes_in(std::path::Path::new("/sys/devices/system/cpu/cpu0/cache"))
+/// The CPU the calling thread runs on (0 where the system does not say).
+fn current_cpu() -> usize {
+    // SAFETY: sched_getcpu takes no arguments and touches no memory of ours.
+    let cpu = unsafe { libc::sched_getcpu() };
+    usize::try_from(cpu).unwrap_or(0)
+}
+
+/// The size of `cpu`'s level-2 data or unified cache, from sysfs.
+fn l2_bytes(cpu: usize) -> Option<usize> {
+    l2_bytes_of(Path::new("/sys/devices/system/cpu"), cpu)
+}
+
+/// The size of `cpu`'s level-2 data or unified cache, under `cpus` (sysfs layout: one
+/// `cpuN/cache` folder per CPU).
+fn l2_bytes_of(cpus: &Path, cpu: usize) -> Option<usize> {
+    l2_bytes_in(&cpus.join(format!("cpu{cpu}/cache")))
 }
 
 /// The size of the level-2 data or unified cache described in `cache_dir` (sysfs layout:
 /// one `indexN` folder per cache, with `level`, `type` and `size`).
-fn l2_bytes_in(cache_dir: &std::path::Path) -> Option<usize> {
+fn l2_bytes_in(cache_dir: &Path) -> Option<usize> {
     let dir = std::fs::read_dir(cache_dir).ok()?;
     dir.flatten().find_map(|entry| {
         let path = entry.path();
@@ -133,6 +147,23 @@ mod tests {
     }
 
     #[test]
+    fn each_cpu_has_its_own_l2() {
+        // Two cores that differ, as performance and efficiency cores do.
+        let root = std::env::temp_dir().join(format!("molotov-cpus-{}", std::process::id()));
+        for (cpu, size) in [(0, "256K"), (1, "2048K")] {
+            let dir = root.join(format!("cpu{cpu}/cache/index2"));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("level"), "2\n").unwrap();
+            std::fs::write(dir.join("type"), "Unified\n").unwrap();
+            std::fs::write(dir.join("size"), format!("{size}\n")).unwrap();
+        }
+        assert_eq!(l2_bytes_of(&root, 0), Some(256 * 1024));
+        assert_eq!(l2_bytes_of(&root, 1), Some(2048 * 1024));
+        assert_eq!(l2_bytes_of(&root, 2), None);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
     fn prefetching_starts_where_the_states_outgrow_the_threshold() {
         let threshold = 256 * 1024;
         // 2,112-byte worker states: 100 workers stay under it, 200 are over it.
@@ -143,13 +174,36 @@ mod tests {
     }
 
     #[test]
-    fn the_threshold_is_half_an_l2_cache() {
-        let threshold = threshold();
-        match l2_bytes() {
-            Some(l2) => assert_eq!(threshold, l2 / 2),
-            None => assert_eq!(threshold, DEFAULT_L2_BYTES / 2),
-        }
-        assert!(threshold > 0);
+    fn the_threshold_is_half_the_l2_cache_of_the_cpu_it_runs_on() {
+        // On a thread pinned to the last CPU this process may use (not CPU 0 where there
+        // are two or more), the threshold is read from that CPU's caches.
+        let allowed = std::thread::available_parallelism().map_or(1, usize::from);
+        std::thread::spawn(move || {
+            // SAFETY: an all-zero cpu_set_t is the empty set; the calls read and write only
+            // `set`, a local of the size passed.
+            let cpu = unsafe {
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                assert_eq!(libc::sched_getaffinity(0, size_of_val(&set), &mut set), 0);
+                let cpu = (0..libc::CPU_SETSIZE as usize)
+                    .rev()
+                    .find(|&cpu| libc::CPU_ISSET(cpu, &set))
+                    .expect("the thread may run somewhere");
+                let mut only = std::mem::zeroed();
+                libc::CPU_SET(cpu, &mut only);
+                assert_eq!(libc::sched_setaffinity(0, size_of_val(&only), &only), 0);
+                cpu
+            };
+            assert!(allowed < 2 || cpu > 0);
+            assert_eq!(current_cpu(), cpu);
+            let threshold = threshold();
+            match l2_bytes(cpu) {
+                Some(l2) => assert_eq!(threshold, l2 / 2),
+                None => assert_eq!(threshold, DEFAULT_L2_BYTES / 2),
+            }
+            assert!(threshold > 0);
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]
