@@ -262,8 +262,15 @@ pub(crate) enum JsonReading {
 }
 
 impl JsonReading {
-    /// How `clauses` read a body.
-    pub(crate) fn of(clauses: &[ClauseCode]) -> JsonReading {
+    /// How `clauses` read a body; numbers their JSONPath queries in order (`extract_at`).
+    pub(crate) fn of(clauses: &mut [ClauseCode]) -> JsonReading {
+        let mut next = 0;
+        for query in clauses.iter_mut().map(ClauseCode::query_mut) {
+            if let QueryCode::JsonPath { extract_at, .. } = query {
+                *extract_at = Some(next);
+                next += 1;
+            }
+        }
         let mut paths = Vec::new();
         for query in clauses.iter().map(ClauseCode::query) {
             if let QueryCode::JsonPath { steps, .. } = query {
@@ -310,6 +317,13 @@ impl ClauseCode {
             ClauseCode::Capture { query, .. } => query,
         }
     }
+
+    fn query_mut(&mut self) -> &mut QueryCode {
+        match self {
+            ClauseCode::Check { pred, .. } | ClauseCode::Assert { pred, .. } => &mut pred.query,
+            ClauseCode::Capture { query, .. } => query,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -336,6 +350,10 @@ pub(crate) enum QueryCode {
         /// The path's keys and indices when it is singular and spelled simply (`$.a.b[0]`,
         /// `$['a'][-1]`): walked directly, without building the query's node list.
         steps: Option<Box<[PathStep]>>,
+        /// Its place among its request's clauses' JSONPath queries (numbered in order by
+        /// [`JsonReading::of`]), which is its value's place when they are read in one pass;
+        /// `None` for a query that is no clause of a request (an `if`'s condition).
+        extract_at: Option<u32>,
         text: Box<str>,
     },
     Regex {

@@ -108,13 +108,16 @@ impl<'r, V: ResponseView + ?Sized> Resp<'r, V> {
         match extracted {
             Ok(found) => {
                 // The paths are the clauses' JSONPath queries, in order.
-                let index = self
-                    .clauses
-                    .iter()
-                    .map(ClauseCode::query)
-                    .filter(|query| matches!(query, QueryCode::JsonPath { .. }))
-                    .position(|query| std::ptr::eq(query, q))?;
-                Some(Ok(found[index].as_ref()))
+                let QueryCode::JsonPath {
+                    extract_at: Some(index),
+                    ..
+                } = q
+                else {
+                    return None;
+                };
+                // A numbered query is one of the clauses of the request answered here.
+                debug_assert!(self.clauses.iter().any(|c| std::ptr::eq(c.query(), q)));
+                Some(Ok(found.get(*index as usize)?.as_ref()))
             }
             Err(e) => Some(Err(e.clone())),
         }

@@ -141,7 +141,7 @@ impl Compiler<'_> {
         self.request_name_spans
             .push(r.name.as_ref().map(|n| n.span));
         let literal_headers = LiteralHeaders::of(&base, &own);
-        let json_reading = JsonReading::of(&clauses);
+        let json_reading = JsonReading::of(&mut clauses);
         self.request_code.push(RequestCode {
             method: r.method.clone(),
             target,
@@ -445,6 +445,8 @@ impl Compiler<'_> {
                         path,
                         singular: jsonpath_is_singular(text),
                         steps: jsonpath_steps(text).map(Into::into),
+                        // Numbered with the request's other clauses by `JsonReading::of`.
+                        extract_at: None,
                         text: text.as_str().into(),
                     },
                     Err(e) => {
