@@ -424,7 +424,7 @@ impl TcpStream {
 
     /// A read of a stream that receives: the receive's chunks, and when it ended short of
     /// buffers, `recv(2)` and a one-shot poll until the next receive is armed. Not inlined:
-    /// the default read path only tests the read path.
+    /// the default read path only compares `read_path`.
     #[inline(never)]
     fn poll_read_receiving(
         &mut self,
