@@ -417,6 +417,58 @@ fn a_sticky_header_of_one_worker_never_leaks_into_the_shared_request_bytes() {
     }
 }
 
+/// Requests that depend on the worker alone are rendered once per worker and then sent from
+/// the bytes the worker holds (`Driver::holds_rendered`): each worker's requests still carry
+/// its own values, and a sticky header's change is on the wire from the next send.
+#[test]
+fn held_request_bytes_carry_each_workers_values_and_follow_its_sticky_headers() {
+    let server = target();
+    let dir = TempDir::new("held-bytes");
+    let plan = dir.write(
+        "held.mol",
+        &r#"defaults {
+  base http://ADDR
+  X-Worker: w{{worker}}
+}
+
+setup worker {
+  header Authorization: Bearer t{{worker}}
+}
+
+scenario s {
+  GET /headers?w={{worker}}
+  check jsonpath "$.authorization" == "Bearer t{{worker}}"
+  check jsonpath "$['x-worker']" == "w{{worker}}"
+  for v in ["a", "a", "b", "b"] {
+    header X-A: {{v}}-{{worker}}
+    GET /headers?w={{worker}}&loop
+    check jsonpath "$['x-a']" == "{{v}}-{{worker}}"
+    check jsonpath "$.authorization" == "Bearer t{{worker}}"
+    check jsonpath "$['x-worker']" == "w{{worker}}"
+  }
+}
+"#
+        .replace("ADDR", &server.addr().to_string()),
+    );
+    let out = run_bounded(
+        molotov()
+            .args(["-v", "-p", "2", "-w", "6", "-r", "20", "--json"])
+            .arg(dir.0.join("report.json"))
+            .arg(&plan),
+        Duration::from_secs(60),
+    );
+    let err = stderr(&out);
+    assert_exit(&out, 0);
+    assert!(!err.contains("FAILED"), "{err}\n{}", stdout(&out));
+    // Setup's nothing, then 5 requests per run: 2 processes x 6 workers x 20 runs.
+    assert_eq!(reported_requests(&stdout(&out)), 1200, "{}", stdout(&out));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.0.join("report.json")).unwrap()).unwrap();
+    // 2 checks on the first request and 3 on each of the loop's 4, every one passed.
+    assert_eq!(report["totals"]["checks_passed"], 14 * 240, "{report}");
+    assert_eq!(report["totals"]["checks_failed"], 0, "{report}");
+}
+
 /// A failed check's sample names the status of the response it checked, while 50 workers of
 /// one process get other statuses meanwhile.
 #[test]

@@ -1126,6 +1126,18 @@ impl Driver for EngineDriver {
         };
         let bytes: &[u8] = match (shared, req.cache_key) {
             (Some(bytes), _) => bytes,
+            // Unrendered: the bytes held under the key (`holds_rendered` said they are there).
+            (None, key) if !req.rendered => self
+                .rendered
+                .get(id)
+                .and_then(Option::as_ref)
+                .filter(|(held, _)| Some(*held) == key)
+                .map(|(_, bytes)| bytes.as_slice())
+                .ok_or_else(|| {
+                    molotov_http::Error::InvalidRequest(
+                        "an unrendered request whose bytes are not held".to_owned(),
+                    )
+                })?,
             (None, Some(key)) => {
                 if self.rendered.len() <= id {
                     self.rendered.resize_with(id + 1, || None);
@@ -1226,6 +1238,22 @@ impl Driver for EngineDriver {
                 slot.add_request(req.id.0, RequestCounter::Errors, 1);
                 Err(e)
             }
+        }
+    }
+
+    fn holds_rendered(&self, id: molotov_dsl::RequestId, cache_key: u64) -> bool {
+        let id = id.0 as usize;
+        match cache_key {
+            0 => self
+                .tables
+                .constant
+                .get(id)
+                .is_some_and(|bytes| bytes.get().is_some()),
+            key => self
+                .rendered
+                .get(id)
+                .and_then(Option::as_ref)
+                .is_some_and(|(held, _)| *held == key),
         }
     }
 

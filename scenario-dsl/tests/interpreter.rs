@@ -1012,3 +1012,136 @@ fn predicates_table() {
     }
     assert_eq!(got.len(), checks.len());
 }
+
+/// What a request put on the wire would show: everything but how the driver got it.
+fn wire(s: &support::Sent) -> String {
+    format!(
+        "{} {:?} {} {} {:?} {} {} {:?} {:?} {:?}",
+        s.method,
+        s.scheme,
+        s.authority,
+        s.host,
+        s.origin,
+        s.port,
+        s.path,
+        s.headers,
+        s.body,
+        s.cache_key
+    )
+}
+
+/// Runs `plan`'s worker setup and then its first scenario `runs` times on worker 7, through
+/// `d`; returns what was sent.
+fn sends(plan: &str, runs: usize, mut d: FakeDriver) -> FakeDriver {
+    let p = program(plan);
+    let mut w = worker(&p, 7);
+    let mut ev = Events::default();
+    assert_eq!(
+        block_on(w.run_worker_setup(&mut d, &mut ev)),
+        RunOutcome::Success,
+        "{:?}",
+        ev.0
+    );
+    for _ in 0..runs {
+        run_expecting(&mut w, &mut d, RunOutcome::Success);
+    }
+    d
+}
+
+/// A driver that holds what it sent is handed unrendered requests for what depends on the
+/// worker alone (path, body and `defaults` headers of `{{worker}}`, a sticky header from
+/// `setup worker`) from the second run on, and never for what changes per send or a URL
+/// rendered at run time; what reaches the wire is what a driver that holds nothing gets.
+#[test]
+fn a_driver_holding_rendered_bytes_gets_unrendered_requests_for_what_it_holds() {
+    let plan = String::from(
+        r#"
+defaults {
+  base http://127.0.0.1:8080
+  X-Worker: w{{worker}}
+}
+
+setup worker {
+  header Authorization: Bearer t{{worker}}
+}
+
+scenario s {
+  GET /static
+  GET /users/{{worker}}?p={{process}}
+  POST /users/{{worker}}/notes
+  {"by": {{worker}}}
+  GET /dyn/{{rand_int(1, 1000000)}}
+  GET http://127.0.0.{{worker}}:8080/abs
+}
+"#,
+    );
+    let plain = sends(&plan, 3, FakeDriver::ok());
+    let holding = sends(&plan, 3, FakeDriver::ok().holding());
+    let plain_wire: Vec<_> = plain.sent.iter().map(wire).collect();
+    let holding_wire: Vec<_> = holding.sent.iter().map(wire).collect();
+    assert_eq!(holding_wire, plain_wire);
+    assert_eq!(plain.held_answers.get(), 0);
+    assert!(plain.sent.iter().all(|s| !s.from_held));
+    // Five requests a run; the first three depend on the worker alone, and are held from the
+    // second run on.
+    let held: Vec<(usize, bool)> = holding
+        .sent
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (i % 5, s.from_held))
+        .collect();
+    for (i, (at, from_held)) in held.iter().enumerate() {
+        assert_eq!(
+            *from_held,
+            i >= 5 && *at < 3,
+            "send {i}: {:?}",
+            holding.sent[i]
+        );
+    }
+    assert_eq!(holding.held_answers.get(), 6);
+    // The URL rendered at run time is the same for every send of the worker too, but only
+    // rendering it tells its origin.
+    assert!(holding.sent[9].cache_key.is_some(), "{:?}", holding.sent[9]);
+    assert_eq!(holding.sent[9].authority, "127.0.0.7:8080");
+    assert_eq!(holding.sent[9].origin, None);
+    assert_eq!(holding.sent[8].cache_key, None);
+    assert_eq!(holding.sent[6].path, "/users/7?p=3");
+    assert_eq!(holding.sent[6].header("Authorization"), Some("Bearer t7"));
+    assert_eq!(holding.sent[7].body_str(), r#"{"by": 7}"#);
+}
+
+/// When the worker's sticky headers change, the key moves and the request is rendered again
+/// with them, held or not; a header set back to an earlier value is a new key too.
+#[test]
+fn a_held_request_is_rendered_again_when_the_sticky_headers_change() {
+    let plan = plan(
+        r#"
+scenario s {
+  for v in ["", "1", "1", "2", "1", ""] {
+    header X-A: {{v}}
+    GET /w/{{worker}}
+  }
+}
+"#,
+    );
+    let plain = sends(&plan, 2, FakeDriver::ok());
+    let holding = sends(&plan, 2, FakeDriver::ok().holding());
+    let plain_wire: Vec<_> = plain.sent.iter().map(wire).collect();
+    let holding_wire: Vec<_> = holding.sent.iter().map(wire).collect();
+    assert_eq!(holding_wire, plain_wire);
+    let x_a: Vec<_> = holding.sent.iter().map(|s| s.header("X-A")).collect();
+    let run = [None, Some("1"), Some("1"), Some("2"), Some("1"), None];
+    assert_eq!(x_a, [run, run].concat());
+    // One request: a send is held when the headers did not change since the one before (the
+    // second run starts with the headers the first ended with).
+    let from_held: Vec<_> = holding.sent.iter().map(|s| s.from_held).collect();
+    assert_eq!(
+        from_held,
+        [
+            [false, false, true, false, false, false],
+            [true, false, true, false, false, false]
+        ]
+        .concat()
+    );
+    assert_eq!(holding.held_answers.get(), 3);
+}

@@ -247,7 +247,21 @@ async fn send<D: Driver, R: Recorder>(
     rec: &mut R,
 ) -> Result<(), ()> {
     let code = &program.request_code[id.index()];
-    if let Err(msg) = render_request(program, st, code) {
+    let cache_key = cache_key(st, code);
+    // A driver that still holds this request's wire bytes under the same key sends those:
+    // only the origin is needed, and a fixed or path target names it without rendering.
+    let held = match (&code.target, cache_key) {
+        (TargetCode::Fixed { origin, .. } | TargetCode::Path { origin, .. }, Some(key))
+            if driver.holds_rendered(id, key) =>
+        {
+            st.origin = OriginRef::Program(*origin);
+            true
+        }
+        _ => false,
+    };
+    if held {
+        // Nothing to render.
+    } else if let Err(msg) = render_request(program, st, code) {
         st.message = msg;
         fail(
             rec,
@@ -259,7 +273,7 @@ async fn send<D: Driver, R: Recorder>(
         return Err(());
     }
     let result = {
-        let req = build_request(program, st, id, code);
+        let req = build_request(program, st, id, code, cache_key, held);
         driver.send(&req).await
     };
     let resp = match result {
@@ -524,14 +538,35 @@ fn render_header(
     render_template(out, t, env, rng, scratch).map_err(|e| render_message(&e))
 }
 
+/// The request's [`Request::cache_key`] for this worker as it is now: `Some(0)` for a request
+/// that is the same for every worker, a key of the worker and its sticky headers for one that
+/// is the same for every send of this worker while they stay, `None` for one that may change
+/// at every send (or a worker whose ids do not fit a key).
+fn cache_key(st: &State, code: &RequestCode) -> Option<u64> {
+    match code.variability {
+        Variability::Dynamic => None,
+        Variability::Constant if st.sticky.is_empty() => Some(0),
+        _ if st.ids.worker < (1 << 31) && st.sticky_gen < (1 << 32) => {
+            Some(1 + ((st.ids.worker << 32) | st.sticky_gen))
+        }
+        _ => None,
+    }
+}
+
+/// The request as the driver sees it. `held`: the driver holds its wire bytes under
+/// `cache_key`, and nothing but the target's origin was rendered: path, headers and body are
+/// left empty.
 fn build_request<'a>(
     program: &'a Program,
     st: &'a State,
     id: RequestId,
     code: &'a RequestCode,
+    cache_key: Option<u64>,
+    held: bool,
 ) -> Request<'a> {
     // The URL rendered at run time; a fixed target (the common case) has none.
     let url = match code.target {
+        _ if held => "",
         TargetCode::Fixed { .. } => "",
         _ => std::str::from_utf8(&st.url).unwrap_or("/"),
     };
@@ -561,21 +596,15 @@ fn build_request<'a>(
         ),
     };
     let path = match (&code.target, st.path_at) {
+        _ if held => "",
         (TargetCode::Fixed { path, .. }, _) => &**path,
         (_, Where::Program) => "/",
         (_, Where::Buf) => url.get(st.path_start..).unwrap_or("/"),
     };
     let body: &[u8] = match st.body_at {
+        _ if held => &[],
         Where::Program => code.body.constant().unwrap_or(&[]),
         Where::Buf => &st.body,
-    };
-    let cache_key = match code.variability {
-        Variability::Dynamic => None,
-        Variability::Constant if st.sticky.is_empty() => Some(0),
-        _ if st.ids.worker < (1 << 31) && st.sticky_gen < (1 << 32) => {
-            Some(1 + ((st.ids.worker << 32) | st.sticky_gen))
-        }
-        _ => None,
     };
     Request {
         id,
@@ -587,6 +616,11 @@ fn build_request<'a>(
         port,
         path,
         headers: match &code.literal_headers {
+            _ if held => Headers {
+                names: &program.header_names,
+                entries: &[],
+                buf: &[],
+            },
             Some(literal) if st.sticky.is_empty() => Headers {
                 names: &program.header_names,
                 entries: &literal.entries,
@@ -602,5 +636,6 @@ fn build_request<'a>(
         timeout: program.timeout,
         needs: &program.requests[id.index()].needs,
         cache_key,
+        rendered: !held,
     }
 }

@@ -39,6 +39,16 @@ pub trait Driver {
 
     /// Sends one request and reads its response. Called at most once per request op.
     async fn send<'a>(&'a mut self, req: &Request<'_>) -> Result<Self::Response<'a>, Self::Error>;
+    /// Whether the driver holds the wire bytes of request `id` under `cache_key` (see
+    /// [`Request::cache_key`]), kept from an earlier send, and will send those. When it says
+    /// so, the next [`Driver::send`] of `id` carries that key and comes unrendered
+    /// ([`Request::rendered`] false: empty path, headers and body), which saves rendering a
+    /// request whose bytes are already known. Asked just before that send, with nothing in
+    /// between. The default holds nothing.
+    fn holds_rendered(&self, id: RequestId, cache_key: u64) -> bool {
+        let _ = (id, cache_key);
+        false
+    }
     /// Think time and scenario delay; the engine may cut it short when stopping.
     async fn sleep(&mut self, dur: Duration);
     /// Checked before every request and sleep: `true` ends the run as [`RunOutcome::Stopped`].
@@ -140,6 +150,10 @@ pub struct Request<'a> {
     /// key mean byte-identical requests (so the engine may reuse pre-rendered wire bytes).
     /// The key changes when the worker's sticky headers change.
     pub cache_key: Option<u64>,
+    /// False when the driver said it holds this request's bytes under `cache_key`
+    /// ([`Driver::holds_rendered`]): path, headers and body were not rendered and are empty,
+    /// and the driver sends the bytes it holds. The target's origin is always filled in.
+    pub rendered: bool,
 }
 
 /// A rendered header: its name (an index into the program's header names) and where its

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+use std::cell::Cell;
 use std::future::Future;
 use std::path::Path;
 use std::pin::pin;
@@ -45,6 +46,9 @@ pub struct Sent {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub cache_key: Option<u64>,
+    /// The interpreter sent it unrendered, and a holding driver filled in path, headers and
+    /// body from the copy it held (see [`FakeDriver::holding`]).
+    pub from_held: bool,
     pub needs_body: bool,
     pub needs_headers: Vec<String>,
     pub timeout: Duration,
@@ -129,6 +133,11 @@ pub struct FakeDriver {
     pub stop_after_sends: Option<usize>,
     /// `should_stop` turns true once this many sleeps happened.
     pub stop_after_sleeps: Option<usize>,
+    /// Set by [`FakeDriver::holding`]: the last rendered request of each id and key, held as
+    /// the engine holds wire bytes.
+    held: Option<Vec<Sent>>,
+    /// How many times `holds_rendered` answered yes.
+    pub held_answers: Cell<usize>,
 }
 
 impl FakeDriver {
@@ -139,7 +148,17 @@ impl FakeDriver {
             slept: Vec::new(),
             stop_after_sends: None,
             stop_after_sleeps: None,
+            held: None,
+            held_answers: Cell::new(0),
         }
+    }
+
+    /// The driver holds what it was sent under a cache key, as the engine holds wire bytes:
+    /// it says so in `holds_rendered`, and fills an unrendered request in from its copy.
+    /// An unrendered request it does not hold fails the test.
+    pub fn holding(mut self) -> Self {
+        self.held = Some(Vec::new());
+        self
     }
 
     /// Every request gets `200` with an empty body.
@@ -156,7 +175,43 @@ impl Driver for FakeDriver {
     type Response<'a> = FakeResponse;
     type Error = String;
 
+    fn holds_rendered(&self, id: RequestId, cache_key: u64) -> bool {
+        let holds = self.held.as_ref().is_some_and(|held| {
+            held.iter()
+                .any(|s| s.id == id && s.cache_key == Some(cache_key))
+        });
+        self.held_answers
+            .set(self.held_answers.get() + usize::from(holds));
+        holds
+    }
+
     async fn send(&mut self, req: &Request<'_>) -> Result<FakeResponse, String> {
+        if !req.rendered {
+            let copy = self
+                .held
+                .as_ref()
+                .and_then(|held| {
+                    held.iter()
+                        .find(|s| s.id == req.id && s.cache_key == req.cache_key)
+                })
+                .cloned();
+            let Some(mut sent) = copy else {
+                panic!("an unrendered request the driver does not hold: {req:?}");
+            };
+            assert!(
+                req.path.is_empty() && req.headers.is_empty() && req.body.is_empty(),
+                "an unrendered request carries parts: {req:?}"
+            );
+            assert_eq!(
+                (req.origin, req.authority, req.port),
+                (sent.origin, sent.authority.as_str(), sent.port),
+                "an unrendered request names another origin"
+            );
+            sent.from_held = true;
+            let r = (self.handler)(&sent);
+            self.sent.push(sent);
+            return r;
+        }
         let sent = Sent {
             id: req.id,
             method: req.method.to_string(),
@@ -173,10 +228,15 @@ impl Driver for FakeDriver {
                 .collect(),
             body: req.body.to_vec(),
             cache_key: req.cache_key,
+            from_held: false,
             needs_body: req.needs.body,
             needs_headers: req.needs.headers.iter().map(|h| h.to_string()).collect(),
             timeout: req.timeout,
         };
+        if let (Some(held), Some(_)) = (self.held.as_mut(), sent.cache_key) {
+            held.retain(|s| s.id != sent.id);
+            held.push(sent.clone());
+        }
         let r = (self.handler)(&sent);
         self.sent.push(sent);
         r
