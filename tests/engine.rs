@@ -460,7 +460,7 @@ scenario s {
     let err = stderr(&out);
     assert_exit(&out, 0);
     assert!(!err.contains("FAILED"), "{err}\n{}", stdout(&out));
-    // Setup's nothing, then 5 requests per run: 2 processes x 6 workers x 20 runs.
+    // `setup worker` sends nothing; 5 requests per run, 2 processes x 6 workers x 20 runs.
     assert_eq!(reported_requests(&stdout(&out)), 1200, "{}", stdout(&out));
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.0.join("report.json")).unwrap()).unwrap();

@@ -1048,6 +1048,19 @@ fn sends(plan: &str, runs: usize, mut d: FakeDriver) -> FakeDriver {
     d
 }
 
+/// [`sends`] through a driver that holds nothing and one that holds what it sent; fails
+/// unless both put the same requests on the wire. Returns the holding one.
+fn sends_both_ways(plan: &str, runs: usize) -> FakeDriver {
+    let plain = sends(plan, runs, FakeDriver::ok());
+    let holding = sends(plan, runs, FakeDriver::ok().holding());
+    let plain_wire: Vec<_> = plain.sent.iter().map(wire).collect();
+    let holding_wire: Vec<_> = holding.sent.iter().map(wire).collect();
+    assert_eq!(holding_wire, plain_wire);
+    assert_eq!(plain.held_answers.get(), 0);
+    assert!(plain.sent.iter().all(|s| !s.from_held));
+    holding
+}
+
 /// A driver that holds what it sent is handed unrendered requests for what depends on the
 /// worker alone (path, body and `defaults` headers of `{{worker}}`, a sticky header from
 /// `setup worker`) from the second run on, and never for what changes per send or a URL
@@ -1075,13 +1088,7 @@ scenario s {
 }
 "#,
     );
-    let plain = sends(&plan, 3, FakeDriver::ok());
-    let holding = sends(&plan, 3, FakeDriver::ok().holding());
-    let plain_wire: Vec<_> = plain.sent.iter().map(wire).collect();
-    let holding_wire: Vec<_> = holding.sent.iter().map(wire).collect();
-    assert_eq!(holding_wire, plain_wire);
-    assert_eq!(plain.held_answers.get(), 0);
-    assert!(plain.sent.iter().all(|s| !s.from_held));
+    let holding = sends_both_ways(&plan, 3);
     // Five requests a run; the first three depend on the worker alone, and are held from the
     // second run on.
     let held: Vec<(usize, bool)> = holding
@@ -1124,11 +1131,7 @@ scenario s {
 }
 "#,
     );
-    let plain = sends(&plan, 2, FakeDriver::ok());
-    let holding = sends(&plan, 2, FakeDriver::ok().holding());
-    let plain_wire: Vec<_> = plain.sent.iter().map(wire).collect();
-    let holding_wire: Vec<_> = holding.sent.iter().map(wire).collect();
-    assert_eq!(holding_wire, plain_wire);
+    let holding = sends_both_ways(&plan, 2);
     let x_a: Vec<_> = holding.sent.iter().map(|s| s.header("X-A")).collect();
     let run = [None, Some("1"), Some("1"), Some("2"), Some("1"), None];
     assert_eq!(x_a, [run, run].concat());
