@@ -950,12 +950,22 @@ impl RequestTables {
             return Ok(None);
         };
         if cell.get().is_none() {
+            if !req.rendered {
+                return Err(not_held());
+            }
             let mut buf = Vec::new();
             render(&mut buf, req)?;
             let _ = cell.set(buf.into_boxed_slice());
         }
         Ok(cell.get().map(|bytes| &bytes[..]))
     }
+}
+
+/// A request handed over unrendered ([`Request::rendered`] false) whose bytes the driver does
+/// not hold: the interpreter broke `Driver::holds_rendered`'s contract. Failed rather than
+/// sent empty or rendered from empty parts.
+fn not_held() -> molotov_http::Error {
+    molotov_http::Error::InvalidRequest("an unrendered request whose bytes are not held".to_owned())
 }
 
 /// Adds what the client counted since `accounted` to the slot.
@@ -1133,11 +1143,7 @@ impl Driver for EngineDriver {
                 .and_then(Option::as_ref)
                 .filter(|(held, _)| Some(*held) == key)
                 .map(|(_, bytes)| bytes.as_slice())
-                .ok_or_else(|| {
-                    molotov_http::Error::InvalidRequest(
-                        "an unrendered request whose bytes are not held".to_owned(),
-                    )
-                })?,
+                .ok_or_else(not_held)?,
             (None, Some(key)) => {
                 if self.rendered.len() <= id {
                     self.rendered.resize_with(id + 1, || None);
