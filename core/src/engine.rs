@@ -968,6 +968,16 @@ fn not_held() -> molotov_http::Error {
     molotov_http::Error::InvalidRequest("an unrendered request whose bytes are not held".to_owned())
 }
 
+/// The wire bytes a worker keeps of request `id` (its `rendered` list), if they were rendered
+/// under `key`.
+fn held_bytes(rendered: &[Option<(u64, Vec<u8>)>], id: usize, key: u64) -> Option<&[u8]> {
+    rendered
+        .get(id)?
+        .as_ref()
+        .filter(|(held, _)| *held == key)
+        .map(|(_, bytes)| bytes.as_slice())
+}
+
 /// Adds what the client counted since `accounted` to the slot.
 fn account(slot: Slot<'static>, now: ClientCounters, accounted: &mut ClientCounters) {
     slot.add(Total::BytesSent, now.bytes_sent - accounted.bytes_sent);
@@ -1137,12 +1147,8 @@ impl Driver for EngineDriver {
         let bytes: &[u8] = match (shared, req.cache_key) {
             (Some(bytes), _) => bytes,
             // Unrendered: the bytes held under the key (`holds_rendered` said they are there).
-            (None, key) if !req.rendered => self
-                .rendered
-                .get(id)
-                .and_then(Option::as_ref)
-                .filter(|(held, _)| Some(*held) == key)
-                .map(|(_, bytes)| bytes.as_slice())
+            (None, key) if !req.rendered => key
+                .and_then(|key| held_bytes(&self.rendered, id, key))
                 .ok_or_else(not_held)?,
             (None, Some(key)) => {
                 if self.rendered.len() <= id {
@@ -1255,11 +1261,7 @@ impl Driver for EngineDriver {
                 .constant
                 .get(id)
                 .is_some_and(|bytes| bytes.get().is_some()),
-            key => self
-                .rendered
-                .get(id)
-                .and_then(Option::as_ref)
-                .is_some_and(|(held, _)| *held == key),
+            key => held_bytes(&self.rendered, id, key).is_some(),
         }
     }
 
