@@ -10,7 +10,8 @@
 # Environment: BIN (default target/release), TARGET_CPU (1), PORT (18098), WORKERS (50),
 # NGINX_EXTRA (nginx directives for the location) and PLAN_DEFAULTS (lines of the generated
 # plan's `defaults` block), see one-nginx.sh; PLAN (a plan file instead of the generated
-# static GET, e.g. benches/plans/plan.mol: it is given the nginx as TARGET).
+# static GET, e.g. benches/plans/plan.mol: it is given the nginx as TARGET); FLAGS (more of
+# molotov's flags, e.g. FLAGS=--multishot-recv).
 set -euo pipefail
 short=${1:-200}
 long=${2:-600}
@@ -30,10 +31,11 @@ if [ -n "${PLAN:-}" ]; then
   plan=$(realpath "$PLAN")
   export TARGET=http://127.0.0.1:$port
 fi
+# shellcheck disable=SC2086 # FLAGS is split into flags on purpose.
 # The instructions of the load process (the child molotov forks, the one with most).
 count() {
   valgrind --tool=callgrind --trace-children=yes --callgrind-out-file="$dir/cg.$1.%p" \
-    "$molotov" -p 1 -w "$workers" -r "$1" -q "$plan" > /dev/null 2>&1
+    "$molotov" -p 1 -w "$workers" -r "$1" -q ${FLAGS:-} "$plan" > /dev/null 2>&1
   for file in "$dir"/cg."$1".*; do
     awk '/^(summary|totals):/ {print $2; exit}' "$file"
   done | sort -n | tail -1
