@@ -179,14 +179,10 @@ pub fn scenario_table(outcome: &Outcome) -> String {
     for (c, samples) in outcome.contestants.iter().zip(&outcome.samples) {
         let rate = present(&column(samples, Sample::rate));
         let per_cpu = present(&column(samples, Sample::per_cpu_second));
-        let us = present(&column(samples, |s| {
-            s.measured.cpu().as_secs_f64() * 1e6 / s.report.ok.max(1) as f64
-        }));
+        let us = present(&column(samples, |s| s.micros_per_request(s.measured.cpu())));
         // The user-space part: what a tool's own code costs, beside the kernel's work that
         // every client shares.
-        let user_us = present(&column(samples, |s| {
-            s.measured.user.as_secs_f64() * 1e6 / s.report.ok.max(1) as f64
-        }));
+        let user_us = present(&column(samples, |s| s.micros_per_request(s.measured.user)));
         let errors: u64 = samples.iter().flatten().map(|s| s.report.errors).sum();
         let busy = present(&column(samples, |s| s.target_busy() * 100.0));
         let mut row = vec![

@@ -195,6 +195,12 @@ impl Sample {
         self.report.ok as f64 / self.measured.cpu().as_secs_f64()
     }
 
+    /// `cpu` (the process tree's whole CPU time, or a part of it) in microseconds per
+    /// successful request.
+    pub fn micros_per_request(&self, cpu: Duration) -> f64 {
+        cpu.as_secs_f64() * 1e6 / self.report.ok.max(1) as f64
+    }
+
     /// The busiest share among the target's CPUs during the run.
     pub fn target_busy(&self) -> f64 {
         self.measured
@@ -698,7 +704,7 @@ pub fn run_line(round: usize, label: &str, sample: &Sample) -> String {
         m.sys.as_secs_f64(),
         m.cpu().as_secs_f64(),
         crate::report::thousands(sample.per_cpu_second()),
-        m.cpu().as_secs_f64() * 1e6 / r.ok.max(1) as f64,
+        sample.micros_per_request(m.cpu()),
     );
     let busy = sample.target_busy();
     if busy.is_finite() {
