@@ -169,7 +169,9 @@ pub struct RunArgs {
     /// Executor knob: read responses with one multishot io_uring receive per connection,
     /// into buffers each load process lends the kernel (Linux 6.0), instead of recv(2)
     /// once a poll says the connection is readable: one system call less per response,
-    /// 1-8 MiB more per process (see docs/engine.md).
+    /// latencies timed when the executor learned the bytes were there (not after other
+    /// connections' work), 1-8 MiB more per process, more CPU for large bodies (see
+    /// docs/engine.md).
     #[arg(long, hide_short_help = true)]
     pub multishot_recv: bool,
 

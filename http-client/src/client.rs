@@ -107,6 +107,18 @@ fn read_into(
     })
 }
 
+/// When the bytes of `stream`'s last read had arrived, at the latest: the bound the stream
+/// knows (a multishot receive's completion, read before other tasks ran), else now. A bound
+/// before `write_start` (bytes that came before the request was written) is not one for
+/// the response: the clock is read then too.
+#[inline]
+fn arrived_by(stream: &Transport, write_start: Instant) -> Instant {
+    match stream.last_read_arrived_by() {
+        Some(at) if at >= write_start => at,
+        _ => Instant::now(),
+    }
+}
+
 /// Runs `f` on the first `n` bytes of this thread's read buffer, which the last read, on
 /// `stream`, put there. Debug builds check that it was that stream's read: an `await` slipped
 /// in between the read and this call would let another task's read overwrite the bytes.
@@ -569,7 +581,8 @@ impl Core {
                     });
                 }
                 let mut first_byte: Option<Instant> = None;
-                loop {
+                // When the response's last bytes had arrived, at the latest.
+                let done = loop {
                     let read = read_into(stream, self.read_size).await;
                     let n = match read {
                         Ok(0) => {
@@ -582,7 +595,7 @@ impl Core {
                             }
                             // The body ran until close: complete, and the connection is gone.
                             self.conn = None;
-                            break;
+                            break Instant::now();
                         }
                         Ok(n) => n,
                         Err(e) => {
@@ -606,7 +619,7 @@ impl Core {
                             // the whole response (the usual case) no clock is read here: first
                             // byte and last are the same reading, `done` below.
                             if first_byte.is_none() {
-                                first_byte = Some(Instant::now());
+                                first_byte = Some(arrived_by(stream, write_start));
                             }
                             // A body that keeps arriving never makes a read wait: give the
                             // other tasks (and the deadline sweeper) their turn when the slice
@@ -614,6 +627,7 @@ impl Core {
                             molotov_runtime::yield_if_needed().await;
                         }
                         Ok(Progress::Complete { consumed }) => {
+                            let done = arrived_by(stream, write_start);
                             self.served += 1;
                             if consumed < n
                                 || !self.parser.keep_alive()
@@ -623,7 +637,7 @@ impl Core {
                                 // rustls), or the server said it closes (or sent close_notify).
                                 self.conn = None;
                             }
-                            break;
+                            break done;
                         }
                         Err(error) => {
                             break 'attempt Err(Failure {
@@ -632,8 +646,7 @@ impl Core {
                             });
                         }
                     }
-                }
-                let done = Instant::now();
+                };
                 self.idle_since = done;
                 let total = done - write_start;
                 exchange.timings.ttfb = first_byte.map_or(total, |at| at - write_start);

@@ -18,6 +18,7 @@ use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use futures_lite::{AsyncRead, AsyncWrite};
 use futures_rustls::client::TlsStream;
@@ -49,6 +50,17 @@ impl Transport {
         match self {
             Transport::Plain(_) => None,
             Transport::Tls(stream) => Some(stream.get_ref().1),
+        }
+    }
+
+    /// When the bytes of the last read had arrived, at the latest, where the stream knows
+    /// it without reading the clock (a plain stream read through a multishot receive);
+    /// None where the read's own time is the bound (TLS: the bytes are decrypted in the
+    /// read).
+    pub(crate) fn last_read_arrived_by(&self) -> Option<Instant> {
+        match self {
+            Transport::Plain(stream) => stream.last_read_arrived_by(),
+            Transport::Tls(_) => None,
         }
     }
 

@@ -24,7 +24,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_lite::{AsyncRead, AsyncWrite};
 use io_uring::{opcode, types};
@@ -45,6 +45,9 @@ pub struct TcpStream {
     read_path: ReadPath,
     /// Received bytes being read: the chunk, and how many of its bytes were read.
     chunk: Option<(Chunk, usize)>,
+    /// When the bytes of the last read were known to be in memory, for a read served by
+    /// the receive; None after a read with `recv(2)`.
+    read_arrived_by: Option<Instant>,
     /// The receive ended with this error after the bytes that a read returned: the next
     /// read reports it.
     read_error: Option<i32>,
@@ -130,6 +133,7 @@ impl TcpStream {
             read_wait: ReadWait::Idle,
             read_path: ReadPath::Undecided,
             chunk: None,
+            read_arrived_by: None,
             read_error: None,
             poll_next_wait: false,
             write_wait: None,
@@ -402,6 +406,7 @@ impl TcpStream {
                 )
             };
             if n >= 0 {
+                self.read_arrived_by = None;
                 self.read_first = n as usize == buf.len() || self.hung_up;
                 return Some(Poll::Ready(Ok(n as usize)));
             }
@@ -508,6 +513,9 @@ impl TcpStream {
                 if let Some((chunk, offset)) = self.chunk {
                     let n = reactor.take(chunk, offset, &mut buf[filled..]);
                     filled += n;
+                    // Chunks are read in the order they were reaped: the last one read
+                    // arrived last.
+                    self.read_arrived_by = Some(chunk.arrived_by);
                     self.chunk = (offset + n < chunk.len as usize).then_some((chunk, offset + n));
                     // The usual case: one chunk, read whole. Nothing more to ask the reactor
                     // (the next read parks the waker if nothing came).
@@ -558,6 +566,17 @@ impl TcpStream {
                 return (result == 0).then_some(Poll::Ready(Ok(0)));
             }
         })
+    }
+
+    /// An upper bound of when the bytes that the last read returned arrived, where the
+    /// stream knows one without reading the clock: for a read served by the stream's
+    /// multishot receive (`Executor::multishot_recv`), the time its executor read the
+    /// completion that brought the last of them (the kernel had put them in memory by
+    /// then), which may be well before the read itself when other tasks ran in between.
+    /// None after a read that copied the bytes out of the socket itself (`recv(2)`): the
+    /// time of the read is the bound then.
+    pub fn last_read_arrived_by(&self) -> Option<Instant> {
+        self.read_arrived_by
     }
 
     /// A read that never waits: the bytes, end of stream or error the stream's receive

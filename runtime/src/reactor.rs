@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::os::fd::RawFd;
 use std::task::Waker;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use io_uring::{EnterFlags, IoUring, cqueue, opcode, squeue, types};
 
@@ -76,6 +76,9 @@ impl Op {
 pub(crate) struct Chunk {
     pub(crate) buffer: u16,
     pub(crate) len: u32,
+    /// When the reactor read the completion that brought the bytes: they were in the
+    /// buffer by then (the kernel copies them before it posts the completion).
+    pub(crate) arrived_by: Instant,
 }
 
 /// What a multishot receive has for its owner.
@@ -621,8 +624,10 @@ impl Reactor {
         !completions.is_empty()
     }
 
-    /// Reads every completion posted and wakes the task waiting on each.
-    pub(crate) fn complete(&self) {
+    /// Reads every completion posted and wakes the task waiting on each. Returns the time
+    /// read once the queue's tail was: every completion read was posted before it (the
+    /// executor's next pass starts at it, and received bytes are stamped with it).
+    pub(crate) fn complete(&self) -> Instant {
         let mut ring = self.ring.borrow_mut();
         if ring.submission().cq_overflow() {
             self.overflows.set(self.overflows.get() + 1);
@@ -630,7 +635,10 @@ impl Reactor {
         let mut ops = self.ops.borrow_mut();
         let mut buffers = self.recv_buffers.borrow_mut();
         let mut freed = Vec::new();
-        for cqe in ring.completion() {
+        // The queue's tail is read here, once; the clock after it.
+        let completions = ring.completion();
+        let now = Instant::now();
+        for cqe in completions {
             let user_data = cqe.user_data();
             if user_data == CANCEL_USER_DATA {
                 continue;
@@ -659,6 +667,7 @@ impl Reactor {
                     op.chunks.push_back(Chunk {
                         buffer,
                         len: result as u32,
+                        arrived_by: now,
                     });
                 }
                 Some(buffer) => {
@@ -698,5 +707,6 @@ impl Reactor {
         for index in freed {
             self.free(index);
         }
+        now
     }
 }

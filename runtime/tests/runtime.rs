@@ -256,7 +256,7 @@ fn a_stream_writes_and_reads_back_over_many_exchanges() {
 /// How a stream reads: the executor's settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum ReadMode {
-    /// One multishot receive (the default).
+    /// One multishot receive.
     Receive,
     /// A multishot poll and `recv(2)`.
     MultishotPoll,
@@ -322,6 +322,50 @@ fn a_kept_alive_stream_arms_one_multishot_read_for_all_its_answers() {
             multishot <= 2,
             "{mode:?}: {multishot} operations for 200 answers"
         );
+    }
+}
+
+#[test]
+fn a_read_served_by_a_receive_tells_when_its_bytes_were_there() {
+    // Each answer is read after a wait. Through a multishot receive the read knows an
+    // upper bound of when its bytes arrived (the time the executor read the completion
+    // that brought them): after the write, not after the read. A read by `recv(2)` knows
+    // none.
+    let addr = echo_server();
+    for mode in READ_MODES {
+        let bounds = mode
+            .executor()
+            .run(async move {
+                let mut stream = TcpStream::connect(addr).await.unwrap();
+                stream.set_nodelay(true).unwrap();
+                let mut buf = [0u8; 16];
+                let mut bounds = Vec::new();
+                for i in 0..50u32 {
+                    let message = format!("{i:08}");
+                    let written = Instant::now();
+                    stream.write_all(message.as_bytes()).await.unwrap();
+                    let n = stream.read(&mut buf).await.unwrap();
+                    let read = Instant::now();
+                    assert_ne!(n, 0, "the echo server closed");
+                    bounds.push((written, stream.last_read_arrived_by(), read));
+                    // The rest of a split answer, if any, before the next exchange.
+                    stream.read_exact(&mut buf[n..8]).await.unwrap();
+                }
+                bounds
+            })
+            .expect("the executor runs");
+        for (written, arrived_by, read) in bounds {
+            match mode {
+                ReadMode::Receive => {
+                    let at = arrived_by.expect("a read served by the receive knows a bound");
+                    assert!(
+                        written <= at && at <= read,
+                        "{mode:?}: {written:?} {at:?} {read:?}"
+                    );
+                }
+                _ => assert_eq!(arrived_by, None, "{mode:?}"),
+            }
+        }
     }
 }
 
