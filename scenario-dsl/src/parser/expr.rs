@@ -84,6 +84,16 @@ impl Parser<'_, '_> {
 
     /// A value in statement position.
     pub(super) fn value(&mut self, c: &mut Cursor) -> Option<ValueAst> {
+        let at = c.peek().map_or(c.end, |t| t.span);
+        if !self.enter(at) {
+            return None;
+        }
+        let value = self.value_at_depth(c);
+        self.leave();
+        value
+    }
+
+    fn value_at_depth(&mut self, c: &mut Cursor) -> Option<ValueAst> {
         let Some(t) = c.peek().cloned() else {
             self.expected_at_end(c, "a value");
             return None;
@@ -212,6 +222,16 @@ impl Parser<'_, '_> {
     }
 
     pub(super) fn expr(&mut self, c: &mut Cursor) -> Option<Expr> {
+        let at = c.peek().map_or(c.end, |t| t.span);
+        if !self.enter(at) {
+            return None;
+        }
+        let expr = self.expr_at_depth(c);
+        self.leave();
+        expr
+    }
+
+    fn expr_at_depth(&mut self, c: &mut Cursor) -> Option<Expr> {
         let value = self.primary(c)?;
         if c.eat(&Tok::QQ).is_some() {
             let fallback = self.expr(c)?;

@@ -8,7 +8,7 @@ impl Parser<'_, '_> {
 
     pub(super) fn file_items(&mut self) -> File {
         let mut items = Vec::new();
-        loop {
+        while !self.too_deep {
             self.lx.skip_blank_lines();
             match self.classify() {
                 LineKind::Eof => break,
@@ -249,7 +249,7 @@ impl Parser<'_, '_> {
     }
 
     pub(super) fn unclosed(&mut self, open: Span, what: &str, before: Option<Span>) {
-        if before.is_none() && self.eof_reported {
+        if (before.is_none() && self.eof_reported) || self.too_deep {
             return;
         }
         let mut d = RawDiag::error(open, format!("unclosed block: {what} has no closing `}}`"))
@@ -489,8 +489,20 @@ impl Parser<'_, '_> {
     /// Parses statements until the `}` closing the block opened at `open`; the `}` is
     /// consumed (the rest of its line is not).
     pub(super) fn block(&mut self, open: Span, what: &str) -> (Vec<Stmt>, BlockEnd) {
+        if !self.enter(open) {
+            return (Vec::new(), BlockEnd::Unclosed);
+        }
+        let parsed = self.block_statements(open, what);
+        self.leave();
+        parsed
+    }
+
+    fn block_statements(&mut self, open: Span, what: &str) -> (Vec<Stmt>, BlockEnd) {
         let mut out = Vec::new();
         loop {
+            if self.too_deep {
+                return (out, BlockEnd::Unclosed);
+            }
             self.lx.skip_blank_lines();
             match self.classify() {
                 LineKind::Eof => {
@@ -721,7 +733,11 @@ impl Parser<'_, '_> {
                     .is_some_and(|t| t.is(&Tok::Ident) && self.text(t.span) == "if")
                 {
                     let if_kw = c.next()?.span;
-                    otherwise = self.if_rest(if_kw, &mut c).map(|s| vec![s]);
+                    // Each `else if` nests the next `if` in this one's `else`.
+                    if self.enter(if_kw) {
+                        otherwise = self.if_rest(if_kw, &mut c).map(|s| vec![s]);
+                        self.leave();
+                    }
                     if otherwise.is_none() {
                         otherwise = Some(Vec::new());
                     }

@@ -51,6 +51,8 @@ pub(crate) fn parse_file(src: &str, file: FileId, diags: &mut DiagSink) -> File 
         file,
         diags,
         eof_reported: false,
+        depth: 0,
+        too_deep: false,
     };
     p.file_items()
 }
@@ -63,6 +65,8 @@ pub(crate) fn parse_template_expr(src: &str, inner: Span, diags: &mut DiagSink) 
         file: inner.file,
         diags,
         eof_reported: false,
+        depth: 0,
+        too_deep: false,
     };
     let mut toks = Vec::new();
     loop {
@@ -99,7 +103,17 @@ struct Parser<'s, 'd> {
     /// A body ran to the end of the file and was reported: blocks left open by it are not
     /// reported again.
     eof_reported: bool,
+    /// How deep the parse is in blocks, lists, objects and `??` fallbacks.
+    depth: u32,
+    /// The nesting went past [`MAX_NESTING`] and was reported: the parse of the file stops
+    /// there (nothing after it is reported).
+    too_deep: bool,
 }
+
+/// The deepest nesting of blocks (or of lists, objects, calls and `??` fallbacks in a
+/// value) that a plan may have. The parser, the compiler and the evaluator recurse once per
+/// level: a bound keeps a hostile or generated plan from overflowing the stack.
+pub(crate) const MAX_NESTING: u32 = 128;
 
 /// A cursor over the tokens of one statement line.
 struct Cursor {
@@ -107,6 +121,33 @@ struct Cursor {
     i: usize,
     /// Where the line ends, for "expected X at the end of the line".
     end: Span,
+}
+
+impl Parser<'_, '_> {
+    /// Goes one level deeper at `at`, or reports (once) that the plan nests deeper than
+    /// [`MAX_NESTING`] and returns false. Each `true` is matched by a [`Parser::leave`].
+    fn enter(&mut self, at: Span) -> bool {
+        if self.depth >= MAX_NESTING {
+            if !self.too_deep {
+                self.too_deep = true;
+                self.err(
+                    RawDiag::error(at, "nested too deep")
+                        .label(format!("more than {MAX_NESTING} levels of nesting here"))
+                        .help(format!(
+                            "a plan nests at most {MAX_NESTING} blocks deep, and a value at most \
+                             {MAX_NESTING} lists, objects, calls or `??` deep: flatten this part"
+                        )),
+                );
+            }
+            return false;
+        }
+        self.depth += 1;
+        true
+    }
+
+    fn leave(&mut self) {
+        self.depth -= 1;
+    }
 }
 
 impl Cursor {
