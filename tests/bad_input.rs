@@ -459,3 +459,90 @@ fn a_full_stderr_does_not_turn_errors_into_panics() {
     assert_eq!(support::reported_requests(&report), 6, "{report}");
     assert!(report.contains("connect_refused      6"), "{report}");
 }
+
+#[test]
+fn a_report_path_that_is_a_file_of_the_plan_or_the_other_report_is_refused() {
+    let server = target();
+    let dir = TempDir::new("report-paths");
+    std::fs::create_dir(dir.0.join("inc")).unwrap();
+    dir.write("inc/common.mol", "let greeting = \"hi\"\n");
+    dir.write("body.json", "{\"a\": 1}\n");
+    let text = format!(
+        "include \"inc/common.mol\"\nscenario a {{\n  POST {}/json\n  file \"body.json\"\n}}\n",
+        base_url(&server)
+    );
+    let file = dir.write("top.mol", &text);
+    let top = file.to_str().unwrap();
+    let molotov_args = |args: &[&str]| {
+        support::run_bounded(support::molotov().args(args), Duration::from_secs(20))
+    };
+    // The plan itself (also spelled another way), an included file, a `file` body.
+    let via_dot = format!("{}/./top.mol", dir.0.display());
+    let include = format!("{}/inc/common.mol", dir.0.display());
+    let body = format!("{}/body.json", dir.0.display());
+    for (flag, path) in [
+        ("--json", top),
+        ("--html", via_dot.as_str()),
+        ("--json", include.as_str()),
+        ("--html", body.as_str()),
+    ] {
+        let out = molotov_args(&["-q", "-r", "1", flag, path, top]);
+        assert_exit_for(&out, 2, &format!("{flag} {path}"));
+        let err = support::stderr(&out);
+        assert!(
+            err.contains(&format!(
+                "{flag} {path}: the plan is read from that file, and the report would overwrite it"
+            )),
+            "{err}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+    assert_eq!(
+        std::fs::read_to_string(dir.0.join("inc/common.mol")).unwrap(),
+        "let greeting = \"hi\"\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.0.join("body.json")).unwrap(),
+        "{\"a\": 1}\n"
+    );
+    // Both reports to one file, named two ways.
+    let out_json = format!("{}/out.json", dir.0.display());
+    let out_html = format!("{}/inc/../out.json", dir.0.display());
+    let out = molotov_args(&[
+        "-q", "-r", "1", "--json", &out_json, "--html", &out_html, top,
+    ]);
+    assert_exit(&out, 2);
+    assert!(
+        support::stderr(&out).contains("--json and --html name the same file"),
+        "{}",
+        support::stderr(&out)
+    );
+    assert_eq!(server.connections_accepted(), 0);
+    // Two files of their own are written.
+    let r_json = format!("{}/r.json", dir.0.display());
+    let r_html = format!("{}/r.html", dir.0.display());
+    let out = molotov_args(&["-q", "-r", "1", "--json", &r_json, "--html", &r_html, top]);
+    assert_exit(&out, 0);
+    assert!(std::fs::metadata(&r_json).unwrap().len() > 0);
+    assert!(std::fs::metadata(&r_html).unwrap().len() > 0);
+}
+
+#[test]
+fn a_named_pipe_as_plan_is_refused_without_waiting_for_a_writer() {
+    let dir = TempDir::new("fifo");
+    let fifo = dir.0.join("plan.mol");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo only creates a file.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o644) }, 0);
+    let finished = molotov_with(&[fifo.to_str().unwrap()], &dir);
+    assert_refused(
+        &finished,
+        2,
+        "cannot read the plan: it is a named pipe (FIFO), not a file",
+    );
+    let out = support::run_bounded(
+        support::molotov().arg("check").arg(&fifo),
+        Duration::from_secs(10),
+    );
+    assert_exit(&out, 2);
+}

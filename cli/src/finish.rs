@@ -34,9 +34,55 @@ fn create(path: &Path, what: &str) -> Result<File, String> {
     File::create(path).map_err(|e| format!("cannot write the {what} to {}: {e}", path.display()))
 }
 
+/// Where `path` leads once links and `..` are resolved (the file need not exist yet), for
+/// comparing it with other paths.
+fn resolved(path: &Path) -> PathBuf {
+    if let Ok(path) = std::fs::canonicalize(path) {
+        return path;
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    match (std::fs::canonicalize(parent), path.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// Refuses report paths that would overwrite a file the plan was read from, or each other.
+fn check_paths(json: Option<&Path>, html: Option<&Path>, inputs: &[PathBuf]) -> Result<(), String> {
+    let json = json.filter(|p| *p != Path::new("-"));
+    let mut seen: Vec<(&str, &Path, PathBuf)> = Vec::new();
+    for (flag, path) in [("--json", json), ("--html", html)] {
+        let Some(path) = path else { continue };
+        let target = resolved(path);
+        if inputs.contains(&target) {
+            return Err(format!(
+                "{flag} {}: the plan is read from that file, and the report would overwrite it",
+                path.display()
+            ));
+        }
+        if let Some((other, _, _)) = seen.iter().find(|(_, _, t)| *t == target) {
+            return Err(format!(
+                "{other} and {flag} name the same file ({}): give each report its own",
+                path.display()
+            ));
+        }
+        seen.push((flag, path, target));
+    }
+    Ok(())
+}
+
 impl ReportFiles {
-    /// Creates the files of `--json` (unless `-`) and `--html`.
-    pub fn create(json: Option<&Path>, html: Option<&Path>) -> Result<ReportFiles, String> {
+    /// Creates the files of `--json` (unless `-`) and `--html`, after checking that neither
+    /// is one of `inputs` (the files the plan was read from) nor the other.
+    pub fn create(
+        json: Option<&Path>,
+        html: Option<&Path>,
+        inputs: &[PathBuf],
+    ) -> Result<ReportFiles, String> {
+        check_paths(json, html, inputs)?;
         let json = match json {
             None => None,
             Some(p) if p == Path::new("-") => Some(JsonSink::Stdout),

@@ -129,7 +129,11 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
         return exit::PLAN_ERROR;
     }
     // The report files before the run: a wrong path fails now, not after a long run.
-    let files = match finish::ReportFiles::create(a.json.as_deref(), a.html.as_deref()) {
+    let files = match finish::ReportFiles::create(
+        a.json.as_deref(),
+        a.html.as_deref(),
+        program.input_files(),
+    ) {
         Ok(files) => files,
         Err(e) => {
             molotov_core::errln!("molotov: error: {e}");

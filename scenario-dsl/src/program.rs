@@ -228,6 +228,9 @@ pub struct PlanOrigin<'a> {
 /// A compiled plan: immutable, `Send + Sync`, shared by every worker.
 #[derive(Debug)]
 pub struct Program {
+    /// The files the plan was read from: the plan and its includes (canonical paths), and
+    /// the `file` bodies; sorted, each once.
+    pub(crate) input_files: Vec<std::path::PathBuf>,
     pub(crate) requests: Vec<RequestInfo>,
     pub(crate) request_code: Vec<RequestCode>,
     pub(crate) scenarios: Vec<ScenarioInfo>,
@@ -256,6 +259,13 @@ pub struct Program {
 }
 
 impl Program {
+    /// The files the plan was read from: the plan file and its includes (canonical paths)
+    /// and the `file` bodies. Empty for a plan compiled from text with no includes. What a
+    /// run writes (its reports) must not be one of them.
+    pub fn input_files(&self) -> &[std::path::PathBuf] {
+        &self.input_files
+    }
+
     pub fn requests(&self) -> &[RequestInfo] {
         &self.requests
     }

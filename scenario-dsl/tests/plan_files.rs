@@ -131,6 +131,47 @@ fn an_include_or_body_file_that_never_ends_is_refused() {
     );
 }
 
+#[test]
+fn a_byte_order_mark_is_skipped_and_columns_stay_those_of_the_text() {
+    let dir = Dir::new("bom");
+    let path = dir.write(
+        "bom.mol",
+        b"\xEF\xBB\xBFdefaults {\n  base http://127.0.0.1:8080\n}\nscenario s {\n  GET /\n}\n",
+    );
+    compile(&path, &CompileOptions::default()).expect("a plan with a BOM compiles");
+    // An error on the first line is placed as an editor shows it (the mark has no column).
+    let path = dir.write("bom-bad.mol", b"\xEF\xBB\xBFdefaultz {\n}\n");
+    let err = error_of(&path);
+    assert!(err.contains("bom-bad.mol:1:1"), "{err}");
+    assert!(!err.contains('\u{feff}'), "{err}");
+}
+
+#[test]
+fn named_pipes_are_refused_without_being_opened() {
+    let dir = Dir::new("fifo");
+    let fifo = dir.0.join("inc.mol");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(
+        made.is_ok_and(|s| s.success()),
+        "mkfifo (coreutils) makes the pipe"
+    );
+    // As the plan, as an include and as a body: opening one would wait for a writer.
+    assert!(error_of(&fifo).contains("it is a named pipe (FIFO), not a file"));
+    let path = dir.write(
+        "top.mol",
+        b"include \"inc.mol\"\nscenario s {\n  POST http://127.0.0.1:8080/\n  file \"inc.mol\"\n}\n",
+    );
+    let err = error_of(&path);
+    assert!(
+        err.contains("cannot read included file `inc.mol`: it is a named pipe (FIFO), not a file"),
+        "{err}"
+    );
+    assert!(
+        err.contains("cannot read body file `inc.mol`: it is a named pipe (FIFO), not a file"),
+        "{err}"
+    );
+}
+
 fn origins_of(plan: &str) -> (Vec<(bool, String, u16)>, bool) {
     let program = compile_source(
         "o.mol",

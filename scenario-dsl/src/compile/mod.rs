@@ -211,6 +211,8 @@ pub(crate) struct Compiler<'o> {
     pub(crate) worker_vars: Vec<String>,
     pub(crate) slot_names: Vec<Box<str>>,
     pub(crate) slot_count: u32,
+    /// The `file` bodies read, as opened (for [`Program::input_files`]).
+    pub(crate) body_files: Vec<PathBuf>,
 }
 
 impl<'o> Compiler<'o> {
@@ -238,6 +240,7 @@ impl<'o> Compiler<'o> {
             worker_vars: Vec::new(),
             slot_names: Vec::new(),
             slot_count: 0,
+            body_files: Vec::new(),
         }
     }
 
@@ -251,8 +254,12 @@ impl<'o> Compiler<'o> {
         name: String,
         dir: PathBuf,
         canonical: Option<PathBuf>,
-        bytes: Vec<u8>,
+        mut bytes: Vec<u8>,
     ) -> FileId {
+        // A byte-order mark (some Windows editors write one) is not part of the plan.
+        if bytes.starts_with(b"\xEF\xBB\xBF") {
+            bytes.drain(..3);
+        }
         match String::from_utf8(bytes) {
             Ok(text) => {
                 let nul = text.find('\0');
@@ -772,7 +779,18 @@ impl<'o> Compiler<'o> {
                 total
             })
             .collect();
+        let mut input_files: Vec<PathBuf> = (0..self.sources.len())
+            .filter_map(|i| self.sources.file(FileId(i as u32)).canonical.clone())
+            .chain(
+                self.body_files
+                    .iter()
+                    .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())),
+            )
+            .collect();
+        input_files.sort();
+        input_files.dedup();
         Program {
+            input_files,
             requests: self.requests,
             request_code: self.request_code,
             scenarios: lowered.scenarios,
@@ -819,6 +837,17 @@ pub(crate) const MAX_BODY_FILE_BYTES: u64 = 64 << 20;
 /// found without reading more than `limit + 1` bytes. The error is the reason, for a message.
 pub(crate) fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
     use std::io::Read;
+    use std::os::unix::fs::FileTypeExt;
+    // Opening a named pipe waits for a writer: refused before it is opened.
+    if let Ok(meta) = std::fs::metadata(path) {
+        let kind = meta.file_type();
+        if kind.is_fifo() {
+            return Err("it is a named pipe (FIFO), not a file".into());
+        }
+        if kind.is_socket() {
+            return Err("it is a socket, not a file".into());
+        }
+    }
     let file = std::fs::File::open(path).map_err(|e| io_reason(&e))?;
     let mut bytes = Vec::new();
     file.take(limit + 1)

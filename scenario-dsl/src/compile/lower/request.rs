@@ -367,17 +367,21 @@ impl Compiler<'_> {
             }
             BodyAst::File(path, span) => {
                 let dir = self.sources.file(span.file).dir.clone();
+                let full = dir.join(path);
                 return match crate::compile::read_limited(
-                    &dir.join(path),
+                    &full,
                     crate::compile::MAX_BODY_FILE_BYTES,
                 ) {
-                    Ok(bytes) => (
-                        TemplateCode {
-                            pieces: vec![Piece::Lit(bytes.into())].into(),
-                        },
-                        None,
-                        Variability::Constant,
-                    ),
+                    Ok(bytes) => {
+                        self.body_files.push(full);
+                        (
+                            TemplateCode {
+                                pieces: vec![Piece::Lit(bytes.into())].into(),
+                            },
+                            None,
+                            Variability::Constant,
+                        )
+                    }
                     Err(why) => {
                         self.err(
                             RawDiag::error(*span, format!("cannot read body file `{path}`: {why}"))
