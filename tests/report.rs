@@ -338,3 +338,65 @@ fn failed_runs_still_write_their_reports() {
     assert!(u(&r["totals"]["failures"]) >= 1);
     assert!(r["duration_s"].as_f64().unwrap() < 5.0);
 }
+
+#[test]
+fn a_failed_setup_worker_fails_the_run_and_says_in_how_many_workers() {
+    let server = target();
+    let dir = TempDir::new("setup-worker");
+    let base = base_url(&server);
+    // 3 workers in one process; worker 1's login is refused. The other two run their
+    // scenarios, and the threshold (on all requests) passes: the run still fails, exit 1.
+    let (text, r) = run_with_json(
+        &dir,
+        "login",
+        &format!(
+            "defaults {{\n  base {base}\n}}\n\nsetup worker {{\n  if worker == 1 {{\n    \
+             GET /status/500 as refused\n    assert status == 200\n  }}\n  GET /json as login\n}}\n\n\
+             scenario s {{\n  GET /json\n}}\n\nthreshold p99 < 10s\n"
+        ),
+        &["-q", "-w", "3", "-r", "4"],
+        1,
+    );
+    assert_eq!(u(&r["totals"]["workers_started"]), 3);
+    assert_eq!(u(&r["totals"]["worker_setups_failed"]), 1);
+    assert_eq!(u(&r["totals"]["successes"]), 8, "{text}");
+    assert_eq!(r["ending"], "completed");
+    assert_eq!(r["exit_code"], 1);
+    assert!(
+        text.contains("setup worker FAILED in 1 of 3 workers: they ran no scenario"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Result: FAILED: `setup worker` failed in 1 of 3 workers (exit 1)"),
+        "{text}"
+    );
+    // Every worker's login refused: no scenario ran at all.
+    let (text, r) = run_with_json(
+        &dir,
+        "all",
+        &format!(
+            "defaults {{\n  base {base}\n}}\n\nsetup worker {{\n  GET /status/500\n  \
+             assert status == 200\n}}\n\nscenario s {{\n  GET /json\n}}\n"
+        ),
+        &["-q", "-w", "2", "-d", "2"],
+        1,
+    );
+    assert_eq!(u(&r["totals"]["worker_setups_failed"]), 2, "{text}");
+    assert_eq!(
+        u(&r["totals"]["successes"]) + u(&r["totals"]["failures"]),
+        0
+    );
+    // A plan whose workers all log in reports no failed setup and exits 0.
+    let (_, r) = run_with_json(
+        &dir,
+        "fine",
+        &format!(
+            "defaults {{\n  base {base}\n}}\n\nsetup worker {{\n  GET /json\n}}\n\n\
+             scenario s {{\n  GET /json\n}}\n"
+        ),
+        &["-q", "-w", "2", "-r", "2"],
+        0,
+    );
+    assert_eq!(u(&r["totals"]["worker_setups_failed"]), 0);
+    assert_eq!(u(&r["totals"]["workers_started"]), 2);
+}

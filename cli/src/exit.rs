@@ -45,6 +45,9 @@ pub struct Verdict {
     pub thresholds_passed: bool,
     /// The plan's `teardown` failed.
     pub teardown_failed: bool,
+    /// Workers whose `setup worker` failed (they ran no scenario), of those started.
+    pub worker_setups_failed: u64,
+    pub workers_started: u64,
 }
 
 impl Verdict {
@@ -63,12 +66,18 @@ impl Verdict {
                 .failed_processes
                 .iter()
                 .any(|p| p.role == "teardown" && plan_block_failed(p)),
+            worker_setups_failed: result.summary.worker_setups_failed,
+            workers_started: result.summary.workers_started,
         }
     }
 
     /// The exit code. When several apply, the first of this list wins:
-    /// interrupted (130) > a process died (4) > failures (1: `-x`, `-f`, setup or teardown
-    /// failed) > thresholds (3) > 0.
+    /// interrupted (130) > a process died (4) > failures (1: `-x`, `-f`, setup, a worker's
+    /// `setup worker` or teardown failed) > thresholds (3) > 0.
+    ///
+    /// A worker whose `setup worker` failed sent none of its share of the load: the run did
+    /// not apply the load asked for, so its figures do not answer the question (as when the
+    /// plan's `setup` fails).
     ///
     /// An interrupted run is incomplete whatever else happened, and a run with a dead process
     /// has numbers that miss that process's in-flight work; both make the other verdicts
@@ -85,6 +94,7 @@ impl Verdict {
         if matches!(self.ending, Ending::StoppedOnFailure | Ending::SetupFailed)
             || failed_by_count
             || self.teardown_failed
+            || self.worker_setups_failed > 0
         {
             return FAILURES;
         }
@@ -119,6 +129,12 @@ impl Verdict {
                         self.failures
                     ));
                 }
+                if self.worker_setups_failed > 0 {
+                    reasons.push(format!(
+                        "`setup worker` failed in {} of {} workers",
+                        self.worker_setups_failed, self.workers_started
+                    ));
+                }
                 if self.teardown_failed {
                     reasons.push("the plan's teardown failed".into());
                 }
@@ -150,6 +166,8 @@ mod tests {
             fail_at: None,
             thresholds_passed: true,
             teardown_failed: false,
+            worker_setups_failed: 0,
+            workers_started: 10,
         }
     }
 
@@ -190,6 +208,21 @@ mod tests {
                 FAILURES,
             ),
             (verdict(Ending::SetupFailed), FAILURES),
+            (
+                Verdict {
+                    worker_setups_failed: 1,
+                    ..verdict(Ending::Completed)
+                },
+                FAILURES,
+            ),
+            (
+                Verdict {
+                    worker_setups_failed: 1,
+                    thresholds_passed: false,
+                    ..verdict(Ending::Completed)
+                },
+                FAILURES,
+            ),
             (
                 Verdict {
                     teardown_failed: true,
@@ -236,6 +269,13 @@ mod tests {
             (
                 verdict(Ending::StoppedOnFailure),
                 "FAILED: a failure stopped the run (-x) (exit 1)",
+            ),
+            (
+                Verdict {
+                    worker_setups_failed: 3,
+                    ..verdict(Ending::Completed)
+                },
+                "FAILED: `setup worker` failed in 3 of 10 workers (exit 1)",
             ),
             (
                 Verdict {

@@ -814,6 +814,9 @@ fn worker_loop(
         slot.add_meta(Meta::WorkersStarted, 1);
         slot.add_meta(Meta::WorkersAlive, 1);
         let setup = worker.run_worker_setup(&mut driver, &mut rec).await;
+        if setup == RunOutcome::Failure {
+            slot.add_meta(Meta::WorkerSetupsFailed, 1);
+        }
         if setup == RunOutcome::Success {
             let mut runs = 0u64;
             loop {

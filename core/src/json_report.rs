@@ -233,6 +233,12 @@ pub struct Totals {
     pub tls_resumed: u64,
     /// Mean TLS handshake time (None: no handshake).
     pub mean_tls_handshake_us: Option<u64>,
+    /// Workers that started, and those of them whose `setup worker` failed (they ran no
+    /// scenario; any makes the run fail, exit 1).
+    #[serde(default)]
+    pub workers_started: u64,
+    #[serde(default)]
+    pub worker_setups_failed: u64,
 }
 
 /// Per-second rates over the whole run.
@@ -705,6 +711,8 @@ pub fn build(ctx: &Context<'_>) -> Report {
             tls_handshakes: s.tls_handshakes,
             tls_resumed: s.tls_resumed,
             mean_tls_handshake_us: s.mean_tls_handshake.map(|d| d.as_micros() as u64),
+            workers_started: s.workers_started,
+            worker_setups_failed: s.worker_setups_failed,
         },
         rates: Rates {
             requests_per_s: per_second(s.counts.requests, elapsed),

@@ -195,6 +195,14 @@ pub fn render(summary: &Summary) -> String {
         fmt_count(s.successes()),
         fmt_count(s.failures())
     );
+    if s.worker_setups_failed > 0 {
+        let _ = writeln!(
+            out,
+            "setup worker FAILED in {} of {} workers: they ran no scenario",
+            fmt_count(s.worker_setups_failed),
+            fmt_count(s.workers_started)
+        );
+    }
     if !s.scenarios.is_empty() {
         let mut t = Table::new(&["scenario", "successes", "failures", "stopped"]);
         for sc in &s.scenarios {

@@ -92,6 +92,8 @@ pub enum Meta {
     RingsCoop = 7,
     /// io_uring rings built without the task-work flag asked for (the kernel refused both).
     RingsCoopRefused = 8,
+    /// Workers whose `setup worker` block failed (they ran no scenario).
+    WorkerSetupsFailed = 9,
 }
 
 /// Lifecycle of a slot's owner, as stored in [`Meta::State`].

@@ -160,6 +160,10 @@ pub struct Summary {
     /// Scenario runs started (also those whose process was killed before they ended, which
     /// have no scenario outcome).
     pub runs_started: u64,
+    /// Workers that started (after their ramp-up wait), and those of them whose `setup
+    /// worker` failed (they ran no scenario).
+    pub workers_started: u64,
+    pub worker_setups_failed: u64,
     /// The processes.
     pub processes: Vec<ProcessInfo>,
     /// Per process (same order as `processes`): requests sent.
@@ -301,6 +305,8 @@ impl Summary {
             // Counted by the master once the load is over (`run::missed_starts`).
             missed_starts: 0,
             runs_started: sum(&|s| s.meta(crate::shm::Meta::RunsStarted)),
+            workers_started: sum(&|s| s.meta(crate::shm::Meta::WorkersStarted)),
+            worker_setups_failed: sum(&|s| s.meta(crate::shm::Meta::WorkerSetupsFailed)),
             processes,
             requests_per_process,
             master_usage: crate::process::self_usage(),

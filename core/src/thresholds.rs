@@ -370,6 +370,8 @@ scenario buy {
             dropped_starts: 0,
             missed_starts: 0,
             runs_started: 0,
+            workers_started: 0,
+            worker_setups_failed: 0,
             processes: vec![],
             requests_per_process: vec![],
             master_usage: Default::default(),
