@@ -271,7 +271,7 @@ fn a_second_sigint_stops_at_once_even_with_requests_in_flight() {
     );
     assert_eq!(
         finished.exits(),
-        BTreeMap::from([("worker 0".to_string(), "killed by SIGKILL".to_string())]),
+        BTreeMap::from([("worker 0".to_string(), "stopped at once".to_string())]),
         "{}",
         finished.dump()
     );
@@ -296,6 +296,21 @@ fn the_grace_period_bounds_a_graceful_stop() {
     finished.assert_sound();
     finished.assert_exit(130);
     assert_eq!(finished.total("unfinished"), 3, "{}", finished.dump());
+    // Stopped by the master as the grace period said, not a process that died.
+    assert_eq!(
+        finished.exits(),
+        BTreeMap::from([(
+            "worker 0".to_string(),
+            "stopped: the grace period ended".to_string()
+        )]),
+        "{}",
+        finished.dump()
+    );
+    assert!(
+        !finished.stderr().contains("the run goes on without it"),
+        "{}",
+        finished.dump()
+    );
     assert_group_gone(master, Duration::from_secs(2));
 }
 

@@ -145,6 +145,21 @@ impl Finished {
             "requests without one outcome\n{}",
             self.dump()
         );
+        // Per request name: each request sent once, under its name, with one outcome or
+        // unfinished; the names add up to the whole run.
+        let names = self.json()["requests"].as_array().unwrap().clone();
+        let field = |r: &serde_json::Value, k: &str| r[k].as_u64().unwrap();
+        for r in &names {
+            assert_eq!(
+                field(r, "requests"),
+                field(r, "responses") + field(r, "errors") + field(r, "unfinished"),
+                "request {} without one outcome\n{}",
+                r["name"],
+                self.dump()
+            );
+        }
+        let per_name: u64 = names.iter().map(|r| field(r, "requests")).sum();
+        assert_eq!(per_name, requests, "per name\n{}", self.dump());
         let by_kind: u64 = self.errors().values().sum();
         assert_eq!(
             by_kind,

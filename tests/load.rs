@@ -665,8 +665,9 @@ fn runs_killed_in_flight_still_count_as_started() {
     let dir = TempDir::new("killed-in-flight");
     let plan = one_get_plan(&dir, &server, "/delay/3000");
     // 50 runs of 3 s start in the first second; the grace period ends 0.5 s after the
-    // deadline and the process is killed with all 50 in flight: no scenario outcome, but
-    // started, so the 50 arrivals due are all accounted for.
+    // deadline and the process is stopped with all 50 in flight: no scenario outcome, but
+    // started, so the 50 arrivals due are all accounted for. The stop is the grace period's,
+    // not a process that died: exit 0, the 50 requests unfinished under their own name.
     let json = dir.0.join("report.json");
     let out = run_bounded(
         molotov()
@@ -679,9 +680,18 @@ fn runs_killed_in_flight_still_count_as_started() {
         Duration::from_secs(30),
     );
     let report = stdout(&out);
-    assert_exit(&out, 4);
+    assert_exit(&out, 0);
     let r = read_json(&json);
     assert_eq!(arrivals_accounted(&r), (50, 0, 0), "{report}");
+    assert_eq!(r["ending"], "completed");
+    assert_eq!(r["processes"][0]["exit"], "stopped: the grace period ended");
+    assert_eq!(r["requests"][0]["requests"], 50, "{report}");
+    assert_eq!(r["requests"][0]["unfinished"], 50, "{report}");
+    assert_eq!(r["totals"]["unfinished"], 50, "{report}");
+    assert!(
+        report.contains("was stopped when the grace period (--grace) ended"),
+        "{report}"
+    );
     assert!(
         report.contains("achieved 50 scenario starts of 50 due"),
         "{report}"

@@ -1201,6 +1201,7 @@ impl Driver for EngineDriver {
         // failed request cost is counted too (at the next send or when the worker ends).
         account(slot, origin.client.counters(), &mut origin.accounted);
         slot.add(Total::Requests, 1);
+        slot.add_request(req.id.0, RequestCounter::Sent, 1);
         slot.add_meta(Meta::InFlight, 1);
         let intended = self.intended.take();
         self.started_due = None;

@@ -382,8 +382,11 @@ pub struct RequestReport {
     pub scenario: Option<String>,
     /// Where it is written (`file:line`).
     pub location: String,
-    /// Requests with an outcome (responses + errors).
+    /// Requests sent (`unfinished` of them got no outcome).
     pub requests: u64,
+    /// `requests - responses - errors`: in flight when their process was stopped.
+    #[serde(default)]
+    pub unfinished: u64,
     /// Complete responses.
     pub responses: u64,
     /// Transport errors.
@@ -587,6 +590,10 @@ pub fn build(ctx: &Context<'_>) -> Report {
                 scenario: info.and_then(|i| i.scenario).and_then(scenario_name),
                 location: info.map(|i| i.location.to_string()).unwrap_or_default(),
                 requests: r.counts.requests,
+                unfinished: r
+                    .counts
+                    .requests
+                    .saturating_sub(r.counts.responses + r.counts.errors),
                 responses: r.counts.responses,
                 errors: r.counts.errors,
                 failed_by_status: r.counts.failed_by_status,

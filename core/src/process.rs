@@ -208,12 +208,29 @@ pub enum ChildExit {
     Exited(i32),
     /// A signal killed it.
     Signaled(Signal),
+    /// The master stopped it on purpose (SIGKILL), as the run's end asked.
+    Stopped(StopCause),
+}
+
+/// Why the master stopped a child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopCause {
+    /// Its in-flight requests outlasted the grace period (`--grace`) after the end.
+    GraceEnded,
+    /// A second Ctrl-C (or SIGTERM) asked for an immediate stop.
+    Immediate,
 }
 
 impl ChildExit {
     /// True for exit code 0.
     pub fn is_success(self) -> bool {
         self == ChildExit::Exited(0)
+    }
+
+    /// True when the process broke (an exit code other than 0, or a signal nobody in
+    /// molotov sent); false when it finished, or was stopped by the master on purpose.
+    pub fn is_death(self) -> bool {
+        !self.is_success() && !matches!(self, ChildExit::Stopped(_))
     }
 }
 
@@ -222,6 +239,10 @@ impl std::fmt::Display for ChildExit {
         match self {
             ChildExit::Exited(code) => write!(f, "exited with code {code}"),
             ChildExit::Signaled(sig) => write!(f, "killed by {}", sig.as_str()),
+            ChildExit::Stopped(StopCause::GraceEnded) => {
+                write!(f, "stopped: the grace period ended")
+            }
+            ChildExit::Stopped(StopCause::Immediate) => write!(f, "stopped at once"),
         }
     }
 }

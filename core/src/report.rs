@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use crate::process::ChildExit;
+use crate::process::{ChildExit, StopCause};
 use crate::summary::{ProcessInfo, Summary};
 use crate::thresholds::ThresholdOutcome;
 
@@ -350,6 +350,20 @@ pub fn render(summary: &Summary) -> String {
                 let _ = writeln!(
                     out,
                     "The plan's {} failed (pid {}); see the checks and requests above",
+                    p.role, p.pid
+                );
+            } else if p.exit == Some(ChildExit::Stopped(StopCause::GraceEnded)) {
+                let _ = writeln!(
+                    out,
+                    "Process {} (pid {}) was stopped when the grace period (--grace) ended: \
+                     its requests still in flight are counted as unfinished",
+                    p.role, p.pid
+                );
+            } else if p.exit == Some(ChildExit::Stopped(StopCause::Immediate)) {
+                let _ = writeln!(
+                    out,
+                    "Process {} (pid {}) was stopped at once (a second interrupt): its \
+                     requests still in flight are counted as unfinished",
                     p.role, p.pid
                 );
             } else {

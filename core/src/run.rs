@@ -17,7 +17,7 @@ use crate::child_output::ChildOutput;
 use crate::engine::{self, ChildSpec, EngineOptions};
 use crate::live::{Sample, Sampler, Totals};
 use crate::load::RateSchedule;
-use crate::process::{self, ChildExit, MasterSignals, ProcessError};
+use crate::process::{self, ChildExit, MasterSignals, ProcessError, StopCause};
 use crate::series::Point;
 use crate::shm::{
     HeaderWord, Layout, Meta, Region, Shape, ShmError, Site, SlotState, StopRequest, Total,
@@ -278,17 +278,23 @@ impl LoadChildren {
                 region.request_stop(StopRequest::Graceful);
             } else {
                 region.request_stop(StopRequest::Immediate);
-                for c in self.children.iter().filter(|c| c.info.exit.is_none()) {
-                    process::kill(c.pid, Signal::SIGKILL);
+                for c in self.children.iter_mut().filter(|c| c.info.exit.is_none()) {
+                    c.stop(StopCause::Immediate);
                 }
             }
         }
         if got.child {
             for (pid, exit, usage) in process::reap_any() {
                 if let Some(c) = self.children.iter_mut().find(|c| c.pid == pid) {
+                    let exit = match (exit, c.stopping) {
+                        (ChildExit::Signaled(Signal::SIGKILL), Some(cause)) => {
+                            ChildExit::Stopped(cause)
+                        }
+                        _ => exit,
+                    };
                     c.info.exit = Some(exit);
                     c.info.usage = Some(usage);
-                    if !exit.is_success() {
+                    if exit.is_death() {
                         observer.child_ended(&c.info);
                     }
                 }
@@ -300,6 +306,16 @@ impl LoadChildren {
 struct Child {
     info: ProcessInfo,
     pid: Pid,
+    /// The master sent it SIGKILL on purpose, for this reason.
+    stopping: Option<StopCause>,
+}
+
+impl Child {
+    /// Kills it on purpose: its end is reported as stopped, not as a death.
+    fn stop(&mut self, cause: StopCause) {
+        self.stopping.get_or_insert(cause);
+        process::kill(self.pid, Signal::SIGKILL);
+    }
 }
 
 /// Runs `program` with `config`, reporting progress to `observer`.
@@ -455,7 +471,11 @@ pub fn run(
                     exit: None,
                     usage: None,
                 };
-                load.children.push(Child { info, pid });
+                load.children.push(Child {
+                    info,
+                    pid,
+                    stopping: None,
+                });
             }
             Err(e) => {
                 // Never half-start: stop what was started and fail.
@@ -544,8 +564,8 @@ pub fn run(
         }
         if kill_at.is_some_and(|k| now >= k) {
             // In-flight requests had their grace period; what they recorded stays counted.
-            for c in load.children.iter().filter(|c| c.info.exit.is_none()) {
-                process::kill(c.pid, Signal::SIGKILL);
+            for c in load.children.iter_mut().filter(|c| c.info.exit.is_none()) {
+                c.stop(StopCause::GraceEnded);
             }
         }
         if now >= next_second {
@@ -611,6 +631,7 @@ pub fn run(
                     usage: None,
                 },
                 pid,
+                stopping: None,
             }];
             let n = wait_all(
                 &mut c,
@@ -637,7 +658,7 @@ pub fn run(
         .and_then(|slot| failure_in(&region, slot, &names));
     let failed_processes = processes
         .iter()
-        .filter(|p| p.exit.is_some_and(|e| !e.is_success()))
+        .filter(|p| p.exit.is_some_and(|e| e.is_death()))
         .cloned()
         .collect();
     let sizing = sizing.map(SizingTracker::into_report);

@@ -15,7 +15,7 @@
 //! errors      ERROR_KIND_WORDS    one counter per transport error kind
 //! scenarios   3 × scenarios       successes, failures, stopped runs
 //! checks      2 × checks          passed, failed
-//! requests    REQUEST_WORDS × requests    responses, errors, failed by status, bytes
+//! requests    REQUEST_WORDS × requests    responses, errors, failed by status, bytes, sent
 //! samples     SAMPLE_WORDS × (checks + requests)   first failure text of each site
 //! histograms  COUNTS_LEN × (2 + requests)  latency overall, service time overall, per request
 //! ```
@@ -36,7 +36,7 @@ pub const STATUS_WORDS: usize = 1000;
 /// Room for transport error kinds (molotov-http's `ErrorKind::COUNT` must fit).
 pub const ERROR_KIND_WORDS: usize = 32;
 /// Per-request counters (see [`RequestCounter`]).
-const REQUEST_WORDS: usize = 4;
+const REQUEST_WORDS: usize = 5;
 /// A failure sample: status, byte length, then the UTF-8 text.
 const SAMPLE_WORDS: usize = 64;
 /// Bytes of text a failure sample keeps.
@@ -167,6 +167,9 @@ pub enum RequestCounter {
     FailedByStatus = 2,
     /// Bytes received.
     BytesReceived = 3,
+    /// Requests sent (counted when sent: also those that never got an outcome, in flight
+    /// when their process was stopped).
+    Sent = 4,
 }
 
 /// Per-scenario outcome counters.

@@ -222,7 +222,7 @@ impl Summary {
                 RequestSummary {
                     name: name.clone(),
                     counts: Counts {
-                        requests: responses + errors,
+                        requests: c(RequestCounter::Sent),
                         responses,
                         errors,
                         failed_by_status: c(RequestCounter::FailedByStatus),
