@@ -548,8 +548,14 @@ fn an_overloaded_schedule_counts_every_arrival_once() {
             )),
             "{page}"
         );
+        // Late starts are starts: never more than started, and with `--max-late` none
+        // later than it (a dropped start is counted as dropped only).
+        let late = r["schedule"]["late_starts"].as_u64().unwrap();
+        assert!(late <= started, "{late} late of {started} started\n{report}");
         if max_late.is_some() {
             assert!(dropped > 100, "{dropped} dropped\n{report}");
+            let worst = r["schedule"]["late_max_us"].as_u64().unwrap();
+            assert!(worst <= 100_000, "worst lateness {worst} µs\n{report}");
         } else {
             assert_eq!(dropped, 0, "{report}");
             assert!(missed > 200, "{missed} missed\n{report}");

@@ -850,14 +850,16 @@ fn worker_loop(
                         slot.add(Total::EarlyStarts, 1);
                         slot.raise(Total::MaxEarlyMicros, micros(early));
                     }
+                    // A dropped start is not a start: it is counted as dropped only, and
+                    // its lateness is not among the late starts'.
+                    if arrivals.options.max_late.is_some_and(|max| late > max) {
+                        slot.add(Total::DroppedStarts, 1);
+                        continue;
+                    }
                     if late > LATE_AFTER {
                         slot.add(Total::LateStarts, 1);
                         slot.add(Total::LateMicros, micros(late));
                         slot.raise(Total::MaxLateMicros, micros(late));
-                    }
-                    if arrivals.options.max_late.is_some_and(|max| late > max) {
-                        slot.add(Total::DroppedStarts, 1);
-                        continue;
                     }
                     // Latency runs from the intended start, or from the actual one when
                     // that came first (an early start): never from a time still to come.
