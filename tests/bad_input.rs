@@ -546,3 +546,62 @@ fn a_named_pipe_as_plan_is_refused_without_waiting_for_a_writer() {
     );
     assert_exit(&out, 2);
 }
+
+/// A report that cannot be written after the run (a full disk: `/dev/full`) is said on
+/// stderr and fails the run with exit 2, as one that cannot be created before it; a reader
+/// that went away (`| head -1`) is not an error.
+#[test]
+fn a_report_lost_to_a_full_disk_fails_the_run_with_exit_2() {
+    let server = target();
+    let dir = TempDir::new("report-full");
+    let file = dir.write("ok.mol", &plan(&base_url(&server), "5s", "  GET /json"));
+    for (flag, what) in [("--json", "JSON"), ("--html", "HTML")] {
+        let out = support::run_bounded(
+            support::molotov()
+                .args(["-q", "-r", "2", flag, "/dev/full"])
+                .arg(&file),
+            Duration::from_secs(20),
+        );
+        assert_exit_for(&out, 2, flag);
+        let err = support::stderr(&out);
+        assert!(
+            err.contains(&format!("cannot write the {what} report to /dev/full")),
+            "{err}"
+        );
+    }
+    // The text report itself, with stdout on a full disk.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let child = support::molotov()
+        .args(["-q", "-r", "2"])
+        .arg(&file)
+        .stdout(full)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = support::wait_bounded(child, Duration::from_secs(20));
+    assert_exit(&out, 2);
+    assert!(
+        support::stderr(&out).contains("cannot write the text report to stdout"),
+        "{}",
+        support::stderr(&out)
+    );
+    // A reader that reads one line and goes away: exit 0, no error.
+    let mut child = support::molotov()
+        .args(["-q", "-r", "2"])
+        .arg(&file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = support::wait_bounded(child, Duration::from_secs(20));
+    assert_exit(&out, 0);
+    assert!(
+        !support::stderr(&out).contains("error"),
+        "{}",
+        support::stderr(&out)
+    );
+}

@@ -551,7 +551,10 @@ fn an_overloaded_schedule_counts_every_arrival_once() {
         // Late starts are starts: never more than started, and with `--max-late` none
         // later than it (a dropped start is counted as dropped only).
         let late = r["schedule"]["late_starts"].as_u64().unwrap();
-        assert!(late <= started, "{late} late of {started} started\n{report}");
+        assert!(
+            late <= started,
+            "{late} late of {started} started\n{report}"
+        );
         if max_late.is_some() {
             assert!(dropped > 100, "{dropped} dropped\n{report}");
             let worst = r["schedule"]["late_max_us"].as_u64().unwrap();

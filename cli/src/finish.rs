@@ -171,15 +171,21 @@ pub fn finish(f: &Finish<'_>, result: &RunResult, files: ReportFiles) -> u8 {
     };
     let built: Report = json_report::build(&json_ctx);
     let json_to_stdout = files.json_to_stdout();
+    let mut write_failed = false;
     if json_to_stdout {
         molotov_core::err!("{text}");
     } else {
         // Not `print!`: a reader that went away (`molotov ... | head -1`) must not make the
-        // master panic before the report files are written.
+        // master panic before the report files are written; that reader asked for no more,
+        // but any other failure (a full disk) loses the report, which is said, and fails.
         let mut out = std::io::stdout().lock();
-        let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+        if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            molotov_core::errln!("molotov: error: cannot write the text report to stdout: {e}");
+            write_failed = true;
+        }
     }
-    let mut write_failed = false;
     match files.json {
         None => {}
         Some(JsonSink::Stdout) => {
@@ -212,8 +218,10 @@ pub fn finish(f: &Finish<'_>, result: &RunResult, files: ReportFiles) -> u8 {
         );
         write_failed = true;
     }
+    // As documented: a report that cannot be written is exit 2, whether its file could not
+    // be created before the run or could not be written after it.
     if write_failed && code != exit::INTERRUPTED {
-        code = exit::RUNTIME;
+        code = exit::PLAN_ERROR;
     }
     code
 }
