@@ -53,6 +53,20 @@ fn a_missing_plan() {
 }
 
 #[test]
+fn a_url_instead_of_a_plan_says_how_to_make_one() {
+    let dir = TempDir::new("url-plan");
+    let finished = molotov_with(&["http://127.0.0.1:9/json"], &dir);
+    assert_refused(&finished, 2, "cannot read the plan: no such file");
+    assert!(
+        finished.stderr().contains(
+            "molotov runs a plan file, not a URL: save `scenario s { GET http://127.0.0.1:9/json }`"
+        ),
+        "{}",
+        finished.dump()
+    );
+}
+
+#[test]
 fn an_unreadable_plan() {
     let server = target();
     let dir = TempDir::new("unreadable");

@@ -31,6 +31,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
     let mut total = Duration::ZERO;
     let mut rest = text;
+    // Units go from the largest to the smallest, each once (`1h30m`, not `1m1m` or `1s1h`):
+    // anything else is a typo more likely than a sum.
+    let mut last_scale = f64::INFINITY;
     while !rest.is_empty() {
         let digits = rest
             .find(|c: char| !c.is_ascii_digit() && c != '.')
@@ -69,6 +72,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
                 ));
             }
         };
+        if scale >= last_scale {
+            return Err(format!(
+                "invalid duration {text:?}: each unit once, from the largest to the smallest \
+                 (as in 1h30m or 1m30s)"
+            ));
+        }
+        last_scale = scale;
         let secs = number * scale;
         if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
             return Err(format!("invalid duration {text:?}: out of range"));
@@ -122,5 +132,14 @@ mod tests {
             parse_duration("-5s"),
             Err("invalid duration \"-5s\": a duration cannot be negative".into())
         );
+        // Each unit once, largest first: a repeated or reversed unit is a typo.
+        assert_eq!(
+            parse_duration("1h2m3s4ms5us").map(|d| d.as_micros()),
+            Ok(3_723_004_005)
+        );
+        for bad in ["1m1m", "1s1h", "30s1m", "1ms1s", "1min1m", "1s1sec"] {
+            let err = parse_duration(bad).expect_err(bad);
+            assert!(err.contains("each unit once"), "{bad}: {err}");
+        }
     }
 }

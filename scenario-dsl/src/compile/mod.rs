@@ -80,8 +80,18 @@ pub fn compile(path: &Path, opts: &CompileOptions) -> Result<Program, Diagnostic
                 format!("cannot read the plan: {reason}"),
             );
             d.span = None;
+            let looks_like_url = ["http://", "https://"]
+                .iter()
+                .any(|scheme| name.starts_with(scheme));
+            d.help = Some(if looks_like_url && !path.exists() {
+                format!(
+                    "molotov runs a plan file, not a URL: save `scenario s {{ GET {name} }}` \
+                     (on three lines) as a .mol file and run that"
+                )
+            } else {
+                "check the path of the plan file".into()
+            });
             d.file_name = Some(name);
-            d.help = Some("check the path of the plan file".into());
             c.diags.push(d);
             Err(c.diags.finish(&c.sources))
         }
