@@ -36,7 +36,7 @@ use molotov_runtime::net::TcpStream;
 use rustls::pki_types::ServerName;
 
 use crate::deadline::DeadlineTimer;
-use crate::error::{Error, Phase};
+use crate::error::{Error, Opening, Phase};
 use crate::request::RequestMeta;
 use crate::response::{Limits, Progress, ResponseNeeds, ResponseParser};
 use crate::tls::{self, TlsConnector, TlsInfo, TlsOptions};
@@ -351,6 +351,9 @@ struct Core {
     tls: Option<TlsConnector>,
     /// For `https`: the name the certificate must match (and the SNI), from the host.
     server_name: Option<ServerName<'static>>,
+    /// Where a connection being opened is (None once it is open): a deadline that passes
+    /// meanwhile is a connect or handshake timeout, not a slow response.
+    opening: Option<Opening>,
 }
 
 /// What one successful exchange measured.
@@ -408,6 +411,7 @@ impl Client {
                 conn: None,
                 tls: None,
                 server_name: None,
+                opening: None,
                 conn_executor: 0,
                 served: 0,
                 idle_since: Instant::now(),
@@ -502,7 +506,10 @@ impl Client {
             }
             None => {
                 self.core.conn = None;
-                Err(Error::RequestTimeout(timeout))
+                match self.core.opening.take() {
+                    Some(during) => Err(Error::TimedOutOpening { timeout, during }),
+                    None => Err(Error::RequestTimeout(timeout)),
+                }
             }
         }
     }
@@ -699,9 +706,13 @@ impl Core {
         }
         // The cold path (connect, TLS handshake) is boxed: its futures are large, and inline
         // they would make every request's future (and every worker's task) as large.
+        // Set until the connection is open (also on a failure, which the next connect
+        // overwrites): read only when the deadline passes.
+        self.opening = Some(Opening::Connect);
         let gate = connect_gate(self.config.max_parallel_connects);
         let _turn = gate.acquire().await;
         Box::pin(self.open_connection(exchange)).await?;
+        self.opening = None;
         Ok(false)
     }
 
@@ -715,6 +726,7 @@ impl Core {
             Scheme::Http => Transport::Plain(stream),
             Scheme::Https => {
                 let started = Instant::now();
+                self.opening = Some(Opening::TlsHandshake);
                 let tls = self.tls_handshake(stream).await?;
                 let took = started.elapsed();
                 exchange.timings.tls_handshake =

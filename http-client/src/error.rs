@@ -75,6 +75,16 @@ pub enum Error {
     /// The per-request deadline (covering connect, write and read) passed.
     #[error("request timed out after {0:?}")]
     RequestTimeout(Duration),
+    /// The per-request deadline passed before the connection was open: while waiting for a
+    /// connect slot or in the TCP handshake (counted as `connect_timeout`), or in the TLS
+    /// handshake (counted as `tls_handshake`). Nothing was written.
+    #[error("request timed out after {timeout:?} {during} (nothing was sent)")]
+    TimedOutOpening {
+        /// The request's timeout.
+        timeout: Duration,
+        /// Where the connection was: [`Opening`].
+        during: Opening,
+    },
     /// The connection was reset (`ECONNRESET`, or `EPIPE` on write).
     #[error("connection reset by peer while {during}")]
     Reset {
@@ -179,6 +189,24 @@ pub enum Error {
     TlsConfig(String),
 }
 
+/// How far a connection being opened had got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opening {
+    /// Waiting for a connect slot, or in the TCP handshake.
+    Connect,
+    /// In the TLS handshake.
+    TlsHandshake,
+}
+
+impl std::fmt::Display for Opening {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Opening::Connect => "while connecting (the TCP handshake did not finish)",
+            Opening::TlsHandshake => "in the TLS handshake",
+        })
+    }
+}
+
 impl Error {
     /// The kind of this error, for counting.
     pub fn kind(&self) -> ErrorKind {
@@ -188,6 +216,14 @@ impl Error {
             Error::ConnectFailed { .. } => ErrorKind::ConnectFailed,
             Error::Resolve { .. } => ErrorKind::Resolve,
             Error::RequestTimeout(_) => ErrorKind::RequestTimeout,
+            Error::TimedOutOpening {
+                during: Opening::Connect,
+                ..
+            } => ErrorKind::ConnectTimeout,
+            Error::TimedOutOpening {
+                during: Opening::TlsHandshake,
+                ..
+            } => ErrorKind::TlsHandshake,
             Error::Reset { .. } => ErrorKind::Reset,
             Error::ClosedEarly { .. } => ErrorKind::ClosedEarly,
             Error::MalformedResponse(_) => ErrorKind::MalformedResponse,

@@ -838,14 +838,25 @@ fn connect_timeout_when_the_accept_queue_is_full() {
         let error = get_err(&mut client, "/", OK_TIMEOUT).await;
         assert_eq!(error.kind(), ErrorKind::ConnectTimeout, "{error}");
         assert!(started.elapsed() < Duration::from_secs(2));
-        // With a request deadline shorter than the connect timeout, the deadline wins.
+        // With a request deadline shorter than the connect timeout, the deadline wins, and
+        // says where it found the request: still connecting (not a slow response).
         let short = ClientConfig {
             connect_timeout: Duration::from_secs(3),
             ..ClientConfig::default()
         };
         let mut client = Client::new(Origin::parse(&format!("http://{addr}")).unwrap(), short);
+        let started = Instant::now();
         let error = get_err(&mut client, "/", Duration::from_millis(150)).await;
-        assert_eq!(error.kind(), ErrorKind::RequestTimeout, "{error}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert_eq!(error.kind(), ErrorKind::ConnectTimeout, "{error}");
+        assert_eq!(
+            error.to_string(),
+            "request timed out after 150ms while connecting (the TCP handshake did not \
+             finish) (nothing was sent)"
+        );
+        // Again on the same client: the second attempt is found connecting too.
+        let error = get_err(&mut client, "/", Duration::from_millis(100)).await;
+        assert_eq!(error.kind(), ErrorKind::ConnectTimeout, "{error}");
     });
 }
 

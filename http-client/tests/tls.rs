@@ -344,6 +344,39 @@ fn a_server_closing_mid_handshake_is_a_handshake_failure() {
 }
 
 #[test]
+fn a_deadline_in_a_handshake_that_never_ends_is_a_handshake_timeout() {
+    // A TCP server that accepts and then says nothing: the TLS handshake waits for its
+    // ServerHello until the request's deadline, which names the handshake.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let holder = std::thread::spawn(move || {
+        let (socket, _) = listener.accept().unwrap();
+        std::thread::sleep(Duration::from_secs(2));
+        drop(socket);
+    });
+    let mut client = Client::new(https_origin(addr), ClientConfig::default())
+        .with_tls(TlsConnector::new(&TlsOptions::default()).unwrap());
+    run(async {
+        let error = send(
+            &mut client,
+            Method::GET,
+            "/",
+            b"",
+            &ResponseNeeds::STATUS_ONLY,
+            Duration::from_millis(200),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::TlsHandshake, "{error}");
+        assert_eq!(
+            error.to_string(),
+            "request timed out after 200ms in the TLS handshake (nothing was sent)"
+        );
+    });
+    holder.join().unwrap();
+}
+
+#[test]
 fn reconnects_resume_the_session() {
     let server = localhost_server();
     let dir = TempDir::new("resume");
