@@ -495,6 +495,16 @@ fn a_check_failure_sample_names_the_status_of_the_checked_response() {
         .filter(|l| l.starts_with("FAILED check"))
         .collect();
     assert_eq!(lines.len(), 2, "{err}");
-    assert!(lines.iter().any(|l| l.contains("(status 503)")), "{err}");
-    assert!(lines.iter().any(|l| l.contains("(status 404)")), "{err}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("(status 503): expected `status == 200`, got 503")),
+        "{err}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("(status 404): expected `status == 201`, got 404")),
+        "{err}"
+    );
 }

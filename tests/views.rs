@@ -163,10 +163,11 @@ fn verbose_prints_each_distinct_failure_once_with_its_plan_line() {
         message.contains("expected `status == 200`, got 500"),
         "{assert_line}"
     );
-    // A check: the plan line and the status of the response it failed on.
+    // A check: the plan line, the status of the response it failed on, and what it found,
+    // as an assert says it.
     once(
         "FAILED check status == 200 at ",
-        "v.mol:7 (status 503): failed on a response with status 503",
+        "v.mol:7 (status 503): expected `status == 200`, got 503",
     );
     // A 404 without a status check fails the request.
     once("FAILED request missing (status 404)", "");

@@ -247,7 +247,6 @@ impl ChildSpec {
             .collect();
         Rc::new(RequestTables {
             needs,
-            asserts: self.program.checks().iter().map(|c| c.is_assert).collect(),
             constant: self
                 .program
                 .requests()
@@ -280,7 +279,6 @@ impl ChildSpec {
         region: &'static Region,
         slot: Slot<'static>,
         stop: &Rc<StopWatch>,
-        tables: &Rc<RequestTables>,
     ) -> EngineRecorder {
         EngineRecorder {
             slot,
@@ -289,7 +287,6 @@ impl ChildSpec {
             options: self.options.clone(),
             stop: Rc::clone(stop),
             reported_plain_failure: false,
-            tables: Rc::clone(tables),
         }
     }
 
@@ -328,7 +325,7 @@ pub fn run_child(spec: ChildSpec) -> i32 {
                 .map(|local| {
                     let worker = spec.worker(local);
                     let driver = spec.driver(slot, &stop, &tables);
-                    let recorder = spec.recorder(region, slot, &stop, &tables);
+                    let recorder = spec.recorder(region, slot, &stop);
                     let plan = WorkerPlan {
                         local,
                         process: spec.process as usize,
@@ -411,7 +408,7 @@ pub fn run_setup_child(spec: ChildSpec, out: OwnedFd) -> i32 {
         let stop = Rc::new(StopWatch::new(region));
         let tables = spec.tables();
         let mut driver = spec.driver(slot, &stop, &tables);
-        let mut recorder = spec.recorder(region, slot, &stop, &tables);
+        let mut recorder = spec.recorder(region, slot, &stop);
         let result = molotov_dsl::run_setup(&spec.program, &mut driver, &mut recorder).await;
         driver.flush();
         match result {
@@ -440,7 +437,7 @@ pub fn run_teardown_child(spec: ChildSpec) -> i32 {
         let tables = spec.tables();
         let mut driver = spec.driver(slot, &stop, &tables);
         driver.in_teardown = true;
-        let mut recorder = spec.recorder(region, slot, &stop, &tables);
+        let mut recorder = spec.recorder(region, slot, &stop);
         let outcome =
             molotov_dsl::run_teardown(&spec.program, &spec.globals, &mut driver, &mut recorder)
                 .await;
@@ -935,8 +932,6 @@ struct RequestTables {
     /// per worker: with hundreds of workers, per-worker copies were lines of cache to
     /// fetch back for every request.
     constant: Box<[std::cell::OnceCell<Box<[u8]>>]>,
-    /// Which check ids are asserts.
-    asserts: Box<[bool]>,
 }
 
 /// What a request id outside the tables needs (none is: every id is the plan's): all of it,
@@ -1307,8 +1302,6 @@ struct EngineRecorder {
     options: EngineOptions,
     stop: Rc<StopWatch>,
     reported_plain_failure: bool,
-    /// The process's shared tables (which checks are asserts).
-    tables: Rc<RequestTables>,
 }
 
 impl Recorder for EngineRecorder {
@@ -1320,23 +1313,18 @@ impl Recorder for EngineRecorder {
             .offer_sample(Site::Request(id.0), status, &format!("status {status}"));
     }
 
-    fn check(&mut self, id: molotov_dsl::CheckId, passed: bool, status: u16) {
+    fn check(&mut self, id: molotov_dsl::CheckId, passed: bool, _status: u16) {
+        // A failed check's first cause comes through `check_cause`, an assert's with its
+        // `failure`.
         self.slot.add_check(id.0, passed);
-        // An assert's failure comes with its own message through `failure`.
-        if !passed
-            && !self
-                .tables
-                .asserts
-                .get(id.index())
-                .copied()
-                .unwrap_or(false)
-        {
-            self.slot.offer_sample(
-                Site::Check(id.0),
-                status,
-                &format!("failed on a response with status {status}"),
-            );
-        }
+    }
+
+    fn wants_check_cause(&self, id: molotov_dsl::CheckId) -> bool {
+        !self.slot.has_sample(Site::Check(id.0))
+    }
+
+    fn check_cause(&mut self, id: molotov_dsl::CheckId, status: u16, cause: &str) {
+        self.slot.offer_sample(Site::Check(id.0), status, cause);
     }
 
     fn failure(&mut self, f: &Failure<'_>) {

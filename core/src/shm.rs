@@ -613,6 +613,11 @@ impl<'r> Slot<'r> {
         self.words[at + 1].store(bytes.len().max(1) as u64, Release);
     }
 
+    /// Whether a failure is kept for `site` already.
+    pub fn has_sample(&self, site: Site) -> bool {
+        self.words[self.sample_offset(site) + 1].load(Relaxed) != 0
+    }
+
     /// The first failure kept for `site`: (status, text).
     pub fn sample(&self, site: Site) -> Option<(u16, String)> {
         let at = self.sample_offset(site);

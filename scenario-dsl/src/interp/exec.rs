@@ -315,6 +315,16 @@ async fn send<D: Driver, R: Recorder>(
                     let (env, mut s) = st.eval_parts();
                     let verdict = test_pred(pred, Some(&resp), &env, &mut s, is_assert);
                     rec.check(*cid, verdict.passed, status);
+                    if !verdict.passed && !is_assert && rec.wants_check_cause(*cid) {
+                        let (env, mut s) = st.eval_parts();
+                        let described = test_pred(pred, Some(&resp), &env, &mut s, true);
+                        let cause = format!(
+                            "expected `{}`, {}",
+                            pred.text,
+                            described.got.as_deref().unwrap_or("got something else")
+                        );
+                        rec.check_cause(*cid, status, &cause);
+                    }
                     if !verdict.passed && is_assert {
                         let location = &program.checks[cid.index()].location;
                         st.message = format!(

@@ -73,6 +73,16 @@ pub trait Recorder {
     fn request_failed(&mut self, id: RequestId, status: u16);
     /// Every `check` and `assert` evaluation, with the status of the response it read.
     fn check(&mut self, id: CheckId, passed: bool, status: u16);
+    /// Whether the recorder wants the cause of this failed `check` (an assert's comes with
+    /// its [`Recorder::failure`]): asked after each failed check, so that the cause is
+    /// described (the predicate evaluated again, the text formatted) only when it is kept,
+    /// e.g. for a check's first failure.
+    fn wants_check_cause(&self, _id: CheckId) -> bool {
+        false
+    }
+    /// The cause of a failed `check` that [`Recorder::wants_check_cause`] asked for:
+    /// "expected `jsonpath \"$.ok\" == true`, got false".
+    fn check_cause(&mut self, _id: CheckId, _status: u16, _cause: &str) {}
     /// A failure that ends the scenario run.
     fn failure(&mut self, f: &Failure<'_>);
     /// A `log "..."` statement, rendered.
