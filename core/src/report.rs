@@ -43,6 +43,21 @@ pub fn fmt_bytes(bytes: u64) -> String {
 }
 
 /// Formats a count with thousands separators.
+/// Names and predicates longer than this are cut in the text report's tables (the JSON
+/// report keeps them whole): a request named by a long templated target would otherwise
+/// make every row of its table as wide.
+const MAX_CELL_CHARS: usize = 80;
+
+/// `text`, cut to [`MAX_CELL_CHARS`] characters with `…` at the cut.
+fn cell(text: &str) -> String {
+    if text.chars().count() <= MAX_CELL_CHARS {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(MAX_CELL_CHARS - 1).collect();
+    cut.push('…');
+    cut
+}
+
 pub fn fmt_count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
@@ -207,7 +222,7 @@ pub fn render(summary: &Summary) -> String {
         let mut t = Table::new(&["scenario", "successes", "failures", "stopped"]);
         for sc in &s.scenarios {
             t.row(vec![
-                sc.name.clone(),
+                cell(&sc.name),
                 fmt_count(sc.successes),
                 fmt_count(sc.failures),
                 fmt_count(sc.stopped),
@@ -235,7 +250,7 @@ pub fn render(summary: &Summary) -> String {
     }
     for r in &s.requests {
         let mut row = vec![
-            r.name.clone(),
+            cell(&r.name),
             fmt_count(r.counts.requests),
             fmt_count(r.counts.errors),
         ];
@@ -286,7 +301,7 @@ pub fn render(summary: &Summary) -> String {
         for c in &s.checks {
             let kind = if c.name.is_assert { "assert" } else { "check" };
             t.row(vec![
-                format!("{kind} {}", c.name.text),
+                cell(&format!("{kind} {}", c.name.text)),
                 c.name.location.clone(),
                 fmt_count(c.passed),
                 fmt_count(c.failed),
@@ -431,6 +446,18 @@ pub fn render_thresholds(outcomes: &[ThresholdOutcome]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_names_are_cut_in_table_cells_on_a_character_boundary() {
+        assert_eq!(cell("GET /json"), "GET /json");
+        let exact = "x".repeat(MAX_CELL_CHARS);
+        assert_eq!(cell(&exact), exact);
+        // Multi-byte characters are counted as one and never split.
+        let long = format!("GET /{}", "é".repeat(6_000));
+        let cut = cell(&long);
+        assert_eq!(cut.chars().count(), MAX_CELL_CHARS);
+        assert!(cut.starts_with("GET /éé") && cut.ends_with("é…"), "{cut}");
+    }
 
     #[test]
     fn units_are_chosen_per_value() {
