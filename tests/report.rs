@@ -340,6 +340,38 @@ fn failed_runs_still_write_their_reports() {
 }
 
 #[test]
+fn a_capture_that_fails_on_an_error_status_is_named_as_the_failure() {
+    let server = target();
+    let dir = TempDir::new("capture-on-500");
+    let base = base_url(&server);
+    // The setup's login answers 500 and has no token: the failure is the capture, with the
+    // status beside it, not a bare "status 500".
+    let (text, r) = run_with_json(
+        &dir,
+        "setup",
+        &format!(
+            "defaults {{\n  base {base}\n}}\n\nsetup {{\n  GET /status/500 as login\n  \
+             capture token = jsonpath \"$.token\"\n}}\n\nscenario s {{\n  GET /json\n}}\n"
+        ),
+        &["-q", "-d", "5"],
+        1,
+    );
+    assert_eq!(r["failure"]["status"], 500);
+    assert_eq!(
+        r["failure"]["message"],
+        "capture `token`: jsonpath \"$.token\" found nothing"
+    );
+    assert!(
+        text.contains(
+            "setup failed: login (status 500): capture `token`: jsonpath \"$.token\" found nothing"
+        ),
+        "{text}"
+    );
+    // The request still counts as failed by its status.
+    assert_eq!(r["totals"]["failed_by_status"], 1);
+}
+
+#[test]
 fn a_failed_setup_worker_fails_the_run_and_says_in_how_many_workers() {
     let server = target();
     let dir = TempDir::new("setup-worker");

@@ -293,10 +293,11 @@ async fn send<D: Driver, R: Recorder>(
         }
     };
     let status = resp.status();
-    if status >= 400 && !code.status_checked {
-        rec.request_failed(id, status);
-    }
+    let failed_by_status = status >= 400 && !code.status_checked;
     if code.clauses.is_empty() {
+        if failed_by_status {
+            rec.request_failed(id, status);
+        }
         return Ok(());
     }
     // The buffer of the values found at JSON paths goes back to the worker however the
@@ -384,6 +385,12 @@ async fn send<D: Driver, R: Recorder>(
         }
         Ok(())
     };
+    // After the clauses: a capture that failed on this response keeps its own message as
+    // the request's first failure ("capture `token`: ... found nothing", status 500), rather
+    // than a bare "status 500".
+    if failed_by_status {
+        rec.request_failed(id, status);
+    }
     st.json_found = resp.into_buffer();
     outcome
 }
