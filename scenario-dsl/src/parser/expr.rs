@@ -84,13 +84,7 @@ impl Parser<'_, '_> {
 
     /// A value in statement position.
     pub(super) fn value(&mut self, c: &mut Cursor) -> Option<ValueAst> {
-        let at = c.peek().map_or(c.end, |t| t.span);
-        if !self.enter(at) {
-            return None;
-        }
-        let value = self.value_at_depth(c);
-        self.leave();
-        value
+        self.one_level_deeper(c, Self::value_at_depth)
     }
 
     fn value_at_depth(&mut self, c: &mut Cursor) -> Option<ValueAst> {
@@ -222,13 +216,22 @@ impl Parser<'_, '_> {
     }
 
     pub(super) fn expr(&mut self, c: &mut Cursor) -> Option<Expr> {
+        self.one_level_deeper(c, Self::expr_at_depth)
+    }
+
+    /// Parses with `parse` one nesting level deeper (none when the plan is too deep).
+    fn one_level_deeper<T>(
+        &mut self,
+        c: &mut Cursor,
+        parse: impl FnOnce(&mut Self, &mut Cursor) -> Option<T>,
+    ) -> Option<T> {
         let at = c.peek().map_or(c.end, |t| t.span);
         if !self.enter(at) {
             return None;
         }
-        let expr = self.expr_at_depth(c);
+        let parsed = parse(self, c);
         self.leave();
-        expr
+        parsed
     }
 
     fn expr_at_depth(&mut self, c: &mut Cursor) -> Option<Expr> {
