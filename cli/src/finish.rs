@@ -53,7 +53,7 @@ fn resolved(path: &Path) -> PathBuf {
 /// Refuses report paths that would overwrite a file the plan was read from, or each other.
 fn check_paths(json: Option<&Path>, html: Option<&Path>, inputs: &[PathBuf]) -> Result<(), String> {
     let json = json.filter(|p| *p != Path::new("-"));
-    let mut seen: Vec<(&str, &Path, PathBuf)> = Vec::new();
+    let mut seen: Vec<(&str, PathBuf)> = Vec::new();
     for (flag, path) in [("--json", json), ("--html", html)] {
         let Some(path) = path else { continue };
         let target = resolved(path);
@@ -63,13 +63,13 @@ fn check_paths(json: Option<&Path>, html: Option<&Path>, inputs: &[PathBuf]) -> 
                 path.display()
             ));
         }
-        if let Some((other, _, _)) = seen.iter().find(|(_, _, t)| *t == target) {
+        if let Some((other, _)) = seen.iter().find(|(_, t)| *t == target) {
             return Err(format!(
                 "{other} and {flag} name the same file ({}): give each report its own",
                 path.display()
             ));
         }
-        seen.push((flag, path, target));
+        seen.push((flag, target));
     }
     Ok(())
 }

@@ -367,18 +367,15 @@ pub fn render(summary: &Summary) -> String {
                     "The plan's {} failed (pid {}); see the checks and requests above",
                     p.role, p.pid
                 );
-            } else if p.exit == Some(ChildExit::Stopped(StopCause::GraceEnded)) {
+            } else if let Some(ChildExit::Stopped(cause)) = p.exit {
+                let how = match cause {
+                    StopCause::GraceEnded => "when the grace period (--grace) ended",
+                    StopCause::Immediate => "at once (a second interrupt)",
+                };
                 let _ = writeln!(
                     out,
-                    "Process {} (pid {}) was stopped when the grace period (--grace) ended: \
-                     its requests still in flight are counted as unfinished",
-                    p.role, p.pid
-                );
-            } else if p.exit == Some(ChildExit::Stopped(StopCause::Immediate)) {
-                let _ = writeln!(
-                    out,
-                    "Process {} (pid {}) was stopped at once (a second interrupt): its \
-                     requests still in flight are counted as unfinished",
+                    "Process {} (pid {}) was stopped {how}: its requests still in flight are \
+                     counted as unfinished",
                     p.role, p.pid
                 );
             } else {
