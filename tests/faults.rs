@@ -316,8 +316,13 @@ fn the_grace_period_bounds_a_graceful_stop() {
 
 /// A plan whose `setup` or `teardown` takes 1.5 s.
 fn plan_with_slow(block: &str, server: &ServerHandle) -> String {
+    plan_with_slow_ms(block, server, 1500)
+}
+
+/// A plan whose `setup` or `teardown` is one request of `ms` (timeout 30 s).
+fn plan_with_slow_ms(block: &str, server: &ServerHandle, ms: u64) -> String {
     format!(
-        "defaults {{\n  base {}\n  timeout 10s\n}}\n\n{block} {{\n  GET /delay/1500\n}}\n\nscenario s {{\n  GET /json\n}}\n",
+        "defaults {{\n  base {}\n  timeout 30s\n}}\n\n{block} {{\n  GET /delay/{ms}\n}}\n\nscenario s {{\n  GET /json\n}}\n",
         base_url(server)
     )
 }
@@ -361,12 +366,17 @@ fn interrupt(
     (at, finished)
 }
 
-/// The second SIGINT killed the process `role` at once (within 1 s of the first signal),
-/// its one request unfinished.
+/// The second SIGINT stopped the process `role` at once (within 1 s of the first signal),
+/// its one request unfinished: a stop, not a death.
 fn assert_killed_at_once(finished: &Finished, role: &str, at: Instant) {
     assert_eq!(
         finished.exits()[role],
-        "killed by SIGKILL",
+        "stopped at once",
+        "{}",
+        finished.dump()
+    );
+    assert!(
+        !finished.stdout().contains("killed by"),
         "{}",
         finished.dump()
     );
@@ -424,6 +434,87 @@ fn sigterm_during_teardown_finishes_it_and_sigint_twice_stops_it() {
         assert!(!alive(teardown.unwrap()));
         assert_group_gone(master, Duration::from_secs(2));
     }
+}
+
+#[test]
+fn a_setup_outlasting_the_grace_period_after_an_interrupt_is_stopped() {
+    let server = target();
+    let dir = TempDir::new("setup-grace");
+    let file = dir.write("plan.mol", &plan_with_slow_ms("setup", &server, 20_000));
+    let run = harness::spawn(
+        molotov()
+            .args(["-q", "-w", "2", "-d", "5", "--grace", "1s"])
+            .arg(&file),
+        &dir,
+    );
+    let master = run.0.id();
+    wait_children(master, 1);
+    std::thread::sleep(Duration::from_millis(300));
+    let (at, finished) = interrupt(run, false, &dir, Duration::from_secs(15));
+    let took = at.elapsed();
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(5),
+        "{took:?}\n{}",
+        finished.dump()
+    );
+    // Stopped as the grace period said: not a process that died.
+    assert_eq!(
+        finished.exits(),
+        BTreeMap::from([(
+            "setup".to_string(),
+            "stopped: the grace period ended".to_string()
+        )]),
+        "{}",
+        finished.dump()
+    );
+    assert!(
+        !finished.stdout().contains("killed by"),
+        "{}",
+        finished.dump()
+    );
+    assert_eq!(finished.total("unfinished"), 1, "{}", finished.dump());
+    assert_group_gone(master, Duration::from_secs(2));
+}
+
+#[test]
+fn a_teardown_past_its_time_limit_is_stopped_and_fails_the_run() {
+    let server = target();
+    let dir = TempDir::new("teardown-limit");
+    let file = dir.write("plan.mol", &plan_with_slow_ms("teardown", &server, 20_000));
+    // --grace 1s: the teardown's limit is twice the grace period, at least 10 s.
+    let finished = run(
+        molotov()
+            .args(["-q", "-w", "2", "-d", "1", "--grace", "1s"])
+            .arg(&file),
+        &dir,
+        Duration::from_secs(30),
+    );
+    finished.assert_sound();
+    // The plan's teardown failed (exit 1), no process died (not 4).
+    finished.assert_exit(1);
+    let exits = finished.exits();
+    assert_eq!(exits["worker 0"], "ok", "{}", finished.dump());
+    assert_eq!(
+        exits["teardown"],
+        "stopped: it ran past its limit of 10s",
+        "{}",
+        finished.dump()
+    );
+    assert!(
+        finished.elapsed >= Duration::from_secs(11) && finished.elapsed < Duration::from_secs(20),
+        "{:?}\n{}",
+        finished.elapsed,
+        finished.dump()
+    );
+    assert_eq!(finished.total("unfinished"), 1, "{}", finished.dump());
+    let stdout = finished.stdout();
+    assert!(
+        stdout.contains("so the plan's teardown failed")
+            && stdout.contains("Result: FAILED: the plan's teardown failed (exit 1)")
+            && !stdout.contains("killed by"),
+        "{}",
+        finished.dump()
+    );
 }
 
 #[test]

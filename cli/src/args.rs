@@ -134,7 +134,8 @@ pub struct RunArgs {
     pub tls_min: molotov_http::TlsVersion,
 
     /// After the end of the run (deadline, Ctrl-C, -x), how long in-flight requests may take
-    /// before their process is stopped.
+    /// before their process is stopped. The plan's teardown may take twice as long (at least
+    /// 10s), then it is stopped and fails the run.
     #[arg(long, default_value = "30s", allow_hyphen_values = true, value_parser = parse_duration)]
     pub grace: Duration,
 

@@ -1,8 +1,10 @@
 //! The exit codes of `molotov` (documented in the README) and the rule that picks one when
 //! several apply.
 
+use molotov_core::process::{ChildExit, StopCause};
 use molotov_core::report::plan_block_failed;
 use molotov_core::run::{Ending, RunResult};
+use molotov_core::summary::ProcessInfo;
 
 /// The run completed and nothing asked for a failing status.
 pub const OK: u8 = 0;
@@ -19,6 +21,14 @@ pub const RUNTIME: u8 = 4;
 pub const UNRESOLVED_HOST: u8 = 5;
 /// Ctrl-C, `q` in the live view, or SIGTERM stopped the run (the report is still printed).
 pub const INTERRUPTED: u8 = 130;
+
+/// Whether `p` is the plan's `teardown` and it failed: a step of it failed, or it ran past its
+/// time limit and was stopped.
+fn teardown_failed(p: &ProcessInfo) -> bool {
+    p.role == "teardown"
+        && (plan_block_failed(p)
+            || matches!(p.exit, Some(ChildExit::Stopped(StopCause::Overran(_)))))
+}
 
 /// The exit code of a run that could not start (nothing was sent).
 pub fn of_run_error(error: &molotov_core::run::RunError) -> u8 {
@@ -62,10 +72,7 @@ impl Verdict {
             failures: result.summary.failures(),
             fail_at,
             thresholds_passed,
-            teardown_failed: result
-                .failed_processes
-                .iter()
-                .any(|p| p.role == "teardown" && plan_block_failed(p)),
+            teardown_failed: result.summary.processes.iter().any(teardown_failed),
             worker_setups_failed: result.summary.worker_setups_failed,
             workers_started: result.summary.workers_started,
         }

@@ -219,6 +219,8 @@ pub enum StopCause {
     GraceEnded,
     /// A second Ctrl-C (or SIGTERM) asked for an immediate stop.
     Immediate,
+    /// The plan's `teardown` ran past its time limit (twice `--grace`, at least 10 s).
+    Overran(std::time::Duration),
 }
 
 impl ChildExit {
@@ -243,6 +245,11 @@ impl std::fmt::Display for ChildExit {
                 write!(f, "stopped: the grace period ended")
             }
             ChildExit::Stopped(StopCause::Immediate) => write!(f, "stopped at once"),
+            ChildExit::Stopped(StopCause::Overran(limit)) => write!(
+                f,
+                "stopped: it ran past its limit of {}s",
+                limit.as_secs_f64()
+            ),
         }
     }
 }

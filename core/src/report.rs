@@ -369,8 +369,13 @@ pub fn render(summary: &Summary) -> String {
                 );
             } else if let Some(ChildExit::Stopped(cause)) = p.exit {
                 let how = match cause {
-                    StopCause::GraceEnded => "when the grace period (--grace) ended",
-                    StopCause::Immediate => "at once (a second interrupt)",
+                    StopCause::GraceEnded => "when the grace period (--grace) ended".into(),
+                    StopCause::Immediate => "at once (a second interrupt)".into(),
+                    StopCause::Overran(limit) => format!(
+                        "when it ran past its limit of {}s (twice --grace, at least 10s), \
+                         so the plan's teardown failed",
+                        limit.as_secs_f64()
+                    ),
                 };
                 let _ = writeln!(
                     out,

@@ -286,15 +286,8 @@ impl LoadChildren {
         if got.child {
             for (pid, exit, usage) in process::reap_any() {
                 if let Some(c) = self.children.iter_mut().find(|c| c.pid == pid) {
-                    let exit = match (exit, c.stopping) {
-                        (ChildExit::Signaled(Signal::SIGKILL), Some(cause)) => {
-                            ChildExit::Stopped(cause)
-                        }
-                        _ => exit,
-                    };
-                    c.info.exit = Some(exit);
-                    c.info.usage = Some(usage);
-                    if exit.is_death() {
+                    c.ended(exit, usage);
+                    if exit_is_death(c) {
                         observer.child_ended(&c.info);
                     }
                 }
@@ -316,6 +309,25 @@ impl Child {
         self.stopping.get_or_insert(cause);
         process::kill(self.pid, Signal::SIGKILL);
     }
+
+    /// Records how it ended (reaped): a SIGKILL the master sent on purpose is a stop.
+    fn ended(&mut self, exit: ChildExit, usage: process::Usage) {
+        self.info.exit = Some(stopped_or(exit, self.stopping));
+        self.info.usage = Some(usage);
+    }
+}
+
+/// `exit`, or a stop for `cause` when it is the SIGKILL the master sent for it.
+fn stopped_or(exit: ChildExit, cause: Option<StopCause>) -> ChildExit {
+    match (exit, cause) {
+        (ChildExit::Signaled(Signal::SIGKILL), Some(cause)) => ChildExit::Stopped(cause),
+        _ => exit,
+    }
+}
+
+/// Whether the reaped child `c` died (rather than finished or was stopped).
+fn exit_is_death(c: &Child) -> bool {
+    c.info.exit.is_some_and(|e| e.is_death())
 }
 
 /// Runs `program` with `config`, reporting progress to `observer`.
@@ -408,11 +420,7 @@ pub fn run(
                 } else {
                     Ending::SetupFailed
                 };
-                let failed = if exit.is_success() {
-                    vec![]
-                } else {
-                    vec![info]
-                };
+                let failed = if !exit.is_death() { vec![] } else { vec![info] };
                 return Ok(RunResult {
                     summary,
                     ending,
@@ -708,6 +716,12 @@ fn collect_setup(
     let mut file = std::fs::File::from(read_end);
     let mut buf = [0u8; 8192];
     let mut kill_at: Option<Instant> = None;
+    // Why the master killed it, if it did: the first reason wins.
+    let mut stopping: Option<StopCause> = None;
+    let mut stop = |cause: StopCause| {
+        stopping.get_or_insert(cause);
+        process::kill(pid, Signal::SIGKILL);
+    };
     loop {
         let got = signals.wait(Duration::from_millis(100), Some(file.as_fd()));
         if got.interrupts > 0 {
@@ -719,11 +733,11 @@ fn collect_setup(
             });
             kill_at.get_or_insert(Instant::now() + grace);
             if interrupts > 1 {
-                process::kill(pid, Signal::SIGKILL);
+                stop(StopCause::Immediate);
             }
         }
         if kill_at.is_some_and(|k| Instant::now() >= k) {
-            process::kill(pid, Signal::SIGKILL);
+            stop(StopCause::GraceEnded);
         }
         if got.input {
             match file.read(&mut buf) {
@@ -733,13 +747,14 @@ fn collect_setup(
         }
     }
     let (exit, usage) = match process::reap(pid.as_raw(), true) {
-        Some((_, exit, usage)) => (exit, Some(usage)),
+        Some((_, exit, usage)) => (stopped_or(exit, stopping), Some(usage)),
         None => (ChildExit::Exited(engine::SETUP_FAILED_EXIT), None),
     };
     (bytes, exit, usage, interrupts)
 }
 
-/// Waits for `children` to end, killing them after `limit`; returns interrupts seen.
+/// Waits for `children` to end, stopping them when they run past `limit` or at a second
+/// interrupt; returns the interrupts seen.
 fn wait_all(children: &mut [Child], signals: &MasterSignals, limit: Duration) -> u32 {
     let until = Instant::now() + limit;
     let mut interrupts = 0;
@@ -748,13 +763,19 @@ fn wait_all(children: &mut [Child], signals: &MasterSignals, limit: Duration) ->
         interrupts += got.interrupts;
         for (pid, exit, usage) in process::reap_any() {
             if let Some(c) = children.iter_mut().find(|c| c.pid == pid) {
-                c.info.exit = Some(exit);
-                c.info.usage = Some(usage);
+                c.ended(exit, usage);
             }
         }
-        if Instant::now() >= until || interrupts > 1 {
-            for c in children.iter().filter(|c| c.info.exit.is_none()) {
-                process::kill(c.pid, Signal::SIGKILL);
+        let cause = if interrupts > 1 {
+            Some(StopCause::Immediate)
+        } else if Instant::now() >= until {
+            Some(StopCause::Overran(limit))
+        } else {
+            None
+        };
+        if let Some(cause) = cause {
+            for c in children.iter_mut().filter(|c| c.info.exit.is_none()) {
+                c.stop(cause);
             }
         }
     }
