@@ -573,6 +573,33 @@ fn an_overloaded_schedule_counts_every_arrival_once() {
 }
 
 #[test]
+fn a_rate_beyond_what_the_clock_resolves_ends_on_time_and_counts_every_arrival() {
+    let _shared = cpus_shared();
+    let server = target();
+    let dir = TempDir::new("huge-rate");
+    let plan = one_get_plan(&dir, &server, "/json");
+    let json = dir.0.join("report.json");
+    // A billion arrivals per nanosecond: the count of arrivals due used to step from an
+    // estimate that was off by billions, and the run never ended.
+    let out = run_bounded(
+        molotov()
+            .args(["-q", "-p", "2", "-w", "2", "--rate", "1e18", "-d", "1"])
+            .arg("--json")
+            .arg(&json)
+            .arg(&plan),
+        Duration::from_secs(20),
+    );
+    let report = stdout(&out);
+    assert_exit(&out, 0);
+    let r = read_json(&json);
+    let (started, dropped, missed) = arrivals_accounted(&r);
+    assert!(started > 0 && dropped == 0, "{report}");
+    // 1e18 due in the second, to f64's precision.
+    let due = (started + missed) as f64;
+    assert!((due - 1e18).abs() / 1e18 < 1e-6, "{due}\n{report}");
+}
+
+#[test]
 fn a_start_due_just_before_the_deadline_is_started_not_missed() {
     let _shared = cpus_shared();
     // At 10.00001/s arrival 10 is due at 0.999999 s, 1 µs before the deadline. A worker

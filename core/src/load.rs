@@ -196,15 +196,56 @@ impl RateSchedule {
         } else {
             0
         };
-        let mut due = estimate;
-        while due > 0 && !is_due(due - 1) {
-            due -= 1;
-        }
-        while is_due(due) {
-            due += 1;
-        }
-        due
+        first_not_due(estimate, is_due)
     }
+}
+
+/// The smallest `k` with `!is_due(k)`, where `is_due` holds for every `k` below some bound
+/// and for none from it on, searched from `estimate`: galloping away from it, then halving.
+/// Steps of one would do for an exact estimate, but at rates the clock cannot resolve (a
+/// billion arrivals per nanosecond at `--rate 1e18`) the estimate is off by billions, and
+/// stepping from it never ended.
+fn first_not_due(estimate: u64, is_due: impl Fn(u64) -> bool) -> u64 {
+    // The answer lies in lo..=hi, with is_due(lo - 1) (or lo = 0) and !is_due(hi).
+    let (mut lo, mut hi);
+    let mut step = 1u64;
+    if is_due(estimate) {
+        lo = estimate + 1;
+        loop {
+            hi = estimate.saturating_add(step);
+            if !is_due(hi) {
+                break;
+            }
+            if hi == u64::MAX {
+                return u64::MAX;
+            }
+            lo = hi + 1;
+            step = step.saturating_mul(2);
+        }
+    } else {
+        hi = estimate;
+        loop {
+            if hi == 0 {
+                return 0;
+            }
+            let below = estimate.saturating_sub(step);
+            if is_due(below) {
+                lo = below + 1;
+                break;
+            }
+            hi = below;
+            step = step.saturating_mul(2);
+        }
+    }
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if is_due(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
 }
 
 /// When the load ends, since its start: at the deadline (`-d`) or the first stop request,
@@ -354,6 +395,50 @@ mod tests {
         assert_eq!(constant.due_by(s(0.5), Some(s(1.0))), 1000);
         assert_eq!(constant.due_by(s(1.5), Some(s(1.0))), 2000);
         assert_eq!(constant.due_by(s(1.5), None), 3000);
+    }
+
+    #[test]
+    fn the_search_for_the_first_arrival_not_due_finds_it_from_any_estimate() {
+        // (bound, estimate): is_due(k) is k < bound.
+        for (bound, estimate) in [
+            (0u64, 0u64),
+            (0, 1),
+            (0, 1 << 40),
+            (1, 0),
+            (1, 1),
+            (5, 5),
+            (5, 4),
+            (5, 6),
+            (1_000_000_007, 3),
+            (3, 1_000_000_007),
+            (u64::MAX - 1, 0),
+            (u64::MAX, 12),
+        ] {
+            let calls = std::cell::Cell::new(0u32);
+            let found = first_not_due(estimate, |k| {
+                calls.set(calls.get() + 1);
+                k < bound
+            });
+            assert_eq!(found, bound, "bound {bound}, estimate {estimate}");
+            // Galloping and halving: about two probes per bit of the distance.
+            assert!(calls.get() <= 2 * 64 + 2, "{} probes", calls.get());
+        }
+    }
+
+    #[test]
+    fn due_counts_stay_consistent_at_rates_the_clock_cannot_resolve() {
+        // A billion arrivals per nanosecond: time_of rounds to whole nanoseconds, so the
+        // estimate from the cumulative function is off by about a billion.
+        let huge = RateSchedule::constant(1e18).unwrap();
+        for processes in [1u64, 3] {
+            let t = Duration::from_millis(1500);
+            let due = huge.due_before(t, 0, processes);
+            let at = |k: u64| huge.time_of(k * processes).unwrap();
+            assert!(at(due) >= t, "{processes} processes");
+            assert!(at(due - 1) < t, "{processes} processes");
+            let whole_run = 1.5e18 / processes as f64;
+            assert!((due as f64 - whole_run).abs() / whole_run < 1e-6, "{due}");
+        }
     }
 
     #[test]
