@@ -257,6 +257,24 @@ fn every_bad_flag_value_names_the_flag_and_sends_nothing() {
         (&["--stages", "10s:x"], "--stages"),
         (&["--stages", "garbage"], "--stages"),
         (&["--stages", "-5"], "--stages"),
+        // Above one arrival per nanosecond (1e18 used to run for ever, deaf to Ctrl-C).
+        (
+            &["--rate", "1e18"],
+            "a rate is at most 1e9 scenario starts per second",
+        ),
+        (
+            &["--rate", "1e300"],
+            "a rate is at most 1e9 scenario starts per second",
+        ),
+        (
+            &["--stages", "1s:1e300"],
+            "the rate is at most 1e9 per second",
+        ),
+        (
+            &["--rate", "10", "--ramp-up", "2s"],
+            "--ramp-up ramps the workers of the closed model",
+        ),
+        (&["--html", "-"], "--html -: the HTML report goes to a file"),
         (&["--spin-before-park", "-1ms"], "--spin-before-park"),
         (&["--ring-depth", "0"], "--ring-depth"),
         (&["--ring-depth", "-4"], "--ring-depth"),

@@ -573,30 +573,35 @@ fn an_overloaded_schedule_counts_every_arrival_once() {
 }
 
 #[test]
-fn a_rate_beyond_what_the_clock_resolves_ends_on_time_and_counts_every_arrival() {
+fn the_highest_and_the_lowest_rates_end_on_time_and_count_every_arrival() {
     let _shared = cpus_shared();
     let server = target();
-    let dir = TempDir::new("huge-rate");
+    let dir = TempDir::new("extreme-rates");
     let plan = one_get_plan(&dir, &server, "/json");
     let json = dir.0.join("report.json");
-    // A billion arrivals per nanosecond: the count of arrivals due used to step from an
-    // estimate that was off by billions, and the run never ended.
-    let out = run_bounded(
-        molotov()
-            .args(["-q", "-p", "2", "-w", "2", "--rate", "1e18", "-d", "1"])
-            .arg("--json")
-            .arg(&json)
-            .arg(&plan),
-        Duration::from_secs(20),
-    );
-    let report = stdout(&out);
-    assert_exit(&out, 0);
-    let r = read_json(&json);
-    let (started, dropped, missed) = arrivals_accounted(&r);
-    assert!(started > 0 && dropped == 0, "{report}");
-    // 1e18 due in the second, to f64's precision.
-    let due = (started + missed) as f64;
-    assert!((due - 1e18).abs() / 1e18 < 1e-6, "{due}\n{report}");
+    // One arrival per nanosecond (the highest rate taken), and one per 3e12 years (its
+    // second arrival's time used to overflow: a panic in every process).
+    for (rate, due) in [("1e9", 1e9), ("1e-20", 1.0)] {
+        let out = run_bounded(
+            molotov()
+                .args(["-q", "-p", "2", "-w", "2", "--rate", rate, "-d", "1"])
+                .arg("--json")
+                .arg(&json)
+                .arg(&plan),
+            Duration::from_secs(20),
+        );
+        let report = stdout(&out);
+        assert_exit(&out, 0);
+        assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+        let r = read_json(&json);
+        let (started, dropped, missed) = arrivals_accounted(&r);
+        assert!(started > 0 && dropped == 0, "{report}");
+        let counted = (started + missed) as f64;
+        assert!(
+            (counted - due).abs() / due < 1e-6,
+            "{rate}: {counted}\n{report}"
+        );
+    }
 }
 
 #[test]
@@ -905,6 +910,40 @@ fn sizing_that_never_reaches_the_tolerance_says_so() {
     let report = stdout(&out);
     assert_exit(&out, 0);
     assert!(report.contains("never exceeded 5%"), "{report}");
+}
+
+#[test]
+fn open_model_sizing_holds_the_full_rate_for_a_window_after_the_ramp() {
+    let _shared = cpus_shared();
+    let server = target();
+    let dir = TempDir::new("sizing-open");
+    let plan = one_get_plan(&dir, &server, "/delay/20");
+    let json = dir.0.join("report.json");
+    let out = run_bounded(
+        molotov()
+            .args(["-q", "--sizing", "--ramp-up", "2s", "--rate", "200"])
+            .arg("--json")
+            .arg(&json)
+            .arg(&plan),
+        Duration::from_secs(30),
+    );
+    let report = stdout(&out);
+    assert_exit(&out, 0);
+    assert!(report.contains("never exceeded 5%"), "{report}");
+    let r = read_json(&json);
+    // The ramp (0 -> 200/s over 2 s: 200 starts), then one 500 ms window at 200/s (100):
+    // the run used to end with the ramp.
+    let duration = r["duration_s"].as_f64().unwrap();
+    assert!((2.5..3.5).contains(&duration), "{duration}\n{report}");
+    let (started, dropped, missed) = arrivals_accounted(&r);
+    assert_eq!(started + dropped + missed, 300, "{report}");
+    // The last load below the tolerance ran at the full rate, not at "0/s".
+    let last_good = &r["sizing"]["last_good"];
+    assert_eq!(
+        last_good["target_rate"].as_f64(),
+        Some(200.0),
+        "{last_good}"
+    );
 }
 
 #[test]

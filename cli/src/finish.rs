@@ -52,6 +52,13 @@ fn resolved(path: &Path) -> PathBuf {
 
 /// Refuses report paths that would overwrite a file the plan was read from, or each other.
 fn check_paths(json: Option<&Path>, html: Option<&Path>, inputs: &[PathBuf]) -> Result<(), String> {
+    if html.is_some_and(|p| p == Path::new("-")) {
+        return Err(
+            "--html -: the HTML report goes to a file (only --json writes to stdout, with -); \
+             to write a file named -, give ./-"
+                .into(),
+        );
+    }
     let json = json.filter(|p| *p != Path::new("-"));
     let mut seen: Vec<(&str, PathBuf)> = Vec::new();
     for (flag, path) in [("--json", json), ("--html", html)] {

@@ -19,6 +19,13 @@ fn rate(text: &str) -> Result<f64, String> {
     if !r.is_finite() || r <= 0.0 {
         return Err("a rate is a number of scenario starts per second, more than 0".into());
     }
+    if r > molotov_core::load::MAX_RATE {
+        return Err(
+            "a rate is at most 1e9 scenario starts per second (one per nanosecond, the \
+             resolution of the schedule)"
+                .into(),
+        );
+    }
     Ok(r)
 }
 
@@ -152,6 +159,14 @@ pub fn resolve(args: &LoadArgs, program: &Program) -> Result<LoadPlan, String> {
             ));
         }
     }
+    if args.ramp_up.is_some() && !args.sizing && (args.rate.is_some() || args.stages.is_some()) {
+        return Err(
+            "--ramp-up ramps the workers of the closed model; in the open model (--rate) \
+             every worker is ready from the start: shape the rate with --stages instead \
+             (e.g. --stages 30s:100,1m:100)"
+                .into(),
+        );
+    }
     if args.max_early.is_some_and(|d| d > MAX_EARLY_LIMIT) {
         return Err(format!(
             "--max-early: at most 1s (starts due within it are bunched together; the default is {}ms)",
@@ -163,17 +178,31 @@ pub fn resolve(args: &LoadArgs, program: &Program) -> Result<LoadPlan, String> {
     } else {
         args.ramp_up
     };
+    let sizing = args.sizing.then(|| {
+        SizingConfig::for_ramp(
+            args.sizing_tolerance / 100.0,
+            ramp_up.unwrap_or(SIZING_RAMP),
+        )
+    });
     let schedule = match (args.rate, &args.stages) {
         (None, None) => None,
-        // Sizing with a rate ramps the rate itself from 0 to R.
+        // Sizing with a rate ramps the rate itself from 0 to R, then holds R for one more
+        // window, as the closed model holds its workers.
         (Some(r), None) if args.sizing => {
             let ramp = ramp_up.unwrap_or(SIZING_RAMP);
+            let window = sizing.as_ref().map_or(Duration::ZERO, |s| s.window);
             Some(RateSchedule::staged(
                 0.0,
-                vec![Stage {
-                    duration: ramp,
-                    target: r,
-                }],
+                vec![
+                    Stage {
+                        duration: ramp,
+                        target: r,
+                    },
+                    Stage {
+                        duration: window,
+                        target: r,
+                    },
+                ],
             ))
         }
         (Some(r), None) => Some(RateSchedule::constant(r)),
@@ -184,12 +213,6 @@ pub fn resolve(args: &LoadArgs, program: &Program) -> Result<LoadPlan, String> {
     };
     let schedule = schedule.transpose().map_err(|e| format!("--rate: {e}"))?;
     let open = schedule.is_some();
-    let sizing = args.sizing.then(|| {
-        SizingConfig::for_ramp(
-            args.sizing_tolerance / 100.0,
-            ramp_up.unwrap_or(SIZING_RAMP),
-        )
-    });
     let default_duration = match (&sizing, &schedule) {
         // Sizing: the ramp, then one more window at full load.
         (Some(s), _) => Some(ramp_up.unwrap_or(SIZING_RAMP) + s.window),

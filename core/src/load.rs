@@ -10,6 +10,15 @@
 
 use std::time::Duration;
 
+/// The highest rate a schedule takes: one arrival per nanosecond, the resolution of the times
+/// it gives. Above it arrivals could not be told apart, and no machine starts that many.
+pub const MAX_RATE: f64 = 1e9;
+
+/// How far from the start an arrival may be intended: about 100 years. An arrival later than
+/// this (a rate of 1e-20 puts the second one 3e12 years out) is never due: the schedule ends
+/// before it, so that no time past what a clock can hold is ever computed.
+pub const HORIZON: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// One stage of a rate schedule: over `duration`, the rate moves linearly to `target`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Stage {
@@ -33,6 +42,12 @@ pub enum ScheduleError {
     /// A rate is negative or not finite.
     #[error("invalid rate {0}: a rate is a number of arrivals per second, 0 or more")]
     Rate(f64),
+    /// A rate is above [`MAX_RATE`].
+    #[error(
+        "rate {0} is too high: at most 1e9 arrivals per second (one per nanosecond, the \
+         resolution of the schedule)"
+    )]
+    TooHigh(f64),
 }
 
 /// Parses `30s:100,1m:1000,30s:0`, with `parse_duration` for the durations.
@@ -59,6 +74,11 @@ pub fn parse_stages(
         if !target.is_finite() || target < 0.0 {
             return Err(err("the rate must be 0 or more"));
         }
+        if target > MAX_RATE {
+            return Err(err(
+                "the rate is at most 1e9 per second (one arrival per nanosecond)",
+            ));
+        }
         stages.push(Stage { duration, target });
     }
     Ok(stages)
@@ -82,6 +102,12 @@ impl RateSchedule {
     pub fn staged(initial: f64, stages: Vec<Stage>) -> Result<RateSchedule, ScheduleError> {
         if !initial.is_finite() || initial < 0.0 {
             return Err(ScheduleError::Rate(initial));
+        }
+        if let Some(high) = std::iter::once(initial)
+            .chain(stages.iter().map(|s| s.target))
+            .find(|&r| r > MAX_RATE)
+        {
+            return Err(ScheduleError::TooHigh(high));
         }
         Ok(RateSchedule { initial, stages })
     }
@@ -116,7 +142,8 @@ impl RateSchedule {
             from = s.target;
             start += s.duration;
         }
-        0.0
+        // The last stage's own end is in it (the rate it reached); after it, none.
+        if t == start { from } else { 0.0 }
     }
 
     /// Arrivals intended in `[0, t]` (the cumulative arrival function).
@@ -141,11 +168,23 @@ impl RateSchedule {
     }
 
     /// When arrival number `n` (0-based, whole run) is intended, or None if the schedule ends
-    /// before it.
+    /// before it (or it is beyond the [`HORIZON`]).
     pub fn time_of(&self, n: u64) -> Option<Duration> {
+        self.time_of_unbounded(n).filter(|&at| at <= HORIZON)
+    }
+
+    fn time_of_unbounded(&self, n: u64) -> Option<Duration> {
+        // A time in seconds as a Duration, when it is one this schedule can give.
+        let within = |secs: f64| {
+            (secs <= HORIZON.as_secs_f64()).then(|| Duration::from_secs_f64(secs.max(0.0)))
+        };
         let mut left = n as f64;
         if self.stages.is_empty() {
-            return (self.initial > 0.0).then(|| Duration::from_secs_f64(left / self.initial));
+            return if self.initial > 0.0 {
+                within(left / self.initial)
+            } else {
+                None
+            };
         }
         let mut from = self.initial;
         let mut start = Duration::ZERO;
@@ -162,12 +201,13 @@ impl RateSchedule {
                     let disc = (a * a + 2.0 * slope * left).max(0.0);
                     (disc.sqrt() - a) / slope
                 };
-                let tau = tau.clamp(0.0, d);
-                return Some(start + Duration::from_secs_f64(tau));
+                // 0/0 (a rate of 0 rising by less than 1e-12 per second) is the stage's start.
+                let tau = if tau.is_nan() { 0.0 } else { tau.clamp(0.0, d) };
+                return start.checked_add(within(tau)?);
             }
             left -= in_stage;
             from = s.target;
-            start += s.duration;
+            start = start.checked_add(s.duration)?;
         }
         None
     }
@@ -426,17 +466,71 @@ mod tests {
     }
 
     #[test]
-    fn due_counts_stay_consistent_at_rates_the_clock_cannot_resolve() {
-        // A billion arrivals per nanosecond: time_of rounds to whole nanoseconds, so the
-        // estimate from the cumulative function is off by about a billion.
-        let huge = RateSchedule::constant(1e18).unwrap();
+    fn rates_beyond_the_schedule_s_resolution_are_refused() {
+        assert_eq!(
+            RateSchedule::constant(1e18),
+            Err(ScheduleError::TooHigh(1e18))
+        );
+        assert_eq!(
+            RateSchedule::staged(
+                0.0,
+                vec![Stage {
+                    duration: Duration::from_secs(1),
+                    target: 2e9
+                }]
+            ),
+            Err(ScheduleError::TooHigh(2e9))
+        );
+        assert!(parse_stages("1s:1e300", dur).is_err());
+        assert!(RateSchedule::constant(MAX_RATE).is_ok());
+    }
+
+    #[test]
+    fn arrivals_beyond_the_horizon_are_never_due_and_never_panic() {
+        // The second arrival of 1e-20/s is 3e12 years out: past any clock (it panicked).
+        for rate in [1e-20, 1e-19, 5e-324] {
+            let s = RateSchedule::constant(rate).unwrap();
+            assert_eq!(s.time_of(0), Some(Duration::ZERO));
+            assert_eq!(s.time_of(1), None, "{rate}");
+            assert_eq!(s.due_before(Duration::from_secs(10), 0, 1), 1);
+        }
+        // A rate rising from 0 by less than 1e-12 per second: 0/0 in the stage's equation.
+        let creeping = staged_secs(&[(1, 1e-15)]).unwrap();
+        assert_eq!(creeping.time_of(0), Some(Duration::ZERO));
+        assert_eq!(creeping.time_of(1), None);
+        // Stages longer than the horizon end at it.
+        let long = RateSchedule::staged(
+            1.0,
+            vec![Stage {
+                duration: HORIZON * 2,
+                target: 1.0,
+            }],
+        )
+        .unwrap();
+        assert_eq!(long.time_of(HORIZON.as_secs()), Some(HORIZON));
+        assert_eq!(long.time_of(HORIZON.as_secs() + 1), None);
+    }
+
+    #[test]
+    fn the_rate_at_the_end_of_the_last_stage_is_its_target() {
+        let s = staged_secs(&[(2, 200.0)]).unwrap();
+        assert_eq!(s.rate_at(Duration::from_secs(1)), 100.0);
+        assert_eq!(s.rate_at(Duration::from_secs(2)), 200.0);
+        assert_eq!(s.rate_at(Duration::from_millis(2001)), 0.0);
+    }
+
+    #[test]
+    fn due_counts_stay_consistent_at_the_highest_rate() {
+        // One arrival per nanosecond: time_of gives whole nanoseconds, the estimate comes
+        // from the cumulative function in floating point.
+        let huge = RateSchedule::constant(MAX_RATE).unwrap();
         for processes in [1u64, 3] {
             let t = Duration::from_millis(1500);
             let due = huge.due_before(t, 0, processes);
             let at = |k: u64| huge.time_of(k * processes).unwrap();
             assert!(at(due) >= t, "{processes} processes");
             assert!(at(due - 1) < t, "{processes} processes");
-            let whole_run = 1.5e18 / processes as f64;
+            let whole_run = 1.5e9 / processes as f64;
             assert!((due as f64 - whole_run).abs() / whole_run < 1e-6, "{due}");
         }
     }

@@ -534,7 +534,12 @@ pub fn run(
             .load
             .rate
             .as_ref()
-            .map(|r| r.schedule.rate_at(elapsed))
+            // A sample taken just after the schedule's end (the last, partial second; the
+            // end of a sizing ramp's hold) covers its last moments: the rate it ended at.
+            .map(|r| {
+                let length = r.schedule.length().unwrap_or(elapsed);
+                r.schedule.rate_at(elapsed.min(length))
+            })
     };
     // Arrivals due so far: none after the deadline or a stop (a run draining is not behind).
     let starts_due = |elapsed: Duration| {
