@@ -14,6 +14,7 @@
 //!
 //! See `docs/http-client.md` for the framing, retry and error rules in one place.
 
+mod cert_dates;
 pub mod client;
 pub mod deadline;
 pub mod error;

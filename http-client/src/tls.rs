@@ -181,10 +181,20 @@ impl TlsConnector {
             let mut roots = RootCertStore {
                 roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
             };
-            if let Some(path) = &options.ca_file {
-                add_ca_file(&mut roots, path)?;
-            }
-            builder.with_root_certificates(roots).with_no_client_auth()
+            let pinned = match &options.ca_file {
+                Some(path) => add_ca_file(&mut roots, path)?,
+                None => Vec::new(),
+            };
+            let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                Arc::new(roots),
+                Arc::clone(&provider),
+            )
+            .build()
+            .map_err(|e| Error::TlsConfig(e.to_string()))?;
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(CaFileVerifier { webpki, pinned }))
+                .with_no_client_auth()
         };
         config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
         Ok(TlsConnector {
@@ -240,28 +250,130 @@ pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>, Error> {
     })
 }
 
-/// Adds every certificate of the PEM file at `path` to `roots`.
-fn add_ca_file(roots: &mut RootCertStore, path: &std::path::Path) -> Result<(), Error> {
+/// Adds every certificate of the PEM file at `path` to `roots`; returns them.
+fn add_ca_file(
+    roots: &mut RootCertStore,
+    path: &std::path::Path,
+) -> Result<Vec<CertificateDer<'static>>, Error> {
     let shown = path.display();
     let pem = std::fs::read(path)
         .map_err(|e| Error::TlsConfig(format!("cannot read the CA file {shown}: {e}")))?;
-    let mut added = 0;
+    let mut added = Vec::new();
     for cert in CertificateDer::pem_slice_iter(&pem) {
         let cert = cert
             .map_err(|e| Error::TlsConfig(format!("the CA file {shown} is not valid PEM: {e}")))?;
-        roots.add(cert).map_err(|e| {
+        roots.add(cert.clone()).map_err(|e| {
             Error::TlsConfig(format!(
                 "the CA file {shown} holds a certificate that cannot be a trust anchor: {e}"
             ))
         })?;
-        added += 1;
+        added.push(cert);
     }
-    if added == 0 {
+    if added.is_empty() {
         return Err(Error::TlsConfig(format!(
             "the CA file {shown} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
         )));
     }
-    Ok(())
+    Ok(added)
+}
+
+/// The verifier of a verifying client: rustls' own (webpki: Mozilla's roots and the CA
+/// file's certificates as trust anchors), and one more way in: a server certificate that is
+/// itself one of the CA file's certificates, byte for byte, is trusted as it is, once its
+/// name and dates are checked. That is a self-signed certificate given with `--cacert`:
+/// webpki refuses one that says it is a CA (`CaUsedAsEndEntity`), and `openssl req -x509`
+/// makes exactly that, which curl and browsers accept once told to trust it. The handshake's
+/// signatures are verified as always: the server must hold the certificate's key.
+#[derive(Debug)]
+struct CaFileVerifier {
+    webpki: Arc<rustls::client::WebPkiServerVerifier>,
+    /// The certificates of `--cacert`.
+    pinned: Vec<CertificateDer<'static>>,
+}
+
+impl CaFileVerifier {
+    /// The checks of a server certificate trusted as it is: the name, then the dates.
+    fn verify_pinned(
+        end_entity: &CertificateDer<'_>,
+        server_name: &ServerName<'_>,
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let parsed = rustls::server::ParsedCertificate::try_from(end_entity)?;
+        rustls::client::verify_server_name(&parsed, server_name)?;
+        let (not_before, not_after) = crate::cert_dates::validity(end_entity).ok_or(
+            rustls::Error::InvalidCertificate(CertificateError::BadEncoding),
+        )?;
+        let now_secs = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+        let at = |secs: i64| {
+            UnixTime::since_unix_epoch(std::time::Duration::from_secs(secs.max(0) as u64))
+        };
+        if now_secs < not_before {
+            return Err(CertificateError::NotValidYetContext {
+                time: now,
+                not_before: at(not_before),
+            }
+            .into());
+        }
+        if now_secs > not_after {
+            return Err(CertificateError::ExpiredContext {
+                time: now,
+                not_after: at(not_after),
+            }
+            .into());
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+}
+
+impl ServerCertVerifier for CaFileVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Err(_)
+                if self
+                    .pinned
+                    .iter()
+                    .any(|c| c.as_ref() == end_entity.as_ref()) =>
+            {
+                Self::verify_pinned(end_entity, server_name, now)
+            }
+            verdict => verdict,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
 }
 
 /// What `--insecure` installs: every certificate is accepted, handshake signatures are
@@ -359,6 +471,24 @@ pub(crate) fn from_rustls(server: &str, in_handshake: bool, error: &rustls::Erro
                     reason: certificate.to_string(),
                 }
             }
+            CertificateError::Other(other)
+                if matches!(
+                    other.0.downcast_ref::<webpki::Error>(),
+                    Some(webpki::Error::CaUsedAsEndEntity)
+                ) =>
+            {
+                Error::TlsBadCertificate {
+                    server,
+                    reason: "it is a CA certificate (basicConstraints CA:TRUE, as `openssl req \
+                             -x509` makes), sent as the server's own; if it is your self-signed \
+                             certificate, trust it with --cacert FILE"
+                        .to_owned(),
+                }
+            }
+            CertificateError::Other(other) => Error::TlsBadCertificate {
+                server,
+                reason: other.0.to_string(),
+            },
             other => Error::TlsBadCertificate {
                 server,
                 reason: other.to_string(),

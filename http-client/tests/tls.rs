@@ -272,6 +272,73 @@ fn an_expired_certificate_is_a_bad_certificate() {
     assert_eq!(server.stop().requests_answered, 0);
 }
 
+/// A server with one self-signed certificate that says it is a CA (`openssl req -x509`).
+fn self_signed_ca_server(names: &[&str], expired: bool) -> ServerHandle {
+    tls_server(ServerTls::new(
+        TlsIdentity::self_signed_ca(names, expired).unwrap(),
+    ))
+}
+
+#[test]
+fn a_self_signed_ca_certificate_given_with_cacert_is_trusted_as_it_is() {
+    // webpki alone refuses it (CaUsedAsEndEntity) even when it is a trust anchor.
+    let server = self_signed_ca_server(&["127.0.0.1"], false);
+    let dir = TempDir::new("self-signed-ca");
+    let mut client = tls_client(&server, trusting(&server, &dir));
+    run(async {
+        for _ in 0..3 {
+            let got = get(&mut client, "/json").await.unwrap();
+            assert_eq!((got.status, got.body.as_slice()), (200, FIXED_JSON));
+        }
+    });
+    assert_eq!(server.stop().requests_answered, 3);
+}
+
+#[test]
+fn a_trusted_self_signed_ca_certificate_still_has_its_name_and_dates_checked() {
+    // (names, expired, the kind, a word of the message)
+    let cases = [
+        (
+            &["wrong.example"][..],
+            false,
+            ErrorKind::TlsNameMismatch,
+            "wrong.example",
+        ),
+        (
+            &["127.0.0.1"][..],
+            true,
+            ErrorKind::TlsBadCertificate,
+            "expired",
+        ),
+    ];
+    for (names, expired, kind, word) in cases {
+        let server = self_signed_ca_server(names, expired);
+        let dir = TempDir::new("self-signed-ca-bad");
+        let mut client = tls_client(&server, trusting(&server, &dir));
+        run(async {
+            let error = get(&mut client, "/json").await.unwrap_err();
+            assert_eq!(error.kind(), kind, "{error}");
+            assert!(error.to_string().contains(word), "{error}");
+        });
+        assert_eq!(server.stop().requests_answered, 0);
+    }
+}
+
+#[test]
+fn an_untrusted_self_signed_ca_certificate_says_what_it_is_and_what_to_do() {
+    let server = self_signed_ca_server(&["127.0.0.1"], false);
+    let mut client = tls_client(&server, TlsOptions::default());
+    run(async {
+        let error = get(&mut client, "/json").await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::TlsBadCertificate, "{error}");
+        let message = error.to_string();
+        assert!(message.contains("it is a CA certificate"), "{message}");
+        assert!(message.contains("--cacert"), "{message}");
+        assert!(!message.contains("Other("), "{message}");
+    });
+    assert_eq!(server.stop().requests_answered, 0);
+}
+
 #[test]
 fn tls_min_decides_which_servers_are_acceptable() {
     let server = tls_server(ServerTls {

@@ -74,6 +74,37 @@ impl TlsIdentity {
         Self::generate(names, Validity::Expired)
     }
 
+    /// One self-signed certificate for `names` that says it is a CA (basicConstraints
+    /// CA:TRUE), as `openssl req -x509` makes: the server sends it alone, and it is its own
+    /// [`ca_pem`](Self::ca_pem). `expired`: valid during the year 2000 only.
+    pub fn self_signed_ca(names: &[&str], expired: bool) -> io::Result<TlsIdentity> {
+        let failed = |what: &str, e: rcgen::Error| io::Error::other(format!("{what}: {e}"));
+        let key = KeyPair::generate().map_err(|e| failed("generating the key", e))?;
+        let owned: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let mut params = CertificateParams::new(owned.clone())
+            .map_err(|e| failed("the certificate's names", e))?;
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(
+            DnType::CommonName,
+            names.first().copied().unwrap_or("molotov-target"),
+        );
+        if expired {
+            params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2000, 12, 31);
+        }
+        let cert = params
+            .self_signed(&key)
+            .map_err(|e| failed("signing the certificate", e))?;
+        Ok(TlsIdentity {
+            names: owned,
+            ca_pem: cert.pem(),
+            cert_pem: cert.pem(),
+            ca_der: cert.der().to_vec(),
+            cert_der: cert.der().to_vec(),
+            key_der: key.serialize_der(),
+        })
+    }
+
     fn generate(names: &[&str], validity: Validity) -> io::Result<TlsIdentity> {
         let failed = |what: &str, e: rcgen::Error| io::Error::other(format!("{what}: {e}"));
         let ca_key = KeyPair::generate().map_err(|e| failed("generating the CA key", e))?;
@@ -136,12 +167,13 @@ impl TlsIdentity {
         &self.cert_pem
     }
 
-    /// The chain the server sends: its certificate, then the CA's.
+    /// The chain the server sends: its certificate, then the CA's (unless it is its own).
     fn chain(&self) -> Vec<CertificateDer<'static>> {
-        vec![
-            CertificateDer::from(self.cert_der.clone()),
-            CertificateDer::from(self.ca_der.clone()),
-        ]
+        let mut chain = vec![CertificateDer::from(self.cert_der.clone())];
+        if self.ca_der != self.cert_der {
+            chain.push(CertificateDer::from(self.ca_der.clone()));
+        }
+        chain
     }
 
     fn key(&self) -> PrivateKeyDer<'static> {
