@@ -96,6 +96,39 @@ fn rate_sends_the_scheduled_number_of_requests() {
 }
 
 #[test]
+fn the_achieved_rate_is_over_the_schedule_not_the_drain() {
+    let _shared = cpus_shared();
+    let server = target();
+    let dir = TempDir::new("achieved");
+    let plan = one_get_plan(&dir, &server, "/delay/1000");
+    // 10 starts in the second, all on time; each run takes 1 s, so the run lasts about 2 s.
+    let out = run_bounded(
+        molotov()
+            .args(["-q", "-w", "20", "--rate", "10", "-d", "1"])
+            .arg(&plan),
+        Duration::from_secs(30),
+    );
+    let report = stdout(&out);
+    assert_exit(&out, 0);
+    let line = report
+        .lines()
+        .find(|l| l.starts_with("Open model:"))
+        .unwrap_or_else(|| panic!("{report}"));
+    // "... achieved 10 scenario starts of 10 due (10.0/s)": the 1 s of drain used to halve it.
+    let rate: f64 = line
+        .rsplit('(')
+        .next()
+        .and_then(|r| r.strip_suffix("/s)"))
+        .and_then(|r| r.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(
+        line.contains("achieved 10 scenario starts of 10 due"),
+        "{report}"
+    );
+    assert!((9.0..=11.0).contains(&rate), "{line}\n{report}");
+}
+
+#[test]
 fn many_idle_workers_keep_the_schedule_and_the_connections_few() {
     let _alone = cpus_alone();
     // `-w` is a cap on runs in flight, so users raise it (rate x worst latency) far above

@@ -32,7 +32,11 @@ pub fn render_open_model(summary: &Summary, schedule: &RateSchedule) -> String {
     // Started, not finished: a run cut by its process's death has no scenario outcome.
     let runs = summary.runs_started;
     let due = runs + summary.dropped_starts + summary.missed_starts;
-    let secs = summary.elapsed.as_secs_f64();
+    // Over the time arrivals were due: the drain after the deadline starts nothing.
+    let secs = summary
+        .schedule_length
+        .unwrap_or(summary.elapsed)
+        .as_secs_f64();
     let achieved = if secs > 0.0 { runs as f64 / secs } else { 0.0 };
     let mut out = String::new();
     let _ = writeln!(

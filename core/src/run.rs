@@ -665,6 +665,7 @@ pub fn run(
         let length = crate::load::load_end(config.duration, region.stopped_after_start())
             .map_or(load_ended, |end| end.min(load_ended));
         summary.missed_starts = missed_starts(&region, &rate.schedule, config.processes, length);
+        summary.schedule_length = Some(length);
     }
     let first_failure = region
         .failed_slot()

@@ -157,6 +157,10 @@ pub struct Summary {
     pub dropped_starts: u64,
     /// Open model: arrivals due before the end that were never started (no free worker).
     pub missed_starts: u64,
+    /// Open model: how long arrivals were due, from the start to the deadline, the first stop
+    /// request or the end of the last load process, whichever came first (without the drain
+    /// of the runs still in flight). None: the whole run (`elapsed`).
+    pub schedule_length: Option<Duration>,
     /// Scenario runs started (also those whose process was killed before they ended, which
     /// have no scenario outcome).
     pub runs_started: u64,
@@ -304,6 +308,7 @@ impl Summary {
             dropped_starts: sum(&|s| s.total(Total::DroppedStarts)),
             // Counted by the master once the load is over (`run::missed_starts`).
             missed_starts: 0,
+            schedule_length: None,
             runs_started: sum(&|s| s.meta(crate::shm::Meta::RunsStarted)),
             workers_started: sum(&|s| s.meta(crate::shm::Meta::WorkersStarted)),
             worker_setups_failed: sum(&|s| s.meta(crate::shm::Meta::WorkerSetupsFailed)),

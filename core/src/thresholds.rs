@@ -369,6 +369,7 @@ scenario buy {
             early_max: Duration::ZERO,
             dropped_starts: 0,
             missed_starts: 0,
+            schedule_length: None,
             runs_started: 0,
             workers_started: 0,
             worker_setups_failed: 0,
