@@ -140,7 +140,8 @@ mod tests {
         let utc = |s: &str| tlv(UTC_TIME, s.as_bytes());
         let general = |s: &str| tlv(GENERALIZED_TIME, s.as_bytes());
         // (version, notBefore, notAfter, expected)
-        let cases: Vec<(bool, Vec<u8>, Vec<u8>, Option<(i64, i64)>)> = vec![
+        type Case = (bool, Vec<u8>, Vec<u8>, Option<(i64, i64)>);
+        let cases: Vec<Case> = vec![
             (
                 true,
                 utc("700101000000Z"),
