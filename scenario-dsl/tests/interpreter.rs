@@ -794,6 +794,33 @@ scenario s {
 }
 
 #[test]
+fn a_call_in_a_value_is_a_template_call() {
+    // `let x = f(...)` reads as `let x = {{f(...)}}` (it was "undefined variable `f`").
+    let p = program(&plan(
+        r#"
+scenario s {
+  let id = rand_str(12)
+  let n = rand_int(7, 7) ?? 0
+  let one = pick(["a"])
+  GET /x/{{id}}/{{n}}/{{one}}
+}
+"#,
+    ));
+    let mut w = worker(&p, 0);
+    let mut d = answering(200);
+    run_expecting(&mut w, &mut d, RunOutcome::Success);
+    let path = &d.sent[0].path;
+    let parts: Vec<&str> = path.split('/').collect();
+    assert_eq!(parts.len(), 5, "{path}");
+    assert_eq!(parts[2].len(), 12, "{path}");
+    assert!(
+        parts[2].chars().all(|c| c.is_ascii_alphanumeric()),
+        "{path}"
+    );
+    assert_eq!(&parts[3..], ["7", "a"], "{path}");
+}
+
+#[test]
 fn cache_key_is_stable_for_static_requests_and_follows_sticky_headers() {
     let p = program(&plan(
         r#"

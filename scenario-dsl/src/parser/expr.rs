@@ -131,6 +131,12 @@ impl Parser<'_, '_> {
                     c.next();
                     ValueAst::Null(t.span)
                 }
+                // A call, `let id = uuid()`: the same as `{{uuid()}}`.
+                _ if c.peek_at(1).is_some_and(|n| n.is(&Tok::LParen)) => {
+                    let expr = self.expr(c)?;
+                    let span = expr.span();
+                    ValueAst::Expr(expr, span)
+                }
                 _ => ValueAst::Var(self.path(c)?),
             },
             Tok::LBracket => {
