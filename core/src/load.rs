@@ -170,11 +170,7 @@ impl RateSchedule {
     /// When arrival number `n` (0-based, whole run) is intended, or None if the schedule ends
     /// before it (or it is beyond the [`HORIZON`]).
     pub fn time_of(&self, n: u64) -> Option<Duration> {
-        self.time_of_unbounded(n).filter(|&at| at <= HORIZON)
-    }
-
-    fn time_of_unbounded(&self, n: u64) -> Option<Duration> {
-        // A time in seconds as a Duration, when it is one this schedule can give.
+        // A time in seconds as a Duration, when it is within the horizon.
         let within = |secs: f64| {
             (secs <= HORIZON.as_secs_f64()).then(|| Duration::from_secs_f64(secs.max(0.0)))
         };
@@ -203,7 +199,7 @@ impl RateSchedule {
                 };
                 // 0/0 (a rate of 0 rising by less than 1e-12 per second) is the stage's start.
                 let tau = if tau.is_nan() { 0.0 } else { tau.clamp(0.0, d) };
-                return start.checked_add(within(tau)?);
+                return start.checked_add(within(tau)?).filter(|&at| at <= HORIZON);
             }
             left -= in_stage;
             from = s.target;
@@ -242,9 +238,9 @@ impl RateSchedule {
 
 /// The smallest `k` with `!is_due(k)`, where `is_due` holds for every `k` below some bound
 /// and for none from it on, searched from `estimate`: galloping away from it, then halving.
-/// Steps of one would do for an exact estimate, but at rates the clock cannot resolve (a
-/// billion arrivals per nanosecond at `--rate 1e18`) the estimate is off by billions, and
-/// stepping from it never ended.
+/// An exact estimate costs two probes, as steps of one would; a wrong one costs about two
+/// per bit of its error, where steps cost one per arrival (at `--rate 1e18`, before rates
+/// were bounded by [`MAX_RATE`], the estimate was off by billions and stepping never ended).
 fn first_not_due(estimate: u64, is_due: impl Fn(u64) -> bool) -> u64 {
     // The answer lies in lo..=hi, with is_due(lo - 1) (or lo = 0) and !is_due(hi).
     let (mut lo, mut hi);

@@ -287,7 +287,7 @@ impl LoadChildren {
             for (pid, exit, usage) in process::reap_any() {
                 if let Some(c) = self.children.iter_mut().find(|c| c.pid == pid) {
                     c.ended(exit, usage);
-                    if exit_is_death(c) {
+                    if c.info.exit.is_some_and(|e| e.is_death()) {
                         observer.child_ended(&c.info);
                     }
                 }
@@ -323,11 +323,6 @@ fn stopped_or(exit: ChildExit, cause: Option<StopCause>) -> ChildExit {
         (ChildExit::Signaled(Signal::SIGKILL), Some(cause)) => ChildExit::Stopped(cause),
         _ => exit,
     }
-}
-
-/// Whether the reaped child `c` died (rather than finished or was stopped).
-fn exit_is_death(c: &Child) -> bool {
-    c.info.exit.is_some_and(|e| e.is_death())
 }
 
 /// Runs `program` with `config`, reporting progress to `observer`.
@@ -420,7 +415,7 @@ pub fn run(
                 } else {
                     Ending::SetupFailed
                 };
-                let failed = if !exit.is_death() { vec![] } else { vec![info] };
+                let failed = if exit.is_death() { vec![info] } else { vec![] };
                 return Ok(RunResult {
                     summary,
                     ending,

@@ -53,16 +53,14 @@ fn element(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
 /// A UTCTime (`YYMMDDHHMMSSZ`, years 1950-2049) or GeneralizedTime (`YYYYMMDDHHMMSSZ`) at the
 /// start of `input`, in seconds since the epoch, and what follows it.
 fn time(input: &[u8]) -> Option<(i64, &[u8])> {
-    let (text, year, digits) = match *input.first()? {
+    let tag = *input.first()?;
+    let (text, rest) = element(input, tag)?;
+    let (year, digits) = match tag {
         UTC_TIME => {
-            let (text, _) = element(input, UTC_TIME)?;
             let yy = number(text.get(..2)?)?;
-            (text, if yy < 50 { 2000 + yy } else { 1900 + yy }, 2)
+            (if yy < 50 { 2000 + yy } else { 1900 + yy }, 2)
         }
-        GENERALIZED_TIME => {
-            let (text, _) = element(input, GENERALIZED_TIME)?;
-            (text, number(text.get(..4)?)?, 4)
-        }
+        GENERALIZED_TIME => (number(text.get(..4)?)?, 4),
         _ => return None,
     };
     let fields = text.get(digits..digits + 10)?;
@@ -77,7 +75,6 @@ fn time(input: &[u8]) -> Option<(i64, &[u8])> {
     }
     let days = days_from_civil(year, month, day);
     let secs = days * 86_400 + hour * 3_600 + minute * 60 + second.min(60);
-    let rest = element(input, input[0])?.1;
     Some((secs, rest))
 }
 
