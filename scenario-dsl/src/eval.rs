@@ -469,6 +469,9 @@ fn number_of(d: &Datum<'_>) -> Option<f64> {
 fn equals(d: &Datum<'_>, rhs: &Value) -> bool {
     match (d, rhs) {
         (Datum::Missing, _) | (Datum::Duration(_), _) => false,
+        (Datum::Json(Value::Number(_)) | Datum::Owned(Value::Number(_)), Value::String(s)) => {
+            number_equals_text(d, s)
+        }
         (Datum::Json(v), r) => json_eq(v, r),
         (Datum::Owned(v), r) => json_eq(v, r),
         (Datum::Nodes(n), Value::Array(items)) => {
@@ -480,13 +483,36 @@ fn equals(d: &Datum<'_>, rhs: &Value) -> bool {
         }
         (Datum::Bytes(b), Value::String(s)) => *b == s.as_bytes(),
         (Datum::Bytes(b), Value::Bool(x)) => *b == if *x { &b"true"[..] } else { &b"false"[..] },
+        (Datum::Int(_), Value::String(s)) => number_equals_text(d, s),
         _ => false,
     }
+}
+
+/// A number from the response against text on the right (`"{{pid}}"`, `"3"`): equal when
+/// the text is the number's text form, or is a number of the same value (`"3.0"`).
+fn number_equals_text(d: &Datum<'_>, text: &str) -> bool {
+    let Some(n) = number_of(d) else {
+        return false;
+    };
+    datum_text(d).is_some_and(|t| *t == *text.as_bytes())
+        || text.trim().parse::<f64>().is_ok_and(|t| t == n)
+}
+
+/// Whether a datum is a number (the response's or a variable's), not text.
+fn is_number(d: &Datum<'_>) -> bool {
+    matches!(
+        d,
+        Datum::Int(_) | Datum::Json(Value::Number(_)) | Datum::Owned(Value::Number(_))
+    )
 }
 
 fn order(d: &Datum<'_>, rhs: &Value) -> Option<Ordering> {
     match rhs {
         Value::Number(n) => number_of(d)?.partial_cmp(&n.as_f64()?),
+        Value::String(s) if is_number(d) => match s.trim().parse::<f64>() {
+            Ok(n) => number_of(d)?.partial_cmp(&n),
+            Err(_) => Some(datum_text(d)?.as_ref().cmp(s.as_bytes())),
+        },
         Value::String(s) => {
             let text = match d {
                 Datum::Bytes(b) => Cow::Borrowed(*b),
@@ -577,6 +603,7 @@ mod tests {
     #[test]
     fn equality_table() {
         let num = json!(200);
+        let text_one = json!("1");
         let cases: Vec<(Datum<'_>, Value, bool)> = vec![
             (Datum::Int(200), json!(200), true),
             (Datum::Int(200), json!(200.0), true),
@@ -586,6 +613,17 @@ mod tests {
             (Datum::Json(&num), json!(200.0), true),
             (Datum::Missing, json!(null), false),
             (Datum::Nodes(vec![&num]), json!([200]), true),
+            // A number against text: its text form, or the same value.
+            (Datum::Json(&num), json!("200"), true),
+            (Datum::Json(&num), json!("200.0"), true),
+            (Datum::Json(&num), json!("201"), false),
+            (Datum::Json(&num), json!("abc"), false),
+            (Datum::Owned(json!(1.5)), json!("1.5"), true),
+            (Datum::Int(3), json!("3"), true),
+            (Datum::Int(3), json!(" 3 "), true),
+            (Datum::Int(3), json!("x3"), false),
+            // Text from JSON stays text against a number.
+            (Datum::Json(&text_one), json!(1), false),
         ];
         for (d, v, want) in cases {
             assert_eq!(equals(&d, &v), want, "{d:?} == {v}");
@@ -601,6 +639,13 @@ mod tests {
             Some(Ordering::Greater)
         );
         assert_eq!(order(&Datum::Bytes(b"x"), &json!(1)), None);
+        // A number against text: by value when the text is a number, else as text.
+        assert_eq!(order(&Datum::Int(9), &json!("10")), Some(Ordering::Less));
+        assert_eq!(
+            order(&Datum::Owned(json!(2.5)), &json!("2.5")),
+            Some(Ordering::Equal)
+        );
+        assert_eq!(order(&Datum::Int(9), &json!("a")), Some(Ordering::Less));
     }
 
     #[test]

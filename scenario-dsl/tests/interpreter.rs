@@ -1175,3 +1175,44 @@ scenario s {
     );
     assert_eq!(holding.held_answers.get(), 3);
 }
+
+#[test]
+fn a_number_from_the_response_equals_text_of_its_value() {
+    // `check jsonpath "$.id" == "{{pid}}"` failed for a numeric id: a number never equalled
+    // text, although the docs compare a quoted template as text.
+    let p = program(&plan(
+        r#"
+scenario s {
+  GET /list
+  capture pid = jsonpath "$.items[0].id"
+  check jsonpath "$.items[0].id" == "{{pid}}"
+  check jsonpath "$.items[0].id" == "7"
+  check jsonpath "$.items[0].id" == "7.0"
+  check jsonpath "$.items[0].id" < "10"
+  check jsonpath "$.items[0].id" != "8"
+  check pid == "7"
+  check jsonpath "$.name" == "7"
+}
+"#,
+    ));
+    let mut w = worker(&p, 0);
+    let mut d = json_at("/list", 200, r#"{"items": [{"id": 7}], "name": "7"}"#);
+    let ev = run_expecting(&mut w, &mut d, RunOutcome::Success);
+    let checks = ev.checks();
+    assert_eq!(checks.len(), 7);
+    assert!(checks.iter().all(|(_, ok)| *ok), "{checks:?}");
+
+    // Text that is not the number still fails.
+    let p = program(&plan(
+        r#"
+scenario s {
+  GET /list
+  check jsonpath "$.items[0].id" == "seven"
+}
+"#,
+    ));
+    let mut w = worker(&p, 0);
+    let mut d = json_at("/list", 200, r#"{"items": [{"id": 7}]}"#);
+    let ev = run_expecting(&mut w, &mut d, RunOutcome::Success);
+    assert_eq!(ev.checks(), [(molotov_dsl::CheckId(0), false)]);
+}
