@@ -722,6 +722,22 @@ fn should_stop_before_a_request_or_sleep_stops_the_run() {
 }
 
 #[test]
+fn a_run_stopped_during_its_last_think_is_stopped_not_a_success() {
+    // The end of the run came during the trailing think: the run was cut short, as one cut
+    // during a think followed by a request is (it was counted as a success).
+    let p = program(&plan("scenario s {\n  GET /a\n  think 1m\n}\n"));
+    let mut w = worker(&p, 0);
+    let mut d = FakeDriver::ok();
+    d.stop_after_sleeps = Some(1);
+    run_expecting(&mut w, &mut d, RunOutcome::Stopped);
+    assert_eq!(d.paths(), ["/a"]);
+
+    // A think that ends before the end of the run: a success.
+    let mut d = FakeDriver::ok();
+    run_expecting(&mut w, &mut d, RunOutcome::Success);
+}
+
+#[test]
 fn think_ranges_stay_in_bounds() {
     let p = program(&plan(
         "scenario s {\n  repeat 200 {\n    think 200ms..1s\n  }\n}\n",

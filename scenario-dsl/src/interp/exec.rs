@@ -81,6 +81,11 @@ pub(super) async fn exec<D: Driver, R: Recorder>(
                     Duration::from_nanos(st.rng.random_range(lo..=hi))
                 };
                 driver.sleep(d).await;
+                // A think cut short by the end of the run did not finish: the run is stopped
+                // (also when it was the block's last statement).
+                if driver.should_stop() {
+                    return RunOutcome::Stopped;
+                }
             }
             Op::Jump(t) => pc = *t as usize,
             Op::Branch { cond, otherwise } => {
