@@ -160,6 +160,14 @@ impl Finished {
         }
         let per_name: u64 = names.iter().map(|r| field(r, "requests")).sum();
         assert_eq!(per_name, requests, "per name\n{}", self.dump());
+        // Every byte read belongs to the request that was out when it came, failed or not.
+        let received: u64 = names.iter().map(|r| field(r, "bytes_received")).sum();
+        assert_eq!(
+            received,
+            self.total("bytes_received"),
+            "bytes received per name\n{}",
+            self.dump()
+        );
         let by_kind: u64 = self.errors().values().sum();
         assert_eq!(
             by_kind,

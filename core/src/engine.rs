@@ -904,6 +904,9 @@ fn worker_loop(
 struct OriginClient {
     /// The client's counters as last added to the slot.
     accounted: ClientCounters,
+    /// The request last sent through this client: the bytes read since `accounted` are its
+    /// own, whatever its outcome (see [`OriginClient::account`]).
+    last_request: Option<u32>,
     /// The plan origin's index, when the client was opened for one (see `Request::origin`).
     origin: Option<u32>,
     scheme: Scheme,
@@ -912,6 +915,30 @@ struct OriginClient {
 }
 
 impl OriginClient {
+    /// Adds what the client counted since the last call to the slot. It is called before
+    /// each send and when the worker ends, so the bytes read since the last call were read
+    /// while the last request was out: they go to its row too, also when it failed (a
+    /// truncated body, a malformed response) or when they were stray bytes found before its
+    /// response. The rows then add up to the total.
+    fn account(&mut self, slot: Slot<'static>) {
+        let now = self.client.counters();
+        let accounted = &mut self.accounted;
+        let received = now.bytes_received - accounted.bytes_received;
+        slot.add(Total::BytesReceived, received);
+        if let Some(id) = self.last_request {
+            slot.add_request(id, RequestCounter::BytesReceived, received);
+        }
+        slot.add(Total::BytesSent, now.bytes_sent - accounted.bytes_sent);
+        slot.add(Total::Connects, now.connects - accounted.connects);
+        slot.add(Total::Retries, now.retries - accounted.retries);
+        slot.add(
+            Total::TlsHandshakes,
+            now.tls_handshakes - accounted.tls_handshakes,
+        );
+        slot.add(Total::TlsResumed, now.tls_resumed - accounted.tls_resumed);
+        *accounted = now;
+    }
+
     /// Whether this client's connection is the one for `req`: by the plan origin's index
     /// when both have one (equal indexes are equal origins), by scheme and authority
     /// otherwise.
@@ -978,23 +1005,6 @@ fn held_bytes(rendered: &[Option<(u64, Vec<u8>)>], id: usize, key: u64) -> Optio
         .map(|(_, bytes)| bytes.as_slice())
 }
 
-/// Adds what the client counted since `accounted` to the slot.
-fn account(slot: Slot<'static>, now: ClientCounters, accounted: &mut ClientCounters) {
-    slot.add(Total::BytesSent, now.bytes_sent - accounted.bytes_sent);
-    slot.add(
-        Total::BytesReceived,
-        now.bytes_received - accounted.bytes_received,
-    );
-    slot.add(Total::Connects, now.connects - accounted.connects);
-    slot.add(Total::Retries, now.retries - accounted.retries);
-    slot.add(
-        Total::TlsHandshakes,
-        now.tls_handshakes - accounted.tls_handshakes,
-    );
-    slot.add(Total::TlsResumed, now.tls_resumed - accounted.tls_resumed);
-    *accounted = now;
-}
-
 /// The engine's side of the interpreter: sends through molotov-http and records into the slot.
 /// In `repr(C)` order: what every request reads or writes first, the buffers and settings only
 /// a rendered request or a connect reads last.
@@ -1058,7 +1068,7 @@ impl EngineDriver {
     /// Adds what the clients counted since the last send and closes them.
     fn flush(&mut self) {
         for origin in &mut self.clients {
-            account(self.slot, origin.client.counters(), &mut origin.accounted);
+            origin.account(self.slot);
             origin.client.close();
         }
     }
@@ -1188,6 +1198,7 @@ impl Driver for EngineDriver {
                     authority: req.authority.to_string(),
                     client: new_client(origin, self.config.clone()),
                     accounted: ClientCounters::default(),
+                    last_request: None,
                 });
                 self.clients.len() - 1
             }
@@ -1196,7 +1207,8 @@ impl Driver for EngineDriver {
         let slot = self.slot;
         // Bytes, connects and retries come from the client's cumulative counters, so what a
         // failed request cost is counted too (at the next send or when the worker ends).
-        account(slot, origin.client.counters(), &mut origin.accounted);
+        origin.account(slot);
+        origin.last_request = Some(req.id.0);
         slot.add(Total::Requests, 1);
         slot.add_request(req.id.0, RequestCounter::Sent, 1);
         slot.add_meta(Meta::InFlight, 1);
@@ -1231,11 +1243,6 @@ impl Driver for EngineDriver {
                 slot.record(Histo::Service, service);
                 slot.record(Histo::Request(req.id.0), latency);
                 slot.add_request(req.id.0, RequestCounter::Responses, 1);
-                slot.add_request(
-                    req.id.0,
-                    RequestCounter::BytesReceived,
-                    resp.bytes_received(),
-                );
                 slot.add(Total::TtfbMicros, micros(t.ttfb));
                 if let Some(c) = t.connect {
                     slot.add(Total::ConnectMicros, micros(c));
