@@ -1232,3 +1232,27 @@ scenario s {
     let ev = run_expecting(&mut w, &mut d, RunOutcome::Success);
     assert_eq!(ev.checks(), [(molotov_dsl::CheckId(0), false)]);
 }
+
+#[test]
+fn a_base_path_is_percent_encoded_as_a_target_is() {
+    // The base's path went on the wire as written: raw UTF-8, and a space that then failed
+    // every request at run time.
+    for (base, want) in [
+        ("http://127.0.0.1:8080/é/", "/%C3%A9/json?q=%C3%A9"),
+        (
+            "http://127.0.0.1:8080/a\"b<c>|{x}/",
+            "/a%22b%3Cc%3E%7C%7Bx%7D/json?q=%C3%A9",
+        ),
+        ("{{\"http://127.0.0.1:8080/a b/\"}}", "/a%20b/json?q=%C3%A9"),
+        // Already encoded text is kept.
+        ("http://127.0.0.1:8080/a%20b/", "/a%20b/json?q=%C3%A9"),
+    ] {
+        let p = program(&format!(
+            "defaults {{\n  base {base}\n}}\nscenario s {{\n  GET /json?q=é\n}}\n"
+        ));
+        let mut w = worker(&p, 0);
+        let mut d = FakeDriver::ok();
+        run_expecting(&mut w, &mut d, RunOutcome::Success);
+        assert_eq!(d.sent[0].path, want, "base {base}");
+    }
+}

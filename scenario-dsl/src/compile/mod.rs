@@ -568,7 +568,15 @@ impl<'o> Compiler<'o> {
                                     .help("put query strings on the requests"),
                             );
                         } else {
-                            let prefix = rest.trim_end_matches('/').to_string();
+                            // Encoded as a target's literal text is: bytes that cannot
+                            // go in a URL (a space, non-ASCII) are percent-encoded.
+                            let mut prefix = Vec::new();
+                            crate::render::percent_encode(
+                                &mut prefix,
+                                rest.trim_end_matches('/').as_bytes(),
+                                crate::code::Escape::UrlStart,
+                            );
+                            let prefix = String::from_utf8_lossy(&prefix).into_owned();
                             let id = self.intern_origin(origin);
                             self.base = Some((id, prefix.into()));
                             self.base_failed = false;
