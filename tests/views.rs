@@ -170,7 +170,7 @@ fn verbose_prints_each_distinct_failure_once_with_its_plan_line() {
         "v.mol:7 (status 503): expected `status == 200`, got 503",
     );
     // A 404 without a status check fails the request.
-    once("FAILED request missing (status 404)", "");
+    once("FAILED request missing at ", "v.mol:8 (status 404)");
     assert_eq!(
         err.lines().filter(|l| l.starts_with("FAILED")).count(),
         3,

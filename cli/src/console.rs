@@ -146,8 +146,8 @@ pub fn describe_failure(names: &Names, site: Site, status: u16, message: &str) -
             )
         }
         Site::Request(id) => format!(
-            "FAILED request {}{status}: {message}",
-            names.requests[id as usize]
+            "FAILED request {} at {}{status}: {message}",
+            names.requests[id as usize], names.request_locations[id as usize]
         ),
     }
 }

@@ -198,6 +198,11 @@ pub struct FailureReport {
 pub fn names_of(program: &Program) -> Names {
     Names {
         requests: program.requests().iter().map(|r| r.name.clone()).collect(),
+        request_locations: program
+            .requests()
+            .iter()
+            .map(|r| r.location.to_string())
+            .collect(),
         scenarios: program.scenarios().iter().map(|s| s.name.clone()).collect(),
         checks: program
             .checks()

@@ -1114,6 +1114,7 @@ mod tests {
     fn names() -> Names {
         Names {
             requests: vec!["GET /a".into(), "slow one".into()],
+            request_locations: vec!["p.mol:2".into(), "p.mol:4".into()],
             scenarios: vec!["browse".into(), "buy.now".into()],
             checks: vec![CheckName {
                 text: "status == 200".into(),
@@ -1379,6 +1380,7 @@ mod tests {
     fn a_plan_with_many_requests_is_split_across_datagrams() {
         let names = Names {
             requests: (0..60).map(|i| format!("GET /item/{i}/details")).collect(),
+            request_locations: vec!["p.mol:1".into(); 60],
             scenarios: vec!["s".into()],
             checks: Vec::new(),
             error_kinds: vec!["timeout"],
@@ -1417,6 +1419,7 @@ mod measure {
         for (slots, requests) in [(4usize, 7usize), (18, 50)] {
             let names = Names {
                 requests: (0..requests).map(|i| format!("GET /r/{i}")).collect(),
+                request_locations: vec!["p.mol:1".into(); requests],
                 scenarios: vec!["s".into(); 4],
                 checks: Vec::new(),
                 error_kinds: vec!["timeout"; 17],

@@ -16,6 +16,8 @@ use crate::shm::{Histo, Region, RequestCounter, ScenarioCounter, Site, Slot, Tot
 pub struct Names {
     /// Request display names by request id.
     pub requests: Vec<String>,
+    /// Where each request is written (`file:line`), by request id.
+    pub request_locations: Vec<String>,
     /// Scenario names by scenario id.
     pub scenarios: Vec<String>,
     /// Checks by check id.

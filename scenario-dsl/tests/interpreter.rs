@@ -214,7 +214,10 @@ fn capture_failure_and_optional_capture() {
     };
     assert_eq!(*kind, FailureKind::Capture);
     assert_eq!(*line, 7);
-    assert_eq!(message, "capture `must`: jsonpath \"$.nope\" found nothing");
+    assert_eq!(
+        message,
+        "capture `must` at test.mol:7: jsonpath \"$.nope\" found nothing"
+    );
 
     // A body that is not JSON: the optional capture is unset, the required one fails.
     let mut d = FakeDriver::ok();
@@ -223,7 +226,7 @@ fn capture_failure_and_optional_capture() {
         unreachable!()
     };
     assert!(
-        message.starts_with("capture `must`: the response body is not JSON"),
+        message.starts_with("capture `must` at test.mol:7: the response body is not JSON"),
         "{message}"
     );
 }
@@ -274,7 +277,7 @@ fn json_queries_answer_alike_whether_their_paths_are_read_alone_or_in_a_whole_bo
     };
     assert_eq!(
         *message,
-        format!("capture `name`: the response body is not JSON ({error})")
+        format!("capture `name` at test.mol:13: the response body is not JSON ({error})")
     );
 }
 

@@ -371,8 +371,11 @@ async fn send<D: Driver, R: Recorder>(
                         Ok(None) | Err(_) if *optional => st.slots[*slot as usize] = None,
                         other => {
                             st.message = match other {
-                                Err(e) => format!("capture `{name}`: {e}"),
-                                _ => format!("capture `{name}`: {} found nothing", query_text(q)),
+                                Err(e) => format!("capture `{name}` at {location}: {e}"),
+                                _ => format!(
+                                    "capture `{name}` at {location}: {} found nothing",
+                                    query_text(q)
+                                ),
                             };
                             rec.failure(&Failure {
                                 kind: FailureKind::Capture,
