@@ -615,3 +615,35 @@ fn the_load_processes_stderr_shows_in_the_view_not_over_it() {
         "the held lines, once each after the view closed:\n{history}"
     );
 }
+
+#[test]
+fn control_characters_from_the_plan_or_the_server_never_reach_the_terminal_raw() {
+    // A CR in a target (sent percent-encoded) named the request with a raw CR in the -v line
+    // and the report's table; -vv dumped a header value's escape sequence as it came.
+    let server = target();
+    let dir = TempDir::new("control-characters");
+    let base = format!("http://{}", server.addr());
+    let plan = dir.write(
+        "c.mol",
+        &format!(
+            "defaults {{\n  base {base}\n}}\n\nscenario s {{\n  GET /status/404\rx\n  \
+             X-Ctl: a\u{1}b\u{7f}\u{1b}[2J\n}}\n"
+        ),
+    );
+    let out = run_bounded(
+        molotov().args(["-vv", "-r", "1"]).arg(&plan),
+        Duration::from_secs(30),
+    );
+    assert_exit(&out, 0);
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        !all.chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t'),
+        "{all:?}"
+    );
+    assert!(
+        all.contains("FAILED request GET /status/404\\rx at "),
+        "{all}"
+    );
+    assert!(all.contains("> X-Ctl: a\\u{1}b\\u{7f}\\u{1b}[2J"), "{all}");
+}

@@ -131,6 +131,8 @@ impl Console {
 
 /// One line describing a failure site and its first failure.
 pub fn describe_failure(names: &Names, site: Site, status: u16, message: &str) -> String {
+    // The message may quote the response (a header, a body): no raw control characters.
+    let message = molotov_core::printable::printable(message);
     let status = if status > 0 {
         format!(" (status {status})")
     } else {

@@ -8,6 +8,8 @@ use std::time::Instant;
 
 use molotov_http::{Error, Response};
 
+use crate::printable::printable;
+
 /// Exchanges printed per second and process at most.
 pub const PER_SECOND: u32 = 5;
 /// Bytes of a body shown at most.
@@ -66,14 +68,15 @@ impl Dumper {
         }
         let (head, body) = split_head(request);
         for line in String::from_utf8_lossy(head).lines() {
-            let _ = writeln!(out, "> {line}");
+            let _ = writeln!(out, "> {}", printable(line));
         }
         push_body(&mut out, "> ", body);
         match result {
             Ok(resp) => {
                 let _ = writeln!(out, "< HTTP/1.1 {}", resp.status());
                 for (name, value) in resp.headers() {
-                    let _ = writeln!(out, "< {name}: {}", String::from_utf8_lossy(value));
+                    let value = String::from_utf8_lossy(value);
+                    let _ = writeln!(out, "< {name}: {}", printable(&value));
                 }
                 let _ = writeln!(out, "<");
                 push_body(&mut out, "< ", resp.body());
@@ -99,8 +102,9 @@ fn push_body(out: &mut String, prefix: &str, body: &[u8]) {
         return;
     }
     let shown = &body[..body.len().min(BODY_BYTES)];
+    // A binary body shows as escapes and U+FFFD, never as raw bytes on the terminal.
     for line in String::from_utf8_lossy(shown).lines() {
-        let _ = writeln!(out, "{prefix}{line}");
+        let _ = writeln!(out, "{prefix}{}", printable(line));
     }
     if body.len() > BODY_BYTES {
         let _ = writeln!(out, "{prefix}... ({} more bytes)", body.len() - BODY_BYTES);
@@ -126,6 +130,13 @@ mod tests {
         let admitted = (0..20).filter(|_| d.admit()).count();
         assert_eq!(admitted, PER_SECOND as usize);
         assert_eq!(d.skipped.get(), 20 - u64::from(PER_SECOND));
+    }
+
+    #[test]
+    fn control_characters_in_bodies_are_escaped() {
+        let mut out = String::new();
+        push_body(&mut out, "< ", b"ok\x1b[2J\x00\xff\r\nnext");
+        assert_eq!(out, "< ok\\u{1b}[2J\\0\u{FFFD}\n< next\n");
     }
 
     #[test]

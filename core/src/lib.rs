@@ -10,6 +10,7 @@ pub mod live;
 pub mod load;
 pub mod models_report;
 pub mod preflight;
+pub mod printable;
 pub mod process;
 pub mod report;
 pub mod run;

@@ -17,6 +17,7 @@ use crate::child_output::ChildOutput;
 use crate::engine::{self, ChildSpec, EngineOptions};
 use crate::live::{Sample, Sampler, Totals};
 use crate::load::RateSchedule;
+use crate::printable::printable;
 use crate::process::{self, ChildExit, MasterSignals, ProcessError, StopCause};
 use crate::series::Point;
 use crate::shm::{
@@ -197,7 +198,13 @@ pub struct FailureReport {
 /// The names the summary needs, from the compiled plan.
 pub fn names_of(program: &Program) -> Names {
     Names {
-        requests: program.requests().iter().map(|r| r.name.clone()).collect(),
+        // Shown on terminals (report tables, -v lines, the live view): a name written with a
+        // control character in its target (a CR) is escaped.
+        requests: program
+            .requests()
+            .iter()
+            .map(|r| printable(&r.name).into_owned())
+            .collect(),
         request_locations: program
             .requests()
             .iter()
@@ -208,7 +215,7 @@ pub fn names_of(program: &Program) -> Names {
             .checks()
             .iter()
             .map(|c| CheckName {
-                text: c.text.clone(),
+                text: printable(&c.text).into_owned(),
                 location: c.location.to_string(),
                 is_assert: c.is_assert,
             })
