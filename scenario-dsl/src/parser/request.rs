@@ -230,7 +230,7 @@ impl Parser<'_, '_> {
             if b == b'{' && bytes.get(i + 1) == Some(&b'{') && bytes.get(i + 2) != Some(&b'{') {
                 let close = scan_template(src, i, end).unwrap_or(end);
                 if lit_start < i {
-                    pieces.push(JsonPiece::Lit(src[lit_start..i].to_string()));
+                    pieces.push(JsonPiece::Lit(without_crlf(src[lit_start..i].to_string())));
                 }
                 check.push_str(&src[lit_start..i]);
                 let whole = Span::new(self.file, i, close);
@@ -270,7 +270,7 @@ impl Parser<'_, '_> {
         }
         let i = i.min(end);
         if lit_start < i {
-            pieces.push(JsonPiece::Lit(src[lit_start..i].to_string()));
+            pieces.push(JsonPiece::Lit(without_crlf(src[lit_start..i].to_string())));
             check.push_str(&src[lit_start..i]);
         }
         if let Err(e) = serde_json::from_str::<serde_json::Value>(&check) {
@@ -333,8 +333,18 @@ impl Parser<'_, '_> {
         let trimmed = trimmed.strip_suffix('\r').unwrap_or(trimmed);
         let span = Span::new(self.file, body_start, body_start + trimmed.len());
         let t = self.raw_template(span)?;
+        // Lines are joined with `\n` whatever the file's line endings: a CRLF file sends
+        // the same bytes as an LF one (a CR elsewhere is text and stays).
+        let pieces = t
+            .pieces
+            .into_iter()
+            .map(|p| match p {
+                TPiece::Lit(s, sp) => TPiece::Lit(without_crlf(s), sp),
+                other => other,
+            })
+            .collect();
         Some(BodyAst::Raw(Template {
-            pieces: t.pieces,
+            pieces,
             span: fence.to(span),
         }))
     }
@@ -496,7 +506,19 @@ impl Parser<'_, '_> {
         let name = rest[..colon].to_string();
         let name_span = Span::new(self.file, start, start + colon);
         self.lx.pos = start + colon + 1;
-        let value = self.raw_value_template();
+        let value = match self.lx.read_value() {
+            Ok(span) => {
+                let bad = self.forbidden_in_header(span, &name);
+                match self.raw_template(span) {
+                    Some(t) if !bad => Some(t),
+                    _ => None,
+                }
+            }
+            Err(span) => {
+                self.unclosed_template(span);
+                None
+            }
+        };
         self.finish_line();
         Some(HeaderAst {
             name,
@@ -505,16 +527,47 @@ impl Parser<'_, '_> {
         })
     }
 
+    /// Reports a CR or NUL in the header value at `span`; true when there is one. A CR right
+    /// before the LF ends the line (CRLF files); any other CR or a NUL could never be sent:
+    /// it would fail every request at run time.
+    fn forbidden_in_header(&mut self, span: Span, name: &str) -> bool {
+        let Some(i) = self.text(span).find(['\r', '\0']) else {
+            return false;
+        };
+        let at = span.start as usize + i;
+        let (what, short) = if self.src().as_bytes()[at] == b'\r' {
+            ("a carriage return (CR)", "CR")
+        } else {
+            ("a NUL byte", "NUL")
+        };
+        self.err(
+            RawDiag::error(
+                Span::new(self.file, at, at + 1),
+                format!("a header value cannot contain {what}"),
+            )
+            .label(format!("{short} in the value of `{name}`"))
+            .help(
+                "a header value is one line of text: remove this character (the file may mix \
+                 line endings)",
+            ),
+        );
+        true
+    }
+
+    fn unclosed_template(&mut self, span: Span) {
+        self.err(
+            RawDiag::error(span, "unclosed template `{{`")
+                .label("this template is never closed")
+                .help("close it with `}}` on the same line"),
+        );
+    }
+
     /// Reads a raw value to the end of the line as a template.
     pub(super) fn raw_value_template(&mut self) -> Option<Template> {
         match self.lx.read_value() {
             Ok(span) => self.raw_template(span),
             Err(span) => {
-                self.err(
-                    RawDiag::error(span, "unclosed template `{{`")
-                        .label("this template is never closed")
-                        .help("close it with `}}` on the same line"),
-                );
+                self.unclosed_template(span);
                 None
             }
         }
@@ -818,6 +871,15 @@ pub(super) fn json_error_offset(text: &str, line: usize, column: usize) -> usize
         offset += l.len();
     }
     text.len()
+}
+
+/// `text` with each CRLF line ending turned into LF.
+fn without_crlf(text: String) -> String {
+    if text.contains("\r\n") {
+        text.replace("\r\n", "\n")
+    } else {
+        text
+    }
 }
 
 pub(super) fn floor_char_boundary(s: &str, mut i: usize) -> usize {
