@@ -694,7 +694,23 @@ impl<'o> Compiler<'o> {
         };
         let value = match (&t.value, metric.is_latency(), metric) {
             (ValueAst::Duration(d, _), true, _) => ThresholdValue::Duration(*d),
-            (ValueAst::Percent(p, _), false, Metric::Errors | Metric::Checks) => {
+            (ValueAst::Percent(p, span), false, Metric::Errors | Metric::Checks) => {
+                if !(0.0..=100.0).contains(p) {
+                    self.err(
+                        RawDiag::error(*span, format!("`{metric_name}` cannot be {p}%"))
+                            .label("outside 0% to 100%")
+                            .help(format!(
+                                "`{metric_name}` is a share of {}: give a percentage from 0% \
+                                 to 100%",
+                                if metric == Metric::Errors {
+                                    "the requests"
+                                } else {
+                                    "the checks"
+                                }
+                            )),
+                    );
+                    return None;
+                }
                 ThresholdValue::Percent(*p)
             }
             (ValueAst::Int(n, _), false, Metric::Rps) => ThresholdValue::Number(*n as f64),

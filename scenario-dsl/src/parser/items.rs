@@ -439,7 +439,29 @@ impl Parser<'_, '_> {
         };
         let cmp = match c.next() {
             Some(t) => match cmp_op(&t.tok) {
+                // `<>`, `=>`, `<<`: an operator glued to another is one unknown operator.
+                Some(_)
+                    if c.peek().is_some_and(|n| {
+                        is_operator_char(&n.tok) && n.span.start == t.span.end
+                    }) =>
+                {
+                    let n = c.next()?;
+                    self.unknown_threshold_operator(t.span.to(n.span));
+                    return None;
+                }
                 Some(op) => op,
+                None if is_operator_char(&t.tok) => {
+                    let mut span = t.span;
+                    while let Some(n) = c
+                        .peek()
+                        .filter(|n| is_operator_char(&n.tok) && n.span.start == span.end)
+                    {
+                        span = span.to(n.span);
+                        c.next();
+                    }
+                    self.unknown_threshold_operator(span);
+                    return None;
+                }
                 None => {
                     self.unexpected(&t, "a comparison (`<`, `<=`, `>`, `>=`)");
                     return None;
@@ -459,6 +481,18 @@ impl Parser<'_, '_> {
             cmp,
             value,
         })
+    }
+
+    fn unknown_threshold_operator(&mut self, span: Span) {
+        let text = self.text(span).to_string();
+        self.err(
+            RawDiag::error(
+                span,
+                format!("unknown comparison `{text}` in the threshold"),
+            )
+            .label("not a comparison")
+            .help("a threshold compares with `<`, `<=`, `>` or `>=` (also `==` and `!=`)"),
+        );
     }
 
     pub(super) fn include(&mut self) -> Option<Include> {
@@ -840,4 +874,12 @@ impl Parser<'_, '_> {
             }
         }
     }
+}
+
+/// A token made of operator characters, which may be glued into an unknown operator.
+fn is_operator_char(tok: &Tok) -> bool {
+    matches!(
+        tok,
+        Tok::Eq | Tok::EqEq | Tok::Ne | Tok::Lt | Tok::Le | Tok::Gt | Tok::Ge
+    )
 }
