@@ -137,7 +137,19 @@ impl Parser<'_, '_> {
                     let span = expr.span();
                     ValueAst::Expr(expr, span)
                 }
-                _ => ValueAst::Var(self.path(c)?),
+                // A default, `let c = env.X ?? 5`: the same as `{{env.X ?? 5}}`.
+                _ => {
+                    let start = c.i;
+                    let path = self.path(c)?;
+                    if c.peek().is_some_and(|n| n.is(&Tok::QQ)) {
+                        c.i = start;
+                        let expr = self.expr(c)?;
+                        let span = expr.span();
+                        ValueAst::Expr(expr, span)
+                    } else {
+                        ValueAst::Var(path)
+                    }
+                }
             },
             Tok::LBracket => {
                 c.next();
