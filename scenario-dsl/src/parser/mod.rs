@@ -87,6 +87,9 @@ pub(crate) fn parse_template_expr(src: &str, inner: Span, diags: &mut DiagSink) 
         return None;
     }
     let mut c = Cursor::new(toks, inner);
+    // The expression ends at the `}}`, not at the end of the line.
+    c.end = Span::new(inner.file, inner.end as usize, inner.end as usize + 2);
+    c.end_name = "`}}`";
     let e = p.expr(&mut c)?;
     if let Some(t) = c.peek() {
         let t = t.clone();
@@ -121,6 +124,9 @@ struct Cursor {
     i: usize,
     /// Where the line ends, for "expected X at the end of the line".
     end: Span,
+    /// What ends the tokens, for "expected X, found ...": the end of the line, or the `}}`
+    /// of a template.
+    end_name: &'static str,
 }
 
 impl Parser<'_, '_> {
@@ -156,7 +162,12 @@ impl Cursor {
             .last()
             .map(|t| Span::new(t.span.file, t.span.end as usize, t.span.end as usize))
             .unwrap_or(Span::new(line.file, line.end as usize, line.end as usize));
-        Cursor { toks, i: 0, end }
+        Cursor {
+            toks,
+            i: 0,
+            end,
+            end_name: "end of line",
+        }
     }
     fn peek(&self) -> Option<&Token> {
         self.toks.get(self.i)
@@ -243,7 +254,7 @@ impl<'s> Parser<'s, '_> {
 
     fn expected_at_end(&mut self, c: &Cursor, expected: &str) {
         self.err(
-            RawDiag::error(c.end, format!("expected {expected}, found end of line"))
+            RawDiag::error(c.end, format!("expected {expected}, found {}", c.end_name))
                 .label(format!("expected {expected}")),
         );
     }
