@@ -547,6 +547,18 @@ impl Parser<'_, '_> {
                     self.lx.pos += 1;
                     return (out, BlockEnd::Closed);
                 }
+                LineKind::Word(w, span) if w == "include" => {
+                    // The block goes on: a `}` below still closes it.
+                    self.err(
+                        RawDiag::error(span, "`include` is only allowed at the top level")
+                            .label(format!("`include` inside {what}"))
+                            .help(
+                                "move the `include` out of the block, to the top level of the \
+                                 file (if the block should end before it, add its `}`)",
+                            ),
+                    );
+                    self.lx.skip_line();
+                }
                 LineKind::Word(w, span) if TOP_ONLY.contains(&w.as_str()) => {
                     self.unclosed(open, what, Some(span));
                     return (out, BlockEnd::Unclosed);
