@@ -53,6 +53,9 @@ pub struct Diagnostic {
     pub label: Option<String>,
     /// A longer hint, printed as `= help: ...`.
     pub help: Option<String>,
+    /// Context lines, printed as `= note: ...` before the help: for a problem in an
+    /// included file, where it was included (innermost first).
+    pub notes: Vec<String>,
 }
 
 /// All problems found in one compilation, in source order.
@@ -135,6 +138,9 @@ impl fmt::Display for Diagnostic {
         match &label {
             Some(label) => writeln!(f, "{:w$} | {pad}{carets} {label}", "")?,
             None => writeln!(f, "{:w$} | {pad}{carets}", "")?,
+        }
+        for note in &self.notes {
+            writeln!(f, "{:w$} = note: {}", "", printable(note))?;
         }
         if let Some(help) = &help {
             writeln!(f, "{:w$} = help: {help}", "")?;
@@ -336,10 +342,31 @@ impl DiagSink {
                 location,
                 label: d.label,
                 help: d.help,
+                notes: d
+                    .span
+                    .map(|s| included_from(sources, s))
+                    .unwrap_or_default(),
             });
         }
         out
     }
+}
+
+/// `included from FILE:LINE:COL` for each `include` that led to the file of `span`,
+/// innermost first.
+fn included_from(sources: &SourceMap, span: Span) -> Vec<String> {
+    let mut notes = Vec::new();
+    let mut at = sources.file(span.file).included_at;
+    while let Some(inc) = at {
+        let file = sources.file(inc.file);
+        let (line, column) = file.line_col(inc.start as usize);
+        notes.push(format!("included from {}:{line}:{column}", file.name));
+        at = file.included_at;
+        if notes.len() > sources.len() {
+            break;
+        }
+    }
+    notes
 }
 
 fn locate(sources: &SourceMap, span: Span) -> DiagnosticLocation {

@@ -402,6 +402,7 @@ impl<'o> Compiler<'o> {
             };
             let dir = parent_dir(&canonical);
             let id = self.add_file(display, dir, Some(canonical), bytes);
+            self.sources.set_included_at(id, inc.span);
             stack.push(id);
             out.extend(self.load(id, stack));
             stack.pop();
