@@ -482,7 +482,10 @@ impl<'o> Compiler<'o> {
             self.err(
                 RawDiag::error(Span::new(root, 0, first_line), "the plan has no scenario")
                     .label("no `scenario` in this plan or its includes")
-                    .help("add one: `scenario main { GET / }`"),
+                    .help(
+                        "add a scenario block: a line `scenario main {`, a request line such as \
+                         `GET /`, then a line holding only `}`",
+                    ),
             );
         }
 

@@ -139,6 +139,9 @@ impl Parser<'_, '_> {
             headers: Vec::new(),
             span: kw,
         };
+        if std::mem::take(&mut self.one_line_block) {
+            return Some(d);
+        }
         loop {
             self.lx.skip_blank_lines();
             match self.classify() {
@@ -236,8 +239,31 @@ impl Parser<'_, '_> {
     /// Checks that a block-opening line ends with `{`; returns the brace's span. A missing
     /// brace is reported, and the block is parsed as if it were there.
     pub(super) fn block_open(&mut self, c: &mut Cursor, what: &str) -> Option<Span> {
+        // `if` and `for` lines hold values, where `{` opens an object.
+        let holds_values = what == "`if`" || what == "`for`";
+        let inner_brace = c.toks[c.i..]
+            .iter()
+            .position(|t| t.is(&Tok::LBrace))
+            .map(|k| c.i + k);
         match c.pop_brace() {
             Some(s) => Some(s),
+            None if !holds_values && inner_brace.is_some() => {
+                // `scenario main { GET / }`: the block's content follows its `{`.
+                let k = inner_brace?;
+                let rest = c.toks[k + 1].span.to(c.toks[c.toks.len() - 1].span);
+                let one_line = c.toks.last().is_some_and(|t| t.is(&Tok::RBrace));
+                self.err(
+                    RawDiag::error(rest, "a block's `{` must end its line")
+                        .label("this goes on the lines below the `{`")
+                        .help(
+                            "a block opens with `{` at the end of its line, holds one statement \
+                             per line, and closes with `}` alone on its line",
+                        ),
+                );
+                c.toks.truncate(k + 1);
+                self.one_line_block = one_line;
+                c.pop_brace()
+            }
             None => {
                 self.err(
                     RawDiag::error(c.end, format!("expected `{{` to open {what}"))
@@ -523,6 +549,9 @@ impl Parser<'_, '_> {
     /// Parses statements until the `}` closing the block opened at `open`; the `}` is
     /// consumed (the rest of its line is not).
     pub(super) fn block(&mut self, open: Span, what: &str) -> (Vec<Stmt>, BlockEnd) {
+        if std::mem::take(&mut self.one_line_block) {
+            return (Vec::new(), BlockEnd::OneLine);
+        }
         if !self.enter(open) {
             return (Vec::new(), BlockEnd::Unclosed);
         }

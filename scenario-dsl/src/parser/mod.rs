@@ -53,6 +53,7 @@ pub(crate) fn parse_file(src: &str, file: FileId, diags: &mut DiagSink) -> File 
         eof_reported: false,
         depth: 0,
         too_deep: false,
+        one_line_block: false,
     };
     p.file_items()
 }
@@ -67,6 +68,7 @@ pub(crate) fn parse_template_expr(src: &str, inner: Span, diags: &mut DiagSink) 
         eof_reported: false,
         depth: 0,
         too_deep: false,
+        one_line_block: false,
     };
     let mut toks = Vec::new();
     loop {
@@ -111,6 +113,9 @@ struct Parser<'s, 'd> {
     /// The nesting went past [`MAX_NESTING`] and was reported: the parse of the file stops
     /// there (nothing after it is reported).
     too_deep: bool,
+    /// The block being opened was written on one line (`scenario main { GET / }`) and was
+    /// reported: the block is taken as closed and empty, so its `}` is not looked for.
+    one_line_block: bool,
 }
 
 /// The deepest nesting of blocks (or of lists, objects, calls and `??` fallbacks in a
@@ -221,6 +226,8 @@ enum BlockEnd {
     Closed,
     /// A top-level item started (or the file ended) before the `}`.
     Unclosed,
+    /// Written on one line, after its `{` (reported).
+    OneLine,
 }
 
 impl<'s> Parser<'s, '_> {
