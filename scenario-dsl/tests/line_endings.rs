@@ -32,8 +32,11 @@ scenario a {
 }
 "#;
 
-/// What the plan sends, request by request: (path, body, headers).
-fn sent(src: &str) -> Vec<(String, Vec<u8>, Vec<(String, String)>)> {
+/// One request as sent: path, body, headers.
+type Wire = (String, Vec<u8>, Vec<(String, String)>);
+
+/// What the plan sends, request by request.
+fn sent(src: &str) -> Vec<Wire> {
     let p = program(src);
     let mut w = worker(&p, 0);
     let mut d = FakeDriver::ok();
