@@ -225,10 +225,15 @@ impl Parser<'_, '_> {
         let mut in_string = false;
         let mut i = start;
         let mut ok = true;
+        // Templates outside quotes: JSON values of their own.
+        let mut bare_templates = Vec::new();
         while i < end {
             let b = bytes[i];
             if b == b'{' && bytes.get(i + 1) == Some(&b'{') && bytes.get(i + 2) != Some(&b'{') {
                 let close = scan_template(src, i, end).unwrap_or(end);
+                if !in_string {
+                    bare_templates.push(i);
+                }
                 if lit_start < i {
                     pieces.push(JsonPiece::Lit(without_crlf(src[lit_start..i].to_string())));
                 }
@@ -277,19 +282,39 @@ impl Parser<'_, '_> {
             let offset = json_error_offset(&check, e.line(), e.column());
             let at = start + offset;
             let at = floor_char_boundary(src, at.min(end.saturating_sub(1)));
-            let next = src[at..].chars().next().map(char::len_utf8).unwrap_or(1);
             let msg = e.to_string();
             let msg = match msg.rfind(" at line ") {
                 Some(k) => msg[..k].to_string(),
                 None => msg,
             };
-            self.err(
-                RawDiag::error(Span::new(self.file, at, at + next), "invalid JSON body")
-                    .label(msg)
-                    .help(
-                        "templates stand for JSON values; put `{{ }}` inside quotes for a string",
-                    ),
-            );
+            // serde_json points at the last character it read: the caret goes to the start
+            // of the bad token (the `\` of an escape, the first character of a number).
+            let at = if msg.starts_with("invalid escape") || msg.starts_with("invalid unicode") {
+                src[start..=at].rfind('\\').map_or(at, |k| start + k)
+            } else if msg.starts_with("number out of range") || msg.starts_with("invalid number") {
+                let token = src[start..=at]
+                    .rfind(|c: char| !(c.is_ascii_digit() || "+-.eE".contains(c)))
+                    .map_or(start, |k| start + k + 1);
+                token.min(at)
+            } else {
+                at
+            };
+            let next = src[at..].chars().next().map(char::len_utf8).unwrap_or(1);
+            let mut d =
+                RawDiag::error(Span::new(self.file, at, at + next), "invalid JSON body").label(msg);
+            // The template hint only where a template stands outside quotes on this line.
+            let line_start = src[..at].rfind('\n').map_or(0, |k| k + 1);
+            let line_end = src[at..].find('\n').map_or(src.len(), |k| at + k);
+            if bare_templates
+                .iter()
+                .any(|t| (line_start..line_end).contains(t))
+            {
+                d = d.help(
+                    "a template outside quotes stands for a whole JSON value; put `{{ }}` inside \
+                     quotes for a string: `\"bot{{worker}}\"`",
+                );
+            }
+            self.err(d);
             ok = false;
         }
         ok.then_some(pieces)
