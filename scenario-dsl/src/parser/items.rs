@@ -293,10 +293,10 @@ impl Parser<'_, '_> {
     pub(super) fn let_stmt(&mut self) -> Option<Let> {
         let mut c = self.cursor_with(true);
         let kw = c.next()?.span;
+        let name = self.name(&mut c, "a variable name after `let`")?;
         if self.lex_error(&c) {
             return None;
         }
-        let name = self.ident(&mut c, "a variable name after `let`")?;
         if c.eat(&Tok::Eq).is_none() {
             let t = c.peek().cloned();
             match t {
@@ -356,18 +356,7 @@ impl Parser<'_, '_> {
         let kw = c.next()?.span;
         let open = self.block_open(&mut c, "the scenario");
         let name = match c.peek() {
-            Some(t) if t.is(&Tok::Ident) => {
-                let t = c.next()?;
-                Some(Ident {
-                    name: self.text(t.span).to_string(),
-                    span: t.span,
-                })
-            }
-            Some(t) => {
-                let t = t.clone();
-                self.unexpected(&t, "a scenario name");
-                None
-            }
+            Some(_) => self.name(&mut c, "a scenario name"),
             None => {
                 self.expected_at_end(&c, "a scenario name");
                 None
@@ -837,10 +826,10 @@ impl Parser<'_, '_> {
         let kw = c.next()?.span;
         let open = self.block_open(&mut c, "`for`");
         let head = (|| {
+            let var = self.name(&mut c, "a loop variable name")?;
             if self.lex_error(&c) {
                 return None;
             }
-            let var = self.ident(&mut c, "a loop variable name")?;
             match c.next() {
                 Some(t) if t.is(&Tok::Ident) && self.text(t.span) == "in" => {}
                 Some(t) => {

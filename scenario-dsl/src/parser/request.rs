@@ -54,7 +54,7 @@ impl Parser<'_, '_> {
         let mut name = None;
         if let Some(t) = c.next() {
             if t.is(&Tok::Ident) && self.text(t.span) == "as" {
-                name = self.ident(&mut c, "a request name after `as`");
+                name = self.name(&mut c, "a request name after `as`");
                 self.end_of_line(&mut c, "after the request name");
             } else if let Tok::Error(..) = t.tok {
                 self.unexpected(&t, "");
@@ -596,7 +596,8 @@ impl Parser<'_, '_> {
     pub(super) fn clause(&mut self, word: &str, _span: Span) -> Option<Clause> {
         let mut c = self.cursor_for_line();
         let kw = c.next()?.span;
-        if self.lex_error(&c) {
+        // A capture's name is checked first: `capture 1x = ...` is an invalid name.
+        if word != "capture" && self.lex_error(&c) {
             return None;
         }
         match word {
@@ -617,7 +618,10 @@ impl Parser<'_, '_> {
                     }
                     _ => false,
                 };
-                let name = self.ident(&mut c, "a variable name")?;
+                let name = self.name(&mut c, "a variable name")?;
+                if self.lex_error(&c) {
+                    return None;
+                }
                 if c.eat(&Tok::Eq).is_none() {
                     match c.peek().cloned() {
                         Some(t) => self.unexpected(&t, "`=`"),
