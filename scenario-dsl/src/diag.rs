@@ -15,6 +15,8 @@
 
 use std::fmt;
 
+use unicode_width::UnicodeWidthChar;
+
 use crate::source::{SourceMap, Span};
 
 /// How serious a diagnostic is.
@@ -53,6 +55,9 @@ pub struct Diagnostic {
     pub label: Option<String>,
     /// A longer hint, printed as `= help: ...`.
     pub help: Option<String>,
+    /// Context lines, printed as `= note: ...` before the help: for a problem in an
+    /// included file, where it was included (innermost first).
+    pub notes: Vec<String>,
 }
 
 /// All problems found in one compilation, in source order.
@@ -136,6 +141,9 @@ impl fmt::Display for Diagnostic {
             Some(label) => writeln!(f, "{:w$} | {pad}{carets} {label}", "")?,
             None => writeln!(f, "{:w$} | {pad}{carets}", "")?,
         }
+        for note in &self.notes {
+            writeln!(f, "{:w$} = note: {}", "", printable(note))?;
+        }
         if let Some(help) = &help {
             writeln!(f, "{:w$} = help: {help}", "")?;
         }
@@ -143,10 +151,10 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// At most this many characters of a source line are shown in a code frame; a longer line
-/// (minified JSON, or a binary file given as a plan) is cut around the caret.
-const FRAME_CHARS: usize = 160;
-/// Characters kept before the caret when a long line is cut.
+/// At most this many terminal columns of a source line are shown in a code frame; a longer
+/// line (minified JSON, or a binary file given as a plan) is cut around the caret.
+const FRAME_COLUMNS: usize = 160;
+/// Columns kept before the caret when a long line is cut.
 const FRAME_CONTEXT: usize = 40;
 
 /// `text` with control characters (escape sequences, NUL, CR...) shown as U+FFFD, so that a
@@ -177,17 +185,40 @@ struct Frame {
     carets: usize,
 }
 
+/// How `c` is shown in a frame: a tab as four spaces, a control character as U+FFFD.
+fn shown_char(c: char) -> (Option<&'static str>, usize) {
+    match c {
+        '\t' => (Some("    "), 4),
+        c if c.is_control() => (Some("\u{FFFD}"), 1),
+        c => (None, UnicodeWidthChar::width(c).unwrap_or(0)),
+    }
+}
+
 impl Frame {
     /// Tabs become four spaces (and the caret line follows), control characters U+FFFD, and
-    /// a line over [`FRAME_CHARS`] is cut around `column` (1-based) with `…` at the cuts.
+    /// a line over [`FRAME_COLUMNS`] terminal columns is cut around `column` (1-based, in
+    /// characters) with `…` at the cuts. Padding and carets count terminal columns, so a
+    /// wide character (emoji, CJK) before or under the caret keeps it in place.
     fn of(line: &str, column: usize, underline: usize) -> Frame {
         let chars: Vec<char> = line.chars().collect();
+        let widths: Vec<usize> = chars.iter().map(|&c| shown_char(c).1).collect();
         let caret = column.saturating_sub(1).min(chars.len());
-        let (start, end) = if chars.len() <= FRAME_CHARS {
+        let (start, end) = if widths.iter().sum::<usize>() <= FRAME_COLUMNS {
             (0, chars.len())
         } else {
-            let start = caret.saturating_sub(FRAME_CONTEXT);
-            (start, (start + FRAME_CHARS).min(chars.len()))
+            let mut start = caret;
+            let mut before = 0;
+            while start > 0 && before + widths[start - 1] <= FRAME_CONTEXT {
+                start -= 1;
+                before += widths[start];
+            }
+            let mut end = start;
+            let mut used = 0;
+            while end < chars.len() && used + widths[end] <= FRAME_COLUMNS {
+                used += widths[end];
+                end += 1;
+            }
+            (start, end.max(caret.min(chars.len())))
         };
         let mut shown = String::new();
         let mut pad = String::new();
@@ -196,29 +227,20 @@ impl Frame {
             pad.push(' ');
         }
         for (i, &c) in chars[start..end].iter().enumerate() {
-            let text = match c {
-                '\t' => "    ",
-                c if c.is_control() => "\u{FFFD}",
-                _ => "",
-            };
-            if text.is_empty() {
-                shown.push(c);
-            } else {
-                shown.push_str(text);
+            match shown_char(c).0 {
+                Some(text) => shown.push_str(text),
+                None => shown.push(c),
             }
             if start + i < caret {
-                pad.push_str(if c == '\t' { "    " } else { " " });
+                pad.extend(std::iter::repeat_n(' ', widths[start + i]));
             }
         }
         if end < chars.len() {
             shown.push('…');
         }
-        let room = end.saturating_sub(caret).max(1);
-        Frame {
-            shown,
-            pad,
-            carets: underline.max(1).min(room),
-        }
+        let under = (caret + underline.max(1)).min(end);
+        let carets = widths[caret.min(under)..under].iter().sum::<usize>().max(1);
+        Frame { shown, pad, carets }
     }
 }
 
@@ -336,10 +358,31 @@ impl DiagSink {
                 location,
                 label: d.label,
                 help: d.help,
+                notes: d
+                    .span
+                    .map(|s| included_from(sources, s))
+                    .unwrap_or_default(),
             });
         }
         out
     }
+}
+
+/// `included from FILE:LINE:COL` for each `include` that led to the file of `span`,
+/// innermost first.
+fn included_from(sources: &SourceMap, span: Span) -> Vec<String> {
+    let mut notes = Vec::new();
+    let mut at = sources.file(span.file).included_at;
+    while let Some(inc) = at {
+        let file = sources.file(inc.file);
+        let (line, column) = file.line_col(inc.start as usize);
+        notes.push(format!("included from {}:{line}:{column}", file.name));
+        at = file.included_at;
+        if notes.len() > sources.len() {
+            break;
+        }
+    }
+    notes
 }
 
 fn locate(sources: &SourceMap, span: Span) -> DiagnosticLocation {
@@ -507,12 +550,67 @@ mod tests {
         let out = sink.finish(&map).to_string();
         let lines: Vec<&str> = out.lines().collect();
         let shown = lines[3].trim_start_matches("1 | ");
-        assert_eq!(shown.chars().count(), FRAME_CHARS + 2, "{shown}");
+        assert_eq!(shown.chars().count(), FRAME_COLUMNS + 2, "{shown}");
         assert!(shown.starts_with('…') && shown.ends_with('…'));
         // The caret still points at BAD.
         let caret_at = lines[4].find('^').unwrap() - "  | ".len();
         let bad_at = shown.char_indices().position(|(_, c)| c == 'B').unwrap();
         assert_eq!(caret_at, bad_at, "{out}");
         assert_eq!(lines[4].matches('^').count(), 3);
+    }
+
+    #[test]
+    fn wide_characters_keep_the_caret_under_the_text() {
+        // The column stays a character count; the padding counts terminal columns.
+        for (line, bad, want_col, want_pad) in [
+            ("  X-B: 🎉🎉 {{nope}}", "{{nope}}", 11, 12),
+            ("  X-C: 漢字漢字 {{nope}}", "{{nope}}", 13, 16),
+            ("  X-D: é {{nope}}", "{{nope}}", 10, 9),
+            ("  X-E: 漢 x", "漢", 8, 7),
+        ] {
+            let mut map = SourceMap::default();
+            let id = map.add("w.mol".into(), PathBuf::new(), None, format!("{line}\n"));
+            let start = line.find(bad).unwrap();
+            let mut sink = DiagSink::default();
+            sink.push(RawDiag::error(Span::new(id, start, start + bad.len()), "m").help("h"));
+            let out = sink.finish(&map);
+            let d = out.iter().next().unwrap();
+            assert_eq!(d.location.as_ref().unwrap().column, want_col, "{line}");
+            let text = out.to_string();
+            let caret_line = text.lines().nth(4).unwrap();
+            let carets = caret_line.trim_start_matches("  | ");
+            assert_eq!(carets.len() - carets.trim_start().len(), want_pad, "{text}");
+            let wide = bad
+                .chars()
+                .map(|c| UnicodeWidthChar::width(c).unwrap())
+                .sum::<usize>();
+            assert_eq!(carets.trim(), "^".repeat(wide), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_long_line_of_wide_characters_is_cut_by_columns() {
+        let line = format!("{}BAD{}", "漢".repeat(3000), "字".repeat(3000));
+        let mut map = SourceMap::default();
+        let id = map.add("long.mol".into(), PathBuf::new(), None, line.clone() + "\n");
+        let at = line.find("BAD").unwrap();
+        let mut sink = DiagSink::default();
+        sink.push(RawDiag::error(Span::new(id, at, at + 3), "here"));
+        let out = sink.finish(&map).to_string();
+        let lines: Vec<&str> = out.lines().collect();
+        let shown = lines[3].trim_start_matches("1 | ");
+        let columns: usize = shown
+            .chars()
+            .map(|c| UnicodeWidthChar::width(c).unwrap())
+            .sum();
+        assert!(columns <= FRAME_COLUMNS + 2, "{columns} columns: {shown}");
+        assert!(columns >= FRAME_COLUMNS - 1, "{columns} columns: {shown}");
+        // The caret is under BAD, counted in columns.
+        let caret_at = lines[4].find('^').unwrap() - "  | ".len();
+        let before: usize = shown[..shown.find("BAD").unwrap()]
+            .chars()
+            .map(|c| UnicodeWidthChar::width(c).unwrap())
+            .sum();
+        assert_eq!(caret_at, before, "{out}");
     }
 }

@@ -48,6 +48,8 @@ pub(crate) struct SourceFile {
     /// The canonical path when the file came from disk (include-cycle detection).
     pub(crate) canonical: Option<PathBuf>,
     pub(crate) text: String,
+    /// For an included file: the `include` that brought it in (in the including file).
+    pub(crate) included_at: Option<Span>,
     line_starts: Vec<usize>,
 }
 
@@ -106,9 +108,15 @@ impl SourceMap {
             dir,
             canonical,
             text,
+            included_at: None,
             line_starts,
         });
         FileId(self.files.len() as u32 - 1)
+    }
+
+    /// Records that `id` was included by the `include` at `at`.
+    pub(crate) fn set_included_at(&mut self, id: FileId, at: Span) {
+        self.files[id.0 as usize].included_at = Some(at);
     }
 
     pub(crate) fn len(&self) -> usize {

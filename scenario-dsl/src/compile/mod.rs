@@ -402,6 +402,7 @@ impl<'o> Compiler<'o> {
             };
             let dir = parent_dir(&canonical);
             let id = self.add_file(display, dir, Some(canonical), bytes);
+            self.sources.set_included_at(id, inc.span);
             stack.push(id);
             out.extend(self.load(id, stack));
             stack.pop();
@@ -481,7 +482,10 @@ impl<'o> Compiler<'o> {
             self.err(
                 RawDiag::error(Span::new(root, 0, first_line), "the plan has no scenario")
                     .label("no `scenario` in this plan or its includes")
-                    .help("add one: `scenario main { GET / }`"),
+                    .help(
+                        "add a scenario block: a line `scenario main {`, a request line such as \
+                         `GET /`, then a line holding only `}`",
+                    ),
             );
         }
 
@@ -702,7 +706,23 @@ impl<'o> Compiler<'o> {
         };
         let value = match (&t.value, metric.is_latency(), metric) {
             (ValueAst::Duration(d, _), true, _) => ThresholdValue::Duration(*d),
-            (ValueAst::Percent(p, _), false, Metric::Errors | Metric::Checks) => {
+            (ValueAst::Percent(p, span), false, Metric::Errors | Metric::Checks) => {
+                if !(0.0..=100.0).contains(p) {
+                    self.err(
+                        RawDiag::error(*span, format!("`{metric_name}` cannot be {p}%"))
+                            .label("outside 0% to 100%")
+                            .help(format!(
+                                "`{metric_name}` is a share of {}: give a percentage from 0% \
+                                 to 100%",
+                                if metric == Metric::Errors {
+                                    "the requests"
+                                } else {
+                                    "the checks"
+                                }
+                            )),
+                    );
+                    return None;
+                }
                 ThresholdValue::Percent(*p)
             }
             (ValueAst::Int(n, _), false, Metric::Rps) => ThresholdValue::Number(*n as f64),

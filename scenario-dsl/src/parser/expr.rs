@@ -23,6 +23,55 @@ impl Parser<'_, '_> {
         }
     }
 
+    /// A name being defined (a scenario, a variable, an `as` name). Text glued into one word
+    /// that is not a name (`1abc`, `a.b`, `é`) is one error that says what a name is.
+    pub(super) fn name(&mut self, c: &mut Cursor, what: &str) -> Option<Ident> {
+        let first = c.peek()?.clone();
+        let name_like = |t: &Tok| {
+            matches!(
+                t,
+                Tok::Ident
+                    | Tok::Int(_)
+                    | Tok::Float(_)
+                    | Tok::Duration(_)
+                    | Tok::Percent(_)
+                    | Tok::Dot
+                    | Tok::DotDot
+                    | Tok::Error(..)
+            )
+        };
+        if !name_like(&first.tok)
+            || matches!(&first.tok, Tok::Error(m, _) if m.starts_with("unclosed"))
+        {
+            return self.ident(c, what);
+        }
+        let mut n = 1;
+        let mut span = first.span;
+        while let Some(t) = c.peek_at(n) {
+            if t.span.start != span.end || !name_like(&t.tok) {
+                break;
+            }
+            span = span.to(t.span);
+            n += 1;
+        }
+        if n == 1 && first.is(&Tok::Ident) {
+            return self.ident(c, what);
+        }
+        for _ in 0..n {
+            c.next();
+        }
+        let text = self.text(span);
+        self.err(
+            RawDiag::error(span, format!("invalid name `{text}`"))
+                .label(format!("expected {what}"))
+                .help(
+                    "a name is ASCII letters, digits, `_` and `-`, starting with a letter or `_`: \
+                     `browse`, `cart_id`, `get-home`",
+                ),
+        );
+        None
+    }
+
     /// `name`, `a.b`, `a[0]`.
     pub(super) fn path(&mut self, c: &mut Cursor) -> Option<PathExpr> {
         let root = self.ident(c, "a name")?;
@@ -137,7 +186,19 @@ impl Parser<'_, '_> {
                     let span = expr.span();
                     ValueAst::Expr(expr, span)
                 }
-                _ => ValueAst::Var(self.path(c)?),
+                // A default, `let c = env.X ?? 5`: the same as `{{env.X ?? 5}}`.
+                _ => {
+                    let start = c.i;
+                    let path = self.path(c)?;
+                    if c.peek().is_some_and(|n| n.is(&Tok::QQ)) {
+                        c.i = start;
+                        let expr = self.expr(c)?;
+                        let span = expr.span();
+                        ValueAst::Expr(expr, span)
+                    } else {
+                        ValueAst::Var(path)
+                    }
+                }
             },
             Tok::LBracket => {
                 c.next();

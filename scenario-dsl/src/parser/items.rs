@@ -139,6 +139,9 @@ impl Parser<'_, '_> {
             headers: Vec::new(),
             span: kw,
         };
+        if std::mem::take(&mut self.one_line_block) {
+            return Some(d);
+        }
         loop {
             self.lx.skip_blank_lines();
             match self.classify() {
@@ -236,8 +239,31 @@ impl Parser<'_, '_> {
     /// Checks that a block-opening line ends with `{`; returns the brace's span. A missing
     /// brace is reported, and the block is parsed as if it were there.
     pub(super) fn block_open(&mut self, c: &mut Cursor, what: &str) -> Option<Span> {
+        // `if` and `for` lines hold values, where `{` opens an object.
+        let holds_values = what == "`if`" || what == "`for`";
+        let inner_brace = c.toks[c.i..]
+            .iter()
+            .position(|t| t.is(&Tok::LBrace))
+            .map(|k| c.i + k);
         match c.pop_brace() {
             Some(s) => Some(s),
+            None if !holds_values && inner_brace.is_some() => {
+                // `scenario main { GET / }`: the block's content follows its `{`.
+                let k = inner_brace?;
+                let rest = c.toks[k + 1].span.to(c.toks[c.toks.len() - 1].span);
+                let one_line = c.toks.last().is_some_and(|t| t.is(&Tok::RBrace));
+                self.err(
+                    RawDiag::error(rest, "a block's `{` must end its line")
+                        .label("this goes on the lines below the `{`")
+                        .help(
+                            "a block opens with `{` at the end of its line, holds one statement \
+                             per line, and closes with `}` alone on its line",
+                        ),
+                );
+                c.toks.truncate(k + 1);
+                self.one_line_block = one_line;
+                c.pop_brace()
+            }
             None => {
                 self.err(
                     RawDiag::error(c.end, format!("expected `{{` to open {what}"))
@@ -267,10 +293,10 @@ impl Parser<'_, '_> {
     pub(super) fn let_stmt(&mut self) -> Option<Let> {
         let mut c = self.cursor_with(true);
         let kw = c.next()?.span;
+        let name = self.name(&mut c, "a variable name after `let`")?;
         if self.lex_error(&c) {
             return None;
         }
-        let name = self.ident(&mut c, "a variable name after `let`")?;
         if c.eat(&Tok::Eq).is_none() {
             let t = c.peek().cloned();
             match t {
@@ -330,18 +356,7 @@ impl Parser<'_, '_> {
         let kw = c.next()?.span;
         let open = self.block_open(&mut c, "the scenario");
         let name = match c.peek() {
-            Some(t) if t.is(&Tok::Ident) => {
-                let t = c.next()?;
-                Some(Ident {
-                    name: self.text(t.span).to_string(),
-                    span: t.span,
-                })
-            }
-            Some(t) => {
-                let t = t.clone();
-                self.unexpected(&t, "a scenario name");
-                None
-            }
+            Some(_) => self.name(&mut c, "a scenario name"),
             None => {
                 self.expected_at_end(&c, "a scenario name");
                 None
@@ -439,7 +454,29 @@ impl Parser<'_, '_> {
         };
         let cmp = match c.next() {
             Some(t) => match cmp_op(&t.tok) {
+                // `<>`, `=>`, `<<`: an operator glued to another is one unknown operator.
+                Some(_)
+                    if c.peek().is_some_and(|n| {
+                        is_operator_char(&n.tok) && n.span.start == t.span.end
+                    }) =>
+                {
+                    let n = c.next()?;
+                    self.unknown_threshold_operator(t.span.to(n.span));
+                    return None;
+                }
                 Some(op) => op,
+                None if is_operator_char(&t.tok) => {
+                    let mut span = t.span;
+                    while let Some(n) = c
+                        .peek()
+                        .filter(|n| is_operator_char(&n.tok) && n.span.start == span.end)
+                    {
+                        span = span.to(n.span);
+                        c.next();
+                    }
+                    self.unknown_threshold_operator(span);
+                    return None;
+                }
                 None => {
                     self.unexpected(&t, "a comparison (`<`, `<=`, `>`, `>=`)");
                     return None;
@@ -459,6 +496,18 @@ impl Parser<'_, '_> {
             cmp,
             value,
         })
+    }
+
+    fn unknown_threshold_operator(&mut self, span: Span) {
+        let text = self.text(span).to_string();
+        self.err(
+            RawDiag::error(
+                span,
+                format!("unknown comparison `{text}` in the threshold"),
+            )
+            .label("not a comparison")
+            .help("a threshold compares with `<`, `<=`, `>` or `>=` (also `==` and `!=`)"),
+        );
     }
 
     pub(super) fn include(&mut self) -> Option<Include> {
@@ -489,6 +538,9 @@ impl Parser<'_, '_> {
     /// Parses statements until the `}` closing the block opened at `open`; the `}` is
     /// consumed (the rest of its line is not).
     pub(super) fn block(&mut self, open: Span, what: &str) -> (Vec<Stmt>, BlockEnd) {
+        if std::mem::take(&mut self.one_line_block) {
+            return (Vec::new(), BlockEnd::OneLine);
+        }
         if !self.enter(open) {
             return (Vec::new(), BlockEnd::Unclosed);
         }
@@ -512,6 +564,18 @@ impl Parser<'_, '_> {
                 LineKind::Close => {
                     self.lx.pos += 1;
                     return (out, BlockEnd::Closed);
+                }
+                LineKind::Word(w, span) if w == "include" => {
+                    // The block goes on: a `}` below still closes it.
+                    self.err(
+                        RawDiag::error(span, "`include` is only allowed at the top level")
+                            .label(format!("`include` inside {what}"))
+                            .help(
+                                "move the `include` out of the block, to the top level of the \
+                                 file (if the block should end before it, add its `}`)",
+                            ),
+                    );
+                    self.lx.skip_line();
                 }
                 LineKind::Word(w, span) if TOP_ONLY.contains(&w.as_str()) => {
                     self.unclosed(open, what, Some(span));
@@ -762,10 +826,10 @@ impl Parser<'_, '_> {
         let kw = c.next()?.span;
         let open = self.block_open(&mut c, "`for`");
         let head = (|| {
+            let var = self.name(&mut c, "a loop variable name")?;
             if self.lex_error(&c) {
                 return None;
             }
-            let var = self.ident(&mut c, "a loop variable name")?;
             match c.next() {
                 Some(t) if t.is(&Tok::Ident) && self.text(t.span) == "in" => {}
                 Some(t) => {
@@ -840,4 +904,12 @@ impl Parser<'_, '_> {
             }
         }
     }
+}
+
+/// A token made of operator characters, which may be glued into an unknown operator.
+fn is_operator_char(tok: &Tok) -> bool {
+    matches!(
+        tok,
+        Tok::Eq | Tok::EqEq | Tok::Ne | Tok::Lt | Tok::Le | Tok::Gt | Tok::Ge
+    )
 }

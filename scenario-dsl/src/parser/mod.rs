@@ -53,6 +53,7 @@ pub(crate) fn parse_file(src: &str, file: FileId, diags: &mut DiagSink) -> File 
         eof_reported: false,
         depth: 0,
         too_deep: false,
+        one_line_block: false,
     };
     p.file_items()
 }
@@ -67,6 +68,7 @@ pub(crate) fn parse_template_expr(src: &str, inner: Span, diags: &mut DiagSink) 
         eof_reported: false,
         depth: 0,
         too_deep: false,
+        one_line_block: false,
     };
     let mut toks = Vec::new();
     loop {
@@ -87,6 +89,9 @@ pub(crate) fn parse_template_expr(src: &str, inner: Span, diags: &mut DiagSink) 
         return None;
     }
     let mut c = Cursor::new(toks, inner);
+    // The expression ends at the `}}`, not at the end of the line.
+    c.end = Span::new(inner.file, inner.end as usize, inner.end as usize + 2);
+    c.end_name = "`}}`";
     let e = p.expr(&mut c)?;
     if let Some(t) = c.peek() {
         let t = t.clone();
@@ -108,6 +113,9 @@ struct Parser<'s, 'd> {
     /// The nesting went past [`MAX_NESTING`] and was reported: the parse of the file stops
     /// there (nothing after it is reported).
     too_deep: bool,
+    /// The block being opened was written on one line (`scenario main { GET / }`) and was
+    /// reported: the block is taken as closed and empty, so its `}` is not looked for.
+    one_line_block: bool,
 }
 
 /// The deepest nesting of blocks (or of lists, objects, calls and `??` fallbacks in a
@@ -121,6 +129,9 @@ struct Cursor {
     i: usize,
     /// Where the line ends, for "expected X at the end of the line".
     end: Span,
+    /// What ends the tokens, for "expected X, found ...": the end of the line, or the `}}`
+    /// of a template.
+    end_name: &'static str,
 }
 
 impl Parser<'_, '_> {
@@ -156,7 +167,12 @@ impl Cursor {
             .last()
             .map(|t| Span::new(t.span.file, t.span.end as usize, t.span.end as usize))
             .unwrap_or(Span::new(line.file, line.end as usize, line.end as usize));
-        Cursor { toks, i: 0, end }
+        Cursor {
+            toks,
+            i: 0,
+            end,
+            end_name: "end of line",
+        }
     }
     fn peek(&self) -> Option<&Token> {
         self.toks.get(self.i)
@@ -210,6 +226,8 @@ enum BlockEnd {
     Closed,
     /// A top-level item started (or the file ended) before the `}`.
     Unclosed,
+    /// Written on one line, after its `{` (reported).
+    OneLine,
 }
 
 impl<'s> Parser<'s, '_> {
@@ -243,7 +261,7 @@ impl<'s> Parser<'s, '_> {
 
     fn expected_at_end(&mut self, c: &Cursor, expected: &str) {
         self.err(
-            RawDiag::error(c.end, format!("expected {expected}, found end of line"))
+            RawDiag::error(c.end, format!("expected {expected}, found {}", c.end_name))
                 .label(format!("expected {expected}")),
         );
     }

@@ -54,7 +54,7 @@ impl Parser<'_, '_> {
         let mut name = None;
         if let Some(t) = c.next() {
             if t.is(&Tok::Ident) && self.text(t.span) == "as" {
-                name = self.ident(&mut c, "a request name after `as`");
+                name = self.name(&mut c, "a request name after `as`");
                 self.end_of_line(&mut c, "after the request name");
             } else if let Tok::Error(..) = t.tok {
                 self.unexpected(&t, "");
@@ -225,12 +225,17 @@ impl Parser<'_, '_> {
         let mut in_string = false;
         let mut i = start;
         let mut ok = true;
+        // Templates outside quotes: JSON values of their own.
+        let mut bare_templates = Vec::new();
         while i < end {
             let b = bytes[i];
             if b == b'{' && bytes.get(i + 1) == Some(&b'{') && bytes.get(i + 2) != Some(&b'{') {
                 let close = scan_template(src, i, end).unwrap_or(end);
+                if !in_string {
+                    bare_templates.push(i);
+                }
                 if lit_start < i {
-                    pieces.push(JsonPiece::Lit(src[lit_start..i].to_string()));
+                    pieces.push(JsonPiece::Lit(without_crlf(src[lit_start..i].to_string())));
                 }
                 check.push_str(&src[lit_start..i]);
                 let whole = Span::new(self.file, i, close);
@@ -270,26 +275,46 @@ impl Parser<'_, '_> {
         }
         let i = i.min(end);
         if lit_start < i {
-            pieces.push(JsonPiece::Lit(src[lit_start..i].to_string()));
+            pieces.push(JsonPiece::Lit(without_crlf(src[lit_start..i].to_string())));
             check.push_str(&src[lit_start..i]);
         }
         if let Err(e) = serde_json::from_str::<serde_json::Value>(&check) {
             let offset = json_error_offset(&check, e.line(), e.column());
             let at = start + offset;
             let at = floor_char_boundary(src, at.min(end.saturating_sub(1)));
-            let next = src[at..].chars().next().map(char::len_utf8).unwrap_or(1);
             let msg = e.to_string();
             let msg = match msg.rfind(" at line ") {
                 Some(k) => msg[..k].to_string(),
                 None => msg,
             };
-            self.err(
-                RawDiag::error(Span::new(self.file, at, at + next), "invalid JSON body")
-                    .label(msg)
-                    .help(
-                        "templates stand for JSON values; put `{{ }}` inside quotes for a string",
-                    ),
-            );
+            // serde_json points at the last character it read: the caret goes to the start
+            // of the bad token (the `\` of an escape, the first character of a number).
+            let at = if msg.starts_with("invalid escape") || msg.starts_with("invalid unicode") {
+                src[start..=at].rfind('\\').map_or(at, |k| start + k)
+            } else if msg.starts_with("number out of range") || msg.starts_with("invalid number") {
+                let token = src[start..=at]
+                    .rfind(|c: char| !(c.is_ascii_digit() || "+-.eE".contains(c)))
+                    .map_or(start, |k| start + k + 1);
+                token.min(at)
+            } else {
+                at
+            };
+            let next = src[at..].chars().next().map(char::len_utf8).unwrap_or(1);
+            let mut d =
+                RawDiag::error(Span::new(self.file, at, at + next), "invalid JSON body").label(msg);
+            // The template hint only where a template stands outside quotes on this line.
+            let line_start = src[..at].rfind('\n').map_or(0, |k| k + 1);
+            let line_end = src[at..].find('\n').map_or(src.len(), |k| at + k);
+            if bare_templates
+                .iter()
+                .any(|t| (line_start..line_end).contains(t))
+            {
+                d = d.help(
+                    "a template outside quotes stands for a whole JSON value; put `{{ }}` inside \
+                     quotes for a string: `\"bot{{worker}}\"`",
+                );
+            }
+            self.err(d);
             ok = false;
         }
         ok.then_some(pieces)
@@ -333,8 +358,18 @@ impl Parser<'_, '_> {
         let trimmed = trimmed.strip_suffix('\r').unwrap_or(trimmed);
         let span = Span::new(self.file, body_start, body_start + trimmed.len());
         let t = self.raw_template(span)?;
+        // Lines are joined with `\n` whatever the file's line endings: a CRLF file sends
+        // the same bytes as an LF one (a CR elsewhere is text and stays).
+        let pieces = t
+            .pieces
+            .into_iter()
+            .map(|p| match p {
+                TPiece::Lit(s, sp) => TPiece::Lit(without_crlf(s), sp),
+                other => other,
+            })
+            .collect();
         Some(BodyAst::Raw(Template {
-            pieces: t.pieces,
+            pieces,
             span: fence.to(span),
         }))
     }
@@ -496,7 +531,19 @@ impl Parser<'_, '_> {
         let name = rest[..colon].to_string();
         let name_span = Span::new(self.file, start, start + colon);
         self.lx.pos = start + colon + 1;
-        let value = self.raw_value_template();
+        let value = match self.lx.read_value() {
+            Ok(span) => {
+                let bad = self.forbidden_in_header(span, &name);
+                match self.raw_template(span) {
+                    Some(t) if !bad => Some(t),
+                    _ => None,
+                }
+            }
+            Err(span) => {
+                self.unclosed_template(span);
+                None
+            }
+        };
         self.finish_line();
         Some(HeaderAst {
             name,
@@ -505,16 +552,42 @@ impl Parser<'_, '_> {
         })
     }
 
+    /// Reports a CR in the header value at `span`; true when there is one. A CR right before
+    /// the LF ends the line (CRLF files); any other CR could never be sent: it would fail
+    /// every request at run time. (A NUL byte is refused for the whole file.)
+    fn forbidden_in_header(&mut self, span: Span, name: &str) -> bool {
+        let Some(i) = self.text(span).find('\r') else {
+            return false;
+        };
+        let at = span.start as usize + i;
+        self.err(
+            RawDiag::error(
+                Span::new(self.file, at, at + 1),
+                "a header value cannot contain a carriage return (CR)",
+            )
+            .label(format!("CR in the value of `{name}`"))
+            .help(
+                "a header value is one line of text: remove this character (the file may mix \
+                 line endings)",
+            ),
+        );
+        true
+    }
+
+    fn unclosed_template(&mut self, span: Span) {
+        self.err(
+            RawDiag::error(span, "unclosed template `{{`")
+                .label("this template is never closed")
+                .help("close it with `}}` on the same line"),
+        );
+    }
+
     /// Reads a raw value to the end of the line as a template.
     pub(super) fn raw_value_template(&mut self) -> Option<Template> {
         match self.lx.read_value() {
             Ok(span) => self.raw_template(span),
             Err(span) => {
-                self.err(
-                    RawDiag::error(span, "unclosed template `{{`")
-                        .label("this template is never closed")
-                        .help("close it with `}}` on the same line"),
-                );
+                self.unclosed_template(span);
                 None
             }
         }
@@ -523,7 +596,8 @@ impl Parser<'_, '_> {
     pub(super) fn clause(&mut self, word: &str, _span: Span) -> Option<Clause> {
         let mut c = self.cursor_for_line();
         let kw = c.next()?.span;
-        if self.lex_error(&c) {
+        // A capture's name is checked first: `capture 1x = ...` is an invalid name.
+        if word != "capture" && self.lex_error(&c) {
             return None;
         }
         match word {
@@ -544,7 +618,10 @@ impl Parser<'_, '_> {
                     }
                     _ => false,
                 };
-                let name = self.ident(&mut c, "a variable name")?;
+                let name = self.name(&mut c, "a variable name")?;
+                if self.lex_error(&c) {
+                    return None;
+                }
                 if c.eat(&Tok::Eq).is_none() {
                     match c.peek().cloned() {
                         Some(t) => self.unexpected(&t, "`=`"),
@@ -818,6 +895,15 @@ pub(super) fn json_error_offset(text: &str, line: usize, column: usize) -> usize
         offset += l.len();
     }
     text.len()
+}
+
+/// `text` with each CRLF line ending turned into LF.
+fn without_crlf(text: String) -> String {
+    if text.contains("\r\n") {
+        text.replace("\r\n", "\n")
+    } else {
+        text
+    }
 }
 
 pub(super) fn floor_char_boundary(s: &str, mut i: usize) -> usize {

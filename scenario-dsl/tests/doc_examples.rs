@@ -1,0 +1,60 @@
+//! The examples of `docs/plan-language.md` work: each is taken from the document itself,
+//! compiled and run against a fake server that answers the way the text says.
+
+mod support;
+
+use std::path::Path;
+
+use molotov_dsl::{RunOutcome, run_setup, run_teardown};
+use support::*;
+
+fn doc() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/plan-language.md");
+    std::fs::read_to_string(path).expect("docs/plan-language.md")
+}
+
+/// The fenced code block of the document whose text contains `marker`.
+fn code_block(doc: &str, marker: &str) -> String {
+    let mut blocks = doc.split("\n```\n").skip(1).step_by(2);
+    blocks
+        .find(|b| b.contains(marker))
+        .unwrap_or_else(|| panic!("no code block holds `{marker}`"))
+        .to_string()
+}
+
+/// A server that answers the setup example: `/admin/reset` is 204 with no body, logins
+/// return a JSON token, the rest is 200 or 204.
+fn server(s: &Sent) -> Result<FakeResponse, String> {
+    Ok(match s.path.as_str() {
+        "/admin/reset" | "/logout" | "/admin/cleanup" => FakeResponse::status(204),
+        "/login" | "/admin/login" => FakeResponse::json(200, r#"{"token": "t-1"}"#),
+        _ => FakeResponse::status(200),
+    })
+}
+
+#[test]
+fn the_setup_and_teardown_example_runs() {
+    let blocks = code_block(&doc(), "setup {             # once per run");
+    let plan = format!(
+        "defaults {{\n  base http://127.0.0.1:8080\n}}\n{blocks}\nscenario s {{\n  GET /\n}}\n"
+    );
+    let p = program(&plan);
+    let mut ev = Events::default();
+    let mut d = FakeDriver::new(server);
+    let globals = match block_on(run_setup(&p, &mut d, &mut ev)) {
+        Ok(g) => g,
+        Err(outcome) => panic!("setup: {outcome:?}, {:?}", ev.failures()),
+    };
+    let mut w = worker_with(&p, 1, 1, globals.clone());
+    let mut d = FakeDriver::new(server);
+    assert_eq!(
+        block_on(w.run_worker_setup(&mut d, &mut ev)),
+        RunOutcome::Success
+    );
+    let mut d = FakeDriver::new(server);
+    assert_eq!(
+        block_on(run_teardown(&p, &globals, &mut d, &mut ev)),
+        RunOutcome::Success
+    );
+    assert_eq!(d.sent[0].header("Authorization"), Some("Bearer t-1"));
+}
