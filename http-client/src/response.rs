@@ -15,6 +15,11 @@
 //!    gives the length;
 //! 5. otherwise the body runs until the server closes.
 //!
+//! Line endings: a bare LF ends a line wherever CRLF does (RFC 9112 section 2.2 lets a
+//! recipient accept it), in the head (httparse's rule) and in every line of chunked
+//! framing: the chunk-size line, the end of a chunk's data, trailer lines and the empty
+//! line that ends the body. A CR not followed by LF is malformed at once.
+//!
 //! Memory is bounded by the caps in [`Limits`]: the head (and separately the trailer
 //! section) never holds more than `max_header_bytes`, a kept body never more than
 //! `max_body_bytes`, and a body nobody asked for is counted and dropped, never buffered.
@@ -33,7 +38,7 @@ pub const MAX_HEADERS: usize = 128;
 /// The most interim (1xx) responses skipped before the final one.
 pub const MAX_INTERIM: usize = 8;
 
-/// The longest chunk-size line accepted (size, extensions and CRLF).
+/// The longest chunk-size line accepted (size, extensions and line ending).
 pub const MAX_CHUNK_LINE: usize = 4096;
 
 /// The most reserved up front for a kept body of declared length.
@@ -149,13 +154,16 @@ enum State {
         size: u64,
         line: usize,
     },
+    /// A CR ended the chunk-size line: the LF must follow.
     ChunkSizeLf {
         size: u64,
     },
     ChunkData {
         remaining: u64,
     },
-    ChunkDataCr,
+    /// After a chunk's data: its line ending (CRLF or a bare LF).
+    ChunkDataEnd,
+    /// A CR followed the chunk's data: the LF must follow.
     ChunkDataLf,
     Trailers,
     UntilClose,
@@ -372,7 +380,7 @@ impl ResponseParser {
                 self.sink(&input[..take])?;
                 let remaining = remaining - take as u64;
                 self.state = if remaining == 0 {
-                    State::ChunkDataCr
+                    State::ChunkDataEnd
                 } else {
                     State::ChunkData { remaining }
                 };
@@ -417,6 +425,7 @@ impl ResponseParser {
                     },
                     b';' if digits > 0 => State::ChunkExtension { size, line },
                     b'\r' if digits > 0 => State::ChunkSizeLf { size },
+                    b'\n' if digits > 0 => self.after_chunk_size_line(size)?,
                     _ => return Err(malformed("invalid chunk size line")),
                 }
             }
@@ -427,34 +436,25 @@ impl ResponseParser {
                 }
                 match byte {
                     b'\r' => State::ChunkSizeLf { size },
-                    b'\n' | 0 => return Err(malformed("invalid byte in chunk extension")),
+                    b'\n' => self.after_chunk_size_line(size)?,
+                    0 => return Err(malformed("invalid byte in chunk extension")),
                     _ => State::ChunkExtension { size, line },
                 }
             }
             State::ChunkSizeLf { size } => {
                 if byte != b'\n' {
-                    return Err(malformed("chunk size line not ended by CRLF"));
+                    return Err(malformed("chunk size line not ended by CRLF or LF"));
                 }
-                if size == 0 {
-                    State::Trailers
-                } else {
-                    if self.body_bytes.saturating_add(size) > self.limits.max_body_bytes {
-                        return Err(Error::BodyTooLarge {
-                            limit: self.limits.max_body_bytes,
-                        });
-                    }
-                    State::ChunkData { remaining: size }
-                }
+                self.after_chunk_size_line(size)?
             }
-            State::ChunkDataCr => {
-                if byte != b'\r' {
-                    return Err(malformed("chunk data not followed by CRLF"));
-                }
-                State::ChunkDataLf
-            }
+            State::ChunkDataEnd => match byte {
+                b'\r' => State::ChunkDataLf,
+                b'\n' => first_chunk_size(),
+                _ => return Err(malformed("chunk data not followed by CRLF or LF")),
+            },
             State::ChunkDataLf => {
                 if byte != b'\n' {
-                    return Err(malformed("chunk data not followed by CRLF"));
+                    return Err(malformed("chunk data not followed by CRLF or LF"));
                 }
                 first_chunk_size()
             }
@@ -463,41 +463,78 @@ impl ResponseParser {
         Ok(())
     }
 
-    /// Collects the trailer section up to its blank line, then validates it.
+    /// The state after the line of a chunk of `size` bytes: its data, or the trailer section
+    /// after the last chunk.
+    fn after_chunk_size_line(&self, size: u64) -> Result<State, Error> {
+        if size == 0 {
+            return Ok(State::Trailers);
+        }
+        if self.body_bytes.saturating_add(size) > self.limits.max_body_bytes {
+            return Err(Error::BodyTooLarge {
+                limit: self.limits.max_body_bytes,
+            });
+        }
+        Ok(State::ChunkData { remaining: size })
+    }
+
+    /// Collects the trailer section up to its empty line (lines end with CRLF or a bare LF,
+    /// as in the head) and parses it.
+    ///
+    /// httparse decides where the section ends and whether it is valid, on what has come so
+    /// far, whenever a line ending (or a CR) arrives: it answers `Partial` only for a valid
+    /// beginning of a section, so the parser waits for more only when more can complete it,
+    /// and fails at once on bytes that no continuation could make valid.
     fn feed_trailers(&mut self, input: &[u8]) -> Result<usize, Error> {
         let old_len = self.trailer.len();
-        let room = self.limits.max_header_bytes.saturating_sub(old_len);
-        let take = room.min(input.len());
+        // The usual case: no trailer fields, the empty line right after the last chunk.
+        if old_len == 0 {
+            let empty = match input {
+                [b'\r', b'\n', ..] => 2,
+                [b'\n', ..] => 1,
+                _ => 0,
+            };
+            if empty > 0 {
+                self.state = State::Done;
+                return Ok(empty);
+            }
+        }
+        let max = self.limits.max_header_bytes;
+        let take = max.saturating_sub(old_len).min(input.len());
         self.trailer.extend_from_slice(&input[..take]);
-        let end = if self.trailer.starts_with(b"\r\n") {
-            Some(2)
+        // A section can only end, or turn invalid, at a line feed or a carriage return (which
+        // must be followed by a line feed): parse again only when one is among the new bytes
+        // or ended the old ones.
+        let line_end = self.trailer[old_len.saturating_sub(1)..]
+            .iter()
+            .any(|&b| b == b'\n' || b == b'\r');
+        let parsed = if line_end {
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            match httparse::parse_headers(&self.trailer, &mut headers)
+                .map_err(|e| malformed_trailer(&e))?
+            {
+                httparse::Status::Complete((end, fields)) => {
+                    if self.keep_headers {
+                        let base = self.trailer.as_ptr();
+                        self.trailer_fields
+                            .extend(fields.iter().map(|h| field_of(base, h)));
+                    }
+                    Some(end)
+                }
+                httparse::Status::Partial => None,
+            }
         } else {
-            let from = old_len.saturating_sub(3);
-            find(&self.trailer[from..], b"\r\n\r\n").map(|at| from + at + 4)
+            None
         };
-        let Some(end) = end else {
-            if self.trailer.len() >= self.limits.max_header_bytes {
-                return Err(Error::HeaderTooLarge {
-                    limit: self.limits.max_header_bytes,
-                });
+        let Some(end) = parsed else {
+            if self.trailer.len() >= max {
+                return Err(Error::HeaderTooLarge { limit: max });
             }
             return Ok(take);
         };
-        self.trailer.truncate(end);
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let parsed = httparse::parse_headers(&self.trailer, &mut headers)
-            .map_err(|e| malformed_trailer(&e))?;
-        match parsed {
-            httparse::Status::Complete((used, fields)) if used == end => {
-                if self.keep_headers {
-                    let base = self.trailer.as_ptr();
-                    self.trailer_fields
-                        .extend(fields.iter().map(|h| field_of(base, h)));
-                } else {
-                    self.trailer.clear();
-                }
-            }
-            _ => return Err(malformed("invalid trailer section")),
+        if self.keep_headers {
+            self.trailer.truncate(end);
+        } else {
+            self.trailer.clear();
         }
         self.state = State::Done;
         Ok(end - old_len)
@@ -1043,10 +1080,6 @@ fn hex_value(byte: u8) -> u64 {
         b'a'..=b'f' => u64::from(byte - b'a' + 10),
         _ => u64::from(byte - b'A' + 10),
     }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 fn clamp(remaining: u64, available: usize) -> usize {

@@ -156,6 +156,69 @@ fn well_formed_responses() {
             b"",
             true,
         ),
+        // Chunked framing takes a bare LF wherever it takes CRLF (RFC 9112 section 2.2), as
+        // the head does: the size line, the end of the data, trailer lines, the empty line.
+        good(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\n0\n\n",
+            200,
+            b"hello",
+            true,
+        ),
+        good(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\n",
+            200,
+            b"hello",
+            true,
+        ),
+        good(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T: a\n\r\n",
+            200,
+            b"hello",
+            true,
+        ),
+        good(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T: a\n\n",
+            200,
+            b"hello",
+            true,
+        ),
+        good(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T: a\r\nX-U: b\n\n",
+            200,
+            b"hello",
+            true,
+        ),
+        good(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;a=b\nhello\n6 \n world\r\n0;last\n\r\n",
+            200,
+            b"hello world",
+            true,
+        ),
+        good(
+            b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n2\nok\n0\n\n",
+            200,
+            b"ok",
+            true,
+        ),
+        // What follows a bare-LF end is not taken (the next response, pipelined or stray).
+        Good {
+            consumed: Some(55),
+            ..good(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\nok\n0\n\nHTTP/1.1 200 OK\r\n",
+                200,
+                b"ok",
+                true,
+            )
+        },
+        Good {
+            consumed: Some(62),
+            ..good(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\nok\n0\nX-T: a\n\nHTTP/1.1 200 OK\r\n",
+                200,
+                b"ok",
+                true,
+            )
+        },
         Good {
             setup: eof,
             ..good(b"HTTP/1.1 200 OK\r\n\r\nuntil close", 200, b"until close", false)
@@ -306,6 +369,34 @@ fn headers_and_trailers_are_kept_when_needed() {
 }
 
 #[test]
+fn trailer_fields_after_bare_lf_lines_are_kept() {
+    let cases: [(&[u8], &[(&str, &[u8])]); 5] = [
+        (b"0\n\n", &[]),
+        (b"0\r\n\n", &[]),
+        (b"0\nX-A: 1\n\n", &[("X-A", b"1")]),
+        (
+            b"0\r\nX-A: 1\r\nX-B:  two words \n\r\n",
+            &[("X-A", b"1"), ("X-B", b"two words")],
+        ),
+        (b"0;ext\nX-A:\nX-B: 2\r\n\n", &[("X-A", b""), ("X-B", b"2")]),
+    ];
+    for (tail, trailers) in cases {
+        let mut input = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\n".to_vec();
+        input.extend_from_slice(tail);
+        let name = String::from_utf8_lossy(&input).into_owned();
+        let parsed =
+            parse_all_ways(&input, PLAIN).unwrap_or_else(|kind| panic!("{name:?}: {kind}"));
+        assert_eq!(parsed.body, b"abc", "{name:?}");
+        assert_eq!(parsed.consumed, input.len(), "{name:?}");
+        let expected: Vec<(String, Vec<u8>)> = trailers
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), v.to_vec()))
+            .collect();
+        assert_eq!(parsed.trailers, expected, "{name:?}");
+    }
+}
+
+#[test]
 fn malformed_and_oversized_responses() {
     let eof = Setup { eof: true, ..PLAIN };
     let small = Setup {
@@ -389,11 +480,61 @@ fn malformed_and_oversized_responses() {
             ErrorKind::MalformedResponse,
             "CRLF",
         ),
+        // A CR must be followed by LF wherever chunked framing ends a line: malformed at
+        // once, never a wait for bytes that could not make it valid.
         (
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\rhello\r\n0\r\n\r\n",
+            PLAIN,
+            ErrorKind::MalformedResponse,
+            "chunk size line",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x\rhello\r\n0\r\n\r\n",
+            PLAIN,
+            ErrorKind::MalformedResponse,
+            "chunk size line",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\r",
+            PLAIN,
+            ErrorKind::MalformedResponse,
+            "chunk data",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\n\r0\r\n\r\n",
             PLAIN,
             ErrorKind::MalformedResponse,
             "chunk size",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\r",
+            PLAIN,
+            ErrorKind::MalformedResponse,
+            "trailer",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\rX",
+            PLAIN,
+            ErrorKind::MalformedResponse,
+            "trailer",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: a\rb\r\n\r\n",
+            PLAIN,
+            ErrorKind::MalformedResponse,
+            "trailer",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: a\n\rX",
+            PLAIN,
+            ErrorKind::MalformedResponse,
+            "trailer",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\nX-T: a\n folded\n\n",
+            PLAIN,
+            ErrorKind::MalformedResponse,
+            "trailer",
         ),
         (
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nBad Trailer\r\n\r\n",
