@@ -15,6 +15,10 @@
 //!    gives the length;
 //! 5. otherwise the body runs until the server closes.
 //!
+//! obs-fold (a field value continued on a line that starts with SP or HTAB) is accepted in
+//! the head, and each fold is replaced by one SP before the value is read, for framing and
+//! for the kept fields alike (RFC 9112 section 5.2, a user agent's MUST).
+//!
 //! Line endings: a bare LF ends a line wherever CRLF does (RFC 9112 section 2.2 lets a
 //! recipient accept it), in the head (httparse's rule) and in every line of chunked
 //! framing: the chunk-size line, the end of a chunk's data, trailer lines and the empty
@@ -596,6 +600,7 @@ impl ResponseParser {
             status,
             minor_version,
             framing,
+            folded,
             ..
         } = head;
         self.status = status;
@@ -608,6 +613,9 @@ impl ResponseParser {
             self.fields.clear();
             self.state = State::Head;
             return Ok(());
+        }
+        if folded && self.keep_headers {
+            self.unfold_kept_fields();
         }
         self.keep_alive = if self.minor_version >= 1 {
             !framing.connection_close
@@ -660,6 +668,20 @@ impl ResponseParser {
         }
     }
 
+    /// Replaces each obs-fold in the values of the kept head's fields with one SP, in place
+    /// (a value only gets shorter), as RFC 9112 section 5.2 asks of a user agent before it
+    /// interprets a value. The head's bytes are the parser's own copy.
+    fn unfold_kept_fields(&mut self) {
+        for field in &mut self.fields {
+            let (start, end) = (field.value.0 as usize, field.value.1 as usize);
+            if let Some(value) = self.head.get_mut(start..end)
+                && value.contains(&b'\n')
+            {
+                field.value.1 = field.value.0 + unfold(value) as u32;
+            }
+        }
+    }
+
     /// Takes body bytes: counts them, keeps them when asked, enforces the cap.
     fn sink(&mut self, bytes: &[u8]) -> Result<(), Error> {
         self.body_bytes += bytes.len() as u64;
@@ -682,6 +704,9 @@ struct ParsedHead {
     status: u16,
     minor_version: u8,
     framing: Framing,
+    /// Some field value holds an obs-fold (only httparse accepts those): kept values must be
+    /// unfolded ([`ResponseParser::unfold_kept_fields`]).
+    folded: bool,
 }
 
 /// Heads a thread's parsers met lately. A server answers with the same head again and again,
@@ -874,6 +899,7 @@ fn parse_head(
             status: head.status,
             minor_version: head.minor_version,
             framing,
+            folded: false,
         }));
     }
     fields.clear();
@@ -888,7 +914,7 @@ fn parse_head_with_httparse(
 ) -> Result<Option<ParsedHead>, Error> {
     let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut []);
-    let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+    let len = match httparse_config().parse_response_with_uninit_headers(
         &mut response,
         bytes,
         &mut headers,
@@ -901,8 +927,17 @@ fn parse_head_with_httparse(
     let status = response.code.unwrap_or(0);
     check_status(status)?;
     let base = bytes.as_ptr();
+    let mut folded = false;
     for header in response.headers.iter() {
-        framing.observe(header.name.as_bytes(), header.value)?;
+        // A value holds a line feed only where it was folded (httparse takes nothing else).
+        if header.value.contains(&b'\n') {
+            folded = true;
+            let mut value = header.value.to_vec();
+            let len = unfold(&mut value);
+            framing.observe(header.name.as_bytes(), &value[..len])?;
+        } else {
+            framing.observe(header.name.as_bytes(), header.value)?;
+        }
         if keep {
             fields.push(field_of(base, header));
         }
@@ -912,7 +947,45 @@ fn parse_head_with_httparse(
         status,
         minor_version: response.version.unwrap_or(1),
         framing,
+        folded,
     }))
+}
+
+/// How httparse parses a response head here: its defaults (strict), but with obs-fold
+/// (a field value continued on a line that starts with SP or HTAB) accepted, which RFC 9112
+/// section 5.2 asks of a user agent; the folds are replaced by SP ([`unfold`]) before any
+/// value is read.
+pub(crate) fn httparse_config() -> httparse::ParserConfig {
+    let mut config = httparse::ParserConfig::default();
+    config.allow_obsolete_multiline_headers_in_responses(true);
+    config
+}
+
+/// Replaces each obs-fold in `value` (a run of SP, HTAB, CR and LF that holds a line ending)
+/// with one SP, in place, and returns the new length. Other whitespace stays as it is.
+fn unfold(value: &mut [u8]) -> usize {
+    let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let (mut from, mut to) = (0, 0);
+    while from < value.len() {
+        let run = value[from..].iter().take_while(|&&b| is_space(b)).count();
+        if run == 0 {
+            value[to] = value[from];
+            (from, to) = (from + 1, to + 1);
+            continue;
+        }
+        if value[from..from + run]
+            .iter()
+            .any(|&b| b == b'\n' || b == b'\r')
+        {
+            value[to] = b' ';
+            to += 1;
+        } else {
+            value.copy_within(from..from + run, to);
+            to += run;
+        }
+        from += run;
+    }
+    to
 }
 
 fn check_status(status: u16) -> Result<(), Error> {
@@ -1143,6 +1216,29 @@ mod tests {
             }
         }
         parsed
+    }
+
+    #[test]
+    fn unfold_replaces_each_fold_with_one_space() {
+        for (value, unfolded) in [
+            (&b"a\r\n b"[..], &b"a b"[..]),
+            (b"a\r\n  b", b"a b"),
+            (b"a \t\r\n\t b", b"a b"),
+            (b"a\n b", b"a b"),
+            (b"a  \r\n \r\n there", b"a there"),
+            (b"a\r\n b\n\tc", b"a b c"),
+            (b"a  b\tc", b"a  b\tc"),
+            (b"", b""),
+        ] {
+            let mut bytes = value.to_vec();
+            let len = unfold(&mut bytes);
+            assert_eq!(
+                &bytes[..len],
+                unfolded,
+                "{:?}",
+                String::from_utf8_lossy(value)
+            );
+        }
     }
 
     #[test]

@@ -396,6 +396,98 @@ fn trailer_fields_after_bare_lf_lines_are_kept() {
     }
 }
 
+/// RFC 9112 section 5.2: obs-fold in a response head is accepted and each fold is read as
+/// SP, by the framing (length, codings, connection) and in the kept fields.
+#[test]
+fn folded_header_values_are_read_with_a_space_for_each_fold() {
+    struct Folded {
+        input: &'static [u8],
+        body: &'static [u8],
+        keep_alive: bool,
+        header: (&'static str, &'static [u8]),
+    }
+    let cases = [
+        Folded {
+            input: b"HTTP/1.1 200 OK\r\nX-Folded: a\r\n  b\r\nContent-Length: 5\r\n\r\nhello",
+            body: b"hello",
+            keep_alive: true,
+            header: ("x-folded", b"a b"),
+        },
+        Folded {
+            input: b"HTTP/1.1 200 OK\nX-Folded: a\n\tb\n c\nContent-Length: 5\n\nhello",
+            body: b"hello",
+            keep_alive: true,
+            header: ("x-folded", b"a b c"),
+        },
+        Folded {
+            input: b"HTTP/1.1 200 OK\r\nContent-Length:\r\n 5\r\n\r\nhello",
+            body: b"hello",
+            keep_alive: true,
+            header: ("content-length", b"5"),
+        },
+        Folded {
+            input: b"HTTP/1.1 200 OK\r\nContent-Length: 5,\r\n 5\r\n\r\nhello",
+            body: b"hello",
+            keep_alive: true,
+            header: ("content-length", b"5, 5"),
+        },
+        Folded {
+            input: b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip,\r\n chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+            body: b"ok",
+            keep_alive: true,
+            header: ("transfer-encoding", b"gzip, chunked"),
+        },
+        Folded {
+            input: b"HTTP/1.1 200 OK\r\nConnection: keep-alive,\r\n\tclose\r\nContent-Length: 2\r\n\r\nok",
+            body: b"ok",
+            keep_alive: false,
+            header: ("connection", b"keep-alive, close"),
+        },
+        Folded {
+            input: b"HTTP/1.0 200 OK\r\nConnection:\r\n keep-alive\r\nContent-Length: 2\r\n\r\nok",
+            body: b"ok",
+            keep_alive: true,
+            header: ("connection", b"keep-alive"),
+        },
+        Folded {
+            input: b"HTTP/1.1 200 OK\r\nX-Empty:\r\n \r\nX-After: 1\r\nContent-Length: 0\r\n\r\n",
+            body: b"",
+            keep_alive: true,
+            header: ("x-empty", b""),
+        },
+    ];
+    // Twice over: the second time the heads come from the thread's memory of heads.
+    for round in 0..2 {
+        for case in &cases {
+            let name = String::from_utf8_lossy(case.input).into_owned();
+            let parsed = parse_all_ways(case.input, PLAIN)
+                .unwrap_or_else(|kind| panic!("round {round}, {name:?}: {kind}"));
+            assert_eq!(parsed.body, case.body, "{name:?}");
+            assert_eq!(parsed.keep_alive, case.keep_alive, "{name:?}");
+            assert_eq!(parsed.consumed, case.input.len(), "{name:?}");
+            let (field, value) = case.header;
+            let found = parsed
+                .headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(field))
+                .map(|(_, v)| v.as_slice());
+            assert_eq!(found, Some(value), "round {round}, {name:?}");
+            // Without the headers kept, the same framing.
+            let mut parser = ResponseParser::new(Limits::default());
+            parser.reset(false, &ResponseNeeds::STATUS_ONLY);
+            assert_eq!(
+                parser.feed(case.input).unwrap(),
+                Progress::Complete {
+                    consumed: case.input.len()
+                },
+                "{name:?}"
+            );
+            assert_eq!(parser.body_len(), case.body.len() as u64, "{name:?}");
+            assert_eq!(parser.keep_alive(), case.keep_alive, "{name:?}");
+        }
+    }
+}
+
 #[test]
 fn malformed_and_oversized_responses() {
     let eof = Setup { eof: true, ..PLAIN };
