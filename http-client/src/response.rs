@@ -531,7 +531,7 @@ impl ResponseParser {
         };
         let Some(end) = parsed else {
             if self.trailer.len() >= max {
-                return Err(Error::HeaderTooLarge { limit: max });
+                return Err(Error::TrailerTooLarge { limit: max });
             }
             return Ok(take);
         };

@@ -655,13 +655,13 @@ fn malformed_and_oversized_responses() {
             b"HTTP/1.1 200 OK\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n",
             small,
             ErrorKind::HeaderTooLarge,
-            "64 bytes",
+            "response head larger than 64 bytes",
         ),
         (
             b"HTTP/1.1 200 OK\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
             small,
             ErrorKind::HeaderTooLarge,
-            "64 bytes",
+            "response head larger than 64 bytes",
         ),
         (b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", small, ErrorKind::BodyTooLarge, "8 bytes"),
         (
@@ -675,7 +675,20 @@ fn malformed_and_oversized_responses() {
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n",
             small,
             ErrorKind::HeaderTooLarge,
-            "64 bytes",
+            "trailer section (after the last chunk) larger than 64 bytes",
+        ),
+        // The trailer cap is its own: the message names the trailers, not the small head.
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\nx\n0\nX-A: 1\nX-B: 2\nX-C: 3\nX-D: 4\nX-E: 5\nX-F: 6\nX-G: 7\nX-H: 8\nX-I: 9\nX-J: 10\n\n",
+            small,
+            ErrorKind::HeaderTooLarge,
+            "response trailer section (after the last chunk) larger than 64 bytes",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: a line that never ends, longer than the cap on the trailer section",
+            small,
+            ErrorKind::HeaderTooLarge,
+            "response trailer section (after the last chunk) larger than 64 bytes",
         ),
     ];
     for (input, setup, kind, message) in cases {
