@@ -370,7 +370,9 @@ fn headers_and_trailers_are_kept_when_needed() {
 
 #[test]
 fn trailer_fields_after_bare_lf_lines_are_kept() {
-    let cases: [(&[u8], &[(&str, &[u8])]); 5] = [
+    /// A chunked tail and the trailer fields it must give.
+    type Case = (&'static [u8], &'static [(&'static str, &'static [u8])]);
+    let cases: [Case; 5] = [
         (b"0\n\n", &[]),
         (b"0\r\n\n", &[]),
         (b"0\nX-A: 1\n\n", &[("X-A", b"1")]),
