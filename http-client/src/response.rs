@@ -513,10 +513,8 @@ impl ResponseParser {
             .any(|&b| b == b'\n' || b == b'\r');
         let parsed = if line_end {
             let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-            match httparse::parse_headers(&self.trailer, &mut headers)
-                .map_err(|e| malformed_trailer(&e))?
-            {
-                httparse::Status::Complete((end, fields)) => {
+            match httparse::parse_headers(&self.trailer, &mut headers) {
+                Ok(httparse::Status::Complete((end, fields))) => {
                     if self.keep_headers {
                         let base = self.trailer.as_ptr();
                         self.trailer_fields
@@ -524,7 +522,10 @@ impl ResponseParser {
                     }
                     Some(end)
                 }
-                httparse::Status::Partial => None,
+                Ok(httparse::Status::Partial) => None,
+                // Among them more fields than the cap: malformed at once, as in the head (the
+                // first cap a section passes is the one reported).
+                Err(e) => return Err(malformed_trailer(&e)),
             }
         } else {
             None

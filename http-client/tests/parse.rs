@@ -490,6 +490,19 @@ fn folded_header_values_are_read_with_a_space_for_each_fold() {
     }
 }
 
+/// A chunked response whose trailer section has `fields` one-byte fields, lines ended with
+/// `eol`.
+fn many_trailers(fields: usize, eol: &[u8]) -> &'static [u8] {
+    let mut bytes =
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n".to_vec();
+    for i in 0..fields {
+        bytes.extend_from_slice(format!("X-T{i}: v").as_bytes());
+        bytes.extend_from_slice(eol);
+    }
+    bytes.extend_from_slice(eol);
+    Box::leak(bytes.into_boxed_slice())
+}
+
 #[test]
 fn malformed_and_oversized_responses() {
     let eof = Setup { eof: true, ..PLAIN };
@@ -501,6 +514,14 @@ fn malformed_and_oversized_responses() {
         ..PLAIN
     };
     let small_eof = Setup { eof: true, ..small };
+    // Room for 129 short trailer fields, not for 400.
+    let medium = Setup {
+        limits: Limits {
+            max_header_bytes: 2048,
+            max_body_bytes: 8,
+        },
+        ..PLAIN
+    };
     let interim_flood: &'static [u8] = Box::leak(
         b"HTTP/1.1 100 Continue\r\n\r\n"
             .repeat(9)
@@ -686,6 +707,11 @@ fn malformed_and_oversized_responses() {
             ErrorKind::HeaderTooLarge,
             "response trailer section (after the last chunk) larger than 64 bytes",
         ),
+        // More fields than the cap: malformed as soon as the 129th is there, as in the head,
+        // also when the section goes on past the size cap (the first cap passed is reported).
+        (many_trailers(200, b"\r\n"), medium, ErrorKind::MalformedResponse, "too many trailer fields"),
+        (many_trailers(200, b"\n"), medium, ErrorKind::MalformedResponse, "too many trailer fields"),
+        (many_trailers(400, b"\r\n"), medium, ErrorKind::MalformedResponse, "too many trailer fields"),
         (
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: a line that never ends, longer than the cap on the trailer section",
             small,
