@@ -15,7 +15,11 @@
 //!   reset or broken pipe while writing or at the first read) is sent once more on a fresh
 //!   connection if `RequestMeta::idempotent`; otherwise, or on a fresh connection, the error
 //!   is returned;
-//! - every error and every timeout closes the connection (its state is unknown).
+//! - every error and every timeout closes the connection (its state is unknown);
+//! - a response that comes before the request is all written (a server that answers a large
+//!   body with `413` and stops reading) is read while the write waits, and is the answer; so
+//!   is one already received when the write fails with a reset or broken pipe (RFC 9112
+//!   section 9.5). Sending stops, and the connection is closed after it.
 //!
 //! The per-request `timeout` is a deadline covering connect, TLS handshake, write and read,
 //! enforced with one reused timer ([`crate::deadline`]); the TCP connect itself is also
@@ -29,9 +33,11 @@
 //! retries.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use futures_lite::{AsyncRead, AsyncWriteExt};
+use futures_lite::{AsyncRead, AsyncWrite};
 use molotov_runtime::net::TcpStream;
 use rustls::pki_types::ServerName;
 
@@ -89,21 +95,64 @@ fn read_into(
     stream: &mut Transport,
     size: usize,
 ) -> impl std::future::Future<Output = std::io::Result<usize>> {
+    std::future::poll_fn(move |cx| poll_read_into(stream, size, cx))
+}
+
+/// One poll of [`read_into`].
+fn poll_read_into(
+    stream: &mut Transport,
+    size: usize,
+    cx: &mut Context<'_>,
+) -> Poll<std::io::Result<usize>> {
+    READ_BUFFER.with(|cell| {
+        // Borrowed only within this poll, which never re-enters a read: no other borrow can
+        // be live.
+        let mut buf = cell.borrow_mut();
+        if buf.len() < size {
+            buf.resize(size, 0);
+        }
+        let read = Pin::new(&mut *stream).poll_read(cx, &mut buf[..size]);
+        #[cfg(debug_assertions)]
+        if read.is_ready() {
+            READ_OWNER.with(|owner| owner.set(stream_address(stream)));
+        }
+        read
+    })
+}
+
+/// What a turn of sending a request brought: progress of the write, or a read that came in
+/// while the write had to wait.
+enum Sent {
+    /// The answer of a write of the request's next bytes, or once they are all written, of
+    /// the flush (as `Ok(0)`; TLS pushes out what rustls holds, plain TCP has nothing).
+    Wrote(std::io::Result<usize>),
+    /// A read's answer, as [`read_into`]'s (the bytes are in the thread's read buffer).
+    Read(std::io::Result<usize>),
+}
+
+/// Writes `rest` (flushes, when it is empty) and, while the write cannot go on, also waits
+/// for the response: a server may answer before it has read the whole request (a `413` to
+/// a body it will not take, then it stops reading), and a client that only waited for the
+/// write would wait for good (RFC 9112 section 9.5: watch for a response while sending a
+/// body). The write is tried first, so a request the socket takes at once costs one poll,
+/// as a plain write.
+fn send_or_read(
+    stream: &mut Transport,
+    rest: &[u8],
+    size: usize,
+) -> impl std::future::Future<Output = Sent> {
     std::future::poll_fn(move |cx| {
-        READ_BUFFER.with(|cell| {
-            // Borrowed only within this poll, which never re-enters a read: no other borrow
-            // can be live.
-            let mut buf = cell.borrow_mut();
-            if buf.len() < size {
-                buf.resize(size, 0);
-            }
-            let read = std::pin::Pin::new(&mut *stream).poll_read(cx, &mut buf[..size]);
-            #[cfg(debug_assertions)]
-            if read.is_ready() {
-                READ_OWNER.with(|owner| owner.set(stream_address(stream)));
-            }
-            read
-        })
+        let wrote = if rest.is_empty() {
+            Pin::new(&mut *stream)
+                .poll_flush(cx)
+                .map(|flushed| flushed.map(|()| 0))
+        } else {
+            Pin::new(&mut *stream).poll_write(cx, rest)
+        };
+        if let Poll::Ready(wrote) = wrote {
+            return Poll::Ready(Sent::Wrote(wrote));
+        }
+        poll_read_into(stream, size, cx).map(Sent::Read)
     })
 }
 
@@ -553,50 +602,64 @@ impl Core {
                     });
                 };
                 let mut written = 0;
-                while written < request.len() {
-                    match stream.write(&request[written..]).await {
-                        Ok(0) => {
-                            break 'attempt Err(Failure {
-                                error: Error::Reset {
-                                    during: Phase::Write,
-                                },
-                                before_response: true,
-                            });
-                        }
-                        Ok(n) => {
-                            written += n;
-                            exchange.bytes_sent += n as u64;
-                            self.counters.bytes_sent += n as u64;
-                        }
-                        Err(e) => {
-                            let error = io_error(&self.origin, Phase::Write, e);
-                            let before_response = error.kind() == crate::ErrorKind::Reset;
-                            break 'attempt Err(Failure {
-                                error,
-                                before_response,
-                            });
-                        }
-                    }
-                }
-                // TLS: push out what rustls still holds (a no-op for plain TCP).
-                if let Err(e) = stream.flush().await {
-                    let error = io_error(&self.origin, Phase::Write, e);
-                    let before_response = error.kind() == crate::ErrorKind::Reset;
-                    break 'attempt Err(Failure {
-                        error,
-                        before_response,
-                    });
-                }
+                // Until the request is written and flushed, each turn writes and, while the
+                // write has to wait, also reads (see `send_or_read`).
+                let mut sending = true;
+                // Whether the whole request was written and flushed.
+                let mut sent_whole = false;
+                // The write failed with a reset or broken pipe: a response the server sent
+                // before may still be in the receive buffer (Linux keeps received bytes
+                // readable after an RST, and a reset socket never makes a read wait), so it
+                // is read; this error stands if no complete response is there.
+                let mut write_error: Option<Error> = None;
                 let mut first_byte: Option<Instant> = None;
                 // When the response's last bytes had arrived, at the latest.
                 let done = loop {
-                    let read = read_into(stream, self.read_size).await;
+                    let read = if sending {
+                        match send_or_read(stream, &request[written..], self.read_size).await {
+                            Sent::Wrote(Ok(0)) if written < request.len() => {
+                                break 'attempt Err(Failure {
+                                    error: Error::Reset {
+                                        during: Phase::Write,
+                                    },
+                                    before_response: true,
+                                });
+                            }
+                            Sent::Wrote(Ok(n)) if written < request.len() => {
+                                written += n;
+                                exchange.bytes_sent += n as u64;
+                                self.counters.bytes_sent += n as u64;
+                                continue;
+                            }
+                            // Written and flushed.
+                            Sent::Wrote(Ok(_)) => {
+                                sending = false;
+                                sent_whole = true;
+                                continue;
+                            }
+                            Sent::Wrote(Err(e)) => {
+                                let error = io_error(&self.origin, Phase::Write, e);
+                                if error.kind() != crate::ErrorKind::Reset {
+                                    break 'attempt Err(Failure {
+                                        error,
+                                        before_response: false,
+                                    });
+                                }
+                                write_error = Some(error);
+                                sending = false;
+                                continue;
+                            }
+                            Sent::Read(read) => read,
+                        }
+                    } else {
+                        read_into(stream, self.read_size).await
+                    };
                     let n = match read {
                         Ok(0) => {
                             let before_response = first_byte.is_none();
                             if let Err(error) = self.parser.feed_eof() {
                                 break 'attempt Err(Failure {
-                                    error,
+                                    error: write_error.unwrap_or(error),
                                     before_response,
                                 });
                             }
@@ -606,7 +669,8 @@ impl Core {
                         }
                         Ok(n) => n,
                         Err(e) => {
-                            let error = io_error(&self.origin, Phase::Read, e);
+                            let phase = if sending { Phase::Write } else { Phase::Read };
+                            let error = write_error.unwrap_or(io_error(&self.origin, phase, e));
                             let before_response =
                                 first_byte.is_none() && error.kind() == crate::ErrorKind::Reset;
                             break 'attempt Err(Failure {
@@ -628,6 +692,12 @@ impl Core {
                             if first_byte.is_none() {
                                 first_byte = Some(arrived_by(stream, write_start));
                             }
+                            // A final response that says the server closes came before the
+                            // request was all sent: stop sending (RFC 9112 section 9.5) and
+                            // read the rest of it.
+                            if sending && self.parser.head_complete() && !self.parser.keep_alive() {
+                                sending = false;
+                            }
                             // A body that keeps arriving never makes a read wait: give the
                             // other tasks (and the deadline sweeper) their turn when the slice
                             // is up.
@@ -639,9 +709,12 @@ impl Core {
                             if consumed < n
                                 || !self.parser.keep_alive()
                                 || stream.has_buffered_plaintext()
+                                || !sent_whole
                             {
                                 // Stray bytes after the response (or decrypted ones left in
-                                // rustls), or the server said it closes (or sent close_notify).
+                                // rustls), or the server said it closes (or sent close_notify),
+                                // or the response came before the request was all written
+                                // (the server may take the rest for another request).
                                 self.conn = None;
                             }
                             break done;

@@ -100,10 +100,16 @@ pub enum Error {
     /// The server's bytes are not a valid HTTP/1.x response; the message says what was wrong.
     #[error("malformed response: {0}")]
     MalformedResponse(&'static str),
-    /// The response head (status line and headers, or the chunked trailer section) exceeded
-    /// `max_header_bytes`.
+    /// The response head (status line and headers) exceeded `max_header_bytes`.
     #[error("response head larger than {limit} bytes")]
     HeaderTooLarge {
+        /// The limit in force.
+        limit: usize,
+    },
+    /// The trailer section of a chunked body (after the last chunk) exceeded
+    /// `max_header_bytes`. Counted as [`ErrorKind::HeaderTooLarge`], as the head.
+    #[error("response trailer section (after the last chunk) larger than {limit} bytes")]
+    TrailerTooLarge {
         /// The limit in force.
         limit: usize,
     },
@@ -227,7 +233,9 @@ impl Error {
             Error::Reset { .. } => ErrorKind::Reset,
             Error::ClosedEarly { .. } => ErrorKind::ClosedEarly,
             Error::MalformedResponse(_) => ErrorKind::MalformedResponse,
-            Error::HeaderTooLarge { .. } => ErrorKind::HeaderTooLarge,
+            Error::HeaderTooLarge { .. } | Error::TrailerTooLarge { .. } => {
+                ErrorKind::HeaderTooLarge
+            }
             Error::BodyTooLarge { .. } => ErrorKind::BodyTooLarge,
             Error::InvalidRequest(_) | Error::InvalidUrl { .. } | Error::TlsConfig(_) => {
                 ErrorKind::InvalidRequest

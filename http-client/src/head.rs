@@ -334,7 +334,7 @@ mod tests {
     fn reference(bytes: &[u8], cap: usize) -> Result<Option<Found>, httparse::Error> {
         let mut headers = vec![MaybeUninit::<httparse::Header<'_>>::uninit(); cap];
         let mut response = httparse::Response::new(&mut []);
-        match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        match crate::response::httparse_config().parse_response_with_uninit_headers(
             &mut response,
             bytes,
             &mut headers,

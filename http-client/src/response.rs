@@ -15,6 +15,15 @@
 //!    gives the length;
 //! 5. otherwise the body runs until the server closes.
 //!
+//! obs-fold (a field value continued on a line that starts with SP or HTAB) is accepted in
+//! the head, and each fold is replaced by one SP before the value is read, for framing and
+//! for the kept fields alike (RFC 9112 section 5.2, a user agent's MUST).
+//!
+//! Line endings: a bare LF ends a line wherever CRLF does (RFC 9112 section 2.2 lets a
+//! recipient accept it), in the head (httparse's rule) and in every line of chunked
+//! framing: the chunk-size line, the end of a chunk's data, trailer lines and the empty
+//! line that ends the body. A CR not followed by LF is malformed at once.
+//!
 //! Memory is bounded by the caps in [`Limits`]: the head (and separately the trailer
 //! section) never holds more than `max_header_bytes`, a kept body never more than
 //! `max_body_bytes`, and a body nobody asked for is counted and dropped, never buffered.
@@ -33,7 +42,7 @@ pub const MAX_HEADERS: usize = 128;
 /// The most interim (1xx) responses skipped before the final one.
 pub const MAX_INTERIM: usize = 8;
 
-/// The longest chunk-size line accepted (size, extensions and CRLF).
+/// The longest chunk-size line accepted (size, extensions and line ending).
 pub const MAX_CHUNK_LINE: usize = 4096;
 
 /// The most reserved up front for a kept body of declared length.
@@ -149,13 +158,16 @@ enum State {
         size: u64,
         line: usize,
     },
+    /// A CR ended the chunk-size line: the LF must follow.
     ChunkSizeLf {
         size: u64,
     },
     ChunkData {
         remaining: u64,
     },
-    ChunkDataCr,
+    /// After a chunk's data: its line ending (CRLF or a bare LF).
+    ChunkDataEnd,
+    /// A CR followed the chunk's data: the LF must follow.
     ChunkDataLf,
     Trailers,
     UntilClose,
@@ -372,7 +384,7 @@ impl ResponseParser {
                 self.sink(&input[..take])?;
                 let remaining = remaining - take as u64;
                 self.state = if remaining == 0 {
-                    State::ChunkDataCr
+                    State::ChunkDataEnd
                 } else {
                     State::ChunkData { remaining }
                 };
@@ -417,6 +429,7 @@ impl ResponseParser {
                     },
                     b';' if digits > 0 => State::ChunkExtension { size, line },
                     b'\r' if digits > 0 => State::ChunkSizeLf { size },
+                    b'\n' if digits > 0 => self.after_chunk_size_line(size)?,
                     _ => return Err(malformed("invalid chunk size line")),
                 }
             }
@@ -427,34 +440,25 @@ impl ResponseParser {
                 }
                 match byte {
                     b'\r' => State::ChunkSizeLf { size },
-                    b'\n' | 0 => return Err(malformed("invalid byte in chunk extension")),
+                    b'\n' => self.after_chunk_size_line(size)?,
+                    0 => return Err(malformed("invalid byte in chunk extension")),
                     _ => State::ChunkExtension { size, line },
                 }
             }
             State::ChunkSizeLf { size } => {
                 if byte != b'\n' {
-                    return Err(malformed("chunk size line not ended by CRLF"));
+                    return Err(malformed("chunk size line not ended by CRLF or LF"));
                 }
-                if size == 0 {
-                    State::Trailers
-                } else {
-                    if self.body_bytes.saturating_add(size) > self.limits.max_body_bytes {
-                        return Err(Error::BodyTooLarge {
-                            limit: self.limits.max_body_bytes,
-                        });
-                    }
-                    State::ChunkData { remaining: size }
-                }
+                self.after_chunk_size_line(size)?
             }
-            State::ChunkDataCr => {
-                if byte != b'\r' {
-                    return Err(malformed("chunk data not followed by CRLF"));
-                }
-                State::ChunkDataLf
-            }
+            State::ChunkDataEnd => match byte {
+                b'\r' => State::ChunkDataLf,
+                b'\n' => first_chunk_size(),
+                _ => return Err(malformed("chunk data not followed by CRLF or LF")),
+            },
             State::ChunkDataLf => {
                 if byte != b'\n' {
-                    return Err(malformed("chunk data not followed by CRLF"));
+                    return Err(malformed("chunk data not followed by CRLF or LF"));
                 }
                 first_chunk_size()
             }
@@ -463,41 +467,79 @@ impl ResponseParser {
         Ok(())
     }
 
-    /// Collects the trailer section up to its blank line, then validates it.
+    /// The state after the line of a chunk of `size` bytes: its data, or the trailer section
+    /// after the last chunk.
+    fn after_chunk_size_line(&self, size: u64) -> Result<State, Error> {
+        if size == 0 {
+            return Ok(State::Trailers);
+        }
+        if self.body_bytes.saturating_add(size) > self.limits.max_body_bytes {
+            return Err(Error::BodyTooLarge {
+                limit: self.limits.max_body_bytes,
+            });
+        }
+        Ok(State::ChunkData { remaining: size })
+    }
+
+    /// Collects the trailer section up to its empty line (lines end with CRLF or a bare LF,
+    /// as in the head) and parses it.
+    ///
+    /// httparse decides where the section ends and whether it is valid, on what has come so
+    /// far, whenever a line ending (or a CR) arrives: it answers `Partial` only for a valid
+    /// beginning of a section, so the parser waits for more only when more can complete it,
+    /// and fails at once on bytes that no continuation could make valid.
     fn feed_trailers(&mut self, input: &[u8]) -> Result<usize, Error> {
         let old_len = self.trailer.len();
-        let room = self.limits.max_header_bytes.saturating_sub(old_len);
-        let take = room.min(input.len());
+        // The usual case: no trailer fields, the empty line right after the last chunk.
+        if old_len == 0 {
+            let empty = match input {
+                [b'\r', b'\n', ..] => 2,
+                [b'\n', ..] => 1,
+                _ => 0,
+            };
+            if empty > 0 {
+                self.state = State::Done;
+                return Ok(empty);
+            }
+        }
+        let max = self.limits.max_header_bytes;
+        let take = max.saturating_sub(old_len).min(input.len());
         self.trailer.extend_from_slice(&input[..take]);
-        let end = if self.trailer.starts_with(b"\r\n") {
-            Some(2)
+        // A section can only end, or turn invalid, at a line feed or a carriage return (which
+        // must be followed by a line feed): parse again only when one is among the new bytes
+        // or ended the old ones.
+        let line_end = self.trailer[old_len.saturating_sub(1)..]
+            .iter()
+            .any(|&b| b == b'\n' || b == b'\r');
+        let parsed = if line_end {
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            match httparse::parse_headers(&self.trailer, &mut headers) {
+                Ok(httparse::Status::Complete((end, fields))) => {
+                    if self.keep_headers {
+                        let base = self.trailer.as_ptr();
+                        self.trailer_fields
+                            .extend(fields.iter().map(|h| field_of(base, h)));
+                    }
+                    Some(end)
+                }
+                Ok(httparse::Status::Partial) => None,
+                // Among them more fields than the cap: malformed at once, as in the head (the
+                // first cap a section passes is the one reported).
+                Err(e) => return Err(malformed_trailer(&e)),
+            }
         } else {
-            let from = old_len.saturating_sub(3);
-            find(&self.trailer[from..], b"\r\n\r\n").map(|at| from + at + 4)
+            None
         };
-        let Some(end) = end else {
-            if self.trailer.len() >= self.limits.max_header_bytes {
-                return Err(Error::HeaderTooLarge {
-                    limit: self.limits.max_header_bytes,
-                });
+        let Some(end) = parsed else {
+            if self.trailer.len() >= max {
+                return Err(Error::TrailerTooLarge { limit: max });
             }
             return Ok(take);
         };
-        self.trailer.truncate(end);
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let parsed = httparse::parse_headers(&self.trailer, &mut headers)
-            .map_err(|e| malformed_trailer(&e))?;
-        match parsed {
-            httparse::Status::Complete((used, fields)) if used == end => {
-                if self.keep_headers {
-                    let base = self.trailer.as_ptr();
-                    self.trailer_fields
-                        .extend(fields.iter().map(|h| field_of(base, h)));
-                } else {
-                    self.trailer.clear();
-                }
-            }
-            _ => return Err(malformed("invalid trailer section")),
+        if self.keep_headers {
+            self.trailer.truncate(end);
+        } else {
+            self.trailer.clear();
         }
         self.state = State::Done;
         Ok(end - old_len)
@@ -559,6 +601,7 @@ impl ResponseParser {
             status,
             minor_version,
             framing,
+            folded,
             ..
         } = head;
         self.status = status;
@@ -571,6 +614,9 @@ impl ResponseParser {
             self.fields.clear();
             self.state = State::Head;
             return Ok(());
+        }
+        if folded && self.keep_headers {
+            self.unfold_kept_fields();
         }
         self.keep_alive = if self.minor_version >= 1 {
             !framing.connection_close
@@ -623,6 +669,20 @@ impl ResponseParser {
         }
     }
 
+    /// Replaces each obs-fold in the values of the kept head's fields with one SP, in place
+    /// (a value only gets shorter), as RFC 9112 section 5.2 asks of a user agent before it
+    /// interprets a value. The head's bytes are the parser's own copy.
+    fn unfold_kept_fields(&mut self) {
+        for field in &mut self.fields {
+            let (start, end) = (field.value.0 as usize, field.value.1 as usize);
+            if let Some(value) = self.head.get_mut(start..end)
+                && value.contains(&b'\n')
+            {
+                field.value.1 = field.value.0 + unfold(value) as u32;
+            }
+        }
+    }
+
     /// Takes body bytes: counts them, keeps them when asked, enforces the cap.
     fn sink(&mut self, bytes: &[u8]) -> Result<(), Error> {
         self.body_bytes += bytes.len() as u64;
@@ -645,6 +705,9 @@ struct ParsedHead {
     status: u16,
     minor_version: u8,
     framing: Framing,
+    /// Some field value holds an obs-fold (only httparse accepts those): kept values must be
+    /// unfolded ([`ResponseParser::unfold_kept_fields`]).
+    folded: bool,
 }
 
 /// Heads a thread's parsers met lately. A server answers with the same head again and again,
@@ -837,6 +900,7 @@ fn parse_head(
             status: head.status,
             minor_version: head.minor_version,
             framing,
+            folded: false,
         }));
     }
     fields.clear();
@@ -851,7 +915,7 @@ fn parse_head_with_httparse(
 ) -> Result<Option<ParsedHead>, Error> {
     let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut []);
-    let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+    let len = match httparse_config().parse_response_with_uninit_headers(
         &mut response,
         bytes,
         &mut headers,
@@ -864,8 +928,17 @@ fn parse_head_with_httparse(
     let status = response.code.unwrap_or(0);
     check_status(status)?;
     let base = bytes.as_ptr();
+    let mut folded = false;
     for header in response.headers.iter() {
-        framing.observe(header.name.as_bytes(), header.value)?;
+        // A value holds a line feed only where it was folded (httparse takes nothing else).
+        if header.value.contains(&b'\n') {
+            folded = true;
+            let mut value = header.value.to_vec();
+            let len = unfold(&mut value);
+            framing.observe(header.name.as_bytes(), &value[..len])?;
+        } else {
+            framing.observe(header.name.as_bytes(), header.value)?;
+        }
         if keep {
             fields.push(field_of(base, header));
         }
@@ -875,7 +948,45 @@ fn parse_head_with_httparse(
         status,
         minor_version: response.version.unwrap_or(1),
         framing,
+        folded,
     }))
+}
+
+/// How httparse parses a response head here: its defaults (strict), but with obs-fold
+/// (a field value continued on a line that starts with SP or HTAB) accepted, which RFC 9112
+/// section 5.2 asks of a user agent; the folds are replaced by SP ([`unfold`]) before any
+/// value is read.
+pub(crate) fn httparse_config() -> httparse::ParserConfig {
+    let mut config = httparse::ParserConfig::default();
+    config.allow_obsolete_multiline_headers_in_responses(true);
+    config
+}
+
+/// Replaces each obs-fold in `value` (a run of SP, HTAB, CR and LF that holds a line ending)
+/// with one SP, in place, and returns the new length. Other whitespace stays as it is.
+fn unfold(value: &mut [u8]) -> usize {
+    let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let (mut from, mut to) = (0, 0);
+    while from < value.len() {
+        let run = value[from..].iter().take_while(|&&b| is_space(b)).count();
+        if run == 0 {
+            value[to] = value[from];
+            (from, to) = (from + 1, to + 1);
+            continue;
+        }
+        if value[from..from + run]
+            .iter()
+            .any(|&b| b == b'\n' || b == b'\r')
+        {
+            value[to] = b' ';
+            to += 1;
+        } else {
+            value.copy_within(from..from + run, to);
+            to += run;
+        }
+        from += run;
+    }
+    to
 }
 
 fn check_status(status: u16) -> Result<(), Error> {
@@ -1045,10 +1156,6 @@ fn hex_value(byte: u8) -> u64 {
     }
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
 fn clamp(remaining: u64, available: usize) -> usize {
     usize::try_from(remaining).map_or(available, |r| r.min(available))
 }
@@ -1110,6 +1217,29 @@ mod tests {
             }
         }
         parsed
+    }
+
+    #[test]
+    fn unfold_replaces_each_fold_with_one_space() {
+        for (value, unfolded) in [
+            (&b"a\r\n b"[..], &b"a b"[..]),
+            (b"a\r\n  b", b"a b"),
+            (b"a \t\r\n\t b", b"a b"),
+            (b"a\n b", b"a b"),
+            (b"a  \r\n \r\n there", b"a there"),
+            (b"a\r\n b\n\tc", b"a b c"),
+            (b"a  b\tc", b"a  b\tc"),
+            (b"", b""),
+        ] {
+            let mut bytes = value.to_vec();
+            let len = unfold(&mut bytes);
+            assert_eq!(
+                &bytes[..len],
+                unfolded,
+                "{:?}",
+                String::from_utf8_lossy(value)
+            );
+        }
     }
 
     #[test]

@@ -156,6 +156,69 @@ fn well_formed_responses() {
             b"",
             true,
         ),
+        // Chunked framing takes a bare LF wherever it takes CRLF (RFC 9112 section 2.2), as
+        // the head does: the size line, the end of the data, trailer lines, the empty line.
+        good(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\n0\n\n",
+            200,
+            b"hello",
+            true,
+        ),
+        good(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\n",
+            200,
+            b"hello",
+            true,
+        ),
+        good(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T: a\n\r\n",
+            200,
+            b"hello",
+            true,
+        ),
+        good(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T: a\n\n",
+            200,
+            b"hello",
+            true,
+        ),
+        good(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T: a\r\nX-U: b\n\n",
+            200,
+            b"hello",
+            true,
+        ),
+        good(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;a=b\nhello\n6 \n world\r\n0;last\n\r\n",
+            200,
+            b"hello world",
+            true,
+        ),
+        good(
+            b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n2\nok\n0\n\n",
+            200,
+            b"ok",
+            true,
+        ),
+        // What follows a bare-LF end is not taken (the next response, pipelined or stray).
+        Good {
+            consumed: Some(55),
+            ..good(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\nok\n0\n\nHTTP/1.1 200 OK\r\n",
+                200,
+                b"ok",
+                true,
+            )
+        },
+        Good {
+            consumed: Some(62),
+            ..good(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\nok\n0\nX-T: a\n\nHTTP/1.1 200 OK\r\n",
+                200,
+                b"ok",
+                true,
+            )
+        },
         Good {
             setup: eof,
             ..good(b"HTTP/1.1 200 OK\r\n\r\nuntil close", 200, b"until close", false)
@@ -306,6 +369,141 @@ fn headers_and_trailers_are_kept_when_needed() {
 }
 
 #[test]
+fn trailer_fields_after_bare_lf_lines_are_kept() {
+    /// A chunked tail and the trailer fields it must give.
+    type Case = (&'static [u8], &'static [(&'static str, &'static [u8])]);
+    let cases: [Case; 5] = [
+        (b"0\n\n", &[]),
+        (b"0\r\n\n", &[]),
+        (b"0\nX-A: 1\n\n", &[("X-A", b"1")]),
+        (
+            b"0\r\nX-A: 1\r\nX-B:  two words \n\r\n",
+            &[("X-A", b"1"), ("X-B", b"two words")],
+        ),
+        (b"0;ext\nX-A:\nX-B: 2\r\n\n", &[("X-A", b""), ("X-B", b"2")]),
+    ];
+    for (tail, trailers) in cases {
+        let mut input = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\n".to_vec();
+        input.extend_from_slice(tail);
+        let name = String::from_utf8_lossy(&input).into_owned();
+        let parsed =
+            parse_all_ways(&input, PLAIN).unwrap_or_else(|kind| panic!("{name:?}: {kind}"));
+        assert_eq!(parsed.body, b"abc", "{name:?}");
+        assert_eq!(parsed.consumed, input.len(), "{name:?}");
+        let expected: Vec<(String, Vec<u8>)> = trailers
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), v.to_vec()))
+            .collect();
+        assert_eq!(parsed.trailers, expected, "{name:?}");
+    }
+}
+
+/// RFC 9112 section 5.2: obs-fold in a response head is accepted and each fold is read as
+/// SP, by the framing (length, codings, connection) and in the kept fields.
+#[test]
+fn folded_header_values_are_read_with_a_space_for_each_fold() {
+    struct Folded {
+        input: &'static [u8],
+        body: &'static [u8],
+        keep_alive: bool,
+        header: (&'static str, &'static [u8]),
+    }
+    let cases = [
+        Folded {
+            input: b"HTTP/1.1 200 OK\r\nX-Folded: a\r\n  b\r\nContent-Length: 5\r\n\r\nhello",
+            body: b"hello",
+            keep_alive: true,
+            header: ("x-folded", b"a b"),
+        },
+        Folded {
+            input: b"HTTP/1.1 200 OK\nX-Folded: a\n\tb\n c\nContent-Length: 5\n\nhello",
+            body: b"hello",
+            keep_alive: true,
+            header: ("x-folded", b"a b c"),
+        },
+        Folded {
+            input: b"HTTP/1.1 200 OK\r\nContent-Length:\r\n 5\r\n\r\nhello",
+            body: b"hello",
+            keep_alive: true,
+            header: ("content-length", b"5"),
+        },
+        Folded {
+            input: b"HTTP/1.1 200 OK\r\nContent-Length: 5,\r\n 5\r\n\r\nhello",
+            body: b"hello",
+            keep_alive: true,
+            header: ("content-length", b"5, 5"),
+        },
+        Folded {
+            input: b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip,\r\n chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+            body: b"ok",
+            keep_alive: true,
+            header: ("transfer-encoding", b"gzip, chunked"),
+        },
+        Folded {
+            input: b"HTTP/1.1 200 OK\r\nConnection: keep-alive,\r\n\tclose\r\nContent-Length: 2\r\n\r\nok",
+            body: b"ok",
+            keep_alive: false,
+            header: ("connection", b"keep-alive, close"),
+        },
+        Folded {
+            input: b"HTTP/1.0 200 OK\r\nConnection:\r\n keep-alive\r\nContent-Length: 2\r\n\r\nok",
+            body: b"ok",
+            keep_alive: true,
+            header: ("connection", b"keep-alive"),
+        },
+        Folded {
+            input: b"HTTP/1.1 200 OK\r\nX-Empty:\r\n \r\nX-After: 1\r\nContent-Length: 0\r\n\r\n",
+            body: b"",
+            keep_alive: true,
+            header: ("x-empty", b""),
+        },
+    ];
+    // Twice over: the second time the heads come from the thread's memory of heads.
+    for round in 0..2 {
+        for case in &cases {
+            let name = String::from_utf8_lossy(case.input).into_owned();
+            let parsed = parse_all_ways(case.input, PLAIN)
+                .unwrap_or_else(|kind| panic!("round {round}, {name:?}: {kind}"));
+            assert_eq!(parsed.body, case.body, "{name:?}");
+            assert_eq!(parsed.keep_alive, case.keep_alive, "{name:?}");
+            assert_eq!(parsed.consumed, case.input.len(), "{name:?}");
+            let (field, value) = case.header;
+            let found = parsed
+                .headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(field))
+                .map(|(_, v)| v.as_slice());
+            assert_eq!(found, Some(value), "round {round}, {name:?}");
+            // Without the headers kept, the same framing.
+            let mut parser = ResponseParser::new(Limits::default());
+            parser.reset(false, &ResponseNeeds::STATUS_ONLY);
+            assert_eq!(
+                parser.feed(case.input).unwrap(),
+                Progress::Complete {
+                    consumed: case.input.len()
+                },
+                "{name:?}"
+            );
+            assert_eq!(parser.body_len(), case.body.len() as u64, "{name:?}");
+            assert_eq!(parser.keep_alive(), case.keep_alive, "{name:?}");
+        }
+    }
+}
+
+/// A chunked response whose trailer section has `fields` one-byte fields, lines ended with
+/// `eol`.
+fn many_trailers(fields: usize, eol: &[u8]) -> &'static [u8] {
+    let mut bytes =
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n".to_vec();
+    for i in 0..fields {
+        bytes.extend_from_slice(format!("X-T{i}: v").as_bytes());
+        bytes.extend_from_slice(eol);
+    }
+    bytes.extend_from_slice(eol);
+    Box::leak(bytes.into_boxed_slice())
+}
+
+#[test]
 fn malformed_and_oversized_responses() {
     let eof = Setup { eof: true, ..PLAIN };
     let small = Setup {
@@ -316,6 +514,14 @@ fn malformed_and_oversized_responses() {
         ..PLAIN
     };
     let small_eof = Setup { eof: true, ..small };
+    // Room for 129 short trailer fields, not for 400.
+    let medium = Setup {
+        limits: Limits {
+            max_header_bytes: 2048,
+            max_body_bytes: 8,
+        },
+        ..PLAIN
+    };
     let interim_flood: &'static [u8] = Box::leak(
         b"HTTP/1.1 100 Continue\r\n\r\n"
             .repeat(9)
@@ -389,11 +595,61 @@ fn malformed_and_oversized_responses() {
             ErrorKind::MalformedResponse,
             "CRLF",
         ),
+        // A CR must be followed by LF wherever chunked framing ends a line: malformed at
+        // once, never a wait for bytes that could not make it valid.
         (
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\rhello\r\n0\r\n\r\n",
+            PLAIN,
+            ErrorKind::MalformedResponse,
+            "chunk size line",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x\rhello\r\n0\r\n\r\n",
+            PLAIN,
+            ErrorKind::MalformedResponse,
+            "chunk size line",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\r",
+            PLAIN,
+            ErrorKind::MalformedResponse,
+            "chunk data",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\n\r0\r\n\r\n",
             PLAIN,
             ErrorKind::MalformedResponse,
             "chunk size",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\r",
+            PLAIN,
+            ErrorKind::MalformedResponse,
+            "trailer",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\rX",
+            PLAIN,
+            ErrorKind::MalformedResponse,
+            "trailer",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: a\rb\r\n\r\n",
+            PLAIN,
+            ErrorKind::MalformedResponse,
+            "trailer",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: a\n\rX",
+            PLAIN,
+            ErrorKind::MalformedResponse,
+            "trailer",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\nX-T: a\n folded\n\n",
+            PLAIN,
+            ErrorKind::MalformedResponse,
+            "trailer",
         ),
         (
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nBad Trailer\r\n\r\n",
@@ -422,13 +678,13 @@ fn malformed_and_oversized_responses() {
             b"HTTP/1.1 200 OK\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n",
             small,
             ErrorKind::HeaderTooLarge,
-            "64 bytes",
+            "response head larger than 64 bytes",
         ),
         (
             b"HTTP/1.1 200 OK\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
             small,
             ErrorKind::HeaderTooLarge,
-            "64 bytes",
+            "response head larger than 64 bytes",
         ),
         (b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", small, ErrorKind::BodyTooLarge, "8 bytes"),
         (
@@ -442,7 +698,25 @@ fn malformed_and_oversized_responses() {
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n",
             small,
             ErrorKind::HeaderTooLarge,
-            "64 bytes",
+            "trailer section (after the last chunk) larger than 64 bytes",
+        ),
+        // The trailer cap is its own: the message names the trailers, not the small head.
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\nx\n0\nX-A: 1\nX-B: 2\nX-C: 3\nX-D: 4\nX-E: 5\nX-F: 6\nX-G: 7\nX-H: 8\nX-I: 9\nX-J: 10\n\n",
+            small,
+            ErrorKind::HeaderTooLarge,
+            "response trailer section (after the last chunk) larger than 64 bytes",
+        ),
+        // More fields than the cap: malformed as soon as the 129th is there, as in the head,
+        // also when the section goes on past the size cap (the first cap passed is reported).
+        (many_trailers(200, b"\r\n"), medium, ErrorKind::MalformedResponse, "too many trailer fields"),
+        (many_trailers(200, b"\n"), medium, ErrorKind::MalformedResponse, "too many trailer fields"),
+        (many_trailers(400, b"\r\n"), medium, ErrorKind::MalformedResponse, "too many trailer fields"),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: a line that never ends, longer than the cap on the trailer section",
+            small,
+            ErrorKind::HeaderTooLarge,
+            "response trailer section (after the last chunk) larger than 64 bytes",
         ),
     ];
     for (input, setup, kind, message) in cases {

@@ -112,6 +112,10 @@ proptest! {
         body in proptest::collection::vec(any::<u8>(), 0..1500),
         chunked in any::<bool>(),
         chunk_sizes in proptest::collection::vec(1usize..300, 1..10),
+        // Line endings of the chunked framing, cycled: CRLF, or a bare LF (RFC 9112 section
+        // 2.2), in every place one ends a line.
+        bare_lfs in proptest::collection::vec(any::<bool>(), 1..12),
+        trailer in any::<bool>(),
         extra_headers in proptest::collection::vec(("[A-Za-z][A-Za-z0-9-]{0,10}", "[ -~]{0,20}"), 0..5),
         cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..6),
     ) {
@@ -125,16 +129,25 @@ proptest! {
         }
         if chunked {
             input.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+            let mut bare_lf = bare_lfs.iter().cycle();
+            let mut eol = || if *bare_lf.next().unwrap() { &b"\n"[..] } else { &b"\r\n"[..] };
             let mut rest = &body[..];
             let mut size = chunk_sizes.iter().cycle();
             while !rest.is_empty() {
                 let take = (*size.next().unwrap()).min(rest.len());
-                input.extend_from_slice(format!("{take:x}\r\n").as_bytes());
+                input.extend_from_slice(format!("{take:x}").as_bytes());
+                input.extend_from_slice(eol());
                 input.extend_from_slice(&rest[..take]);
-                input.extend_from_slice(b"\r\n");
+                input.extend_from_slice(eol());
                 rest = &rest[take..];
             }
-            input.extend_from_slice(b"0\r\nX-Trailer: t\r\n\r\n");
+            input.extend_from_slice(b"0");
+            input.extend_from_slice(eol());
+            if trailer {
+                input.extend_from_slice(b"X-Trailer: t");
+                input.extend_from_slice(eol());
+            }
+            input.extend_from_slice(eol());
         } else {
             input.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
             input.extend_from_slice(&body);
@@ -162,7 +175,7 @@ proptest! {
         prop_assert_eq!(parser.body(), &body[..]);
         prop_assert!(parser.keep_alive());
         if chunked {
-            prop_assert_eq!(parser.trailer("x-trailer"), Some(&b"t"[..]));
+            prop_assert_eq!(parser.trailer("x-trailer"), trailer.then_some(&b"t"[..]));
         }
     }
 }
