@@ -489,13 +489,22 @@ fn equals(d: &Datum<'_>, rhs: &Value) -> bool {
 }
 
 /// A number from the response against text on the right (`"{{pid}}"`, `"3"`): equal when
-/// the text is the number's text form, or is a number of the same value (`"3.0"`).
+/// the text is a number of the same value (`"3"`, `"3.0"`). A number's own text form is
+/// always a number, so no text that is not one can equal it. Integers compare exactly
+/// (beyond 2^53 too); nothing is allocated.
 fn number_equals_text(d: &Datum<'_>, text: &str) -> bool {
-    let Some(n) = number_of(d) else {
-        return false;
+    let text = text.trim();
+    let integer = match d {
+        Datum::Int(i) => Some(*i),
+        Datum::Json(Value::Number(n)) | Datum::Owned(Value::Number(n)) => n.as_i64(),
+        _ => None,
     };
-    datum_text(d).is_some_and(|t| *t == *text.as_bytes())
-        || text.trim().parse::<f64>().is_ok_and(|t| t == n)
+    if let (Some(a), Ok(b)) = (integer, text.parse::<i64>()) {
+        return a == b;
+    }
+    number_of(d)
+        .zip(text.parse::<f64>().ok())
+        .is_some_and(|(a, b)| a == b)
 }
 
 /// Whether a datum is a number (the response's or a variable's), not text.
@@ -604,6 +613,7 @@ mod tests {
     fn equality_table() {
         let num = json!(200);
         let text_one = json!("1");
+        let big = json!(9007199254740993_i64);
         let cases: Vec<(Datum<'_>, Value, bool)> = vec![
             (Datum::Int(200), json!(200), true),
             (Datum::Int(200), json!(200.0), true),
@@ -622,6 +632,8 @@ mod tests {
             (Datum::Int(3), json!("3"), true),
             (Datum::Int(3), json!(" 3 "), true),
             (Datum::Int(3), json!("x3"), false),
+            (Datum::Json(&big), json!("9007199254740993"), true),
+            (Datum::Json(&big), json!("9007199254740992"), false),
             // Text from JSON stays text against a number.
             (Datum::Json(&text_one), json!(1), false),
         ];

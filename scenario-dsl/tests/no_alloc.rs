@@ -159,6 +159,7 @@ scenario json_checks {
   GET /status
   check jsonpath "$.ok" == true
   check jsonpath "$.n[1]" == 2
+  check jsonpath "$.n[1]" == "2"
 }
 "#;
     // The counter sees allocations (so a zero below means something).
@@ -208,7 +209,7 @@ scenario json_checks {
     assert_eq!(rec.failures, 0);
     assert_eq!(
         rec.checks,
-        2 * 1_050 + 1_050 + 2 * 1_050,
+        2 * 1_050 + 1_050 + 3 * 1_050,
         "every check ran and passed"
     );
     assert_ne!(driver.checksum, 0);
