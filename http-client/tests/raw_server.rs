@@ -2,6 +2,7 @@
 //! its own), for what the target server never does: a response sent before the request body
 //! was read (then the server stops reading, and holds the connection or closes it), and
 //! responses whose framing is lenient (bare LF in chunked framing, obs-fold in the head).
+//! The early answer is also tested over TLS, with a rustls server on the same thread.
 //!
 //! Every server thread is bounded: it accepts a fixed number of connections within a
 //! deadline, its sockets have read and write timeouts, and a server that holds a connection
@@ -54,7 +55,7 @@ fn raw_server<T: Send + 'static>(
 /// Reads from `stream` until the end of a request head (the bytes read, the head and
 /// whatever of the body came with it), or None at EOF first. Bounded by 64 KiB and the
 /// socket's read timeout.
-fn read_head(stream: &mut TcpStream) -> Option<Vec<u8>> {
+fn read_head(stream: &mut impl Read) -> Option<Vec<u8>> {
     let mut bytes = Vec::new();
     let mut buf = [0u8; 4096];
     while bytes.len() < 64 << 10 {
@@ -368,4 +369,68 @@ fn a_reset_without_a_response_while_writing_is_still_a_reset() {
     let error = got.expect_err("no response was sent");
     assert_eq!(error.kind(), ErrorKind::Reset, "{error}");
     assert!(!client.is_connected());
+}
+
+/// The early answer over TLS: the client reads it while its write waits, through rustls as
+/// over plain TCP (the server answers after the head, then reads nothing until the test is
+/// done). The client trusts any certificate: what is tested is the exchange, not the chain.
+#[test]
+fn over_tls_a_response_sent_before_the_body_was_read_is_the_response() {
+    let answer: &'static [u8] =
+        b"HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Length: 9\r\n\r\ntoo large";
+    let config = molotov_target::ServerTls::localhost()
+        .and_then(|tls| tls.rustls_config())
+        .expect("a TLS configuration");
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let (addr, server) = raw_server(1, move |stream| {
+        let connection =
+            rustls::ServerConnection::new(config.clone()).expect("a TLS server connection");
+        let mut tls = rustls::StreamOwned::new(connection, stream);
+        let head = read_head(&mut tls).expect("a request head over TLS");
+        tls.write_all(answer).expect("the early answer is written");
+        tls.flush().expect("the early answer is flushed");
+        let _ = done_rx.recv_timeout(SERVER_PATIENCE);
+        head.len()
+    });
+    let options = molotov_http::TlsOptions {
+        insecure: true,
+        ..molotov_http::TlsOptions::default()
+    };
+    let connector = molotov_http::TlsConnector::new(&options).expect("a TLS connector");
+    let mut client = Client::new(
+        Origin::parse(&format!("https://{addr}")).expect("a loopback origin"),
+        ClientConfig {
+            tls: options,
+            ..ClientConfig::default()
+        },
+    )
+    .with_tls(connector);
+    let body = vec![b'x'; LARGE_BODY];
+    let request = common::request(&client, &Method::POST, "/upload", &body);
+    let timeout = Duration::from_secs(3);
+    let started = Instant::now();
+    let outcome = common::run(async {
+        let meta = RequestMeta::for_method(&Method::POST);
+        let got = client
+            .send(&request, meta, &ResponseNeeds::EVERYTHING, timeout)
+            .await
+            .map(|response| {
+                (
+                    response.status(),
+                    response.body().to_vec(),
+                    response.bytes_sent(),
+                )
+            });
+        (got, client.is_connected())
+    });
+    let elapsed = started.elapsed();
+    done_tx.send(()).ok();
+    server.join().expect("the server thread");
+    let (got, connected) = outcome;
+    let (status, body_got, sent) = got.unwrap_or_else(|e| panic!("{e} ({:?})", e.kind()));
+    assert_eq!(status, 413);
+    assert_eq!(body_got, b"too large");
+    assert!(elapsed < timeout, "the answer took {elapsed:?}");
+    assert!(sent < request.len() as u64, "all {sent} bytes sent");
+    assert!(!connected, "the connection is not reused");
 }

@@ -204,8 +204,9 @@ impl ServerTls {
         }
     }
 
-    /// The rustls configuration every thread of the server shares.
-    pub(crate) fn rustls_config(&self) -> io::Result<Arc<rustls::ServerConfig>> {
+    /// The rustls configuration every thread of the server shares (public for tests that
+    /// write a TLS server of their own, byte by byte).
+    pub fn rustls_config(&self) -> io::Result<Arc<rustls::ServerConfig>> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let versions: &[&'static rustls::SupportedProtocolVersion] = if self.tls12_only {
             &[&rustls::version::TLS12]
