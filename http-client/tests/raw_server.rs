@@ -91,6 +91,55 @@ enum After {
 /// A body the socket buffers cannot take whole: the client's write has to wait.
 const LARGE_BODY: usize = 32 << 20;
 
+/// The deadline of [`post_large_body`]'s request.
+const POST_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// What a response to [`post_large_body`] held.
+struct Answer {
+    status: u16,
+    body: Vec<u8>,
+    sent: u64,
+    received: u64,
+    total: Duration,
+}
+
+/// What [`post_large_body`] saw: the answer or the error, then the client's state after it.
+struct Posted {
+    got: Result<Answer, molotov_http::Error>,
+    connected: bool,
+    counters: molotov_http::ClientCounters,
+    elapsed: Duration,
+    request_len: u64,
+}
+
+/// POSTs a body of [`LARGE_BODY`] bytes through `client` with the deadline
+/// [`POST_TIMEOUT`], wanting everything of the response.
+fn post_large_body(client: &mut Client) -> Posted {
+    let body = vec![b'x'; LARGE_BODY];
+    let request = common::request(client, &Method::POST, "/upload", &body);
+    let started = Instant::now();
+    common::run(async {
+        let meta = RequestMeta::for_method(&Method::POST);
+        let got = client
+            .send(&request, meta, &ResponseNeeds::EVERYTHING, POST_TIMEOUT)
+            .await
+            .map(|response| Answer {
+                status: response.status(),
+                body: response.body().to_vec(),
+                sent: response.bytes_sent(),
+                received: response.bytes_received(),
+                total: response.timings().total,
+            });
+        Posted {
+            got,
+            connected: client.is_connected(),
+            counters: client.counters(),
+            elapsed: started.elapsed(),
+            request_len: request.len() as u64,
+        }
+    })
+}
+
 /// A server that answers a POST with a large body as soon as it has the head (RFC 9112
 /// section 9.5's case: `413`, then it stops reading), and then holds the connection, closes
 /// it, or drains the body. The client must report the `413` as soon as it is there, with its
@@ -107,7 +156,6 @@ fn a_response_sent_before_the_body_was_read_is_the_response() {
         (After::Closes, response),
         (After::Drains, response),
     ];
-    let body = vec![b'x'; LARGE_BODY];
     for (after, answer) in cases {
         let case = format!("{after:?} after {:?}", String::from_utf8_lossy(answer));
         let (done_tx, done_rx) = mpsc::channel::<()>();
@@ -135,41 +183,30 @@ fn a_response_sent_before_the_body_was_read_is_the_response() {
             }
             drained
         });
-        let mut client = client_for(addr);
-        let request = common::request(&client, &Method::POST, "/upload", &body);
-        let timeout = Duration::from_secs(3);
-        let started = Instant::now();
-        let outcome = common::run(async {
-            let meta = RequestMeta::for_method(&Method::POST);
-            let got = client
-                .send(&request, meta, &ResponseNeeds::EVERYTHING, timeout)
-                .await
-                .map(|response| {
-                    (
-                        response.status(),
-                        response.body().to_vec(),
-                        response.bytes_sent(),
-                        response.bytes_received(),
-                        response.timings().total,
-                    )
-                });
-            (got, client.is_connected(), client.counters())
-        });
-        let elapsed = started.elapsed();
+        let posted = post_large_body(&mut client_for(addr));
         done_tx.send(()).ok();
         let server_read = server.join().expect("the server thread");
-        let (got, connected, counters) = outcome;
-        let (status, body_got, sent, received, total) =
-            got.unwrap_or_else(|e| panic!("{case}: {e} ({:?})", e.kind()));
+        let Posted {
+            got,
+            connected,
+            counters,
+            elapsed,
+            request_len,
+        } = posted;
+        let Answer {
+            status,
+            body: body_got,
+            sent,
+            received,
+            total,
+        } = got.unwrap_or_else(|e| panic!("{case}: {e} ({:?})", e.kind()));
+        let timeout = POST_TIMEOUT;
         assert_eq!(status, 413, "{case}");
         assert_eq!(body_got, &answer[answer.len() - body_got.len()..], "{case}");
         assert_eq!(received, answer.len() as u64, "{case}: bytes received");
         assert_eq!(counters.bytes_received, received, "{case}");
         assert_eq!(counters.bytes_sent, sent, "{case}");
-        assert!(
-            sent > 0 && sent <= request.len() as u64,
-            "{case}: {sent} sent"
-        );
+        assert!(sent > 0 && sent <= request_len, "{case}: {sent} sent");
         assert!(
             total > Duration::ZERO && total <= elapsed,
             "{case}: latency {total:?} in {elapsed:?}"
@@ -183,7 +220,7 @@ fn a_response_sent_before_the_body_was_read_is_the_response() {
             // The server read the head and what came with it, no more: the client cannot
             // have written the whole body.
             After::Holds | After::Closes => {
-                assert!(sent < request.len() as u64, "{case}: all {sent} bytes sent");
+                assert!(sent < request_len, "{case}: all {sent} bytes sent");
             }
             // A server that reads on gets what the client sent (all of it, or what was sent
             // before the client saw the answer).
@@ -405,32 +442,23 @@ fn over_tls_a_response_sent_before_the_body_was_read_is_the_response() {
         },
     )
     .with_tls(connector);
-    let body = vec![b'x'; LARGE_BODY];
-    let request = common::request(&client, &Method::POST, "/upload", &body);
-    let timeout = Duration::from_secs(3);
-    let started = Instant::now();
-    let outcome = common::run(async {
-        let meta = RequestMeta::for_method(&Method::POST);
-        let got = client
-            .send(&request, meta, &ResponseNeeds::EVERYTHING, timeout)
-            .await
-            .map(|response| {
-                (
-                    response.status(),
-                    response.body().to_vec(),
-                    response.bytes_sent(),
-                )
-            });
-        (got, client.is_connected())
-    });
-    let elapsed = started.elapsed();
+    let posted = post_large_body(&mut client);
     done_tx.send(()).ok();
     server.join().expect("the server thread");
-    let (got, connected) = outcome;
-    let (status, body_got, sent) = got.unwrap_or_else(|e| panic!("{e} ({:?})", e.kind()));
-    assert_eq!(status, 413);
-    assert_eq!(body_got, b"too large");
-    assert!(elapsed < timeout, "the answer took {elapsed:?}");
-    assert!(sent < request.len() as u64, "all {sent} bytes sent");
-    assert!(!connected, "the connection is not reused");
+    let answer = posted
+        .got
+        .unwrap_or_else(|e| panic!("{e} ({:?})", e.kind()));
+    assert_eq!(answer.status, 413);
+    assert_eq!(answer.body, b"too large");
+    assert!(
+        posted.elapsed < POST_TIMEOUT,
+        "the answer took {:?}",
+        posted.elapsed
+    );
+    assert!(
+        answer.sent < posted.request_len,
+        "all {} bytes sent",
+        answer.sent
+    );
+    assert!(!posted.connected, "the connection is not reused");
 }
