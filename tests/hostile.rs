@@ -149,6 +149,12 @@ fn run_failing_as(
     let finished = run_against(&server, name, body, timeout);
     assert_all_failed_as(&finished, kind);
     assert_connections_match(&server, &finished);
+    // Every connection's connect time is in the mean, also when no request was answered
+    // (loopback connects take microseconds, not zero).
+    if finished.total("connections") > 0 {
+        let mean = finished.json()["totals"]["mean_connect_us"].as_u64();
+        assert!(mean.is_some_and(|us| us > 0), "{}", finished.dump());
+    }
     (server, finished)
 }
 

@@ -16,8 +16,7 @@ use molotov_dsl::{
     WorkerContext,
 };
 use molotov_http::{
-    Client, ClientConfig, ClientCounters, HeaderNeeds, Origin, RequestMeta, Response,
-    ResponseNeeds, Scheme,
+    Client, ClientConfig, HeaderNeeds, Meter, Origin, RequestMeta, Response, ResponseNeeds, Scheme,
 };
 use molotov_runtime::{Executor, RingSetup};
 
@@ -898,47 +897,55 @@ fn worker_loop(
 }
 
 /// One connection per origin a worker talks to. In `repr(C)` order: what every request reads
-/// first (the counters, the origin's index, then the client, whose hot part leads), the
-/// authority (read only for URLs built at run time) last.
+/// first (the origin's index, then the client, whose hot part leads), the authority (read
+/// only for URLs built at run time) last.
 #[repr(C)]
 struct OriginClient {
-    /// The client's counters as last added to the slot.
-    accounted: ClientCounters,
-    /// The request last sent through this client: the bytes read since `accounted` are its
-    /// own, whatever its outcome (see [`OriginClient::account`]).
-    last_request: Option<u32>,
     /// The plan origin's index, when the client was opened for one (see `Request::origin`).
     origin: Option<u32>,
     scheme: Scheme,
-    client: Client,
+    client: Client<SlotMeter>,
     authority: String,
 }
 
-impl OriginClient {
-    /// Adds what the client counted since the last call to the slot. It is called before
-    /// each send and when the worker ends, so the bytes read since the last call were read
-    /// while the last request was out: they go to its row too, also when it failed (a
-    /// truncated body, a malformed response) or when they were stray bytes found before its
-    /// response. The rows then add up to the total.
-    fn account(&mut self, slot: Slot<'static>) {
-        let now = self.client.counters();
-        let accounted = &mut self.accounted;
-        let received = now.bytes_received - accounted.bytes_received;
-        slot.add(Total::BytesReceived, received);
-        if let Some(id) = self.last_request {
-            slot.add_request(id, RequestCounter::BytesReceived, received);
-        }
-        slot.add(Total::BytesSent, now.bytes_sent - accounted.bytes_sent);
-        slot.add(Total::Connects, now.connects - accounted.connects);
-        slot.add(Total::Retries, now.retries - accounted.retries);
-        slot.add(
-            Total::TlsHandshakes,
-            now.tls_handshakes - accounted.tls_handshakes,
-        );
-        slot.add(Total::TlsResumed, now.tls_resumed - accounted.tls_resumed);
-        *accounted = now;
-    }
+/// A client's [`Meter`]: what the client does goes straight into the process's slot, as it
+/// happens, so the slot is current at any moment (also when the process is killed with a
+/// request in flight: its bytes and its connect are counted). Bytes read go to the row of
+/// the request last sent through the client: they were read while it was out, whatever its
+/// outcome (a truncated body, a malformed response, stray bytes found before its response),
+/// so the rows add up to the total.
+struct SlotMeter {
+    slot: Slot<'static>,
+    /// The request being sent (or last sent) through the client.
+    request: u32,
+}
 
+impl Meter for SlotMeter {
+    #[inline]
+    fn bytes_sent(&mut self, n: u64) {
+        self.slot.add(Total::BytesSent, n);
+    }
+    #[inline]
+    fn bytes_received(&mut self, n: u64) {
+        self.slot.add(Total::BytesReceived, n);
+        self.slot
+            .add_request(self.request, RequestCounter::BytesReceived, n);
+    }
+    fn connected(&mut self, took: Duration, _reconnect: bool) {
+        self.slot.add(Total::Connects, 1);
+        self.slot.add(Total::ConnectMicros, micros(took));
+    }
+    fn tls_handshake(&mut self, took: Duration, resumed: bool) {
+        self.slot.add(Total::TlsHandshakes, 1);
+        self.slot.add(Total::TlsResumed, u64::from(resumed));
+        self.slot.add(Total::TlsHandshakeMicros, micros(took));
+    }
+    fn retried(&mut self) {
+        self.slot.add(Total::Retries, 1);
+    }
+}
+
+impl OriginClient {
     /// Whether this client's connection is the one for `req`: by the plan origin's index
     /// when both have one (equal indexes are equal origins), by scheme and authority
     /// otherwise.
@@ -1065,10 +1072,9 @@ impl EngineDriver {
         self.stop.graceful(self.now_hint)
     }
 
-    /// Adds what the clients counted since the last send and closes them.
+    /// Closes the clients (what they did is already in the slot: see [`SlotMeter`]).
     fn flush(&mut self) {
         for origin in &mut self.clients {
-            origin.account(self.slot);
             origin.client.close();
         }
     }
@@ -1196,19 +1202,19 @@ impl Driver for EngineDriver {
                     origin: req.origin,
                     scheme: scheme(req.scheme),
                     authority: req.authority.to_string(),
-                    client: new_client(origin, self.config.clone()),
-                    accounted: ClientCounters::default(),
-                    last_request: None,
+                    client: new_client(origin, self.config.clone()).metered(SlotMeter {
+                        slot: self.slot,
+                        request: req.id.0,
+                    }),
                 });
                 self.clients.len() - 1
             }
         };
         let origin = &mut self.clients[index];
         let slot = self.slot;
-        // Bytes, connects and retries come from the client's cumulative counters, so what a
-        // failed request cost is counted too (at the next send or when the worker ends).
-        origin.account(slot);
-        origin.last_request = Some(req.id.0);
+        // Bytes, connects and retries are counted by the client's meter as they happen, so
+        // what a failed or unfinished request cost is counted too.
+        origin.client.meter_mut().request = req.id.0;
         slot.add(Total::Requests, 1);
         slot.add_request(req.id.0, RequestCounter::Sent, 1);
         slot.add_meta(Meta::InFlight, 1);
@@ -1244,12 +1250,6 @@ impl Driver for EngineDriver {
                 slot.record(Histo::Request(req.id.0), latency);
                 slot.add_request(req.id.0, RequestCounter::Responses, 1);
                 slot.add(Total::TtfbMicros, micros(t.ttfb));
-                if let Some(c) = t.connect {
-                    slot.add(Total::ConnectMicros, micros(c));
-                }
-                if let Some(h) = t.tls_handshake {
-                    slot.add(Total::TlsHandshakeMicros, micros(h));
-                }
                 Ok(EngineResponse { inner: resp })
             }
             Err(e) => {

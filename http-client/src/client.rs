@@ -21,6 +21,11 @@
 //!   is one already received when the write fails with a reset or broken pipe (RFC 9112
 //!   section 9.5). Sending stops, and the connection is closed after it.
 //!
+//! What a client did (bytes each way, connects and their times, TLS handshakes, retries) is
+//! reported to its [`Meter`] as it happens: [`ClientCounters`] (the default) adds it up in
+//! the client; molotov's engine gives a meter that writes straight into the shared-memory
+//! counters, so they are current even when a load process is killed mid-request.
+//!
 //! The per-request `timeout` is a deadline covering connect, TLS handshake, write and read,
 //! enforced with one reused timer ([`crate::deadline`]); the TCP connect itself is also
 //! bounded by `ClientConfig::connect_timeout` (io_uring's linked timeout).
@@ -258,23 +263,69 @@ pub struct Timings {
     pub total: Duration,
 }
 
-/// Cumulative counts of a client, kept up to date even when requests fail.
+/// Where a client reports what it did, as it happens (also for requests that fail): the
+/// bytes of each write and read, each connect, TLS handshake and retry. Called on the request
+/// path: implementations should be a few adds.
+pub trait Meter {
+    /// `n` request bytes were written.
+    fn bytes_sent(&mut self, n: u64);
+    /// `n` response bytes were read.
+    fn bytes_received(&mut self, n: u64);
+    /// A TCP connect succeeded after `took`; `reconnect` when it replaced an earlier
+    /// connection of this client.
+    fn connected(&mut self, took: Duration, reconnect: bool);
+    /// A TLS handshake completed after `took`; `resumed` when it resumed an earlier session.
+    fn tls_handshake(&mut self, took: Duration, resumed: bool);
+    /// A request is sent a second time after a reused connection failed.
+    fn retried(&mut self);
+}
+
+/// Cumulative counts of a client, kept up to date even when requests fail: the default
+/// [`Meter`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ClientCounters {
     /// Successful TCP connects.
     pub connects: u64,
     /// Connects that replaced an earlier connection (all connects but the first).
     pub reconnects: u64,
+    /// Time spent in successful TCP connects.
+    pub connect_time: Duration,
     /// Completed TLS handshakes (`https`).
     pub tls_handshakes: u64,
     /// TLS handshakes that resumed an earlier session (included in `tls_handshakes`).
     pub tls_resumed: u64,
+    /// Time spent in completed TLS handshakes.
+    pub tls_handshake_time: Duration,
     /// Requests sent a second time after a reused connection failed.
     pub retries: u64,
     /// Request bytes written.
     pub bytes_sent: u64,
     /// Response bytes read.
     pub bytes_received: u64,
+}
+
+impl Meter for ClientCounters {
+    #[inline]
+    fn bytes_sent(&mut self, n: u64) {
+        self.bytes_sent += n;
+    }
+    #[inline]
+    fn bytes_received(&mut self, n: u64) {
+        self.bytes_received += n;
+    }
+    fn connected(&mut self, took: Duration, reconnect: bool) {
+        self.connects += 1;
+        self.reconnects += u64::from(reconnect);
+        self.connect_time += took;
+    }
+    fn tls_handshake(&mut self, took: Duration, resumed: bool) {
+        self.tls_handshakes += 1;
+        self.tls_resumed += u64::from(resumed);
+        self.tls_handshake_time += took;
+    }
+    fn retried(&mut self) {
+        self.retries += 1;
+    }
 }
 
 /// A parsed response, borrowed from the client until the next request.
@@ -363,9 +414,9 @@ impl<'a> Response<'a> {
 // Fields in this order (and `Core`'s, and `Core` last) so that what every request touches
 // comes first: among hundreds of workers, each cache line of it is fetched back per request.
 #[repr(C)]
-pub struct Client {
+pub struct Client<M = ClientCounters> {
     timer: DeadlineTimer,
-    core: Core,
+    core: Core<M>,
 }
 
 /// Everything but the timer, so an exchange can borrow it while the timer races it.
@@ -375,10 +426,11 @@ pub struct Client {
 /// or an error reads.
 #[derive(Debug)]
 #[repr(C)]
-struct Core {
+struct Core<M> {
     conn: Option<Transport>,
     parser: ResponseParser,
-    counters: ClientCounters,
+    /// Where what the client does is reported.
+    meter: M,
     /// When the last response on `conn` was complete.
     idle_since: Instant,
     /// Requests completed on `conn`.
@@ -468,7 +520,7 @@ impl Client {
                 probe_idle_after: config.probe_idle_after,
                 read_size: config.read_buffer_bytes.max(1),
                 parser: ResponseParser::new(limits),
-                counters: ClientCounters::default(),
+                meter: ClientCounters::default(),
                 config,
             },
         }
@@ -481,6 +533,67 @@ impl Client {
     pub fn with_tls(mut self, connector: TlsConnector) -> Client {
         self.core.tls = Some(connector);
         self
+    }
+
+    /// Cumulative counters (updated even by failed requests).
+    pub fn counters(&self) -> ClientCounters {
+        self.core.meter
+    }
+
+    /// The same client (nothing opened yet, or its open connection) reporting to `meter`
+    /// from now on instead of its counters.
+    pub fn metered<M: Meter>(self, meter: M) -> Client<M> {
+        let Core {
+            conn,
+            parser,
+            meter: _,
+            idle_since,
+            served,
+            conn_executor,
+            probe_idle_after,
+            read_size,
+            ever_connected,
+            origin,
+            config,
+            addrs,
+            unresolved,
+            tls,
+            server_name,
+            opening,
+        } = self.core;
+        Client {
+            timer: self.timer,
+            core: Core {
+                conn,
+                parser,
+                meter,
+                idle_since,
+                served,
+                conn_executor,
+                probe_idle_after,
+                read_size,
+                ever_connected,
+                origin,
+                config,
+                addrs,
+                unresolved,
+                tls,
+                server_name,
+                opening,
+            },
+        }
+    }
+}
+
+impl<M: Meter> Client<M> {
+    /// The meter the client reports to.
+    pub fn meter(&self) -> &M {
+        &self.core.meter
+    }
+
+    /// The meter the client reports to, e.g. to tell it which request comes next.
+    pub fn meter_mut(&mut self) -> &mut M {
+        &mut self.core.meter
     }
 
     /// What the open `https` connection negotiated (version, cipher suite, ALPN, resumed);
@@ -497,11 +610,6 @@ impl Client {
     /// The configuration.
     pub fn config(&self) -> &ClientConfig {
         &self.core.config
-    }
-
-    /// Cumulative counters (updated even by failed requests).
-    pub fn counters(&self) -> ClientCounters {
-        self.core.counters
     }
 
     /// Whether a connection is open.
@@ -564,7 +672,7 @@ impl Client {
     }
 }
 
-impl Core {
+impl<M: Meter> Core<M> {
     /// The request on a ready connection, retried once on a fresh one when a kept-alive
     /// connection turns out dead; `started` is when `send` was called.
     async fn exchange(
@@ -628,7 +736,7 @@ impl Core {
                             Sent::Wrote(Ok(n)) if written < request.len() => {
                                 written += n;
                                 exchange.bytes_sent += n as u64;
-                                self.counters.bytes_sent += n as u64;
+                                self.meter.bytes_sent(n as u64);
                                 continue;
                             }
                             // Written and flushed.
@@ -683,7 +791,7 @@ impl Core {
                     // buffer.
                     let fed = with_read_buffer(stream, n, |bytes| self.parser.feed(bytes));
                     exchange.bytes_received += n as u64;
-                    self.counters.bytes_received += n as u64;
+                    self.meter.bytes_received(n as u64);
                     match fed {
                         Ok(Progress::Partial) => {
                             // The first byte came with this read. When the first read holds
@@ -743,7 +851,7 @@ impl Core {
                     self.conn = None;
                     if reused && failure.before_response && meta.idempotent && !retried {
                         retried = true;
-                        self.counters.retries += 1;
+                        self.meter.retried();
                         continue;
                     }
                     return Err(failure.error);
@@ -794,6 +902,8 @@ impl Core {
         let started = Instant::now();
         let stream = self.connect().await?;
         let took = started.elapsed();
+        self.meter.connected(took, self.ever_connected);
+        self.ever_connected = true;
         exchange.timings.connect = Some(exchange.timings.connect.unwrap_or_default() + took);
         let transport = match self.origin.scheme {
             Scheme::Http => Transport::Plain(stream),
@@ -802,6 +912,9 @@ impl Core {
                 self.opening = Some(Opening::TlsHandshake);
                 let tls = self.tls_handshake(stream).await?;
                 let took = started.elapsed();
+                let resumed =
+                    tls.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+                self.meter.tls_handshake(took, resumed);
                 exchange.timings.tls_handshake =
                     Some(exchange.timings.tls_handshake.unwrap_or_default() + took);
                 Transport::Tls(Box::new(tls))
@@ -830,13 +943,7 @@ impl Core {
                 .clone(),
         };
         match connector.handshake(server_name, stream).await {
-            Ok(tls) => {
-                self.counters.tls_handshakes += 1;
-                if tls.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed) {
-                    self.counters.tls_resumed += 1;
-                }
-                Ok(tls)
-            }
+            Ok(tls) => Ok(tls),
             Err(e) => Err(io_error(&self.origin, Phase::TlsHandshake, e)),
         }
     }
@@ -866,11 +973,6 @@ impl Core {
                             .set_nodelay(true)
                             .map_err(|e| Error::from_connect(addr, timeout, e))?;
                     }
-                    self.counters.connects += 1;
-                    if self.ever_connected {
-                        self.counters.reconnects += 1;
-                    }
-                    self.ever_connected = true;
                     return Ok(stream);
                 }
                 Err(e) => last_error = Some(Error::from_connect(addr, timeout, e)),

@@ -25,7 +25,7 @@ pub mod tls;
 mod transport;
 pub mod url;
 
-pub use client::{Client, ClientConfig, ClientCounters, Response, Timings};
+pub use client::{Client, ClientConfig, ClientCounters, Meter, Response, Timings};
 pub use deadline::{Deadline, DeadlineTimer};
 pub use error::{Error, ErrorKind, Opening, Phase};
 pub use request::{DEFAULT_USER_AGENT, RequestMeta, render_request};
