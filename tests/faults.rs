@@ -197,26 +197,47 @@ fn sigint_and_sigterm_at_start_up_leave_nothing_behind() {
     }
 }
 
+/// SIGTERM or SIGHUP, sent to the master alone or to the whole process group (as `timeout`,
+/// a CI job's time limit or a closed terminal do), stops a run like Ctrl-C: the children
+/// ignore them and the master stops them gracefully; exact counts, a full report.
 #[test]
-fn sigterm_mid_run_stops_gracefully_with_exact_counts() {
-    let (server, dir, file) = json_plan("sigterm");
-    let (child, started) = harness::spawn(
-        molotov().args(["-q", "-p", "2", "-w", "5"]).arg(&file),
-        &dir,
-    );
-    let master = child.id();
-    wait_children(master, 2);
-    std::thread::sleep(Duration::from_millis(800));
-    signal(master, libc::SIGTERM);
-    let finished = harness::finish(child, started, &dir, Duration::from_secs(15));
-    finished.assert_sound();
-    finished.assert_exit(130);
-    assert_eq!(finished.json()["ending"], "interrupted");
-    assert_eq!(finished.total("unfinished"), 0, "{}", finished.dump());
-    assert!(finished.errors().is_empty(), "{}", finished.dump());
-    assert!(finished.total("requests") > 0);
-    assert_server_answered_all(&server, &finished);
-    assert_group_gone(master, Duration::from_secs(2));
+fn sigterm_and_sighup_stop_gracefully_with_exact_counts_also_sent_to_the_group() {
+    for (sig, to_group) in [
+        (libc::SIGTERM, false),
+        (libc::SIGTERM, true),
+        (libc::SIGHUP, false),
+        (libc::SIGHUP, true),
+    ] {
+        let (server, dir, file) = json_plan("sigterm");
+        let (child, started) = harness::spawn(
+            molotov().args(["-q", "-p", "2", "-w", "5"]).arg(&file),
+            &dir,
+        );
+        let master = child.id();
+        wait_children(master, 2);
+        std::thread::sleep(Duration::from_millis(800));
+        if to_group {
+            // SAFETY: kill(2) on the process group of the master the test started (its own
+            // group: see `harness::molotov`); no memory is involved.
+            unsafe { libc::kill(-(master as i32), sig) };
+        } else {
+            signal(master, sig);
+        }
+        let finished = harness::finish(child, started, &dir, Duration::from_secs(15));
+        let case = format!(
+            "signal {sig}, to the group: {to_group}\n{}",
+            finished.dump()
+        );
+        finished.assert_sound();
+        finished.assert_exit(130);
+        assert_eq!(finished.json()["ending"], "interrupted", "{case}");
+        assert_eq!(finished.total("unfinished"), 0, "{case}");
+        assert!(finished.errors().is_empty(), "{case}");
+        assert!(!finished.stderr().contains("killed by"), "{case}");
+        assert!(finished.total("requests") > 0, "{case}");
+        assert_server_answered_all(&server, &finished);
+        assert_group_gone(master, Duration::from_secs(2));
+    }
 }
 
 /// Starts a run whose 3 workers each wait on `/delay/5000`, and waits until they do.
@@ -242,6 +263,26 @@ fn start_with_requests_in_flight(
     (child, started)
 }
 
+/// The three in-flight requests of [`start_with_requests_in_flight`] were stopped before
+/// their responses: what they cost is counted all the same, as it happened (their bytes on
+/// the socket, their connections and connect times), although their process was killed.
+fn assert_in_flight_costs_counted(finished: &harness::Finished, server: &ServerHandle) {
+    assert_eq!(finished.total("responses"), 0, "{}", finished.dump());
+    assert_eq!(finished.total("connections"), 3, "{}", finished.dump());
+    let request_line_and_host = format!(
+        "GET /delay/5000 HTTP/1.1\r\nHost: {}\r\n\r\n",
+        server.addr()
+    );
+    let sent = finished.total("bytes_sent");
+    assert!(
+        sent.is_multiple_of(3) && sent / 3 >= request_line_and_host.len() as u64,
+        "{sent} bytes sent for 3 requests\n{}",
+        finished.dump()
+    );
+    // Connect times of connections whose requests got no response are in the mean too.
+    assert!(finished.total("mean_connect_us") > 0, "{}", finished.dump());
+}
+
 #[test]
 fn a_second_sigint_stops_at_once_even_with_requests_in_flight() {
     let server = target();
@@ -264,6 +305,7 @@ fn a_second_sigint_stops_at_once_even_with_requests_in_flight() {
     finished.assert_exit(130);
     assert_eq!(finished.total("requests"), 3, "{}", finished.dump());
     assert_eq!(finished.total("unfinished"), 3, "{}", finished.dump());
+    assert_in_flight_costs_counted(&finished, &server);
     assert!(
         finished.stdout().contains("Unfinished"),
         "{}",
@@ -296,6 +338,7 @@ fn the_grace_period_bounds_a_graceful_stop() {
     finished.assert_sound();
     finished.assert_exit(130);
     assert_eq!(finished.total("unfinished"), 3, "{}", finished.dump());
+    assert_in_flight_costs_counted(&finished, &server);
     // Stopped by the master as the grace period said, not a process that died.
     assert_eq!(
         finished.exits(),

@@ -226,6 +226,39 @@ fn the_demo_runs_against_its_own_target_server() {
     assert!(text.contains("Thresholds: 2 passed, 0 failed"), "{text}");
 }
 
+/// `timeout molotov` (the demo): a SIGTERM to the whole process group stops the load
+/// gracefully, and the demo's target server, a child too, keeps serving until the load has
+/// stopped: every request sent was answered, none failed.
+#[test]
+fn the_demo_stopped_by_a_sigterm_to_its_group_answers_every_request() {
+    use std::os::unix::process::CommandExt;
+    let child = molotov()
+        .args(["demo", "-c", "-w", "5", "-d", "20"])
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn molotov");
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: kill(2) on the process group of the molotov the test started (its own group);
+    // no memory is involved.
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGTERM) };
+    let out = wait_bounded(child, Duration::from_secs(40));
+    let text = stdout(&out);
+    let err = stderr(&out);
+    assert_exit(&out, 130);
+    let answered: u64 = err
+        .lines()
+        .find_map(|l| l.strip_prefix("demo target server: answered "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count from the demo server in:\n{err}"));
+    assert!(answered > 0, "{text}\n{err}");
+    assert_eq!(reported_requests(&text), answered, "{text}\n{err}");
+    assert_eq!(reported_outcomes(&text).1, 0, "{text}\n{err}");
+    assert!(!err.contains("killed by"), "{err}");
+}
+
 fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
 }

@@ -39,15 +39,20 @@ impl DemoTarget {
 
     /// Stops the target; it prints how many requests it answered.
     pub fn stop(self) {
-        process::kill(self.pid, Signal::SIGTERM);
+        process::kill(self.pid, STOP);
         let _ = nix::sys::wait::waitpid(self.pid, None);
     }
 }
 
-/// The child: start the server, report its address, serve until SIGTERM.
+/// What stops the demo target: a signal of its own, since the stop signals sent to the process
+/// group (Ctrl-C, `timeout`'s SIGTERM, a hang-up) are the master's, which stops the load
+/// gracefully first; the target, a child, ignores them and serves until then.
+const STOP: Signal = Signal::SIGUSR1;
+
+/// The child: start the server, report its address, serve until [`STOP`].
 fn serve(out: OwnedFd) -> i32 {
     let mut term = SigSet::empty();
-    term.add(Signal::SIGTERM);
+    term.add(STOP);
     if term.thread_block().is_err() {
         return 1;
     }

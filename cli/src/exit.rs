@@ -19,7 +19,7 @@ pub const THRESHOLDS: u8 = 3;
 pub const RUNTIME: u8 = 4;
 /// A host the plan names does not resolve: checked before the run, nothing was sent.
 pub const UNRESOLVED_HOST: u8 = 5;
-/// Ctrl-C, `q` in the live view, or SIGTERM stopped the run (the report is still printed).
+/// Ctrl-C, `q` in the live view, SIGTERM or SIGHUP stopped the run (the report is still printed).
 pub const INTERRUPTED: u8 = 130;
 
 /// Whether `p` is the plan's `teardown` and it failed: a step of it failed, or it ran past its

@@ -254,14 +254,18 @@ impl std::fmt::Display for ChildExit {
     }
 }
 
+/// The signals a child ignores: those the master reads as an interrupt (see
+/// [`MasterSignals`]), which also reach the children when sent to the process group.
+const CHILD_IGNORED: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
+
 /// Exit code of a child whose body panicked.
 pub const CHILD_PANIC_EXIT: i32 = 101;
 
 /// Forks a child that runs `body` and exits with its return value.
 ///
 /// In the child: it dies with the master (`PR_SET_PDEATHSIG(SIGKILL)`, and exits at once if the
-/// master is already gone), ignores SIGINT (the master owns Ctrl-C and tells children to stop
-/// through shared memory), unblocks the signals the master blocked, is pinned to `cpu` when
+/// master is already gone), ignores SIGINT, SIGTERM and SIGHUP (the master owns them and tells
+/// children to stop through shared memory), unblocks the signals the master blocked, is pinned to `cpu` when
 /// given, and never returns into the master's code: it leaves with `_exit`.
 ///
 /// Call only while the process is single-threaded.
@@ -317,9 +321,13 @@ fn child_prologue(master: Pid, cpu: Option<usize>) -> Result<(), ProcessError> {
         // SAFETY: exiting at once, nothing to clean up.
         unsafe { libc::_exit(1) }
     }
-    // SAFETY: setting SIGINT to SIG_IGN installs no handler code.
-    unsafe { nix::sys::signal::signal(Signal::SIGINT, nix::sys::signal::SigHandler::SigIgn) }
-        .map_err(os("signal(SIGINT)"))?;
+    // The master owns the stop signals (a terminal's Ctrl-C and hang-up, and `timeout` or a CI
+    // job's SIGTERM, go to the whole process group) and stops children through shared memory.
+    for sig in CHILD_IGNORED {
+        // SAFETY: setting a signal to SIG_IGN installs no handler code.
+        unsafe { nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigIgn) }
+            .map_err(os("signal"))?;
+    }
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
         .map_err(os("sigprocmask"))?;
     if let Some(cpu) = cpu {
@@ -331,7 +339,7 @@ fn child_prologue(master: Pid, cpu: Option<usize>) -> Result<(), ProcessError> {
 /// What the master's signal wait saw.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Signals {
-    /// SIGINT or SIGTERM arrived (how many).
+    /// SIGINT, SIGTERM or SIGHUP arrived (how many).
     pub interrupts: u32,
     /// SIGCHLD arrived: reap.
     pub child: bool,
@@ -341,8 +349,9 @@ pub struct Signals {
     pub output: bool,
 }
 
-/// The master's signal handling: SIGINT, SIGTERM and SIGCHLD are blocked and read from a
-/// signalfd in the master's loop.
+/// The master's signal handling: SIGINT, SIGTERM, SIGHUP and SIGCHLD are blocked and read from
+/// a signalfd in the master's loop. SIGHUP (a closed terminal, a dropped ssh session) stops a
+/// run as SIGTERM does, so the reports are still written; under `nohup` it stays ignored.
 #[derive(Debug)]
 pub struct MasterSignals {
     fd: SignalFd,
@@ -354,6 +363,7 @@ impl MasterSignals {
         let mut set = SigSet::empty();
         set.add(Signal::SIGINT);
         set.add(Signal::SIGTERM);
+        set.add(Signal::SIGHUP);
         set.add(Signal::SIGCHLD);
         nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)
             .map_err(os("sigprocmask"))?;
@@ -402,7 +412,7 @@ impl MasterSignals {
         };
         while let Ok(Some(info)) = self.fd.read_signal() {
             match info.ssi_signo as i32 {
-                libc::SIGINT | libc::SIGTERM => out.interrupts += 1,
+                libc::SIGINT | libc::SIGTERM | libc::SIGHUP => out.interrupts += 1,
                 libc::SIGCHLD => out.child = true,
                 _ => {}
             }
