@@ -178,9 +178,11 @@ fn a_killed_child_is_named_and_the_others_counts_are_kept() {
     let server = target();
     let dir = TempDir::new("kill-child");
     let plan = write_get_plan(&dir, &server, "/");
+    let json = dir.0.join("report.json");
     let (child, master) = spawn_with_children(
         molotov()
-            .args(["-q", "-p", "2", "-w", "2", "-d", "3"])
+            .args(["-q", "-p", "2", "-w", "2", "-d", "3", "--json"])
+            .arg(&json)
             .arg(&plan),
         2,
     );
@@ -204,6 +206,24 @@ fn a_killed_child_is_named_and_the_others_counts_are_kept() {
         "reported {reported}, server answered {answered}\n{report}"
     );
     assert!(reported > 100, "{report}");
+    // The live gauges leave the dead process out once it is reaped: from a second after the
+    // kill, at most the survivor's 2 workers and 2 requests in flight; none at the end.
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let series = json["series"].as_array().unwrap();
+    let gauges = |p: &serde_json::Value| (p["workers"].as_u64(), p["in_flight"].as_u64());
+    for point in series.iter().filter(|p| p["t_s"].as_f64().unwrap() >= 1.5) {
+        let (workers, in_flight) = gauges(point);
+        assert!(
+            workers <= Some(2) && in_flight <= Some(2),
+            "{point}\n{json:#}"
+        );
+    }
+    assert_eq!(
+        series.last().map(gauges),
+        Some((Some(0), Some(0))),
+        "{json:#}"
+    );
 }
 
 #[test]

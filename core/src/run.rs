@@ -299,6 +299,11 @@ impl LoadChildren {
             for (pid, exit, usage) in process::reap_any() {
                 if let Some(c) = self.children.iter_mut().find(|c| c.pid == pid) {
                     c.ended(exit, usage);
+                    // A process killed or dead mid-run left its gauges as they were: it runs
+                    // no worker and has no request in flight any more.
+                    let slot = region.slot(c.info.slot);
+                    slot.set_meta(Meta::WorkersAlive, 0);
+                    slot.set_meta(Meta::InFlight, 0);
                     if c.info.exit.is_some_and(|e| e.is_death()) {
                         observer.child_ended(&c.info);
                     }
