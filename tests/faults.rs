@@ -314,6 +314,44 @@ fn the_grace_period_bounds_a_graceful_stop() {
     assert_group_gone(master, Duration::from_secs(2));
 }
 
+#[test]
+fn the_grace_period_after_the_deadline_ends_on_time_not_at_the_next_tick() {
+    // `-q` samples once a second; the grace period after the deadline (1 s) must end 300 ms
+    // after it, not at the next 1 s tick (the master once noticed it only then: 2.0 s).
+    let server = target();
+    let dir = TempDir::new("grace-deadline");
+    let file = dir.write(
+        "plan.mol",
+        &plan(&base_url(&server), "10s", "  GET /delay/5000"),
+    );
+    let finished = run(
+        molotov()
+            .args(["-q", "-w", "2", "-d", "1", "--grace", "300ms"])
+            .arg(&file),
+        &dir,
+        Duration::from_secs(15),
+    );
+    finished.assert_sound();
+    finished.assert_exit(0);
+    let duration = finished.json()["duration_s"].as_f64().unwrap();
+    // The deadline plus the grace period (1.3 s), well before the tick at 2 s.
+    assert!(
+        (1.25..1.9).contains(&duration),
+        "duration {duration}\n{}",
+        finished.dump()
+    );
+    assert_eq!(finished.total("unfinished"), 2, "{}", finished.dump());
+    assert_eq!(
+        finished.exits(),
+        BTreeMap::from([(
+            "worker 0".to_string(),
+            "stopped: the grace period ended".to_string()
+        )]),
+        "{}",
+        finished.dump()
+    );
+}
+
 /// A plan whose `setup` or `teardown` takes 1.5 s.
 fn plan_with_slow(block: &str, server: &ServerHandle) -> String {
     plan_with_slow_ms(block, server, 1500)

@@ -567,11 +567,17 @@ pub fn run(
     let mut next_tick = start + config.tick;
     while load.children.iter().any(|c| c.info.exit.is_none()) {
         let now = Instant::now();
-        let wait = next_tick
-            .min(next_second)
-            .min(next_step)
-            .saturating_duration_since(now)
-            .min(config.tick);
+        // Wake for whatever comes first: a tick, a second of the series, a sizing step, the
+        // deadline (which starts the grace period) and the end of the grace period. (The
+        // deadline and the grace period were once seen only at the next tick: with `-q`'s
+        // 1 s tick, `--grace 200ms` stopped the run 1 s after the deadline.) Once passed,
+        // neither is waited for: the stop was asked, or the children killed, and their
+        // SIGCHLD wakes the loop.
+        let mut wake = next_tick.min(next_second).min(next_step);
+        if let Some(at) = kill_at.or(deadline).filter(|&at| at > now) {
+            wake = wake.min(at);
+        }
+        let wait = wake.saturating_duration_since(now).min(config.tick);
         load.wait_and_handle(&signals, wait, &region, observer);
         let now = Instant::now();
         if region.failed_slot().is_some() && load.ending == Ending::Completed {
