@@ -352,6 +352,55 @@ fn the_grace_period_after_the_deadline_ends_on_time_not_at_the_next_tick() {
     );
 }
 
+#[test]
+fn a_master_held_past_some_seconds_gets_one_series_point_for_the_gap() {
+    // The master stopped (SIGSTOP) from about 1.2 s to 3.2 s of a 4 s run: the seconds it
+    // missed are one point with its true time, not points caught up 1 ms apart.
+    let (_server, dir, file) = json_plan("held");
+    let (child, started) = harness::spawn(
+        molotov().args(["-q", "-w", "2", "-d", "4"]).arg(&file),
+        &dir,
+    );
+    let master = child.id();
+    wait_children(master, 1);
+    std::thread::sleep(Duration::from_millis(1200));
+    signal(master, libc::SIGSTOP);
+    std::thread::sleep(Duration::from_secs(2));
+    signal(master, libc::SIGCONT);
+    let finished = harness::finish(child, started, &dir, Duration::from_secs(20));
+    finished.assert_sound();
+    finished.assert_exit(0);
+    let series = finished.json()["series"].as_array().unwrap().clone();
+    let t = |p: &serde_json::Value| p["t_s"].as_f64().unwrap();
+    let mut previous = 0.0;
+    let mut longest = 0.0f64;
+    for (i, p) in series.iter().enumerate() {
+        let interval = t(p) - previous;
+        // Each point's rate is over its own interval, however long.
+        let requests = p["requests"].as_f64().unwrap();
+        let rps = p["rps"].as_f64().unwrap();
+        assert!(
+            (rps - requests / interval).abs() <= 0.01 * rps.max(1.0),
+            "point {i}: {rps}/s for {requests} requests over {interval}s\n{}",
+            finished.dump()
+        );
+        // Points at whole seconds, or one point for a gap; the last, partial second may be
+        // a sliver.
+        if i + 1 < series.len() {
+            assert!(
+                interval > 0.1,
+                "point {i} only {interval}s after the one before\n{}",
+                finished.dump()
+            );
+        }
+        longest = longest.max(interval);
+        previous = t(p);
+    }
+    // The gap is in one point (the master was held about 2 s).
+    assert!(longest > 1.5, "{series:?}\n{}", finished.dump());
+    assert_group_gone(master, Duration::from_secs(2));
+}
+
 /// A plan whose `setup` or `teardown` takes 1.5 s.
 fn plan_with_slow(block: &str, server: &ServerHandle) -> String {
     plan_with_slow_ms(block, server, 1500)

@@ -601,7 +601,7 @@ pub fn run(
                 target_rate(elapsed),
                 starts_due(elapsed),
             ));
-            next_second += Duration::from_secs(1);
+            next_second = start + next_point_after(next_second - start, elapsed);
         }
         if let Some(tracker) = &mut sizing
             && now >= next_step
@@ -838,6 +838,21 @@ fn failure_in(region: &Region, slot_index: usize, names: &Names) -> Option<Failu
     None
 }
 
+/// When the series' next point is due (since the start of the load), after the point due at
+/// `due` was taken `elapsed` into the load: a second later, or, when the master was held past
+/// that (stopped by SIGSTOP, starved of CPU), the first whole second after `elapsed`. So the
+/// point just taken covers the whole gap with its true time and length, and the next ones
+/// are whole seconds again. (Every missed second was once caught up at once: points 1 ms
+/// apart, with spikes and dips in the charts.)
+fn next_point_after(due: Duration, elapsed: Duration) -> Duration {
+    let next = due + Duration::from_secs(1);
+    if next > elapsed {
+        next
+    } else {
+        Duration::from_secs(elapsed.as_secs() + 1)
+    }
+}
+
 /// Whether the series gets a point for the final, partial second: not when it is a sliver
 /// (50 ms or less, as when the load ends right after a whole second) in which nothing
 /// happened; always when something did, since the series' requests must add up to the totals
@@ -857,6 +872,21 @@ mod tests {
         };
         let interval = Duration::from_millis(interval_ms);
         Sample::of_interval(Duration::from_secs(4) + interval, interval, delta, 0)
+    }
+
+    #[test]
+    fn a_late_point_covers_the_seconds_it_missed() {
+        let s = Duration::from_secs;
+        let ms = Duration::from_millis;
+        // On time, or a little late: the next second.
+        assert_eq!(next_point_after(s(1), ms(1_000)), s(2));
+        assert_eq!(next_point_after(s(1), ms(1_300)), s(2));
+        // Held from 1 s to 3.001 s: the point at 3.001 covers 1..3.001, the next is at 4 s,
+        // not 2 s and 3 s at once.
+        assert_eq!(next_point_after(s(1), ms(3_001)), s(4));
+        // Held to exactly a whole second: the next whole second after it.
+        assert_eq!(next_point_after(s(1), s(2)), s(3));
+        assert_eq!(next_point_after(s(1), s(3)), s(4));
     }
 
     #[test]
