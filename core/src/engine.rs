@@ -758,6 +758,14 @@ impl Arrivals {
                     driver.sleep_until(at).await;
                 }
             }
+        } else if !driver.graceful()
+            && let Some(end) = driver.stop.deadline.get()
+        {
+            // The schedule has no more arrivals, but the load lasts to its end (the end of
+            // the last stage, or `-d`): hold the turn until then, so that the process stays
+            // and a trailing 0/s stage is a real cool-down. (The workers once left at the
+            // last arrival: the run ended early and its rates were over the shorter time.)
+            driver.sleep_until(end).await;
         }
         self.pass_turn();
         // An arrival claimed before the deadline and due before it starts even when the

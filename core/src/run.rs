@@ -525,7 +525,8 @@ pub fn run(
     };
     let start = Instant::now() + margin;
     let start_nanos = process::monotonic_nanos() + margin.as_nanos() as u64;
-    if let Some(d) = config.duration {
+    let duration = load_length(config);
+    if let Some(d) = duration {
         region.set_header(HeaderWord::DeadlineNanos, start_nanos + d.as_nanos() as u64);
     }
     // Last: a child reads the deadline after it sees the start.
@@ -550,7 +551,7 @@ pub fn run(
     };
     // Arrivals due so far: none after the deadline or a stop (a run draining is not behind).
     let starts_due = |elapsed: Duration| {
-        let end = crate::load::load_end(config.duration, region.stopped_after_start());
+        let end = crate::load::load_end(duration, region.stopped_after_start());
         config
             .options
             .load
@@ -562,7 +563,7 @@ pub fn run(
     let mut sizing_sampler = Sampler::new(names.scenarios.len(), names.checks.len());
     let step = config.sizing.map_or(Duration::from_secs(3600), |c| c.step);
     let mut next_step = start + step;
-    let deadline = config.duration.map(|d| start + d);
+    let deadline = duration.map(|d| start + d);
     let mut kill_at: Option<Instant> = None;
     let mut next_tick = start + config.tick;
     while load.children.iter().any(|c| c.info.exit.is_none()) {
@@ -675,7 +676,7 @@ pub fn run(
     if let Some(rate) = &config.options.load.rate {
         // The load ended at the deadline, the first stop request (Ctrl-C, `-x`, a threshold,
         // sizing's knee) or when the last load child ended, whichever came first.
-        let length = crate::load::load_end(config.duration, region.stopped_after_start())
+        let length = crate::load::load_end(duration, region.stopped_after_start())
             .map_or(load_ended, |end| end.min(load_ended));
         summary.missed_starts = missed_starts(&region, &rate.schedule, config.processes, length);
         summary.schedule_length = Some(length);
@@ -697,6 +698,23 @@ pub fn run(
         series,
         sizing,
     })
+}
+
+/// How long the load lasts: `-d`, and with `--stages` at most the stages (the run ends with
+/// the last stage, unless `-d` ends it first); None: until `--max-runs` or a stop. The
+/// workers of the open model wait for this end once the schedule has no more arrivals, so a
+/// trailing 0/s stage is a real cool-down and the run lasts its stages.
+fn load_length(config: &RunConfig) -> Option<Duration> {
+    let stages = config
+        .options
+        .load
+        .rate
+        .as_ref()
+        .and_then(|r| r.schedule.length());
+    match (config.duration, stages) {
+        (Some(d), Some(s)) => Some(d.min(s)),
+        (d, s) => d.or(s),
+    }
 }
 
 /// Open model: the arrivals due in the load's first `length` that no worker took (neither
