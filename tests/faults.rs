@@ -198,6 +198,39 @@ fn sigint_and_sigterm_at_start_up_leave_nothing_behind() {
 }
 
 #[test]
+fn sigint_while_forking_hundreds_of_processes_stops_forking_and_reports() {
+    // -p 200: the master forks for a while. A Ctrl-C then stops the forking (it was read
+    // only after the last fork, and with hundreds of processes that took minutes), the
+    // processes started stop as in any interrupted run, and the run ends with its report.
+    let (server, dir, file) = json_plan("fork-sigint");
+    let (child, started) = harness::spawn(
+        molotov()
+            .args(["-q", "-p", "200", "-w", "1", "-d", "30"])
+            .arg(&file),
+        &dir,
+    );
+    let master = child.id();
+    wait_children(master, 10);
+    signal(master, libc::SIGINT);
+    let finished = harness::finish(child, started, &dir, Duration::from_secs(60));
+    finished.assert_sound();
+    finished.assert_exit(130);
+    assert_eq!(finished.json()["ending"], "interrupted");
+    let workers = finished
+        .exits()
+        .keys()
+        .filter(|role| role.starts_with("worker "))
+        .count();
+    assert!(
+        (1..200).contains(&workers),
+        "{workers} processes forked after the interrupt\n{}",
+        finished.dump()
+    );
+    assert_server_answered_all(&server, &finished);
+    assert_group_gone(master, Duration::from_secs(5));
+}
+
+#[test]
 fn sigterm_mid_run_stops_gracefully_with_exact_counts() {
     let (server, dir, file) = json_plan("sigterm");
     let (child, started) = harness::spawn(

@@ -491,6 +491,13 @@ pub fn run(
                     pid,
                     stopping: None,
                 });
+                // Ctrl-C or SIGTERM while forking (hundreds of processes take a while): stop
+                // forking; the children started so far stop as in any interrupted run (a
+                // second interrupt kills them), and the run ends with its report, exit 130.
+                load.wait_and_handle(&signals, Duration::ZERO, &region, observer);
+                if region.stop_requested() != StopRequest::None {
+                    break;
+                }
             }
             Err(e) => {
                 // Never half-start: stop what was started and fail.
@@ -529,8 +536,8 @@ pub fn run(
     if let Some(d) = duration {
         region.set_header(HeaderWord::DeadlineNanos, start_nanos + d.as_nanos() as u64);
     }
-    // Last: a child reads the deadline after it sees the start.
-    region.set_header(HeaderWord::StartNanos, start_nanos);
+    // Last: a child reads the deadline after it sees the start. Wakes every child waiting.
+    region.give_start(start_nanos);
 
     let mut sampler = Sampler::new(names.scenarios.len(), names.checks.len());
     let mut series_sampler = Sampler::new(names.scenarios.len(), names.checks.len());
