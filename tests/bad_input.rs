@@ -270,6 +270,15 @@ fn every_bad_flag_value_names_the_flag_and_sends_nothing() {
             &["--stages", "1s:1e300"],
             "the rate is at most 1e9 per second",
         ),
+        // No arrival at all: refused, not a run of the stages' length that sends nothing.
+        (
+            &["--stages", "1s:0"],
+            "--stages: the schedule has no arrivals",
+        ),
+        (
+            &["--stages", "1s:0,2s:0"],
+            "--stages: the schedule has no arrivals",
+        ),
         (
             &["--rate", "10", "--ramp-up", "2s"],
             "--ramp-up ramps the workers of the closed model",

@@ -173,6 +173,58 @@ fn sigint_mid_run_gives_a_full_report_and_leaves_no_process() {
     }
 }
 
+/// Voluntary context switches of `pid` so far (None once it is gone).
+fn voluntary_switches(pid: u32) -> Option<u64> {
+    proc_status_field(pid, "voluntary_ctxt_switches")?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn a_ready_process_waiting_for_the_start_sleeps_until_it_is_given() {
+    // -p 2 in the open model: process 1's worker logs in for 4 s, so process 0, ready at
+    // once, waits about 4 s for the start. Waiting, it must sleep (it is woken once, when the
+    // start is given), not wake every 100 µs to look (~10,000 context switches a second per
+    // process: at -p 1000 those wake-ups starved the master's forks and the run never
+    // started). A count of switches, not a timing: sleeping, a process makes a handful.
+    let server = target();
+    let dir = TempDir::new("start-wait");
+    let plan = dir.write(
+        "login.mol",
+        &format!(
+            "defaults {{\n  base {}\n  timeout 5s\n}}\n\n\
+             setup worker {{\n  if process == 1 {{\n    think 4s\n  }}\n}}\n\n\
+             scenario get {{\n  GET /json\n}}\n",
+            base_url(&server)
+        ),
+    );
+    let (child, master) = spawn_with_children(
+        molotov()
+            .args(["-q", "-p", "2", "-w", "1", "--rate", "10", "-d", "1"])
+            .arg(&plan),
+        2,
+    );
+    let children = children_of(master);
+    // Both built by then (process 0 ready and waiting, process 1 in its 4 s login).
+    std::thread::sleep(Duration::from_millis(1000));
+    let before: Vec<Option<u64>> = children.iter().map(|&c| voluntary_switches(c)).collect();
+    std::thread::sleep(Duration::from_secs(1));
+    let after: Vec<Option<u64>> = children.iter().map(|&c| voluntary_switches(c)).collect();
+    let out = wait_bounded(child, Duration::from_secs(30));
+    assert_exit(&out, 0);
+    for (pid, (b, a)) in children.iter().zip(before.iter().zip(&after)) {
+        let (Some(b), Some(a)) = (b, a) else {
+            panic!("process {pid} was gone before the start: {}", stderr(&out));
+        };
+        assert!(
+            a - b < 200,
+            "process {pid} switched {} times in 1 s while waiting for the start",
+            a - b
+        );
+    }
+    assert_eq!(reported_requests(&stdout(&out)), 10, "{}", stdout(&out));
+}
+
 #[test]
 fn a_killed_child_is_named_and_the_others_counts_are_kept() {
     let server = target();

@@ -240,6 +240,39 @@ fn sigterm_and_sighup_stop_gracefully_with_exact_counts_also_sent_to_the_group()
     }
 }
 
+#[test]
+fn sigint_while_forking_hundreds_of_processes_stops_forking_and_reports() {
+    // -p 200: the master forks for a while. A Ctrl-C then stops the forking (it was read
+    // only after the last fork, and with hundreds of processes that took minutes), the
+    // processes started stop as in any interrupted run, and the run ends with its report.
+    let (server, dir, file) = json_plan("fork-sigint");
+    let (child, started) = harness::spawn(
+        molotov()
+            .args(["-q", "-p", "200", "-w", "1", "-d", "30"])
+            .arg(&file),
+        &dir,
+    );
+    let master = child.id();
+    wait_children(master, 10);
+    signal(master, libc::SIGINT);
+    let finished = harness::finish(child, started, &dir, Duration::from_secs(60));
+    finished.assert_sound();
+    finished.assert_exit(130);
+    assert_eq!(finished.json()["ending"], "interrupted");
+    let workers = finished
+        .exits()
+        .keys()
+        .filter(|role| role.starts_with("worker "))
+        .count();
+    assert!(
+        (1..200).contains(&workers),
+        "{workers} processes forked after the interrupt\n{}",
+        finished.dump()
+    );
+    assert_server_answered_all(&server, &finished);
+    assert_group_gone(master, Duration::from_secs(5));
+}
+
 /// Starts a run whose 3 workers each wait on `/delay/5000`, and waits until they do.
 fn start_with_requests_in_flight(
     server: &ServerHandle,
@@ -354,6 +387,93 @@ fn the_grace_period_bounds_a_graceful_stop() {
         "{}",
         finished.dump()
     );
+    assert_group_gone(master, Duration::from_secs(2));
+}
+
+#[test]
+fn the_grace_period_after_the_deadline_ends_on_time_not_at_the_next_tick() {
+    // `-q` samples once a second; the grace period after the deadline (1 s) must end 300 ms
+    // after it, not at the next 1 s tick (the master once noticed it only then: 2.0 s).
+    let server = target();
+    let dir = TempDir::new("grace-deadline");
+    let file = dir.write(
+        "plan.mol",
+        &plan(&base_url(&server), "10s", "  GET /delay/5000"),
+    );
+    let finished = run(
+        molotov()
+            .args(["-q", "-w", "2", "-d", "1", "--grace", "300ms"])
+            .arg(&file),
+        &dir,
+        Duration::from_secs(15),
+    );
+    finished.assert_sound();
+    finished.assert_exit(0);
+    let duration = finished.json()["duration_s"].as_f64().unwrap();
+    // The deadline plus the grace period (1.3 s), well before the tick at 2 s.
+    assert!(
+        (1.25..1.9).contains(&duration),
+        "duration {duration}\n{}",
+        finished.dump()
+    );
+    assert_eq!(finished.total("unfinished"), 2, "{}", finished.dump());
+    assert_eq!(
+        finished.exits(),
+        BTreeMap::from([(
+            "worker 0".to_string(),
+            "stopped: the grace period ended".to_string()
+        )]),
+        "{}",
+        finished.dump()
+    );
+}
+
+#[test]
+fn a_master_held_past_some_seconds_gets_one_series_point_for_the_gap() {
+    // The master stopped (SIGSTOP) from about 1.2 s to 3.2 s of a 4 s run: the seconds it
+    // missed are one point with its true time, not points caught up 1 ms apart.
+    let (_server, dir, file) = json_plan("held");
+    let (child, started) = harness::spawn(
+        molotov().args(["-q", "-w", "2", "-d", "4"]).arg(&file),
+        &dir,
+    );
+    let master = child.id();
+    wait_children(master, 1);
+    std::thread::sleep(Duration::from_millis(1200));
+    signal(master, libc::SIGSTOP);
+    std::thread::sleep(Duration::from_secs(2));
+    signal(master, libc::SIGCONT);
+    let finished = harness::finish(child, started, &dir, Duration::from_secs(20));
+    finished.assert_sound();
+    finished.assert_exit(0);
+    let series = finished.json()["series"].as_array().unwrap().clone();
+    let t = |p: &serde_json::Value| p["t_s"].as_f64().unwrap();
+    let mut previous = 0.0;
+    let mut longest = 0.0f64;
+    for (i, p) in series.iter().enumerate() {
+        let interval = t(p) - previous;
+        // Each point's rate is over its own interval, however long.
+        let requests = p["requests"].as_f64().unwrap();
+        let rps = p["rps"].as_f64().unwrap();
+        assert!(
+            (rps - requests / interval).abs() <= 0.01 * rps.max(1.0),
+            "point {i}: {rps}/s for {requests} requests over {interval}s\n{}",
+            finished.dump()
+        );
+        // Points at whole seconds, or one point for a gap; the last, partial second may be
+        // a sliver.
+        if i + 1 < series.len() {
+            assert!(
+                interval > 0.1,
+                "point {i} only {interval}s after the one before\n{}",
+                finished.dump()
+            );
+        }
+        longest = longest.max(interval);
+        previous = t(p);
+    }
+    // The gap is in one point (the master was held about 2 s).
+    assert!(longest > 1.5, "{series:?}\n{}", finished.dump());
     assert_group_gone(master, Duration::from_secs(2));
 }
 

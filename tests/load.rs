@@ -798,6 +798,51 @@ fn stages_shape_the_rate_and_end_the_run() {
 }
 
 #[test]
+fn the_run_lasts_its_stages_even_when_the_last_ones_have_no_arrivals() {
+    let _shared = cpus_shared();
+    let server = target();
+    let dir = TempDir::new("stages-tail");
+    let plan = one_get_plan(&dir, &server, "/");
+    // 0 -> 20/s over 1 s (10 starts), 20 -> 0/s over 1 s (10, the last at about 1.7 s), then
+    // 1 s at 0/s: a cool-down. The run lasts the stages, 3 s, not to the last arrival, and
+    // the achieved rate is over the 3 s (the run once ended at 1.7 s: 11.8/s).
+    let json = dir.0.join("report.json");
+    let out = run_bounded(
+        molotov()
+            .args(["-q", "--stages", "1s:20,1s:0,1s:0", "--json"])
+            .arg(&json)
+            .arg(&plan),
+        Duration::from_secs(30),
+    );
+    let report = stdout(&out);
+    assert_exit(&out, 0);
+    let r = read_json(&json);
+    let duration = r["duration_s"].as_f64().unwrap();
+    assert!((2.99..4.5).contains(&duration), "{duration}\n{report}");
+    assert_eq!(r["totals"]["requests"], 20, "{report}");
+    assert!(
+        report.contains("achieved 20 scenario starts of 20 due (6.7/s)"),
+        "{report}"
+    );
+    // `-d` longer than the stages: the run still ends with the last stage.
+    let out = run_bounded(
+        molotov()
+            .args(["-q", "--stages", "1s:20,1s:0", "-d", "10", "--json"])
+            .arg(&json)
+            .arg(&plan),
+        Duration::from_secs(30),
+    );
+    let report = stdout(&out);
+    assert_exit(&out, 0);
+    let duration = read_json(&json)["duration_s"].as_f64().unwrap();
+    assert!((1.99..3.5).contains(&duration), "{duration}\n{report}");
+    assert!(
+        report.contains("achieved 20 scenario starts of 20 due (10.0/s)"),
+        "{report}"
+    );
+}
+
+#[test]
 fn single_run_runs_each_scenario_once_per_worker() {
     let _shared = cpus_shared();
     let server = target();

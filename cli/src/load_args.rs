@@ -212,6 +212,15 @@ pub fn resolve(args: &LoadArgs, program: &Program) -> Result<LoadPlan, String> {
         )),
     };
     let schedule = schedule.transpose().map_err(|e| format!("--rate: {e}"))?;
+    if schedule.as_ref().is_some_and(|s| !s.has_arrivals()) {
+        // Not a run of the stages' length that sends nothing: a plan with no load at all is a
+        // mistake, as `--rate 0` is.
+        return Err(
+            "--stages: the schedule has no arrivals (it starts at 0/s and every stage's rate \
+             is 0); give a stage a rate above 0, or a starting rate with --rate"
+                .into(),
+        );
+    }
     let open = schedule.is_some();
     let default_duration = match (&sizing, &schedule) {
         // Sizing: the ramp, then one more window at full load.

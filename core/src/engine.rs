@@ -142,8 +142,16 @@ pub const LATE_AFTER: Duration = Duration::from_millis(1);
 /// The longest single timer a sleeping worker waits on before checking for a stop request.
 const SLEEP_SLICE: Duration = Duration::from_millis(100);
 
-/// How often a ready load child looks for the master's start.
-const START_POLL: Duration = Duration::from_micros(100);
+/// The longest a ready load child sleeps on the start word before it looks at the region
+/// again. The master wakes it when it gives the start or asks a stop (a futex), so this only
+/// bounds a wake-up that never came (none is expected).
+const START_WAIT_LIMIT: Duration = Duration::from_secs(1);
+/// How often a ready load child whose workers still run a `teardown worker` (their `setup
+/// worker` failed) looks for the master's start, with its executor running. Under the start's
+/// 2 ms margin ([`crate::run`]), so the start is seen in time; only such children poll, and
+/// only while their teardowns last. (A poll every 100 µs by every ready child starved the
+/// master's forks at `-p 1000`.)
+const TEARDOWN_START_POLL: Duration = Duration::from_millis(1);
 /// How long before the start a ready load child stops sleeping and spins (a thread's sleep
 /// ends up to ~100 µs late).
 const START_SPIN: Duration = Duration::from_micros(300);
@@ -379,7 +387,7 @@ pub fn run_child(spec: ChildSpec) -> i32 {
                 && region.get_header(HeaderWord::StartNanos) == 0
                 && region.stop_requested() == StopRequest::None
             {
-                molotov_runtime::timer::sleep(START_POLL).await;
+                molotov_runtime::timer::sleep(TEARDOWN_START_POLL).await;
             }
         }
         stop.wait_for_start();
@@ -556,15 +564,25 @@ impl StopWatch {
     /// worker waits for the turn, and a child with a teardown in progress has waited for the
     /// master's word with its executor running before it blocks here), so blocking, with no
     /// executor pass, is what keeps the start sharp.
+    ///
+    /// The wait for the master's word sleeps on the region's start word (a futex), which the
+    /// master moves and wakes once, for every child, when it gives the start or asks a stop:
+    /// a ready child costs nothing meanwhile, however many there are, and sees the start as
+    /// soon as it is given. (Each ready child once polled every 100 µs: at `-p 500` the
+    /// wake-ups took the CPUs from the master's forks, start-up took 30 s, and `-p 1000`
+    /// never started.)
     fn wait_for_start(&self) {
         loop {
+            // The gate first: a start or stop given after this reading moves it, and the
+            // wait below then returns at once.
+            let gate = self.region.start_gate();
             if self.region.get_header(HeaderWord::StartNanos) != 0 {
                 break;
             }
             if self.region.stop_requested() != StopRequest::None {
                 return;
             }
-            std::thread::sleep(START_POLL);
+            self.region.wait_for_start_word(gate, START_WAIT_LIMIT);
         }
         self.begin();
         let start = self.start.get();
@@ -757,6 +775,14 @@ impl Arrivals {
                     driver.sleep_until(at).await;
                 }
             }
+        } else if !driver.graceful()
+            && let Some(end) = driver.stop.deadline.get()
+        {
+            // The schedule has no more arrivals, but the load lasts to its end (the end of
+            // the last stage, or `-d`): hold the turn until then, so that the process stays
+            // and a trailing 0/s stage is a real cool-down. (The workers once left at the
+            // last arrival: the run ended early and its rates were over the shorter time.)
+            driver.sleep_until(end).await;
         }
         self.pass_turn();
         // An arrival claimed before the deadline and due before it starts even when the

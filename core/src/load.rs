@@ -122,6 +122,11 @@ impl RateSchedule {
         &self.stages
     }
 
+    /// Whether the schedule has any arrival at all (`--stages 1s:0` from 0/s has none).
+    pub fn has_arrivals(&self) -> bool {
+        self.time_of(0).is_some()
+    }
+
     /// Total length, when stages bound it.
     pub fn length(&self) -> Option<Duration> {
         (!self.stages.is_empty()).then(|| self.stages.iter().map(|s| s.duration).sum())
@@ -363,6 +368,8 @@ mod tests {
         );
         assert!((s.arrivals_until(Duration::from_secs(4)) - 2000.0).abs() < 1e-9);
         assert_eq!(RateSchedule::constant(0.0).unwrap().time_of(0), None);
+        assert!(!RateSchedule::constant(0.0).unwrap().has_arrivals());
+        assert!(RateSchedule::constant(500.0).unwrap().has_arrivals());
         assert!(RateSchedule::constant(-1.0).is_err());
         assert!(RateSchedule::constant(f64::NAN).is_err());
     }

@@ -496,6 +496,13 @@ pub fn run(
                     pid,
                     stopping: None,
                 });
+                // Ctrl-C or SIGTERM while forking (hundreds of processes take a while): stop
+                // forking; the children started so far stop as in any interrupted run (a
+                // second interrupt kills them), and the run ends with its report, exit 130.
+                load.wait_and_handle(&signals, Duration::ZERO, &region, observer);
+                if region.stop_requested() != StopRequest::None {
+                    break;
+                }
             }
             Err(e) => {
                 // Never half-start: stop what was started and fail.
@@ -530,11 +537,12 @@ pub fn run(
     };
     let start = Instant::now() + margin;
     let start_nanos = process::monotonic_nanos() + margin.as_nanos() as u64;
-    if let Some(d) = config.duration {
+    let duration = load_length(config);
+    if let Some(d) = duration {
         region.set_header(HeaderWord::DeadlineNanos, start_nanos + d.as_nanos() as u64);
     }
-    // Last: a child reads the deadline after it sees the start.
-    region.set_header(HeaderWord::StartNanos, start_nanos);
+    // Last: a child reads the deadline after it sees the start. Wakes every child waiting.
+    region.give_start(start_nanos);
 
     let mut sampler = Sampler::new(names.scenarios.len(), names.checks.len());
     let mut series_sampler = Sampler::new(names.scenarios.len(), names.checks.len());
@@ -555,7 +563,7 @@ pub fn run(
     };
     // Arrivals due so far: none after the deadline or a stop (a run draining is not behind).
     let starts_due = |elapsed: Duration| {
-        let end = crate::load::load_end(config.duration, region.stopped_after_start());
+        let end = crate::load::load_end(duration, region.stopped_after_start());
         config
             .options
             .load
@@ -567,16 +575,22 @@ pub fn run(
     let mut sizing_sampler = Sampler::new(names.scenarios.len(), names.checks.len());
     let step = config.sizing.map_or(Duration::from_secs(3600), |c| c.step);
     let mut next_step = start + step;
-    let deadline = config.duration.map(|d| start + d);
+    let deadline = duration.map(|d| start + d);
     let mut kill_at: Option<Instant> = None;
     let mut next_tick = start + config.tick;
     while load.children.iter().any(|c| c.info.exit.is_none()) {
         let now = Instant::now();
-        let wait = next_tick
-            .min(next_second)
-            .min(next_step)
-            .saturating_duration_since(now)
-            .min(config.tick);
+        // Wake for whatever comes first: a tick, a second of the series, a sizing step, the
+        // deadline (which starts the grace period) and the end of the grace period. (The
+        // deadline and the grace period were once seen only at the next tick: with `-q`'s
+        // 1 s tick, `--grace 200ms` stopped the run 1 s after the deadline.) Once passed,
+        // neither is waited for: the stop was asked, or the children killed, and their
+        // SIGCHLD wakes the loop.
+        let mut wake = next_tick.min(next_second).min(next_step);
+        if let Some(at) = kill_at.or(deadline).filter(|&at| at > now) {
+            wake = wake.min(at);
+        }
+        let wait = wake.saturating_duration_since(now).min(config.tick);
         load.wait_and_handle(&signals, wait, &region, observer);
         let now = Instant::now();
         if region.failed_slot().is_some() && load.ending == Ending::Completed {
@@ -600,7 +614,7 @@ pub fn run(
                 target_rate(elapsed),
                 starts_due(elapsed),
             ));
-            next_second += Duration::from_secs(1);
+            next_second = start + next_point_after(next_second - start, elapsed);
         }
         if let Some(tracker) = &mut sizing
             && now >= next_step
@@ -674,7 +688,7 @@ pub fn run(
     if let Some(rate) = &config.options.load.rate {
         // The load ended at the deadline, the first stop request (Ctrl-C, `-x`, a threshold,
         // sizing's knee) or when the last load child ended, whichever came first.
-        let length = crate::load::load_end(config.duration, region.stopped_after_start())
+        let length = crate::load::load_end(duration, region.stopped_after_start())
             .map_or(load_ended, |end| end.min(load_ended));
         summary.missed_starts = missed_starts(&region, &rate.schedule, config.processes, length);
         summary.schedule_length = Some(length);
@@ -696,6 +710,23 @@ pub fn run(
         series,
         sizing,
     })
+}
+
+/// How long the load lasts: `-d`, and with `--stages` at most the stages (the run ends with
+/// the last stage, unless `-d` ends it first); None: until `--max-runs` or a stop. The
+/// workers of the open model wait for this end once the schedule has no more arrivals, so a
+/// trailing 0/s stage is a real cool-down and the run lasts its stages.
+fn load_length(config: &RunConfig) -> Option<Duration> {
+    let stages = config
+        .options
+        .load
+        .rate
+        .as_ref()
+        .and_then(|r| r.schedule.length());
+    match (config.duration, stages) {
+        (Some(d), Some(s)) => Some(d.min(s)),
+        (d, s) => d.or(s),
+    }
 }
 
 /// Open model: the arrivals due in the load's first `length` that no worker took (neither
@@ -837,6 +868,21 @@ fn failure_in(region: &Region, slot_index: usize, names: &Names) -> Option<Failu
     None
 }
 
+/// When the series' next point is due (since the start of the load), after the point due at
+/// `due` was taken `elapsed` into the load: a second later, or, when the master was held past
+/// that (stopped by SIGSTOP, starved of CPU), the first whole second after `elapsed`. So the
+/// point just taken covers the whole gap with its true time and length, and the next ones
+/// are whole seconds again. (Every missed second was once caught up at once: points 1 ms
+/// apart, with spikes and dips in the charts.)
+fn next_point_after(due: Duration, elapsed: Duration) -> Duration {
+    let next = due + Duration::from_secs(1);
+    if next > elapsed {
+        next
+    } else {
+        Duration::from_secs(elapsed.as_secs() + 1)
+    }
+}
+
 /// Whether the series gets a point for the final, partial second: not when it is a sliver
 /// (50 ms or less, as when the load ends right after a whole second) in which nothing
 /// happened; always when something did, since the series' requests must add up to the totals
@@ -856,6 +902,21 @@ mod tests {
         };
         let interval = Duration::from_millis(interval_ms);
         Sample::of_interval(Duration::from_secs(4) + interval, interval, delta, 0)
+    }
+
+    #[test]
+    fn a_late_point_covers_the_seconds_it_missed() {
+        let s = Duration::from_secs;
+        let ms = Duration::from_millis;
+        // On time, or a little late: the next second.
+        assert_eq!(next_point_after(s(1), ms(1_000)), s(2));
+        assert_eq!(next_point_after(s(1), ms(1_300)), s(2));
+        // Held from 1 s to 3.001 s: the point at 3.001 covers 1..3.001, the next is at 4 s,
+        // not 2 s and 3 s at once.
+        assert_eq!(next_point_after(s(1), ms(3_001)), s(4));
+        // Held to exactly a whole second: the next whole second after it.
+        assert_eq!(next_point_after(s(1), s(2)), s(3));
+        assert_eq!(next_point_after(s(1), s(3)), s(4));
     }
 
     #[test]

@@ -56,6 +56,10 @@ pub enum HeaderWord {
     FailedSlot = 3,
     /// `CLOCK_MONOTONIC` nanoseconds of the first stop request (0: none yet).
     StopNanos = 4,
+    /// Bumped when the master gives the start and at every stronger stop request: the word
+    /// the load children waiting for the start sleep on (a futex, see
+    /// [`Region::wait_for_start_word`]).
+    StartGate = 5,
 }
 
 /// Why the run should stop, as stored in [`HeaderWord::Stop`].
@@ -355,8 +359,85 @@ impl Region {
                 Relaxed,
             );
         }
-        self.header(HeaderWord::Stop)
+        let before = self
+            .header(HeaderWord::Stop)
             .fetch_max(stop as u64, Release);
+        if before < stop as u64 {
+            // A load child still waiting for the start must see the stop.
+            self.wake_start_waiters();
+        }
+    }
+
+    /// Sets [`HeaderWord::StartNanos`] (last, after the deadline: a child reads the deadline
+    /// after it sees the start) and wakes every load child waiting for it.
+    pub fn give_start(&self, start_nanos: u64) {
+        self.set_header(HeaderWord::StartNanos, start_nanos);
+        self.wake_start_waiters();
+    }
+
+    /// The 32 bits of [`HeaderWord::StartGate`] that the kernel compares in a futex wait: the
+    /// word's low half, wherever the byte order puts it.
+    fn start_gate_futex(&self) -> *const u32 {
+        let word = self.header(HeaderWord::StartGate).as_ptr().cast::<u32>();
+        if cfg!(target_endian = "big") {
+            word.wrapping_add(1)
+        } else {
+            word
+        }
+    }
+
+    /// Bumps the start gate and wakes every process sleeping on it.
+    fn wake_start_waiters(&self) {
+        self.header(HeaderWord::StartGate).fetch_add(1, Release);
+        // SAFETY: FUTEX_WAKE on a 4-byte-aligned word of the shared mapping, which stays
+        // mapped for the life of `self`; the kernel only reads the address to find the
+        // waiters (a shared futex: the mapping is MAP_SHARED across the forked children).
+        // No memory is written. A failure (none is expected) only means no one is woken,
+        // and waiters look again after their timeout.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                self.start_gate_futex(),
+                libc::FUTEX_WAKE,
+                i32::MAX,
+                std::ptr::null::<libc::timespec>(),
+                std::ptr::null::<u32>(),
+                0u32,
+            );
+        }
+    }
+
+    /// The start gate now: read it before checking for the start or a stop, then pass it to
+    /// [`Region::wait_for_start_word`].
+    pub fn start_gate(&self) -> u64 {
+        self.header(HeaderWord::StartGate).load(Acquire)
+    }
+
+    /// Sleeps until the start gate moves from `seen` (the master gave the start or asked a
+    /// stop), at most `timeout`; returns at once if it already moved. A futex wait: a process
+    /// waiting here costs nothing until it is woken, however many wait (the load children
+    /// once polled the region every 100 µs, which at `-p 1000` starved the master's forks).
+    pub fn wait_for_start_word(&self, seen: u64, timeout: std::time::Duration) {
+        let timeout = libc::timespec {
+            tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
+            tv_nsec: timeout.subsec_nanos() as libc::c_long,
+        };
+        // SAFETY: FUTEX_WAIT on a 4-byte-aligned word of the shared mapping, which stays
+        // mapped for the life of `self`; the kernel reads the word and sleeps only while it
+        // still holds `seen`'s low 32 bits (else EAGAIN at once), at most `timeout`, which
+        // lives on this stack for the call. No memory is written. Any error (EAGAIN, EINTR,
+        // ETIMEDOUT) just returns: the caller looks at the region again.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                self.start_gate_futex(),
+                libc::FUTEX_WAIT,
+                seen as u32,
+                &timeout as *const libc::timespec,
+                std::ptr::null::<u32>(),
+                0u32,
+            );
+        }
     }
 
     /// The current stop request.
@@ -739,6 +820,60 @@ mod tests {
         );
         r.set_header(HeaderWord::StartNanos, first + 5_000);
         assert_eq!(r.stopped_after_start(), Some(std::time::Duration::ZERO));
+    }
+
+    #[test]
+    fn a_process_waiting_on_the_start_word_wakes_when_the_start_or_a_stop_is_given() {
+        use std::time::{Duration, Instant};
+        for stop in [false, true] {
+            let r = region(1);
+            // SAFETY: the test's child only touches the shared mapping, reads the clock and
+            // exits with _exit.
+            match unsafe { libc::fork() } {
+                0 => {
+                    // Each wait may last 30 s: only a wake-up ends it sooner.
+                    let give_up = Instant::now() + Duration::from_secs(60);
+                    let code = loop {
+                        let gate = r.start_gate();
+                        if r.get_header(HeaderWord::StartNanos) != 0
+                            || r.stop_requested() != StopRequest::None
+                        {
+                            break 0;
+                        }
+                        if Instant::now() > give_up {
+                            break 1;
+                        }
+                        r.wait_for_start_word(gate, Duration::from_secs(30));
+                    };
+                    // SAFETY: leave the child without running the test harness's atexit
+                    // handlers.
+                    unsafe { libc::_exit(code) }
+                }
+                pid if pid > 0 => {
+                    std::thread::sleep(Duration::from_millis(50));
+                    let given = Instant::now();
+                    if stop {
+                        r.request_stop(StopRequest::Graceful);
+                    } else {
+                        r.give_start(12_345);
+                    }
+                    let mut status = 0;
+                    // SAFETY: waiting for the child we just forked.
+                    unsafe { libc::waitpid(pid, &mut status, 0) };
+                    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+                    // Woken, not at the end of its 30 s wait.
+                    assert!(given.elapsed() < Duration::from_secs(10), "stop: {stop}");
+                }
+                _ => panic!("fork failed"),
+            }
+        }
+        // A gate that already moved does not wait.
+        let r = region(1);
+        let gate = r.start_gate();
+        r.give_start(1);
+        let t = Instant::now();
+        r.wait_for_start_word(gate, Duration::from_secs(30));
+        assert!(t.elapsed() < Duration::from_secs(10));
     }
 
     #[test]

@@ -78,7 +78,8 @@ pub struct SizingReport {
 }
 
 struct Step {
-    elapsed: Duration,
+    /// When the step's interval began (the previous sample), since the start of the load.
+    from: Duration,
     delta: Totals,
     latency: Histogram<u64>,
 }
@@ -113,14 +114,20 @@ impl SizingTracker {
             return true;
         }
         self.steps.push_back(Step {
-            elapsed: sample.elapsed,
+            from: sample.elapsed.saturating_sub(sample.interval),
             delta: sample.delta,
             latency: sample.interval_latency.clone(),
         });
-        while self
-            .steps
-            .front()
-            .is_some_and(|s| sample.elapsed.saturating_sub(s.elapsed) >= self.config.window)
+        // The window is the newest steps that reach back about `window`: a step stays while
+        // the span it starts stays within half a step of the window. Samples come a few
+        // hundred µs early or late, so a cut at exactly `window` kept one step too many
+        // about half the time (6 steps of 100 ms in a 500 ms window).
+        let longest = self.config.window + self.config.step / 2;
+        while self.steps.len() > 1
+            && self
+                .steps
+                .front()
+                .is_some_and(|s| sample.elapsed.saturating_sub(s.from) > longest)
         {
             self.steps.pop_front();
         }
@@ -142,16 +149,18 @@ impl SizingTracker {
         let ratio = failure_ratio(&window);
         self.report.judged += 1;
         self.report.max_ratio = self.report.max_ratio.max(ratio);
+        // The time the window's steps cover, from the start of the first to this sample: the
+        // requests, the failure ratio and the rate are all over the same span. (The rate was
+        // once divided by the configured window whatever the steps covered: up to 20% high.)
         let span = self
             .steps
             .front()
-            .map_or(Duration::ZERO, |f| sample.elapsed - f.elapsed)
-            + self.config.step;
+            .map_or(Duration::ZERO, |f| sample.elapsed.saturating_sub(f.from));
         let point = SizingPoint {
             elapsed: sample.elapsed,
             workers: sample.workers_alive,
             target_rate,
-            rps: per_second(window.requests, span.min(self.config.window)),
+            rps: per_second(window.requests, span),
             failure_ratio: ratio,
             latency,
         };
@@ -257,6 +266,90 @@ mod tests {
         assert_eq!(tr.report().judged, 0);
         assert!(tr.observe(&sample(500, 10, 10, 1), None));
         assert!(tr.report().last_good.is_none());
+    }
+
+    /// Samples taken a few hundred µs off their 100 ms steps, as the master's are: the rate
+    /// of every judged window is its requests over the span its steps cover, and so is the
+    /// true rate. (The window once kept a sixth step about half the time and divided its
+    /// requests by the nominal 500 ms: 120/s for a steady 100/s.)
+    #[test]
+    fn the_rate_of_a_window_is_over_the_span_it_covers() {
+        let config = SizingConfig {
+            tolerance: 0.05,
+            window: Duration::from_millis(500),
+            step: Duration::from_millis(100),
+            min_samples: 10,
+        };
+        let mut tr = SizingTracker::new(config);
+        // Steady 100 requests/s: each step holds 100 requests per second of its own length.
+        let jitter_us = [300i64, -250, 400, -100, 350, -300, 50, 450, -400, 200];
+        let mut previous = Duration::ZERO;
+        let mut total = 0u64;
+        let mut judged = Vec::new();
+        for step in 1..=40u64 {
+            let jitter = jitter_us[step as usize % jitter_us.len()];
+            let elapsed = Duration::from_micros((step * 100_000).saturating_add_signed(jitter));
+            let interval = elapsed - previous;
+            // Requests sent so far at 100/s, rounded: the step holds the difference.
+            let now_total = (elapsed.as_secs_f64() * 100.0).round() as u64;
+            let delta = Totals {
+                requests: now_total - total,
+                failed_by_status: 0,
+                ..Totals::default()
+            };
+            total = now_total;
+            previous = elapsed;
+            assert!(!tr.observe(&Sample::of_interval(elapsed, interval, delta, 1), None));
+            if let Some(p) = &tr.report().last_good
+                && p.elapsed == elapsed
+            {
+                judged.push(p.rps);
+            }
+        }
+        assert!(judged.len() > 30, "{judged:?}");
+        for rps in judged {
+            // The window holds 50 requests (±1 of rounding) over about 0.5 s.
+            assert!(
+                (rps - 100.0).abs() < 3.0,
+                "{rps} requests/s for a steady 100/s"
+            );
+        }
+    }
+
+    /// The failure ratio and the rate of a point count the same steps.
+    #[test]
+    fn a_window_counts_and_divides_over_the_same_steps() {
+        // No window is over the tolerance, whatever it holds: every one is kept as good.
+        let mut tr = SizingTracker::new(SizingConfig {
+            tolerance: 1.0,
+            window: Duration::from_millis(500),
+            step: Duration::from_millis(100),
+            min_samples: 1,
+        });
+        // Steps of 100 ms ending at 100.3, 200, ... 500, then 600: the first one (from 0 to
+        // 100.3 ms) lies 600 ms back from the last sample, outside a 500 ms window.
+        let ends = [100_300u64, 200_000, 300_000, 400_000, 500_000, 600_000];
+        let mut previous = Duration::ZERO;
+        for (i, end) in ends.iter().enumerate() {
+            let elapsed = Duration::from_micros(*end);
+            // The first step is all failures; the others have none.
+            let failed = if i == 0 { 10 } else { 0 };
+            let delta = Totals {
+                requests: 10,
+                failed_by_status: failed,
+                ..Totals::default()
+            };
+            tr.observe(
+                &Sample::of_interval(elapsed, elapsed - previous, delta, 1),
+                None,
+            );
+            previous = elapsed;
+        }
+        let last = tr.report().last_good.clone().unwrap();
+        assert_eq!(last.elapsed, Duration::from_millis(600));
+        // 5 steps, 50 requests over 499.7 ms; none failed.
+        assert!((last.rps - 50.0 / 0.4997).abs() < 1e-6, "{}", last.rps);
+        assert_eq!(last.failure_ratio, 0.0);
     }
 
     #[test]
