@@ -279,6 +279,10 @@ fn every_bad_flag_value_names_the_flag_and_sends_nothing() {
         (&["--ring-depth", "0"], "--ring-depth"),
         (&["--ring-depth", "-4"], "--ring-depth"),
         (&["--ring-depth", "65536"], "--ring-depth"),
+        // Past 8192 the kernel refuses the completion queue (8 entries per ring entry, at
+        // most 65536): every load process used to fail with a bare EINVAL (exit 4).
+        (&["--ring-depth", "8193"], "at most 8192"),
+        (&["--ring-depth", "32768"], "at most 8192"),
         (&["--prefetch-from", "-1"], "--prefetch-from"),
         (&["--prefetch-from", "12G"], "--prefetch-from"),
         (&["--prefetch-from", "always"], "--prefetch-from"),
