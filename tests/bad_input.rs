@@ -236,6 +236,40 @@ fn every_bad_flag_value_names_the_flag_and_sends_nothing() {
         (&["-d", "5 m"], "--duration"),
         (&["-d", "1e3"], "--duration"),
         (&["-d", "99999999999h"], "--duration"),
+        // Durations past 1e9 s, however written: a bare number of seconds used to skip the
+        // range check, and then `Instant + d` panicked or the deadline wrapped (a run of
+        // 0.3 s that said "completed").
+        (
+            &["-d", "18446744073709551615"],
+            "--duration <DURATION>': invalid duration \"18446744073709551615\": out of range",
+        ),
+        (&["-d", "18446744074"], "--duration"),
+        (&["-d", "1000000001"], "--duration"),
+        (
+            &["-c", "--console-update", "18446744073709551615"],
+            "--console-update",
+        ),
+        (
+            &["--connect-timeout", "18446744073709551615"],
+            "--connect-timeout",
+        ),
+        (&["--delay", "18446744073709551615"], "--delay"),
+        (
+            &["--spin-before-park", "18446744073709551615"],
+            "--spin-before-park",
+        ),
+        (&["--batch-wait", "18446744073709551615"], "--batch-wait"),
+        (&["--grace", "18446744073709551615"], "--grace"),
+        (&["--ramp-up", "18446744073709551615"], "--ramp-up"),
+        (&["--stages", "18446744073709551615:10"], "--stages"),
+        (
+            &["--stages", "999999999s:10,999999999s:10"],
+            "the stages last more than 1000000000 seconds in all",
+        ),
+        (
+            &["--statsd", "--statsd-interval", "18446744073709551615"],
+            "--statsd-interval",
+        ),
         (&["-r", "0"], "--max-runs"),
         (&["-r", "-1"], "--max-runs"),
         (&["-f", "0"], "--fail"),

@@ -235,6 +235,70 @@ mod tests {
             (&["molotov", "-f", "0", "p.mol"][..], "--fail"),
             (&["molotov", "-f", "-2", "p.mol"][..], "--fail"),
             (&["molotov", "-q", "-c", "p.mol"][..], "--console"),
+            (
+                &["molotov", "--ring-depth", "0", "p.mol"][..],
+                "--ring-depth",
+            ),
+            (
+                &["molotov", "--ring-depth", "8193", "p.mol"][..],
+                "at most 8192",
+            ),
+            (
+                &["molotov", "--ring-depth", "32768", "p.mol"][..],
+                "at most 8192",
+            ),
+            (
+                &["molotov", "--ring-depth", "x", "p.mol"][..],
+                "not a whole number",
+            ),
+            // Past the longest duration (1e9 s), a bare number of seconds included.
+            (
+                &["molotov", "-d", "18446744073709551615", "p.mol"][..],
+                "--duration",
+            ),
+            (
+                &[
+                    "molotov",
+                    "--console-update",
+                    "18446744073709551615",
+                    "p.mol",
+                ][..],
+                "--console-update",
+            ),
+            (
+                &[
+                    "molotov",
+                    "--connect-timeout",
+                    "18446744073709551615",
+                    "p.mol",
+                ][..],
+                "--connect-timeout",
+            ),
+            (
+                &[
+                    "molotov",
+                    "--spin-before-park",
+                    "18446744073709551615",
+                    "p.mol",
+                ][..],
+                "--spin-before-park",
+            ),
+            (
+                &["molotov", "--delay", "18446744073709551615", "p.mol"][..],
+                "--delay",
+            ),
+            (
+                &["molotov", "--grace", "1000000001", "p.mol"][..],
+                "--grace",
+            ),
+            (
+                &["molotov", "--stages", "18446744073709551615:10", "p.mol"][..],
+                "--stages",
+            ),
+            (
+                &["molotov", "--stages", "600000000s:1,600000000s:1", "p.mol"][..],
+                "the stages last more than",
+            ),
         ] {
             let err = Cli::try_parse_from(args).unwrap_err().to_string();
             assert!(err.contains(flag), "{args:?}: {err}");

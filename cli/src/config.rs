@@ -360,14 +360,24 @@ fn tokens_for(
             && let Err(e) = check_value(&cmd, file, test, key, &own)
         {
             // Python molotov's durations are numbers of seconds, fractions included
-            // (`"delay": 0.5`): a fractional number a flag rejects is tried as seconds.
+            // (`"delay": 0.5`): a fractional number a flag rejects is tried as seconds,
+            // written out in decimals (`1e-10` is `0.0000000001s`: Rust's `{}` of an f64
+            // never uses an exponent, which no duration flag reads).
+            let long = spec.long.as_deref().unwrap_or_default();
             let seconds = match value {
-                Value::Number(n) if n.is_f64() => {
-                    vec![format!("--{}={}s", spec.long.as_deref().unwrap_or_default(), n).into()]
-                }
+                Value::Number(n) if n.is_f64() => match n.as_f64() {
+                    Some(f) => vec![format!("--{long}={f}s").into()],
+                    None => return Err(e),
+                },
                 _ => return Err(e),
             };
-            check_value(&cmd, file, test, key, &seconds).map_err(|_| e)?;
+            if let Err(seconds_error) = check_value(&cmd, file, test, key, &seconds) {
+                // A duration flag says what is wrong with the seconds (out of range, say);
+                // any other flag, what is wrong with the number as given.
+                let takes_durations =
+                    check_value(&cmd, file, test, key, &[format!("--{long}=1s").into()]).is_ok();
+                return Err(if takes_durations { seconds_error } else { e });
+            }
             own = seconds;
         }
         if given_on_command_line(&spec.id) {
@@ -718,6 +728,20 @@ mod tests {
                 "statsd is reached over UDP",
             ),
             (r#"{"statsd_address": "udp://x:1"}"#, "--statsd"),
+            // Past the longest duration, as a whole number, a float or in exponent form.
+            (
+                r#"{"duration": 18446744073709551615}"#,
+                "\"duration\": invalid value '18446744073709551615' for '--duration <DURATION>': \
+                 invalid duration \"18446744073709551615\": out of range",
+            ),
+            (r#"{"duration": 1e300}"#, "out of range"),
+            (r#"{"delay": 1e10}"#, "out of range"),
+            (r#"{"connect_timeout": 2e9}"#, "out of range"),
+            // A fraction no flag but a duration takes: the flag's own message.
+            (
+                r#"{"workers": 1.5}"#,
+                "\"workers\": invalid value '1.5' for '--workers",
+            ),
         ];
         for &(options, want) in cases {
             let file = File::new(
@@ -769,5 +793,27 @@ mod tests {
         assert_eq!(n("10.0"), "10");
         assert_eq!(n("2.5"), "2.5");
         assert_eq!(n("-3"), "-3");
+    }
+
+    #[test]
+    fn fractions_in_exponent_form_are_seconds() {
+        // serde_json writes these with an exponent, which no duration flag reads: they used
+        // to fail with `unknown unit "e-"`.
+        let file = File::new(
+            "exponent",
+            r#"{"molotov": {"tests": {"t": {"delay": 1e-10, "connect_timeout": 2.5e-1,
+                "duration": 1.5e1, "plan": "p.mol"}}}}"#,
+        );
+        let loaded = run(&file, &["--test", "t"]).unwrap();
+        assert_eq!(loaded.cli.run.load.delay, Some(Duration::ZERO));
+        assert_eq!(loaded.cli.run.connect_timeout, Duration::from_millis(250));
+        assert_eq!(loaded.cli.run.duration, Some(Duration::from_secs(15)));
+        // A duration that must be more than 0 says so.
+        let file = File::new(
+            "exponent-zero",
+            r#"{"molotov": {"tests": {"t": {"duration": 1e-10, "plan": "p.mol"}}}}"#,
+        );
+        let e = error(&file, &["--test", "t"]);
+        assert!(e.contains("must be more than 0"), "{e}");
     }
 }
