@@ -373,6 +373,15 @@ fn every_bad_flag_value_names_the_flag_and_sends_nothing() {
             &["--config", "/nonexistent.json", "--test", "x"],
             "/nonexistent.json",
         ),
+        // Endless files: refused after 16 MiB (they used to be read until memory ran out).
+        (
+            &["--config", "/dev/zero", "--test", "x"],
+            "cannot read /dev/zero: it is larger than 16 MiB",
+        ),
+        (
+            &["--cacert", "/dev/zero"],
+            "cannot read the CA file /dev/zero: it is larger than 16 MiB",
+        ),
     ];
     for (args, message) in cases {
         let out = support::run_bounded(
