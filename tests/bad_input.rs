@@ -498,6 +498,38 @@ fn an_invalid_url_in_a_plan_is_a_plan_error() {
     );
     let finished = molotov_with(&[file.to_str().unwrap()], &dir);
     assert_refused(&finished, 2, "base.mol:2:");
+    // Colons outside brackets: a plan error at the `base`, not a run with `Host: ::1:PORT`
+    // or a host `:` that does not resolve (exit 5).
+    let port = server.addr().port();
+    for (i, base) in [
+        format!("http://::1:{port}"),
+        "http://::1".to_string(),
+        format!("http://127.0.0.1:{port}:{port}"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let file = dir.write(
+            &format!("colons{i}.mol"),
+            &format!("defaults {{\n  base {base}\n}}\n\nscenario s {{\n  GET /json\n}}\n"),
+        );
+        let finished = molotov_with(&["-q", "-r", "1", file.to_str().unwrap()], &dir);
+        assert_refused(&finished, 2, &format!("colons{i}.mol:2:8"));
+        assert!(
+            finished
+                .stderr()
+                .contains("put an IPv6 address in brackets (`[::1]:8080`)"),
+            "{}",
+            finished.dump()
+        );
+    }
+    // The same in a request's own URL.
+    let file = dir.write(
+        "colons-get.mol",
+        &format!("scenario s {{\n  GET http://127.0.0.1:{port}:{port}/json\n}}\n"),
+    );
+    let finished = molotov_with(&["-q", "-r", "1", file.to_str().unwrap()], &dir);
+    assert_refused(&finished, 2, "colons-get.mol:2:7");
     assert_eq!(server.connections_accepted(), 0);
 }
 
