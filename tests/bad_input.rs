@@ -716,3 +716,182 @@ fn a_report_lost_to_a_full_disk_fails_the_run_with_exit_2() {
         support::stderr(&out)
     );
 }
+
+/// A report that cannot be written makes the exit code 2, and every report that is written
+/// says so: the JSON file's `exit_code` and the text report's `Result:` line (they used to say
+/// 0 and "OK" while molotov exited 2). A file over the file-size limit (`ulimit -f`) is such a
+/// failure, said as one (SIGXFSZ used to kill the master, the JSON cut at the limit); with
+/// `--json -`, a text report lost on stderr is one too (it was ignored).
+#[test]
+fn a_report_not_written_is_said_by_the_reports_that_are() {
+    let server = target();
+    let dir = TempDir::new("report-consistent");
+    let file = dir.write("ok.mol", &plan(&base_url(&server), "5s", "  GET /json"));
+    let json = dir.0.join("ok.json");
+    let out = support::run_bounded(
+        support::molotov()
+            .args(["-q", "-r", "2", "--json"])
+            .arg(&json)
+            .args(["--html", "/dev/full"])
+            .arg(&file),
+        Duration::from_secs(20),
+    );
+    assert_exit(&out, 2);
+    assert!(
+        support::stderr(&out)
+            .contains("cannot write the HTML report to /dev/full: No space left on device"),
+        "{}",
+        support::stderr(&out)
+    );
+    let text = support::stdout(&out);
+    assert!(
+        text.contains(
+            "Result: FAILED: the HTML report could not be written (exit 2); the run itself \
+             completed"
+        ),
+        "{text}"
+    );
+    assert_eq!(support::read_json(&json)["exit_code"], 2);
+
+    // 2 KiB at most per file: the JSON report is larger.
+    let big = dir.0.join("fsz.json");
+    let mut cmd = support::molotov();
+    cmd.args(["-q", "-r", "2", "--json"]).arg(&big).arg(&file);
+    // SAFETY: setrlimit is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            let limit = libc::rlimit {
+                rlim_cur: 2048,
+                rlim_max: 2048,
+            };
+            libc::setrlimit(libc::RLIMIT_FSIZE, &limit);
+            Ok(())
+        });
+    }
+    let out = support::run_bounded(&mut cmd, Duration::from_secs(20));
+    assert_exit(&out, 2);
+    let err = support::stderr(&out);
+    assert!(
+        err.contains("cannot write the JSON report to") && err.contains("File too large"),
+        "{err}"
+    );
+    assert!(
+        support::stdout(&out)
+            .contains("Result: FAILED: the JSON report could not be written (exit 2)"),
+        "{}",
+        support::stdout(&out)
+    );
+    // Not half a report: empty.
+    assert_eq!(std::fs::metadata(&big).unwrap().len(), 0);
+
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    // `--json -` on a full stdout: the reason, and the text report (on stderr) says exit 2.
+    let child = support::molotov()
+        .args(["-q", "-r", "2", "--json", "-"])
+        .arg(&file)
+        .stdout(full())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = support::wait_bounded(child, Duration::from_secs(20));
+    assert_exit(&out, 2);
+    let err = support::stderr(&out);
+    assert!(
+        err.contains(
+            "cannot write the JSON report to stdout: No space left on device (os error 28)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("Result: FAILED: the JSON report could not be written (exit 2)"),
+        "{err}"
+    );
+    // `--json -` with the text report lost on a full stderr: exit 2, not 0.
+    let child = support::molotov()
+        .args(["-q", "-r", "2", "--json", "-"])
+        .arg(&file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(full())
+        .spawn()
+        .unwrap();
+    let out = support::wait_bounded(child, Duration::from_secs(20));
+    assert_exit(&out, 2);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["totals"]["requests"], 2, "{report}");
+}
+
+/// A run refused before it starts (exit 5: a host that does not resolve; exit 4: too few file
+/// descriptors) has no report: an existing report file keeps its contents (it used to be
+/// emptied), and one it would have created is not left behind. A run that does start
+/// replaces a longer previous report whole.
+#[test]
+fn a_run_refused_before_it_starts_leaves_the_report_files_alone() {
+    let server = target();
+    let dir = TempDir::new("report-kept");
+    let previous_json = format!("{{\"previous\": \"{}\"}}\n", "x".repeat(100_000));
+    let keep_json = dir.write("keep.json", &previous_json);
+    let keep_html = dir.write("keep.html", "<html>previous</html>\n");
+    let new_json = dir.0.join("new.json");
+    let new_html = dir.0.join("new.html");
+    let unresolvable = dir.write(
+        "unresolvable.mol",
+        "defaults {\n  base http://no-such-host.invalid\n}\n\nscenario s {\n  GET /json\n}\n",
+    );
+    let ok = dir.write("ok.mol", &plan(&base_url(&server), "5s", "  GET /json"));
+    let unchanged = || {
+        assert_eq!(std::fs::read_to_string(&keep_json).unwrap(), previous_json);
+        assert_eq!(
+            std::fs::read_to_string(&keep_html).unwrap(),
+            "<html>previous</html>\n"
+        );
+        assert!(!new_json.exists() && !new_html.exists());
+    };
+    for (json, html) in [
+        (&keep_json, &keep_html),
+        (&new_json, &keep_html),
+        (&keep_json, &new_html),
+    ] {
+        let out = support::run_bounded(
+            support::molotov()
+                .args(["-q", "-r", "1", "--json"])
+                .arg(json)
+                .arg("--html")
+                .arg(html)
+                .arg(&unresolvable),
+            Duration::from_secs(20),
+        );
+        assert_exit(&out, 5);
+        unchanged();
+    }
+    let mut cmd = support::molotov();
+    cmd.args(["-q", "-r", "1", "-w", "500", "--json"])
+        .arg(&keep_json)
+        .arg("--html")
+        .arg(&new_html)
+        .arg(&ok);
+    harness::limit_open_files(&mut cmd, 64);
+    let out = support::run_bounded(&mut cmd, Duration::from_secs(20));
+    assert_exit(&out, 4);
+    assert!(
+        support::stderr(&out).contains("file descriptors"),
+        "{}",
+        support::stderr(&out)
+    );
+    unchanged();
+    assert_eq!(server.connections_accepted(), 0);
+    // A run: the previous, longer file is replaced by the report alone.
+    let out = support::run_bounded(
+        support::molotov()
+            .args(["-q", "-r", "1", "--json"])
+            .arg(&keep_json)
+            .arg(&ok),
+        Duration::from_secs(20),
+    );
+    assert_exit(&out, 0);
+    assert_eq!(support::read_json(&keep_json)["exit_code"], 0);
+}
