@@ -266,7 +266,9 @@ fn clap_message(e: &clap::Error) -> String {
 /// Parses `args` (the process's arguments, program name first) and applies `--config`.
 pub fn load(args: &[OsString]) -> Result<Loaded, Failure> {
     let cmd = Cli::command();
-    let matches = cmd.try_get_matches_from(args).map_err(Failure::Clap)?;
+    let matches = cmd
+        .try_get_matches_from(args)
+        .map_err(|e| Failure::Clap(second_plan(e)))?;
     let cli = Cli::from_arg_matches(&matches).map_err(Failure::Clap)?;
     let Some(path) = cli.config.config.clone() else {
         return Ok(Loaded {
@@ -310,6 +312,29 @@ pub fn load(args: &[OsString]) -> Result<Loaded, Failure> {
         env: test.env,
         notes,
     })
+}
+
+/// A word after PLAN is taken by clap for a sub-command that cannot follow flags or a PLAN
+/// ("the subcommand 'b.mol' cannot be used with: --quiet [PLAN]"): said as what it is, a
+/// second PLAN (or a sub-command that belongs first). Other errors are left as they are.
+fn second_plan(e: clap::Error) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue};
+    if e.kind() != ErrorKind::ArgumentConflict {
+        return e;
+    }
+    let Some(ContextValue::String(word)) = e.get(ContextKind::InvalidSubcommand) else {
+        return e;
+    };
+    let mut cmd = Cli::command();
+    let message = if cmd.find_subcommand(word).is_some() {
+        format!(
+            "the sub-command '{word}' comes first, before any flag or PLAN \
+             (`molotov {word} ...`)"
+        )
+    } else {
+        format!("unexpected argument '{word}': molotov runs one PLAN, and it was already given")
+    };
+    cmd.error(ErrorKind::UnknownArgument, message)
 }
 
 /// The command-line tokens of the test's options that the command line does not override;
@@ -649,6 +674,37 @@ mod tests {
         let loaded = run(&file, &["--test", "full", "--single-run"]).unwrap();
         assert_eq!(loaded.cli.run.max_runs, None);
         assert!(loaded.cli.run.load.single_run);
+    }
+
+    #[test]
+    fn a_second_plan_is_called_that() {
+        let err = |args: &[&str]| {
+            let argv: Vec<OsString> = args.iter().map(OsString::from).collect();
+            match load(&argv) {
+                Err(Failure::Clap(e)) => (e.kind(), e.to_string()),
+                other => panic!("{args:?}: {:?}", other.map(|l| l.cli)),
+            }
+        };
+        // It used to say "the subcommand 'b.mol' cannot be used with: --quiet ...".
+        let (kind, text) = err(&["molotov", "-q", "-r", "1", "a.mol", "b.mol"]);
+        assert_eq!(kind, ErrorKind::UnknownArgument);
+        assert!(
+            text.starts_with(
+                "error: unexpected argument 'b.mol': molotov runs one PLAN, and it was already given"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("subcommand"), "{text}");
+        let (_, text) = err(&["molotov", "a.mol", "b.mol"]);
+        assert!(text.contains("unexpected argument 'b.mol'"), "{text}");
+        let (_, text) = err(&["molotov", "-q", "a.mol", "check"]);
+        assert!(
+            text.contains("the sub-command 'check' comes first, before any flag or PLAN"),
+            "{text}"
+        );
+        // Other errors are clap's own.
+        let (kind, _) = err(&["molotov", "-q", "-c", "a.mol"]);
+        assert_eq!(kind, ErrorKind::ArgumentConflict);
     }
 
     #[test]

@@ -56,6 +56,33 @@ fn ignore_file_size_signal() {
     }
 }
 
+/// The resource limits `--debug` shows: as found (the run raises the soft limits of open
+/// files and locked memory to their hard limits before it forks).
+fn limits_line() -> String {
+    use nix::sys::resource::{Resource, getrlimit};
+    let show = |n: u64| {
+        if n == libc::RLIM_INFINITY {
+            "unlimited".to_string()
+        } else {
+            n.to_string()
+        }
+    };
+    [
+        ("open files", Resource::RLIMIT_NOFILE),
+        ("locked memory (bytes)", Resource::RLIMIT_MEMLOCK),
+        ("processes", Resource::RLIMIT_NPROC),
+        ("file size (bytes)", Resource::RLIMIT_FSIZE),
+        ("address space (bytes)", Resource::RLIMIT_AS),
+    ]
+    .iter()
+    .map(|&(name, resource)| match getrlimit(resource) {
+        Ok((soft, hard)) => format!("{name} {} (hard {})", show(soft), show(hard)),
+        Err(e) => format!("{name} unknown ({e})"),
+    })
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
 /// "1 scenario", "2 scenarios".
 fn counted(n: usize, noun: &str) -> String {
     if n == 1 {
@@ -212,6 +239,11 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
         molotov_core::errln!(
             "molotov: debug: live view {view_kind:?}, tick {:?}",
             config.tick
+        );
+        molotov_core::errln!(
+            "molotov: debug: limits: {} (soft limits of open files and locked memory are \
+             raised to the hard ones for the run)",
+            limits_line()
         );
     }
     let names = run::names_of(&program);
