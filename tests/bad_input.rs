@@ -236,6 +236,40 @@ fn every_bad_flag_value_names_the_flag_and_sends_nothing() {
         (&["-d", "5 m"], "--duration"),
         (&["-d", "1e3"], "--duration"),
         (&["-d", "99999999999h"], "--duration"),
+        // Durations past 1e9 s, however written: a bare number of seconds used to skip the
+        // range check, and then `Instant + d` panicked or the deadline wrapped (a run of
+        // 0.3 s that said "completed").
+        (
+            &["-d", "18446744073709551615"],
+            "--duration <DURATION>': invalid duration \"18446744073709551615\": out of range",
+        ),
+        (&["-d", "18446744074"], "--duration"),
+        (&["-d", "1000000001"], "--duration"),
+        (
+            &["-c", "--console-update", "18446744073709551615"],
+            "--console-update",
+        ),
+        (
+            &["--connect-timeout", "18446744073709551615"],
+            "--connect-timeout",
+        ),
+        (&["--delay", "18446744073709551615"], "--delay"),
+        (
+            &["--spin-before-park", "18446744073709551615"],
+            "--spin-before-park",
+        ),
+        (&["--batch-wait", "18446744073709551615"], "--batch-wait"),
+        (&["--grace", "18446744073709551615"], "--grace"),
+        (&["--ramp-up", "18446744073709551615"], "--ramp-up"),
+        (&["--stages", "18446744073709551615:10"], "--stages"),
+        (
+            &["--stages", "999999999s:10,999999999s:10"],
+            "the stages last more than 1000000000 seconds in all",
+        ),
+        (
+            &["--statsd", "--statsd-interval", "18446744073709551615"],
+            "--statsd-interval",
+        ),
         (&["-r", "0"], "--max-runs"),
         (&["-r", "-1"], "--max-runs"),
         (&["-f", "0"], "--fail"),
@@ -288,6 +322,10 @@ fn every_bad_flag_value_names_the_flag_and_sends_nothing() {
         (&["--ring-depth", "0"], "--ring-depth"),
         (&["--ring-depth", "-4"], "--ring-depth"),
         (&["--ring-depth", "65536"], "--ring-depth"),
+        // Past 8192 the kernel refuses the completion queue (8 entries per ring entry, at
+        // most 65536): every load process used to fail with a bare EINVAL (exit 4).
+        (&["--ring-depth", "8193"], "at most 8192"),
+        (&["--ring-depth", "32768"], "at most 8192"),
         (&["--prefetch-from", "-1"], "--prefetch-from"),
         (&["--prefetch-from", "12G"], "--prefetch-from"),
         (&["--prefetch-from", "always"], "--prefetch-from"),
@@ -343,6 +381,15 @@ fn every_bad_flag_value_names_the_flag_and_sends_nothing() {
         (
             &["--config", "/nonexistent.json", "--test", "x"],
             "/nonexistent.json",
+        ),
+        // Endless files: refused after 16 MiB (they used to be read until memory ran out).
+        (
+            &["--config", "/dev/zero", "--test", "x"],
+            "cannot read /dev/zero: it is larger than 16 MiB",
+        ),
+        (
+            &["--cacert", "/dev/zero"],
+            "cannot read the CA file /dev/zero: it is larger than 16 MiB",
         ),
     ];
     for (args, message) in cases {
@@ -460,6 +507,38 @@ fn an_invalid_url_in_a_plan_is_a_plan_error() {
     );
     let finished = molotov_with(&[file.to_str().unwrap()], &dir);
     assert_refused(&finished, 2, "base.mol:2:");
+    // Colons outside brackets: a plan error at the `base`, not a run with `Host: ::1:PORT`
+    // or a host `:` that does not resolve (exit 5).
+    let port = server.addr().port();
+    for (i, base) in [
+        format!("http://::1:{port}"),
+        "http://::1".to_string(),
+        format!("http://127.0.0.1:{port}:{port}"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let file = dir.write(
+            &format!("colons{i}.mol"),
+            &format!("defaults {{\n  base {base}\n}}\n\nscenario s {{\n  GET /json\n}}\n"),
+        );
+        let finished = molotov_with(&["-q", "-r", "1", file.to_str().unwrap()], &dir);
+        assert_refused(&finished, 2, &format!("colons{i}.mol:2:8"));
+        assert!(
+            finished
+                .stderr()
+                .contains("put an IPv6 address in brackets (`[::1]:8080`)"),
+            "{}",
+            finished.dump()
+        );
+    }
+    // The same in a request's own URL.
+    let file = dir.write(
+        "colons-get.mol",
+        &format!("scenario s {{\n  GET http://127.0.0.1:{port}:{port}/json\n}}\n"),
+    );
+    let finished = molotov_with(&["-q", "-r", "1", file.to_str().unwrap()], &dir);
+    assert_refused(&finished, 2, "colons-get.mol:2:7");
     assert_eq!(server.connections_accepted(), 0);
 }
 
@@ -645,4 +724,183 @@ fn a_report_lost_to_a_full_disk_fails_the_run_with_exit_2() {
         "{}",
         support::stderr(&out)
     );
+}
+
+/// A report that cannot be written makes the exit code 2, and every report that is written
+/// says so: the JSON file's `exit_code` and the text report's `Result:` line (they used to say
+/// 0 and "OK" while molotov exited 2). A file over the file-size limit (`ulimit -f`) is such a
+/// failure, said as one (SIGXFSZ used to kill the master, the JSON cut at the limit); with
+/// `--json -`, a text report lost on stderr is one too (it was ignored).
+#[test]
+fn a_report_not_written_is_said_by_the_reports_that_are() {
+    let server = target();
+    let dir = TempDir::new("report-consistent");
+    let file = dir.write("ok.mol", &plan(&base_url(&server), "5s", "  GET /json"));
+    let json = dir.0.join("ok.json");
+    let out = support::run_bounded(
+        support::molotov()
+            .args(["-q", "-r", "2", "--json"])
+            .arg(&json)
+            .args(["--html", "/dev/full"])
+            .arg(&file),
+        Duration::from_secs(20),
+    );
+    assert_exit(&out, 2);
+    assert!(
+        support::stderr(&out)
+            .contains("cannot write the HTML report to /dev/full: No space left on device"),
+        "{}",
+        support::stderr(&out)
+    );
+    let text = support::stdout(&out);
+    assert!(
+        text.contains(
+            "Result: FAILED: the HTML report could not be written (exit 2); the run itself \
+             completed"
+        ),
+        "{text}"
+    );
+    assert_eq!(support::read_json(&json)["exit_code"], 2);
+
+    // 2 KiB at most per file: the JSON report is larger.
+    let big = dir.0.join("fsz.json");
+    let mut cmd = support::molotov();
+    cmd.args(["-q", "-r", "2", "--json"]).arg(&big).arg(&file);
+    // SAFETY: setrlimit is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            let limit = libc::rlimit {
+                rlim_cur: 2048,
+                rlim_max: 2048,
+            };
+            libc::setrlimit(libc::RLIMIT_FSIZE, &limit);
+            Ok(())
+        });
+    }
+    let out = support::run_bounded(&mut cmd, Duration::from_secs(20));
+    assert_exit(&out, 2);
+    let err = support::stderr(&out);
+    assert!(
+        err.contains("cannot write the JSON report to") && err.contains("File too large"),
+        "{err}"
+    );
+    assert!(
+        support::stdout(&out)
+            .contains("Result: FAILED: the JSON report could not be written (exit 2)"),
+        "{}",
+        support::stdout(&out)
+    );
+    // Not half a report: empty.
+    assert_eq!(std::fs::metadata(&big).unwrap().len(), 0);
+
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    // `--json -` on a full stdout: the reason, and the text report (on stderr) says exit 2.
+    let child = support::molotov()
+        .args(["-q", "-r", "2", "--json", "-"])
+        .arg(&file)
+        .stdout(full())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = support::wait_bounded(child, Duration::from_secs(20));
+    assert_exit(&out, 2);
+    let err = support::stderr(&out);
+    assert!(
+        err.contains(
+            "cannot write the JSON report to stdout: No space left on device (os error 28)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("Result: FAILED: the JSON report could not be written (exit 2)"),
+        "{err}"
+    );
+    // `--json -` with the text report lost on a full stderr: exit 2, not 0.
+    let child = support::molotov()
+        .args(["-q", "-r", "2", "--json", "-"])
+        .arg(&file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(full())
+        .spawn()
+        .unwrap();
+    let out = support::wait_bounded(child, Duration::from_secs(20));
+    assert_exit(&out, 2);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["totals"]["requests"], 2, "{report}");
+}
+
+/// A run refused before it starts (exit 5: a host that does not resolve; exit 4: too few file
+/// descriptors) has no report: an existing report file keeps its contents (it used to be
+/// emptied), and one it would have created is not left behind. A run that does start
+/// replaces a longer previous report whole.
+#[test]
+fn a_run_refused_before_it_starts_leaves_the_report_files_alone() {
+    let server = target();
+    let dir = TempDir::new("report-kept");
+    let previous_json = format!("{{\"previous\": \"{}\"}}\n", "x".repeat(100_000));
+    let keep_json = dir.write("keep.json", &previous_json);
+    let keep_html = dir.write("keep.html", "<html>previous</html>\n");
+    let new_json = dir.0.join("new.json");
+    let new_html = dir.0.join("new.html");
+    let unresolvable = dir.write(
+        "unresolvable.mol",
+        "defaults {\n  base http://no-such-host.invalid\n}\n\nscenario s {\n  GET /json\n}\n",
+    );
+    let ok = dir.write("ok.mol", &plan(&base_url(&server), "5s", "  GET /json"));
+    let unchanged = || {
+        assert_eq!(std::fs::read_to_string(&keep_json).unwrap(), previous_json);
+        assert_eq!(
+            std::fs::read_to_string(&keep_html).unwrap(),
+            "<html>previous</html>\n"
+        );
+        assert!(!new_json.exists() && !new_html.exists());
+    };
+    for (json, html) in [
+        (&keep_json, &keep_html),
+        (&new_json, &keep_html),
+        (&keep_json, &new_html),
+    ] {
+        let out = support::run_bounded(
+            support::molotov()
+                .args(["-q", "-r", "1", "--json"])
+                .arg(json)
+                .arg("--html")
+                .arg(html)
+                .arg(&unresolvable),
+            Duration::from_secs(20),
+        );
+        assert_exit(&out, 5);
+        unchanged();
+    }
+    let mut cmd = support::molotov();
+    cmd.args(["-q", "-r", "1", "-w", "500", "--json"])
+        .arg(&keep_json)
+        .arg("--html")
+        .arg(&new_html)
+        .arg(&ok);
+    harness::limit_open_files(&mut cmd, 64);
+    let out = support::run_bounded(&mut cmd, Duration::from_secs(20));
+    assert_exit(&out, 4);
+    assert!(
+        support::stderr(&out).contains("file descriptors"),
+        "{}",
+        support::stderr(&out)
+    );
+    unchanged();
+    assert_eq!(server.connections_accepted(), 0);
+    // A run: the previous, longer file is replaced by the report alone.
+    let out = support::run_bounded(
+        support::molotov()
+            .args(["-q", "-r", "1", "--json"])
+            .arg(&keep_json)
+            .arg(&ok),
+        Duration::from_secs(20),
+    );
+    assert_exit(&out, 0);
+    assert_eq!(support::read_json(&keep_json)["exit_code"], 0);
 }

@@ -335,6 +335,12 @@ fn load_processes_build_their_rings_with_a_taskrun_flag_unless_told_not_to() {
         );
         assert_exit(&out, 0);
         let err = stderr(&out);
+        // `--help` promises the limits too (they were not shown).
+        assert!(
+            err.contains("molotov: debug: limits: open files ")
+                && err.contains("locked memory (bytes) "),
+            "{err}"
+        );
         let line = err
             .lines()
             .find(|l| l.contains("io_uring rings with a task-work flag"))

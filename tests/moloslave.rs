@@ -191,6 +191,13 @@ fn errors_are_clear_and_leave_nothing_behind() {
     bare.write("README", "no molotov.json here\n");
     git(&bare.0, &["add", "."]);
     git(&bare.0, &["commit", "-q", "-m", "readme"]);
+    // A hostile repository: its molotov.json is a link to an endless file. moloslave used to
+    // read it until memory ran out (and die, its clone left behind).
+    let endless = TempDir::new("slave-endless");
+    git(&endless.0, &["init", "-q"]);
+    std::os::unix::fs::symlink("/dev/zero", endless.0.join("molotov.json")).unwrap();
+    git(&endless.0, &["add", "."]);
+    git(&endless.0, &["commit", "-q", "-m", "endless"]);
     let tmp = scratch("slave-errors");
     let no_git = TempDir::new("slave-no-git");
     let missing = repo.dir.0.join("does-not-exist");
@@ -206,6 +213,12 @@ fn errors_are_clear_and_leave_nothing_behind() {
             None,
             2,
             "has no molotov.json at its top",
+        ),
+        (
+            vec![endless.0.clone().into(), "smoke".into()],
+            None,
+            2,
+            "molotov.json: it is larger than 16 MiB",
         ),
         (
             vec![repo.dir.0.clone().into(), "nope".into()],

@@ -51,6 +51,26 @@ pub enum Command {
     },
 }
 
+/// `--ring-depth`: 1 to [`molotov_runtime::MAX_RING_DEPTH`], the deepest ring the kernel
+/// builds with molotov's completion queue (8 entries per ring entry, at most 65536).
+fn ring_depth(text: &str) -> Result<u32, String> {
+    let max = molotov_runtime::MAX_RING_DEPTH;
+    let range = || {
+        format!(
+            "the ring depth is 1 to at most {max} (the kernel's largest completion queue, \
+             65536 entries, is 8 per ring entry)"
+        )
+    };
+    let digits = text.trim();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{text:?} is not a whole number: {}", range()));
+    }
+    match digits.parse::<u32>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(range()),
+    }
+}
+
 /// Flags of a run.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -150,9 +170,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "D", allow_hyphen_values = true, value_parser = parse_positive_duration, hide_short_help = true)]
     pub batch_wait: Option<Duration>,
 
-    /// Executor knob: depth of each executor's io_uring ring (submission entries; the kernel
-    /// rounds up to a power of two). Default: 128.
-    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=32768), hide_short_help = true)]
+    /// Executor knob: depth of each executor's io_uring ring (submission entries, 1 to 8192;
+    /// the kernel rounds up to a power of two). Default: 128.
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = ring_depth, hide_short_help = true)]
     pub ring_depth: Option<u32>,
 
     /// Build io_uring rings without a task-work flag (molotov asks for DEFER_TASKRUN, else
@@ -215,6 +235,70 @@ mod tests {
             (&["molotov", "-f", "0", "p.mol"][..], "--fail"),
             (&["molotov", "-f", "-2", "p.mol"][..], "--fail"),
             (&["molotov", "-q", "-c", "p.mol"][..], "--console"),
+            (
+                &["molotov", "--ring-depth", "0", "p.mol"][..],
+                "--ring-depth",
+            ),
+            (
+                &["molotov", "--ring-depth", "8193", "p.mol"][..],
+                "at most 8192",
+            ),
+            (
+                &["molotov", "--ring-depth", "32768", "p.mol"][..],
+                "at most 8192",
+            ),
+            (
+                &["molotov", "--ring-depth", "x", "p.mol"][..],
+                "not a whole number",
+            ),
+            // Past the longest duration (1e9 s), a bare number of seconds included.
+            (
+                &["molotov", "-d", "18446744073709551615", "p.mol"][..],
+                "--duration",
+            ),
+            (
+                &[
+                    "molotov",
+                    "--console-update",
+                    "18446744073709551615",
+                    "p.mol",
+                ][..],
+                "--console-update",
+            ),
+            (
+                &[
+                    "molotov",
+                    "--connect-timeout",
+                    "18446744073709551615",
+                    "p.mol",
+                ][..],
+                "--connect-timeout",
+            ),
+            (
+                &[
+                    "molotov",
+                    "--spin-before-park",
+                    "18446744073709551615",
+                    "p.mol",
+                ][..],
+                "--spin-before-park",
+            ),
+            (
+                &["molotov", "--delay", "18446744073709551615", "p.mol"][..],
+                "--delay",
+            ),
+            (
+                &["molotov", "--grace", "1000000001", "p.mol"][..],
+                "--grace",
+            ),
+            (
+                &["molotov", "--stages", "18446744073709551615:10", "p.mol"][..],
+                "--stages",
+            ),
+            (
+                &["molotov", "--stages", "600000000s:1,600000000s:1", "p.mol"][..],
+                "the stages last more than",
+            ),
         ] {
             let err = Cli::try_parse_from(args).unwrap_err().to_string();
             assert!(err.contains(flag), "{args:?}: {err}");
@@ -242,6 +326,31 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(cli.plan.is_none());
+    }
+
+    #[test]
+    fn ring_depths() {
+        let depth = |text: &str| {
+            Cli::try_parse_from(["molotov", "--ring-depth", text, "p.mol"])
+                .map(|c| c.run.ring_depth)
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(depth("1"), Ok(Some(1)));
+        assert_eq!(depth("8192"), Ok(Some(8192)));
+        for bad in [
+            "0",
+            "-1",
+            "8193",
+            "32768",
+            "65536",
+            "99999999999",
+            "",
+            "1.5",
+        ] {
+            let err = depth(bad).unwrap_err();
+            assert!(err.contains("--ring-depth"), "{bad}: {err}");
+            assert!(err.contains("at most 8192"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -266,7 +266,9 @@ fn clap_message(e: &clap::Error) -> String {
 /// Parses `args` (the process's arguments, program name first) and applies `--config`.
 pub fn load(args: &[OsString]) -> Result<Loaded, Failure> {
     let cmd = Cli::command();
-    let matches = cmd.try_get_matches_from(args).map_err(Failure::Clap)?;
+    let matches = cmd
+        .try_get_matches_from(args)
+        .map_err(|e| Failure::Clap(second_plan(e)))?;
     let cli = Cli::from_arg_matches(&matches).map_err(Failure::Clap)?;
     let Some(path) = cli.config.config.clone() else {
         return Ok(Loaded {
@@ -310,6 +312,29 @@ pub fn load(args: &[OsString]) -> Result<Loaded, Failure> {
         env: test.env,
         notes,
     })
+}
+
+/// A word after PLAN is taken by clap for a sub-command that cannot follow flags or a PLAN
+/// ("the subcommand 'b.mol' cannot be used with: --quiet [PLAN]"): said as what it is, a
+/// second PLAN (or a sub-command that belongs first). Other errors are left as they are.
+fn second_plan(e: clap::Error) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue};
+    if e.kind() != ErrorKind::ArgumentConflict {
+        return e;
+    }
+    let Some(ContextValue::String(word)) = e.get(ContextKind::InvalidSubcommand) else {
+        return e;
+    };
+    let mut cmd = Cli::command();
+    let message = if cmd.find_subcommand(word).is_some() {
+        format!(
+            "the sub-command '{word}' comes first, before any flag or PLAN \
+             (`molotov {word} ...`)"
+        )
+    } else {
+        format!("unexpected argument '{word}': molotov runs one PLAN, and it was already given")
+    };
+    cmd.error(ErrorKind::UnknownArgument, message)
 }
 
 /// The command-line tokens of the test's options that the command line does not override;
@@ -360,14 +385,24 @@ fn tokens_for(
             && let Err(e) = check_value(&cmd, file, test, key, &own)
         {
             // Python molotov's durations are numbers of seconds, fractions included
-            // (`"delay": 0.5`): a fractional number a flag rejects is tried as seconds.
+            // (`"delay": 0.5`): a fractional number a flag rejects is tried as seconds,
+            // written out in decimals (`1e-10` is `0.0000000001s`: Rust's `{}` of an f64
+            // never uses an exponent, which no duration flag reads).
+            let long = spec.long.as_deref().unwrap_or_default();
             let seconds = match value {
-                Value::Number(n) if n.is_f64() => {
-                    vec![format!("--{}={}s", spec.long.as_deref().unwrap_or_default(), n).into()]
-                }
+                Value::Number(n) if n.is_f64() => match n.as_f64() {
+                    Some(f) => vec![format!("--{long}={f}s").into()],
+                    None => return Err(e),
+                },
                 _ => return Err(e),
             };
-            check_value(&cmd, file, test, key, &seconds).map_err(|_| e)?;
+            if let Err(seconds_error) = check_value(&cmd, file, test, key, &seconds) {
+                // A duration flag says what is wrong with the seconds (out of range, say);
+                // any other flag, what is wrong with the number as given.
+                let takes_durations =
+                    check_value(&cmd, file, test, key, &[format!("--{long}=1s").into()]).is_ok();
+                return Err(if takes_durations { seconds_error } else { e });
+            }
             own = seconds;
         }
         if given_on_command_line(&spec.id) {
@@ -642,6 +677,37 @@ mod tests {
     }
 
     #[test]
+    fn a_second_plan_is_called_that() {
+        let err = |args: &[&str]| {
+            let argv: Vec<OsString> = args.iter().map(OsString::from).collect();
+            match load(&argv) {
+                Err(Failure::Clap(e)) => (e.kind(), e.to_string()),
+                other => panic!("{args:?}: {:?}", other.map(|l| l.cli)),
+            }
+        };
+        // It used to say "the subcommand 'b.mol' cannot be used with: --quiet ...".
+        let (kind, text) = err(&["molotov", "-q", "-r", "1", "a.mol", "b.mol"]);
+        assert_eq!(kind, ErrorKind::UnknownArgument);
+        assert!(
+            text.starts_with(
+                "error: unexpected argument 'b.mol': molotov runs one PLAN, and it was already given"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("subcommand"), "{text}");
+        let (_, text) = err(&["molotov", "a.mol", "b.mol"]);
+        assert!(text.contains("unexpected argument 'b.mol'"), "{text}");
+        let (_, text) = err(&["molotov", "-q", "a.mol", "check"]);
+        assert!(
+            text.contains("the sub-command 'check' comes first, before any flag or PLAN"),
+            "{text}"
+        );
+        // Other errors are clap's own.
+        let (kind, _) = err(&["molotov", "-q", "-c", "a.mol"]);
+        assert_eq!(kind, ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
     fn without_config_nothing_changes() {
         let loaded = load(&["molotov".into(), "-w".into(), "3".into()]).unwrap();
         assert_eq!(loaded.cli.run.workers, Some(3));
@@ -718,6 +784,20 @@ mod tests {
                 "statsd is reached over UDP",
             ),
             (r#"{"statsd_address": "udp://x:1"}"#, "--statsd"),
+            // Past the longest duration, as a whole number, a float or in exponent form.
+            (
+                r#"{"duration": 18446744073709551615}"#,
+                "\"duration\": invalid value '18446744073709551615' for '--duration <DURATION>': \
+                 invalid duration \"18446744073709551615\": out of range",
+            ),
+            (r#"{"duration": 1e300}"#, "out of range"),
+            (r#"{"delay": 1e10}"#, "out of range"),
+            (r#"{"connect_timeout": 2e9}"#, "out of range"),
+            // A fraction no flag but a duration takes: the flag's own message.
+            (
+                r#"{"workers": 1.5}"#,
+                "\"workers\": invalid value '1.5' for '--workers",
+            ),
         ];
         for &(options, want) in cases {
             let file = File::new(
@@ -769,5 +849,27 @@ mod tests {
         assert_eq!(n("10.0"), "10");
         assert_eq!(n("2.5"), "2.5");
         assert_eq!(n("-3"), "-3");
+    }
+
+    #[test]
+    fn fractions_in_exponent_form_are_seconds() {
+        // serde_json writes these with an exponent, which no duration flag reads: they used
+        // to fail with `unknown unit "e-"`.
+        let file = File::new(
+            "exponent",
+            r#"{"molotov": {"tests": {"t": {"delay": 1e-10, "connect_timeout": 2.5e-1,
+                "duration": 1.5e1, "plan": "p.mol"}}}}"#,
+        );
+        let loaded = run(&file, &["--test", "t"]).unwrap();
+        assert_eq!(loaded.cli.run.load.delay, Some(Duration::ZERO));
+        assert_eq!(loaded.cli.run.connect_timeout, Duration::from_millis(250));
+        assert_eq!(loaded.cli.run.duration, Some(Duration::from_secs(15)));
+        // A duration that must be more than 0 says so.
+        let file = File::new(
+            "exponent-zero",
+            r#"{"molotov": {"tests": {"t": {"duration": 1e-10, "plan": "p.mol"}}}}"#,
+        );
+        let e = error(&file, &["--test", "t"]);
+        assert!(e.contains("must be more than 0"), "{e}");
     }
 }

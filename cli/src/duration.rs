@@ -1,7 +1,23 @@
 //! Parsing of human durations on the command line: `30` (seconds), `20us`, `500ms`, `30s`, `5m`,
 //! `1h`, and sums such as `1m30s`.
+//!
+//! Every duration, however it is written, is at most [`MAX_DURATION`]: the run turns durations
+//! into deadlines (`Instant + duration`, and nanoseconds since boot shared with the load
+//! processes), which a larger value would overflow (a panic) or wrap (a run that ends at once).
 
 use std::time::Duration;
+
+/// The longest duration a flag takes: 10^9 seconds (about 31.7 years), whether written as a
+/// bare number of seconds or with units.
+pub const MAX_DURATION: Duration = Duration::from_secs(1_000_000_000);
+
+/// The error of a duration over [`MAX_DURATION`].
+fn out_of_range(text: &str) -> String {
+    format!(
+        "invalid duration {text:?}: out of range (at most {} seconds, about 31 years)",
+        MAX_DURATION.as_secs()
+    )
+}
 
 /// [`parse_duration`], refusing zero (for flags where zero means nothing sensible).
 pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
@@ -26,8 +42,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "invalid duration {text:?}: a duration cannot be negative"
         ));
     }
-    if let Ok(secs) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
+    // A bare number is seconds, with the same bound as every other form.
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        return match text.parse::<u64>() {
+            Ok(secs) if secs <= MAX_DURATION.as_secs() => Ok(Duration::from_secs(secs)),
+            _ => Err(out_of_range(text)),
+        };
     }
     let mut total = Duration::ZERO;
     let mut rest = text;
@@ -80,10 +100,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         }
         last_scale = scale;
         let secs = number * scale;
-        if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
-            return Err(format!("invalid duration {text:?}: out of range"));
+        if !secs.is_finite() || !(0.0..=MAX_DURATION.as_secs_f64()).contains(&secs) {
+            return Err(out_of_range(text));
         }
         total += Duration::from_secs_f64(secs);
+    }
+    // Each part is in range, their sum need not be (`277777h59m60s`).
+    if total > MAX_DURATION {
+        return Err(out_of_range(text));
     }
     Ok(total)
 }
@@ -141,5 +165,37 @@ mod tests {
             let err = parse_duration(bad).expect_err(bad);
             assert!(err.contains("each unit once"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn every_form_has_the_same_bound() {
+        // The largest of each form is taken...
+        for text in ["1000000000", "1000000000s", "16666666m40s", "277777h46m40s"] {
+            assert_eq!(parse_duration(text), Ok(MAX_DURATION), "{text}");
+        }
+        // ... and one more is out of range, a bare number of seconds included: it used to be
+        // taken whole, and `Instant + d` panicked (or a deadline in nanoseconds wrapped).
+        for text in [
+            "1000000001",
+            "18446744073709551615",
+            "18446744074",
+            "99999999999999999999999",
+            "1000000001s",
+            "1000000000s1us",
+            "277777h46m41s",
+            "99999999999h",
+        ] {
+            let err = parse_duration(text).expect_err(text);
+            assert!(
+                err.contains("out of range (at most 1000000000 seconds"),
+                "{text}: {err}"
+            );
+            let err = parse_positive_duration(text).expect_err(text);
+            assert!(err.contains("out of range"), "{text}: {err}");
+        }
+        // Every duration is a deadline somewhere: the largest one must not overflow.
+        let now = std::time::Instant::now();
+        assert!(now.checked_add(MAX_DURATION).is_some());
+        assert!(u64::try_from(MAX_DURATION.as_nanos()).is_ok_and(|n| n < u64::MAX / 4));
     }
 }

@@ -113,10 +113,56 @@ impl Verdict {
         OK
     }
 
+    /// The exit code when some reports could not be written (`unwritten`: the first of
+    /// them and the rest): 2, as a plan error or a bad flag, unless the run was interrupted
+    /// (130 stays: the run is incomplete whatever else happened). Without such a report,
+    /// [`Verdict::code`].
+    pub fn code_with_unwritten(&self, unwritten: &[&str]) -> u8 {
+        let code = self.code();
+        if unwritten.is_empty() || code == INTERRUPTED {
+            code
+        } else {
+            PLAN_ERROR
+        }
+    }
+
+    /// The result line when some reports could not be written: it says the exit code the
+    /// process returns ([`Verdict::code_with_unwritten`]), the reports lost, and what the
+    /// run itself came to.
+    pub fn explain_with_unwritten(&self, unwritten: &[&str]) -> String {
+        let Some((last, first)) = unwritten.split_last() else {
+            return self.explain();
+        };
+        let lost = if first.is_empty() {
+            format!("{last} could not be written")
+        } else {
+            format!("{} and {last} could not be written", first.join(", "))
+        };
+        let code = self.code_with_unwritten(unwritten);
+        if code == INTERRUPTED {
+            return format!("FAILED: interrupted, and {lost} (exit {code})");
+        }
+        match self.why() {
+            None => format!("FAILED: {lost} (exit {code}); the run itself completed"),
+            Some(why) => format!("FAILED: {lost} (exit {code}); the run itself failed: {why}"),
+        }
+    }
+
     /// One line saying what the exit code is and why, for the end of the text report.
     pub fn explain(&self) -> String {
         let code = self.code();
-        let why = match code {
+        match self.why() {
+            Some(why) => format!("FAILED: {why} (exit {code})"),
+            None if !self.thresholds_passed => "OK (exit 0): --sizing found its limit; a \
+                                                failed threshold does not fail a sizing run"
+                .to_string(),
+            None => "OK (exit 0)".to_string(),
+        }
+    }
+
+    /// Why the run failed, without the exit code; `None` when it did not.
+    fn why(&self) -> Option<String> {
+        let why = match self.code() {
             INTERRUPTED => "interrupted".to_string(),
             RUNTIME => "a molotov process died during the run".to_string(),
             FAILURES => {
@@ -148,16 +194,9 @@ impl Verdict {
                 reasons.join("; ")
             }
             THRESHOLDS => "a threshold failed".to_string(),
-            _ if !self.thresholds_passed => {
-                return "OK (exit 0): --sizing found its limit; a failed threshold does not \
-                        fail a sizing run"
-                    .to_string();
-            }
-            _ => {
-                return "OK (exit 0)".to_string();
-            }
+            _ => return None,
         };
-        format!("FAILED: {why} (exit {code})")
+        Some(why)
     }
 }
 
@@ -294,6 +333,40 @@ mod tests {
         ];
         for (v, want) in cases {
             assert_eq!(v.explain(), *want);
+        }
+    }
+
+    #[test]
+    fn a_report_not_written_is_exit_2_and_the_result_line_says_so() {
+        let threshold = Verdict {
+            thresholds_passed: false,
+            ..verdict(Ending::Completed)
+        };
+        let cases: &[(Verdict, &[&str], u8, &str)] = &[
+            (verdict(Ending::Completed), &[], OK, "OK (exit 0)"),
+            (
+                verdict(Ending::Completed),
+                &["the HTML report"],
+                PLAN_ERROR,
+                "FAILED: the HTML report could not be written (exit 2); the run itself completed",
+            ),
+            (
+                threshold,
+                &["the JSON report", "the HTML report"],
+                PLAN_ERROR,
+                "FAILED: the JSON report and the HTML report could not be written (exit 2); \
+                 the run itself failed: a threshold failed",
+            ),
+            (
+                verdict(Ending::Interrupted(1)),
+                &["the JSON report"],
+                INTERRUPTED,
+                "FAILED: interrupted, and the JSON report could not be written (exit 130)",
+            ),
+        ];
+        for (v, unwritten, code, line) in cases {
+            assert_eq!(v.code_with_unwritten(unwritten), *code, "{unwritten:?}");
+            assert_eq!(v.explain_with_unwritten(unwritten), *line);
         }
     }
 

@@ -1,37 +1,93 @@
 //! After the run: thresholds evaluated, the text report printed, the JSON and HTML reports
 //! written, and the exit code decided.
 //!
-//! Report files are created before the run starts ([`ReportFiles::create`]), so a wrong path
-//! fails at once instead of after a long run.
+//! Report files are opened before the run starts ([`ReportFiles::create`]), so a wrong path
+//! fails at once instead of after a long run. An existing file is opened without being
+//! emptied: it is replaced only when there is a report to put in it, and a run refused before
+//! it starts ([`ReportFiles::abandon`]) leaves it as it was (and removes a file it created).
+//!
+//! A report that cannot be written makes the exit code 2 (unless the run was interrupted):
+//! the report files are written first, then the streams (the JSON on stdout, the text
+//! report), which therefore say the final exit code; a file written before a later write
+//! failed is written again with it. So every report that reaches its reader says the exit
+//! code molotov returns, with one exception: with `--json -`, when the text report cannot be
+//! written to stderr after the JSON went to stdout.
 
-use std::fs::File;
-use std::io::Write;
+use std::fs::{File, OpenOptions};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use molotov_core::html_report;
-use molotov_core::json_report::{self, Context, Report};
+use molotov_core::json_report::{self, Context};
 use molotov_core::report;
 use molotov_core::run::{Ending, RunConfig, RunResult};
 use molotov_core::thresholds;
 use molotov_dsl::Program;
 
-use crate::exit::{self, Verdict};
+use crate::exit::Verdict;
+
+/// A report file, opened before the run.
+struct ReportFile {
+    path: PathBuf,
+    file: File,
+    /// This run created it (it did not exist): removed if the run is refused.
+    created: bool,
+}
 
 /// Where the JSON report goes.
 enum JsonSink {
     Stdout,
-    File(PathBuf, File),
+    File(ReportFile),
 }
 
-/// The report files asked for, created (empty) before the run.
+/// The report files asked for, opened (an existing one is left as it is until its report is
+/// written) before the run.
 pub struct ReportFiles {
     json: Option<JsonSink>,
-    html: Option<(PathBuf, File)>,
+    html: Option<ReportFile>,
 }
 
-fn create(path: &Path, what: &str) -> Result<File, String> {
-    File::create(path).map_err(|e| format!("cannot write the {what} to {}: {e}", path.display()))
+/// Opens `path` for writing without emptying it (creating it when it does not exist).
+fn open(path: &Path, what: &str) -> Result<ReportFile, String> {
+    let error = |e: std::io::Error| format!("cannot write the {what} to {}: {e}", path.display());
+    match OpenOptions::new().write(true).create_new(true).open(path) {
+        Ok(file) => Ok(ReportFile {
+            path: path.to_path_buf(),
+            file,
+            created: true,
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let file = OpenOptions::new().write(true).open(path).map_err(error)?;
+            Ok(ReportFile {
+                path: path.to_path_buf(),
+                file,
+                created: false,
+            })
+        }
+        Err(e) => Err(error(e)),
+    }
+}
+
+impl ReportFile {
+    /// Replaces the file's contents with `bytes` (a regular file is emptied first; a device
+    /// or a pipe, `/dev/stdout` say, is written to as it is).
+    fn replace(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        if self.file.metadata()?.is_file() {
+            self.file.set_len(0)?;
+            self.file.seek(SeekFrom::Start(0))?;
+        }
+        self.file.write_all(bytes)?;
+        self.file.flush()
+    }
+
+    /// After a failed write: a regular file is emptied (best effort), never left with half
+    /// a report that a reader could take for a whole one.
+    fn discard(&mut self) {
+        if self.file.metadata().is_ok_and(|m| m.is_file()) {
+            let _ = self.file.set_len(0);
+        }
+    }
 }
 
 /// Where `path` leads once links and `..` are resolved (the file need not exist yet), for
@@ -82,8 +138,9 @@ fn check_paths(json: Option<&Path>, html: Option<&Path>, inputs: &[PathBuf]) -> 
 }
 
 impl ReportFiles {
-    /// Creates the files of `--json` (unless `-`) and `--html`, after checking that neither
-    /// is one of `inputs` (the files the plan was read from) nor the other.
+    /// Opens the files of `--json` (unless `-`) and `--html`, after checking that neither is
+    /// one of `inputs` (the files the plan was read from) nor the other. An existing file
+    /// keeps its contents until [`finish`] writes the report.
     pub fn create(
         json: Option<&Path>,
         html: Option<&Path>,
@@ -93,18 +150,33 @@ impl ReportFiles {
         let json = match json {
             None => None,
             Some(p) if p == Path::new("-") => Some(JsonSink::Stdout),
-            Some(p) => Some(JsonSink::File(p.to_path_buf(), create(p, "JSON report")?)),
+            Some(p) => Some(JsonSink::File(open(p, "JSON report")?)),
         };
         let html = match html {
             None => None,
-            Some(p) => Some((p.to_path_buf(), create(p, "HTML report")?)),
+            Some(p) => match open(p, "HTML report") {
+                Ok(file) => Some(file),
+                Err(e) => {
+                    ReportFiles { json, html: None }.abandon();
+                    return Err(e);
+                }
+            },
         };
         Ok(ReportFiles { json, html })
     }
 
-    /// Whether the JSON report goes to stdout (then everything else goes to stderr).
-    pub fn json_to_stdout(&self) -> bool {
-        matches!(self.json, Some(JsonSink::Stdout))
+    /// The run did not start: there is no report. Files that existed are left as they were;
+    /// those [`ReportFiles::create`] made (empty) are removed.
+    pub fn abandon(self) {
+        let json = match self.json {
+            Some(JsonSink::File(f)) => Some(f),
+            _ => None,
+        };
+        for f in json.into_iter().chain(self.html) {
+            if f.created {
+                let _ = std::fs::remove_file(&f.path);
+            }
+        }
     }
 }
 
@@ -126,15 +198,147 @@ pub struct Finish<'a> {
     pub extra: String,
 }
 
+/// A report file to write, and the exit code it was written with.
+struct Pending {
+    /// "the JSON report", "the HTML report".
+    name: &'static str,
+    html: bool,
+    file: ReportFile,
+    written_with: Option<u8>,
+}
+
+/// Writes `text` to stdout; a reader that went away (`molotov ... | head -1`) asked for no
+/// more, and is not an error.
+fn to_stdout(text: &str) -> std::io::Result<()> {
+    // Not `print!`: a failure must not make the master panic before the report files are
+    // written.
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
 /// Prints the text report, writes the report files and returns the exit code.
 pub fn finish(f: &Finish<'_>, result: &RunResult, files: ReportFiles) -> u8 {
     let outcomes = thresholds::evaluate(f.program, &result.summary);
     let verdict = Verdict::of(result, f.fail, thresholds::all_passed(&outcomes));
-    let mut code = verdict.code();
+    // The reports that could not be written: each makes the exit code 2 (README).
+    let mut unwritten: Vec<&'static str> = Vec::new();
+    let json_with = |code: u8| {
+        json_report::build(&Context {
+            plan: f.plan,
+            program: f.program,
+            config: f.config,
+            result,
+            thresholds: &outcomes,
+            started_at: f.started_at,
+            fail: f.fail,
+            exit_code: code,
+        })
+    };
+    let render = |html: bool, code: u8| {
+        let built = json_with(code);
+        if html {
+            html_report::render(&built)
+        } else {
+            built.to_json()
+        }
+    };
+    let ReportFiles { json, html } = files;
+    let mut json_to_stdout = false;
+    let mut pending = Vec::new();
+    match json {
+        None => {}
+        Some(JsonSink::Stdout) => json_to_stdout = true,
+        Some(JsonSink::File(file)) => pending.push(Pending {
+            name: "the JSON report",
+            html: false,
+            file,
+            written_with: None,
+        }),
+    }
+    if let Some(file) = html {
+        pending.push(Pending {
+            name: "the HTML report",
+            html: true,
+            file,
+            written_with: None,
+        });
+    }
+    // The files first: each says the exit code known when it is written.
+    for p in &mut pending {
+        let code = verdict.code_with_unwritten(&unwritten);
+        match p.file.replace(render(p.html, code).as_bytes()) {
+            Ok(()) => p.written_with = Some(code),
+            Err(e) => {
+                molotov_core::errln!(
+                    "molotov: error: cannot write {} to {}: {e}",
+                    p.name,
+                    p.file.path.display()
+                );
+                p.file.discard();
+                unwritten.push(p.name);
+            }
+        }
+    }
+    // Then the streams, which cannot be written again: they say the final code unless a
+    // stream written after them fails.
+    if json_to_stdout
+        && let Err(e) = {
+            let mut out = std::io::stdout().lock();
+            let code = verdict.code_with_unwritten(&unwritten);
+            out.write_all(json_with(code).to_json().as_bytes())
+                .and_then(|()| out.flush())
+        }
+    {
+        // A reader that went away here lost the JSON it asked for: an error too.
+        molotov_core::errln!("molotov: error: cannot write the JSON report to stdout: {e}");
+        unwritten.push("the JSON report");
+    }
+    let text = text_report(f, result, &outcomes, &verdict, &unwritten);
+    if json_to_stdout {
+        // stderr: nowhere left to say that it failed but the exit code.
+        let mut err = std::io::stderr().lock();
+        if err
+            .write_all(text.as_bytes())
+            .and_then(|()| err.flush())
+            .is_err()
+        {
+            unwritten.push("the text report");
+        }
+    } else if let Err(e) = to_stdout(&text) {
+        molotov_core::errln!("molotov: error: cannot write the text report to stdout: {e}");
+        unwritten.push("the text report");
+    }
+    let code = verdict.code_with_unwritten(&unwritten);
+    // A file written before a later failure changed the exit code: written again with it.
+    for p in &mut pending {
+        if p.written_with.is_some_and(|c| c != code)
+            && let Err(e) = p.file.replace(render(p.html, code).as_bytes())
+        {
+            molotov_core::errln!(
+                "molotov: error: cannot write {} to {}: {e}",
+                p.name,
+                p.file.path.display()
+            );
+            p.file.discard();
+        }
+    }
+    code
+}
 
+/// The text report, its last line saying the exit code (with the reports not written).
+fn text_report(
+    f: &Finish<'_>,
+    result: &RunResult,
+    outcomes: &[thresholds::ThresholdOutcome],
+    verdict: &Verdict,
+    unwritten: &[&str],
+) -> String {
     let mut text = report::render(&result.summary);
     text.push_str(&f.extra);
-    text.push_str(&report::render_thresholds(&outcomes));
+    text.push_str(&report::render_thresholds(outcomes));
     if let Some(failure) = &result.first_failure
         && matches!(
             result.ending,
@@ -161,74 +365,12 @@ pub fn finish(f: &Finish<'_>, result: &RunResult, files: ReportFiles) -> u8 {
             failure.what, failure.message
         ));
     }
-    text.push_str(&format!("\nResult: {}\n", verdict.explain()));
+    text.push_str(&format!(
+        "\nResult: {}\n",
+        verdict.explain_with_unwritten(unwritten)
+    ));
     if f.show_seed {
         text.push_str(&format!("seed: {}\n", f.config.options.seed));
     }
-
-    let json_ctx = Context {
-        plan: f.plan,
-        program: f.program,
-        config: f.config,
-        result,
-        thresholds: &outcomes,
-        started_at: f.started_at,
-        fail: f.fail,
-        exit_code: code,
-    };
-    let built: Report = json_report::build(&json_ctx);
-    let json_to_stdout = files.json_to_stdout();
-    let mut write_failed = false;
-    if json_to_stdout {
-        molotov_core::err!("{text}");
-    } else {
-        // Not `print!`: a reader that went away (`molotov ... | head -1`) must not make the
-        // master panic before the report files are written; that reader asked for no more,
-        // but any other failure (a full disk) loses the report, which is said, and fails.
-        let mut out = std::io::stdout().lock();
-        if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
-            && e.kind() != std::io::ErrorKind::BrokenPipe
-        {
-            molotov_core::errln!("molotov: error: cannot write the text report to stdout: {e}");
-            write_failed = true;
-        }
-    }
-    match files.json {
-        None => {}
-        Some(JsonSink::Stdout) => {
-            let mut out = std::io::stdout().lock();
-            if out
-                .write_all(built.to_json().as_bytes())
-                .and_then(|()| out.flush())
-                .is_err()
-            {
-                molotov_core::errln!("molotov: error: cannot write the JSON report to stdout");
-                write_failed = true;
-            }
-        }
-        Some(JsonSink::File(path, mut file)) => {
-            if let Err(e) = file.write_all(built.to_json().as_bytes()) {
-                molotov_core::errln!(
-                    "molotov: error: cannot write the JSON report to {}: {e}",
-                    path.display()
-                );
-                write_failed = true;
-            }
-        }
-    }
-    if let Some((path, mut file)) = files.html
-        && let Err(e) = file.write_all(html_report::render(&built).as_bytes())
-    {
-        molotov_core::errln!(
-            "molotov: error: cannot write the HTML report to {}: {e}",
-            path.display()
-        );
-        write_failed = true;
-    }
-    // As documented: a report that cannot be written is exit 2, whether its file could not
-    // be created before the run or could not be written after it.
-    if write_failed && code != exit::INTERRUPTED {
-        code = exit::PLAN_ERROR;
-    }
-    code
+    text
 }

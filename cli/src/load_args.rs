@@ -9,7 +9,7 @@ use molotov_core::load::{RateSchedule, Stage, parse_stages};
 use molotov_core::sizing::SizingConfig;
 use molotov_dsl::Program;
 
-use crate::duration::{parse_duration, parse_positive_duration};
+use crate::duration::{MAX_DURATION, parse_duration, parse_positive_duration};
 
 fn rate(text: &str) -> Result<f64, String> {
     let r: f64 = text
@@ -46,9 +46,19 @@ fn percent(text: &str) -> Result<f64, String> {
 pub struct Stages(pub Vec<Stage>);
 
 fn stages(text: &str) -> Result<Stages, String> {
-    parse_stages(text, parse_duration)
-        .map(Stages)
-        .map_err(|e| e.to_string())
+    let stages = parse_stages(text, parse_duration).map_err(|e| e.to_string())?;
+    // The stages end the run: their sum is its duration, with the bound of every duration
+    // (each stage is within it, their sum need not be).
+    let total = stages
+        .iter()
+        .try_fold(Duration::ZERO, |sum, s| sum.checked_add(s.duration));
+    if total.is_none_or(|total| total > MAX_DURATION) {
+        return Err(format!(
+            "the stages last more than {} seconds in all (about 31 years), the longest run",
+            MAX_DURATION.as_secs()
+        ));
+    }
+    Ok(Stages(stages))
 }
 
 /// Load-model flags.

@@ -31,6 +31,7 @@ fn main() -> ExitCode {
     if let Err(e) = molotov_core::process::obey_interrupt_signals() {
         molotov_core::errln!("molotov: warning: {e}");
     }
+    ignore_file_size_signal();
     // The flags, with `--config FILE --test NAME` applied (and its `env` set).
     let cli = match config::parse() {
         Ok(cli) => cli,
@@ -42,6 +43,44 @@ fn main() -> ExitCode {
         None => run_plan(cli.plan.as_deref(), &cli.run),
     };
     ExitCode::from(code)
+}
+
+/// A report file over the file-size limit (`ulimit -f`) must fail its write with EFBIG, said
+/// and exit 2 as a full disk is, instead of SIGXFSZ killing the master with the run's report
+/// half written. Children inherit the disposition; they write no files.
+fn ignore_file_size_signal() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: SIG_IGN installs no handler code; `main` calls this before any thread exists.
+    if let Err(e) = unsafe { signal(Signal::SIGXFSZ, SigHandler::SigIgn) } {
+        molotov_core::errln!("molotov: warning: cannot ignore SIGXFSZ: {e}");
+    }
+}
+
+/// The resource limits `--debug` shows: as found (the run raises the soft limits of open
+/// files and locked memory to their hard limits before it forks).
+fn limits_line() -> String {
+    use nix::sys::resource::{Resource, getrlimit};
+    let show = |n: u64| {
+        if n == libc::RLIM_INFINITY {
+            "unlimited".to_string()
+        } else {
+            n.to_string()
+        }
+    };
+    [
+        ("open files", Resource::RLIMIT_NOFILE),
+        ("locked memory (bytes)", Resource::RLIMIT_MEMLOCK),
+        ("processes", Resource::RLIMIT_NPROC),
+        ("file size (bytes)", Resource::RLIMIT_FSIZE),
+        ("address space (bytes)", Resource::RLIMIT_AS),
+    ]
+    .iter()
+    .map(|&(name, resource)| match getrlimit(resource) {
+        Ok((soft, hard)) => format!("{name} {} (hard {})", show(soft), show(hard)),
+        Err(e) => format!("{name} unknown ({e})"),
+    })
+    .collect::<Vec<_>>()
+    .join(", ")
 }
 
 /// "1 scenario", "2 scenarios".
@@ -128,7 +167,8 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
         molotov_core::errln!("molotov: error: {e}");
         return exit::PLAN_ERROR;
     }
-    // The report files before the run: a wrong path fails now, not after a long run.
+    // The report files before the run: a wrong path fails now, not after a long run (an
+    // existing file keeps its contents until there is a report to put in it).
     let files = match finish::ReportFiles::create(
         a.json.as_deref(),
         a.html.as_deref(),
@@ -200,6 +240,11 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
             "molotov: debug: live view {view_kind:?}, tick {:?}",
             config.tick
         );
+        molotov_core::errln!(
+            "molotov: debug: limits: {} (soft limits of open files and locked memory are \
+             raised to the hard ones for the run)",
+            limits_line()
+        );
     }
     let names = run::names_of(&program);
     let plan_label = plan.map_or_else(|| "demo".to_string(), |p| p.display().to_string());
@@ -256,6 +301,8 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
         Ok(r) => r,
         Err(e) => {
             molotov_core::errln!("molotov: error: {e}");
+            // No run, no report: the files stay as they were.
+            files.abandon();
             return exit::of_run_error(&e);
         }
     };

@@ -9,21 +9,52 @@
 //! This module knows the file's shape only (shared by `molotov --config` and `moloslave`);
 //! what the options of a test mean is `config.rs`'s business.
 
+use std::cell::RefCell;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use molotov_dsl::{ReadError, read_limited};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
+
+/// A `molotov.json` larger than this is refused (as a plan is): the file is a few options
+/// written by people, and a bigger one (or an endless one such as `/dev/zero`, through a
+/// repository's symbolic link, say) is the wrong file.
+pub const MAX_FILE_BYTES: u64 = molotov_dsl::MAX_PLAN_BYTES;
 
 /// What can be wrong with a `molotov.json` file. Each message names the file and says what is
 /// valid.
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
-    /// The file cannot be read.
+    /// The file cannot be read, or is not a file that can be (a named pipe, over
+    /// [`MAX_FILE_BYTES`], endless as `/dev/zero`).
     #[error("cannot read {}: {source}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// Why.
+        source: ReadError,
+    },
+    /// Not UTF-8 text.
+    #[error("{}: not valid JSON: the file is not UTF-8 text (byte {offset})", path.display())]
+    NotUtf8 {
+        /// The file.
+        path: PathBuf,
+        /// Where the first invalid byte is (0-based).
+        offset: usize,
+    },
+    /// A key given twice in one object: JSON readers keep one of the two (Python's `json`,
+    /// like serde_json, the last), silently, so one of them is a mistake.
+    #[error("{}:{line}:{column}: the key {key:?} is given twice in the same object; keep one", path.display())]
+    DuplicateKey {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the second one.
+        line: usize,
+        /// 1-based column (of its closing quote).
+        column: usize,
+        /// The key.
+        key: String,
     },
     /// Not JSON.
     #[error("{}:{line}:{column}: not valid JSON: {message}", path.display())]
@@ -93,10 +124,17 @@ pub struct Test {
 
 impl MolotovJson {
     /// Reads and checks `path`.
+    /// Reads and checks `path`: a regular file (or anything that ends within
+    /// [`MAX_FILE_BYTES`]; a named pipe is refused without being opened), UTF-8 text (a
+    /// leading byte-order mark is skipped).
     pub fn read(path: &Path) -> Result<MolotovJson, FileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| FileError::Read {
+        let bytes = read_limited(path, MAX_FILE_BYTES).map_err(|source| FileError::Read {
             path: path.to_path_buf(),
             source,
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| FileError::NotUtf8 {
+            path: path.to_path_buf(),
+            offset: e.utf8_error().valid_up_to(),
         })?;
         MolotovJson::parse(path, &text)
     }
@@ -107,7 +145,10 @@ impl MolotovJson {
             path: path.to_path_buf(),
             what,
         };
-        let value: Value = serde_json::from_str(text).map_err(|e| FileError::Json {
+        // Editors on Windows start UTF-8 files with a byte-order mark; it is not JSON, and
+        // not content either.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let json_error = |e: serde_json::Error| FileError::Json {
             path: path.to_path_buf(),
             line: e.line(),
             column: e.column(),
@@ -119,7 +160,25 @@ impl MolotovJson {
                     None => text,
                 }
             },
-        })?;
+        };
+        // First the keys given twice, which a `Value` cannot tell (the last one wins).
+        let duplicate = RefCell::new(None);
+        let mut reader = serde_json::Deserializer::from_str(text);
+        if let Err(e) = (NoDuplicateKeys { found: &duplicate })
+            .deserialize(&mut reader)
+            .and_then(|()| reader.end())
+        {
+            return Err(match duplicate.into_inner() {
+                Some(key) => FileError::DuplicateKey {
+                    path: path.to_path_buf(),
+                    line: e.line(),
+                    column: e.column(),
+                    key,
+                },
+                None => json_error(e),
+            });
+        }
+        let value: Value = serde_json::from_str(text).map_err(json_error)?;
         let Value::Object(mut top) = value else {
             return Err(shape(format!(
                 "expected an object {{\"molotov\": {{...}}}}, found {}",
@@ -133,6 +192,12 @@ impl MolotovJson {
                     .into(),
             ));
         };
+        // As under "molotov": a key nothing reads is a typo more likely than a note.
+        if let Some(other) = top.keys().next() {
+            return Err(shape(format!(
+                "unknown top-level key {other:?}; \"molotov\" is the only one"
+            )));
+        }
         let Value::Object(molotov) = molotov else {
             return Err(shape(format!(
                 "\"molotov\" must be an object with \"tests\" (and optionally \"env\", \
@@ -231,6 +296,74 @@ impl MolotovJson {
             env,
             requirements,
         })
+    }
+}
+
+/// Walks a JSON document and fails at the first key given twice in one object, putting
+/// the key in `found` (the error itself carries the position).
+struct NoDuplicateKeys<'a> {
+    found: &'a RefCell<Option<String>>,
+}
+
+impl<'de> DeserializeSeed<'de> for NoDuplicateKeys<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NoDuplicateKeys<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq
+            .next_element_seed(NoDuplicateKeys { found: self.found })?
+            .is_some()
+        {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if seen.contains(&key) {
+                let error = serde::de::Error::custom(format_args!("duplicate key {key:?}"));
+                *self.found.borrow_mut() = Some(key);
+                return Err(error);
+            }
+            map.next_value_seed(NoDuplicateKeys { found: self.found })?;
+            seen.insert(key);
+        }
+        Ok(())
     }
 }
 
@@ -342,11 +475,61 @@ mod tests {
     }
 
     #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let file = parse("\u{feff}{\"molotov\": {\"tests\": {\"t\": {}}}}").unwrap();
+        assert_eq!(file.test_names(), ["t"]);
+    }
+
+    #[test]
+    fn only_a_bounded_file_is_read() {
+        // Endless: refused after 16 MiB (it used to be read until memory ran out).
+        let err = MolotovJson::read(Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot read /dev/zero: it is larger than 16 MiB"
+        );
+        let dir = std::env::temp_dir().join(format!("molotov-json-read-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // A named pipe: refused at once (opening it used to wait for a writer for ever).
+        let fifo = dir.join("fifo.json");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let err = MolotovJson::read(&fifo).unwrap_err().to_string();
+        assert!(
+            err.ends_with("it is a named pipe (FIFO), not a file"),
+            "{err}"
+        );
+        // A large file.
+        let big = dir.join("big.json");
+        let f = std::fs::File::create(&big).unwrap();
+        f.set_len(MAX_FILE_BYTES + 1).unwrap();
+        let err = MolotovJson::read(&big).unwrap_err().to_string();
+        assert!(err.ends_with("it is larger than 16 MiB"), "{err}");
+        // Not UTF-8.
+        let latin1 = dir.join("latin1.json");
+        std::fs::write(&latin1, b"{\"molotov\": {\"tests\": {\"caf\xe9\": {}}}}").unwrap();
+        let err = MolotovJson::read(&latin1).unwrap_err().to_string();
+        assert!(err.ends_with("not UTF-8 text (byte 27)"), "{err}");
+        // A missing file.
+        let err = MolotovJson::read(&dir.join("nope.json")).unwrap_err();
+        assert!(
+            matches!(&err, FileError::Read { source: ReadError::Io { source }, .. }
+                if source.kind() == std::io::ErrorKind::NotFound),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn errors_say_what_is_valid() {
         let cases: &[(&str, &str)] = &[
             ("{", "m.json:1:1: not valid JSON"),
             ("[]", "expected an object {\"molotov\""),
             ("{}", "no \"molotov\" key"),
+            // Like an unknown key under "molotov" (it was taken silently).
+            (
+                r#"{"molotov": {"tests": {}}, "other": 1}"#,
+                "m.json: unknown top-level key \"other\"; \"molotov\" is the only one",
+            ),
             (r#"{"molotov": 3}"#, "\"molotov\" must be an object"),
             (r#"{"molotov": {}}"#, "has no \"tests\""),
             (
@@ -384,6 +567,39 @@ mod tests {
         }
         let file =
             parse(r#"{"molotov": {"tests": {"b": {}, "a": {"env": {"X": true}}}}}"#).unwrap();
+        // Both keys used to be taken silently, the last one winning.
+        let twice: &[(&str, &str)] = &[
+            (
+                r#"{"molotov": {"tests": {"t": {"workers": 1, "workers": 2}}}}"#,
+                "m.json:1:52: the key \"workers\" is given twice in the same object; keep one",
+            ),
+            (
+                "{\"molotov\": {\"tests\": {\n  \"t\": {},\n  \"t\": {\"workers\": 2}}}}",
+                "m.json:3:5: the key \"t\" is given twice",
+            ),
+            (
+                r#"{"molotov": {"tests": {}}, "molotov": {"tests": {}}}"#,
+                "the key \"molotov\" is given twice",
+            ),
+            (
+                r#"{"molotov": {"tests": {"t": {"env": {"A": "1", "\u0041": "2"}}}}}"#,
+                "the key \"A\" is given twice",
+            ),
+            (
+                r#"{"molotov": {"tests": {"t": {"stages": [{"a": 1, "a": 2}]}}}}"#,
+                "the key \"a\" is given twice",
+            ),
+        ];
+        for &(text, want) in twice {
+            let err = parse(text).unwrap_err();
+            assert!(
+                matches!(err, FileError::DuplicateKey { .. }),
+                "{text}: {err}"
+            );
+            assert!(err.to_string().contains(want), "{text}\n{err}");
+        }
+        // The same key in different objects is fine.
+        parse(r#"{"molotov": {"env": {"A": "1"}, "tests": {"t": {"env": {"A": "2"}}}}}"#).unwrap();
         assert_eq!(
             file.test("c").unwrap_err().to_string(),
             "m.json: there is no test \"c\"; its tests are: a, b"

@@ -250,14 +250,46 @@ pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>, Error> {
     })
 }
 
+/// CA files larger than this are refused: a PEM bundle of every public CA is about 200 KiB,
+/// and a bigger file (or an endless one, `/dev/zero`) is the wrong file.
+pub const MAX_CA_FILE_BYTES: u64 = 16 << 20;
+
+/// Reads the CA file at `path` as the plan reader reads a plan (molotov-dsl's
+/// `read_limited`, which this crate does not depend on): a named pipe or a socket is refused
+/// without being opened (opening a pipe waits for a writer), and a file is read up to
+/// [`MAX_CA_FILE_BYTES`] and one byte more, so that a longer or endless one is refused
+/// without being read whole. The error is the reason, for a message.
+fn read_ca_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::FileTypeExt;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let kind = meta.file_type();
+        if kind.is_fifo() {
+            return Err("it is a named pipe (FIFO), not a file".into());
+        }
+        if kind.is_socket() {
+            return Err("it is a socket, not a file".into());
+        }
+    }
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(MAX_CA_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_CA_FILE_BYTES {
+        return Err(format!("it is larger than {} MiB", MAX_CA_FILE_BYTES >> 20));
+    }
+    Ok(bytes)
+}
+
 /// Adds every certificate of the PEM file at `path` to `roots`; returns them.
 fn add_ca_file(
     roots: &mut RootCertStore,
     path: &std::path::Path,
 ) -> Result<Vec<CertificateDer<'static>>, Error> {
     let shown = path.display();
-    let pem = std::fs::read(path)
-        .map_err(|e| Error::TlsConfig(format!("cannot read the CA file {shown}: {e}")))?;
+    let pem = read_ca_file(path)
+        .map_err(|why| Error::TlsConfig(format!("cannot read the CA file {shown}: {why}")))?;
     let mut added = Vec::new();
     for cert in CertificateDer::pem_slice_iter(&pem) {
         let cert = cert
@@ -727,10 +759,27 @@ mod tests {
             "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
         )
         .unwrap();
+        // A named pipe (opening it used to wait for a writer for ever), an endless file and
+        // a large one (both used to be read until memory ran out).
+        let fifo = dir.join("fifo.pem");
+        let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path; mkfifo only creates a file.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let large = dir.join("large.pem");
+        std::fs::File::create(&large)
+            .unwrap()
+            .set_len(MAX_CA_FILE_BYTES + 1)
+            .unwrap();
         for (path, needle) in [
             (dir.join("missing.pem"), "cannot read the CA file"),
             (empty, "holds no PEM certificate"),
             (garbage, "cannot be a trust anchor"),
+            (fifo, "fifo.pem: it is a named pipe (FIFO), not a file"),
+            (
+                std::path::PathBuf::from("/dev/zero"),
+                "cannot read the CA file /dev/zero: it is larger than 16 MiB",
+            ),
+            (large, "large.pem: it is larger than 16 MiB"),
         ] {
             let options = TlsOptions {
                 ca_file: Some(path.clone()),

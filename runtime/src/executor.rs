@@ -29,6 +29,16 @@ const MAIN_TASK: usize = 0xffff_ffff;
 /// Default submission-queue depth of the ring.
 const DEFAULT_RING_DEPTH: u32 = 128;
 
+/// Completion-queue entries per submission entry of a ring (at least 4096 in all): a
+/// completion per connection may come in one pass.
+pub(crate) const COMPLETIONS_PER_ENTRY: u32 = 8;
+
+/// The deepest ring [`Executor::ring_depth`] builds by default: the completion queue is
+/// [`COMPLETIONS_PER_ENTRY`] times the depth, and the kernel's largest completion queue is
+/// 65536 entries (`IORING_MAX_CQ_ENTRIES`, since Linux 5.5; the ring is built without
+/// `IORING_SETUP_CLAMP`, so a larger one is `EINVAL`, whatever the task-work flags).
+pub const MAX_RING_DEPTH: u32 = 65536 / COMPLETIONS_PER_ENTRY;
+
 /// Buffers of the multishot receives, by default: 256 of 4 KiB (1 MiB, touched as used).
 const DEFAULT_RECV_BUFFERS: u16 = 256;
 const DEFAULT_RECV_BUFFER_SIZE: usize = 4096;
@@ -122,7 +132,9 @@ impl Executor {
         self
     }
 
-    /// Submission-queue entries of the ring (the kernel rounds up to a power of two).
+    /// Submission-queue entries of the ring (the kernel rounds up to a power of two). Above
+    /// [`MAX_RING_DEPTH`] the kernel refuses the ring (unless [`Executor::completion_queue`]
+    /// sets a smaller completion queue): [`Executor::make`] fails with `InvalidInput`.
     pub fn ring_depth(mut self, entries: u32) -> Executor {
         self.ring_depth = entries.max(1);
         self

@@ -43,6 +43,6 @@ pub mod sync;
 pub mod timer;
 
 pub use executor::{
-    Executor, ReadyExecutor, RingSetup, Task, completion_overflows, executor_id,
+    Executor, MAX_RING_DEPTH, ReadyExecutor, RingSetup, Task, completion_overflows, executor_id,
     operations_started, recv_buffer_shortages, spawn_local, yield_if_needed, yield_now,
 };

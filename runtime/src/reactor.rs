@@ -194,7 +194,11 @@ impl Reactor {
         batch_wait: Option<Duration>,
         receive: ReceiveSetup,
     ) -> io::Result<Reactor> {
-        let cq = completion_queue.unwrap_or_else(|| depth.saturating_mul(8).max(4096));
+        let cq = completion_queue.unwrap_or_else(|| {
+            depth
+                .saturating_mul(crate::executor::COMPLETIONS_PER_ENTRY)
+                .max(4096)
+        });
         let build = |setup: RingSetup| {
             let mut builder = IoUring::builder();
             builder.setup_cqsize(cq);

@@ -13,7 +13,7 @@ use molotov_runtime::net::TcpStream;
 use molotov_runtime::sync::Semaphore;
 use molotov_runtime::timer::{Timer, sleep};
 use molotov_runtime::{
-    Executor, RingSetup, completion_overflows, executor_id, operations_started,
+    Executor, MAX_RING_DEPTH, RingSetup, completion_overflows, executor_id, operations_started,
     recv_buffer_shortages, spawn_local, yield_now,
 };
 
@@ -895,4 +895,27 @@ fn a_batching_wait_holds_a_lone_completion_but_not_a_timer() {
         timer < Duration::from_millis(50),
         "10 ms timer after {timer:?}"
     );
+}
+
+/// The deepest ring the runtime says it builds is built, with and without the task-work
+/// flags; one entry more is refused by the kernel (its completion queue would pass 65536),
+/// which is why `molotov --ring-depth` stops at [`MAX_RING_DEPTH`].
+#[test]
+fn the_deepest_ring_is_built_and_one_more_is_refused() {
+    assert_eq!(MAX_RING_DEPTH, 8192);
+    for flags in [true, false] {
+        let ready = Executor::new()
+            .ring_depth(MAX_RING_DEPTH)
+            .taskrun_flags(flags)
+            .make();
+        let ready = ready.unwrap_or_else(|e| panic!("flags {flags}: {e}"));
+        assert_eq!(ready.run(async { 7 }).unwrap(), 7);
+        let err = Executor::new()
+            .ring_depth(MAX_RING_DEPTH + 1)
+            .taskrun_flags(flags)
+            .make()
+            .err()
+            .unwrap_or_else(|| panic!("flags {flags}: a ring of {} was built", MAX_RING_DEPTH + 1));
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
+    }
 }

@@ -32,6 +32,7 @@ mod json_scan;
 mod lexer;
 mod parser;
 mod program;
+mod read;
 mod render;
 mod source;
 
@@ -46,3 +47,4 @@ pub use program::{
     CheckId, CheckInfo, CmpOp, Location, Metric, Needs, PlanOrigin, Program, RequestId,
     RequestInfo, ScenarioId, ScenarioInfo, Threshold, ThresholdTarget, ThresholdValue,
 };
+pub use read::{MAX_PLAN_BYTES, ReadError, read_limited};

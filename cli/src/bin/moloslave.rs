@@ -344,7 +344,10 @@ fn run(args: &Args) -> Result<u8, SlaveError> {
     let config = dir.0.join("molotov.json");
     let file = match MolotovJson::read(&config) {
         Ok(file) => file,
-        Err(FileError::Read { source, .. }) if source.kind() == ErrorKind::NotFound => {
+        Err(FileError::Read {
+            source: molotov_dsl::ReadError::Io { source },
+            ..
+        }) if source.kind() == ErrorKind::NotFound => {
             return Err(SlaveError::NoConfig { repo });
         }
         Err(e) => return Err(SlaveError::Config(e)),

@@ -22,7 +22,9 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 use nix::fcntl::{OFlag, open};
 use nix::sys::stat::Mode;
 use nix::sys::termios::{self, SetArg};
-use ratatui::backend::CrosstermBackend;
+use ratatui::backend::{Backend, ClearType, CrosstermBackend, WindowSize};
+use ratatui::buffer::Cell;
+use ratatui::layout::{Position, Size};
 use ratatui::{Frame, Terminal};
 
 /// Leaves the alternate screen and shows the cursor.
@@ -40,9 +42,84 @@ static SAVED: Mutex<Option<libc::termios>> = Mutex::new(None);
 static OWNER: AtomicU32 = AtomicU32::new(0);
 static HOOK: Once = Once::new();
 
+/// The largest screen the view draws: a terminal that says it is larger (65535x65535, from a
+/// broken `stty` or a hostile pty) gets a view of this size in its top-left corner. The view
+/// keeps two buffers of width x height cells (tens of bytes each): unbounded, a huge size
+/// made the first frame allocate hundreds of gigabytes and abort the master, its terminal
+/// left on the alternate screen. 1000x400 is more than a 4K screen shows with a small font.
+pub const MAX_VIEW: Size = Size {
+    width: 1000,
+    height: 400,
+};
+
+/// A backend whose size is the terminal's, clamped to [`MAX_VIEW`].
+pub struct Clamped<B>(pub B);
+
+impl<B: Backend> Backend for Clamped<B> {
+    type Error = B::Error;
+
+    fn draw<'a, I>(&mut self, content: I) -> Result<(), Self::Error>
+    where
+        I: Iterator<Item = (u16, u16, &'a Cell)>,
+    {
+        self.0.draw(content)
+    }
+
+    fn append_lines(&mut self, n: u16) -> Result<(), Self::Error> {
+        self.0.append_lines(n)
+    }
+
+    fn hide_cursor(&mut self) -> Result<(), Self::Error> {
+        self.0.hide_cursor()
+    }
+
+    fn show_cursor(&mut self) -> Result<(), Self::Error> {
+        self.0.show_cursor()
+    }
+
+    fn get_cursor_position(&mut self) -> Result<Position, Self::Error> {
+        self.0.get_cursor_position()
+    }
+
+    fn set_cursor_position<P: Into<Position>>(&mut self, position: P) -> Result<(), Self::Error> {
+        self.0.set_cursor_position(position)
+    }
+
+    fn clear(&mut self) -> Result<(), Self::Error> {
+        self.0.clear()
+    }
+
+    fn clear_region(&mut self, clear_type: ClearType) -> Result<(), Self::Error> {
+        self.0.clear_region(clear_type)
+    }
+
+    fn size(&self) -> Result<Size, Self::Error> {
+        self.0.size().map(clamp)
+    }
+
+    fn window_size(&mut self) -> Result<WindowSize, Self::Error> {
+        self.0.window_size().map(|w| WindowSize {
+            columns_rows: clamp(w.columns_rows),
+            pixels: w.pixels,
+        })
+    }
+
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        self.0.flush()
+    }
+}
+
+/// `size` within [`MAX_VIEW`].
+fn clamp(size: Size) -> Size {
+    Size {
+        width: size.width.min(MAX_VIEW.width),
+        height: size.height.min(MAX_VIEW.height),
+    }
+}
+
 /// The full-screen terminal while the view is up.
 pub struct Screen {
-    terminal: Terminal<CrosstermBackend<Stdout>>,
+    terminal: Terminal<Clamped<CrosstermBackend<Stdout>>>,
     /// The controlling terminal, opened for reading keys (non-blocking) and for termios.
     tty: Option<File>,
     /// The terminal hung up (or reading failed): stop polling it, or the master's loop would
@@ -170,7 +247,8 @@ impl Screen {
         ACTIVE.store(true, Ordering::SeqCst);
         let mut out = io::stdout();
         let entered = out.write_all(ENTER).and_then(|()| out.flush());
-        let terminal = entered.and_then(|()| Terminal::new(CrosstermBackend::new(io::stdout())));
+        let terminal =
+            entered.and_then(|()| Terminal::new(Clamped(CrosstermBackend::new(io::stdout()))));
         match terminal {
             Ok(terminal) => Ok(Screen {
                 terminal,
@@ -265,6 +343,87 @@ mod tests {
         ];
         for &(bytes, want) in cases {
             assert_eq!(keys(bytes).len(), want, "{bytes:?}");
+        }
+    }
+
+    /// A terminal that says it is `size` and shows nothing (it keeps no cells).
+    struct Huge(Size);
+
+    impl Backend for Huge {
+        type Error = io::Error;
+
+        fn draw<'a, I>(&mut self, content: I) -> io::Result<()>
+        where
+            I: Iterator<Item = (u16, u16, &'a Cell)>,
+        {
+            content.for_each(drop);
+            Ok(())
+        }
+
+        fn hide_cursor(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+
+        fn show_cursor(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+
+        fn get_cursor_position(&mut self) -> io::Result<Position> {
+            Ok(Position::ORIGIN)
+        }
+
+        fn set_cursor_position<P: Into<Position>>(&mut self, _: P) -> io::Result<()> {
+            Ok(())
+        }
+
+        fn clear(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+
+        fn clear_region(&mut self, _: ClearType) -> io::Result<()> {
+            Ok(())
+        }
+
+        fn size(&self) -> io::Result<Size> {
+            Ok(self.0)
+        }
+
+        fn window_size(&mut self) -> io::Result<WindowSize> {
+            Ok(WindowSize {
+                columns_rows: self.0,
+                pixels: Size::new(0, 0),
+            })
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_huge_terminal_gets_a_bounded_view() {
+        // 65535x65535: two buffers of that many cells used to be allocated (206 GB), and the
+        // master aborted.
+        let mut terminal = Terminal::new(Clamped(Huge(Size::new(65535, 65535)))).unwrap();
+        assert_eq!(terminal.size().unwrap(), MAX_VIEW);
+        let frame = terminal
+            .draw(|f| {
+                assert_eq!(f.area().as_size(), MAX_VIEW);
+            })
+            .unwrap();
+        assert_eq!(frame.area.as_size(), MAX_VIEW);
+        assert_eq!(
+            terminal.backend_mut().window_size().unwrap().columns_rows,
+            MAX_VIEW
+        );
+        // Within the bound, the terminal's own size, one side clamped or none.
+        for (size, view) in [
+            (Size::new(80, 24), Size::new(80, 24)),
+            (Size::new(4000, 30), Size::new(1000, 30)),
+            (Size::new(100, 10000), Size::new(100, 400)),
+        ] {
+            let terminal = Terminal::new(Clamped(Huge(size))).unwrap();
+            assert_eq!(terminal.size().unwrap(), view, "{size:?}");
         }
     }
 

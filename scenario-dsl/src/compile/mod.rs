@@ -854,47 +854,15 @@ impl<'o> Compiler<'o> {
     }
 }
 
-fn io_reason(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        std::io::ErrorKind::IsADirectory => "it is a directory, not a file".into(),
-        _ => e.to_string(),
-    }
-}
-
-/// Plans and included files larger than this are refused: a plan is text written by people
-/// or tools, and a bigger file (or an endless one such as `/dev/zero`) is the wrong file.
-pub(crate) const MAX_PLAN_BYTES: u64 = 16 << 20;
+pub(crate) use crate::read::{MAX_PLAN_BYTES, io_reason};
 
 /// `file` request bodies larger than this are refused: every worker keeps its own rendered
 /// copy of a request, body included.
 pub(crate) const MAX_BODY_FILE_BYTES: u64 = 64 << 20;
 
-/// Reads at most `limit` bytes of `path`; a longer file (or device, or pipe) is an error,
-/// found without reading more than `limit + 1` bytes. The error is the reason, for a message.
+/// [`crate::read::read_limited`], its error as a reason for a message.
 pub(crate) fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
-    use std::io::Read;
-    use std::os::unix::fs::FileTypeExt;
-    // Opening a named pipe waits for a writer: refused before it is opened.
-    if let Ok(meta) = std::fs::metadata(path) {
-        let kind = meta.file_type();
-        if kind.is_fifo() {
-            return Err("it is a named pipe (FIFO), not a file".into());
-        }
-        if kind.is_socket() {
-            return Err("it is a socket, not a file".into());
-        }
-    }
-    let file = std::fs::File::open(path).map_err(|e| io_reason(&e))?;
-    let mut bytes = Vec::new();
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| io_reason(&e))?;
-    if bytes.len() as u64 > limit {
-        return Err(format!("it is larger than {} MiB", limit >> 20));
-    }
-    Ok(bytes)
+    crate::read::read_limited(path, limit).map_err(|e| e.to_string())
 }
 
 /// Statements of a block, recursively: the names it assigns, in order of first assignment.

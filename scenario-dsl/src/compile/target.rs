@@ -65,6 +65,14 @@ pub(crate) fn split_authority(authority: &str, https: bool) -> Result<(&str, u16
     if host.is_empty() {
         return Err("missing host".into());
     }
+    // Outside brackets a `:` only comes before the port: `::1:8080` or `a:1:2` would be
+    // taken apart at the last one (an invalid `Host` header, or a host named `:`).
+    if !authority.starts_with('[') && host.contains(':') {
+        return Err(format!(
+            "invalid host `{host}`: put an IPv6 address in brackets (`[::1]:8080`); \
+             a name or an IPv4 address has one `:`, before the port"
+        ));
+    }
     if host
         .bytes()
         .any(|b| !(b.is_ascii_alphanumeric() || b"-._:~%".contains(&b)))
@@ -158,6 +166,21 @@ mod tests {
             "http://a b",
         ] {
             assert!(parse_origin(bad).is_err(), "{bad}");
+        }
+        // Colons outside brackets: refused, not taken apart at the last one (they were:
+        // `Host: ::1:18432`, or a host named `:`).
+        for bad in [
+            "http://::1:18432",
+            "http://::1",
+            "http://127.0.0.1:18431:18431",
+            "https://a:1:2/x",
+            "http://fe80::1%25eth0:80",
+        ] {
+            let err = parse_origin(bad).unwrap_err();
+            assert!(
+                err.contains("put an IPv6 address in brackets (`[::1]:8080`)"),
+                "{bad}: {err}"
+            );
         }
     }
 
