@@ -205,6 +205,15 @@ fn very_verbose_dumps_exchanges_rate_limited() {
     assert!(stdout(&out).contains("Duration:"));
 }
 
+/// How many requests the demo's target server says it answered (its last line on stderr).
+fn demo_server_answered(err: &str) -> u64 {
+    err.lines()
+        .find_map(|l| l.strip_prefix("demo target server: answered "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count from the demo server in:\n{err}"))
+}
+
 #[test]
 fn the_demo_runs_against_its_own_target_server() {
     let out = run_bounded(
@@ -215,12 +224,7 @@ fn the_demo_runs_against_its_own_target_server() {
     let err = stderr(&out);
     assert_exit(&out, 0);
     assert!(err.contains("molotov: demo: built-in target server on http://127.0.0.1:"));
-    let answered: u64 = err
-        .lines()
-        .find_map(|l| l.strip_prefix("demo target server: answered "))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no count from the demo server in:\n{err}"));
+    let answered = demo_server_answered(&err);
     assert_eq!(reported_requests(&text), answered, "{text}");
     assert!(!progress_lines(&text).is_empty());
     assert!(text.contains("Thresholds: 2 passed, 0 failed"), "{text}");
@@ -247,12 +251,7 @@ fn the_demo_stopped_by_a_sigterm_to_its_group_answers_every_request() {
     let text = stdout(&out);
     let err = stderr(&out);
     assert_exit(&out, 130);
-    let answered: u64 = err
-        .lines()
-        .find_map(|l| l.strip_prefix("demo target server: answered "))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no count from the demo server in:\n{err}"));
+    let answered = demo_server_answered(&err);
     assert!(answered > 0, "{text}\n{err}");
     assert_eq!(reported_requests(&text), answered, "{text}\n{err}");
     assert_eq!(reported_outcomes(&text).1, 0, "{text}\n{err}");
