@@ -207,6 +207,28 @@ struct Pending {
     written_with: Option<u8>,
 }
 
+impl Pending {
+    /// Replaces the file's contents with `report` (written with exit code `code`); on a
+    /// failure says so on stderr, empties the file and returns false.
+    fn write(&mut self, report: &str, code: u8) -> bool {
+        match self.file.replace(report.as_bytes()) {
+            Ok(()) => {
+                self.written_with = Some(code);
+                true
+            }
+            Err(e) => {
+                molotov_core::errln!(
+                    "molotov: error: cannot write {} to {}: {e}",
+                    self.name,
+                    self.file.path.display()
+                );
+                self.file.discard();
+                false
+            }
+        }
+    }
+}
+
 /// Writes `text` to stdout; a reader that went away (`molotov ... | head -1`) asked for no
 /// more, and is not an error.
 fn to_stdout(text: &str) -> std::io::Result<()> {
@@ -269,17 +291,8 @@ pub fn finish(f: &Finish<'_>, result: &RunResult, files: ReportFiles) -> u8 {
     // The files first: each says the exit code known when it is written.
     for p in &mut pending {
         let code = verdict.code_with_unwritten(&unwritten);
-        match p.file.replace(render(p.html, code).as_bytes()) {
-            Ok(()) => p.written_with = Some(code),
-            Err(e) => {
-                molotov_core::errln!(
-                    "molotov: error: cannot write {} to {}: {e}",
-                    p.name,
-                    p.file.path.display()
-                );
-                p.file.discard();
-                unwritten.push(p.name);
-            }
+        if !p.write(&render(p.html, code), code) {
+            unwritten.push(p.name);
         }
     }
     // Then the streams, which cannot be written again: they say the final code unless a
@@ -314,15 +327,8 @@ pub fn finish(f: &Finish<'_>, result: &RunResult, files: ReportFiles) -> u8 {
     let code = verdict.code_with_unwritten(&unwritten);
     // A file written before a later failure changed the exit code: written again with it.
     for p in &mut pending {
-        if p.written_with.is_some_and(|c| c != code)
-            && let Err(e) = p.file.replace(render(p.html, code).as_bytes())
-        {
-            molotov_core::errln!(
-                "molotov: error: cannot write {} to {}: {e}",
-                p.name,
-                p.file.path.display()
-            );
-            p.file.discard();
+        if p.written_with.is_some_and(|c| c != code) {
+            p.write(&render(p.html, code), code);
         }
     }
     code

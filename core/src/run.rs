@@ -723,10 +723,7 @@ fn load_length(config: &RunConfig) -> Option<Duration> {
         .rate
         .as_ref()
         .and_then(|r| r.schedule.length());
-    match (config.duration, stages) {
-        (Some(d), Some(s)) => Some(d.min(s)),
-        (d, s) => d.or(s),
-    }
+    [config.duration, stages].into_iter().flatten().min()
 }
 
 /// Open model: the arrivals due in the load's first `length` that no worker took (neither
