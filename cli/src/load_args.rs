@@ -130,6 +130,8 @@ pub struct LoadPlan {
     pub default_workers: Option<u32>,
     /// Duration when -d is not given.
     pub default_duration: Option<Duration>,
+    /// Warnings about the plan under these flags (the run goes on), one line each.
+    pub warnings: Vec<String>,
 }
 
 /// The most `--max-early` takes: beyond it the schedule would be bunched into bursts, not
@@ -174,6 +176,14 @@ pub fn resolve(args: &LoadArgs, program: &Program) -> Result<LoadPlan, String> {
             "--ramp-up ramps the workers of the closed model; in the open model (--rate) \
              every worker is ready from the start: shape the rate with --stages instead \
              (e.g. --stages 30s:100,1m:100)"
+                .into(),
+        );
+    }
+    if args.delay.is_some_and(|d| !d.is_zero()) && (args.rate.is_some() || args.stages.is_some()) {
+        return Err(
+            "--delay pauses each worker after its runs in the closed model; in the open model \
+             (--rate) runs start on the schedule, not after a pause: leave --delay out \
+             (a lower --rate gives fewer runs)"
                 .into(),
         );
     }
@@ -251,7 +261,27 @@ pub fn resolve(args: &LoadArgs, program: &Program) -> Result<LoadPlan, String> {
             early_batch: args.early_batch.unwrap_or(DEFAULT_EARLY_BATCH),
         }),
     };
+    // The plan's scenario `delay`s are the closed model's pauses: the open model does not
+    // sleep them (see `Worker::set_scenario_delays`).
+    let warnings = if open {
+        program
+            .scenarios()
+            .iter()
+            .filter(|s| !s.delay.is_zero())
+            .map(|s| {
+                format!(
+                    "scenario {:?} has `delay {}`: the open model (--rate) does not pause \
+                     after a run, its runs start on the schedule; the delay is not used",
+                    s.name,
+                    molotov_core::report::fmt_duration(s.delay)
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(LoadPlan {
+        warnings,
         load,
         sizing,
         default_workers: if args.sizing {

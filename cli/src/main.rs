@@ -156,6 +156,9 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
             return exit::PLAN_ERROR;
         }
     };
+    for warning in &load.warnings {
+        molotov_core::errln!("molotov: warning: {warning}");
+    }
     let seed = a.seed.unwrap_or_else(random_seed);
     // HTTPS settings: checked here (an unreadable --cacert is reported before any load).
     let tls = molotov_http::TlsOptions {

@@ -9,7 +9,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use molotov_core::run::Observer;
 use molotov_core::summary::{Names, ProcessInfo};
@@ -90,13 +90,26 @@ pub fn make(
     }
 }
 
-/// Records the wall-clock time at which the load started (for the JSON report).
+/// Records the wall-clock time at which the load started (for the JSON report): the start
+/// the durations count from, after the open model's `setup worker` logins (which once made
+/// `started_at` early by their time, up to the 10 s ready wait).
 #[derive(Debug, Clone, Default)]
 pub struct StartClock(pub Rc<Cell<Option<SystemTime>>>);
 
 impl Observer for StartClock {
     fn started(&mut self, _processes: &[ProcessInfo]) {
+        // Until the start is given (a run stopped while forking has no other).
         self.0.set(Some(SystemTime::now()));
+    }
+    fn load_started(&mut self, start: Instant) {
+        let now = Instant::now();
+        let wall = SystemTime::now();
+        // `start` is a few ms ahead of the clock, or just behind it.
+        let at = match start.checked_duration_since(now) {
+            Some(ahead) => wall + ahead,
+            None => wall - now.duration_since(start),
+        };
+        self.0.set(Some(at));
     }
 }
 

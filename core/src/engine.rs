@@ -840,6 +840,10 @@ fn worker_loop(
             slot.add_meta(Meta::WorkerSetupsFailed, 1);
         }
         if setup == RunOutcome::Success {
+            // Open model: runs start on the schedule, not after a pause (the plan's
+            // scenario `delay`s are the closed model's; `--delay` is refused with a rate).
+            let open = plan.arrivals.is_some();
+            worker.set_scenario_delays(!open);
             let mut runs = 0u64;
             loop {
                 if driver.graceful() || plan.max_runs.is_some_and(|max| runs >= max) {
@@ -897,7 +901,7 @@ fn worker_loop(
                 driver.intended = None;
                 driver.started_due = None;
                 slot.add_scenario(scenario.0, counter);
-                if !plan.load.delay.is_zero() {
+                if !open && !plan.load.delay.is_zero() {
                     driver.sleep(plan.load.delay).await;
                 }
             }
@@ -1051,8 +1055,8 @@ struct EngineDriver {
     /// `-vv`: the process's dump limiter.
     dump: Option<Rc<crate::dump::Dumper>>,
     /// Open model: the intended start of the current scenario run (its actual start when
-    /// that came first: an early start), consumed by its first request, whose latency is
-    /// measured from it.
+    /// that came first: an early start), moved later by any think before the run's first
+    /// request, and consumed by that request, whose latency is measured from it.
     intended: Option<Instant>,
     /// Open model: when a run that has neither sent nor slept yet was due (offset from the
     /// start). Until then its stop checks compare the deadline with this instead of the
@@ -1300,6 +1304,12 @@ impl Driver for EngineDriver {
     }
 
     async fn sleep(&mut self, dur: Duration) {
+        // Open model: a think before the run's first request moves that request's intended
+        // start by the think, so its latency counts the run's lateness and the service time,
+        // not the user's pause (a `think 100ms` first was once 100 ms of every latency).
+        if let Some(intended) = &mut self.intended {
+            *intended = intended.checked_add(dur).unwrap_or(*intended);
+        }
         self.sleep_until(Instant::now() + dur).await;
     }
 

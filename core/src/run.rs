@@ -52,8 +52,13 @@ pub struct RunConfig {
 
 /// Callbacks from the master's loop (live views, statsd).
 pub trait Observer {
-    /// The load phase starts.
+    /// The load processes are forked (they may still be getting ready: the open model's
+    /// `setup worker` blocks run before its start).
     fn started(&mut self, _processes: &[ProcessInfo]) {}
+    /// The load starts at `start` (every process ready or the ready wait over; `start` is
+    /// a couple of ms ahead, so that every process sees it before it comes). Durations and
+    /// rates count from it.
+    fn load_started(&mut self, _start: Instant) {}
     /// Called every tick with fresh numbers.
     fn tick(&mut self, _sample: &Sample, _region: &Region) {}
     /// The load phase is over (every load process ended); the plan's teardown may follow.
@@ -99,6 +104,9 @@ impl<'a> Observers<'a> {
 impl Observer for Observers<'_> {
     fn started(&mut self, processes: &[ProcessInfo]) {
         self.list.iter_mut().for_each(|o| o.started(processes));
+    }
+    fn load_started(&mut self, start: Instant) {
+        self.list.iter_mut().for_each(|o| o.load_started(start));
     }
     fn tick(&mut self, sample: &Sample, region: &Region) {
         self.list.iter_mut().for_each(|o| o.tick(sample, region));
@@ -543,6 +551,7 @@ pub fn run(
     }
     // Last: a child reads the deadline after it sees the start. Wakes every child waiting.
     region.give_start(start_nanos);
+    observer.load_started(start);
 
     let mut sampler = Sampler::new(names.scenarios.len(), names.checks.len());
     let mut series_sampler = Sampler::new(names.scenarios.len(), names.checks.len());

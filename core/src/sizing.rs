@@ -46,7 +46,7 @@ impl SizingConfig {
 pub struct SizingPoint {
     /// Time since the start of the load.
     pub elapsed: Duration,
-    /// Workers running (all processes).
+    /// Workers running (all processes): the most seen in the window.
     pub workers: u64,
     /// Open model: the rate the schedule asked for.
     pub target_rate: Option<f64>,
@@ -82,6 +82,8 @@ struct Step {
     from: Duration,
     delta: Totals,
     latency: Histogram<u64>,
+    /// Workers running when the step's sample was taken.
+    workers: u64,
 }
 
 /// Follows the run step by step and says when to stop.
@@ -117,6 +119,7 @@ impl SizingTracker {
             from: sample.elapsed.saturating_sub(sample.interval),
             delta: sample.delta,
             latency: sample.interval_latency.clone(),
+            workers: sample.workers_alive,
         });
         // The window is the newest steps that reach back about `window`: a step stays while
         // the span it starts stays within half a step of the window. Samples come a few
@@ -158,7 +161,10 @@ impl SizingTracker {
             .map_or(Duration::ZERO, |f| sample.elapsed.saturating_sub(f.from));
         let point = SizingPoint {
             elapsed: sample.elapsed,
-            workers: sample.workers_alive,
+            // The most that ran in the window: a sample taken as the load ends (its workers
+            // gone) still covers the requests they sent (it once said "0 workers" at the
+            // open model's highest rate).
+            workers: self.steps.iter().map(|s| s.workers).max().unwrap_or(0),
             target_rate,
             rps: per_second(window.requests, span),
             failure_ratio: ratio,
@@ -375,5 +381,25 @@ mod tests {
         assert_eq!(r.last_good.as_ref().map(|p| p.workers), Some(20));
         assert!(r.exceeded.as_ref().unwrap().failure_ratio > 0.05);
         assert!((r.last_good.unwrap().rps - 1000.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_window_sampled_as_the_load_ends_keeps_its_workers() {
+        // The open model's hold at 400/s: 500 workers, then a last sample taken after they
+        // ended. Its window still holds their requests, and the peak (the same target rate,
+        // so the latest point) must not say 0 workers.
+        let mut tr = SizingTracker::new(SizingConfig {
+            tolerance: 0.05,
+            window: Duration::from_millis(300),
+            step: Duration::from_millis(100),
+            min_samples: 10,
+        });
+        for step in 1..=5u64 {
+            assert!(!tr.observe(&sample(step * 100, 40, 0, 500), Some(400.0)));
+        }
+        assert!(!tr.observe(&sample(600, 40, 0, 0), Some(400.0)));
+        let r = tr.into_report();
+        assert_eq!(r.peak.as_ref().map(|p| p.workers), Some(500));
+        assert_eq!(r.last_good.as_ref().map(|p| p.workers), Some(500));
     }
 }

@@ -246,6 +246,9 @@ pub struct WorkerContext {
 pub struct Worker {
     program: Arc<Program>,
     state: State,
+    /// Whether [`Worker::run_scenario`] sleeps the scenario's `delay` after a run (the
+    /// closed model's pause; an open model paces runs by its rate and turns it off).
+    scenario_delays: bool,
 }
 
 impl std::fmt::Debug for Worker {
@@ -353,7 +356,11 @@ impl State {
 impl Worker {
     pub fn new(program: Arc<Program>, ctx: WorkerContext) -> Worker {
         let state = State::new(&program, &ctx);
-        Worker { program, state }
+        Worker {
+            program,
+            state,
+            scenario_delays: true,
+        }
     }
 
     pub fn program(&self) -> &Arc<Program> {
@@ -365,7 +372,15 @@ impl Worker {
         pick(&self.program.cumulative_weights, &mut self.state.rng)
     }
 
-    /// Runs one scenario, then its `delay`.
+    /// Whether [`Worker::run_scenario`] sleeps each scenario's `delay` after a run (on by
+    /// default). An open model turns it off: its runs start on a schedule, and a worker
+    /// held in a pause after its run would only make later runs start late.
+    pub fn set_scenario_delays(&mut self, on: bool) {
+        self.scenario_delays = on;
+    }
+
+    /// Runs one scenario, then its `delay` (unless turned off, see
+    /// [`Worker::set_scenario_delays`]).
     pub async fn run_scenario<D: Driver, R: Recorder>(
         &mut self,
         id: ScenarioId,
@@ -380,7 +395,11 @@ impl Worker {
         self.state.runs += 1;
         let outcome = exec(program, &mut self.state, block, driver, rec).await;
         let delay = program.scenarios[id.index()].delay;
-        if outcome != RunOutcome::Stopped && !delay.is_zero() && !driver.should_stop() {
+        if self.scenario_delays
+            && outcome != RunOutcome::Stopped
+            && !delay.is_zero()
+            && !driver.should_stop()
+        {
             driver.sleep(delay).await;
         }
         outcome
