@@ -428,3 +428,102 @@ fn a_server_shedding_load_with_503_is_counted_as_failed_by_status() {
     );
     assert_server_answered_all(&server, &finished);
 }
+
+/// A lax keep-alive server on loopback: answers every request with `200 ok` and never
+/// closes a connection itself, not even after a request that said `Connection: close`.
+/// Returns its address and the requests it read, as (connection number, whether the request
+/// said `Connection: close`), in arrival order per connection.
+fn lax_server() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<(usize, bool)>>>,
+) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let accepted = std::sync::Arc::clone(&log);
+    std::thread::spawn(move || {
+        for (number, stream) in listener.incoming().enumerate() {
+            let Ok(stream) = stream else { return };
+            let log = std::sync::Arc::clone(&accepted);
+            std::thread::spawn(move || {
+                let mut writer = stream.try_clone().unwrap();
+                let mut reader = BufReader::new(stream);
+                loop {
+                    // A GET's head: the request line, headers, the blank line.
+                    let mut closes = false;
+                    let mut lines = 0;
+                    loop {
+                        let mut line = String::new();
+                        match reader.read_line(&mut line) {
+                            Ok(0) | Err(_) => return,
+                            Ok(_) => {}
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        lines += 1;
+                        let lower = line.to_ascii_lowercase();
+                        closes |= lower.starts_with("connection:") && lower.contains("close");
+                    }
+                    if lines == 0 {
+                        continue;
+                    }
+                    log.lock().unwrap().push((number, closes));
+                    if writer
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, log)
+}
+
+#[test]
+fn a_request_that_says_connection_close_is_the_last_on_its_connection() {
+    // RFC 9112 section 9.6: a client that sends `close` sends nothing more on that
+    // connection, even when the server keeps it open. (The client once sent the next request
+    // on it.)
+    let (addr, log) = lax_server();
+    let dir = TempDir::new("request-close");
+    let file = dir.write(
+        "plan.mol",
+        &plan(
+            &format!("http://{addr}"),
+            "3s",
+            "  GET /first\n  Connection: close\n  GET /second\n  GET /third",
+        ),
+    );
+    let finished = run(
+        load_command().args(["-q", "-w", "2", "-r", "5"]).arg(&file),
+        &dir,
+        Duration::from_secs(30),
+    );
+    finished.assert_sound();
+    finished.assert_exit(0);
+    assert_eq!(finished.total("requests"), 30, "{}", finished.dump());
+    assert_eq!(finished.total("errors"), 0, "{}", finished.dump());
+    let log = log.lock().unwrap().clone();
+    assert_eq!(log.len(), 30, "{log:?}");
+    let mut per_connection: BTreeMap<usize, Vec<bool>> = BTreeMap::new();
+    for (connection, closes) in log {
+        per_connection.entry(connection).or_default().push(closes);
+    }
+    for (connection, requests) in &per_connection {
+        if let Some(at) = requests.iter().position(|&closes| closes) {
+            assert_eq!(
+                at,
+                requests.len() - 1,
+                "connection {connection} carried requests after `Connection: close`: {requests:?}"
+            );
+        }
+    }
+    // A connection ends with each `/first` (it carries the run's `/first` after the previous
+    // run's `/second` and `/third`): 5 runs and the last run's rest, per worker.
+    assert_eq!(finished.total("connections"), 12, "{}", finished.dump());
+    assert_eq!(per_connection.len(), 12, "{per_connection:?}");
+}

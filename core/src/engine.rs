@@ -260,6 +260,7 @@ impl ChildSpec {
                 .iter()
                 .map(|_| std::cell::OnceCell::new())
                 .collect(),
+            may_close: self.program.sends_header("connection"),
         })
     }
 
@@ -996,6 +997,10 @@ struct RequestTables {
     /// per worker: with hundreds of workers, per-worker copies were lines of cache to
     /// fetch back for every request.
     constant: Box<[std::cell::OnceCell<Box<[u8]>>]>,
+    /// The plan has a `Connection` header somewhere: each request's bytes are then looked
+    /// at for `Connection: close` (which closes the connection after its response); other
+    /// plans skip the look.
+    may_close: bool,
 }
 
 /// What a request id outside the tables needs (none is: every id is the plan's): all of it,
@@ -1255,7 +1260,8 @@ impl Driver for EngineDriver {
             .client
             .send(
                 bytes,
-                RequestMeta::for_method(req.method),
+                RequestMeta::for_method(req.method)
+                    .closing(self.tables.may_close && molotov_http::asks_to_close(bytes)),
                 needs,
                 req.timeout,
             )

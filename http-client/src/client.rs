@@ -816,13 +816,16 @@ impl<M: Meter> Core<M> {
                             self.served += 1;
                             if consumed < n
                                 || !self.parser.keep_alive()
+                                || meta.closes
                                 || stream.has_buffered_plaintext()
                                 || !sent_whole
                             {
                                 // Stray bytes after the response (or decrypted ones left in
                                 // rustls), or the server said it closes (or sent close_notify),
-                                // or the response came before the request was all written
-                                // (the server may take the rest for another request).
+                                // or the request did (`Connection: close`: nothing more may
+                                // be sent on it), or the response came before the request was
+                                // all written (the server may take the rest for another
+                                // request).
                                 self.conn = None;
                             }
                             break done;

@@ -28,7 +28,7 @@ pub mod url;
 pub use client::{Client, ClientConfig, ClientCounters, Meter, Response, Timings};
 pub use deadline::{Deadline, DeadlineTimer};
 pub use error::{Error, ErrorKind, Opening, Phase};
-pub use request::{DEFAULT_USER_AGENT, RequestMeta, render_request};
+pub use request::{DEFAULT_USER_AGENT, RequestMeta, asks_to_close, render_request};
 pub use response::{HeaderNeeds, Limits, Progress, ResponseNeeds, ResponseParser};
 pub use tls::{TlsConnector, TlsInfo, TlsOptions, TlsVersion};
 pub use url::{Origin, Scheme, split_url};

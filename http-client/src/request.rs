@@ -21,12 +21,17 @@ pub struct RequestMeta {
     /// The method is idempotent (GET, HEAD, PUT, DELETE, OPTIONS, TRACE): a request that died
     /// on a reused connection before any response byte may be sent again once.
     pub idempotent: bool,
+    /// The request says `Connection: close`: the client closes the connection once its
+    /// response is read and sends nothing more on it (RFC 9112 section 9.6), whatever the
+    /// server answers. See [`asks_to_close`].
+    pub closes: bool,
 }
 
 impl RequestMeta {
-    /// The meta for a method.
+    /// The meta for a method (`closes` false: see [`RequestMeta::closing`]).
     pub fn for_method(method: &Method) -> RequestMeta {
         RequestMeta {
+            closes: false,
             head: *method == Method::HEAD,
             idempotent: matches!(
                 *method,
@@ -39,6 +44,38 @@ impl RequestMeta {
             ),
         }
     }
+
+    /// The same meta, saying whether the request closes its connection.
+    pub fn closing(self, closes: bool) -> RequestMeta {
+        RequestMeta { closes, ..self }
+    }
+}
+
+/// Whether rendered request bytes carry a `Connection` header with the `close` option (names
+/// and options compared without case; the option may be one of a list, `Connection: close,
+/// TE`). Only the head is read, up to the blank line.
+pub fn asks_to_close(request: &[u8]) -> bool {
+    let mut lines = request.split(|&b| b == b'\n');
+    // The request line.
+    lines.next();
+    for line in lines {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let (name, value) = (&line[..colon], &line[colon + 1..]);
+        if name.eq_ignore_ascii_case(b"connection")
+            && value
+                .split(|&b| b == b',')
+                .any(|option| option.trim_ascii().eq_ignore_ascii_case(b"close"))
+        {
+            return true;
+        }
+    }
+    false
 }
 
 /// Appends the complete wire bytes of a request to `out`.
@@ -225,8 +262,49 @@ mod tests {
         for (method, head, idempotent) in cases {
             assert_eq!(
                 RequestMeta::for_method(&method),
-                RequestMeta { head, idempotent },
+                RequestMeta {
+                    head,
+                    idempotent,
+                    closes: false
+                },
                 "{method}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_close_option_is_found_in_the_head_only() {
+        let cases: &[(&[u8], bool)] = &[
+            (
+                b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+                true,
+            ),
+            (b"GET / HTTP/1.1\r\nconnection:CLOSE\r\n\r\n", true),
+            (
+                b"GET / HTTP/1.1\r\nConnection: keep-alive, Close \r\n\r\n",
+                true,
+            ),
+            (
+                b"GET / HTTP/1.1\r\nConnection: TE\r\nConnection: close\r\n\r\n",
+                true,
+            ),
+            (b"GET / HTTP/1.1\r\nConnection: keep-alive\r\n\r\n", false),
+            (b"GET / HTTP/1.1\r\nConnection: closed\r\n\r\n", false),
+            (b"GET / HTTP/1.1\r\nX-Connection: close\r\n\r\n", false),
+            (b"GET / HTTP/1.1\r\nX: Connection: close\r\n\r\n", false),
+            // In the body, not the head.
+            (
+                b"POST / HTTP/1.1\r\nContent-Length: 19\r\n\r\nConnection: close\r\n",
+                false,
+            ),
+            (b"GET /connection:close HTTP/1.1\r\n\r\n", false),
+        ];
+        for (bytes, closes) in cases {
+            assert_eq!(
+                asks_to_close(bytes),
+                *closes,
+                "{}",
+                String::from_utf8_lossy(bytes)
             );
         }
     }

@@ -282,6 +282,15 @@ impl Program {
         &self.thresholds
     }
 
+    /// Whether some request of the plan may carry a header named `name` (compared without
+    /// case): in `defaults`, in a request, or as a sticky `header`. Header names are never
+    /// computed at run time, so `false` means no request ever has one.
+    pub fn sends_header(&self, name: &str) -> bool {
+        self.header_names
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case(name))
+    }
+
     pub fn has_setup(&self) -> bool {
         self.setup.is_some()
     }
