@@ -429,14 +429,14 @@ fn a_server_shedding_load_with_503_is_counted_as_failed_by_status() {
     assert_server_answered_all(&server, &finished);
 }
 
+/// What [`lax_server`] read: (connection number, the request said `Connection: close`).
+type RequestLog = std::sync::Arc<std::sync::Mutex<Vec<(usize, bool)>>>;
+
 /// A lax keep-alive server on loopback: answers every request with `200 ok` and never
 /// closes a connection itself, not even after a request that said `Connection: close`.
 /// Returns its address and the requests it read, as (connection number, whether the request
 /// said `Connection: close`), in arrival order per connection.
-fn lax_server() -> (
-    std::net::SocketAddr,
-    std::sync::Arc<std::sync::Mutex<Vec<(usize, bool)>>>,
-) {
+fn lax_server() -> (std::net::SocketAddr, RequestLog) {
     use std::io::{BufRead, BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
