@@ -292,11 +292,26 @@ fn add_ca_file(
         .map_err(|why| Error::TlsConfig(format!("cannot read the CA file {shown}: {why}")))?;
     let mut added = Vec::new();
     for cert in CertificateDer::pem_slice_iter(&pem) {
-        let cert = cert
-            .map_err(|e| Error::TlsConfig(format!("the CA file {shown} is not valid PEM: {e}")))?;
-        roots.add(cert.clone()).map_err(|e| {
+        let cert = cert.map_err(|e| {
             Error::TlsConfig(format!(
-                "the CA file {shown} holds a certificate that cannot be a trust anchor: {e}"
+                "the CA file {shown} is not valid PEM: {}",
+                pem_problem(&e, &pem)
+            ))
+        })?;
+        roots.add(cert.clone()).map_err(|e| {
+            let line = begin_line(&pem, added.len()).map_or(String::new(), |n| {
+                format!(" (the block at line {n})")
+            });
+            let why = match e {
+                rustls::Error::InvalidCertificate(CertificateError::BadEncoding) => {
+                    "its base64 text decodes, but not to an X.509 certificate".to_string()
+                }
+                rustls::Error::InvalidCertificate(other) => format!("{other:?}"),
+                other => other.to_string(),
+            };
+            Error::TlsConfig(format!(
+                "the CA file {shown}: certificate {}{line} cannot be a trust anchor: {why}",
+                added.len() + 1
             ))
         })?;
         added.push(cert);
@@ -307,6 +322,69 @@ fn add_ca_file(
         )));
     }
     Ok(added)
+}
+
+/// What is wrong with a PEM file, in words (the parser's own messages show byte lists and
+/// enum names: `missing section end marker: [67, 69, ...]`, `InvalidCharacter(33)`).
+fn pem_problem(error: &rustls::pki_types::pem::Error, pem: &[u8]) -> String {
+    use rustls::pki_types::pem::Error as Pem;
+    match error {
+        Pem::MissingSectionEnd { end_marker } => {
+            let label = String::from_utf8_lossy(end_marker);
+            format!(
+                "a `-----BEGIN {label}-----` block has no `-----END {label}-----` line (is the \
+                 file cut short?)"
+            )
+        }
+        Pem::IllegalSectionStart { line } => {
+            let text = String::from_utf8_lossy(line);
+            let at = pem
+                .split(|&b| b == b'\n')
+                .position(|l| l.strip_suffix(b"\r").unwrap_or(l) == line.as_slice())
+                .map_or(String::new(), |i| format!("line {}: ", i + 1));
+            format!("{at}a malformed block start `{}`", text.trim())
+        }
+        Pem::Base64Decode(_) => match first_bad_base64(pem) {
+            Some((line, column, c)) => format!(
+                "line {line}, column {column}: {c:?} is not base64 (a block holds base64 text \
+                 between its BEGIN and END lines)"
+            ),
+            None => "a block's base64 text does not decode (cut short, or lines lost?)".into(),
+        },
+        other => other.to_string(),
+    }
+}
+
+/// The first character inside a `-----BEGIN`/`-----END` block that base64 does not have:
+/// (line, column, character), both counted from 1.
+fn first_bad_base64(pem: &[u8]) -> Option<(usize, usize, char)> {
+    let text = String::from_utf8_lossy(pem);
+    let mut inside = false;
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim_end_matches('\r');
+        if line.starts_with("-----BEGIN") {
+            inside = true;
+        } else if line.starts_with("-----END") {
+            inside = false;
+        } else if inside {
+            let bad = line.char_indices().find(|&(_, c)| {
+                !(c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | ' ' | '\t'))
+            });
+            if let Some((at, c)) = bad {
+                return Some((i + 1, line[..at].chars().count() + 1, c));
+            }
+        }
+    }
+    None
+}
+
+/// The line (from 1) of the `index`th (from 0) `-----BEGIN` line of a PEM file.
+fn begin_line(pem: &[u8], index: usize) -> Option<usize> {
+    pem.split(|&b| b == b'\n')
+        .enumerate()
+        .filter(|(_, l)| l.starts_with(b"-----BEGIN"))
+        .nth(index)
+        .map(|(i, _)| i + 1)
 }
 
 /// The verifier of a verifying client: rustls' own (webpki: Mozilla's roots and the CA
@@ -759,6 +837,16 @@ mod tests {
             "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
         )
         .unwrap();
+        // Cut before its END line, and a stray character (the messages once showed the
+        // parser's byte list of "CERTIFICATE" and `InvalidCharacter(33)`).
+        let cut = dir.join("cut.pem");
+        std::fs::write(&cut, "-----BEGIN CERTIFICATE-----\nAAAA\n").unwrap();
+        let bad_base64 = dir.join("bad64.pem");
+        std::fs::write(
+            &bad_base64,
+            "# a comment line\n-----BEGIN CERTIFICATE-----\nAA!A\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
         // A named pipe (opening it used to wait for a writer for ever), an endless file and
         // a large one (both used to be read until memory ran out).
         let fifo = dir.join("fifo.pem");
@@ -773,7 +861,20 @@ mod tests {
         for (path, needle) in [
             (dir.join("missing.pem"), "cannot read the CA file"),
             (empty, "holds no PEM certificate"),
-            (garbage, "cannot be a trust anchor"),
+            (
+                garbage,
+                "garbage.pem: certificate 1 (the block at line 1) cannot be a trust anchor: its \
+                 base64 text decodes, but not to an X.509 certificate",
+            ),
+            (
+                cut,
+                "cut.pem is not valid PEM: a `-----BEGIN CERTIFICATE-----` block has no \
+                 `-----END CERTIFICATE-----` line (is the file cut short?)",
+            ),
+            (
+                bad_base64,
+                "bad64.pem is not valid PEM: line 3, column 3: '!' is not base64",
+            ),
             (fifo, "fifo.pem: it is a named pipe (FIFO), not a file"),
             (
                 std::path::PathBuf::from("/dev/zero"),
