@@ -317,6 +317,16 @@ fn every_bad_flag_value_names_the_flag_and_sends_nothing() {
             &["--rate", "10", "--ramp-up", "2s"],
             "--ramp-up ramps the workers of the closed model",
         ),
+        // A pause after each run is the closed model's: with a rate it only made runs start
+        // late (it was accepted, and blamed on busy workers).
+        (
+            &["--rate", "10", "--delay", "100ms"],
+            "--delay pauses each worker after its runs in the closed model",
+        ),
+        (
+            &["--stages", "1s:10", "--delay", "1s"],
+            "--delay pauses each worker after its runs in the closed model",
+        ),
         (&["--html", "-"], "--html -: the HTML report goes to a file"),
         (&["--spin-before-park", "-1ms"], "--spin-before-park"),
         (&["--ring-depth", "0"], "--ring-depth"),

@@ -1022,6 +1022,17 @@ fn open_model_sizing_holds_the_full_rate_for_a_window_after_the_ramp() {
         Some(200.0),
         "{last_good}"
     );
+    // With the workers that ran it (500 by default in sizing): a window sampled as the load
+    // ended once said 0.
+    for point in ["last_good", "peak"] {
+        let p = &r["sizing"][point];
+        assert_eq!(
+            p["workers"].as_u64(),
+            Some(500),
+            "{point}: {p}
+{report}"
+        );
+    }
 }
 
 #[test]
@@ -1077,4 +1088,148 @@ fn ramp_up_raises_active_workers_linearly_in_the_series() {
         );
         previous = w;
     }
+}
+
+/// Milliseconds since the Unix epoch of a report's `2025-11-26T11:46:03.120Z`.
+fn unix_millis(stamp: &str) -> i64 {
+    let number = |range: std::ops::Range<usize>| -> i64 { stamp[range].parse().unwrap() };
+    let (y, m, d) = (number(0..4), number(5..7), number(8..10));
+    // Days from 1970-01-01 to the date (the proleptic Gregorian calendar).
+    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let day_of_year = (153 * m + 2) / 5 + d - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    let seconds = number(11..13) * 3600 + number(14..16) * 60 + number(17..19);
+    (days * 86_400 + seconds) * 1000 + number(20..23)
+}
+
+fn now_unix_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[test]
+fn unix_millis_reads_report_stamps() {
+    assert_eq!(unix_millis("1970-01-01T00:00:00.000Z"), 0);
+    assert_eq!(unix_millis("2000-03-01T00:00:01.250Z"), 951_868_801_250);
+    assert_eq!(unix_millis("2026-11-29T09:30:00.000Z"), 1_795_944_600_000);
+}
+
+#[test]
+fn the_open_model_report_starts_when_the_schedule_does_after_the_logins() {
+    let _shared = cpus_shared();
+    // Each worker logs in for 600 ms before the schedule starts: `started_at` (and
+    // `ended_at`) once were taken when the processes were forked, 600 ms early.
+    let server = target();
+    let dir = TempDir::new("started-at");
+    let plan = dir.write(
+        "login.mol",
+        &plan(
+            &format!("http://{}", server.addr()),
+            "setup worker {\n  GET /delay/600 as login\n}\n\n\
+             scenario get {\n  GET /json as work\n}\n",
+        ),
+    );
+    let json = dir.0.join("report.json");
+    let launched = now_unix_millis();
+    let out = run_bounded(
+        molotov()
+            .args(["-q", "-w", "2", "--rate", "20", "-d", "1", "--json"])
+            .arg(&json)
+            .arg(&plan),
+        Duration::from_secs(30),
+    );
+    let exited = now_unix_millis();
+    let report = stdout(&out);
+    assert_exit(&out, 0);
+    let r = read_json(&json);
+    let started = unix_millis(r["started_at"].as_str().unwrap());
+    let ended = unix_millis(r["ended_at"].as_str().unwrap());
+    assert!(
+        started - launched >= 600,
+        "started_at {} ms after the launch, before the 600 ms logins ended\n{report}",
+        started - launched
+    );
+    assert!(ended <= exited, "ended_at after molotov exited\n{report}");
+    assert!(
+        exited - ended < 400,
+        "ended_at {} ms before molotov exited\n{report}",
+        exited - ended
+    );
+}
+
+#[test]
+fn a_think_before_the_first_request_is_not_its_latency_in_the_open_model() {
+    let _shared = cpus_shared();
+    // The run starts with the user's pause: the request's latency runs from the intended
+    // start plus the think (it once counted the think: p50 about 300 ms here).
+    let server = target();
+    let dir = TempDir::new("think-first");
+    let plan = dir.write(
+        "think.mol",
+        &plan(
+            &format!("http://{}", server.addr()),
+            "scenario get {\n  think 300ms\n  GET /json\n}\n",
+        ),
+    );
+    let json = dir.0.join("report.json");
+    let out = run_bounded(
+        molotov()
+            .args(["-q", "-w", "10", "--rate", "20", "-d", "1", "--json"])
+            .arg(&json)
+            .arg(&plan),
+        Duration::from_secs(30),
+    );
+    let report = stdout(&out);
+    assert_exit(&out, 0);
+    let r = read_json(&json);
+    let (started, dropped, missed) = arrivals_accounted(&r);
+    assert_eq!((started, dropped, missed), (20, 0, 0), "{report}");
+    // The runs due in the last 300 ms are stopped in their think at the deadline.
+    let request = &r["requests"][0];
+    let responses = request["responses"].as_u64().unwrap();
+    assert!((12..=16).contains(&responses), "{report}");
+    let p50 = request["latency_us"]["p50"].as_u64().unwrap();
+    assert!(p50 < 100_000, "p50 {p50} µs\n{report}");
+}
+
+#[test]
+fn the_open_model_does_not_pause_after_a_run() {
+    let _shared = cpus_shared();
+    // A scenario `delay` is the closed model's pause between a worker's runs. In the open
+    // model runs start on the schedule: a worker held 1 s after each of its runs once left
+    // 2 workers able to start 2 of the 20 runs due.
+    let server = target();
+    let dir = TempDir::new("open-delay");
+    let plan = dir.write(
+        "delay.mol",
+        &plan(
+            &format!("http://{}", server.addr()),
+            "scenario get delay 1s {\n  GET /json\n}\n",
+        ),
+    );
+    let json = dir.0.join("report.json");
+    let out = run_bounded(
+        molotov()
+            .args(["-q", "-w", "2", "--rate", "20", "-d", "1", "--json"])
+            .arg(&json)
+            .arg(&plan),
+        Duration::from_secs(30),
+    );
+    let report = stdout(&out);
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("scenario \"get\" has `delay 1.00s`: the open model"),
+        "{}",
+        stderr(&out)
+    );
+    let r = read_json(&json);
+    let (started, dropped, missed) = arrivals_accounted(&r);
+    assert_eq!((started, dropped, missed), (20, 0, 0), "{report}");
+    let duration = r["duration_s"].as_f64().unwrap();
+    assert!(duration < 1.5, "{duration} s\n{report}");
 }

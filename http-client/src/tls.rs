@@ -299,9 +299,8 @@ fn add_ca_file(
             ))
         })?;
         roots.add(cert.clone()).map_err(|e| {
-            let line = begin_line(&pem, added.len()).map_or(String::new(), |n| {
-                format!(" (the block at line {n})")
-            });
+            let line = begin_line(&pem, added.len())
+                .map_or(String::new(), |n| format!(" (the block at line {n})"));
             let why = match e {
                 rustls::Error::InvalidCertificate(CertificateError::BadEncoding) => {
                     "its base64 text decodes, but not to an X.509 certificate".to_string()
