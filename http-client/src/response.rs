@@ -922,6 +922,12 @@ fn parse_head_with_httparse(
     ) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return Ok(None),
+        // A TLS record where the status line should be: an `http://` URL for a TLS port.
+        Err(httparse::Error::Version) if looks_like_tls(bytes) => {
+            return Err(malformed(
+                "the server answered with TLS (is this an https:// port? the URL says http://)",
+            ));
+        }
         Err(e) => return Err(malformed_head(&e)),
     };
     let mut framing = Framing::default();
@@ -1183,6 +1189,12 @@ fn malformed_head(error: &httparse::Error) -> Error {
     })
 }
 
+/// Whether `bytes` start like a TLS record (an alert or a handshake, TLS 1.0 to 1.3): what
+/// a TLS server answers to a plain HTTP request.
+fn looks_like_tls(bytes: &[u8]) -> bool {
+    matches!(bytes, [0x15 | 0x16, 0x03, 0x00..=0x04, ..])
+}
+
 fn malformed_trailer(error: &httparse::Error) -> Error {
     malformed(match error {
         httparse::Error::TooManyHeaders => "too many trailer fields",
@@ -1278,6 +1290,30 @@ mod tests {
                 }
             }
             assert!(!eq_folded(&lower[1..], lower));
+        }
+    }
+
+    #[test]
+    fn a_tls_record_for_a_status_line_names_tls() {
+        let mut fields = Vec::new();
+        // A TLS 1.2 alert (what a TLS server answers to plain HTTP) and a handshake record.
+        for bytes in [
+            &b"\x15\x03\x03\x00\x02\x02\x46"[..],
+            b"\x16\x03\x01\x00\x2a\x02\x00",
+        ] {
+            let error = parse_head(bytes, false, &mut fields).unwrap_err();
+            assert!(
+                error.to_string().contains("is this an https:// port?"),
+                "{error}"
+            );
+        }
+        // Other bytes that are not HTTP keep the general message.
+        for bytes in [&b"\x15\x05\x03\x00"[..], b"SSH-2.0-OpenSSH\r\n\r\n"] {
+            let error = parse_head(bytes, false, &mut fields).unwrap_err();
+            assert!(
+                error.to_string().contains("not an HTTP/1.x response"),
+                "{error}"
+            );
         }
     }
 
