@@ -2,6 +2,7 @@
 //! of `check`, `assert`, `capture` and `if`.
 
 use super::*;
+use crate::compile::target::{Reference, reference_kind, starts_with_ignore_case};
 
 impl Compiler<'_> {
     // ----- requests ----------------------------------------------------------------------
@@ -158,6 +159,11 @@ impl Compiler<'_> {
         self.ops.push(Op::Send(id));
     }
 
+    /// A target's code. A literal start (`/path`, `http://host/path`) is known as written:
+    /// a literal path is joined to `base`'s path prefix. A template at the start is a URL
+    /// reference, resolved against `base` as a `Location` header is (see
+    /// [`Reference`]) whether its value is a constant (resolved here) or computed at run
+    /// time (resolved by the interpreter).
     pub(super) fn lower_target(
         &mut self,
         t: &Template,
@@ -166,6 +172,7 @@ impl Compiler<'_> {
     ) -> Option<(TargetCode, Variability)> {
         let starts_with_path =
             matches!(t.pieces.first(), Some(TPiece::Lit(s, _)) if s.starts_with('/'));
+        let starts_with_template = matches!(t.pieces.first(), Some(TPiece::Expr(..)));
         let mut part = if starts_with_path {
             UrlPart::Path
         } else {
@@ -203,6 +210,9 @@ impl Compiler<'_> {
         let target_text = self.text(t.span).to_string();
         if let Some(bytes) = template.constant() {
             let text = String::from_utf8_lossy(bytes).into_owned();
+            if starts_with_template {
+                return self.constant_reference(t.span, &text, &target_text);
+            }
             if text.starts_with('/') {
                 let (origin, prefix) = self.need_base(t.span, &target_text)?;
                 return Some((
@@ -230,11 +240,48 @@ impl Compiler<'_> {
                 }
             };
         }
+        // A hole written as is: the URL's start is only known at run time.
+        if template
+            .pieces
+            .iter()
+            .any(|p| matches!(p, Piece::Expr(_, Escape::UrlStart)))
+        {
+            return Some((TargetCode::Url { template }, var));
+        }
         let first = match template.pieces.first() {
             Some(Piece::Lit(b)) => Some(String::from_utf8_lossy(b).into_owned()),
             _ => None,
         };
         match first {
+            // A constant at the start, then holes in the path or query.
+            Some(lit)
+                if starts_with_template && reference_kind(&lit) != Ok(Reference::Absolute) =>
+            {
+                let prefix = match reference_kind(&lit) {
+                    Ok(Reference::AbsolutePath) => "",
+                    Ok(Reference::RelativePath) => "/",
+                    // `//host/...`: the scheme comes from `base`, at run time.
+                    Ok(_) => return Some((TargetCode::Url { template }, var)),
+                    Err(why) => {
+                        self.bad_target(t.span, &lit, why);
+                        return None;
+                    }
+                };
+                let (origin, base_prefix) = self.need_base(t.span, &target_text)?;
+                let prefix = if prefix.is_empty() {
+                    prefix.into()
+                } else {
+                    format!("{base_prefix}{prefix}").into()
+                };
+                Some((
+                    TargetCode::Path {
+                        origin,
+                        prefix,
+                        template,
+                    },
+                    var,
+                ))
+            }
             Some(lit) if lit.starts_with('/') => {
                 let (origin, prefix) = self.need_base(t.span, &target_text)?;
                 Some((
@@ -247,8 +294,8 @@ impl Compiler<'_> {
                 ))
             }
             Some(lit)
-                if crate::compile::target::starts_with_ignore_case(&lit, "http://")
-                    || crate::compile::target::starts_with_ignore_case(&lit, "https://") =>
+                if starts_with_ignore_case(&lit, "http://")
+                    || starts_with_ignore_case(&lit, "https://") =>
             {
                 match parse_origin(&lit) {
                     // The whole authority is literal: only the path is rendered.
@@ -281,6 +328,62 @@ impl Compiler<'_> {
                 None
             }
             None => Some((TargetCode::Url { template }, var)),
+        }
+    }
+
+    /// The target of a template at the start whose whole value is the constant `text`,
+    /// resolved against `base` (see [`Reference`]).
+    fn constant_reference(
+        &mut self,
+        span: Span,
+        text: &str,
+        target_text: &str,
+    ) -> Option<(TargetCode, Variability)> {
+        let kind = match reference_kind(text) {
+            Ok(kind) => kind,
+            Err(why) => {
+                self.bad_target(span, text, why);
+                return None;
+            }
+        };
+        let fixed = |origin, path: String| {
+            Some((
+                TargetCode::Fixed {
+                    origin,
+                    path: path.into(),
+                },
+                Variability::Constant,
+            ))
+        };
+        let url = match kind {
+            Reference::AbsolutePath => {
+                let (origin, _) = self.need_base(span, target_text)?;
+                return fixed(origin, text.into());
+            }
+            Reference::RelativePath => {
+                let (origin, prefix) = self.need_base(span, target_text)?;
+                return fixed(origin, format!("{prefix}/{text}"));
+            }
+            Reference::NetworkPath => {
+                let (origin, _) = self.need_base(span, target_text)?;
+                let scheme = if self.origins[origin as usize].https {
+                    "https:"
+                } else {
+                    "http:"
+                };
+                format!("{scheme}{text}")
+            }
+            Reference::Absolute => text.to_string(),
+        };
+        match parse_origin(&url) {
+            Ok((o, rest)) => {
+                let origin = self.intern_origin(o);
+                fixed(origin, path_of(&url[rest..]))
+            }
+            Err(msg) => {
+                self.bad_target(span, text, &msg);
+                None
+            }
         }
     }
 
