@@ -252,3 +252,61 @@ fn bad_constants_at_a_targets_start_are_compile_errors() {
         assert_eq!(diagnostics(&src), *want, "{src}");
     }
 }
+
+/// A fragment is not part of a request target (RFC 9110 §4.2.4): it was sent
+/// (`GET /cart/42#top`), and `http://h:p#frag` failed as a path `#frag`.
+#[test]
+fn run_time_targets_drop_the_fragment() {
+    assert_cases(
+        "http://127.0.0.1:8080",
+        &[
+            ("/cart/42#top", http("127.0.0.1:8080", "/cart/42")),
+            (
+                "/cart/42?x=1#section-2",
+                http("127.0.0.1:8080", "/cart/42?x=1"),
+            ),
+            ("/a#b#c", http("127.0.0.1:8080", "/a")),
+            ("/a%23b#c", http("127.0.0.1:8080", "/a%23b")),
+            ("http://127.0.0.1:9/abs#frag", http("127.0.0.1:9", "/abs")),
+            ("http://127.0.0.1:9#onlyfrag", http("127.0.0.1:9", "/")),
+            ("http://127.0.0.1:9?x=1#f", http("127.0.0.1:9", "/?x=1")),
+            ("https://[::1]:9/p?q#", https("[::1]:9", "/p?q")),
+            ("//other:81/x?y#z", http("other:81", "/x?y")),
+            ("#only", failed("an empty target")),
+        ],
+    );
+}
+
+/// A constant at a target's start is known at compile time: a `#` in it is a compile error,
+/// as a literal `#` is (it was sent: `GET /page#top`, `GET /evil?x=#/p3`).
+#[test]
+fn a_fragment_in_a_constant_target_is_a_compile_error() {
+    let head = "defaults {\n  base http://127.0.0.1:8080\n}\n";
+    let cases: &[(&str, &str)] = &[
+        (
+            "let u = \"/page#top\"\nscenario s {\n  GET {{u}}\n}\n",
+            "error: a request target cannot contain `#`\n --> t.mol:6:7\n  |\n6 |   GET {{u}}\n  |       ^^^^^ this value, `/page#top`, has a fragment, which is not sent to the server\n  = help: leave the fragment out of the value, or write `%23` for a literal `#`\n",
+        ),
+        (
+            "let hs = \"127.0.0.1:18555/evil?x=#\"\nscenario s {\n  GET http://{{hs}}/p3\n}\n",
+            "error: a request target cannot contain `#`\n --> t.mol:6:14\n  |\n6 |   GET http://{{hs}}/p3\n  |              ^^^^^^ this value, `127.0.0.1:18555/evil?x=#`, has a fragment, which is not sent to the server\n  = help: leave the fragment out of the value, or write `%23` for a literal `#`\n",
+        ),
+        (
+            "scenario s {\n  GET {{env.FRAG}}/{{iter}}\n}\n",
+            "error: a request target cannot contain `#`\n --> t.mol:5:7\n  |\n5 |   GET {{env.FRAG}}/{{iter}}\n  |       ^^^^^^^^^^^^ this value, `/e#x`, has a fragment, which is not sent to the server\n  = help: leave the fragment out of the value, or write `%23` for a literal `#`\n",
+        ),
+        (
+            "let u = \"http://h:1#f\"\nscenario s {\n  GET {{u}}\n}\n",
+            "error: a request target cannot contain `#`\n --> t.mol:6:7\n  |\n6 |   GET {{u}}\n  |       ^^^^^ this value, `http://h:1#f`, has a fragment, which is not sent to the server\n  = help: leave the fragment out of the value, or write `%23` for a literal `#`\n",
+        ),
+        // Where a value is one path segment or query component, `#` is encoded: no error.
+        (
+            "let u = \"a#b\"\nscenario s {\n  GET /p/{{u}}?q={{u}}\n}\n",
+            "(compiled without errors)\n",
+        ),
+    ];
+    for (body, want) in cases {
+        let src = format!("{head}{body}");
+        assert_eq!(diagnostics(&src), *want, "{src}");
+    }
+}

@@ -481,9 +481,13 @@ fn render_request(program: &Program, st: &mut State, code: &RequestCode) -> Resu
 /// Resolves the URL a target rendered into `url` (a template at its start) against the
 /// plan's `base`, as a `Location` header is (RFC 3986 §5.2): an absolute URL is used as is,
 /// `//host/path` takes the base's scheme, `/path` is a path on the base's origin (as is:
-/// no base path prefix), and a relative `path` goes under the base's path. Returns the
-/// origin and where the path starts in `url`.
+/// no base path prefix), and a relative `path` goes under the base's path. A fragment is
+/// dropped first: it is not sent (RFC 9110 §4.2.4). Returns the origin and where the path
+/// starts in `url`.
 fn resolve_url(program: &Program, url: &mut Vec<u8>) -> Result<(OriginRef, usize), String> {
+    if let Some(hash) = url.iter().position(|&b| b == b'#') {
+        url.truncate(hash);
+    }
     let text = std::str::from_utf8(url).map_err(|_| "the URL is not valid UTF-8".to_string())?;
     let kind = reference_kind(text).map_err(|why| format!("invalid target `{text}`: {why}"))?;
     let base = match (kind, &program.base) {

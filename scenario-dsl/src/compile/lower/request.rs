@@ -161,9 +161,10 @@ impl Compiler<'_> {
 
     /// A target's code. A literal start (`/path`, `http://host/path`) is known as written:
     /// a literal path is joined to `base`'s path prefix. A template at the start is a URL
-    /// reference, resolved against `base` as a `Location` header is (see
-    /// [`Reference`]) whether its value is a constant (resolved here) or computed at run
-    /// time (resolved by the interpreter).
+    /// reference, resolved against `base` as a `Location` header is (see [`Reference`]),
+    /// whether its value is a constant (resolved here) or computed at run time (resolved by
+    /// the interpreter, which also drops a fragment). A `#` in a constant there is an error,
+    /// as a literal `#` is.
     pub(super) fn lower_target(
         &mut self,
         t: &Template,
@@ -179,6 +180,8 @@ impl Compiler<'_> {
             UrlPart::Origin
         };
         let mut pieces = Vec::new();
+        // The holes written as is (the URL's start): a constant there may hold a `#`.
+        let mut url_start_holes = Vec::new();
         let mut ok = true;
         for (i, p) in t.pieces.iter().enumerate() {
             match p {
@@ -200,11 +203,26 @@ impl Compiler<'_> {
                     pieces.push(LPiece::Lit(bytes));
                     part = part.after(text, i == 0);
                 }
-                TPiece::Expr(e, span) => pieces.push(LPiece::Expr(e, part.escape(), *span)),
+                TPiece::Expr(e, span) => {
+                    if part == UrlPart::Origin {
+                        url_start_holes.push((e, *span));
+                    }
+                    pieces.push(LPiece::Expr(e, part.escape(), *span));
+                }
             }
         }
         let (template, var) = self.lower_pieces(pieces, scope, flow)?;
         if !ok {
+            return None;
+        }
+        // Literal text has no `#` (reported above) and holes in the path or query encode
+        // theirs: a `#` left in the lowered text is a constant's, written as is.
+        let has_hash = template
+            .pieces
+            .iter()
+            .any(|p| matches!(p, Piece::Lit(b) if b.contains(&b'#')));
+        if has_hash {
+            self.constant_fragment(&url_start_holes, t.span, scope, flow);
             return None;
         }
         let target_text = self.text(t.span).to_string();
@@ -384,6 +402,46 @@ impl Compiler<'_> {
                 self.bad_target(span, text, &msg);
                 None
             }
+        }
+    }
+
+    /// Reports the constants among `holes` (written as is at a target's start) whose value
+    /// has a `#`: a fragment, which a request target cannot hold. `target`: the whole
+    /// target's span, reported when no hole is found to blame.
+    fn constant_fragment(
+        &mut self,
+        holes: &[(&Expr, Span)],
+        target: Span,
+        scope: &Scope,
+        flow: &Flow,
+    ) {
+        let mut reported = false;
+        for (e, span) in holes {
+            // These lowered without error a moment ago: lowering them again reports nothing.
+            let Some((ExprCode::Const(v), _)) = self.lower_expr(e, scope, flow, false) else {
+                continue;
+            };
+            let mut text = Vec::new();
+            let _ = write_value(&mut text, &Evaluated::Ref(&v), "", Escape::UrlStart, "");
+            if text.contains(&b'#') {
+                let value = String::from_utf8_lossy(&text).into_owned();
+                self.err(
+                    RawDiag::error(*span, "a request target cannot contain `#`")
+                        .label(format!(
+                            "this value, `{value}`, has a fragment, which is not sent to the server"
+                        ))
+                        .help(
+                            "leave the fragment out of the value, or write `%23` for a literal `#`",
+                        ),
+                );
+                reported = true;
+            }
+        }
+        if !reported {
+            self.err(
+                RawDiag::error(target, "a request target cannot contain `#`")
+                    .label("fragments are not sent to the server"),
+            );
         }
     }
 
