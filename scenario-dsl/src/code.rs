@@ -89,7 +89,8 @@ pub(crate) enum SetCode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Escape {
     /// The start of a request target (a whole URL or its origin): written as is, except
-    /// bytes that are never valid in a URL, which are percent-encoded.
+    /// bytes that are never valid in a URL, which are percent-encoded, and a `%` that does
+    /// not start `%XX`, which becomes `%25`.
     UrlStart,
     /// In the path: percent-encoded as one path segment (`/` becomes `%2F`).
     Path,

@@ -426,8 +426,11 @@ fn url_keeps(b: u8, esc: Escape) -> bool {
 
 pub(crate) fn percent_encode(out: &mut Vec<u8>, text: &[u8], esc: Escape) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in text {
-        if url_keeps(b, esc) {
+    for (i, &b) in text.iter().enumerate() {
+        // At a URL's start `%XX` already written is kept; any other `%` starts no escape
+        // (RFC 3986 §2.1) and is written `%25`.
+        let stray_percent = b == b'%' && esc == Escape::UrlStart && !starts_escape(&text[i..]);
+        if url_keeps(b, esc) && !stray_percent {
             out.push(b);
         } else if b == b' ' && esc == Escape::Form {
             out.push(b'+');
@@ -437,6 +440,11 @@ pub(crate) fn percent_encode(out: &mut Vec<u8>, text: &[u8], esc: Escape) {
             out.push(HEX[(b & 15) as usize]);
         }
     }
+}
+
+/// Whether `text` starts with `%` and two hex digits.
+fn starts_escape(text: &[u8]) -> bool {
+    matches!(text, [b'%', h, l, ..] if h.is_ascii_hexdigit() && l.is_ascii_hexdigit())
 }
 
 /// Renders a template into `out` (appending).
@@ -527,6 +535,29 @@ mod tests {
         for (esc, v, want) in cases {
             assert_eq!(w(v.clone(), esc), want, "{esc:?} {v}");
         }
+    }
+
+    /// At a URL's start (literal target text, `base`, a value there) `%XX` is kept and a `%`
+    /// that starts no escape is encoded: these went out as written (`/t%zz/%4?q=%g1&r=100%`).
+    #[test]
+    fn a_stray_percent_at_a_url_start_is_encoded() {
+        for (text, want) in [
+            ("/t%zz/%4?q=%g1&r=100%", "/t%25zz/%254?q=%25g1&r=100%25"),
+            ("/a%20b/%c3%A9?x=%2F", "/a%20b/%c3%A9?x=%2F"),
+            ("%", "%25"),
+            ("%%41", "%25%41"),
+            ("%4", "%254"),
+            ("/%G0%0g", "/%25G0%250g"),
+            ("/é %", "/%C3%A9%20%25"),
+        ] {
+            let mut out = Vec::new();
+            percent_encode(&mut out, text.as_bytes(), Escape::UrlStart);
+            assert_eq!(String::from_utf8(out).unwrap(), want, "{text}");
+        }
+        // Elsewhere every `%` is encoded, as before.
+        let mut out = Vec::new();
+        percent_encode(&mut out, b"%41%zz", Escape::Path);
+        assert_eq!(out, b"%2541%25zz");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! URL handling shared by the compiler and the interpreter: splitting an absolute URL into
-//! its origin and path, and choosing the escaping of each template hole of a target.
+//! its origin and path, telling what kind of URL reference a target's computed value is,
+//! and choosing the escaping of each template hole of a target.
 
 use crate::code::{Escape, Origin};
 
@@ -26,6 +27,64 @@ pub(crate) fn parse_origin(url: &str) -> Result<(Origin, usize), String> {
         },
         after + end,
     ))
+}
+
+/// What a value at the start of a target (a template there: a captured `Location`, a
+/// constant) is, as a URL reference (RFC 3986 §4.1), and so how it is resolved against the
+/// plan's `base` (RFC 3986 §5.2, as a `Location` header is).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reference {
+    /// `http://…` or `https://…`: used as is.
+    Absolute,
+    /// `//host/path`: the base's scheme, then this.
+    NetworkPath,
+    /// `/path`: on the base's origin, the path as is (no base path prefix).
+    AbsolutePath,
+    /// `path`, `../path`, `?query` (no leading `/`, no scheme): under the base's path, taken
+    /// as a directory (`/api` and `/api/` are alike, as for literal paths).
+    RelativePath,
+}
+
+/// The kind of reference `text` is (its fragment already cut off), or why it cannot be a
+/// request target.
+pub(crate) fn reference_kind(text: &str) -> Result<Reference, &'static str> {
+    let b = text.as_bytes();
+    if b.is_empty() {
+        return Err("an empty target");
+    }
+    if b.starts_with(b"//") {
+        return Ok(Reference::NetworkPath);
+    }
+    if b[0] == b'/' {
+        return Ok(Reference::AbsolutePath);
+    }
+    // A scheme is a letter, then letters, digits, `+`, `-` or `.`, up to a `:`.
+    let scheme_end = b
+        .iter()
+        .position(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')));
+    if b[0].is_ascii_alphabetic() && scheme_end.is_some_and(|i| b[i] == b':') {
+        return if starts_with_ignore_case(text, "http://")
+            || starts_with_ignore_case(text, "https://")
+        {
+            Ok(Reference::Absolute)
+        } else {
+            Err("neither an absolute http(s) URL nor a path")
+        };
+    }
+    // A leading space or control character (percent-encoded by now) is a broken value, not
+    // a path segment.
+    if let [b'%', hi, lo, ..] = b
+        && let (Some(hi), Some(lo)) = (hex_value(*hi), hex_value(*lo))
+        && matches!(hi << 4 | lo, 0..=0x20 | 0x7f)
+    {
+        return Err("it starts with a space or a control character");
+    }
+    Ok(Reference::RelativePath)
+}
+
+/// The value of an ASCII hex digit.
+fn hex_value(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
 }
 
 pub(crate) fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
@@ -181,6 +240,39 @@ mod tests {
                 err.contains("put an IPv6 address in brackets (`[::1]:8080`)"),
                 "{bad}: {err}"
             );
+        }
+    }
+
+    #[test]
+    fn reference_kinds() {
+        use Reference::*;
+        for (text, want) in [
+            ("http://h/x", Ok(Absolute)),
+            ("HTTPS://h", Ok(Absolute)),
+            ("//h:1/x", Ok(NetworkPath)),
+            ("/x", Ok(AbsolutePath)),
+            ("/", Ok(AbsolutePath)),
+            ("cart/42", Ok(RelativePath)),
+            ("?q=1", Ok(RelativePath)),
+            ("../x", Ok(RelativePath)),
+            ("a%3Ab", Ok(RelativePath)),
+            ("x/a:b", Ok(RelativePath)),
+            ("%41/x", Ok(RelativePath)),
+            ("", Err("an empty target")),
+            ("ftp://h", Err("neither an absolute http(s) URL nor a path")),
+            ("http:/x", Err("neither an absolute http(s) URL nor a path")),
+            (
+                "localhost:8080/x",
+                Err("neither an absolute http(s) URL nor a path"),
+            ),
+            (
+                "%20/x",
+                Err("it starts with a space or a control character"),
+            ),
+            ("%0a", Err("it starts with a space or a control character")),
+            ("%7F", Err("it starts with a space or a control character")),
+        ] {
+            assert_eq!(reference_kind(text), want, "{text}");
         }
     }
 

@@ -445,43 +445,10 @@ fn render_request(program: &Program, st: &mut State, code: &RequestCode) -> Resu
             st.url.clear();
             render_template(&mut st.url, template, &env, &mut st.rng, &mut st.scratch)
                 .map_err(|e| render_message(&e))?;
-            let text = std::str::from_utf8(&st.url)
-                .map_err(|_| "the URL is not valid UTF-8".to_string())?;
-            if starts_with_ignore_case(text, "http://") || starts_with_ignore_case(text, "https://")
-            {
-                let (o, rest) =
-                    parse_origin(text).map_err(|m| format!("invalid URL `{text}`: {m}"))?;
-                let scheme_len = if o.https { 8 } else { 7 };
-                let host_start = if text[scheme_len..].starts_with('[') {
-                    scheme_len + 1
-                } else {
-                    scheme_len
-                };
-                st.origin = OriginRef::Buf {
-                    https: o.https,
-                    authority: (scheme_len as u32, rest as u32),
-                    host: (host_start as u32, (host_start + o.host.len()) as u32),
-                    port: o.port,
-                };
-                // The path follows the authority; an empty one is `/`.
-                if rest == st.url.len() || st.url[rest] == b'?' {
-                    st.url.insert(rest, b'/');
-                }
-                st.path_at = Where::Buf;
-                st.path_start = rest;
-            } else if text.starts_with('/') {
-                let Some((origin, prefix)) = &program.base else {
-                    return Err(format!("`{text}` is a path but the plan has no `base` URL"));
-                };
-                st.url.splice(0..0, prefix.bytes());
-                st.origin = OriginRef::Program(*origin);
-                st.path_at = Where::Buf;
-                st.path_start = 0;
-            } else {
-                return Err(format!(
-                    "`{text}` is neither an absolute http(s) URL nor a path"
-                ));
-            }
+            let (origin, path_start) = resolve_url(program, &mut st.url)?;
+            st.origin = origin;
+            st.path_at = Where::Buf;
+            st.path_start = path_start;
         }
     }
 
@@ -509,6 +476,59 @@ fn render_request(program: &Program, st: &mut State, code: &RequestCode) -> Resu
         st.body_at = Where::Buf;
     }
     Ok(())
+}
+
+/// Resolves the URL a target rendered into `url` (a template at its start) against the
+/// plan's `base`, as a `Location` header is (RFC 3986 §5.2): an absolute URL is used as is,
+/// `//host/path` takes the base's scheme, `/path` is a path on the base's origin (as is:
+/// no base path prefix), and a relative `path` goes under the base's path. A fragment is
+/// dropped first: it is not sent (RFC 9110 §4.2.4). Returns the origin and where the path
+/// starts in `url`.
+fn resolve_url(program: &Program, url: &mut Vec<u8>) -> Result<(OriginRef, usize), String> {
+    if let Some(hash) = url.iter().position(|&b| b == b'#') {
+        url.truncate(hash);
+    }
+    let text = std::str::from_utf8(url).map_err(|_| "the URL is not valid UTF-8".to_string())?;
+    let kind = reference_kind(text).map_err(|why| format!("invalid target `{text}`: {why}"))?;
+    let base = match (kind, &program.base) {
+        (Reference::Absolute, _) => None,
+        (_, Some((origin, prefix))) => Some((*origin, prefix)),
+        (_, None) => return Err(format!("`{text}` is a path but the plan has no `base` URL")),
+    };
+    match (kind, base) {
+        (Reference::NetworkPath, Some((origin, _))) => {
+            let https = program.origins[origin as usize].https;
+            url.splice(0..0, if https { "https:" } else { "http:" }.bytes());
+        }
+        (Reference::AbsolutePath, Some((origin, _))) => {
+            return Ok((OriginRef::Program(origin), 0));
+        }
+        (Reference::RelativePath, Some((origin, prefix))) => {
+            url.splice(0..0, prefix.bytes().chain([b'/']));
+            return Ok((OriginRef::Program(origin), 0));
+        }
+        _ => {}
+    }
+    // Still UTF-8: at most a scheme was put in front.
+    let text = std::str::from_utf8(url).map_err(|_| "the URL is not valid UTF-8".to_string())?;
+    let (o, rest) = parse_origin(text).map_err(|m| format!("invalid URL `{text}`: {m}"))?;
+    let scheme_len = if o.https { 8 } else { 7 };
+    let host_start = if text[scheme_len..].starts_with('[') {
+        scheme_len + 1
+    } else {
+        scheme_len
+    };
+    let origin = OriginRef::Buf {
+        https: o.https,
+        authority: (scheme_len as u32, rest as u32),
+        host: (host_start as u32, (host_start + o.host.len()) as u32),
+        port: o.port,
+    };
+    // The path follows the authority; an empty one is `/`.
+    if rest == url.len() || url[rest] == b'?' {
+        url.insert(rest, b'/');
+    }
+    Ok((origin, rest))
 }
 
 /// Renders a request's headers into the worker's buffers: defaults (unless sticky or own

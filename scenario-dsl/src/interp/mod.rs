@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::code::{
     BlockCode, ClauseCode, Op, Piece, QueryCode, RequestCode, SetCode, TargetCode, Variability,
 };
-use crate::compile::target::{parse_origin, starts_with_ignore_case};
+use crate::compile::target::{Reference, parse_origin, reference_kind};
 use crate::eval::{Resp, Scratch, capture_value, query, test_pred};
 use crate::globals::Globals;
 use crate::program::{CheckId, Location, Needs, Program, RequestId, ScenarioId};

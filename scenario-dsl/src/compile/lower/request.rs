@@ -2,6 +2,7 @@
 //! of `check`, `assert`, `capture` and `if`.
 
 use super::*;
+use crate::compile::target::{Reference, reference_kind, starts_with_ignore_case};
 
 impl Compiler<'_> {
     // ----- requests ----------------------------------------------------------------------
@@ -158,6 +159,12 @@ impl Compiler<'_> {
         self.ops.push(Op::Send(id));
     }
 
+    /// A target's code. A literal start (`/path`, `http://host/path`) is known as written:
+    /// a literal path is joined to `base`'s path prefix. A template at the start is a URL
+    /// reference, resolved against `base` as a `Location` header is (see [`Reference`]),
+    /// whether its value is a constant (resolved here) or computed at run time (resolved by
+    /// the interpreter, which also drops a fragment). A `#` in a constant there is an error,
+    /// as a literal `#` is.
     pub(super) fn lower_target(
         &mut self,
         t: &Template,
@@ -166,12 +173,15 @@ impl Compiler<'_> {
     ) -> Option<(TargetCode, Variability)> {
         let starts_with_path =
             matches!(t.pieces.first(), Some(TPiece::Lit(s, _)) if s.starts_with('/'));
+        let starts_with_template = matches!(t.pieces.first(), Some(TPiece::Expr(..)));
         let mut part = if starts_with_path {
             UrlPart::Path
         } else {
             UrlPart::Origin
         };
         let mut pieces = Vec::new();
+        // The holes written as is (the URL's start): a constant there may hold a `#`.
+        let mut url_start_holes = Vec::new();
         let mut ok = true;
         for (i, p) in t.pieces.iter().enumerate() {
             match p {
@@ -193,16 +203,34 @@ impl Compiler<'_> {
                     pieces.push(LPiece::Lit(bytes));
                     part = part.after(text, i == 0);
                 }
-                TPiece::Expr(e, span) => pieces.push(LPiece::Expr(e, part.escape(), *span)),
+                TPiece::Expr(e, span) => {
+                    if part == UrlPart::Origin {
+                        url_start_holes.push((e, *span));
+                    }
+                    pieces.push(LPiece::Expr(e, part.escape(), *span));
+                }
             }
         }
         let (template, var) = self.lower_pieces(pieces, scope, flow)?;
         if !ok {
             return None;
         }
+        // Literal text has no `#` (reported above) and holes in the path or query encode
+        // theirs: a `#` left in the lowered text is a constant's, written as is.
+        let has_hash = template
+            .pieces
+            .iter()
+            .any(|p| matches!(p, Piece::Lit(b) if b.contains(&b'#')));
+        if has_hash {
+            self.constant_fragment(&url_start_holes, t.span, scope, flow);
+            return None;
+        }
         let target_text = self.text(t.span).to_string();
         if let Some(bytes) = template.constant() {
             let text = String::from_utf8_lossy(bytes).into_owned();
+            if starts_with_template {
+                return self.constant_reference(t.span, &text, &target_text);
+            }
             if text.starts_with('/') {
                 let (origin, prefix) = self.need_base(t.span, &target_text)?;
                 return Some((
@@ -230,11 +258,48 @@ impl Compiler<'_> {
                 }
             };
         }
+        // A hole written as is: the URL's start is only known at run time.
+        if template
+            .pieces
+            .iter()
+            .any(|p| matches!(p, Piece::Expr(_, Escape::UrlStart)))
+        {
+            return Some((TargetCode::Url { template }, var));
+        }
         let first = match template.pieces.first() {
             Some(Piece::Lit(b)) => Some(String::from_utf8_lossy(b).into_owned()),
             _ => None,
         };
         match first {
+            // A constant at the start, then holes in the path or query.
+            Some(lit)
+                if starts_with_template && reference_kind(&lit) != Ok(Reference::Absolute) =>
+            {
+                let prefix = match reference_kind(&lit) {
+                    Ok(Reference::AbsolutePath) => "",
+                    Ok(Reference::RelativePath) => "/",
+                    // `//host/...`: the scheme comes from `base`, at run time.
+                    Ok(_) => return Some((TargetCode::Url { template }, var)),
+                    Err(why) => {
+                        self.bad_target(t.span, &lit, why);
+                        return None;
+                    }
+                };
+                let (origin, base_prefix) = self.need_base(t.span, &target_text)?;
+                let prefix = if prefix.is_empty() {
+                    prefix.into()
+                } else {
+                    format!("{base_prefix}{prefix}").into()
+                };
+                Some((
+                    TargetCode::Path {
+                        origin,
+                        prefix,
+                        template,
+                    },
+                    var,
+                ))
+            }
             Some(lit) if lit.starts_with('/') => {
                 let (origin, prefix) = self.need_base(t.span, &target_text)?;
                 Some((
@@ -247,8 +312,8 @@ impl Compiler<'_> {
                 ))
             }
             Some(lit)
-                if crate::compile::target::starts_with_ignore_case(&lit, "http://")
-                    || crate::compile::target::starts_with_ignore_case(&lit, "https://") =>
+                if starts_with_ignore_case(&lit, "http://")
+                    || starts_with_ignore_case(&lit, "https://") =>
             {
                 match parse_origin(&lit) {
                     // The whole authority is literal: only the path is rendered.
@@ -281,6 +346,102 @@ impl Compiler<'_> {
                 None
             }
             None => Some((TargetCode::Url { template }, var)),
+        }
+    }
+
+    /// The target of a template at the start whose whole value is the constant `text`,
+    /// resolved against `base` (see [`Reference`]).
+    fn constant_reference(
+        &mut self,
+        span: Span,
+        text: &str,
+        target_text: &str,
+    ) -> Option<(TargetCode, Variability)> {
+        let kind = match reference_kind(text) {
+            Ok(kind) => kind,
+            Err(why) => {
+                self.bad_target(span, text, why);
+                return None;
+            }
+        };
+        let fixed = |origin, path: String| {
+            Some((
+                TargetCode::Fixed {
+                    origin,
+                    path: path.into(),
+                },
+                Variability::Constant,
+            ))
+        };
+        let url = match kind {
+            Reference::AbsolutePath => {
+                let (origin, _) = self.need_base(span, target_text)?;
+                return fixed(origin, text.into());
+            }
+            Reference::RelativePath => {
+                let (origin, prefix) = self.need_base(span, target_text)?;
+                return fixed(origin, format!("{prefix}/{text}"));
+            }
+            Reference::NetworkPath => {
+                let (origin, _) = self.need_base(span, target_text)?;
+                let scheme = if self.origins[origin as usize].https {
+                    "https:"
+                } else {
+                    "http:"
+                };
+                format!("{scheme}{text}")
+            }
+            Reference::Absolute => text.to_string(),
+        };
+        match parse_origin(&url) {
+            Ok((o, rest)) => {
+                let origin = self.intern_origin(o);
+                fixed(origin, path_of(&url[rest..]))
+            }
+            Err(msg) => {
+                self.bad_target(span, text, &msg);
+                None
+            }
+        }
+    }
+
+    /// Reports the constants among `holes` (written as is at a target's start) whose value
+    /// has a `#`: a fragment, which a request target cannot hold. `target`: the whole
+    /// target's span, reported when no hole is found to blame.
+    fn constant_fragment(
+        &mut self,
+        holes: &[(&Expr, Span)],
+        target: Span,
+        scope: &Scope,
+        flow: &Flow,
+    ) {
+        let mut reported = false;
+        for (e, span) in holes {
+            // These lowered without error a moment ago: lowering them again reports nothing.
+            let Some((ExprCode::Const(v), _)) = self.lower_expr(e, scope, flow, false) else {
+                continue;
+            };
+            let mut text = Vec::new();
+            let _ = write_value(&mut text, &Evaluated::Ref(&v), "", Escape::UrlStart, "");
+            if text.contains(&b'#') {
+                let value = String::from_utf8_lossy(&text).into_owned();
+                self.err(
+                    RawDiag::error(*span, "a request target cannot contain `#`")
+                        .label(format!(
+                            "this value, `{value}`, has a fragment, which is not sent to the server"
+                        ))
+                        .help(
+                            "leave the fragment out of the value, or write `%23` for a literal `#`",
+                        ),
+                );
+                reported = true;
+            }
+        }
+        if !reported {
+            self.err(
+                RawDiag::error(target, "a request target cannot contain `#`")
+                    .label("fragments are not sent to the server"),
+            );
         }
     }
 
