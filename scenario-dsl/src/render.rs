@@ -4,8 +4,6 @@
 //! to pre-render constant pieces, so both agree byte for byte. The escaping rules per place
 //! are documented on [`Escape`].
 
-use std::io::Write as _;
-
 use rand::Rng;
 use rand::rngs::SmallRng;
 use serde_json::Value;
@@ -259,8 +257,9 @@ pub(crate) enum RenderError {
     HeaderControl(String),
 }
 
-/// Calls `f` with the plain-text form of a value: strings as they are, numbers and booleans
-/// as written in JSON, `null` as `null`, lists and objects as compact JSON.
+/// Calls `f` with the plain-text form of a value: strings as they are, numbers as their
+/// JSON text (a captured number as the response wrote it), booleans and `null` as in JSON,
+/// lists and objects as compact JSON.
 pub(crate) fn with_text<R>(v: &Evaluated<'_>, scratch: &str, f: impl FnOnce(&[u8]) -> R) -> R {
     let json = match v {
         Evaluated::Scratch => return f(scratch.as_bytes()),
@@ -273,16 +272,9 @@ pub(crate) fn with_text<R>(v: &Evaluated<'_>, scratch: &str, f: impl FnOnce(&[u8
         Value::Bool(true) => f(b"true"),
         Value::Bool(false) => f(b"false"),
         Value::Null => f(b"null"),
-        Value::Number(n) => {
-            let mut buf = [0u8; 40];
-            let mut cursor = std::io::Cursor::new(&mut buf[..]);
-            if write!(cursor, "{n}").is_ok() {
-                let len = cursor.position() as usize;
-                f(&buf[..len])
-            } else {
-                f(n.to_string().as_bytes())
-            }
-        }
+        // A number's text as the response wrote it (serde_json's `arbitrary_precision`):
+        // `2.50` stays `2.50`, an integer of any size keeps every digit.
+        Value::Number(n) => f(n.as_str().as_bytes()),
         other => f(&serde_json::to_vec(other).unwrap_or_default()),
     }
 }

@@ -278,15 +278,21 @@ impl Parser<'_, '_> {
             pieces.push(JsonPiece::Lit(without_crlf(src[lit_start..i].to_string())));
             check.push_str(&src[lit_start..i]);
         }
-        if let Err(e) = serde_json::from_str::<serde_json::Value>(&check) {
-            let offset = json_error_offset(&check, e.line(), e.column());
+        let error = match serde_json::from_str::<serde_json::Value>(&check) {
+            Err(e) => {
+                let msg = e.to_string();
+                let msg = match msg.rfind(" at line ") {
+                    Some(k) => msg[..k].to_string(),
+                    None => msg,
+                };
+                Some((json_error_offset(&check, e.line(), e.column()), msg))
+            }
+            // serde_json keeps a number's text, so it reads `1e400`; no server's `f64` does.
+            Ok(_) => number_out_of_range(&check).map(|at| (at, "number out of range".into())),
+        };
+        if let Some((offset, msg)) = error {
             let at = start + offset;
             let at = floor_char_boundary(src, at.min(end.saturating_sub(1)));
-            let msg = e.to_string();
-            let msg = match msg.rfind(" at line ") {
-                Some(k) => msg[..k].to_string(),
-                None => msg,
-            };
             // serde_json points at the last character it read: the caret goes to the start
             // of the bad token (the `\` of an escape, the first character of a number).
             let at = if msg.starts_with("invalid escape") || msg.starts_with("invalid unicode") {
@@ -895,6 +901,39 @@ pub(super) fn json_error_offset(text: &str, line: usize, column: usize) -> usize
         offset += l.len();
     }
     text.len()
+}
+
+/// The byte offset of the first number in the JSON document `text` (valid JSON) whose
+/// magnitude is beyond `f64`'s range (`1e400`, `-12.5e9999`).
+fn number_out_of_range(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut in_string = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            match b {
+                b'\\' => i += 1,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else if b == b'"' {
+            in_string = true;
+        } else if b == b'-' || b.is_ascii_digit() {
+            let start = i;
+            while bytes
+                .get(i + 1)
+                .is_some_and(|c| c.is_ascii_digit() || b"+-.eE".contains(c))
+            {
+                i += 1;
+            }
+            if text[start..=i].parse::<f64>().is_ok_and(f64::is_infinite) {
+                return Some(start);
+            }
+        }
+        i += 1;
+    }
+    None
 }
 
 /// `text` with each CRLF line ending turned into LF.

@@ -1,0 +1,138 @@
+//! What a value becomes in the request that sends it, through the in-memory fake transport:
+//! captured numbers keep their digits; form field names are templates; raw bodies lose the
+//! block's indentation; a header name is spelled as the header that wins; header values
+//! refuse control characters; `iter` in `teardown worker`; `pick` of an empty list and
+//! `??`. Compile errors are checked by their exact diagnostics.
+
+mod support;
+
+use std::path::Path;
+
+use molotov_dsl::{CompileOptions, RunOutcome, ScenarioId, compile_source};
+use support::*;
+
+const BASE: &str = "defaults {\n  base http://127.0.0.1:8080\n}\n";
+
+/// Runs scenario 0 of `p` once on worker 0 with `d`; the outcome and the events.
+fn run_once(p: &std::sync::Arc<molotov_dsl::Program>, d: &mut FakeDriver) -> (RunOutcome, Events) {
+    let mut w = worker(p, 0);
+    let mut ev = Events::default();
+    let out = block_on(w.run_scenario(ScenarioId(0), d, &mut ev));
+    (out, ev)
+}
+
+/// The diagnostics of a plan that must not compile.
+fn errors(src: &str) -> String {
+    let opts = CompileOptions::with_env([("TARGET", "http://127.0.0.1:8080")]);
+    match compile_source("t.mol", src, Path::new("."), &opts) {
+        Ok(_) => "(compiled without errors)\n".to_string(),
+        Err(d) => d.to_string(),
+    }
+}
+
+/// A captured JSON number goes out as the response wrote it, in every place a template
+/// can stand: integers beyond 64 bits keep every digit, `2.50` stays `2.50`.
+#[test]
+fn captured_numbers_keep_their_digits() {
+    const ANSWER: &str = r#"{"id": 123456789012345678901234567890, "neg": -9223372036854775809,
+        "u": 18446744073709551616, "price": 2.50, "small": 7, "exp": 1E3,
+        "list": [1.10, 99999999999999999999], "obj": {"n": -0.0}}"#;
+    let captures = "  GET /order\n  capture id = jsonpath \"$.id\"\n  capture neg = jsonpath \"$.neg\"\n  capture u = jsonpath \"$.u\"\n  capture price = jsonpath \"$.price\"\n  capture small = jsonpath \"$.small\"\n  capture exp = jsonpath \"$.exp\"\n  capture list = jsonpath \"$.list\"\n  capture obj = jsonpath \"$.obj\"\n  capture all = jsonpath \"$.list[*]\"\n";
+    type Part = fn(&Sent) -> String;
+    let path: Part = |s| s.path.clone();
+    let header: Part = |s| s.header("X-V").unwrap_or("(none)").to_string();
+    let body: Part = |s| s.body_str().to_string();
+    let cases: &[(&str, Part, &str)] = &[
+        ("GET /o/{{id}}", path, "/o/123456789012345678901234567890"),
+        (
+            "GET /o?u={{u}}&n={{neg}}",
+            path,
+            "/o?u=18446744073709551616&n=-9223372036854775809",
+        ),
+        ("GET /o/{{price}}/{{small}}", path, "/o/2.50/7"),
+        (
+            "GET {{\"/o/\"}}{{id}}",
+            path,
+            "/o/123456789012345678901234567890",
+        ),
+        (
+            "GET /o\n  X-V: {{id}} {{price}}",
+            header,
+            "123456789012345678901234567890 2.50",
+        ),
+        (
+            "POST /o\n  {\"id\": {{id}}, \"s\": \"{{id}}\", \"p\": {{price}}, \"l\": {{list}}, \"o\": {{obj}}}",
+            body,
+            r#"{"id": 123456789012345678901234567890, "s": "123456789012345678901234567890", "p": 2.50, "l": [1.10,99999999999999999999], "o": {"n":-0.0}}"#,
+        ),
+        (
+            "POST /o\n  form { id: {{id}}, p: {{price}} }",
+            body,
+            "id=123456789012345678901234567890&p=2.50",
+        ),
+        (
+            "POST /o\n  ```\n{{id}} {{u}}\n  ```",
+            body,
+            "123456789012345678901234567890 18446744073709551616",
+        ),
+        // serde_json spells an exponent `e+3`: the same number.
+        ("GET /o/{{exp}}", path, "/o/1e+3"),
+        // A non-singular path's list, and a number in a `let`.
+        ("GET /o?a={{all[1]}}", path, "/o?a=99999999999999999999"),
+        (
+            "let x = id\n  GET /o/{{x}}",
+            path,
+            "/o/123456789012345678901234567890",
+        ),
+    ];
+    for (request, part, want) in cases {
+        let src = format!("{BASE}scenario s {{\n{captures}  {request}\n}}\n");
+        let p = program(&src);
+        let mut d = FakeDriver::new(|s| {
+            Ok(if s.path == "/order" {
+                FakeResponse::json(200, ANSWER)
+            } else {
+                FakeResponse::status(200)
+            })
+        });
+        let (out, ev) = run_once(&p, &mut d);
+        assert_eq!(out, RunOutcome::Success, "{request}: {:?}", ev.0);
+        assert_eq!(part(&d.sent[1]), *want, "{request}");
+    }
+}
+
+/// Integers beyond 64 bits compare exactly (as text on the right, the only way a plan can
+/// write them): the neighbour of a 30-digit number is not equal to it.
+#[test]
+fn numbers_beyond_64_bits_compare_exactly() {
+    let src = format!(
+        "{BASE}scenario s {{\n  GET /order\n  check jsonpath \"$.id\" == \"123456789012345678901234567890\"\n  check jsonpath \"$.id\" == \"123456789012345678901234567891\"\n  check jsonpath \"$.id\" != \"123456789012345678901234567891\"\n  check jsonpath \"$.id\" > 9223372036854775807\n}}\n"
+    );
+    let p = program(&src);
+    let mut d = FakeDriver::new(|_| {
+        Ok(FakeResponse::json(
+            200,
+            r#"{"id": 123456789012345678901234567890}"#,
+        ))
+    });
+    let (out, ev) = run_once(&p, &mut d);
+    assert_eq!(out, RunOutcome::Success);
+    let passed: Vec<bool> = ev.checks().iter().map(|(_, ok)| *ok).collect();
+    assert_eq!(passed, [true, false, true, true]);
+}
+
+/// A literal number no `f64` can hold is still refused in a JSON body (serde_json keeps a
+/// number's text, so the compiler checks the range itself).
+#[test]
+fn a_json_body_number_beyond_f64_is_a_compile_error() {
+    let src = format!("{BASE}scenario s {{\n  POST /o\n  {{\"a\": [1, 2.5e308]}}\n}}\n");
+    assert_eq!(
+        errors(&src),
+        "error: invalid JSON body\n --> t.mol:6:13\n  |\n6 |   {\"a\": [1, 2.5e308]}\n  |             ^ number out of range\n"
+    );
+    // 30 digits are in range (as `f64`), and sent as written.
+    let src = format!(
+        "{BASE}scenario s {{\n  POST /o\n  {{\"a\": 123456789012345678901234567890}}\n}}\n"
+    );
+    assert_eq!(errors(&src), "(compiled without errors)\n");
+}

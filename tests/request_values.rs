@@ -1,0 +1,217 @@
+//! The exact bytes the real `molotov` binary sends for the values of a plan, read by a
+//! raw-socket server on loopback that records every request byte for byte (head and body,
+//! framed by its Content-Length) and answers each with a JSON body chosen by its path.
+//!
+//! Every run is bounded (`-w 1 -r N`, and a hard time limit). `MOLOTOV_TEST_BIN` runs
+//! another build of molotov instead of this one (an older one, to see a test fail without
+//! its fix).
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use support::TempDir;
+
+/// The longest any run of these tests may take.
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// The `User-Agent` molotov sends.
+const USER_AGENT: &str = concat!("molotov/", env!("CARGO_PKG_VERSION"));
+
+/// A loopback server that records the bytes of every request it reads.
+struct Recorder {
+    addr: SocketAddr,
+    requests: Arc<Mutex<Vec<Vec<u8>>>>,
+    stop: Arc<AtomicBool>,
+    accepting: Option<JoinHandle<()>>,
+}
+
+impl Recorder {
+    /// Listens on a free port; a request whose path starts with one of `answers`' prefixes
+    /// (the first that matches) gets 200 and that JSON body, any other `{}`.
+    fn start(answers: &'static [(&'static str, &'static str)]) -> Recorder {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let accepting = {
+            let (requests, stop) = (requests.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    match listener.accept() {
+                        Ok((stream, _)) => {
+                            let requests = requests.clone();
+                            std::thread::spawn(move || serve(stream, answers, &requests));
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                    }
+                }
+            })
+        };
+        Recorder {
+            addr,
+            requests,
+            stop,
+            accepting: Some(accepting),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The requests read so far, in order.
+    fn requests(&self) -> Vec<Vec<u8>> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.accepting.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Reads requests from one connection until it closes (or stays silent for 10 s); records
+/// each and answers it.
+fn serve(mut stream: TcpStream, answers: &[(&str, &str)], requests: &Mutex<Vec<Vec<u8>>>) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut pending: Vec<u8> = Vec::new();
+    let mut chunk = [0u8; 16384];
+    loop {
+        // The head, then as many body bytes as its Content-Length says.
+        let request_len = loop {
+            if let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&pending[..end]).to_ascii_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                if pending.len() >= end + 4 + length {
+                    break end + 4 + length;
+                }
+            }
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => pending.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let request: Vec<u8> = pending.drain(..request_len).collect();
+        let path = request
+            .split(|&b| b == b' ')
+            .nth(1)
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .unwrap_or_default();
+        requests.lock().unwrap().push(request);
+        let body = answers
+            .iter()
+            .find(|(prefix, _)| path.starts_with(prefix))
+            .map_or("{}", |(_, body)| body);
+        let response = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        if stream.write_all(response.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+/// The molotov command these tests run.
+fn molotov() -> Command {
+    let bin = std::env::var_os("MOLOTOV_TEST_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_molotov").into());
+    let mut cmd = Command::new(bin);
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+/// Runs `plan` (its `BASE` replaced by the server's URL) with `-q -w 1` and `args`; its
+/// output and the requests the server read.
+fn run(server: &Recorder, plan: &str, args: &[&str]) -> (Output, Vec<Vec<u8>>) {
+    let dir = TempDir::new("request-values");
+    let file = dir.write("plan.mol", &plan.replace("BASE", &server.base()));
+    let out = support::run_bounded(
+        molotov().args(["-q", "-w", "1"]).args(args).arg(&file),
+        LIMIT,
+    );
+    (out, server.requests())
+}
+
+/// A request's bytes, readable in a failure message.
+fn show(request: &[u8]) -> String {
+    String::from_utf8_lossy(request).into_owned()
+}
+
+/// A request as molotov writes it: the request line, `Host`, `headers` (each `Name: value`),
+/// `User-Agent`, `Content-Length` when there is a body, and the body.
+fn expected(line: &str, host: &str, headers: &[&str], body: Option<&str>) -> String {
+    let mut text = format!("{line} HTTP/1.1\r\nHost: {host}\r\n");
+    for h in headers {
+        text.push_str(h);
+        text.push_str("\r\n");
+    }
+    text.push_str(&format!("User-Agent: {USER_AGENT}\r\n"));
+    if let Some(body) = body {
+        text.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    } else {
+        text.push_str("\r\n");
+    }
+    text
+}
+
+/// Captured JSON numbers go out with the digits the server wrote: in the path, the query, a
+/// header and a JSON body (sweep 5, D2: `123456789012345678901234567890` was sent as
+/// `1.2345678901234568e+29`).
+#[test]
+fn captured_numbers_are_sent_with_their_digits() {
+    let server = Recorder::start(&[(
+        "/order",
+        r#"{"id": 123456789012345678901234567890, "neg": -9223372036854775809, "u": 18446744073709551616, "price": 2.50}"#,
+    )]);
+    let plan = r#"defaults {
+  base BASE
+}
+scenario s {
+  GET /order
+  capture id = jsonpath "$.id"
+  capture neg = jsonpath "$.neg"
+  capture u = jsonpath "$.u"
+  capture price = jsonpath "$.price"
+  POST /orders/{{id}}?u={{u}}
+  X-Id: {{id}}
+  {"id": {{id}}, "neg": {{neg}}, "u": {{u}}, "price": {{price}}}
+}
+"#;
+    let (out, requests) = run(&server, plan, &["-r", "1"]);
+    support::assert_exit(&out, 0);
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    let host = server.addr.to_string();
+    assert_eq!(
+        show(&requests[1]),
+        expected(
+            "POST /orders/123456789012345678901234567890?u=18446744073709551616",
+            &host,
+            &[
+                "Content-Type: application/json",
+                "X-Id: 123456789012345678901234567890"
+            ],
+            Some(
+                r#"{"id": 123456789012345678901234567890, "neg": -9223372036854775809, "u": 18446744073709551616, "price": 2.50}"#
+            ),
+        )
+    );
+}
