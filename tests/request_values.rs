@@ -215,3 +215,34 @@ scenario s {
         )
     );
 }
+
+/// Templates in form field names are rendered and encoded (sweep 5, D4: they were sent as
+/// their source text, `%7B%7Bfield%7D%7D=bot0`).
+#[test]
+fn form_field_names_are_rendered() {
+    let server = Recorder::start(&[]);
+    let plan = r#"defaults {
+  base BASE
+}
+let field = "user name"
+scenario s {
+  POST /login
+  form {
+    {{field}}: bot{{worker}}
+    pre{{field}}: y
+  }
+}
+"#;
+    let (out, requests) = run(&server, plan, &["-r", "1"]);
+    support::assert_exit(&out, 0);
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(
+        show(&requests[0]),
+        expected(
+            "POST /login",
+            &server.addr.to_string(),
+            &["Content-Type: application/x-www-form-urlencoded"],
+            Some("user+name=bot0&preuser+name=y"),
+        )
+    );
+}

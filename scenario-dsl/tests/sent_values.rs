@@ -136,3 +136,38 @@ fn a_json_body_number_beyond_f64_is_a_compile_error() {
     );
     assert_eq!(errors(&src), "(compiled without errors)\n");
 }
+
+/// Templates in form field names are rendered and form-encoded as values are, and their
+/// variables are checked when the plan is compiled.
+#[test]
+fn form_field_names_are_templates() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "form {\n    {{field}}: bot{{worker}}\n    pre{{field}}: y\n  }",
+            "user=bot0&preuser=y",
+        ),
+        (
+            "form { {{field}}: 1, {{\"a b&c=\"}}: 2 }",
+            "user=1&a+b%26c%3D=2",
+        ),
+        ("form {\n    {{n}}{{field}}: {{n}}\n  }", "7user=7"),
+        ("form { plain name: x }", "plain+name=x"),
+    ];
+    for (form, want) in cases {
+        let src = format!(
+            "{BASE}let field = \"user\"\nlet n = 7\nscenario s {{\n  POST /login\n  {form}\n}}\n"
+        );
+        let p = program(&src);
+        let mut d = FakeDriver::ok();
+        let (out, ev) = run_once(&p, &mut d);
+        assert_eq!(out, RunOutcome::Success, "{form}: {:?}", ev.0);
+        assert_eq!(d.sent[0].body_str(), *want, "{form}");
+    }
+    let src = format!(
+        "{BASE}let field = \"user\"\nscenario s {{\n  POST /login\n  form {{\n    {{{{fiel}}}}: x\n  }}\n}}\n"
+    );
+    assert_eq!(
+        errors(&src),
+        "error: undefined variable `fiel`\n --> t.mol:8:7\n  |\n8 |     {{fiel}}: x\n  |       ^^^^ did you mean `field`?\n"
+    );
+}

@@ -472,8 +472,8 @@ impl Parser<'_, '_> {
             );
             return None;
         };
-        let name = self.src()[start..colon].trim().to_string();
-        if name.is_empty() {
+        let name_text = self.src()[start..colon].trim_end();
+        if name_text.is_empty() {
             self.err(
                 RawDiag::error(
                     Span::new(self.file, start, colon + 1),
@@ -503,6 +503,9 @@ impl Parser<'_, '_> {
         } else {
             self.raw_template(vspan)?
         };
+        // The name is a template too (`{{field}}: x`), rendered and encoded as a value is.
+        let name_span = Span::new(self.file, start, start + name_text.len());
+        let name = self.raw_template(name_span)?;
         Some(FormField { name, value })
     }
 
