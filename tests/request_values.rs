@@ -139,15 +139,16 @@ fn molotov() -> Command {
     cmd
 }
 
-/// Runs `plan` (its `BASE` replaced by the server's URL) with `-q -w 1` and `args`; its
-/// output and the requests the server read.
+/// Runs `plan` (its `BASE` replaced by the server's URL) with `args`, and `-q -w 1` unless
+/// they are `check`; its output and the requests the server read.
 fn run(server: &Recorder, plan: &str, args: &[&str]) -> (Output, Vec<Vec<u8>>) {
     let dir = TempDir::new("request-values");
     let file = dir.write("plan.mol", &plan.replace("BASE", &server.base()));
-    let out = support::run_bounded(
-        molotov().args(["-q", "-w", "1"]).args(args).arg(&file),
-        LIMIT,
-    );
+    let mut cmd = molotov();
+    if args.first() != Some(&"check") {
+        cmd.args(["-q", "-w", "1"]);
+    }
+    let out = support::run_bounded(cmd.args(args).arg(&file), LIMIT);
     (out, server.requests())
 }
 
@@ -245,4 +246,74 @@ scenario s {
             Some("user+name=bot0&preuser+name=y"),
         )
     );
+}
+
+/// A `Content-Length` or `Transfer-Encoding` header in a plan is refused by `check` and by
+/// a run, before anything is sent (sweep 5, D6: `check` said ok, and the run sent nothing
+/// and ended `Result: OK (exit 0)`).
+#[test]
+fn framing_headers_are_refused_before_the_run() {
+    let server = Recorder::start(&[]);
+    let plans = [
+        (
+            "defaults {\n  base BASE\n}\nscenario s {\n  POST /x\n  Content-Length: 8\n  {\"a\": 1}\n}\n",
+            "error: header `Content-Length` cannot be set in a plan",
+            "plan.mol:6:3",
+        ),
+        (
+            "defaults {\n  base BASE\n  Transfer-Encoding: chunked\n}\nscenario s {\n  GET /x\n}\n",
+            "error: header `Transfer-Encoding` cannot be set in a plan",
+            "plan.mol:3:3",
+        ),
+    ];
+    for (plan, headline, at) in plans {
+        for args in [&["check"][..], &["-r", "3"][..]] {
+            let (out, requests) = run(&server, plan, args);
+            support::assert_exit(&out, 2);
+            let stderr = support::stderr(&out);
+            assert!(stderr.contains(headline), "{args:?}: {stderr}");
+            assert!(stderr.contains(at), "{args:?}: {stderr}");
+            assert!(requests.is_empty(), "{requests:?}");
+        }
+    }
+}
+
+/// A run whose every scenario run failed before sending anything (here: a header value,
+/// captured in `setup`, with a line break) says so and exits 1, not `Result: OK (exit 0)`.
+#[test]
+fn a_run_that_sent_nothing_fails() {
+    let server = Recorder::start(&[("/token", r#"{"token": "abc\r\nX-Injected: 1"}"#)]);
+    let plan = r#"defaults {
+  base BASE
+}
+setup {
+  GET /token
+  capture token = jsonpath "$.token"
+}
+scenario s {
+  GET /x
+  Authorization: Bearer {{token}}
+}
+"#;
+    let (out, requests) = run(&server, plan, &["-r", "3"]);
+    support::assert_exit(&out, 1);
+    let stdout = support::stdout(&out);
+    assert!(
+        stdout.contains(
+            "Result: FAILED: no request was sent: all 3 scenario runs failed before sending (exit 1)"
+        ),
+        "{stdout}"
+    );
+    // Only `setup`'s request reached the server.
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    // With one scenario run that sends, failed runs alone do not fail the run (`-f` does).
+    let plan = plan
+        .replace("  GET /x\n", "  GET /x\n  GET /y\n")
+        .replace("  Authorization: Bearer {{token}}\n", "");
+    let plan = plan.replace(
+        "  GET /y\n",
+        "  GET /y\n  Authorization: Bearer {{token}}\n",
+    );
+    let (out, _) = run(&server, &plan, &["-r", "3"]);
+    support::assert_exit(&out, 0);
 }

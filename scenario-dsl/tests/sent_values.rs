@@ -171,3 +171,51 @@ fn form_field_names_are_templates() {
         "error: undefined variable `fiel`\n --> t.mol:8:7\n  |\n8 |     {{fiel}}: x\n  |       ^^^^ did you mean `field`?\n"
     );
 }
+
+/// A `Content-Length` or `Transfer-Encoding` header, in a request, in `defaults` or sticky,
+/// is a compile error: molotov frames the body itself, and every request would be refused.
+#[test]
+fn framing_headers_are_compile_errors() {
+    let cl = |line: usize, col: usize, text: &str, name: &str| {
+        let caret = format!("{}{}", " ".repeat(col - 1), "^".repeat(name.len()));
+        format!(
+            "error: header `{name}` cannot be set in a plan\n --> t.mol:{line}:{col}\n  |\n{line} | {text}\n  | {caret} computed from the body\n  = help: remove it: molotov writes the length of each request's body itself\n"
+        )
+    };
+    let te = |line: usize, col: usize, text: &str, name: &str| {
+        let caret = format!("{}{}", " ".repeat(col - 1), "^".repeat(name.len()));
+        format!(
+            "error: header `{name}` cannot be set in a plan\n --> t.mol:{line}:{col}\n  |\n{line} | {text}\n  | {caret} not supported in requests\n  = help: remove it: a request body is sent whole, with its `Content-Length`\n"
+        )
+    };
+    let cases: Vec<(String, String)> = vec![
+        (
+            format!("{BASE}scenario s {{\n  POST /x\n  Content-Length: 8\n  {{\"a\": 1}}\n}}\n"),
+            cl(6, 3, "  Content-Length: 8", "Content-Length"),
+        ),
+        (
+            format!("{BASE}scenario s {{\n  GET /x\n  transfer-encoding: chunked\n}}\n"),
+            te(6, 3, "  transfer-encoding: chunked", "transfer-encoding"),
+        ),
+        (
+            "defaults {\n  base http://127.0.0.1:8080\n  Transfer-Encoding: chunked\n}\nscenario s {\n  GET /x\n}\n".to_string(),
+            te(3, 3, "  Transfer-Encoding: chunked", "Transfer-Encoding"),
+        ),
+        (
+            "defaults {\n  base http://127.0.0.1:8080\n  CONTENT-LENGTH: {{\"3\"}}\n}\nscenario s {\n  GET /x\n}\n".to_string(),
+            cl(3, 3, "  CONTENT-LENGTH: {{\"3\"}}", "CONTENT-LENGTH"),
+        ),
+        (
+            format!("{BASE}setup worker {{\n  header Content-Length: 0\n}}\nscenario s {{\n  GET /x\n}}\n"),
+            cl(5, 10, "  header Content-Length: 0", "Content-Length"),
+        ),
+    ];
+    for (src, want) in &cases {
+        assert_eq!(errors(src), *want, "{src}");
+    }
+    // Other names are sent as written, `Content-Type` and `Transfer-Encoding-X` included.
+    let src = format!(
+        "{BASE}scenario s {{\n  POST /x\n  Content-Type: text/plain\n  Transfer-Encoding-X: 1\n  Content-Lengthy: 2\n}}\n"
+    );
+    assert_eq!(errors(&src), "(compiled without errors)\n");
+}

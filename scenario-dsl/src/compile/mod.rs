@@ -596,6 +596,9 @@ impl<'o> Compiler<'o> {
         }
         let mut seen: Vec<(u32, Span)> = Vec::new();
         for h in &d.headers {
+            if self.framing_header(&h.name, h.name_span) {
+                continue;
+            }
             let name = self.intern_header(&h.name);
             if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
                 let loc = self.location(*first);
@@ -618,6 +621,31 @@ impl<'o> Compiler<'o> {
                 self.default_headers.push((name, value, var, h.name_span));
             }
         }
+    }
+
+    /// Reports a header that a plan cannot set because molotov frames the body itself
+    /// (`Content-Length`, `Transfer-Encoding`): every request would be refused at run
+    /// time. True when `name` is one.
+    pub(crate) fn framing_header(&mut self, name: &str, span: Span) -> bool {
+        let (label, help) = if name.eq_ignore_ascii_case("content-length") {
+            (
+                "computed from the body",
+                "remove it: molotov writes the length of each request's body itself",
+            )
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            (
+                "not supported in requests",
+                "remove it: a request body is sent whole, with its `Content-Length`",
+            )
+        } else {
+            return false;
+        };
+        self.err(
+            RawDiag::error(span, format!("header `{name}` cannot be set in a plan"))
+                .label(label)
+                .help(help),
+        );
+        true
     }
 
     pub(crate) fn intern_header(&mut self, name: &str) -> u32 {

@@ -399,6 +399,9 @@ impl Compiler<'_> {
                     *flow = if non_empty { inner } else { flow.join(&inner) };
                 }
                 Stmt::Header { header, span } => {
+                    if self.framing_header(&header.name, header.name_span) {
+                        continue;
+                    }
                     let name = self.intern_header(&header.name);
                     if let Some((value, _)) = self.lower_header_value(&header.value, scope, flow) {
                         let location = self.location(*span);

@@ -19,6 +19,9 @@ impl Compiler<'_> {
         let mut own = Vec::new();
         let mut own_names: Vec<u32> = Vec::new();
         for h in &r.headers {
+            if self.framing_header(&h.name, h.name_span) {
+                continue;
+            }
             let name = self.intern_header(&h.name);
             if own_names.contains(&name) {
                 self.err(
