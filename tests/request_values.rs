@@ -317,3 +317,22 @@ scenario s {
     let (out, _) = run(&server, &plan, &["-r", "3"]);
     support::assert_exit(&out, 0);
 }
+
+/// A raw body indented with its block is sent without that indentation (sweep 5, D7: every
+/// line went out with the block's two spaces).
+#[test]
+fn raw_bodies_are_sent_without_the_block_indentation() {
+    let server = Recorder::start(&[]);
+    let plan = "defaults {\n  base BASE\n}\nscenario s {\n  POST /feedback\n  Content-Type: text/plain\n  ```\n  Great shop!\n    Sent by worker {{worker}}\n  ```\n}\n";
+    let (out, requests) = run(&server, plan, &["-r", "1"]);
+    support::assert_exit(&out, 0);
+    assert_eq!(
+        requests.iter().map(|r| show(r)).collect::<Vec<_>>(),
+        [expected(
+            "POST /feedback",
+            &server.addr.to_string(),
+            &["Content-Type: text/plain"],
+            Some("Great shop!\n  Sent by worker 0"),
+        )]
+    );
+}

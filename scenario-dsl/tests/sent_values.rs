@@ -219,3 +219,47 @@ fn framing_headers_are_compile_errors() {
     );
     assert_eq!(errors(&src), "(compiled without errors)\n");
 }
+
+/// A raw body is sent without the indentation its lines share with the closing fence (the
+/// block's), as a heredoc `<<~` is; what a line has beyond it stays, and so does a
+/// template's value.
+#[test]
+fn raw_bodies_lose_the_block_indentation() {
+    let cases: &[(&str, &str)] = &[
+        // Indented with the block: nothing of it is sent.
+        (
+            "  ```\n  Great shop!\n  Sent by {{worker}}\n  ```",
+            "Great shop!\nSent by 0",
+        ),
+        // A line indented further keeps what is beyond the common indentation.
+        ("  ```\n  a:\n    b: 1\n  ```", "a:\n  b: 1"),
+        // The closing fence further left keeps the lines' indentation.
+        ("  ```\n    x\n    y\n```", "    x\n    y"),
+        // A line that starts at the margin: nothing is removed.
+        ("  ```\nfirst\n  second\n  ```", "first\n  second"),
+        // Blank lines (spaces only, or none) do not count, and lose the indentation.
+        ("  ```\n    p\n\n      \n    q\n    ```", "p\n\n  \nq"),
+        // Tabs count as written: a tab and two spaces share nothing.
+        ("  ```\n\tt\n  s\n  ```", "\tt\n  s"),
+        ("\t```\n\tone\n\t\ttwo\n\t```", "one\n\ttwo"),
+        // A line starting with a template; a value with a newline keeps its text.
+        ("  ```\n  {{text}}\n  end\n  ```", "a\n  b\nend"),
+        ("  ```\n  ```", ""),
+    ];
+    for (body, want) in cases {
+        let src =
+            format!("{BASE}let text = \"a\\n  b\"\nscenario s {{\n  POST /notes\n{body}\n}}\n");
+        let p = program(&src);
+        for crlf in [false, true] {
+            let p = if crlf {
+                program(&src.replace('\n', "\r\n"))
+            } else {
+                p.clone()
+            };
+            let mut d = FakeDriver::ok();
+            let (out, ev) = run_once(&p, &mut d);
+            assert_eq!(out, RunOutcome::Success, "{body:?}: {:?}", ev.0);
+            assert_eq!(d.sent[0].body_str(), *want, "{body:?} (CRLF: {crlf})");
+        }
+    }
+}

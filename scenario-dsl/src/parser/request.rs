@@ -340,6 +340,7 @@ impl Parser<'_, '_> {
         self.lx.skip_line();
         let body_start = self.lx.pos;
         let mut body_end = body_start;
+        let fence_indent;
         loop {
             if self.lx.at_eof() {
                 self.eof_reported = true;
@@ -352,6 +353,7 @@ impl Parser<'_, '_> {
             }
             let line = self.lx.line_rest();
             if line.trim() == "```" {
+                fence_indent = indentation(line).to_string();
                 self.lx.skip_line();
                 break;
             }
@@ -366,7 +368,7 @@ impl Parser<'_, '_> {
         let t = self.raw_template(span)?;
         // Lines are joined with `\n` whatever the file's line endings: a CRLF file sends
         // the same bytes as an LF one (a CR elsewhere is text and stays).
-        let pieces = t
+        let pieces: Vec<TPiece> = t
             .pieces
             .into_iter()
             .map(|p| match p {
@@ -374,6 +376,14 @@ impl Parser<'_, '_> {
                 other => other,
             })
             .collect();
+        // The indentation the lines share with the closing fence is the block's, not the
+        // body's (a heredoc's `<<~`).
+        let indent = common_indentation(trimmed, &fence_indent);
+        let pieces = if indent.is_empty() {
+            pieces
+        } else {
+            dedent(pieces, indent)
+        };
         Some(BodyAst::Raw(Template {
             pieces,
             span: fence.to(span),
@@ -937,6 +947,67 @@ fn number_out_of_range(text: &str) -> Option<usize> {
         i += 1;
     }
     None
+}
+
+/// The spaces and tabs that start `line`.
+fn indentation(line: &str) -> &str {
+    &line[..line.len() - line.trim_start_matches([' ', '\t']).len()]
+}
+
+/// The indentation of the raw body `text` to remove: the longest run of spaces and tabs
+/// that starts every line holding more than spaces and tabs, and `fence` (the closing
+/// fence's indentation).
+fn common_indentation<'a>(text: &str, fence: &'a str) -> &'a str {
+    let mut common = fence;
+    for line in text.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.trim_start_matches([' ', '\t']).is_empty() {
+            continue;
+        }
+        let shared = common
+            .bytes()
+            .zip(indentation(line).bytes())
+            .take_while(|(a, b)| a == b)
+            .count();
+        common = &common[..shared];
+    }
+    common
+}
+
+/// Removes `indent` from the start of each line of a raw body's literal text (a line of
+/// spaces and tabs only loses what it shares with `indent`). Every line holding more than
+/// spaces and tabs starts with `indent` ([`common_indentation`]); a template's value is not
+/// a line of the plan and keeps its text.
+fn dedent(pieces: Vec<TPiece>, indent: &str) -> Vec<TPiece> {
+    let mut at_line_start = true;
+    pieces
+        .into_iter()
+        .map(|p| match p {
+            TPiece::Lit(text, span) => {
+                let mut out = String::with_capacity(text.len());
+                let mut rest = text.as_str();
+                while !rest.is_empty() {
+                    if at_line_start {
+                        let shared = indent
+                            .bytes()
+                            .zip(indentation(rest).bytes())
+                            .take_while(|(a, b)| a == b)
+                            .count();
+                        rest = &rest[shared..];
+                    }
+                    let line_end = rest.find('\n').map_or(rest.len(), |i| i + 1);
+                    out.push_str(&rest[..line_end]);
+                    at_line_start = rest[..line_end].ends_with('\n');
+                    rest = &rest[line_end..];
+                }
+                TPiece::Lit(out, span)
+            }
+            expr => {
+                at_line_start = false;
+                expr
+            }
+        })
+        .collect()
 }
 
 /// `text` with each CRLF line ending turned into LF.
