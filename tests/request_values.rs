@@ -336,3 +336,36 @@ fn raw_bodies_are_sent_without_the_block_indentation() {
         )]
     );
 }
+
+/// A request or sticky header that replaces a `defaults` header is sent under its own
+/// spelling of the name (sweep 5, D8: `defaults`' spelling went out with the new value).
+#[test]
+fn the_winning_header_spells_the_name() {
+    let server = Recorder::start(&[]);
+    let plan = r#"defaults {
+  base BASE
+  content-TYPE: text/from-defaults
+  accept: text/plain
+}
+setup worker {
+  header ACCEPT: text/sticky
+}
+scenario s {
+  POST /x
+  CONTENT-TYPE: text/req
+  {"a": 1}
+}
+"#;
+    let (out, requests) = run(&server, plan, &["-r", "2"]);
+    support::assert_exit(&out, 0);
+    let want = expected(
+        "POST /x",
+        &server.addr.to_string(),
+        &["ACCEPT: text/sticky", "CONTENT-TYPE: text/req"],
+        Some(r#"{"a": 1}"#),
+    );
+    assert_eq!(
+        requests.iter().map(|r| show(r)).collect::<Vec<_>>(),
+        [want.clone(), want]
+    );
+}

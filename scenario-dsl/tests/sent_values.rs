@@ -263,3 +263,78 @@ fn raw_bodies_lose_the_block_indentation() {
         }
     }
 }
+
+/// When a request or sticky header replaces a `defaults` header (names compare
+/// case-insensitively), the name is sent as the winner spells it.
+#[test]
+fn the_winning_header_spells_the_name() {
+    let defaults = "defaults {\n  base http://127.0.0.1:8080\n  content-TYPE: text/from-defaults\n  accept: text/plain\n  X-Keep: k\n}\n";
+    /// `setup worker`'s lines, the request, the headers sent.
+    type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+    let cases: &[Case<'_>] = &[
+        (
+            "",
+            "  POST /x\n  CONTENT-TYPE: text/req\n  Accept: application/json\n  {\"a\": 1}",
+            &[
+                ("X-Keep", "k"),
+                ("CONTENT-TYPE", "text/req"),
+                ("Accept", "application/json"),
+            ],
+        ),
+        (
+            "  header Content-Type: text/sticky\n",
+            "  GET /x",
+            &[
+                ("accept", "text/plain"),
+                ("X-Keep", "k"),
+                ("Content-Type", "text/sticky"),
+            ],
+        ),
+        (
+            "  header x-keep: sticky\n",
+            "  GET /x\n  X-KEEP: own",
+            &[
+                ("content-TYPE", "text/from-defaults"),
+                ("accept", "text/plain"),
+                ("X-KEEP", "own"),
+            ],
+        ),
+        // A sticky header set again with another spelling is sent with the new one.
+        (
+            "  header x-s: 1\n  header X-S: 1\n",
+            "  GET /x",
+            &[
+                ("content-TYPE", "text/from-defaults"),
+                ("accept", "text/plain"),
+                ("X-Keep", "k"),
+                ("X-S", "1"),
+            ],
+        ),
+    ];
+    for (setup, request, want) in cases {
+        let src = format!("{defaults}setup worker {{\n{setup}}}\nscenario s {{\n{request}\n}}\n");
+        let p = program(&src);
+        let mut w = worker(&p, 0);
+        let mut d = FakeDriver::ok();
+        let mut ev = Events::default();
+        assert_eq!(
+            block_on(w.run_worker_setup(&mut d, &mut ev)),
+            RunOutcome::Success
+        );
+        // Twice: the second run may send what the first rendered.
+        for _ in 0..2 {
+            assert_eq!(
+                block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev)),
+                RunOutcome::Success
+            );
+        }
+        for sent in &d.sent {
+            let got: Vec<(&str, &str)> = sent
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            assert_eq!(got, *want, "{setup}{request}");
+        }
+    }
+}

@@ -14,7 +14,8 @@ use rand::{Rng, SeedableRng};
 use serde_json::Value;
 
 use crate::code::{
-    BlockCode, ClauseCode, Op, Piece, QueryCode, RequestCode, SetCode, TargetCode, Variability,
+    BlockCode, ClauseCode, HeaderName, Op, Piece, QueryCode, RequestCode, SetCode, TargetCode,
+    Variability,
 };
 use crate::compile::target::{parse_origin, starts_with_ignore_case};
 use crate::eval::{Resp, Scratch, capture_value, query, test_pred};
@@ -285,7 +286,7 @@ struct State {
     /// `worker`, `process` and `iter` of the plan.
     ids: Ids,
     runs: u64,
-    sticky: Vec<(u32, Vec<u8>)>,
+    sticky: Vec<(HeaderName, Vec<u8>)>,
     sticky_gen: u64,
     url: Vec<u8>,
     origin: OriginRef,

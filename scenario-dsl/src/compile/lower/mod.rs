@@ -16,9 +16,9 @@ use crate::ast::{
     Stmt, TPiece, Template, ValueAst,
 };
 use crate::code::{
-    BlockCode, ClauseCode, Escape, ExprCode, HeaderCode, JsonReading, LiteralHeaders, Op, OpCode,
-    Operand, PathStep, Piece, PredCode, QueryCode, RequestCode, SetCode, TargetCode, TemplateCode,
-    Variability,
+    BlockCode, ClauseCode, Escape, ExprCode, HeaderCode, HeaderName, JsonReading, LiteralHeaders,
+    Op, OpCode, Operand, PathStep, Piece, PredCode, QueryCode, RequestCode, SetCode, TargetCode,
+    TemplateCode, Variability,
 };
 use crate::diag::{RawDiag, did_you_mean};
 use crate::program::{CheckId, CheckInfo, Needs, RequestId, RequestInfo, ScenarioId, ScenarioInfo};

@@ -17,7 +17,7 @@ impl Compiler<'_> {
         ));
 
         let mut own = Vec::new();
-        let mut own_names: Vec<u32> = Vec::new();
+        let mut own_names: Vec<HeaderName> = Vec::new();
         for h in &r.headers {
             if self.framing_header(&h.name, h.name_span) {
                 continue;
