@@ -369,3 +369,40 @@ scenario s {
         [want.clone(), want]
     );
 }
+
+/// A header value with a control character other than CR, LF and NUL (here 0x01 and DEL,
+/// captured) fails its request, which is not sent, as CR and LF do (sweep 5, D9: they were
+/// sent raw); tab is sent.
+#[test]
+fn header_values_with_control_characters_are_not_sent() {
+    let server = Recorder::start(&[("/cap", r#"{"ctl": "f\u0001g\u007fh", "tab": "a\tb"}"#)]);
+    let plan = r#"defaults {
+  base BASE
+}
+scenario s {
+  GET /cap
+  capture ctl = jsonpath "$.ctl"
+  capture tab = jsonpath "$.tab"
+  GET /tab
+  X-Tab: {{tab}}
+  GET /ctl
+  X-Ctl: {{ctl}}
+}
+"#;
+    let (out, requests) = run(&server, plan, &["-r", "1", "-v"]);
+    support::assert_exit(&out, 0);
+    let sent: Vec<String> = requests.iter().map(|r| show(r)).collect();
+    let host = server.addr.to_string();
+    assert_eq!(
+        sent,
+        [
+            expected("GET /cap", &host, &[], None),
+            expected("GET /tab", &host, &["X-Tab: a\tb"], None),
+        ]
+    );
+    let output = format!("{}{}", support::stdout(&out), support::stderr(&out));
+    assert!(
+        output.contains("another control character but tab (it has 0x01)"),
+        "{output}"
+    );
+}

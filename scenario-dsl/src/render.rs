@@ -253,8 +253,30 @@ fn write_uuid(out: &mut String, mut b: [u8; 16]) {
 pub(crate) enum RenderError {
     #[error(transparent)]
     Eval(#[from] EvalError),
-    #[error("a header value cannot contain CR, LF or NUL (from `{0}`)")]
-    HeaderControl(String),
+    /// A control character in a header value (the byte): RFC 9110 section 5.5 allows only
+    /// tab among them.
+    #[error(
+        "a header value cannot contain CR, LF, NUL or another control character but tab (it has {})",
+        control_name(*.0)
+    )]
+    HeaderControl(u8),
+}
+
+/// Whether byte `b` cannot be in a header value: a control character (CR, LF and NUL
+/// among them) other than tab, or DEL (RFC 9110 section 5.5).
+pub(crate) fn header_forbids(b: u8) -> bool {
+    (b < 0x20 && b != b'\t') || b == 0x7f
+}
+
+/// How a diagnostic names control character `b`: `CR`, `LF`, `NUL`, `DEL` or `0x01`.
+pub(crate) fn control_name(b: u8) -> String {
+    match b {
+        b'\r' => "CR".into(),
+        b'\n' => "LF".into(),
+        0 => "NUL".into(),
+        0x7f => "DEL".into(),
+        _ => format!("0x{b:02x}"),
+    }
 }
 
 /// Calls `f` with the plain-text form of a value: strings as they are, numbers as their
@@ -285,7 +307,6 @@ pub(crate) fn write_value(
     v: &Evaluated<'_>,
     scratch: &str,
     esc: Escape,
-    source: &str,
 ) -> Result<(), RenderError> {
     match esc {
         Escape::JsonValue => {
@@ -302,8 +323,8 @@ pub(crate) fn write_value(
             Ok(())
         }
         Escape::Header => with_text(v, scratch, |t| {
-            if t.iter().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
-                return Err(RenderError::HeaderControl(source.to_string()));
+            if let Some(&b) = t.iter().find(|&&b| header_forbids(b)) {
+                return Err(RenderError::HeaderControl(b));
             }
             out.extend_from_slice(t);
             Ok(())
@@ -444,7 +465,7 @@ pub(crate) fn render_template<'v>(
             Piece::Lit(bytes) => out.extend_from_slice(bytes),
             Piece::Expr(e, esc) => {
                 let v = eval(e, env, rng, scratch)?;
-                write_value(out, &v, scratch, *esc, "template")?;
+                write_value(out, &v, scratch, *esc)?;
             }
         }
     }
@@ -475,7 +496,7 @@ mod tests {
             let digits = i.to_string();
             for esc in escapes {
                 let mut written = Vec::new();
-                write_value(&mut written, &Evaluated::Int(i), "", esc, "test").unwrap();
+                write_value(&mut written, &Evaluated::Int(i), "", esc).unwrap();
                 assert_eq!(written, digits.as_bytes(), "{i} under {esc:?}");
                 // The escaping applied to the digits as text changes nothing.
                 let mut escaped = Vec::new();
@@ -494,7 +515,7 @@ mod tests {
 
     fn w(v: Value, esc: Escape) -> String {
         let mut out = Vec::new();
-        write_value(&mut out, &Evaluated::Ref(&v), "", esc, "x").unwrap();
+        write_value(&mut out, &Evaluated::Ref(&v), "", esc).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -521,12 +542,36 @@ mod tests {
         }
     }
 
+    /// A header value refuses every control character but tab, and DEL (RFC 9110 section
+    /// 5.5); the rest of the bytes, non-ASCII included, are written as they are.
     #[test]
-    fn header_rejects_line_breaks() {
-        let mut out = Vec::new();
-        let v = json!("a\r\nX-Evil: 1");
-        let r = write_value(&mut out, &Evaluated::Ref(&v), "", Escape::Header, "{{x}}");
-        assert!(matches!(r, Err(RenderError::HeaderControl(_))));
+    fn header_values_refuse_control_characters() {
+        for b in 0..=255u8 {
+            let text: String = if b < 0x80 {
+                format!("a{}b", b as char)
+            } else {
+                format!("a{}b", char::from(b))
+            };
+            let v = json!(text);
+            let mut out = Vec::new();
+            let r = write_value(&mut out, &Evaluated::Ref(&v), "", Escape::Header);
+            if b < 0x20 && b != b'\t' || b == 0x7f {
+                assert_eq!(r, Err(RenderError::HeaderControl(b)), "{b:#04x}");
+            } else {
+                assert_eq!(r, Ok(()), "{b:#04x}");
+                assert_eq!(out, text.as_bytes(), "{b:#04x}");
+            }
+        }
+        let e = RenderError::HeaderControl(b'\n').to_string();
+        assert_eq!(
+            e,
+            "a header value cannot contain CR, LF, NUL or another control character but tab (it has LF)"
+        );
+        assert!(
+            RenderError::HeaderControl(1)
+                .to_string()
+                .ends_with("(it has 0x01)")
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ mod support;
 
 use std::path::Path;
 
-use molotov_dsl::{CompileOptions, RunOutcome, ScenarioId, compile_source};
+use molotov_dsl::{CompileOptions, FailureKind, RunOutcome, ScenarioId, compile_source};
 use support::*;
 
 const BASE: &str = "defaults {\n  base http://127.0.0.1:8080\n}\n";
@@ -337,4 +337,76 @@ fn the_winning_header_spells_the_name() {
             assert_eq!(got, *want, "{setup}{request}");
         }
     }
+}
+
+/// A header value refuses every control character but tab, and DEL (RFC 9110 section 5.5),
+/// as it refuses CR, LF and NUL: at run time the request fails and nothing is sent; a
+/// constant or literal value is a compile error.
+#[test]
+fn header_values_refuse_control_characters() {
+    for (captured, has) in [
+        ("f\u{1}g", "0x01"),
+        ("a\u{7f}", "DEL"),
+        ("x\u{1b}[2J", "0x1b"),
+        ("a\u{b}", "0x0b"),
+    ] {
+        let answer: &'static str = Box::leak(
+            serde_json::json!({ "v": captured })
+                .to_string()
+                .into_boxed_str(),
+        );
+        let src = format!(
+            "{BASE}scenario s {{\n  GET /cap\n  capture v = jsonpath \"$.v\"\n  GET /x\n  X-V: {{{{v}}}}\n}}\n"
+        );
+        let p = program(&src);
+        let mut d = FakeDriver::new(move |_| Ok(FakeResponse::json(200, answer)));
+        let (out, ev) = run_once(&p, &mut d);
+        assert_eq!(out, RunOutcome::Failure, "{captured:?}");
+        assert_eq!(d.sent.len(), 1, "{captured:?}: the request is not sent");
+        let Event::Failure { kind, message, .. } = ev.failures()[0] else {
+            unreachable!()
+        };
+        assert_eq!(*kind, FailureKind::Render);
+        assert_eq!(
+            message,
+            &format!(
+                "a header value cannot contain CR, LF, NUL or another control character but tab (it has {has})"
+            )
+        );
+    }
+    // Tab and non-ASCII text are sent as they are.
+    let src = format!(
+        "{BASE}scenario s {{\n  GET /cap\n  capture v = jsonpath \"$.v\"\n  GET /x\n  X-V: {{{{v}}}}\n}}\n"
+    );
+    let p = program(&src);
+    let mut d = FakeDriver::new(|_| Ok(FakeResponse::json(200, r#"{"v": "a\tb é"}"#)));
+    assert_eq!(run_once(&p, &mut d).0, RunOutcome::Success);
+    assert_eq!(d.sent[1].header("X-V"), Some("a\tb é"));
+
+    let cases: &[(&str, &str)] = &[
+        (
+            "scenario s {\n  GET http://127.0.0.1:1/\n  X-A: {{\"\\u0001\\u001f\"}}\n}\n",
+            "error: a header value cannot contain a control character\n --> t.mol:3:8\n  |\n3 |   X-A: {{\"\\u0001\\u001f\"}}\n  |        ^^^^^^^^^^^^^^^^^^ this value has 0x01\n  = help: tab is the only control character a header value may hold (RFC 9110, section 5.5)\n",
+        ),
+        (
+            "let del = \"a\\u007f\"\ndefaults {\n  base http://127.0.0.1:1\n  X-D: {{del}}\n}\nscenario s {\n  GET /\n}\n",
+            "error: a header value cannot contain a control character\n --> t.mol:4:8\n  |\n4 |   X-D: {{del}}\n  |        ^^^^^^^ this value has DEL\n  = help: tab is the only control character a header value may hold (RFC 9110, section 5.5)\n",
+        ),
+        (
+            "scenario s {\n  GET http://127.0.0.1:1/\n  X-A: a\u{1}b\n}\n",
+            "error: a header value cannot contain a control character\n --> t.mol:3:9\n  |\n3 |   X-A: a\u{FFFD}b\n  |         ^ 0x01 in the value of `X-A`\n  = help: tab is the only control character a header value may hold (RFC 9110, section 5.5): remove this one\n",
+        ),
+        (
+            "scenario s {\n  GET http://127.0.0.1:1/\n  header X-S: s\u{7f}\n}\n",
+            "error: a header value cannot contain a control character\n --> t.mol:3:16\n  |\n3 |   header X-S: s\u{FFFD}\n  |                ^ DEL in the value of `X-S`\n  = help: tab is the only control character a header value may hold (RFC 9110, section 5.5): remove this one\n",
+        ),
+    ];
+    for (src, want) in cases {
+        assert_eq!(errors(src), *want, "{src:?}");
+    }
+    // A tab, literal or from a constant, is fine.
+    assert_eq!(
+        errors("scenario s {\n  GET http://127.0.0.1:1/\n  X-A: a\tb {{\"\\t\"}}\n}\n"),
+        "(compiled without errors)\n"
+    );
 }

@@ -571,25 +571,38 @@ impl Parser<'_, '_> {
         })
     }
 
-    /// Reports a CR in the header value at `span`; true when there is one. A CR right before
-    /// the LF ends the line (CRLF files); any other CR could never be sent: it would fail
-    /// every request at run time. (A NUL byte is refused for the whole file.)
+    /// Reports a control character (but tab) or DEL in the header value at `span`; true
+    /// when there is one. A CR right before the LF ends the line (CRLF files); any other CR,
+    /// or another control character, could never be sent: it would fail every request at
+    /// run time (RFC 9110 section 5.5). (A NUL byte is refused for the whole file.)
     fn forbidden_in_header(&mut self, span: Span, name: &str) -> bool {
-        let Some(i) = self.text(span).find('\r') else {
+        let Some(i) = self
+            .text(span)
+            .bytes()
+            .position(crate::render::header_forbids)
+        else {
             return false;
         };
         let at = span.start as usize + i;
-        self.err(
-            RawDiag::error(
-                Span::new(self.file, at, at + 1),
-                "a header value cannot contain a carriage return (CR)",
-            )
-            .label(format!("CR in the value of `{name}`"))
-            .help(
-                "a header value is one line of text: remove this character (the file may mix \
-                 line endings)",
-            ),
-        );
+        let here = Span::new(self.file, at, at + 1);
+        let d = match self.src().as_bytes()[at] {
+            b'\r' => RawDiag::error(here, "a header value cannot contain a carriage return (CR)")
+                .label(format!("CR in the value of `{name}`"))
+                .help(
+                    "a header value is one line of text: remove this character (the file may \
+                     mix line endings)",
+                ),
+            b => RawDiag::error(here, "a header value cannot contain a control character")
+                .label(format!(
+                    "{} in the value of `{name}`",
+                    crate::render::control_name(b)
+                ))
+                .help(
+                    "tab is the only control character a header value may hold (RFC 9110, \
+                     section 5.5): remove this one",
+                ),
+        };
+        self.err(d);
         true
     }
 

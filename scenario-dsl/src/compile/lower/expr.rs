@@ -348,15 +348,33 @@ impl Compiler<'_> {
                 LPiece::Expr(e, esc, span) => match self.lower_expr(e, scope, flow, false) {
                     None => ok = false,
                     Some((ExprCode::Const(v), _)) => {
-                        if let Err(RenderError::HeaderControl(_)) =
-                            write_value(&mut lit, &Evaluated::Ref(&v), "", esc, "")
-                        {
-                            self.err(
-                                RawDiag::error(span, "a header value cannot contain a line break")
+                        match write_value(&mut lit, &Evaluated::Ref(&v), "", esc) {
+                            Err(RenderError::HeaderControl(b'\r' | b'\n' | 0)) => {
+                                self.err(
+                                    RawDiag::error(
+                                        span,
+                                        "a header value cannot contain a line break",
+                                    )
                                     .label("this value has CR, LF or NUL")
                                     .help("header values are one line"),
-                            );
-                            ok = false;
+                                );
+                                ok = false;
+                            }
+                            Err(RenderError::HeaderControl(b)) => {
+                                self.err(
+                                    RawDiag::error(
+                                        span,
+                                        "a header value cannot contain a control character",
+                                    )
+                                    .label(format!("this value has {}", control_name(b)))
+                                    .help(
+                                        "tab is the only control character a header value may \
+                                         hold (RFC 9110, section 5.5)",
+                                    ),
+                                );
+                                ok = false;
+                            }
+                            _ => {}
                         }
                     }
                     Some((code, v)) => {

@@ -22,7 +22,9 @@ use crate::code::{
 };
 use crate::diag::{RawDiag, did_you_mean};
 use crate::program::{CheckId, CheckInfo, Needs, RequestId, RequestInfo, ScenarioId, ScenarioInfo};
-use crate::render::{Evaluated, MAX_RAND_STR, RenderError, percent_encode, walk, write_value};
+use crate::render::{
+    Evaluated, MAX_RAND_STR, RenderError, control_name, percent_encode, walk, write_value,
+};
 use crate::source::Span;
 
 mod expr;
