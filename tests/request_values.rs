@@ -406,3 +406,27 @@ scenario s {
         "{output}"
     );
 }
+
+/// `iter` in `teardown worker` is the number of scenario runs the worker started (sweep 5,
+/// D11: it was the last run's `iter`, 2 after 3 runs).
+#[test]
+fn iter_in_teardown_worker_counts_the_runs() {
+    let server = Recorder::start(&[]);
+    let plan = "defaults {\n  base BASE\n}\nsetup worker {\n  GET /setup-worker/{{iter}}\n}\nscenario s {\n  GET /scenario/{{iter}}\n}\nteardown worker {\n  GET /teardown-worker/{{iter}}\n}\n";
+    let (out, requests) = run(&server, plan, &["-r", "3"]);
+    support::assert_exit(&out, 0);
+    let lines: Vec<String> = requests
+        .iter()
+        .map(|r| show(r).lines().next().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "GET /setup-worker/0 HTTP/1.1",
+            "GET /scenario/0 HTTP/1.1",
+            "GET /scenario/1 HTTP/1.1",
+            "GET /scenario/2 HTTP/1.1",
+            "GET /teardown-worker/3 HTTP/1.1",
+        ]
+    );
+}

@@ -410,3 +410,34 @@ fn header_values_refuse_control_characters() {
         "(compiled without errors)\n"
     );
 }
+
+/// `iter` counts the scenario runs the worker started before: 0 in `setup worker`, 0, 1,
+/// 2 in three runs, and 3 in `teardown worker`.
+#[test]
+fn iter_in_teardown_worker_counts_every_run() {
+    let src = format!(
+        "{BASE}setup worker {{\n  GET /setup/{{{{iter}}}}\n}}\nscenario s {{\n  GET /run/{{{{iter}}}}\n}}\nteardown worker {{\n  GET /teardown/{{{{iter}}}}\n}}\n"
+    );
+    let p = program(&src);
+    let mut w = worker(&p, 0);
+    let mut d = FakeDriver::ok();
+    let mut ev = Events::default();
+    assert_eq!(
+        block_on(w.run_worker_setup(&mut d, &mut ev)),
+        RunOutcome::Success
+    );
+    for _ in 0..3 {
+        assert_eq!(
+            block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev)),
+            RunOutcome::Success
+        );
+    }
+    assert_eq!(
+        block_on(w.run_worker_teardown(&mut d, &mut ev)),
+        RunOutcome::Success
+    );
+    assert_eq!(
+        d.paths(),
+        ["/setup/0", "/run/0", "/run/1", "/run/2", "/teardown/3"]
+    );
+}

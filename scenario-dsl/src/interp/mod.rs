@@ -420,13 +420,15 @@ impl Worker {
         }
     }
 
-    /// Runs `teardown worker` (a no-op success when the plan has none).
+    /// Runs `teardown worker` (a no-op success when the plan has none). Its `iter` is the
+    /// number of scenario runs this worker started: all of them came before it.
     pub async fn run_worker_teardown<D: Driver, R: Recorder>(
         &mut self,
         driver: &mut D,
         rec: &mut R,
     ) -> RunOutcome {
         let program: &Program = &self.program;
+        self.state.ids.iter = self.state.runs;
         match &program.worker_teardown {
             Some(block) => exec(program, &mut self.state, block, driver, rec).await,
             None => RunOutcome::Success,
