@@ -222,7 +222,7 @@ fn var_datum<'a>(
         Ok(Evaluated::Owned(v)) => Ok(Datum::Owned(v)),
         Ok(Evaluated::Int(i)) => Ok(Datum::Int(i)),
         Ok(Evaluated::Scratch) => Ok(Datum::Owned(Value::String(s.text.clone()))),
-        Err(EvalError::Undefined(_)) => Ok(Datum::Missing),
+        Err(EvalError::Undefined(_) | EvalError::NoItem(_)) => Ok(Datum::Missing),
         Err(e) => Err(e.to_string()),
     }
 }

@@ -55,6 +55,10 @@ fn json_i64(v: &Value) -> Option<i64> {
 pub(crate) enum EvalError {
     #[error("`{0}` is not set")]
     Undefined(String),
+    /// No item to give (`pick()` of an empty list): like an unset variable or a missing
+    /// item, `??` gives its fallback instead, and `exists` is false.
+    #[error("{0}")]
+    NoItem(&'static str),
     #[error("{0}")]
     Invalid(String),
 }
@@ -144,7 +148,7 @@ pub(crate) fn eval<'v>(
                 Evaluated::Owned(items.swap_remove(i))
             }
             Evaluated::Ref(Value::Array(_)) | Evaluated::Owned(Value::Array(_)) => {
-                return Err(EvalError::Invalid("pick() of an empty list".into()));
+                return Err(EvalError::NoItem("pick() of an empty list"));
             }
             other => {
                 return Err(EvalError::Invalid(format!(
@@ -162,7 +166,9 @@ pub(crate) fn eval<'v>(
             Evaluated::Owned(Value::Array(out))
         }
         ExprCode::Default(value, fallback) => match eval(value, env, rng, scratch) {
-            Err(EvalError::Undefined(_)) => eval(fallback, env, rng, scratch)?,
+            Err(EvalError::Undefined(_) | EvalError::NoItem(_)) => {
+                eval(fallback, env, rng, scratch)?
+            }
             other => other?,
         },
     })

@@ -441,3 +441,32 @@ fn iter_in_teardown_worker_counts_every_run() {
         ["/setup/0", "/run/0", "/run/1", "/run/2", "/teardown/3"]
     );
 }
+
+/// `pick` of an empty list has no item to give: like a missing item, `??` gives its
+/// fallback (and without one the run fails with that reason); a constant empty list is a
+/// compile error only without a fallback.
+#[test]
+fn pick_of_an_empty_list_takes_the_default() {
+    let src = format!(
+        "{BASE}let none = []\nscenario s {{\n  GET /lists\n  capture e = jsonpath \"$.empty\"\n  GET /p/{{{{pick(e) ?? \"none\"}}}}/{{{{pick(none) ?? 5}}}}/{{{{pick(e) ?? pick(e) ?? e[0] ?? \"last\"}}}}\n  GET /q/{{{{pick(e)}}}}\n}}\n"
+    );
+    let p = program(&src);
+    let mut d = FakeDriver::new(|_| Ok(FakeResponse::json(200, r#"{"empty": []}"#)));
+    let (out, ev) = run_once(&p, &mut d);
+    assert_eq!(out, RunOutcome::Failure);
+    assert_eq!(d.paths(), ["/lists", "/p/none/5/last"]);
+    let Event::Failure { kind, message, .. } = ev.failures()[0] else {
+        unreachable!()
+    };
+    assert_eq!(
+        (*kind, message.as_str()),
+        (FailureKind::Render, "pick() of an empty list")
+    );
+    // Without `??`, a constant empty list is still refused when the plan is compiled.
+    let src = format!("{BASE}scenario s {{\n  GET /p/{{{{pick([])}}}}\n}}\n");
+    assert!(
+        errors(&src).starts_with("error: `pick` of an empty list"),
+        "{}",
+        errors(&src)
+    );
+}
