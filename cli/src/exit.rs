@@ -5,6 +5,7 @@ use molotov_core::process::{ChildExit, StopCause};
 use molotov_core::report::plan_block_failed;
 use molotov_core::run::{Ending, RunResult};
 use molotov_core::summary::ProcessInfo;
+use molotov_dsl::Program;
 
 /// The run completed and nothing asked for a failing status.
 pub const OK: u8 = 0;
@@ -58,11 +59,29 @@ pub struct Verdict {
     /// Workers whose `setup worker` failed (they ran no scenario), of those started.
     pub worker_setups_failed: u64,
     pub workers_started: u64,
+    /// Scenario runs that succeeded.
+    pub successes: u64,
+    /// Requests the scenarios sent (those of `setup` and `teardown` blocks not counted).
+    pub scenario_requests: u64,
 }
 
 impl Verdict {
-    /// The verdict of `result` with `-f` and the threshold results.
-    pub fn of(result: &RunResult, fail_at: Option<u64>, thresholds_passed: bool) -> Verdict {
+    /// The verdict of `result` (a run of `program`) with `-f` and the threshold results.
+    pub fn of(
+        result: &RunResult,
+        program: &Program,
+        fail_at: Option<u64>,
+        thresholds_passed: bool,
+    ) -> Verdict {
+        // The summary lists the plan's requests in the program's order.
+        let scenario_requests = result
+            .summary
+            .requests
+            .iter()
+            .zip(program.requests())
+            .filter(|(_, info)| info.scenario.is_some())
+            .map(|(request, _)| request.counts.requests)
+            .sum();
         Verdict {
             ending: result.ending,
             process_died: result
@@ -75,16 +94,27 @@ impl Verdict {
             teardown_failed: result.summary.processes.iter().any(teardown_failed),
             worker_setups_failed: result.summary.worker_setups_failed,
             workers_started: result.summary.workers_started,
+            successes: result.summary.successes(),
+            scenario_requests,
         }
+    }
+
+    /// Scenario runs were made, every one failed, and not one of them sent a request: each
+    /// failed before its first send (a request that could not be rendered, a `let` that
+    /// could not be evaluated). The run applied no load at all.
+    fn sent_nothing(&self) -> bool {
+        self.failures > 0 && self.successes == 0 && self.scenario_requests == 0
     }
 
     /// The exit code. When several apply, the first of this list wins:
     /// interrupted (130) > a process died (4) > failures (1: `-x`, `-f`, setup, a worker's
-    /// `setup worker` or teardown failed) > thresholds (3) > 0.
+    /// `setup worker` or teardown failed, every scenario run failed before sending) >
+    /// thresholds (3) > 0.
     ///
     /// A worker whose `setup worker` failed sent none of its share of the load: the run did
     /// not apply the load asked for, so its figures do not answer the question (as when the
-    /// plan's `setup` fails).
+    /// plan's `setup` fails). Neither did a run whose scenario runs all failed before their
+    /// first request (a header value rendered with a line break, say): it sent nothing.
     ///
     /// An interrupted run is incomplete whatever else happened, and a run with a dead process
     /// has numbers that miss that process's in-flight work; both make the other verdicts
@@ -102,6 +132,7 @@ impl Verdict {
             || failed_by_count
             || self.teardown_failed
             || self.worker_setups_failed > 0
+            || self.sent_nothing()
         {
             return FAILURES;
         }
@@ -188,6 +219,12 @@ impl Verdict {
                         self.worker_setups_failed, self.workers_started
                     ));
                 }
+                if self.sent_nothing() {
+                    reasons.push(format!(
+                        "no request was sent: all {} scenario runs failed before sending",
+                        self.failures
+                    ));
+                }
                 if self.teardown_failed {
                     reasons.push("the plan's teardown failed".into());
                 }
@@ -214,6 +251,8 @@ mod tests {
             teardown_failed: false,
             worker_setups_failed: 0,
             workers_started: 10,
+            successes: 5,
+            scenario_requests: 20,
         }
     }
 
@@ -276,6 +315,38 @@ mod tests {
                 },
                 FAILURES,
             ),
+            // Every scenario run failed before its first request: nothing was sent.
+            (
+                Verdict {
+                    failures: 4,
+                    successes: 0,
+                    scenario_requests: 0,
+                    thresholds_passed: false,
+                    ..verdict(Ending::Completed)
+                },
+                FAILURES,
+            ),
+            // Runs that failed after sending (a failed assert, a transport error) fail the
+            // run only with `-f` or `-x`; so do some failed before sending while others
+            // succeeded.
+            (
+                Verdict {
+                    failures: 4,
+                    successes: 0,
+                    scenario_requests: 4,
+                    ..verdict(Ending::Completed)
+                },
+                OK,
+            ),
+            (
+                Verdict {
+                    failures: 4,
+                    successes: 1,
+                    scenario_requests: 0,
+                    ..verdict(Ending::Completed)
+                },
+                OK,
+            ),
             (
                 Verdict {
                     thresholds_passed: false,
@@ -329,6 +400,15 @@ mod tests {
                     ..verdict(Ending::Completed)
                 },
                 "FAILED: a molotov process died during the run (exit 4)",
+            ),
+            (
+                Verdict {
+                    failures: 3,
+                    successes: 0,
+                    scenario_requests: 0,
+                    ..verdict(Ending::Completed)
+                },
+                "FAILED: no request was sent: all 3 scenario runs failed before sending (exit 1)",
             ),
         ];
         for (v, want) in cases {

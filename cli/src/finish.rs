@@ -244,7 +244,7 @@ fn to_stdout(text: &str) -> std::io::Result<()> {
 /// Prints the text report, writes the report files and returns the exit code.
 pub fn finish(f: &Finish<'_>, result: &RunResult, files: ReportFiles) -> u8 {
     let outcomes = thresholds::evaluate(f.program, &result.summary);
-    let verdict = Verdict::of(result, f.fail, thresholds::all_passed(&outcomes));
+    let verdict = Verdict::of(result, f.program, f.fail, thresholds::all_passed(&outcomes));
     // The reports that could not be written: each makes the exit code 2 (README).
     let mut unwritten: Vec<&'static str> = Vec::new();
     let json_with = |code: u8| {

@@ -90,7 +90,8 @@ pub fn asks_to_close(request: &[u8]) -> bool {
 ///   control character or DEL;
 /// - an authority that is empty or holds a space, control character or DEL;
 /// - a header name that is empty or not made of token characters;
-/// - a header value holding CR, LF or NUL;
+/// - a header value holding a control character other than tab (CR, LF and NUL among
+///   them) or DEL (RFC 9110 section 5.5);
 /// - a `Content-Length` or `Transfer-Encoding` header from the caller: the length is always
 ///   computed from `body`, and chunked request bodies are not supported.
 pub fn render_request<'h>(
@@ -133,9 +134,13 @@ fn render_into<'h>(
         if name.is_empty() || !name.bytes().all(is_token) {
             return Err(invalid(format!("invalid header name {name:?}")));
         }
-        if let Some(bad) = value.iter().find(|&&b| matches!(b, b'\r' | b'\n' | 0)) {
+        if let Some(bad) = value
+            .iter()
+            .find(|&&b| (b < 0x20 && b != b'\t') || b == 0x7f)
+        {
             return Err(invalid(format!(
-                "header {name:?} value holds a forbidden byte 0x{bad:02x} (CR, LF or NUL)"
+                "header {name:?} value holds a forbidden byte 0x{bad:02x} (a control character \
+                 other than tab, or DEL)"
             )));
         }
         if name.eq_ignore_ascii_case("content-length") {

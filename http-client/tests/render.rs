@@ -161,6 +161,9 @@ fn invalid_requests_are_rejected_and_leave_the_buffer_alone() {
         ),
         ("h", "/", &[("X", b"a\nb")], "forbidden byte 0x0a"),
         ("h", "/", &[("X", b"a\0b")], "forbidden byte 0x00"),
+        ("h", "/", &[("X", b"a\x01b")], "forbidden byte 0x01"),
+        ("h", "/", &[("X", b"a\x1fb")], "forbidden byte 0x1f"),
+        ("h", "/", &[("X", b"a\x7fb")], "forbidden byte 0x7f"),
         (
             "h",
             "/",

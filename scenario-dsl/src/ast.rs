@@ -269,7 +269,7 @@ pub(crate) enum JsonPiece {
 
 #[derive(Debug, Clone)]
 pub(crate) struct FormField {
-    pub(crate) name: String,
+    pub(crate) name: Template,
     pub(crate) value: Template,
 }
 

@@ -60,7 +60,7 @@ pub(crate) enum Op {
     },
     /// `header Name: value` (an empty value removes the sticky header).
     Sticky {
-        name: u32,
+        name: HeaderName,
         value: TemplateCode,
         location: Location,
     },
@@ -195,9 +195,25 @@ pub(crate) enum TargetCode {
     Url { template: TemplateCode },
 }
 
+/// A header name of the plan: the spelling it is sent with (an index into the program's
+/// header names) and the header it is (`key`: the index of the first spelling of that name,
+/// compared case-insensitively). `==` compares keys: `Accept` and `accept` are the same
+/// header, and the spelling of the one that wins is sent.
+#[derive(Debug, Clone, Copy, Eq)]
+pub(crate) struct HeaderName {
+    pub(crate) key: u32,
+    pub(crate) spelling: u32,
+}
+
+impl PartialEq for HeaderName {
+    fn eq(&self, other: &HeaderName) -> bool {
+        self.key == other.key
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct HeaderCode {
-    pub(crate) name: u32,
+    pub(crate) name: HeaderName,
     pub(crate) value: TemplateCode,
 }
 
@@ -216,7 +232,7 @@ impl LiteralHeaders {
         let mut entries = Vec::with_capacity(base.len() + own.len());
         let mut buf = Vec::new();
         for h in base.iter().chain(own) {
-            crate::interp::HeaderEntry::append(&mut entries, &mut buf, h.name, |buf| {
+            crate::interp::HeaderEntry::append(&mut entries, &mut buf, h.name.spelling, |buf| {
                 let value = h.value.constant().ok_or(())?;
                 buf.extend_from_slice(value);
                 Ok::<(), ()>(())

@@ -77,13 +77,19 @@ impl<'r, V: ResponseView + ?Sized> Resp<'r, V> {
         }
     }
 
-    /// The buffer given to [`Resp::new`], emptied, for the next response.
+    /// The buffer given to [`Resp::new`], for the next response: the scalars found stay
+    /// (one the same as the next response's value at its place is kept rather than built
+    /// again, see [`json_extract::extract`]), lists and objects do not.
     pub(crate) fn into_buffer(self) -> Vec<Option<Value>> {
         let mut buffer = match self.extracted.into_inner() {
             Some(Ok(found)) => found,
             _ => self.buffer.take(),
         };
-        buffer.clear();
+        for value in &mut buffer {
+            if matches!(value, Some(Value::Array(_) | Value::Object(_))) {
+                *value = None;
+            }
+        }
         buffer
     }
 
@@ -216,7 +222,7 @@ fn var_datum<'a>(
         Ok(Evaluated::Owned(v)) => Ok(Datum::Owned(v)),
         Ok(Evaluated::Int(i)) => Ok(Datum::Int(i)),
         Ok(Evaluated::Scratch) => Ok(Datum::Owned(Value::String(s.text.clone()))),
-        Err(EvalError::Undefined(_)) => Ok(Datum::Missing),
+        Err(EvalError::Undefined(_) | EvalError::NoItem(_)) => Ok(Datum::Missing),
         Err(e) => Err(e.to_string()),
     }
 }
@@ -491,15 +497,15 @@ fn equals(d: &Datum<'_>, rhs: &Value) -> bool {
 /// A number from the response against text on the right (`"{{pid}}"`, `"3"`): equal when
 /// the text is a number of the same value (`"3"`, `"3.0"`). A number's own text form is
 /// always a number, so no text that is not one can equal it. Integers compare exactly
-/// (beyond 2^53 too); nothing is allocated.
+/// (beyond 2^53 too, up to 128 bits); nothing is allocated.
 fn number_equals_text(d: &Datum<'_>, text: &str) -> bool {
     let text = text.trim();
     let integer = match d {
-        Datum::Int(i) => Some(*i),
-        Datum::Json(Value::Number(n)) | Datum::Owned(Value::Number(n)) => n.as_i64(),
+        Datum::Int(i) => Some(i128::from(*i)),
+        Datum::Json(Value::Number(n)) | Datum::Owned(Value::Number(n)) => n.as_i128(),
         _ => None,
     };
-    if let (Some(a), Ok(b)) = (integer, text.parse::<i64>()) {
+    if let (Some(a), Ok(b)) = (integer, text.parse::<i128>()) {
         return a == b;
     }
     number_of(d)
@@ -538,10 +544,7 @@ fn order(d: &Datum<'_>, rhs: &Value) -> Option<Ordering> {
 /// JSON equality where numbers compare by value (`1 == 1.0`).
 pub(crate) fn json_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
-            (Some(i), Some(j)) => i == j,
-            _ => x.as_f64() == y.as_f64(),
-        },
+        (Value::Number(x), Value::Number(y)) => numbers_equal(x, y),
         (Value::Array(x), Value::Array(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
         }
@@ -551,6 +554,18 @@ pub(crate) fn json_eq(a: &Value, b: &Value) -> bool {
                     .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
         }
         _ => a == b,
+    }
+}
+
+/// Numbers by value: integers exactly (up to 128 bits), others as `f64`; two numbers
+/// beyond `f64`'s range only when written alike.
+fn numbers_equal(x: &serde_json::Number, y: &serde_json::Number) -> bool {
+    if let (Some(i), Some(j)) = (x.as_i128(), y.as_i128()) {
+        return i == j;
+    }
+    match (x.as_f64(), y.as_f64()) {
+        (Some(a), Some(b)) => a == b,
+        _ => x.as_str() == y.as_str(),
     }
 }
 

@@ -38,20 +38,32 @@ pub(crate) const MAX_PATHS: usize = 64;
 /// Puts in `found` the values at `paths` in the JSON document `body`, in their order (None:
 /// the path finds nothing), or returns the error that parsing `body` as a `Value` would
 /// give. No path has a negative index ([`extractable`]), and there are at most
-/// [`MAX_PATHS`]. (`found` is the caller's, so that its room is kept between responses.)
+/// [`MAX_PATHS`]. (`found` is the caller's, so that its room is kept between responses;
+/// what it holds is replaced, but a scalar equal to the new value at its place is kept.)
 pub(crate) fn extract(
     body: &[u8],
     paths: &[Box<[PathStep]>],
     found: &mut Vec<Option<Value>>,
 ) -> Result<(), serde_json::Error> {
     debug_assert!(paths.len() <= MAX_PATHS && paths.iter().all(|steps| extractable(steps)));
-    found.clear();
-    found.resize(paths.len(), None);
     if let Scan::Valid(ranges) = json_scan::scan(body, paths, &mut Ranges::new()) {
-        // Each value found is JSON on its own (the scanner read it as such).
+        found.truncate(paths.len());
+        found.resize(paths.len(), None);
+        // Each value found is JSON on its own (the scanner read it as such). A scalar
+        // written as the one already in its place (left by an earlier response) is kept:
+        // a load test's responses often repeat, and nothing is built for it.
         let built = found.iter_mut().enumerate().try_for_each(|(i, slot)| {
-            if let Some(range) = ranges.get(i) {
-                *slot = Some(json_scan::build(&body[range])?);
+            match ranges.get(i) {
+                Some(range) => {
+                    let text = &body[range];
+                    if !slot
+                        .as_ref()
+                        .is_some_and(|v| json_scan::is_built_from(v, text))
+                    {
+                        *slot = Some(json_scan::build(text)?);
+                    }
+                }
+                None => *slot = None,
             }
             Ok::<(), serde_json::Error>(())
         });
@@ -61,9 +73,9 @@ pub(crate) fn extract(
             return Ok(());
         }
         debug_assert!(false, "a value the scanner found does not parse");
-        found.clear();
-        found.resize(paths.len(), None);
     }
+    found.clear();
+    found.resize(paths.len(), None);
     #[cfg(test)]
     tests::READ_BY.set(Some(tests::ReadBy::Serde));
     extract_by_serde(body, paths, found)
@@ -390,6 +402,7 @@ pub(crate) mod tests {
             br#"{"big":123456789012345678901234567890,"neg":-9223372036854775808}"#,
             br#"{"s":"a\nb\u0041\ud83d\ude00"}"#,
             br#"{"a":-0.0e-999999,"ok":true}"#,
+            br#"{"a":1e999,"ok":true}"#,
             // Malformed: the same error as a full parse, wherever the path is.
             br#"{"ok":true"#,
             br#"{"ok":true}x"#,
@@ -401,13 +414,12 @@ pub(crate) mod tests {
             b"{\"a\":\"\x00\"}",
             br#""#,
             br#"nul"#,
-            // What serde's `IgnoredAny` would take: invalid UTF-8, lone surrogates, numbers
-            // out of range, nesting beyond 128.
+            // What serde's `IgnoredAny` would take: invalid UTF-8, lone surrogates, nesting
+            // beyond 128.
             b"{\"a\":\"\xff\",\"ok\":true}",
             b"{\"\xff\":1,\"ok\":true}",
             br#"{"a":"\ud800","ok":true}"#,
             br#"{"a":"\udc00x","ok":true}"#,
-            br#"{"a":1e999,"ok":true}"#,
             deep.as_bytes(),
         ];
         let paths: &[&[&str]] = &[
@@ -439,16 +451,13 @@ pub(crate) mod tests {
         ];
         let paths: Vec<Box<[PathStep]>> = paths.iter().map(|p| steps(p)).collect();
         let mut compared = 0;
-        // Valid documents the scanner leaves to serde: surrogate escapes, an exponent
-        // beyond its bounds (serde reads them; the scanner does not reproduce its rules).
-        let unsure: &[&[u8]] = &[
-            br#"{"s":"a\nb\u0041\ud83d\ude00"}"#,
-            br#"{"a":-0.0e-999999,"ok":true}"#,
-        ];
+        // Valid documents the scanner leaves to serde: surrogate escapes (serde reads them;
+        // the scanner does not reproduce its rules).
+        let unsure: &[&[u8]] = &[br#"{"s":"a\nb\u0041\ud83d\ude00"}"#];
         let mut scanned = 0;
         for &doc in docs {
             let text = String::from_utf8_lossy(doc);
-            // Every valid document is read by the scanner (but the 2 above); the others
+            // Every valid document is read by the scanner (but the one above); the others
             // by serde, which gives the error.
             let way = if by_value(doc, &[]).is_ok() && !unsure.contains(&doc) {
                 ReadBy::Scanner
@@ -477,9 +486,9 @@ pub(crate) mod tests {
             }
         }
         assert_eq!(compared, docs.len() * paths.len());
-        assert_eq!(scanned, docs.len() - 16 - unsure.len());
+        assert_eq!(scanned, docs.len() - 15 - unsure.len());
         // The last documents are refused, not read both ways alike by chance.
-        for doc in &docs[docs.len() - 16..] {
+        for doc in &docs[docs.len() - 15..] {
             assert!(
                 by_value(doc, &[]).is_err(),
                 "{}",

@@ -7,8 +7,9 @@
 //! would; a body that is not JSON, or one it cannot be sure of, is [`Scan::Fallback`], and
 //! the serde-based reader answers (with the value, or with serde's exact error).
 //!
-//! What serde_json 1.0 (default features) accepts as a `Value`, from its `de.rs` and
-//! `read.rs`, and what is sent to the fallback instead of being reproduced:
+//! What serde_json 1.0 (with `arbitrary_precision`, which molotov-dsl turns on so that a
+//! number keeps its digits) accepts as a `Value`, from its `de.rs` and `read.rs`, and what
+//! is sent to the fallback instead of being reproduced:
 //! - whitespace is space, `\t`, `\n`, `\r`; after the top-level value only whitespace; an
 //!   empty body is an error;
 //! - literals `true`, `false`, `null`;
@@ -17,9 +18,9 @@
 //!   characters, so the text is UTF-8 when each run is; outside strings such a byte is
 //!   refused by the grammar); escapes `\" \\ \/ \b \f \n \r \t \uXXXX`. Any `\u` escape
 //!   in D800-DFFF (surrogates: serde's pairing rules) falls back;
-//! - numbers: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`. serde refuses one only when
-//!   its magnitude reaches `f64`'s range; more than 300 digits, an exponent above 280 in
-//!   magnitude, or integer digits plus exponent above 300 fall back;
+//! - numbers: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, of any length and
+//!   magnitude (serde keeps a number's text rather than converting it to `f64`, so none is
+//!   out of range);
 //! - nesting: serde refuses the 128th open list or object; the 100th falls back.
 //!
 //! Strings are read sixteen bytes at a time ([`block`]: SSE2 on x86-64), the rest byte by
@@ -41,12 +42,6 @@ use crate::json_extract::MAX_PATHS;
 /// The most lists and objects open at once that the scanner reads (serde_json refuses
 /// the 128th).
 const MAX_DEPTH: usize = 100;
-
-/// The most digits in a number that the scanner reads.
-const MAX_DIGITS: usize = 300;
-
-/// The largest exponent (in magnitude) that the scanner reads.
-const MAX_EXPONENT: i64 = 280;
 
 /// What [`scan`] makes of a body.
 pub(crate) enum Scan<'r> {
@@ -166,6 +161,23 @@ pub(crate) fn build(text: &[u8]) -> Result<Value, serde_json::Error> {
         _ => {}
     }
     serde_json::from_slice(text)
+}
+
+/// Whether `v` is what [`build`] builds from `text` (a whole JSON value [`scan`] has read),
+/// for a scalar: a number of the same digits, a string with no escape of the same text, the
+/// same literal. Lists and objects are not compared (false).
+pub(crate) fn is_built_from(v: &Value, text: &[u8]) -> bool {
+    match v {
+        // serde keeps a number's text; what it re-spells (`1E3` is `1e+3`) is built again.
+        Value::Number(n) => n.as_str().as_bytes() == text,
+        Value::String(s) => {
+            matches!(text, [b'"', inner @ .., b'"'] if inner == s.as_bytes() && !inner.contains(&b'\\'))
+        }
+        Value::Bool(true) => text == b"true",
+        Value::Bool(false) => text == b"false",
+        Value::Null => text == b"null",
+        Value::Array(_) | Value::Object(_) => false,
+    }
 }
 
 /// A pass over a body: where the paths' values are, found by the lists and objects that
@@ -696,19 +708,15 @@ fn number(body: &[u8], at: usize, c: u8) -> Scanned<(usize, u8)> {
     // (After `0`, a digit ends the number, and is refused by what follows it.)
     let next = byte(body, end);
     if next == b'.' || next | 0x20 == b'e' {
-        return Ok(ended(body, fraction(body, end, end - int_start)?));
-    }
-    if end - int_start > MAX_DIGITS {
-        return Err(Unsure);
+        return Ok(ended(body, fraction(body, end)?));
     }
     Ok((end, next))
 }
 
 /// Reads a number's fraction and exponent (either may be missing), at `at` (its `.` or
-/// `e`) after `int_digits` digits; where the number ends.
+/// `e`); where the number ends.
 #[inline(always)]
-fn fraction(body: &[u8], mut at: usize, int_digits: usize) -> Scanned<usize> {
-    let mut digits = int_digits;
+fn fraction(body: &[u8], mut at: usize) -> Scanned<usize> {
     if byte(body, at) == b'.' {
         at += 1;
         let start = at;
@@ -718,43 +726,24 @@ fn fraction(body: &[u8], mut at: usize, int_digits: usize) -> Scanned<usize> {
         if at == start {
             return Err(Unsure);
         }
-        digits += at - start;
-    }
-    if digits > MAX_DIGITS {
-        return Err(Unsure);
     }
     if byte(body, at) | 0x20 == b'e' {
-        return exponent(body, at + 1, int_digits);
+        return exponent(body, at + 1);
     }
     Ok(at)
 }
 
-/// Reads a number's exponent after its `e`, at `at`; where it ends. The number's
-/// magnitude is below 10^(`int_digits` + exponent): far from `f64`'s 1.8e308 unless that
-/// is above 300.
+/// Reads a number's exponent after its `e`, at `at`; where it ends.
 #[cold]
-fn exponent(body: &[u8], mut at: usize, int_digits: usize) -> Scanned<usize> {
-    let negative = match byte(body, at) {
-        b'+' => {
-            at += 1;
-            false
-        }
-        b'-' => {
-            at += 1;
-            true
-        }
-        _ => false,
-    };
+fn exponent(body: &[u8], mut at: usize) -> Scanned<usize> {
+    if matches!(byte(body, at), b'+' | b'-') {
+        at += 1;
+    }
     let start = at;
-    let mut exponent = 0i64;
-    while let c @ b'0'..=b'9' = byte(body, at) {
-        exponent = (exponent * 10 + i64::from(c - b'0')).min(1 << 32);
+    while byte(body, at).is_ascii_digit() {
         at += 1;
     }
     if at == start {
-        return Err(Unsure);
-    }
-    if exponent > MAX_EXPONENT || !negative && int_digits as i64 + exponent > MAX_DIGITS as i64 {
         return Err(Unsure);
     }
     Ok(at)
@@ -976,26 +965,20 @@ pub(crate) mod tests {
             (b"1e5e".to_vec(), Invalid),
             (b"Infinity".to_vec(), Invalid),
             (b"NaN".to_vec(), Invalid),
-            // Numbers near f64's range: the magnitude kept below 10^300.
+            // Numbers of any length and magnitude: serde keeps their text (none is out of
+            // `f64`'s range).
             (b"1e280".to_vec(), Valid),
             (b"-9.99e280".to_vec(), Valid),
-            (b"1e-280".to_vec(), Valid),
-            (b"1e281".to_vec(), Unsure),
-            (b"1e-281".to_vec(), Unsure),
-            (b"-0.0e-999999".to_vec(), Unsure),
-            (b"1e308".to_vec(), Unsure),
-            (b"1e309".to_vec(), Invalid),
-            (b"-1e400".to_vec(), Invalid),
-            (b"1e99999999999999999999".to_vec(), Invalid),
-            (b"0e99999999999999999999".to_vec(), Unsure),
-            (digits(300), Valid),
-            (digits(301), Unsure),
-            ([digits(250), b"e50".to_vec()].concat(), Valid),
-            ([digits(250), b"e51".to_vec()].concat(), Unsure),
-            ([digits(250), b"e-200".to_vec()].concat(), Valid),
-            ([b"0.".to_vec(), digits(299)].concat(), Valid),
-            ([b"0.".to_vec(), digits(300)].concat(), Unsure),
-            (b"9".repeat(310), Invalid),
+            (b"1e-281".to_vec(), Valid),
+            (b"-0.0e-999999".to_vec(), Valid),
+            (b"1e309".to_vec(), Valid),
+            (b"-1e400".to_vec(), Valid),
+            (b"1e99999999999999999999".to_vec(), Valid),
+            (b"123456789012345678901234567890".to_vec(), Valid),
+            (digits(301), Valid),
+            ([digits(250), b"e51".to_vec()].concat(), Valid),
+            ([b"0.".to_vec(), digits(300)].concat(), Valid),
+            (b"9".repeat(310), Valid),
             // Nesting: serde refuses the 128th list or object; the scanner stops at 100.
             (deep(99, "[", "]"), Valid),
             (deep(100, "[", "]"), Unsure),
@@ -1165,7 +1148,13 @@ pub(crate) mod tests {
             b"-1",
             b"-0",
             b"1.5",
+            b"2.50",
             b"1e3",
+            b"1E3",
+            b"-1.0e-7",
+            b"123456789012345678901234567890",
+            b"-9223372036854775809",
+            b"1e400",
             br#""""#,
             br#""abc""#,
             "\"é€😀\"".as_bytes(),
@@ -1180,6 +1169,55 @@ pub(crate) mod tests {
             assert_eq!(got, want, "{}", String::from_utf8_lossy(text));
             // The same number kind (`1` is not `1.0`), the same string.
             assert_eq!(got.to_string(), want.to_string());
+        }
+    }
+
+    /// `is_built_from` is true only where `build` would build that same value again, and
+    /// true for a scalar's own text unless serde re-spells it (`1E3`) or it has escapes.
+    #[test]
+    fn built_from_is_build() {
+        let texts: &[&[u8]] = &[
+            b"true",
+            b"false",
+            b"null",
+            b"0",
+            b"-0",
+            b"7",
+            b"18446744073709551616",
+            b"2.50",
+            b"2.5",
+            b"1E3",
+            b"1e+3",
+            b"1e3",
+            br#""""#,
+            br#""abc""#,
+            br#""a\nb""#,
+            br#""\u0041""#,
+            br#""A""#,
+            b"[1]",
+            br#"{"a":1}"#,
+        ];
+        let rebuilt: &[&[u8]] = &[
+            b"1E3",
+            b"1e3",
+            br#""a\nb""#,
+            br#""\u0041""#,
+            b"[1]",
+            br#"{"a":1}"#,
+        ];
+        for old in texts {
+            let v = build(old).unwrap();
+            for text in texts {
+                let kept = is_built_from(&v, text);
+                assert!(
+                    !kept || build(text).unwrap() == v,
+                    "{v:?} kept for {:?}",
+                    String::from_utf8_lossy(text)
+                );
+                if old == text {
+                    assert_eq!(kept, !rebuilt.contains(text), "{v:?} for its own text");
+                }
+            }
         }
     }
 

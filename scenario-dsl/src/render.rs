@@ -4,8 +4,6 @@
 //! to pre-render constant pieces, so both agree byte for byte. The escaping rules per place
 //! are documented on [`Escape`].
 
-use std::io::Write as _;
-
 use rand::Rng;
 use rand::rngs::SmallRng;
 use serde_json::Value;
@@ -57,6 +55,10 @@ fn json_i64(v: &Value) -> Option<i64> {
 pub(crate) enum EvalError {
     #[error("`{0}` is not set")]
     Undefined(String),
+    /// No item to give (`pick()` of an empty list): like an unset variable or a missing
+    /// item, `??` gives its fallback instead, and `exists` is false.
+    #[error("{0}")]
+    NoItem(&'static str),
     #[error("{0}")]
     Invalid(String),
 }
@@ -146,7 +148,7 @@ pub(crate) fn eval<'v>(
                 Evaluated::Owned(items.swap_remove(i))
             }
             Evaluated::Ref(Value::Array(_)) | Evaluated::Owned(Value::Array(_)) => {
-                return Err(EvalError::Invalid("pick() of an empty list".into()));
+                return Err(EvalError::NoItem("pick() of an empty list"));
             }
             other => {
                 return Err(EvalError::Invalid(format!(
@@ -164,7 +166,9 @@ pub(crate) fn eval<'v>(
             Evaluated::Owned(Value::Array(out))
         }
         ExprCode::Default(value, fallback) => match eval(value, env, rng, scratch) {
-            Err(EvalError::Undefined(_)) => eval(fallback, env, rng, scratch)?,
+            Err(EvalError::Undefined(_) | EvalError::NoItem(_)) => {
+                eval(fallback, env, rng, scratch)?
+            }
             other => other?,
         },
     })
@@ -255,12 +259,35 @@ fn write_uuid(out: &mut String, mut b: [u8; 16]) {
 pub(crate) enum RenderError {
     #[error(transparent)]
     Eval(#[from] EvalError),
-    #[error("a header value cannot contain CR, LF or NUL (from `{0}`)")]
-    HeaderControl(String),
+    /// A control character in a header value (the byte): RFC 9110 section 5.5 allows only
+    /// tab among them.
+    #[error(
+        "a header value cannot contain CR, LF, NUL or another control character but tab (it has {})",
+        control_name(*.0)
+    )]
+    HeaderControl(u8),
 }
 
-/// Calls `f` with the plain-text form of a value: strings as they are, numbers and booleans
-/// as written in JSON, `null` as `null`, lists and objects as compact JSON.
+/// Whether byte `b` cannot be in a header value: a control character (CR, LF and NUL
+/// among them) other than tab, or DEL (RFC 9110 section 5.5).
+pub(crate) fn header_forbids(b: u8) -> bool {
+    (b < 0x20 && b != b'\t') || b == 0x7f
+}
+
+/// How a diagnostic names control character `b`: `CR`, `LF`, `NUL`, `DEL` or `0x01`.
+pub(crate) fn control_name(b: u8) -> String {
+    match b {
+        b'\r' => "CR".into(),
+        b'\n' => "LF".into(),
+        0 => "NUL".into(),
+        0x7f => "DEL".into(),
+        _ => format!("0x{b:02x}"),
+    }
+}
+
+/// Calls `f` with the plain-text form of a value: strings as they are, numbers as their
+/// JSON text (a captured number as the response wrote it), booleans and `null` as in JSON,
+/// lists and objects as compact JSON.
 pub(crate) fn with_text<R>(v: &Evaluated<'_>, scratch: &str, f: impl FnOnce(&[u8]) -> R) -> R {
     let json = match v {
         Evaluated::Scratch => return f(scratch.as_bytes()),
@@ -273,16 +300,9 @@ pub(crate) fn with_text<R>(v: &Evaluated<'_>, scratch: &str, f: impl FnOnce(&[u8
         Value::Bool(true) => f(b"true"),
         Value::Bool(false) => f(b"false"),
         Value::Null => f(b"null"),
-        Value::Number(n) => {
-            let mut buf = [0u8; 40];
-            let mut cursor = std::io::Cursor::new(&mut buf[..]);
-            if write!(cursor, "{n}").is_ok() {
-                let len = cursor.position() as usize;
-                f(&buf[..len])
-            } else {
-                f(n.to_string().as_bytes())
-            }
-        }
+        // A number's text as the response wrote it (serde_json's `arbitrary_precision`):
+        // `2.50` stays `2.50`, an integer of any size keeps every digit.
+        Value::Number(n) => f(n.as_str().as_bytes()),
         other => f(&serde_json::to_vec(other).unwrap_or_default()),
     }
 }
@@ -293,7 +313,6 @@ pub(crate) fn write_value(
     v: &Evaluated<'_>,
     scratch: &str,
     esc: Escape,
-    source: &str,
 ) -> Result<(), RenderError> {
     match esc {
         Escape::JsonValue => {
@@ -310,8 +329,8 @@ pub(crate) fn write_value(
             Ok(())
         }
         Escape::Header => with_text(v, scratch, |t| {
-            if t.iter().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
-                return Err(RenderError::HeaderControl(source.to_string()));
+            if let Some(&b) = t.iter().find(|&&b| header_forbids(b)) {
+                return Err(RenderError::HeaderControl(b));
             }
             out.extend_from_slice(t);
             Ok(())
@@ -460,7 +479,7 @@ pub(crate) fn render_template<'v>(
             Piece::Lit(bytes) => out.extend_from_slice(bytes),
             Piece::Expr(e, esc) => {
                 let v = eval(e, env, rng, scratch)?;
-                write_value(out, &v, scratch, *esc, "template")?;
+                write_value(out, &v, scratch, *esc)?;
             }
         }
     }
@@ -491,7 +510,7 @@ mod tests {
             let digits = i.to_string();
             for esc in escapes {
                 let mut written = Vec::new();
-                write_value(&mut written, &Evaluated::Int(i), "", esc, "test").unwrap();
+                write_value(&mut written, &Evaluated::Int(i), "", esc).unwrap();
                 assert_eq!(written, digits.as_bytes(), "{i} under {esc:?}");
                 // The escaping applied to the digits as text changes nothing.
                 let mut escaped = Vec::new();
@@ -510,7 +529,7 @@ mod tests {
 
     fn w(v: Value, esc: Escape) -> String {
         let mut out = Vec::new();
-        write_value(&mut out, &Evaluated::Ref(&v), "", esc, "x").unwrap();
+        write_value(&mut out, &Evaluated::Ref(&v), "", esc).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -560,12 +579,36 @@ mod tests {
         assert_eq!(out, b"%2541%25zz");
     }
 
+    /// A header value refuses every control character but tab, and DEL (RFC 9110 section
+    /// 5.5); the rest of the bytes, non-ASCII included, are written as they are.
     #[test]
-    fn header_rejects_line_breaks() {
-        let mut out = Vec::new();
-        let v = json!("a\r\nX-Evil: 1");
-        let r = write_value(&mut out, &Evaluated::Ref(&v), "", Escape::Header, "{{x}}");
-        assert!(matches!(r, Err(RenderError::HeaderControl(_))));
+    fn header_values_refuse_control_characters() {
+        for b in 0..=255u8 {
+            let text: String = if b < 0x80 {
+                format!("a{}b", b as char)
+            } else {
+                format!("a{}b", char::from(b))
+            };
+            let v = json!(text);
+            let mut out = Vec::new();
+            let r = write_value(&mut out, &Evaluated::Ref(&v), "", Escape::Header);
+            if b < 0x20 && b != b'\t' || b == 0x7f {
+                assert_eq!(r, Err(RenderError::HeaderControl(b)), "{b:#04x}");
+            } else {
+                assert_eq!(r, Ok(()), "{b:#04x}");
+                assert_eq!(out, text.as_bytes(), "{b:#04x}");
+            }
+        }
+        let e = RenderError::HeaderControl(b'\n').to_string();
+        assert_eq!(
+            e,
+            "a header value cannot contain CR, LF, NUL or another control character but tab (it has LF)"
+        );
+        assert!(
+            RenderError::HeaderControl(1)
+                .to_string()
+                .ends_with("(it has 0x01)")
+        );
     }
 
     #[test]

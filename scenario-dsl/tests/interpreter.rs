@@ -649,7 +649,7 @@ scenario s {
         unreachable!()
     };
     assert_eq!(*kind, FailureKind::Render);
-    assert!(message.contains("CR, LF or NUL"), "{message}");
+    assert!(message.contains("cannot contain CR, LF, NUL"), "{message}");
 
     // A clean value goes through verbatim.
     let mut d = body_at("/a", b"fine; \"quoted\"");

@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::ast::{self, Item, Stmt, ValueAst};
-use crate::code::{Origin, RequestCode, TemplateCode, Variability};
+use crate::code::{HeaderName, Origin, RequestCode, TemplateCode, Variability};
 use crate::diag::{DiagSink, Diagnostics, RawDiag, did_you_mean};
 use crate::program::{
     CheckInfo, Location, Metric, Program, RequestInfo, ScenarioId, ScenarioInfo, Threshold,
@@ -213,7 +213,7 @@ pub(crate) struct Compiler<'o> {
     pub(crate) base: Option<(u32, Box<str>)>,
     /// `base` was given but is invalid (so relative targets are not reported again).
     pub(crate) base_failed: bool,
-    pub(crate) default_headers: Vec<(u32, TemplateCode, Variability, Span)>,
+    pub(crate) default_headers: Vec<(HeaderName, TemplateCode, Variability, Span)>,
     pub(crate) timeout: Duration,
     pub(crate) counters: u32,
     // Variables.
@@ -594,8 +594,11 @@ impl<'o> Compiler<'o> {
                 }
             }
         }
-        let mut seen: Vec<(u32, Span)> = Vec::new();
+        let mut seen: Vec<(HeaderName, Span)> = Vec::new();
         for h in &d.headers {
+            if self.framing_header(&h.name, h.name_span) {
+                continue;
+            }
             let name = self.intern_header(&h.name);
             if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
                 let loc = self.location(*first);
@@ -620,16 +623,50 @@ impl<'o> Compiler<'o> {
         }
     }
 
-    pub(crate) fn intern_header(&mut self, name: &str) -> u32 {
-        if let Some(i) = self
+    /// Reports a header that a plan cannot set because molotov frames the body itself
+    /// (`Content-Length`, `Transfer-Encoding`): every request would be refused at run
+    /// time. True when `name` is one.
+    pub(crate) fn framing_header(&mut self, name: &str, span: Span) -> bool {
+        let (label, help) = if name.eq_ignore_ascii_case("content-length") {
+            (
+                "computed from the body",
+                "remove it: molotov writes the length of each request's body itself",
+            )
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            (
+                "not supported in requests",
+                "remove it: a request body is sent whole, with its `Content-Length`",
+            )
+        } else {
+            return false;
+        };
+        self.err(
+            RawDiag::error(span, format!("header `{name}` cannot be set in a plan"))
+                .label(label)
+                .help(help),
+        );
+        true
+    }
+
+    /// The header `name` as written: its spelling (kept for sending) and the header it is.
+    pub(crate) fn intern_header(&mut self, name: &str) -> HeaderName {
+        let spelling = match self.header_names.iter().position(|n| **n == *name) {
+            Some(i) => i,
+            None => {
+                self.header_names.push(name.into());
+                self.header_names.len() - 1
+            }
+        };
+        // The first spelling of a name comes first in the table.
+        let key = self
             .header_names
             .iter()
             .position(|n| n.eq_ignore_ascii_case(name))
-        {
-            return i as u32;
+            .unwrap_or(spelling);
+        HeaderName {
+            key: key as u32,
+            spelling: spelling as u32,
         }
-        self.header_names.push(name.into());
-        self.header_names.len() as u32 - 1
     }
 
     pub(crate) fn intern_origin(&mut self, o: Origin) -> u32 {

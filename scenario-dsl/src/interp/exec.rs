@@ -157,16 +157,24 @@ pub(super) async fn exec<D: Driver, R: Recorder>(
                 if let Err(e) = st.render_text(value) {
                     return fail(rec, FailureKind::Render, None, location, &e);
                 }
+                // The same header, whatever the case of its name.
                 let existing = st.sticky.iter().position(|(n, _)| n == name);
-                // The generation (part of `cache_key`) moves only when the headers change.
+                // The generation (part of `cache_key`) moves only when the headers change
+                // (a value, or the spelling of the name that is sent).
                 let changed = match (existing, st.text.is_empty()) {
                     (Some(i), true) => {
                         st.sticky.remove(i);
                         true
                     }
-                    (Some(i), false) if st.sticky[i].1 == st.text => false,
+                    (Some(i), false)
+                        if st.sticky[i].1 == st.text
+                            && st.sticky[i].0.spelling == name.spelling =>
+                    {
+                        false
+                    }
                     (Some(i), false) => {
-                        let v = &mut st.sticky[i].1;
+                        let (n, v) = &mut st.sticky[i];
+                        *n = *name;
                         v.clear();
                         v.extend_from_slice(&st.text);
                         true
@@ -536,7 +544,7 @@ fn resolve_url(program: &Program, url: &mut Vec<u8>) -> Result<(OriginRef, usize
 fn render_headers(
     code: &RequestCode,
     env: &EvalEnv<'_>,
-    sticky: &[(u32, Vec<u8>)],
+    sticky: &[(HeaderName, Vec<u8>)],
     headers: &mut Vec<HeaderEntry>,
     header_buf: &mut Vec<u8>,
     rng: &mut SmallRng,
@@ -546,7 +554,7 @@ fn render_headers(
     header_buf.clear();
     let mut render =
         |h: &crate::code::HeaderCode, headers: &mut Vec<HeaderEntry>, buf: &mut Vec<u8>| {
-            HeaderEntry::append(headers, buf, h.name, |buf| {
+            HeaderEntry::append(headers, buf, h.name.spelling, |buf| {
                 render_header(buf, &h.value, env, rng, scratch)
             })
         };
@@ -557,7 +565,7 @@ fn render_headers(
     }
     for (name, value) in sticky {
         if !code.own_headers.iter().any(|h| h.name == *name) {
-            HeaderEntry::append(headers, header_buf, *name, |buf| {
+            HeaderEntry::append(headers, header_buf, name.spelling, |buf| {
                 buf.extend_from_slice(value);
                 Ok::<(), String>(())
             })?;

@@ -14,7 +14,8 @@ use rand::{Rng, SeedableRng};
 use serde_json::Value;
 
 use crate::code::{
-    BlockCode, ClauseCode, Op, Piece, QueryCode, RequestCode, SetCode, TargetCode, Variability,
+    BlockCode, ClauseCode, HeaderName, Op, Piece, QueryCode, RequestCode, SetCode, TargetCode,
+    Variability,
 };
 use crate::compile::target::{Reference, parse_origin, reference_kind};
 use crate::eval::{Resp, Scratch, capture_value, query, test_pred};
@@ -285,7 +286,7 @@ struct State {
     /// `worker`, `process` and `iter` of the plan.
     ids: Ids,
     runs: u64,
-    sticky: Vec<(u32, Vec<u8>)>,
+    sticky: Vec<(HeaderName, Vec<u8>)>,
     sticky_gen: u64,
     url: Vec<u8>,
     origin: OriginRef,
@@ -419,13 +420,15 @@ impl Worker {
         }
     }
 
-    /// Runs `teardown worker` (a no-op success when the plan has none).
+    /// Runs `teardown worker` (a no-op success when the plan has none). Its `iter` is the
+    /// number of scenario runs this worker started: all of them came before it.
     pub async fn run_worker_teardown<D: Driver, R: Recorder>(
         &mut self,
         driver: &mut D,
         rec: &mut R,
     ) -> RunOutcome {
         let program: &Program = &self.program;
+        self.state.ids.iter = self.state.runs;
         match &program.worker_teardown {
             Some(block) => exec(program, &mut self.state, block, driver, rec).await,
             None => RunOutcome::Success,

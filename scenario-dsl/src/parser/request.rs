@@ -278,15 +278,21 @@ impl Parser<'_, '_> {
             pieces.push(JsonPiece::Lit(without_crlf(src[lit_start..i].to_string())));
             check.push_str(&src[lit_start..i]);
         }
-        if let Err(e) = serde_json::from_str::<serde_json::Value>(&check) {
-            let offset = json_error_offset(&check, e.line(), e.column());
+        let error = match serde_json::from_str::<serde_json::Value>(&check) {
+            Err(e) => {
+                let msg = e.to_string();
+                let msg = match msg.rfind(" at line ") {
+                    Some(k) => msg[..k].to_string(),
+                    None => msg,
+                };
+                Some((json_error_offset(&check, e.line(), e.column()), msg))
+            }
+            // serde_json keeps a number's text, so it reads `1e400`; no server's `f64` does.
+            Ok(_) => number_out_of_range(&check).map(|at| (at, "number out of range".into())),
+        };
+        if let Some((offset, msg)) = error {
             let at = start + offset;
             let at = floor_char_boundary(src, at.min(end.saturating_sub(1)));
-            let msg = e.to_string();
-            let msg = match msg.rfind(" at line ") {
-                Some(k) => msg[..k].to_string(),
-                None => msg,
-            };
             // serde_json points at the last character it read: the caret goes to the start
             // of the bad token (the `\` of an escape, the first character of a number).
             let at = if msg.starts_with("invalid escape") || msg.starts_with("invalid unicode") {
@@ -334,6 +340,7 @@ impl Parser<'_, '_> {
         self.lx.skip_line();
         let body_start = self.lx.pos;
         let mut body_end = body_start;
+        let fence_indent;
         loop {
             if self.lx.at_eof() {
                 self.eof_reported = true;
@@ -346,6 +353,7 @@ impl Parser<'_, '_> {
             }
             let line = self.lx.line_rest();
             if line.trim() == "```" {
+                fence_indent = indentation(line).to_string();
                 self.lx.skip_line();
                 break;
             }
@@ -360,7 +368,7 @@ impl Parser<'_, '_> {
         let t = self.raw_template(span)?;
         // Lines are joined with `\n` whatever the file's line endings: a CRLF file sends
         // the same bytes as an LF one (a CR elsewhere is text and stays).
-        let pieces = t
+        let pieces: Vec<TPiece> = t
             .pieces
             .into_iter()
             .map(|p| match p {
@@ -368,6 +376,14 @@ impl Parser<'_, '_> {
                 other => other,
             })
             .collect();
+        // The indentation the lines share with the closing fence is the block's, not the
+        // body's (a heredoc's `<<~`).
+        let indent = common_indentation(trimmed, &fence_indent);
+        let pieces = if indent.is_empty() {
+            pieces
+        } else {
+            dedent(pieces, indent)
+        };
         Some(BodyAst::Raw(Template {
             pieces,
             span: fence.to(span),
@@ -466,8 +482,8 @@ impl Parser<'_, '_> {
             );
             return None;
         };
-        let name = self.src()[start..colon].trim().to_string();
-        if name.is_empty() {
+        let name_text = self.src()[start..colon].trim_end();
+        if name_text.is_empty() {
             self.err(
                 RawDiag::error(
                     Span::new(self.file, start, colon + 1),
@@ -497,6 +513,9 @@ impl Parser<'_, '_> {
         } else {
             self.raw_template(vspan)?
         };
+        // The name is a template too (`{{field}}: x`), rendered and encoded as a value is.
+        let name_span = Span::new(self.file, start, start + name_text.len());
+        let name = self.raw_template(name_span)?;
         Some(FormField { name, value })
     }
 
@@ -552,25 +571,38 @@ impl Parser<'_, '_> {
         })
     }
 
-    /// Reports a CR in the header value at `span`; true when there is one. A CR right before
-    /// the LF ends the line (CRLF files); any other CR could never be sent: it would fail
-    /// every request at run time. (A NUL byte is refused for the whole file.)
+    /// Reports a control character (but tab) or DEL in the header value at `span`; true
+    /// when there is one. A CR right before the LF ends the line (CRLF files); any other CR,
+    /// or another control character, could never be sent: it would fail every request at
+    /// run time (RFC 9110 section 5.5). (A NUL byte is refused for the whole file.)
     fn forbidden_in_header(&mut self, span: Span, name: &str) -> bool {
-        let Some(i) = self.text(span).find('\r') else {
+        let Some(i) = self
+            .text(span)
+            .bytes()
+            .position(crate::render::header_forbids)
+        else {
             return false;
         };
         let at = span.start as usize + i;
-        self.err(
-            RawDiag::error(
-                Span::new(self.file, at, at + 1),
-                "a header value cannot contain a carriage return (CR)",
-            )
-            .label(format!("CR in the value of `{name}`"))
-            .help(
-                "a header value is one line of text: remove this character (the file may mix \
-                 line endings)",
-            ),
-        );
+        let here = Span::new(self.file, at, at + 1);
+        let d = match self.src().as_bytes()[at] {
+            b'\r' => RawDiag::error(here, "a header value cannot contain a carriage return (CR)")
+                .label(format!("CR in the value of `{name}`"))
+                .help(
+                    "a header value is one line of text: remove this character (the file may \
+                     mix line endings)",
+                ),
+            b => RawDiag::error(here, "a header value cannot contain a control character")
+                .label(format!(
+                    "{} in the value of `{name}`",
+                    crate::render::control_name(b)
+                ))
+                .help(
+                    "tab is the only control character a header value may hold (RFC 9110, \
+                     section 5.5): remove this one",
+                ),
+        };
+        self.err(d);
         true
     }
 
@@ -895,6 +927,100 @@ pub(super) fn json_error_offset(text: &str, line: usize, column: usize) -> usize
         offset += l.len();
     }
     text.len()
+}
+
+/// The byte offset of the first number in the JSON document `text` (valid JSON) whose
+/// magnitude is beyond `f64`'s range (`1e400`, `-12.5e9999`).
+fn number_out_of_range(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut in_string = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            match b {
+                b'\\' => i += 1,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else if b == b'"' {
+            in_string = true;
+        } else if b == b'-' || b.is_ascii_digit() {
+            let start = i;
+            while bytes
+                .get(i + 1)
+                .is_some_and(|c| c.is_ascii_digit() || b"+-.eE".contains(c))
+            {
+                i += 1;
+            }
+            if text[start..=i].parse::<f64>().is_ok_and(f64::is_infinite) {
+                return Some(start);
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The spaces and tabs that start `line`.
+fn indentation(line: &str) -> &str {
+    &line[..line.len() - line.trim_start_matches([' ', '\t']).len()]
+}
+
+/// The indentation of the raw body `text` to remove: the longest run of spaces and tabs
+/// that starts every line holding more than spaces and tabs, and `fence` (the closing
+/// fence's indentation).
+fn common_indentation<'a>(text: &str, fence: &'a str) -> &'a str {
+    let mut common = fence;
+    for line in text.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.trim_start_matches([' ', '\t']).is_empty() {
+            continue;
+        }
+        let shared = common
+            .bytes()
+            .zip(indentation(line).bytes())
+            .take_while(|(a, b)| a == b)
+            .count();
+        common = &common[..shared];
+    }
+    common
+}
+
+/// Removes `indent` from the start of each line of a raw body's literal text (a line of
+/// spaces and tabs only loses what it shares with `indent`). Every line holding more than
+/// spaces and tabs starts with `indent` ([`common_indentation`]); a template's value is not
+/// a line of the plan and keeps its text.
+fn dedent(pieces: Vec<TPiece>, indent: &str) -> Vec<TPiece> {
+    let mut at_line_start = true;
+    pieces
+        .into_iter()
+        .map(|p| match p {
+            TPiece::Lit(text, span) => {
+                let mut out = String::with_capacity(text.len());
+                let mut rest = text.as_str();
+                while !rest.is_empty() {
+                    if at_line_start {
+                        let shared = indent
+                            .bytes()
+                            .zip(indentation(rest).bytes())
+                            .take_while(|(a, b)| a == b)
+                            .count();
+                        rest = &rest[shared..];
+                    }
+                    let line_end = rest.find('\n').map_or(rest.len(), |i| i + 1);
+                    out.push_str(&rest[..line_end]);
+                    at_line_start = rest[..line_end].ends_with('\n');
+                    rest = &rest[line_end..];
+                }
+                TPiece::Lit(out, span)
+            }
+            expr => {
+                at_line_start = false;
+                expr
+            }
+        })
+        .collect()
 }
 
 /// `text` with each CRLF line ending turned into LF.

@@ -56,7 +56,9 @@ impl Compiler<'_> {
                 }
             }
             Expr::Path(p) => self.lower_path(p, scope, flow, guarded)?,
-            Expr::Call { name, args, span } => self.lower_call(name, args, *span, scope, flow)?,
+            Expr::Call { name, args, span } => {
+                self.lower_call(name, args, *span, scope, flow, guarded)?
+            }
             Expr::Default {
                 value, fallback, ..
             } => {
@@ -190,6 +192,8 @@ impl Compiler<'_> {
         }
     }
 
+    /// A call of a built-in function. `guarded`: on the left of `??`, where `pick` of a
+    /// constant empty list is no error but the fallback.
     pub(super) fn lower_call(
         &mut self,
         name: &ast::Ident,
@@ -197,6 +201,7 @@ impl Compiler<'_> {
         span: Span,
         scope: &Scope,
         flow: &Flow,
+        guarded: bool,
     ) -> Option<(ExprCode, Variability)> {
         let f = name.name.as_str();
         if !FUNCTIONS.contains(&f) {
@@ -292,6 +297,13 @@ impl Compiler<'_> {
                 None => {}
             },
             "pick" => match &codes[0] {
+                // Nothing to pick: as a missing item, the `??` fallback.
+                ExprCode::Const(Value::Array(a)) if a.is_empty() && guarded => {
+                    return Some((
+                        ExprCode::Undefined("pick() of an empty list".into()),
+                        Variability::Constant,
+                    ));
+                }
                 ExprCode::Const(Value::Array(a)) if a.is_empty() => {
                     self.err(
                         RawDiag::error(args[0].span(), "`pick` of an empty list")
@@ -348,15 +360,33 @@ impl Compiler<'_> {
                 LPiece::Expr(e, esc, span) => match self.lower_expr(e, scope, flow, false) {
                     None => ok = false,
                     Some((ExprCode::Const(v), _)) => {
-                        if let Err(RenderError::HeaderControl(_)) =
-                            write_value(&mut lit, &Evaluated::Ref(&v), "", esc, "")
-                        {
-                            self.err(
-                                RawDiag::error(span, "a header value cannot contain a line break")
+                        match write_value(&mut lit, &Evaluated::Ref(&v), "", esc) {
+                            Err(RenderError::HeaderControl(b'\r' | b'\n' | 0)) => {
+                                self.err(
+                                    RawDiag::error(
+                                        span,
+                                        "a header value cannot contain a line break",
+                                    )
                                     .label("this value has CR, LF or NUL")
                                     .help("header values are one line"),
-                            );
-                            ok = false;
+                                );
+                                ok = false;
+                            }
+                            Err(RenderError::HeaderControl(b)) => {
+                                self.err(
+                                    RawDiag::error(
+                                        span,
+                                        "a header value cannot contain a control character",
+                                    )
+                                    .label(format!("this value has {}", control_name(b)))
+                                    .help(
+                                        "tab is the only control character a header value may \
+                                         hold (RFC 9110, section 5.5)",
+                                    ),
+                                );
+                                ok = false;
+                            }
+                            _ => {}
                         }
                     }
                     Some((code, v)) => {

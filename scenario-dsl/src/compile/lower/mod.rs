@@ -16,13 +16,15 @@ use crate::ast::{
     Stmt, TPiece, Template, ValueAst,
 };
 use crate::code::{
-    BlockCode, ClauseCode, Escape, ExprCode, HeaderCode, JsonReading, LiteralHeaders, Op, OpCode,
-    Operand, PathStep, Piece, PredCode, QueryCode, RequestCode, SetCode, TargetCode, TemplateCode,
-    Variability,
+    BlockCode, ClauseCode, Escape, ExprCode, HeaderCode, HeaderName, JsonReading, LiteralHeaders,
+    Op, OpCode, Operand, PathStep, Piece, PredCode, QueryCode, RequestCode, SetCode, TargetCode,
+    TemplateCode, Variability,
 };
 use crate::diag::{RawDiag, did_you_mean};
 use crate::program::{CheckId, CheckInfo, Needs, RequestId, RequestInfo, ScenarioId, ScenarioInfo};
-use crate::render::{Evaluated, MAX_RAND_STR, RenderError, percent_encode, walk, write_value};
+use crate::render::{
+    Evaluated, MAX_RAND_STR, RenderError, control_name, percent_encode, walk, write_value,
+};
 use crate::source::Span;
 
 mod expr;
@@ -399,6 +401,9 @@ impl Compiler<'_> {
                     *flow = if non_empty { inner } else { flow.join(&inner) };
                 }
                 Stmt::Header { header, span } => {
+                    if self.framing_header(&header.name, header.name_span) {
+                        continue;
+                    }
                     let name = self.intern_header(&header.name);
                     if let Some((value, _)) = self.lower_header_value(&header.value, scope, flow) {
                         let location = self.location(*span);

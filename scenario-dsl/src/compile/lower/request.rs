@@ -18,8 +18,11 @@ impl Compiler<'_> {
         ));
 
         let mut own = Vec::new();
-        let mut own_names: Vec<u32> = Vec::new();
+        let mut own_names: Vec<HeaderName> = Vec::new();
         for h in &r.headers {
+            if self.framing_header(&h.name, h.name_span) {
+                continue;
+            }
             let name = self.intern_header(&h.name);
             if own_names.contains(&name) {
                 self.err(
@@ -422,7 +425,7 @@ impl Compiler<'_> {
                 continue;
             };
             let mut text = Vec::new();
-            let _ = write_value(&mut text, &Evaluated::Ref(&v), "", Escape::UrlStart, "");
+            let _ = write_value(&mut text, &Evaluated::Ref(&v), "", Escape::UrlStart);
             if text.contains(&b'#') {
                 let value = String::from_utf8_lossy(&text).into_owned();
                 self.err(
@@ -504,25 +507,26 @@ impl Compiler<'_> {
             }
             BodyAst::Raw(t) => (simple_pieces(t, Escape::Raw), None),
             BodyAst::Form(fields) => {
+                // Names and values alike: literal text and templates' values are
+                // form-encoded.
+                fn form(p: &TPiece) -> LPiece<'_> {
+                    match p {
+                        TPiece::Lit(s, _) => {
+                            let mut b = Vec::new();
+                            percent_encode(&mut b, s.as_bytes(), Escape::Form);
+                            LPiece::Lit(b)
+                        }
+                        TPiece::Expr(e, span) => LPiece::Expr(e, Escape::Form, *span),
+                    }
+                }
                 let mut ps = Vec::new();
                 for (i, f) in fields.iter().enumerate() {
-                    let mut head = Vec::new();
                     if i > 0 {
-                        head.push(b'&');
+                        ps.push(LPiece::Lit(b"&".to_vec()));
                     }
-                    percent_encode(&mut head, f.name.as_bytes(), Escape::Form);
-                    head.push(b'=');
-                    ps.push(LPiece::Lit(head));
-                    for p in &f.value.pieces {
-                        ps.push(match p {
-                            TPiece::Lit(s, _) => {
-                                let mut b = Vec::new();
-                                percent_encode(&mut b, s.as_bytes(), Escape::Form);
-                                LPiece::Lit(b)
-                            }
-                            TPiece::Expr(e, span) => LPiece::Expr(e, Escape::Form, *span),
-                        });
-                    }
+                    ps.extend(f.name.pieces.iter().map(form));
+                    ps.push(LPiece::Lit(b"=".to_vec()));
+                    ps.extend(f.value.pieces.iter().map(form));
                 }
                 (ps, Some("application/x-www-form-urlencoded"))
             }
