@@ -1112,6 +1112,36 @@ fn now_unix_millis() -> i64 {
         .as_millis() as i64
 }
 
+/// Runs `molotov -q ARGS --json FILE` with a plan of `body` (blocks and scenarios) against a
+/// fresh target server; asserts it exits 0; returns its output, the text report and the JSON
+/// report.
+fn run_plan_json(
+    name: &str,
+    body: &str,
+    args: &[&str],
+) -> (std::process::Output, String, serde_json::Value) {
+    let server = target();
+    let dir = TempDir::new(name);
+    let file = dir.write(
+        "plan.mol",
+        &plan(&format!("http://{}", server.addr()), body),
+    );
+    let json = dir.0.join("report.json");
+    let out = run_bounded(
+        molotov()
+            .arg("-q")
+            .args(args)
+            .arg("--json")
+            .arg(&json)
+            .arg(&file),
+        Duration::from_secs(30),
+    );
+    let report = stdout(&out);
+    assert_exit(&out, 0);
+    let r = read_json(&json);
+    (out, report, r)
+}
+
 #[test]
 fn unix_millis_reads_report_stamps() {
     assert_eq!(unix_millis("1970-01-01T00:00:00.000Z"), 0);
@@ -1124,29 +1154,13 @@ fn the_open_model_report_starts_when_the_schedule_does_after_the_logins() {
     let _shared = cpus_shared();
     // Each worker logs in for 600 ms before the schedule starts: `started_at` (and
     // `ended_at`) once were taken when the processes were forked, 600 ms early.
-    let server = target();
-    let dir = TempDir::new("started-at");
-    let plan = dir.write(
-        "login.mol",
-        &plan(
-            &format!("http://{}", server.addr()),
-            "setup worker {\n  GET /delay/600 as login\n}\n\n\
-             scenario get {\n  GET /json as work\n}\n",
-        ),
-    );
-    let json = dir.0.join("report.json");
     let launched = now_unix_millis();
-    let out = run_bounded(
-        molotov()
-            .args(["-q", "-w", "2", "--rate", "20", "-d", "1", "--json"])
-            .arg(&json)
-            .arg(&plan),
-        Duration::from_secs(30),
+    let (_, report, r) = run_plan_json(
+        "started-at",
+        "setup worker {\n  GET /delay/600 as login\n}\n\nscenario get {\n  GET /json as work\n}\n",
+        &["-w", "2", "--rate", "20", "-d", "1"],
     );
     let exited = now_unix_millis();
-    let report = stdout(&out);
-    assert_exit(&out, 0);
-    let r = read_json(&json);
     let started = unix_millis(r["started_at"].as_str().unwrap());
     let ended = unix_millis(r["ended_at"].as_str().unwrap());
     assert!(
@@ -1167,26 +1181,11 @@ fn a_think_before_the_first_request_is_not_its_latency_in_the_open_model() {
     let _shared = cpus_shared();
     // The run starts with the user's pause: the request's latency runs from the intended
     // start plus the think (it once counted the think: p50 about 300 ms here).
-    let server = target();
-    let dir = TempDir::new("think-first");
-    let plan = dir.write(
-        "think.mol",
-        &plan(
-            &format!("http://{}", server.addr()),
-            "scenario get {\n  think 300ms\n  GET /json\n}\n",
-        ),
+    let (_, report, r) = run_plan_json(
+        "think-first",
+        "scenario get {\n  think 300ms\n  GET /json\n}\n",
+        &["-w", "10", "--rate", "20", "-d", "1"],
     );
-    let json = dir.0.join("report.json");
-    let out = run_bounded(
-        molotov()
-            .args(["-q", "-w", "10", "--rate", "20", "-d", "1", "--json"])
-            .arg(&json)
-            .arg(&plan),
-        Duration::from_secs(30),
-    );
-    let report = stdout(&out);
-    assert_exit(&out, 0);
-    let r = read_json(&json);
     let (started, dropped, missed) = arrivals_accounted(&r);
     assert_eq!((started, dropped, missed), (20, 0, 0), "{report}");
     // The runs due in the last 300 ms are stopped in their think at the deadline.
@@ -1203,31 +1202,16 @@ fn the_open_model_does_not_pause_after_a_run() {
     // A scenario `delay` is the closed model's pause between a worker's runs. In the open
     // model runs start on the schedule: a worker held 1 s after each of its runs once left
     // 2 workers able to start 2 of the 20 runs due.
-    let server = target();
-    let dir = TempDir::new("open-delay");
-    let plan = dir.write(
-        "delay.mol",
-        &plan(
-            &format!("http://{}", server.addr()),
-            "scenario get delay 1s {\n  GET /json\n}\n",
-        ),
+    let (out, report, r) = run_plan_json(
+        "open-delay",
+        "scenario get delay 1s {\n  GET /json\n}\n",
+        &["-w", "2", "--rate", "20", "-d", "1"],
     );
-    let json = dir.0.join("report.json");
-    let out = run_bounded(
-        molotov()
-            .args(["-q", "-w", "2", "--rate", "20", "-d", "1", "--json"])
-            .arg(&json)
-            .arg(&plan),
-        Duration::from_secs(30),
-    );
-    let report = stdout(&out);
-    assert_exit(&out, 0);
     assert!(
         stderr(&out).contains("scenario \"get\" has `delay 1.00s`: the open model"),
         "{}",
         stderr(&out)
     );
-    let r = read_json(&json);
     let (started, dropped, missed) = arrivals_accounted(&r);
     assert_eq!((started, dropped, missed), (20, 0, 0), "{report}");
     let duration = r["duration_s"].as_f64().unwrap();

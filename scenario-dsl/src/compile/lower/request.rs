@@ -273,14 +273,15 @@ impl Compiler<'_> {
             Some(Piece::Lit(b)) => Some(String::from_utf8_lossy(b).into_owned()),
             _ => None,
         };
-        match first {
+        // The origin and the path prefix of a path on `base`'s origin.
+        let on_base = match first {
             // A constant at the start, then holes in the path or query.
-            Some(lit)
+            Some(ref lit)
                 if starts_with_template && reference_kind(&lit) != Ok(Reference::Absolute) =>
             {
-                let prefix = match reference_kind(&lit) {
-                    Ok(Reference::AbsolutePath) => "",
-                    Ok(Reference::RelativePath) => "/",
+                let relative = match reference_kind(&lit) {
+                    Ok(Reference::AbsolutePath) => false,
+                    Ok(Reference::RelativePath) => true,
                     // `//host/...`: the scheme comes from `base`, at run time.
                     Ok(_) => return Some((TargetCode::Url { template }, var)),
                     Err(why) => {
@@ -289,31 +290,29 @@ impl Compiler<'_> {
                     }
                 };
                 let (origin, base_prefix) = self.need_base(t.span, &target_text)?;
-                let prefix = if prefix.is_empty() {
-                    prefix.into()
-                } else {
-                    format!("{base_prefix}{prefix}").into()
-                };
                 Some((
-                    TargetCode::Path {
-                        origin,
-                        prefix,
-                        template,
+                    origin,
+                    if relative {
+                        format!("{base_prefix}/").into()
+                    } else {
+                        "".into()
                     },
-                    var,
                 ))
             }
-            Some(lit) if lit.starts_with('/') => {
-                let (origin, prefix) = self.need_base(t.span, &target_text)?;
-                Some((
-                    TargetCode::Path {
-                        origin,
-                        prefix,
-                        template,
-                    },
-                    var,
-                ))
-            }
+            Some(ref lit) if lit.starts_with('/') => Some(self.need_base(t.span, &target_text)?),
+            _ => None,
+        };
+        if let Some((origin, prefix)) = on_base {
+            return Some((
+                TargetCode::Path {
+                    origin,
+                    prefix,
+                    template,
+                },
+                var,
+            ));
+        }
+        match first {
             Some(lit)
                 if starts_with_ignore_case(&lit, "http://")
                     || starts_with_ignore_case(&lit, "https://") =>
