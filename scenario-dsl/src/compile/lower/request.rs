@@ -277,15 +277,15 @@ impl Compiler<'_> {
         let on_base = match first {
             // A constant at the start, then holes in the path or query.
             Some(ref lit)
-                if starts_with_template && reference_kind(&lit) != Ok(Reference::Absolute) =>
+                if starts_with_template && reference_kind(lit) != Ok(Reference::Absolute) =>
             {
-                let relative = match reference_kind(&lit) {
+                let relative = match reference_kind(lit) {
                     Ok(Reference::AbsolutePath) => false,
                     Ok(Reference::RelativePath) => true,
                     // `//host/...`: the scheme comes from `base`, at run time.
                     Ok(_) => return Some((TargetCode::Url { template }, var)),
                     Err(why) => {
-                        self.bad_target(t.span, &lit, why);
+                        self.bad_target(t.span, lit, why);
                         return None;
                     }
                 };
