@@ -47,22 +47,8 @@ fn cpus_shared() -> std::sync::RwLockReadGuard<'static, ()> {
 /// Runs `molotov -q ARGS --json FILE` with a plan of one `GET /json` against a fresh target
 /// server; asserts it exits 0; returns the text report and the JSON report.
 fn run_json_get(name: &str, args: &[&str]) -> (String, serde_json::Value) {
-    let server = target();
-    let dir = TempDir::new(name);
-    let plan = one_get_plan(&dir, &server, "/json");
-    let json = dir.0.join("report.json");
-    let out = run_bounded(
-        molotov()
-            .arg("-q")
-            .args(args)
-            .arg("--json")
-            .arg(&json)
-            .arg(&plan),
-        Duration::from_secs(60),
-    );
-    let report = stdout(&out);
-    assert_exit(&out, 0);
-    (report, read_json(&json))
+    let (_, report, r) = run_plan_json(name, "scenario get {\n  GET /json\n}\n", args);
+    (report, r)
 }
 
 fn plan(base: &str, body: &str) -> String {
@@ -1134,7 +1120,7 @@ fn run_plan_json(
             .arg("--json")
             .arg(&json)
             .arg(&file),
-        Duration::from_secs(30),
+        Duration::from_secs(60),
     );
     let report = stdout(&out);
     assert_exit(&out, 0);
