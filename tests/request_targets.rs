@@ -3,131 +3,20 @@
 //! fragment, a URL that is only `http://host:port#frag`, a relative path), literal targets
 //! with a stray `%`, and the compile error for a `#` in a constant target.
 
+mod capture;
 mod support;
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use capture::{Answer, CaptureServer};
 use support::{TempDir, molotov, run_bounded, stderr, stdout};
 
 /// How long a test waits for a run or for the server.
 const LIMIT: Duration = Duration::from_secs(30);
 
-/// A keep-alive HTTP/1.1 server that keeps each request's head as it came and answers each
-/// with `answer(path)`.
-struct CaptureServer {
-    port: u16,
-    heads: Arc<Mutex<Vec<Vec<u8>>>>,
-    stop: Arc<AtomicBool>,
-    accept: Option<JoinHandle<()>>,
-}
-
-/// A response: status, extra header lines (each ending in CRLF), body.
-type Answer = (u16, String, String);
-
-impl CaptureServer {
-    fn start(answer: fn(&str, u16) -> Answer) -> CaptureServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        let port = listener.local_addr().unwrap().port();
-        listener.set_nonblocking(true).unwrap();
-        let heads = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let accept = {
-            let (heads, stop) = (heads.clone(), stop.clone());
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    match listener.accept() {
-                        Ok((conn, _)) => {
-                            let (heads, stop) = (heads.clone(), stop.clone());
-                            std::thread::spawn(move || serve(conn, port, answer, &heads, &stop));
-                        }
-                        Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                            std::thread::sleep(Duration::from_millis(5))
-                        }
-                        Err(_) => break,
-                    }
-                }
-            })
-        };
-        CaptureServer {
-            port,
-            heads,
-            stop,
-            accept: Some(accept),
-        }
-    }
-
-    /// The request heads received so far, in order.
-    fn heads(&self) -> Vec<Vec<u8>> {
-        self.heads.lock().unwrap().clone()
-    }
-}
-
-impl Drop for CaptureServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.accept.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Serves one connection until the client closes it (or the server stops).
-fn serve(
-    mut conn: TcpStream,
-    port: u16,
-    answer: fn(&str, u16) -> Answer,
-    heads: &Mutex<Vec<Vec<u8>>>,
-    stop: &AtomicBool,
-) {
-    let _ = conn.set_nonblocking(false);
-    let _ = conn.set_read_timeout(Some(Duration::from_millis(100)));
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    while !stop.load(Ordering::Relaxed) {
-        // One whole head (and its Content-Length body) at the front of `buf`?
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = buf[..end + 4].to_vec();
-            let text = String::from_utf8_lossy(&head).into_owned();
-            let length: usize = text
-                .lines()
-                .find_map(|l| {
-                    let (name, value) = l.split_once(':')?;
-                    name.eq_ignore_ascii_case("content-length")
-                        .then(|| value.trim().parse().ok())?
-                })
-                .unwrap_or(0);
-            if buf.len() >= head.len() + length {
-                buf.drain(..head.len() + length);
-                let path = text.split(' ').nth(1).unwrap_or("").to_string();
-                heads.lock().unwrap().push(head);
-                let (status, headers, body) = answer(&path, port);
-                let response = format!(
-                    "HTTP/1.1 {status} X\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-                    body.len()
-                );
-                if conn.write_all(response.as_bytes()).is_err() {
-                    return;
-                }
-                continue;
-            }
-        }
-        match conn.read(&mut chunk) {
-            Ok(0) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(_) => return,
-        }
-    }
-}
-
-/// The first line of each head, as bytes made readable (`\r\n` cut off).
-fn request_lines(heads: &[Vec<u8>]) -> Vec<String> {
-    heads
+/// The first line of each request, as bytes made readable (`\r\n` cut off).
+fn request_lines(requests: &[Vec<u8>]) -> Vec<String> {
+    requests
         .iter()
         .map(|h| {
             let end = h.windows(2).position(|w| w == b"\r\n").unwrap_or(h.len());
@@ -168,7 +57,7 @@ fn request_lines_carry_no_fragment_no_doubled_prefix_and_no_stray_percent() {
         molotov().args(["-q", "-w", "1", "-r", "1"]).arg(&plan),
         LIMIT,
     );
-    let lines = request_lines(&server.heads());
+    let lines = request_lines(&server.requests());
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -193,7 +82,7 @@ fn request_lines_carry_no_fragment_no_doubled_prefix_and_no_stray_percent() {
         "stdout:\n{}",
         stdout(&out)
     );
-    for head in server.heads() {
+    for head in server.requests() {
         assert!(
             !head.contains(&b'#'),
             "{:?}",

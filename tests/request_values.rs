@@ -6,16 +6,13 @@
 //! another build of molotov instead of this one (an older one, to see a test fail without
 //! its fix).
 
+mod capture;
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
+use capture::{Answer, CaptureServer};
 use support::TempDir;
 
 /// The longest any run of these tests may take.
@@ -24,110 +21,16 @@ const LIMIT: Duration = Duration::from_secs(30);
 /// The `User-Agent` molotov sends.
 const USER_AGENT: &str = concat!("molotov/", env!("CARGO_PKG_VERSION"));
 
-/// A loopback server that records the bytes of every request it reads.
-struct Recorder {
-    addr: SocketAddr,
-    requests: Arc<Mutex<Vec<Vec<u8>>>>,
-    stop: Arc<AtomicBool>,
-    accepting: Option<JoinHandle<()>>,
-}
-
-impl Recorder {
-    /// Listens on a free port; a request whose path starts with one of `answers`' prefixes
-    /// (the first that matches) gets 200 and that JSON body, any other `{}`.
-    fn start(answers: &'static [(&'static str, &'static str)]) -> Recorder {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let accepting = {
-            let (requests, stop) = (requests.clone(), stop.clone());
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    match listener.accept() {
-                        Ok((stream, _)) => {
-                            let requests = requests.clone();
-                            std::thread::spawn(move || serve(stream, answers, &requests));
-                        }
-                        Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                    }
-                }
-            })
-        };
-        Recorder {
-            addr,
-            requests,
-            stop,
-            accepting: Some(accepting),
-        }
-    }
-
-    /// `http://127.0.0.1:PORT`.
-    fn base(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// The requests read so far, in order.
-    fn requests(&self) -> Vec<Vec<u8>> {
-        self.requests.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Recorder {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.accepting.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Reads requests from one connection until it closes (or stays silent for 10 s); records
-/// each and answers it.
-fn serve(mut stream: TcpStream, answers: &[(&str, &str)], requests: &Mutex<Vec<Vec<u8>>>) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let mut pending: Vec<u8> = Vec::new();
-    let mut chunk = [0u8; 16384];
-    loop {
-        // The head, then as many body bytes as its Content-Length says.
-        let request_len = loop {
-            if let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&pending[..end]).to_ascii_lowercase();
-                let length: usize = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse().ok())
-                    .unwrap_or(0);
-                if pending.len() >= end + 4 + length {
-                    break end + 4 + length;
-                }
-            }
-            match stream.read(&mut chunk) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => pending.extend_from_slice(&chunk[..n]),
-            }
-        };
-        let request: Vec<u8> = pending.drain(..request_len).collect();
-        let path = request
-            .split(|&b| b == b' ')
-            .nth(1)
-            .map(|p| String::from_utf8_lossy(p).into_owned())
-            .unwrap_or_default();
-        requests.lock().unwrap().push(request);
+/// A server that answers a request whose path starts with one of `answers`' prefixes (the
+/// first that matches) with 200 and that JSON body, any other with `{}`.
+fn recorder(answers: &'static [(&'static str, &'static str)]) -> CaptureServer {
+    CaptureServer::start(move |path: &str, _port: u16| -> Answer {
         let body = answers
             .iter()
             .find(|(prefix, _)| path.starts_with(prefix))
             .map_or("{}", |(_, body)| body);
-        let response = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        if stream.write_all(response.as_bytes()).is_err() {
-            return;
-        }
-    }
+        (200, String::new(), body.to_string())
+    })
 }
 
 /// The molotov command these tests run.
@@ -141,7 +44,7 @@ fn molotov() -> Command {
 
 /// Runs `plan` (its `BASE` replaced by the server's URL) with `args`, and `-q -w 1` unless
 /// they are `check`; its output and the requests the server read.
-fn run(server: &Recorder, plan: &str, args: &[&str]) -> (Output, Vec<Vec<u8>>) {
+fn run(server: &CaptureServer, plan: &str, args: &[&str]) -> (Output, Vec<Vec<u8>>) {
     let dir = TempDir::new("request-values");
     let file = dir.write("plan.mol", &plan.replace("BASE", &server.base()));
     let mut cmd = molotov();
@@ -179,7 +82,7 @@ fn expected(line: &str, host: &str, headers: &[&str], body: Option<&str>) -> Str
 /// `1.2345678901234568e+29`).
 #[test]
 fn captured_numbers_are_sent_with_their_digits() {
-    let server = Recorder::start(&[(
+    let server = recorder(&[(
         "/order",
         r#"{"id": 123456789012345678901234567890, "neg": -9223372036854775809, "u": 18446744073709551616, "price": 2.50}"#,
     )]);
@@ -200,7 +103,7 @@ scenario s {
     let (out, requests) = run(&server, plan, &["-r", "1"]);
     support::assert_exit(&out, 0);
     assert_eq!(requests.len(), 2, "{requests:?}");
-    let host = server.addr.to_string();
+    let host = server.addr();
     assert_eq!(
         show(&requests[1]),
         expected(
@@ -221,7 +124,7 @@ scenario s {
 /// their source text, `%7B%7Bfield%7D%7D=bot0`).
 #[test]
 fn form_field_names_are_rendered() {
-    let server = Recorder::start(&[]);
+    let server = recorder(&[]);
     let plan = r#"defaults {
   base BASE
 }
@@ -241,7 +144,7 @@ scenario s {
         show(&requests[0]),
         expected(
             "POST /login",
-            &server.addr.to_string(),
+            &server.addr(),
             &["Content-Type: application/x-www-form-urlencoded"],
             Some("user+name=bot0&preuser+name=y"),
         )
@@ -253,7 +156,7 @@ scenario s {
 /// and ended `Result: OK (exit 0)`).
 #[test]
 fn framing_headers_are_refused_before_the_run() {
-    let server = Recorder::start(&[]);
+    let server = recorder(&[]);
     let plans = [
         (
             "defaults {\n  base BASE\n}\nscenario s {\n  POST /x\n  Content-Length: 8\n  {\"a\": 1}\n}\n",
@@ -282,7 +185,7 @@ fn framing_headers_are_refused_before_the_run() {
 /// captured in `setup`, with a line break) says so and exits 1, not `Result: OK (exit 0)`.
 #[test]
 fn a_run_that_sent_nothing_fails() {
-    let server = Recorder::start(&[("/token", r#"{"token": "abc\r\nX-Injected: 1"}"#)]);
+    let server = recorder(&[("/token", r#"{"token": "abc\r\nX-Injected: 1"}"#)]);
     let plan = r#"defaults {
   base BASE
 }
@@ -322,7 +225,7 @@ scenario s {
 /// line went out with the block's two spaces).
 #[test]
 fn raw_bodies_are_sent_without_the_block_indentation() {
-    let server = Recorder::start(&[]);
+    let server = recorder(&[]);
     let plan = "defaults {\n  base BASE\n}\nscenario s {\n  POST /feedback\n  Content-Type: text/plain\n  ```\n  Great shop!\n    Sent by worker {{worker}}\n  ```\n}\n";
     let (out, requests) = run(&server, plan, &["-r", "1"]);
     support::assert_exit(&out, 0);
@@ -330,7 +233,7 @@ fn raw_bodies_are_sent_without_the_block_indentation() {
         requests.iter().map(|r| show(r)).collect::<Vec<_>>(),
         [expected(
             "POST /feedback",
-            &server.addr.to_string(),
+            &server.addr(),
             &["Content-Type: text/plain"],
             Some("Great shop!\n  Sent by worker 0"),
         )]
@@ -341,7 +244,7 @@ fn raw_bodies_are_sent_without_the_block_indentation() {
 /// spelling of the name (sweep 5, D8: `defaults`' spelling went out with the new value).
 #[test]
 fn the_winning_header_spells_the_name() {
-    let server = Recorder::start(&[]);
+    let server = recorder(&[]);
     let plan = r#"defaults {
   base BASE
   content-TYPE: text/from-defaults
@@ -360,7 +263,7 @@ scenario s {
     support::assert_exit(&out, 0);
     let want = expected(
         "POST /x",
-        &server.addr.to_string(),
+        &server.addr(),
         &["ACCEPT: text/sticky", "CONTENT-TYPE: text/req"],
         Some(r#"{"a": 1}"#),
     );
@@ -375,7 +278,7 @@ scenario s {
 /// sent raw); tab is sent.
 #[test]
 fn header_values_with_control_characters_are_not_sent() {
-    let server = Recorder::start(&[("/cap", r#"{"ctl": "f\u0001g\u007fh", "tab": "a\tb"}"#)]);
+    let server = recorder(&[("/cap", r#"{"ctl": "f\u0001g\u007fh", "tab": "a\tb"}"#)]);
     let plan = r#"defaults {
   base BASE
 }
@@ -392,7 +295,7 @@ scenario s {
     let (out, requests) = run(&server, plan, &["-r", "1", "-v"]);
     support::assert_exit(&out, 0);
     let sent: Vec<String> = requests.iter().map(|r| show(r)).collect();
-    let host = server.addr.to_string();
+    let host = server.addr();
     assert_eq!(
         sent,
         [
@@ -411,7 +314,7 @@ scenario s {
 /// D11: it was the last run's `iter`, 2 after 3 runs).
 #[test]
 fn iter_in_teardown_worker_counts_the_runs() {
-    let server = Recorder::start(&[]);
+    let server = recorder(&[]);
     let plan = "defaults {\n  base BASE\n}\nsetup worker {\n  GET /setup-worker/{{iter}}\n}\nscenario s {\n  GET /scenario/{{iter}}\n}\nteardown worker {\n  GET /teardown-worker/{{iter}}\n}\n";
     let (out, requests) = run(&server, plan, &["-r", "3"]);
     support::assert_exit(&out, 0);
