@@ -110,3 +110,43 @@ fn a_fragment_in_a_constant_target_fails_check_with_its_place() {
     );
     assert!(started.elapsed() < LIMIT);
 }
+
+/// A captured link that carries a query (`/api/items?cursor=c1`) puts the holes written after
+/// it in the query: `{{next}}&tag={{tag}}` escapes `tag` as a query component (`&` and `=`
+/// were sent raw, adding a parameter), and so does `{{next}}/{{tag}}`.
+#[test]
+fn holes_after_a_captured_link_with_a_query_are_query_components() {
+    let server = CaptureServer::start(|path, _| {
+        if path == "/api/items" {
+            (
+                200,
+                String::new(),
+                r#"{"next": "/api/items?cursor=c1", "tag": "a b&admin=1"}"#.into(),
+            )
+        } else {
+            (200, String::new(), "{}".into())
+        }
+    });
+    let dir = TempDir::new("request-targets-query");
+    let plan = dir.write(
+        "plan.mol",
+        &format!(
+            "defaults {{\n  base http://127.0.0.1:{}/api/\n  timeout 5s\n}}\n\nscenario s {{\n  GET /items\n  capture next = jsonpath \"$.next\"\n  capture tag = jsonpath \"$.tag\"\n  GET {{{{next}}}}&tag={{{{tag}}}}\n  GET {{{{next}}}}/{{{{tag}}}}\n}}\n",
+            server.port
+        ),
+    );
+    let out = run_bounded(
+        molotov().args(["-q", "-w", "1", "-r", "1"]).arg(&plan),
+        LIMIT,
+    );
+    let lines = request_lines(&server.requests());
+    assert_eq!(out.status.code(), Some(0), "{lines:?}\n{}", stderr(&out));
+    assert_eq!(
+        lines,
+        [
+            "GET /api/items HTTP/1.1",
+            "GET /api/items?cursor=c1&tag=a%20b%26admin%3D1 HTTP/1.1",
+            "GET /api/items?cursor=c1/a%20b%26admin%3D1 HTTP/1.1",
+        ]
+    );
+}

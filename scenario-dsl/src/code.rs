@@ -94,6 +94,14 @@ pub(crate) enum Escape {
     UrlStart,
     /// In the path: percent-encoded as one path segment (`/` becomes `%2F`).
     Path,
+    /// A later hole of a target whose start is a value (`{{u}}{{v}}`, `{{u}}&page={{p}}`):
+    /// as [`Escape::UrlStart`], unless the target written so far holds a `?` (the value
+    /// brought a query: `u` = `/search?q=a`), then as [`Escape::Query`]. Decided when the
+    /// text before it is known ([`crate::render::resolve_escape`]).
+    UrlStartOrQuery,
+    /// In the path after a value at the target's start (`{{u}}/{{x}}`): as [`Escape::Path`],
+    /// unless the target written so far holds a `?`, then as [`Escape::Query`].
+    PathOrQuery,
     /// In the query string: percent-encoded as a query component (`&`, `=`, `+`, `#`...).
     Query,
     /// A header value: written as is; CR, LF and NUL are an error.

@@ -339,6 +339,11 @@ pub(crate) fn write_value(
             with_text(v, scratch, |t| out.extend_from_slice(t));
             Ok(())
         }
+        // Resolved by the caller, which knows the text before it ([`resolve_escape`]); as if
+        // no `?` came before.
+        Escape::UrlStartOrQuery | Escape::PathOrQuery => {
+            write_value(out, v, scratch, resolve_escape(esc, b""))
+        }
         Escape::UrlStart | Escape::Path | Escape::Query | Escape::Form => {
             // An integer's digits and `-` are unreserved: no pass to percent-encode them.
             if let Evaluated::Int(_) = v {
@@ -474,16 +479,29 @@ pub(crate) fn render_template<'v>(
     rng: &mut SmallRng,
     scratch: &mut String,
 ) -> Result<(), RenderError> {
+    let start = out.len();
     for piece in t.pieces.iter() {
         match piece {
             Piece::Lit(bytes) => out.extend_from_slice(bytes),
             Piece::Expr(e, esc) => {
                 let v = eval(e, env, rng, scratch)?;
-                write_value(out, &v, scratch, *esc)?;
+                write_value(out, &v, scratch, resolve_escape(*esc, &out[start..]))?;
             }
         }
     }
     Ok(())
+}
+
+/// The escaping of a hole written after `before` (the target's text so far): a hole after a
+/// value at the target's start is a query component once a `?` is in (the value brought a
+/// query), as literal text after a `?` makes it; otherwise as its place in the plan says.
+pub(crate) fn resolve_escape(esc: Escape, before: &[u8]) -> Escape {
+    match esc {
+        Escape::UrlStartOrQuery | Escape::PathOrQuery if before.contains(&b'?') => Escape::Query,
+        Escape::UrlStartOrQuery => Escape::UrlStart,
+        Escape::PathOrQuery => Escape::Path,
+        esc => esc,
+    }
 }
 
 #[cfg(test)]
@@ -499,6 +517,8 @@ mod tests {
         let escapes = [
             Escape::UrlStart,
             Escape::Path,
+            Escape::UrlStartOrQuery,
+            Escape::PathOrQuery,
             Escape::Query,
             Escape::Header,
             Escape::JsonString,
@@ -517,6 +537,9 @@ mod tests {
                 match esc {
                     Escape::UrlStart | Escape::Path | Escape::Query | Escape::Form => {
                         percent_encode(&mut escaped, digits.as_bytes(), esc)
+                    }
+                    Escape::UrlStartOrQuery | Escape::PathOrQuery => {
+                        percent_encode(&mut escaped, digits.as_bytes(), resolve_escape(esc, b""))
                     }
                     Escape::JsonString => write_json_string(&mut escaped, digits.as_bytes(), false),
                     Escape::JsonValue => write_json(&mut escaped, &json!(i)),

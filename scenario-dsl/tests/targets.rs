@@ -310,3 +310,78 @@ fn a_fragment_in_a_constant_target_is_a_compile_error() {
         assert_eq!(diagnostics(&src), *want, "{src}");
     }
 }
+
+/// Once a value at a target's start has brought a query (`/search?q=`), the holes after it
+/// are in the query and are escaped as query components, as holes after a literal `?` are.
+/// They were escaped by the literal text alone: `{{u}}/{{v}}` as a path segment, and
+/// `{{u}}&page={{v}}` as the start of a URL (`&` sent raw, splitting the parameter). A
+/// value without a `?` leaves them as they were, and two values side by side with no `?`
+/// still make one URL (`{{"/a"}}{{"/b"}}` is `/a/b`).
+#[test]
+fn holes_after_a_start_value_that_brought_a_query_are_query_components() {
+    let p = program(
+        r#"defaults {
+  base http://127.0.0.1:8080/api/
+}
+let q = "/c?k="
+let nq = "/c"
+scenario s {
+  GET /start
+  capture u = jsonpath "$.u"
+  capture plain = jsonpath "$.plain"
+  capture abs = jsonpath "$.abs"
+  capture v = jsonpath "$.v"
+  GET {{u}}/{{v}}
+  GET {{u}}&page={{v}}
+  GET {{u}}{{v}}
+  GET {{u}}/{{iter}}/{{"x&y"}}
+  GET {{abs}}{{v}}
+  GET {{plain}}/{{v}}
+  GET {{plain}}&page={{v}}
+  GET {{q}}/{{v}}
+  GET {{q}}{{"x y&z"}}
+  GET {{q}}/{{iter}}/{{"x&y"}}
+  GET {{nq}}/{{v}}
+  GET {{"/a"}}{{"/b"}}
+  GET /lit?a={{u}}&b={{v}}
+}
+"#,
+    );
+    let body = serde_json::json!({
+        "u": "/search?q=",
+        "plain": "/items",
+        "abs": "http://other:81/s?q=",
+        "v": "a b&c=d/e",
+    })
+    .to_string();
+    let mut w = worker(&p, 0);
+    let mut d = FakeDriver::new(move |_| Ok(FakeResponse::json(200, &body)));
+    let mut ev = Events::default();
+    let out = block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev));
+    assert_eq!(out, RunOutcome::Success, "{:?}", ev.0);
+    let got: Vec<(String, String)> = d.sent[1..]
+        .iter()
+        .map(|s| (s.authority.clone(), s.path.clone()))
+        .collect();
+    let h = |p: &str| ("127.0.0.1:8080".to_string(), p.to_string());
+    assert_eq!(
+        got,
+        [
+            h("/search?q=/a%20b%26c%3Dd/e"),
+            h("/search?q=&page=a%20b%26c%3Dd/e"),
+            h("/search?q=a%20b%26c%3Dd/e"),
+            h("/search?q=/0/x%26y"),
+            ("other:81".into(), "/s?q=a%20b%26c%3Dd/e".into()),
+            // No `?` before them: a path segment, and the start of a URL (as before).
+            h("/items/a%20b&c=d%2Fe"),
+            h("/items&page=a%20b&c=d/e"),
+            // Constants at the start, decided at compile time alike.
+            h("/c?k=/a%20b%26c%3Dd/e"),
+            h("/c?k=x%20y%26z"),
+            h("/c?k=/0/x%26y"),
+            h("/c/a%20b&c=d%2Fe"),
+            h("/a/b"),
+            h("/api/lit?a=/search?q%3D&b=a%20b%26c%3Dd/e"),
+        ]
+    );
+}

@@ -359,7 +359,20 @@ impl Compiler<'_> {
                 LPiece::Lit(bytes) => lit.extend_from_slice(&bytes),
                 LPiece::Expr(e, esc, span) => match self.lower_expr(e, scope, flow, false) {
                     None => ok = false,
+                    // A path-or-query hole after a hole known only at run time: decided
+                    // then, with the text before it.
+                    Some((ExprCode::Const(v), _))
+                        if matches!(esc, Escape::UrlStartOrQuery | Escape::PathOrQuery)
+                            && !out.is_empty() =>
+                    {
+                        if !lit.is_empty() {
+                            out.push(Piece::Lit(std::mem::take(&mut lit).into()));
+                        }
+                        out.push(Piece::Expr(ExprCode::Const(v), esc));
+                    }
                     Some((ExprCode::Const(v), _)) => {
+                        // Everything before it is known: `lit` holds it all.
+                        let esc = resolve_escape(esc, &lit);
                         match write_value(&mut lit, &Evaluated::Ref(&v), "", esc) {
                             Err(RenderError::HeaderControl(b'\r' | b'\n' | 0)) => {
                                 self.err(

@@ -23,7 +23,8 @@ use crate::code::{
 use crate::diag::{RawDiag, did_you_mean};
 use crate::program::{CheckId, CheckInfo, Needs, RequestId, RequestInfo, ScenarioId, ScenarioInfo};
 use crate::render::{
-    Evaluated, MAX_RAND_STR, RenderError, control_name, percent_encode, walk, write_value,
+    Evaluated, MAX_RAND_STR, RenderError, control_name, percent_encode, resolve_escape, walk,
+    write_value,
 };
 use crate::source::Span;
 

@@ -207,10 +207,18 @@ impl Compiler<'_> {
                     part = part.after(text, i == 0);
                 }
                 TPiece::Expr(e, span) => {
+                    // After a value at the start, which may bring a query (`/s?q=`), a
+                    // hole is a query component if a `?` comes before it at run time.
+                    let after_start = !url_start_holes.is_empty();
+                    let esc = match part {
+                        UrlPart::Origin if after_start => Escape::UrlStartOrQuery,
+                        UrlPart::Path if after_start => Escape::PathOrQuery,
+                        part => part.escape(),
+                    };
                     if part == UrlPart::Origin {
                         url_start_holes.push((e, *span));
                     }
-                    pieces.push(LPiece::Expr(e, part.escape(), *span));
+                    pieces.push(LPiece::Expr(e, esc, *span));
                 }
             }
         }
@@ -262,11 +270,12 @@ impl Compiler<'_> {
             };
         }
         // A hole written as is: the URL's start is only known at run time.
-        if template
-            .pieces
-            .iter()
-            .any(|p| matches!(p, Piece::Expr(_, Escape::UrlStart)))
-        {
+        if template.pieces.iter().any(|p| {
+            matches!(
+                p,
+                Piece::Expr(_, Escape::UrlStart | Escape::UrlStartOrQuery)
+            )
+        }) {
             return Some((TargetCode::Url { template }, var));
         }
         let first = match template.pieces.first() {
