@@ -101,6 +101,23 @@ fn captured_numbers_keep_their_digits() {
     }
 }
 
+/// A decimal number written in the plan keeps its spelling too, in every place (`let v =
+/// 1.10` then `GET /v{{v}}` requested `/v1.1`), and still compares by value.
+#[test]
+fn decimals_written_in_the_plan_keep_their_spelling() {
+    let src = format!(
+        "{BASE}let v = 1.10\nscenario s {{\n  GET /v{{{{v}}}}/{{{{2.50}}}}/{{{{-0.0}}}}/{{{{0.000001}}}}?n={{{{[1.0, 2.50]}}}}\n  X-V: {{{{v}}}}\n  {{\"v\": {{{{v}}}}, \"s\": \"{{{{v}}}}\"}}\n  check status == 200.0\n  check jsonpath \"$.n\" == 1.10\n}}\n"
+    );
+    let p = program(&src);
+    let mut d = FakeDriver::new(|_| Ok(FakeResponse::json(200, r#"{"n": 1.1}"#)));
+    let (out, ev) = run_once(&p, &mut d);
+    assert_eq!(out, RunOutcome::Success, "{:?}", ev.0);
+    let sent = &d.sent[0];
+    assert_eq!(sent.path, "/v1.10/2.50/-0.0/0.000001?n=%5B1.0,2.50%5D");
+    assert_eq!(sent.header("X-V"), Some("1.10"));
+    assert_eq!(sent.body_str(), r#"{"v": 1.10, "s": "1.10"}"#);
+}
+
 /// Integers beyond 64 bits compare exactly (as text on the right, the only way a plan can
 /// write them): the neighbour of a 30-digit number is not equal to it.
 #[test]

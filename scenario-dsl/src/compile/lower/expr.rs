@@ -4,6 +4,18 @@
 use super::*;
 
 impl Compiler<'_> {
+    /// A decimal number written in the plan, spelled as written (`2.50` stays `2.50`, as a
+    /// number read from a response keeps its digits); `None` when it is not finite.
+    fn plan_number(&self, value: f64, span: Span) -> Option<serde_json::Number> {
+        if !value.is_finite() {
+            return None;
+        }
+        self.text(span)
+            .parse()
+            .ok()
+            .or_else(|| serde_json::Number::from_f64(value))
+    }
+
     // ----- expressions -------------------------------------------------------------------
 
     pub(super) fn lower_expr(
@@ -17,7 +29,7 @@ impl Compiler<'_> {
         Some(match e {
             Expr::Str(s, _) => (ExprCode::Const(Value::String(s.clone())), Constant),
             Expr::Int(n, _) => (ExprCode::Const(Value::from(*n)), Constant),
-            Expr::Float(f, span) => match serde_json::Number::from_f64(*f) {
+            Expr::Float(f, span) => match self.plan_number(*f, *span) {
                 Some(n) => (ExprCode::Const(Value::Number(n)), Constant),
                 None => {
                     self.err(RawDiag::error(*span, "invalid number").label("not a finite number"));
@@ -492,7 +504,7 @@ impl Compiler<'_> {
             ValueAst::Null(_) => Operand::Const(Value::Null),
             ValueAst::Bool(b, _) => Operand::Const(Value::Bool(*b)),
             ValueAst::Int(n, _) => Operand::Const(Value::from(*n)),
-            ValueAst::Float(f, span) => match serde_json::Number::from_f64(*f) {
+            ValueAst::Float(f, span) => match self.plan_number(*f, *span) {
                 Some(n) => Operand::Const(Value::Number(n)),
                 None => {
                     self.err(RawDiag::error(*span, "invalid number").label("not a finite number"));
