@@ -339,12 +339,15 @@ pub(crate) fn write_value(
             with_text(v, scratch, |t| out.extend_from_slice(t));
             Ok(())
         }
-        // Resolved by the caller, which knows the text before it ([`resolve_escape`]); as if
-        // no `?` came before.
-        Escape::UrlStartOrQuery | Escape::PathOrQuery => {
-            write_value(out, v, scratch, resolve_escape(esc, b""))
-        }
-        Escape::UrlStart | Escape::Path | Escape::Query | Escape::Form => {
+        Escape::UrlStart
+        | Escape::Path
+        | Escape::Query
+        | Escape::Form
+        | Escape::UrlStartOrQuery
+        | Escape::PathOrQuery => {
+            // The last two are resolved by the caller, which knows the text before them
+            // ([`resolve_escape`]); here as if no `?` came before.
+            let esc = resolve_escape(esc, b"");
             // An integer's digits and `-` are unreserved: no pass to percent-encode them.
             if let Evaluated::Int(_) = v {
                 with_text(v, scratch, |t| out.extend_from_slice(t));
@@ -485,7 +488,13 @@ pub(crate) fn render_template<'v>(
             Piece::Lit(bytes) => out.extend_from_slice(bytes),
             Piece::Expr(e, esc) => {
                 let v = eval(e, env, rng, scratch)?;
-                write_value(out, &v, scratch, resolve_escape(*esc, &out[start..]))?;
+                let esc = match *esc {
+                    esc @ (Escape::UrlStartOrQuery | Escape::PathOrQuery) => {
+                        resolve_escape(esc, &out[start..])
+                    }
+                    esc => esc,
+                };
+                write_value(out, &v, scratch, esc)?;
             }
         }
     }
