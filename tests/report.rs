@@ -372,6 +372,70 @@ fn a_capture_that_fails_on_an_error_status_is_named_as_the_failure() {
     assert_eq!(r["totals"]["failed_by_status"], 1);
 }
 
+/// The requests of the plan named `name` in a report.
+fn named<'a>(r: &'a Value, name: &str) -> &'a Value {
+    r["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == name)
+        .unwrap_or_else(|| panic!("no request named {name}: {}", r["requests"]))
+}
+
+/// `teardown worker` runs only for the workers whose `setup worker` completed: it ran for
+/// worker 1 too, whose login was refused, and failed reading `token` ("`token` is not set"),
+/// which the compiler had proved set. A `teardown worker` that fails fails the run (exit 1)
+/// and says in how many workers; it was seen only in the checks table, and the run exited 0.
+#[test]
+fn teardown_worker_runs_after_a_completed_setup_worker_and_its_failure_fails_the_run() {
+    let server = target();
+    let dir = TempDir::new("teardown-worker");
+    let base = base_url(&server);
+    let (text, r) = run_with_json(
+        &dir,
+        "skip",
+        &format!(
+            "defaults {{\n  base {base}\n}}\n\nsetup worker {{\n  if worker == 1 {{\n    \
+             GET /status/500 as refused\n    assert status == 200\n  }}\n  GET /json as login\n  \
+             capture token = status\n}}\n\nscenario s {{\n  GET /json\n}}\n\n\
+             teardown worker {{\n  GET /json?t={{{{token}}}} as logout\n}}\n"
+        ),
+        &["-q", "-w", "3", "-r", "2"],
+        1,
+    );
+    assert_eq!(u(&r["totals"]["worker_setups_failed"]), 1, "{text}");
+    assert_eq!(u(&named(&r, "logout")["requests"]), 2, "{text}");
+    assert_eq!(u(&r["totals"]["worker_teardowns_failed"]), 0, "{text}");
+    assert!(!text.contains("is not set"), "{text}");
+    assert!(!text.contains("teardown worker FAILED"), "{text}");
+
+    let (text, r) = run_with_json(
+        &dir,
+        "fail",
+        &format!(
+            "defaults {{\n  base {base}\n}}\n\nscenario s {{\n  GET /json\n}}\n\n\
+             teardown worker {{\n  GET /status/500 as logout\n  assert status == 200\n  \
+             GET /json as after\n}}\n"
+        ),
+        &["-q", "-w", "2", "-r", "2"],
+        1,
+    );
+    assert_eq!(u(&r["totals"]["worker_teardowns_failed"]), 2, "{text}");
+    assert_eq!(u(&r["totals"]["workers_started"]), 2, "{text}");
+    assert_eq!(u(&r["totals"]["successes"]), 4, "{text}");
+    // The failed assert ends the block: the request after it is not sent.
+    assert_eq!(u(&named(&r, "after")["requests"]), 0, "{text}");
+    assert_eq!(r["exit_code"], 1);
+    assert!(
+        text.contains("teardown worker FAILED in 2 of 2 workers"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Result: FAILED: `teardown worker` failed in 2 of 2 workers (exit 1)"),
+        "{text}"
+    );
+}
+
 #[test]
 fn a_failed_setup_worker_fails_the_run_and_says_in_how_many_workers() {
     let server = target();

@@ -59,6 +59,8 @@ pub struct Verdict {
     /// Workers whose `setup worker` failed (they ran no scenario), of those started.
     pub worker_setups_failed: u64,
     pub workers_started: u64,
+    /// Workers whose `teardown worker` failed.
+    pub worker_teardowns_failed: u64,
     /// Scenario runs that succeeded.
     pub successes: u64,
     /// Requests the scenarios sent (those of `setup` and `teardown` blocks not counted).
@@ -93,6 +95,7 @@ impl Verdict {
             thresholds_passed,
             teardown_failed: result.summary.processes.iter().any(teardown_failed),
             worker_setups_failed: result.summary.worker_setups_failed,
+            worker_teardowns_failed: result.summary.worker_teardowns_failed,
             workers_started: result.summary.workers_started,
             successes: result.summary.successes(),
             scenario_requests,
@@ -108,7 +111,8 @@ impl Verdict {
 
     /// The exit code. When several apply, the first of this list wins:
     /// interrupted (130) > a process died (4) > failures (1: `-x`, `-f`, setup, a worker's
-    /// `setup worker` or teardown failed, every scenario run failed before sending) >
+    /// `setup worker` or `teardown worker`, or teardown failed, every scenario run failed
+    /// before sending) >
     /// thresholds (3) > 0.
     ///
     /// A worker whose `setup worker` failed sent none of its share of the load: the run did
@@ -132,6 +136,7 @@ impl Verdict {
             || failed_by_count
             || self.teardown_failed
             || self.worker_setups_failed > 0
+            || self.worker_teardowns_failed > 0
             || self.sent_nothing()
         {
             return FAILURES;
@@ -219,6 +224,12 @@ impl Verdict {
                         self.worker_setups_failed, self.workers_started
                     ));
                 }
+                if self.worker_teardowns_failed > 0 {
+                    reasons.push(format!(
+                        "`teardown worker` failed in {} of {} workers",
+                        self.worker_teardowns_failed, self.workers_started
+                    ));
+                }
                 if self.sent_nothing() {
                     reasons.push(format!(
                         "no request was sent: all {} scenario runs failed before sending",
@@ -251,6 +262,7 @@ mod tests {
             teardown_failed: false,
             worker_setups_failed: 0,
             workers_started: 10,
+            worker_teardowns_failed: 0,
             successes: 5,
             scenario_requests: 20,
         }
@@ -311,6 +323,14 @@ mod tests {
             (
                 Verdict {
                     teardown_failed: true,
+                    ..verdict(Ending::Completed)
+                },
+                FAILURES,
+            ),
+            (
+                Verdict {
+                    worker_teardowns_failed: 1,
+                    thresholds_passed: false,
                     ..verdict(Ending::Completed)
                 },
                 FAILURES,
@@ -393,6 +413,13 @@ mod tests {
                     ..verdict(Ending::Completed)
                 },
                 "FAILED: `setup worker` failed in 3 of 10 workers (exit 1)",
+            ),
+            (
+                Verdict {
+                    worker_teardowns_failed: 2,
+                    ..verdict(Ending::Completed)
+                },
+                "FAILED: `teardown worker` failed in 2 of 10 workers (exit 1)",
             ),
             (
                 Verdict {

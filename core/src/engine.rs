@@ -146,12 +146,6 @@ const SLEEP_SLICE: Duration = Duration::from_millis(100);
 /// again. The master wakes it when it gives the start or asks a stop (a futex), so this only
 /// bounds a wake-up that never came (none is expected).
 const START_WAIT_LIMIT: Duration = Duration::from_secs(1);
-/// How often a ready load child whose workers still run a `teardown worker` (their `setup
-/// worker` failed) looks for the master's start, with its executor running. Under the start's
-/// 2 ms margin ([`crate::run`]), so the start is seen in time; only such children poll, and
-/// only while their teardowns last. (A poll every 100 µs by every ready child starved the
-/// master's forks at `-p 1000`.)
-const TEARDOWN_START_POLL: Duration = Duration::from_millis(1);
 /// How long before the start a ready load child stops sleeping and spins (a thread's sleep
 /// ends up to ~100 µs late).
 const START_SPIN: Duration = Duration::from_micros(300);
@@ -378,19 +372,6 @@ pub fn run_child(spec: ChildSpec) -> i32 {
         // Tell the master this process is ready, and start with the other processes (the
         // open model's schedule and the duration count from that start, not from the fork).
         slot.set_state(SlotState::Ready);
-        if let Some(arrivals) = &arrivals {
-            // While a worker whose `setup worker` failed runs its `teardown worker`, wait for
-            // the master's start (other processes may still be logging in) with the executor
-            // running, so that the teardown goes on meanwhile instead of after the start.
-            // The start itself is 2 ms ahead of when the master gives it; `wait_for_start`
-            // then waits for it without an executor pass, to keep it sharp.
-            while arrivals.teardowns.get() > 0
-                && region.get_header(HeaderWord::StartNanos) == 0
-                && region.stop_requested() == StopRequest::None
-            {
-                molotov_runtime::timer::sleep(TEARDOWN_START_POLL).await;
-            }
-        }
         stop.wait_for_start();
         slot.set_state(SlotState::Running);
         if let Some(arrivals) = &arrivals {
@@ -660,10 +641,6 @@ struct Arrivals {
     workers: usize,
     /// The process's main task, waiting for every worker to be ready.
     all_ready: std::cell::RefCell<Option<std::task::Waker>>,
-    /// Workers running their `teardown worker` (before the start: those whose `setup
-    /// worker` failed); while any does, the process waits for the start with its executor
-    /// running.
-    teardowns: Cell<usize>,
 }
 
 impl Arrivals {
@@ -679,7 +656,6 @@ impl Arrivals {
             ready: Cell::new(0),
             workers,
             all_ready: Default::default(),
-            teardowns: Cell::new(0),
         }
     }
 
@@ -907,20 +883,18 @@ fn worker_loop(
                 }
             }
         }
-        // Counted before the worker is marked ready, so that the process's main task, which
-        // waits for every worker to be ready, sees this teardown as soon as it looks.
-        if let Some(arrivals) = &plan.arrivals {
-            arrivals.teardowns.set(arrivals.teardowns.get() + 1);
-        }
         if let Some(arrivals) = plan.arrivals.as_ref().filter(|_| !ready) {
             arrivals.mark_ready();
         }
-        // Teardown runs after a graceful stop too (bounded by the request timeout), not after an
-        // immediate one.
-        driver.in_teardown = true;
-        let _ = worker.run_worker_teardown(&mut driver, &mut rec).await;
-        if let Some(arrivals) = &plan.arrivals {
-            arrivals.teardowns.set(arrivals.teardowns.get() - 1);
+        // `teardown worker` undoes what `setup worker` did, so it runs only after a
+        // `setup worker` that completed: after a failed one the worker variables it reads may
+        // be unset. It runs after a graceful stop too (bounded by the request timeout), not
+        // after an immediate one.
+        if setup == RunOutcome::Success {
+            driver.in_teardown = true;
+            if worker.run_worker_teardown(&mut driver, &mut rec).await == RunOutcome::Failure {
+                slot.add_meta(Meta::WorkerTeardownsFailed, 1);
+            }
         }
         driver.flush();
         slot.add_meta(Meta::WorkersAlive, 1u64.wrapping_neg());

@@ -239,6 +239,9 @@ pub struct Totals {
     pub workers_started: u64,
     #[serde(default)]
     pub worker_setups_failed: u64,
+    /// Workers whose `teardown worker` failed (any makes the run fail, exit 1).
+    #[serde(default)]
+    pub worker_teardowns_failed: u64,
 }
 
 /// Per-second rates over the whole run.
@@ -720,6 +723,7 @@ pub fn build(ctx: &Context<'_>) -> Report {
             mean_tls_handshake_us: s.mean_tls_handshake.map(|d| d.as_micros() as u64),
             workers_started: s.workers_started,
             worker_setups_failed: s.worker_setups_failed,
+            worker_teardowns_failed: s.worker_teardowns_failed,
         },
         rates: Rates {
             requests_per_s: per_second(s.counts.requests, elapsed),

@@ -218,6 +218,14 @@ pub fn render(summary: &Summary) -> String {
             fmt_count(s.workers_started)
         );
     }
+    if s.worker_teardowns_failed > 0 {
+        let _ = writeln!(
+            out,
+            "teardown worker FAILED in {} of {} workers",
+            fmt_count(s.worker_teardowns_failed),
+            fmt_count(s.workers_started)
+        );
+    }
     if !s.scenarios.is_empty() {
         let mut t = Table::new(&["scenario", "successes", "failures", "stopped"]);
         for sc in &s.scenarios {

@@ -98,6 +98,8 @@ pub enum Meta {
     RingsCoopRefused = 8,
     /// Workers whose `setup worker` block failed (they ran no scenario).
     WorkerSetupsFailed = 9,
+    /// Workers whose `teardown worker` block failed.
+    WorkerTeardownsFailed = 10,
 }
 
 /// Lifecycle of a slot's owner, as stored in [`Meta::State`].

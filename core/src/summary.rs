@@ -170,6 +170,9 @@ pub struct Summary {
     /// worker` failed (they ran no scenario).
     pub workers_started: u64,
     pub worker_setups_failed: u64,
+    /// Workers whose `teardown worker` failed (it runs only after a `setup worker` that
+    /// completed).
+    pub worker_teardowns_failed: u64,
     /// The processes.
     pub processes: Vec<ProcessInfo>,
     /// Per process (same order as `processes`): requests sent.
@@ -314,6 +317,7 @@ impl Summary {
             runs_started: sum(&|s| s.meta(crate::shm::Meta::RunsStarted)),
             workers_started: sum(&|s| s.meta(crate::shm::Meta::WorkersStarted)),
             worker_setups_failed: sum(&|s| s.meta(crate::shm::Meta::WorkerSetupsFailed)),
+            worker_teardowns_failed: sum(&|s| s.meta(crate::shm::Meta::WorkerTeardownsFailed)),
             processes,
             requests_per_process,
             master_usage: crate::process::self_usage(),

@@ -373,6 +373,7 @@ scenario buy {
             runs_started: 0,
             workers_started: 0,
             worker_setups_failed: 0,
+            worker_teardowns_failed: 0,
             processes: vec![],
             requests_per_process: vec![],
             master_usage: Default::default(),
