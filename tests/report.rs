@@ -497,3 +497,59 @@ fn a_failed_setup_worker_fails_the_run_and_says_in_how_many_workers() {
     assert_eq!(u(&r["totals"]["worker_setups_failed"]), 0);
     assert_eq!(u(&r["totals"]["workers_started"]), 2);
 }
+
+/// A failure outside any request (a `for` over a value that is not a list, a `let` that
+/// cannot be evaluated) is the failure that stops a `-x` run: the report's `failure` was
+/// null and no line said what failed. Each distinct one is said once per process on stderr
+/// (only a worker's first was, once per worker).
+#[test]
+fn a_failure_outside_any_request_is_reported_and_said_once_per_place() {
+    let server = target();
+    let dir = TempDir::new("statement-failure");
+    let base = base_url(&server);
+    let plan = format!(
+        "defaults {{\n  base {base}\n}}\n\nscenario f {{\n  GET /json\n  capture o = jsonpath \"$\"\n  \
+         for x in o {{\n    GET /json?x={{{{x}}}}\n  }}\n}}\n\nscenario g {{\n  GET /json\n  \
+         capture s = status\n  let y = pick(s)\n  GET /json?y={{{{y}}}}\n}}\n"
+    );
+    let (text, r) = run_with_json(&dir, "x", &plan, &["-q", "-x", "-w", "2", "-d", "5"], 1);
+    assert_eq!(r["ending"], "stopped_on_failure", "{text}");
+    let failure = &r["failure"];
+    assert_eq!(failure["what"], "statement", "{text}");
+    let (location, message) = (
+        failure["location"].as_str().unwrap(),
+        failure["message"].as_str().unwrap(),
+    );
+    let (line, want) = if location.ends_with(":8") {
+        (8, "`for` needs a list, got an object")
+    } else {
+        (16, "pick() needs a list, got a number")
+    };
+    assert!(location.ends_with(&format!("x.mol:{line}")), "{failure}");
+    assert_eq!(message, want, "{failure}");
+    assert!(
+        text.contains(&format!(
+            "stopped on the first failure: statement at {location}: {want}"
+        )),
+        "{text}"
+    );
+
+    // Without -x, both places fail in every worker, and each is said once.
+    let file = dir.write("v.mol", &plan);
+    let out = run_bounded(
+        molotov().args(["-q", "-w", "3", "-r", "20"]).arg(&file),
+        Duration::from_secs(30),
+    );
+    assert_exit(&out, 0);
+    let err = stderr(&out);
+    for want in [
+        "v.mol:8: `for` needs a list, got an object",
+        "v.mol:16: pick() needs a list, got a number",
+    ] {
+        assert_eq!(
+            err.lines().filter(|l| l.ends_with(want)).count(),
+            1,
+            "{want}\n{err}"
+        );
+    }
+}

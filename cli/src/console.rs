@@ -82,6 +82,8 @@ impl FailureLog {
                     .requests
                     .get(id as usize)
                     .and_then(|r| r.sample.clone()),
+                // Not among `sites()`: the load processes say those themselves.
+                Site::Statement => None,
             };
             if let Some((status, message)) = sample {
                 self.print(site, status, &message);
@@ -151,6 +153,10 @@ pub fn describe_failure(names: &Names, site: Site, status: u16, message: &str) -
             "FAILED request {} at {}{status}: {message}",
             names.requests[id as usize], names.request_locations[id as usize]
         ),
+        Site::Statement => {
+            let (location, message) = Site::split_statement_text(&message);
+            format!("FAILED statement at {}: {message}", location.unwrap_or("?"))
+        }
     }
 }
 

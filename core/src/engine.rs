@@ -288,7 +288,6 @@ impl ChildSpec {
             slot_index: self.slot,
             options: self.options.clone(),
             stop: Rc::clone(stop),
-            reported_plain_failure: false,
         }
     }
 
@@ -1324,7 +1323,13 @@ struct EngineRecorder {
     slot_index: usize,
     options: EngineOptions,
     stop: Rc<StopWatch>,
-    reported_plain_failure: bool,
+}
+
+thread_local! {
+    /// The plan lines (`file:line`) of the statement failures this process has said on
+    /// stderr: each is said once per process, not once per worker.
+    static STATEMENT_FAILURES_SAID: std::cell::RefCell<std::collections::HashSet<String>> =
+        std::cell::RefCell::new(std::collections::HashSet::new());
 }
 
 impl Recorder for EngineRecorder {
@@ -1352,25 +1357,27 @@ impl Recorder for EngineRecorder {
 
     fn failure(&mut self, f: &Failure<'_>) {
         let site = match (f.check, f.request) {
-            (Some(check), _) => Some(Site::Check(check.0)),
-            (None, Some(request)) => Some(Site::Request(request.0)),
-            (None, None) => None,
+            (Some(check), _) => Site::Check(check.0),
+            (None, Some(request)) => Site::Request(request.0),
+            (None, None) => Site::Statement,
         };
-        match site {
-            Some(site) => {
-                self.slot
-                    .offer_sample(site, f.status.unwrap_or(0), f.message);
-                if self.slot.meta(Meta::FailedSite) == 0 {
-                    self.slot.set_meta(Meta::FailedSite, encode_site(site));
-                }
-            }
+        if site == Site::Statement {
             // A failure outside any request (a `let`, `header`, `log` or `for` that could not
-            // be evaluated) has no counter of its own: say it once per worker on stderr.
-            None if !self.reported_plain_failure => {
-                self.reported_plain_failure = true;
+            // be evaluated) has no counter of its own: the slot keeps the first one (for
+            // `-x`), and each distinct one is said once per process on stderr.
+            let location = f.location.to_string();
+            self.slot
+                .offer_sample(site, 0, &Site::statement_text(&location, f.message));
+            let new = STATEMENT_FAILURES_SAID.with(|said| said.borrow_mut().insert(location));
+            if new {
                 crate::errln!("molotov: {}: {}", f.location, f.message);
             }
-            None => {}
+        } else {
+            self.slot
+                .offer_sample(site, f.status.unwrap_or(0), f.message);
+        }
+        if self.slot.meta(Meta::FailedSite) == 0 {
+            self.slot.set_meta(Meta::FailedSite, encode_site(site));
         }
         if self.options.exception {
             self.region.claim_failed_slot(self.slot_index);
@@ -1386,11 +1393,13 @@ impl Recorder for EngineRecorder {
     }
 }
 
-/// Encodes a site into a non-zero word: kind in the top bit, id + 1 below.
+/// Encodes a site into a non-zero word: the kind in the top two bits (0: check, 2: request,
+/// 1: statement), id + 1 below.
 pub fn encode_site(site: Site) -> u64 {
     match site {
         Site::Check(id) => u64::from(id) + 1,
         Site::Request(id) => (1 << 63) | (u64::from(id) + 1),
+        Site::Statement => (1 << 62) | 1,
     }
 }
 
@@ -1399,10 +1408,10 @@ pub fn decode_site(word: u64) -> Option<Site> {
     if word == 0 {
         return None;
     }
-    let id = ((word & !(1 << 63)) - 1) as u32;
-    Some(if word >> 63 == 1 {
-        Site::Request(id)
-    } else {
-        Site::Check(id)
+    let id = ((word & !(3 << 62)) - 1) as u32;
+    Some(match word >> 62 {
+        2 => Site::Request(id),
+        1 => Site::Statement,
+        _ => Site::Check(id),
     })
 }

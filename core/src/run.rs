@@ -845,7 +845,8 @@ fn failure_in(region: &Region, slot_index: usize, names: &Names) -> Option<Failu
         .chain(
             (0..names.checks.len() as u32)
                 .map(Site::Check)
-                .chain((0..names.requests.len() as u32).map(Site::Request)),
+                .chain((0..names.requests.len() as u32).map(Site::Request))
+                .chain([Site::Statement]),
         );
     for site in sites {
         if let Some((status, message)) = slot.sample(site) {
@@ -862,6 +863,15 @@ fn failure_in(region: &Region, slot_index: usize, names: &Names) -> Option<Failu
                     )
                 }
                 Site::Request(id) => (names.requests[id as usize].clone(), None),
+                Site::Statement => {
+                    let (location, text) = Site::split_statement_text(&message);
+                    return Some(FailureReport {
+                        what: "statement".into(),
+                        location: location.map(str::to_string),
+                        status,
+                        message: text.to_string(),
+                    });
+                }
             };
             return Some(FailureReport {
                 what,

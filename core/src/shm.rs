@@ -16,7 +16,7 @@
 //! scenarios   3 × scenarios       successes, failures, stopped runs
 //! checks      2 × checks          passed, failed
 //! requests    REQUEST_WORDS × requests    responses, errors, failed by status, bytes, sent
-//! samples     SAMPLE_WORDS × (checks + requests)   first failure text of each site
+//! samples     SAMPLE_WORDS × (checks + requests + 1)   first failure text of each site
 //! histograms  COUNTS_LEN × (2 + requests)  latency overall, service time overall, per request
 //! ```
 
@@ -239,7 +239,8 @@ impl Layout {
         let checks = scenarios + 3 * shape.scenarios;
         let requests = checks + 2 * shape.checks;
         let samples = requests + REQUEST_WORDS * shape.requests;
-        let histograms = samples + SAMPLE_WORDS * (shape.checks + shape.requests);
+        // One sample per check and per request, and one for statements ([`Site::Statement`]).
+        let histograms = samples + SAMPLE_WORDS * (shape.checks + shape.requests + 1);
         // Round each slot to whole pages so two children never write the same page.
         let words = histograms + COUNTS_LEN * (2 + shape.requests);
         let slot_words = words.div_ceil(512) * 512;
@@ -675,6 +676,7 @@ impl<'r> Slot<'r> {
         let n = match site {
             Site::Check(id) => id as usize,
             Site::Request(id) => self.layout.shape.checks + id as usize,
+            Site::Statement => self.layout.shape.checks + self.layout.shape.requests,
         };
         self.layout.samples + n * SAMPLE_WORDS
     }
@@ -721,13 +723,33 @@ impl<'r> Slot<'r> {
     }
 }
 
-/// Where a failure happened: an assert/check or a request.
+/// Where a failure happened: an assert/check, a request, or a statement outside any
+/// request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Site {
     /// A check or assert id.
     Check(u32),
     /// A request id.
     Request(u32),
+    /// A statement outside any request (a `let`, `header`, `log` or `for` that could not be
+    /// evaluated): one per slot, which keeps the first such failure, its text
+    /// `file:line\nmessage` ([`Site::statement_text`]).
+    Statement,
+}
+
+impl Site {
+    /// The sample text of a statement's failure at `location` (`file:line`).
+    pub fn statement_text(location: &str, message: &str) -> String {
+        format!("{location}\n{message}")
+    }
+
+    /// [`Site::statement_text`] taken apart: the location and the message.
+    pub fn split_statement_text(text: &str) -> (Option<&str>, &str) {
+        match text.split_once('\n') {
+            Some((location, message)) => (Some(location), message),
+            None => (None, text),
+        }
+    }
 }
 
 fn truncate_utf8(text: &str, max: usize) -> &str {
