@@ -20,7 +20,7 @@
 use std::borrow::Cow;
 
 use hdrhistogram::Histogram;
-use molotov_dsl::{Metric, Program, Threshold, ThresholdTarget, ThresholdValue};
+use molotov_dsl::{CmpOp, Metric, Program, Threshold, ThresholdTarget, ThresholdValue};
 use serde::{Deserialize, Serialize};
 
 use crate::latency;
@@ -87,6 +87,17 @@ impl ThresholdOutcome {
     /// The limit for people, in the same style as [`ThresholdOutcome::observed_text`].
     pub fn limit_text(&self) -> String {
         format_value(self.limit, self.unit)
+    }
+}
+
+/// `v` rounded as [`format_value`] shows it at least: percentages to 0.01%, rates to 1/s
+/// from 100/s (0.1/s below), latencies to 1 µs.
+fn as_printed(v: f64, unit: Unit) -> f64 {
+    match unit {
+        Unit::Percent => (v * 100.0).round() / 100.0,
+        Unit::PerSecond if v >= 100.0 => v.round(),
+        Unit::PerSecond => (v * 10.0).round() / 10.0,
+        Unit::Micros => v.round(),
     }
 }
 
@@ -223,8 +234,16 @@ fn evaluate_one(program: &Program, summary: &Summary, t: &Threshold) -> Threshol
         ThresholdValue::Percent(p) => (p, Unit::Percent),
         ThresholdValue::Number(n) => (n, Unit::PerSecond),
     };
+    // `==` and `!=` compare the value as the report prints it: `checks == 66.67%` holds for
+    // two checks passed of three, which the report shows as 66.67%.
+    let compared = |v: f64| match t.cmp {
+        CmpOp::Eq | CmpOp::Ne => as_printed(v, unit),
+        _ => v,
+    };
     // `holds` compares latencies in seconds.
-    let passed = observed.is_some_and(|v| t.holds(if unit == Unit::Micros { v / 1e6 } else { v }));
+    let passed = observed
+        .map(compared)
+        .is_some_and(|v| t.holds(if unit == Unit::Micros { v / 1e6 } else { v }));
     ThresholdOutcome {
         text: t.text.clone(),
         location: t.location.to_string(),
@@ -437,6 +456,32 @@ scenario buy {
             assert_eq!(o.passed, passed, "{text}: {o:?}");
             assert_eq!(o.text, text);
         }
+    }
+
+    /// `==` and `!=` compare the value as the report prints it: 2 checks passed of 3 print as
+    /// 66.67%, and `checks == 66.67%` failed (66.666...% was compared exactly). The other
+    /// comparisons stay exact.
+    #[test]
+    fn equality_compares_the_printed_value() {
+        let mut s = summary();
+        s.checks = vec![check(2, 1), check(0, 0)];
+        s.elapsed = Duration::from_secs(3);
+        // (threshold, passed); 250 requests in 3 s: 83.333.../s, printed 83.3/s.
+        let cases: &[(&str, bool)] = &[
+            ("checks == 66.67%", true),
+            ("checks != 66.67%", false),
+            ("checks == 66.66%", false),
+            ("checks > 66.67%", false),
+            ("checks < 66.67%", true),
+            ("rps == 83.3", true),
+            ("rps != 83.3", false),
+            ("rps > 83.3", true),
+        ];
+        for &(text, passed) in cases {
+            let o = one(text, &s);
+            assert_eq!(o.passed, passed, "{text}: {o:?}");
+        }
+        assert_eq!(one("checks == 66.67%", &s).observed_text(), "66.67%");
     }
 
     #[test]
