@@ -860,7 +860,7 @@ fn worker_loop(
                     }
                     if late > LATE_AFTER {
                         slot.add(Total::LateStarts, 1);
-                        slot.add(Total::LateMicros, micros(late));
+                        slot.add_wide(Total::LateMicros, Total::LateMicrosHigh, micros(late));
                         slot.raise(Total::MaxLateMicros, micros(late));
                     }
                     // Latency runs from the intended start, or from the actual one when

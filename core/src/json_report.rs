@@ -735,8 +735,7 @@ pub fn build(ctx: &Context<'_>) -> Report {
         service_time_us: Latency::of(&s.service),
         schedule: Schedule {
             late_starts: s.late_starts,
-            late_mean_us: (s.late_starts > 0)
-                .then(|| (s.late_total.as_micros() / u128::from(s.late_starts)) as u64),
+            late_mean_us: s.late_mean().map(|d| d.as_micros() as u64),
             late_max_us: s.late_max.as_micros() as u64,
             early_starts: s.early_starts,
             early_max_us: s.early_max.as_micros() as u64,

@@ -309,7 +309,9 @@ pub fn ramp_offset(
 ) -> Duration {
     let total = (processes * workers).max(1) as u64;
     let rank = (local * processes + process) as u64;
-    Duration::from_nanos((ramp_up.as_nanos() as u64).saturating_mul(rank) / total)
+    // In 128 bits: a day's ramp in nanoseconds times a rank of 213,500 passes 2^64.
+    let nanos = ramp_up.as_nanos() * u128::from(rank) / u128::from(total);
+    Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
@@ -339,6 +341,27 @@ mod tests {
             })
             .collect();
         RateSchedule::staged(0.0, stages)
+    }
+
+    /// Ramp-up offsets are computed in 128 bits: with a day's ramp every worker ranked past
+    /// 213,500 got the same offset (a saturated 64-bit product).
+    #[test]
+    fn long_ramps_spread_every_worker() {
+        let day = Duration::from_secs(86_400);
+        let (processes, workers) = (16, 15_000);
+        let offsets: Vec<Duration> = [213_000usize, 220_000, 239_999]
+            .iter()
+            .map(|rank| ramp_offset(day, rank % processes, processes, rank / processes, workers))
+            .collect();
+        assert!(
+            offsets[0] < offsets[1] && offsets[1] < offsets[2],
+            "{offsets:?}"
+        );
+        // The last of 240,000 workers starts 0.36 s before the ramp's end.
+        assert_eq!(
+            offsets[2],
+            Duration::from_nanos(86_400_000_000_000 / 240_000 * 239_999)
+        );
     }
 
     #[test]

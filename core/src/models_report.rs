@@ -47,11 +47,7 @@ pub fn render_open_model(summary: &Summary, schedule: &RateSchedule) -> String {
         fmt_count(due),
         fmt_rate(achieved)
     );
-    let mean = if summary.late_starts > 0 {
-        summary.late_total / summary.late_starts.min(u64::from(u32::MAX)) as u32
-    } else {
-        std::time::Duration::ZERO
-    };
+    let mean = summary.late_mean().unwrap_or_default();
     // Runs due close together start in one wake-up, the later ones early (`--max-early`).
     let early = if summary.early_starts > 0 {
         format!(

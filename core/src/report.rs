@@ -268,11 +268,7 @@ pub fn render(summary: &Summary) -> String {
     out.push_str(&t.render(2));
 
     if s.late_starts > 0 || s.dropped_starts > 0 || s.missed_starts > 0 {
-        let mean = if s.late_starts > 0 {
-            s.late_total / s.late_starts as u32
-        } else {
-            Duration::ZERO
-        };
+        let mean = s.late_mean().unwrap_or_default();
         let _ = writeln!(
             out,
             "  late starts: {} (mean {} late, max {}), dropped: {}, missed: {}",

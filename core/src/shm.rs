@@ -143,7 +143,9 @@ pub enum Total {
     TtfbMicros = 9,
     /// Requests that started later than scheduled (open model).
     LateStarts = 10,
-    /// Sum of the lateness of late starts, in µs.
+    /// Sum of the lateness of late starts, in µs: the low word of a 128-bit sum whose high
+    /// word is [`Total::LateMicrosHigh`] (an overloaded open model's lateness grows with
+    /// the run, so its sum grows as its square: 64 bits wrap within hours).
     LateMicros = 11,
     /// Scheduled starts that were dropped (open model with a bound).
     DroppedStarts = 12,
@@ -159,6 +161,8 @@ pub enum Total {
     EarlyStarts = 17,
     /// Earliest start seen, in µs before its intended time.
     MaxEarlyMicros = 18,
+    /// The high word of [`Total::LateMicros`].
+    LateMicrosHigh = 19,
 }
 
 /// Counters per request id.
@@ -570,6 +574,24 @@ impl<'r> Slot<'r> {
     #[inline]
     pub fn add(&self, counter: Total, n: u64) {
         self.add_at(self.layout.totals + counter as usize, n);
+    }
+
+    /// Adds `n` to the 128-bit sum whose low word is `low` and high word `high` (one writer:
+    /// the slot's process; a reader during the run may see the two words of different
+    /// moments, the final reading is exact).
+    #[inline]
+    pub fn add_wide(&self, low: Total, high: Total, n: u64) {
+        let low = &self.words[self.layout.totals + low as usize];
+        let (sum, carry) = low.load(Relaxed).overflowing_add(n);
+        low.store(sum, Relaxed);
+        if carry {
+            self.add(high, 1);
+        }
+    }
+
+    /// The 128-bit sum of [`Slot::add_wide`].
+    pub fn total_wide(&self, low: Total, high: Total) -> u128 {
+        u128::from(self.total(high)) << 64 | u128::from(self.total(low))
     }
 
     /// Raises a global counter to at least `value` (for maxima).

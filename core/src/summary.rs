@@ -306,7 +306,17 @@ impl Summary {
             status_codes,
             errors_by_kind,
             late_starts: sum(&|s| s.total(Total::LateStarts)),
-            late_total: Duration::from_micros(sum(&|s| s.total(Total::LateMicros))),
+            late_total: {
+                let micros: u128 = slots
+                    .iter()
+                    .map(|s| s.total_wide(Total::LateMicros, Total::LateMicrosHigh))
+                    .sum();
+                // At most 2^64 × processes µs: whole seconds fit in a u64.
+                Duration::new(
+                    (micros / 1_000_000) as u64,
+                    (micros % 1_000_000) as u32 * 1000,
+                )
+            },
             late_max: Duration::from_micros(most(Total::MaxLateMicros)),
             early_starts: sum(&|s| s.total(Total::EarlyStarts)),
             early_max: Duration::from_micros(most(Total::MaxEarlyMicros)),
@@ -333,6 +343,18 @@ impl Summary {
         self.scenarios.iter().map(|s| s.successes).sum()
     }
 
+    /// The mean lateness of the late starts (None without any). Divided in 128 bits: the
+    /// count may pass 2^32 in a long overloaded run.
+    pub fn late_mean(&self) -> Option<Duration> {
+        (self.late_starts > 0).then(|| {
+            let nanos = self.late_total.as_nanos() / u128::from(self.late_starts);
+            Duration::new(
+                (nanos / 1_000_000_000) as u64,
+                (nanos % 1_000_000_000) as u32,
+            )
+        })
+    }
+
     /// Scenario runs that failed, over all scenarios.
     pub fn failures(&self) -> u64 {
         self.scenarios.iter().map(|s| s.failures).sum()
@@ -346,5 +368,52 @@ impl Summary {
         } else {
             0.0
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shm::{Layout, Region, Shape};
+
+    /// The lateness of late starts adds up in 128 bits and its mean divides in 128 bits: the
+    /// 64-bit sum wrapped within hours of an overloaded open model, and the text report
+    /// divided by the count `as u32` (wrong past 2^32 late starts, a panic at 2^32).
+    #[test]
+    fn the_mean_lateness_survives_sums_and_counts_past_64_and_32_bits() {
+        let region = Region::new(Layout::new(Shape {
+            requests: 0,
+            scenarios: 0,
+            checks: 0,
+            slots: 2,
+        }))
+        .unwrap();
+        for i in 0..2 {
+            let slot = region.slot(i);
+            slot.add(Total::LateStarts, 1 << 32);
+            // 2^64 - 1 µs, then 2^32 more: a carry into the high word.
+            slot.add_wide(Total::LateMicros, Total::LateMicrosHigh, u64::MAX);
+            slot.add_wide(Total::LateMicros, Total::LateMicrosHigh, (1 << 32) + 1);
+            assert_eq!(
+                slot.total_wide(Total::LateMicros, Total::LateMicrosHigh),
+                (1u128 << 64) + (1 << 32)
+            );
+        }
+        let names = Names {
+            requests: vec![],
+            request_locations: vec![],
+            scenarios: vec![],
+            checks: vec![],
+            error_kinds: vec![],
+        };
+        let s = Summary::merge(&region, &names, vec![], Duration::from_secs(1));
+        assert_eq!(s.late_starts, 1 << 33);
+        // (2^65 + 2^33) µs over 2^33 starts: 2^32 + 1 µs each.
+        assert_eq!(s.late_mean(), Some(Duration::from_micros((1 << 32) + 1)));
+        let text = crate::report::render(&s);
+        assert!(
+            text.contains("late starts: 8,589,934,592 (mean 4294.97s late"),
+            "{text}"
+        );
     }
 }
