@@ -6,7 +6,7 @@
 //!   in-flight up and down, responses, status, three histograms, two per-request counters,
 //!   time to first byte, the client's four byte/connect counters);
 //! - `merge_histogram`: what the master pays per histogram and per tick to rebuild an
-//!   `hdrhistogram::Histogram` from a slot's 17,408 counters.
+//!   `hdrhistogram::Histogram` from a slot's 28,672 counters.
 //!
 //! Run: `cargo bench -p molotov-benches --bench shm_record`.
 

@@ -242,6 +242,10 @@ pub struct Totals {
     /// Workers whose `teardown worker` failed (any makes the run fail, exit 1).
     #[serde(default)]
     pub worker_teardowns_failed: u64,
+    /// Latencies that reached the histograms' top (24 h): counted as 24 h, their true values
+    /// are larger.
+    #[serde(default)]
+    pub latencies_at_top: u64,
 }
 
 /// Per-second rates over the whole run.
@@ -724,6 +728,7 @@ pub fn build(ctx: &Context<'_>) -> Report {
             workers_started: s.workers_started,
             worker_setups_failed: s.worker_setups_failed,
             worker_teardowns_failed: s.worker_teardowns_failed,
+            latencies_at_top: crate::latency::at_top(&s.latency),
         },
         rates: Rates {
             requests_per_s: per_second(s.counts.requests, elapsed),

@@ -280,7 +280,7 @@ mod tests {
 
     #[test]
     fn sizes_read_well() {
-        assert_eq!(size(COUNTS_LEN as u64 * 8), "136.0 KiB");
+        assert_eq!(size(COUNTS_LEN as u64 * 8), "224.0 KiB");
         assert_eq!(size(3 << 20), "3.0 MiB");
         assert_eq!(size(1_147_000_000_000), "1.0 TiB");
     }

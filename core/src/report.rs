@@ -266,6 +266,15 @@ pub fn render(summary: &Summary) -> String {
         t.row(row);
     }
     out.push_str(&t.render(2));
+    let at_top = crate::latency::at_top(&s.latency);
+    if at_top > 0 {
+        let _ = writeln!(
+            out,
+            "  note: {} latencies reached 24 h, the top of the histograms: they count as 24 h, \
+             their true values are larger",
+            fmt_count(at_top)
+        );
+    }
 
     if s.late_starts > 0 || s.dropped_starts > 0 || s.missed_starts > 0 {
         let mean = s.late_mean().unwrap_or_default();

@@ -345,6 +345,16 @@ impl Region {
         &self.layout
     }
 
+    /// How many pages of the region are in memory (written by some process, or read by one:
+    /// a read of an unwritten page allocates it).
+    pub fn pages_in_memory(&self) -> usize {
+        let pages = WrittenPages::of(self.words());
+        (0..self.words)
+            .step_by(pages.page_size / 8)
+            .filter(|&i| pages.holds(i))
+            .count()
+    }
+
     fn words(&self) -> &[AtomicU64] {
         // SAFETY: `base` points to `words` zero-initialised, 8-byte-aligned words that stay
         // mapped for the life of `self`; AtomicU64 has the layout of u64.
@@ -685,8 +695,24 @@ impl<'r> Slot<'r> {
         self.add_at(self.layout.histogram(which) + latency::index_of(micros), 1);
     }
 
-    /// The counts array of a histogram, read now.
+    /// The counts array of a histogram, read now: the counters on pages of the region that
+    /// some process wrote, and 0 for the others, unread (`mincore`). Reading a page of the
+    /// shared region that no process wrote would allocate it: a histogram is 56 pages, a
+    /// process touches one or two of them, and reading them all cost the master 224 KiB
+    /// per request line and process. A page the kernel swapped out also reads as unwritten:
+    /// [`Slot::histogram_counts_all`] reads every counter.
     pub fn histogram_counts(&self, which: Histo) -> impl Iterator<Item = (usize, u64)> + 'r {
+        let start = self.layout.histogram(which);
+        let words = &self.words[start..start + COUNTS_LEN];
+        let written = WrittenPages::of(words);
+        words.iter().enumerate().map(move |(i, w)| {
+            let count = if written.holds(i) { w.load(Relaxed) } else { 0 };
+            (i, count)
+        })
+    }
+
+    /// The counts array of a histogram, every counter read now.
+    pub fn histogram_counts_all(&self, which: Histo) -> impl Iterator<Item = (usize, u64)> + 'r {
         let start = self.layout.histogram(which);
         self.words[start..start + COUNTS_LEN]
             .iter()
@@ -742,6 +768,56 @@ impl<'r> Slot<'r> {
             .trim_end_matches('\0')
             .to_string();
         Some((self.words[at].load(Relaxed) as u16, text))
+    }
+}
+
+/// Which pages of a run of words of the region are in memory (`mincore`): those some
+/// process wrote. All of them when the kernel cannot say.
+struct WrittenPages {
+    /// The address of the first word, and of the page it is on.
+    first: usize,
+    page_start: usize,
+    page_size: usize,
+    /// One byte per page from `page_start`, bit 0 set when the page is in memory; None: read
+    /// every page.
+    resident: Option<Vec<u8>>,
+}
+
+impl WrittenPages {
+    fn of(words: &[AtomicU64]) -> WrittenPages {
+        // SAFETY: sysconf reads a constant of the system.
+        let page_size = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
+            .ok()
+            .filter(|p| p.is_power_of_two())
+            .unwrap_or(4096);
+        let first = words.as_ptr() as usize;
+        let page_start = first & !(page_size - 1);
+        let end = first + std::mem::size_of_val(words);
+        let mut resident = vec![0u8; (end - page_start).div_ceil(page_size)];
+        // SAFETY: `page_start..end` lies within the region's mapping (the words are in it, and
+        // the region is page-aligned); `resident` has one byte per page of that range.
+        let rc = unsafe {
+            libc::mincore(
+                page_start as *mut libc::c_void,
+                end - page_start,
+                resident.as_mut_ptr(),
+            )
+        };
+        WrittenPages {
+            first,
+            page_start,
+            page_size,
+            resident: (rc == 0).then_some(resident),
+        }
+    }
+
+    /// Whether word `i` (from the first) is on a page in memory.
+    fn holds(&self, i: usize) -> bool {
+        let Some(resident) = &self.resident else {
+            return true;
+        };
+        let page = (self.first + i * 8 - self.page_start) / self.page_size;
+        resident[page] & 1 == 1
     }
 }
 

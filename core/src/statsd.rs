@@ -809,7 +809,7 @@ impl Statsd {
         for s in 0..region.slots() {
             let slot = region.slot(s);
             // A slot with no response for it has an empty histogram (unused slots, the
-            // setup and teardown processes): 17,408 words not worth reading.
+            // setup and teardown processes): 28,672 words not worth reading.
             let responses = match which {
                 Histo::Request(id) => slot.request(id as usize, RequestCounter::Responses),
                 _ => slot.total(Total::Responses),

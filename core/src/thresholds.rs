@@ -240,6 +240,16 @@ fn evaluate_one(program: &Program, summary: &Summary, t: &Threshold) -> Threshol
         CmpOp::Eq | CmpOp::Ne => as_printed(v, unit),
         _ => v,
     };
+    // A latency at the histograms' top was clamped to it: its true value is larger, and
+    // unknown (`max < 25h` cannot be said to hold; `p99 > 1h` does).
+    let top = data.latency.lowest_equivalent(latency::HIGHEST_US) as f64;
+    let compared = |v: f64| {
+        if unit == Unit::Micros && v >= top {
+            f64::INFINITY
+        } else {
+            compared(v)
+        }
+    };
     // `holds` compares latencies in seconds.
     let passed = observed
         .map(compared)
@@ -455,6 +465,27 @@ scenario buy {
             }
             assert_eq!(o.passed, passed, "{text}: {o:?}");
             assert_eq!(o.text, text);
+        }
+    }
+
+    /// A latency at the histograms' top (24 h) was clamped to it: thresholds that would need
+    /// its true value do not hold (`max < 25h`), those it passes anyway do (`max > 1h`).
+    /// Latencies of 65 s are kept (the top was 60 s, and `max < 61s` passed on them).
+    #[test]
+    fn latencies_at_the_top_are_larger_than_it() {
+        let mut s = summary();
+        s.latency = histogram(&[65_000_000, 65_000_000, 90_000_000_000]);
+        let cases: &[(&str, bool)] = &[
+            ("p50 < 61s", false),
+            ("p50 < 66s", true),
+            ("max < 25h", false),
+            ("max > 1h", true),
+            ("max >= 24h", true),
+            ("max != 24h", true),
+        ];
+        for &(text, passed) in cases {
+            let o = one(text, &s);
+            assert_eq!(o.passed, passed, "{text}: {o:?}");
         }
     }
 
