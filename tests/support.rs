@@ -18,11 +18,15 @@ pub fn molotov() -> Command {
 pub struct TempDir(pub PathBuf);
 
 impl TempDir {
+    /// The name is made unique by the process and a counter: two tests of one binary that
+    /// ask for the same name (it was the pid and `Instant::now().elapsed()`, always about 0)
+    /// shared a directory, and one's clean-up removed the other's files.
     pub fn new(name: &str) -> TempDir {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!(
-            "molotov-test-{name}-{}-{}",
-            std::process::id(),
-            Instant::now().elapsed().as_nanos()
+            "molotov-test-{name}-{}-{n}",
+            std::process::id()
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
