@@ -295,6 +295,9 @@ pub fn finish(f: &Finish<'_>, result: &RunResult, files: ReportFiles) -> u8 {
             unwritten.push(p.name);
         }
     }
+    // The live lines still queued (a reader that stopped reading), before the report: the
+    // load is over, nothing waits for this but the report.
+    crate::live_output::drain();
     // Then the streams, which cannot be written again: they say the final code unless a
     // stream written after them fails.
     if json_to_stdout

@@ -9,6 +9,7 @@ mod demo;
 mod duration;
 mod exit;
 mod finish;
+mod live_output;
 mod load_args;
 mod molotov_json;
 mod statsd_args;
@@ -42,6 +43,8 @@ fn main() -> ExitCode {
         Some(Command::Demo { run }) => run_plan(None, run),
         None => run_plan(cli.plan.as_deref(), &cli.run),
     };
+    // What the live view left queued (a run that ended in an error), written before leaving.
+    live_output::drain();
     ExitCode::from(code)
 }
 
