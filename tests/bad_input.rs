@@ -736,6 +736,48 @@ fn a_report_lost_to_a_full_disk_fails_the_run_with_exit_2() {
     );
 }
 
+/// `molotov check PLAN` with stdout on a full disk, or a pipe whose reader is gone: its "ok"
+/// line was printed with `println!`, which panicked (exit 101). Now as for a run's text
+/// report: a full disk is said on stderr, exit 2; a reader gone asked for no more, exit 0.
+#[test]
+fn check_with_stdout_unwritable_does_not_panic() {
+    let dir = TempDir::new("check-stdout");
+    let file = dir.write("ok.mol", &plan("http://127.0.0.1:9", "5s", "  GET /json"));
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let child = support::molotov()
+        .arg("check")
+        .arg(&file)
+        .stdout(full)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = support::wait_bounded(child, Duration::from_secs(10));
+    let err = support::stderr(&out);
+    assert_exit(&out, 2);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("cannot write to stdout: No space left on device"),
+        "{err}"
+    );
+    // A pipe whose reader is gone before molotov writes.
+    let (read_end, write_end) = nix::unistd::pipe().unwrap();
+    drop(read_end);
+    let child = support::molotov()
+        .arg("check")
+        .arg(&file)
+        .stdout(std::process::Stdio::from(write_end))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = support::wait_bounded(child, Duration::from_secs(10));
+    let err = support::stderr(&out);
+    assert_exit(&out, 0);
+    assert!(err.is_empty(), "{err}");
+}
+
 /// A report that cannot be written makes the exit code 2, and every report that is written
 /// says so: the JSON file's `exit_code` and the text report's `Result:` line (they used to say
 /// 0 and "OK" while molotov exited 2). A file over the file-size limit (`ulimit -f`) is such a

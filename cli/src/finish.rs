@@ -231,7 +231,7 @@ impl Pending {
 
 /// Writes `text` to stdout; a reader that went away (`molotov ... | head -1`) asked for no
 /// more, and is not an error.
-fn to_stdout(text: &str) -> std::io::Result<()> {
+pub fn to_stdout(text: &str) -> std::io::Result<()> {
     // Not `print!`: a failure must not make the master panic before the report files are
     // written.
     let mut out = std::io::stdout().lock();

@@ -99,15 +99,23 @@ fn counted(n: usize, noun: &str) -> String {
 fn check(path: &Path) -> u8 {
     match molotov_dsl::compile(path, &CompileOptions::default()) {
         Ok(program) => {
-            println!(
-                "{}: ok ({}, {}, {}, {})",
+            let line = format!(
+                "{}: ok ({}, {}, {}, {})\n",
                 path.display(),
                 counted(program.scenarios().len(), "scenario"),
                 counted(program.requests().len(), "request"),
                 counted(program.checks().len(), "check"),
                 counted(program.thresholds().len(), "threshold")
             );
-            exit::OK
+            // Not `println!`, which panics when stdout fails (`> /dev/full`): a reader that went
+            // away asked for no more; any other failure is said, exit 2.
+            match finish::to_stdout(&line) {
+                Ok(()) => exit::OK,
+                Err(e) => {
+                    molotov_core::errln!("molotov: error: cannot write to stdout: {e}");
+                    exit::PLAN_ERROR
+                }
+            }
         }
         Err(diagnostics) => {
             molotov_core::err!("{diagnostics}");
