@@ -647,6 +647,54 @@ fn a_report_path_that_is_a_file_of_the_plan_or_the_other_report_is_refused() {
         "{}",
         support::stderr(&out)
     );
+    // The same through hard links (another name for the same file, which no path
+    // comparison sees): the plan, an included file, a `file` body, then the other report.
+    for (name, of) in [
+        ("plan-link.mol", "top.mol"),
+        ("include-link.mol", "inc/common.mol"),
+        ("body-link.json", "body.json"),
+    ] {
+        let link = dir.0.join(name);
+        std::fs::hard_link(dir.0.join(of), &link).unwrap();
+        let link = link.to_str().unwrap();
+        for flag in ["--json", "--html"] {
+            let out = molotov_args(&["-q", "-r", "1", flag, link, top]);
+            assert_exit_for(&out, 2, &format!("{flag} {link}"));
+            assert!(
+                support::stderr(&out).contains(&format!(
+                    "{flag} {link}: the plan is read from that file, and the report would \
+                     overwrite it"
+                )),
+                "{}",
+                support::stderr(&out)
+            );
+        }
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+    assert_eq!(
+        std::fs::read_to_string(dir.0.join("body.json")).unwrap(),
+        "{\"a\": 1}\n"
+    );
+    let a = dir.write("a.json", "old\n");
+    let b = dir.0.join("b.html");
+    std::fs::hard_link(&a, &b).unwrap();
+    let out = molotov_args(&[
+        "-q",
+        "-r",
+        "1",
+        "--json",
+        a.to_str().unwrap(),
+        "--html",
+        b.to_str().unwrap(),
+        top,
+    ]);
+    assert_exit(&out, 2);
+    assert!(
+        support::stderr(&out).contains("--json and --html name the same file"),
+        "{}",
+        support::stderr(&out)
+    );
+    assert_eq!(std::fs::read_to_string(&a).unwrap(), "old\n");
     assert_eq!(server.connections_accepted(), 0);
     // Two files of their own are written.
     let r_json = format!("{}/r.json", dir.0.display());

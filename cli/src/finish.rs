@@ -106,7 +106,22 @@ fn resolved(path: &Path) -> PathBuf {
     }
 }
 
-/// Refuses report paths that would overwrite a file the plan was read from, or each other.
+/// A file's device and inode.
+type FileId = (u64, u64);
+
+/// The regular file `path` names, as (device, inode), when it exists: two paths to one file
+/// (a hard link, a bind mount) have the same, whatever their names. (Devices are left out:
+/// `--json /dev/stdout --html /dev/stderr` on one terminal is not one file.)
+fn identity(path: &Path) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| (m.dev(), m.ino()))
+}
+
+/// Refuses report paths that would overwrite a file the plan was read from, or each other:
+/// the same path once resolved, or the same existing file under another name (a hard link).
 fn check_paths(json: Option<&Path>, html: Option<&Path>, inputs: &[PathBuf]) -> Result<(), String> {
     if html.is_some_and(|p| p == Path::new("-")) {
         return Err(
@@ -116,23 +131,28 @@ fn check_paths(json: Option<&Path>, html: Option<&Path>, inputs: &[PathBuf]) -> 
         );
     }
     let json = json.filter(|p| *p != Path::new("-"));
-    let mut seen: Vec<(&str, PathBuf)> = Vec::new();
+    let input_ids: Vec<FileId> = inputs.iter().filter_map(|p| identity(p)).collect();
+    let mut seen: Vec<(&str, PathBuf, Option<FileId>)> = Vec::new();
     for (flag, path) in [("--json", json), ("--html", html)] {
         let Some(path) = path else { continue };
         let target = resolved(path);
-        if inputs.contains(&target) {
+        let id = identity(path);
+        if inputs.contains(&target) || id.is_some_and(|id| input_ids.contains(&id)) {
             return Err(format!(
                 "{flag} {}: the plan is read from that file, and the report would overwrite it",
                 path.display()
             ));
         }
-        if let Some((other, _)) = seen.iter().find(|(_, t)| *t == target) {
+        if let Some((other, _, _)) = seen
+            .iter()
+            .find(|(_, t, i)| *t == target || (id.is_some() && *i == id))
+        {
             return Err(format!(
                 "{other} and {flag} name the same file ({}): give each report its own",
                 path.display()
             ));
         }
-        seen.push((flag, target));
+        seen.push((flag, target, id));
     }
     Ok(())
 }
