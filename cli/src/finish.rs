@@ -70,9 +70,42 @@ fn open(path: &Path, what: &str) -> Result<ReportFile, String> {
 }
 
 impl ReportFile {
+    /// A regular file opened before the run that its path no longer names (removed, renamed
+    /// or replaced during the run: a clean-up, a log rotation) is opened again at the path,
+    /// created if need be, so that the report lands where it was asked for instead of in a
+    /// file nobody can reach.
+    fn reopen_if_moved(&mut self) -> std::io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let opened = self.file.metadata()?;
+        if !opened.is_file() {
+            return Ok(());
+        }
+        let same = std::fs::metadata(&self.path)
+            .is_ok_and(|m| m.dev() == opened.dev() && m.ino() == opened.ino());
+        if !same {
+            self.file = OpenOptions::new()
+                .write(true)
+                .create(true)
+                // `replace` empties it, once the report is there to write.
+                .truncate(false)
+                .open(&self.path)
+                .map_err(|e| {
+                    std::io::Error::new(
+                        e.kind(),
+                        format!(
+                            "the file opened before the run was removed or renamed, and it \
+                             cannot be created again ({e})"
+                        ),
+                    )
+                })?;
+        }
+        Ok(())
+    }
+
     /// Replaces the file's contents with `bytes` (a regular file is emptied first; a device
     /// or a pipe, `/dev/stdout` say, is written to as it is).
     fn replace(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.reopen_if_moved()?;
         if self.file.metadata()?.is_file() {
             self.file.set_len(0)?;
             self.file.seek(SeekFrom::Start(0))?;
