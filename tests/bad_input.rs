@@ -782,6 +782,20 @@ fn a_report_lost_to_a_full_disk_fails_the_run_with_exit_2() {
         "{}",
         support::stderr(&out)
     );
+    // The same on stderr, where `--json -` puts the text report (`2>&1 >report.json | head`):
+    // it was exit 2, with no word of why.
+    let mut child = support::molotov()
+        .args(["-q", "-r", "2", "--json", "-"])
+        .arg(&file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    let out = support::wait_bounded(child, Duration::from_secs(20));
+    assert_exit(&out, 0);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["exit_code"], 0);
 }
 
 /// `molotov check PLAN` with stdout on a full disk, or a pipe whose reader is gone: its "ok"

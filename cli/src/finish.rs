@@ -287,7 +287,12 @@ impl Pending {
 pub fn to_stdout(text: &str) -> std::io::Result<()> {
     // Not `print!`: a failure must not make the master panic before the report files are
     // written.
-    let mut out = std::io::stdout().lock();
+    to_stream(&mut std::io::stdout().lock(), text)
+}
+
+/// Writes `text` to `out` (stdout or stderr); a reader that went away asked for no more, and
+/// is not an error.
+fn to_stream(out: &mut impl Write, text: &str) -> std::io::Result<()> {
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other,
@@ -367,13 +372,10 @@ pub fn finish(f: &Finish<'_>, result: &RunResult, files: ReportFiles) -> u8 {
     }
     let text = text_report(f, result, &outcomes, &verdict, &unwritten);
     if json_to_stdout {
-        // stderr: nowhere left to say that it failed but the exit code.
-        let mut err = std::io::stderr().lock();
-        if err
-            .write_all(text.as_bytes())
-            .and_then(|()| err.flush())
-            .is_err()
-        {
+        // stderr: nowhere left to say that it failed but the exit code. A reader that went
+        // away (`molotov --json - plan 2>&1 >report.json | head -5`) asked for no more, as on
+        // stdout: not an error (it was, exit 2 with no word of why).
+        if to_stream(&mut std::io::stderr().lock(), &text).is_err() {
             unwritten.push("the text report");
         }
     } else if let Err(e) = to_stdout(&text) {
