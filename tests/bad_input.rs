@@ -8,6 +8,7 @@
 mod harness;
 mod support;
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::time::Duration;
 
@@ -723,6 +724,75 @@ fn a_named_pipe_as_plan_is_refused_without_waiting_for_a_writer() {
         Duration::from_secs(10),
     );
     assert_exit(&out, 2);
+}
+
+/// `--json`/`--html` naming a named pipe (FIFO) that no process reads: opening it for writing
+/// waited for a reader, before the run, silently and for ever. It is refused at once; a
+/// named pipe with a reader (`--json >(jq .)`, or a FIFO being read) still gets the report.
+#[test]
+fn a_report_to_a_named_pipe_without_a_reader_is_refused_at_once() {
+    let server = target();
+    let dir = TempDir::new("report-fifo");
+    let file = dir.write("ok.mol", &plan(&base_url(&server), "5s", "  GET /json"));
+    let fifo = dir.0.join("report.fifo");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo only creates a file.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o644) }, 0);
+    for (flag, what) in [("--json", "JSON"), ("--html", "HTML")] {
+        let started = std::time::Instant::now();
+        let out = support::run_bounded(
+            support::molotov()
+                .args(["-q", "-r", "1", flag])
+                .arg(&fifo)
+                .arg(&file),
+            Duration::from_secs(10),
+        );
+        assert_exit_for(&out, 2, flag);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let err = support::stderr(&out);
+        assert!(
+            err.contains(&format!(
+                "cannot write the {what} report to {0}: no reader on the named pipe {0}",
+                fifo.display()
+            )),
+            "{err}"
+        );
+    }
+    assert_eq!(server.connections_accepted(), 0);
+    // With a reader: the report goes through the pipe. The reader has the FIFO open before
+    // molotov opens it (non-blocking here: no writer yet).
+    let reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut pfd = libc::pollfd {
+            fd: std::os::fd::AsRawFd::as_raw_fd(&reader),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: poll(2) on one pollfd that lives for the call; 20 s at most.
+        unsafe { libc::poll(&mut pfd, 1, 20_000) };
+        nix::fcntl::fcntl(
+            &reader,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
+        )
+        .unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut &reader, &mut text).unwrap();
+        text
+    });
+    let out = support::run_bounded(
+        support::molotov()
+            .args(["-q", "-r", "1", "--json"])
+            .arg(&fifo)
+            .arg(&file),
+        Duration::from_secs(20),
+    );
+    assert_exit(&out, 0);
+    let json: serde_json::Value = serde_json::from_str(&reader.join().unwrap()).unwrap();
+    assert_eq!(json["exit_code"], 0);
 }
 
 /// A report that cannot be written after the run (a full disk: `/dev/full`) is said on

@@ -58,7 +58,31 @@ fn open(path: &Path, what: &str) -> Result<ReportFile, String> {
             created: true,
         }),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let file = OpenOptions::new().write(true).open(path).map_err(error)?;
+            use std::os::unix::fs::OpenOptionsExt;
+            // Non-blocking: opening a named pipe for writing waits for a reader, silently and
+            // for ever when there is none (before the run: nothing said, nothing sent).
+            let file = match OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(path)
+            {
+                Ok(file) => file,
+                Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+                    return Err(format!(
+                        "cannot write the {what} to {0}: no reader on the named pipe {0} \
+                         (start its reader first)",
+                        path.display()
+                    ));
+                }
+                Err(e) => return Err(error(e)),
+            };
+            // Back to blocking writes (this open file description is ours alone): the report
+            // is written whole, however slow the reader.
+            nix::fcntl::fcntl(
+                &file,
+                nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
+            )
+            .map_err(|e| error(e.into()))?;
             Ok(ReportFile {
                 path: path.to_path_buf(),
                 file,
