@@ -8,6 +8,7 @@
 mod harness;
 mod support;
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::time::Duration;
 
@@ -647,6 +648,54 @@ fn a_report_path_that_is_a_file_of_the_plan_or_the_other_report_is_refused() {
         "{}",
         support::stderr(&out)
     );
+    // The same through hard links (another name for the same file, which no path
+    // comparison sees): the plan, an included file, a `file` body, then the other report.
+    for (name, of) in [
+        ("plan-link.mol", "top.mol"),
+        ("include-link.mol", "inc/common.mol"),
+        ("body-link.json", "body.json"),
+    ] {
+        let link = dir.0.join(name);
+        std::fs::hard_link(dir.0.join(of), &link).unwrap();
+        let link = link.to_str().unwrap();
+        for flag in ["--json", "--html"] {
+            let out = molotov_args(&["-q", "-r", "1", flag, link, top]);
+            assert_exit_for(&out, 2, &format!("{flag} {link}"));
+            assert!(
+                support::stderr(&out).contains(&format!(
+                    "{flag} {link}: the plan is read from that file, and the report would \
+                     overwrite it"
+                )),
+                "{}",
+                support::stderr(&out)
+            );
+        }
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+    assert_eq!(
+        std::fs::read_to_string(dir.0.join("body.json")).unwrap(),
+        "{\"a\": 1}\n"
+    );
+    let a = dir.write("a.json", "old\n");
+    let b = dir.0.join("b.html");
+    std::fs::hard_link(&a, &b).unwrap();
+    let out = molotov_args(&[
+        "-q",
+        "-r",
+        "1",
+        "--json",
+        a.to_str().unwrap(),
+        "--html",
+        b.to_str().unwrap(),
+        top,
+    ]);
+    assert_exit(&out, 2);
+    assert!(
+        support::stderr(&out).contains("--json and --html name the same file"),
+        "{}",
+        support::stderr(&out)
+    );
+    assert_eq!(std::fs::read_to_string(&a).unwrap(), "old\n");
     assert_eq!(server.connections_accepted(), 0);
     // Two files of their own are written.
     let r_json = format!("{}/r.json", dir.0.display());
@@ -675,6 +724,75 @@ fn a_named_pipe_as_plan_is_refused_without_waiting_for_a_writer() {
         Duration::from_secs(10),
     );
     assert_exit(&out, 2);
+}
+
+/// `--json`/`--html` naming a named pipe (FIFO) that no process reads: opening it for writing
+/// waited for a reader, before the run, silently and for ever. It is refused at once; a
+/// named pipe with a reader (`--json >(jq .)`, or a FIFO being read) still gets the report.
+#[test]
+fn a_report_to_a_named_pipe_without_a_reader_is_refused_at_once() {
+    let server = target();
+    let dir = TempDir::new("report-fifo");
+    let file = dir.write("ok.mol", &plan(&base_url(&server), "5s", "  GET /json"));
+    let fifo = dir.0.join("report.fifo");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo only creates a file.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o644) }, 0);
+    for (flag, what) in [("--json", "JSON"), ("--html", "HTML")] {
+        let started = std::time::Instant::now();
+        let out = support::run_bounded(
+            support::molotov()
+                .args(["-q", "-r", "1", flag])
+                .arg(&fifo)
+                .arg(&file),
+            Duration::from_secs(10),
+        );
+        assert_exit_for(&out, 2, flag);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let err = support::stderr(&out);
+        assert!(
+            err.contains(&format!(
+                "cannot write the {what} report to {0}: no reader on the named pipe {0}",
+                fifo.display()
+            )),
+            "{err}"
+        );
+    }
+    assert_eq!(server.connections_accepted(), 0);
+    // With a reader: the report goes through the pipe. The reader has the FIFO open before
+    // molotov opens it (non-blocking here: no writer yet).
+    let reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut pfd = libc::pollfd {
+            fd: std::os::fd::AsRawFd::as_raw_fd(&reader),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: poll(2) on one pollfd that lives for the call; 20 s at most.
+        unsafe { libc::poll(&mut pfd, 1, 20_000) };
+        nix::fcntl::fcntl(
+            &reader,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
+        )
+        .unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut &reader, &mut text).unwrap();
+        text
+    });
+    let out = support::run_bounded(
+        support::molotov()
+            .args(["-q", "-r", "1", "--json"])
+            .arg(&fifo)
+            .arg(&file),
+        Duration::from_secs(20),
+    );
+    assert_exit(&out, 0);
+    let json: serde_json::Value = serde_json::from_str(&reader.join().unwrap()).unwrap();
+    assert_eq!(json["exit_code"], 0);
 }
 
 /// A report that cannot be written after the run (a full disk: `/dev/full`) is said on
@@ -734,6 +852,62 @@ fn a_report_lost_to_a_full_disk_fails_the_run_with_exit_2() {
         "{}",
         support::stderr(&out)
     );
+    // The same on stderr, where `--json -` puts the text report (`2>&1 >report.json | head`):
+    // it was exit 2, with no word of why.
+    let mut child = support::molotov()
+        .args(["-q", "-r", "2", "--json", "-"])
+        .arg(&file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    let out = support::wait_bounded(child, Duration::from_secs(20));
+    assert_exit(&out, 0);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["exit_code"], 0);
+}
+
+/// `molotov check PLAN` with stdout on a full disk, or a pipe whose reader is gone: its "ok"
+/// line was printed with `println!`, which panicked (exit 101). Now as for a run's text
+/// report: a full disk is said on stderr, exit 2; a reader gone asked for no more, exit 0.
+#[test]
+fn check_with_stdout_unwritable_does_not_panic() {
+    let dir = TempDir::new("check-stdout");
+    let file = dir.write("ok.mol", &plan("http://127.0.0.1:9", "5s", "  GET /json"));
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let child = support::molotov()
+        .arg("check")
+        .arg(&file)
+        .stdout(full)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = support::wait_bounded(child, Duration::from_secs(10));
+    let err = support::stderr(&out);
+    assert_exit(&out, 2);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("cannot write to stdout: No space left on device"),
+        "{err}"
+    );
+    // A pipe whose reader is gone before molotov writes.
+    let (read_end, write_end) = nix::unistd::pipe().unwrap();
+    drop(read_end);
+    let child = support::molotov()
+        .arg("check")
+        .arg(&file)
+        .stdout(std::process::Stdio::from(write_end))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = support::wait_bounded(child, Duration::from_secs(10));
+    let err = support::stderr(&out);
+    assert_exit(&out, 0);
+    assert!(err.is_empty(), "{err}");
 }
 
 /// A report that cannot be written makes the exit code 2, and every report that is written

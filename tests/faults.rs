@@ -848,3 +848,157 @@ fn a_reader_that_goes_away_does_not_stop_the_run() {
     assert!(finished.total("requests") > 0);
     assert_server_answered_all(&server, &finished);
 }
+
+/// Shrinks the pipe behind `stream` to one page, so that a reader who does not read fills it
+/// in a few lines; returns its raw descriptor.
+fn small_pipe(stream: &impl std::os::fd::AsRawFd) -> i32 {
+    let fd = stream.as_raw_fd();
+    // SAFETY: fcntl(2) F_SETPIPE_SZ on a pipe descriptor this test owns.
+    assert!(unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, 4096) } >= 4096);
+    fd
+}
+
+/// Bytes waiting in the pipe behind `fd`.
+fn pipe_bytes(fd: i32) -> usize {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int to the pointer, valid for the call.
+    unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) };
+    n as usize
+}
+
+/// Reads `stream` to its end on a thread of its own.
+fn read_in_background(
+    mut stream: impl std::io::Read + Send + 'static,
+) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = stream.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    })
+}
+
+/// `molotov -c ... | less` with `less` no longer reading (its screen full), a terminal paused
+/// with Ctrl-S: stdout takes nothing. The master wrote its progress lines with a blocking
+/// write from its only loop, so it sat in `write` and read no signal: SIGTERM was not obeyed
+/// and the load went on until the reader drained the pipe. Now the lines are queued, the
+/// extra ones dropped, and the master stops the load at once.
+#[test]
+fn sigterm_is_obeyed_while_stdout_is_not_read() {
+    let (server, dir, file) = json_plan("stalled-stdout-term");
+    let (mut child, started) = harness::spawn(
+        molotov()
+            .args(["-c", "--console-update", "1ms", "-w", "2"])
+            .arg(&file),
+        &dir,
+    );
+    let master = child.id();
+    let out = child.stdout.take().unwrap();
+    let err = read_in_background(child.stderr.take().unwrap());
+    let fd = small_pipe(&out);
+    assert!(
+        wait_until(Duration::from_secs(10), || pipe_bytes(fd) >= 4000
+            && server.requests_answered() > 0),
+        "stdout never filled"
+    );
+    // Well past the full pipe: the master would be stuck in write(2) by now, and its queue
+    // (16 KiB, about 130 lines of 1 ms) full, even on a loaded machine.
+    std::thread::sleep(Duration::from_secs(2));
+    signal(master, libc::SIGTERM);
+    // Still not reading stdout: the load must stop, and the master reap its load processes.
+    assert!(
+        wait_until(Duration::from_secs(5), || children_of(master).is_empty()),
+        "the load did not stop after SIGTERM with stdout not read: {:?}",
+        children_of(master)
+    );
+    let answered = server.requests_answered();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(server.requests_answered(), answered, "the load went on");
+    // The reader comes back: the queued lines, how many were dropped, and the report.
+    let out = read_in_background(out);
+    let mut finished = harness::finish(child, started, &dir, Duration::from_secs(15));
+    finished.out.stdout = out.join().unwrap().into_bytes();
+    finished.out.stderr = err.join().unwrap().into_bytes();
+    finished.assert_exit(130);
+    finished.assert_sound();
+    assert_server_answered_all(&server, &finished);
+    let stdout = finished.stdout();
+    assert!(
+        stdout.contains("progress lines dropped: the output was not being read)"),
+        "{}",
+        finished.dump()
+    );
+    assert!(stdout.contains("Result: FAILED: interrupted (exit 130)"));
+}
+
+/// The same stalled stdout with `-d 1`: the load processes stopped on time, but the master,
+/// stuck in write(2), took the end of the run when the reader came back: the report said
+/// the run lasted as long as the stall, its rates were too low, its series one point.
+#[test]
+fn the_report_of_a_run_whose_stdout_was_not_read_has_its_real_duration() {
+    let (server, dir, file) = json_plan("stalled-stdout-duration");
+    let (mut child, started) = harness::spawn(
+        molotov()
+            .args(["-c", "--console-update", "1ms", "-w", "2", "-d", "1"])
+            .arg(&file),
+        &dir,
+    );
+    let out = child.stdout.take().unwrap();
+    let err = read_in_background(child.stderr.take().unwrap());
+    small_pipe(&out);
+    std::thread::sleep(Duration::from_secs(3));
+    let out = read_in_background(out);
+    let mut finished = harness::finish(child, started, &dir, Duration::from_secs(15));
+    finished.out.stdout = out.join().unwrap().into_bytes();
+    finished.out.stderr = err.join().unwrap().into_bytes();
+    finished.assert_exit(0);
+    finished.assert_sound();
+    assert_server_answered_all(&server, &finished);
+    let report = finished.json();
+    let duration = report["duration_s"].as_f64().unwrap();
+    assert!(
+        (0.9..1.6).contains(&duration),
+        "duration_s {duration}\n{}",
+        finished.dump()
+    );
+    let requests = finished.total("requests") as f64;
+    let rate = report["rates"]["requests_per_s"].as_f64().unwrap();
+    assert!(
+        (rate - requests / duration).abs() <= rate * 0.05,
+        "rate {rate}, {requests} requests in {duration} s"
+    );
+}
+
+/// `-vv ... 2>&1 | less`: the load processes write their dumps to stderr, which nobody
+/// reads. The dumps used a blocking write from the executor: the load processes froze in
+/// the middle of their requests, the deadline passed, and `--grace` killed them. Now a dump
+/// stderr does not take is dropped and counted, and the load ends on time.
+#[test]
+fn dumps_to_a_stderr_nobody_reads_do_not_hold_up_the_load() {
+    let (server, dir, file) = json_plan("stalled-stderr-dumps");
+    let (mut child, started) = harness::spawn(
+        molotov()
+            .args([
+                "-q", "-vv", "-p", "2", "-w", "2", "-d", "2", "--grace", "1s",
+            ])
+            .arg(&file),
+        &dir,
+    );
+    let out = read_in_background(child.stdout.take().unwrap());
+    let err = child.stderr.take().unwrap();
+    small_pipe(&err);
+    std::thread::sleep(Duration::from_secs(4));
+    let err = read_in_background(err);
+    let mut finished = harness::finish(child, started, &dir, Duration::from_secs(15));
+    finished.out.stdout = out.join().unwrap().into_bytes();
+    finished.out.stderr = err.join().unwrap().into_bytes();
+    finished.assert_exit(0);
+    finished.assert_sound();
+    assert_server_answered_all(&server, &finished);
+    assert_eq!(finished.total("unfinished"), 0, "{}", finished.dump());
+    for (role, exit) in finished.exits() {
+        assert_eq!(exit, "ok", "{role}\n{}", finished.dump());
+    }
+    let duration = finished.json()["duration_s"].as_f64().unwrap();
+    assert!(duration < 2.6, "duration_s {duration}\n{}", finished.dump());
+    assert!(finished.stderr().contains("> GET /json"));
+}

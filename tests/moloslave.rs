@@ -317,3 +317,63 @@ fn ctrl_c_and_sigterm_stop_the_run_and_remove_the_clone() {
         assert!(leftovers(&tmp.0).is_empty(), "{:?}", leftovers(&tmp.0));
     }
 }
+
+/// moloslave killed (SIGKILL; a crash or the OOM killer alike) while molotov runs a test with
+/// no end of its own: molotov used to run on, orphaned, for ever. It now gets SIGTERM from
+/// the kernel and stops gracefully, with its report.
+#[test]
+fn molotov_stops_when_moloslave_is_killed() {
+    let server = target();
+    let repo = repo("killed", &format!("http://{}", server.addr()));
+    let tmp = scratch("slave-killed");
+    let report = tmp.0.join("report.json");
+    let mut cmd = moloslave(&tmp.0);
+    cmd.arg(&repo.dir.0)
+        .arg("long")
+        .arg("--")
+        .arg("--json")
+        .arg(&report)
+        .process_group(0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let pid = child.id();
+    let mut molotov = None;
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            molotov = running_molotov(pid);
+            molotov.is_some()
+        }),
+        "molotov did not start"
+    );
+    let molotov = molotov.unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    signal(pid, libc::SIGKILL);
+    child.wait().unwrap();
+    let killed = Instant::now();
+    let stopped = wait_until(Duration::from_secs(10), || !alive(molotov));
+    if !stopped {
+        // Do not leave it running against the server.
+        signal(molotov, libc::SIGKILL);
+    }
+    assert!(
+        stopped,
+        "molotov still running 10 s after moloslave was killed"
+    );
+    assert!(
+        killed.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        killed.elapsed()
+    );
+    // A graceful stop, with its report (the `long` test lasts 30 s).
+    let json = read_json(&report);
+    assert_eq!(json["exit_code"], 130, "{json}");
+    assert_eq!(json["ending"], "interrupted");
+    let requests = json["totals"]["requests"].as_u64().unwrap();
+    assert!(requests > 0);
+    assert_answered(&server, requests, "");
+    // The clone is left: nobody is there to remove it.
+    for dir in leftovers(&tmp.0) {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -552,4 +552,82 @@ fn a_failure_outside_any_request_is_reported_and_said_once_per_place() {
             "{want}\n{err}"
         );
     }
+
+/// Starts `molotov -q -w 2 -d 2` on `plan` with `args`, waits until its load runs, does
+/// `meanwhile`, and waits for the end.
+fn run_while(
+    plan: &std::path::Path,
+    args: &[&str],
+    meanwhile: impl FnOnce(),
+) -> std::process::Output {
+    let child = molotov()
+        .args(["-q", "-w", "2", "-d", "2"])
+        .args(args)
+        .arg(plan)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let master = child.id();
+    assert!(wait_until(Duration::from_secs(10), || !children_of(master).is_empty()));
+    std::thread::sleep(Duration::from_millis(500));
+    meanwhile();
+    wait_bounded(child, Duration::from_secs(20))
+}
+
+/// The report files are opened before the run: one removed or moved during the run (a
+/// clean-up, a log rotation) used to get the report in the unlinked file, or in the moved
+/// one, with exit 0 and "Result: OK" and nothing at the path asked for. The report is now
+/// written at the path, created again; where that cannot be done, the run fails with exit 2
+/// and says why.
+#[test]
+fn a_report_file_removed_during_the_run_is_written_at_its_path_again() {
+    let server = target();
+    let dir = TempDir::new("report-removed");
+    let plan = write_get_plan(&dir, &server, "/json");
+    let out_dir = dir.0.join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let json = out_dir.join("r.json");
+    let html = out_dir.join("r.html");
+    let args = ["--json", path_str(&json), "--html", path_str(&html)];
+    // Removed: created again at the end, with the report.
+    let out = run_while(&plan, &args, || std::fs::remove_file(&json).unwrap());
+    assert_exit(&out, 0);
+    assert_eq!(read_json(&json)["exit_code"], 0);
+    assert!(std::fs::read_to_string(&html).unwrap().contains("</html>"));
+    // Replaced by another file (a rotation that moved it away and made a new one): the
+    // report goes to the path, the moved file is left alone.
+    let moved = dir.0.join("r.json.1");
+    let out = run_while(&plan, &args, || {
+        std::fs::rename(&json, &moved).unwrap();
+        std::fs::write(&json, "new\n").unwrap();
+    });
+    assert_exit(&out, 0);
+    assert_eq!(read_json(&json)["exit_code"], 0);
+    assert!(
+        std::fs::read_to_string(&moved)
+            .unwrap()
+            .contains("\"exit_code\": 0")
+    );
+    // Its directory renamed: nowhere to write the reports at their paths: exit 2, said.
+    let out = run_while(&plan, &args, || {
+        std::fs::rename(&out_dir, dir.0.join("out.moved")).unwrap()
+    });
+    assert_exit(&out, 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "cannot write the JSON report to {}: the file opened before the run was removed or \
+             renamed, and it cannot be created again (No such file or directory",
+            json.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("cannot write the HTML report to"), "{err}");
+    assert!(
+        stdout(&out).contains("could not be written (exit 2)"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!out_dir.exists());
 }

@@ -694,3 +694,159 @@ fn control_characters_from_the_plan_or_the_server_never_reach_the_terminal_raw()
     no_control(&all);
     assert!(all.contains("0x01 in the value of `X-Ctl`"), "{all}");
 }
+
+/// A run on a fresh pseudo-terminal (its controlling terminal, as a terminal window or an ssh
+/// session gives), whose other side the test reads and then closes.
+struct PtyRun {
+    child: std::process::Child,
+    /// Set to close the pty's master side: the reader drops it and ends.
+    hang_up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    reader: Option<std::thread::JoinHandle<Vec<u8>>>,
+}
+
+impl PtyRun {
+    fn start(cmd: &mut Command) -> PtyRun {
+        use nix::fcntl::OFlag;
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        // Close-on-exec from the start: a copy of the master side in any process (this one's
+        // other tests spawn concurrently) would keep the terminal from hanging up.
+        let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+            .expect("posix_openpt");
+        nix::pty::grantpt(&master).unwrap();
+        nix::pty::unlockpt(&master).unwrap();
+        let name = nix::pty::ptsname_r(&master).unwrap();
+        let slave: std::os::fd::OwnedFd = nix::fcntl::open(
+            name.as_str(),
+            OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .expect("open the pty's slave side");
+        let size = libc::winsize {
+            ws_row: 30,
+            ws_col: 100,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads one winsize from the pointer, valid for the call.
+        unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &size) };
+        cmd.stdin(Stdio::from(slave.try_clone().unwrap()))
+            .stdout(Stdio::from(slave.try_clone().unwrap()))
+            .stderr(Stdio::from(slave.try_clone().unwrap()))
+            .env("TERM", "xterm-256color");
+        // SAFETY: setsid(2) and ioctl(2) are async-signal-safe; the closure allocates nothing.
+        unsafe {
+            cmd.pre_exec(|| {
+                // Its own session, the pty (now its stdin) its controlling terminal: closing
+                // the master side then hangs the session up (SIGHUP, and EIO on every write).
+                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().expect("spawn molotov on a pty");
+        // Only the child keeps the slave side open (the Command held copies).
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        drop(slave);
+        let hang_up = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&hang_up);
+        let master = std::fs::File::from(std::os::fd::OwnedFd::from(master));
+        let reader = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 65536];
+            while !flag.load(Ordering::SeqCst) {
+                let mut fds = [libc::pollfd {
+                    fd: master.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                }];
+                // SAFETY: poll(2) on one valid descriptor the array describes.
+                if unsafe { libc::poll(fds.as_mut_ptr(), 1, 50) } > 0 {
+                    match std::io::Read::read(&mut &master, &mut buf) {
+                        Ok(n) if n > 0 => seen.extend_from_slice(&buf[..n]),
+                        _ => std::thread::sleep(Duration::from_millis(10)),
+                    }
+                }
+            }
+            // `master` drops here: the terminal is gone.
+            seen
+        });
+        PtyRun {
+            child,
+            hang_up,
+            reader: Some(reader),
+        }
+    }
+
+    /// Closes the terminal; returns what molotov had drawn on it.
+    fn hang_up(&mut self) -> Vec<u8> {
+        self.hang_up
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.reader
+            .take()
+            .map(|r| r.join().unwrap())
+            .unwrap_or_default()
+    }
+}
+
+/// The terminal closed under the run (a closed window, a dropped ssh session): the run stops
+/// as for SIGHUP, exit 130, and writes its report files. The full-screen view used to panic
+/// while giving the terminal back (ratatui's `Drop` printed "Failed to show the cursor" with
+/// `eprintln!` onto the dead terminal): exit 101 and an empty `--json` file.
+#[test]
+fn a_closed_terminal_stops_the_run_with_its_reports() {
+    let server = target();
+    let dir = TempDir::new("hangup");
+    let plan = write_get_plan(&dir, &server, "/json");
+    for view in ["full screen", "-c"] {
+        let json = dir.0.join(format!("{}.json", view.replace(' ', "-")));
+        let html = dir.0.join(format!("{}.html", view.replace(' ', "-")));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_molotov"));
+        if view == "-c" {
+            cmd.arg("-c");
+        }
+        cmd.args(["-p", "2", "-w", "2", "-d", "60", "--json"])
+            .arg(&json)
+            .arg("--html")
+            .arg(&html)
+            .arg(&plan);
+        let before = server.requests_answered();
+        let mut run = PtyRun::start(&mut cmd);
+        assert!(
+            wait_until(Duration::from_secs(10), || server.requests_answered()
+                > before + 100),
+            "{view}: no load"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        let drawn = run.hang_up();
+        let hung_up = Instant::now();
+        if view == "full screen" {
+            assert!(
+                String::from_utf8_lossy(&drawn).contains("Requests per second"),
+                "{view}: the view was not up"
+            );
+        }
+        let status = loop {
+            if let Some(status) = run.child.try_wait().unwrap() {
+                break status;
+            }
+            if hung_up.elapsed() > Duration::from_secs(15) {
+                let _ = run.child.kill();
+                panic!("{view}: molotov still running 15 s after the hang-up");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(status.code(), Some(130), "{view}: {status}");
+        let report = read_json(&json);
+        assert_eq!(report["exit_code"], 130, "{view}");
+        assert_eq!(report["ending"], "interrupted", "{view}");
+        let requests = report["totals"]["requests"].as_u64().unwrap();
+        assert!(requests > 100, "{view}: {requests}");
+        let html = std::fs::read_to_string(&html).unwrap();
+        assert!(html.contains("</html>"), "{view}: the HTML report");
+    }
+}

@@ -1,10 +1,10 @@
 //! The plain console view (`-c`, and the default when stdout is not a terminal): one compact
 //! line per interval, plus each distinct failure once under `-v` (as it happens, and at the
-//! end for those the run's last moments saw: see [`FailureLog`]).
+//! end for those the run's last moments saw: see [`FailureLog`]). Nothing here waits for the
+//! reader of the output: see [`crate::live_output`].
 
 use std::cell::RefCell;
 use std::collections::HashSet;
-use std::io::Write;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -14,6 +14,8 @@ use molotov_core::report::{fmt_count, fmt_micros, fmt_rate};
 use molotov_core::run::Observer;
 use molotov_core::shm::{Region, Site};
 use molotov_core::summary::{Names, ProcessInfo, Summary};
+
+use crate::live_output;
 
 /// Where the progress lines go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +54,10 @@ impl FailureLog {
 
     fn print(&mut self, site: Site, status: u16, message: &str) {
         self.seen.insert(site);
-        molotov_core::errln!("{}", describe_failure(&self.names, site, status, message));
+        live_output::line(
+            Stream::Stderr,
+            &describe_failure(&self.names, site, status, message),
+        );
     }
 
     /// Prints the failures that appeared in the region since the last call.
@@ -171,34 +176,31 @@ impl Observer for Console {
         // Nothing is due after the deadline or a stop: a run draining is not behind.
         let end = |duration| molotov_core::load::load_end(duration, region.stopped_after_start());
         let line = progress_line(s, self.schedule.as_ref().map(|(s, d)| (s, end(*d))));
-        match self.stream {
-            Stream::Stdout => {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{line}");
-                let _ = out.flush();
-            }
-            Stream::Stderr => molotov_core::errln!("{line}"),
-        }
+        // Never a blocking write: the master's loop must go on whoever reads the stream.
+        live_output::line(self.stream, &line);
     }
 
     fn child_ended(&mut self, p: &ProcessInfo) {
         if let Some(exit) = p.exit {
-            molotov_core::errln!(
-                "molotov: process {} (pid {}) {exit}; the run goes on without it",
-                p.role,
-                p.pid
+            live_output::line(
+                Stream::Stderr,
+                &format!(
+                    "molotov: process {} (pid {}) {exit}; the run goes on without it",
+                    p.role, p.pid
+                ),
             );
         }
     }
 
     fn interrupted(&mut self, count: u32) {
-        if count == 1 {
-            molotov_core::errln!(
+        live_output::line(
+            Stream::Stderr,
+            if count == 1 {
                 "molotov: stopping (in-flight requests finish); press Ctrl-C again to stop now"
-            );
-        } else {
-            molotov_core::errln!("molotov: stopping now");
-        }
+            } else {
+                "molotov: stopping now"
+            },
+        );
     }
 }
 

@@ -58,7 +58,31 @@ fn open(path: &Path, what: &str) -> Result<ReportFile, String> {
             created: true,
         }),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let file = OpenOptions::new().write(true).open(path).map_err(error)?;
+            use std::os::unix::fs::OpenOptionsExt;
+            // Non-blocking: opening a named pipe for writing waits for a reader, silently and
+            // for ever when there is none (before the run: nothing said, nothing sent).
+            let file = match OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(path)
+            {
+                Ok(file) => file,
+                Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+                    return Err(format!(
+                        "cannot write the {what} to {0}: no reader on the named pipe {0} \
+                         (start its reader first)",
+                        path.display()
+                    ));
+                }
+                Err(e) => return Err(error(e)),
+            };
+            // Back to blocking writes (this open file description is ours alone): the report
+            // is written whole, however slow the reader.
+            nix::fcntl::fcntl(
+                &file,
+                nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
+            )
+            .map_err(|e| error(e.into()))?;
             Ok(ReportFile {
                 path: path.to_path_buf(),
                 file,
@@ -70,9 +94,42 @@ fn open(path: &Path, what: &str) -> Result<ReportFile, String> {
 }
 
 impl ReportFile {
+    /// A regular file opened before the run that its path no longer names (removed, renamed
+    /// or replaced during the run: a clean-up, a log rotation) is opened again at the path,
+    /// created if need be, so that the report lands where it was asked for instead of in a
+    /// file nobody can reach.
+    fn reopen_if_moved(&mut self) -> std::io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let opened = self.file.metadata()?;
+        if !opened.is_file() {
+            return Ok(());
+        }
+        let same = std::fs::metadata(&self.path)
+            .is_ok_and(|m| m.dev() == opened.dev() && m.ino() == opened.ino());
+        if !same {
+            self.file = OpenOptions::new()
+                .write(true)
+                .create(true)
+                // `replace` empties it, once the report is there to write.
+                .truncate(false)
+                .open(&self.path)
+                .map_err(|e| {
+                    std::io::Error::new(
+                        e.kind(),
+                        format!(
+                            "the file opened before the run was removed or renamed, and it \
+                             cannot be created again ({e})"
+                        ),
+                    )
+                })?;
+        }
+        Ok(())
+    }
+
     /// Replaces the file's contents with `bytes` (a regular file is emptied first; a device
     /// or a pipe, `/dev/stdout` say, is written to as it is).
     fn replace(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.reopen_if_moved()?;
         if self.file.metadata()?.is_file() {
             self.file.set_len(0)?;
             self.file.seek(SeekFrom::Start(0))?;
@@ -106,7 +163,22 @@ fn resolved(path: &Path) -> PathBuf {
     }
 }
 
-/// Refuses report paths that would overwrite a file the plan was read from, or each other.
+/// A file's device and inode.
+type FileId = (u64, u64);
+
+/// The regular file `path` names, as (device, inode), when it exists: two paths to one file
+/// (a hard link, a bind mount) have the same, whatever their names. (Devices are left out:
+/// `--json /dev/stdout --html /dev/stderr` on one terminal is not one file.)
+fn identity(path: &Path) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| (m.dev(), m.ino()))
+}
+
+/// Refuses report paths that would overwrite a file the plan was read from, or each other:
+/// the same path once resolved, or the same existing file under another name (a hard link).
 fn check_paths(json: Option<&Path>, html: Option<&Path>, inputs: &[PathBuf]) -> Result<(), String> {
     if html.is_some_and(|p| p == Path::new("-")) {
         return Err(
@@ -116,23 +188,28 @@ fn check_paths(json: Option<&Path>, html: Option<&Path>, inputs: &[PathBuf]) -> 
         );
     }
     let json = json.filter(|p| *p != Path::new("-"));
-    let mut seen: Vec<(&str, PathBuf)> = Vec::new();
+    let input_ids: Vec<FileId> = inputs.iter().filter_map(|p| identity(p)).collect();
+    let mut seen: Vec<(&str, PathBuf, Option<FileId>)> = Vec::new();
     for (flag, path) in [("--json", json), ("--html", html)] {
         let Some(path) = path else { continue };
         let target = resolved(path);
-        if inputs.contains(&target) {
+        let id = identity(path);
+        if inputs.contains(&target) || id.is_some_and(|id| input_ids.contains(&id)) {
             return Err(format!(
                 "{flag} {}: the plan is read from that file, and the report would overwrite it",
                 path.display()
             ));
         }
-        if let Some((other, _)) = seen.iter().find(|(_, t)| *t == target) {
+        if let Some((other, _, _)) = seen
+            .iter()
+            .find(|(_, t, i)| *t == target || (id.is_some() && *i == id))
+        {
             return Err(format!(
                 "{other} and {flag} name the same file ({}): give each report its own",
                 path.display()
             ));
         }
-        seen.push((flag, target));
+        seen.push((flag, target, id));
     }
     Ok(())
 }
@@ -231,10 +308,15 @@ impl Pending {
 
 /// Writes `text` to stdout; a reader that went away (`molotov ... | head -1`) asked for no
 /// more, and is not an error.
-fn to_stdout(text: &str) -> std::io::Result<()> {
+pub fn to_stdout(text: &str) -> std::io::Result<()> {
     // Not `print!`: a failure must not make the master panic before the report files are
     // written.
-    let mut out = std::io::stdout().lock();
+    to_stream(&mut std::io::stdout().lock(), text)
+}
+
+/// Writes `text` to `out` (stdout or stderr); a reader that went away asked for no more, and
+/// is not an error.
+fn to_stream(out: &mut impl Write, text: &str) -> std::io::Result<()> {
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other,
@@ -295,6 +377,9 @@ pub fn finish(f: &Finish<'_>, result: &RunResult, files: ReportFiles) -> u8 {
             unwritten.push(p.name);
         }
     }
+    // The live lines still queued (a reader that stopped reading), before the report: the
+    // load is over, nothing waits for this but the report.
+    crate::live_output::drain();
     // Then the streams, which cannot be written again: they say the final code unless a
     // stream written after them fails.
     if json_to_stdout
@@ -311,13 +396,10 @@ pub fn finish(f: &Finish<'_>, result: &RunResult, files: ReportFiles) -> u8 {
     }
     let text = text_report(f, result, &outcomes, &verdict, &unwritten);
     if json_to_stdout {
-        // stderr: nowhere left to say that it failed but the exit code.
-        let mut err = std::io::stderr().lock();
-        if err
-            .write_all(text.as_bytes())
-            .and_then(|()| err.flush())
-            .is_err()
-        {
+        // stderr: nowhere left to say that it failed but the exit code. A reader that went
+        // away (`molotov --json - plan 2>&1 >report.json | head -5`) asked for no more, as on
+        // stdout: not an error (it was, exit 2 with no word of why).
+        if to_stream(&mut std::io::stderr().lock(), &text).is_err() {
             unwritten.push("the text report");
         }
     } else if let Err(e) = to_stdout(&text) {

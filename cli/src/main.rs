@@ -9,6 +9,7 @@ mod demo;
 mod duration;
 mod exit;
 mod finish;
+mod live_output;
 mod load_args;
 mod molotov_json;
 mod statsd_args;
@@ -42,6 +43,8 @@ fn main() -> ExitCode {
         Some(Command::Demo { run }) => run_plan(None, run),
         None => run_plan(cli.plan.as_deref(), &cli.run),
     };
+    // What the live view left queued (a run that ended in an error), written before leaving.
+    live_output::drain();
     ExitCode::from(code)
 }
 
@@ -96,15 +99,23 @@ fn counted(n: usize, noun: &str) -> String {
 fn check(path: &Path) -> u8 {
     match molotov_dsl::compile(path, &CompileOptions::default()) {
         Ok(program) => {
-            println!(
-                "{}: ok ({}, {}, {}, {})",
+            let line = format!(
+                "{}: ok ({}, {}, {}, {})\n",
                 path.display(),
                 counted(program.scenarios().len(), "scenario"),
                 counted(program.requests().len(), "request"),
                 counted(program.checks().len(), "check"),
                 counted(program.thresholds().len(), "threshold")
             );
-            exit::OK
+            // Not `println!`, which panics when stdout fails (`> /dev/full`): a reader that went
+            // away asked for no more; any other failure is said, exit 2.
+            match finish::to_stdout(&line) {
+                Ok(()) => exit::OK,
+                Err(e) => {
+                    molotov_core::errln!("molotov: error: cannot write to stdout: {e}");
+                    exit::PLAN_ERROR
+                }
+            }
         }
         Err(diagnostics) => {
             molotov_core::err!("{diagnostics}");

@@ -1,10 +1,18 @@
 //! `-vv`: request and response dumps from the children, on stderr, rate-limited per process
 //! and with bodies truncated, so a fast run cannot flood the terminal.
+//!
+//! A dump never makes the process wait for stderr's reader: it goes through a bounded queue
+//! written without blocking ([`crate::out_queue`]). A stderr nobody reads (`-vv ... 2>&1 |
+//! less` once the screen is full) used to freeze the load process's executor in the middle of
+//! its requests, past the deadline and into the grace period; the dumps that do not fit are
+//! now dropped and counted (`... N exchanges not shown (stderr was not being read)`), and the
+//! load goes on.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::time::Instant;
+
+use crate::out_queue::Queue;
 
 use molotov_http::{Error, Response};
 
@@ -14,6 +22,8 @@ use crate::printable::printable;
 pub const PER_SECOND: u32 = 5;
 /// Bytes of a body shown at most.
 pub const BODY_BYTES: usize = 1024;
+/// Bytes of dumps kept for a stderr that does not take them now.
+const BACKLOG: usize = 64 * 1024;
 
 /// The per-process limiter.
 #[derive(Debug)]
@@ -21,6 +31,8 @@ pub struct Dumper {
     window: Cell<Instant>,
     printed: Cell<u32>,
     skipped: Cell<u64>,
+    /// stderr, written without blocking (opened at the first dump, in the load process).
+    out: RefCell<Option<Queue>>,
 }
 
 impl Default for Dumper {
@@ -36,6 +48,7 @@ impl Dumper {
             window: Cell::new(Instant::now()),
             printed: Cell::new(0),
             skipped: Cell::new(0),
+            out: RefCell::new(None),
         }
     }
 
@@ -86,7 +99,22 @@ impl Dumper {
                 let _ = writeln!(out, "! {} ({})", e, e.kind().as_str());
             }
         }
-        let _ = std::io::stderr().lock().write_all(out.as_bytes());
+        self.out
+            .borrow_mut()
+            .get_or_insert_with(|| {
+                Queue::new(2, BACKLOG, |n| {
+                    format!("... {n} exchanges not shown (stderr was not being read)\n")
+                })
+            })
+            .push(&out);
+    }
+
+    /// At the end of the process: writes what stderr takes now of the dumps still queued
+    /// (never waiting: the process must end on time; what stderr does not take is lost).
+    pub fn finish(&self) {
+        if let Some(q) = self.out.borrow_mut().as_mut() {
+            q.pump();
+        }
     }
 }
 

@@ -227,6 +227,9 @@ where
             CHILD_RUNTIME_EXIT
         }
     };
+    if spec.options.dump {
+        DUMPER.with(|d| d.finish());
+    }
     slot.set_state(SlotState::Finished);
     code
 }

@@ -59,8 +59,9 @@ pub fn lowest_value_at(index: usize) -> u64 {
 /// request line for the report (670 MiB for 3,000 lines).
 pub fn new_histogram() -> Histogram<u64> {
     // The bounds are constants known to be valid.
-    let mut h = Histogram::new_with_bounds(LOWEST_US, 2 * SUB_BUCKET_HALF_COUNT, SIGNIFICANT_DIGITS)
-        .unwrap_or_else(|_| unreachable!("constant histogram bounds are valid"));
+    let mut h =
+        Histogram::new_with_bounds(LOWEST_US, 2 * SUB_BUCKET_HALF_COUNT, SIGNIFICANT_DIGITS)
+            .unwrap_or_else(|_| unreachable!("constant histogram bounds are valid"));
     h.auto(true);
     h
 }
@@ -116,7 +117,11 @@ mod tests {
         assert_eq!((growing.min(), growing.max()), (full.min(), full.max()));
         assert_eq!(growing.mean(), full.mean());
         for q in [0.0, 0.5, 0.9, 0.99, 0.999, 1.0] {
-            assert_eq!(growing.value_at_quantile(q), full.value_at_quantile(q), "q {q}");
+            assert_eq!(
+                growing.value_at_quantile(q),
+                full.value_at_quantile(q),
+                "q {q}"
+            );
         }
         assert!(new_histogram().distinct_values() < COUNTS_LEN / 8);
     }

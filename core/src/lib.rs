@@ -9,6 +9,7 @@ pub mod latency;
 pub mod live;
 pub mod load;
 pub mod models_report;
+pub mod out_queue;
 pub mod preflight;
 pub mod printable;
 pub mod process;

@@ -10,7 +10,8 @@
 //! to git or molotov. Exit codes: molotov's own when it ran; 2 when the repository, its
 //! `molotov.json` or the test is wrong (clone failed, no file, unknown test, bad revision); 4
 //! when this machine lacks something (git, the molotov binary, a temporary directory); 128+N
-//! when signal N stopped moloslave before molotov ran.
+//! when signal N stopped moloslave before molotov ran. If moloslave itself is killed, git or
+//! molotov gets SIGTERM from the kernel (a parent-death signal): the run stops with its report.
 
 // The file format is shared with `molotov --config`; moloslave uses part of it.
 #[allow(dead_code)]
@@ -200,7 +201,28 @@ impl Drop for TempDir {
 }
 
 /// Runs `cmd` as the current child (signals other than SIGINT are passed on to it).
+///
+/// The child gets SIGTERM if moloslave dies first (SIGKILL, a crash, the OOM killer), so that
+/// nothing runs on with nobody to stop it: molotov then stops gracefully, with its report, as
+/// for a SIGTERM passed on. (It once went on orphaned, without end when the test has no
+/// `duration`.) The clone is left behind in that case: moloslave is gone.
 fn run_child(cmd: &mut Command, path: &Path) -> Result<ExitStatus, SlaveError> {
+    use std::os::unix::process::CommandExt;
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: the closure runs in the forked child before exec and only makes
+    // async-signal-safe calls (prctl, getppid, _exit); it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // moloslave died before the death signal was set: it would never come.
+            if libc::getppid() != parent {
+                libc::_exit(128 + libc::SIGTERM);
+            }
+            Ok(())
+        });
+    }
     let mut child = cmd.spawn().map_err(|source| {
         if source.kind() == ErrorKind::NotFound && path == Path::new("git") {
             SlaveError::GitMissing

@@ -11,6 +11,8 @@
 //! which the master reads as an interrupt and then ends normally) and on a panic in the master
 //! (a panic hook that restores first, then prints the panic). The hook does nothing in forked
 //! children, which inherit it: a child's panic must not tear down the master's screen.
+//! Restoring never fails and never panics, also when the terminal is gone (a hang-up): its
+//! writes ignore errors, and nothing of ratatui's writes or prints once the screen is closed.
 
 use std::fs::File;
 use std::io::{self, Stdout, Write};
@@ -53,7 +55,35 @@ pub const MAX_VIEW: Size = Size {
 };
 
 /// A backend whose size is the terminal's, clamped to [`MAX_VIEW`].
-pub struct Clamped<B>(pub B);
+///
+/// Once [`Clamped::detach`]ed it writes nothing and never fails: the view has given the
+/// terminal back (see [`Screen`]'s `Drop`).
+pub struct Clamped<B> {
+    inner: B,
+    detached: bool,
+}
+
+impl<B> Clamped<B> {
+    /// Wraps `inner`.
+    pub fn new(inner: B) -> Clamped<B> {
+        Clamped {
+            inner,
+            detached: false,
+        }
+    }
+
+    /// From now on every call succeeds without touching the terminal.
+    pub fn detach(&mut self) {
+        self.detached = true;
+    }
+}
+
+/// `call` on the backend, or nothing when it is detached.
+macro_rules! unless_detached {
+    ($self:ident, $call:expr) => {
+        if $self.detached { Ok(()) } else { $call }
+    };
+}
 
 impl<B: Backend> Backend for Clamped<B> {
     type Error = B::Error;
@@ -62,50 +92,53 @@ impl<B: Backend> Backend for Clamped<B> {
     where
         I: Iterator<Item = (u16, u16, &'a Cell)>,
     {
-        self.0.draw(content)
+        unless_detached!(self, self.inner.draw(content))
     }
 
     fn append_lines(&mut self, n: u16) -> Result<(), Self::Error> {
-        self.0.append_lines(n)
+        unless_detached!(self, self.inner.append_lines(n))
     }
 
     fn hide_cursor(&mut self) -> Result<(), Self::Error> {
-        self.0.hide_cursor()
+        unless_detached!(self, self.inner.hide_cursor())
     }
 
     fn show_cursor(&mut self) -> Result<(), Self::Error> {
-        self.0.show_cursor()
+        unless_detached!(self, self.inner.show_cursor())
     }
 
     fn get_cursor_position(&mut self) -> Result<Position, Self::Error> {
-        self.0.get_cursor_position()
+        if self.detached {
+            return Ok(Position::ORIGIN);
+        }
+        self.inner.get_cursor_position()
     }
 
     fn set_cursor_position<P: Into<Position>>(&mut self, position: P) -> Result<(), Self::Error> {
-        self.0.set_cursor_position(position)
+        unless_detached!(self, self.inner.set_cursor_position(position))
     }
 
     fn clear(&mut self) -> Result<(), Self::Error> {
-        self.0.clear()
+        unless_detached!(self, self.inner.clear())
     }
 
     fn clear_region(&mut self, clear_type: ClearType) -> Result<(), Self::Error> {
-        self.0.clear_region(clear_type)
+        unless_detached!(self, self.inner.clear_region(clear_type))
     }
 
     fn size(&self) -> Result<Size, Self::Error> {
-        self.0.size().map(clamp)
+        self.inner.size().map(clamp)
     }
 
     fn window_size(&mut self) -> Result<WindowSize, Self::Error> {
-        self.0.window_size().map(|w| WindowSize {
+        self.inner.window_size().map(|w| WindowSize {
             columns_rows: clamp(w.columns_rows),
             pixels: w.pixels,
         })
     }
 
     fn flush(&mut self) -> Result<(), Self::Error> {
-        self.0.flush()
+        unless_detached!(self, self.inner.flush())
     }
 }
 
@@ -248,7 +281,7 @@ impl Screen {
         let mut out = io::stdout();
         let entered = out.write_all(ENTER).and_then(|()| out.flush());
         let terminal =
-            entered.and_then(|()| Terminal::new(Clamped(CrosstermBackend::new(io::stdout()))));
+            entered.and_then(|()| Terminal::new(Clamped::new(CrosstermBackend::new(io::stdout()))));
         match terminal {
             Ok(terminal) => Ok(Screen {
                 terminal,
@@ -315,7 +348,14 @@ impl Screen {
 impl Drop for Screen {
     fn drop(&mut self) {
         let _ = self.terminal.backend_mut().flush();
+        // Shows the cursor and leaves the alternate screen, ignoring errors.
         restore();
+        // ratatui's own `Drop for Terminal` shows the cursor again and, when that fails,
+        // reports it with `eprintln!`, which panics when stderr fails too: after a hang-up
+        // (a closed terminal, a dropped ssh session) both are the dead terminal, and the
+        // master died with exit 101 before writing its reports. The cursor is shown above;
+        // the detached backend makes ratatui's attempt a silent success.
+        self.terminal.backend_mut().detach();
     }
 }
 
@@ -404,7 +444,7 @@ mod tests {
     fn a_huge_terminal_gets_a_bounded_view() {
         // 65535x65535: two buffers of that many cells used to be allocated (206 GB), and the
         // master aborted.
-        let mut terminal = Terminal::new(Clamped(Huge(Size::new(65535, 65535)))).unwrap();
+        let mut terminal = Terminal::new(Clamped::new(Huge(Size::new(65535, 65535)))).unwrap();
         assert_eq!(terminal.size().unwrap(), MAX_VIEW);
         let frame = terminal
             .draw(|f| {
@@ -422,7 +462,7 @@ mod tests {
             (Size::new(4000, 30), Size::new(1000, 30)),
             (Size::new(100, 10000), Size::new(100, 400)),
         ] {
-            let terminal = Terminal::new(Clamped(Huge(size))).unwrap();
+            let terminal = Terminal::new(Clamped::new(Huge(size))).unwrap();
             assert_eq!(terminal.size().unwrap(), view, "{size:?}");
         }
     }
