@@ -552,6 +552,7 @@ fn a_failure_outside_any_request_is_reported_and_said_once_per_place() {
             "{want}\n{err}"
         );
     }
+}
 
 /// Starts `molotov -q -w 2 -d 2` on `plan` with `args`, waits until its load runs, does
 /// `meanwhile`, and waits for the end.
