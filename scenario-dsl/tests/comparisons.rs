@@ -1,0 +1,165 @@
+//! Predicates that compare numbers and response text, run through the interpreter against
+//! one scripted response each: integers exactly (beyond 2^53, up to 128 bits), other numbers
+//! as `f64`; text read as a number by the JSON number grammar; `regex` groups.
+
+mod support;
+
+use molotov_dsl::{RunOutcome, ScenarioId};
+use support::*;
+
+/// A response: its headers and its body.
+type Resp = (&'static [(&'static str, &'static str)], &'static str);
+
+/// Runs `GET /x`, answered with `resp`, followed by `lines` (clauses and statements of the
+/// scenario), and returns the verdicts of its checks in order and the paths sent.
+#[track_caller]
+fn run(resp: Resp, lines: &str) -> (Vec<bool>, Vec<String>) {
+    let src = format!(
+        "defaults {{\n  base http://127.0.0.1:8080\n}}\nscenario s {{\n  GET /x\n{lines}\n}}\n"
+    );
+    let p = program(&src);
+    let mut w = worker(&p, 0);
+    let (headers, body) = resp;
+    let mut d = FakeDriver::new(move |_| {
+        let mut r = FakeResponse::status(200);
+        for (n, v) in headers {
+            r = r.with_header(n, v);
+        }
+        r.body = body.as_bytes().to_vec();
+        Ok(r)
+    });
+    let mut ev = Events::default();
+    let out = block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev));
+    assert_eq!(out, RunOutcome::Success, "{src}\n{:?}", ev.0);
+    (ev.checks().into_iter().map(|(_, p)| p).collect(), d.paths())
+}
+
+/// Each case is one check against one response: (response, predicate, whether it holds).
+#[track_caller]
+fn table(cases: &[(Resp, &str, bool)]) {
+    let mut wrong = Vec::new();
+    for (resp, pred, want) in cases {
+        let (got, _) = run(*resp, &format!("  check {pred}"));
+        if got != [*want] {
+            wrong.push(format!("{pred} on {resp:?}: got {got:?}, want {want}"));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} wrong:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+
+const NO_HEADERS: &[(&str, &str)] = &[];
+
+fn json(body: &'static str) -> Resp {
+    (NO_HEADERS, body)
+}
+
+#[test]
+fn integers_compare_exactly_beyond_2_to_the_53() {
+    let n993 = json(r#"{"n":9007199254740993}"#);
+    let n992 = json(r#"{"n":9007199254740992}"#);
+    let x_id: Resp = (&[("X-Id", "9007199254740993")], "");
+    let id_text: Resp = (NO_HEADERS, "id=9007199254740993");
+    let body_num: Resp = (NO_HEADERS, "9007199254740993");
+    table(&[
+        (n993, r#"jsonpath "$.n" > 9007199254740992"#, true),
+        (n993, r#"jsonpath "$.n" >= 9007199254740993"#, true),
+        (n993, r#"jsonpath "$.n" <= 9007199254740992"#, false),
+        (n993, r#"jsonpath "$.n" == 9007199254740992"#, false),
+        (n993, r#"jsonpath "$.n" != 9007199254740992"#, true),
+        (n993, r#"jsonpath "$.n" in [9007199254740992, 1]"#, false),
+        (n993, r#"jsonpath "$.n" in [9007199254740993]"#, true),
+        (n992, r#"jsonpath "$.n" < 9007199254740993"#, true),
+        (n993, r#"jsonpath "$.n" > "9007199254740992""#, true),
+        (n992, r#"jsonpath "$.n" < "9007199254740993""#, true),
+        (x_id, r#"header "X-Id" == 9007199254740992"#, false),
+        (x_id, r#"header "X-Id" == 9007199254740993"#, true),
+        (x_id, r#"header "X-Id" in [9007199254740992]"#, false),
+        (x_id, r#"header "X-Id" > 9007199254740992"#, true),
+        (x_id, r#"header "X-Id" < 9007199254740994"#, true),
+        (id_text, r#"regex "id=(\d+)" == 9007199254740992"#, false),
+        (id_text, r#"regex "id=(\d+)" > 9007199254740992"#, true),
+        (body_num, "body == 9007199254740992", false),
+        (body_num, "body == 9007199254740993", true),
+        // Not integers: as f64.
+        (json(r#"{"n":2.5}"#), r#"jsonpath "$.n" > 2"#, true),
+        (json(r#"{"n":2.50}"#), r#"jsonpath "$.n" == 2.5"#, true),
+        (json(r#"{"n":1e3}"#), r#"jsonpath "$.n" == 1000"#, true),
+    ]);
+}
+
+#[test]
+fn numbers_beyond_f64_compare_as_infinities() {
+    let inf = json(r#"{"a":1E400}"#);
+    let neg = json(r#"{"a":-1E400}"#);
+    table(&[
+        (inf, r#"jsonpath "$.a" > 1"#, true),
+        (inf, r#"jsonpath "$.a" < 1"#, false),
+        (inf, r#"jsonpath "$.a" == 1"#, false),
+        (inf, r#"jsonpath "$.a" exists"#, true),
+        (neg, r#"jsonpath "$.a" < 1"#, true),
+        (neg, r#"jsonpath "$.a" > -1"#, false),
+        ((&[("X-N", "1e400")], ""), r#"header "X-N" > 1000"#, true),
+    ]);
+}
+
+#[test]
+fn response_text_is_a_number_only_in_the_json_number_grammar() {
+    let h = |v: &'static str| -> Resp {
+        let headers: &'static [(&'static str, &'static str)] = Box::leak(Box::new([("X-N", v)]));
+        (headers, "")
+    };
+    table(&[
+        (h("inf"), r#"header "X-N" > 1000"#, false),
+        (h("infinity"), r#"header "X-N" > 1000"#, false),
+        (h("Infinity"), r#"header "X-N" >= 0"#, false),
+        (h("-inf"), r#"header "X-N" < 0"#, false),
+        (h("NaN"), r#"header "X-N" < 5"#, false),
+        (h("NaN"), r#"header "X-N" == 5"#, false),
+        (h("NaN"), r#"header "X-N" == "NaN""#, true),
+        (h("+42"), r#"header "X-N" == 42"#, false),
+        (h("0x10"), r#"header "X-N" == 16"#, false),
+        (h(".5"), r#"header "X-N" == 0.5"#, false),
+        (h("42"), r#"header "X-N" == 42"#, true),
+        (h("0042"), r#"header "X-N" == 42"#, true),
+        (h("-7"), r#"header "X-N" < -6"#, true),
+        (h("2.5e1"), r#"header "X-N" == 25"#, true),
+        ((NO_HEADERS, "42\n"), "body == 42", true),
+        ((NO_HEADERS, "NaN"), "body != 5", true),
+        // Text on the right of a number is read the same way.
+        (json(r#"{"n":5}"#), r#"jsonpath "$.n" == "+5""#, false),
+        (json(r#"{"n":5}"#), r#"jsonpath "$.n" == " 5 ""#, true),
+    ]);
+}
+
+#[test]
+fn a_regex_group_that_took_no_part_finds_nothing() {
+    let id_empty: Resp = (NO_HEADERS, "id=");
+    let x: Resp = (NO_HEADERS, "x");
+    let id42: Resp = (NO_HEADERS, "id=42");
+    table(&[
+        (id_empty, r#"regex "id=(\d+)?" not exists"#, true),
+        (id_empty, r#"regex "id=(\d+)?" exists"#, false),
+        (id_empty, r#"regex "id=(\d+)?" == "id=""#, false),
+        (id_empty, r#"regex "id=(\d*)" == """#, true),
+        (x, r#"regex "x(y)?" not exists"#, true),
+        (id42, r#"regex "id=(\d+)?" == 42"#, true),
+        // No group: the whole match.
+        (id42, r#"regex "id=\d+" == "id=42""#, true),
+        // Only the first group counts, even when a later one took part.
+        (id42, r#"regex "(x)?id=(\d+)" not exists"#, true),
+        // `count` counts the matches.
+        (id_empty, r#"regex "id=(\d+)?" count == 1"#, true),
+    ]);
+    // A capture of such a group finds nothing: `capture?` unsets the variable.
+    let (checks, paths) = run(
+        id_empty,
+        "  capture? id = regex \"id=(\\d+)?\"\n  GET /id/{{id ?? \"none\"}}",
+    );
+    assert!(checks.is_empty());
+    assert_eq!(paths, ["/x", "/id/none"]);
+}
