@@ -211,7 +211,11 @@ pub(crate) fn query<'a, V: ResponseView + ?Sized>(
                 None => Datum::Missing,
             }
         }
-        QueryCode::Var(e) => var_datum(e, env, s)?,
+        QueryCode::Var(v) => match var_datum(&v.expr, env, s)? {
+            // Text captured from a response compares as that text.
+            Datum::Json(Value::String(t)) if v.text => Datum::Bytes(t.as_bytes()),
+            d => d,
+        },
     })
 }
 

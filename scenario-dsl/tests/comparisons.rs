@@ -1,6 +1,7 @@
 //! Predicates that compare numbers and response text, run through the interpreter against
 //! one scripted response each: integers exactly (beyond 2^53, up to 128 bits), other numbers
-//! as `f64`; text read as a number by the JSON number grammar; `regex` groups.
+//! as `f64`; text read as a number by the JSON number grammar; `regex` groups; and variables
+//! captured from response text, which compare as the text did in the query.
 
 mod support;
 
@@ -162,4 +163,137 @@ fn a_regex_group_that_took_no_part_finds_nothing() {
     );
     assert!(checks.is_empty());
     assert_eq!(paths, ["/x", "/id/none"]);
+}
+
+#[test]
+fn text_captured_from_a_response_compares_as_the_query_did() {
+    let resp: Resp = (&[("X-Count", "7"), ("X-Num", "0042")], r#"id=42 {"s":"7"}"#);
+    let (checks, paths) = run(
+        resp,
+        r#"  capture id = regex "id=(\d+)"
+  capture cnt = header "X-Count"
+  capture hn = header "X-Num"
+  capture all = body
+  check id == 42
+  check id > 5
+  check id in [41, 42]
+  check cnt == 7
+  check cnt >= 7
+  check cnt < 10
+  check hn == 42
+  check hn == "0042"
+  check hn == "42"
+  check all > 5
+  check all contains "id=42"
+  GET /v/{{hn}}/{{id}}
+  if id > 5 {
+    GET /branch/big
+  } else {
+    GET /branch/small
+  }
+  if cnt == 7 {
+    GET /branch/seven
+  }"#,
+    );
+    assert_eq!(
+        checks,
+        [
+            true, true, true, true, true, true, true, true, false, false, true
+        ]
+    );
+    // The text is sent as captured.
+    assert_eq!(paths, ["/x", "/v/0042/42", "/branch/big", "/branch/seven"]);
+}
+
+#[test]
+fn only_variables_every_assignment_of_which_captures_text_compare_as_text() {
+    let resp: Resp = (&[("X-Count", "7")], r#"{"s":"7","n":7}"#);
+    let (checks, paths) = run(
+        resp,
+        r#"  capture js = jsonpath "$.s"
+  capture c = header "X-Count" count
+  capture mixed = header "X-Count"
+  check js == 7
+  check js == "7"
+  check c == 1
+  check mixed == 7
+  if mixed == 7 {
+    GET /mixed-number
+  }
+  let mixed = "7"
+  if mixed == 7 {
+    GET /let-number
+  }
+  for f in ["7"] {
+    if f == 7 {
+      GET /for-number
+    }
+  }"#,
+    );
+    // A JSON string stays text; so does a variable also set by `let` (at every read, even
+    // one before the `let`) or `for`.
+    assert_eq!(checks, [false, true, true, false]);
+    assert_eq!(paths, ["/x"]);
+}
+
+#[test]
+fn worker_and_global_variables_captured_as_text_compare_as_numbers() {
+    let p = program(
+        r#"defaults {
+  base http://127.0.0.1:8080
+}
+setup {
+  GET /setup
+  capture limit = header "X-Count"
+}
+setup worker {
+  GET /login
+  capture seen = header "X-Count"
+}
+scenario s {
+  GET /x
+  capture seen = header "X-Count"
+  if seen >= 7 {
+    GET /seven
+  }
+  # On the right, a variable is a value: text against text compares as text ("7" > "10").
+  if seen > limit {
+    GET /as-text
+  }
+}
+teardown worker {
+  if seen == 7 {
+    GET /bye/{{seen}}
+  }
+  if limit > 9 {
+    GET /limit
+  }
+}
+"#,
+    );
+    let mut d = FakeDriver::new(|s| {
+        let n = if s.path == "/setup" { "10" } else { "7" };
+        Ok(FakeResponse::status(200).with_header("X-Count", n))
+    });
+    let mut ev = Events::default();
+    let globals = block_on(molotov_dsl::run_setup(&p, &mut d, &mut ev)).expect("setup");
+    let mut w = worker_with(&p, 0, 1, globals);
+    assert_eq!(
+        block_on(w.run_worker_setup(&mut d, &mut ev)),
+        RunOutcome::Success
+    );
+    assert_eq!(
+        block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev)),
+        RunOutcome::Success
+    );
+    assert_eq!(
+        block_on(w.run_worker_teardown(&mut d, &mut ev)),
+        RunOutcome::Success
+    );
+    assert_eq!(
+        d.paths(),
+        [
+            "/setup", "/login", "/x", "/seven", "/as-text", "/bye/7", "/limit"
+        ]
+    );
 }
