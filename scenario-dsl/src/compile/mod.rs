@@ -766,7 +766,7 @@ impl<'o> Compiler<'o> {
                 }
                 ThresholdValue::Percent(*p)
             }
-            (ValueAst::Int(n, _), false, Metric::Rps) => ThresholdValue::Number(*n as f64),
+            (ValueAst::Int(n, _), false, Metric::Rps) => ThresholdValue::Number(n.get() as f64),
             (ValueAst::Float(n, _), false, Metric::Rps) => ThresholdValue::Number(*n),
             (v, _, _) => {
                 let want = if metric.is_latency() {

@@ -28,7 +28,7 @@ impl Compiler<'_> {
         use Variability::*;
         Some(match e {
             Expr::Str(s, _) => (ExprCode::Const(Value::String(s.clone())), Constant),
-            Expr::Int(n, _) => (ExprCode::Const(Value::from(*n)), Constant),
+            Expr::Int(n, _) => (ExprCode::Const(Value::from(n.get())), Constant),
             Expr::Float(f, span) => match self.plan_number(*f, *span) {
                 Some(n) => (ExprCode::Const(Value::Number(n)), Constant),
                 None => {
@@ -503,7 +503,7 @@ impl Compiler<'_> {
         Some(match v {
             ValueAst::Null(_) => Operand::Const(Value::Null),
             ValueAst::Bool(b, _) => Operand::Const(Value::Bool(*b)),
-            ValueAst::Int(n, _) => Operand::Const(Value::from(*n)),
+            ValueAst::Int(n, _) => Operand::Const(Value::from(n.get())),
             ValueAst::Float(f, span) => match self.plan_number(*f, *span) {
                 Some(n) => Operand::Const(Value::Number(n)),
                 None => {
