@@ -272,11 +272,15 @@ impl Compiler<'_> {
         match f {
             "rand_int" => {
                 let (a, b) = (const_int(&codes[0]), const_int(&codes[1]));
-                for (v, arg) in [(a, &args[0]), (b, &args[1])] {
-                    if v == Some(None) {
+                for (code, arg) in codes.iter().zip(args) {
+                    if let ExprCode::Const(v) = code
+                        && const_int(code) == Some(None)
+                    {
+                        let got = Evaluated::Ref(v).describe_non_integer("");
                         self.err(
                             RawDiag::error(arg.span(), "`rand_int` needs integers")
-                                .label("not an integer"),
+                                .label(format!("got {got}"))
+                                .help("an integer of at most 64 bits: `3`, or text that is one, `\"3\"`"),
                         );
                         return None;
                     }
