@@ -590,10 +590,14 @@ impl Compiler<'_> {
             return;
         }
         if !maybe {
+            // No default helps here: a read with one (`{{x ?? 0}}`, `if x exists`) is refused
+            // too, since it could never see the variable set.
             self.err(
                 RawDiag::error(span, format!("`{name}` is used before it is set"))
                     .label("not set on any path before this point")
-                    .help(format!("set `{name}` earlier (with `capture`, `let` or `for`), or give a default: `{{{{{name} ?? \"...\"}}}}`")),
+                    .help(format!(
+                        "set `{name}` earlier (with `capture`, `let` or `for`)"
+                    )),
             );
         } else {
             self.err(
