@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use crate::lexer::I128;
 use crate::source::Span;
 
 #[derive(Debug, Clone)]
@@ -34,7 +35,7 @@ pub(crate) enum Expr {
     /// `token`, `users.email`, `ids[0]`, `env.HOST`.
     Path(PathExpr),
     Str(String, Span),
-    Int(i64, Span),
+    Int(I128, Span),
     Float(f64, Span),
     Bool(bool, Span),
     Null(Span),
@@ -85,7 +86,7 @@ pub(crate) enum PathSeg {
 pub(crate) enum ValueAst {
     Null(Span),
     Bool(bool, Span),
-    Int(i64, Span),
+    Int(I128, Span),
     Float(f64, Span),
     /// A string literal, possibly with templates.
     Str(Template),
@@ -176,7 +177,7 @@ pub(crate) struct Let {
 #[derive(Debug, Clone)]
 pub(crate) struct Scenario {
     pub(crate) name: Ident,
-    pub(crate) weight: Option<(i64, Span)>,
+    pub(crate) weight: Option<(i128, Span)>,
     pub(crate) delay: Option<(Duration, Span)>,
     pub(crate) body: Vec<Stmt>,
 }

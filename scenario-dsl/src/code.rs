@@ -385,7 +385,17 @@ pub(crate) enum QueryCode {
         re: regex::bytes::Regex,
         text: Box<str>,
     },
-    Var(ExprCode),
+    Var(VarQuery),
+}
+
+/// A variable read as a query (`check id > 5`, `if s >= 500`).
+#[derive(Debug)]
+pub(crate) struct VarQuery {
+    pub(crate) expr: ExprCode,
+    /// The variable holds text from a response: every assignment of it captures `header`,
+    /// `regex` or `body`. Its string compares as that text did in the query (read as a
+    /// number against a number), not as a JSON string.
+    pub(crate) text: bool,
 }
 
 #[derive(Debug)]

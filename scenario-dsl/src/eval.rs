@@ -4,8 +4,10 @@
 //! predicates compare it with an operand. Semantics (documented for users in
 //! `docs/plan-language.md`):
 //! - a query that finds nothing fails every predicate except `not exists`;
-//! - numbers compare numerically whatever their JSON spelling (`1 == 1.0`), text from the
-//!   response compares with numbers after parsing (`header "Content-Length" == 42`);
+//! - numbers compare numerically whatever their JSON spelling (`1 == 1.0`): two integers
+//!   exactly (up to 128 bits), others as `f64` ([`cmp_num`]); text from the response
+//!   compares with numbers after reading it by the JSON number grammar
+//!   (`header "Content-Length" == 42`, [`parse_num`]);
 //! - `count` counts list items, object members or regex matches; nothing counts 0, and any
 //!   other single value counts 1.
 
@@ -197,18 +199,23 @@ pub(crate) fn query<'a, V: ResponseView + ?Sized>(
             if count {
                 return Ok(Datum::Int(re.find_iter(body).count() as i64));
             }
-            match re.captures(body) {
-                Some(c) => {
-                    let m = c.get(1).or_else(|| c.get(0));
-                    match m {
-                        Some(m) => Datum::Bytes(m.as_bytes()),
-                        None => Datum::Missing,
-                    }
-                }
+            // With a group, the first group: one that took no part in the match
+            // (`id=(\d+)?` on `id=`) found nothing. Without one, the whole match.
+            let found = if re.captures_len() > 1 {
+                re.captures(body).and_then(|c| c.get(1))
+            } else {
+                re.find(body)
+            };
+            match found {
+                Some(m) => Datum::Bytes(m.as_bytes()),
                 None => Datum::Missing,
             }
         }
-        QueryCode::Var(e) => var_datum(e, env, s)?,
+        QueryCode::Var(v) => match var_datum(&v.expr, env, s)? {
+            // Text captured from a response compares as that text.
+            Datum::Json(Value::String(t)) if v.text => Datum::Bytes(t.as_bytes()),
+            d => d,
+        },
     })
 }
 
@@ -462,12 +469,98 @@ fn compare(d: &Datum<'_>, cmp: CmpOp, rhs: &Rhs<'_>) -> bool {
     }
 }
 
-fn number_of(d: &Datum<'_>) -> Option<f64> {
+/// A number to compare: an integer up to 128 bits, compared exactly with another one, or
+/// anything else, compared as `f64`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Num {
+    Int(i128),
+    /// Never NaN; a number beyond `f64`'s range is an infinity of its sign.
+    Float(f64),
+}
+
+impl Num {
+    fn as_f64(self) -> f64 {
+        match self {
+            Num::Int(i) => i as f64,
+            Num::Float(f) => f,
+        }
+    }
+}
+
+/// Two numbers by value: exactly when both are integers, else as `f64` (an infinity equals
+/// the infinity of its sign and orders beyond every finite number).
+pub(crate) fn cmp_num(a: Num, b: Num) -> Option<Ordering> {
+    match (a, b) {
+        (Num::Int(x), Num::Int(y)) => Some(x.cmp(&y)),
+        _ => a.as_f64().partial_cmp(&b.as_f64()),
+    }
+}
+
+/// Text read as a number, or `None` when it is not one: the JSON number grammar (an
+/// optional `-`, digits, an optional `.digits` fraction and `e`/`E` exponent), except that
+/// leading zeros are allowed (`0042` is 42), with surrounding ASCII whitespace ignored. No
+/// `+`, no `inf`, `NaN` or `0x10`, no `.5` or `5.`. Digits alone (and `-`) make an integer,
+/// exact when it fits in 128 bits; anything else is an `f64`, an infinity beyond its range
+/// (`1e400`). Allocates nothing.
+pub(crate) fn parse_num(text: &[u8]) -> Option<Num> {
+    let t = text.trim_ascii();
+    let digits = |from: usize| {
+        from + t[from.min(t.len())..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count()
+    };
+    let mut i = usize::from(t.first() == Some(&b'-'));
+    let end = digits(i);
+    if end == i {
+        return None;
+    }
+    i = end;
+    let mut integer = true;
+    if t.get(i) == Some(&b'.') {
+        let end = digits(i + 1);
+        if end == i + 1 {
+            return None;
+        }
+        i = end;
+        integer = false;
+    }
+    if matches!(t.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(t.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let end = digits(i);
+        if end == i {
+            return None;
+        }
+        i = end;
+        integer = false;
+    }
+    if i != t.len() {
+        return None;
+    }
+    // ASCII only, checked above.
+    let s = std::str::from_utf8(t).ok()?;
+    if integer && let Ok(n) = s.parse::<i128>() {
+        return Some(Num::Int(n));
+    }
+    s.parse::<f64>().ok().map(Num::Float)
+}
+
+/// A JSON number as a [`Num`].
+pub(crate) fn json_num(n: &serde_json::Number) -> Num {
+    // Numbers keep their JSON text (`arbitrary_precision`), which always parses.
+    parse_num(n.as_str().as_bytes()).unwrap_or(Num::Float(f64::NAN))
+}
+
+/// The number a datum is: a number, or response text that reads as one ([`parse_num`]).
+/// A JSON string is not a number.
+fn number_of(d: &Datum<'_>) -> Option<Num> {
     match d {
-        Datum::Int(i) => Some(*i as f64),
-        Datum::Json(Value::Number(n)) => n.as_f64(),
-        Datum::Owned(Value::Number(n)) => n.as_f64(),
-        Datum::Bytes(b) => std::str::from_utf8(b).ok()?.trim().parse().ok(),
+        Datum::Int(i) => Some(Num::Int(i128::from(*i))),
+        Datum::Json(Value::Number(n)) | Datum::Owned(Value::Number(n)) => Some(json_num(n)),
+        Datum::Bytes(b) => parse_num(b),
         _ => None,
     }
 }
@@ -484,9 +577,9 @@ fn equals(d: &Datum<'_>, rhs: &Value) -> bool {
             n.len() == items.len() && n.iter().zip(items).all(|(a, b)| json_eq(a, b))
         }
         (Datum::Nodes(_), _) => false,
-        (Datum::Int(_) | Datum::Bytes(_), Value::Number(n)) => {
-            number_of(d).zip(n.as_f64()).is_some_and(|(a, b)| a == b)
-        }
+        (Datum::Int(_) | Datum::Bytes(_), Value::Number(n)) => number_of(d)
+            .and_then(|a| cmp_num(a, json_num(n)))
+            .is_some_and(Ordering::is_eq),
         (Datum::Bytes(b), Value::String(s)) => *b == s.as_bytes(),
         (Datum::Bytes(b), Value::Bool(x)) => *b == if *x { &b"true"[..] } else { &b"false"[..] },
         (Datum::Int(_), Value::String(s)) => number_equals_text(d, s),
@@ -496,21 +589,12 @@ fn equals(d: &Datum<'_>, rhs: &Value) -> bool {
 
 /// A number from the response against text on the right (`"{{pid}}"`, `"3"`): equal when
 /// the text is a number of the same value (`"3"`, `"3.0"`). A number's own text form is
-/// always a number, so no text that is not one can equal it. Integers compare exactly
-/// (beyond 2^53 too, up to 128 bits); nothing is allocated.
+/// always a number, so no text that is not one can equal it. Nothing is allocated.
 fn number_equals_text(d: &Datum<'_>, text: &str) -> bool {
-    let text = text.trim();
-    let integer = match d {
-        Datum::Int(i) => Some(i128::from(*i)),
-        Datum::Json(Value::Number(n)) | Datum::Owned(Value::Number(n)) => n.as_i128(),
-        _ => None,
-    };
-    if let (Some(a), Ok(b)) = (integer, text.parse::<i128>()) {
-        return a == b;
-    }
     number_of(d)
-        .zip(text.parse::<f64>().ok())
-        .is_some_and(|(a, b)| a == b)
+        .zip(parse_num(text.as_bytes()))
+        .and_then(|(a, b)| cmp_num(a, b))
+        .is_some_and(Ordering::is_eq)
 }
 
 /// Whether a datum is a number (the response's or a variable's), not text.
@@ -523,19 +607,18 @@ fn is_number(d: &Datum<'_>) -> bool {
 
 fn order(d: &Datum<'_>, rhs: &Value) -> Option<Ordering> {
     match rhs {
-        Value::Number(n) => number_of(d)?.partial_cmp(&n.as_f64()?),
-        Value::String(s) if is_number(d) => match s.trim().parse::<f64>() {
-            Ok(n) => number_of(d)?.partial_cmp(&n),
-            Err(_) => Some(datum_text(d)?.as_ref().cmp(s.as_bytes())),
+        Value::Number(n) => cmp_num(number_of(d)?, json_num(n)),
+        Value::String(s) if is_number(d) => match parse_num(s.as_bytes()) {
+            Some(n) => cmp_num(number_of(d)?, n),
+            None => Some(datum_text(d)?.as_ref().cmp(s.as_bytes())),
         },
         Value::String(s) => {
             let text = match d {
-                Datum::Bytes(b) => Cow::Borrowed(*b),
-                Datum::Json(Value::String(t)) => Cow::Borrowed(t.as_bytes()),
-                Datum::Owned(Value::String(t)) => Cow::Owned(t.as_bytes().to_vec()),
+                Datum::Bytes(b) => *b,
+                Datum::Json(Value::String(t)) | Datum::Owned(Value::String(t)) => t.as_bytes(),
                 _ => return None,
             };
-            Some(text.as_ref().cmp(s.as_bytes()))
+            Some(text.cmp(s.as_bytes()))
         }
         _ => None,
     }
@@ -557,16 +640,9 @@ pub(crate) fn json_eq(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// Numbers by value: integers exactly (up to 128 bits), others as `f64`; two numbers
-/// beyond `f64`'s range only when written alike.
+/// Numbers by value, as [`cmp_num`]: integers exactly (up to 128 bits), others as `f64`.
 fn numbers_equal(x: &serde_json::Number, y: &serde_json::Number) -> bool {
-    if let (Some(i), Some(j)) = (x.as_i128(), y.as_i128()) {
-        return i == j;
-    }
-    match (x.as_f64(), y.as_f64()) {
-        (Some(a), Some(b)) => a == b,
-        _ => x.as_str() == y.as_str(),
-    }
+    cmp_num(json_num(x), json_num(y)).is_some_and(Ordering::is_eq)
 }
 
 /// A short description of a datum for failure messages.
@@ -673,6 +749,183 @@ mod tests {
             Some(Ordering::Equal)
         );
         assert_eq!(order(&Datum::Int(9), &json!("a")), Some(Ordering::Less));
+    }
+
+    /// A JSON number written as `text`.
+    fn num(text: &str) -> Value {
+        serde_json::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn text_reads_as_a_number_by_the_json_grammar() {
+        use Num::{Float, Int};
+        let cases: &[(&str, Option<Num>)] = &[
+            ("42", Some(Int(42))),
+            (" 42\r\n", Some(Int(42))),
+            ("0042", Some(Int(42))),
+            ("-7", Some(Int(-7))),
+            ("-0", Some(Int(0))),
+            ("2.5", Some(Float(2.5))),
+            ("2.50", Some(Float(2.5))),
+            ("1e3", Some(Float(1000.0))),
+            ("1E+3", Some(Float(1000.0))),
+            ("-1e-3", Some(Float(-0.001))),
+            ("1E400", Some(Float(f64::INFINITY))),
+            ("-1E400", Some(Float(f64::NEG_INFINITY))),
+            ("9007199254740993", Some(Int(9_007_199_254_740_993))),
+            (
+                "170141183460469231731687303715884105727",
+                Some(Int(i128::MAX)),
+            ),
+            (
+                "-170141183460469231731687303715884105728",
+                Some(Int(i128::MIN)),
+            ),
+            // Beyond 128 bits: an f64.
+            (
+                "170141183460469231731687303715884105728",
+                Some(Float(1.7014118346046923e38)),
+            ),
+            // Not numbers.
+            ("", None),
+            ("  ", None),
+            ("-", None),
+            ("+42", None),
+            ("inf", None),
+            ("-inf", None),
+            ("infinity", None),
+            ("Infinity", None),
+            ("NaN", None),
+            ("nan", None),
+            ("0x10", None),
+            (".5", None),
+            ("5.", None),
+            ("1e", None),
+            ("1e+", None),
+            ("1.e3", None),
+            ("4 2", None),
+            ("42abc", None),
+            ("1_000", None),
+            ("--1", None),
+            ("\u{661}", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_num(text.as_bytes()), *want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn numbers_compare_exactly_as_integers_else_as_f64() {
+        use Ordering::{Equal, Greater, Less};
+        let n993 = num("9007199254740993");
+        let n992 = num("9007199254740992");
+        let big30 = num("123456789012345678901234567890");
+        let inf = num("1E400");
+        let neg_inf = num("-1E400");
+        let float = num("2.5");
+        let s993 = json!("9007199254740993");
+        // (left, right, ordering; None: no order)
+        let cases: Vec<(Datum<'_>, Value, Option<Ordering>)> = vec![
+            // JSON number against a number: exact beyond 2^53.
+            (Datum::Json(&n993), num("9007199254740992"), Some(Greater)),
+            (Datum::Json(&n992), num("9007199254740993"), Some(Less)),
+            (Datum::Json(&n993), num("9007199254740993"), Some(Equal)),
+            (
+                Datum::Owned(n993.clone()),
+                num("9007199254740992"),
+                Some(Greater),
+            ),
+            (
+                Datum::Json(&big30),
+                num("123456789012345678901234567891"),
+                Some(Less),
+            ),
+            (
+                Datum::Json(&big30),
+                num("123456789012345678901234567890"),
+                Some(Equal),
+            ),
+            // A JSON number against numeric text: exact too.
+            (Datum::Json(&n993), json!("9007199254740992"), Some(Greater)),
+            (Datum::Json(&n992), json!(" 9007199254740993 "), Some(Less)),
+            // Response text against a number.
+            (
+                Datum::Bytes(b"9007199254740993"),
+                num("9007199254740992"),
+                Some(Greater),
+            ),
+            (
+                Datum::Bytes(b"9007199254740992"),
+                num("9007199254740993"),
+                Some(Less),
+            ),
+            (Datum::Bytes(b"0042"), num("42"), Some(Equal)),
+            (Datum::Bytes(b"42"), num("42.0"), Some(Equal)),
+            (Datum::Bytes(b"42"), num("4.2e1"), Some(Equal)),
+            (Datum::Bytes(b"2.5"), num("3"), Some(Less)),
+            (Datum::Bytes(b"x"), num("1"), None),
+            (Datum::Bytes(b"inf"), num("1000"), None),
+            (Datum::Bytes(b"NaN"), num("5"), None),
+            (Datum::Bytes(b"+42"), num("42"), None),
+            // An integer (status, count) against a number.
+            (Datum::Int(i64::MAX), num("9223372036854775808"), Some(Less)),
+            (Datum::Int(3), num("3.0"), Some(Equal)),
+            (Datum::Int(3), num("2.5"), Some(Greater)),
+            // Mixed integer and fraction: as f64.
+            (Datum::Json(&float), num("2"), Some(Greater)),
+            (Datum::Json(&float), json!("2.5"), Some(Equal)),
+            // Beyond f64's range: an infinity of its sign.
+            (Datum::Json(&inf), num("1"), Some(Greater)),
+            (
+                Datum::Json(&inf),
+                num("123456789012345678901234567890"),
+                Some(Greater),
+            ),
+            (Datum::Json(&neg_inf), num("1"), Some(Less)),
+            (Datum::Json(&inf), num("1E999"), Some(Equal)),
+            (Datum::Json(&inf), num("-1E400"), Some(Greater)),
+            (Datum::Bytes(b"1e400"), num("1E400"), Some(Equal)),
+            // A JSON string stays text: no number, and no order against one.
+            (Datum::Json(&s993), num("1"), None),
+        ];
+        for (d, v, want) in &cases {
+            assert_eq!(order(d, v), *want, "{d:?} against {v}");
+            assert_eq!(
+                equals(d, v),
+                *want == Some(Equal),
+                "{d:?} == {v} (ordering {want:?})"
+            );
+        }
+    }
+
+    #[test]
+    fn in_and_list_equality_compare_numbers_exactly() {
+        let n993 = num("9007199254740993");
+        let list = json!([num("9007199254740992"), num("1")]);
+        assert!(!equals(&Datum::Json(&n993), &list));
+        let Value::Array(items) = &list else {
+            unreachable!()
+        };
+        assert!(!items.iter().any(|i| equals(&Datum::Json(&n993), i)));
+        assert!(
+            !items
+                .iter()
+                .any(|i| equals(&Datum::Bytes(b"9007199254740993"), i))
+        );
+        assert!(
+            items
+                .iter()
+                .any(|i| equals(&Datum::Bytes(b"9007199254740992"), i))
+        );
+        let nodes = [&n993];
+        assert!(!equals(
+            &Datum::Nodes(nodes.to_vec()),
+            &json!([num("9007199254740992")])
+        ));
+        assert!(equals(
+            &Datum::Nodes(nodes.to_vec()),
+            &json!([num("9007199254740993")])
+        ));
     }
 
     #[test]

@@ -379,6 +379,25 @@ pub(crate) mod tests {
         Ok(crate::render::walk(&root, path).cloned())
     }
 
+    /// The nesting limit the doc states: 127 lists and objects open at once are read, the
+    /// 128th is refused, by `extract` (whichever way it reads) and a whole parse alike.
+    #[test]
+    fn both_readers_take_127_levels_and_refuse_128() {
+        let lists = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        let in_object = |n: usize| format!("{{\"a\":{}}}", lists(n - 1));
+        for (levels, ok) in [(126, true), (127, true), (128, false), (129, false)] {
+            for body in [lists(levels), in_object(levels)] {
+                let whole = serde_json::from_slice::<Value>(body.as_bytes());
+                assert_eq!(whole.is_ok(), ok, "whole parse, {levels} levels: {whole:?}");
+                let (got, _) = extract_by(body.as_bytes(), &[steps(&["a"])]);
+                assert_eq!(got.is_ok(), ok, "extract, {levels} levels: {got:?}");
+                if let Err(e) = got {
+                    assert!(e.to_string().contains("recursion limit exceeded"), "{e}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn extract_answers_as_a_full_parse_does() {
         let deep = format!(
@@ -415,7 +434,7 @@ pub(crate) mod tests {
             br#""#,
             br#"nul"#,
             // What serde's `IgnoredAny` would take: invalid UTF-8, lone surrogates, nesting
-            // beyond 128.
+            // beyond 127 levels.
             b"{\"a\":\"\xff\",\"ok\":true}",
             b"{\"\xff\":1,\"ok\":true}",
             br#"{"a":"\ud800","ok":true}"#,
@@ -624,7 +643,7 @@ pub(crate) mod tests {
                     Shape::Scalar
                 }
                 3 if self.below(50) == 0 => {
-                    // Nested around the scanner's limit (100) and serde's (128).
+                    // Nested around the scanner's limit (100) and serde's (127 levels).
                     let n = 90 + self.below(45);
                     let object = self.below(2) == 0;
                     let (open, close) = if object { ("{\"a\":", "}") } else { ("[", "]") };

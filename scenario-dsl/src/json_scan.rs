@@ -21,7 +21,8 @@
 //! - numbers: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, of any length and
 //!   magnitude (serde keeps a number's text rather than converting it to `f64`, so none is
 //!   out of range);
-//! - nesting: serde refuses the 128th open list or object; the 100th falls back.
+//! - nesting: serde refuses the 128th open list or object (reads 127 levels); the 100th
+//!   falls back.
 //!
 //! Strings are read sixteen bytes at a time ([`block`]: SSE2 on x86-64), the rest byte by
 //! byte with one table ([`STRING_CLASS`]); what no path goes into is read by [`skip`], one

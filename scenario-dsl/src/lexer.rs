@@ -17,10 +17,35 @@ use std::time::Duration;
 
 use crate::source::{FileId, Span};
 
+/// An `i128` aligned as an `i64`: an `i128` field would align tokens and syntax nodes to 16
+/// bytes, making them larger, and the parser's recursion would need more stack per level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct I128 {
+    high: i64,
+    low: u64,
+}
+
+impl I128 {
+    pub(crate) fn get(self) -> i128 {
+        (i128::from(self.high) << 64) | i128::from(self.low)
+    }
+}
+
+impl From<i128> for I128 {
+    fn from(n: i128) -> I128 {
+        I128 {
+            high: (n >> 64) as i64,
+            low: n as u64,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Tok {
     Ident,
-    Int(i64),
+    /// An integer, up to 128 bits. Where a small one is needed (an index, a weight, a
+    /// count), the parser or the compiler checks its range.
+    Int(I128),
     Float(f64),
     Duration(Duration),
     Percent(f64),
@@ -346,12 +371,23 @@ impl<'s> Lexer<'s> {
             let tok = if is_float {
                 digits.parse::<f64>().map(Tok::Float).ok()
             } else {
-                digits.parse::<i64>().map(Tok::Int).ok()
+                digits.parse::<i128>().map(|n| Tok::Int(n.into())).ok()
             };
             return match tok {
                 Some(t) => self.tok(t, start),
-                None => self.tok(
+                None if is_float => self.tok(
                     Tok::Error(format!("number `{digits}` is out of range"), None),
+                    start,
+                ),
+                None => self.tok(
+                    Tok::Error(
+                        format!("integer `{digits}` is out of range"),
+                        Some(
+                            "integers written in a plan are at most 128 bits (39 digits); \
+                             quote a longer one: `\"123...\"`"
+                                .into(),
+                        ),
+                    ),
                     start,
                 ),
             };
@@ -726,13 +762,14 @@ mod tests {
     fn token_table() {
         use Tok::*;
         let ms = |n| Duration(std::time::Duration::from_millis(n));
+        let int = |n: i128| Int(n.into());
         let cases: Vec<(&str, Vec<Tok>)> = vec![
             (
                 "think 200ms..1s",
                 vec![Ident, ms(200), DotDot, ms(1000), Eof],
             ),
-            ("weight 70 {", vec![Ident, Int(70), LBrace, Eof]),
-            ("a == -3 # c", vec![Ident, EqEq, Int(-3), Eof]),
+            ("weight 70 {", vec![Ident, int(70), LBrace, Eof]),
+            ("a == -3 # c", vec![Ident, EqEq, int(-3), Eof]),
             ("x != 1.5", vec![Ident, Ne, Float(1.5), Eof]),
             (
                 "p <= 2.5m",
@@ -751,9 +788,18 @@ mod tests {
             ("a\r\nb", vec![Ident, Newline, Ident, Eof]),
             (
                 "ids[0].x",
-                vec![Ident, LBracket, Int(0), RBracket, Dot, Ident, Eof],
+                vec![Ident, LBracket, int(0), RBracket, Dot, Ident, Eof],
             ),
             ("bot-1", vec![Ident, Eof]),
+            // Integers up to 128 bits.
+            (
+                "x == 123456789012345678901234567890",
+                vec![Ident, EqEq, int(123456789012345678901234567890), Eof],
+            ),
+            (
+                "-170141183460469231731687303715884105728",
+                vec![int(i128::MIN), Eof],
+            ),
         ];
         for (src, want) in cases {
             assert_eq!(toks(src), want, "{src}");
@@ -765,6 +811,23 @@ mod tests {
         for src in ["10sec", "-1s", "\"open", "{{ x", "@", "!x"] {
             let t = toks(src);
             assert!(matches!(t[0], Tok::Error(..)), "{src}: {t:?}");
+        }
+    }
+
+    #[test]
+    fn an_integer_beyond_128_bits_is_out_of_range() {
+        for src in [
+            "170141183460469231731687303715884105728",
+            "-170141183460469231731687303715884105729",
+            "1234567890123456789012345678901234567890",
+        ] {
+            match &toks(src)[0] {
+                Tok::Error(m, Some(help)) => {
+                    assert_eq!(*m, format!("integer `{src}` is out of range"));
+                    assert!(help.contains("128 bits"), "{help}");
+                }
+                other => panic!("{src}: {other:?}"),
+            }
         }
     }
 

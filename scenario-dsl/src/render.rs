@@ -9,6 +9,7 @@ use rand::rngs::SmallRng;
 use serde_json::Value;
 
 use crate::code::{Escape, ExprCode, PathStep, Piece, TemplateCode};
+use crate::eval::{Num, json_num, parse_num};
 
 /// The result of evaluating an expression, borrowing where it can.
 #[derive(Debug)]
@@ -30,22 +31,88 @@ impl Evaluated<'_> {
         }
     }
 
+    /// The value as an argument of `rand_int` or `rand_str`: a number without a fraction
+    /// (`3`, `3.0`, `1e3`), or text that reads as one (`"3"`, a captured header), by the
+    /// rule of predicates ([`crate::eval::parse_num`]); at most 64 bits.
     pub(crate) fn as_i64(&self, scratch: &str) -> Option<i64> {
-        match self {
-            Evaluated::Int(i) => Some(*i),
-            Evaluated::Ref(v) => json_i64(v),
-            Evaluated::Owned(v) => json_i64(v),
-            Evaluated::Scratch => scratch.parse().ok(),
+        match self.as_integer(scratch)? {
+            Num::Int(i) => i64::try_from(i).ok(),
+            // Out of i64's range, or not an integer at all.
+            Num::Float(_) => None,
+        }
+    }
+
+    /// The value as an integer of any size (`Num::Int`), as a number that is not one
+    /// (`Num::Float`), or `None` when it is not a number: see [`Evaluated::as_i64`].
+    fn as_integer(&self, scratch: &str) -> Option<Num> {
+        let n = match self {
+            Evaluated::Int(i) => return Some(Num::Int(i128::from(*i))),
+            Evaluated::Ref(v) => json_number(v)?,
+            Evaluated::Owned(v) => json_number(v)?,
+            Evaluated::Scratch => parse_num(scratch.as_bytes())?,
+        };
+        Some(match n {
+            // `3.0`, `1e3`: integers spelled otherwise (the bounds are 2^63 exactly).
+            Num::Float(f)
+                if f.fract() == 0.0
+                    && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f) =>
+            {
+                Num::Int(f as i128)
+            }
+            n => n,
+        })
+    }
+
+    /// What an argument that is no 64-bit integer is, for a message: `2.5`,
+    /// `9223372036854775808 (beyond 64 bits)`, `1E400 (beyond 64 bits)`, `"abc"`, `true`,
+    /// `a list`.
+    pub(crate) fn describe_non_integer(&self, scratch: &str) -> String {
+        const MAX: usize = 40;
+        let cut = |t: &str| -> String {
+            if t.chars().count() > MAX {
+                format!("{}...", t.chars().take(MAX).collect::<String>())
+            } else {
+                t.to_string()
+            }
+        };
+        let quoted = |t: &str| -> String {
+            if t.chars().count() > MAX {
+                format!("{:?}...", t.chars().take(MAX).collect::<String>())
+            } else {
+                format!("{t:?}")
+            }
+        };
+        let value = match self {
+            Evaluated::Int(i) => return i.to_string(),
+            Evaluated::Scratch => None,
+            Evaluated::Ref(v) => Some(*v),
+            Evaluated::Owned(v) => Some(v),
+        };
+        let shown = match value {
+            None => quoted(scratch),
+            Some(Value::String(s)) => quoted(s),
+            Some(v @ (Value::Array(_) | Value::Object(_))) => return json_kind(v).to_string(),
+            Some(v) => cut(&v.to_string()),
+        };
+        // An integer, but beyond 64 bits (`9223372036854775808`, `1e30`, `1E400`).
+        let beyond = match self.as_integer(scratch) {
+            Some(Num::Int(_)) => true,
+            Some(Num::Float(f)) => f.fract() == 0.0 || f.is_infinite(),
+            None => false,
+        };
+        if beyond {
+            format!("{shown} (beyond 64 bits)")
+        } else {
+            shown
         }
     }
 }
 
-fn json_i64(v: &Value) -> Option<i64> {
+/// A JSON value as a number: a number, or a string that reads as one.
+fn json_number(v: &Value) -> Option<Num> {
     match v {
-        Value::Number(n) => n
-            .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
-        Value::String(s) => s.parse().ok(),
+        Value::Number(n) => Some(json_num(n)),
+        Value::String(s) => parse_num(s.as_bytes()),
         _ => None,
     }
 }
@@ -185,7 +252,7 @@ fn int_arg(
     v.as_i64(scratch).ok_or_else(|| {
         EvalError::Invalid(format!(
             "{func}() needs integer arguments, got {}",
-            kind_of(&v)
+            v.describe_non_integer(scratch)
         ))
     })
 }

@@ -221,6 +221,9 @@ pub(crate) struct Compiler<'o> {
     pub(crate) worker_vars: Vec<String>,
     pub(crate) slot_names: Vec<Box<str>>,
     pub(crate) slot_count: u32,
+    /// Per global and worker variable slot: it holds response text (every assignment of it
+    /// captures `header`, `regex` or `body`: [`text_captures`]).
+    pub(crate) text_slots: Vec<bool>,
     /// The `file` bodies read, as opened (for [`Program::input_files`]).
     pub(crate) body_files: Vec<PathBuf>,
 }
@@ -250,6 +253,7 @@ impl<'o> Compiler<'o> {
             worker_vars: Vec::new(),
             slot_names: Vec::new(),
             slot_count: 0,
+            text_slots: Vec::new(),
             body_files: Vec::new(),
         }
     }
@@ -762,7 +766,7 @@ impl<'o> Compiler<'o> {
                 }
                 ThresholdValue::Percent(*p)
             }
-            (ValueAst::Int(n, _), false, Metric::Rps) => ThresholdValue::Number(*n as f64),
+            (ValueAst::Int(n, _), false, Metric::Rps) => ThresholdValue::Number(n.get() as f64),
             (ValueAst::Float(n, _), false, Metric::Rps) => ThresholdValue::Number(*n),
             (v, _, _) => {
                 let want = if metric.is_latency() {
@@ -930,6 +934,53 @@ pub(crate) fn assigned_names(stmts: &[Stmt], out: &mut Vec<(String, Span)>) {
                 assigned_names(then, out);
                 if let Some(o) = otherwise {
                     assigned_names(o, out);
+                }
+            }
+            Stmt::Think { .. } | Stmt::Header { .. } | Stmt::Log { .. } => {}
+        }
+    }
+}
+
+/// For each name `stmts` assign: whether every assignment of it (combined with what `out`
+/// already says) is a capture of response text, `header`, `regex` or `body` without
+/// `count`. Such a variable compares as that text did in its query
+/// ([`crate::code::VarQuery::text`]).
+pub(crate) fn text_captures(stmts: &[Stmt], out: &mut HashMap<String, bool>) {
+    fn assign(name: &ast::Ident, text: bool, out: &mut HashMap<String, bool>) {
+        let all = out.entry(name.name.clone()).or_insert(true);
+        *all = *all && text;
+    }
+    for s in stmts {
+        match s {
+            Stmt::Request(r) => {
+                for c in &r.clauses {
+                    if let ast::Clause::Capture {
+                        name, query, count, ..
+                    } = c
+                    {
+                        let text = !count
+                            && matches!(
+                                query,
+                                ast::QueryAst::Header(..)
+                                    | ast::QueryAst::Regex(..)
+                                    | ast::QueryAst::Body(_)
+                            );
+                        assign(name, text, out);
+                    }
+                }
+            }
+            Stmt::Let(l) => assign(&l.name, false, out),
+            Stmt::For { var, body, .. } => {
+                assign(var, false, out);
+                text_captures(body, out);
+            }
+            Stmt::Repeat { body, .. } => text_captures(body, out),
+            Stmt::If {
+                then, otherwise, ..
+            } => {
+                text_captures(then, out);
+                if let Some(o) = otherwise {
+                    text_captures(o, out);
                 }
             }
             Stmt::Think { .. } | Stmt::Header { .. } | Stmt::Log { .. } => {}

@@ -88,8 +88,16 @@ impl Parser<'_, '_> {
                 c.next();
                 match c.next() {
                     Some(Token {
-                        tok: Tok::Int(n), ..
+                        tok: Tok::Int(n),
+                        span: at,
                     }) => {
+                        let Ok(n) = i64::try_from(n.get()) else {
+                            self.err(
+                                RawDiag::error(at, "index out of range")
+                                    .label("an index is at most 64 bits"),
+                            );
+                            return None;
+                        };
                         let close = c.eat(&Tok::RBracket);
                         let Some(close) = close else {
                             let here = c.here();

@@ -378,7 +378,7 @@ impl Parser<'_, '_> {
                                     .label("second `weight`"),
                             );
                         }
-                        weight = Some((n, span));
+                        weight = Some((n.get(), span));
                     }
                     Some(Token {
                         tok: Tok::Float(_),
@@ -732,32 +732,50 @@ impl Parser<'_, '_> {
         })
     }
 
-    pub(super) fn repeat(&mut self) -> Option<Stmt> {
-        let mut c = self.cursor_for_line();
-        let kw = c.next()?.span;
-        let open = self.block_open(&mut c, "`repeat`");
-        let count = match c.next() {
+    /// The count after `repeat`. Not inlined: `repeat` recurses through its block, and the
+    /// diagnostics built here would make every level's frame larger.
+    #[inline(never)]
+    fn repeat_count(&mut self, c: &mut Cursor) -> Option<(i64, Span)> {
+        match c.next() {
             Some(Token {
                 tok: Tok::Int(n),
                 span,
             }) => {
+                let n = n.get();
                 if n < 1 {
                     self.err(
                         RawDiag::error(span, "the repeat count must be at least 1")
                             .label("not a positive count"),
                     );
                 }
-                Some((n, span))
+                match i64::try_from(n) {
+                    Ok(n) => Some((n, span)),
+                    Err(_) if n < 1 => Some((1, span)),
+                    Err(_) => {
+                        self.err(
+                            RawDiag::error(span, "the repeat count is too large")
+                                .label(format!("at most {}", i64::MAX)),
+                        );
+                        None
+                    }
+                }
             }
             Some(t) => {
                 self.unexpected(&t, "a repeat count (a positive integer)");
                 None
             }
             None => {
-                self.expected_at_end(&c, "a repeat count (a positive integer)");
+                self.expected_at_end(c, "a repeat count (a positive integer)");
                 None
             }
-        };
+        }
+    }
+
+    pub(super) fn repeat(&mut self) -> Option<Stmt> {
+        let mut c = self.cursor_for_line();
+        let kw = c.next()?.span;
+        let open = self.block_open(&mut c, "`repeat`");
+        let count = self.repeat_count(&mut c);
         if count.is_some() {
             self.end_of_line(&mut c, "before `{`");
         }

@@ -28,7 +28,7 @@ impl Compiler<'_> {
         use Variability::*;
         Some(match e {
             Expr::Str(s, _) => (ExprCode::Const(Value::String(s.clone())), Constant),
-            Expr::Int(n, _) => (ExprCode::Const(Value::from(*n)), Constant),
+            Expr::Int(n, _) => (ExprCode::Const(Value::from(n.get())), Constant),
             Expr::Float(f, span) => match self.plan_number(*f, *span) {
                 Some(n) => (ExprCode::Const(Value::Number(n)), Constant),
                 None => {
@@ -272,11 +272,15 @@ impl Compiler<'_> {
         match f {
             "rand_int" => {
                 let (a, b) = (const_int(&codes[0]), const_int(&codes[1]));
-                for (v, arg) in [(a, &args[0]), (b, &args[1])] {
-                    if v == Some(None) {
+                for (code, arg) in codes.iter().zip(args) {
+                    if let ExprCode::Const(v) = code
+                        && const_int(code) == Some(None)
+                    {
+                        let got = Evaluated::Ref(v).describe_non_integer("");
                         self.err(
                             RawDiag::error(arg.span(), "`rand_int` needs integers")
-                                .label("not an integer"),
+                                .label(format!("got {got}"))
+                                .help("an integer of at most 64 bits: `3`, or text that is one, `\"3\"`"),
                         );
                         return None;
                     }
@@ -503,7 +507,7 @@ impl Compiler<'_> {
         Some(match v {
             ValueAst::Null(_) => Operand::Const(Value::Null),
             ValueAst::Bool(b, _) => Operand::Const(Value::Bool(*b)),
-            ValueAst::Int(n, _) => Operand::Const(Value::from(*n)),
+            ValueAst::Int(n, _) => Operand::Const(Value::from(n.get())),
             ValueAst::Float(f, span) => match self.plan_number(*f, *span) {
                 Some(n) => Operand::Const(Value::Number(n)),
                 None => {

@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::target::{UrlPart, parse_origin};
-use super::{BlockRole, Compiler, Flow, RESERVED, assigned_names, optional_captures};
+use super::{
+    BlockRole, Compiler, Flow, RESERVED, assigned_names, optional_captures, text_captures,
+};
 use crate::ast::{
     self, BodyAst, CmpOp, Expr, JsonPiece, OpAst, PathExpr, PathSeg, PredAst, QueryAst, RequestAst,
     Stmt, TPiece, Template, ValueAst,
@@ -18,7 +20,7 @@ use crate::ast::{
 use crate::code::{
     BlockCode, ClauseCode, Escape, ExprCode, HeaderCode, HeaderName, JsonReading, LiteralHeaders,
     Op, OpCode, Operand, PathStep, Piece, PredCode, QueryCode, RequestCode, SetCode, TargetCode,
-    TemplateCode, Variability,
+    TemplateCode, VarQuery, Variability,
 };
 use crate::diag::{RawDiag, did_you_mean};
 use crate::program::{CheckId, CheckInfo, Needs, RequestId, RequestInfo, ScenarioId, ScenarioInfo};
@@ -64,6 +66,8 @@ pub(crate) struct Scope {
     own: HashMap<String, u32>,
     scenario: Option<ScenarioId>,
     locals: (u32, u32),
+    /// The block's own local slots that hold response text (see [`text_captures`]).
+    text: Vec<u32>,
 }
 
 impl Scope {
@@ -73,6 +77,7 @@ impl Scope {
             own: HashMap::new(),
             scenario: None,
             locals: (0, 0),
+            text: Vec::new(),
         }
     }
 
@@ -128,6 +133,24 @@ impl Compiler<'_> {
         let g = self.globals.len();
         let w = self.worker_vars.len();
         self.slot_count = (g + w) as u32;
+        // Which globals and worker variables hold response text: globals are assigned in
+        // `setup` only; worker variables in `setup worker`, the scenarios and `teardown
+        // worker`.
+        let mut text = HashMap::new();
+        if let Some(s) = &b.setup {
+            text_captures(&s.body, &mut text);
+        }
+        let mut worker_text = HashMap::new();
+        let worker_blocks = b.setup_worker.iter().chain(&b.teardown_worker);
+        for body in worker_blocks
+            .map(|s| &s.body)
+            .chain(b.scenarios.iter().map(|s| &s.body))
+        {
+            text_captures(body, &mut worker_text);
+        }
+        self.text_slots = (self.globals.iter().map(|n| text.get(n) == Some(&true)))
+            .chain((self.worker_vars.iter()).map(|n| worker_text.get(n) == Some(&true)))
+            .collect();
 
         let setup = b.setup.as_ref().map(|s| {
             let scope = self.block_scope(BlockRole::Setup, &s.body);
@@ -226,6 +249,9 @@ impl Compiler<'_> {
         let w = self.worker_vars.len() as u32;
         let mut own = HashMap::new();
         let mut next = g + w;
+        let mut text_names = HashMap::new();
+        text_captures(body, &mut text_names);
+        let mut text = Vec::new();
         for (name, span) in names {
             if RESERVED.contains(&name.as_str()) {
                 self.poisoned.push(name.clone());
@@ -265,6 +291,9 @@ impl Compiler<'_> {
                 }
                 _ => {
                     next += 1;
+                    if text_names.get(&name) == Some(&true) {
+                        text.push(next - 1);
+                    }
                     Some(next - 1)
                 }
             };
@@ -289,6 +318,15 @@ impl Compiler<'_> {
                 _ => None,
             },
             locals,
+            text,
+        }
+    }
+
+    /// Whether the variable in `slot` holds response text (see [`VarQuery::text`]).
+    fn holds_text(&self, slot: u32, scope: &Scope) -> bool {
+        match self.text_slots.get(slot as usize) {
+            Some(shared) => *shared,
+            None => scope.text.contains(&slot),
         }
     }
 
@@ -552,10 +590,14 @@ impl Compiler<'_> {
             return;
         }
         if !maybe {
+            // No default helps here: a read with one (`{{x ?? 0}}`, `if x exists`) is refused
+            // too, since it could never see the variable set.
             self.err(
                 RawDiag::error(span, format!("`{name}` is used before it is set"))
                     .label("not set on any path before this point")
-                    .help(format!("set `{name}` earlier (with `capture`, `let` or `for`), or give a default: `{{{{{name} ?? \"...\"}}}}`")),
+                    .help(format!(
+                        "set `{name}` earlier (with `capture`, `let` or `for`)"
+                    )),
             );
         } else {
             self.err(

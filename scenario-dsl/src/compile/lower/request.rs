@@ -655,7 +655,12 @@ impl Compiler<'_> {
                     text: text.as_str().into(),
                 }
             }
-            QueryAst::Var(p) => QueryCode::Var(self.lower_path(p, scope, flow, guarded)?.0),
+            QueryAst::Var(p) => {
+                let expr = self.lower_path(p, scope, flow, guarded)?.0;
+                let text = p.segs.is_empty()
+                    && matches!(expr, ExprCode::Var { slot, .. } if self.holds_text(slot, scope));
+                QueryCode::Var(VarQuery { expr, text })
+            }
         })
     }
 
