@@ -384,18 +384,23 @@ mod tests {
     use super::*;
     use crate::shm::{Histo, Layout, Region, RequestCounter, Shape};
 
+    /// A region for `requests` request lines and `slots` processes.
+    fn region(requests: usize, slots: usize) -> Region {
+        Region::new(Layout::new(Shape {
+            requests,
+            scenarios: 0,
+            checks: 0,
+            slots,
+        }))
+        .unwrap()
+    }
+
     /// The lateness of late starts adds up in 128 bits and its mean divides in 128 bits: the
     /// 64-bit sum wrapped within hours of an overloaded open model, and the text report
     /// divided by the count `as u32` (wrong past 2^32 late starts, a panic at 2^32).
     #[test]
     fn the_mean_lateness_survives_sums_and_counts_past_64_and_32_bits() {
-        let region = Region::new(Layout::new(Shape {
-            requests: 0,
-            scenarios: 0,
-            checks: 0,
-            slots: 2,
-        }))
-        .unwrap();
+        let region = region(0, 2);
         for i in 0..2 {
             let slot = region.slot(i);
             slot.add(Total::LateStarts, 1 << 32);
@@ -440,13 +445,7 @@ mod tests {
     /// (24 h) are said to be larger.
     #[test]
     fn latencies_past_a_minute_are_kept_and_those_past_a_day_are_said() {
-        let region = Region::new(Layout::new(Shape {
-            requests: 1,
-            scenarios: 0,
-            checks: 0,
-            slots: 1,
-        }))
-        .unwrap();
+        let region = region(1, 1);
         let slot = region.slot(0);
         let latencies = [65_000_000, 3_600_000_000, 90_000_000_000u64];
         for us in latencies {
