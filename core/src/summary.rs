@@ -474,13 +474,7 @@ mod tests {
     #[test]
     fn merging_reads_only_the_histogram_pages_that_were_written() {
         let requests = 200;
-        let region = Region::new(Layout::new(Shape {
-            requests,
-            scenarios: 0,
-            checks: 0,
-            slots: 2,
-        }))
-        .unwrap();
+        let region = region(requests, 2);
         for s in 0..2 {
             let slot = region.slot(s);
             for id in 0..requests as u32 {
