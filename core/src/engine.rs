@@ -1059,14 +1059,51 @@ fn not_held() -> molotov_http::Error {
     molotov_http::Error::InvalidRequest("an unrendered request whose bytes are not held".to_owned())
 }
 
-/// The wire bytes a worker keeps of request `id` (its `rendered` list), if they were rendered
+/// The most bytes of pre-rendered requests one worker keeps ([`EngineDriver::held`]). A
+/// request whose bytes depend on the worker (a sticky header set in `setup worker`, a
+/// worker-level value) is rendered once per worker and kept, so that the next sends skip the
+/// rendering; but a copy of every request line per worker grew as workers x lines x request
+/// size (300 lines with a 1 KB token at `-w 1000`: 638 MiB). Within this budget the first
+/// requests rendered are kept; the others are rendered at every send, as a request that
+/// changes at every send is. 16 KiB holds a dozen requests carrying a 1 KB token: the usual
+/// plan (a few request lines per scenario) keeps all of its own.
+const HELD_BYTES: usize = 16 << 10;
+
+/// The most pre-rendered requests one worker keeps (they are looked up one after the other).
+const HELD_REQUESTS: usize = 16;
+
+/// The wire bytes a worker keeps of one request, valid for one cache key.
+struct HeldRequest {
+    /// The request's id.
+    id: u32,
+    /// The cache key the bytes were rendered under (the worker and its sticky headers).
+    key: u64,
+    /// The request's bytes, exactly as long as they are.
+    bytes: Box<[u8]>,
+}
+
+/// The wire bytes a worker keeps of request `id` (its `held` list), if they were rendered
 /// under `key`.
-fn held_bytes(rendered: &[Option<(u64, Vec<u8>)>], id: usize, key: u64) -> Option<&[u8]> {
-    rendered
-        .get(id)?
-        .as_ref()
-        .filter(|(held, _)| *held == key)
-        .map(|(_, bytes)| bytes.as_slice())
+fn held_bytes(held: &[HeldRequest], id: u32, key: u64) -> Option<&[u8]> {
+    held.iter()
+        .find(|h| h.id == id && h.key == key)
+        .map(|h| &*h.bytes)
+}
+
+/// Keeps `bytes`, request `id` rendered under `key`, in a worker's `held` list if they fit
+/// its budget ([`HELD_BYTES`], [`HELD_REQUESTS`]). Entries under another key are dropped
+/// first: a worker's key only moves forward (its sticky headers changed), so they would never
+/// be sent again.
+fn keep_held(held: &mut Vec<HeldRequest>, id: u32, key: u64, bytes: &[u8]) {
+    held.retain(|h| h.key == key && h.id != id);
+    let used: usize = held.iter().map(|h| h.bytes.len()).sum();
+    if held.len() < HELD_REQUESTS && used.saturating_add(bytes.len()) <= HELD_BYTES {
+        held.push(HeldRequest {
+            id,
+            key,
+            bytes: bytes.into(),
+        });
+    }
 }
 
 /// The client of a worker for `req`, when it is not among the plan origins' clients the
@@ -1177,9 +1214,10 @@ struct EngineDriver {
     in_teardown: bool,
     /// Reused buffer for requests rendered per call.
     wire: Vec<u8>,
-    /// This worker's pre-rendered wire bytes per request id, valid for the stored cache key
-    /// (requests whose bytes depend on the worker: sticky headers, worker-level values).
-    rendered: Vec<Option<(u64, Vec<u8>)>>,
+    /// This worker's pre-rendered wire bytes of some requests, each valid for its cache key
+    /// (requests whose bytes depend on the worker: sticky headers, worker-level values),
+    /// within [`HELD_BYTES`].
+    held: Vec<HeldRequest>,
     /// Clients of origins built at run time (not among the plan's), at most
     /// `RequestTables::run_time_clients`.
     run_time: Vec<OriginClient>,
@@ -1232,7 +1270,7 @@ impl EngineDriver {
             config,
             clients: Vec::new(),
             wire: Vec::new(),
-            rendered: Vec::new(),
+            held: Vec::new(),
             run_time: Vec::new(),
             run_time_tick: 0,
             tables,
@@ -1307,24 +1345,14 @@ impl Driver for EngineDriver {
             (Some(bytes), _) => bytes,
             // Unrendered: the bytes held under the key (`holds_rendered` said they are there).
             (None, key) if !req.rendered => key
-                .and_then(|key| held_bytes(&self.rendered, id, key))
+                .and_then(|key| held_bytes(&self.held, req.id.0, key))
                 .ok_or_else(not_held)?,
-            (None, Some(key)) => {
-                if self.rendered.len() <= id {
-                    self.rendered.resize_with(id + 1, || None);
-                }
-                let entry = &mut self.rendered[id];
-                if entry.as_ref().is_none_or(|(k, _)| *k != key) {
-                    let mut buf = entry.take().map(|(_, b)| b).unwrap_or_default();
-                    buf.clear();
-                    render(&mut buf, req)?;
-                    *entry = Some((key, buf));
-                }
-                entry.as_ref().map(|(_, b)| b.as_slice()).unwrap_or(&[])
-            }
-            (None, None) => {
+            (None, key) => {
                 self.wire.clear();
                 render(&mut self.wire, req)?;
+                if let Some(key) = key.filter(|&key| key != 0) {
+                    keep_held(&mut self.held, req.id.0, key, &self.wire);
+                }
                 &self.wire
             }
         };
@@ -1399,7 +1427,7 @@ impl Driver for EngineDriver {
                 .constant
                 .get(id)
                 .is_some_and(|bytes| bytes.get().is_some()),
-            key => held_bytes(&self.rendered, id, key).is_some(),
+            key => held_bytes(&self.held, id as u32, key).is_some(),
         }
     }
 
@@ -1559,5 +1587,35 @@ mod tests {
         }
         // One lookup per run-time name, and one for the plan's host however many came.
         assert_eq!(lookups.get(), 10 * RESOLVE_GENERATION + 1);
+    }
+
+    #[test]
+    fn held_requests_stay_within_the_budget() {
+        let mut held = Vec::new();
+        let request = vec![b'x'; 1100];
+        for id in 0..100 {
+            keep_held(&mut held, id, 7, &request);
+        }
+        let bytes: usize = held.iter().map(|h| h.bytes.len()).sum();
+        assert!(bytes <= HELD_BYTES, "{bytes}");
+        assert!(held.len() <= HELD_REQUESTS);
+        // The first ones rendered are kept.
+        assert_eq!(held.len(), HELD_BYTES / 1100);
+        assert_eq!(held_bytes(&held, 0, 7), Some(&request[..]));
+        assert_eq!(held_bytes(&held, 0, 8), None);
+        assert_eq!(held_bytes(&held, 99, 7), None);
+        // Many small ones: at most HELD_REQUESTS.
+        for id in 0..100 {
+            keep_held(&mut held, id, 7, b"GET / HTTP/1.1\r\n\r\n");
+        }
+        assert_eq!(held.len(), HELD_REQUESTS);
+        // A new key (the sticky headers changed): what was kept under the old one goes.
+        keep_held(&mut held, 3, 9, b"new");
+        assert_eq!(held.len(), 1);
+        assert_eq!(held_bytes(&held, 3, 9), Some(&b"new"[..]));
+        // The same request again replaces its bytes.
+        keep_held(&mut held, 3, 9, b"newer");
+        assert_eq!(held.len(), 1);
+        assert_eq!(held_bytes(&held, 3, 9), Some(&b"newer"[..]));
     }
 }
