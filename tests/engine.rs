@@ -547,6 +547,108 @@ scenario s {
     assert_eq!(report["totals"]["checks_failed"], 0, "{report}");
 }
 
+/// A 1,000-byte sticky header set in `setup worker` on 100 request lines, at `-w 300`: each
+/// worker kept its own rendered copy of every line, 300 x 100 x ~2 KB (63 MB more in the
+/// load process than without the header). A worker now keeps at most 16 KiB of them, and
+/// renders the others at each send.
+#[test]
+fn requests_held_per_worker_stay_within_a_budget() {
+    let server = target();
+    let dir = TempDir::new("held-budget");
+    let lines: String = (0..100)
+        .map(|i| format!("  GET /json?line={i}\n"))
+        .collect();
+    let plan = dir.write(
+        "held.mol",
+        &format!(
+            "defaults {{\n  base http://{}\n  timeout 10s\n}}\n\nsetup worker {{\n  let token = rand_str(1000)\n  header Authorization: Bearer {{{{token}}}}\n}}\n\nscenario s {{\n{lines}}}\n",
+            server.addr()
+        ),
+    );
+    let json = dir.0.join("report.json");
+    let out = run_bounded(
+        molotov()
+            .args(["-q", "-p", "1", "-w", "300", "-r", "1", "--json"])
+            .arg(&json)
+            .arg(&plan),
+        Duration::from_secs(60),
+    );
+    assert_exit(&out, 0);
+    assert_eq!(reported_requests(&stdout(&out)), 30_000, "{}", stdout(&out));
+    assert_answered(&server, 30_000, &stdout(&out));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let load = report["processes"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["role"] == "worker 0"))
+        .unwrap_or_else(|| panic!("no load process in {report}"));
+    let peak = load["peak_rss_bytes"].as_u64().unwrap_or(0);
+    assert!(peak > 0, "{report}");
+    assert!(
+        peak < 32 << 20,
+        "load process peak RSS {peak}\n{}",
+        stdout(&out)
+    );
+}
+
+/// A body over the 16 MiB cap that nothing reads is counted and dropped, whatever its size (a
+/// download test): only a body the plan keeps (`check body`) is capped, as `body_too_large`.
+/// Every body of 16 MiB + 1 byte once failed.
+#[test]
+fn a_body_over_the_cap_is_measured_when_nothing_keeps_it() {
+    let server = target();
+    let dir = TempDir::new("big-body");
+    let big = (16 << 20) + 1;
+    let json = dir.0.join("report.json");
+    let run = |scenario: &str| {
+        let plan = dir.write(
+            "big.mol",
+            &format!(
+                "defaults {{\n  base http://{}\n  timeout 20s\n}}\n\nscenario s {{\n{scenario}\n}}\n",
+                server.addr()
+            ),
+        );
+        let out = run_bounded(
+            molotov()
+                .args(["-q", "-p", "1", "-w", "1", "-r", "2", "--json"])
+                .arg(&json)
+                .arg(&plan),
+            Duration::from_secs(60),
+        );
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        (out, report)
+    };
+    let (out, report) = run(&format!("  GET /bytes/{big}\n  GET /bytes/{}", 3 * big));
+    assert_exit(&out, 0);
+    assert_eq!(report["totals"]["requests"], 4, "{report}");
+    assert_eq!(report["totals"]["responses"], 4, "{report}");
+    assert_eq!(report["errors"], serde_json::json!({}), "{report}");
+    let received = report["totals"]["bytes_received"].as_u64().unwrap_or(0);
+    assert!(received > 8 * big, "{report}");
+    // Dropped as it came: the load process never held a body.
+    let peak = report["processes"][0]["peak_rss_bytes"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(peak > 0 && peak < 48 << 20, "peak RSS {peak}: {report}");
+    // Kept: capped.
+    let (out, report) = run(&format!(
+        "  GET /bytes/{big}\n  check body contains \"abc\""
+    ));
+    assert_exit(&out, 0);
+    assert_eq!(
+        report["errors"],
+        serde_json::json!({"body_too_large": 2}),
+        "{report}"
+    );
+    assert!(
+        report
+            .to_string()
+            .contains("response body larger than 16777216 bytes"),
+        "{report}"
+    );
+}
+
 /// A failed check's sample names the status of the response it checked, while 50 workers of
 /// one process get other statuses meanwhile.
 #[test]

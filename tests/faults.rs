@@ -811,6 +811,90 @@ fn each_origin_of_the_plan_counts_a_socket_per_worker() {
     assert_clean_with_connections(&finished, 100);
 }
 
+/// A plan whose one request line goes, in turn, to each of 12 origins built at run time: 6
+/// servers, each by address and by name. Returns the servers, the directory and the plan.
+fn run_time_origins_plan(name: &str) -> (Vec<ServerHandle>, TempDir, PathBuf) {
+    let servers: Vec<ServerHandle> = (0..6).map(|_| target()).collect();
+    let urls: Vec<String> = servers
+        .iter()
+        .flat_map(|s| {
+            let port = s.addr().port();
+            [
+                format!("\"http://127.0.0.1:{port}\""),
+                format!("\"http://localhost:{port}\""),
+            ]
+        })
+        .collect();
+    let dir = TempDir::new(name);
+    let file = dir.write(
+        "plan.mol",
+        &format!(
+            "defaults {{\n  timeout 5s\n}}\n\nscenario s {{\n  for origin in [{}] {{\n    GET {{{{origin}}}}/json\n  }}\n}}\n",
+            urls.join(", ")
+        ),
+    );
+    (servers, dir, file)
+}
+
+/// Every request of the run was answered, by the servers together, and each server answered
+/// some: no transport error, whatever the number of origins.
+fn assert_all_answered_by(finished: &Finished, servers: &[ServerHandle]) {
+    finished.assert_sound();
+    finished.assert_exit(0);
+    assert!(finished.errors().is_empty(), "{}", finished.dump());
+    let requests = finished.total("requests");
+    assert!(requests >= 12 * 20, "{}", finished.dump());
+    assert_eq!(finished.total("responses"), requests, "{}", finished.dump());
+    let answered = || servers.iter().map(|s| s.requests_answered()).sum::<u64>();
+    wait_until(Duration::from_secs(2), || answered() >= requests);
+    assert_eq!(answered(), requests, "{}", finished.dump());
+    assert!(
+        servers.iter().all(|s| s.requests_answered() > 0),
+        "{}",
+        finished.dump()
+    );
+}
+
+#[test]
+fn origins_built_at_run_time_fit_the_file_descriptor_limit() {
+    // 20 workers, 12 origins each, 128 open files: a worker that kept a connection to every
+    // origin it used held 240 sockets, and most connects failed with "Too many open files"
+    // (reported as `connect_failed`) although the preflight had passed. Now each worker keeps
+    // at most what the limit leaves it (here 5, the least recently used closed beyond).
+    let (servers, dir, file) = run_time_origins_plan("fd-run-time-origins");
+    let finished = run_limited(&dir, &file, 20, fd_limit);
+    assert_all_answered_by(&finished, &servers);
+}
+
+#[test]
+fn a_worker_keeps_a_bounded_number_of_connections_to_origins_built_at_run_time() {
+    // Without a tight limit, at most 8 per worker: the load process's descriptors, sampled
+    // through the run, stay under 20 x 8 sockets plus its own (a connection to every origin
+    // was 20 x 12 = 240 sockets).
+    let (servers, dir, file) = run_time_origins_plan("run-time-origins");
+    let (child, started) = harness::spawn(
+        molotov().args(["-q", "-w", "20", "-d", "2"]).arg(&file),
+        &dir,
+    );
+    let master = child.id();
+    let load = wait_children(master, 1)[0];
+    let mut most = 0;
+    while alive(load) && started.elapsed() < Duration::from_secs(10) {
+        if let Ok(fds) = std::fs::read_dir(format!("/proc/{load}/fd")) {
+            most = most.max(fds.count());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let finished = harness::finish(child, started, &dir, Duration::from_secs(15));
+    assert_all_answered_by(&finished, &servers);
+    assert!(most > 20, "{most} descriptors\n{}", finished.dump());
+    assert!(
+        most <= 20 * 8 + 30,
+        "{most} descriptors in the load process\n{}",
+        finished.dump()
+    );
+}
+
 #[test]
 fn too_little_locked_memory_fails_up_front() {
     let (server, dir, file) = json_plan("memlock");

@@ -48,6 +48,10 @@ pub struct ChildSpec {
     pub processes: usize,
     /// The CPU to pin the executor to (None: unpinned).
     pub cpu: Option<usize>,
+    /// The most clients (each with its connection) a worker keeps for origins built at run
+    /// time, beyond the plan's own: what the file-descriptor limit leaves room for (see
+    /// `preflight::run_time_clients`). At least 1.
+    pub run_time_clients: usize,
     /// Behaviour shared by every child.
     pub options: EngineOptions,
 }
@@ -258,6 +262,7 @@ impl ChildSpec {
                 .map(|_| std::cell::OnceCell::new())
                 .collect(),
             may_close: self.program.sends_header("connection"),
+            run_time_clients: self.run_time_clients.max(1),
         })
     }
 
@@ -454,24 +459,63 @@ thread_local! {
     static RESOLVED: std::cell::RefCell<ResolveCache> = std::cell::RefCell::default();
 }
 
-/// Addresses by (host, port), or why the name did not resolve.
-type ResolveCache =
-    std::collections::HashMap<(String, u16), Result<Vec<std::net::SocketAddr>, String>>;
+/// Entries of one generation of [`ResolveCache`]: the cache holds at most twice this.
+const RESOLVE_GENERATION: usize = 512;
+
+/// What a lookup gave: addresses, or why the name did not resolve.
+type Resolved = Result<Vec<std::net::SocketAddr>, String>;
+
+/// Addresses by (host, port), bounded: URLs built at run time can name any number of hosts
+/// and ports (a captured link, `{{tenant}}.example.com`, a random port), and a cache that
+/// kept them all grew for the whole run. Two generations: lookups land in `recent`; when it is
+/// full it becomes `older` (the previous `older` is dropped), and an entry found in `older`
+/// moves back to `recent`. So the names in use (the plan's own) stay, and the cache holds at
+/// most `2 * RESOLVE_GENERATION` entries.
+#[derive(Default)]
+struct ResolveCache {
+    recent: std::collections::HashMap<(String, u16), Resolved>,
+    older: std::collections::HashMap<(String, u16), Resolved>,
+}
+
+impl ResolveCache {
+    /// What `(host, port)` resolved to, from the cache or from `resolve` (called only when
+    /// neither generation holds it).
+    fn get_or_resolve(
+        &mut self,
+        key: (String, u16),
+        resolve: impl FnOnce() -> Resolved,
+    ) -> Resolved {
+        if let Some(found) = self.recent.get(&key) {
+            return found.clone();
+        }
+        let value = match self.older.remove(&key) {
+            Some(found) => found,
+            None => resolve(),
+        };
+        if self.recent.len() >= RESOLVE_GENERATION {
+            self.older = std::mem::take(&mut self.recent);
+        }
+        self.recent.insert(key, value.clone());
+        value
+    }
+
+    /// Entries held.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.recent.len() + self.older.len()
+    }
+}
 
 /// A client for `origin`, with its addresses resolved once per process.
 fn new_client(origin: Origin, config: ClientConfig) -> Client {
     let key = (origin.host.clone(), origin.port);
     let addrs = RESOLVED.with(|cache| {
-        cache
-            .borrow_mut()
-            .entry(key)
-            .or_insert_with(|| {
-                origin.resolve().map_err(|e| match e {
-                    molotov_http::Error::Resolve { reason, .. } => reason,
-                    other => other.to_string(),
-                })
+        cache.borrow_mut().get_or_resolve(key, || {
+            origin.resolve().map_err(|e| match e {
+                molotov_http::Error::Resolve { reason, .. } => reason,
+                other => other.to_string(),
             })
-            .clone()
+        })
     });
     match addrs {
         Ok(addrs) => Client::with_addresses(origin, addrs, config),
@@ -904,8 +948,8 @@ fn worker_loop(
 }
 
 /// One connection per origin a worker talks to. In `repr(C)` order: what every request reads
-/// first (the origin's index, then the client, whose hot part leads), the authority (read
-/// only for URLs built at run time) last.
+/// first (the origin's index, then the client, whose hot part leads), the authority and the
+/// last use (read only for URLs built at run time) last.
 #[repr(C)]
 struct OriginClient {
     /// The plan origin's index, when the client was opened for one (see `Request::origin`).
@@ -913,6 +957,9 @@ struct OriginClient {
     scheme: Scheme,
     client: Client<SlotMeter>,
     authority: String,
+    /// For a client of an origin built at run time: the worker's use count at its last
+    /// request (the least recently used one is closed first).
+    used: u64,
 }
 
 /// A client's [`Meter`]: what the client does goes straight into the process's slot, as it
@@ -977,6 +1024,8 @@ struct RequestTables {
     /// at for `Connection: close` (which closes the connection after its response); other
     /// plans skip the look.
     may_close: bool,
+    /// The most clients a worker keeps for origins built at run time (at least 1).
+    run_time_clients: usize,
 }
 
 /// What a request id outside the tables needs (none is: every id is the plan's): all of it,
@@ -1013,14 +1062,129 @@ fn not_held() -> molotov_http::Error {
     molotov_http::Error::InvalidRequest("an unrendered request whose bytes are not held".to_owned())
 }
 
-/// The wire bytes a worker keeps of request `id` (its `rendered` list), if they were rendered
+/// The most bytes of pre-rendered requests one worker keeps ([`EngineDriver::held`]). A
+/// request whose bytes depend on the worker (a sticky header set in `setup worker`, a
+/// worker-level value) is rendered once per worker and kept, so that the next sends skip the
+/// rendering; but a copy of every request line per worker grew as workers x lines x request
+/// size (300 lines with a 1 KB token at `-w 1000`: 638 MiB). Within this budget the first
+/// requests rendered are kept; the others are rendered at every send, as a request that
+/// changes at every send is. 16 KiB holds a dozen requests carrying a 1 KB token: the usual
+/// plan (a few request lines per scenario) keeps all of its own.
+const HELD_BYTES: usize = 16 << 10;
+
+/// The most pre-rendered requests one worker keeps (they are looked up one after the other).
+const HELD_REQUESTS: usize = 16;
+
+/// The wire bytes a worker keeps of one request, valid for one cache key.
+struct HeldRequest {
+    /// The request's id.
+    id: u32,
+    /// The cache key the bytes were rendered under (the worker and its sticky headers).
+    key: u64,
+    /// The request's bytes, exactly as long as they are.
+    bytes: Box<[u8]>,
+}
+
+/// The wire bytes a worker keeps of request `id` (its `held` list), if they were rendered
 /// under `key`.
-fn held_bytes(rendered: &[Option<(u64, Vec<u8>)>], id: usize, key: u64) -> Option<&[u8]> {
-    rendered
-        .get(id)?
-        .as_ref()
-        .filter(|(held, _)| *held == key)
-        .map(|(_, bytes)| bytes.as_slice())
+fn held_bytes(held: &[HeldRequest], id: u32, key: u64) -> Option<&[u8]> {
+    held.iter()
+        .find(|h| h.id == id && h.key == key)
+        .map(|h| &*h.bytes)
+}
+
+/// Keeps `bytes`, request `id` rendered under `key`, in a worker's `held` list if they fit
+/// its budget ([`HELD_BYTES`], [`HELD_REQUESTS`]). Entries under another key are dropped
+/// first: a worker's key only moves forward (its sticky headers changed), so they would never
+/// be sent again.
+fn keep_held(held: &mut Vec<HeldRequest>, id: u32, key: u64, bytes: &[u8]) {
+    held.retain(|h| h.key == key && h.id != id);
+    let used: usize = held.iter().map(|h| h.bytes.len()).sum();
+    if held.len() < HELD_REQUESTS && used.saturating_add(bytes.len()) <= HELD_BYTES {
+        held.push(HeldRequest {
+            id,
+            key,
+            bytes: bytes.into(),
+        });
+    }
+}
+
+/// The client of a worker for `req`, when it is not among the plan origins' clients the
+/// worker has (`clients`): opened for a plan origin (kept for the life of the worker: the
+/// plan names a known, small set of origins, which the file-descriptor preflight counts), or
+/// found or opened among the clients of origins built at run time (`run_time`), at most
+/// `cap` of them: beyond that the least recently used is closed and dropped. `tick`: the
+/// worker's use count, for the recency.
+#[cold]
+#[inline(never)]
+fn other_client<'c>(
+    clients: &'c mut Vec<OriginClient>,
+    run_time: &'c mut Vec<OriginClient>,
+    tick: &mut u64,
+    cap: usize,
+    req: &Request<'_>,
+    config: &ClientConfig,
+    slot: Slot<'static>,
+) -> &'c mut OriginClient {
+    let open = || OriginClient {
+        origin: req.origin,
+        scheme: scheme(req.scheme),
+        authority: req.authority.to_string(),
+        client: new_client(
+            Origin {
+                scheme: scheme(req.scheme),
+                host: req.host.to_string(),
+                port: req.port,
+            },
+            config.clone(),
+        )
+        .metered(SlotMeter {
+            slot,
+            request: req.id.0,
+        }),
+        used: 0,
+    };
+    if req.origin.is_some() {
+        // A URL built at run time may have opened this origin's connection first: it becomes
+        // the plan origin's (one connection per origin, however the plan names it).
+        let client = match run_time.iter().position(|c| c.serves(req)) {
+            Some(index) => {
+                let mut client = run_time.swap_remove(index);
+                client.origin = req.origin;
+                client
+            }
+            None => open(),
+        };
+        // Most workers talk to one origin: room for exactly one at first (a `Vec` would
+        // start with room for four, ~2.4 KB per worker never used).
+        if clients.capacity() == 0 {
+            clients.reserve_exact(1);
+        }
+        clients.push(client);
+        let last = clients.len() - 1;
+        return &mut clients[last];
+    }
+    *tick += 1;
+    let index = match run_time.iter().position(|c| c.serves(req)) {
+        Some(index) => index,
+        None => {
+            if run_time.len() >= cap.max(1) {
+                // The least recently used goes, with its connection.
+                let oldest = run_time
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, c)| c.used)
+                    .map_or(0, |(i, _)| i);
+                let mut gone = run_time.swap_remove(oldest);
+                gone.client.close();
+            }
+            run_time.push(open());
+            run_time.len() - 1
+        }
+    };
+    let client = &mut run_time[index];
+    client.used = *tick;
+    client
 }
 
 /// The engine's side of the interpreter: sends through molotov-http and records into the slot.
@@ -1030,6 +1194,7 @@ fn held_bytes(rendered: &[Option<(u64, Vec<u8>)>], id: usize, key: u64) -> Optio
 struct EngineDriver {
     slot: Slot<'static>,
     stop: Rc<StopWatch>,
+    /// Clients of the plan's origins, in the order the worker first used them.
     clients: Vec<OriginClient>,
     /// The process's shared tables: needs, and the bytes of constant requests.
     tables: Rc<RequestTables>,
@@ -1052,9 +1217,15 @@ struct EngineDriver {
     in_teardown: bool,
     /// Reused buffer for requests rendered per call.
     wire: Vec<u8>,
-    /// This worker's pre-rendered wire bytes per request id, valid for the stored cache key
-    /// (requests whose bytes depend on the worker: sticky headers, worker-level values).
-    rendered: Vec<Option<(u64, Vec<u8>)>>,
+    /// This worker's pre-rendered wire bytes of some requests, each valid for its cache key
+    /// (requests whose bytes depend on the worker: sticky headers, worker-level values),
+    /// within [`HELD_BYTES`].
+    held: Vec<HeldRequest>,
+    /// Clients of origins built at run time (not among the plan's), at most
+    /// `RequestTables::run_time_clients`.
+    run_time: Vec<OriginClient>,
+    /// Requests sent through `run_time` clients: their recency.
+    run_time_tick: u64,
     config: ClientConfig,
 }
 
@@ -1085,7 +1256,7 @@ impl EngineDriver {
 
     /// Closes the clients (what they did is already in the slot: see [`SlotMeter`]).
     fn flush(&mut self) {
-        for origin in &mut self.clients {
+        for origin in self.clients.iter_mut().chain(self.run_time.iter_mut()) {
             origin.client.close();
         }
     }
@@ -1102,7 +1273,9 @@ impl EngineDriver {
             config,
             clients: Vec::new(),
             wire: Vec::new(),
-            rendered: Vec::new(),
+            held: Vec::new(),
+            run_time: Vec::new(),
+            run_time_tick: 0,
             tables,
             in_teardown: false,
             dump: None,
@@ -1175,53 +1348,29 @@ impl Driver for EngineDriver {
             (Some(bytes), _) => bytes,
             // Unrendered: the bytes held under the key (`holds_rendered` said they are there).
             (None, key) if !req.rendered => key
-                .and_then(|key| held_bytes(&self.rendered, id, key))
+                .and_then(|key| held_bytes(&self.held, req.id.0, key))
                 .ok_or_else(not_held)?,
-            (None, Some(key)) => {
-                if self.rendered.len() <= id {
-                    self.rendered.resize_with(id + 1, || None);
-                }
-                let entry = &mut self.rendered[id];
-                if entry.as_ref().is_none_or(|(k, _)| *k != key) {
-                    let mut buf = entry.take().map(|(_, b)| b).unwrap_or_default();
-                    buf.clear();
-                    render(&mut buf, req)?;
-                    *entry = Some((key, buf));
-                }
-                entry.as_ref().map(|(_, b)| b.as_slice()).unwrap_or(&[])
-            }
-            (None, None) => {
+            (None, key) => {
                 self.wire.clear();
                 render(&mut self.wire, req)?;
+                if let Some(key) = key.filter(|&key| key != 0) {
+                    keep_held(&mut self.held, req.id.0, key, &self.wire);
+                }
                 &self.wire
             }
         };
-        let index = match self.clients.iter().position(|c| c.serves(req)) {
-            Some(i) => i,
-            None => {
-                let origin = Origin {
-                    scheme: scheme(req.scheme),
-                    host: req.host.to_string(),
-                    port: req.port,
-                };
-                // Most workers talk to one origin: room for exactly one at first (a `Vec`
-                // would start with room for four, ~2.4 KB per worker never used).
-                if self.clients.capacity() == 0 {
-                    self.clients.reserve_exact(1);
-                }
-                self.clients.push(OriginClient {
-                    origin: req.origin,
-                    scheme: scheme(req.scheme),
-                    authority: req.authority.to_string(),
-                    client: new_client(origin, self.config.clone()).metered(SlotMeter {
-                        slot: self.slot,
-                        request: req.id.0,
-                    }),
-                });
-                self.clients.len() - 1
-            }
+        let origin = match self.clients.iter().position(|c| c.serves(req)) {
+            Some(index) => &mut self.clients[index],
+            None => other_client(
+                &mut self.clients,
+                &mut self.run_time,
+                &mut self.run_time_tick,
+                self.tables.run_time_clients,
+                req,
+                &self.config,
+                self.slot,
+            ),
         };
-        let origin = &mut self.clients[index];
         let slot = self.slot;
         // Bytes, connects and retries are counted by the client's meter as they happen, so
         // what a failed or unfinished request cost is counted too.
@@ -1281,7 +1430,7 @@ impl Driver for EngineDriver {
                 .constant
                 .get(id)
                 .is_some_and(|bytes| bytes.get().is_some()),
-            key => held_bytes(&self.rendered, id, key).is_some(),
+            key => held_bytes(&self.held, id as u32, key).is_some(),
         }
     }
 
@@ -1417,4 +1566,59 @@ pub fn decode_site(word: u64) -> Option<Site> {
         1 => Site::Statement,
         _ => Site::Check(id),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_resolver_cache_is_bounded_and_keeps_the_names_in_use() {
+        let mut cache = ResolveCache::default();
+        let lookups = Cell::new(0);
+        let get = |cache: &mut ResolveCache, host: String| {
+            cache.get_or_resolve((host, 80), || {
+                lookups.set(lookups.get() + 1);
+                Err("no".to_owned())
+            })
+        };
+        for i in 0..10 * RESOLVE_GENERATION {
+            // The plan's own host, in use throughout, between run-time ones.
+            get(&mut cache, "plan.example".to_owned()).unwrap_err();
+            get(&mut cache, format!("h{i}.example")).unwrap_err();
+            assert!(cache.len() <= 2 * RESOLVE_GENERATION, "{}", cache.len());
+        }
+        // One lookup per run-time name, and one for the plan's host however many came.
+        assert_eq!(lookups.get(), 10 * RESOLVE_GENERATION + 1);
+    }
+
+    #[test]
+    fn held_requests_stay_within_the_budget() {
+        let mut held = Vec::new();
+        let request = vec![b'x'; 1100];
+        for id in 0..100 {
+            keep_held(&mut held, id, 7, &request);
+        }
+        let bytes: usize = held.iter().map(|h| h.bytes.len()).sum();
+        assert!(bytes <= HELD_BYTES, "{bytes}");
+        assert!(held.len() <= HELD_REQUESTS);
+        // The first ones rendered are kept.
+        assert_eq!(held.len(), HELD_BYTES / 1100);
+        assert_eq!(held_bytes(&held, 0, 7), Some(&request[..]));
+        assert_eq!(held_bytes(&held, 0, 8), None);
+        assert_eq!(held_bytes(&held, 99, 7), None);
+        // Many small ones: at most HELD_REQUESTS.
+        for id in 0..100 {
+            keep_held(&mut held, id, 7, b"GET / HTTP/1.1\r\n\r\n");
+        }
+        assert_eq!(held.len(), HELD_REQUESTS);
+        // A new key (the sticky headers changed): what was kept under the old one goes.
+        keep_held(&mut held, 3, 9, b"new");
+        assert_eq!(held.len(), 1);
+        assert_eq!(held_bytes(&held, 3, 9), Some(&b"new"[..]));
+        // The same request again replaces its bytes.
+        keep_held(&mut held, 3, 9, b"newer");
+        assert_eq!(held.len(), 1);
+        assert_eq!(held_bytes(&held, 3, 9), Some(&b"newer"[..]));
+    }
 }

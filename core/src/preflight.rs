@@ -8,14 +8,17 @@
 //! the executor's own descriptors (three io_uring rings and an eventfd, measured), room for a
 //! name lookup and the setup pipe, and one socket per worker for each origin the plan can talk
 //! to. A plan whose URLs are built at run time may reach more origins than it names; one more
-//! socket per worker is counted for those.
+//! socket per worker is counted for those, and each worker then keeps at most as many clients
+//! (each with its connection) for such origins as the limit leaves room for, from 1 to
+//! [`MAX_RUN_TIME_CLIENTS`] ([`run_time_clients`]): it closes the least recently used one
+//! beyond that, so the run never holds more sockets than the limit allows.
 
 use std::net::{IpAddr, ToSocketAddrs};
 
 use molotov_dsl::Program;
 
 use crate::latency::COUNTS_LEN;
-use crate::process::{self, Limits, ProcessError};
+use crate::process::{self, ProcessError};
 use crate::shm::Layout;
 
 /// Descriptors a load process has besides its sockets and what the master had open before the
@@ -116,7 +119,14 @@ pub fn resolve_origins(program: &Program) -> Result<(), PreflightError> {
     Ok(())
 }
 
-/// Sockets one worker may hold at once: one per origin it can talk to.
+/// The most clients (each with a connection) a worker keeps for origins built at run time.
+/// More keep-alive connections would save connects only for a plan that cycles through more
+/// origins than this, and cost a descriptor and ~0.8 KB each per worker.
+pub const MAX_RUN_TIME_CLIENTS: u64 = 8;
+
+/// Sockets one worker may hold at once, counted by the preflight: one per origin the plan
+/// names, and one more when some URL is built at run time (the least a worker keeps for those:
+/// see [`run_time_clients`]).
 pub fn sockets_per_worker(program: &Program) -> u64 {
     let named = program.origins().count() as u64;
     (named + u64::from(program.has_run_time_origins())).max(1)
@@ -132,12 +142,13 @@ pub fn open_fds() -> u64 {
 }
 
 /// Raises the soft limits (file descriptors, locked memory) and checks that `workers`
-/// workers of `program` fit in the file-descriptor limit of each load process.
-pub fn check_fds(program: &Program, workers: usize) -> Result<Limits, PreflightError> {
+/// workers of `program` fit in the file-descriptor limit of each load process. Returns how
+/// many clients a worker may keep for origins built at run time ([`run_time_clients`]).
+pub fn check_fds(program: &Program, workers: usize) -> Result<usize, PreflightError> {
     let per_worker = sockets_per_worker(program);
     let base = open_fds() + PROCESS_OWN_FDS;
     let needed = base + workers as u64 * per_worker;
-    process::raise_limits(needed).map_err(|e| match e {
+    let limits = process::raise_limits(needed).map_err(|e| match e {
         ProcessError::TooFewFileDescriptors { needed, hard } => {
             PreflightError::TooFewFileDescriptors {
                 workers: workers as u64,
@@ -148,7 +159,20 @@ pub fn check_fds(program: &Program, workers: usize) -> Result<Limits, PreflightE
             }
         }
         other => PreflightError::Process(other),
-    })
+    })?;
+    let named = program.origins().count() as u64;
+    Ok(run_time_clients(named, workers as u64, base, limits.nofile) as usize)
+}
+
+/// How many clients a worker may keep for origins built at run time: what the limit of
+/// `nofile` descriptors leaves per worker once the process's own (`base`) and one socket per
+/// origin the plan names (`named`) are counted, from 1 (which the preflight counted) to
+/// [`MAX_RUN_TIME_CLIENTS`].
+pub fn run_time_clients(named: u64, workers: u64, base: u64, nofile: u64) -> u64 {
+    let per_worker = nofile.saturating_sub(base) / workers.max(1);
+    per_worker
+        .saturating_sub(named)
+        .clamp(1, MAX_RUN_TIME_CLIENTS)
 }
 
 /// Memory available to this process: `MemAvailable`, lowered by a cgroup v2 memory limit.
@@ -226,6 +250,20 @@ mod tests {
             "defaults {\n  base http://127.0.0.1:1\n}\nscenario s {\n  GET /\n  capture u = jsonpath \"$.u\"\n  GET {{u}}\n}\n",
         );
         assert_eq!(sockets_per_worker(&run_time), 2);
+    }
+
+    #[test]
+    fn run_time_clients_fit_the_limit() {
+        // Room for 20 sockets per worker: 8 at most.
+        assert_eq!(run_time_clients(1, 50, 20, 1020), MAX_RUN_TIME_CLIENTS);
+        // 1024 descriptors, 100 workers, 2 plan origins: 10 per worker, 8 left for run time.
+        assert_eq!(run_time_clients(2, 100, 24, 1024), 8);
+        // 5 per worker, 2 of them for the plan's origins.
+        assert_eq!(run_time_clients(2, 100, 24, 524), 3);
+        // Only the one the preflight counted.
+        assert_eq!(run_time_clients(1, 10_000, 30, 20_030), 1);
+        assert_eq!(run_time_clients(5, 1, 30, 0), 1);
+        assert_eq!(run_time_clients(0, 0, 0, u64::MAX), MAX_RUN_TIME_CLIENTS);
     }
 
     #[test]

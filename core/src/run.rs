@@ -365,7 +365,7 @@ pub fn run(
     // Before forking: every named host resolves; per child, one socket per worker and
     // origin plus the process's own descriptors fit in the limit (docs/engine.md).
     crate::preflight::resolve_origins(&program)?;
-    crate::preflight::check_fds(&program, config.workers)?;
+    let run_time_clients = crate::preflight::check_fds(&program, config.workers)?;
     process::register_membarrier();
     let cpus = process::allowed_cpus()?;
     let names = names_of(&program);
@@ -396,6 +396,7 @@ pub fn run(
         workers,
         first_worker,
         cpu,
+        run_time_clients,
         processes: config.processes,
         options: config.options.clone(),
     };

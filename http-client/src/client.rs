@@ -203,7 +203,8 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// Cap on the response head and on the trailer section. Default 64 KiB.
     pub max_header_bytes: usize,
-    /// Cap on a response body, kept or dropped. Default 16 MiB.
+    /// Cap on a kept response body (one that is not kept is counted and dropped, whatever
+    /// its size). Default 16 MiB.
     pub max_body_bytes: u64,
     /// Set `TCP_NODELAY` on connections. Default true.
     pub nodelay: bool,

@@ -26,9 +26,10 @@
 //!
 //! Memory is bounded by the caps in [`Limits`]: the head (and separately the trailer
 //! section) never holds more than `max_header_bytes`, a kept body never more than
-//! `max_body_bytes`, and a body nobody asked for is counted and dropped, never buffered.
-//! The body cap applies to dropped bodies too (a declared length over it fails at once), so a
-//! hostile server cannot keep a request busy with an endless body.
+//! `max_body_bytes` (a declared length over it fails at once), and a body nobody asked for is
+//! counted and dropped, never buffered. The body cap applies only to a kept body: a dropped
+//! one holds no memory whatever its size (a download of any size can be measured), and an
+//! endless one is ended by the caller's deadline.
 
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
@@ -58,7 +59,8 @@ pub struct Limits {
     /// Largest response head (status line + headers + blank line), and separately the
     /// largest chunked trailer section. Default 64 KiB.
     pub max_header_bytes: usize,
-    /// Largest response body, kept or dropped. Default 16 MiB.
+    /// Largest kept response body (one nobody asked for is counted and dropped, whatever its
+    /// size). Default 16 MiB.
     pub max_body_bytes: u64,
 }
 
@@ -354,7 +356,7 @@ impl ResponseParser {
             .map(|(_, value)| value)
     }
 
-    /// Bytes currently held in the parser's buffers (head, trailer, body): bounded by
+    /// Bytes currently held in the parser's buffers (head, trailer, kept body): bounded by
     /// `2 * max_header_bytes + max_body_bytes`.
     pub fn buffered_bytes(&self) -> usize {
         self.head.len() + self.trailer.len() + self.body.len()
@@ -473,7 +475,7 @@ impl ResponseParser {
         if size == 0 {
             return Ok(State::Trailers);
         }
-        if self.body_bytes.saturating_add(size) > self.limits.max_body_bytes {
+        if self.keep_body && self.body_bytes.saturating_add(size) > self.limits.max_body_bytes {
             return Err(Error::BodyTooLarge {
                 limit: self.limits.max_body_bytes,
             });
@@ -645,9 +647,11 @@ impl ResponseParser {
             return Ok(());
         }
         match framing.content_length {
-            Some(length) if length > self.limits.max_body_bytes => Err(Error::BodyTooLarge {
-                limit: self.limits.max_body_bytes,
-            }),
+            Some(length) if self.keep_body && length > self.limits.max_body_bytes => {
+                Err(Error::BodyTooLarge {
+                    limit: self.limits.max_body_bytes,
+                })
+            }
             Some(0) => {
                 self.state = State::Done;
                 Ok(())
@@ -683,15 +687,16 @@ impl ResponseParser {
         }
     }
 
-    /// Takes body bytes: counts them, keeps them when asked, enforces the cap.
+    /// Takes body bytes: counts them, and keeps them when asked, within the cap (a body that
+    /// is not kept is dropped whatever its size).
     fn sink(&mut self, bytes: &[u8]) -> Result<(), Error> {
         self.body_bytes += bytes.len() as u64;
-        if self.body_bytes > self.limits.max_body_bytes {
-            return Err(Error::BodyTooLarge {
-                limit: self.limits.max_body_bytes,
-            });
-        }
         if self.keep_body {
+            if self.body_bytes > self.limits.max_body_bytes {
+                return Err(Error::BodyTooLarge {
+                    limit: self.limits.max_body_bytes,
+                });
+            }
             self.body.extend_from_slice(bytes);
         }
         Ok(())

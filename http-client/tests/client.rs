@@ -745,7 +745,7 @@ fn a_short_content_length_does_not_poison_the_next_request() {
 }
 
 #[test]
-fn endless_chunked_bodies_stop_at_the_body_cap() {
+fn endless_chunked_bodies_stop_at_the_body_cap_when_kept() {
     let server = server();
     let config = ClientConfig {
         max_body_bytes: 1 << 20,
@@ -755,23 +755,25 @@ fn endless_chunked_bodies_stop_at_the_body_cap() {
     run(async {
         let error = get_err(&mut client, "/hostile/infinite-chunked", OK_TIMEOUT).await;
         assert_eq!(error.kind(), ErrorKind::BodyTooLarge, "{error}");
-        // Dropped bodies are capped too.
+        // A body nobody reads is counted and dropped, whatever its size: the cap, which
+        // bounds what is kept, does not apply, and only the deadline ends an endless one.
         let error = send(
             &mut client,
             Method::GET,
             "/hostile/infinite-chunked",
             b"",
             &ResponseNeeds::STATUS_ONLY,
-            OK_TIMEOUT,
+            Duration::from_millis(300),
         )
         .await
-        .expect_err("capped");
-        assert_eq!(error.kind(), ErrorKind::BodyTooLarge);
+        .expect_err("endless");
+        assert_eq!(error.kind(), ErrorKind::RequestTimeout, "{error}");
     });
+    server.stop();
 }
 
 #[test]
-fn a_declared_length_over_the_cap_fails_at_once() {
+fn a_declared_length_over_the_cap_fails_at_once_when_kept() {
     let server = server();
     let config = ClientConfig {
         max_body_bytes: 1000,
@@ -783,6 +785,21 @@ fn a_declared_length_over_the_cap_fails_at_once() {
         assert_eq!(error.kind(), ErrorKind::BodyTooLarge);
         let got = get_ok(&mut client, "/bytes/1000").await;
         assert_eq!(got.body.len(), 1000);
+        // Not kept: read whole, counted, dropped.
+        let got = send(
+            &mut client,
+            Method::GET,
+            "/bytes/100000",
+            b"",
+            &ResponseNeeds::STATUS_ONLY,
+            OK_TIMEOUT,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("a dropped body over the cap: {e}"));
+        assert_eq!(got.status, 200);
+        assert_eq!(got.body_len, 100_000);
+        assert!(got.body.is_empty());
+        assert!(got.bytes_received > 100_000);
     });
 }
 

@@ -806,3 +806,52 @@ fn heads_that_differ_in_one_byte_are_never_taken_for_each_other() {
         }
     }
 }
+
+#[test]
+fn a_body_nobody_keeps_is_counted_and_dropped_whatever_its_size() {
+    // The body cap bounds what the parser keeps; a body it drops holds no memory, so no cap
+    // applies to it (a download of any size can be measured). A kept one is still capped.
+    let limits = Limits {
+        max_header_bytes: 64,
+        max_body_bytes: 8,
+    };
+    let cases: [(&[u8], bool); 3] = [
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n01234567890123456789",
+            false,
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\na\r\n0123456789\r\n0\r\n\r\n",
+            false,
+        ),
+        (b"HTTP/1.1 200 OK\r\n\r\n01234567890123456789", true),
+    ];
+    for (input, eof) in cases {
+        let mut parser = ResponseParser::new(limits);
+        parser.reset(false, &ResponseNeeds::STATUS_ONLY);
+        let progress = parser.feed(input).unwrap();
+        if eof {
+            assert_eq!(progress, Progress::Partial);
+            parser.feed_eof().unwrap();
+        } else {
+            assert_eq!(
+                progress,
+                Progress::Complete {
+                    consumed: input.len()
+                }
+            );
+        }
+        assert_eq!(parser.status(), 200);
+        assert_eq!(
+            parser.body_len(),
+            20,
+            "{:?}",
+            String::from_utf8_lossy(input)
+        );
+        assert_eq!(parser.buffered_bytes(), 0);
+        let mut kept = ResponseParser::new(limits);
+        kept.reset(false, &ResponseNeeds::EVERYTHING);
+        let error = kept.feed(input).and_then(|_| kept.feed_eof()).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::BodyTooLarge);
+    }
+}
