@@ -778,6 +778,8 @@ struct WrittenPages {
     first: usize,
     page_start: usize,
     page_size: usize,
+    /// log2 of `page_size`.
+    page_shift: u32,
     /// One byte per page from `page_start`, bit 0 set when the page is in memory; None: read
     /// every page.
     resident: Option<Vec<u8>>,
@@ -807,6 +809,7 @@ impl WrittenPages {
             first,
             page_start,
             page_size,
+            page_shift: page_size.trailing_zeros(),
             resident: (rc == 0).then_some(resident),
         }
     }
@@ -816,7 +819,7 @@ impl WrittenPages {
         let Some(resident) = &self.resident else {
             return true;
         };
-        let page = (self.first + i * 8 - self.page_start) / self.page_size;
+        let page = (self.first + i * 8 - self.page_start) >> self.page_shift;
         resident[page] & 1 == 1
     }
 }
