@@ -416,5 +416,9 @@ pub(crate) enum Operand {
     /// A string with templates, rendered at evaluation.
     Text(TemplateCode),
     Expr(ExprCode),
+    /// A variable that holds response text (see [`VarQuery::text`]), on the right of `<`,
+    /// `<=`, `>` or `>=`: a number when its text reads as one, as response text on the left
+    /// does (`header "X-Count" > before` orders 10 after 7, not `"10"` before `"7"`).
+    TextNumber(ExprCode),
     List(Box<[Operand]>),
 }

@@ -276,6 +276,15 @@ fn operand<'a>(o: &'a Operand, env: &EvalEnv<'a>, s: &mut Scratch<'_>) -> Result
             Ok(other) => Rhs::Value(Cow::Owned(other.to_value(s.text))),
             Err(e) => return Err(e.to_string()),
         },
+        Operand::TextNumber(e) => match eval(e, env, s.rng, s.text) {
+            Ok(Evaluated::Ref(Value::String(t))) => match text_number(t) {
+                Some(n) => Rhs::Value(Cow::Owned(Value::Number(n))),
+                None => Rhs::Value(Cow::Owned(Value::String(t.clone()))),
+            },
+            Ok(Evaluated::Ref(v)) => Rhs::Value(Cow::Borrowed(v)),
+            Ok(other) => Rhs::Value(Cow::Owned(other.to_value(s.text))),
+            Err(e) => return Err(e.to_string()),
+        },
         Operand::List(items) => {
             let mut out = Vec::with_capacity(items.len());
             for i in items.iter() {
@@ -552,6 +561,15 @@ pub(crate) fn parse_num(text: &[u8]) -> Option<Num> {
 pub(crate) fn json_num(n: &serde_json::Number) -> Num {
     // Numbers keep their JSON text (`arbitrary_precision`), which always parses.
     parse_num(n.as_str().as_bytes()).unwrap_or(Num::Float(f64::NAN))
+}
+
+/// Response text that reads as a number ([`parse_num`]: `0042`, ` 7 `), as a JSON number.
+fn text_number(text: &str) -> Option<serde_json::Number> {
+    match parse_num(text.as_bytes())? {
+        // Digits alone: the integer's own spelling (leading zeros gone), which JSON reads.
+        Num::Int(i) => i.to_string().parse().ok(),
+        Num::Float(f) => serde_json::Number::from_f64(f),
+    }
 }
 
 /// The number a datum is: a number, or response text that reads as one ([`parse_num`]).

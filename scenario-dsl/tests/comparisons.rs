@@ -253,12 +253,22 @@ setup worker {
 scenario s {
   GET /x
   capture seen = header "X-Count"
+  check header "X-Count" < limit
+  check header "X-Count" >= seen
   if seen >= 7 {
     GET /seven
   }
-  # On the right, a variable is a value: text against text compares as text ("7" > "10").
+  # On the right of an ordering, a variable of response text reads as a number too: 7 is
+  # not above 10 (it was, as text: "7" > "10"), and 10 is above 7.
   if seen > limit {
     GET /as-text
+  }
+  if limit > seen {
+    GET /as-numbers
+  }
+  # Equality stays as it was: text against text as text.
+  if seen == limit {
+    GET /equal
   }
 }
 teardown worker {
@@ -293,9 +303,18 @@ teardown worker {
     assert_eq!(
         d.paths(),
         [
-            "/setup", "/login", "/x", "/seven", "/as-text", "/bye/7", "/limit"
+            "/setup",
+            "/login",
+            "/x",
+            "/seven",
+            "/as-numbers",
+            "/bye/7",
+            "/limit"
         ]
     );
+    // `header "X-Count" < limit` (7 < 10) and `>= seen` (7 >= 7) hold as numbers.
+    let checks: Vec<bool> = ev.checks().into_iter().map(|(_, p)| p).collect();
+    assert_eq!(checks, [true, true]);
 }
 
 #[test]

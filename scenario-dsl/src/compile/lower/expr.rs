@@ -473,7 +473,7 @@ impl Compiler<'_> {
     ) -> Option<SetCode> {
         match self.lower_operand(v, scope, flow, false)? {
             Operand::Const(v) => Some(SetCode::Const(v)),
-            Operand::Expr(e) => Some(SetCode::Expr(e)),
+            Operand::Expr(e) | Operand::TextNumber(e) => Some(SetCode::Expr(e)),
             Operand::Text(t) => Some(SetCode::Text(t)),
             Operand::Duration(_) => {
                 self.err(

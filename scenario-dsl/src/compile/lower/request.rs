@@ -756,6 +756,21 @@ impl Compiler<'_> {
                     );
                     return None;
                 }
+                // A variable of response text on the right of an ordering reads as a
+                // number, as response text on the left does.
+                let o = match o {
+                    Operand::Expr(ExprCode::Var { slot, ref path, .. })
+                        if path.is_empty()
+                            && matches!(c, CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge)
+                            && self.holds_text(slot, scope) =>
+                    {
+                        match o {
+                            Operand::Expr(e) => Operand::TextNumber(e),
+                            o => o,
+                        }
+                    }
+                    o => o,
+                };
                 OpCode::Cmp(*c, o)
             }
             OpAst::In(v) => {
