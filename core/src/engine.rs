@@ -957,9 +957,6 @@ struct OriginClient {
     scheme: Scheme,
     client: Client<SlotMeter>,
     authority: String,
-    /// For a client of an origin built at run time: the worker's use count at its last
-    /// request (the least recently used one is closed first).
-    used: u64,
 }
 
 /// A client's [`Meter`]: what the client does goes straight into the process's slot, as it
@@ -1113,8 +1110,10 @@ fn keep_held(held: &mut Vec<HeldRequest>, id: u32, key: u64, bytes: &[u8]) {
 /// worker has (`clients`): opened for a plan origin (kept for the life of the worker: the
 /// plan names a known, small set of origins, which the file-descriptor preflight counts), or
 /// found or opened among the clients of origins built at run time (`run_time`), at most
-/// `cap` of them: beyond that the least recently used is closed and dropped. `tick`: the
-/// worker's use count, for the recency.
+/// `cap` of them: beyond that one of them, drawn at random, is closed and dropped. `tick`: the
+/// worker's count of such lookups, which the draw is made from. (The least recently used
+/// went first: a worker cycling over `cap + 1` origins then closed, every time, the one it
+/// needed next, and made a connection per request; a random one keeps most of them.)
 #[cold]
 #[inline(never)]
 fn other_client<'c>(
@@ -1142,7 +1141,6 @@ fn other_client<'c>(
             slot,
             request: req.id.0,
         }),
-        used: 0,
     };
     if req.origin.is_some() {
         // A URL built at run time may have opened this origin's connection first: it becomes
@@ -1169,22 +1167,24 @@ fn other_client<'c>(
         Some(index) => index,
         None => {
             if run_time.len() >= cap.max(1) {
-                // The least recently used goes, with its connection.
-                let oldest = run_time
-                    .iter()
-                    .enumerate()
-                    .min_by_key(|(_, c)| c.used)
-                    .map_or(0, |(i, _)| i);
-                let mut gone = run_time.swap_remove(oldest);
+                // One drawn at random goes, with its connection.
+                let drawn = (splitmix64(*tick) % run_time.len() as u64) as usize;
+                let mut gone = run_time.swap_remove(drawn);
                 gone.client.close();
             }
             run_time.push(open());
             run_time.len() - 1
         }
     };
-    let client = &mut run_time[index];
-    client.used = *tick;
-    client
+    &mut run_time[index]
+}
+
+/// SplitMix64's output function: a well-mixed 64-bit value from a counter.
+fn splitmix64(n: u64) -> u64 {
+    let mut z = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// The engine's side of the interpreter: sends through molotov-http and records into the slot.

@@ -10,7 +10,7 @@
 //! to. A plan whose URLs are built at run time may reach more origins than it names; one more
 //! socket per worker is counted for those, and each worker then keeps at most as many clients
 //! (each with its connection) for such origins as the limit leaves room for, from 1 to
-//! [`MAX_RUN_TIME_CLIENTS`] ([`run_time_clients`]): it closes the least recently used one
+//! [`MAX_RUN_TIME_CLIENTS`] ([`run_time_clients`]): it closes one of them, drawn at random,
 //! beyond that, so the run never holds more sockets than the limit allows.
 
 use std::net::{IpAddr, ToSocketAddrs};
