@@ -1480,7 +1480,7 @@ struct EngineRecorder {
 thread_local! {
     /// The plan lines (`file:line`) of the statement failures this process has said on
     /// stderr: each is said once per process, not once per worker.
-    static STATEMENT_FAILURES_SAID: std::cell::RefCell<std::collections::HashSet<String>> =
+    static STATEMENT_FAILURES_SAID: std::cell::RefCell<std::collections::HashSet<(std::sync::Arc<str>, u32)>> =
         std::cell::RefCell::new(std::collections::HashSet::new());
 }
 
@@ -1517,10 +1517,12 @@ impl Recorder for EngineRecorder {
             // A failure outside any request (a `let`, `header`, `log` or `for` that could not
             // be evaluated) has no counter of its own: the slot keeps the first one (for
             // `-x`), and each distinct one is said once per process on stderr.
-            let location = f.location.to_string();
-            self.slot
-                .offer_sample(site, 0, &Site::statement_text(&location, f.message));
-            let new = STATEMENT_FAILURES_SAID.with(|said| said.borrow_mut().insert(location));
+            if !self.slot.has_sample(site) {
+                let text = Site::statement_text(&f.location.to_string(), f.message);
+                self.slot.offer_sample(site, 0, &text);
+            }
+            let place = (std::sync::Arc::clone(&f.location.file), f.location.line);
+            let new = STATEMENT_FAILURES_SAID.with(|said| said.borrow_mut().insert(place));
             if new {
                 crate::errln!("molotov: {}: {}", f.location, f.message);
             }

@@ -347,10 +347,11 @@ impl Region {
 
     /// How many pages of the region are in memory (written by some process, or read by one:
     /// a read of an unwritten page allocates it).
-    pub fn pages_in_memory(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn pages_in_memory(&self) -> usize {
         let pages = WrittenPages::of(self.words());
         (0..self.words)
-            .step_by(pages.page_size / 8)
+            .step_by((1 << pages.page_shift) / 8)
             .filter(|&i| pages.holds(i))
             .count()
     }
@@ -777,8 +778,7 @@ struct WrittenPages {
     /// The address of the first word, and of the page it is on.
     first: usize,
     page_start: usize,
-    page_size: usize,
-    /// log2 of `page_size`.
+    /// log2 of the page size.
     page_shift: u32,
     /// One byte per page from `page_start`, bit 0 set when the page is in memory; None: read
     /// every page.
@@ -808,7 +808,6 @@ impl WrittenPages {
         WrittenPages {
             first,
             page_start,
-            page_size,
             page_shift: page_size.trailing_zeros(),
             resident: (rc == 0).then_some(resident),
         }

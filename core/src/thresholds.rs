@@ -234,20 +234,18 @@ fn evaluate_one(program: &Program, summary: &Summary, t: &Threshold) -> Threshol
         ThresholdValue::Percent(p) => (p, Unit::Percent),
         ThresholdValue::Number(n) => (n, Unit::PerSecond),
     };
-    // `==` and `!=` compare the value as the report prints it: `checks == 66.67%` holds for
-    // two checks passed of three, which the report shows as 66.67%.
-    let compared = |v: f64| match t.cmp {
-        CmpOp::Eq | CmpOp::Ne => as_printed(v, unit),
-        _ => v,
-    };
-    // A latency at the histograms' top was clamped to it: its true value is larger, and
-    // unknown (`max < 25h` cannot be said to hold; `p99 > 1h` does).
+    // The value the limit is held against. A latency at the histograms' top was clamped to
+    // it: its true value is larger, and unknown (`max < 25h` cannot be said to hold; `p99 >
+    // 1h` does). `==` and `!=` compare the value as the report prints it: `checks == 66.67%`
+    // holds for two checks passed of three, which the report shows as 66.67%.
     let top = data.latency.lowest_equivalent(latency::HIGHEST_US) as f64;
     let compared = |v: f64| {
         if unit == Unit::Micros && v >= top {
             f64::INFINITY
+        } else if matches!(t.cmp, CmpOp::Eq | CmpOp::Ne) {
+            as_printed(v, unit)
         } else {
-            compared(v)
+            v
         }
     };
     // `holds` compares latencies in seconds.
