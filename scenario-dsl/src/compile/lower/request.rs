@@ -758,17 +758,11 @@ impl Compiler<'_> {
                 }
                 // A variable of response text on the right of an ordering reads as a
                 // number, as response text on the left does.
+                let text_var = matches!(c, CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge)
+                    && matches!(&o, Operand::Expr(ExprCode::Var { slot, path, .. })
+                        if path.is_empty() && self.holds_text(*slot, scope));
                 let o = match o {
-                    Operand::Expr(ExprCode::Var { slot, ref path, .. })
-                        if path.is_empty()
-                            && matches!(c, CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge)
-                            && self.holds_text(slot, scope) =>
-                    {
-                        match o {
-                            Operand::Expr(e) => Operand::TextNumber(e),
-                            o => o,
-                        }
-                    }
+                    Operand::Expr(e) if text_var => Operand::TextNumber(e),
                     o => o,
                 };
                 OpCode::Cmp(*c, o)
