@@ -1095,3 +1095,55 @@ fn dumps_to_a_stderr_nobody_reads_do_not_hold_up_the_load() {
     assert!(duration < 2.6, "duration_s {duration}\n{}", finished.dump());
     assert!(finished.stderr().contains("> GET /json"));
 }
+
+/// `-v ... 2>&1 | less` with the plan's `log` lines: they were written with a blocking
+/// write from the executor, so once stderr's pipe was full the load processes froze in the
+/// middle of their requests until `--grace` killed them. Now a line stderr does not take is
+/// queued or dropped and counted, and the load ends on time.
+#[test]
+fn log_lines_to_a_stderr_nobody_reads_do_not_hold_up_the_load() {
+    let server = target();
+    let dir = TempDir::new("stalled-stderr-log");
+    let line = "x".repeat(200);
+    let file = dir.write(
+        "plan.mol",
+        &plan(
+            &base_url(&server),
+            "5s",
+            &format!("  GET /json\n  log \"{line}\""),
+        ),
+    );
+    let (mut child, started) = harness::spawn(
+        molotov()
+            .args(["-q", "-v", "-p", "2", "-w", "2", "-d", "2", "--grace", "1s"])
+            .arg(&file),
+        &dir,
+    );
+    let out = read_in_background(child.stdout.take().unwrap());
+    let err = child.stderr.take().unwrap();
+    small_pipe(&err);
+    std::thread::sleep(Duration::from_secs(4));
+    let err = read_in_background(err);
+    let mut finished = harness::finish(child, started, &dir, Duration::from_secs(15));
+    finished.out.stdout = out.join().unwrap().into_bytes();
+    finished.out.stderr = err.join().unwrap().into_bytes();
+    finished.assert_exit(0);
+    finished.assert_sound();
+    assert_server_answered_all(&server, &finished);
+    assert_eq!(finished.total("unfinished"), 0, "{}", finished.dump());
+    for (role, exit) in finished.exits() {
+        assert_eq!(exit, "ok", "{role}\n{}", finished.dump());
+    }
+    let duration = finished.json()["duration_s"].as_f64().unwrap();
+    assert!(duration < 2.6, "duration_s {duration}\n{}", finished.dump());
+    let stderr = finished.stderr();
+    assert!(stderr.contains(&line), "{}", finished.dump());
+    assert!(
+        stderr.contains("lines dropped: stderr was not being read)"),
+        "{}",
+        finished.dump()
+    );
+    // Far more requests than lines that fit in the pipe and the queues: the load went on.
+    let requests = finished.total("requests");
+    assert!(requests > 2_000, "{requests} requests\n{}", finished.dump());
+}

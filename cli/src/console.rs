@@ -180,6 +180,16 @@ impl Observer for Console {
         live_output::line(self.stream, &line);
     }
 
+    /// A load process's line (a plan's `log` under `-v`, a `-vv` dump, a warning): on the
+    /// master's stderr, never with a blocking write.
+    fn child_output(&mut self, line: &str) {
+        live_output::line(Stream::Stderr, line);
+    }
+
+    fn shows_child_output(&self) -> bool {
+        true
+    }
+
     fn child_ended(&mut self, p: &ProcessInfo) {
         if let Some(exit) = p.exit {
             live_output::line(

@@ -234,10 +234,11 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
         tick: view::tick(view_kind, a.console_update),
         grace: a.grace,
         sizing: load.sizing,
-        // The full-screen view owns the terminal: what children write to stderr (a `let`
-        // that failed, say) is shown in the view and printed when it closes.
-        capture_child_stderr: view_kind == view::ViewKind::FullScreen
-            && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        // What the load children write to stderr (a plan's `log` under `-v`, a `-vv` dump, a
+        // `let` that failed) goes through the master: the full-screen view shows it and
+        // prints it when it closes; otherwise the master queues it on its stderr, so that a
+        // stderr nobody reads holds up no load process.
+        capture_child_stderr: true,
     };
     if a.debug {
         molotov_core::errln!(

@@ -56,11 +56,21 @@ impl ChildOutput {
     /// newline, invalid UTF-8 replaced) to `line`. At the end of the stream the last,
     /// unterminated line is handed over too.
     pub fn drain(&mut self, line: &mut dyn FnMut(&str)) {
+        self.drain_at_most(usize::MAX, line);
+    }
+
+    /// Like [`ChildOutput::drain`], but reads at most about `limit` bytes: children that
+    /// write without pause (a `log` per request under `-v`) fill the pipe as fast as the
+    /// master reads it, and the master's loop has its deadline and signals to see to. What
+    /// is left makes the pipe readable again at the next wait.
+    pub fn drain_at_most(&mut self, limit: usize, line: &mut dyn FnMut(&str)) {
         let mut buf = [0u8; 8192];
-        while !self.closed {
+        let mut read = 0usize;
+        while !self.closed && read < limit {
             match self.read.read(&mut buf) {
                 Ok(0) => self.closed = true,
                 Ok(n) => {
+                    read += n;
                     self.pending.extend_from_slice(&buf[..n]);
                     self.emit_complete(line);
                 }
@@ -128,6 +138,25 @@ mod tests {
         assert_eq!(drained(&mut out), Vec::<String>::new());
         w.write_all(b"rd\n\n").unwrap();
         assert_eq!(drained(&mut out), ["third", ""]);
+        assert!(out.poll_fd().is_some());
+    }
+
+    #[test]
+    fn a_bounded_drain_leaves_the_rest_for_the_next_one() {
+        let mut out = ChildOutput::open().unwrap();
+        let mut w = writer(&out);
+        // 40,000 bytes of 100-byte lines: more than one read of 8 KiB takes.
+        let line = format!("{}\n", "y".repeat(99));
+        for _ in 0..400 {
+            w.write_all(line.as_bytes()).unwrap();
+        }
+        let mut first = Vec::new();
+        out.drain_at_most(1, &mut |l| first.push(l.to_string()));
+        // One read of 8 KiB: its 81 whole lines, the 82nd waits for its end.
+        assert_eq!(first.len(), 8192 / 100);
+        let rest = drained(&mut out);
+        assert_eq!(first.len() + rest.len(), 400);
+        assert!(rest.iter().all(|l| l.len() == 99));
         assert!(out.poll_fd().is_some());
     }
 

@@ -45,8 +45,11 @@ pub struct RunConfig {
     /// Sizing mode: stop when the failure ratio exceeds the tolerance.
     pub sizing: Option<SizingConfig>,
     /// The load children's stderr goes through a pipe to the master, which hands each line
-    /// to [`Observer::child_output`] (a full-screen view shows them instead of letting the
-    /// children write over it). False: children write to the master's stderr directly.
+    /// to [`Observer::child_output`]: a full-screen view shows them instead of letting the
+    /// children write over it, a console view queues them on the master's stderr, which a
+    /// reader that stopped reading cannot make the load processes wait for (their own
+    /// writes to a stalled stderr stopped them in the middle of their requests). False:
+    /// children write to the master's stderr directly.
     pub capture_child_stderr: bool,
 }
 
@@ -79,6 +82,11 @@ pub trait Observer {
     /// set. By default it goes to the master's stderr.
     fn child_output(&mut self, line: &str) {
         crate::errln!("{line}");
+    }
+    /// Whether this observer shows the children's lines ([`Observer::child_output`]): the
+    /// view does, and the other observers (statsd, a clock) leave them to it.
+    fn shows_child_output(&self) -> bool {
+        false
     }
 }
 
@@ -131,12 +139,15 @@ impl Observer for Observers<'_> {
             None => false,
         }
     }
-    /// To the observer that owns the terminal (the one with input), else to stderr.
+    /// To the observer that shows them (the view), else to stderr.
     fn child_output(&mut self, line: &str) {
-        match self.list.iter_mut().find(|o| o.input().is_some()) {
+        match self.list.iter_mut().find(|o| o.shows_child_output()) {
             Some(o) => o.child_output(line),
             None => crate::errln!("{line}"),
         }
+    }
+    fn shows_child_output(&self) -> bool {
+        self.list.iter().any(|o| o.shows_child_output())
     }
 }
 
@@ -254,6 +265,9 @@ fn all_ready(region: &Region, children: &[Child]) -> bool {
     })
 }
 
+/// Bytes of the load children's stderr the master reads per wake-up while they run.
+const OUTPUT_PER_WAKE: usize = 256 * 1024;
+
 /// The load children and what the master learns of them while they run.
 struct LoadChildren {
     children: Vec<Child>,
@@ -283,7 +297,7 @@ impl LoadChildren {
         if got.output
             && let Some(output) = &mut self.output
         {
-            output.drain(&mut |line| observer.child_output(line));
+            output.drain_at_most(OUTPUT_PER_WAKE, &mut |line| observer.child_output(line));
         }
         if got.input && observer.on_input() && region.stop_requested() == StopRequest::None {
             region.request_stop(StopRequest::Graceful);

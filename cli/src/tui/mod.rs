@@ -242,9 +242,13 @@ impl Observer for Tui {
         self.screen.as_ref().and_then(|s| s.input())
     }
 
+    fn shows_child_output(&self) -> bool {
+        true
+    }
+
     fn child_output(&mut self, line: &str) {
         if self.screen.is_none() {
-            molotov_core::errln!("{line}");
+            crate::live_output::line(crate::console::Stream::Stderr, line);
             return;
         }
         self.state.on_child_output(line);
