@@ -634,11 +634,11 @@ fn a_body_over_the_cap_is_measured_when_nothing_keeps_it() {
         .as_u64()
         .unwrap_or(0);
     assert!(peak > 0 && peak < 48 << 20, "peak RSS {peak}: {report}");
-    // Kept: capped.
+    // Kept: capped. Every run failed without a complete response: exit 1.
     let (out, report) = run(&format!(
         "  GET /bytes/{big}\n  check body contains \"abc\""
     ));
-    assert_exit(&out, 0);
+    assert_exit(&out, 1);
     assert_eq!(
         report["errors"],
         serde_json::json!({"body_too_large": 2}),

@@ -47,7 +47,8 @@ fn load_command() -> std::process::Command {
 }
 
 /// Runs `-q -w WORKERS -d 2` with the scenario `body` against `base`, with the request
-/// timeout `timeout`; the run must be sound and exit 0.
+/// timeout `timeout`; the run must be sound and exit 0, or 1 when not one request got a
+/// response and runs failed (the run measured nothing).
 fn run_plan(base: &str, name: &str, body: &str, timeout: Duration, workers: u64) -> Finished {
     let dir = TempDir::new(name);
     let file = dir.write(
@@ -62,7 +63,18 @@ fn run_plan(base: &str, name: &str, body: &str, timeout: Duration, workers: u64)
         Duration::from_secs(30),
     );
     finished.assert_sound();
-    finished.assert_exit(0);
+    if finished.total("responses") == 0 && finished.total("failures") > 0 {
+        finished.assert_exit(1);
+        assert!(
+            finished
+                .stdout()
+                .contains("FAILED: no response came back: all "),
+            "{}",
+            finished.dump()
+        );
+    } else {
+        finished.assert_exit(0);
+    }
     finished
 }
 

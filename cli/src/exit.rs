@@ -65,6 +65,8 @@ pub struct Verdict {
     pub successes: u64,
     /// Requests the scenarios sent (those of `setup` and `teardown` blocks not counted).
     pub scenario_requests: u64,
+    /// Responses to those requests.
+    pub scenario_responses: u64,
 }
 
 impl Verdict {
@@ -76,14 +78,17 @@ impl Verdict {
         thresholds_passed: bool,
     ) -> Verdict {
         // The summary lists the plan's requests in the program's order.
-        let scenario_requests = result
-            .summary
-            .requests
-            .iter()
-            .zip(program.requests())
-            .filter(|(_, info)| info.scenario.is_some())
-            .map(|(request, _)| request.counts.requests)
-            .sum();
+        let scenario_counts = || {
+            result
+                .summary
+                .requests
+                .iter()
+                .zip(program.requests())
+                .filter(|(_, info)| info.scenario.is_some())
+                .map(|(request, _)| request.counts)
+        };
+        let scenario_requests = scenario_counts().map(|c| c.requests).sum();
+        let scenario_responses = scenario_counts().map(|c| c.responses).sum();
         Verdict {
             ending: result.ending,
             process_died: result
@@ -99,6 +104,7 @@ impl Verdict {
             workers_started: result.summary.workers_started,
             successes: result.summary.successes(),
             scenario_requests,
+            scenario_responses,
         }
     }
 
@@ -109,16 +115,28 @@ impl Verdict {
         self.failures > 0 && self.successes == 0 && self.scenario_requests == 0
     }
 
+    /// Scenario runs were made, every one failed, and their requests were sent (or tried)
+    /// but not one got a complete response: the server refused the connections, its
+    /// certificate was not trusted, it did not answer, or every answer was an error (a body
+    /// over the cap). The run measured nothing of the service.
+    fn answered_nothing(&self) -> bool {
+        self.failures > 0
+            && self.successes == 0
+            && self.scenario_requests > 0
+            && self.scenario_responses == 0
+    }
+
     /// The exit code. When several apply, the first of this list wins:
     /// interrupted (130) > a process died (4) > failures (1: `-x`, `-f`, setup, a worker's
     /// `setup worker` or `teardown worker`, or teardown failed, every scenario run failed
-    /// before sending) >
-    /// thresholds (3) > 0.
+    /// before sending or without a complete response) > thresholds (3) > 0.
     ///
     /// A worker whose `setup worker` failed sent none of its share of the load: the run did
     /// not apply the load asked for, so its figures do not answer the question (as when the
     /// plan's `setup` fails). Neither did a run whose scenario runs all failed before their
-    /// first request (a header value rendered with a line break, say): it sent nothing.
+    /// first request (a header value rendered with a line break, say): it sent nothing; nor
+    /// one whose scenario runs all failed without a single complete response (a server that
+    /// is down): it measured nothing.
     ///
     /// An interrupted run is incomplete whatever else happened, and a run with a dead process
     /// has numbers that miss that process's in-flight work; both make the other verdicts
@@ -138,6 +156,7 @@ impl Verdict {
             || self.worker_setups_failed > 0
             || self.worker_teardowns_failed > 0
             || self.sent_nothing()
+            || self.answered_nothing()
         {
             return FAILURES;
         }
@@ -236,6 +255,13 @@ impl Verdict {
                         self.failures
                     ));
                 }
+                if self.answered_nothing() {
+                    reasons.push(format!(
+                        "no response came back: all {} scenario runs failed, and none of \
+                         their {} requests got a complete response (see Errors)",
+                        self.failures, self.scenario_requests
+                    ));
+                }
                 if self.teardown_failed {
                     reasons.push("the plan's teardown failed".into());
                 }
@@ -265,6 +291,7 @@ mod tests {
             worker_teardowns_failed: 0,
             successes: 5,
             scenario_requests: 20,
+            scenario_responses: 20,
         }
     }
 
@@ -341,19 +368,43 @@ mod tests {
                     failures: 4,
                     successes: 0,
                     scenario_requests: 0,
+                    scenario_responses: 0,
                     thresholds_passed: false,
                     ..verdict(Ending::Completed)
                 },
                 FAILURES,
             ),
-            // Runs that failed after sending (a failed assert, a transport error) fail the
-            // run only with `-f` or `-x`; so do some failed before sending while others
-            // succeeded.
+            // Every scenario run failed, and not one of their requests got a response (a
+            // server that refuses connections): the run measured nothing.
             (
                 Verdict {
                     failures: 4,
                     successes: 0,
                     scenario_requests: 4,
+                    scenario_responses: 0,
+                    ..verdict(Ending::Completed)
+                },
+                FAILURES,
+            ),
+            // Runs that failed after a response (a failed assert, a 500, a transport error
+            // on a later request) fail the run only with `-f` or `-x`; so do some failed
+            // before sending or without a response while others succeeded.
+            (
+                Verdict {
+                    failures: 4,
+                    successes: 0,
+                    scenario_requests: 4,
+                    scenario_responses: 1,
+                    ..verdict(Ending::Completed)
+                },
+                OK,
+            ),
+            (
+                Verdict {
+                    failures: 4,
+                    successes: 1,
+                    scenario_requests: 4,
+                    scenario_responses: 0,
                     ..verdict(Ending::Completed)
                 },
                 OK,
@@ -433,9 +484,21 @@ mod tests {
                     failures: 3,
                     successes: 0,
                     scenario_requests: 0,
+                    scenario_responses: 0,
                     ..verdict(Ending::Completed)
                 },
                 "FAILED: no request was sent: all 3 scenario runs failed before sending (exit 1)",
+            ),
+            (
+                Verdict {
+                    failures: 6,
+                    successes: 0,
+                    scenario_requests: 6,
+                    scenario_responses: 0,
+                    ..verdict(Ending::Completed)
+                },
+                "FAILED: no response came back: all 6 scenario runs failed, and none of their 6 \
+                 requests got a complete response (see Errors) (exit 1)",
             ),
         ];
         for (v, want) in cases {
