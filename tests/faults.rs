@@ -240,6 +240,45 @@ fn sigterm_and_sighup_stop_gracefully_with_exact_counts_also_sent_to_the_group()
     }
 }
 
+/// `timeout 60 molotov ...` sent TERM: `timeout` sends the signal to molotov, then to its
+/// whole process group, so the master read the one signal twice (when it read the first
+/// before the second came) and stopped at once: requests in flight, which the server
+/// answered, were lost as unfinished. The same signal from the same sender within 50 ms now
+/// counts once.
+#[test]
+fn a_signal_sent_to_the_master_then_to_its_group_stops_gracefully() {
+    let server = target();
+    let dir = TempDir::new("signal-twice");
+    let file = dir.write(
+        "plan.mol",
+        &plan(&base_url(&server), "5s", "  GET /delay/300"),
+    );
+    let (child, started) = harness::spawn(
+        molotov().args(["-q", "-p", "2", "-w", "4"]).arg(&file),
+        &dir,
+    );
+    let master = child.id();
+    wait_children(master, 2);
+    std::thread::sleep(Duration::from_millis(800));
+    signal(master, libc::SIGTERM);
+    // Long enough for the master to read the first one (it polls its signalfd), within the
+    // 50 ms in which a copy is a copy.
+    std::thread::sleep(Duration::from_millis(10));
+    // SAFETY: kill(2) on the process group of the master the test started (its own group:
+    // see `harness::molotov`); no memory is involved.
+    unsafe { libc::kill(-(master as i32), libc::SIGTERM) };
+    let finished = harness::finish(child, started, &dir, Duration::from_secs(15));
+    finished.assert_sound();
+    finished.assert_exit(130);
+    assert_eq!(finished.json()["ending"], "interrupted");
+    // Every worker had a 300 ms request in flight: a graceful stop lets them finish.
+    assert_eq!(finished.total("unfinished"), 0, "{}", finished.dump());
+    assert!(finished.errors().is_empty(), "{}", finished.dump());
+    assert!(finished.total("requests") >= 8, "{}", finished.dump());
+    assert_server_answered_all(&server, &finished);
+    assert_group_gone(master, Duration::from_secs(2));
+}
+
 #[test]
 fn sigint_while_forking_hundreds_of_processes_stops_forking_and_reports() {
     // -p 200: the master forks for a while. A Ctrl-C then stops the forking (it was read

@@ -8,7 +8,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -355,6 +355,25 @@ pub struct Signals {
 #[derive(Debug)]
 pub struct MasterSignals {
     fd: SignalFd,
+    /// The last stop signal counted: its number, the process that sent it, when it was read.
+    last_stop: std::cell::Cell<Option<(u32, u32, Instant)>>,
+}
+
+/// How close a second stop signal from the same sender must follow the first to be taken as
+/// its copy: `timeout` (and some CI runners) send theirs to molotov and then to its whole
+/// process group, so that the master gets the one signal twice, microseconds apart, and a
+/// graceful stop became an immediate one. A person pressing Ctrl-C twice is not a sender
+/// (the terminal's signals come from the kernel), and a second `kill` later than this (a
+/// script's `kill; sleep 0.1; kill`) stops at once as documented.
+const SAME_STOP: Duration = Duration::from_millis(50);
+
+/// Whether a stop signal (`signo` from `sender`, read at `now`) is a copy of the last one
+/// counted ([`SAME_STOP`]); a sender of 0 is the kernel (a terminal's Ctrl-C or hang-up).
+fn is_copy(last: Option<(u32, u32, Instant)>, signo: u32, sender: u32, now: Instant) -> bool {
+    sender != 0
+        && last.is_some_and(|(s, p, at)| {
+            s == signo && p == sender && now.saturating_duration_since(at) < SAME_STOP
+        })
 }
 
 impl MasterSignals {
@@ -369,7 +388,10 @@ impl MasterSignals {
             .map_err(os("sigprocmask"))?;
         let fd = SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
             .map_err(os("signalfd"))?;
-        Ok(MasterSignals { fd })
+        Ok(MasterSignals {
+            fd,
+            last_stop: std::cell::Cell::new(None),
+        })
     }
 
     /// Waits up to `timeout` for a signal (or for `input` to become readable).
@@ -412,7 +434,14 @@ impl MasterSignals {
         };
         while let Ok(Some(info)) = self.fd.read_signal() {
             match info.ssi_signo as i32 {
-                libc::SIGINT | libc::SIGTERM | libc::SIGHUP => out.interrupts += 1,
+                libc::SIGINT | libc::SIGTERM | libc::SIGHUP => {
+                    let now = Instant::now();
+                    let (signo, sender) = (info.ssi_signo, info.ssi_pid);
+                    if !is_copy(self.last_stop.get(), signo, sender, now) {
+                        out.interrupts += 1;
+                        self.last_stop.set(Some((signo, sender, now)));
+                    }
+                }
                 libc::SIGCHLD => out.child = true,
                 _ => {}
             }
@@ -517,6 +546,33 @@ pub fn monotonic_nanos() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stop_signal_is_a_copy_only_from_the_same_sender_soon_after() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let term = libc::SIGTERM as u32;
+        let int = libc::SIGINT as u32;
+        let last = Some((term, 4242, t0));
+        let cases = [
+            // (last counted, signal, sender, read at, copy?)
+            (None, term, 4242, ms(1), false),
+            (last, term, 4242, ms(0), true),
+            (last, term, 4242, ms(49), true),
+            (last, term, 4242, ms(50), false),
+            (last, term, 4243, ms(1), false),
+            (last, int, 4242, ms(1), false),
+            // The kernel (a terminal's Ctrl-C): a second one is always a second one.
+            (Some((int, 0, t0)), int, 0, ms(1), false),
+        ];
+        for (last, signo, sender, now, copy) in cases {
+            assert_eq!(
+                is_copy(last, signo, sender, now),
+                copy,
+                "{last:?} {signo} {sender}"
+            );
+        }
+    }
 
     #[test]
     fn allowed_cpus_are_listed_and_wrap() {
