@@ -387,6 +387,23 @@ fn every_bad_flag_value_names_the_flag_and_sends_nothing() {
             "cannot read the CA file /nonexistent/ca.pem",
         ),
         (&["--frobnicate"], "unexpected argument '--frobnicate'"),
+        // Other load testers' habits: the number of wrk's `-c 100` was taken for the PLAN,
+        // and the real plan was blamed for being a second one, without a word on why.
+        (
+            &["-c", "100", "-d", "2s"],
+            "molotov runs one PLAN, and it was already given: `100` was taken as the PLAN, \
+             as -c (--console) takes no value; for 100 concurrent connections (wrk's and \
+             hey's -c) give -w 100",
+        ),
+        // Flags molotov does not have point at its own (clap's tip said `use '-- -t'`).
+        (&["-t", "4"], "wrk's threads (-t) are processes here: -p N"),
+        (&["-u", "10"], "are workers here: -w N"),
+        (&["--vus", "10"], "are workers here: -w N"),
+        (
+            &["-H", "Accept: text/html"],
+            "headers are written in the plan",
+        ),
+        (&["--host", "http://127.0.0.1:1"], "`base http://host:port`"),
         (&["-q", "-c"], "'--quiet' cannot be used with '--console'"),
         (&["--statsd", "--statsd-port", "0"], "--statsd-port"),
         (
@@ -418,6 +435,37 @@ fn every_bad_flag_value_names_the_flag_and_sends_nothing() {
         assert!(!support::stdout(&out).contains("Requests:"), "{args:?} ran");
     }
     assert_eq!(server.connections_accepted(), 0);
+}
+
+#[test]
+fn a_number_taken_for_the_plan_says_which_flag_took_none() {
+    // wrk's `-c 100` with no plan after it: `100` is the PLAN, a file that does not exist.
+    let dir = TempDir::new("number-plan");
+    let out = support::run_bounded(
+        support::molotov().args(["-c", "100"]).current_dir(&dir.0),
+        Duration::from_secs(10),
+    );
+    assert_exit(&out, 2);
+    let err = support::stderr(&out);
+    assert!(
+        err.contains(
+            "`100` was taken as the PLAN, as -c (--console) takes no value, and there is no \
+             plan file of that name; for 100 concurrent connections (wrk's and hey's -c) give \
+             -w 100"
+        ),
+        "{err}"
+    );
+    // A file of that name is a plan, run as such.
+    let server = target();
+    dir.write("100", &plan(&base_url(&server), "5s", "  GET /json"));
+    let out = support::run_bounded(
+        support::molotov()
+            .args(["-c", "100", "-r", "1"])
+            .current_dir(&dir.0),
+        Duration::from_secs(20),
+    );
+    assert_exit(&out, 0);
+    assert_eq!(server.wait_answered(1, Duration::from_secs(2)), 1);
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod demo;
 mod duration;
 mod exit;
 mod finish;
+mod foreign_flags;
 mod live_output;
 mod load_args;
 mod molotov_json;
