@@ -295,16 +295,27 @@ fn every_bad_flag_value_names_the_flag_and_sends_nothing() {
         // Above one arrival per nanosecond (1e18 used to run for ever, deaf to Ctrl-C).
         (
             &["--rate", "1e18"],
-            "a rate is at most 1e9 scenario starts per second",
+            "a rate is a finite number of scenario starts per second, at most 1e9",
         ),
         (
             &["--rate", "1e300"],
-            "a rate is at most 1e9 scenario starts per second",
+            "a rate is a finite number of scenario starts per second, at most 1e9",
         ),
         (
             &["--stages", "1s:1e300"],
-            "the rate is at most 1e9 per second",
+            "the rate is a finite number of arrivals per second, from 0 to at most 1e9",
         ),
+        // Infinite rates are above the bound (they were said to be below 0).
+        (
+            &["--rate", "inf"],
+            "a rate is a finite number of scenario starts per second, at most 1e9",
+        ),
+        (
+            &["--stages", "1s:inf"],
+            "the rate is a finite number of arrivals per second, from 0 to at most 1e9",
+        ),
+        (&["--rate", "nan"], "\"nan\" is not a number"),
+        (&["--rate", "0"], "more than 0 (and at most 1e9)"),
         // No arrival at all: refused, not a run of the stages' length that sends nothing.
         (
             &["--stages", "1s:0"],

@@ -16,13 +16,20 @@ fn rate(text: &str) -> Result<f64, String> {
         .trim()
         .parse()
         .map_err(|_| format!("{text:?} is not a number"))?;
-    if !r.is_finite() || r <= 0.0 {
-        return Err("a rate is a number of scenario starts per second, more than 0".into());
+    // `nan` and `inf` parse: the first is no number, the second is above the bound.
+    if r.is_nan() {
+        return Err(format!("{text:?} is not a number"));
+    }
+    if r <= 0.0 {
+        return Err(
+            "a rate is a number of scenario starts per second, more than 0 (and at most 1e9)"
+                .into(),
+        );
     }
     if r > molotov_core::load::MAX_RATE {
         return Err(
-            "a rate is at most 1e9 scenario starts per second (one per nanosecond, the \
-             resolution of the schedule)"
+            "a rate is a finite number of scenario starts per second, at most 1e9 (one per \
+             nanosecond, the resolution of the schedule)"
                 .into(),
         );
     }
