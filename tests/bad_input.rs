@@ -381,6 +381,11 @@ fn every_bad_flag_value_names_the_flag_and_sends_nothing() {
         (&["--rate", "10", "--early-batch", "x"], "--early-batch"),
         (&["--sizing-tolerance", "150"], "--sizing-tolerance"),
         (&["--sizing-tolerance", "-1"], "--sizing-tolerance"),
+        // Without --sizing it judged nothing, and was dropped without a word.
+        (
+            &["--sizing-tolerance", "50"],
+            "--sizing-tolerance applies to the sizing mode: give --sizing",
+        ),
         (
             &["--single-mode", "nosuch"],
             "--single-mode: the plan has no scenario \"nosuch\"",
