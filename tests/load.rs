@@ -1202,7 +1202,8 @@ fn the_open_model_does_not_pause_after_a_run() {
         &["-w", "2", "--rate", "20", "-d", "1"],
     );
     assert!(
-        stderr(&out).contains("scenario \"get\" has `delay 1.00s`: the open model"),
+        // As the plan writes it (it was quoted as `delay 1.00s`, the report's format).
+        stderr(&out).contains("scenario \"get\" has `delay 1s`: the open model"),
         "{}",
         stderr(&out)
     );

@@ -131,6 +131,33 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
+/// A duration as a plan would write it (`100ms`, `1.5s`, `2m`, `1h`): whole hours or minutes
+/// in those units, otherwise seconds from one second up and milliseconds below, with only
+/// the decimals it has. For messages that quote a plan's value (`delay 100ms`, not the
+/// report's `100.00ms`).
+pub fn natural(d: Duration) -> String {
+    const NS_PER_S: u128 = 1_000_000_000;
+    const NS_PER_MS: u128 = 1_000_000;
+    let ns = d.as_nanos();
+    for (unit, per) in [("h", 3600 * NS_PER_S), ("m", 60 * NS_PER_S)] {
+        if ns > 0 && ns.is_multiple_of(per) {
+            return format!("{}{unit}", ns / per);
+        }
+    }
+    let (per, unit, digits) = if ns >= NS_PER_S {
+        (NS_PER_S, "s", 9)
+    } else {
+        (NS_PER_MS, "ms", 6)
+    };
+    let whole = ns / per;
+    let fraction = ns % per;
+    if fraction == 0 {
+        return format!("{whole}{unit}");
+    }
+    let decimals = format!("{fraction:0digits$}");
+    format!("{whole}.{}{unit}", decimals.trim_end_matches('0'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,6 +238,32 @@ mod tests {
         for bad in ["1m1m", "1s1h", "30s1m", "1ms1s", "1min1m", "1s1sec"] {
             let err = parse_duration(bad).expect_err(bad);
             assert!(err.contains("each unit once"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn natural_is_as_a_plan_writes_it() {
+        for (ms, text) in [
+            (100, "100ms"),
+            (1, "1ms"),
+            (1_500, "1.5s"),
+            (1_000, "1s"),
+            (90_000, "90s"),
+            (120_000, "2m"),
+            (3_600_000, "1h"),
+            (5_400_000, "90m"),
+            (2_250, "2.25s"),
+        ] {
+            assert_eq!(natural(Duration::from_millis(ms)), text, "{ms}ms");
+        }
+        assert_eq!(natural(Duration::from_micros(500)), "0.5ms");
+        assert_eq!(natural(Duration::from_micros(250_500)), "250.5ms");
+        assert_eq!(natural(Duration::from_nanos(1)), "0.000001ms");
+        assert_eq!(natural(Duration::ZERO), "0ms");
+        // What it prints reads back as the same duration.
+        for ms in [100, 1_500, 90_000, 120_000, 3_600_000, 2_250] {
+            let d = Duration::from_millis(ms);
+            assert_eq!(parse_duration(&natural(d)), Ok(d), "{ms}ms");
         }
     }
 

@@ -288,7 +288,7 @@ pub fn resolve(args: &LoadArgs, program: &Program) -> Result<LoadPlan, String> {
                     "scenario {:?} has `delay {}`: the open model (--rate) does not pause \
                      after a run, its runs start on the schedule; the delay is not used",
                     s.name,
-                    molotov_core::report::fmt_duration(s.delay)
+                    crate::duration::natural(s.delay)
                 )
             })
             .collect()
