@@ -295,16 +295,27 @@ fn every_bad_flag_value_names_the_flag_and_sends_nothing() {
         // Above one arrival per nanosecond (1e18 used to run for ever, deaf to Ctrl-C).
         (
             &["--rate", "1e18"],
-            "a rate is at most 1e9 scenario starts per second",
+            "a rate is a finite number of scenario starts per second, at most 1e9",
         ),
         (
             &["--rate", "1e300"],
-            "a rate is at most 1e9 scenario starts per second",
+            "a rate is a finite number of scenario starts per second, at most 1e9",
         ),
         (
             &["--stages", "1s:1e300"],
-            "the rate is at most 1e9 per second",
+            "the rate is a finite number of arrivals per second, from 0 to at most 1e9",
         ),
+        // Infinite rates are above the bound (they were said to be below 0).
+        (
+            &["--rate", "inf"],
+            "a rate is a finite number of scenario starts per second, at most 1e9",
+        ),
+        (
+            &["--stages", "1s:inf"],
+            "the rate is a finite number of arrivals per second, from 0 to at most 1e9",
+        ),
+        (&["--rate", "nan"], "\"nan\" is not a number"),
+        (&["--rate", "0"], "more than 0 (and at most 1e9)"),
         // No arrival at all: refused, not a run of the stages' length that sends nothing.
         (
             &["--stages", "1s:0"],
@@ -370,6 +381,11 @@ fn every_bad_flag_value_names_the_flag_and_sends_nothing() {
         (&["--rate", "10", "--early-batch", "x"], "--early-batch"),
         (&["--sizing-tolerance", "150"], "--sizing-tolerance"),
         (&["--sizing-tolerance", "-1"], "--sizing-tolerance"),
+        // Without --sizing it judged nothing, and was dropped without a word.
+        (
+            &["--sizing-tolerance", "50"],
+            "--sizing-tolerance applies to the sizing mode: give --sizing",
+        ),
         (
             &["--single-mode", "nosuch"],
             "--single-mode: the plan has no scenario \"nosuch\"",
@@ -387,6 +403,23 @@ fn every_bad_flag_value_names_the_flag_and_sends_nothing() {
             "cannot read the CA file /nonexistent/ca.pem",
         ),
         (&["--frobnicate"], "unexpected argument '--frobnicate'"),
+        // Other load testers' habits: the number of wrk's `-c 100` was taken for the PLAN,
+        // and the real plan was blamed for being a second one, without a word on why.
+        (
+            &["-c", "100", "-d", "2s"],
+            "molotov runs one PLAN, and it was already given: `100` was taken as the PLAN, \
+             as -c (--console) takes no value; for 100 concurrent connections (wrk's and \
+             hey's -c) give -w 100",
+        ),
+        // Flags molotov does not have point at its own (clap's tip said `use '-- -t'`).
+        (&["-t", "4"], "wrk's threads (-t) are processes here: -p N"),
+        (&["-u", "10"], "are workers here: -w N"),
+        (&["--vus", "10"], "are workers here: -w N"),
+        (
+            &["-H", "Accept: text/html"],
+            "headers are written in the plan",
+        ),
+        (&["--host", "http://127.0.0.1:1"], "`base http://host:port`"),
         (&["-q", "-c"], "'--quiet' cannot be used with '--console'"),
         (&["--statsd", "--statsd-port", "0"], "--statsd-port"),
         (
@@ -418,6 +451,37 @@ fn every_bad_flag_value_names_the_flag_and_sends_nothing() {
         assert!(!support::stdout(&out).contains("Requests:"), "{args:?} ran");
     }
     assert_eq!(server.connections_accepted(), 0);
+}
+
+#[test]
+fn a_number_taken_for_the_plan_says_which_flag_took_none() {
+    // wrk's `-c 100` with no plan after it: `100` is the PLAN, a file that does not exist.
+    let dir = TempDir::new("number-plan");
+    let out = support::run_bounded(
+        support::molotov().args(["-c", "100"]).current_dir(&dir.0),
+        Duration::from_secs(10),
+    );
+    assert_exit(&out, 2);
+    let err = support::stderr(&out);
+    assert!(
+        err.contains(
+            "`100` was taken as the PLAN, as -c (--console) takes no value, and there is no \
+             plan file of that name; for 100 concurrent connections (wrk's and hey's -c) give \
+             -w 100"
+        ),
+        "{err}"
+    );
+    // A file of that name is a plan, run as such.
+    let server = target();
+    dir.write("100", &plan(&base_url(&server), "5s", "  GET /json"));
+    let out = support::run_bounded(
+        support::molotov()
+            .args(["-c", "100", "-r", "1"])
+            .current_dir(&dir.0),
+        Duration::from_secs(20),
+    );
+    assert_exit(&out, 0);
+    assert_eq!(server.wait_answered(1, Duration::from_secs(2)), 1);
 }
 
 #[test]

@@ -338,6 +338,19 @@ fn load_processes_build_their_rings_with_a_taskrun_flag_unless_told_not_to() {
         );
         assert_exit(&out, 0);
         let err = stderr(&out);
+        // The run's shape in words (it printed Rust's `None` and `Some(3)`).
+        assert!(
+            err.contains("molotov: debug: 2 processes x 1 worker, seed ")
+                && err.contains(
+                    ", duration until -r or a stop, max runs 3 per worker, allowed CPUs "
+                ),
+            "{err}"
+        );
+        assert!(
+            err.contains("molotov: debug: live view quiet, tick "),
+            "{err}"
+        );
+        assert!(!err.contains("None") && !err.contains("Some("), "{err}");
         // `--help` promises the limits too (they were not shown).
         assert!(
             err.contains("molotov: debug: limits: open files ")

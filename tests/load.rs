@@ -1003,6 +1003,13 @@ fn open_model_sizing_holds_the_full_rate_for_a_window_after_the_ramp() {
     assert_exit(&out, 0);
     assert!(report.contains("never exceeded 5%"), "{report}");
     let r = read_json(&json);
+    // The configuration says the ramp (it was null: the ramp is the rate's, carried by the
+    // schedule's stages) and the length the run was given without -d: the ramp and one
+    // window.
+    let config = &r["config"];
+    assert_eq!(config["load"]["ramp_up_s"], 2.0, "{config}");
+    assert_eq!(config["load"]["model"], "open", "{config}");
+    assert_eq!(config["duration_s"], 2.5, "{config}");
     // The ramp (0 -> 200/s over 2 s: 200 starts), then one 500 ms window at 200/s (100):
     // the run used to end with the ramp.
     let duration = r["duration_s"].as_f64().unwrap();
@@ -1202,7 +1209,8 @@ fn the_open_model_does_not_pause_after_a_run() {
         &["-w", "2", "--rate", "20", "-d", "1"],
     );
     assert!(
-        stderr(&out).contains("scenario \"get\" has `delay 1.00s`: the open model"),
+        // As the plan writes it (it was quoted as `delay 1.00s`, the report's format).
+        stderr(&out).contains("scenario \"get\" has `delay 1s`: the open model"),
         "{}",
         stderr(&out)
     );

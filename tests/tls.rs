@@ -152,6 +152,24 @@ fn a_certificate_for_another_name_is_reported_as_name_mismatch() {
     );
     let report = stdout(&out);
     assert_eq!(error_count(&report, "tls_name_mismatch"), 2, "{report}");
+    // -x shows the message: both names, plainly (the certificate's used to read
+    // `DnsName("wrong.example")`, rustls's Debug form).
+    let out = run_bounded(
+        molotov()
+            .args(["-q", "-x", "-w", "1", "--cacert"])
+            .arg(&ca)
+            .arg(&plan),
+        LIMIT,
+    );
+    let report = stdout(&out);
+    assert_exit(&out, 1);
+    assert!(
+        report.contains("is not valid for \"localhost\"; it is only valid for wrong.example")
+            || report
+                .contains("is not valid for \"127.0.0.1\"; it is only valid for wrong.example"),
+        "{report}"
+    );
+    assert!(!report.contains("DnsName"), "{report}");
     assert_eq!(server.stop().requests_answered, 0);
 }
 

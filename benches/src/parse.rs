@@ -148,19 +148,23 @@ pub fn molotov(text: &str) -> Result<Report, ParseError> {
     let elapsed = duration(elapsed).ok_or_else(|| bad(T, "the duration", elapsed))?;
     // Requests: 109,472 (36,428/s), 109,472 responses, 0 errors, 0 failed by status
     let requests = line_after("Requests:").ok_or_else(|| missing(T, "`Requests:` line"))?;
-    // The number is the word before the label ("109,472 responses,", "0 failed by status").
+    // The number is the word before the label ("109,472 responses,", "0 failed by status"),
+    // in the singular for one ("1 response, 1 error").
     let words: Vec<&str> = requests.split_whitespace().collect();
-    let field = |label: &'static str| -> Result<u64, ParseError> {
+    let field = |label: &'static str, one: &'static str| -> Result<u64, ParseError> {
         let at = words
             .iter()
-            .position(|w| w.trim_end_matches(',') == label)
+            .position(|w| {
+                let w = w.trim_end_matches(',');
+                w == label || w == one
+            })
             .filter(|&i| i > 0)
             .ok_or_else(|| bad(T, label, requests))?;
         count(T, label, words[at - 1])
     };
-    let responses = field("responses")?;
-    let errors = field("errors")?;
-    let failed = field("failed")?;
+    let responses = field("responses", "response")?;
+    let errors = field("errors", "error")?;
+    let failed = field("failed", "failed")?;
     let mut report = Report {
         ok: responses.saturating_sub(failed),
         errors: errors + failed,
@@ -410,6 +414,17 @@ mod tests {
         assert_eq!(r.processes[1].requests, 0);
         assert_eq!(r.worker_peak_rss(), bytes("4.61", "MiB"));
         assert!((r.rate() - 125_943.0 / 2.01).abs() < 1e-6);
+    }
+
+    #[test]
+    fn molotov_counts_of_one_are_singular() {
+        let text = MOLOTOV.replace(
+            "Requests: 125,943 (62,620/s), 125,943 responses, 0 errors, 0 failed by status",
+            "Requests: 2 (1.0/s), 1 response, 1 error, 0 failed by status",
+        );
+        assert_ne!(text, MOLOTOV, "the sample's Requests line changed");
+        let r = molotov(&text).unwrap();
+        assert_eq!((r.ok, r.errors), (1, 1));
     }
 
     #[test]

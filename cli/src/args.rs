@@ -82,7 +82,8 @@ pub struct RunArgs {
     #[arg(short = 'p', long, default_value_t = 1, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub processes: u32,
 
-    /// How long to send load: seconds, or a number with a unit (500ms, 30s, 5m, 1h, 1m30s).
+    /// How long to send load: seconds (30, 1.5), or numbers with units (500ms, 30s, 5m, 1h,
+    /// 1m30s).
     /// Without it the run lasts until --max-runs or Ctrl-C (the demo: 10s).
     #[arg(short = 'd', long, allow_hyphen_values = true, value_parser = parse_positive_duration)]
     pub duration: Option<Duration>,
@@ -362,5 +363,8 @@ mod tests {
         assert_eq!(cli.run.workers, Some(5));
         assert_eq!(cli.run.duration, Some(Duration::from_secs(60)));
         assert_eq!(cli.plan.as_deref(), Some(std::path::Path::new("x.mol")));
+        // A bare number is seconds, a fraction too (`-d 10` was 10 s, `-d 1.5` was refused).
+        let cli = Cli::try_parse_from(["molotov", "-d", "1.5", "x.mol"]).unwrap();
+        assert_eq!(cli.run.duration, Some(Duration::from_millis(1500)));
     }
 }

@@ -266,10 +266,22 @@ fn clap_message(e: &clap::Error) -> String {
 /// Parses `args` (the process's arguments, program name first) and applies `--config`.
 pub fn load(args: &[OsString]) -> Result<Loaded, Failure> {
     let cmd = Cli::command();
-    let matches = cmd
-        .try_get_matches_from(args)
-        .map_err(|e| Failure::Clap(second_plan(e)))?;
+    let matches = cmd.clone().try_get_matches_from(args).map_err(|e| {
+        Failure::Clap(crate::foreign_flags::explain(
+            second_plan(e, args),
+            &cmd,
+            args,
+        ))
+    })?;
     let cli = Cli::from_arg_matches(&matches).map_err(Failure::Clap)?;
+    // `molotov -c 100`: the number of another tool's flag, taken for the PLAN.
+    if cli.command.is_none()
+        && let Some(message) = crate::foreign_flags::number_as_plan(&cmd, args)
+    {
+        return Err(Failure::Clap(
+            Cli::command().error(ErrorKind::InvalidValue, message),
+        ));
+    }
     let Some(path) = cli.config.config.clone() else {
         return Ok(Loaded {
             cli,
@@ -316,8 +328,10 @@ pub fn load(args: &[OsString]) -> Result<Loaded, Failure> {
 
 /// A word after PLAN is taken by clap for a sub-command that cannot follow flags or a PLAN
 /// ("the subcommand 'b.mol' cannot be used with: --quiet [PLAN]"): said as what it is, a
-/// second PLAN (or a sub-command that belongs first). Other errors are left as they are.
-fn second_plan(e: clap::Error) -> clap::Error {
+/// second PLAN (or a sub-command that belongs first), with the word that was taken as the
+/// PLAN (a number after a switch, as in wrk's `-c 100`, says so). Other errors are left as
+/// they are.
+fn second_plan(e: clap::Error, args: &[OsString]) -> clap::Error {
     use clap::error::{ContextKind, ContextValue};
     if e.kind() != ErrorKind::ArgumentConflict {
         return e;
@@ -332,7 +346,19 @@ fn second_plan(e: clap::Error) -> clap::Error {
              (`molotov {word} ...`)"
         )
     } else {
-        format!("unexpected argument '{word}': molotov runs one PLAN, and it was already given")
+        let mut message = format!(
+            "unexpected argument '{word}': molotov runs one PLAN, and it was already given"
+        );
+        if let Some(taken) = crate::foreign_flags::taken_plan(&cmd, args) {
+            message.push_str(": ");
+            message.push_str(&taken);
+        }
+        // `molotov p.mol -c 100`: the unexpected word is the number of a switch.
+        if let Some(tip) = crate::foreign_flags::number_tip(&cmd, args, word) {
+            message.push_str("; ");
+            message.push_str(&tip);
+        }
+        message
     };
     cmd.error(ErrorKind::UnknownArgument, message)
 }
@@ -695,6 +721,25 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("subcommand"), "{text}");
+        // Which word was taken as the PLAN, and why a number was (wrk's `-c 100`).
+        assert!(
+            text.contains("it was already given: `a.mol` was taken as the PLAN\n"),
+            "{text}"
+        );
+        let (_, text) = err(&["molotov", "-c", "100", "-d", "2s", "p.mol"]);
+        assert!(
+            text.contains(
+                "unexpected argument 'p.mol': molotov runs one PLAN, and it was already given: \
+                 `100` was taken as the PLAN, as -c (--console) takes no value; for 100 \
+                 concurrent connections (wrk's and hey's -c) give -w 100"
+            ),
+            "{text}"
+        );
+        let (_, text) = err(&["molotov", "p.mol", "-c", "100"]);
+        assert!(
+            text.contains("`100` follows -c (--console), which takes no value"),
+            "{text}"
+        );
         let (_, text) = err(&["molotov", "a.mol", "b.mol"]);
         assert!(text.contains("unexpected argument 'b.mol'"), "{text}");
         let (_, text) = err(&["molotov", "-q", "a.mol", "check"]);

@@ -69,9 +69,10 @@ fn serve(out: OwnedFd) -> i32 {
         let _ = std::io::Write::write_all(&mut file, handle.addr().to_string().as_bytes());
     }
     let _ = term.wait();
+    let answered = handle.requests_answered();
     molotov_core::errln!(
-        "demo target server: answered {} requests",
-        handle.requests_answered()
+        "demo target server: answered {answered} request{}",
+        if answered == 1 { "" } else { "s" }
     );
     handle.stop();
     0

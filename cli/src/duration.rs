@@ -1,5 +1,8 @@
-//! Parsing of human durations on the command line: `30` (seconds), `20us`, `500ms`, `30s`, `5m`,
-//! `1h`, and sums such as `1m30s`.
+//! Parsing of human durations on the command line: a bare number of seconds (`30`, `1.5`),
+//! `20us`, `500ms`, `30s`, `5m`, `1h` (also spelled `sec` and `min`), and sums such as `1m30s`.
+//!
+//! The plan's durations are stricter (a unit always, no `sec`/`min`, no sums): see
+//! docs/plan-language.md; the README says how the two differ.
 //!
 //! Every duration, however it is written, is at most [`MAX_DURATION`]: the run turns durations
 //! into deadlines (`Instant + duration`, and nanoseconds since boot shared with the load
@@ -34,7 +37,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if text.is_empty() {
         return Err(
-            "empty duration: give seconds (30) or a number with a unit (500ms, 30s, 5m, 1h)".into(),
+            "empty duration: give seconds (30, 1.5) or a number with a unit (500ms, 30s, 5m, 1h)"
+                .into(),
         );
     }
     if text.starts_with('-') {
@@ -47,6 +51,20 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return match text.parse::<u64>() {
             Ok(secs) if secs <= MAX_DURATION.as_secs() => Ok(Duration::from_secs(secs)),
             _ => Err(out_of_range(text)),
+        };
+    }
+    // A fraction of seconds too (`-d 1.5`): a bare `10` is 10 s, so `1.5` is 1.5 s (it used to
+    // be refused for want of a unit). Digits and one dot only: no exponent, no sign.
+    if text.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && text.bytes().filter(|&b| b == b'.').count() == 1
+        && text.bytes().any(|b| b.is_ascii_digit())
+    {
+        return match text.parse::<f64>() {
+            Ok(secs) if (0.0..=MAX_DURATION.as_secs_f64()).contains(&secs) => {
+                Ok(Duration::from_secs_f64(secs))
+            }
+            Ok(_) => Err(out_of_range(text)),
+            Err(_) => Err(format!("invalid duration {text:?}: not a number")),
         };
     }
     let mut total = Duration::ZERO;
@@ -83,7 +101,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "h" => 3600.0,
             "" => {
                 return Err(format!(
-                    "invalid duration {text:?}: a unit is needed after {number} (us, ms, s, m, h)"
+                    "invalid duration {text:?}: a unit is needed after {number}: in a sum every \
+                     number has one (us, ms, s, m, h), as in 1m30s"
                 ));
             }
             other => {
@@ -112,6 +131,33 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
+/// A duration as a plan would write it (`100ms`, `1.5s`, `2m`, `1h`): whole hours or minutes
+/// in those units, otherwise seconds from one second up and milliseconds below, with only
+/// the decimals it has. For messages that quote a plan's value (`delay 100ms`, not the
+/// report's `100.00ms`).
+pub fn natural(d: Duration) -> String {
+    const NS_PER_S: u128 = 1_000_000_000;
+    const NS_PER_MS: u128 = 1_000_000;
+    let ns = d.as_nanos();
+    for (unit, per) in [("h", 3600 * NS_PER_S), ("m", 60 * NS_PER_S)] {
+        if ns > 0 && ns.is_multiple_of(per) {
+            return format!("{}{unit}", ns / per);
+        }
+    }
+    let (per, unit, digits) = if ns >= NS_PER_S {
+        (NS_PER_S, "s", 9)
+    } else {
+        (NS_PER_MS, "ms", 6)
+    };
+    let whole = ns / per;
+    let fraction = ns % per;
+    if fraction == 0 {
+        return format!("{whole}{unit}");
+    }
+    let decimals = format!("{fraction:0digits$}");
+    format!("{whole}.{}{unit}", decimals.trim_end_matches('0'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +174,15 @@ mod tests {
             ("1m30s", 90_000),
             ("1.5s", 1_500),
             (" 2s ", 2_000),
+            // A bare number is seconds, a fraction too (`-d 1.5` used to want a unit).
+            ("1.5", 1_500),
+            ("0.25", 250),
+            (".5", 500),
+            ("2.", 2_000),
+            // The long spellings of seconds and minutes.
+            ("10sec", 10_000),
+            ("1min", 60_000),
+            ("1min30sec", 90_000),
         ];
         for &(text, ms) in ok {
             assert_eq!(
@@ -136,9 +191,28 @@ mod tests {
                 "{text}"
             );
         }
-        for bad in ["", "-1", "s", "10x", "1.2.3s", "3 s", "ms10", "1e99h"] {
+        for bad in [
+            "", "-1", "s", "10x", "1.2.3s", "3 s", "ms10", "1e99h", "1.2.3", ".", "1e3", "-1.5",
+            "1m30",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad} should fail");
         }
+        assert_eq!(
+            parse_duration("1m30"),
+            Err(
+                "invalid duration \"1m30\": a unit is needed after 30: in a sum every number \
+                 has one (us, ms, s, m, h), as in 1m30s"
+                    .into()
+            )
+        );
+        // A fraction of seconds has the bound of every other form, and zero is zero.
+        assert!(
+            parse_duration("1000000000.5")
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert_eq!(parse_duration("0.0"), Ok(Duration::ZERO));
+        assert!(parse_positive_duration("0.0").is_err());
         // Microseconds, for the knobs that live there (`--spin-before-park 20us`).
         for (text, us) in [
             ("20us", 20),
@@ -168,9 +242,41 @@ mod tests {
     }
 
     #[test]
+    fn natural_is_as_a_plan_writes_it() {
+        for (ms, text) in [
+            (100, "100ms"),
+            (1, "1ms"),
+            (1_500, "1.5s"),
+            (1_000, "1s"),
+            (90_000, "90s"),
+            (120_000, "2m"),
+            (3_600_000, "1h"),
+            (5_400_000, "90m"),
+            (2_250, "2.25s"),
+        ] {
+            assert_eq!(natural(Duration::from_millis(ms)), text, "{ms}ms");
+        }
+        assert_eq!(natural(Duration::from_micros(500)), "0.5ms");
+        assert_eq!(natural(Duration::from_micros(250_500)), "250.5ms");
+        assert_eq!(natural(Duration::from_nanos(1)), "0.000001ms");
+        assert_eq!(natural(Duration::ZERO), "0ms");
+        // What it prints reads back as the same duration.
+        for ms in [100, 1_500, 90_000, 120_000, 3_600_000, 2_250] {
+            let d = Duration::from_millis(ms);
+            assert_eq!(parse_duration(&natural(d)), Ok(d), "{ms}ms");
+        }
+    }
+
+    #[test]
     fn every_form_has_the_same_bound() {
         // The largest of each form is taken...
-        for text in ["1000000000", "1000000000s", "16666666m40s", "277777h46m40s"] {
+        for text in [
+            "1000000000",
+            "1000000000.0",
+            "1000000000s",
+            "16666666m40s",
+            "277777h46m40s",
+        ] {
             assert_eq!(parse_duration(text), Ok(MAX_DURATION), "{text}");
         }
         // ... and one more is out of range, a bare number of seconds included: it used to be
@@ -181,6 +287,7 @@ mod tests {
             "18446744074",
             "99999999999999999999999",
             "1000000001s",
+            "1000000000.000001",
             "1000000000s1us",
             "277777h46m41s",
             "99999999999h",

@@ -16,13 +16,20 @@ fn rate(text: &str) -> Result<f64, String> {
         .trim()
         .parse()
         .map_err(|_| format!("{text:?} is not a number"))?;
-    if !r.is_finite() || r <= 0.0 {
-        return Err("a rate is a number of scenario starts per second, more than 0".into());
+    // `nan` and `inf` parse: the first is no number, the second is above the bound.
+    if r.is_nan() {
+        return Err(format!("{text:?} is not a number"));
+    }
+    if r <= 0.0 {
+        return Err(
+            "a rate is a number of scenario starts per second, more than 0 (and at most 1e9)"
+                .into(),
+        );
     }
     if r > molotov_core::load::MAX_RATE {
         return Err(
-            "a rate is at most 1e9 scenario starts per second (one per nanosecond, the \
-             resolution of the schedule)"
+            "a rate is a finite number of scenario starts per second, at most 1e9 (one per \
+             nanosecond, the resolution of the schedule)"
                 .into(),
         );
     }
@@ -114,9 +121,9 @@ pub struct LoadArgs {
     #[arg(long)]
     pub sizing: bool,
 
-    /// Sizing mode: the failure ratio (percent) that is too much.
-    #[arg(long, default_value = "5", allow_negative_numbers = true, value_parser = percent, value_name = "PCT")]
-    pub sizing_tolerance: f64,
+    /// Sizing mode: the failure ratio (percent) that is too much [default: 5].
+    #[arg(long, allow_negative_numbers = true, value_parser = percent, value_name = "PCT")]
+    pub sizing_tolerance: Option<f64>,
 }
 
 /// What the load flags decide.
@@ -137,6 +144,9 @@ pub struct LoadPlan {
 /// The most `--max-early` takes: beyond it the schedule would be bunched into bursts, not
 /// followed.
 pub const MAX_EARLY_LIMIT: Duration = Duration::from_secs(1);
+
+/// Default `--sizing-tolerance`, in percent.
+pub const DEFAULT_SIZING_TOLERANCE: f64 = 5.0;
 
 /// Default ramp of the sizing mode.
 pub const SIZING_RAMP: Duration = Duration::from_secs(300);
@@ -171,6 +181,11 @@ pub fn resolve(args: &LoadArgs, program: &Program) -> Result<LoadPlan, String> {
             ));
         }
     }
+    // Without --sizing the tolerance would judge nothing: a run the user meant as a sizing
+    // one would be a plain closed run, without a verdict (it used to be dropped silently).
+    if args.sizing_tolerance.is_some() && !args.sizing {
+        return Err("--sizing-tolerance applies to the sizing mode: give --sizing".into());
+    }
     if args.ramp_up.is_some() && !args.sizing && (args.rate.is_some() || args.stages.is_some()) {
         return Err(
             "--ramp-up ramps the workers of the closed model; in the open model (--rate) \
@@ -200,7 +215,7 @@ pub fn resolve(args: &LoadArgs, program: &Program) -> Result<LoadPlan, String> {
     };
     let sizing = args.sizing.then(|| {
         SizingConfig::for_ramp(
-            args.sizing_tolerance / 100.0,
+            args.sizing_tolerance.unwrap_or(DEFAULT_SIZING_TOLERANCE) / 100.0,
             ramp_up.unwrap_or(SIZING_RAMP),
         )
     });
@@ -273,7 +288,7 @@ pub fn resolve(args: &LoadArgs, program: &Program) -> Result<LoadPlan, String> {
                     "scenario {:?} has `delay {}`: the open model (--rate) does not pause \
                      after a run, its runs start on the schedule; the delay is not used",
                     s.name,
-                    molotov_core::report::fmt_duration(s.delay)
+                    crate::duration::natural(s.delay)
                 )
             })
             .collect()

@@ -9,6 +9,7 @@ mod demo;
 mod duration;
 mod exit;
 mod finish;
+mod foreign_flags;
 mod live_output;
 mod load_args;
 mod molotov_json;
@@ -86,10 +87,39 @@ fn limits_line() -> String {
     .join(", ")
 }
 
+/// The `--debug` line of the run's shape, in words (it printed Rust's `Some(1s)`, `None`):
+/// `2 processes x 1 worker, seed 7, duration until -r or a stop, max runs 3 per worker,
+/// allowed CPUs 0,1`.
+fn run_shape_line(config: &RunConfig, seed: u64) -> String {
+    let cpus = molotov_core::process::allowed_cpus().unwrap_or_default();
+    format!(
+        "{} x {}, seed {seed}, duration {}, max runs {}, allowed CPUs {}",
+        counted(config.processes, "process"),
+        counted(config.workers, "worker"),
+        config
+            .duration
+            .map_or_else(|| "until -r or a stop".to_string(), duration::natural),
+        config
+            .options
+            .max_runs
+            .map_or_else(|| "none".to_string(), |r| format!("{r} per worker")),
+        if cpus.is_empty() {
+            "unknown".to_string()
+        } else {
+            cpus.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        }
+    )
+}
+
 /// "1 scenario", "2 scenarios".
 fn counted(n: usize, noun: &str) -> String {
     if n == 1 {
         format!("1 {noun}")
+    } else if noun.ends_with('s') {
+        format!("{n} {noun}es")
     } else {
         format!("{n} {noun}s")
     }
@@ -241,19 +271,15 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
         capture_child_stderr: true,
     };
     if a.debug {
+        molotov_core::errln!("molotov: debug: {}", run_shape_line(&config, seed));
         molotov_core::errln!(
-            "molotov: debug: {} process(es) x {} worker(s), seed {seed}, duration {:?}, max runs {:?}, allowed CPUs {:?}",
-            config.processes,
-            config.workers,
-            config.duration,
-            config.options.max_runs,
-            molotov_core::process::allowed_cpus().unwrap_or_default()
-        );
-    }
-    if a.debug {
-        molotov_core::errln!(
-            "molotov: debug: live view {view_kind:?}, tick {:?}",
-            config.tick
+            "molotov: debug: live view {}, tick {}",
+            match view_kind {
+                view::ViewKind::FullScreen => "full-screen",
+                view::ViewKind::Console => "console",
+                view::ViewKind::Quiet => "quiet",
+            },
+            duration::natural(config.tick)
         );
         molotov_core::errln!(
             "molotov: debug: limits: {} (soft limits of open files and locked memory are \
@@ -331,7 +357,15 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
     if let Some(s) = &mut statsd {
         s.finish(&result.summary);
         if a.debug {
-            molotov_core::errln!("molotov: debug: statsd at {}: {:?}", s.addr(), s.stats());
+            let stats = s.stats();
+            molotov_core::errln!(
+                "molotov: debug: statsd at {}: {} flushes, {} datagrams sent, {} dropped, {} lines too long",
+                s.addr(),
+                stats.flushes,
+                stats.datagrams_sent,
+                stats.datagrams_dropped,
+                stats.oversized_lines
+            );
         }
     }
     if let Some(log) = &failure_log {

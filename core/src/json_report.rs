@@ -170,7 +170,8 @@ pub struct Config {
 pub struct LoadConfig {
     /// `closed` (workers loop), `open` (`--rate`/`--stages`).
     pub model: String,
-    /// `--ramp-up` in seconds (closed model).
+    /// `--ramp-up` in seconds: the workers' ramp (closed model), or the rate's under
+    /// `--sizing --rate` (sizing's default, 300, when not given).
     pub ramp_up_s: Option<f64>,
     /// `--delay` in seconds.
     pub delay_s: f64,
@@ -301,7 +302,8 @@ impl Latency {
     }
 }
 
-/// Open model schedule keeping (all zero in the closed model).
+/// Open model schedule keeping (all zero in the closed model, except `started_runs`, which
+/// counts the runs started in both).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Schedule {
     /// Scenario starts later than scheduled.
@@ -339,7 +341,12 @@ fn load_config(config: &RunConfig, program: &molotov_dsl::Program) -> LoadConfig
             "closed"
         }
         .into(),
-        ramp_up_s: load.ramp_up.map(|d| d.as_secs_f64()),
+        // The workers' ramp, or in sizing with a rate, the rate's (the schedule's stages
+        // carry it, and the workers all start at once).
+        ramp_up_s: load
+            .ramp_up
+            .or(config.sizing.map(|s| s.ramp_up))
+            .map(|d| d.as_secs_f64()),
         delay_s: load.delay.as_secs_f64(),
         single_run: load.single_run,
         single_mode: load

@@ -39,8 +39,8 @@ pub enum ScheduleError {
         /// What is wrong.
         reason: String,
     },
-    /// A rate is negative or not finite.
-    #[error("invalid rate {0}: a rate is a number of arrivals per second, 0 or more")]
+    /// A rate is negative or not a number (an infinite one is [`ScheduleError::TooHigh`]).
+    #[error("invalid rate {0}: a rate is a number of arrivals per second, from 0 to at most 1e9")]
     Rate(f64),
     /// A rate is above [`MAX_RATE`].
     #[error(
@@ -71,12 +71,14 @@ pub fn parse_stages(
             .trim()
             .parse()
             .map_err(|_| err("the rate is not a number"))?;
-        if !target.is_finite() || target < 0.0 {
-            return Err(err("the rate must be 0 or more"));
+        // `nan` parses, and is no number; `inf` is above the bound, not below 0.
+        if target.is_nan() {
+            return Err(err("the rate is not a number"));
         }
-        if target > MAX_RATE {
+        if !(0.0..=MAX_RATE).contains(&target) {
             return Err(err(
-                "the rate is at most 1e9 per second (one arrival per nanosecond)",
+                "the rate is a finite number of arrivals per second, from 0 to at most 1e9 \
+                 (one per nanosecond)",
             ));
         }
         stages.push(Stage { duration, target });
@@ -100,7 +102,7 @@ impl RateSchedule {
     /// Starts at `initial` and follows `stages`; after the last stage the schedule ends
     /// (no more arrivals). With no stages the rate stays at `initial` for ever.
     pub fn staged(initial: f64, stages: Vec<Stage>) -> Result<RateSchedule, ScheduleError> {
-        if !initial.is_finite() || initial < 0.0 {
+        if initial.is_nan() || initial < 0.0 {
             return Err(ScheduleError::Rate(initial));
         }
         if let Some(high) = std::iter::once(initial)
@@ -378,6 +380,19 @@ mod tests {
         for bad in ["30s", "30s:", "x:10", "0s:10", "10s:-1", "10s:abc", ""] {
             assert!(parse_stages(bad, dur).is_err(), "{bad}");
         }
+        // Each refusal says the rule that was broken: an infinite rate is above the bound
+        // (it used to be told "the rate must be 0 or more"), `nan` is no number.
+        let reason = |text: &str| parse_stages(text, dur).unwrap_err().to_string();
+        for text in ["1s:inf", "1s:+inf", "1s:1e300", "1s:-1", "1s:-inf"] {
+            assert!(
+                reason(text).contains(
+                    "the rate is a finite number of arrivals per second, from 0 to at most 1e9"
+                ),
+                "{text}: {}",
+                reason(text)
+            );
+        }
+        assert!(reason("1s:nan").contains("the rate is not a number"));
     }
 
     #[test]
@@ -395,6 +410,11 @@ mod tests {
         assert!(RateSchedule::constant(500.0).unwrap().has_arrivals());
         assert!(RateSchedule::constant(-1.0).is_err());
         assert!(RateSchedule::constant(f64::NAN).is_err());
+        // Infinite is too high, not "0 or more".
+        assert_eq!(
+            RateSchedule::constant(f64::INFINITY),
+            Err(ScheduleError::TooHigh(f64::INFINITY))
+        );
     }
 
     #[test]

@@ -70,6 +70,11 @@ pub fn fmt_count(n: u64) -> String {
     out
 }
 
+/// A count and its noun, singular for one: `1 connection`, `20 connections`, `0 errors`.
+pub fn fmt_counted(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", fmt_count(n), if n == 1 { one } else { many })
+}
+
 /// Formats a rate (per second) with one decimal.
 pub fn fmt_rate(rate: f64) -> String {
     if rate >= 100.0 {
@@ -159,19 +164,19 @@ pub fn render(summary: &Summary) -> String {
     let _ = writeln!(out, "Duration: {:.2}s", s.elapsed.as_secs_f64());
     let _ = writeln!(
         out,
-        "Requests: {} ({}), {} responses, {} errors, {} failed by status",
+        "Requests: {} ({}), {}, {}, {} failed by status",
         fmt_count(s.counts.requests),
         fmt_rate(s.rps()),
-        fmt_count(s.counts.responses),
-        fmt_count(s.counts.errors),
+        fmt_counted(s.counts.responses, "response", "responses"),
+        fmt_counted(s.counts.errors, "error", "errors"),
         fmt_count(s.counts.failed_by_status),
     );
     let _ = writeln!(
         out,
-        "Data: {} sent, {} received; {} connections{}{}",
+        "Data: {} sent, {} received; {}{}{}",
         fmt_bytes(s.bytes_sent),
         fmt_bytes(s.bytes_received),
-        fmt_count(s.connects),
+        fmt_counted(s.connects, "connection", "connections"),
         s.mean_connect
             .map(|d| format!(" (mean connect {})", fmt_duration(d)))
             .unwrap_or_default(),
@@ -184,8 +189,8 @@ pub fn render(summary: &Summary) -> String {
     if s.tls_handshakes > 0 {
         let _ = writeln!(
             out,
-            "TLS: {} handshakes ({:.1}% resumed){}",
-            fmt_count(s.tls_handshakes),
+            "TLS: {} ({:.1}% resumed){}",
+            fmt_counted(s.tls_handshakes, "handshake", "handshakes"),
             100.0 * s.tls_resumed as f64 / s.tls_handshakes as f64,
             s.mean_tls_handshake
                 .map(|d| format!(", mean handshake {}", fmt_duration(d)))
@@ -199,8 +204,12 @@ pub fn render(summary: &Summary) -> String {
     if unfinished > 0 {
         let _ = writeln!(
             out,
-            "Unfinished: {} requests were in flight when their process was stopped or died (sent, no outcome)",
-            fmt_count(unfinished)
+            "Unfinished: {} in flight when their process was stopped or died (sent, no outcome)",
+            if unfinished == 1 {
+                "1 request was".to_string()
+            } else {
+                format!("{} requests were", fmt_count(unfinished))
+            }
         );
     }
     let _ = writeln!(out);
@@ -270,9 +279,18 @@ pub fn render(summary: &Summary) -> String {
     if at_top > 0 {
         let _ = writeln!(
             out,
-            "  note: {} latencies reached 24 h, the top of the histograms: they count as 24 h, \
-             their true values are larger",
-            fmt_count(at_top)
+            "  note: {} 24 h, the top of the histograms: {} as 24 h, {} larger",
+            fmt_counted(at_top, "latency reached", "latencies reached"),
+            if at_top == 1 {
+                "it counts"
+            } else {
+                "they count"
+            },
+            if at_top == 1 {
+                "its true value is"
+            } else {
+                "their true values are"
+            }
         );
     }
 

@@ -26,6 +26,9 @@ pub struct SizingConfig {
     pub step: Duration,
     /// Fewest requests in a window for it to be judged.
     pub min_samples: u64,
+    /// The ramp judged: of the workers (closed model) or of the rate (`--rate`), over
+    /// `--ramp-up` (default 5 minutes). Reported in `config.load.ramp_up_s`.
+    pub ramp_up: Duration,
 }
 
 impl SizingConfig {
@@ -37,6 +40,7 @@ impl SizingConfig {
             window: (ramp_up / 60).clamp(Duration::from_millis(500), Duration::from_secs(5)),
             step: Duration::from_millis(100),
             min_samples: 50,
+            ramp_up,
         }
     }
 }
@@ -264,6 +268,7 @@ mod tests {
             window: Duration::from_millis(500),
             step: Duration::from_millis(100),
             min_samples: 50,
+            ramp_up: Duration::from_secs(60),
         });
         // 10 requests per step, all failing: 5 steps fill the window with 50 samples.
         for i in 1..=4 {
@@ -285,6 +290,7 @@ mod tests {
             window: Duration::from_millis(500),
             step: Duration::from_millis(100),
             min_samples: 10,
+            ramp_up: Duration::from_secs(60),
         };
         let mut tr = SizingTracker::new(config);
         // Steady 100 requests/s: each step holds 100 requests per second of its own length.
@@ -331,6 +337,7 @@ mod tests {
             window: Duration::from_millis(500),
             step: Duration::from_millis(100),
             min_samples: 1,
+            ramp_up: Duration::from_secs(60),
         });
         // Steps of 100 ms ending at 100.3, 200, ... 500, then 600: the first one (from 0 to
         // 100.3 ms) lies 600 ms back from the last sample, outside a 500 ms window.
@@ -365,6 +372,7 @@ mod tests {
             window: Duration::from_millis(300),
             step: Duration::from_millis(100),
             min_samples: 50,
+            ramp_up: Duration::from_secs(60),
         });
         // Workers rise by one per step; failures start above 20 workers.
         let mut stopped_at = None;
@@ -393,6 +401,7 @@ mod tests {
             window: Duration::from_millis(300),
             step: Duration::from_millis(100),
             min_samples: 10,
+            ramp_up: Duration::from_secs(60),
         });
         for step in 1..=5u64 {
             assert!(!tr.observe(&sample(step * 100, 40, 0, 500), Some(400.0)));

@@ -430,6 +430,42 @@ mod tests {
         );
     }
 
+    /// One of a thing is said in the singular: `1 connection`, not `1 connections`.
+    #[test]
+    fn counts_of_one_are_singular_in_the_text_report() {
+        let text_of = |n: u64| {
+            let region = region(1, 1);
+            let slot = region.slot(0);
+            for total in [
+                Total::Requests,
+                Total::Responses,
+                Total::Errors,
+                Total::Connects,
+                Total::TlsHandshakes,
+            ] {
+                slot.add(total, n);
+            }
+            let s = Summary::merge(&region, &names(1), vec![], Duration::from_secs(1));
+            crate::report::render(&s)
+        };
+        let one = text_of(1);
+        for said in [
+            "1 response, 1 error, 0 failed by status",
+            "; 1 connection",
+            "TLS: 1 handshake (",
+        ] {
+            assert!(one.contains(said), "{said:?} in\n{one}");
+        }
+        let two = text_of(2);
+        for said in [
+            "2 responses, 2 errors, 0 failed by status",
+            "; 2 connections",
+            "TLS: 2 handshakes (",
+        ] {
+            assert!(two.contains(said), "{said:?} in\n{two}");
+        }
+    }
+
     fn names(requests: usize) -> Names {
         Names {
             requests: (0..requests).map(|i| format!("r{i}")).collect(),
@@ -463,7 +499,7 @@ mod tests {
         assert_eq!(crate::latency::at_top(&s.latency), 1);
         let text = crate::report::render(&s);
         assert!(
-            text.contains("note: 1 latencies reached 24 h, the top of the histograms"),
+            text.contains("note: 1 latency reached 24 h, the top of the histograms"),
             "{text}"
         );
     }

@@ -577,7 +577,7 @@ pub(crate) fn from_rustls(server: &str, in_handshake: bool, error: &rustls::Erro
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
                 Error::TlsNameMismatch {
                     server,
-                    reason: certificate.to_string(),
+                    reason: name_mismatch(certificate),
                 }
             }
             CertificateError::Other(other)
@@ -632,6 +632,54 @@ pub(crate) fn from_rustls(server: &str, in_handshake: bool, error: &rustls::Erro
             server,
             reason: error.to_string(),
         },
+    }
+}
+
+/// Which name was expected and which the certificate holds, plainly: rustls lists the
+/// certificate's names in webpki's Debug form (`DnsName("wrong.example")`,
+/// `IpAddress(10.0.0.1)`).
+fn name_mismatch(certificate: &CertificateError) -> String {
+    let CertificateError::NotValidForNameContext {
+        expected,
+        presented,
+    } = certificate
+    else {
+        return "the certificate is not valid for the name the request went to".to_owned();
+    };
+    let expected = expected.to_str();
+    let names: Vec<String> = presented.iter().map(|n| plain_name(n)).collect();
+    match names.as_slice() {
+        [] => format!(
+            "the certificate is not valid for {expected:?}; it names no host (no DNS name or \
+             IP address in its subjectAltName extension)"
+        ),
+        [one] => {
+            format!("the certificate is not valid for {expected:?}; it is only valid for {one}")
+        }
+        [first @ .., last] => format!(
+            "the certificate is not valid for {expected:?}; it is only valid for {} or {last}",
+            first.join(", ")
+        ),
+    }
+}
+
+/// `DnsName("a.example")` is `a.example`, `IpAddress(10.0.0.1)` is `10.0.0.1`; a name of
+/// another kind keeps its kind (`UniformResourceIdentifier(...)` is `URI ...`).
+fn plain_name(debug: &str) -> String {
+    let Some((kind, rest)) = debug.split_once('(') else {
+        return debug.to_owned();
+    };
+    let Some(inner) = rest.strip_suffix(')') else {
+        return debug.to_owned();
+    };
+    let inner = inner
+        .strip_prefix('"')
+        .and_then(|i| i.strip_suffix('"'))
+        .unwrap_or(inner);
+    match kind {
+        "DnsName" | "IpAddress" => inner.to_owned(),
+        "UniformResourceIdentifier" => format!("URI {inner}"),
+        _ => debug.to_owned(),
     }
 }
 
@@ -703,6 +751,52 @@ mod tests {
         }
         assert!(TlsVersion::Tls12 < TlsVersion::Tls13);
         assert_eq!(TlsVersion::Tls13.to_string(), "TLS 1.3");
+    }
+
+    #[test]
+    fn a_name_mismatch_lists_the_names_plainly() {
+        use rustls::pki_types::ServerName;
+        let mismatch = |expected: &str, presented: &[&str]| {
+            let error: rustls::Error = CertificateError::NotValidForNameContext {
+                expected: ServerName::try_from(expected.to_owned()).unwrap(),
+                presented: presented.iter().map(|p| p.to_string()).collect(),
+            }
+            .into();
+            let mapped = from_rustls("h:443", true, &error);
+            assert_eq!(mapped.kind(), ErrorKind::TlsNameMismatch);
+            mapped.to_string()
+        };
+        // rustls said `certificate is only valid for DnsName("wrong.example")`.
+        assert_eq!(
+            mismatch("127.0.0.1", &["DnsName(\"wrong.example\")"]),
+            "TLS: the certificate of h:443 does not match its name: the certificate is not \
+             valid for \"127.0.0.1\"; it is only valid for wrong.example"
+        );
+        let text = mismatch(
+            "a.example",
+            &[
+                "DnsName(\"b.example\")",
+                "DnsName(\"*.c.example\")",
+                "IpAddress(10.0.0.1)",
+                "IpAddress(::1)",
+            ],
+        );
+        assert!(
+            text.ends_with(
+                "not valid for \"a.example\"; it is only valid for b.example, *.c.example, \
+                 10.0.0.1 or ::1"
+            ),
+            "{text}"
+        );
+        assert!(
+            !text.contains("DnsName") && !text.contains("IpAddress"),
+            "{text}"
+        );
+        assert!(mismatch("a.example", &[]).ends_with(
+            "it names no host (no DNS name or IP address in its subjectAltName extension)"
+        ));
+        assert_eq!(plain_name("Unsupported(0x81)"), "Unsupported(0x81)");
+        assert_eq!(plain_name("UniformResourceIdentifier(\"u:x\")"), "URI u:x");
     }
 
     #[test]

@@ -101,10 +101,25 @@ fn main() -> ExitCode {
     }
     let received = signals.wait();
     // The counts returned by `stop` are final: every thread has finished.
-    let answered = server.stop().requests_answered;
+    let answered = answered(server.stop().requests_answered);
     match received {
-        Ok(signal) => println!("stopped by {signal}: answered {answered} requests"),
-        Err(e) => println!("stopped ({e}): answered {answered} requests"),
+        Ok(signal) => println!("stopped by {signal}: {answered}"),
+        Err(e) => println!("stopped ({e}): {answered}"),
     }
     ExitCode::SUCCESS
+}
+
+/// `answered 1 request`, `answered 2 requests`.
+fn answered(n: u64) -> String {
+    format!("answered {n} request{}", if n == 1 { "" } else { "s" })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn one_request_is_singular() {
+        assert_eq!(super::answered(1), "answered 1 request");
+        assert_eq!(super::answered(0), "answered 0 requests");
+        assert_eq!(super::answered(2), "answered 2 requests");
+    }
 }
