@@ -239,14 +239,24 @@ impl Verdict {
                 }
                 if self.worker_setups_failed > 0 {
                     reasons.push(format!(
-                        "`setup worker` failed in {} of {} workers",
-                        self.worker_setups_failed, self.workers_started
+                        "`setup worker` failed in {} of {}",
+                        self.worker_setups_failed,
+                        molotov_core::report::fmt_counted(
+                            self.workers_started,
+                            "worker",
+                            "workers"
+                        )
                     ));
                 }
                 if self.worker_teardowns_failed > 0 {
                     reasons.push(format!(
-                        "`teardown worker` failed in {} of {} workers",
-                        self.worker_teardowns_failed, self.workers_started
+                        "`teardown worker` failed in {} of {}",
+                        self.worker_teardowns_failed,
+                        molotov_core::report::fmt_counted(
+                            self.workers_started,
+                            "worker",
+                            "workers"
+                        )
                     ));
                 }
                 if self.sent_nothing() {
@@ -464,6 +474,14 @@ mod tests {
                     ..verdict(Ending::Completed)
                 },
                 "FAILED: `setup worker` failed in 3 of 10 workers (exit 1)",
+            ),
+            (
+                Verdict {
+                    worker_setups_failed: 1,
+                    workers_started: 1,
+                    ..verdict(Ending::Completed)
+                },
+                "FAILED: `setup worker` failed in 1 of 1 worker (exit 1)",
             ),
             (
                 Verdict {
