@@ -274,6 +274,24 @@ impl<'o> Compiler<'o> {
         if bytes.starts_with(b"\xEF\xBB\xBF") {
             bytes.drain(..3);
         }
+        // A UTF-16 byte-order mark (Notepad's "Unicode", PowerShell 5's `Out-File`): the
+        // file is UTF-16 text. Its first line is decoded, so that the frame shows it.
+        if let Some(big_endian) = utf16_byte_order_mark(&bytes) {
+            let text = decode_utf16(&bytes[2..], big_endian);
+            let id = self.sources.add(name, dir, canonical, text);
+            self.diags.push(
+                RawDiag::error(Span::new(id, 0, 0), "the file is UTF-16 text, not UTF-8")
+                    .label(format!(
+                        "the file starts with a UTF-16 {} byte-order mark",
+                        if big_endian { "BE" } else { "LE" }
+                    ))
+                    .help(
+                        "a plan is UTF-8 text: save it again as UTF-8 (in Notepad: Save as, \
+                         Encoding UTF-8; in PowerShell: `Out-File -Encoding utf8`)",
+                    ),
+            );
+            return id;
+        }
         match String::from_utf8(bytes) {
             Ok(text) => {
                 let nul = text.find('\0');
@@ -1019,3 +1037,26 @@ pub(crate) fn optional_captures(stmts: &[Stmt], out: &mut Vec<String>) {
 }
 
 pub(crate) use lower::Lowered;
+
+/// Whether `bytes` start with a UTF-16 byte-order mark: `Some(true)` for big endian
+/// (`FE FF`), `Some(false)` for little endian (`FF FE`). Neither pair can start UTF-8 text.
+fn utf16_byte_order_mark(bytes: &[u8]) -> Option<bool> {
+    match bytes {
+        [0xFE, 0xFF, ..] => Some(true),
+        [0xFF, 0xFE, ..] => Some(false),
+        _ => None,
+    }
+}
+
+/// UTF-16 `bytes` (after the byte-order mark) as text, for the code frame of the error
+/// that says the file is UTF-16; what is not valid UTF-16 becomes U+FFFD.
+fn decode_utf16(bytes: &[u8], big_endian: bool) -> String {
+    let units = bytes.chunks(2).map(|pair| match (pair, big_endian) {
+        ([a, b], true) => u16::from_be_bytes([*a, *b]),
+        ([a, b], false) => u16::from_le_bytes([*a, *b]),
+        _ => 0xFFFD,
+    });
+    char::decode_utf16(units)
+        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+        .collect()
+}
