@@ -202,6 +202,8 @@ impl Parser<'_, '_> {
                     self.unclosed(open.unwrap_or(kw), "`defaults`", Some(span));
                     return Some(d);
                 }
+                // `Authorization Bearer x` (reported and skipped by the guard).
+                LineKind::Word(..) | LineKind::Method(..) if self.header_typo_line() => {}
                 LineKind::Word(w, span) | LineKind::Method(w, span) => {
                     let mut e =
                         RawDiag::error(span, format!("unknown setting `{w}` in `defaults`"));
@@ -660,6 +662,8 @@ impl Parser<'_, '_> {
                 self.skip_unknown_line();
                 None
             }
+            // `Authorization Bearer x` (reported and skipped by the guard).
+            _ if self.header_typo_line() => None,
             w => {
                 let mut d = RawDiag::error(span, format!("unknown statement `{w}`"));
                 let upper = w.to_ascii_uppercase();
@@ -885,10 +889,17 @@ impl Parser<'_, '_> {
             } else {
                 kw
             };
+            let help = match header_typo(self.lx.line_rest()) {
+                Some(typo) => format!(
+                    "a header is `Name: value`, the colon glued to the name: write `header {}`",
+                    typo.fixed
+                ),
+                None => "write `header Authorization: Bearer {{token}}`".to_string(),
+            };
             self.err(
                 RawDiag::error(span, "expected `Name: value` after `header`")
                     .label("expected a header name followed by `:`")
-                    .help("write `header Authorization: Bearer {{token}}`"),
+                    .help(help),
             );
             self.lx.skip_line();
             return None;

@@ -127,6 +127,13 @@ impl Parser<'_, '_> {
                         req.clauses.push(cl);
                     }
                 }
+                // `Authorization Bearer x`: reported, and the request goes on, so that the
+                // body below it is still the request's.
+                LineKind::Word(..) | LineKind::Method(..) => {
+                    if !self.header_typo_line() {
+                        return;
+                    }
+                }
                 _ => return,
             }
         }
