@@ -584,35 +584,14 @@ impl<'o> Compiler<'o> {
             let mut flow = Flow::new(0);
             let text = self.lower_text(base, &scope, &mut flow);
             if let Some(text) = text {
-                match target::parse_origin(&text) {
-                    Ok((origin, rest)) => {
-                        let rest = &text[rest..];
-                        if rest.contains('?') || rest.contains('#') {
-                            self.err(
-                                RawDiag::error(base.span, "`base` cannot have a query or fragment")
-                                    .label(format!("`{text}`"))
-                                    .help("put query strings on the requests"),
-                            );
-                        } else {
-                            // Encoded as a target's literal text is: bytes that cannot
-                            // go in a URL (a space, non-ASCII) are percent-encoded.
-                            let mut prefix = Vec::new();
-                            crate::render::percent_encode(
-                                &mut prefix,
-                                rest.trim_end_matches('/').as_bytes(),
-                                crate::code::Escape::UrlStart,
-                            );
-                            let prefix = String::from_utf8_lossy(&prefix).into_owned();
-                            let id = self.intern_origin(origin);
-                            self.base = Some((id, prefix.into()));
-                            self.base_failed = false;
-                        }
-                    }
-                    Err(msg) => self.err(
+                if let Some(unquoted) = target::unquoted(&text) {
+                    self.err(
                         RawDiag::error(base.span, format!("invalid `base` URL `{text}`"))
-                            .label(msg)
-                            .help("write `base http://host:port` (http or https)"),
-                    ),
+                            .label("a URL is written without quotes")
+                            .help(format!("drop the quotes: `base {unquoted}`")),
+                    );
+                } else {
+                    self.base_from(base.span, &text);
                 }
             }
         }
@@ -642,6 +621,40 @@ impl<'o> Compiler<'o> {
             if let Some((value, var)) = self.lower_header_value(&h.value, &scope, &mut flow) {
                 self.default_headers.push((name, value, var, h.name_span));
             }
+        }
+    }
+
+    /// Sets `base` from its value `text` (written at `span`), or reports why it cannot be.
+    fn base_from(&mut self, span: Span, text: &str) {
+        match target::parse_origin(text) {
+            Ok((origin, rest)) => {
+                let rest = &text[rest..];
+                if rest.contains('?') || rest.contains('#') {
+                    self.err(
+                        RawDiag::error(span, "`base` cannot have a query or fragment")
+                            .label(format!("`{text}`"))
+                            .help("put query strings on the requests"),
+                    );
+                } else {
+                    // Encoded as a target's literal text is: bytes that cannot go in a URL
+                    // (a space, non-ASCII) are percent-encoded.
+                    let mut prefix = Vec::new();
+                    crate::render::percent_encode(
+                        &mut prefix,
+                        rest.trim_end_matches('/').as_bytes(),
+                        crate::code::Escape::UrlStart,
+                    );
+                    let prefix = String::from_utf8_lossy(&prefix).into_owned();
+                    let id = self.intern_origin(origin);
+                    self.base = Some((id, prefix.into()));
+                    self.base_failed = false;
+                }
+            }
+            Err(msg) => self.err(
+                RawDiag::error(span, format!("invalid `base` URL `{text}`"))
+                    .label(msg)
+                    .help("write `base http://host:port` (http or https)"),
+            ),
         }
     }
 
