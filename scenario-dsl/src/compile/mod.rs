@@ -360,6 +360,7 @@ impl<'o> Compiler<'o> {
     fn load(&mut self, file: FileId, stack: &mut Vec<FileId>) -> Vec<Item> {
         let text = self.sources.file(file).text.clone();
         let parsed = crate::parser::parse_file(&text, file, &mut self.diags);
+        self.poisoned.extend(parsed.broken_names);
         let mut out = Vec::new();
         for item in parsed.items {
             let Item::Include(inc) = item else {

@@ -123,8 +123,15 @@ impl Parser<'_, '_> {
                         span = span.to(close);
                         segs.push(PathSeg::Key(key));
                     }
-                    Some(t) => {
+                    Some(t)
+                        if t.is(&Tok::RBracket)
+                            || matches!(&t.tok, Tok::Error(m, _) if m.starts_with("unclosed")) =>
+                    {
                         self.unexpected(&t, "an index like `[0]`");
+                        return None;
+                    }
+                    Some(t) => {
+                        self.computed_index(c, &root, t.span);
                         return None;
                     }
                     None => {
@@ -137,6 +144,47 @@ impl Parser<'_, '_> {
             }
         }
         Some(PathExpr { root, segs, span })
+    }
+
+    /// Reports an index that is not a number or a quoted key (`users[worker]`,
+    /// `users[worker % 2]`): `first` is the span of its first token. The cursor moves past
+    /// the index's `]`.
+    fn computed_index(&mut self, c: &mut Cursor, root: &Ident, first: Span) {
+        let mut inside = first;
+        let mut depth = 0usize;
+        let mut single_ident = self
+            .text(first)
+            .starts_with(|ch: char| ch.is_ascii_alphabetic() || ch == '_');
+        while let Some(t) = c.peek() {
+            match t.tok {
+                Tok::RBracket if depth == 0 => {
+                    c.next();
+                    break;
+                }
+                Tok::LBracket | Tok::LParen => depth += 1,
+                Tok::RBracket | Tok::RParen => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            inside = inside.to(t.span);
+            single_ident = false;
+            c.next();
+        }
+        let text = self.text(inside);
+        let label = if single_ident {
+            format!("`{text}` is a variable, not a number")
+        } else {
+            "not an integer or a quoted key".to_string()
+        };
+        let name = &root.name;
+        self.err(
+            RawDiag::error(inside, "an index must be a number written out")
+                .label(label)
+                .help(format!(
+                    "an index is a number (`{name}[0]`, `{name}[-1]` for the last item) or a \
+                     quoted key (`{name}[\"id\"]`): there is no arithmetic and no computed \
+                     index in a plan; `pick({name})` gives a random item"
+                )),
+        );
     }
 
     /// A value in statement position.

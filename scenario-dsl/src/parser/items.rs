@@ -40,7 +40,10 @@ impl Parser<'_, '_> {
                 LineKind::Other => self.unknown_line(ITEM_KEYWORDS),
             }
         }
-        File { items }
+        File {
+            items,
+            broken_names: std::mem::take(&mut self.broken_names),
+        }
     }
 
     pub(super) fn line_span(&self) -> Span {
@@ -296,21 +299,38 @@ impl Parser<'_, '_> {
         let mut c = self.cursor_with(true);
         let kw = c.next()?.span;
         let name = self.name(&mut c, "a variable name after `let`")?;
-        if self.lex_error(&c) {
+        let Some(value) = self.let_value(&mut c) else {
+            // Reported: the reads of the name below are not reported as undefined too.
+            self.broken_names.push(name.name);
+            return None;
+        };
+        self.end_of_line(&mut c, "after the value");
+        let span = kw.to(value.span());
+        Some(Let { name, value, span })
+    }
+
+    /// `= VALUE` after the name of a `let`.
+    fn let_value(&mut self, c: &mut Cursor) -> Option<ValueAst> {
+        if self.lex_error(c) {
             return None;
         }
         if c.eat(&Tok::Eq).is_none() {
             let t = c.peek().cloned();
             match t {
                 Some(t) => self.unexpected(&t, "`=`"),
-                None => self.expected_at_end(&c, "`=` and a value"),
+                None => self.expected_at_end(c, "`=` and a value"),
             }
             return None;
         }
-        let value = self.value(&mut c)?;
-        self.end_of_line(&mut c, "after the value");
-        let span = kw.to(value.span());
-        Some(Let { name, value, span })
+        self.value(c)
+    }
+
+    /// Notes the names that `body`, a block dropped because its head line is wrong, sets
+    /// (see [`File::broken_names`]).
+    pub(super) fn dropped_block(&mut self, body: &[Stmt]) {
+        let mut names = Vec::new();
+        crate::compile::assigned_names(body, &mut names);
+        self.broken_names.extend(names.into_iter().map(|(n, _)| n));
     }
 
     pub(super) fn setup_block(&mut self, setup: bool) -> Option<BlockItem> {
@@ -647,7 +667,15 @@ impl Parser<'_, '_> {
                         .label("no request right above this line")
                         .help(format!("`{word}` lines go right after the request (and its headers and body) they test")),
                 );
-                self.lx.skip_line();
+                let mut c = self.cursor_for_line();
+                if word == "capture" {
+                    // `capture? NAME = ...`: reported, so its reads are not reported again.
+                    c.next();
+                    c.eat(&Tok::Question);
+                    if let Some(t) = c.next().filter(|t| t.is(&Tok::Ident)) {
+                        self.broken_names.push(self.text(t.span).to_string());
+                    }
+                }
                 None
             }
             "form" | "file" => {
@@ -784,6 +812,9 @@ impl Parser<'_, '_> {
             self.end_of_line(&mut c, "before `{`");
         }
         let body = self.closed_block(open.unwrap_or(kw), "`repeat`");
+        if count.is_none() {
+            self.dropped_block(&body);
+        }
         let (count, count_span) = count?;
         let _ = count_span;
         Some(Stmt::Repeat { count, body })
@@ -836,6 +867,10 @@ impl Parser<'_, '_> {
                 self.end_of_line(&mut c, "after `}`");
             }
         }
+        if cond.is_none() {
+            self.dropped_block(&then);
+            self.dropped_block(otherwise.as_deref().unwrap_or_default());
+        }
         Some(Stmt::If {
             cond: cond?,
             then,
@@ -847,27 +882,20 @@ impl Parser<'_, '_> {
         let mut c = self.cursor_for_line();
         let kw = c.next()?.span;
         let open = self.block_open(&mut c, "`for`");
-        let head = (|| {
-            let var = self.name(&mut c, "a loop variable name")?;
-            if self.lex_error(&c) {
-                return None;
-            }
-            match c.next() {
-                Some(t) if t.is(&Tok::Ident) && self.text(t.span) == "in" => {}
-                Some(t) => {
-                    self.unexpected(&t, "`in`");
-                    return None;
-                }
-                None => {
-                    self.expected_at_end(&c, "`in` and a list");
-                    return None;
-                }
-            }
-            let list = self.value(&mut c)?;
-            self.end_of_line(&mut c, "after the list");
-            Some((var, list))
-        })();
+        let var = self.name(&mut c, "a loop variable name");
+        let list = match &var {
+            Some(_) => self.for_list(&mut c),
+            None => None,
+        };
         let body = self.closed_block(open.unwrap_or(kw), "`for`");
+        let head = match (var, list) {
+            (Some(var), Some(list)) => Some((var, list)),
+            (var, _) => {
+                self.broken_names.extend(var.map(|v| v.name));
+                self.dropped_block(&body);
+                None
+            }
+        };
         let (var, list) = head?;
         Some(Stmt::For {
             var,
@@ -875,6 +903,27 @@ impl Parser<'_, '_> {
             body,
             span: kw,
         })
+    }
+
+    /// `in LIST` after the variable of a `for`.
+    fn for_list(&mut self, c: &mut Cursor) -> Option<ValueAst> {
+        if self.lex_error(c) {
+            return None;
+        }
+        match c.next() {
+            Some(t) if t.is(&Tok::Ident) && self.text(t.span) == "in" => {}
+            Some(t) => {
+                self.unexpected(&t, "`in`");
+                return None;
+            }
+            None => {
+                self.expected_at_end(c, "`in` and a list");
+                return None;
+            }
+        }
+        let list = self.value(c)?;
+        self.end_of_line(c, "after the list");
+        Some(list)
     }
 
     pub(super) fn sticky_header(&mut self) -> Option<Stmt> {

@@ -54,6 +54,7 @@ pub(crate) fn parse_file(src: &str, file: FileId, diags: &mut DiagSink) -> File 
         depth: 0,
         too_deep: false,
         one_line_block: false,
+        broken_names: Vec::new(),
     };
     p.file_items()
 }
@@ -69,6 +70,7 @@ pub(crate) fn parse_template_expr(src: &str, inner: Span, diags: &mut DiagSink) 
         depth: 0,
         too_deep: false,
         one_line_block: false,
+        broken_names: Vec::new(),
     };
     let mut toks = Vec::new();
     loop {
@@ -116,6 +118,8 @@ struct Parser<'s, 'd> {
     /// The block being opened was written on one line (`scenario main { GET / }`) and was
     /// reported: the block is taken as closed and empty, so its `}` is not looked for.
     one_line_block: bool,
+    /// See [`File::broken_names`].
+    broken_names: Vec<String>,
 }
 
 /// The deepest nesting of blocks (or of lists, objects, calls and `??` fallbacks in a
@@ -344,17 +348,113 @@ impl<'s> Parser<'s, '_> {
         Cursor::new(toks, line)
     }
 
-    /// Reports the first error token of `c` if any; true when there was one.
+    /// Reports the first error token of `c` if any; true when there was one. An error token
+    /// inside an index (`users[worker % 2]`) is left to [`Parser::path`], which says what an
+    /// index can be.
     fn lex_error(&mut self, c: &Cursor) -> bool {
-        if let Some(t) = c.toks[c.i..]
-            .iter()
-            .find(|t| matches!(t.tok, Tok::Error(..)))
-        {
-            let t = t.clone();
-            self.unexpected(&t, "");
-            return true;
+        // For each open `[`: whether it opens an index (glued to what it indexes).
+        let mut brackets: Vec<bool> = Vec::new();
+        for k in c.i..c.toks.len() {
+            let t = &c.toks[k];
+            match t.tok {
+                Tok::LBracket => {
+                    let glued = k > c.i && c.toks[k - 1].span.end == t.span.start;
+                    let indexes = glued
+                        && matches!(c.toks[k - 1].tok, Tok::Ident | Tok::RBracket | Tok::RParen);
+                    brackets.push(indexes);
+                }
+                Tok::RBracket => {
+                    brackets.pop();
+                }
+                Tok::Error(ref m, _)
+                    if brackets.last() == Some(&true) && !m.starts_with("unclosed") => {}
+                Tok::Error(..) => {
+                    self.error_token(c, k);
+                    return true;
+                }
+                _ => {}
+            }
         }
         false
+    }
+
+    /// Reports the error token `c.toks[k]`, with a hint where its neighbours say what was
+    /// meant: an unquoted JSONPath (`jsonpath $.token`), arithmetic (`worker % 2`).
+    fn error_token(&mut self, c: &Cursor, k: usize) {
+        let t = c.toks[k].clone();
+        let text = self.text(t.span);
+        let before = k.checked_sub(1).map(|b| &c.toks[b]);
+        let after = c.toks.get(k + 1);
+        if text == "$"
+            && before.is_some_and(|b| b.is(&Tok::Ident) && self.text(b.span) == "jsonpath")
+        {
+            // The path runs over the tokens glued to the `$`.
+            let mut span = t.span;
+            for n in &c.toks[k + 1..] {
+                if n.span.start != span.end {
+                    break;
+                }
+                span = span.to(n.span);
+            }
+            let path = self.text(span);
+            self.err(
+                RawDiag::error(span, "a JSONPath is written in quotes")
+                    .label(format!("write `\"{path}\"`"))
+                    .help(format!("quote it: `jsonpath \"{path}\"`")),
+            );
+            return;
+        }
+        if text == "&" || text == "|" {
+            let span = match after {
+                Some(a) if a.span.start == t.span.end && self.text(a.span) == text => {
+                    t.span.to(a.span)
+                }
+                _ => t.span,
+            };
+            let written = self.text(span);
+            self.err(
+                RawDiag::error(span, format!("unexpected `{written}`"))
+                    .label("a line holds one condition")
+                    .help(
+                        "there is no `&&` or `||` in a plan: write one line per condition (two \
+                         `check` or `threshold` lines, or an `if` inside an `if`)",
+                    ),
+            );
+            return;
+        }
+        let operand = |t: &Token| {
+            matches!(
+                t.tok,
+                Tok::Ident
+                    | Tok::Int(_)
+                    | Tok::Float(_)
+                    | Tok::Duration(_)
+                    | Tok::Template
+                    | Tok::RBracket
+                    | Tok::RParen
+                    | Tok::LParen
+            )
+        };
+        // `a / b` and `a - b` only when spaced: `application/json` is text, `bot-1` a name.
+        let spaced = before.is_some_and(|b| b.span.end < t.span.start)
+            && after.is_some_and(|a| t.span.end < a.span.start);
+        let arithmetic = match text {
+            "+" | "*" | "%" => true,
+            "/" | "-" => spaced,
+            _ => false,
+        };
+        if arithmetic && before.is_some_and(operand) && after.is_some_and(operand) {
+            self.err(
+                RawDiag::error(t.span, "there is no arithmetic in a plan")
+                    .label(format!("`{text}` is not an operator of the language"))
+                    .help(
+                        "a value is a literal, a variable (`user.name`, `users[0]`) or a \
+                         built-in call: `rand_int(0, 9)` draws a number, `pick(users)` an item",
+                    ),
+            );
+            return;
+        }
+        self.unexpected(&t, "");
     }
 
     /// Expects the cursor to be exhausted.

@@ -90,6 +90,15 @@ impl Parser<'_, '_> {
         };
         req.span = req.span.to(req.target.span);
         self.request_tail(&mut req);
+        if !ok {
+            // Dropped (its line is wrong, and reported): what it captures is not reported
+            // as undefined where it is read.
+            for clause in &req.clauses {
+                if let Clause::Capture { name, .. } = clause {
+                    self.broken_names.push(name.name.clone());
+                }
+            }
+        }
         ok.then_some(req)
     }
 
@@ -658,17 +667,11 @@ impl Parser<'_, '_> {
                     _ => false,
                 };
                 let name = self.name(&mut c, "a variable name")?;
-                if self.lex_error(&c) {
+                let Some(query) = self.capture_query(&mut c) else {
+                    // Reported: the reads of the name below are not reported as undefined.
+                    self.broken_names.push(name.name);
                     return None;
-                }
-                if c.eat(&Tok::Eq).is_none() {
-                    match c.peek().cloned() {
-                        Some(t) => self.unexpected(&t, "`=`"),
-                        None => self.expected_at_end(&c, "`=` and a query"),
-                    }
-                    return None;
-                }
-                let query = self.query(&mut c)?;
+                };
                 let count = self.eat_word(&mut c, "count");
                 self.end_of_line(&mut c, "after the query");
                 Some(Clause::Capture {
@@ -680,6 +683,21 @@ impl Parser<'_, '_> {
                 })
             }
         }
+    }
+
+    /// `= QUERY` after the name of a `capture`.
+    fn capture_query(&mut self, c: &mut Cursor) -> Option<QueryAst> {
+        if self.lex_error(c) {
+            return None;
+        }
+        if c.eat(&Tok::Eq).is_none() {
+            match c.peek().cloned() {
+                Some(t) => self.unexpected(&t, "`=`"),
+                None => self.expected_at_end(c, "`=` and a query"),
+            }
+            return None;
+        }
+        self.query(c)
     }
 
     pub(super) fn eat_word(&mut self, c: &mut Cursor, word: &str) -> bool {

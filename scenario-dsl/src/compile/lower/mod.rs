@@ -455,14 +455,19 @@ impl Compiler<'_> {
                 }
                 Stmt::Let(l) => {
                     let value = self.lower_set_value(&l.value, scope, flow);
-                    if let (Some(value), Some(&slot)) = (value, scope.own.get(&l.name.name)) {
+                    let Some(&slot) = scope.own.get(&l.name.name) else {
+                        continue;
+                    };
+                    // Set even when its value has an error (reported): a read below is not
+                    // an error of its own.
+                    flow.set(slot);
+                    if let Some(value) = value {
                         let location = self.location(l.span);
                         self.ops.push(Op::Set {
                             slot,
                             value,
                             location,
                         });
-                        flow.set(slot);
                     }
                 }
                 Stmt::Log { message, span } => {
@@ -586,7 +591,8 @@ impl Compiler<'_> {
             flow.def.get(i).copied().unwrap_or(false),
             flow.maybe.get(i).copied().unwrap_or(false),
         );
-        if def || (guarded && maybe) {
+        // A name whose definition was rejected (reported) is not reported again here.
+        if def || (guarded && maybe) || self.poisoned.iter().any(|n| n == name) {
             return;
         }
         if !maybe {

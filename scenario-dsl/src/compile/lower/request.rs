@@ -119,17 +119,19 @@ impl Compiler<'_> {
                 } => {
                     let q =
                         self.lower_query(query, scope, flow, *optional || *count, Some(&mut needs));
-                    let Some(q) = q else { continue };
-                    if *count && !self.count_allowed(&q, query.span()) {
-                        continue;
-                    }
                     let Some(&slot) = scope.own.get(&name.name) else {
                         continue;
                     };
+                    // Set even when the query has an error (reported): a read below is not
+                    // an error of its own.
                     if *optional {
                         flow.set_maybe(slot);
                     } else {
                         flow.set(slot);
+                    }
+                    let Some(q) = q else { continue };
+                    if *count && !self.count_allowed(&q, query.span()) {
+                        continue;
                     }
                     clauses.push(ClauseCode::Capture {
                         slot,
