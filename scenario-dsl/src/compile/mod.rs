@@ -768,7 +768,16 @@ impl<'o> Compiler<'o> {
                 t.metric.span,
                 format!("unknown threshold metric `{metric_name}`"),
             );
-            d = match did_you_mean(metric_name, names) {
+            // The names other tools give these (k6's `avg`, `med`; `error_rate`).
+            let alias = match metric_name {
+                "avg" | "average" => Some("mean"),
+                "med" | "median" => Some("p50"),
+                "p100" => Some("max"),
+                "error_rate" | "failures" | "http_req_failed" => Some("errors"),
+                "rate" | "throughput" => Some("rps"),
+                _ => None,
+            };
+            d = match alias.or_else(|| did_you_mean(metric_name, names)) {
                 Some(s) => d.label(format!("did you mean `{s}`?")),
                 None => d
                     .label("not a metric")

@@ -464,6 +464,20 @@ impl Parser<'_, '_> {
     pub(super) fn threshold(&mut self) -> Option<ThresholdAst> {
         let mut c = self.cursor_for_line();
         let kw = c.next()?.span;
+        // `threshold p95 ~ 1s`: an unknown character where the comparison goes is an
+        // unknown comparison.
+        let names = c.toks[c.i..]
+            .iter()
+            .take_while(|t| t.is(&Tok::Ident))
+            .count();
+        if let Some(t) = c.toks.get(c.i + names).filter(|t| {
+            (1..=2).contains(&names)
+                && matches!(&t.tok, Tok::Error(m, _) if m.starts_with("unexpected"))
+        }) {
+            let span = t.span;
+            self.unknown_threshold_operator(span);
+            return None;
+        }
         if self.lex_error(&c) {
             return None;
         }
@@ -474,6 +488,13 @@ impl Parser<'_, '_> {
         } else {
             (None, first)
         };
+        // k6's `p(95)`.
+        if c.peek()
+            .is_some_and(|t| t.is(&Tok::LParen) && t.span.start == metric.span.end)
+        {
+            self.metric_call(&mut c, &metric);
+            return None;
+        }
         let cmp = match c.next() {
             Some(t) => match cmp_op(&t.tok) {
                 // `<>`, `=>`, `<<`: an operator glued to another is one unknown operator.
@@ -500,12 +521,12 @@ impl Parser<'_, '_> {
                     return None;
                 }
                 None => {
-                    self.unexpected(&t, "a comparison (`<`, `<=`, `>`, `>=`)");
+                    self.unexpected(&t, THRESHOLD_COMPARISONS);
                     return None;
                 }
             },
             None => {
-                self.expected_at_end(&c, "a comparison (`<`, `<=`, `>`, `>=`)");
+                self.expected_at_end(&c, THRESHOLD_COMPARISONS);
                 return None;
             }
         };
@@ -518,6 +539,43 @@ impl Parser<'_, '_> {
             cmp,
             value,
         })
+    }
+
+    /// Reports a metric written as a call, k6's `p(95)` (the cursor is at its `(`).
+    fn metric_call(&mut self, c: &mut Cursor, metric: &Ident) {
+        let open = c.next().map_or(metric.span, |t| t.span);
+        let mut span = metric.span.to(open);
+        let mut inside = String::new();
+        while let Some(t) = c.next() {
+            span = span.to(t.span);
+            if t.is(&Tok::RParen) {
+                break;
+            }
+            inside.push_str(self.text(t.span));
+        }
+        let text = self.text(span).to_string();
+        let metrics = "metrics are p50, p90, p95, p99, p999, max, mean, errors, checks, rps";
+        let percentile = metric.name == "p" && inside.parse::<f64>().is_ok();
+        let d = if percentile {
+            let name = format!("p{}", inside.replace('.', ""));
+            let known = ["p50", "p90", "p95", "p99", "p999"].contains(&name.as_str());
+            let label = if known {
+                format!("write `{name}`")
+            } else {
+                format!("there is no `{name}`")
+            };
+            RawDiag::error(
+                span,
+                format!("a percentile is written `{name}`, not `{text}`"),
+            )
+            .label(label)
+            .help(metrics)
+        } else {
+            RawDiag::error(span, format!("unknown threshold metric `{text}`"))
+                .label("a metric is a name, not a call")
+                .help(metrics)
+        };
+        self.err(d);
     }
 
     fn unknown_threshold_operator(&mut self, span: Span) {
@@ -733,6 +791,29 @@ impl Parser<'_, '_> {
             }
         };
         let mut max = min;
+        // `1s-3s`, `1s - 3s`: a range written with a dash.
+        if let Some(t) = c.peek().filter(|t| matches!(t.tok, Tok::Error(..))) {
+            let text = self.text(t.span);
+            let upper = match text {
+                "-" => c
+                    .peek_at(1)
+                    .filter(|u| matches!(u.tok, Tok::Duration(_)))
+                    .map(|u| (self.text(u.span), u.span)),
+                _ if text.starts_with('-') => Some((&text[1..], t.span)),
+                _ => None,
+            };
+            if let Some((upper, end)) = upper {
+                let lower = self.text(min.1);
+                self.err(
+                    RawDiag::error(min.1.to(end), "a think range is written with `..`")
+                        .label(format!("write `{lower}..{upper}`"))
+                        .help(format!(
+                            "`think {lower}..{upper}` pauses for a random time between the two"
+                        )),
+                );
+                return None;
+            }
+        }
         if c.eat(&Tok::DotDot).is_some() {
             match c.next() {
                 Some(Token {
@@ -983,6 +1064,9 @@ impl Parser<'_, '_> {
         }
     }
 }
+
+/// What a threshold compares with, for "expected ..." messages.
+const THRESHOLD_COMPARISONS: &str = "a comparison (`<`, `<=`, `>`, `>=`, `==`, `!=`)";
 
 /// A token made of operator characters, which may be glued into an unknown operator.
 fn is_operator_char(tok: &Tok) -> bool {

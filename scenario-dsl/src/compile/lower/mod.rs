@@ -565,6 +565,19 @@ impl Compiler<'_> {
     fn undefined(&mut self, name: &str, span: Span, scope: &Scope) {
         let names = self.visible_names(scope);
         let mut d = RawDiag::error(span, format!("undefined variable `{name}`"));
+        // Python's `True`, `None`; JavaScript's `undefined`, `nil`...
+        let literal = match name.to_ascii_lowercase().as_str() {
+            "true" => Some("true"),
+            "false" => Some("false"),
+            "none" | "nil" | "null" | "undefined" => Some("null"),
+            _ => None,
+        };
+        if let Some(literal) = literal {
+            self.err(d.label(format!("did you mean `{literal}`?")).help(
+                "the literals `true`, `false` and `null` are written in lowercase, as in JSON",
+            ));
+            return;
+        }
         d = match did_you_mean(name, names.iter().map(|s| s.as_str())) {
             Some(s) => d.label(format!("did you mean `{s}`?")),
             None => match scope.mode {
