@@ -252,6 +252,7 @@ impl Parser<'_, '_> {
                 }
                 if lit_start < i {
                     pieces.push(JsonPiece::Lit(without_crlf(src[lit_start..i].to_string())));
+                    self.dollar_templates_in(Span::new(self.file, lit_start, i));
                 }
                 check.push_str(&src[lit_start..i]);
                 let whole = Span::new(self.file, i, close);
@@ -292,6 +293,7 @@ impl Parser<'_, '_> {
         let i = i.min(end);
         if lit_start < i {
             pieces.push(JsonPiece::Lit(without_crlf(src[lit_start..i].to_string())));
+            self.dollar_templates_in(Span::new(self.file, lit_start, i));
             check.push_str(&src[lit_start..i]);
         }
         let error = match serde_json::from_str::<serde_json::Value>(&check) {
@@ -381,7 +383,7 @@ impl Parser<'_, '_> {
         let trimmed = text.strip_suffix('\n').unwrap_or(text);
         let trimmed = trimmed.strip_suffix('\r').unwrap_or(trimmed);
         let span = Span::new(self.file, body_start, body_start + trimmed.len());
-        let t = self.raw_template(span)?;
+        let t = self.raw_text_template(span)?;
         // Lines are joined with `\n` whatever the file's line endings: a CRLF file sends
         // the same bytes as an LF one (a CR elsewhere is text and stays).
         let pieces: Vec<TPiece> = t
