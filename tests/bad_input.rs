@@ -146,6 +146,24 @@ fn a_binary_file_as_plan() {
     std::fs::write(&file, utf16).unwrap();
     let finished = molotov_with(&[file.to_str().unwrap()], &dir);
     assert_refused(&finished, 2, "error: the file contains a NUL byte");
+    // With a byte-order mark, as Notepad and PowerShell 5 write it, it is named UTF-16.
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(
+            "scenario s {\n  GET /\n}\n"
+                .encode_utf16()
+                .flat_map(|u| u.to_le_bytes()),
+        )
+        .collect();
+    let file = dir.0.join("utf16-bom.mol");
+    std::fs::write(&file, utf16).unwrap();
+    let finished = molotov_with(&[file.to_str().unwrap()], &dir);
+    assert_refused(&finished, 2, "error: the file is UTF-16 text, not UTF-8");
+    assert!(
+        finished.stderr().contains("save it again as UTF-8"),
+        "{}",
+        finished.dump()
+    );
 }
 
 #[test]

@@ -333,3 +333,45 @@ fn iter_in_teardown_worker_counts_the_runs() {
         ]
     );
 }
+
+/// k6's `${NAME}` is not a template: `check` and a run warn on stderr, with the template to
+/// write, and the plan runs, sending the text as written (sweep 8, journeys 6: `check` said
+/// ok, and `/cart/$%7Bid%7D` went out without a word).
+#[test]
+fn a_dollar_template_is_sent_as_written_with_a_warning() {
+    let server = recorder(&[("/login", r#"{"id": 7}"#)]);
+    let plan = r#"defaults {
+  base BASE
+}
+scenario s {
+  GET /login
+  capture id = jsonpath "$.id"
+  POST /cart/${id}
+  X-Tok: ${id}
+  {"a": "${id}"}
+}
+"#;
+    let warning = "warning: `${id}` is kept as written: a template is `{{id}}`\n --> ";
+    let (out, requests) = run(&server, plan, &["check"]);
+    support::assert_exit(&out, 0);
+    let stderr = support::stderr(&out);
+    assert_eq!(stderr.matches(warning).count(), 3, "{stderr}");
+    assert!(stderr.contains("plan.mol:7:14\n"), "{stderr}");
+    assert!(support::stdout(&out).contains(": ok (1 scenario, 2 requests"));
+    assert!(requests.is_empty(), "{requests:?}");
+
+    let (out, requests) = run(&server, plan, &["-r", "1"]);
+    support::assert_exit(&out, 0);
+    let stderr = support::stderr(&out);
+    assert_eq!(stderr.matches(warning).count(), 3, "{stderr}");
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert_eq!(
+        show(&requests[1]),
+        expected(
+            "POST /cart/$%7Bid%7D",
+            &server.addr(),
+            &["Content-Type: application/json", "X-Tok: ${id}"],
+            Some(r#"{"a": "${id}"}"#),
+        )
+    );
+}

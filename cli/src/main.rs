@@ -129,6 +129,7 @@ fn counted(n: usize, noun: &str) -> String {
 fn check(path: &Path) -> u8 {
     match molotov_dsl::compile(path, &CompileOptions::default()) {
         Ok(program) => {
+            warn_of(&program);
             let line = format!(
                 "{}: ok ({}, {}, {}, {})\n",
                 path.display(),
@@ -154,6 +155,14 @@ fn check(path: &Path) -> u8 {
     }
 }
 
+/// Prints the plan's warnings (it compiled; it runs, but maybe not as meant) on stderr, in
+/// the form of its errors, each followed by a blank line.
+fn warn_of(program: &Program) {
+    for warning in program.warnings() {
+        molotov_core::err!("{warning}\n");
+    }
+}
+
 fn random_seed() -> u64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -175,7 +184,10 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
     // The plan, or the demo target and its plan.
     let (program, demo) = match plan {
         Some(path) => match molotov_dsl::compile(path, &CompileOptions::default()) {
-            Ok(program) => (program, None),
+            Ok(program) => {
+                warn_of(&program);
+                (program, None)
+            }
             Err(diagnostics) => {
                 molotov_core::err!("{diagnostics}");
                 return exit::PLAN_ERROR;

@@ -121,6 +121,10 @@ impl ValueAst {
 #[derive(Debug, Clone)]
 pub(crate) struct File {
     pub(crate) items: Vec<Item>,
+    /// Names that a statement which failed to parse would have set (`let u = users[%]`,
+    /// the `capture` of a request whose line is wrong): that error is reported, and reads
+    /// of these names are not reported again as undefined.
+    pub(crate) broken_names: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

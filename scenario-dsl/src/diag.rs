@@ -282,6 +282,15 @@ impl RawDiag {
         }
     }
 
+    /// A problem that does not stop the plan: it compiles and runs, but probably not as
+    /// meant.
+    pub(crate) fn warning(span: Span, message: impl Into<String>) -> RawDiag {
+        RawDiag {
+            severity: Severity::Warning,
+            ..RawDiag::error(span, message)
+        }
+    }
+
     pub(crate) fn label(mut self, label: impl Into<String>) -> RawDiag {
         self.label = Some(label.into());
         self

@@ -39,3 +39,87 @@ fn crlf_line_endings_are_not_a_cr_in_the_value() {
     let src = "scenario a {\r\n  GET http://127.0.0.1:1/\r\n  X-A: ab\r\n  X-B: c # note\r\n}\r\n";
     assert_eq!(render(src), "(compiled without errors)\n");
 }
+
+/// The plan's warnings, rendered; the plan must compile.
+fn warnings(src: &str) -> String {
+    let opts = CompileOptions::with_env([("TARGET", "http://127.0.0.1:8080")]);
+    match compile_source("t.mol", src, Path::new("."), &opts) {
+        Ok(p) => p.warnings().to_string(),
+        Err(d) => panic!("{src}\ndoes not compile:\n{d}"),
+    }
+}
+
+#[test]
+fn a_dollar_template_is_a_warning_with_the_template_to_write() {
+    let plan = |lines: &str| {
+        format!(
+            "defaults {{\n  base http://127.0.0.1:1\n}}\nscenario s {{\n  GET /t\n  capture id = jsonpath \"$.id\"\n{lines}\n}}\n"
+        )
+    };
+    let warning = |line: usize, text: &str, at: usize, written: &str, meant: &str| {
+        let n = line.to_string();
+        let pad = " ".repeat(n.len());
+        format!(
+            "warning: `{written}` is kept as written: a template is `{{{{{meant}}}}}`\n{pad}--> t.mol:{line}:{at}\n{pad} |\n{n} | {text}\n{pad} | {}{} not a template\n{pad} = help: write `{{{{{meant}}}}}` for the value of `{meant}`; to keep `{written}` as it is, write `{{{{\"{written}\"}}}}`\n",
+            " ".repeat(at - 1),
+            "^".repeat(written.len()),
+        )
+    };
+    let cases: &[(&str, String)] = &[
+        // In a target, a header value, a JSON body, a form, a string.
+        (
+            "  GET /cart/${id}?q={{id}}",
+            warning(7, "  GET /cart/${id}?q={{id}}", 13, "${id}", "id"),
+        ),
+        (
+            "  GET /x\n  X-Tok: Bearer ${ id }",
+            warning(8, "  X-Tok: Bearer ${ id }", 17, "${ id }", "id"),
+        ),
+        (
+            "  POST /x\n  {\"a\": \"${id}\", \"n\": {{id}}}",
+            warning(8, "  {\"a\": \"${id}\", \"n\": {{id}}}", 10, "${id}", "id"),
+        ),
+        (
+            "  POST /x\n  form {\n    user: bot${__VU}\n  }",
+            warning(9, "    user: bot${__VU}", 14, "${__VU}", "worker"),
+        ),
+        (
+            "  log \"host ${__ENV.HOST} iter ${__ITER}\"",
+            warning(
+                7,
+                "  log \"host ${__ENV.HOST} iter ${__ITER}\"",
+                13,
+                "${__ENV.HOST}",
+                "env.HOST",
+            ) + "\n"
+                + &warning(
+                    7,
+                    "  log \"host ${__ENV.HOST} iter ${__ITER}\"",
+                    32,
+                    "${__ITER}",
+                    "iter",
+                ),
+        ),
+        // Not a name, a `$` before a template, an escape: no warning.
+        ("  GET /a/$%7Bid%7D/${1}/${a-b}/$x/${{id}}", String::new()),
+        ("  GET /x\n  X-Tok: {{\"${id}\"}}", String::new()),
+        // A raw body is sent as written: a shell script may hold `${HOME}`.
+        ("  POST /x\n  ```\n  echo ${HOME}\n  ```", String::new()),
+    ];
+    for (lines, want) in cases {
+        assert_eq!(warnings(&plan(lines)), *want, "{lines}");
+    }
+}
+
+#[test]
+fn a_dollar_template_in_defaults_is_a_warning_too() {
+    let src =
+        "defaults {\n  base http://127.0.0.1:1\n  X-Run: ${RUN}\n}\nscenario s {\n  GET /\n}\n";
+    let out = warnings(src);
+    assert!(
+        out.starts_with(
+            "warning: `${RUN}` is kept as written: a template is `{{RUN}}`\n --> t.mol:3:10\n"
+        ),
+        "{out}"
+    );
+}

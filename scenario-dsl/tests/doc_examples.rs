@@ -22,13 +22,25 @@ fn code_block(doc: &str, marker: &str) -> String {
         .to_string()
 }
 
-/// A server that answers the setup example: `/admin/reset` is 204 with no body, logins
-/// return a JSON token, the rest is 200 or 204.
+/// A server that answers as `molotov-target`'s demo API does (docs/target-server.md):
+/// `POST /admin/reset` and `POST /logout` are 204 with no body, `POST /login` returns a
+/// JSON token when the body has both a non-empty `user` and `password` (400 otherwise), `/`
+/// is 200, and any other path is 404.
 fn server(s: &Sent) -> Result<FakeResponse, String> {
-    Ok(match s.path.as_str() {
-        "/admin/reset" | "/logout" | "/admin/cleanup" => FakeResponse::status(204),
-        "/login" | "/admin/login" => FakeResponse::json(200, r#"{"token": "t-1"}"#),
-        _ => FakeResponse::status(200),
+    Ok(match (s.method.as_str(), s.path.as_str()) {
+        ("POST", "/admin/reset" | "/logout") => FakeResponse::status(204),
+        ("POST", "/login") => {
+            let body: serde_json::Value = serde_json::from_slice(&s.body).unwrap_or_default();
+            let field = |name: &str| body[name].as_str().filter(|v| !v.is_empty());
+            match (field("user"), field("password")) {
+                (Some(user), Some(_)) => {
+                    FakeResponse::json(200, &format!(r#"{{"token": "tok-{user}"}}"#))
+                }
+                _ => FakeResponse::json(400, r#"{"error":"user and password are required"}"#),
+            }
+        }
+        ("GET", "/") => FakeResponse::status(200),
+        _ => FakeResponse::status(404),
     })
 }
 
@@ -49,12 +61,22 @@ fn the_setup_and_teardown_example_runs() {
     let mut d = FakeDriver::new(server);
     assert_eq!(
         block_on(w.run_worker_setup(&mut d, &mut ev)),
+        RunOutcome::Success,
+        "{:?}",
+        ev.failures()
+    );
+    assert_eq!(d.sent[0].path, "/login");
+    let mut d = FakeDriver::new(server);
+    assert_eq!(
+        block_on(w.run_worker_teardown(&mut d, &mut ev)),
         RunOutcome::Success
     );
+    // The worker's token, sticky from `setup worker`.
+    assert_eq!(d.sent[0].header("Authorization"), Some("Bearer tok-bot1"));
     let mut d = FakeDriver::new(server);
     assert_eq!(
         block_on(run_teardown(&p, &globals, &mut d, &mut ev)),
         RunOutcome::Success
     );
-    assert_eq!(d.sent[0].header("Authorization"), Some("Bearer t-1"));
+    assert_eq!(d.sent[0].header("Authorization"), Some("Bearer tok-admin"));
 }

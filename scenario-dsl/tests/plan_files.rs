@@ -109,6 +109,47 @@ fn binary_and_utf16_files_get_one_clear_error() {
 }
 
 #[test]
+fn a_utf16_plan_with_a_byte_order_mark_is_called_utf16() {
+    // As Notepad's "Unicode" and PowerShell 5's `Out-File` write it: a mark, then UTF-16.
+    let dir = Dir::new("utf16-bom");
+    let le: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(PLAN.encode_utf16().flat_map(|u| u.to_le_bytes()))
+        .collect();
+    let be: Vec<u8> = [0xFE, 0xFF]
+        .into_iter()
+        .chain(PLAN.encode_utf16().flat_map(|u| u.to_be_bytes()))
+        .collect();
+    for (name, bytes, order) in [("le.mol", le.clone(), "LE"), ("be.mol", be, "BE")] {
+        let path = dir.write(name, &bytes);
+        let err = error_of(&path);
+        assert_eq!(
+            err,
+            format!(
+                "error: the file is UTF-16 text, not UTF-8\n --> {}:1:1\n  |\n1 | defaults {{\n  | ^ \
+                 the file starts with a UTF-16 {order} byte-order mark\n  = help: a plan is UTF-8 \
+                 text: save it again as UTF-8 (in Notepad: Save as, Encoding UTF-8; in \
+                 PowerShell: `Out-File -Encoding utf8`)\n",
+                path.display()
+            )
+        );
+    }
+    // An included file, too; the including plan's own lines are still checked.
+    dir.write("common.mol", &le);
+    let path = dir.write(
+        "main.mol",
+        b"include \"common.mol\"\nscenario t {\n  GET /\n}\n",
+    );
+    let err = error_of(&path);
+    assert!(
+        err.starts_with("error: the file is UTF-16 text, not UTF-8\n"),
+        "{err}"
+    );
+    assert!(err.contains("= note: included from "), "{err}");
+    assert_eq!(err.matches("error:").count(), 1, "{err}");
+}
+
+#[test]
 fn an_include_or_body_file_that_never_ends_is_refused() {
     let dir = Dir::new("include");
     let path = dir.write(

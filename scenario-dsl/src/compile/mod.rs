@@ -274,6 +274,24 @@ impl<'o> Compiler<'o> {
         if bytes.starts_with(b"\xEF\xBB\xBF") {
             bytes.drain(..3);
         }
+        // A UTF-16 byte-order mark (Notepad's "Unicode", PowerShell 5's `Out-File`): the
+        // file is UTF-16 text. Its first line is decoded, so that the frame shows it.
+        if let Some(big_endian) = utf16_byte_order_mark(&bytes) {
+            let text = decode_utf16(&bytes[2..], big_endian);
+            let id = self.sources.add(name, dir, canonical, text);
+            self.diags.push(
+                RawDiag::error(Span::new(id, 0, 0), "the file is UTF-16 text, not UTF-8")
+                    .label(format!(
+                        "the file starts with a UTF-16 {} byte-order mark",
+                        if big_endian { "BE" } else { "LE" }
+                    ))
+                    .help(
+                        "a plan is UTF-8 text: save it again as UTF-8 (in Notepad: Save as, \
+                         Encoding UTF-8; in PowerShell: `Out-File -Encoding utf8`)",
+                    ),
+            );
+            return id;
+        }
         match String::from_utf8(bytes) {
             Ok(text) => {
                 let nul = text.find('\0');
@@ -342,6 +360,7 @@ impl<'o> Compiler<'o> {
     fn load(&mut self, file: FileId, stack: &mut Vec<FileId>) -> Vec<Item> {
         let text = self.sources.file(file).text.clone();
         let parsed = crate::parser::parse_file(&text, file, &mut self.diags);
+        self.poisoned.extend(parsed.broken_names);
         let mut out = Vec::new();
         for item in parsed.items {
             let Item::Include(inc) = item else {
@@ -566,35 +585,14 @@ impl<'o> Compiler<'o> {
             let mut flow = Flow::new(0);
             let text = self.lower_text(base, &scope, &mut flow);
             if let Some(text) = text {
-                match target::parse_origin(&text) {
-                    Ok((origin, rest)) => {
-                        let rest = &text[rest..];
-                        if rest.contains('?') || rest.contains('#') {
-                            self.err(
-                                RawDiag::error(base.span, "`base` cannot have a query or fragment")
-                                    .label(format!("`{text}`"))
-                                    .help("put query strings on the requests"),
-                            );
-                        } else {
-                            // Encoded as a target's literal text is: bytes that cannot
-                            // go in a URL (a space, non-ASCII) are percent-encoded.
-                            let mut prefix = Vec::new();
-                            crate::render::percent_encode(
-                                &mut prefix,
-                                rest.trim_end_matches('/').as_bytes(),
-                                crate::code::Escape::UrlStart,
-                            );
-                            let prefix = String::from_utf8_lossy(&prefix).into_owned();
-                            let id = self.intern_origin(origin);
-                            self.base = Some((id, prefix.into()));
-                            self.base_failed = false;
-                        }
-                    }
-                    Err(msg) => self.err(
+                if let Some(unquoted) = target::unquoted(&text) {
+                    self.err(
                         RawDiag::error(base.span, format!("invalid `base` URL `{text}`"))
-                            .label(msg)
-                            .help("write `base http://host:port` (http or https)"),
-                    ),
+                            .label("a URL is written without quotes")
+                            .help(format!("drop the quotes: `base {unquoted}`")),
+                    );
+                } else {
+                    self.base_from(base.span, &text);
                 }
             }
         }
@@ -624,6 +622,40 @@ impl<'o> Compiler<'o> {
             if let Some((value, var)) = self.lower_header_value(&h.value, &scope, &mut flow) {
                 self.default_headers.push((name, value, var, h.name_span));
             }
+        }
+    }
+
+    /// Sets `base` from its value `text` (written at `span`), or reports why it cannot be.
+    fn base_from(&mut self, span: Span, text: &str) {
+        match target::parse_origin(text) {
+            Ok((origin, rest)) => {
+                let rest = &text[rest..];
+                if rest.contains('?') || rest.contains('#') {
+                    self.err(
+                        RawDiag::error(span, "`base` cannot have a query or fragment")
+                            .label(format!("`{text}`"))
+                            .help("put query strings on the requests"),
+                    );
+                } else {
+                    // Encoded as a target's literal text is: bytes that cannot go in a URL
+                    // (a space, non-ASCII) are percent-encoded.
+                    let mut prefix = Vec::new();
+                    crate::render::percent_encode(
+                        &mut prefix,
+                        rest.trim_end_matches('/').as_bytes(),
+                        crate::code::Escape::UrlStart,
+                    );
+                    let prefix = String::from_utf8_lossy(&prefix).into_owned();
+                    let id = self.intern_origin(origin);
+                    self.base = Some((id, prefix.into()));
+                    self.base_failed = false;
+                }
+            }
+            Err(msg) => self.err(
+                RawDiag::error(span, format!("invalid `base` URL `{text}`"))
+                    .label(msg)
+                    .help("write `base http://host:port` (http or https)"),
+            ),
         }
     }
 
@@ -736,7 +768,16 @@ impl<'o> Compiler<'o> {
                 t.metric.span,
                 format!("unknown threshold metric `{metric_name}`"),
             );
-            d = match did_you_mean(metric_name, names) {
+            // The names other tools give these (k6's `avg`, `med`; `error_rate`).
+            let alias = match metric_name {
+                "avg" | "average" => Some("mean"),
+                "med" | "median" => Some("p50"),
+                "p100" => Some("max"),
+                "error_rate" | "failures" | "http_req_failed" => Some("errors"),
+                "rate" | "throughput" => Some("rps"),
+                _ => None,
+            };
+            d = match alias.or_else(|| did_you_mean(metric_name, names)) {
                 Some(s) => d.label(format!("did you mean `{s}`?")),
                 None => d
                     .label("not a metric")
@@ -1019,3 +1060,26 @@ pub(crate) fn optional_captures(stmts: &[Stmt], out: &mut Vec<String>) {
 }
 
 pub(crate) use lower::Lowered;
+
+/// Whether `bytes` start with a UTF-16 byte-order mark: `Some(true)` for big endian
+/// (`FE FF`), `Some(false)` for little endian (`FF FE`). Neither pair can start UTF-8 text.
+fn utf16_byte_order_mark(bytes: &[u8]) -> Option<bool> {
+    match bytes {
+        [0xFE, 0xFF, ..] => Some(true),
+        [0xFF, 0xFE, ..] => Some(false),
+        _ => None,
+    }
+}
+
+/// UTF-16 `bytes` (after the byte-order mark) as text, for the code frame of the error
+/// that says the file is UTF-16; what is not valid UTF-16 becomes U+FFFD.
+fn decode_utf16(bytes: &[u8], big_endian: bool) -> String {
+    let units = bytes.chunks(2).map(|pair| match (pair, big_endian) {
+        ([a, b], true) => u16::from_be_bytes([*a, *b]),
+        ([a, b], false) => u16::from_le_bytes([*a, *b]),
+        _ => 0xFFFD,
+    });
+    char::decode_utf16(units)
+        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+        .collect()
+}

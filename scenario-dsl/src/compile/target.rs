@@ -87,6 +87,14 @@ fn hex_value(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
 }
 
+/// A URL or target written in quotes, as code in other tools has it (`"http://h:8080"`,
+/// `'/json'`): the text without its quotes. `None` when `text` does not start with a quote.
+pub(crate) fn unquoted(text: &str) -> Option<&str> {
+    let quote = text.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let inner = &text[1..];
+    Some(inner.strip_suffix(quote).unwrap_or(inner))
+}
+
 pub(crate) fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
     s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
 }

@@ -123,8 +123,15 @@ impl Parser<'_, '_> {
                         span = span.to(close);
                         segs.push(PathSeg::Key(key));
                     }
-                    Some(t) => {
+                    Some(t)
+                        if t.is(&Tok::RBracket)
+                            || matches!(&t.tok, Tok::Error(m, _) if m.starts_with("unclosed")) =>
+                    {
                         self.unexpected(&t, "an index like `[0]`");
+                        return None;
+                    }
+                    Some(t) => {
+                        self.computed_index(c, &root, t.span);
                         return None;
                     }
                     None => {
@@ -137,6 +144,47 @@ impl Parser<'_, '_> {
             }
         }
         Some(PathExpr { root, segs, span })
+    }
+
+    /// Reports an index that is not a number or a quoted key (`users[worker]`,
+    /// `users[worker % 2]`): `first` is the span of its first token. The cursor moves past
+    /// the index's `]`.
+    fn computed_index(&mut self, c: &mut Cursor, root: &Ident, first: Span) {
+        let mut inside = first;
+        let mut depth = 0usize;
+        let mut single_ident = self
+            .text(first)
+            .starts_with(|ch: char| ch.is_ascii_alphabetic() || ch == '_');
+        while let Some(t) = c.peek() {
+            match t.tok {
+                Tok::RBracket if depth == 0 => {
+                    c.next();
+                    break;
+                }
+                Tok::LBracket | Tok::LParen => depth += 1,
+                Tok::RBracket | Tok::RParen => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            inside = inside.to(t.span);
+            single_ident = false;
+            c.next();
+        }
+        let text = self.text(inside);
+        let label = if single_ident {
+            format!("`{text}` is a variable, not a number")
+        } else {
+            "not an integer or a quoted key".to_string()
+        };
+        let name = &root.name;
+        self.err(
+            RawDiag::error(inside, "an index must be a number written out")
+                .label(label)
+                .help(format!(
+                    "an index is a number (`{name}[0]`, `{name}[-1]` for the last item) or a \
+                     quoted key (`{name}[\"id\"]`): there is no arithmetic and no computed \
+                     index in a plan; `pick({name})` gives a random item"
+                )),
+        );
     }
 
     /// A value in statement position.
@@ -432,7 +480,10 @@ impl Parser<'_, '_> {
     /// A string literal with templates.
     pub(super) fn string_template(&mut self, span: Span) -> Option<Template> {
         match string_pieces(self.src(), span, true) {
-            Ok(pieces) => self.pieces_to_template(pieces, span),
+            Ok(pieces) => {
+                self.dollar_templates(&pieces);
+                self.pieces_to_template(pieces, span)
+            }
             Err((s, msg)) => {
                 self.err(escape_error(s, msg));
                 None
@@ -440,8 +491,76 @@ impl Parser<'_, '_> {
         }
     }
 
-    /// Raw text with templates.
+    /// Raw text with templates (a target, a header value, `base`, a form field).
     pub(super) fn raw_template(&mut self, span: Span) -> Option<Template> {
+        let t = self.raw_text_template(span)?;
+        for p in &t.pieces {
+            if let TPiece::Lit(_, lit) = p {
+                self.dollar_templates_in(*lit);
+            }
+        }
+        Some(t)
+    }
+
+    /// Warns about each `${NAME}` in the literal text of `pieces` (see
+    /// [`Parser::dollar_templates_in`]).
+    pub(super) fn dollar_templates(&mut self, pieces: &[RawPiece]) {
+        for p in pieces {
+            if let RawPiece::Lit(_, span) = p {
+                self.dollar_templates_in(*span);
+            }
+        }
+    }
+
+    /// Warns about each `${NAME}` in the source text at `span`: k6's (JavaScript's)
+    /// template, which molotov sends as written. The plan still runs: the text may be
+    /// meant (a server that takes such templates); `{{"${NAME}"}}` says so.
+    pub(super) fn dollar_templates_in(&mut self, span: Span) {
+        let text = self.text(span);
+        let mut from = 0;
+        while let Some(k) = text[from..].find("${") {
+            let start = from + k;
+            from = start + 2;
+            let Some(close) = text[from..].find('}') else {
+                return;
+            };
+            let inside = text[from..from + close].trim_matches([' ', '\t']);
+            let name_like = inside.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && inside
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+            if !name_like {
+                continue;
+            }
+            let end = from + close + 1;
+            let written = &text[start..end];
+            // k6's own variables have molotov names.
+            let meant = match inside {
+                "__VU" => "worker".to_string(),
+                "__ITER" => "iter".to_string(),
+                _ => match inside.strip_prefix("__ENV.") {
+                    Some(var) => format!("env.{var}"),
+                    None => inside.to_string(),
+                },
+            };
+            let at = span.start as usize;
+            self.err(
+                RawDiag::warning(
+                    Span::new(span.file, at + start, at + end),
+                    format!("`{written}` is kept as written: a template is `{{{{{meant}}}}}`"),
+                )
+                .label("not a template")
+                .help(format!(
+                    "write `{{{{{meant}}}}}` for the value of `{meant}`; to keep `{written}` as \
+                     it is, write `{{{{\"{written}\"}}}}`"
+                )),
+            );
+            from = end;
+        }
+    }
+
+    /// Raw text with templates, sent as written: no `${NAME}` is looked for (a raw body).
+    pub(super) fn raw_text_template(&mut self, span: Span) -> Option<Template> {
         match raw_pieces(self.src(), span) {
             Ok(pieces) => self.pieces_to_template(pieces, span),
             Err(s) => {

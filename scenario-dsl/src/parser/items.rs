@@ -40,7 +40,10 @@ impl Parser<'_, '_> {
                 LineKind::Other => self.unknown_line(ITEM_KEYWORDS),
             }
         }
-        File { items }
+        File {
+            items,
+            broken_names: std::mem::take(&mut self.broken_names),
+        }
     }
 
     pub(super) fn line_span(&self) -> Span {
@@ -202,6 +205,8 @@ impl Parser<'_, '_> {
                     self.unclosed(open.unwrap_or(kw), "`defaults`", Some(span));
                     return Some(d);
                 }
+                // `Authorization Bearer x` (reported and skipped by the guard).
+                LineKind::Word(..) | LineKind::Method(..) if self.header_typo_line() => {}
                 LineKind::Word(w, span) | LineKind::Method(w, span) => {
                     let mut e =
                         RawDiag::error(span, format!("unknown setting `{w}` in `defaults`"));
@@ -294,21 +299,38 @@ impl Parser<'_, '_> {
         let mut c = self.cursor_with(true);
         let kw = c.next()?.span;
         let name = self.name(&mut c, "a variable name after `let`")?;
-        if self.lex_error(&c) {
+        let Some(value) = self.let_value(&mut c) else {
+            // Reported: the reads of the name below are not reported as undefined too.
+            self.broken_names.push(name.name);
+            return None;
+        };
+        self.end_of_line(&mut c, "after the value");
+        let span = kw.to(value.span());
+        Some(Let { name, value, span })
+    }
+
+    /// `= VALUE` after the name of a `let`.
+    fn let_value(&mut self, c: &mut Cursor) -> Option<ValueAst> {
+        if self.lex_error(c) {
             return None;
         }
         if c.eat(&Tok::Eq).is_none() {
             let t = c.peek().cloned();
             match t {
                 Some(t) => self.unexpected(&t, "`=`"),
-                None => self.expected_at_end(&c, "`=` and a value"),
+                None => self.expected_at_end(c, "`=` and a value"),
             }
             return None;
         }
-        let value = self.value(&mut c)?;
-        self.end_of_line(&mut c, "after the value");
-        let span = kw.to(value.span());
-        Some(Let { name, value, span })
+        self.value(c)
+    }
+
+    /// Notes the names that `body`, a block dropped because its head line is wrong, sets
+    /// (see [`File::broken_names`]).
+    pub(super) fn dropped_block(&mut self, body: &[Stmt]) {
+        let mut names = Vec::new();
+        crate::compile::assigned_names(body, &mut names);
+        self.broken_names.extend(names.into_iter().map(|(n, _)| n));
     }
 
     pub(super) fn setup_block(&mut self, setup: bool) -> Option<BlockItem> {
@@ -442,6 +464,20 @@ impl Parser<'_, '_> {
     pub(super) fn threshold(&mut self) -> Option<ThresholdAst> {
         let mut c = self.cursor_for_line();
         let kw = c.next()?.span;
+        // `threshold p95 ~ 1s`: an unknown character where the comparison goes is an
+        // unknown comparison.
+        let names = c.toks[c.i..]
+            .iter()
+            .take_while(|t| t.is(&Tok::Ident))
+            .count();
+        if let Some(t) = c.toks.get(c.i + names).filter(|t| {
+            (1..=2).contains(&names)
+                && matches!(&t.tok, Tok::Error(m, _) if m.starts_with("unexpected"))
+        }) {
+            let span = t.span;
+            self.unknown_threshold_operator(span);
+            return None;
+        }
         if self.lex_error(&c) {
             return None;
         }
@@ -452,6 +488,13 @@ impl Parser<'_, '_> {
         } else {
             (None, first)
         };
+        // k6's `p(95)`.
+        if c.peek()
+            .is_some_and(|t| t.is(&Tok::LParen) && t.span.start == metric.span.end)
+        {
+            self.metric_call(&mut c, &metric);
+            return None;
+        }
         let cmp = match c.next() {
             Some(t) => match cmp_op(&t.tok) {
                 // `<>`, `=>`, `<<`: an operator glued to another is one unknown operator.
@@ -478,12 +521,12 @@ impl Parser<'_, '_> {
                     return None;
                 }
                 None => {
-                    self.unexpected(&t, "a comparison (`<`, `<=`, `>`, `>=`)");
+                    self.unexpected(&t, THRESHOLD_COMPARISONS);
                     return None;
                 }
             },
             None => {
-                self.expected_at_end(&c, "a comparison (`<`, `<=`, `>`, `>=`)");
+                self.expected_at_end(&c, THRESHOLD_COMPARISONS);
                 return None;
             }
         };
@@ -496,6 +539,43 @@ impl Parser<'_, '_> {
             cmp,
             value,
         })
+    }
+
+    /// Reports a metric written as a call, k6's `p(95)` (the cursor is at its `(`).
+    fn metric_call(&mut self, c: &mut Cursor, metric: &Ident) {
+        let open = c.next().map_or(metric.span, |t| t.span);
+        let mut span = metric.span.to(open);
+        let mut inside = String::new();
+        while let Some(t) = c.next() {
+            span = span.to(t.span);
+            if t.is(&Tok::RParen) {
+                break;
+            }
+            inside.push_str(self.text(t.span));
+        }
+        let text = self.text(span).to_string();
+        let metrics = "metrics are p50, p90, p95, p99, p999, max, mean, errors, checks, rps";
+        let percentile = metric.name == "p" && inside.parse::<f64>().is_ok();
+        let d = if percentile {
+            let name = format!("p{}", inside.replace('.', ""));
+            let known = ["p50", "p90", "p95", "p99", "p999"].contains(&name.as_str());
+            let label = if known {
+                format!("write `{name}`")
+            } else {
+                format!("there is no `{name}`")
+            };
+            RawDiag::error(
+                span,
+                format!("a percentile is written `{name}`, not `{text}`"),
+            )
+            .label(label)
+            .help(metrics)
+        } else {
+            RawDiag::error(span, format!("unknown threshold metric `{text}`"))
+                .label("a metric is a name, not a call")
+                .help(metrics)
+        };
+        self.err(d);
     }
 
     fn unknown_threshold_operator(&mut self, span: Span) {
@@ -645,7 +725,15 @@ impl Parser<'_, '_> {
                         .label("no request right above this line")
                         .help(format!("`{word}` lines go right after the request (and its headers and body) they test")),
                 );
-                self.lx.skip_line();
+                let mut c = self.cursor_for_line();
+                if word == "capture" {
+                    // `capture? NAME = ...`: reported, so its reads are not reported again.
+                    c.next();
+                    c.eat(&Tok::Question);
+                    if let Some(t) = c.next().filter(|t| t.is(&Tok::Ident)) {
+                        self.broken_names.push(self.text(t.span).to_string());
+                    }
+                }
                 None
             }
             "form" | "file" => {
@@ -660,6 +748,8 @@ impl Parser<'_, '_> {
                 self.skip_unknown_line();
                 None
             }
+            // `Authorization Bearer x` (reported and skipped by the guard).
+            _ if self.header_typo_line() => None,
             w => {
                 let mut d = RawDiag::error(span, format!("unknown statement `{w}`"));
                 let upper = w.to_ascii_uppercase();
@@ -701,6 +791,29 @@ impl Parser<'_, '_> {
             }
         };
         let mut max = min;
+        // `1s-3s`, `1s - 3s`: a range written with a dash.
+        if let Some(t) = c.peek().filter(|t| matches!(t.tok, Tok::Error(..))) {
+            let text = self.text(t.span);
+            let upper = match text {
+                "-" => c
+                    .peek_at(1)
+                    .filter(|u| matches!(u.tok, Tok::Duration(_)))
+                    .map(|u| (self.text(u.span), u.span)),
+                _ if text.starts_with('-') => Some((&text[1..], t.span)),
+                _ => None,
+            };
+            if let Some((upper, end)) = upper {
+                let lower = self.text(min.1);
+                self.err(
+                    RawDiag::error(min.1.to(end), "a think range is written with `..`")
+                        .label(format!("write `{lower}..{upper}`"))
+                        .help(format!(
+                            "`think {lower}..{upper}` pauses for a random time between the two"
+                        )),
+                );
+                return None;
+            }
+        }
         if c.eat(&Tok::DotDot).is_some() {
             match c.next() {
                 Some(Token {
@@ -780,6 +893,9 @@ impl Parser<'_, '_> {
             self.end_of_line(&mut c, "before `{`");
         }
         let body = self.closed_block(open.unwrap_or(kw), "`repeat`");
+        if count.is_none() {
+            self.dropped_block(&body);
+        }
         let (count, count_span) = count?;
         let _ = count_span;
         Some(Stmt::Repeat { count, body })
@@ -832,6 +948,10 @@ impl Parser<'_, '_> {
                 self.end_of_line(&mut c, "after `}`");
             }
         }
+        if cond.is_none() {
+            self.dropped_block(&then);
+            self.dropped_block(otherwise.as_deref().unwrap_or_default());
+        }
         Some(Stmt::If {
             cond: cond?,
             then,
@@ -843,27 +963,20 @@ impl Parser<'_, '_> {
         let mut c = self.cursor_for_line();
         let kw = c.next()?.span;
         let open = self.block_open(&mut c, "`for`");
-        let head = (|| {
-            let var = self.name(&mut c, "a loop variable name")?;
-            if self.lex_error(&c) {
-                return None;
-            }
-            match c.next() {
-                Some(t) if t.is(&Tok::Ident) && self.text(t.span) == "in" => {}
-                Some(t) => {
-                    self.unexpected(&t, "`in`");
-                    return None;
-                }
-                None => {
-                    self.expected_at_end(&c, "`in` and a list");
-                    return None;
-                }
-            }
-            let list = self.value(&mut c)?;
-            self.end_of_line(&mut c, "after the list");
-            Some((var, list))
-        })();
+        let var = self.name(&mut c, "a loop variable name");
+        let list = match &var {
+            Some(_) => self.for_list(&mut c),
+            None => None,
+        };
         let body = self.closed_block(open.unwrap_or(kw), "`for`");
+        let head = match (var, list) {
+            (Some(var), Some(list)) => Some((var, list)),
+            (var, _) => {
+                self.broken_names.extend(var.map(|v| v.name));
+                self.dropped_block(&body);
+                None
+            }
+        };
         let (var, list) = head?;
         Some(Stmt::For {
             var,
@@ -871,6 +984,27 @@ impl Parser<'_, '_> {
             body,
             span: kw,
         })
+    }
+
+    /// `in LIST` after the variable of a `for`.
+    fn for_list(&mut self, c: &mut Cursor) -> Option<ValueAst> {
+        if self.lex_error(c) {
+            return None;
+        }
+        match c.next() {
+            Some(t) if t.is(&Tok::Ident) && self.text(t.span) == "in" => {}
+            Some(t) => {
+                self.unexpected(&t, "`in`");
+                return None;
+            }
+            None => {
+                self.expected_at_end(c, "`in` and a list");
+                return None;
+            }
+        }
+        let list = self.value(c)?;
+        self.end_of_line(c, "after the list");
+        Some(list)
     }
 
     pub(super) fn sticky_header(&mut self) -> Option<Stmt> {
@@ -885,10 +1019,17 @@ impl Parser<'_, '_> {
             } else {
                 kw
             };
+            let help = match header_typo(self.lx.line_rest()) {
+                Some(typo) => format!(
+                    "a header is `Name: value`, the colon glued to the name: write `header {}`",
+                    typo.fixed
+                ),
+                None => "write `header Authorization: Bearer {{token}}`".to_string(),
+            };
             self.err(
                 RawDiag::error(span, "expected `Name: value` after `header`")
                     .label("expected a header name followed by `:`")
-                    .help("write `header Authorization: Bearer {{token}}`"),
+                    .help(help),
             );
             self.lx.skip_line();
             return None;
@@ -923,6 +1064,9 @@ impl Parser<'_, '_> {
         }
     }
 }
+
+/// What a threshold compares with, for "expected ..." messages.
+const THRESHOLD_COMPARISONS: &str = "a comparison (`<`, `<=`, `>`, `>=`, `==`, `!=`)";
 
 /// A token made of operator characters, which may be glued into an unknown operator.
 fn is_operator_char(tok: &Tok) -> bool {

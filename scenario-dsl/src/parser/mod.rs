@@ -54,6 +54,7 @@ pub(crate) fn parse_file(src: &str, file: FileId, diags: &mut DiagSink) -> File 
         depth: 0,
         too_deep: false,
         one_line_block: false,
+        broken_names: Vec::new(),
     };
     p.file_items()
 }
@@ -69,6 +70,7 @@ pub(crate) fn parse_template_expr(src: &str, inner: Span, diags: &mut DiagSink) 
         depth: 0,
         too_deep: false,
         one_line_block: false,
+        broken_names: Vec::new(),
     };
     let mut toks = Vec::new();
     loop {
@@ -116,6 +118,8 @@ struct Parser<'s, 'd> {
     /// The block being opened was written on one line (`scenario main { GET / }`) and was
     /// reported: the block is taken as closed and empty, so its `}` is not looked for.
     one_line_block: bool,
+    /// See [`File::broken_names`].
+    broken_names: Vec<String>,
 }
 
 /// The deepest nesting of blocks (or of lists, objects, calls and `??` fallbacks in a
@@ -344,17 +348,113 @@ impl<'s> Parser<'s, '_> {
         Cursor::new(toks, line)
     }
 
-    /// Reports the first error token of `c` if any; true when there was one.
+    /// Reports the first error token of `c` if any; true when there was one. An error token
+    /// inside an index (`users[worker % 2]`) is left to [`Parser::path`], which says what an
+    /// index can be.
     fn lex_error(&mut self, c: &Cursor) -> bool {
-        if let Some(t) = c.toks[c.i..]
-            .iter()
-            .find(|t| matches!(t.tok, Tok::Error(..)))
-        {
-            let t = t.clone();
-            self.unexpected(&t, "");
-            return true;
+        // For each open `[`: whether it opens an index (glued to what it indexes).
+        let mut brackets: Vec<bool> = Vec::new();
+        for k in c.i..c.toks.len() {
+            let t = &c.toks[k];
+            match t.tok {
+                Tok::LBracket => {
+                    let glued = k > c.i && c.toks[k - 1].span.end == t.span.start;
+                    let indexes = glued
+                        && matches!(c.toks[k - 1].tok, Tok::Ident | Tok::RBracket | Tok::RParen);
+                    brackets.push(indexes);
+                }
+                Tok::RBracket => {
+                    brackets.pop();
+                }
+                Tok::Error(ref m, _)
+                    if brackets.last() == Some(&true) && !m.starts_with("unclosed") => {}
+                Tok::Error(..) => {
+                    self.error_token(c, k);
+                    return true;
+                }
+                _ => {}
+            }
         }
         false
+    }
+
+    /// Reports the error token `c.toks[k]`, with a hint where its neighbours say what was
+    /// meant: an unquoted JSONPath (`jsonpath $.token`), arithmetic (`worker % 2`).
+    fn error_token(&mut self, c: &Cursor, k: usize) {
+        let t = c.toks[k].clone();
+        let text = self.text(t.span);
+        let before = k.checked_sub(1).map(|b| &c.toks[b]);
+        let after = c.toks.get(k + 1);
+        if text == "$"
+            && before.is_some_and(|b| b.is(&Tok::Ident) && self.text(b.span) == "jsonpath")
+        {
+            // The path runs over the tokens glued to the `$`.
+            let mut span = t.span;
+            for n in &c.toks[k + 1..] {
+                if n.span.start != span.end {
+                    break;
+                }
+                span = span.to(n.span);
+            }
+            let path = self.text(span);
+            self.err(
+                RawDiag::error(span, "a JSONPath is written in quotes")
+                    .label(format!("write `\"{path}\"`"))
+                    .help(format!("quote it: `jsonpath \"{path}\"`")),
+            );
+            return;
+        }
+        if text == "&" || text == "|" {
+            let span = match after {
+                Some(a) if a.span.start == t.span.end && self.text(a.span) == text => {
+                    t.span.to(a.span)
+                }
+                _ => t.span,
+            };
+            let written = self.text(span);
+            self.err(
+                RawDiag::error(span, format!("unexpected `{written}`"))
+                    .label("a line holds one condition")
+                    .help(
+                        "there is no `&&` or `||` in a plan: write one line per condition (two \
+                         `check` or `threshold` lines, or an `if` inside an `if`)",
+                    ),
+            );
+            return;
+        }
+        let operand = |t: &Token| {
+            matches!(
+                t.tok,
+                Tok::Ident
+                    | Tok::Int(_)
+                    | Tok::Float(_)
+                    | Tok::Duration(_)
+                    | Tok::Template
+                    | Tok::RBracket
+                    | Tok::RParen
+                    | Tok::LParen
+            )
+        };
+        // `a / b` and `a - b` only when spaced: `application/json` is text, `bot-1` a name.
+        let spaced = before.is_some_and(|b| b.span.end < t.span.start)
+            && after.is_some_and(|a| t.span.end < a.span.start);
+        let arithmetic = match text {
+            "+" | "*" | "%" => true,
+            "/" | "-" => spaced,
+            _ => false,
+        };
+        if arithmetic && before.is_some_and(operand) && after.is_some_and(operand) {
+            self.err(
+                RawDiag::error(t.span, "there is no arithmetic in a plan")
+                    .label(format!("`{text}` is not an operator of the language"))
+                    .help(
+                        "a value is a literal, a variable (`user.name`, `users[0]`) or a \
+                         built-in call: `rand_int(0, 9)` draws a number, `pick(users)` an item",
+                    ),
+            );
+            return;
+        }
+        self.unexpected(&t, "");
     }
 
     /// Expects the cursor to be exhausted.
@@ -407,6 +507,116 @@ fn is_header_line(rest: &str) -> bool {
         }
     }
     false
+}
+
+/// A line that reads as a header whose colon is missing or not glued to the name
+/// (`Authorization Bearer abc`, `Accept : application/json`, `X-Id = 7`).
+#[derive(Debug, PartialEq, Eq)]
+struct HeaderTypo {
+    /// The name as written.
+    name: String,
+    /// Bytes from the line's start to underline: the name, or the name through the
+    /// misplaced `:` / `=`.
+    underline: usize,
+    /// What stands between the name and the value.
+    kind: HeaderTypoKind,
+    /// The line as it should be: `Name: value`.
+    fixed: String,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum HeaderTypoKind {
+    /// `Accept : x`: a space before the colon.
+    SpacedColon,
+    /// `X-Id = 7`, `X-Id=7`.
+    Equals,
+    /// `Authorization Bearer abc`.
+    NoColon,
+}
+
+/// Words that start a line of the language, whatever their case: a line starting with one
+/// of them (or with a near miss, `Thnik`) is a mistyped statement, not a header.
+fn is_keyword_like(word: &str) -> bool {
+    let lower = word.to_ascii_lowercase();
+    let words = STMT_KEYWORDS
+        .iter()
+        .chain(ITEM_KEYWORDS)
+        .chain(&["else", "form", "file", "base", "timeout"]);
+    words
+        .clone()
+        .any(|k| *k == lower || crate::diag::edit_distance(&lower, k) <= 1)
+        || METHODS.iter().any(|m| m.eq_ignore_ascii_case(word))
+}
+
+/// Whether `rest` (a line after its indentation) is a header written without its glued
+/// colon. A name followed by ` :` is one whatever its case; a name followed by `=` or by a
+/// value is one when it looks like a header name: capitalised (`Authorization`) or
+/// hyphenated (`x-api-key`), and not a (mistyped) keyword.
+fn header_typo(rest: &str) -> Option<HeaderTypo> {
+    let rest = match rest.find(" #") {
+        Some(i) => &rest[..i],
+        None => rest,
+    }
+    .trim_end();
+    if !rest.starts_with(|c: char| c.is_ascii_alphabetic()) || rest.ends_with('{') {
+        return None;
+    }
+    let name_len = rest.find(|c| !is_ident_char(c)).unwrap_or(rest.len());
+    let name = &rest[..name_len];
+    let after = &rest[name_len..];
+    let spaced = after.trim_start_matches([' ', '\t']);
+    let header_like = (name.starts_with(|c: char| c.is_ascii_uppercase()) || name.contains('-'))
+        && !is_keyword_like(name);
+    let (kind, sep_end, value) = if spaced.starts_with(':') && spaced.len() < after.len() {
+        let sep_end = rest.len() - spaced.len() + 1;
+        (HeaderTypoKind::SpacedColon, sep_end, &spaced[1..])
+    } else if spaced.starts_with('=') && !spaced.starts_with("==") && header_like {
+        let sep_end = rest.len() - spaced.len() + 1;
+        (HeaderTypoKind::Equals, sep_end, &spaced[1..])
+    } else if spaced.len() < after.len()
+        && !spaced.is_empty()
+        && !spaced.starts_with('=')
+        && header_like
+        // `GEET /x` is a mistyped method: an all-uppercase word is one unless hyphenated.
+        && (name.contains('-') || name.contains(|c: char| c.is_ascii_lowercase()))
+    {
+        (HeaderTypoKind::NoColon, name_len, spaced)
+    } else {
+        return None;
+    };
+    Some(HeaderTypo {
+        name: name.to_string(),
+        underline: sep_end,
+        kind,
+        fixed: format!("{name}: {}", value.trim()),
+    })
+}
+
+impl Parser<'_, '_> {
+    /// Reports the line at the cursor and skips it when it is a header without its glued
+    /// colon ([`header_typo`]); true when it was one.
+    fn header_typo_line(&mut self) -> bool {
+        let Some(typo) = header_typo(self.lx.line_rest()) else {
+            return false;
+        };
+        let start = self.lx.pos;
+        let span = Span::new(self.file, start, start + typo.underline);
+        let label = match typo.kind {
+            HeaderTypoKind::SpacedColon => "no space before the `:`".to_string(),
+            HeaderTypoKind::Equals => "`:` goes where this `=` is".to_string(),
+            HeaderTypoKind::NoColon => format!("expected `{}:`", typo.name),
+        };
+        self.err(
+            RawDiag::error(span, "a header needs a `:` right after its name")
+                .label(label)
+                .help(format!(
+                    "a header is `Name: value`, the colon glued to the name: write `{}`",
+                    typo.fixed
+                )),
+        );
+        self.lx.skip_line();
+        true
+    }
 }
 
 /// True when a line starts like a statement of the language: used to stop scanning an
@@ -532,6 +742,50 @@ mod tests {
         assert_eq!(errs, "");
         let Item::Let(l) = &f.items[0] else { panic!() };
         assert!(matches!(&l.value, ValueAst::List(v, _) if v.len() == 2));
+    }
+
+    #[test]
+    fn headers_without_a_glued_colon() {
+        use HeaderTypoKind::*;
+        let typo = |name: &str, underline, kind, fixed: &str| {
+            Some(HeaderTypo {
+                name: name.into(),
+                underline,
+                kind,
+                fixed: fixed.into(),
+            })
+        };
+        for (line, want) in [
+            (
+                "Authorization Bearer abc",
+                typo("Authorization", 13, NoColon, "Authorization: Bearer abc"),
+            ),
+            (
+                "x-api-key abc # key",
+                typo("x-api-key", 9, NoColon, "x-api-key: abc"),
+            ),
+            (
+                "Accept : application/json",
+                typo("Accept", 8, SpacedColon, "Accept: application/json"),
+            ),
+            ("accept	:x", typo("accept", 8, SpacedColon, "accept: x")),
+            ("X-Eq = 1", typo("X-Eq", 6, Equals, "X-Eq: 1")),
+            ("X-Eq=1", typo("X-Eq", 5, Equals, "X-Eq: 1")),
+            ("X-ID abc", typo("X-ID", 4, NoColon, "X-ID: abc")),
+            // Statements, mistyped or not, and methods.
+            ("Think 1s", None),
+            ("Thnik 1s", None),
+            ("Log \"x\"", None),
+            ("GEET /x", None),
+            ("Get /x", None),
+            ("thnik 1s", None),
+            ("foo = 1", None),
+            ("Scenario main {", None),
+            ("Authorization", None),
+            ("X-Eq == 1", None),
+        ] {
+            assert_eq!(header_typo(line), want, "{line}");
+        }
     }
 
     #[test]

@@ -90,6 +90,15 @@ impl Parser<'_, '_> {
         };
         req.span = req.span.to(req.target.span);
         self.request_tail(&mut req);
+        if !ok {
+            // Dropped (its line is wrong, and reported): what it captures is not reported
+            // as undefined where it is read.
+            for clause in &req.clauses {
+                if let Clause::Capture { name, .. } = clause {
+                    self.broken_names.push(name.name.clone());
+                }
+            }
+        }
         ok.then_some(req)
     }
 
@@ -125,6 +134,13 @@ impl Parser<'_, '_> {
                 LineKind::Word(w, span) if w == "check" || w == "assert" || w == "capture" => {
                     if let Some(cl) = self.clause(&w, span) {
                         req.clauses.push(cl);
+                    }
+                }
+                // `Authorization Bearer x`: reported, and the request goes on, so that the
+                // body below it is still the request's.
+                LineKind::Word(..) | LineKind::Method(..) => {
+                    if !self.header_typo_line() {
+                        return;
                     }
                 }
                 _ => return,
@@ -236,6 +252,7 @@ impl Parser<'_, '_> {
                 }
                 if lit_start < i {
                     pieces.push(JsonPiece::Lit(without_crlf(src[lit_start..i].to_string())));
+                    self.dollar_templates_in(Span::new(self.file, lit_start, i));
                 }
                 check.push_str(&src[lit_start..i]);
                 let whole = Span::new(self.file, i, close);
@@ -276,6 +293,7 @@ impl Parser<'_, '_> {
         let i = i.min(end);
         if lit_start < i {
             pieces.push(JsonPiece::Lit(without_crlf(src[lit_start..i].to_string())));
+            self.dollar_templates_in(Span::new(self.file, lit_start, i));
             check.push_str(&src[lit_start..i]);
         }
         let error = match serde_json::from_str::<serde_json::Value>(&check) {
@@ -365,7 +383,7 @@ impl Parser<'_, '_> {
         let trimmed = text.strip_suffix('\n').unwrap_or(text);
         let trimmed = trimmed.strip_suffix('\r').unwrap_or(trimmed);
         let span = Span::new(self.file, body_start, body_start + trimmed.len());
-        let t = self.raw_template(span)?;
+        let t = self.raw_text_template(span)?;
         // Lines are joined with `\n` whatever the file's line endings: a CRLF file sends
         // the same bytes as an LF one (a CR elsewhere is text and stays).
         let pieces: Vec<TPiece> = t
@@ -651,17 +669,11 @@ impl Parser<'_, '_> {
                     _ => false,
                 };
                 let name = self.name(&mut c, "a variable name")?;
-                if self.lex_error(&c) {
+                let Some(query) = self.capture_query(&mut c) else {
+                    // Reported: the reads of the name below are not reported as undefined.
+                    self.broken_names.push(name.name);
                     return None;
-                }
-                if c.eat(&Tok::Eq).is_none() {
-                    match c.peek().cloned() {
-                        Some(t) => self.unexpected(&t, "`=`"),
-                        None => self.expected_at_end(&c, "`=` and a query"),
-                    }
-                    return None;
-                }
-                let query = self.query(&mut c)?;
+                };
                 let count = self.eat_word(&mut c, "count");
                 self.end_of_line(&mut c, "after the query");
                 Some(Clause::Capture {
@@ -673,6 +685,21 @@ impl Parser<'_, '_> {
                 })
             }
         }
+    }
+
+    /// `= QUERY` after the name of a `capture`.
+    fn capture_query(&mut self, c: &mut Cursor) -> Option<QueryAst> {
+        if self.lex_error(c) {
+            return None;
+        }
+        if c.eat(&Tok::Eq).is_none() {
+            match c.peek().cloned() {
+                Some(t) => self.unexpected(&t, "`=`"),
+                None => self.expected_at_end(c, "`=` and a query"),
+            }
+            return None;
+        }
+        self.query(c)
     }
 
     pub(super) fn eat_word(&mut self, c: &mut Cursor, word: &str) -> bool {

@@ -455,14 +455,19 @@ impl Compiler<'_> {
                 }
                 Stmt::Let(l) => {
                     let value = self.lower_set_value(&l.value, scope, flow);
-                    if let (Some(value), Some(&slot)) = (value, scope.own.get(&l.name.name)) {
+                    let Some(&slot) = scope.own.get(&l.name.name) else {
+                        continue;
+                    };
+                    // Set even when its value has an error (reported): a read below is not
+                    // an error of its own.
+                    flow.set(slot);
+                    if let Some(value) = value {
                         let location = self.location(l.span);
                         self.ops.push(Op::Set {
                             slot,
                             value,
                             location,
                         });
-                        flow.set(slot);
                     }
                 }
                 Stmt::Log { message, span } => {
@@ -560,6 +565,19 @@ impl Compiler<'_> {
     fn undefined(&mut self, name: &str, span: Span, scope: &Scope) {
         let names = self.visible_names(scope);
         let mut d = RawDiag::error(span, format!("undefined variable `{name}`"));
+        // Python's `True`, `None`; JavaScript's `undefined`, `nil`...
+        let literal = match name.to_ascii_lowercase().as_str() {
+            "true" => Some("true"),
+            "false" => Some("false"),
+            "none" | "nil" | "null" | "undefined" => Some("null"),
+            _ => None,
+        };
+        if let Some(literal) = literal {
+            self.err(d.label(format!("did you mean `{literal}`?")).help(
+                "the literals `true`, `false` and `null` are written in lowercase, as in JSON",
+            ));
+            return;
+        }
         d = match did_you_mean(name, names.iter().map(|s| s.as_str())) {
             Some(s) => d.label(format!("did you mean `{s}`?")),
             None => match scope.mode {
@@ -586,7 +604,8 @@ impl Compiler<'_> {
             flow.def.get(i).copied().unwrap_or(false),
             flow.maybe.get(i).copied().unwrap_or(false),
         );
-        if def || (guarded && maybe) {
+        // A name whose definition was rejected (reported) is not reported again here.
+        if def || (guarded && maybe) || self.poisoned.iter().any(|n| n == name) {
             return;
         }
         if !maybe {

@@ -2,7 +2,7 @@
 //! of `check`, `assert`, `capture` and `if`.
 
 use super::*;
-use crate::compile::target::{Reference, reference_kind, starts_with_ignore_case};
+use crate::compile::target::{Reference, reference_kind, starts_with_ignore_case, unquoted};
 
 impl Compiler<'_> {
     // ----- requests ----------------------------------------------------------------------
@@ -10,7 +10,20 @@ impl Compiler<'_> {
     pub(super) fn lower_request(&mut self, r: &RequestAst, scope: &Scope, flow: &mut Flow) {
         let id = RequestId(self.requests.len() as u32);
         let location = self.location(r.span);
-        let (target, mut var) = self.lower_target(&r.target, scope, flow).unwrap_or((
+        let written = self.text(r.target.span).to_string();
+        let target = match unquoted(&written) {
+            Some(bare) => {
+                let help = format!("drop the quotes: `{} {bare}`", r.method);
+                self.err(
+                    RawDiag::error(r.target.span, format!("invalid request target `{written}`"))
+                        .label("a target is written without quotes")
+                        .help(help),
+                );
+                None
+            }
+            None => self.lower_target(&r.target, scope, flow),
+        };
+        let (target, mut var) = target.unwrap_or((
             TargetCode::Url {
                 template: TemplateCode::default(),
             },
@@ -106,17 +119,19 @@ impl Compiler<'_> {
                 } => {
                     let q =
                         self.lower_query(query, scope, flow, *optional || *count, Some(&mut needs));
-                    let Some(q) = q else { continue };
-                    if *count && !self.count_allowed(&q, query.span()) {
-                        continue;
-                    }
                     let Some(&slot) = scope.own.get(&name.name) else {
                         continue;
                     };
+                    // Set even when the query has an error (reported): a read below is not
+                    // an error of its own.
                     if *optional {
                         flow.set_maybe(slot);
                     } else {
                         flow.set(slot);
+                    }
+                    let Some(q) = q else { continue };
+                    if *count && !self.count_allowed(&q, query.span()) {
+                        continue;
                     }
                     clauses.push(ClauseCode::Capture {
                         slot,
@@ -263,8 +278,17 @@ impl Compiler<'_> {
                         Variability::Constant,
                     ))
                 }
+                // The target as written, not as encoded (`é` is not `%C3%A9` to its author).
+                Err(_) if !text.contains("://") => {
+                    self.bad_target(
+                        t.span,
+                        &target_text,
+                        "expected a path starting with `/` or an absolute `http://` URL",
+                    );
+                    None
+                }
                 Err(msg) => {
-                    self.bad_target(t.span, &text, &msg);
+                    self.bad_target(t.span, &target_text, &msg);
                     None
                 }
             };
@@ -348,10 +372,10 @@ impl Compiler<'_> {
                     _ => Some((TargetCode::Url { template }, var)),
                 }
             }
-            Some(lit) => {
+            Some(_) => {
                 self.bad_target(
                     t.span,
-                    &lit,
+                    &target_text,
                     "expected a path starting with `/` or an absolute `http://` URL",
                 );
                 None
