@@ -1100,6 +1100,43 @@ fn the_report_of_a_run_whose_stdout_was_not_read_has_its_real_duration() {
     );
 }
 
+/// Runs `-q VERBOSITY -p 2 -w 2 -d 2 --grace 1s` of `file` with a stderr (a pipe of one
+/// page) that nobody reads for 4 s, then reads it: the load must end on time all the same,
+/// every load process `ok`, nothing unfinished, the counts equal the server's.
+fn run_with_stderr_unread(
+    server: &ServerHandle,
+    dir: &TempDir,
+    file: &Path,
+    verbosity: &str,
+) -> Finished {
+    let (mut child, started) = harness::spawn(
+        molotov()
+            .args([
+                "-q", verbosity, "-p", "2", "-w", "2", "-d", "2", "--grace", "1s",
+            ])
+            .arg(file),
+        dir,
+    );
+    let out = read_in_background(child.stdout.take().unwrap());
+    let err = child.stderr.take().unwrap();
+    small_pipe(&err);
+    std::thread::sleep(Duration::from_secs(4));
+    let err = read_in_background(err);
+    let mut finished = harness::finish(child, started, dir, Duration::from_secs(15));
+    finished.out.stdout = out.join().unwrap().into_bytes();
+    finished.out.stderr = err.join().unwrap().into_bytes();
+    finished.assert_exit(0);
+    finished.assert_sound();
+    assert_server_answered_all(server, &finished);
+    assert_eq!(finished.total("unfinished"), 0, "{}", finished.dump());
+    for (role, exit) in finished.exits() {
+        assert_eq!(exit, "ok", "{role}\n{}", finished.dump());
+    }
+    let duration = finished.json()["duration_s"].as_f64().unwrap();
+    assert!(duration < 2.6, "duration_s {duration}\n{}", finished.dump());
+    finished
+}
+
 /// `-vv ... 2>&1 | less`: the load processes write their dumps to stderr, which nobody
 /// reads. The dumps used a blocking write from the executor: the load processes froze in
 /// the middle of their requests, the deadline passed, and `--grace` killed them. Now a dump
@@ -1107,38 +1144,15 @@ fn the_report_of_a_run_whose_stdout_was_not_read_has_its_real_duration() {
 #[test]
 fn dumps_to_a_stderr_nobody_reads_do_not_hold_up_the_load() {
     let (server, dir, file) = json_plan("stalled-stderr-dumps");
-    let (mut child, started) = harness::spawn(
-        molotov()
-            .args([
-                "-q", "-vv", "-p", "2", "-w", "2", "-d", "2", "--grace", "1s",
-            ])
-            .arg(&file),
-        &dir,
-    );
-    let out = read_in_background(child.stdout.take().unwrap());
-    let err = child.stderr.take().unwrap();
-    small_pipe(&err);
-    std::thread::sleep(Duration::from_secs(4));
-    let err = read_in_background(err);
-    let mut finished = harness::finish(child, started, &dir, Duration::from_secs(15));
-    finished.out.stdout = out.join().unwrap().into_bytes();
-    finished.out.stderr = err.join().unwrap().into_bytes();
-    finished.assert_exit(0);
-    finished.assert_sound();
-    assert_server_answered_all(&server, &finished);
-    assert_eq!(finished.total("unfinished"), 0, "{}", finished.dump());
-    for (role, exit) in finished.exits() {
-        assert_eq!(exit, "ok", "{role}\n{}", finished.dump());
-    }
-    let duration = finished.json()["duration_s"].as_f64().unwrap();
-    assert!(duration < 2.6, "duration_s {duration}\n{}", finished.dump());
+    let finished = run_with_stderr_unread(&server, &dir, &file, "-vv");
     assert!(finished.stderr().contains("> GET /json"));
 }
 
 /// `-v ... 2>&1 | less` with the plan's `log` lines: they were written with a blocking
 /// write from the executor, so once stderr's pipe was full the load processes froze in the
-/// middle of their requests until `--grace` killed them. Now a line stderr does not take is
-/// queued or dropped and counted, and the load ends on time.
+/// middle of their requests until `--grace` killed them. Now the load processes' stderr is
+/// read by the master, which queues what its stderr does not take, drops and counts the
+/// rest, and the load ends on time.
 #[test]
 fn log_lines_to_a_stderr_nobody_reads_do_not_hold_up_the_load() {
     let server = target();
@@ -1152,29 +1166,7 @@ fn log_lines_to_a_stderr_nobody_reads_do_not_hold_up_the_load() {
             &format!("  GET /json\n  log \"{line}\""),
         ),
     );
-    let (mut child, started) = harness::spawn(
-        molotov()
-            .args(["-q", "-v", "-p", "2", "-w", "2", "-d", "2", "--grace", "1s"])
-            .arg(&file),
-        &dir,
-    );
-    let out = read_in_background(child.stdout.take().unwrap());
-    let err = child.stderr.take().unwrap();
-    small_pipe(&err);
-    std::thread::sleep(Duration::from_secs(4));
-    let err = read_in_background(err);
-    let mut finished = harness::finish(child, started, &dir, Duration::from_secs(15));
-    finished.out.stdout = out.join().unwrap().into_bytes();
-    finished.out.stderr = err.join().unwrap().into_bytes();
-    finished.assert_exit(0);
-    finished.assert_sound();
-    assert_server_answered_all(&server, &finished);
-    assert_eq!(finished.total("unfinished"), 0, "{}", finished.dump());
-    for (role, exit) in finished.exits() {
-        assert_eq!(exit, "ok", "{role}\n{}", finished.dump());
-    }
-    let duration = finished.json()["duration_s"].as_f64().unwrap();
-    assert!(duration < 2.6, "duration_s {duration}\n{}", finished.dump());
+    let finished = run_with_stderr_unread(&server, &dir, &file, "-v");
     let stderr = finished.stderr();
     assert!(stderr.contains(&line), "{}", finished.dump());
     assert!(

@@ -292,6 +292,6 @@ fn the_binary_serves_tls_and_writes_its_ca() {
     assert!(child.wait().unwrap().success());
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
-    assert_eq!(rest.trim(), "stopped by SIGTERM: answered 1 requests");
+    assert_eq!(rest.trim(), "stopped by SIGTERM: answered 1 request");
     let _ = std::fs::remove_dir_all(&dir);
 }
