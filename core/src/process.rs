@@ -363,14 +363,24 @@ pub struct MasterSignals {
 /// its copy: `timeout` (and some CI runners) send theirs to molotov and then to its whole
 /// process group, so that the master gets the one signal twice, microseconds apart, and a
 /// graceful stop became an immediate one. A person pressing Ctrl-C twice is not a sender
-/// (the terminal's signals come from the kernel), and a second `kill` later than this (a
-/// script's `kill; sleep 0.1; kill`) stops at once as documented.
+/// (the terminal's signals come from the kernel), nor is the master itself (the full-screen
+/// view raises SIGINT for each `q` or Ctrl-C key, two keys typed together one right after
+/// the other), and a second `kill` later than this (a script's `kill; sleep 0.1; kill`)
+/// stops at once as documented.
 const SAME_STOP: Duration = Duration::from_millis(50);
 
-/// Whether a stop signal (`signo` from `sender`, read at `now`) is a copy of the last one
-/// counted ([`SAME_STOP`]); a sender of 0 is the kernel (a terminal's Ctrl-C or hang-up).
-fn is_copy(last: Option<(u32, u32, Instant)>, signo: u32, sender: u32, now: Instant) -> bool {
+/// Whether a stop signal (`signo` from `sender`, read at `now` by the process `own`) is a
+/// copy of the last one counted ([`SAME_STOP`]); a sender of 0 is the kernel (a terminal's
+/// Ctrl-C or hang-up), and `own` raised its signal itself (a stop key of the view).
+fn is_copy(
+    last: Option<(u32, u32, Instant)>,
+    signo: u32,
+    sender: u32,
+    own: u32,
+    now: Instant,
+) -> bool {
     sender != 0
+        && sender != own
         && last.is_some_and(|(s, p, at)| {
             s == signo && p == sender && now.saturating_duration_since(at) < SAME_STOP
         })
@@ -437,7 +447,7 @@ impl MasterSignals {
                 libc::SIGINT | libc::SIGTERM | libc::SIGHUP => {
                     let now = Instant::now();
                     let (signo, sender) = (info.ssi_signo, info.ssi_pid);
-                    if !is_copy(self.last_stop.get(), signo, sender, now) {
+                    if !is_copy(self.last_stop.get(), signo, sender, std::process::id(), now) {
                         out.interrupts += 1;
                         self.last_stop.set(Some((signo, sender, now)));
                     }
@@ -564,10 +574,12 @@ mod tests {
             (last, int, 4242, ms(1), false),
             // The kernel (a terminal's Ctrl-C): a second one is always a second one.
             (Some((int, 0, t0)), int, 0, ms(1), false),
+            // The master itself (the view's stop keys, raised one after the other): too.
+            (Some((int, 7, t0)), int, 7, ms(1), false),
         ];
         for (last, signo, sender, now, copy) in cases {
             assert_eq!(
-                is_copy(last, signo, sender, now),
+                is_copy(last, signo, sender, 7, now),
                 copy,
                 "{last:?} {signo} {sender}"
             );
