@@ -276,11 +276,6 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
         tick: view::tick(view_kind, a.console_update),
         grace: a.grace,
         sizing: load.sizing,
-        // What the load children write to stderr (a plan's `log` under `-v`, a `-vv` dump, a
-        // `let` that failed) goes through the master: the full-screen view shows it and
-        // prints it when it closes; otherwise the master queues it on its stderr, so that a
-        // stderr nobody reads holds up no load process.
-        capture_child_stderr: true,
     };
     if a.debug {
         molotov_core::errln!("molotov: debug: {}", run_shape_line(&config, seed));

@@ -44,13 +44,6 @@ pub struct RunConfig {
     pub grace: Duration,
     /// Sizing mode: stop when the failure ratio exceeds the tolerance.
     pub sizing: Option<SizingConfig>,
-    /// The load children's stderr goes through a pipe to the master, which hands each line
-    /// to [`Observer::child_output`]: a full-screen view shows them instead of letting the
-    /// children write over it, a console view queues them on the master's stderr, which a
-    /// reader that stopped reading cannot make the load processes wait for (their own
-    /// writes to a stalled stderr stopped them in the middle of their requests). False:
-    /// children write to the master's stderr directly.
-    pub capture_child_stderr: bool,
 }
 
 /// Callbacks from the master's loop (live views, statsd).
@@ -78,8 +71,12 @@ pub trait Observer {
     fn on_input(&mut self) -> bool {
         false
     }
-    /// A line a load child wrote to its stderr, when [`RunConfig::capture_child_stderr`] is
-    /// set. By default it goes to the master's stderr.
+    /// A line a load child wrote to its stderr: the load children's stderr is a pipe the
+    /// master reads, so that a full-screen view shows their lines instead of letting them
+    /// write over it, and a console view queues them on the master's stderr, which a reader
+    /// that stopped reading cannot make the load processes wait for (their own writes to a
+    /// stalled stderr stopped them in the middle of their requests). By default it goes to
+    /// the master's stderr.
     fn child_output(&mut self, line: &str) {
         crate::errln!("{line}");
     }
@@ -271,8 +268,8 @@ const OUTPUT_PER_WAKE: usize = 256 * 1024;
 /// The load children and what the master learns of them while they run.
 struct LoadChildren {
     children: Vec<Child>,
-    /// The read end of the children's stderr pipe (when the view captures it).
-    output: Option<ChildOutput>,
+    /// The read end of the children's stderr pipe.
+    output: ChildOutput,
     /// Ctrl-Cs (and the view's stop key) so far, the setup's included.
     interrupts: u32,
     ending: Ending,
@@ -289,15 +286,10 @@ impl LoadChildren {
         region: &Region,
         observer: &mut dyn Observer,
     ) {
-        let got = signals.wait_with_output(
-            timeout,
-            observer.input(),
-            self.output.as_ref().and_then(|o| o.poll_fd()),
-        );
-        if got.output
-            && let Some(output) = &mut self.output
-        {
-            output.drain_at_most(OUTPUT_PER_WAKE, &mut |line| observer.child_output(line));
+        let got = signals.wait_with_output(timeout, observer.input(), self.output.poll_fd());
+        if got.output {
+            self.output
+                .drain_at_most(OUTPUT_PER_WAKE, &mut |line| observer.child_output(line));
         }
         if got.input && observer.on_input() && region.stop_requested() == StopRequest::None {
             region.request_stop(StopRequest::Graceful);
@@ -474,18 +466,14 @@ pub fn run(
     // for the start, which the master gives once all are ready (below).
     let mut load = LoadChildren {
         children: Vec::new(),
-        output: if config.capture_child_stderr {
-            Some(ChildOutput::open().map_err(|e| ProcessError::Os {
-                what: "pipe",
-                source: e,
-            })?)
-        } else {
-            None
-        },
+        output: ChildOutput::open().map_err(|e| ProcessError::Os {
+            what: "pipe",
+            source: e,
+        })?,
         interrupts,
         ending: Ending::Completed,
     };
-    let output_fd = load.output.as_ref().and_then(|o| o.write_fd());
+    let output_fd = load.output.write_fd();
     for i in 0..config.processes {
         let cpu = process::cpu_for_child(&cpus, i);
         let child_spec = spec(
@@ -538,9 +526,7 @@ pub fn run(
             }
         }
     }
-    if let Some(output) = &mut load.output {
-        output.close_write_end();
-    }
+    load.output.close_write_end();
     let infos: Vec<ProcessInfo> = load.children.iter().map(|c| c.info.clone()).collect();
     observer.started(&infos);
 
@@ -664,10 +650,8 @@ pub fn run(
         }
     }
     let load_ended = start.elapsed();
-    if let Some(output) = &mut load.output {
-        // Every load child is gone: what they wrote last is in the pipe, up to its end.
-        output.drain(&mut |line| observer.child_output(line));
-    }
+    // Every load child is gone: what they wrote last is in the pipe, up to its end.
+    load.output.drain(&mut |line| observer.child_output(line));
     let elapsed = start.elapsed();
     observer.finished(&sampler.sample(&region, elapsed), &region);
     // The last, partial second.
