@@ -17,6 +17,10 @@ use std::time::Duration;
 
 use crate::source::{FileId, Span};
 
+/// The longest duration a plan may write, as on the command line: 1e9 s (about 31 years).
+/// Run time adds durations to `Instant`s (`think`, `delay`), which overflow far past it.
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(1_000_000_000);
+
 /// An `i128` aligned as an `i64`: an `i128` field would align tokens and syntax nodes to 16
 /// bytes, making them larger, and the parser's recursion would need more stack per level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -441,11 +445,15 @@ impl<'s> Lexer<'s> {
             );
         }
         match Duration::try_from_secs_f64(value * scale) {
-            Ok(d) => self.tok(Tok::Duration(d), start),
-            Err(_) => self.tok(
+            Ok(d) if d <= MAX_DURATION => self.tok(Tok::Duration(d), start),
+            _ => self.tok(
                 Tok::Error(
                     format!("invalid duration `{text}`"),
-                    Some("the duration is too large".into()),
+                    Some(
+                        "the duration is too large: the longest is 1000000000s (about 31 \
+                         years)"
+                            .into(),
+                    ),
                 ),
                 start,
             ),
@@ -825,6 +833,24 @@ mod tests {
                 Tok::Error(m, Some(help)) => {
                     assert_eq!(*m, format!("integer `{src}` is out of range"));
                     assert!(help.contains("128 bits"), "{help}");
+                }
+                other => panic!("{src}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn durations_stop_at_a_billion_seconds() {
+        assert_eq!(toks("1000000000s")[0], Tok::Duration(MAX_DURATION));
+        assert_eq!(
+            toks("277777h")[0],
+            Tok::Duration(Duration::from_secs(277_777 * 3600))
+        );
+        for src in ["1000000001s", "16666667m", "5000000000000000h"] {
+            match &toks(src)[0] {
+                Tok::Error(m, Some(help)) => {
+                    assert_eq!(*m, format!("invalid duration `{src}`"));
+                    assert!(help.contains("the longest is 1000000000s"), "{help}");
                 }
                 other => panic!("{src}: {other:?}"),
             }
