@@ -258,6 +258,52 @@ fn the_demo_stopped_by_a_sigterm_to_its_group_answers_every_request() {
     assert!(!err.contains("killed by"), "{err}");
 }
 
+/// The demo's target server dying mid-run stays the demo's to reap: the master waits only for
+/// its load processes by pid. It used to reap any child (`wait4(-1)`), the dead target among
+/// them, and the demo then signalled and waited for a pid the kernel could have given to an
+/// unrelated process (SIGUSR1 kills by default).
+#[test]
+fn the_master_leaves_the_demo_target_to_the_demo() {
+    let child = molotov()
+        .args(["demo", "-q", "-w", "2", "-d", "4"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn molotov");
+    let master = child.id();
+    // The target server is the child with threads (a load process has one).
+    let threads =
+        |pid: &u32| proc_status_field(*pid, "Threads").and_then(|t| t.trim().parse::<u32>().ok());
+    let mut target = None;
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            target = children_of(master)
+                .into_iter()
+                .find(|pid| threads(pid).is_some_and(|n| n > 1));
+            target.is_some()
+        }),
+        "no demo target server among molotov's children"
+    );
+    let target = target.unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: kill(2) on a child of the molotov this test started; no memory is involved.
+    unsafe { libc::kill(target as i32, libc::SIGKILL) };
+    // The load goes on for seconds: all that time the dead target is a zombie, its pid held,
+    // since nothing but the demo's stop waits for it.
+    std::thread::sleep(Duration::from_millis(1500));
+    let state = proc_status_field(target, "State");
+    assert!(
+        state.as_deref().is_some_and(|s| s.contains('Z')),
+        "the killed target {target} was reaped mid-run by someone else: state {state:?}"
+    );
+    let out = wait_bounded(child, Duration::from_secs(40));
+    assert!(
+        std::fs::metadata(format!("/proc/{target}")).is_err(),
+        "the demo did not reap its target\n{}",
+        stderr(&out)
+    );
+}
+
 fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
 }

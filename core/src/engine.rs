@@ -1557,22 +1557,47 @@ pub fn encode_site(site: Site) -> u64 {
     }
 }
 
-/// Decodes [`encode_site`] (None for 0).
+/// Decodes [`encode_site`]: None for 0, and for a word `encode_site` never writes (the
+/// master reads it from a load process's memory and trusts no stray value).
 pub fn decode_site(word: u64) -> Option<Site> {
-    if word == 0 {
-        return None;
+    let id = u32::try_from((word & !(3 << 62)).checked_sub(1)?).ok()?;
+    match word >> 62 {
+        2 => Some(Site::Request(id)),
+        1 => (id == 0).then_some(Site::Statement),
+        0 => Some(Site::Check(id)),
+        _ => None,
     }
-    let id = ((word & !(3 << 62)) - 1) as u32;
-    Some(match word >> 62 {
-        2 => Site::Request(id),
-        1 => Site::Statement,
-        _ => Site::Check(id),
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sites_decode_what_was_encoded_and_nothing_else() {
+        for site in [
+            Site::Check(0),
+            Site::Check(7),
+            Site::Check(u32::MAX - 1),
+            Site::Request(0),
+            Site::Request(42),
+            Site::Statement,
+        ] {
+            assert_eq!(decode_site(encode_site(site)), Some(site), "{site:?}");
+        }
+        // Words no load process writes: a stray write must not become a site.
+        for word in [
+            0,
+            1 << 62,
+            3 << 62,
+            (3 << 62) | 5,
+            (1 << 62) | 2,
+            1 << 40,
+            u64::MAX,
+        ] {
+            assert_eq!(decode_site(word), None, "{word:#x}");
+        }
+    }
 
     #[test]
     fn the_resolver_cache_is_bounded_and_keeps_the_names_in_use() {

@@ -205,7 +205,8 @@ fn cgroup_room() -> Option<u64> {
 /// the master builds for the report.
 pub fn stats_memory(layout: &Layout) -> u64 {
     let shape = layout.shape();
-    layout.region_bytes() as u64 + (shape.requests as u64 + 2) * COUNTS_LEN as u64 * 8
+    (layout.region_bytes() as u64)
+        .saturating_add((shape.requests as u64 + 2).saturating_mul(COUNTS_LEN as u64 * 8))
 }
 
 /// Fails when the stats of this run could take more memory than is available.

@@ -532,11 +532,6 @@ pub fn reap(pid: i32, block: bool) -> Option<(Pid, ChildExit, Usage)> {
     }
 }
 
-/// Reaps every child that has ended, without blocking.
-pub fn reap_any() -> Vec<(Pid, ChildExit, Usage)> {
-    std::iter::from_fn(|| reap(-1, false)).collect()
-}
-
 /// Sends `signal` to `pid`, ignoring a child that is already gone.
 pub fn kill(pid: Pid, signal: Signal) {
     let _ = nix::sys::signal::kill(pid, signal);

@@ -310,7 +310,7 @@ impl LoadChildren {
             }
         }
         if got.child {
-            for (pid, exit, usage) in process::reap_any() {
+            for (pid, exit, usage) in reap_ended(&self.children) {
                 if let Some(c) = self.children.iter_mut().find(|c| c.pid == pid) {
                     c.ended(exit, usage);
                     // A process killed or dead mid-run left its gauges as they were: it runs
@@ -807,6 +807,18 @@ fn collect_setup(
     (bytes, exit, usage, interrupts)
 }
 
+/// Reaps those of the run's own `children` that have ended, without blocking. Only their
+/// pids are waited for: `wait4(-1)` would also reap a child this process forked for another
+/// purpose (the demo's target server), whose owner still signals and waits for it by pid
+/// later, when that pid may be another process's.
+fn reap_ended(children: &[Child]) -> Vec<(Pid, ChildExit, process::Usage)> {
+    children
+        .iter()
+        .filter(|c| c.info.exit.is_none())
+        .filter_map(|c| process::reap(c.pid.as_raw(), false))
+        .collect()
+}
+
 /// Waits for `children` to end, stopping them when they run past `limit` or at a second
 /// interrupt; returns the interrupts seen.
 fn wait_all(children: &mut [Child], signals: &MasterSignals, limit: Duration) -> u32 {
@@ -815,7 +827,7 @@ fn wait_all(children: &mut [Child], signals: &MasterSignals, limit: Duration) ->
     while children.iter().any(|c| c.info.exit.is_none()) {
         let got = signals.wait(Duration::from_millis(50), None);
         interrupts += got.interrupts;
-        for (pid, exit, usage) in process::reap_any() {
+        for (pid, exit, usage) in reap_ended(children) {
             if let Some(c) = children.iter_mut().find(|c| c.pid == pid) {
                 c.ended(exit, usage);
             }
@@ -839,7 +851,15 @@ fn wait_all(children: &mut [Child], signals: &MasterSignals, limit: Duration) ->
 /// The failure a slot kept as its run-stopping one (`-x`), or its first one.
 fn failure_in(region: &Region, slot_index: usize, names: &Names) -> Option<FailureReport> {
     let slot = region.slot(slot_index);
+    // The site a load process wrote is checked against the plan's names before it is used
+    // as an index: a stray write in a child must not make the master panic without a report.
+    let names_site = |site: &Site| match *site {
+        Site::Check(id) => (id as usize) < names.checks.len(),
+        Site::Request(id) => (id as usize) < names.requests.len(),
+        Site::Statement => true,
+    };
     let sites = engine::decode_site(slot.meta(Meta::FailedSite))
+        .filter(names_site)
         .into_iter()
         .chain(
             (0..names.checks.len() as u32)
@@ -917,6 +937,42 @@ mod tests {
         };
         let interval = Duration::from_millis(interval_ms);
         Sample::of_interval(Duration::from_secs(4) + interval, interval, delta, 0)
+    }
+
+    #[test]
+    fn a_stray_failure_site_in_a_slot_is_not_used_as_an_index() {
+        let region = Region::new(Layout::new(Shape {
+            requests: 1,
+            scenarios: 1,
+            checks: 1,
+            slots: 1,
+        }))
+        .unwrap();
+        let names = Names {
+            requests: vec!["GET /".into()],
+            request_locations: vec!["p.mol:2".into()],
+            scenarios: vec!["s".into()],
+            checks: vec![CheckName {
+                text: "status == 200".into(),
+                location: "p.mol:3".into(),
+                is_assert: false,
+            }],
+            error_kinds: Vec::new(),
+        };
+        let slot = region.slot(0);
+        slot.offer_sample(Site::Check(0), 500, "status was 500");
+        // Sites past the plan's checks and requests (what a stray write leaves): the report
+        // falls back to the samples the slot has, here the check's.
+        for stray in [
+            engine::encode_site(Site::Check(0xF000_0000)),
+            engine::encode_site(Site::Request(1)),
+            0xF000_0000,
+        ] {
+            slot.set_meta(Meta::FailedSite, stray);
+            let failure = failure_in(&region, 0, &names).expect("the check's sample");
+            assert_eq!(failure.what, "check status == 200", "{stray:#x}");
+            assert_eq!(failure.status, 500);
+        }
     }
 
     #[test]

@@ -267,9 +267,13 @@ impl Layout {
         self.shape
     }
 
-    /// Total size of the region in bytes.
+    /// Total size of the region in bytes (saturating: a size past the address space is
+    /// refused by the memory check, never wrapped to a small one).
     pub fn region_bytes(&self) -> usize {
-        (HEADER_WORDS + self.slot_words * self.shape.slots) * 8
+        self.slot_words
+            .saturating_mul(self.shape.slots)
+            .saturating_add(HEADER_WORDS)
+            .saturating_mul(8)
     }
 
     fn histogram(&self, which: Histo) -> usize {
@@ -494,11 +498,12 @@ impl Region {
             .is_ok()
     }
 
-    /// The slot that stopped the run on a failure, if any.
+    /// The slot that stopped the run on a failure, if any. A value naming no slot (a stray
+    /// write in a load process) is none: the master never trusts a child's word as an index.
     pub fn failed_slot(&self) -> Option<usize> {
         match self.get_header(HeaderWord::FailedSlot) {
             0 => None,
-            n => Some(n as usize - 1),
+            n => usize::try_from(n - 1).ok().filter(|&i| i < self.slots()),
         }
     }
 
@@ -875,6 +880,18 @@ mod tests {
             slots,
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn a_failed_slot_that_names_no_slot_is_none() {
+        let r = region(3);
+        assert_eq!(r.failed_slot(), None);
+        assert!(r.claim_failed_slot(2));
+        assert_eq!(r.failed_slot(), Some(2));
+        for stray in [4, 0xF000_0000, u64::MAX] {
+            r.set_header(HeaderWord::FailedSlot, stray);
+            assert_eq!(r.failed_slot(), None, "{stray}");
+        }
     }
 
     #[test]
