@@ -154,6 +154,10 @@ pub(crate) struct Reactor {
     recv_buffers: RefCell<Option<RecvBuffers>>,
     /// Receives that ended because every buffer held unread bytes.
     shortages: Cell<u64>,
+    /// The timespec a wait's `TIMEOUT` entry points at, without the timeout argument. Owned
+    /// here, boxed (a fixed address) and dropped after the ring, so that it outlives any
+    /// entry pointing at it, even one a failed `io_uring_enter` left queued.
+    fallback_timeout: Box<Cell<types::Timespec>>,
 }
 
 impl Drop for Reactor {
@@ -253,6 +257,7 @@ impl Reactor {
                         recv_buffer_shape: (receive.buffers, receive.buffer_size),
                         recv_buffers: RefCell::new(None),
                         shortages: Cell::new(0),
+                        fallback_timeout: Box::new(Cell::new(types::Timespec::new())),
                     });
                 }
                 // A flag this kernel does not know: try the next.
@@ -501,8 +506,8 @@ impl Reactor {
             .build()
             .user_data(CANCEL_USER_DATA);
         // SAFETY: a cancellation points at no memory. If it cannot be queued (the ring
-        // failed), the poll completes when its descriptor's file is released; the slot is
-        // freed then.
+        // failed), the poll stays armed until the ring is closed: it holds its own reference
+        // to the socket's file, which stays open until then, and its slot stays taken.
         let _ = unsafe { self.push(&cancel) };
     }
 
@@ -575,14 +580,17 @@ impl Reactor {
             (true, Some(timeout)) => {
                 // A `TIMEOUT` that also completes once one other completion is posted
                 // (`count` 1), so that it never outlives the wait it bounds.
-                let spec = types::Timespec::from(timeout);
-                let entry = opcode::Timeout::new(&spec)
+                // An entry left queued by an earlier wait (an `io_uring_enter` that failed
+                // before taking it) reads this wait's timeout instead: a timespec either way.
+                self.fallback_timeout.set(types::Timespec::from(timeout));
+                let entry = opcode::Timeout::new(self.fallback_timeout.as_ptr())
                     .count(1)
                     .build()
                     .user_data(CANCEL_USER_DATA);
-                // SAFETY: the kernel reads the timespec when it takes the entry, which the
-                // submission below does before `spec` goes out of scope (no SQPOLL thread
-                // takes entries on its own here).
+                // SAFETY: the kernel reads the timespec when it takes the entry, at a submission
+                // now or later; it lives in the reactor, boxed, until after the ring is closed
+                // (`fallback_timeout` is dropped after `ring`), and only this thread writes it,
+                // between submissions.
                 if unsafe { ring.submission().push(&entry) }.is_err() {
                     ring.submit()?;
                     // SAFETY: as above.
