@@ -119,8 +119,13 @@ static CHILD: AtomicI32 = AtomicI32::new(0);
 static SIGNALED: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn on_signal(sig: libc::c_int) {
+    // SAFETY: errno is this thread's; reading and restoring it is what a handler that makes
+    // a system call must do, so that the interrupted code never sees the handler's errno.
+    let errno = unsafe { *libc::__errno_location() };
     SIGNALED.store(sig, Ordering::SeqCst);
     forward(sig);
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = errno };
 }
 
 /// Passes `sig` on to the running child, except SIGINT: Ctrl-C already reached it (the
@@ -238,12 +243,37 @@ fn run_child(cmd: &mut Command, path: &Path) -> Result<ExitStatus, SlaveError> {
     if let Some(sig) = interrupted() {
         forward(sig);
     }
-    let status = child.wait();
+    // Wait for the child to end without reaping it: while it is a zombie its pid is still
+    // its own, so a signal forwarded in the meantime cannot reach another process. Only
+    // then is the pid forgotten, and the child reaped.
+    wait_for_exit_unreaped(child.id());
     CHILD.store(0, Ordering::SeqCst);
+    let status = child.wait();
     status.map_err(|source| SlaveError::Spawn {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// Blocks until child `pid` has ended, leaving it to be reaped (`WNOWAIT`). Returns at
+/// once if it cannot wait (the reaping `wait` that follows reports why).
+fn wait_for_exit_unreaped(pid: u32) {
+    loop {
+        // SAFETY: an all-zero siginfo is a valid value for waitid to overwrite.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waitid writes into the siginfo we own; WNOWAIT leaves the child unreaped.
+        let got = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        if got == 0 || std::io::Error::last_os_error().kind() != ErrorKind::Interrupted {
+            return;
+        }
+    }
 }
 
 fn git() -> Command {
