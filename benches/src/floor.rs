@@ -101,27 +101,58 @@ pub async fn exchange_loop<S: AsyncRead + AsyncWrite + Unpin>(
 
 /// Whether `data` holds a complete response: a head (up to the blank line) and as many body
 /// bytes as its `Content-Length` says (none without one). The floors' responses come from
-/// nginx's `return 200`, so nothing else (chunked, until-close) is handled. One pass over the
-/// head's lines, no allocation: a floor's check must cost less than any real parser (it used
-/// to lower-case every line into a new `String`, ~3,100 instructions per response, more than
-/// molotov's whole request path).
+/// nginx's `return 200`, so nothing else (chunked, until-close) is handled. A floor's check
+/// must cost less than any real parser: the newlines are found 16 bytes at a time (SSE2 on
+/// x86-64), and only lines starting with `c`/`C` are compared with `content-length:`, with no
+/// allocation (it used to lower-case every line into a new `String`: ~3,100 instructions per
+/// response, more than molotov's whole request path, so the floors were not floors).
 pub fn response_complete(data: &[u8]) -> bool {
     const NAME: &[u8] = b"content-length:";
+    // The newlines among the 16 bytes from `at` (fewer at the end), as bits.
+    let newlines = |at: usize| -> u32 {
+        #[cfg(target_arch = "x86_64")]
+        if data.len() - at >= 16 {
+            use std::arch::x86_64::{
+                __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
+            };
+            // SAFETY: SSE2 is part of x86-64; the unaligned load reads the 16 bytes from `at`,
+            // which the length check above keeps inside `data`.
+            return unsafe {
+                let bytes = _mm_loadu_si128(data.as_ptr().add(at).cast::<__m128i>());
+                _mm_movemask_epi8(_mm_cmpeq_epi8(bytes, _mm_set1_epi8(b'\n' as i8))) as u32
+            };
+        }
+        data[at..data.len().min(at + 16)]
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .fold(0, |bits, (i, _)| bits | 1 << i)
+    };
     let mut length = 0usize;
-    let mut start = 0;
-    while let Some(off) = data[start..].iter().position(|&b| b == b'\n') {
-        let line = &data[start..start + off];
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        start += off + 1;
-        if line.is_empty() {
-            return data.len() >= start + length;
+    let mut line_start = 0;
+    let mut at = 0;
+    while at < data.len() {
+        let mut bits = newlines(at);
+        while bits != 0 {
+            let end = at + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let line = &data[line_start..end];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            line_start = end + 1;
+            match line.first() {
+                None => return data.len() >= line_start + length,
+                Some(b'c' | b'C')
+                    if line.len() > NAME.len() && line[..NAME.len()].eq_ignore_ascii_case(NAME) =>
+                {
+                    length = line[NAME.len()..]
+                        .iter()
+                        .filter(|b| b.is_ascii_digit())
+                        .fold(0, |n, b| n * 10 + usize::from(b - b'0'));
+                }
+                Some(_) => {}
+            }
         }
-        if line.len() > NAME.len() && line[..NAME.len()].eq_ignore_ascii_case(NAME) {
-            length = line[NAME.len()..]
-                .iter()
-                .filter(|b| b.is_ascii_digit())
-                .fold(0, |n, b| n * 10 + usize::from(b - b'0'));
-        }
+        at += 16;
     }
     false
 }
@@ -168,6 +199,14 @@ mod tests {
         assert!(response_complete(
             b"HTTP/1.1 200 OK\r\nServer: nginx\r\nCONTENT-LENGTH:  2 \r\n\r\n12"
         ));
+        // nginx's response: longer than the 16 bytes looked at at once.
+        let nginx = b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Thu, 26 Nov 2026 12:02:14 \
+                      GMT\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\
+                      Connection: keep-alive\r\n\r\n{\"ok\":true}";
+        for cut in 0..nginx.len() {
+            assert!(!response_complete(&nginx[..cut]), "complete at {cut} bytes");
+        }
+        assert!(response_complete(nginx));
         // The head's end is the first empty line, not a body's.
         assert!(!response_complete(
             b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n\r\n\r\n"
