@@ -245,6 +245,43 @@ fn sigterm_and_sighup_stop_gracefully_with_exact_counts_also_sent_to_the_group()
 /// before the second came) and stopped at once: requests in flight, which the server
 /// answered, were lost as unfinished. The same signal from the same sender within 50 ms now
 /// counts once.
+/// A parent that ignores SIGCHLD (not to collect zombies) passes that on through `exec`; the
+/// kernel would then reap the load processes itself, and the master waited forever for them
+/// (SIGTERM and Ctrl-C twice did not end it, and no report came). With a `setup` block, the
+/// setup was reported failed.
+#[test]
+fn an_inherited_ignored_sigchld_changes_nothing() {
+    use std::os::unix::process::CommandExt;
+    let server = target();
+    let dir = TempDir::new("sigchld-ignored");
+    let plain = dir.write("plain.mol", &plan(&base_url(&server), "5s", "  GET /json"));
+    let with_setup = dir.write(
+        "setup.mol",
+        &format!(
+            "defaults {{\n  base {}\n}}\n\nsetup {{\n  GET /json\n}}\n\nscenario s {{\n  GET /json\n}}\n",
+            base_url(&server)
+        ),
+    );
+    for file in [plain, with_setup] {
+        server.reset_counters();
+        let mut cmd = molotov();
+        cmd.args(["-q", "-p", "2", "-w", "2", "-d", "1", "--grace", "1s"])
+            .arg(&file);
+        // SAFETY: signal(2) is async-signal-safe, as pre_exec requires.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+        let finished = harness::run(&mut cmd, &dir, Duration::from_secs(15));
+        finished.assert_sound();
+        finished.assert_exit(0);
+        assert!(finished.total("requests") > 0, "{}", finished.dump());
+        assert_server_answered_all(&server, &finished);
+    }
+}
+
 #[test]
 fn a_signal_sent_to_the_master_then_to_its_group_stops_gracefully() {
     let server = target();

@@ -170,13 +170,16 @@ pub fn raise_limits(fds_needed: u64) -> Result<Limits, ProcessError> {
     })
 }
 
-/// Gives SIGINT and SIGTERM their default action, whatever this process inherited. A
-/// background job of a non-interactive shell starts with SIGINT ignored; the master blocks
+/// Gives SIGINT, SIGTERM and SIGCHLD their default action, whatever this process inherited.
+/// A background job of a non-interactive shell starts with SIGINT ignored; the master blocks
 /// the signals and reads them from a signalfd once the load starts, which obeys them even
 /// then, so an inherited "ignore" would only hold during start-up: a `kill -INT` would be lost
-/// or obeyed depending on timing. Call first thing in `main`, before any thread exists.
+/// or obeyed depending on timing. An ignored SIGCHLD (a parent that does not want zombies
+/// passes it on through `exec`) makes the kernel reap our children itself: the master would
+/// wait forever for load processes it can no longer reap. Call first thing in `main`, before
+/// any thread exists.
 pub fn obey_interrupt_signals() -> Result<(), ProcessError> {
-    for sig in [Signal::SIGINT, Signal::SIGTERM] {
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGCHLD] {
         // SAFETY: SIG_DFL installs no handler code; no other thread exists yet.
         unsafe { nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigDfl) }
             .map_err(os("signal"))?;

@@ -154,6 +154,12 @@ fn install_signal_handlers() {
             molotov_core::errln!("moloslave: warning: cannot handle {sig}: {e}");
         }
     }
+    // An inherited "ignore SIGCHLD" would let the kernel reap git and molotov itself, and
+    // waiting for them would fail: the default action, whatever the parent left.
+    // SAFETY: SIG_DFL installs no handler code; no other thread exists yet.
+    if let Err(e) = unsafe { signal::signal(Signal::SIGCHLD, SigHandler::SigDfl) } {
+        molotov_core::errln!("moloslave: warning: cannot reset SIGCHLD: {e}");
+    }
 }
 
 fn interrupted() -> Option<i32> {
