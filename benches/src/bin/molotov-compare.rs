@@ -207,7 +207,8 @@ fn main() -> ExitCode {
         h2load: given_or_found(args.h2load, "h2load", &[]),
         oha: given_or_found(args.oha, "oha", &home_cargo),
     };
-    // -w 10000 needs about 20,000 descriptors in one process; wrk and oha get the same limit.
+    // molotov's -w 10000 needs one descriptor per worker (one origin) plus its own few, in
+    // one process (see memory_large_workers); wrk and oha get the same limit.
     let open_files = raise_open_files(1 << 16);
     let settings = Settings {
         programs,
