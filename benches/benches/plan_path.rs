@@ -1,7 +1,8 @@
 //! The per-request CPU work of a load worker with the network taken out: the plan
-//! interpreter drives `FakeEngine` (molotov-core's driver logic: needs, pre-rendered or
-//! rendered bytes, response parsing with molotov-http, shared-memory recording) which answers
-//! every request with nginx's 160-byte `{"ok":true}` response.
+//! interpreter drives `FakeEngine` (molotov-core's driver logic: needs, the held bytes of a
+//! static request, which the interpreter then does not render, or a request rendered per run,
+//! response parsing with molotov-http, shared-memory recording) which answers every request
+//! with nginx's 160-byte `{"ok":true}` response.
 //! - `static_get`: `benches/plans/static.mol` (one literal GET, status only);
 //! - `templated_check_capture`: `benches/plans/plan.mol` (templated URL rendered per run,
 //!   body kept, `check jsonpath "$.ok" == true`, `capture ok = jsonpath "$.ok"`).

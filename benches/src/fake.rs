@@ -1,10 +1,12 @@
 //! The engine's per-request work without the network, for micro-benchmarks and tests:
 //! [`FakeEngine`] is a plan-interpreter `Driver` that does what molotov-core's `EngineDriver`
-//! does around a send (convert the needs once, reuse pre-rendered bytes for static requests
-//! or render into a reused buffer, account client counters, count the request in flight,
-//! parse the response with molotov-http's `ResponseParser`, record counters and three
-//! latency histograms into a shared-memory [`Slot`]), with a canned response in place of the
-//! socket. [`FakeRecorder`] mirrors `EngineRecorder`.
+//! does around a send (convert the needs once; hold the rendered bytes of static requests, so
+//! that the interpreter skips rendering them ([`Driver::holds_rendered`]), or render into a
+//! reused buffer; count the request, sent and in flight; add bytes and the connect to the slot
+//! as the client's `SlotMeter` does, when they happen; parse the response with molotov-http's
+//! `ResponseParser`; record counters and three latency histograms into a shared-memory
+//! [`Slot`]), with a canned response in place of the socket. [`FakeRecorder`] mirrors
+//! `EngineRecorder`.
 //!
 //! This is a model of `core/src/engine.rs` (its driver is private to molotov-core), written
 //! against the same public APIs; keep the two in step when the engine's hot path changes.
@@ -49,15 +51,6 @@ pub fn region_for(program: &Program) -> Result<Region, ShmError> {
     }))
 }
 
-/// The client's byte and connection counters as the engine accounts them.
-#[derive(Debug, Default, Clone, Copy)]
-struct Counters {
-    bytes_sent: u64,
-    bytes_received: u64,
-    connects: u64,
-    retries: u64,
-}
-
 /// A `Driver` that answers every request with the same canned response.
 #[derive(Debug)]
 pub struct FakeEngine<'s> {
@@ -66,12 +59,15 @@ pub struct FakeEngine<'s> {
     parser: ResponseParser,
     /// Reused buffer for requests rendered per call.
     wire: Vec<u8>,
-    /// Pre-rendered wire bytes per request id, valid for the stored cache key.
+    /// Pre-rendered wire bytes per request id, valid for the stored cache key (the engine's
+    /// `constant` table for key 0 and its per-worker `held` bytes for the others).
     rendered: Vec<Option<(u64, Vec<u8>)>>,
     /// What each request id needs of its response, converted once.
     needs: Vec<Option<ResponseNeeds>>,
-    counters: Counters,
-    accounted: Counters,
+    /// The "connection" was opened (counted once, as the client's meter counts a connect).
+    connected: bool,
+    /// Sends that came unrendered: the interpreter skipped rendering for bytes held here.
+    held_sends: u64,
     /// Which buffer holds the last request: `Some(id)` for a pre-rendered one.
     last_cached: Option<Option<usize>>,
 }
@@ -109,8 +105,8 @@ impl<'s> FakeEngine<'s> {
             wire: Vec::with_capacity(512),
             rendered: Vec::new(),
             needs: Vec::new(),
-            counters: Counters::default(),
-            accounted: Counters::default(),
+            connected: false,
+            held_sends: 0,
             last_cached: None,
         }
     }
@@ -131,18 +127,17 @@ impl<'s> FakeEngine<'s> {
     pub fn last_was_prerendered(&self) -> bool {
         matches!(self.last_cached, Some(Some(_)))
     }
+
+    /// How many requests came unrendered ([`Driver::holds_rendered`] said their bytes were
+    /// held, so the interpreter did not render them).
+    pub fn held_sends(&self) -> u64 {
+        self.held_sends
+    }
 }
 
-/// Adds what the "client" counted since `accounted` to the slot, like the engine's `account`.
-fn account(slot: Slot<'_>, now: Counters, accounted: &mut Counters) {
-    slot.add(Total::BytesSent, now.bytes_sent - accounted.bytes_sent);
-    slot.add(
-        Total::BytesReceived,
-        now.bytes_received - accounted.bytes_received,
-    );
-    slot.add(Total::Connects, now.connects - accounted.connects);
-    slot.add(Total::Retries, now.retries - accounted.retries);
-    *accounted = now;
+/// A request handed over unrendered whose bytes are not held (the engine's `not_held`).
+fn not_held() -> Error {
+    Error::InvalidRequest("an unrendered request whose bytes are not held".to_owned())
 }
 
 fn convert_needs(needs: &molotov_dsl::Needs) -> ResponseNeeds {
@@ -186,6 +181,16 @@ impl Driver for FakeEngine<'_> {
         }
         let needs = self.needs[id].get_or_insert_with(|| convert_needs(req.needs));
         let sent = match req.cache_key {
+            // Unrendered: the bytes held under the key (`holds_rendered` said they are there).
+            Some(key) if !req.rendered => {
+                let held = self.rendered[id]
+                    .as_ref()
+                    .filter(|(k, _)| *k == key)
+                    .ok_or_else(not_held)?;
+                self.last_cached = Some(Some(id));
+                self.held_sends += 1;
+                held.1.len()
+            }
             Some(key) => {
                 let entry = &mut self.rendered[id];
                 if entry.as_ref().is_none_or(|(k, _)| *k != key) {
@@ -204,22 +209,28 @@ impl Driver for FakeEngine<'_> {
                 self.wire.len()
             }
         };
-        if self.counters.connects == 0 {
-            self.counters.connects = 1;
-        }
         let slot = self.slot;
-        account(slot, self.counters, &mut self.accounted);
         slot.add(Total::Requests, 1);
+        slot.add_request(req.id.0, RequestCounter::Sent, 1);
         slot.add_meta(Meta::InFlight, 1);
+        // What the client's meter adds as it happens: the connect (once), the bytes written,
+        // the bytes read (to the request's row too).
+        if !self.connected {
+            self.connected = true;
+            slot.add(Total::Connects, 1);
+            slot.add(Total::ConnectMicros, 0);
+        }
         // The client reads the clock when it starts writing, at the first response byte and
         // at the end of the response.
         let write_started = Instant::now();
-        self.counters.bytes_sent += sent as u64;
+        slot.add(Total::BytesSent, sent as u64);
         self.parser
             .reset(RequestMeta::for_method(req.method).head, needs);
         let first_byte = Instant::now();
+        let received = self.response.len() as u64;
+        slot.add(Total::BytesReceived, received);
+        slot.add_request(req.id.0, RequestCounter::BytesReceived, received);
         let progress = self.parser.feed(&self.response);
-        self.counters.bytes_received += self.response.len() as u64;
         let done = Instant::now();
         slot.add_meta(Meta::InFlight, 1u64.wrapping_neg());
         match progress {
@@ -231,11 +242,6 @@ impl Driver for FakeEngine<'_> {
                 slot.record(Histo::Service, total);
                 slot.record(Histo::Request(req.id.0), total);
                 slot.add_request(req.id.0, RequestCounter::Responses, 1);
-                slot.add_request(
-                    req.id.0,
-                    RequestCounter::BytesReceived,
-                    self.response.len() as u64,
-                );
                 slot.add(Total::TtfbMicros, micros(first_byte - write_started));
                 Ok(FakeResponse {
                     parser: &self.parser,
@@ -255,6 +261,13 @@ impl Driver for FakeEngine<'_> {
                 Err(error)
             }
         }
+    }
+
+    fn holds_rendered(&self, id: molotov_dsl::RequestId, cache_key: u64) -> bool {
+        self.rendered
+            .get(id.0 as usize)
+            .and_then(Option::as_ref)
+            .is_some_and(|(key, _)| *key == cache_key)
     }
 
     async fn sleep(&mut self, _dur: Duration) {}
@@ -367,8 +380,22 @@ mod tests {
         assert_eq!(slot.meta(Meta::InFlight), 0);
         let recorded: u64 = slot.histogram_counts(Histo::Overall).map(|(_, c)| c).sum();
         assert_eq!(recorded, 100);
-        // Bytes of the first 99 requests are accounted at the next send, like the engine.
-        assert_eq!(slot.total(Total::BytesReceived), 99 * NGINX_OK.len() as u64);
+        // Bytes, the connect and the sent count go into the slot as they happen, like the
+        // engine's meter.
+        assert_eq!(
+            slot.total(Total::BytesReceived),
+            100 * NGINX_OK.len() as u64
+        );
+        assert_eq!(
+            slot.request(0, RequestCounter::BytesReceived),
+            100 * NGINX_OK.len() as u64
+        );
+        assert_eq!(slot.request(0, RequestCounter::Sent), 100);
+        let wire = expected_wire(&molotov_http::Method::GET, "/");
+        assert_eq!(slot.total(Total::BytesSent), 100 * wire.len() as u64);
+        assert_eq!(slot.total(Total::Connects), 1);
+        // Rendered once; the 99 sends after it skipped rendering, as with the engine.
+        assert_eq!(driver.held_sends(), 99);
     }
 
     #[test]
@@ -385,6 +412,7 @@ mod tests {
             let outcome = block_on(w.run_scenario(ScenarioId(0), &mut driver, &mut recorder));
             assert_eq!(outcome, RunOutcome::Success);
             assert!(!driver.last_was_prerendered());
+            assert_eq!(driver.held_sends(), 0);
             let wire = String::from_utf8(driver.last_request().to_vec()).unwrap();
             let line = wire.lines().next().unwrap();
             let page: u32 = line

@@ -471,6 +471,27 @@ pub fn verdicts(outcomes: &[Outcome]) -> Vec<Verdict> {
     out
 }
 
+/// A line for each contestant of a scenario whose every run failed (none was measured):
+/// its ratios, and the targets that need it, read "not measured", which is not the same as a
+/// peer left out on purpose (`--oha none`, not installed), so the comparison fails on it.
+pub fn all_runs_failed(outcomes: &[Outcome]) -> Vec<String> {
+    let mut out = Vec::new();
+    for o in outcomes {
+        for (c, samples) in o.contestants.iter().zip(&o.samples) {
+            if !samples.is_empty() && samples.iter().all(Option::is_none) {
+                out.push(format!(
+                    "{}: every run of {} failed ({} of {}): it is not measured, nor anything compared with it (the scenario's notes say why)",
+                    o.scenario.name(),
+                    c.label,
+                    samples.len(),
+                    samples.len(),
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// The verdicts as text (nothing when no scenario of a target ran, e.g. `static-1` alone).
 pub fn verdict_table(verdicts: &[Verdict]) -> String {
     if verdicts.is_empty() {
@@ -702,6 +723,34 @@ mod tests {
         assert!(table.contains("target mean busy"), "{table}");
         // The busiest CPU, then the mean of the three.
         assert!(table.contains("100%") && table.contains("50%"), "{table}");
+    }
+
+    #[test]
+    fn a_contestant_whose_every_run_failed_is_named() {
+        let o = outcome(
+            Scenario::Static50,
+            &["molotov", "wrk", "oha"],
+            vec![
+                vec![sample(100, 1000, 0, 0, 0), sample(100, 1000, 0, 0, 0)],
+                vec![None, None],
+                vec![None, sample(90, 1000, 0, 0, 0)],
+            ],
+        );
+        let failed = all_runs_failed(std::slice::from_ref(&o));
+        assert_eq!(
+            failed,
+            [
+                "static-50: every run of wrk failed (2 of 2): it is not measured, nor anything compared with it (the scenario's notes say why)"
+            ]
+        );
+        assert_eq!(verdicts(&[o])[0].measured, "wrk not measured");
+        // A peer left out (no column at all) is not a failure.
+        let left_out = outcome(
+            Scenario::Static50,
+            &["molotov"],
+            vec![vec![sample(100, 1000, 0, 0, 0)]],
+        );
+        assert!(all_runs_failed(&[left_out]).is_empty());
     }
 
     #[test]

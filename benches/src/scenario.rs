@@ -87,6 +87,38 @@ impl Scenario {
     pub fn from_name(name: &str) -> Option<Scenario> {
         Scenario::ALL.into_iter().find(|s| s.name() == name)
     }
+
+    /// Whether wrk is among its contestants (when installed).
+    pub fn runs_wrk(self) -> bool {
+        matches!(
+            self,
+            Scenario::Static50
+                | Scenario::Static200
+                | Scenario::Static1
+                | Scenario::Slow
+                | Scenario::Scaling
+        )
+    }
+}
+
+/// Why `duration` cannot be every contestant's run length, if it cannot: wrk's `-d` takes a
+/// whole number of seconds (`s`, `m`, `h`; wrk 4.1 answers `-d2500ms` or `-d1.5s` with its
+/// usage and exit 1), and every tool of a scenario runs for the same time, so a duration with
+/// a fraction of a second is refused when wrk is installed and one of `scenarios` runs it.
+/// Without that check every wrk run failed and the ratios to wrk read "not measured".
+pub fn duration_problem(
+    duration: Duration,
+    scenarios: &[Scenario],
+    programs: &Programs,
+) -> Option<String> {
+    let wrk_runs = programs.wrk.is_some() && scenarios.iter().any(|s| s.runs_wrk());
+    (wrk_runs && duration.subsec_nanos() != 0).then(|| {
+        format!(
+            "--duration {:.3}s is not a whole number of seconds, and wrk takes only whole seconds (its -d reads s, m or h): give whole seconds (e.g. --duration {}s), or leave wrk out (--wrk none)",
+            duration.as_secs_f64(),
+            duration.as_secs().max(1)
+        )
+    })
 }
 
 /// A load generator whose output the comparison can read.
@@ -273,7 +305,8 @@ pub enum CompareError {
     },
 }
 
-/// `5s`, `2500ms`: a duration as the tools' flags take it.
+/// `5s`, `2500ms`: a duration as molotov's, h2load's and oha's flags take it (wrk takes only
+/// the first form: see [`duration_problem`]).
 fn flag_duration(d: Duration) -> String {
     if d.subsec_millis() == 0 {
         format!("{}s", d.as_secs())
@@ -747,7 +780,7 @@ mod tests {
                 oha: Some("oha".into()),
             },
             rounds: 1,
-            duration: Duration::from_millis(2500),
+            duration: Duration::from_secs(3),
             load_cpus: vec![0],
             target_cpus: vec![1],
             port: 18081,
@@ -789,9 +822,9 @@ mod tests {
         assert_eq!(
             lines,
             [
-                "TARGET=http://127.0.0.1:18081 taskset -c 0 molotov -p 1 -w 50 -d 2500ms -q --seed 1 /tmp/w/plans/static.mol",
-                "taskset -c 0 wrk -t1 -c50 -d2500ms http://127.0.0.1:18081/",
-                "taskset -c 0 oha --no-tui --output-format json -c 50 -z 2500ms http://127.0.0.1:18081/",
+                "TARGET=http://127.0.0.1:18081 taskset -c 0 molotov -p 1 -w 50 -d 3s -q --seed 1 /tmp/w/plans/static.mol",
+                "taskset -c 0 wrk -t1 -c50 -d3s http://127.0.0.1:18081/",
+                "taskset -c 0 oha --no-tui --output-format json -c 50 -z 3s http://127.0.0.1:18081/",
             ]
         );
         assert!(s.h2load(50, url).is_none(), "h2load is not installed here");
@@ -802,6 +835,40 @@ mod tests {
             s.h2load(50, url).unwrap().spec.command_line(),
             "taskset -c 0 h2load --h1 -t1 -c50 -D 5s http://127.0.0.1:18081/"
         );
+        // molotov, h2load and oha take milliseconds (wrk does not: see the next test).
+        s.duration = Duration::from_millis(2500);
+        assert_eq!(
+            s.h2load(50, url).unwrap().spec.command_line(),
+            "taskset -c 0 h2load --h1 -t1 -c50 -D 2500ms http://127.0.0.1:18081/"
+        );
+        assert_eq!(
+            s.oha(50, url).unwrap().spec.command_line(),
+            "taskset -c 0 oha --no-tui --output-format json -c 50 -z 2500ms http://127.0.0.1:18081/"
+        );
+    }
+
+    #[test]
+    fn a_duration_wrk_cannot_take_is_refused_when_wrk_runs() {
+        let s = settings();
+        let whole = Duration::from_secs(3);
+        let ms = Duration::from_millis(2500);
+        let fraction = Duration::from_secs_f64(1.5);
+        let all = Scenario::DEFAULT;
+        assert_eq!(duration_problem(whole, &all, &s.programs), None);
+        for d in [ms, fraction] {
+            let why = duration_problem(d, &all, &s.programs).expect("refused");
+            assert!(why.contains("wrk takes only whole seconds"), "{why}");
+            assert!(why.contains("--wrk none"), "{why}");
+            // Scenarios without wrk, or wrk left out: any duration.
+            let no_wrk = [Scenario::Plan, Scenario::Memory, Scenario::Open];
+            assert_eq!(duration_problem(d, &no_wrk, &s.programs), None);
+            let mut without = s.programs.clone();
+            without.wrk = None;
+            assert_eq!(duration_problem(d, &all, &without), None);
+        }
+        let why = duration_problem(ms, &[Scenario::Scaling], &s.programs).unwrap();
+        assert!(why.starts_with("--duration 2.500s "), "{why}");
+        assert!(why.contains("--duration 2s"), "{why}");
     }
 
     #[test]
@@ -822,10 +889,10 @@ mod tests {
         assert_eq!(
             lines,
             [
-                "molotov -p 1: TARGET=http://127.0.0.1:18081 taskset -c 0-7 molotov -p 1 -w 200 -d 2500ms -q --seed 1 /tmp/w/plans/static.mol",
-                "molotov -p 8: TARGET=http://127.0.0.1:18081 taskset -c 0-7 molotov -p 8 -w 200 -d 2500ms -q --seed 1 /tmp/w/plans/static.mol",
-                "wrk -t1: taskset -c 0-7 wrk -t1 -c200 -d2500ms http://127.0.0.1:18081/",
-                "wrk -t8: taskset -c 0-7 wrk -t8 -c1600 -d2500ms http://127.0.0.1:18081/",
+                "molotov -p 1: TARGET=http://127.0.0.1:18081 taskset -c 0-7 molotov -p 1 -w 200 -d 3s -q --seed 1 /tmp/w/plans/static.mol",
+                "molotov -p 8: TARGET=http://127.0.0.1:18081 taskset -c 0-7 molotov -p 8 -w 200 -d 3s -q --seed 1 /tmp/w/plans/static.mol",
+                "wrk -t1: taskset -c 0-7 wrk -t1 -c200 -d3s http://127.0.0.1:18081/",
+                "wrk -t8: taskset -c 0-7 wrk -t8 -c1600 -d3s http://127.0.0.1:18081/",
             ]
         );
     }
@@ -846,9 +913,9 @@ mod tests {
         assert_eq!(
             lines,
             [
-                "molotov: TARGET=http://127.0.0.1:18081 taskset -c 0 molotov -p 1 -w 50 -d 2500ms -q --seed 1 --rate 20000 /tmp/w/plans/static.mol",
-                "molotov exact: TARGET=http://127.0.0.1:18081 taskset -c 0 molotov -p 1 -w 50 -d 2500ms -q --seed 1 --rate 20000 --max-early 0 /tmp/w/plans/static.mol",
-                "oha: taskset -c 0 oha --no-tui --output-format json -c 50 -z 2500ms -q 20000 --latency-correction http://127.0.0.1:18081/",
+                "molotov: TARGET=http://127.0.0.1:18081 taskset -c 0 molotov -p 1 -w 50 -d 3s -q --seed 1 --rate 20000 /tmp/w/plans/static.mol",
+                "molotov exact: TARGET=http://127.0.0.1:18081 taskset -c 0 molotov -p 1 -w 50 -d 3s -q --seed 1 --rate 20000 --max-early 0 /tmp/w/plans/static.mol",
+                "oha: taskset -c 0 oha --no-tui --output-format json -c 50 -z 3s -q 20000 --latency-correction http://127.0.0.1:18081/",
             ]
         );
     }

@@ -14,6 +14,10 @@ use molotov_benches::scenario::{self, Programs, Scenario, Settings};
 
 /// Compares molotov with wrk, h2load and oha: requests per second, requests per CPU-second
 /// of the whole process tree, latency accuracy, memory. Load and target run on separate CPUs.
+///
+/// Exit status: 0; 1 when a scenario could not run or every run of a contestant in a scenario
+/// failed (the summary ends with a FAILED line for each); 2 on bad arguments. A peer left out
+/// (`none`, not installed) is not a failure: the tables say "not measured".
 #[derive(Debug, Parser)]
 #[command(name = "molotov-compare", max_term_width = 100)]
 struct Args {
@@ -23,7 +27,8 @@ struct Args {
     /// Rounds: every contestant of a scenario runs once per round, alternating [default: 5].
     #[arg(long)]
     rounds: Option<usize>,
-    /// Length of each run: 5, 5s, 2500ms [default: 5s].
+    /// Length of each run: 5, 5s, 2500ms [default: 5s]. wrk takes whole seconds only: a
+    /// fraction of a second is refused when wrk runs (leave it out with --wrk none).
     #[arg(long, value_parser = parse_duration)]
     duration: Option<Duration>,
     /// Comma-separated scenarios: static-50, static-200, static-1, plan, slow, memory, open,
@@ -202,7 +207,8 @@ fn main() -> ExitCode {
         h2load: given_or_found(args.h2load, "h2load", &[]),
         oha: given_or_found(args.oha, "oha", &home_cargo),
     };
-    // -w 10000 needs about 20,000 descriptors in one process; wrk and oha get the same limit.
+    // molotov's -w 10000 needs one descriptor per worker (one origin) plus its own few, in
+    // one process (see memory_large_workers); wrk and oha get the same limit.
     let open_files = raise_open_files(1 << 16);
     let settings = Settings {
         programs,
@@ -221,6 +227,11 @@ fn main() -> ExitCode {
         open_rate: args.open_rate.max(1),
         pause: args.pause,
     };
+    if let Some(why) = scenario::duration_problem(settings.duration, &scenarios, &settings.programs)
+    {
+        eprintln!("molotov-compare: {why}");
+        return ExitCode::from(2);
+    }
     let machine = Machine::detect();
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -293,6 +304,15 @@ fn main() -> ExitCode {
         summary.push_str(&report::scenario_table(outcome));
     }
     summary.push_str(&report::verdict_table(&report::verdicts(&outcomes)));
+    // A contestant that never ran to the end is a failed comparison, not a peer left out.
+    let all_failed = report::all_runs_failed(&outcomes);
+    for line in &all_failed {
+        summary.push_str(&format!("\nFAILED: {line}"));
+    }
+    if !all_failed.is_empty() {
+        summary.push('\n');
+        failed = true;
+    }
     summary.push_str(&format!(
         "\nraw outputs: {}\n",
         settings.work_dir.join("raw").display()
