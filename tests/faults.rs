@@ -1215,3 +1215,126 @@ fn log_lines_to_a_stderr_nobody_reads_do_not_hold_up_the_load() {
     let requests = finished.total("requests");
     assert!(requests > 2_000, "{requests} requests\n{}", finished.dump());
 }
+
+/// The same with a grace period shorter than the master's own work at the deadline (the
+/// series point of that second): it passed before the master looked again, and was then
+/// waited for until the next 1 s tick.
+#[test]
+fn a_grace_period_shorter_than_the_masters_work_still_ends_on_time() {
+    let server = target();
+    let dir = TempDir::new("grace-tiny");
+    let file = dir.write(
+        "plan.mol",
+        &plan(&base_url(&server), "10s", "  GET /delay/5000"),
+    );
+    for grace in ["1us", "100us"] {
+        let finished = run(
+            molotov()
+                .args(["-q", "-w", "2", "-d", "1", "--grace", grace])
+                .arg(&file),
+            &dir,
+            Duration::from_secs(15),
+        );
+        finished.assert_sound();
+        let duration = finished.json()["duration_s"].as_f64().unwrap();
+        assert!(
+            duration < 1.6,
+            "--grace {grace}: duration {duration}\n{}",
+            finished.dump()
+        );
+    }
+}
+
+/// A worker whose scenario runs never wait (this one sends nothing) must leave the other
+/// workers of its process their turns: they starved, with 0 requests and `Result: OK`.
+#[test]
+fn a_worker_that_never_waits_does_not_starve_the_others() {
+    let server = target();
+    let dir = TempDir::new("never-waits");
+    let file = dir.write(
+        "plan.mol",
+        &plan(
+            &base_url(&server),
+            "5s",
+            "  let w = worker\n  if w != 0 {\n    GET /json\n  }",
+        ),
+    );
+    let finished = run(
+        molotov().args(["-q", "-w", "4", "-d", "1"]).arg(&file),
+        &dir,
+        Duration::from_secs(15),
+    );
+    finished.assert_sound();
+    finished.assert_exit(0);
+    assert!(
+        finished.total("responses") > 100,
+        "workers 1-3 starved\n{}",
+        finished.dump()
+    );
+    assert_server_answered_all(&server, &finished);
+}
+
+/// A loop that sends nothing kept its load process to itself: the deadline and the other
+/// workers waited until `--grace` killed the process. It now pauses every few dozen rounds,
+/// and stops with the run.
+#[test]
+fn a_loop_that_sends_nothing_yields_and_stops_at_the_deadline() {
+    let server = target();
+    let dir = TempDir::new("busy-loop");
+    let file = dir.write(
+        "plan.mol",
+        &plan(
+            &base_url(&server),
+            "5s",
+            "  let w = worker\n  if w == 0 {\n    repeat 1000000000 {\n      let x = \"a\"\n    }\n  }\n  GET /json",
+        ),
+    );
+    let started = Instant::now();
+    let finished = run(
+        molotov()
+            .args(["-q", "-w", "3", "-d", "1", "--grace", "5s"])
+            .arg(&file),
+        &dir,
+        Duration::from_secs(20),
+    );
+    let took = started.elapsed();
+    finished.assert_sound();
+    finished.assert_exit(0);
+    assert!(
+        took < Duration::from_secs(4),
+        "took {took:?}\n{}",
+        finished.dump()
+    );
+    assert_eq!(finished.total("unfinished"), 0, "{}", finished.dump());
+    assert!(finished.total("responses") > 100, "{}", finished.dump());
+    assert_server_answered_all(&server, &finished);
+}
+
+/// A load process stopped for 2 s while 50 requests are in flight: the server answered each
+/// after 200 ms, long before its 1 s timeout, and the responses wait in the sockets. The
+/// kernel posts only some of the completions at the first entry after such a stall; the
+/// deadlines, due by then, fired first and counted the rest as timeouts.
+#[test]
+fn responses_that_came_in_time_are_not_timeouts_after_a_stall() {
+    let server = target();
+    let dir = TempDir::new("stall");
+    let file = dir.write(
+        "plan.mol",
+        &plan(&base_url(&server), "1s", "  GET /delay/200"),
+    );
+    let (child, started) = harness::spawn(
+        molotov()
+            .args(["-q", "-p", "1", "-w", "50", "-d", "4"])
+            .arg(&file),
+        &dir,
+    );
+    let load = wait_children(child.id(), 1)[0];
+    std::thread::sleep(Duration::from_millis(1000));
+    signal(load, libc::SIGSTOP);
+    std::thread::sleep(Duration::from_millis(2000));
+    signal(load, libc::SIGCONT);
+    let finished = harness::finish(child, started, &dir, Duration::from_secs(20));
+    finished.assert_sound();
+    assert!(finished.errors().is_empty(), "{}", finished.dump());
+    assert_server_answered_all(&server, &finished);
+}

@@ -916,6 +916,7 @@ fn worker_loop(
                     driver.started_due = Some(due);
                 }
                 slot.add_meta(Meta::RunsStarted, 1);
+                let polls = molotov_runtime::polls();
                 let counter = match worker.run_scenario(scenario, &mut driver, &mut rec).await {
                     RunOutcome::Success => ScenarioCounter::Successes,
                     RunOutcome::Failure => ScenarioCounter::Failures,
@@ -924,6 +925,14 @@ fn worker_loop(
                 driver.intended = None;
                 driver.started_due = None;
                 slot.add_scenario(scenario.0, counter);
+                if molotov_runtime::polls() == polls {
+                    // The run never waited (it sent nothing, or failed before any I/O: a
+                    // cached resolve failure, a refused local port): without a turn for the
+                    // others, this worker would keep the process to itself, every other
+                    // worker starved and no completion read, until the deadline.
+                    driver.now_hint = None;
+                    molotov_runtime::yield_now().await;
+                }
                 if !open && !plan.load.delay.is_zero() {
                     driver.sleep(plan.load.delay).await;
                 }
@@ -1442,6 +1451,13 @@ impl Driver for EngineDriver {
             *intended = intended.checked_add(dur).unwrap_or(*intended);
         }
         self.sleep_until(Instant::now() + dur).await;
+    }
+
+    async fn pause(&mut self) {
+        // A loop's work since the last response makes that response's time too old for the
+        // stop checks that follow.
+        self.now_hint = None;
+        molotov_runtime::yield_if_needed().await;
     }
 
     fn should_stop(&self) -> bool {

@@ -587,18 +587,27 @@ pub fn run(
     let mut next_step = start + step;
     let deadline = duration.map(|d| start + d);
     let mut kill_at: Option<Instant> = None;
+    let mut grace_ended = false;
     let mut next_tick = start + config.tick;
     while load.children.iter().any(|c| c.info.exit.is_none()) {
         let now = Instant::now();
         // Wake for whatever comes first: a tick, a second of the series, a sizing step, the
         // deadline (which starts the grace period) and the end of the grace period. (The
         // deadline and the grace period were once seen only at the next tick: with `-q`'s
-        // 1 s tick, `--grace 200ms` stopped the run 1 s after the deadline.) Once passed,
+        // 1 s tick, `--grace 200ms` stopped the run 1 s after the deadline.) Once acted on,
         // neither is waited for: the stop was asked, or the children killed, and their
-        // SIGCHLD wakes the loop.
+        // SIGCHLD wakes the loop. An end of the grace period that passed while the loop was
+        // busy (a short `--grace` and the series point of the deadline's second) is acted on
+        // at once, not at the next tick.
         let mut wake = next_tick.min(next_second).min(next_step);
-        if let Some(at) = kill_at.or(deadline).filter(|&at| at > now) {
-            wake = wake.min(at);
+        match kill_at {
+            Some(at) if !grace_ended => wake = wake.min(at.max(now)),
+            Some(_) => {}
+            None => {
+                if let Some(at) = deadline.filter(|&at| at > now) {
+                    wake = wake.min(at);
+                }
+            }
         }
         let wait = wake.saturating_duration_since(now).min(config.tick);
         load.wait_and_handle(&signals, wait, &region, observer);
@@ -612,6 +621,7 @@ pub fn run(
             kill_at = Some(deadline.filter(|d| now >= *d).unwrap_or(now).max(now) + config.grace);
         }
         if kill_at.is_some_and(|k| now >= k) {
+            grace_ended = true;
             // In-flight requests had their grace period; what they recorded stays counted.
             for c in load.children.iter_mut().filter(|c| c.info.exit.is_none()) {
                 c.stop(StopCause::GraceEnded);

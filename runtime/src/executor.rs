@@ -23,6 +23,13 @@ const _: () = assert!(usize::BITS == 64, "molotov-runtime needs a 64-bit target"
 /// How long a task may keep its executor busy before [`yield_if_needed`] yields.
 const TIME_SLICE: Duration = Duration::from_millis(5);
 
+/// A pass that starts this long after the one before may find timers due that the kernel's
+/// held-back completions would have beaten (see [`ReadyExecutor::run`]).
+const STALL: Duration = Duration::from_millis(10);
+
+/// At most this many extra entries collect what the kernel held back before timers fire.
+const MAX_DRAINS: u32 = 256;
+
 /// The waker index of the future given to [`ReadyExecutor::run`] (not in the slab).
 const MAIN_TASK: usize = 0xffff_ffff;
 
@@ -251,6 +258,7 @@ impl Executor {
                 free_tasks: RefCell::new(Vec::new()),
                 queue: RefCell::new(VecDeque::new()),
                 pass_started: Cell::new(Instant::now()),
+                polls: Cell::new(0),
                 main_woken: Cell::new(true),
                 spin_before_park: self.spin_before_park,
                 prefetch_from: self.prefetch_from.unwrap_or_else(prefetch::threshold),
@@ -334,6 +342,23 @@ impl ReadyExecutor {
             }
             // The next pass starts when the completions were read.
             now = runtime.reactor.complete();
+            // With `DEFER_TASKRUN` the kernel posts only some of the completions waiting at
+            // each entry into the ring (at most 20 since Linux 6.13, `IO_LOCAL_TW_DEFAULT_MAX`;
+            // as few as the wait asked for when it wakes from a sleep) and keeps the rest for
+            // the next. After a stall (the process stopped or starved, a long pass) a timer
+            // due now, a request's deadline, would then fire before the response that came
+            // in time is seen, and count it a timeout: when a pass comes late and timers are
+            // due, what the kernel still holds is collected first.
+            let mut drains = 0;
+            let late = now.saturating_duration_since(runtime.pass_started.get()) >= STALL;
+            while late && drains < MAX_DRAINS && runtime.timers.next().is_some_and(|at| at <= now) {
+                runtime.reactor.enter(false, None)?;
+                now = runtime.reactor.complete();
+                drains += 1;
+                if runtime.reactor.last_read() == 0 {
+                    break;
+                }
+            }
         }
     }
 }
@@ -380,6 +405,8 @@ pub(crate) struct Runtime {
     free_tasks: RefCell<Vec<usize>>,
     queue: RefCell<VecDeque<usize>>,
     pass_started: Cell<Instant>,
+    /// Task polls so far (see [`polls`]).
+    polls: Cell<u64>,
     /// The future given to `run` was woken.
     main_woken: Cell<bool>,
     spin_before_park: Option<Duration>,
@@ -459,6 +486,7 @@ impl Runtime {
         };
         let waker = waker_for(index, generation);
         let mut cx = Context::from_waker(&waker);
+        self.polls.set(self.polls.get().wrapping_add(1));
         let done = future.as_mut().poll(&mut cx).is_ready();
         let finished = {
             let mut tasks = self.tasks.borrow_mut();
@@ -726,6 +754,14 @@ pub async fn yield_now() {
         Poll::Pending
     })
     .await;
+}
+
+/// How many times this thread's executor has polled a task so far; panics outside one. A
+/// task that reads the same count before and after some work was not suspended in between:
+/// the work never waited for anything, and the task has kept its executor to itself (see
+/// [`yield_now`]).
+pub fn polls() -> u64 {
+    runtime(|runtime| runtime.polls.get())
 }
 
 /// [`yield_now`] once the current pass of the executor has run for longer than its time

@@ -44,5 +44,5 @@ pub mod timer;
 
 pub use executor::{
     Executor, MAX_RING_DEPTH, ReadyExecutor, RingSetup, Task, completion_overflows, executor_id,
-    operations_started, recv_buffer_shortages, spawn_local, yield_if_needed, yield_now,
+    operations_started, polls, recv_buffer_shortages, spawn_local, yield_if_needed, yield_now,
 };

@@ -154,6 +154,8 @@ pub(crate) struct Reactor {
     recv_buffers: RefCell<Option<RecvBuffers>>,
     /// Receives that ended because every buffer held unread bytes.
     shortages: Cell<u64>,
+    /// Completions read by the last [`Reactor::complete`].
+    last_read: Cell<u32>,
     /// The timespec a wait's `TIMEOUT` entry points at, without the timeout argument. Owned
     /// here, boxed (a fixed address) and dropped after the ring, so that it outlives any
     /// entry pointing at it, even one a failed `io_uring_enter` left queued.
@@ -257,6 +259,7 @@ impl Reactor {
                         recv_buffer_shape: (receive.buffers, receive.buffer_size),
                         recv_buffers: RefCell::new(None),
                         shortages: Cell::new(0),
+                        last_read: Cell::new(0),
                         fallback_timeout: Box::new(Cell::new(types::Timespec::new())),
                     });
                 }
@@ -650,7 +653,9 @@ impl Reactor {
         // The queue's tail is read here, once; the clock after it.
         let completions = ring.completion();
         let now = Instant::now();
+        let mut read = 0u32;
         for cqe in completions {
+            read += 1;
             let user_data = cqe.user_data();
             if user_data == CANCEL_USER_DATA {
                 continue;
@@ -719,6 +724,12 @@ impl Reactor {
         for index in freed {
             self.free(index);
         }
+        self.last_read.set(read);
         now
+    }
+
+    /// How many completions the last [`Reactor::complete`] read.
+    pub(crate) fn last_read(&self) -> u32 {
+        self.last_read.get()
     }
 }

@@ -43,6 +43,9 @@ impl State {
     }
 }
 
+/// How many rounds of a loop run between two [`Driver::pause`]s.
+const PAUSE_EVERY: u32 = 64;
+
 pub(super) async fn exec<D: Driver, R: Recorder>(
     program: &Program,
     st: &mut State,
@@ -54,7 +57,22 @@ pub(super) async fn exec<D: Driver, R: Recorder>(
         *slot = None;
     }
     let mut pc = block.entry as usize;
+    // The op run last, and how many times the program jumped back (a `repeat` or `for` going
+    // round): a loop that sends nothing and thinks nothing never waits, so every
+    // [`PAUSE_EVERY`] rounds it lets the driver pause it (and stops when the run should).
+    let mut last = None;
+    let mut rounds = 0u32;
     loop {
+        if last.is_some_and(|last| pc <= last) {
+            rounds = rounds.wrapping_add(1);
+            if rounds.is_multiple_of(PAUSE_EVERY) {
+                driver.pause().await;
+                if driver.should_stop() {
+                    return RunOutcome::Stopped;
+                }
+            }
+        }
+        last = Some(pc);
         let Some(op) = program.ops.get(pc) else {
             return RunOutcome::Success;
         };

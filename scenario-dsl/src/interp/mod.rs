@@ -52,8 +52,13 @@ pub trait Driver {
     }
     /// Think time and scenario delay; the engine may cut it short when stopping.
     async fn sleep(&mut self, dur: Duration);
-    /// Checked before every request and sleep: `true` ends the run as [`RunOutcome::Stopped`].
+    /// Checked before every request and sleep, and after each [`Driver::pause`]: `true` ends
+    /// the run as [`RunOutcome::Stopped`].
     fn should_stop(&self) -> bool;
+    /// Called every few dozen rounds of a loop (`repeat`, `for`), which may send nothing and
+    /// so never wait: the engine lets the other workers of its process have a turn once the
+    /// loop has kept them waiting long enough. The default does nothing.
+    async fn pause(&mut self) {}
 }
 
 /// A response as the interpreter reads it.
