@@ -1338,3 +1338,46 @@ fn responses_that_came_in_time_are_not_timeouts_after_a_stall() {
     assert!(finished.errors().is_empty(), "{}", finished.dump());
     assert_server_answered_all(&server, &finished);
 }
+
+#[test]
+fn a_master_held_past_the_end_of_the_load_reports_the_load_s_own_duration() {
+    // The master alone stopped (SIGSTOP) from 0.5 s to 4 s of a `-p 2 -d 2` run: the load
+    // processes end at the deadline on their own, and the duration is theirs, not the
+    // moment the master came back to see it (it said about 4 s, and half the true rates).
+    let (_server, dir, file) = json_plan("held-past-the-end");
+    let (child, started) = harness::spawn(
+        molotov()
+            .args(["-q", "-p", "2", "-w", "2", "-d", "2"])
+            .arg(&file),
+        &dir,
+    );
+    let master = child.id();
+    wait_children(master, 2);
+    std::thread::sleep(Duration::from_millis(500));
+    signal(master, libc::SIGSTOP);
+    std::thread::sleep(Duration::from_millis(3500));
+    signal(master, libc::SIGCONT);
+    let finished = harness::finish(child, started, &dir, Duration::from_secs(20));
+    finished.assert_sound();
+    finished.assert_exit(0);
+    let json = finished.json();
+    let duration = json["duration_s"].as_f64().unwrap();
+    assert!(
+        (1.95..2.6).contains(&duration),
+        "duration {duration}\n{}",
+        finished.dump()
+    );
+    // Every rate is over that duration.
+    let requests = finished.total("requests") as f64;
+    let rps = json["rates"]["requests_per_s"].as_f64().unwrap();
+    assert!(
+        requests > 0.0 && (rps - requests / duration).abs() <= 0.01 * rps,
+        "{rps}/s for {requests} requests over {duration}s\n{}",
+        finished.dump()
+    );
+    // The series is the live one, as documented: its last point is when the master took it.
+    let series = json["series"].as_array().unwrap();
+    let last = series.last().unwrap()["t_s"].as_f64().unwrap();
+    assert!(last > 3.0, "{series:?}\n{}", finished.dump());
+    assert_group_gone(master, Duration::from_secs(2));
+}

@@ -897,3 +897,101 @@ fn a_closed_terminal_stops_the_run_with_its_reports() {
         assert!(html.contains("</html>"), "{view}: the HTML report");
     }
 }
+
+#[test]
+fn control_characters_in_plan_file_names_never_reach_the_terminal_raw() {
+    // A plan named with an escape sequence, a BEL and a newline (and an included file named
+    // so too): `check`'s line, the -v failure line, the Checks table and the Thresholds lines
+    // printed the name raw (retitling the terminal, clearing it); a compile error's newline
+    // split its ` --> file:line:col` line in two.
+    let server = target();
+    let dir = TempDir::new("control-file-names");
+    let base = format!("http://{}", server.addr());
+    let raw = "t\u{1b}]0;pwned\u{7}\u{1b}[2J\n.mol";
+    let shown = "t\\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\n.mol";
+    let included_raw = "i\u{1b}[31m\n.mol";
+    let included_shown = "i\\u{1b}[31m\\n.mol";
+    dir.write(included_raw, "scenario other {\n  GET /json\n}\n");
+    let plan = dir.write(
+        raw,
+        &format!(
+            "include \"i\\u001b[31m\\n.mol\"\n\ndefaults {{\n  base {base}\n}}\n\nscenario s {{\n  \
+             GET /status/500\n  check status == 200\n}}\n\nthreshold p99 < 1s\n"
+        ),
+    );
+    let dir_shown = dir.0.display().to_string();
+    let no_raw_controls = |all: &str| {
+        assert!(
+            !all.chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t'),
+            "{all:?}"
+        );
+    };
+
+    let out = run_bounded(molotov().arg("check").arg(&plan), Duration::from_secs(30));
+    assert_exit(&out, 0);
+    assert_eq!(
+        stdout(&out),
+        format!("{dir_shown}/{shown}: ok (2 scenarios, 2 requests, 1 check, 1 threshold)\n")
+    );
+    no_raw_controls(&stderr(&out));
+
+    let report = dir.0.join("r.json");
+    let out = run_bounded(
+        molotov()
+            .args([
+                "-q",
+                "-v",
+                "-w",
+                "1",
+                "-r",
+                "1",
+                "--single-mode",
+                "s",
+                "--json",
+            ])
+            .arg(&report)
+            .arg(&plan),
+        Duration::from_secs(30),
+    );
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    no_raw_controls(&all);
+    let at = format!("{dir_shown}/{shown}:9");
+    assert!(
+        all.contains(&format!("FAILED check status == 200 at {at} (status 500)")),
+        "{all}"
+    );
+    let table = all
+        .lines()
+        .find(|l| l.trim_start().starts_with("check status == 200"))
+        .unwrap_or_else(|| panic!("no Checks table line\n{all}"));
+    assert!(table.contains(&at), "{all}");
+    let threshold = format!("{dir_shown}/{shown}:12");
+    assert!(
+        all.lines()
+            .any(|l| l.contains("p99 < 1s") && l.ends_with(&threshold)),
+        "{all}"
+    );
+    // The JSON report keeps the plan's true name (JSON-escaped); its locations are the
+    // ones printed.
+    let json = read_json(&report);
+    assert_eq!(json["plan"], plan.display().to_string());
+    assert_eq!(json["checks"][0]["location"], at);
+
+    // A compile error in the included file: one ` --> file:line:col` line, escaped, and the
+    // note naming the including file escaped too.
+    dir.write(included_raw, "scenario other {\n  thnik 1s\n}\n");
+    let out = run_bounded(molotov().arg("check").arg(&plan), Duration::from_secs(30));
+    assert_exit(&out, 2);
+    let err = stderr(&out);
+    no_raw_controls(&err);
+    assert!(
+        err.lines()
+            .any(|l| l.trim_start() == format!("--> {dir_shown}/{included_shown}:2:3")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("= note: included from {dir_shown}/{shown}:1:1")),
+        "{err}"
+    );
+}

@@ -130,9 +130,10 @@ fn check(path: &Path) -> u8 {
     match molotov_dsl::compile(path, &CompileOptions::default()) {
         Ok(program) => {
             warn_of(&program);
+            // The file name may hold control characters: shown escaped, as in diagnostics.
             let line = format!(
                 "{}: ok ({}, {}, {}, {})\n",
-                path.display(),
+                molotov_core::printable::printable(&path.display().to_string()),
                 counted(program.scenarios().len(), "scenario"),
                 counted(program.requests().len(), "request"),
                 counted(program.checks().len(), "check"),
@@ -306,7 +307,9 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
         view_kind,
         names,
         tui::RunShape {
-            plan: plan_label.clone(),
+            // The view's header is on the terminal: the name's control characters escaped
+            // (the JSON and HTML reports keep the true name, each escaped its own way).
+            plan: molotov_core::printable::printable(&plan_label).into_owned(),
             processes: config.processes,
             workers: config.workers,
             duration: config.duration,

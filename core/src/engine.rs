@@ -390,6 +390,9 @@ pub fn run_child(spec: ChildSpec) -> i32 {
         for task in tasks {
             task.await;
         }
+        // Once, at the end: the load of this process ended now, whenever the master (held
+        // up by SIGSTOP, or by a terminal) comes to see it (the report's `duration_s`).
+        slot.set_meta(Meta::LoadEndedNanos, crate::process::monotonic_nanos());
         0
     })
 }

@@ -1,46 +1,8 @@
 //! Text from a plan or a server made safe for a terminal: control characters (escape
 //! sequences, CR, NUL...) are shown as Rust escapes (`\r`, `\u{1b}`), so a request name, a
 //! header value or a body cannot move the cursor, clear the screen or hide a line.
+//!
+//! The function lives in `molotov_dsl`, whose compiler escapes the file names it shows the
+//! same way (a plan's `Location`s and diagnostics).
 
-use std::borrow::Cow;
-
-/// `text` with every control character but the tab escaped; borrowed when there is none.
-pub fn printable(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(needs_escape) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if needs_escape(c) {
-            out.extend(c.escape_debug());
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
-}
-
-fn needs_escape(c: char) -> bool {
-    c.is_control() && c != '\t'
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn control_characters_are_escaped_and_the_rest_kept() {
-        for (text, want) in [
-            ("GET /json", "GET /json"),
-            ("GET /json\rx", "GET /json\\rx"),
-            ("a\u{1b}[2Jb", "a\\u{1b}[2Jb"),
-            ("nul\0", "nul\\0"),
-            ("line\nnext", "line\\nnext"),
-            ("tab\tkept, é and 漢 too", "tab\tkept, é and 漢 too"),
-            ("\u{7f}\u{9b}", "\\u{7f}\\u{9b}"),
-        ] {
-            assert_eq!(printable(text), want, "{text:?}");
-        }
-        assert!(matches!(printable("plain"), Cow::Borrowed(_)));
-    }
-}
+pub use molotov_dsl::printable;

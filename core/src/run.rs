@@ -332,6 +332,8 @@ struct Child {
     pid: Pid,
     /// The master sent it SIGKILL on purpose, for this reason.
     stopping: Option<StopCause>,
+    /// `CLOCK_MONOTONIC` nanoseconds when the master reaped it (0: not yet).
+    reaped_nanos: u64,
 }
 
 impl Child {
@@ -345,7 +347,34 @@ impl Child {
     fn ended(&mut self, exit: ChildExit, usage: process::Usage) {
         self.info.exit = Some(stopped_or(exit, self.stopping));
         self.info.usage = Some(usage);
+        self.reaped_nanos = process::monotonic_nanos();
     }
+}
+
+/// How long after `start_nanos` the load ended: when the last load process ended its load,
+/// by the time it wrote in its slot ([`Meta::LoadEndedNanos`]), not when the master noticed
+/// (a master held up by SIGSTOP, or by a terminal, notices late; the load processes ended on
+/// their own). A process that wrote nothing (it died, or was killed at the end of the grace
+/// period) ended when the master reaped it. A time written after the reaping, or before the
+/// start, is not trusted as such (a stray write): it is bounded by them.
+fn load_lasted(region: &Region, children: &[Child], start_nanos: u64) -> Duration {
+    let now = process::monotonic_nanos();
+    let end = children
+        .iter()
+        .map(|c| {
+            let reaped = if c.reaped_nanos == 0 {
+                now
+            } else {
+                c.reaped_nanos
+            };
+            match region.slot(c.info.slot).meta(Meta::LoadEndedNanos) {
+                0 => reaped,
+                written => written.min(reaped),
+            }
+        })
+        .max()
+        .unwrap_or(now);
+    Duration::from_nanos(end.saturating_sub(start_nanos))
 }
 
 /// `exit`, or a stop for `cause` when it is the SIGKILL the master sent for it.
@@ -506,6 +535,7 @@ pub fn run(
                     info,
                     pid,
                     stopping: None,
+                    reaped_nanos: 0,
                 });
                 // Ctrl-C or SIGTERM while forking (hundreds of processes take a while): stop
                 // forking; the children started so far stop as in any interrupted run (a
@@ -659,7 +689,10 @@ pub fn run(
             }
         }
     }
-    let load_ended = start.elapsed();
+    // From the start to the end of the last load process, as they wrote it: the report's
+    // `duration_s`, which every rate is over. The live view's last sample and the series'
+    // last point are taken now, when the master sees the end (docs/report-format.md).
+    let load_ended = load_lasted(&region, &load.children, start_nanos);
     // Every load child is gone: what they wrote last is in the pipe, up to its end.
     load.output.drain(&mut |line| observer.child_output(line));
     let elapsed = start.elapsed();
@@ -689,6 +722,7 @@ pub fn run(
                 },
                 pid,
                 stopping: None,
+                reaped_nanos: 0,
             }];
             let n = wait_all(
                 &mut c,
@@ -702,7 +736,7 @@ pub fn run(
         }
     }
 
-    let mut summary = Summary::merge(&region, &names, processes.clone(), elapsed);
+    let mut summary = Summary::merge(&region, &names, processes.clone(), load_ended);
     if let Some(rate) = &config.options.load.rate {
         // The load ended at the deadline, the first stop request (Ctrl-C, `-x`, a threshold,
         // sizing's knee) or when the last load child ended, whichever came first.

@@ -100,6 +100,10 @@ pub enum Meta {
     WorkerSetupsFailed = 9,
     /// Workers whose `teardown worker` block failed.
     WorkerTeardownsFailed = 10,
+    /// A load process: `CLOCK_MONOTONIC` nanoseconds when its load ended (its last worker
+    /// done), written once; 0: not written (it died or was killed first). The master takes
+    /// the latest as the end of the load: it may itself notice the end much later.
+    LoadEndedNanos = 11,
 }
 
 /// Lifecycle of a slot's owner, as stored in [`Meta::State`].

@@ -550,6 +550,35 @@ mod tests {
     }
 
     #[test]
+    fn a_file_name_s_control_characters_are_escaped_in_diagnostics_and_locations() {
+        // An escape sequence or a newline in a plan's file name: the `-->` line stays one
+        // line and drives nothing; the program's locations (report tables, -v lines) too.
+        let name = "t\u{1b}]0;x\u{7}\n.mol";
+        let shown = "t\\u{1b}]0;x\\u{7}\\n.mol";
+        let opts = crate::CompileOptions::default();
+        let err = crate::compile_source(
+            name,
+            "scenario s {\n  thnik 1s\n}\n",
+            std::path::Path::new("."),
+            &opts,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(!err.chars().any(|c| c.is_control() && c != '\n'), "{err:?}");
+        assert!(err.contains(&format!("\n --> {shown}:2:3\n")), "{err}");
+        let plan = "scenario s {\n  GET http://127.0.0.1:1/\n  check status == 200\n}\n";
+        let program = crate::compile_source(name, plan, std::path::Path::new("."), &opts).unwrap();
+        assert_eq!(
+            program.checks()[0].location.to_string(),
+            format!("{shown}:3")
+        );
+        assert_eq!(
+            program.requests()[0].location.to_string(),
+            format!("{shown}:2")
+        );
+    }
+
+    #[test]
     fn a_long_line_is_cut_around_the_caret() {
         let line = format!("{}BAD{}", "a".repeat(5000), "z".repeat(5000));
         let mut map = SourceMap::default();

@@ -31,6 +31,7 @@ mod json_extract;
 mod json_scan;
 mod lexer;
 mod parser;
+mod printable;
 mod program;
 mod read;
 mod render;
@@ -43,6 +44,7 @@ pub use interp::{
     Driver, Failure, FailureKind, Headers, Recorder, Request, ResponseView, RunOutcome, Scheme,
     Worker, WorkerContext, run_setup, run_teardown,
 };
+pub use printable::printable;
 pub use program::{
     CheckId, CheckInfo, CmpOp, Location, Metric, Needs, PlanOrigin, Program, RequestId,
     RequestInfo, ScenarioId, ScenarioInfo, Threshold, ThresholdTarget, ThresholdValue,

@@ -45,7 +45,8 @@ id_type!(
 /// A place in the plan's source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
-    /// The file name as shown in diagnostics.
+    /// The file name as shown in diagnostics: its control characters escaped
+    /// ([`crate::printable`]), so that a `file:line` is safe to print.
     pub file: Arc<str>,
     /// 1-based line.
     pub line: u32,

@@ -41,7 +41,8 @@ impl Span {
 /// One loaded source file.
 #[derive(Debug)]
 pub(crate) struct SourceFile {
-    /// The name shown in diagnostics (`plans/shop.mol`).
+    /// The name shown in diagnostics and locations (`plans/shop.mol`), its control
+    /// characters escaped ([`crate::printable`]): it reaches terminals.
     pub(crate) name: String,
     /// Where relative `include` and `file` paths are resolved.
     pub(crate) dir: PathBuf,
@@ -104,7 +105,9 @@ impl SourceMap {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
         self.files.push(SourceFile {
-            name,
+            // A file may be named with an escape sequence or a newline: shown escaped, it
+            // cannot drive the terminal or split a `--> file:line:col` line.
+            name: crate::printable(&name).into_owned(),
             dir,
             canonical,
             text,

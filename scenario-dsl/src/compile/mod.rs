@@ -71,7 +71,8 @@ impl std::fmt::Debug for CompileOptions {
 /// Compiles the plan file at `path` (and its includes).
 pub fn compile(path: &Path, opts: &CompileOptions) -> Result<Program, Diagnostics> {
     let mut c = Compiler::new(opts);
-    let name = path.display().to_string();
+    // Shown (escaped) in diagnostics; the file itself is read through `path`.
+    let name = crate::printable(&path.display().to_string()).into_owned();
     let dir = parent_dir(path);
     match read_limited(path, MAX_PLAN_BYTES) {
         Err(reason) => {
@@ -369,9 +370,12 @@ impl<'o> Compiler<'o> {
             };
             let includer = self.sources.file(file);
             let path = includer.dir.join(&inc.path);
+            // File names are shown with their control characters escaped (an `include
+            // "a\u001b[2J\n.mol"` names a file so), like the plan's own name.
+            let shown = crate::printable(&inc.path).into_owned();
             let display = match Path::new(&includer.name).parent() {
-                Some(p) if !p.as_os_str().is_empty() => p.join(&inc.path).display().to_string(),
-                _ => inc.path.clone(),
+                Some(p) if !p.as_os_str().is_empty() => p.join(&shown).display().to_string(),
+                _ => shown.clone(),
             };
             let canonical = match std::fs::canonicalize(&path) {
                 Ok(c) => c,
@@ -379,11 +383,7 @@ impl<'o> Compiler<'o> {
                     self.err(
                         RawDiag::error(
                             inc.span,
-                            format!(
-                                "cannot read included file `{}`: {}",
-                                inc.path,
-                                io_reason(&e)
-                            ),
+                            format!("cannot read included file `{shown}`: {}", io_reason(&e)),
                         )
                         .label("included here")
                         .help("include paths are relative to the including file's directory"),
@@ -401,7 +401,7 @@ impl<'o> Compiler<'o> {
                 chain.push(display.clone());
                 self.err(
                     RawDiag::error(inc.span, "include cycle")
-                        .label(format!("`{}` is already being included", inc.path))
+                        .label(format!("`{shown}` is already being included"))
                         .help(format!("the chain is {}", chain.join(" -> "))),
                 );
                 continue;
@@ -416,7 +416,7 @@ impl<'o> Compiler<'o> {
                     self.err(
                         RawDiag::error(
                             inc.span,
-                            format!("cannot read included file `{}`: {reason}", inc.path),
+                            format!("cannot read included file `{shown}`: {reason}"),
                         )
                         .label("included here"),
                     );

@@ -581,7 +581,13 @@ impl Compiler<'_> {
                     }
                     Err(why) => {
                         self.err(
-                            RawDiag::error(*span, format!("cannot read body file `{path}`: {why}"))
+                            RawDiag::error(
+                                *span,
+                                format!(
+                                    "cannot read body file `{}`: {why}",
+                                    crate::printable(path)
+                                ),
+                            )
                                 .label("read at compile time")
                                 .help("`file` paths are relative to the directory of the plan that names them"),
                         );
