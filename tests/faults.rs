@@ -1178,3 +1178,88 @@ fn log_lines_to_a_stderr_nobody_reads_do_not_hold_up_the_load() {
     let requests = finished.total("requests");
     assert!(requests > 2_000, "{requests} requests\n{}", finished.dump());
 }
+
+#[test]
+fn a_report_to_a_stdout_inherited_non_blocking_waits_for_its_reader() {
+    // A parent (libuv, Node.js) hands molotov a pipe whose open file description is
+    // non-blocking, and reads it late. The report is longer than the pipe holds (64 KiB): it
+    // was cut there with EAGAIN ("cannot write the text report to stdout: Resource
+    // temporarily unavailable", exit 2). It waits for the reader, as on a blocking pipe.
+    use std::io::Read;
+    let server = target();
+    let dir = TempDir::new("nonblocking-stdout");
+    let body: String = (0..600)
+        .map(|i| format!("  GET /json?i={i}\n  check status == 200\n"))
+        .collect();
+    let file = dir.write("big.mol", &plan(&base_url(&server), "5s", &body));
+    for json in [false, true] {
+        let (read_end, write_end) = nix::unistd::pipe().unwrap();
+        nix::fcntl::fcntl(
+            &write_end,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .unwrap();
+        let err_path = dir.0.join(format!("stderr-{json}"));
+        let mut child = {
+            let mut cmd = molotov();
+            cmd.args(["-q", "-w", "2", "-d", "1"]);
+            if json {
+                cmd.args(["--json", "-"]);
+            }
+            // The command (and its copy of the write end) is dropped here: the reader sees
+            // the end of the stream when molotov exits.
+            cmd.arg(&file)
+                .stdout(Stdio::from(write_end))
+                .stderr(std::fs::File::create(&err_path).unwrap())
+                .spawn()
+                .unwrap()
+        };
+        // The reader comes after the run (1 s) has ended and the report is being written.
+        std::thread::sleep(Duration::from_secs(3));
+        let reader = std::thread::spawn(move || {
+            let mut out = Vec::new();
+            std::fs::File::from(read_end).read_to_end(&mut out).unwrap();
+            out
+        });
+        let ended = wait_until(Duration::from_secs(30), || {
+            matches!(child.try_wait(), Ok(Some(_)))
+        });
+        if !ended {
+            let _ = child.kill();
+        }
+        let status = child.wait().unwrap();
+        let out = reader.join().unwrap();
+        let err = std::fs::read_to_string(&err_path).unwrap();
+        let text = String::from_utf8_lossy(&out);
+        let tail: String = text
+            .chars()
+            .rev()
+            .take(300)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        assert!(ended, "--json {json}: still running 33 s in\n{err}");
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "--json {json}: {status:?}\n{err}\n...{tail}"
+        );
+        assert!(
+            out.len() > 65536,
+            "--json {json}: {} bytes\n{err}",
+            out.len()
+        );
+        if json {
+            let report: serde_json::Value = serde_json::from_slice(&out)
+                .unwrap_or_else(|e| panic!("the JSON on stdout: {e}\n...{tail}"));
+            assert_eq!(report["exit_code"], 0, "{err}");
+            assert!(err.contains("Result: OK (exit 0)"), "{err}");
+        } else {
+            assert!(
+                text.trim_end().ends_with("Result: OK (exit 0)"),
+                "...{tail}\n{err}"
+            );
+        }
+    }
+}
