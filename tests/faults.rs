@@ -18,8 +18,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use harness::{
-    Finished, assert_group_gone, assert_server_answered_all, limit_locked_memory, limit_open_files,
-    molotov, plan, run, wait_children,
+    Finished, assert_group_gone, assert_server_answered_all, limit_address_space,
+    limit_locked_memory, limit_open_files, molotov, plan, run, wait_children,
 };
 use molotov_target::ServerHandle;
 use support::{TempDir, alive, base_url, children_of, signal, target, wait_until};
@@ -1262,4 +1262,51 @@ fn a_report_to_a_stdout_inherited_non_blocking_waits_for_its_reader() {
             );
         }
     }
+}
+
+#[test]
+fn an_address_space_limit_that_cannot_hold_the_report_fails_up_front() {
+    // `ulimit -v` just above what the stats region needs: the region mapped, the whole run
+    // was made, then the master aborted building the report ("memory allocation of 24576
+    // bytes failed", exit 134, an empty --json file). Now refused up front with the figures;
+    // at the figure it names, the run goes through.
+    let server = target();
+    let dir = TempDir::new("address-space");
+    let body: String = (0..100).map(|i| format!("  GET /json?i={i}\n")).collect();
+    let file = dir.write("many.mol", &plan(&base_url(&server), "5s", &body));
+    let args = ["-q", "-w", "4", "-p", "1", "-d", "1"];
+    let mut cmd = molotov();
+    cmd.args(args).arg(&file);
+    limit_address_space(&mut cmd, 84_000_000);
+    let finished = run(&mut cmd, &dir, Duration::from_secs(20));
+    refused_up_front(&finished, &server);
+    let err = finished.stderr();
+    assert!(
+        err.contains(
+            "cannot map the stats within the address-space limit (RLIMIT_AS, ulimit -v) of 80.1 MiB: this process uses "
+        ),
+        "{}",
+        finished.dump()
+    );
+    assert!(
+        err.contains("the stats for 100 requests in 3 processes need up to "),
+        "{}",
+        finished.dump()
+    );
+    // "to at least 122.7 MiB": that much runs.
+    let at_least = err
+        .split("to at least ")
+        .nth(1)
+        .and_then(|rest| rest.split(" MiB").next())
+        .and_then(|mib| mib.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no figure\n{}", finished.dump()));
+    let limit = ((at_least + 0.1) * 1048576.0) as u64;
+    let mut cmd = molotov();
+    cmd.args(args).arg(&file);
+    limit_address_space(&mut cmd, limit);
+    let finished = run(&mut cmd, &dir, Duration::from_secs(20));
+    finished.assert_exit(0);
+    finished.assert_sound();
+    assert!(finished.total("requests") > 0, "{}", finished.dump());
+    assert_server_answered_all(&server, &finished);
 }

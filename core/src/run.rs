@@ -383,6 +383,7 @@ pub fn run(
     };
     let layout = Layout::new(shape);
     crate::preflight::check_stats_memory(&layout)?;
+    crate::preflight::check_address_space(&layout)?;
     let region = Arc::new(Region::new(layout)?);
     let setup_slot = config.processes;
     let teardown_slot = config.processes + 1;
