@@ -18,8 +18,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use harness::{
-    Finished, assert_group_gone, assert_server_answered_all, limit_locked_memory, limit_open_files,
-    molotov, plan, run, wait_children,
+    Finished, assert_group_gone, assert_server_answered_all, limit_address_space,
+    limit_locked_memory, limit_open_files, molotov, plan, run, wait_children,
 };
 use molotov_target::ServerHandle;
 use support::{TempDir, alive, base_url, children_of, signal, target, wait_until};
@@ -1380,4 +1380,256 @@ fn a_master_held_past_the_end_of_the_load_reports_the_load_s_own_duration() {
     let last = series.last().unwrap()["t_s"].as_f64().unwrap();
     assert!(last > 3.0, "{series:?}\n{}", finished.dump());
     assert_group_gone(master, Duration::from_secs(2));
+}
+
+#[test]
+fn a_report_to_a_stdout_inherited_non_blocking_waits_for_its_reader() {
+    // A parent (libuv, Node.js) hands molotov a pipe whose open file description is
+    // non-blocking, and reads it late. The report is longer than the pipe holds (64 KiB): it
+    // was cut there with EAGAIN ("cannot write the text report to stdout: Resource
+    // temporarily unavailable", exit 2). It waits for the reader, as on a blocking pipe.
+    use std::io::Read;
+    let server = target();
+    let dir = TempDir::new("nonblocking-stdout");
+    let body: String = (0..600)
+        .map(|i| format!("  GET /json?i={i}\n  check status == 200\n"))
+        .collect();
+    let file = dir.write("big.mol", &plan(&base_url(&server), "5s", &body));
+    for json in [false, true] {
+        let (read_end, write_end) = nix::unistd::pipe().unwrap();
+        nix::fcntl::fcntl(
+            &write_end,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .unwrap();
+        let err_path = dir.0.join(format!("stderr-{json}"));
+        let mut child = {
+            let mut cmd = molotov();
+            cmd.args(["-q", "-w", "2", "-d", "1"]);
+            if json {
+                cmd.args(["--json", "-"]);
+            }
+            // The command (and its copy of the write end) is dropped here: the reader sees
+            // the end of the stream when molotov exits.
+            cmd.arg(&file)
+                .stdout(Stdio::from(write_end))
+                .stderr(std::fs::File::create(&err_path).unwrap())
+                .spawn()
+                .unwrap()
+        };
+        // The reader comes after the run (1 s) has ended and the report is being written.
+        std::thread::sleep(Duration::from_secs(3));
+        let reader = std::thread::spawn(move || {
+            let mut out = Vec::new();
+            std::fs::File::from(read_end).read_to_end(&mut out).unwrap();
+            out
+        });
+        let ended = wait_until(Duration::from_secs(30), || {
+            matches!(child.try_wait(), Ok(Some(_)))
+        });
+        if !ended {
+            let _ = child.kill();
+        }
+        let status = child.wait().unwrap();
+        let out = reader.join().unwrap();
+        let err = std::fs::read_to_string(&err_path).unwrap();
+        let text = String::from_utf8_lossy(&out);
+        let tail: String = text
+            .chars()
+            .rev()
+            .take(300)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        assert!(ended, "--json {json}: still running 33 s in\n{err}");
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "--json {json}: {status:?}\n{err}\n...{tail}"
+        );
+        assert!(
+            out.len() > 65536,
+            "--json {json}: {} bytes\n{err}",
+            out.len()
+        );
+        if json {
+            let report: serde_json::Value = serde_json::from_slice(&out)
+                .unwrap_or_else(|e| panic!("the JSON on stdout: {e}\n...{tail}"));
+            assert_eq!(report["exit_code"], 0, "{err}");
+            assert!(err.contains("Result: OK (exit 0)"), "{err}");
+        } else {
+            assert!(
+                text.trim_end().ends_with("Result: OK (exit 0)"),
+                "...{tail}\n{err}"
+            );
+        }
+    }
+}
+
+/// Whether this kernel charges io_uring rings to RLIMIT_MEMLOCK (before 5.12, and since
+/// 6.14), as molotov-core's preflight decides.
+fn kernel_charges_rings() -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut parts = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let version = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    !((5, 12)..(6, 14)).contains(&version)
+}
+
+/// `molotov ARGS FILE` as the user `nobody` (no CAP_IPC_LOCK: its rings are charged to its
+/// locked memory) with a locked-memory limit of `memlock` bytes, in its own process group.
+/// None (and why, printed) when this cannot be done here: not root, or no `setpriv`.
+fn as_nobody(args: &[&str], file: &Path, memlock: u64, dir: &TempDir) -> Option<Finished> {
+    // SAFETY: geteuid(2) only reads.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: running molotov as nobody (setpriv) needs root");
+        return None;
+    }
+    if Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipped: no setpriv here");
+        return None;
+    }
+    if !kernel_charges_rings() {
+        eprintln!("skipped: this kernel (5.12 to 6.13) does not charge rings to locked memory");
+        return None;
+    }
+    let bin = env!("CARGO_BIN_EXE_molotov");
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", bin])
+        .args(args)
+        .arg(file)
+        .stdin(Stdio::null())
+        .process_group(0);
+    limit_locked_memory(&mut cmd, memlock);
+    Some(run(&mut cmd, dir, Duration::from_secs(20)))
+}
+
+#[test]
+fn locked_memory_for_the_rings_of_every_load_process_is_checked_up_front() {
+    // The kernel charges each load process's io_uring ring (76 KiB at the default depth) to
+    // the user's locked memory, all processes together. 1 MiB passed the old check (512 KiB
+    // per process), and 3 or 4 of 16 load processes then died: "cannot start its executor:
+    // Cannot allocate memory", exit 4 after a run with fewer processes than asked.
+    let (server, dir, file) = json_plan("memlock-rings");
+    // nobody reads the plan and writes the report in the directory.
+    for p in [&dir.0, &file] {
+        let mode = if p.is_dir() { 0o777 } else { 0o644 };
+        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+    }
+    let Some(finished) = as_nobody(
+        &["-q", "-w", "1", "-p", "16", "-d", "1"],
+        &file,
+        1 << 20,
+        &dir,
+    ) else {
+        return;
+    };
+    refused_up_front(&finished, &server);
+    let err = finished.stderr();
+    assert!(
+        err.contains(
+            "the locked-memory limit (RLIMIT_MEMLOCK, ulimit -l) is 1.0 MiB, but the io_uring \
+             rings of 16 processes need 1.2 MiB of it (76.0 KiB each at ring depth 128)"
+        ),
+        "{}",
+        finished.dump()
+    );
+    assert!(
+        !err.contains("cannot start its executor"),
+        "{}",
+        finished.dump()
+    );
+    // A deep ring: 1.5 MiB each.
+    let finished = as_nobody(
+        &[
+            "-q",
+            "-w",
+            "1",
+            "-p",
+            "2",
+            "-d",
+            "1",
+            "--ring-depth",
+            "8192",
+        ],
+        &file,
+        1 << 20,
+        &dir,
+    )
+    .unwrap();
+    refused_up_front(&finished, &server);
+    assert!(
+        finished
+            .stderr()
+            .contains("1.5 MiB each at ring depth 8192"),
+        "{}",
+        finished.dump()
+    );
+    // What fits runs whole: 8 rings of 76 KiB and the probe's 8 KiB in 1 MiB, with the
+    // multishot receives' buffer rings too. (The rings of the refused runs are not charged:
+    // they never started.)
+    let finished = as_nobody(
+        &["-q", "-w", "2", "-p", "8", "-d", "1", "--multishot-recv"],
+        &file,
+        1 << 20,
+        &dir,
+    )
+    .unwrap();
+    assert!(
+        !finished.stderr().contains("cannot start its executor"),
+        "{}",
+        finished.dump()
+    );
+    finished.assert_exit(0);
+    finished.assert_sound();
+    assert_server_answered_all(&server, &finished);
+}
+
+#[test]
+fn an_address_space_limit_that_cannot_hold_the_report_fails_up_front() {
+    // `ulimit -v` just above what the stats region needs: the region mapped, the whole run
+    // was made, then the master aborted building the report ("memory allocation of 24576
+    // bytes failed", exit 134, an empty --json file). Now refused up front with the figures;
+    // at the figure it names, the run goes through.
+    let server = target();
+    let dir = TempDir::new("address-space");
+    let body: String = (0..100).map(|i| format!("  GET /json?i={i}\n")).collect();
+    let file = dir.write("many.mol", &plan(&base_url(&server), "5s", &body));
+    let args = ["-q", "-w", "4", "-p", "1", "-d", "1"];
+    let mut cmd = molotov();
+    cmd.args(args).arg(&file);
+    limit_address_space(&mut cmd, 84_000_000);
+    let finished = run(&mut cmd, &dir, Duration::from_secs(20));
+    refused_up_front(&finished, &server);
+    let err = finished.stderr();
+    assert!(
+        err.contains(
+            "cannot map the stats within the address-space limit (RLIMIT_AS, ulimit -v) of 80.1 MiB: this process uses "
+        ),
+        "{}",
+        finished.dump()
+    );
+    assert!(
+        err.contains("the stats for 100 requests in 3 processes need up to "),
+        "{}",
+        finished.dump()
+    );
+    // "to at least 122.7 MiB": that much runs.
+    let at_least = err
+        .split("to at least ")
+        .nth(1)
+        .and_then(|rest| rest.split(" MiB").next())
+        .and_then(|mib| mib.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no figure\n{}", finished.dump()));
+    let limit = ((at_least + 0.1) * 1048576.0) as u64;
+    let mut cmd = molotov();
+    cmd.args(args).arg(&file);
+    limit_address_space(&mut cmd, limit);
+    let finished = run(&mut cmd, &dir, Duration::from_secs(20));
+    finished.assert_exit(0);
+    finished.assert_sound();
+    assert!(finished.total("requests") > 0, "{}", finished.dump());
+    assert_server_answered_all(&server, &finished);
 }

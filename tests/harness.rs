@@ -236,6 +236,11 @@ pub fn limit_locked_memory(cmd: &mut Command, bytes: u64) {
     limit_resource(cmd, Resource::RLIMIT_MEMLOCK, bytes);
 }
 
+/// Limits the address space of the command (soft and hard), like `prlimit --as=N:N`.
+pub fn limit_address_space(cmd: &mut Command, bytes: u64) {
+    limit_resource(cmd, Resource::RLIMIT_AS, bytes);
+}
+
 /// Where a test's report goes.
 pub fn report_path(dir: &TempDir) -> PathBuf {
     dir.0.join("report.json")

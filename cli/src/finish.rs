@@ -20,6 +20,7 @@ use std::time::SystemTime;
 
 use molotov_core::html_report;
 use molotov_core::json_report::{self, Context};
+use molotov_core::out_queue::Waiting;
 use molotov_core::report;
 use molotov_core::run::{Ending, RunConfig, RunResult};
 use molotov_core::thresholds;
@@ -310,12 +311,14 @@ impl Pending {
 /// more, and is not an error.
 pub fn to_stdout(text: &str) -> std::io::Result<()> {
     // Not `print!`: a failure must not make the master panic before the report files are
-    // written.
-    to_stream(&mut std::io::stdout().lock(), text)
+    // written. `Waiting`: a stdout handed down non-blocking waits for its reader.
+    to_stream(&mut Waiting(std::io::stdout().lock()), text)
 }
 
-/// Writes `text` to `out` (stdout or stderr); a reader that went away asked for no more, and
-/// is not an error.
+/// Writes `text` to `out` (stdout or stderr, through [`Waiting`]: a stream inherited
+/// non-blocking makes the report wait for its reader, as a blocking one does, instead of
+/// ending it at the pipe's capacity with EAGAIN); a reader that went away asked for no more,
+/// and is not an error.
 fn to_stream(out: &mut impl Write, text: &str) -> std::io::Result<()> {
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
@@ -384,7 +387,7 @@ pub fn finish(f: &Finish<'_>, result: &RunResult, files: ReportFiles) -> u8 {
     // stream written after them fails.
     if json_to_stdout
         && let Err(e) = {
-            let mut out = std::io::stdout().lock();
+            let mut out = Waiting(std::io::stdout().lock());
             let code = verdict.code_with_unwritten(&unwritten);
             out.write_all(json_with(code).to_json().as_bytes())
                 .and_then(|()| out.flush())
@@ -399,7 +402,7 @@ pub fn finish(f: &Finish<'_>, result: &RunResult, files: ReportFiles) -> u8 {
         // stderr: nowhere left to say that it failed but the exit code. A reader that went
         // away (`molotov --json - plan 2>&1 >report.json | head -5`) asked for no more, as on
         // stdout: not an error (it was, exit 2 with no word of why).
-        if to_stream(&mut std::io::stderr().lock(), &text).is_err() {
+        if to_stream(&mut Waiting(std::io::stderr().lock()), &text).is_err() {
             unwritten.push("the text report");
         }
     } else if let Err(e) = to_stdout(&text) {

@@ -170,7 +170,7 @@ const RECV_BUFFER_BYTES: usize = 4096;
 /// most 2,048 (8 MiB). More than that many responses arriving within one pass of the
 /// executor run it short, which costs the streams concerned a poll and a `recv(2)`, not a
 /// byte.
-fn recv_buffers_for(workers: usize) -> usize {
+pub(crate) fn recv_buffers_for(workers: usize) -> usize {
     workers.next_power_of_two().clamp(256, 2048)
 }
 
@@ -217,8 +217,20 @@ where
     let executor = match made {
         Ok(ex) => ex,
         Err(e) => {
+            // ENOMEM from io_uring_setup is nearly always locked memory: the kernel charges
+            // the rings of a user without CAP_IPC_LOCK to that user's RLIMIT_MEMLOCK, all
+            // its processes together (rings of other runs too, and of one that just ended
+            // until the kernel has freed them).
+            let hint = if e.raw_os_error() == Some(libc::ENOMEM) {
+                "; the kernel charges every io_uring ring of a user without CAP_IPC_LOCK to \
+                 that user's locked memory (RLIMIT_MEMLOCK), all its processes together, and it \
+                 is likely used up: raise it (ulimit -l, LimitMEMLOCK= for a systemd service), \
+                 or run fewer processes (-p) or a smaller --ring-depth"
+            } else {
+                ""
+            };
             crate::errln!(
-                "molotov: process {} cannot start its executor: {e}",
+                "molotov: process {} cannot start its executor: {e}{hint}",
                 spec.process
             );
             return CHILD_RUNTIME_EXIT;

@@ -148,6 +148,39 @@ fn writable(fd: RawFd, timeout_ms: i32) -> bool {
     n != 0
 }
 
+/// A stream written as if it were blocking, whatever the flags of its open file description:
+/// a write that would block (`EAGAIN`: the description is non-blocking, as a libuv or Node.js
+/// parent, or a program that left its terminal so, hands it down) waits with `poll` until the
+/// stream takes bytes again, then goes on. For the final report, which must reach its reader
+/// whole however late it reads. The flags are not changed: the description is shared with the
+/// parent and the processes it started.
+#[derive(Debug)]
+pub struct Waiting<W>(pub W);
+
+impl<W: io::Write + AsRawFd> io::Write for Waiting<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        loop {
+            match self.0.write(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    writable(self.0.as_raw_fd(), -1);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        loop {
+            match self.0.flush() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    writable(self.0.as_raw_fd(), -1);
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
 /// A bounded backlog of whole lines for one stream, written without blocking.
 #[derive(Debug)]
 pub struct Queue {
@@ -282,6 +315,34 @@ mod tests {
             out.extend_from_slice(&buf[..n]);
         }
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn waiting_writes_whole_through_a_non_blocking_pipe_read_late() {
+        use std::io::Write;
+        let (mut r, w) = pipe();
+        // Non-blocking as a parent may hand it down (a plain write_all stops at the pipe's
+        // 64 KiB with EAGAIN), and 190 KB to write before the reader comes.
+        nix::fcntl::fcntl(
+            &w,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .unwrap();
+        let text: String = (0..20_000).map(|i| format!("line {i}\n")).collect();
+        let expected = text.clone();
+        let reader = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut r, &mut out).unwrap();
+            out
+        });
+        let mut waiting = Waiting(std::fs::File::from(w));
+        waiting.write_all(text.as_bytes()).unwrap();
+        waiting.flush().unwrap();
+        drop(waiting);
+        let got = reader.join().unwrap();
+        assert_eq!(got.len(), expected.len());
+        assert!(got == expected.as_bytes());
     }
 
     #[test]

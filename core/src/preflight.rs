@@ -75,6 +75,56 @@ pub enum PreflightError {
         /// Bytes available.
         available: u64,
     },
+    /// The address-space limit (`ulimit -v`) cannot hold the stats and the report.
+    #[error(
+        "cannot map the stats within the address-space limit (RLIMIT_AS, ulimit -v) of {}: \
+         this process uses {} now, the stats for {requests} requests in {slots} processes need \
+         up to {} more, and building the report up to {} more: raise the limit (ulimit -v, \
+         LimitAS= for a systemd service) to at least {}, run fewer processes (-p), or write \
+         fewer request lines",
+        size(*limit), size(*in_use), size(*stats), size(*report), size(*needed)
+    )]
+    AddressSpaceTooSmall {
+        /// Request sites in the plan.
+        requests: usize,
+        /// Stats slots (load processes, setup and teardown).
+        slots: usize,
+        /// The hard RLIMIT_AS (bytes).
+        limit: u64,
+        /// VmSize of the master now.
+        in_use: u64,
+        /// [`stats_memory`].
+        stats: u64,
+        /// [`report_memory`].
+        report: u64,
+        /// The sum.
+        needed: u64,
+    },
+    /// The io_uring rings of all the load processes do not fit in the locked-memory limit.
+    #[error(
+        "the locked-memory limit (RLIMIT_MEMLOCK, ulimit -l) is {}, but the io_uring rings of \
+         {rings} processes need {} of it ({} each at ring depth {depth}{}): the kernel charges \
+         every io_uring ring of a user without CAP_IPC_LOCK to that user's locked memory, all \
+         its processes together. Raise the limit (ulimit -l, /etc/security/limits.conf, \
+         LimitMEMLOCK= for a systemd service, --ulimit memlock=-1 for Docker), or run fewer \
+         processes (-p) or a smaller --ring-depth",
+        size(*limit), size(*needed), size(*per_ring),
+        if *multishot_recv { ", with the --multishot-recv buffer ring" } else { "" }
+    )]
+    TooLittleLockedMemoryForRings {
+        /// Rings counted: the load processes, and one more for the plan's setup or teardown.
+        rings: u64,
+        /// Submission-queue depth of each ring.
+        depth: u32,
+        /// `--multishot-recv`: a buffer ring is charged too.
+        multishot_recv: bool,
+        /// Locked memory of one process's rings ([`ring_locked_bytes`]).
+        per_ring: u64,
+        /// All of them, and the master's probe ring.
+        needed: u64,
+        /// The soft RLIMIT_MEMLOCK (bytes), raised to the hard one.
+        limit: u64,
+    },
     /// Raising the limits failed otherwise.
     #[error(transparent)]
     Process(#[from] ProcessError),
@@ -223,6 +273,202 @@ pub fn check_stats_memory(layout: &Layout) -> Result<(), PreflightError> {
     }
 }
 
+/// Bytes of `struct io_rings` before its completion entries, rounded up: 320 on x86-64 and
+/// arm64 (the cache-line-aligned heads and tails of both queues, the masks and flags). With
+/// 4 KiB pages any value up to 1 KiB gives the same page counts.
+const IO_RINGS_HEADER: u64 = 1024;
+
+/// The locked memory the kernel charges (pages, in bytes) for the io_uring ring of one load
+/// process, as molotov-runtime builds it: `depth` submission entries (rounded up to a power of
+/// two), 8 completion entries per submission entry and at least 4,096; with
+/// `multishot_recv_buffers`, the ring of that many provided buffers of the multishot receives.
+///
+/// - the rings region: `struct io_rings`, 16 bytes per completion entry and 4 per
+///   submission-array entry, rounded up to whole pages;
+/// - the submission entries: 64 bytes each, rounded up to whole pages;
+/// - a provided-buffer ring: 16 bytes per buffer, rounded up to whole pages (the buffers
+///   themselves are ordinary memory, not charged).
+///
+/// Measured as `nobody` on Linux 6.18 (`io_uring_setup` under `prlimit --memlock`): depth 128
+/// (the default) fails at 72 KiB and works at 76 KiB (17 + 2 pages); depth 1 at 68 / 72 KiB
+/// (18 pages); depth 1,024 at 196 / 200 KiB (34 + 16); depth 8,192 at 1,560 / 1,572 KiB
+/// (265 + 128). A buffer ring registered on a depth-128 ring: 256 buffers fail at 76 KiB and
+/// work at 80 (1 page), 2,048 fail at 104 KiB and work at 108 (8 pages).
+pub fn ring_locked_bytes(depth: u32, multishot_recv_buffers: Option<u64>, page: u64) -> u64 {
+    let pages = |bytes: u64| bytes.div_ceil(page) * page;
+    let sq = u64::from(depth.max(1)).next_power_of_two();
+    let cq = (sq * 8).max(4096);
+    let rings = pages(IO_RINGS_HEADER + cq * 16 + sq * 4);
+    let sqes = pages(sq * 64);
+    let buffers = multishot_recv_buffers.map_or(0, |n| pages(n.next_power_of_two() * 16));
+    rings + sqes + buffers
+}
+
+/// Whether this kernel charges io_uring rings to RLIMIT_MEMLOCK: before 5.12 (`ring_pages`
+/// accounted at setup), and again since 6.14 (the rings became io_uring memory regions,
+/// which are accounted); 5.12 to 6.13 charged them to the memory cgroup instead.
+fn kernel_charges_rings(release: &str) -> bool {
+    let mut parts = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let version = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    !((5, 12)..(6, 14)).contains(&version)
+}
+
+/// Whether the kernel exempts this process's rings from the charge: it has CAP_IPC_LOCK in the
+/// initial user namespace (root, mostly; a capability in a container's own user namespace does
+/// not count).
+fn exempt_from_ring_charge() -> bool {
+    const CAP_IPC_LOCK: u32 = 14;
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return false;
+    };
+    let has_cap = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .is_some_and(|caps| caps & (1 << CAP_IPC_LOCK) != 0);
+    let initial_namespace = std::fs::read_to_string("/proc/self/uid_map")
+        .is_ok_and(|map| map.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"]);
+    has_cap && initial_namespace
+}
+
+/// What the locked-memory check looks at: the run's rings and where it runs.
+#[derive(Debug, Clone, Copy)]
+pub struct RingNeed {
+    /// Load processes (`-p`).
+    pub processes: usize,
+    /// Workers per process (the multishot receives' buffers depend on it).
+    pub workers: usize,
+    /// `--ring-depth`, or molotov-runtime's default.
+    pub depth: u32,
+    /// `--multishot-recv`.
+    pub multishot_recv: bool,
+    /// The plan has a `setup` or `teardown` block: its process's ring may not be freed yet
+    /// when the load processes build theirs (the kernel frees a ring after its process
+    /// ends, asynchronously), and the load processes' when the teardown builds its own.
+    pub setup_or_teardown: bool,
+}
+
+/// Fails when the io_uring rings of all the load processes cannot fit in the locked-memory
+/// limit (the soft RLIMIT_MEMLOCK, which [`check_fds`] raised to the hard one): the kernel
+/// charges them to the user's total, all processes together, not to each process. Not for a
+/// process with CAP_IPC_LOCK, or on a kernel that does not charge rings.
+pub fn check_locked_memory(need: &RingNeed) -> Result<(), PreflightError> {
+    use nix::sys::resource::{Resource, getrlimit};
+    let Ok((limit, _)) = getrlimit(Resource::RLIMIT_MEMLOCK) else {
+        return Ok(());
+    };
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    if limit == libc::RLIM_INFINITY || !kernel_charges_rings(&release) || exempt_from_ring_charge()
+    {
+        return Ok(());
+    }
+    // SAFETY: sysconf(3) only reads a system value.
+    let page = match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
+        n if n > 0 => n as u64,
+        _ => 4096,
+    };
+    rings_fit(need, limit, page)
+}
+
+/// The arithmetic of [`check_locked_memory`]: one ring per load process, one more for the
+/// plan's setup or teardown, and the master's probe ring (4 entries, closed before the run but
+/// freed by the kernel asynchronously), against `limit` bytes.
+fn rings_fit(need: &RingNeed, limit: u64, page: u64) -> Result<(), PreflightError> {
+    let buffers = need
+        .multishot_recv
+        .then(|| crate::engine::recv_buffers_for(need.workers) as u64);
+    let per_ring = ring_locked_bytes(need.depth, buffers, page);
+    let rings = need.processes as u64 + u64::from(need.setup_or_teardown);
+    // The probe's ring: 4 submission and 8 completion entries, a page each.
+    let probe = 2 * page;
+    let needed = per_ring.saturating_mul(rings).saturating_add(probe);
+    if needed > limit {
+        return Err(PreflightError::TooLittleLockedMemoryForRings {
+            rings,
+            depth: need.depth,
+            multishot_recv: need.multishot_recv,
+            per_ring,
+            needed,
+            limit,
+        });
+    }
+    Ok(())
+}
+
+/// Address space the master may take, beyond the stats ([`stats_memory`]: the region and the
+/// worst case of its own histograms), between the preflight and the end of the report: the
+/// report's text, JSON and HTML (built one after the other), the per-second series, the live
+/// view's and statsd's buffers, and what the allocator keeps mapped of memory already freed.
+/// A fixed part and a part per request line.
+///
+/// Measured (VmPeak of the master blocked on its last write, minus its VmSize 1 s into the
+/// load, `--json` and `--html`, Linux 6.18, glibc): 4.3 MiB for 100 request lines; 34 MiB for
+/// 1,000 lines in 6 s; 47 to 51 MiB for 2,000 lines with -p 1, 2 or 4; between 24 and 44 KiB
+/// per line. 16 MiB and 64 KiB per line is 2.5 to 5 times that: room for a longer series and
+/// the allocator's fragmentation.
+pub fn report_memory(requests: usize) -> u64 {
+    REPORT_MEMORY_BASE.saturating_add((requests as u64).saturating_mul(REPORT_MEMORY_PER_REQUEST))
+}
+
+/// The fixed part of [`report_memory`].
+pub const REPORT_MEMORY_BASE: u64 = 16 << 20;
+/// The part of [`report_memory`] per request line.
+pub const REPORT_MEMORY_PER_REQUEST: u64 = 64 << 10;
+
+/// Address space this process has mapped now (`VmSize`); None when it cannot be read.
+pub fn address_space_in_use() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|l| {
+        let kib = l.strip_prefix("VmSize:")?.trim().strip_suffix("kB")?;
+        kib.trim().parse::<u64>().ok().map(|k| k * 1024)
+    })
+}
+
+/// Raises the soft address-space limit (`ulimit -v`, RLIMIT_AS) to the hard one, and fails
+/// when the hard one cannot hold what the master has mapped now, the stats and the report:
+/// a master that ran out of address space after the run aborted building the report (no
+/// report, the whole run lost). The load processes inherit the raised limit.
+pub fn check_address_space(layout: &Layout) -> Result<(), PreflightError> {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_AS) else {
+        return Ok(());
+    };
+    if soft < hard {
+        // Best effort: the hard limit is what is checked; a soft one left lower only makes
+        // the map of the region fail, which is refused cleanly.
+        let _ = setrlimit(Resource::RLIMIT_AS, hard, hard);
+    }
+    if hard == libc::RLIM_INFINITY {
+        return Ok(());
+    }
+    let Some(in_use) = address_space_in_use() else {
+        return Ok(());
+    };
+    address_space_fits(layout, hard, in_use)
+}
+
+/// Whether `in_use` bytes already mapped, the stats of `layout` and the report fit in an
+/// address-space limit of `limit` bytes.
+fn address_space_fits(layout: &Layout, limit: u64, in_use: u64) -> Result<(), PreflightError> {
+    let stats = stats_memory(layout);
+    let report = report_memory(layout.shape().requests);
+    let needed = in_use.saturating_add(stats).saturating_add(report);
+    if needed > limit {
+        return Err(PreflightError::AddressSpaceTooSmall {
+            requests: layout.shape().requests,
+            slots: layout.shape().slots,
+            limit,
+            in_use,
+            stats,
+            report,
+            needed,
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,6 +561,121 @@ mod tests {
             "{err}"
         );
         check_stats_memory(&layout(10, 3)).unwrap();
+    }
+
+    #[test]
+    fn the_address_space_limit_holds_what_is_mapped_the_stats_and_the_report() {
+        let layout = Layout::new(Shape {
+            requests: 100,
+            scenarios: 1,
+            checks: 0,
+            slots: 3,
+        });
+        let stats = stats_memory(&layout);
+        let report = report_memory(100);
+        let in_use = 10 << 20;
+        let exact = in_use + stats + report;
+        address_space_fits(&layout, exact, in_use).unwrap();
+        let err = address_space_fits(&layout, exact - 1, in_use)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "cannot map the stats within the address-space limit (RLIMIT_AS, ulimit -v) of "
+            ),
+            "{err}"
+        );
+        assert!(err.contains("this process uses 10.0 MiB now"), "{err}");
+        assert!(
+            err.contains("the stats for 100 requests in 3 processes"),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!("to at least {}", size(exact))),
+            "{err}"
+        );
+        assert!(address_space_in_use().unwrap() > 1 << 20);
+        // The figure grows with the request lines.
+        assert!(report_memory(1000) > report_memory(10));
+    }
+
+    #[test]
+    fn ring_locked_memory_is_what_the_kernel_charges() {
+        const PAGE: u64 = 4096;
+        // Measured as nobody on 6.18 (see ring_locked_bytes): 19 pages at depth 128, 393 at
+        // 8,192.
+        assert_eq!(ring_locked_bytes(128, None, PAGE), 76 << 10);
+        assert_eq!(ring_locked_bytes(8192, None, PAGE), 1572 << 10);
+        // Rounded up to a power of two, like the kernel: 100 is 128; 1 is 1 (4,096
+        // completion entries all the same).
+        assert_eq!(ring_locked_bytes(100, None, PAGE), 76 << 10);
+        assert_eq!(ring_locked_bytes(1, None, PAGE), (17 + 1) * PAGE);
+        // 1,024 entries: 8,192 completion entries (32 pages) and the 4 KiB array (2 pages
+        // with the header), 16 pages of entries.
+        assert_eq!(ring_locked_bytes(1024, None, PAGE), (34 + 16) * PAGE);
+        // The multishot receives' buffer ring: 256 buffers are a page, 2,048 are 8.
+        assert_eq!(ring_locked_bytes(128, Some(256), PAGE), (76 << 10) + PAGE);
+        assert_eq!(
+            ring_locked_bytes(128, Some(2048), PAGE),
+            (76 << 10) + 8 * PAGE
+        );
+    }
+
+    #[test]
+    fn every_load_process_ring_is_counted_against_the_limit() {
+        const PAGE: u64 = 4096;
+        let need = |processes, depth, multishot_recv, setup_or_teardown| RingNeed {
+            processes,
+            workers: 10,
+            depth,
+            multishot_recv,
+            setup_or_teardown,
+        };
+        // -p 16 at the default depth: 16 x 76 KiB and the probe's 8 KiB, more than 1 MiB
+        // (the limit passed the old 512 KiB check, and 3 of 16 processes failed).
+        let err = rings_fit(&need(16, 128, false, false), 1 << 20, PAGE)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "the locked-memory limit (RLIMIT_MEMLOCK, ulimit -l) is 1.0 MiB, but the \
+                 io_uring rings of 16 processes need 1.2 MiB of it (76.0 KiB each at ring \
+                 depth 128): "
+            ),
+            "{err}"
+        );
+        assert!(
+            err.contains("run fewer processes (-p) or a smaller --ring-depth"),
+            "{err}"
+        );
+        // 13 fit in 1 MiB: 988 + 8 KiB.
+        rings_fit(&need(13, 128, false, false), 1 << 20, PAGE).unwrap();
+        // A setup or teardown counts one more ring.
+        rings_fit(&need(13, 128, false, true), 1 << 20, PAGE).unwrap_err();
+        // -p 128 in systemd's default 8 MiB: 9.5 MiB. -p 107 fits.
+        rings_fit(&need(128, 128, false, false), 8 << 20, PAGE).unwrap_err();
+        rings_fit(&need(107, 128, false, false), 8 << 20, PAGE).unwrap();
+        // --ring-depth 8192 -p 2: 3 MiB, more than 1 MiB.
+        rings_fit(&need(2, 8192, false, false), 1 << 20, PAGE).unwrap_err();
+        // --multishot-recv adds the buffer ring: 77 KiB + ... x 13 no longer fits.
+        let err = rings_fit(&need(13, 128, true, false), 1 << 20, PAGE)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("with the --multishot-recv buffer ring"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn kernels_that_charge_rings() {
+        assert!(kernel_charges_rings("5.10.0-21-amd64"));
+        assert!(!kernel_charges_rings("5.12.0"));
+        assert!(!kernel_charges_rings("6.8.0-45-generic"));
+        assert!(!kernel_charges_rings("6.13.12"));
+        assert!(kernel_charges_rings("6.14.0"));
+        assert!(kernel_charges_rings("6.18.44-fc-v669"));
+        assert!(kernel_charges_rings("7.0"));
     }
 
     #[test]

@@ -111,6 +111,16 @@ pub fn probe_io_uring() -> Result<(), ProcessError> {
     let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 4u32, params.as_mut_ptr()) };
     if fd < 0 {
         let err = io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::ENOMEM) {
+            // The ring's pages are charged to locked memory (see `preflight::ring_locked_bytes`):
+            // the limit is used up, not io_uring blocked.
+            use nix::sys::resource::{Resource, getrlimit};
+            let have = getrlimit(Resource::RLIMIT_MEMLOCK).map_or(0, |(soft, _)| soft);
+            return Err(ProcessError::TooLittleLockedMemory {
+                have,
+                need: MIN_MEMLOCK,
+            });
+        }
         return Err(ProcessError::IoUringUnavailable {
             reason: format!("io_uring_setup failed: {err}"),
         });
@@ -130,8 +140,10 @@ pub struct Limits {
 }
 
 /// The locked memory a process must be allowed before it builds an executor: on kernels
-/// before 5.12 an io_uring ring counts against RLIMIT_MEMLOCK. 512 KiB (what glommio, the
-/// engine's runtime before molotov-runtime, refused to start below) is well above one ring.
+/// before 5.12 and since 6.14 an io_uring ring counts against RLIMIT_MEMLOCK (for a process
+/// without CAP_IPC_LOCK). 512 KiB (what glommio, the engine's runtime before molotov-runtime,
+/// refused to start below) is well above one ring of the default depth; the rings of all the
+/// load processes together are checked by `preflight::check_locked_memory`.
 pub const MIN_MEMLOCK: u64 = 512 * 1024;
 
 /// Raises the soft RLIMIT_MEMLOCK and RLIMIT_NOFILE to their hard limits and checks that

@@ -401,6 +401,18 @@ pub fn run(
     // origin plus the process's own descriptors fit in the limit (docs/engine.md).
     crate::preflight::resolve_origins(&program)?;
     let run_time_clients = crate::preflight::check_fds(&program, config.workers)?;
+    crate::preflight::check_locked_memory(&crate::preflight::RingNeed {
+        processes: config.processes,
+        workers: config.workers,
+        depth: config
+            .options
+            .ring_depth
+            .map_or(molotov_runtime::DEFAULT_RING_DEPTH, |d| {
+                d.clamp(1, u32::MAX as usize) as u32
+            }),
+        multishot_recv: config.options.multishot_recv,
+        setup_or_teardown: program.has_setup() || program.has_teardown(),
+    })?;
     process::register_membarrier();
     let cpus = process::allowed_cpus()?;
     let names = names_of(&program);
@@ -412,6 +424,7 @@ pub fn run(
     };
     let layout = Layout::new(shape);
     crate::preflight::check_stats_memory(&layout)?;
+    crate::preflight::check_address_space(&layout)?;
     let region = Arc::new(Region::new(layout)?);
     let setup_slot = config.processes;
     let teardown_slot = config.processes + 1;

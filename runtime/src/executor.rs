@@ -34,7 +34,7 @@ const MAX_DRAINS: u32 = 256;
 const MAIN_TASK: usize = 0xffff_ffff;
 
 /// Default submission-queue depth of the ring.
-const DEFAULT_RING_DEPTH: u32 = 128;
+pub const DEFAULT_RING_DEPTH: u32 = 128;
 
 /// Completion-queue entries per submission entry of a ring (at least 4096 in all): a
 /// completion per connection may come in one pass.

@@ -43,6 +43,7 @@ pub mod sync;
 pub mod timer;
 
 pub use executor::{
-    Executor, MAX_RING_DEPTH, ReadyExecutor, RingSetup, Task, completion_overflows, executor_id,
-    operations_started, polls, recv_buffer_shortages, spawn_local, yield_if_needed, yield_now,
+    DEFAULT_RING_DEPTH, Executor, MAX_RING_DEPTH, ReadyExecutor, RingSetup, Task,
+    completion_overflows, executor_id, operations_started, polls, recv_buffer_shortages,
+    spawn_local, yield_if_needed, yield_now,
 };
