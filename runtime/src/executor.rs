@@ -55,6 +55,9 @@ static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 thread_local! {
     /// The runtime of the executor running on this thread, null outside [`Executor::run`].
     static CURRENT: Cell<*const Runtime> = const { Cell::new(std::ptr::null()) };
+    /// Task polls on this thread so far (see [`polls`]): a plain thread-local, read and
+    /// bumped without reaching the runtime.
+    static POLLS: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Runs `f` on this thread's runtime; None outside an executor.
@@ -258,7 +261,6 @@ impl Executor {
                 free_tasks: RefCell::new(Vec::new()),
                 queue: RefCell::new(VecDeque::new()),
                 pass_started: Cell::new(Instant::now()),
-                polls: Cell::new(0),
                 main_woken: Cell::new(true),
                 spin_before_park: self.spin_before_park,
                 prefetch_from: self.prefetch_from.unwrap_or_else(prefetch::threshold),
@@ -350,8 +352,11 @@ impl ReadyExecutor {
             // in time is seen, and count it a timeout: when a pass comes late and timers are
             // due, what the kernel still holds is collected first.
             let mut drains = 0;
-            let late = now.saturating_duration_since(runtime.pass_started.get()) >= STALL;
-            while late && drains < MAX_DRAINS && runtime.timers.next().is_some_and(|at| at <= now) {
+            let stalled_since = runtime.pass_started.get();
+            while runtime.timers.next().is_some_and(|at| at <= now)
+                && drains < MAX_DRAINS
+                && now.saturating_duration_since(stalled_since) >= STALL
+            {
                 runtime.reactor.enter(false, None)?;
                 now = runtime.reactor.complete();
                 drains += 1;
@@ -405,8 +410,6 @@ pub(crate) struct Runtime {
     free_tasks: RefCell<Vec<usize>>,
     queue: RefCell<VecDeque<usize>>,
     pass_started: Cell<Instant>,
-    /// Task polls so far (see [`polls`]).
-    polls: Cell<u64>,
     /// The future given to `run` was woken.
     main_woken: Cell<bool>,
     spin_before_park: Option<Duration>,
@@ -486,7 +489,7 @@ impl Runtime {
         };
         let waker = waker_for(index, generation);
         let mut cx = Context::from_waker(&waker);
-        self.polls.set(self.polls.get().wrapping_add(1));
+        POLLS.with(|polls| polls.set(polls.get().wrapping_add(1)));
         let done = future.as_mut().poll(&mut cx).is_ready();
         let finished = {
             let mut tasks = self.tasks.borrow_mut();
@@ -756,12 +759,11 @@ pub async fn yield_now() {
     .await;
 }
 
-/// How many times this thread's executor has polled a task so far; panics outside one. A
-/// task that reads the same count before and after some work was not suspended in between:
-/// the work never waited for anything, and the task has kept its executor to itself (see
-/// [`yield_now`]).
+/// How many times the executors of this thread have polled a task so far. A task that reads
+/// the same count before and after some work was not suspended in between: the work never
+/// waited for anything, and the task has kept its executor to itself (see [`yield_now`]).
 pub fn polls() -> u64 {
-    runtime(|runtime| runtime.polls.get())
+    POLLS.with(Cell::get)
 }
 
 /// [`yield_now`] once the current pass of the executor has run for longer than its time

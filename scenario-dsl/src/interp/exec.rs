@@ -46,6 +46,17 @@ impl State {
 /// How many rounds of a loop run between two [`Driver::pause`]s.
 const PAUSE_EVERY: u32 = 64;
 
+/// A loop went round. One that sends nothing and thinks nothing never waits, so every
+/// [`PAUSE_EVERY`] rounds it lets the driver pause it; true when the run should stop there.
+async fn round<D: Driver>(rounds: &mut u32, driver: &mut D) -> bool {
+    *rounds = rounds.wrapping_add(1);
+    if rounds.is_multiple_of(PAUSE_EVERY) {
+        driver.pause().await;
+        return driver.should_stop();
+    }
+    false
+}
+
 pub(super) async fn exec<D: Driver, R: Recorder>(
     program: &Program,
     st: &mut State,
@@ -57,22 +68,9 @@ pub(super) async fn exec<D: Driver, R: Recorder>(
         *slot = None;
     }
     let mut pc = block.entry as usize;
-    // The op run last, and how many times the program jumped back (a `repeat` or `for` going
-    // round): a loop that sends nothing and thinks nothing never waits, so every
-    // [`PAUSE_EVERY`] rounds it lets the driver pause it (and stops when the run should).
-    let mut last = None;
+    // How many times a loop (`repeat`, `for`: the only jumps back) went round: see [`round`].
     let mut rounds = 0u32;
     loop {
-        if last.is_some_and(|last| pc <= last) {
-            rounds = rounds.wrapping_add(1);
-            if rounds.is_multiple_of(PAUSE_EVERY) {
-                driver.pause().await;
-                if driver.should_stop() {
-                    return RunOutcome::Stopped;
-                }
-            }
-        }
-        last = Some(pc);
         let Some(op) = program.ops.get(pc) else {
             return RunOutcome::Success;
         };
@@ -119,6 +117,9 @@ pub(super) async fn exec<D: Driver, R: Recorder>(
                 *c = c.saturating_sub(1);
                 if *c > 0 {
                     pc = *body as usize;
+                    if round(&mut rounds, driver).await {
+                        return RunOutcome::Stopped;
+                    }
                 }
             }
             Op::ForStart {
@@ -158,6 +159,9 @@ pub(super) async fn exec<D: Driver, R: Recorder>(
                         st.counters[*counter as usize] += 1;
                         if !start {
                             pc = *exit as usize;
+                            if round(&mut rounds, driver).await {
+                                return RunOutcome::Stopped;
+                            }
                         }
                     }
                     None => {
