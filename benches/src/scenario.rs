@@ -257,7 +257,7 @@ pub struct Outcome {
     pub scenario: Scenario,
     /// A one-line description.
     pub title: String,
-    /// The contestants, in run order.
+    /// The contestants, in the order of the first round (each round starts one further on).
     pub contestants: Vec<Contestant>,
     /// `samples[c][r]`: contestant `c` in round `r` (`None`: that run failed).
     pub samples: Vec<Vec<Option<Sample>>>,
@@ -657,8 +657,13 @@ pub fn run(
         let _ = writeln!(log, "   note: {note}");
     }
     let mut samples: Vec<Vec<Option<Sample>>> = vec![Vec::new(); contestants.len()];
+    // The order rotates from round to round (molotov first in round 1, the next contestant
+    // first in round 2, ...): no tool always takes the first run against a fresh target or
+    // always follows the same one. Each round still gives every contestant one run.
     for round in 1..=s.rounds {
-        for (i, c) in contestants.iter().enumerate() {
+        for k in 0..contestants.len() {
+            let i = (k + round - 1) % contestants.len();
+            let c = &contestants[i];
             let mut spec = c.spec.clone();
             let file = c.label.replace(' ', "_");
             spec.output = raw.join(format!("{round}-{file}"));
