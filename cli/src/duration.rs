@@ -11,8 +11,8 @@
 use std::time::Duration;
 
 /// The longest duration a flag takes: 10^9 seconds (about 31.7 years), whether written as a
-/// bare number of seconds or with units.
-pub const MAX_DURATION: Duration = Duration::from_secs(1_000_000_000);
+/// bare number of seconds or with units; the same bound as a plan's durations.
+pub use molotov_dsl::MAX_DURATION;
 
 /// The error of a duration over [`MAX_DURATION`].
 fn out_of_range(text: &str) -> String {

@@ -17,9 +17,10 @@ use std::time::Duration;
 
 use crate::source::{FileId, Span};
 
-/// The longest duration a plan may write, as on the command line: 1e9 s (about 31 years).
-/// Run time adds durations to `Instant`s (`think`, `delay`), which overflow far past it.
-pub(crate) const MAX_DURATION: Duration = Duration::from_secs(1_000_000_000);
+/// The longest duration a plan may write, and the command line's flags too (molotov's CLI
+/// takes this one): 1e9 s (about 31.7 years). Run time adds durations to `Instant`s (`think`,
+/// `delay`, deadlines), which overflow far past it.
+pub const MAX_DURATION: Duration = Duration::from_secs(1_000_000_000);
 
 /// An `i128` aligned as an `i64`: an `i128` field would align tokens and syntax nodes to 16
 /// bytes, making them larger, and the parser's recursion would need more stack per level.

@@ -44,6 +44,7 @@ pub use interp::{
     Driver, Failure, FailureKind, Headers, Recorder, Request, ResponseView, RunOutcome, Scheme,
     Worker, WorkerContext, run_setup, run_teardown,
 };
+pub use lexer::MAX_DURATION;
 pub use printable::printable;
 pub use program::{
     CheckId, CheckInfo, CmpOp, Location, Metric, Needs, PlanOrigin, Program, RequestId,
