@@ -995,3 +995,54 @@ fn control_characters_in_plan_file_names_never_reach_the_terminal_raw() {
         "{err}"
     );
 }
+
+#[test]
+fn control_characters_in_paths_given_on_the_command_line_never_reach_the_terminal_raw() {
+    // Only the plan's and includes' names were escaped: a `--config`, `--json` or `--html`
+    // path, a report that would overwrite the plan, or a word taken as the PLAN was printed
+    // as typed, escape sequences and all.
+    let dir = TempDir::new("control-paths");
+    let plan = dir.write("p.mol", "scenario s {\n  GET http://127.0.0.1:9/\n}\n");
+    let raw_dir = dir.0.join("no\u{1b}[2Jsuch");
+    let shown_dir = format!("{}/no\\u{{1b}}[2Jsuch", dir.0.display());
+    let no_raw_controls = |all: &str| {
+        assert!(
+            !all.chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t'),
+            "{all:?}"
+        );
+    };
+    let cases: Vec<(Vec<std::ffi::OsString>, String)> = vec![
+        (
+            vec!["--config".into(), raw_dir.join("m.json").into()],
+            format!("cannot read {shown_dir}/m.json"),
+        ),
+        (
+            vec![
+                "--json".into(),
+                raw_dir.join("r.json").into(),
+                plan.clone().into(),
+            ],
+            format!("cannot write the JSON report to {shown_dir}/r.json"),
+        ),
+        (
+            vec![
+                "--html".into(),
+                raw_dir.join("r.html").into(),
+                plan.clone().into(),
+            ],
+            format!("to {shown_dir}/r.html"),
+        ),
+        (
+            vec!["-c".into(), "1\u{1b}[31m".into(), plan.clone().into()],
+            "`1\\u{1b}[31m` was taken as the PLAN".to_string(),
+        ),
+    ];
+    for (args, said) in cases {
+        let out = run_bounded(molotov().args(&args), Duration::from_secs(30));
+        assert_ne!(out.status.code(), Some(0), "{args:?}");
+        let all = format!("{}{}", stdout(&out), stderr(&out));
+        no_raw_controls(&all);
+        assert!(all.contains(&said), "{args:?}: {all}");
+    }
+}

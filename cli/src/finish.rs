@@ -51,7 +51,12 @@ pub struct ReportFiles {
 
 /// Opens `path` for writing without emptying it (creating it when it does not exist).
 fn open(path: &Path, what: &str) -> Result<ReportFile, String> {
-    let error = |e: std::io::Error| format!("cannot write the {what} to {}: {e}", path.display());
+    let error = |e: std::io::Error| {
+        format!(
+            "cannot write the {what} to {}: {e}",
+            molotov_core::printable::printable_path(path)
+        )
+    };
     match OpenOptions::new().write(true).create_new(true).open(path) {
         Ok(file) => Ok(ReportFile {
             path: path.to_path_buf(),
@@ -72,7 +77,7 @@ fn open(path: &Path, what: &str) -> Result<ReportFile, String> {
                     return Err(format!(
                         "cannot write the {what} to {0}: no reader on the named pipe {0} \
                          (start its reader first)",
-                        path.display()
+                        molotov_core::printable::printable_path(path)
                     ));
                 }
                 Err(e) => return Err(error(e)),
@@ -198,7 +203,7 @@ fn check_paths(json: Option<&Path>, html: Option<&Path>, inputs: &[PathBuf]) -> 
         if inputs.contains(&target) || id.is_some_and(|id| input_ids.contains(&id)) {
             return Err(format!(
                 "{flag} {}: the plan is read from that file, and the report would overwrite it",
-                path.display()
+                molotov_core::printable::printable_path(path)
             ));
         }
         if let Some((other, _, _)) = seen
@@ -207,7 +212,7 @@ fn check_paths(json: Option<&Path>, html: Option<&Path>, inputs: &[PathBuf]) -> 
         {
             return Err(format!(
                 "{other} and {flag} name the same file ({}): give each report its own",
-                path.display()
+                molotov_core::printable::printable_path(path)
             ));
         }
         seen.push((flag, target, id));
@@ -298,7 +303,7 @@ impl Pending {
                 molotov_core::errln!(
                     "molotov: error: cannot write {} to {}: {e}",
                     self.name,
-                    self.file.path.display()
+                    molotov_core::printable::printable_path(&self.file.path)
                 );
                 self.file.discard();
                 false

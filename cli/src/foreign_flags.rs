@@ -200,7 +200,10 @@ fn taken(cmd: &Command, args: &[OsString]) -> Option<TakenPlan> {
 /// arguments, program name first.
 pub fn taken_plan(cmd: &Command, args: &[OsString]) -> Option<String> {
     let t = taken(cmd, args)?;
-    let mut said = format!("`{}` was taken as the PLAN", t.plan);
+    let mut said = format!(
+        "`{}` was taken as the PLAN",
+        molotov_core::printable::printable(&t.plan)
+    );
     if let Some(why) = t.why {
         said.push_str(&format!(", as {why}"));
     }
@@ -220,7 +223,7 @@ pub fn number_as_plan(cmd: &Command, args: &[OsString]) -> Option<String> {
     }
     let mut said = format!(
         "`{}` was taken as the PLAN, as {why}, and there is no plan file of that name",
-        t.plan
+        molotov_core::printable::printable(&t.plan)
     );
     if let Some(meant) = t.meant {
         said.push_str(&format!("; {meant}"));

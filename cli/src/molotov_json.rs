@@ -28,7 +28,10 @@ pub const MAX_FILE_BYTES: u64 = molotov_dsl::MAX_PLAN_BYTES;
 pub enum FileError {
     /// The file cannot be read, or is not a file that can be (a named pipe, over
     /// [`MAX_FILE_BYTES`], endless as `/dev/zero`).
-    #[error("cannot read {}: {source}", path.display())]
+    #[error(
+        "cannot read {}: {source}",
+        molotov_core::printable::printable_path(path)
+    )]
     Read {
         /// The file.
         path: PathBuf,
@@ -36,7 +39,10 @@ pub enum FileError {
         source: ReadError,
     },
     /// Not UTF-8 text.
-    #[error("{}: not valid JSON: the file is not UTF-8 text (byte {offset})", path.display())]
+    #[error(
+        "{}: not valid JSON: the file is not UTF-8 text (byte {offset})",
+        molotov_core::printable::printable_path(path)
+    )]
     NotUtf8 {
         /// The file.
         path: PathBuf,
@@ -45,7 +51,10 @@ pub enum FileError {
     },
     /// A key given twice in one object: JSON readers keep one of the two (Python's `json`,
     /// like serde_json, the last), silently, so one of them is a mistake.
-    #[error("{}:{line}:{column}: the key {key:?} is given twice in the same object; keep one", path.display())]
+    #[error(
+        "{}:{line}:{column}: the key {key:?} is given twice in the same object; keep one",
+        molotov_core::printable::printable_path(path)
+    )]
     DuplicateKey {
         /// The file.
         path: PathBuf,
@@ -57,7 +66,10 @@ pub enum FileError {
         key: String,
     },
     /// Not JSON.
-    #[error("{}:{line}:{column}: not valid JSON: {message}", path.display())]
+    #[error(
+        "{}:{line}:{column}: not valid JSON: {message}",
+        molotov_core::printable::printable_path(path)
+    )]
     Json {
         /// The file.
         path: PathBuf,
@@ -69,7 +81,7 @@ pub enum FileError {
         message: String,
     },
     /// JSON, but not shaped like a `molotov.json`.
-    #[error("{}: {what}", path.display())]
+    #[error("{}: {what}", molotov_core::printable::printable_path(path))]
     Shape {
         /// The file.
         path: PathBuf,
@@ -77,7 +89,11 @@ pub enum FileError {
         what: String,
     },
     /// `--test NAME` names no test of the file.
-    #[error("{}: there is no test {name:?}; {}", path.display(), list_tests(tests))]
+    #[error(
+        "{}: there is no test {name:?}; {}",
+        molotov_core::printable::printable_path(path),
+        list_tests(tests)
+    )]
     UnknownTest {
         /// The file.
         path: PathBuf,

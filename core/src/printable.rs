@@ -5,4 +5,4 @@
 //! The function lives in `molotov_dsl`, whose compiler escapes the file names it shows the
 //! same way (a plan's `Location`s and diagnostics).
 
-pub use molotov_dsl::printable;
+pub use molotov_dsl::{printable, printable_path};

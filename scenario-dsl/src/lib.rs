@@ -45,7 +45,7 @@ pub use interp::{
     Worker, WorkerContext, run_setup, run_teardown,
 };
 pub use lexer::MAX_DURATION;
-pub use printable::printable;
+pub use printable::{printable, printable_path};
 pub use program::{
     CheckId, CheckInfo, CmpOp, Location, Metric, Needs, PlanOrigin, Program, RequestId,
     RequestInfo, ScenarioId, ScenarioInfo, Threshold, ThresholdTarget, ThresholdValue,

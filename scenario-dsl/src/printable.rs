@@ -5,6 +5,7 @@
 //! file names it shows.)
 
 use std::borrow::Cow;
+use std::path::Path;
 
 /// `text` with every control character but the tab escaped; borrowed when there is none.
 /// The result holds no control character but the tab, so escaping it again changes nothing.
@@ -21,6 +22,13 @@ pub fn printable(text: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
+}
+
+/// A path for a message: its text (bytes that are not UTF-8 shown as `\u{fffd}`) with every
+/// control character but the tab escaped, as [`printable`] does. A path typed by a user
+/// (`--json`, `--config`) can hold an escape sequence as well as a plan's name can.
+pub fn printable_path(path: &Path) -> String {
+    printable(&path.to_string_lossy()).into_owned()
 }
 
 fn needs_escape(c: char) -> bool {

@@ -83,14 +83,24 @@ enum SlaveError {
     NoConfig { repo: String },
     #[error("{0}")]
     Config(FileError),
-    #[error("cannot create a temporary directory in {}: {source}", dir.display())]
+    #[error(
+        "cannot create a temporary directory in {}: {source}",
+        molotov_core::printable::printable_path(dir)
+    )]
     TempDir {
         dir: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot find the molotov binary next to moloslave (looked for {}){}", path.display(), why)]
+    #[error(
+        "cannot find the molotov binary next to moloslave (looked for {}){}",
+        molotov_core::printable::printable_path(path),
+        why
+    )]
     NoMolotov { path: PathBuf, why: String },
-    #[error("cannot start {}: {source}", path.display())]
+    #[error(
+        "cannot start {}: {source}",
+        molotov_core::printable::printable_path(path)
+    )]
     Spawn {
         path: PathBuf,
         source: std::io::Error,
@@ -205,7 +215,7 @@ impl Drop for TempDir {
         {
             molotov_core::errln!(
                 "moloslave: warning: cannot remove {}: {e}",
-                self.0.display()
+                molotov_core::printable::printable_path(&self.0)
             );
         }
     }
@@ -351,7 +361,10 @@ fn run(args: &Args) -> Result<u8, SlaveError> {
         Err(e) => return Err(SlaveError::Git(e)),
     }
     let dir = TempDir::create()?;
-    molotov_core::errln!("moloslave: working directory is {}", dir.0.display());
+    molotov_core::errln!(
+        "moloslave: working directory is {}",
+        molotov_core::printable::printable_path(&dir.0)
+    );
     let repo = args.repo.to_string_lossy().into_owned();
 
     let mut clone = git();
