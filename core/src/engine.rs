@@ -1441,6 +1441,21 @@ impl Driver for EngineDriver {
                 slot.add(Total::Errors, 1);
                 slot.add_error_kind(e.kind().index());
                 slot.add_request(req.id.0, RequestCounter::Errors, 1);
+                // A request whose deadline passed waited at least its timeout: it counts in
+                // the latencies at that (in the open model, from its intended start), a
+                // lower bound of its true latency. Left out, the slowest requests vanished
+                // from every percentile: 9% timed out at 50 ms, and p99 read 2 ms.
+                if let Some(waited) = deadline_passed(&e) {
+                    slot.add(Total::DeadlinesPassed, 1);
+                    slot.add_request(req.id.0, RequestCounter::DeadlinesPassed, 1);
+                    let service = micros(waited);
+                    let latency = intended.map_or(service, |at| {
+                        micros(Instant::now().saturating_duration_since(at)).max(service)
+                    });
+                    slot.record(Histo::Overall, latency);
+                    slot.record(Histo::Service, service);
+                    slot.record(Histo::Request(req.id.0), latency);
+                }
                 Err(e)
             }
         }
@@ -1485,6 +1500,17 @@ impl Driver for EngineDriver {
         } else {
             self.graceful()
         }
+    }
+}
+
+/// The timeout of a request whose deadline passed (`request_timeout`, or the deadline
+/// passing while its connection was opened); `None` for every other error, which has no
+/// latency (refused, reset, a connect timeout of its own...).
+fn deadline_passed(e: &molotov_http::Error) -> Option<Duration> {
+    match e {
+        molotov_http::Error::RequestTimeout(timeout)
+        | molotov_http::Error::TimedOutOpening { timeout, .. } => Some(*timeout),
+        _ => None,
     }
 }
 

@@ -15,7 +15,8 @@
 //! errors      ERROR_KIND_WORDS    one counter per transport error kind
 //! scenarios   3 × scenarios       successes, failures, stopped runs
 //! checks      2 × checks          passed, failed
-//! requests    REQUEST_WORDS × requests    responses, errors, failed by status, bytes, sent
+//! requests    REQUEST_WORDS × requests    responses, errors, failed by status, bytes, sent,
+//!                                         deadlines passed
 //! samples     SAMPLE_WORDS × (checks + requests + 1)   first failure text of each site
 //! histograms  COUNTS_LEN × (2 + requests)  latency overall, service time overall, per request
 //! ```
@@ -36,7 +37,7 @@ pub const STATUS_WORDS: usize = 1000;
 /// Room for transport error kinds (molotov-http's `ErrorKind::COUNT` must fit).
 pub const ERROR_KIND_WORDS: usize = 32;
 /// Per-request counters (see [`RequestCounter`]).
-const REQUEST_WORDS: usize = 5;
+const REQUEST_WORDS: usize = 6;
 /// A failure sample: status, byte length, then the UTF-8 text.
 const SAMPLE_WORDS: usize = 64;
 /// Bytes of text a failure sample keeps.
@@ -167,6 +168,9 @@ pub enum Total {
     MaxEarlyMicros = 18,
     /// The high word of [`Total::LateMicros`].
     LateMicrosHigh = 19,
+    /// Requests whose deadline passed (`request_timeout`, or while their connection was
+    /// opened): each is one latency in the histograms, at its timeout, beside the responses'.
+    DeadlinesPassed = 20,
 }
 
 /// Counters per request id.
@@ -184,6 +188,8 @@ pub enum RequestCounter {
     /// Requests sent (counted when sent: also those that never got an outcome, in flight
     /// when their process was stopped).
     Sent = 4,
+    /// Requests whose deadline passed ([`Total::DeadlinesPassed`] of this request).
+    DeadlinesPassed = 5,
 }
 
 /// Per-scenario outcome counters.

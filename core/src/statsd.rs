@@ -24,7 +24,7 @@ use hdrhistogram::Histogram;
 use crate::latency::{self, COUNTS_LEN};
 use crate::live::Sample;
 use crate::run::Observer;
-use crate::shm::{Histo, Region, RequestCounter, STATUS_WORDS, ScenarioCounter, SlotState, Total};
+use crate::shm::{Histo, Region, STATUS_WORDS, ScenarioCounter, SlotState, Total};
 use crate::summary::{Names, ProcessInfo, Summary};
 
 /// The largest datagram payload sent: what fits a 1,500-byte Ethernet frame after the IP and
@@ -537,7 +537,7 @@ pub struct SendStats {
 #[derive(Debug, Default)]
 struct LatencyTracker {
     previous: Vec<(u32, u64)>,
-    previous_responses: u64,
+    previous_latencies: u64,
 }
 
 /// Sends a run's numbers to a statsd daemon. Use it as an [`Observer`] (by value or as
@@ -763,22 +763,18 @@ impl Statsd {
     /// otherwise a request whose response counter did not move is skipped.
     fn push_latencies(&mut self, packer: &mut Packer, region: &Region, all: bool) {
         for index in 0..self.latency.len() {
-            let (which, responses) = if index == 0 {
-                let n = (0..region.slots())
-                    .map(|s| region.slot(s).total(Total::Responses))
-                    .sum();
-                (Histo::Overall, n)
+            let which = if index == 0 {
+                Histo::Overall
             } else {
-                let id = index - 1;
-                let n = (0..region.slots())
-                    .map(|s| region.slot(s).request(id, RequestCounter::Responses))
-                    .sum();
-                (Histo::Request(id as u32), n)
+                Histo::Request((index - 1) as u32)
             };
-            if !all && responses == self.latency[index].previous_responses {
+            let latencies = (0..region.slots())
+                .map(|s| crate::summary::latencies_recorded(&region.slot(s), which))
+                .sum();
+            if !all && latencies == self.latency[index].previous_latencies {
                 continue;
             }
-            self.latency[index].previous_responses = responses;
+            self.latency[index].previous_latencies = latencies;
             if !self.interval_histogram(region, which, index) {
                 continue;
             }
@@ -810,11 +806,7 @@ impl Statsd {
             let slot = region.slot(s);
             // A slot with no response for it has an empty histogram (unused slots, the
             // setup and teardown processes): 28,672 words not worth reading.
-            let responses = match which {
-                Histo::Request(id) => slot.request(id as usize, RequestCounter::Responses),
-                _ => slot.total(Total::Responses),
-            };
-            if responses == 0 {
+            if crate::summary::latencies_recorded(&slot, which) == 0 {
                 continue;
             }
             for (i, c) in slot.histogram_counts(which) {
@@ -944,7 +936,7 @@ impl Observer for &mut Statsd {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shm::{Layout, Shape};
+    use crate::shm::{Layout, RequestCounter, Shape};
     use crate::summary::CheckName;
 
     #[test]
@@ -1411,7 +1403,7 @@ mod measure {
     //! Not a test: a measurement of what one flush costs the master (no time limit is
     //! asserted). `cargo test --release -p molotov-core --lib flush_cost -- --ignored --nocapture`
     use super::*;
-    use crate::shm::{Layout, Shape};
+    use crate::shm::{Layout, RequestCounter, Shape};
 
     #[test]
     #[ignore = "a measurement, run by hand"]

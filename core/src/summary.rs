@@ -183,6 +183,20 @@ pub struct Summary {
     pub rings_coop: (u64, u64),
 }
 
+/// How many latencies `slot` recorded in histogram `which`: one per response, and one per
+/// request whose deadline passed (at its timeout).
+pub fn latencies_recorded(slot: &Slot<'_>, which: Histo) -> u64 {
+    match which {
+        Histo::Request(id) => {
+            slot.request(id as usize, RequestCounter::Responses)
+                + slot.request(id as usize, RequestCounter::DeadlinesPassed)
+        }
+        Histo::Overall | Histo::Service => {
+            slot.total(Total::Responses) + slot.total(Total::DeadlinesPassed)
+        }
+    }
+}
+
 impl Summary {
     /// Adds up every slot of `region`.
     pub fn merge(
@@ -197,20 +211,17 @@ impl Summary {
         let hist = |which: Histo| {
             let mut h = latency::new_histogram();
             for s in &slots {
-                // Each histogram holds one latency per response: one without any is skipped
-                // unread, and of the others only the pages some process wrote are read
-                // (`histogram_counts`: reading a page of the shared region that no process
-                // wrote would allocate it).
-                let responses = match which {
-                    Histo::Request(id) => s.request(id as usize, RequestCounter::Responses),
-                    Histo::Overall | Histo::Service => s.total(Total::Responses),
-                };
-                if responses == 0 {
+                // Each histogram holds one latency per response and per request whose
+                // deadline passed: one without any is skipped unread, and of the others only
+                // the pages some process wrote are read (`histogram_counts`: reading a page
+                // of the shared region that no process wrote would allocate it).
+                let latencies = latencies_recorded(s, which);
+                if latencies == 0 {
                     continue;
                 }
                 let counts: Vec<(usize, u64)> =
                     s.histogram_counts(which).filter(|&(_, c)| c > 0).collect();
-                if counts.iter().map(|&(_, c)| c).sum::<u64>() == responses {
+                if counts.iter().map(|&(_, c)| c).sum::<u64>() == latencies {
                     latency::add_counts(&mut h, counts);
                 } else {
                     // A page the kernel swapped out reads as unwritten: read them all.
