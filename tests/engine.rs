@@ -704,3 +704,33 @@ fn a_check_failure_sample_names_the_status_of_the_checked_response() {
         "{err}"
     );
 }
+
+#[test]
+fn a_capture_of_bytes_that_are_not_utf8_fails_instead_of_altering_them() {
+    // A body (or a header's obs-text) with bytes that are not UTF-8 was captured with U+FFFD
+    // for each bad byte: sent back altered (`a\xffb` as `a\xef\xbf\xbdb`), and unequal to the
+    // very bytes it came from in a later check. Now the capture fails and says why, and the
+    // request that would have sent the altered value is not sent.
+    let server = target();
+    let dir = TempDir::new("capture-not-utf8");
+    std::fs::write(dir.0.join("latin1.bin"), b"a\xffb").unwrap();
+    let plan = dir.write(
+        "p.mol",
+        &format!(
+            "defaults {{\n  base {}\n}}\n\nscenario s {{\n  POST /echo\n  file \"latin1.bin\"\n  \
+             capture b = body\n  POST /echo\n  X-B: {{{{b}}}}\n}}\n",
+            base_url(&server)
+        ),
+    );
+    let out = run_bounded(
+        molotov().args(["-v", "-w", "1", "-r", "1"]).arg(&plan),
+        Duration::from_secs(30),
+    );
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        all.contains("capture `b` at ") && all.contains("not UTF-8 text (byte 0xff at offset 1)"),
+        "{all}"
+    );
+    assert!(all.contains("FAILURES: 1"), "{all}");
+    assert_eq!(server.requests_answered(), 1, "{all}");
+}

@@ -375,3 +375,46 @@ scenario s {
         )
     );
 }
+
+/// A request the plan cannot build (a captured header value with a control character, a
+/// run-time target that is not http(s)) is counted: one request, one `invalid_request` error,
+/// so `threshold errors` sees it (sweep 10: it was counted nowhere, `errors < 1%` passed at
+/// 0.00% while every run failed, and without `-v` nothing said why).
+#[test]
+fn a_request_that_cannot_be_built_counts_as_an_invalid_request() {
+    let server = recorder(&[("/cap", r#"{"ctl": "f\u007fg"}"#)]);
+    let plan = r#"defaults {
+  base BASE
+}
+scenario s {
+  GET /cap
+  capture ctl = jsonpath "$.ctl"
+  GET /ctl
+  X-Ctl: {{ctl}}
+}
+scenario t {
+  let u = "ftp://example.com/x"
+  GET {{u}}
+}
+threshold errors < 1%
+"#;
+    let dir = TempDir::new("unbuilt-request");
+    let json = dir.0.join("r.json");
+    let (out, requests) = run(
+        &server,
+        plan,
+        &["-r", "2", "--json", support::path_str(&json)],
+    );
+    support::assert_exit(&out, 3);
+    let r = support::read_json(&json);
+    // Each worker run of `s` sends /cap and fails at /ctl; each run of `t` fails at once.
+    let sent = requests.len() as u64;
+    let failed = r["totals"]["failures"].as_u64().unwrap();
+    assert_eq!(failed, 2, "{r}");
+    assert_eq!(r["errors"]["invalid_request"], failed, "{r}");
+    assert_eq!(r["totals"]["errors"], failed, "{r}");
+    assert_eq!(r["totals"]["requests"], sent + failed, "{r}");
+    assert_eq!(r["totals"]["responses"], sent, "{r}");
+    let text = support::stdout(&out);
+    assert!(text.contains("invalid_request"), "{text}");
+}

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use molotov_dsl::{
-    Driver, Failure, Globals, Program, Recorder, Request, ResponseView, RunOutcome, Worker,
-    WorkerContext,
+    Driver, Failure, FailureKind, Globals, Program, Recorder, Request, ResponseView, RunOutcome,
+    Worker, WorkerContext,
 };
 use molotov_http::{
     Client, ClientConfig, HeaderNeeds, Meter, Origin, RequestMeta, Response, ResponseNeeds, Scheme,
@@ -1362,10 +1362,11 @@ impl Driver for EngineDriver {
     ) -> Result<EngineResponse<'a>, molotov_http::Error> {
         let id = req.id.0 as usize;
         let needs = self.tables.needs.get(id).unwrap_or(&NEEDS_EVERYTHING);
+        let unsent = |e| count_unsent(self.slot, req.id.0, e);
         // Pre-rendered bytes for static requests (shared by the process's workers when they
         // are the same for all); a reused buffer otherwise.
         let shared = match req.cache_key {
-            Some(0) => self.tables.constant_bytes(id, req)?,
+            Some(0) => self.tables.constant_bytes(id, req).map_err(unsent)?,
             _ => None,
         };
         let bytes: &[u8] = match (shared, req.cache_key) {
@@ -1373,10 +1374,11 @@ impl Driver for EngineDriver {
             // Unrendered: the bytes held under the key (`holds_rendered` said they are there).
             (None, key) if !req.rendered => key
                 .and_then(|key| held_bytes(&self.held, req.id.0, key))
-                .ok_or_else(not_held)?,
+                .ok_or_else(not_held)
+                .map_err(unsent)?,
             (None, key) => {
                 self.wire.clear();
-                render(&mut self.wire, req)?;
+                render(&mut self.wire, req).map_err(unsent)?;
                 if let Some(key) = key.filter(|&key| key != 0) {
                     keep_held(&mut self.held, req.id.0, key, &self.wire);
                 }
@@ -1503,6 +1505,18 @@ impl Driver for EngineDriver {
     }
 }
 
+/// Counts a request that failed before anything was sent (it could not be built): a
+/// request with a transport error of its kind (`invalid_request`), so that it is counted
+/// once like every other and its failure shows in the errors. Returns `e`.
+fn count_unsent(slot: Slot<'static>, request: u32, e: molotov_http::Error) -> molotov_http::Error {
+    slot.add(Total::Requests, 1);
+    slot.add_request(request, RequestCounter::Sent, 1);
+    slot.add(Total::Errors, 1);
+    slot.add_error_kind(e.kind().index());
+    slot.add_request(request, RequestCounter::Errors, 1);
+    e
+}
+
 /// The timeout of a request whose deadline passed (`request_timeout`, or the deadline
 /// passing while its connection was opened); `None` for every other error, which has no
 /// latency (refused, reset, a connect timeout of its own...).
@@ -1565,6 +1579,16 @@ impl Recorder for EngineRecorder {
     }
 
     fn failure(&mut self, f: &Failure<'_>) {
+        // A request the plan could not build (a header value with a control character, a
+        // run-time target that is not http(s)) never reached the engine's `send`: it counts
+        // as a request that failed as `invalid_request`, or no counter would hold it.
+        if let (FailureKind::Render, Some(request), None) = (f.kind, f.request, f.check) {
+            count_unsent(
+                self.slot,
+                request.0,
+                molotov_http::Error::InvalidRequest(String::new()),
+            );
+        }
         let site = match (f.check, f.request) {
             (Some(check), _) => Site::Check(check.0),
             (None, Some(request)) => Site::Request(request.0),

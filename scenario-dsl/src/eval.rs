@@ -689,8 +689,15 @@ fn truncate(s: &str, max: usize) -> Cow<'_, str> {
     Cow::Owned(format!("{cut}..."))
 }
 
-/// The value a capture stores, or `None` when the query found nothing.
-pub(crate) fn capture_value(d: Datum<'_>, count_mode: bool, regex: bool) -> Option<Value> {
+/// The value a capture stores, or `None` when the query found nothing; an error when what
+/// it found is bytes that are not UTF-8 text (a header's obs-text, a binary body): a plan's
+/// values are text, and one made with `U+FFFD` for each bad byte would be sent back altered
+/// and compare unequal to the very bytes it came from.
+pub(crate) fn capture_value(
+    d: Datum<'_>,
+    count_mode: bool,
+    regex: bool,
+) -> Result<Option<Value>, String> {
     if count_mode {
         let n = if regex {
             match d {
@@ -700,17 +707,27 @@ pub(crate) fn capture_value(d: Datum<'_>, count_mode: bool, regex: bool) -> Opti
         } else {
             count(&d)
         };
-        return Some(Value::from(n));
+        return Ok(Some(Value::from(n)));
     }
-    Some(match d {
-        Datum::Missing => return None,
+    Ok(Some(match d {
+        Datum::Missing => return Ok(None),
         Datum::Int(i) => Value::from(i),
         Datum::Duration(dur) => Value::from(dur.as_secs_f64() * 1000.0),
-        Datum::Bytes(b) => Value::String(String::from_utf8_lossy(b).into_owned()),
+        Datum::Bytes(b) => match std::str::from_utf8(b) {
+            Ok(text) => Value::String(text.to_owned()),
+            Err(e) => {
+                let at = e.valid_up_to();
+                return Err(format!(
+                    "what it found is not UTF-8 text (byte 0x{:02x} at offset {at}): a plan's \
+                     values are text, and this one could not be sent back or compared unchanged",
+                    b[at]
+                ));
+            }
+        },
         Datum::Json(v) => v.clone(),
         Datum::Nodes(n) => Value::Array(n.into_iter().cloned().collect()),
         Datum::Owned(v) => v,
-    })
+    }))
 }
 
 #[cfg(test)]

@@ -389,11 +389,7 @@ async fn send<D: Driver, R: Recorder>(
                 } => {
                     let (env, mut s) = st.eval_parts();
                     let found = match query(q, *count, Some(&resp), &env, &mut s) {
-                        Ok(d) => Ok(capture_value(
-                            d,
-                            *count,
-                            matches!(q, QueryCode::Regex { .. }),
-                        )),
+                        Ok(d) => capture_value(d, *count, matches!(q, QueryCode::Regex { .. })),
                         Err(e) => Err(e),
                     };
                     match found {
