@@ -81,7 +81,8 @@ pub fn asks_to_close(request: &[u8]) -> bool {
 /// Appends the complete wire bytes of a request to `out`.
 ///
 /// The message is: the request line `METHOD path_and_query HTTP/1.1`, a `Host` header
-/// (`authority`) unless `headers` has one, the caller's headers in order, `User-Agent:
+/// (`authority`, or the first `Host` of `headers`, moved in front), the caller's headers in
+/// order, `User-Agent:
 /// molotov/<version>` unless `headers` has one, `Content-Length` when the body is non-empty
 /// or the method is POST, PUT or PATCH, the blank line, then `body`.
 ///
@@ -153,12 +154,20 @@ fn render_into<'h>(
                 "Transfer-Encoding is not supported in requests".to_owned(),
             ));
         }
-        has_host |= name.eq_ignore_ascii_case("host");
+        let is_host = name.eq_ignore_ascii_case("host");
         has_user_agent |= name.eq_ignore_ascii_case("user-agent");
+        let line_at = out.len();
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
+        if is_host && !has_host {
+            // The caller's own Host goes first too (RFC 9112 section 3.2), ahead of the
+            // headers given before it.
+            let line_len = out.len() - line_at;
+            out[host_at..].rotate_right(line_len);
+        }
+        has_host |= is_host;
     }
     if !has_host {
         // Host goes first (RFC 9112 section 3.2); we only know it is missing once the

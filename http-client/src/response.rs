@@ -43,7 +43,7 @@ pub const MAX_HEADERS: usize = 128;
 /// The most interim (1xx) responses skipped before the final one.
 pub const MAX_INTERIM: usize = 8;
 
-/// The longest chunk-size line accepted (size, extensions and line ending).
+/// The longest chunk-size line accepted: its size and extensions, without the line ending.
 pub const MAX_CHUNK_LINE: usize = 4096;
 
 /// The most reserved up front for a kept body of declared length.
@@ -407,18 +407,19 @@ impl ResponseParser {
                 line,
                 after_space,
             } => {
-                let line = line + 1;
+                let line = line + usize::from(byte != b'\r' && byte != b'\n');
                 if line > MAX_CHUNK_LINE {
                     return Err(malformed("chunk size line too long"));
                 }
                 match byte {
                     b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' if !after_space => {
-                        if digits == 16 {
+                        // The value must fit, not the digits: leading zeros are allowed.
+                        if size >> 60 != 0 {
                             return Err(malformed("chunk size does not fit in 64 bits"));
                         }
                         State::ChunkSize {
                             size: size << 4 | hex_value(byte),
-                            digits: digits + 1,
+                            digits: digits.saturating_add(1),
                             line,
                             after_space,
                         }
@@ -436,7 +437,7 @@ impl ResponseParser {
                 }
             }
             State::ChunkExtension { size, line } => {
-                let line = line + 1;
+                let line = line + usize::from(byte != b'\r' && byte != b'\n');
                 if line > MAX_CHUNK_LINE {
                     return Err(malformed("chunk size line too long"));
                 }
@@ -639,6 +640,11 @@ impl ResponseParser {
                 ));
             }
             if framing.chunked {
+                // RFC 9112 section 6.1: an HTTP/1.0 message with Transfer-Encoding has
+                // faulty framing; read it, then close the connection.
+                if self.minor_version == 0 {
+                    self.keep_alive = false;
+                }
                 self.state = first_chunk_size();
             } else {
                 self.keep_alive = false;
@@ -933,6 +939,13 @@ fn parse_head_with_httparse(
                 "the server answered with TLS (is this an https:// port? the URL says http://)",
             ));
         }
+        // RFC 9110 section 2.5 would have a later HTTP/1 minor version read as 1.1; httparse
+        // reads 1.0 and 1.1 only (as curl does). At least say what it is.
+        Err(httparse::Error::Version) if later_http1(bytes) => {
+            return Err(malformed(
+                "an HTTP/1.x response past HTTP/1.1 (molotov reads HTTP/1.0 and 1.1)",
+            ));
+        }
         Err(e) => return Err(malformed_head(&e)),
     };
     let mut framing = Framing::default();
@@ -1196,6 +1209,25 @@ fn malformed_head(error: &httparse::Error) -> Error {
 
 /// Whether `bytes` start like a TLS record (an alert or a handshake, TLS 1.0 to 1.3): what
 /// a TLS server answers to a plain HTTP request.
+/// A status line of HTTP/1.2 to HTTP/1.9.
+fn later_http1(bytes: &[u8]) -> bool {
+    matches!(
+        bytes,
+        [
+            b'H',
+            b'T',
+            b'T',
+            b'P',
+            b'/',
+            b'1',
+            b'.',
+            b'2'..=b'9',
+            b' ',
+            ..
+        ]
+    )
+}
+
 fn looks_like_tls(bytes: &[u8]) -> bool {
     matches!(bytes, [0x15 | 0x16, 0x03, 0x00..=0x04, ..])
 }

@@ -156,6 +156,28 @@ fn well_formed_responses() {
             b"",
             true,
         ),
+        // A size's value must fit in 64 bits, not its digits (sweep 10: 17 digits of value 5
+        // were "too large").
+        good(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n00000000000000005\r\nhello\r\n0\r\n\r\n",
+            200,
+            b"hello",
+            true,
+        ),
+        good(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0000000000000000000000000000000000000000005\r\nhello\r\n0\r\n\r\n",
+            200,
+            b"hello",
+            true,
+        ),
+        // RFC 9112 section 6.1: HTTP/1.0 with Transfer-Encoding is read, then the connection
+        // is closed (sweep 10: it was kept).
+        good(
+            b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+            200,
+            b"ok",
+            false,
+        ),
         // Chunked framing takes a bare LF wherever it takes CRLF (RFC 9112 section 2.2), as
         // the head does: the size line, the end of the data, trailer lines, the empty line.
         good(
@@ -590,6 +612,13 @@ fn malformed_and_oversized_responses() {
             "64 bits",
         ),
         (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n00010000000000000000\r\n",
+            PLAIN,
+            ErrorKind::MalformedResponse,
+            "64 bits",
+        ),
+        (b"HTTP/1.2 200 OK\r\nContent-Length: 0\r\n\r\n", PLAIN, ErrorKind::MalformedResponse, "past HTTP/1.1"),
+        (
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX",
             PLAIN,
             ErrorKind::MalformedResponse,
@@ -853,5 +882,28 @@ fn a_body_nobody_keeps_is_counted_and_dropped_whatever_its_size() {
         kept.reset(false, &ResponseNeeds::EVERYTHING);
         let error = kept.feed(input).and_then(|_| kept.feed_eof()).unwrap_err();
         assert_eq!(error.kind(), ErrorKind::BodyTooLarge);
+    }
+}
+
+/// A chunk-size line holds up to 4 KiB (`MAX_CHUNK_LINE`) before its line ending, CRLF or LF
+/// (sweep 10: the CR was counted and the LF not, so 4,095 bytes passed and 4,096 did not).
+#[test]
+fn a_chunk_size_line_holds_4_kib_before_its_line_ending() {
+    for (eol, length, ok) in [
+        (&b"\r\n"[..], 4096, true),
+        (&b"\n"[..], 4096, true),
+        (&b"\r\n"[..], 4097, false),
+        (&b"\n"[..], 4097, false),
+    ] {
+        let mut input = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;".to_vec();
+        input.resize(input.len() + length - 2, b'x');
+        input.extend_from_slice(eol);
+        input.extend_from_slice(b"hello\r\n0\r\n\r\n");
+        let parsed = parse_all_ways(&input, PLAIN);
+        if ok {
+            assert_eq!(parsed.map(|p| p.body), Ok(b"hello".to_vec()), "{length}");
+        } else {
+            assert_eq!(parsed.err(), Some(ErrorKind::MalformedResponse), "{length}");
+        }
     }
 }

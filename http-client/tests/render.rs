@@ -104,6 +104,23 @@ fn valid_requests_render_exactly() {
             b"",
             "GET / HTTP/1.1\r\nhost: other:1\r\nUSER-AGENT: me/1\r\n\r\n".to_owned(),
         ),
+        // ... and goes first wherever it was given (RFC 9112 section 3.2; sweep 10: it was
+        // sent after the headers given before it).
+        (
+            Method::GET,
+            "h",
+            "/",
+            vec![
+                ("Accept", b"*/*"),
+                ("X-A", b"1"),
+                ("Host", b"other:1"),
+                ("X-B", b"2"),
+            ],
+            b"",
+            format!(
+                "GET / HTTP/1.1\r\nHost: other:1\r\nAccept: */*\r\nX-A: 1\r\nX-B: 2\r\n{ua}\r\n"
+            ),
+        ),
         (
             Method::OPTIONS,
             "h",
