@@ -487,3 +487,21 @@ fn pick_of_an_empty_list_takes_the_default() {
         errors(&src)
     );
 }
+
+/// colon removes it.
+#[test]
+fn a_sticky_header_that_renders_empty_is_sent() {
+    let src = format!(
+        "{BASE}scenario s {{\n  let e = \"\"\n  header X-Sticky: {{{{e}}}}\n  header X-Gone: 1\n  header X-Gone:\n  GET /a\n  X-Direct: {{{{e}}}}\n}}\n"
+    );
+    let p = program(&src);
+    let mut d = FakeDriver::ok();
+    let (out, ev) = run_once(&p, &mut d);
+    assert_eq!(out, RunOutcome::Success, "{:?}", ev.0);
+    let got: Vec<(&str, &str)> = d.sent[0]
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(got, [("X-Sticky", ""), ("X-Direct", "")]);
+}
