@@ -505,3 +505,19 @@ fn a_sticky_header_that_renders_empty_is_sent() {
         .collect();
     assert_eq!(got, [("X-Sticky", ""), ("X-Direct", "")]);
 }
+
+/// unclosed `{`).
+#[test]
+fn a_body_that_is_one_template_is_its_value_as_json() {
+    let src = format!(
+        "{BASE}let payload = {{\"sku\": \"A-1\", \"qty\": 2}}\nlet s = \"a\\\"b\"\nscenario s {{\n  POST /cart\n  {{{{payload}}}}\n  check status == 200\n  POST /text\n  {{{{s}}}}\n}}\n"
+    );
+    let p = program(&src);
+    let mut d = FakeDriver::ok();
+    let (out, ev) = run_once(&p, &mut d);
+    assert_eq!(out, RunOutcome::Success, "{:?}", ev.0);
+    assert_eq!(d.sent[0].body_str(), r#"{"qty":2,"sku":"A-1"}"#);
+    assert_eq!(d.sent[0].header("Content-Type"), Some("application/json"));
+    assert_eq!(d.sent[1].body_str(), r#""a\"b""#);
+    assert_eq!(ev.checks().len(), 1);
+}
