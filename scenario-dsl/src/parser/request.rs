@@ -136,6 +136,17 @@ impl Parser<'_, '_> {
                         req.clauses.push(cl);
                     }
                 }
+                // An unknown word under a request (k6's `timeout`, a misspelt statement):
+                // reported, and the request goes on, so that the checks below it are still
+                // the request's and not each a second error.
+                LineKind::Word(w, span)
+                    if !STMT_KEYWORDS.contains(&w.as_str())
+                        && !TOP_ONLY.contains(&w.as_str())
+                        && !matches!(w.as_str(), "else" | "include" | "form" | "file")
+                        && !self.lx.line_rest().trim_end().ends_with('{') =>
+                {
+                    let _ = self.stmt(&w, span);
+                }
                 // `Authorization Bearer x`: reported, and the request goes on, so that the
                 // body below it is still the request's.
                 LineKind::Word(..) | LineKind::Method(..) => {
