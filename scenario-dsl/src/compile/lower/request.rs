@@ -59,6 +59,24 @@ impl Compiler<'_> {
         var = var.max(body_var);
 
         let content_type_name = self.intern_header("Content-Type");
+        // A form body says what it is: its type is the request's own (a `Content-Type` in
+        // `defaults` or a sticky one, typically `application/json`, does not replace it),
+        // unless the request's own header lines set one.
+        let content_type = match content_type {
+            Some(ct @ FORM_CONTENT_TYPE) => {
+                if !own_names.contains(&content_type_name) {
+                    own_names.push(content_type_name);
+                    own.push(HeaderCode {
+                        name: content_type_name,
+                        value: TemplateCode {
+                            pieces: vec![Piece::Lit(ct.as_bytes().into())].into(),
+                        },
+                    });
+                }
+                None
+            }
+            other => other,
+        };
         let mut base = Vec::new();
         for (name, value, v, _) in &self.default_headers {
             if !own_names.contains(name) {
@@ -560,7 +578,7 @@ impl Compiler<'_> {
                     ps.push(LPiece::Lit(b"=".to_vec()));
                     ps.extend(f.value.pieces.iter().map(form));
                 }
-                (ps, Some("application/x-www-form-urlencoded"))
+                (ps, Some(FORM_CONTENT_TYPE))
             }
             BodyAst::File(path, span) => {
                 let dir = self.sources.file(span.file).dir.clone();
