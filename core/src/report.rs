@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+use unicode_width::UnicodeWidthStr;
 
 use crate::process::{ChildExit, StopCause};
 use crate::summary::{ProcessInfo, Summary};
@@ -122,7 +123,8 @@ impl Table {
         self.rows.push(cells);
     }
 
-    /// Renders with two-space gutters and `indent` spaces in front.
+    /// Renders with two-space gutters and `indent` spaces in front. Cells are padded by
+    /// the terminal columns they take (`商品` takes 4), so that wide characters line up.
     pub fn render(&self, indent: usize) -> String {
         let columns = self.rows.iter().map(Vec::len).max().unwrap_or(0);
         let widths: Vec<usize> = (0..columns)
@@ -130,7 +132,7 @@ impl Table {
                 self.rows
                     .iter()
                     .filter_map(|r| r.get(c))
-                    .map(|s| s.chars().count())
+                    .map(|s| s.width())
                     .max()
                     .unwrap_or(0)
             })
@@ -140,7 +142,7 @@ impl Table {
             out.push_str(&" ".repeat(indent));
             let mut line = String::new();
             for (c, cell) in row.iter().enumerate() {
-                let pad = widths[c] - cell.chars().count();
+                let pad = widths[c] - cell.width();
                 if c == 0 {
                     line.push_str(cell);
                     line.push_str(&" ".repeat(pad));
@@ -479,6 +481,17 @@ pub fn render_thresholds(outcomes: &[ThresholdOutcome]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_columns_line_up_with_wide_characters() {
+        let mut t = Table::new(&["request", "count"]);
+        t.row(vec!["GET /商品/一覧".into(), "1".into()]);
+        t.row(vec!["GET /a".into(), "10".into()]);
+        let out = t.render(2);
+        let widths: Vec<usize> = out.lines().map(|l| l.width()).collect();
+        // Every row ends at the same terminal column: `商品` takes four.
+        assert_eq!(widths, vec![widths[0]; 3], "{out}");
+    }
 
     #[test]
     fn long_names_are_cut_in_table_cells_on_a_character_boundary() {

@@ -58,10 +58,12 @@ pub(crate) enum Op {
         body: u32,
         location: Location,
     },
-    /// `header Name: value` (an empty value removes the sticky header).
+    /// `header Name: value`; `header Name:`, with nothing written after the colon,
+    /// removes the sticky header (a value that renders empty is sent empty).
     Sticky {
         name: HeaderName,
         value: TemplateCode,
+        remove: bool,
         location: Location,
     },
     Set {

@@ -487,3 +487,118 @@ fn pick_of_an_empty_list_takes_the_default() {
         errors(&src)
     );
 }
+
+/// A number as the default of an environment variable reads the variable as a number:
+/// `{"qty": {{qty}}}` sent the number `2` with `QTY` unset and the string `"2"` with
+/// `QTY=2`. A value that is not a number is a compile error; a text default keeps the text.
+#[test]
+fn an_env_var_with_a_number_default_is_a_number() {
+    let src = format!(
+        "let qty = env.QTY ?? 2\nlet price = env.PRICE ?? 1.5\nlet name = env.NAME ?? \"x\"\n{BASE}scenario s {{\n  POST /o\n  {{\"qty\": {{{{qty}}}}, \"price\": {{{{price}}}}, \"name\": {{{{name}}}}}}\n}}\n"
+    );
+    let body = |p: &std::sync::Arc<molotov_dsl::Program>| {
+        let mut d = FakeDriver::ok();
+        let (out, ev) = run_once(p, &mut d);
+        assert_eq!(out, RunOutcome::Success, "{:?}", ev.0);
+        d.sent[0].body_str().to_string()
+    };
+    let unset = program(&src);
+    assert_eq!(body(&unset), r#"{"qty": 2, "price": 1.5, "name": "x"}"#);
+    let set = program_with_env(&src, [("QTY", "2"), ("PRICE", "2.50"), ("NAME", "7")]);
+    assert_eq!(body(&set), r#"{"qty": 2, "price": 2.50, "name": "7"}"#);
+    let opts = CompileOptions::with_env([("QTY", "two")]);
+    let err = match compile_source("t.mol", &src, Path::new("."), &opts) {
+        Ok(_) => "(compiled without errors)\n".to_string(),
+        Err(d) => d.to_string(),
+    };
+    assert_eq!(
+        err,
+        "error: `env.QTY` is `two`, not a number\n --> t.mol:1:11\n  |\n1 | let qty = env.QTY ?? 2\n  |           ^^^^^^^ read as a number, as its default `2` is\n  = help: set it to a number (like `2`), or quote the default (`env.QTY ?? \"2\"`) to take the text as it is\n"
+    );
+}
+
+/// A form body is sent with its own type, even when `defaults` (or a sticky header) sets
+/// `Content-Type: application/json`; a `Content-Type` line of the request wins over it.
+#[test]
+fn a_form_body_keeps_its_content_type() {
+    let defaults =
+        "defaults {\n  base http://127.0.0.1:8080\n  Content-Type: application/json\n}\n";
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "",
+            "  POST /login\n  form { user: a }",
+            "application/x-www-form-urlencoded",
+        ),
+        (
+            "  header Content-Type: text/sticky\n",
+            "  POST /login\n  form { user: a }",
+            "application/x-www-form-urlencoded",
+        ),
+        (
+            "",
+            "  POST /login\n  Content-Type: application/x-www-form-urlencoded; charset=utf-8\n  form { user: a }",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        ),
+        // A JSON body takes the type of `defaults`, as before.
+        ("", "  POST /o\n  {\"a\": 1}", "application/json"),
+    ];
+    for (setup, request, want) in cases {
+        let src = format!("{defaults}setup worker {{\n{setup}}}\nscenario s {{\n{request}\n}}\n");
+        let p = program(&src);
+        let mut w = worker(&p, 0);
+        let mut d = FakeDriver::ok();
+        let mut ev = Events::default();
+        assert_eq!(
+            block_on(w.run_worker_setup(&mut d, &mut ev)),
+            RunOutcome::Success
+        );
+        assert_eq!(
+            block_on(w.run_scenario(ScenarioId(0), &mut d, &mut ev)),
+            RunOutcome::Success
+        );
+        let types: Vec<&str> = d.sent[0]
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(types, [*want], "{setup}{request}");
+    }
+}
+
+/// A sticky header whose value renders empty is sent empty, as the same value is from
+/// `defaults` or a request's own header line; only `header Name:` with nothing after the
+/// colon removes it.
+#[test]
+fn a_sticky_header_that_renders_empty_is_sent() {
+    let src = format!(
+        "{BASE}scenario s {{\n  let e = \"\"\n  header X-Sticky: {{{{e}}}}\n  header X-Gone: 1\n  header X-Gone:\n  GET /a\n  X-Direct: {{{{e}}}}\n}}\n"
+    );
+    let p = program(&src);
+    let mut d = FakeDriver::ok();
+    let (out, ev) = run_once(&p, &mut d);
+    assert_eq!(out, RunOutcome::Success, "{:?}", ev.0);
+    let got: Vec<(&str, &str)> = d.sent[0]
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(got, [("X-Sticky", ""), ("X-Direct", "")]);
+}
+
+/// A body that is one template is a JSON body holding the value (it was refused as an
+/// unclosed `{`).
+#[test]
+fn a_body_that_is_one_template_is_its_value_as_json() {
+    let src = format!(
+        "{BASE}let payload = {{\"sku\": \"A-1\", \"qty\": 2}}\nlet s = \"a\\\"b\"\nscenario s {{\n  POST /cart\n  {{{{payload}}}}\n  check status == 200\n  POST /text\n  {{{{s}}}}\n}}\n"
+    );
+    let p = program(&src);
+    let mut d = FakeDriver::ok();
+    let (out, ev) = run_once(&p, &mut d);
+    assert_eq!(out, RunOutcome::Success, "{:?}", ev.0);
+    assert_eq!(d.sent[0].body_str(), r#"{"qty":2,"sku":"A-1"}"#);
+    assert_eq!(d.sent[0].header("Content-Type"), Some("application/json"));
+    assert_eq!(d.sent[1].body_str(), r#""a\"b""#);
+    assert_eq!(ev.checks().len(), 1);
+}

@@ -174,6 +174,7 @@ pub(super) async fn exec<D: Driver, R: Recorder>(
             Op::Sticky {
                 name,
                 value,
+                remove,
                 location,
             } => {
                 if let Err(e) = st.render_text(value) {
@@ -182,8 +183,9 @@ pub(super) async fn exec<D: Driver, R: Recorder>(
                 // The same header, whatever the case of its name.
                 let existing = st.sticky.iter().position(|(n, _)| n == name);
                 // The generation (part of `cache_key`) moves only when the headers change
-                // (a value, or the spelling of the name that is sent).
-                let changed = match (existing, st.text.is_empty()) {
+                // (a value, or the spelling of the name that is sent). A value that renders
+                // empty is sent empty, as in `defaults` or a request's own header line.
+                let changed = match (existing, *remove) {
                     (Some(i), true) => {
                         st.sticky.remove(i);
                         true

@@ -740,6 +740,19 @@ impl Parser<'_, '_> {
                 self.stray_body();
                 None
             }
+            // k6's per-request `timeout` parameter.
+            "timeout" => {
+                self.err(
+                    RawDiag::error(span, "`timeout` is set in `defaults`, not here")
+                        .label("not a statement")
+                        .help(
+                            "the request timeout is the plan's: write `timeout 2s` in \
+                             `defaults { }` (there is no timeout per request or per scenario)",
+                        ),
+                );
+                self.skip_unknown_line();
+                None
+            }
             "else" => {
                 self.err(
                     RawDiag::error(span, "`else` without `if`")

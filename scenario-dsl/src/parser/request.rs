@@ -136,6 +136,17 @@ impl Parser<'_, '_> {
                         req.clauses.push(cl);
                     }
                 }
+                // An unknown word under a request (k6's `timeout`, a misspelt statement):
+                // reported, and the request goes on, so that the checks below it are still
+                // the request's and not each a second error.
+                LineKind::Word(w, span)
+                    if !STMT_KEYWORDS.contains(&w.as_str())
+                        && !TOP_ONLY.contains(&w.as_str())
+                        && !matches!(w.as_str(), "else" | "include" | "form" | "file")
+                        && !self.lx.line_rest().trim_end().ends_with('{') =>
+                {
+                    let _ = self.stmt(&w, span);
+                }
                 // `Authorization Bearer x`: reported, and the request goes on, so that the
                 // body below it is still the request's.
                 LineKind::Word(..) | LineKind::Method(..) => {
@@ -249,6 +260,24 @@ impl Parser<'_, '_> {
                 let close = scan_template(src, i, end).unwrap_or(end);
                 if !in_string {
                     bare_templates.push(i);
+                    // `1{{s}}`, `-{{n}}`, `2.{{x}}`: the placeholder below would make one
+                    // valid number of them, and the value rendered after the sign or the
+                    // digits makes the body invalid JSON (`1"abc"`, `--3`).
+                    if let Some(number) = glued_number(src, start, i) {
+                        let glued = &src[number..close];
+                        self.err(
+                            RawDiag::error(
+                                Span::new(self.file, number, close),
+                                "a template outside quotes cannot be glued to a number",
+                            )
+                            .label(format!("`{glued}` is not one JSON value"))
+                            .help(format!(
+                                "a template outside quotes stands for a whole JSON value: write \
+                                 the whole value as one template, or put it in quotes for a \
+                                 string: `\"{glued}\"`"
+                            )),
+                        );
+                    }
                 }
                 if lit_start < i {
                     pieces.push(JsonPiece::Lit(without_crlf(src[lit_start..i].to_string())));
@@ -324,14 +353,44 @@ impl Parser<'_, '_> {
                 at
             };
             let next = src[at..].chars().next().map(char::len_utf8).unwrap_or(1);
-            let mut d =
-                RawDiag::error(Span::new(self.file, at, at + next), "invalid JSON body").label(msg);
+            // A word where a value goes (`tru`, `falsy`, `True`, `undefined`): serde_json
+            // stops inside or after it; the caret goes under the whole word.
+            // (A word glued to a template, `bot{{worker}}`, gets the template hint below.)
+            let word = if msg.starts_with("expected ident") || msg.starts_with("expected value") {
+                word_around(src, start, end, at).filter(|&(_, we)| !src[we..].starts_with("{{"))
+            } else {
+                None
+            };
+            let mut d = match word {
+                Some((ws, we)) => {
+                    let w = &src[ws..we];
+                    let literal = match w.to_ascii_lowercase().as_str() {
+                        "true" => Some("true"),
+                        "false" => Some("false"),
+                        "null" | "none" | "nil" | "undefined" => Some("null"),
+                        lower => did_you_mean(lower, ["true", "false", "null"]),
+                    };
+                    let d = RawDiag::error(Span::new(self.file, ws, we), "invalid JSON body");
+                    match literal {
+                        Some(l) => d
+                            .label(format!("`{w}` is not a JSON value: did you mean `{l}`?"))
+                            .help("JSON's literals are `true`, `false` and `null`, in lowercase"),
+                        None => d.label(format!("`{w}` is not a JSON value")).help(format!(
+                            "a JSON value is a string in quotes (`\"{w}\"`), a number, \
+                             `true`, `false`, `null`, an object or a list"
+                        )),
+                    }
+                }
+                None => RawDiag::error(Span::new(self.file, at, at + next), "invalid JSON body")
+                    .label(msg),
+            };
             // The template hint only where a template stands outside quotes on this line.
             let line_start = src[..at].rfind('\n').map_or(0, |k| k + 1);
             let line_end = src[at..].find('\n').map_or(src.len(), |k| at + k);
-            if bare_templates
-                .iter()
-                .any(|t| (line_start..line_end).contains(t))
+            if word.is_none()
+                && bare_templates
+                    .iter()
+                    .any(|t| (line_start..line_end).contains(t))
             {
                 d = d.help(
                     "a template outside quotes stands for a whole JSON value; put `{{ }}` inside \
@@ -339,8 +398,9 @@ impl Parser<'_, '_> {
                 );
             }
             self.err(d);
-            ok = false;
         }
+        // With the JSON wrong (reported), the templates are still lowered: an undefined
+        // variable in them is reported in the same round.
         ok.then_some(pieces)
     }
 
@@ -904,6 +964,8 @@ pub(super) fn scan_json(src: &str, start: usize) -> Result<usize, JsonScanError>
         line_start = false;
         if b == b'{' && bytes.get(i + 1) == Some(&b'{') && bytes.get(i + 2) != Some(&b'{') {
             match scan_template(src, i, src.len()) {
+                // A body that is one template (`{{payload}}`): a JSON value of its own.
+                Ok(e) if depth == 0 => return Ok(e),
                 Ok(e) => {
                     i = e;
                     continue;
@@ -942,6 +1004,37 @@ pub(super) fn scan_json(src: &str, start: usize) -> Result<usize, JsonScanError>
         i += 1;
     }
     Err(JsonScanError::Unclosed { resume: src.len() })
+}
+
+/// The start of the number that ends right before the template at `template` in the JSON
+/// body starting at `start` (`1` in `1{{s}}`, `-` in `-{{s}}`, `2.` in `2.{{s}}`), if one
+/// is glued to it.
+fn glued_number(src: &str, start: usize, template: usize) -> Option<usize> {
+    let before = &src[start..template];
+    let token = before
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || "+-.".contains(c)))
+        .map_or(start, |k| start + k + 1);
+    let first = src[token..template].chars().next()?;
+    (first.is_ascii_digit() || first == '-').then_some(token)
+}
+
+/// The word (ASCII letters, digits, `_`, starting with a letter) at or right before `at` in
+/// `src[start..end]`, as a byte range.
+fn word_around(src: &str, start: usize, end: usize, at: usize) -> Option<(usize, usize)> {
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let on_word = src[at..end].starts_with(is_word);
+    if !on_word && !src[start..at].ends_with(is_word) {
+        return None;
+    }
+    let ws = src[start..at]
+        .rfind(|c: char| !is_word(c))
+        .map_or(start, |k| start + k + 1);
+    let we = src[ws..end]
+        .find(|c: char| !is_word(c))
+        .map_or(end, |k| ws + k);
+    src[ws..we]
+        .starts_with(|c: char| c.is_ascii_alphabetic())
+        .then_some((ws, we))
 }
 
 /// Byte offset in `text` of serde_json's 1-based (line, column).

@@ -77,6 +77,32 @@ impl Compiler<'_> {
                 let v = self.lower_expr(value, scope, flow, true);
                 let f = self.lower_expr(fallback, scope, flow, guarded);
                 let (v, f) = (v?, f?);
+                // `env.QTY ?? 2`: a number as the default reads the variable as a number,
+                // so that the value's type does not depend on whether it is set.
+                if let (Expr::Path(p), ExprCode::Const(Value::String(text))) = (&**value, &v.0)
+                    && p.root.name == "env"
+                    && let ExprCode::Const(Value::Number(_)) = f.0
+                {
+                    return match env_number(text) {
+                        Some(n) => Some((ExprCode::Const(Value::Number(n)), Constant)),
+                        None => {
+                            let name = self.text(p.span).to_string();
+                            let default = self.text(fallback.span()).to_string();
+                            self.err(
+                                RawDiag::error(
+                                    p.span,
+                                    format!("`{name}` is `{text}`, not a number"),
+                                )
+                                .label(format!("read as a number, as its default `{default}` is"))
+                                .help(format!(
+                                    "set it to a number (like `{default}`), or quote the default \
+                                     (`{name} ?? \"{default}\"`) to take the text as it is"
+                                )),
+                            );
+                            None
+                        }
+                    };
+                }
                 match v.0 {
                     ExprCode::Const(_) => v,
                     ExprCode::Undefined(_) => f,
@@ -610,4 +636,12 @@ impl Compiler<'_> {
             }
         }
     }
+}
+
+/// The number an environment variable's text spells, as JSON writes numbers (`2`, `-3`,
+/// `2.50`, `1e3`), keeping its spelling as a number written in the plan does; `None` for
+/// anything else (` 2`, `02`, `+2`, `abc`, `1e400`).
+fn env_number(text: &str) -> Option<serde_json::Number> {
+    let n: serde_json::Number = text.parse().ok()?;
+    n.as_f64().is_some_and(f64::is_finite).then_some(n)
 }

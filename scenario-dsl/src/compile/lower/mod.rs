@@ -444,11 +444,18 @@ impl Compiler<'_> {
                         continue;
                     }
                     let name = self.intern_header(&header.name);
+                    // Nothing written after the colon: `header Name:` removes it.
+                    let remove = header
+                        .value
+                        .pieces
+                        .iter()
+                        .all(|p| matches!(p, TPiece::Lit(s, _) if s.is_empty()));
                     if let Some((value, _)) = self.lower_header_value(&header.value, scope, flow) {
                         let location = self.location(*span);
                         self.ops.push(Op::Sticky {
                             name,
                             value,
+                            remove,
                             location,
                         });
                     }

@@ -59,6 +59,24 @@ impl Compiler<'_> {
         var = var.max(body_var);
 
         let content_type_name = self.intern_header("Content-Type");
+        // A form body says what it is: its type is the request's own (a `Content-Type` in
+        // `defaults` or a sticky one, typically `application/json`, does not replace it),
+        // unless the request's own header lines set one.
+        let content_type = match content_type {
+            Some(ct @ FORM_CONTENT_TYPE) => {
+                if !own_names.contains(&content_type_name) {
+                    own_names.push(content_type_name);
+                    own.push(HeaderCode {
+                        name: content_type_name,
+                        value: TemplateCode {
+                            pieces: vec![Piece::Lit(ct.as_bytes().into())].into(),
+                        },
+                    });
+                }
+                None
+            }
+            other => other,
+        };
         let mut base = Vec::new();
         for (name, value, v, _) in &self.default_headers {
             if !own_names.contains(name) {
@@ -560,7 +578,7 @@ impl Compiler<'_> {
                     ps.push(LPiece::Lit(b"=".to_vec()));
                     ps.extend(f.value.pieces.iter().map(form));
                 }
-                (ps, Some("application/x-www-form-urlencoded"))
+                (ps, Some(FORM_CONTENT_TYPE))
             }
             BodyAst::File(path, span) => {
                 let dir = self.sources.file(span.file).dir.clone();
@@ -669,10 +687,20 @@ impl Compiler<'_> {
                             "parser error" => "not valid JSONPath from here",
                             m => m,
                         };
+                        // `$.user-agent`: a name that is not a shorthand goes in brackets.
+                        let help = match bracketed_names(text) {
+                            Some(fixed) => format!(
+                                "in JSONPath (RFC 9535) a name with `-` (or that starts with a \
+                                 digit) goes in brackets: `{fixed}`"
+                            ),
+                            None => "JSONPath follows RFC 9535, like `$.items[0].id` or \
+                                     `$.items[*].id`"
+                                .to_string(),
+                        };
                         self.err(
                             RawDiag::error(at, format!("invalid JSONPath `{text}`"))
                                 .label(why.to_string())
-                                .help("JSONPath follows RFC 9535, like `$.items[0].id` or `$.items[*].id`"),
+                                .help(help),
                         );
                         return None;
                     }
@@ -902,6 +930,76 @@ pub(crate) fn jsonpath_steps(text: &str) -> Option<Vec<PathStep>> {
         }
     }
     Some(steps)
+}
+
+/// The `Content-Type` of a `form { }` body.
+const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
+
+/// `path` with each dotted member name that RFC 9535's shorthand does not allow (one with
+/// a `-`, or starting with a digit: `$.user-agent`, `$..x-id`, `$.a.2b`, `@.x-y` in a
+/// filter) written as a bracketed name (`$['user-agent']`), when that makes a valid
+/// JSONPath of it.
+fn bracketed_names(path: &str) -> Option<String> {
+    let mut out = String::with_capacity(path.len() + 8);
+    let mut changed = false;
+    let mut rest = path;
+    let mut quote: Option<char> = None;
+    while let Some(c) = rest.chars().next() {
+        rest = &rest[c.len_utf8()..];
+        match (quote, c) {
+            (Some(q), _) => {
+                out.push(c);
+                if c == '\\' {
+                    if let Some(e) = rest.chars().next() {
+                        out.push(e);
+                        rest = &rest[e.len_utf8()..];
+                    }
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                out.push(c);
+            }
+            // (Not the `.` of a number in a filter: `@.a == 1.5`.)
+            (None, '.') if !after_number(&out) => {
+                let descendant = rest.starts_with('.');
+                if descendant {
+                    rest = &rest[1..];
+                }
+                let len = rest
+                    .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+                    .unwrap_or(rest.len());
+                let name = &rest[..len];
+                rest = &rest[len..];
+                let shorthand = name
+                    .chars()
+                    .next()
+                    .is_some_and(|f| !f.is_ascii_digit() && f != '-')
+                    && !name.contains('-');
+                if name.is_empty() || shorthand {
+                    out.push_str(if descendant { ".." } else { "." });
+                    out.push_str(name);
+                } else {
+                    out.push_str(if descendant { "..['" } else { "['" });
+                    out.push_str(name);
+                    out.push_str("']");
+                    changed = true;
+                }
+            }
+            (None, _) => out.push(c),
+        }
+    }
+    (changed && serde_json_path::JsonPath::parse(&out).is_ok()).then_some(out)
+}
+
+/// True when `text` ends with a number (`== 1` in `@.a == 1.5`), not a name (`$.a1`).
+fn after_number(text: &str) -> bool {
+    let word = text
+        .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+        .map_or(text, |k| &text[k + 1..]);
+    !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit() || b == b'-')
 }
 
 /// RFC 9535 singular query: only name and index selectors, one per segment, no `..`.
