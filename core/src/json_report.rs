@@ -290,8 +290,8 @@ impl Latency {
     pub fn of(h: &Histogram<u64>) -> Option<Latency> {
         (!h.is_empty()).then(|| Latency {
             count: h.len(),
-            min: h.min(),
-            mean: h.mean().round() as u64,
+            min: crate::latency::min(h),
+            mean: crate::latency::mean(h).round() as u64,
             p50: h.value_at_quantile(0.5),
             p90: h.value_at_quantile(0.9),
             p95: h.value_at_quantile(0.95),

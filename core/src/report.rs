@@ -93,8 +93,8 @@ pub fn latency_cells(h: &Histogram<u64>) -> Vec<String> {
         return vec!["-".into(); LATENCY_COLUMNS.len()];
     }
     vec![
-        fmt_micros(h.min()),
-        fmt_micros(h.mean().round() as u64),
+        fmt_micros(crate::latency::min(h)),
+        fmt_micros(crate::latency::mean(h).round() as u64),
         fmt_micros(h.value_at_quantile(0.5)),
         fmt_micros(h.value_at_quantile(0.9)),
         fmt_micros(h.value_at_quantile(0.99)),

@@ -212,7 +212,7 @@ fn observe(metric: Metric, data: &ScopeData<'_>, elapsed_secs: f64) -> Option<f6
         Metric::P99 => quantile(0.99),
         Metric::P999 => quantile(0.999),
         Metric::Max => (!h.is_empty()).then(|| h.max() as f64),
-        Metric::Mean => (!h.is_empty()).then(|| h.mean()),
+        Metric::Mean => (!h.is_empty()).then(|| latency::mean(h)),
         Metric::Errors => {
             (data.requests > 0).then(|| data.failed_requests as f64 * 100.0 / data.requests as f64)
         }
