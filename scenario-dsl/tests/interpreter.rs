@@ -541,7 +541,7 @@ teardown {
     ));
     let mut d = answering_json(r#"{"token": "adm", "ids": [1, 2]}"#);
     let mut ev = Events::default();
-    let globals = block_on(run_setup(&p, &mut d, &mut ev)).expect("setup succeeds");
+    let globals = block_on(run_setup(&p, 0, &mut d, &mut ev)).expect("setup succeeds");
     assert_eq!(p.global_names().collect::<Vec<_>>(), ["admin", "ids"]);
     // Globals cross a process boundary as bytes.
     let globals = Globals::from_bytes(&globals.to_bytes()).unwrap();
@@ -552,7 +552,7 @@ teardown {
     assert_eq!(d.sent[0].header("Authorization"), Some("adm"));
     let mut d = FakeDriver::ok();
     assert_eq!(
-        block_on(run_teardown(&p, &globals, &mut d, &mut ev)),
+        block_on(run_teardown(&p, &globals, 0, &mut d, &mut ev)),
         RunOutcome::Success
     );
     assert_eq!(d.paths(), ["/admin/adm"]);
@@ -561,7 +561,7 @@ teardown {
     let mut d = answering_json("{}");
     let mut ev = Events::default();
     assert_eq!(
-        block_on(run_setup(&p, &mut d, &mut ev)),
+        block_on(run_setup(&p, 0, &mut d, &mut ev)),
         Err(RunOutcome::Failure)
     );
     assert_eq!(ev.failures().len(), 1);
