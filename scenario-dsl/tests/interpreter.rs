@@ -175,6 +175,34 @@ fn status_400_without_status_check_is_a_failed_request() {
     assert_eq!(failed, [(0, 404), (1, 404)]);
 }
 
+/// With a status check, the check decides whether the response failed: a failed one counts
+/// whatever the status (`errors < 1%` once passed with 99% 503s under `check status ==
+/// 200`), a passed one does not (an expected 404).
+#[test]
+fn a_failed_status_check_makes_a_failed_request() {
+    let p = program(&plan(
+        "scenario s {\n  GET /a\n  check status == 200\n  GET /b\n  check status == 503\n  GET /c\n  check status == 201\n  check status < 300\n  GET /d\n  check duration < 1h\n}\n",
+    ));
+    let mut w = worker(&p, 0);
+    let mut d = FakeDriver::new(|s| {
+        Ok(FakeResponse::status(match s.path.as_str() {
+            "/c" => 200,
+            _ => 503,
+        }))
+    });
+    let ev = run_expecting(&mut w, &mut d, RunOutcome::Success);
+    let failed: Vec<_> =
+        ev.0.iter()
+            .filter_map(|e| match e {
+                Event::RequestFailed(id, s) => Some((id.0, *s)),
+                _ => None,
+            })
+            .collect();
+    // /a: 503 fails `status == 200`; /b: 503 is what was asked; /c: 200 fails `status ==
+    // 201` (once, though another status check passed); /d: no status check, 503.
+    assert_eq!(failed, [(0, 503), (2, 200), (3, 503)]);
+}
+
 #[test]
 fn transport_error_fails_the_run_with_its_text() {
     let p = program(&plan("scenario s {\n  GET /a\n  GET /b\n}\n"));
