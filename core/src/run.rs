@@ -945,7 +945,12 @@ fn failure_in(region: &Region, slot_index: usize, names: &Names) -> Option<Failu
                         Some(c.location.clone()),
                     )
                 }
-                Site::Request(id) => (names.requests[id as usize].clone(), None),
+                // The request's own line (a failed capture's message names the capture's):
+                // it was null, though known, for the most common `-x` stops.
+                Site::Request(id) => (
+                    names.requests[id as usize].clone(),
+                    names.request_locations.get(id as usize).cloned(),
+                ),
                 Site::Statement => {
                     let (location, text) = Site::split_statement_text(&message);
                     return Some(FailureReport {
