@@ -171,6 +171,14 @@ pub fn render(summary: &Summary) -> String {
         fmt_counted(s.counts.errors, "error", "errors"),
         fmt_count(s.counts.failed_by_status),
     );
+    let outside = s.counts.requests.saturating_sub(s.load.requests);
+    if outside > 0 {
+        let _ = writeln!(
+            out,
+            "  {} of them sent by setup/teardown, outside the duration: not in the rates",
+            fmt_count(outside)
+        );
+    }
     let _ = writeln!(
         out,
         "Data: {} sent, {} received; {}{}{}",

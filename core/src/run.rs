@@ -471,7 +471,7 @@ pub fn run(
         let (bytes, exit, usage, n) = collect_setup(pid, read_end, &signals, &region, config.grace);
         interrupts += n;
         let info = ProcessInfo {
-            role: "setup".into(),
+            role: crate::summary::SETUP_ROLE.into(),
             slot: setup_slot,
             pid: pid.as_raw(),
             cpu: Some(cpus[0]),
@@ -733,7 +733,7 @@ pub fn run(
         {
             let mut c = vec![Child {
                 info: ProcessInfo {
-                    role: "teardown".into(),
+                    role: crate::summary::TEARDOWN_ROLE.into(),
                     slot: teardown_slot,
                     pid: pid.as_raw(),
                     cpu: Some(cpu),
