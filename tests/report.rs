@@ -653,3 +653,51 @@ fn a_report_file_removed_during_the_run_is_written_at_its_path_again() {
     );
     assert!(!out_dir.exists());
 }
+
+/// A failed status check makes the response a failed request: `threshold errors < 1%` (the
+/// README's CI gate, under `check status == 200`) passed at 0.00% with every response a
+/// 503. A status check that passes an expected 404 keeps it from counting. The Latency
+/// table's `failed` column is the count the `errors` threshold takes (it was `errors`,
+/// transport errors only: 0 in the row, 100% in the threshold below it).
+#[test]
+fn a_failed_status_check_counts_in_the_errors_gate_and_the_failed_column() {
+    let server = target();
+    let dir = TempDir::new("errors-gate");
+    let base = base_url(&server);
+    let (text, r) = run_with_json(
+        &dir,
+        "gate",
+        &format!(
+            "defaults {{\n  base {base}\n}}\n\nscenario s {{\n  GET /status/503 as down\n  \
+             check status == 200\n  GET /status/404 as gone\n  check status == 404\n}}\n\n\
+             threshold errors < 1%\nthreshold down errors < 50%\nthreshold gone errors == 0%\n"
+        ),
+        &["-q", "-w", "1", "-r", "10"],
+        3,
+    );
+    assert_eq!(u(&r["totals"]["failed_by_status"]), 10, "{text}");
+    assert_eq!(u(&named(&r, "down")["failed_by_status"]), 10, "{text}");
+    assert_eq!(u(&named(&r, "gone")["failed_by_status"]), 0, "{text}");
+    let passed: Vec<bool> = r["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["passed"].as_bool().unwrap())
+        .collect();
+    assert_eq!(passed, [false, false, true], "{text}");
+    // The rows: request, count, failed.
+    let row = |name: &str| {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} row in:\n{text}"));
+        // From the right: count, failed, then the 7 latency columns.
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        let n = cells.len();
+        (cells[n - 9].to_string(), cells[n - 8].to_string())
+    };
+    assert!(text.contains("count  failed"), "{text}");
+    assert_eq!(row("all requests"), ("20".into(), "10".into()));
+    assert_eq!(row("down"), ("10".into(), "10".into()));
+    assert_eq!(row("gone"), ("10".into(), "0".into()));
+}

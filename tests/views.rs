@@ -54,7 +54,7 @@ fn console_prints_one_line_per_interval_into_a_pipe() {
         // Each line carries the figures, and the report follows the lines.
         let first = text.lines().find(|l| l.starts_with('[')).unwrap();
         for field in [
-            "requests", "rps", "p50", "p99", "errors", "failures", "workers",
+            "requests", "rps", "p50", "p99", "failed", "failures", "workers",
         ] {
             assert!(first.contains(field), "{first}");
         }

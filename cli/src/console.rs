@@ -227,7 +227,7 @@ pub fn progress_line(s: &Sample, schedule: Option<(&RateSchedule, Option<Duratio
         )
     };
     let mut line = format!(
-        "[{:>7.1}s] requests {:>10}  rps {:>10}  p50 {:>8}  p99 {:>8}  errors {}  failures {}  workers {}",
+        "[{:>7.1}s] requests {:>10}  rps {:>10}  p50 {:>8}  p99 {:>8}  failed {}  failures {}  workers {}",
         s.elapsed.as_secs_f64(),
         fmt_count(s.requests),
         fmt_rate(s.rps()),

@@ -258,13 +258,16 @@ pub fn render(summary: &Summary) -> String {
 
     let _ = writeln!(out);
     let _ = writeln!(out, "Latency");
-    let mut header = vec!["request", "count", "errors"];
+    // `failed`: transport errors plus failed statuses, what the `errors` threshold counts (the
+    // column was `errors`, transport errors only: a request all 503s read 0 in its row and
+    // 100% in the threshold below it). "errors" alone means transport errors.
+    let mut header = vec!["request", "count", "failed"];
     header.extend(LATENCY_COLUMNS);
     let mut t = Table::new(&header);
     let mut all = vec![
         "all requests".to_string(),
         fmt_count(s.counts.requests),
-        fmt_count(s.counts.errors),
+        fmt_count(s.counts.errors + s.counts.failed_by_status),
     ];
     all.extend(latency_cells(&s.latency));
     t.row(all);
@@ -277,7 +280,7 @@ pub fn render(summary: &Summary) -> String {
         let mut row = vec![
             cell(&r.name),
             fmt_count(r.counts.requests),
-            fmt_count(r.counts.errors),
+            fmt_count(r.counts.errors + r.counts.failed_by_status),
         ];
         row.extend(latency_cells(&r.latency));
         t.row(row);
