@@ -669,7 +669,14 @@ pub(crate) fn describe(d: &Datum<'_>) -> String {
     let text = match d {
         Datum::Missing => return "nothing".into(),
         Datum::Int(i) => return i.to_string(),
-        Datum::Duration(dur) => return format!("{}ms", dur.as_millis()),
+        // Said as what it is: with `--rate`, the report's latency of a run's first request
+        // also counts how late the run started, and this does not.
+        Datum::Duration(dur) => {
+            return format!(
+                "{}ms (the response's own time, from its first byte sent)",
+                dur.as_millis()
+            );
+        }
         Datum::Bytes(b) => {
             let s = String::from_utf8_lossy(b);
             format!("{:?}", truncate(&s, MAX))
@@ -717,6 +724,16 @@ pub(crate) fn capture_value(d: Datum<'_>, count_mode: bool, regex: bool) -> Opti
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A failed `duration` check says which time it read: the response's own, not the
+    /// report's latency from the intended start (`--rate`).
+    #[test]
+    fn a_duration_is_described_as_the_responses_own_time() {
+        assert_eq!(
+            describe(&Datum::Duration(Duration::from_micros(100_600))),
+            "100ms (the response's own time, from its first byte sent)"
+        );
+    }
 
     #[test]
     fn equality_table() {
