@@ -138,8 +138,13 @@ fn assert_ends_the_run_and_is_counted_as_failure() {
     assert_eq!(*line, 6);
     assert_eq!(*status, Some(503));
     assert_eq!(message, "expected `status == 200`, got 503");
-    // A failed status with a status assert is not also a failed request.
-    assert!(!ev.0.iter().any(|e| matches!(e, Event::RequestFailed(..))));
+    // The status assert failed: the response is a failed request (the `errors` threshold
+    // counts it), once.
+    let failed =
+        ev.0.iter()
+            .filter(|e| matches!(e, Event::RequestFailed(..)))
+            .count();
+    assert_eq!(failed, 1);
 }
 
 #[test]
@@ -1286,4 +1291,20 @@ fn a_base_path_is_percent_encoded_as_a_target_is() {
         run_expecting(&mut w, &mut d, RunOutcome::Success);
         assert_eq!(d.sent[0].path, want, "base {base}");
     }
+}
+
+/// A body that is not UTF-8 is read as the text `-v` shows (each bad byte a U+FFFD) by
+/// `contains`, `matches` and `regex` alike: on the raw bytes `.` matched none of the bad
+/// bytes, so `matches "abc.*def"` failed on a body shown as `abc��def`.
+#[test]
+fn a_body_that_is_not_utf8_is_matched_as_shown() {
+    let p = program(&plan(
+        "scenario s {\n  GET /a\n  check body contains \"def\"\n  check body matches \"abc.*def\"\n  check body matches \"^abc..def.$\"\n  capture c = regex \"def(.)\"\n  capture n = regex \"[^a-z]\" count\n  GET /b?c={{c}}&n={{n}}\n}\n",
+    ));
+    let mut w = worker(&p, 0);
+    let mut d = body_at("/a", b"abc\xff\xfedef\x80");
+    let ev = run_expecting(&mut w, &mut d, RunOutcome::Success);
+    use molotov_dsl::CheckId as C;
+    assert_eq!(ev.checks(), [(C(0), true), (C(1), true), (C(2), true)]);
+    assert_eq!(d.paths()[1], "/b?c=%EF%BF%BD&n=3");
 }
