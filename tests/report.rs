@@ -385,12 +385,39 @@ fn a_capture_that_fails_on_an_error_status_is_named_as_the_failure() {
             && message.ends_with("setup.mol:7: jsonpath \"$.token\" found nothing"),
         "{message}"
     );
-    assert!(
-        text.contains(&format!("setup failed: login (status 500): {message}")),
-        "{text}"
-    );
     // The request still counts as failed by its status.
     assert_eq!(r["totals"]["failed_by_status"], 1);
+    // The failure's location is the request's line (it was null for a failed request).
+    let location = r["failure"]["location"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{r}"));
+    assert!(location.ends_with("setup.mol:6"), "{location}");
+    assert!(
+        text.contains(&format!(
+            "setup failed: login at {location} (status 500): {message}"
+        )),
+        "{text}"
+    );
+    // The same for a capture that fails in the load, stopped by `-x`.
+    let (text, r) = run_with_json(
+        &dir,
+        "load",
+        &format!(
+            "defaults {{\n  base {base}\n}}\n\nscenario s {{\n  GET /json as j\n  \
+             capture t = jsonpath \"$.token\"\n}}\n"
+        ),
+        &["-q", "-x", "-d", "5"],
+        1,
+    );
+    let location = r["failure"]["location"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{r}"));
+    assert!(location.ends_with("load.mol:6"), "{location}");
+    assert_eq!(r["failure"]["what"], "j");
+    assert!(
+        text.contains(&format!("stopped on the first failure: j at {location}")),
+        "{text}"
+    );
 }
 
 /// The requests of the plan named `name` in a report.
