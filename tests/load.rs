@@ -1016,13 +1016,11 @@ fn open_model_sizing_holds_the_full_rate_for_a_window_after_the_ramp() {
     assert!((2.5..3.5).contains(&duration), "{duration}\n{report}");
     let (started, dropped, missed) = arrivals_accounted(&r);
     assert_eq!(started + dropped + missed, 300, "{report}");
-    // The last load below the tolerance ran at the full rate, not at "0/s".
+    // The last load below the tolerance ran at the full rate, not at "0/s" (the mean the
+    // schedule asked for over the window: 200/s, up to float rounding).
     let last_good = &r["sizing"]["last_good"];
-    assert_eq!(
-        last_good["target_rate"].as_f64(),
-        Some(200.0),
-        "{last_good}"
-    );
+    let target = last_good["target_rate"].as_f64().unwrap();
+    assert!((target - 200.0).abs() < 0.5, "{last_good}");
     // With the workers that ran it (500 by default in sizing): a window sampled as the load
     // ended once said 0.
     for point in ["last_good", "peak"] {
