@@ -688,7 +688,7 @@ fn a_check_failure_sample_names_the_status_of_the_checked_response() {
     assert_exit(&out, 0);
     let lines: Vec<&str> = err
         .lines()
-        .filter(|l| l.starts_with("FAILED check"))
+        .filter(|l| l.starts_with("MISSED check"))
         .collect();
     assert_eq!(lines.len(), 2, "{err}");
     assert!(

@@ -385,12 +385,39 @@ fn a_capture_that_fails_on_an_error_status_is_named_as_the_failure() {
             && message.ends_with("setup.mol:7: jsonpath \"$.token\" found nothing"),
         "{message}"
     );
-    assert!(
-        text.contains(&format!("setup failed: login (status 500): {message}")),
-        "{text}"
-    );
     // The request still counts as failed by its status.
     assert_eq!(r["totals"]["failed_by_status"], 1);
+    // The failure's location is the request's line (it was null for a failed request).
+    let location = r["failure"]["location"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{r}"));
+    assert!(location.ends_with("setup.mol:6"), "{location}");
+    assert!(
+        text.contains(&format!(
+            "setup failed: login at {location} (status 500): {message}"
+        )),
+        "{text}"
+    );
+    // The same for a capture that fails in the load, stopped by `-x`.
+    let (text, r) = run_with_json(
+        &dir,
+        "load",
+        &format!(
+            "defaults {{\n  base {base}\n}}\n\nscenario s {{\n  GET /json as j\n  \
+             capture t = jsonpath \"$.token\"\n}}\n"
+        ),
+        &["-q", "-x", "-d", "5"],
+        1,
+    );
+    let location = r["failure"]["location"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{r}"));
+    assert!(location.ends_with("load.mol:6"), "{location}");
+    assert_eq!(r["failure"]["what"], "j");
+    assert!(
+        text.contains(&format!("stopped on the first failure: j at {location}")),
+        "{text}"
+    );
 }
 
 /// The requests of the plan named `name` in a report.
@@ -709,4 +736,52 @@ fn a_request_that_timed_out_counts_in_the_latencies_at_its_timeout() {
             .unwrap_or_else(|| panic!("{name}: no `slow` line: {text}"));
         assert!(!row.contains(" - "), "{name}: {row}");
     }
+}
+
+/// A failed status check makes the response a failed request: `threshold errors < 1%` (the
+/// README's CI gate, under `check status == 200`) passed at 0.00% with every response a
+/// 503. A status check that passes an expected 404 keeps it from counting. The Latency
+/// table's `failed` column is the count the `errors` threshold takes (it was `errors`,
+/// transport errors only: 0 in the row, 100% in the threshold below it).
+#[test]
+fn a_failed_status_check_counts_in_the_errors_gate_and_the_failed_column() {
+    let server = target();
+    let dir = TempDir::new("errors-gate");
+    let base = base_url(&server);
+    let (text, r) = run_with_json(
+        &dir,
+        "gate",
+        &format!(
+            "defaults {{\n  base {base}\n}}\n\nscenario s {{\n  GET /status/503 as down\n  \
+             check status == 200\n  GET /status/404 as gone\n  check status == 404\n}}\n\n\
+             threshold errors < 1%\nthreshold down errors < 50%\nthreshold gone errors == 0%\n"
+        ),
+        &["-q", "-w", "1", "-r", "10"],
+        3,
+    );
+    assert_eq!(u(&r["totals"]["failed_by_status"]), 10, "{text}");
+    assert_eq!(u(&named(&r, "down")["failed_by_status"]), 10, "{text}");
+    assert_eq!(u(&named(&r, "gone")["failed_by_status"]), 0, "{text}");
+    let passed: Vec<bool> = r["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["passed"].as_bool().unwrap())
+        .collect();
+    assert_eq!(passed, [false, false, true], "{text}");
+    // The rows: request, count, failed.
+    let row = |name: &str| {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} row in:\n{text}"));
+        // From the right: count, failed, then the 7 latency columns.
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        let n = cells.len();
+        (cells[n - 9].to_string(), cells[n - 8].to_string())
+    };
+    assert!(text.contains("count  failed"), "{text}");
+    assert_eq!(row("all requests"), ("20".into(), "10".into()));
+    assert_eq!(row("down"), ("10".into(), "10".into()));
+    assert_eq!(row("gone"), ("10".into(), "0".into()));
 }

@@ -92,7 +92,9 @@ pub struct RunArgs {
     #[arg(short = 'r', long, allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_runs: Option<u64>,
 
-    /// Stop the whole run (all processes) on the first failure, and show it.
+    /// Stop the whole run (all processes) on the first failure, and show it: the first
+    /// failed scenario run (an assert, a capture, a transport error). A `check` only counts,
+    /// and does not stop it.
     #[arg(short = 'x', long)]
     pub exception: bool,
 

@@ -136,10 +136,15 @@ impl Console {
     }
 }
 
-/// One line describing a failure site and its first failure.
+/// One line describing a failure site and its first failure. `FAILED` starts the lines of
+/// what fails a scenario run (an assert, a capture, a transport error, a statement): what
+/// `-x` stops on. What only counts, and goes on (even under `-x`), says so in its first
+/// word: `MISSED` for a check that did not hold, `BAD STATUS` for a response failed by its
+/// status. (Both were `FAILED`: `-x -v` printed `FAILED check ...` and ran on to exit 0.)
 pub fn describe_failure(names: &Names, site: Site, status: u16, message: &str) -> String {
     // The message may quote the response (a header, a body): no raw control characters.
     let message = molotov_core::printable::printable(message);
+    let status_code = status;
     let status = if status > 0 {
         format!(" (status {status})")
     } else {
@@ -148,16 +153,24 @@ pub fn describe_failure(names: &Names, site: Site, status: u16, message: &str) -
     match site {
         Site::Check(id) => {
             let c = &names.checks[id as usize];
-            let kind = if c.is_assert { "assert" } else { "check" };
+            let kind = if c.is_assert {
+                "FAILED assert"
+            } else {
+                "MISSED check"
+            };
+            format!("{kind} {} at {}{status}: {message}", c.text, c.location)
+        }
+        Site::Request(id) => {
+            // A response failed by its status has the engine's `status N` as its message (a
+            // transport error or a failed capture has its own).
+            let by_status = status_code > 0 && message == format!("status {status_code}");
             format!(
-                "FAILED {kind} {} at {}{status}: {message}",
-                c.text, c.location
+                "{} request {} at {}{status}: {message}",
+                if by_status { "BAD STATUS" } else { "FAILED" },
+                names.requests[id as usize],
+                names.request_locations[id as usize]
             )
         }
-        Site::Request(id) => format!(
-            "FAILED request {} at {}{status}: {message}",
-            names.requests[id as usize], names.request_locations[id as usize]
-        ),
         Site::Statement => {
             let (location, message) = Site::split_statement_text(&message);
             format!("FAILED statement at {}: {message}", location.unwrap_or("?"))
@@ -227,7 +240,7 @@ pub fn progress_line(s: &Sample, schedule: Option<(&RateSchedule, Option<Duratio
         )
     };
     let mut line = format!(
-        "[{:>7.1}s] requests {:>10}  rps {:>10}  p50 {:>8}  p99 {:>8}  errors {}  failures {}  workers {}",
+        "[{:>7.1}s] requests {:>10}  rps {:>10}  p50 {:>8}  p99 {:>8}  failed {}  failures {}  workers {}",
         s.elapsed.as_secs_f64(),
         fmt_count(s.requests),
         fmt_rate(s.rps()),

@@ -278,6 +278,22 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
         grace: a.grace,
         sizing: load.sizing,
     };
+    // A ramp longer than the run: the workers due after the deadline never start, and the
+    // run (green) sent a part of the load asked for without a word.
+    if let (Some(ramp), Some(duration)) = (config.options.load.ramp_up, config.duration) {
+        let total = (config.processes * config.workers) as u64;
+        let starting = molotov_core::load::workers_starting_within(ramp, duration, total);
+        if starting < total {
+            molotov_core::errln!(
+                "molotov: warning: --ramp-up {} is longer than the run ({}): {} of {} workers \
+                 are due after its end and will not start",
+                duration::natural(ramp),
+                duration::natural(duration),
+                total - starting,
+                total
+            );
+        }
+    }
     if a.debug {
         molotov_core::errln!("molotov: debug: {}", run_shape_line(&config, seed));
         molotov_core::errln!(

@@ -420,7 +420,9 @@ pub fn run_setup_child(spec: ChildSpec, out: OwnedFd) -> i32 {
         let tables = spec.tables();
         let mut driver = spec.driver(slot, &stop, &tables);
         let mut recorder = spec.recorder(region, slot, &stop);
-        let result = molotov_dsl::run_setup(&spec.program, &mut driver, &mut recorder).await;
+        let result =
+            molotov_dsl::run_setup(&spec.program, spec.options.seed, &mut driver, &mut recorder)
+                .await;
         driver.flush();
         match result {
             Ok(globals) => {
@@ -449,9 +451,14 @@ pub fn run_teardown_child(spec: ChildSpec) -> i32 {
         let mut driver = spec.driver(slot, &stop, &tables);
         driver.in_teardown = true;
         let mut recorder = spec.recorder(region, slot, &stop);
-        let outcome =
-            molotov_dsl::run_teardown(&spec.program, &spec.globals, &mut driver, &mut recorder)
-                .await;
+        let outcome = molotov_dsl::run_teardown(
+            &spec.program,
+            &spec.globals,
+            spec.options.seed,
+            &mut driver,
+            &mut recorder,
+        )
+        .await;
         driver.flush();
         if outcome == RunOutcome::Failure {
             SETUP_FAILED_EXIT

@@ -247,6 +247,10 @@ pub struct Totals {
     /// are larger.
     #[serde(default)]
     pub latencies_at_top: u64,
+    /// Of `requests`, those `setup` and `teardown` sent: outside the load's time, so not in
+    /// the rates. Absent in reports of older versions.
+    #[serde(default)]
+    pub setup_teardown_requests: u64,
 }
 
 /// Per-second rates over the whole run.
@@ -290,8 +294,8 @@ impl Latency {
     pub fn of(h: &Histogram<u64>) -> Option<Latency> {
         (!h.is_empty()).then(|| Latency {
             count: h.len(),
-            min: h.min(),
-            mean: h.mean().round() as u64,
+            min: crate::latency::min(h),
+            mean: crate::latency::mean(h).round() as u64,
             p50: h.value_at_quantile(0.5),
             p90: h.value_at_quantile(0.9),
             p95: h.value_at_quantile(0.95),
@@ -612,7 +616,7 @@ pub fn build(ctx: &Context<'_>) -> Report {
                 errors: r.counts.errors,
                 failed_by_status: r.counts.failed_by_status,
                 bytes_received: r.bytes_received,
-                requests_per_s: per_second(r.counts.requests, s.elapsed),
+                requests_per_s: per_second(r.load_requests, s.elapsed),
                 latency_us: Latency::of(&r.latency),
                 first_failure: sample(&r.sample),
             }
@@ -736,12 +740,13 @@ pub fn build(ctx: &Context<'_>) -> Report {
             worker_setups_failed: s.worker_setups_failed,
             worker_teardowns_failed: s.worker_teardowns_failed,
             latencies_at_top: crate::latency::at_top(&s.latency),
+            setup_teardown_requests: s.counts.requests.saturating_sub(s.load.requests),
         },
         rates: Rates {
-            requests_per_s: per_second(s.counts.requests, elapsed),
-            responses_per_s: per_second(s.counts.responses, elapsed),
+            requests_per_s: per_second(s.load.requests, elapsed),
+            responses_per_s: per_second(s.load.responses, elapsed),
             scenario_runs_per_s: per_second(s.successes() + s.failures(), elapsed),
-            bytes_received_per_s: per_second(s.bytes_received, elapsed),
+            bytes_received_per_s: per_second(s.load.bytes_received, elapsed),
         },
         latency_us: Latency::of(&s.latency),
         service_time_us: Latency::of(&s.service),

@@ -82,6 +82,30 @@ pub fn at_top(hist: &Histogram<u64>) -> u64 {
     hist.count_between(hist.lowest_equivalent(HIGHEST_US), HIGHEST_US)
 }
 
+/// The smallest latency of `hist`, as the top of its bucket: like the percentiles and
+/// `max()`, at most 0.1% above the true value and never below it. (`Histogram::min()` is the
+/// bottom of the bucket, below the true value: one latency would read as three.) 0 when empty.
+pub fn min(hist: &Histogram<u64>) -> u64 {
+    if hist.is_empty() {
+        return 0;
+    }
+    hist.highest_equivalent(hist.min())
+}
+
+/// The mean latency of `hist`, each value taken as the top of its bucket (as [`min`], the
+/// percentiles and `max()` are): at most 0.1% above the true mean, never below it.
+/// (`Histogram::mean()` takes bucket midpoints, which can be below.) 0 when empty.
+pub fn mean(hist: &Histogram<u64>) -> f64 {
+    if hist.is_empty() {
+        return 0.0;
+    }
+    let total: f64 = hist
+        .iter_recorded()
+        .map(|v| hist.highest_equivalent(v.value_iterated_to()) as f64 * v.count_at_value() as f64)
+        .sum();
+    total / hist.len() as f64
+}
+
 /// Adds a counts array (any iterator of `(index, count)`) into `hist`.
 pub fn add_counts(hist: &mut Histogram<u64>, counts: impl IntoIterator<Item = (usize, u64)>) {
     for (index, count) in counts {
@@ -96,6 +120,37 @@ pub fn add_counts(hist: &mut Histogram<u64>, counts: impl IntoIterator<Item = (u
 mod tests {
     use super::*;
     use rand::{Rng, SeedableRng, rngs::SmallRng};
+
+    /// One latency reads as one value: min, mean, percentiles and max are all the top of its
+    /// bucket, never below the true value and at most 0.1% above it.
+    #[test]
+    fn min_and_mean_are_bucket_tops_like_the_percentiles() {
+        for value in [1u64, 999, 2_047, 2_048, 47_057, 1_000_001, 3_600_000_123] {
+            let mut h = new_histogram();
+            h.record(value).unwrap();
+            let (lo, mean) = (min(&h), mean(&h));
+            assert_eq!(lo, h.max(), "{value}");
+            assert_eq!(mean, h.max() as f64, "{value}");
+            assert_eq!(h.value_at_quantile(0.5), h.max(), "{value}");
+            assert!(
+                lo >= value && lo as f64 <= value as f64 * 1.001,
+                "{value}: {lo}"
+            );
+        }
+        let mut rng = SmallRng::seed_from_u64(3);
+        let mut h = new_histogram();
+        let (mut sum, mut smallest) = (0f64, u64::MAX);
+        for _ in 0..50_000 {
+            let value = (rng.random_range(0.0..20.0f64).exp() as u64).max(1);
+            h.record(value).unwrap();
+            sum += value as f64;
+            smallest = smallest.min(value);
+        }
+        let true_mean = sum / 50_000.0;
+        assert!(mean(&h) >= true_mean && mean(&h) <= true_mean * 1.001);
+        assert!(min(&h) >= smallest && min(&h) as f64 <= smallest as f64 * 1.001);
+        assert_eq!((min(&new_histogram()), mean(&new_histogram())), (0, 0.0));
+    }
 
     #[test]
     fn counts_len_matches_hdrhistogram() {

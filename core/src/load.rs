@@ -153,6 +153,19 @@ impl RateSchedule {
         if t == start { from } else { 0.0 }
     }
 
+    /// The mean rate the schedule asks for over `[from, to]`: its arrivals there over the
+    /// part of the span it covers (a span reaching past the schedule's end counts up to the
+    /// end; one wholly past it, or empty, reads as the rate at its end). During a ramp the
+    /// rate at the end of an interval is above the interval's mean: a schedule kept exactly
+    /// read as short of it (50% in the first second of `--stages 4s:400`).
+    pub fn mean_rate(&self, from: Duration, to: Duration) -> f64 {
+        let end = self.length().map_or(to, |length| to.min(length));
+        if end <= from {
+            return self.rate_at(end);
+        }
+        (self.arrivals_until(end) - self.arrivals_until(from)) / (end - from).as_secs_f64()
+    }
+
     /// Arrivals intended in `[0, t]` (the cumulative arrival function).
     pub fn arrivals_until(&self, t: Duration) -> f64 {
         if self.stages.is_empty() {
@@ -298,6 +311,21 @@ pub fn load_end(duration: Option<Duration>, stopped: Option<Duration>) -> Option
         (Some(d), Some(s)) => Some(d.min(s)),
         (d, s) => d.or(s),
     }
+}
+
+/// How many of `total` workers start within `duration` under `--ramp-up` (see
+/// [`ramp_offset`]: worker rank `r` starts at `ramp_up × r / total`; one due at or after the
+/// deadline never starts).
+pub fn workers_starting_within(ramp_up: Duration, duration: Duration, total: u64) -> u64 {
+    if ramp_up.is_zero() {
+        return total;
+    }
+    // Rank r starts when ramp × r / total (rounded down, in ns) < duration, that is when
+    // r < duration × total / ramp.
+    let bound = duration.as_nanos() * u128::from(total);
+    let ramp = ramp_up.as_nanos();
+    let starting = bound.div_ceil(ramp);
+    u64::try_from(starting).unwrap_or(u64::MAX).min(total)
 }
 
 /// When a worker should start under `--ramp-up`: workers of all processes are spread evenly
@@ -555,6 +583,45 @@ mod tests {
         .unwrap();
         assert_eq!(long.time_of(HORIZON.as_secs()), Some(HORIZON));
         assert_eq!(long.time_of(HORIZON.as_secs() + 1), None);
+    }
+
+    #[test]
+    fn workers_starting_within_the_run_agree_with_their_offsets() {
+        let ms = Duration::from_millis;
+        for (processes, workers) in [(1usize, 4usize), (2, 2), (3, 7), (1, 1)] {
+            let total = (processes * workers) as u64;
+            for (ramp, duration) in [(2000, 1000), (1000, 1000), (1000, 2000), (700, 333)] {
+                let starting = (0..processes)
+                    .flat_map(|p| (0..workers).map(move |l| (p, l)))
+                    .filter(|&(p, l)| {
+                        ramp_offset(ms(ramp), p, processes, l, workers) < ms(duration)
+                    })
+                    .count() as u64;
+                assert_eq!(
+                    workers_starting_within(ms(ramp), ms(duration), total),
+                    starting,
+                    "{processes}x{workers} ramp {ramp} duration {duration}"
+                );
+            }
+        }
+        assert_eq!(workers_starting_within(ms(2000), ms(1000), 4), 2);
+    }
+
+    #[test]
+    fn the_mean_rate_of_an_interval_is_its_arrivals_over_its_length() {
+        let secs = Duration::from_secs;
+        let s = staged_secs(&[(4, 400.0)]).unwrap();
+        // 50 arrivals in the first second of the ramp, 150 in the second, ...
+        assert_eq!(s.mean_rate(secs(0), secs(1)), 50.0);
+        assert_eq!(s.mean_rate(secs(1), secs(2)), 150.0);
+        assert_eq!(s.mean_rate(secs(3), secs(4)), 350.0);
+        assert_eq!(s.mean_rate(secs(0), secs(4)), 200.0);
+        // Past the end: the part the schedule covers; wholly past it, the rate at its end.
+        assert_eq!(s.mean_rate(secs(3), secs(5)), 350.0);
+        assert_eq!(s.mean_rate(secs(4), secs(5)), 400.0);
+        let constant = RateSchedule::staged(120.0, Vec::new()).unwrap();
+        assert_eq!(constant.mean_rate(secs(2), secs(3)), 120.0);
+        assert_eq!(constant.mean_rate(secs(0), secs(0)), 120.0);
     }
 
     #[test]

@@ -94,8 +94,8 @@ pub fn latency_cells(h: &Histogram<u64>) -> Vec<String> {
         return vec!["-".into(); LATENCY_COLUMNS.len()];
     }
     vec![
-        fmt_micros(h.min()),
-        fmt_micros(h.mean().round() as u64),
+        fmt_micros(crate::latency::min(h)),
+        fmt_micros(crate::latency::mean(h).round() as u64),
         fmt_micros(h.value_at_quantile(0.5)),
         fmt_micros(h.value_at_quantile(0.9)),
         fmt_micros(h.value_at_quantile(0.99)),
@@ -173,6 +173,14 @@ pub fn render(summary: &Summary) -> String {
         fmt_counted(s.counts.errors, "error", "errors"),
         fmt_count(s.counts.failed_by_status),
     );
+    let outside = s.counts.requests.saturating_sub(s.load.requests);
+    if outside > 0 {
+        let _ = writeln!(
+            out,
+            "  {} of them sent by setup/teardown, outside the duration: not in the rates",
+            fmt_count(outside)
+        );
+    }
     let _ = writeln!(
         out,
         "Data: {} sent, {} received; {}{}{}",
@@ -252,13 +260,16 @@ pub fn render(summary: &Summary) -> String {
 
     let _ = writeln!(out);
     let _ = writeln!(out, "Latency");
-    let mut header = vec!["request", "count", "errors"];
+    // `failed`: transport errors plus failed statuses, what the `errors` threshold counts (the
+    // column was `errors`, transport errors only: a request all 503s read 0 in its row and
+    // 100% in the threshold below it). "errors" alone means transport errors.
+    let mut header = vec!["request", "count", "failed"];
     header.extend(LATENCY_COLUMNS);
     let mut t = Table::new(&header);
     let mut all = vec![
         "all requests".to_string(),
         fmt_count(s.counts.requests),
-        fmt_count(s.counts.errors),
+        fmt_count(s.counts.errors + s.counts.failed_by_status),
     ];
     all.extend(latency_cells(&s.latency));
     t.row(all);
@@ -271,7 +282,7 @@ pub fn render(summary: &Summary) -> String {
         let mut row = vec![
             cell(&r.name),
             fmt_count(r.counts.requests),
-            fmt_count(r.counts.errors),
+            fmt_count(r.counts.errors + r.counts.failed_by_status),
         ];
         row.extend(latency_cells(&r.latency));
         t.row(row);

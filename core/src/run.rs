@@ -471,7 +471,7 @@ pub fn run(
         let (bytes, exit, usage, n) = collect_setup(pid, read_end, &signals, &region, config.grace);
         interrupts += n;
         let info = ProcessInfo {
-            role: "setup".into(),
+            role: crate::summary::SETUP_ROLE.into(),
             slot: setup_slot,
             pid: pid.as_raw(),
             cpu: Some(cpus[0]),
@@ -601,18 +601,18 @@ pub fn run(
     let mut series_sampler = Sampler::new(names.scenarios.len(), names.checks.len());
     let mut series = Vec::new();
     let mut next_second = start + Duration::from_secs(1);
-    let target_rate = |elapsed: Duration| {
+    // The mean rate the schedule asked for over `[from, to]` (an interval of the series, a
+    // sizing window): what the interval's achieved rate is held against. (It was the rate at
+    // the interval's end: during a ramp, above what the interval asked for.) A sample taken
+    // just after the schedule's end (the last, partial second; the end of a sizing ramp's
+    // hold) covers its last moments.
+    let target_rate = |from: Duration, to: Duration| {
         config
             .options
             .load
             .rate
             .as_ref()
-            // A sample taken just after the schedule's end (the last, partial second; the
-            // end of a sizing ramp's hold) covers its last moments: the rate it ended at.
-            .map(|r| {
-                let length = r.schedule.length().unwrap_or(elapsed);
-                r.schedule.rate_at(elapsed.min(length))
-            })
+            .map(|r| r.schedule.mean_rate(from, to))
     };
     // Arrivals due so far: none after the deadline or a stop (a run draining is not behind).
     let starts_due = |elapsed: Duration| {
@@ -672,9 +672,11 @@ pub fn run(
         }
         if now >= next_second {
             let elapsed = now - start;
+            let sample = series_sampler.sample(&region, elapsed);
+            let from = elapsed.saturating_sub(sample.interval);
             series.push(Point::of(
-                &series_sampler.sample(&region, elapsed),
-                target_rate(elapsed),
+                &sample,
+                target_rate(from, elapsed),
                 starts_due(elapsed),
             ));
             next_second = start + next_point_after(next_second - start, elapsed);
@@ -684,7 +686,7 @@ pub fn run(
         {
             let elapsed = now - start;
             let sample = sizing_sampler.sample(&region, elapsed);
-            if tracker.observe(&sample, target_rate(elapsed)) && load.ending == Ending::Completed {
+            if tracker.observe(&sample, target_rate) && load.ending == Ending::Completed {
                 load.ending = Ending::SizingKnee;
                 region.request_stop(StopRequest::Graceful);
             }
@@ -713,7 +715,12 @@ pub fn run(
     // The last, partial second.
     let last = series_sampler.sample(&region, elapsed);
     if keeps_last_point(&last, series.is_empty()) {
-        series.push(Point::of(&last, target_rate(elapsed), starts_due(elapsed)));
+        let from = elapsed.saturating_sub(last.interval);
+        series.push(Point::of(
+            &last,
+            target_rate(from, elapsed),
+            starts_due(elapsed),
+        ));
     }
     processes.extend(load.children.iter().map(|c| c.info.clone()));
 
@@ -726,7 +733,7 @@ pub fn run(
         {
             let mut c = vec![Child {
                 info: ProcessInfo {
-                    role: "teardown".into(),
+                    role: crate::summary::TEARDOWN_ROLE.into(),
                     slot: teardown_slot,
                     pid: pid.as_raw(),
                     cpu: Some(cpu),
@@ -938,7 +945,12 @@ fn failure_in(region: &Region, slot_index: usize, names: &Names) -> Option<Failu
                         Some(c.location.clone()),
                     )
                 }
-                Site::Request(id) => (names.requests[id as usize].clone(), None),
+                // The request's own line (a failed capture's message names the capture's):
+                // it was null, though known, for the most common `-x` stops.
+                Site::Request(id) => (
+                    names.requests[id as usize].clone(),
+                    names.request_locations.get(id as usize).cloned(),
+                ),
                 Site::Statement => {
                     let (location, text) = Site::split_statement_text(&message);
                     return Some(FailureReport {

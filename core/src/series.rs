@@ -32,7 +32,7 @@ pub struct Point {
     pub starts: u64,
     /// Scenario starts per second over the interval (the achieved rate in the open model).
     pub starts_per_second: f64,
-    /// Open model: the rate the schedule asked for at the end of the interval.
+    /// Open model: the mean rate the schedule asked for over the interval.
     pub target_rate: Option<f64>,
     /// Open model: starts that began late in the interval.
     pub late_starts: u64,
@@ -45,7 +45,8 @@ pub struct Point {
 }
 
 impl Point {
-    /// The point of a sample; in the open model `target_rate` is the intended rate then and
+    /// The point of a sample; in the open model `target_rate` is the mean intended rate over
+    /// the interval and
     /// `starts_due` the arrivals due so far.
     pub fn of(s: &Sample, target_rate: Option<f64>, starts_due: Option<u64>) -> Point {
         let q = |q: f64| {

@@ -115,7 +115,13 @@ impl SizingTracker {
     }
 
     /// Adds one step's sample; returns true when the tolerance was exceeded (stop the run).
-    pub fn observe(&mut self, sample: &Sample, target_rate: Option<f64>) -> bool {
+    /// `target_rate(from, to)` is the mean rate the schedule asked for over `[from, to]`
+    /// (None in the closed model): the window's point holds it over the window's span.
+    pub fn observe(
+        &mut self,
+        sample: &Sample,
+        target_rate: impl Fn(Duration, Duration) -> Option<f64>,
+    ) -> bool {
         if self.report.exceeded.is_some() {
             return true;
         }
@@ -169,7 +175,7 @@ impl SizingTracker {
             // gone) still covers the requests they sent (it once said "0 workers" at the
             // open model's highest rate).
             workers: self.steps.iter().map(|s| s.workers).max().unwrap_or(0),
-            target_rate,
+            target_rate: target_rate(sample.elapsed.saturating_sub(span), sample.elapsed),
             rps: per_second(window.requests, span),
             failure_ratio: ratio,
             latency,
@@ -272,10 +278,10 @@ mod tests {
         });
         // 10 requests per step, all failing: 5 steps fill the window with 50 samples.
         for i in 1..=4 {
-            assert!(!tr.observe(&sample(i * 100, 10, 10, 1), None));
+            assert!(!tr.observe(&sample(i * 100, 10, 10, 1), |_, _| None));
         }
         assert_eq!(tr.report().judged, 0);
-        assert!(tr.observe(&sample(500, 10, 10, 1), None));
+        assert!(tr.observe(&sample(500, 10, 10, 1), |_, _| None));
         assert!(tr.report().last_good.is_none());
     }
 
@@ -311,7 +317,11 @@ mod tests {
             };
             total = now_total;
             previous = elapsed;
-            assert!(!tr.observe(&Sample::of_interval(elapsed, interval, delta, 1), None));
+            assert!(
+                !tr.observe(&Sample::of_interval(elapsed, interval, delta, 1), |_, _| {
+                    None
+                })
+            );
             if let Some(p) = &tr.report().last_good
                 && p.elapsed == elapsed
             {
@@ -354,7 +364,7 @@ mod tests {
             };
             tr.observe(
                 &Sample::of_interval(elapsed, elapsed - previous, delta, 1),
-                None,
+                |_, _| None,
             );
             previous = elapsed;
         }
@@ -379,7 +389,7 @@ mod tests {
         for step in 1..100u64 {
             let workers = step;
             let failed = if workers > 20 { 30 } else { 0 };
-            if tr.observe(&sample(step * 100, 100, failed, workers), None) {
+            if tr.observe(&sample(step * 100, 100, failed, workers), |_, _| None) {
                 stopped_at = Some(workers);
                 break;
             }
@@ -404,9 +414,9 @@ mod tests {
             ramp_up: Duration::from_secs(60),
         });
         for step in 1..=5u64 {
-            assert!(!tr.observe(&sample(step * 100, 40, 0, 500), Some(400.0)));
+            assert!(!tr.observe(&sample(step * 100, 40, 0, 500), |_, _| Some(400.0)));
         }
-        assert!(!tr.observe(&sample(600, 40, 0, 0), Some(400.0)));
+        assert!(!tr.observe(&sample(600, 40, 0, 0), |_, _| Some(400.0)));
         let r = tr.into_report();
         assert_eq!(r.peak.as_ref().map(|p| p.workers), Some(500));
         assert_eq!(r.last_good.as_ref().map(|p| p.workers), Some(500));

@@ -781,7 +781,7 @@ impl Statsd {
             let h = &self.histogram;
             let ms = |us: u64| us as f64 / 1000.0;
             let stats = [
-                ("mean", h.mean() / 1000.0),
+                ("mean", crate::latency::mean(h) / 1000.0),
                 ("p50", ms(h.value_at_quantile(0.50))),
                 ("p95", ms(h.value_at_quantile(0.95))),
                 ("p99", ms(h.value_at_quantile(0.99))),

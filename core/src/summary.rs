@@ -37,6 +37,11 @@ pub struct CheckName {
     pub is_assert: bool,
 }
 
+/// The role of the process that runs the plan's `setup`.
+pub const SETUP_ROLE: &str = "setup";
+/// The role of the process that runs the plan's `teardown`.
+pub const TEARDOWN_ROLE: &str = "teardown";
+
 /// One process of the run as the master saw it.
 #[derive(Debug, Clone)]
 pub struct ProcessInfo {
@@ -67,6 +72,17 @@ pub struct Counts {
     pub failed_by_status: u64,
 }
 
+/// What the load processes alone sent and got (see [`Summary::load`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadCounts {
+    /// Requests sent.
+    pub requests: u64,
+    /// Complete responses.
+    pub responses: u64,
+    /// Bytes read.
+    pub bytes_received: u64,
+}
+
 /// Per request id.
 #[derive(Debug, Clone)]
 pub struct RequestSummary {
@@ -74,6 +90,8 @@ pub struct RequestSummary {
     pub name: String,
     /// Its counters.
     pub counts: Counts,
+    /// Its requests sent by the load (not by `setup` or `teardown`): its rate's count.
+    pub load_requests: u64,
     /// Bytes received for it.
     pub bytes_received: u64,
     /// Its latency.
@@ -115,6 +133,9 @@ pub struct Summary {
     pub elapsed: Duration,
     /// Totals over all processes.
     pub counts: Counts,
+    /// What the load sent and got, without the `setup` and `teardown` processes: what the
+    /// rates count (they are over `elapsed`, the load's time, which leaves those out).
+    pub load: LoadCounts,
     /// Bytes written.
     pub bytes_sent: u64,
     /// Bytes read.
@@ -197,6 +218,13 @@ pub fn latencies_recorded(slot: &Slot<'_>, which: Histo) -> u64 {
     }
 }
 
+impl ProcessInfo {
+    /// Whether it ran the plan's `setup` or `teardown`, before or after the load.
+    pub fn outside_load(&self) -> bool {
+        self.role == SETUP_ROLE || self.role == TEARDOWN_ROLE
+    }
+}
+
 impl Summary {
     /// Adds up every slot of `region`.
     pub fn merge(
@@ -207,6 +235,14 @@ impl Summary {
     ) -> Summary {
         let slots: Vec<Slot<'_>> = (0..region.slots()).map(|i| region.slot(i)).collect();
         let sum = |f: &dyn Fn(&Slot<'_>) -> u64| slots.iter().map(f).sum::<u64>();
+        // The slots of `setup` and `teardown`: their requests are counted, but not in the
+        // rates, which are over the load's time.
+        let outside: Vec<&Slot<'_>> = processes
+            .iter()
+            .filter(|p| p.outside_load())
+            .filter_map(|p| slots.get(p.slot))
+            .collect();
+        let outside_sum = |f: &dyn Fn(&Slot<'_>) -> u64| outside.iter().map(|s| f(s)).sum::<u64>();
         let most = |counter: Total| slots.iter().map(|s| s.total(counter)).max().unwrap_or(0);
         let hist = |which: Histo| {
             let mut h = latency::new_histogram();
@@ -247,10 +283,13 @@ impl Summary {
                 let c = |k: RequestCounter| sum(&|s| s.request(id, k));
                 let responses = c(RequestCounter::Responses);
                 let errors = c(RequestCounter::Errors);
+                let sent = c(RequestCounter::Sent);
                 RequestSummary {
                     name: name.clone(),
+                    load_requests: sent
+                        .saturating_sub(outside_sum(&|s| s.request(id, RequestCounter::Sent))),
                     counts: Counts {
-                        requests: c(RequestCounter::Sent),
+                        requests: sent,
                         responses,
                         errors,
                         failed_by_status: c(RequestCounter::FailedByStatus),
@@ -304,11 +343,23 @@ impl Summary {
             .iter()
             .map(|p| slots[p.slot].total(Total::Requests))
             .collect();
+        let bytes_received = sum(&|s| s.total(Total::BytesReceived));
+        let load = LoadCounts {
+            requests: counts
+                .requests
+                .saturating_sub(outside_sum(&|s| s.total(Total::Requests))),
+            responses: counts
+                .responses
+                .saturating_sub(outside_sum(&|s| s.total(Total::Responses))),
+            bytes_received: bytes_received
+                .saturating_sub(outside_sum(&|s| s.total(Total::BytesReceived))),
+        };
         Summary {
             elapsed,
             counts,
+            load,
             bytes_sent: sum(&|s| s.total(Total::BytesSent)),
-            bytes_received: sum(&|s| s.total(Total::BytesReceived)),
+            bytes_received,
             connects,
             mean_connect: (connects > 0).then(|| Duration::from_micros(connect_micros / connects)),
             retries: sum(&|s| s.total(Total::Retries)),
@@ -379,11 +430,12 @@ impl Summary {
         self.scenarios.iter().map(|s| s.failures).sum()
     }
 
-    /// Requests per second over the elapsed time (0 when no time passed).
+    /// The load's requests per second over the elapsed time (0 when no time passed); those
+    /// of `setup` and `teardown`, sent outside that time, are not in it.
     pub fn rps(&self) -> f64 {
         let secs = self.elapsed.as_secs_f64();
         if secs > 0.0 {
-            self.counts.requests as f64 / secs
+            self.load.requests as f64 / secs
         } else {
             0.0
         }

@@ -127,6 +127,8 @@ pub fn evaluate(program: &Program, summary: &Summary) -> Vec<ThresholdOutcome> {
 struct ScopeData<'a> {
     latency: Cow<'a, Histogram<u64>>,
     requests: u64,
+    /// Of `requests`, those the load sent (not `setup` or `teardown`): what `rps` counts.
+    load_requests: u64,
     failed_requests: u64,
     checks_passed: u64,
     checks_failed: u64,
@@ -158,6 +160,7 @@ fn scope_data<'a>(
         None => ScopeData {
             latency: Cow::Borrowed(&summary.latency),
             requests: summary.counts.requests,
+            load_requests: summary.load.requests,
             failed_requests: summary.counts.errors + summary.counts.failed_by_status,
             checks_passed,
             checks_failed,
@@ -166,6 +169,7 @@ fn scope_data<'a>(
             Some(req) => ScopeData {
                 latency: Cow::Borrowed(&req.latency),
                 requests: req.counts.requests,
+                load_requests: req.load_requests,
                 failed_requests: req.counts.errors + req.counts.failed_by_status,
                 checks_passed,
                 checks_failed,
@@ -173,6 +177,7 @@ fn scope_data<'a>(
             None => ScopeData {
                 latency: Cow::Owned(latency::new_histogram()),
                 requests: 0,
+                load_requests: 0,
                 failed_requests: 0,
                 checks_passed,
                 checks_failed,
@@ -181,18 +186,21 @@ fn scope_data<'a>(
         Some(ThresholdTarget::Scenario(_)) => {
             let mut merged = latency::new_histogram();
             let mut requests = 0;
+            let mut load_requests = 0;
             let mut failed_requests = 0;
             for (id, req) in summary.requests.iter().enumerate() {
                 if in_scope_request(id) {
                     // Same bounds on both sides: adding cannot fail.
                     let _ = merged.add(&req.latency);
                     requests += req.counts.requests;
+                    load_requests += req.load_requests;
                     failed_requests += req.counts.errors + req.counts.failed_by_status;
                 }
             }
             ScopeData {
                 latency: Cow::Owned(merged),
                 requests,
+                load_requests,
                 failed_requests,
                 checks_passed,
                 checks_failed,
@@ -212,7 +220,7 @@ fn observe(metric: Metric, data: &ScopeData<'_>, elapsed_secs: f64) -> Option<f6
         Metric::P99 => quantile(0.99),
         Metric::P999 => quantile(0.999),
         Metric::Max => (!h.is_empty()).then(|| h.max() as f64),
-        Metric::Mean => (!h.is_empty()).then(|| h.mean()),
+        Metric::Mean => (!h.is_empty()).then(|| latency::mean(h)),
         Metric::Errors => {
             (data.requests > 0).then(|| data.failed_requests as f64 * 100.0 / data.requests as f64)
         }
@@ -221,7 +229,9 @@ fn observe(metric: Metric, data: &ScopeData<'_>, elapsed_secs: f64) -> Option<f6
             (total > 0).then(|| data.checks_passed as f64 * 100.0 / total as f64)
         }
         Metric::Rps => {
-            (data.requests > 0 && elapsed_secs > 0.0).then(|| data.requests as f64 / elapsed_secs)
+            // The load's requests over the load's time (`setup` and `teardown` are outside it).
+            (data.requests > 0 && elapsed_secs > 0.0)
+                .then(|| data.load_requests as f64 / elapsed_secs)
         }
     }
 }
@@ -322,6 +332,7 @@ scenario buy {
                 errors,
                 failed_by_status: failed,
             },
+            load_requests: requests,
             bytes_received: 0,
             latency: histogram(lat),
             sample: None,
@@ -360,6 +371,11 @@ scenario buy {
                 responses: 248,
                 errors: 2,
                 failed_by_status: 3,
+            },
+            load: crate::summary::LoadCounts {
+                requests: 250,
+                responses: 248,
+                bytes_received: 0,
             },
             bytes_sent: 0,
             bytes_received: 0,

@@ -271,8 +271,6 @@ pub(crate) struct RequestCode {
     pub(crate) clauses: Box<[ClauseCode]>,
     /// How the clauses read the response body as JSON.
     pub(crate) json_reading: JsonReading,
-    /// A `check`/`assert` tests `status`: a status >= 400 is then not a request failure.
-    pub(crate) status_checked: bool,
     pub(crate) variability: Variability,
     pub(crate) location: Location,
 }

@@ -54,6 +54,9 @@ pub(crate) struct Resp<'r, V: ResponseView + ?Sized> {
     clauses: &'r [ClauseCode],
     reading: &'r JsonReading,
     json: OnceCell<Result<Value, String>>,
+    /// The body as text, when it is not UTF-8: each bad byte a U+FFFD (None: the body is
+    /// UTF-8, used as it is). Checked once per response, on the first `body` or `regex`.
+    shown_body: OnceCell<Option<String>>,
     /// The values at the paths of a [`JsonReading::Extract`], in its order.
     extracted: OnceCell<Result<Vec<Option<Value>>, String>>,
     /// Where those values go (the worker's, kept between responses for its room).
@@ -74,6 +77,7 @@ impl<'r, V: ResponseView + ?Sized> Resp<'r, V> {
             clauses,
             reading,
             json: OnceCell::new(),
+            shown_body: OnceCell::new(),
             extracted: OnceCell::new(),
             buffer: Cell::new(buffer),
         }
@@ -131,6 +135,22 @@ impl<'r, V: ResponseView + ?Sized> Resp<'r, V> {
         }
     }
 
+    /// The body as the report shows it (`-v`'s `got "..."`, a capture's value): as it is
+    /// when it is UTF-8, else with each bad byte a U+FFFD. `body` and `regex` read this, so
+    /// that `contains`, `matches` and `regex` all see that text (on the raw bytes, `.`
+    /// matched no bad byte: `body matches "abc.*def"` failed on a body shown `abc��def`).
+    fn body_as_shown(&self) -> &[u8] {
+        let body = self.view.body();
+        match self.shown_body.get_or_init(|| {
+            std::str::from_utf8(body)
+                .is_err()
+                .then(|| String::from_utf8_lossy(body).into_owned())
+        }) {
+            Some(text) => text.as_bytes(),
+            None => body,
+        }
+    }
+
     fn json(&self) -> Result<&Value, String> {
         self.json
             .get_or_init(|| serde_json::from_slice(self.view.body()).map_err(|e| not_json(&e)))
@@ -157,7 +177,7 @@ pub(crate) fn query<'a, V: ResponseView + ?Sized>(
     Ok(match q {
         QueryCode::Status => Datum::Int(i64::from(resp.ok_or_else(no_response)?.view.status())),
         QueryCode::Duration => Datum::Duration(resp.ok_or_else(no_response)?.view.duration()),
-        QueryCode::Body => Datum::Bytes(resp.ok_or_else(no_response)?.view.body()),
+        QueryCode::Body => Datum::Bytes(resp.ok_or_else(no_response)?.body_as_shown()),
         QueryCode::Header(name) => match resp.ok_or_else(no_response)?.view.header(name) {
             Some(v) => Datum::Bytes(v),
             None => Datum::Missing,
@@ -195,7 +215,7 @@ pub(crate) fn query<'a, V: ResponseView + ?Sized>(
             }
         }
         QueryCode::Regex { re, .. } => {
-            let body = resp.ok_or_else(no_response)?.view.body();
+            let body = resp.ok_or_else(no_response)?.body_as_shown();
             if count {
                 return Ok(Datum::Int(re.find_iter(body).count() as i64));
             }
@@ -406,7 +426,12 @@ fn apply(
             }
         }
         OpCode::Matches(re) => match datum_text(d) {
-            Some(t) => re.is_match(&t),
+            // A header value that is not UTF-8 is matched as shown (each bad byte a U+FFFD),
+            // as a body is ([`Resp::body_as_shown`]).
+            Some(t) => match std::str::from_utf8(&t) {
+                Ok(_) => re.is_match(&t),
+                Err(_) => re.is_match(String::from_utf8_lossy(&t).as_bytes()),
+            },
             None => false,
         },
     })
@@ -669,7 +694,14 @@ pub(crate) fn describe(d: &Datum<'_>) -> String {
     let text = match d {
         Datum::Missing => return "nothing".into(),
         Datum::Int(i) => return i.to_string(),
-        Datum::Duration(dur) => return format!("{}ms", dur.as_millis()),
+        // Said as what it is: with `--rate`, the report's latency of a run's first request
+        // also counts how late the run started, and this does not.
+        Datum::Duration(dur) => {
+            return format!(
+                "{}ms (the response's own time, from its first byte sent)",
+                dur.as_millis()
+            );
+        }
         Datum::Bytes(b) => {
             let s = String::from_utf8_lossy(b);
             format!("{:?}", truncate(&s, MAX))
@@ -734,6 +766,16 @@ pub(crate) fn capture_value(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A failed `duration` check says which time it read: the response's own, not the
+    /// report's latency from the intended start (`--rate`).
+    #[test]
+    fn a_duration_is_described_as_the_responses_own_time() {
+        assert_eq!(
+            describe(&Datum::Duration(Duration::from_micros(100_600))),
+            "100ms (the response's own time, from its first byte sent)"
+        );
+    }
 
     #[test]
     fn equality_table() {

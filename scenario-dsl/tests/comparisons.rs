@@ -286,7 +286,7 @@ teardown worker {
         Ok(FakeResponse::status(200).with_header("X-Count", n))
     });
     let mut ev = Events::default();
-    let globals = block_on(molotov_dsl::run_setup(&p, &mut d, &mut ev)).expect("setup");
+    let globals = block_on(molotov_dsl::run_setup(&p, 0, &mut d, &mut ev)).expect("setup");
     let mut w = worker_with(&p, 0, 1, globals);
     assert_eq!(
         block_on(w.run_worker_setup(&mut d, &mut ev)),

@@ -53,7 +53,7 @@ fn the_setup_and_teardown_example_runs() {
     let p = program(&plan);
     let mut ev = Events::default();
     let mut d = FakeDriver::new(server);
-    let globals = match block_on(run_setup(&p, &mut d, &mut ev)) {
+    let globals = match block_on(run_setup(&p, 0, &mut d, &mut ev)) {
         Ok(g) => g,
         Err(outcome) => panic!("setup: {outcome:?}, {:?}", ev.failures()),
     };
@@ -75,7 +75,7 @@ fn the_setup_and_teardown_example_runs() {
     assert_eq!(d.sent[0].header("Authorization"), Some("Bearer tok-bot1"));
     let mut d = FakeDriver::new(server);
     assert_eq!(
-        block_on(run_teardown(&p, &globals, &mut d, &mut ev)),
+        block_on(run_teardown(&p, &globals, 0, &mut d, &mut ev)),
         RunOutcome::Success
     );
     assert_eq!(d.sent[0].header("Authorization"), Some("Bearer tok-admin"));

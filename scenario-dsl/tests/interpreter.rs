@@ -138,8 +138,13 @@ fn assert_ends_the_run_and_is_counted_as_failure() {
     assert_eq!(*line, 6);
     assert_eq!(*status, Some(503));
     assert_eq!(message, "expected `status == 200`, got 503");
-    // A failed status with a status assert is not also a failed request.
-    assert!(!ev.0.iter().any(|e| matches!(e, Event::RequestFailed(..))));
+    // The status assert failed: the response is a failed request (the `errors` threshold
+    // counts it), once.
+    let failed =
+        ev.0.iter()
+            .filter(|e| matches!(e, Event::RequestFailed(..)))
+            .count();
+    assert_eq!(failed, 1);
 }
 
 #[test]
@@ -173,6 +178,34 @@ fn status_400_without_status_check_is_a_failed_request() {
             .collect();
     // /a and /b have no status check; /c checks its status, so 404 is expected there.
     assert_eq!(failed, [(0, 404), (1, 404)]);
+}
+
+/// With a status check, the check decides whether the response failed: a failed one counts
+/// whatever the status (`errors < 1%` once passed with 99% 503s under `check status ==
+/// 200`), a passed one does not (an expected 404).
+#[test]
+fn a_failed_status_check_makes_a_failed_request() {
+    let p = program(&plan(
+        "scenario s {\n  GET /a\n  check status == 200\n  GET /b\n  check status == 503\n  GET /c\n  check status == 201\n  check status < 300\n  GET /d\n  check duration < 1h\n}\n",
+    ));
+    let mut w = worker(&p, 0);
+    let mut d = FakeDriver::new(|s| {
+        Ok(FakeResponse::status(match s.path.as_str() {
+            "/c" => 200,
+            _ => 503,
+        }))
+    });
+    let ev = run_expecting(&mut w, &mut d, RunOutcome::Success);
+    let failed: Vec<_> =
+        ev.0.iter()
+            .filter_map(|e| match e {
+                Event::RequestFailed(id, s) => Some((id.0, *s)),
+                _ => None,
+            })
+            .collect();
+    // /a: 503 fails `status == 200`; /b: 503 is what was asked; /c: 200 fails `status ==
+    // 201` (once, though another status check passed); /d: no status check, 503.
+    assert_eq!(failed, [(0, 503), (2, 200), (3, 503)]);
 }
 
 #[test]
@@ -541,7 +574,7 @@ teardown {
     ));
     let mut d = answering_json(r#"{"token": "adm", "ids": [1, 2]}"#);
     let mut ev = Events::default();
-    let globals = block_on(run_setup(&p, &mut d, &mut ev)).expect("setup succeeds");
+    let globals = block_on(run_setup(&p, 0, &mut d, &mut ev)).expect("setup succeeds");
     assert_eq!(p.global_names().collect::<Vec<_>>(), ["admin", "ids"]);
     // Globals cross a process boundary as bytes.
     let globals = Globals::from_bytes(&globals.to_bytes()).unwrap();
@@ -552,7 +585,7 @@ teardown {
     assert_eq!(d.sent[0].header("Authorization"), Some("adm"));
     let mut d = FakeDriver::ok();
     assert_eq!(
-        block_on(run_teardown(&p, &globals, &mut d, &mut ev)),
+        block_on(run_teardown(&p, &globals, 0, &mut d, &mut ev)),
         RunOutcome::Success
     );
     assert_eq!(d.paths(), ["/admin/adm"]);
@@ -561,7 +594,7 @@ teardown {
     let mut d = answering_json("{}");
     let mut ev = Events::default();
     assert_eq!(
-        block_on(run_setup(&p, &mut d, &mut ev)),
+        block_on(run_setup(&p, 0, &mut d, &mut ev)),
         Err(RunOutcome::Failure)
     );
     assert_eq!(ev.failures().len(), 1);
@@ -1266,4 +1299,20 @@ fn a_base_path_is_percent_encoded_as_a_target_is() {
         run_expecting(&mut w, &mut d, RunOutcome::Success);
         assert_eq!(d.sent[0].path, want, "base {base}");
     }
+}
+
+/// A body that is not UTF-8 is read as the text `-v` shows (each bad byte a U+FFFD) by
+/// `contains`, `matches` and `regex` alike: on the raw bytes `.` matched none of the bad
+/// bytes, so `matches "abc.*def"` failed on a body shown as `abc��def`.
+#[test]
+fn a_body_that_is_not_utf8_is_matched_as_shown() {
+    let p = program(&plan(
+        "scenario s {\n  GET /a\n  check body contains \"def\"\n  check body matches \"abc.*def\"\n  check body matches \"^abc..def.$\"\n  capture c = regex \"def(.)\"\n  capture n = regex \"[^a-z]\" count\n  GET /b?c={{c}}&n={{n}}\n}\n",
+    ));
+    let mut w = worker(&p, 0);
+    let mut d = body_at("/a", b"abc\xff\xfedef\x80");
+    let ev = run_expecting(&mut w, &mut d, RunOutcome::Success);
+    use molotov_dsl::CheckId as C;
+    assert_eq!(ev.checks(), [(C(0), true), (C(1), true), (C(2), true)]);
+    assert_eq!(d.paths()[1], "/b?c=%EF%BF%BD&n=3");
 }

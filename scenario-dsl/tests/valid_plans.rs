@@ -154,7 +154,7 @@ fn the_design_example_runs_against_a_fake_shop() {
     let p = compile_plan("shop.mol");
     let mut ev = Events::default();
     let mut d = FakeDriver::new(shop);
-    let globals = block_on(run_setup(&p, &mut d, &mut ev)).expect("setup");
+    let globals = block_on(run_setup(&p, 0, &mut d, &mut ev)).expect("setup");
     assert_eq!(d.paths(), ["/admin/reset"]);
 
     let mut w = worker_with(&p, 7, 99, globals.clone());
@@ -216,7 +216,7 @@ fn the_design_example_runs_against_a_fake_shop() {
     assert_eq!(d.paths(), ["/logout"]);
     let mut d = FakeDriver::new(shop);
     assert_eq!(
-        block_on(run_teardown(&p, &globals, &mut d, &mut ev)),
+        block_on(run_teardown(&p, &globals, 0, &mut d, &mut ev)),
         RunOutcome::Success
     );
     assert!(d.sent.is_empty(), "the example has no global teardown");
@@ -297,7 +297,7 @@ fn every_scenario_of_every_plan_runs_against_a_generic_server() {
         let p = compile_plan(name);
         let mut ev = Events::default();
         let mut d = FakeDriver::new(generic);
-        let globals = block_on(run_setup(&p, &mut d, &mut ev))
+        let globals = block_on(run_setup(&p, 0, &mut d, &mut ev))
             .unwrap_or_else(|o| panic!("{name}: setup {o:?} {:?}", ev.0));
         let mut w = worker_with(&p, 1, 5, globals.clone());
         let mut d = FakeDriver::new(generic);
@@ -331,7 +331,7 @@ fn every_scenario_of_every_plan_runs_against_a_generic_server() {
         );
         let mut d = FakeDriver::new(generic);
         assert_eq!(
-            block_on(run_teardown(&p, &globals, &mut d, &mut ev)),
+            block_on(run_teardown(&p, &globals, 0, &mut d, &mut ev)),
             RunOutcome::Success,
             "{name}"
         );

@@ -137,7 +137,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut rec = NullRecorder;
     futures_lite::future::block_on(async {
-        let globals = match run_setup(&program, &mut driver, &mut rec).await {
+        let globals = match run_setup(&program, 0, &mut driver, &mut rec).await {
             Ok(globals) => globals,
             Err(_) => return,
         };
@@ -165,6 +165,6 @@ fuzz_target!(|data: &[u8]| {
         driver.ops = 0;
         let _ = worker.run_worker_teardown(&mut driver, &mut rec).await;
         driver.ops = 0;
-        let _ = run_teardown(&program, &globals, &mut driver, &mut rec).await;
+        let _ = run_teardown(&program, &globals, 0, &mut driver, &mut rec).await;
     });
 });

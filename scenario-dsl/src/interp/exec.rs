@@ -330,13 +330,17 @@ async fn send<D: Driver, R: Recorder>(
         }
     };
     let status = resp.status();
-    let failed_by_status = status >= 400 && !code.status_checked;
     if code.clauses.is_empty() {
-        if failed_by_status {
+        if status >= 400 {
             rec.request_failed(id, status);
         }
         return Ok(());
     }
+    // Whether the response failed by its status: a `check`/`assert` on `status` that ran
+    // decides (a failed one makes it a failed request, whatever the status: `errors < 1%`
+    // once passed with 99% 503s under `check status == 200`; a passed one keeps an expected
+    // 404 from counting); with none run, a status >= 400 failed.
+    let mut status_judged: Option<bool> = None;
     // The buffer of the values found at JSON paths goes back to the worker however the
     // clauses end: a failed assert or capture does not make the next response allocate.
     let resp = Resp::new(
@@ -353,6 +357,9 @@ async fn send<D: Driver, R: Recorder>(
                     let (env, mut s) = st.eval_parts();
                     let verdict = test_pred(pred, Some(&resp), &env, &mut s, is_assert);
                     rec.check(*cid, verdict.passed, status);
+                    if matches!(pred.query, QueryCode::Status) {
+                        status_judged = Some(status_judged.unwrap_or(true) && verdict.passed);
+                    }
                     if !verdict.passed && !is_assert && rec.wants_check_cause(*cid) {
                         let (env, mut s) = st.eval_parts();
                         let described = test_pred(pred, Some(&resp), &env, &mut s, true);
@@ -424,7 +431,7 @@ async fn send<D: Driver, R: Recorder>(
     // After the clauses: a capture that failed on this response keeps its own message as
     // the request's first failure ("capture `token`: ... found nothing", status 500), rather
     // than a bare "status 500".
-    if failed_by_status {
+    if !status_judged.unwrap_or(status < 400) {
         rec.request_failed(id, status);
     }
     st.json_found = resp.into_buffer();

@@ -461,19 +461,28 @@ pub(crate) fn pick(cumulative: &[u64], rng: &mut SmallRng) -> ScenarioId {
     ScenarioId(cumulative.partition_point(|c| *c <= draw) as u32)
 }
 
+/// The random stream of `setup`: a worker id no load worker has, so its draws differ from
+/// every worker's (and from `teardown`'s) under the same run seed.
+const SETUP_STREAM: u64 = u64::MAX;
+/// The random stream of `teardown` (see [`SETUP_STREAM`]).
+const TEARDOWN_STREAM: u64 = u64::MAX - 1;
+
 /// Runs the plan's `setup` once (worker 0, process 0); its variables become the globals.
+/// Its random values come from the run `seed`, on a stream of their own.
 pub async fn run_setup<D: Driver, R: Recorder>(
     program: &Program,
+    seed: u64,
     driver: &mut D,
     rec: &mut R,
 ) -> Result<Globals, RunOutcome> {
     let ctx = WorkerContext {
         worker: 0,
         process: 0,
-        seed: 0,
+        seed,
         globals: Arc::new(Globals::empty()),
     };
     let mut state = State::new(program, &ctx);
+    state.rng = SmallRng::seed_from_u64(worker_seed(seed, SETUP_STREAM));
     if let Some(block) = &program.setup {
         let outcome = exec(program, &mut state, block, driver, rec).await;
         if outcome != RunOutcome::Success {
@@ -486,20 +495,23 @@ pub async fn run_setup<D: Driver, R: Recorder>(
     })
 }
 
-/// Runs the plan's `teardown` once, with the globals from `setup`.
+/// Runs the plan's `teardown` once, with the globals from `setup`. Its random values come
+/// from the run `seed`, on a stream of their own.
 pub async fn run_teardown<D: Driver, R: Recorder>(
     program: &Program,
     globals: &Globals,
+    seed: u64,
     driver: &mut D,
     rec: &mut R,
 ) -> RunOutcome {
     let ctx = WorkerContext {
         worker: 0,
         process: 0,
-        seed: 0,
+        seed,
         globals: Arc::new(globals.clone()),
     };
     let mut state = State::new(program, &ctx);
+    state.rng = SmallRng::seed_from_u64(worker_seed(seed, TEARDOWN_STREAM));
     match &program.teardown {
         Some(block) => exec(program, &mut state, block, driver, rec).await,
         None => RunOutcome::Success,
@@ -512,6 +524,16 @@ mod tests {
 
     #[test]
     fn seeds_differ_per_worker_and_run() {
+        for seed in [0, 1, 2] {
+            let setup = worker_seed(seed, SETUP_STREAM);
+            let teardown = worker_seed(seed, TEARDOWN_STREAM);
+            assert_ne!(setup, teardown);
+            assert_ne!(setup, worker_seed(seed + 1, SETUP_STREAM));
+            for worker in 0..1000 {
+                assert_ne!(setup, worker_seed(seed, worker));
+                assert_ne!(teardown, worker_seed(seed, worker));
+            }
+        }
         let a = worker_seed(1, 0);
         assert_ne!(a, worker_seed(1, 1));
         assert_ne!(a, worker_seed(2, 0));

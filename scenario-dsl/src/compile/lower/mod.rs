@@ -199,7 +199,7 @@ impl Compiler<'_> {
                     Ok(n) if n >= 1 => n,
                     _ => {
                         self.err(
-                            RawDiag::error(span, "a scenario weight must be a positive integer")
+                            RawDiag::error(span, "a scenario weight must be an integer from 1 to 4294967295")
                                 .label(format!("weight {n}"))
                                 .help("weights are relative: `weight 1` and `weight 3` run the second three times as often"),
                         );

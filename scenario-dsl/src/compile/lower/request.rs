@@ -104,7 +104,6 @@ impl Compiler<'_> {
 
         let mut clauses = Vec::new();
         let mut needs = Needs::default();
-        let mut status_checked = false;
         for c in &r.clauses {
             match c {
                 ast::Clause::Check(p) | ast::Clause::Assert(p) => {
@@ -112,9 +111,6 @@ impl Compiler<'_> {
                     let Some(pred) = self.lower_pred(p, scope, flow, Some(&mut needs)) else {
                         continue;
                     };
-                    if matches!(pred.query, QueryCode::Status) {
-                        status_checked = true;
-                    }
                     let cid = CheckId(self.checks.len() as u32);
                     self.checks.push(CheckInfo {
                         text: self.text(p.span).to_string(),
@@ -188,7 +184,6 @@ impl Compiler<'_> {
             body,
             clauses: clauses.into(),
             json_reading,
-            status_checked,
             variability: var,
             location,
         });
