@@ -273,7 +273,7 @@ fn a_plan_whose_stats_cannot_fit_in_memory_is_refused_before_forking() {
     assert_refused(
         &finished,
         4,
-        "molotov: error: the stats for 2000 requests in 4098 processes need up to ",
+        "molotov: error: the stats for 2,000 requests in 4,098 processes need up to ",
     );
     assert_eq!(server.connections_accepted(), 0);
 }
