@@ -54,6 +54,56 @@ fn a_missing_plan() {
 }
 
 #[test]
+fn check_takes_several_plans_reports_each_and_exits_with_the_worst() {
+    // examples/README.md says `molotov check examples/*.mol`: check took one PLAN only
+    // ("unexpected argument", exit 2).
+    let dir = TempDir::new("check-several");
+    let good = dir.write("a.mol", "scenario s {\n  GET http://127.0.0.1:9/json\n}\n");
+    let bad = dir.write("b.mol", "scenario s {\n  thnik 1s\n}\n");
+    let other = dir.write("c.mol", "scenario t {\n  GET http://127.0.0.1:9/\n}\n");
+    let out = support::run_bounded(
+        support::molotov().arg("check").arg(&good).arg(&other),
+        Duration::from_secs(10),
+    );
+    assert_exit(&out, 0);
+    let stdout = support::stdout(&out);
+    assert!(
+        stdout.contains("a.mol: ok (") && stdout.contains("c.mol: ok ("),
+        "{stdout}"
+    );
+    let out = support::run_bounded(
+        support::molotov()
+            .arg("check")
+            .arg(&good)
+            .arg(&bad)
+            .arg(&other),
+        Duration::from_secs(10),
+    );
+    assert_exit(&out, 2);
+    let (stdout, stderr) = (support::stdout(&out), support::stderr(&out));
+    assert!(
+        stdout.contains("a.mol: ok (") && stdout.contains("c.mol: ok ("),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("b.mol") && stderr.contains("thnik"),
+        "{stderr}"
+    );
+    // The examples the README names all compile.
+    let examples: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "mol"))
+        .collect();
+    assert!(examples.len() > 1);
+    let out = support::run_bounded(
+        support::molotov().arg("check").args(&examples),
+        Duration::from_secs(20),
+    );
+    assert_exit(&out, 0);
+}
+
+#[test]
 fn a_url_instead_of_a_plan_says_how_to_make_one() {
     let dir = TempDir::new("url-plan");
     let finished = molotov_with(&["http://127.0.0.1:9/json"], &dir);
@@ -223,7 +273,7 @@ fn a_plan_whose_stats_cannot_fit_in_memory_is_refused_before_forking() {
     assert_refused(
         &finished,
         4,
-        "molotov: error: the stats for 2000 requests in 4098 processes need up to ",
+        "molotov: error: the stats for 2,000 requests in 4,098 processes need up to ",
     );
     assert_eq!(server.connections_accepted(), 0);
 }

@@ -735,7 +735,8 @@ fn runs_killed_in_flight_still_count_as_started() {
     // 50 runs of 3 s start in the first second; the grace period ends 0.5 s after the
     // deadline and the process is stopped with all 50 in flight: no scenario outcome, but
     // started, so the 50 arrivals due are all accounted for. The stop is the grace period's,
-    // not a process that died: exit 0, the 50 requests unfinished under their own name.
+    // not a process that died, and the 50 requests are unfinished under their own name; not
+    // one got a response, so the run measured nothing: exit 1.
     let json = dir.0.join("report.json");
     let out = run_bounded(
         molotov()
@@ -748,7 +749,8 @@ fn runs_killed_in_flight_still_count_as_started() {
         Duration::from_secs(30),
     );
     let report = stdout(&out);
-    assert_exit(&out, 0);
+    assert_exit(&out, 1);
+    assert!(report.contains("FAILED: no response came back"), "{report}");
     let r = read_json(&json);
     assert_eq!(arrivals_accounted(&r), (50, 0, 0), "{report}");
     assert_eq!(r["ending"], "completed");

@@ -134,6 +134,80 @@ fn runs_a_test_of_a_repository_and_removes_the_clone() {
 }
 
 #[test]
+fn a_test_s_report_path_may_not_leave_the_clone() {
+    // The repository is someone else's: a test's `"json": "/any/path"` replaced that file
+    // with a report. Refused before molotov runs; the command line's own path is taken.
+    let server = target();
+    let url = format!("http://{}", server.addr());
+    let dir = TempDir::new("slave-repo-outside");
+    git(&dir.0, &["init", "-q"]);
+    std::fs::create_dir_all(dir.0.join("plans")).unwrap();
+    dir.write("plans/get.mol", PLAN);
+    let victim = scratch("slave-victim");
+    let victim_file = victim.write("victim.txt", "precious\n");
+    std::os::unix::fs::symlink(&victim.0, dir.0.join("out")).unwrap();
+    let test = |key: &str, path: &str| {
+        format!(
+            r#"{{"workers": 1, "max_runs": 1, "quiet": true, "plan": "plans/get.mol", "{key}": "{path}"}}"#
+        )
+    };
+    dir.write(
+        "molotov.json",
+        &format!(
+            r#"{{"molotov": {{"env": {{"SHOP_URL": "{url}"}}, "tests": {{
+  "abs": {},
+  "up": {},
+  "link": {},
+  "inside": {}
+}}}}}}"#,
+            test("json", &victim_file.display().to_string()),
+            test("html", "../../victim.html"),
+            test("json", "out/victim.txt"),
+            test("json", "report.json")
+        ),
+    );
+    git(&dir.0, &["add", "."]);
+    git(&dir.0, &["commit", "-q", "-m", "first"]);
+    let tmp = scratch("slave-tmp-outside");
+    for name in ["abs", "up", "link"] {
+        let out = run_bounded(
+            moloslave(&tmp.0).arg(&dir.0).arg(name),
+            Duration::from_secs(60),
+        );
+        assert_exit(&out, 2);
+        assert!(
+            stderr(&out).contains(
+                "leaves the clone: a repository's test may write its reports only inside its clone"
+            ),
+            "{name}: {}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&victim_file).unwrap(), "precious\n");
+    assert_eq!(server.requests_answered(), 0);
+    // Inside the clone, it runs; a path given on the command line replaces the test's.
+    let out = run_bounded(
+        moloslave(&tmp.0).arg(&dir.0).arg("inside"),
+        Duration::from_secs(60),
+    );
+    assert_exit(&out, 0);
+    let mine = victim.0.join("mine.json");
+    let out = run_bounded(
+        moloslave(&tmp.0)
+            .arg(&dir.0)
+            .arg("abs")
+            .arg("--")
+            .arg("--json")
+            .arg(&mine),
+        Duration::from_secs(60),
+    );
+    assert_exit(&out, 0);
+    assert!(mine.exists());
+    assert_eq!(std::fs::read_to_string(&victim_file).unwrap(), "precious\n");
+    assert!(leftovers(&tmp.0).is_empty(), "{:?}", leftovers(&tmp.0));
+}
+
+#[test]
 fn branch_and_ref_pick_the_revision() {
     let server = target();
     let repo = repo("rev", &format!("http://{}", server.addr()));

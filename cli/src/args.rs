@@ -38,10 +38,12 @@ pub struct Cli {
 /// Sub-commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Compile a plan and report errors without sending anything.
+    /// Compile plans and report their errors without sending anything (each plan reported;
+    /// the exit status is the worst of them).
     Check {
-        /// The plan to check.
-        plan: PathBuf,
+        /// The plans to check.
+        #[arg(required = true, num_args = 1..)]
+        plans: Vec<PathBuf>,
     },
     /// Run the built-in demo: a target server on loopback and a small shop plan against it,
     /// with the live view (the same as `molotov` without a PLAN).
@@ -360,6 +362,13 @@ mod tests {
     fn check_subcommand_and_plan() {
         let cli = Cli::try_parse_from(["molotov", "check", "x.mol"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Check { .. })));
+        // Several plans (`molotov check examples/*.mol`), none is refused.
+        let cli = Cli::try_parse_from(["molotov", "check", "x.mol", "y.mol"]).unwrap();
+        match cli.command {
+            Some(Command::Check { plans }) => assert_eq!(plans.len(), 2),
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["molotov", "check"]).is_err());
         let cli =
             Cli::try_parse_from(["molotov", "-w", "5", "-p", "2", "-d", "1m", "x.mol"]).unwrap();
         assert_eq!(cli.run.workers, Some(5));

@@ -248,6 +248,21 @@ fn command() -> Command {
     Cli::command().color(ColorChoice::Never)
 }
 
+/// `cmd` with the statsd flags no longer requiring `--statsd` (see [`load`]).
+fn statsd_flags_alone(cmd: Command) -> Command {
+    [
+        "statsd_host",
+        "statsd_port",
+        "statsd_address",
+        "statsd_prefix",
+        "statsd_interval",
+    ]
+    .into_iter()
+    .fold(cmd, |cmd, id| {
+        cmd.mut_arg(id, |a| a.requires(clap::builder::Resettable::Reset))
+    })
+}
+
 /// The message of a clap error on one line, without `error: ` and the usage that follows.
 fn clap_message(e: &clap::Error) -> String {
     let text = e.to_string();
@@ -266,14 +281,28 @@ fn clap_message(e: &clap::Error) -> String {
 /// Parses `args` (the process's arguments, program name first) and applies `--config`.
 pub fn load(args: &[OsString]) -> Result<Loaded, Failure> {
     let cmd = Cli::command();
-    let matches = cmd.clone().try_get_matches_from(args).map_err(|e| {
-        Failure::Clap(crate::foreign_flags::explain(
-            second_plan(e, args),
-            &cmd,
-            args,
-        ))
-    })?;
+    let parse = |with: Command| {
+        with.try_get_matches_from(args).map_err(|e| {
+            Failure::Clap(crate::foreign_flags::explain(
+                second_plan(e, args),
+                &cmd,
+                args,
+            ))
+        })
+    };
+    // The statsd flags require `--statsd`, which a molotov.json test may give: on the
+    // command line alone they are parsed without that rule, and the combined command line
+    // (below) or, without `--config`, a second parse of this one applies it. It refused
+    // `--config molotov.json --test T --statsd-address ...` for a test with "statsd": true.
+    let matches = parse(statsd_flags_alone(cmd.clone()))?;
     let cli = Cli::from_arg_matches(&matches).map_err(Failure::Clap)?;
+    let (matches, cli) = if cli.config.config.is_none() {
+        let matches = parse(cmd.clone())?;
+        let cli = Cli::from_arg_matches(&matches).map_err(Failure::Clap)?;
+        (matches, cli)
+    } else {
+        (matches, cli)
+    };
     // `molotov -c 100`: the number of another tool's flag, taken for the PLAN.
     if cli.command.is_none()
         && let Some(message) = crate::foreign_flags::number_as_plan(&cmd, args)
@@ -628,6 +657,46 @@ mod tests {
             "small": {"workers": 3, "plan": "/abs/p.mol"},
             "planless": {"workers": 3}
         }}}"#;
+
+    #[test]
+    fn statsd_flags_on_the_command_line_replace_a_test_s_statsd_options() {
+        // A test with "statsd": true: --statsd-address and the like were refused on the
+        // command line alone ("required arguments were not provided: --statsd").
+        let file = File::new("statsd-over", FILE);
+        let loaded = run(
+            &file,
+            &[
+                "--test",
+                "full",
+                "--statsd-address",
+                "udp://127.0.0.1:10",
+                "--statsd-prefix",
+                "ci",
+                "--statsd-interval",
+                "1s",
+            ],
+        )
+        .unwrap();
+        let s = &loaded.cli.run.statsd;
+        assert!(s.statsd);
+        assert_eq!(s.statsd_address.as_ref().map(|e| e.port), Some(10));
+        assert_eq!(s.statsd_prefix, "ci");
+        assert_eq!(s.statsd_interval, Duration::from_secs(1));
+        // A test without statsd still needs --statsd for them.
+        let e = error(&file, &["--test", "small", "--statsd-prefix", "ci"]);
+        assert!(e.contains("--statsd"), "{e}");
+        // And so does a command line without --config.
+        let argv: Vec<OsString> = ["molotov", "--statsd-prefix", "ci", "p.mol"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        match load(&argv) {
+            Err(Failure::Clap(e)) => {
+                assert_eq!(e.kind(), ErrorKind::MissingRequiredArgument, "{e}")
+            }
+            other => panic!("{:?}", other.map(|l| l.cli)),
+        }
+    }
 
     #[test]
     fn options_map_to_flags() {

@@ -205,10 +205,13 @@ impl Observer for Console {
 
     fn child_ended(&mut self, p: &ProcessInfo) {
         if let Some(exit) = p.exit {
+            let cause = exit
+                .likely_cause()
+                .map_or_else(String::new, |cause| format!(" ({cause})"));
             live_output::line(
                 Stream::Stderr,
                 &format!(
-                    "molotov: process {} (pid {}) {exit}; the run goes on without it",
+                    "molotov: process {} (pid {}) {exit}{cause}; the run goes on without it",
                     p.role, p.pid
                 ),
             );

@@ -63,6 +63,10 @@ pub struct Verdict {
     pub worker_teardowns_failed: u64,
     /// Scenario runs that succeeded.
     pub successes: u64,
+    /// Scenario runs started (also those cut when their process ended), and those stopped
+    /// by the end of the load before they finished.
+    pub runs_started: u64,
+    pub runs_stopped: u64,
     /// Requests the scenarios sent (those of `setup` and `teardown` blocks not counted).
     pub scenario_requests: u64,
     /// Responses to those requests.
@@ -103,27 +107,56 @@ impl Verdict {
             worker_teardowns_failed: result.summary.worker_teardowns_failed,
             workers_started: result.summary.workers_started,
             successes: result.summary.successes(),
+            runs_started: result.summary.runs_started,
+            runs_stopped: result.summary.scenarios.iter().map(|s| s.stopped).sum(),
             scenario_requests,
             scenario_responses,
         }
     }
 
-    /// Scenario runs were made, every one failed, and not one of them sent a request: each
-    /// failed before its first send (a request that could not be rendered, a `let` that
-    /// could not be evaluated). The run applied no load at all.
-    fn sent_nothing(&self) -> bool {
-        self.failures > 0 && self.successes == 0 && self.scenario_requests == 0
+    /// Scenario runs made: at least those that ended one way or another.
+    fn runs(&self) -> u64 {
+        self.runs_started
+            .max(self.successes + self.failures + self.runs_stopped)
     }
 
-    /// Scenario runs were made, every one failed, and their requests were sent (or tried)
-    /// but not one got a complete response: the server refused the connections, its
-    /// certificate was not trusted, it did not answer, or every answer was an error (a body
-    /// over the cap). The run measured nothing of the service.
+    /// Scenario runs were made, none succeeded, and not one of them sent a request: each
+    /// failed before its first send (a request that could not be rendered, a `let` that
+    /// could not be evaluated) or was stopped by the end of the load before it (a loop or a
+    /// think longer than the run). The run applied no load at all.
+    fn sent_nothing(&self) -> bool {
+        self.runs() > 0 && self.successes == 0 && self.scenario_requests == 0
+    }
+
+    /// Requests of the scenario runs were sent (or tried), no run succeeded, and not one
+    /// request got a complete response: the server refused the connections, its certificate
+    /// was not trusted, it did not answer, or every answer was an error (a body over the
+    /// cap). Whatever ended the runs (each failed, or was stopped at the end of the load, or
+    /// cut when the grace period ended), the run measured nothing of the service.
     fn answered_nothing(&self) -> bool {
-        self.failures > 0
-            && self.successes == 0
-            && self.scenario_requests > 0
-            && self.scenario_responses == 0
+        self.successes == 0 && self.scenario_requests > 0 && self.scenario_responses == 0
+    }
+
+    /// How the scenario runs that succeeded in nothing ended, when not all of them failed:
+    /// "2 failed, 1 stopped by the end of the load, 3 cut when their process ended".
+    fn runs_ended(&self) -> String {
+        let cut = self
+            .runs()
+            .saturating_sub(self.successes + self.failures + self.runs_stopped);
+        let mut parts = Vec::new();
+        if self.failures > 0 {
+            parts.push(format!("{} failed", self.failures));
+        }
+        if self.runs_stopped > 0 {
+            parts.push(format!(
+                "{} stopped by the end of the load",
+                self.runs_stopped
+            ));
+        }
+        if cut > 0 {
+            parts.push(format!("{cut} cut when their process ended"));
+        }
+        parts.join(", ")
     }
 
     /// The exit code. When several apply, the first of this list wins:
@@ -259,18 +292,45 @@ impl Verdict {
                         )
                     ));
                 }
+                let runs = self.runs();
                 if self.sent_nothing() {
-                    reasons.push(format!(
-                        "no request was sent: all {} scenario runs failed before sending",
-                        self.failures
-                    ));
+                    reasons.push(if self.failures == runs {
+                        format!(
+                            "no request was sent: {} failed before sending",
+                            all_runs(runs)
+                        )
+                    } else {
+                        format!(
+                            "no request was sent: {} ended before sending ({})",
+                            all_runs(runs),
+                            self.runs_ended()
+                        )
+                    });
                 }
                 if self.answered_nothing() {
-                    reasons.push(format!(
-                        "no response came back: all {} scenario runs failed, and none of \
-                         their {} requests got a complete response (see Errors)",
-                        self.failures, self.scenario_requests
-                    ));
+                    let requests = molotov_core::report::fmt_counted(
+                        self.scenario_requests,
+                        "request",
+                        "requests",
+                    );
+                    reasons.push(if self.failures == runs {
+                        format!(
+                            "no response came back: {} failed, and none of their {requests} \
+                             got a complete response (see Errors)",
+                            all_runs(runs)
+                        )
+                    } else {
+                        format!(
+                            "no response came back: none of the {requests} of the {} got a \
+                             complete response ({}; see Errors)",
+                            molotov_core::report::fmt_counted(
+                                runs,
+                                "scenario run",
+                                "scenario runs"
+                            ),
+                            self.runs_ended()
+                        )
+                    });
                 }
                 if self.teardown_failed {
                     reasons.push("the plan's teardown failed".into());
@@ -281,6 +341,15 @@ impl Verdict {
             _ => return None,
         };
         Some(why)
+    }
+}
+
+/// "all 3 scenario runs", "the one scenario run".
+fn all_runs(runs: u64) -> String {
+    if runs == 1 {
+        "the one scenario run".to_string()
+    } else {
+        format!("all {runs} scenario runs")
     }
 }
 
@@ -300,6 +369,8 @@ mod tests {
             workers_started: 10,
             worker_teardowns_failed: 0,
             successes: 5,
+            runs_started: 0,
+            runs_stopped: 0,
             scenario_requests: 20,
             scenario_responses: 20,
         }
@@ -395,6 +466,40 @@ mod tests {
                     ..verdict(Ending::Completed)
                 },
                 FAILURES,
+            ),
+            // Not one response, the runs cut when the grace period ended (a server that
+            // never answers, --grace under the timeout), none failed: it measured nothing.
+            (
+                Verdict {
+                    runs_started: 4,
+                    successes: 0,
+                    scenario_requests: 4,
+                    scenario_responses: 0,
+                    ..verdict(Ending::Completed)
+                },
+                FAILURES,
+            ),
+            // The only run stopped by the end of the load before its first request.
+            (
+                Verdict {
+                    runs_started: 1,
+                    runs_stopped: 1,
+                    successes: 0,
+                    scenario_requests: 0,
+                    scenario_responses: 0,
+                    ..verdict(Ending::Completed)
+                },
+                FAILURES,
+            ),
+            // No scenario run started at all (a load shorter than the workers' start).
+            (
+                Verdict {
+                    successes: 0,
+                    scenario_requests: 0,
+                    scenario_responses: 0,
+                    ..verdict(Ending::Completed)
+                },
+                OK,
             ),
             // Runs that failed after a response (a failed assert, a 500, a transport error
             // on a later request) fail the run only with `-f` or `-x`; so do some failed
@@ -517,6 +622,32 @@ mod tests {
                 },
                 "FAILED: no response came back: all 6 scenario runs failed, and none of their 6 \
                  requests got a complete response (see Errors) (exit 1)",
+            ),
+            (
+                Verdict {
+                    runs_started: 4,
+                    failures: 1,
+                    runs_stopped: 1,
+                    successes: 0,
+                    scenario_requests: 3,
+                    scenario_responses: 0,
+                    ..verdict(Ending::Completed)
+                },
+                "FAILED: no response came back: none of the 3 requests of the 4 scenario runs \
+                 got a complete response (1 failed, 1 stopped by the end of the load, 2 cut \
+                 when their process ended; see Errors) (exit 1)",
+            ),
+            (
+                Verdict {
+                    runs_started: 1,
+                    runs_stopped: 1,
+                    successes: 0,
+                    scenario_requests: 0,
+                    scenario_responses: 0,
+                    ..verdict(Ending::Completed)
+                },
+                "FAILED: no request was sent: the one scenario run ended before sending (1 \
+                 stopped by the end of the load) (exit 1)",
             ),
         ];
         for (v, want) in cases {

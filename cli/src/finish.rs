@@ -320,6 +320,14 @@ pub fn to_stdout(text: &str) -> std::io::Result<()> {
     to_stream(&mut Waiting(std::io::stdout().lock()), text)
 }
 
+/// Writes `text` to stderr, waiting for its reader like the report ([`Waiting`]): a plan's
+/// diagnostics and warnings, which can be longer than a pipe holds (a thousand errors is
+/// 136 KB), were cut at 64 KiB, mid-line, on a stderr handed down non-blocking and read
+/// late. Failures are ignored, as by `errln!`.
+pub fn to_stderr(text: &str) {
+    let _ = to_stream(&mut Waiting(std::io::stderr().lock()), text);
+}
+
 /// Writes `text` to `out` (stdout or stderr, through [`Waiting`]: a stream inherited
 /// non-blocking makes the report wait for its reader, as a blocking one does, instead of
 /// ending it at the pipe's capacity with EAGAIN); a reader that went away asked for no more,

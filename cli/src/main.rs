@@ -17,7 +17,7 @@ mod statsd_args;
 mod tui;
 mod view;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,7 +40,7 @@ fn main() -> ExitCode {
         Err(code) => return ExitCode::from(code),
     };
     let code = match &cli.command {
-        Some(Command::Check { plan }) => check(plan),
+        Some(Command::Check { plans }) => check_all(plans),
         Some(Command::Demo { run }) => run_plan(None, run),
         None => run_plan(cli.plan.as_deref(), &cli.run),
     };
@@ -125,6 +125,12 @@ fn counted(n: usize, noun: &str) -> String {
     }
 }
 
+/// `molotov check PLAN...`: each plan compiled and reported; the worst exit status of
+/// them (2 when any has an error).
+fn check_all(paths: &[PathBuf]) -> u8 {
+    paths.iter().map(|p| check(p)).max().unwrap_or(exit::OK)
+}
+
 /// `molotov check PLAN`: compile only.
 fn check(path: &Path) -> u8 {
     match molotov_dsl::compile(path, &CompileOptions::default()) {
@@ -150,7 +156,7 @@ fn check(path: &Path) -> u8 {
             }
         }
         Err(diagnostics) => {
-            molotov_core::err!("{diagnostics}");
+            finish::to_stderr(&diagnostics.to_string());
             exit::PLAN_ERROR
         }
     }
@@ -160,7 +166,7 @@ fn check(path: &Path) -> u8 {
 /// the form of its errors, each followed by a blank line.
 fn warn_of(program: &Program) {
     for warning in program.warnings() {
-        molotov_core::err!("{warning}\n");
+        finish::to_stderr(&format!("{warning}\n"));
     }
 }
 
@@ -190,7 +196,7 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
                 (program, None)
             }
             Err(diagnostics) => {
-                molotov_core::err!("{diagnostics}");
+                finish::to_stderr(&diagnostics.to_string());
                 return exit::PLAN_ERROR;
             }
         },

@@ -1496,6 +1496,11 @@ impl Driver for EngineDriver {
         // A loop's work since the last response makes that response's time too old for the
         // stop checks that follow.
         self.now_hint = None;
+        // Nor is a loop the run's first request: an open-model run that begins with one (work
+        // before its first send) is stopped at the deadline by the clock, like one that
+        // begins with a think. Compared with when the run was due, it never saw the deadline
+        // and held its process until --grace killed it.
+        self.started_due = None;
         molotov_runtime::yield_if_needed().await;
     }
 

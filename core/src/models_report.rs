@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::load::RateSchedule;
-use crate::report::{fmt_count, fmt_duration, fmt_micros, fmt_rate};
+use crate::report::{fmt_count, fmt_counted, fmt_duration, fmt_micros, fmt_rate};
 use crate::sizing::{SizingPoint, SizingReport};
 use crate::summary::Summary;
 
@@ -80,11 +80,11 @@ pub fn render_open_model(summary: &Summary, schedule: &RateSchedule) -> String {
 fn describe(p: &SizingPoint) -> String {
     let load = match p.target_rate {
         Some(rate) => format!(
-            "{} target rate, {} workers",
+            "{} target rate, {}",
             fmt_rate(rate),
-            fmt_count(p.workers)
+            fmt_counted(p.workers, "worker", "workers")
         ),
-        None => format!("{} workers", fmt_count(p.workers)),
+        None => fmt_counted(p.workers, "worker", "workers"),
     };
     let lat = if p.latency.is_empty() {
         "no responses".to_string()
@@ -176,5 +176,25 @@ mod tests {
         for (schedule, text) in cases {
             assert_eq!(describe_schedule(&schedule), text);
         }
+    }
+
+    #[test]
+    fn a_sizing_point_of_one_worker_says_one_worker() {
+        let point = |workers: u64, target_rate: Option<f64>| SizingPoint {
+            elapsed: Duration::from_secs(2),
+            workers,
+            target_rate,
+            rps: 2.0,
+            failure_ratio: 0.0,
+            latency: hdrhistogram::Histogram::new(3).unwrap(),
+        };
+        assert_eq!(
+            describe(&point(1, None)),
+            "1 worker at 2.0s: 2.0/s requests, 0.00% failed, no responses"
+        );
+        assert_eq!(
+            describe(&point(2, Some(5.0))),
+            "5.0/s target rate, 2 workers at 2.0s: 2.0/s requests, 0.00% failed, no responses"
+        );
     }
 }

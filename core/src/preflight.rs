@@ -60,9 +60,11 @@ pub enum PreflightError {
     },
     /// The stats region and the master's histograms would not fit in memory.
     #[error(
-        "the stats for {requests} requests in {slots} processes need up to {} of memory \
+        "the stats for {} in {} need up to {} of memory \
          ({} per request line per process), but only {} is available: run fewer processes (-p), \
          or write fewer request lines (a request in a `for` or `repeat` loop is one line)",
+        counted(*requests as u64, "request", "requests"),
+        counted(*slots as u64, "process", "processes"),
         size(*needed), size(COUNTS_LEN as u64 * 8), size(*available)
     )]
     StatsTooLarge {
@@ -78,11 +80,14 @@ pub enum PreflightError {
     /// The address-space limit (`ulimit -v`) cannot hold the stats and the report.
     #[error(
         "cannot map the stats within the address-space limit (RLIMIT_AS, ulimit -v) of {}: \
-         this process uses {} now, the stats for {requests} requests in {slots} processes need \
+         this process uses {} now, the stats for {} in {} need \
          up to {} more, and building the report up to {} more: raise the limit (ulimit -v, \
          LimitAS= for a systemd service) to at least {}, run fewer processes (-p), or write \
          fewer request lines",
-        size(*limit), size(*in_use), size(*stats), size(*report), size(*needed)
+        size(*limit), size(*in_use),
+        counted(*requests as u64, "request", "requests"),
+        counted(*slots as u64, "process", "processes"),
+        size(*stats), size(*report), size(*needed)
     )]
     AddressSpaceTooSmall {
         /// Request sites in the plan.
@@ -100,15 +105,39 @@ pub enum PreflightError {
         /// The sum.
         needed: u64,
     },
+    /// The address-space limit (`ulimit -v`), which the load processes inherit, cannot hold
+    /// a load process and its workers.
+    #[error(
+        "cannot run a load process within the address-space limit (RLIMIT_AS, ulimit -v) of \
+         {}: it starts from the {} this process uses now, maps the stats ({} more), and its \
+         {} need up to {} more: raise the limit (ulimit -v, LimitAS= for a systemd service) \
+         to at least {}, or run fewer workers per process (-w) and more processes (-p)",
+        size(*limit), size(*in_use), size(*region),
+        counted(*workers as u64, "worker", "workers"), size(*load), size(*needed)
+    )]
+    AddressSpaceTooSmallForWorkers {
+        /// Workers per load process.
+        workers: usize,
+        /// The hard RLIMIT_AS (bytes).
+        limit: u64,
+        /// VmSize of the master now: what a load process starts from.
+        in_use: u64,
+        /// The stats region, mapped in every process.
+        region: u64,
+        /// [`load_process_memory`].
+        load: u64,
+        /// The sum.
+        needed: u64,
+    },
     /// The io_uring rings of all the load processes do not fit in the locked-memory limit.
     #[error(
         "the locked-memory limit (RLIMIT_MEMLOCK, ulimit -l) is {}, but the io_uring rings of \
-         {rings} processes need {} of it ({} each at ring depth {depth}{}): the kernel charges \
+         {} need {} of it ({} each at ring depth {depth}{}): the kernel charges \
          every io_uring ring of a user without CAP_IPC_LOCK to that user's locked memory, all \
          its processes together. Raise the limit (ulimit -l, /etc/security/limits.conf, \
          LimitMEMLOCK= for a systemd service, --ulimit memlock=-1 for Docker), or run fewer \
          processes (-p) or a smaller --ring-depth",
-        size(*limit), size(*needed), size(*per_ring),
+        size(*limit), counted(*rings, "process", "processes"), size(*needed), size(*per_ring),
         if *multishot_recv { ", with the --multishot-recv buffer ring" } else { "" }
     )]
     TooLittleLockedMemoryForRings {
@@ -128,6 +157,11 @@ pub enum PreflightError {
     /// Raising the limits failed otherwise.
     #[error(transparent)]
     Process(#[from] ProcessError),
+}
+
+/// A count and its noun: "1 process", "3 processes".
+fn counted(n: u64, one: &str, many: &str) -> String {
+    crate::report::fmt_counted(n, one, many)
 }
 
 /// A byte count for people: KiB, MiB, GiB or TiB with one decimal.
@@ -417,6 +451,33 @@ pub const REPORT_MEMORY_BASE: u64 = 16 << 20;
 /// The part of [`report_memory`] per request line.
 pub const REPORT_MEMORY_PER_REQUEST: u64 = 64 << 10;
 
+/// Address space a load process of `workers` workers maps beyond what it inherits (the
+/// master's mappings and the stats region): its executor and ring, each worker's state and
+/// buffers, the multishot receives' buffers, and the allocator's slack.
+///
+/// Measured (VmPeak of a load process minus the master's VmSize, `GET /json`, Linux 6.18,
+/// glibc): 3.3 MiB for 1,000 workers, 26 MiB for 8,000, about 3.3 KiB a worker. 4 MiB and
+/// 8 KiB a worker is 2.5 times that: room for larger responses and fragmentation. A plan
+/// that keeps large bodies or builds large values needs more; a load process that runs out
+/// dies (SIGABRT) and the message names the limit.
+pub fn load_process_memory(workers: usize, multishot_recv: bool) -> u64 {
+    let buffers = if multishot_recv {
+        crate::engine::recv_buffers_for(workers) as u64 * LOAD_RECV_BUFFER
+    } else {
+        0
+    };
+    LOAD_PROCESS_BASE
+        .saturating_add((workers as u64).saturating_mul(LOAD_MEMORY_PER_WORKER))
+        .saturating_add(buffers)
+}
+
+/// The fixed part of [`load_process_memory`].
+pub const LOAD_PROCESS_BASE: u64 = 4 << 20;
+/// The part of [`load_process_memory`] per worker.
+pub const LOAD_MEMORY_PER_WORKER: u64 = 8 << 10;
+/// One buffer of the multishot receives' buffer ring.
+const LOAD_RECV_BUFFER: u64 = 4 << 10;
+
 /// Address space this process has mapped now (`VmSize`); None when it cannot be read.
 pub fn address_space_in_use() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -430,7 +491,15 @@ pub fn address_space_in_use() -> Option<u64> {
 /// when the hard one cannot hold what the master has mapped now, the stats and the report:
 /// a master that ran out of address space after the run aborted building the report (no
 /// report, the whole run lost). The load processes inherit the raised limit.
-pub fn check_address_space(layout: &Layout) -> Result<(), PreflightError> {
+///
+/// The load processes inherit the limit: each starts from what the master maps at the fork
+/// (what it uses now and the region) and adds [`load_process_memory`] for its `workers`.
+/// The figure named is the larger of the two needs, so that at it the whole run goes.
+pub fn check_address_space(
+    layout: &Layout,
+    workers: usize,
+    multishot_recv: bool,
+) -> Result<(), PreflightError> {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
     let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_AS) else {
         return Ok(());
@@ -446,15 +515,34 @@ pub fn check_address_space(layout: &Layout) -> Result<(), PreflightError> {
     let Some(in_use) = address_space_in_use() else {
         return Ok(());
     };
-    address_space_fits(layout, hard, in_use)
+    address_space_fits(layout, hard, in_use, workers, multishot_recv)
 }
 
 /// Whether `in_use` bytes already mapped, the stats of `layout` and the report fit in an
 /// address-space limit of `limit` bytes.
-fn address_space_fits(layout: &Layout, limit: u64, in_use: u64) -> Result<(), PreflightError> {
+fn address_space_fits(
+    layout: &Layout,
+    limit: u64,
+    in_use: u64,
+    workers: usize,
+    multishot_recv: bool,
+) -> Result<(), PreflightError> {
     let stats = stats_memory(layout);
     let report = report_memory(layout.shape().requests);
     let needed = in_use.saturating_add(stats).saturating_add(report);
+    let region = layout.region_bytes() as u64;
+    let load = load_process_memory(workers, multishot_recv);
+    let load_needed = in_use.saturating_add(region).saturating_add(load);
+    if load_needed > needed && load_needed > limit {
+        return Err(PreflightError::AddressSpaceTooSmallForWorkers {
+            workers,
+            limit,
+            in_use,
+            region,
+            load,
+            needed: load_needed,
+        });
+    }
     if needed > limit {
         return Err(PreflightError::AddressSpaceTooSmall {
             requests: layout.shape().requests,
@@ -557,7 +645,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.starts_with("the stats for 20000 requests in 4098 processes need up to "),
+            err.starts_with("the stats for 20,000 requests in 4,098 processes need up to "),
             "{err}"
         );
         check_stats_memory(&layout(10, 3)).unwrap();
@@ -575,8 +663,8 @@ mod tests {
         let report = report_memory(100);
         let in_use = 10 << 20;
         let exact = in_use + stats + report;
-        address_space_fits(&layout, exact, in_use).unwrap();
-        let err = address_space_fits(&layout, exact - 1, in_use)
+        address_space_fits(&layout, exact, in_use, 10, false).unwrap();
+        let err = address_space_fits(&layout, exact - 1, in_use, 10, false)
             .unwrap_err()
             .to_string();
         assert!(
@@ -595,6 +683,32 @@ mod tests {
             "{err}"
         );
         assert!(address_space_in_use().unwrap() > 1 << 20);
+        // The load processes inherit the limit: 8,000 workers need more than the master,
+        // and the figure named is theirs. A load process of -w 8000 used to pass the check
+        // and abort (SIGABRT, 0 requests) at the figure named.
+        let region = layout.region_bytes() as u64;
+        let load = load_process_memory(8000, false);
+        assert!(load >= (8000 * 8) << 10, "{load}");
+        let exact = in_use + region + load;
+        assert!(exact > in_use + stats + report);
+        address_space_fits(&layout, exact, in_use, 8000, false).unwrap();
+        let err = address_space_fits(&layout, exact - 1, in_use, 8000, false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "cannot run a load process within the address-space limit (RLIMIT_AS, ulimit \
+                 -v) of "
+            ),
+            "{err}"
+        );
+        assert!(err.contains("and its 8,000 workers need up to "), "{err}");
+        assert!(
+            err.contains(&format!("to at least {}", size(exact))),
+            "{err}"
+        );
+        // --multishot-recv adds its buffers.
+        assert!(load_process_memory(8000, true) > load);
         // The figure grows with the request lines.
         assert!(report_memory(1000) > report_memory(10));
     }
@@ -646,6 +760,14 @@ mod tests {
         );
         assert!(
             err.contains("run fewer processes (-p) or a smaller --ring-depth"),
+            "{err}"
+        );
+        // One process: "1 process", not "1 processes".
+        let err = rings_fit(&need(1, 8192, false, false), 1 << 20, PAGE)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("the io_uring rings of 1 process need 1.5 MiB"),
             "{err}"
         );
         // 13 fit in 1 MiB: 988 + 8 KiB.

@@ -39,17 +39,18 @@ pub enum ProcessError {
         /// The hard limit.
         hard: u64,
     },
-    /// Too little memory may be locked for io_uring and the limit cannot be raised.
+    /// The probe's ring, the smallest there is, could not get its memory (ENOMEM): where
+    /// the kernel charges rings to locked memory, the limit is used up.
     #[error(
-        "the locked-memory limit (RLIMIT_MEMLOCK) is {have} bytes; each molotov process needs \
-         {need} for its io_uring executor: raise it (ulimit -l, /etc/security/limits.conf, \
-         LimitMEMLOCK= for a systemd service, --ulimit memlock=-1 for Docker)"
+        "the kernel refused the memory of a 4-entry io_uring ring (ENOMEM): the locked-memory \
+         limit (RLIMIT_MEMLOCK) is {have} bytes, and the kernel charges every io_uring ring of \
+         a user without CAP_IPC_LOCK to it, with the rest of that user's locked memory, all \
+         processes together: raise it (ulimit -l, /etc/security/limits.conf, LimitMEMLOCK= \
+         for a systemd service, --ulimit memlock=-1 for Docker)"
     )]
     TooLittleLockedMemory {
         /// The soft limit after trying to raise it.
         have: u64,
-        /// What an executor may need.
-        need: u64,
     },
     /// A syscall failed.
     #[error("{what}: {source}")]
@@ -97,6 +98,7 @@ pub fn pin_current(cpu: usize) -> Result<(), ProcessError> {
 
 /// Checks that io_uring can be set up here (seccomp and `io_uring_disabled` block it).
 pub fn probe_io_uring() -> Result<(), ProcessError> {
+    raise_locked_memory();
     if let Ok(text) = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
         && text.trim() == "2"
     {
@@ -116,10 +118,7 @@ pub fn probe_io_uring() -> Result<(), ProcessError> {
             // the limit is used up, not io_uring blocked.
             use nix::sys::resource::{Resource, getrlimit};
             let have = getrlimit(Resource::RLIMIT_MEMLOCK).map_or(0, |(soft, _)| soft);
-            return Err(ProcessError::TooLittleLockedMemory {
-                have,
-                need: MIN_MEMLOCK,
-            });
+            return Err(ProcessError::TooLittleLockedMemory { have });
         }
         return Err(ProcessError::IoUringUnavailable {
             reason: format!("io_uring_setup failed: {err}"),
@@ -139,21 +138,23 @@ pub struct Limits {
     pub memlock: u64,
 }
 
-/// The locked memory a process must be allowed before it builds an executor: on kernels
-/// before 5.12 and since 6.14 an io_uring ring counts against RLIMIT_MEMLOCK (for a process
-/// without CAP_IPC_LOCK). 512 KiB (what glommio, the engine's runtime before molotov-runtime,
-/// refused to start below) is well above one ring of the default depth; the rings of all the
-/// load processes together are checked by `preflight::check_locked_memory`.
-pub const MIN_MEMLOCK: u64 = 512 * 1024;
+/// Raises the soft RLIMIT_MEMLOCK to the hard limit, best effort: on kernels before 5.12
+/// and since 6.14 an io_uring ring counts against it (for a process without CAP_IPC_LOCK).
+fn raise_locked_memory() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_MEMLOCK) {
+        let _ = setrlimit(Resource::RLIMIT_MEMLOCK, hard, hard);
+    }
+}
 
 /// Raises the soft RLIMIT_MEMLOCK and RLIMIT_NOFILE to their hard limits and checks that
-/// `fds_needed` descriptors fit and that an executor can start ([`MIN_MEMLOCK`]). Children
-/// inherit the limits.
+/// `fds_needed` descriptors fit. Children inherit the limits. Whether the locked-memory
+/// limit holds the rings is `preflight::check_locked_memory`'s to say, exactly: with no
+/// floor here, which refused runs the kernel took (root, or a kernel that does not charge
+/// rings, under a 64 KiB `ulimit -l`).
 pub fn raise_limits(fds_needed: u64) -> Result<Limits, ProcessError> {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    let (_, hard_lock) = getrlimit(Resource::RLIMIT_MEMLOCK).map_err(os("getrlimit(MEMLOCK)"))?;
-    // Best effort: most systems already allow more than MIN_MEMLOCK.
-    let _ = setrlimit(Resource::RLIMIT_MEMLOCK, hard_lock, hard_lock);
+    raise_locked_memory();
     let (soft_fd, hard_fd) = getrlimit(Resource::RLIMIT_NOFILE).map_err(os("getrlimit(NOFILE)"))?;
     let mut soft = soft_fd;
     if soft_fd < hard_fd {
@@ -169,13 +170,6 @@ pub fn raise_limits(fds_needed: u64) -> Result<Limits, ProcessError> {
         });
     }
     let (memlock, _) = getrlimit(Resource::RLIMIT_MEMLOCK).map_err(os("getrlimit(MEMLOCK)"))?;
-    if memlock < MIN_MEMLOCK {
-        // Every executor would fail to start: say so before forking anything.
-        return Err(ProcessError::TooLittleLockedMemory {
-            have: memlock,
-            need: MIN_MEMLOCK,
-        });
-    }
     Ok(Limits {
         nofile: soft,
         memlock,
@@ -266,6 +260,26 @@ impl std::fmt::Display for ChildExit {
                 limit.as_secs_f64()
             ),
         }
+    }
+}
+
+impl ChildExit {
+    /// What a death may owe to this process's limits, for the message that reports it: a
+    /// load process killed by SIGABRT under a finite address-space limit (which it inherits)
+    /// most likely failed an allocation ("memory allocation of N bytes failed" aborts).
+    pub fn likely_cause(&self) -> Option<String> {
+        use nix::sys::resource::{Resource, getrlimit};
+        if *self != ChildExit::Signaled(Signal::SIGABRT) {
+            return None;
+        }
+        let (_, hard) = getrlimit(Resource::RLIMIT_AS).ok()?;
+        (hard != libc::RLIM_INFINITY).then(|| {
+            format!(
+                "an allocation that fails aborts a process: the address-space limit (RLIMIT_AS, \
+                 ulimit -v) is {} MiB; raise it, or run fewer workers per process (-w)",
+                hard >> 20
+            )
+        })
     }
 }
 

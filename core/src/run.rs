@@ -424,7 +424,7 @@ pub fn run(
     };
     let layout = Layout::new(shape);
     crate::preflight::check_stats_memory(&layout)?;
-    crate::preflight::check_address_space(&layout)?;
+    crate::preflight::check_address_space(&layout, config.workers, config.options.multishot_recv)?;
     let region = Arc::new(Region::new(layout)?);
     let setup_slot = config.processes;
     let teardown_slot = config.processes + 1;
@@ -527,10 +527,23 @@ pub fn run(
             Arc::clone(&globals),
         );
         let body = move || {
-            if let Some(fd) = output_fd
-                && let Err(e) = crate::child_output::redirect_stderr(fd)
-            {
-                crate::errln!("molotov: process {i} cannot send its stderr to the master: {e}");
+            if let Some(fd) = output_fd {
+                match crate::child_output::redirect_stderr(fd) {
+                    Err(e) => crate::errln!(
+                        "molotov: process {i} cannot send its stderr to the master: {e}"
+                    ),
+                    Ok(()) => {
+                        // The child never unmaps the region (see `engine::on_executor`).
+                        let region: &'static Arc<Region> =
+                            Box::leak(Box::new(Arc::clone(&child_spec.region)));
+                        let dropped = region.slot(i).meta_word(Meta::StderrDropped);
+                        if let Err(e) = crate::stderr::drop_when_full(dropped) {
+                            crate::errln!(
+                                "molotov: process {i} cannot make its stderr non-blocking: {e}"
+                            );
+                        }
+                    }
+                }
             }
             engine::run_child(child_spec)
         };
@@ -710,6 +723,17 @@ pub fn run(
     let load_ended = load_lasted(&region, &load.children, start_nanos);
     // Every load child is gone: what they wrote last is in the pipe, up to its end.
     load.output.drain(&mut |line| observer.child_output(line));
+    for c in &load.children {
+        let dropped = region.slot(c.info.slot).meta(Meta::StderrDropped);
+        if dropped > 0 {
+            observer.child_output(&format!(
+                "molotov: ({} of process {} dropped: the master did not read its output in \
+                 time, and a load process never waits for it)",
+                crate::report::fmt_counted(dropped, "line", "lines"),
+                c.info.role
+            ));
+        }
+    }
     let elapsed = start.elapsed();
     observer.finished(&sampler.sample(&region, elapsed), &region);
     // The last, partial second.

@@ -105,6 +105,10 @@ pub enum Meta {
     /// done), written once; 0: not written (it died or was killed first). The master takes
     /// the latest as the end of the load: it may itself notice the end much later.
     LoadEndedNanos = 11,
+    /// A load process: lines of its stderr (a plan's `log` under `-v`, `-vv` dumps,
+    /// notices) dropped because the master's pipe was full: the master did not read it in
+    /// time, and a load process never waits for it.
+    StderrDropped = 12,
 }
 
 /// Lifecycle of a slot's owner, as stored in [`Meta::State`].
@@ -567,6 +571,12 @@ impl<'r> Slot<'r> {
     /// Sets a bookkeeping word.
     pub fn set_meta(&self, word: Meta, value: u64) {
         self.words[word as usize].store(value, Relaxed);
+    }
+
+    /// A bookkeeping word itself, for a counter kept outside the engine (see
+    /// [`crate::stderr::drop_when_full`]).
+    pub fn meta_word(&self, word: Meta) -> &'r AtomicU64 {
+        &self.words[word as usize]
     }
 
     /// Reads a bookkeeping word.

@@ -105,6 +105,17 @@ enum SlaveError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "test {test:?}: its \"{key}\" report path {path:?} leaves the clone: a repository's test \
+         may write its reports only inside its clone (a relative path without `..` or symbolic \
+         links), which is removed at the end; to keep the report, give its path on the command \
+         line: moloslave REPO {test} -- --{key} PATH"
+    )]
+    ReportOutsideClone {
+        test: String,
+        key: &'static str,
+        path: String,
+    },
     #[error("interrupted by signal {0}")]
     Interrupted(i32),
 }
@@ -116,6 +127,7 @@ impl SlaveError {
             | SlaveError::Checkout { .. }
             | SlaveError::BadRevision { .. }
             | SlaveError::NoConfig { .. }
+            | SlaveError::ReportOutsideClone { .. }
             | SlaveError::Config(_) => BAD_INPUT,
             SlaveError::Interrupted(sig) => (128 + sig).clamp(0, 255) as u8,
             _ => MISSING,
@@ -424,6 +436,7 @@ fn run(args: &Args) -> Result<u8, SlaveError> {
         Err(e) => return Err(SlaveError::Config(e)),
     };
     let test = file.test(&args.test).map_err(SlaveError::Config)?;
+    check_report_paths(&test, &dir.0, &args.molotov)?;
 
     let mut cmd = Command::new(&molotov);
     cmd.arg("--config")
@@ -435,6 +448,59 @@ fn run(args: &Args) -> Result<u8, SlaveError> {
         .envs(test.env.iter().map(|(k, v)| (OsStr::new(k), OsStr::new(v))));
     let status = run_child(&mut cmd, &molotov)?;
     Ok(exit_code_of(status))
+}
+
+/// The repository is someone else's: its test may not write a report outside its clone (a
+/// `"json": "/home/user/.bashrc"` replaced that file). A report path the command line gives
+/// (`-- --json PATH`) replaces the test's, and is the user's own.
+fn check_report_paths(
+    test: &molotov_json::Test,
+    clone: &Path,
+    command_line: &[OsString],
+) -> Result<(), SlaveError> {
+    for key in ["json", "html"] {
+        let flag = format!("--{key}");
+        let given = command_line.iter().any(|a| {
+            a.to_str()
+                .is_some_and(|a| a == flag || a.starts_with(&format!("{flag}=")))
+        });
+        if given {
+            continue;
+        }
+        let Some((_, serde_json::Value::String(path))) =
+            test.options.iter().find(|(k, _)| k == key)
+        else {
+            continue;
+        };
+        if path != "-" && !inside(clone, Path::new(path)) {
+            return Err(SlaveError::ReportOutsideClone {
+                test: test.name.clone(),
+                key,
+                path: path.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether `path`, relative to `clone`, stays inside it: not absolute, no `..`, and no
+/// symbolic link on the way (the clone's own, which could point anywhere).
+fn inside(clone: &Path, path: &Path) -> bool {
+    use std::path::Component;
+    let mut at = clone.to_path_buf();
+    for part in path.components() {
+        match part {
+            Component::Normal(name) => {
+                at.push(name);
+                if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+                    return false;
+                }
+            }
+            Component::CurDir => {}
+            Component::ParentDir | Component::RootDir | Component::Prefix(_) => return false,
+        }
+    }
+    at != clone
 }
 
 fn main() -> ExitCode {
@@ -484,6 +550,28 @@ mod tests {
         assert!(Args::try_parse_from(["moloslave", "repo"]).is_err());
         assert!(check_revision("ref", &Some("--upload-pack=x".into())).is_err());
         assert!(check_revision("ref", &Some("v1.0".into())).is_ok());
+    }
+
+    #[test]
+    fn a_report_path_stays_inside_the_clone() {
+        let clone = std::env::temp_dir().join(format!("moloslave-inside-{}", std::process::id()));
+        std::fs::create_dir_all(clone.join("out")).unwrap();
+        let _ = std::fs::remove_file(clone.join("link"));
+        std::os::unix::fs::symlink("/tmp", clone.join("link")).unwrap();
+        for (path, ok) in [
+            ("report.json", true),
+            ("out/report.json", true),
+            ("./out/r.html", true),
+            ("/tmp/victim", false),
+            ("../victim", false),
+            ("out/../../victim", false),
+            ("link/victim", false),
+            ("link", false),
+            (".", false),
+        ] {
+            assert_eq!(inside(&clone, Path::new(path)), ok, "{path}");
+        }
+        let _ = std::fs::remove_dir_all(&clone);
     }
 
     #[test]
