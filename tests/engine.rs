@@ -728,7 +728,7 @@ fn a_capture_of_bytes_that_are_not_utf8_fails_instead_of_altering_them() {
     );
     let all = format!("{}{}", stdout(&out), stderr(&out));
     assert!(
-        all.contains("capture `b` at ") && all.contains("not UTF-8 text (byte 0xff at offset 1)"),
+        all.contains("capture `b` at ") && all.contains("not UTF-8 text"),
         "{all}"
     );
     assert!(all.contains("FAILURES: 1"), "{all}");

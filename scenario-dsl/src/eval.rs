@@ -151,6 +151,13 @@ impl<'r, V: ResponseView + ?Sized> Resp<'r, V> {
         }
     }
 
+    /// Whether `body` and `regex` read a body that is not UTF-8, shown with a U+FFFD for each
+    /// bad byte ([`Resp::body_as_shown`]): a value taken from it holding a U+FFFD is not what
+    /// the server sent.
+    pub(crate) fn body_was_replaced(&self) -> bool {
+        matches!(self.shown_body.get(), Some(Some(_)))
+    }
+
     fn json(&self) -> Result<&Value, String> {
         self.json
             .get_or_init(|| serde_json::from_slice(self.view.body()).map_err(|e| not_json(&e)))
@@ -720,6 +727,10 @@ fn truncate(s: &str, max: usize) -> Cow<'_, str> {
     let cut: String = s.chars().take(max).collect();
     Cow::Owned(format!("{cut}..."))
 }
+
+/// Why a capture of a body that is not UTF-8 fails when it took one of its bad bytes.
+pub(crate) const NOT_UTF8_CAPTURE: &str = "what it found holds bytes that are not UTF-8 text: \
+     a plan's values are text, and this one could not be sent back or compared unchanged";
 
 /// The value a capture stores, or `None` when the query found nothing; an error when what
 /// it found is bytes that are not UTF-8 text (a header's obs-text, a binary body): a plan's

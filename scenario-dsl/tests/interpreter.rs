@@ -1307,12 +1307,27 @@ fn a_base_path_is_percent_encoded_as_a_target_is() {
 #[test]
 fn a_body_that_is_not_utf8_is_matched_as_shown() {
     let p = program(&plan(
-        "scenario s {\n  GET /a\n  check body contains \"def\"\n  check body matches \"abc.*def\"\n  check body matches \"^abc..def.$\"\n  capture c = regex \"def(.)\"\n  capture n = regex \"[^a-z]\" count\n  GET /b?c={{c}}&n={{n}}\n}\n",
+        "scenario s {\n  GET /a\n  check body contains \"def\"\n  check body matches \"abc.*def\"\n  check body matches \"^abc..def.$\"\n  capture c = regex \"a(b)c\"\n  capture n = regex \"[^a-z]\" count\n  GET /b?c={{c}}&n={{n}}\n}\n",
     ));
     let mut w = worker(&p, 0);
     let mut d = body_at("/a", b"abc\xff\xfedef\x80");
     let ev = run_expecting(&mut w, &mut d, RunOutcome::Success);
     use molotov_dsl::CheckId as C;
     assert_eq!(ev.checks(), [(C(0), true), (C(1), true), (C(2), true)]);
-    assert_eq!(d.paths()[1], "/b?c=%EF%BF%BD&n=3");
+    assert_eq!(d.paths()[1], "/b?c=b&n=3");
+}
+
+/// A capture that takes a bad byte of such a body (shown as U+FFFD) fails: the value is not
+/// the server's bytes, and sent back it would be altered (`%EF%BF%BD` for `\x80`).
+#[test]
+fn a_capture_of_a_bad_byte_of_a_body_that_is_not_utf8_fails() {
+    for query in ["regex \"def(.)\"", "body"] {
+        let p = program(&plan(&format!(
+            "scenario s {{\n  GET /a\n  capture c = {query}\n  GET /b?c={{{{c}}}}\n}}\n"
+        )));
+        let mut w = worker(&p, 0);
+        let mut d = body_at("/a", b"abc\xff\xfedef\x80");
+        run_expecting(&mut w, &mut d, RunOutcome::Failure);
+        assert_eq!(d.paths(), ["/a"], "{query}");
+    }
 }

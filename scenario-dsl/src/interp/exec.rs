@@ -401,6 +401,16 @@ async fn send<D: Driver, R: Recorder>(
                         Ok(d) => capture_value(d, *count, matches!(q, QueryCode::Regex { .. })),
                         Err(e) => Err(e),
                     };
+                    // `body` and `regex` read a body that is not UTF-8 as shown (each bad byte
+                    // a U+FFFD): a capture that took one of those is not the server's bytes.
+                    let found = match found {
+                        Ok(Some(Value::String(text)))
+                            if resp.body_was_replaced() && text.contains('\u{fffd}') =>
+                        {
+                            Err(NOT_UTF8_CAPTURE.to_owned())
+                        }
+                        other => other,
+                    };
                     match found {
                         Ok(Some(v)) => st.slots[*slot as usize] = Some(v),
                         Ok(None) | Err(_) if *optional => st.slots[*slot as usize] = None,

@@ -18,7 +18,7 @@ use crate::code::{
     Variability,
 };
 use crate::compile::target::{Reference, parse_origin, reference_kind};
-use crate::eval::{Resp, Scratch, capture_value, query, test_pred};
+use crate::eval::{NOT_UTF8_CAPTURE, Resp, Scratch, capture_value, query, test_pred};
 use crate::globals::Globals;
 use crate::program::{CheckId, Location, Needs, Program, RequestId, ScenarioId};
 use crate::render::{EvalEnv, Evaluated, Ids, RenderError, eval, render_template};
