@@ -183,6 +183,8 @@ fn framing_headers_are_refused_before_the_run() {
 
 /// A run whose every scenario run failed before sending anything (here: a header value,
 /// captured in `setup`, with a line break) says so and exits 1, not `Result: OK (exit 0)`.
+/// Such a request counts as one whose error is `invalid_request` (nothing sent), so the
+/// reason is that no response came back, with the Errors table saying why.
 #[test]
 fn a_run_that_sent_nothing_fails() {
     let server = recorder(&[("/token", r#"{"token": "abc\r\nX-Injected: 1"}"#)]);
@@ -203,7 +205,8 @@ scenario s {
     let stdout = support::stdout(&out);
     assert!(
         stdout.contains(
-            "Result: FAILED: no request was sent: all 3 scenario runs failed before sending (exit 1)"
+            "Result: FAILED: no response came back: all 3 scenario runs failed, and none of \
+             their 3 requests got a complete response (see Errors) (exit 1)"
         ),
         "{stdout}"
     );
@@ -403,11 +406,11 @@ threshold errors < 1%
     let (out, requests) = run(
         &server,
         plan,
-        &["-r", "2", "--json", support::path_str(&json)],
+        &["--single-run", "--json", support::path_str(&json)],
     );
     support::assert_exit(&out, 3);
     let r = support::read_json(&json);
-    // Each worker run of `s` sends /cap and fails at /ctl; each run of `t` fails at once.
+    // The run of `s` sends /cap and fails at /ctl; the run of `t` fails at once.
     let sent = requests.len() as u64;
     let failed = r["totals"]["failures"].as_u64().unwrap();
     assert_eq!(failed, 2, "{r}");
