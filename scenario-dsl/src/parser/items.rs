@@ -4,6 +4,22 @@
 use super::*;
 
 impl Parser<'_, '_> {
+    /// `timeout` where a statement goes (k6's per-request timeout): said, and the line
+    /// skipped. Out of line: `stmt` recurses once per nested block, and its frame must stay
+    /// small (a 1 MiB stack holds the deepest plan, in a debug build too).
+    #[inline(never)]
+    fn timeout_in_a_block(&mut self, span: Span) {
+        self.err(
+            RawDiag::error(span, "`timeout` is set in `defaults`, not here")
+                .label("not a statement")
+                .help(
+                    "the request timeout is the plan's: write `timeout 2s` in \
+                     `defaults { }` (there is no timeout per request or per scenario)",
+                ),
+        );
+        self.skip_unknown_line();
+    }
+
     // ----- items -------------------------------------------------------------------------
 
     pub(super) fn file_items(&mut self) -> File {
@@ -742,15 +758,7 @@ impl Parser<'_, '_> {
             }
             // k6's per-request `timeout` parameter.
             "timeout" => {
-                self.err(
-                    RawDiag::error(span, "`timeout` is set in `defaults`, not here")
-                        .label("not a statement")
-                        .help(
-                            "the request timeout is the plan's: write `timeout 2s` in \
-                             `defaults { }` (there is no timeout per request or per scenario)",
-                        ),
-                );
-                self.skip_unknown_line();
+                self.timeout_in_a_block(span);
                 None
             }
             "else" => {

@@ -16,6 +16,32 @@ impl Compiler<'_> {
             .or_else(|| serde_json::Number::from_f64(value))
     }
 
+    /// `env.QTY ?? 2`: the variable's text `text` read as a number, as its default is; a
+    /// compile error when it is not one. Out of line: `lower_expr` recurses once per level
+    /// of nesting, and its frame must stay small (a 1 MiB stack holds the deepest plan).
+    #[inline(never)]
+    fn env_as_number(
+        &mut self,
+        path: Span,
+        text: &str,
+        fallback: Span,
+    ) -> Option<(ExprCode, Variability)> {
+        if let Some(n) = env_number(text) {
+            return Some((ExprCode::Const(Value::Number(n)), Variability::Constant));
+        }
+        let name = self.text(path).to_string();
+        let default = self.text(fallback).to_string();
+        self.err(
+            RawDiag::error(path, format!("`{name}` is `{text}`, not a number"))
+                .label(format!("read as a number, as its default `{default}` is"))
+                .help(format!(
+                    "set it to a number (like `{default}`), or quote the default \
+                     (`{name} ?? \"{default}\"`) to take the text as it is"
+                )),
+        );
+        None
+    }
+
     // ----- expressions -------------------------------------------------------------------
 
     pub(super) fn lower_expr(
@@ -83,25 +109,7 @@ impl Compiler<'_> {
                     && p.root.name == "env"
                     && let ExprCode::Const(Value::Number(_)) = f.0
                 {
-                    return match env_number(text) {
-                        Some(n) => Some((ExprCode::Const(Value::Number(n)), Constant)),
-                        None => {
-                            let name = self.text(p.span).to_string();
-                            let default = self.text(fallback.span()).to_string();
-                            self.err(
-                                RawDiag::error(
-                                    p.span,
-                                    format!("`{name}` is `{text}`, not a number"),
-                                )
-                                .label(format!("read as a number, as its default `{default}` is"))
-                                .help(format!(
-                                    "set it to a number (like `{default}`), or quote the default \
-                                     (`{name} ?? \"{default}\"`) to take the text as it is"
-                                )),
-                            );
-                            None
-                        }
-                    };
+                    return self.env_as_number(p.span, text, fallback.span());
                 }
                 match v.0 {
                     ExprCode::Const(_) => v,
