@@ -808,6 +808,18 @@ fn killing_the_master_in_any_phase_leaves_no_process() {
 }
 
 /// The run exited 4 before anything started: no report, no connection, within 3 s.
+/// The address-space limit a refusal names ("... to at least 122.7 MiB"), in bytes, with
+/// 0.1 MiB for the rounding of the figure printed.
+fn named_limit(err: &str, finished: &Finished) -> u64 {
+    let at_least = err
+        .split("to at least ")
+        .nth(1)
+        .and_then(|rest| rest.split(" MiB").next())
+        .and_then(|mib| mib.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no figure\n{}", finished.dump()));
+    ((at_least + 0.1) * 1048576.0) as u64
+}
+
 fn refused_up_front(finished: &Finished, server: &ServerHandle) {
     finished.assert_refused_up_front(4, Duration::from_secs(3));
     assert_eq!(server.connections_accepted(), 0, "{}", finished.dump());
@@ -1815,13 +1827,7 @@ fn an_address_space_limit_that_cannot_hold_the_load_processes_fails_up_front() {
         "{}",
         finished.dump()
     );
-    let at_least = err
-        .split("to at least ")
-        .nth(1)
-        .and_then(|rest| rest.split(" MiB").next())
-        .and_then(|mib| mib.parse::<f64>().ok())
-        .unwrap_or_else(|| panic!("no figure\n{}", finished.dump()));
-    let limit = ((at_least + 0.1) * 1048576.0) as u64;
+    let limit = named_limit(&err, &finished);
     let mut cmd = molotov();
     cmd.args(args).arg(&file);
     limit_address_space(&mut cmd, limit);
@@ -1862,13 +1868,7 @@ fn an_address_space_limit_that_cannot_hold_the_report_fails_up_front() {
         finished.dump()
     );
     // "to at least 122.7 MiB": that much runs.
-    let at_least = err
-        .split("to at least ")
-        .nth(1)
-        .and_then(|rest| rest.split(" MiB").next())
-        .and_then(|mib| mib.parse::<f64>().ok())
-        .unwrap_or_else(|| panic!("no figure\n{}", finished.dump()));
-    let limit = ((at_least + 0.1) * 1048576.0) as u64;
+    let limit = named_limit(&err, &finished);
     let mut cmd = molotov();
     cmd.args(args).arg(&file);
     limit_address_space(&mut cmd, limit);
