@@ -1369,7 +1369,10 @@ impl Driver for EngineDriver {
     ) -> Result<EngineResponse<'a>, molotov_http::Error> {
         let id = req.id.0 as usize;
         let needs = self.tables.needs.get(id).unwrap_or(&NEEDS_EVERYTHING);
-        let unsent = |e| count_unsent(self.slot, req.id.0, e);
+        let unsent = |e: molotov_http::Error| {
+            count_unsent(self.slot, req.id.0, e.kind());
+            e
+        };
         // Pre-rendered bytes for static requests (shared by the process's workers when they
         // are the same for all); a reused buffer otherwise.
         let shared = match req.cache_key {
@@ -1519,14 +1522,13 @@ impl Driver for EngineDriver {
 
 /// Counts a request that failed before anything was sent (it could not be built): a
 /// request with a transport error of its kind (`invalid_request`), so that it is counted
-/// once like every other and its failure shows in the errors. Returns `e`.
-fn count_unsent(slot: Slot<'static>, request: u32, e: molotov_http::Error) -> molotov_http::Error {
+/// once like every other and its failure shows in the errors.
+fn count_unsent(slot: Slot<'static>, request: u32, kind: molotov_http::ErrorKind) {
     slot.add(Total::Requests, 1);
     slot.add_request(request, RequestCounter::Sent, 1);
     slot.add(Total::Errors, 1);
-    slot.add_error_kind(e.kind().index());
+    slot.add_error_kind(kind.index());
     slot.add_request(request, RequestCounter::Errors, 1);
-    e
 }
 
 /// The timeout of a request whose deadline passed (`request_timeout`, or the deadline
@@ -1598,7 +1600,7 @@ impl Recorder for EngineRecorder {
             count_unsent(
                 self.slot,
                 request.0,
-                molotov_http::Error::InvalidRequest(String::new()),
+                molotov_http::ErrorKind::InvalidRequest,
             );
         }
         let site = match (f.check, f.request) {
