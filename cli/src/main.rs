@@ -139,7 +139,7 @@ fn check(path: &Path) -> u8 {
             // The file name may hold control characters: shown escaped, as in diagnostics.
             let line = format!(
                 "{}: ok ({}, {}, {}, {})\n",
-                molotov_core::printable::printable(&path.display().to_string()),
+                molotov_core::printable::printable_path(path),
                 counted(program.scenarios().len(), "scenario"),
                 counted(program.requests().len(), "request"),
                 counted(program.checks().len(), "check"),

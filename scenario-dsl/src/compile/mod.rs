@@ -72,7 +72,7 @@ impl std::fmt::Debug for CompileOptions {
 pub fn compile(path: &Path, opts: &CompileOptions) -> Result<Program, Diagnostics> {
     let mut c = Compiler::new(opts);
     // Shown (escaped) in diagnostics; the file itself is read through `path`.
-    let name = crate::printable(&path.display().to_string()).into_owned();
+    let name = crate::printable_path(path);
     let dir = parent_dir(path);
     match read_limited(path, MAX_PLAN_BYTES) {
         Err(reason) => {
