@@ -144,6 +144,21 @@ impl SourceMap {
     }
 }
 
+/// Byte offset in `text` where its trailing run of characters that `keep` accepts begins
+/// (`text.len()` when the last character is not one of them).
+///
+/// The slice from there is always on a character boundary, whatever comes before the run
+/// (`rfind(..) + 1` is not, when the character it found is wider than one byte).
+pub(crate) fn trailing_run_start(text: &str, keep: impl Fn(char) -> bool) -> usize {
+    let run: usize = text
+        .chars()
+        .rev()
+        .take_while(|&c| keep(c))
+        .map(char::len_utf8)
+        .sum();
+    text.len() - run
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -267,3 +267,31 @@ fn valid_plans_survive_the_bounded_compile() {
         let _ = compile_bounded(p);
     }
 }
+
+/// Wide characters (2, 3 and 4 bytes in UTF-8) right before the spots where the compiler
+/// looks back for the start of a token: a template glued to a number, a bad number, a bare
+/// word where a JSON value goes, a number in a JSONPath filter. Each once sliced a string
+/// inside a character and panicked (the first was found by `edited_valid_plans_never_panic`).
+#[test]
+fn wide_characters_before_a_token_are_errors_not_panics() {
+    for wide in ["é", "€", "😀"] {
+        for body in [
+            format!(r#"{{"a": {wide}1{{{{n}}}}}}"#),
+            format!(r#"{{"a": {wide}{{{{n}}}}}}"#),
+            format!(r#"{{"a": {wide}-{{{{n}}}}}}"#),
+            format!(r#"{{"a": [1,{wide}2.5e]}}"#),
+            format!(r#"{{"a": {wide}tru}}"#),
+            format!(r#"{{"a": 1{wide}x}}"#),
+        ] {
+            let plan =
+                format!("let n = 1\nscenario s {{\n  POST http://127.0.0.1:1/x\n  {body}\n}}\n");
+            let r = compile_bounded(plan.clone());
+            assert!(r.is_err(), "{plan} compiled");
+            assert!(!r.unwrap_err().contains("unknown statement"), "{plan}");
+        }
+        let plan = format!(
+            "scenario s {{\n  GET http://127.0.0.1:1/x\n  capture v = jsonpath \"$.a[?@.b == {wide}1]\"\n}}\n"
+        );
+        compile_bounded(plan).ok();
+    }
+}

@@ -2,6 +2,7 @@
 //! response clauses (`check`, `assert`, `capture`) with their queries and predicates.
 
 use super::*;
+use crate::source::trailing_run_start;
 
 impl Parser<'_, '_> {
     // ----- requests ----------------------------------------------------------------------
@@ -345,9 +346,10 @@ impl Parser<'_, '_> {
             let at = if msg.starts_with("invalid escape") || msg.starts_with("invalid unicode") {
                 src[start..=at].rfind('\\').map_or(at, |k| start + k)
             } else if msg.starts_with("number out of range") || msg.starts_with("invalid number") {
-                let token = src[start..=at]
-                    .rfind(|c: char| !(c.is_ascii_digit() || "+-.eE".contains(c)))
-                    .map_or(start, |k| start + k + 1);
+                let token = start
+                    + trailing_run_start(&src[start..=at], |c| {
+                        c.is_ascii_digit() || "+-.eE".contains(c)
+                    });
                 token.min(at)
             } else {
                 at
@@ -1010,10 +1012,10 @@ pub(super) fn scan_json(src: &str, start: usize) -> Result<usize, JsonScanError>
 /// body starting at `start` (`1` in `1{{s}}`, `-` in `-{{s}}`, `2.` in `2.{{s}}`), if one
 /// is glued to it.
 fn glued_number(src: &str, start: usize, template: usize) -> Option<usize> {
-    let before = &src[start..template];
-    let token = before
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || "+-.".contains(c)))
-        .map_or(start, |k| start + k + 1);
+    let token = start
+        + trailing_run_start(&src[start..template], |c| {
+            c.is_ascii_alphanumeric() || "+-.".contains(c)
+        });
     let first = src[token..template].chars().next()?;
     (first.is_ascii_digit() || first == '-').then_some(token)
 }
@@ -1026,9 +1028,7 @@ fn word_around(src: &str, start: usize, end: usize, at: usize) -> Option<(usize,
     if !on_word && !src[start..at].ends_with(is_word) {
         return None;
     }
-    let ws = src[start..at]
-        .rfind(|c: char| !is_word(c))
-        .map_or(start, |k| start + k + 1);
+    let ws = start + trailing_run_start(&src[start..at], is_word);
     let we = src[ws..end]
         .find(|c: char| !is_word(c))
         .map_or(end, |k| ws + k);

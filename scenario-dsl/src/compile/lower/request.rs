@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::compile::target::{Reference, reference_kind, starts_with_ignore_case, unquoted};
+use crate::source::trailing_run_start;
 
 impl Compiler<'_> {
     // ----- requests ----------------------------------------------------------------------
@@ -991,9 +992,7 @@ fn bracketed_names(path: &str) -> Option<String> {
 
 /// True when `text` ends with a number (`== 1` in `@.a == 1.5`), not a name (`$.a1`).
 fn after_number(text: &str) -> bool {
-    let word = text
-        .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
-        .map_or(text, |k| &text[k + 1..]);
+    let word = &text[trailing_run_start(text, |c| c.is_alphanumeric() || c == '_' || c == '-')..];
     !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit() || b == b'-')
 }
 
