@@ -343,11 +343,13 @@ impl Parser<'_, '_> {
             let at = floor_char_boundary(src, at.min(end.saturating_sub(1)));
             // serde_json points at the last character it read: the caret goes to the start
             // of the bad token (the `\` of an escape, the first character of a number).
+            // Up to and with the character at `at` (which may be wider than one byte).
+            let through_at = at + src[at..].chars().next().map_or(0, char::len_utf8);
             let at = if msg.starts_with("invalid escape") || msg.starts_with("invalid unicode") {
-                src[start..=at].rfind('\\').map_or(at, |k| start + k)
+                src[start..through_at].rfind('\\').map_or(at, |k| start + k)
             } else if msg.starts_with("number out of range") || msg.starts_with("invalid number") {
                 let token = start
-                    + trailing_run_start(&src[start..=at], |c| {
+                    + trailing_run_start(&src[start..through_at], |c| {
                         c.is_ascii_digit() || "+-.eE".contains(c)
                     });
                 token.min(at)
