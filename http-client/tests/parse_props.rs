@@ -4,6 +4,7 @@
 
 use molotov_http::{HeaderNeeds, Limits, Progress, ResponseNeeds, ResponseParser};
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 
 const LIMITS: Limits = Limits {
     max_header_bytes: 512,
@@ -59,8 +60,24 @@ const PREFIXES: [&[u8]; 4] = [
     b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n",
 ];
 
+/// 256 cases, or `PROPTEST_CASES` (`scripts/fuzz` asks for many); the seeds of past failures
+/// are read from (and new ones saved to) `tests/parse_props.proptest-regressions` and run
+/// first (the default persistence looks beside a `lib.rs`, which an integration test has not).
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(256),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "tests/parse_props.proptest-regressions",
+        ))),
+        ..ProptestConfig::default()
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(config())]
 
     #[test]
     fn arbitrary_bytes_never_panic_and_stay_bounded(
