@@ -5,7 +5,7 @@
 //! - `per_response`: everything the engine writes for one successful response on an open
 //!   connection (requests, the request's sent count, in-flight up and down, the bytes sent
 //!   and received that the client's meter adds, and the request's bytes received, responses,
-//!   status, three histograms, the request's responses, time to first byte; connects and
+//!   status, three histograms, the request's responses; connects and
 //!   retries are added only when they happen, not per response);
 //! - `merge_histogram`: what the master pays per histogram and per tick to rebuild an
 //!   `hdrhistogram::Histogram` from a slot's 28,672 counters.
@@ -82,7 +82,6 @@ fn bench(c: &mut Criterion) {
                 slot.record(Histo::Service, v);
                 slot.record(Histo::Request(1), v);
                 slot.add_request(1, RequestCounter::Responses, 1);
-                slot.add(Total::TtfbMicros, v);
             }
         })
     });

@@ -1446,7 +1446,6 @@ impl Driver for EngineDriver {
                 slot.record(Histo::Service, service);
                 slot.record(Histo::Request(req.id.0), latency);
                 slot.add_request(req.id.0, RequestCounter::Responses, 1);
-                slot.add(Total::TtfbMicros, micros(t.ttfb));
                 Ok(EngineResponse { inner: resp })
             }
             Err(e) => {

@@ -148,33 +148,31 @@ pub enum Total {
     Retries = 7,
     /// Sum of connect times in µs (for the mean).
     ConnectMicros = 8,
-    /// Sum of time-to-first-byte in µs.
-    TtfbMicros = 9,
     /// Requests that started later than scheduled (open model).
-    LateStarts = 10,
+    LateStarts = 9,
     /// Sum of the lateness of late starts, in µs: the low word of a 128-bit sum whose high
     /// word is [`Total::LateMicrosHigh`] (an overloaded open model's lateness grows with
     /// the run, so its sum grows as its square: 64 bits wrap within hours).
-    LateMicros = 11,
+    LateMicros = 10,
     /// Scheduled starts that were dropped (open model with a bound).
-    DroppedStarts = 12,
+    DroppedStarts = 11,
     /// Worst lateness seen, in µs.
-    MaxLateMicros = 13,
+    MaxLateMicros = 12,
     /// TLS handshakes completed.
-    TlsHandshakes = 14,
+    TlsHandshakes = 13,
     /// TLS handshakes that resumed a session.
-    TlsResumed = 15,
+    TlsResumed = 14,
     /// Sum of TLS handshake times in µs (for the mean).
-    TlsHandshakeMicros = 16,
+    TlsHandshakeMicros = 15,
     /// Open model: runs started before their intended time (`--max-early`).
-    EarlyStarts = 17,
+    EarlyStarts = 16,
     /// Earliest start seen, in µs before its intended time.
-    MaxEarlyMicros = 18,
+    MaxEarlyMicros = 17,
     /// The high word of [`Total::LateMicros`].
-    LateMicrosHigh = 19,
+    LateMicrosHigh = 18,
     /// Requests whose deadline passed (`request_timeout`, or while their connection was
     /// opened): each is one latency in the histograms, at its timeout, beside the responses'.
-    DeadlinesPassed = 20,
+    DeadlinesPassed = 19,
 }
 
 /// Counters per request id.
