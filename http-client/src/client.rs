@@ -46,7 +46,7 @@ use futures_lite::{AsyncRead, AsyncWrite};
 use molotov_runtime::net::TcpStream;
 use rustls::pki_types::ServerName;
 
-use crate::deadline::DeadlineTimer;
+use crate::deadline::{DeadlineTimer, MAX_TIMEOUT};
 use crate::error::{Error, Opening, Phase};
 use crate::request::RequestMeta;
 use crate::response::{Limits, Progress, ResponseNeeds, ResponseParser};
@@ -650,6 +650,19 @@ impl<M: Meter> Client<M> {
             self.timer.run_from(started, timeout, exchange).await
         };
         match outcome {
+            // The response was complete only after the deadline: the executor did not run
+            // between the two (a starved or descheduled process), and it took the response's
+            // wake-up before the deadline's. It took longer than its timeout: a timeout, as if
+            // the deadline had been seen first (the connection, with the response read to
+            // its end, stays usable).
+            Some(Ok(exchange))
+                if timeout <= MAX_TIMEOUT
+                    && exchange
+                        .finished_at
+                        .is_some_and(|done| done.saturating_duration_since(started) > timeout) =>
+            {
+                Err(Error::RequestTimeout(timeout))
+            }
             Some(Ok(exchange)) => Ok(Response {
                 parser: &self.core.parser,
                 timings: exchange.timings,

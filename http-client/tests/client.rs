@@ -1020,3 +1020,40 @@ fn the_demo_api_works_end_to_end() {
         assert_eq!(get_ok(&mut client, "/cart/1").await.status, 404);
     });
 }
+
+#[test]
+fn a_response_complete_only_after_the_deadline_is_a_timeout() {
+    // The executor is held (a task that blocks its thread, as a starved or descheduled load
+    // process is) from before the response arrives until after the deadline: when it runs
+    // again, the response's bytes and the deadline are both there. Whichever of the two
+    // the executor takes first, the request took longer than its timeout, and it must not
+    // come back as a response slower than the timeout it was given.
+    let server = server();
+    let mut client = client(&server);
+    let timeout = Duration::from_millis(100);
+    for round in 0..5 {
+        let (result, ()) = run(futures_lite::future::zip(
+            send(
+                &mut client,
+                Method::GET,
+                "/delay/10",
+                b"",
+                &ResponseNeeds::STATUS_ONLY,
+                timeout,
+            ),
+            async {
+                // Once the request is on its way (the ring submits the write when the first
+                // pass ends), hold the thread past the deadline.
+                molotov_runtime::timer::sleep(Duration::from_millis(3)).await;
+                std::thread::sleep(Duration::from_millis(300));
+            },
+        ));
+        match result {
+            Ok(got) => panic!(
+                "round {round}: a response {:?} after its write came back with a {timeout:?} timeout",
+                got.total
+            ),
+            Err(error) => assert_eq!(error.kind(), ErrorKind::RequestTimeout, "{error}"),
+        }
+    }
+}
