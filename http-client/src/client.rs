@@ -646,23 +646,10 @@ impl<M: Meter> Client<M> {
         // Pinned where it is built: the deadline then holds a pointer, and the exchange's
         // state is not copied into it (a memcpy of a few hundred bytes per request).
         let outcome = {
-            let exchange = std::pin::pin!(core.exchange(request, meta, started));
+            let exchange = std::pin::pin!(core.exchange(request, meta, started, timeout));
             self.timer.run_from(started, timeout, exchange).await
         };
         match outcome {
-            // The response was complete only after the deadline: the executor did not run
-            // between the two (a starved or descheduled process), and it took the response's
-            // wake-up before the deadline's. It took longer than its timeout: a timeout, as if
-            // the deadline had been seen first (the connection, with the response read to
-            // its end, stays usable).
-            Some(Ok(exchange))
-                if timeout <= MAX_TIMEOUT
-                    && exchange
-                        .finished_at
-                        .is_some_and(|done| done.saturating_duration_since(started) > timeout) =>
-            {
-                Err(Error::RequestTimeout(timeout))
-            }
             Some(Ok(exchange)) => Ok(Response {
                 parser: &self.core.parser,
                 timings: exchange.timings,
@@ -694,6 +681,7 @@ impl<M: Meter> Core<M> {
         request: &[u8],
         meta: RequestMeta,
         started: Instant,
+        timeout: Duration,
     ) -> Result<Exchange, Error> {
         let mut exchange = Exchange::default();
         let mut retried = false;
@@ -716,7 +704,7 @@ impl<M: Meter> Core<M> {
             // One write and read of the request on the open connection; the latency counts
             // from `write_start`. (Inline rather than an `async fn` of its own: one state
             // machine less to enter and leave twice per request.)
-            let attempt: Result<(), Failure> = 'attempt: {
+            let attempt: Result<bool, Failure> = 'attempt: {
                 let Some(stream) = self.conn.as_mut() else {
                     break 'attempt Err(Failure {
                         error: Error::ClosedEarly { received: 0 },
@@ -857,10 +845,21 @@ impl<M: Meter> Core<M> {
                 exchange.timings.ttfb = first_byte.map_or(total, |at| at - write_start);
                 exchange.timings.total = total;
                 exchange.finished_at = Some(done);
-                Ok(())
+                // Complete only after the deadline: the executor did not run between the two
+                // (a starved or descheduled process) and took the response's wake-up before
+                // the deadline's. It took longer than its timeout, so it is a timeout, as if
+                // the deadline had been seen first. (The usual request wrote at `started`:
+                // its time is `total`.)
+                let late = total > timeout
+                    || (write_start != started
+                        && timeout <= MAX_TIMEOUT
+                        && done.saturating_duration_since(started) > timeout);
+                Ok(late)
             };
             match attempt {
-                Ok(()) => {
+                // The response was read to its end: the connection stays usable.
+                Ok(true) => return Err(Error::RequestTimeout(timeout)),
+                Ok(false) => {
                     exchange.reused = reused;
                     return Ok(exchange);
                 }
