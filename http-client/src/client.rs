@@ -857,7 +857,7 @@ impl<M: Meter> Core<M> {
                 Ok(late)
             };
             match attempt {
-                // The response was read to its end: the connection stays usable.
+                // `send` closes the connection, as after any timeout.
                 Ok(true) => return Err(Error::RequestTimeout(timeout)),
                 Ok(false) => {
                     exchange.reused = reused;
