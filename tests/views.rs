@@ -1050,3 +1050,32 @@ fn control_characters_in_paths_given_on_the_command_line_never_reach_the_termina
         assert!(all.contains(&said), "{args:?}: {all}");
     }
 }
+
+/// Text from the server in a `log` line is escaped as `-v` failures escape it: a captured
+/// `\u001b[2J` cleared the screen (and `\u001b]0;...\u0007` set the terminal's title), while
+/// the `MISSED` line just above showed the same value escaped.
+#[test]
+fn a_logged_value_from_the_server_cannot_drive_the_terminal() {
+    let server = target();
+    let dir = TempDir::new("log-escapes");
+    let plan = dir.write(
+        "plan.mol",
+        &format!(
+            "scenario s {{\n  POST {}/echo\n  {{\"msg\": \"\\u001b]0;owned\\u0007\\u001b[2Jhello\"}}\n  capture m = jsonpath \"$.msg\"\n  log \"server said {{{{m}}}}\"\n}}\n",
+            base_url(&server)
+        ),
+    );
+    let out = run_bounded(
+        molotov()
+            .arg(&plan)
+            .args(["-r", "1", "-p", "1", "-w", "1", "-v"]),
+        Duration::from_secs(60),
+    );
+    assert_exit(&out, 0);
+    let err = stderr(&out);
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+    assert!(
+        err.contains("server said \\u{1b}]0;owned\\u{7}\\u{1b}[2Jhello"),
+        "{err}"
+    );
+}

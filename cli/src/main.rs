@@ -435,9 +435,9 @@ fn start_demo() -> anyhow::Result<(Program, Option<demo::DemoTarget>)> {
     let options = CompileOptions {
         env: Box::new(move |name: &str| {
             if name == "TARGET" {
-                Some(base.clone())
+                Ok(base.clone())
             } else {
-                std::env::var(name).ok()
+                std::env::var(name)
             }
         }),
     };

@@ -167,7 +167,7 @@ impl MolotovJson {
         let json_error = |e: serde_json::Error| FileError::Json {
             path: path.to_path_buf(),
             line: e.line(),
-            column: e.column(),
+            column: char_column(text, e.line(), e.column()),
             message: {
                 // serde_json's text ends with the position, which the message already has.
                 let text = e.to_string();
@@ -188,7 +188,7 @@ impl MolotovJson {
                 Some(key) => FileError::DuplicateKey {
                     path: path.to_path_buf(),
                     line: e.line(),
-                    column: e.column(),
+                    column: char_column(text, e.line(), e.column()),
                     key,
                 },
                 None => json_error(e),
@@ -449,6 +449,18 @@ pub fn requirements_note(requirements: &str) -> String {
     )
 }
 
+/// serde_json's column (bytes into the line) as a count of characters, as a plan's
+/// `file:line:col` counts them: `€` before the error is one column, not three.
+fn char_column(text: &str, line: usize, byte_column: usize) -> usize {
+    let Some(text_line) = text.split('\n').nth(line.saturating_sub(1)) else {
+        return byte_column;
+    };
+    let bytes = &text_line.as_bytes()[..byte_column.min(text_line.len())];
+    // A character's first byte counts it (one cut inside it counts it too).
+    let chars = bytes.iter().filter(|&&b| b & 0xc0 != 0x80).count();
+    chars + byte_column.saturating_sub(text_line.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -539,6 +551,15 @@ mod tests {
     fn errors_say_what_is_valid() {
         let cases: &[(&str, &str)] = &[
             ("{", "m.json:1:1: not valid JSON"),
+            // Characters, not bytes: the `x` is the 57th character either way.
+            (
+                r#"{"molotov": {"tests": {"t": {"plan": "aaaa", "workers": x}}}}"#,
+                "m.json:1:57: not valid JSON",
+            ),
+            (
+                r#"{"molotov": {"tests": {"t": {"plan": "€€€€", "workers": x}}}}"#,
+                "m.json:1:57: not valid JSON",
+            ),
             ("[]", "expected an object {\"molotov\""),
             ("{}", "no \"molotov\" key"),
             // Like an unknown key under "molotov" (it was taken silently).
@@ -604,6 +625,11 @@ mod tests {
             (
                 r#"{"molotov": {"tests": {"t": {"stages": [{"a": 1, "a": 2}]}}}}"#,
                 "the key \"a\" is given twice",
+            ),
+            // Columns count characters, as a plan's do: `€€€€` moves nothing.
+            (
+                r#"{"molotov": {"tests": {"t": {"plan": "€€€€", "workers": 1, "workers": 2}}}}"#,
+                "m.json:1:68: the key \"workers\" is given twice",
             ),
         ];
         for &(text, want) in twice {

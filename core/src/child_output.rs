@@ -95,8 +95,10 @@ impl ChildOutput {
                     start += at + 1;
                 }
                 _ if rest.len() > MAX_LINE => {
-                    line(&String::from_utf8_lossy(&rest[..MAX_LINE]));
-                    start += MAX_LINE;
+                    // Between two characters, so neither part shows U+FFFD for a half.
+                    let cut = crate::printable::cut_point(rest, MAX_LINE);
+                    line(&String::from_utf8_lossy(&rest[..cut]));
+                    start += cut;
                 }
                 _ => break,
             }
@@ -190,6 +192,16 @@ mod tests {
         assert_eq!(lines[1].len(), MAX_LINE);
         assert_eq!(lines[2], "x".repeat(10));
         assert_eq!(lines[3], "\u{fffd}\u{fffd}ok");
+    }
+
+    #[test]
+    fn a_long_line_is_cut_between_two_characters() {
+        let mut out = ChildOutput::open().unwrap();
+        let mut w = writer(&out);
+        let long = format!("{}é end\n", "a".repeat(MAX_LINE - 1));
+        w.write_all(long.as_bytes()).unwrap();
+        let lines = drained(&mut out);
+        assert_eq!(lines, ["a".repeat(MAX_LINE - 1), "é end".to_string()]);
     }
 
     #[test]

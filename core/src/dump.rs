@@ -129,13 +129,14 @@ fn push_body(out: &mut String, prefix: &str, body: &[u8]) {
     if body.is_empty() {
         return;
     }
-    let shown = &body[..body.len().min(BODY_BYTES)];
+    // Cut between two characters: a U+FFFD is a byte that is not UTF-8, not the cut.
+    let shown = &body[..crate::printable::cut_point(body, BODY_BYTES)];
     // A binary body shows as escapes and U+FFFD, never as raw bytes on the terminal.
     for line in String::from_utf8_lossy(shown).lines() {
         let _ = writeln!(out, "{prefix}{}", printable(line));
     }
-    if body.len() > BODY_BYTES {
-        let _ = writeln!(out, "{prefix}... ({} more bytes)", body.len() - BODY_BYTES);
+    if body.len() > shown.len() {
+        let _ = writeln!(out, "{prefix}... ({} more bytes)", body.len() - shown.len());
     }
 }
 
@@ -158,6 +159,16 @@ mod tests {
         let admitted = (0..20).filter(|_| d.admit()).count();
         assert_eq!(admitted, PER_SECOND as usize);
         assert_eq!(d.skipped.get(), 20 - u64::from(PER_SECOND));
+    }
+
+    #[test]
+    fn a_long_body_is_cut_between_two_characters() {
+        let mut body = vec![b'a'; BODY_BYTES - 1];
+        body.extend_from_slice("é€".as_bytes());
+        let mut out = String::new();
+        push_body(&mut out, "< ", &body);
+        let want = format!("< {}\n< ... (5 more bytes)\n", "a".repeat(BODY_BYTES - 1));
+        assert_eq!(out, want);
     }
 
     #[test]

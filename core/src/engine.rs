@@ -1636,7 +1636,9 @@ impl Recorder for EngineRecorder {
 
     fn log(&mut self, message: &str) {
         if self.options.print_logs {
-            crate::errln!("{message}");
+            // A logged value may come from the server: escaped as `-v` failures are, so it
+            // cannot drive the terminal (`\u{1b}[2J`).
+            crate::errln!("{}", crate::printable::printable(message));
         }
     }
 }

@@ -118,8 +118,14 @@ impl Table {
         }
     }
 
-    /// Adds a row.
-    pub fn row(&mut self, cells: Vec<String>) {
+    /// Adds a row. A tab (a plan string can hold one) is shown as `\t`: the terminal would
+    /// move it to the next tab stop, and no padding could line the row up.
+    pub fn row(&mut self, mut cells: Vec<String>) {
+        for cell in &mut cells {
+            if cell.contains('\t') {
+                *cell = cell.replace('\t', "\\t");
+            }
+        }
         self.rows.push(cells);
     }
 
@@ -502,6 +508,21 @@ mod tests {
         let widths: Vec<usize> = out.lines().map(|l| l.width()).collect();
         // Every row ends at the same terminal column: `商品` takes four.
         assert_eq!(widths, vec![widths[0]; 3], "{out}");
+    }
+
+    #[test]
+    fn a_tab_in_a_cell_is_shown_escaped_and_rows_line_up() {
+        let mut t = Table::new(&["check", "where"]);
+        t.row(vec![
+            "check body contains \"a\tb\"".into(),
+            "p.mol:3".into(),
+        ]);
+        t.row(vec!["check body contains \"ok\"".into(), "p.mol:4".into()]);
+        let out = t.render(2);
+        assert!(!out.contains('\t'), "{out}");
+        assert!(out.contains(r#""a\tb""#), "{out}");
+        let ends: Vec<usize> = out.lines().map(|l| l.width()).collect();
+        assert_eq!(ends, vec![ends[0]; 3], "{out}");
     }
 
     #[test]

@@ -111,9 +111,15 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        writeln!(f, "{kind}: {}", printable(&self.message))?;
-        let label = self.label.as_deref().map(printable);
-        let help = self.help.as_deref().map(printable);
+        writeln!(f, "{kind}: {}", printable(&clipped(&self.message)))?;
+        let label = self
+            .label
+            .as_deref()
+            .map(|l| printable(&clipped(l)).into_owned());
+        let help = self
+            .help
+            .as_deref()
+            .map(|h| printable(&clipped(h)).into_owned());
         let Some(loc) = &self.location else {
             if let Some(label) = &label {
                 writeln!(f, "  = note: {label}")?;
@@ -142,7 +148,7 @@ impl fmt::Display for Diagnostic {
             None => writeln!(f, "{:w$} | {pad}{carets}", "")?,
         }
         for note in &self.notes {
-            writeln!(f, "{:w$} = note: {}", "", printable(note))?;
+            writeln!(f, "{:w$} = note: {}", "", printable(&clipped(note)))?;
         }
         if let Some(help) = &help {
             writeln!(f, "{:w$} = help: {help}", "")?;
@@ -156,6 +162,42 @@ impl fmt::Display for Diagnostic {
 const FRAME_COLUMNS: usize = 160;
 /// Columns kept before the caret when a long line is cut.
 const FRAME_CONTEXT: usize = 40;
+
+/// At most this many characters of a text quoted in a message (`invalid regex `...``).
+const QUOTE_CHARS: usize = 80;
+/// At most this many characters of a whole message (headline, label, help or note).
+const MESSAGE_CHARS: usize = 500;
+
+/// `text` (a message) with each text it quotes between backticks cut to [`QUOTE_CHARS`]
+/// characters, and the whole to [`MESSAGE_CHARS`], `…` at each cut: a 200 KB regex or a
+/// line of zero-width characters quoted whole would flood the terminal. Characters are
+/// counted, not columns, so zero-width ones count too.
+fn clipped(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().count() <= QUOTE_CHARS {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::new();
+    for (i, part) in text.split('`').enumerate() {
+        if i > 0 {
+            out.push('`');
+        }
+        let quoted = i % 2 == 1;
+        match part.char_indices().nth(QUOTE_CHARS - 1) {
+            Some((at, _)) if quoted && part.chars().count() > QUOTE_CHARS => {
+                out.push_str(&part[..at]);
+                out.push('…');
+            }
+            _ => out.push_str(part),
+        }
+    }
+    if let Some((at, _)) = out.char_indices().nth(MESSAGE_CHARS - 1)
+        && out.chars().count() > MESSAGE_CHARS
+    {
+        out.truncate(at);
+        out.push('…');
+    }
+    std::borrow::Cow::Owned(out)
+}
 
 /// `text` with control characters (escape sequences, NUL, CR...) shown as U+FFFD, so that a
 /// diagnostic about a binary or corrupt file cannot drive the terminal. Newlines and tabs
@@ -203,19 +245,22 @@ impl Frame {
         let chars: Vec<char> = line.chars().collect();
         let widths: Vec<usize> = chars.iter().map(|&c| shown_char(c).1).collect();
         let caret = column.saturating_sub(1).min(chars.len());
-        let (start, end) = if widths.iter().sum::<usize>() <= FRAME_COLUMNS {
+        // What a character costs against the cap: its columns, and at least one, so a line
+        // of zero-width characters (combining accents) is cut as well.
+        let cost = |i: usize| widths[i].max(1);
+        let (start, end) = if (0..chars.len()).map(cost).sum::<usize>() <= FRAME_COLUMNS {
             (0, chars.len())
         } else {
             let mut start = caret;
             let mut before = 0;
-            while start > 0 && before + widths[start - 1] <= FRAME_CONTEXT {
+            while start > 0 && before + cost(start - 1) <= FRAME_CONTEXT {
                 start -= 1;
-                before += widths[start];
+                before += cost(start);
             }
             let mut end = start;
             let mut used = 0;
-            while end < chars.len() && used + widths[end] <= FRAME_COLUMNS {
-                used += widths[end];
+            while end < chars.len() && used + cost(end) <= FRAME_COLUMNS {
+                used += cost(end);
                 end += 1;
             }
             (start, end.max(caret.min(chars.len())))

@@ -297,7 +297,7 @@ impl<'s> Lexer<'s> {
                     '?' => two(self, '?', Tok::QQ, Tok::Question),
                     other => Tok::Error(
                         format!("unexpected character `{}`", other.escape_debug()),
-                        None,
+                        lookalike_hint(other),
                     ),
                 };
                 self.tok(tok, start)
@@ -363,6 +363,25 @@ impl<'s> Lexer<'s> {
         }
         let unit = &self.src[unit_start..self.pos];
         if unit.is_empty() {
+            // `250µs` copied from the report (which writes latencies in µs).
+            let rest = &self.src[self.pos..];
+            if let Some(mu) = rest.chars().next().filter(|c| matches!(c, 'µ' | 'μ'))
+                && rest[mu.len_utf8()..].starts_with('s')
+            {
+                self.pos += mu.len_utf8() + 1;
+                let text = &self.src[start..self.pos];
+                let ms = digits.parse::<f64>().unwrap_or(f64::NAN) / 1000.0;
+                return self.tok(
+                    Tok::Error(
+                        format!("invalid duration `{text}`"),
+                        Some(format!(
+                            "a duration in a plan is in `ms`, `s`, `m` or `h` (`µs` is not \
+                             one): write `{ms}ms`"
+                        )),
+                    ),
+                    start,
+                );
+            }
             if self.peek_char() == Some('%') {
                 self.pos += 1;
                 return match digits.parse::<f64>() {
@@ -628,6 +647,57 @@ pub(crate) fn raw_pieces(src: &str, span: Span) -> Result<Vec<RawPiece>, Span> {
     Ok(pieces)
 }
 
+/// A hint for a character pasted from a document or chat that looks like one the plan
+/// language uses (a curly quote, a no-break space, the micro sign), or that cannot be seen
+/// (a zero-width space, a BOM, a direction mark). `None` for any other character.
+pub(crate) fn lookalike_hint(c: char) -> Option<String> {
+    let name = match c {
+        '“' | '”' | '„' | '‟' | '«' | '»' | '″' => {
+            return Some(format!(
+                "`{c}` is a typographic quote: write a string between straight quotes `\"`"
+            ));
+        }
+        '‘' | '’' | '‚' | '‛' | '′' => {
+            return Some(format!(
+                "`{c}` is a typographic quote: write a string between straight quotes `\"`"
+            ));
+        }
+        'µ' | 'μ' => {
+            return Some(
+                "a duration in a plan is in `ms`, `s`, `m` or `h` (`µs` is not one): \
+                 write `0.25ms` for `250µs`"
+                    .into(),
+            );
+        }
+        '\u{a0}' => "a no-break space (U+00A0)",
+        '\u{2000}'..='\u{200a}' | '\u{202f}' | '\u{205f}' | '\u{3000}' => "a wide or narrow space",
+        '\u{200b}'..='\u{200f}'
+        | '\u{2028}'..='\u{202e}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{feff}' => {
+            return Some(format!(
+                "`{}` is an invisible character (often pasted with text from a web page): \
+                 delete it",
+                c.escape_unicode()
+            ));
+        }
+        _ => return None,
+    };
+    Some(format!(
+        "`{}` is {name}, not a plain space: type a space (or a tab) instead",
+        c.escape_unicode()
+    ))
+}
+
+/// The four hex digits at `src[i..]` (before `end`), as a number.
+fn hex4(src: &str, i: usize, end: usize) -> Option<u32> {
+    let hex = src.get(i..i + 4).filter(|_| i + 4 <= end)?;
+    if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u32::from_str_radix(hex, 16).ok()
+}
+
 /// Splits a string literal token (quotes included) into pieces, applying escapes to the
 /// literal parts: `\" \\ \/ \n \r \t \0 \{ \uXXXX`. With `templates == false` (strings
 /// inside an expression) `{{` is plain text.
@@ -658,13 +728,33 @@ pub(crate) fn string_pieces(
                 '0' => lit.push('\0'),
                 '{' => lit.push('{'),
                 'u' => {
-                    let hex = src.get(i..i + 4).filter(|_| i + 4 <= end).unwrap_or("");
-                    match u32::from_str_radix(hex, 16).ok().and_then(char::from_u32) {
-                        Some(ch) if hex.len() == 4 => {
+                    let high = hex4(src, i, end);
+                    // A character outside the BMP as JSON writes it: a surrogate pair
+                    // (`\ud83d\ude00` is 😀), as a JSON body reads it.
+                    let low = high
+                        .filter(|h| (0xd800..0xdc00).contains(h))
+                        .filter(|_| src[i + 4..end].starts_with("\\u"))
+                        .and_then(|_| hex4(src, i + 6, end))
+                        .filter(|l| (0xdc00..0xe000).contains(l));
+                    let (code, len) = match (high, low) {
+                        (Some(h), Some(l)) => (0x10000 + ((h - 0xd800) << 10) + (l - 0xdc00), 10),
+                        (Some(h), None) => (h, 4),
+                        (None, _) => (u32::MAX, 4),
+                    };
+                    match char::from_u32(code) {
+                        Some(ch) => {
                             lit.push(ch);
-                            i += 4;
+                            i += len;
                         }
-                        _ => {
+                        None if (0xd800..0xe000).contains(&code) => {
+                            return Err((
+                                Span::new(span.file, esc_start, i + 4),
+                                "invalid `\\u` escape: half of a surrogate pair; write both \
+                                 halves (`\\ud83d\\ude00`) or the character itself"
+                                    .into(),
+                            ));
+                        }
+                        None => {
                             return Err((
                                 Span::new(span.file, esc_start, (i + 4).min(end)),
                                 "invalid `\\u` escape: expected four hex digits of a character"

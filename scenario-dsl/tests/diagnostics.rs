@@ -123,3 +123,127 @@ fn a_dollar_template_in_defaults_is_a_warning_too() {
         "{out}"
     );
 }
+
+#[test]
+fn an_environment_variable_that_is_not_utf8_is_an_error_not_unset() {
+    use std::os::unix::ffi::OsStringExt;
+    let opts = CompileOptions {
+        env: Box::new(|name| match name {
+            "XV" => Err(std::env::VarError::NotUnicode(
+                std::ffi::OsString::from_vec(b"caf\xe9".to_vec()),
+            )),
+            _ => Err(std::env::VarError::NotPresent),
+        }),
+    };
+    for src in [
+        "scenario s {\n  GET http://127.0.0.1:1/{{env.XV}}\n}\n",
+        // Set, so the default does not apply (it used to, silently).
+        "let v = env.XV ?? \"DEFAULT\"\nscenario s {\n  GET http://127.0.0.1:1/x\n  log \"{{v}}\"\n}\n",
+    ] {
+        let err = match compile_source("t.mol", src, Path::new("."), &opts) {
+            Ok(_) => panic!("{src}: compiled"),
+            Err(d) => d.to_string(),
+        };
+        assert!(
+            err.starts_with("error: environment variable `XV` is not valid UTF-8\n"),
+            "{err}"
+        );
+    }
+    // Unset: the default, as before.
+    let src = "let v = env.XN ?? \"DEFAULT\"\nscenario s {\n  GET http://127.0.0.1:1/x\n  log \"{{v}}\"\n}\n";
+    assert!(compile_source("t.mol", src, Path::new("."), &opts).is_ok());
+}
+
+#[test]
+fn invisible_characters_are_named_escaped() {
+    for (ch, shown) in [
+        ("\u{200b}", "\\u{200b}"),
+        ("\u{feff}", "\\u{feff}"),
+        ("\u{202e}", "\\u{202e}"),
+    ] {
+        let out = render(&format!(
+            "scenario s {{\n  {ch}GET http://127.0.0.1:1/x\n}}\n"
+        ));
+        let head = out.lines().next().unwrap();
+        assert_eq!(head, format!("error: unexpected `{shown}`"), "{out}");
+        assert!(out.contains("invisible character"), "{out}");
+    }
+}
+
+#[test]
+fn a_surrogate_pair_escape_is_one_character() {
+    let plan = |s: &str| {
+        format!(
+            "scenario s {{\n  GET http://127.0.0.1:1/x\n  check jsonpath \"$.a\" == \"{s}\"\n}}\n"
+        )
+    };
+    assert_eq!(
+        render(&plan("\\ud83d\\ude00")),
+        "(compiled without errors)\n"
+    );
+    assert_eq!(
+        render(&plan("\\uD83D\\uDE00 and \\u00e9")),
+        "(compiled without errors)\n"
+    );
+    assert_eq!(
+        render(
+            "let v = \"\\ud83d\\ude00\"\nscenario s {\n  GET http://127.0.0.1:1/x\n  log \"{{v}}\"\n}\n"
+        ),
+        "(compiled without errors)\n"
+    );
+    for half in ["\\ud83d", "\\ude00", "\\ud83dx", "\\ud83d\\u0041"] {
+        let out = render(&plan(half));
+        assert!(
+            out.starts_with("error: invalid `\\u` escape: half of a surrogate pair"),
+            "{half}: {out}"
+        );
+    }
+}
+
+#[test]
+fn a_diagnostic_never_floods_the_terminal() {
+    // A 200,000-character regex is quoted cut in the headline.
+    let src = format!(
+        "scenario s {{\n  GET http://127.0.0.1:1/x\n  check body matches \"{}([\"\n}}\n",
+        "a".repeat(200_000)
+    );
+    let out = render(&src);
+    assert!(out.len() < 2_000, "{} bytes", out.len());
+    assert!(
+        out.starts_with(&format!("error: invalid regex `{}…`", "a".repeat(79))),
+        "{out}"
+    );
+    // A line of zero-width characters is cut as a line of wide ones is.
+    let src = format!(
+        "scenario s {{\n  GET http://127.0.0.1:1/x\n  check body contains \"{}\" andd\n}}\n",
+        "\u{301}".repeat(200_000)
+    );
+    let out = render(&src);
+    assert!(out.len() < 2_000, "{} bytes", out.len());
+}
+
+#[test]
+fn pasted_lookalikes_get_a_hint() {
+    let cases = [
+        (
+            "scenario s {\n  GET http://127.0.0.1:1/x\n}\nthreshold p99 < 250µs\n",
+            "error: invalid duration `250µs`",
+            "write `0.25ms`",
+        ),
+        (
+            "scenario s {\n  GET http://127.0.0.1:1/x\n  check body contains “ok”\n}\n",
+            "error: unexpected character `“`",
+            "typographic quote: write a string between straight quotes `\"`",
+        ),
+        (
+            "scenario s {\n  GET\u{a0}http://127.0.0.1:1/x\n}\n",
+            "error: invalid request target",
+            "`\\u{a0}` is a no-break space (U+00A0), not a plain space",
+        ),
+    ];
+    for (src, head, hint) in cases {
+        let out = render(src);
+        assert!(out.starts_with(head), "{out}");
+        assert!(out.contains(hint), "{out}");
+    }
+}

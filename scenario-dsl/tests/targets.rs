@@ -55,6 +55,46 @@ fn a_stray_percent_in_a_literal_target_or_base_is_encoded() {
     );
 }
 
+/// An internationalized host is looked up and sent in its ASCII form (UTS #46, as curl and
+/// browsers do), in a literal target, in `base` and in a URL known at run time; it was
+/// percent-encoded like a path (`b%C3%BCcher.localhost`), a name no DNS can hold.
+#[test]
+fn an_internationalized_host_is_sent_in_its_ascii_form() {
+    let sent = sent_by(
+        "http://bücher.localhost:8080/api",
+        "scenario s {\n  GET http://bücher.localhost:1/é\n  GET /x\n  GET http://127.0.0.１:2/{{iter}}\n}\n",
+    );
+    assert_eq!(
+        sent,
+        [
+            (
+                Scheme::Http,
+                "xn--bcher-kva.localhost:1".into(),
+                "/%C3%A9".into()
+            ),
+            (
+                Scheme::Http,
+                "xn--bcher-kva.localhost:8080".into(),
+                "/api/x".into()
+            ),
+            (Scheme::Http, "127.0.0.1:2".into(), "/0".into()),
+        ]
+    );
+    assert_cases(
+        "http://127.0.0.1:8080",
+        &[
+            (
+                "http://bücher.localhost:81/ü",
+                http("xn--bcher-kva.localhost:81", "/%C3%BC"),
+            ),
+            (
+                "//Bücher.localhost/x?q",
+                http("xn--bcher-kva.localhost", "/x?q"),
+            ),
+        ],
+    );
+}
+
 /// The message of a failed request that contains `part`.
 fn failed(part: &str) -> Result<Sent3, String> {
     Err(part.into())

@@ -11,6 +11,7 @@ mod lower;
 pub(crate) mod target;
 
 use std::collections::HashMap;
+use std::env::VarError;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,8 +27,10 @@ use crate::program::{
 };
 use crate::source::{FileId, SourceMap, Span};
 
-/// Looks up an environment variable by name.
-pub type EnvLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+/// Looks up an environment variable by name, as [`std::env::var`] does: a variable whose
+/// value is not UTF-8 is [`VarError::NotUnicode`], which the compiler reports (it is set, so
+/// a `??` default does not apply).
+pub type EnvLookup = Box<dyn Fn(&str) -> Result<String, VarError> + Send + Sync>;
 
 /// Settings for a compilation.
 pub struct CompileOptions {
@@ -39,7 +42,7 @@ pub struct CompileOptions {
 impl Default for CompileOptions {
     fn default() -> Self {
         CompileOptions {
-            env: Box::new(|name| std::env::var(name).ok()),
+            env: Box::new(|name| std::env::var(name)),
         }
     }
 }
@@ -57,7 +60,7 @@ impl CompileOptions {
             .map(|(k, v)| (k.into(), v.into()))
             .collect();
         CompileOptions {
-            env: Box::new(move |name| map.get(name).cloned()),
+            env: Box::new(move |name| map.get(name).cloned().ok_or(VarError::NotPresent)),
         }
     }
 }
@@ -259,7 +262,7 @@ impl<'o> Compiler<'o> {
         }
     }
 
-    pub(crate) fn env(&self, name: &str) -> Option<String> {
+    pub(crate) fn env(&self, name: &str) -> Result<String, VarError> {
         (self.opts.env)(name)
     }
 

@@ -2,6 +2,8 @@
 //! its origin and path, telling what kind of URL reference a target's computed value is,
 //! and choosing the escaping of each template hole of a target.
 
+use std::borrow::Cow;
+
 use crate::code::{Escape, Origin};
 
 /// Splits `http[s]://authority/rest` into an [`Origin`] and the byte index where the path
@@ -18,15 +20,70 @@ pub(crate) fn parse_origin(url: &str) -> Result<(Origin, usize), String> {
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..end];
     let (host, port) = split_authority(authority, https)?;
+    // An internationalized name is sent (and looked up) in its ASCII form: the authority
+    // is that host, then the port as written.
+    let authority: Box<str> = match host {
+        Cow::Borrowed(_) => authority.into(),
+        Cow::Owned(ref ascii) => {
+            let written = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+            format!("{ascii}{}", &authority[written.len()..]).into()
+        }
+    };
     Ok((
         Origin {
             https,
-            authority: authority.into(),
+            authority,
             host: host.into(),
             port,
         },
         after + end,
     ))
+}
+
+/// `text` as its author wrote it: the percent-encoded bytes that are not ASCII (how a
+/// target's literal text reaches [`parse_origin`]: `é` is `%C3%A9` by then) decoded back.
+pub(crate) fn as_written(text: &str) -> Cow<'_, str> {
+    if !text.contains('%') {
+        return Cow::Borrowed(text);
+    }
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && let (Some(hi), Some(lo)) = (
+                b.get(i + 1).copied().and_then(hex_value),
+                b.get(i + 2).copied().and_then(hex_value),
+            )
+            && hi >= 8
+        {
+            out.push(hi << 4 | lo);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// The ASCII form of an internationalized host name (UTS #46, as curl and browsers look it
+/// up and send it: `bücher.example` is `xn--bcher-kva.example`, a fullwidth `１` is `1`),
+/// written raw or percent-encoded. `None` for a host that is ASCII already.
+fn ascii_host(host: &str) -> Result<Option<String>, String> {
+    if host.bytes().all(|b| b.is_ascii() && b != b'%') {
+        return Ok(None);
+    }
+    let written = as_written(host);
+    if written.is_ascii() {
+        return Ok(None);
+    }
+    match idna::domain_to_ascii(&written) {
+        Ok(ascii) if !ascii.is_empty() => Ok(Some(ascii)),
+        _ => Err(format!(
+            "invalid host `{written}`: not a valid internationalized domain name"
+        )),
+    }
 }
 
 /// What a value at the start of a target (a template there: a captured `Location`, a
@@ -99,8 +156,9 @@ pub(crate) fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
     s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
 }
 
-/// `host[:port]` or `[v6]:port` into the host (brackets removed) and the port.
-pub(crate) fn split_authority(authority: &str, https: bool) -> Result<(&str, u16), String> {
+/// `host[:port]` or `[v6]:port` into the host (brackets removed; an internationalized name
+/// in its ASCII form) and the port.
+pub(crate) fn split_authority(authority: &str, https: bool) -> Result<(Cow<'_, str>, u16), String> {
     let default_port = if https { 443 } else { 80 };
     if authority.is_empty() {
         return Err("missing host".into());
@@ -111,7 +169,7 @@ pub(crate) fn split_authority(authority: &str, https: bool) -> Result<(&str, u16
                 .into(),
         );
     }
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+    let (host, port): (&str, _) = if let Some(v6) = authority.strip_prefix('[') {
         let Some(close) = v6.find(']') else {
             return Err("unclosed `[` in an IPv6 host".into());
         };
@@ -140,11 +198,15 @@ pub(crate) fn split_authority(authority: &str, https: bool) -> Result<(&str, u16
              a name or an IPv4 address has one `:`, before the port"
         ));
     }
+    let host = match ascii_host(host)? {
+        Some(ascii) if !authority.starts_with('[') => Cow::Owned(ascii),
+        _ => Cow::Borrowed(host),
+    };
     if host
         .bytes()
         .any(|b| !(b.is_ascii_alphanumeric() || b"-._:~%".contains(&b)))
     {
-        return Err(format!("invalid host `{host}`"));
+        return Err(format!("invalid host `{}`", as_written(&host)));
     }
     let port = match port {
         None | Some("") => default_port,
@@ -152,7 +214,7 @@ pub(crate) fn split_authority(authority: &str, https: bool) -> Result<(&str, u16
             .parse::<u16>()
             .ok()
             .filter(|p| *p != 0)
-            .ok_or_else(|| format!("invalid port `{p}`"))?,
+            .ok_or_else(|| format!("invalid port `{}`", as_written(p)))?,
     };
     Ok((host, port))
 }
@@ -249,6 +311,42 @@ mod tests {
                 "{bad}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn internationalized_hosts_are_sent_in_ascii() {
+        for (url, authority, host) in [
+            // Written raw (`base`) or percent-encoded (a target's literal text).
+            (
+                "http://bücher.localhost:1/x",
+                "xn--bcher-kva.localhost:1",
+                "xn--bcher-kva.localhost",
+            ),
+            (
+                "http://b%C3%BCcher.localhost/x",
+                "xn--bcher-kva.localhost",
+                "xn--bcher-kva.localhost",
+            ),
+            (
+                "https://B%C3%9CCHER.example:8443",
+                "xn--bcher-kva.example:8443",
+                "xn--bcher-kva.example",
+            ),
+            // A fullwidth digit is the digit.
+            ("http://127.0.0.%EF%BC%91:80/", "127.0.0.1:80", "127.0.0.1"),
+            // ASCII is kept as written (case included).
+            ("http://Example.COM:8/", "Example.COM:8", "Example.COM"),
+        ] {
+            let (o, _) = parse_origin(url).unwrap();
+            assert_eq!((&*o.authority, &*o.host), (authority, host), "{url}");
+        }
+        // Shown as written, not as encoded.
+        assert_eq!(
+            parse_origin("http://127.0.0.1:41878%C3%A9/x").unwrap_err(),
+            "invalid port `41878é`"
+        );
+        let err = parse_origin("http://a%E2%80%AEb%00.example/").unwrap_err();
+        assert!(err.starts_with("invalid host `a\u{202e}b"), "{err}");
     }
 
     #[test]

@@ -556,9 +556,14 @@ fn resolve_url(program: &Program, url: &mut Vec<u8>) -> Result<(OriginRef, usize
     }
     // Still UTF-8: at most a scheme was put in front.
     let text = std::str::from_utf8(url).map_err(|_| "the URL is not valid UTF-8".to_string())?;
-    let (o, rest) = parse_origin(text).map_err(|m| format!("invalid URL `{text}`: {m}"))?;
+    let (o, mut rest) = parse_origin(text).map_err(|m| format!("invalid URL `{text}`: {m}"))?;
     let scheme_len = if o.https { 8 } else { 7 };
-    let host_start = if text[scheme_len..].starts_with('[') {
+    // An internationalized host is sent in its ASCII form: the URL holds that one.
+    if url[scheme_len..rest] != *o.authority.as_bytes() {
+        url.splice(scheme_len..rest, o.authority.bytes());
+        rest = scheme_len + o.authority.len();
+    }
+    let host_start = if url[scheme_len..].starts_with(b"[") {
         scheme_len + 1
     } else {
         scheme_len

@@ -71,15 +71,23 @@ impl Parser<'_, '_> {
         let rest = self.lx.line_rest();
         let len = rest.chars().next().map(char::len_utf8).unwrap_or(1);
         let span = Span::new(self.file, self.lx.pos, self.lx.pos + len);
-        let found: String = match rest.chars().next() {
-            Some(c) if c.is_control() => c.escape_debug().collect(),
-            Some(c) => c.to_string(),
-            None => String::new(),
-        };
-        self.err(
-            RawDiag::error(span, format!("unexpected `{found}`"))
-                .label("a line starts with a keyword, a method or a header name"),
-        );
+        // Escaped as the lexer's `unexpected character` is: a control character, and an
+        // invisible one (a zero-width space, a BOM, U+202E) that would read as "unexpected ``"
+        // or turn the rest of the line around.
+        let found: String = rest
+            .chars()
+            .next()
+            .map(|c| match c {
+                '"' | '\'' | '\\' => c.to_string(),
+                c => c.escape_debug().collect(),
+            })
+            .unwrap_or_default();
+        let mut d = RawDiag::error(span, format!("unexpected `{found}`"))
+            .label("a line starts with a keyword, a method or a header name");
+        if let Some(hint) = rest.chars().next().and_then(crate::lexer::lookalike_hint) {
+            d = d.help(hint);
+        }
+        self.err(d);
         self.lx.skip_line();
     }
 

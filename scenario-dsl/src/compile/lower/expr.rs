@@ -2,6 +2,7 @@
 //! templates, with constant folding and the escaping of each hole.
 
 use super::*;
+use std::env::VarError;
 
 impl Compiler<'_> {
     /// A decimal number written in the plan, spelled as written (`2.50` stays `2.50`, as a
@@ -152,12 +153,25 @@ impl Compiler<'_> {
                     }
                 };
                 match self.env(key) {
-                    Some(v) => Some((ExprCode::Const(Value::String(v)), Variability::Constant)),
-                    None if guarded => Some((
+                    Ok(v) => Some((ExprCode::Const(Value::String(v)), Variability::Constant)),
+                    Err(VarError::NotUnicode(_)) => {
+                        self.err(
+                            RawDiag::error(
+                                p.span,
+                                format!("environment variable `{key}` is not valid UTF-8"),
+                            )
+                            .label("set, but its value is not UTF-8")
+                            .help(format!(
+                                "give `{key}` a UTF-8 value (a `??` default is for a variable that is unset)"
+                            )),
+                        );
+                        None
+                    }
+                    Err(VarError::NotPresent) if guarded => Some((
                         ExprCode::Undefined(format!("env.{key}").into()),
                         Variability::Constant,
                     )),
-                    None => {
+                    Err(VarError::NotPresent) => {
                         self.err(
                             RawDiag::error(
                                 p.span,

@@ -495,10 +495,21 @@ impl Compiler<'_> {
     }
 
     pub(super) fn bad_target(&mut self, span: Span, text: &str, why: &str) {
+        // A no-break space pasted between the method and the target is read as part of the
+        // target: say so, not only that the target is wrong.
+        let help = text
+            .chars()
+            .next()
+            .and_then(crate::lexer::lookalike_hint)
+            .unwrap_or_else(|| {
+                "a target is a path (`/items?page=2`) or an absolute URL \
+                 (`http://host:8080/items`)"
+                    .into()
+            });
         self.err(
             RawDiag::error(span, format!("invalid request target `{text}`"))
                 .label(why.to_string())
-                .help("a target is a path (`/items?page=2`) or an absolute URL (`http://host:8080/items`)"),
+                .help(help),
         );
     }
 
