@@ -393,6 +393,9 @@ pub fn finish(f: &Finish<'_>, result: &RunResult, files: ReportFiles) -> u8 {
             unwritten.push(p.name);
         }
     }
+    // The files are written: from here a stop signal stops molotov (a stream whose reader
+    // does not read made it wait, deaf to all but SIGKILL).
+    molotov_core::process::release_stop_signals();
     // The live lines still queued (a reader that stopped reading), before the report: the
     // load is over, nothing waits for this but the report.
     crate::live_output::drain();
