@@ -1220,3 +1220,302 @@ fn a_run_refused_before_it_starts_leaves_the_report_files_alone() {
     assert_exit(&out, 0);
     assert_eq!(support::read_json(&keep_json)["exit_code"], 0);
 }
+
+/// Runs molotov with `args` and the given stdout and stderr, at most 20 s.
+fn molotov_to(
+    args: &[&str],
+    stdout: impl Into<std::process::Stdio>,
+    stderr: impl Into<std::process::Stdio>,
+) -> std::process::Output {
+    let child = support::molotov()
+        .args(args)
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    support::wait_bounded(child, Duration::from_secs(20))
+}
+
+/// `--json /dev/stdout` with stdout redirected to a file (`>> ci.log`, `> out.txt`): the JSON
+/// was written through a file description of its own, which emptied the file (a `>>` log lost
+/// its earlier lines) and wrote from its start, and the text report then overwrote the JSON;
+/// exit 0. A report path that names molotov's stdout (by device and inode, however spelled)
+/// is now `--json -`: the JSON through stdout, in order, and the text report on stderr. A
+/// report path naming stderr, or `--html` naming stdout, is refused before the run.
+#[test]
+fn a_report_path_that_names_molotovs_own_stream_is_that_stream_or_refused() {
+    let server = target();
+    let dir = TempDir::new("report-stream");
+    let file = dir.write("ok.mol", &plan(&base_url(&server), "5s", "  GET /json"));
+    let file = file.to_str().unwrap();
+    let log = dir.0.join("ci.log");
+    let append = |path: &std::path::Path| {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+            .unwrap()
+    };
+    // `>> ci.log` and `> ci.log`-after-the-first-line, through /dev/stdout and through the
+    // file's own path.
+    for json in ["/dev/stdout", log.to_str().unwrap()] {
+        std::fs::write(&log, "EARLIER LOG LINE\n").unwrap();
+        let out = molotov_to(
+            &["-q", "-w", "2", "-r", "3", "--json", json, file],
+            append(&log),
+            std::process::Stdio::piped(),
+        );
+        assert_exit_for(&out, 0, json);
+        let text = std::fs::read_to_string(&log).unwrap();
+        let rest = text
+            .strip_prefix("EARLIER LOG LINE\n")
+            .unwrap_or_else(|| panic!("{json}: the log's earlier line is gone:\n{text}"));
+        let report: serde_json::Value = serde_json::from_str(rest)
+            .unwrap_or_else(|e| panic!("{json}: not the JSON report ({e}):\n{rest}"));
+        assert_eq!(report["exit_code"], 0);
+        assert_eq!(report["totals"]["requests"], 6, "{json}");
+        // The text report went to stderr, as with --json -.
+        assert!(
+            support::stderr(&out).contains("Result: OK (exit 0)"),
+            "{}",
+            support::stderr(&out)
+        );
+    }
+    // Refused before the run, the file kept: the JSON into stderr's file, the HTML into
+    // stdout's or stderr's.
+    for (flag, path, stdout_is_log, message) in [
+        ("--json", "/dev/stderr", false, "that is molotov's stderr"),
+        ("--html", "/dev/stdout", true, "that is molotov's stdout"),
+        ("--html", "/dev/stderr", false, "that is molotov's stderr"),
+    ] {
+        std::fs::write(&log, "EARLIER LOG LINE\n").unwrap();
+        let err_file = dir.0.join("err.txt");
+        let (out, err) = if stdout_is_log {
+            let err = std::fs::File::create(&err_file).unwrap();
+            (
+                molotov_to(&["-q", "-r", "1", flag, path, file], append(&log), err),
+                err_file,
+            )
+        } else {
+            (
+                molotov_to(
+                    &["-q", "-r", "1", flag, path, file],
+                    std::process::Stdio::null(),
+                    append(&log),
+                ),
+                log.clone(),
+            )
+        };
+        assert_exit_for(&out, 2, &format!("{flag} {path}"));
+        let said = std::fs::read_to_string(&err).unwrap();
+        assert!(
+            said.contains(&format!("{flag} {path}: {message}")),
+            "{said}"
+        );
+        assert!(
+            std::fs::read_to_string(&log)
+                .unwrap()
+                .starts_with("EARLIER LOG LINE\n")
+        );
+    }
+    // The two runs' 6 requests each; the refused ones sent nothing.
+    assert_eq!(server.wait_answered(12, Duration::from_secs(2)), 12);
+}
+
+/// `--json`/`--html` naming the `--config` molotov.json (on the command line, or as the
+/// test's own `"html"`) or the `--cacert` file replaced it with the report, exit 0: they are
+/// read for the run as the plan is, and now protected as the plan's files are.
+#[test]
+fn a_report_path_that_names_the_config_or_the_ca_file_is_refused() {
+    let server = molotov_target::start(molotov_target::ServerConfig {
+        tls: Some(molotov_target::ServerTls::localhost().unwrap()),
+        ..molotov_target::ServerConfig::default()
+    })
+    .unwrap();
+    let dir = TempDir::new("report-inputs");
+    dir.write(
+        "plan.mol",
+        &plan(&format!("https://{}", server.addr()), "5s", "  GET /json"),
+    );
+    let ca = dir.write("ca.pem", server.tls_identity().unwrap().ca_pem());
+    let config = |extra: &str| {
+        format!(
+            r#"{{"molotov": {{"tests": {{"t": {{"plan": "plan.mol", "max_runs": 1, "quiet": true,
+               "cacert": "ca.pem"{extra}}}}}}}}}"#
+        )
+    };
+    let cases = [
+        (
+            config(""),
+            vec!["--json", "molotov.json"],
+            "--json molotov.json: that is the --config file",
+        ),
+        (
+            config(r#", "html": "molotov.json""#),
+            vec![],
+            "--html molotov.json: that is the --config file",
+        ),
+        (
+            config(""),
+            vec!["--html", "./ca.pem"],
+            "--html ./ca.pem: that is the --cacert file",
+        ),
+    ];
+    for (text, extra, message) in cases {
+        let json = dir.write("molotov.json", &text);
+        let out = support::run_bounded(
+            support::molotov()
+                .current_dir(&dir.0)
+                .args(["--config", "molotov.json", "--test", "t"])
+                .args(&extra),
+            Duration::from_secs(20),
+        );
+        assert_exit_for(&out, 2, message);
+        let err = support::stderr(&out);
+        assert!(err.contains(message), "{err}");
+        assert_eq!(std::fs::read_to_string(&json).unwrap(), text);
+    }
+    assert!(
+        std::fs::read_to_string(&ca)
+            .unwrap()
+            .contains("BEGIN CERTIFICATE")
+    );
+    assert_eq!(server.connections_accepted(), 0);
+}
+
+/// `--json latest.json` where latest.json is a symbolic link to a file not made yet (a
+/// shell's `>` creates it): refused before the run with "No such file or directory". The
+/// link's target is now created, and removed again when the run is refused (exit 5).
+#[test]
+fn a_report_through_a_dangling_symbolic_link_creates_its_target() {
+    let server = target();
+    let dir = TempDir::new("report-dangling");
+    let file = dir.write("ok.mol", &plan(&base_url(&server), "5s", "  GET /json"));
+    let bad = dir.write(
+        "bad.mol",
+        &plan("http://no-such-host.invalid", "5s", "  GET /json"),
+    );
+    let link = dir.0.join("latest.json");
+    let run42 = dir.0.join("run-42.json");
+    std::os::unix::fs::symlink("run-42.json", &link).unwrap();
+    let out = support::run_bounded(
+        support::molotov()
+            .args(["-q", "-r", "1", "--json"])
+            .arg(&link)
+            .arg(&bad),
+        Duration::from_secs(20),
+    );
+    assert_exit(&out, 5);
+    assert!(
+        !run42.exists(),
+        "a refused run left the link's target behind"
+    );
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let out = support::run_bounded(
+        support::molotov()
+            .args(["-q", "-r", "2", "--json"])
+            .arg(&link)
+            .arg(&file),
+        Duration::from_secs(20),
+    );
+    assert_exit(&out, 0);
+    assert_eq!(support::read_json(&run42)["totals"]["requests"], 2);
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}
+
+/// `--json` naming a Unix socket was said to be "a named pipe" without a reader; it is a
+/// socket, which no reader makes writable this way.
+#[test]
+fn a_report_to_a_unix_socket_is_called_a_socket() {
+    let server = target();
+    let dir = TempDir::new("report-socket");
+    let file = dir.write("ok.mol", &plan(&base_url(&server), "5s", "  GET /json"));
+    let sock = dir.0.join("report.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let out = support::run_bounded(
+        support::molotov()
+            .args(["-q", "-r", "1", "--json"])
+            .arg(&sock)
+            .arg(&file),
+        Duration::from_secs(20),
+    );
+    assert_exit(&out, 2);
+    let err = support::stderr(&out);
+    assert!(err.contains("it is a Unix socket"), "{err}");
+    assert!(!err.contains("named pipe"), "{err}");
+    assert_eq!(server.connections_accepted(), 0);
+}
+
+/// A stream the report goes to that cannot take it, known before the run: `--json -` into a
+/// pipe whose reader is gone (`molotov --json - plan | jq` without jq: the whole load was
+/// sent, then exit 2), and a stdout open read-only (every write failed with EBADF, which
+/// Rust's stdout takes for success: the report lost, "Result: OK", exit 0). Both are refused
+/// at once, nothing sent.
+#[test]
+fn a_report_stream_that_cannot_be_written_is_refused_before_the_run() {
+    let server = target();
+    let dir = TempDir::new("report-streams");
+    let file = dir.write("ok.mol", &plan(&base_url(&server), "5s", "  GET /json"));
+    let file = file.to_str().unwrap();
+    let (read_end, write_end) = nix::unistd::pipe().unwrap();
+    drop(read_end);
+    let err = dir.0.join("err.txt");
+    let out = molotov_to(
+        &["-q", "-d", "2", "--json", "-", file],
+        std::process::Stdio::from(write_end),
+        std::fs::File::create(&err).unwrap(),
+    );
+    assert_exit(&out, 2);
+    let said = std::fs::read_to_string(&err).unwrap();
+    assert!(
+        said.contains("cannot write the JSON report to stdout: the pipe has no reader"),
+        "{said}"
+    );
+    let read_only = dir.write("ro.txt", "");
+    for (json, what) in [(true, "JSON report"), (false, "text report")] {
+        let args: &[&str] = if json {
+            &["-q", "-d", "2", "--json", "-", file]
+        } else {
+            &["-q", "-d", "2", file]
+        };
+        let out = molotov_to(
+            args,
+            std::fs::File::open(&read_only).unwrap(),
+            std::process::Stdio::piped(),
+        );
+        assert_exit_for(&out, 2, what);
+        let said = support::stderr(&out);
+        assert!(
+            said.contains(&format!(
+                "cannot write the {what} to stdout: it is open for reading only"
+            )),
+            "{said}"
+        );
+    }
+    assert_eq!(server.connections_accepted(), 0);
+}
+
+/// `--sizing -r N` was accepted: the workers stopped after N runs, the ramp never built any
+/// load, and the run ended "OK" with nothing judged. Refused as `--sizing --single-run` is.
+#[test]
+fn sizing_with_max_runs_is_refused() {
+    let dir = TempDir::new("sizing-max-runs");
+    let file = dir.write("ok.mol", &plan("http://127.0.0.1:9", "5s", "  GET /json"));
+    let finished = molotov_with(&["-q", "--sizing", "-r", "1", file.to_str().unwrap()], &dir);
+    assert_refused(&finished, 2, "--sizing");
+    assert!(
+        finished.stderr().contains("--max-runs"),
+        "{}",
+        finished.stderr()
+    );
+}

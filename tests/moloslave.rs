@@ -451,3 +451,114 @@ fn molotov_stops_when_moloslave_is_killed() {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+/// SIGINT sent to moloslave alone (`kill -INT`, a supervisor or CI runner whose stop signal
+/// it is) was dropped while molotov ran (the test ran to its end, for ever without a
+/// duration), and obeyed during a clone only once git had cloned everything. Only the
+/// terminal's Ctrl-C (from the kernel, which signals the whole group) is not passed on now;
+/// a process's SIGINT is, like SIGTERM: molotov stops gracefully, exit 130.
+#[test]
+fn sigint_sent_to_moloslave_alone_is_passed_on() {
+    let server = target();
+    let repo = repo("sigint-alone", &format!("http://{}", server.addr()));
+    let tmp = scratch("slave-sigint-alone");
+    let mut cmd = moloslave(&tmp.0);
+    cmd.arg(&repo.dir.0)
+        .arg("long")
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let pid = child.id();
+    assert!(
+        wait_until(Duration::from_secs(30), || running_molotov(pid).is_some()),
+        "molotov did not start"
+    );
+    let started = Instant::now();
+    signal(pid, libc::SIGINT);
+    let out = wait_bounded(child, Duration::from_secs(40));
+    assert_exit(&out, 130);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        stdout(&out).contains("Result: FAILED: interrupted"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(leftovers(&tmp.0).is_empty(), "{:?}", leftovers(&tmp.0));
+}
+
+/// `nohup moloslave REPO TEST`: the hang-up nohup ignores was caught by moloslave's handler
+/// and passed on, and molotov (which got a default action on exec) stopped: exit 130. An
+/// ignored SIGHUP now stays ignored in both: the test runs to its end.
+#[test]
+fn under_nohup_sighup_stays_ignored_by_moloslave_and_molotov() {
+    let server = target();
+    let repo = repo("nohup", &format!("http://{}", server.addr()));
+    let tmp = scratch("slave-nohup");
+    let dir = repo.dir.0.clone();
+    // A test of 2 s.
+    let text = std::fs::read_to_string(dir.join("molotov.json"))
+        .unwrap()
+        .replace("\"duration\": 30", "\"duration\": 2");
+    std::fs::write(dir.join("molotov.json"), text).unwrap();
+    git(&dir, &["commit", "-q", "-am", "short"]);
+    let mut cmd = moloslave(&tmp.0);
+    cmd.arg(&dir)
+        .arg("long")
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: signal(2) is async-signal-safe, as pre_exec requires: what `nohup` does.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().unwrap();
+    let pid = child.id();
+    let mut molotov = None;
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            molotov = running_molotov(pid);
+            molotov.is_some()
+        }),
+        "molotov did not start"
+    );
+    // To moloslave alone, then to molotov itself.
+    signal(pid, libc::SIGHUP);
+    signal(molotov.unwrap(), libc::SIGHUP);
+    let out = wait_bounded(child, Duration::from_secs(30));
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("Result: OK"), "{}", stdout(&out));
+    assert!(leftovers(&tmp.0).is_empty(), "{:?}", leftovers(&tmp.0));
+}
+
+/// A relative `TMPDIR` (`TMPDIR=tmp`) made the clone's path relative, and molotov, started
+/// from inside the clone with `--config tmp/moloslave-…/molotov.json`, could not find it.
+#[test]
+fn a_relative_tmpdir_works() {
+    let server = target();
+    let repo = repo("relative-tmp", &format!("http://{}", server.addr()));
+    let cwd = scratch("slave-relative-cwd");
+    std::fs::create_dir(cwd.0.join("tmp")).unwrap();
+    let out = run_bounded(
+        moloslave(Path::new("tmp"))
+            .current_dir(&cwd.0)
+            .arg(&repo.dir.0)
+            .arg("smoke"),
+        Duration::from_secs(60),
+    );
+    assert_exit(&out, 0);
+    assert_eq!(
+        reported_outcomes(&stdout(&out)),
+        (10, 0),
+        "{}",
+        stderr(&out)
+    );
+    assert!(leftovers(&cwd.0.join("tmp")).is_empty());
+}

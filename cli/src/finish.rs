@@ -64,20 +64,34 @@ fn open(path: &Path, what: &str) -> Result<ReportFile, String> {
             created: true,
         }),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            use std::os::unix::fs::OpenOptionsExt;
+            use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+            // A symbolic link whose target does not exist yet (`latest.json -> run-42.json`)
+            // is "already there" for `create_new`: its target is created, as a shell's `>`
+            // does, and removed again if the run is refused.
+            let dangling =
+                std::fs::metadata(path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound);
             // Non-blocking: opening a named pipe for writing waits for a reader, silently and
             // for ever when there is none (before the run: nothing said, nothing sent).
             let file = match OpenOptions::new()
                 .write(true)
+                .create(dangling)
                 .custom_flags(libc::O_NONBLOCK)
                 .open(path)
             {
                 Ok(file) => file,
                 Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+                    let printable = molotov_core::printable::printable_path(path);
+                    // A Unix socket gives ENXIO too; no reader will ever make it writable so.
+                    if std::fs::metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
+                        return Err(format!(
+                            "cannot write the {what} to {printable}: it is a Unix socket, which \
+                             cannot be opened as a file (give a regular file, or --json - for stdout)"
+                        ));
+                    }
                     return Err(format!(
                         "cannot write the {what} to {0}: no reader on the named pipe {0} \
                          (start its reader first)",
-                        molotov_core::printable::printable_path(path)
+                        printable
                     ));
                 }
                 Err(e) => return Err(error(e)),
@@ -92,7 +106,7 @@ fn open(path: &Path, what: &str) -> Result<ReportFile, String> {
             Ok(ReportFile {
                 path: path.to_path_buf(),
                 file,
-                created: false,
+                created: dangling,
             })
         }
         Err(e) => Err(error(e)),
@@ -183,9 +197,106 @@ fn identity(path: &Path) -> Option<FileId> {
         .map(|m| (m.dev(), m.ino()))
 }
 
-/// Refuses report paths that would overwrite a file the plan was read from, or each other:
-/// the same path once resolved, or the same existing file under another name (a hard link).
-fn check_paths(json: Option<&Path>, html: Option<&Path>, inputs: &[PathBuf]) -> Result<(), String> {
+/// One of molotov's own output streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// The file behind descriptor `fd` as (device, inode), unless it is a device (a terminal,
+/// `/dev/null`): a device has no offset to share, and a report is written to it as it is.
+fn stream_identity(fd: i32) -> Option<FileId> {
+    // SAFETY: fd 1 and 2 stay open for the whole process (Rust's runtime opens /dev/null on
+    // a closed one at start-up); the borrow lives only for the fstat.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    let st = nix::sys::stat::fstat(fd).ok()?;
+    let kind = st.st_mode & libc::S_IFMT;
+    (kind != libc::S_IFCHR && kind != libc::S_IFBLK).then_some((st.st_dev, st.st_ino))
+}
+
+/// Which of molotov's streams `path` names: the same file, by device and inode, as stdout or
+/// stderr (`/dev/stdout`, `/proc/self/fd/1`, or the file or pipe stdout was redirected to),
+/// however the path is spelled. A device (a terminal, `/dev/null`) is none.
+fn stream_named(path: &Path) -> Option<Stream> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    let id = Some((m.dev(), m.ino()));
+    if stream_identity(1) == id {
+        Some(Stream::Stdout)
+    } else if stream_identity(2) == id {
+        Some(Stream::Stderr)
+    } else {
+        None
+    }
+}
+
+/// Whether `--json PATH` names molotov's own stdout (`--json /dev/stdout > out.txt`,
+/// `--json /dev/stdout | jq`): it is then written as `--json -` is, through stdout, in order
+/// and without emptying what stdout's file held, with the text report on stderr. Opened as
+/// a file of its own it emptied the file (a `>>` log lost its earlier lines) and the text
+/// report then overwrote the JSON.
+pub fn json_names_stdout(path: &Path) -> bool {
+    path != Path::new("-") && stream_named(path) == Some(Stream::Stdout)
+}
+
+/// Checks, before the run, that the streams the reports go to can take them: stdout (the
+/// text report, or the JSON with `--json -`) and, with `--json -`, stderr (the text report)
+/// open for writing (one open read-only failed every write with EBADF, which Rust's stdout
+/// takes for success: the report lost, "Result: OK"), and a stdout pipe that the JSON goes to
+/// still read (`molotov --json - plan | jq` without jq: the whole load was sent, then exit 2).
+fn check_streams(json_to_stdout: bool) -> Result<(), String> {
+    let read_only = |fd: i32| {
+        // SAFETY: fcntl(F_GETFL) reads the flags of a descriptor; no memory is passed.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+        flags >= 0 && flags & libc::O_ACCMODE == libc::O_RDONLY
+    };
+    let (on_stdout, on_stderr) = if json_to_stdout {
+        ("JSON report", Some("text report"))
+    } else {
+        ("text report", None)
+    };
+    if read_only(1) {
+        return Err(format!(
+            "cannot write the {on_stdout} to stdout: it is open for reading only"
+        ));
+    }
+    if let Some(what) = on_stderr
+        && read_only(2)
+    {
+        return Err(format!(
+            "cannot write the {what} to stderr: it is open for reading only"
+        ));
+    }
+    if json_to_stdout {
+        let mut pfd = libc::pollfd {
+            fd: 1,
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        // SAFETY: poll(2) on one pollfd that lives for the call, without waiting.
+        let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+        if n > 0 && pfd.revents & libc::POLLERR != 0 {
+            return Err(
+                "cannot write the JSON report to stdout: the pipe has no reader (the command \
+                 that was to read it has already ended)"
+                    .into(),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Refuses report paths that would overwrite a file the run reads (the plan's files, and
+/// `others`: `--config`, `--cacert`, each with its flag), or each other, or that name one of
+/// molotov's own streams: the same path once resolved, or the same existing file under
+/// another name (a hard link).
+fn check_paths(
+    json: Option<&Path>,
+    html: Option<&Path>,
+    inputs: &[PathBuf],
+    others: &[(&str, &Path)],
+) -> Result<(), String> {
     if html.is_some_and(|p| p == Path::new("-")) {
         return Err(
             "--html -: the HTML report goes to a file (only --json writes to stdout, with -); \
@@ -200,11 +311,37 @@ fn check_paths(json: Option<&Path>, html: Option<&Path>, inputs: &[PathBuf]) -> 
         let Some(path) = path else { continue };
         let target = resolved(path);
         let id = identity(path);
+        let printable = molotov_core::printable::printable_path(path);
         if inputs.contains(&target) || id.is_some_and(|id| input_ids.contains(&id)) {
             return Err(format!(
-                "{flag} {}: the plan is read from that file, and the report would overwrite it",
-                molotov_core::printable::printable_path(path)
+                "{flag} {printable}: the plan is read from that file, and the report would \
+                 overwrite it"
             ));
+        }
+        if let Some((other, _)) = others
+            .iter()
+            .find(|(_, p)| resolved(p) == target || id.is_some_and(|id| identity(p) == Some(id)))
+        {
+            return Err(format!(
+                "{flag} {printable}: that is the {other} file, read for this run, and the report \
+                 would overwrite it"
+            ));
+        }
+        match stream_named(path) {
+            Some(Stream::Stdout) => {
+                return Err(format!(
+                    "{flag} {printable}: that is molotov's stdout, where the text report goes: \
+                     give the report a file of its own"
+                ));
+            }
+            Some(Stream::Stderr) => {
+                return Err(format!(
+                    "{flag} {printable}: that is molotov's stderr, where its messages go: give \
+                     the report a file of its own (or, for the JSON on a stream, --json -: \
+                     stdout)"
+                ));
+            }
+            None => {}
         }
         if let Some((other, _, _)) = seen
             .iter()
@@ -222,14 +359,18 @@ fn check_paths(json: Option<&Path>, html: Option<&Path>, inputs: &[PathBuf]) -> 
 
 impl ReportFiles {
     /// Opens the files of `--json` (unless `-`) and `--html`, after checking that neither is
-    /// one of `inputs` (the files the plan was read from) nor the other. An existing file
-    /// keeps its contents until [`finish`] writes the report.
+    /// one of `inputs` (the files the plan was read from) or `others` (the other files the
+    /// run reads, with their flags), nor the other, nor one of molotov's streams, and that
+    /// the streams the reports go to can be written. An existing file keeps its contents
+    /// until [`finish`] writes the report.
     pub fn create(
         json: Option<&Path>,
         html: Option<&Path>,
         inputs: &[PathBuf],
+        others: &[(&str, &Path)],
     ) -> Result<ReportFiles, String> {
-        check_paths(json, html, inputs)?;
+        check_paths(json, html, inputs, others)?;
+        check_streams(json.is_some_and(|p| p == Path::new("-")))?;
         let json = match json {
             None => None,
             Some(p) if p == Path::new("-") => Some(JsonSink::Stdout),
@@ -257,7 +398,8 @@ impl ReportFiles {
         };
         for f in json.into_iter().chain(self.html) {
             if f.created {
-                let _ = std::fs::remove_file(&f.path);
+                // Through a symbolic link: the file it created, not the link.
+                let _ = std::fs::remove_file(std::fs::canonicalize(&f.path).unwrap_or(f.path));
             }
         }
     }
@@ -393,6 +535,9 @@ pub fn finish(f: &Finish<'_>, result: &RunResult, files: ReportFiles) -> u8 {
             unwritten.push(p.name);
         }
     }
+    // The files are written: from here a stop signal stops molotov (a stream whose reader
+    // does not read made it wait, deaf to all but SIGKILL).
+    molotov_core::process::release_stop_signals();
     // The live lines still queued (a reader that stopped reading), before the report: the
     // load is over, nothing waits for this but the report.
     crate::live_output::drain();

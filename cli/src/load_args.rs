@@ -118,7 +118,7 @@ pub struct LoadArgs {
     /// Sizing mode: ramp the workers (or, with --rate, the rate) up over --ramp-up to -w
     /// (default 500 per process) and stop when the failure ratio exceeds the tolerance; report
     /// the last load below it.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "max_runs")]
     pub sizing: bool,
 
     /// Sizing mode: the failure ratio (percent) that is too much [default: 5].

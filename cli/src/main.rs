@@ -41,8 +41,8 @@ fn main() -> ExitCode {
     };
     let code = match &cli.command {
         Some(Command::Check { plans }) => check_all(plans),
-        Some(Command::Demo { run }) => run_plan(None, run),
-        None => run_plan(cli.plan.as_deref(), &cli.run),
+        Some(Command::Demo { run }) => run_plan(None, run, None),
+        None => run_plan(cli.plan.as_deref(), &cli.run, cli.config.config.as_deref()),
     };
     // What the live view left queued (a run that ended in an error), written before leaving.
     live_output::drain();
@@ -178,8 +178,18 @@ fn random_seed() -> u64 {
     nanos ^ (u64::from(std::process::id()) << 32)
 }
 
-fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
-    let json_to_stdout = a.json.as_deref() == Some(Path::new("-"));
+/// Runs `plan` (the demo without one) with the flags `a`; `config` is the `--config` file
+/// the flags came from, if any (a report must not overwrite it).
+fn run_plan(plan: Option<&Path>, a: &RunArgs, config: Option<&Path>) -> u8 {
+    // `--json /dev/stdout` (or the file stdout goes to) is `--json -`.
+    let json = a.json.as_deref().map(|p| {
+        if finish::json_names_stdout(p) {
+            Path::new("-")
+        } else {
+            p
+        }
+    });
+    let json_to_stdout = json == Some(Path::new("-"));
     let view_kind = view::choose(&view::Context {
         quiet: a.quiet,
         console: a.console,
@@ -232,10 +242,15 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs) -> u8 {
     }
     // The report files before the run: a wrong path fails now, not after a long run (an
     // existing file keeps its contents until there is a report to put in it).
+    let read_too: Vec<(&str, &Path)> = [("--config", config), ("--cacert", a.cacert.as_deref())]
+        .into_iter()
+        .filter_map(|(flag, p)| Some((flag, p?)))
+        .collect();
     let files = match finish::ReportFiles::create(
-        a.json.as_deref(),
+        json,
         a.html.as_deref(),
         program.input_files(),
+        &read_too,
     ) {
         Ok(files) => files,
         Err(e) => {

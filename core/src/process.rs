@@ -380,12 +380,58 @@ pub struct Signals {
 
 /// The master's signal handling: SIGINT, SIGTERM, SIGHUP and SIGCHLD are blocked and read from
 /// a signalfd in the master's loop. SIGHUP (a closed terminal, a dropped ssh session) stops a
-/// run as SIGTERM does, so the reports are still written; under `nohup` it stays ignored.
+/// run as SIGTERM does, so the reports are still written; under `nohup` it stays ignored: a
+/// stop signal this process ignores when the signals are installed (`nohup` leaves SIGHUP
+/// ignored; SIGINT and SIGTERM are given their default action at start-up by
+/// [`obey_interrupt_signals`]) is left out of the blocked set. (A blocked signal is never
+/// discarded as ignored: the kernel queues it for the signalfd, and the hang-up `nohup` was
+/// asked to ignore stopped the run.)
 #[derive(Debug)]
 pub struct MasterSignals {
     fd: SignalFd,
     /// The last stop signal counted: its number, the process that sent it, when it was read.
     last_stop: std::cell::Cell<Option<(u32, u32, Instant)>>,
+    /// The parent process when the signals were installed (moloslave passes on what it gets).
+    parent: u32,
+}
+
+/// The stop signals the master reads from its signalfd (those not ignored).
+const STOP_SIGNALS: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
+
+/// Whether `sig`'s disposition is "ignore" (`SIG_IGN`), as `nohup` leaves SIGHUP.
+pub fn is_ignored(sig: Signal) -> bool {
+    // SAFETY: an all-zero sigaction is a valid value for sigaction(2) to overwrite.
+    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: a null new action only reads the current one into `old`, which we own.
+    let got = unsafe { libc::sigaction(sig as libc::c_int, std::ptr::null(), &mut old) };
+    got == 0 && old.sa_sigaction == libc::SIG_IGN
+}
+
+/// After the run, once the report files are written: SIGINT, SIGTERM and SIGHUP get their
+/// action back (the default one, or "ignore" under `nohup`), so that a text report waiting
+/// for a reader that does not read (`| sleep`, a paused pager, a stalled log shipper) can be
+/// stopped by them. Blocked for the signalfd, which nobody reads any more, they stayed
+/// pending and only SIGKILL ended molotov. Those already pending (a copy of a stop the run
+/// already obeyed, a key pressed twice) are discarded first: they asked to stop a run that
+/// is over, not to lose its report.
+pub fn release_stop_signals() {
+    let mut set = SigSet::empty();
+    for sig in STOP_SIGNALS {
+        set.add(sig);
+    }
+    let zero = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    loop {
+        // SAFETY: sigtimedwait(2) reads the set and the timeout, both live for the call, and
+        // a null siginfo pointer asks for no details.
+        let got = unsafe { libc::sigtimedwait(set.as_ref(), std::ptr::null_mut(), &zero) };
+        if got <= 0 {
+            break;
+        }
+    }
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None);
 }
 
 /// How close a second stop signal from the same sender must follow the first to be taken as
@@ -398,20 +444,24 @@ pub struct MasterSignals {
 /// stops at once as documented.
 const SAME_STOP: Duration = Duration::from_millis(50);
 
-/// Whether a stop signal (`signo` from `sender`, read at `now` by the process `own`) is a
-/// copy of the last one counted ([`SAME_STOP`]); a sender of 0 is the kernel (a terminal's
-/// Ctrl-C or hang-up), and `own` raised its signal itself (a stop key of the view).
+/// Whether a stop signal (`signo` from `sender`, read at `now` by the process `own`, whose
+/// parent is `parent`) is a copy of the last one counted ([`SAME_STOP`]); a sender of 0 is
+/// the kernel (a terminal's Ctrl-C or hang-up), and `own` raised its signal itself (a stop
+/// key of the view). The parent passing on a signal it got (moloslave does) within
+/// [`SAME_STOP`] of the same signal from another process is a copy too: `timeout moloslave`
+/// or `kill -TERM -PGID` signal the whole group, moloslave included, which passes it on.
 fn is_copy(
     last: Option<(u32, u32, Instant)>,
     signo: u32,
     sender: u32,
-    own: u32,
+    (own, parent): (u32, u32),
     now: Instant,
 ) -> bool {
     sender != 0
         && sender != own
         && last.is_some_and(|(s, p, at)| {
-            s == signo && p == sender && now.saturating_duration_since(at) < SAME_STOP
+            let same_sender = p == sender || (p != 0 && (p == parent || sender == parent));
+            s == signo && same_sender && now.saturating_duration_since(at) < SAME_STOP
         })
 }
 
@@ -419,9 +469,11 @@ impl MasterSignals {
     /// Blocks the signals and opens the signalfd. Call before forking children (they unblock).
     pub fn install() -> Result<MasterSignals, ProcessError> {
         let mut set = SigSet::empty();
-        set.add(Signal::SIGINT);
-        set.add(Signal::SIGTERM);
-        set.add(Signal::SIGHUP);
+        for sig in STOP_SIGNALS {
+            if !is_ignored(sig) {
+                set.add(sig);
+            }
+        }
         set.add(Signal::SIGCHLD);
         nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)
             .map_err(os("sigprocmask"))?;
@@ -430,6 +482,7 @@ impl MasterSignals {
         Ok(MasterSignals {
             fd,
             last_stop: std::cell::Cell::new(None),
+            parent: nix::unistd::getppid().as_raw() as u32,
         })
     }
 
@@ -476,7 +529,8 @@ impl MasterSignals {
                 libc::SIGINT | libc::SIGTERM | libc::SIGHUP => {
                     let now = Instant::now();
                     let (signo, sender) = (info.ssi_signo, info.ssi_pid);
-                    if !is_copy(self.last_stop.get(), signo, sender, std::process::id(), now) {
+                    let ids = (std::process::id(), self.parent);
+                    if !is_copy(self.last_stop.get(), signo, sender, ids, now) {
                         out.interrupts += 1;
                         self.last_stop.set(Some((signo, sender, now)));
                     }
@@ -600,10 +654,18 @@ mod tests {
             (Some((int, 0, t0)), int, 0, ms(1), false),
             // The master itself (the view's stop keys, raised one after the other): too.
             (Some((int, 7, t0)), int, 7, ms(1), false),
+            // The parent (moloslave, 99) passing on what the group got from 4242, in either
+            // order: one stop; later, or another signal, a second one.
+            (last, term, 99, ms(1), true),
+            (Some((term, 99, t0)), term, 4242, ms(1), true),
+            (last, term, 99, ms(50), false),
+            (last, int, 99, ms(1), false),
+            // The parent after the terminal's Ctrl-C: a second stop.
+            (Some((int, 0, t0)), int, 99, ms(1), false),
         ];
         for (last, signo, sender, now, copy) in cases {
             assert_eq!(
-                is_copy(last, signo, sender, 7, now),
+                is_copy(last, signo, sender, (7, 99), now),
                 copy,
                 "{last:?} {signo} {sender}"
             );

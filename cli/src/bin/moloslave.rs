@@ -6,8 +6,9 @@
 //!
 //! git is run without a shell, with the repository after `--`. Ctrl-C reaches molotov
 //! directly (the terminal signals the whole foreground process group), so moloslave only
-//! waits for it to print its report; SIGTERM and SIGHUP sent to moloslave alone are passed on
-//! to git or molotov. Exit codes: molotov's own when it ran; 2 when the repository, its
+//! waits for it to print its report; SIGINT, SIGTERM and SIGHUP sent to moloslave by a
+//! process (`kill`, a supervisor) are passed on to git or molotov. A SIGHUP ignored when
+//! moloslave starts (`nohup`) stays ignored, by molotov too. Exit codes: molotov's own when it ran; 2 when the repository, its
 //! `molotov.json` or the test is wrong (clone failed, no file, unknown test, bad revision); 4
 //! when this machine lacks something (git, the molotov binary, a temporary directory); 128+N
 //! when signal N stopped moloslave before molotov ran. If moloslave itself is killed, git or
@@ -23,7 +24,7 @@ use std::io::ErrorKind;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use clap::Parser;
 use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};
@@ -79,6 +80,8 @@ enum SlaveError {
     },
     #[error("--{flag} {value:?}: a revision name cannot start with '-'")]
     BadRevision { flag: &'static str, value: String },
+    #[error("--{flag} \"\": give a revision name (it is empty)")]
+    EmptyRevision { flag: &'static str },
     #[error("the repository {repo} has no molotov.json at its top")]
     NoConfig { repo: String },
     #[error("{0}")]
@@ -126,6 +129,7 @@ impl SlaveError {
             SlaveError::Clone { .. }
             | SlaveError::Checkout { .. }
             | SlaveError::BadRevision { .. }
+            | SlaveError::EmptyRevision { .. }
             | SlaveError::NoConfig { .. }
             | SlaveError::ReportOutsideClone { .. }
             | SlaveError::Config(_) => BAD_INPUT,
@@ -140,20 +144,30 @@ static CHILD: AtomicI32 = AtomicI32::new(0);
 /// The last signal received, 0 when none.
 static SIGNALED: AtomicI32 = AtomicI32::new(0);
 
-extern "C" fn on_signal(sig: libc::c_int) {
+/// Whether the last signal came from the kernel (a terminal's Ctrl-C): it reached the whole
+/// foreground group, the child included, and is not passed on.
+static FROM_KERNEL: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
     // SAFETY: errno is this thread's; reading and restoring it is what a handler that makes
     // a system call must do, so that the interrupted code never sees the handler's errno.
     let errno = unsafe { *libc::__errno_location() };
+    // SAFETY: with SA_SIGINFO the kernel passes a valid siginfo for the handler's duration.
+    let from_kernel = !info.is_null() && unsafe { (*info).si_code } == libc::SI_KERNEL;
     SIGNALED.store(sig, Ordering::SeqCst);
-    forward(sig);
+    FROM_KERNEL.store(from_kernel, Ordering::SeqCst);
+    forward(sig, from_kernel);
     // SAFETY: as above.
     unsafe { *libc::__errno_location() = errno };
 }
 
-/// Passes `sig` on to the running child, except SIGINT: Ctrl-C already reached it (the
-/// terminal signals the whole foreground group) and a second one would mean "stop now".
-fn forward(sig: libc::c_int) {
-    if sig == libc::SIGINT {
+/// Passes `sig` on to the running child, except a SIGINT from the kernel: a terminal's
+/// Ctrl-C already reached it (the terminal signals the whole foreground group) and a second
+/// one would mean "stop now". A SIGINT sent by a process (`kill -INT`, a supervisor or CI
+/// runner whose stop signal it is) reached moloslave alone, and is passed on: it was
+/// dropped, and the test ran to its end (for ever without a duration).
+fn forward(sig: libc::c_int, from_kernel: bool) {
+    if sig == libc::SIGINT && from_kernel {
         return;
     }
     let pid = CHILD.load(Ordering::SeqCst);
@@ -165,11 +179,17 @@ fn forward(sig: libc::c_int) {
 
 fn install_signal_handlers() {
     let action = SigAction::new(
-        SigHandler::Handler(on_signal),
-        SaFlags::SA_RESTART,
+        SigHandler::SigAction(on_signal),
+        SaFlags::SA_RESTART | SaFlags::SA_SIGINFO,
         SigSet::empty(),
     );
     for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        // `nohup moloslave`: the hang-up stays ignored, here and (an ignored signal stays
+        // ignored through exec) in molotov. A handler over it was reset to the default
+        // action in molotov, and the hang-up stopped the run.
+        if sig == Signal::SIGHUP && molotov_core::process::is_ignored(sig) {
+            continue;
+        }
         // SAFETY: the handler only stores into an atomic and calls kill(2), both
         // async-signal-safe; no other code installs handlers for these signals.
         if let Err(e) = unsafe { signal::sigaction(sig, &action) } {
@@ -196,7 +216,10 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn create() -> Result<TempDir, SlaveError> {
+        // Absolute: molotov runs from inside the clone, and is given the clone's
+        // molotov.json by this path (a relative `TMPDIR=tmp` named a file it could not find).
         let base = std::env::temp_dir();
+        let base = std::path::absolute(&base).unwrap_or(base);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
@@ -269,7 +292,7 @@ fn run_child(cmd: &mut Command, path: &Path) -> Result<ExitStatus, SlaveError> {
     CHILD.store(child.id() as i32, Ordering::SeqCst);
     // A signal that came before the pid was known.
     if let Some(sig) = interrupted() {
-        forward(sig);
+        forward(sig, FROM_KERNEL.load(Ordering::SeqCst));
     }
     // Wait for the child to end without reaping it: while it is a zombie its pid is still
     // its own, so a signal forwarded in the meantime cannot reach another process. Only
@@ -328,7 +351,8 @@ fn resolve(dir: &Path, name: &str) -> Option<String> {
 
 fn check_revision(flag: &'static str, value: &Option<String>) -> Result<(), SlaveError> {
     match value {
-        Some(v) if v.starts_with('-') || v.is_empty() => Err(SlaveError::BadRevision {
+        Some(v) if v.is_empty() => Err(SlaveError::EmptyRevision { flag }),
+        Some(v) if v.starts_with('-') => Err(SlaveError::BadRevision {
             flag,
             value: v.clone(),
         }),
@@ -550,6 +574,11 @@ mod tests {
         assert!(Args::try_parse_from(["moloslave", "repo"]).is_err());
         assert!(check_revision("ref", &Some("--upload-pack=x".into())).is_err());
         assert!(check_revision("ref", &Some("v1.0".into())).is_ok());
+        let empty = check_revision("branch", &Some(String::new())).unwrap_err();
+        assert_eq!(
+            empty.to_string(),
+            "--branch \"\": give a revision name (it is empty)"
+        );
     }
 
     #[test]
