@@ -785,3 +785,53 @@ fn a_failed_status_check_counts_in_the_errors_gate_and_the_failed_column() {
     assert_eq!(row("down"), ("10".into(), "10".into()));
     assert_eq!(row("gone"), ("10".into(), "0".into()));
 }
+
+/// A run with transport errors and failed statuses in it: the per-second series adds up to
+/// the totals (errors and failed by status, as it does for requests), the text report has no
+/// "Unfinished" line when nothing was unfinished (errors are outcomes), and
+/// `scenario_runs_per_s` counts the failed runs as well as the successful ones.
+#[test]
+fn a_run_with_errors_adds_up_in_the_series_the_text_and_the_rates() {
+    let server = target();
+    let dir = TempDir::new("errors-add-up");
+    let base = base_url(&server);
+    // Every run: a 200, a 503 (failed by status), then a timeout (a transport error that
+    // fails the run).
+    let (text, r) = run_with_json(
+        &dir,
+        "errors",
+        &format!(
+            "defaults {{\n  base {base}\n  timeout 50ms\n}}\n\n\
+             scenario s {{\n  GET /json as ok\n  GET /status/503 as down\n  \
+             GET /delay/300 as slow\n}}\n"
+        ),
+        &["-w", "2", "-r", "5"],
+        0,
+    );
+    let totals = &r["totals"];
+    assert_eq!(u(&totals["requests"]), 30, "{text}");
+    assert_eq!(u(&totals["errors"]), 10, "{text}");
+    assert_eq!(u(&totals["failed_by_status"]), 10, "{text}");
+    assert_eq!(u(&totals["failures"]), 10, "{text}");
+    let sum = |field: &str| -> u64 {
+        r["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| u(&p[field]))
+            .sum()
+    };
+    assert_eq!(sum("requests"), 30, "series: {}", r["series"]);
+    assert_eq!(sum("errors"), 10, "series: {}", r["series"]);
+    assert_eq!(sum("failed_by_status"), 10, "series: {}", r["series"]);
+    assert_eq!(u(&totals["unfinished"]), 0, "{text}");
+    assert!(text.contains("10 errors"), "{text}");
+    assert!(!text.contains("Unfinished"), "{text}");
+    let runs = (u(&totals["successes"]) + u(&totals["failures"])) as f64;
+    let duration = r["duration_s"].as_f64().unwrap();
+    let rate = r["rates"]["scenario_runs_per_s"].as_f64().unwrap();
+    assert!(
+        (rate - runs / duration).abs() <= rate * 1e-6,
+        "scenario_runs_per_s {rate}, {runs} runs over {duration} s"
+    );
+}
