@@ -796,23 +796,29 @@ fn a_run_with_errors_adds_up_in_the_series_the_text_and_the_rates() {
     let dir = TempDir::new("errors-add-up");
     let base = base_url(&server);
     // Every run: a 200, a 503 (failed by status), then a timeout (a transport error that
-    // fails the run).
+    // fails the run). The sums are compared, not fixed counts: on a loaded machine a fast
+    // request may time out too.
     let (text, r) = run_with_json(
         &dir,
         "errors",
         &format!(
-            "defaults {{\n  base {base}\n  timeout 50ms\n}}\n\n\
+            "defaults {{\n  base {base}\n  timeout 200ms\n}}\n\n\
              scenario s {{\n  GET /json as ok\n  GET /status/503 as down\n  \
-             GET /delay/300 as slow\n}}\n"
+             GET /delay/2000 as slow\n}}\n"
         ),
-        &["-w", "2", "-r", "5"],
+        &["-w", "2", "-r", "3"],
         0,
     );
     let totals = &r["totals"];
-    assert_eq!(u(&totals["requests"]), 30, "{text}");
-    assert_eq!(u(&totals["errors"]), 10, "{text}");
-    assert_eq!(u(&totals["failed_by_status"]), 10, "{text}");
-    assert_eq!(u(&totals["failures"]), 10, "{text}");
+    let (errors, failed_by_status) = (u(&totals["errors"]), u(&totals["failed_by_status"]));
+    assert!(errors > 0 && failed_by_status > 0, "{text}");
+    assert_eq!(u(&totals["failures"]), 6, "{text}");
+    assert_eq!(u(&totals["unfinished"]), 0, "{text}");
+    assert_eq!(
+        u(&totals["requests"]),
+        u(&totals["responses"]) + errors,
+        "{text}"
+    );
     let sum = |field: &str| -> u64 {
         r["series"]
             .as_array()
@@ -821,11 +827,20 @@ fn a_run_with_errors_adds_up_in_the_series_the_text_and_the_rates() {
             .map(|p| u(&p[field]))
             .sum()
     };
-    assert_eq!(sum("requests"), 30, "series: {}", r["series"]);
-    assert_eq!(sum("errors"), 10, "series: {}", r["series"]);
-    assert_eq!(sum("failed_by_status"), 10, "series: {}", r["series"]);
-    assert_eq!(u(&totals["unfinished"]), 0, "{text}");
-    assert!(text.contains("10 errors"), "{text}");
+    assert_eq!(
+        sum("requests"),
+        u(&totals["requests"]),
+        "series: {}",
+        r["series"]
+    );
+    assert_eq!(sum("errors"), errors, "series: {}", r["series"]);
+    assert_eq!(
+        sum("failed_by_status"),
+        failed_by_status,
+        "series: {}",
+        r["series"]
+    );
+    assert!(text.contains(&format!("{errors} error")), "{text}");
     assert!(!text.contains("Unfinished"), "{text}");
     let runs = (u(&totals["successes"]) + u(&totals["failures"])) as f64;
     let duration = r["duration_s"].as_f64().unwrap();
