@@ -785,3 +785,68 @@ fn a_failed_status_check_counts_in_the_errors_gate_and_the_failed_column() {
     assert_eq!(row("down"), ("10".into(), "10".into()));
     assert_eq!(row("gone"), ("10".into(), "0".into()));
 }
+
+/// A run with transport errors and failed statuses in it: the per-second series adds up to
+/// the totals (errors and failed by status, as it does for requests), the text report has no
+/// "Unfinished" line when nothing was unfinished (errors are outcomes), and
+/// `scenario_runs_per_s` counts the failed runs as well as the successful ones.
+#[test]
+fn a_run_with_errors_adds_up_in_the_series_the_text_and_the_rates() {
+    let server = target();
+    let dir = TempDir::new("errors-add-up");
+    let base = base_url(&server);
+    // Every run: a 200, a 503 (failed by status), then a timeout (a transport error that
+    // fails the run). The sums are compared, not fixed counts: on a loaded machine a fast
+    // request may time out too.
+    let (text, r) = run_with_json(
+        &dir,
+        "errors",
+        &format!(
+            "defaults {{\n  base {base}\n  timeout 200ms\n}}\n\n\
+             scenario s {{\n  GET /json as ok\n  GET /status/503 as down\n  \
+             GET /delay/2000 as slow\n}}\n"
+        ),
+        &["-w", "2", "-r", "3"],
+        0,
+    );
+    let totals = &r["totals"];
+    let (errors, failed_by_status) = (u(&totals["errors"]), u(&totals["failed_by_status"]));
+    assert!(errors > 0 && failed_by_status > 0, "{text}");
+    assert_eq!(u(&totals["failures"]), 6, "{text}");
+    assert_eq!(u(&totals["unfinished"]), 0, "{text}");
+    assert_eq!(
+        u(&totals["requests"]),
+        u(&totals["responses"]) + errors,
+        "{text}"
+    );
+    let sum = |field: &str| -> u64 {
+        r["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| u(&p[field]))
+            .sum()
+    };
+    assert_eq!(
+        sum("requests"),
+        u(&totals["requests"]),
+        "series: {}",
+        r["series"]
+    );
+    assert_eq!(sum("errors"), errors, "series: {}", r["series"]);
+    assert_eq!(
+        sum("failed_by_status"),
+        failed_by_status,
+        "series: {}",
+        r["series"]
+    );
+    assert!(text.contains(&format!("{errors} error")), "{text}");
+    assert!(!text.contains("Unfinished"), "{text}");
+    let runs = (u(&totals["successes"]) + u(&totals["failures"])) as f64;
+    let duration = r["duration_s"].as_f64().unwrap();
+    let rate = r["rates"]["scenario_runs_per_s"].as_f64().unwrap();
+    assert!(
+        (rate - runs / duration).abs() <= rate * 1e-6,
+        "scenario_runs_per_s {rate}, {runs} runs over {duration} s"
+    );
+}

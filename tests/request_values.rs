@@ -418,6 +418,15 @@ threshold errors < 1%
     assert_eq!(r["totals"]["errors"], failed, "{r}");
     assert_eq!(r["totals"]["requests"], sent + failed, "{r}");
     assert_eq!(r["totals"]["responses"], sent, "{r}");
+    // Each request's own row counts it once, as an error (not as unfinished: it ended).
+    let rows = r["requests"].as_array().unwrap();
+    for row in rows {
+        let n = |k: &str| row[k].as_u64().unwrap();
+        assert_eq!(n("unfinished"), 0, "{row}");
+        assert_eq!(n("requests"), n("responses") + n("errors"), "{row}");
+    }
+    let errors: u64 = rows.iter().map(|row| row["errors"].as_u64().unwrap()).sum();
+    assert_eq!(errors, failed, "{r}");
     let text = support::stdout(&out);
     assert!(text.contains("invalid_request"), "{text}");
 }

@@ -244,3 +244,58 @@ impl Sampler {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::series::Point;
+    use crate::shm::{Layout, Shape};
+
+    /// Each point of the series holds its own interval, merged over every slot: the
+    /// transport errors and responses failed by status of the interval, and the p50 and p99
+    /// of the latencies recorded in it (not of the run so far).
+    #[test]
+    fn a_point_holds_the_errors_and_percentiles_of_its_interval() {
+        let region = Region::new(Layout::new(Shape {
+            requests: 0,
+            scenarios: 0,
+            checks: 0,
+            slots: 2,
+        }))
+        .unwrap();
+        let mut sampler = Sampler::new(0, 0);
+        // First second, in slot 0: 95 at 1 ms and 5 at 100 ms.
+        let slot = region.slot(0);
+        slot.add(Total::Requests, 100);
+        slot.add(Total::Errors, 3);
+        slot.add(Total::FailedByStatus, 5);
+        for i in 0..100 {
+            slot.record(Histo::Overall, if i < 95 { 1_000 } else { 100_000 });
+        }
+        let first = Point::of(&sampler.sample(&region, Duration::from_secs(1)), None, None);
+        // Second second, in slot 1: 100 at 200 ms.
+        let slot = region.slot(1);
+        slot.add(Total::Requests, 100);
+        slot.add(Total::Errors, 7);
+        slot.add(Total::FailedByStatus, 2);
+        for _ in 0..100 {
+            slot.record(Histo::Overall, 200_000);
+        }
+        let second = Point::of(&sampler.sample(&region, Duration::from_secs(2)), None, None);
+        // Percentiles are the top of their bucket (3 significant digits).
+        let near =
+            |got: Option<u64>, want: u64| got.is_some_and(|v| v.abs_diff(want) <= want / 1000 + 1);
+        assert_eq!(
+            (first.requests, first.errors, first.failed_by_status),
+            (100, 3, 5)
+        );
+        assert!(near(first.p50_us, 1_000), "{first:?}");
+        assert!(near(first.p99_us, 100_000), "{first:?}");
+        assert_eq!(
+            (second.requests, second.errors, second.failed_by_status),
+            (100, 7, 2)
+        );
+        assert!(near(second.p50_us, 200_000), "{second:?}");
+        assert!(near(second.p99_us, 200_000), "{second:?}");
+    }
+}

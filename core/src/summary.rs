@@ -529,6 +529,68 @@ mod tests {
         }
     }
 
+    fn process(role: &str, slot: usize) -> ProcessInfo {
+        ProcessInfo {
+            role: role.into(),
+            slot,
+            pid: 0,
+            cpu: None,
+            exit: None,
+            usage: None,
+        }
+    }
+
+    /// How the merge combines the processes' slots: the connect and TLS handshake means are
+    /// the µs sums over the counts, the earliest start is the largest of the processes'
+    /// (not their sum), the first failure shown is the first process's, and the load's
+    /// responses and bytes received leave out those of `setup` and `teardown`.
+    #[test]
+    fn the_merge_takes_means_maxima_first_failures_and_load_counts_as_documented() {
+        let region = region(1, 3);
+        let processes = vec![
+            process("worker 0", 0),
+            process("worker 1", 1),
+            process(SETUP_ROLE, 2),
+        ];
+        for (i, (connects, micros, early)) in
+            [(3, 900, 19_000), (1, 100, 18_000)].into_iter().enumerate()
+        {
+            let slot = region.slot(i);
+            slot.add(Total::Requests, 10);
+            slot.add(Total::Responses, 9);
+            slot.add(Total::BytesReceived, 90);
+            slot.add(Total::Connects, connects);
+            slot.add(Total::ConnectMicros, micros);
+            slot.raise(Total::MaxEarlyMicros, early);
+        }
+        region.slot(0).add(Total::TlsHandshakes, 2);
+        region.slot(0).add(Total::TlsHandshakeMicros, 3_000);
+        region
+            .slot(0)
+            .offer_sample(Site::Request(0), 503, "first process");
+        region
+            .slot(1)
+            .offer_sample(Site::Request(0), 404, "second process");
+        let setup = region.slot(2);
+        setup.add(Total::Requests, 500);
+        setup.add(Total::Responses, 500);
+        setup.add(Total::BytesReceived, 5_000);
+        let s = Summary::merge(&region, &names(1), processes, Duration::from_secs(1));
+        assert_eq!(s.connects, 4);
+        assert_eq!(s.mean_connect, Some(Duration::from_micros(250)));
+        assert_eq!(s.mean_tls_handshake, Some(Duration::from_micros(1_500)));
+        assert_eq!(s.early_max, Duration::from_micros(19_000));
+        assert_eq!(
+            s.requests[0].sample,
+            Some((503, "first process".to_owned()))
+        );
+        assert_eq!(s.counts.responses, 518);
+        assert_eq!(s.bytes_received, 5_180);
+        assert_eq!(s.load.requests, 20);
+        assert_eq!(s.load.responses, 18);
+        assert_eq!(s.load.bytes_received, 180);
+    }
+
     fn names(requests: usize) -> Names {
         Names {
             requests: (0..requests).map(|i| format!("r{i}")).collect(),

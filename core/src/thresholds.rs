@@ -529,6 +529,49 @@ scenario buy {
         assert_eq!(one("checks == 66.67%", &s).observed_text(), "66.67%");
     }
 
+    /// Rates print to 1/s from 100/s: 250 requests in 1.66 s are 150.60/s, printed `151/s`,
+    /// so `rps == 151` holds and `rps == 150.6` does not (the limit is compared as written).
+    #[test]
+    fn equality_compares_a_rate_above_100_per_second_to_1_per_second() {
+        let mut s = summary();
+        s.elapsed = Duration::from_millis(1660);
+        let cases: &[(&str, bool)] = &[
+            ("rps == 151", true),
+            ("rps != 151", false),
+            ("rps == 150.6", false),
+            ("rps > 150.6", true),
+        ];
+        for &(text, passed) in cases {
+            let o = one(text, &s);
+            assert_eq!(o.passed, passed, "{text}: {o:?}");
+        }
+        assert_eq!(one("rps == 151", &s).observed_text(), "151/s");
+    }
+
+    /// `p999` is the 99.9th percentile, not the 99th: with 995 latencies at 10 ms and 5 at
+    /// 500 ms, p99 is 10 ms and p99.9 is 500 ms.
+    #[test]
+    fn p999_reads_the_99_9th_percentile() {
+        let mut s = summary();
+        let mut values = vec![10_000; 995];
+        values.extend([500_000; 5]);
+        s.latency = histogram(&values);
+        let cases: &[(&str, f64, bool)] = &[
+            ("p99 < 100ms", 10_000.0, true),
+            ("p999 < 100ms", 500_000.0, false),
+            ("p999 > 400ms", 500_000.0, true),
+        ];
+        for &(text, want, passed) in cases {
+            let o = one(text, &s);
+            let got = o.observed.expect(text);
+            assert!(
+                (got - want).abs() <= want * 0.001,
+                "{text}: observed {got}, want {want}"
+            );
+            assert_eq!(o.passed, passed, "{text}: {o:?}");
+        }
+    }
+
     #[test]
     fn scopes_and_units_are_reported() {
         let s = summary();

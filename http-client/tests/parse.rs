@@ -267,6 +267,13 @@ fn well_formed_responses() {
             b"ok",
             false,
         ),
+        // HTTP/1.0: `close` wins over `keep-alive` in the same field (RFC 9112 9.6).
+        good(
+            b"HTTP/1.0 200 OK\r\nConnection: keep-alive, close\r\nContent-Length: 2\r\n\r\nok",
+            200,
+            b"ok",
+            false,
+        ),
         good(
             b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\ncontent-length: 5\r\n\r\nhello",
             200,
@@ -905,5 +912,93 @@ fn a_chunk_size_line_holds_4_kib_before_its_line_ending() {
         } else {
             assert_eq!(parsed.err(), Some(ErrorKind::MalformedResponse), "{length}");
         }
+    }
+}
+
+/// Each parser limit holds at its exact value and refuses one past it: 8 interim responses
+/// (`MAX_INTERIM`) are skipped and a 9th is refused; a chunk-size line of 4 KiB of digits
+/// (leading zeros), or of digits and whitespace, is read and one of 4,097 bytes is refused;
+/// a kept chunked body of exactly the body cap is kept and one byte more is refused.
+#[test]
+fn limits_hold_at_their_exact_value() {
+    let interim = |n: usize| -> Vec<u8> {
+        let mut input = b"HTTP/1.1 100 Continue\r\n\r\n".repeat(n);
+        input.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        input
+    };
+    let parsed = parse_all_ways(&interim(8), PLAIN).map(|p| (p.status, p.body));
+    assert_eq!(parsed, Ok((200, b"ok".to_vec())), "8 interim responses");
+    let parsed = parse_all_ways(&interim(9), PLAIN).map(|p| p.status);
+    assert_eq!(
+        parsed,
+        Err(ErrorKind::MalformedResponse),
+        "9 interim responses"
+    );
+
+    let chunked = |size_line: &[u8]| -> Vec<u8> {
+        let mut input = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        input.extend_from_slice(size_line);
+        input.extend_from_slice(b"\r\nhello\r\n0\r\n\r\n");
+        input
+    };
+    for length in [4096, 4097] {
+        let mut zeros = vec![b'0'; length - 1];
+        zeros.push(b'5');
+        let mut spaced = b"5".to_vec();
+        spaced.resize(length, b' ');
+        for line in [zeros, spaced] {
+            let parsed = parse_all_ways(&chunked(&line), PLAIN).map(|p| p.body);
+            let want = if length == 4096 {
+                Ok(b"hello".to_vec())
+            } else {
+                Err(ErrorKind::MalformedResponse)
+            };
+            assert_eq!(
+                parsed,
+                want,
+                "size line of {length} bytes: {}...",
+                String::from_utf8_lossy(&line[..2])
+            );
+        }
+    }
+
+    let capped = Setup {
+        limits: Limits {
+            max_header_bytes: 64 << 10,
+            max_body_bytes: 8,
+        },
+        ..PLAIN
+    };
+    // (input, whether it is kept: its body is then 01234567; if not, body_too_large)
+    let cases: [(&[u8], bool); 4] = [
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n01234567\r\n0\r\n\r\n",
+            true,
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n012\r\n5\r\n34567\r\n0\r\n\r\n",
+            true,
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n012\r\n6\r\n345678\r\n0\r\n\r\n",
+            false,
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n01234567",
+            true,
+        ),
+    ];
+    for (input, kept) in cases {
+        let want = if kept {
+            Ok(b"01234567".to_vec())
+        } else {
+            Err(ErrorKind::BodyTooLarge)
+        };
+        assert_eq!(
+            parse_all_ways(input, capped).map(|p| p.body),
+            want,
+            "{:?}",
+            String::from_utf8_lossy(input)
+        );
     }
 }

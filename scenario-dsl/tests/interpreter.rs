@@ -180,6 +180,32 @@ fn status_400_without_status_check_is_a_failed_request() {
     assert_eq!(failed, [(0, 404), (1, 404)]);
 }
 
+/// The bound is 400 itself: with no status check, 399 is not a failed request and 400 is,
+/// whether the request has no clauses (/a, /b) or clauses that do not check the status
+/// (/c, /d).
+#[test]
+fn status_400_is_the_first_failed_status_with_or_without_clauses() {
+    let p = program(&plan(
+        "scenario s {\n  GET /a\n  GET /b\n  GET /c\n  check duration < 1h\n  GET /d\n  check duration < 1h\n}\n",
+    ));
+    let mut w = worker(&p, 0);
+    let mut d = FakeDriver::new(|s| {
+        Ok(FakeResponse::status(match s.path.as_str() {
+            "/a" | "/c" => 399,
+            _ => 400,
+        }))
+    });
+    let (_, ev) = run(&mut w, &mut d);
+    let failed: Vec<_> =
+        ev.0.iter()
+            .filter_map(|e| match e {
+                Event::RequestFailed(id, s) => Some((id.0, *s)),
+                _ => None,
+            })
+            .collect();
+    assert_eq!(failed, [(1, 400), (3, 400)]);
+}
+
 /// With a status check, the check decides whether the response failed: a failed one counts
 /// whatever the status (`errors < 1%` once passed with 99% 503s under `check status ==
 /// 200`), a passed one does not (an expected 404).
