@@ -1079,6 +1079,18 @@ fn pipe_bytes(fd: i32) -> usize {
     n as usize
 }
 
+/// The write(2) calls `pid` has made (`syscw` of `/proc/PID/io`), None where the kernel does
+/// not keep them.
+fn write_syscalls(pid: u32) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("syscw:"))?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// Reads `stream` to its end on a thread of its own.
 fn read_in_background(
     mut stream: impl std::io::Read + Send + 'static,
@@ -1113,9 +1125,23 @@ fn sigterm_is_obeyed_while_stdout_is_not_read() {
             && server.requests_answered() > 0),
         "stdout never filled"
     );
-    // Well past the full pipe: the master would be stuck in write(2) by now, and its queue
-    // (16 KiB, about 130 lines of 1 ms) full, even on a loaded machine.
-    std::thread::sleep(Duration::from_secs(2));
+    // The pipe is full: every line the master makes from now on goes to its queue (16 KiB,
+    // about 150 lines of ~108 bytes), and once that is full, is dropped. How fast it makes
+    // lines depends on the machine (1 ms asked; ~16 ms each on a loaded one), so count them:
+    // each line pushed at a full pipe is two write(2) attempts that find no room (before and
+    // after queueing it), and the master writes nothing else while the load runs.
+    let writes = || write_syscalls(master);
+    match writes() {
+        Some(before) => assert!(
+            wait_until(Duration::from_secs(60), || writes()
+                .is_some_and(|now| now >= before + 2 * 250)),
+            "the master did not try to write 250 lines to its full stdout in 60 s"
+        ),
+        None => {
+            eprintln!("cannot count the master's writes (/proc/{master}/io): waiting 10 s");
+            std::thread::sleep(Duration::from_secs(10));
+        }
+    }
     signal(master, libc::SIGTERM);
     // Still not reading stdout: the load must stop, and the master reap its load processes.
     assert!(
