@@ -584,9 +584,20 @@ fn start_with_slow(
     (server, dir, run)
 }
 
-/// Stops the run started in `dir`: SIGTERM to its master once, or (`twice`) SIGINT twice
-/// 100 ms apart (the two are the same to the master). Returns when the first signal went
-/// and the run as it finished (within `limit`), sound and interrupted (exit 130).
+/// Whether `sig` waits, not yet taken, for process `pid` (its `ShdPnd` or `SigPnd`): false
+/// once it has been read, or when the process is gone.
+fn signal_pending(pid: u32, sig: i32) -> bool {
+    ["ShdPnd", "SigPnd"].iter().any(|field| {
+        support::proc_status_field(pid, field)
+            .and_then(|mask| u64::from_str_radix(&mask, 16).ok())
+            .is_some_and(|mask| mask & (1u64 << (sig - 1)) != 0)
+    })
+}
+
+/// Stops the run started in `dir`: SIGTERM to its master once, or (`twice`) SIGINT twice,
+/// the second once the master has taken the first (the two are the same to the master).
+/// Returns when the first signal went and the run as it finished (within `limit`), sound and
+/// interrupted (exit 130).
 fn interrupt(
     (child, started): (std::process::Child, Instant),
     twice: bool,
@@ -597,6 +608,17 @@ fn interrupt(
     let at = Instant::now();
     signal(master, if twice { libc::SIGINT } else { libc::SIGTERM });
     if twice {
+        // Standard signals do not queue: a second SIGINT sent while the first is still
+        // pending (the master not scheduled in between, on a loaded machine) is lost, and
+        // the master sees one interrupt. Send it once the master has read the first from its
+        // signalfd (no longer pending), and 100 ms after that: a second signal from the same
+        // sender that the master reads within 50 ms of the first is a copy of it (a script's
+        // `kill; sleep 0.1; kill` stops at once, as documented).
+        let taken = || !signal_pending(master, libc::SIGINT);
+        assert!(
+            wait_until(Duration::from_secs(5), taken),
+            "the master did not take the first SIGINT in 5 s"
+        );
         std::thread::sleep(Duration::from_millis(100));
         signal(master, libc::SIGINT);
     }
