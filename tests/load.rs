@@ -143,7 +143,8 @@ fn many_idle_workers_keep_the_schedule_and_the_connections_few() {
         // Another program on these 2 CPUs makes starts late whatever the workers (51-246 of
         // 400 seen, p50 up to 11 ms, with one busy loop on CPU 0). A control run with 20
         // workers per process, enough for this rate and none idle for long, shows how late
-        // starts are just now: the idle workers may not make them much later.
+        // starts are just now: the idle workers may not make them much later. (Two runs in a
+        // row on such a machine differ: 49 late against 14 seen, p50 the same.)
         let (control_report, control) = run_json_get(
             "idle-workers-control",
             &["-p", "2", "-w", "20", "--rate", "200", "-d", "2"],
@@ -151,7 +152,7 @@ fn many_idle_workers_keep_the_schedule_and_the_connections_few() {
         let control_p50 = control["latency_us"]["p50"].as_u64().unwrap();
         let control_late = control["schedule"]["late_starts"].as_u64().unwrap();
         assert!(
-            p50 <= 2 * control_p50 + 2_000 && late <= 2 * control_late + 20,
+            p50 <= 2 * control_p50 + 2_000 && late <= 2 * control_late + requests / 10,
             "{late} of {requests} starts late, p50 {p50} µs from the intended start; with 20 \
              workers {control_late} late, p50 {control_p50} µs\n{report}\n{control_report}"
         );
@@ -177,13 +178,11 @@ fn processes_start_the_schedule_together_once_all_are_ready() {
     let requests = r["totals"]["requests"].as_u64().unwrap();
     // Arrivals still due when the deadline passes are not started (and counted as missed):
     // when the other tests of this binary load both CPUs at the same moment, the last few
-    // may end that way.
-    assert!(
-        (72..=80).contains(&requests),
-        "{requests} requests for --rate 4000 -d 20ms\n{report}"
-    );
+    // may end that way; with another program on a CPU, as many as the process's own
+    // lateness explains (25 after starts 12 ms late, at 4,000/s).
     let missed = r["schedule"]["missed_starts"].as_u64().unwrap();
     assert_eq!(requests + missed, 80, "{report}");
+    assert_unstarted_explained(&r, 4000.0, 8, &report);
     let late = r["schedule"]["late_starts"].as_u64().unwrap();
     if late > 10 {
         // Outside CPU load (another program on these 2 CPUs) makes starts late by up to a
@@ -629,10 +628,16 @@ fn an_overloaded_schedule_counts_every_arrival_once() {
         );
         assert!(series.iter().all(|p| p["behind"].is_u64()), "{series:?}");
         let page = std::fs::read_to_string(&html).unwrap();
+        // A wake-up on time may start the next arrival early (--max-early): rare here, where
+        // the workers are all busy, but a loaded machine's late wake-ups make it happen.
+        let early = match r["schedule"]["early_starts"].as_u64().unwrap() {
+            0 => String::new(),
+            n => format!("{n} early (--max-early), "),
+        };
         assert!(
             page.contains(&format!(
                 "Scheduled starts</div><div class=\"v bad\">{started} of 400</div>\
-                 <div class=\"n\">{} late, {dropped} dropped, {missed} missed",
+                 <div class=\"n\">{} late, {early}{dropped} dropped, {missed} missed",
                 r["schedule"]["late_starts"]
             )),
             "{page}"
