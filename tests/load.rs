@@ -193,7 +193,8 @@ fn processes_start_the_schedule_together_once_all_are_ready() {
         // loop on one CPU both runs come to 15-100 ms.
         let total_ms = |r: &serde_json::Value| {
             let s = &r["schedule"];
-            s["late_starts"].as_u64().unwrap() * s["late_mean_us"].as_u64().unwrap() / 1000
+            // No mean (null) when no start was late.
+            s["late_starts"].as_u64().unwrap() * s["late_mean_us"].as_u64().unwrap_or(0) / 1000
         };
         let (control_report, control) = run_json_get(
             "start-together-control",
