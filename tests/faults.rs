@@ -584,9 +584,20 @@ fn start_with_slow(
     (server, dir, run)
 }
 
-/// Stops the run started in `dir`: SIGTERM to its master once, or (`twice`) SIGINT twice
-/// 100 ms apart (the two are the same to the master). Returns when the first signal went
-/// and the run as it finished (within `limit`), sound and interrupted (exit 130).
+/// Whether `sig` waits, not yet taken, for process `pid` (its `ShdPnd` or `SigPnd`): false
+/// once it has been read, or when the process is gone.
+fn signal_pending(pid: u32, sig: i32) -> bool {
+    ["ShdPnd", "SigPnd"].iter().any(|field| {
+        support::proc_status_field(pid, field)
+            .and_then(|mask| u64::from_str_radix(&mask, 16).ok())
+            .is_some_and(|mask| mask & (1u64 << (sig - 1)) != 0)
+    })
+}
+
+/// Stops the run started in `dir`: SIGTERM to its master once, or (`twice`) SIGINT twice,
+/// the second once the master has taken the first (the two are the same to the master).
+/// Returns when the first signal went and the run as it finished (within `limit`), sound and
+/// interrupted (exit 130).
 fn interrupt(
     (child, started): (std::process::Child, Instant),
     twice: bool,
@@ -597,6 +608,17 @@ fn interrupt(
     let at = Instant::now();
     signal(master, if twice { libc::SIGINT } else { libc::SIGTERM });
     if twice {
+        // Standard signals do not queue: a second SIGINT sent while the first is still
+        // pending (the master not scheduled in between, on a loaded machine) is lost, and
+        // the master sees one interrupt. Send it once the master has read the first from its
+        // signalfd (no longer pending), and 100 ms after that: a second signal from the same
+        // sender that the master reads within 50 ms of the first is a copy of it (a script's
+        // `kill; sleep 0.1; kill` stops at once, as documented).
+        let taken = || !signal_pending(master, libc::SIGINT);
+        assert!(
+            wait_until(Duration::from_secs(5), taken),
+            "the master did not take the first SIGINT in 5 s"
+        );
         std::thread::sleep(Duration::from_millis(100));
         signal(master, libc::SIGINT);
     }
@@ -1079,6 +1101,18 @@ fn pipe_bytes(fd: i32) -> usize {
     n as usize
 }
 
+/// The write(2) calls `pid` has made (`syscw` of `/proc/PID/io`), None where the kernel does
+/// not keep them.
+fn write_syscalls(pid: u32) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("syscw:"))?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// Reads `stream` to its end on a thread of its own.
 fn read_in_background(
     mut stream: impl std::io::Read + Send + 'static,
@@ -1113,9 +1147,23 @@ fn sigterm_is_obeyed_while_stdout_is_not_read() {
             && server.requests_answered() > 0),
         "stdout never filled"
     );
-    // Well past the full pipe: the master would be stuck in write(2) by now, and its queue
-    // (16 KiB, about 130 lines of 1 ms) full, even on a loaded machine.
-    std::thread::sleep(Duration::from_secs(2));
+    // The pipe is full: every line the master makes from now on goes to its queue (16 KiB,
+    // about 150 lines of ~108 bytes), and once that is full, is dropped. How fast it makes
+    // lines depends on the machine (1 ms asked; ~16 ms each on a loaded one), so count them:
+    // each line pushed at a full pipe is two write(2) attempts that find no room (before and
+    // after queueing it), and the master writes nothing else while the load runs.
+    let writes = || write_syscalls(master);
+    match writes() {
+        Some(before) => assert!(
+            wait_until(Duration::from_secs(60), || writes()
+                .is_some_and(|now| now >= before + 2 * 250)),
+            "the master did not try to write 250 lines to its full stdout in 60 s"
+        ),
+        None => {
+            eprintln!("cannot count the master's writes (/proc/{master}/io): waiting 10 s");
+            std::thread::sleep(Duration::from_secs(10));
+        }
+    }
     signal(master, libc::SIGTERM);
     // Still not reading stdout: the load must stop, and the master reap its load processes.
     assert!(
@@ -1679,30 +1727,103 @@ fn kernel_charges_rings() -> bool {
     !((5, 12)..(6, 14)).contains(&version)
 }
 
-/// `molotov ARGS FILE` as the user `nobody` (no CAP_IPC_LOCK: its rings are charged to its
-/// locked memory) with a locked-memory limit of `memlock` bytes, in its own process group.
-/// None (and why, printed) when this cannot be done here: not root, or no `setpriv`.
-fn as_nobody(args: &[&str], file: &Path, memlock: u64, dir: &TempDir) -> Option<Finished> {
+/// Says why a test is skipped on the test's stderr itself, not through libtest's capture
+/// (`eprintln!`), which shows it only for a failed test or with `--nocapture`: a green run
+/// that tested nothing says so.
+fn say_skipped(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{why}");
+}
+
+/// A user id of its own for one run of [`as_a_user_of_its_own`]: the kernel charges io_uring
+/// rings to the user, all its processes together (and for some time after they end), so two
+/// runs as one shared user (`nobody`, in two copies of this test at once: two CI jobs on one
+/// machine) took each other's locked memory. An id no account uses, from this process's id,
+/// the time and a counter; setuid to it needs no passwd entry. None when this user namespace
+/// does not map it, or a process runs as it.
+fn unused_uid() -> Option<u32> {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let mixed = (std::process::id() ^ nanos.rotate_left(13)).wrapping_mul(0x9e37_79b9) ^ n;
+    // 0x6d6f_0000..0x6e6f_0000: far above the ids of system and human accounts.
+    let uid = 0x6d6f_0000 + (mixed & 0xff_ffff);
+    let in_use = std::fs::read_dir("/proc").ok()?.flatten().any(|e| {
+        support::proc_status_field(
+            e.file_name()
+                .to_str()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0),
+            "Uid",
+        )
+        .is_some_and(|ids| ids.split_whitespace().any(|id| id == uid.to_string()))
+    });
+    let mapped = std::fs::read_to_string("/proc/self/uid_map")
+        .ok()?
+        .lines()
+        .any(|l| {
+            let f: Vec<u64> = l
+                .split_whitespace()
+                .filter_map(|f| f.parse().ok())
+                .collect();
+            f.len() == 3 && (f[0]..f[0] + f[2]).contains(&u64::from(uid))
+        });
+    (mapped && !in_use).then_some(uid)
+}
+
+/// `molotov ARGS FILE` as a user of its own ([`unused_uid`]; no CAP_IPC_LOCK: its rings are
+/// charged to its locked memory) with a locked-memory limit of `memlock` bytes, in its own
+/// process group. None (and why, printed) when this cannot be done here: not root, no
+/// `setpriv`, no free user id, or that user cannot run the binary (a build under a private
+/// home).
+fn as_a_user_of_its_own(
+    args: &[&str],
+    file: &Path,
+    memlock: u64,
+    dir: &TempDir,
+) -> Option<Finished> {
     // SAFETY: geteuid(2) only reads.
     if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: running molotov as nobody (setpriv) needs root");
+        say_skipped("skipped: running molotov as another user (setpriv) needs root");
         return None;
     }
     if Command::new("setpriv").arg("--version").output().is_err() {
-        eprintln!("skipped: no setpriv here");
+        say_skipped("skipped: no setpriv here");
         return None;
     }
     if !kernel_charges_rings() {
-        eprintln!("skipped: this kernel (5.12 to 6.13) does not charge rings to locked memory");
+        say_skipped("skipped: this kernel (5.12 to 6.13) does not charge rings to locked memory");
         return None;
     }
+    let Some(uid) = unused_uid() else {
+        say_skipped("skipped: no unused user id mapped in this user namespace");
+        return None;
+    };
     let bin = env!("CARGO_BIN_EXE_molotov");
-    let mut cmd = Command::new("setpriv");
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", bin])
-        .args(args)
-        .arg(file)
-        .stdin(Stdio::null())
-        .process_group(0);
+    let as_user = || {
+        let mut cmd = Command::new("setpriv");
+        cmd.arg(format!("--reuid={uid}"))
+            .arg(format!("--regid={uid}"))
+            .args(["--clear-groups", bin])
+            .stdin(Stdio::null());
+        cmd
+    };
+    let can_run = as_user()
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !can_run {
+        say_skipped(&format!(
+            "skipped: user id {uid} (no account) cannot run {bin}"
+        ));
+        return None;
+    }
+    // A report left by an earlier run (another user's file) cannot be written over.
+    let _ = std::fs::remove_file(harness::report_path(dir));
+    let mut cmd = as_user();
+    cmd.args(args).arg(file).process_group(0);
     limit_locked_memory(&mut cmd, memlock);
     Some(run(&mut cmd, dir, Duration::from_secs(20)))
 }
@@ -1714,12 +1835,12 @@ fn locked_memory_for_the_rings_of_every_load_process_is_checked_up_front() {
     // per process), and 3 or 4 of 16 load processes then died: "cannot start its executor:
     // Cannot allocate memory", exit 4 after a run with fewer processes than asked.
     let (server, dir, file) = json_plan("memlock-rings");
-    // nobody reads the plan and writes the report in the directory.
+    // The run's user (not root) reads the plan and writes the report in the directory.
     for p in [&dir.0, &file] {
         let mode = if p.is_dir() { 0o777 } else { 0o644 };
         std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
     }
-    let Some(finished) = as_nobody(
+    let Some(finished) = as_a_user_of_its_own(
         &["-q", "-w", "1", "-p", "16", "-d", "1"],
         &file,
         1 << 20,
@@ -1743,7 +1864,7 @@ fn locked_memory_for_the_rings_of_every_load_process_is_checked_up_front() {
         finished.dump()
     );
     // A deep ring: 1.5 MiB each.
-    let finished = as_nobody(
+    let finished = as_a_user_of_its_own(
         &[
             "-q",
             "-w",
@@ -1759,7 +1880,7 @@ fn locked_memory_for_the_rings_of_every_load_process_is_checked_up_front() {
         1 << 20,
         &dir,
     )
-    .unwrap();
+    .expect("as_a_user_of_its_own ran once: it runs again");
     refused_up_front(&finished, &server);
     assert!(
         finished
@@ -1771,7 +1892,7 @@ fn locked_memory_for_the_rings_of_every_load_process_is_checked_up_front() {
     // What fits runs whole: 8 rings of 76 KiB and the probe's 8 KiB in 1 MiB, with the
     // multishot receives' buffer rings too. (The rings of the refused runs are not charged:
     // they never started.)
-    let finished = as_nobody(
+    let finished = as_a_user_of_its_own(
         &["-q", "-w", "2", "-p", "8", "-d", "1", "--multishot-recv"],
         &file,
         1 << 20,
@@ -1786,9 +1907,10 @@ fn locked_memory_for_the_rings_of_every_load_process_is_checked_up_front() {
     finished.assert_exit(0);
     finished.assert_sound();
     assert_server_answered_all(&server, &finished);
-    std::thread::sleep(Duration::from_secs(3));
-    // One ring and the probe's in 256 KiB: under the old flat 512 KiB floor, refused.
-    let finished = as_nobody(
+    // One ring and the probe's in 256 KiB: under the old flat 512 KiB floor, refused. (A user
+    // of its own: the rings of the run above, freed some time after it ends, are not
+    // charged to it.)
+    let finished = as_a_user_of_its_own(
         &["-q", "-w", "1", "-p", "1", "-d", "1"],
         &file,
         256 << 10,

@@ -128,21 +128,35 @@ fn many_idle_workers_keep_the_schedule_and_the_connections_few() {
     let totals = &r["totals"];
     // The schedule holds 400 starts in 2 s; one that no worker had taken by the deadline
     // (a slow timer that made the process fall behind at the very end) is not started, and
-    // is counted as missed.
+    // is counted as missed: 2 at most, or as many as the process's own lateness explains
+    // (another program on its CPU).
     let requests = totals["requests"].as_u64().unwrap();
-    assert!(
-        (398..=400).contains(&requests),
-        "{requests} requests for --rate 200 -d 2\n{report}"
-    );
     let missed = r["schedule"]["missed_starts"].as_u64().unwrap();
     assert_eq!(requests + missed, 400, "{report}");
+    assert_unstarted_explained(&r, 200.0, 2, &report);
+    // When idle workers cost each start something (a timer per worker, sleeps in slices
+    // that added up their lateness), most starts were late: 1,500 of 2,000, p50 7.7-24.7 ms
+    // (the server answers in ~0.2 ms).
     let p50 = r["latency_us"]["p50"].as_u64().unwrap();
-    assert!(
-        p50 < 5_000,
-        "p50 {p50} µs from the intended start\n{report}"
-    );
     let late = r["schedule"]["late_starts"].as_u64().unwrap();
-    assert!(late <= 20, "{late} of {requests} starts late\n{report}");
+    if p50 >= 5_000 || late > 20 {
+        // Another program on these 2 CPUs makes starts late whatever the workers (51-246 of
+        // 400 seen, p50 up to 11 ms, with one busy loop on CPU 0). A control run with 20
+        // workers per process, enough for this rate and none idle for long, shows how late
+        // starts are just now: the idle workers may not make them much later. (Two runs in a
+        // row on such a machine differ: 49 late against 14 seen, p50 the same.)
+        let (control_report, control) = run_json_get(
+            "idle-workers-control",
+            &["-p", "2", "-w", "20", "--rate", "200", "-d", "2"],
+        );
+        let control_p50 = control["latency_us"]["p50"].as_u64().unwrap();
+        let control_late = control["schedule"]["late_starts"].as_u64().unwrap();
+        assert!(
+            p50 <= 2 * control_p50 + 2_000 && late <= 2 * control_late + requests / 10,
+            "{late} of {requests} starts late, p50 {p50} µs from the intended start; with 20 \
+             workers {control_late} late, p50 {control_p50} µs\n{report}\n{control_report}"
+        );
+    }
     let connections = totals["connections"].as_u64().unwrap();
     assert!(
         connections <= 100,
@@ -164,13 +178,11 @@ fn processes_start_the_schedule_together_once_all_are_ready() {
     let requests = r["totals"]["requests"].as_u64().unwrap();
     // Arrivals still due when the deadline passes are not started (and counted as missed):
     // when the other tests of this binary load both CPUs at the same moment, the last few
-    // may end that way.
-    assert!(
-        (72..=80).contains(&requests),
-        "{requests} requests for --rate 4000 -d 20ms\n{report}"
-    );
+    // may end that way; with another program on a CPU, as many as the process's own
+    // lateness explains (25 after starts 12 ms late, at 4,000/s).
     let missed = r["schedule"]["missed_starts"].as_u64().unwrap();
     assert_eq!(requests + missed, 80, "{report}");
+    assert_unstarted_explained(&r, 4000.0, 8, &report);
     let late = r["schedule"]["late_starts"].as_u64().unwrap();
     if late > 10 {
         // Outside CPU load (another program on these 2 CPUs) makes starts late by up to a
@@ -181,7 +193,8 @@ fn processes_start_the_schedule_together_once_all_are_ready() {
         // loop on one CPU both runs come to 15-100 ms.
         let total_ms = |r: &serde_json::Value| {
             let s = &r["schedule"];
-            s["late_starts"].as_u64().unwrap() * s["late_mean_us"].as_u64().unwrap() / 1000
+            // No mean (null) when no start was late.
+            s["late_starts"].as_u64().unwrap() * s["late_mean_us"].as_u64().unwrap_or(0) / 1000
         };
         let (control_report, control) = run_json_get(
             "start-together-control",
@@ -236,14 +249,33 @@ fn the_open_model_logs_workers_in_before_the_schedule_starts() {
     };
     assert_eq!(request("login")["requests"], 10, "{report}");
     let work = request("work");
-    assert_eq!(work["requests"], 200, "{report}");
+    let (_, _, missed) = arrivals_accounted(&r);
+    assert_eq!(work["requests"].as_u64().unwrap() + missed, 200, "{report}");
+    assert_unstarted_explained(&r, 200.0, 0, &report);
     let p99 = work["latency_us"]["p99"].as_u64().unwrap();
-    assert!(
-        p99 < 50_000,
-        "work p99 {p99} µs from the intended start\n{report}"
-    );
     let late = r["schedule"]["late_starts"].as_u64().unwrap();
-    assert!(late <= 10, "{late} late starts\n{report}");
+    if p99 >= 50_000 || late > 10 {
+        // Logins inside the schedule make its first 100 ms of arrivals (20) wait for them:
+        // p99 ~94 ms, ~1 s of lateness in all. Another program on these 2 CPUs makes starts
+        // late too (27-65 of 200 seen, by a scheduler slice, and once 270 ms). A control run
+        // without logins shows how late starts are just now; the logins may add no more
+        // than a fraction of what they did.
+        let (control_report, control) = run_json_get(
+            "login-first-control",
+            &["-p", "2", "-w", "5", "--rate", "200", "-d", "1"],
+        );
+        let total_ms = |r: &serde_json::Value| {
+            let s = &r["schedule"];
+            s["late_starts"].as_u64().unwrap() * s["late_mean_us"].as_u64().unwrap_or(0) / 1000
+        };
+        let (ours, theirs) = (total_ms(&r), total_ms(&control));
+        let control_p99 = control["latency_us"]["p99"].as_u64().unwrap();
+        assert!(
+            ours <= theirs + 400 && p99 <= control_p99 + 40_000,
+            "{late} late starts, {ours} ms in all, work p99 {p99} µs; without logins {theirs} \
+             ms, p99 {control_p99} µs\n{report}\n{control_report}"
+        );
+    }
     // The run's duration is the schedule's, the logins before it.
     let duration = r["duration_s"].as_f64().unwrap();
     assert!(duration < 1.09, "{duration} s\n{report}");
@@ -397,6 +429,22 @@ fn arrivals_accounted(r: &serde_json::Value) -> (u64, u64, u64) {
     )
 }
 
+/// Asserts the arrivals a run did not start (dropped or missed) are no more than its own
+/// lateness explains: a process that fell behind by `late_max_us` at the end (its CPU taken
+/// by another program, on a loaded machine) leaves the arrivals due in that time, `rate` a
+/// second, not started at the deadline. On a machine that keeps up, `slack` at most. A
+/// schedule that loses arrivals without being late (workers held, arrivals skipped) fails.
+fn assert_unstarted_explained(r: &serde_json::Value, rate: f64, slack: u64, report: &str) {
+    let (_, dropped, missed) = arrivals_accounted(r);
+    let late_max_s = r["schedule"]["late_max_us"].as_u64().unwrap() as f64 / 1e6;
+    let explained = slack + (rate * late_max_s).ceil() as u64;
+    assert!(
+        dropped + missed <= explained,
+        "{dropped} dropped and {missed} missed arrivals; {explained} explained by the \
+         lateness ({late_max_s} s at most, at {rate}/s) and {slack} more\n{report}"
+    );
+}
+
 /// Starts `molotov -q ARGS --json JSON PLAN` with its output piped.
 fn spawn_with_json(
     args: &[&str],
@@ -456,9 +504,10 @@ fn arrivals_due_close_together_start_early_and_are_measured_from_their_start() {
         assert_exit(&out, 0);
         let r = read_json(&json);
         let (started, dropped, missed) = arrivals_accounted(&r);
-        // None due after the deadline starts, early or not.
+        // None due after the deadline starts, early or not; all of them do but what the
+        // process's own lateness explains (10, or another program on its CPU).
         assert_eq!(started + dropped + missed, 1000, "{early:?}\n{report}");
-        assert!(started >= 990, "{early:?}: {started} started\n{report}");
+        assert_unstarted_explained(&r, 1000.0, 10, &format!("{early:?}\n{report}"));
         let schedule = &r["schedule"];
         let early_starts = schedule["early_starts"].as_u64().unwrap();
         let early_max = schedule["early_max_us"].as_u64().unwrap();
@@ -478,9 +527,18 @@ fn arrivals_due_close_together_start_early_and_are_measured_from_their_start() {
     // A 20 ms window and no bound on the batch: a wake-up starts the ~20 arrivals due within
     // 20 ms of it. No latency can be below the server's 50 ms: one measured from an early
     // start's intended time (still to come when it was sent) would be, by up to 20 ms.
+    // Of the starts not late (a late wake-up starts the arrivals overdue, late, and is not
+    // early for them: another program on the CPU), half or more are early.
+    let on_time = |r: &serde_json::Value, started: u64| {
+        started - r["schedule"]["late_starts"].as_u64().unwrap()
+    };
     let (report, r, started, early, early_max) =
         run(&["--max-early", "20ms", "--early-batch", "1000"]);
-    assert!(early >= started / 2, "{early} of {started} early\n{report}");
+    let not_late = on_time(&r, started);
+    assert!(
+        early >= not_late / 2 && early > 0,
+        "{early} of {started} early, {not_late} not late\n{report}"
+    );
     assert!(
         (2_500..=20_000).contains(&early_max),
         "the earliest start was {early_max} µs early\n{report}"
@@ -498,9 +556,13 @@ fn arrivals_due_close_together_start_early_and_are_measured_from_their_start() {
 
     // `--early-batch 2`: a wake-up starts its own arrival and the next two, ~2 ms early at
     // most, then sleeps for the third: two starts of three are early.
-    let (report, _, started, early, early_max) =
+    let (report, r, started, early, early_max) =
         run(&["--max-early", "20ms", "--early-batch", "2"]);
-    assert!(early >= started / 2, "{early} of {started} early\n{report}");
+    let not_late = on_time(&r, started);
+    assert!(
+        early >= not_late / 2 && early > 0,
+        "{early} of {started} early, {not_late} not late\n{report}"
+    );
     assert!(
         (1..=2_500).contains(&early_max),
         "the earliest start was {early_max} µs early\n{report}"
@@ -567,10 +629,16 @@ fn an_overloaded_schedule_counts_every_arrival_once() {
         );
         assert!(series.iter().all(|p| p["behind"].is_u64()), "{series:?}");
         let page = std::fs::read_to_string(&html).unwrap();
+        // A wake-up on time may start the next arrival early (--max-early): rare here, where
+        // the workers are all busy, but a loaded machine's late wake-ups make it happen.
+        let early = match r["schedule"]["early_starts"].as_u64().unwrap() {
+            0 => String::new(),
+            n => format!("{n} early (--max-early), "),
+        };
         assert!(
             page.contains(&format!(
                 "Scheduled starts</div><div class=\"v bad\">{started} of 400</div>\
-                 <div class=\"n\">{} late, {dropped} dropped, {missed} missed",
+                 <div class=\"n\">{} late, {early}{dropped} dropped, {missed} missed",
                 r["schedule"]["late_starts"]
             )),
             "{page}"
@@ -1214,8 +1282,11 @@ fn the_open_model_does_not_pause_after_a_run() {
         "{}",
         stderr(&out)
     );
+    // Every arrival starts (held workers started 2 of 20), but what the process's own
+    // lateness explains (another program on its CPU: 5 missed after a 330 ms stall).
     let (started, dropped, missed) = arrivals_accounted(&r);
-    assert_eq!((started, dropped, missed), (20, 0, 0), "{report}");
+    assert_eq!(started + dropped + missed, 20, "{report}");
+    assert_unstarted_explained(&r, 20.0, 0, &report);
     let duration = r["duration_s"].as_f64().unwrap();
     assert!(duration < 1.5, "{duration} s\n{report}");
 }
@@ -1234,17 +1305,22 @@ fn a_series_point_holds_the_mean_target_rate_of_its_interval() {
     );
     let series = r["series"].as_array().unwrap();
     assert!(series.len() >= 3, "{report}\n{series:?}");
+    let mut from = 0.0;
     for p in &series[..3] {
         let (t, target) = (
             p["t_s"].as_f64().unwrap(),
             p["target_rate"].as_f64().unwrap(),
         );
-        // The mean of 100·t over [t - 1, t] (the points come within milliseconds of the second).
-        let mean = 100.0 * (t - 0.5);
+        // A point covers the time since the one before (about a second; later on a loaded
+        // machine, whose master wakes late): the mean of 100·t over [from, t], up to the
+        // schedule's end at 3 s.
+        let to = t.min(3.0);
+        let mean = 50.0 * (from + to);
         assert!(
             (target - mean).abs() < 2.0,
-            "t {t}: target {target}, want {mean}\n{series:?}"
+            "t {t} (from {from}): target {target}, want {mean}\n{series:?}"
         );
+        from = t;
     }
 }
 

@@ -455,13 +455,32 @@ fn skipped_without_tmux(test: &str) -> bool {
 
 /// The pane's shell command: molotov with `args` on `plan` (with `env` assignments in front),
 /// then its exit code written to `exit_file`, then a pause that keeps the pane readable.
+/// Every path is quoted: a checkout, target dir or TMPDIR with a space (or a quote) in its
+/// path is one word to the pane's shell.
 fn molotov_in_pane(env: &str, args: &str, plan: &Path, exit_file: &Path) -> String {
     format!(
         "{env}{} {args} {}; echo EXIT=$? > {}; sleep 60",
-        env!("CARGO_BIN_EXE_molotov"),
-        plan.display(),
-        exit_file.display()
+        sh_quote(Path::new(env!("CARGO_BIN_EXE_molotov"))),
+        sh_quote(plan),
+        sh_quote(exit_file)
     )
+}
+
+/// `path` as one word of a POSIX shell command: in single quotes, each `'` in it as `'\''`.
+fn sh_quote(path: &Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
+}
+
+#[test]
+fn sh_quote_makes_one_word_of_any_path() {
+    for path in ["/tmp/a b/get.mol", "/tmp/it's/x", "/tmp/$HOME;`x`/\"\\"] {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!("printf %s {}", sh_quote(Path::new(path))))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), path);
+    }
 }
 
 /// Asserts the pane's terminal has `modes` on again (`stty -a`): the view gave it back.
