@@ -46,7 +46,7 @@ use futures_lite::{AsyncRead, AsyncWrite};
 use molotov_runtime::net::TcpStream;
 use rustls::pki_types::ServerName;
 
-use crate::deadline::{DeadlineTimer, MAX_TIMEOUT};
+use crate::deadline::DeadlineTimer;
 use crate::error::{Error, Opening, Phase};
 use crate::request::RequestMeta;
 use crate::response::{Limits, Progress, ResponseNeeds, ResponseParser};
@@ -646,7 +646,7 @@ impl<M: Meter> Client<M> {
         // Pinned where it is built: the deadline then holds a pointer, and the exchange's
         // state is not copied into it (a memcpy of a few hundred bytes per request).
         let outcome = {
-            let exchange = std::pin::pin!(core.exchange(request, meta, started, timeout));
+            let exchange = std::pin::pin!(core.exchange(request, meta, started));
             self.timer.run_from(started, timeout, exchange).await
         };
         match outcome {
@@ -681,7 +681,6 @@ impl<M: Meter> Core<M> {
         request: &[u8],
         meta: RequestMeta,
         started: Instant,
-        timeout: Duration,
     ) -> Result<Exchange, Error> {
         let mut exchange = Exchange::default();
         let mut retried = false;
@@ -704,7 +703,7 @@ impl<M: Meter> Core<M> {
             // One write and read of the request on the open connection; the latency counts
             // from `write_start`. (Inline rather than an `async fn` of its own: one state
             // machine less to enter and leave twice per request.)
-            let attempt: Result<bool, Failure> = 'attempt: {
+            let attempt: Result<(), Failure> = 'attempt: {
                 let Some(stream) = self.conn.as_mut() else {
                     break 'attempt Err(Failure {
                         error: Error::ClosedEarly { received: 0 },
@@ -845,21 +844,10 @@ impl<M: Meter> Core<M> {
                 exchange.timings.ttfb = first_byte.map_or(total, |at| at - write_start);
                 exchange.timings.total = total;
                 exchange.finished_at = Some(done);
-                // Complete only after the deadline: the executor did not run between the two
-                // (a starved or descheduled process) and took the response's wake-up before
-                // the deadline's. It took longer than its timeout, so it is a timeout, as if
-                // the deadline had been seen first. (The usual request wrote at `started`:
-                // its time is `total`.)
-                let late = total > timeout
-                    || (write_start != started
-                        && timeout <= MAX_TIMEOUT
-                        && done.saturating_duration_since(started) > timeout);
-                Ok(late)
+                Ok(())
             };
             match attempt {
-                // `send` closes the connection, as after any timeout.
-                Ok(true) => return Err(Error::RequestTimeout(timeout)),
-                Ok(false) => {
+                Ok(()) => {
                     exchange.reused = reused;
                     return Ok(exchange);
                 }
