@@ -347,6 +347,20 @@ fn errors_are_clear_and_leave_nothing_behind() {
 }
 
 /// The molotov run by moloslave `pid`, once its load processes exist.
+/// Waits (30 s at most) for moloslave `pid` to run molotov with its load processes: that
+/// molotov's pid.
+fn wait_for_molotov(pid: u32) -> u32 {
+    let mut molotov = None;
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            molotov = running_molotov(pid);
+            molotov.is_some()
+        }),
+        "molotov did not start"
+    );
+    molotov.unwrap()
+}
+
 fn running_molotov(pid: u32) -> Option<u32> {
     children_of(pid).into_iter().find(|&c| {
         std::fs::read_to_string(format!("/proc/{c}/comm")).is_ok_and(|n| n.trim() == "molotov")
@@ -370,10 +384,7 @@ fn ctrl_c_and_sigterm_stop_the_run_and_remove_the_clone() {
             .stderr(Stdio::piped());
         let child = cmd.spawn().unwrap();
         let pid = child.id();
-        assert!(
-            wait_until(Duration::from_secs(30), || running_molotov(pid).is_some()),
-            "molotov did not start"
-        );
+        wait_for_molotov(pid);
         let started = Instant::now();
         let target = if to_group { -(pid as i32) } else { pid as i32 };
         // SAFETY: kill(2) on the process (group) this test started; no memory is involved.
@@ -412,15 +423,7 @@ fn molotov_stops_when_moloslave_is_killed() {
         .stderr(Stdio::null());
     let mut child = cmd.spawn().unwrap();
     let pid = child.id();
-    let mut molotov = None;
-    assert!(
-        wait_until(Duration::from_secs(30), || {
-            molotov = running_molotov(pid);
-            molotov.is_some()
-        }),
-        "molotov did not start"
-    );
-    let molotov = molotov.unwrap();
+    let molotov = wait_for_molotov(pid);
     std::thread::sleep(Duration::from_millis(300));
     signal(pid, libc::SIGKILL);
     child.wait().unwrap();
@@ -470,10 +473,7 @@ fn sigint_sent_to_moloslave_alone_is_passed_on() {
         .stderr(Stdio::piped());
     let child = cmd.spawn().unwrap();
     let pid = child.id();
-    assert!(
-        wait_until(Duration::from_secs(30), || running_molotov(pid).is_some()),
-        "molotov did not start"
-    );
+    wait_for_molotov(pid);
     let started = Instant::now();
     signal(pid, libc::SIGINT);
     let out = wait_bounded(child, Duration::from_secs(40));
@@ -521,17 +521,10 @@ fn under_nohup_sighup_stays_ignored_by_moloslave_and_molotov() {
     }
     let child = cmd.spawn().unwrap();
     let pid = child.id();
-    let mut molotov = None;
-    assert!(
-        wait_until(Duration::from_secs(30), || {
-            molotov = running_molotov(pid);
-            molotov.is_some()
-        }),
-        "molotov did not start"
-    );
+    let molotov = wait_for_molotov(pid);
     // To moloslave alone, then to molotov itself.
     signal(pid, libc::SIGHUP);
-    signal(molotov.unwrap(), libc::SIGHUP);
+    signal(molotov, libc::SIGHUP);
     let out = wait_bounded(child, Duration::from_secs(30));
     assert_exit(&out, 0);
     assert!(stdout(&out).contains("Result: OK"), "{}", stdout(&out));

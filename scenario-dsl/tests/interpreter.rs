@@ -169,13 +169,7 @@ fn status_400_without_status_check_is_a_failed_request() {
     let mut w = worker(&p, 0);
     let mut d = answering(404);
     let (_, ev) = run(&mut w, &mut d);
-    let failed: Vec<_> =
-        ev.0.iter()
-            .filter_map(|e| match e {
-                Event::RequestFailed(id, s) => Some((id.0, *s)),
-                _ => None,
-            })
-            .collect();
+    let failed = ev.failed_requests();
     // /a and /b have no status check; /c checks its status, so 404 is expected there.
     assert_eq!(failed, [(0, 404), (1, 404)]);
 }
@@ -196,13 +190,7 @@ fn status_400_is_the_first_failed_status_with_or_without_clauses() {
         }))
     });
     let (_, ev) = run(&mut w, &mut d);
-    let failed: Vec<_> =
-        ev.0.iter()
-            .filter_map(|e| match e {
-                Event::RequestFailed(id, s) => Some((id.0, *s)),
-                _ => None,
-            })
-            .collect();
+    let failed = ev.failed_requests();
     assert_eq!(failed, [(1, 400), (3, 400)]);
 }
 
@@ -222,13 +210,7 @@ fn a_failed_status_check_makes_a_failed_request() {
         }))
     });
     let ev = run_expecting(&mut w, &mut d, RunOutcome::Success);
-    let failed: Vec<_> =
-        ev.0.iter()
-            .filter_map(|e| match e {
-                Event::RequestFailed(id, s) => Some((id.0, *s)),
-                _ => None,
-            })
-            .collect();
+    let failed = ev.failed_requests();
     // /a: 503 fails `status == 200`; /b: 503 is what was asked; /c: 200 fails `status ==
     // 201` (once, though another status check passed); /d: no status check, 503.
     assert_eq!(failed, [(0, 503), (2, 200), (3, 503)]);

@@ -303,6 +303,17 @@ impl Events {
             .collect()
     }
 
+    /// The requests reported failed by status: (request id, status), in order.
+    pub fn failed_requests(&self) -> Vec<(u32, u16)> {
+        self.0
+            .iter()
+            .filter_map(|e| match e {
+                Event::RequestFailed(id, s) => Some((id.0, *s)),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn checks(&self) -> Vec<(CheckId, bool)> {
         self.0
             .iter()
