@@ -171,42 +171,52 @@ fn processes_start_the_schedule_together_once_all_are_ready() {
     // schedule (and the duration) starts once every process is ready, so the first
     // arrivals are not already late when a process begins. 80 arrivals in 20 ms all fall
     // where that start-up was (about half of them were late by 5-12 ms before).
-    let (report, r) = run_json_get(
-        "start-together",
-        &["-p", "2", "-w", "3000", "--rate", "4000", "-d", "20ms"],
-    );
-    let requests = r["totals"]["requests"].as_u64().unwrap();
-    // Arrivals still due when the deadline passes are not started (and counted as missed):
-    // when the other tests of this binary load both CPUs at the same moment, the last few
-    // may end that way; with another program on a CPU, as many as the process's own
-    // lateness explains (25 after starts 12 ms late, at 4,000/s).
-    let missed = r["schedule"]["missed_starts"].as_u64().unwrap();
-    assert_eq!(requests + missed, 80, "{report}");
-    assert_unstarted_explained(&r, 4000.0, 8, &report);
-    let late = r["schedule"]["late_starts"].as_u64().unwrap();
-    if late > 10 {
+    let total_ms = |r: &serde_json::Value| {
+        let s = &r["schedule"];
+        // No mean (null) when no start was late.
+        s["late_starts"].as_u64().unwrap() * s["late_mean_us"].as_u64().unwrap_or(0) / 1000
+    };
+    let mut seen = Vec::new();
+    // Up to three tries of the comparison below: the defect made every try late by the
+    // start-up (~350 ms in all), while another program's slices land on one try and not the
+    // next (one try in six, with a busy loop pinned to CPU 0).
+    for _ in 0..3 {
+        let (report, r) = run_json_get(
+            "start-together",
+            &["-p", "2", "-w", "3000", "--rate", "4000", "-d", "20ms"],
+        );
+        let requests = r["totals"]["requests"].as_u64().unwrap();
+        // Arrivals still due when the deadline passes are not started (and counted as
+        // missed): when the other tests of this binary load both CPUs at the same moment,
+        // the last few may end that way; with another program on a CPU, as many as the
+        // process's own lateness explains (25 after starts 12 ms late, at 4,000/s).
+        let missed = r["schedule"]["missed_starts"].as_u64().unwrap();
+        assert_eq!(requests + missed, 80, "{report}");
+        assert_unstarted_explained(&r, 4000.0, 8, &report);
+        let late = r["schedule"]["late_starts"].as_u64().unwrap();
+        if late <= 10 {
+            return;
+        }
         // Outside CPU load (another program on these 2 CPUs) makes starts late by up to a
         // scheduler slice (~2-5 ms here) whatever the start-up costs. A control run with 4
         // workers per process, which start in no time, shows how late starts are just now;
         // compare the total lateness (late starts x their mean). Before the fix about half
         // the arrivals waited for the start-up (42-59 of 80, ~350 ms in all); under a busy
         // loop on one CPU both runs come to 15-100 ms.
-        let total_ms = |r: &serde_json::Value| {
-            let s = &r["schedule"];
-            // No mean (null) when no start was late.
-            s["late_starts"].as_u64().unwrap() * s["late_mean_us"].as_u64().unwrap_or(0) / 1000
-        };
         let (control_report, control) = run_json_get(
             "start-together-control",
             &["-p", "2", "-w", "4", "--rate", "4000", "-d", "20ms"],
         );
         let (ours, theirs) = (total_ms(&r), total_ms(&control));
-        assert!(
-            ours <= theirs + 100,
+        if ours <= theirs + 100 {
+            return;
+        }
+        seen.push(format!(
             "{late} of {requests} starts late, {ours} ms in all; {theirs} ms with 4 workers \
              per process\n{report}\n{control_report}"
-        );
+        ));
     }
+    panic!("late in every try:\n{}", seen.join("\n---\n"));
 }
 
 #[test]
@@ -610,9 +620,16 @@ fn an_overloaded_schedule_counts_every_arrival_once() {
             400,
             "--max-late {max_late:?}: {started} started + {dropped} dropped + {missed} missed\n{report}"
         );
+        // Each of the 4 workers is busy from the first arrival to the end, one run after
+        // the other: about 4 x the duration / the mean service time (~160 here), less a few
+        // at each end; at most 170 (a 50 ms response cannot come quicker). The lower bound
+        // is from this run's own service time: a busy machine makes the target (and so
+        // every run) slower, and fewer starts are then all that fit, not a defect.
+        let service_s = r["service_time_us"]["mean"].as_f64().unwrap() / 1e6;
+        let capacity = 4.0 * r["duration_s"].as_f64().unwrap() / service_s;
         assert!(
-            (100..=170).contains(&started),
-            "{started} started\n{report}"
+            started as f64 >= 0.75 * capacity - 4.0 && started <= 170,
+            "{started} started, room for {capacity:.0} at the mean service time\n{report}"
         );
         assert!(
             report.contains(&format!(
