@@ -386,6 +386,11 @@ impl Reactor {
         self.shortages.get()
     }
 
+    /// Operations in flight (their slots taken).
+    pub(crate) fn in_flight(&self) -> usize {
+        self.ops.borrow().len() - self.free_ops.borrow().len()
+    }
+
     /// Operations started on this ring so far.
     pub(crate) fn started(&self) -> u64 {
         self.started.get()
