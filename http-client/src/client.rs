@@ -8,9 +8,10 @@
 //!   bytes after the response);
 //! - before reusing a connection that sat idle (`ClientConfig::probe_idle_after`, default
 //!   1 ms) or for a non-idempotent request, the client checks without blocking whether the
-//!   server closed it or sent stray bytes (one `recv(MSG_PEEK|MSG_DONTWAIT)`); such a
-//!   connection is replaced by a fresh one transparently (a reconnect, not a retry, not an
-//!   error);
+//!   server closed it or sent stray bytes (one `recv(MSG_PEEK|MSG_DONTWAIT)`; with multishot
+//!   receives also what the receive took, reaped or posted: `TcpStream::nothing_to_read`);
+//!   such a connection is replaced by a fresh one transparently (a reconnect, not a retry,
+//!   not an error);
 //! - a request that fails on a *reused* connection before any response byte arrived (EOF,
 //!   reset or broken pipe while writing or at the first read) is sent once more on a fresh
 //!   connection if `RequestMeta::idempotent`; otherwise, or on a fresh connection, the error

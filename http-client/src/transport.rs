@@ -90,7 +90,10 @@ impl Transport {
 }
 
 /// The TLS idle check: feed rustls whatever arrived (non-blocking reads of the socket) and
-/// look at what it was.
+/// look at what it was. With a multishot receive in flight, `TcpStream::try_read` finds the
+/// bytes in the receive's buffers, in completions posted and not yet read, or in the socket
+/// (it enters the ring for the receive to take them); bytes it cannot get at once are an
+/// error, and the connection is not reused.
 fn tls_idle_is_clean(tcp: &mut TcpStream, connection: &mut rustls::ClientConnection) -> bool {
     let mut reader = NonBlockingStream(tcp);
     for _ in 0..IDLE_CHECK_MAX_READS {

@@ -582,17 +582,43 @@ impl TcpStream {
     /// A read that never waits: the bytes, end of stream or error the stream's receive
     /// holds, else a non-blocking `recv(2)`; `WouldBlock` when there is nothing. Arms
     /// nothing.
+    ///
+    /// With a multishot receive in flight, what arrived is found wherever it is: in a chunk
+    /// the reactor reaped, in a buffer whose completion the kernel posted and nobody read
+    /// yet, or still in the socket (with `DEFER_TASKRUN` the receive takes it at the next
+    /// entry into the ring: the read enters the ring for it). Bytes the socket holds that
+    /// the receive still has not delivered after that (a moment's race in the kernel) are
+    /// an error of kind `Other`, not `WouldBlock`: something is there.
     pub fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if let Some(errno) = self.read_error.take() {
             return Err(io::Error::from_raw_os_error(errno));
         }
         if self.is_receiving() || self.chunk.is_some() {
             let mut cx = Context::from_waker(std::task::Waker::noop());
-            match self.poll_received(&mut cx, buf) {
-                Some(Poll::Ready(read)) => return read,
-                Some(Poll::Pending) => return Err(io::ErrorKind::WouldBlock.into()),
-                // The receive ended: what is left is in the socket.
-                None => {}
+            let mut entered = 0;
+            loop {
+                match self.poll_received(&mut cx, buf) {
+                    Some(Poll::Ready(read)) => return read,
+                    // The receive ended: what is left is in the socket.
+                    None => break,
+                    Some(Poll::Pending) => {}
+                }
+                // Nothing reaped for the receive. Look at the socket first, then at the
+                // ring: bytes that were in the socket when it was looked at and left it
+                // since went into a buffer, and their completion is posted.
+                if self.socket_is_empty() {
+                    if !self.reap_posted(false)? {
+                        return Err(io::ErrorKind::WouldBlock.into());
+                    }
+                } else {
+                    if entered == RECEIVE_SETTLE_ENTRIES {
+                        return Err(io::Error::other(
+                            "bytes arrived that the stream's receive has not delivered yet",
+                        ));
+                    }
+                    entered += 1;
+                    self.reap_posted(true)?;
+                }
             }
         }
         match self.recv_now(buf) {
@@ -604,30 +630,70 @@ impl TcpStream {
     /// Whether a read now would find nothing: no bytes, no end of stream, no error. Never
     /// waits and takes nothing (bytes the stream's receive holds stay for the next read;
     /// the socket is looked at with `MSG_PEEK`).
+    ///
+    /// With a multishot receive in flight, bytes the kernel already moved into a buffer and
+    /// posted the completion of, which the executor has not read yet (a ring without
+    /// `DEFER_TASKRUN` runs the receive at any return to user space), count too: when the
+    /// socket is empty, the completion queue is read before the answer (no system call
+    /// unless the queue overflowed). A stream that reads with polls makes the one `recv`.
     pub fn nothing_to_read(&mut self) -> bool {
         if self.chunk.is_some() || self.read_error.is_some() {
             return false;
         }
-        if let ReadWait::Receive(id) = &self.read_wait {
-            let state = with_runtime(|runtime| {
-                (runtime.id == self.executor).then(|| runtime.reactor.receive_state(id))
-            })
-            .flatten();
-            match state {
-                Some(ReceiveState::Data) => return false,
-                // The end of the stream or an error; or another executor's receive.
-                Some(ReceiveState::Ended(result))
-                    if result != ENDED_AFTER_DATA
-                        && result != -libc::ENOBUFS
-                        && result != -libc::EINVAL =>
-                {
-                    return false;
-                }
-                None => return false,
-                // What arrived since the ring was last entered is still in the socket.
-                Some(ReceiveState::Waiting | ReceiveState::Ended(_)) => {}
-            }
+        if !self.is_receiving() {
+            return self.socket_is_empty();
         }
+        if !self.receive_has_nothing() || !self.socket_is_empty() {
+            return false;
+        }
+        // The socket is empty: what arrived before it was looked at is in a buffer, and the
+        // completion that says so is posted.
+        match self.reap_posted(false) {
+            Ok(false) => true,
+            Ok(true) => self.receive_has_nothing(),
+            Err(_) => false,
+        }
+    }
+
+    /// With a receive in flight: whether the reaped state says nothing arrived (no chunk,
+    /// no end of stream, no error; or an end after which what is left is in the socket).
+    fn receive_has_nothing(&self) -> bool {
+        let ReadWait::Receive(id) = &self.read_wait else {
+            return true;
+        };
+        let state = with_runtime(|runtime| {
+            (runtime.id == self.executor).then(|| runtime.reactor.receive_state(id))
+        })
+        .flatten();
+        match state {
+            Some(ReceiveState::Waiting) => true,
+            Some(ReceiveState::Ended(result)) => {
+                result == ENDED_AFTER_DATA || result == -libc::ENOBUFS || result == -libc::EINVAL
+            }
+            // Bytes; or another executor's receive.
+            Some(ReceiveState::Data) | None => false,
+        }
+    }
+
+    /// Reads what the stream's executor's ring already posted (`enter`: after entering the
+    /// ring without waiting, which runs the receives' deferred work); whether anything was
+    /// read. Nothing on another executor.
+    fn reap_posted(&self, enter: bool) -> io::Result<bool> {
+        with_runtime(|runtime| {
+            if runtime.id != self.executor {
+                return Ok(false);
+            }
+            if enter {
+                runtime.reactor.enter(false, None)?;
+            }
+            runtime.reactor.reap_posted()
+        })
+        .unwrap_or(Ok(false))
+    }
+
+    /// Whether the socket holds nothing to read: one `recv(MSG_PEEK | MSG_DONTWAIT)` of a
+    /// byte (no bytes, no end of stream, no error).
+    fn socket_is_empty(&self) -> bool {
         let mut byte = 0u8;
         // SAFETY: the stream's own descriptor; the buffer is a valid, writable one-byte
         // local; MSG_DONTWAIT makes the call non-blocking.
@@ -647,6 +713,10 @@ impl TcpStream {
         false
     }
 }
+
+/// How many times [`TcpStream::try_read`] enters the ring for bytes the socket holds before
+/// it says the receive did not deliver them.
+const RECEIVE_SETTLE_ENTRIES: u32 = 4;
 
 impl AsyncWrite for TcpStream {
     fn poll_write(

@@ -644,6 +644,23 @@ impl Reactor {
         !completions.is_empty()
     }
 
+    /// Reads, without waiting, what the kernel already posted: the completion queue when it
+    /// holds something, after an entry into the ring when completions wait in the overflow
+    /// list (the entry moves them in). For a task that must know what its operations got
+    /// before the executor's next pass; the tasks woken run then. Returns whether anything
+    /// was read.
+    pub(crate) fn reap_posted(&self) -> io::Result<bool> {
+        let overflowed = self.ring.borrow_mut().submission().cq_overflow();
+        if overflowed {
+            self.enter(false, None)?;
+        }
+        if !self.has_completions() {
+            return Ok(false);
+        }
+        self.complete();
+        Ok(true)
+    }
+
     /// Reads every completion posted and wakes the task waiting on each. Returns the time
     /// read once the queue's tail was: every completion read was posted before it (the
     /// executor's next pass starts at it, and received bytes are stamped with it).

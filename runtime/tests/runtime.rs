@@ -587,9 +587,8 @@ fn a_dropped_stream_gives_its_receive_buffers_back() {
 }
 
 /// Waits (at most 10 s) until `stream` has something to read, bytes or the end of stream,
-/// and its executor has waited once more: a receive armed on the stream takes what arrived
-/// when the executor next enters its ring, and `try_read` sees it from then on
-/// (`nothing_to_read` already sees it in the socket).
+/// and its executor has waited once more (a receive armed on the stream has taken what
+/// arrived by then; `try_read_sees_what_arrived_during_the_pass` covers the reads before).
 async fn until_something_to_read(stream: &mut TcpStream) {
     let until = Instant::now() + Duration::from_secs(10);
     while stream.nothing_to_read() && Instant::now() < until {
@@ -668,6 +667,94 @@ fn an_idle_stream_tells_what_arrived_without_taking_it() {
             ],
             "{mode:?}"
         );
+    }
+}
+
+/// Bytes and the end of stream that arrive on an idle stream while its task runs, with no
+/// entry into the ring in between (a pass busy with other work), are seen by
+/// `nothing_to_read` and read by `try_read` at once, in every read mode, with and without a
+/// task-work flag on the ring. With a multishot receive they are in the socket
+/// (`DEFER_TASKRUN`: the receive takes them at the next entry into the ring), or already in a
+/// buffer with a completion posted that the executor has not read (a ring without
+/// `DEFER_TASKRUN` runs the receive at any return to user space). Both were missed: the
+/// idle probe of a kept-alive connection took a stray response, or a close, for nothing.
+#[test]
+fn try_read_sees_what_arrived_during_the_pass() {
+    for mode in READ_MODES {
+        for taskrun_flags in [true, false] {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let (go, peer_go) = std::sync::mpsc::channel::<()>();
+            let (sent, peer_sent) = std::sync::mpsc::channel::<()>();
+            let peer = std::thread::spawn(move || {
+                let (mut stream, _) = listener.accept().unwrap();
+                let mut hello = [0u8; 2];
+                stream.read_exact(&mut hello).unwrap();
+                // Late enough that the stream's first read finds nothing and waits: its
+                // receive (or poll) is armed then.
+                std::thread::sleep(Duration::from_millis(20));
+                stream.write_all(&hello).unwrap();
+                peer_go.recv_timeout(Duration::from_secs(5)).unwrap();
+                stream.write_all(b"stray").unwrap();
+                sent.send(()).unwrap();
+                peer_go.recv_timeout(Duration::from_secs(5)).unwrap();
+                drop(stream);
+                sent.send(()).unwrap();
+            });
+            let executor = mode.executor().taskrun_flags(taskrun_flags).make().unwrap();
+            let setup = executor.ring_setup();
+            // Blocks the executor's thread (no entry into the ring) until the peer did it,
+            // and a little more: the peer's bytes are in the socket, and a ring without
+            // `DEFER_TASKRUN` has run the receive's work at a return from a system call.
+            let wait_for_peer = move || {
+                peer_sent.recv_timeout(Duration::from_secs(5)).unwrap();
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            let seen = executor
+                .run(async move {
+                    let mut stream = TcpStream::connect(addr).await.unwrap();
+                    let mut buf = [0u8; 16];
+                    let mut seen = Vec::new();
+                    stream.write_all(b"hi").await.unwrap();
+                    // Into more room than the answer: a short read, the next waits on the
+                    // receive (or the poll).
+                    let n = stream.read(&mut buf).await.unwrap();
+                    seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                    // The executor has entered its ring since: the receive is armed.
+                    sleep(Duration::from_millis(5)).await;
+                    seen.push(format!("clean {}", stream.nothing_to_read()));
+                    go.send(()).unwrap();
+                    wait_for_peer();
+                    seen.push(format!("clean {}", stream.nothing_to_read()));
+                    let n = stream.try_read(&mut buf).unwrap_or(0);
+                    seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                    seen.push(format!("clean {}", stream.nothing_to_read()));
+                    sleep(Duration::from_millis(5)).await;
+                    go.send(()).unwrap();
+                    wait_for_peer();
+                    seen.push(format!("clean {}", stream.nothing_to_read()));
+                    seen.push(format!(
+                        "{:?}",
+                        stream.try_read(&mut buf).map_err(|e| e.kind())
+                    ));
+                    seen
+                })
+                .expect("the executor runs");
+            peer.join().unwrap();
+            assert_eq!(
+                seen,
+                [
+                    "hi",
+                    "clean true",
+                    "clean false",
+                    "stray",
+                    "clean true",
+                    "clean false",
+                    "Ok(0)"
+                ],
+                "{mode:?}, ring {setup:?}"
+            );
+        }
     }
 }
 
