@@ -29,7 +29,8 @@
 //!
 //! The per-request `timeout` is a deadline covering connect, TLS handshake, write and read,
 //! enforced with one reused timer ([`crate::deadline`]); the TCP connect itself is also
-//! bounded by `ClientConfig::connect_timeout` (io_uring's linked timeout).
+//! bounded by `ClientConfig::connect_timeout` (a runtime timer raced with the non-blocking
+//! connect, `TcpStream::connect_timeout`).
 //!
 //! `https` origins: after the TCP connect the client runs a TLS handshake (rustls, through
 //! [`crate::tls::TlsConnector`]: the one given with [`Client::with_tls`], or the process's
