@@ -605,10 +605,16 @@ impl TcpStream {
                 }
                 // Nothing reaped for the receive. Look at the socket first, then at the
                 // ring: bytes that were in the socket when it was looked at and left it
-                // since went into a buffer, and their completion is posted.
+                // since went into a buffer, and their completion is posted. Once that is
+                // read, the receive's answer is the read's.
                 if self.socket_is_empty() {
                     if !self.reap_posted(false)? {
                         return Err(io::ErrorKind::WouldBlock.into());
+                    }
+                    match self.poll_received(&mut cx, buf) {
+                        Some(Poll::Ready(read)) => return read,
+                        Some(Poll::Pending) => return Err(io::ErrorKind::WouldBlock.into()),
+                        None => break,
                     }
                 } else {
                     if entered == RECEIVE_SETTLE_ENTRIES {
