@@ -340,6 +340,10 @@ fn every_bad_flag_value_names_the_flag_and_sends_nothing() {
             "--statsd-interval",
         ),
         (&["-r", "0"], "--max-runs"),
+        // The range said is the range taken: `1..18446744073709551615` (Rust's exclusive
+        // range) left out a value that runs.
+        (&["-r", "0"], "0 is not in 1..=18446744073709551615"),
+        (&["-f", "0"], "0 is not in 1..=18446744073709551615"),
         (&["-r", "-1"], "--max-runs"),
         (&["-f", "0"], "--fail"),
         (&["-f", "-2"], "--fail"),
@@ -490,6 +494,7 @@ fn every_bad_flag_value_names_the_flag_and_sends_nothing() {
         (&["--host", "http://127.0.0.1:1"], "`base http://host:port`"),
         (&["-q", "-c"], "'--quiet' cannot be used with '--console'"),
         (&["--statsd", "--statsd-port", "0"], "--statsd-port"),
+        (&["--statsd", "--statsd-port", "0"], "0 is not in 1..=65535"),
         (
             &["--config", "/nonexistent.json", "--test", "x"],
             "/nonexistent.json",

@@ -1432,3 +1432,109 @@ fn setup_and_teardown_requests_are_not_in_the_rates() {
     );
     assert_eq!(r["thresholds"][0]["passed"], true, "{report}");
 }
+
+/// What `setup` sent before the load is not the load's first second: the series' first
+/// point, the live figures and sizing count from the start. (2,000 quick `setup` requests
+/// before a load of 100 ms responses made the first point 2,010 requests at 2,010/s with a
+/// p50 of 23 µs.)
+#[test]
+fn the_series_counts_the_load_from_its_start() {
+    let _shared = cpus_shared();
+    let body = "setup {\n  repeat 2000 {\n    GET /json as seed\n  }\n}\n\n\
+                scenario s {\n  GET /delay/100 as slow\n}\n";
+    let (_, report, r) = run_plan_json("series-setup", body, &["-w", "1", "-d", "2500ms"]);
+    let series = r["series"].as_array().unwrap();
+    let first = &series[0];
+    let requests = first["requests"].as_u64().unwrap();
+    assert!(requests <= 12, "{first}\n{report}");
+    assert!(first["rps"].as_f64().unwrap() <= 12.0, "{first}\n{report}");
+    assert!(
+        first["p50_us"].as_u64().unwrap() >= 100_000,
+        "{first}\n{report}"
+    );
+    // The series adds up to the load's requests: the total less `setup`'s.
+    let in_series: u64 = series.iter().map(|p| p["requests"].as_u64().unwrap()).sum();
+    let total = r["totals"]["requests"].as_u64().unwrap();
+    assert_eq!(in_series + 2000, total, "{series:?}\n{report}");
+}
+
+/// Sizing judges the load alone: 100 requests of `setup` answered 404 (failed by status,
+/// which does not fail a setup) stopped a sizing run in its first window, "84.03% failed",
+/// for a load that failed nothing.
+#[test]
+fn sizing_does_not_judge_what_setup_sent() {
+    let _shared = cpus_shared();
+    let body = "setup {\n  repeat 100 {\n    GET /status/404 as cleanup\n  }\n}\n\n\
+                scenario s {\n  GET /delay/5\n}\n";
+    let (_, report, r) = run_plan_json(
+        "sizing-setup",
+        body,
+        &["--sizing", "-w", "20", "--ramp-up", "2s", "-d", "3s"],
+    );
+    assert_eq!(r["totals"]["failed_by_status"], 100, "{report}");
+    assert!(
+        r["sizing"]["exceeded"].is_null(),
+        "{}\n{report}",
+        r["sizing"]
+    );
+    assert_eq!(r["sizing"]["max_failure_pct"], 0.0, "{report}");
+    assert!(report.contains("never exceeded 5%"), "{report}");
+}
+
+/// Open model: the workers' `setup worker` logins run before the schedule and the duration
+/// start, so they are in no rate, no series point and no threshold on `rps` (200 logins
+/// made a 10/s load read 110/s and fail `rps < 20`), though they are counted.
+#[test]
+fn open_model_logins_are_not_in_the_rates() {
+    let _shared = cpus_shared();
+    let body = "setup worker {\n  repeat 100 {\n    GET /json as login\n  }\n}\n\n\
+                scenario s {\n  GET /json as main\n}\n\nthreshold rps < 20\n";
+    let (_, report, r) = run_plan_json(
+        "open-logins",
+        body,
+        &["--rate", "10", "-w", "2", "-d", "2s"],
+    );
+    assert_eq!(r["totals"]["requests"].as_u64(), Some(220), "{report}");
+    assert_eq!(r["totals"]["before_start_requests"], 200, "{report}");
+    assert_eq!(r["totals"]["setup_teardown_requests"], 0, "{report}");
+    let rps = r["rates"]["requests_per_s"].as_f64().unwrap();
+    assert!((8.0..=11.0).contains(&rps), "{rps}\n{report}");
+    let login = r["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == "login")
+        .unwrap();
+    assert_eq!(login["requests"], 200, "{report}");
+    assert_eq!(login["requests_per_s"], 0.0, "{report}");
+    assert_eq!(r["thresholds"][0]["passed"], true, "{report}");
+    assert!(
+        report.contains("200 of them sent by setup worker before the start"),
+        "{report}"
+    );
+    let first = &r["series"][0];
+    assert!(
+        first["requests"].as_u64().unwrap() <= 12,
+        "{first}\n{report}"
+    );
+}
+
+/// Open-model sizing honours a `-d` longer than the ramp and its window, as the closed model
+/// does: it holds the full rate until `-d` (`--sizing --rate 200 --ramp-up 1s -d 3s` ended at
+/// 1.5 s without a word).
+#[test]
+fn open_model_sizing_holds_the_full_rate_until_a_longer_duration() {
+    let _shared = cpus_shared();
+    let body = "scenario s {\n  GET /json\n}\n";
+    let (_, report, r) = run_plan_json(
+        "sizing-open-d",
+        body,
+        &["--sizing", "--rate", "100", "--ramp-up", "1s", "-d", "3s"],
+    );
+    assert_eq!(r["config"]["duration_s"], 3.0, "{report}");
+    let duration = r["duration_s"].as_f64().unwrap();
+    assert!((2.9..4.0).contains(&duration), "{duration}\n{report}");
+    // The ramp's 50 starts, then 2 s at 100/s.
+    let (started, dropped, missed) = arrivals_accounted(&r);
+    assert_eq!(started + dropped + missed, 250, "{report}");
+}

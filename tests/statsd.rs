@@ -414,3 +414,65 @@ fn statsd_flags_are_checked() {
         assert!(stderr(&out).contains(want), "{args:?}: {}", stderr(&out));
     }
 }
+
+/// The gauges count the load from its start: the first send's `rps` and latencies leave out
+/// what `setup` sent before it (2,000 quick `setup` requests before a load of 100 ms
+/// responses made the first send `rps:2008.995` and `latency.p50:0.054`). The counters still
+/// carry them, so that they add up to the report's totals.
+#[test]
+fn the_first_gauges_leave_out_what_setup_sent() {
+    let server = target();
+    let dir = TempDir::new("statsd-setup");
+    let base = format!("http://{}", server.addr());
+    let plan = dir.write(
+        "p.mol",
+        &format!(
+            "defaults {{\n  base {base}\n  timeout 5s\n}}\n\nsetup {{\n  repeat 2000 {{\n    \
+             GET /json\n  }}\n}}\n\nscenario s {{\n  GET /delay/100\n}}\n"
+        ),
+    );
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let out = run_bounded(
+        molotov()
+            .args(["-q", "-w", "1", "-d", "1500ms"])
+            .args(["--statsd", "--statsd-interval", "1s", "--statsd-address"])
+            .arg(format!("udp://127.0.0.1:{port}"))
+            .arg(&plan),
+        Duration::from_secs(30),
+    );
+    assert_exit(&out, 0);
+    let mut lines = Vec::new();
+    let mut buf = [0u8; 65536];
+    while let Ok(n) = socket.recv(&mut buf) {
+        lines.extend(
+            String::from_utf8_lossy(&buf[..n])
+                .lines()
+                .map(str::to_string),
+        );
+    }
+    let gauge = |name: &str| {
+        lines
+            .iter()
+            .find_map(|l| {
+                l.strip_prefix(&format!("molotov.{name}:"))?
+                    .strip_suffix("|g")
+            })
+            .unwrap_or_else(|| panic!("no {name} gauge in {lines:?}"))
+            .parse::<f64>()
+            .unwrap()
+    };
+    // The first of each: the flush at 1 s, 10 requests of 100 ms.
+    assert!(gauge("rps") <= 12.0, "{lines:?}");
+    assert!(gauge("latency.p50") >= 100.0, "{lines:?}");
+    // Every request is counted once over the sends, `setup`'s with the first.
+    let requests: u64 = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("molotov.requests:")?.strip_suffix("|c"))
+        .map(|n| n.parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(requests, reported_requests(&stdout(&out)), "{lines:?}");
+}

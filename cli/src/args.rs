@@ -91,7 +91,7 @@ pub struct RunArgs {
     pub duration: Option<Duration>,
 
     /// Scenario runs per worker, then the worker stops.
-    #[arg(short = 'r', long, allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(short = 'r', long, allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=u64::MAX))]
     pub max_runs: Option<u64>,
 
     /// Stop the whole run (all processes) on the first failure, and show it: the first
@@ -101,7 +101,7 @@ pub struct RunArgs {
     pub exception: bool,
 
     /// Exit with status 1 when N or more scenario runs failed (checked at the end).
-    #[arg(short = 'f', long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(short = 'f', long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=u64::MAX))]
     pub fail: Option<u64>,
 
     /// Write the JSON report (docs/report-format.md) to FILE; `-` writes it to stdout and moves

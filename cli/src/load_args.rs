@@ -152,7 +152,11 @@ pub const DEFAULT_SIZING_TOLERANCE: f64 = 5.0;
 pub const SIZING_RAMP: Duration = Duration::from_secs(300);
 
 /// Turns the flags into settings; errors name the flag.
-pub fn resolve(args: &LoadArgs, program: &Program) -> Result<LoadPlan, String> {
+pub fn resolve(
+    args: &LoadArgs,
+    program: &Program,
+    duration: Option<Duration>,
+) -> Result<LoadPlan, String> {
     let single_mode = match &args.single_mode {
         None => None,
         Some(name) => match program.scenario_id(name) {
@@ -222,10 +226,12 @@ pub fn resolve(args: &LoadArgs, program: &Program) -> Result<LoadPlan, String> {
     let schedule = match (args.rate, &args.stages) {
         (None, None) => None,
         // Sizing with a rate ramps the rate itself from 0 to R, then holds R for one more
-        // window, as the closed model holds its workers.
+        // window, or until `-d` when it is longer, as the closed model holds its workers.
+        // (The hold was one window whatever `-d` said: `-d 3s` ran 1.5 s, without a word.)
         (Some(r), None) if args.sizing => {
             let ramp = ramp_up.unwrap_or(SIZING_RAMP);
             let window = sizing.as_ref().map_or(Duration::ZERO, |s| s.window);
+            let window = duration.map_or(window, |d| window.max(d.saturating_sub(ramp)));
             Some(RateSchedule::staged(
                 0.0,
                 vec![

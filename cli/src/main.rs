@@ -219,7 +219,7 @@ fn run_plan(plan: Option<&Path>, a: &RunArgs, config: Option<&Path>) -> u8 {
         },
     };
     let is_demo = demo.is_some();
-    let load = match load_args::resolve(&a.load, &program) {
+    let load = match load_args::resolve(&a.load, &program, a.duration) {
         Ok(load) => load,
         Err(e) => {
             molotov_core::errln!("molotov: error: {e}");

@@ -39,7 +39,7 @@ pub struct StatsdArgs {
     pub statsd_host: String,
 
     /// statsd: the daemon's UDP port.
-    #[arg(long, value_name = "PORT", default_value_t = statsd::DEFAULT_PORT, allow_negative_numbers = true, value_parser = clap::value_parser!(u16).range(1..), requires = "statsd", conflicts_with = "statsd_address")]
+    #[arg(long, value_name = "PORT", default_value_t = statsd::DEFAULT_PORT, allow_negative_numbers = true, value_parser = clap::value_parser!(u16).range(1..=65535), requires = "statsd", conflicts_with = "statsd_address")]
     pub statsd_port: u16,
 
     /// statsd: the daemon as udp://HOST:PORT (instead of --statsd-host and --statsd-port).

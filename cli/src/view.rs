@@ -12,6 +12,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
 use molotov_core::run::Observer;
+use molotov_core::shm::Region;
 use molotov_core::summary::{Names, ProcessInfo};
 
 use crate::console::{self, Console, FailureLog, Stream};
@@ -101,7 +102,7 @@ impl Observer for StartClock {
         // Until the start is given (a run stopped while forking has no other).
         self.0.set(Some(SystemTime::now()));
     }
-    fn load_started(&mut self, start: Instant) {
+    fn load_started(&mut self, start: Instant, _region: &Region) {
         let now = Instant::now();
         let wall = SystemTime::now();
         // `start` is a few ms ahead of the clock, or just behind it.

@@ -126,12 +126,13 @@ fn header(out: &mut String, r: &Report) {
         out,
         "<header>\n<h1>molotov report: <code>{}</code></h1>\n\
          <p class=\"sub\">{} processes &times; {} workers &middot; started {} &middot; \
-         {:.2}s &middot; {ending} {exit}</p>\n</header>",
+         {} &middot; {ending} {exit}</p>\n</header>",
         escape(&r.plan),
         r.config.processes,
         r.config.workers,
         escape(&r.started_at),
-        r.duration_s,
+        // In the unit that suits it: a run of 3 ms is `3.21ms`, not `0.00s`.
+        crate::report::fmt_micros((r.duration_s * 1e6).round() as u64),
     );
 }
 
@@ -174,7 +175,8 @@ fn cards(out: &mut String, r: &Report) {
         "Failed requests",
         &fmt_count(failed),
         &format!(
-            "{pct:.2}% ({} errors, {} by status)",
+            "{} ({} errors, {} by status)",
+            crate::report::fmt_percent(pct),
             fmt_count(t.errors),
             fmt_count(t.failed_by_status)
         ),
@@ -306,22 +308,25 @@ fn sizing(out: &mut String, r: &Report) {
                 let _ = writeln!(
                     out,
                     "<tr><td>{}</td><td>{:.1}s</td><td>{}</td><td>{}</td><td>{}</td>\
-                     <td>{:.2}%</td><td>{p50}</td><td>{p99}</td></tr>",
+                     <td>{}</td><td>{p50}</td><td>{p99}</td></tr>",
                     escape(label),
                     p.t_s,
                     p.workers,
                     p.target_rate.map_or("-".into(), fmt_rate),
                     fmt_rate(p.rps),
-                    p.failure_pct,
+                    crate::report::fmt_percent(p.failure_pct),
                 );
             }
         }
     }
     let _ = writeln!(
         out,
-        "</table>\n<p class=\"sub\">tolerance {:.2}% over {}s windows; highest failure ratio \
-         {:.2}% in {} windows judged</p>",
-        s.tolerance_pct, s.window_s, s.max_failure_pct, s.judged
+        "</table>\n<p class=\"sub\">tolerance {}% over {}s windows; highest failure ratio \
+         {} in {} windows judged</p>",
+        s.tolerance_pct,
+        s.window_s,
+        crate::report::fmt_percent(s.max_failure_pct),
+        s.judged
     );
 }
 

@@ -130,7 +130,7 @@ fn sizing(r: &crate::sizing::SizingReport) -> Sizing {
         latency_us: Latency::of(&p.latency),
     };
     Sizing {
-        tolerance_pct: r.config.tolerance * 100.0,
+        tolerance_pct: r.config.tolerance_pct(),
         window_s: r.config.window.as_secs_f64(),
         last_good: r.last_good.as_ref().map(point),
         exceeded: r.exceeded.as_ref().map(point),
@@ -251,6 +251,11 @@ pub struct Totals {
     /// the rates. Absent in reports of older versions.
     #[serde(default)]
     pub setup_teardown_requests: u64,
+    /// Open model: of `requests`, those the workers' `setup worker` blocks sent before the
+    /// schedule started: outside the load's time, so not in the rates. Absent in reports of
+    /// older versions.
+    #[serde(default)]
+    pub before_start_requests: u64,
 }
 
 /// Per-second rates over the whole run.
@@ -376,7 +381,7 @@ fn load_config(config: &RunConfig, program: &molotov_dsl::Program) -> LoadConfig
             .map(|d| d.as_secs_f64()),
         max_early_s: load.rate.as_ref().map(|r| r.max_early.as_secs_f64()),
         early_batch: load.rate.as_ref().map(|r| r.early_batch),
-        sizing_tolerance_pct: config.sizing.map(|s| s.tolerance * 100.0),
+        sizing_tolerance_pct: config.sizing.map(|s| s.tolerance_pct()),
     }
 }
 
@@ -740,7 +745,12 @@ pub fn build(ctx: &Context<'_>) -> Report {
             worker_setups_failed: s.worker_setups_failed,
             worker_teardowns_failed: s.worker_teardowns_failed,
             latencies_at_top: crate::latency::at_top(&s.latency),
-            setup_teardown_requests: s.counts.requests.saturating_sub(s.load.requests),
+            setup_teardown_requests: s
+                .counts
+                .requests
+                .saturating_sub(s.load.requests)
+                .saturating_sub(s.load.sent_before_start),
+            before_start_requests: s.load.sent_before_start,
         },
         rates: Rates {
             requests_per_s: per_second(s.load.requests, elapsed),

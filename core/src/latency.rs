@@ -13,9 +13,13 @@ use hdrhistogram::Histogram;
 
 /// Lowest discernible value: 1 µs.
 pub const LOWEST_US: u64 = 1;
-/// Highest trackable value: 24 h in µs; larger values are clamped to it (and the report says
-/// how many latencies reached it: [`at_top`]).
+/// Highest trackable value: 24 h in µs; larger values are clamped (to [`CLAMPED_US`]), and the
+/// report says how many latencies reached it: [`at_top`].
 pub const HIGHEST_US: u64 = 86_400_000_000;
+/// Where a latency past [`HIGHEST_US`] is counted: the first value of the bucket after the
+/// one that holds 24 h. That bucket is 67 s wide (from 23h59m29s): a clamped latency was
+/// counted in it, and a latency of 23h59m40s read as clamped ("its true value is larger").
+pub const CLAMPED_US: u64 = 86_436_216_832;
 /// Significant decimal digits kept.
 pub const SIGNIFICANT_DIGITS: u8 = 3;
 
@@ -29,10 +33,15 @@ const LEADING_ZERO_COUNT_BASE: u32 = 64 - SUB_BUCKET_COUNT_MAGNITUDE;
 /// Number of counters: (buckets needed to cover 24 h + 1) × half the sub-bucket count.
 pub const COUNTS_LEN: usize = 28_672;
 
-/// The counts-array index for a latency in microseconds (clamped to `[0, HIGHEST_US]`).
+/// The counts-array index for a latency in microseconds; one past [`HIGHEST_US`] is counted at
+/// [`CLAMPED_US`], in a bucket of its own.
 #[inline]
 pub fn index_of(value_us: u64) -> usize {
-    let value = value_us.min(HIGHEST_US);
+    let value = if value_us > HIGHEST_US {
+        CLAMPED_US
+    } else {
+        value_us
+    };
     let bucket = LEADING_ZERO_COUNT_BASE - (value | SUB_BUCKET_MASK).leading_zeros();
     let sub_bucket = value >> bucket;
     (((bucket as u64 + 1) << SUB_BUCKET_HALF_COUNT_MAGNITUDE) + sub_bucket - SUB_BUCKET_HALF_COUNT)
@@ -76,10 +85,10 @@ fn full_histogram() -> Histogram<u64> {
 /// How many latencies of `hist` reached its top ([`HIGHEST_US`]): their true values may be
 /// larger (they were clamped to it).
 pub fn at_top(hist: &Histogram<u64>) -> u64 {
-    if hist.max() < hist.lowest_equivalent(HIGHEST_US) {
+    if hist.max() < CLAMPED_US {
         return 0;
     }
-    hist.count_between(hist.lowest_equivalent(HIGHEST_US), HIGHEST_US)
+    hist.count_between(CLAMPED_US, hist.max())
 }
 
 /// The smallest latency of `hist`, as the top of its bucket: like the percentiles and
@@ -157,6 +166,30 @@ mod tests {
         let h = full_histogram();
         assert_eq!(h.distinct_values(), COUNTS_LEN);
         assert!(index_of(HIGHEST_US) < COUNTS_LEN);
+        // Clamped latencies have a bucket of their own, right after the one of 24 h.
+        assert_eq!(index_of(CLAMPED_US), index_of(HIGHEST_US) + 1);
+        assert_eq!(lowest_value_at(index_of(CLAMPED_US)), CLAMPED_US);
+        assert_eq!(index_of(u64::MAX), index_of(CLAMPED_US));
+        assert!(index_of(CLAMPED_US) < COUNTS_LEN);
+    }
+
+    /// Only latencies past 24 h count as having reached it: one of 23h59m40s, in the same
+    /// 67 s bucket as 24 h, is below it (it was said to be larger, and `max < 24h` failed).
+    #[test]
+    fn a_latency_just_below_24_hours_has_not_reached_the_top() {
+        let histogram_of = |values: &[u64]| {
+            let mut counts = vec![0u64; COUNTS_LEN];
+            for &v in values {
+                counts[index_of(v)] += 1;
+            }
+            let mut h = new_histogram();
+            add_counts(&mut h, counts.iter().copied().enumerate());
+            h
+        };
+        let below = 86_380_000_000;
+        assert_eq!(at_top(&histogram_of(&[below, HIGHEST_US])), 0);
+        assert_eq!(at_top(&histogram_of(&[below, HIGHEST_US + 1, u64::MAX])), 2);
+        assert!(histogram_of(&[below]).max() < CLAMPED_US);
     }
 
     /// The histograms that start small and grow give the same figures as the full layout.
@@ -200,7 +233,11 @@ mod tests {
             // log-uniform over 1 µs .. 33 h, some of them past the top, which clamp
             let exp: f64 = rng.random_range(0.0..25.5);
             let value = (exp.exp() as u64).max(1);
-            let clamped = value.min(HIGHEST_US);
+            let clamped = if value > HIGHEST_US {
+                CLAMPED_US
+            } else {
+                value
+            };
             direct.record(clamped).unwrap();
             counts[index_of(value)] += 1;
         }

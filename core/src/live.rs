@@ -1,7 +1,9 @@
 //! Live numbers read from the shared region while the run goes on: the master samples every
 //! slot and diffs against the previous sample of the same [`Sampler`], which gives
 //! per-interval rates and latency percentiles for the live views, the per-second time series
-//! and the sizing mode.
+//! and the sizing mode. A run's samplers count from the start of the load
+//! ([`Sampler::from_now`]): what the plan's `setup` and the open model's `setup worker`
+//! blocks sent before it is not the load's.
 
 use std::time::Duration;
 
@@ -15,6 +17,8 @@ use crate::shm::{Histo, Meta, Region, ScenarioCounter, Total};
 pub struct Totals {
     /// Requests sent.
     pub requests: u64,
+    /// Complete responses.
+    pub responses: u64,
     /// Transport errors.
     pub errors: u64,
     /// Responses >= 400 on requests without status checks.
@@ -47,6 +51,7 @@ impl Totals {
     fn minus(self, before: Totals) -> Totals {
         Totals {
             requests: self.requests.saturating_sub(before.requests),
+            responses: self.responses.saturating_sub(before.responses),
             errors: self.errors.saturating_sub(before.errors),
             failed_by_status: self
                 .failed_by_status
@@ -65,6 +70,13 @@ impl Totals {
     /// Failed requests: transport errors and responses failed by status.
     pub fn failed_requests(&self) -> u64 {
         self.errors + self.failed_by_status
+    }
+
+    /// Requests that have an outcome: a complete response or a transport error (the others
+    /// are still in flight). What a failure ratio is over: a request in flight has not
+    /// succeeded yet.
+    pub fn outcomes(&self) -> u64 {
+        self.responses + self.errors
     }
 }
 
@@ -151,12 +163,16 @@ pub fn per_second(count: u64, interval: Duration) -> f64 {
     if secs > 0.0 { count as f64 / secs } else { 0.0 }
 }
 
-/// Diffs successive readings of the region.
-#[derive(Debug)]
+/// Diffs successive readings of the region. Every figure counts from its baseline: what the
+/// region held when the sampler was made by [`Sampler::from_now`] (nothing for
+/// [`Sampler::new`]).
+#[derive(Debug, Clone)]
 pub struct Sampler {
     previous_counts: Vec<u64>,
     previous: Totals,
     previous_elapsed: Duration,
+    base_counts: Vec<u64>,
+    base: Totals,
     scenarios: usize,
     checks: usize,
 }
@@ -178,13 +194,28 @@ impl Sampler {
             previous_counts: vec![0; COUNTS_LEN],
             previous: Totals::default(),
             previous_elapsed: Duration::ZERO,
+            base_counts: vec![0; COUNTS_LEN],
+            base: Totals::default(),
             scenarios,
             checks,
         }
     }
 
-    /// Reads every slot now; `elapsed` is the time since the start of the load.
-    pub fn sample(&mut self, region: &Region, elapsed: Duration) -> Sample {
+    /// A sampler that counts from now: what the region already holds (the requests,
+    /// failures, checks and latencies of the plan's `setup`, and of the open model's `setup
+    /// worker` blocks, all sent before the load starts) is in none of its figures, neither
+    /// the first interval's nor the cumulative ones. Made when the load starts.
+    pub fn from_now(region: &Region, scenarios: usize, checks: usize) -> Sampler {
+        let mut sampler = Sampler::new(scenarios, checks);
+        let (base, base_counts, _, _) = sampler.read(region);
+        sampler.base = base;
+        sampler.base_counts = base_counts;
+        sampler
+    }
+
+    /// Every slot's counters and overall latency counts now, and the gauges (workers alive,
+    /// requests in flight).
+    fn read(&self, region: &Region) -> (Totals, Vec<u64>, u64, u64) {
         let mut counts = vec![0u64; COUNTS_LEN];
         let mut t = Totals::default();
         let mut workers_alive = 0;
@@ -192,6 +223,7 @@ impl Sampler {
         for i in 0..region.slots() {
             let slot = region.slot(i);
             t.requests += slot.total(Total::Requests);
+            t.responses += slot.total(Total::Responses);
             t.errors += slot.total(Total::Errors);
             t.failed_by_status += slot.total(Total::FailedByStatus);
             t.late_starts += slot.total(Total::LateStarts);
@@ -212,6 +244,16 @@ impl Sampler {
             for (index, c) in slot.histogram_counts(Histo::Overall) {
                 counts[index] += c;
             }
+        }
+        (t, counts, workers_alive, in_flight)
+    }
+
+    /// Reads every slot now; `elapsed` is the time since the start of the load.
+    pub fn sample(&mut self, region: &Region, elapsed: Duration) -> Sample {
+        let (t, mut counts, workers_alive, in_flight) = self.read(region);
+        let t = t.minus(self.base);
+        for (now, base) in counts.iter_mut().zip(&self.base_counts) {
+            *now = now.saturating_sub(*base);
         }
         let mut interval_latency = latency::new_histogram();
         let diff = counts
@@ -297,5 +339,50 @@ mod tests {
         );
         assert!(near(second.p50_us, 200_000), "{second:?}");
         assert!(near(second.p99_us, 200_000), "{second:?}");
+    }
+
+    /// A sampler made when the load starts leaves out what the region held then (the plan's
+    /// `setup`, in its own slot, and the open model's `setup worker` requests, in the load
+    /// slots): its first interval and its cumulative figures are the load's alone.
+    #[test]
+    fn a_sampler_from_the_start_leaves_out_what_came_before() {
+        let region = Region::new(Layout::new(Shape {
+            requests: 0,
+            scenarios: 0,
+            checks: 0,
+            slots: 2,
+        }))
+        .unwrap();
+        // Before the start: 2,000 quick requests of `setup` (slot 1), 100 of them failed, and
+        // 50 logins in the load slot.
+        let setup = region.slot(1);
+        setup.add(Total::Requests, 2_000);
+        setup.add(Total::FailedByStatus, 100);
+        for _ in 0..2_000 {
+            setup.record(Histo::Overall, 20);
+        }
+        let load = region.slot(0);
+        load.add(Total::Requests, 50);
+        for _ in 0..50 {
+            load.record(Histo::Overall, 30);
+        }
+        let mut sampler = Sampler::from_now(&region, 0, 0);
+        // The load's first second: 10 requests of 100 ms, none failed.
+        load.add(Total::Requests, 10);
+        for _ in 0..10 {
+            load.record(Histo::Overall, 100_000);
+        }
+        let first = sampler.sample(&region, Duration::from_secs(1));
+        assert_eq!((first.interval_requests, first.requests), (10, 10));
+        assert_eq!(
+            (first.delta.failed_by_status, first.failed_by_status),
+            (0, 0)
+        );
+        assert_eq!(first.interval_latency.len(), 10);
+        assert!(latency::min(&first.interval_latency) >= 100_000);
+        assert_eq!(first.rps(), 10.0);
+        load.add(Total::Requests, 10);
+        let second = sampler.sample(&region, Duration::from_secs(2));
+        assert_eq!((second.interval_requests, second.requests), (10, 20));
     }
 }

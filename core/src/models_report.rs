@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::load::RateSchedule;
-use crate::report::{fmt_count, fmt_counted, fmt_duration, fmt_micros, fmt_rate};
+use crate::report::{fmt_count, fmt_counted, fmt_duration, fmt_micros, fmt_percent, fmt_rate};
 use crate::sizing::{SizingPoint, SizingReport};
 use crate::summary::Summary;
 
@@ -19,7 +19,12 @@ pub fn describe_schedule(schedule: &RateSchedule) -> String {
     };
     let mut text = rate(schedule.initial());
     for stage in schedule.stages() {
-        let secs = format!("{:.3}", stage.duration.as_secs_f64());
+        // To the nanosecond, trailing zeros cut: a 400 µs stage read `over 0s` to 3 decimals.
+        let secs = format!(
+            "{}.{:09}",
+            stage.duration.as_secs(),
+            stage.duration.subsec_nanos()
+        );
         let secs = secs.trim_end_matches('0').trim_end_matches('.');
         let _ = write!(text, ", then {} over {secs}s", rate(stage.target));
     }
@@ -97,17 +102,17 @@ fn describe(p: &SizingPoint) -> String {
         )
     };
     format!(
-        "{load} at {:.1}s: {} requests, {:.2}% failed, {lat}",
+        "{load} at {:.1}s: {} requests, {} failed, {lat}",
         p.elapsed.as_secs_f64(),
         fmt_rate(p.rps),
-        p.failure_ratio * 100.0
+        fmt_percent(p.failure_ratio * 100.0)
     )
 }
 
 /// Sizing mode's verdict.
 pub fn render_sizing(report: &SizingReport) -> String {
     let mut out = String::new();
-    let tol = report.config.tolerance * 100.0;
+    let tol = report.config.tolerance_pct();
     let _ = writeln!(
         out,
         "Sizing (tolerance {tol}% failures over a {} window):",
@@ -132,15 +137,15 @@ pub fn render_sizing(report: &SizingReport) -> String {
         (None, Some(good)) => {
             let _ = writeln!(
                 out,
-                "  the failure ratio never exceeded {tol}% (highest {:.2}%); the highest load reached: {}",
-                report.max_ratio * 100.0,
+                "  the failure ratio never exceeded {tol}% (highest {}); the highest load reached: {}",
+                fmt_percent(report.max_ratio * 100.0),
                 describe(report.peak.as_ref().unwrap_or(good))
             );
         }
         (None, None) => {
             let _ = writeln!(
                 out,
-                "  no window held the {} requests needed to judge it: the run was too short or too slow",
+                "  no window held the {} responses and errors needed to judge it: the run was too short or too slow",
                 report.config.min_samples
             );
         }
@@ -171,6 +176,22 @@ mod tests {
             (
                 RateSchedule::staged(100.0, vec![stage(90_250, 100.0)]).unwrap(),
                 "100/s, then 100/s over 90.25s",
+            ),
+            // Nothing rounded away: a rate of one start every 25 s, a 400 µs stage.
+            (RateSchedule::constant(0.04).unwrap(), "0.04/s"),
+            (
+                RateSchedule::staged(
+                    0.0,
+                    vec![
+                        Stage {
+                            duration: Duration::from_micros(400),
+                            target: 100.0,
+                        },
+                        stage(500, 50.0),
+                    ],
+                )
+                .unwrap(),
+                "0/s, then 100/s over 0.0004s, then 50.0/s over 0.5s",
             ),
         ];
         for (schedule, text) in cases {

@@ -11,15 +11,39 @@ use crate::process::{ChildExit, StopCause};
 use crate::summary::{ProcessInfo, Summary};
 use crate::thresholds::ThresholdOutcome;
 
-/// Formats a duration given in µs with a unit that suits its size.
+/// Formats a duration given in µs with a unit that suits its size. The unit is chosen after
+/// rounding: 999,995 µs is `1.00s`, not `1000.00ms`.
 pub fn fmt_micros(us: u64) -> String {
     if us < 1_000 {
-        format!("{us}µs")
-    } else if us < 1_000_000 {
-        format!("{:.2}ms", us as f64 / 1e3)
+        return format!("{us}µs");
+    }
+    let ms = format!("{:.2}", us as f64 / 1e3);
+    if ms.parse::<f64>().is_ok_and(|v| v < 1000.0) {
+        format!("{ms}ms")
     } else {
         format!("{:.2}s", us as f64 / 1e6)
     }
+}
+
+/// Formats a duration given in (possibly fractional) µs like [`fmt_micros`], with at least
+/// `decimals` decimals in its unit (µs, ms or s): what a threshold's figure needs to show
+/// why it failed (`1.234ms` beside `p99 <= 1.233ms`, where `1.23ms` would read as passing).
+pub fn fmt_micros_precise(us: f64, decimals: usize) -> String {
+    let us = us.max(0.0);
+    let (value, unit) = if format!("{us:.decimals$}")
+        .parse::<f64>()
+        .is_ok_and(|v| v < 1000.0)
+    {
+        (us, "µs")
+    } else if format!("{:.decimals$}", us / 1e3)
+        .parse::<f64>()
+        .is_ok_and(|v| v < 1000.0)
+    {
+        (us / 1e3, "ms")
+    } else {
+        (us / 1e6, "s")
+    };
+    format!("{value:.decimals$}{unit}")
 }
 
 /// Formats a duration with a unit that suits its size.
@@ -27,12 +51,16 @@ pub fn fmt_duration(d: Duration) -> String {
     fmt_micros(d.as_micros().min(u128::from(u64::MAX)) as u64)
 }
 
-/// Formats a byte count with a binary unit.
+/// Formats a byte count with a binary unit, chosen after rounding: 1,048,575 B is
+/// `1.00 MiB`, not `1024.00 KiB`.
 pub fn fmt_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
     let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
+    let rounds_to_next = |v: f64, unit: usize| {
+        unit > 0 && format!("{v:.2}").parse::<f64>().is_ok_and(|r| r >= 1024.0)
+    };
+    while (value >= 1024.0 || rounds_to_next(value, unit)) && unit < UNITS.len() - 1 {
         value /= 1024.0;
         unit += 1;
     }
@@ -76,13 +104,59 @@ pub fn fmt_counted(n: u64, one: &str, many: &str) -> String {
     format!("{} {}", fmt_count(n), if n == 1 { one } else { many })
 }
 
-/// Formats a rate (per second) with one decimal.
+/// Formats a rate (per second): a whole number with thousands separators from 100/s (from
+/// 99.95/s, which one decimal would round to `100.0/s`), one decimal below, and as many as it
+/// takes for a rate under 0.05/s not to read as 0 (`0.04/s`).
 pub fn fmt_rate(rate: f64) -> String {
-    if rate >= 100.0 {
-        format!("{}/s", fmt_count(rate.round() as u64))
-    } else {
-        format!("{rate:.1}/s")
+    if !rate.is_finite() {
+        return format!("{rate}/s");
     }
+    if rate >= 99.95 {
+        // Whole, while an f64 holds every digit (2^53); beyond, in scientific notation (a
+        // limit of `rps < 1e24` once read 18,446,744,073,709,551,615/s, a u64 saturated).
+        if rate < 9_007_199_254_740_992.0 {
+            return format!("{}/s", fmt_count(rate.round() as u64));
+        }
+        return format!("{rate:e}/s");
+    }
+    format!("{}/s", fixed_not_zero(rate, 1))
+}
+
+/// `v` with `decimals` decimals, or more where those would show a value that is not 0 as 0
+/// (`0.0001` with 1 decimal is `0.0001`, not `0.0`); up to 17 decimals, then in scientific
+/// notation.
+fn fixed_not_zero(v: f64, decimals: usize) -> String {
+    if v == 0.0 {
+        return format!("{v:.decimals$}");
+    }
+    for d in decimals..=17 {
+        let text = format!("{v:.d$}");
+        if text.parse::<f64>().is_ok_and(|r| r != 0.0) {
+            return text;
+        }
+    }
+    format!("{v:e}")
+}
+
+/// Formats a percentage (0 to 100) with two decimals, or as many more as it takes for a value
+/// that is not exactly 0 or 100 not to read as `0.00%` or `100.00%` (one failed request of
+/// 20,001 is `0.005%`; 2,499 of 2,500 is `99.96%`, and 99,999 of 100,000 `99.999%`).
+pub fn fmt_percent(v: f64) -> String {
+    format!("{}%", fmt_percent_digits(v, 2))
+}
+
+/// [`fmt_percent`]'s number, without the `%`, with at least `decimals` decimals.
+pub fn fmt_percent_digits(v: f64, decimals: usize) -> String {
+    if !v.is_finite() || v == 0.0 || v == 100.0 {
+        return format!("{v:.decimals$}");
+    }
+    for d in decimals..=17 {
+        let text = format!("{v:.d$}");
+        if text.parse::<f64>().is_ok_and(|r| r != 0.0 && r != 100.0) {
+            return text;
+        }
+    }
+    format!("{v:e}")
 }
 
 /// The latency columns every table shows.
@@ -169,7 +243,8 @@ impl Table {
 pub fn render(summary: &Summary) -> String {
     let mut out = String::new();
     let s = summary;
-    let _ = writeln!(out, "Duration: {:.2}s", s.elapsed.as_secs_f64());
+    // In the unit that suits it: a run of a few ms read `Duration: 0.00s` above its requests.
+    let _ = writeln!(out, "Duration: {}", fmt_duration(s.elapsed));
     let _ = writeln!(
         out,
         "Requests: {} ({}), {}, {}, {} failed by status",
@@ -181,9 +256,17 @@ pub fn render(summary: &Summary) -> String {
     );
     let outside = s.counts.requests.saturating_sub(s.load.requests);
     if outside > 0 {
+        let by = match (
+            outside > s.load.sent_before_start,
+            s.load.sent_before_start > 0,
+        ) {
+            (true, false) => "by setup/teardown",
+            (false, _) => "by setup worker before the start",
+            (true, true) => "by setup/teardown and by setup worker before the start",
+        };
         let _ = writeln!(
             out,
-            "  {} of them sent by setup/teardown, outside the duration: not in the rates",
+            "  {} of them sent {by}, outside the duration: not in the rates",
             fmt_count(outside)
         );
     }
@@ -205,9 +288,10 @@ pub fn render(summary: &Summary) -> String {
     if s.tls_handshakes > 0 {
         let _ = writeln!(
             out,
-            "TLS: {} ({:.1}% resumed){}",
+            // One decimal, or more where it would read 100.0% (2,499 of 2,500 resumed).
+            "TLS: {} ({}% resumed){}",
             fmt_counted(s.tls_handshakes, "handshake", "handshakes"),
-            100.0 * s.tls_resumed as f64 / s.tls_handshakes as f64,
+            fmt_percent_digits(100.0 * s.tls_resumed as f64 / s.tls_handshakes as f64, 1),
             s.mean_tls_handshake
                 .map(|d| format!(", mean handshake {}", fmt_duration(d)))
                 .unwrap_or_default(),
@@ -558,6 +642,66 @@ mod tests {
         assert_eq!(fmt_count(1_234_567), "1,234,567");
         assert_eq!(fmt_rate(12.34), "12.3/s");
         assert_eq!(fmt_rate(12_345.6), "12,346/s");
+    }
+
+    /// A figure is rounded in its unit before the unit is chosen, and a value that is not 0
+    /// (or not 100%) never reads as 0 (or 100%).
+    #[test]
+    fn rounding_never_crosses_a_unit_or_reaches_a_round_figure() {
+        assert_eq!(fmt_micros(999_994), "999.99ms");
+        assert_eq!(fmt_micros(999_995), "1.00s");
+        assert_eq!(fmt_micros(999_999), "1.00s");
+        assert_eq!(fmt_bytes(1_048_575), "1.00 MiB");
+        assert_eq!(fmt_bytes(1_048_570), "1023.99 KiB");
+        assert_eq!(fmt_bytes(1023), "1023 B");
+        assert_eq!(fmt_rate(99.96), "100/s");
+        assert_eq!(fmt_rate(99.94), "99.9/s");
+        assert_eq!(fmt_rate(0.04), "0.04/s");
+        assert_eq!(fmt_rate(0.0001), "0.0001/s");
+        assert_eq!(fmt_rate(0.0), "0.0/s");
+        assert_eq!(fmt_rate(1e24), "1e24/s");
+        assert_eq!(fmt_rate(2e19), "2e19/s");
+        assert_eq!(fmt_percent(0.0), "0.00%");
+        assert_eq!(fmt_percent(100.0), "100.00%");
+        assert_eq!(fmt_percent(100.0 / 20_001.0), "0.005%");
+        assert_eq!(fmt_percent(100.0 * 20_000.0 / 20_001.0), "99.995%");
+        assert_eq!(fmt_percent(100.0 * 2_499.0 / 2_500.0), "99.96%");
+        assert_eq!(fmt_percent(100.0 * 99_999.0 / 100_000.0), "99.999%");
+        assert_eq!(fmt_percent(200.0 / 3.0), "66.67%");
+        // The TLS line's one decimal: 2,499 of 2,500 resumed is not 100.0%.
+        assert_eq!(fmt_percent_digits(100.0 * 2_499.0 / 2_500.0, 1), "99.96");
+        assert_eq!(fmt_percent_digits(90.0, 1), "90.0");
+        assert_eq!(fmt_percent_digits(100.0, 1), "100.0");
+        assert_eq!(fmt_micros_precise(1_234.0, 3), "1.234ms");
+        assert_eq!(fmt_micros_precise(999.6, 1), "999.6µs");
+        assert_eq!(fmt_micros_precise(999.96, 1), "1.0ms");
+        assert_eq!(fmt_micros_precise(1_111_039.0, 6), "1.111039s");
+    }
+
+    /// The duration is in the unit that suits it: a run of 3.21 ms read `Duration: 0.00s`
+    /// above `Requests: 1 (312/s)`.
+    #[test]
+    fn a_short_run_says_its_duration() {
+        let region = crate::shm::Region::new(crate::shm::Layout::new(crate::shm::Shape {
+            requests: 0,
+            scenarios: 0,
+            checks: 0,
+            slots: 1,
+        }))
+        .unwrap();
+        let names = crate::summary::Names::default();
+        let s = Summary::merge(&region, &names, vec![], Duration::from_micros(3_210));
+        assert!(
+            render(&s).starts_with("Duration: 3.21ms\n"),
+            "{}",
+            render(&s)
+        );
+        let s = Summary::merge(&region, &names, vec![], Duration::from_secs(10));
+        assert!(
+            render(&s).starts_with("Duration: 10.00s\n"),
+            "{}",
+            render(&s)
+        );
     }
 
     #[test]

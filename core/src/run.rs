@@ -24,7 +24,7 @@ use crate::shm::{
     HeaderWord, Layout, Meta, Region, Shape, ShmError, Site, SlotState, StopRequest, Total,
 };
 use crate::sizing::{SizingConfig, SizingReport, SizingTracker};
-use crate::summary::{CheckName, Names, ProcessInfo, Summary};
+use crate::summary::{BeforeStart, CheckName, Names, ProcessInfo, Summary};
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -53,8 +53,9 @@ pub trait Observer {
     fn started(&mut self, _processes: &[ProcessInfo]) {}
     /// The load starts at `start` (every process ready or the ready wait over; `start` is
     /// a couple of ms ahead, so that every process sees it before it comes). Durations and
-    /// rates count from it.
-    fn load_started(&mut self, _start: Instant) {}
+    /// rates count from it; `region` holds what was sent before it (the plan's `setup`, the
+    /// open model's `setup worker` blocks), which the live figures leave out.
+    fn load_started(&mut self, _start: Instant, _region: &Region) {}
     /// Called every tick with fresh numbers.
     fn tick(&mut self, _sample: &Sample, _region: &Region) {}
     /// The load phase is over (every load process ended); the plan's teardown may follow.
@@ -110,8 +111,10 @@ impl Observer for Observers<'_> {
     fn started(&mut self, processes: &[ProcessInfo]) {
         self.list.iter_mut().for_each(|o| o.started(processes));
     }
-    fn load_started(&mut self, start: Instant) {
-        self.list.iter_mut().for_each(|o| o.load_started(start));
+    fn load_started(&mut self, start: Instant, region: &Region) {
+        self.list
+            .iter_mut()
+            .for_each(|o| o.load_started(start, region));
     }
     fn tick(&mut self, sample: &Sample, region: &Region) {
         self.list.iter_mut().for_each(|o| o.tick(sample, region));
@@ -606,12 +609,22 @@ pub fn run(
     if let Some(d) = duration {
         region.set_header(HeaderWord::DeadlineNanos, start_nanos + d.as_nanos() as u64);
     }
+    // What was sent before the start (the plan's `setup`; in the open model, every worker's
+    // `setup worker`) is not the load's: the live figures, the series and sizing count from
+    // here, and the report's rates leave out what the load processes sent before it (those
+    // of `setup` and `teardown` are left out by their slots). Read before the start is
+    // given, so nothing of the load is in it.
+    let mut sampler = Sampler::from_now(&region, names.scenarios.len(), names.checks.len());
+    let before_start = BeforeStart::read(
+        &region,
+        load.children.iter().map(|c| c.info.slot),
+        names.requests.len(),
+    );
     // Last: a child reads the deadline after it sees the start. Wakes every child waiting.
     region.give_start(start_nanos);
-    observer.load_started(start);
+    observer.load_started(start, &region);
 
-    let mut sampler = Sampler::new(names.scenarios.len(), names.checks.len());
-    let mut series_sampler = Sampler::new(names.scenarios.len(), names.checks.len());
+    let mut series_sampler = sampler.clone();
     let mut series = Vec::new();
     let mut next_second = start + Duration::from_secs(1);
     // The mean rate the schedule asked for over `[from, to]` (an interval of the series, a
@@ -638,7 +651,7 @@ pub fn run(
             .map(|r| r.schedule.due_by(elapsed, end))
     };
     let mut sizing = config.sizing.map(SizingTracker::new);
-    let mut sizing_sampler = Sampler::new(names.scenarios.len(), names.checks.len());
+    let mut sizing_sampler = series_sampler.clone();
     let step = config.sizing.map_or(Duration::from_secs(3600), |c| c.step);
     let mut next_step = start + step;
     let deadline = duration.map(|d| start + d);
@@ -781,6 +794,7 @@ pub fn run(
     }
 
     let mut summary = Summary::merge(&region, &names, processes.clone(), load_ended);
+    summary.leave_out_before_start(&before_start);
     if let Some(rate) = &config.options.load.rate {
         // The load ended at the deadline, the first stop request (Ctrl-C, `-x`, a threshold,
         // sizing's knee) or when the last load child ended, whichever came first.

@@ -3,9 +3,12 @@
 //! point that was still below it (the knee).
 //!
 //! The failure ratio of a window is the largest of the request failure ratio (transport errors
-//! plus responses failed by status, over requests), the scenario failure ratio (failed runs
-//! over finished runs) and the check failure ratio (failed over evaluated checks and asserts). A window is judged only once it holds at least `min_samples` requests,
-//! so an empty or thin window never divides by zero nor stops a run on three requests.
+//! plus responses failed by status, over the requests that got an outcome in the window:
+//! responses and transport errors; a request still in flight has not succeeded), the scenario
+//! failure ratio (failed runs over finished runs) and the check failure ratio (failed over
+//! evaluated checks and asserts). A window is judged only once it holds at least
+//! `min_samples` outcomes, so an empty or thin window never divides by zero nor stops a run
+//! on three requests.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -24,7 +27,7 @@ pub struct SizingConfig {
     pub window: Duration,
     /// How often the window is judged (and samples taken).
     pub step: Duration,
-    /// Fewest requests in a window for it to be judged.
+    /// Fewest outcomes (responses and transport errors) in a window for it to be judged.
     pub min_samples: u64,
     /// The ramp judged: of the workers (closed model) or of the rate (`--rate`), over
     /// `--ramp-up` (default 5 minutes). Reported in `config.load.ramp_up_s`.
@@ -32,6 +35,17 @@ pub struct SizingConfig {
 }
 
 impl SizingConfig {
+    /// The tolerance in percent, as the user gave it: `--sizing-tolerance 7` is stored as
+    /// 7 / 100 = 0.07000000000000001, which times 100 is 7.000000000000001. The shortest
+    /// decimal that gives the same fraction.
+    pub fn tolerance_pct(&self) -> f64 {
+        let pct = self.tolerance * 100.0;
+        (0..=17)
+            .filter_map(|d| format!("{pct:.d$}").parse::<f64>().ok())
+            .find(|p| p / 100.0 == self.tolerance)
+            .unwrap_or(pct)
+    }
+
     /// The defaults for a ramp of `ramp_up`: a window of 1/60 of the ramp, between 500 ms and
     /// 5 s, judged every 100 ms, at least 50 requests.
     pub fn for_ramp(tolerance: f64, ramp_up: Duration) -> SizingConfig {
@@ -148,6 +162,7 @@ impl SizingTracker {
         let mut latency = latency::new_histogram();
         for s in &self.steps {
             window.requests += s.delta.requests;
+            window.responses += s.delta.responses;
             window.errors += s.delta.errors;
             window.failed_by_status += s.delta.failed_by_status;
             window.successes += s.delta.successes;
@@ -156,7 +171,7 @@ impl SizingTracker {
             window.checks_failed += s.delta.checks_failed;
             let _ = latency.add(&s.latency);
         }
-        if window.requests < self.config.min_samples {
+        if window.outcomes() < self.config.min_samples {
             return false;
         }
         let ratio = failure_ratio(&window);
@@ -222,7 +237,12 @@ pub fn failure_ratio(t: &Totals) -> f64 {
             0.0
         }
     };
-    let request = ratio(t.failed_requests(), t.requests);
+    // Over the requests that got an outcome, not those sent: a window's requests still in
+    // flight at its end once counted as successes (every response of a slow server failing
+    // read "80.77% failed"). Read one counter at a time, a window's failures may run ahead of
+    // its outcomes by a request or two: the ratio is capped at 1.
+    let outcomes = t.outcomes();
+    let request = ratio(t.failed_requests().min(outcomes), outcomes);
     let scenario = ratio(t.failures, t.successes + t.failures);
     let checks = ratio(t.checks_failed, t.checks_passed + t.checks_failed);
     request.max(scenario).max(checks)
@@ -235,6 +255,7 @@ mod tests {
     fn sample(elapsed_ms: u64, requests: u64, failed: u64, workers: u64) -> Sample {
         let delta = Totals {
             requests,
+            responses: requests,
             failed_by_status: failed,
             ..Totals::default()
         };
@@ -251,6 +272,7 @@ mod tests {
         assert_eq!(failure_ratio(&Totals::default()), 0.0);
         let t = Totals {
             requests: 10,
+            responses: 9,
             errors: 1,
             failed_by_status: 1,
             successes: 1,
@@ -265,6 +287,64 @@ mod tests {
             ..Totals::default()
         };
         assert_eq!(failure_ratio(&checks), 0.9);
+    }
+
+    /// Requests still in flight at a window's end have no outcome yet: they are not
+    /// successes. A server failing every response, with a fifth of the window's requests
+    /// still in flight, is 100% failed (it once read 80%).
+    #[test]
+    fn requests_in_flight_are_not_counted_as_successes() {
+        let t = Totals {
+            requests: 100,
+            responses: 80,
+            failed_by_status: 80,
+            ..Totals::default()
+        };
+        assert_eq!(failure_ratio(&t), 1.0);
+        // 6 of 100 outcomes failed, 20 more requests in flight: 6%, not 5%.
+        let t = Totals {
+            requests: 120,
+            responses: 98,
+            errors: 2,
+            failed_by_status: 4,
+            ..Totals::default()
+        };
+        assert_eq!(failure_ratio(&t), 0.06);
+        // A window of 60 requests sent, of which only 40 came back, is not judged with 50
+        // outcomes needed.
+        let mut tr = SizingTracker::new(SizingConfig {
+            tolerance: 0.05,
+            window: Duration::from_millis(500),
+            step: Duration::from_millis(100),
+            min_samples: 50,
+            ramp_up: Duration::from_secs(60),
+        });
+        let delta = Totals {
+            requests: 60,
+            responses: 40,
+            failed_by_status: 40,
+            ..Totals::default()
+        };
+        let s = Sample::of_interval(
+            Duration::from_millis(100),
+            Duration::from_millis(100),
+            delta,
+            1,
+        );
+        assert!(!tr.observe(&s, |_, _| None));
+        assert_eq!(tr.report().judged, 0);
+    }
+
+    /// The tolerance reads as given: `--sizing-tolerance 7` is 0.07000000000000001 as a
+    /// fraction, and was printed `7.000000000000001%`.
+    #[test]
+    fn the_tolerance_reads_as_given() {
+        for pct in [
+            7.0, 14.0, 28.0, 29.0, 55.0, 56.0, 57.0, 5.0, 0.5, 12.345, 99.99,
+        ] {
+            let config = SizingConfig::for_ramp(pct / 100.0, Duration::from_secs(10));
+            assert_eq!(config.tolerance_pct(), pct);
+        }
     }
 
     #[test]
@@ -312,6 +392,7 @@ mod tests {
             let now_total = (elapsed.as_secs_f64() * 100.0).round() as u64;
             let delta = Totals {
                 requests: now_total - total,
+                responses: now_total - total,
                 failed_by_status: 0,
                 ..Totals::default()
             };
@@ -359,6 +440,7 @@ mod tests {
             let failed = if i == 0 { 10 } else { 0 };
             let delta = Totals {
                 requests: 10,
+                responses: 10,
                 failed_by_status: failed,
                 ..Totals::default()
             };

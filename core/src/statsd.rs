@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
@@ -553,6 +553,9 @@ pub struct Statsd {
     names: Names,
     metric_names: MetricNames,
     sent: Counters,
+    /// Requests counted at the last flush, or at the start of the load: the `rps` gauge's
+    /// base (what `setup` sent before the load is not in the first flush's rate).
+    rps_base: u64,
     latency: Vec<LatencyTracker>,
     scratch: Vec<u64>,
     histogram: Histogram<u64>,
@@ -593,6 +596,7 @@ impl Statsd {
                 scenario_failures: vec![0; names.scenarios.len()],
                 ..Counters::default()
             },
+            rps_base: 0,
             latency: (0..=names.requests.len())
                 .map(|_| LatencyTracker::default())
                 .collect(),
@@ -649,8 +653,9 @@ impl Statsd {
             workers: sample.workers_alive,
             processes: self.processes_running(region),
             in_flight: sample.in_flight,
-            rps: crate::live::per_second(now.requests.saturating_sub(self.sent.requests), interval),
+            rps: crate::live::per_second(now.requests.saturating_sub(self.rps_base), interval),
         };
+        self.rps_base = now.requests;
         let mut packer = Packer::new(MAX_PAYLOAD);
         self.push_counters(&mut packer, &now);
         self.push_gauges(&mut packer, &gauges);
@@ -763,11 +768,7 @@ impl Statsd {
     /// otherwise a request whose response counter did not move is skipped.
     fn push_latencies(&mut self, packer: &mut Packer, region: &Region, all: bool) {
         for index in 0..self.latency.len() {
-            let which = if index == 0 {
-                Histo::Overall
-            } else {
-                Histo::Request((index - 1) as u32)
-            };
+            let which = Self::histogram_of(index);
             let latencies = (0..region.slots())
                 .map(|s| crate::summary::latencies_recorded(&region.slot(s), which))
                 .sum();
@@ -796,6 +797,32 @@ impl Statsd {
                 self.push(packer, &format!("{base}.{stat}"), Value::Gauge(value));
             }
         }
+    }
+
+    /// The histogram latency tracker `index` follows: 0 overall, then one per request id.
+    fn histogram_of(index: usize) -> Histo {
+        if index == 0 {
+            Histo::Overall
+        } else {
+            Histo::Request((index - 1) as u32)
+        }
+    }
+
+    /// The load starts: what the region holds now (the plan's `setup`, the open model's
+    /// `setup worker` blocks) is the base of the first flush's `rps` and latencies. (Its
+    /// counters still go with the first flush: the counters add up to the report's totals.)
+    fn set_base(&mut self, region: &Region) {
+        self.rps_base = (0..region.slots())
+            .map(|i| region.slot(i).total(Total::Requests))
+            .sum();
+        for index in 0..self.latency.len() {
+            let which = Self::histogram_of(index);
+            self.latency[index].previous_latencies = (0..region.slots())
+                .map(|s| crate::summary::latencies_recorded(&region.slot(s), which))
+                .sum();
+            self.interval_histogram(region, which, index);
+        }
+        self.histogram.reset();
     }
 
     /// Fills `self.histogram` with the responses of histogram `which` recorded since the last
@@ -903,6 +930,10 @@ impl Observer for Statsd {
         self.load_slots = processes.iter().map(|p| p.slot).collect();
     }
 
+    fn load_started(&mut self, _start: Instant, region: &Region) {
+        self.set_base(region);
+    }
+
     fn tick(&mut self, sample: &Sample, region: &Region) {
         if self.due(sample.elapsed) {
             self.flush_region(sample, region, false);
@@ -921,6 +952,9 @@ impl Observer for Statsd {
 impl Observer for &mut Statsd {
     fn started(&mut self, processes: &[ProcessInfo]) {
         (**self).started(processes);
+    }
+    fn load_started(&mut self, start: Instant, region: &Region) {
+        (**self).load_started(start, region);
     }
     fn tick(&mut self, sample: &Sample, region: &Region) {
         (**self).tick(sample, region);

@@ -81,6 +81,48 @@ pub struct LoadCounts {
     pub responses: u64,
     /// Bytes read.
     pub bytes_received: u64,
+    /// Requests the load processes sent before the load started (the open model's `setup
+    /// worker` blocks: logins), left out of `requests` (see [`Summary::leave_out_before_start`]).
+    pub sent_before_start: u64,
+}
+
+/// What the load processes had sent and got when the load started: in the open model, the
+/// requests of every worker's `setup worker` (a login), which runs before the schedule and
+/// the duration start. Read by the master just before it gives the start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BeforeStart {
+    /// Requests sent.
+    pub requests: u64,
+    /// Complete responses.
+    pub responses: u64,
+    /// Bytes read.
+    pub bytes_received: u64,
+    /// Requests sent, by request id.
+    pub requests_by_id: Vec<u64>,
+}
+
+impl BeforeStart {
+    /// Reads the load processes' slots (`slots`) of `region`, for a plan of `requests`
+    /// request ids.
+    pub fn read(
+        region: &Region,
+        slots: impl Iterator<Item = usize>,
+        requests: usize,
+    ) -> BeforeStart {
+        let mut b = BeforeStart {
+            requests_by_id: vec![0; requests],
+            ..BeforeStart::default()
+        };
+        for slot in slots.map(|i| region.slot(i)) {
+            b.requests += slot.total(Total::Requests);
+            b.responses += slot.total(Total::Responses);
+            b.bytes_received += slot.total(Total::BytesReceived);
+            for (id, n) in b.requests_by_id.iter_mut().enumerate() {
+                *n += slot.request(id, RequestCounter::Sent);
+            }
+        }
+        b
+    }
 }
 
 /// Per request id.
@@ -353,6 +395,7 @@ impl Summary {
                 .saturating_sub(outside_sum(&|s| s.total(Total::Responses))),
             bytes_received: bytes_received
                 .saturating_sub(outside_sum(&|s| s.total(Total::BytesReceived))),
+            sent_before_start: 0,
         };
         Summary {
             elapsed,
@@ -405,6 +448,22 @@ impl Summary {
                 sum(&|s| s.meta(crate::shm::Meta::RingsCoop)),
                 sum(&|s| s.meta(crate::shm::Meta::RingsCoopRefused)),
             ),
+        }
+    }
+
+    /// Leaves what the load processes sent `before` the load started out of the load's
+    /// counts (the rates' counts, over `elapsed`, which starts after it): they stay in every
+    /// other count, latency and per-request row.
+    pub fn leave_out_before_start(&mut self, before: &BeforeStart) {
+        self.load.requests = self.load.requests.saturating_sub(before.requests);
+        self.load.responses = self.load.responses.saturating_sub(before.responses);
+        self.load.bytes_received = self
+            .load
+            .bytes_received
+            .saturating_sub(before.bytes_received);
+        self.load.sent_before_start = before.requests;
+        for (r, n) in self.requests.iter_mut().zip(&before.requests_by_id) {
+            r.load_requests = r.load_requests.saturating_sub(*n);
         }
     }
 
@@ -620,7 +679,12 @@ mod tests {
         let near = |got: u64, want: u64| got.abs_diff(want) <= want / 1000;
         assert!(near(s.latency.min(), 65_000_000), "{}", s.latency.min());
         assert!(near(s.latency.value_at_quantile(0.5), 3_600_000_000));
-        assert!(near(s.requests[0].latency.max(), 86_400_000_000));
+        // Past 24 h: counted at the top, in a bucket of its own.
+        assert!(s.requests[0].latency.max() > 86_400_000_000);
+        assert!(near(
+            s.requests[0].latency.max(),
+            crate::latency::CLAMPED_US
+        ));
         assert_eq!(crate::latency::at_top(&s.latency), 1);
         let text = crate::report::render(&s);
         assert!(

@@ -7,11 +7,18 @@
 //! belong to it, merged) or to the request named `buy` (`as buy`).
 //!
 //! Metrics, as documented in docs/plan-language.md:
-//! - latencies (`p50 p90 p95 p99 p999 max mean`) from the latency histogram, in µs here and
-//!   compared in seconds by [`Threshold::holds`];
+//! - latencies (`p50 p90 p95 p99 p999 max mean`) from the latency histogram, in µs, and
+//!   compared in µs with the limit's exact µs (its nanoseconds / 1000, one rounding: a limit
+//!   of `1111.039ms` is 1111039 µs, which `max` equals when it is 1111039 µs);
 //! - `errors`: transport errors plus failed statuses, in percent of the requests sent;
 //! - `checks`: check and assert evaluations that passed, in percent of all evaluations;
 //! - `rps`: requests sent per second of the run.
+//!
+//! The figure a threshold line shows agrees with its verdict: it is printed as the report
+//! prints that kind of value, with more digits where those would read the other way
+//! (`FAIL errors <= 0%  0.005%`, not `0.00%`). `==` and `!=` compare the value as the report
+//! prints it, and a percentage prints as `0.00%` or `100.00%` only when it is exactly that,
+//! so `errors == 0%` holds only without any failed request.
 //!
 //! A threshold whose scope measured nothing (no response for a latency, no request for
 //! `errors` or `rps`... no check for `checks`) fails with no observed value: a gate must not
@@ -76,37 +83,117 @@ pub struct ThresholdOutcome {
 }
 
 impl ThresholdOutcome {
-    /// The observed value for people: `3.21ms`, `0.53%`, `1,234/s`, or `no data`.
+    /// The observed value for people: `3.21ms`, `0.53%`, `1,234/s`, or `no data`. Printed
+    /// as the report prints such a value, with more digits where those would contradict the
+    /// verdict (`FAIL checks >= 99.99%  99.9875%`; `99.99%` would read as passing).
     pub fn observed_text(&self) -> String {
         match self.observed {
             None => "no data".into(),
-            Some(v) => format_value(v, self.unit),
+            Some(v) => match op_of(&self.op) {
+                Some(op) => figure_agreeing(v, self.unit, op, self.limit, self.passed),
+                None => format_value(v, self.unit),
+            },
         }
     }
 
-    /// The limit for people, in the same style as [`ThresholdOutcome::observed_text`].
+    /// The limit as the plan wrote it (`0.004%`, `999.996ms`, `1e24`): the text after the
+    /// comparison in [`ThresholdOutcome::text`]. (It was re-printed in the observed value's
+    /// style, which showed other numbers: `< 0.00%`, `< 1000.00ms`.)
     pub fn limit_text(&self) -> String {
-        format_value(self.limit, self.unit)
+        match self.text.rsplit_once(self.op.as_str()) {
+            Some((_, written)) if !written.trim().is_empty() => written.trim().to_string(),
+            _ => format_value(self.limit, self.unit),
+        }
     }
 }
 
-/// `v` rounded as [`format_value`] shows it at least: percentages to 0.01%, rates to 1/s
-/// from 100/s (0.1/s below), latencies to 1 µs.
+/// The comparison written `symbol` (as [`CmpOp::symbol`] writes it).
+fn op_of(symbol: &str) -> Option<CmpOp> {
+    [
+        CmpOp::Lt,
+        CmpOp::Le,
+        CmpOp::Gt,
+        CmpOp::Ge,
+        CmpOp::Eq,
+        CmpOp::Ne,
+    ]
+    .into_iter()
+    .find(|op| op.symbol() == symbol)
+}
+
+/// `observed CMP limit`, both in the same unit.
+fn compare(op: CmpOp, observed: f64, limit: f64) -> bool {
+    match op {
+        CmpOp::Eq => observed == limit,
+        CmpOp::Ne => observed != limit,
+        CmpOp::Lt => observed < limit,
+        CmpOp::Le => observed <= limit,
+        CmpOp::Gt => observed > limit,
+        CmpOp::Ge => observed >= limit,
+    }
+}
+
+/// `v` as [`format_value`] prints it, read back: what `==` and `!=` compare (percentages to
+/// 0.01%, but never 0 or 100 unless exactly so; rates to 1/s from 100/s, 0.1/s below), and
+/// latencies to 1 µs.
 fn as_printed(v: f64, unit: Unit) -> f64 {
     match unit {
-        Unit::Percent => (v * 100.0).round() / 100.0,
-        Unit::PerSecond if v >= 100.0 => v.round(),
-        Unit::PerSecond => (v * 10.0).round() / 10.0,
         Unit::Micros => v.round(),
+        Unit::Percent | Unit::PerSecond => read_back(&format_value(v, unit), unit).unwrap_or(v),
+    }
+}
+
+/// The value a figure printed by [`format_value`] or [`figure_agreeing`] shows, in `unit`.
+fn read_back(text: &str, unit: Unit) -> Option<f64> {
+    match unit {
+        Unit::Percent => text.strip_suffix('%')?.parse().ok(),
+        Unit::PerSecond => text.strip_suffix("/s")?.replace(',', "").parse().ok(),
+        Unit::Micros => {
+            let (number, scale) = if let Some(n) = text.strip_suffix("µs") {
+                (n, 1.0)
+            } else if let Some(n) = text.strip_suffix("ms") {
+                (n, 1e3)
+            } else {
+                (text.strip_suffix('s')?, 1e6)
+            };
+            number.parse::<f64>().ok().map(|n| n * scale)
+        }
     }
 }
 
 fn format_value(v: f64, unit: Unit) -> String {
     match unit {
         Unit::Micros => crate::report::fmt_micros(v.round().max(0.0) as u64),
-        Unit::Percent => format!("{v:.2}%"),
+        Unit::Percent => crate::report::fmt_percent(v),
         Unit::PerSecond => crate::report::fmt_rate(v),
     }
+}
+
+/// `v` printed as [`format_value`] does, or with more digits until the figure, compared with
+/// `limit`, gives the verdict `passed` (so that a FAIL never shows a figure that meets its
+/// limit). When no figure agrees (a latency at the histograms' top, compared as infinite),
+/// the usual one.
+fn figure_agreeing(v: f64, unit: Unit, op: CmpOp, limit: f64, passed: bool) -> String {
+    let usual = format_value(v, unit);
+    let agrees = |text: &str| {
+        // `==` and `!=` compare the printed value, latencies to 1 µs.
+        let shown = match (unit, op) {
+            (Unit::Micros, CmpOp::Eq | CmpOp::Ne) => read_back(text, unit).map(f64::round),
+            _ => read_back(text, unit),
+        };
+        shown.is_some_and(|shown| compare(op, shown, limit) == passed)
+    };
+    if agrees(&usual) {
+        return usual;
+    }
+    (1..=12)
+        .map(|extra| match unit {
+            Unit::Percent => format!("{}%", crate::report::fmt_percent_digits(v, 2 + extra)),
+            Unit::PerSecond => format!("{v:.extra$}/s"),
+            Unit::Micros => crate::report::fmt_micros_precise(v, extra),
+        })
+        .find(|text| agrees(text))
+        .unwrap_or(usual)
 }
 
 /// Whether every outcome passed (true when there are none).
@@ -240,7 +327,9 @@ fn evaluate_one(program: &Program, summary: &Summary, t: &Threshold) -> Threshol
     let data = scope_data(program, summary, t.target);
     let observed = observe(t.metric, &data, summary.elapsed.as_secs_f64());
     let (limit, unit) = match t.value {
-        ThresholdValue::Duration(d) => (d.as_secs_f64() * 1e6, Unit::Micros),
+        // One rounding (the nanoseconds are exact): `as_secs_f64() * 1e6` made 1167.871ms
+        // 1167870.9999999998 µs, and a `max` of exactly the limit failed `<=`.
+        ThresholdValue::Duration(d) => (d.as_nanos() as f64 / 1000.0, Unit::Micros),
         ThresholdValue::Percent(p) => (p, Unit::Percent),
         ThresholdValue::Number(n) => (n, Unit::PerSecond),
     };
@@ -248,7 +337,7 @@ fn evaluate_one(program: &Program, summary: &Summary, t: &Threshold) -> Threshol
     // it: its true value is larger, and unknown (`max < 25h` cannot be said to hold; `p99 >
     // 1h` does). `==` and `!=` compare the value as the report prints it: `checks == 66.67%`
     // holds for two checks passed of three, which the report shows as 66.67%.
-    let top = data.latency.lowest_equivalent(latency::HIGHEST_US) as f64;
+    let top = latency::CLAMPED_US as f64;
     let compared = |v: f64| {
         if unit == Unit::Micros && v >= top {
             f64::INFINITY
@@ -258,10 +347,10 @@ fn evaluate_one(program: &Program, summary: &Summary, t: &Threshold) -> Threshol
             v
         }
     };
-    // `holds` compares latencies in seconds.
+    // Latencies in µs, as the limit is.
     let passed = observed
         .map(compared)
-        .is_some_and(|v| t.holds(if unit == Unit::Micros { v / 1e6 } else { v }));
+        .is_some_and(|v| compare(t.cmp, v, limit));
     ThresholdOutcome {
         text: t.text.clone(),
         location: t.location.to_string(),
@@ -376,6 +465,7 @@ scenario buy {
                 requests: 250,
                 responses: 248,
                 bytes_received: 0,
+                sent_before_start: 0,
             },
             bytes_sent: 0,
             bytes_received: 0,
@@ -501,6 +591,9 @@ scenario buy {
             let o = one(text, &s);
             assert_eq!(o.passed, passed, "{text}: {o:?}");
         }
+        // 23h59m40s is in the bucket of 24 h but below it: not clamped, not infinite.
+        s.latency = histogram(&[86_380_000_000]);
+        assert!(one("max < 25h", &s).passed);
     }
 
     /// `==` and `!=` compare the value as the report prints it: 2 checks passed of 3 print as
@@ -527,6 +620,129 @@ scenario buy {
             assert_eq!(o.passed, passed, "{text}: {o:?}");
         }
         assert_eq!(one("checks == 66.67%", &s).observed_text(), "66.67%");
+    }
+
+    /// `== 0%` and `== 100%` hold only when exactly true: 1 failed request of 20,001 is
+    /// 0.005%, printed so (it printed `0.00%`, and `errors == 0%` passed).
+    #[test]
+    fn an_exact_percentage_holds_only_when_exact() {
+        let mut s = summary();
+        s.counts.requests = 20_001;
+        s.counts.errors = 0;
+        s.counts.failed_by_status = 1;
+        s.checks = vec![check(20_000, 1), check(0, 0)];
+        for (text, passed, shown) in [
+            ("errors == 0%", false, "0.005%"),
+            ("errors != 0%", true, "0.005%"),
+            ("errors <= 0%", false, "0.005%"),
+            ("errors < 0.01%", true, "0.005%"),
+            ("checks == 100%", false, "99.995%"),
+            ("checks >= 100%", false, "99.995%"),
+            ("checks > 99.99%", true, "99.995%"),
+        ] {
+            let o = one(text, &s);
+            assert_eq!(o.passed, passed, "{text}: {o:?}");
+            assert_eq!(o.observed_text(), shown, "{text}");
+        }
+        s.counts.failed_by_status = 0;
+        s.checks = vec![check(20_001, 0), check(0, 0)];
+        assert!(one("errors == 0%", &s).passed);
+        assert_eq!(one("errors == 0%", &s).observed_text(), "0.00%");
+        assert!(one("checks == 100%", &s).passed);
+    }
+
+    /// The figure beside a verdict never reads the other way: 7,999 checks passed of 8,000
+    /// are 99.9875%, which fails `>= 99.99%` and printed as `99.99%`; a p99 of 1,234 µs
+    /// fails `<= 1.233ms` and printed as `1.23ms`; 99.955/s fails `> 99.96` and printed as
+    /// `100/s`.
+    #[test]
+    fn the_figure_agrees_with_the_verdict() {
+        let mut s = summary();
+        s.checks = vec![check(7_999, 1), check(0, 0)];
+        let o = one("checks >= 99.99%", &s);
+        assert!(!o.passed);
+        assert_eq!(o.observed_text(), "99.987%");
+        let o = one("checks < 99.99%", &s);
+        assert!(o.passed);
+        assert_eq!(o.observed_text(), "99.987%");
+        // No more digits than needed where the usual figure agrees.
+        assert_eq!(one("checks >= 99%", &s).observed_text(), "99.99%");
+        s.latency = histogram(&[1_234]);
+        let o = one("p99 <= 1.233ms", &s);
+        assert!(!o.passed);
+        assert_eq!(o.observed_text(), "1.234ms");
+        assert_eq!(one("p99 < 2ms", &s).observed_text(), "1.23ms");
+        // 250 requests in 2.50113 s: 99.955/s.
+        s.elapsed = Duration::from_micros(2_501_126);
+        let o = one("rps > 99.96", &s);
+        assert!(!o.passed);
+        assert_eq!(o.observed_text(), "99.95/s");
+        for o in [
+            one("rps > 99.96", &s),
+            one("checks >= 99.99%", &s),
+            one("p99 <= 1.233ms", &s),
+        ] {
+            let shown = read_back(&o.observed_text(), o.unit).unwrap();
+            assert_eq!(
+                compare(op_of(&o.op).unwrap(), shown, o.limit),
+                o.passed,
+                "{o:?}"
+            );
+        }
+    }
+
+    /// `==` compares the figure the report prints, ties included: 1 failed request of 32 is
+    /// 3.125%, printed `3.12%` (the tie rounds to even), so `errors == 3.12%` holds and
+    /// `errors == 3.13%` does not (it was the other way round).
+    #[test]
+    fn equality_on_a_tie_compares_the_printed_figure() {
+        let mut s = summary();
+        s.counts.requests = 32;
+        s.counts.errors = 0;
+        s.counts.failed_by_status = 1;
+        let o = one("errors == 3.12%", &s);
+        assert_eq!(o.observed_text(), "3.12%");
+        assert!(o.passed, "{o:?}");
+        assert!(!one("errors == 3.13%", &s).passed);
+    }
+
+    /// A latency limit is its exact µs: `max <= 1111.039ms` holds for a max of exactly
+    /// 1,111,039 µs (a bucket top), and the limit reads 1167871, not 1167870.9999999998.
+    #[test]
+    fn a_latency_limit_is_compared_in_exact_microseconds() {
+        let mut s = summary();
+        s.latency = histogram(&[1_111_039]);
+        assert_eq!(s.latency.max(), 1_111_039);
+        for text in [
+            "max <= 1111.039ms",
+            "max == 1111.039ms",
+            "max >= 1111.039ms",
+        ] {
+            let o = one(text, &s);
+            assert_eq!(o.limit, 1_111_039.0);
+            assert!(o.passed, "{text}: {o:?}");
+        }
+        assert!(!one("max != 1111.039ms", &s).passed);
+        assert_eq!(one("max < 1167.871ms", &s).limit, 1_167_871.0);
+        assert_eq!(one("max < 0.0001ms", &s).limit, 0.1);
+    }
+
+    /// The limit is shown as written, not in the observed value's style.
+    #[test]
+    fn the_limit_is_shown_as_written() {
+        let s = summary();
+        for (text, limit) in [
+            ("errors < 0.004%", "0.004%"),
+            ("p99 < 999.996ms", "999.996ms"),
+            ("rps > 99.96", "99.96"),
+            (
+                "rps < 1000000000000000000000000",
+                "1000000000000000000000000",
+            ),
+            ("buy p95 <= 800ms", "800ms"),
+        ] {
+            assert_eq!(one(text, &s).limit_text(), limit, "{text}");
+        }
     }
 
     /// Rates print to 1/s from 100/s: 250 requests in 1.66 s are 150.60/s, printed `151/s`,
@@ -587,7 +803,7 @@ scenario buy {
         assert_eq!(o.scope_kind, Some(ScopeKind::Request));
         assert_eq!(o.unit, Unit::Percent);
         assert_eq!(o.observed_text(), "2.00%");
-        assert_eq!(o.limit_text(), "1.00%");
+        assert_eq!(o.limit_text(), "1%");
         let o = one("rps > 1000", &s);
         assert_eq!((o.scope.as_deref(), o.unit), (None, Unit::PerSecond));
         assert_eq!(o.observed_text(), "25.0/s");

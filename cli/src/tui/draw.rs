@@ -5,7 +5,7 @@
 //! [`MIN_WIDTH`]×[`MIN_HEIGHT`] it shows the key figures only.
 
 use hdrhistogram::Histogram;
-use molotov_core::report::{fmt_count, fmt_micros, fmt_rate};
+use molotov_core::report::{fmt_count, fmt_micros, fmt_percent, fmt_rate};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -169,10 +169,22 @@ fn key_figures(frame: &mut Frame<'_>, area: Rect, state: &LiveState) {
     );
 }
 
+/// The mean of `h` as the report prints it: each latency taken as the top of its bucket, like
+/// the percentiles, min and max (`Histogram::mean` takes midpoints: the same latencies read
+/// 100.45ms here beside a p50 and max of 100.48ms, and 100.48ms in the report). `-` when
+/// empty.
+fn mean_text(h: &Histogram<u64>) -> String {
+    if h.is_empty() {
+        "-".to_string()
+    } else {
+        fmt_micros(molotov_core::latency::mean(h).round() as u64)
+    }
+}
+
 fn figures_line(state: &LiveState) -> Line<'static> {
     let failed = state.errors + state.failed_by_status;
-    let pct = if state.requests > 0 {
-        failed as f64 * 100.0 / state.requests as f64
+    let pct = if state.outcomes > 0 {
+        failed.min(state.outcomes) as f64 * 100.0 / state.outcomes as f64
     } else {
         0.0
     };
@@ -197,8 +209,9 @@ fn figures_line(state: &LiveState) -> Line<'static> {
     spans.extend(figure(
         "failed",
         format!(
-            "{} ({pct:.2}%, now {})",
+            "{} ({}, now {})",
             fmt_count(failed),
+            fmt_percent(pct),
             fmt_rate(state.failed_now())
         ),
         if failed > 0 { BAD } else { GOOD },
@@ -373,17 +386,10 @@ fn latency_table(frame: &mut Frame<'_>, area: Rect, state: &LiveState) {
         row("p99.9", 0.999),
         row("max", 1.0),
     ];
-    let mean = |h: &Histogram<u64>| {
-        if h.is_empty() {
-            "-".to_string()
-        } else {
-            fmt_micros(h.mean().round() as u64)
-        }
-    };
     rows.push(Row::new(vec![
         Cell::from("mean"),
-        right(mean(&now)),
-        right(mean(overall)),
+        right(mean_text(&now)),
+        right(mean_text(overall)),
     ]));
     let table = Table::new(
         rows,
@@ -570,4 +576,26 @@ fn compact(frame: &mut Frame<'_>, area: Rect, state: &LiveState) {
         ),
     ];
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The view's mean is the report's: 100 latencies of 100.45 ms read as their bucket's
+    /// top, like the p50 and max beside it.
+    #[test]
+    fn the_mean_is_the_reports() {
+        let mut h = molotov_core::latency::new_histogram();
+        for _ in 0..100 {
+            h.record(100_450).unwrap();
+        }
+        let top = fmt_micros(h.max());
+        assert_eq!(mean_text(&h), top);
+        assert_eq!(
+            mean_text(&h),
+            fmt_micros(molotov_core::latency::mean(&h).round() as u64)
+        );
+        assert_eq!(mean_text(&molotov_core::latency::new_histogram()), "-");
+    }
 }

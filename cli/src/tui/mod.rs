@@ -171,6 +171,16 @@ impl Observer for Tui {
         self.redraw();
     }
 
+    fn load_started(&mut self, _start: Instant, region: &Region) {
+        // The per-request rates are the change between two merges: the first one counts
+        // from what `setup` (and the open model's `setup worker`) had sent by now.
+        if self.fallback.is_none() {
+            let summary =
+                Summary::merge(region, &self.names, self.processes.clone(), Duration::ZERO);
+            self.state.on_summary(&summary, Duration::ZERO);
+        }
+    }
+
     fn tick(&mut self, sample: &Sample, region: &Region) {
         if let Some(console) = &mut self.fallback {
             console.tick(sample, region);

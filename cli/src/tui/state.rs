@@ -84,6 +84,9 @@ pub struct LiveState {
     pub errors: u64,
     /// Responses failed by status so far.
     pub failed_by_status: u64,
+    /// Requests that got an outcome (a response or a transport error): what the failed
+    /// share is over (a request in flight has not succeeded yet).
+    pub outcomes: u64,
     /// Scenario runs that succeeded so far.
     pub successes: u64,
     /// Scenario runs that failed so far.
@@ -148,6 +151,7 @@ impl LiveState {
             requests: 0,
             errors: 0,
             failed_by_status: 0,
+            outcomes: 0,
             successes: 0,
             failures: 0,
             workers_alive: 0,
@@ -185,6 +189,7 @@ impl LiveState {
         self.requests = s.requests;
         self.errors = s.errors;
         self.failed_by_status = s.failed_by_status;
+        self.outcomes = s.totals.outcomes();
         self.successes = s.successes;
         self.failures = s.failures;
         self.workers_alive = s.workers_alive;
