@@ -496,7 +496,10 @@ mod tests {
             let start = Instant::now();
             let timeout = Duration::from_millis(100);
             let deadline = timer.run_from(start, timeout, std::future::pending::<()>());
-            let armed = deadline.armed.as_ref().expect("a deadline under MAX_TIMEOUT");
+            let armed = deadline
+                .armed
+                .as_ref()
+                .expect("a deadline under MAX_TIMEOUT");
             assert_eq!(armed.slot.deadline.get(), Some(start + timeout));
         });
     }
