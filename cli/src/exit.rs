@@ -120,12 +120,13 @@ impl Verdict {
             .max(self.successes + self.failures + self.runs_stopped)
     }
 
-    /// Scenario runs were made, none succeeded, and not one of them sent a request: each
-    /// failed before its first send (a request that could not be rendered, a `let` that
-    /// could not be evaluated) or was stopped by the end of the load before it (a loop or a
-    /// think longer than the run). The run applied no load at all.
+    /// No scenario run succeeded and not one of them sent a request: each failed before its
+    /// first send (a request that could not be rendered, a `let` that could not be
+    /// evaluated) or was stopped by the end of the load before it (a loop or a think longer
+    /// than the run), or no scenario run started at all (a `setup worker` that outlasted the
+    /// load). The run applied no load at all.
     fn sent_nothing(&self) -> bool {
-        self.runs() > 0 && self.successes == 0 && self.scenario_requests == 0
+        self.successes == 0 && self.scenario_requests == 0
     }
 
     /// Requests of the scenario runs were sent (or tried), no run succeeded, and not one
@@ -293,8 +294,16 @@ impl Verdict {
                     ));
                 }
                 let runs = self.runs();
-                if self.sent_nothing() {
-                    reasons.push(if self.failures == runs {
+                // No scenario run started because the plan's `setup` or a `setup worker`
+                // failed: that reason, already given, says it all.
+                let explained = runs == 0
+                    && (self.ending == Ending::SetupFailed || self.worker_setups_failed > 0);
+                if self.sent_nothing() && !explained {
+                    reasons.push(if runs == 0 {
+                        "no request was sent: no scenario run started before the end of the \
+                         load (`setup worker` or the start of the workers outlasted it)"
+                            .to_string()
+                    } else if self.failures == runs {
                         format!(
                             "no request was sent: {} failed before sending",
                             all_runs(runs)
@@ -491,7 +500,8 @@ mod tests {
                 },
                 FAILURES,
             ),
-            // No scenario run started at all (a load shorter than the workers' start).
+            // No scenario run started at all (a `setup worker` that outlasted the load, or a
+            // load shorter than the workers' start): nothing was sent either.
             (
                 Verdict {
                     successes: 0,
@@ -499,7 +509,7 @@ mod tests {
                     scenario_responses: 0,
                     ..verdict(Ending::Completed)
                 },
-                OK,
+                FAILURES,
             ),
             // Runs that failed after a response (a failed assert, a 500, a transport error
             // on a later request) fail the run only with `-f` or `-x`; so do some failed
@@ -648,6 +658,27 @@ mod tests {
                 },
                 "FAILED: no request was sent: the one scenario run ended before sending (1 \
                  stopped by the end of the load) (exit 1)",
+            ),
+            (
+                Verdict {
+                    successes: 0,
+                    scenario_requests: 0,
+                    scenario_responses: 0,
+                    ..verdict(Ending::Completed)
+                },
+                "FAILED: no request was sent: no scenario run started before the end of the \
+                 load (`setup worker` or the start of the workers outlasted it) (exit 1)",
+            ),
+            (
+                Verdict {
+                    worker_setups_failed: 2,
+                    workers_started: 2,
+                    successes: 0,
+                    scenario_requests: 0,
+                    scenario_responses: 0,
+                    ..verdict(Ending::Completed)
+                },
+                "FAILED: `setup worker` failed in 2 of 2 workers (exit 1)",
             ),
         ];
         for (v, want) in cases {

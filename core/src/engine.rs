@@ -805,7 +805,14 @@ impl Arrivals {
         } else {
             self.claim()
         };
-        if let Some(at) = due {
+        // An arrival due at or after the end of the load does not start (see the filter
+        // below): it is the end of the schedule, held as such. (When it was claimed within
+        // `max_early` of the clock the worker once left at once: the run ended up to
+        // `max_early` early and its rates were over the shorter time.)
+        let past_end = due.is_some_and(|at| driver.stop.graceful_for_due(at));
+        if let Some(at) = due
+            && !past_end
+        {
             let at = driver.stop.start.get() + at;
             // Up to `early_batch` arrivals due within `max_early` start in this wake-up, one
             // after the other as the turn passes; the next one sleeps for its own time (and
@@ -823,10 +830,11 @@ impl Arrivals {
         } else if !driver.graceful()
             && let Some(end) = driver.stop.deadline.get()
         {
-            // The schedule has no more arrivals, but the load lasts to its end (the end of
-            // the last stage, or `-d`): hold the turn until then, so that the process stays
-            // and a trailing 0/s stage is a real cool-down. (The workers once left at the
-            // last arrival: the run ended early and its rates were over the shorter time.)
+            // The schedule has no more arrivals before the end, but the load lasts to its
+            // end (the end of the last stage, or `-d`): hold the turn until then, so that
+            // the process stays and a trailing 0/s stage is a real cool-down. (The workers
+            // once left at the last arrival: the run ended early and its rates were over
+            // the shorter time.)
             driver.sleep_until(end).await;
         }
         self.pass_turn();

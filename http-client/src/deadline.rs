@@ -488,4 +488,19 @@ mod tests {
             assert!(start.elapsed() < Duration::from_secs(1));
         });
     }
+
+    #[test]
+    fn the_deadline_is_the_start_plus_the_timeout_exactly() {
+        run(async {
+            let mut timer = DeadlineTimer::new();
+            let start = Instant::now();
+            let timeout = Duration::from_millis(100);
+            let deadline = timer.run_from(start, timeout, std::future::pending::<()>());
+            let armed = deadline
+                .armed
+                .as_ref()
+                .expect("a deadline under MAX_TIMEOUT");
+            assert_eq!(armed.slot.deadline.get(), Some(start + timeout));
+        });
+    }
 }
