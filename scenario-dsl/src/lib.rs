@@ -38,7 +38,7 @@ mod render;
 mod source;
 
 pub use compile::{CompileOptions, compile, compile_source};
-pub use diag::{Diagnostic, DiagnosticLocation, Diagnostics, Severity};
+pub use diag::{Diagnostic, DiagnosticLocation, Diagnostics, MAX_SHOWN, Severity};
 pub use globals::{Globals, GlobalsError};
 pub use interp::{
     Driver, Failure, FailureKind, Headers, Recorder, Request, ResponseView, RunOutcome, Scheme,
