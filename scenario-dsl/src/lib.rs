@@ -51,3 +51,11 @@ pub use program::{
     RequestInfo, ScenarioId, ScenarioInfo, Threshold, ThresholdTarget, ThresholdValue,
 };
 pub use read::{MAX_PLAN_BYTES, ReadError, read_limited};
+
+/// The form of host name `host` that requests look up and send: a name that is not ASCII
+/// in its ASCII form (IDNA, UTS #46: `bücher.example` is `xn--bcher-kva.example`), any
+/// other as it is; `Err` says why a name has no such form (`invalid host ...`), as for a
+/// request's host. For the hosts molotov reaches outside a plan (the statsd daemon).
+pub fn ascii_host(host: &str) -> Result<String, String> {
+    Ok(compile::target::ascii_host(host)?.unwrap_or_else(|| host.to_string()))
+}
