@@ -1433,6 +1433,47 @@ fn a_report_through_a_dangling_symbolic_link_creates_its_target() {
     );
 }
 
+/// `--json latest.json --html run-42.json`, latest.json a link to run-42.json not made yet
+/// (or two dangling links to one missing file): the paths were compared as they were written,
+/// both reports went into one file, the JSON was lost, exit 0. A dangling link leads where
+/// its target would be created: "the same file", refused before the run.
+#[test]
+fn a_dangling_link_and_its_target_are_one_report_file() {
+    let server = target();
+    let dir = TempDir::new("report-dangling-same");
+    let file = dir.write("ok.mol", &plan(&base_url(&server), "5s", "  GET /json"));
+    std::os::unix::fs::symlink("run-42.json", dir.0.join("latest.json")).unwrap();
+    // a.json -> b.json -> c.json (missing), h.json -> c.json.
+    std::os::unix::fs::symlink("b.json", dir.0.join("a.json")).unwrap();
+    std::os::unix::fs::symlink("c.json", dir.0.join("b.json")).unwrap();
+    std::os::unix::fs::symlink(dir.0.join("c.json"), dir.0.join("h.json")).unwrap();
+    for (json, html, shown) in [
+        ("latest.json", "run-42.json", "run-42.json"),
+        ("run-42.json", "latest.json", "latest.json"),
+        ("a.json", "h.json", "h.json"),
+    ] {
+        let out = support::run_bounded(
+            support::molotov()
+                .current_dir(&dir.0)
+                .args(["-q", "-r", "1", "--json", json, "--html", html])
+                .arg(&file),
+            Duration::from_secs(20),
+        );
+        assert_exit_for(&out, 2, json);
+        let err = support::stderr(&out);
+        assert!(
+            err.contains(&format!(
+                "--json and --html name the same file ({shown}): give each report its own"
+            )),
+            "{json} {html}: {err}"
+        );
+        for missing in ["run-42.json", "c.json"] {
+            assert!(!dir.0.join(missing).exists(), "{json} {html}: {missing}");
+        }
+    }
+    assert_eq!(server.connections_accepted(), 0);
+}
+
 /// `--json` naming a Unix socket was said to be "a named pipe" without a reader; it is a
 /// socket, which no reader makes writable this way.
 #[test]

@@ -168,10 +168,27 @@ impl ReportFile {
 }
 
 /// Where `path` leads once links and `..` are resolved (the file need not exist yet), for
-/// comparing it with other paths.
+/// comparing it with other paths. A dangling symbolic link (`latest.json -> run-42.json`,
+/// its target not there yet) leads where its target would be created: the file a write
+/// through it creates.
 fn resolved(path: &Path) -> PathBuf {
     if let Ok(path) = std::fs::canonicalize(path) {
         return path;
+    }
+    let mut path = path.to_path_buf();
+    // Each link of a chain of dangling links, up to the missing file (as many as the
+    // kernel follows before ELOOP).
+    for _ in 0..40 {
+        let Ok(target) = std::fs::read_link(&path) else {
+            break;
+        };
+        path = match path.parent() {
+            Some(dir) => dir.join(target),
+            None => target,
+        };
+        if let Ok(path) = std::fs::canonicalize(&path) {
+            return path;
+        }
     }
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -179,7 +196,7 @@ fn resolved(path: &Path) -> PathBuf {
     };
     match (std::fs::canonicalize(parent), path.file_name()) {
         (Ok(dir), Some(name)) => dir.join(name),
-        _ => path.to_path_buf(),
+        _ => path,
     }
 }
 
