@@ -1546,6 +1546,32 @@ fn a_report_stream_that_cannot_be_written_is_refused_before_the_run() {
     assert_eq!(server.connections_accepted(), 0);
 }
 
+/// `--json -` into a stdout socket whose other end is closed (a socketpair from a supervisor,
+/// systemd's `StandardOutput=socket`): poll says POLLHUP there, not the POLLERR of a pipe
+/// without a reader, and the whole load was sent for a report that could not arrive, exit 2
+/// at the end. Refused before the run, as the pipe is.
+#[test]
+fn a_json_report_into_a_closed_socket_is_refused_before_the_run() {
+    let server = target();
+    let dir = TempDir::new("report-closed-socket");
+    let file = dir.write("ok.mol", &plan(&base_url(&server), "5s", "  GET /json"));
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    drop(ours);
+    let err = dir.0.join("err.txt");
+    let out = molotov_to(
+        &["-q", "-d", "2", "--json", "-", file.to_str().unwrap()],
+        std::process::Stdio::from(std::os::fd::OwnedFd::from(theirs)),
+        std::fs::File::create(&err).unwrap(),
+    );
+    assert_exit(&out, 2);
+    let said = std::fs::read_to_string(&err).unwrap();
+    assert!(
+        said.contains("cannot write the JSON report to stdout: its reader has hung up"),
+        "{said}"
+    );
+    assert_eq!(server.connections_accepted(), 0);
+}
+
 /// `--sizing -r N` was accepted: the workers stopped after N runs, the ramp never built any
 /// load, and the run ended "OK" with nothing judged. Refused as `--sizing --single-run` is.
 #[test]

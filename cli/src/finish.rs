@@ -301,6 +301,15 @@ fn check_streams(json_to_stdout: bool) -> Result<(), String> {
             );
         }
     }
+        // A socket whose peer has closed says POLLHUP, not POLLERR.
+        if n > 0 && pfd.revents & libc::POLLHUP != 0 {
+            return Err(
+                "cannot write the JSON report to stdout: its reader has hung up (the socket's \
+                 other end is closed)"
+                    .into(),
+            );
+        }
+    }
     Ok(())
 }
 
