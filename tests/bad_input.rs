@@ -1572,6 +1572,75 @@ fn a_json_report_into_a_closed_socket_is_refused_before_the_run() {
     assert_eq!(server.connections_accepted(), 0);
 }
 
+/// `--json /dev/fd/3 3>>ci.log` (or `/proc/self/fd/3`): the descriptor was opened anew by its
+/// path and emptied, and the log lost its earlier lines (only fds 1 and 2 were written
+/// through). A report naming any descriptor of molotov's is written through it, at its
+/// offset, as `--json -` is through stdout; one open for reading only is refused.
+#[test]
+fn a_report_to_an_inherited_descriptor_is_written_through_it() {
+    let server = target();
+    let dir = TempDir::new("report-fd");
+    let file = dir.write("ok.mol", &plan(&base_url(&server), "5s", "  GET /json"));
+    let log = dir.0.join("ci.log");
+    let molotov = env!("CARGO_BIN_EXE_molotov");
+    for (flag, path) in [
+        ("--json", "/dev/fd/3"),
+        ("--json", "/proc/self/fd/3"),
+        ("--html", "/dev/fd/3"),
+    ] {
+        std::fs::write(&log, "EARLIER LOG LINE\n").unwrap();
+        let out = support::run_bounded(
+            std::process::Command::new("bash")
+                .arg("-c")
+                .arg(r#"exec "$0" -q -w 2 -r 3 "$1" "$2" "$3" 3>>"$4""#)
+                .args([
+                    molotov,
+                    flag,
+                    path,
+                    file.to_str().unwrap(),
+                    log.to_str().unwrap(),
+                ]),
+            Duration::from_secs(20),
+        );
+        assert_exit_for(&out, 0, path);
+        let text = std::fs::read_to_string(&log).unwrap();
+        let rest = text
+            .strip_prefix("EARLIER LOG LINE\n")
+            .unwrap_or_else(|| panic!("{flag} {path}: the log's earlier line is gone:\n{text}"));
+        if flag == "--json" {
+            let report: serde_json::Value = serde_json::from_str(rest)
+                .unwrap_or_else(|e| panic!("{path}: not the JSON report ({e}):\n{rest}"));
+            assert_eq!(report["totals"]["requests"], 6, "{path}");
+        } else {
+            assert!(rest.starts_with("<!DOCTYPE html>"), "{rest}");
+        }
+        // The text report on stdout, as without the descriptor.
+        assert!(support::stdout(&out).contains("Result: OK (exit 0)"));
+    }
+    // Descriptor 3 open for reading only: refused before the run, the file kept.
+    let out = support::run_bounded(
+        std::process::Command::new("bash")
+            .arg("-c")
+            .arg(r#"exec "$0" -q -r 1 --json /dev/fd/3 "$1" 3<"$2""#)
+            .args([molotov, file.to_str().unwrap(), log.to_str().unwrap()]),
+        Duration::from_secs(20),
+    );
+    assert_exit(&out, 2);
+    assert!(
+        support::stderr(&out).contains(
+            "cannot write the JSON report to /dev/fd/3: descriptor 3 is open for reading only"
+        ),
+        "{}",
+        support::stderr(&out)
+    );
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .starts_with("EARLIER LOG LINE\n")
+    );
+    assert_eq!(server.wait_answered(18, Duration::from_secs(2)), 18);
+}
+
 /// `--sizing -r N` was accepted: the workers stopped after N runs, the ramp never built any
 /// load, and the run ended "OK" with nothing judged. Refused as `--sizing --single-run` is.
 #[test]

@@ -2052,6 +2052,75 @@ fn under_nohup_sighup_stays_ignored() {
     }
 }
 
+/// A report file that is a pipe (a named pipe, `--json >(upload)`) whose reader does not
+/// read: it was written before the stop signals were given back, and molotov waited in
+/// `write` deaf to SIGTERM, SIGINT and SIGHUP (only SIGKILL ended it). Regular files are
+/// written first; a file that may wait for its reader is written once the signals act again.
+#[test]
+fn a_stalled_reader_of_a_report_pipe_does_not_make_molotov_deaf_to_stop_signals() {
+    let server = target();
+    let dir = TempDir::new("stalled-fifo");
+    // A JSON report larger than a pipe holds (64 KiB): 700 requests with long names.
+    let body: String = (0..700)
+        .map(|i| {
+            format!("  GET /json?a={i} as request_number_{i}_with_a_long_name_to_fill_the_report\n")
+        })
+        .collect();
+    let file = dir.write("big.mol", &plan(&base_url(&server), "5s", &body));
+    let fifo = dir.0.join("report.fifo");
+    let html = dir.0.join("r.html");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    for (round, sig) in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP]
+        .into_iter()
+        .enumerate()
+    {
+        // A reader that never reads.
+        let _reader = std::os::unix::fs::OpenOptionsExt::custom_flags(
+            std::fs::OpenOptions::new().read(true),
+            libc::O_NONBLOCK,
+        )
+        .open(&fifo)
+        .unwrap();
+        let _ = std::fs::remove_file(&html);
+        let mut child = molotov()
+            .args(["-q", "-r", "1", "--json"])
+            .arg(&fifo)
+            .arg("--html")
+            .arg(&html)
+            .arg(&file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        // The regular file is written before the pipe.
+        assert!(
+            wait_until(Duration::from_secs(20), || std::fs::metadata(&html)
+                .is_ok_and(|m| m.len() > 0)),
+            "no HTML report"
+        );
+        assert_eq!(
+            server.wait_answered(700 * (round as u64 + 1), Duration::from_secs(5)),
+            700 * (round as u64 + 1)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(alive(pid), "molotov ended without its reader");
+        signal(pid, sig);
+        let ended = wait_until(Duration::from_secs(3), || {
+            child.try_wait().unwrap().is_some()
+        });
+        if !ended {
+            signal(pid, libc::SIGKILL);
+        }
+        let status = child.wait().unwrap();
+        assert!(
+            ended,
+            "signal {sig}: molotov still waits for the pipe's reader 3 s after it"
+        );
+        assert_eq!(status.signal(), Some(sig), "{status:?}");
+    }
+}
+
 /// After the run the text report waits for its reader; one that does not read (`| sleep`, a
 /// paused pager, a stalled log shipper) kept molotov waiting with SIGINT, SIGTERM and SIGHUP
 /// still blocked for a signalfd nobody read any more: only SIGKILL ended it. Once the report
