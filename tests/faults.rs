@@ -1586,11 +1586,19 @@ fn log_lines_never_hold_up_the_load_while_the_master_is_held() {
 #[test]
 fn diagnostics_to_a_stderr_inherited_non_blocking_wait_for_their_reader() {
     // A thousand errors are about 136 KB of diagnostics, more than a pipe holds: on a
-    // stderr handed down non-blocking and read late they were cut at 64 KiB, mid-line.
+    // stderr handed down non-blocking and read late they were cut at 64 KiB, mid-line. (A
+    // plan shows its first 50: twenty plans of them.)
     use std::io::Read;
     let dir = TempDir::new("nonblocking-stderr");
-    let body: String = (0..1000).map(|i| format!("  thnik {i}s\n")).collect();
-    let file = dir.write("errs.mol", &format!("scenario s {{\n{body}}}\n"));
+    let body: String = (0..50).map(|i| format!("  thnik {i}s\n")).collect();
+    let files: Vec<PathBuf> = (0..20)
+        .map(|n| {
+            dir.write(
+                &format!("errs{n}.mol"),
+                &format!("scenario s {{\n{body}}}\n"),
+            )
+        })
+        .collect();
     let (read_end, write_end) = nix::unistd::pipe().unwrap();
     nix::fcntl::fcntl(
         &write_end,
@@ -1599,7 +1607,7 @@ fn diagnostics_to_a_stderr_inherited_non_blocking_wait_for_their_reader() {
     .unwrap();
     let mut child = molotov()
         .arg("check")
-        .arg(&file)
+        .args(&files)
         .stdout(Stdio::null())
         .stderr(Stdio::from(write_end))
         .spawn()
