@@ -1438,6 +1438,47 @@ fn a_report_through_a_dangling_symbolic_link_creates_its_target() {
     );
 }
 
+/// `--json latest.json --html run-42.json`, latest.json a link to run-42.json not made yet
+/// (or two dangling links to one missing file): the paths were compared as they were written,
+/// both reports went into one file, the JSON was lost, exit 0. A dangling link leads where
+/// its target would be created: "the same file", refused before the run.
+#[test]
+fn a_dangling_link_and_its_target_are_one_report_file() {
+    let server = target();
+    let dir = TempDir::new("report-dangling-same");
+    let file = dir.write("ok.mol", &plan(&base_url(&server), "5s", "  GET /json"));
+    std::os::unix::fs::symlink("run-42.json", dir.0.join("latest.json")).unwrap();
+    // a.json -> b.json -> c.json (missing), h.json -> c.json.
+    std::os::unix::fs::symlink("b.json", dir.0.join("a.json")).unwrap();
+    std::os::unix::fs::symlink("c.json", dir.0.join("b.json")).unwrap();
+    std::os::unix::fs::symlink(dir.0.join("c.json"), dir.0.join("h.json")).unwrap();
+    for (json, html, shown) in [
+        ("latest.json", "run-42.json", "run-42.json"),
+        ("run-42.json", "latest.json", "latest.json"),
+        ("a.json", "h.json", "h.json"),
+    ] {
+        let out = support::run_bounded(
+            support::molotov()
+                .current_dir(&dir.0)
+                .args(["-q", "-r", "1", "--json", json, "--html", html])
+                .arg(&file),
+            Duration::from_secs(20),
+        );
+        assert_exit_for(&out, 2, json);
+        let err = support::stderr(&out);
+        assert!(
+            err.contains(&format!(
+                "--json and --html name the same file ({shown}): give each report its own"
+            )),
+            "{json} {html}: {err}"
+        );
+        for missing in ["run-42.json", "c.json"] {
+            assert!(!dir.0.join(missing).exists(), "{json} {html}: {missing}");
+        }
+    }
+    assert_eq!(server.connections_accepted(), 0);
+}
+
 /// `--json` naming a Unix socket was said to be "a named pipe" without a reader; it is a
 /// socket, which no reader makes writable this way.
 #[test]
@@ -1508,6 +1549,101 @@ fn a_report_stream_that_cannot_be_written_is_refused_before_the_run() {
         );
     }
     assert_eq!(server.connections_accepted(), 0);
+}
+
+/// `--json -` into a stdout socket whose other end is closed (a socketpair from a supervisor,
+/// systemd's `StandardOutput=socket`): poll says POLLHUP there, not the POLLERR of a pipe
+/// without a reader, and the whole load was sent for a report that could not arrive, exit 2
+/// at the end. Refused before the run, as the pipe is.
+#[test]
+fn a_json_report_into_a_closed_socket_is_refused_before_the_run() {
+    let server = target();
+    let dir = TempDir::new("report-closed-socket");
+    let file = dir.write("ok.mol", &plan(&base_url(&server), "5s", "  GET /json"));
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    drop(ours);
+    let err = dir.0.join("err.txt");
+    let out = molotov_to(
+        &["-q", "-d", "2", "--json", "-", file.to_str().unwrap()],
+        std::process::Stdio::from(std::os::fd::OwnedFd::from(theirs)),
+        std::fs::File::create(&err).unwrap(),
+    );
+    assert_exit(&out, 2);
+    let said = std::fs::read_to_string(&err).unwrap();
+    assert!(
+        said.contains("cannot write the JSON report to stdout: its reader has hung up"),
+        "{said}"
+    );
+    assert_eq!(server.connections_accepted(), 0);
+}
+
+/// `--json /dev/fd/3 3>>ci.log` (or `/proc/self/fd/3`): the descriptor was opened anew by its
+/// path and emptied, and the log lost its earlier lines (only fds 1 and 2 were written
+/// through). A report naming any descriptor of molotov's is written through it, at its
+/// offset, as `--json -` is through stdout; one open for reading only is refused.
+#[test]
+fn a_report_to_an_inherited_descriptor_is_written_through_it() {
+    let server = target();
+    let dir = TempDir::new("report-fd");
+    let file = dir.write("ok.mol", &plan(&base_url(&server), "5s", "  GET /json"));
+    let log = dir.0.join("ci.log");
+    let molotov = env!("CARGO_BIN_EXE_molotov");
+    for (flag, path) in [
+        ("--json", "/dev/fd/3"),
+        ("--json", "/proc/self/fd/3"),
+        ("--html", "/dev/fd/3"),
+    ] {
+        std::fs::write(&log, "EARLIER LOG LINE\n").unwrap();
+        let out = support::run_bounded(
+            std::process::Command::new("bash")
+                .arg("-c")
+                .arg(r#"exec "$0" -q -w 2 -r 3 "$1" "$2" "$3" 3>>"$4""#)
+                .args([
+                    molotov,
+                    flag,
+                    path,
+                    file.to_str().unwrap(),
+                    log.to_str().unwrap(),
+                ]),
+            Duration::from_secs(20),
+        );
+        assert_exit_for(&out, 0, path);
+        let text = std::fs::read_to_string(&log).unwrap();
+        let rest = text
+            .strip_prefix("EARLIER LOG LINE\n")
+            .unwrap_or_else(|| panic!("{flag} {path}: the log's earlier line is gone:\n{text}"));
+        if flag == "--json" {
+            let report: serde_json::Value = serde_json::from_str(rest)
+                .unwrap_or_else(|e| panic!("{path}: not the JSON report ({e}):\n{rest}"));
+            assert_eq!(report["totals"]["requests"], 6, "{path}");
+        } else {
+            assert!(rest.starts_with("<!DOCTYPE html>"), "{rest}");
+        }
+        // The text report on stdout, as without the descriptor.
+        assert!(support::stdout(&out).contains("Result: OK (exit 0)"));
+    }
+    // Descriptor 3 open for reading only: refused before the run, the file kept.
+    let out = support::run_bounded(
+        std::process::Command::new("bash")
+            .arg("-c")
+            .arg(r#"exec "$0" -q -r 1 --json /dev/fd/3 "$1" 3<"$2""#)
+            .args([molotov, file.to_str().unwrap(), log.to_str().unwrap()]),
+        Duration::from_secs(20),
+    );
+    assert_exit(&out, 2);
+    assert!(
+        support::stderr(&out).contains(
+            "cannot write the JSON report to /dev/fd/3: descriptor 3 is open for reading only"
+        ),
+        "{}",
+        support::stderr(&out)
+    );
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .starts_with("EARLIER LOG LINE\n")
+    );
+    assert_eq!(server.wait_answered(18, Duration::from_secs(2)), 18);
 }
 
 /// `--sizing -r N` was accepted: the workers stopped after N runs, the ramp never built any

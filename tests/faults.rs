@@ -1586,11 +1586,19 @@ fn log_lines_never_hold_up_the_load_while_the_master_is_held() {
 #[test]
 fn diagnostics_to_a_stderr_inherited_non_blocking_wait_for_their_reader() {
     // A thousand errors are about 136 KB of diagnostics, more than a pipe holds: on a
-    // stderr handed down non-blocking and read late they were cut at 64 KiB, mid-line.
+    // stderr handed down non-blocking and read late they were cut at 64 KiB, mid-line. (A
+    // plan shows its first 50: twenty plans of them.)
     use std::io::Read;
     let dir = TempDir::new("nonblocking-stderr");
-    let body: String = (0..1000).map(|i| format!("  thnik {i}s\n")).collect();
-    let file = dir.write("errs.mol", &format!("scenario s {{\n{body}}}\n"));
+    let body: String = (0..50).map(|i| format!("  thnik {i}s\n")).collect();
+    let files: Vec<PathBuf> = (0..20)
+        .map(|n| {
+            dir.write(
+                &format!("errs{n}.mol"),
+                &format!("scenario s {{\n{body}}}\n"),
+            )
+        })
+        .collect();
     let (read_end, write_end) = nix::unistd::pipe().unwrap();
     nix::fcntl::fcntl(
         &write_end,
@@ -1599,7 +1607,7 @@ fn diagnostics_to_a_stderr_inherited_non_blocking_wait_for_their_reader() {
     .unwrap();
     let mut child = molotov()
         .arg("check")
-        .arg(&file)
+        .args(&files)
         .stdout(Stdio::null())
         .stderr(Stdio::from(write_end))
         .spawn()
@@ -2049,6 +2057,75 @@ fn under_nohup_sighup_stays_ignored() {
         }
         assert_server_answered_all(&server, &finished);
         assert_group_gone(master, Duration::from_secs(2));
+    }
+}
+
+/// A report file that is a pipe (a named pipe, `--json >(upload)`) whose reader does not
+/// read: it was written before the stop signals were given back, and molotov waited in
+/// `write` deaf to SIGTERM, SIGINT and SIGHUP (only SIGKILL ended it). Regular files are
+/// written first; a file that may wait for its reader is written once the signals act again.
+#[test]
+fn a_stalled_reader_of_a_report_pipe_does_not_make_molotov_deaf_to_stop_signals() {
+    let server = target();
+    let dir = TempDir::new("stalled-fifo");
+    // A JSON report larger than a pipe holds (64 KiB): 700 requests with long names.
+    let body: String = (0..700)
+        .map(|i| {
+            format!("  GET /json?a={i} as request_number_{i}_with_a_long_name_to_fill_the_report\n")
+        })
+        .collect();
+    let file = dir.write("big.mol", &plan(&base_url(&server), "5s", &body));
+    let fifo = dir.0.join("report.fifo");
+    let html = dir.0.join("r.html");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    for (round, sig) in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP]
+        .into_iter()
+        .enumerate()
+    {
+        // A reader that never reads.
+        let _reader = std::os::unix::fs::OpenOptionsExt::custom_flags(
+            std::fs::OpenOptions::new().read(true),
+            libc::O_NONBLOCK,
+        )
+        .open(&fifo)
+        .unwrap();
+        let _ = std::fs::remove_file(&html);
+        let mut child = molotov()
+            .args(["-q", "-r", "1", "--json"])
+            .arg(&fifo)
+            .arg("--html")
+            .arg(&html)
+            .arg(&file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        // The regular file is written before the pipe.
+        assert!(
+            wait_until(Duration::from_secs(20), || std::fs::metadata(&html)
+                .is_ok_and(|m| m.len() > 0)),
+            "no HTML report"
+        );
+        assert_eq!(
+            server.wait_answered(700 * (round as u64 + 1), Duration::from_secs(5)),
+            700 * (round as u64 + 1)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(alive(pid), "molotov ended without its reader");
+        signal(pid, sig);
+        let ended = wait_until(Duration::from_secs(3), || {
+            child.try_wait().unwrap().is_some()
+        });
+        if !ended {
+            signal(pid, libc::SIGKILL);
+        }
+        let status = child.wait().unwrap();
+        assert!(
+            ended,
+            "signal {sig}: molotov still waits for the pipe's reader 3 s after it"
+        );
+        assert_eq!(status.signal(), Some(sig), "{status:?}");
     }
 }
 

@@ -555,3 +555,34 @@ fn a_relative_tmpdir_works() {
     );
     assert!(leftovers(&cwd.0.join("tmp")).is_empty());
 }
+
+/// An empty `TMPDIR` (`TMPDIR=$RUNNER_TEMP` with the variable unset) gave an empty base and a
+/// relative clone path again: `cannot read moloslave-…/molotov.json`, exit 2. It is unset, as
+/// for mktemp: the clone goes to /tmp, by an absolute path.
+#[test]
+fn an_empty_tmpdir_is_unset() {
+    let server = target();
+    let repo = repo("empty-tmp", &format!("http://{}", server.addr()));
+    let cwd = scratch("slave-empty-tmp-cwd");
+    let out = run_bounded(
+        moloslave(Path::new(""))
+            .current_dir(&cwd.0)
+            .arg(&repo.dir.0)
+            .arg("smoke"),
+        Duration::from_secs(60),
+    );
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("moloslave: working directory is /tmp/moloslave-"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        reported_outcomes(&stdout(&out)),
+        (10, 0),
+        "{}",
+        stderr(&out)
+    );
+    assert!(leftovers(&cwd.0).is_empty());
+    assert!(!working_dir(&out).exists(), "the clone is left behind");
+}

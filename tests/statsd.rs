@@ -400,6 +400,71 @@ fn an_unreachable_daemon_costs_one_warning_and_not_the_run() {
     );
 }
 
+/// The statsd host was looked up as written while a request's host is looked up in its
+/// IDNA form (`bücher.localhost` resolved for the requests, and not for statsd). A fullwidth
+/// `１２７.０.０.１` is `127.0.0.1` in both; a host with no ASCII form is said, once, and the
+/// run goes on without statsd.
+#[test]
+fn the_statsd_host_is_looked_up_in_its_ascii_form() {
+    let server = target();
+    let dir = TempDir::new("statsd-idna");
+    let plan = dir.write(
+        "get.mol",
+        &get_plan(&format!("http://{}", server.addr()), "/"),
+    );
+    let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
+    daemon
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let port = daemon.local_addr().unwrap().port();
+    for address in [
+        format!("udp://１２７.０.０.１:{port}"),
+        format!("udp://127.0.0.1:{port}"),
+    ] {
+        let out = run_bounded(
+            molotov()
+                .args(["-q", "-w", "1", "-r", "3", "--statsd", "--statsd-address"])
+                .arg(&address)
+                .arg(&plan),
+            Duration::from_secs(30),
+        );
+        assert_exit(&out, 0);
+        assert!(
+            !stderr(&out).contains("warning"),
+            "{address}: {}",
+            stderr(&out)
+        );
+        let mut datagram = [0u8; 2048];
+        let (n, _) = daemon.recv_from(&mut datagram).unwrap();
+        assert!(n > 0, "{address}");
+        // The rest of this run's datagrams.
+        daemon
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        while daemon.recv_from(&mut datagram).is_ok() {}
+        daemon
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+    }
+    let out = run_bounded(
+        molotov()
+            .args(["-q", "-w", "1", "-r", "1", "--statsd", "--statsd-address"])
+            .arg(format!("udp://127.0.0.1：{port}"))
+            .arg(&plan),
+        Duration::from_secs(30),
+    );
+    // Not a port: `udp://HOST` whose host is `127.0.0.1：PORT`.
+    assert_exit(&out, 0);
+    let err = stderr(&out);
+    assert_eq!(
+        err.matches("molotov: warning: statsd: invalid host `127.0.0.1：")
+            .count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("the run goes on without statsd"), "{err}");
+}
+
 #[test]
 fn statsd_flags_are_checked() {
     let dir = TempDir::new("statsd-flags");

@@ -7,11 +7,14 @@
 //! it starts ([`ReportFiles::abandon`]) leaves it as it was (and removes a file it created).
 //!
 //! A report that cannot be written makes the exit code 2 (unless the run was interrupted):
-//! the report files are written first, then the streams (the JSON on stdout, the text
-//! report), which therefore say the final exit code; a file written before a later write
-//! failed is written again with it. So every report that reaches its reader says the exit
-//! code molotov returns, with one exception: with `--json -`, when the text report cannot be
-//! written to stderr after the JSON went to stdout.
+//! the report files are written first (regular files, then, once stop signals stop molotov
+//! again, those that may wait for a reader: a named pipe, a device), then the streams (the
+//! JSON on stdout, the text report), which therefore say the final exit code; a regular file
+//! written before a later write failed is written again with it. So every report that
+//! reaches its reader says the exit code molotov returns, with two exceptions: with
+//! `--json -`, when the text report cannot be written to stderr after the JSON went to
+//! stdout; and a report written once as it is (a named pipe, a device, a descriptor given as
+//! `/dev/fd/N`, which is written through, at its offset) when a later write failed.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
@@ -34,6 +37,11 @@ struct ReportFile {
     file: File,
     /// This run created it (it did not exist): removed if the run is refused.
     created: bool,
+    /// A descriptor molotov was given (`--json /dev/fd/3 3>>ci.log`): written through it, at
+    /// its offset (appended when it was opened so), never emptied nor written twice, as
+    /// `--json -` is written through stdout. Opened anew by its path it was emptied, and
+    /// the log lost its earlier lines.
+    inherited: bool,
 }
 
 /// Where the JSON report goes.
@@ -49,6 +57,60 @@ pub struct ReportFiles {
     html: Option<ReportFile>,
 }
 
+/// The descriptor `path` names, when it names one of molotov's own by number:
+/// `/dev/fd/N`, `/proc/self/fd/N`, `/proc/thread-self/fd/N` or `/proc/PID/fd/N` with
+/// molotov's own PID.
+fn descriptor_named(path: &Path) -> Option<i32> {
+    let text = path.to_str()?;
+    let own = format!("/proc/{}/fd/", std::process::id());
+    let number = [
+        "/dev/fd/",
+        "/proc/self/fd/",
+        "/proc/thread-self/fd/",
+        own.as_str(),
+    ]
+    .iter()
+    .find_map(|prefix| text.strip_prefix(prefix))?;
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    number.parse().ok()
+}
+
+/// A copy of descriptor `fd` (sharing its offset and its append mode), for writing a
+/// report through it.
+fn duplicate(fd: i32, path: &Path, what: &str) -> Result<ReportFile, String> {
+    use std::os::fd::FromRawFd;
+    let printable = molotov_core::printable::printable_path(path);
+    // SAFETY: fcntl(F_GETFL) reads the flags of a descriptor; no memory is passed.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(format!(
+            "cannot write the {what} to {printable}: descriptor {fd} is not open"
+        ));
+    }
+    if flags & libc::O_ACCMODE == libc::O_RDONLY {
+        return Err(format!(
+            "cannot write the {what} to {printable}: descriptor {fd} is open for reading only"
+        ));
+    }
+    // SAFETY: F_DUPFD_CLOEXEC makes a new descriptor of an open one; no memory is passed.
+    let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    if copy < 0 {
+        return Err(format!(
+            "cannot write the {what} to {printable}: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(ReportFile {
+        path: path.to_path_buf(),
+        // SAFETY: `copy` was just made by fcntl and is owned by nothing else.
+        file: unsafe { File::from_raw_fd(copy) },
+        created: false,
+        inherited: true,
+    })
+}
+
 /// Opens `path` for writing without emptying it (creating it when it does not exist).
 fn open(path: &Path, what: &str) -> Result<ReportFile, String> {
     let error = |e: std::io::Error| {
@@ -57,11 +119,15 @@ fn open(path: &Path, what: &str) -> Result<ReportFile, String> {
             molotov_core::printable::printable_path(path)
         )
     };
+    if let Some(fd) = descriptor_named(path) {
+        return duplicate(fd, path, what);
+    }
     match OpenOptions::new().write(true).create_new(true).open(path) {
         Ok(file) => Ok(ReportFile {
             path: path.to_path_buf(),
             file,
             created: true,
+            inherited: false,
         }),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
@@ -107,6 +173,7 @@ fn open(path: &Path, what: &str) -> Result<ReportFile, String> {
                 path: path.to_path_buf(),
                 file,
                 created: dangling,
+                inherited: false,
             })
         }
         Err(e) => Err(error(e)),
@@ -114,6 +181,18 @@ fn open(path: &Path, what: &str) -> Result<ReportFile, String> {
 }
 
 impl ReportFile {
+    /// Whether the report is written once, as it is (a named pipe, a device, a descriptor
+    /// molotov was given): never emptied first, nor written again with another exit code.
+    fn is_stream(&self) -> bool {
+        self.inherited || !self.file.metadata().is_ok_and(|m| m.is_file())
+    }
+
+    /// Whether writing may wait for a reader (a pipe, a socket, a terminal): anything but a
+    /// regular file.
+    fn may_wait(&self) -> bool {
+        !self.file.metadata().is_ok_and(|m| m.is_file())
+    }
+
     /// A regular file opened before the run that its path no longer names (removed, renamed
     /// or replaced during the run: a clean-up, a log rotation) is opened again at the path,
     /// created if need be, so that the report lands where it was asked for instead of in a
@@ -149,6 +228,10 @@ impl ReportFile {
     /// Replaces the file's contents with `bytes` (a regular file is emptied first; a device
     /// or a pipe, `/dev/stdout` say, is written to as it is).
     fn replace(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        if self.inherited {
+            self.file.write_all(bytes)?;
+            return self.file.flush();
+        }
         self.reopen_if_moved()?;
         if self.file.metadata()?.is_file() {
             self.file.set_len(0)?;
@@ -161,17 +244,34 @@ impl ReportFile {
     /// After a failed write: a regular file is emptied (best effort), never left with half
     /// a report that a reader could take for a whole one.
     fn discard(&mut self) {
-        if self.file.metadata().is_ok_and(|m| m.is_file()) {
+        if !self.is_stream() {
             let _ = self.file.set_len(0);
         }
     }
 }
 
 /// Where `path` leads once links and `..` are resolved (the file need not exist yet), for
-/// comparing it with other paths.
+/// comparing it with other paths. A dangling symbolic link (`latest.json -> run-42.json`,
+/// its target not there yet) leads where its target would be created: the file a write
+/// through it creates.
 fn resolved(path: &Path) -> PathBuf {
     if let Ok(path) = std::fs::canonicalize(path) {
         return path;
+    }
+    let mut path = path.to_path_buf();
+    // Each link of a chain of dangling links, up to the missing file (as many as the
+    // kernel follows before ELOOP).
+    for _ in 0..40 {
+        let Ok(target) = std::fs::read_link(&path) else {
+            break;
+        };
+        path = match path.parent() {
+            Some(dir) => dir.join(target),
+            None => target,
+        };
+        if let Ok(path) = std::fs::canonicalize(&path) {
+            return path;
+        }
     }
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -179,7 +279,7 @@ fn resolved(path: &Path) -> PathBuf {
     };
     match (std::fs::canonicalize(parent), path.file_name()) {
         (Ok(dir), Some(name)) => dir.join(name),
-        _ => path.to_path_buf(),
+        _ => path,
     }
 }
 
@@ -280,6 +380,14 @@ fn check_streams(json_to_stdout: bool) -> Result<(), String> {
             return Err(
                 "cannot write the JSON report to stdout: the pipe has no reader (the command \
                  that was to read it has already ended)"
+                    .into(),
+            );
+        }
+        // A socket whose peer has closed says POLLHUP, not POLLERR.
+        if n > 0 && pfd.revents & libc::POLLHUP != 0 {
+            return Err(
+                "cannot write the JSON report to stdout: its reader has hung up (the socket's \
+                 other end is closed)"
                     .into(),
             );
         }
@@ -528,16 +636,23 @@ pub fn finish(f: &Finish<'_>, result: &RunResult, files: ReportFiles) -> u8 {
             written_with: None,
         });
     }
-    // The files first: each says the exit code known when it is written.
-    for p in &mut pending {
-        let code = verdict.code_with_unwritten(&unwritten);
-        if !p.write(&render(p.html, code), code) {
-            unwritten.push(p.name);
+    // The files first: each says the exit code known when it is written. Regular files,
+    // then (once a stop signal stops molotov again) those that may wait for a reader: a
+    // named pipe or `--json >(upload)` whose reader does not read made molotov wait, deaf
+    // to all but SIGKILL.
+    for later in [false, true] {
+        if later {
+            // From here a stop signal stops molotov (a stream whose reader does not read
+            // made it wait, deaf to all but SIGKILL).
+            molotov_core::process::release_stop_signals();
+        }
+        for p in pending.iter_mut().filter(|p| p.file.may_wait() == later) {
+            let code = verdict.code_with_unwritten(&unwritten);
+            if !p.write(&render(p.html, code), code) {
+                unwritten.push(p.name);
+            }
         }
     }
-    // The files are written: from here a stop signal stops molotov (a stream whose reader
-    // does not read made it wait, deaf to all but SIGKILL).
-    molotov_core::process::release_stop_signals();
     // The live lines still queued (a reader that stopped reading), before the report: the
     // load is over, nothing waits for this but the report.
     crate::live_output::drain();
@@ -568,9 +683,10 @@ pub fn finish(f: &Finish<'_>, result: &RunResult, files: ReportFiles) -> u8 {
         unwritten.push("the text report");
     }
     let code = verdict.code_with_unwritten(&unwritten);
-    // A file written before a later failure changed the exit code: written again with it.
+    // A file written before a later failure changed the exit code: written again with it
+    // (not a stream: the report would be there twice).
     for p in &mut pending {
-        if p.written_with.is_some_and(|c| c != code) {
+        if p.written_with.is_some_and(|c| c != code) && !p.file.is_stream() {
             p.write(&render(p.html, code), code);
         }
     }

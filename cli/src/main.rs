@@ -168,6 +168,10 @@ fn warn_of(program: &Program) {
     for warning in program.warnings() {
         finish::to_stderr(&format!("{warning}\n"));
     }
+    // Past the first fifty: how many more, in one line.
+    if let Some(line) = program.warnings().omitted_line() {
+        finish::to_stderr(&format!("{line}\n\n"));
+    }
 }
 
 fn random_seed() -> u64 {

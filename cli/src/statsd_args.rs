@@ -72,8 +72,23 @@ pub fn connect(args: &StatsdArgs, names: &Names, warn_during_run: bool) -> Optio
     if !args.statsd {
         return None;
     }
+    let mut endpoint = args.endpoint();
+    // A name that is not ASCII is looked up in its ASCII form, as a request's host is
+    // (`bücher.localhost` resolved for the requests and not for statsd); an IPv6 address
+    // (`udp://[::1]:8125`) is not a name.
+    if !endpoint.host.contains(':') {
+        match molotov_dsl::ascii_host(&endpoint.host) {
+            Ok(ascii) => endpoint.host = ascii,
+            Err(e) => {
+                molotov_core::errln!(
+                    "molotov: warning: statsd: {e}; the run goes on without statsd"
+                );
+                return None;
+            }
+        }
+    }
     let config = StatsdConfig {
-        endpoint: args.endpoint(),
+        endpoint,
         prefix: args.statsd_prefix.clone(),
         interval: args.statsd_interval,
         warn_during_run,

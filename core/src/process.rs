@@ -450,6 +450,10 @@ const SAME_STOP: Duration = Duration::from_millis(50);
 /// key of the view). The parent passing on a signal it got (moloslave does) within
 /// [`SAME_STOP`] of the same signal from another process is a copy too: `timeout moloslave`
 /// or `kill -TERM -PGID` signal the whole group, moloslave included, which passes it on.
+/// A SIGHUP within [`SAME_STOP`] of the last one counted is a copy whatever its sender: one
+/// hang-up (a closed terminal, a dropped ssh session) reaches molotov from the kernel, from
+/// the shell that passes it on to its jobs and from moloslave, and nobody hangs up twice in
+/// 50 ms.
 fn is_copy(
     last: Option<(u32, u32, Instant)>,
     signo: u32,
@@ -457,12 +461,12 @@ fn is_copy(
     (own, parent): (u32, u32),
     now: Instant,
 ) -> bool {
-    sender != 0
-        && sender != own
-        && last.is_some_and(|(s, p, at)| {
-            let same_sender = p == sender || (p != 0 && (p == parent || sender == parent));
-            s == signo && same_sender && now.saturating_duration_since(at) < SAME_STOP
-        })
+    last.is_some_and(|(s, p, at)| {
+        let soon = s == signo && now.saturating_duration_since(at) < SAME_STOP;
+        let same_sender = p == sender || (p != 0 && (p == parent || sender == parent));
+        let hang_up = signo == libc::SIGHUP as u32;
+        soon && (hang_up || (sender != 0 && sender != own && same_sender))
+    })
 }
 
 impl MasterSignals {
@@ -641,6 +645,7 @@ mod tests {
         let ms = |n| t0 + Duration::from_millis(n);
         let term = libc::SIGTERM as u32;
         let int = libc::SIGINT as u32;
+        let hup = libc::SIGHUP as u32;
         let last = Some((term, 4242, t0));
         let cases = [
             // (last counted, signal, sender, read at, copy?)
@@ -662,6 +667,14 @@ mod tests {
             (last, int, 99, ms(1), false),
             // The parent after the terminal's Ctrl-C: a second stop.
             (Some((int, 0, t0)), int, 99, ms(1), false),
+            // One hang-up, from the kernel, the shell (4242) and moloslave (99), in any
+            // order: one stop; a SIGHUP later than 50 ms, a second one.
+            (Some((hup, 4242, t0)), hup, 0, ms(1), true),
+            (Some((hup, 0, t0)), hup, 4242, ms(1), true),
+            (Some((hup, 0, t0)), hup, 99, ms(1), true),
+            (Some((hup, 0, t0)), hup, 0, ms(49), true),
+            (Some((hup, 0, t0)), hup, 0, ms(50), false),
+            (Some((hup, 4242, t0)), term, 0, ms(1), false),
         ];
         for (last, signo, sender, now, copy) in cases {
             assert_eq!(

@@ -1,8 +1,9 @@
 //! Compile diagnostics: what went wrong, where, and how to fix it.
 //!
 //! The compiler collects every problem it finds into a [`Diagnostics`] value (it never stops
-//! at the first one). Each [`Diagnostic`] is self-contained (it carries the source line it
-//! points at), so it can be displayed long after the source files are gone. The rendering
+//! at the first one; it keeps the first [`MAX_SHOWN`] in source order and counts the
+//! others). Each [`Diagnostic`] is self-contained (it carries the part of the source line its
+//! frame shows), so it can be displayed long after the source files are gone. The rendering
 //! follows rustc / hurl:
 //!
 //! ```text
@@ -37,8 +38,15 @@ pub struct DiagnosticLocation {
     pub line: usize,
     /// 1-based column, in characters.
     pub column: usize,
-    /// The source line, without its line terminator.
+    /// The source line, without its line terminator; of a long line, only the part around
+    /// the column that a code frame can show (see `cut_before` and `cut_after`), so that a
+    /// diagnostic never holds a copy of a 100 KB line.
     pub line_text: String,
+    /// How many characters of the line were left out before `line_text` (0 for a whole
+    /// line): `column` is counted from the start of the whole line.
+    pub cut_before: usize,
+    /// Whether characters of the line were left out after `line_text`.
+    pub cut_after: bool,
     /// How many characters to underline (at least 1).
     pub underline: usize,
 }
@@ -60,14 +68,25 @@ pub struct Diagnostic {
     pub notes: Vec<String>,
 }
 
-/// All problems found in one compilation, in source order.
+/// At most this many diagnostics of one compilation are kept and shown (the first ones in
+/// source order); the others are counted, and said in one line at the end. A generated plan
+/// with one systematic mistake (a template glued to 50,000 numbers of a minified JSON body)
+/// printed 50,000 errors and held them all in memory.
+pub const MAX_SHOWN: usize = 50;
+
+/// All problems found in one compilation, in source order: the first [`MAX_SHOWN`] of
+/// them, and how many more there were.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Diagnostics {
     items: Vec<Diagnostic>,
+    /// Errors found after the first [`MAX_SHOWN`] diagnostics: counted, not kept.
+    more_errors: usize,
+    /// Warnings found after the first [`MAX_SHOWN`] diagnostics: counted, not kept.
+    more_warnings: usize,
 }
 
 impl Diagnostics {
-    /// Number of diagnostics (errors and warnings).
+    /// Number of diagnostics kept (errors and warnings; at most [`MAX_SHOWN`]).
     pub fn len(&self) -> usize {
         self.items.len()
     }
@@ -76,16 +95,46 @@ impl Diagnostics {
         self.items.is_empty()
     }
 
+    /// The diagnostics kept, in source order.
     pub fn iter(&self) -> std::slice::Iter<'_, Diagnostic> {
         self.items.iter()
     }
 
-    /// Number of errors (warnings not counted).
+    /// Number of errors (warnings not counted), those not kept included.
     pub fn error_count(&self) -> usize {
         self.items
             .iter()
             .filter(|d| d.severity == Severity::Error)
             .count()
+            + self.more_errors
+    }
+
+    /// How many errors and warnings were found past the first [`MAX_SHOWN`] diagnostics
+    /// (counted, not kept).
+    pub fn omitted(&self) -> (usize, usize) {
+        (self.more_errors, self.more_warnings)
+    }
+
+    /// The line said after the diagnostics kept when there were more, without its newline:
+    /// `error: 11950 more errors not shown (the first 50 problems are shown above)`.
+    pub fn omitted_line(&self) -> Option<String> {
+        let count = |n: usize, what: &str| match n {
+            1 => format!("1 more {what}"),
+            n => format!("{n} more {what}s"),
+        };
+        let (kind, what) = match (self.more_errors, self.more_warnings) {
+            (0, 0) => return None,
+            (0, w) => ("warning", count(w, "warning")),
+            (e, 0) => ("error", count(e, "error")),
+            (e, w) => (
+                "error",
+                format!("{} and {}", count(e, "error"), count(w, "warning")),
+            ),
+        };
+        Some(format!(
+            "{kind}: {what} not shown (the first {} problems are shown above)",
+            self.items.len()
+        ))
     }
 
     pub fn has_errors(&self) -> bool {
@@ -140,7 +189,12 @@ impl fmt::Display for Diagnostic {
             loc.column
         )?;
         writeln!(f, "{:w$} |", "")?;
-        let frame = Frame::of(&loc.line_text, loc.column, loc.underline);
+        let frame = Frame::of(
+            &loc.line_text,
+            loc.column.saturating_sub(loc.cut_before),
+            loc.underline,
+            (loc.cut_before > 0, loc.cut_after),
+        );
         writeln!(f, "{number} | {}", frame.shown).map(|_| ())?;
         let (pad, carets) = (frame.pad, "^".repeat(frame.carets));
         match &label {
@@ -240,15 +294,18 @@ impl Frame {
     /// Tabs become four spaces (and the caret line follows), control characters U+FFFD, and
     /// a line over [`FRAME_COLUMNS`] terminal columns is cut around `column` (1-based, in
     /// characters) with `…` at the cuts. Padding and carets count terminal columns, so a
-    /// wide character (emoji, CJK) before or under the caret keeps it in place.
-    fn of(line: &str, column: usize, underline: usize) -> Frame {
+    /// wide character (emoji, CJK) before or under the caret keeps it in place. `line` may
+    /// be an excerpt of a longer line ([`excerpt`]): `cut` says whether characters were left
+    /// out before and after it.
+    fn of(line: &str, column: usize, underline: usize, cut: (bool, bool)) -> Frame {
         let chars: Vec<char> = line.chars().collect();
         let widths: Vec<usize> = chars.iter().map(|&c| shown_char(c).1).collect();
         let caret = column.saturating_sub(1).min(chars.len());
         // What a character costs against the cap: its columns, and at least one, so a line
         // of zero-width characters (combining accents) is cut as well.
         let cost = |i: usize| widths[i].max(1);
-        let (start, end) = if (0..chars.len()).map(cost).sum::<usize>() <= FRAME_COLUMNS {
+        let whole = !cut.0 && !cut.1;
+        let (start, end) = if whole && (0..chars.len()).map(cost).sum::<usize>() <= FRAME_COLUMNS {
             (0, chars.len())
         } else {
             let mut start = caret;
@@ -267,7 +324,7 @@ impl Frame {
         };
         let mut shown = String::new();
         let mut pad = String::new();
-        if start > 0 {
+        if start > 0 || cut.0 {
             shown.push('…');
             pad.push(' ');
         }
@@ -280,7 +337,7 @@ impl Frame {
                 pad.extend(std::iter::repeat_n(' ', widths[start + i]));
             }
         }
-        if end < chars.len() {
+        if end < chars.len() || cut.1 {
             shown.push('…');
         }
         let under = (caret + underline.max(1)).min(end);
@@ -296,6 +353,12 @@ impl fmt::Display for Diagnostics {
                 writeln!(f)?;
             }
             write!(f, "{d}")?;
+        }
+        if let Some(line) = self.omitted_line() {
+            if !self.items.is_empty() {
+                writeln!(f)?;
+            }
+            writeln!(f, "{line}")?;
         }
         Ok(())
     }
@@ -347,50 +410,67 @@ impl RawDiag {
     }
 }
 
-/// Collects diagnostics during a compilation.
+/// Collects diagnostics during a compilation: all of them are counted, only the first
+/// [`MAX_SHOWN`] in source order are kept (and resolved against the sources at the end), so
+/// a plan with a million mistakes costs no more memory than one with fifty.
 #[derive(Debug, Default)]
 pub(crate) struct DiagSink {
-    items: Vec<RawDiag>,
+    /// Kept diagnostics, each with its discovery number (ties at one place keep the order
+    /// they were found in); trimmed to the first [`MAX_SHOWN`] in source order whenever
+    /// it holds twice that.
+    items: Vec<(u64, RawDiag)>,
+    /// Every diagnostic pushed, by the hash of its message and span: the same problem found
+    /// twice at the same place (e.g. through two code paths) is counted and shown once.
+    seen: std::collections::HashSet<u64>,
+    /// Distinct diagnostics pushed, by severity (those trimmed included).
+    errors: usize,
+    warnings: usize,
+}
+
+/// Where a raw diagnostic sorts: by file, then position (a diagnostic without a span first).
+fn position(d: &RawDiag) -> (u32, u32) {
+    d.span.map_or((0, 0), |s| (s.file.0, s.start))
 }
 
 impl DiagSink {
     pub(crate) fn push(&mut self, d: RawDiag) {
-        self.items.push(d);
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        d.message.hash(&mut h);
+        d.span.map(|s| (s.file.0, s.start, s.end)).hash(&mut h);
+        if !self.seen.insert(h.finish()) {
+            return;
+        }
+        match d.severity {
+            Severity::Error => self.errors += 1,
+            Severity::Warning => self.warnings += 1,
+        }
+        let number = (self.errors + self.warnings) as u64;
+        self.items.push((number, d));
+        if self.items.len() >= 2 * MAX_SHOWN {
+            self.trim();
+        }
+    }
+
+    /// Keeps the first [`MAX_SHOWN`] diagnostics in source order.
+    fn trim(&mut self) {
+        self.items.sort_by_key(|(number, d)| (position(d), *number));
+        self.items.truncate(MAX_SHOWN);
     }
 
     pub(crate) fn has_errors(&self) -> bool {
-        self.items.iter().any(|d| d.severity == Severity::Error)
+        self.errors > 0
     }
 
     pub(crate) fn error_count(&self) -> usize {
-        self.items
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .count()
+        self.errors
     }
 
-    /// Resolves every span and orders the diagnostics by file, then position.
-    pub(crate) fn finish(self, sources: &SourceMap) -> Diagnostics {
-        let mut items: Vec<RawDiag> = self.items;
-        // A stable sort keeps the discovery order for diagnostics at the same place.
-        items.sort_by_key(|d| match d.span {
-            Some(s) => (0, s.file.0, s.start),
-            None => (0, 0, 0),
-        });
+    /// Resolves the spans of the diagnostics kept, in order of file, then position.
+    pub(crate) fn finish(mut self, sources: &SourceMap) -> Diagnostics {
+        self.trim();
         let mut out = Diagnostics::default();
-        type Key = (String, Option<(u32, u32, u32)>);
-        let mut seen: Vec<Key> = Vec::new();
-        for d in items {
-            // The same problem found twice at the same place (e.g. through two code paths)
-            // is reported once.
-            let key = (
-                d.message.clone(),
-                d.span.map(|s| (s.file.0, s.start, s.end)),
-            );
-            if seen.contains(&key) {
-                continue;
-            }
-            seen.push(key);
+        for (_, d) in self.items {
             let location = match d.span {
                 Some(span) => Some(locate(sources, span)),
                 None => d.file_name.map(|file| DiagnosticLocation {
@@ -398,6 +478,8 @@ impl DiagSink {
                     line: 0,
                     column: 0,
                     line_text: String::new(),
+                    cut_before: 0,
+                    cut_after: false,
                     underline: 0,
                 }),
             };
@@ -418,6 +500,13 @@ impl DiagSink {
                     .unwrap_or_default(),
             });
         }
+        let kept_errors = out
+            .items
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
+        out.more_errors = self.errors - kept_errors;
+        out.more_warnings = self.warnings - (out.items.len() - kept_errors);
         out
     }
 }
@@ -442,9 +531,9 @@ fn included_from(sources: &SourceMap, span: Span) -> Vec<String> {
 fn locate(sources: &SourceMap, span: Span) -> DiagnosticLocation {
     let file = sources.file(span.file);
     let (line, column) = file.line_col(span.start as usize);
-    let line_text = file.line_text(line).to_string();
+    let whole = file.line_text(line);
     let line_start = file.line_start(line);
-    let line_end = line_start + line_text.len();
+    let line_end = line_start + whole.len();
     let end = (span.end as usize).min(line_end).max(span.start as usize);
     let underline = file
         .text
@@ -452,13 +541,42 @@ fn locate(sources: &SourceMap, span: Span) -> DiagnosticLocation {
         .map(|s| s.chars().count())
         .unwrap_or(0)
         .max(1);
+    let (line_text, cut_before, cut_after) = excerpt(whole, column);
     DiagnosticLocation {
         file: file.name.clone(),
         line,
         column,
-        line_text,
+        line_text: line_text.to_string(),
+        cut_before,
+        cut_after,
         underline,
     }
+}
+
+/// The part of `line` a code frame around `column` (1-based, in characters) can show, the
+/// number of characters left out before it and whether some were left out after it: the
+/// whole line when it is short, else at most [`FRAME_CONTEXT`] characters before the column
+/// and [`FRAME_COLUMNS`] from it (each character takes at least one column of the frame),
+/// with one to spare on each side.
+fn excerpt(line: &str, column: usize) -> (&str, usize, bool) {
+    const WINDOW: usize = FRAME_CONTEXT + FRAME_COLUMNS + 2;
+    let caret = column.saturating_sub(1);
+    if line.len() <= WINDOW {
+        return (line, 0, false);
+    }
+    let first = caret.saturating_sub(FRAME_CONTEXT + 1);
+    let mut bounds = line
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain(std::iter::once(line.len()))
+        .skip(first);
+    let Some(from) = bounds.next() else {
+        return (line, 0, false);
+    };
+    let to = bounds
+        .nth(caret - first + FRAME_COLUMNS)
+        .unwrap_or(line.len());
+    (&line[from..to], first, to < line.len())
 }
 
 /// The candidate closest to `word` by edit distance, if it is close enough to be a typo.
@@ -668,6 +786,83 @@ mod tests {
                 .map(|c| UnicodeWidthChar::width(c).unwrap())
                 .sum::<usize>();
             assert_eq!(carets.trim(), "^".repeat(wide), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_long_line_with_a_repeated_mistake_gives_a_bounded_report() {
+        // 12,000 mistakes on one 108 KB line: each was a diagnostic holding a copy of the
+        // whole line (1.3 GB), all printed (4.7 MB).
+        let line = format!("  X-A: {}", "{{nope}} ".repeat(12_000));
+        let mut map = SourceMap::default();
+        let id = map.add("h.mol".into(), PathBuf::new(), None, line.clone() + "\n");
+        let mut sink = DiagSink::default();
+        for (at, _) in line
+            .match_indices("{{nope}}")
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+        {
+            sink.push(RawDiag::error(Span::new(id, at, at + 8), "unknown `nope`"));
+            // Found again through another path: counted once.
+            sink.push(RawDiag::error(Span::new(id, at, at + 8), "unknown `nope`"));
+        }
+        sink.push(RawDiag::warning(Span::new(id, 2, 5), "w"));
+        assert_eq!(sink.error_count(), 12_000);
+        assert!(sink.items.len() < 2 * MAX_SHOWN);
+        let out = sink.finish(&map);
+        assert_eq!(out.error_count(), 12_000);
+        assert_eq!(out.len(), MAX_SHOWN);
+        assert_eq!(out.omitted(), (12_000 - MAX_SHOWN + 1, 0));
+        // The first ones in source order, found last.
+        let first = out.iter().next().unwrap().location.as_ref().unwrap();
+        assert_eq!((first.line, first.column), (1, 3));
+        let second = out.iter().nth(1).unwrap().location.as_ref().unwrap();
+        assert_eq!(second.column, 8);
+        for d in &out {
+            let loc = d.location.as_ref().unwrap();
+            assert!(
+                loc.line_text.len() <= 2 * FRAME_COLUMNS,
+                "{}",
+                loc.line_text.len()
+            );
+        }
+        let text = out.to_string();
+        assert!(text.len() < 50_000, "{} bytes", text.len());
+        assert!(
+            text.ends_with(&format!(
+                "\n\nerror: {} more errors not shown (the first {MAX_SHOWN} problems are shown above)\n",
+                12_000 - MAX_SHOWN + 1
+            )),
+            "{}",
+            &text[text.len() - 300..]
+        );
+    }
+
+    #[test]
+    fn a_frame_of_an_excerpt_is_the_frame_of_the_whole_line() {
+        // The line a diagnostic keeps is cut before the frame is made: the frame is the same.
+        let lines = [
+            format!("{}BAD{}", "a".repeat(5000), "z".repeat(5000)),
+            format!("{}BAD{}", "漢".repeat(300), "é\t".repeat(300)),
+            format!("{}x", "e\u{301}".repeat(400)),
+            "\tshort line".to_string(),
+            "😀".repeat(250),
+        ];
+        for line in &lines {
+            let count = line.chars().count();
+            for column in (1..=count + 1).step_by(7).chain([count, count + 1]) {
+                for underline in [1, 3, 500] {
+                    let want = Frame::of(line, column, underline, (false, false));
+                    let (part, before, after) = excerpt(line, column);
+                    let got = Frame::of(part, column - before, underline, (before > 0, after));
+                    assert_eq!(
+                        (got.shown, got.pad, got.carets),
+                        (want.shown, want.pad, want.carets),
+                        "column {column} of a line of {count}"
+                    );
+                }
+            }
         }
     }
 

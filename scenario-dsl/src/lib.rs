@@ -38,7 +38,7 @@ mod render;
 mod source;
 
 pub use compile::{CompileOptions, compile, compile_source};
-pub use diag::{Diagnostic, DiagnosticLocation, Diagnostics, Severity};
+pub use diag::{Diagnostic, DiagnosticLocation, Diagnostics, MAX_SHOWN, Severity};
 pub use globals::{Globals, GlobalsError};
 pub use interp::{
     Driver, Failure, FailureKind, Headers, Recorder, Request, ResponseView, RunOutcome, Scheme,
@@ -51,3 +51,11 @@ pub use program::{
     RequestInfo, ScenarioId, ScenarioInfo, Threshold, ThresholdTarget, ThresholdValue,
 };
 pub use read::{MAX_PLAN_BYTES, ReadError, read_limited};
+
+/// The form of host name `host` that requests look up and send: a name that is not ASCII
+/// in its ASCII form (IDNA, UTS #46: `bücher.example` is `xn--bcher-kva.example`), any
+/// other as it is; `Err` says why a name has no such form (`invalid host ...`), as for a
+/// request's host. For the hosts molotov reaches outside a plan (the statsd daemon).
+pub fn ascii_host(host: &str) -> Result<String, String> {
+    Ok(compile::target::ascii_host(host)?.unwrap_or_else(|| host.to_string()))
+}

@@ -247,3 +247,50 @@ fn pasted_lookalikes_get_a_hint() {
         assert!(out.contains(hint), "{out}");
     }
 }
+
+/// A generated plan with one systematic mistake on a long line: every occurrence was a
+/// diagnostic holding a copy of the whole line, all printed (a 108 KB plan: 12,000 errors,
+/// 4.7 MB of output, 1.3 GB of memory; an 889 KB JSON body: past 13 GB). The first
+/// `MAX_SHOWN` are kept and shown, the others counted in one line; each keeps only the part
+/// of its line a frame shows.
+#[test]
+fn a_long_line_with_a_repeated_mistake_gives_a_bounded_report() {
+    let shown = molotov_dsl::MAX_SHOWN;
+    let header = format!(
+        "scenario s {{\n  GET http://127.0.0.1:1/x\n  X-A: {}\n}}\n",
+        "{{nope}} ".repeat(12_000)
+    );
+    let fields: Vec<String> = (0..50_000)
+        .map(|i| format!("\"k{i}\": 1{{{{v}}}}"))
+        .collect();
+    let body = format!(
+        "scenario s {{\n  let v = 1\n  POST http://127.0.0.1:1/x\n  {{{}}}\n}}\n",
+        fields.join(", ")
+    );
+    for (src, errors) in [(header, 12_000), (body, 50_000)] {
+        let opts = CompileOptions::default();
+        let d = compile_source("t.mol", &src, Path::new("."), &opts).unwrap_err();
+        assert_eq!(d.error_count(), errors);
+        assert_eq!(d.len(), shown);
+        assert_eq!(d.omitted(), (errors - shown, 0));
+        for one in &d {
+            let line = &one.location.as_ref().unwrap().line_text;
+            assert!(
+                line.len() < 1_000,
+                "a diagnostic holds {} bytes of line",
+                line.len()
+            );
+        }
+        let text = d.to_string();
+        assert!(text.len() < 60_000, "{} bytes", text.len());
+        assert_eq!(text.matches("\nerror: ").count() + 1, shown + 1, "{text}");
+        assert!(
+            text.ends_with(&format!(
+                "\n\nerror: {} more errors not shown (the first {shown} problems are shown above)\n",
+                errors - shown
+            )),
+            "{}",
+            &text[text.len() - 500..]
+        );
+    }
+}

@@ -144,8 +144,9 @@ static CHILD: AtomicI32 = AtomicI32::new(0);
 /// The last signal received, 0 when none.
 static SIGNALED: AtomicI32 = AtomicI32::new(0);
 
-/// Whether the last signal came from the kernel (a terminal's Ctrl-C): it reached the whole
-/// foreground group, the child included, and is not passed on.
+/// Whether the last signal came from the kernel (a terminal's Ctrl-C) while a child ran: it
+/// reached the whole foreground group, the child included, and is not passed on. One that
+/// came while no child ran reached no child, and is passed on to the next one.
 static FROM_KERNEL: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
@@ -155,7 +156,10 @@ extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut li
     // SAFETY: with SA_SIGINFO the kernel passes a valid siginfo for the handler's duration.
     let from_kernel = !info.is_null() && unsafe { (*info).si_code } == libc::SI_KERNEL;
     SIGNALED.store(sig, Ordering::SeqCst);
-    FROM_KERNEL.store(from_kernel, Ordering::SeqCst);
+    FROM_KERNEL.store(
+        from_kernel && CHILD.load(Ordering::SeqCst) != 0,
+        Ordering::SeqCst,
+    );
     forward(sig, from_kernel);
     // SAFETY: as above.
     unsafe { *libc::__errno_location() = errno };
@@ -218,7 +222,12 @@ impl TempDir {
     fn create() -> Result<TempDir, SlaveError> {
         // Absolute: molotov runs from inside the clone, and is given the clone's
         // molotov.json by this path (a relative `TMPDIR=tmp` named a file it could not find).
-        let base = std::env::temp_dir();
+        // An empty `TMPDIR` (`TMPDIR=$RUNNER_TEMP` with the variable unset) is unset, as
+        // for mktemp: `temp_dir()` gave "", which cannot be made absolute.
+        let base = match std::env::var_os("TMPDIR") {
+            Some(dir) if dir.is_empty() => PathBuf::from("/tmp"),
+            _ => std::env::temp_dir(),
+        };
         let base = std::path::absolute(&base).unwrap_or(base);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -461,6 +470,11 @@ fn run(args: &Args) -> Result<u8, SlaveError> {
     };
     let test = file.test(&args.test).map_err(SlaveError::Config)?;
     check_report_paths(&test, &dir.0, &args.molotov)?;
+    // A Ctrl-C while the clone's molotov.json was read reached no child: the run does not
+    // start (one that comes during the spawn is passed on, see `on_signal`).
+    if let Some(sig) = interrupted() {
+        return Err(SlaveError::Interrupted(sig));
+    }
 
     let mut cmd = Command::new(&molotov);
     cmd.arg("--config")

@@ -67,10 +67,30 @@ pub(crate) fn as_written(text: &str) -> Cow<'_, str> {
     Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
+/// `text` for a message: its invisible characters (a zero-width joiner, a direction mark)
+/// and control characters written as escapes (`\u{200d}`), the others as they are.
+fn visible(text: &str) -> Cow<'_, str> {
+    let hidden = |c: char| c.is_control() || (!c.is_ascii() && c.escape_debug().len() > 1);
+    if !text.chars().any(hidden) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if hidden(c) {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
 /// The ASCII form of an internationalized host name (UTS #46, as curl and browsers look it
 /// up and send it: `bücher.example` is `xn--bcher-kva.example`, a fullwidth `１` is `1`),
 /// written raw or percent-encoded. `None` for a host that is ASCII already.
-fn ascii_host(host: &str) -> Result<Option<String>, String> {
+pub(crate) fn ascii_host(host: &str) -> Result<Option<String>, String> {
     if host.bytes().all(|b| b.is_ascii() && b != b'%') {
         return Ok(None);
     }
@@ -78,12 +98,61 @@ fn ascii_host(host: &str) -> Result<Option<String>, String> {
     if written.is_ascii() {
         return Ok(None);
     }
-    match idna::domain_to_ascii(&written) {
-        Ok(ascii) if !ascii.is_empty() => Ok(Some(ascii)),
+    // A character that maps to one that delimits a URL's parts (a fullwidth `：`, `／` or
+    // `＠`, which an input method types easily) would become part of the host (`127.0.0.1：80`
+    // looked up as a name with a `:` in it) or, at run time, split the URL anew: refused, as
+    // browsers refuse a forbidden domain code point.
+    if let Some((c, mapped)) = written
+        .chars()
+        .filter(|c| !c.is_ascii())
+        .find_map(|c| delimiter_look_alike(c).map(|m| (c, m)))
+    {
+        return Err(format!(
+            "invalid host `{}`: `{c}` (U+{:04X}) stands for `{mapped}`, which cannot be \
+             part of a host name (write `{mapped}` itself where it was meant)",
+            visible(&written),
+            c as u32
+        ));
+    }
+    match idna::domain_to_ascii_cow(written.as_bytes(), idna::AsciiDenyList::URL) {
+        Ok(ascii) if !ascii.is_empty() => Ok(Some(ascii.into_owned())),
         _ => Err(format!(
-            "invalid host `{written}`: not a valid internationalized domain name"
+            "invalid host `{}`: not a valid internationalized domain name",
+            visible(&written)
         )),
     }
+}
+
+/// The ASCII text non-ASCII `c` stands for in a host name (UTS #46 mapping) when that text
+/// holds a character that cannot be in a host name (a URL delimiter, a space, a control
+/// character): `：` is `:`, `／` is `/`, `＠` is `@`.
+fn delimiter_look_alike(c: char) -> Option<String> {
+    let mapped = idna::domain_to_ascii(c.encode_utf8(&mut [0; 4])).ok()?;
+    mapped
+        .bytes()
+        .any(|b| b <= b' ' || b == 0x7f || b"%#/:<>?@[\\]^|".contains(&b))
+        .then_some(mapped)
+}
+
+/// Checks the text between the brackets of `[v6]`: an IPv6 address, then maybe `%25` and a
+/// zone (RFC 6874). It is never an internationalized name: no IDNA mapping applies.
+fn check_ipv6(host: &str) -> Result<(), String> {
+    let (address, zone) = match host.split_once("%25") {
+        Some((a, z)) => (a, Some(z)),
+        None => (host, None),
+    };
+    let zone_ok = zone.is_none_or(|z| {
+        !z.is_empty()
+            && z.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+    });
+    if address.parse::<std::net::Ipv6Addr>().is_err() || !zone_ok {
+        return Err(format!(
+            "invalid IPv6 address `{}`",
+            visible(&as_written(host))
+        ));
+    }
+    Ok(())
 }
 
 /// What a value at the start of a target (a template there: a captured `Location`, a
@@ -198,9 +267,14 @@ pub(crate) fn split_authority(authority: &str, https: bool) -> Result<(Cow<'_, s
              a name or an IPv4 address has one `:`, before the port"
         ));
     }
-    let host = match ascii_host(host)? {
-        Some(ascii) if !authority.starts_with('[') => Cow::Owned(ascii),
-        _ => Cow::Borrowed(host),
+    let host = if authority.starts_with('[') {
+        check_ipv6(host)?;
+        Cow::Borrowed(host)
+    } else {
+        match ascii_host(host)? {
+            Some(ascii) => Cow::Owned(ascii),
+            None => Cow::Borrowed(host),
+        }
     };
     if host
         .bytes()
@@ -345,8 +419,79 @@ mod tests {
             parse_origin("http://127.0.0.1:41878%C3%A9/x").unwrap_err(),
             "invalid port `41878é`"
         );
+        // An invisible or direction-changing character is shown as an escape.
         let err = parse_origin("http://a%E2%80%AEb%00.example/").unwrap_err();
-        assert!(err.starts_with("invalid host `a\u{202e}b"), "{err}");
+        assert!(err.starts_with("invalid host `a\\u{202e}b"), "{err}");
+    }
+
+    #[test]
+    fn a_look_alike_of_a_delimiter_in_a_host_is_refused() {
+        // IDNA maps a fullwidth `：` to `:` (`／` to `/`, `＠` to `@`): the host became
+        // `127.0.0.1:8080` (a name, looked up on port 80), and at run time the URL was split
+        // anew at that `:`. Raw (`base`, a run-time URL) and percent-encoded (a literal).
+        for (url, host, c, mapped) in [
+            ("http://127.0.0.1：8080/x", "127.0.0.1：8080", '：', ':'),
+            (
+                "http://127.0.0.1%EF%BC%9A8080/x",
+                "127.0.0.1：8080",
+                '：',
+                ':',
+            ),
+            ("http://a／b.localhost/x", "a／b.localhost", '／', '/'),
+            (
+                "http://user＠bücher.localhost/",
+                "user＠bücher.localhost",
+                '＠',
+                '@',
+            ),
+            ("http://a？b.localhost/", "a？b.localhost", '？', '?'),
+            ("http://a＃b.localhost/", "a＃b.localhost", '＃', '#'),
+            ("http://a％41.localhost/", "a％41.localhost", '％', '%'),
+        ] {
+            let err = parse_origin(url).unwrap_err();
+            assert_eq!(
+                err,
+                format!(
+                    "invalid host `{host}`: `{c}` (U+{:04X}) stands for `{mapped}`, which \
+                     cannot be part of a host name (write `{mapped}` itself where it was meant)",
+                    c as u32
+                ),
+                "{url}"
+            );
+        }
+        // A fullwidth dot or letter is that dot or letter.
+        let (o, _) = parse_origin("http://ｂücher．localhost/").unwrap();
+        assert_eq!(&*o.host, "xn--bcher-kva.localhost");
+    }
+
+    #[test]
+    fn an_ipv6_literal_never_goes_through_idna() {
+        for (url, host) in [
+            ("http://[::1]:9/", "::1"),
+            ("http://[::FFFF:127.0.0.1]/", "::FFFF:127.0.0.1"),
+            ("http://[fe80::1%25eth0]:80/", "fe80::1%25eth0"),
+        ] {
+            let (o, _) = parse_origin(url).unwrap();
+            assert_eq!(&*o.host, host, "{url}");
+        }
+        for (url, shown) in [
+            // Was "not a valid internationalized domain name".
+            ("http://[::\u{200d}1]:1/x", "::\\u{200d}1"),
+            // Was accepted, and looked up as `::%C3%BF`.
+            ("http://[::%C3%BF]:1/x", "::ÿ"),
+            ("http://[::ÿ]:1/x", "::ÿ"),
+            ("http://[::１]:1/x", "::１"),
+            ("http://[g::1]/", "g::1"),
+            ("http://[bücher.localhost]/", "bücher.localhost"),
+            ("http://[::1%25]/", "::1%25"),
+            ("http://[::1%25a b]/", "::1%25a b"),
+        ] {
+            assert_eq!(
+                parse_origin(url).unwrap_err(),
+                format!("invalid IPv6 address `{shown}`"),
+                "{url}"
+            );
+        }
     }
 
     #[test]

@@ -114,7 +114,7 @@ impl Compiler<'_> {
                     };
                     let cid = CheckId(self.checks.len() as u32);
                     self.checks.push(CheckInfo {
-                        text: self.text(p.span).to_string(),
+                        text: single_spaced(self.text(p.span)),
                         location: self.location(p.span),
                         is_assert,
                         request: id,
@@ -859,9 +859,39 @@ impl Compiler<'_> {
             count: p.count,
             negate: p.negate,
             op,
-            text: self.text(p.span).into(),
+            text: single_spaced(self.text(p.span)).into(),
         })
     }
+}
+
+/// A check's source text as reports show it: each run of spaces and tabs between tokens
+/// (tab indentation, tab-separated tokens: an editor setting) is one space, so that a
+/// report's table does not show `status\t==\t200`; a tab inside a string literal is the
+/// check's content, and is kept.
+pub(crate) fn single_spaced(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped, mut space) = (false, false, false);
+    for c in text.chars() {
+        if in_string {
+            out.push(c);
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+        } else if c == ' ' || c == '\t' {
+            space = true;
+        } else {
+            if space && !out.is_empty() {
+                out.push(' ');
+            }
+            space = false;
+            in_string = c == '"';
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The path of a URL after its authority: `/` when empty, `/?q` for a bare query.
@@ -1072,6 +1102,24 @@ mod tests {
 
     /// Every path the direct walk takes selects what serde_json_path selects, on documents
     /// where each step can hit, miss, or meet the wrong type; the others are left to it.
+    #[test]
+    fn a_check_s_text_has_one_space_between_tokens() {
+        for (written, shown) in [
+            ("status\t==\t200", "status == 200"),
+            ("body contains\t \"ok\"", "body contains \"ok\""),
+            // A tab in a string is the check's content.
+            ("body contains \"a\tb\"", "body contains \"a\tb\""),
+            ("body  ==  \"x\\\"\t\"\t", "body == \"x\\\"\t\""),
+            (
+                "header \"X\"\t==\t{{ \"a\tb\" }}",
+                "header \"X\" == {{ \"a\tb\" }}",
+            ),
+            ("status == 200", "status == 200"),
+        ] {
+            assert_eq!(single_spaced(written), shown, "{written:?}");
+        }
+    }
+
     #[test]
     fn simple_singular_jsonpaths_walk_as_serde_json_path_queries() {
         let docs: Vec<serde_json::Value> = [
