@@ -121,18 +121,6 @@ fn op_of(symbol: &str) -> Option<CmpOp> {
     .find(|op| op.symbol() == symbol)
 }
 
-/// `observed CMP limit`, both in the same unit.
-fn compare(op: CmpOp, observed: f64, limit: f64) -> bool {
-    match op {
-        CmpOp::Eq => observed == limit,
-        CmpOp::Ne => observed != limit,
-        CmpOp::Lt => observed < limit,
-        CmpOp::Le => observed <= limit,
-        CmpOp::Gt => observed > limit,
-        CmpOp::Ge => observed >= limit,
-    }
-}
-
 /// `v` as [`format_value`] prints it, read back: what `==` and `!=` compare (percentages to
 /// 0.01%, but never 0 or 100 unless exactly so; rates to 1/s from 100/s, 0.1/s below), and
 /// latencies to 1 µs.
@@ -181,7 +169,7 @@ fn figure_agreeing(v: f64, unit: Unit, op: CmpOp, limit: f64, passed: bool) -> S
             (Unit::Micros, CmpOp::Eq | CmpOp::Ne) => read_back(text, unit).map(f64::round),
             _ => read_back(text, unit),
         };
-        shown.is_some_and(|shown| compare(op, shown, limit) == passed)
+        shown.is_some_and(|shown| op.holds(shown, limit) == passed)
     };
     if agrees(&usual) {
         return usual;
@@ -350,7 +338,7 @@ fn evaluate_one(program: &Program, summary: &Summary, t: &Threshold) -> Threshol
     // Latencies in µs, as the limit is.
     let passed = observed
         .map(compared)
-        .is_some_and(|v| compare(t.cmp, v, limit));
+        .is_some_and(|v| t.cmp.holds(v, limit));
     ThresholdOutcome {
         text: t.text.clone(),
         location: t.location.to_string(),
@@ -684,7 +672,7 @@ scenario buy {
         ] {
             let shown = read_back(&o.observed_text(), o.unit).unwrap();
             assert_eq!(
-                compare(op_of(&o.op).unwrap(), shown, o.limit),
+                op_of(&o.op).unwrap().holds(shown, o.limit),
                 o.passed,
                 "{o:?}"
             );

@@ -351,6 +351,19 @@ impl CmpOp {
             CmpOp::Ge => ">=",
         }
     }
+
+    /// Whether `left CMP right` holds (a threshold: the observed value, then the limit, in
+    /// the same unit).
+    pub fn holds(self, left: f64, right: f64) -> bool {
+        match self {
+            CmpOp::Eq => left == right,
+            CmpOp::Ne => left != right,
+            CmpOp::Lt => left < right,
+            CmpOp::Le => left <= right,
+            CmpOp::Gt => left > right,
+            CmpOp::Ge => left >= right,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -362,4 +375,26 @@ pub(crate) enum OpAst {
     EndsWith(ValueAst),
     Matches(String, Span),
     Exists,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CmpOp;
+
+    #[test]
+    fn each_comparison_holds_as_written() {
+        // (op, 1 vs 2, 2 vs 2, 3 vs 2)
+        let table = [
+            (CmpOp::Eq, [false, true, false]),
+            (CmpOp::Ne, [true, false, true]),
+            (CmpOp::Lt, [true, false, false]),
+            (CmpOp::Le, [true, true, false]),
+            (CmpOp::Gt, [false, false, true]),
+            (CmpOp::Ge, [false, true, true]),
+        ];
+        for (op, want) in table {
+            let got = [1.0, 2.0, 3.0].map(|left| op.holds(left, 2.0));
+            assert_eq!(got, want, "{}", op.symbol());
+        }
+    }
 }

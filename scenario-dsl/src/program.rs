@@ -195,24 +195,6 @@ pub struct Threshold {
     pub location: Location,
 }
 
-impl Threshold {
-    /// Whether `observed` satisfies the threshold. Latencies are compared in seconds.
-    pub fn holds(&self, observed: f64) -> bool {
-        let limit = match self.value {
-            ThresholdValue::Duration(d) => d.as_secs_f64(),
-            ThresholdValue::Percent(p) | ThresholdValue::Number(p) => p,
-        };
-        match self.cmp {
-            CmpOp::Eq => observed == limit,
-            CmpOp::Ne => observed != limit,
-            CmpOp::Lt => observed < limit,
-            CmpOp::Le => observed <= limit,
-            CmpOp::Gt => observed > limit,
-            CmpOp::Ge => observed >= limit,
-        }
-    }
-}
-
 /// An origin named in the plan: where its requests connect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PlanOrigin<'a> {
@@ -371,24 +353,5 @@ mod tests {
     fn program_is_send_and_sync() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<Program>();
-    }
-
-    #[test]
-    fn threshold_holds_compares_in_seconds() {
-        let t = Threshold {
-            scope: None,
-            target: None,
-            metric: Metric::P99,
-            cmp: CmpOp::Lt,
-            value: ThresholdValue::Duration(Duration::from_millis(250)),
-            text: "p99 < 250ms".into(),
-            location: Location {
-                file: "t.mol".into(),
-                line: 1,
-                column: 1,
-            },
-        };
-        assert!(t.holds(0.249));
-        assert!(!t.holds(0.25));
     }
 }
