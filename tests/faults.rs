@@ -1893,36 +1893,51 @@ fn an_address_space_limit_that_cannot_hold_the_load_processes_fails_up_front() {
     // The load processes inherit `ulimit -v`. With -w 8000 the check counted the master only
     // (29.5 MiB); at that figure the load process aborted (SIGABRT, 0 requests, no word of
     // the limit). Now its workers are counted, and at the figure named the run goes through.
-    let (server, dir, file) = json_plan("address-space-workers");
-    let args = ["-q", "-w", "8000", "-p", "1", "-d", "1"];
-    let mut cmd = molotov();
-    cmd.args(args).arg(&file);
-    limit_address_space(&mut cmd, 40 << 20);
-    let finished = run(&mut cmd, &dir, Duration::from_secs(20));
-    refused_up_front(&finished, &server);
-    let err = finished.stderr();
-    assert!(
-        err.contains(
+    refused_then_run_at_the_named_address_space(
+        &json_plan("address-space-workers"),
+        &["-q", "-w", "8000", "-p", "1", "-d", "1"],
+        40 << 20,
+        &[
             "cannot run a load process within the address-space limit (RLIMIT_AS, ulimit -v) \
-             of 40.0 MiB: it starts from the "
-        ),
-        "{}",
-        finished.dump()
+             of 40.0 MiB: it starts from the ",
+            "and its 8,000 workers need up to ",
+        ],
+        (Duration::from_secs(30), "responses"),
     );
-    assert!(
-        err.contains("and its 8,000 workers need up to "),
-        "{}",
-        finished.dump()
-    );
+}
+
+/// Runs `molotov ARGS PLAN` (of `setup`) under an address-space limit of `too_low` bytes:
+/// refused up front, its stderr saying each of `said`. Then under the limit it names ("to at
+/// least N MiB"): the run goes through within `bound`, with its total `counted` above 0.
+fn refused_then_run_at_the_named_address_space(
+    (server, dir, file): &(ServerHandle, TempDir, PathBuf),
+    args: &[&str],
+    too_low: u64,
+    said: &[&str],
+    (bound, counted): (Duration, &str),
+) {
+    let mut cmd = molotov();
+    cmd.args(args).arg(file);
+    limit_address_space(&mut cmd, too_low);
+    let finished = run(&mut cmd, dir, Duration::from_secs(20));
+    refused_up_front(&finished, server);
+    let err = finished.stderr();
+    for message in said {
+        assert!(
+            err.contains(message),
+            "expected {message:?}\n{}",
+            finished.dump()
+        );
+    }
     let limit = named_limit(&err, &finished);
     let mut cmd = molotov();
-    cmd.args(args).arg(&file);
+    cmd.args(args).arg(file);
     limit_address_space(&mut cmd, limit);
-    let finished = run(&mut cmd, &dir, Duration::from_secs(30));
+    let finished = run(&mut cmd, dir, bound);
     finished.assert_exit(0);
     finished.assert_sound();
-    assert!(finished.total("responses") > 0, "{}", finished.dump());
-    assert_server_answered_all(&server, &finished);
+    assert!(finished.total(counted) > 0, "{}", finished.dump());
+    assert_server_answered_all(server, &finished);
 }
 
 #[test]
@@ -1931,39 +1946,18 @@ fn an_address_space_limit_that_cannot_hold_the_report_fails_up_front() {
     // was made, then the master aborted building the report ("memory allocation of 24576
     // bytes failed", exit 134, an empty --json file). Now refused up front with the figures;
     // at the figure it names, the run goes through.
-    let server = target();
-    let dir = TempDir::new("address-space");
+    // It names "to at least 122.7 MiB": that much runs.
     let body: String = (0..100).map(|i| format!("  GET /json?i={i}\n")).collect();
-    let file = dir.write("many.mol", &plan(&base_url(&server), "5s", &body));
-    let args = ["-q", "-w", "4", "-p", "1", "-d", "1"];
-    let mut cmd = molotov();
-    cmd.args(args).arg(&file);
-    limit_address_space(&mut cmd, 84_000_000);
-    let finished = run(&mut cmd, &dir, Duration::from_secs(20));
-    refused_up_front(&finished, &server);
-    let err = finished.stderr();
-    assert!(
-        err.contains(
-            "cannot map the stats within the address-space limit (RLIMIT_AS, ulimit -v) of 80.1 MiB: this process uses "
-        ),
-        "{}",
-        finished.dump()
+    refused_then_run_at_the_named_address_space(
+        &plan_file("address-space", "5s", &body),
+        &["-q", "-w", "4", "-p", "1", "-d", "1"],
+        84_000_000,
+        &[
+            "cannot map the stats within the address-space limit (RLIMIT_AS, ulimit -v) of 80.1 MiB: this process uses ",
+            "the stats for 100 requests in 3 processes need up to ",
+        ],
+        (Duration::from_secs(20), "requests"),
     );
-    assert!(
-        err.contains("the stats for 100 requests in 3 processes need up to "),
-        "{}",
-        finished.dump()
-    );
-    // "to at least 122.7 MiB": that much runs.
-    let limit = named_limit(&err, &finished);
-    let mut cmd = molotov();
-    cmd.args(args).arg(&file);
-    limit_address_space(&mut cmd, limit);
-    let finished = run(&mut cmd, &dir, Duration::from_secs(20));
-    finished.assert_exit(0);
-    finished.assert_sound();
-    assert!(finished.total("requests") > 0, "{}", finished.dump());
-    assert_server_answered_all(&server, &finished);
 }
 
 /// `nohup molotov ...`: SIGHUP was ignored when molotov started, and docs/engine.md promises
