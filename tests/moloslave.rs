@@ -515,25 +515,30 @@ fn under_nohup_sighup_stays_ignored_by_moloslave_and_molotov() {
 /// from inside the clone with `--config tmp/moloslave-…/molotov.json`, could not find it.
 #[test]
 fn a_relative_tmpdir_works() {
-    let server = target();
-    let repo = repo("relative-tmp", &base_url(&server));
-    let cwd = scratch("slave-relative-cwd");
+    let (_server, repo, cwd) = server_repo_tmp("relative-tmp", "slave-relative-cwd");
     std::fs::create_dir(cwd.0.join("tmp")).unwrap();
+    smoke_from(&cwd.0, "tmp", &repo);
+    assert!(leftovers(&cwd.0.join("tmp")).is_empty());
+}
+
+/// Runs `moloslave REPO smoke` from `cwd` with `TMPDIR=tmpdir` (bounded, 60 s); asserts it
+/// runs main's smoke test (2 workers x 5 runs, all successes).
+fn smoke_from(cwd: &Path, tmpdir: &str, repo: &Repo) -> Output {
     let out = run_bounded(
-        moloslave(Path::new("tmp"))
-            .current_dir(&cwd.0)
+        moloslave(Path::new(tmpdir))
+            .current_dir(cwd)
             .arg(&repo.dir.0)
             .arg("smoke"),
         Duration::from_secs(60),
     );
-    assert_exit(&out, 0);
+    assert_exit_for(&out, 0, &format!("TMPDIR={tmpdir:?}"));
     assert_eq!(
         reported_outcomes(&stdout(&out)),
         (10, 0),
-        "{}",
+        "TMPDIR={tmpdir:?}: {}",
         stderr(&out)
     );
-    assert!(leftovers(&cwd.0.join("tmp")).is_empty());
+    out
 }
 
 /// An empty `TMPDIR` (`TMPDIR=$RUNNER_TEMP` with the variable unset) gave an empty base and a
@@ -541,25 +546,10 @@ fn a_relative_tmpdir_works() {
 /// for mktemp: the clone goes to /tmp, by an absolute path.
 #[test]
 fn an_empty_tmpdir_is_unset() {
-    let server = target();
-    let repo = repo("empty-tmp", &base_url(&server));
-    let cwd = scratch("slave-empty-tmp-cwd");
-    let out = run_bounded(
-        moloslave(Path::new(""))
-            .current_dir(&cwd.0)
-            .arg(&repo.dir.0)
-            .arg("smoke"),
-        Duration::from_secs(60),
-    );
-    assert_exit(&out, 0);
+    let (_server, repo, cwd) = server_repo_tmp("empty-tmp", "slave-empty-tmp-cwd");
+    let out = smoke_from(&cwd.0, "", &repo);
     assert!(
         stderr(&out).contains("moloslave: working directory is /tmp/moloslave-"),
-        "{}",
-        stderr(&out)
-    );
-    assert_eq!(
-        reported_outcomes(&stdout(&out)),
-        (10, 0),
         "{}",
         stderr(&out)
     );
