@@ -27,9 +27,7 @@ fn spawn_with_children(cmd: &mut Command, children: usize) -> (Child, u32) {
 
 #[test]
 fn reported_requests_equal_what_the_server_answered() {
-    let server = target();
-    let dir = TempDir::new("counts");
-    let plan = write_get_plan(&dir, &server, "/");
+    let (server, _dir, plan) = get_plan_setup("counts", "/");
     for (p, w) in [(1, 1), (1, 50), (2, 1), (2, 50)] {
         server.reset_counters();
         let out = run_bounded(
@@ -73,9 +71,7 @@ fn max_runs_runs_exactly_p_times_w_times_r_scenarios() {
 
 #[test]
 fn duration_ends_the_run_on_time() {
-    let server = target();
-    let dir = TempDir::new("duration");
-    let plan = write_get_plan(&dir, &server, "/");
+    let (_server, _dir, plan) = get_plan_setup("duration", "/");
     let started = Instant::now();
     let out = run_bounded(
         molotov().args(["-q", "-w", "10", "-d", "3"]).arg(&plan),
@@ -126,9 +122,7 @@ fn each_child_is_pinned_to_its_own_cpu() {
     let cpus = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    let server = target();
-    let dir = TempDir::new("pinning");
-    let plan = write_get_plan(&dir, &server, "/delay/20");
+    let (_server, _dir, plan) = get_plan_setup("pinning", "/delay/20");
     let p = cpus.min(4);
     let (child, master) = spawn_with_children(
         molotov()
@@ -157,9 +151,7 @@ fn each_child_is_pinned_to_its_own_cpu() {
 
 #[test]
 fn sigint_mid_run_gives_a_full_report_and_leaves_no_process() {
-    let server = target();
-    let dir = TempDir::new("sigint");
-    let plan = write_get_plan(&dir, &server, "/");
+    let (server, _dir, plan) = get_plan_setup("sigint", "/");
     let (child, master) =
         spawn_with_children(molotov().args(["-q", "-p", "2", "-w", "5"]).arg(&plan), 2);
     let kids = children_of(master);
@@ -230,9 +222,7 @@ fn a_ready_process_waiting_for_the_start_sleeps_until_it_is_given() {
 
 #[test]
 fn a_killed_child_is_named_and_the_others_counts_are_kept() {
-    let server = target();
-    let dir = TempDir::new("kill-child");
-    let plan = write_get_plan(&dir, &server, "/");
+    let (server, dir, plan) = get_plan_setup("kill-child", "/");
     let json = dir.0.join("report.json");
     let (child, master) = spawn_with_children(
         molotov()
@@ -283,9 +273,7 @@ fn a_killed_child_is_named_and_the_others_counts_are_kept() {
 
 #[test]
 fn killing_the_master_leaves_no_child_behind() {
-    let server = target();
-    let dir = TempDir::new("kill-master");
-    let plan = write_get_plan(&dir, &server, "/");
+    let (_server, _dir, plan) = get_plan_setup("kill-master", "/");
     let (mut child, master) = spawn_with_children(
         molotov()
             .args(["-q", "-p", "2", "-w", "2", "-d", "20"])
@@ -325,9 +313,7 @@ fn a_plan_error_exits_2_with_the_diagnostic_and_sends_nothing() {
 
 #[test]
 fn load_processes_build_their_rings_with_a_taskrun_flag_unless_told_not_to() {
-    let server = target();
-    let dir = TempDir::new("coop");
-    let plan = write_get_plan(&dir, &server, "/");
+    let (_server, _dir, plan) = get_plan_setup("coop", "/");
     let rings = |extra: &[&str]| {
         let out = run_bounded(
             molotov()
@@ -397,9 +383,7 @@ fn a_shallow_ring_depth_still_counts_every_request() {
         &["--prefetch-from", "0"][..],
         &["--multishot-recv"][..],
     ] {
-        let server = target();
-        let dir = TempDir::new("ring-depth");
-        let plan = write_get_plan(&dir, &server, "/json");
+        let (server, _dir, plan) = get_plan_setup("ring-depth", "/json");
         let out = run_bounded(
             molotov()
                 .args(["-q", "-p", "1", "-w", "64", "-r", "20", "--ring-depth", "4"])

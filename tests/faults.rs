@@ -24,13 +24,18 @@ use harness::{
 use molotov_target::ServerHandle;
 use support::{TempDir, alive, base_url, children_of, signal, target, wait_until};
 
-/// A fresh target server, a temporary directory `name`, and in it a plan of `GET /json`
-/// against the server (5 s timeout).
-fn json_plan(name: &str) -> (ServerHandle, TempDir, PathBuf) {
+/// A fresh target server, a temporary directory `name`, and in it `plan.mol`: a scenario of
+/// `body` against the server (requests time out after `timeout`).
+fn plan_file(name: &str, timeout: &str, body: &str) -> (ServerHandle, TempDir, PathBuf) {
     let server = target();
     let dir = TempDir::new(name);
-    let file = dir.write("plan.mol", &plan(&base_url(&server), "5s", "  GET /json"));
+    let file = dir.write("plan.mol", &plan(&base_url(&server), timeout, body));
     (server, dir, file)
+}
+
+/// [`plan_file`] of `GET /json` (5 s timeout).
+fn json_plan(name: &str) -> (ServerHandle, TempDir, PathBuf) {
+    plan_file(name, "5s", "  GET /json")
 }
 
 /// Kills the second load process with `sig` mid-run; the run goes on and reports it.
@@ -284,12 +289,7 @@ fn an_inherited_ignored_sigchld_changes_nothing() {
 
 #[test]
 fn a_signal_sent_to_the_master_then_to_its_group_stops_gracefully() {
-    let server = target();
-    let dir = TempDir::new("signal-twice");
-    let file = dir.write(
-        "plan.mol",
-        &plan(&base_url(&server), "5s", "  GET /delay/300"),
-    );
+    let (server, dir, file) = plan_file("signal-twice", "5s", "  GET /delay/300");
     let (child, started) = harness::spawn(
         molotov().args(["-q", "-p", "2", "-w", "4"]).arg(&file),
         &dir,
@@ -470,12 +470,7 @@ fn the_grace_period_bounds_a_graceful_stop() {
 fn the_grace_period_after_the_deadline_ends_on_time_not_at_the_next_tick() {
     // `-q` samples once a second; the grace period after the deadline (1 s) must end 300 ms
     // after it, not at the next 1 s tick (the master once noticed it only then: 2.0 s).
-    let server = target();
-    let dir = TempDir::new("grace-deadline");
-    let file = dir.write(
-        "plan.mol",
-        &plan(&base_url(&server), "10s", "  GET /delay/5000"),
-    );
+    let (_server, dir, file) = plan_file("grace-deadline", "10s", "  GET /delay/5000");
     let finished = run(
         molotov()
             .args(["-q", "-w", "2", "-d", "1", "--grace", "300ms"])
@@ -1313,12 +1308,7 @@ fn log_lines_to_a_stderr_nobody_reads_do_not_hold_up_the_load() {
 /// waited for until the next 1 s tick.
 #[test]
 fn a_grace_period_shorter_than_the_masters_work_still_ends_on_time() {
-    let server = target();
-    let dir = TempDir::new("grace-tiny");
-    let file = dir.write(
-        "plan.mol",
-        &plan(&base_url(&server), "10s", "  GET /delay/5000"),
-    );
+    let (_server, dir, file) = plan_file("grace-tiny", "10s", "  GET /delay/5000");
     for grace in ["1us", "100us"] {
         let finished = run(
             molotov()
@@ -1341,15 +1331,10 @@ fn a_grace_period_shorter_than_the_masters_work_still_ends_on_time() {
 /// workers of its process their turns: they starved, with 0 requests and `Result: OK`.
 #[test]
 fn a_worker_that_never_waits_does_not_starve_the_others() {
-    let server = target();
-    let dir = TempDir::new("never-waits");
-    let file = dir.write(
-        "plan.mol",
-        &plan(
-            &base_url(&server),
-            "5s",
-            "  let w = worker\n  if w != 0 {\n    GET /json\n  }",
-        ),
+    let (server, dir, file) = plan_file(
+        "never-waits",
+        "5s",
+        "  let w = worker\n  if w != 0 {\n    GET /json\n  }",
     );
     let finished = run(
         molotov().args(["-q", "-w", "4", "-d", "1"]).arg(&file),
@@ -1366,36 +1351,40 @@ fn a_worker_that_never_waits_does_not_starve_the_others() {
     assert_server_answered_all(&server, &finished);
 }
 
-/// A loop that sends nothing kept its load process to itself: the deadline and the other
-/// workers waited until `--grace` killed the process. It now pauses every few dozen rounds,
-/// and stops with the run.
-#[test]
-fn a_loop_that_sends_nothing_yields_and_stops_at_the_deadline() {
-    let server = target();
-    let dir = TempDir::new("busy-loop");
-    let file = dir.write(
-        "plan.mol",
-        &plan(
-            &base_url(&server),
-            "5s",
-            "  let w = worker\n  if w == 0 {\n    repeat 1000000000 {\n      let x = \"a\"\n    }\n  }\n  GET /json",
-        ),
-    );
+/// Runs `molotov -q -w 3 -d 1 --grace 5s EXTRA` on a plan of `body`, which loops without
+/// sending; asserts a sound run that exits `code` within 4 s, long before `--grace` ends it.
+fn run_busy_loop(name: &str, body: &str, extra: &[&str], code: i32) -> (ServerHandle, Finished) {
+    let (server, dir, file) = plan_file(name, "5s", body);
     let started = Instant::now();
     let finished = run(
         molotov()
             .args(["-q", "-w", "3", "-d", "1", "--grace", "5s"])
+            .args(extra)
             .arg(&file),
         &dir,
         Duration::from_secs(20),
     );
     let took = started.elapsed();
     finished.assert_sound();
-    finished.assert_exit(0);
+    finished.assert_exit(code);
     assert!(
         took < Duration::from_secs(4),
         "took {took:?}\n{}",
         finished.dump()
+    );
+    (server, finished)
+}
+
+/// A loop that sends nothing kept its load process to itself: the deadline and the other
+/// workers waited until `--grace` killed the process. It now pauses every few dozen rounds,
+/// and stops with the run.
+#[test]
+fn a_loop_that_sends_nothing_yields_and_stops_at_the_deadline() {
+    let (server, finished) = run_busy_loop(
+        "busy-loop",
+        "  let w = worker\n  if w == 0 {\n    repeat 1000000000 {\n      let x = \"a\"\n    }\n  }\n  GET /json",
+        &[],
+        0,
     );
     assert_eq!(finished.total("unfinished"), 0, "{}", finished.dump());
     assert!(finished.total("responses") > 100, "{}", finished.dump());
@@ -1407,38 +1396,18 @@ fn a_loop_that_sends_nothing_yields_and_stops_at_the_deadline() {
 /// was due, it never saw the deadline and held its process until --grace killed it.
 #[test]
 fn an_open_model_loop_that_sends_nothing_stops_at_the_deadline() {
-    let server = target();
-    let dir = TempDir::new("busy-loop-open");
-    let file = dir.write(
-        "plan.mol",
-        &plan(
-            &base_url(&server),
-            "5s",
-            "  repeat 1000000000 {\n    let x = \"a\"\n  }\n  GET /json",
-        ),
+    // Not one run got to its request: the run sent nothing, and says so (exit 1).
+    let (_server, finished) = run_busy_loop(
+        "busy-loop-open",
+        "  repeat 1000000000 {\n    let x = \"a\"\n  }\n  GET /json",
+        &["--rate", "20"],
+        1,
     );
-    let started = Instant::now();
-    let finished = run(
-        molotov()
-            .args(["-q", "-w", "3", "-d", "1", "--grace", "5s", "--rate", "20"])
-            .arg(&file),
-        &dir,
-        Duration::from_secs(20),
-    );
-    let took = started.elapsed();
-    finished.assert_sound();
-    // Not one run got to its request: the run sent nothing, and says so.
-    finished.assert_exit(1);
     assert!(
         finished
             .stdout()
             .contains("FAILED: no request was sent: all 3 scenario runs ended before sending"),
         "{}",
-        finished.dump()
-    );
-    assert!(
-        took < Duration::from_secs(4),
-        "took {took:?}\n{}",
         finished.dump()
     );
     assert!(
@@ -1454,12 +1423,7 @@ fn an_open_model_loop_that_sends_nothing_stops_at_the_deadline() {
 /// deadlines, due by then, fired first and counted the rest as timeouts.
 #[test]
 fn responses_that_came_in_time_are_not_timeouts_after_a_stall() {
-    let server = target();
-    let dir = TempDir::new("stall");
-    let file = dir.write(
-        "plan.mol",
-        &plan(&base_url(&server), "1s", "  GET /delay/200"),
-    );
+    let (server, dir, file) = plan_file("stall", "1s", "  GET /delay/200");
     let (child, started) = harness::spawn(
         molotov()
             .args(["-q", "-p", "1", "-w", "50", "-d", "4"])
@@ -1526,17 +1490,12 @@ fn log_lines_never_hold_up_the_load_while_the_master_is_held() {
     // pipe. With the master stopped (SIGSTOP) from 0.5 s to 3.5 s of a `-p 2 -d 3` run, the
     // pipe filled and every load process blocked in `write`: the load stopped for the hold
     // and ended late (duration_s 3.7). The lines that do not fit are dropped and counted.
-    let server = target();
-    let dir = TempDir::new("held-log-lines");
-    let file = dir.write(
-        "plan.mol",
-        &plan(
-            &base_url(&server),
-            "5s",
-            &format!(
-                "  GET /json\n  log \"hello {{{{worker}}}} {}\"",
-                "x".repeat(80)
-            ),
+    let (server, dir, file) = plan_file(
+        "held-log-lines",
+        "5s",
+        &format!(
+            "  GET /json\n  log \"hello {{{{worker}}}} {}\"",
+            "x".repeat(80)
         ),
     );
     // Stderr to a file: the log lines are far more than a pipe holds, and a pipe read only
@@ -1934,38 +1893,51 @@ fn an_address_space_limit_that_cannot_hold_the_load_processes_fails_up_front() {
     // The load processes inherit `ulimit -v`. With -w 8000 the check counted the master only
     // (29.5 MiB); at that figure the load process aborted (SIGABRT, 0 requests, no word of
     // the limit). Now its workers are counted, and at the figure named the run goes through.
-    let server = target();
-    let dir = TempDir::new("address-space-workers");
-    let file = dir.write("plan.mol", &plan(&base_url(&server), "5s", "  GET /json"));
-    let args = ["-q", "-w", "8000", "-p", "1", "-d", "1"];
-    let mut cmd = molotov();
-    cmd.args(args).arg(&file);
-    limit_address_space(&mut cmd, 40 << 20);
-    let finished = run(&mut cmd, &dir, Duration::from_secs(20));
-    refused_up_front(&finished, &server);
-    let err = finished.stderr();
-    assert!(
-        err.contains(
+    refused_then_run_at_the_named_address_space(
+        &json_plan("address-space-workers"),
+        &["-q", "-w", "8000", "-p", "1", "-d", "1"],
+        40 << 20,
+        &[
             "cannot run a load process within the address-space limit (RLIMIT_AS, ulimit -v) \
-             of 40.0 MiB: it starts from the "
-        ),
-        "{}",
-        finished.dump()
+             of 40.0 MiB: it starts from the ",
+            "and its 8,000 workers need up to ",
+        ],
+        (Duration::from_secs(30), "responses"),
     );
-    assert!(
-        err.contains("and its 8,000 workers need up to "),
-        "{}",
-        finished.dump()
-    );
+}
+
+/// Runs `molotov ARGS PLAN` (of `setup`) under an address-space limit of `too_low` bytes:
+/// refused up front, its stderr saying each of `said`. Then under the limit it names ("to at
+/// least N MiB"): the run goes through within `bound`, with its total `counted` above 0.
+fn refused_then_run_at_the_named_address_space(
+    (server, dir, file): &(ServerHandle, TempDir, PathBuf),
+    args: &[&str],
+    too_low: u64,
+    said: &[&str],
+    (bound, counted): (Duration, &str),
+) {
+    let mut cmd = molotov();
+    cmd.args(args).arg(file);
+    limit_address_space(&mut cmd, too_low);
+    let finished = run(&mut cmd, dir, Duration::from_secs(20));
+    refused_up_front(&finished, server);
+    let err = finished.stderr();
+    for message in said {
+        assert!(
+            err.contains(message),
+            "expected {message:?}\n{}",
+            finished.dump()
+        );
+    }
     let limit = named_limit(&err, &finished);
     let mut cmd = molotov();
-    cmd.args(args).arg(&file);
+    cmd.args(args).arg(file);
     limit_address_space(&mut cmd, limit);
-    let finished = run(&mut cmd, &dir, Duration::from_secs(30));
+    let finished = run(&mut cmd, dir, bound);
     finished.assert_exit(0);
     finished.assert_sound();
-    assert!(finished.total("responses") > 0, "{}", finished.dump());
-    assert_server_answered_all(&server, &finished);
+    assert!(finished.total(counted) > 0, "{}", finished.dump());
+    assert_server_answered_all(server, &finished);
 }
 
 #[test]
@@ -1974,39 +1946,18 @@ fn an_address_space_limit_that_cannot_hold_the_report_fails_up_front() {
     // was made, then the master aborted building the report ("memory allocation of 24576
     // bytes failed", exit 134, an empty --json file). Now refused up front with the figures;
     // at the figure it names, the run goes through.
-    let server = target();
-    let dir = TempDir::new("address-space");
+    // It names "to at least 122.7 MiB": that much runs.
     let body: String = (0..100).map(|i| format!("  GET /json?i={i}\n")).collect();
-    let file = dir.write("many.mol", &plan(&base_url(&server), "5s", &body));
-    let args = ["-q", "-w", "4", "-p", "1", "-d", "1"];
-    let mut cmd = molotov();
-    cmd.args(args).arg(&file);
-    limit_address_space(&mut cmd, 84_000_000);
-    let finished = run(&mut cmd, &dir, Duration::from_secs(20));
-    refused_up_front(&finished, &server);
-    let err = finished.stderr();
-    assert!(
-        err.contains(
-            "cannot map the stats within the address-space limit (RLIMIT_AS, ulimit -v) of 80.1 MiB: this process uses "
-        ),
-        "{}",
-        finished.dump()
+    refused_then_run_at_the_named_address_space(
+        &plan_file("address-space", "5s", &body),
+        &["-q", "-w", "4", "-p", "1", "-d", "1"],
+        84_000_000,
+        &[
+            "cannot map the stats within the address-space limit (RLIMIT_AS, ulimit -v) of 80.1 MiB: this process uses ",
+            "the stats for 100 requests in 3 processes need up to ",
+        ],
+        (Duration::from_secs(20), "requests"),
     );
-    assert!(
-        err.contains("the stats for 100 requests in 3 processes need up to "),
-        "{}",
-        finished.dump()
-    );
-    // "to at least 122.7 MiB": that much runs.
-    let limit = named_limit(&err, &finished);
-    let mut cmd = molotov();
-    cmd.args(args).arg(&file);
-    limit_address_space(&mut cmd, limit);
-    let finished = run(&mut cmd, &dir, Duration::from_secs(20));
-    finished.assert_exit(0);
-    finished.assert_sound();
-    assert!(finished.total("requests") > 0, "{}", finished.dump());
-    assert_server_answered_all(&server, &finished);
 }
 
 /// `nohup molotov ...`: SIGHUP was ignored when molotov started, and docs/engine.md promises
@@ -2060,21 +2011,46 @@ fn under_nohup_sighup_stays_ignored() {
     }
 }
 
+/// [`plan_file`] of 700 requests with long names, whose reports (text and JSON) are larger
+/// than a pipe holds (64 KiB).
+fn big_report_plan(name: &str) -> (ServerHandle, TempDir, PathBuf) {
+    let body: String = (0..700)
+        .map(|i| {
+            format!("  GET /json?a={i} as request_number_{i}_with_a_long_name_to_fill_the_report\n")
+        })
+        .collect();
+    plan_file(name, "5s", &body)
+}
+
+/// With molotov `child` waiting for `reader`, who does not read: after 500 ms it still waits;
+/// sends it `sig`, and asserts it dies of that within 3 s (SIGKILL ends it otherwise).
+fn assert_stopped_while_waiting(child: &mut std::process::Child, sig: i32, reader: &str) {
+    let pid = child.id();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(alive(pid), "molotov ended without its reader");
+    signal(pid, sig);
+    let ended = wait_until(Duration::from_secs(3), || {
+        child.try_wait().unwrap().is_some()
+    });
+    if !ended {
+        signal(pid, libc::SIGKILL);
+    }
+    let status = child.wait().unwrap();
+    assert!(
+        ended,
+        "signal {sig}: molotov still waits for {reader} 3 s after it"
+    );
+    assert_eq!(status.signal(), Some(sig), "{status:?}");
+}
+
 /// A report file that is a pipe (a named pipe, `--json >(upload)`) whose reader does not
 /// read: it was written before the stop signals were given back, and molotov waited in
 /// `write` deaf to SIGTERM, SIGINT and SIGHUP (only SIGKILL ended it). Regular files are
 /// written first; a file that may wait for its reader is written once the signals act again.
 #[test]
 fn a_stalled_reader_of_a_report_pipe_does_not_make_molotov_deaf_to_stop_signals() {
-    let server = target();
-    let dir = TempDir::new("stalled-fifo");
-    // A JSON report larger than a pipe holds (64 KiB): 700 requests with long names.
-    let body: String = (0..700)
-        .map(|i| {
-            format!("  GET /json?a={i} as request_number_{i}_with_a_long_name_to_fill_the_report\n")
-        })
-        .collect();
-    let file = dir.write("big.mol", &plan(&base_url(&server), "5s", &body));
+    // A JSON report larger than a pipe holds.
+    let (server, dir, file) = big_report_plan("stalled-fifo");
     let fifo = dir.0.join("report.fifo");
     let html = dir.0.join("r.html");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
@@ -2100,7 +2076,6 @@ fn a_stalled_reader_of_a_report_pipe_does_not_make_molotov_deaf_to_stop_signals(
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let pid = child.id();
         // The regular file is written before the pipe.
         assert!(
             wait_until(Duration::from_secs(20), || std::fs::metadata(&html)
@@ -2111,21 +2086,7 @@ fn a_stalled_reader_of_a_report_pipe_does_not_make_molotov_deaf_to_stop_signals(
             server.wait_answered(700 * (round as u64 + 1), Duration::from_secs(5)),
             700 * (round as u64 + 1)
         );
-        std::thread::sleep(Duration::from_millis(500));
-        assert!(alive(pid), "molotov ended without its reader");
-        signal(pid, sig);
-        let ended = wait_until(Duration::from_secs(3), || {
-            child.try_wait().unwrap().is_some()
-        });
-        if !ended {
-            signal(pid, libc::SIGKILL);
-        }
-        let status = child.wait().unwrap();
-        assert!(
-            ended,
-            "signal {sig}: molotov still waits for the pipe's reader 3 s after it"
-        );
-        assert_eq!(status.signal(), Some(sig), "{status:?}");
+        assert_stopped_while_waiting(&mut child, sig, "the pipe's reader");
     }
 }
 
@@ -2135,15 +2096,8 @@ fn a_stalled_reader_of_a_report_pipe_does_not_make_molotov_deaf_to_stop_signals(
 /// files are written the stop signals act again.
 #[test]
 fn a_stalled_reader_of_the_report_does_not_make_molotov_deaf_to_stop_signals() {
-    let server = target();
-    let dir = TempDir::new("stalled-reader");
-    // A text report larger than a pipe holds (64 KiB): 700 request lines with long names.
-    let body: String = (0..700)
-        .map(|i| {
-            format!("  GET /json?a={i} as request_number_{i}_with_a_long_name_to_fill_the_report\n")
-        })
-        .collect();
-    let file = dir.write("big.mol", &plan(&base_url(&server), "5s", &body));
+    // A text report larger than a pipe holds.
+    let (_server, dir, file) = big_report_plan("stalled-reader");
     for sig in [libc::SIGTERM, libc::SIGINT] {
         let json = dir.0.join("r.json");
         let _ = std::fs::remove_file(&json);
@@ -2157,27 +2111,12 @@ fn a_stalled_reader_of_the_report_does_not_make_molotov_deaf_to_stop_signals() {
             .unwrap();
         // Nobody reads stdout: the report waits once the pipe is full.
         let _stdout = child.stdout.take();
-        let pid = child.id();
         assert!(
             wait_until(Duration::from_secs(20), || std::fs::metadata(&json)
                 .is_ok_and(|m| m.len() > 0)),
             "no report file"
         );
-        std::thread::sleep(Duration::from_millis(500));
-        assert!(alive(pid), "molotov ended without its reader");
-        signal(pid, sig);
-        let ended = wait_until(Duration::from_secs(3), || {
-            child.try_wait().unwrap().is_some()
-        });
-        if !ended {
-            signal(pid, libc::SIGKILL);
-        }
-        let status = child.wait().unwrap();
-        assert!(
-            ended,
-            "signal {sig}: molotov still waits for its reader 3 s after it"
-        );
-        assert_eq!(status.signal(), Some(sig), "{status:?}");
+        assert_stopped_while_waiting(&mut child, sig, "its reader");
         assert_eq!(support::read_json(&json)["exit_code"], 0);
     }
 }

@@ -3,8 +3,11 @@
 
 mod support;
 
+use std::path::PathBuf;
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use molotov_target::ServerHandle;
 use support::*;
 
 /// Parses a duration cell of the report (`425µs`, `50.75ms`, `1.41s`) into µs.
@@ -55,28 +58,128 @@ fn plan(base: &str, body: &str) -> String {
     format!("defaults {{\n  base {base}\n  timeout 10s\n}}\n\n{body}")
 }
 
+/// The bound on a run of molotov, unless a test says otherwise.
+const RUN_LIMIT: Duration = Duration::from_secs(30);
+
+/// One test's target server, temporary directory, and plan file in it.
+struct Fixture {
+    server: ServerHandle,
+    dir: TempDir,
+    plan: PathBuf,
+}
+
+impl Fixture {
+    /// A fresh target server, a temporary directory `name`, and in it a plan of `body`
+    /// (blocks and scenarios) against the server.
+    fn new(name: &str, body: &str) -> Fixture {
+        Fixture::on(target(), name, body)
+    }
+
+    /// Like [`Fixture::new`], against `server`.
+    fn on(server: ServerHandle, name: &str, body: &str) -> Fixture {
+        let dir = TempDir::new(name);
+        let plan = dir.write("plan.mol", &plan(&base_url(&server), body));
+        Fixture { server, dir, plan }
+    }
+
+    /// A plan of one scenario, one `GET PATH`.
+    fn get(name: &str, path: &str) -> Fixture {
+        Fixture::get_on(target(), name, path)
+    }
+
+    /// Like [`Fixture::get`], against `server`.
+    fn get_on(server: ServerHandle, name: &str, path: &str) -> Fixture {
+        Fixture::on(
+            server,
+            name,
+            &format!("scenario get {{\n  GET {path}\n}}\n"),
+        )
+    }
+
+    /// Where `--json` writes the report.
+    fn json(&self) -> PathBuf {
+        self.dir.0.join("report.json")
+    }
+
+    /// Runs `molotov -q ARGS PLAN` (bounded by [`RUN_LIMIT`]); asserts it exits `code`;
+    /// returns its output and the text report.
+    fn run(&self, args: &[&str], code: i32) -> (Output, String) {
+        self.run_within(args, code, RUN_LIMIT)
+    }
+
+    /// Like [`Fixture::run`], bounded by `limit`.
+    fn run_within(&self, args: &[&str], code: i32, limit: Duration) -> (Output, String) {
+        let out = run_bounded(molotov().arg("-q").args(args).arg(&self.plan), limit);
+        let report = stdout(&out);
+        assert_exit(&out, code);
+        (out, report)
+    }
+
+    /// Runs `molotov -q ARGS --json JSON PLAN` (bounded by [`RUN_LIMIT`]); asserts it exits
+    /// `code`; returns its output, the text report and the JSON report.
+    fn run_json(&self, args: &[&str], code: i32) -> (Output, String, serde_json::Value) {
+        self.run_json_within(args, code, RUN_LIMIT)
+    }
+
+    /// Like [`Fixture::run_json`], bounded by `limit`.
+    fn run_json_within(
+        &self,
+        args: &[&str],
+        code: i32,
+        limit: Duration,
+    ) -> (Output, String, serde_json::Value) {
+        let json = self.json();
+        let mut all = args.to_vec();
+        all.extend(["--json", path_str(&json)]);
+        let (out, report) = self.run_within(&all, code, limit);
+        let r = read_json(&json);
+        (out, report, r)
+    }
+
+    /// Starts `molotov -q ARGS --json JSON PLAN` with its output piped.
+    fn spawn_json(&self, args: &[&str]) -> Child {
+        molotov()
+            .arg("-q")
+            .args(args)
+            .arg("--json")
+            .arg(self.json())
+            .arg(&self.plan)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+}
+
+/// The request named `name` of a JSON report, if there is one.
+fn named_request<'a>(r: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
+    r["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == name)
+}
+
+/// The total lateness of a JSON report's starts, in ms: late starts x their mean (no mean,
+/// null, when no start was late).
+fn total_late_ms(r: &serde_json::Value) -> u64 {
+    let s = &r["schedule"];
+    s["late_starts"].as_u64().unwrap() * s["late_mean_us"].as_u64().unwrap_or(0) / 1000
+}
+
 #[test]
 fn rate_sends_the_scheduled_number_of_requests() {
     let _shared = cpus_shared();
-    let server = target();
-    let dir = TempDir::new("rate");
-    let plan = one_get_plan(&dir, &server, "/");
+    let t = Fixture::get("rate", "/");
     for p in ["1", "2"] {
-        server.reset_counters();
-        let out = run_bounded(
-            molotov()
-                .args(["-q", "-p", p, "--rate", "500", "-d", "4"])
-                .arg(&plan),
-            Duration::from_secs(30),
-        );
-        let report = stdout(&out);
-        assert_exit(&out, 0);
+        t.server.reset_counters();
+        let (_, report) = t.run(&["-p", p, "--rate", "500", "-d", "4"], 0);
         let sent = reported_requests(&report);
         assert!(
             (1960..=2040).contains(&sent),
             "-p {p}: {sent} requests for --rate 500 -d 4\n{report}"
         );
-        assert_eq!(server.wait_answered(sent, Duration::from_secs(2)), sent);
+        assert_eq!(t.server.wait_answered(sent, Duration::from_secs(2)), sent);
         assert!(report.contains("Open model: target 500/s"), "{report}");
     }
 }
@@ -84,18 +187,9 @@ fn rate_sends_the_scheduled_number_of_requests() {
 #[test]
 fn the_achieved_rate_is_over_the_schedule_not_the_drain() {
     let _shared = cpus_shared();
-    let server = target();
-    let dir = TempDir::new("achieved");
-    let plan = one_get_plan(&dir, &server, "/delay/1000");
     // 10 starts in the second, all on time; each run takes 1 s, so the run lasts about 2 s.
-    let out = run_bounded(
-        molotov()
-            .args(["-q", "-w", "20", "--rate", "10", "-d", "1"])
-            .arg(&plan),
-        Duration::from_secs(30),
-    );
-    let report = stdout(&out);
-    assert_exit(&out, 0);
+    let (_, report) =
+        Fixture::get("achieved", "/delay/1000").run(&["-w", "20", "--rate", "10", "-d", "1"], 0);
     let line = report
         .lines()
         .find(|l| l.starts_with("Open model:"))
@@ -171,11 +265,6 @@ fn processes_start_the_schedule_together_once_all_are_ready() {
     // schedule (and the duration) starts once every process is ready, so the first
     // arrivals are not already late when a process begins. 80 arrivals in 20 ms all fall
     // where that start-up was (about half of them were late by 5-12 ms before).
-    let total_ms = |r: &serde_json::Value| {
-        let s = &r["schedule"];
-        // No mean (null) when no start was late.
-        s["late_starts"].as_u64().unwrap() * s["late_mean_us"].as_u64().unwrap_or(0) / 1000
-    };
     let mut seen = Vec::new();
     // Up to three tries of the comparison below: the defect made every try late by the
     // start-up (~350 ms in all), while another program's slices land on one try and not the
@@ -207,7 +296,7 @@ fn processes_start_the_schedule_together_once_all_are_ready() {
             "start-together-control",
             &["-p", "2", "-w", "4", "--rate", "4000", "-d", "20ms"],
         );
-        let (ours, theirs) = (total_ms(&r), total_ms(&control));
+        let (ours, theirs) = (total_late_ms(&r), total_late_ms(&control));
         if ours <= theirs + 100 {
             return;
         }
@@ -225,35 +314,14 @@ fn the_open_model_logs_workers_in_before_the_schedule_starts() {
     // Each worker's login takes 100 ms. Had the schedule started before the logins, the
     // arrivals of the first 100 ms (20 of them) would wait for a logged-in worker and show
     // the login as their latency; the workers log in first, then the schedule starts.
-    let server = target();
-    let dir = TempDir::new("login-first");
-    let plan = dir.write(
-        "login.mol",
-        &plan(
-            &format!("http://{}", server.addr()),
-            "setup worker {\n  GET /delay/100 as login\n}\n\n\
-             scenario get {\n  GET /json as work\n}\n",
-        ),
-    );
-    let json = dir.0.join("report.json");
-    let out = run_bounded(
-        molotov()
-            .args([
-                "-q", "-p", "2", "-w", "5", "--rate", "200", "-d", "1", "--json",
-            ])
-            .arg(&json)
-            .arg(&plan),
-        Duration::from_secs(30),
-    );
-    let report = stdout(&out);
-    assert_exit(&out, 0);
-    let r = read_json(&json);
+    let (_, report, r) = Fixture::new(
+        "login-first",
+        "setup worker {\n  GET /delay/100 as login\n}\n\n\
+         scenario get {\n  GET /json as work\n}\n",
+    )
+    .run_json(&["-p", "2", "-w", "5", "--rate", "200", "-d", "1"], 0);
     let request = |name: &str| {
-        r["requests"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|q| q["name"] == name)
+        named_request(&r, name)
             .unwrap_or_else(|| panic!("no {name} in {}", r["requests"]))
             .clone()
     };
@@ -274,11 +342,7 @@ fn the_open_model_logs_workers_in_before_the_schedule_starts() {
             "login-first-control",
             &["-p", "2", "-w", "5", "--rate", "200", "-d", "1"],
         );
-        let total_ms = |r: &serde_json::Value| {
-            let s = &r["schedule"];
-            s["late_starts"].as_u64().unwrap() * s["late_mean_us"].as_u64().unwrap_or(0) / 1000
-        };
-        let (ours, theirs) = (total_ms(&r), total_ms(&control));
+        let (ours, theirs) = (total_late_ms(&r), total_late_ms(&control));
         let control_p99 = control["latency_us"]["p99"].as_u64().unwrap();
         assert!(
             ours <= theirs + 400 && p99 <= control_p99 + 40_000,
@@ -297,27 +361,16 @@ fn one_slow_login_does_not_hold_back_the_workers_ready() {
     // Worker 0's login takes 11 s, past the 10 s the master waits for every process to be
     // ready: the schedule then starts without it, and the two workers logged in take the
     // arrivals at once (not after worker 0's login, in a burst of starts 1 s late).
-    let server = target();
-    let dir = TempDir::new("slow-login");
-    let plan = dir.write(
-        "login.mol",
-        &plan(
-            &format!("http://{}", server.addr()),
-            "setup worker {\n  if worker == 0 {\n    think 11s\n  }\n  GET /json as login\n}\n\n\
-             scenario get {\n  GET /json as work\n}\n",
-        ),
-    );
-    let json = dir.0.join("report.json");
-    let out = run_bounded(
-        molotov()
-            .args(["-q", "-w", "3", "--rate", "20", "-d", "2", "--json"])
-            .arg(&json)
-            .arg(&plan),
+    let (_, report, r) = Fixture::new(
+        "slow-login",
+        "setup worker {\n  if worker == 0 {\n    think 11s\n  }\n  GET /json as login\n}\n\n\
+         scenario get {\n  GET /json as work\n}\n",
+    )
+    .run_json_within(
+        &["-w", "3", "--rate", "20", "-d", "2"],
+        0,
         Duration::from_secs(40),
     );
-    let report = stdout(&out);
-    assert_exit(&out, 0);
-    let r = read_json(&json);
     assert_eq!(arrivals_accounted(&r), (40, 0, 0), "{report}");
     let late_max = r["schedule"]["late_max_us"].as_u64().unwrap();
     assert!(
@@ -333,41 +386,17 @@ fn a_failed_login_runs_no_teardown_worker_and_the_schedule_still_starts() {
     // logs in for 2 s, so the schedule starts only then. Worker 0's `teardown worker` does
     // not run (it undoes a login that did not happen: it ran, before the start, and read
     // variables never set); the other three workers run theirs after the load.
-    let server = target();
-    let dir = TempDir::new("failed-login-teardown");
-    let plan = dir.write(
-        "login.mol",
-        &plan(
-            &format!("http://{}", server.addr()),
-            "setup worker {\n  if worker == 3 {\n    think 2s\n  }\n  if worker == 0 {\n    \
-             GET /status/500 as refused\n    assert status == 200\n  }\n  GET /json as login\n}\n\n\
-             teardown worker {\n  GET /json as bye\n}\n\n\
-             scenario get {\n  GET /json as work\n}\n",
-        ),
-    );
-    let json = dir.0.join("report.json");
-    let out = run_bounded(
-        molotov()
-            .args([
-                "-q", "-p", "2", "-w", "2", "--rate", "10", "-d", "1", "--json",
-            ])
-            .arg(&json)
-            .arg(&plan),
-        Duration::from_secs(30),
-    );
-    let report = stdout(&out);
-    assert_exit(&out, 1);
-    let r = read_json(&json);
+    let (_, report, r) = Fixture::new(
+        "failed-login-teardown",
+        "setup worker {\n  if worker == 3 {\n    think 2s\n  }\n  if worker == 0 {\n    \
+         GET /status/500 as refused\n    assert status == 200\n  }\n  GET /json as login\n}\n\n\
+         teardown worker {\n  GET /json as bye\n}\n\n\
+         scenario get {\n  GET /json as work\n}\n",
+    )
+    .run_json(&["-p", "2", "-w", "2", "--rate", "10", "-d", "1"], 1);
     assert_eq!(arrivals_accounted(&r), (10, 0, 0), "{report}");
     assert_eq!(r["totals"]["worker_setups_failed"], 1, "{report}");
-    let count = |name: &str| {
-        r["requests"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|q| q["name"] == name)
-            .map_or(0, |q| q["requests"].as_u64().unwrap())
-    };
+    let count = |name: &str| named_request(&r, name).map_or(0, |q| q["requests"].as_u64().unwrap());
     assert_eq!(
         (count("refused"), count("login"), count("bye")),
         (1, 3, 3),
@@ -378,18 +407,9 @@ fn a_failed_login_runs_no_teardown_worker_and_the_schedule_still_starts() {
 #[test]
 fn a_backlog_shows_in_latency_but_not_in_service_time() {
     let _shared = cpus_shared();
-    let server = target();
-    let dir = TempDir::new("backlog");
-    let plan = one_get_plan(&dir, &server, "/delay/50");
     // 2 workers can do 40 runs/s at 50 ms each; ask for 100/s.
-    let out = run_bounded(
-        molotov()
-            .args(["-q", "--rate", "100", "-w", "2", "-d", "3"])
-            .arg(&plan),
-        Duration::from_secs(30),
-    );
-    let report = stdout(&out);
-    assert_exit(&out, 0);
+    let (_, report) =
+        Fixture::get("backlog", "/delay/50").run(&["--rate", "100", "-w", "2", "-d", "3"], 0);
     let latency = p50_of_row(&report, "all requests");
     let service = p50_of_row(&report, "service time");
     assert!(
@@ -455,64 +475,18 @@ fn assert_unstarted_explained(r: &serde_json::Value, rate: f64, slack: u64, repo
     );
 }
 
-/// Starts `molotov -q ARGS --json JSON PLAN` with its output piped.
-fn spawn_with_json(
-    args: &[&str],
-    json: &std::path::Path,
-    plan: &std::path::Path,
-) -> std::process::Child {
-    molotov()
-        .arg("-q")
-        .args(args)
-        .arg("--json")
-        .arg(json)
-        .arg(plan)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-/// A plan of one scenario, one `GET PATH` against `server`, in `dir`.
-fn one_get_plan(
-    dir: &TempDir,
-    server: &molotov_target::ServerHandle,
-    path: &str,
-) -> std::path::PathBuf {
-    dir.write(
-        "get.mol",
-        &plan(
-            &format!("http://{}", server.addr()),
-            &format!("scenario get {{\n  GET {path}\n}}\n"),
-        ),
-    )
-}
-
 #[test]
 fn arrivals_due_close_together_start_early_and_are_measured_from_their_start() {
     let _shared = cpus_shared();
-    let server = target();
-    let dir = TempDir::new("max-early");
-    let plan = one_get_plan(&dir, &server, "/delay/50");
+    let t = Fixture::get("max-early", "/delay/50");
     // `molotov --rate 1000 -d 1 EARLY...` (arrivals 1 ms apart, each response 50 ms late):
     // the text and JSON reports, with the arrivals all accounted for.
-    let html = dir.0.join("early.html");
+    let html = t.dir.0.join("early.html");
     let run = |early: &[&str]| {
-        let json = dir.0.join("early.json");
-        let out = run_bounded(
-            molotov()
-                .args(["-q", "-w", "100", "--rate", "1000", "-d", "1"])
-                .args(early)
-                .arg("--json")
-                .arg(&json)
-                .arg("--html")
-                .arg(&html)
-                .arg(&plan),
-            Duration::from_secs(30),
-        );
-        let report = stdout(&out);
-        assert_exit(&out, 0);
-        let r = read_json(&json);
+        let mut args = vec!["-w", "100", "--rate", "1000", "-d", "1"];
+        args.extend(early);
+        args.extend(["--html", path_str(&html)]);
+        let (_, report, r) = t.run_json(&args, 0);
         let (started, dropped, missed) = arrivals_accounted(&r);
         // None due after the deadline starts, early or not; all of them do but what the
         // process's own lateness explains (10, or another program on its CPU).
@@ -590,30 +564,18 @@ fn arrivals_due_close_together_start_early_and_are_measured_from_their_start() {
 #[test]
 fn an_overloaded_schedule_counts_every_arrival_once() {
     let _shared = cpus_shared();
-    let server = target();
-    let dir = TempDir::new("overloaded");
-    let plan = one_get_plan(&dir, &server, "/delay/50");
+    let t = Fixture::get("overloaded", "/delay/50");
     // 4 workers of 50 ms can start ~160 of the 400 arrivals due in 2 s; the rest are missed
     // (no worker was free before the end) or, with `--max-late`, dropped. Either way each
     // arrival due is counted exactly once.
     for max_late in [None, Some("100ms")] {
-        let json = dir.0.join("report.json");
-        let html = dir.0.join("report.html");
-        let mut cmd = molotov();
-        cmd.args([
-            "-q", "-p", "2", "-w", "2", "--rate", "200", "-d", "2", "--html",
-        ])
-        .arg(&html);
+        let html = t.dir.0.join("report.html");
+        let mut args = vec!["-p", "2", "-w", "2", "--rate", "200", "-d", "2"];
+        args.extend(["--html", path_str(&html)]);
         if let Some(max_late) = max_late {
-            cmd.args(["--max-late", max_late]);
+            args.extend(["--max-late", max_late]);
         }
-        let out = run_bounded(
-            cmd.arg("--json").arg(&json).arg(&plan),
-            Duration::from_secs(30),
-        );
-        let report = stdout(&out);
-        assert_exit(&out, 0);
-        let r = read_json(&json);
+        let (_, report, r) = t.run_json(&args, 0);
         let (started, dropped, missed) = arrivals_accounted(&r);
         assert_eq!(
             started + dropped + missed,
@@ -687,25 +649,16 @@ fn an_overloaded_schedule_counts_every_arrival_once() {
 #[test]
 fn the_highest_and_the_lowest_rates_end_on_time_and_count_every_arrival() {
     let _shared = cpus_shared();
-    let server = target();
-    let dir = TempDir::new("extreme-rates");
-    let plan = one_get_plan(&dir, &server, "/json");
-    let json = dir.0.join("report.json");
+    let t = Fixture::get("extreme-rates", "/json");
     // One arrival per nanosecond (the highest rate taken), and one per 3e12 years (its
     // second arrival's time used to overflow: a panic in every process).
     for (rate, due) in [("1e9", 1e9), ("1e-20", 1.0)] {
-        let out = run_bounded(
-            molotov()
-                .args(["-q", "-p", "2", "-w", "2", "--rate", rate, "-d", "1"])
-                .arg("--json")
-                .arg(&json)
-                .arg(&plan),
+        let (out, report, r) = t.run_json_within(
+            &["-p", "2", "-w", "2", "--rate", rate, "-d", "1"],
+            0,
             Duration::from_secs(20),
         );
-        let report = stdout(&out);
-        assert_exit(&out, 0);
         assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
-        let r = read_json(&json);
         let (started, dropped, missed) = arrivals_accounted(&r);
         assert!(started > 0 && dropped == 0, "{report}");
         let counted = (started + missed) as f64;
@@ -744,17 +697,10 @@ fn a_start_due_just_before_the_deadline_is_started_not_missed() {
 #[test]
 fn a_stop_counts_the_arrivals_missed_until_the_stop_not_until_the_drain() {
     let _shared = cpus_shared();
-    let server = target();
-    let dir = TempDir::new("missed-stop");
     // Runs of 1 s: after Ctrl-C the run drains for up to a second, and the arrivals of that
     // second are not missed (nothing was to start after the stop).
-    let plan = one_get_plan(&dir, &server, "/delay/1000");
-    let json = dir.0.join("report.json");
-    let child = spawn_with_json(
-        &["-p", "2", "-w", "2", "--rate", "200", "-d", "20"],
-        &json,
-        &plan,
-    );
+    let t = Fixture::get("missed-stop", "/delay/1000");
+    let child = t.spawn_json(&["-p", "2", "-w", "2", "--rate", "200", "-d", "20"]);
     let spawned = Instant::now();
     std::thread::sleep(Duration::from_millis(700));
     let signalled = spawned.elapsed();
@@ -762,7 +708,7 @@ fn a_stop_counts_the_arrivals_missed_until_the_stop_not_until_the_drain() {
     let out = wait_bounded(child, Duration::from_secs(20));
     let report = stdout(&out);
     assert_exit(&out, 130);
-    let r = read_json(&json);
+    let r = read_json(&t.json());
     let (started, dropped, missed) = arrivals_accounted(&r);
     let accounted = started + dropped + missed;
     // The schedule began after the fork (less than the 700 ms the test waited) and ended at
@@ -781,15 +727,8 @@ fn a_stop_counts_the_arrivals_missed_until_the_stop_not_until_the_drain() {
 #[test]
 fn a_killed_child_s_arrivals_are_counted_missed_not_lost() {
     let _shared = cpus_shared();
-    let server = target();
-    let dir = TempDir::new("missed-killed");
-    let plan = one_get_plan(&dir, &server, "/json");
-    let json = dir.0.join("report.json");
-    let child = spawn_with_json(
-        &["-p", "2", "-w", "5", "--rate", "200", "-d", "2"],
-        &json,
-        &plan,
-    );
+    let t = Fixture::get("missed-killed", "/json");
+    let child = t.spawn_json(&["-p", "2", "-w", "5", "--rate", "200", "-d", "2"]);
     let master = child.id();
     assert!(wait_until(Duration::from_secs(5), || children_of(master)
         .len()
@@ -799,7 +738,7 @@ fn a_killed_child_s_arrivals_are_counted_missed_not_lost() {
     let out = wait_bounded(child, Duration::from_secs(15));
     let report = stdout(&out);
     assert_exit(&out, 4);
-    let r = read_json(&json);
+    let r = read_json(&t.json());
     // The survivor keeps its 200 to the deadline; the victim's arrivals after its death
     // were due and never started: missed, so the 400 of the schedule are all accounted for.
     let (started, dropped, missed) = arrivals_accounted(&r);
@@ -814,29 +753,17 @@ fn a_killed_child_s_arrivals_are_counted_missed_not_lost() {
 #[test]
 fn runs_killed_in_flight_still_count_as_started() {
     let _shared = cpus_shared();
-    let server = target();
-    let dir = TempDir::new("killed-in-flight");
-    let plan = one_get_plan(&dir, &server, "/delay/3000");
+    let t = Fixture::get("killed-in-flight", "/delay/3000");
     // 50 runs of 3 s start in the first second; the grace period ends 0.5 s after the
     // deadline and the process is stopped with all 50 in flight: no scenario outcome, but
     // started, so the 50 arrivals due are all accounted for. The stop is the grace period's,
     // not a process that died, and the 50 requests are unfinished under their own name; not
     // one got a response, so the run measured nothing: exit 1.
-    let json = dir.0.join("report.json");
-    let out = run_bounded(
-        molotov()
-            .args([
-                "-q", "-w", "50", "--rate", "50", "-d", "1", "--grace", "500ms",
-            ])
-            .arg("--json")
-            .arg(&json)
-            .arg(&plan),
-        Duration::from_secs(30),
+    let (_, report, r) = t.run_json(
+        &["-w", "50", "--rate", "50", "-d", "1", "--grace", "500ms"],
+        1,
     );
-    let report = stdout(&out);
-    assert_exit(&out, 1);
     assert!(report.contains("FAILED: no response came back"), "{report}");
-    let r = read_json(&json);
     assert_eq!(arrivals_accounted(&r), (50, 0, 0), "{report}");
     assert_eq!(r["ending"], "completed");
     assert_eq!(r["processes"][0]["exit"], "stopped: the grace period ended");
@@ -856,19 +783,10 @@ fn runs_killed_in_flight_still_count_as_started() {
 #[test]
 fn stages_shape_the_rate_and_end_the_run() {
     let _shared = cpus_shared();
-    let server = target();
-    let dir = TempDir::new("stages");
-    let plan = one_get_plan(&dir, &server, "/");
+    let t = Fixture::get("stages", "/");
     // 0 -> 200/s over 2 s (200 starts), then 200/s for 1 s (200): 400 in 3 s.
     let started = Instant::now();
-    let out = run_bounded(
-        molotov()
-            .args(["-q", "--stages", "2s:200,1s:200"])
-            .arg(&plan),
-        Duration::from_secs(30),
-    );
-    let report = stdout(&out);
-    assert_exit(&out, 0);
+    let (_, report) = t.run(&["--stages", "2s:200,1s:200"], 0);
     assert!(
         started.elapsed() < Duration::from_secs(6),
         "{:?}",
@@ -881,23 +799,11 @@ fn stages_shape_the_rate_and_end_the_run() {
 #[test]
 fn the_run_lasts_its_stages_even_when_the_last_ones_have_no_arrivals() {
     let _shared = cpus_shared();
-    let server = target();
-    let dir = TempDir::new("stages-tail");
-    let plan = one_get_plan(&dir, &server, "/");
+    let t = Fixture::get("stages-tail", "/");
     // 0 -> 20/s over 1 s (10 starts), 20 -> 0/s over 1 s (10, the last at about 1.7 s), then
     // 1 s at 0/s: a cool-down. The run lasts the stages, 3 s, not to the last arrival, and
     // the achieved rate is over the 3 s (the run once ended at 1.7 s: 11.8/s).
-    let json = dir.0.join("report.json");
-    let out = run_bounded(
-        molotov()
-            .args(["-q", "--stages", "1s:20,1s:0,1s:0", "--json"])
-            .arg(&json)
-            .arg(&plan),
-        Duration::from_secs(30),
-    );
-    let report = stdout(&out);
-    assert_exit(&out, 0);
-    let r = read_json(&json);
+    let (_, report, r) = t.run_json(&["--stages", "1s:20,1s:0,1s:0"], 0);
     let duration = r["duration_s"].as_f64().unwrap();
     assert!((2.99..4.5).contains(&duration), "{duration}\n{report}");
     assert_eq!(r["totals"]["requests"], 20, "{report}");
@@ -906,16 +812,8 @@ fn the_run_lasts_its_stages_even_when_the_last_ones_have_no_arrivals() {
         "{report}"
     );
     // `-d` longer than the stages: the run still ends with the last stage.
-    let out = run_bounded(
-        molotov()
-            .args(["-q", "--stages", "1s:20,1s:0", "-d", "10", "--json"])
-            .arg(&json)
-            .arg(&plan),
-        Duration::from_secs(30),
-    );
-    let report = stdout(&out);
-    assert_exit(&out, 0);
-    let duration = read_json(&json)["duration_s"].as_f64().unwrap();
+    let (_, report, r) = t.run_json(&["--stages", "1s:20,1s:0", "-d", "10"], 0);
+    let duration = r["duration_s"].as_f64().unwrap();
     assert!((1.99..3.5).contains(&duration), "{duration}\n{report}");
     assert!(
         report.contains("achieved 20 scenario starts of 20 due (10.0/s)"),
@@ -926,23 +824,11 @@ fn the_run_lasts_its_stages_even_when_the_last_ones_have_no_arrivals() {
 #[test]
 fn single_run_runs_each_scenario_once_per_worker() {
     let _shared = cpus_shared();
-    let server = target();
-    let dir = TempDir::new("single-run");
-    let plan = dir.write(
-        "two.mol",
-        &plan(
-            &format!("http://{}", server.addr()),
-            "scenario a weight 100 {\n  GET /json\n}\n\nscenario b weight 1 {\n  GET /json\n  GET /json\n}\n",
-        ),
+    let t = Fixture::new(
+        "single-run",
+        "scenario a weight 100 {\n  GET /json\n}\n\nscenario b weight 1 {\n  GET /json\n  GET /json\n}\n",
     );
-    let out = run_bounded(
-        molotov()
-            .args(["-q", "-p", "2", "-w", "3", "--single-run"])
-            .arg(&plan),
-        Duration::from_secs(30),
-    );
-    let report = stdout(&out);
-    assert_exit(&out, 0);
+    let (_, report) = t.run(&["-p", "2", "-w", "3", "--single-run"], 0);
     assert_eq!(reported_outcomes(&report), (12, 0), "{report}");
     let row = |name: &str| {
         report
@@ -956,35 +842,19 @@ fn single_run_runs_each_scenario_once_per_worker() {
     };
     assert_eq!(row("a"), "6", "{report}");
     assert_eq!(row("b"), "6", "{report}");
-    assert_eq!(server.wait_answered(18, Duration::from_secs(2)), 18);
+    assert_eq!(t.server.wait_answered(18, Duration::from_secs(2)), 18);
 }
 
 #[test]
 fn single_mode_runs_only_that_scenario_and_rejects_unknown_names() {
     let _shared = cpus_shared();
-    let server = target();
-    let dir = TempDir::new("single-mode");
-    let plan = dir.write(
-        "two.mol",
-        &plan(
-            &format!("http://{}", server.addr()),
-            "scenario a {\n  GET /json\n}\n\nscenario b {\n  GET /status/201\n}\n",
-        ),
+    let t = Fixture::new(
+        "single-mode",
+        "scenario a {\n  GET /json\n}\n\nscenario b {\n  GET /status/201\n}\n",
     );
-    let out = run_bounded(
-        molotov()
-            .args(["-q", "-w", "2", "-r", "5", "--single-mode", "b"])
-            .arg(&plan),
-        Duration::from_secs(30),
-    );
-    let report = stdout(&out);
-    assert_exit(&out, 0);
+    let (_, report) = t.run(&["-w", "2", "-r", "5", "--single-mode", "b"], 0);
     assert!(report.contains("Status codes: 201: 10"), "{report}");
-    let out = run_bounded(
-        molotov().args(["-q", "--single-mode", "nope"]).arg(&plan),
-        Duration::from_secs(10),
-    );
-    assert_exit(&out, 2);
+    let (out, _) = t.run_within(&["--single-mode", "nope"], 2, Duration::from_secs(10));
     assert!(
         stderr(&out).contains("its scenarios are: a, b"),
         "{}",
@@ -995,24 +865,16 @@ fn single_mode_runs_only_that_scenario_and_rejects_unknown_names() {
 #[test]
 fn delay_pauses_after_every_run() {
     let _shared = cpus_shared();
-    let server = target();
-    let dir = TempDir::new("delay");
-    let plan = one_get_plan(&dir, &server, "/");
+    let t = Fixture::get("delay", "/");
     let started = Instant::now();
-    let out = run_bounded(
-        molotov()
-            .args(["-q", "-w", "1", "-r", "5", "--delay", "200ms"])
-            .arg(&plan),
-        Duration::from_secs(30),
-    );
-    assert_exit(&out, 0);
+    let (_, report) = t.run(&["-w", "1", "-r", "5", "--delay", "200ms"], 0);
     // 5 runs, each followed by 200 ms.
     assert!(
         started.elapsed() >= Duration::from_millis(1000),
         "{:?}",
         started.elapsed()
     );
-    assert_eq!(reported_requests(&stdout(&out)), 5);
+    assert_eq!(reported_requests(&report), 5);
 }
 
 #[test]
@@ -1024,16 +886,11 @@ fn sizing_finds_the_knee_of_a_server_that_fails_above_n_concurrent_requests() {
         ..molotov_target::ServerConfig::default()
     })
     .unwrap();
-    let dir = TempDir::new("sizing");
-    let plan = one_get_plan(&dir, &server, "/delay/50");
-    let out = run_bounded(
-        molotov()
-            .args(["-q", "--sizing", "--ramp-up", "8s", "-w", "60"])
-            .arg(&plan),
+    let (_, report) = Fixture::get_on(server, "sizing", "/delay/50").run_within(
+        &["--sizing", "--ramp-up", "8s", "-w", "60"],
+        0,
         Duration::from_secs(40),
     );
-    let report = stdout(&out);
-    assert_exit(&out, 0);
     let line = report
         .lines()
         .find(|l| l.contains("last load below tolerance:"))
@@ -1057,39 +914,17 @@ fn sizing_finds_the_knee_of_a_server_that_fails_above_n_concurrent_requests() {
 #[test]
 fn sizing_that_never_reaches_the_tolerance_says_so() {
     let _shared = cpus_shared();
-    let server = target();
-    let dir = TempDir::new("sizing-ok");
-    let plan = one_get_plan(&dir, &server, "/delay/5");
-    let out = run_bounded(
-        molotov()
-            .args(["-q", "--sizing", "--ramp-up", "2s", "-w", "10"])
-            .arg(&plan),
-        Duration::from_secs(30),
-    );
-    let report = stdout(&out);
-    assert_exit(&out, 0);
+    let (_, report) =
+        Fixture::get("sizing-ok", "/delay/5").run(&["--sizing", "--ramp-up", "2s", "-w", "10"], 0);
     assert!(report.contains("never exceeded 5%"), "{report}");
 }
 
 #[test]
 fn open_model_sizing_holds_the_full_rate_for_a_window_after_the_ramp() {
     let _shared = cpus_shared();
-    let server = target();
-    let dir = TempDir::new("sizing-open");
-    let plan = one_get_plan(&dir, &server, "/delay/20");
-    let json = dir.0.join("report.json");
-    let out = run_bounded(
-        molotov()
-            .args(["-q", "--sizing", "--ramp-up", "2s", "--rate", "200"])
-            .arg("--json")
-            .arg(&json)
-            .arg(&plan),
-        Duration::from_secs(30),
-    );
-    let report = stdout(&out);
-    assert_exit(&out, 0);
+    let (_, report, r) = Fixture::get("sizing-open", "/delay/20")
+        .run_json(&["--sizing", "--ramp-up", "2s", "--rate", "200"], 0);
     assert!(report.contains("never exceeded 5%"), "{report}");
-    let r = read_json(&json);
     // The configuration says the ramp (it was null: the ramp is the rate's, carried by the
     // schedule's stages) and the length the run was given without -d: the ramp and one
     // window.
@@ -1124,30 +959,8 @@ fn open_model_sizing_holds_the_full_rate_for_a_window_after_the_ramp() {
 #[test]
 fn ramp_up_raises_active_workers_linearly_in_the_series() {
     let _shared = cpus_shared();
-    let server = target();
-    let dir = TempDir::new("ramp");
-    let plan = one_get_plan(&dir, &server, "/delay/20");
-    let json = dir.0.join("report.json");
-    let out = run_bounded(
-        molotov()
-            .args([
-                "-q",
-                "-p",
-                "2",
-                "-w",
-                "10",
-                "--ramp-up",
-                "4s",
-                "-d",
-                "5",
-                "--json",
-            ])
-            .arg(&json)
-            .arg(&plan),
-        Duration::from_secs(30),
-    );
-    assert_exit(&out, 0);
-    let report = read_json(&json);
+    let (_, _, report) = Fixture::get("ramp", "/delay/20")
+        .run_json(&["-p", "2", "-w", "10", "--ramp-up", "4s", "-d", "5"], 0);
     assert_eq!(report["config"]["load"]["ramp_up_s"], 4.0);
     let series = report["series"].as_array().unwrap();
     // 20 workers over 4 s: 5 more each second; at t seconds about 5t (+1: the first starts at 0).
@@ -1206,26 +1019,7 @@ fn run_plan_json(
     body: &str,
     args: &[&str],
 ) -> (std::process::Output, String, serde_json::Value) {
-    let server = target();
-    let dir = TempDir::new(name);
-    let file = dir.write(
-        "plan.mol",
-        &plan(&format!("http://{}", server.addr()), body),
-    );
-    let json = dir.0.join("report.json");
-    let out = run_bounded(
-        molotov()
-            .arg("-q")
-            .args(args)
-            .arg("--json")
-            .arg(&json)
-            .arg(&file),
-        Duration::from_secs(60),
-    );
-    let report = stdout(&out);
-    assert_exit(&out, 0);
-    let r = read_json(&json);
-    (out, report, r)
+    Fixture::new(name, body).run_json_within(args, 0, Duration::from_secs(60))
 }
 
 #[test]

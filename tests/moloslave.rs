@@ -112,15 +112,35 @@ fn scratch(tag: &str) -> TempDir {
     TempDir::new(tag)
 }
 
+/// A fresh target server, [`repo`] `tag` against it, and a scratch directory `tmp_tag` for
+/// moloslave's `TMPDIR`.
+fn server_repo_tmp(tag: &str, tmp_tag: &str) -> (molotov_target::ServerHandle, Repo, TempDir) {
+    let server = target();
+    let repo = repo(tag, &base_url(&server));
+    (server, repo, scratch(tmp_tag))
+}
+
+/// Runs `moloslave REPO TEST` with `TMPDIR=tmp`, bounded (60 s).
+fn run_test(tmp: &Path, repo: &Path, test: &str) -> Output {
+    run_bounded(moloslave(tmp).arg(repo).arg(test), Duration::from_secs(60))
+}
+
+/// `moloslave REPO long` (a 30 s test) with `TMPDIR=tmp`, in a process group of its own,
+/// its output piped: to spawn.
+fn long_test(tmp: &Path, repo: &Path) -> Command {
+    let mut cmd = moloslave(tmp);
+    cmd.arg(repo)
+        .arg("long")
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
 #[test]
 fn runs_a_test_of_a_repository_and_removes_the_clone() {
-    let server = target();
-    let repo = repo("run", &format!("http://{}", server.addr()));
-    let tmp = scratch("slave-tmp");
-    let out = run_bounded(
-        moloslave(&tmp.0).arg(&repo.dir.0).arg("smoke"),
-        Duration::from_secs(60),
-    );
+    let (server, repo, tmp) = server_repo_tmp("run", "slave-tmp");
+    let out = run_test(&tmp.0, &repo.dir.0, "smoke");
     let report = stdout(&out);
     assert_exit(&out, 0);
     // main's latest molotov.json: 2 workers x 5 runs, against the URL from its env.
@@ -138,7 +158,7 @@ fn a_test_s_report_path_may_not_leave_the_clone() {
     // The repository is someone else's: a test's `"json": "/any/path"` replaced that file
     // with a report. Refused before molotov runs; the command line's own path is taken.
     let server = target();
-    let url = format!("http://{}", server.addr());
+    let url = base_url(&server);
     let dir = TempDir::new("slave-repo-outside");
     git(&dir.0, &["init", "-q"]);
     std::fs::create_dir_all(dir.0.join("plans")).unwrap();
@@ -170,11 +190,8 @@ fn a_test_s_report_path_may_not_leave_the_clone() {
     git(&dir.0, &["commit", "-q", "-m", "first"]);
     let tmp = scratch("slave-tmp-outside");
     for name in ["abs", "up", "link"] {
-        let out = run_bounded(
-            moloslave(&tmp.0).arg(&dir.0).arg(name),
-            Duration::from_secs(60),
-        );
-        assert_exit(&out, 2);
+        let out = run_test(&tmp.0, &dir.0, name);
+        assert_exit_for(&out, 2, name);
         assert!(
             stderr(&out).contains(
                 "leaves the clone: a repository's test may write its reports only inside its clone"
@@ -186,10 +203,7 @@ fn a_test_s_report_path_may_not_leave_the_clone() {
     assert_eq!(std::fs::read_to_string(&victim_file).unwrap(), "precious\n");
     assert_eq!(server.requests_answered(), 0);
     // Inside the clone, it runs; a path given on the command line replaces the test's.
-    let out = run_bounded(
-        moloslave(&tmp.0).arg(&dir.0).arg("inside"),
-        Duration::from_secs(60),
-    );
+    let out = run_test(&tmp.0, &dir.0, "inside");
     assert_exit(&out, 0);
     let mine = victim.0.join("mine.json");
     let out = run_bounded(
@@ -209,9 +223,7 @@ fn a_test_s_report_path_may_not_leave_the_clone() {
 
 #[test]
 fn branch_and_ref_pick_the_revision() {
-    let server = target();
-    let repo = repo("rev", &format!("http://{}", server.addr()));
-    let tmp = scratch("slave-rev");
+    let (_server, repo, tmp) = server_repo_tmp("rev", "slave-rev");
     for (flag, value, runs) in [
         ("--branch", "other".to_string(), 2),
         ("--ref", repo.first_commit.clone(), 6),
@@ -233,13 +245,8 @@ fn branch_and_ref_pick_the_revision() {
 
 #[test]
 fn the_exit_code_is_molotovs() {
-    let server = target();
-    let repo = repo("exit", &format!("http://{}", server.addr()));
-    let tmp = scratch("slave-exit");
-    let out = run_bounded(
-        moloslave(&tmp.0).arg(&repo.dir.0).arg("failing"),
-        Duration::from_secs(60),
-    );
+    let (_server, repo, tmp) = server_repo_tmp("exit", "slave-exit");
+    let out = run_test(&tmp.0, &repo.dir.0, "failing");
     let report = stdout(&out);
     // 2 failed runs with "fail": 1: molotov exits 1.
     assert_exit(&out, 1);
@@ -370,19 +377,11 @@ fn running_molotov(pid: u32) -> Option<u32> {
 
 #[test]
 fn ctrl_c_and_sigterm_stop_the_run_and_remove_the_clone() {
-    let server = target();
-    let repo = repo("signals", &format!("http://{}", server.addr()));
-    let tmp = scratch("slave-signals");
+    let (_server, repo, tmp) = server_repo_tmp("signals", "slave-signals");
     // Ctrl-C: the terminal signals the whole foreground group (here: moloslave's own group).
     // SIGTERM: sent to moloslave alone, which passes it on.
     for (to_group, sig) in [(true, libc::SIGINT), (false, libc::SIGTERM)] {
-        let mut cmd = moloslave(&tmp.0);
-        cmd.arg(&repo.dir.0)
-            .arg("long")
-            .process_group(0)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let child = cmd.spawn().unwrap();
+        let child = long_test(&tmp.0, &repo.dir.0).spawn().unwrap();
         let pid = child.id();
         wait_for_molotov(pid);
         let started = Instant::now();
@@ -408,20 +407,16 @@ fn ctrl_c_and_sigterm_stop_the_run_and_remove_the_clone() {
 /// the kernel and stops gracefully, with its report.
 #[test]
 fn molotov_stops_when_moloslave_is_killed() {
-    let server = target();
-    let repo = repo("killed", &format!("http://{}", server.addr()));
-    let tmp = scratch("slave-killed");
+    let (server, repo, tmp) = server_repo_tmp("killed", "slave-killed");
     let report = tmp.0.join("report.json");
-    let mut cmd = moloslave(&tmp.0);
-    cmd.arg(&repo.dir.0)
-        .arg("long")
+    let mut child = long_test(&tmp.0, &repo.dir.0)
         .arg("--")
         .arg("--json")
         .arg(&report)
-        .process_group(0)
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut child = cmd.spawn().unwrap();
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let pid = child.id();
     let molotov = wait_for_molotov(pid);
     std::thread::sleep(Duration::from_millis(300));
@@ -462,16 +457,8 @@ fn molotov_stops_when_moloslave_is_killed() {
 /// a process's SIGINT is, like SIGTERM: molotov stops gracefully, exit 130.
 #[test]
 fn sigint_sent_to_moloslave_alone_is_passed_on() {
-    let server = target();
-    let repo = repo("sigint-alone", &format!("http://{}", server.addr()));
-    let tmp = scratch("slave-sigint-alone");
-    let mut cmd = moloslave(&tmp.0);
-    cmd.arg(&repo.dir.0)
-        .arg("long")
-        .process_group(0)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = cmd.spawn().unwrap();
+    let (_server, repo, tmp) = server_repo_tmp("sigint-alone", "slave-sigint-alone");
+    let child = long_test(&tmp.0, &repo.dir.0).spawn().unwrap();
     let pid = child.id();
     wait_for_molotov(pid);
     let started = Instant::now();
@@ -496,9 +483,7 @@ fn sigint_sent_to_moloslave_alone_is_passed_on() {
 /// ignored SIGHUP now stays ignored in both: the test runs to its end.
 #[test]
 fn under_nohup_sighup_stays_ignored_by_moloslave_and_molotov() {
-    let server = target();
-    let repo = repo("nohup", &format!("http://{}", server.addr()));
-    let tmp = scratch("slave-nohup");
+    let (_server, repo, tmp) = server_repo_tmp("nohup", "slave-nohup");
     let dir = repo.dir.0.clone();
     // A test of 2 s.
     let text = std::fs::read_to_string(dir.join("molotov.json"))
@@ -506,12 +491,7 @@ fn under_nohup_sighup_stays_ignored_by_moloslave_and_molotov() {
         .replace("\"duration\": 30", "\"duration\": 2");
     std::fs::write(dir.join("molotov.json"), text).unwrap();
     git(&dir, &["commit", "-q", "-am", "short"]);
-    let mut cmd = moloslave(&tmp.0);
-    cmd.arg(&dir)
-        .arg("long")
-        .process_group(0)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut cmd = long_test(&tmp.0, &dir);
     // SAFETY: signal(2) is async-signal-safe, as pre_exec requires: what `nohup` does.
     unsafe {
         cmd.pre_exec(|| {
@@ -535,25 +515,30 @@ fn under_nohup_sighup_stays_ignored_by_moloslave_and_molotov() {
 /// from inside the clone with `--config tmp/moloslave-…/molotov.json`, could not find it.
 #[test]
 fn a_relative_tmpdir_works() {
-    let server = target();
-    let repo = repo("relative-tmp", &format!("http://{}", server.addr()));
-    let cwd = scratch("slave-relative-cwd");
+    let (_server, repo, cwd) = server_repo_tmp("relative-tmp", "slave-relative-cwd");
     std::fs::create_dir(cwd.0.join("tmp")).unwrap();
+    smoke_from(&cwd.0, "tmp", &repo);
+    assert!(leftovers(&cwd.0.join("tmp")).is_empty());
+}
+
+/// Runs `moloslave REPO smoke` from `cwd` with `TMPDIR=tmpdir` (bounded, 60 s); asserts it
+/// runs main's smoke test (2 workers x 5 runs, all successes).
+fn smoke_from(cwd: &Path, tmpdir: &str, repo: &Repo) -> Output {
     let out = run_bounded(
-        moloslave(Path::new("tmp"))
-            .current_dir(&cwd.0)
+        moloslave(Path::new(tmpdir))
+            .current_dir(cwd)
             .arg(&repo.dir.0)
             .arg("smoke"),
         Duration::from_secs(60),
     );
-    assert_exit(&out, 0);
+    assert_exit_for(&out, 0, &format!("TMPDIR={tmpdir:?}"));
     assert_eq!(
         reported_outcomes(&stdout(&out)),
         (10, 0),
-        "{}",
+        "TMPDIR={tmpdir:?}: {}",
         stderr(&out)
     );
-    assert!(leftovers(&cwd.0.join("tmp")).is_empty());
+    out
 }
 
 /// An empty `TMPDIR` (`TMPDIR=$RUNNER_TEMP` with the variable unset) gave an empty base and a
@@ -561,25 +546,10 @@ fn a_relative_tmpdir_works() {
 /// for mktemp: the clone goes to /tmp, by an absolute path.
 #[test]
 fn an_empty_tmpdir_is_unset() {
-    let server = target();
-    let repo = repo("empty-tmp", &format!("http://{}", server.addr()));
-    let cwd = scratch("slave-empty-tmp-cwd");
-    let out = run_bounded(
-        moloslave(Path::new(""))
-            .current_dir(&cwd.0)
-            .arg(&repo.dir.0)
-            .arg("smoke"),
-        Duration::from_secs(60),
-    );
-    assert_exit(&out, 0);
+    let (_server, repo, cwd) = server_repo_tmp("empty-tmp", "slave-empty-tmp-cwd");
+    let out = smoke_from(&cwd.0, "", &repo);
     assert!(
         stderr(&out).contains("moloslave: working directory is /tmp/moloslave-"),
-        "{}",
-        stderr(&out)
-    );
-    assert_eq!(
-        reported_outcomes(&stdout(&out)),
-        (10, 0),
         "{}",
         stderr(&out)
     );

@@ -289,9 +289,7 @@ fn json_to_stdout_keeps_stdout_pure_and_html_is_self_contained() {
 
 #[test]
 fn a_report_path_that_cannot_be_written_fails_before_sending() {
-    let server = target();
-    let dir = TempDir::new("bad-path");
-    let plan = write_get_plan(&dir, &server, "/");
+    let (server, _dir, plan) = get_plan_setup("bad-path", "/");
     for flag in ["--json", "--html"] {
         let out = run_bounded(
             molotov()
@@ -631,9 +629,7 @@ fn run_while(
 /// and says why.
 #[test]
 fn a_report_file_removed_during_the_run_is_written_at_its_path_again() {
-    let server = target();
-    let dir = TempDir::new("report-removed");
-    let plan = write_get_plan(&dir, &server, "/json");
+    let (_server, dir, plan) = get_plan_setup("report-removed", "/json");
     let out_dir = dir.0.join("out");
     std::fs::create_dir(&out_dir).unwrap();
     let json = out_dir.join("r.json");

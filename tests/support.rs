@@ -92,6 +92,15 @@ pub fn write_get_plan(dir: &TempDir, server: &molotov_target::ServerHandle, path
     dir.write("get.mol", &get_plan(&base_url(server), path))
 }
 
+/// A fresh target server, a temporary directory `name`, and in it `get.mol`: the plan of
+/// [`get_plan`] sending `GET path` to the server.
+pub fn get_plan_setup(name: &str, path: &str) -> (molotov_target::ServerHandle, TempDir, PathBuf) {
+    let server = target();
+    let dir = TempDir::new(name);
+    let plan = write_get_plan(&dir, &server, path);
+    (server, dir, plan)
+}
+
 /// Fails unless `out` exited with `code`, showing its stdout and stderr.
 #[track_caller]
 pub fn assert_exit(out: &Output, code: i32) {

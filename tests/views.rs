@@ -24,12 +24,7 @@ fn progress_lines(text: &str) -> Vec<f64> {
 
 #[test]
 fn console_prints_one_line_per_interval_into_a_pipe() {
-    let server = target();
-    let dir = TempDir::new("console");
-    let plan = dir.write(
-        "get.mol",
-        &get_plan(&format!("http://{}", server.addr()), "/json"),
-    );
+    let (_server, _dir, plan) = get_plan_setup("console", "/json");
     // `-c` explicitly, and no flag at all (stdout is a pipe here, so it behaves as -c).
     for flags in [&["-c"][..], &[][..]] {
         let out = run_bounded(
@@ -65,12 +60,7 @@ fn console_prints_one_line_per_interval_into_a_pipe() {
 
 #[test]
 fn console_lines_show_the_open_model_backlog() {
-    let server = target();
-    let dir = TempDir::new("console-rate");
-    let plan = dir.write(
-        "slow.mol",
-        &get_plan(&format!("http://{}", server.addr()), "/delay/50"),
-    );
+    let (_server, _dir, plan) = get_plan_setup("console-rate", "/delay/50");
     // Two workers of 50 ms can start 40 of the 100 runs due each second: the backlog grows
     // by ~60 a second, and the starts due stop at the deadline's 200.
     let out = run_bounded(
@@ -106,12 +96,7 @@ fn console_lines_show_the_open_model_backlog() {
 
 #[test]
 fn quiet_prints_no_live_line() {
-    let server = target();
-    let dir = TempDir::new("quiet");
-    let plan = dir.write(
-        "get.mol",
-        &get_plan(&format!("http://{}", server.addr()), "/json"),
-    );
+    let (_server, _dir, plan) = get_plan_setup("quiet", "/json");
     let out = run_bounded(
         molotov()
             .args(["-q", "-w", "2", "-d", "2", "--console-update", "200ms"])
@@ -186,12 +171,7 @@ fn verbose_prints_each_distinct_failure_once_with_its_plan_line() {
 
 #[test]
 fn very_verbose_dumps_exchanges_rate_limited() {
-    let server = target();
-    let dir = TempDir::new("dump");
-    let plan = dir.write(
-        "get.mol",
-        &get_plan(&format!("http://{}", server.addr()), "/json"),
-    );
+    let (_server, _dir, plan) = get_plan_setup("dump", "/json");
     let out = run_bounded(
         molotov().args(["-vv", "-w", "1", "-r", "200"]).arg(&plan),
         Duration::from_secs(30),
@@ -390,6 +370,14 @@ impl Tmux {
             .to_string()
     }
 
+    /// The pid of the molotov (the master) run by the pane's shell.
+    fn master(&self) -> u32 {
+        let shell: u32 = self.show("#{pane_pid}").parse().unwrap();
+        *children_of(shell)
+            .first()
+            .expect("molotov under the pane's shell")
+    }
+
     fn keys(&self, keys: &[&str]) {
         let mut args = vec!["send-keys", "-t", "t"];
         args.extend(keys);
@@ -505,12 +493,7 @@ fn the_full_screen_view_in_a_real_terminal() {
     if skipped_without_tmux("the_full_screen_view_in_a_real_terminal") {
         return;
     }
-    let server = target();
-    let dir = TempDir::new("tmux");
-    let plan = dir.write(
-        "get.mol",
-        &get_plan(&format!("http://{}", server.addr()), "/json"),
-    );
+    let (server, dir, plan) = get_plan_setup("tmux", "/json");
     let exit_file = dir.0.join("exit");
     let command = molotov_in_pane("", "-w 4 -d 60", &plan, &exit_file);
     let tmux = Tmux::start("view", 120, 40, &command);
@@ -539,10 +522,7 @@ fn the_full_screen_view_in_a_real_terminal() {
     eprintln!("the live view, captured with tmux capture-pane:\n{second}");
 
     // The master stays single-threaded with the view up.
-    let shell: u32 = tmux.show("#{pane_pid}").parse().unwrap();
-    let master = *children_of(shell)
-        .first()
-        .expect("molotov under the pane's shell");
+    let master = tmux.master();
     assert_eq!(proc_status_field(master, "Threads").as_deref(), Some("1"));
 
     // Resizes: smaller, tiny (key figures only), and back.
@@ -585,13 +565,8 @@ fn ctrl_c_twice_in_the_full_screen_view_stops_at_once() {
     if skipped_without_tmux("ctrl_c_twice_in_the_full_screen_view_stops_at_once") {
         return;
     }
-    let server = target();
-    let dir = TempDir::new("tmux-ctrl-c");
     // Every request takes 3 s: a graceful stop has to wait for them.
-    let plan = dir.write(
-        "slow.mol",
-        &get_plan(&format!("http://{}", server.addr()), "/delay/3000"),
-    );
+    let (_server, dir, plan) = get_plan_setup("tmux-ctrl-c", "/delay/3000");
     let exit_file = dir.0.join("exit");
     let command = molotov_in_pane("", "-w 2 -d 60", &plan, &exit_file);
     let tmux = Tmux::start("ctrl-c", 100, 30, &command);
@@ -623,12 +598,7 @@ fn sigterm_and_a_panic_in_the_view_restore_the_terminal() {
     if skipped_without_tmux("sigterm_and_a_panic_in_the_view_restore_the_terminal") {
         return;
     }
-    let server = target();
-    let dir = TempDir::new("tmux-restore");
-    let plan = dir.write(
-        "get.mol",
-        &get_plan(&format!("http://{}", server.addr()), "/json"),
-    );
+    let (_server, dir, plan) = get_plan_setup("tmux-restore", "/json");
     let sane = |tmux: &Tmux| {
         assert_terminal_restored(tmux, &["icanon", "echo", "isig", "opost"]);
         assert_eq!(tmux.show("#{alternate_on}"), "0");
@@ -643,10 +613,7 @@ fn sigterm_and_a_panic_in_the_view_restore_the_terminal() {
         tmux.wait_for(Duration::from_secs(10), "the live view", |s| {
             s.contains("Requests per second")
         });
-        let shell: u32 = tmux.show("#{pane_pid}").parse().unwrap();
-        let master = *children_of(shell)
-            .first()
-            .expect("molotov under the pane's shell");
+        let master = tmux.master();
         let children = children_of(master);
         assert!(!children.is_empty());
         if name == "sigterm" {
@@ -869,9 +836,7 @@ impl PtyRun {
 /// `eprintln!` onto the dead terminal): exit 101 and an empty `--json` file.
 #[test]
 fn a_closed_terminal_stops_the_run_with_its_reports() {
-    let server = target();
-    let dir = TempDir::new("hangup");
-    let plan = write_get_plan(&dir, &server, "/json");
+    let (server, dir, plan) = get_plan_setup("hangup", "/json");
     for view in ["full screen", "-c"] {
         let json = dir.0.join(format!("{}.json", view.replace(' ', "-")));
         let html = dir.0.join(format!("{}.html", view.replace(' ', "-")));
