@@ -105,25 +105,31 @@ fn tasks_left_when_the_main_future_ends_are_dropped() {
     assert!(dropped.get());
 }
 
+/// Spawns one task per delay (ms) that sleeps that long and then notes its delay, and waits
+/// for all of them: the delays in the order their timers fired.
+async fn the_order_timers_fire_in(delays_ms: &[u64]) -> Vec<u64> {
+    let order = Rc::new(RefCell::new(Vec::new()));
+    let tasks: Vec<_> = delays_ms
+        .iter()
+        .map(|&ms| {
+            let order = Rc::clone(&order);
+            spawn_local(async move {
+                sleep(Duration::from_millis(ms)).await;
+                order.borrow_mut().push(ms);
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await;
+    }
+    order.take()
+}
+
 #[test]
 fn timers_fire_in_deadline_order_and_not_before() {
     let (order, took) = run(async {
-        let order = Rc::new(RefCell::new(Vec::new()));
         let started = Instant::now();
-        let tasks: Vec<_> = [30u64, 10, 20]
-            .into_iter()
-            .map(|ms| {
-                let order = Rc::clone(&order);
-                spawn_local(async move {
-                    sleep(Duration::from_millis(ms)).await;
-                    order.borrow_mut().push(ms);
-                })
-            })
-            .collect();
-        for task in tasks {
-            task.await;
-        }
-        let order = order.borrow().clone();
+        let order = the_order_timers_fire_in(&[30, 10, 20]).await;
         (order, started.elapsed())
     });
     assert_eq!(order, vec![10, 20, 30]);
@@ -936,21 +942,8 @@ fn without_the_timeout_argument_waits_are_bounded_by_a_timeout_submission() {
                 let started = Instant::now();
                 // Armed for the whole run: every wait below is a timed one.
                 let sleeper = spawn_local(sleep(Duration::from_secs(3600)));
-                let order = Rc::new(RefCell::new(Vec::new()));
-                let timers: Vec<_> = [20u64, 5, 10]
-                    .into_iter()
-                    .map(|ms| {
-                        let order = Rc::clone(&order);
-                        spawn_local(async move {
-                            sleep(Duration::from_millis(ms)).await;
-                            order.borrow_mut().push(ms);
-                        })
-                    })
-                    .collect();
                 // Nothing else in flight: waits that only the timeout can end.
-                for timer in timers {
-                    timer.await;
-                }
+                let order = the_order_timers_fire_in(&[20, 5, 10]).await;
                 // Timed waits (the sleeper) that completions end.
                 let mut stream = TcpStream::connect(addr).await.unwrap();
                 let mut buf = [0u8; 16];
@@ -962,7 +955,6 @@ fn without_the_timeout_argument_waits_are_bounded_by_a_timeout_submission() {
                     exchanged += 1;
                 }
                 drop(sleeper);
-                let order = order.borrow().clone();
                 (order, exchanged, started.elapsed())
             })
             .unwrap();
