@@ -333,6 +333,21 @@ impl Settings {
         }
     }
 
+    /// The contestant `label`: `program` with `args`, pinned to the load CPUs.
+    fn on_load_cpus(
+        &self,
+        label: &str,
+        tool: Tool,
+        program: &Path,
+        args: Vec<String>,
+    ) -> Contestant {
+        Contestant {
+            label: label.into(),
+            tool,
+            spec: self.spec(program, args, &self.load_cpus),
+        }
+    }
+
     /// molotov `-p P -w W -d D -q --seed 1 PLAN`, with `TARGET` set.
     fn molotov(
         &self,
@@ -354,13 +369,9 @@ impl Settings {
             "1".into(),
             plan.display().to_string(),
         ];
-        let mut spec = self.spec(&self.programs.molotov, args, &self.load_cpus);
-        spec.env.push(("TARGET".into(), target.into()));
-        Contestant {
-            label: label.into(),
-            tool: Tool::Molotov,
-            spec,
-        }
+        let mut c = self.on_load_cpus(label, Tool::Molotov, &self.programs.molotov, args);
+        c.spec.env.push(("TARGET".into(), target.into()));
+        c
     }
 
     fn wrk(
@@ -381,11 +392,7 @@ impl Settings {
             args.push("--latency".into());
         }
         args.push(url.into());
-        Some(Contestant {
-            label: label.into(),
-            tool: Tool::Wrk,
-            spec: self.spec(program, args, &self.load_cpus),
-        })
+        Some(self.on_load_cpus(label, Tool::Wrk, program, args))
     }
 
     fn h2load(&self, connections: usize, url: &str) -> Option<Contestant> {
@@ -398,11 +405,7 @@ impl Settings {
             flag_duration(self.duration),
             url.into(),
         ];
-        Some(Contestant {
-            label: "h2load".into(),
-            tool: Tool::H2load,
-            spec: self.spec(program, args, &self.load_cpus),
-        })
+        Some(self.on_load_cpus("h2load", Tool::H2load, program, args))
     }
 
     fn oha(&self, connections: usize, url: &str) -> Option<Contestant> {
@@ -417,11 +420,7 @@ impl Settings {
             flag_duration(self.duration),
             url.into(),
         ];
-        Some(Contestant {
-            label: "oha".into(),
-            tool: Tool::Oha,
-            spec: self.spec(program, args, &self.load_cpus),
-        })
+        Some(self.on_load_cpus("oha", Tool::Oha, program, args))
     }
 
     /// The open scenario's contestants: molotov `--rate R` with its default early starts and
