@@ -11,13 +11,14 @@
 //! without the syscalls. Run: `cargo bench -p molotov-benches --bench plan_path`.
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use molotov_benches::fake::{FakeEngine, FakeRecorder, NGINX_OK, block_on, region_for};
+use molotov_benches::fake::{
+    FakeEngine, FakeRecorder, NGINX_OK, block_on, compile_plan, region_for, worker,
+};
 use molotov_benches::plans;
-use molotov_dsl::{Globals, RunOutcome, ScenarioId, Worker, WorkerContext};
+use molotov_dsl::{RunOutcome, ScenarioId};
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("plan_path");
@@ -25,23 +26,12 @@ fn bench(c: &mut Criterion) {
         ("static_get", "static.mol", plans::STATIC),
         ("templated_check_capture", "plan.mol", plans::TEMPLATED),
     ] {
-        let program = Arc::new(
-            plans::compile(file, source, "http://127.0.0.1:18081")
-                .unwrap_or_else(|d| panic!("{file}: {d}")),
-        );
+        let program = compile_plan(file, source).unwrap_or_else(|d| panic!("{file}: {d}"));
         let region = region_for(&program).expect("map the stats region");
         let slot = region.slot(0);
         let mut driver = FakeEngine::new(slot, NGINX_OK);
         let mut recorder = FakeRecorder::new(slot);
-        let mut worker = Worker::new(
-            Arc::clone(&program),
-            WorkerContext {
-                worker: 7,
-                process: 0,
-                seed: 1,
-                globals: Arc::new(Globals::empty()),
-            },
-        );
+        let mut worker = worker(&program, 7, 1);
         group.bench_function(name, |b| {
             b.iter(|| {
                 let outcome =

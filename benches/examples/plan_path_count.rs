@@ -11,11 +11,12 @@
 //! `plan.mol`).
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use molotov_benches::fake::{FakeEngine, FakeRecorder, NGINX_OK, block_on, region_for};
+use molotov_benches::fake::{
+    FakeEngine, FakeRecorder, NGINX_OK, block_on, compile_plan, region_for, worker,
+};
 use molotov_benches::plans;
-use molotov_dsl::{Globals, RunOutcome, ScenarioId, Worker, WorkerContext};
+use molotov_dsl::{RunOutcome, ScenarioId};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -31,8 +32,8 @@ fn main() -> ExitCode {
         eprintln!("usage: plan_path_count static|templated ITERATIONS");
         return ExitCode::from(2);
     };
-    let program = match plans::compile(file, source, "http://127.0.0.1:18081") {
-        Ok(p) => Arc::new(p),
+    let program = match compile_plan(file, source) {
+        Ok(p) => p,
         Err(d) => {
             eprintln!("{d}");
             return ExitCode::FAILURE;
@@ -48,15 +49,7 @@ fn main() -> ExitCode {
     let slot = region.slot(0);
     let mut driver = FakeEngine::new(slot, NGINX_OK);
     let mut recorder = FakeRecorder::new(slot);
-    let mut worker = Worker::new(
-        Arc::clone(&program),
-        WorkerContext {
-            worker: 7,
-            process: 0,
-            seed: 1,
-            globals: Arc::new(Globals::empty()),
-        },
-    );
+    let mut worker = worker(&program, 7, 1);
     let mut failed = 0u64;
     for _ in 0..iterations {
         if block_on(worker.run_scenario(ScenarioId(0), &mut driver, &mut recorder))

@@ -13,16 +13,19 @@
 
 use std::future::Future;
 use std::pin::pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use molotov_core::engine::{convert_needs, micros};
 use molotov_core::shm::{
     Histo, Layout, Meta, Region, RequestCounter, Shape, ShmError, Site, Slot, Total,
 };
-use molotov_dsl::{Driver, Failure, Program, Recorder, Request, ResponseView};
-use molotov_http::{
-    Error, HeaderNeeds, Limits, Progress, RequestMeta, ResponseNeeds, ResponseParser,
+use molotov_dsl::{
+    Diagnostics, Driver, Failure, Globals, Program, Recorder, Request, ResponseView, Worker,
+    WorkerContext,
 };
+use molotov_http::{Error, Limits, Progress, RequestMeta, ResponseNeeds, ResponseParser};
 
 /// What nginx 1.22 sends for `return 200 '{"ok":true}'` with `default_type application/json`.
 pub const NGINX_OK: &[u8] = b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Thu, 26 Nov 2026 12:02:14 GMT\r\nContent-Type: application/json\r\nContent-Length: 11\r\nConnection: keep-alive\r\n\r\n{\"ok\":true}";
@@ -49,6 +52,28 @@ pub fn region_for(program: &Program) -> Result<Region, ShmError> {
         checks: program.checks().len(),
         slots: 1,
     }))
+}
+
+/// Where the plans run through [`FakeEngine`] send (their `TARGET`): nothing listens there,
+/// the fake answers.
+pub const FAKE_TARGET: &str = "http://127.0.0.1:18081";
+
+/// One of the [`plans`](crate::plans) compiled with `TARGET` set to [`FAKE_TARGET`].
+pub fn compile_plan(name: &str, source: &str) -> Result<Arc<Program>, Box<Diagnostics>> {
+    crate::plans::compile(name, source, FAKE_TARGET).map(Arc::new)
+}
+
+/// Worker `worker` of process 0 running `program` with `seed`, without `setup` captures.
+pub fn worker(program: &Arc<Program>, worker: u64, seed: u64) -> Worker {
+    Worker::new(
+        Arc::clone(program),
+        WorkerContext {
+            worker,
+            process: 0,
+            seed,
+            globals: Arc::new(Globals::empty()),
+        },
+    )
 }
 
 /// A `Driver` that answers every request with the same canned response.
@@ -140,17 +165,6 @@ fn not_held() -> Error {
     Error::InvalidRequest("an unrendered request whose bytes are not held".to_owned())
 }
 
-fn convert_needs(needs: &molotov_dsl::Needs) -> ResponseNeeds {
-    ResponseNeeds {
-        headers: if needs.headers.is_empty() {
-            HeaderNeeds::None
-        } else {
-            HeaderNeeds::Named(needs.headers.iter().map(|h| h.to_string()).collect())
-        },
-        body: needs.body,
-    }
-}
-
 fn render(out: &mut Vec<u8>, req: &Request<'_>) -> Result<(), Error> {
     molotov_http::render_request(
         out,
@@ -160,10 +174,6 @@ fn render(out: &mut Vec<u8>, req: &Request<'_>) -> Result<(), Error> {
         req.headers.iter(),
         req.body,
     )
-}
-
-fn micros(d: Duration) -> u64 {
-    d.as_micros().min(u128::from(u64::MAX)) as u64
 }
 
 impl Driver for FakeEngine<'_> {
@@ -318,25 +328,11 @@ impl Recorder for FakeRecorder<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use molotov_core::shm::ScenarioCounter;
-    use molotov_dsl::{Globals, RunOutcome, ScenarioId, Worker, WorkerContext};
+    use molotov_dsl::{RunOutcome, ScenarioId};
 
     use super::*;
     use crate::plans;
-
-    fn worker(program: &Arc<Program>, id: u64) -> Worker {
-        Worker::new(
-            Arc::clone(program),
-            WorkerContext {
-                worker: id,
-                process: 0,
-                seed: 7,
-                globals: Arc::new(Globals::empty()),
-            },
-        )
-    }
 
     fn expected_wire(method: &molotov_http::Method, path: &str) -> Vec<u8> {
         let mut out = Vec::new();
@@ -354,14 +350,12 @@ mod tests {
 
     #[test]
     fn static_plan_reuses_prerendered_bytes_and_records_every_response() {
-        let program = Arc::new(
-            plans::compile("static.mol", plans::STATIC, "http://127.0.0.1:18081").unwrap(),
-        );
+        let program = compile_plan("static.mol", plans::STATIC).unwrap();
         let region = region_for(&program).unwrap();
         let slot = region.slot(0);
         let mut driver = FakeEngine::new(slot, NGINX_OK);
         let mut recorder = FakeRecorder::new(slot);
-        let mut w = worker(&program, 3);
+        let mut w = worker(&program, 3, 7);
         for _ in 0..100 {
             let outcome = block_on(w.run_scenario(ScenarioId(0), &mut driver, &mut recorder));
             assert_eq!(outcome, RunOutcome::Success);
@@ -398,14 +392,12 @@ mod tests {
 
     #[test]
     fn templated_plan_renders_per_run_checks_and_captures() {
-        let program = Arc::new(
-            plans::compile("plan.mol", plans::TEMPLATED, "http://127.0.0.1:18081").unwrap(),
-        );
+        let program = compile_plan("plan.mol", plans::TEMPLATED).unwrap();
         let region = region_for(&program).unwrap();
         let slot = region.slot(0);
         let mut driver = FakeEngine::new(slot, NGINX_OK);
         let mut recorder = FakeRecorder::new(slot);
-        let mut w = worker(&program, 12);
+        let mut w = worker(&program, 12, 7);
         for _ in 0..50 {
             let outcome = block_on(w.run_scenario(ScenarioId(0), &mut driver, &mut recorder));
             assert_eq!(outcome, RunOutcome::Success);
@@ -435,16 +427,14 @@ mod tests {
 
     #[test]
     fn a_failing_check_and_a_broken_response_are_recorded() {
-        let program = Arc::new(
-            plans::compile("plan.mol", plans::TEMPLATED, "http://127.0.0.1:18081").unwrap(),
-        );
+        let program = compile_plan("plan.mol", plans::TEMPLATED).unwrap();
         let region = region_for(&program).unwrap();
         let slot = region.slot(0);
         // `ok` is false: the check fails, the capture still finds a value.
         let not_ok = b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n{\"ok\":false}";
         let mut driver = FakeEngine::new(slot, not_ok);
         let mut recorder = FakeRecorder::new(slot);
-        let mut w = worker(&program, 0);
+        let mut w = worker(&program, 0, 7);
         let outcome = block_on(w.run_scenario(ScenarioId(0), &mut driver, &mut recorder));
         assert_eq!(outcome, RunOutcome::Success);
         assert_eq!(slot.check(0), (0, 1));
@@ -461,15 +451,13 @@ mod tests {
 
     #[test]
     fn status_400_without_a_status_check_fails_the_request() {
-        let program = Arc::new(
-            plans::compile("static.mol", plans::STATIC, "http://127.0.0.1:18081").unwrap(),
-        );
+        let program = compile_plan("static.mol", plans::STATIC).unwrap();
         let region = region_for(&program).unwrap();
         let slot = region.slot(0);
         let mut driver =
             FakeEngine::new(slot, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
         let mut recorder = FakeRecorder::new(slot);
-        let mut w = worker(&program, 0);
+        let mut w = worker(&program, 0, 7);
         let _ = block_on(w.run_scenario(ScenarioId(0), &mut driver, &mut recorder));
         assert_eq!(slot.total(Total::FailedByStatus), 1);
         assert_eq!(slot.status_count(404), 1);

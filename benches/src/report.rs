@@ -678,21 +678,23 @@ mod tests {
         assert!(verdicts(std::slice::from_ref(&o)).is_empty());
     }
 
-    #[test]
-    fn static_verdicts_use_the_median_of_per_round_ratios() {
-        // molotov: 100k req per 1 s CPU; wrk 80k, 100k, 125k: ratios 1.25, 1.0, 0.8.
-        let o = outcome(
+    /// The static scenario, 3 rounds of 1 s of CPU each: molotov sends `molotov` requests in
+    /// every round, wrk those of `wrk`, round by round.
+    fn molotov_and_wrk(molotov: u64, wrk: [u64; 3]) -> Outcome {
+        outcome(
             Scenario::Static50,
             &["molotov", "wrk"],
             vec![
-                vec![sample(100_000, 1000, 0, 0, 0); 3],
-                vec![
-                    sample(80_000, 1000, 0, 0, 0),
-                    sample(100_000, 1000, 0, 0, 0),
-                    sample(125_000, 1000, 0, 0, 0),
-                ],
+                vec![sample(molotov, 1000, 0, 0, 0); 3],
+                wrk.iter().map(|&r| sample(r, 1000, 0, 0, 0)).collect(),
             ],
-        );
+        )
+    }
+
+    #[test]
+    fn static_verdicts_use_the_median_of_per_round_ratios() {
+        // molotov: 100k req per 1 s CPU; wrk 80k, 100k, 125k: ratios 1.25, 1.0, 0.8.
+        let o = molotov_and_wrk(100_000, [80_000, 100_000, 125_000]);
         let v = verdicts(std::slice::from_ref(&o));
         assert_eq!(v[0].met, Some(false));
         assert!(
@@ -710,18 +712,7 @@ mod tests {
     #[test]
     fn a_median_just_under_a_target_is_not_printed_as_meeting_it() {
         // molotov 1.1958 x wrk in the middle round: shown as 1.196, not as 1.20, and missed.
-        let o = outcome(
-            Scenario::Static50,
-            &["molotov", "wrk"],
-            vec![
-                vec![sample(119_580, 1000, 0, 0, 0); 3],
-                vec![
-                    sample(110_000, 1000, 0, 0, 0),
-                    sample(100_000, 1000, 0, 0, 0),
-                    sample(90_000, 1000, 0, 0, 0),
-                ],
-            ],
-        );
+        let o = molotov_and_wrk(119_580, [110_000, 100_000, 90_000]);
         let v = verdicts(std::slice::from_ref(&o));
         assert_eq!(v[0].met, Some(false));
         assert!(v[0].measured.contains("median 1.196 "), "{}", v[0].measured);

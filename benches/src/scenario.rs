@@ -58,16 +58,9 @@ impl Scenario {
         Scenario::Scaling,
     ];
 
-    /// What runs when no scenario is named (scaling needs a bigger machine).
-    pub const DEFAULT: [Scenario; 7] = [
-        Scenario::Static50,
-        Scenario::Static200,
-        Scenario::Static1,
-        Scenario::Plan,
-        Scenario::Slow,
-        Scenario::Memory,
-        Scenario::Open,
-    ];
+    /// What runs when no scenario is named: all but the last, scaling (it needs a bigger
+    /// machine).
+    pub const DEFAULT: [Scenario; 7] = *Scenario::ALL.first_chunk().unwrap();
 
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
@@ -333,6 +326,21 @@ impl Settings {
         }
     }
 
+    /// The contestant `label`: `program` with `args`, pinned to the load CPUs.
+    fn on_load_cpus(
+        &self,
+        label: &str,
+        tool: Tool,
+        program: &Path,
+        args: Vec<String>,
+    ) -> Contestant {
+        Contestant {
+            label: label.into(),
+            tool,
+            spec: self.spec(program, args, &self.load_cpus),
+        }
+    }
+
     /// molotov `-p P -w W -d D -q --seed 1 PLAN`, with `TARGET` set.
     fn molotov(
         &self,
@@ -354,13 +362,9 @@ impl Settings {
             "1".into(),
             plan.display().to_string(),
         ];
-        let mut spec = self.spec(&self.programs.molotov, args, &self.load_cpus);
-        spec.env.push(("TARGET".into(), target.into()));
-        Contestant {
-            label: label.into(),
-            tool: Tool::Molotov,
-            spec,
-        }
+        let mut c = self.on_load_cpus(label, Tool::Molotov, &self.programs.molotov, args);
+        c.spec.env.push(("TARGET".into(), target.into()));
+        c
     }
 
     fn wrk(
@@ -381,11 +385,7 @@ impl Settings {
             args.push("--latency".into());
         }
         args.push(url.into());
-        Some(Contestant {
-            label: label.into(),
-            tool: Tool::Wrk,
-            spec: self.spec(program, args, &self.load_cpus),
-        })
+        Some(self.on_load_cpus(label, Tool::Wrk, program, args))
     }
 
     fn h2load(&self, connections: usize, url: &str) -> Option<Contestant> {
@@ -398,11 +398,7 @@ impl Settings {
             flag_duration(self.duration),
             url.into(),
         ];
-        Some(Contestant {
-            label: "h2load".into(),
-            tool: Tool::H2load,
-            spec: self.spec(program, args, &self.load_cpus),
-        })
+        Some(self.on_load_cpus("h2load", Tool::H2load, program, args))
     }
 
     fn oha(&self, connections: usize, url: &str) -> Option<Contestant> {
@@ -417,11 +413,7 @@ impl Settings {
             flag_duration(self.duration),
             url.into(),
         ];
-        Some(Contestant {
-            label: "oha".into(),
-            tool: Tool::Oha,
-            spec: self.spec(program, args, &self.load_cpus),
-        })
+        Some(self.on_load_cpus("oha", Tool::Oha, program, args))
     }
 
     /// The open scenario's contestants: molotov `--rate R` with its default early starts and
@@ -805,6 +797,9 @@ mod tests {
             assert_eq!(Scenario::from_name(s.name()), Some(s));
         }
         assert_eq!(Scenario::from_name("nope"), None);
+        // The default runs every scenario but scaling, in the same order.
+        assert_eq!(Scenario::ALL[..7], Scenario::DEFAULT);
+        assert_eq!(Scenario::ALL[7], Scenario::Scaling);
     }
 
     #[test]

@@ -385,6 +385,17 @@ mod tests {
         }
     }
 
+    /// A completed run in which no scenario run succeeded and none of the `requests` its
+    /// runs sent got a complete response.
+    fn unanswered(requests: u64) -> Verdict {
+        Verdict {
+            successes: 0,
+            scenario_requests: requests,
+            scenario_responses: 0,
+            ..verdict(Ending::Completed)
+        }
+    }
+
     #[test]
     fn precedence_is_interrupted_runtime_failures_thresholds() {
         let all_bad = |ending| Verdict {
@@ -456,11 +467,8 @@ mod tests {
             (
                 Verdict {
                     failures: 4,
-                    successes: 0,
-                    scenario_requests: 0,
-                    scenario_responses: 0,
                     thresholds_passed: false,
-                    ..verdict(Ending::Completed)
+                    ..unanswered(0)
                 },
                 FAILURES,
             ),
@@ -469,10 +477,7 @@ mod tests {
             (
                 Verdict {
                     failures: 4,
-                    successes: 0,
-                    scenario_requests: 4,
-                    scenario_responses: 0,
-                    ..verdict(Ending::Completed)
+                    ..unanswered(4)
                 },
                 FAILURES,
             ),
@@ -481,10 +486,7 @@ mod tests {
             (
                 Verdict {
                     runs_started: 4,
-                    successes: 0,
-                    scenario_requests: 4,
-                    scenario_responses: 0,
-                    ..verdict(Ending::Completed)
+                    ..unanswered(4)
                 },
                 FAILURES,
             ),
@@ -493,24 +495,13 @@ mod tests {
                 Verdict {
                     runs_started: 1,
                     runs_stopped: 1,
-                    successes: 0,
-                    scenario_requests: 0,
-                    scenario_responses: 0,
-                    ..verdict(Ending::Completed)
+                    ..unanswered(0)
                 },
                 FAILURES,
             ),
             // No scenario run started at all (a `setup worker` that outlasted the load, or a
             // load shorter than the workers' start): nothing was sent either.
-            (
-                Verdict {
-                    successes: 0,
-                    scenario_requests: 0,
-                    scenario_responses: 0,
-                    ..verdict(Ending::Completed)
-                },
-                FAILURES,
-            ),
+            (unanswered(0), FAILURES),
             // Runs that failed after a response (a failed assert, a 500, a transport error
             // on a later request) fail the run only with `-f` or `-x`; so do some failed
             // before sending or without a response while others succeeded.
@@ -615,20 +606,14 @@ mod tests {
             (
                 Verdict {
                     failures: 3,
-                    successes: 0,
-                    scenario_requests: 0,
-                    scenario_responses: 0,
-                    ..verdict(Ending::Completed)
+                    ..unanswered(0)
                 },
                 "FAILED: no request was sent: all 3 scenario runs failed before sending (exit 1)",
             ),
             (
                 Verdict {
                     failures: 6,
-                    successes: 0,
-                    scenario_requests: 6,
-                    scenario_responses: 0,
-                    ..verdict(Ending::Completed)
+                    ..unanswered(6)
                 },
                 "FAILED: no response came back: all 6 scenario runs failed, and none of their 6 \
                  requests got a complete response (see Errors) (exit 1)",
@@ -638,10 +623,7 @@ mod tests {
                     runs_started: 4,
                     failures: 1,
                     runs_stopped: 1,
-                    successes: 0,
-                    scenario_requests: 3,
-                    scenario_responses: 0,
-                    ..verdict(Ending::Completed)
+                    ..unanswered(3)
                 },
                 "FAILED: no response came back: none of the 3 requests of the 4 scenario runs \
                  got a complete response (1 failed, 1 stopped by the end of the load, 2 cut \
@@ -651,21 +633,13 @@ mod tests {
                 Verdict {
                     runs_started: 1,
                     runs_stopped: 1,
-                    successes: 0,
-                    scenario_requests: 0,
-                    scenario_responses: 0,
-                    ..verdict(Ending::Completed)
+                    ..unanswered(0)
                 },
                 "FAILED: no request was sent: the one scenario run ended before sending (1 \
                  stopped by the end of the load) (exit 1)",
             ),
             (
-                Verdict {
-                    successes: 0,
-                    scenario_requests: 0,
-                    scenario_responses: 0,
-                    ..verdict(Ending::Completed)
-                },
+                unanswered(0),
                 "FAILED: no request was sent: no scenario run started before the end of the \
                  load (`setup worker` or the start of the workers outlasted it) (exit 1)",
             ),
@@ -673,16 +647,13 @@ mod tests {
                 Verdict {
                     worker_setups_failed: 2,
                     workers_started: 2,
-                    successes: 0,
-                    scenario_requests: 0,
-                    scenario_responses: 0,
-                    ..verdict(Ending::Completed)
+                    ..unanswered(0)
                 },
                 "FAILED: `setup worker` failed in 2 of 2 workers (exit 1)",
             ),
         ];
         for (v, want) in cases {
-            assert_eq!(v.explain(), *want);
+            assert_eq!(v.explain(), *want, "{v:?}");
         }
     }
 

@@ -1345,7 +1345,9 @@ impl ResponseView for EngineResponse<'_> {
     }
 }
 
-fn convert_needs(needs: &molotov_dsl::Needs) -> ResponseNeeds {
+/// What the client must keep of a response, from what the plan reads of it (converted once
+/// per request id; the benchmarks' fake engine converts with it too).
+pub fn convert_needs(needs: &molotov_dsl::Needs) -> ResponseNeeds {
     ResponseNeeds {
         headers: if needs.headers.is_empty() {
             HeaderNeeds::None
@@ -1363,7 +1365,8 @@ fn scheme(scheme: molotov_dsl::Scheme) -> Scheme {
     }
 }
 
-fn micros(d: Duration) -> u64 {
+/// `d` in whole microseconds, saturated at `u64::MAX` (what the stats region counts).
+pub fn micros(d: Duration) -> u64 {
     d.as_micros().min(u128::from(u64::MAX)) as u64
 }
 

@@ -293,18 +293,23 @@ mod tests {
     use crate::series::Point;
     use crate::shm::{Layout, Shape};
 
-    /// Each point of the series holds its own interval, merged over every slot: the
-    /// transport errors and responses failed by status of the interval, and the p50 and p99
-    /// of the latencies recorded in it (not of the run so far).
-    #[test]
-    fn a_point_holds_the_errors_and_percentiles_of_its_interval() {
-        let region = Region::new(Layout::new(Shape {
+    /// A region of two slots with no requests, scenarios or checks named.
+    fn two_slots() -> Region {
+        Region::new(Layout::new(Shape {
             requests: 0,
             scenarios: 0,
             checks: 0,
             slots: 2,
         }))
-        .unwrap();
+        .unwrap()
+    }
+
+    /// Each point of the series holds its own interval, merged over every slot: the
+    /// transport errors and responses failed by status of the interval, and the p50 and p99
+    /// of the latencies recorded in it (not of the run so far).
+    #[test]
+    fn a_point_holds_the_errors_and_percentiles_of_its_interval() {
+        let region = two_slots();
         let mut sampler = Sampler::new(0, 0);
         // First second, in slot 0: 95 at 1 ms and 5 at 100 ms.
         let slot = region.slot(0);
@@ -346,13 +351,7 @@ mod tests {
     /// slots): its first interval and its cumulative figures are the load's alone.
     #[test]
     fn a_sampler_from_the_start_leaves_out_what_came_before() {
-        let region = Region::new(Layout::new(Shape {
-            requests: 0,
-            scenarios: 0,
-            checks: 0,
-            slots: 2,
-        }))
-        .unwrap();
+        let region = two_slots();
         // Before the start: 2,000 quick requests of `setup` (slot 1), 100 of them failed, and
         // 50 logins in the load slot.
         let setup = region.slot(1);

@@ -319,21 +319,18 @@ pub fn render(summary: &Summary) -> String {
         fmt_count(s.successes()),
         fmt_count(s.failures())
     );
-    if s.worker_setups_failed > 0 {
-        let _ = writeln!(
-            out,
-            "setup worker FAILED in {} of {} workers: they ran no scenario",
-            fmt_count(s.worker_setups_failed),
-            fmt_count(s.workers_started)
-        );
-    }
-    if s.worker_teardowns_failed > 0 {
-        let _ = writeln!(
-            out,
-            "teardown worker FAILED in {} of {} workers",
-            fmt_count(s.worker_teardowns_failed),
-            fmt_count(s.workers_started)
-        );
+    for (block, failed, consequence) in [
+        ("setup", s.worker_setups_failed, ": they ran no scenario"),
+        ("teardown", s.worker_teardowns_failed, ""),
+    ] {
+        if failed > 0 {
+            let _ = writeln!(
+                out,
+                "{block} worker FAILED in {} of {} workers{consequence}",
+                fmt_count(failed),
+                fmt_count(s.workers_started)
+            );
+        }
     }
     if !s.scenarios.is_empty() {
         let mut t = Table::new(&["scenario", "successes", "failures", "stopped"]);

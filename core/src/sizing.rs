@@ -203,7 +203,7 @@ impl SizingTracker {
                 .report
                 .peak
                 .as_ref()
-                .is_none_or(|p| load_of(&point) >= load_of(p))
+                .is_none_or(|p| at_least_the_load_of(&point, p))
             {
                 self.report.peak = Some(point.clone());
             }
@@ -226,6 +226,22 @@ impl SizingTracker {
 /// The load at a point: the target rate in the open model, the workers otherwise.
 fn load_of(p: &SizingPoint) -> f64 {
     p.target_rate.unwrap_or(p.workers as f64)
+}
+
+/// How far apart, relative to the load, two loads may be and still be the same load: a
+/// window's target rate is its mean over the window, a difference of the schedule's
+/// cumulative arrivals, which rounds in the last digits (a hold at 200/s reads
+/// 200.00000000000006 in one window, 199.99999999999997 in a later one). A billionth is far
+/// above that rounding and far below anything printed or any step of a ramp.
+const SAME_LOAD: f64 = 1e-9;
+
+/// Whether `point` is at least the load of `peak`, the highest so far: loads that differ by
+/// rounding alone are the same, and the same load held later is the peak (the latest window
+/// at the highest load). A plain `>=` once named an earlier window of a hold (its rate a
+/// hair above the later ones') as the highest load reached.
+fn at_least_the_load_of(point: &SizingPoint, peak: &SizingPoint) -> bool {
+    let (load, highest) = (load_of(point), load_of(peak));
+    load >= highest - highest.abs() * SAME_LOAD
 }
 
 /// The largest of the request, scenario and check failure ratios; 0 when nothing happened.
@@ -251,6 +267,19 @@ pub fn failure_ratio(t: &Totals) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::load::{RateSchedule, Stage};
+
+    /// A tracker judging every 100 ms a window of `window_ms`, once it holds `min_samples`
+    /// outcomes, against `tolerance`.
+    fn tracker(tolerance: f64, window_ms: u64, min_samples: u64) -> SizingTracker {
+        SizingTracker::new(SizingConfig {
+            tolerance,
+            window: Duration::from_millis(window_ms),
+            step: Duration::from_millis(100),
+            min_samples,
+            ramp_up: Duration::from_secs(60),
+        })
+    }
 
     fn sample(elapsed_ms: u64, requests: u64, failed: u64, workers: u64) -> Sample {
         let delta = Totals {
@@ -312,13 +341,7 @@ mod tests {
         assert_eq!(failure_ratio(&t), 0.06);
         // A window of 60 requests sent, of which only 40 came back, is not judged with 50
         // outcomes needed.
-        let mut tr = SizingTracker::new(SizingConfig {
-            tolerance: 0.05,
-            window: Duration::from_millis(500),
-            step: Duration::from_millis(100),
-            min_samples: 50,
-            ramp_up: Duration::from_secs(60),
-        });
+        let mut tr = tracker(0.05, 500, 50);
         let delta = Totals {
             requests: 60,
             responses: 40,
@@ -349,13 +372,7 @@ mod tests {
 
     #[test]
     fn thin_windows_are_not_judged() {
-        let mut tr = SizingTracker::new(SizingConfig {
-            tolerance: 0.05,
-            window: Duration::from_millis(500),
-            step: Duration::from_millis(100),
-            min_samples: 50,
-            ramp_up: Duration::from_secs(60),
-        });
+        let mut tr = tracker(0.05, 500, 50);
         // 10 requests per step, all failing: 5 steps fill the window with 50 samples.
         for i in 1..=4 {
             assert!(!tr.observe(&sample(i * 100, 10, 10, 1), |_, _| None));
@@ -371,14 +388,7 @@ mod tests {
     /// requests by the nominal 500 ms: 120/s for a steady 100/s.)
     #[test]
     fn the_rate_of_a_window_is_over_the_span_it_covers() {
-        let config = SizingConfig {
-            tolerance: 0.05,
-            window: Duration::from_millis(500),
-            step: Duration::from_millis(100),
-            min_samples: 10,
-            ramp_up: Duration::from_secs(60),
-        };
-        let mut tr = SizingTracker::new(config);
+        let mut tr = tracker(0.05, 500, 10);
         // Steady 100 requests/s: each step holds 100 requests per second of its own length.
         let jitter_us = [300i64, -250, 400, -100, 350, -300, 50, 450, -400, 200];
         let mut previous = Duration::ZERO;
@@ -423,13 +433,7 @@ mod tests {
     #[test]
     fn a_window_counts_and_divides_over_the_same_steps() {
         // No window is over the tolerance, whatever it holds: every one is kept as good.
-        let mut tr = SizingTracker::new(SizingConfig {
-            tolerance: 1.0,
-            window: Duration::from_millis(500),
-            step: Duration::from_millis(100),
-            min_samples: 1,
-            ramp_up: Duration::from_secs(60),
-        });
+        let mut tr = tracker(1.0, 500, 1);
         // Steps of 100 ms ending at 100.3, 200, ... 500, then 600: the first one (from 0 to
         // 100.3 ms) lies 600 ms back from the last sample, outside a 500 ms window.
         let ends = [100_300u64, 200_000, 300_000, 400_000, 500_000, 600_000];
@@ -459,13 +463,7 @@ mod tests {
 
     #[test]
     fn the_knee_is_the_last_good_window() {
-        let mut tr = SizingTracker::new(SizingConfig {
-            tolerance: 0.05,
-            window: Duration::from_millis(300),
-            step: Duration::from_millis(100),
-            min_samples: 50,
-            ramp_up: Duration::from_secs(60),
-        });
+        let mut tr = tracker(0.05, 300, 50);
         // Workers rise by one per step; failures start above 20 workers.
         let mut stopped_at = None;
         for step in 1..100u64 {
@@ -483,18 +481,80 @@ mod tests {
         assert!((r.last_good.unwrap().rps - 1000.0).abs() < 1e-6);
     }
 
+    /// `--sizing --rate 200 --ramp-up 1s -d 3s`: the rate ramps to 200/s over 1 s and holds
+    /// it until 3 s. Every window of the hold is at 200/s, give or take the rounding of the
+    /// mean, so the highest load reached is the latest of them. (A window whose mean read
+    /// 199.99999999999997 after one at 200.00000000000006 once left the peak at the earlier
+    /// window.)
+    #[test]
+    fn the_peak_of_a_hold_is_its_latest_window() {
+        let schedule = RateSchedule::staged(
+            0.0,
+            vec![
+                Stage {
+                    duration: Duration::from_secs(1),
+                    target: 200.0,
+                },
+                Stage {
+                    duration: Duration::from_secs(2),
+                    target: 200.0,
+                },
+            ],
+        )
+        .unwrap();
+        let mut tr = tracker(0.05, 500, 10);
+        // Samples a few hundred µs off their 100 ms steps, as the master's are.
+        let jitter_us = [
+            300i64, -250, 400, -100, 350, -300, 50, 450, -400, 200, 130, -70,
+        ];
+        let mut previous = Duration::ZERO;
+        let rates = std::cell::RefCell::new(Vec::new());
+        for step in 1..=30u64 {
+            let jitter = jitter_us[step as usize % jitter_us.len()];
+            let elapsed = Duration::from_micros((step * 100_000).saturating_add_signed(jitter));
+            let delta = Totals {
+                requests: 20,
+                responses: 20,
+                ..Totals::default()
+            };
+            let s = Sample::of_interval(elapsed, elapsed - previous, delta, 1);
+            previous = elapsed;
+            assert!(!tr.observe(&s, |from, to| {
+                let rate = schedule.mean_rate(from, to);
+                rates.borrow_mut().push(rate);
+                Some(rate)
+            }));
+        }
+        let r = tr.into_report();
+        let (peak, last) = (r.peak.unwrap(), r.last_good.unwrap());
+        let rates = rates.into_inner();
+        assert_eq!(peak.elapsed, last.elapsed, "target rates {rates:?}");
+        // Rounding only: a rate that is really lower does not take the peak from a higher one.
+        let mut tr = tracker(0.05, 500, 10);
+        for (step, rate) in [
+            (1, 200.0),
+            (2, 199.9),
+            (3, 200.00000000000006),
+            (4, 199.99999999999997),
+        ] {
+            assert!(!tr.observe(&sample(step * 100, 20, 0, 1), |_, _| Some(rate)));
+        }
+        let peak = tr.into_report().peak.unwrap();
+        assert_eq!(peak.elapsed, Duration::from_millis(400));
+        let mut tr = tracker(0.05, 500, 10);
+        for (step, rate) in [(1, 200.0), (2, 199.9)] {
+            assert!(!tr.observe(&sample(step * 100, 20, 0, 1), |_, _| Some(rate)));
+        }
+        let peak = tr.into_report().peak.unwrap();
+        assert_eq!(peak.elapsed, Duration::from_millis(100));
+    }
+
     #[test]
     fn a_window_sampled_as_the_load_ends_keeps_its_workers() {
         // The open model's hold at 400/s: 500 workers, then a last sample taken after they
         // ended. Its window still holds their requests, and the peak (the same target rate,
         // so the latest point) must not say 0 workers.
-        let mut tr = SizingTracker::new(SizingConfig {
-            tolerance: 0.05,
-            window: Duration::from_millis(300),
-            step: Duration::from_millis(100),
-            min_samples: 10,
-            ramp_up: Duration::from_secs(60),
-        });
+        let mut tr = tracker(0.05, 300, 10);
         for step in 1..=5u64 {
             assert!(!tr.observe(&sample(step * 100, 40, 0, 500), |_, _| Some(400.0)));
         }

@@ -402,8 +402,8 @@ impl Counters {
             error_kinds,
             scenario_successes: summary.scenarios.iter().map(|s| s.successes).collect(),
             scenario_failures: summary.scenarios.iter().map(|s| s.failures).collect(),
-            checks_passed: summary.checks.iter().map(|c| c.passed).sum(),
-            checks_failed: summary.checks.iter().map(|c| c.failed).sum(),
+            checks_passed: summary.checks_passed(),
+            checks_failed: summary.checks_failed(),
             late_starts: summary.late_starts,
             early_starts: summary.early_starts,
             dropped_starts: summary.dropped_starts,
@@ -1217,6 +1217,29 @@ mod tests {
         })
     }
 
+    /// The process in slot 0, as the master announces it.
+    fn worker_0() -> ProcessInfo {
+        ProcessInfo {
+            role: "worker 0".into(),
+            slot: 0,
+            pid: 1,
+            cpu: None,
+            exit: None,
+            usage: None,
+        }
+    }
+
+    /// Asserts the value sent for each name (None: not sent), naming the name that differs.
+    fn expect_values(lines: &[String], want: &[(&str, Option<&str>)]) {
+        for (name, value) in want {
+            assert_eq!(
+                value_of(lines, name).as_deref(),
+                *value,
+                "{name}: {lines:?}"
+            );
+        }
+    }
+
     fn listener() -> (UdpSocket, StatsdConfig) {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         socket
@@ -1257,14 +1280,7 @@ mod tests {
         let region = region(&names);
         let (socket, config) = listener();
         let mut statsd = Statsd::connect(&config, &names).unwrap();
-        statsd.started(&[ProcessInfo {
-            role: "worker 0".into(),
-            slot: 0,
-            pid: 1,
-            cpu: None,
-            exit: None,
-            usage: None,
-        }]);
+        statsd.started(&[worker_0()]);
         region.slot(0).set_state(SlotState::Running);
 
         // Nothing is due before the interval.
@@ -1288,55 +1304,58 @@ mod tests {
         region.slot(1).add(Total::DroppedStarts, 2);
         statsd.tick(&sample(Duration::from_millis(1000), 4), &region);
         let lines = wait_received(&socket);
-        let v = |name: &str| value_of(&lines, name);
-        assert_eq!(v("t.requests").as_deref(), Some("12|c"), "{lines:?}");
-        assert_eq!(v("t.responses").as_deref(), Some("11|c"));
-        assert_eq!(v("t.errors").as_deref(), Some("1|c"));
-        assert_eq!(v("t.failed_by_status").as_deref(), Some("1|c"));
-        assert_eq!(v("t.status.2xx").as_deref(), Some("10|c"));
-        assert_eq!(v("t.status.5xx").as_deref(), Some("1|c"));
-        assert_eq!(v("t.status.4xx"), None, "zero counters are not sent");
-        assert_eq!(v("t.error.timeout").as_deref(), Some("1|c"));
-        assert_eq!(v("t.successes").as_deref(), Some("1|c"));
-        assert_eq!(v("t.failures").as_deref(), Some("1|c"));
-        assert_eq!(v("t.scenario.browse.successes").as_deref(), Some("1|c"));
-        assert_eq!(v("t.scenario.buy_now.failures").as_deref(), Some("1|c"));
-        assert_eq!(v("t.checks.passed").as_deref(), Some("1|c"));
-        assert_eq!(v("t.checks.failed").as_deref(), Some("1|c"));
-        assert_eq!(v("t.starts.late").as_deref(), Some("3|c"));
-        assert_eq!(v("t.starts.early").as_deref(), Some("5|c"));
-        assert_eq!(v("t.starts.dropped").as_deref(), Some("2|c"));
-        assert_eq!(v("t.starts.missed"), None);
-        assert_eq!(v("t.workers").as_deref(), Some("4|g"));
-        assert_eq!(v("t.processes").as_deref(), Some("1|g"));
-        assert_eq!(v("t.rps").as_deref(), Some("12|g"));
-        assert_eq!(v("t.request.GET_a.p50").as_deref(), Some("2|g"));
-        assert_eq!(v("t.request.GET_a.max").as_deref(), Some("2|g"));
-        assert_eq!(v("t.request.slow_one.p99").as_deref(), Some("40.031|g"));
-        assert_eq!(v("t.latency.p50").as_deref(), Some("2|g"));
-        assert!(v("t.latency.mean").is_some());
+        expect_values(
+            &lines,
+            &[
+                ("t.requests", Some("12|c")),
+                ("t.responses", Some("11|c")),
+                ("t.errors", Some("1|c")),
+                ("t.failed_by_status", Some("1|c")),
+                ("t.status.2xx", Some("10|c")),
+                ("t.status.5xx", Some("1|c")),
+                // zero counters are not sent.
+                ("t.status.4xx", None),
+                ("t.error.timeout", Some("1|c")),
+                ("t.successes", Some("1|c")),
+                ("t.failures", Some("1|c")),
+                ("t.scenario.browse.successes", Some("1|c")),
+                ("t.scenario.buy_now.failures", Some("1|c")),
+                ("t.checks.passed", Some("1|c")),
+                ("t.checks.failed", Some("1|c")),
+                ("t.starts.late", Some("3|c")),
+                ("t.starts.early", Some("5|c")),
+                ("t.starts.dropped", Some("2|c")),
+                ("t.starts.missed", None),
+                ("t.workers", Some("4|g")),
+                ("t.processes", Some("1|g")),
+                ("t.rps", Some("12|g")),
+                ("t.request.GET_a.p50", Some("2|g")),
+                ("t.request.GET_a.max", Some("2|g")),
+                ("t.request.slow_one.p99", Some("40.031|g")),
+                ("t.latency.p50", Some("2|g")),
+            ],
+        );
+        assert!(value_of(&lines, "t.latency.mean").is_some());
 
         // Second interval: only what changed; latency of the new responses only.
         respond(&region, 0, 0, 200, 9_000);
         statsd.tick(&sample(Duration::from_millis(2500), 2), &region);
         let lines = wait_received(&socket);
-        let v = |name: &str| value_of(&lines, name);
-        assert_eq!(v("t.requests").as_deref(), Some("1|c"), "{lines:?}");
-        assert_eq!(v("t.errors"), None);
-        assert_eq!(v("t.request.GET_a.p50").as_deref(), Some("9.007|g"));
-        assert_eq!(v("t.request.slow_one.p50"), None, "no new responses");
-        assert_eq!(v("t.rps").as_deref(), Some("0.667|g"));
-        assert_eq!(v("t.workers").as_deref(), Some("2|g"));
+        expect_values(
+            &lines,
+            &[
+                ("t.requests", Some("1|c")),
+                ("t.errors", None),
+                ("t.request.GET_a.p50", Some("9.007|g")),
+                // no new responses.
+                ("t.request.slow_one.p50", None),
+                ("t.rps", Some("0.667|g")),
+                ("t.workers", Some("2|g")),
+            ],
+        );
 
         // The child died: its slot no longer counts as a running process.
-        statsd.child_ended(&ProcessInfo {
-            role: "worker 0".into(),
-            slot: 0,
-            pid: 1,
-            cpu: None,
-            exit: None,
-            usage: None,
-        });
+        statsd.child_ended(&worker_0());
         // The final flush from the summary sends what the region flushes missed (here the
         // teardown's request in slot 2) and zero gauges.
         respond(&region, 2, 1, 204, 1_000);
@@ -1345,14 +1364,18 @@ mod tests {
         summary.missed_starts = 7;
         statsd.finish(&summary);
         let lines = wait_received(&socket);
-        let v = |name: &str| value_of(&lines, name);
-        assert_eq!(v("t.requests").as_deref(), Some("1|c"), "{lines:?}");
-        assert_eq!(v("t.status.2xx").as_deref(), Some("1|c"));
-        assert_eq!(v("t.starts.missed").as_deref(), Some("7|c"));
-        assert_eq!(v("t.starts.late"), None);
+        expect_values(
+            &lines,
+            &[
+                ("t.requests", Some("1|c")),
+                ("t.status.2xx", Some("1|c")),
+                ("t.starts.missed", Some("7|c")),
+                ("t.starts.late", None),
+                ("t.workers", Some("0|g")),
+                ("t.processes", Some("0|g")),
+            ],
+        );
         summary.missed_starts = 0;
-        assert_eq!(v("t.workers").as_deref(), Some("0|g"));
-        assert_eq!(v("t.processes").as_deref(), Some("0|g"));
         assert_eq!(statsd.stats().datagrams_dropped, 0);
         assert_eq!(
             Counters::from_summary(&summary, &names),

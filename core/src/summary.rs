@@ -489,6 +489,16 @@ impl Summary {
         self.scenarios.iter().map(|s| s.failures).sum()
     }
 
+    /// Check and assert evaluations that passed, over all checks.
+    pub fn checks_passed(&self) -> u64 {
+        self.checks.iter().map(|c| c.passed).sum()
+    }
+
+    /// Check and assert evaluations that failed, over all checks.
+    pub fn checks_failed(&self) -> u64 {
+        self.checks.iter().map(|c| c.failed).sum()
+    }
+
     /// The load's requests per second over the elapsed time (0 when no time passed); those
     /// of `setup` and `teardown`, sent outside that time, are not in it.
     pub fn rps(&self) -> f64 {

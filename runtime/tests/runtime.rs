@@ -105,25 +105,43 @@ fn tasks_left_when_the_main_future_ends_are_dropped() {
     assert!(dropped.get());
 }
 
+/// Reads from `stream` into `buf` until at least `len` bytes are in, whatever the size of
+/// each read (into all the room left in `buf`); the bytes read. Panics if the peer closes.
+async fn read_at_least(stream: &mut TcpStream, buf: &mut [u8], len: usize) -> usize {
+    let mut have = 0;
+    while have < len {
+        let n = stream.read(&mut buf[have..]).await.unwrap();
+        assert_ne!(n, 0, "the echo server closed");
+        have += n;
+    }
+    have
+}
+
+/// Spawns one task per delay (ms) that sleeps that long and then notes its delay, and waits
+/// for all of them: the delays in the order their timers fired.
+async fn the_order_timers_fire_in(delays_ms: &[u64]) -> Vec<u64> {
+    let order = Rc::new(RefCell::new(Vec::new()));
+    let tasks: Vec<_> = delays_ms
+        .iter()
+        .map(|&ms| {
+            let order = Rc::clone(&order);
+            spawn_local(async move {
+                sleep(Duration::from_millis(ms)).await;
+                order.borrow_mut().push(ms);
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await;
+    }
+    order.take()
+}
+
 #[test]
 fn timers_fire_in_deadline_order_and_not_before() {
     let (order, took) = run(async {
-        let order = Rc::new(RefCell::new(Vec::new()));
         let started = Instant::now();
-        let tasks: Vec<_> = [30u64, 10, 20]
-            .into_iter()
-            .map(|ms| {
-                let order = Rc::clone(&order);
-                spawn_local(async move {
-                    sleep(Duration::from_millis(ms)).await;
-                    order.borrow_mut().push(ms);
-                })
-            })
-            .collect();
-        for task in tasks {
-            task.await;
-        }
-        let order = order.borrow().clone();
+        let order = the_order_timers_fire_in(&[30, 10, 20]).await;
         (order, started.elapsed())
     });
     assert_eq!(order, vec![10, 20, 30]);
@@ -248,12 +266,7 @@ fn a_stream_writes_and_reads_back_over_many_exchanges() {
         for i in 0..1000u32 {
             let message = format!("ping {i}");
             stream.write_all(message.as_bytes()).await.unwrap();
-            let mut have = 0;
-            while have < message.len() {
-                let n = stream.read(&mut buf[have..]).await.unwrap();
-                assert_ne!(n, 0, "the echo server closed");
-                have += n;
-            }
+            let have = read_at_least(&mut stream, &mut buf, message.len()).await;
             assert_eq!(&buf[..have], message.as_bytes());
         }
         1000
@@ -302,12 +315,7 @@ fn operations_for_exchanges(mode: ReadMode, exchanges: u32) -> u64 {
                 // Reads into more room than the answer needs: every read is short, and the
                 // next one waits for readiness (a full read would try `recv` first, and
                 // find the answer there or not, as the peer's thread was quick or not).
-                let mut have = 0;
-                while have < 8 {
-                    let n = stream.read(&mut buf[have..]).await.unwrap();
-                    assert_ne!(n, 0, "the echo server closed");
-                    have += n;
-                }
+                let have = read_at_least(&mut stream, &mut buf, 8).await;
                 assert_eq!(&buf[..have], message.as_bytes());
             }
             operations_started() - before
@@ -565,12 +573,7 @@ fn a_dropped_stream_gives_its_receive_buffers_back() {
                 second.write_all(message.as_bytes()).await.unwrap();
                 // Reads into more room than the answer needs: a short read, after which the
                 // stream waits on its receive (a full read would try `recv(2)` first).
-                let mut have = 0;
-                while have < 32 {
-                    let n = second.read(&mut buf[have..]).await.unwrap();
-                    assert_ne!(n, 0, "the echo server closed");
-                    have += n;
-                }
+                let have = read_at_least(&mut second, &mut buf, 32).await;
                 if &buf[..have] == message.as_bytes() {
                     answers += 1;
                 }
@@ -936,21 +939,8 @@ fn without_the_timeout_argument_waits_are_bounded_by_a_timeout_submission() {
                 let started = Instant::now();
                 // Armed for the whole run: every wait below is a timed one.
                 let sleeper = spawn_local(sleep(Duration::from_secs(3600)));
-                let order = Rc::new(RefCell::new(Vec::new()));
-                let timers: Vec<_> = [20u64, 5, 10]
-                    .into_iter()
-                    .map(|ms| {
-                        let order = Rc::clone(&order);
-                        spawn_local(async move {
-                            sleep(Duration::from_millis(ms)).await;
-                            order.borrow_mut().push(ms);
-                        })
-                    })
-                    .collect();
                 // Nothing else in flight: waits that only the timeout can end.
-                for timer in timers {
-                    timer.await;
-                }
+                let order = the_order_timers_fire_in(&[20, 5, 10]).await;
                 // Timed waits (the sleeper) that completions end.
                 let mut stream = TcpStream::connect(addr).await.unwrap();
                 let mut buf = [0u8; 16];
@@ -962,7 +952,6 @@ fn without_the_timeout_argument_waits_are_bounded_by_a_timeout_submission() {
                     exchanged += 1;
                 }
                 drop(sleeper);
-                let order = order.borrow().clone();
                 (order, exchanged, started.elapsed())
             })
             .unwrap();
