@@ -107,23 +107,55 @@ pub async fn send(
     })
 }
 
+/// Sends one request with the generous deadline; panics, naming the request, on error.
+pub async fn send_ok(
+    client: &mut Client,
+    method: Method,
+    path: &str,
+    body: &[u8],
+    needs: &ResponseNeeds,
+) -> Got {
+    let name = format!("{method} {path}");
+    send(client, method, path, body, needs, OK_TIMEOUT)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// Sends one request with a deadline, expecting an error; panics, naming the request, on a
+/// response.
+pub async fn send_err(
+    client: &mut Client,
+    method: Method,
+    path: &str,
+    body: &[u8],
+    needs: &ResponseNeeds,
+    timeout: Duration,
+) -> Error {
+    let name = format!("{method} {path}");
+    match send(client, method, path, body, needs, timeout).await {
+        Ok(got) => panic!("{name}: expected an error, got status {}", got.status),
+        Err(e) => e,
+    }
+}
+
 /// GET `path` keeping everything, with the generous deadline; panics on error.
 pub async fn get_ok(client: &mut Client, path: &str) -> Got {
-    send(
-        client,
-        Method::GET,
-        path,
-        b"",
-        &ResponseNeeds::EVERYTHING,
-        OK_TIMEOUT,
-    )
-    .await
-    .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    send_ok(client, Method::GET, path, b"", &ResponseNeeds::EVERYTHING).await
+}
+
+/// HEAD `path` keeping everything, with the generous deadline; panics on error.
+pub async fn head_ok(client: &mut Client, path: &str) -> Got {
+    send_ok(client, Method::HEAD, path, b"", &ResponseNeeds::EVERYTHING).await
+}
+
+/// POST `body` to `path` keeping everything, with the generous deadline; panics on error.
+pub async fn post_ok(client: &mut Client, path: &str, body: &[u8]) -> Got {
+    send_ok(client, Method::POST, path, body, &ResponseNeeds::EVERYTHING).await
 }
 
 /// GET `path` with a deadline, expecting an error.
 pub async fn get_err(client: &mut Client, path: &str, timeout: Duration) -> Error {
-    match send(
+    send_err(
         client,
         Method::GET,
         path,
@@ -132,8 +164,20 @@ pub async fn get_err(client: &mut Client, path: &str, timeout: Duration) -> Erro
         timeout,
     )
     .await
-    {
-        Ok(got) => panic!("GET {path}: expected an error, got status {}", got.status),
-        Err(e) => e,
+}
+
+/// Waits for every task, in order, and returns their outputs.
+pub async fn join_all<T: 'static>(tasks: Vec<molotov_runtime::Task<T>>) -> Vec<T> {
+    let mut outputs = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        outputs.push(task.await);
     }
+    outputs
+}
+
+/// What the target server sends for `/bytes/{n}`: its 64 KiB pattern chunk over and over.
+pub fn pattern_body(n: usize) -> Vec<u8> {
+    (0..n)
+        .map(|i| b'a' + ((i % (64 << 10)) % 26) as u8)
+        .collect()
 }
