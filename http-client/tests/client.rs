@@ -573,12 +573,9 @@ fn the_deadline_bounds_a_body_that_keeps_arriving() {
     run(async {
         let started = Instant::now();
         // An endless body ends only at the deadline.
-        let error = send_err(
+        let error = get_status_err(
             &mut client,
-            Method::GET,
             "/hostile/infinite-chunked",
-            b"",
-            &ResponseNeeds::STATUS_ONLY,
             Duration::from_millis(200),
         )
         .await;
@@ -622,15 +619,31 @@ fn a_slowloris_server_times_out() {
     });
 }
 
+/// Hostile replies that fail a request with their kind, each on a server and client of its
+/// own: (route, kind, a word the message has).
 #[test]
-fn garbage_is_a_malformed_response() {
-    let server = server();
-    let mut client = client(&server);
-    run(async {
-        let error = get_err(&mut client, "/hostile/garbage", OK_TIMEOUT).await;
-        assert_eq!(error.kind(), ErrorKind::MalformedResponse, "{error}");
-        assert!(error.to_string().contains("HTTP version"), "{error}");
-    });
+fn hostile_replies_fail_with_their_kind() {
+    let cases = [
+        // Garbage is a malformed response.
+        (
+            "/hostile/garbage",
+            ErrorKind::MalformedResponse,
+            "HTTP version",
+        ),
+        // A reset in the middle of the body is a reset.
+        ("/hostile/reset", ErrorKind::Reset, ""),
+        // Huge headers are refused at the cap.
+        ("/hostile/huge-headers", ErrorKind::HeaderTooLarge, ""),
+    ];
+    for (path, kind, word) in cases {
+        let server = server();
+        let mut client = client(&server);
+        run(async {
+            let error = get_err(&mut client, path, OK_TIMEOUT).await;
+            assert_eq!(error.kind(), kind, "{path}: {error}");
+            assert!(error.to_string().contains(word), "{path}: {error}");
+        });
+    }
 }
 
 #[test]
@@ -644,26 +657,6 @@ fn a_truncated_body_is_closed_early() {
             molotov_http::Error::ClosedEarly { received } => assert!(received > 10),
             other => panic!("{other}"),
         }
-    });
-}
-
-#[test]
-fn a_reset_in_the_middle_of_the_body_is_a_reset() {
-    let server = server();
-    let mut client = client(&server);
-    run(async {
-        let error = get_err(&mut client, "/hostile/reset", OK_TIMEOUT).await;
-        assert_eq!(error.kind(), ErrorKind::Reset, "{error}");
-    });
-}
-
-#[test]
-fn huge_headers_are_refused_at_the_cap() {
-    let server = server();
-    let mut client = client(&server);
-    run(async {
-        let error = get_err(&mut client, "/hostile/huge-headers", OK_TIMEOUT).await;
-        assert_eq!(error.kind(), ErrorKind::HeaderTooLarge, "{error}");
     });
 }
 
@@ -695,12 +688,9 @@ fn endless_chunked_bodies_stop_at_the_body_cap_when_kept() {
         assert_eq!(error.kind(), ErrorKind::BodyTooLarge, "{error}");
         // A body nobody reads is counted and dropped, whatever its size: the cap, which
         // bounds what is kept, does not apply, and only the deadline ends an endless one.
-        let error = send_err(
+        let error = get_status_err(
             &mut client,
-            Method::GET,
             "/hostile/infinite-chunked",
-            b"",
-            &ResponseNeeds::STATUS_ONLY,
             Duration::from_millis(300),
         )
         .await;

@@ -408,15 +408,7 @@ fn a_deadline_in_a_handshake_that_never_ends_is_a_handshake_timeout() {
     let mut client = Client::new(https_origin(addr), ClientConfig::default())
         .with_tls(TlsConnector::new(&TlsOptions::default()).unwrap());
     run(async {
-        let error = send_err(
-            &mut client,
-            Method::GET,
-            "/",
-            b"",
-            &ResponseNeeds::STATUS_ONLY,
-            Duration::from_millis(200),
-        )
-        .await;
+        let error = get_status_err(&mut client, "/", Duration::from_millis(200)).await;
         assert_eq!(error.kind(), ErrorKind::TlsHandshake, "{error}");
         assert_eq!(
             error.to_string(),
@@ -608,15 +600,7 @@ fn http_failures_keep_their_kinds_over_tls() {
         let error = get_err(&mut client, "/hostile/reset", OK_TIMEOUT).await;
         assert_eq!(error.kind(), ErrorKind::Reset, "{error}");
         // Deadline.
-        let error = send_err(
-            &mut client,
-            Method::GET,
-            "/delay/2000",
-            b"",
-            &ResponseNeeds::STATUS_ONLY,
-            Duration::from_millis(100),
-        )
-        .await;
+        let error = get_status_err(&mut client, "/delay/2000", Duration::from_millis(100)).await;
         assert_eq!(error.kind(), ErrorKind::RequestTimeout, "{error}");
         // Stray bytes after a response: the connection is dropped, the next one is fresh.
         let got = get_ok(&mut client, "/hostile/wrong-length").await;

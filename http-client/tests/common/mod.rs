@@ -166,6 +166,19 @@ pub async fn get_err(client: &mut Client, path: &str, timeout: Duration) -> Erro
     .await
 }
 
+/// GET `path` keeping only the status, with a deadline, expecting an error.
+pub async fn get_status_err(client: &mut Client, path: &str, timeout: Duration) -> Error {
+    send_err(
+        client,
+        Method::GET,
+        path,
+        b"",
+        &ResponseNeeds::STATUS_ONLY,
+        timeout,
+    )
+    .await
+}
+
 /// Waits for every task, in order, and returns their outputs.
 pub async fn join_all<T: 'static>(tasks: Vec<molotov_runtime::Task<T>>) -> Vec<T> {
     let mut outputs = Vec::with_capacity(tasks.len());
