@@ -86,6 +86,14 @@ fn tls_client(server: &ServerHandle, options: TlsOptions) -> Client {
     Client::new(https_origin(server.addr()), config).with_tls(connector)
 }
 
+/// A client trusting `server`'s CA, written to a temporary directory named after `name`
+/// (returned with it: removed on drop).
+fn trusting_client(server: &ServerHandle, name: &str) -> (Client, TempDir) {
+    let dir = TempDir::new(name);
+    let client = tls_client(server, trusting(server, &dir));
+    (client, dir)
+}
+
 fn json(got: &Got) -> serde_json::Value {
     serde_json::from_slice(&got.body).unwrap()
 }
@@ -93,8 +101,7 @@ fn json(got: &Got) -> serde_json::Value {
 #[test]
 fn cacert_verifies_and_keep_alive_reuses_one_connection_and_one_handshake() {
     let server = localhost_server();
-    let dir = TempDir::new("keepalive");
-    let mut client = tls_client(&server, trusting(&server, &dir));
+    let (mut client, _dir) = trusting_client(&server, "keepalive");
     let requests = 200u64;
     run(async {
         for i in 0..requests {
@@ -224,38 +231,6 @@ fn insecure_accepts_an_untrusted_certificate_and_any_name() {
     }
 }
 
-#[test]
-fn a_certificate_for_another_name_is_a_name_mismatch() {
-    let server = tls_server(ServerTls::new(
-        TlsIdentity::for_names(&["wrong.example"]).unwrap(),
-    ));
-    let dir = TempDir::new("mismatch");
-    let mut client = tls_client(&server, trusting(&server, &dir));
-    run(async {
-        let error = get_err(&mut client, "/json", OK_TIMEOUT).await;
-        assert_eq!(error.kind(), ErrorKind::TlsNameMismatch, "{error}");
-        let message = error.to_string();
-        assert!(message.contains("127.0.0.1"), "{message}");
-        assert!(message.contains("wrong.example"), "{message}");
-    });
-    assert_eq!(server.stop().requests_answered, 0);
-}
-
-#[test]
-fn an_expired_certificate_is_a_bad_certificate() {
-    let server = tls_server(ServerTls::new(
-        TlsIdentity::expired(&["127.0.0.1"]).unwrap(),
-    ));
-    let dir = TempDir::new("expired");
-    let mut client = tls_client(&server, trusting(&server, &dir));
-    run(async {
-        let error = get_err(&mut client, "/json", OK_TIMEOUT).await;
-        assert_eq!(error.kind(), ErrorKind::TlsBadCertificate, "{error}");
-        assert!(error.to_string().contains("expired"), "{error}");
-    });
-    assert_eq!(server.stop().requests_answered, 0);
-}
-
 /// A server with one self-signed certificate that says it is a CA (`openssl req -x509`).
 fn self_signed_ca_server(names: &[&str], expired: bool) -> ServerHandle {
     tls_server(ServerTls::new(
@@ -267,8 +242,7 @@ fn self_signed_ca_server(names: &[&str], expired: bool) -> ServerHandle {
 fn a_self_signed_ca_certificate_given_with_cacert_is_trusted_as_it_is() {
     // webpki alone refuses it (CaUsedAsEndEntity) even when it is a trust anchor.
     let server = self_signed_ca_server(&["127.0.0.1"], false);
-    let dir = TempDir::new("self-signed-ca");
-    let mut client = tls_client(&server, trusting(&server, &dir));
+    let (mut client, _dir) = trusting_client(&server, "self-signed-ca");
     run(async {
         for _ in 0..3 {
             let got = get_ok(&mut client, "/json").await;
@@ -278,33 +252,48 @@ fn a_self_signed_ca_certificate_given_with_cacert_is_trusted_as_it_is() {
     assert_eq!(server.stop().requests_answered, 3);
 }
 
+/// A trusted certificate still has its name and dates checked, whether a CA signed it or it
+/// is a self-signed CA certificate given with `--cacert`: (what, the server's identity, the
+/// kind, words of the message).
 #[test]
-fn a_trusted_self_signed_ca_certificate_still_has_its_name_and_dates_checked() {
-    // (names, expired, the kind, a word of the message)
+fn a_trusted_certificate_for_another_name_or_expired_fails_with_its_kind() {
     let cases = [
         (
-            &["wrong.example"][..],
-            false,
+            "a certificate for another name",
+            TlsIdentity::for_names(&["wrong.example"]).unwrap(),
             ErrorKind::TlsNameMismatch,
-            "wrong.example",
+            &["127.0.0.1", "wrong.example"][..],
         ),
         (
-            &["127.0.0.1"][..],
-            true,
+            "an expired certificate",
+            TlsIdentity::expired(&["127.0.0.1"]).unwrap(),
             ErrorKind::TlsBadCertificate,
-            "expired",
+            &["expired"][..],
+        ),
+        (
+            "a self-signed CA certificate for another name",
+            TlsIdentity::self_signed_ca(&["wrong.example"], false).unwrap(),
+            ErrorKind::TlsNameMismatch,
+            &["wrong.example"][..],
+        ),
+        (
+            "an expired self-signed CA certificate",
+            TlsIdentity::self_signed_ca(&["127.0.0.1"], true).unwrap(),
+            ErrorKind::TlsBadCertificate,
+            &["expired"][..],
         ),
     ];
-    for (names, expired, kind, word) in cases {
-        let server = self_signed_ca_server(names, expired);
-        let dir = TempDir::new("self-signed-ca-bad");
-        let mut client = tls_client(&server, trusting(&server, &dir));
+    for (what, identity, kind, words) in cases {
+        let server = tls_server(ServerTls::new(identity));
+        let (mut client, _dir) = trusting_client(&server, "bad-certificate");
         run(async {
             let error = get_err(&mut client, "/json", OK_TIMEOUT).await;
-            assert_eq!(error.kind(), kind, "{error}");
-            assert!(error.to_string().contains(word), "{error}");
+            assert_eq!(error.kind(), kind, "{what}: {error}");
+            for word in words {
+                assert!(error.to_string().contains(word), "{what}: {error}");
+            }
         });
-        assert_eq!(server.stop().requests_answered, 0);
+        assert_eq!(server.stop().requests_answered, 0, "{what}");
     }
 }
 
@@ -421,8 +410,7 @@ fn a_deadline_in_a_handshake_that_never_ends_is_a_handshake_timeout() {
 #[test]
 fn reconnects_resume_the_session() {
     let server = localhost_server();
-    let dir = TempDir::new("resume");
-    let mut client = tls_client(&server, trusting(&server, &dir));
+    let (mut client, _dir) = trusting_client(&server, "resume");
     let closes = 5u64;
     run(async {
         for i in 0..closes {
@@ -454,8 +442,7 @@ fn resumption_works_over_tls12_too() {
         identity: TlsIdentity::localhost().unwrap(),
         tls12_only: true,
     });
-    let dir = TempDir::new("resume12");
-    let mut client = tls_client(&server, trusting(&server, &dir));
+    let (mut client, _dir) = trusting_client(&server, "resume12");
     run(async {
         for _ in 0..3 {
             assert_eq!(get_ok(&mut client, "/close").await.status, 200);
@@ -522,8 +509,7 @@ fn sni_is_the_host_name_and_absent_for_ip_addresses() {
 #[test]
 fn an_idle_tls_connection_is_checked_and_kept_when_clean() {
     let server = localhost_server();
-    let dir = TempDir::new("idle");
-    let mut client = tls_client(&server, trusting(&server, &dir));
+    let (mut client, _dir) = trusting_client(&server, "idle");
     run(async {
         for i in 0..5 {
             // Idle longer than `probe_idle_after` (1 ms): each request runs the idle check,
@@ -546,8 +532,7 @@ fn a_server_closing_an_idle_tls_connection_is_a_transparent_reconnect() {
         idle_timeout: Some(Duration::from_millis(50)),
         ..ServerConfig::default()
     });
-    let dir = TempDir::new("idleclose");
-    let mut client = tls_client(&server, trusting(&server, &dir));
+    let (mut client, _dir) = trusting_client(&server, "idleclose");
     run(async {
         assert_eq!(get_ok(&mut client, "/json").await.status, 200);
         molotov_runtime::timer::sleep(Duration::from_millis(200)).await;
@@ -570,8 +555,7 @@ fn a_server_closing_an_idle_tls_connection_is_a_transparent_reconnect() {
 #[test]
 fn a_reply_followed_by_close_notify_drops_the_connection_at_once() {
     let server = localhost_server();
-    let dir = TempDir::new("silent");
-    let mut client = tls_client(&server, trusting(&server, &dir));
+    let (mut client, _dir) = trusting_client(&server, "silent");
     run(async {
         // The server answers without announcing a close, then closes (close_notify).
         assert_eq!(get_ok(&mut client, "/close/silent").await.status, 200);
@@ -587,8 +571,7 @@ fn a_reply_followed_by_close_notify_drops_the_connection_at_once() {
 #[test]
 fn http_failures_keep_their_kinds_over_tls() {
     let server = localhost_server();
-    let dir = TempDir::new("failures");
-    let mut client = tls_client(&server, trusting(&server, &dir));
+    let (mut client, _dir) = trusting_client(&server, "failures");
     run(async {
         // Truncated body, then the server drops the connection (no close_notify).
         let error = get_err(&mut client, "/hostile/truncated", OK_TIMEOUT).await;
