@@ -46,26 +46,11 @@ fn many_clients_on_one_executor_are_counted_exactly() {
     let clients = 20;
     let per_client = 50;
     let origin = origin(&server);
-    let statuses = run(async {
-        let tasks: Vec<_> = (0..clients)
-            .map(|_| {
-                let origin = origin.clone();
-                molotov_runtime::spawn_local(async move {
-                    let mut client = Client::new(origin, ClientConfig::default());
-                    let mut ok = 0u64;
-                    for _ in 0..per_client {
-                        if get_ok(&mut client, "/").await.status == 200 {
-                            ok += 1;
-                        }
-                    }
-                    (ok, client.counters().connects)
-                })
-            })
-            .collect();
-        join_all(tasks).await
+    let statuses = many_clients(clients, per_client, || {
+        Client::new(origin.clone(), ClientConfig::default())
     });
     let ok: u64 = statuses.iter().map(|(ok, _)| ok).sum();
-    let connects: u64 = statuses.iter().map(|(_, c)| c).sum();
+    let connects: u64 = statuses.iter().map(|(_, c)| c.connects).sum();
     assert_eq!(ok, clients * per_client);
     assert_eq!(connects, clients);
     let stats = server.stop();

@@ -153,25 +153,8 @@ fn many_clients_over_tls_are_counted_exactly() {
     let origin = https_origin(server.addr());
     let clients = 20u64;
     let per_client = 50u64;
-    let results = run(async {
-        let tasks: Vec<_> = (0..clients)
-            .map(|_| {
-                let origin = origin.clone();
-                let connector = connector.clone();
-                molotov_runtime::spawn_local(async move {
-                    let mut client =
-                        Client::new(origin, ClientConfig::default()).with_tls(connector);
-                    let mut ok = 0u64;
-                    for _ in 0..per_client {
-                        if get_ok(&mut client, "/").await.status == 200 {
-                            ok += 1;
-                        }
-                    }
-                    (ok, client.counters())
-                })
-            })
-            .collect();
-        join_all(tasks).await
+    let results = many_clients(clients, per_client, || {
+        Client::new(origin.clone(), ClientConfig::default()).with_tls(connector.clone())
     });
     let ok: u64 = results.iter().map(|(ok, _)| ok).sum();
     let handshakes: u64 = results.iter().map(|(_, c)| c.tls_handshakes).sum();

@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests: running a future on a molotov-runtime executor,
-//! starting the in-repo target server, and sending one request with a client.
+//! starting the in-repo target server, sending one request with a client (expecting a
+//! response or an error), and running many clients at once.
 
 #![allow(dead_code)]
 
@@ -7,7 +8,8 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use molotov_http::{
-    Client, ClientConfig, Error, Method, Origin, RequestMeta, ResponseNeeds, render_request,
+    Client, ClientConfig, ClientCounters, Error, Method, Origin, RequestMeta, ResponseNeeds,
+    render_request,
 };
 use molotov_target::{ServerConfig, ServerHandle};
 
@@ -186,6 +188,32 @@ pub async fn join_all<T: 'static>(tasks: Vec<molotov_runtime::Task<T>>) -> Vec<T
         outputs.push(task.await);
     }
     outputs
+}
+
+/// Runs `clients` tasks on one executor, each with a client from `new_client`, each sending
+/// `per_client` `GET /` in turn: per client, how many were answered 200, and its counters.
+pub fn many_clients(
+    clients: u64,
+    per_client: u64,
+    new_client: impl Fn() -> Client,
+) -> Vec<(u64, ClientCounters)> {
+    run(async {
+        let tasks: Vec<_> = (0..clients)
+            .map(|_| {
+                let mut client = new_client();
+                molotov_runtime::spawn_local(async move {
+                    let mut ok = 0u64;
+                    for _ in 0..per_client {
+                        if get_ok(&mut client, "/").await.status == 200 {
+                            ok += 1;
+                        }
+                    }
+                    (ok, client.counters())
+                })
+            })
+            .collect();
+        join_all(tasks).await
+    })
 }
 
 /// What the target server sends for `/bytes/{n}`: its 64 KiB pattern chunk over and over.
