@@ -8,8 +8,8 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use molotov_http::{
-    Client, ClientConfig, ClientCounters, Error, Method, Origin, RequestMeta, ResponseNeeds,
-    render_request,
+    Client, ClientConfig, ClientCounters, Error, ErrorKind, Method, Origin, RequestMeta,
+    ResponseNeeds, render_request,
 };
 use molotov_target::{ServerConfig, ServerHandle};
 
@@ -179,6 +179,16 @@ pub async fn get_status_err(client: &mut Client, path: &str, timeout: Duration) 
         timeout,
     )
     .await
+}
+
+/// Checks that `error` is of `kind` and that its message holds every one of `words` (a
+/// failure points at the caller's line).
+#[track_caller]
+pub fn assert_error(error: &Error, kind: ErrorKind, words: &[&str]) {
+    assert_eq!(error.kind(), kind, "{error}");
+    for word in words {
+        assert!(error.to_string().contains(word), "{word:?} not in: {error}");
+    }
 }
 
 /// Waits for every task, in order, and returns their outputs.
