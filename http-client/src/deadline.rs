@@ -357,20 +357,24 @@ mod tests {
         });
     }
 
+    /// Runs a future that never finishes under `timeout`: checks that the deadline ended it,
+    /// not before `timeout`, and returns how long that took.
+    async fn time_out_a_pending_future(timer: &mut DeadlineTimer, timeout: Duration) -> Duration {
+        let start = Instant::now();
+        let out = timer
+            .run(timeout, futures_lite::future::pending::<()>())
+            .await;
+        let took = start.elapsed();
+        assert_eq!(out, None);
+        assert!(took >= timeout, "{took:?}");
+        took
+    }
+
     #[test]
     fn a_deadline_fires_once_it_passed_never_before() {
         run(async {
             let mut timer = DeadlineTimer::new();
-            let start = Instant::now();
-            let out = timer
-                .run(
-                    Duration::from_millis(40),
-                    futures_lite::future::pending::<()>(),
-                )
-                .await;
-            let took = start.elapsed();
-            assert_eq!(out, None);
-            assert!(took >= Duration::from_millis(40), "{took:?}");
+            let took = time_out_a_pending_future(&mut timer, Duration::from_millis(40)).await;
             // Late only by scheduling (generous: CI machines are shared).
             assert!(took < Duration::from_secs(2), "{took:?}");
             // A future that finishes first keeps its output.
@@ -394,16 +398,7 @@ mod tests {
             );
             // ...and a short one armed after it must still fire on time.
             let mut timer = DeadlineTimer::new();
-            let start = Instant::now();
-            let out = timer
-                .run(
-                    Duration::from_millis(30),
-                    futures_lite::future::pending::<()>(),
-                )
-                .await;
-            let took = start.elapsed();
-            assert_eq!(out, None);
-            assert!(took >= Duration::from_millis(30), "{took:?}");
+            let took = time_out_a_pending_future(&mut timer, Duration::from_millis(30)).await;
             // Without the replan it would take the long deadline's 60 s.
             assert!(took < Duration::from_secs(5), "{took:?}");
             assert_eq!(long.await, Some(()));

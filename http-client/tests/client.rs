@@ -46,30 +46,11 @@ fn many_clients_on_one_executor_are_counted_exactly() {
     let clients = 20;
     let per_client = 50;
     let origin = origin(&server);
-    let statuses = run(async {
-        let tasks: Vec<_> = (0..clients)
-            .map(|_| {
-                let origin = origin.clone();
-                molotov_runtime::spawn_local(async move {
-                    let mut client = Client::new(origin, ClientConfig::default());
-                    let mut ok = 0u64;
-                    for _ in 0..per_client {
-                        if get_ok(&mut client, "/").await.status == 200 {
-                            ok += 1;
-                        }
-                    }
-                    (ok, client.counters().connects)
-                })
-            })
-            .collect();
-        let mut results = Vec::new();
-        for task in tasks {
-            results.push(task.await);
-        }
-        results
+    let statuses = many_clients(clients, per_client, || {
+        Client::new(origin.clone(), ClientConfig::default())
     });
     let ok: u64 = statuses.iter().map(|(ok, _)| ok).sum();
-    let connects: u64 = statuses.iter().map(|(_, c)| c).sum();
+    let connects: u64 = statuses.iter().map(|(_, c)| c.connects).sum();
     assert_eq!(ok, clients * per_client);
     assert_eq!(connects, clients);
     let stats = server.stop();
@@ -98,23 +79,12 @@ fn connects_beyond_the_gate_wait_their_turn_and_all_succeed() {
                 })
             })
             .collect();
-        let mut results = Vec::new();
-        for task in tasks {
-            results.push(task.await);
-        }
-        results
+        join_all(tasks).await
     });
     assert!(results.iter().all(|&r| r == (200, 200, 1)), "{results:?}");
     let stats = server.stop();
     assert_eq!(stats.requests_answered, clients * 2);
     assert_eq!(stats.connections_accepted, clients);
-}
-
-/// What the target server sends for `/bytes/{n}`: its 64 KiB pattern chunk over and over.
-fn pattern_body(n: usize) -> Vec<u8> {
-    (0..n)
-        .map(|i| b'a' + ((i % (64 << 10)) % 26) as u8)
-        .collect()
 }
 
 #[test]
@@ -153,11 +123,7 @@ fn clients_reading_at_once_through_the_shared_buffer_keep_their_own_bytes() {
                 })
             })
             .collect();
-        let mut bodies = Vec::new();
-        for task in tasks {
-            bodies.push(task.await);
-        }
-        bodies
+        join_all(tasks).await
     });
     for (n, bodies) in sizes.iter().zip(bodies) {
         let expected = pattern_body(*n);
@@ -206,16 +172,7 @@ fn server_closing_an_idle_connection_is_a_transparent_reconnect() {
         assert_eq!(got.status, 200);
         molotov_runtime::timer::sleep(Duration::from_millis(50)).await;
         // Not idempotent, so only the idle probe (not a retry) can make this succeed.
-        let got = send(
-            &mut client,
-            Method::POST,
-            "/echo",
-            b"after close",
-            &ResponseNeeds::EVERYTHING,
-            OK_TIMEOUT,
-        )
-        .await
-        .expect("POST after an idle close succeeds");
+        let got = post_ok(&mut client, "/echo", b"after close").await;
         assert_eq!(got.body, b"after close");
         assert!(!got.reused);
     });
@@ -267,7 +224,8 @@ fn without_the_idle_probe_a_close_between_requests_retries_idempotent_requests()
 
         get_ok(&mut client, "/close/silent").await;
         molotov_runtime::timer::sleep(Duration::from_millis(50)).await;
-        let error = send(
+        // A POST on a connection the server closed is not retried.
+        let error = send_err(
             &mut client,
             Method::POST,
             "/echo",
@@ -275,8 +233,7 @@ fn without_the_idle_probe_a_close_between_requests_retries_idempotent_requests()
             &ResponseNeeds::STATUS_ONLY,
             OK_TIMEOUT,
         )
-        .await
-        .expect_err("a POST on a connection the server closed is not retried");
+        .await;
         assert!(
             matches!(error.kind(), ErrorKind::ClosedEarly | ErrorKind::Reset),
             "{error}"
@@ -308,7 +265,8 @@ fn a_non_idempotent_request_is_never_retried() {
     let mut client = client(&server);
     run(async {
         get_ok(&mut client, "/json").await;
-        let error = send(
+        // Closed before the response.
+        let error = send_err(
             &mut client,
             Method::POST,
             "/hostile/close-before-response",
@@ -316,8 +274,7 @@ fn a_non_idempotent_request_is_never_retried() {
             &ResponseNeeds::STATUS_ONLY,
             OK_TIMEOUT,
         )
-        .await
-        .expect_err("closed before the response");
+        .await;
         assert_eq!(error.kind(), ErrorKind::ClosedEarly, "{error}");
     });
     assert_eq!(client.counters().retries, 0);
@@ -362,31 +319,13 @@ fn bodiless_responses_keep_the_connection_in_sync() {
     let server = server();
     let mut client = client(&server);
     run(async {
-        let got = send(
-            &mut client,
-            Method::HEAD,
-            "/json",
-            b"",
-            &ResponseNeeds::EVERYTHING,
-            OK_TIMEOUT,
-        )
-        .await
-        .unwrap();
+        let got = head_ok(&mut client, "/json").await;
         assert_eq!(got.status, 200);
         assert!(got.body.is_empty());
         let length = got.headers.iter().find(|(n, _)| n == "Content-Length");
         assert_eq!(length.map(|(_, v)| v.as_slice()), Some(&b"11"[..]));
 
-        let got = send(
-            &mut client,
-            Method::HEAD,
-            "/chunked",
-            b"",
-            &ResponseNeeds::EVERYTHING,
-            OK_TIMEOUT,
-        )
-        .await
-        .unwrap();
+        let got = head_ok(&mut client, "/chunked").await;
         assert_eq!((got.status, got.body_len), (200, 0));
 
         for (path, status) in [("/status/204", 204), ("/status/304", 304)] {
@@ -431,16 +370,14 @@ fn only_needed_parts_are_kept() {
     let server = server();
     let mut client = client(&server);
     run(async {
-        let got = send(
+        let got = send_ok(
             &mut client,
             Method::GET,
             "/json",
             b"",
             &ResponseNeeds::STATUS_ONLY,
-            OK_TIMEOUT,
         )
-        .await
-        .unwrap();
+        .await;
         assert_eq!(got.status, 200);
         assert!(got.body.is_empty());
         assert!(got.headers.is_empty());
@@ -475,16 +412,7 @@ fn echo_round_trips_the_body_and_counts_bytes() {
     let body: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
     run(async {
         let bytes = request(&client, &Method::POST, "/echo", &body);
-        let got = send(
-            &mut client,
-            Method::POST,
-            "/echo",
-            &body,
-            &ResponseNeeds::EVERYTHING,
-            OK_TIMEOUT,
-        )
-        .await
-        .unwrap();
+        let got = post_ok(&mut client, "/echo", &body).await;
         assert_eq!(got.status, 200);
         assert_eq!(got.body, body);
         assert_eq!(got.bytes_sent, bytes.len() as u64);
@@ -503,12 +431,7 @@ fn large_bodies_within_the_cap_arrive_whole() {
     run(async {
         let got = get_ok(&mut client, "/bytes/3000000").await;
         assert_eq!(got.body.len(), 3_000_000);
-        assert!(
-            got.body
-                .iter()
-                .enumerate()
-                .all(|(i, &b)| b == b'a' + (i % 65536 % 26) as u8)
-        );
+        assert!(got.body == pattern_body(3_000_000));
     });
 }
 
@@ -634,16 +557,13 @@ fn the_deadline_bounds_a_body_that_keeps_arriving() {
     let mut client = client_with(&server, config);
     run(async {
         let started = Instant::now();
-        let error = send(
+        // An endless body ends only at the deadline.
+        let error = get_status_err(
             &mut client,
-            Method::GET,
             "/hostile/infinite-chunked",
-            b"",
-            &ResponseNeeds::STATUS_ONLY,
             Duration::from_millis(200),
         )
-        .await
-        .expect_err("an endless body ends only at the deadline");
+        .await;
         assert_eq!(error.kind(), ErrorKind::RequestTimeout, "{error}");
         assert!(
             started.elapsed() < Duration::from_secs(2),
@@ -684,15 +604,31 @@ fn a_slowloris_server_times_out() {
     });
 }
 
+/// Hostile replies that fail a request with their kind, each on a server and client of its
+/// own: (route, kind, a word the message has).
 #[test]
-fn garbage_is_a_malformed_response() {
-    let server = server();
-    let mut client = client(&server);
-    run(async {
-        let error = get_err(&mut client, "/hostile/garbage", OK_TIMEOUT).await;
-        assert_eq!(error.kind(), ErrorKind::MalformedResponse, "{error}");
-        assert!(error.to_string().contains("HTTP version"), "{error}");
-    });
+fn hostile_replies_fail_with_their_kind() {
+    let cases = [
+        // Garbage is a malformed response.
+        (
+            "/hostile/garbage",
+            ErrorKind::MalformedResponse,
+            "HTTP version",
+        ),
+        // A reset in the middle of the body is a reset.
+        ("/hostile/reset", ErrorKind::Reset, ""),
+        // Huge headers are refused at the cap.
+        ("/hostile/huge-headers", ErrorKind::HeaderTooLarge, ""),
+    ];
+    for (path, kind, word) in cases {
+        let server = server();
+        let mut client = client(&server);
+        run(async {
+            let error = get_err(&mut client, path, OK_TIMEOUT).await;
+            assert_eq!(error.kind(), kind, "{path}: {error}");
+            assert!(error.to_string().contains(word), "{path}: {error}");
+        });
+    }
 }
 
 #[test]
@@ -706,26 +642,6 @@ fn a_truncated_body_is_closed_early() {
             molotov_http::Error::ClosedEarly { received } => assert!(received > 10),
             other => panic!("{other}"),
         }
-    });
-}
-
-#[test]
-fn a_reset_in_the_middle_of_the_body_is_a_reset() {
-    let server = server();
-    let mut client = client(&server);
-    run(async {
-        let error = get_err(&mut client, "/hostile/reset", OK_TIMEOUT).await;
-        assert_eq!(error.kind(), ErrorKind::Reset, "{error}");
-    });
-}
-
-#[test]
-fn huge_headers_are_refused_at_the_cap() {
-    let server = server();
-    let mut client = client(&server);
-    run(async {
-        let error = get_err(&mut client, "/hostile/huge-headers", OK_TIMEOUT).await;
-        assert_eq!(error.kind(), ErrorKind::HeaderTooLarge, "{error}");
     });
 }
 
@@ -757,16 +673,12 @@ fn endless_chunked_bodies_stop_at_the_body_cap_when_kept() {
         assert_eq!(error.kind(), ErrorKind::BodyTooLarge, "{error}");
         // A body nobody reads is counted and dropped, whatever its size: the cap, which
         // bounds what is kept, does not apply, and only the deadline ends an endless one.
-        let error = send(
+        let error = get_status_err(
             &mut client,
-            Method::GET,
             "/hostile/infinite-chunked",
-            b"",
-            &ResponseNeeds::STATUS_ONLY,
             Duration::from_millis(300),
         )
-        .await
-        .expect_err("endless");
+        .await;
         assert_eq!(error.kind(), ErrorKind::RequestTimeout, "{error}");
     });
     server.stop();
@@ -786,16 +698,14 @@ fn a_declared_length_over_the_cap_fails_at_once_when_kept() {
         let got = get_ok(&mut client, "/bytes/1000").await;
         assert_eq!(got.body.len(), 1000);
         // Not kept: read whole, counted, dropped.
-        let got = send(
+        let got = send_ok(
             &mut client,
             Method::GET,
             "/bytes/100000",
             b"",
             &ResponseNeeds::STATUS_ONLY,
-            OK_TIMEOUT,
         )
-        .await
-        .unwrap_or_else(|e| panic!("a dropped body over the cap: {e}"));
+        .await;
         assert_eq!(got.status, 200);
         assert_eq!(got.body_len, 100_000);
         assert!(got.body.is_empty());
@@ -904,11 +814,7 @@ fn an_unresolved_client_fails_at_once_without_a_lookup() {
     run(async {
         for _ in 0..3 {
             let error = get_err(&mut client, "/", OK_TIMEOUT).await;
-            assert_eq!(error.kind(), ErrorKind::Resolve, "{error}");
-            assert!(
-                error.to_string().contains("Name or service not known"),
-                "{error}"
-            );
+            assert_error(&error, ErrorKind::Resolve, &["Name or service not known"]);
         }
     });
     assert_eq!(client.counters().connects, 0);
@@ -970,16 +876,7 @@ fn the_demo_api_works_end_to_end() {
     let server = server();
     let mut client = client(&server);
     run(async {
-        let login = send(
-            &mut client,
-            Method::POST,
-            "/login",
-            br#"{"user":"ada","password":"pw"}"#,
-            &ResponseNeeds::EVERYTHING,
-            OK_TIMEOUT,
-        )
-        .await
-        .unwrap();
+        let login = post_ok(&mut client, "/login", br#"{"user":"ada","password":"pw"}"#).await;
         assert_eq!(
             (login.status, login.body.as_slice()),
             (200, &br#"{"token":"tok-ada"}"#[..])
@@ -989,32 +886,21 @@ fn the_demo_api_works_end_to_end() {
         assert!(text.contains(r#"{"id":11,"name":"Product 11"}"#), "{text}");
         assert_eq!(get_ok(&mut client, "/products/7").await.status, 200);
         assert_eq!(get_ok(&mut client, "/products/0").await.status, 404);
-        let cart = send(
-            &mut client,
-            Method::POST,
-            "/cart",
-            b"{}",
-            &ResponseNeeds::EVERYTHING,
-            OK_TIMEOUT,
-        )
-        .await
-        .unwrap();
+        let cart = post_ok(&mut client, "/cart", b"{}").await;
         assert_eq!(cart.status, 201);
         let location = cart.headers.iter().find(|(n, _)| n == "Location").unwrap();
         assert_eq!(location.1, b"/cart/1");
         assert_eq!(get_ok(&mut client, "/cart/1").await.status, 200);
         assert_eq!(get_ok(&mut client, "/cart/2").await.status, 404);
         for path in ["/logout", "/admin/reset"] {
-            let got = send(
+            let got = send_ok(
                 &mut client,
                 Method::POST,
                 path,
                 b"",
                 &ResponseNeeds::STATUS_ONLY,
-                OK_TIMEOUT,
             )
-            .await
-            .unwrap();
+            .await;
             assert_eq!(got.status, 204, "{path}");
         }
         assert_eq!(get_ok(&mut client, "/cart/1").await.status, 404);

@@ -12,9 +12,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use common::*;
-use molotov_http::{
-    Client, ClientConfig, Limits, Method, Origin, Progress, ResponseNeeds, ResponseParser,
-};
+use molotov_http::{Client, ClientConfig, Limits, Origin, Progress, ResponseNeeds, ResponseParser};
 
 /// The system allocator, keeping the largest single allocation (or reallocation) this
 /// thread asked for (the other tests of this file run on other threads).
@@ -169,16 +167,8 @@ fn a_non_idempotent_request_probes_the_connection_however_recently_it_was_used()
     run(async {
         assert_eq!(get_ok(&mut client, "/close/silent").await.status, 200);
         molotov_runtime::timer::sleep(Duration::from_millis(50)).await;
-        let got = send(
-            &mut client,
-            Method::POST,
-            "/echo",
-            b"posted",
-            &ResponseNeeds::EVERYTHING,
-            OK_TIMEOUT,
-        )
-        .await
-        .expect("the POST goes on a new connection");
+        // The POST goes on a new connection.
+        let got = post_ok(&mut client, "/echo", b"posted").await;
         assert_eq!(got.body, b"posted");
         assert!(!got.reused);
     });

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use common::*;
 use molotov_http::{
-    Client, ClientConfig, Error, ErrorKind, Method, Origin, ResponseNeeds, TlsConnector,
-    TlsOptions, TlsVersion,
+    Client, ClientConfig, ErrorKind, Method, Origin, ResponseNeeds, TlsConnector, TlsOptions,
+    TlsVersion,
 };
 use molotov_target::replies::FIXED_JSON;
 use molotov_target::{ServerConfig, ServerHandle, ServerTls, TlsIdentity};
@@ -86,16 +86,12 @@ fn tls_client(server: &ServerHandle, options: TlsOptions) -> Client {
     Client::new(https_origin(server.addr()), config).with_tls(connector)
 }
 
-async fn get(client: &mut Client, path: &str) -> Result<Got, Error> {
-    send(
-        client,
-        Method::GET,
-        path,
-        b"",
-        &ResponseNeeds::EVERYTHING,
-        OK_TIMEOUT,
-    )
-    .await
+/// A client trusting `server`'s CA, written to a temporary directory named after `name`
+/// (returned with it: removed on drop).
+fn trusting_client(server: &ServerHandle, name: &str) -> (Client, TempDir) {
+    let dir = TempDir::new(name);
+    let client = tls_client(server, trusting(server, &dir));
+    (client, dir)
 }
 
 fn json(got: &Got) -> serde_json::Value {
@@ -105,8 +101,7 @@ fn json(got: &Got) -> serde_json::Value {
 #[test]
 fn cacert_verifies_and_keep_alive_reuses_one_connection_and_one_handshake() {
     let server = localhost_server();
-    let dir = TempDir::new("keepalive");
-    let mut client = tls_client(&server, trusting(&server, &dir));
+    let (mut client, _dir) = trusting_client(&server, "keepalive");
     let requests = 200u64;
     run(async {
         for i in 0..requests {
@@ -158,29 +153,8 @@ fn many_clients_over_tls_are_counted_exactly() {
     let origin = https_origin(server.addr());
     let clients = 20u64;
     let per_client = 50u64;
-    let results = run(async {
-        let tasks: Vec<_> = (0..clients)
-            .map(|_| {
-                let origin = origin.clone();
-                let connector = connector.clone();
-                molotov_runtime::spawn_local(async move {
-                    let mut client =
-                        Client::new(origin, ClientConfig::default()).with_tls(connector);
-                    let mut ok = 0u64;
-                    for _ in 0..per_client {
-                        if get(&mut client, "/").await.unwrap().status == 200 {
-                            ok += 1;
-                        }
-                    }
-                    (ok, client.counters())
-                })
-            })
-            .collect();
-        let mut results = Vec::new();
-        for task in tasks {
-            results.push(task.await);
-        }
-        results
+    let results = many_clients(clients, per_client, || {
+        Client::new(origin.clone(), ClientConfig::default()).with_tls(connector.clone())
     });
     let ok: u64 = results.iter().map(|(ok, _)| ok).sum();
     let handshakes: u64 = results.iter().map(|(_, c)| c.tls_handshakes).sum();
@@ -199,7 +173,7 @@ fn without_the_ca_the_certificate_is_an_unknown_issuer() {
     let mut client = tls_client(&server, TlsOptions::default());
     run(async {
         for attempt in 0..2 {
-            let error = get(&mut client, "/json").await.unwrap_err();
+            let error = get_err(&mut client, "/json", OK_TIMEOUT).await;
             assert_eq!(error.kind(), ErrorKind::TlsUnknownIssuer, "{error}");
             let message = error.to_string();
             assert!(
@@ -233,43 +207,11 @@ fn insecure_accepts_an_untrusted_certificate_and_any_name() {
             },
         );
         run(async {
-            let got = get(&mut client, "/json").await.unwrap();
+            let got = get_ok(&mut client, "/json").await;
             assert_eq!((got.status, got.body.as_slice()), (200, FIXED_JSON));
         });
         assert_eq!(server.stop().requests_answered, 1);
     }
-}
-
-#[test]
-fn a_certificate_for_another_name_is_a_name_mismatch() {
-    let server = tls_server(ServerTls::new(
-        TlsIdentity::for_names(&["wrong.example"]).unwrap(),
-    ));
-    let dir = TempDir::new("mismatch");
-    let mut client = tls_client(&server, trusting(&server, &dir));
-    run(async {
-        let error = get(&mut client, "/json").await.unwrap_err();
-        assert_eq!(error.kind(), ErrorKind::TlsNameMismatch, "{error}");
-        let message = error.to_string();
-        assert!(message.contains("127.0.0.1"), "{message}");
-        assert!(message.contains("wrong.example"), "{message}");
-    });
-    assert_eq!(server.stop().requests_answered, 0);
-}
-
-#[test]
-fn an_expired_certificate_is_a_bad_certificate() {
-    let server = tls_server(ServerTls::new(
-        TlsIdentity::expired(&["127.0.0.1"]).unwrap(),
-    ));
-    let dir = TempDir::new("expired");
-    let mut client = tls_client(&server, trusting(&server, &dir));
-    run(async {
-        let error = get(&mut client, "/json").await.unwrap_err();
-        assert_eq!(error.kind(), ErrorKind::TlsBadCertificate, "{error}");
-        assert!(error.to_string().contains("expired"), "{error}");
-    });
-    assert_eq!(server.stop().requests_answered, 0);
 }
 
 /// A server with one self-signed certificate that says it is a CA (`openssl req -x509`).
@@ -283,44 +225,58 @@ fn self_signed_ca_server(names: &[&str], expired: bool) -> ServerHandle {
 fn a_self_signed_ca_certificate_given_with_cacert_is_trusted_as_it_is() {
     // webpki alone refuses it (CaUsedAsEndEntity) even when it is a trust anchor.
     let server = self_signed_ca_server(&["127.0.0.1"], false);
-    let dir = TempDir::new("self-signed-ca");
-    let mut client = tls_client(&server, trusting(&server, &dir));
+    let (mut client, _dir) = trusting_client(&server, "self-signed-ca");
     run(async {
         for _ in 0..3 {
-            let got = get(&mut client, "/json").await.unwrap();
+            let got = get_ok(&mut client, "/json").await;
             assert_eq!((got.status, got.body.as_slice()), (200, FIXED_JSON));
         }
     });
     assert_eq!(server.stop().requests_answered, 3);
 }
 
+/// A trusted certificate still has its name and dates checked, whether a CA signed it or it
+/// is a self-signed CA certificate given with `--cacert`: (what, the server's identity, the
+/// kind, words of the message).
 #[test]
-fn a_trusted_self_signed_ca_certificate_still_has_its_name_and_dates_checked() {
-    // (names, expired, the kind, a word of the message)
+fn a_trusted_certificate_for_another_name_or_expired_fails_with_its_kind() {
     let cases = [
         (
-            &["wrong.example"][..],
-            false,
+            "a certificate for another name",
+            TlsIdentity::for_names(&["wrong.example"]).unwrap(),
             ErrorKind::TlsNameMismatch,
-            "wrong.example",
+            &["127.0.0.1", "wrong.example"][..],
         ),
         (
-            &["127.0.0.1"][..],
-            true,
+            "an expired certificate",
+            TlsIdentity::expired(&["127.0.0.1"]).unwrap(),
             ErrorKind::TlsBadCertificate,
-            "expired",
+            &["expired"][..],
+        ),
+        (
+            "a self-signed CA certificate for another name",
+            TlsIdentity::self_signed_ca(&["wrong.example"], false).unwrap(),
+            ErrorKind::TlsNameMismatch,
+            &["wrong.example"][..],
+        ),
+        (
+            "an expired self-signed CA certificate",
+            TlsIdentity::self_signed_ca(&["127.0.0.1"], true).unwrap(),
+            ErrorKind::TlsBadCertificate,
+            &["expired"][..],
         ),
     ];
-    for (names, expired, kind, word) in cases {
-        let server = self_signed_ca_server(names, expired);
-        let dir = TempDir::new("self-signed-ca-bad");
-        let mut client = tls_client(&server, trusting(&server, &dir));
+    for (what, identity, kind, words) in cases {
+        let server = tls_server(ServerTls::new(identity));
+        let (mut client, _dir) = trusting_client(&server, "bad-certificate");
         run(async {
-            let error = get(&mut client, "/json").await.unwrap_err();
-            assert_eq!(error.kind(), kind, "{error}");
-            assert!(error.to_string().contains(word), "{error}");
+            let error = get_err(&mut client, "/json", OK_TIMEOUT).await;
+            assert_eq!(error.kind(), kind, "{what}: {error}");
+            for word in words {
+                assert!(error.to_string().contains(word), "{what}: {error}");
+            }
         });
-        assert_eq!(server.stop().requests_answered, 0);
+        assert_eq!(server.stop().requests_answered, 0, "{what}");
     }
 }
 
@@ -329,12 +285,13 @@ fn an_untrusted_self_signed_ca_certificate_says_what_it_is_and_what_to_do() {
     let server = self_signed_ca_server(&["127.0.0.1"], false);
     let mut client = tls_client(&server, TlsOptions::default());
     run(async {
-        let error = get(&mut client, "/json").await.unwrap_err();
-        assert_eq!(error.kind(), ErrorKind::TlsBadCertificate, "{error}");
-        let message = error.to_string();
-        assert!(message.contains("it is a CA certificate"), "{message}");
-        assert!(message.contains("--cacert"), "{message}");
-        assert!(!message.contains("Other("), "{message}");
+        let error = get_err(&mut client, "/json", OK_TIMEOUT).await;
+        assert_error(
+            &error,
+            ErrorKind::TlsBadCertificate,
+            &["it is a CA certificate", "--cacert"],
+        );
+        assert!(!error.to_string().contains("Other("), "{error}");
     });
     assert_eq!(server.stop().requests_answered, 0);
 }
@@ -350,7 +307,7 @@ fn tls_min_decides_which_servers_are_acceptable() {
     // 1.2 allowed: works, over TLS 1.2, with ALPN.
     let mut client = tls_client(&server, options.clone());
     run(async {
-        let got = get(&mut client, "/tls").await.unwrap();
+        let got = get_ok(&mut client, "/tls").await;
         assert_eq!(json(&got)["version"], "1.2");
         assert_eq!(json(&got)["alpn"], "http/1.1");
         assert_eq!(client.tls_info().unwrap().version, TlsVersion::Tls12);
@@ -359,9 +316,8 @@ fn tls_min_decides_which_servers_are_acceptable() {
     options.min_version = TlsVersion::Tls13;
     let mut client = tls_client(&server, options);
     run(async {
-        let error = get(&mut client, "/json").await.unwrap_err();
-        assert_eq!(error.kind(), ErrorKind::TlsHandshake, "{error}");
-        assert!(error.to_string().contains("protocol_version"), "{error}");
+        let error = get_err(&mut client, "/json", OK_TIMEOUT).await;
+        assert_error(&error, ErrorKind::TlsHandshake, &["protocol_version"]);
     });
     assert_eq!(server.stop().requests_answered, 1);
 }
@@ -371,11 +327,11 @@ fn https_to_a_plain_http_server_is_a_protocol_error() {
     let server = server();
     let mut client = tls_client(&server, TlsOptions::default());
     run(async {
-        let error = get(&mut client, "/json").await.unwrap_err();
-        assert_eq!(error.kind(), ErrorKind::TlsProtocol, "{error}");
-        assert!(
-            error.to_string().contains("is the server speaking TLS"),
-            "{error}"
+        let error = get_err(&mut client, "/json", OK_TIMEOUT).await;
+        assert_error(
+            &error,
+            ErrorKind::TlsProtocol,
+            &["is the server speaking TLS"],
         );
     });
 }
@@ -399,12 +355,8 @@ fn a_server_closing_mid_handshake_is_a_handshake_failure() {
     let mut client = Client::new(https_origin(addr), ClientConfig::default())
         .with_tls(TlsConnector::new(&TlsOptions::default()).unwrap());
     run(async {
-        let error = get(&mut client, "/").await.unwrap_err();
-        assert_eq!(error.kind(), ErrorKind::TlsHandshake, "{error}");
-        assert!(
-            error.to_string().contains("closed the connection"),
-            "{error}"
-        );
+        let error = get_err(&mut client, "/", OK_TIMEOUT).await;
+        assert_error(&error, ErrorKind::TlsHandshake, &["closed the connection"]);
     });
     let hello_bytes = closer.join().unwrap();
     assert!(hello_bytes > 0, "the client sent a ClientHello");
@@ -424,16 +376,7 @@ fn a_deadline_in_a_handshake_that_never_ends_is_a_handshake_timeout() {
     let mut client = Client::new(https_origin(addr), ClientConfig::default())
         .with_tls(TlsConnector::new(&TlsOptions::default()).unwrap());
     run(async {
-        let error = send(
-            &mut client,
-            Method::GET,
-            "/",
-            b"",
-            &ResponseNeeds::STATUS_ONLY,
-            Duration::from_millis(200),
-        )
-        .await
-        .unwrap_err();
+        let error = get_status_err(&mut client, "/", Duration::from_millis(200)).await;
         assert_eq!(error.kind(), ErrorKind::TlsHandshake, "{error}");
         assert_eq!(
             error.to_string(),
@@ -446,18 +389,17 @@ fn a_deadline_in_a_handshake_that_never_ends_is_a_handshake_timeout() {
 #[test]
 fn reconnects_resume_the_session() {
     let server = localhost_server();
-    let dir = TempDir::new("resume");
-    let mut client = tls_client(&server, trusting(&server, &dir));
+    let (mut client, _dir) = trusting_client(&server, "resume");
     let closes = 5u64;
     run(async {
         for i in 0..closes {
             // Each reply closes the connection: the next request reconnects.
-            let got = get(&mut client, "/close").await.unwrap();
+            let got = get_ok(&mut client, "/close").await;
             assert_eq!(got.status, 200);
             assert!(got.connect.is_some(), "request {i}");
         }
         // A last request on a fresh connection, kept open to read what it negotiated.
-        let got = get(&mut client, "/tls").await.unwrap();
+        let got = get_ok(&mut client, "/tls").await;
         assert_eq!(json(&got)["resumed"], true);
         assert!(client.tls_info().unwrap().resumed);
     });
@@ -479,11 +421,10 @@ fn resumption_works_over_tls12_too() {
         identity: TlsIdentity::localhost().unwrap(),
         tls12_only: true,
     });
-    let dir = TempDir::new("resume12");
-    let mut client = tls_client(&server, trusting(&server, &dir));
+    let (mut client, _dir) = trusting_client(&server, "resume12");
     run(async {
         for _ in 0..3 {
-            assert_eq!(get(&mut client, "/close").await.unwrap().status, 200);
+            assert_eq!(get_ok(&mut client, "/close").await.status, 200);
         }
     });
     let counters = client.counters();
@@ -505,10 +446,10 @@ fn clients_sharing_the_process_connector_resume_each_others_sessions() {
     run(async {
         // Without `with_tls`: both clients take the shared connector for these options.
         let mut first = Client::new(origin.clone(), config.clone());
-        assert_eq!(get(&mut first, "/").await.unwrap().status, 200);
+        assert_eq!(get_ok(&mut first, "/").await.status, 200);
         assert!(!first.tls_info().unwrap().resumed);
         let mut second = Client::new(origin.clone(), config.clone());
-        assert_eq!(get(&mut second, "/").await.unwrap().status, 200);
+        assert_eq!(get_ok(&mut second, "/").await.status, 200);
         assert!(
             second.tls_info().unwrap().resumed,
             "the second client resumed the first one's session"
@@ -516,7 +457,7 @@ fn clients_sharing_the_process_connector_resume_each_others_sessions() {
         // A client with a connector of its own has an empty cache: a full handshake.
         let own = TlsConnector::new(&config.tls).unwrap();
         let mut third = Client::new(origin.clone(), config.clone()).with_tls(own);
-        assert_eq!(get(&mut third, "/").await.unwrap().status, 200);
+        assert_eq!(get_ok(&mut third, "/").await.status, 200);
         assert!(!third.tls_info().unwrap().resumed);
     });
     let stats = server.stop();
@@ -537,9 +478,9 @@ fn sni_is_the_host_name_and_absent_for_ip_addresses() {
     let mut by_ip =
         Client::new(https_origin(server.addr()), ClientConfig::default()).with_tls(connector);
     run(async {
-        let got = get(&mut named, "/tls").await.unwrap();
+        let got = get_ok(&mut named, "/tls").await;
         assert_eq!(json(&got)["sni"], "localhost", "{:?}", json(&got));
-        let got = get(&mut by_ip, "/tls").await.unwrap();
+        let got = get_ok(&mut by_ip, "/tls").await;
         assert_eq!(json(&got)["sni"], serde_json::Value::Null);
     });
 }
@@ -547,14 +488,13 @@ fn sni_is_the_host_name_and_absent_for_ip_addresses() {
 #[test]
 fn an_idle_tls_connection_is_checked_and_kept_when_clean() {
     let server = localhost_server();
-    let dir = TempDir::new("idle");
-    let mut client = tls_client(&server, trusting(&server, &dir));
+    let (mut client, _dir) = trusting_client(&server, "idle");
     run(async {
         for i in 0..5 {
             // Idle longer than `probe_idle_after` (1 ms): each request runs the idle check,
             // which must read the TLS 1.3 session tickets as harmless.
             molotov_runtime::timer::sleep(Duration::from_millis(5)).await;
-            let got = get(&mut client, "/json").await.unwrap();
+            let got = get_ok(&mut client, "/json").await;
             assert_eq!(got.reused, i > 0, "request {i}");
         }
     });
@@ -571,23 +511,13 @@ fn a_server_closing_an_idle_tls_connection_is_a_transparent_reconnect() {
         idle_timeout: Some(Duration::from_millis(50)),
         ..ServerConfig::default()
     });
-    let dir = TempDir::new("idleclose");
-    let mut client = tls_client(&server, trusting(&server, &dir));
+    let (mut client, _dir) = trusting_client(&server, "idleclose");
     run(async {
-        assert_eq!(get(&mut client, "/json").await.unwrap().status, 200);
+        assert_eq!(get_ok(&mut client, "/json").await.status, 200);
         molotov_runtime::timer::sleep(Duration::from_millis(200)).await;
         // A POST is never retried: only the idle check (which must see the close_notify
         // and the end of stream through rustls) can make it succeed.
-        let got = send(
-            &mut client,
-            Method::POST,
-            "/echo",
-            b"after close",
-            &ResponseNeeds::EVERYTHING,
-            OK_TIMEOUT,
-        )
-        .await
-        .expect("POST after an idle close succeeds");
+        let got = post_ok(&mut client, "/echo", b"after close").await;
         assert_eq!(got.body, b"after close");
         assert!(!got.reused);
     });
@@ -604,22 +534,13 @@ fn a_server_closing_an_idle_tls_connection_is_a_transparent_reconnect() {
 #[test]
 fn a_reply_followed_by_close_notify_drops_the_connection_at_once() {
     let server = localhost_server();
-    let dir = TempDir::new("silent");
-    let mut client = tls_client(&server, trusting(&server, &dir));
+    let (mut client, _dir) = trusting_client(&server, "silent");
     run(async {
         // The server answers without announcing a close, then closes (close_notify).
-        assert_eq!(get(&mut client, "/close/silent").await.unwrap().status, 200);
+        assert_eq!(get_ok(&mut client, "/close/silent").await.status, 200);
         molotov_runtime::timer::sleep(Duration::from_millis(50)).await;
-        let got = send(
-            &mut client,
-            Method::POST,
-            "/echo",
-            b"after close",
-            &ResponseNeeds::EVERYTHING,
-            OK_TIMEOUT,
-        )
-        .await
-        .expect("POST after a silent close succeeds");
+        // The POST after the silent close succeeds, on a fresh connection.
+        let got = post_ok(&mut client, "/echo", b"after close").await;
         assert!(!got.reused);
     });
     assert_eq!(client.counters().retries, 0);
@@ -629,41 +550,31 @@ fn a_reply_followed_by_close_notify_drops_the_connection_at_once() {
 #[test]
 fn http_failures_keep_their_kinds_over_tls() {
     let server = localhost_server();
-    let dir = TempDir::new("failures");
-    let mut client = tls_client(&server, trusting(&server, &dir));
+    let (mut client, _dir) = trusting_client(&server, "failures");
     run(async {
         // Truncated body, then the server drops the connection (no close_notify).
-        let error = get(&mut client, "/hostile/truncated").await.unwrap_err();
+        let error = get_err(&mut client, "/hostile/truncated", OK_TIMEOUT).await;
         assert_eq!(error.kind(), ErrorKind::ClosedEarly, "{error}");
         // Not HTTP inside the TLS stream.
-        let error = get(&mut client, "/hostile/garbage").await.unwrap_err();
+        let error = get_err(&mut client, "/hostile/garbage", OK_TIMEOUT).await;
         assert_eq!(error.kind(), ErrorKind::MalformedResponse, "{error}");
         // RST in the middle of the body.
-        let error = get(&mut client, "/hostile/reset").await.unwrap_err();
+        let error = get_err(&mut client, "/hostile/reset", OK_TIMEOUT).await;
         assert_eq!(error.kind(), ErrorKind::Reset, "{error}");
         // Deadline.
-        let error = send(
-            &mut client,
-            Method::GET,
-            "/delay/2000",
-            b"",
-            &ResponseNeeds::STATUS_ONLY,
-            Duration::from_millis(100),
-        )
-        .await
-        .unwrap_err();
+        let error = get_status_err(&mut client, "/delay/2000", Duration::from_millis(100)).await;
         assert_eq!(error.kind(), ErrorKind::RequestTimeout, "{error}");
         // Stray bytes after a response: the connection is dropped, the next one is fresh.
-        let got = get(&mut client, "/hostile/wrong-length").await.unwrap();
+        let got = get_ok(&mut client, "/hostile/wrong-length").await;
         assert_eq!(got.body, b"hello");
-        let got = get(&mut client, "/json").await.unwrap();
+        let got = get_ok(&mut client, "/json").await;
         assert!(!got.reused);
         // A large body through rustls' 4 KiB reads.
-        let got = get(&mut client, "/bytes/3000000").await.unwrap();
+        let got = get_ok(&mut client, "/bytes/3000000").await;
         assert_eq!(got.body_len, 3_000_000);
         assert_eq!(&got.body[..3], b"abc");
         // Chunked with a trailer.
-        let got = get(&mut client, "/chunked").await.unwrap();
+        let got = get_ok(&mut client, "/chunked").await;
         assert_eq!(got.body, b"hello chunked world");
         assert_eq!(got.trailers[0].1, b"done");
     });
@@ -684,11 +595,11 @@ fn a_bad_ca_file_fails_every_request_as_invalid_request() {
     // Lazily built shared connector: the error surfaces at the first connect.
     let mut client = Client::new(https_origin(server.addr()), config);
     run(async {
-        let error = get(&mut client, "/").await.unwrap_err();
-        assert_eq!(error.kind(), ErrorKind::InvalidRequest, "{error}");
-        assert!(
-            error.to_string().contains("holds no PEM certificate"),
-            "{error}"
+        let error = get_err(&mut client, "/", OK_TIMEOUT).await;
+        assert_error(
+            &error,
+            ErrorKind::InvalidRequest,
+            &["holds no PEM certificate"],
         );
     });
     assert_eq!(server.stop().tls_handshakes, 0);
@@ -703,11 +614,6 @@ fn tls_and_plain_clients_with_mixed_read_sizes_share_the_read_buffer() {
     let plain_srv = server();
     let dir = TempDir::new("mixed-reads");
     let options = trusting(&tls_srv, &dir);
-    let pattern = |n: usize| -> Vec<u8> {
-        (0..n)
-            .map(|i| b'a' + ((i % (64 << 10)) % 26) as u8)
-            .collect()
-    };
     let sizes = [100_000usize, 150_001, 65_537, 300_007, 1, 17_000];
     let reads = [1usize, 7, 4096, 16 << 10, 100_000, 3];
     let bodies = run(async {
@@ -739,19 +645,15 @@ fn tls_and_plain_clients_with_mixed_read_sizes_share_the_read_buffer() {
                 let n = if rb == 1 { n.min(20_000) } else { n };
                 let mut out = Vec::new();
                 for _ in 0..3 {
-                    let got = get(&mut client, &format!("/bytes/{n}")).await.unwrap();
+                    let got = get_ok(&mut client, &format!("/bytes/{n}")).await;
                     out.push((n, got.body));
                 }
                 out
             }));
         }
-        let mut all = Vec::new();
-        for t in tasks {
-            all.extend(t.await);
-        }
-        all
+        join_all(tasks).await
     });
-    for (n, body) in bodies {
-        assert!(body == pattern(n), "/bytes/{n} altered");
+    for (n, body) in bodies.into_iter().flatten() {
+        assert!(body == pattern_body(n), "/bytes/{n} altered");
     }
 }

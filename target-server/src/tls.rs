@@ -15,8 +15,8 @@ use std::io;
 use std::sync::Arc;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
+    BasicConstraints, Certificate, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
@@ -36,6 +36,17 @@ pub struct TlsIdentity {
     ca_der: Vec<u8>,
     cert_der: Vec<u8>,
     key_der: Vec<u8>,
+}
+
+/// An rcgen failure while making an identity, saying which step failed.
+fn failed(what: &str, e: rcgen::Error) -> io::Error {
+    io::Error::other(format!("{what}: {e}"))
+}
+
+/// Makes a certificate expired long ago: valid during the year 2000 only.
+fn valid_in_2000_only(params: &mut CertificateParams) {
+    params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2000, 12, 31);
 }
 
 impl std::fmt::Debug for TlsIdentity {
@@ -78,7 +89,6 @@ impl TlsIdentity {
     /// CA:TRUE), as `openssl req -x509` makes: the server sends it alone, and it is its own
     /// [`ca_pem`](Self::ca_pem). `expired`: valid during the year 2000 only.
     pub fn self_signed_ca(names: &[&str], expired: bool) -> io::Result<TlsIdentity> {
-        let failed = |what: &str, e: rcgen::Error| io::Error::other(format!("{what}: {e}"));
         let key = KeyPair::generate().map_err(|e| failed("generating the key", e))?;
         let owned: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
         let mut params = CertificateParams::new(owned.clone())
@@ -89,24 +99,28 @@ impl TlsIdentity {
             names.first().copied().unwrap_or("molotov-target"),
         );
         if expired {
-            params.not_before = rcgen::date_time_ymd(2000, 1, 1);
-            params.not_after = rcgen::date_time_ymd(2000, 12, 31);
+            valid_in_2000_only(&mut params);
         }
         let cert = params
             .self_signed(&key)
             .map_err(|e| failed("signing the certificate", e))?;
-        Ok(TlsIdentity {
-            names: owned,
-            ca_pem: cert.pem(),
+        Ok(TlsIdentity::of(owned, &cert, &cert, &key))
+    }
+
+    /// The identity for `names`: `ca` signed `cert`, whose key is `key` (a self-signed
+    /// certificate is its own `ca`).
+    fn of(names: Vec<String>, ca: &Certificate, cert: &Certificate, key: &KeyPair) -> TlsIdentity {
+        TlsIdentity {
+            names,
+            ca_pem: ca.pem(),
             cert_pem: cert.pem(),
-            ca_der: cert.der().to_vec(),
+            ca_der: ca.der().to_vec(),
             cert_der: cert.der().to_vec(),
             key_der: key.serialize_der(),
-        })
+        }
     }
 
     fn generate(names: &[&str], validity: Validity) -> io::Result<TlsIdentity> {
-        let failed = |what: &str, e: rcgen::Error| io::Error::other(format!("{what}: {e}"));
         let ca_key = KeyPair::generate().map_err(|e| failed("generating the CA key", e))?;
         let mut ca_params = CertificateParams::new(Vec::<String>::new())
             .map_err(|e| failed("the CA parameters", e))?;
@@ -136,20 +150,12 @@ impl TlsIdentity {
         leaf_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         leaf_params.use_authority_key_identifier_extension = true;
         if validity == Validity::Expired {
-            leaf_params.not_before = rcgen::date_time_ymd(2000, 1, 1);
-            leaf_params.not_after = rcgen::date_time_ymd(2000, 12, 31);
+            valid_in_2000_only(&mut leaf_params);
         }
         let leaf_cert = leaf_params
             .signed_by(&leaf_key, &issuer)
             .map_err(|e| failed("signing the server certificate", e))?;
-        Ok(TlsIdentity {
-            names: owned,
-            ca_pem: ca_cert.pem(),
-            cert_pem: leaf_cert.pem(),
-            ca_der: ca_cert.der().to_vec(),
-            cert_der: leaf_cert.der().to_vec(),
-            key_der: leaf_key.serialize_der(),
-        })
+        Ok(TlsIdentity::of(owned, &ca_cert, &leaf_cert, &leaf_key))
     }
 
     /// The names the server certificate is valid for.

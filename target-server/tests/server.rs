@@ -4,8 +4,10 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod common;
+use common::Binary;
 
 use molotov_target::replies::{FIXED_JSON, MAX_HEAD_BYTES};
 use molotov_target::{ServerConfig, ServerHandle, start};
@@ -398,30 +400,11 @@ fn several_threads_share_the_listener_and_the_counts() {
 
 #[test]
 fn the_binary_prints_its_address_and_stops_on_sigterm() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_molotov-target"))
-        .args(["--addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    let addr: SocketAddr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("{line:?}"))
-        .parse()
-        .unwrap();
+    let binary = Binary::start(&["--addr", "127.0.0.1:0"], None, "http");
+    let addr = binary.addr;
     assert_ne!(addr.port(), 0);
     for _ in 0..3 {
         exchange(addr, "GET / HTTP/1.1\r\n\r\n");
     }
-    // SAFETY: plain kill(2) on our own child's pid.
-    let killed = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-    assert_eq!(killed, 0);
-    let status = child.wait().unwrap();
-    assert!(status.success(), "{status}");
-    let mut rest = String::new();
-    stdout.read_to_string(&mut rest).unwrap();
-    assert_eq!(rest.trim(), "stopped by SIGTERM: answered 3 requests");
+    assert_eq!(binary.sigterm(), "stopped by SIGTERM: answered 3 requests");
 }

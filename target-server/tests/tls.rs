@@ -4,11 +4,13 @@
 //! the server's closes, resumption counted, a plain-HTTP client refused, and the binary's
 //! `--tls --cert-out`.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
+
+mod common;
+use common::Binary;
 
 use molotov_target::replies::FIXED_JSON;
 use molotov_target::{ServerConfig, ServerHandle, ServerTls, TlsIdentity, start};
@@ -20,11 +22,22 @@ type TlsSocket = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
 const SETTLE: Duration = Duration::from_secs(2);
 
 fn tls_server() -> ServerHandle {
+    tls_server_with(ServerTls::localhost().unwrap())
+}
+
+fn tls_server_with(tls: ServerTls) -> ServerHandle {
     start(ServerConfig {
-        tls: Some(ServerTls::localhost().unwrap()),
+        tls: Some(tls),
         ..ServerConfig::default()
     })
     .unwrap()
+}
+
+/// A server for `localhost` and a client configuration trusting its CA.
+fn tls_server_and_client_config() -> (ServerHandle, Arc<rustls::ClientConfig>) {
+    let server = tls_server();
+    let config = client_config(server.tls_identity().unwrap().ca_pem());
+    (server, config)
 }
 
 /// A client configuration trusting only `ca_pem`, with ALPN http/1.1 and its own session
@@ -93,10 +106,8 @@ fn read_more(socket: &mut TlsSocket, pending: &mut Vec<u8>) {
 
 #[test]
 fn the_chain_verifies_and_tls_reports_sni_alpn_and_version() {
-    let server = tls_server();
-    let identity = server.tls_identity().unwrap();
+    let (server, config) = tls_server_and_client_config();
     assert_eq!(server.scheme(), "https");
-    let config = client_config(identity.ca_pem());
     let mut socket = connect(server.addr(), &config, "localhost");
     assert_eq!(socket.conn.alpn_protocol(), Some(&b"http/1.1"[..]));
     socket
@@ -126,8 +137,7 @@ fn the_chain_verifies_and_tls_reports_sni_alpn_and_version() {
 
 #[test]
 fn pipelined_requests_over_tls_are_answered_in_order_and_counted() {
-    let server = tls_server();
-    let config = client_config(server.tls_identity().unwrap().ca_pem());
+    let (server, config) = tls_server_and_client_config();
     let mut socket = connect(server.addr(), &config, "localhost");
     let requests = 50;
     let mut batch = Vec::new();
@@ -155,8 +165,7 @@ fn pipelined_requests_over_tls_are_answered_in_order_and_counted() {
 
 #[test]
 fn server_closes_send_close_notify_and_sessions_resume() {
-    let server = tls_server();
-    let config = client_config(server.tls_identity().unwrap().ca_pem());
+    let (server, config) = tls_server_and_client_config();
     for round in 0..3 {
         let mut socket = connect(server.addr(), &config, "localhost");
         assert_eq!(
@@ -199,44 +208,10 @@ fn a_plain_http_client_gets_no_answer() {
     assert_eq!(stats.connections_accepted, 1);
 }
 
-#[test]
-fn wrong_name_and_expired_identities_are_what_they_say() {
-    let wrong = TlsIdentity::for_names(&["wrong.example"]).unwrap();
-    assert_eq!(wrong.names(), ["wrong.example".to_owned()]);
-    let server = start(ServerConfig {
-        tls: Some(ServerTls::new(wrong)),
-        ..ServerConfig::default()
-    })
-    .unwrap();
-    let config = client_config(server.tls_identity().unwrap().ca_pem());
-    let tcp = TcpStream::connect(server.addr()).unwrap();
-    let mut connection = rustls::ClientConnection::new(
-        Arc::clone(&config),
-        ServerName::try_from("localhost").unwrap(),
-    )
-    .unwrap();
-    let mut tcp = tcp;
-    let mut error = None;
-    while connection.is_handshaking() {
-        if let Err(e) = connection.complete_io(&mut tcp) {
-            error = Some(e.to_string());
-            break;
-        }
-    }
-    let error = error.expect("the handshake fails");
-    assert!(
-        error.contains("NotValidForName") || error.contains("not valid for name"),
-        "{error}"
-    );
-    drop(server);
-
-    let server = start(ServerConfig {
-        tls: Some(ServerTls::new(
-            TlsIdentity::expired(&["localhost"]).unwrap(),
-        )),
-        ..ServerConfig::default()
-    })
-    .unwrap();
+/// Starts a server with `identity`, trusts its CA and connects as `localhost`: the error that
+/// ends the handshake, which must fail.
+fn handshake_error(identity: TlsIdentity) -> String {
+    let server = tls_server_with(ServerTls::new(identity));
     let config = client_config(server.tls_identity().unwrap().ca_pem());
     let mut tcp = TcpStream::connect(server.addr()).unwrap();
     let mut connection = rustls::ClientConnection::new(
@@ -244,14 +219,24 @@ fn wrong_name_and_expired_identities_are_what_they_say() {
         ServerName::try_from("localhost").unwrap(),
     )
     .unwrap();
-    let mut error = None;
     while connection.is_handshaking() {
         if let Err(e) = connection.complete_io(&mut tcp) {
-            error = Some(e.to_string());
-            break;
+            return e.to_string();
         }
     }
-    let error = error.expect("the handshake fails");
+    panic!("the handshake fails")
+}
+
+#[test]
+fn wrong_name_and_expired_identities_are_what_they_say() {
+    let wrong = TlsIdentity::for_names(&["wrong.example"]).unwrap();
+    assert_eq!(wrong.names(), ["wrong.example".to_owned()]);
+    let error = handshake_error(wrong);
+    assert!(
+        error.contains("NotValidForName") || error.contains("not valid for name"),
+        "{error}"
+    );
+    let error = handshake_error(TlsIdentity::expired(&["localhost"]).unwrap());
     assert!(error.contains("expired"), "{error}");
 }
 
@@ -260,23 +245,14 @@ fn the_binary_serves_tls_and_writes_its_ca() {
     let dir = std::env::temp_dir().join(format!("molotov-target-tls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let ca_path = dir.join("ca.pem");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_molotov-target"))
-        .args(["--addr", "127.0.0.1:0", "--tls", "--cert-out"])
-        .arg(&ca_path)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut binary = Binary::start(
+        &["--addr", "127.0.0.1:0", "--tls", "--cert-out"],
+        Some(&ca_path),
+        "https",
+    );
+    let addr = binary.addr;
     let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    let addr: SocketAddr = line
-        .trim()
-        .strip_prefix("listening on https://")
-        .unwrap_or_else(|| panic!("{line:?}"))
-        .parse()
-        .unwrap();
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
+    binary.stdout.read_line(&mut line).unwrap();
     assert!(line.starts_with("CA certificate written to"), "{line:?}");
     let ca = std::fs::read_to_string(&ca_path).unwrap();
     let config = client_config(&ca);
@@ -286,12 +262,6 @@ fn the_binary_serves_tls_and_writes_its_ca() {
         .unwrap();
     let (_, body) = read_response(&mut socket, &mut Vec::new());
     assert_eq!(body, FIXED_JSON);
-    // SAFETY: plain kill(2) on our own child's pid.
-    let killed = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-    assert_eq!(killed, 0);
-    assert!(child.wait().unwrap().success());
-    let mut rest = String::new();
-    stdout.read_to_string(&mut rest).unwrap();
-    assert_eq!(rest.trim(), "stopped by SIGTERM: answered 1 request");
+    assert_eq!(binary.sigterm(), "stopped by SIGTERM: answered 1 request");
     let _ = std::fs::remove_dir_all(&dir);
 }

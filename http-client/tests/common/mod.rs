@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests: running a future on a molotov-runtime executor,
-//! starting the in-repo target server, and sending one request with a client.
+//! starting the in-repo target server, sending one request with a client (expecting a
+//! response or an error), and running many clients at once.
 
 #![allow(dead_code)]
 
@@ -7,7 +8,8 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use molotov_http::{
-    Client, ClientConfig, Error, Method, Origin, RequestMeta, ResponseNeeds, render_request,
+    Client, ClientConfig, ClientCounters, Error, ErrorKind, Method, Origin, RequestMeta,
+    ResponseNeeds, render_request,
 };
 use molotov_target::{ServerConfig, ServerHandle};
 
@@ -107,23 +109,55 @@ pub async fn send(
     })
 }
 
+/// Sends one request with the generous deadline; panics, naming the request, on error.
+pub async fn send_ok(
+    client: &mut Client,
+    method: Method,
+    path: &str,
+    body: &[u8],
+    needs: &ResponseNeeds,
+) -> Got {
+    let name = format!("{method} {path}");
+    send(client, method, path, body, needs, OK_TIMEOUT)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// Sends one request with a deadline, expecting an error; panics, naming the request, on a
+/// response.
+pub async fn send_err(
+    client: &mut Client,
+    method: Method,
+    path: &str,
+    body: &[u8],
+    needs: &ResponseNeeds,
+    timeout: Duration,
+) -> Error {
+    let name = format!("{method} {path}");
+    match send(client, method, path, body, needs, timeout).await {
+        Ok(got) => panic!("{name}: expected an error, got status {}", got.status),
+        Err(e) => e,
+    }
+}
+
 /// GET `path` keeping everything, with the generous deadline; panics on error.
 pub async fn get_ok(client: &mut Client, path: &str) -> Got {
-    send(
-        client,
-        Method::GET,
-        path,
-        b"",
-        &ResponseNeeds::EVERYTHING,
-        OK_TIMEOUT,
-    )
-    .await
-    .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    send_ok(client, Method::GET, path, b"", &ResponseNeeds::EVERYTHING).await
+}
+
+/// HEAD `path` keeping everything, with the generous deadline; panics on error.
+pub async fn head_ok(client: &mut Client, path: &str) -> Got {
+    send_ok(client, Method::HEAD, path, b"", &ResponseNeeds::EVERYTHING).await
+}
+
+/// POST `body` to `path` keeping everything, with the generous deadline; panics on error.
+pub async fn post_ok(client: &mut Client, path: &str, body: &[u8]) -> Got {
+    send_ok(client, Method::POST, path, body, &ResponseNeeds::EVERYTHING).await
 }
 
 /// GET `path` with a deadline, expecting an error.
 pub async fn get_err(client: &mut Client, path: &str, timeout: Duration) -> Error {
-    match send(
+    send_err(
         client,
         Method::GET,
         path,
@@ -132,8 +166,69 @@ pub async fn get_err(client: &mut Client, path: &str, timeout: Duration) -> Erro
         timeout,
     )
     .await
-    {
-        Ok(got) => panic!("GET {path}: expected an error, got status {}", got.status),
-        Err(e) => e,
+}
+
+/// GET `path` keeping only the status, with a deadline, expecting an error.
+pub async fn get_status_err(client: &mut Client, path: &str, timeout: Duration) -> Error {
+    send_err(
+        client,
+        Method::GET,
+        path,
+        b"",
+        &ResponseNeeds::STATUS_ONLY,
+        timeout,
+    )
+    .await
+}
+
+/// Checks that `error` is of `kind` and that its message holds every one of `words` (a
+/// failure points at the caller's line).
+#[track_caller]
+pub fn assert_error(error: &Error, kind: ErrorKind, words: &[&str]) {
+    assert_eq!(error.kind(), kind, "{error}");
+    for word in words {
+        assert!(error.to_string().contains(word), "{word:?} not in: {error}");
     }
+}
+
+/// Waits for every task, in order, and returns their outputs.
+pub async fn join_all<T: 'static>(tasks: Vec<molotov_runtime::Task<T>>) -> Vec<T> {
+    let mut outputs = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        outputs.push(task.await);
+    }
+    outputs
+}
+
+/// Runs `clients` tasks on one executor, each with a client from `new_client`, each sending
+/// `per_client` `GET /` in turn: per client, how many were answered 200, and its counters.
+pub fn many_clients(
+    clients: u64,
+    per_client: u64,
+    new_client: impl Fn() -> Client,
+) -> Vec<(u64, ClientCounters)> {
+    run(async {
+        let tasks: Vec<_> = (0..clients)
+            .map(|_| {
+                let mut client = new_client();
+                molotov_runtime::spawn_local(async move {
+                    let mut ok = 0u64;
+                    for _ in 0..per_client {
+                        if get_ok(&mut client, "/").await.status == 200 {
+                            ok += 1;
+                        }
+                    }
+                    (ok, client.counters())
+                })
+            })
+            .collect();
+        join_all(tasks).await
+    })
+}
+
+/// What the target server sends for `/bytes/{n}`: its 64 KiB pattern chunk over and over.
+pub fn pattern_body(n: usize) -> Vec<u8> {
+    (0..n)
+        .map(|i| b'a' + ((i % (64 << 10)) % 26) as u8)
+        .collect()
 }
