@@ -148,6 +148,11 @@ impl<'s> Lexer<'s> {
         Span::new(self.file, start, end)
     }
 
+    /// Where the input ends (the end of a sub-lexer's range).
+    pub(crate) fn end(&self) -> usize {
+        self.end
+    }
+
     pub(crate) fn at_eof(&self) -> bool {
         self.pos >= self.end
     }

@@ -331,8 +331,23 @@ impl Parser<'_, '_> {
                 }
             }
             _ => {
+                // `status === 200`: `==` then a glued `=`.
+                let triple = t.is(&Tok::Eq)
+                    && c.i > 0
+                    && c.toks[c.i - 1].is(&Tok::EqEq)
+                    && c.toks[c.i - 1].span.end == t.span.start;
                 c.next();
-                self.unexpected(&t, "a value");
+                if triple {
+                    let eqs = c.toks[c.i - 2].span.to(t.span);
+                    let fixed = self.line_with(c, eqs, "==");
+                    self.unexpected_help(
+                        &t,
+                        "a value",
+                        format!("there is no `===`: write `{fixed}`"),
+                    );
+                } else {
+                    self.unexpected(&t, "a value");
+                }
                 return None;
             }
         })

@@ -335,15 +335,7 @@ impl Parser<'_, '_> {
 
     /// `= VALUE` after the name of a `let`.
     fn let_value(&mut self, c: &mut Cursor) -> Option<ValueAst> {
-        if self.lex_error(c) {
-            return None;
-        }
-        if c.eat(&Tok::Eq).is_none() {
-            let t = c.peek().cloned();
-            match t {
-                Some(t) => self.unexpected(&t, "`=`"),
-                None => self.expected_at_end(c, "`=` and a value"),
-            }
+        if !self.assign_eq(c, "a value") {
             return None;
         }
         self.value(c)
