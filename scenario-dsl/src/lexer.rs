@@ -667,6 +667,13 @@ pub(crate) fn lookalike_hint(c: char) -> Option<String> {
                 "`{c}` is a typographic quote: write a string between straight quotes `\"`"
             ));
         }
+        '\'' => {
+            return Some(
+                "a string is written between double quotes: `\"text\"` (a `'` inside one is \
+                 plain text)"
+                    .into(),
+            );
+        }
         'µ' | 'μ' => {
             return Some(
                 "a duration in a plan is in `ms`, `s`, `m` or `h` (`µs` is not one): \

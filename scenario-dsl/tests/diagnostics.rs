@@ -407,12 +407,56 @@ fn the_first_error_is_the_cause_with_a_hint() {
             "6:19",
             "",
         ),
+        (
+            "an unquoted log message",
+            in_scenario("  log hello world"),
+            "expected a quoted message, found `hello`",
+            "6:7",
+            "a message is a string: write `log \"hello world\"`",
+        ),
+        (
+            "a single-quoted string",
+            in_scenario("  log 'hi'"),
+            "unexpected character `\\'`",
+            "6:7",
+            "a string is written between double quotes: `\"text\"` (a `'` inside one is plain text)",
+        ),
+        (
+            "Python's `sleep`",
+            in_scenario("  sleep 1"),
+            "unknown statement `sleep`",
+            "6:3",
+            "a pause is `think DURATION`, with a unit: `think 1s`, `think 500ms`",
+        ),
+        (
+            "`print` for `log`",
+            in_scenario("  print \"x\""),
+            "unknown statement `print`",
+            "6:3",
+            "a message is written with `log \"text\"`",
+        ),
+        (
+            "Python's `elif`, read as the `else if` it means (its `}` closes it)",
+            in_scenario(
+                "  capture x = status\n  if x == 1 {\n    log \"a\"\n  } elif x == 2 {\n    log \"b\"\n  } else {\n    log \"c\"\n  }",
+            ),
+            "unexpected `elif` after `}`",
+            "9:5",
+            "write `} else if CONDITION {`",
+        ),
     ];
     for (case, src, message, at, help) in cases {
         let (m, a, h) = first_error(src);
         assert_eq!(
             (m.as_str(), a.as_str(), h.as_str()),
             (*message, *at, *help),
+            "{case}:\n{}",
+            render(src)
+        );
+        // The cause is the only error: no follow-on.
+        assert_eq!(
+            render(src).matches("error:").count(),
+            1,
             "{case}:\n{}",
             render(src)
         );
