@@ -932,13 +932,18 @@ mod tests {
             "-170141183460469231731687303715884105729",
             "1234567890123456789012345678901234567890",
         ] {
-            match &toks(src)[0] {
-                Tok::Error(m, Some(help)) => {
-                    assert_eq!(*m, format!("integer `{src}` is out of range"));
-                    assert!(help.contains("128 bits"), "{help}");
-                }
-                other => panic!("{src}: {other:?}"),
+            assert_error_token(src, &format!("integer `{src}` is out of range"), "128 bits");
+        }
+    }
+
+    /// `src`'s first token is an error with `message` and a help that contains `help`.
+    fn assert_error_token(src: &str, message: &str, help: &str) {
+        match &toks(src)[0] {
+            Tok::Error(m, Some(h)) => {
+                assert_eq!(m, message, "{src}");
+                assert!(h.contains(help), "{src}: {h}");
             }
+            other => panic!("{src}: {other:?}"),
         }
     }
 
@@ -950,13 +955,11 @@ mod tests {
             Tok::Duration(Duration::from_secs(277_777 * 3600))
         );
         for src in ["1000000001s", "16666667m", "5000000000000000h"] {
-            match &toks(src)[0] {
-                Tok::Error(m, Some(help)) => {
-                    assert_eq!(*m, format!("invalid duration `{src}`"));
-                    assert!(help.contains("the longest is 1000000000s"), "{help}");
-                }
-                other => panic!("{src}: {other:?}"),
-            }
+            assert_error_token(
+                src,
+                &format!("invalid duration `{src}`"),
+                "the longest is 1000000000s",
+            );
         }
     }
 
