@@ -148,6 +148,11 @@ impl<'s> Lexer<'s> {
         Span::new(self.file, start, end)
     }
 
+    /// Where the input ends (the end of a sub-lexer's range).
+    pub(crate) fn end(&self) -> usize {
+        self.end
+    }
+
     pub(crate) fn at_eof(&self) -> bool {
         self.pos >= self.end
     }
@@ -662,6 +667,13 @@ pub(crate) fn lookalike_hint(c: char) -> Option<String> {
                 "`{c}` is a typographic quote: write a string between straight quotes `\"`"
             ));
         }
+        '\'' => {
+            return Some(
+                "a string is written between double quotes: `\"text\"` (a `'` inside one is \
+                 plain text)"
+                    .into(),
+            );
+        }
         'µ' | 'μ' => {
             return Some(
                 "a duration in a plan is in `ms`, `s`, `m` or `h` (`µs` is not one): \
@@ -920,13 +932,18 @@ mod tests {
             "-170141183460469231731687303715884105729",
             "1234567890123456789012345678901234567890",
         ] {
-            match &toks(src)[0] {
-                Tok::Error(m, Some(help)) => {
-                    assert_eq!(*m, format!("integer `{src}` is out of range"));
-                    assert!(help.contains("128 bits"), "{help}");
-                }
-                other => panic!("{src}: {other:?}"),
+            assert_error_token(src, &format!("integer `{src}` is out of range"), "128 bits");
+        }
+    }
+
+    /// `src`'s first token is an error with `message` and a help that contains `help`.
+    fn assert_error_token(src: &str, message: &str, help: &str) {
+        match &toks(src)[0] {
+            Tok::Error(m, Some(h)) => {
+                assert_eq!(m, message, "{src}");
+                assert!(h.contains(help), "{src}: {h}");
             }
+            other => panic!("{src}: {other:?}"),
         }
     }
 
@@ -938,13 +955,11 @@ mod tests {
             Tok::Duration(Duration::from_secs(277_777 * 3600))
         );
         for src in ["1000000001s", "16666667m", "5000000000000000h"] {
-            match &toks(src)[0] {
-                Tok::Error(m, Some(help)) => {
-                    assert_eq!(*m, format!("invalid duration `{src}`"));
-                    assert!(help.contains("the longest is 1000000000s"), "{help}");
-                }
-                other => panic!("{src}: {other:?}"),
-            }
+            assert_error_token(
+                src,
+                &format!("invalid duration `{src}`"),
+                "the longest is 1000000000s",
+            );
         }
     }
 

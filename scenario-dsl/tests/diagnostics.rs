@@ -294,3 +294,181 @@ fn a_long_line_with_a_repeated_mistake_gives_a_bounded_report() {
         );
     }
 }
+
+/// The first error of `src`: its message, its `line:col` and its help (empty when none).
+fn first_error(src: &str) -> (String, String, String) {
+    let out = render(src);
+    let mut lines = out.lines();
+    let message = lines.next().unwrap_or_default();
+    let message = message
+        .strip_prefix("error: ")
+        .unwrap_or(message)
+        .to_string();
+    let at = lines
+        .next()
+        .and_then(|l| l.trim().strip_prefix("--> t.mol:"))
+        .unwrap_or_default()
+        .to_string();
+    // The help of the first error: before the blank line that starts the next one.
+    let help = out
+        .split("\n\n")
+        .next()
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("= help: "))
+        .unwrap_or_default()
+        .to_string();
+    (message, at, help)
+}
+
+/// A scenario around `lines` (the request on line 5, `lines` from line 6).
+fn in_scenario(lines: &str) -> String {
+    format!("defaults {{\n  base http://127.0.0.1:1\n}}\nscenario a {{\n  GET /x\n{lines}\n}}\n")
+}
+
+#[test]
+fn the_first_error_is_the_cause_with_a_hint() {
+    // (case, plan, first message, line:col, help).
+    let cases: &[(&str, String, &str, &str, &str)] = &[
+        (
+            "an unclosed `(` stops at the line's end: the scenario's `}` is still seen",
+            in_scenario("  capture tok = json($.a\n  GET /y\n  Authorization: Bearer {{tok}}"),
+            "a JSONPath is written `jsonpath \"$.a\"`",
+            "6:22",
+            "a JSONPath is the word `jsonpath` and the path in quotes: write `capture tok = jsonpath \"$.a\"`",
+        ),
+        (
+            "a bare JSONPath after `capture NAME =`",
+            in_scenario("  capture tok = $.a"),
+            "a JSONPath is written `jsonpath \"$.a\"`",
+            "6:17",
+            "a JSONPath is the word `jsonpath` and the path in quotes: write `capture tok = jsonpath \"$.a\"`",
+        ),
+        (
+            "a bare JSONPath as a check's query",
+            in_scenario("  check $.items[0].id == 1"),
+            "a JSONPath is written `jsonpath \"$.items[0].id\"`",
+            "6:9",
+            "a JSONPath is the word `jsonpath` and the path in quotes: write `check jsonpath \"$.items[0].id\" == 1`",
+        ),
+        (
+            "a shell-style `$name`",
+            in_scenario("  check body contains $x"),
+            "unexpected character `$`",
+            "6:23",
+            "write `x` (in a target, a header or a body: `{{x}}`)",
+        ),
+        (
+            "`=` for `==` in a check",
+            in_scenario("  check status = 200"),
+            "expected an operator (`==`, `<`, `in`, `contains`, `exists`, ...), found `=`",
+            "6:16",
+            "use `==`: `=` assigns (in `let` and `capture`), `==` compares: write `check status == 200`",
+        ),
+        (
+            "`=` for `==` with CRLF line endings",
+            in_scenario("  check status = 200").replace('\n', "\r\n"),
+            "expected an operator (`==`, `<`, `in`, `contains`, `exists`, ...), found `=`",
+            "6:16",
+            "use `==`: `=` assigns (in `let` and `capture`), `==` compares: write `check status == 200`",
+        ),
+        (
+            "JavaScript's `===`",
+            in_scenario("  check status === 200"),
+            "expected a value, found `=`",
+            "6:18",
+            "there is no `===`: write `check status == 200`",
+        ),
+        (
+            "`==` in a `let`",
+            in_scenario("  let x == 1"),
+            "expected `=`, found `==`",
+            "6:9",
+            "`==` compares, `=` assigns: write `let x = 1`",
+        ),
+        (
+            "`==` in a `capture`",
+            in_scenario("  capture x == status"),
+            "expected `=`, found `==`",
+            "6:13",
+            "`==` compares, `=` assigns: write `capture x = status`",
+        ),
+        (
+            "an unclosed `[` in a `let` stops before the next request",
+            in_scenario("  let xs = [1, 2\n  GET /z"),
+            "unclosed list",
+            "6:12",
+            "",
+        ),
+        (
+            "an unclosed `(` in a check stops before the `}`",
+            in_scenario("  check status == (200"),
+            "expected a value, found `(`",
+            "6:19",
+            "",
+        ),
+        (
+            "an unquoted log message",
+            in_scenario("  log hello world"),
+            "expected a quoted message, found `hello`",
+            "6:7",
+            "a message is a string: write `log \"hello world\"`",
+        ),
+        (
+            "a single-quoted string",
+            in_scenario("  log 'hi'"),
+            "unexpected character `\\'`",
+            "6:7",
+            "a string is written between double quotes: `\"text\"` (a `'` inside one is plain text)",
+        ),
+        (
+            "Python's `sleep`",
+            in_scenario("  sleep 1"),
+            "unknown statement `sleep`",
+            "6:3",
+            "a pause is `think DURATION`, with a unit: `think 1s`, `think 500ms`",
+        ),
+        (
+            "`print` for `log`",
+            in_scenario("  print \"x\""),
+            "unknown statement `print`",
+            "6:3",
+            "a message is written with `log \"text\"`",
+        ),
+        (
+            "Python's `elif`, read as the `else if` it means (its `}` closes it)",
+            in_scenario(
+                "  capture x = status\n  if x == 1 {\n    log \"a\"\n  } elif x == 2 {\n    log \"b\"\n  } else {\n    log \"c\"\n  }",
+            ),
+            "unexpected `elif` after `}`",
+            "9:5",
+            "write `} else if CONDITION {`",
+        ),
+    ];
+    for (case, src, message, at, help) in cases {
+        let (m, a, h) = first_error(src);
+        assert_eq!(
+            (m.as_str(), a.as_str(), h.as_str()),
+            (*message, *at, *help),
+            "{case}:\n{}",
+            render(src)
+        );
+        // The cause is the only error: no follow-on.
+        assert_eq!(
+            render(src).matches("error:").count(),
+            1,
+            "{case}:\n{}",
+            render(src)
+        );
+    }
+}
+
+#[test]
+fn a_list_or_an_object_still_spans_lines() {
+    for src in [
+        "let xs = [\n  {\n    a: 1\n  },\n  2,\n]\nscenario a {\n  GET http://127.0.0.1:1/\n  check status in [\n    200,\n    201\n  ]\n}\n",
+        "let o = {\n  \"l\": [\n    1,\n  ],\n}\nscenario a {\n  GET http://127.0.0.1:1/\n}\n",
+    ] {
+        assert_eq!(render(src), "(compiled without errors)\n", "{src}");
+    }
+}

@@ -187,6 +187,35 @@ impl Parser<'_, '_> {
         );
     }
 
+    /// After an item of the list or object that `open` opens, not followed by `,`: the span
+    /// of its `close` (`]` or `}`), or `None` when something else stands there or the line
+    /// ends (reported).
+    fn close_after_item(&mut self, c: &mut Cursor, open: Span, close: Tok) -> Option<Span> {
+        if let Some(span) = c.eat(&close) {
+            return Some(span);
+        }
+        match c.peek().cloned() {
+            Some(n) if close == Tok::RBracket => self.unexpected(&n, "`,` or `]`"),
+            Some(n) => self.unexpected(&n, "`,` or `}`"),
+            None => self.unclosed_value(open, &close),
+        }
+        None
+    }
+
+    /// Reports that the list (`close` is `]`) or object (`}`) opened at `open` is never
+    /// closed.
+    fn unclosed_value(&mut self, open: Span, close: &Tok) {
+        let (what, opener) = if *close == Tok::RBracket {
+            ("list", "[")
+        } else {
+            ("object", "{")
+        };
+        self.err(
+            RawDiag::error(open, format!("unclosed {what}"))
+                .label(format!("this `{opener}` is never closed")),
+        );
+    }
+
     /// A value in statement position.
     pub(super) fn value(&mut self, c: &mut Cursor) -> Option<ValueAst> {
         self.one_level_deeper(c, Self::value_at_depth)
@@ -265,19 +294,8 @@ impl Parser<'_, '_> {
                     }
                     items.push(self.value(c)?);
                     if c.eat(&Tok::Comma).is_none() {
-                        match c.eat(&Tok::RBracket) {
-                            Some(close) => return Some(ValueAst::List(items, t.span.to(close))),
-                            None => {
-                                match c.peek().cloned() {
-                                    Some(n) => self.unexpected(&n, "`,` or `]`"),
-                                    None => self.err(
-                                        RawDiag::error(t.span, "unclosed list")
-                                            .label("this `[` is never closed"),
-                                    ),
-                                }
-                                return None;
-                            }
-                        }
+                        let close = self.close_after_item(c, t.span, Tok::RBracket)?;
+                        return Some(ValueAst::List(items, t.span.to(close)));
                     }
                 }
             }
@@ -296,10 +314,7 @@ impl Parser<'_, '_> {
                             return None;
                         }
                         None => {
-                            self.err(
-                                RawDiag::error(t.span, "unclosed object")
-                                    .label("this `{` is never closed"),
-                            );
+                            self.unclosed_value(t.span, &Tok::RBrace);
                             return None;
                         }
                     };
@@ -314,25 +329,29 @@ impl Parser<'_, '_> {
                     let v = self.value(c)?;
                     fields.push((key, kspan, v));
                     if c.eat(&Tok::Comma).is_none() {
-                        match c.eat(&Tok::RBrace) {
-                            Some(close) => return Some(ValueAst::Object(fields, t.span.to(close))),
-                            None => {
-                                match c.peek().cloned() {
-                                    Some(n) => self.unexpected(&n, "`,` or `}`"),
-                                    None => self.err(
-                                        RawDiag::error(t.span, "unclosed object")
-                                            .label("this `{` is never closed"),
-                                    ),
-                                }
-                                return None;
-                            }
-                        }
+                        let close = self.close_after_item(c, t.span, Tok::RBrace)?;
+                        return Some(ValueAst::Object(fields, t.span.to(close)));
                     }
                 }
             }
             _ => {
+                // `status === 200`: `==` then a glued `=`.
+                let triple = t.is(&Tok::Eq)
+                    && c.i > 0
+                    && c.toks[c.i - 1].is(&Tok::EqEq)
+                    && c.toks[c.i - 1].span.end == t.span.start;
                 c.next();
-                self.unexpected(&t, "a value");
+                if triple {
+                    let eqs = c.toks[c.i - 2].span.to(t.span);
+                    let fixed = self.line_with(c, eqs, "==");
+                    self.unexpected_help(
+                        &t,
+                        "a value",
+                        format!("there is no `===`: write `{fixed}`"),
+                    );
+                } else {
+                    self.unexpected(&t, "a value");
+                }
                 return None;
             }
         })
@@ -398,16 +417,7 @@ impl Parser<'_, '_> {
                     }
                     items.push(self.expr(c)?);
                     if c.eat(&Tok::Comma).is_none() {
-                        let Some(close) = c.eat(&Tok::RBracket) else {
-                            match c.peek().cloned() {
-                                Some(n) => self.unexpected(&n, "`,` or `]`"),
-                                None => self.err(
-                                    RawDiag::error(t.span, "unclosed list")
-                                        .label("this `[` is never closed"),
-                                ),
-                            }
-                            return None;
-                        };
+                        let close = self.close_after_item(c, t.span, Tok::RBracket)?;
                         return Some(Expr::List(items, t.span.to(close)));
                     }
                 }

@@ -335,15 +335,7 @@ impl Parser<'_, '_> {
 
     /// `= VALUE` after the name of a `let`.
     fn let_value(&mut self, c: &mut Cursor) -> Option<ValueAst> {
-        if self.lex_error(c) {
-            return None;
-        }
-        if c.eat(&Tok::Eq).is_none() {
-            let t = c.peek().cloned();
-            match t {
-                Some(t) => self.unexpected(&t, "`=`"),
-                None => self.expected_at_end(c, "`=` and a value"),
-            }
+        if !self.assign_eq(c, "a value") {
             return None;
         }
         self.value(c)
@@ -788,6 +780,13 @@ impl Parser<'_, '_> {
                         d.label(format!("methods are uppercase: `{upper}`"))
                     }
                     Some(s) => d.label(format!("did you mean `{s}`?")),
+                    // Other tools' words.
+                    None if matches!(w, "sleep" | "wait" | "pause") => d
+                        .label("not a statement")
+                        .help("a pause is `think DURATION`, with a unit: `think 1s`, `think 500ms`"),
+                    None if matches!(w, "print" | "console") => d
+                        .label("not a statement")
+                        .help("a message is written with `log \"text\"`"),
                     None => match did_you_mean(&w.to_ascii_uppercase(), METHODS.iter().copied()) {
                         Some(m) if w.len() > 2 => d.label(format!("did you mean `{m}`? (methods are uppercase)")),
                         _ => d
@@ -973,6 +972,24 @@ impl Parser<'_, '_> {
                     self.end_of_line(&mut c, "after `else`");
                     otherwise = Some(self.closed_block(open.unwrap_or(else_kw), "`else`"));
                 }
+            } else if c.peek().is_some_and(|t| {
+                t.is(&Tok::Ident) && matches!(self.text(t.span), "elif" | "elsif" | "elseif")
+            }) {
+                let t = c.next()?;
+                let written = self.text(t.span);
+                self.err(
+                    RawDiag::error(t.span, format!("unexpected `{written}` after `}}`"))
+                        .label("not a keyword of the language")
+                        .help("write `} else if CONDITION {`"),
+                );
+                // Read as the `else if` it means: its block's `}` closes it, not the outer one.
+                if self.enter(t.span) {
+                    otherwise = self.if_rest(t.span, &mut c).map(|s| vec![s]);
+                    self.leave();
+                }
+                if otherwise.is_none() {
+                    otherwise = Some(Vec::new());
+                }
             } else {
                 self.end_of_line(&mut c, "after `}`");
             }
@@ -1083,7 +1100,22 @@ impl Parser<'_, '_> {
                 })
             }
             Some(t) => {
-                self.unexpected(&t, "a quoted message");
+                // `log hello world`: the message is the rest of the line, in quotes.
+                let text = self.text(Span::new(
+                    self.file,
+                    t.span.start as usize,
+                    c.end.end as usize,
+                ));
+                let quoted = if text.contains('"') || matches!(t.tok, Tok::Error(..)) {
+                    "log \"...\"".to_string()
+                } else {
+                    format!("log \"{text}\"")
+                };
+                self.unexpected_help(
+                    &t,
+                    "a quoted message",
+                    format!("a message is a string: write `{quoted}`"),
+                );
                 None
             }
             None => {

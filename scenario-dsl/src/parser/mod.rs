@@ -248,19 +248,66 @@ impl<'s> Parser<'s, '_> {
     }
 
     fn unexpected(&mut self, t: &Token, expected: &str) {
+        let d = self.unexpected_diag(t, expected);
+        self.err(d);
+    }
+
+    /// [`Parser::unexpected`] with a hint (unless the token is an error of its own, which
+    /// brings its hint).
+    fn unexpected_help(&mut self, t: &Token, expected: &str, help: String) {
+        let d = self.unexpected_diag(t, expected);
+        let d = if matches!(t.tok, Tok::Error(..)) {
+            d
+        } else {
+            d.help(help)
+        };
+        self.err(d);
+    }
+
+    fn unexpected_diag(&self, t: &Token, expected: &str) -> RawDiag {
         if let Tok::Error(msg, hint) = &t.tok {
             let mut d = RawDiag::error(t.span, msg.clone());
             if let Some(h) = hint {
                 d = d.help(h.clone());
             }
-            self.err(d);
-            return;
+            return d;
         }
         let found = describe(&t.tok, self.text(t.span));
-        self.err(
-            RawDiag::error(t.span, format!("expected {expected}, found {found}"))
-                .label(format!("expected {expected}")),
-        );
+        RawDiag::error(t.span, format!("expected {expected}, found {found}"))
+            .label(format!("expected {expected}"))
+    }
+
+    /// The statement line of `c` with the token `t` replaced by `with`: the line as a hint
+    /// says to write it.
+    fn line_with(&self, c: &Cursor, t: Span, with: &str) -> String {
+        let first = c.toks.first().map_or(t, |f| f.span);
+        let before = self.text(Span::new(self.file, first.start as usize, t.start as usize));
+        let after = self.text(Span::new(self.file, t.end as usize, c.end.end as usize));
+        format!("{before}{with}{after}")
+    }
+
+    /// The `=` after the name of a `let` or a `capture`, then `what` (`a value`, `a query`):
+    /// false when it is not there (reported; `==` with a hint).
+    fn assign_eq(&mut self, c: &mut Cursor, what: &str) -> bool {
+        if self.lex_error(c) {
+            return false;
+        }
+        if c.eat(&Tok::Eq).is_some() {
+            return true;
+        }
+        match c.peek().cloned() {
+            Some(t) if t.is(&Tok::EqEq) => {
+                let fixed = self.line_with(c, t.span, "=");
+                self.unexpected_help(
+                    &t,
+                    "`=`",
+                    format!("`==` compares, `=` assigns: write `{fixed}`"),
+                );
+            }
+            Some(t) => self.unexpected(&t, "`=`"),
+            None => self.expected_at_end(c, &format!("`=` and {what}")),
+        }
+        false
     }
 
     fn expected_at_end(&mut self, c: &Cursor, expected: &str) {
@@ -308,24 +355,65 @@ impl<'s> Parser<'s, '_> {
 
     /// Reads the tokens of the rest of the line (newlines inside `( )` and `[ ]`, and with
     /// `braces` inside `{ }`, are skipped) and consumes the line terminator.
+    ///
+    /// An unclosed `(` or `[` stops before a line that cannot continue it (a `}` line, a
+    /// request, a statement): the block's `}` is still seen, and the error reported is the
+    /// unclosed `(` / `[`, not a block that never closes.
     fn line_tokens(&mut self, braces: bool) -> Vec<Token> {
         let mut toks = Vec::new();
         let mut depth = 0usize;
+        // Every opener still open, braces included: what the innermost one is.
+        let mut open: Vec<Tok> = Vec::new();
         loop {
             let t = self.lx.next_token();
             match t.tok {
                 Tok::Eof => break,
                 Tok::Newline if depth == 0 => break,
-                Tok::Newline => continue,
+                Tok::Newline => {
+                    if matches!(open.last(), Some(Tok::LParen | Tok::LBracket))
+                        && self.next_line_ends_value()
+                    {
+                        break;
+                    }
+                    continue;
+                }
                 Tok::LParen | Tok::LBracket => depth += 1,
                 Tok::RParen | Tok::RBracket => depth = depth.saturating_sub(1),
                 Tok::LBrace if braces => depth += 1,
                 Tok::RBrace if braces => depth = depth.saturating_sub(1),
                 _ => {}
             }
+            match t.tok {
+                Tok::LParen | Tok::LBracket | Tok::LBrace => open.push(t.tok.clone()),
+                Tok::RParen | Tok::RBracket | Tok::RBrace => {
+                    open.pop();
+                }
+                _ => {}
+            }
             toks.push(t);
         }
         toks
+    }
+
+    /// Whether the next line that is not blank (nor a comment) cannot continue a list or a
+    /// call: it closes a block (`}`), or starts a request or a statement (`GET /x`,
+    /// `check ...`, `scenario b {`; a keyword followed by `?`, `capture? x`, is not taken:
+    /// `log ?? 1` could be a value).
+    fn next_line_ends_value(&self) -> bool {
+        let mut probe = Lexer::sub(self.src(), self.file, self.lx.pos, self.lx.end());
+        probe.skip_blank_lines();
+        let rest = probe.line_rest();
+        if rest.starts_with('}') {
+            return true;
+        }
+        let word_len = rest.find(|c| !is_ident_char(c)).unwrap_or(rest.len());
+        let word = &rest[..word_len];
+        let spaced = rest[word_len..].starts_with([' ', '\t'])
+            && !rest[word_len..].trim_start().starts_with('?');
+        spaced
+            && (STMT_KEYWORDS.contains(&word)
+                || TOP_ONLY.contains(&word)
+                || METHODS.contains(&word))
     }
 
     fn cursor_for_line(&mut self) -> Cursor {
@@ -404,6 +492,22 @@ impl<'s> Parser<'s, '_> {
             );
             return;
         }
+        let glued = after.filter(|a| a.span.start == t.span.end);
+        if text == "$" && glued.is_none_or(|a| a.is(&Tok::Dot) || a.is(&Tok::LBracket)) {
+            self.bare_jsonpath(c, k);
+            return;
+        }
+        if text == "$" && glued.is_some_and(|a| a.is(&Tok::Ident)) {
+            let name = self.text(glued.map_or(t.span, |a| a.span));
+            self.err(
+                RawDiag::error(t.span, "unexpected character `$`")
+                    .label("a variable is written without `$`")
+                    .help(format!(
+                        "write `{name}` (in a target, a header or a body: `{{{{{name}}}}}`)"
+                    )),
+            );
+            return;
+        }
         if text == "&" || text == "|" {
             let span = match after {
                 Some(a) if a.span.start == t.span.end && self.text(a.span) == text => {
@@ -455,6 +559,54 @@ impl<'s> Parser<'s, '_> {
             return;
         }
         self.unexpected(&t, "");
+    }
+
+    /// Reports `c.toks[k]`, a `$` that starts a JSONPath written bare where a query or a
+    /// value is expected (`capture tok = $.a`, `check json($.a) == 1`), with the line as it
+    /// should be: `capture tok = jsonpath "$.a"`.
+    fn bare_jsonpath(&mut self, c: &Cursor, k: usize) {
+        let t = &c.toks[k];
+        // In a call (`json($.a)`), the call is what the query replaces.
+        let call = k >= 2
+            && c.toks[k - 1].is(&Tok::LParen)
+            && c.toks[k - 2].is(&Tok::Ident)
+            && c.toks[k - 2].span.end == c.toks[k - 1].span.start;
+        let from = if call { c.toks[k - 2].span } else { t.span };
+        // The path runs over the tokens glued to the `$` (but not the call's `)`).
+        let mut path = t.span;
+        let mut last = k;
+        for (n, tok) in c.toks.iter().enumerate().skip(k + 1) {
+            if tok.span.start != path.end || (call && tok.is(&Tok::RParen)) {
+                break;
+            }
+            path = path.to(tok.span);
+            last = n;
+        }
+        let to = match c.toks.get(last + 1) {
+            Some(close) if call && close.is(&Tok::RParen) && close.span.start == path.end => {
+                close.span
+            }
+            _ => path,
+        };
+        let path = self.text(path);
+        let line_start = c.toks[0].span;
+        let before = self.text(Span::new(
+            self.file,
+            line_start.start as usize,
+            from.start as usize,
+        ));
+        let after = self.text(Span::new(self.file, to.end as usize, c.end.end as usize));
+        self.err(
+            RawDiag::error(
+                t.span,
+                format!("a JSONPath is written `jsonpath \"{path}\"`"),
+            )
+            .label("a query of the response body")
+            .help(format!(
+                "a JSONPath is the word `jsonpath` and the path in quotes: write \
+                     `{before}jsonpath \"{path}\"{after}`"
+            )),
+        );
     }
 
     /// Expects the cursor to be exhausted.

@@ -753,14 +753,7 @@ impl Parser<'_, '_> {
 
     /// `= QUERY` after the name of a `capture`.
     fn capture_query(&mut self, c: &mut Cursor) -> Option<QueryAst> {
-        if self.lex_error(c) {
-            return None;
-        }
-        if c.eat(&Tok::Eq).is_none() {
-            match c.peek().cloned() {
-                Some(t) => self.unexpected(&t, "`=`"),
-                None => self.expected_at_end(c, "`=` and a query"),
-            }
+        if !self.assign_eq(c, "a query") {
             return None;
         }
         self.query(c)
@@ -918,6 +911,16 @@ impl Parser<'_, '_> {
                     return None;
                 }
             }
+        } else if t.is(&Tok::Eq) {
+            let fixed = self.line_with(c, t.span, "==");
+            self.unexpected_help(
+                &t,
+                "an operator (`==`, `<`, `in`, `contains`, `exists`, ...)",
+                format!(
+                    "use `==`: `=` assigns (in `let` and `capture`), `==` compares: write `{fixed}`"
+                ),
+            );
+            return None;
         } else {
             self.unexpected(
                 &t,
