@@ -772,33 +772,43 @@ impl Parser<'_, '_> {
             // `Authorization Bearer x` (reported and skipped by the guard).
             _ if self.header_typo_line() => None,
             w => {
-                let mut d = RawDiag::error(span, format!("unknown statement `{w}`"));
-                let upper = w.to_ascii_uppercase();
-                let all = STMT_KEYWORDS.iter().copied();
-                d = match did_you_mean(w, all) {
-                    _ if METHODS.contains(&upper.as_str()) => {
-                        d.label(format!("methods are uppercase: `{upper}`"))
-                    }
-                    Some(s) => d.label(format!("did you mean `{s}`?")),
-                    // Other tools' words.
-                    None if matches!(w, "sleep" | "wait" | "pause") => d
-                        .label("not a statement")
-                        .help("a pause is `think DURATION`, with a unit: `think 1s`, `think 500ms`"),
-                    None if matches!(w, "print" | "console") => d
-                        .label("not a statement")
-                        .help("a message is written with `log \"text\"`"),
-                    None => match did_you_mean(&w.to_ascii_uppercase(), METHODS.iter().copied()) {
-                        Some(m) if w.len() > 2 => d.label(format!("did you mean `{m}`? (methods are uppercase)")),
-                        _ => d
-                            .label("not a statement")
-                            .help("a block holds requests (`GET /path`) and `think`, `repeat`, `if`, `for`, `header`, `let`, `log`"),
-                    },
-                };
-                self.err(d);
+                self.unknown_statement(span, w);
                 self.skip_unknown_line();
                 None
             }
         }
+    }
+
+    /// Reports an unknown statement `w` at `span`, with the likeliest fix as its hint. Out of
+    /// [`Parser::stmt`]'s frame: that function recurses once per nested block, and its
+    /// frame (in a debug build, every local of every arm) bounds how deep a plan can nest on a
+    /// small stack.
+    #[cold]
+    #[inline(never)]
+    fn unknown_statement(&mut self, span: Span, w: &str) {
+        let mut d = RawDiag::error(span, format!("unknown statement `{w}`"));
+        let upper = w.to_ascii_uppercase();
+        let all = STMT_KEYWORDS.iter().copied();
+        d = match did_you_mean(w, all) {
+            _ if METHODS.contains(&upper.as_str()) => {
+                d.label(format!("methods are uppercase: `{upper}`"))
+            }
+            Some(s) => d.label(format!("did you mean `{s}`?")),
+            // Other tools' words.
+            None if matches!(w, "sleep" | "wait" | "pause") => d
+                .label("not a statement")
+                .help("a pause is `think DURATION`, with a unit: `think 1s`, `think 500ms`"),
+            None if matches!(w, "print" | "console") => d
+                .label("not a statement")
+                .help("a message is written with `log \"text\"`"),
+            None => match did_you_mean(&w.to_ascii_uppercase(), METHODS.iter().copied()) {
+                Some(m) if w.len() > 2 => d.label(format!("did you mean `{m}`? (methods are uppercase)")),
+                _ => d
+                    .label("not a statement")
+                    .help("a block holds requests (`GET /path`) and `think`, `repeat`, `if`, `for`, `header`, `let`, `log`"),
+            },
+        };
+        self.err(d);
     }
 
     pub(super) fn think(&mut self) -> Option<Stmt> {
