@@ -16,6 +16,7 @@ use support::*;
 fn moloslave(tmp: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_moloslave"));
     cmd.stdin(Stdio::null()).env("TMPDIR", tmp);
+    hangup_as_from_a_terminal(&mut cmd);
     cmd
 }
 

@@ -7,11 +7,30 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// The built `molotov` binary.
+/// The built `molotov` binary, started with SIGHUP's default action (see
+/// [`hangup_as_from_a_terminal`]).
 pub fn molotov() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_molotov"));
     cmd.stdin(Stdio::null());
+    hangup_as_from_a_terminal(&mut cmd);
     cmd
+}
+
+/// Starts `cmd` with SIGHUP's default action, whatever the test run's is. A suite run under
+/// `nohup` (or by a runner that ignores SIGHUP) passes the "ignore" on to every process it
+/// starts, and molotov keeps an ignored SIGHUP ignored, as it must: the tests that stop
+/// molotov with SIGHUP then failed (it ran on). A test of `nohup` itself sets "ignore" after
+/// this, in its own `pre_exec`, which runs later.
+pub fn hangup_as_from_a_terminal(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: signal(2) is async-signal-safe, as pre_exec requires, and touches nothing of
+    // the parent: it runs in the forked child before exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGHUP, libc::SIG_DFL);
+            Ok(())
+        });
+    }
 }
 
 /// A fresh temporary directory for one test, removed on drop.

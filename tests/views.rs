@@ -841,6 +841,7 @@ fn a_closed_terminal_stops_the_run_with_its_reports() {
         let json = dir.0.join(format!("{}.json", view.replace(' ', "-")));
         let html = dir.0.join(format!("{}.html", view.replace(' ', "-")));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_molotov"));
+        hangup_as_from_a_terminal(&mut cmd);
         if view == "-c" {
             cmd.arg("-c");
         }
