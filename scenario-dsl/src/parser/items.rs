@@ -188,6 +188,7 @@ impl Parser<'_, '_> {
                 }
                 LineKind::Word(w, span) if w == "base" => {
                     self.lx.pos = span.end as usize;
+                    self.base_equals();
                     if let Some(t) = self.raw_value_template() {
                         if d.base.is_some() {
                             self.err(
@@ -201,7 +202,7 @@ impl Parser<'_, '_> {
                 LineKind::Word(w, span) if w == "timeout" => {
                     let mut c = self.cursor_for_line();
                     c.next();
-                    match c.next() {
+                    match self.setting_value(&mut c, span) {
                         Some(Token {
                             tok: Tok::Duration(v),
                             span: ds,
@@ -294,6 +295,9 @@ impl Parser<'_, '_> {
                 c.pop_brace()
             }
             None => {
+                if let Some(brace) = self.brace_on_next_line(c, what) {
+                    return Some(brace);
+                }
                 self.err(
                     RawDiag::error(c.end, format!("expected `{{` to open {what}"))
                         .label("expected `{` at the end of the line"),
@@ -303,8 +307,17 @@ impl Parser<'_, '_> {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     pub(super) fn unclosed(&mut self, open: Span, what: &str, before: Option<Span>) {
         if (before.is_none() && self.eof_reported) || self.too_deep {
+            return;
+        }
+        // A `}` inside that lines up with this block's line closes it: the block left open
+        // is the one inside whose `}` that was.
+        let end = before.map_or(self.lx.pos, |b| b.start as usize);
+        if let Some(d) = self.unclosed_inner(open, end) {
+            self.err(d);
             return;
         }
         let mut d = RawDiag::error(open, format!("unclosed block: {what} has no closing `}}`"))
@@ -323,10 +336,13 @@ impl Parser<'_, '_> {
         let mut c = self.cursor_with(true);
         let kw = c.next()?.span;
         let name = self.name(&mut c, "a variable name after `let`")?;
-        let Some(value) = self.let_value(&mut c) else {
-            // Reported: the reads of the name below are not reported as undefined too.
-            self.broken_names.push(name.name);
-            return None;
+        let value = match self.let_value(&mut c) {
+            Some(v) if !self.unquoted_string(&mut c, &v) => v,
+            _ => {
+                // Reported: the reads of the name below are not reported as undefined too.
+                self.broken_names.push(name.name);
+                return None;
+            }
         };
         self.end_of_line(&mut c, "after the value");
         let span = kw.to(value.span());
@@ -405,7 +421,7 @@ impl Parser<'_, '_> {
         while let Some(t) = c.next() {
             let word = self.text(t.span);
             match (word, &t.tok) {
-                ("weight", Tok::Ident) => match c.next() {
+                ("weight", Tok::Ident) => match self.setting_value(&mut c, t.span) {
                     Some(Token {
                         tok: Tok::Int(n),
                         span,
@@ -428,7 +444,7 @@ impl Parser<'_, '_> {
                     Some(t) => self.unexpected(&t, "a weight (a positive integer)"),
                     None => self.expected_at_end(&c, "a weight (a positive integer)"),
                 },
-                ("delay", Tok::Ident) => match c.next() {
+                ("delay", Tok::Ident) => match self.setting_value(&mut c, t.span) {
                     Some(Token {
                         tok: Tok::Duration(d),
                         span,
@@ -658,6 +674,7 @@ impl Parser<'_, '_> {
                     return (out, BlockEnd::Unclosed);
                 }
                 LineKind::Close => {
+                    self.note_close(open, what);
                     self.lx.pos += 1;
                     return (out, BlockEnd::Closed);
                 }
@@ -814,7 +831,7 @@ impl Parser<'_, '_> {
     pub(super) fn think(&mut self) -> Option<Stmt> {
         let mut c = self.cursor_for_line();
         let kw = c.next()?.span;
-        let min = match c.next() {
+        let min = match self.setting_value(&mut c, kw) {
             Some(Token {
                 tok: Tok::Duration(d),
                 span,
@@ -886,8 +903,8 @@ impl Parser<'_, '_> {
     /// The count after `repeat`. Not inlined: `repeat` recurses through its block, and the
     /// diagnostics built here would make every level's frame larger.
     #[inline(never)]
-    fn repeat_count(&mut self, c: &mut Cursor) -> Option<(i64, Span)> {
-        match c.next() {
+    fn repeat_count(&mut self, c: &mut Cursor, kw: Span) -> Option<(i64, Span)> {
+        match self.setting_value(c, kw) {
             Some(Token {
                 tok: Tok::Int(n),
                 span,
@@ -926,7 +943,7 @@ impl Parser<'_, '_> {
         let mut c = self.cursor_for_line();
         let kw = c.next()?.span;
         let open = self.block_open(&mut c, "`repeat`");
-        let count = self.repeat_count(&mut c);
+        let count = self.repeat_count(&mut c, kw);
         if count.is_some() {
             self.end_of_line(&mut c, "before `{`");
         }

@@ -18,6 +18,7 @@ use crate::source::{FileId, Span};
 
 mod expr;
 mod items;
+mod recover;
 mod request;
 
 /// Keywords that start a top-level item.
@@ -55,6 +56,7 @@ pub(crate) fn parse_file(src: &str, file: FileId, diags: &mut DiagSink) -> File 
         too_deep: false,
         one_line_block: false,
         broken_names: Vec::new(),
+        dedented_closes: Vec::new(),
     };
     p.file_items()
 }
@@ -71,6 +73,7 @@ pub(crate) fn parse_template_expr(src: &str, inner: Span, diags: &mut DiagSink) 
         too_deep: false,
         one_line_block: false,
         broken_names: Vec::new(),
+        dedented_closes: Vec::new(),
     };
     let mut toks = Vec::new();
     loop {
@@ -120,6 +123,9 @@ struct Parser<'s, 'd> {
     one_line_block: bool,
     /// See [`File::broken_names`].
     broken_names: Vec<String>,
+    /// Blocks closed by a `}` indented less than their opening line (see
+    /// [`recover::DedentedClose`]).
+    dedented_closes: Vec<recover::DedentedClose>,
 }
 
 /// The deepest nesting of blocks (or of lists, objects, calls and `??` fallbacks in a

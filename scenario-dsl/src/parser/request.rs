@@ -871,7 +871,14 @@ impl Parser<'_, '_> {
             OpAst::Cmp(cmp, self.value(c)?)
         } else if t.is(&Tok::Ident) {
             match self.text(t.span) {
-                "in" => OpAst::In(self.value(c)?),
+                "in" => {
+                    let v = self.value(c)?;
+                    if c.peek().is_some_and(|t| t.is(&Tok::Comma)) {
+                        self.list_without_brackets(c, v.span());
+                        return None;
+                    }
+                    OpAst::In(v)
+                }
                 "contains" => OpAst::Contains(self.value(c)?),
                 "startswith" => OpAst::StartsWith(self.value(c)?),
                 "endswith" => OpAst::EndsWith(self.value(c)?),
