@@ -163,7 +163,32 @@ impl RateSchedule {
         if end <= from {
             return self.rate_at(end);
         }
+        if let Some(rate) = self.held_rate_over(from, end) {
+            return rate;
+        }
         (self.arrivals_until(end) - self.arrivals_until(from)) / (end - from).as_secs_f64()
+    }
+
+    /// The rate over `[from, end]` when the span lies within one stage that holds the rate
+    /// constant (or the schedule is one constant rate): exactly that rate. The difference of
+    /// cumulative arrivals gives it only to within rounding (a hold at 200/s read
+    /// 200.00000000000006 in one sizing window and 199.99999999999991 in a later one, and
+    /// the JSON report printed such figures as a window's target).
+    fn held_rate_over(&self, from: Duration, end: Duration) -> Option<f64> {
+        if self.stages.is_empty() {
+            return Some(self.initial);
+        }
+        let mut rate = self.initial;
+        let mut start = Duration::ZERO;
+        for s in &self.stages {
+            let stop = start + s.duration;
+            if from < stop {
+                return (end <= stop && rate == s.target).then_some(s.target);
+            }
+            rate = s.target;
+            start = stop;
+        }
+        None
     }
 
     /// Arrivals intended in `[0, t]` (the cumulative arrival function).
@@ -622,6 +647,27 @@ mod tests {
         let constant = RateSchedule::staged(120.0, Vec::new()).unwrap();
         assert_eq!(constant.mean_rate(secs(2), secs(3)), 120.0);
         assert_eq!(constant.mean_rate(secs(0), secs(0)), 120.0);
+    }
+
+    /// A span within a hold reads the held rate exactly, wherever it falls (the difference of
+    /// cumulative arrivals wobbled in the last digits: 200.00000000000006 in one sizing
+    /// window, 199.99999999999991 in a later one); a span reaching back into the ramp does
+    /// not.
+    #[test]
+    fn the_mean_rate_within_a_hold_is_the_held_rate_exactly() {
+        let s = staged_secs(&[(1, 200.0), (2, 200.0)]).unwrap();
+        let us = Duration::from_micros;
+        for start_us in (1_000_000..2_500_000).step_by(99_983) {
+            for (from, to) in [
+                (us(start_us), us(start_us + 500_300)),
+                (us(start_us + 250), us(start_us + 499_600)),
+                // Reaching past the end: the part the schedule covers.
+                (us(start_us), us(3_000_450)),
+            ] {
+                assert_eq!(s.mean_rate(from, to), 200.0, "[{from:?}, {to:?}]");
+            }
+        }
+        assert!(s.mean_rate(us(900_000), us(1_400_000)) < 200.0);
     }
 
     #[test]

@@ -228,9 +228,10 @@ fn load_of(p: &SizingPoint) -> f64 {
     p.target_rate.unwrap_or(p.workers as f64)
 }
 
-/// How far apart, relative to the load, two loads may be and still be the same load: a
-/// window's target rate is its mean over the window, a difference of the schedule's
-/// cumulative arrivals, which rounds in the last digits (a hold at 200/s reads
+/// How far apart, relative to the load, two loads may be and still be the same load. A
+/// window within a hold reads the held rate exactly (`RateSchedule::mean_rate`); elsewhere a
+/// window's target rate is a difference of the schedule's cumulative arrivals, which rounds
+/// in the last digits (before holds were read exactly, a hold at 200/s read
 /// 200.00000000000006 in one window, 199.99999999999997 in a later one). A billionth is far
 /// above that rounding and far below anything printed or any step of a ramp.
 const SAME_LOAD: f64 = 1e-9;
